@@ -1,1 +1,17 @@
-//! config layer (being assembled).
+//! Configuration: layered TOML, every key checked, secrets only by reference.
+//!
+//! This layer sits just above `domain`: it reads files but talks to no
+//! provider. `config.example.toml` at the top of the repository documents
+//! every key; its test keeps it loadable.
+
+mod load;
+pub mod model;
+pub mod secret_ref;
+
+pub use load::checks::{check_transport, is_loopback};
+pub use load::{ConfigError, config_path, load, parse_layers};
+pub use model::*;
+pub use secret_ref::SecretRef;
+
+#[cfg(test)]
+mod tests;

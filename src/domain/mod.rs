@@ -1,1 +1,26 @@
-//! domain layer (being assembled).
+//! The domain: plain types and rules, no I/O, no clock, nothing of ours below it.
+//!
+//! Everything here is decided from its inputs alone (time comes in as `now`),
+//! so the rules an operator relies on — what state a connection is in, what a
+//! token grants — are tested exhaustively without a runtime.
+
+pub mod error;
+pub mod jwt;
+pub mod model;
+pub mod payload;
+pub mod scopes;
+pub mod secret;
+pub mod state;
+pub mod time;
+
+pub use error::{ErrorKind, OpError};
+pub use jwt::{Claims, JwtError};
+pub use model::{
+    AccessExpiry, AuditEntry, Connection, ConnectionId, Flags, Grant, LastOp, Lifetimes, OpKind,
+    ProviderKind, RemoteIds, Secrets, User, UserId,
+};
+pub use payload::ConnectPayload;
+pub use scopes::Scopes;
+pub use secret::Secret;
+pub use state::{ConnState, StateKind};
+pub use time::UnixTime;

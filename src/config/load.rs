@@ -1,0 +1,205 @@
+//! Loading the configuration in layers and checking every key.
+//!
+//! Layers, bottom up: the embedded defaults (`assets/defaults.toml`), then the
+//! user's file (`--config`, `BANKDECK_CONFIG`, or the platform config dir).
+//! The user's `[defaults]` table applies to every provider. Every error names
+//! the file, the line and the key, and never repeats a value that could be a
+//! secret.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+use url::Url;
+
+use super::model::*;
+use super::secret_ref::SecretRef;
+
+const DEFAULTS: &str = include_str!("../../assets/defaults.toml");
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}: {}", self.file, line, self.key, self.message),
+            None => write!(f, "{}: {}: {}", self.file, self.key, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+type V = Option<Spanned<toml::Value>>;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    warn_within: V,
+    #[serde(default)]
+    keys: BTreeMap<String, String>,
+    #[serde(default)]
+    defaults: RawProvider,
+    #[serde(default)]
+    providers: BTreeMap<String, Spanned<RawProvider>>,
+}
+
+/// Every key any provider kind takes; `check_kind_keys` refuses the ones that
+/// do not belong to the provider's kind.
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    kind: V,
+    base_url: V,
+    app_secret: V,
+    access_code_ttl: V,
+    authorize_url: V,
+    token_url: V,
+    revocation_url: V,
+    issuer: V,
+    logout_url: V,
+    userinfo_url: V,
+    client_id: V,
+    client_secret: V,
+    client_auth: V,
+    scopes: V,
+    redirect_port: V,
+    ca_file: V,
+    timeout: V,
+    connect_timeout: V,
+    auto_refresh: V,
+    refresh_margin: V,
+    max_in_flight: V,
+    auto_exchange: V,
+}
+
+/// Where the user's layer comes from.
+pub fn config_path(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("BANKDECK_CONFIG") {
+        return Some(PathBuf::from(p));
+    }
+    directories::ProjectDirs::from("", "", "bankdeck").map(|d| d.config_dir().join("config.toml"))
+}
+
+/// Loads the defaults and, if it exists (or was named explicitly), the user's file.
+pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+    let named = explicit.is_some() || std::env::var_os("BANKDECK_CONFIG").is_some();
+    let Some(path) = config_path(explicit) else {
+        return parse_layers(None, "");
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse_layers(Some(&path), &text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => parse_layers(None, ""),
+        Err(e) => Err(ConfigError {
+            file: path.display().to_string(),
+            line: None,
+            key: "(file)".into(),
+            message: format!("cannot read: {e}"),
+        }),
+    }
+}
+
+/// Parses the user's text over the embedded defaults.
+pub fn parse_layers(path: Option<&Path>, text: &str) -> Result<Config, ConfigError> {
+    let defaults: RawFile = parse_raw("(embedded defaults)", DEFAULTS)?;
+    let file = path.map_or("(config)".to_string(), |p| p.display().to_string());
+    let user: RawFile = parse_raw(&file, text)?;
+    let cx = Cx { file: &file, text };
+    let base = overlay(&defaults.defaults, &user.defaults);
+    let warn_within = match &user.warn_within {
+        Some(v) => cx.duration(v, "warn_within")?,
+        None => Cx {
+            file: "(embedded defaults)",
+            text: DEFAULTS,
+        }
+        .duration(
+            defaults
+                .warn_within
+                .as_ref()
+                .ok_or_else(|| cx.err(None, "warn_within", "missing default"))?,
+            "warn_within",
+        )?,
+    };
+    let mut providers = BTreeMap::new();
+    for (name, raw) in &user.providers {
+        let merged = overlay(&base, raw.get_ref());
+        let provider = cx.provider(name, raw.span().start, &merged)?;
+        providers.insert(name.clone(), provider);
+    }
+    Ok(Config {
+        source: path.map(Path::to_path_buf),
+        warn_within,
+        keys: user.keys,
+        providers,
+    })
+}
+
+fn parse_raw(file: &str, text: &str) -> Result<RawFile, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start));
+        // Only toml's own message, never its snippet of the source line: that
+        // line may hold a secret written where it does not belong.
+        ConfigError {
+            file: file.to_string(),
+            line,
+            key: "(syntax)".into(),
+            message: e.message().to_string(),
+        }
+    })
+}
+
+fn overlay(base: &RawProvider, top: &RawProvider) -> RawProvider {
+    macro_rules! pick {
+        ($($f:ident),*) => { RawProvider { $($f: top.$f.clone().or_else(|| base.$f.clone())),* } };
+    }
+    pick!(
+        kind,
+        base_url,
+        app_secret,
+        access_code_ttl,
+        authorize_url,
+        token_url,
+        revocation_url,
+        issuer,
+        logout_url,
+        userinfo_url,
+        client_id,
+        client_secret,
+        client_auth,
+        scopes,
+        redirect_port,
+        ca_file,
+        timeout,
+        connect_timeout,
+        auto_refresh,
+        refresh_margin,
+        max_in_flight,
+        auto_exchange
+    )
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(1, |t| t.matches('\n').count() + 1)
+}
+
+/// The context of one file's checks: turns spans into line numbers.
+struct Cx<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+#[path = "checks.rs"]
+pub mod checks;

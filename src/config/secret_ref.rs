@@ -1,0 +1,130 @@
+//! References to secrets: `env:NAME` or `file:PATH`, never the secret itself.
+//!
+//! A config file gets copied, pasted into tickets and committed by mistake, so
+//! it may only say *where* a secret lives. Resolution happens at the moment of
+//! use, so a rotated secret file is picked up without a restart.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::domain::Secret;
+
+/// Secret files are tiny; a large one is a mistake (a key bundle, a log).
+const MAX_SECRET_FILE: u64 = 64 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    Env(String),
+    File(PathBuf),
+}
+
+impl SecretRef {
+    /// Parses a reference. The error never contains the value: a literal
+    /// secret in the wrong place must not travel on into a message.
+    pub fn parse(value: &str) -> Result<SecretRef, &'static str> {
+        if let Some(name) = value.strip_prefix("env:") {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err("env: must be followed by a variable name (letters, digits, _)");
+            }
+            return Ok(SecretRef::Env(name.to_owned()));
+        }
+        if let Some(path) = value.strip_prefix("file:") {
+            if path.is_empty() {
+                return Err("file: must be followed by a path");
+            }
+            return Ok(SecretRef::File(expand_home(path)));
+        }
+        Err(
+            "a literal secret is not allowed here: write env:NAME or file:PATH and keep the secret there",
+        )
+    }
+
+    /// Reads the secret now. Errors name the variable or file, never the value.
+    pub fn resolve(&self) -> Result<Secret, String> {
+        match self {
+            SecretRef::Env(name) => match std::env::var(name) {
+                Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim())),
+                Ok(_) => Err(format!("environment variable {name} is empty")),
+                Err(_) => Err(format!("environment variable {name} is not set")),
+            },
+            SecretRef::File(path) => read_secret_file(path),
+        }
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.resolve().is_ok()
+    }
+}
+
+fn read_secret_file(path: &PathBuf) -> Result<Secret, String> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("secret file {shown}: {e}"))?;
+    if meta.len() > MAX_SECRET_FILE {
+        return Err(format!("secret file {shown} is larger than 64 KiB"));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("secret file {shown}: {e}"))?;
+    let value = text.trim();
+    if value.is_empty() {
+        return Err(format!("secret file {shown} is empty"));
+    }
+    Ok(Secret::new(value))
+}
+
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+impl fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretRef::Env(n) => write!(f, "env:{n}"),
+            SecretRef::File(p) => write!(f, "file:{}", p.display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_references_and_refuses_literals_without_echo() {
+        assert_eq!(
+            SecretRef::parse("env:DAPI_SECRET"),
+            Ok(SecretRef::Env("DAPI_SECRET".into()))
+        );
+        assert_eq!(
+            SecretRef::parse("file:/run/s"),
+            Ok(SecretRef::File("/run/s".into()))
+        );
+        let e = SecretRef::parse("00bae841ad979345fca2").unwrap_err();
+        assert!(!e.contains("00bae8"));
+        assert!(SecretRef::parse("env:").is_err());
+        assert!(SecretRef::parse("env:A B").is_err());
+        assert!(SecretRef::parse("file:").is_err());
+    }
+
+    #[test]
+    fn resolves_files_and_reports_missing_ones_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s");
+        std::fs::write(&p, "topsecret\n").unwrap();
+        assert_eq!(
+            SecretRef::File(p.clone()).resolve().unwrap().expose(),
+            "topsecret"
+        );
+        let missing = SecretRef::File(dir.path().join("nope"))
+            .resolve()
+            .unwrap_err();
+        assert!(missing.contains("nope"));
+        std::fs::write(&p, "  \n").unwrap();
+        assert!(SecretRef::File(p).resolve().unwrap_err().contains("empty"));
+        let e = SecretRef::Env("BANKDECK_TEST_SURELY_UNSET".into())
+            .resolve()
+            .unwrap_err();
+        assert!(e.contains("BANKDECK_TEST_SURELY_UNSET"));
+    }
+}

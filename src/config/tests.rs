@@ -1,0 +1,120 @@
+use super::*;
+use std::path::Path;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    parse_layers(Some(Path::new("test.toml")), text)
+}
+
+#[test]
+fn example_loads_with_every_kind() {
+    let text = include_str!("../../config.example.toml");
+    let cfg = parse_layers(Some(Path::new("config.example.toml")), text).unwrap();
+    assert_eq!(cfg.providers.len(), 3);
+    assert_eq!(cfg.warn_within.as_secs(), 120);
+    let dapi = cfg.provider("dapi").unwrap();
+    let Family::Dapi(d) = &dapi.family else {
+        panic!("dapi kind")
+    };
+    assert_eq!(d.access_code_ttl.as_secs(), 1800);
+    assert_eq!(d.app_secret, SecretRef::Env("DAPI_APP_SECRET".into()));
+    let bank = cfg.provider("bank").unwrap();
+    assert!(bank.common.auto_refresh);
+    assert_eq!(bank.common.max_in_flight, 8);
+    let Family::OAuth2(o) = &bank.family else {
+        panic!("oauth2 kind")
+    };
+    assert_eq!(o.client.scopes, vec!["accounts", "payments"]);
+    assert!(matches!(
+        cfg.provider("everifin").unwrap().family,
+        Family::Oidc(_)
+    ));
+}
+
+#[test]
+fn defaults_apply_when_the_file_is_empty() {
+    let cfg = parse("").unwrap();
+    assert!(cfg.providers.is_empty());
+    assert_eq!(cfg.warn_within.as_secs(), 120);
+}
+
+#[test]
+fn user_defaults_table_applies_to_every_provider() {
+    let cfg = parse(
+        "[defaults]\ntimeout = \"3s\"\n[providers.d]\nkind = \"dapi\"\nbase_url = \"http://127.0.0.1:9\"\napp_secret = \"env:X\"\n",
+    )
+    .unwrap();
+    assert_eq!(cfg.provider("d").unwrap().common.timeout.as_secs(), 3);
+}
+
+#[test]
+fn literal_secret_is_refused_with_line_and_key_but_not_value() {
+    let text = "[providers.d]\nkind = \"dapi\"\nbase_url = \"https://api.dapi.com\"\napp_secret = \"00bae841ad979345fca2\"\n";
+    let e = parse(text).unwrap_err();
+    assert_eq!(e.line, Some(4));
+    assert_eq!(e.key, "providers.d.app_secret");
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with("test.toml:4: providers.d.app_secret:"),
+        "{shown}"
+    );
+    assert!(!shown.contains("00bae8"), "{shown}");
+}
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused() {
+    let text = "[providers.b]\nkind = \"oauth2\"\ntoken_url = \"http://auth.bank.example/token\"\nclient_id = \"c\"\n";
+    let e = parse(text).unwrap_err();
+    assert_eq!((e.line, e.key.as_str()), (Some(3), "providers.b.token_url"));
+    assert!(e.message.contains("http:// is refused"), "{e}");
+    for ok in [
+        "http://127.0.0.1:8080/t",
+        "http://localhost/t",
+        "http://[::1]:9/t",
+        "https://x.example/t",
+    ] {
+        let text =
+            format!("[providers.b]\nkind = \"oauth2\"\ntoken_url = \"{ok}\"\nclient_id = \"c\"\n");
+        assert!(parse(&text).is_ok(), "{ok}");
+    }
+}
+
+#[test]
+fn unknown_kind_missing_key_bad_duration_and_foreign_key() {
+    let e = parse("[providers.x]\nkind = \"saml\"\n").unwrap_err();
+    assert_eq!((e.line, e.key.as_str()), (Some(2), "providers.x.kind"));
+    assert!(e.message.contains("unknown kind 'saml'"));
+
+    let e =
+        parse("[providers.x]\nkind = \"dapi\"\nbase_url = \"https://a.example\"\n").unwrap_err();
+    assert_eq!(
+        (e.key.as_str(), e.message.as_str()),
+        ("providers.x.app_secret", "missing")
+    );
+
+    let e = parse("[providers.x]\nkind = \"dapi\"\nbase_url = \"https://a.example\"\napp_secret = \"env:A\"\ntimeout = \"soon\"\n").unwrap_err();
+    assert_eq!((e.line, e.key.as_str()), (Some(5), "providers.x.timeout"));
+    assert!(e.message.contains("not a duration"));
+
+    let e = parse("[providers.x]\nkind = \"dapi\"\nbase_url = \"https://a.example\"\napp_secret = \"env:A\"\nissuer = \"https://i.example\"\n").unwrap_err();
+    assert_eq!(e.key, "providers.x.issuer");
+    assert!(e.message.contains("does not apply"));
+
+    let e = parse("warn_within = 0\n").unwrap_err();
+    assert_eq!(e.key, "warn_within");
+}
+
+#[test]
+fn typo_and_syntax_errors_name_the_line_without_the_source_text() {
+    let e = parse("[providers.x]\nkind = \"dapi\"\nbase_ur = \"https://a\"\n").unwrap_err();
+    assert_eq!(e.line, Some(3));
+    assert!(e.message.contains("base_ur"), "{e}");
+    let e = parse("[providers.x]\napp_secret = \"sekrit-value\n").unwrap_err();
+    assert_eq!(e.line, Some(2));
+    assert!(!e.to_string().contains("sekrit"), "{e}");
+}
+
+#[test]
+fn oidc_needs_issuer_or_token_url() {
+    let e = parse("[providers.o]\nkind = \"oidc\"\nclient_id = \"c\"\n").unwrap_err();
+    assert_eq!(e.key, "providers.o.issuer");
+}

@@ -1,0 +1,89 @@
+//! The error that crosses from the worker to the front ends.
+//!
+//! Small, `Clone`, and explainable: the kind decides what happens next
+//! (retry, re-consent, fix the config), the message is what the operator reads,
+//! with the provider's own words (`msg`, `error_description`) kept. Messages
+//! are built from provider text and our own words, never from a secret.
+
+use serde::Serialize;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Refused, reset, DNS: the request may not have arrived. Tokens are kept.
+    Network,
+    /// The deadline fired. Tokens are kept.
+    Timeout,
+    /// 429 or 503; `retry_after` says when to try again if the server said.
+    RateLimited,
+    /// 5xx other than 503.
+    Server,
+    /// The answer was not what the protocol promises (HTML, missing fields, too large).
+    Protocol,
+    /// `invalid_grant` on refresh: the user must consent again.
+    ReauthRequired,
+    /// A Dapi access code that is unknown, used or expired: link again.
+    CodeInvalid,
+    /// The provider no longer accepts the access token (delinked elsewhere,
+    /// credentials changed).
+    TokenInvalid,
+    /// `invalid_client`, `invalid_scope`, `unauthorized_client`, a missing
+    /// secret: retrying cannot help until the configuration is fixed.
+    Config,
+    /// The end user refused consent in the browser.
+    Denied,
+    /// Any other failure the provider reported, with its message.
+    Provider,
+    /// The operator or shutdown cancelled it.
+    Cancelled,
+    /// The local store failed; nothing was reported as done.
+    Store,
+    /// Refused locally: read-only mode, or the operation does not apply to
+    /// the connection's state or family.
+    NotAllowed,
+}
+
+impl ErrorKind {
+    /// Whether trying the same thing again later can succeed without a human.
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Network | ErrorKind::Timeout | ErrorKind::RateLimited | ErrorKind::Server
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpError {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// Seconds the server asked us to wait (`Retry-After`).
+    pub retry_after: Option<u64>,
+}
+
+impl OpError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn not_allowed(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotAllowed, message)
+    }
+
+    pub fn store(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Store, message)
+    }
+}
+
+impl fmt::Display for OpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for OpError {}

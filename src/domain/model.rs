@@ -1,0 +1,287 @@
+//! Users, connections and what the store knows about their tokens.
+//!
+//! A [`Connection`] carries everything needed to derive its state and draw its
+//! row *without* any secret: expiries, scopes, flags. The secrets themselves
+//! live apart in [`Secrets`], loaded only when an operation or the detail pane
+//! needs them, so listing 100 000 connections never decrypts a token.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use super::scopes::Scopes;
+use super::secret::Secret;
+use super::time::UnixTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(pub i64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConnectionId(pub i64);
+
+impl fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub name: String,
+    pub email: Option<String>,
+    pub created_at: UnixTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    Dapi,
+    #[serde(rename = "oauth2")]
+    OAuth2,
+    Oidc,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Dapi => "dapi",
+            ProviderKind::OAuth2 => "oauth2",
+            ProviderKind::Oidc => "oidc",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "dapi" => Some(Self::Dapi),
+            "oauth2" => Some(Self::OAuth2),
+            "oidc" => Some(Self::Oidc),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the connection's tokens were born; it decides how they are renewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grant {
+    /// Dapi Connect: an access code exchanged once for a permanent token.
+    DapiConnect,
+    /// User consent in a browser; renewed with the refresh token.
+    AuthorizationCode,
+    /// App-level token; renewed by running the grant again.
+    ClientCredentials,
+}
+
+impl Grant {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grant::DapiConnect => "dapi_connect",
+            Grant::AuthorizationCode => "authorization_code",
+            Grant::ClientCredentials => "client_credentials",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "dapi_connect" => Some(Self::DapiConnect),
+            "authorization_code" => Some(Self::AuthorizationCode),
+            "client_credentials" => Some(Self::ClientCredentials),
+            _ => None,
+        }
+    }
+}
+
+/// When the access token stops working.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessExpiry {
+    /// Dapi tokens: valid until delinked or the user changes bank credentials.
+    Permanent,
+    At(UnixTime),
+}
+
+impl AccessExpiry {
+    pub fn at(self) -> Option<UnixTime> {
+        match self {
+            AccessExpiry::Permanent => None,
+            AccessExpiry::At(t) => Some(t),
+        }
+    }
+}
+
+/// The non-secret facts about a connection's tokens: enough to derive its state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lifetimes {
+    pub code_expires_at: Option<UnixTime>,
+    /// `None` while there is no access token at all.
+    pub access: Option<AccessExpiry>,
+    /// When the access token was received: expiry is relative to receipt, so a
+    /// skewed local clock at issue time does not matter.
+    pub access_received_at: Option<UnixTime>,
+    pub has_refresh: bool,
+    pub refresh_expires_at: Option<UnixTime>,
+}
+
+impl Lifetimes {
+    /// Whole lifetime of the current access token, for gauges and the
+    /// scheduler's "10 % of the lifetime" margin.
+    pub fn access_lifetime_secs(&self) -> Option<i64> {
+        let at = self.access?.at()?;
+        Some(at.0 - self.access_received_at?.0)
+    }
+}
+
+/// Facts the operator or a provider established; they outrank token expiry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flags {
+    /// Refresh was rejected (`invalid_grant`): only a new consent helps.
+    pub reauth_required: bool,
+    pub logged_out_at: Option<UnixTime>,
+    pub delinked_at: Option<UnixTime>,
+    /// The operator's message from the last failed operation, if the last
+    /// operation failed. Never contains a secret.
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    Link,
+    Exchange,
+    Refresh,
+    Logout,
+    Delink,
+    ClientCredentials,
+    Login,
+    AddUser,
+    Reveal,
+}
+
+impl OpKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpKind::Link => "link",
+            OpKind::Exchange => "exchange",
+            OpKind::Refresh => "refresh",
+            OpKind::Logout => "logout",
+            OpKind::Delink => "delink",
+            OpKind::ClientCredentials => "client_credentials",
+            OpKind::Login => "login",
+            OpKind::AddUser => "add_user",
+            OpKind::Reveal => "reveal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            OpKind::Link,
+            OpKind::Exchange,
+            OpKind::Refresh,
+            OpKind::Logout,
+            OpKind::Delink,
+            OpKind::ClientCredentials,
+            OpKind::Login,
+            OpKind::AddUser,
+            OpKind::Reveal,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for OpKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastOp {
+    pub op: OpKind,
+    pub at: UnixTime,
+    pub ok: bool,
+}
+
+/// Identifiers the provider gave the connection. Not secret: Dapi's docs and
+/// support tickets quote them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteIds {
+    /// Dapi `connectionID`.
+    pub connection_id: Option<String>,
+    /// Dapi `userID`, or the OIDC `sub`.
+    pub user_id: Option<String>,
+    /// Dapi `tokenID`.
+    pub token_id: Option<String>,
+    /// OIDC `session_state` / `sid`.
+    pub session: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    pub id: ConnectionId,
+    pub user_id: UserId,
+    /// The user's name, joined in by the store for display and filtering.
+    pub user: String,
+    /// The `[providers.<name>]` this connection belongs to.
+    pub provider: String,
+    pub kind: ProviderKind,
+    pub grant: Grant,
+    /// Bank name or free label.
+    pub label: String,
+    pub remote: RemoteIds,
+    pub lifetimes: Lifetimes,
+    pub scopes: Scopes,
+    pub flags: Flags,
+    pub last_op: Option<LastOp>,
+    pub created_at: UnixTime,
+    /// Bumped by every write; a writer that read an older version lost a race
+    /// (to another task or another process) and must re-read.
+    pub version: i64,
+}
+
+/// The secret half of a connection. Absent fields are simply not held.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Secrets {
+    pub access_code: Option<Secret>,
+    pub access_token: Option<Secret>,
+    pub refresh_token: Option<Secret>,
+    pub id_token: Option<Secret>,
+    pub user_secret: Option<Secret>,
+}
+
+impl Secrets {
+    /// Every secret held, for canary searches and erasure checks.
+    pub fn all(&self) -> impl Iterator<Item = &Secret> {
+        [
+            &self.access_code,
+            &self.access_token,
+            &self.refresh_token,
+            &self.id_token,
+            &self.user_secret,
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
+/// One line of the append-only audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: UnixTime,
+    /// The OS user who ran bankdeck (or `scheduler` for automatic refreshes).
+    pub actor: String,
+    pub connection: Option<ConnectionId>,
+    pub op: OpKind,
+    pub ok: bool,
+    /// What happened, for a human. Never contains a secret.
+    pub message: String,
+}

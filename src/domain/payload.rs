@@ -1,0 +1,129 @@
+//! The Connect layer's success payload (seeds 000 and 001), as an operator pastes it.
+//!
+//! Operators paste whatever their front end logged: with or without the outer
+//! braces, sometimes with `"success": true` only. Parsing is strict about the
+//! fields that matter and says which one is missing or empty.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::secret::Secret;
+
+/// Connect payloads are a few hundred bytes; anything far larger is not one.
+const MAX_PAYLOAD: usize = 64 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectPayload {
+    pub access_code: Secret,
+    pub user_secret: Secret,
+    pub connection_id: String,
+    pub user_id: Option<String>,
+    pub token_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Raw {
+    success: Option<bool>,
+    access_code: Option<Secret>,
+    user_secret: Option<Secret>,
+    #[serde(rename = "connectionID")]
+    connection_id: Option<String>,
+    #[serde(rename = "userID")]
+    user_id: Option<String>,
+    #[serde(rename = "tokenID")]
+    token_id: Option<String>,
+}
+
+impl ConnectPayload {
+    pub fn parse(text: &str) -> Result<ConnectPayload, String> {
+        if text.len() > MAX_PAYLOAD {
+            return Err(format!(
+                "payload too large ({} bytes): paste the Connect success JSON",
+                text.len()
+            ));
+        }
+        let trimmed = text.trim();
+        let wrapped;
+        let json = if trimmed.starts_with('{') {
+            trimmed
+        } else {
+            // The seeds print the payload without its braces.
+            wrapped = format!("{{{}}}", trimmed.trim_end_matches(','));
+            &wrapped
+        };
+        let value: Value = serde_json::from_str(json).map_err(|e| {
+            format!(
+                "not a Connect payload: invalid JSON at line {} column {}",
+                e.line(),
+                e.column()
+            )
+        })?;
+        let raw: Raw = serde_json::from_value(value)
+            .map_err(|_| "not a Connect payload: a field has the wrong type".to_string())?;
+        if raw.success == Some(false) {
+            return Err("the Connect payload reports success: false; nothing to link".into());
+        }
+        Ok(ConnectPayload {
+            access_code: required_secret(raw.access_code, "accessCode")?,
+            user_secret: required_secret(raw.user_secret, "userSecret")?,
+            connection_id: required(raw.connection_id, "connectionID")?,
+            user_id: raw.user_id.filter(|s| !s.is_empty()),
+            token_id: raw.token_id.filter(|s| !s.is_empty()),
+        })
+    }
+}
+
+fn required(v: Option<String>, field: &str) -> Result<String, String> {
+    match v {
+        Some(s) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+        Some(_) => Err(format!("Connect payload field '{field}' is empty")),
+        None => Err(format!("Connect payload is missing '{field}'")),
+    }
+}
+
+fn required_secret(v: Option<Secret>, field: &str) -> Result<Secret, String> {
+    match v {
+        Some(s) if !s.expose().trim().is_empty() => Ok(Secret::new(s.expose().trim())),
+        Some(_) => Err(format!("Connect payload field '{field}' is empty")),
+        None => Err(format!("Connect payload is missing '{field}'")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_seed_shape_with_and_without_braces() {
+        let body = r#""success": true,
+    "accessCode": "access_code_value",
+    "userSecret": "user_secret_value",
+    "connectionID": "connection_id_value",
+    "userID": "user_id_value",
+    "tokenID": "token_id_value""#;
+        for text in [body.to_string(), format!("{{{body}}}")] {
+            let p = ConnectPayload::parse(&text).unwrap();
+            assert_eq!(p.access_code.expose(), "access_code_value");
+            assert_eq!(p.user_secret.expose(), "user_secret_value");
+            assert_eq!(p.connection_id, "connection_id_value");
+            assert_eq!(p.user_id.as_deref(), Some("user_id_value"));
+            assert_eq!(p.token_id.as_deref(), Some("token_id_value"));
+        }
+    }
+
+    #[test]
+    fn names_the_missing_or_empty_field_without_echoing_secrets() {
+        let e =
+            ConnectPayload::parse(r#"{"accessCode":"sekrit-code","userSecret":"u"}"#).unwrap_err();
+        assert_eq!(e, "Connect payload is missing 'connectionID'");
+        let e = ConnectPayload::parse(r#"{"accessCode":"","userSecret":"u","connectionID":"c"}"#)
+            .unwrap_err();
+        assert_eq!(e, "Connect payload field 'accessCode' is empty");
+        let e = ConnectPayload::parse(r#"{"accessCode":"sekrit-code" "#).unwrap_err();
+        assert!(e.starts_with("not a Connect payload"), "{e}");
+        assert!(!e.contains("sekrit"));
+        let e = ConnectPayload::parse(r#"{"success":false}"#).unwrap_err();
+        assert!(e.contains("success: false"));
+    }
+}

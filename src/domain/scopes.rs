@@ -1,0 +1,166 @@
+//! Scopes granted and denied to a connection.
+//!
+//! Dapi encodes permissions as a nested `authorizations` claim
+//! (`{"identity":{"get":false},"products":["data"]}`); OAuth and OIDC send a
+//! space-separated `scope` string. Both become one flat, sorted list of
+//! `resource.action` names so the screen can show one grid for every family.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Every permission Dapi's documentation names, in the order the screen shows them.
+pub const DAPI_SCOPES: [&str; 10] = [
+    "identity.get",
+    "accounts.get",
+    "balance.get",
+    "transactions.get",
+    "beneficiaries.get",
+    "beneficiaries.create",
+    "transfer.create",
+    "cards.get",
+    "statements.get",
+    "authentication.create",
+];
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scopes {
+    pub granted: Vec<String>,
+    /// Only Dapi says what it refused; for OAuth this holds requested scopes
+    /// the server did not grant.
+    pub denied: Vec<String>,
+    /// Dapi's `products` (`data`, `payment`); empty elsewhere.
+    pub products: Vec<String>,
+}
+
+impl Scopes {
+    pub fn granted(list: Vec<String>) -> Self {
+        Self {
+            granted: list,
+            ..Self::default()
+        }
+    }
+
+    /// Reads Dapi's `authorizations` claim. Unknown shapes are skipped, not fatal:
+    /// the claim is for display only.
+    pub fn from_dapi(claim: &Value) -> Self {
+        let mut out = Scopes::default();
+        let Some(map) = claim.as_object() else {
+            return out;
+        };
+        for (resource, actions) in map {
+            if resource == "products" {
+                out.products = strings(actions);
+                continue;
+            }
+            let Some(actions) = actions.as_object() else {
+                continue;
+            };
+            for (action, allowed) in actions {
+                let name = format!("{resource}.{action}");
+                match allowed.as_bool() {
+                    Some(true) => out.granted.push(name),
+                    Some(false) => out.denied.push(name),
+                    None => {}
+                }
+            }
+        }
+        out.granted.sort();
+        out.denied.sort();
+        out
+    }
+
+    /// OAuth: granted is what the token response says (RFC 6749 §5.1), else what
+    /// was asked for; whatever was asked for and not granted counts as denied.
+    pub fn from_oauth(response_scope: Option<&str>, requested: &[String]) -> Self {
+        let granted = match response_scope {
+            Some(s) => split_scope(s),
+            None => requested.to_vec(),
+        };
+        let denied = requested
+            .iter()
+            .filter(|r| !granted.contains(r))
+            .cloned()
+            .collect();
+        Self {
+            granted,
+            denied,
+            products: Vec::new(),
+        }
+    }
+
+    /// A short form for a table cell: `3/10 +data,payment`, or the list when short.
+    pub fn short(&self) -> String {
+        if self.granted.is_empty() && self.denied.is_empty() {
+            return "—".into();
+        }
+        let joined = self.granted.join(" ");
+        let mut s = if self.denied.is_empty() && joined.len() <= 24 {
+            joined
+        } else {
+            format!(
+                "{}/{}",
+                self.granted.len(),
+                self.granted.len() + self.denied.len()
+            )
+        };
+        if !self.products.is_empty() {
+            s.push_str(&format!(" +{}", self.products.join(",")));
+        }
+        s
+    }
+}
+
+pub fn split_scope(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_owned).collect()
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn oauth_scope_from_response_else_request() {
+        let req = vec!["accounts".to_string(), "payments".to_string()];
+        let s = Scopes::from_oauth(Some("accounts"), &req);
+        assert_eq!(s.granted, vec!["accounts"]);
+        assert_eq!(s.denied, vec!["payments"]);
+        let s = Scopes::from_oauth(None, &req);
+        assert_eq!(s.granted, req);
+        assert!(s.denied.is_empty());
+    }
+
+    #[test]
+    fn dapi_claim_with_odd_shapes_is_skipped() {
+        let s = Scopes::from_dapi(&json!({"identity": {"get": true, "x": "y"}, "cards": 3}));
+        assert_eq!(s.granted, vec!["identity.get"]);
+        assert!(s.denied.is_empty());
+        assert_eq!(Scopes::from_dapi(&json!("nope")), Scopes::default());
+    }
+
+    #[test]
+    fn short_form() {
+        assert_eq!(
+            Scopes::granted(vec!["openid".into(), "accounts".into()]).short(),
+            "openid accounts"
+        );
+        let s = Scopes {
+            granted: vec!["a.get".into()],
+            denied: vec!["b.get".into(), "c.get".into()],
+            products: vec!["data".into()],
+        };
+        assert_eq!(s.short(), "1/3 +data");
+        assert_eq!(Scopes::default().short(), "—");
+    }
+}

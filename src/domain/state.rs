@@ -1,0 +1,267 @@
+//! The state of a connection, derived, never stored: `state = f(tokens, flags, now)`.
+//!
+//! Storing a state string would let it drift from the tokens it describes (a
+//! token expires while nobody writes). Deriving it from the expiries and flags
+//! at the instant of asking keeps the screen, `status` and `check` honest.
+
+use serde::Serialize;
+use std::fmt;
+
+use super::model::{AccessExpiry, Connection, Grant};
+use super::time::{UnixTime, format_ago, format_left};
+
+/// The machine-readable name of a state, as `status --json` prints it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateKind {
+    CodePending,
+    CodeExpired,
+    Active,
+    Expiring,
+    Expired,
+    ReauthRequired,
+    LoggedOut,
+    Delinked,
+    Failed,
+}
+
+impl StateKind {
+    pub const ALL: [StateKind; 9] = [
+        StateKind::CodePending,
+        StateKind::Expiring,
+        StateKind::Expired,
+        StateKind::ReauthRequired,
+        StateKind::Failed,
+        StateKind::CodeExpired,
+        StateKind::Active,
+        StateKind::LoggedOut,
+        StateKind::Delinked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateKind::CodePending => "code_pending",
+            StateKind::CodeExpired => "code_expired",
+            StateKind::Active => "active",
+            StateKind::Expiring => "expiring",
+            StateKind::Expired => "expired",
+            StateKind::ReauthRequired => "reauth_required",
+            StateKind::LoggedOut => "logged_out",
+            StateKind::Delinked => "delinked",
+            StateKind::Failed => "failed",
+        }
+    }
+
+    /// Words for a header count.
+    pub fn label(self) -> &'static str {
+        match self {
+            StateKind::CodePending => "pending",
+            StateKind::CodeExpired => "code expired",
+            StateKind::Active => "active",
+            StateKind::Expiring => "expiring",
+            StateKind::Expired => "expired",
+            StateKind::ReauthRequired => "re-consent",
+            StateKind::LoggedOut => "logged out",
+            StateKind::Delinked => "delinked",
+            StateKind::Failed => "failed",
+        }
+    }
+
+    /// Whether an operator (or `check`) has something to do about it.
+    pub fn needs_action(self) -> bool {
+        matches!(
+            self,
+            StateKind::CodePending
+                | StateKind::CodeExpired
+                | StateKind::Expiring
+                | StateKind::Expired
+                | StateKind::ReauthRequired
+                | StateKind::Failed
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnState {
+    CodePending {
+        expires_at: UnixTime,
+    },
+    CodeExpired {
+        since: UnixTime,
+    },
+    /// `expires_at` is `None` for a permanent token.
+    Active {
+        expires_at: Option<UnixTime>,
+    },
+    Expiring {
+        expires_at: UnixTime,
+    },
+    Expired {
+        since: UnixTime,
+        refreshable: bool,
+    },
+    ReauthRequired,
+    /// The refresh token is revoked; the access token may still work until
+    /// `access_until` (Keycloak and RFC 7009 leave it alive).
+    LoggedOut {
+        access_until: Option<UnixTime>,
+    },
+    Delinked,
+    Failed {
+        error: String,
+    },
+}
+
+impl ConnState {
+    /// Derives the state. `warn_secs` is the warning window before expiry.
+    pub fn derive(c: &Connection, now: UnixTime, warn_secs: i64) -> ConnState {
+        let f = &c.flags;
+        if f.delinked_at.is_some() {
+            return ConnState::Delinked;
+        }
+        if f.reauth_required {
+            return ConnState::ReauthRequired;
+        }
+        if f.logged_out_at.is_some() {
+            let access_until = c
+                .lifetimes
+                .access
+                .and_then(AccessExpiry::at)
+                .filter(|t| *t > now);
+            return ConnState::LoggedOut { access_until };
+        }
+        match c.lifetimes.access {
+            Some(AccessExpiry::Permanent) => ConnState::Active { expires_at: None },
+            Some(AccessExpiry::At(t)) if now < t && now.secs_until(t) <= warn_secs => {
+                ConnState::Expiring { expires_at: t }
+            }
+            Some(AccessExpiry::At(t)) if now < t => ConnState::Active {
+                expires_at: Some(t),
+            },
+            Some(AccessExpiry::At(t)) => match &f.last_error {
+                Some(e) => ConnState::Failed { error: e.clone() },
+                None => ConnState::Expired {
+                    since: t,
+                    refreshable: refreshable(c, now),
+                },
+            },
+            None => code_state(c, now),
+        }
+    }
+
+    pub fn kind(&self) -> StateKind {
+        match self {
+            ConnState::CodePending { .. } => StateKind::CodePending,
+            ConnState::CodeExpired { .. } => StateKind::CodeExpired,
+            ConnState::Active { .. } => StateKind::Active,
+            ConnState::Expiring { .. } => StateKind::Expiring,
+            ConnState::Expired { .. } => StateKind::Expired,
+            ConnState::ReauthRequired => StateKind::ReauthRequired,
+            ConnState::LoggedOut { .. } => StateKind::LoggedOut,
+            ConnState::Delinked => StateKind::Delinked,
+            ConnState::Failed { .. } => StateKind::Failed,
+        }
+    }
+
+    /// The instant this state runs out, if it does: what "time left" counts to.
+    pub fn deadline(&self) -> Option<UnixTime> {
+        match self {
+            ConnState::CodePending { expires_at } | ConnState::Expiring { expires_at } => {
+                Some(*expires_at)
+            }
+            ConnState::Active { expires_at } => *expires_at,
+            ConnState::LoggedOut { access_until } => *access_until,
+            ConnState::CodeExpired { since } | ConnState::Expired { since, .. } => Some(*since),
+            _ => None,
+        }
+    }
+
+    /// The "time left" cell: `04:59`, `1h 12m`, `permanent`, `expired 3m ago`.
+    pub fn time_left(&self, now: UnixTime) -> String {
+        match self {
+            ConnState::Active { expires_at: None } => "permanent".into(),
+            ConnState::CodeExpired { since } | ConnState::Expired { since, .. } => {
+                format!("expired {} ago", format_ago(since.secs_until(now)))
+            }
+            ConnState::ReauthRequired | ConnState::Delinked | ConnState::Failed { .. } => {
+                "—".into()
+            }
+            s => match s.deadline() {
+                Some(t) => format_left(now.secs_until(t)),
+                None => "—".into(),
+            },
+        }
+    }
+
+    /// The state in words, as the table's state column reads.
+    pub fn describe(&self, now: UnixTime) -> String {
+        match self {
+            ConnState::CodePending { expires_at } => {
+                format!(
+                    "code pending ({} left)",
+                    format_left(now.secs_until(*expires_at))
+                )
+            }
+            ConnState::CodeExpired { .. } => "code expired".into(),
+            ConnState::Active { .. } => "active".into(),
+            ConnState::Expiring { .. } => "expiring".into(),
+            ConnState::Expired {
+                refreshable: true, ..
+            } => "expired (refreshable)".into(),
+            ConnState::Expired {
+                refreshable: false, ..
+            } => "expired".into(),
+            ConnState::ReauthRequired => "re-consent required".into(),
+            ConnState::LoggedOut {
+                access_until: Some(t),
+            } => {
+                format!(
+                    "logged out (access valid {})",
+                    format_left(now.secs_until(*t))
+                )
+            }
+            ConnState::LoggedOut { access_until: None } => "logged out".into(),
+            ConnState::Delinked => "delinked".into(),
+            ConnState::Failed { error } => format!("failed: {error}"),
+        }
+    }
+}
+
+impl fmt::Display for StateKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn refreshable(c: &Connection, now: UnixTime) -> bool {
+    match c.grant {
+        Grant::ClientCredentials => true,
+        Grant::DapiConnect => false,
+        Grant::AuthorizationCode => {
+            c.lifetimes.has_refresh && c.lifetimes.refresh_expires_at.is_none_or(|r| now < r)
+        }
+    }
+}
+
+fn code_state(c: &Connection, now: UnixTime) -> ConnState {
+    if let Some(e) = &c.flags.last_error
+        && c.lifetimes.code_expires_at.is_none_or(|t| now >= t)
+    {
+        return ConnState::Failed { error: e.clone() };
+    }
+    match c.lifetimes.code_expires_at {
+        Some(t) if now < t => ConnState::CodePending { expires_at: t },
+        Some(t) => ConnState::CodeExpired { since: t },
+        None => ConnState::Failed {
+            error: c
+                .flags
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "no token held".into()),
+        },
+    }
+}
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;

@@ -1,0 +1,214 @@
+use super::*;
+use crate::domain::model::*;
+use crate::domain::scopes::Scopes;
+
+const NOW: UnixTime = UnixTime(1_700_000_000);
+const WARN: i64 = 120;
+
+fn conn(grant: Grant) -> Connection {
+    Connection {
+        id: ConnectionId(1),
+        user_id: UserId(1),
+        user: "amira".into(),
+        provider: "dapi".into(),
+        kind: ProviderKind::Dapi,
+        grant,
+        label: "ENBD".into(),
+        remote: RemoteIds::default(),
+        lifetimes: Lifetimes::default(),
+        scopes: Scopes::default(),
+        flags: Flags::default(),
+        last_op: None,
+        created_at: NOW,
+        version: 1,
+    }
+}
+
+fn with_code(expires_at: UnixTime) -> Connection {
+    let mut c = conn(Grant::DapiConnect);
+    c.lifetimes.code_expires_at = Some(expires_at);
+    c
+}
+
+fn with_access(grant: Grant, expires_at: UnixTime) -> Connection {
+    let mut c = conn(grant);
+    c.lifetimes.access = Some(AccessExpiry::At(expires_at));
+    c.lifetimes.access_received_at = Some(expires_at.plus_secs(-300));
+    c
+}
+
+#[test]
+fn code_pending_one_second_before_expiry_and_expired_at_and_after() {
+    let c = with_code(NOW.plus_secs(1));
+    assert_eq!(
+        ConnState::derive(&c, NOW, WARN),
+        ConnState::CodePending {
+            expires_at: NOW.plus_secs(1)
+        }
+    );
+    assert_eq!(
+        ConnState::derive(&c, NOW, WARN).describe(NOW),
+        "code pending (00:01 left)"
+    );
+    let at = ConnState::derive(&c, NOW.plus_secs(1), WARN);
+    assert_eq!(at.kind(), StateKind::CodeExpired);
+    let after = ConnState::derive(&c, NOW.plus_secs(2), WARN);
+    assert_eq!(
+        after,
+        ConnState::CodeExpired {
+            since: NOW.plus_secs(1)
+        }
+    );
+    assert_eq!(after.time_left(NOW.plus_secs(181)), "expired 3m ago");
+}
+
+#[test]
+fn permanent_token_is_active_forever() {
+    let mut c = with_code(NOW.plus_secs(-10_000));
+    c.lifetimes.access = Some(AccessExpiry::Permanent);
+    let s = ConnState::derive(&c, UnixTime(i64::MAX / 2), WARN);
+    assert_eq!(s, ConnState::Active { expires_at: None });
+    assert_eq!(s.time_left(NOW), "permanent");
+}
+
+#[test]
+fn warning_window_edges() {
+    let exp = NOW.plus_secs(WARN);
+    let c = with_access(Grant::AuthorizationCode, exp);
+    // Exactly `WARN` seconds left: inside the window.
+    assert_eq!(ConnState::derive(&c, NOW, WARN).kind(), StateKind::Expiring);
+    // One second more: still active.
+    assert_eq!(
+        ConnState::derive(&c, NOW.plus_secs(-1), WARN).kind(),
+        StateKind::Active
+    );
+    // One second before expiry: expiring, at expiry: expired.
+    assert_eq!(
+        ConnState::derive(&c, exp.plus_secs(-1), WARN).kind(),
+        StateKind::Expiring
+    );
+    assert_eq!(ConnState::derive(&c, exp, WARN).kind(), StateKind::Expired);
+}
+
+#[test]
+fn expired_is_refreshable_only_with_a_live_refresh_token() {
+    let exp = NOW.plus_secs(-5);
+    let mut c = with_access(Grant::AuthorizationCode, exp);
+    assert_eq!(
+        ConnState::derive(&c, NOW, WARN),
+        ConnState::Expired {
+            since: exp,
+            refreshable: false
+        }
+    );
+    c.lifetimes.has_refresh = true;
+    c.lifetimes.refresh_expires_at = Some(NOW.plus_secs(1));
+    assert_eq!(
+        ConnState::derive(&c, NOW, WARN).describe(NOW),
+        "expired (refreshable)"
+    );
+    c.lifetimes.refresh_expires_at = Some(NOW);
+    assert_eq!(
+        ConnState::derive(&c, NOW, WARN),
+        ConnState::Expired {
+            since: exp,
+            refreshable: false
+        }
+    );
+    c.lifetimes.refresh_expires_at = None;
+    assert_eq!(
+        ConnState::derive(&c, NOW, WARN),
+        ConnState::Expired {
+            since: exp,
+            refreshable: true
+        }
+    );
+}
+
+#[test]
+fn client_credentials_are_always_renewable() {
+    let c = with_access(Grant::ClientCredentials, NOW.plus_secs(-1));
+    assert_eq!(
+        ConnState::derive(&c, NOW, WARN),
+        ConnState::Expired {
+            since: NOW.plus_secs(-1),
+            refreshable: true
+        }
+    );
+}
+
+#[test]
+fn flags_outrank_tokens_in_order() {
+    let mut c = with_access(Grant::AuthorizationCode, NOW.plus_secs(100));
+    c.flags.logged_out_at = Some(NOW);
+    let s = ConnState::derive(&c, NOW, WARN);
+    assert_eq!(
+        s,
+        ConnState::LoggedOut {
+            access_until: Some(NOW.plus_secs(100))
+        }
+    );
+    assert_eq!(s.describe(NOW), "logged out (access valid 01:40)");
+    assert_eq!(
+        ConnState::derive(&c, NOW.plus_secs(100), WARN),
+        ConnState::LoggedOut { access_until: None }
+    );
+    c.flags.reauth_required = true;
+    assert_eq!(ConnState::derive(&c, NOW, WARN), ConnState::ReauthRequired);
+    c.flags.delinked_at = Some(NOW);
+    assert_eq!(ConnState::derive(&c, NOW, WARN), ConnState::Delinked);
+}
+
+#[test]
+fn failure_shows_when_nothing_usable_is_left() {
+    let mut c = with_code(NOW.plus_secs(60));
+    c.flags.last_error = Some("connection refused".into());
+    // The code still works: a transient failure does not hide that.
+    assert_eq!(
+        ConnState::derive(&c, NOW, WARN).kind(),
+        StateKind::CodePending
+    );
+    c.lifetimes.code_expires_at = None;
+    c.flags.last_error = Some("Invalid token".into());
+    let s = ConnState::derive(&c, NOW, WARN);
+    assert_eq!(s.describe(NOW), "failed: Invalid token");
+    // A valid access token outranks an old error.
+    let mut c = with_access(Grant::AuthorizationCode, NOW.plus_secs(1000));
+    c.flags.last_error = Some("timeout".into());
+    assert_eq!(ConnState::derive(&c, NOW, WARN).kind(), StateKind::Active);
+    c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(-1)));
+    assert_eq!(
+        ConnState::derive(&c, NOW, WARN).describe(NOW),
+        "failed: timeout"
+    );
+}
+
+#[test]
+fn time_left_formats() {
+    let c = with_access(Grant::AuthorizationCode, NOW.plus_secs(4320));
+    assert_eq!(ConnState::derive(&c, NOW, WARN).time_left(NOW), "1h 12m");
+    let c = with_access(Grant::AuthorizationCode, NOW.plus_secs(59));
+    assert_eq!(ConnState::derive(&c, NOW, WARN).time_left(NOW), "00:59");
+}
+
+#[test]
+fn snake_case_names_match_status_json() {
+    let names: Vec<&str> = StateKind::ALL.iter().map(|k| k.as_str()).collect();
+    for n in [
+        "code_pending",
+        "code_expired",
+        "active",
+        "expiring",
+        "expired",
+        "reauth_required",
+        "logged_out",
+        "delinked",
+        "failed",
+    ] {
+        assert!(names.contains(&n), "{n}");
+    }
+    assert_eq!(
+        serde_json::to_string(&StateKind::ReauthRequired).unwrap(),
+        "\"reauth_required\""
+    );
+}

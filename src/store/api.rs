@@ -1,0 +1,125 @@
+//! The narrow interface every store backend offers.
+//!
+//! The worker and the front ends see only this trait, so the embedded SQLite
+//! backend can later sit beside a shared PostgreSQL one for teams. Every write
+//! that changes tokens also appends its audit entry in the same transaction:
+//! a token change without its audit line (or the reverse) cannot be observed.
+
+use crate::domain::{
+    AuditEntry, Connection, ConnectionId, Flags, Grant, Lifetimes, OpKind, ProviderKind, RemoteIds,
+    Scopes, Secret, Secrets, UnixTime, User, UserId,
+};
+
+use super::error::StoreError;
+
+/// What the caller knows about a connection that is about to be born.
+#[derive(Debug, Clone)]
+pub struct NewConnection {
+    pub user_id: UserId,
+    pub provider: String,
+    pub kind: ProviderKind,
+    pub grant: Grant,
+    pub label: String,
+    pub remote: RemoteIds,
+    pub lifetimes: Lifetimes,
+    pub scopes: Scopes,
+    pub secrets: Secrets,
+}
+
+/// How one secret column changes in an update.
+#[derive(Debug, Clone, Default)]
+pub enum SecretChange {
+    #[default]
+    Keep,
+    Set(Secret),
+    Erase,
+}
+
+/// A token-changing write: new lifetimes, scopes, flags and secrets.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionUpdate {
+    pub lifetimes: Option<Lifetimes>,
+    pub scopes: Option<Scopes>,
+    pub flags: Option<Flags>,
+    pub remote: Option<RemoteIds>,
+    pub access_code: SecretChange,
+    pub access_token: SecretChange,
+    pub refresh_token: SecretChange,
+    pub id_token: SecretChange,
+    pub user_secret: SecretChange,
+}
+
+/// The audit line that goes with a write.
+#[derive(Debug, Clone)]
+pub struct AuditDraft {
+    pub at: UnixTime,
+    pub actor: String,
+    pub op: OpKind,
+    pub ok: bool,
+    /// Never a secret: built from provider messages and our own words.
+    pub message: String,
+}
+
+pub trait Store: Send + Sync {
+    fn add_user(
+        &self,
+        name: &str,
+        email: Option<&str>,
+        audit: AuditDraft,
+    ) -> Result<User, StoreError>;
+    fn users(&self) -> Result<Vec<User>, StoreError>;
+    fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError>;
+
+    /// Creates a connection with its secrets and audit line in one transaction.
+    fn insert_connection(
+        &self,
+        new: NewConnection,
+        audit: AuditDraft,
+    ) -> Result<Connection, StoreError>;
+
+    /// Every connection, without secrets (nothing is decrypted).
+    fn connections(&self) -> Result<Vec<Connection>, StoreError>;
+    fn connection(&self, id: ConnectionId) -> Result<Option<Connection>, StoreError>;
+    /// Decrypts the secrets of one connection.
+    fn secrets(&self, id: ConnectionId) -> Result<Secrets, StoreError>;
+
+    /// Applies `update` and appends `audit` atomically, only if the stored
+    /// version still equals `expected_version` (else [`StoreError::Conflict`]:
+    /// someone else wrote first, re-read and decide again). Also records the
+    /// last operation and bumps the version.
+    fn apply(
+        &self,
+        id: ConnectionId,
+        expected_version: i64,
+        update: ConnectionUpdate,
+        audit: AuditDraft,
+    ) -> Result<Connection, StoreError>;
+
+    /// Appends an audit line not tied to a token change.
+    fn append_audit(
+        &self,
+        connection: Option<ConnectionId>,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError>;
+    /// Newest first; `None` for every connection.
+    fn audit(
+        &self,
+        connection: Option<ConnectionId>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Takes a cross-process lease on a connection so that only one process
+    /// talks to the provider for it at a time (rotating refresh tokens break
+    /// otherwise). Returns false when another live holder has it.
+    fn try_lease(
+        &self,
+        id: ConnectionId,
+        holder: &str,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError>;
+    fn release_lease(&self, id: ConnectionId, holder: &str) -> Result<(), StoreError>;
+
+    /// Full consistency check (SQLite `integrity_check`, every secret decrypts).
+    fn check_integrity(&self) -> Result<(), StoreError>;
+}

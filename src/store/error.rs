@@ -1,0 +1,29 @@
+//! Store failures, each saying what the operator can do about it.
+
+use thiserror::Error;
+
+use crate::domain::{ConnectionId, OpError};
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("the key does not open this store: {0}")]
+    WrongKey(String),
+    #[error("the store is damaged: {0}")]
+    Corrupt(String),
+    #[error("connection {0} changed while we worked on it")]
+    Conflict(ConnectionId),
+    #[error("no such {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("store I/O: {0}")]
+    Io(String),
+}
+
+impl From<StoreError> for OpError {
+    fn from(e: StoreError) -> Self {
+        OpError::store(e.to_string())
+    }
+}

@@ -1,0 +1,148 @@
+//! What the front ends ask of the worker, and what it answers.
+//!
+//! Commands carry a [`RequestId`] so a late answer to an old request is
+//! recognised and dropped by whoever no longer waits for it. Events carry
+//! their whole payload (the new connection, the error with the provider's
+//! message), so a front end never has to read the store to show a result.
+
+use crate::domain::{
+    AuditEntry, Claims, ConnectPayload, Connection, ConnectionId, OpError, OpKind, Secrets, User,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Dapi: exchange the pending access code for the permanent token.
+    Exchange { id: RequestId, conn: ConnectionId },
+    /// Refresh (or, for client credentials, re-run the grant).
+    Refresh { id: RequestId, conn: ConnectionId },
+    /// Revoke / log out the refresh token, keep the access token's countdown.
+    Logout { id: RequestId, conn: ConnectionId },
+    /// Dapi DelinkUser; the connection becomes final and its secrets erased.
+    Delink { id: RequestId, conn: ConnectionId },
+    /// Refresh many (the operator's "refresh everything expiring", or the
+    /// scheduler's due list), reporting progress.
+    RefreshMany {
+        id: RequestId,
+        conns: Vec<ConnectionId>,
+    },
+    /// A new app-level token from the client-credentials grant.
+    ClientCredentials {
+        id: RequestId,
+        provider: String,
+        user: String,
+    },
+    /// Browser login: authorization code with PKCE through a loopback listener.
+    Login {
+        id: RequestId,
+        provider: String,
+        user: String,
+    },
+    /// Store a Connect success payload as a new Dapi connection.
+    LinkDapi {
+        id: RequestId,
+        provider: String,
+        user: String,
+        label: String,
+        payload: ConnectPayload,
+    },
+    AddUser {
+        id: RequestId,
+        name: String,
+        email: Option<String>,
+    },
+    /// Secrets, decoded claims and audit of one connection, for the detail pane.
+    LoadDetail { id: RequestId, conn: ConnectionId },
+    /// Every connection and user from the store.
+    Reload { id: RequestId },
+    /// Stop an operation in flight (its HTTP request is dropped).
+    Cancel { id: RequestId },
+}
+
+impl Command {
+    pub fn id(&self) -> RequestId {
+        match self {
+            Command::Exchange { id, .. }
+            | Command::Refresh { id, .. }
+            | Command::Logout { id, .. }
+            | Command::Delink { id, .. }
+            | Command::RefreshMany { id, .. }
+            | Command::ClientCredentials { id, .. }
+            | Command::Login { id, .. }
+            | Command::LinkDapi { id, .. }
+            | Command::AddUser { id, .. }
+            | Command::LoadDetail { id, .. }
+            | Command::Reload { id }
+            | Command::Cancel { id } => *id,
+        }
+    }
+}
+
+/// What the detail pane shows of one connection.
+#[derive(Debug, Clone)]
+pub struct Detail {
+    pub secrets: Secrets,
+    pub access_claims: Option<Claims>,
+    pub id_claims: Option<Claims>,
+    pub code_claims: Option<Claims>,
+    pub audit: Vec<AuditEntry>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    Started {
+        id: RequestId,
+        op: OpKind,
+        conn: Option<ConnectionId>,
+    },
+    /// The operation's result is in the store; `conn` is the connection as it
+    /// now stands (new or changed).
+    Succeeded {
+        id: RequestId,
+        op: OpKind,
+        conn: Box<Connection>,
+        message: String,
+    },
+    Failed {
+        id: RequestId,
+        op: OpKind,
+        conn_id: Option<ConnectionId>,
+        /// The connection as it now stands, when the failure changed it
+        /// (re-consent required, last error recorded).
+        conn: Option<Box<Connection>>,
+        error: OpError,
+    },
+    /// Bulk progress: `done` of `total` finished, `failed` of them failed.
+    Progress {
+        id: RequestId,
+        done: usize,
+        total: usize,
+        failed: usize,
+    },
+    /// A browser login is waiting: the URL was opened and must be shown too.
+    LoginUrl {
+        id: RequestId,
+        url: String,
+    },
+    UserAdded {
+        id: RequestId,
+        user: User,
+    },
+    Detail {
+        id: RequestId,
+        conn: ConnectionId,
+        detail: Box<Detail>,
+    },
+    Loaded {
+        id: RequestId,
+        connections: Vec<Connection>,
+        users: Vec<User>,
+    },
+    /// A background task failed in a way nobody asked about (a panic caught,
+    /// the scheduler unable to read the store): shown in the activity pane.
+    Notice {
+        message: String,
+    },
+}
