@@ -140,7 +140,7 @@ impl Cx<'_> {
                     })?
                     .unwrap_or(Duration::from_secs(1800)),
             }),
-            "oauth2" => Family::OAuth2(OAuth2Config {
+            "oauth2" => Family::OAuth2(Box::new(OAuth2Config {
                 authorize_url: self.opt(raw.authorize_url.as_ref(), |v| {
                     self.url(v, &key("authorize_url"))
                 })?,
@@ -152,7 +152,7 @@ impl Cx<'_> {
                     self.url(v, &key("revocation_url"))
                 })?,
                 client: self.client(name, at, raw)?,
-            }),
+            })),
             "oidc" => self.oidc(name, at, raw)?,
             other => {
                 return Err(self.err(

@@ -92,7 +92,7 @@ pub struct Common {
 #[derive(Debug, Clone)]
 pub enum Family {
     Dapi(DapiConfig),
-    OAuth2(OAuth2Config),
+    OAuth2(Box<OAuth2Config>),
     Oidc(Box<OidcConfig>),
 }
 
