@@ -1,1 +1,94 @@
-//! providers layer (being assembled).
+//! Provider clients: one trait, one module per family.
+//!
+//! The worker talks to every family through [`Provider`]; an operation a
+//! family does not have (refresh for Dapi, delink for OAuth) answers
+//! `NotAllowed` with a sentence saying why, so the front ends need no
+//! per-family knowledge. Every request goes through the hardened client in
+//! `http` (deadlines, size cap, no credentials across hosts, safe retries).
+
+use futures::future::BoxFuture;
+
+use crate::domain::{OpError, ProviderKind, Scopes, Secret};
+
+/// What a token endpoint (or Dapi's ExchangeToken) gave us, checked.
+#[derive(Debug, Clone)]
+pub struct TokenGrant {
+    pub access_token: Secret,
+    pub expiry: GrantExpiry,
+    /// `None` when the response carried none (or an empty one): the caller
+    /// keeps the refresh token it had.
+    pub refresh_token: Option<Secret>,
+    pub refresh_expires_in: Option<u64>,
+    pub id_token: Option<Secret>,
+    pub scopes: Scopes,
+    /// OIDC `sub` (from the id token) or Dapi `userID`, when known.
+    pub subject: Option<String>,
+    /// OIDC `session_state`, Dapi `tokenID`.
+    pub session: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantExpiry {
+    /// Dapi: no `exp`, valid until delinked.
+    Permanent,
+    /// Seconds from receipt (`expires_in`), already bounded to something sane.
+    InSecs(u64),
+}
+
+/// A browser authorization in progress: the URL to open and what must come back.
+#[derive(Debug, Clone)]
+pub struct AuthRequest {
+    pub url: String,
+    pub state: Secret,
+    pub nonce: Option<Secret>,
+    pub pkce_verifier: Secret,
+    pub redirect_uri: String,
+    /// The issuer the callback's `iss` must equal, when the provider says (RFC 9207).
+    pub issuer: Option<String>,
+}
+
+pub trait Provider: Send + Sync {
+    fn name(&self) -> &str;
+    fn kind(&self) -> ProviderKind;
+
+    /// Dapi: access code → permanent access token.
+    fn exchange<'a>(
+        &'a self,
+        access_code: &'a Secret,
+        connection_id: &'a str,
+    ) -> BoxFuture<'a, Result<TokenGrant, OpError>>;
+
+    /// OAuth/OIDC `refresh_token` grant. Never retried: a refresh token may
+    /// rotate on the first attempt even if its answer is lost.
+    fn refresh<'a>(
+        &'a self,
+        refresh_token: &'a Secret,
+    ) -> BoxFuture<'a, Result<TokenGrant, OpError>>;
+
+    fn client_credentials(&self) -> BoxFuture<'_, Result<TokenGrant, OpError>>;
+
+    /// Builds the authorization URL (state, nonce for OIDC, PKCE S256) for a
+    /// loopback `redirect_uri`.
+    fn authorization_request<'a>(
+        &'a self,
+        redirect_uri: &'a str,
+    ) -> BoxFuture<'a, Result<AuthRequest, OpError>>;
+
+    /// Exchanges the code a browser login brought back.
+    fn redeem_code<'a>(
+        &'a self,
+        request: &'a AuthRequest,
+        code: &'a str,
+    ) -> BoxFuture<'a, Result<TokenGrant, OpError>>;
+
+    /// Ends the session: Keycloak-style logout or RFC 7009 revocation of the
+    /// refresh token. The access token is left to expire.
+    fn logout<'a>(&'a self, refresh_token: &'a Secret) -> BoxFuture<'a, Result<(), OpError>>;
+
+    /// Dapi DelinkUser.
+    fn delink<'a>(
+        &'a self,
+        access_token: &'a Secret,
+        user_secret: &'a Secret,
+    ) -> BoxFuture<'a, Result<(), OpError>>;
+}
