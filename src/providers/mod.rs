@@ -92,3 +92,4 @@ pub trait Provider: Send + Sync {
         user_secret: &'a Secret,
     ) -> BoxFuture<'a, Result<(), OpError>>;
 }
+pub mod login;
