@@ -93,3 +93,8 @@ pub trait Provider: Send + Sync {
     ) -> BoxFuture<'a, Result<(), OpError>>;
 }
 pub mod login;
+
+/// Builds the client for one configured provider.
+pub fn build(_cfg: &crate::config::ProviderConfig) -> Result<std::sync::Arc<dyn Provider>, OpError> {
+    Err(OpError::not_allowed("provider clients are not wired yet"))
+}
