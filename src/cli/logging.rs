@@ -12,7 +12,11 @@ use tracing_subscriber::EnvFilter;
 /// The platform state dir (Linux: ~/.local/state/bankdeck), else the data dir.
 pub fn default_log_dir() -> Option<PathBuf> {
     let dirs = directories::ProjectDirs::from("", "", "bankdeck")?;
-    Some(dirs.state_dir().unwrap_or_else(|| dirs.data_local_dir()).to_path_buf())
+    Some(
+        dirs.state_dir()
+            .unwrap_or_else(|| dirs.data_local_dir())
+            .to_path_buf(),
+    )
 }
 
 /// Starts logging to `dir/bankdeck.log`. Keep the guard alive until exit so
@@ -37,5 +41,8 @@ pub fn init(dir: Option<&Path>) -> Option<WorkerGuard> {
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }

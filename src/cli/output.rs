@@ -51,10 +51,14 @@ impl<'a> StatusRow<'a> {
             denied_scopes: &c.scopes.denied,
             products: &c.scopes.products,
             last_error: c.flags.last_error.as_deref(),
-            last_op: c
-                .last_op
-                .as_ref()
-                .map(|o| format!("{} {} {}", o.op, if o.ok { "ok" } else { "failed" }, o.at.rfc3339())),
+            last_op: c.last_op.as_ref().map(|o| {
+                format!(
+                    "{} {} {}",
+                    o.op,
+                    if o.ok { "ok" } else { "failed" },
+                    o.at.rfc3339()
+                )
+            }),
             connection_id: c.remote.connection_id.as_deref(),
         }
     }

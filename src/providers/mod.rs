@@ -95,6 +95,8 @@ pub trait Provider: Send + Sync {
 pub mod login;
 
 /// Builds the client for one configured provider.
-pub fn build(_cfg: &crate::config::ProviderConfig) -> Result<std::sync::Arc<dyn Provider>, OpError> {
+pub fn build(
+    _cfg: &crate::config::ProviderConfig,
+) -> Result<std::sync::Arc<dyn Provider>, OpError> {
     Err(OpError::not_allowed("provider clients are not wired yet"))
 }

@@ -18,5 +18,7 @@ pub struct Opened {
 /// Opens the store in `data_dir` (or the default place) with the key from the
 /// environment or the key file.
 pub fn open(_data_dir: Option<&Path>, _readonly: bool) -> Result<Opened, StoreError> {
-    Err(StoreError::Refused("the store backend is not wired yet".into()))
+    Err(StoreError::Refused(
+        "the store backend is not wired yet".into(),
+    ))
 }
