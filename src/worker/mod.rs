@@ -25,6 +25,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::AbortHandle;
 
 pub use clock::Clock;
+pub use link::APP_USER;
 pub use protocol::*;
 
 use crate::config::ProviderConfig;
