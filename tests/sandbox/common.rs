@@ -57,3 +57,10 @@ pub fn pkce(seed: &str) -> (String, String) {
 pub fn oauth_error(error: &str, description: &str) -> Value {
     serde_json::json!({"error": error, "error_description": description})
 }
+
+/// `base` with `params` as its query string.
+pub fn with_query(base: &str, params: &[(&str, &str)]) -> String {
+    url::Url::parse_with_params(base, params)
+        .unwrap()
+        .to_string()
+}
