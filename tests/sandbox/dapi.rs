@@ -198,7 +198,19 @@ async fn code_expires_by_the_sandbox_clock() {
     assert_eq!(exchange(&sb, &early).await.0, 200);
     sb.advance_clock(1);
     assert_eq!(exchange(&sb, &late).await, (401, invalid_token()));
-    assert_eq!(sb.state()["dapi"]["codes"][1]["status"], "expired");
+    let state = sb.state();
+    let codes = state["dapi"]["codes"].as_array().unwrap();
+    let status_of = |p: &Value| {
+        let code = codes
+            .iter()
+            .find(|c| c["connectionID"] == p["connectionID"])
+            .unwrap();
+        code["status"].clone()
+    };
+    assert_eq!(
+        (status_of(&early), status_of(&late)),
+        (json!("used"), json!("expired"))
+    );
 }
 
 #[tokio::test]

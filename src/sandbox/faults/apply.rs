@@ -22,6 +22,8 @@ use crate::sandbox::shared::{AppState, lock};
 
 /// Interval between the bytes of a trickling body.
 const TRICKLE_EVERY: Duration = Duration::from_millis(50);
+/// How long a reset waits after its partial body, so hyper flushes it first.
+const FLUSH_PAUSE: Duration = Duration::from_millis(20);
 
 /// Marks a request whose authorize step must act as a refused consent.
 #[derive(Debug, Clone, Copy)]
@@ -199,15 +201,32 @@ fn trickle(shared: AppState) -> Body {
     Body::from_stream(chunks)
 }
 
+/// Where an aborted body is in its short life.
+enum Abort {
+    Partial(&'static str),
+    /// Lets hyper flush the partial body before the error ends the connection.
+    Pause,
+    Fail,
+    Done,
+}
+
 /// `200` headers, then `partial` (if any), then an error that makes hyper
-/// abort the connection instead of finishing the message.
+/// abort the connection instead of finishing the message. Without `partial`
+/// the error comes at once, so typically not even the headers get out.
 fn aborted_body(partial: Option<&'static str>) -> Response {
-    let head = partial.map(|p| Ok(Bytes::from_static(p.as_bytes())));
-    let fail = Err(io::Error::new(
-        io::ErrorKind::ConnectionReset,
-        "sandbox fault",
-    ));
-    let chunks = stream::iter(head.into_iter().chain(std::iter::once(fail)));
+    let start = partial.map_or(Abort::Fail, Abort::Partial);
+    let chunks = stream::unfold(start, |step| async move {
+        let reset = || io::Error::new(io::ErrorKind::ConnectionReset, "sandbox fault");
+        match step {
+            Abort::Partial(text) => Some((Ok(Bytes::from_static(text.as_bytes())), Abort::Pause)),
+            Abort::Pause => {
+                tokio::time::sleep(FLUSH_PAUSE).await;
+                Some((Err(reset()), Abort::Done))
+            }
+            Abort::Fail => Some((Err(reset()), Abort::Done)),
+            Abort::Done => None,
+        }
+    });
     json_200(Body::from_stream(chunks))
 }
 
