@@ -4,6 +4,8 @@
 //! a module per provider family; `common` holds the client and helpers.
 //! Expiry is driven by the sandbox clock, never by sleeping.
 
+#[path = "sandbox/authorize.rs"]
+mod authorize;
 #[path = "sandbox/common.rs"]
 mod common;
 #[path = "sandbox/control.rs"]

@@ -8,7 +8,7 @@ use url::Url;
 
 use crate::common::{client, oauth_error, pkce, start, status_json, with_query};
 
-const REDIRECT: &str = "http://127.0.0.1:8765/callback";
+pub const REDIRECT: &str = "http://127.0.0.1:8765/callback";
 
 /// POSTs a form to the token endpoint with `client_secret_basic`.
 async fn token_basic(sb: &Sandbox, form: &[(&str, &str)]) -> (u16, Value) {
@@ -20,7 +20,7 @@ async fn token_basic(sb: &Sandbox, form: &[(&str, &str)]) -> (u16, Value) {
 }
 
 /// Follows `/oauth2/authorize` one hop and returns the redirect target.
-async fn authorize(sb: &Sandbox, params: &[(&str, &str)]) -> Url {
+pub async fn authorize(sb: &Sandbox, params: &[(&str, &str)]) -> Url {
     let resp = client()
         .get(with_query(&sb.oauth2_authorize_url(), params))
         .send()
@@ -30,7 +30,7 @@ async fn authorize(sb: &Sandbox, params: &[(&str, &str)]) -> Url {
     Url::parse(resp.headers()[LOCATION].to_str().unwrap()).unwrap()
 }
 
-fn query(url: &Url) -> Value {
+pub fn query(url: &Url) -> Value {
     url.query_pairs()
         .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
         .collect::<serde_json::Map<_, _>>()
@@ -381,92 +381,4 @@ async fn revocation_follows_rfc_7009() {
     let access = &sb.state()["oauth2"]["access_tokens"][0];
     assert_eq!(access["status"], "revoked");
     assert_eq!(sb.state()["oauth2"]["families"][0]["status"], "revoked");
-}
-
-async fn authorize_error(sb: &Sandbox, extra: &[(&str, &str)]) -> Value {
-    let (_, challenge) = pkce("err");
-    let mut params = vec![
-        ("response_type", "code"),
-        ("client_id", DEMO_CLIENT_ID),
-        ("redirect_uri", REDIRECT),
-        ("state", "s"),
-        ("code_challenge", challenge.as_str()),
-        ("code_challenge_method", "S256"),
-    ];
-    for (k, v) in extra {
-        params.retain(|(key, _)| key != k);
-        params.push((k, v));
-    }
-    query(&authorize(sb, &params).await)
-}
-
-fn redirected(error: &str, description: &str) -> Value {
-    json!({"error": error, "error_description": description, "state": "s"})
-}
-
-#[tokio::test]
-async fn authorize_errors_go_back_on_the_redirect() {
-    let sb = start().await;
-    let cases = [
-        (
-            ("code_challenge_method", "plain"),
-            redirected(
-                "invalid_request",
-                "Invalid parameter: code_challenge_method (S256 required)",
-            ),
-        ),
-        (
-            ("code_challenge", ""),
-            redirected("invalid_request", "Missing parameter: code_challenge"),
-        ),
-        (
-            ("response_type", "token"),
-            redirected(
-                "unsupported_response_type",
-                "Only response_type=code is supported",
-            ),
-        ),
-        (
-            ("scope", "accounts admin"),
-            redirected("invalid_scope", "Invalid scopes: admin"),
-        ),
-        (
-            ("login_hint", "deny"),
-            redirected("access_denied", "User denied consent"),
-        ),
-    ];
-    for ((key, value), expected) in cases {
-        assert_eq!(
-            authorize_error(&sb, &[(key, value)]).await,
-            expected,
-            "{key}={value}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn bad_client_or_redirect_is_never_redirected() {
-    let sb = start().await;
-    for (key, value) in [
-        ("client_id", "nobody"),
-        ("redirect_uri", "https://evil.example/cb"),
-    ] {
-        let (_, challenge) = pkce("x");
-        let mut params = vec![
-            ("response_type", "code"),
-            ("client_id", DEMO_CLIENT_ID),
-            ("redirect_uri", REDIRECT),
-            ("code_challenge", challenge.as_str()),
-            ("code_challenge_method", "S256"),
-        ];
-        params.retain(|(k, _)| *k != key);
-        params.push((key, value));
-        let resp = client()
-            .get(with_query(&sb.oauth2_authorize_url(), &params))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 400);
-        assert!(resp.headers().get(LOCATION).is_none());
-    }
 }

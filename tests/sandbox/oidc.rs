@@ -221,6 +221,8 @@ async fn refresh_token_expires_at_refresh_expires_in() {
 #[tokio::test]
 async fn logout_kills_refresh_but_access_lives_until_exp() {
     let sb = start().await;
+    // Pinned, so "299 s later" cannot slip past a wall-clock second.
+    sb.set_clock(1_700_000_000);
     let body = login(&sb, "n").await;
     let (refresh_token, access) = (text(&body, "refresh_token"), text(&body, "access_token"));
     let (status, empty) = post_form(&sb, "logout", &[("refresh_token", refresh_token)]).await;
@@ -326,4 +328,37 @@ async fn realm_errors_follow_the_oauth2_conventions() {
     );
     let forged = format!("{}x", text(&login(&sb, "n").await, "access_token"));
     assert_eq!(userinfo(&sb, &forged).await.status().as_u16(), 401);
+}
+
+#[tokio::test]
+async fn browser_logout_ends_the_hinted_session_and_redirects() {
+    let sb = start().await;
+    let body = login(&sb, "n").await;
+    let params = [
+        ("id_token_hint", text(&body, "id_token")),
+        ("post_logout_redirect_uri", "http://127.0.0.1:8765/bye"),
+        ("state", "st"),
+    ];
+    let resp = client()
+        .get(with_query(&endpoint(&sb, "logout"), &params))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 302);
+    assert_eq!(
+        resp.headers()[LOCATION],
+        "http://127.0.0.1:8765/bye?state=st"
+    );
+    let inactive = (400, oauth_error("invalid_grant", "Session not active"));
+    assert_eq!(refresh(&sb, text(&body, "refresh_token")).await, inactive);
+
+    let evil = [("post_logout_redirect_uri", "https://evil.example/")];
+    let resp = client()
+        .get(with_query(&endpoint(&sb, "logout"), &evil))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let resp = client().get(endpoint(&sb, "logout")).send().await.unwrap();
+    assert!(resp.text().await.unwrap().contains("You are logged out"));
 }

@@ -9,6 +9,7 @@
 //! `userinfo` that answers 401 once the access token expires by the sandbox
 //! clock. An unknown realm answers 404 like Keycloak.
 
+mod end_session;
 mod tokens;
 
 use axum::Json;

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+use super::end_session::end_session;
 use super::{Refusal, access_key, check_realm};
 use crate::sandbox::authz::authorize::{AuthorizeCtx, authorize};
 use crate::sandbox::authz::clients::{ClientConfig, authenticate};
@@ -33,7 +34,7 @@ pub(super) fn router(st: &AppState, base: &str) -> Router<AppState> {
         )
         .route(
             &format!("{base}/logout"),
-            tagged(st, "oidc.logout", post(logout_route)),
+            tagged(st, "oidc.logout", get(end_session).post(logout_route)),
         )
         .route(
             &format!("{base}/revoke"),
