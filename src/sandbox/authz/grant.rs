@@ -9,7 +9,7 @@
 use super::clients::ClientConfig;
 use super::error::OAuthError;
 use super::form::Form;
-use super::store::{AuthzStore, Family, FamilyStatus};
+use super::store::{AuthzStore, CodeRec, Family, FamilyStatus};
 use crate::sandbox::jwt;
 
 const KNOWN_GRANTS: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
@@ -84,6 +84,36 @@ fn authorization_code(
     now: i64,
 ) -> Result<Issue, OAuthError> {
     let code = form.require("code")?;
+    let rec = redeemable(store, code, client, form, now)?;
+    let family = store.new_family(Family {
+        client_id: rec.client_id.clone(),
+        user: rec.user.clone(),
+        scope: rec.scope.clone(),
+        nonce: rec.nonce.clone(),
+        sid: jwt::uuid_v4(),
+        auth_time: rec.iat,
+        status: FamilyStatus::Active,
+    });
+    if let Some(stored) = store.codes.get_mut(code) {
+        stored.used = true;
+        stored.family = Some(family);
+    }
+    Ok(Issue {
+        client_id: rec.client_id,
+        user: Some(rec.user),
+        scope: rec.scope,
+        family: Some(family),
+    })
+}
+
+/// The code's record if this request may redeem it (RFC 6749 §4.1.3, RFC 7636 §4.6).
+fn redeemable(
+    store: &mut AuthzStore,
+    code: &str,
+    client: &ClientConfig,
+    form: &Form,
+    now: i64,
+) -> Result<CodeRec, OAuthError> {
     let rec = store
         .codes
         .get(code)
@@ -108,25 +138,7 @@ fn authorization_code(
         return Err(OAuthError::invalid_grant("Incorrect redirect_uri"));
     }
     check_pkce(form.get("code_verifier"), &rec.challenge)?;
-    let family = store.new_family(Family {
-        client_id: rec.client_id.clone(),
-        user: rec.user.clone(),
-        scope: rec.scope.clone(),
-        nonce: rec.nonce.clone(),
-        sid: jwt::uuid_v4(),
-        auth_time: rec.iat,
-        status: FamilyStatus::Active,
-    });
-    if let Some(stored) = store.codes.get_mut(code) {
-        stored.used = true;
-        stored.family = Some(family);
-    }
-    Ok(Issue {
-        client_id: rec.client_id,
-        user: Some(rec.user),
-        scope: rec.scope,
-        family: Some(family),
-    })
+    Ok(rec)
 }
 
 fn check_pkce(verifier: Option<&str>, challenge: &str) -> Result<(), OAuthError> {

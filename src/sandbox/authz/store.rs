@@ -127,19 +127,6 @@ impl AuthzStore {
 
     /// Fingerprints and statuses only, for `/sandbox/state`.
     pub(crate) fn snapshot(&self, now: i64) -> Value {
-        let mut codes: Vec<Value> = self
-            .codes
-            .iter()
-            .map(|(code, c)| {
-                let status = match (c.used, now < c.exp) {
-                    (true, _) => "used",
-                    (false, true) => "pending",
-                    (false, false) => "expired",
-                };
-                json!({"fingerprint": jwt::fingerprint(code), "client_id": c.client_id,
-                   "user": c.user, "scope": c.scope, "iat": c.iat, "exp": c.exp, "status": status})
-            })
-            .collect();
         let families: Vec<Value> = self
             .families
             .iter()
@@ -149,15 +136,35 @@ impl AuthzStore {
                    "sid": f.sid, "status": family_status(f.status)})
             })
             .collect();
-        let mut refresh: Vec<Value> = self
-            .refresh
-            .iter()
-            .map(|(token, r)| {
-                json!({"fingerprint": jwt::fingerprint(token), "family": r.family, "iat": r.iat,
+        json!({
+            "codes": self.code_rows(now),
+            "families": families,
+            "refresh_tokens": self.refresh_rows(now),
+            "access_tokens": self.access_rows(now),
+        })
+    }
+
+    fn code_rows(&self, now: i64) -> Vec<Value> {
+        sorted(self.codes.iter().map(|(code, c)| {
+            let status = match (c.used, now < c.exp) {
+                (true, _) => "used",
+                (false, true) => "pending",
+                (false, false) => "expired",
+            };
+            json!({"fingerprint": jwt::fingerprint(code), "client_id": c.client_id,
+                   "user": c.user, "scope": c.scope, "iat": c.iat, "exp": c.exp, "status": status})
+        }))
+    }
+
+    fn refresh_rows(&self, now: i64) -> Vec<Value> {
+        sorted(self.refresh.iter().map(|(token, r)| {
+            json!({"fingerprint": jwt::fingerprint(token), "family": r.family, "iat": r.iat,
                    "exp": r.exp, "status": self.refresh_status(r, now)})
-            })
-            .collect();
-        let mut access: Vec<Value> = self.access.iter().map(|(key, a)| {
+        }))
+    }
+
+    fn access_rows(&self, now: i64) -> Vec<Value> {
+        sorted(self.access.iter().map(|(key, a)| {
             let status = match (a.revoked, now < a.exp) {
                 (true, _) => "revoked",
                 (false, true) => "active",
@@ -165,11 +172,7 @@ impl AuthzStore {
             };
             json!({"fingerprint": jwt::fingerprint(key), "client_id": a.client_id, "user": a.user,
                    "scope": a.scope, "iat": a.iat, "exp": a.exp, "status": status})
-        }).collect();
-        for list in [&mut codes, &mut refresh, &mut access] {
-            list.sort_by_key(|v| (v["iat"].as_i64(), v["fingerprint"].to_string()));
-        }
-        json!({"codes": codes, "families": families, "refresh_tokens": refresh, "access_tokens": access})
+        }))
     }
 
     fn refresh_status(&self, r: &RefreshRec, now: i64) -> &'static str {
@@ -186,6 +189,13 @@ impl AuthzStore {
             "active"
         }
     }
+}
+
+/// Rows by issue time (ties by fingerprint), so the output is stable.
+fn sorted(rows: impl Iterator<Item = Value>) -> Vec<Value> {
+    let mut rows: Vec<Value> = rows.collect();
+    rows.sort_by_key(|v| (v["iat"].as_i64(), v["fingerprint"].to_string()));
+    rows
 }
 
 fn family_status(s: FamilyStatus) -> &'static str {

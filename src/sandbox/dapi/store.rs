@@ -99,28 +99,7 @@ impl DapiStore {
         now: i64,
         ttl: i64,
     ) -> Result<ConnectPayload, DapiError> {
-        let scopes = match req.scopes {
-            Some(scopes) => checked_scopes(scopes)?,
-            None => DEFAULT_DAPI_SCOPES
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect(),
-        };
-        let app_key = self
-            .apps
-            .first()
-            .map_or(super::DEMO_APP_KEY, |a| &a.app_key);
-        let grant = Grant {
-            connection_id: jwt::random_hex(20),
-            app_key: app_key.to_owned(),
-            token_id: jwt::uuid_v4(),
-            salt: jwt::random_salt(),
-            user_id: req.user_id.unwrap_or_else(|| jwt::random_token("user-")),
-            user_secret: jwt::random_token(""),
-            scopes,
-            products: vec!["data".to_owned(), "payment".to_owned()],
-            bank: req.bank,
-        };
+        let grant = self.new_grant(req)?;
         let code = keys.hs256(&CodeClaims {
             salt: &grant.salt,
             app_key: &grant.app_key,
@@ -144,6 +123,32 @@ impl DapiStore {
         };
         self.codes.insert(code, rec);
         Ok(payload)
+    }
+
+    /// A fresh connection with random ids, as a successful Connect creates.
+    fn new_grant(&self, req: ConnectRequest) -> Result<Grant, DapiError> {
+        let scopes = match req.scopes {
+            Some(scopes) => checked_scopes(scopes)?,
+            None => DEFAULT_DAPI_SCOPES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        };
+        let app_key = self
+            .apps
+            .first()
+            .map_or(super::DEMO_APP_KEY, |a| &a.app_key);
+        Ok(Grant {
+            connection_id: jwt::random_hex(20),
+            app_key: app_key.to_owned(),
+            token_id: jwt::uuid_v4(),
+            salt: jwt::random_salt(),
+            user_id: req.user_id.unwrap_or_else(|| jwt::random_token("user-")),
+            user_secret: jwt::random_token(""),
+            scopes,
+            products: vec!["data".to_owned(), "payment".to_owned()],
+            bank: req.bank,
+        })
     }
 
     /// Makes a foreign code (seed 002's) exchangeable, reading its claims.
