@@ -107,7 +107,7 @@ pub enum Cmd {
     Sandbox {
         #[arg(long, default_value_t = 0)]
         port: u16,
-        /// A fault to inject, e.g. `oidc.token:status=503` (repeatable).
+        /// A fault to inject: ROUTE:KIND[=ARG][,count=N][,rate=R], e.g. `oidc.token:503,count=2` or `*:latency=200` (repeatable).
         #[arg(long = "fault", value_name = "SPEC")]
         faults: Vec<String>,
     },

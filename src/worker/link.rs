@@ -224,10 +224,22 @@ impl Worker {
     }
 
     /// Files a grant a login produced elsewhere (the demo's browserless login).
-    pub async fn adopt_login(&self, provider: &str, user: &str, grant: TokenGrant) -> Result<Connection, OpError> {
+    pub async fn adopt_login(
+        &self,
+        provider: &str,
+        user: &str,
+        grant: TokenGrant,
+    ) -> Result<Connection, OpError> {
         self.refuse_if_readonly()?;
         let user = self.user(user).await?;
-        self.file_grant(provider, user, Grant::AuthorizationCode, grant, OpKind::Login).await
+        self.file_grant(
+            provider,
+            user,
+            Grant::AuthorizationCode,
+            grant,
+            OpKind::Login,
+        )
+        .await
     }
 
     async fn file_grant(
