@@ -111,12 +111,6 @@ function client(clientId, authMethod) {
   };
 }
 
-// One throw-away RS256 signing key per run (ID tokens; clients default to RS256).
-const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
-const signingKey = {
-  ...privateKey.export({ format: 'jwk' }), kid: crypto.randomUUID(), use: 'sig', alg: 'RS256',
-};
-
 const server = https.createServer(tls);
 server.on('tlsClientError', (err) => { if (DEBUG) console.error('tls client error:', err.message); });
 server.on('error', (err) => die(`listen failed: ${err.message}`));
@@ -126,7 +120,11 @@ const issuer = `https://127.0.0.1:${actualPort}`;
 
 const configuration = {
   clients: [client('bankdeck-basic', 'client_secret_basic'), client('bankdeck-post', 'client_secret_post')],
-  jwks: { keys: [signingKey] },
+  // No `jwks`: oidc-provider's built-in development key (RS256, kid
+  // "keystore-CHANGE-ME") signs ID tokens. Deliberate: generating a key here
+  // costs ~0.3 s per start and, on Node 20, crypto.generateKeyPairSync followed
+  // by KeyObject.export({ format: 'jwk' }) can deadlock in a GC finalizer
+  // (seen here: main thread stuck in ~KeyGenJob under ExportJWKRsaKey).
   cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
   scopes: ['openid', 'offline_access', 'accounts', 'balance'],
   claims: {
