@@ -51,7 +51,8 @@ def expect(cond, msg):
 
 # ---------------------------------------------------------------- plumbing
 
-def start_server(ca_dir, secret, extra_env=None):
+def spawn_server(ca_dir, secret, extra_env=None):
+    """Start server.mjs; wait_ready() then reads its READY line."""
     env = dict(os.environ, CONF_CLIENT_SECRET=secret, **(extra_env or {}))
     env.pop("CONF_IGNORE_STDIN", None)
     errlog = tempfile.TemporaryFile()
@@ -60,19 +61,22 @@ def start_server(ca_dir, secret, extra_env=None):
          "--cert", os.path.join(ca_dir, "server.pem"), "--key", os.path.join(ca_dir, "server.key")],
         cwd=HERE, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errlog,
     )
-    lines = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(l) for l in proc.stdout] and None, daemon=True).start()
+    proc.lines = queue.Queue()
+    proc.errlog = errlog
+    threading.Thread(target=lambda: [proc.lines.put(l) for l in proc.stdout] and None, daemon=True).start()
+    return proc
+
+
+def wait_ready(proc):
     try:
-        line = lines.get(timeout=20)
+        line = proc.lines.get(timeout=20)
     except queue.Empty:
         line = b""
     if not line.startswith(b"READY "):
         proc.kill()
-        errlog.seek(0)
-        raise SystemExit(f"server.mjs did not become ready; stdout: {line!r}\nstderr:\n{errlog.read().decode()}")
-    ready = json.loads(line[len(b"READY "):])
-    proc.errlog = errlog
-    return proc, ready
+        proc.errlog.seek(0)
+        raise SystemExit(f"server.mjs did not become ready; stdout: {line!r}\nstderr:\n{proc.errlog.read().decode()}")
+    return json.loads(line[len(b"READY "):])
 
 
 def stop_server(proc):
@@ -155,7 +159,7 @@ class Loopback:
         self.server = http.server.HTTPServer(("127.0.0.1", 0), H)
         self.port = self.server.server_address[1]
         self.redirect_uri = f"http://127.0.0.1:{self.port}{path}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
 
     def close(self):
         self.server.shutdown()
@@ -277,7 +281,10 @@ def main():
     ca_file = os.path.join(ca_dir, "ca.pem")
     secret = b64url(secrets.token_bytes(32))
 
-    proc, ready = start_server(ca_dir, secret)
+    proc = spawn_server(ca_dir, secret)
+    # a second server with a 2 s access token lifetime for the real expiry test, started in parallel
+    proc2 = spawn_server(ca_dir, secret, {"CONF_ACCESS_TTL": "2", "CONF_CLOCK_TOLERANCE": "0"})
+    ready = wait_ready(proc)
     issuer = ready["issuer"]
     print(f"server ready at {issuer} after {time.monotonic() - t0:.2f}s")
     http = Http(ca_file)
@@ -501,7 +508,7 @@ def main():
 
     # Real expiry, on a second server with a 2 s access token lifetime.
     def expiry():
-        p2, r2 = start_server(ca_dir, secret, {"CONF_ACCESS_TTL": "2", "CONF_CLOCK_TOLERANCE": "0"})
+        p2, r2 = proc2, wait_ready(proc2)
         try:
             st, _, d, _ = http.call("GET", r2["issuer"] + "/.well-known/openid-configuration")
             c = Client(http, d, "bankdeck-post", secret, "client_secret_post", ca_file)
@@ -513,7 +520,7 @@ def main():
             expect(i["active"] is True and i["exp"] - i["iat"] == 2, f"{i}")
             st, _, ui, _ = http.call("GET", d["userinfo_endpoint"], bearer=b["access_token"])
             expect(st == 200, f"userinfo before expiry {st}")
-            time.sleep(max(0.0, i["exp"] + 1.05 - time.time()))
+            time.sleep(max(0.0, i["exp"] + 0.1 - time.time()))  # expired once now >= exp
             i = c.introspect(b["access_token"])[2]
             expect(i == {"active": False}, f"after expiry: {i}")
             expect(c.introspect(cc["access_token"])[2] == {"active": False}, "client credentials token after expiry")
