@@ -394,6 +394,17 @@ def main():
         q, _, _, res = ctx["basic"].authorize(browser_env={"CONF_CONSENT": "no"})
         expect(res.returncode == 2 and q.get("error") == "access_denied", f"rc={res.returncode} {q}")
 
+    def offline_access_needs_prompt_consent():
+        # OIDC Core §11, as oidc-provider applies it: offline_access without prompt=consent is dropped
+        c = ctx["post"]
+        q, verifier, redirect_uri, res = c.authorize(extra={"prompt": None})
+        st, _, b, _ = c.token({"grant_type": "authorization_code", "code": q["code"],
+                               "redirect_uri": redirect_uri, "code_verifier": verifier})
+        expect(st == 200, f"exchange {st}")
+        expect("offline_access" not in b["scope"].split(), f"scope {b['scope']!r}")
+        expect("refresh_token" in b, "refresh token (issueRefreshToken override) missing")
+        info(f"offline_access without prompt=consent → scope {b['scope']!r}, refresh_token issued anyway")
+
     def refresh_rotation():
         c = ctx["basic"]
         rt1 = ctx["basic_tokens"]["refresh_token"]
@@ -496,6 +507,7 @@ def main():
     s.run("PKCE required, S256 only", pkce_required)
     s.run("wrong code_verifier → invalid_grant", wrong_verifier)
     s.run("consent refused → access_denied delivered", consent_denied)
+    s.run("offline_access without prompt=consent is dropped", offline_access_needs_prompt_consent)
     s.run("refresh rotates the refresh token", refresh_rotation)
     s.run("reuse of a rotated refresh token revokes the grant", refresh_reuse)
     s.run("introspection: active, exp - iat == 60", introspection)
