@@ -18,6 +18,7 @@ import http.server
 import json
 import os
 import queue
+import re
 import secrets
 import shutil
 import ssl
@@ -177,7 +178,9 @@ class Suite:
             fn()
         except Exception as e:  # noqa: BLE001 - report and continue
             self.failed += 1
-            print(f"FAIL {name}: {type(e).__name__}: {e}")
+            # failure messages may quote response bodies: mask token and code values
+            msg = re.sub(r"('(?:access_token|refresh_token|id_token|code)': ')[^']*'", r"\1***'", str(e))
+            print(f"FAIL {name}: {type(e).__name__}: {msg}")
         else:
             self.passed += 1
             print(f"ok   {name} ({time.monotonic() - t:.2f}s)")
