@@ -12,6 +12,7 @@ expiry on a second server started with a 2 s access-token lifetime.
 Prints "N passed, M failed" and exits non-zero if anything failed.
 """
 
+import atexit
 import base64
 import hashlib
 import http.server
@@ -279,6 +280,7 @@ def main():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE, check=True)
 
     work = tempfile.mkdtemp(prefix="bankdeck-conf-")
+    atexit.register(shutil.rmtree, work, True)  # also when a step aborts the run
     ca_dir = os.path.join(work, "ca")
     subprocess.run([os.path.join(HERE, "make-ca.sh"), ca_dir], check=True)
     ca_file = os.path.join(ca_dir, "ca.pem")
@@ -549,7 +551,6 @@ def main():
             p2.wait(timeout=5)
     s.run("expiry (CONF_ACCESS_TTL=2): introspection inactive after exp", expiry)
 
-    shutil.rmtree(work, ignore_errors=True)
     print(f"{s.passed} passed, {s.failed} failed in {time.monotonic() - t0:.1f}s")
     if s.failed and VERBOSE or os.environ.get("CONF_DEBUG") == "1":
         proc.errlog.seek(0)
