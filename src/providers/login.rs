@@ -1,20 +1,141 @@
-//! Browser login (placeholder signature while the real listener lands).
+//! Browser login: authorization code with PKCE through a one-shot loopback
+//! listener on 127.0.0.1 (RFC 8252 §7.3).
+//!
+//! `127.0.0.1`, not `localhost`, so the redirect cannot land on an IPv6 or
+//! hosts-file surprise. The listener answers the first `/callback` request,
+//! then closes: a second callback finds nothing listening. A callback whose
+//! `state` (or RFC 9207 `iss`) does not match is answered 400 and ends the
+//! login with an error instead of waiting for another one: a forged or stale
+//! redirect means something is wrong, and the operator starts again. Other
+//! paths (a browser's `/favicon.ico`) get a 404 and are ignored, and several
+//! connections are served at once, since browsers open idle ones early.
+//! The HTTP/1.1 request line is parsed by hand (`callback`): one GET is all
+//! that ever arrives, and closing right after answering is the point, which
+//! a server framework makes roundabout.
+
 use std::time::Duration;
 
-use super::{Provider, TokenGrant};
-use crate::domain::OpError;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tokio::net::TcpListener;
 
+use super::callback::{Outcome, serve_one};
+use super::{AuthRequest, Provider, TokenGrant};
+use crate::domain::{ErrorKind, OpError};
+
+/// How a browser login runs.
 #[derive(Debug, Clone)]
 pub struct LoginOptions {
+    /// The port registered with the provider, if it insists on one; else an
+    /// ephemeral port.
     pub redirect_port: Option<u16>,
+    /// Give up when the browser has not come back by then.
     pub timeout: Duration,
+    /// Start `$BROWSER` (or the platform opener); the URL also always goes
+    /// to `on_url`, so it can be shown when no browser can be started.
     pub open_browser: bool,
 }
 
+impl Default for LoginOptions {
+    fn default() -> Self {
+        Self {
+            redirect_port: None,
+            timeout: Duration::from_secs(5 * 60),
+            open_browser: true,
+        }
+    }
+}
+
+/// Runs a browser login against `provider` and redeems the code it brings back.
 pub async fn browser_login(
-    _provider: &dyn Provider,
-    _opts: LoginOptions,
-    _on_url: impl FnOnce(&str) + Send,
+    provider: &dyn Provider,
+    opts: LoginOptions,
+    on_url: impl FnOnce(&str) + Send,
 ) -> Result<TokenGrant, OpError> {
-    Err(OpError::not_allowed("browser login is not available yet"))
+    let listener = bind(opts.redirect_port).await?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| OpError::new(ErrorKind::Network, format!("loopback listener: {e}")))?
+        .port();
+    let redirect_uri = format!("http://127.0.0.1:{port}/callback");
+    let request = provider.authorization_request(&redirect_uri).await?;
+    on_url(&request.url);
+    if opts.open_browser {
+        open_browser(&request.url);
+    }
+    let code = tokio::time::timeout(opts.timeout, wait_for_code(listener, &request))
+        .await
+        .map_err(|_| {
+            OpError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "the browser did not come back within {}: the login was abandoned; start it again",
+                    humantime::format_duration(opts.timeout)
+                ),
+            )
+        })??;
+    provider.redeem_code(&request, &code).await
+}
+
+async fn bind(port: Option<u16>) -> Result<TcpListener, OpError> {
+    let port = port.unwrap_or(0);
+    TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
+        OpError::new(
+            ErrorKind::Config,
+            format!("cannot listen on 127.0.0.1:{port} for the login callback: {e}"),
+        )
+    })
+}
+
+/// Serves connections until one brings a verdict; dropping the listener on
+/// return closes the port.
+async fn wait_for_code(listener: TcpListener, request: &AuthRequest) -> Result<String, OpError> {
+    let mut serving = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = accepted.map_err(|e| {
+                    OpError::new(ErrorKind::Network, format!("loopback listener failed: {e}"))
+                })?;
+                serving.push(serve_one(stream, request));
+            }
+            Some(outcome) = serving.next(), if !serving.is_empty() => {
+                if let Outcome::Done(result) = outcome {
+                    return result;
+                }
+            }
+        }
+    }
+}
+
+/// Starts `$BROWSER` (the first entry of a `:` list) or the platform opener
+/// with the URL as its only argument. A failure is logged, not fatal: the
+/// URL has been handed to `on_url` already.
+fn open_browser(url: &str) {
+    let program = std::env::var("BROWSER")
+        .ok()
+        .and_then(|b| b.split(':').next().map(str::trim).map(str::to_owned))
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| platform_opener().to_owned());
+    let spawned = tokio::process::Command::new(&program)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    match spawned {
+        // Reaped in the background; its exit status says nothing we can use.
+        Ok(mut child) => drop(tokio::spawn(async move { child.wait().await })),
+        Err(e) => tracing::warn!(%program, "cannot start the browser: {e}; open the URL by hand"),
+    }
+}
+
+fn platform_opener() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    }
 }

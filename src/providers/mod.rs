@@ -6,9 +6,56 @@
 //! per-family knowledge. Every request goes through the hardened client in
 //! `http` (deadlines, size cap, no credentials across hosts, safe retries).
 
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
 
+use crate::config::{Family, ProviderConfig};
 use crate::domain::{OpError, ProviderKind, Scopes, Secret};
+
+mod callback;
+pub mod dapi;
+pub mod dapi_error;
+pub mod discovery;
+pub mod http;
+mod http_error;
+pub mod login;
+pub mod oauth2;
+pub mod oauth_client;
+pub mod oauth_error;
+pub mod oidc;
+pub mod retry;
+pub mod token;
+
+pub use http::{Http, MAX_BODY, Reply};
+pub use login::{LoginOptions, browser_login};
+
+/// Builds the provider a config section describes, with its own HTTP client
+/// (reused for all its requests). Secrets are not read here but at each use,
+/// so a missing one fails the operation with a `Config` error naming it.
+pub fn build(cfg: &ProviderConfig) -> Result<Arc<dyn Provider>, OpError> {
+    let http = Http::new(&cfg.common)?;
+    let name = cfg.name.clone();
+    Ok(match &cfg.family {
+        Family::Dapi(d) => Arc::new(dapi::DapiProvider::new(name, http, d.clone())),
+        Family::OAuth2(o) => {
+            let core = oauth_client::OAuthClient {
+                provider: name,
+                http,
+                client: o.client.clone(),
+            };
+            Arc::new(self::oauth2::OAuth2Provider::new(core, (**o).clone()))
+        }
+        Family::Oidc(o) => {
+            let core = oauth_client::OAuthClient {
+                provider: name,
+                http,
+                client: o.client.clone(),
+            };
+            Arc::new(oidc::OidcProvider::new(core, (**o).clone()))
+        }
+    })
+}
 
 /// What a token endpoint (or Dapi's ExchangeToken) gave us, checked.
 #[derive(Debug, Clone)]
@@ -91,12 +138,4 @@ pub trait Provider: Send + Sync {
         access_token: &'a Secret,
         user_secret: &'a Secret,
     ) -> BoxFuture<'a, Result<(), OpError>>;
-}
-pub mod login;
-
-/// Builds the client for one configured provider.
-pub fn build(
-    _cfg: &crate::config::ProviderConfig,
-) -> Result<std::sync::Arc<dyn Provider>, OpError> {
-    Err(OpError::not_allowed("provider clients are not wired yet"))
 }

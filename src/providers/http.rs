@@ -1,0 +1,313 @@
+//! The one HTTP client every provider talks through, hardened once.
+//!
+//! Each request gets a connect timeout and a total deadline (body included),
+//! its body is read chunk by chunk and cut at [`MAX_BODY`], and its URL is
+//! re-checked against the transport rule (https except loopback), discovered
+//! URLs included. Redirects are followed only within the same origin: a
+//! cross-host redirect would carry the `Authorization` header (reqwest strips
+//! it) but also, on 307/308, the body with our secrets (reqwest does not), so
+//! it is stopped and reported. Only [`Http::get`] retries; POSTs go once.
+//! Logs say method, host, path, status and time, never a query or a body.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, LOCATION, RETRY_AFTER};
+use reqwest::{Method, StatusCode, redirect};
+use tokio::sync::Semaphore;
+use url::Url;
+
+use super::http_error::{Failure, transport_failure};
+use super::retry::{READ_ATTEMPTS, backoff, parse_retry_after, throttled_wait};
+use crate::config::{Common, check_transport};
+use crate::domain::{ErrorKind, OpError, Secret};
+
+/// No token, discovery or Dapi answer comes near this; past it something is wrong.
+pub const MAX_BODY: usize = 1024 * 1024;
+const MAX_REDIRECTS: usize = 5;
+
+/// An answer read in full (and within [`MAX_BODY`]).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// `host:port` the answer came from, for messages.
+    pub host: String,
+}
+
+impl Reply {
+    /// `Retry-After` in seconds, when present and readable.
+    pub fn retry_after(&self) -> Option<u64> {
+        let value = self.headers.get(RETRY_AFTER)?.to_str().ok()?;
+        parse_retry_after(value, SystemTime::now())
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+/// A provider's client: one per provider, reused for every request.
+#[derive(Debug, Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    deadline: Duration,
+    in_flight: Arc<Semaphore>,
+}
+
+impl Http {
+    /// Builds the client from the provider's common keys; `ca_file` is added
+    /// to the trusted roots (never a bypass: a bad certificate still fails).
+    pub fn new(common: &Common) -> Result<Http, OpError> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(common.connect_timeout)
+            .timeout(common.timeout)
+            .redirect(same_origin_redirects())
+            .user_agent(concat!("bankdeck/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &common.ca_file {
+            builder = builder.tls_certs_merge(read_ca_file(path)?);
+        }
+        let client = builder.build().map_err(|e| {
+            OpError::new(
+                ErrorKind::Config,
+                format!("cannot set up the HTTP client: {}", root_cause(&e)),
+            )
+        })?;
+        Ok(Http {
+            client,
+            deadline: common.timeout,
+            in_flight: Arc::new(Semaphore::new(common.max_in_flight.max(1))),
+        })
+    }
+
+    /// POSTs a form once (token, revocation and logout endpoints), with HTTP
+    /// Basic client authentication when given.
+    pub async fn post_form(
+        &self,
+        url: &Url,
+        form: &[(&str, &str)],
+        basic: Option<&Secret>,
+    ) -> Result<Reply, OpError> {
+        let mut req = self
+            .client
+            .post(url.clone())
+            .header(ACCEPT, "application/json")
+            .form(form);
+        if let Some(header) = basic {
+            req = req.header(AUTHORIZATION, header.expose());
+        }
+        self.once(req).await.map_err(|f| f.error)
+    }
+
+    /// POSTs a JSON body once (Dapi), with a bearer token when given.
+    pub async fn post_json(
+        &self,
+        url: &Url,
+        body: &serde_json::Value,
+        bearer: Option<&Secret>,
+    ) -> Result<Reply, OpError> {
+        let mut req = self
+            .client
+            .post(url.clone())
+            .header(ACCEPT, "application/json")
+            .json(body);
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token.expose());
+        }
+        self.once(req).await.map_err(|f| f.error)
+    }
+
+    /// GETs a document, retrying network failures, 5xx and 429 within
+    /// [`READ_ATTEMPTS`]. The last answer is returned whatever its status.
+    pub async fn get(&self, url: &Url) -> Result<Reply, OpError> {
+        let mut attempt = 1;
+        loop {
+            let req = self
+                .client
+                .request(Method::GET, url.clone())
+                .header(ACCEPT, "application/json");
+            let outcome = self.once(req).await;
+            let wait = match &outcome {
+                _ if attempt >= READ_ATTEMPTS => None,
+                Ok(reply) => read_retry_wait(reply, attempt),
+                Err(f) if f.retry => Some(backoff(attempt)),
+                Err(_) => None,
+            };
+            let Some(wait) = wait else {
+                return outcome.map_err(|f| f.error);
+            };
+            tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying read");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    async fn once(&self, req: reqwest::RequestBuilder) -> Result<Reply, Failure> {
+        let req = req.build().map_err(|e| {
+            Failure::fatal(OpError::new(
+                ErrorKind::Config,
+                format!("cannot build the request: {}", root_cause(&e)),
+            ))
+        })?;
+        check_transport(req.url())
+            .map_err(|m| Failure::fatal(OpError::new(ErrorKind::Config, m)))?;
+        let (method, host, path) = (req.method().clone(), host_of(req.url()), req.url().path());
+        let path = path.to_owned();
+        let _permit = self.in_flight.acquire().await.map_err(|_| {
+            Failure::fatal(OpError::new(
+                ErrorKind::Cancelled,
+                "the client is shutting down",
+            ))
+        })?;
+        let started = Instant::now();
+        let result = match tokio::time::timeout(self.deadline, self.exchange(req, &host)).await {
+            Ok(result) => result,
+            Err(_) => Err(Failure::fatal(deadline_error(&host, self.deadline))),
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(r) => tracing::debug!(%method, %host, %path, status = r.status.as_u16(), elapsed_ms),
+            Err(f) => tracing::debug!(%method, %host, %path, kind = ?f.error.kind, elapsed_ms),
+        }
+        result
+    }
+
+    async fn exchange(&self, req: reqwest::Request, host: &str) -> Result<Reply, Failure> {
+        let resp = self
+            .client
+            .execute(req)
+            .await
+            .map_err(|e| transport_failure(&e, host, self.deadline))?;
+        let host = host_of(resp.url());
+        if resp.status().is_redirection() {
+            return Err(Failure::fatal(redirect_error(&resp, &host)));
+        }
+        read_capped(resp, host, self.deadline).await
+    }
+}
+
+async fn read_capped(
+    mut resp: reqwest::Response,
+    host: String,
+    deadline: Duration,
+) -> Result<Reply, Failure> {
+    if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(Failure::fatal(too_large(&host)));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| {
+        let mut f = transport_failure(&e, &host, deadline);
+        if f.error.kind == ErrorKind::Network {
+            f.error.message = format!("connection reset while reading the response from {host}");
+        }
+        f
+    })? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(Failure::fatal(too_large(&host)));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Reply {
+        status: resp.status(),
+        headers: resp.headers().clone(),
+        body,
+        host,
+    })
+}
+
+/// Whether a read's answer deserves another attempt, and after how long.
+fn read_retry_wait(reply: &Reply, attempt: u32) -> Option<Duration> {
+    match reply.status {
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+            throttled_wait(reply.retry_after(), attempt)
+        }
+        s if s.is_server_error() => Some(backoff(attempt)),
+        _ => None,
+    }
+}
+
+fn same_origin_redirects() -> redirect::Policy {
+    redirect::Policy::custom(|attempt| {
+        let same_origin = attempt
+            .previous()
+            .last()
+            .is_some_and(|prev| prev.origin() == attempt.url().origin());
+        if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else if same_origin {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
+fn redirect_error(resp: &reqwest::Response, host: &str) -> OpError {
+    let target = resp
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|loc| resp.url().join(loc).ok())
+        .map_or_else(|| "an unknown place".to_owned(), |u| host_of(&u));
+    OpError::new(
+        ErrorKind::Protocol,
+        format!(
+            "{host} redirected to {target} ({}): redirects to another host are not followed, \
+             so credentials never leave {host}; check the configured URL",
+            resp.status().as_u16()
+        ),
+    )
+}
+
+fn read_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, OpError> {
+    let shown = path.display();
+    let pem = std::fs::read(path)
+        .map_err(|e| OpError::new(ErrorKind::Config, format!("ca_file {shown}: {e}")))?;
+    match reqwest::Certificate::from_pem_bundle(&pem) {
+        Ok(certs) if !certs.is_empty() => Ok(certs),
+        _ => Err(OpError::new(
+            ErrorKind::Config,
+            format!("ca_file {shown} holds no PEM certificate"),
+        )),
+    }
+}
+
+fn too_large(host: &str) -> OpError {
+    OpError::new(
+        ErrorKind::Protocol,
+        format!("response larger than 1 MiB from {host}: refused"),
+    )
+}
+
+fn deadline_error(host: &str, deadline: Duration) -> OpError {
+    OpError::new(
+        ErrorKind::Timeout,
+        format!(
+            "{host} did not answer in full within {}s (timeout)",
+            deadline.as_secs_f32()
+        ),
+    )
+}
+
+/// `host:port` without user info, path or query (which can carry codes).
+pub fn host_of(url: &Url) -> String {
+    match (url.host_str(), url.port_or_known_default()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        _ => "the server".to_owned(),
+    }
+}
+
+/// The innermost cause, which names the problem without the URL reqwest
+/// puts in its own message.
+pub(super) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}

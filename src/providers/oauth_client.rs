@@ -1,0 +1,215 @@
+//! The OAuth 2.0 client both `oauth2` and `oidc` use: client authentication,
+//! the three grants, revocation and Keycloak-style logout.
+//!
+//! The authorization URL (state, PKCE S256, scopes, extra parameters) is
+//! built with the `oauth2` crate, which gets the encoding and the verifier
+//! right. The token, revocation and logout POSTs are sent by hand through our
+//! hardened [`Http`]: the crate refuses revocation over loopback http and
+//! parses answers more strictly than operators need (see `token`). No token
+//! POST is ever retried: a code or a rotating refresh token may be spent by
+//! an attempt whose answer was lost.
+
+use std::borrow::Cow;
+
+use ::oauth2::basic::BasicClient;
+use ::oauth2::{AuthUrl, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use url::Url;
+
+use super::http::{Http, Reply};
+use super::oauth_error::{TokenCall, error_code, error_from_reply};
+use super::{AuthRequest, TokenGrant};
+use crate::config::{Client, ClientAuth, check_transport};
+use crate::domain::{ErrorKind, OpError, Secret, UnixTime};
+
+/// Extra things an authorization request asks for.
+#[derive(Debug, Clone, Default)]
+pub struct AuthExtras {
+    /// OIDC: send a nonce and expect it back in the id token.
+    pub nonce: bool,
+    /// RFC 9207: the `iss` the callback must carry.
+    pub issuer: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct OAuthClient {
+    pub provider: String,
+    pub http: Http,
+    pub client: Client,
+}
+
+impl OAuthClient {
+    pub async fn client_credentials(&self, token_url: &Url) -> Result<TokenGrant, OpError> {
+        let scope = self.client.scopes.join(" ");
+        let mut form = vec![("grant_type", "client_credentials".to_owned())];
+        if !scope.is_empty() {
+            form.push(("scope", scope));
+        }
+        self.token(
+            token_url,
+            form,
+            TokenCall::ClientCredentials,
+            &self.client.scopes,
+        )
+        .await
+    }
+
+    pub async fn refresh(&self, token_url: &Url, refresh: &Secret) -> Result<TokenGrant, OpError> {
+        let form = vec![
+            ("grant_type", "refresh_token".to_owned()),
+            ("refresh_token", refresh.expose().to_owned()),
+        ];
+        self.token(token_url, form, TokenCall::Refresh, &self.client.scopes)
+            .await
+    }
+
+    pub async fn redeem(
+        &self,
+        token_url: &Url,
+        request: &AuthRequest,
+        code: &str,
+        requested: &[String],
+    ) -> Result<TokenGrant, OpError> {
+        let form = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.to_owned()),
+            ("redirect_uri", request.redirect_uri.clone()),
+            ("code_verifier", request.pkce_verifier.expose().to_owned()),
+        ];
+        self.token(token_url, form, TokenCall::Code, requested)
+            .await
+    }
+
+    /// RFC 7009 revocation of a refresh token. Unknown or already invalid
+    /// tokens are answered 200 by the server (§2.2): that counts as done.
+    pub async fn revoke(&self, url: &Url, refresh: &Secret) -> Result<(), OpError> {
+        let form = vec![
+            ("token", refresh.expose().to_owned()),
+            ("token_type_hint", "refresh_token".to_owned()),
+        ];
+        self.end_session(url, form).await
+    }
+
+    /// Keycloak's logout endpoint: the client authenticates and names the
+    /// refresh token; 204 (or 200) means the session is gone.
+    pub async fn keycloak_logout(&self, url: &Url, refresh: &Secret) -> Result<(), OpError> {
+        let form = vec![("refresh_token", refresh.expose().to_owned())];
+        self.end_session(url, form).await
+    }
+
+    async fn end_session(&self, url: &Url, form: Vec<(&str, String)>) -> Result<(), OpError> {
+        let reply = self.post(url, form).await?;
+        if reply.status.is_success() {
+            return Ok(());
+        }
+        // A refresh token the server no longer knows has no session left to end.
+        if error_code(&reply).as_deref() == Some("invalid_grant") {
+            tracing::debug!(provider = %self.provider, "logout: refresh token already invalid");
+            return Ok(());
+        }
+        Err(error_from_reply(&reply, TokenCall::EndSession))
+    }
+
+    async fn token(
+        &self,
+        url: &Url,
+        form: Vec<(&str, String)>,
+        call: TokenCall,
+        requested: &[String],
+    ) -> Result<TokenGrant, OpError> {
+        let reply = self.post(url, form).await?;
+        super::token::parse_token_reply(&reply, call, requested, UnixTime::now())
+    }
+
+    /// POSTs a form with the configured client authentication.
+    async fn post(&self, url: &Url, mut form: Vec<(&str, String)>) -> Result<Reply, OpError> {
+        let secret = self.secret()?;
+        let basic = match (&secret, self.client.auth) {
+            (Some(s), ClientAuth::Basic) => Some(basic_header(&self.client.id, s)),
+            (Some(s), ClientAuth::Post) => {
+                form.push(("client_id", self.client.id.clone()));
+                form.push(("client_secret", s.expose().to_owned()));
+                None
+            }
+            (None, _) => {
+                form.push(("client_id", self.client.id.clone()));
+                None
+            }
+        };
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.http.post_form(url, &pairs, basic.as_ref()).await
+    }
+
+    /// Resolved at each use, so a rotated secret is picked up without a restart.
+    fn secret(&self) -> Result<Option<Secret>, OpError> {
+        self.client
+            .secret
+            .as_ref()
+            .map(|r| {
+                r.resolve().map_err(|m| {
+                    OpError::new(
+                        ErrorKind::Config,
+                        format!("{}: client_secret: {m}", self.provider),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    /// The browser URL with a fresh state, PKCE S256 challenge and (OIDC) nonce.
+    pub fn authorization_request(
+        &self,
+        authorize: &Url,
+        redirect_uri: &str,
+        extras: AuthExtras,
+    ) -> Result<AuthRequest, OpError> {
+        check_transport(authorize).map_err(|m| OpError::new(ErrorKind::Config, m))?;
+        let redirect = RedirectUrl::new(redirect_uri.to_owned())
+            .map_err(|e| OpError::new(ErrorKind::Config, format!("bad redirect_uri: {e}")))?;
+        let client = BasicClient::new(ClientId::new(self.client.id.clone()))
+            .set_auth_uri(AuthUrl::from_url(authorize.clone()));
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let nonce = extras
+            .nonce
+            .then(|| CsrfToken::new_random().secret().clone());
+        let mut req = client
+            .authorize_url(CsrfToken::new_random)
+            .add_scopes(extras.scopes.iter().cloned().map(Scope::new))
+            .set_pkce_challenge(challenge)
+            .set_redirect_uri(Cow::Owned(redirect));
+        if let Some(n) = &nonce {
+            req = req.add_extra_param("nonce", n.clone());
+        }
+        let (url, state) = req.url();
+        Ok(AuthRequest {
+            url: url.to_string(),
+            state: Secret::new(state.secret().clone()),
+            nonce: nonce.map(Secret::new),
+            pkce_verifier: Secret::new(verifier.secret().clone()),
+            redirect_uri: redirect_uri.to_owned(),
+            issuer: extras.issuer,
+        })
+    }
+}
+
+/// RFC 6749 §2.3.1: id and secret are form-encoded before base64.
+fn basic_header(id: &str, secret: &Secret) -> Secret {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let pair = format!("{}:{}", enc(id), enc(secret.expose()));
+    Secret::new(format!("Basic {}", STANDARD.encode(pair)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_header_form_encodes_before_base64() {
+        let h = basic_header("my client", &Secret::new("p@ss:w"));
+        let b64 = h.expose().strip_prefix("Basic ").unwrap();
+        let raw = String::from_utf8(STANDARD.decode(b64).unwrap()).unwrap();
+        assert_eq!(raw, "my+client:p%40ss%3Aw");
+    }
+}

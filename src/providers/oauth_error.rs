@@ -1,0 +1,178 @@
+//! RFC 6749 §5.2 error answers, and HTTP statuses, as `OpError`s.
+//!
+//! The error code decides what happens next, so it decides the kind:
+//! `invalid_grant` on a refresh means the user must consent again (never
+//! "retry"), client and scope problems are configuration, `access_denied` is
+//! the user's refusal. The provider's `error_description` is kept in the
+//! message, since it is often the only hint an operator gets.
+
+use reqwest::StatusCode;
+use serde_json::{Map, Value};
+
+use super::http::Reply;
+use super::token::{json_object, shown};
+use crate::domain::{ErrorKind, OpError};
+
+/// Which token endpoint call failed: the same code means different things.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenCall {
+    ClientCredentials,
+    Refresh,
+    /// Redeeming an authorization code from a browser login.
+    Code,
+    /// Revocation or logout of a refresh token.
+    EndSession,
+}
+
+/// Any non-2xx answer of a token, revocation or logout endpoint.
+pub fn error_from_reply(reply: &Reply, call: TokenCall) -> OpError {
+    let host = &reply.host;
+    let status = reply.status;
+    if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+        return rate_limited(reply);
+    }
+    if let Ok(obj) = json_object(reply)
+        && obj.get("error").and_then(Value::as_str).is_some()
+    {
+        return error_from_object(&obj, call);
+    }
+    if status.is_server_error() {
+        return OpError::new(
+            ErrorKind::Server,
+            format!("{host} failed with {status}: try again later"),
+        );
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        return OpError::new(
+            ErrorKind::Config,
+            format!(
+                "{host} refused the client authentication (401): check client_id and client_secret"
+            ),
+        );
+    }
+    OpError::new(
+        ErrorKind::Protocol,
+        format!("{host} answered {status} without an OAuth error body"),
+    )
+}
+
+/// The RFC 6749 `error` code of an answer, when it has one.
+pub fn error_code(reply: &Reply) -> Option<String> {
+    let obj = json_object(reply).ok()?;
+    obj.get("error").and_then(Value::as_str).map(str::to_owned)
+}
+
+/// `{"error": …, "error_description": …}` as an `OpError`.
+pub fn error_from_object(obj: &Map<String, Value>, call: TokenCall) -> OpError {
+    let code = obj
+        .get("error")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
+    let desc = obj.get("error_description").and_then(Value::as_str);
+    error_from_code(code, desc, call)
+}
+
+pub fn error_from_code(code: &str, desc: Option<&str>, call: TokenCall) -> OpError {
+    let said = match desc.map(str::trim).filter(|d| !d.is_empty()) {
+        Some(d) => format!("{}: {}", shown(code), shown(d)),
+        None => shown(code),
+    };
+    let (kind, text) = match (code, call) {
+        ("invalid_grant", TokenCall::Refresh) => (
+            ErrorKind::ReauthRequired,
+            format!("the refresh token was rejected ({said}): the user must consent again"),
+        ),
+        ("invalid_grant", TokenCall::Code) => (
+            ErrorKind::CodeInvalid,
+            format!("the authorization code was rejected ({said}): log in again"),
+        ),
+        ("invalid_grant", TokenCall::ClientCredentials) => (
+            ErrorKind::Config,
+            format!(
+                "the client credentials grant was refused ({said}): check the client configuration"
+            ),
+        ),
+        (
+            "invalid_client"
+            | "invalid_scope"
+            | "unauthorized_client"
+            | "unsupported_grant_type"
+            | "unsupported_token_type",
+            _,
+        ) => (
+            ErrorKind::Config,
+            format!("the provider refused the client ({said}): fix the provider configuration"),
+        ),
+        ("access_denied", _) => (ErrorKind::Denied, format!("access was denied ({said})")),
+        ("temporarily_unavailable", _) => (
+            ErrorKind::Server,
+            format!("the provider is temporarily unavailable ({said}): try again later"),
+        ),
+        ("server_error", _) => (
+            ErrorKind::Server,
+            format!("the provider failed ({said}): try again later"),
+        ),
+        _ => (
+            ErrorKind::Provider,
+            format!("the provider refused ({said})"),
+        ),
+    };
+    OpError::new(kind, text)
+}
+
+/// 429 or 503, with the wait the server asked for (`None` when absent or unreadable).
+pub fn rate_limited(reply: &Reply) -> OpError {
+    let retry_after = reply.retry_after();
+    let when = match retry_after {
+        Some(s) => format!("it asks to wait {s}s"),
+        None => "it did not say how long to wait".to_owned(),
+    };
+    OpError {
+        kind: ErrorKind::RateLimited,
+        message: format!(
+            "{} is busy or rate limiting ({}): {when}",
+            reply.host, reply.status
+        ),
+        retry_after,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc6749_codes_map_to_kinds() {
+        let k = |code, call| error_from_code(code, Some("why"), call).kind;
+        assert_eq!(
+            k("invalid_grant", TokenCall::Refresh),
+            ErrorKind::ReauthRequired
+        );
+        assert_eq!(k("invalid_grant", TokenCall::Code), ErrorKind::CodeInvalid);
+        for code in [
+            "invalid_client",
+            "invalid_scope",
+            "unauthorized_client",
+            "unsupported_grant_type",
+        ] {
+            assert_eq!(k(code, TokenCall::Refresh), ErrorKind::Config, "{code}");
+        }
+        assert_eq!(k("access_denied", TokenCall::Code), ErrorKind::Denied);
+        assert_eq!(k("invalid_request", TokenCall::Code), ErrorKind::Provider);
+    }
+
+    #[test]
+    fn description_is_kept_in_the_message() {
+        let e = error_from_code(
+            "invalid_grant",
+            Some("Token is not active"),
+            TokenCall::Refresh,
+        );
+        assert!(
+            e.message.contains("invalid_grant: Token is not active"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("consent again"));
+    }
+}

@@ -1,0 +1,109 @@
+//! Token response parsing, case by case, without a server (the same cases
+//! run over HTTP in `tests/providers`).
+
+use super::*;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+
+const NOW: UnixTime = UnixTime(1_700_000_000);
+
+fn reply(status: u16, body: &str) -> Reply {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Reply {
+        status: StatusCode::from_u16(status).unwrap(),
+        headers,
+        body: body.as_bytes().to_vec(),
+        host: "as.test:443".into(),
+    }
+}
+
+fn parse(body: &str) -> Result<TokenGrant, OpError> {
+    parse_token_reply(&reply(200, body), TokenCall::Refresh, &[], NOW)
+}
+
+fn protocol_error(body: &str) -> String {
+    let e = parse(body).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Protocol, "{body}: {}", e.message);
+    e.message
+}
+
+#[test]
+fn a_complete_answer() {
+    let g = parse(
+        r#"{"access_token":"at","token_type":"Bearer","expires_in":300,
+            "refresh_token":"rt","refresh_expires_in":1800,"scope":"openid accounts",
+            "session_state":"s-1","not-before-policy":0}"#,
+    )
+    .unwrap();
+    assert_eq!(g.access_token.expose(), "at");
+    assert_eq!(g.expiry, GrantExpiry::InSecs(300));
+    assert_eq!(g.refresh_token.unwrap().expose(), "rt");
+    assert_eq!(g.refresh_expires_in, Some(1800));
+    assert_eq!(g.scopes.granted, vec!["openid", "accounts"]);
+    assert_eq!(g.session.as_deref(), Some("s-1"));
+}
+
+#[test]
+fn malformed_answers_are_protocol_errors_with_a_reason() {
+    assert!(protocol_error("<html><body>Sign in</body></html>").contains("HTML"));
+    assert!(protocol_error(r#"{"token_type":"bearer"}"#).contains("no access_token"));
+    assert!(protocol_error(r#"{"access_token":"a"}"#).contains("no token_type"));
+    assert!(protocol_error(r#"{"access_token":"a","token_type":"mac"}"#).contains("\"mac\""));
+    let base = r#"{"access_token":"a","token_type":"bearer","expires_in":"#;
+    assert!(protocol_error(&format!("{base}0}}")).contains("is 0"));
+    assert!(protocol_error(&format!("{base}-5}}")).contains("is -5"));
+    assert!(protocol_error(&format!("{base}\"soon\"}}")).contains("\"soon\""));
+    assert!(protocol_error(&format!("{base}true}}")).contains("expires_in"));
+    assert!(protocol_error("").contains("empty body"));
+    assert!(protocol_error("[1,2]").contains("not an object"));
+    assert!(protocol_error("{oops").contains("not JSON"));
+}
+
+#[test]
+fn lenient_where_harmless() {
+    let base = r#"{"access_token":"a","token_type":"BEARER","expires_in":"#;
+    let g = parse(&format!("{base}\"3600\"}}")).unwrap();
+    assert_eq!(g.expiry, GrantExpiry::InSecs(3600));
+    let g = parse(&format!("{base}99999999999999}}")).unwrap();
+    assert_eq!(g.expiry, GrantExpiry::InSecs(MAX_LIFETIME));
+    let g = parse(r#"{"access_token":"a","token_type":"bearer","refresh_token":""}"#).unwrap();
+    assert_eq!(g.expiry, GrantExpiry::InSecs(UNKNOWN_LIFETIME));
+    assert!(g.refresh_token.is_none());
+    let g =
+        parse(r#"{"access_token":"ключ🔑","token_type":"bearer","expires_in":60,"x":{"y":[]}}"#)
+            .unwrap();
+    assert_eq!(g.access_token.expose(), "ключ🔑");
+}
+
+#[test]
+fn missing_expires_in_uses_the_jwt_exp() {
+    // payload {"exp":1700000600}
+    let jwt = "e30.eyJleHAiOjE3MDAwMDA2MDB9.x";
+    let g = parse(&format!(
+        r#"{{"access_token":"{jwt}","token_type":"bearer"}}"#
+    ))
+    .unwrap();
+    assert_eq!(g.expiry, GrantExpiry::InSecs(600));
+}
+
+#[test]
+fn error_bodies_map_even_with_200() {
+    let e =
+        parse(r#"{"error":"invalid_grant","error_description":"Session not active"}"#).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::ReauthRequired);
+    let e = parse_token_reply(
+        &reply(401, r#"{"error":"invalid_client"}"#),
+        TokenCall::ClientCredentials,
+        &[],
+        NOW,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Config);
+}
+
+#[test]
+fn messages_never_carry_the_token() {
+    let e = parse(r#"{"access_token":"s3cr3t-token","token_type":"mac"}"#).unwrap_err();
+    assert!(!e.message.contains("s3cr3t"));
+}
