@@ -7,6 +7,7 @@ mod commands;
 mod context;
 pub mod logging;
 pub mod output;
+mod demo;
 mod screen;
 
 use std::process::ExitCode;
