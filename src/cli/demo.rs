@@ -43,19 +43,29 @@ impl Demo {
 }
 
 pub async fn start() -> Result<Demo> {
-    let dir = tempfile::Builder::new().prefix("bankdeck-demo-").tempdir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("bankdeck-demo-")
+        .tempdir()?;
     restrict(dir.path(), 0o700)?;
     let opts = SandboxOptions {
         // The seed's sample access code lives 300 s: "a code with a few minutes left".
         code_ttl: std::time::Duration::from_secs(300),
         ..SandboxOptions::default()
     };
-    let sandbox = Sandbox::start(opts, 0).await.wrap_err("cannot start the sandbox")?;
+    let sandbox = Sandbox::start(opts, 0)
+        .await
+        .wrap_err("cannot start the sandbox")?;
     let config_path = write_config(dir.path(), &sandbox)?;
     let config = crate::config::load(Some(&config_path)).map_err(|e| eyre!("demo config: {e}"))?;
-    let opened = crate::store::open_with_key(&dir.path().join("data"), &dir.path().join("key"), false)
-        .map_err(|e| eyre!("demo store: {e}"))?;
-    let demo = Demo { sandbox, config, store: opened.store, dir };
+    let opened =
+        crate::store::open_with_key(&dir.path().join("data"), &dir.path().join("key"), false)
+            .map_err(|e| eyre!("demo store: {e}"))?;
+    let demo = Demo {
+        sandbox,
+        config,
+        store: opened.store,
+        dir,
+    };
     seed(&demo).await.wrap_err("seeding the demo")?;
     Ok(demo)
 }
@@ -70,7 +80,11 @@ fn write_secret(dir: &Path, name: &str, value: &str) -> Result<PathBuf> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let path = dir.join(name);
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
     f.write_all(value.as_bytes())?;
     Ok(path)
 }
@@ -127,12 +141,19 @@ fn seeding_worker(demo: &Demo) -> Result<Worker> {
         .providers
         .values()
         .map(|cfg| {
-            Ok(ProviderEntry { client: crate::providers::build(cfg).map_err(|e| eyre!("{e}"))?, config: cfg.clone() })
+            Ok(ProviderEntry {
+                client: crate::providers::build(cfg).map_err(|e| eyre!("{e}"))?,
+                config: cfg.clone(),
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move { while rx.recv().await.is_some() {} });
-    let opts = WorkerOptions { actor: "demo".into(), open_browser: false, ..WorkerOptions::default() };
+    let opts = WorkerOptions {
+        actor: "demo".into(),
+        open_browser: false,
+        ..WorkerOptions::default()
+    };
     Ok(Worker::new(demo.store.clone(), providers, opts, tx))
 }
 
@@ -140,20 +161,41 @@ async fn seed(demo: &Demo) -> Result<()> {
     let w = seeding_worker(demo)?;
     let sb = &demo.sandbox;
     let users = [
-        ("amira.haddad", "amira@example.com"), ("omar.farouk", "omar@example.com"),
-        ("lena.novak", "lena@example.com"), ("ravi.menon", "ravi@example.com"),
-        ("sofia.marin", "sofia@example.com"), ("jonas.berg", "jonas@example.com"),
-        ("fatima.zahra", "fatima@example.com"), ("tomas.kral", "tomas@example.com"),
-        ("mei.chen", "mei@example.com"), ("david.levi", "david@example.com"),
-        ("nadia.rahman", "nadia@example.com"), ("peter.horvat", "peter@example.com"),
+        ("amira.haddad", "amira@example.com"),
+        ("omar.farouk", "omar@example.com"),
+        ("lena.novak", "lena@example.com"),
+        ("ravi.menon", "ravi@example.com"),
+        ("sofia.marin", "sofia@example.com"),
+        ("jonas.berg", "jonas@example.com"),
+        ("fatima.zahra", "fatima@example.com"),
+        ("tomas.kral", "tomas@example.com"),
+        ("mei.chen", "mei@example.com"),
+        ("david.levi", "david@example.com"),
+        ("nadia.rahman", "nadia@example.com"),
+        ("peter.horvat", "peter@example.com"),
     ];
     for (name, email) in users {
-        w.add_user(name, Some(email)).await.map_err(|e| eyre!("{e}"))?;
+        w.add_user(name, Some(email))
+            .await
+            .map_err(|e| eyre!("{e}"))?;
     }
     // Dapi: a code with a few minutes left (press `e`).
     dapi_link(&w, sb, "amira.haddad", "Emirates NBD", None).await?;
     // Dapi: exchanged, permanent.
-    let c = dapi_link(&w, sb, "omar.farouk", "ADCB", Some(&["identity.get", "accounts.get", "balance.get", "transactions.get", "transfer.create"])).await?;
+    let c = dapi_link(
+        &w,
+        sb,
+        "omar.farouk",
+        "ADCB",
+        Some(&[
+            "identity.get",
+            "accounts.get",
+            "balance.get",
+            "transactions.get",
+            "transfer.create",
+        ]),
+    )
+    .await?;
     op(&w, OpKind::Exchange, &c).await?;
     // Dapi: another code pending, to try delink after exchanging it.
     let c = dapi_link(&w, sb, "fatima.zahra", "Mashreq", None).await?;
@@ -185,22 +227,35 @@ async fn seed(demo: &Demo) -> Result<()> {
     let c = login(&w, &bank, "jonas.berg").await?;
     shorten(demo, &c, -180)?;
     // OAuth 2.0: an app-level client-credentials token.
-    w.client_credentials("bank", crate::worker::APP_USER).await.map_err(|e| eyre!("{e}"))?;
+    w.client_credentials("bank", crate::worker::APP_USER)
+        .await
+        .map_err(|e| eyre!("{e}"))?;
     // OAuth 2.0: healthy user token.
     login(&w, &bank, "nadia.rahman").await?;
     Ok(())
 }
 
 fn provider(demo: &Demo, name: &str) -> Result<Arc<dyn Provider>> {
-    let cfg = demo.config.provider(name).ok_or_else(|| eyre!("demo provider {name} missing"))?;
+    let cfg = demo
+        .config
+        .provider(name)
+        .ok_or_else(|| eyre!("demo provider {name} missing"))?;
     crate::providers::build(cfg).map_err(|e| eyre!("{e}"))
 }
 
 async fn op(w: &Worker, kind: OpKind, c: &Connection) -> Result<Connection> {
-    w.operate(kind, c.id).await.map_err(|e| eyre!("demo {kind} of {}: {e}", c.user))
+    w.operate(kind, c.id)
+        .await
+        .map_err(|e| eyre!("demo {kind} of {}: {e}", c.user))
 }
 
-async fn dapi_link(w: &Worker, sb: &Sandbox, user: &str, bank: &str, scopes: Option<&[&str]>) -> Result<Connection> {
+async fn dapi_link(
+    w: &Worker,
+    sb: &Sandbox,
+    user: &str,
+    bank: &str,
+    scopes: Option<&[&str]>,
+) -> Result<Connection> {
     let req = ConnectRequest {
         user_id: None,
         bank: Some(bank.to_string()),
@@ -214,7 +269,9 @@ async fn dapi_link(w: &Worker, sb: &Sandbox, user: &str, bank: &str, scopes: Opt
         user_id: Some(p.user_id),
         token_id: Some(p.token_id),
     };
-    w.link_dapi("dapi", user, bank, payload).await.map_err(|e| eyre!("{e}"))
+    w.link_dapi("dapi", user, bank, payload)
+        .await
+        .map_err(|e| eyre!("{e}"))
 }
 
 async fn failed_link(w: &Worker, user: &str) -> Result<()> {
@@ -225,7 +282,10 @@ async fn failed_link(w: &Worker, user: &str) -> Result<()> {
         user_id: None,
         token_id: None,
     };
-    let c = w.link_dapi("dapi", user, "RAKBANK", payload).await.map_err(|e| eyre!("{e}"))?;
+    let c = w
+        .link_dapi("dapi", user, "RAKBANK", payload)
+        .await
+        .map_err(|e| eyre!("{e}"))?;
     // Expected to fail: the sandbox answers INVALID_TOKEN, as seed 002 shows.
     let _ = w.operate(OpKind::Exchange, c.id).await;
     Ok(())
@@ -249,7 +309,10 @@ async fn login(w: &Worker, p: &Arc<dyn Provider>, user: &str) -> Result<Connecti
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    let resp = http.get(format!("{}&login_hint={user}", req.url)).send().await?;
+    let resp = http
+        .get(format!("{}&login_hint={user}", req.url))
+        .send()
+        .await?;
     let location = resp
         .headers()
         .get(reqwest::header::LOCATION)
@@ -262,7 +325,9 @@ async fn login(w: &Worker, p: &Arc<dyn Provider>, user: &str) -> Result<Connecti
         .map(|(_, v)| v.into_owned())
         .ok_or_else(|| eyre!("the sandbox's redirect carried no code"))?;
     let grant = p.redeem_code(&req, &code).await.map_err(|e| eyre!("{e}"))?;
-    w.adopt_login(p.name(), user, grant).await.map_err(|e| eyre!("{e}"))
+    w.adopt_login(p.name(), user, grant)
+        .await
+        .map_err(|e| eyre!("{e}"))
 }
 
 /// Moves a token's expiry so the demo shows "expiring" or "expired" at once.

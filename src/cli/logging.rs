@@ -24,7 +24,8 @@ pub fn default_log_dir() -> Option<PathBuf> {
 /// rather than stopping the operator's work.
 pub fn init(dir: Option<&Path>) -> Option<WorkerGuard> {
     let dir = dir.map(Path::to_path_buf).or_else(default_log_dir)?;
-    if create_private_dir(&dir).is_err() {
+    if create_private_dir(&dir).is_err() || create_private_file(&dir.join("bankdeck.log")).is_err()
+    {
         return None;
     }
     let appender = tracing_appender::rolling::never(&dir, "bankdeck.log");
@@ -37,6 +38,19 @@ pub fn init(dir: Option<&Path>) -> Option<WorkerGuard> {
         .try_init()
         .is_ok();
     ok.then_some(guard)
+}
+
+/// The appender would create the file with the umask's mode; create it 0600
+/// first so log lines (which hold no secrets, but do hold user names and
+/// connection ids) stay private.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {

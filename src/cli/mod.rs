@@ -5,9 +5,9 @@ pub mod args;
 mod check;
 mod commands;
 mod context;
+mod demo;
 pub mod logging;
 pub mod output;
-mod demo;
 mod screen;
 
 use std::process::ExitCode;

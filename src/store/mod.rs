@@ -30,13 +30,23 @@ pub fn open(data_dir: Option<&Path>, readonly: bool) -> Result<Opened, StoreErro
 }
 
 /// Opens the store in `data_dir` with an explicit key file (the demo's).
-pub fn open_with_key(data_dir: &Path, key_file: &Path, readonly: bool) -> Result<Opened, StoreError> {
-    finish(OpenOptions::new(data_dir, KeySource::File(key_file.to_path_buf())), readonly)
+pub fn open_with_key(
+    data_dir: &Path,
+    key_file: &Path,
+    readonly: bool,
+) -> Result<Opened, StoreError> {
+    finish(
+        OpenOptions::new(data_dir, KeySource::File(key_file.to_path_buf())),
+        readonly,
+    )
 }
 
 fn finish(opts: OpenOptions, readonly: bool) -> Result<Opened, StoreError> {
     let opts = if readonly { opts.read_only() } else { opts };
     let data_dir = opts.data_dir.clone();
     let store = SqliteStore::open(opts)?;
-    Ok(Opened { store: Arc::new(store), data_dir })
+    Ok(Opened {
+        store: Arc::new(store),
+        data_dir,
+    })
 }
