@@ -5,7 +5,7 @@ pub mod args;
 mod check;
 mod commands;
 mod context;
-mod demo;
+pub mod demo;
 pub mod logging;
 pub mod output;
 mod screen;
