@@ -135,7 +135,7 @@ auto_refresh = true
 }
 
 /// The worker the seeding uses: events are drained, nobody shows them.
-fn seeding_worker(demo: &Demo) -> Result<Worker> {
+pub fn seeding_worker(demo: &Demo) -> Result<Worker> {
     let providers = demo
         .config
         .providers
@@ -180,9 +180,9 @@ async fn seed(demo: &Demo) -> Result<()> {
             .map_err(|e| eyre!("{e}"))?;
     }
     // Dapi: a code with a few minutes left (press `e`).
-    dapi_link(&w, sb, "amira.haddad", "Emirates NBD", None).await?;
+    sandbox_link(&w, sb, "amira.haddad", "Emirates NBD", None).await?;
     // Dapi: exchanged, permanent.
-    let c = dapi_link(
+    let c = sandbox_link(
         &w,
         sb,
         "omar.farouk",
@@ -198,10 +198,10 @@ async fn seed(demo: &Demo) -> Result<()> {
     .await?;
     op(&w, OpKind::Exchange, &c).await?;
     // Dapi: another code pending, to try delink after exchanging it.
-    let c = dapi_link(&w, sb, "fatima.zahra", "Mashreq", None).await?;
+    let c = sandbox_link(&w, sb, "fatima.zahra", "Mashreq", None).await?;
     op(&w, OpKind::Exchange, &c).await?;
     // Dapi: delinked (final).
-    let c = dapi_link(&w, sb, "tomas.kral", "FAB", None).await?;
+    let c = sandbox_link(&w, sb, "tomas.kral", "FAB", None).await?;
     op(&w, OpKind::Exchange, &c).await?;
     op(&w, OpKind::Delink, &c).await?;
     // Dapi: the exchange failed with the provider's message (a code the sandbox never issued).
@@ -211,27 +211,27 @@ async fn seed(demo: &Demo) -> Result<()> {
 
     let ev = provider(demo, "everifin")?;
     // OIDC: expiring within a minute; auto-refresh renews it shortly.
-    let c = login(&w, &ev, "lena.novak").await?;
+    let c = browserless_login(&w, &ev, "lena.novak").await?;
     shorten(demo, &c, 50)?;
     // OIDC: healthy.
-    login(&w, &ev, "mei.chen").await?;
+    browserless_login(&w, &ev, "mei.chen").await?;
     // OIDC: re-consent required (a replayed refresh token revoked the family).
-    let c = login(&w, &ev, "ravi.menon").await?;
+    let c = browserless_login(&w, &ev, "ravi.menon").await?;
     reconsent(&w, demo, &ev, &c).await?;
     // OIDC: logged out; the access token keeps counting down.
-    let c = login(&w, &ev, "sofia.marin").await?;
+    let c = browserless_login(&w, &ev, "sofia.marin").await?;
     op(&w, OpKind::Logout, &c).await?;
 
     let bank = provider(demo, "bank")?;
     // OAuth 2.0: expired but refreshable (auto-refresh is off for the bank: press `r`).
-    let c = login(&w, &bank, "jonas.berg").await?;
+    let c = browserless_login(&w, &bank, "jonas.berg").await?;
     shorten(demo, &c, -180)?;
     // OAuth 2.0: an app-level client-credentials token.
     w.client_credentials("bank", crate::worker::APP_USER)
         .await
         .map_err(|e| eyre!("{e}"))?;
     // OAuth 2.0: healthy user token.
-    login(&w, &bank, "nadia.rahman").await?;
+    browserless_login(&w, &bank, "nadia.rahman").await?;
     Ok(())
 }
 
@@ -249,7 +249,7 @@ async fn op(w: &Worker, kind: OpKind, c: &Connection) -> Result<Connection> {
         .map_err(|e| eyre!("demo {kind} of {}: {e}", c.user))
 }
 
-async fn dapi_link(
+pub async fn sandbox_link(
     w: &Worker,
     sb: &Sandbox,
     user: &str,
@@ -294,14 +294,14 @@ async fn failed_link(w: &Worker, user: &str) -> Result<()> {
 async fn expired_code(w: &Worker, sb: &Sandbox, user: &str) -> Result<()> {
     let now = sb.now();
     sb.set_clock(now - 900);
-    let c = dapi_link(w, sb, user, "Emirates Islamic", None).await;
+    let c = sandbox_link(w, sb, user, "Emirates Islamic", None).await;
     sb.release_clock();
     c.map(|_| ())
 }
 
-/// A browser login without a browser: the sandbox auto-consents, so its
+/// A browser login without a browser (demo and tests): the sandbox auto-consents, so its
 /// redirect is read by hand and the code redeemed as a browser login would.
-async fn login(w: &Worker, p: &Arc<dyn Provider>, user: &str) -> Result<Connection> {
+pub async fn browserless_login(w: &Worker, p: &Arc<dyn Provider>, user: &str) -> Result<Connection> {
     let req = p
         .authorization_request("http://127.0.0.1:9/callback")
         .await
