@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use super::authz::clients::ClientConfig;
 use super::dapi::{ConnectPayload, ConnectRequest, DapiApp, RegisterCode};
 use super::faults::FaultRule;
+use super::login::{self, AuthServer};
 use super::shared::{AppState, Shared, lock};
 use super::{control, dapi, oauth2, oidc};
 
@@ -69,11 +70,19 @@ impl Default for SandboxOptions {
 }
 
 /// A running sandbox server on `127.0.0.1`.
-#[derive(Debug)]
 pub struct Sandbox {
     addr: SocketAddr,
     shared: AppState,
     task: JoinHandle<io::Result<()>>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The tables hold live codes and tokens: never print them.
+        f.debug_struct("Sandbox")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
 }
 
 fn router(shared: &AppState) -> Router {
@@ -192,6 +201,19 @@ impl Sandbox {
     pub fn register_code(&self, reg: RegisterCode) -> Result<(), String> {
         let ttl = i64::try_from(self.shared.opts.code_ttl.as_secs()).unwrap_or(i64::MAX);
         lock(&self.shared.dapi).register(reg, ttl)
+    }
+
+    /// Runs the authorization code grant in-process for `user` with the
+    /// demo client and returns the token endpoint's JSON body (with a
+    /// refresh token; for the realm also an id token). `scope` defaults to
+    /// the client's default scopes.
+    pub fn login(
+        &self,
+        server: AuthServer,
+        user: &str,
+        scope: Option<&str>,
+    ) -> Result<serde_json::Value, String> {
+        login::login(&self.shared, server, user, scope)
     }
 
     /// Stops serving: stalled and trickling answers end, then the task.

@@ -28,6 +28,7 @@ mod control;
 mod dapi;
 mod faults;
 mod jwt;
+mod login;
 mod oauth2;
 mod oidc;
 mod shared;
@@ -41,3 +42,4 @@ pub use dapi::{
     DEMO_APP_SECRET, DapiApp, RegisterCode,
 };
 pub use faults::{FaultKind, FaultRule, RetryAfter, parse_fault};
+pub use login::AuthServer;
