@@ -194,7 +194,7 @@ impl Sandbox {
     /// Mints an access code exactly as `POST /sandbox/connect` does.
     /// Fails only for unknown scope names.
     pub fn connect(&self, req: ConnectRequest) -> Result<ConnectPayload, String> {
-        dapi::mint(&self.shared, req).map_err(|e| format!("{e:?}"))
+        dapi::mint(&self.shared, req).map_err(|e| e.to_string())
     }
 
     /// Makes a code minted elsewhere (seed 002's) exchangeable.
