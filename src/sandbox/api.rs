@@ -73,7 +73,8 @@ impl Default for SandboxOptions {
 pub struct Sandbox {
     addr: SocketAddr,
     shared: AppState,
-    task: JoinHandle<io::Result<()>>,
+    /// Taken by [`Sandbox::shutdown`]; a dropped sandbox stops on its own.
+    task: Option<JoinHandle<io::Result<()>>>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -108,7 +109,11 @@ impl Sandbox {
                 .await
         });
         tracing::info!(%addr, "sandbox listening");
-        Ok(Self { addr, shared, task })
+        Ok(Self {
+            addr,
+            shared,
+            task: Some(task),
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -217,9 +222,11 @@ impl Sandbox {
     }
 
     /// Stops serving: stalled and trickling answers end, then the task.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         self.shared.closing.send_replace(true);
-        let mut task = self.task;
+        let Some(mut task) = self.task.take() else {
+            return;
+        };
         if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
             .await
             .is_err()
@@ -227,6 +234,13 @@ impl Sandbox {
             // A client holding a connection open must not block shutdown.
             task.abort();
         }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        // Without an `.await` here, the server task winds itself down.
+        self.shared.closing.send_replace(true);
     }
 }
 
