@@ -41,22 +41,7 @@ pub(crate) fn login(
     scope: Option<&str>,
 ) -> Result<Value, String> {
     let verifier = jwt::random_token("");
-    let challenge = jwt::s256(&verifier);
-    let mut query: HashMap<String, String> = [
-        ("response_type", "code"),
-        ("client_id", DEMO_CLIENT_ID),
-        ("redirect_uri", LOGIN_REDIRECT),
-        ("code_challenge", challenge.as_str()),
-        ("code_challenge_method", "S256"),
-        ("login_hint", user),
-        ("nonce", "sandbox-login"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    if let Some(scope) = scope {
-        query.insert("scope".to_owned(), scope.to_owned());
-    }
+    let query = login_query(user, scope, &jwt::s256(&verifier));
     let table = match server {
         AuthServer::OAuth2 => &st.oauth2,
         AuthServer::Oidc => &st.oidc,
@@ -84,6 +69,26 @@ pub(crate) fn login(
         AuthServer::OAuth2 => oauth2::mint(st, &mut store, &issue, now),
         AuthServer::Oidc => oidc::mint(st, &mut store, &issue, now),
     })
+}
+
+/// The authorization request a browser would send for `user`.
+fn login_query(user: &str, scope: Option<&str>, challenge: &str) -> HashMap<String, String> {
+    let mut query: HashMap<String, String> = [
+        ("response_type", "code"),
+        ("client_id", DEMO_CLIENT_ID),
+        ("redirect_uri", LOGIN_REDIRECT),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+        ("login_hint", user),
+        ("nonce", "sandbox-login"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    if let Some(scope) = scope {
+        query.insert("scope".to_owned(), scope.to_owned());
+    }
+    query
 }
 
 /// The code on an authorization redirect, or the error it carries instead.
