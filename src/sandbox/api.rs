@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use super::authz::clients::ClientConfig;
 use super::dapi::{ConnectPayload, ConnectRequest, DapiApp, RegisterCode};
 use super::faults::FaultRule;
+use super::login::{self, AuthServer};
 use super::shared::{AppState, Shared, lock};
 use super::{control, dapi, oauth2, oidc};
 
@@ -69,11 +70,20 @@ impl Default for SandboxOptions {
 }
 
 /// A running sandbox server on `127.0.0.1`.
-#[derive(Debug)]
 pub struct Sandbox {
     addr: SocketAddr,
     shared: AppState,
-    task: JoinHandle<io::Result<()>>,
+    /// Taken by [`Sandbox::shutdown`]; a dropped sandbox stops on its own.
+    task: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The tables hold live codes and tokens: never print them.
+        f.debug_struct("Sandbox")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
 }
 
 fn router(shared: &AppState) -> Router {
@@ -99,7 +109,11 @@ impl Sandbox {
                 .await
         });
         tracing::info!(%addr, "sandbox listening");
-        Ok(Self { addr, shared, task })
+        Ok(Self {
+            addr,
+            shared,
+            task: Some(task),
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -185,7 +199,7 @@ impl Sandbox {
     /// Mints an access code exactly as `POST /sandbox/connect` does.
     /// Fails only for unknown scope names.
     pub fn connect(&self, req: ConnectRequest) -> Result<ConnectPayload, String> {
-        dapi::mint(&self.shared, req).map_err(|e| format!("{e:?}"))
+        dapi::mint(&self.shared, req).map_err(|e| e.to_string())
     }
 
     /// Makes a code minted elsewhere (seed 002's) exchangeable.
@@ -194,10 +208,25 @@ impl Sandbox {
         lock(&self.shared.dapi).register(reg, ttl)
     }
 
+    /// Runs the authorization code grant in-process for `user` with the
+    /// demo client and returns the token endpoint's JSON body (with a
+    /// refresh token; for the realm also an id token). `scope` defaults to
+    /// the client's default scopes.
+    pub fn login(
+        &self,
+        server: AuthServer,
+        user: &str,
+        scope: Option<&str>,
+    ) -> Result<serde_json::Value, String> {
+        login::login(&self.shared, server, user, scope)
+    }
+
     /// Stops serving: stalled and trickling answers end, then the task.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         self.shared.closing.send_replace(true);
-        let mut task = self.task;
+        let Some(mut task) = self.task.take() else {
+            return;
+        };
         if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
             .await
             .is_err()
@@ -205,6 +234,13 @@ impl Sandbox {
             // A client holding a connection open must not block shutdown.
             task.abort();
         }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        // Without an `.await` here, the server task winds itself down.
+        self.shared.closing.send_replace(true);
     }
 }
 

@@ -7,19 +7,32 @@
 //! API ([`Sandbox`]) so callers never touch its internals. It imports nothing
 //! else of the crate: the product only needs it for `--demo` and tests.
 //!
-//! Routes (all under [`Sandbox::base_url`]; the fault selector is in brackets):
-//! - Dapi: `POST /v2/auth/ExchangeToken` [`dapi.exchange`],
-//!   `POST /v2/users/DelinkUser` [`dapi.delink`],
-//!   `POST /v2/data/identity/get` [`dapi.identity`],
-//!   `POST /sandbox/connect` (the Connect layer stand-in) [`dapi.connect`].
-//! - OAuth 2.0: `GET /oauth2/authorize` [`oauth2.authorize`],
-//!   `POST /oauth2/token` [`oauth2.token`], `POST /oauth2/revoke` [`oauth2.revoke`].
-//! - OIDC realm: `GET /realms/{realm}/.well-known/openid-configuration`
-//!   [`oidc.discovery`] and `/realms/{realm}/protocol/openid-connect/`
-//!   `auth` [`oidc.auth`], `token` [`oidc.token`], `logout` [`oidc.logout`],
-//!   `revoke` [`oidc.revoke`], `userinfo` [`oidc.userinfo`], `certs` [`oidc.certs`].
-//! - Control (never faulted): `GET /sandbox/state`, `POST /sandbox/clock`,
-//!   `GET|POST|DELETE /sandbox/faults`.
+//! Routes, all under [`Sandbox::base_url`], each with the selector that
+//! `--fault` rules use (syntax in [`parse_fault`]):
+//!
+//! | route | selector |
+//! |---|---|
+//! | `POST /v2/auth/ExchangeToken` | `dapi.exchange` |
+//! | `POST /v2/users/DelinkUser` (Bearer) | `dapi.delink` |
+//! | `POST /v2/data/identity/get` (Bearer) | `dapi.identity` |
+//! | `POST /sandbox/connect` (the Connect layer stand-in) | `dapi.connect` |
+//! | `GET /oauth2/authorize` | `oauth2.authorize` |
+//! | `POST /oauth2/token` | `oauth2.token` |
+//! | `POST /oauth2/revoke` | `oauth2.revoke` |
+//! | `GET /realms/{realm}/.well-known/openid-configuration` | `oidc.discovery` |
+//! | `GET /realms/{realm}/protocol/openid-connect/auth` | `oidc.auth` |
+//! | `POST …/openid-connect/token` | `oidc.token` |
+//! | `POST …/openid-connect/logout` (and `GET`, browser logout) | `oidc.logout` |
+//! | `POST …/openid-connect/revoke` | `oidc.revoke` |
+//! | `GET`/`POST …/openid-connect/userinfo` | `oidc.userinfo` |
+//! | `GET …/openid-connect/certs` | `oidc.certs` |
+//! | `GET /sandbox/state`, `POST /sandbox/clock`, `GET`/`POST`/`DELETE /sandbox/faults` | never faulted |
+//!
+//! Demo credentials are fake, sandbox-only constants, safe to print:
+//! [`DEMO_APP_SECRET`] / [`DEMO_APP_KEY`] (Dapi), [`DEMO_CLIENT_ID`] /
+//! [`DEMO_CLIENT_SECRET`] (confidential client of both authorization
+//! servers), [`DEMO_PUBLIC_CLIENT_ID`] (public client, PKCE only), and
+//! [`DEMO_USER`], whom the authorize endpoints consent for by default.
 
 mod api;
 mod authz;
@@ -28,6 +41,7 @@ mod control;
 mod dapi;
 mod faults;
 mod jwt;
+mod login;
 mod oauth2;
 mod oidc;
 mod shared;
@@ -41,3 +55,4 @@ pub use dapi::{
     DEMO_APP_SECRET, DapiApp, RegisterCode,
 };
 pub use faults::{FaultKind, FaultRule, RetryAfter, parse_fault};
+pub use login::AuthServer;

@@ -12,18 +12,18 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::authz::authorize::{AuthorizeCtx, authorize};
 use super::authz::clients::authenticate;
 use super::authz::error::OAuthError;
 use super::authz::form::Form;
-use super::authz::grant::{revoke, run_grant};
+use super::authz::grant::{Issue, revoke, run_grant};
 use super::authz::http::{no_store, query_map, secs};
-use super::authz::store::AccessRec;
+use super::authz::store::{AccessRec, AuthzStore};
 use super::faults::{ForceDeny, tagged};
 use super::jwt;
-use super::shared::{AppState, lock};
+use super::shared::{AppState, Shared, lock};
 
 pub(crate) fn router(st: &AppState) -> Router<AppState> {
     Router::new()
@@ -58,6 +58,12 @@ async fn token(
     let mut store = lock(&st.oauth2);
     let client = authenticate(&store.clients, &headers, &form)?.clone();
     let issue = run_grant(&mut store, &client, &form, now)?;
+    Ok(no_store(mint(&st, &mut store, &issue, now)))
+}
+
+/// Mints and records an opaque access token (and a refresh token for a
+/// user grant); returns the RFC 6749 §5.1 response body.
+pub(crate) fn mint(st: &Shared, store: &mut AuthzStore, issue: &Issue, now: i64) -> Value {
     let expires_in = secs(st.opts.oauth2_expires_in);
     let access = jwt::random_token("at_");
     let rec = AccessRec {
@@ -79,7 +85,7 @@ async fn token(
         let exp = now + secs(st.opts.oauth2_refresh_expires_in);
         body["refresh_token"] = store.new_refresh(family, now, exp).into();
     }
-    Ok(no_store(body))
+    body
 }
 
 async fn revoke_route(

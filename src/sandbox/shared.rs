@@ -19,7 +19,7 @@ use super::jwt::Keys;
 
 pub(crate) type AppState = Arc<Shared>;
 
-#[derive(Debug)]
+/// Deliberately not `Debug`: the tables hold live codes and tokens.
 pub(crate) struct Shared {
     pub clock: Clock,
     pub opts: SandboxOptions,

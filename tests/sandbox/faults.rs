@@ -4,12 +4,15 @@
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use bankdeck::sandbox::{
-    ConnectRequest, DEMO_APP_SECRET, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Sandbox, parse_fault,
+    ConnectRequest, DEMO_APP_SECRET, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Sandbox, SandboxOptions,
+    parse_fault,
 };
 use reqwest::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use serde_json::{Value, json};
 
-use crate::common::{client, oauth_error, pkce, post_json, start, status_json, with_query};
+use crate::common::{
+    client, oauth_error, pkce, post_json, start, start_with, status_json, with_query,
+};
 
 fn fault(sb: &Sandbox, spec: &str) {
     sb.set_faults(vec![parse_fault(spec).unwrap()]);
@@ -118,6 +121,17 @@ async fn rate_fails_a_predictable_share() {
         statuses.push(req.send().await.unwrap().status().as_u16());
     }
     assert_eq!(statuses, [200, 500, 200, 500]);
+}
+
+#[tokio::test]
+async fn faults_from_the_options_apply_from_the_start() {
+    let opts = SandboxOptions {
+        faults: vec![parse_fault("dapi.connect:503,count=1").unwrap()],
+        ..SandboxOptions::default()
+    };
+    let sb = start_with(opts).await;
+    assert_eq!(connect(&sb).await.status().as_u16(), 503);
+    assert_eq!(connect(&sb).await.status().as_u16(), 200);
 }
 
 #[tokio::test]

@@ -35,6 +35,16 @@ impl Form {
         Ok(Self(map))
     }
 
+    /// A form built in-process (the sandbox's own logins), as if posted.
+    pub(crate) fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Self(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
     /// A parameter's value; an empty value counts as absent.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0

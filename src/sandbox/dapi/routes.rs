@@ -39,35 +39,38 @@ pub(crate) fn router(st: &AppState) -> Router<AppState> {
         )
 }
 
-impl IntoResponse for DapiError {
-    fn into_response(self) -> Response {
-        let (status, kind, msg) = match self {
+impl DapiError {
+    /// HTTP status, Dapi `type` and `msg`.
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        let unauthorized = |kind, msg: &str| (StatusCode::UNAUTHORIZED, kind, msg.to_owned());
+        match self {
             Self::InvalidArgs { field, reason } => (
                 StatusCode::BAD_REQUEST,
                 "INVALID_ARGS",
                 format!("Validation error on field '{field}'. Error: {reason}"),
             ),
-            Self::InvalidToken => (
-                StatusCode::UNAUTHORIZED,
-                "INVALID_TOKEN",
-                "Invalid token".to_owned(),
-            ),
-            Self::InvalidAppSecret => (
-                StatusCode::UNAUTHORIZED,
-                "INVALID_APP_SECRET",
-                "Invalid app secret".to_owned(),
-            ),
-            Self::InvalidUserSecret => (
-                StatusCode::UNAUTHORIZED,
-                "INVALID_USER_SECRET",
-                "Invalid user secret".to_owned(),
-            ),
+            Self::InvalidToken => unauthorized("INVALID_TOKEN", "Invalid token"),
+            Self::InvalidAppSecret => unauthorized("INVALID_APP_SECRET", "Invalid app secret"),
+            Self::InvalidUserSecret => unauthorized("INVALID_USER_SECRET", "Invalid user secret"),
             Self::InsufficientScope(scope) => (
                 StatusCode::FORBIDDEN,
                 "INSUFFICIENT_SCOPE",
                 format!("Token is not authorized for '{scope}'"),
             ),
-        };
+        }
+    }
+}
+
+impl std::fmt::Display for DapiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (_, kind, msg) = self.parts();
+        write!(f, "{kind}: {msg}")
+    }
+}
+
+impl IntoResponse for DapiError {
+    fn into_response(self) -> Response {
+        let (status, kind, msg) = self.parts();
         let body = json!({"success": false, "status": "failed", "type": kind, "msg": msg});
         (status, Json(body)).into_response()
     }

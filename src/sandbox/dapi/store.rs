@@ -176,7 +176,7 @@ impl DapiStore {
             salt: text("salt")?,
             user_id: reg.user_id,
             user_secret: reg.user_secret,
-            scopes: checked_scopes(reg.scopes).map_err(|e| format!("{e:?}"))?,
+            scopes: checked_scopes(reg.scopes).map_err(|e| e.to_string())?,
             products: vec!["data".to_owned(), "payment".to_owned()],
             bank: None,
         };

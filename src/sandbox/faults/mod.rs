@@ -5,18 +5,7 @@
 //! library API. Applying rules lives in `apply.rs`; this file only describes
 //! and parses them.
 //!
-//! Spec syntax: `ROUTE:KIND[=ARG][,count=N][,rate=R]`
-//! - `ROUTE`: a route name such as `dapi.exchange`, `oidc.token`, a family
-//!   prefix such as `oauth2.*`, or `*` for every route.
-//! - `KIND`: `latency=MS` (or a humantime span like `1.5s`), `stall`,
-//!   `429[=SECS|date+SECS|garbage|none]` (the `Retry-After` header; default 1),
-//!   any other status code such as `500` or `503`, `malformed-json`, `html`,
-//!   `oversized[=BYTES]` (default 2 MiB), `trickle`, `reset`, `lose`
-//!   (the request is applied, then the connection dropped), `deny` (authorize
-//!   routes redirect with `error=access_denied`).
-//! - `count=N` applies the rule to the next N matching requests only;
-//!   `rate=R` (0..1) applies it to a deterministic share of them (every
-//!   1/R-th), so tests can predict which request fails.
+//! The spec syntax is documented on [`parse_fault`], where callers see it.
 
 mod apply;
 
@@ -106,7 +95,23 @@ impl FaultRule {
     }
 }
 
-/// Parses one `--fault` spec (syntax in the module docs).
+/// Parses one `--fault` spec (also the strings of `POST /sandbox/faults`).
+///
+/// Syntax: `ROUTE:KIND[=ARG][,count=N][,rate=R]`
+/// - `ROUTE`: a route name such as `dapi.exchange`, `oidc.token`, a family
+///   prefix such as `oauth2.*`, or `*` for every route.
+/// - `KIND`: `latency=MS` (or a humantime span like `1.5s`), `stall`,
+///   `429[=SECS|date+SECS|garbage|none]` (the `Retry-After` header; default 1),
+///   any other status code such as `500` or `503`, `malformed-json`, `html`,
+///   `oversized[=BYTES]` (default 2 MiB), `trickle`, `reset`, `lose`
+///   (the request is applied, then the connection dropped), `deny` (authorize
+///   routes redirect with `error=access_denied`).
+/// - `count=N` applies the rule to the next N matching requests only;
+///   `rate=R` (0..1) applies it to a deterministic share of them (every
+///   1/R-th), so tests can predict which request fails.
+///
+/// Examples: `dapi.exchange:503`, `oauth2.token:429=date+30,count=1`,
+/// `*:latency=250`, `oidc.token:lose,count=1`, `dapi.*:500,rate=0.25`.
 pub fn parse_fault(spec: &str) -> Result<FaultRule, String> {
     let (route, rest) = spec
         .split_once(':')

@@ -12,6 +12,8 @@
 mod end_session;
 mod tokens;
 
+pub(crate) use tokens::mint;
+
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};

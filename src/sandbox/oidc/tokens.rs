@@ -124,7 +124,7 @@ async fn revoke_route(
 
 /// Mints the access token (and, for a session, refresh and id tokens) and
 /// records them; returns the token response body.
-fn mint(st: &Shared, store: &mut AuthzStore, issue: &Issue, now: i64) -> Value {
+pub(crate) fn mint(st: &Shared, store: &mut AuthzStore, issue: &Issue, now: i64) -> Value {
     let expires_in = secs(st.opts.oidc_expires_in);
     let family = issue.family.and_then(|f| store.family(f).cloned());
     let (access, jti) = access_jwt(st, issue, family.as_ref(), now);
