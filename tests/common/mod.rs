@@ -23,6 +23,14 @@ pub struct Env {
     pub events: mpsc::Receiver<Event>,
 }
 
+/// A temp dir only we can read: the store refuses anything more open.
+pub fn private_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    dir
+}
+
 pub fn private_file(dir: &std::path::Path, name: &str, value: &str) -> PathBuf {
     use std::os::unix::fs::OpenOptionsExt;
     let path = dir.join(name);
@@ -51,7 +59,7 @@ impl Env {
 
     pub async fn start_with(opts: SandboxOptions, extra: &str, wopts: WorkerOptions) -> Env {
         let sandbox = Sandbox::start(opts, 0).await.unwrap();
-        let dir = tempfile::tempdir().unwrap();
+        let dir = private_dir();
         let path = dir.path().join("config.toml");
         std::fs::write(&path, config_text(&sandbox, dir.path(), extra)).unwrap();
         let config = config::load(Some(&path)).unwrap();
