@@ -105,7 +105,7 @@ pub(crate) fn claims(token: &str) -> Option<serde_json::Value> {
 }
 
 /// A short stable id for a secret, safe to show in `/sandbox/state` and logs.
-pub(crate) fn fingerprint(secret: &str) -> String {
+pub fn fingerprint(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
     digest[..6].iter().map(|b| format!("{b:02x}")).collect()
 }

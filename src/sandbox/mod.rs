@@ -47,6 +47,7 @@ mod oidc;
 mod shared;
 
 pub use api::{Sandbox, SandboxOptions, serve_forever};
+pub use jwt::fingerprint;
 pub use authz::clients::{
     ClientConfig, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PUBLIC_CLIENT_ID, DEMO_USER,
 };

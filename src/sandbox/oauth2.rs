@@ -83,7 +83,7 @@ pub(crate) fn mint(st: &Shared, store: &mut AuthzStore, issue: &Issue, now: i64)
     });
     if let Some(family) = issue.family {
         let exp = now + secs(st.opts.oauth2_refresh_expires_in);
-        body["refresh_token"] = store.new_refresh(family, now, exp).into();
+        body["refresh_token"] = store.new_refresh(family, &access, now, exp).into();
     }
     body
 }

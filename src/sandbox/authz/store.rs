@@ -54,6 +54,9 @@ pub(crate) struct Family {
 #[derive(Debug, Clone)]
 pub(crate) struct RefreshRec {
     pub family: usize,
+    /// Fingerprint of the access token issued in the same response, so tests
+    /// can tell a stored pair from a mix of two responses.
+    pub access_fp: String,
     pub iat: i64,
     pub exp: i64,
     pub rotated: bool,
@@ -113,10 +116,11 @@ impl AuthzStore {
     }
 
     /// Mints and records a new opaque refresh token in `family`.
-    pub(crate) fn new_refresh(&mut self, family: usize, now: i64, exp: i64) -> String {
+    pub(crate) fn new_refresh(&mut self, family: usize, access_key: &str, now: i64, exp: i64) -> String {
         let token = jwt::random_token("rt_");
         let rec = RefreshRec {
             family,
+            access_fp: jwt::fingerprint(access_key),
             iat: now,
             exp,
             rotated: false,
@@ -158,7 +162,7 @@ impl AuthzStore {
 
     fn refresh_rows(&self, now: i64) -> Vec<Value> {
         sorted(self.refresh.iter().map(|(token, r)| {
-            json!({"fingerprint": jwt::fingerprint(token), "family": r.family, "iat": r.iat,
+            json!({"fingerprint": jwt::fingerprint(token), "family": r.family, "access": r.access_fp, "iat": r.iat,
                    "exp": r.exp, "status": self.refresh_status(r, now)})
         }))
     }

@@ -136,7 +136,7 @@ pub(crate) fn mint(st: &Shared, store: &mut AuthzStore, issue: &Issue, now: i64)
         exp: now + expires_in,
         revoked: false,
     };
-    store.access.insert(jti, rec);
+    store.access.insert(jti.clone(), rec);
     let mut body = json!({
         "access_token": access, "expires_in": expires_in, "refresh_expires_in": 0,
         "token_type": "Bearer", "not-before-policy": 0, "scope": issue.scope,
@@ -145,7 +145,7 @@ pub(crate) fn mint(st: &Shared, store: &mut AuthzStore, issue: &Issue, now: i64)
         return body;
     };
     let refresh_in = secs(st.opts.oidc_refresh_expires_in);
-    body["refresh_token"] = store.new_refresh(family_id, now, now + refresh_in).into();
+    body["refresh_token"] = store.new_refresh(family_id, &jti, now, now + refresh_in).into();
     body["refresh_expires_in"] = refresh_in.into();
     body["session_state"] = family.sid.clone().into();
     if issue.scope.split_whitespace().any(|s| s == "openid") {
