@@ -18,7 +18,7 @@ use super::oauth_error::rate_limited;
 use super::token::{MAX_LIFETIME, json_object};
 use super::{AuthRequest, GrantExpiry, Provider, TokenGrant};
 use crate::config::DapiConfig;
-use crate::domain::{Claims, ErrorKind, OpError, ProviderKind, Scopes, Secret, UnixTime};
+use crate::domain::{Claims, ErrorKind, OpError, ProviderKind, Secret, UnixTime};
 
 const EXCHANGE_PATH: &str = "v2/auth/ExchangeToken";
 const DELINK_PATH: &str = "v2/users/DelinkUser";
