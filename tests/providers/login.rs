@@ -155,3 +155,26 @@ async fn nobody_coming_back_times_out() {
     assert!(e.message.contains("did not come back"), "{}", e.message);
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn a_registered_redirect_port_is_used() {
+    let server = auth_server::start().await;
+    let p = build(&oauth2_config(&server.base, ClientAuth::Basic, true)).unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let opts = LoginOptions {
+        redirect_port: Some(port),
+        ..login_options(Duration::from_secs(10))
+    };
+    let seen = Arc::new(Mutex::new(0));
+    let seen2 = seen.clone();
+    browser_login(p.as_ref(), opts, move |u| {
+        *seen2.lock().unwrap() = callback_port(u);
+        follow_in_background(u)
+    })
+    .await
+    .unwrap();
+    assert_eq!(*seen.lock().unwrap(), port);
+}

@@ -275,3 +275,55 @@ async fn plain_http_to_a_remote_host_is_refused_before_sending() {
     assert_eq!(e.kind, ErrorKind::Config);
     assert!(e.message.contains("http:// is refused"), "{}", e.message);
 }
+
+/// An issuer whose discovery first answers 503 with `retry_after`.
+async fn busy_issuer(retry_after: &'static str) -> (String, Counter) {
+    let calls = Counter::default();
+    let c = calls.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let b = base.clone();
+    let discovery = get(move || async move {
+        if c.bump() == 1 {
+            let h = [(header::RETRY_AFTER, retry_after)];
+            return (StatusCode::SERVICE_UNAVAILABLE, h, "").into_response();
+        }
+        let doc =
+            json!({"issuer": format!("{b}/realms/test"), "token_endpoint": format!("{b}/token")});
+        axum::Json(doc).into_response()
+    });
+    let app = Router::new()
+        .route("/realms/test/.well-known/openid-configuration", discovery)
+        .route(
+            "/token",
+            post(|| async { ([(header::CONTENT_TYPE, "application/json")], TOKEN) }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, calls)
+}
+
+#[tokio::test]
+async fn a_read_waits_as_long_as_retry_after_says() {
+    let (base, calls) = busy_issuer("1").await;
+    let started = Instant::now();
+    build(&oidc_config(&base))
+        .unwrap()
+        .client_credentials()
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(calls.get(), 2);
+}
+
+#[tokio::test]
+async fn a_read_asked_to_wait_long_gives_the_wait_to_the_caller() {
+    let (base, calls) = busy_issuer("60").await;
+    let e = build(&oidc_config(&base))
+        .unwrap()
+        .client_credentials()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::RateLimited);
+    assert_eq!(e.retry_after, Some(60));
+    assert_eq!(calls.get(), 1);
+}
