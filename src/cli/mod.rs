@@ -1,1 +1,110 @@
-//! cli layer (being assembled).
+//! The command line: the front end for scripts, cron and monitoring, and the
+//! launcher of the screen. It drives the same worker and store as the screen.
+
+pub mod args;
+mod check;
+mod commands;
+mod context;
+pub mod demo;
+pub mod logging;
+pub mod output;
+mod screen;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+use color_eyre::eyre::Result;
+
+use crate::domain::OpKind;
+use args::{Cli, Cmd};
+use context::Context;
+
+/// The process entry point. Errors print as one clear message and exit 2
+/// (1 is reserved for `check` finding something).
+pub fn main() -> ExitCode {
+    let _ = color_eyre::config::HookBuilder::default()
+        .display_env_section(false)
+        .install();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bankdeck: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("bankdeck: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let global = cli.global;
+    let Some(command) = cli.command else {
+        return screen::dashboard(&global).await;
+    };
+    let _log = logging::init(None);
+    let ro = global.readonly;
+    match command {
+        Cmd::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "bankdeck",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Sandbox { port, faults } => screen::sandbox(port, &faults).await,
+        Cmd::Config { action } => {
+            let cfg = crate::config::load(global.config.as_deref())
+                .map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
+            Ok(commands::config_check(&cfg, &action))
+        }
+        Cmd::Status { json } => commands::status(&Context::open(&global, true)?, json),
+        Cmd::Check { within } => commands::check(&Context::open(&global, true)?, within.as_deref()),
+        Cmd::Audit {
+            json,
+            connection,
+            limit,
+        } => commands::audit(&Context::open(&global, true)?, json, connection, limit),
+        Cmd::Users { action } => commands::users(&Context::open(&global, ro)?, action, ro).await,
+        Cmd::Link { kind } => commands::link(&Context::open(&global, ro)?, kind, ro).await,
+        Cmd::Login {
+            provider,
+            user,
+            no_browser,
+        } => {
+            commands::login(
+                &Context::open(&global, ro)?,
+                &provider,
+                &user,
+                no_browser,
+                ro,
+            )
+            .await
+        }
+        Cmd::Token { provider, user } => {
+            commands::token(&Context::open(&global, ro)?, &provider, &user, ro).await
+        }
+        Cmd::Exchange(t) => {
+            commands::operate(&Context::open(&global, ro)?, OpKind::Exchange, t, ro).await
+        }
+        Cmd::Refresh(t) => {
+            commands::operate(&Context::open(&global, ro)?, OpKind::Refresh, t, ro).await
+        }
+        Cmd::Logout(t) => {
+            commands::operate(&Context::open(&global, ro)?, OpKind::Logout, t, ro).await
+        }
+        Cmd::Delink(t) => {
+            commands::operate(&Context::open(&global, ro)?, OpKind::Delink, t, ro).await
+        }
+    }
+}

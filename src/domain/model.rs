@@ -119,6 +119,7 @@ impl AccessExpiry {
 
 /// The non-secret facts about a connection's tokens: enough to derive its state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Lifetimes {
     pub code_expires_at: Option<UnixTime>,
     /// `None` while there is no access token at all.
@@ -141,6 +142,7 @@ impl Lifetimes {
 
 /// Facts the operator or a provider established; they outrank token expiry.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Flags {
     /// Refresh was rejected (`invalid_grant`): only a new consent helps.
     pub reauth_required: bool,
@@ -213,6 +215,7 @@ pub struct LastOp {
 /// Identifiers the provider gave the connection. Not secret: Dapi's docs and
 /// support tickets quote them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RemoteIds {
     /// Dapi `connectionID`.
     pub connection_id: Option<String>,

@@ -1,5 +1,273 @@
 //! The worker: runs operations against providers and the store, off the screen's thread.
+//!
+//! An actor fed by a bounded channel of [`Command`]s; each command runs as its
+//! own task and answers with [`Event`]s carrying their payload. It owns the
+//! provider clients and the store handle, so the screen never does I/O. Every
+//! result is written to the store (tokens and audit line in one transaction)
+//! *before* it is reported: a rotated refresh token is never only in memory.
+//! The command line drives the same operations by calling [`Worker`]'s
+//! methods directly.
 
+mod clock;
+mod flight;
+mod link;
+mod ops;
 pub mod protocol;
+pub mod scheduler;
+mod tokens;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures::FutureExt;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::AbortHandle;
+
+pub use clock::Clock;
+pub use link::APP_USER;
 pub use protocol::*;
+
+use crate::config::ProviderConfig;
+use crate::domain::{ConnectionId, OpError, UnixTime};
+use crate::providers::Provider;
+use crate::store::{AuditDraft, Store, StoreError};
+use flight::Flights;
+
+/// Commands waiting for the worker; the screen shows "worker busy" past this.
+pub const COMMAND_QUEUE: usize = 256;
+/// Events waiting for the front end.
+pub const EVENT_QUEUE: usize = 1024;
+
+/// A provider's client with the settings the worker needs about it.
+pub struct ProviderEntry {
+    pub client: Arc<dyn Provider>,
+    pub config: ProviderConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Who the audit log names: the OS user.
+    pub actor: String,
+    pub readonly: bool,
+    pub clock: Clock,
+    /// How long a browser login waits for its callback.
+    pub login_timeout: Duration,
+    /// Open the browser for logins (else only show the URL).
+    pub open_browser: bool,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            actor: os_user(),
+            readonly: false,
+            clock: Clock::System,
+            login_timeout: Duration::from_secs(300),
+            open_browser: true,
+        }
+    }
+}
+
+pub(crate) struct Slot {
+    pub client: Arc<dyn Provider>,
+    pub config: ProviderConfig,
+    /// Bounds requests to this provider (`max_in_flight`).
+    pub permits: Arc<Semaphore>,
+}
+
+pub(crate) struct Inner {
+    pub store: Arc<dyn Store>,
+    pub providers: HashMap<String, Slot>,
+    pub events: mpsc::Sender<Event>,
+    pub opts: WorkerOptions,
+    pub flights: Flights,
+    pub tasks: Mutex<HashMap<RequestId, AbortHandle>>,
+    /// Names this process in store leases.
+    pub holder: String,
+}
+
+/// A cheap handle to the worker; clones share everything.
+#[derive(Clone)]
+pub struct Worker {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// What `spawn` gives the front end: where to send commands, where events come.
+pub struct WorkerHandle {
+    pub commands: mpsc::Sender<Command>,
+    pub events: mpsc::Receiver<Event>,
+    pub worker: Worker,
+}
+
+impl Worker {
+    pub fn new(
+        store: Arc<dyn Store>,
+        providers: Vec<ProviderEntry>,
+        opts: WorkerOptions,
+        events: mpsc::Sender<Event>,
+    ) -> Worker {
+        let providers = providers
+            .into_iter()
+            .map(|p| {
+                let slot = Slot {
+                    permits: Arc::new(Semaphore::new(p.config.common.max_in_flight.max(1))),
+                    client: p.client,
+                    config: p.config,
+                };
+                (slot.config.name.clone(), slot)
+            })
+            .collect();
+        let holder = format!(
+            "{}:{}:{}",
+            opts.actor,
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        Worker {
+            inner: Arc::new(Inner {
+                store,
+                providers,
+                events,
+                opts,
+                flights: Flights::default(),
+                tasks: Mutex::new(HashMap::new()),
+                holder,
+            }),
+        }
+    }
+
+    /// Starts the actor loop; it ends when every command sender is dropped.
+    pub fn spawn(
+        store: Arc<dyn Store>,
+        providers: Vec<ProviderEntry>,
+        opts: WorkerOptions,
+    ) -> WorkerHandle {
+        let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(COMMAND_QUEUE);
+        let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
+        let worker = Worker::new(store, providers, opts, ev_tx);
+        let actor = worker.clone();
+        tokio::spawn(async move {
+            while let Some(cmd) = cmd_rx.recv().await {
+                actor.dispatch(cmd);
+            }
+        });
+        WorkerHandle {
+            commands: cmd_tx,
+            events: ev_rx,
+            worker,
+        }
+    }
+
+    pub fn now(&self) -> UnixTime {
+        self.inner.opts.clock.now()
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub fn is_busy(&self, conn: ConnectionId) -> bool {
+        self.inner.flights.busy(conn)
+    }
+
+    /// Runs one command as its own task. A panic inside it is caught and
+    /// reported as a failure, so the screen and the other tasks live on.
+    fn dispatch(&self, cmd: Command) {
+        if let Command::Cancel { id } = cmd {
+            self.cancel(id);
+            return;
+        }
+        let id = cmd.id();
+        let this = self.clone();
+        let task = tokio::spawn(async move {
+            let run = std::panic::AssertUnwindSafe(this.execute(cmd)).catch_unwind();
+            if run.await.is_err() {
+                tracing::error!(request = id.0, "background task panicked");
+                this.emit(Event::Notice {
+                    message: format!("internal error in request {} (see the log)", id.0),
+                })
+                .await;
+            }
+            this.forget(id);
+        });
+        lock(&self.inner.tasks).insert(id, task.abort_handle());
+    }
+
+    fn cancel(&self, id: RequestId) {
+        if let Some(task) = lock(&self.inner.tasks).remove(&id) {
+            task.abort();
+        }
+    }
+
+    fn forget(&self, id: RequestId) {
+        lock(&self.inner.tasks).remove(&id);
+    }
+
+    pub(crate) async fn emit(&self, event: Event) {
+        // The front end may have quit; results are in the store either way.
+        let _ = self.inner.events.send(event).await;
+    }
+
+    pub(crate) fn slot(&self, provider: &str) -> Result<&Slot, OpError> {
+        self.inner.providers.get(provider).ok_or_else(|| {
+            OpError::new(
+                crate::domain::ErrorKind::Config,
+                format!("provider '{provider}' is not in the configuration"),
+            )
+        })
+    }
+
+    pub(crate) fn audit(
+        &self,
+        op: crate::domain::OpKind,
+        ok: bool,
+        message: impl Into<String>,
+    ) -> AuditDraft {
+        AuditDraft {
+            at: self.now(),
+            actor: self.inner.opts.actor.clone(),
+            op,
+            ok,
+            message: message.into(),
+        }
+    }
+
+    /// Runs a store call off the async threads: SQLite with `synchronous=FULL`
+    /// waits for the disk, which must not stall the screen or other requests.
+    pub(crate) async fn db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, OpError> {
+        let store = self.inner.store.clone();
+        match tokio::task::spawn_blocking(move || f(&*store)).await {
+            Ok(r) => r.map_err(OpError::from),
+            Err(_) => Err(OpError::store("the store task stopped unexpectedly")),
+        }
+    }
+
+    pub(crate) fn refuse_if_readonly(&self) -> Result<(), OpError> {
+        if self.inner.opts.readonly {
+            return Err(OpError::not_allowed(
+                "read-only mode: nothing may be changed",
+            ));
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The OS user, for the audit log.
+pub fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| format!("uid:{}", euid()))
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions, cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}

@@ -1,0 +1,159 @@
+//! The command line's shape: every subcommand and flag, declared with clap.
+//!
+//! No flag takes a secret: payloads come from a file or standard input, and
+//! provider secrets come from the config's `env:`/`file:` references.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bankdeck",
+    version,
+    about = "A terminal dashboard for linked bank connections: Dapi, OAuth 2.0 and OpenID Connect tokens.",
+    long_about = "Without a subcommand, bankdeck opens the dashboard. The subcommands run the same \
+                  operations without a screen, for scripts, cron and monitoring."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct Global {
+    /// Configuration file (default: the platform config dir; or BANKDECK_CONFIG).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Data directory holding the store (default: the platform data dir; or BANKDECK_DATA_DIR).
+    #[arg(long, global = true, value_name = "PATH", env = "BANKDECK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Refuse every operation that changes anything.
+    #[arg(long, global = true)]
+    pub readonly: bool,
+    /// Start the sandbox in-process with a throw-away store full of example users.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Check the configuration and show the resolved providers.
+    Config {
+        #[command(subcommand)]
+        action: ConfigCmd,
+    },
+    /// Manage end users.
+    Users {
+        #[command(subcommand)]
+        action: UsersCmd,
+    },
+    /// Link a connection from a provider's payload.
+    Link {
+        #[command(subcommand)]
+        kind: LinkCmd,
+    },
+    /// Browser login (authorization code with PKCE) for an OAuth 2.0 or OIDC provider.
+    Login {
+        provider: String,
+        #[arg(long)]
+        user: String,
+        /// Only print the URL; do not open a browser.
+        #[arg(long)]
+        no_browser: bool,
+    },
+    /// Get an app-level token with the client-credentials grant.
+    Token {
+        provider: String,
+        /// The user the token is filed under.
+        #[arg(long, default_value = "app")]
+        user: String,
+    },
+    /// Exchange a Dapi access code for its permanent token.
+    Exchange(Target),
+    /// Refresh a connection's access token.
+    Refresh(Target),
+    /// Log a connection out (revoke its refresh token).
+    Logout(Target),
+    /// Delink a Dapi connection for good.
+    Delink(Target),
+    /// Show every connection and its state.
+    Status {
+        /// One JSON array, for scripts. Never contains a token.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Exit 0 when nothing needs action within the window, 1 when something does, 2 on error.
+    Check {
+        /// The window, e.g. 10m (default: the config's warn_within).
+        #[arg(long, value_name = "DURATION")]
+        within: Option<String>,
+    },
+    /// Show the audit log, newest first.
+    Audit {
+        #[arg(long)]
+        json: bool,
+        /// Only this connection.
+        #[arg(long, value_name = "ID")]
+        connection: Option<i64>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+    /// Serve the provider emulation on 127.0.0.1 (for trying bankdeck and for tests).
+    Sandbox {
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// A fault to inject: ROUTE:KIND[=ARG][,count=N][,rate=R], e.g. `oidc.token:503,count=2` or `*:latency=200` (repeatable).
+        #[arg(long = "fault", value_name = "SPEC")]
+        faults: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Load and check the configuration; print providers with each secret as [set] or [missing].
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCmd {
+    Add {
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LinkCmd {
+    /// Store a Dapi Connect success payload (from a file, or - for standard input).
+    Dapi {
+        #[arg(long)]
+        user: String,
+        #[arg(long, value_name = "FILE|-")]
+        payload: String,
+        /// The Dapi provider's name in the config (default: the only one).
+        #[arg(long)]
+        provider: Option<String>,
+        /// The bank's name, shown in the table.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct Target {
+    /// The connection's id (as `status` shows it).
+    pub connection: i64,
+    /// Skip the confirmation (required for logout and delink when not on a terminal).
+    #[arg(long)]
+    pub yes: bool,
+}

@@ -1,0 +1,124 @@
+//! `bankdeck check`: what needs a human within a window, for cron and Nagios.
+//!
+//! "Needs action" means a person must do something, not that a token will
+//! expire: a five-minute OIDC token that the scheduler renews is fine, while
+//! a refresh token (the user's consent) running out is not.
+
+use crate::config::Config;
+use crate::domain::{ConnState, Connection, Grant, StateKind, UnixTime, time::format_left};
+
+/// Why `conn` needs action within `within_secs`, if it does.
+pub fn reason(c: &Connection, cfg: &Config, now: UnixTime, within_secs: i64) -> Option<String> {
+    let state = ConnState::derive(c, now, cfg.warn_secs());
+    let auto = cfg
+        .provider(&c.provider)
+        .is_some_and(|p| p.common.auto_refresh);
+    let renewable = c.grant == Grant::ClientCredentials || c.lifetimes.has_refresh;
+    let soon = |t: UnixTime| now.secs_until(t) <= within_secs;
+    match state.kind() {
+        StateKind::CodePending => state.deadline().filter(|t| soon(*t)).map(|t| {
+            format!(
+                "access code expires in {}: exchange it",
+                format_left(now.secs_until(t))
+            )
+        }),
+        StateKind::CodeExpired => Some("access code expired: link the user again".into()),
+        StateKind::ReauthRequired => Some("re-consent required: the user must log in again".into()),
+        StateKind::Failed => Some(state.describe(now)),
+        StateKind::Expired => Some(state.describe(now)),
+        StateKind::Active | StateKind::Expiring => {
+            if let Some(r) = c
+                .lifetimes
+                .refresh_expires_at
+                .filter(|r| c.lifetimes.has_refresh && soon(*r))
+            {
+                return Some(format!(
+                    "consent (refresh token) ends in {}",
+                    format_left(now.secs_until(r))
+                ));
+            }
+            let exp = state.deadline().filter(|t| soon(*t))?;
+            (!(auto && renewable)).then(|| {
+                format!(
+                    "access token expires in {} and will not be renewed automatically",
+                    format_left(now.secs_until(exp))
+                )
+            })
+        }
+        StateKind::LoggedOut | StateKind::Delinked => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_layers;
+    use crate::domain::*;
+
+    const NOW: UnixTime = UnixTime(1_700_000_000);
+
+    fn cfg() -> Config {
+        parse_layers(None, "[providers.ev]\nkind = \"oidc\"\ntoken_url = \"http://127.0.0.1:1/t\"\nclient_id = \"c\"\nauto_refresh = true\n[providers.bank]\nkind = \"oauth2\"\ntoken_url = \"http://127.0.0.1:1/t\"\nclient_id = \"c\"\n").unwrap()
+    }
+
+    fn conn(provider: &str) -> Connection {
+        Connection {
+            id: ConnectionId(1),
+            user_id: UserId(1),
+            user: "u".into(),
+            provider: provider.into(),
+            kind: ProviderKind::Oidc,
+            grant: Grant::AuthorizationCode,
+            label: String::new(),
+            remote: RemoteIds::default(),
+            lifetimes: Lifetimes::default(),
+            scopes: Scopes::default(),
+            flags: Flags::default(),
+            last_op: None,
+            created_at: NOW,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn auto_refreshed_short_tokens_need_nothing_but_ending_consent_does() {
+        let mut c = conn("ev");
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(200)));
+        c.lifetimes.has_refresh = true;
+        c.lifetimes.refresh_expires_at = Some(NOW.plus_secs(7200));
+        assert_eq!(reason(&c, &cfg(), NOW, 600), None);
+        c.lifetimes.refresh_expires_at = Some(NOW.plus_secs(500));
+        assert!(reason(&c, &cfg(), NOW, 600).unwrap().contains("consent"));
+    }
+
+    #[test]
+    fn tokens_without_auto_refresh_are_flagged_inside_the_window_only() {
+        let mut c = conn("bank");
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(500)));
+        assert!(
+            reason(&c, &cfg(), NOW, 600)
+                .unwrap()
+                .contains("will not be renewed")
+        );
+        assert_eq!(reason(&c, &cfg(), NOW, 400), None);
+    }
+
+    #[test]
+    fn codes_reauth_failures_and_expiry_need_action_terminal_states_do_not() {
+        let mut c = conn("bank");
+        c.lifetimes.code_expires_at = Some(NOW.plus_secs(300));
+        assert!(
+            reason(&c, &cfg(), NOW, 600)
+                .unwrap()
+                .contains("exchange it")
+        );
+        assert_eq!(reason(&c, &cfg(), NOW, 60), None);
+        c.lifetimes.code_expires_at = Some(NOW.plus_secs(-1));
+        assert!(reason(&c, &cfg(), NOW, 0).is_some());
+        let mut c = conn("ev");
+        c.flags.reauth_required = true;
+        assert!(reason(&c, &cfg(), NOW, 0).unwrap().contains("re-consent"));
+        c.flags.delinked_at = Some(NOW);
+        assert_eq!(reason(&c, &cfg(), NOW, 1_000_000), None);
+    }
+}

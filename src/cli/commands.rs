@@ -1,0 +1,353 @@
+//! The subcommands that run without a screen. Each prints what happened in
+//! words (never a secret) and returns the process exit code.
+
+use std::io::{IsTerminal, Read, Write};
+use std::process::ExitCode;
+
+use color_eyre::eyre::{Result, bail, eyre};
+
+use super::args::{ConfigCmd, LinkCmd, Target, UsersCmd};
+use super::context::Context;
+use super::output::{StatusRow, table};
+use crate::config::{Config, Family};
+use crate::domain::{ConnectPayload, Connection, ConnectionId, OpKind, UnixTime};
+use crate::worker::WorkerOptions;
+
+/// The largest payload file we read: Connect payloads are a few hundred bytes.
+const MAX_PAYLOAD_FILE: u64 = 64 * 1024;
+
+pub fn config_check(cfg: &Config, _cmd: &ConfigCmd) -> ExitCode {
+    match &cfg.source {
+        Some(p) => println!("config: {}", p.display()),
+        None => println!("config: (defaults only: no config file found)"),
+    }
+    println!(
+        "warn_within: {}",
+        humantime::format_duration(cfg.warn_within)
+    );
+    for p in cfg.providers.values() {
+        println!("provider {} ({})", p.name, p.kind());
+        for (key, url) in endpoints(&p.family) {
+            println!("  {key:<15} {url}");
+        }
+        for (key, r) in p.secret_refs() {
+            let state = if r.is_set() { "[set]" } else { "[missing]" };
+            println!("  {key:<15} {r} {state}");
+        }
+        let c = &p.common;
+        println!(
+            "  timeout {} · auto_refresh {} · max_in_flight {}{}",
+            humantime::format_duration(c.timeout),
+            c.auto_refresh,
+            c.max_in_flight,
+            c.ca_file
+                .as_ref()
+                .map(|f| format!(" · ca_file {}", f.display()))
+                .unwrap_or_default()
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+fn endpoints(f: &Family) -> Vec<(&'static str, String)> {
+    let s = |u: &Option<url::Url>| u.as_ref().map(ToString::to_string);
+    let list = match f {
+        Family::Dapi(d) => vec![("base_url", Some(d.base_url.to_string()))],
+        Family::OAuth2(o) => vec![
+            ("authorize_url", s(&o.authorize_url)),
+            ("token_url", Some(o.token_url.to_string())),
+            ("revocation_url", s(&o.revocation_url)),
+            ("client_id", Some(o.client.id.clone())),
+        ],
+        Family::Oidc(o) => vec![
+            ("issuer", s(&o.issuer)),
+            ("token_url", s(&o.token_url)),
+            ("logout_url", s(&o.logout_url)),
+            ("client_id", Some(o.client.id.clone())),
+        ],
+    };
+    list.into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
+}
+
+pub async fn users(ctx: &Context, cmd: UsersCmd, readonly: bool) -> Result<ExitCode> {
+    match cmd {
+        UsersCmd::Add { name, email } => {
+            let worker = ctx
+                .spawn_worker(WorkerOptions {
+                    readonly,
+                    ..WorkerOptions::default()
+                })?
+                .worker;
+            let user = worker
+                .add_user(&name, email.as_deref())
+                .await
+                .map_err(|e| eyre!("{e}"))?;
+            println!("added user {} (id {})", user.name, user.id.0);
+        }
+        UsersCmd::List { json } => {
+            let users = ctx.store.users().map_err(|e| eyre!("{e}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&users)?);
+            } else {
+                for u in users {
+                    println!(
+                        "{:>6}  {:<24} {}",
+                        u.id.0,
+                        u.name,
+                        u.email.unwrap_or_default()
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn link(ctx: &Context, cmd: LinkCmd, readonly: bool) -> Result<ExitCode> {
+    let LinkCmd::Dapi {
+        user,
+        payload,
+        provider,
+        label,
+    } = cmd;
+    let provider = match provider {
+        Some(p) => p,
+        None => only_dapi_provider(&ctx.config)?,
+    };
+    let text = read_payload(&payload)?;
+    let parsed = ConnectPayload::parse(&text).map_err(|e| eyre!("{e}"))?;
+    let worker = ctx
+        .spawn_worker(WorkerOptions {
+            readonly,
+            ..WorkerOptions::default()
+        })?
+        .worker;
+    let conn = worker
+        .link_dapi(&provider, &user, &label, parsed)
+        .await
+        .map_err(|e| eyre!("{e}"))?;
+    print_conn("linked", &conn, worker.now(), ctx.config.warn_secs());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn only_dapi_provider(cfg: &Config) -> Result<String> {
+    let dapi: Vec<&String> = cfg
+        .providers
+        .iter()
+        .filter(|(_, p)| matches!(p.family, Family::Dapi(_)))
+        .map(|(n, _)| n)
+        .collect();
+    match dapi.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => bail!(
+            "no Dapi provider in the configuration: add a [providers.NAME] with kind = \"dapi\""
+        ),
+        _ => bail!("several Dapi providers are configured: choose one with --provider"),
+    }
+}
+
+fn read_payload(source: &str) -> Result<String> {
+    let mut text = String::new();
+    if source == "-" {
+        std::io::stdin()
+            .take(MAX_PAYLOAD_FILE)
+            .read_to_string(&mut text)?;
+    } else {
+        std::fs::File::open(source)
+            .map_err(|e| eyre!("cannot read payload file {source}: {e}"))?
+            .take(MAX_PAYLOAD_FILE)
+            .read_to_string(&mut text)
+            .map_err(|e| eyre!("cannot read payload file {source}: {e}"))?;
+    }
+    Ok(text)
+}
+
+pub async fn login(
+    ctx: &Context,
+    provider: &str,
+    user: &str,
+    no_browser: bool,
+    readonly: bool,
+) -> Result<ExitCode> {
+    let mut handle = ctx.spawn_worker(WorkerOptions {
+        readonly,
+        open_browser: !no_browser,
+        ..WorkerOptions::default()
+    })?;
+    // The URL arrives as an event while the login waits for the browser.
+    let printer = tokio::spawn(async move {
+        while let Some(ev) = handle.events.recv().await {
+            if let crate::worker::Event::LoginUrl { url, .. } = ev {
+                eprintln!("Open this URL to log in (waiting up to 5 minutes):\n  {url}");
+            }
+        }
+    });
+    let conn = handle
+        .worker
+        .login(crate::worker::RequestId(1), provider, user)
+        .await
+        .map_err(|e| eyre!("{e}"));
+    printer.abort();
+    let conn = conn?;
+    print_conn(
+        "logged in",
+        &conn,
+        handle.worker.now(),
+        ctx.config.warn_secs(),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn token(ctx: &Context, provider: &str, user: &str, readonly: bool) -> Result<ExitCode> {
+    let worker = ctx
+        .spawn_worker(WorkerOptions {
+            readonly,
+            ..WorkerOptions::default()
+        })?
+        .worker;
+    let conn = worker
+        .client_credentials(provider, user)
+        .await
+        .map_err(|e| eyre!("{e}"))?;
+    print_conn("token issued", &conn, worker.now(), ctx.config.warn_secs());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn operate(
+    ctx: &Context,
+    op: OpKind,
+    target: Target,
+    readonly: bool,
+) -> Result<ExitCode> {
+    let id = ConnectionId(target.connection);
+    let conn = ctx
+        .store
+        .connection(id)
+        .map_err(|e| eyre!("{e}"))?
+        .ok_or_else(|| eyre!("no connection {id}: see `bankdeck status`"))?;
+    if matches!(op, OpKind::Logout | OpKind::Delink) && !target.yes {
+        confirm(op, &conn)?;
+    }
+    let worker = ctx
+        .spawn_worker(WorkerOptions {
+            readonly,
+            ..WorkerOptions::default()
+        })?
+        .worker;
+    let conn = worker
+        .operate(op, id)
+        .await
+        .map_err(|e| eyre!("{op} failed: {e}"))?;
+    print_conn(
+        &format!("{op} done"),
+        &conn,
+        worker.now(),
+        ctx.config.warn_secs(),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Logout and delink cannot be undone: on a terminal the operator types the
+/// user's name; elsewhere `--yes` is required, so a script never does it by accident.
+fn confirm(op: OpKind, conn: &Connection) -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        bail!("{op} needs --yes when standard input is not a terminal");
+    }
+    eprint!(
+        "{op} connection {} of {} ({})? Type the user's name to confirm: ",
+        conn.id, conn.user, conn.label
+    );
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if answer.trim() != conn.user {
+        bail!("not confirmed: nothing was changed");
+    }
+    Ok(())
+}
+
+fn print_conn(what: &str, c: &Connection, now: UnixTime, warn: i64) {
+    let row = StatusRow::new(c, now, warn);
+    println!(
+        "{what}: connection {} · {} · {} · {} ({})",
+        c.id, c.user, c.provider, row.state_text, row.time_left
+    );
+}
+
+pub fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
+    let conns = ctx.store.connections().map_err(|e| eyre!("{e}"))?;
+    let now = UnixTime::now();
+    let rows: Vec<StatusRow> = conns
+        .iter()
+        .map(|c| StatusRow::new(c, now, ctx.config.warn_secs()))
+        .collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        print!("{}", table(&rows));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn check(ctx: &Context, within: Option<&str>) -> Result<ExitCode> {
+    let within = match within {
+        Some(w) => humantime::parse_duration(w)
+            .map_err(|_| eyre!("--within '{w}' is not a duration: write e.g. 10m"))?,
+        None => ctx.config.warn_within,
+    };
+    let secs = i64::try_from(within.as_secs()).unwrap_or(i64::MAX);
+    let now = UnixTime::now();
+    let conns = ctx.store.connections().map_err(|e| eyre!("{e}"))?;
+    let found: Vec<String> = conns
+        .iter()
+        .filter_map(|c| {
+            super::check::reason(c, &ctx.config, now, secs)
+                .map(|r| format!("{} {} ({}): {r}", c.id, c.user, c.provider))
+        })
+        .collect();
+    if found.is_empty() {
+        println!(
+            "OK: nothing needs action within {}",
+            humantime::format_duration(within)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "ACTION: {} connection(s) need action within {}",
+        found.len(),
+        humantime::format_duration(within)
+    );
+    for f in found {
+        println!("  {f}");
+    }
+    Ok(ExitCode::from(1))
+}
+
+pub fn audit(ctx: &Context, json: bool, connection: Option<i64>, limit: usize) -> Result<ExitCode> {
+    let entries = ctx
+        .store
+        .audit(connection.map(ConnectionId), limit)
+        .map_err(|e| eyre!("{e}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for e in entries {
+        let conn = e
+            .connection
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{}  {:<12} {:>6}  {:<18} {:<6} {}",
+            e.at,
+            e.actor,
+            conn,
+            e.op,
+            if e.ok { "ok" } else { "FAILED" },
+            e.message
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

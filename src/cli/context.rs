@@ -1,0 +1,53 @@
+//! Everything a command needs, built once from the global flags: the
+//! configuration, the store, the provider clients and the worker over them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use color_eyre::eyre::{Result, WrapErr, eyre};
+
+use super::args::Global;
+use crate::config::{self, Config};
+use crate::store::{self, Store};
+use crate::worker::{ProviderEntry, Worker, WorkerHandle, WorkerOptions};
+
+pub struct Context {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub data_dir: PathBuf,
+}
+
+impl Context {
+    pub fn open(global: &Global, readonly: bool) -> Result<Context> {
+        let config = config::load(global.config.as_deref()).map_err(|e| eyre!("{e}"))?;
+        let opened = store::open(global.data_dir.as_deref(), readonly)
+            .map_err(|e| eyre!("{e}"))
+            .wrap_err("cannot open the store")?;
+        Ok(Context {
+            config,
+            store: opened.store,
+            data_dir: opened.data_dir,
+        })
+    }
+
+    /// Provider clients for every configured provider. A provider that cannot
+    /// be built (unreadable `ca_file`…) is an error now, not at first use.
+    pub fn providers(&self) -> Result<Vec<ProviderEntry>> {
+        self.config
+            .providers
+            .values()
+            .map(|cfg| {
+                let client = crate::providers::build(cfg)
+                    .map_err(|e| eyre!("provider '{}': {e}", cfg.name))?;
+                Ok(ProviderEntry {
+                    client,
+                    config: cfg.clone(),
+                })
+            })
+            .collect()
+    }
+
+    pub fn spawn_worker(&self, opts: WorkerOptions) -> Result<WorkerHandle> {
+        Ok(Worker::spawn(self.store.clone(), self.providers()?, opts))
+    }
+}

@@ -1,0 +1,172 @@
+//! The store's files on disk: who may read them, and how they are born.
+//!
+//! The database and the key file hold everything an attacker needs to act as
+//! the fintech towards the banks, so bankdeck refuses to use them when anyone
+//! but their owner could read or swap them: group/other permission bits, a
+//! foreign owner, or a symbolic link (which could point the write at another
+//! file) are all refused with the command that fixes it. New folders are
+//! created 0700 and new files 0600 with `O_EXCL`, so there is no window in
+//! which a freshly created file is readable by others.
+
+use std::fs::{self, DirBuilder, File, Metadata, OpenOptions};
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use crate::store::StoreError;
+
+/// Creates `dir` (and missing parents) 0700, or checks an existing one.
+pub(crate) fn ensure_private_dir(dir: &Path) -> Result<(), StoreError> {
+    match fs::metadata(dir) {
+        Ok(meta) => check_dir(dir, &meta),
+        Err(e) if e.kind() == ErrorKind::NotFound => DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| io_error("create the folder", dir, &e)),
+        Err(e) => Err(io_error("inspect", dir, &e)),
+    }
+}
+
+/// Checks an existing folder without creating anything (read-only opens).
+pub(crate) fn check_existing_dir(dir: &Path) -> Result<(), StoreError> {
+    match fs::metadata(dir) {
+        Ok(meta) => check_dir(dir, &meta),
+        Err(e) if e.kind() == ErrorKind::NotFound => Err(StoreError::NotFound(format!(
+            "store folder {}: nothing has been stored yet (open bankdeck once without --readonly)",
+            dir.display()
+        ))),
+        Err(e) => Err(io_error("inspect", dir, &e)),
+    }
+}
+
+fn check_dir(dir: &Path, meta: &Metadata) -> Result<(), StoreError> {
+    if !meta.is_dir() {
+        return Err(StoreError::Refused(format!(
+            "{} is not a folder; point --data-dir (or BANKDECK_DATA_DIR) at a folder",
+            dir.display()
+        )));
+    }
+    check_owner(dir, meta)?;
+    if meta.mode() & 0o077 != 0 {
+        return Err(StoreError::Refused(format!(
+            "the store folder {} is open to other users (mode {:04o}); fix it with: chmod 700 {}",
+            dir.display(),
+            meta.mode() & 0o7777,
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a store or key file if it exists; `Ok(None)` when it does not.
+///
+/// Uses `symlink_metadata` so that a link is seen as a link, not as its target.
+pub(crate) fn check_private_file(path: &Path) -> Result<Option<Metadata>, StoreError> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error("inspect", path, &e)),
+    };
+    if meta.file_type().is_symlink() {
+        return Err(StoreError::Refused(format!(
+            "{} is a symbolic link; bankdeck does not follow links for its store and key files. \
+             Replace the link with the file itself (mv the target to {})",
+            path.display(),
+            path.display()
+        )));
+    }
+    if !meta.is_file() {
+        return Err(StoreError::Refused(format!(
+            "{} is not a regular file; move it aside",
+            path.display()
+        )));
+    }
+    check_owner(path, &meta)?;
+    if meta.mode() & 0o077 != 0 {
+        return Err(StoreError::Refused(format!(
+            "{} is readable or writable by other users (mode {:04o}); fix it with: chmod 600 {}",
+            path.display(),
+            meta.mode() & 0o7777,
+            path.display()
+        )));
+    }
+    Ok(Some(meta))
+}
+
+fn check_owner(path: &Path, meta: &Metadata) -> Result<(), StoreError> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return Err(StoreError::Refused(format!(
+            "{} belongs to uid {}, not to you (uid {me}); run bankdeck as its owner, \
+             or have an administrator run: chown {me} {}",
+            path.display(),
+            meta.uid(),
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Creates a new file 0600 that must not exist yet and writes `bytes` durably.
+///
+/// `create_new` is `O_EXCL`: if another process created it in the meantime,
+/// the caller sees `AlreadyExists` and reads that one instead.
+pub(crate) fn create_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    // The folder entry must be durable too, or a power loss can lose the key.
+    if let Some(parent) = path.parent() {
+        File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Reads a small private file without following a link swapped in after the check.
+pub(crate) fn read_private_file(path: &Path, limit: u64) -> Result<Vec<u8>, StoreError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| io_error("read", path, &e))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error("read", path, &e))?;
+    Ok(bytes)
+}
+
+/// Narrows SQLite's side files (`-wal`, `-shm`) to 0600 once they exist.
+///
+/// SQLite copies the database's mode onto them, so this is a safety net for a
+/// database whose mode was tightened after its side files were made.
+pub(crate) fn tighten_side_files(db: &Path) -> Result<(), StoreError> {
+    for suffix in ["-wal", "-shm"] {
+        let side = side_file(db, suffix);
+        if let Some(meta) = fs::symlink_metadata(&side).ok().filter(|m| m.is_file())
+            && meta.mode() & 0o077 != 0
+        {
+            fs::set_permissions(&side, fs::Permissions::from_mode(0o600))
+                .map_err(|e| io_error("set permissions on", &side, &e))?;
+        }
+    }
+    Ok(())
+}
+
+/// `bankdeck.db` → `bankdeck.db-wal`.
+pub(crate) fn side_file(db: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
+}
+
+pub(crate) fn io_error(what: &str, path: &Path, e: &std::io::Error) -> StoreError {
+    StoreError::Io(format!("cannot {what} {}: {e}", path.display()))
+}

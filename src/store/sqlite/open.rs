@@ -1,0 +1,195 @@
+//! Opening a store: every check that can refuse runs before the first write.
+//!
+//! Order matters. Folder and file permissions are checked, the file's header
+//! is sniffed (random bytes never reach SQLite), the schema version is read
+//! and the key is proven against the key check — all without writing. Only
+//! then is the journal mode set and are migrations run. So a damaged store,
+//! a wrong key or a newer schema leaves every byte on disk as it was.
+
+use std::fs;
+use std::io::{ErrorKind, Read};
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use super::crypto::FieldCipher;
+use super::files::{
+    check_existing_dir, check_private_file, create_private_file, ensure_private_dir, io_error,
+    side_file, tighten_side_files,
+};
+use super::keys;
+use super::options::OpenOptions;
+use super::schema::{self, LATEST};
+use super::sql_error::{corrupt, sql};
+use crate::store::StoreError;
+
+/// Another bankdeck process may hold the write lock for a moment.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// What is on disk before we open it.
+#[derive(PartialEq)]
+enum OnDisk {
+    Missing,
+    /// Zero bytes: created by us, then interrupted before the schema existed.
+    Empty,
+    Present,
+}
+
+pub(crate) fn open(opts: &OpenOptions) -> Result<(Connection, FieldCipher), StoreError> {
+    let db = opts.db_path();
+    if opts.read_only {
+        check_existing_dir(&opts.data_dir)?;
+    } else {
+        ensure_private_dir(&opts.data_dir)?;
+    }
+    let on_disk = inspect(&db)?;
+    if opts.read_only && on_disk != OnDisk::Present {
+        return Err(nothing_stored(&db));
+    }
+    if on_disk == OnDisk::Missing {
+        create_empty(&db)?;
+    }
+    let mut conn = connect(&db, opts.read_only)?;
+    let version = schema::user_version(&conn).map_err(sql(&db))?;
+    if version > LATEST {
+        return Err(newer_schema(&db, version));
+    }
+    let cipher = if version == 0 {
+        if schema::has_tables(&conn).map_err(sql(&db))? {
+            return Err(not_ours(&db));
+        }
+        if opts.read_only {
+            return Err(nothing_stored(&db));
+        }
+        create(&mut conn, opts, &db)?
+    } else {
+        keys::unlock(&conn, &opts.key, &db)?
+    };
+    if opts.read_only {
+        if version < LATEST {
+            return Err(needs_upgrade(&db, version));
+        }
+    } else {
+        set_wal(&conn, &db)?;
+        schema::migrate(&mut conn, version).map_err(sql(&db))?;
+        tighten_side_files(&db)?;
+    }
+    Ok((conn, cipher))
+}
+
+/// Checks the file and its side files, and that it looks like SQLite at all.
+fn inspect(db: &Path) -> Result<OnDisk, StoreError> {
+    for suffix in ["-wal", "-shm"] {
+        check_private_file(&side_file(db, suffix))?;
+    }
+    let Some(meta) = check_private_file(db)? else {
+        return Ok(OnDisk::Missing);
+    };
+    if meta.len() == 0 {
+        return Ok(OnDisk::Empty);
+    }
+    let mut head = [0u8; 100];
+    let read = fs::File::open(db)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .map_err(|e| e.kind());
+    match read {
+        Ok(()) if head.starts_with(SQLITE_MAGIC) => Ok(OnDisk::Present),
+        Ok(()) | Err(ErrorKind::UnexpectedEof) => Err(corrupt(
+            db,
+            "this is not a bankdeck store (no SQLite header: truncated or overwritten)",
+        )),
+        Err(kind) => Err(io_error("read", db, &kind.into())),
+    }
+}
+
+fn create_empty(db: &Path) -> Result<(), StoreError> {
+    match create_private_file(db, b"") {
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        other => other.map_err(|e| io_error("create", db, &e)),
+    }
+}
+
+fn connect(db: &Path, read_only: bool) -> Result<Connection, StoreError> {
+    // Never SQLITE_OPEN_CREATE: the file exists (we made it 0600 ourselves),
+    // and a missing file at this point means someone moved it.
+    let access = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+    };
+    let conn = Connection::open_with_flags(db, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(sql(db))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sql(db))?;
+    // Connection settings, not file changes: nothing is written by these.
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(sql(db))?;
+    // FULL: a token rotation the provider has accepted must survive power loss.
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(sql(db))?;
+    Ok(conn)
+}
+
+/// A brand-new store: WAL first (it cannot change inside a transaction), then
+/// schema and key check in one transaction. If another process created the
+/// store while we waited for the lock, we unlock theirs instead.
+fn create(conn: &mut Connection, opts: &OpenOptions, db: &Path) -> Result<FieldCipher, StoreError> {
+    set_wal(conn, db)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql(db))?;
+    if schema::user_version(&tx).map_err(sql(db))? != 0 {
+        drop(tx);
+        return keys::unlock(conn, &opts.key, db);
+    }
+    schema::create_all(&tx).map_err(sql(db))?;
+    let cipher = keys::seal_new_store(&tx, &opts.key, db)?;
+    tx.commit().map_err(sql(db))?;
+    Ok(cipher)
+}
+
+fn set_wal(conn: &Connection, db: &Path) -> Result<(), StoreError> {
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(sql(db))?;
+    if mode.eq_ignore_ascii_case("wal") {
+        Ok(())
+    } else {
+        Err(StoreError::Io(format!(
+            "{}: SQLite refused WAL mode (got {mode}); is the folder on a network file system?",
+            db.display()
+        )))
+    }
+}
+
+fn nothing_stored(db: &Path) -> StoreError {
+    StoreError::NotFound(format!(
+        "store at {}: nothing has been stored yet (open bankdeck once without --readonly)",
+        db.display()
+    ))
+}
+
+fn newer_schema(db: &Path, version: i64) -> StoreError {
+    StoreError::Refused(format!(
+        "{} was written by a newer bankdeck (schema {version}; this one knows up to {LATEST}); \
+         upgrade bankdeck. Nothing was changed",
+        db.display()
+    ))
+}
+
+fn needs_upgrade(db: &Path, version: i64) -> StoreError {
+    StoreError::Refused(format!(
+        "{} uses schema {version} and needs an upgrade to {LATEST}, which --readonly cannot do; \
+         open it once without --readonly",
+        db.display()
+    ))
+}
+
+fn not_ours(db: &Path) -> StoreError {
+    StoreError::Refused(format!(
+        "{} is an SQLite database but not a bankdeck store; point --data-dir elsewhere. \
+         Nothing was changed",
+        db.display()
+    ))
+}

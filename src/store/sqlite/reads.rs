@@ -1,0 +1,212 @@
+//! Every read, and the integrity check.
+//!
+//! Reads run on the plain connection (a read in WAL mode sees one consistent
+//! snapshot per statement, which is all a list or a single row needs).
+//! Only [`secrets`] decrypts, and only one connection's fields; a field that
+//! fails authentication is reported as damage with the way to recover, never
+//! silently dropped: a missing refresh token would look like "re-consent".
+
+use std::path::Path;
+
+use rusqlite::{Connection as Db, OptionalExtension, params};
+
+use super::crypto::{FieldAddr, FieldCipher};
+use super::keys;
+use super::rows;
+use super::sql_error::{corrupt, sql};
+use super::writes::SECRETS_TABLE;
+use crate::domain::{AuditEntry, Connection, ConnectionId, Secret, Secrets, User};
+use crate::store::StoreError;
+
+pub(crate) fn connections(db_conn: &Db, db: &Path) -> Result<Vec<Connection>, StoreError> {
+    let count: i64 = db_conn
+        .query_row("SELECT count(*) FROM connections", [], |r| r.get(0))
+        .map_err(sql(db))?;
+    let mut stmt = db_conn
+        .prepare(&format!("{} ORDER BY c.id", rows::SELECT_CONNECTIONS))
+        .map_err(sql(db))?;
+    let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    let mut cursor = stmt.query([]).map_err(sql(db))?;
+    while let Some(row) = cursor.next().map_err(sql(db))? {
+        out.push(rows::connection(row).map_err(sql(db))?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn connection(
+    db_conn: &Db,
+    db: &Path,
+    id: ConnectionId,
+) -> Result<Option<Connection>, StoreError> {
+    db_conn
+        .query_row(
+            &format!("{} WHERE c.id = ?1", rows::SELECT_CONNECTIONS),
+            [id.0],
+            rows::connection,
+        )
+        .optional()
+        .map_err(sql(db))
+}
+
+pub(crate) fn exists(db_conn: &Db, db: &Path, id: ConnectionId) -> Result<bool, StoreError> {
+    db_conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM connections WHERE id = ?1)",
+            [id.0],
+            |r| r.get(0),
+        )
+        .map_err(sql(db))
+}
+
+pub(crate) fn secrets(
+    db_conn: &Db,
+    cipher: &FieldCipher,
+    db: &Path,
+    id: ConnectionId,
+) -> Result<Secrets, StoreError> {
+    if !exists(db_conn, db, id)? {
+        return Err(StoreError::NotFound(format!("connection {id}")));
+    }
+    let mut stmt = db_conn
+        .prepare("SELECT name, ciphertext FROM secrets WHERE connection_id = ?1")
+        .map_err(sql(db))?;
+    let mut cursor = stmt.query([id.0]).map_err(sql(db))?;
+    let mut out = Secrets::default();
+    while let Some(row) = cursor.next().map_err(sql(db))? {
+        let name: String = row.get(0).map_err(sql(db))?;
+        let sealed = row
+            .get_ref(1)
+            .and_then(|v| Ok(v.as_blob()?))
+            .map_err(sql(db))?;
+        let secret = open_one(cipher, db, id, &name, sealed)?;
+        if let Some(slot) = slot(&mut out, &name) {
+            *slot = Some(secret);
+        }
+    }
+    Ok(out)
+}
+
+fn open_one(
+    cipher: &FieldCipher,
+    db: &Path,
+    id: ConnectionId,
+    name: &str,
+    sealed: &[u8],
+) -> Result<Secret, StoreError> {
+    let at = FieldAddr {
+        table: SECRETS_TABLE,
+        column: name,
+        row: id.0,
+    };
+    cipher.open_secret(at, sealed).map_err(|_| {
+        corrupt(
+            db,
+            &format!(
+                "the {name} of connection {id} fails its authentication check \
+                 (the file was altered or damaged)"
+            ),
+        )
+    })
+}
+
+fn slot<'a>(s: &'a mut Secrets, name: &str) -> Option<&'a mut Option<Secret>> {
+    match name {
+        "access_code" => Some(&mut s.access_code),
+        "access_token" => Some(&mut s.access_token),
+        "refresh_token" => Some(&mut s.refresh_token),
+        "id_token" => Some(&mut s.id_token),
+        "user_secret" => Some(&mut s.user_secret),
+        _ => None,
+    }
+}
+
+pub(crate) fn users(db_conn: &Db, db: &Path) -> Result<Vec<User>, StoreError> {
+    let mut stmt = db_conn
+        .prepare(&format!("{} ORDER BY name", rows::SELECT_USERS))
+        .map_err(sql(db))?;
+    let list = stmt.query_map([], rows::user).map_err(sql(db))?;
+    list.collect::<Result<_, _>>().map_err(sql(db))
+}
+
+pub(crate) fn user_by_name(
+    db_conn: &Db,
+    db: &Path,
+    name: &str,
+) -> Result<Option<User>, StoreError> {
+    db_conn
+        .query_row(
+            &format!("{} WHERE name = ?1", rows::SELECT_USERS),
+            [name],
+            rows::user,
+        )
+        .optional()
+        .map_err(sql(db))
+}
+
+pub(crate) fn audit(
+    db_conn: &Db,
+    db: &Path,
+    connection: Option<ConnectionId>,
+    limit: usize,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let filter = if connection.is_some() {
+        "WHERE connection_id = ?1"
+    } else {
+        "WHERE ?1 IS NULL"
+    };
+    let sql_text = format!("{} {filter} ORDER BY id DESC LIMIT ?2", rows::SELECT_AUDIT);
+    let mut stmt = db_conn.prepare(&sql_text).map_err(sql(db))?;
+    let list = stmt
+        .query_map(params![connection.map(|c| c.0), limit], rows::audit_entry)
+        .map_err(sql(db))?;
+    list.collect::<Result<_, _>>().map_err(sql(db))
+}
+
+/// SQLite's full `integrity_check`, foreign keys, the key check, and every
+/// stored secret decrypting under its own address.
+pub(crate) fn check_integrity(
+    db_conn: &Db,
+    cipher: &FieldCipher,
+    db: &Path,
+) -> Result<(), StoreError> {
+    let mut problems = Vec::new();
+    db_conn
+        .pragma_query(None, "integrity_check", |row| {
+            let line: String = row.get(0)?;
+            if line != "ok" && problems.len() < 5 {
+                problems.push(line);
+            }
+            Ok(())
+        })
+        .map_err(sql(db))?;
+    let orphans: i64 = db_conn
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .map_err(sql(db))?;
+    if orphans > 0 {
+        problems.push(format!("{orphans} rows point at missing rows"));
+    }
+    if !problems.is_empty() {
+        return Err(corrupt(db, &problems.join("; ")));
+    }
+    keys::verify(db_conn, cipher, db)?;
+    let mut stmt = db_conn
+        .prepare("SELECT connection_id, name, ciphertext FROM secrets")
+        .map_err(sql(db))?;
+    let mut cursor = stmt.query([]).map_err(sql(db))?;
+    while let Some(row) = cursor.next().map_err(sql(db))? {
+        let id = ConnectionId(row.get(0).map_err(sql(db))?);
+        let name = row
+            .get_ref(1)
+            .and_then(|v| Ok(v.as_str()?))
+            .map_err(sql(db))?;
+        let sealed = row
+            .get_ref(2)
+            .and_then(|v| Ok(v.as_blob()?))
+            .map_err(sql(db))?;
+        open_one(cipher, db, id, name, sealed)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! Turns SQLite failures into store errors an operator can act on.
+//!
+//! SQLite's own messages never contain bound parameter values, so no token
+//! can leak through them; we still add the path and the way out, because
+//! "database disk image is malformed" alone tells nobody what to do.
+
+use std::path::Path;
+
+use rusqlite::ErrorCode;
+
+use crate::store::StoreError;
+
+/// The way out of a damaged store, said the same way everywhere.
+pub(crate) fn recovery_hint(db: &Path) -> String {
+    format!(
+        "Nothing was changed. Restore it from a backup, or move it aside to start empty: \
+         mv {p} {p}.damaged (and {p}-wal, if present)",
+        p = db.display()
+    )
+}
+
+pub(crate) fn corrupt(db: &Path, what: &str) -> StoreError {
+    StoreError::Corrupt(format!("{}: {what}. {}", db.display(), recovery_hint(db)))
+}
+
+/// Maps a rusqlite error for the store at `db`.
+pub(crate) fn map(db: &Path, e: rusqlite::Error) -> StoreError {
+    let (code, msg) = match &e {
+        rusqlite::Error::SqliteFailure(code, msg) => (code, msg),
+        // A value that is not what we wrote: damage, or a foreign writer.
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..) => {
+            return corrupt(db, &format!("a stored value is unreadable ({e})"));
+        }
+        _ => return StoreError::Io(format!("{}: {e}", db.display())),
+    };
+    let detail = msg.clone().unwrap_or_else(|| code.to_string());
+    match code.code {
+        ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => corrupt(db, &detail),
+        ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StoreError::Io(format!(
+            "{} is busy: another bankdeck process holds its write lock; try again",
+            db.display()
+        )),
+        ErrorCode::ReadOnly => StoreError::Refused(format!(
+            "{} cannot be written ({detail}); check its permissions, or drop --readonly",
+            db.display()
+        )),
+        ErrorCode::ConstraintViolation => StoreError::Invalid(detail),
+        ErrorCode::DiskFull => StoreError::Io(format!(
+            "{}: the disk is full; nothing was written",
+            db.display()
+        )),
+        _ => StoreError::Io(format!("{}: {detail}", db.display())),
+    }
+}
+
+/// `.map_err(sql(&path))`, short for the call sites.
+pub(crate) fn sql(db: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |e| map(db, e)
+}

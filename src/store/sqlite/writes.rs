@@ -1,0 +1,252 @@
+//! Every write, each inside the caller's `BEGIN IMMEDIATE` transaction.
+//!
+//! A write and its audit line are one transaction: both are visible, or
+//! neither. Timestamps come from the audit draft (the store never reads the
+//! clock), so a connection's `created_at` is the moment of the operation that
+//! created it. Secrets are sealed with the row id in their AAD, which is why
+//! a new connection's row is inserted before its secrets.
+
+use std::path::Path;
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::crypto::{FieldAddr, FieldCipher};
+use super::reads;
+use super::rows;
+use super::sql_error::sql;
+use crate::domain::{Connection, ConnectionId, Flags, LastOp, Secret, UnixTime, User, UserId};
+use crate::store::{AuditDraft, ConnectionUpdate, NewConnection, SecretChange, StoreError};
+
+pub(crate) const SECRETS_TABLE: &str = "secrets";
+
+pub(crate) fn add_user(
+    tx: &Transaction<'_>,
+    db: &Path,
+    name: &str,
+    email: Option<&str>,
+    audit: AuditDraft,
+) -> Result<User, StoreError> {
+    let taken: bool = tx
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE name = ?1)",
+            [name],
+            |r| r.get(0),
+        )
+        .map_err(sql(db))?;
+    if taken {
+        return Err(StoreError::Invalid(format!(
+            "a user named {name:?} already exists"
+        )));
+    }
+    tx.execute(
+        "INSERT INTO users (name, email, created_at) VALUES (?1, ?2, ?3)",
+        params![name, email, audit.at.0],
+    )
+    .map_err(sql(db))?;
+    let user = User {
+        id: UserId(tx.last_insert_rowid()),
+        name: name.to_owned(),
+        email: email.map(str::to_owned),
+        created_at: audit.at,
+    };
+    append_audit(tx, None, &audit).map_err(sql(db))?;
+    Ok(user)
+}
+
+pub(crate) fn insert_connection(
+    tx: &Transaction<'_>,
+    cipher: &FieldCipher,
+    db: &Path,
+    new: NewConnection,
+    audit: AuditDraft,
+) -> Result<Connection, StoreError> {
+    let user: Option<String> = tx
+        .query_row(
+            "SELECT name FROM users WHERE id = ?1",
+            [new.user_id.0],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql(db))?;
+    let user = user.ok_or_else(|| StoreError::NotFound(format!("user {}", new.user_id.0)))?;
+    let mut conn = Connection {
+        id: ConnectionId(0),
+        user_id: new.user_id,
+        user,
+        provider: new.provider,
+        kind: new.kind,
+        grant: new.grant,
+        label: new.label,
+        remote: new.remote,
+        lifetimes: new.lifetimes,
+        scopes: new.scopes,
+        flags: Flags::default(),
+        last_op: Some(last_op(&audit)),
+        created_at: audit.at,
+        version: 1,
+    };
+    conn.id = ConnectionId(rows::insert(tx, &conn).map_err(sql(db))?);
+    let s = new.secrets;
+    let all = [
+        ("access_code", &s.access_code),
+        ("access_token", &s.access_token),
+        ("refresh_token", &s.refresh_token),
+        ("id_token", &s.id_token),
+        ("user_secret", &s.user_secret),
+    ];
+    for (name, secret) in all {
+        if let Some(secret) = secret {
+            put_secret(tx, cipher, db, conn.id, name, secret)?;
+        }
+    }
+    append_audit(tx, Some(conn.id), &audit).map_err(sql(db))?;
+    Ok(conn)
+}
+
+/// The optimistic, audited update described on [`crate::store::Store::apply`].
+pub(crate) fn apply(
+    tx: &Transaction<'_>,
+    cipher: &FieldCipher,
+    db: &Path,
+    id: ConnectionId,
+    expected_version: i64,
+    update: ConnectionUpdate,
+    audit: AuditDraft,
+) -> Result<Connection, StoreError> {
+    let mut conn = reads::connection(tx, db, id)?
+        .ok_or_else(|| StoreError::NotFound(format!("connection {id}")))?;
+    if conn.version != expected_version {
+        return Err(StoreError::Conflict(id));
+    }
+    merge(&mut conn, &update, &audit);
+    if rows::update(tx, &conn).map_err(sql(db))? == 0 {
+        return Err(StoreError::Conflict(id));
+    }
+    let changes = [
+        ("access_code", update.access_code),
+        ("access_token", update.access_token),
+        ("refresh_token", update.refresh_token),
+        ("id_token", update.id_token),
+        ("user_secret", update.user_secret),
+    ];
+    for (name, change) in changes {
+        match change {
+            SecretChange::Keep => {}
+            SecretChange::Set(secret) => put_secret(tx, cipher, db, id, name, &secret)?,
+            SecretChange::Erase => {
+                tx.execute(
+                    "DELETE FROM secrets WHERE connection_id = ?1 AND name = ?2",
+                    params![id.0, name],
+                )
+                .map_err(sql(db))?;
+            }
+        }
+    }
+    append_audit(tx, Some(id), &audit).map_err(sql(db))?;
+    Ok(conn)
+}
+
+fn merge(conn: &mut Connection, update: &ConnectionUpdate, audit: &AuditDraft) {
+    if let Some(l) = &update.lifetimes {
+        conn.lifetimes = l.clone();
+    }
+    if let Some(s) = &update.scopes {
+        conn.scopes = s.clone();
+    }
+    if let Some(f) = &update.flags {
+        conn.flags = f.clone();
+    }
+    if let Some(r) = &update.remote {
+        conn.remote = r.clone();
+    }
+    conn.last_op = Some(last_op(audit));
+    conn.version += 1;
+}
+
+fn last_op(audit: &AuditDraft) -> LastOp {
+    LastOp {
+        op: audit.op,
+        at: audit.at,
+        ok: audit.ok,
+    }
+}
+
+fn put_secret(
+    tx: &Transaction<'_>,
+    cipher: &FieldCipher,
+    db: &Path,
+    id: ConnectionId,
+    name: &str,
+    secret: &Secret,
+) -> Result<(), StoreError> {
+    let at = FieldAddr {
+        table: SECRETS_TABLE,
+        column: name,
+        row: id.0,
+    };
+    let sealed = cipher.seal_secret(at, secret)?;
+    tx.execute(
+        "INSERT OR REPLACE INTO secrets (connection_id, name, ciphertext) VALUES (?1, ?2, ?3)",
+        params![id.0, name, sealed],
+    )
+    .map_err(sql(db))?;
+    Ok(())
+}
+
+pub(crate) fn append_audit(
+    tx: &Transaction<'_>,
+    connection: Option<ConnectionId>,
+    audit: &AuditDraft,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO audit (at, actor, connection_id, op, ok, message) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            audit.at.0,
+            audit.actor,
+            connection.map(|c| c.0),
+            audit.op.as_str(),
+            audit.ok,
+            audit.message
+        ],
+    )
+    .map(drop)
+}
+
+/// Takes the lease if it is free, expired, or already ours (renewal).
+pub(crate) fn try_lease(
+    tx: &Transaction<'_>,
+    db: &Path,
+    id: ConnectionId,
+    holder: &str,
+    until: UnixTime,
+    now: UnixTime,
+) -> Result<bool, StoreError> {
+    let taken = tx
+        .execute(
+            "UPDATE connections SET lease_holder = ?1, lease_until = ?2 \
+             WHERE id = ?3 AND (lease_holder IS NULL OR lease_holder = ?1 OR lease_until <= ?4)",
+            params![holder, until.0, id.0, now.0],
+        )
+        .map_err(sql(db))?;
+    if taken == 0 && !reads::exists(tx, db, id)? {
+        return Err(StoreError::NotFound(format!("connection {id}")));
+    }
+    Ok(taken == 1)
+}
+
+/// Releases only our own lease: a late release must not free someone else's.
+pub(crate) fn release_lease(
+    tx: &Transaction<'_>,
+    db: &Path,
+    id: ConnectionId,
+    holder: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE connections SET lease_holder = NULL, lease_until = NULL \
+         WHERE id = ?1 AND lease_holder = ?2",
+        params![id.0, holder],
+    )
+    .map_err(sql(db))?;
+    Ok(())
+}

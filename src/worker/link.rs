@@ -1,0 +1,397 @@
+//! Operations that create things: users, Dapi links, browser logins,
+//! client-credentials tokens; plus the reads the screen asks for.
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+
+use super::tokens::access_expiry;
+use super::{Command, Detail, Event, RequestId, Worker};
+use crate::domain::{
+    Claims, ConnectPayload, Connection, ConnectionId, Grant, Lifetimes, OpError, OpKind,
+    ProviderKind, RemoteIds, Secrets, User,
+};
+use crate::providers::TokenGrant;
+use crate::providers::login::{LoginOptions, browser_login};
+use crate::store::NewConnection;
+
+/// The user that app-level (client-credentials) tokens are filed under.
+pub const APP_USER: &str = "app";
+
+impl Worker {
+    pub(crate) async fn execute_new(&self, cmd: Command) {
+        let id = cmd.id();
+        let (op, result) = match cmd {
+            Command::LinkDapi {
+                provider,
+                user,
+                label,
+                payload,
+                ..
+            } => (
+                OpKind::Link,
+                self.link_dapi(&provider, &user, &label, payload).await,
+            ),
+            Command::Login { provider, user, .. } => {
+                (OpKind::Login, self.login(id, &provider, &user).await)
+            }
+            Command::ClientCredentials { provider, user, .. } => (
+                OpKind::ClientCredentials,
+                self.client_credentials(&provider, &user).await,
+            ),
+            Command::AddUser { name, email, .. } => {
+                return self.report_user(id, name, email).await;
+            }
+            _ => return,
+        };
+        let event = match result {
+            Ok(c) => Event::Succeeded {
+                id,
+                op,
+                message: format!("{op} for {} done", c.user),
+                conn: Box::new(c),
+            },
+            Err(error) => Event::Failed {
+                id,
+                op,
+                conn_id: None,
+                conn: None,
+                error,
+            },
+        };
+        self.emit(event).await;
+    }
+
+    pub async fn add_user(&self, name: &str, email: Option<&str>) -> Result<User, OpError> {
+        self.refuse_if_readonly()?;
+        let name = name.trim().to_string();
+        if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+            return Err(OpError::not_allowed(
+                "a user name must be 1 to 200 printable characters",
+            ));
+        }
+        let email = email.map(str::to_owned);
+        let audit = self.audit(OpKind::AddUser, true, format!("user {name} added"));
+        self.db(move |s| s.add_user(&name, email.as_deref(), audit))
+            .await
+    }
+
+    async fn report_user(&self, id: RequestId, name: String, email: Option<String>) {
+        let event = match self.add_user(&name, email.as_deref()).await {
+            Ok(user) => Event::UserAdded { id, user },
+            Err(error) => Event::Failed {
+                id,
+                op: OpKind::AddUser,
+                conn_id: None,
+                conn: None,
+                error,
+            },
+        };
+        self.emit(event).await;
+    }
+
+    async fn user(&self, name: &str) -> Result<User, OpError> {
+        let owned = name.to_string();
+        self.db(move |s| s.user_by_name(&owned))
+            .await?
+            .ok_or_else(|| {
+                OpError::not_allowed(format!(
+                    "no user '{name}': add it first (bankdeck users add {name})"
+                ))
+            })
+    }
+
+    /// Files a Connect success payload as a new Dapi connection with its code pending.
+    pub async fn link_dapi(
+        &self,
+        provider: &str,
+        user: &str,
+        label: &str,
+        payload: ConnectPayload,
+    ) -> Result<Connection, OpError> {
+        self.refuse_if_readonly()?;
+        let slot = self.slot(provider)?;
+        let crate::config::Family::Dapi(dapi) = &slot.config.family else {
+            return Err(OpError::not_allowed(format!(
+                "provider '{provider}' is not a Dapi provider"
+            )));
+        };
+        let ttl = dapi.access_code_ttl;
+        let user = self.user(user).await?;
+        let now = self.now();
+        // The code's own `exp` wins (seed 002's sample lives 300 s, not the documented 30 min).
+        let code_exp = Claims::decode(payload.access_code.expose())
+            .ok()
+            .and_then(|c| c.exp())
+            .unwrap_or_else(|| now.plus(ttl));
+        let new = NewConnection {
+            user_id: user.id,
+            provider: provider.to_string(),
+            kind: ProviderKind::Dapi,
+            grant: Grant::DapiConnect,
+            label: if label.trim().is_empty() {
+                provider.to_string()
+            } else {
+                label.trim().to_string()
+            },
+            remote: RemoteIds {
+                connection_id: Some(payload.connection_id.clone()),
+                user_id: payload.user_id.clone(),
+                token_id: payload.token_id.clone(),
+                session: None,
+            },
+            lifetimes: Lifetimes {
+                code_expires_at: Some(code_exp),
+                ..Lifetimes::default()
+            },
+            scopes: Default::default(),
+            secrets: Secrets {
+                access_code: Some(payload.access_code),
+                user_secret: Some(payload.user_secret),
+                ..Secrets::default()
+            },
+        };
+        let audit = self.audit(
+            OpKind::Link,
+            true,
+            format!(
+                "Connect payload for connection {} stored",
+                payload.connection_id
+            ),
+        );
+        self.db(move |s| s.insert_connection(new, audit)).await
+    }
+
+    pub async fn login(
+        &self,
+        id: RequestId,
+        provider: &str,
+        user: &str,
+    ) -> Result<Connection, OpError> {
+        self.refuse_if_readonly()?;
+        let user = self.user(user).await?;
+        let slot = self.slot(provider)?;
+        let opts = LoginOptions {
+            redirect_port: client_of(&slot.config).and_then(|c| c.redirect_port),
+            timeout: self.inner.opts.login_timeout,
+            open_browser: self.inner.opts.open_browser,
+        };
+        let events = self.inner.events.clone();
+        let on_url = move |url: &str| {
+            // try_send: the URL is also printed by the CLI; a full queue must not block the login.
+            let _ = events.try_send(Event::LoginUrl {
+                id,
+                url: url.to_string(),
+            });
+        };
+        let grant = browser_login(slot.client.as_ref(), opts, on_url).await?;
+        self.file_grant(
+            provider,
+            user,
+            Grant::AuthorizationCode,
+            grant,
+            OpKind::Login,
+        )
+        .await
+    }
+
+    pub async fn client_credentials(
+        &self,
+        provider: &str,
+        user: &str,
+    ) -> Result<Connection, OpError> {
+        self.refuse_if_readonly()?;
+        let slot = self.slot(provider)?;
+        if slot.config.kind() == ProviderKind::Dapi {
+            return Err(OpError::not_allowed("Dapi has no client-credentials grant"));
+        }
+        let user = match self.user(user).await {
+            Ok(u) => u,
+            Err(_) if user == APP_USER => self.add_user(APP_USER, None).await?,
+            Err(e) => return Err(e),
+        };
+        let grant = {
+            let _permit = slot.permits.acquire().await;
+            slot.client.client_credentials().await?
+        };
+        self.file_grant(
+            provider,
+            user,
+            Grant::ClientCredentials,
+            grant,
+            OpKind::ClientCredentials,
+        )
+        .await
+    }
+
+    /// Files a grant a login produced elsewhere (the demo's browserless login).
+    pub async fn adopt_login(
+        &self,
+        provider: &str,
+        user: &str,
+        grant: TokenGrant,
+    ) -> Result<Connection, OpError> {
+        self.refuse_if_readonly()?;
+        let user = self.user(user).await?;
+        self.file_grant(
+            provider,
+            user,
+            Grant::AuthorizationCode,
+            grant,
+            OpKind::Login,
+        )
+        .await
+    }
+
+    async fn file_grant(
+        &self,
+        provider: &str,
+        user: User,
+        kind: Grant,
+        grant: TokenGrant,
+        op: OpKind,
+    ) -> Result<Connection, OpError> {
+        let slot = self.slot(provider)?;
+        let now = self.now();
+        let new = NewConnection {
+            user_id: user.id,
+            provider: provider.to_string(),
+            kind: slot.config.kind(),
+            grant: kind,
+            label: provider.to_string(),
+            remote: RemoteIds {
+                user_id: grant.subject.clone(),
+                session: grant.session.clone(),
+                ..RemoteIds::default()
+            },
+            lifetimes: Lifetimes {
+                code_expires_at: None,
+                access: Some(access_expiry(&grant, now)),
+                access_received_at: Some(now),
+                has_refresh: grant.refresh_token.is_some(),
+                refresh_expires_at: grant
+                    .refresh_expires_in
+                    .map(|s| now.plus_secs(i64::try_from(s).unwrap_or(i64::MAX))),
+            },
+            scopes: grant.scopes.clone(),
+            secrets: Secrets {
+                access_token: Some(grant.access_token),
+                refresh_token: grant.refresh_token,
+                id_token: grant.id_token,
+                ..Secrets::default()
+            },
+        };
+        let audit = self.audit(op, true, format!("{op} at {provider} for {}", user.name));
+        self.db(move |s| s.insert_connection(new, audit)).await
+    }
+
+    /// Refreshes many connections, bounded per provider, reporting progress.
+    pub(crate) async fn refresh_many(&self, id: RequestId, conns: Vec<ConnectionId>) {
+        let total = conns.len();
+        let (mut done, mut failed) = (0, 0);
+        let mut running: FuturesUnordered<_> = conns
+            .into_iter()
+            .map(|c| {
+                let this = self.clone();
+                async move { (c, this.operate(OpKind::Refresh, c).await) }
+            })
+            .collect();
+        self.emit(Event::Progress {
+            id,
+            done,
+            total,
+            failed,
+        })
+        .await;
+        while let Some((conn, result)) = running.next().await {
+            done += 1;
+            let event = match result {
+                Ok(c) => Event::Succeeded {
+                    id,
+                    op: OpKind::Refresh,
+                    message: format!("refreshed {}", c.user),
+                    conn: Box::new(c),
+                },
+                Err(error) => {
+                    failed += 1;
+                    Event::Failed {
+                        id,
+                        op: OpKind::Refresh,
+                        conn_id: Some(conn),
+                        conn: self.reread(conn).await.map(Box::new),
+                        error,
+                    }
+                }
+            };
+            self.emit(event).await;
+            self.emit(Event::Progress {
+                id,
+                done,
+                total,
+                failed,
+            })
+            .await;
+        }
+    }
+
+    pub async fn detail(&self, conn: ConnectionId) -> Result<Detail, OpError> {
+        let (secrets, audit) = self
+            .db(move |s| Ok((s.secrets(conn)?, s.audit(Some(conn), 8)?)))
+            .await?;
+        let decode = |s: &Option<crate::domain::Secret>| {
+            s.as_ref().and_then(|t| Claims::decode(t.expose()).ok())
+        };
+        Ok(Detail {
+            access_claims: decode(&secrets.access_token),
+            id_claims: decode(&secrets.id_token),
+            code_claims: decode(&secrets.access_code),
+            secrets,
+            audit,
+        })
+    }
+
+    pub(crate) async fn report_detail(&self, id: RequestId, conn: ConnectionId) {
+        match self.detail(conn).await {
+            Ok(detail) => {
+                self.emit(Event::Detail {
+                    id,
+                    conn,
+                    detail: Box::new(detail),
+                })
+                .await
+            }
+            Err(error) => {
+                self.emit(Event::Notice {
+                    message: format!("cannot load connection {conn}: {error}"),
+                })
+                .await
+            }
+        }
+    }
+
+    pub(crate) async fn report_reload(&self, id: RequestId) {
+        match self.db(|s| Ok((s.connections()?, s.users()?))).await {
+            Ok((connections, users)) => {
+                self.emit(Event::Loaded {
+                    id,
+                    connections,
+                    users,
+                })
+                .await
+            }
+            Err(error) => {
+                self.emit(Event::Notice {
+                    message: format!("cannot read the store: {error}"),
+                })
+                .await
+            }
+        }
+    }
+}
+
+fn client_of(cfg: &crate::config::ProviderConfig) -> Option<&crate::config::Client> {
+    match &cfg.family {
+        crate::config::Family::OAuth2(o) => Some(&o.client),
+        crate::config::Family::Oidc(o) => Some(&o.client),
+        crate::config::Family::Dapi(_) => None,
+    }
+}

@@ -1,0 +1,420 @@
+//! Operations on existing connections: exchange, refresh, logout, delink.
+//!
+//! Each one re-reads the connection from the store under its turn and lease,
+//! decides whether the operation applies, talks to the provider, and writes
+//! the outcome with its audit line before anyone hears of it. Failures keep
+//! every token unless the provider's answer proves a token dead.
+
+use std::time::Duration;
+
+use futures::FutureExt;
+
+use super::tokens::{failure_update, grant_update};
+use super::{Command, Event, RequestId, Worker};
+use crate::domain::{
+    Connection, ConnectionId, ErrorKind, Flags, Grant, Lifetimes, OpError, OpKind, ProviderKind,
+    Secrets,
+};
+use crate::store::{ConnectionUpdate, SecretChange};
+
+/// How long we wait for another process's lease before giving up.
+const LEASE_WAIT: Duration = Duration::from_secs(30);
+const LEASE_POLL: Duration = Duration::from_millis(100);
+
+impl Worker {
+    pub(crate) async fn execute(&self, cmd: Command) {
+        match cmd {
+            Command::Exchange { id, conn } => self.report(id, OpKind::Exchange, conn).await,
+            Command::Refresh { id, conn } => self.report(id, OpKind::Refresh, conn).await,
+            Command::Logout { id, conn } => self.report(id, OpKind::Logout, conn).await,
+            Command::Delink { id, conn } => self.report(id, OpKind::Delink, conn).await,
+            Command::RefreshMany { id, conns } => self.refresh_many(id, conns).await,
+            Command::LoadDetail { id, conn } => self.report_detail(id, conn).await,
+            Command::Reload { id } => self.report_reload(id).await,
+            other => self.execute_new(other).await,
+        }
+    }
+
+    async fn report(&self, id: RequestId, op: OpKind, conn: ConnectionId) {
+        self.emit(Event::Started {
+            id,
+            op,
+            conn: Some(conn),
+        })
+        .await;
+        let event = match self.operate(op, conn).await {
+            Ok(c) => Event::Succeeded {
+                id,
+                op,
+                message: format!("{op} of {} ({}) done", c.user, c.label),
+                conn: Box::new(c),
+            },
+            Err(error) => Event::Failed {
+                id,
+                op,
+                conn_id: Some(conn),
+                conn: self.reread(conn).await.map(Box::new),
+                error,
+            },
+        };
+        self.emit(event).await;
+    }
+
+    /// Runs one operation on one connection, joining a running one of the same kind.
+    pub async fn operate(&self, op: OpKind, conn: ConnectionId) -> Result<Connection, OpError> {
+        self.refuse_if_readonly()?;
+        let this = self.clone();
+        self.inner
+            .flights
+            .run(conn, op, move || {
+                async move { this.leased(op, conn).await }.boxed()
+            })
+            .await
+    }
+
+    async fn leased(&self, op: OpKind, id: ConnectionId) -> Result<Connection, OpError> {
+        let before = self.load(id).await?;
+        let waited = self.take_lease(id).await?;
+        let result = async {
+            let current = self.load(id).await?;
+            // Another process refreshed while we waited for its lease: its
+            // result is ours, and the provider sees no second POST.
+            if waited && op == OpKind::Refresh && current.version != before.version {
+                return Ok(current);
+            }
+            self.perform(op, current).await
+        }
+        .await;
+        let holder = self.inner.holder.clone();
+        // A lease we fail to release expires by itself; nothing to undo.
+        let _ = self.db(move |s| s.release_lease(id, &holder)).await;
+        result
+    }
+
+    async fn take_lease(&self, id: ConnectionId) -> Result<bool, OpError> {
+        let started = tokio::time::Instant::now();
+        let mut waited = false;
+        loop {
+            let now = self.now();
+            let until = now.plus(LEASE_WAIT);
+            let holder = self.inner.holder.clone();
+            if self
+                .db(move |s| s.try_lease(id, &holder, until, now))
+                .await?
+            {
+                return Ok(waited);
+            }
+            if started.elapsed() > LEASE_WAIT {
+                return Err(OpError::new(
+                    ErrorKind::NotAllowed,
+                    "another bankdeck process is operating on this connection; try again shortly",
+                ));
+            }
+            waited = true;
+            tokio::time::sleep(LEASE_POLL).await;
+        }
+    }
+
+    async fn perform(&self, op: OpKind, conn: Connection) -> Result<Connection, OpError> {
+        match op {
+            OpKind::Exchange => self.exchange(conn).await,
+            OpKind::Refresh => self.refresh(conn).await,
+            OpKind::Logout => self.logout(conn).await,
+            OpKind::Delink => self.delink(conn).await,
+            other => Err(OpError::not_allowed(format!(
+                "{other} is not an operation on a connection"
+            ))),
+        }
+    }
+
+    async fn exchange(&self, conn: Connection) -> Result<Connection, OpError> {
+        applies(
+            &conn,
+            ProviderKind::Dapi,
+            "only Dapi access codes are exchanged",
+        )?;
+        let secrets = self.secrets_of(conn.id).await?;
+        let Some(code) = secrets.access_code else {
+            return Err(OpError::not_allowed(
+                "no access code to exchange: link the user again",
+            ));
+        };
+        let now = self.now();
+        if conn.lifetimes.code_expires_at.is_some_and(|t| now >= t) {
+            let err = OpError::new(
+                ErrorKind::CodeInvalid,
+                "the access code has expired: link the user again",
+            );
+            return self.code_dead(conn, err).await;
+        }
+        let connection_id = conn.remote.connection_id.clone().unwrap_or_default();
+        let slot = self.slot(&conn.provider)?;
+        let _permit = slot.permits.acquire().await;
+        match slot.client.exchange(&code, &connection_id).await {
+            Ok(grant) => {
+                let update = grant_update(&conn, &grant, now);
+                self.save(
+                    &conn,
+                    update,
+                    OpKind::Exchange,
+                    "access code exchanged for a permanent token",
+                )
+                .await
+            }
+            Err(e) if e.kind == ErrorKind::CodeInvalid => self.code_dead(conn, e).await,
+            Err(e) => self.fail(&conn, OpKind::Exchange, e).await,
+        }
+    }
+
+    /// The provider says the code is spent or expired: drop it (it can never
+    /// work again) and say to link again.
+    async fn code_dead(&self, conn: Connection, e: OpError) -> Result<Connection, OpError> {
+        let update = ConnectionUpdate {
+            lifetimes: Some(Lifetimes {
+                code_expires_at: None,
+                ..conn.lifetimes.clone()
+            }),
+            flags: Some(Flags {
+                last_error: Some(e.message.clone()),
+                ..conn.flags.clone()
+            }),
+            access_code: SecretChange::Erase,
+            ..ConnectionUpdate::default()
+        };
+        let audit = self.audit(OpKind::Exchange, false, e.message.clone());
+        let (id, v) = (conn.id, conn.version);
+        self.db(move |s| s.apply(id, v, update, audit)).await?;
+        Err(e)
+    }
+
+    async fn refresh(&self, conn: Connection) -> Result<Connection, OpError> {
+        refreshable(&conn)?;
+        let slot = self.slot(&conn.provider)?;
+        let now = self.now();
+        let result = if conn.grant == Grant::ClientCredentials {
+            let _permit = slot.permits.acquire().await;
+            slot.client.client_credentials().await
+        } else {
+            let secrets = self.secrets_of(conn.id).await?;
+            let Some(rt) = secrets.refresh_token else {
+                return Err(OpError::not_allowed(
+                    "no refresh token held: the user must log in again",
+                ));
+            };
+            let _permit = slot.permits.acquire().await;
+            match slot.client.refresh(&rt).await {
+                Err(e) if e.kind == ErrorKind::ReauthRequired => {
+                    return self.refresh_rejected(conn, rt, e).await;
+                }
+                other => other,
+            }
+        };
+        match result {
+            Ok(grant) => {
+                let message = match grant.expiry {
+                    crate::providers::GrantExpiry::InSecs(s) => format!(
+                        "refreshed; access token valid for {}",
+                        crate::domain::time::format_left(i64::try_from(s).unwrap_or(i64::MAX))
+                    ),
+                    crate::providers::GrantExpiry::Permanent => "refreshed".to_string(),
+                };
+                self.save(
+                    &conn,
+                    grant_update(&conn, &grant, now),
+                    OpKind::Refresh,
+                    message,
+                )
+                .await
+            }
+            Err(e) => self.fail(&conn, OpKind::Refresh, e).await,
+        }
+    }
+
+    /// `invalid_grant`: unless another process rotated the token meanwhile
+    /// (then its newer token stands), only a new consent helps.
+    async fn refresh_rejected(
+        &self,
+        conn: Connection,
+        used: crate::domain::Secret,
+        e: OpError,
+    ) -> Result<Connection, OpError> {
+        let current = self.secrets_of(conn.id).await?;
+        if current.refresh_token.as_ref().is_some_and(|t| *t != used) {
+            return self.load(conn.id).await;
+        }
+        let update = ConnectionUpdate {
+            flags: Some(Flags {
+                reauth_required: true,
+                last_error: Some(e.message.clone()),
+                ..conn.flags.clone()
+            }),
+            ..ConnectionUpdate::default()
+        };
+        let audit = self.audit(
+            OpKind::Refresh,
+            false,
+            format!("re-consent required: {}", e.message),
+        );
+        let (id, v) = (conn.id, conn.version);
+        self.db(move |s| s.apply(id, v, update, audit)).await?;
+        Err(e)
+    }
+
+    async fn logout(&self, conn: Connection) -> Result<Connection, OpError> {
+        if conn.kind == ProviderKind::Dapi {
+            return Err(OpError::not_allowed(
+                "Dapi has no logout: delink the user instead",
+            ));
+        }
+        live(&conn, "log out")?;
+        let secrets = self.secrets_of(conn.id).await?;
+        let Some(rt) = secrets.refresh_token else {
+            return Err(OpError::not_allowed(
+                "no refresh token held: nothing to log out",
+            ));
+        };
+        let slot = self.slot(&conn.provider)?;
+        let _permit = slot.permits.acquire().await;
+        match slot.client.logout(&rt).await {
+            Ok(()) => {
+                let now = self.now();
+                let update = ConnectionUpdate {
+                    lifetimes: Some(Lifetimes {
+                        has_refresh: false,
+                        refresh_expires_at: None,
+                        ..conn.lifetimes.clone()
+                    }),
+                    flags: Some(Flags {
+                        logged_out_at: Some(now),
+                        last_error: None,
+                        ..conn.flags.clone()
+                    }),
+                    refresh_token: SecretChange::Erase,
+                    ..ConnectionUpdate::default()
+                };
+                self.save(
+                    &conn,
+                    update,
+                    OpKind::Logout,
+                    "logged out; the access token stays valid until it expires",
+                )
+                .await
+            }
+            Err(e) => self.fail(&conn, OpKind::Logout, e).await,
+        }
+    }
+
+    async fn delink(&self, conn: Connection) -> Result<Connection, OpError> {
+        applies(
+            &conn,
+            ProviderKind::Dapi,
+            "only Dapi connections are delinked; use logout",
+        )?;
+        live(&conn, "delink")?;
+        let secrets = self.secrets_of(conn.id).await?;
+        let (Some(access), Some(user_secret)) = (secrets.access_token, secrets.user_secret) else {
+            return Err(OpError::not_allowed(
+                "no access token held: exchange the code first, or the connection was never linked",
+            ));
+        };
+        let slot = self.slot(&conn.provider)?;
+        let _permit = slot.permits.acquire().await;
+        match slot.client.delink(&access, &user_secret).await {
+            Ok(()) => {
+                let update = ConnectionUpdate {
+                    lifetimes: Some(Lifetimes::default()),
+                    flags: Some(Flags {
+                        delinked_at: Some(self.now()),
+                        ..Flags::default()
+                    }),
+                    access_code: SecretChange::Erase,
+                    access_token: SecretChange::Erase,
+                    refresh_token: SecretChange::Erase,
+                    id_token: SecretChange::Erase,
+                    user_secret: SecretChange::Erase,
+                    ..ConnectionUpdate::default()
+                };
+                self.save(&conn, update, OpKind::Delink, "delinked; secrets erased")
+                    .await
+            }
+            Err(e) => self.fail(&conn, OpKind::Delink, e).await,
+        }
+    }
+
+    async fn save(
+        &self,
+        conn: &Connection,
+        update: ConnectionUpdate,
+        op: OpKind,
+        message: impl Into<String>,
+    ) -> Result<Connection, OpError> {
+        let audit = self.audit(op, true, message);
+        let (id, v) = (conn.id, conn.version);
+        self.db(move |s| s.apply(id, v, update, audit)).await
+    }
+
+    /// Records the failure; every token stays as it was.
+    async fn fail(&self, conn: &Connection, op: OpKind, e: OpError) -> Result<Connection, OpError> {
+        let audit = self.audit(op, false, e.message.clone());
+        let update = failure_update(conn, &e.message);
+        let (id, v) = (conn.id, conn.version);
+        // If even the failure cannot be recorded, the operator still hears of it.
+        if let Err(store) = self.db(move |s| s.apply(id, v, update, audit)).await {
+            tracing::warn!(connection = id.0, error = %store, "could not record a failure");
+        }
+        Err(e)
+    }
+
+    pub(crate) async fn load(&self, id: ConnectionId) -> Result<Connection, OpError> {
+        self.db(move |s| s.connection(id))
+            .await?
+            .ok_or_else(|| OpError::new(ErrorKind::NotAllowed, format!("no connection {id}")))
+    }
+
+    pub(crate) async fn reread(&self, id: ConnectionId) -> Option<Connection> {
+        self.load(id).await.ok()
+    }
+
+    async fn secrets_of(&self, id: ConnectionId) -> Result<Secrets, OpError> {
+        self.db(move |s| s.secrets(id)).await
+    }
+}
+
+fn applies(conn: &Connection, kind: ProviderKind, why: &str) -> Result<(), OpError> {
+    if conn.kind == kind {
+        Ok(())
+    } else {
+        Err(OpError::not_allowed(why))
+    }
+}
+
+fn live(conn: &Connection, op: &str) -> Result<(), OpError> {
+    if conn.flags.delinked_at.is_some() {
+        return Err(OpError::not_allowed(format!(
+            "cannot {op}: the connection is delinked"
+        )));
+    }
+    if conn.flags.logged_out_at.is_some() {
+        return Err(OpError::not_allowed(format!(
+            "cannot {op}: already logged out"
+        )));
+    }
+    Ok(())
+}
+
+/// The scheduler and the operator both come through here; it refuses what
+/// can never work, so nothing loops against a provider.
+fn refreshable(conn: &Connection) -> Result<(), OpError> {
+    if conn.kind == ProviderKind::Dapi {
+        return Err(OpError::not_allowed(
+            "Dapi tokens are permanent: nothing to refresh",
+        ));
+    }
+    live(conn, "refresh")?;
+    if conn.flags.reauth_required {
+        return Err(OpError::not_allowed(
+            "re-consent required: the user must log in again",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! Refreshes tokens before they expire, and exchanges codes where allowed.
+//!
+//! The plan is a pure function of the connections, the provider settings and
+//! `now`, so its rules are tested directly; the loop around it only sleeps
+//! until the next due instant (or a periodic re-read that notices other
+//! processes' writes) and hands due work to the worker, which refuses
+//! anything that cannot work (delinked, logged out, re-consent required).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::{Event, RequestId, Worker};
+use crate::config::{Family, ProviderConfig};
+use crate::domain::{Connection, ConnectionId, Grant, OpKind, ProviderKind, UnixTime};
+
+/// Re-read the store at least this often, to see other processes' writes.
+pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
+/// The smallest refresh margin: a token is never left to the last seconds.
+const MIN_MARGIN_SECS: i64 = 30;
+const MAX_BACKOFF_SECS: i64 = 30 * 60;
+const FIRST_BACKOFF_SECS: i64 = 30;
+/// Scheduler requests get ids far above the screen's counter.
+const ID_BASE: u64 = 1 << 62;
+
+/// Failures so far per connection, and when it may be tried again.
+pub type Backoff = HashMap<ConnectionId, (u32, UnixTime)>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub due: Vec<(ConnectionId, OpKind)>,
+    /// The next instant something becomes due, if anything will.
+    pub next: Option<UnixTime>,
+}
+
+/// When `conn` should be worked on, and how, if ever.
+pub fn due_at(conn: &Connection, cfg: &ProviderConfig) -> Option<(UnixTime, OpKind)> {
+    let f = &conn.flags;
+    if f.delinked_at.is_some() || f.logged_out_at.is_some() || f.reauth_required {
+        return None;
+    }
+    if conn.kind == ProviderKind::Dapi {
+        let exp = conn.lifetimes.code_expires_at?;
+        let ttl = match &cfg.family {
+            Family::Dapi(d) => i64::try_from(d.access_code_ttl.as_secs()).unwrap_or(1800),
+            _ => 1800,
+        };
+        return (cfg.common.auto_exchange && conn.lifetimes.access.is_none()).then(|| {
+            (
+                exp.plus_secs(-margin(cfg, Some(ttl), conn.id)),
+                OpKind::Exchange,
+            )
+        });
+    }
+    if !cfg.common.auto_refresh {
+        return None;
+    }
+    let exp = conn.lifetimes.access?.at()?;
+    let renewable = conn.grant == Grant::ClientCredentials || conn.lifetimes.has_refresh;
+    renewable.then(|| {
+        let m = margin(cfg, conn.lifetimes.access_lifetime_secs(), conn.id);
+        (exp.plus_secs(-m), OpKind::Refresh)
+    })
+}
+
+/// `refresh_margin`, else the larger of 30 s and 10 % of the lifetime, less a
+/// per-connection jitter of up to a tenth so many tokens issued together are
+/// not all refreshed in the same second.
+fn margin(cfg: &ProviderConfig, lifetime: Option<i64>, id: ConnectionId) -> i64 {
+    let base = match cfg.common.refresh_margin {
+        Some(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        None => MIN_MARGIN_SECS.max(lifetime.unwrap_or(0) / 10),
+    };
+    let spread = base / 10 + 1;
+    base + (id.0.wrapping_mul(7919).rem_euclid(spread))
+}
+
+pub fn plan(
+    conns: &[Connection],
+    providers: &HashMap<String, ProviderConfig>,
+    backoff: &Backoff,
+    busy: &HashSet<ConnectionId>,
+    now: UnixTime,
+) -> Plan {
+    let mut due = Vec::new();
+    let mut next: Option<UnixTime> = None;
+    for c in conns {
+        let Some(cfg) = providers.get(&c.provider) else {
+            continue;
+        };
+        let Some((mut at, op)) = due_at(c, cfg) else {
+            continue;
+        };
+        if let Some((_, retry)) = backoff.get(&c.id) {
+            at = at.max(*retry);
+        }
+        if at <= now {
+            if !busy.contains(&c.id) {
+                due.push((c.id, op));
+            }
+        } else {
+            next = Some(next.map_or(at, |n| n.min(at)));
+        }
+    }
+    Plan { due, next }
+}
+
+/// The next try after `failures` failures in a row: 30 s, doubling, capped at 30 min.
+pub fn backoff_secs(failures: u32) -> i64 {
+    FIRST_BACKOFF_SECS
+        .saturating_mul(1_i64 << failures.saturating_sub(1).min(16))
+        .min(MAX_BACKOFF_SECS)
+}
+
+/// Runs the scheduler until the worker's event receiver is gone.
+pub fn spawn(worker: Worker) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move { Scheduler::new(worker).run().await })
+}
+
+struct Scheduler {
+    worker: Worker,
+    providers: HashMap<String, ProviderConfig>,
+    backoff: Arc<Mutex<Backoff>>,
+    busy: Arc<Mutex<HashSet<ConnectionId>>>,
+    next_id: u64,
+}
+
+impl Scheduler {
+    fn new(worker: Worker) -> Self {
+        let providers = worker
+            .inner
+            .providers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.config.clone()))
+            .collect();
+        Self {
+            worker,
+            providers,
+            backoff: Arc::default(),
+            busy: Arc::default(),
+            next_id: ID_BASE,
+        }
+    }
+
+    async fn run(mut self) {
+        loop {
+            if self.worker.inner.events.is_closed() {
+                return;
+            }
+            let conns = match self.worker.db(|s| s.connections()).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "scheduler cannot read the store");
+                    tokio::time::sleep(RELOAD_EVERY).await;
+                    continue;
+                }
+            };
+            let now = self.worker.now();
+            let p = {
+                let backoff = super::lock(&self.backoff);
+                let busy = super::lock(&self.busy);
+                plan(&conns, &self.providers, &backoff, &busy, now)
+            };
+            for (conn, op) in p.due {
+                self.launch(conn, op);
+            }
+            let wait = p.next.map_or(RELOAD_EVERY, |n| {
+                Duration::from_secs(u64::try_from(now.secs_until(n)).unwrap_or(0).max(1))
+            });
+            tokio::time::sleep(wait.min(RELOAD_EVERY)).await;
+        }
+    }
+
+    fn launch(&mut self, conn: ConnectionId, op: OpKind) {
+        let id = RequestId(self.next_id);
+        self.next_id += 1;
+        super::lock(&self.busy).insert(conn);
+        let (worker, backoff, busy) =
+            (self.worker.clone(), self.backoff.clone(), self.busy.clone());
+        tokio::spawn(async move {
+            worker
+                .emit(Event::Started {
+                    id,
+                    op,
+                    conn: Some(conn),
+                })
+                .await;
+            let result = worker.operate(op, conn).await;
+            let now = worker.now();
+            let event = match result {
+                Ok(c) => {
+                    super::lock(&backoff).remove(&conn);
+                    Event::Succeeded {
+                        id,
+                        op,
+                        message: format!("auto-{op} of {} ({})", c.user, c.label),
+                        conn: Box::new(c),
+                    }
+                }
+                Err(error) => {
+                    note_failure(&backoff, conn, now);
+                    Event::Failed {
+                        id,
+                        op,
+                        conn_id: Some(conn),
+                        conn: worker.reread(conn).await.map(Box::new),
+                        error,
+                    }
+                }
+            };
+            super::lock(&busy).remove(&conn);
+            worker.emit(event).await;
+        });
+    }
+}
+
+fn note_failure(backoff: &Mutex<Backoff>, conn: ConnectionId, now: UnixTime) {
+    let mut b = super::lock(backoff);
+    let failures = b.get(&conn).map_or(0, |e| e.0) + 1;
+    b.insert(conn, (failures, now.plus_secs(backoff_secs(failures))));
+}
+
+#[cfg(test)]
+#[path = "scheduler_tests.rs"]
+mod tests;

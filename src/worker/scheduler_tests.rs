@@ -1,0 +1,132 @@
+use super::*;
+use crate::config::parse_layers;
+use crate::domain::*;
+
+const NOW: UnixTime = UnixTime(1_700_000_000);
+
+fn providers(extra: &str) -> HashMap<String, ProviderConfig> {
+    let text = format!(
+        "[providers.ev]\nkind = \"oidc\"\ntoken_url = \"http://127.0.0.1:1/t\"\nclient_id = \"c\"\nauto_refresh = true\n{extra}\n\
+         [providers.off]\nkind = \"oidc\"\ntoken_url = \"http://127.0.0.1:1/t\"\nclient_id = \"c\"\n\
+         [providers.dapi]\nkind = \"dapi\"\nbase_url = \"http://127.0.0.1:1\"\napp_secret = \"env:X\"\nauto_exchange = true\naccess_code_ttl = \"5m\"\n"
+    );
+    parse_layers(None, &text)
+        .unwrap()
+        .providers
+        .into_iter()
+        .collect()
+}
+
+fn conn(id: i64, provider: &str, kind: ProviderKind, grant: Grant) -> Connection {
+    Connection {
+        id: ConnectionId(id),
+        user_id: UserId(1),
+        user: "u".into(),
+        provider: provider.into(),
+        kind,
+        grant,
+        label: String::new(),
+        remote: RemoteIds::default(),
+        lifetimes: Lifetimes::default(),
+        scopes: Scopes::default(),
+        flags: Flags::default(),
+        last_op: None,
+        created_at: NOW,
+        version: 1,
+    }
+}
+
+fn oidc(id: i64, provider: &str, expires_in: i64, lifetime: i64) -> Connection {
+    let mut c = conn(id, provider, ProviderKind::Oidc, Grant::AuthorizationCode);
+    c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(expires_in)));
+    c.lifetimes.access_received_at = Some(NOW.plus_secs(expires_in - lifetime));
+    c.lifetimes.has_refresh = true;
+    c
+}
+
+#[test]
+fn margin_is_30s_or_a_tenth_of_the_lifetime_plus_a_little_jitter() {
+    let p = providers("");
+    let ev = &p["ev"];
+    // 300 s token: 10 % is 30 s, so the margin is 30 s (+ up to 3 s jitter).
+    let (at, op) = due_at(&oidc(1, "ev", 300, 300), ev).unwrap();
+    assert_eq!(op, OpKind::Refresh);
+    let m = NOW.plus_secs(300).0 - at.0;
+    assert!((30..=33).contains(&m), "{m}");
+    // One-hour token: 10 % is 360 s.
+    let (at, _) = due_at(&oidc(2, "ev", 3600, 3600), ev).unwrap();
+    let m = NOW.plus_secs(3600).0 - at.0;
+    assert!((360..=396).contains(&m), "{m}");
+}
+
+#[test]
+fn configured_margin_wins() {
+    let p = providers("refresh_margin = \"2m\"");
+    let (at, _) = due_at(&oidc(3, "ev", 3600, 3600), &p["ev"]).unwrap();
+    let m = NOW.plus_secs(3600).0 - at.0;
+    assert!((120..=132).contains(&m), "{m}");
+}
+
+#[test]
+fn never_refreshes_dead_or_disabled_connections() {
+    let p = providers("");
+    let mut c = oidc(1, "ev", 10, 300);
+    c.flags.reauth_required = true;
+    assert_eq!(due_at(&c, &p["ev"]), None);
+    let mut c = oidc(1, "ev", 10, 300);
+    c.flags.logged_out_at = Some(NOW);
+    assert_eq!(due_at(&c, &p["ev"]), None);
+    let mut c = oidc(1, "ev", 10, 300);
+    c.flags.delinked_at = Some(NOW);
+    assert_eq!(due_at(&c, &p["ev"]), None);
+    let mut c = oidc(1, "ev", 10, 300);
+    c.lifetimes.has_refresh = false;
+    assert_eq!(
+        due_at(&c, &p["ev"]),
+        None,
+        "no refresh token, not client credentials"
+    );
+    assert_eq!(
+        due_at(&oidc(1, "off", 10, 300), &p["off"]),
+        None,
+        "auto_refresh off"
+    );
+}
+
+#[test]
+fn dapi_codes_are_exchanged_only_with_auto_exchange() {
+    let p = providers("");
+    let mut c = conn(5, "dapi", ProviderKind::Dapi, Grant::DapiConnect);
+    c.lifetimes.code_expires_at = Some(NOW.plus_secs(100));
+    let (at, op) = due_at(&c, &p["dapi"]).unwrap();
+    assert_eq!(op, OpKind::Exchange);
+    assert!(at < NOW.plus_secs(100));
+    c.lifetimes.access = Some(AccessExpiry::Permanent);
+    assert_eq!(due_at(&c, &p["dapi"]), None, "already exchanged");
+}
+
+#[test]
+fn plan_splits_due_from_later_and_respects_backoff_and_busy() {
+    let p = providers("");
+    let conns = vec![
+        oidc(1, "ev", 10, 300),
+        oidc(2, "ev", 1000, 3600),
+        oidc(3, "ev", 5, 300),
+        oidc(4, "ev", 5, 300),
+    ];
+    let mut backoff = Backoff::new();
+    backoff.insert(ConnectionId(3), (1, NOW.plus_secs(30)));
+    let busy: HashSet<_> = [ConnectionId(4)].into();
+    let plan = plan(&conns, &p, &backoff, &busy, NOW);
+    assert_eq!(plan.due, vec![(ConnectionId(1), OpKind::Refresh)]);
+    // Connection 3 waits for its backoff: that is the next instant.
+    assert_eq!(plan.next, Some(NOW.plus_secs(30)));
+}
+
+#[test]
+fn backoff_doubles_and_caps() {
+    assert_eq!(backoff_secs(1), 30);
+    assert_eq!(backoff_secs(2), 60);
+    assert_eq!(backoff_secs(3), 120);
+    assert_eq!(backoff_secs(40), 1800);
+}

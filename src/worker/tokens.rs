@@ -1,0 +1,153 @@
+//! Turning a provider's answer into a store update: pure bookkeeping.
+//!
+//! Kept apart from the I/O so the rules that protect tokens — keep the old
+//! refresh token when none comes back, expiry counted from receipt — are
+//! tested without a network.
+
+use crate::domain::{AccessExpiry, Connection, Flags, Lifetimes, UnixTime};
+use crate::providers::{GrantExpiry, TokenGrant};
+use crate::store::{ConnectionUpdate, SecretChange};
+
+/// The update that stores a fresh grant on an existing connection.
+pub fn grant_update(conn: &Connection, grant: &TokenGrant, now: UnixTime) -> ConnectionUpdate {
+    let keeps_old_refresh = grant.refresh_token.is_none() && conn.lifetimes.has_refresh;
+    let lifetimes = Lifetimes {
+        code_expires_at: None,
+        access: Some(access_expiry(grant, now)),
+        access_received_at: Some(now),
+        has_refresh: grant.refresh_token.is_some() || keeps_old_refresh,
+        refresh_expires_at: if keeps_old_refresh && grant.refresh_expires_in.is_none() {
+            conn.lifetimes.refresh_expires_at
+        } else {
+            grant.refresh_expires_in.map(|s| now.plus_secs(secs(s)))
+        },
+    };
+    let mut remote = conn.remote.clone();
+    if grant.subject.is_some() {
+        remote.user_id.clone_from(&grant.subject);
+    }
+    if grant.session.is_some() {
+        remote.session.clone_from(&grant.session);
+    }
+    ConnectionUpdate {
+        lifetimes: Some(lifetimes),
+        scopes: Some(grant.scopes.clone()),
+        flags: Some(Flags::default()),
+        remote: Some(remote),
+        access_code: SecretChange::Erase,
+        access_token: SecretChange::Set(grant.access_token.clone()),
+        refresh_token: set_or_keep(&grant.refresh_token),
+        id_token: set_or_keep(&grant.id_token),
+        user_secret: SecretChange::Keep,
+    }
+}
+
+pub fn access_expiry(grant: &TokenGrant, now: UnixTime) -> AccessExpiry {
+    match grant.expiry {
+        GrantExpiry::Permanent => AccessExpiry::Permanent,
+        GrantExpiry::InSecs(s) => AccessExpiry::At(now.plus_secs(secs(s))),
+    }
+}
+
+/// A failure that leaves every token as it was, recording only the message.
+pub fn failure_update(conn: &Connection, message: &str) -> ConnectionUpdate {
+    ConnectionUpdate {
+        flags: Some(Flags {
+            last_error: Some(message.to_string()),
+            ..conn.flags.clone()
+        }),
+        ..ConnectionUpdate::default()
+    }
+}
+
+fn set_or_keep(s: &Option<crate::domain::Secret>) -> SecretChange {
+    match s {
+        Some(v) if !v.is_empty() => SecretChange::Set(v.clone()),
+        _ => SecretChange::Keep,
+    }
+}
+
+fn secs(s: u64) -> i64 {
+    i64::try_from(s).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::*;
+
+    fn conn_with_refresh() -> Connection {
+        Connection {
+            id: ConnectionId(7),
+            user_id: UserId(1),
+            user: "u".into(),
+            provider: "everifin".into(),
+            kind: ProviderKind::Oidc,
+            grant: Grant::AuthorizationCode,
+            label: "Everifin".into(),
+            remote: RemoteIds::default(),
+            lifetimes: Lifetimes {
+                access: Some(AccessExpiry::At(UnixTime(100))),
+                access_received_at: Some(UnixTime(0)),
+                has_refresh: true,
+                refresh_expires_at: Some(UnixTime(1800)),
+                code_expires_at: None,
+            },
+            scopes: Scopes::default(),
+            flags: Flags {
+                last_error: Some("timeout".into()),
+                ..Flags::default()
+            },
+            last_op: None,
+            created_at: UnixTime(0),
+            version: 3,
+        }
+    }
+
+    fn grant(refresh: Option<&str>) -> TokenGrant {
+        TokenGrant {
+            access_token: Secret::new("new-access"),
+            expiry: GrantExpiry::InSecs(300),
+            refresh_token: refresh.map(Secret::new),
+            refresh_expires_in: refresh.map(|_| 1800),
+            id_token: None,
+            scopes: Scopes::granted(vec!["openid".into()]),
+            subject: Some("sub-1".into()),
+            session: None,
+        }
+    }
+
+    #[test]
+    fn expiry_counts_from_receipt_and_error_is_cleared() {
+        let now = UnixTime(1_000);
+        let u = grant_update(&conn_with_refresh(), &grant(Some("r2")), now);
+        let l = u.lifetimes.unwrap();
+        assert_eq!(l.access, Some(AccessExpiry::At(UnixTime(1_300))));
+        assert_eq!(l.refresh_expires_at, Some(UnixTime(2_800)));
+        assert!(l.has_refresh);
+        assert_eq!(u.flags.unwrap().last_error, None);
+        assert!(matches!(u.refresh_token, SecretChange::Set(ref s) if s.expose() == "r2"));
+        assert_eq!(u.remote.unwrap().user_id.as_deref(), Some("sub-1"));
+    }
+
+    #[test]
+    fn no_refresh_token_in_the_answer_keeps_the_old_one_and_its_expiry() {
+        let u = grant_update(&conn_with_refresh(), &grant(None), UnixTime(1_000));
+        assert!(matches!(u.refresh_token, SecretChange::Keep));
+        let l = u.lifetimes.unwrap();
+        assert!(l.has_refresh);
+        assert_eq!(l.refresh_expires_at, Some(UnixTime(1800)));
+    }
+
+    #[test]
+    fn failure_keeps_every_token() {
+        let u = failure_update(&conn_with_refresh(), "connection refused");
+        assert!(u.lifetimes.is_none());
+        assert!(matches!(u.access_token, SecretChange::Keep));
+        assert!(matches!(u.refresh_token, SecretChange::Keep));
+        assert_eq!(
+            u.flags.unwrap().last_error.as_deref(),
+            Some("connection refused")
+        );
+    }
+}

@@ -1,0 +1,50 @@
+//! The demo seeds every state of the design through the real engine and the
+//! sandbox over HTTP; this test holds it to that promise.
+
+use std::collections::BTreeSet;
+
+use bankdeck::cli::demo;
+use bankdeck::domain::{ConnState, StateKind, UnixTime};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_has_a_connection_in_every_state() {
+    let demo = demo::start().await.expect("demo starts");
+    let conns = demo.store.connections().unwrap();
+    let now = UnixTime::now();
+    let warn = demo.config.warn_secs();
+    let kinds: BTreeSet<StateKind> = conns
+        .iter()
+        .map(|c| ConnState::derive(c, now, warn).kind())
+        .collect();
+    for k in [
+        StateKind::CodePending,
+        StateKind::CodeExpired,
+        StateKind::Active,
+        StateKind::Expiring,
+        StateKind::Expired,
+        StateKind::ReauthRequired,
+        StateKind::LoggedOut,
+        StateKind::Delinked,
+        StateKind::Failed,
+    ] {
+        assert!(kinds.contains(&k), "no demo connection is {k}: {kinds:?}");
+    }
+    assert!(demo.store.users().unwrap().len() >= 12);
+    // The failed one carries the provider's own message (seed 002's INVALID_TOKEN).
+    let failed = conns
+        .iter()
+        .find(|c| ConnState::derive(c, now, warn).kind() == StateKind::Failed)
+        .unwrap();
+    assert!(
+        failed.flags.last_error.as_deref().unwrap_or("").contains("Invalid token"),
+        "{:?}",
+        failed.flags.last_error
+    );
+    // The logged-out one still has its access token counting down.
+    let out = conns
+        .iter()
+        .map(|c| ConnState::derive(c, now, warn))
+        .find(|s| s.kind() == StateKind::LoggedOut)
+        .unwrap();
+    assert!(matches!(out, ConnState::LoggedOut { access_until: Some(_) }));
+}

@@ -1,0 +1,229 @@
+//! Every operation of every family end to end: the real worker, store and
+//! provider clients against the sandbox over HTTP on 127.0.0.1.
+
+mod common;
+
+use bankdeck::domain::{AccessExpiry, ConnState, ErrorKind, OpKind, StateKind, UnixTime};
+use bankdeck::sandbox::{FaultKind, FaultRule, SandboxOptions};
+use bankdeck::worker::WorkerOptions;
+use common::Env;
+
+fn state(env: &Env, id: bankdeck::domain::ConnectionId) -> ConnState {
+    ConnState::derive(&env.conn(id), UnixTime::now(), env.config.warn_secs())
+}
+
+fn fault(route: &str, kind: FaultKind) -> FaultRule {
+    FaultRule { route: route.into(), kind, count: Some(1), rate: None }
+}
+
+#[tokio::test]
+async fn dapi_link_exchange_delink() {
+    let env = Env::start().await;
+    let c = env.dapi("amira").await;
+    assert_eq!(state(&env, c.id).kind(), StateKind::CodePending);
+    let c = env.op(OpKind::Exchange, c.id).await.unwrap();
+    assert_eq!(c.lifetimes.access, Some(AccessExpiry::Permanent));
+    assert!(c.scopes.granted.contains(&"accounts.get".to_string()));
+    assert!(c.scopes.denied.contains(&"transfer.create".to_string()));
+    assert_eq!(c.scopes.products, vec!["data", "payment"]);
+    let s = env.secrets(c.id);
+    assert!(s.access_code.is_none(), "a used code is erased");
+    assert!(s.access_token.is_some() && s.user_secret.is_some());
+    let c = env.op(OpKind::Delink, c.id).await.unwrap();
+    assert_eq!(state(&env, c.id).kind(), StateKind::Delinked);
+    assert_eq!(env.secrets(c.id).all().count(), 0, "delink erases every secret");
+    let ops: Vec<OpKind> = env.store.audit(Some(c.id), 10).unwrap().iter().map(|a| a.op).collect();
+    assert_eq!(ops, vec![OpKind::Delink, OpKind::Exchange, OpKind::Link]);
+    // Final: nothing more can be done with it, and nothing is sent.
+    let before = env.sandbox.request_count("dapi.delink");
+    assert_eq!(env.op(OpKind::Delink, c.id).await.unwrap_err().kind, ErrorKind::NotAllowed);
+    assert_eq!(env.sandbox.request_count("dapi.delink"), before);
+}
+
+#[tokio::test]
+async fn dapi_reused_code_says_link_again_and_is_not_retried() {
+    let env = Env::start().await;
+    let c = env.dapi("amira").await;
+    let code = env.secrets(c.id).access_code.unwrap();
+    // Someone else exchanged it first.
+    env.provider("dapi").exchange(&code, c.remote.connection_id.as_deref().unwrap()).await.unwrap();
+    let e = env.op(OpKind::Exchange, c.id).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::CodeInvalid);
+    assert!(e.message.contains("Invalid token") && e.message.contains("link again"), "{e}");
+    assert_eq!(env.sandbox.request_count("dapi.exchange"), 2, "exactly one attempt of ours");
+    assert_eq!(state(&env, c.id).describe(UnixTime::now()), format!("failed: {}", e.message));
+    // The dead code is gone, so a second try sends nothing.
+    assert_eq!(env.op(OpKind::Exchange, c.id).await.unwrap_err().kind, ErrorKind::NotAllowed);
+    assert_eq!(env.sandbox.request_count("dapi.exchange"), 2);
+}
+
+#[tokio::test]
+async fn dapi_code_past_its_expiry_is_not_sent() {
+    let env = Env::start_with(SandboxOptions { code_ttl: std::time::Duration::from_secs(300), ..Default::default() }, "", WorkerOptions::default()).await;
+    env.sandbox.set_clock(UnixTime::now().0 - 1000);
+    let c = env.dapi("amira").await;
+    env.sandbox.release_clock();
+    assert_eq!(state(&env, c.id).kind(), StateKind::CodeExpired);
+    let e = env.op(OpKind::Exchange, c.id).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::CodeInvalid);
+    assert!(e.message.contains("link the user again"), "{e}");
+    assert_eq!(env.sandbox.request_count("dapi.exchange"), 0);
+}
+
+#[tokio::test]
+async fn oidc_refresh_rotates_and_the_store_holds_the_newest() {
+    let env = Env::start().await;
+    let c = env.login("everifin", "lena").await;
+    let first = env.secrets(c.id);
+    assert!(c.scopes.granted.contains(&"openid".to_string()));
+    let before = UnixTime::now();
+    let c = env.op(OpKind::Refresh, c.id).await.unwrap();
+    let second = env.secrets(c.id);
+    assert_ne!(first.refresh_token, second.refresh_token);
+    assert_ne!(first.access_token, second.access_token);
+    assert!(second.id_token.is_some());
+    let exp = c.lifetimes.access.unwrap().at().unwrap();
+    assert!((before.plus_secs(300)..=UnixTime::now().plus_secs(300)).contains(&exp), "expiry counts from receipt");
+    assert!(c.lifetimes.refresh_expires_at.is_some());
+    assert_eq!(state(&env, c.id).kind(), StateKind::Active);
+}
+
+#[tokio::test]
+async fn replayed_rotated_token_means_reconsent_and_spares_the_others() {
+    let env = Env::start().await;
+    let a = env.login("everifin", "lena").await;
+    let b = env.login("everifin", "omar").await;
+    let b_before = env.secrets(b.id);
+    let old = env.secrets(a.id).refresh_token.unwrap();
+    env.op(OpKind::Refresh, a.id).await.unwrap();
+    // A leaked copy of the old token is replayed: the realm revokes the family.
+    assert_eq!(env.provider("everifin").refresh(&old).await.unwrap_err().kind, ErrorKind::ReauthRequired);
+    let posts = env.sandbox.request_count("oidc.token");
+    let e = env.op(OpKind::Refresh, a.id).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::ReauthRequired);
+    assert_eq!(state(&env, a.id).kind(), StateKind::ReauthRequired);
+    // No loop: asking again sends nothing.
+    assert_eq!(env.op(OpKind::Refresh, a.id).await.unwrap_err().kind, ErrorKind::NotAllowed);
+    assert_eq!(env.sandbox.request_count("oidc.token"), posts + 1);
+    assert_eq!(env.secrets(b.id), b_before);
+    assert_eq!(state(&env, b.id).kind(), StateKind::Active);
+}
+
+#[tokio::test]
+async fn logout_kills_the_refresh_token_and_leaves_the_access_token_counting() {
+    let env = Env::start().await;
+    let c = env.login("everifin", "lena").await;
+    let rt = env.secrets(c.id).refresh_token.unwrap();
+    let c = env.op(OpKind::Logout, c.id).await.unwrap();
+    assert!(env.secrets(c.id).refresh_token.is_none());
+    assert!(env.secrets(c.id).access_token.is_some());
+    match state(&env, c.id) {
+        ConnState::LoggedOut { access_until: Some(t) } => assert!(t > UnixTime::now()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(env.sandbox.request_count("oidc.logout"), 1);
+    assert_eq!(env.provider("everifin").refresh(&rt).await.unwrap_err().kind, ErrorKind::ReauthRequired);
+    assert_eq!(env.op(OpKind::Refresh, c.id).await.unwrap_err().kind, ErrorKind::NotAllowed);
+}
+
+#[tokio::test]
+async fn oauth2_authorization_code_refresh_and_revocation() {
+    let env = Env::start().await;
+    let c = env.login("bank", "amira").await;
+    assert_eq!(c.scopes.granted, vec!["accounts"]);
+    let rt = env.secrets(c.id).refresh_token.unwrap();
+    let c = env.op(OpKind::Refresh, c.id).await.unwrap();
+    assert_ne!(env.secrets(c.id).refresh_token.unwrap(), rt);
+    env.op(OpKind::Logout, c.id).await.unwrap();
+    assert_eq!(env.sandbox.request_count("oauth2.revoke"), 1);
+    assert_eq!(state(&env, c.id).kind(), StateKind::LoggedOut);
+}
+
+#[tokio::test]
+async fn client_credentials_are_renewed_by_running_the_grant_again() {
+    let env = Env::start().await;
+    let c = env.worker.client_credentials("bank", "app").await.unwrap();
+    assert_eq!(c.grant, bankdeck::domain::Grant::ClientCredentials);
+    assert!(env.secrets(c.id).refresh_token.is_none());
+    let first = env.secrets(c.id).access_token;
+    let c = env.op(OpKind::Refresh, c.id).await.unwrap();
+    assert_ne!(env.secrets(c.id).access_token, first);
+    assert_eq!(env.sandbox.request_count("oauth2.token"), 2);
+}
+
+#[tokio::test]
+async fn server_errors_keep_every_token() {
+    let env = Env::start().await;
+    let c = env.login("everifin", "lena").await;
+    let before = env.secrets(c.id);
+    for (kind, expect) in [
+        (FaultKind::Status(500), ErrorKind::Server),
+        (FaultKind::Html, ErrorKind::Protocol),
+        (FaultKind::MalformedJson, ErrorKind::Protocol),
+        (FaultKind::Reset, ErrorKind::Network),
+    ] {
+        env.sandbox.set_faults(vec![fault("oidc.token", kind.clone())]);
+        let e = env.op(OpKind::Refresh, c.id).await.unwrap_err();
+        assert_eq!(e.kind, expect, "{kind:?}: {e}");
+        assert_eq!(env.secrets(c.id), before, "{kind:?} lost a token");
+        assert_eq!(env.conn(c.id).flags.last_error.as_deref(), Some(e.message.as_str()));
+    }
+    env.sandbox.set_faults(vec![fault("oidc.token", FaultKind::TooManyRequests(bankdeck::sandbox::RetryAfter::Seconds(7)))]);
+    let e = env.op(OpKind::Refresh, c.id).await.unwrap_err();
+    assert_eq!((e.kind, e.retry_after), (ErrorKind::RateLimited, Some(7)));
+    assert_eq!(env.secrets(c.id), before);
+    // Once the server answers again, the same token works and the error clears.
+    let c = env.op(OpKind::Refresh, c.id).await.unwrap();
+    assert_eq!(c.flags.last_error, None);
+}
+
+#[tokio::test]
+async fn a_lost_rotation_ends_in_reconsent_without_a_loop() {
+    let env = Env::start().await;
+    let c = env.login("everifin", "lena").await;
+    let before = env.secrets(c.id);
+    env.sandbox.set_faults(vec![fault("oidc.token", FaultKind::Lose)]);
+    let e = env.op(OpKind::Refresh, c.id).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Network);
+    assert_eq!(env.secrets(c.id), before, "nothing learnt, nothing changed");
+    // The server rotated; our token is now a replay: the family is revoked.
+    let e = env.op(OpKind::Refresh, c.id).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::ReauthRequired);
+    assert_eq!(state(&env, c.id).kind(), StateKind::ReauthRequired);
+    assert_eq!(env.sandbox.request_count("oidc.token"), 3, "login + two refreshes, then silence");
+    assert_eq!(env.op(OpKind::Refresh, c.id).await.unwrap_err().kind, ErrorKind::NotAllowed);
+    assert_eq!(env.sandbox.request_count("oidc.token"), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_refreshes_send_one_post() {
+    let env = Env::start().await;
+    let c = env.login("everifin", "lena").await;
+    env.sandbox.set_faults(vec![FaultRule { route: "oidc.token".into(), kind: FaultKind::Latency(std::time::Duration::from_millis(300)), count: None, rate: None }]);
+    let posts = env.sandbox.request_count("oidc.token");
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let w = env.worker.clone();
+            tokio::spawn(async move { w.operate(OpKind::Refresh, c.id).await })
+        })
+        .collect();
+    let mut versions = std::collections::BTreeSet::new();
+    for t in tasks {
+        versions.insert(t.await.unwrap().unwrap().version);
+    }
+    assert_eq!(env.sandbox.request_count("oidc.token"), posts + 1);
+    assert_eq!(versions.len(), 1, "every caller got the one result");
+}
+
+#[tokio::test]
+async fn readonly_refuses_every_change_and_sends_nothing() {
+    let env = Env::start().await;
+    let c = env.login("everifin", "lena").await;
+    let ro = bankdeck::worker::Worker::new(env.store.clone(), common::entries(&env.config), WorkerOptions { readonly: true, ..Default::default() }, tokio::sync::mpsc::channel(8).0);
+    let posts = env.sandbox.request_count("oidc.token");
+    for op in [OpKind::Refresh, OpKind::Logout, OpKind::Exchange, OpKind::Delink] {
+        assert_eq!(ro.operate(op, c.id).await.unwrap_err().kind, ErrorKind::NotAllowed);
+    }
+    assert!(ro.add_user("x", None).await.is_err());
+    assert_eq!(env.sandbox.request_count("oidc.token"), posts);
+}

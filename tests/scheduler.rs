@@ -1,0 +1,182 @@
+//! The scheduler under paused tokio time: refreshes land a margin before
+//! expiry, failing connections back off, dead ones are left alone.
+//!
+//! The provider is an in-memory stand-in so that virtual time is the only
+//! clock in play (a real socket under paused time would let timeouts fire
+//! while waiting for bytes); the store is the real one.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bankdeck::domain::*;
+use bankdeck::providers::{AuthRequest, GrantExpiry, Provider, TokenGrant};
+use bankdeck::store::{AuditDraft, NewConnection};
+use bankdeck::worker::{Clock, ProviderEntry, Worker, WorkerOptions, scheduler};
+use futures::future::BoxFuture;
+
+const T0: UnixTime = UnixTime(1_800_000_000);
+
+#[derive(Default)]
+struct Fake {
+    refreshes: AtomicUsize,
+    fail: std::sync::atomic::AtomicBool,
+}
+
+impl Provider for Fake {
+    fn name(&self) -> &str { "ev" }
+    fn kind(&self) -> ProviderKind { ProviderKind::Oidc }
+    fn exchange<'a>(&'a self, _: &'a Secret, _: &'a str) -> BoxFuture<'a, Result<TokenGrant, OpError>> {
+        Box::pin(async { Err(OpError::not_allowed("n/a")) })
+    }
+    fn refresh<'a>(&'a self, _: &'a Secret) -> BoxFuture<'a, Result<TokenGrant, OpError>> {
+        Box::pin(async move {
+            let n = self.refreshes.fetch_add(1, Ordering::SeqCst);
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(OpError::new(ErrorKind::Network, "connection refused"));
+            }
+            Ok(TokenGrant {
+                access_token: Secret::new(format!("access-{n}")),
+                expiry: GrantExpiry::InSecs(300),
+                refresh_token: Some(Secret::new(format!("refresh-{n}"))),
+                refresh_expires_in: Some(1800),
+                id_token: None,
+                scopes: Scopes::default(),
+                subject: None,
+                session: None,
+            })
+        })
+    }
+    fn client_credentials(&self) -> BoxFuture<'_, Result<TokenGrant, OpError>> {
+        Box::pin(async { Err(OpError::not_allowed("n/a")) })
+    }
+    fn authorization_request<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<AuthRequest, OpError>> {
+        Box::pin(async { Err(OpError::not_allowed("n/a")) })
+    }
+    fn redeem_code<'a>(&'a self, _: &'a AuthRequest, _: &'a str) -> BoxFuture<'a, Result<TokenGrant, OpError>> {
+        Box::pin(async { Err(OpError::not_allowed("n/a")) })
+    }
+    fn logout<'a>(&'a self, _: &'a Secret) -> BoxFuture<'a, Result<(), OpError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn delink<'a>(&'a self, _: &'a Secret, _: &'a Secret) -> BoxFuture<'a, Result<(), OpError>> {
+        Box::pin(async { Err(OpError::not_allowed("n/a")) })
+    }
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    worker: Worker,
+    fake: Arc<Fake>,
+    store: Arc<dyn bankdeck::store::Store>,
+}
+
+fn setup() -> Setup {
+    let dir = common::private_dir();
+    let cfg = bankdeck::config::parse_layers(None, "[providers.ev]\nkind = \"oidc\"\ntoken_url = \"http://127.0.0.1:9/t\"\nclient_id = \"c\"\nauto_refresh = true\n").unwrap();
+    let store = bankdeck::store::open_with_key(&dir.path().join("d"), &dir.path().join("k"), false).unwrap().store;
+    let fake = Arc::new(Fake::default());
+    let entry = ProviderEntry { client: fake.clone(), config: cfg.provider("ev").unwrap().clone() };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let opts = WorkerOptions { clock: Clock::tokio_from(T0), ..WorkerOptions::default() };
+    let worker = Worker::new(store.clone(), vec![entry], opts, tx);
+    Setup { _dir: dir, worker, fake, store }
+}
+
+fn add(store: &dyn bankdeck::store::Store, user: &str, flags: Flags) -> ConnectionId {
+    let draft = |op| AuditDraft { at: T0, actor: "t".into(), op, ok: true, message: String::new() };
+    let u = store.add_user(user, None, draft(OpKind::AddUser)).unwrap();
+    let c = store
+        .insert_connection(
+            NewConnection {
+                user_id: u.id,
+                provider: "ev".into(),
+                kind: ProviderKind::Oidc,
+                grant: Grant::AuthorizationCode,
+                label: "Everifin".into(),
+                remote: RemoteIds::default(),
+                lifetimes: Lifetimes {
+                    access: Some(AccessExpiry::At(T0.plus_secs(300))),
+                    access_received_at: Some(T0),
+                    has_refresh: true,
+                    refresh_expires_at: Some(T0.plus_secs(1800)),
+                    code_expires_at: None,
+                },
+                scopes: Scopes::default(),
+                secrets: Secrets { access_token: Some("a0".into()), refresh_token: Some("r0".into()), ..Secrets::default() },
+            },
+            draft(OpKind::Login),
+        )
+        .unwrap();
+    if flags != Flags::default() {
+        let update = bankdeck::store::ConnectionUpdate { flags: Some(flags), ..Default::default() };
+        store.apply(c.id, c.version, update, draft(OpKind::Logout)).unwrap();
+    }
+    c.id
+}
+
+/// Lets spawned tasks and blocking store calls finish without moving time much.
+async fn settle() {
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn refreshes_a_margin_before_expiry_and_not_before() {
+    let s = setup();
+    let id = add(&*s.store, "lena", Flags::default());
+    let _sched = scheduler::spawn(s.worker.clone());
+    settle().await;
+    tokio::time::advance(Duration::from_secs(250)).await;
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 0, "300 s token, 30 s margin: not yet at 250 s");
+    tokio::time::advance(Duration::from_secs(25)).await;
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 1, "due by 270 s (margin 30 s + jitter up to 3 s)");
+    let c = s.store.connection(id).unwrap().unwrap();
+    assert_eq!(s.store.secrets(id).unwrap().refresh_token.unwrap().expose(), "refresh-0");
+    let exp = c.lifetimes.access.unwrap().at().unwrap();
+    assert!(exp > T0.plus_secs(500), "new expiry counted from the refresh");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_connection_backs_off() {
+    let s = setup();
+    s.fake.fail.store(true, Ordering::SeqCst);
+    let id = add(&*s.store, "lena", Flags::default());
+    let _sched = scheduler::spawn(s.worker.clone());
+    tokio::time::advance(Duration::from_secs(275)).await;
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 1);
+    // 30 s back-off: nothing at +20 s, a second try by +35 s, then 60 s.
+    tokio::time::advance(Duration::from_secs(20)).await;
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 1);
+    tokio::time::advance(Duration::from_secs(15)).await;
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 2);
+    tokio::time::advance(Duration::from_secs(40)).await;
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 2, "second back-off is 60 s");
+    // Tokens are intact throughout.
+    assert_eq!(s.store.secrets(id).unwrap().refresh_token.unwrap().expose(), "r0");
+}
+
+#[tokio::test(start_paused = true)]
+async fn dead_connections_are_never_refreshed() {
+    let s = setup();
+    add(&*s.store, "a", Flags { reauth_required: true, ..Flags::default() });
+    add(&*s.store, "b", Flags { logged_out_at: Some(T0), ..Flags::default() });
+    add(&*s.store, "c", Flags { delinked_at: Some(T0), ..Flags::default() });
+    let _sched = scheduler::spawn(s.worker.clone());
+    for _ in 0..10 {
+        tokio::time::advance(Duration::from_secs(120)).await;
+        settle().await;
+    }
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 0);
+}
