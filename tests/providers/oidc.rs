@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use axum::routing::get;
+use axum::response::Html;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use bankdeck::config::Family;
 use bankdeck::domain::{ErrorKind, Secret};
@@ -11,7 +12,7 @@ use bankdeck::providers::{browser_login, build};
 use serde_json::json;
 
 use super::auth_server::{self, Consent, issue_refresh_token, refresh_token_alive};
-use super::support::{follow_in_background, login_options, oidc_config, serve, url};
+use super::support::{Counter, follow_in_background, login_options, oidc_config, serve, url};
 
 #[tokio::test]
 async fn login_checks_nonce_and_issuer_then_refresh_and_logout() {
@@ -112,4 +113,62 @@ async fn discovered_endpoints_are_checked_like_configured_ones() {
     let e = p.refresh(&Secret::new("rt")).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Protocol);
     assert!(e.message.contains("issuer"), "{}", e.message);
+}
+
+/// An oidc-provider-like issuer: `end_session_endpoint` is a browser page
+/// (`/session/end`, answering 200 HTML to anything), revocation is separate.
+async fn browser_logout_issuer() -> (String, Counter, Counter) {
+    let (pages, revocations) = (Counter::default(), Counter::default());
+    let (p, r) = (pages.clone(), revocations.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let doc = json!({
+        "issuer": format!("{base}/realms/test"),
+        "token_endpoint": format!("{base}/token"),
+        "end_session_endpoint": format!("{base}/session/end"),
+        "revocation_endpoint": format!("{base}/token/revocation"),
+    });
+    let page = move || async move {
+        p.bump();
+        Html("<form id=op.logoutForm>Do you want to sign out?</form>")
+    };
+    let app = Router::new()
+        .route(
+            "/realms/test/.well-known/openid-configuration",
+            get(move || async move { Json(doc) }),
+        )
+        .route("/session/end", get(page.clone()).post(page))
+        .route(
+            "/token/revocation",
+            post(move || async move {
+                r.bump();
+                ""
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, pages, revocations)
+}
+
+#[tokio::test]
+async fn a_browser_end_session_page_is_not_mistaken_for_a_logout() {
+    let (base, pages, revocations) = browser_logout_issuer().await;
+    let p = build(&oidc_config(&base)).unwrap();
+    p.logout(&Secret::new("rt")).await.unwrap();
+    assert_eq!(
+        (pages.get(), revocations.get()),
+        (0, 1),
+        "revoked, page untouched"
+    );
+
+    let mut cfg = oidc_config(&base);
+    if let Family::Oidc(o) = &mut cfg.family {
+        o.logout_url = Some(url(&format!("{base}/session/end")));
+    }
+    let e = build(&cfg)
+        .unwrap()
+        .logout(&Secret::new("rt"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Protocol);
+    assert!(e.message.contains("HTML page"), "{}", e.message);
 }
