@@ -24,23 +24,28 @@ pub enum TokenCall {
     EndSession,
 }
 
-/// Any non-2xx answer of a token, revocation or logout endpoint.
+/// Any non-2xx answer of a token, revocation or logout endpoint. The status
+/// class decides first: a 5xx is the server's failure whatever its body says.
 pub fn error_from_reply(reply: &Reply, call: TokenCall) -> OpError {
     let host = &reply.host;
     let status = reply.status;
     if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
         return rate_limited(reply);
     }
-    if let Ok(obj) = json_object(reply)
-        && obj.get("error").and_then(Value::as_str).is_some()
-    {
-        return error_from_object(&obj, call);
-    }
+    let body = json_object(reply).ok();
+    let code = body
+        .as_ref()
+        .and_then(|o| o.get("error"))
+        .and_then(Value::as_str);
     if status.is_server_error() {
+        let said = code.map_or_else(String::new, |c| format!(" ({})", shown(c)));
         return OpError::new(
             ErrorKind::Server,
-            format!("{host} failed with {status}: try again later"),
+            format!("{host} failed with {status}{said}: try again later"),
         );
+    }
+    if let (Some(obj), Some(_)) = (&body, code) {
+        return error_from_object(obj, call);
     }
     if status == StatusCode::UNAUTHORIZED {
         return OpError::new(

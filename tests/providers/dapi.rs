@@ -125,3 +125,34 @@ async fn dapi_has_no_refresh_logout_or_client_credentials() {
         ErrorKind::NotAllowed
     );
 }
+
+#[tokio::test]
+async fn dapi_server_failures_and_throttling() {
+    use axum::http::{StatusCode, header};
+    use axum::routing::post;
+    let app = axum::Router::new()
+        .route(
+            "/v2/auth/ExchangeToken",
+            post(|| async {
+                let body = r#"{"success":false,"status":"failed","type":"UNEXPECTED_ERROR","msg":"Bank is down"}"#;
+                (StatusCode::BAD_GATEWAY, [(header::CONTENT_TYPE, "application/json")], body)
+            }),
+        )
+        .route(
+            "/v2/users/DelinkUser",
+            post(|| async { (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "30")], "") }),
+        );
+    let base = super::support::serve(app).await;
+    let p = build(&dapi_config(&base, secret_file(APP_SECRET))).unwrap();
+    let e = p
+        .exchange(&Secret::new(ACCESS_CODE), CONNECTION_ID)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Server);
+    assert!(e.message.contains("Bank is down"), "{}", e.message);
+    let e = p
+        .delink(&Secret::new(ACCESS_TOKEN), &Secret::new(USER_SECRET))
+        .await
+        .unwrap_err();
+    assert_eq!((e.kind, e.retry_after), (ErrorKind::RateLimited, Some(30)));
+}
