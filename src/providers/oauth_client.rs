@@ -274,13 +274,18 @@ mod tests {
         let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
         assert_eq!(q["kc_idp_hint"], "x");
         assert_eq!(q["state"], r.state.expose());
-        assert_eq!(q["nonce"], r.nonce.unwrap().expose());
+        assert_eq!(q["nonce"], r.nonce.as_ref().unwrap().expose());
         assert_eq!(q["code_challenge_method"], "S256");
         let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
             <sha2::Sha256 as sha2::Digest>::digest(r.pkce_verifier.expose()),
         );
         assert_eq!(q["code_challenge"], challenge);
         assert_eq!(q["prompt"], "consent");
+        let shown = format!("{r:?}");
+        assert!(
+            !shown.contains(r.state.expose()) && shown.contains("idp.test/auth?…"),
+            "{shown}"
+        );
         assert_eq!(q["scope"], "openid offline_access");
         let plain = c
             .authorization_request(
