@@ -29,6 +29,11 @@ fn callback_port(auth_url: &str) -> u16 {
 #[tokio::test]
 #[ignore = "run by login_through_browser_env in a child process"]
 async fn login_child_with_browser_env() {
+    if std::env::var_os("BANKDECK_LOGIN_CHILD").is_none() {
+        // Run by hand with --include-ignored: the parent test is the real one.
+        eprintln!("only meaningful as the child of login_through_browser_env");
+        return;
+    }
     assert!(std::env::var("BROWSER").unwrap().ends_with("browser.sh"));
     let server = auth_server::start().await;
     let p = build(&oauth2_config(&server.base, ClientAuth::Basic, true)).unwrap();
@@ -66,6 +71,7 @@ fn login_through_browser_env() {
             "--nocapture",
         ])
         .env("BROWSER", &script)
+        .env("BANKDECK_LOGIN_CHILD", "1")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

@@ -110,3 +110,43 @@ async fn nothing_secret_in_debug_output() {
     assert!(!shown.contains(g.access_token.expose()), "{shown}");
     assert!(!shown.contains(CLIENT_SECRET));
 }
+
+/// Collects what the `fmt` subscriber writes.
+#[derive(Clone, Default)]
+struct LogBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn debug_logs_say_method_host_path_status_and_no_secret() {
+    let logs = LogBuf::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let server = auth_server::start().await;
+    issue_refresh_token(&server, "rt-very-secret");
+    let p = build(&oauth2_config(&server.base, ClientAuth::Post, true)).unwrap();
+    let g = p.refresh(&Secret::new("rt-very-secret")).await.unwrap();
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("POST"), "{text}");
+    assert!(
+        text.contains("/realms/test/protocol/openid-connect/token"),
+        "{text}"
+    );
+    assert!(text.contains("status=200"), "{text}");
+    for secret in ["rt-very-secret", CLIENT_SECRET, g.access_token.expose()] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+}
