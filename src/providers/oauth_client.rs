@@ -41,19 +41,18 @@ pub struct OAuthClient {
 }
 
 impl OAuthClient {
-    pub async fn client_credentials(&self, token_url: &Url) -> Result<TokenGrant, OpError> {
-        let scope = self.client.scopes.join(" ");
+    pub async fn client_credentials(
+        &self,
+        token_url: &Url,
+        scopes: &[String],
+    ) -> Result<TokenGrant, OpError> {
+        let scope = scopes.join(" ");
         let mut form = vec![("grant_type", "client_credentials".to_owned())];
         if !scope.is_empty() {
             form.push(("scope", scope));
         }
-        self.token(
-            token_url,
-            form,
-            TokenCall::ClientCredentials,
-            &self.client.scopes,
-        )
-        .await
+        self.token(token_url, form, TokenCall::ClientCredentials, scopes)
+            .await
     }
 
     pub async fn refresh(&self, token_url: &Url, refresh: &Secret) -> Result<TokenGrant, OpError> {

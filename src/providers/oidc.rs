@@ -27,8 +27,8 @@ pub struct OidcProvider {
     cfg: OidcConfig,
     endpoints: OnceCell<Endpoints>,
     /// The configured scopes with `openid` first: without it the server is
-    /// not speaking OpenID Connect. Client credentials use the configured
-    /// ones alone (`openid` means nothing without a user).
+    /// not speaking OpenID Connect. Client credentials leave out `openid`
+    /// and `offline_access`, which mean nothing without a user.
     login_scopes: Vec<String>,
 }
 
@@ -186,7 +186,12 @@ impl Provider for OidcProvider {
     fn client_credentials(&self) -> BoxFuture<'_, Result<TokenGrant, OpError>> {
         async move {
             let url = self.token_url().await?;
-            self.core.client_credentials(&url).await
+            // `openid` and `offline_access` mean nothing without a user.
+            let scopes: Vec<String> = (self.core.client.scopes.iter())
+                .filter(|s| !matches!(s.as_str(), "openid" | "offline_access"))
+                .cloned()
+                .collect();
+            self.core.client_credentials(&url, &scopes).await
         }
         .boxed()
     }

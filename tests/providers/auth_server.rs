@@ -45,6 +45,8 @@ pub struct AuthServer {
     pub token_calls: Counter,
     pub discovery_calls: Counter,
     pub ended: Mutex<Vec<String>>,
+    /// The `scope` of the last token request.
+    pub last_scope: Mutex<Option<String>>,
     next: Counter,
 }
 
@@ -64,6 +66,7 @@ pub async fn start() -> Shared {
         token_calls: Counter::default(),
         discovery_calls: Counter::default(),
         ended: Mutex::default(),
+        last_scope: Mutex::default(),
         next: Counter::default(),
     });
     let app = Router::new()
@@ -140,6 +143,7 @@ async fn token(
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
     s.token_calls.bump();
+    *s.last_scope.lock().unwrap() = f.get("scope").cloned();
     if !client_ok(&headers, &f) {
         return oauth_error(
             StatusCode::UNAUTHORIZED,

@@ -172,3 +172,18 @@ async fn a_browser_end_session_page_is_not_mistaken_for_a_logout() {
     assert_eq!(e.kind, ErrorKind::Protocol);
     assert!(e.message.contains("HTML page"), "{}", e.message);
 }
+
+#[tokio::test]
+async fn client_credentials_ask_for_no_user_scopes() {
+    let server = auth_server::start().await;
+    let mut cfg = oidc_config(&server.base);
+    if let Family::Oidc(o) = &mut cfg.family {
+        o.client.scopes = vec!["openid".into(), "offline_access".into(), "accounts".into()];
+    }
+    let g = build(&cfg).unwrap().client_credentials().await.unwrap();
+    assert_eq!(
+        server.last_scope.lock().unwrap().as_deref(),
+        Some("accounts")
+    );
+    assert!(g.refresh_token.is_none());
+}
