@@ -36,7 +36,12 @@ async fn demo_has_a_connection_in_every_state() {
         .find(|c| ConnState::derive(c, now, warn).kind() == StateKind::Failed)
         .unwrap();
     assert!(
-        failed.flags.last_error.as_deref().unwrap_or("").contains("Invalid token"),
+        failed
+            .flags
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("Invalid token"),
         "{:?}",
         failed.flags.last_error
     );
@@ -46,5 +51,10 @@ async fn demo_has_a_connection_in_every_state() {
         .map(|c| ConnState::derive(c, now, warn))
         .find(|s| s.kind() == StateKind::LoggedOut)
         .unwrap();
-    assert!(matches!(out, ConnState::LoggedOut { access_until: Some(_) }));
+    assert!(matches!(
+        out,
+        ConnState::LoggedOut {
+            access_until: Some(_)
+        }
+    ));
 }

@@ -13,7 +13,12 @@ fn state(env: &Env, id: bankdeck::domain::ConnectionId) -> ConnState {
 }
 
 fn fault(route: &str, kind: FaultKind) -> FaultRule {
-    FaultRule { route: route.into(), kind, count: Some(1), rate: None }
+    FaultRule {
+        route: route.into(),
+        kind,
+        count: Some(1),
+        rate: None,
+    }
 }
 
 #[tokio::test]
@@ -31,12 +36,25 @@ async fn dapi_link_exchange_delink() {
     assert!(s.access_token.is_some() && s.user_secret.is_some());
     let c = env.op(OpKind::Delink, c.id).await.unwrap();
     assert_eq!(state(&env, c.id).kind(), StateKind::Delinked);
-    assert_eq!(env.secrets(c.id).all().count(), 0, "delink erases every secret");
-    let ops: Vec<OpKind> = env.store.audit(Some(c.id), 10).unwrap().iter().map(|a| a.op).collect();
+    assert_eq!(
+        env.secrets(c.id).all().count(),
+        0,
+        "delink erases every secret"
+    );
+    let ops: Vec<OpKind> = env
+        .store
+        .audit(Some(c.id), 10)
+        .unwrap()
+        .iter()
+        .map(|a| a.op)
+        .collect();
     assert_eq!(ops, vec![OpKind::Delink, OpKind::Exchange, OpKind::Link]);
     // Final: nothing more can be done with it, and nothing is sent.
     let before = env.sandbox.request_count("dapi.delink");
-    assert_eq!(env.op(OpKind::Delink, c.id).await.unwrap_err().kind, ErrorKind::NotAllowed);
+    assert_eq!(
+        env.op(OpKind::Delink, c.id).await.unwrap_err().kind,
+        ErrorKind::NotAllowed
+    );
     assert_eq!(env.sandbox.request_count("dapi.delink"), before);
 }
 
@@ -46,20 +64,44 @@ async fn dapi_reused_code_says_link_again_and_is_not_retried() {
     let c = env.dapi("amira").await;
     let code = env.secrets(c.id).access_code.unwrap();
     // Someone else exchanged it first.
-    env.provider("dapi").exchange(&code, c.remote.connection_id.as_deref().unwrap()).await.unwrap();
+    env.provider("dapi")
+        .exchange(&code, c.remote.connection_id.as_deref().unwrap())
+        .await
+        .unwrap();
     let e = env.op(OpKind::Exchange, c.id).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::CodeInvalid);
-    assert!(e.message.contains("Invalid token") && e.message.contains("link again"), "{e}");
-    assert_eq!(env.sandbox.request_count("dapi.exchange"), 2, "exactly one attempt of ours");
-    assert_eq!(state(&env, c.id).describe(UnixTime::now()), format!("failed: {}", e.message));
+    assert!(
+        e.message.contains("Invalid token") && e.message.contains("link again"),
+        "{e}"
+    );
+    assert_eq!(
+        env.sandbox.request_count("dapi.exchange"),
+        2,
+        "exactly one attempt of ours"
+    );
+    assert_eq!(
+        state(&env, c.id).describe(UnixTime::now()),
+        format!("failed: {}", e.message)
+    );
     // The dead code is gone, so a second try sends nothing.
-    assert_eq!(env.op(OpKind::Exchange, c.id).await.unwrap_err().kind, ErrorKind::NotAllowed);
+    assert_eq!(
+        env.op(OpKind::Exchange, c.id).await.unwrap_err().kind,
+        ErrorKind::NotAllowed
+    );
     assert_eq!(env.sandbox.request_count("dapi.exchange"), 2);
 }
 
 #[tokio::test]
 async fn dapi_code_past_its_expiry_is_not_sent() {
-    let env = Env::start_with(SandboxOptions { code_ttl: std::time::Duration::from_secs(300), ..Default::default() }, "", WorkerOptions::default()).await;
+    let env = Env::start_with(
+        SandboxOptions {
+            code_ttl: std::time::Duration::from_secs(300),
+            ..Default::default()
+        },
+        "",
+        WorkerOptions::default(),
+    )
+    .await;
     env.sandbox.set_clock(UnixTime::now().0 - 1000);
     let c = env.dapi("amira").await;
     env.sandbox.release_clock();
@@ -83,7 +125,10 @@ async fn oidc_refresh_rotates_and_the_store_holds_the_newest() {
     assert_ne!(first.access_token, second.access_token);
     assert!(second.id_token.is_some());
     let exp = c.lifetimes.access.unwrap().at().unwrap();
-    assert!((before.plus_secs(300)..=UnixTime::now().plus_secs(300)).contains(&exp), "expiry counts from receipt");
+    assert!(
+        (before.plus_secs(300)..=UnixTime::now().plus_secs(300)).contains(&exp),
+        "expiry counts from receipt"
+    );
     assert!(c.lifetimes.refresh_expires_at.is_some());
     assert_eq!(state(&env, c.id).kind(), StateKind::Active);
 }
@@ -97,13 +142,23 @@ async fn replayed_rotated_token_means_reconsent_and_spares_the_others() {
     let old = env.secrets(a.id).refresh_token.unwrap();
     env.op(OpKind::Refresh, a.id).await.unwrap();
     // A leaked copy of the old token is replayed: the realm revokes the family.
-    assert_eq!(env.provider("everifin").refresh(&old).await.unwrap_err().kind, ErrorKind::ReauthRequired);
+    assert_eq!(
+        env.provider("everifin")
+            .refresh(&old)
+            .await
+            .unwrap_err()
+            .kind,
+        ErrorKind::ReauthRequired
+    );
     let posts = env.sandbox.request_count("oidc.token");
     let e = env.op(OpKind::Refresh, a.id).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::ReauthRequired);
     assert_eq!(state(&env, a.id).kind(), StateKind::ReauthRequired);
     // No loop: asking again sends nothing.
-    assert_eq!(env.op(OpKind::Refresh, a.id).await.unwrap_err().kind, ErrorKind::NotAllowed);
+    assert_eq!(
+        env.op(OpKind::Refresh, a.id).await.unwrap_err().kind,
+        ErrorKind::NotAllowed
+    );
     assert_eq!(env.sandbox.request_count("oidc.token"), posts + 1);
     assert_eq!(env.secrets(b.id), b_before);
     assert_eq!(state(&env, b.id).kind(), StateKind::Active);
@@ -118,12 +173,24 @@ async fn logout_kills_the_refresh_token_and_leaves_the_access_token_counting() {
     assert!(env.secrets(c.id).refresh_token.is_none());
     assert!(env.secrets(c.id).access_token.is_some());
     match state(&env, c.id) {
-        ConnState::LoggedOut { access_until: Some(t) } => assert!(t > UnixTime::now()),
+        ConnState::LoggedOut {
+            access_until: Some(t),
+        } => assert!(t > UnixTime::now()),
         other => panic!("{other:?}"),
     }
     assert_eq!(env.sandbox.request_count("oidc.logout"), 1);
-    assert_eq!(env.provider("everifin").refresh(&rt).await.unwrap_err().kind, ErrorKind::ReauthRequired);
-    assert_eq!(env.op(OpKind::Refresh, c.id).await.unwrap_err().kind, ErrorKind::NotAllowed);
+    assert_eq!(
+        env.provider("everifin")
+            .refresh(&rt)
+            .await
+            .unwrap_err()
+            .kind,
+        ErrorKind::ReauthRequired
+    );
+    assert_eq!(
+        env.op(OpKind::Refresh, c.id).await.unwrap_err().kind,
+        ErrorKind::NotAllowed
+    );
 }
 
 #[tokio::test]
@@ -162,13 +229,20 @@ async fn server_errors_keep_every_token() {
         (FaultKind::MalformedJson, ErrorKind::Protocol),
         (FaultKind::Reset, ErrorKind::Network),
     ] {
-        env.sandbox.set_faults(vec![fault("oidc.token", kind.clone())]);
+        env.sandbox
+            .set_faults(vec![fault("oidc.token", kind.clone())]);
         let e = env.op(OpKind::Refresh, c.id).await.unwrap_err();
         assert_eq!(e.kind, expect, "{kind:?}: {e}");
         assert_eq!(env.secrets(c.id), before, "{kind:?} lost a token");
-        assert_eq!(env.conn(c.id).flags.last_error.as_deref(), Some(e.message.as_str()));
+        assert_eq!(
+            env.conn(c.id).flags.last_error.as_deref(),
+            Some(e.message.as_str())
+        );
     }
-    env.sandbox.set_faults(vec![fault("oidc.token", FaultKind::TooManyRequests(bankdeck::sandbox::RetryAfter::Seconds(7)))]);
+    env.sandbox.set_faults(vec![fault(
+        "oidc.token",
+        FaultKind::TooManyRequests(bankdeck::sandbox::RetryAfter::Seconds(7)),
+    )]);
     let e = env.op(OpKind::Refresh, c.id).await.unwrap_err();
     assert_eq!((e.kind, e.retry_after), (ErrorKind::RateLimited, Some(7)));
     assert_eq!(env.secrets(c.id), before);
@@ -182,7 +256,8 @@ async fn a_lost_rotation_ends_in_reconsent_without_a_loop() {
     let env = Env::start().await;
     let c = env.login("everifin", "lena").await;
     let before = env.secrets(c.id);
-    env.sandbox.set_faults(vec![fault("oidc.token", FaultKind::Lose)]);
+    env.sandbox
+        .set_faults(vec![fault("oidc.token", FaultKind::Lose)]);
     let e = env.op(OpKind::Refresh, c.id).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Network);
     assert_eq!(env.secrets(c.id), before, "nothing learnt, nothing changed");
@@ -190,8 +265,15 @@ async fn a_lost_rotation_ends_in_reconsent_without_a_loop() {
     let e = env.op(OpKind::Refresh, c.id).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::ReauthRequired);
     assert_eq!(state(&env, c.id).kind(), StateKind::ReauthRequired);
-    assert_eq!(env.sandbox.request_count("oidc.token"), 3, "login + two refreshes, then silence");
-    assert_eq!(env.op(OpKind::Refresh, c.id).await.unwrap_err().kind, ErrorKind::NotAllowed);
+    assert_eq!(
+        env.sandbox.request_count("oidc.token"),
+        3,
+        "login + two refreshes, then silence"
+    );
+    assert_eq!(
+        env.op(OpKind::Refresh, c.id).await.unwrap_err().kind,
+        ErrorKind::NotAllowed
+    );
     assert_eq!(env.sandbox.request_count("oidc.token"), 3);
 }
 
@@ -199,7 +281,12 @@ async fn a_lost_rotation_ends_in_reconsent_without_a_loop() {
 async fn fifty_concurrent_refreshes_send_one_post() {
     let env = Env::start().await;
     let c = env.login("everifin", "lena").await;
-    env.sandbox.set_faults(vec![FaultRule { route: "oidc.token".into(), kind: FaultKind::Latency(std::time::Duration::from_millis(300)), count: None, rate: None }]);
+    env.sandbox.set_faults(vec![FaultRule {
+        route: "oidc.token".into(),
+        kind: FaultKind::Latency(std::time::Duration::from_millis(300)),
+        count: None,
+        rate: None,
+    }]);
     let posts = env.sandbox.request_count("oidc.token");
     let tasks: Vec<_> = (0..50)
         .map(|_| {
@@ -219,10 +306,26 @@ async fn fifty_concurrent_refreshes_send_one_post() {
 async fn readonly_refuses_every_change_and_sends_nothing() {
     let env = Env::start().await;
     let c = env.login("everifin", "lena").await;
-    let ro = bankdeck::worker::Worker::new(env.store.clone(), common::entries(&env.config), WorkerOptions { readonly: true, ..Default::default() }, tokio::sync::mpsc::channel(8).0);
+    let ro = bankdeck::worker::Worker::new(
+        env.store.clone(),
+        common::entries(&env.config),
+        WorkerOptions {
+            readonly: true,
+            ..Default::default()
+        },
+        tokio::sync::mpsc::channel(8).0,
+    );
     let posts = env.sandbox.request_count("oidc.token");
-    for op in [OpKind::Refresh, OpKind::Logout, OpKind::Exchange, OpKind::Delink] {
-        assert_eq!(ro.operate(op, c.id).await.unwrap_err().kind, ErrorKind::NotAllowed);
+    for op in [
+        OpKind::Refresh,
+        OpKind::Logout,
+        OpKind::Exchange,
+        OpKind::Delink,
+    ] {
+        assert_eq!(
+            ro.operate(op, c.id).await.unwrap_err().kind,
+            ErrorKind::NotAllowed
+        );
     }
     assert!(ro.add_user("x", None).await.is_err());
     assert_eq!(env.sandbox.request_count("oidc.token"), posts);

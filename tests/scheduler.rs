@@ -26,9 +26,17 @@ struct Fake {
 }
 
 impl Provider for Fake {
-    fn name(&self) -> &str { "ev" }
-    fn kind(&self) -> ProviderKind { ProviderKind::Oidc }
-    fn exchange<'a>(&'a self, _: &'a Secret, _: &'a str) -> BoxFuture<'a, Result<TokenGrant, OpError>> {
+    fn name(&self) -> &str {
+        "ev"
+    }
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Oidc
+    }
+    fn exchange<'a>(
+        &'a self,
+        _: &'a Secret,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<TokenGrant, OpError>> {
         Box::pin(async { Err(OpError::not_allowed("n/a")) })
     }
     fn refresh<'a>(&'a self, _: &'a Secret) -> BoxFuture<'a, Result<TokenGrant, OpError>> {
@@ -52,10 +60,17 @@ impl Provider for Fake {
     fn client_credentials(&self) -> BoxFuture<'_, Result<TokenGrant, OpError>> {
         Box::pin(async { Err(OpError::not_allowed("n/a")) })
     }
-    fn authorization_request<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<AuthRequest, OpError>> {
+    fn authorization_request<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<AuthRequest, OpError>> {
         Box::pin(async { Err(OpError::not_allowed("n/a")) })
     }
-    fn redeem_code<'a>(&'a self, _: &'a AuthRequest, _: &'a str) -> BoxFuture<'a, Result<TokenGrant, OpError>> {
+    fn redeem_code<'a>(
+        &'a self,
+        _: &'a AuthRequest,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<TokenGrant, OpError>> {
         Box::pin(async { Err(OpError::not_allowed("n/a")) })
     }
     fn logout<'a>(&'a self, _: &'a Secret) -> BoxFuture<'a, Result<(), OpError>> {
@@ -76,18 +91,37 @@ struct Setup {
 fn setup() -> Setup {
     let dir = common::private_dir();
     let cfg = bankdeck::config::parse_layers(None, "[providers.ev]\nkind = \"oidc\"\ntoken_url = \"http://127.0.0.1:9/t\"\nclient_id = \"c\"\nauto_refresh = true\n").unwrap();
-    let store = bankdeck::store::open_with_key(&dir.path().join("d"), &dir.path().join("k"), false).unwrap().store;
+    let store = bankdeck::store::open_with_key(&dir.path().join("d"), &dir.path().join("k"), false)
+        .unwrap()
+        .store;
     let fake = Arc::new(Fake::default());
-    let entry = ProviderEntry { client: fake.clone(), config: cfg.provider("ev").unwrap().clone() };
+    let entry = ProviderEntry {
+        client: fake.clone(),
+        config: cfg.provider("ev").unwrap().clone(),
+    };
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move { while rx.recv().await.is_some() {} });
-    let opts = WorkerOptions { clock: Clock::tokio_from(T0), ..WorkerOptions::default() };
+    let opts = WorkerOptions {
+        clock: Clock::tokio_from(T0),
+        ..WorkerOptions::default()
+    };
     let worker = Worker::new(store.clone(), vec![entry], opts, tx);
-    Setup { _dir: dir, worker, fake, store }
+    Setup {
+        _dir: dir,
+        worker,
+        fake,
+        store,
+    }
 }
 
 fn add(store: &dyn bankdeck::store::Store, user: &str, flags: Flags) -> ConnectionId {
-    let draft = |op| AuditDraft { at: T0, actor: "t".into(), op, ok: true, message: String::new() };
+    let draft = |op| AuditDraft {
+        at: T0,
+        actor: "t".into(),
+        op,
+        ok: true,
+        message: String::new(),
+    };
     let u = store.add_user(user, None, draft(OpKind::AddUser)).unwrap();
     let c = store
         .insert_connection(
@@ -106,14 +140,23 @@ fn add(store: &dyn bankdeck::store::Store, user: &str, flags: Flags) -> Connecti
                     code_expires_at: None,
                 },
                 scopes: Scopes::default(),
-                secrets: Secrets { access_token: Some("a0".into()), refresh_token: Some("r0".into()), ..Secrets::default() },
+                secrets: Secrets {
+                    access_token: Some("a0".into()),
+                    refresh_token: Some("r0".into()),
+                    ..Secrets::default()
+                },
             },
             draft(OpKind::Login),
         )
         .unwrap();
     if flags != Flags::default() {
-        let update = bankdeck::store::ConnectionUpdate { flags: Some(flags), ..Default::default() };
-        store.apply(c.id, c.version, update, draft(OpKind::Logout)).unwrap();
+        let update = bankdeck::store::ConnectionUpdate {
+            flags: Some(flags),
+            ..Default::default()
+        };
+        store
+            .apply(c.id, c.version, update, draft(OpKind::Logout))
+            .unwrap();
     }
     c.id
 }
@@ -134,14 +177,28 @@ async fn refreshes_a_margin_before_expiry_and_not_before() {
     settle().await;
     tokio::time::advance(Duration::from_secs(250)).await;
     settle().await;
-    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 0, "300 s token, 30 s margin: not yet at 250 s");
+    assert_eq!(
+        s.fake.refreshes.load(Ordering::SeqCst),
+        0,
+        "300 s token, 30 s margin: not yet at 250 s"
+    );
     tokio::time::advance(Duration::from_secs(25)).await;
     settle().await;
-    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 1, "due by 270 s (margin 30 s + jitter up to 3 s)");
+    assert_eq!(
+        s.fake.refreshes.load(Ordering::SeqCst),
+        1,
+        "due by 270 s (margin 30 s + jitter up to 3 s)"
+    );
     let c = s.store.connection(id).unwrap().unwrap();
-    assert_eq!(s.store.secrets(id).unwrap().refresh_token.unwrap().expose(), "refresh-0");
+    assert_eq!(
+        s.store.secrets(id).unwrap().refresh_token.unwrap().expose(),
+        "refresh-0"
+    );
     let exp = c.lifetimes.access.unwrap().at().unwrap();
-    assert!(exp > T0.plus_secs(500), "new expiry counted from the refresh");
+    assert!(
+        exp > T0.plus_secs(500),
+        "new expiry counted from the refresh"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -162,17 +219,45 @@ async fn a_failing_connection_backs_off() {
     assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 2);
     tokio::time::advance(Duration::from_secs(40)).await;
     settle().await;
-    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 2, "second back-off is 60 s");
+    assert_eq!(
+        s.fake.refreshes.load(Ordering::SeqCst),
+        2,
+        "second back-off is 60 s"
+    );
     // Tokens are intact throughout.
-    assert_eq!(s.store.secrets(id).unwrap().refresh_token.unwrap().expose(), "r0");
+    assert_eq!(
+        s.store.secrets(id).unwrap().refresh_token.unwrap().expose(),
+        "r0"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn dead_connections_are_never_refreshed() {
     let s = setup();
-    add(&*s.store, "a", Flags { reauth_required: true, ..Flags::default() });
-    add(&*s.store, "b", Flags { logged_out_at: Some(T0), ..Flags::default() });
-    add(&*s.store, "c", Flags { delinked_at: Some(T0), ..Flags::default() });
+    add(
+        &*s.store,
+        "a",
+        Flags {
+            reauth_required: true,
+            ..Flags::default()
+        },
+    );
+    add(
+        &*s.store,
+        "b",
+        Flags {
+            logged_out_at: Some(T0),
+            ..Flags::default()
+        },
+    );
+    add(
+        &*s.store,
+        "c",
+        Flags {
+            delinked_at: Some(T0),
+            ..Flags::default()
+        },
+    );
     let _sched = scheduler::spawn(s.worker.clone());
     for _ in 0..10 {
         tokio::time::advance(Duration::from_secs(120)).await;

@@ -301,7 +301,11 @@ async fn expired_code(w: &Worker, sb: &Sandbox, user: &str) -> Result<()> {
 
 /// A browser login without a browser (demo and tests): the sandbox auto-consents, so its
 /// redirect is read by hand and the code redeemed as a browser login would.
-pub async fn browserless_login(w: &Worker, p: &Arc<dyn Provider>, user: &str) -> Result<Connection> {
+pub async fn browserless_login(
+    w: &Worker,
+    p: &Arc<dyn Provider>,
+    user: &str,
+) -> Result<Connection> {
     let req = p
         .authorization_request("http://127.0.0.1:9/callback")
         .await

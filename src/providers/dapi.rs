@@ -18,7 +18,7 @@ use super::oauth_error::rate_limited;
 use super::token::{MAX_LIFETIME, json_object};
 use super::{AuthRequest, GrantExpiry, Provider, TokenGrant};
 use crate::config::DapiConfig;
-use crate::domain::{Claims, ErrorKind, OpError, ProviderKind, Scopes, Secret, UnixTime};
+use crate::domain::{Claims, ErrorKind, OpError, ProviderKind, Secret, UnixTime};
 
 const EXCHANGE_PATH: &str = "v2/auth/ExchangeToken";
 const DELINK_PATH: &str = "v2/users/DelinkUser";
@@ -80,16 +80,16 @@ impl DapiProvider {
         if status.as_u16() == 429 || status.as_u16() == 503 {
             return Err(rate_limited(&reply));
         }
-        let obj = json_object(&reply).map_err(|e| server_or(e, &reply))?;
+        if status.is_server_error() {
+            return Err(server_error(&reply));
+        }
+        let obj = json_object(&reply)?;
         match obj.get("success").and_then(Value::as_bool) {
             Some(true) if status.is_success() => Ok(obj),
             Some(false) => Err(DapiError::from_object(&obj).to_op_error(call)),
-            _ => Err(server_or(
-                OpError::new(
-                    ErrorKind::Protocol,
-                    format!("Dapi answered {status} without saying success or failure"),
-                ),
-                &reply,
+            _ => Err(OpError::new(
+                ErrorKind::Protocol,
+                format!("Dapi answered {status} without saying success or failure"),
             )),
         }
     }
@@ -113,19 +113,19 @@ impl DapiProvider {
     }
 }
 
-/// A 5xx with an unreadable body is a server failure, not a protocol one.
-fn server_or(e: OpError, reply: &Reply) -> OpError {
-    if reply.status.is_server_error() {
-        OpError::new(
-            ErrorKind::Server,
-            format!(
-                "{} failed with {}: try again later",
-                reply.host, reply.status
-            ),
-        )
-    } else {
-        e
-    }
+/// A 5xx is Dapi's failure whatever the body says; its `msg` is kept.
+fn server_error(reply: &Reply) -> OpError {
+    let said = json_object(reply)
+        .ok()
+        .map(|o| DapiError::from_object(&o).said())
+        .map_or_else(String::new, |s| format!(" ({s})"));
+    OpError::new(
+        ErrorKind::Server,
+        format!(
+            "{} failed with {}{said}: try again later",
+            reply.host, reply.status
+        ),
+    )
 }
 
 /// The grant a Dapi access token stands for: permanent unless its JWT has

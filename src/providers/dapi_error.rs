@@ -40,7 +40,7 @@ impl DapiError {
     }
 
     /// `INVALID_ARGS: Validation error …`, or whatever part Dapi sent.
-    fn said(&self) -> String {
+    pub fn said(&self) -> String {
         match (&self.kind, &self.msg) {
             (Some(k), Some(m)) => format!("{k}: {m}"),
             (Some(k), None) => k.clone(),

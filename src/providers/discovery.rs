@@ -143,8 +143,10 @@ mod tests {
 
     #[test]
     fn explicit_endpoints_win_and_discovered_ones_are_checked() {
-        let mut ep = Endpoints::default();
-        ep.token = Some(Url::parse("https://mine.test/token").unwrap());
+        let ep = Endpoints {
+            token: Some(Url::parse("https://mine.test/token").unwrap()),
+            ..Endpoints::default()
+        };
         let got = merge(
             ep.clone(),
             doc("https://idp.test", "https://idp.test/t"),

@@ -26,14 +26,24 @@ use crate::domain::{ErrorKind, OpError, Secret};
 pub const MAX_BODY: usize = 1024 * 1024;
 const MAX_REDIRECTS: usize = 5;
 
-/// An answer read in full (and within [`MAX_BODY`]).
-#[derive(Debug)]
+/// An answer read in full (and within [`MAX_BODY`]). Its `Debug` leaves the
+/// body out: a token response is full of secrets.
 pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
     /// `host:port` the answer came from, for messages.
     pub host: String,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("host", &self.host)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Reply {

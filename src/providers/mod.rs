@@ -83,7 +83,8 @@ pub enum GrantExpiry {
 }
 
 /// A browser authorization in progress: the URL to open and what must come back.
-#[derive(Debug, Clone)]
+/// `Debug` shows the URL without its query, which carries state and nonce.
+#[derive(Clone)]
 pub struct AuthRequest {
     pub url: String,
     pub state: Secret,
@@ -92,6 +93,17 @@ pub struct AuthRequest {
     pub redirect_uri: String,
     /// The issuer the callback's `iss` must equal, when the provider says (RFC 9207).
     pub issuer: Option<String>,
+}
+
+impl std::fmt::Debug for AuthRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = self.url.split('?').next().unwrap_or_default();
+        f.debug_struct("AuthRequest")
+            .field("url", &format_args!("{url}?…"))
+            .field("redirect_uri", &self.redirect_uri)
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
 }
 
 pub trait Provider: Send + Sync {

@@ -54,7 +54,9 @@ impl Provider for OAuth2Provider {
     }
 
     fn client_credentials(&self) -> BoxFuture<'_, Result<TokenGrant, OpError>> {
-        self.core.client_credentials(&self.cfg.token_url).boxed()
+        self.core
+            .client_credentials(&self.cfg.token_url, &self.core.client.scopes)
+            .boxed()
     }
 
     fn authorization_request<'a>(

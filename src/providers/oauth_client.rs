@@ -41,19 +41,18 @@ pub struct OAuthClient {
 }
 
 impl OAuthClient {
-    pub async fn client_credentials(&self, token_url: &Url) -> Result<TokenGrant, OpError> {
-        let scope = self.client.scopes.join(" ");
+    pub async fn client_credentials(
+        &self,
+        token_url: &Url,
+        scopes: &[String],
+    ) -> Result<TokenGrant, OpError> {
+        let scope = scopes.join(" ");
         let mut form = vec![("grant_type", "client_credentials".to_owned())];
         if !scope.is_empty() {
             form.push(("scope", scope));
         }
-        self.token(
-            token_url,
-            form,
-            TokenCall::ClientCredentials,
-            &self.client.scopes,
-        )
-        .await
+        self.token(token_url, form, TokenCall::ClientCredentials, scopes)
+            .await
     }
 
     pub async fn refresh(&self, token_url: &Url, refresh: &Secret) -> Result<TokenGrant, OpError> {
@@ -101,6 +100,16 @@ impl OAuthClient {
 
     async fn end_session(&self, url: &Url, form: Vec<(&str, String)>) -> Result<(), OpError> {
         let reply = self.post(url, form).await?;
+        if reply.status.is_success() && looks_like_a_page(&reply) {
+            return Err(OpError::new(
+                ErrorKind::Protocol,
+                format!(
+                    "{} answered the logout with an HTML page: that is a browser logout, which \
+                     ends nothing for us; configure logout_url or revocation_url",
+                    reply.host
+                ),
+            ));
+        }
         if reply.status.is_success() {
             return Ok(());
         }
@@ -182,6 +191,10 @@ impl OAuthClient {
         if let Some(n) = &nonce {
             req = req.add_extra_param("nonce", n.clone());
         }
+        // OIDC Core §11: without a consent prompt, offline_access is dropped.
+        if extras.scopes.iter().any(|s| s == "offline_access") {
+            req = req.add_extra_param("prompt", "consent");
+        }
         let (url, state) = req.url();
         Ok(AuthRequest {
             url: url.to_string(),
@@ -192,6 +205,14 @@ impl OAuthClient {
             issuer: extras.issuer,
         })
     }
+}
+
+/// An HTML answer where an empty 200/204 (or JSON) was due.
+fn looks_like_a_page(reply: &Reply) -> bool {
+    reply.content_type().contains("html")
+        || String::from_utf8_lossy(&reply.body)
+            .trim_start()
+            .starts_with('<')
 }
 
 /// RFC 6749 §2.3.1: id and secret are form-encoded before base64.
@@ -211,5 +232,72 @@ mod tests {
         let b64 = h.expose().strip_prefix("Basic ").unwrap();
         let raw = String::from_utf8(STANDARD.decode(b64).unwrap()).unwrap();
         assert_eq!(raw, "my+client:p%40ss%3Aw");
+    }
+
+    fn client(scopes: &[&str]) -> OAuthClient {
+        let common = crate::config::Common {
+            ca_file: None,
+            timeout: std::time::Duration::from_secs(5),
+            connect_timeout: std::time::Duration::from_secs(5),
+            auto_refresh: false,
+            refresh_margin: None,
+            max_in_flight: 1,
+            auto_exchange: false,
+        };
+        OAuthClient {
+            provider: "p".into(),
+            http: Http::new(&common).unwrap(),
+            client: Client {
+                id: "cid".into(),
+                secret: None,
+                auth: ClientAuth::Basic,
+                scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                redirect_port: None,
+            },
+        }
+    }
+
+    #[test]
+    fn authorization_url_has_state_pkce_nonce_and_consent_for_offline_access() {
+        let c = client(&[]);
+        let authorize = Url::parse("https://idp.test/auth?kc_idp_hint=x").unwrap();
+        let extras = AuthExtras {
+            nonce: true,
+            issuer: None,
+            scopes: vec!["openid".into(), "offline_access".into()],
+        };
+        let r = c
+            .authorization_request(&authorize, "http://127.0.0.1:5/callback", extras)
+            .unwrap();
+        let url = Url::parse(&r.url).unwrap();
+        let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        assert_eq!(q["kc_idp_hint"], "x");
+        assert_eq!(q["state"], r.state.expose());
+        assert_eq!(q["nonce"], r.nonce.as_ref().unwrap().expose());
+        assert_eq!(q["code_challenge_method"], "S256");
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+            <sha2::Sha256 as sha2::Digest>::digest(r.pkce_verifier.expose()),
+        );
+        assert_eq!(q["code_challenge"], challenge);
+        assert_eq!(q["prompt"], "consent");
+        let shown = format!("{r:?}");
+        assert!(
+            !shown.contains(r.state.expose()) && shown.contains("idp.test/auth?…"),
+            "{shown}"
+        );
+        assert_eq!(q["scope"], "openid offline_access");
+        let plain = c
+            .authorization_request(
+                &authorize,
+                "http://127.0.0.1:5/callback",
+                AuthExtras::default(),
+            )
+            .unwrap();
+        assert!(!plain.url.contains("prompt=") && !plain.url.contains("nonce="));
+        let http = Url::parse("http://idp.example/auth").unwrap();
+        assert!(
+            c.authorization_request(&http, "http://127.0.0.1:5/callback", AuthExtras::default())
+                .is_err()
+        );
     }
 }

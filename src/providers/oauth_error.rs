@@ -24,23 +24,28 @@ pub enum TokenCall {
     EndSession,
 }
 
-/// Any non-2xx answer of a token, revocation or logout endpoint.
+/// Any non-2xx answer of a token, revocation or logout endpoint. The status
+/// class decides first: a 5xx is the server's failure whatever its body says.
 pub fn error_from_reply(reply: &Reply, call: TokenCall) -> OpError {
     let host = &reply.host;
     let status = reply.status;
     if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
         return rate_limited(reply);
     }
-    if let Ok(obj) = json_object(reply)
-        && obj.get("error").and_then(Value::as_str).is_some()
-    {
-        return error_from_object(&obj, call);
-    }
+    let body = json_object(reply).ok();
+    let code = body
+        .as_ref()
+        .and_then(|o| o.get("error"))
+        .and_then(Value::as_str);
     if status.is_server_error() {
+        let said = code.map_or_else(String::new, |c| format!(" ({})", shown(c)));
         return OpError::new(
             ErrorKind::Server,
-            format!("{host} failed with {status}: try again later"),
+            format!("{host} failed with {status}{said}: try again later"),
         );
+    }
+    if let (Some(obj), Some(_)) = (&body, code) {
+        return error_from_object(obj, call);
     }
     if status == StatusCode::UNAUTHORIZED {
         return OpError::new(
@@ -77,22 +82,26 @@ pub fn error_from_code(code: &str, desc: Option<&str>, call: TokenCall) -> OpErr
         Some(d) => format!("{}: {}", shown(code), shown(d)),
         None => shown(code),
     };
-    let (kind, text) = match (code, call) {
+    let (kind, what, advice) = classify(code, call);
+    OpError::new(kind, format!("{what} ({said}){advice}"))
+}
+
+/// The kind, the subject of the sentence and the advice for one error code.
+fn classify(code: &str, call: TokenCall) -> (ErrorKind, &'static str, &'static str) {
+    use ErrorKind as K;
+    match (code, call) {
         ("invalid_grant", TokenCall::Refresh) => (
-            ErrorKind::ReauthRequired,
-            format!("the refresh token was rejected ({said}): the user must consent again"),
+            K::ReauthRequired,
+            "the refresh token was rejected",
+            ": the user must consent again",
         ),
         ("invalid_grant", TokenCall::Code) => (
-            ErrorKind::CodeInvalid,
-            format!("the authorization code was rejected ({said}): log in again"),
+            K::CodeInvalid,
+            "the authorization code was rejected",
+            ": log in again",
         ),
-        ("invalid_grant", TokenCall::ClientCredentials) => (
-            ErrorKind::Config,
-            format!(
-                "the client credentials grant was refused ({said}): check the client configuration"
-            ),
-        ),
-        (
+        ("invalid_grant", TokenCall::ClientCredentials)
+        | (
             "invalid_client"
             | "invalid_scope"
             | "unauthorized_client"
@@ -100,24 +109,16 @@ pub fn error_from_code(code: &str, desc: Option<&str>, call: TokenCall) -> OpErr
             | "unsupported_token_type",
             _,
         ) => (
-            ErrorKind::Config,
-            format!("the provider refused the client ({said}): fix the provider configuration"),
+            K::Config,
+            "the provider refused the client",
+            ": fix the provider configuration",
         ),
-        ("access_denied", _) => (ErrorKind::Denied, format!("access was denied ({said})")),
-        ("temporarily_unavailable", _) => (
-            ErrorKind::Server,
-            format!("the provider is temporarily unavailable ({said}): try again later"),
-        ),
-        ("server_error", _) => (
-            ErrorKind::Server,
-            format!("the provider failed ({said}): try again later"),
-        ),
-        _ => (
-            ErrorKind::Provider,
-            format!("the provider refused ({said})"),
-        ),
-    };
-    OpError::new(kind, text)
+        ("access_denied", _) => (K::Denied, "access was denied", ""),
+        ("temporarily_unavailable" | "server_error", _) => {
+            (K::Server, "the provider failed", ": try again later")
+        }
+        _ => (K::Provider, "the provider refused", ""),
+    }
 }
 
 /// 429 or 503, with the wait the server asked for (`None` when absent or unreadable).

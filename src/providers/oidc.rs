@@ -4,9 +4,11 @@
 //! Discovery runs once, on first use, and is cached for the life of the
 //! provider (a failure is not cached, so the next operation tries again).
 //! Logout picks, in order: an explicit `logout_url` (Keycloak-style POST
-//! with the refresh token), an explicit `revocation_url` (RFC 7009), the
-//! discovered `end_session_endpoint` (Keycloak's logout), the discovered
-//! `revocation_endpoint`; with none of them it answers `NotAllowed`.
+//! with the refresh token), an explicit `revocation_url` (RFC 7009), a
+//! discovered `end_session_endpoint` that is Keycloak's (it alone also takes
+//! that back-channel POST; elsewhere, as at oidc-provider's `/session/end`,
+//! it is a browser page that would answer 200 and end nothing), the
+//! discovered `revocation_endpoint`; with none of them it answers `NotAllowed`.
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -24,19 +26,23 @@ pub struct OidcProvider {
     core: OAuthClient,
     cfg: OidcConfig,
     endpoints: OnceCell<Endpoints>,
+    /// The configured scopes with `openid` first: without it the server is
+    /// not speaking OpenID Connect. Client credentials leave out `openid`
+    /// and `offline_access`, which mean nothing without a user.
+    login_scopes: Vec<String>,
 }
 
 impl OidcProvider {
-    /// `core.client.scopes` gets `openid` first if the config left it out:
-    /// without it the server is not speaking OpenID Connect at all.
-    pub fn new(mut core: OAuthClient, cfg: OidcConfig) -> Self {
-        if !core.client.scopes.iter().any(|s| s == "openid") {
-            core.client.scopes.insert(0, "openid".to_owned());
+    pub fn new(core: OAuthClient, cfg: OidcConfig) -> Self {
+        let mut login_scopes = core.client.scopes.clone();
+        if !login_scopes.iter().any(|s| s == "openid") {
+            login_scopes.insert(0, "openid".to_owned());
         }
         Self {
             core,
             cfg,
             endpoints: OnceCell::new(),
+            login_scopes,
         }
     }
 
@@ -77,7 +83,7 @@ impl OidcProvider {
         let extras = AuthExtras {
             nonce: true,
             issuer: ep.issuer.clone().filter(|_| ep.iss_in_callback),
-            scopes: self.core.client.scopes.clone(),
+            scopes: self.login_scopes.clone(),
         };
         self.core
             .authorization_request(authorize, redirect_uri, extras)
@@ -87,7 +93,7 @@ impl OidcProvider {
         let url = self.token_url().await?;
         let grant = self
             .core
-            .redeem(&url, request, code, &self.core.client.scopes)
+            .redeem(&url, request, code, &self.login_scopes)
             .await?;
         check_nonce(&grant, request)?;
         Ok(grant)
@@ -101,7 +107,7 @@ impl OidcProvider {
         if let Some(url) = &ep.revocation {
             return self.core.revoke(url, refresh_token).await;
         }
-        if let Some(url) = &ep.end_session {
+        if let Some(url) = ep.end_session.as_ref().filter(|u| is_keycloak_logout(u)) {
             return self.core.keycloak_logout(url, refresh_token).await;
         }
         if let Some(url) = &ep.discovered_revocation {
@@ -113,6 +119,12 @@ impl OidcProvider {
             self.core.provider
         )))
     }
+}
+
+/// Keycloak's `…/protocol/openid-connect/logout`, which accepts a refresh
+/// token from the client as well as a browser.
+fn is_keycloak_logout(url: &Url) -> bool {
+    url.path().ends_with("/protocol/openid-connect/logout")
 }
 
 /// The id token must carry the nonce this login sent: otherwise it may be
@@ -174,7 +186,12 @@ impl Provider for OidcProvider {
     fn client_credentials(&self) -> BoxFuture<'_, Result<TokenGrant, OpError>> {
         async move {
             let url = self.token_url().await?;
-            self.core.client_credentials(&url).await
+            // `openid` and `offline_access` mean nothing without a user.
+            let scopes: Vec<String> = (self.core.client.scopes.iter())
+                .filter(|s| !matches!(s.as_str(), "openid" | "offline_access"))
+                .cloned()
+                .collect();
+            self.core.client_credentials(&url, &scopes).await
         }
         .boxed()
     }

@@ -103,7 +103,9 @@ fn error_bodies_map_even_with_200() {
 }
 
 #[test]
-fn messages_never_carry_the_token() {
-    let e = parse(r#"{"access_token":"s3cr3t-token","token_type":"mac"}"#).unwrap_err();
+fn messages_and_debug_never_carry_the_token() {
+    let body = r#"{"access_token":"s3cr3t-token","token_type":"mac"}"#;
+    let e = parse(body).unwrap_err();
     assert!(!e.message.contains("s3cr3t"));
+    assert!(!format!("{:?}", reply(200, body)).contains("s3cr3t"));
 }

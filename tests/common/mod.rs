@@ -9,7 +9,9 @@ use std::sync::Arc;
 use bankdeck::config::{self, Config};
 use bankdeck::domain::{Connection, ConnectionId, OpKind, Secrets};
 use bankdeck::providers::{self, Provider};
-use bankdeck::sandbox::{DEMO_APP_SECRET, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Sandbox, SandboxOptions};
+use bankdeck::sandbox::{
+    DEMO_APP_SECRET, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Sandbox, SandboxOptions,
+};
 use bankdeck::store::{self, Store};
 use bankdeck::worker::{Event, ProviderEntry, Worker, WorkerOptions};
 use tokio::sync::mpsc;
@@ -34,7 +36,12 @@ pub fn private_dir() -> tempfile::TempDir {
 pub fn private_file(dir: &std::path::Path, name: &str, value: &str) -> PathBuf {
     use std::os::unix::fs::OpenOptionsExt;
     let path = dir.join(name);
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .unwrap();
     std::io::Write::write_all(&mut f, value.as_bytes()).unwrap();
     path
 }
@@ -47,8 +54,14 @@ pub fn config_text(sb: &Sandbox, dir: &std::path::Path, extra: &str) -> String {
          [providers.dapi]\nkind = \"dapi\"\nbase_url = \"{}\"\napp_secret = \"file:{}\"\n\
          [providers.bank]\nkind = \"oauth2\"\nauthorize_url = \"{}\"\ntoken_url = \"{}\"\nrevocation_url = \"{}\"\nclient_id = \"{DEMO_CLIENT_ID}\"\nclient_secret = \"file:{}\"\nscopes = [\"accounts\"]\n\
          [providers.everifin]\nkind = \"oidc\"\nissuer = \"{}\"\nclient_id = \"{DEMO_CLIENT_ID}\"\nclient_secret = \"file:{}\"\nscopes = [\"openid\", \"offline_access\"]\n{extra}",
-        sb.dapi_base_url(), app.display(), sb.oauth2_authorize_url(), sb.oauth2_token_url(),
-        sb.oauth2_revoke_url(), client.display(), sb.oidc_issuer(), client.display(),
+        sb.dapi_base_url(),
+        app.display(),
+        sb.oauth2_authorize_url(),
+        sb.oauth2_token_url(),
+        sb.oauth2_revoke_url(),
+        client.display(),
+        sb.oidc_issuer(),
+        client.display(),
     )
 }
 
@@ -63,13 +76,31 @@ impl Env {
         let path = dir.path().join("config.toml");
         std::fs::write(&path, config_text(&sandbox, dir.path(), extra)).unwrap();
         let config = config::load(Some(&path)).unwrap();
-        let store = store::open_with_key(&dir.path().join("data"), &dir.path().join("key"), false).unwrap().store;
+        let store = store::open_with_key(&dir.path().join("data"), &dir.path().join("key"), false)
+            .unwrap()
+            .store;
         let (tx, events) = mpsc::channel(1024);
-        let worker = Worker::new(store.clone(), entries(&config), WorkerOptions { actor: "tester".into(), open_browser: false, ..wopts }, tx);
+        let worker = Worker::new(
+            store.clone(),
+            entries(&config),
+            WorkerOptions {
+                actor: "tester".into(),
+                open_browser: false,
+                ..wopts
+            },
+            tx,
+        );
         for u in ["amira", "omar", "lena"] {
             worker.add_user(u, None).await.unwrap();
         }
-        Env { sandbox, dir, config, store, worker, events }
+        Env {
+            sandbox,
+            dir,
+            config,
+            store,
+            worker,
+            events,
+        }
     }
 
     pub fn provider(&self, name: &str) -> Arc<dyn Provider> {
@@ -77,11 +108,15 @@ impl Env {
     }
 
     pub async fn dapi(&self, user: &str) -> Connection {
-        bankdeck::cli::demo::sandbox_link(&self.worker, &self.sandbox, user, "ENBD", None).await.unwrap()
+        bankdeck::cli::demo::sandbox_link(&self.worker, &self.sandbox, user, "ENBD", None)
+            .await
+            .unwrap()
     }
 
     pub async fn login(&self, provider: &str, user: &str) -> Connection {
-        bankdeck::cli::demo::browserless_login(&self.worker, &self.provider(provider), user).await.unwrap()
+        bankdeck::cli::demo::browserless_login(&self.worker, &self.provider(provider), user)
+            .await
+            .unwrap()
     }
 
     pub fn secrets(&self, id: ConnectionId) -> Secrets {
@@ -92,7 +127,11 @@ impl Env {
         self.store.connection(id).unwrap().unwrap()
     }
 
-    pub async fn op(&self, op: OpKind, id: ConnectionId) -> Result<Connection, bankdeck::domain::OpError> {
+    pub async fn op(
+        &self,
+        op: OpKind,
+        id: ConnectionId,
+    ) -> Result<Connection, bankdeck::domain::OpError> {
         self.worker.operate(op, id).await
     }
 }
@@ -101,6 +140,9 @@ pub fn entries(config: &Config) -> Vec<ProviderEntry> {
     config
         .providers
         .values()
-        .map(|c| ProviderEntry { client: providers::build(c).unwrap(), config: c.clone() })
+        .map(|c| ProviderEntry {
+            client: providers::build(c).unwrap(),
+            config: c.clone(),
+        })
         .collect()
 }

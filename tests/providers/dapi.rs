@@ -1,0 +1,158 @@
+//! Dapi end to end: seed 002's pairs (success, INVALID_ARGS, INVALID_TOKEN),
+//! DelinkUser as the SDK sends it, and the operations Dapi does not have.
+
+use bankdeck::domain::{ErrorKind, Secret};
+use bankdeck::providers::{GrantExpiry, build};
+use serde_json::json;
+
+use super::dapi_server::{self, ACCESS_CODE, ACCESS_TOKEN, APP_SECRET, CONNECTION_ID, USER_SECRET};
+use super::support::{dapi_config, missing_secret, secret_file};
+
+#[tokio::test]
+async fn exchange_sends_seed_request_and_reads_the_permanent_token() {
+    let s = dapi_server::start().await;
+    let p = build(&dapi_config(&s.base, secret_file(APP_SECRET))).unwrap();
+    let g = p
+        .exchange(&Secret::new(ACCESS_CODE), CONNECTION_ID)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.last_body.lock().unwrap().clone().unwrap(),
+        json!({"appSecret": APP_SECRET, "accessCode": ACCESS_CODE, "connectionID": CONNECTION_ID})
+    );
+    assert_eq!(g.access_token.expose(), ACCESS_TOKEN);
+    assert_eq!(g.expiry, GrantExpiry::Permanent);
+    assert_eq!(
+        g.session.as_deref(),
+        Some("611c7aa8-70af-4d7f-a895-289e89239313")
+    );
+    assert_eq!(g.scopes.granted, vec!["authentication.create"]);
+    assert_eq!(g.scopes.denied.len(), 9);
+    assert_eq!(g.scopes.products, vec!["data", "payment"]);
+}
+
+#[tokio::test]
+async fn invalid_args_shows_dapis_msg() {
+    let s = dapi_server::start().await;
+    let p = build(&dapi_config(&s.base, secret_file(APP_SECRET))).unwrap();
+    let e = p.exchange(&Secret::new(ACCESS_CODE), "").await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Provider);
+    assert!(
+        e.message.contains(
+            "Validation error on field 'connectionID'. Error: value must not be an empty string"
+        ),
+        "{}",
+        e.message
+    );
+}
+
+#[tokio::test]
+async fn invalid_token_on_exchange_means_link_again() {
+    let s = dapi_server::start().await;
+    let p = build(&dapi_config(&s.base, secret_file(APP_SECRET))).unwrap();
+    let e = p
+        .exchange(&Secret::new("Invalid_access_code"), CONNECTION_ID)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::CodeInvalid);
+    assert!(e.message.contains("Invalid token") && e.message.contains("link again"));
+    assert!(!e.message.contains("Invalid_access_code"));
+}
+
+#[tokio::test]
+async fn wrong_or_missing_app_secret_is_config() {
+    let s = dapi_server::start().await;
+    let p = build(&dapi_config(&s.base, secret_file("not-the-secret"))).unwrap();
+    let e = p
+        .exchange(&Secret::new(ACCESS_CODE), CONNECTION_ID)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Config, "{}", e.message);
+    assert!(!e.message.contains("not-the-secret"));
+    let (missing, path) = missing_secret();
+    let p = build(&dapi_config(&s.base, missing)).unwrap();
+    let e = p
+        .exchange(&Secret::new(ACCESS_CODE), CONNECTION_ID)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Config);
+    assert!(
+        e.message.contains(&path.display().to_string()),
+        "{}",
+        e.message
+    );
+}
+
+#[tokio::test]
+async fn delink_sends_bearer_and_secrets_then_the_token_is_dead() {
+    let s = dapi_server::start().await;
+    let p = build(&dapi_config(&s.base, secret_file(APP_SECRET))).unwrap();
+    let (token, user) = (Secret::new(ACCESS_TOKEN), Secret::new(USER_SECRET));
+    p.delink(&token, &user).await.unwrap();
+    assert_eq!(
+        s.last_auth.lock().unwrap().clone().unwrap(),
+        format!("Bearer {ACCESS_TOKEN}")
+    );
+    assert_eq!(
+        s.last_body.lock().unwrap().clone().unwrap(),
+        json!({"appSecret": APP_SECRET, "userSecret": USER_SECRET})
+    );
+    let e = p.delink(&token, &user).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::TokenInvalid);
+    assert!(e.message.contains("Invalid token"));
+}
+
+#[tokio::test]
+async fn dapi_has_no_refresh_logout_or_client_credentials() {
+    let s = dapi_server::start().await;
+    let p = build(&dapi_config(&s.base, secret_file(APP_SECRET))).unwrap();
+    let e = p.refresh(&Secret::new("x")).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotAllowed);
+    assert_eq!(e.message, "Dapi tokens are permanent: nothing to refresh");
+    assert_eq!(
+        p.logout(&Secret::new("x")).await.unwrap_err().kind,
+        ErrorKind::NotAllowed
+    );
+    assert_eq!(
+        p.client_credentials().await.unwrap_err().kind,
+        ErrorKind::NotAllowed
+    );
+    assert_eq!(
+        p.authorization_request("http://127.0.0.1:1/callback")
+            .await
+            .unwrap_err()
+            .kind,
+        ErrorKind::NotAllowed
+    );
+}
+
+#[tokio::test]
+async fn dapi_server_failures_and_throttling() {
+    use axum::http::{StatusCode, header};
+    use axum::routing::post;
+    let app = axum::Router::new()
+        .route(
+            "/v2/auth/ExchangeToken",
+            post(|| async {
+                let body = r#"{"success":false,"status":"failed","type":"UNEXPECTED_ERROR","msg":"Bank is down"}"#;
+                (StatusCode::BAD_GATEWAY, [(header::CONTENT_TYPE, "application/json")], body)
+            }),
+        )
+        .route(
+            "/v2/users/DelinkUser",
+            post(|| async { (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "30")], "") }),
+        );
+    let base = super::support::serve(app).await;
+    let p = build(&dapi_config(&base, secret_file(APP_SECRET))).unwrap();
+    let e = p
+        .exchange(&Secret::new(ACCESS_CODE), CONNECTION_ID)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Server);
+    assert!(e.message.contains("Bank is down"), "{}", e.message);
+    let e = p
+        .delink(&Secret::new(ACCESS_TOKEN), &Secret::new(USER_SECRET))
+        .await
+        .unwrap_err();
+    assert_eq!((e.kind, e.retry_after), (ErrorKind::RateLimited, Some(30)));
+}
