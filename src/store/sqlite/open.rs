@@ -11,6 +11,7 @@ use std::io::{ErrorKind, Read};
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use super::crypto::FieldCipher;
@@ -51,7 +52,13 @@ pub(crate) fn open(opts: &OpenOptions) -> Result<(Connection, FieldCipher), Stor
     if on_disk == OnDisk::Missing {
         create_empty(&db)?;
     }
+    // Until the store is proven good (and for as long as it is read-only),
+    // closing must not fold an existing WAL into the file: a refused or
+    // read-only open leaves the files as it found them. Side files SQLite had
+    // to create for an absent WAL are empty and removed again on close.
+    let keep_wal = side_file(&db, "-wal").exists();
     let mut conn = connect(&db, opts.read_only)?;
+    set_no_checkpoint_on_close(&conn, &db, keep_wal)?;
     let version = schema::user_version(&conn).map_err(sql(&db))?;
     if version > LATEST {
         return Err(newer_schema(&db, version));
@@ -75,6 +82,7 @@ pub(crate) fn open(opts: &OpenOptions) -> Result<(Connection, FieldCipher), Stor
         set_wal(&conn, &db)?;
         schema::migrate(&mut conn, version).map_err(sql(&db))?;
         tighten_side_files(&db)?;
+        set_no_checkpoint_on_close(&conn, &db, false)?;
     }
     Ok((conn, cipher))
 }
@@ -113,13 +121,13 @@ fn create_empty(db: &Path) -> Result<(), StoreError> {
 
 fn connect(db: &Path, read_only: bool) -> Result<Connection, StoreError> {
     // Never SQLITE_OPEN_CREATE: the file exists (we made it 0600 ourselves),
-    // and a missing file at this point means someone moved it.
-    let access = if read_only {
-        OpenFlags::SQLITE_OPEN_READ_ONLY
-    } else {
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-    };
-    let conn = Connection::open_with_flags(db, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+    // and a missing file at this point means someone moved it. Read-only is
+    // `query_only` on a read-write handle, not SQLITE_OPEN_READ_ONLY: a
+    // read-only handle on a WAL database creates `-wal`/`-shm` files it can
+    // never remove, while this one removes them on close like any other.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(db, flags).map_err(sql(db))?;
+    conn.pragma_update(None, "query_only", read_only)
         .map_err(sql(db))?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(sql(db))?;
     // Connection settings, not file changes: nothing is written by these.
@@ -147,6 +155,12 @@ fn create(conn: &mut Connection, opts: &OpenOptions, db: &Path) -> Result<FieldC
     let cipher = keys::seal_new_store(&tx, &opts.key, db)?;
     tx.commit().map_err(sql(db))?;
     Ok(cipher)
+}
+
+fn set_no_checkpoint_on_close(conn: &Connection, db: &Path, on: bool) -> Result<(), StoreError> {
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, on)
+        .map(drop)
+        .map_err(sql(db))
 }
 
 fn set_wal(conn: &Connection, db: &Path) -> Result<(), StoreError> {
