@@ -172,3 +172,36 @@ fn a_refused_or_read_only_open_does_not_fold_a_pending_wal_into_the_file() {
     rw.check_integrity().unwrap();
     assert_eq!(rw.connections().unwrap().len(), 1);
 }
+
+#[test]
+fn the_key_may_live_in_a_shared_config_folder_but_is_itself_0600() {
+    let env = Env::new();
+    let config = env.key().parent().unwrap().to_path_buf();
+    fs::create_dir_all(&config).unwrap();
+    fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    drop(seeded(&env, "cf"));
+    assert_eq!(crate::common::mode(&env.key()), 0o600);
+    assert_eq!(
+        crate::common::mode(&config),
+        0o755,
+        "left as the operator made it"
+    );
+}
+
+#[test]
+fn a_bad_key_file_is_refused_before_a_new_store_is_created() {
+    let env = Env::new();
+    fs::create_dir_all(env.key().parent().unwrap()).unwrap();
+    fs::write(env.key(), [3u8; 32]).unwrap();
+    fs::set_permissions(
+        env.key(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let msg = open_err(env.opts());
+    assert!(
+        msg.contains(&format!("chmod 600 {}", env.key().display())),
+        "{msg}"
+    );
+    assert!(!env.db().exists(), "nothing created for a refused open");
+}

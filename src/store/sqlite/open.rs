@@ -20,7 +20,7 @@ use super::files::{
     side_file, tighten_side_files,
 };
 use super::keys;
-use super::options::OpenOptions;
+use super::options::{KeySource, OpenOptions};
 use super::schema::{self, LATEST};
 use super::sql_error::{corrupt, sql};
 use crate::store::StoreError;
@@ -40,18 +40,7 @@ enum OnDisk {
 
 pub(crate) fn open(opts: &OpenOptions) -> Result<(Connection, FieldCipher), StoreError> {
     let db = opts.db_path();
-    if opts.read_only {
-        check_existing_dir(&opts.data_dir)?;
-    } else {
-        ensure_private_dir(&opts.data_dir)?;
-    }
-    let on_disk = inspect(&db)?;
-    if opts.read_only && on_disk != OnDisk::Present {
-        return Err(nothing_stored(&db));
-    }
-    if on_disk == OnDisk::Missing {
-        create_empty(&db)?;
-    }
+    prepare_files(opts, &db)?;
     // Until the store is proven good (and for as long as it is read-only),
     // closing must not fold an existing WAL into the file: a refused or
     // read-only open leaves the files as it found them. Side files SQLite had
@@ -74,17 +63,38 @@ pub(crate) fn open(opts: &OpenOptions) -> Result<(Connection, FieldCipher), Stor
     } else {
         keys::unlock(&conn, &opts.key, &db)?
     };
-    if opts.read_only {
-        if version < LATEST {
-            return Err(needs_upgrade(&db, version));
-        }
-    } else {
+    if opts.read_only && version < LATEST {
+        return Err(needs_upgrade(&db, version));
+    }
+    if !opts.read_only {
         set_wal(&conn, &db)?;
         schema::migrate(&mut conn, version).map_err(sql(&db))?;
         tighten_side_files(&db)?;
         set_no_checkpoint_on_close(&conn, &db, false)?;
     }
     Ok((conn, cipher))
+}
+
+/// Folder and file checks; creates the folder and an empty 0600 database
+/// file for a new store (after checking an existing key file, so a bad key
+/// file is refused before anything is created).
+fn prepare_files(opts: &OpenOptions, db: &Path) -> Result<(), StoreError> {
+    if opts.read_only {
+        check_existing_dir(&opts.data_dir)?;
+    } else {
+        ensure_private_dir(&opts.data_dir)?;
+    }
+    let on_disk = inspect(db)?;
+    if opts.read_only && on_disk != OnDisk::Present {
+        return Err(nothing_stored(db));
+    }
+    if let KeySource::File(key) = &opts.key {
+        check_private_file(key)?;
+    }
+    if on_disk == OnDisk::Missing {
+        create_empty(db)?;
+    }
+    Ok(())
 }
 
 /// Checks the file and its side files, and that it looks like SQLite at all.
