@@ -282,3 +282,28 @@ fn insert_for_a_missing_user_is_refused() {
     assert!(matches!(err, StoreError::NotFound(_)), "{err}");
     assert!(store.audit(None, 10).unwrap().is_empty());
 }
+
+#[test]
+fn the_store_is_send_and_sync_behind_the_trait() {
+    fn shared<T: Send + Sync + ?Sized>(_: &T) {}
+    let env = Env::new();
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(env.open());
+    shared(&*store);
+    let user = store
+        .add_user("t", None, audit(OpKind::AddUser, "x"))
+        .unwrap();
+    let handles: Vec<_> = (0..4)
+        .map(|n| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let new = full_connection(user.id, &format!("thread{n}"));
+                let made = store.insert_connection(new, audit(OpKind::Link, "x"));
+                (n, made.unwrap())
+            })
+        })
+        .collect();
+    for h in handles {
+        let (n, c) = h.join().unwrap();
+        assert_eq!(store.secrets(c.id).unwrap(), secrets(&format!("thread{n}")));
+    }
+}
