@@ -19,11 +19,31 @@ use crate::store::StoreError;
 pub(crate) fn ensure_private_dir(dir: &Path) -> Result<(), StoreError> {
     match fs::metadata(dir) {
         Ok(meta) => check_dir(dir, &meta),
-        Err(e) if e.kind() == ErrorKind::NotFound => DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| io_error("create the folder", dir, &e)),
+        Err(e) if e.kind() == ErrorKind::NotFound => make_dir_0700(dir),
+        Err(e) => Err(io_error("inspect", dir, &e)),
+    }
+}
+
+fn make_dir_0700(dir: &Path) -> Result<(), StoreError> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| io_error("create the folder", dir, &e))
+}
+
+/// Creates `dir` (and missing parents) 0700 if it does not exist; leaves an
+/// existing one alone. For the key file's folder, which is usually the
+/// config folder and may be shared with `config.toml`: the key file's own
+/// mode, owner and `O_EXCL` creation are what protect the key.
+pub(crate) fn create_dir_if_missing(dir: &Path) -> Result<(), StoreError> {
+    match fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(StoreError::Refused(format!(
+            "{} is not a folder",
+            dir.display()
+        ))),
+        Err(e) if e.kind() == ErrorKind::NotFound => make_dir_0700(dir),
         Err(e) => Err(io_error("inspect", dir, &e)),
     }
 }

@@ -186,7 +186,7 @@ fn load_key_file(path: &Path, create: bool) -> Result<KeyBytes, StoreError> {
 
 fn create_key_file(path: &Path) -> Result<(), StoreError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        super::files::ensure_private_dir(parent)?;
+        super::files::create_dir_if_missing(parent)?;
     }
     let key = random_bytes::<KEY_LEN>();
     match create_private_file(path, key.as_slice()) {

@@ -34,6 +34,7 @@ use sql_error::sql;
 use super::{AuditDraft, ConnectionUpdate, NewConnection, Store, StoreError};
 use crate::domain::{AuditEntry, Connection, ConnectionId, Secrets, UnixTime, User};
 
+/// The embedded [`Store`]: open it with [`SqliteStore::open`].
 pub struct SqliteStore {
     conn: Mutex<rusqlite::Connection>,
     cipher: FieldCipher,

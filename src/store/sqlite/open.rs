@@ -11,6 +11,7 @@ use std::io::{ErrorKind, Read};
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use super::crypto::FieldCipher;
@@ -19,7 +20,7 @@ use super::files::{
     side_file, tighten_side_files,
 };
 use super::keys;
-use super::options::OpenOptions;
+use super::options::{KeySource, OpenOptions};
 use super::schema::{self, LATEST};
 use super::sql_error::{corrupt, sql};
 use crate::store::StoreError;
@@ -39,19 +40,14 @@ enum OnDisk {
 
 pub(crate) fn open(opts: &OpenOptions) -> Result<(Connection, FieldCipher), StoreError> {
     let db = opts.db_path();
-    if opts.read_only {
-        check_existing_dir(&opts.data_dir)?;
-    } else {
-        ensure_private_dir(&opts.data_dir)?;
-    }
-    let on_disk = inspect(&db)?;
-    if opts.read_only && on_disk != OnDisk::Present {
-        return Err(nothing_stored(&db));
-    }
-    if on_disk == OnDisk::Missing {
-        create_empty(&db)?;
-    }
+    prepare_files(opts, &db)?;
+    // Until the store is proven good (and for as long as it is read-only),
+    // closing must not fold an existing WAL into the file: a refused or
+    // read-only open leaves the files as it found them. Side files SQLite had
+    // to create for an absent WAL are empty and removed again on close.
+    let keep_wal = side_file(&db, "-wal").exists();
     let mut conn = connect(&db, opts.read_only)?;
+    set_no_checkpoint_on_close(&conn, &db, keep_wal)?;
     let version = schema::user_version(&conn).map_err(sql(&db))?;
     if version > LATEST {
         return Err(newer_schema(&db, version));
@@ -67,16 +63,38 @@ pub(crate) fn open(opts: &OpenOptions) -> Result<(Connection, FieldCipher), Stor
     } else {
         keys::unlock(&conn, &opts.key, &db)?
     };
-    if opts.read_only {
-        if version < LATEST {
-            return Err(needs_upgrade(&db, version));
-        }
-    } else {
+    if opts.read_only && version < LATEST {
+        return Err(needs_upgrade(&db, version));
+    }
+    if !opts.read_only {
         set_wal(&conn, &db)?;
         schema::migrate(&mut conn, version).map_err(sql(&db))?;
         tighten_side_files(&db)?;
+        set_no_checkpoint_on_close(&conn, &db, false)?;
     }
     Ok((conn, cipher))
+}
+
+/// Folder and file checks; creates the folder and an empty 0600 database
+/// file for a new store (after checking an existing key file, so a bad key
+/// file is refused before anything is created).
+fn prepare_files(opts: &OpenOptions, db: &Path) -> Result<(), StoreError> {
+    if opts.read_only {
+        check_existing_dir(&opts.data_dir)?;
+    } else {
+        ensure_private_dir(&opts.data_dir)?;
+    }
+    let on_disk = inspect(db)?;
+    if opts.read_only && on_disk != OnDisk::Present {
+        return Err(nothing_stored(db));
+    }
+    if let KeySource::File(key) = &opts.key {
+        check_private_file(key)?;
+    }
+    if on_disk == OnDisk::Missing {
+        create_empty(db)?;
+    }
+    Ok(())
 }
 
 /// Checks the file and its side files, and that it looks like SQLite at all.
@@ -113,13 +131,13 @@ fn create_empty(db: &Path) -> Result<(), StoreError> {
 
 fn connect(db: &Path, read_only: bool) -> Result<Connection, StoreError> {
     // Never SQLITE_OPEN_CREATE: the file exists (we made it 0600 ourselves),
-    // and a missing file at this point means someone moved it.
-    let access = if read_only {
-        OpenFlags::SQLITE_OPEN_READ_ONLY
-    } else {
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-    };
-    let conn = Connection::open_with_flags(db, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+    // and a missing file at this point means someone moved it. Read-only is
+    // `query_only` on a read-write handle, not SQLITE_OPEN_READ_ONLY: a
+    // read-only handle on a WAL database creates `-wal`/`-shm` files it can
+    // never remove, while this one removes them on close like any other.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(db, flags).map_err(sql(db))?;
+    conn.pragma_update(None, "query_only", read_only)
         .map_err(sql(db))?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(sql(db))?;
     // Connection settings, not file changes: nothing is written by these.
@@ -147,6 +165,12 @@ fn create(conn: &mut Connection, opts: &OpenOptions, db: &Path) -> Result<FieldC
     let cipher = keys::seal_new_store(&tx, &opts.key, db)?;
     tx.commit().map_err(sql(db))?;
     Ok(cipher)
+}
+
+fn set_no_checkpoint_on_close(conn: &Connection, db: &Path, on: bool) -> Result<(), StoreError> {
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, on)
+        .map(drop)
+        .map_err(sql(db))
 }
 
 fn set_wal(conn: &Connection, db: &Path) -> Result<(), StoreError> {

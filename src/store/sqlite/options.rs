@@ -32,9 +32,13 @@ pub enum KeySource {
     Passphrase(Secret),
 }
 
+/// Where the store is and how to unlock it; built by [`OpenOptions::resolve`]
+/// (or by hand in tests and `--demo`).
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
+    /// Holds `bankdeck.db` and SQLite's `-wal`/`-shm`; created 0700.
     pub data_dir: PathBuf,
+    /// Kept apart from `data_dir` so a copy of the data alone reveals nothing.
     pub key: KeySource,
     /// Open without creating or changing anything (`--readonly`, `status`);
     /// every write is refused.

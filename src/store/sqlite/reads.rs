@@ -27,8 +27,9 @@ pub(crate) fn connections(db_conn: &Db, db: &Path) -> Result<Vec<Connection>, St
         .map_err(sql(db))?;
     let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
     let mut cursor = stmt.query([]).map_err(sql(db))?;
+    let mut decoder = rows::Decoder::default();
     while let Some(row) = cursor.next().map_err(sql(db))? {
-        out.push(rows::connection(row).map_err(sql(db))?);
+        out.push(rows::connection_with(row, &mut decoder).map_err(sql(db))?);
     }
     Ok(out)
 }

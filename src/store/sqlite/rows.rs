@@ -4,8 +4,10 @@
 //! the insert and the versioned update, so a field added to one cannot be
 //! forgotten in the other. The list query is the hot path (100 000 rows on
 //! every refresh of the screen): it reads by column index from one prepared
-//! statement, borrows text where it can and only parses scopes when a row has
-//! any. Secrets are not in this table at all, so no ciphertext page is read.
+//! statement, borrows text where it can and parses each distinct scope set
+//! once. Secrets are not in this table at all, so no ciphertext page is read.
+
+use std::collections::HashMap;
 
 use rusqlite::types::{Type, ValueRef};
 use rusqlite::{Row, Transaction, named_params};
@@ -54,6 +56,40 @@ WHERE id = :id AND version = :version - 1";
 
 /// Reads one row of [`SELECT_CONNECTIONS`].
 pub(crate) fn connection(row: &Row<'_>) -> rusqlite::Result<Connection> {
+    connection_with(row, &mut Decoder::default())
+}
+
+/// State kept across the rows of one list query. Connections of one
+/// provider and consent share the same few scope sets, so each distinct
+/// `scopes_json` text is parsed once and cloned after that.
+#[derive(Default)]
+pub(crate) struct Decoder {
+    scopes: HashMap<Box<str>, Scopes>,
+}
+
+/// Enough for every provider's usual scope sets; past it, rows just parse.
+const SCOPE_CACHE_MAX: usize = 256;
+
+impl Decoder {
+    fn scopes(&mut self, row: &Row<'_>, idx: usize) -> rusqlite::Result<Scopes> {
+        let text = match row.get_ref(idx)? {
+            ValueRef::Null => return Ok(Scopes::default()),
+            value => value.as_str()?,
+        };
+        if let Some(hit) = self.scopes.get(text) {
+            return Ok(hit.clone());
+        }
+        let parsed: Scopes = serde_json::from_str(text)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))?;
+        if self.scopes.len() < SCOPE_CACHE_MAX {
+            self.scopes.insert(text.into(), parsed.clone());
+        }
+        Ok(parsed)
+    }
+}
+
+/// [`connection`] for one row of many.
+pub(crate) fn connection_with(row: &Row<'_>, dec: &mut Decoder) -> rusqlite::Result<Connection> {
     Ok(Connection {
         id: ConnectionId(row.get(0)?),
         user_id: UserId(row.get(1)?),
@@ -69,7 +105,7 @@ pub(crate) fn connection(row: &Row<'_>) -> rusqlite::Result<Connection> {
             session: row.get(10)?,
         },
         lifetimes: lifetimes(row)?,
-        scopes: scopes(row, 17)?,
+        scopes: dec.scopes(row, 17)?,
         flags: Flags {
             reauth_required: row.get(18)?,
             logged_out_at: time(row, 19)?,
@@ -108,14 +144,6 @@ fn last_op(row: &Row<'_>) -> rusqlite::Result<Option<LastOp>> {
         at: UnixTime(row.get(23)?),
         ok: row.get(24)?,
     }))
-}
-
-fn scopes(row: &Row<'_>, idx: usize) -> rusqlite::Result<Scopes> {
-    match row.get_ref(idx)? {
-        ValueRef::Null => Ok(Scopes::default()),
-        value => serde_json::from_str(value.as_str()?)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e))),
-    }
 }
 
 fn time(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<UnixTime>> {

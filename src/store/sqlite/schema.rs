@@ -111,8 +111,12 @@ pub(crate) fn create_all(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 /// Runs every migration above `from` on an existing store; returns the
 /// version reached.
 pub(crate) fn migrate(conn: &mut Connection, from: i64) -> rusqlite::Result<i64> {
+    migrate_with(conn, from, MIGRATIONS)
+}
+
+fn migrate_with(conn: &mut Connection, from: i64, list: &[&str]) -> rusqlite::Result<i64> {
     let mut version = from;
-    for (index, sql) in MIGRATIONS.iter().enumerate() {
+    for (index, sql) in list.iter().enumerate() {
         let target = index as i64 + 1;
         if target <= version {
             continue;
@@ -129,4 +133,38 @@ pub(crate) fn migrate(conn: &mut Connection, from: i64) -> rusqlite::Result<i64>
         version = target;
     }
     Ok(version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V2: &str = "ALTER TABLE users ADD COLUMN note TEXT;";
+
+    #[test]
+    fn migrations_run_in_order_once_and_bump_the_version() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        assert_eq!(migrate_with(&mut conn, 0, &[V1]).unwrap(), 1);
+        conn.execute("INSERT INTO users (name, created_at) VALUES ('a', 1)", [])
+            .unwrap();
+        assert_eq!(migrate_with(&mut conn, 1, &[V1, V2]).unwrap(), 2);
+        assert_eq!(user_version(&conn).unwrap(), 2);
+        let note: Option<String> = conn
+            .query_row("SELECT note FROM users WHERE name = 'a'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(note, None, "old rows survive the migration");
+        // Already there (another process did it): nothing runs twice.
+        assert_eq!(migrate_with(&mut conn, 1, &[V1, V2]).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_failing_migration_leaves_the_previous_version() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_with(&mut conn, 0, &[V1]).unwrap();
+        let broken = "ALTER TABLE users ADD COLUMN x TEXT; SELECT * FROM no_such_table;";
+        assert!(migrate_with(&mut conn, 1, &[V1, broken]).is_err());
+        assert_eq!(user_version(&conn).unwrap(), 1);
+        let has_x = conn.prepare("SELECT x FROM users").is_ok();
+        assert!(!has_x, "the half-run migration was rolled back");
+    }
 }

@@ -14,7 +14,9 @@ use super::crypto::{FieldAddr, FieldCipher};
 use super::reads;
 use super::rows;
 use super::sql_error::sql;
-use crate::domain::{Connection, ConnectionId, Flags, LastOp, Secret, UnixTime, User, UserId};
+use crate::domain::{
+    Connection, ConnectionId, Flags, LastOp, Secret, Secrets, UnixTime, User, UserId,
+};
 use crate::store::{AuditDraft, ConnectionUpdate, NewConnection, SecretChange, StoreError};
 
 pub(crate) const SECRETS_TABLE: &str = "secrets";
@@ -86,19 +88,7 @@ pub(crate) fn insert_connection(
         version: 1,
     };
     conn.id = ConnectionId(rows::insert(tx, &conn).map_err(sql(db))?);
-    let s = new.secrets;
-    let all = [
-        ("access_code", &s.access_code),
-        ("access_token", &s.access_token),
-        ("refresh_token", &s.refresh_token),
-        ("id_token", &s.id_token),
-        ("user_secret", &s.user_secret),
-    ];
-    for (name, secret) in all {
-        if let Some(secret) = secret {
-            put_secret(tx, cipher, db, conn.id, name, secret)?;
-        }
-    }
+    put_secrets(tx, cipher, db, conn.id, &new.secrets)?;
     append_audit(tx, Some(conn.id), &audit).map_err(sql(db))?;
     Ok(conn)
 }
@@ -169,6 +159,28 @@ fn last_op(audit: &AuditDraft) -> LastOp {
         at: audit.at,
         ok: audit.ok,
     }
+}
+
+fn put_secrets(
+    tx: &Transaction<'_>,
+    cipher: &FieldCipher,
+    db: &Path,
+    id: ConnectionId,
+    s: &Secrets,
+) -> Result<(), StoreError> {
+    let all = [
+        ("access_code", &s.access_code),
+        ("access_token", &s.access_token),
+        ("refresh_token", &s.refresh_token),
+        ("id_token", &s.id_token),
+        ("user_secret", &s.user_secret),
+    ];
+    for (name, secret) in all {
+        if let Some(secret) = secret {
+            put_secret(tx, cipher, db, id, name, secret)?;
+        }
+    }
+    Ok(())
 }
 
 fn put_secret(

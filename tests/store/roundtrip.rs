@@ -1,0 +1,309 @@
+//! Every field goes in and comes back; writes are versioned and audited.
+
+use bankdeck::domain::{
+    AccessExpiry, ConnectionId, Flags, Grant, Lifetimes, OpKind, ProviderKind, RemoteIds, Scopes,
+    Secret, Secrets,
+};
+use bankdeck::store::{ConnectionUpdate, NewConnection, SecretChange, Store, StoreError};
+
+use crate::common::{Env, NOW, audit, full_connection, secrets, seeded};
+
+#[test]
+fn every_field_of_users_connections_and_secrets_round_trips() {
+    let env = Env::new();
+    let (store, id) = seeded(&env, "rt");
+    let users = store.users().unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].name, "amira");
+    assert_eq!(users[0].email.as_deref(), Some("amira@example.com"));
+    assert_eq!(users[0].created_at, NOW);
+    assert_eq!(store.user_by_name("amira").unwrap(), Some(users[0].clone()));
+    assert_eq!(store.user_by_name("nobody").unwrap(), None);
+
+    let want = full_connection(users[0].id, "rt");
+    drop(store);
+    let store = env.open(); // read back from disk, not from a cache
+    let got = store.connection(id).unwrap().unwrap();
+    assert_eq!(got.user, "amira");
+    assert_eq!(got.user_id, users[0].id);
+    assert_eq!(
+        (
+            got.provider.as_str(),
+            got.kind,
+            got.grant,
+            got.label.as_str()
+        ),
+        (
+            "dapi-sandbox",
+            ProviderKind::Dapi,
+            Grant::DapiConnect,
+            "ADCB"
+        )
+    );
+    assert_eq!(got.remote, want.remote);
+    assert_eq!(got.lifetimes, want.lifetimes);
+    assert_eq!(got.scopes, want.scopes);
+    assert_eq!(got.flags, Flags::default());
+    let last = got.last_op.clone().unwrap();
+    assert_eq!((last.op, last.at, last.ok), (OpKind::Link, NOW, true));
+    assert_eq!((got.created_at, got.version), (NOW, 1));
+    assert_eq!(store.secrets(id).unwrap(), secrets("rt"));
+    assert_eq!(store.connections().unwrap(), vec![got]);
+}
+
+#[test]
+fn apply_sets_every_field_and_erase_removes_a_secret() {
+    let env = Env::new();
+    let (store, id) = seeded(&env, "ap");
+    let lifetimes = Lifetimes {
+        code_expires_at: None,
+        access: Some(AccessExpiry::Permanent),
+        access_received_at: Some(NOW.plus_secs(5)),
+        has_refresh: false,
+        refresh_expires_at: None,
+    };
+    let flags = Flags {
+        reauth_required: true,
+        logged_out_at: Some(NOW.plus_secs(7)),
+        delinked_at: Some(NOW.plus_secs(8)),
+        last_error: Some("invalid_grant: Token is not active".into()),
+    };
+    let remote = RemoteIds {
+        session: Some("sess-new".into()),
+        ..RemoteIds::default()
+    };
+    let update = ConnectionUpdate {
+        lifetimes: Some(lifetimes.clone()),
+        scopes: Some(Scopes::granted(vec!["openid".into()])),
+        flags: Some(flags.clone()),
+        remote: Some(remote.clone()),
+        access_code: SecretChange::Erase,
+        access_token: SecretChange::Set(Secret::new("new-access")),
+        refresh_token: SecretChange::Erase,
+        id_token: SecretChange::Keep,
+        user_secret: SecretChange::Set(Secret::new("")),
+    };
+    let mut draft = audit(OpKind::Refresh, "refreshed");
+    draft.at = NOW.plus_secs(60);
+    draft.ok = false;
+    let returned = store.apply(id, 1, update, draft).unwrap();
+    drop(store);
+    let store = env.open();
+    let got = store.connection(id).unwrap().unwrap();
+    assert_eq!(returned, got);
+    assert_eq!(got.lifetimes, lifetimes);
+    assert_eq!(got.scopes.granted, vec!["openid".to_string()]);
+    assert_eq!(got.flags, flags);
+    assert_eq!(got.remote, remote);
+    assert_eq!(got.version, 2);
+    let last = got.last_op.unwrap();
+    assert_eq!(
+        (last.op, last.at, last.ok),
+        (OpKind::Refresh, NOW.plus_secs(60), false)
+    );
+    let s = store.secrets(id).unwrap();
+    let expect = Secrets {
+        access_code: None,
+        access_token: Some(Secret::new("new-access")),
+        refresh_token: None,
+        id_token: secrets("ap").id_token,
+        user_secret: Some(Secret::new("")),
+    };
+    assert_eq!(s, expect);
+    let lifetimes_none = Lifetimes::default();
+    let update = ConnectionUpdate {
+        lifetimes: Some(lifetimes_none.clone()),
+        scopes: Some(Scopes::default()),
+        ..ConnectionUpdate::default()
+    };
+    let got = store
+        .apply(id, 2, update, audit(OpKind::Logout, "out"))
+        .unwrap();
+    assert_eq!(
+        store.connection(id).unwrap().unwrap().lifetimes,
+        lifetimes_none
+    );
+    assert_eq!(got.scopes, Scopes::default());
+}
+
+#[test]
+fn a_stale_version_is_a_conflict_and_changes_nothing() {
+    let env = Env::new();
+    let (store, id) = seeded(&env, "cf");
+    let other = env.open(); // a second process, in effect
+    let rotate = |token: &str| ConnectionUpdate {
+        access_token: SecretChange::Set(Secret::new(token)),
+        ..ConnectionUpdate::default()
+    };
+    other
+        .apply(id, 1, rotate("first"), audit(OpKind::Refresh, "ok"))
+        .unwrap();
+    let audit_before = store.audit(None, 100).unwrap();
+    let err = store
+        .apply(id, 1, rotate("second"), audit(OpKind::Refresh, "late"))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(c) if c == id), "{err}");
+    assert_eq!(
+        store.secrets(id).unwrap().access_token.unwrap().expose(),
+        "first"
+    );
+    assert_eq!(store.connection(id).unwrap().unwrap().version, 2);
+    assert_eq!(store.audit(None, 100).unwrap(), audit_before);
+    let missing = store.apply(
+        ConnectionId(999),
+        1,
+        rotate("x"),
+        audit(OpKind::Refresh, "x"),
+    );
+    assert!(matches!(missing, Err(StoreError::NotFound(_))));
+}
+
+#[test]
+fn every_write_leaves_exactly_one_audit_entry() {
+    let env = Env::new();
+    let store = env.open();
+    let mut expected = Vec::new();
+    let user = store
+        .add_user("u1", None, audit(OpKind::AddUser, "add u1"))
+        .unwrap();
+    expected.push((None, OpKind::AddUser, "add u1"));
+    let c = store
+        .insert_connection(full_connection(user.id, "au"), audit(OpKind::Link, "link"))
+        .unwrap();
+    expected.push((Some(c.id), OpKind::Link, "link"));
+    store
+        .apply(
+            c.id,
+            1,
+            ConnectionUpdate::default(),
+            audit(OpKind::Exchange, "exch"),
+        )
+        .unwrap();
+    expected.push((Some(c.id), OpKind::Exchange, "exch"));
+    store
+        .append_audit(Some(c.id), audit(OpKind::Reveal, "revealed"))
+        .unwrap();
+    expected.push((Some(c.id), OpKind::Reveal, "revealed"));
+    store
+        .append_audit(None, audit(OpKind::Login, "session"))
+        .unwrap();
+    expected.push((None, OpKind::Login, "session"));
+    // A refused write leaves no line.
+    assert!(
+        store
+            .add_user("u1", None, audit(OpKind::AddUser, "dup"))
+            .is_err()
+    );
+
+    let all = store.audit(None, 100).unwrap();
+    let got: Vec<_> = all
+        .iter()
+        .rev()
+        .map(|e| (e.connection, e.op, e.message.as_str()))
+        .collect();
+    assert_eq!(got, expected);
+    assert!(
+        all.iter()
+            .all(|e| e.actor == "alice" && e.at == NOW && e.ok)
+    );
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    let for_conn = store.audit(Some(c.id), 2).unwrap();
+    assert_eq!(for_conn.len(), 2);
+    assert_eq!(for_conn[0].op, OpKind::Reveal);
+}
+
+#[test]
+fn the_audit_log_refuses_update_and_delete_even_through_raw_sql() {
+    let env = Env::new();
+    let (store, _) = seeded(&env, "ao");
+    drop(store);
+    let raw = rusqlite::Connection::open(env.db()).unwrap();
+    let upd = raw.execute("UPDATE audit SET message = 'rewritten'", []);
+    let del = raw.execute("DELETE FROM audit", []);
+    for result in [upd, del] {
+        let err = result.unwrap_err().to_string();
+        assert!(err.contains("append-only"), "{err}");
+    }
+    let n: i64 = raw
+        .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 2);
+}
+
+#[test]
+fn leases_exclude_other_holders_until_released_or_expired() {
+    let env = Env::new();
+    let (store, id) = seeded(&env, "ls");
+    let other = env.open();
+    let until = NOW.plus_secs(30);
+    assert!(store.try_lease(id, "pid-1", until, NOW).unwrap());
+    assert!(
+        !other
+            .try_lease(id, "pid-2", until, NOW.plus_secs(10))
+            .unwrap()
+    );
+    assert!(
+        store
+            .try_lease(id, "pid-1", NOW.plus_secs(60), NOW)
+            .unwrap(),
+        "renewal"
+    );
+    other.release_lease(id, "pid-2").unwrap(); // not theirs: no effect
+    assert!(
+        !other
+            .try_lease(id, "pid-2", until, NOW.plus_secs(59))
+            .unwrap()
+    );
+    assert!(
+        other
+            .try_lease(id, "pid-2", NOW.plus_secs(90), NOW.plus_secs(60))
+            .unwrap(),
+        "expired"
+    );
+    other.release_lease(id, "pid-2").unwrap();
+    assert!(store.try_lease(id, "pid-1", until, NOW).unwrap());
+    assert_eq!(
+        store.connection(id).unwrap().unwrap().version,
+        1,
+        "leases are not data"
+    );
+    let missing = store.try_lease(ConnectionId(77), "x", until, NOW);
+    assert!(matches!(missing, Err(StoreError::NotFound(_))));
+}
+
+#[test]
+fn insert_for_a_missing_user_is_refused() {
+    let env = Env::new();
+    let store = env.open();
+    let new: NewConnection = full_connection(bankdeck::domain::UserId(42), "mu");
+    let err = store
+        .insert_connection(new, audit(OpKind::Link, "x"))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err}");
+    assert!(store.audit(None, 10).unwrap().is_empty());
+}
+
+#[test]
+fn the_store_is_send_and_sync_behind_the_trait() {
+    fn shared<T: Send + Sync + ?Sized>(_: &T) {}
+    let env = Env::new();
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(env.open());
+    shared(&*store);
+    let user = store
+        .add_user("t", None, audit(OpKind::AddUser, "x"))
+        .unwrap();
+    let handles: Vec<_> = (0..4)
+        .map(|n| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let new = full_connection(user.id, &format!("thread{n}"));
+                let made = store.insert_connection(new, audit(OpKind::Link, "x"));
+                (n, made.unwrap())
+            })
+        })
+        .collect();
+    for h in handles {
+        let (n, c) = h.join().unwrap();
+        assert_eq!(store.secrets(c.id).unwrap(), secrets(&format!("thread{n}")));
+    }
+}
