@@ -31,6 +31,9 @@ pub struct AuthExtras {
     /// RFC 9207: the `iss` the callback must carry.
     pub issuer: Option<String>,
     pub scopes: Vec<String>,
+    /// Send `prompt=consent`: OIDC Core §11 grants `offline_access` only
+    /// with it (oidc-provider silently drops the scope otherwise).
+    pub prompt_consent: bool,
 }
 
 #[derive(Debug)]
@@ -181,6 +184,9 @@ impl OAuthClient {
             .set_redirect_uri(Cow::Owned(redirect));
         if let Some(n) = &nonce {
             req = req.add_extra_param("nonce", n.clone());
+        }
+        if extras.prompt_consent {
+            req = req.add_extra_param("prompt", "consent");
         }
         let (url, state) = req.url();
         Ok(AuthRequest {

@@ -78,6 +78,12 @@ impl OidcProvider {
             nonce: true,
             issuer: ep.issuer.clone().filter(|_| ep.iss_in_callback),
             scopes: self.core.client.scopes.clone(),
+            prompt_consent: self
+                .core
+                .client
+                .scopes
+                .iter()
+                .any(|s| s == "offline_access"),
         };
         self.core
             .authorization_request(authorize, redirect_uri, extras)
