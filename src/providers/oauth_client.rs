@@ -102,17 +102,36 @@ impl OAuthClient {
         self.end_session(url, form).await
     }
 
+    /// Keycloak's logout at a *discovered* `end_session_endpoint`. By the
+    /// spec that endpoint is for browsers (RP-initiated logout); Keycloak's
+    /// also takes this back-channel POST, others do not (oidc-provider: 404).
+    /// `Ok(false)`: it did not take it (404, 405, or a page for a person),
+    /// so nothing was ended and the caller should revoke instead.
+    pub async fn try_keycloak_logout(&self, url: &Url, refresh: &Secret) -> Result<bool, OpError> {
+        let form = vec![("refresh_token", refresh.expose().to_owned())];
+        let reply = self.post(url, form).await?;
+        let browser_page = reply.status.is_success() && reply.content_type().contains("html");
+        if matches!(reply.status.as_u16(), 404 | 405) || browser_page {
+            return Ok(false);
+        }
+        self.session_ended(&reply).map(|()| true)
+    }
+
     async fn end_session(&self, url: &Url, form: Vec<(&str, String)>) -> Result<(), OpError> {
         let reply = self.post(url, form).await?;
+        self.session_ended(&reply)
+    }
+
+    fn session_ended(&self, reply: &Reply) -> Result<(), OpError> {
         if reply.status.is_success() {
             return Ok(());
         }
         // A refresh token the server no longer knows has no session left to end.
-        if error_code(&reply).as_deref() == Some("invalid_grant") {
+        if error_code(reply).as_deref() == Some("invalid_grant") {
             tracing::debug!(provider = %self.provider, "logout: refresh token already invalid");
             return Ok(());
         }
-        Err(error_from_reply(&reply, TokenCall::EndSession))
+        Err(error_from_reply(reply, TokenCall::EndSession))
     }
 
     async fn token(

@@ -5,8 +5,10 @@
 //! provider (a failure is not cached, so the next operation tries again).
 //! Logout picks, in order: an explicit `logout_url` (Keycloak-style POST
 //! with the refresh token), an explicit `revocation_url` (RFC 7009), the
-//! discovered `end_session_endpoint` (Keycloak's logout), the discovered
-//! `revocation_endpoint`; with none of them it answers `NotAllowed`.
+//! discovered `end_session_endpoint` (Keycloak's logout) if it takes the
+//! back-channel POST (a standard one is for browsers only: oidc-provider
+//! answers 404), the discovered `revocation_endpoint`; with none of them it
+//! answers `NotAllowed`.
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -107,8 +109,10 @@ impl OidcProvider {
         if let Some(url) = &ep.revocation {
             return self.core.revoke(url, refresh_token).await;
         }
-        if let Some(url) = &ep.end_session {
-            return self.core.keycloak_logout(url, refresh_token).await;
+        if let Some(url) = &ep.end_session
+            && self.core.try_keycloak_logout(url, refresh_token).await?
+        {
+            return Ok(());
         }
         if let Some(url) = &ep.discovered_revocation {
             return self.core.revoke(url, refresh_token).await;
