@@ -21,7 +21,7 @@ use bankdeck::worker::{Event, ProviderEntry, RequestId, Worker, WorkerOptions};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::harness::CLIENT_SECRET;
+use super::harness::{CLIENT_SECRET, Shared, shared};
 
 pub const SCOPES: [&str; 6] = [
     "openid",
@@ -261,4 +261,20 @@ pub fn assert_kind<T: std::fmt::Debug>(
         Err(e) if e.kind == kind => e,
         other => panic!("expected a {kind:?} error, got {other:?}"),
     }
+}
+
+/// The `scope` of an introspection answer, as a list.
+pub fn scope_list(said: &serde_json::Value) -> Vec<String> {
+    let scope = said["scope"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no scope: {said}"));
+    scope.split_whitespace().map(str::to_owned).collect()
+}
+
+/// The shared server with a rig and the provider's view of it.
+pub async fn setup() -> (&'static Shared, Rig, Op) {
+    let sh = shared();
+    let rig = Rig::new(&sh.server.issuer, &sh.ca_file()).await;
+    let op = Op::discover(&sh.server.issuer, &sh.ca_file()).await;
+    (sh, rig, op)
 }
