@@ -1,0 +1,91 @@
+//! The connection list: loading it, merging a changed connection in, and
+//! rebuilding the sorted index and the counts.
+//!
+//! The selection follows its connection across a rebuild (by id, not by
+//! position), so a refresh that moves a row does not move the operator.
+
+use std::collections::HashMap;
+
+use crate::domain::{ConnState, Connection, ConnectionId, StateKind, UnixTime, User};
+use crate::worker::Command;
+
+use super::super::app::App;
+use super::super::view;
+use super::{detail, nav};
+
+pub(super) fn reload(app: &mut App) -> Command {
+    let id = app.next_request();
+    app.reload = Some(id);
+    Command::Reload { id }
+}
+
+impl App {
+    /// Takes a whole new data set (start-up, reload).
+    pub(crate) fn replace_data(&mut self, conns: Vec<Connection>, users: Vec<User>, now: UnixTime) {
+        // Read the selection before `order` stops matching `conns`.
+        let keep = self.selected_id();
+        self.order.clear();
+        self.by_id = conns.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+        self.conns = conns;
+        self.users = users;
+        rebuild(self, keep, now);
+    }
+}
+
+/// Replaces or adds one connection as the worker now reports it.
+pub(super) fn upsert(app: &mut App, conn: Connection, now: UnixTime) -> Vec<Command> {
+    match app.by_id.get(&conn.id).and_then(|&i| app.conns.get_mut(i)) {
+        Some(slot) => *slot = conn,
+        None => {
+            app.by_id.insert(conn.id, app.conns.len());
+            app.conns.push(conn);
+        }
+    }
+    reindex(app, now)
+}
+
+/// Rebuilds the index after a data, sort or filter change, keeping the
+/// selected connection selected.
+pub(super) fn reindex(app: &mut App, now: UnixTime) -> Vec<Command> {
+    let keep = app.selected_id();
+    rebuild(app, keep, now);
+    if app.selected_id() != keep {
+        return detail::selection_changed(app, now);
+    }
+    Vec::new()
+}
+
+fn rebuild(app: &mut App, keep: Option<ConnectionId>, now: UnixTime) {
+    app.order = view::build_order(&app.conns, app.sort, app.filter.text(), now, app.warn_secs);
+    let found = keep.and_then(|id| app.order.iter().position(|&i| app.conns[i].id == id));
+    app.cursor = found.unwrap_or(app.cursor.min(app.order.len().saturating_sub(1)));
+    app.offset = super::super::layout::keep_visible(app.offset, app.cursor, nav::page_rows(app));
+    refresh_counts(app, now);
+    app.dirty = true;
+}
+
+/// Counts by state for the header and the users view. States move with the
+/// clock (active becomes expiring), so this also runs on every tick; it is
+/// one pass without sorting.
+pub(super) fn refresh_counts(app: &mut App, now: UnixTime) {
+    let mut counts = [0; StateKind::ALL.len()];
+    let mut per_user: HashMap<_, [usize; StateKind::ALL.len()]> = HashMap::new();
+    for c in &app.conns {
+        let kind = ConnState::derive(c, now, app.warn_secs).kind();
+        let i = kind_index(kind);
+        counts[i] += 1;
+        per_user.entry(c.user_id).or_default()[i] += 1;
+    }
+    if counts != app.counts {
+        app.dirty = true;
+    }
+    app.counts = counts;
+    app.user_counts = per_user;
+}
+
+pub(crate) fn kind_index(kind: StateKind) -> usize {
+    StateKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or_default()
+}
