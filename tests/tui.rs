@@ -1,0 +1,12 @@
+//! The screen, driven without a terminal: `update` for every key and worker
+//! event, whole screens as insta snapshots on `TestBackend`, and a render of
+//! 100 000 rows.
+
+#[path = "tui/fixtures.rs"]
+mod fixtures;
+
+#[path = "tui/keys.rs"]
+mod keys;
+
+#[path = "tui/events.rs"]
+mod events;
