@@ -6,6 +6,9 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 
+use super::app::App;
+use super::render::header_height;
+
 /// Below this the screen shows a "too small" note instead of panes.
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 15;
@@ -27,10 +30,17 @@ pub fn too_small(area: Rect) -> bool {
     area.width < MIN_WIDTH || area.height < MIN_HEIGHT
 }
 
-pub fn areas(area: Rect, detail_open: bool) -> Areas {
+/// The panes for this app on a screen of `area`: the header takes more
+/// lines when its counts do not fit on one.
+pub(crate) fn for_app(app: &App, area: Rect) -> Areas {
+    areas(area, app.detail.open, header_height(app, area.width))
+}
+
+/// The panes for a screen of `area`, given the header's height.
+pub fn areas(area: Rect, detail_open: bool, header_h: u16) -> Areas {
     let activity_h = if area.height >= 30 { 8 } else { 5 };
     let [header, body, activity, keybar] = Layout::vertical([
-        Constraint::Length(1),
+        Constraint::Length(header_h),
         Constraint::Fill(1),
         Constraint::Length(activity_h),
         Constraint::Length(1),
@@ -70,14 +80,16 @@ pub fn table_body(main: Rect) -> Rect {
     inner.intersection(main)
 }
 
-/// The smallest scroll that shows `cursor` in a window of `page` rows.
-pub fn keep_visible(offset: usize, cursor: usize, page: usize) -> usize {
+/// The smallest scroll that shows `cursor` in a window of `page` rows out of
+/// `len`, never leaving empty rows below the end when there is more above.
+pub fn keep_visible(offset: usize, cursor: usize, page: usize, len: usize) -> usize {
     let page = page.max(1);
-    if cursor < offset {
+    let offset = if cursor < offset {
         cursor
     } else if cursor >= offset + page {
         cursor + 1 - page
     } else {
         offset
-    }
+    };
+    offset.min(len.saturating_sub(page))
 }

@@ -61,8 +61,14 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
     .areas(inner);
     gauges::render(frame, g, &countdowns, theme);
     let mut lines = facts(app, c, now, theme);
+    lines.push(Line::raw(""));
     lines.extend(tokens(app, c, detail, now, theme));
-    lines.extend(claims(detail, now, theme));
+    lines.push(Line::raw(""));
+    let claims = claims(detail, now, theme);
+    if !claims.is_empty() {
+        lines.extend(claims);
+        lines.push(Line::raw(""));
+    }
     lines.push(Line::styled("scopes  ✓ granted  ✗ denied", theme.title()));
     lines.extend(scope_grid::lines(c, text.width, theme));
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
@@ -139,11 +145,18 @@ fn tokens(
         ("id token", &s.id_token),
         ("user secret", &s.user_secret),
     ];
-    for (name, secret) in rows {
-        let shown = secret
-            .as_ref()
-            .map_or("—".to_string(), |v| show(v, reveal_left));
-        out.push(Line::raw(format!("  {name:<14}{shown}")));
+    let held: Vec<_> = rows
+        .iter()
+        .filter_map(|(name, s)| s.as_ref().map(|s| (name, s)))
+        .collect();
+    if held.is_empty() {
+        out.push(Line::styled("  no secrets held", theme.dim()));
+    }
+    for (name, secret) in held {
+        out.push(Line::raw(format!(
+            "  {name:<14}{}",
+            show(secret, reveal_left)
+        )));
     }
     out
 }

@@ -20,12 +20,10 @@ fn draw(
     theme: Theme,
 ) -> Rect {
     let width = 64.min(area.width);
-    // Wrapped text needs more rows than lines; allow one extra per long line.
-    let extra = lines
-        .iter()
-        .filter(|l| l.width() > usize::from(width.saturating_sub(2)))
-        .count();
-    let height = u16::try_from(lines.len() + extra + 2).unwrap_or(u16::MAX);
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    // Wrapped lines take more than one row; a URL can take several.
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let height = u16::try_from(rows + 2).unwrap_or(u16::MAX);
     let rect = popup(area, width, height);
     let block = Block::bordered().title(Span::styled(format!(" {title} "), theme.title()));
     frame.render_widget(Clear, rect);
@@ -107,11 +105,5 @@ pub(super) fn login_url(frame: &mut Frame, area: Rect, url: &str, theme: Theme) 
             theme.dim(),
         ),
     ];
-    let width = usize::from(64.min(area.width).saturating_sub(2)).max(1);
-    let mut lines = lines;
-    // A long URL wraps over several rows; reserve them.
-    for _ in 0..url.chars().count() / width {
-        lines.push(Line::raw(""));
-    }
     draw(frame, area, "login", lines, theme);
 }

@@ -23,16 +23,10 @@ fn label(name: &str, focused: bool, theme: Theme) -> Span<'static> {
     }
 }
 
+/// `‹ keycloak (oidc) ›  2 of 3`: one line whatever the number of choices.
 fn choice(names: &[&str], at: usize) -> String {
-    let mut s = String::new();
-    for (i, n) in names.iter().enumerate() {
-        s.push_str(&if i == at {
-            format!("[{n}] ")
-        } else {
-            format!(" {n}  ")
-        });
-    }
-    s
+    let name = names.get(at).copied().unwrap_or("—");
+    format!("‹ {name} ›  {} of {}", at + 1, names.len())
 }
 
 fn draw(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'static>>, theme: Theme) {

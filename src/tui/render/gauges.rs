@@ -78,8 +78,11 @@ pub(super) fn render(frame: &mut Frame, area: Rect, gauges: &[Countdown], theme:
             height: 1,
             ..area
         };
+        // Thick and thin lines keep the fill readable without colour.
         let gauge = LineGauge::default()
             .ratio(g.ratio)
+            .filled_symbol("━")
+            .unfilled_symbol("─")
             .label(format!("{:<8}{:>18} ", g.name, g.label))
             .filled_style(theme.gauge(g.ratio))
             .unfilled_style(theme.dim());

@@ -10,6 +10,8 @@ mod dialogs;
 mod forms;
 mod gauges;
 mod header;
+
+pub(crate) use header::height as header_height;
 mod help;
 mod keybar;
 mod scope_grid;
@@ -34,7 +36,7 @@ pub fn render(app: &App, frame: &mut Frame, now: UnixTime) {
         return too_small(frame, area);
     }
     let theme = Theme::new(app.no_color);
-    let areas = layout::areas(area, app.detail.open);
+    let areas = layout::for_app(app, area);
     header::render(app, frame, areas.header, now, theme);
     match app.users_view {
         Some(_) => users::render(app, frame, areas.main, theme),

@@ -16,6 +16,10 @@ use super::super::app::App;
 use super::super::layout;
 use super::theme::Theme;
 
+/// Wide enough for `logged out (access valid 04:12)`; longer states
+/// (a failure's message) end in `…` and read in full in the detail pane.
+const STATE_WIDTH: u16 = 31;
+
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -36,7 +40,7 @@ fn columns(width: u16) -> Vec<(Col, &'static str, Constraint)> {
         (Col::User, "user", Constraint::Fill(2)),
         (Col::Label, "bank / label", Constraint::Fill(2)),
         (Col::Provider, "provider", Constraint::Fill(2)),
-        (Col::State, "state", Constraint::Length(26)),
+        (Col::State, "state", Constraint::Length(STATE_WIDTH)),
         (Col::Left, "time left", Constraint::Length(16)),
         (Col::Scopes, "scopes", Constraint::Fill(2)),
         (Col::LastOp, "last op", Constraint::Length(20)),
@@ -62,7 +66,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
         return;
     }
     let cols = columns(area.width);
-    let offset = layout::keep_visible(app.offset, app.cursor, rows_on_screen.max(1));
+    let offset = layout::keep_visible(app.offset, app.cursor, rows_on_screen, app.order.len());
     let end = (offset + rows_on_screen).min(app.order.len());
     let rows: Vec<Row> = (offset..end)
         .filter_map(|pos| Some((pos, app.conns.get(*app.order.get(pos)?)?)))
@@ -118,7 +122,10 @@ fn cells(
             Col::User => Cell::from(c.user.clone()),
             Col::Label => Cell::from(c.label.clone()),
             Col::Provider => Cell::from(c.provider.clone()),
-            Col::State => Cell::from(Span::styled(state.describe(now), theme.state(state.kind()))),
+            Col::State => {
+                let text = fit(state.describe(now), usize::from(STATE_WIDTH));
+                Cell::from(Span::styled(text, theme.state(state.kind())))
+            }
             Col::Left => Cell::from(state.time_left(now)),
             Col::Scopes => Cell::from(c.scopes.short()),
             Col::LastOp => last_op(c, now, theme),
@@ -152,4 +159,14 @@ fn last_op(c: &Connection, now: UnixTime, theme: Theme) -> Cell<'static> {
         Span::styled(mark, style),
         Span::raw(format!(" {ago} ago")),
     ]))
+}
+
+/// Cuts `text` to `width` characters, marking the cut with `…`.
+fn fit(text: String, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text;
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
 }

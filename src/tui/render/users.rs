@@ -20,7 +20,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
         theme.title(),
     ));
     let rows_on_screen = usize::from(layout::table_body(area).height).max(1);
-    let offset = layout::keep_visible(view.offset, view.cursor, rows_on_screen);
+    let offset = layout::keep_visible(view.offset, view.cursor, rows_on_screen, app.users.len());
     let mut users: Vec<_> = app.users.iter().collect();
     users.sort_by_key(|u| u.name.to_lowercase());
     let rows: Vec<Row> = users

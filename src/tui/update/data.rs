@@ -59,7 +59,8 @@ fn rebuild(app: &mut App, keep: Option<ConnectionId>, now: UnixTime) {
     app.order = view::build_order(&app.conns, app.sort, app.filter.text(), now, app.warn_secs);
     let found = keep.and_then(|id| app.order.iter().position(|&i| app.conns[i].id == id));
     app.cursor = found.unwrap_or(app.cursor.min(app.order.len().saturating_sub(1)));
-    app.offset = super::super::layout::keep_visible(app.offset, app.cursor, nav::page_rows(app));
+    let page = nav::page_rows(app);
+    app.offset = super::super::layout::keep_visible(app.offset, app.cursor, page, app.order.len());
     refresh_counts(app, now);
     app.dirty = true;
 }

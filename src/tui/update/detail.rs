@@ -19,7 +19,7 @@ pub(super) fn toggle(app: &mut App, now: UnixTime) -> Vec<Command> {
     app.detail.revealed_until = None;
     app.dirty = true;
     let page = super::nav::page_rows(app);
-    app.offset = super::super::layout::keep_visible(app.offset, app.cursor, page);
+    app.offset = super::super::layout::keep_visible(app.offset, app.cursor, page, app.order.len());
     selection_changed(app, now)
 }
 

@@ -30,7 +30,7 @@ pub(super) fn on_mouse(app: &mut App, m: MouseEvent, now: UnixTime) -> Vec<Comma
 
 fn click(app: &mut App, column: u16, row: u16, now: UnixTime) -> Vec<Command> {
     let (w, h) = app.size;
-    let areas = layout::areas(Rect::new(0, 0, w, h), app.detail.open);
+    let areas = layout::for_app(app, Rect::new(0, 0, w, h));
     let body = layout::table_body(areas.main);
     if !body.contains(Position::new(column, row)) {
         return Vec::new();

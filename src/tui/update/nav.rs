@@ -17,7 +17,7 @@ use super::{data, detail};
 /// Rows of the table body on screen now (at least one).
 pub(crate) fn page_rows(app: &App) -> usize {
     let (w, h) = app.size;
-    let areas = layout::areas(Rect::new(0, 0, w, h), app.detail.open);
+    let areas = layout::for_app(app, Rect::new(0, 0, w, h));
     usize::from(layout::table_body(areas.main).height).max(1)
 }
 
@@ -57,7 +57,7 @@ pub(super) fn select(app: &mut App, pos: usize, now: UnixTime) -> Vec<Command> {
     if let Some(v) = &mut app.users_view {
         if v.cursor != pos {
             v.cursor = pos;
-            v.offset = layout::keep_visible(v.offset, pos, page);
+            v.offset = layout::keep_visible(v.offset, pos, page, app.users.len());
             app.dirty = true;
         }
         return Vec::new();
@@ -66,14 +66,15 @@ pub(super) fn select(app: &mut App, pos: usize, now: UnixTime) -> Vec<Command> {
         return Vec::new();
     }
     app.cursor = pos;
-    app.offset = layout::keep_visible(app.offset, pos, page);
+    app.offset = layout::keep_visible(app.offset, pos, page, app.order.len());
     app.dirty = true;
     detail::selection_changed(app, now)
 }
 
 pub(super) fn resize(app: &mut App, w: u16, h: u16) -> Vec<Command> {
     app.size = (w, h);
-    app.offset = layout::keep_visible(app.offset, app.cursor, page_rows(app));
+    let page = page_rows(app);
+    app.offset = layout::keep_visible(app.offset, app.cursor, page, app.order.len());
     app.dirty = true;
     Vec::new()
 }
