@@ -10,3 +10,6 @@ mod keys;
 
 #[path = "tui/events.rs"]
 mod events;
+
+#[path = "tui/screens.rs"]
+mod screens;

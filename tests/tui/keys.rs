@@ -47,26 +47,33 @@ fn vim_keys_and_arrows_move_the_selection() {
 #[test]
 fn half_page_moves_half_of_what_is_visible() {
     let mut app = app();
-    app.update(Msg::Resize(120, 16), NOW);
+    app.update(Msg::Resize(200, 16), NOW);
     // 16 rows: header 1, activity 5, key bar 1 → table 9 → body 6 rows.
     app.update(ctrl('d'), NOW);
     assert_eq!(app.cursor(), 3);
     app.update(code(KeyCode::PageDown), NOW);
     assert_eq!(app.cursor(), 9);
     assert_eq!(app.offset(), 4, "the selection is scrolled into view");
+    // At 120 columns the nine state counts take a second header line,
+    // and the page shrinks to 5 rows with it.
+    app.update(key('g'), NOW);
+    app.update(Msg::Resize(120, 16), NOW);
+    app.update(ctrl('d'), NOW);
+    assert_eq!(app.cursor(), 2);
 }
 
 #[test]
 fn mouse_click_selects_and_wheel_scrolls() {
     let mut app = app();
-    // Body starts below the header line, the border and the column header.
-    app.update(click(10, 3 + 4), NOW);
+    // Body starts below the two header lines (nine counts do not fit on
+    // one at 120 columns), the border and the column header.
+    app.update(click(10, 4 + 4), NOW);
     assert_eq!(app.cursor(), 4);
     app.update(mouse(MouseEventKind::ScrollDown, 10, 10), NOW);
     assert_eq!(app.cursor(), 7);
     app.update(mouse(MouseEventKind::ScrollUp, 10, 10), NOW);
     assert_eq!(app.cursor(), 4);
-    app.update(click(10, 3 + 30), NOW);
+    app.update(click(10, 4 + 30), NOW);
     assert_eq!(
         app.cursor(),
         4,
