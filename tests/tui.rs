@@ -13,3 +13,9 @@ mod events;
 
 #[path = "tui/screens.rs"]
 mod screens;
+
+#[path = "tui/widgets.rs"]
+mod widgets;
+
+#[path = "tui/big.rs"]
+mod big;

@@ -68,6 +68,8 @@ pub struct App {
 
     pub(crate) conns: Vec<Connection>,
     pub(crate) by_id: HashMap<ConnectionId, usize>,
+    /// Per connection, the filter's lower-cased words (see `view::haystack`).
+    pub(crate) haystacks: Vec<String>,
     pub(crate) users: Vec<User>,
     /// Counts by state, in `StateKind::ALL` order; refreshed on data change and tick.
     pub(crate) counts: [usize; StateKind::ALL.len()],
@@ -116,6 +118,7 @@ impl App {
             keymap,
             conns: Vec::new(),
             by_id: HashMap::new(),
+            haystacks: Vec::new(),
             users: Vec::new(),
             counts: [0; StateKind::ALL.len()],
             order: Vec::new(),

@@ -70,25 +70,29 @@ fn state_rank(kind: StateKind) -> usize {
         .unwrap_or(StateKind::ALL.len())
 }
 
+/// The lower-cased words a filter searches that do not move with the clock:
+/// built once per data change, so typing a filter over 100 000 rows does not
+/// lower-case 100 000 names per key.
+pub fn haystack(c: &Connection) -> String {
+    // A separator no one types keeps matches inside one field.
+    format!(
+        "{}\u{1}{}\u{1}{}\u{1}{}",
+        c.user, c.label, c.provider, c.kind
+    )
+    .to_lowercase()
+}
+
 /// Case-insensitive filter over user, label, provider and the state in words.
-pub fn matches(c: &Connection, needle_lower: &str, state: &ConnState, now: UnixTime) -> bool {
-    if needle_lower.is_empty() {
-        return true;
-    }
-    let hay = [
-        c.user.as_str(),
-        c.label.as_str(),
-        c.provider.as_str(),
-        c.kind.as_str(),
-        state.kind().label(),
-    ];
-    hay.iter().any(|h| h.to_lowercase().contains(needle_lower))
+fn matches(hay: &str, needle_lower: &str, state: &ConnState, now: UnixTime) -> bool {
+    hay.contains(needle_lower)
+        || state.kind().label().contains(needle_lower)
         || state.describe(now).to_lowercase().contains(needle_lower)
 }
 
 /// Rebuilds the index: the positions in `conns` to show, in display order.
 pub fn build_order(
     conns: &[Connection],
+    haystacks: &[String],
     sort: SortKey,
     filter: &str,
     now: UnixTime,
@@ -99,7 +103,8 @@ pub fn build_order(
         .filter(|&i| {
             needle.is_empty() || {
                 let state = ConnState::derive(&conns[i], now, warn_secs);
-                matches(&conns[i], &needle, &state, now)
+                let hay = haystacks.get(i).map_or("", String::as_str);
+                matches(hay, &needle, &state, now)
             }
         })
         .collect();

@@ -19,6 +19,9 @@ mod table;
 mod theme;
 mod users;
 
+#[cfg(test)]
+mod tests;
+
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Flex, Layout, Rect};
 use ratatui::widgets::{Paragraph, Wrap};

@@ -162,7 +162,7 @@ fn last_op(c: &Connection, now: UnixTime, theme: Theme) -> Cell<'static> {
 }
 
 /// Cuts `text` to `width` characters, marking the cut with `…`.
-fn fit(text: String, width: usize) -> String {
+pub(super) fn fit(text: String, width: usize) -> String {
     if text.chars().count() <= width {
         return text;
     }

@@ -31,7 +31,7 @@ pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> 
         Action::ToggleDetail if app.users_view.is_some() => nav::pick_user(app, now),
         Action::ToggleDetail => detail::toggle(app, now),
         Action::Reveal => detail::reveal(app, now),
-        Action::ToggleUsers => toggle_users(app),
+        Action::ToggleUsers => toggle_users(app, now),
         Action::Reload => vec![data::reload(app)],
         Action::Exchange
         | Action::Refresh
@@ -91,11 +91,13 @@ fn cycle_sort(app: &mut App, now: UnixTime) -> Vec<Command> {
     data::reindex(app, now)
 }
 
-fn toggle_users(app: &mut App) -> Vec<Command> {
+fn toggle_users(app: &mut App, now: UnixTime) -> Vec<Command> {
     app.users_view = match app.users_view {
         Some(_) => None,
         None => Some(UsersView::default()),
     };
+    // Per-user counts are only kept while the view shows.
+    data::refresh_counts(app, now);
     app.dirty = true;
     Vec::new()
 }

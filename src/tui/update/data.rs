@@ -26,21 +26,29 @@ impl App {
         let keep = self.selected_id();
         self.order.clear();
         self.by_id = conns.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+        self.haystacks = conns.iter().map(view::haystack).collect();
         self.conns = conns;
         self.users = users;
         rebuild(self, keep, now);
+        refresh_counts(self, now);
     }
 }
 
 /// Replaces or adds one connection as the worker now reports it.
 pub(super) fn upsert(app: &mut App, conn: Connection, now: UnixTime) -> Vec<Command> {
-    match app.by_id.get(&conn.id).and_then(|&i| app.conns.get_mut(i)) {
-        Some(slot) => *slot = conn,
-        None => {
+    let hay = view::haystack(&conn);
+    match app.by_id.get(&conn.id).copied() {
+        Some(i) if i < app.conns.len() && i < app.haystacks.len() => {
+            app.conns[i] = conn;
+            app.haystacks[i] = hay;
+        }
+        _ => {
             app.by_id.insert(conn.id, app.conns.len());
             app.conns.push(conn);
+            app.haystacks.push(hay);
         }
     }
+    refresh_counts(app, now);
     reindex(app, now)
 }
 
@@ -56,26 +64,35 @@ pub(super) fn reindex(app: &mut App, now: UnixTime) -> Vec<Command> {
 }
 
 fn rebuild(app: &mut App, keep: Option<ConnectionId>, now: UnixTime) {
-    app.order = view::build_order(&app.conns, app.sort, app.filter.text(), now, app.warn_secs);
+    app.order = view::build_order(
+        &app.conns,
+        &app.haystacks,
+        app.sort,
+        app.filter.text(),
+        now,
+        app.warn_secs,
+    );
     let found = keep.and_then(|id| app.order.iter().position(|&i| app.conns[i].id == id));
     app.cursor = found.unwrap_or(app.cursor.min(app.order.len().saturating_sub(1)));
     let page = nav::page_rows(app);
     app.offset = super::super::layout::keep_visible(app.offset, app.cursor, page, app.order.len());
-    refresh_counts(app, now);
     app.dirty = true;
 }
 
-/// Counts by state for the header and the users view. States move with the
-/// clock (active becomes expiring), so this also runs on every tick; it is
-/// one pass without sorting.
+/// Counts by state for the header and (while it shows) the users view.
+/// States move with the clock (active becomes expiring), so this also runs
+/// on every tick; it is one pass without sorting.
 pub(super) fn refresh_counts(app: &mut App, now: UnixTime) {
     let mut counts = [0; StateKind::ALL.len()];
     let mut per_user: HashMap<_, [usize; StateKind::ALL.len()]> = HashMap::new();
+    let users_shown = app.users_view.is_some();
     for c in &app.conns {
         let kind = ConnState::derive(c, now, app.warn_secs).kind();
         let i = kind_index(kind);
         counts[i] += 1;
-        per_user.entry(c.user_id).or_default()[i] += 1;
+        if users_shown {
+            per_user.entry(c.user_id).or_default()[i] += 1;
+        }
     }
     if counts != app.counts {
         app.dirty = true;
