@@ -6,6 +6,7 @@
 //! Keybindings are data (`keymap`), so the config can override them and
 //! the help overlay shows what is really bound.
 
+mod action;
 mod activity;
 mod app;
 mod forms;
@@ -20,10 +21,11 @@ mod terminal;
 mod update;
 mod view;
 
+pub use action::Action;
 pub use activity::{ActivityLine, Level};
 pub use app::{App, Progress};
 pub use forms::{AddField, AddForm, CredsField, CredsForm, DelinkDialog, Mode};
-pub use keymap::{Action, Keymap, KeymapError};
+pub use keymap::{Keymap, KeymapError};
 pub use keyspec::KeySpec;
 pub use layout::{MIN_HEIGHT, MIN_WIDTH};
 pub use line_edit::LineEdit;

@@ -14,7 +14,7 @@ use crossterm::event::{Event as TermEvent, EventStream};
 use futures::StreamExt;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::{Receiver, Sender};
-use tokio::time::MissedTickBehavior;
+use tokio::time::{Interval, MissedTickBehavior};
 
 use crate::domain::{Connection, ProviderKind, UnixTime, User};
 use crate::worker::{Command, Event};
@@ -48,7 +48,7 @@ pub struct RunOptions {
 pub async fn run(
     opts: RunOptions,
     cmd_tx: Sender<Command>,
-    mut events: Receiver<Event>,
+    events: Receiver<Event>,
 ) -> color_eyre::Result<()> {
     let mut app = App::new(&opts, UnixTime::now());
     let mut guard = terminal::enter()?;
@@ -56,38 +56,74 @@ pub async fn run(
     app.update(Msg::Resize(size.width, size.height), UnixTime::now());
     let start = app.start();
     send_all(&mut app, &cmd_tx, start);
-    let mut input = EventStream::new();
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let mut worker_open = true;
+    let mut sources = Sources {
+        input: EventStream::new(),
+        tick: tokio::time::interval(TICK),
+        events,
+        worker_open: true,
+    };
+    sources
+        .tick
+        .set_missed_tick_behavior(MissedTickBehavior::Skip);
     while !app.should_quit() {
         if app.needs_redraw() {
             let now = UnixTime::now();
             guard.terminal.draw(|frame| render(&app, frame, now))?;
             app.mark_drawn();
         }
-        let msg = tokio::select! {
-            _ = tick.tick() => Some(Msg::Tick),
-            input = input.next() => match input {
-                Some(event) => to_msg(event?),
-                // The terminal closed its input: nothing more can be asked.
-                None => break,
-            },
-            event = events.recv(), if worker_open => Some(match event {
-                Some(event) => Msg::Worker(event),
-                None => {
-                    worker_open = false;
-                    Msg::Worker(Event::Notice { message: "the worker stopped; operations cannot run".into() })
-                }
-            }),
+        let Some(msg) = sources.next().await? else {
+            break;
         };
-        if let Some(msg) = msg {
-            let commands = app.update(msg, UnixTime::now());
-            send_all(&mut app, &cmd_tx, commands);
+        let commands = app.update(msg, UnixTime::now());
+        send_all(&mut app, &cmd_tx, commands);
+        for message in terminal::take_kept_panics() {
+            // A Notice never produces commands.
+            let _ = app.update(Msg::Worker(Event::Notice { message }), UnixTime::now());
         }
     }
     drop(guard);
     Ok(())
+}
+
+/// Everything the loop waits on.
+struct Sources {
+    input: EventStream,
+    tick: Interval,
+    events: Receiver<Event>,
+    /// Once the worker's channel closes, waiting on it would spin.
+    worker_open: bool,
+}
+
+impl Sources {
+    /// The next message; `None` once the terminal closed its input, since
+    /// nothing more can be asked then.
+    async fn next(&mut self) -> std::io::Result<Option<Msg>> {
+        loop {
+            let msg = tokio::select! {
+                _ = self.tick.tick() => Some(Msg::Tick),
+                input = self.input.next() => match input {
+                    // Inputs the screen ignores (focus changes) map to None.
+                    Some(event) => to_msg(event?),
+                    None => return Ok(None),
+                },
+                event = self.events.recv(), if self.worker_open => Some(self.worker(event)),
+            };
+            if msg.is_some() {
+                return Ok(msg);
+            }
+        }
+    }
+
+    fn worker(&mut self, event: Option<Event>) -> Msg {
+        match event {
+            Some(event) => Msg::Worker(event),
+            None => {
+                self.worker_open = false;
+                let message = "the worker stopped; operations cannot run".into();
+                Msg::Worker(Event::Notice { message })
+            }
+        }
+    }
 }
 
 fn to_msg(event: TermEvent) -> Option<Msg> {

@@ -554,3 +554,19 @@ fn the_tick_moves_states_and_counts_but_not_the_order() {
     assert_eq!(app.count(bankdeck::domain::StateKind::Active), 2);
     assert_eq!(app.visible_ids(), ids(&TIME_ORDER));
 }
+
+#[test]
+fn a_filter_that_hides_the_selection_selects_the_first_match() {
+    let mut app = app();
+    select(&mut app, 11);
+    app.update(key('/'), NOW);
+    type_text(&mut app, "Keycloak");
+    assert_eq!(app.cursor(), 0);
+    assert_eq!(app.selected_id(), Some(ConnectionId(4)));
+    app.update(code(KeyCode::Esc), NOW);
+    assert_eq!(
+        app.selected_id(),
+        Some(ConnectionId(4)),
+        "clearing keeps the row"
+    );
+}

@@ -7,9 +7,9 @@ use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::super::action::Action;
 use super::super::app::App;
 use super::super::forms::Mode;
-use super::super::keymap::Action;
 use super::theme::Theme;
 
 const TABLE_KEYS: [(Action, &str); 12] = [

@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Row, Table};
 
-use crate::domain::StateKind;
+use crate::domain::{StateKind, User};
 
 use super::super::app::App;
 use super::super::layout;
@@ -28,21 +28,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
         .enumerate()
         .skip(offset)
         .take(rows_on_screen)
-        .map(|(pos, u)| {
-            let counts = app.user_counts.get(&u.id);
-            let total: usize = counts.map_or(0, |c| c.iter().sum());
-            let row = Row::new(vec![
-                Cell::from(if pos == view.cursor { "›" } else { " " }),
-                Cell::from(u.name.clone()),
-                Cell::from(u.email.clone().unwrap_or_else(|| "—".into())),
-                Cell::from(total.to_string()),
-                Cell::from(by_state(counts, theme)),
-            ]);
-            match pos == view.cursor {
-                true => row.style(theme.selected()),
-                false => row,
-            }
-        })
+        .map(|(pos, u)| user_row(app, u, pos == view.cursor, theme))
         .collect();
     let widths = [
         Constraint::Length(1),
@@ -53,6 +39,22 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     ];
     let header = Row::new(["", "user", "email", "conns", "by state"]).style(theme.title());
     frame.render_widget(Table::new(rows, widths).header(header).block(block), area);
+}
+
+fn user_row(app: &App, u: &User, selected: bool, theme: Theme) -> Row<'static> {
+    let counts = app.user_counts.get(&u.id);
+    let total: usize = counts.map_or(0, |c| c.iter().sum());
+    let row = Row::new(vec![
+        Cell::from(if selected { "›" } else { " " }),
+        Cell::from(u.name.clone()),
+        Cell::from(u.email.clone().unwrap_or_else(|| "—".into())),
+        Cell::from(total.to_string()),
+        Cell::from(by_state(counts, theme)),
+    ]);
+    match selected {
+        true => row.style(theme.selected()),
+        false => row,
+    }
 }
 
 fn by_state(counts: Option<&[usize; StateKind::ALL.len()]>, theme: Theme) -> Line<'static> {

@@ -4,10 +4,10 @@
 use crate::domain::UnixTime;
 use crate::worker::Command;
 
+use super::super::action::Action;
 use super::super::activity::Level;
 use super::super::app::{App, UsersView};
 use super::super::forms::Mode;
-use super::super::keymap::Action;
 use super::{data, detail, nav, ops};
 
 pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> {

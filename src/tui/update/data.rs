@@ -63,6 +63,19 @@ pub(super) fn reindex(app: &mut App, now: UnixTime) -> Vec<Command> {
     Vec::new()
 }
 
+/// Rebuilds after the filter changed: when the selected row is filtered
+/// out, the first match is selected, as a search would.
+pub(super) fn refilter(app: &mut App, now: UnixTime) -> Vec<Command> {
+    let keep = app.selected_id();
+    rebuild(app, keep, now);
+    if app.selected_id() != keep {
+        app.cursor = 0;
+        app.offset = 0;
+        return detail::selection_changed(app, now);
+    }
+    Vec::new()
+}
+
 fn rebuild(app: &mut App, keep: Option<ConnectionId>, now: UnixTime) {
     app.order = view::build_order(
         &app.conns,

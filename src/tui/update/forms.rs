@@ -156,7 +156,7 @@ pub(super) fn on_paste(app: &mut App, text: &str, now: UnixTime) -> Vec<Command>
     match &mut app.mode {
         Mode::Filter => {
             app.filter.insert_str(text);
-            return data::reindex(app, now);
+            return data::refilter(app, now);
         }
         Mode::ConfirmDelink(d) => d.typed.insert_str(text.trim()),
         Mode::ClientCreds(f) if f.focus == CredsField::User => f.user.insert_str(text.trim()),

@@ -9,9 +9,9 @@ use crossterm::event::{KeyEvent, KeyEventKind};
 use crate::domain::UnixTime;
 use crate::worker::Command;
 
+use super::super::action::Action;
 use super::super::app::App;
 use super::super::forms::Mode;
-use super::super::keymap::Action;
 use super::{actions, data, dialogs, forms};
 
 pub(super) fn on_key(app: &mut App, key: KeyEvent, now: UnixTime) -> Vec<Command> {
@@ -44,7 +44,7 @@ fn filter_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Command> {
             app.filter.clear();
             return data::reindex(app, now);
         }
-        _ if app.filter.handle_key(key) => return data::reindex(app, now),
+        _ if app.filter.handle_key(key) => return data::refilter(app, now),
         _ => return Vec::new(),
     }
     app.dirty = true;

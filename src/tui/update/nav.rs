@@ -9,8 +9,8 @@ use ratatui::layout::Rect;
 use crate::domain::UnixTime;
 use crate::worker::Command;
 
+use super::super::action::Action;
 use super::super::app::App;
-use super::super::keymap::Action;
 use super::super::layout;
 use super::{data, detail};
 
@@ -88,7 +88,7 @@ pub(super) fn pick_user(app: &mut App, now: UnixTime) -> Vec<Command> {
         return Vec::new();
     };
     app.filter = super::super::line_edit::LineEdit::new(&name);
-    data::reindex(app, now)
+    data::refilter(app, now)
 }
 
 /// The users view's rows, by name.

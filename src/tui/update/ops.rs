@@ -8,10 +8,10 @@
 use crate::domain::{ConnState, Connection, ConnectionId, OpKind, ProviderKind, UnixTime};
 use crate::worker::{Command, RequestId};
 
+use super::super::action::Action;
 use super::super::activity::Level;
 use super::super::app::{App, InFlight};
 use super::super::forms::{AddForm, CredsField, CredsForm, DelinkDialog, Mode};
-use super::super::keymap::Action;
 use super::super::line_edit::LineEdit;
 use super::rules;
 
