@@ -5,8 +5,11 @@
 #[path = "tui/fixtures.rs"]
 mod fixtures;
 
-#[path = "tui/keys.rs"]
-mod keys;
+#[path = "tui/keys_move.rs"]
+mod keys_move;
+
+#[path = "tui/keys_ops.rs"]
+mod keys_ops;
 
 #[path = "tui/events.rs"]
 mod events;

@@ -30,16 +30,9 @@ const TABLE_KEYS: [(Action, &str); 12] = [
 pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let line = match &app.mode {
         Mode::Filter => return filter_line(app, frame, area, theme),
-        Mode::Normal if app.users_view.is_some() => fixed(
-            &[
-                ("j/k", "move"),
-                ("enter", "show connections"),
-                ("esc", "back"),
-            ],
-            theme,
-        ),
-        Mode::Normal => from_keymap(app, theme),
-        Mode::Help { .. } => fixed(&[("j/k", "scroll"), ("esc", "close")], theme),
+        Mode::Normal if app.users_view.is_some() => from_keymap(app, &USERS_KEYS, theme),
+        Mode::Normal => from_keymap(app, &TABLE_KEYS, theme),
+        Mode::Help { .. } => from_keymap(app, &HELP_KEYS, theme),
         Mode::ConfirmLogout { .. } | Mode::ConfirmQuit { .. } => {
             fixed(&[("y", "yes"), ("n/enter/esc", "no")], theme)
         }
@@ -58,9 +51,23 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
-fn from_keymap(app: &App, theme: Theme) -> Line<'static> {
+const USERS_KEYS: [(Action, &str); 4] = [
+    (Action::Down, "down"),
+    (Action::ToggleDetail, "show connections"),
+    (Action::ToggleUsers, "table"),
+    (Action::Back, "back"),
+];
+
+const HELP_KEYS: [(Action, &str); 3] = [
+    (Action::Down, "scroll"),
+    (Action::Up, "up"),
+    (Action::Back, "close"),
+];
+
+/// The first key of each action, so a `[keys]` override shows here too.
+fn from_keymap(app: &App, keys: &[(Action, &str)], theme: Theme) -> Line<'static> {
     let mut spans = Vec::new();
-    for (action, label) in TABLE_KEYS {
+    for &(action, label) in keys {
         if app.readonly && action.changes_state() {
             continue;
         }
