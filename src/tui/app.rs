@@ -78,6 +78,10 @@ pub struct App {
     pub(crate) order: Vec<usize>,
     pub(crate) sort: SortKey,
     pub(crate) filter: LineEdit,
+    /// When `order` was last rebuilt, and whether data changed since
+    /// without a rebuild (see `update/data.rs`: at most one per second).
+    pub(crate) rebuilt_at: Option<UnixTime>,
+    pub(crate) index_stale: bool,
     /// Position of the selection in `order`.
     pub(crate) cursor: usize,
     /// First row of `order` on screen.
@@ -124,6 +128,8 @@ impl App {
             order: Vec::new(),
             sort: SortKey::default(),
             filter: LineEdit::default(),
+            rebuilt_at: None,
+            index_stale: false,
             cursor: 0,
             offset: 0,
             mode: Mode::Normal,

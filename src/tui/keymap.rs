@@ -61,6 +61,13 @@ pub enum KeymapError {
         kept: Action,
         dropped: Action,
     },
+    /// An override took the only key of an action left at its default;
+    /// the action now has no key (the help shows it unbound).
+    Unbound {
+        action: Action,
+        key: String,
+        taken_by: Action,
+    },
 }
 
 impl fmt::Display for KeymapError {
@@ -80,6 +87,16 @@ impl fmt::Display for KeymapError {
                 kept.name(),
                 dropped.name(),
                 kept.name()
+            ),
+            KeymapError::Unbound {
+                action,
+                key,
+                taken_by,
+            } => write!(
+                f,
+                "[keys] {} takes '{key}' from {}, which now has no key",
+                taken_by.name(),
+                action.name()
             ),
         }
     }
@@ -135,7 +152,13 @@ impl Keymap {
             }
         }
         for (key, owner) in &claimed {
-            map.release(*key, *owner);
+            for action in map.release(*key, *owner) {
+                errors.push(KeymapError::Unbound {
+                    action,
+                    key: key.to_string(),
+                    taken_by: *owner,
+                });
+            }
         }
         (map, errors)
     }
@@ -185,12 +208,19 @@ impl Keymap {
         }
     }
 
-    fn release(&mut self, key: KeySpec, owner: Action) {
+    /// Takes `key` from every action but `owner`; returns the actions
+    /// left without any key.
+    fn release(&mut self, key: KeySpec, owner: Action) -> Vec<Action> {
+        let mut unbound = Vec::new();
         for (action, keys) in &mut self.bindings {
-            if *action != owner {
+            if *action != owner && keys.contains(&key) {
                 keys.retain(|k| *k != key);
+                if keys.is_empty() {
+                    unbound.push(*action);
+                }
             }
         }
+        unbound
     }
 }
 
@@ -249,7 +279,11 @@ mod tests {
         let mut o = BTreeMap::new();
         o.insert("refresh".to_string(), "ctrl-r e".to_string());
         let (map, errors) = Keymap::with_overrides(&o);
-        assert!(errors.is_empty(), "{errors:?}");
+        let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            text,
+            vec!["[keys] refresh takes 'e' from exchange, which now has no key"]
+        );
         let ctrl_r = KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL);
         assert_eq!(map.action_for(&ctrl_r), Some(Action::Refresh));
         let e = KeyEvent::new(KeyCode::Char('e'), KeyModifiers::NONE);

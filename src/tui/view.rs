@@ -82,6 +82,12 @@ pub fn haystack(c: &Connection) -> String {
     .to_lowercase()
 }
 
+/// Whether the filter `filter` keeps connection `c` (with its haystack).
+pub fn shows(c: &Connection, hay: &str, filter: &str, now: UnixTime, warn_secs: i64) -> bool {
+    let needle = filter.trim().to_lowercase();
+    needle.is_empty() || matches(hay, &needle, &ConnState::derive(c, now, warn_secs), now)
+}
+
 /// Case-insensitive filter over user, label, provider and the state in words.
 fn matches(hay: &str, needle_lower: &str, state: &ConnState, now: UnixTime) -> bool {
     hay.contains(needle_lower)

@@ -48,7 +48,8 @@ fn succeeded_replaces_the_row_stops_the_spinner_and_says_so() {
             conn: Box::new(done),
             message: "exchanged".into(),
         }),
-        NOW,
+        // A second after the load: the first result of a second re-sorts at once.
+        NOW.plus_secs(1),
     );
     assert!(cmds.is_empty());
     assert!(!app.is_busy(ConnectionId(1)));
@@ -106,7 +107,7 @@ fn failed_shows_the_providers_message_and_the_changed_row() {
             conn: Some(Box::new(now_reauth)),
             error,
         }),
-        NOW,
+        NOW.plus_secs(1),
     );
     assert!(!app.is_busy(ConnectionId(4)));
     assert_eq!(app.count(StateKind::ReauthRequired), 2);
@@ -346,4 +347,67 @@ fn a_command_the_worker_could_not_take_is_forgotten_and_reported() {
     let reload = one(app.update(ctrl('l'), NOW));
     app.update(Msg::NotSent(reload, SendFailure::Closed), NOW);
     assert!(last_text(&app).starts_with("worker stopped"));
+}
+
+#[test]
+fn results_within_one_second_resort_once_on_the_next_tick() {
+    let mut app = app();
+    let later = NOW.plus_secs(1);
+    let mut results = Vec::new();
+    for (id, n) in [(5, 4), (4, 3)] {
+        let mut c = sample_connections()[id - 1].clone();
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(3600 + n)));
+        results.push(c);
+    }
+    let succeeded = |c| {
+        worker(Event::Succeeded {
+            id: RequestId(700),
+            op: OpKind::Refresh,
+            conn: Box::new(c),
+            message: "refreshed".into(),
+        })
+    };
+    let mut results = results.into_iter();
+    app.update(succeeded(results.next().unwrap()), later);
+    assert_eq!(app.visible_ids(), ids(&[6, 10, 9, 4, 7, 1, 3, 5, 11, 2, 8]));
+    // The second result in the same second changes its row, not the order.
+    app.update(succeeded(results.next().unwrap()), later);
+    assert_eq!(app.visible_ids(), ids(&[6, 10, 9, 4, 7, 1, 3, 5, 11, 2, 8]));
+    assert_eq!(app.count(StateKind::Expiring), 1, "counts wait too");
+    let dave = app.connection(ConnectionId(4)).unwrap();
+    assert_eq!(
+        dave.lifetimes.access,
+        Some(AccessExpiry::At(NOW.plus_secs(3603)))
+    );
+    app.update(Msg::Tick, NOW.plus_secs(2));
+    assert_eq!(app.visible_ids(), ids(&[6, 10, 9, 7, 1, 3, 4, 5, 11, 2, 8]));
+    assert_eq!(app.count(StateKind::Expiring), 0);
+}
+
+#[test]
+fn a_new_connection_shows_at_once() {
+    let mut app = app();
+    let zoe = dapi_pending(42, "zoe");
+    app.update(
+        worker(Event::Succeeded {
+            id: RequestId(800),
+            op: OpKind::Link,
+            conn: Box::new(zoe),
+            message: "linked".into(),
+        }),
+        NOW,
+    );
+    assert_eq!(app.visible_ids().len(), 12);
+    assert_eq!(
+        app.visible_ids()[11],
+        ConnectionId(42),
+        "at the end until the tick"
+    );
+    app.update(Msg::Tick, NOW.plus_secs(1));
+    // Same deadline as alice's code, so right after her (by name).
+    assert_eq!(
+        app.visible_ids()[7],
+        ConnectionId(42),
+        "sorted by its deadline"
+    );
 }

@@ -17,9 +17,10 @@ pub(super) fn on_tick(app: &mut App, now: UnixTime) -> Vec<Command> {
     app.ticks = app.ticks.wrapping_add(1);
     detail::expire_reveal(app, now);
     data::refresh_counts(app, now);
+    let commands = data::catch_up(app, now);
     let (w, h) = app.size;
     if !layout::too_small(Rect::new(0, 0, w, h)) {
         app.dirty = true;
     }
-    Vec::new()
+    commands
 }
