@@ -133,10 +133,16 @@ fn tokens(
         None => "tokens  masked (reveal shows them for 10 s)".into(),
     };
     let mut out = vec![Line::styled(heading, theme.title())];
-    let Some(d) = detail else {
-        out.push(Line::styled("  loading…", theme.dim()));
-        return out;
-    };
+    match detail {
+        Some(d) => out.extend(secret_lines(d, reveal_left, theme)),
+        None => out.push(Line::styled("  loading…", theme.dim())),
+    }
+    out
+}
+
+/// One line per secret held, masked unless revealed.
+fn secret_lines(d: &Detail, reveal_left: Option<i64>, theme: Theme) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
     let s = &d.secrets;
     let rows = [
         ("access code", &s.access_code),

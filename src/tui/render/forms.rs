@@ -58,22 +58,7 @@ pub(super) fn add(frame: &mut Frame, area: Rect, f: &AddForm, theme: Theme) {
         Span::raw(f.user.text().to_owned()),
     ]));
     if f.kind() == Some(ProviderKind::Dapi) {
-        lines.push(Line::from(vec![
-            label("label", f.focus == AddField::Label, theme),
-            Span::raw(f.label.text().to_owned()),
-            Span::styled(
-                if f.label.is_empty() {
-                    "(bank name)"
-                } else {
-                    ""
-                },
-                theme.dim(),
-            ),
-        ]));
-        lines.push(Line::from(vec![
-            label("payload", f.focus == AddField::Payload, theme),
-            payload_summary(f, theme),
-        ]));
+        lines.extend(dapi_lines(f, theme));
     } else {
         lines.push(Line::styled(
             "  Enter starts a browser login; the URL shows here too.",
@@ -84,6 +69,26 @@ pub(super) fn add(frame: &mut Frame, area: Rect, f: &AddForm, theme: Theme) {
         lines.push(Line::styled(format!("  ✗ {e}"), theme.bad()));
     }
     draw(frame, area, "add a connection", lines, theme);
+}
+
+/// The label and payload rows only Dapi asks for.
+fn dapi_lines(f: &AddForm, theme: Theme) -> [Line<'static>; 2] {
+    let hint = if f.label.is_empty() {
+        "(bank name)"
+    } else {
+        ""
+    };
+    [
+        Line::from(vec![
+            label("label", f.focus == AddField::Label, theme),
+            Span::raw(f.label.text().to_owned()),
+            Span::styled(hint, theme.dim()),
+        ]),
+        Line::from(vec![
+            label("payload", f.focus == AddField::Payload, theme),
+            payload_summary(f, theme),
+        ]),
+    ]
 }
 
 fn payload_summary(f: &AddForm, theme: Theme) -> Span<'static> {
