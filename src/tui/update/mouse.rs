@@ -35,10 +35,12 @@ fn click(app: &mut App, column: u16, row: u16, now: UnixTime) -> Vec<Command> {
     if !body.contains(Position::new(column, row)) {
         return Vec::new();
     }
-    let (offset, len) = match &app.users_view {
-        Some(v) => (v.offset, app.users.len()),
-        None => (app.offset, app.order.len()),
+    let (offset, cursor, len) = match &app.users_view {
+        Some(v) => (v.offset, v.cursor, app.users.len()),
+        None => (app.offset, app.cursor, app.order.len()),
     };
+    // The scroll exactly as render draws it, so the click hits the row seen.
+    let offset = layout::keep_visible(offset, cursor, usize::from(body.height), len);
     let pos = offset + usize::from(row - body.y);
     if pos >= len {
         return Vec::new();
