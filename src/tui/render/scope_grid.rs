@@ -2,6 +2,7 @@
 //!
 //! For Dapi every documented permission is listed, so a scope that is
 //! missing from the token reads as denied instead of silently absent.
+//! A connection with no scopes recorded at all says so instead.
 
 use ratatui::text::{Line, Span};
 
@@ -31,10 +32,12 @@ fn entries(c: &Connection) -> Vec<(bool, String)> {
 
 /// The grid laid out in as many columns as `width` allows.
 pub(crate) fn lines(c: &Connection, width: u16, theme: Theme) -> Vec<Line<'static>> {
-    let entries = entries(c);
-    if entries.is_empty() {
-        return vec![Line::styled("  no scopes recorded", theme.dim())];
+    // Nothing recorded is unknown, not "all denied" (a Dapi code before its
+    // exchange carries no scopes yet).
+    if c.scopes.granted.is_empty() && c.scopes.denied.is_empty() {
+        return vec![Line::styled("  no scopes recorded yet", theme.dim())];
     }
+    let entries = entries(c);
     let cell = entries
         .iter()
         .map(|(_, n)| n.chars().count())
