@@ -1,1 +1,35 @@
-//! tui layer (being assembled).
+//! The screen: a terminal dashboard over the worker, shaped as a small Elm loop.
+//!
+//! `App` (plain state) changes only in `App::update(msg, now)`, which returns
+//! the worker commands to send; `render(&app, frame, now)` draws it and
+//! changes nothing; `run` owns the terminal, the clock and the channels.
+//! Keybindings are data (`keymap`), so the config can override them and
+//! the help overlay shows what is really bound.
+
+mod action;
+mod activity;
+mod app;
+mod forms;
+mod keymap;
+mod keyspec;
+mod layout;
+mod line_edit;
+mod msg;
+mod render;
+mod run;
+mod terminal;
+mod update;
+mod view;
+
+pub use action::Action;
+pub use activity::{ActivityLine, Level};
+pub use app::{App, Progress};
+pub use forms::{AddField, AddForm, CredsField, CredsForm, DelinkDialog, Mode};
+pub use keymap::{Keymap, KeymapError};
+pub use keyspec::KeySpec;
+pub use layout::{MIN_HEIGHT, MIN_WIDTH};
+pub use line_edit::LineEdit;
+pub use msg::{Msg, SendFailure};
+pub use render::render;
+pub use run::{RunOptions, TICK, run};
+pub use view::SortKey;

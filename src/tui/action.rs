@@ -1,0 +1,147 @@
+//! The actions an operator can take outside text fields, by the names the
+//! config's `[keys]` table uses.
+//!
+//! Kept apart from the keymap: the action list is what the screen can do,
+//! the keymap is only which keys reach it.
+
+use serde::Deserialize;
+use serde::de::IntoDeserializer;
+
+/// Everything a key can do outside a text field. Names are the config's
+/// `[keys]` names (`refresh = "ctrl-r"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Quit,
+    Help,
+    /// Close the overlay, clear the filter, leave a view.
+    Back,
+    Up,
+    Down,
+    Top,
+    Bottom,
+    HalfPageDown,
+    HalfPageUp,
+    PageDown,
+    PageUp,
+    Filter,
+    CycleSort,
+    ToggleDetail,
+    Reveal,
+    Exchange,
+    Refresh,
+    RefreshAll,
+    Logout,
+    Delink,
+    Add,
+    ClientCredentials,
+    ToggleUsers,
+    /// Stop the operation running on the selected row.
+    CancelOp,
+    Reload,
+}
+
+impl Action {
+    pub const ALL: [Action; 25] = [
+        Action::Quit,
+        Action::Help,
+        Action::Back,
+        Action::Up,
+        Action::Down,
+        Action::Top,
+        Action::Bottom,
+        Action::HalfPageDown,
+        Action::HalfPageUp,
+        Action::PageDown,
+        Action::PageUp,
+        Action::Filter,
+        Action::CycleSort,
+        Action::ToggleDetail,
+        Action::Reveal,
+        Action::Exchange,
+        Action::Refresh,
+        Action::RefreshAll,
+        Action::Logout,
+        Action::Delink,
+        Action::Add,
+        Action::ClientCredentials,
+        Action::ToggleUsers,
+        Action::CancelOp,
+        Action::Reload,
+    ];
+
+    /// The config name; serde reads the same names.
+    pub fn from_name(name: &str) -> Option<Action> {
+        let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+            name.into_deserializer();
+        Action::deserialize(de).ok()
+    }
+
+    pub fn name(self) -> &'static str {
+        self.info().0
+    }
+
+    /// What the help overlay says the action does.
+    pub fn describe(self) -> &'static str {
+        self.info().1
+    }
+
+    /// Whether the action changes anything at a provider or in the store,
+    /// which read-only mode refuses.
+    pub fn changes_state(self) -> bool {
+        matches!(
+            self,
+            Action::Exchange
+                | Action::Refresh
+                | Action::RefreshAll
+                | Action::Logout
+                | Action::Delink
+                | Action::Add
+                | Action::ClientCredentials
+                | Action::CancelOp
+        )
+    }
+
+    fn info(self) -> (&'static str, &'static str) {
+        match self {
+            Action::Quit => ("quit", "quit (asks when operations are in flight)"),
+            Action::Help => ("help", "this help"),
+            Action::Back => ("back", "close overlay, clear filter, leave view"),
+            Action::Up => ("up", "previous row"),
+            Action::Down => ("down", "next row"),
+            Action::Top => ("top", "first row"),
+            Action::Bottom => ("bottom", "last row"),
+            Action::HalfPageDown => ("half_page_down", "half a page down"),
+            Action::HalfPageUp => ("half_page_up", "half a page up"),
+            Action::PageDown => ("page_down", "a page down"),
+            Action::PageUp => ("page_up", "a page up"),
+            Action::Filter => ("filter", "filter rows (Enter keeps, Esc clears)"),
+            Action::CycleSort => ("cycle_sort", "sort: time left, user, provider, state"),
+            Action::ToggleDetail => ("toggle_detail", "show or hide the detail pane"),
+            Action::Reveal => ("reveal", "reveal tokens for 10 s"),
+            Action::Exchange => ("exchange", "exchange the Dapi access code"),
+            Action::Refresh => ("refresh", "refresh the selected token"),
+            Action::RefreshAll => ("refresh_all", "refresh every expiring/expired row shown"),
+            Action::Logout => ("logout", "log out (revoke the refresh token)"),
+            Action::Delink => ("delink", "delink a Dapi user (typed confirmation)"),
+            Action::Add => ("add", "add a connection"),
+            Action::ClientCredentials => ("client_credentials", "client-credentials token"),
+            Action::ToggleUsers => ("toggle_users", "users view"),
+            Action::CancelOp => ("cancel_op", "cancel the selected row's operation"),
+            Action::Reload => ("reload", "reload everything from the store"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_names_agree_with_the_help_names() {
+        for a in Action::ALL {
+            assert_eq!(Action::from_name(a.name()), Some(a), "{a:?}");
+        }
+        assert_eq!(Action::from_name("refresh_everything"), None);
+    }
+}

@@ -1,0 +1,282 @@
+//! The screen's whole state, plain data, and the queries render and tests ask.
+//!
+//! Nothing here touches a terminal, a channel or the clock: `update` (in
+//! `update/`) changes this state and returns commands, `render` reads it.
+//! Fields are crate-private so the index stays consistent with the data; the
+//! public accessors are what the screen shows, which is what tests check.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::domain::{
+    Connection, ConnectionId, OpKind, ProviderKind, StateKind, UnixTime, User, UserId,
+};
+use crate::worker::{Detail, RequestId};
+
+use super::activity::{Activity, ActivityLine, Level};
+use super::forms::Mode;
+use super::keymap::Keymap;
+use super::line_edit::LineEdit;
+use super::run::RunOptions;
+use super::view::SortKey;
+
+/// An operation sent to the worker and not finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct InFlight {
+    pub op: OpKind,
+    /// The rows that show a spinner until their result arrives.
+    pub conns: Vec<ConnectionId>,
+    /// `refresh alice / Emirates NBD`, for the activity pane.
+    pub what: String,
+    /// A bulk refresh ends with its last progress, not its first result.
+    pub bulk: bool,
+}
+
+/// A bulk refresh's progress, for the header and activity pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub id: RequestId,
+    pub done: usize,
+    pub total: usize,
+    pub failed: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DetailPane {
+    pub open: bool,
+    /// The loaded detail and the connection it belongs to.
+    pub loaded: Option<(ConnectionId, Box<Detail>)>,
+    /// The one LoadDetail in flight: at most one at a time, which is the
+    /// debounce (holding `j` does not queue a request per row).
+    pub in_flight: Option<(RequestId, ConnectionId)>,
+    /// Tokens show in full until then; a tick past it masks them again.
+    pub revealed_until: Option<(ConnectionId, UnixTime)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct UsersView {
+    pub cursor: usize,
+    pub offset: usize,
+}
+
+pub struct App {
+    pub(crate) readonly: bool,
+    pub(crate) data_label: String,
+    pub(crate) warn_secs: i64,
+    pub(crate) no_color: bool,
+    pub(crate) providers: Vec<(String, ProviderKind)>,
+    pub(crate) keymap: Keymap,
+
+    pub(crate) conns: Vec<Connection>,
+    pub(crate) by_id: HashMap<ConnectionId, usize>,
+    /// Per connection, the filter's lower-cased words (see `view::haystack`).
+    pub(crate) haystacks: Vec<String>,
+    pub(crate) users: Vec<User>,
+    /// Counts by state, in `StateKind::ALL` order; refreshed on data change and tick.
+    pub(crate) counts: [usize; StateKind::ALL.len()],
+
+    /// Positions in `conns`, filtered and sorted: see `view.rs`.
+    pub(crate) order: Vec<usize>,
+    pub(crate) sort: SortKey,
+    pub(crate) filter: LineEdit,
+    /// When `order` was last rebuilt, and whether data changed since
+    /// without a rebuild (see `update/data.rs`: at most one per second).
+    pub(crate) rebuilt_at: Option<UnixTime>,
+    pub(crate) index_stale: bool,
+    /// Position of the selection in `order`.
+    pub(crate) cursor: usize,
+    /// First row of `order` on screen.
+    pub(crate) offset: usize,
+
+    pub(crate) mode: Mode,
+    pub(crate) detail: DetailPane,
+    pub(crate) users_view: Option<UsersView>,
+
+    pub(crate) pending: BTreeMap<RequestId, InFlight>,
+    /// The Reload in flight: a `Loaded` for any other id is stale.
+    pub(crate) reload: Option<RequestId>,
+    /// Per user, counts by state, for the users view.
+    pub(crate) user_counts: HashMap<UserId, [usize; StateKind::ALL.len()]>,
+    /// Rows with an operation running, ours or the scheduler's.
+    pub(crate) busy: HashMap<ConnectionId, RequestId>,
+    pub(crate) bulk: Option<Progress>,
+    pub(crate) activity: Activity,
+
+    pub(crate) next_id: u64,
+    pub(crate) size: (u16, u16),
+    pub(crate) ticks: u64,
+    pub(crate) dirty: bool,
+    pub(crate) quit: bool,
+}
+
+impl App {
+    /// A screen with no data yet (or `opts.initial`), keymap errors already
+    /// shown in the activity pane.
+    pub fn new(opts: &RunOptions, now: UnixTime) -> App {
+        let (keymap, errors) = Keymap::with_overrides(&opts.keys);
+        let mut app = App {
+            readonly: opts.readonly,
+            data_label: opts.data_label.clone(),
+            warn_secs: opts.warn_secs,
+            no_color: opts.no_color,
+            providers: opts.providers.clone(),
+            keymap,
+            conns: Vec::new(),
+            by_id: HashMap::new(),
+            haystacks: Vec::new(),
+            users: Vec::new(),
+            counts: [0; StateKind::ALL.len()],
+            order: Vec::new(),
+            sort: SortKey::default(),
+            filter: LineEdit::default(),
+            rebuilt_at: None,
+            index_stale: false,
+            cursor: 0,
+            offset: 0,
+            mode: Mode::Normal,
+            detail: DetailPane::default(),
+            users_view: None,
+            pending: BTreeMap::new(),
+            reload: None,
+            user_counts: HashMap::new(),
+            busy: HashMap::new(),
+            bulk: None,
+            activity: Activity::default(),
+            next_id: 1,
+            size: (80, 24),
+            ticks: 0,
+            dirty: true,
+            quit: false,
+        };
+        for e in errors {
+            app.activity.push(now, Level::Warn, e.to_string());
+        }
+        if let Some((conns, users)) = &opts.initial {
+            app.replace_data(conns.clone(), users.clone(), now);
+        }
+        app
+    }
+
+    /// A fresh id for the next command.
+    pub(crate) fn next_request(&mut self) -> RequestId {
+        let id = RequestId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    pub fn mode(&self) -> &Mode {
+        &self.mode
+    }
+
+    pub fn keymap(&self) -> &Keymap {
+        &self.keymap
+    }
+
+    /// The selected connection, if the table shows any.
+    pub fn selected(&self) -> Option<&Connection> {
+        self.order.get(self.cursor).and_then(|&i| self.conns.get(i))
+    }
+
+    pub fn selected_id(&self) -> Option<ConnectionId> {
+        self.selected().map(|c| c.id)
+    }
+
+    /// The ids the table shows, in order.
+    pub fn visible_ids(&self) -> Vec<ConnectionId> {
+        self.order
+            .iter()
+            .filter_map(|&i| self.conns.get(i).map(|c| c.id))
+            .collect()
+    }
+
+    pub fn cursor(&self) -> usize {
+        self.cursor
+    }
+
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    pub fn sort(&self) -> SortKey {
+        self.sort
+    }
+
+    pub fn filter(&self) -> &str {
+        self.filter.text()
+    }
+
+    pub fn detail_open(&self) -> bool {
+        self.detail.open
+    }
+
+    /// The connection whose detail is loaded.
+    pub fn detail_loaded_for(&self) -> Option<ConnectionId> {
+        self.detail.loaded.as_ref().map(|(c, _)| *c)
+    }
+
+    pub fn revealed(&self) -> bool {
+        self.detail.revealed_until.is_some()
+    }
+
+    pub fn users_view_open(&self) -> bool {
+        self.users_view.is_some()
+    }
+
+    pub fn activity(&self) -> impl DoubleEndedIterator<Item = &ActivityLine> + ExactSizeIterator {
+        self.activity.lines()
+    }
+
+    pub fn last_activity(&self) -> Option<&ActivityLine> {
+        self.activity.last()
+    }
+
+    /// Operations sent and not finished (loads of data do not count).
+    pub fn in_flight(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn is_busy(&self, conn: ConnectionId) -> bool {
+        self.busy.contains_key(&conn)
+    }
+
+    pub fn progress(&self) -> Option<Progress> {
+        self.bulk
+    }
+
+    pub fn count(&self, kind: StateKind) -> usize {
+        StateKind::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .map_or(0, |i| self.counts[i])
+    }
+
+    pub fn connection(&self, id: ConnectionId) -> Option<&Connection> {
+        self.by_id.get(&id).and_then(|&i| self.conns.get(i))
+    }
+
+    pub fn users(&self) -> &[User] {
+        &self.users
+    }
+
+    pub fn readonly(&self) -> bool {
+        self.readonly
+    }
+
+    /// Whether the screen must be drawn again.
+    pub fn needs_redraw(&self) -> bool {
+        self.dirty
+    }
+
+    /// The run loop drew the screen.
+    pub fn mark_drawn(&mut self) {
+        self.dirty = false;
+    }
+
+    pub fn should_quit(&self) -> bool {
+        self.quit
+    }
+
+    pub(crate) fn note(&mut self, now: UnixTime, level: Level, text: impl Into<String>) {
+        self.activity.push(now, level, text);
+        self.dirty = true;
+    }
+}

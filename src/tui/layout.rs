@@ -1,0 +1,95 @@
+//! Where each pane sits for a terminal size: one function used by `render`
+//! to draw and by `update` to know the page size and what a click hit.
+//!
+//! Sharing it means a mouse click and the row drawn under it can never
+//! disagree about geometry.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+
+use super::app::App;
+use super::render::header_height;
+
+/// Below this the screen shows a "too small" note instead of panes.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 15;
+/// From this width the detail pane sits to the right of the table.
+const SIDE_BY_SIDE: u16 = 140;
+const DETAIL_WIDTH: u16 = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    pub header: Rect,
+    /// The table or the users view, with its border.
+    pub main: Rect,
+    pub detail: Option<Rect>,
+    pub activity: Rect,
+    pub keybar: Rect,
+}
+
+pub fn too_small(area: Rect) -> bool {
+    area.width < MIN_WIDTH || area.height < MIN_HEIGHT
+}
+
+/// The panes for this app on a screen of `area`: the header takes more
+/// lines when its counts do not fit on one.
+pub(crate) fn for_app(app: &App, area: Rect) -> Areas {
+    areas(area, app.detail.open, header_height(app, area.width))
+}
+
+/// The panes for a screen of `area`, given the header's height.
+pub fn areas(area: Rect, detail_open: bool, header_h: u16) -> Areas {
+    let activity_h = if area.height >= 30 { 8 } else { 5 };
+    let [header, body, activity, keybar] = Layout::vertical([
+        Constraint::Length(header_h),
+        Constraint::Fill(1),
+        Constraint::Length(activity_h),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let (main, detail) = match detail_open {
+        false => (body, None),
+        true if area.width >= SIDE_BY_SIDE => {
+            let [m, d] =
+                Layout::horizontal([Constraint::Fill(1), Constraint::Length(DETAIL_WIDTH)])
+                    .areas(body);
+            (m, Some(d))
+        }
+        true => {
+            let [m, d] = Layout::vertical([Constraint::Percentage(40), Constraint::Percentage(60)])
+                .areas(body);
+            (m, Some(d))
+        }
+    };
+    Areas {
+        header,
+        main,
+        detail,
+        activity,
+        keybar,
+    }
+}
+
+/// The rows of the table body: inside the border, below the column header.
+pub fn table_body(main: Rect) -> Rect {
+    let inner = Rect {
+        x: main.x.saturating_add(1),
+        y: main.y.saturating_add(2),
+        width: main.width.saturating_sub(2),
+        height: main.height.saturating_sub(3),
+    };
+    inner.intersection(main)
+}
+
+/// The smallest scroll that shows `cursor` in a window of `page` rows out of
+/// `len`, never leaving empty rows below the end when there is more above.
+pub fn keep_visible(offset: usize, cursor: usize, page: usize, len: usize) -> usize {
+    let page = page.max(1);
+    let offset = if cursor < offset {
+        cursor
+    } else if cursor >= offset + page {
+        cursor + 1 - page
+    } else {
+        offset
+    };
+    offset.min(len.saturating_sub(page))
+}

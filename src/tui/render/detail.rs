@@ -1,0 +1,236 @@
+//! The detail pane of the selected connection: countdown gauges, ids,
+//! masked tokens, decoded claims, the scope grid and recent audit entries.
+//!
+//! Tokens are masked unless the operator revealed them (and the reveal has
+//! not run out); the pane never shows a secret by default.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+use serde_json::Value;
+
+use crate::domain::time::format_left;
+use crate::domain::{Claims, ConnState, Connection, Secret, UnixTime};
+use crate::worker::Detail;
+
+use super::super::app::App;
+use super::theme::Theme;
+use super::{gauges, scope_grid};
+
+/// Claims worth a line, in reading order; the rest stay in the token.
+const CLAIMS: [&str; 10] = [
+    "iss",
+    "sub",
+    "aud",
+    "azp",
+    "scope",
+    "iat",
+    "exp",
+    "auth_time",
+    "tokenID",
+    "sid",
+];
+const AUDIT_LINES: usize = 5;
+
+pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, theme: Theme) {
+    let Some(c) = app.selected() else {
+        let empty = Paragraph::new("no connection selected").block(Block::bordered());
+        frame.render_widget(empty, area);
+        return;
+    };
+    let block = Block::bordered().title(Span::styled(
+        format!(" detail · {} / {} ", c.user, c.label),
+        theme.title(),
+    ));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let detail = app
+        .detail
+        .loaded
+        .as_ref()
+        .filter(|(id, _)| *id == c.id)
+        .map(|(_, d)| d.as_ref());
+    let countdowns = gauges::countdowns(c, now);
+    let audit = audit_lines(detail, theme);
+    let [g, text, a] = Layout::vertical([
+        Constraint::Length(u16::try_from(countdowns.len()).unwrap_or(0)),
+        Constraint::Fill(1),
+        Constraint::Length(u16::try_from(audit.len()).unwrap_or(0)),
+    ])
+    .areas(inner);
+    gauges::render(frame, g, &countdowns, theme);
+    let mut lines = facts(app, c, now, theme);
+    lines.push(Line::raw(""));
+    lines.extend(tokens(app, c, detail, now, theme));
+    lines.push(Line::raw(""));
+    let claims = claims(detail, now, theme);
+    if !claims.is_empty() {
+        lines.extend(claims);
+        lines.push(Line::raw(""));
+    }
+    lines.push(Line::styled("scopes  ✓ granted  ✗ denied", theme.title()));
+    lines.extend(scope_grid::lines(c, text.width, theme));
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
+    frame.render_widget(Paragraph::new(audit), a);
+}
+
+fn field(name: &str, value: String) -> Line<'static> {
+    Line::from(vec![Span::raw(format!("{name:<8}")), Span::raw(value)])
+}
+
+fn facts(app: &App, c: &Connection, now: UnixTime, theme: Theme) -> Vec<Line<'static>> {
+    let state = ConnState::derive(c, now, app.warn_secs);
+    let r = &c.remote;
+    let remote: Vec<String> = [
+        ("connectionID", &r.connection_id),
+        ("userID", &r.user_id),
+        ("tokenID", &r.token_id),
+        ("session", &r.session),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} {v}")))
+    .collect();
+    let mut out = vec![
+        Line::from(vec![
+            Span::raw("state   "),
+            Span::styled(state.describe(now), theme.state(state.kind())),
+        ]),
+        field(
+            "ids",
+            format!(
+                "connection {} · {} ({}, {})",
+                c.id,
+                c.provider,
+                c.kind,
+                c.grant.as_str()
+            ),
+        ),
+    ];
+    if !remote.is_empty() {
+        out.push(field("remote", remote.join(" · ")));
+    }
+    if let Some(e) = &c.flags.last_error {
+        out.push(Line::styled(format!("error   {e}"), theme.bad()));
+    }
+    out
+}
+
+fn tokens(
+    app: &App,
+    c: &Connection,
+    detail: Option<&Detail>,
+    now: UnixTime,
+    theme: Theme,
+) -> Vec<Line<'static>> {
+    let reveal_left = app
+        .detail
+        .revealed_until
+        .filter(|(id, _)| *id == c.id)
+        .map(|(_, t)| now.secs_until(t).max(0));
+    let heading = match reveal_left {
+        Some(s) => format!("tokens  REVEALED: masked again in {s} s"),
+        None => "tokens  masked (reveal shows them for 10 s)".into(),
+    };
+    let mut out = vec![Line::styled(heading, theme.title())];
+    match detail {
+        Some(d) => out.extend(secret_lines(d, reveal_left, theme)),
+        None => out.push(Line::styled("  loading…", theme.dim())),
+    }
+    out
+}
+
+/// One line per secret held, masked unless revealed.
+fn secret_lines(d: &Detail, reveal_left: Option<i64>, theme: Theme) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    let s = &d.secrets;
+    let rows = [
+        ("access code", &s.access_code),
+        ("access token", &s.access_token),
+        ("refresh token", &s.refresh_token),
+        ("id token", &s.id_token),
+        ("user secret", &s.user_secret),
+    ];
+    let held: Vec<_> = rows
+        .iter()
+        .filter_map(|(name, s)| s.as_ref().map(|s| (name, s)))
+        .collect();
+    if held.is_empty() {
+        out.push(Line::styled("  no secrets held", theme.dim()));
+    }
+    for (name, secret) in held {
+        out.push(Line::raw(format!(
+            "  {name:<14}{}",
+            show(secret, reveal_left)
+        )));
+    }
+    out
+}
+
+fn show(secret: &Secret, reveal_left: Option<i64>) -> String {
+    match reveal_left {
+        Some(_) => secret.expose().to_owned(),
+        None => secret.masked(),
+    }
+}
+
+fn claims(detail: Option<&Detail>, now: UnixTime, theme: Theme) -> Vec<Line<'static>> {
+    let Some(d) = detail else {
+        return Vec::new();
+    };
+    let (which, claims) = match (&d.access_claims, &d.id_claims, &d.code_claims) {
+        (Some(c), _, _) => ("access token", c),
+        (None, Some(c), _) => ("id token", c),
+        (None, None, Some(c)) => ("access code", c),
+        _ => return Vec::new(),
+    };
+    let mut out = vec![Line::styled(
+        format!("claims  {which}, decoded, not verified"),
+        theme.title(),
+    )];
+    for key in CLAIMS {
+        if let Some(v) = claims.payload.get(key) {
+            out.push(Line::raw(format!(
+                "  {key:<10}{}",
+                claim_text(claims, key, v, now)
+            )));
+        }
+    }
+    out
+}
+
+fn claim_text(claims: &Claims, key: &str, v: &Value, now: UnixTime) -> String {
+    let instant = match key {
+        "exp" => claims.exp(),
+        "iat" => claims.iat(),
+        _ => None,
+    };
+    match (instant, v) {
+        (Some(t), _) if key == "exp" && t > now => {
+            format!("{} (in {})", t.rfc3339(), format_left(now.secs_until(t)))
+        }
+        (Some(t), _) => t.rfc3339(),
+        (None, Value::String(s)) => s.clone(),
+        (None, other) => other.to_string(),
+    }
+}
+
+fn audit_lines(detail: Option<&Detail>, theme: Theme) -> Vec<Line<'static>> {
+    let Some(d) = detail.filter(|d| !d.audit.is_empty()) else {
+        return Vec::new();
+    };
+    let mut out = vec![Line::styled("audit", theme.title())];
+    let skip = d.audit.len().saturating_sub(AUDIT_LINES);
+    for e in d.audit.iter().skip(skip) {
+        let (mark, style) = match e.ok {
+            true => ("✓", theme.ok()),
+            false => ("✗", theme.bad()),
+        };
+        out.push(Line::from(vec![
+            Span::raw(format!("  {} {} ", e.at.clock(), e.op)),
+            Span::styled(mark, style),
+            Span::raw(format!(" {}: {}", e.actor, e.message)),
+        ]));
+    }
+    out
+}

@@ -1,0 +1,109 @@
+//! The confirmation dialogs (logout, delink, quit) and the login URL note.
+//!
+//! Each says what will happen in words and which answer is the default, so
+//! an operator who presses Enter out of habit cancels rather than deletes.
+
+use ratatui::Frame;
+use ratatui::layout::{Position, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use super::super::forms::DelinkDialog;
+use super::popup;
+use super::theme::Theme;
+
+fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    lines: Vec<Line<'static>>,
+    theme: Theme,
+) -> Rect {
+    let width = 64.min(area.width);
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    // Wrapped lines take more than one row; a URL can take several.
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let height = u16::try_from(rows + 2).unwrap_or(u16::MAX);
+    let rect = popup(area, width, height);
+    let block = Block::bordered().title(Span::styled(format!(" {title} "), theme.title()));
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        rect,
+    );
+    rect
+}
+
+fn answer(theme: Theme) -> Line<'static> {
+    Line::from(vec![
+        Span::styled("y", theme.key()),
+        Span::raw(" yes   "),
+        Span::styled("N", theme.key()),
+        Span::raw(" no (default)"),
+    ])
+}
+
+pub(super) fn logout(frame: &mut Frame, area: Rect, what: &str, theme: Theme) {
+    let lines = vec![
+        Line::raw(format!("Log out {what}?")),
+        Line::raw("The refresh token is revoked; the access token stays valid until it expires."),
+        Line::raw(""),
+        answer(theme),
+    ];
+    draw(frame, area, "logout", lines, theme);
+}
+
+pub(super) fn quit(frame: &mut Frame, area: Rect, in_flight: usize, theme: Theme) {
+    let ops = match in_flight {
+        1 => "1 operation".to_string(),
+        n => format!("{n} operations"),
+    };
+    let lines = vec![
+        Line::raw(format!("{ops} in flight: quit anyway?")),
+        Line::raw(""),
+        answer(theme),
+    ];
+    draw(frame, area, "quit", lines, theme);
+}
+
+pub(super) fn delink(frame: &mut Frame, area: Rect, d: &DelinkDialog, theme: Theme) {
+    let mut lines = vec![
+        Line::styled(format!("Delink {}: this is final.", d.what), theme.alert()),
+        Line::raw("The provider forgets the link and bankdeck erases its secrets."),
+        Line::raw(""),
+        Line::raw(format!(
+            "Type the user's name ({}) and press Enter:",
+            d.user
+        )),
+        Line::from(vec![
+            Span::styled("> ", theme.key()),
+            Span::raw(d.typed.text().to_owned()),
+        ]),
+    ];
+    match &d.error {
+        Some(e) => lines.push(Line::styled(e.clone(), theme.bad())),
+        None => lines.push(Line::styled("Esc cancels (the default).", theme.dim())),
+    }
+    let rect = draw(frame, area, "delink", lines, theme);
+    let x = rect.x + 3 + u16::try_from(d.typed.cursor()).unwrap_or(0);
+    let y = rect.y + 5;
+    if x < rect.right().saturating_sub(1) && y < rect.bottom().saturating_sub(1) {
+        frame.set_cursor_position(Position::new(x, y));
+    }
+}
+
+pub(super) fn login_url(frame: &mut Frame, area: Rect, url: &str, theme: Theme) {
+    let lines = vec![
+        Line::raw("A browser login is waiting. If no browser opened, open:"),
+        Line::raw(""),
+        Line::styled(url.to_owned(), theme.key()),
+        Line::raw(""),
+        Line::styled(
+            "The URL stays in the activity pane. Shift+drag selects text.",
+            theme.dim(),
+        ),
+    ];
+    draw(frame, area, "login", lines, theme);
+}

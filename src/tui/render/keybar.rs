@@ -1,0 +1,111 @@
+//! The bottom line: the most useful keys for the current mode, read from
+//! the keymap so an override shows here too. While filtering it is the
+//! filter's input line.
+
+use ratatui::Frame;
+use ratatui::layout::{Position, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::super::action::Action;
+use super::super::app::App;
+use super::super::forms::Mode;
+use super::theme::Theme;
+
+const TABLE_KEYS: [(Action, &str); 12] = [
+    (Action::Down, "down"),
+    (Action::Filter, "filter"),
+    (Action::CycleSort, "sort"),
+    (Action::ToggleDetail, "detail"),
+    (Action::Exchange, "exchange"),
+    (Action::Refresh, "refresh"),
+    (Action::RefreshAll, "refresh all"),
+    (Action::Logout, "logout"),
+    (Action::Delink, "delink"),
+    (Action::Add, "add"),
+    (Action::Help, "help"),
+    (Action::Quit, "quit"),
+];
+
+pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
+    let line = match &app.mode {
+        Mode::Filter => return filter_line(app, frame, area, theme),
+        Mode::Normal if app.users_view.is_some() => from_keymap(app, &USERS_KEYS, theme),
+        Mode::Normal => from_keymap(app, &TABLE_KEYS, theme),
+        Mode::Help { .. } => from_keymap(app, &HELP_KEYS, theme),
+        Mode::ConfirmLogout { .. } | Mode::ConfirmQuit { .. } => {
+            fixed(&[("y", "yes"), ("n/enter/esc", "no")], theme)
+        }
+        Mode::ConfirmDelink(_) => fixed(&[("enter", "delink"), ("esc", "cancel")], theme),
+        Mode::Add(_) | Mode::ClientCreds(_) => fixed(
+            &[
+                ("tab", "next field"),
+                ("←/→", "provider"),
+                ("enter", "submit"),
+                ("esc", "cancel"),
+            ],
+            theme,
+        ),
+        Mode::LoginUrl { .. } => fixed(&[("esc", "close")], theme),
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+const USERS_KEYS: [(Action, &str); 4] = [
+    (Action::Down, "down"),
+    (Action::ToggleDetail, "show connections"),
+    (Action::ToggleUsers, "table"),
+    (Action::Back, "back"),
+];
+
+const HELP_KEYS: [(Action, &str); 3] = [
+    (Action::Down, "scroll"),
+    (Action::Up, "up"),
+    (Action::Back, "close"),
+];
+
+/// The first key of each action, so a `[keys]` override shows here too.
+fn from_keymap(app: &App, keys: &[(Action, &str)], theme: Theme) -> Line<'static> {
+    let mut spans = Vec::new();
+    for &(action, label) in keys {
+        if app.readonly && action.changes_state() {
+            continue;
+        }
+        if let Some(k) = app.keymap.first_key(action) {
+            push(&mut spans, k.to_string(), label, theme);
+        }
+    }
+    Line::from(spans)
+}
+
+fn fixed(keys: &[(&str, &str)], theme: Theme) -> Line<'static> {
+    let mut spans = Vec::new();
+    for (k, label) in keys {
+        push(&mut spans, (*k).to_string(), label, theme);
+    }
+    Line::from(spans)
+}
+
+fn push(spans: &mut Vec<Span<'static>>, key: String, label: &str, theme: Theme) {
+    if !spans.is_empty() {
+        spans.push(Span::styled(" · ", theme.dim()));
+    }
+    spans.push(Span::styled(key, theme.key()));
+    spans.push(Span::raw(format!(" {label}")));
+}
+
+fn filter_line(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
+    let text = app.filter.text();
+    let line = Line::from(vec![
+        Span::styled("/", theme.key()),
+        Span::raw(text.to_owned()),
+        Span::styled("   enter keeps · esc clears", theme.dim()),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+    let x = area
+        .x
+        .saturating_add(1 + u16::try_from(app.filter.cursor()).unwrap_or(0));
+    if x < area.right() {
+        frame.set_cursor_position(Position::new(x, area.y));
+    }
+}

@@ -1,0 +1,89 @@
+//! `render`: a pure function from `&App` to a frame.
+//!
+//! It reads state and draws; it never changes the state (scroll positions
+//! are clamped into locals, not written back). Each pane is its own module;
+//! this one lays them out and puts the overlay of the current mode on top.
+
+mod activity;
+mod detail;
+mod dialogs;
+mod forms;
+mod gauges;
+mod header;
+
+pub(crate) use header::height as header_height;
+mod help;
+mod keybar;
+mod scope_grid;
+mod table;
+mod theme;
+mod users;
+
+#[cfg(test)]
+mod tests;
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Flex, Layout, Rect};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use crate::domain::UnixTime;
+
+use super::app::App;
+use super::forms::Mode;
+use super::layout::{self, MIN_HEIGHT, MIN_WIDTH};
+use theme::Theme;
+
+pub fn render(app: &App, frame: &mut Frame, now: UnixTime) {
+    let area = frame.area();
+    if layout::too_small(area) {
+        return too_small(frame, area);
+    }
+    let theme = Theme::new(app.no_color);
+    let areas = layout::for_app(app, area);
+    header::render(app, frame, areas.header, now, theme);
+    match app.users_view {
+        Some(_) => users::render(app, frame, areas.main, theme),
+        None => table::render(app, frame, areas.main, now, theme),
+    }
+    if let Some(d) = areas.detail {
+        detail::render(app, frame, d, now, theme);
+    }
+    activity::render(app, frame, areas.activity, theme);
+    keybar::render(app, frame, areas.keybar, theme);
+    overlay(app, frame, area, theme);
+}
+
+fn overlay(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
+    match &app.mode {
+        Mode::Normal | Mode::Filter => {}
+        Mode::Help { scroll } => help::render(app, frame, area, *scroll, theme),
+        Mode::ConfirmLogout { what, .. } => dialogs::logout(frame, area, what, theme),
+        Mode::ConfirmDelink(d) => dialogs::delink(frame, area, d, theme),
+        Mode::ConfirmQuit { in_flight } => dialogs::quit(frame, area, *in_flight, theme),
+        Mode::LoginUrl { url } => dialogs::login_url(frame, area, url, theme),
+        Mode::Add(f) => forms::add(frame, area, f, theme),
+        Mode::ClientCreds(f) => forms::creds(frame, area, f, theme),
+    }
+}
+
+fn too_small(frame: &mut Frame, area: Rect) {
+    let text = format!(
+        "terminal too small: {}×{}, bankdeck needs {MIN_WIDTH}×{MIN_HEIGHT}",
+        area.width, area.height
+    );
+    let p = Paragraph::new(text)
+        .alignment(Alignment::Center)
+        .wrap(Wrap { trim: true });
+    frame.render_widget(p, area);
+}
+
+/// A centred rectangle of at most `w`×`h` inside `area`.
+pub(crate) fn popup(area: Rect, w: u16, h: u16) -> Rect {
+    let [row] = Layout::vertical([Constraint::Length(h.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [rect] = Layout::horizontal([Constraint::Length(w.min(area.width))])
+        .flex(Flex::Center)
+        .areas(row);
+    rect
+}

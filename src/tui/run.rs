@@ -1,0 +1,151 @@
+//! The run loop: the only place that touches the terminal, the clock and the
+//! channels. It turns terminal input, worker events and a 1 s tick into
+//! messages, hands them to `update`, sends what `update` returns, and draws
+//! when `update` marked the screen dirty.
+//!
+//! Commands go out with `try_send`: the channel is bounded, and the screen
+//! must never wait on a worker that is behind. A full channel becomes a
+//! "worker busy" line instead of a frozen screen.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures::StreamExt;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::{Receiver, Sender};
+use tokio::time::{Interval, MissedTickBehavior};
+
+use crate::domain::{Connection, ProviderKind, UnixTime, User};
+use crate::worker::{Command, Event};
+
+use super::app::App;
+use super::msg::{Msg, SendFailure};
+use super::render::render;
+use super::terminal;
+
+/// Countdowns show seconds; nothing on screen changes faster on its own.
+pub const TICK: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Refuse every operation that changes anything.
+    pub readonly: bool,
+    /// The data dir or profile, shown in the header.
+    pub data_label: String,
+    /// The config's `[keys]`: action name → key spec.
+    pub keys: BTreeMap<String, String>,
+    /// A token within this many seconds of expiry reads "expiring".
+    pub warn_secs: i64,
+    /// `NO_COLOR` was set (the caller reads the environment).
+    pub no_color: bool,
+    /// Configured providers, for the add and client-credentials forms.
+    pub providers: Vec<(String, ProviderKind)>,
+    /// Data to show before the first `Loaded` arrives.
+    pub initial: Option<(Vec<Connection>, Vec<User>)>,
+}
+
+pub async fn run(
+    opts: RunOptions,
+    cmd_tx: Sender<Command>,
+    events: Receiver<Event>,
+) -> color_eyre::Result<()> {
+    let mut app = App::new(&opts, UnixTime::now());
+    let mut guard = terminal::enter()?;
+    let size = guard.terminal.size()?;
+    app.update(Msg::Resize(size.width, size.height), UnixTime::now());
+    let start = app.start();
+    send_all(&mut app, &cmd_tx, start);
+    let mut sources = Sources {
+        input: EventStream::new(),
+        tick: tokio::time::interval(TICK),
+        events,
+        worker_open: true,
+    };
+    sources
+        .tick
+        .set_missed_tick_behavior(MissedTickBehavior::Skip);
+    while !app.should_quit() {
+        if app.needs_redraw() {
+            let now = UnixTime::now();
+            guard.terminal.draw(|frame| render(&app, frame, now))?;
+            app.mark_drawn();
+        }
+        let Some(msg) = sources.next().await? else {
+            break;
+        };
+        let commands = app.update(msg, UnixTime::now());
+        send_all(&mut app, &cmd_tx, commands);
+        for message in terminal::take_kept_panics() {
+            // A Notice never produces commands.
+            let _ = app.update(Msg::Worker(Event::Notice { message }), UnixTime::now());
+        }
+    }
+    drop(guard);
+    Ok(())
+}
+
+/// Everything the loop waits on.
+struct Sources {
+    input: EventStream,
+    tick: Interval,
+    events: Receiver<Event>,
+    /// Once the worker's channel closes, waiting on it would spin.
+    worker_open: bool,
+}
+
+impl Sources {
+    /// The next message; `None` once the terminal closed its input, since
+    /// nothing more can be asked then.
+    async fn next(&mut self) -> std::io::Result<Option<Msg>> {
+        loop {
+            let msg = tokio::select! {
+                _ = self.tick.tick() => Some(Msg::Tick),
+                input = self.input.next() => match input {
+                    // Inputs the screen ignores (focus changes) map to None.
+                    Some(event) => to_msg(event?),
+                    None => return Ok(None),
+                },
+                event = self.events.recv(), if self.worker_open => Some(self.worker(event)),
+            };
+            if msg.is_some() {
+                return Ok(msg);
+            }
+        }
+    }
+
+    fn worker(&mut self, event: Option<Event>) -> Msg {
+        match event {
+            Some(event) => Msg::Worker(event),
+            None => {
+                self.worker_open = false;
+                let message = "the worker stopped; operations cannot run".into();
+                Msg::Worker(Event::Notice { message })
+            }
+        }
+    }
+}
+
+fn to_msg(event: TermEvent) -> Option<Msg> {
+    match event {
+        TermEvent::Key(key) => Some(Msg::Key(key)),
+        TermEvent::Mouse(mouse) => Some(Msg::Mouse(mouse)),
+        TermEvent::Resize(w, h) => Some(Msg::Resize(w, h)),
+        TermEvent::Paste(text) => Some(Msg::Paste(text)),
+        TermEvent::FocusGained | TermEvent::FocusLost => None,
+    }
+}
+
+/// Hands commands to the worker without waiting; what does not fit is
+/// reported back to `update` so the screen stops waiting for it.
+fn send_all(app: &mut App, tx: &Sender<Command>, commands: Vec<Command>) {
+    for cmd in commands {
+        let failure = match tx.try_send(cmd) {
+            Ok(()) => continue,
+            Err(TrySendError::Full(cmd)) => (cmd, SendFailure::Busy),
+            Err(TrySendError::Closed(cmd)) => (cmd, SendFailure::Closed),
+        };
+        // `NotSent` never produces commands, so nothing is lost here.
+        let _ = app.update(Msg::NotSent(failure.0, failure.1), UnixTime::now());
+    }
+}

@@ -1,0 +1,122 @@
+//! Owning the terminal: raw mode, alternate screen, mouse capture and
+//! bracketed paste on the way in, all undone on the way out — on a normal
+//! exit (the guard's `Drop`), on an error, and on a panic.
+//!
+//! The panic hook is thread-aware. A panic on the screen's own thread ends
+//! the screen: the hook restores the terminal first so the message prints on
+//! a normal screen. A panic in a background task (the worker catches those
+//! and carries on) must not tear the live screen down, nor print over it:
+//! its message is kept and shown in the activity pane, and printed after
+//! the terminal is restored if the screen ends first. No message is lost.
+
+use std::io::{self, Stdout, stdout};
+use std::sync::{Mutex, Once};
+use std::thread::{self, ThreadId};
+
+use crossterm::cursor::Show;
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+};
+use crossterm::execute;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+
+pub(crate) type Term = Terminal<CrosstermBackend<Stdout>>;
+
+/// The thread drawing the screen, while a screen is up.
+static SCREEN: Mutex<Option<ThreadId>> = Mutex::new(None);
+/// Panic messages from other threads while the screen was up.
+static KEPT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Restores the terminal when dropped.
+pub(crate) struct TerminalGuard {
+    pub terminal: Term,
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        set_screen(None);
+        // Nothing better to do if restoring fails while leaving.
+        let _ = restore();
+        for message in take_kept_panics() {
+            eprintln!("{message}");
+        }
+    }
+}
+
+pub(crate) fn enter() -> io::Result<TerminalGuard> {
+    install_panic_hook();
+    enable_raw_mode()?;
+    let entered = execute!(
+        stdout(),
+        EnterAlternateScreen,
+        EnableMouseCapture,
+        EnableBracketedPaste
+    )
+    .and_then(|()| Terminal::new(CrosstermBackend::new(stdout())));
+    match entered {
+        Ok(terminal) => {
+            set_screen(Some(thread::current().id()));
+            Ok(TerminalGuard { terminal })
+        }
+        Err(e) => {
+            // Half-entered is the worst state to leave a terminal in.
+            let _ = restore();
+            Err(e)
+        }
+    }
+}
+
+/// Undoes everything `enter` did; safe to call twice.
+pub(crate) fn restore() -> io::Result<()> {
+    // Raw mode first: it has the widest effect if the rest fails.
+    let raw = disable_raw_mode();
+    execute!(
+        stdout(),
+        DisableBracketedPaste,
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        Show
+    )?;
+    raw
+}
+
+/// Background panics kept since the last call, for the activity pane.
+pub(crate) fn take_kept_panics() -> Vec<String> {
+    KEPT.lock()
+        .map(|mut k| std::mem::take(&mut *k))
+        .unwrap_or_default()
+}
+
+fn set_screen(thread: Option<ThreadId>) {
+    if let Ok(mut s) = SCREEN.lock() {
+        *s = thread;
+    }
+}
+
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let screen = SCREEN.lock().ok().and_then(|s| *s);
+            match screen {
+                Some(t) if t != thread::current().id() => {
+                    if let Ok(mut kept) = KEPT.lock() {
+                        let text = info.to_string().replace('\n', " ");
+                        kept.push(format!("a background task panicked: {text}"));
+                    }
+                }
+                Some(_) => {
+                    // The message must land on a normal screen to be read.
+                    let _ = restore();
+                    previous(info);
+                }
+                None => previous(info),
+            }
+        }));
+    });
+}

@@ -1,0 +1,103 @@
+//! What each keymap [`Action`] does in the normal mode: one line each,
+//! handing off to the module that owns the concern.
+
+use crate::domain::UnixTime;
+use crate::worker::Command;
+
+use super::super::action::Action;
+use super::super::activity::Level;
+use super::super::app::{App, UsersView};
+use super::super::forms::Mode;
+use super::{data, detail, nav, ops};
+
+pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> {
+    if app.readonly && action.changes_state() {
+        return refuse_readonly(app, action, now);
+    }
+    match action {
+        Action::Quit => quit(app),
+        Action::Help => open(app, Mode::Help { scroll: 0 }),
+        Action::Back => back(app, now),
+        Action::Up
+        | Action::Down
+        | Action::Top
+        | Action::Bottom
+        | Action::HalfPageDown
+        | Action::HalfPageUp
+        | Action::PageDown
+        | Action::PageUp => nav::on_move(app, action, now),
+        Action::Filter => open(app, Mode::Filter),
+        Action::CycleSort => cycle_sort(app, now),
+        Action::ToggleDetail if app.users_view.is_some() => nav::pick_user(app, now),
+        Action::ToggleDetail => detail::toggle(app, now),
+        Action::Reveal => detail::reveal(app, now),
+        Action::ToggleUsers => toggle_users(app, now),
+        Action::Reload => vec![data::reload(app)],
+        Action::Exchange
+        | Action::Refresh
+        | Action::RefreshAll
+        | Action::Logout
+        | Action::Delink
+        | Action::Add
+        | Action::ClientCredentials
+        | Action::CancelOp => ops::run(app, action, now),
+    }
+}
+
+fn refuse_readonly(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> {
+    let text = format!(
+        "read-only: {} refused (started with --readonly)",
+        action.name()
+    );
+    app.note(now, Level::Warn, text);
+    Vec::new()
+}
+
+fn open(app: &mut App, mode: Mode) -> Vec<Command> {
+    app.mode = mode;
+    app.dirty = true;
+    Vec::new()
+}
+
+/// Quits at once when nothing runs; otherwise asks, since quitting drops
+/// the answers of operations that may already have changed a provider.
+fn quit(app: &mut App) -> Vec<Command> {
+    match app.in_flight() {
+        0 => app.quit = true,
+        n => app.mode = Mode::ConfirmQuit { in_flight: n },
+    }
+    app.dirty = true;
+    Vec::new()
+}
+
+/// Esc peels one layer: the users view, then the filter, then the detail.
+fn back(app: &mut App, now: UnixTime) -> Vec<Command> {
+    if app.users_view.take().is_some() {
+        app.dirty = true;
+        return Vec::new();
+    }
+    if !app.filter.is_empty() {
+        app.filter.clear();
+        return data::reindex(app, now);
+    }
+    if app.detail.open {
+        return detail::toggle(app, now);
+    }
+    Vec::new()
+}
+
+fn cycle_sort(app: &mut App, now: UnixTime) -> Vec<Command> {
+    app.sort = app.sort.next();
+    data::reindex(app, now)
+}
+
+fn toggle_users(app: &mut App, now: UnixTime) -> Vec<Command> {
+    app.users_view = match app.users_view {
+        Some(_) => None,
+        None => Some(UsersView::default()),
+    };
+    // Per-user counts are only kept while the view shows.
+    data::refresh_counts(app, now);
+    app.dirty = true;
+    Vec::new()
+}

@@ -1,0 +1,147 @@
+//! The connection list: loading it, merging a changed connection in, and
+//! rebuilding the sorted index and the counts.
+//!
+//! The selection follows its connection across a rebuild (by id, not by
+//! position), so a refresh that moves a row does not move the operator.
+
+use std::collections::HashMap;
+
+use crate::domain::{ConnState, Connection, ConnectionId, StateKind, UnixTime, User};
+use crate::worker::Command;
+
+use super::super::app::App;
+use super::super::view;
+use super::{detail, nav};
+
+pub(super) fn reload(app: &mut App) -> Command {
+    let id = app.next_request();
+    app.reload = Some(id);
+    Command::Reload { id }
+}
+
+impl App {
+    /// Takes a whole new data set (start-up, reload).
+    pub(crate) fn replace_data(&mut self, conns: Vec<Connection>, users: Vec<User>, now: UnixTime) {
+        // Read the selection before `order` stops matching `conns`.
+        let keep = self.selected_id();
+        self.order.clear();
+        self.by_id = conns.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+        self.haystacks = conns.iter().map(view::haystack).collect();
+        self.conns = conns;
+        self.users = users;
+        rebuild(self, keep, now);
+        refresh_counts(self, now);
+    }
+}
+
+/// Replaces or adds one connection as the worker now reports it.
+///
+/// The row itself changes at once. The order and the counts follow at once
+/// too, unless they were already rebuilt in this second: then the next tick
+/// rebuilds them, so a bulk refresh of thousands of rows re-sorts 100 000
+/// rows once a second rather than once per result.
+pub(super) fn upsert(app: &mut App, conn: Connection, now: UnixTime) -> Vec<Command> {
+    let hay = view::haystack(&conn);
+    match app.by_id.get(&conn.id).copied() {
+        Some(i) if i < app.conns.len() && i < app.haystacks.len() => {
+            app.conns[i] = conn;
+            app.haystacks[i] = hay;
+        }
+        _ => {
+            let i = app.conns.len();
+            // A new row shows at the end until the next rebuild sorts it.
+            if view::shows(&conn, &hay, app.filter.text(), now, app.warn_secs) {
+                app.order.push(i);
+            }
+            app.by_id.insert(conn.id, i);
+            app.conns.push(conn);
+            app.haystacks.push(hay);
+        }
+    }
+    app.dirty = true;
+    if app.rebuilt_at == Some(now) {
+        app.index_stale = true;
+        return Vec::new();
+    }
+    refresh_counts(app, now);
+    reindex(app, now)
+}
+
+/// The tick's half of [`upsert`]: a rebuild put off within a busy second.
+pub(super) fn catch_up(app: &mut App, now: UnixTime) -> Vec<Command> {
+    match app.index_stale {
+        true => reindex(app, now),
+        false => Vec::new(),
+    }
+}
+
+/// Rebuilds the index after a data, sort or filter change, keeping the
+/// selected connection selected.
+pub(super) fn reindex(app: &mut App, now: UnixTime) -> Vec<Command> {
+    let keep = app.selected_id();
+    rebuild(app, keep, now);
+    if app.selected_id() != keep {
+        return detail::selection_changed(app, now);
+    }
+    Vec::new()
+}
+
+/// Rebuilds after the filter changed: when the selected row is filtered
+/// out, the first match is selected, as a search would.
+pub(super) fn refilter(app: &mut App, now: UnixTime) -> Vec<Command> {
+    let keep = app.selected_id();
+    rebuild(app, keep, now);
+    if app.selected_id() != keep {
+        app.cursor = 0;
+        app.offset = 0;
+        return detail::selection_changed(app, now);
+    }
+    Vec::new()
+}
+
+fn rebuild(app: &mut App, keep: Option<ConnectionId>, now: UnixTime) {
+    app.order = view::build_order(
+        &app.conns,
+        &app.haystacks,
+        app.sort,
+        app.filter.text(),
+        now,
+        app.warn_secs,
+    );
+    let found = keep.and_then(|id| app.order.iter().position(|&i| app.conns[i].id == id));
+    app.cursor = found.unwrap_or(app.cursor.min(app.order.len().saturating_sub(1)));
+    let page = nav::page_rows(app);
+    app.offset = super::super::layout::keep_visible(app.offset, app.cursor, page, app.order.len());
+    app.rebuilt_at = Some(now);
+    app.index_stale = false;
+    app.dirty = true;
+}
+
+/// Counts by state for the header and (while it shows) the users view.
+/// States move with the clock (active becomes expiring), so this also runs
+/// on every tick; it is one pass without sorting.
+pub(super) fn refresh_counts(app: &mut App, now: UnixTime) {
+    let mut counts = [0; StateKind::ALL.len()];
+    let mut per_user: HashMap<_, [usize; StateKind::ALL.len()]> = HashMap::new();
+    let users_shown = app.users_view.is_some();
+    for c in &app.conns {
+        let kind = ConnState::derive(c, now, app.warn_secs).kind();
+        let i = kind_index(kind);
+        counts[i] += 1;
+        if users_shown {
+            per_user.entry(c.user_id).or_default()[i] += 1;
+        }
+    }
+    if counts != app.counts {
+        app.dirty = true;
+    }
+    app.counts = counts;
+    app.user_counts = per_user;
+}
+
+pub(crate) fn kind_index(kind: StateKind) -> usize {
+    StateKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or_default()
+}

@@ -1,0 +1,246 @@
+//! What the worker reports: results merged into the data, lines in the
+//! activity pane, spinners stopped, and stale answers dropped.
+//!
+//! A result for a request the screen did not send (the scheduler's) is still
+//! applied: the connection it carries is the truth as stored.
+
+use crate::domain::{Connection, ConnectionId, OpError, OpKind, UnixTime, User};
+use crate::worker::{Command, Event, RequestId};
+
+use super::super::activity::Level;
+use super::super::app::{App, Progress};
+use super::super::forms::Mode;
+use super::super::msg::SendFailure;
+use super::{data, detail, ops};
+
+pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Command> {
+    match event {
+        Event::Started { id, op, conn } => started(app, id, op, conn, now),
+        Event::Succeeded {
+            id,
+            op,
+            conn,
+            message,
+        } => succeeded(app, id, op, *conn, &message, now),
+        Event::Failed {
+            id,
+            op,
+            conn_id,
+            conn,
+            error,
+        } => failed(app, id, op, conn_id, conn.map(|c| *c), &error, now),
+        Event::Progress {
+            id,
+            done,
+            total,
+            failed,
+        } => progress(
+            app,
+            Progress {
+                id,
+                done,
+                total,
+                failed,
+            },
+            now,
+        ),
+        Event::LoginUrl { id: _, url } => login_url(app, url, now),
+        Event::UserAdded { id: _, user } => user_added(app, user, now),
+        Event::Detail { id, conn, detail } => detail::on_detail(app, id, conn, detail, now),
+        Event::Loaded {
+            id,
+            connections,
+            users,
+        } => loaded(app, id, connections, users, now),
+        Event::Notice { message } => {
+            app.note(now, Level::Warn, message);
+            Vec::new()
+        }
+    }
+}
+
+/// Ours are already in the activity pane ("sent"); the scheduler's are news.
+fn started(
+    app: &mut App,
+    id: RequestId,
+    op: OpKind,
+    conn: Option<ConnectionId>,
+    now: UnixTime,
+) -> Vec<Command> {
+    let Some(conn) = conn else {
+        return Vec::new();
+    };
+    app.busy.insert(conn, id);
+    app.dirty = true;
+    if !app.pending.contains_key(&id) {
+        let what = app.connection(conn).map(ops::name_of).unwrap_or_default();
+        app.note(
+            now,
+            Level::Info,
+            format!("{op} {what}: started (scheduled)"),
+        );
+    }
+    Vec::new()
+}
+
+fn succeeded(
+    app: &mut App,
+    id: RequestId,
+    op: OpKind,
+    conn: Connection,
+    message: &str,
+    now: UnixTime,
+) -> Vec<Command> {
+    let (conn_id, what) = (conn.id, ops::name_of(&conn));
+    finish(app, id, Some(conn_id));
+    let text = match message.is_empty() {
+        true => format!("{op} {what}: done"),
+        false => format!("{op} {what}: {message}"),
+    };
+    app.note(now, Level::Ok, text);
+    let mut cmds = data::upsert(app, conn, now);
+    cmds.extend(detail::reload_if_selected(app, conn_id));
+    cmds
+}
+
+fn failed(
+    app: &mut App,
+    id: RequestId,
+    op: OpKind,
+    conn_id: Option<ConnectionId>,
+    conn: Option<Connection>,
+    error: &OpError,
+    now: UnixTime,
+) -> Vec<Command> {
+    let what = conn_id
+        .and_then(|c| app.connection(c).map(ops::name_of))
+        .or_else(|| app.pending.get(&id).map(|p| p.what.clone()))
+        .unwrap_or_default();
+    finish(app, id, conn_id);
+    let retry = match error.retry_after {
+        Some(s) => format!(" (retry in {s}s)"),
+        None => String::new(),
+    };
+    let text = format!("{op} {what} failed: {}{retry}", error.message);
+    app.note(now, Level::Error, text);
+    let mut cmds = match conn {
+        Some(c) => data::upsert(app, c, now),
+        None => Vec::new(),
+    };
+    if let Some(c) = conn_id {
+        cmds.extend(detail::reload_if_selected(app, c));
+    }
+    cmds
+}
+
+/// One result of request `id` is in: stop the row's spinner, and forget the
+/// request unless it is a bulk one still running.
+fn finish(app: &mut App, id: RequestId, conn: Option<ConnectionId>) {
+    if let Some(c) = conn
+        && app.busy.get(&c) == Some(&id)
+    {
+        app.busy.remove(&c);
+    }
+    let Some(entry) = app.pending.get_mut(&id) else {
+        return;
+    };
+    if let Some(c) = conn {
+        entry.conns.retain(|x| *x != c);
+    }
+    if !entry.bulk || entry.conns.is_empty() {
+        app.pending.remove(&id);
+    }
+}
+
+fn progress(app: &mut App, p: Progress, now: UnixTime) -> Vec<Command> {
+    let failed = match p.failed {
+        0 => String::new(),
+        n => format!(", {n} failed"),
+    };
+    let complete = p.done >= p.total;
+    let (verb, level) = match (complete, p.failed) {
+        (false, _) => ("refreshing", Level::Info),
+        (true, 0) => ("refreshed", Level::Ok),
+        (true, _) => ("refreshed", Level::Warn),
+    };
+    let text = format!("{verb} {} of {}{failed}", p.done, p.total);
+    app.activity.progress(now, p.id, level, text);
+    app.dirty = true;
+    if complete {
+        app.bulk = None;
+        app.pending.remove(&p.id);
+        app.busy.retain(|_, id| *id != p.id);
+    } else {
+        app.bulk = Some(p);
+    }
+    Vec::new()
+}
+
+fn login_url(app: &mut App, url: String, now: UnixTime) -> Vec<Command> {
+    app.note(now, Level::Info, format!("login: open {url}"));
+    if app.mode == Mode::Normal {
+        app.mode = Mode::LoginUrl { url };
+    }
+    Vec::new()
+}
+
+fn user_added(app: &mut App, user: User, now: UnixTime) -> Vec<Command> {
+    app.note(now, Level::Ok, format!("user {} added", user.name));
+    match app.users.iter_mut().find(|u| u.id == user.id) {
+        Some(old) => *old = user,
+        None => app.users.push(user),
+    }
+    Vec::new()
+}
+
+/// Takes the data set unless a newer reload was asked for meanwhile.
+fn loaded(
+    app: &mut App,
+    id: RequestId,
+    connections: Vec<Connection>,
+    users: Vec<User>,
+    now: UnixTime,
+) -> Vec<Command> {
+    if app.reload.is_some_and(|want| want != id) {
+        return Vec::new();
+    }
+    app.reload = None;
+    let text = format!(
+        "loaded {} connections, {} users",
+        connections.len(),
+        users.len()
+    );
+    app.note(now, Level::Info, text);
+    let keep = app.selected_id();
+    app.replace_data(connections, users, now);
+    // The same row stays selected: its secrets may have changed on disk.
+    match (keep, app.selected_id()) {
+        (Some(k), Some(s)) if k == s => detail::reload_if_selected(app, k),
+        _ => detail::selection_changed(app, now),
+    }
+}
+
+/// The run loop could not send `cmd`: forget it and say so.
+pub(super) fn not_sent(
+    app: &mut App,
+    cmd: &Command,
+    why: SendFailure,
+    now: UnixTime,
+) -> Vec<Command> {
+    let id = cmd.id();
+    let what = app
+        .pending
+        .remove(&id)
+        .map_or_else(|| "request".to_string(), |p| format!("{} {}", p.op, p.what));
+    app.busy.retain(|_, b| *b != id);
+    detail::forget(app, id);
+    if app.reload == Some(id) {
+        app.reload = None;
+    }
+    let text = match why {
+        SendFailure::Busy => format!("worker busy: {what} not sent, try again"),
+        SendFailure::Closed => format!("worker stopped: {what} not sent"),
+    };
+    app.note(now, Level::Error, text);
+    Vec::new()
+}

@@ -1,0 +1,182 @@
+//! Keys and pastes inside the add form and the client-credentials form, and
+//! turning a filled form into its command.
+//!
+//! The Connect payload is checked with the domain's parser as it is pasted
+//! and again on Enter; its error shows in the form, nothing is sent.
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use crate::domain::{OpKind, ProviderKind, UnixTime};
+use crate::worker::Command;
+
+use super::super::app::App;
+use super::super::forms::{AddField, AddForm, CredsField, Mode};
+use super::{data, ops};
+
+pub(super) fn add_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Command> {
+    let Mode::Add(form) = &mut app.mode else {
+        return Vec::new();
+    };
+    app.dirty = true;
+    match key.code {
+        KeyCode::Esc => app.mode = Mode::Normal,
+        KeyCode::Enter => return submit_add(app, now),
+        KeyCode::Tab | KeyCode::Down => move_focus(form, 1),
+        KeyCode::BackTab | KeyCode::Up => move_focus(form, -1),
+        _ => edit_add(form, key),
+    }
+    Vec::new()
+}
+
+fn move_focus(form: &mut AddForm, step: isize) {
+    let fields = form.fields();
+    let at = fields.iter().position(|f| *f == form.focus).unwrap_or(0);
+    let next = (at as isize + step).rem_euclid(fields.len() as isize) as usize;
+    form.focus = fields[next];
+}
+
+fn edit_add(form: &mut AddForm, key: &KeyEvent) {
+    match form.focus {
+        AddField::Provider => {
+            let n = form.providers.len().max(1);
+            match key.code {
+                KeyCode::Right | KeyCode::Char(' ') => form.provider = (form.provider + 1) % n,
+                KeyCode::Left => form.provider = (form.provider + n - 1) % n,
+                _ => {}
+            }
+        }
+        AddField::User => _ = form.user.handle_key(key),
+        AddField::Label => _ = form.label.handle_key(key),
+        AddField::Payload => match key.code {
+            // The payload is never shown as typed, so it is edited whole.
+            KeyCode::Backspace | KeyCode::Delete => form.payload.clear(),
+            KeyCode::Char(c) => form.payload.push(c),
+            _ => {}
+        },
+    }
+    form.error = None;
+}
+
+fn submit_add(app: &mut App, now: UnixTime) -> Vec<Command> {
+    let Mode::Add(form) = &mut app.mode else {
+        return Vec::new();
+    };
+    let user = form.user.text().trim().to_owned();
+    if user.is_empty() {
+        form.error = Some("a user name is required".into());
+        form.focus = AddField::User;
+        return Vec::new();
+    }
+    let provider = form.provider_name().to_owned();
+    let command = match form.kind() {
+        Some(ProviderKind::Dapi) => match form.parsed() {
+            Some(Ok(payload)) => {
+                let label = Some(form.label.text().trim())
+                    .filter(|l| !l.is_empty())
+                    .unwrap_or(&provider)
+                    .to_owned();
+                let what = format!("{user} / {label}");
+                let id = ops::track(app, now, OpKind::Link, Vec::new(), what, false);
+                Command::LinkDapi {
+                    id,
+                    provider,
+                    user,
+                    label,
+                    payload,
+                }
+            }
+            Some(Err(e)) => return form_error(form, e),
+            None => return form_error(form, "paste the Connect success payload".into()),
+        },
+        _ => {
+            let what = format!("{user} at {provider}");
+            let id = ops::track(app, now, OpKind::Login, Vec::new(), what, false);
+            Command::Login { id, provider, user }
+        }
+    };
+    app.mode = Mode::Normal;
+    vec![command]
+}
+
+fn form_error(form: &mut AddForm, message: String) -> Vec<Command> {
+    form.error = Some(message);
+    form.focus = AddField::Payload;
+    Vec::new()
+}
+
+pub(super) fn creds_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Command> {
+    let Mode::ClientCreds(form) = &mut app.mode else {
+        return Vec::new();
+    };
+    app.dirty = true;
+    let n = form.providers.len().max(1);
+    match (key.code, form.focus) {
+        (KeyCode::Esc, _) => app.mode = Mode::Normal,
+        (KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down, CredsField::Provider) => {
+            form.focus = CredsField::User;
+        }
+        (KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down, CredsField::User) => {
+            form.focus = CredsField::Provider;
+        }
+        (KeyCode::Right | KeyCode::Char(' '), CredsField::Provider) => {
+            form.provider = (form.provider + 1) % n;
+        }
+        (KeyCode::Left, CredsField::Provider) => form.provider = (form.provider + n - 1) % n,
+        (KeyCode::Enter, _) => return submit_creds(app, now),
+        (_, CredsField::User) => _ = form.user.handle_key(key),
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn submit_creds(app: &mut App, now: UnixTime) -> Vec<Command> {
+    let Mode::ClientCreds(form) = &mut app.mode else {
+        return Vec::new();
+    };
+    let user = form.user.text().trim().to_owned();
+    if user.is_empty() {
+        form.error = Some("a user name is required (the token is filed under it)".into());
+        return Vec::new();
+    }
+    let provider = form
+        .providers
+        .get(form.provider)
+        .cloned()
+        .unwrap_or_default();
+    let what = format!("{user} at {provider}");
+    let id = ops::track(app, now, OpKind::ClientCredentials, Vec::new(), what, false);
+    app.mode = Mode::Normal;
+    vec![Command::ClientCredentials { id, provider, user }]
+}
+
+/// A bracketed paste goes to the field that has focus; in the Dapi form a
+/// paste outside the name fields is the Connect payload.
+pub(super) fn on_paste(app: &mut App, text: &str, now: UnixTime) -> Vec<Command> {
+    app.dirty = true;
+    match &mut app.mode {
+        Mode::Filter => {
+            app.filter.insert_str(text);
+            return data::refilter(app, now);
+        }
+        Mode::ConfirmDelink(d) => d.typed.insert_str(text.trim()),
+        Mode::ClientCreds(f) if f.focus == CredsField::User => f.user.insert_str(text.trim()),
+        Mode::Add(f) => match f.focus {
+            _ if f.kind() == Some(ProviderKind::Dapi) && looks_like_payload(text) => {
+                f.payload = text.to_owned();
+                f.focus = AddField::Payload;
+                f.error = None;
+            }
+            AddField::User => f.user.insert_str(text.trim()),
+            AddField::Label => f.label.insert_str(text.trim()),
+            _ => {}
+        },
+        _ => app.dirty = false,
+    }
+    Vec::new()
+}
+
+/// A paste that is a Connect payload (JSON, or its fields without braces)
+/// is one wherever the focus is: nobody names a user `{"accessCode": …`.
+fn looks_like_payload(text: &str) -> bool {
+    text.contains('{') || text.contains("accessCode")
+}

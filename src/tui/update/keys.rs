@@ -1,0 +1,69 @@
+//! Where a key goes: the mode decides between a text field, a dialog and
+//! the keymap's actions.
+//!
+//! Text fields see their keys first and only Enter/Esc (and Tab in forms)
+//! mean anything else there, so typing `r` in the filter never refreshes.
+
+use crossterm::event::{KeyEvent, KeyEventKind};
+
+use crate::domain::UnixTime;
+use crate::worker::Command;
+
+use super::super::action::Action;
+use super::super::app::App;
+use super::super::forms::Mode;
+use super::{actions, data, dialogs, forms};
+
+pub(super) fn on_key(app: &mut App, key: KeyEvent, now: UnixTime) -> Vec<Command> {
+    // Terminals with the kitty protocol report releases too; a key acts once.
+    if key.kind == KeyEventKind::Release {
+        return Vec::new();
+    }
+    match &app.mode {
+        Mode::Normal => match app.keymap.action_for(&key) {
+            Some(action) => actions::run(app, action, now),
+            None => Vec::new(),
+        },
+        Mode::Filter => filter_key(app, &key, now),
+        Mode::Help { .. } => help_key(app, &key),
+        Mode::ConfirmLogout { .. } | Mode::ConfirmQuit { .. } | Mode::LoginUrl { .. } => {
+            dialogs::confirm_key(app, &key, now)
+        }
+        Mode::ConfirmDelink(_) => dialogs::delink_key(app, &key, now),
+        Mode::Add(_) => forms::add_key(app, &key, now),
+        Mode::ClientCreds(_) => forms::creds_key(app, &key, now),
+    }
+}
+
+fn filter_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Command> {
+    use crossterm::event::KeyCode;
+    match key.code {
+        KeyCode::Enter => app.mode = Mode::Normal,
+        KeyCode::Esc => {
+            app.mode = Mode::Normal;
+            app.filter.clear();
+            return data::reindex(app, now);
+        }
+        _ if app.filter.handle_key(key) => return data::refilter(app, now),
+        _ => return Vec::new(),
+    }
+    app.dirty = true;
+    Vec::new()
+}
+
+fn help_key(app: &mut App, key: &KeyEvent) -> Vec<Command> {
+    let Mode::Help { scroll } = &mut app.mode else {
+        return Vec::new();
+    };
+    match app.keymap.action_for(key) {
+        Some(Action::Down) => *scroll = scroll.saturating_add(1),
+        Some(Action::Up) => *scroll = scroll.saturating_sub(1),
+        Some(Action::PageDown | Action::HalfPageDown) => *scroll = scroll.saturating_add(10),
+        Some(Action::PageUp | Action::HalfPageUp) => *scroll = scroll.saturating_sub(10),
+        Some(Action::Top) => *scroll = 0,
+        Some(Action::Back | Action::Help | Action::Quit) => app.mode = Mode::Normal,
+        _ => return Vec::new(),
+    }
+    app.dirty = true;
+    Vec::new()
+}

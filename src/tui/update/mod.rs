@@ -1,0 +1,43 @@
+//! `update`: the one place the screen's state changes.
+//!
+//! Each message kind is handed to a small module; each returns the commands
+//! the worker must run, as data. Nothing here reads the clock (`now` comes in),
+//! draws, or sends: the run loop does that with what `update` returns.
+
+mod actions;
+mod data;
+mod detail;
+mod dialogs;
+mod events;
+mod forms;
+mod keys;
+mod mouse;
+mod nav;
+mod ops;
+mod rules;
+mod tick;
+
+use crate::domain::UnixTime;
+use crate::worker::Command;
+
+use super::app::App;
+use super::msg::Msg;
+
+impl App {
+    /// The commands to send when the screen starts: load everything.
+    pub fn start(&mut self) -> Vec<Command> {
+        vec![data::reload(self)]
+    }
+
+    pub fn update(&mut self, msg: Msg, now: UnixTime) -> Vec<Command> {
+        match msg {
+            Msg::Key(key) => keys::on_key(self, key, now),
+            Msg::Mouse(mouse) => mouse::on_mouse(self, mouse, now),
+            Msg::Resize(w, h) => nav::resize(self, w, h),
+            Msg::Tick => tick::on_tick(self, now),
+            Msg::Worker(event) => events::on_event(self, event, now),
+            Msg::Paste(text) => forms::on_paste(self, &text, now),
+            Msg::NotSent(cmd, why) => events::not_sent(self, &cmd, why, now),
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! The mouse: a click selects the row under it, the wheel moves the selection.
+//!
+//! Dialogs own the screen while open, so the mouse does nothing under them.
+
+use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::{Position, Rect};
+
+use crate::domain::UnixTime;
+use crate::worker::Command;
+
+use super::super::app::App;
+use super::super::forms::Mode;
+use super::super::layout;
+use super::nav;
+
+/// Rows one wheel notch moves.
+const WHEEL_ROWS: i64 = 3;
+
+pub(super) fn on_mouse(app: &mut App, m: MouseEvent, now: UnixTime) -> Vec<Command> {
+    if app.mode != Mode::Normal {
+        return Vec::new();
+    }
+    match m.kind {
+        MouseEventKind::ScrollDown => nav::move_by(app, WHEEL_ROWS, now),
+        MouseEventKind::ScrollUp => nav::move_by(app, -WHEEL_ROWS, now),
+        MouseEventKind::Down(MouseButton::Left) => click(app, m.column, m.row, now),
+        _ => Vec::new(),
+    }
+}
+
+fn click(app: &mut App, column: u16, row: u16, now: UnixTime) -> Vec<Command> {
+    let (w, h) = app.size;
+    let areas = layout::for_app(app, Rect::new(0, 0, w, h));
+    let body = layout::table_body(areas.main);
+    if !body.contains(Position::new(column, row)) {
+        return Vec::new();
+    }
+    let (offset, cursor, len) = match &app.users_view {
+        Some(v) => (v.offset, v.cursor, app.users.len()),
+        None => (app.offset, app.cursor, app.order.len()),
+    };
+    // The scroll exactly as render draws it, so the click hits the row seen.
+    let offset = layout::keep_visible(offset, cursor, usize::from(body.height), len);
+    let pos = offset + usize::from(row - body.y);
+    if pos >= len {
+        return Vec::new();
+    }
+    nav::select(app, pos, now)
+}

@@ -1,0 +1,199 @@
+//! Operations on connections: the checks, the confirmation dialogs they
+//! open, and the commands they send.
+//!
+//! Every command gets a fresh id and an entry in `pending`, and its rows
+//! show a spinner until the result arrives; a row already busy refuses a
+//! second operation here (the worker would queue it behind the first).
+
+use crate::domain::{ConnState, Connection, ConnectionId, OpKind, ProviderKind, UnixTime};
+use crate::worker::{Command, RequestId};
+
+use super::super::action::Action;
+use super::super::activity::Level;
+use super::super::app::{App, InFlight};
+use super::super::forms::{AddForm, CredsField, CredsForm, DelinkDialog, Mode};
+use super::super::line_edit::LineEdit;
+use super::rules;
+
+type Rule = fn(&Connection, &ConnState, UnixTime) -> Result<(), String>;
+
+pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> {
+    match action {
+        Action::Exchange => single(app, now, OpKind::Exchange, rules::exchange),
+        Action::Refresh => single(app, now, OpKind::Refresh, rules::refresh),
+        Action::Logout => ask(app, now, OpKind::Logout, rules::logout),
+        Action::Delink => ask(app, now, OpKind::Delink, rules::delink),
+        Action::RefreshAll => refresh_all(app, now),
+        Action::Add => open_add(app, now),
+        Action::ClientCredentials => open_creds(app, now),
+        Action::CancelOp => cancel(app, now),
+        _ => Vec::new(),
+    }
+}
+
+/// `alice / Emirates NBD`: how the activity pane names a connection.
+pub(crate) fn name_of(c: &Connection) -> String {
+    format!("{} / {}", c.user, c.label)
+}
+
+/// The selected connection, if an operation may start on it.
+fn checked(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Option<ConnectionId> {
+    let Some(c) = app.selected() else {
+        app.note(now, Level::Warn, format!("{op}: no connection selected"));
+        return None;
+    };
+    let (id, name) = (c.id, name_of(c));
+    let state = ConnState::derive(c, now, app.warn_secs);
+    let refusal = match rule(c, &state, now) {
+        Err(why) => Some(why),
+        Ok(()) if app.busy.contains_key(&id) => Some("an operation is already running".into()),
+        Ok(()) => None,
+    };
+    match refusal {
+        Some(why) => {
+            app.note(now, Level::Warn, format!("{op} refused for {name}: {why}"));
+            None
+        }
+        None => Some(id),
+    }
+}
+
+fn single(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> {
+    let Some(conn) = checked(app, now, op, rule) else {
+        return Vec::new();
+    };
+    vec![send_on(app, now, op, conn)]
+}
+
+/// Sends a one-connection operation and marks its row busy.
+pub(super) fn send_on(app: &mut App, now: UnixTime, op: OpKind, conn: ConnectionId) -> Command {
+    let what = app.connection(conn).map(name_of).unwrap_or_default();
+    let id = track(app, now, op, vec![conn], what, false);
+    match op {
+        OpKind::Exchange => Command::Exchange { id, conn },
+        OpKind::Logout => Command::Logout { id, conn },
+        OpKind::Delink => Command::Delink { id, conn },
+        _ => Command::Refresh { id, conn },
+    }
+}
+
+/// Registers a command about to be sent: fresh id, pending entry, busy rows.
+pub(super) fn track(
+    app: &mut App,
+    now: UnixTime,
+    op: OpKind,
+    conns: Vec<ConnectionId>,
+    what: String,
+    bulk: bool,
+) -> RequestId {
+    let id = app.next_request();
+    for c in &conns {
+        app.busy.insert(*c, id);
+    }
+    app.note(now, Level::Info, format!("{op} {what}: sent"));
+    let entry = InFlight {
+        op,
+        conns,
+        what,
+        bulk,
+    };
+    app.pending.insert(id, entry);
+    id
+}
+
+/// Logout and delink change something for good: they ask first.
+fn ask(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> {
+    let Some(conn) = checked(app, now, op, rule) else {
+        return Vec::new();
+    };
+    let Some(c) = app.connection(conn) else {
+        return Vec::new();
+    };
+    let what = name_of(c);
+    app.mode = match op {
+        OpKind::Delink => Mode::ConfirmDelink(DelinkDialog {
+            conn,
+            user: c.user.clone(),
+            what,
+            typed: LineEdit::default(),
+            error: None,
+        }),
+        _ => Mode::ConfirmLogout { conn, what },
+    };
+    app.dirty = true;
+    Vec::new()
+}
+
+/// `R`: one `RefreshMany` for every row shown that is expiring or expired
+/// and refreshable, and not already busy.
+fn refresh_all(app: &mut App, now: UnixTime) -> Vec<Command> {
+    let conns: Vec<ConnectionId> = app
+        .order
+        .iter()
+        .filter_map(|&i| app.conns.get(i))
+        .filter(|c| !app.busy.contains_key(&c.id))
+        .filter(|c| rules::wants_refresh(c, &ConnState::derive(c, now, app.warn_secs)))
+        .map(|c| c.id)
+        .collect();
+    if conns.is_empty() {
+        app.note(
+            now,
+            Level::Info,
+            "refresh all: nothing expiring or expired to refresh",
+        );
+        return Vec::new();
+    }
+    let what = format!("{} expiring/expired connections", conns.len());
+    let id = track(app, now, OpKind::Refresh, conns.clone(), what, true);
+    vec![Command::RefreshMany { id, conns }]
+}
+
+fn open_add(app: &mut App, now: UnixTime) -> Vec<Command> {
+    if app.providers.is_empty() {
+        app.note(now, Level::Warn, "add: no providers configured");
+        return Vec::new();
+    }
+    app.mode = Mode::Add(AddForm::new(app.providers.clone()));
+    app.dirty = true;
+    Vec::new()
+}
+
+fn open_creds(app: &mut App, now: UnixTime) -> Vec<Command> {
+    let providers: Vec<String> = app
+        .providers
+        .iter()
+        .filter(|(_, k)| *k != ProviderKind::Dapi)
+        .map(|(n, _)| n.clone())
+        .collect();
+    if providers.is_empty() {
+        let text = "client credentials: no OAuth 2.0 or OIDC provider configured";
+        app.note(now, Level::Warn, text);
+        return Vec::new();
+    }
+    app.mode = Mode::ClientCreds(CredsForm {
+        providers,
+        provider: 0,
+        focus: CredsField::Provider,
+        user: LineEdit::new("app"),
+        error: None,
+    });
+    app.dirty = true;
+    Vec::new()
+}
+
+/// `x`: asks the worker to stop what runs on the selected row.
+fn cancel(app: &mut App, now: UnixTime) -> Vec<Command> {
+    let Some(conn) = app.selected_id() else {
+        return Vec::new();
+    };
+    let Some(&id) = app.busy.get(&conn) else {
+        app.note(now, Level::Info, "cancel: nothing running on this row");
+        return Vec::new();
+    };
+    app.note(
+        now,
+        Level::Info,
+        "cancel: asked the worker to stop the operation",
+    );
+    vec![Command::Cancel { id }]
+}

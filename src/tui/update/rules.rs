@@ -1,0 +1,85 @@
+//! Which operation applies to which connection, decided before anything is
+//! sent, so an operator gets a reason at once instead of a provider error.
+//!
+//! The worker checks again (it is the authority); these rules only spare a
+//! round trip and explain the refusal in the operator's words.
+
+use crate::domain::time::format_ago;
+use crate::domain::{ConnState, Connection, Grant, ProviderKind, UnixTime};
+
+pub(super) fn exchange(c: &Connection, state: &ConnState, now: UnixTime) -> Result<(), String> {
+    if c.kind != ProviderKind::Dapi {
+        return Err(format!(
+            "exchange is for Dapi access codes; this is an {} connection",
+            c.kind
+        ));
+    }
+    match state {
+        ConnState::CodePending { .. } => Ok(()),
+        ConnState::CodeExpired { since } => Err(format!(
+            "the access code expired {} ago; link again",
+            format_ago(since.secs_until(now))
+        )),
+        s => Err(format!(
+            "nothing to exchange: the connection is {}",
+            s.describe(now)
+        )),
+    }
+}
+
+pub(super) fn refresh(c: &Connection, state: &ConnState, now: UnixTime) -> Result<(), String> {
+    if c.kind == ProviderKind::Dapi {
+        return Err("Dapi tokens are permanent: there is nothing to refresh".into());
+    }
+    match state {
+        ConnState::Delinked | ConnState::ReauthRequired | ConnState::LoggedOut { .. } => Err(
+            format!("{}: the user must log in again", state.describe(now)),
+        ),
+        _ if c.grant == Grant::AuthorizationCode && !c.lifetimes.has_refresh => {
+            Err("no refresh token held: the user must log in again".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn logout(c: &Connection, state: &ConnState, now: UnixTime) -> Result<(), String> {
+    if c.kind == ProviderKind::Dapi {
+        return Err("Dapi has no logout; delink ends a Dapi connection".into());
+    }
+    match state {
+        ConnState::Delinked | ConnState::LoggedOut { .. } => {
+            Err(format!("already {}", state.describe(now)))
+        }
+        _ if !c.lifetimes.has_refresh => Err("no refresh token to revoke".into()),
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn delink(c: &Connection, state: &ConnState, _now: UnixTime) -> Result<(), String> {
+    if c.kind != ProviderKind::Dapi {
+        return Err(format!(
+            "delink is Dapi's; log out ends an {} connection",
+            c.kind
+        ));
+    }
+    match state {
+        ConnState::Delinked => Err("already delinked".into()),
+        _ if c.lifetimes.access.is_none() => {
+            Err("no access token yet: exchange the code first".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What "refresh everything" picks: expiring, or expired and refreshable.
+pub(super) fn wants_refresh(c: &Connection, state: &ConnState) -> bool {
+    c.kind != ProviderKind::Dapi
+        && matches!(
+            state,
+            ConnState::Expiring { .. }
+                | ConnState::Expired {
+                    refreshable: true,
+                    ..
+                }
+        )
+}

@@ -1,0 +1,26 @@
+//! The 1 s tick: countdowns move, the spinner turns, a reveal runs out.
+//!
+//! The header clock shows seconds, so a tick redraws whenever the panes are
+//! on screen; when only the "too small" note shows, nothing on it changes
+//! and the tick leaves the screen alone.
+
+use ratatui::layout::Rect;
+
+use crate::domain::UnixTime;
+use crate::worker::Command;
+
+use super::super::app::App;
+use super::super::layout;
+use super::{data, detail};
+
+pub(super) fn on_tick(app: &mut App, now: UnixTime) -> Vec<Command> {
+    app.ticks = app.ticks.wrapping_add(1);
+    detail::expire_reveal(app, now);
+    data::refresh_counts(app, now);
+    let commands = data::catch_up(app, now);
+    let (w, h) = app.size;
+    if !layout::too_small(Rect::new(0, 0, w, h)) {
+        app.dirty = true;
+    }
+    commands
+}

@@ -1,0 +1,413 @@
+//! `update` for every worker event: results merged, spinners stopped,
+//! messages shown, stale answers dropped.
+
+use bankdeck::domain::{
+    AccessExpiry, ConnectionId, ErrorKind, LastOp, OpError, OpKind, StateKind, User, UserId,
+};
+use bankdeck::tui::{Level, Mode, Msg, SendFailure};
+use bankdeck::worker::{Command, Event, RequestId};
+
+use super::fixtures::*;
+
+fn worker(e: Event) -> Msg {
+    Msg::Worker(e)
+}
+
+fn exchange_alice(app: &mut bankdeck::tui::App) -> RequestId {
+    select(app, 1);
+    match one(app.update(key('e'), NOW)) {
+        Command::Exchange { id, .. } => id,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn succeeded_replaces_the_row_stops_the_spinner_and_says_so() {
+    let mut app = app();
+    let id = exchange_alice(&mut app);
+    app.update(
+        worker(Event::Started {
+            id,
+            op: OpKind::Exchange,
+            conn: Some(ConnectionId(1)),
+        }),
+        NOW,
+    );
+    assert!(app.is_busy(ConnectionId(1)));
+    let mut done = dapi_pending(1, "alice");
+    done.lifetimes.access = Some(AccessExpiry::Permanent);
+    done.last_op = Some(LastOp {
+        op: OpKind::Exchange,
+        at: NOW,
+        ok: true,
+    });
+    let cmds = app.update(
+        worker(Event::Succeeded {
+            id,
+            op: OpKind::Exchange,
+            conn: Box::new(done),
+            message: "exchanged".into(),
+        }),
+        // A second after the load: the first result of a second re-sorts at once.
+        NOW.plus_secs(1),
+    );
+    assert!(cmds.is_empty());
+    assert!(!app.is_busy(ConnectionId(1)));
+    assert_eq!(app.in_flight(), 0);
+    assert_eq!(app.count(StateKind::CodePending), 0);
+    assert_eq!(
+        app.selected_id(),
+        Some(ConnectionId(1)),
+        "the selection follows the row"
+    );
+    // Now permanent, alice sorts after the timed tokens.
+    assert_eq!(app.visible_ids(), ids(&[6, 10, 5, 9, 4, 7, 3, 11, 1, 2, 8]));
+    let line = app.last_activity().unwrap();
+    assert_eq!(line.level, Level::Ok);
+    assert_eq!(line.text, "exchange alice / Emirates NBD: exchanged");
+}
+
+#[test]
+fn success_of_the_selected_row_reloads_its_open_detail() {
+    let mut app = app();
+    let id = exchange_alice(&mut app);
+    let detail_id = load_detail_id(&one(app.update(key('d'), NOW)), 1);
+    app.update(detail_event(detail_id, 1), NOW);
+    let done = dapi_active(1, "alice");
+    let cmds = app.update(
+        worker(Event::Succeeded {
+            id,
+            op: OpKind::Exchange,
+            conn: Box::new(done),
+            message: String::new(),
+        }),
+        NOW,
+    );
+    load_detail_id(&one(cmds), 1);
+}
+
+#[test]
+fn failed_shows_the_providers_message_and_the_changed_row() {
+    let mut app = app();
+    select(&mut app, 4);
+    let Command::Refresh { id, .. } = one(app.update(key('r'), NOW)) else {
+        panic!()
+    };
+    let mut now_reauth = sample_connections()[3].clone();
+    now_reauth.flags.reauth_required = true;
+    let error = OpError::new(
+        ErrorKind::ReauthRequired,
+        "invalid_grant: Token is not active",
+    );
+    app.update(
+        worker(Event::Failed {
+            id,
+            op: OpKind::Refresh,
+            conn_id: Some(ConnectionId(4)),
+            conn: Some(Box::new(now_reauth)),
+            error,
+        }),
+        NOW.plus_secs(1),
+    );
+    assert!(!app.is_busy(ConnectionId(4)));
+    assert_eq!(app.count(StateKind::ReauthRequired), 2);
+    let line = app.last_activity().unwrap();
+    assert_eq!(line.level, Level::Error);
+    assert_eq!(
+        line.text,
+        "refresh dave / Keycloak demo failed: invalid_grant: Token is not active"
+    );
+}
+
+#[test]
+fn failed_without_a_connection_names_the_request_and_retry_after() {
+    let mut app = app();
+    app.update(key('c'), NOW);
+    let Command::ClientCredentials { id, .. } =
+        one(app.update(code(crossterm::event::KeyCode::Enter), NOW))
+    else {
+        panic!()
+    };
+    let mut error = OpError::new(ErrorKind::RateLimited, "429 Too Many Requests");
+    error.retry_after = Some(30);
+    app.update(
+        worker(Event::Failed {
+            id,
+            op: OpKind::ClientCredentials,
+            conn_id: None,
+            conn: None,
+            error,
+        }),
+        NOW,
+    );
+    assert_eq!(app.in_flight(), 0);
+    assert_eq!(
+        last_text(&app),
+        "client_credentials app at keycloak failed: 429 Too Many Requests (retry in 30s)"
+    );
+}
+
+#[test]
+fn progress_rewrites_one_line_and_the_end_stops_every_spinner() {
+    let mut app = app();
+    let Command::RefreshMany { id, .. } = one(app.update(key('R'), NOW)) else {
+        panic!()
+    };
+    let lines_before = app.activity().len();
+    app.update(
+        worker(Event::Progress {
+            id,
+            done: 0,
+            total: 2,
+            failed: 0,
+        }),
+        NOW,
+    );
+    app.update(
+        worker(Event::Progress {
+            id,
+            done: 1,
+            total: 2,
+            failed: 1,
+        }),
+        NOW,
+    );
+    assert_eq!(
+        app.activity().len(),
+        lines_before + 1,
+        "one line per bulk operation"
+    );
+    assert_eq!(last_text(&app), "refreshing 1 of 2, 1 failed");
+    assert_eq!(app.progress().map(|p| (p.done, p.total)), Some((1, 2)));
+    assert_eq!(app.in_flight(), 1);
+    app.update(
+        worker(Event::Progress {
+            id,
+            done: 2,
+            total: 2,
+            failed: 1,
+        }),
+        NOW,
+    );
+    assert_eq!(last_text(&app), "refreshed 2 of 2, 1 failed");
+    assert_eq!(app.progress(), None);
+    assert_eq!(app.in_flight(), 0);
+    assert!(!app.is_busy(ConnectionId(4)) && !app.is_busy(ConnectionId(5)));
+}
+
+#[test]
+fn a_bulk_result_stops_only_its_own_rows_spinner() {
+    let mut app = app();
+    let Command::RefreshMany { id, .. } = one(app.update(key('R'), NOW)) else {
+        panic!()
+    };
+    let erin = sample_connections()[4].clone();
+    app.update(
+        worker(Event::Succeeded {
+            id,
+            op: OpKind::Refresh,
+            conn: Box::new(erin),
+            message: "refreshed".into(),
+        }),
+        NOW,
+    );
+    assert!(!app.is_busy(ConnectionId(5)));
+    assert!(app.is_busy(ConnectionId(4)));
+    assert_eq!(app.in_flight(), 1, "the bulk request still runs");
+}
+
+#[test]
+fn a_scheduled_operation_shows_as_busy_and_in_the_activity() {
+    let mut app = app();
+    let foreign = RequestId(9_000);
+    app.update(
+        worker(Event::Started {
+            id: foreign,
+            op: OpKind::Refresh,
+            conn: Some(ConnectionId(3)),
+        }),
+        NOW,
+    );
+    assert!(app.is_busy(ConnectionId(3)));
+    assert_eq!(
+        last_text(&app),
+        "refresh carol / Keycloak demo: started (scheduled)"
+    );
+    let carol = sample_connections()[2].clone();
+    app.update(
+        worker(Event::Succeeded {
+            id: foreign,
+            op: OpKind::Refresh,
+            conn: Box::new(carol),
+            message: "refreshed".into(),
+        }),
+        NOW,
+    );
+    assert!(!app.is_busy(ConnectionId(3)));
+}
+
+#[test]
+fn user_added_and_notice() {
+    let mut app = app();
+    let user = User {
+        id: UserId(99),
+        name: "zoe".into(),
+        email: None,
+        created_at: NOW,
+    };
+    app.update(
+        worker(Event::UserAdded {
+            id: RequestId(50),
+            user,
+        }),
+        NOW,
+    );
+    assert_eq!(app.users().len(), 12);
+    assert_eq!(last_text(&app), "user zoe added");
+    app.update(
+        worker(Event::Notice {
+            message: "scheduler: store is locked".into(),
+        }),
+        NOW,
+    );
+    assert_eq!(app.last_activity().unwrap().level, Level::Warn);
+    assert_eq!(last_text(&app), "scheduler: store is locked");
+}
+
+#[test]
+fn login_url_does_not_cover_a_dialog() {
+    let mut app = app();
+    app.update(key('?'), NOW);
+    app.update(
+        worker(Event::LoginUrl {
+            id: RequestId(3),
+            url: "http://127.0.0.1/x".into(),
+        }),
+        NOW,
+    );
+    assert_eq!(app.mode(), &Mode::Help { scroll: 0 });
+    assert!(last_text(&app).contains("http://127.0.0.1/x"));
+}
+
+#[test]
+fn loaded_replaces_the_data_and_a_stale_load_is_dropped() {
+    let mut app = app();
+    let Command::Reload { id: old } = one(app.update(ctrl('l'), NOW)) else {
+        panic!()
+    };
+    let Command::Reload { id: new } = one(app.update(ctrl('l'), NOW)) else {
+        panic!()
+    };
+    let few = vec![dapi_pending(1, "alice")];
+    let users = users_for(&few);
+    app.update(
+        worker(Event::Loaded {
+            id: old,
+            connections: few.clone(),
+            users: users.clone(),
+        }),
+        NOW,
+    );
+    assert_eq!(
+        app.visible_ids().len(),
+        11,
+        "the older reload's answer is stale"
+    );
+    app.update(
+        worker(Event::Loaded {
+            id: new,
+            connections: few,
+            users,
+        }),
+        NOW,
+    );
+    assert_eq!(app.visible_ids(), ids(&[1]));
+    assert_eq!(app.users().len(), 1);
+    assert_eq!(last_text(&app), "loaded 1 connections, 1 users");
+}
+
+#[test]
+fn a_command_the_worker_could_not_take_is_forgotten_and_reported() {
+    let mut app = app();
+    let id = exchange_alice(&mut app);
+    let cmd = Command::Exchange {
+        id,
+        conn: ConnectionId(1),
+    };
+    assert!(
+        app.update(Msg::NotSent(cmd, SendFailure::Busy), NOW)
+            .is_empty()
+    );
+    assert!(!app.is_busy(ConnectionId(1)));
+    assert_eq!(app.in_flight(), 0);
+    assert_eq!(
+        last_text(&app),
+        "worker busy: exchange alice / Emirates NBD not sent, try again"
+    );
+    let reload = one(app.update(ctrl('l'), NOW));
+    app.update(Msg::NotSent(reload, SendFailure::Closed), NOW);
+    assert!(last_text(&app).starts_with("worker stopped"));
+}
+
+#[test]
+fn results_within_one_second_resort_once_on_the_next_tick() {
+    let mut app = app();
+    let later = NOW.plus_secs(1);
+    let mut results = Vec::new();
+    for (id, n) in [(5, 4), (4, 3)] {
+        let mut c = sample_connections()[id - 1].clone();
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(3600 + n)));
+        results.push(c);
+    }
+    let succeeded = |c| {
+        worker(Event::Succeeded {
+            id: RequestId(700),
+            op: OpKind::Refresh,
+            conn: Box::new(c),
+            message: "refreshed".into(),
+        })
+    };
+    let mut results = results.into_iter();
+    app.update(succeeded(results.next().unwrap()), later);
+    assert_eq!(app.visible_ids(), ids(&[6, 10, 9, 4, 7, 1, 3, 5, 11, 2, 8]));
+    // The second result in the same second changes its row, not the order.
+    app.update(succeeded(results.next().unwrap()), later);
+    assert_eq!(app.visible_ids(), ids(&[6, 10, 9, 4, 7, 1, 3, 5, 11, 2, 8]));
+    assert_eq!(app.count(StateKind::Expiring), 1, "counts wait too");
+    let dave = app.connection(ConnectionId(4)).unwrap();
+    assert_eq!(
+        dave.lifetimes.access,
+        Some(AccessExpiry::At(NOW.plus_secs(3603)))
+    );
+    app.update(Msg::Tick, NOW.plus_secs(2));
+    assert_eq!(app.visible_ids(), ids(&[6, 10, 9, 7, 1, 3, 4, 5, 11, 2, 8]));
+    assert_eq!(app.count(StateKind::Expiring), 0);
+}
+
+#[test]
+fn a_new_connection_shows_at_once() {
+    let mut app = app();
+    let zoe = dapi_pending(42, "zoe");
+    app.update(
+        worker(Event::Succeeded {
+            id: RequestId(800),
+            op: OpKind::Link,
+            conn: Box::new(zoe),
+            message: "linked".into(),
+        }),
+        NOW,
+    );
+    assert_eq!(app.visible_ids().len(), 12);
+    assert_eq!(
+        app.visible_ids()[11],
+        ConnectionId(42),
+        "at the end until the tick"
+    );
+    app.update(Msg::Tick, NOW.plus_secs(1));
+    // Same deadline as alice's code, so right after her (by name).
+    assert_eq!(
+        app.visible_ids()[7],
+        ConnectionId(42),
+        "sorted by its deadline"
+    );
+}

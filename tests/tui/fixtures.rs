@@ -1,0 +1,291 @@
+//! Connections in every state, built by hand around a fixed `NOW`, and
+//! helpers to drive `App::update` like a keyboard would.
+
+#![allow(dead_code)]
+
+use bankdeck::domain::{
+    AccessExpiry, AuditEntry, Connection, ConnectionId, Flags, Grant, LastOp, Lifetimes, OpKind,
+    ProviderKind, RemoteIds, Scopes, Secret, Secrets, UnixTime, User, UserId,
+};
+use bankdeck::tui::{App, Msg, RunOptions};
+use bankdeck::worker::{Command, Detail, Event, RequestId};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+
+/// 2023-11-14T22:13:20Z.
+pub const NOW: UnixTime = UnixTime(1_700_000_000);
+pub const WARN: i64 = 60;
+
+fn at(secs: i64) -> UnixTime {
+    NOW.plus_secs(secs)
+}
+
+fn base(id: i64, user: &str, label: &str, provider: &str, kind: ProviderKind) -> Connection {
+    let grant = match kind {
+        ProviderKind::Dapi => Grant::DapiConnect,
+        _ => Grant::AuthorizationCode,
+    };
+    Connection {
+        id: ConnectionId(id),
+        user_id: UserId(id),
+        user: user.into(),
+        provider: provider.into(),
+        kind,
+        grant,
+        label: label.into(),
+        remote: RemoteIds::default(),
+        lifetimes: Lifetimes::default(),
+        scopes: Scopes::default(),
+        flags: Flags::default(),
+        last_op: None,
+        created_at: at(-3600),
+        version: 1,
+    }
+}
+
+fn dapi(id: i64, user: &str, label: &str) -> Connection {
+    let mut c = base(id, user, label, "dapi-sandbox", ProviderKind::Dapi);
+    c.remote.connection_id = Some(format!("conn-{id}"));
+    c.remote.user_id = Some(format!("dapi-user-{id}"));
+    c
+}
+
+fn oidc(id: i64, user: &str, access_in: i64) -> Connection {
+    let mut c = base(id, user, "Keycloak demo", "keycloak", ProviderKind::Oidc);
+    c.lifetimes = Lifetimes {
+        access: Some(AccessExpiry::At(at(access_in))),
+        access_received_at: Some(at(access_in - 300)),
+        has_refresh: true,
+        refresh_expires_at: Some(at(access_in + 1500)),
+        ..Lifetimes::default()
+    };
+    c.scopes = Scopes::granted(vec!["openid".into(), "accounts".into()]);
+    c
+}
+
+fn oauth(id: i64, user: &str, access_in: i64) -> Connection {
+    let mut c = oidc(id, user, access_in);
+    c.provider = "bank-oauth".into();
+    c.kind = ProviderKind::OAuth2;
+    c.label = "Bank OAuth".into();
+    c.scopes = Scopes {
+        granted: vec!["accounts".into()],
+        denied: vec!["payments".into()],
+        products: Vec::new(),
+    };
+    c
+}
+
+pub fn dapi_pending(id: i64, user: &str) -> Connection {
+    let mut c = dapi(id, user, "Emirates NBD");
+    c.created_at = at(-48);
+    c.lifetimes.code_expires_at = Some(at(252));
+    c
+}
+
+pub fn dapi_active(id: i64, user: &str) -> Connection {
+    let mut c = dapi(id, user, "ADCB");
+    c.lifetimes.access = Some(AccessExpiry::Permanent);
+    c.lifetimes.access_received_at = Some(at(-86_400));
+    c.scopes = Scopes {
+        granted: vec![
+            "accounts.get".into(),
+            "balance.get".into(),
+            "identity.get".into(),
+        ],
+        denied: vec!["transfer.create".into()],
+        products: vec!["data".into()],
+    };
+    c.last_op = Some(LastOp {
+        op: OpKind::Exchange,
+        at: at(-120),
+        ok: true,
+    });
+    c
+}
+
+pub fn sample_connections() -> Vec<Connection> {
+    let mut carol = oidc(3, "carol", 290);
+    carol.last_op = Some(LastOp {
+        op: OpKind::Refresh,
+        at: at(-10),
+        ok: true,
+    });
+    let dave = oidc(4, "dave", 42);
+    let erin = oauth(5, "erin", -180);
+    let mut frank = oauth(6, "frank", -600);
+    frank.flags.reauth_required = true;
+    frank.last_op = Some(LastOp {
+        op: OpKind::Refresh,
+        at: at(-600),
+        ok: false,
+    });
+    let mut grace = oidc(7, "grace", 120);
+    grace.flags.logged_out_at = Some(at(-30));
+    let mut heidi = dapi_active(8, "heidi");
+    heidi.flags.delinked_at = Some(at(-7200));
+    let mut ivan = oauth(9, "ivan", -60);
+    ivan.flags.last_error = Some("invalid_client: client authentication failed".into());
+    let mut judy = dapi(10, "judy", "FAB");
+    judy.lifetimes.code_expires_at = Some(at(-300));
+    let mut app = oauth(11, "app", 4320);
+    app.grant = Grant::ClientCredentials;
+    app.label = "app token".into();
+    app.lifetimes.has_refresh = false;
+    app.lifetimes.refresh_expires_at = None;
+    app.lifetimes.access_received_at = Some(at(-3600 + 4320 - 3600));
+    vec![
+        dapi_pending(1, "alice"),
+        dapi_active(2, "bob"),
+        carol,
+        dave,
+        erin,
+        frank,
+        grace,
+        heidi,
+        ivan,
+        judy,
+        app,
+    ]
+}
+
+/// The time-left order of `sample_connections`, by id.
+pub const TIME_ORDER: [i64; 11] = [6, 10, 5, 9, 4, 7, 1, 3, 11, 2, 8];
+
+pub fn users_for(conns: &[Connection]) -> Vec<User> {
+    conns
+        .iter()
+        .map(|c| User {
+            id: c.user_id,
+            name: c.user.clone(),
+            email: Some(format!("{}@example.com", c.user)),
+            created_at: at(-86_400),
+        })
+        .collect()
+}
+
+pub fn options() -> RunOptions {
+    let conns = sample_connections();
+    let users = users_for(&conns);
+    RunOptions {
+        readonly: false,
+        data_label: "~/.local/share/bankdeck".into(),
+        keys: Default::default(),
+        warn_secs: WARN,
+        no_color: false,
+        providers: vec![
+            ("dapi-sandbox".into(), ProviderKind::Dapi),
+            ("keycloak".into(), ProviderKind::Oidc),
+            ("bank-oauth".into(), ProviderKind::OAuth2),
+        ],
+        initial: Some((conns, users)),
+    }
+}
+
+pub fn app_with(opts: &RunOptions) -> App {
+    let mut app = App::new(opts, NOW);
+    app.update(Msg::Resize(120, 40), NOW);
+    app
+}
+
+pub fn app() -> App {
+    app_with(&options())
+}
+
+pub fn key(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+pub fn code(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+pub fn ctrl(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+pub fn mouse(kind: MouseEventKind, column: u16, row: u16) -> Msg {
+    Msg::Mouse(MouseEvent {
+        kind,
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    })
+}
+
+pub fn click(column: u16, row: u16) -> Msg {
+    mouse(MouseEventKind::Down(MouseButton::Left), column, row)
+}
+
+/// Presses every character of `text` as a key.
+pub fn type_text(app: &mut App, text: &str) -> Vec<Command> {
+    text.chars().flat_map(|c| app.update(key(c), NOW)).collect()
+}
+
+/// Moves the selection to connection `id` with `j`/`g`.
+pub fn select(app: &mut App, id: i64) {
+    app.update(key('g'), NOW);
+    for _ in 0..app.visible_ids().len() {
+        if app.selected_id() == Some(ConnectionId(id)) {
+            return;
+        }
+        app.update(key('j'), NOW);
+    }
+    panic!("connection {id} not visible");
+}
+
+pub fn one(cmds: Vec<Command>) -> Command {
+    assert_eq!(cmds.len(), 1, "expected one command, got {cmds:?}");
+    cmds.into_iter().next().unwrap()
+}
+
+pub fn ids(raw: &[i64]) -> Vec<ConnectionId> {
+    raw.iter().map(|&i| ConnectionId(i)).collect()
+}
+
+pub fn last_text(app: &App) -> String {
+    app.last_activity()
+        .map(|l| l.text.clone())
+        .unwrap_or_default()
+}
+
+pub fn detail() -> Box<Detail> {
+    Box::new(Detail {
+        secrets: Secrets {
+            access_code: Some(Secret::new("eyJhbGciOiJIUzI1NiJ9.code-payload.sigR0M")),
+            access_token: None,
+            refresh_token: None,
+            id_token: None,
+            user_secret: Some(Secret::new("user-secret-value-1234567890")),
+        },
+        access_claims: None,
+        id_claims: None,
+        code_claims: None,
+        audit: vec![AuditEntry {
+            id: 1,
+            at: at(-48),
+            actor: "ops".into(),
+            connection: Some(ConnectionId(1)),
+            op: OpKind::Link,
+            ok: true,
+            message: "linked from a Connect payload".into(),
+        }],
+    })
+}
+
+pub fn detail_event(id: RequestId, conn: i64) -> Msg {
+    Msg::Worker(Event::Detail {
+        id,
+        conn: ConnectionId(conn),
+        detail: detail(),
+    })
+}
+
+/// The id of a `LoadDetail` for `conn`.
+pub fn load_detail_id(cmd: &Command, conn: i64) -> RequestId {
+    match cmd {
+        Command::LoadDetail { id, conn: c } if *c == ConnectionId(conn) => *id,
+        other => panic!("expected LoadDetail for {conn}, got {other:?}"),
+    }
+}
+
+pub const CONNECT_PAYLOAD: &str = r#"{"success":true,"accessCode":"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjE3MDAwMDAzMDB9.c2lnbmF0dXJlLXZhbHVl","connectionID":"0e4ad7c0-8d5e","userSecret":"Cqr4D4Ia2V6XUsvSDNdCyVoLkkFv","userID":"u-77","tokenID":"t-77"}"#;

@@ -1,0 +1,308 @@
+//! `update` for the keys that move, sort, filter, open panes and quit,
+//! without a terminal.
+
+use bankdeck::domain::ConnectionId;
+use bankdeck::tui::{Mode, Msg, SortKey};
+use bankdeck::worker::Command;
+use crossterm::event::{KeyCode, MouseEventKind};
+
+use super::fixtures::*;
+
+#[test]
+fn starts_by_asking_for_everything() {
+    let mut app = app();
+    assert!(matches!(one(app.start()), Command::Reload { .. }));
+}
+
+#[test]
+fn default_order_is_soonest_deadline_first() {
+    let app = app();
+    assert_eq!(app.visible_ids(), ids(&TIME_ORDER));
+    assert_eq!(app.selected_id(), Some(ConnectionId(6)));
+}
+
+#[test]
+fn vim_keys_and_arrows_move_the_selection() {
+    let mut app = app();
+    for (msg, pos) in [
+        (key('j'), 1),
+        (code(KeyCode::Down), 2),
+        (key('k'), 1),
+        (code(KeyCode::Up), 0),
+        (key('k'), 0),
+        (key('G'), 10),
+        (key('g'), 0),
+        (code(KeyCode::End), 10),
+        (code(KeyCode::Home), 0),
+        (code(KeyCode::PageDown), 10),
+        (code(KeyCode::PageUp), 0),
+        (ctrl('d'), 10),
+        (ctrl('u'), 0),
+    ] {
+        let cmds = app.update(msg.clone(), NOW);
+        assert!(cmds.is_empty(), "{msg:?} sent {cmds:?}");
+        assert_eq!(app.cursor(), pos, "after {msg:?}");
+    }
+}
+
+#[test]
+fn half_page_moves_half_of_what_is_visible() {
+    let mut app = app();
+    app.update(Msg::Resize(200, 16), NOW);
+    // 16 rows: header 1, activity 5, key bar 1 → table 9 → body 6 rows.
+    app.update(ctrl('d'), NOW);
+    assert_eq!(app.cursor(), 3);
+    app.update(code(KeyCode::PageDown), NOW);
+    assert_eq!(app.cursor(), 9);
+    assert_eq!(app.offset(), 4, "the selection is scrolled into view");
+    // At 120 columns the nine state counts take a second header line,
+    // and the page shrinks to 5 rows with it.
+    app.update(key('g'), NOW);
+    app.update(Msg::Resize(120, 16), NOW);
+    app.update(ctrl('d'), NOW);
+    assert_eq!(app.cursor(), 2);
+}
+
+#[test]
+fn mouse_click_selects_and_wheel_scrolls() {
+    let mut app = app();
+    // Body starts below the two header lines (nine counts do not fit on
+    // one at 120 columns), the border and the column header.
+    app.update(click(10, 4 + 4), NOW);
+    assert_eq!(app.cursor(), 4);
+    app.update(mouse(MouseEventKind::ScrollDown, 10, 10), NOW);
+    assert_eq!(app.cursor(), 7);
+    app.update(mouse(MouseEventKind::ScrollUp, 10, 10), NOW);
+    assert_eq!(app.cursor(), 4);
+    app.update(click(10, 4 + 30), NOW);
+    assert_eq!(
+        app.cursor(),
+        4,
+        "a click below the last row selects nothing"
+    );
+}
+
+#[test]
+fn s_cycles_the_sort() {
+    let mut app = app();
+    select(&mut app, 4);
+    app.update(key('s'), NOW);
+    assert_eq!(app.sort(), SortKey::User);
+    assert_eq!(app.visible_ids(), ids(&[1, 11, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
+    assert_eq!(
+        app.selected_id(),
+        Some(ConnectionId(4)),
+        "selection follows its row"
+    );
+    app.update(key('s'), NOW);
+    assert_eq!(app.sort(), SortKey::Provider);
+    assert_eq!(
+        app.visible_ids()[0],
+        ConnectionId(6),
+        "bank-oauth first, by time"
+    );
+    app.update(key('s'), NOW);
+    assert_eq!(app.sort(), SortKey::State);
+    assert_eq!(app.visible_ids()[0], ConnectionId(1), "code pending first");
+    app.update(key('s'), NOW);
+    assert_eq!(app.sort(), SortKey::TimeLeft);
+}
+
+#[test]
+fn filter_types_text_that_never_fires_actions() {
+    let mut app = app();
+    app.update(key('/'), NOW);
+    assert_eq!(app.mode(), &Mode::Filter);
+    let cmds = type_text(&mut app, "KEYCLOAK r");
+    assert!(cmds.is_empty(), "typing sent {cmds:?}");
+    assert_eq!(app.filter(), "KEYCLOAK r");
+    app.update(code(KeyCode::Backspace), NOW);
+    app.update(code(KeyCode::Backspace), NOW);
+    assert_eq!(app.visible_ids(), ids(&[4, 7, 3]));
+    app.update(code(KeyCode::Enter), NOW);
+    assert_eq!(app.mode(), &Mode::Normal);
+    assert_eq!(app.filter(), "KEYCLOAK");
+    app.update(code(KeyCode::Esc), NOW);
+    assert_eq!(app.filter(), "");
+    assert_eq!(app.visible_ids().len(), 11);
+}
+
+#[test]
+fn filter_matches_state_words_and_esc_while_typing_clears() {
+    let mut app = app();
+    app.update(key('/'), NOW);
+    type_text(&mut app, "re-consent");
+    assert_eq!(app.visible_ids(), ids(&[6]));
+    app.update(code(KeyCode::Esc), NOW);
+    assert_eq!(app.mode(), &Mode::Normal);
+    assert_eq!(app.filter(), "");
+}
+
+#[test]
+fn enter_and_d_toggle_the_detail_and_load_it() {
+    let mut app = app();
+    let id = load_detail_id(&one(app.update(code(KeyCode::Enter), NOW)), 6);
+    assert!(app.detail_open());
+    app.update(detail_event(id, 6), NOW);
+    assert_eq!(app.detail_loaded_for(), Some(ConnectionId(6)));
+    assert!(app.update(key('d'), NOW).is_empty());
+    assert!(!app.detail_open());
+}
+
+#[test]
+fn detail_requests_are_debounced_to_one_in_flight() {
+    let mut app = app();
+    let first = load_detail_id(&one(app.update(key('d'), NOW)), 6);
+    for _ in 0..3 {
+        assert!(
+            app.update(key('j'), NOW).is_empty(),
+            "one request at a time"
+        );
+    }
+    assert_eq!(app.selected_id(), Some(ConnectionId(9)));
+    // The answer is for a row no longer selected: dropped, and the
+    // selected row is asked for instead.
+    let second = load_detail_id(&one(app.update(detail_event(first, 6), NOW)), 9);
+    assert_eq!(app.detail_loaded_for(), None);
+    // A late duplicate of the first answer is recognised and dropped.
+    assert!(app.update(detail_event(first, 6), NOW).is_empty());
+    app.update(detail_event(second, 9), NOW);
+    assert_eq!(app.detail_loaded_for(), Some(ConnectionId(9)));
+}
+
+#[test]
+fn v_reveals_for_ten_seconds_then_a_tick_masks_again() {
+    let mut app = app();
+    app.update(key('v'), NOW);
+    assert!(!app.revealed());
+    assert!(last_text(&app).contains("open the detail pane"));
+    let id = load_detail_id(&one(app.update(key('d'), NOW)), 6);
+    app.update(detail_event(id, 6), NOW);
+    assert!(app.update(key('v'), NOW).is_empty(), "reveal is local");
+    assert!(app.revealed());
+    app.update(Msg::Tick, NOW.plus_secs(9));
+    assert!(app.revealed());
+    app.update(Msg::Tick, NOW.plus_secs(10));
+    assert!(!app.revealed());
+    app.update(key('v'), NOW);
+    app.update(key('v'), NOW);
+    assert!(!app.revealed(), "v again masks at once");
+}
+
+#[test]
+fn u_shows_users_and_enter_filters_by_one() {
+    let mut app = app();
+    app.update(key('u'), NOW);
+    assert!(app.users_view_open());
+    app.update(key('j'), NOW);
+    app.update(key('j'), NOW);
+    assert_eq!(app.cursor(), 0, "the table's selection stays");
+    assert!(app.update(code(KeyCode::Enter), NOW).is_empty());
+    assert!(!app.users_view_open());
+    assert_eq!(app.filter(), "bob");
+    assert_eq!(app.visible_ids(), ids(&[2]));
+    app.update(key('u'), NOW);
+    app.update(code(KeyCode::Esc), NOW);
+    assert!(!app.users_view_open());
+}
+
+#[test]
+fn ctrl_l_reloads_and_question_mark_opens_help() {
+    let mut app = app();
+    assert!(matches!(
+        one(app.update(ctrl('l'), NOW)),
+        Command::Reload { .. }
+    ));
+    app.update(key('?'), NOW);
+    assert_eq!(app.mode(), &Mode::Help { scroll: 0 });
+    app.update(key('j'), NOW);
+    assert_eq!(app.mode(), &Mode::Help { scroll: 1 });
+    assert!(
+        app.update(key('r'), NOW).is_empty(),
+        "help swallows actions"
+    );
+    app.update(code(KeyCode::Esc), NOW);
+    assert_eq!(app.mode(), &Mode::Normal);
+}
+
+#[test]
+fn q_quits_at_once_when_idle() {
+    let mut app = app();
+    app.update(key('q'), NOW);
+    assert!(app.should_quit());
+}
+
+#[test]
+fn q_asks_when_operations_are_in_flight() {
+    let mut app = app();
+    app.update(key('R'), NOW);
+    select(&mut app, 1);
+    app.update(key('e'), NOW);
+    app.update(key('q'), NOW);
+    assert_eq!(app.mode(), &Mode::ConfirmQuit { in_flight: 2 });
+    app.update(key('n'), NOW);
+    assert!(!app.should_quit());
+    app.update(ctrl('c'), NOW);
+    app.update(key('y'), NOW);
+    assert!(app.should_quit());
+}
+
+#[test]
+fn esc_peels_filter_then_detail() {
+    let mut app = app();
+    app.update(key('/'), NOW);
+    type_text(&mut app, "alice");
+    app.update(code(KeyCode::Enter), NOW);
+    app.update(key('d'), NOW);
+    app.update(code(KeyCode::Esc), NOW);
+    assert_eq!(app.filter(), "");
+    assert!(app.detail_open());
+    app.update(code(KeyCode::Esc), NOW);
+    assert!(!app.detail_open());
+}
+
+#[test]
+fn unknown_keys_change_nothing_and_redraw_nothing() {
+    let mut app = app();
+    app.mark_drawn();
+    assert!(app.update(key('Z'), NOW).is_empty());
+    assert!(!app.needs_redraw());
+}
+
+#[test]
+fn tick_redraws_for_the_clock_but_not_on_a_too_small_screen() {
+    let mut app = app();
+    app.mark_drawn();
+    app.update(Msg::Tick, NOW.plus_secs(1));
+    assert!(app.needs_redraw());
+    app.update(Msg::Resize(40, 10), NOW);
+    app.mark_drawn();
+    app.update(Msg::Tick, NOW.plus_secs(2));
+    assert!(!app.needs_redraw());
+}
+
+#[test]
+fn the_tick_moves_states_and_counts_but_not_the_order() {
+    let mut app = app();
+    assert_eq!(app.count(bankdeck::domain::StateKind::Active), 3);
+    app.update(Msg::Tick, NOW.plus_secs(300));
+    // carol's token (290 s) ran out; the order is by instants, unchanged.
+    assert_eq!(app.count(bankdeck::domain::StateKind::Active), 2);
+    assert_eq!(app.visible_ids(), ids(&TIME_ORDER));
+}
+
+#[test]
+fn a_filter_that_hides_the_selection_selects_the_first_match() {
+    let mut app = app();
+    select(&mut app, 11);
+    app.update(key('/'), NOW);
+    type_text(&mut app, "Keycloak");
+    assert_eq!(app.cursor(), 0);
+    assert_eq!(app.selected_id(), Some(ConnectionId(4)));
+    app.update(code(KeyCode::Esc), NOW);
+    assert_eq!(
+        app.selected_id(),
+        Some(ConnectionId(4)),
+        "clearing keeps the row"
+    );
+}

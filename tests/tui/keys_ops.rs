@@ -1,0 +1,274 @@
+//! `update` for the keys that run operations: what is sent, what is
+//! refused and why, the dialogs in between, read-only mode and overrides.
+
+use bankdeck::domain::ConnectionId;
+use bankdeck::tui::{Level, Mode, Msg};
+use bankdeck::worker::Command;
+use crossterm::event::KeyCode;
+
+use super::fixtures::*;
+
+#[test]
+fn e_exchanges_a_pending_dapi_code_and_refuses_elsewhere() {
+    let mut app = app();
+    select(&mut app, 1);
+    let cmd = one(app.update(key('e'), NOW));
+    let Command::Exchange { id, conn } = cmd else {
+        panic!("{cmd:?}")
+    };
+    assert_eq!(conn, ConnectionId(1));
+    assert!(app.is_busy(conn));
+    assert_eq!(app.in_flight(), 1);
+    assert!(app.update(key('e'), NOW).is_empty(), "row is busy");
+    assert!(last_text(&app).contains("already running"));
+    select(&mut app, 3);
+    assert!(app.update(key('e'), NOW).is_empty());
+    assert!(
+        last_text(&app).contains("exchange is for Dapi"),
+        "{}",
+        last_text(&app)
+    );
+    select(&mut app, 10);
+    assert!(app.update(key('e'), NOW).is_empty());
+    assert!(last_text(&app).contains("access code expired 5m ago"));
+    assert_ne!(id.0, 0);
+}
+
+#[test]
+fn r_refreshes_oauth_and_oidc_only() {
+    let mut app = app();
+    select(&mut app, 4);
+    let cmd = one(app.update(key('r'), NOW));
+    assert!(
+        matches!(
+            cmd,
+            Command::Refresh {
+                conn: ConnectionId(4),
+                ..
+            }
+        ),
+        "{cmd:?}"
+    );
+    select(&mut app, 2);
+    assert!(app.update(key('r'), NOW).is_empty());
+    assert!(last_text(&app).contains("permanent"));
+    select(&mut app, 6);
+    assert!(app.update(key('r'), NOW).is_empty());
+    assert!(last_text(&app).contains("log in again"));
+}
+
+#[test]
+fn shift_r_sends_one_refresh_many_for_the_expiring_and_refreshable() {
+    let mut app = app();
+    let cmd = one(app.update(key('R'), NOW));
+    let Command::RefreshMany { conns, .. } = cmd else {
+        panic!("{cmd:?}")
+    };
+    assert_eq!(conns, ids(&[5, 4]));
+    assert!(app.is_busy(ConnectionId(5)) && app.is_busy(ConnectionId(4)));
+    assert!(
+        app.update(key('R'), NOW).is_empty(),
+        "nothing left that is not busy"
+    );
+}
+
+#[test]
+fn l_asks_before_logging_out_and_no_is_the_default() {
+    let mut app = app();
+    select(&mut app, 3);
+    assert!(app.update(key('l'), NOW).is_empty());
+    assert!(matches!(app.mode(), Mode::ConfirmLogout { .. }));
+    assert!(app.update(code(KeyCode::Enter), NOW).is_empty());
+    assert_eq!(app.mode(), &Mode::Normal);
+    assert!(last_text(&app).contains("cancelled"));
+    app.update(key('l'), NOW);
+    let cmd = one(app.update(key('y'), NOW));
+    assert!(matches!(
+        cmd,
+        Command::Logout {
+            conn: ConnectionId(3),
+            ..
+        }
+    ));
+    select(&mut app, 2);
+    assert!(app.update(key('l'), NOW).is_empty());
+    assert_eq!(app.mode(), &Mode::Normal);
+    assert!(last_text(&app).contains("Dapi has no logout"));
+}
+
+#[test]
+fn shift_d_delinks_only_after_the_name_is_typed_exactly() {
+    let mut app = app();
+    select(&mut app, 2);
+    app.update(key('D'), NOW);
+    assert!(matches!(app.mode(), Mode::ConfirmDelink(_)));
+    assert!(type_text(&mut app, "bo").is_empty(), "typing fires nothing");
+    assert!(app.update(code(KeyCode::Enter), NOW).is_empty());
+    let Mode::ConfirmDelink(d) = app.mode() else {
+        panic!()
+    };
+    assert!(
+        d.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("type bob exactly")
+    );
+    type_text(&mut app, "b");
+    let cmd = one(app.update(code(KeyCode::Enter), NOW));
+    assert!(matches!(
+        cmd,
+        Command::Delink {
+            conn: ConnectionId(2),
+            ..
+        }
+    ));
+    assert_eq!(app.mode(), &Mode::Normal);
+}
+
+#[test]
+fn delink_is_cancelled_by_esc_and_refused_for_oidc() {
+    let mut app = app();
+    select(&mut app, 2);
+    app.update(key('D'), NOW);
+    type_text(&mut app, "bob");
+    assert!(app.update(code(KeyCode::Esc), NOW).is_empty());
+    assert_eq!(app.mode(), &Mode::Normal);
+    select(&mut app, 3);
+    app.update(key('D'), NOW);
+    assert_eq!(app.mode(), &Mode::Normal);
+    assert!(last_text(&app).contains("delink is Dapi's"));
+}
+
+#[test]
+fn a_adds_dapi_from_a_pasted_payload() {
+    let mut app = app();
+    app.update(key('a'), NOW);
+    assert!(matches!(app.mode(), Mode::Add(_)));
+    app.update(code(KeyCode::Tab), NOW);
+    type_text(&mut app, "zoe q");
+    app.update(code(KeyCode::Tab), NOW);
+    type_text(&mut app, "ENBD");
+    app.update(Msg::Paste("{\"accessCode\": \"x\"}".into()), NOW);
+    assert!(app.update(code(KeyCode::Enter), NOW).is_empty());
+    let Mode::Add(form) = app.mode() else {
+        panic!()
+    };
+    assert!(
+        form.error.as_deref().unwrap_or("").contains("userSecret"),
+        "{form:?}"
+    );
+    app.update(Msg::Paste(CONNECT_PAYLOAD.into()), NOW);
+    let cmd = one(app.update(code(KeyCode::Enter), NOW));
+    let Command::LinkDapi {
+        provider,
+        user,
+        label,
+        payload,
+        ..
+    } = cmd
+    else {
+        panic!("{cmd:?}")
+    };
+    assert_eq!(
+        (provider.as_str(), user.as_str(), label.as_str()),
+        ("dapi-sandbox", "zoe q", "ENBD")
+    );
+    assert_eq!(payload.connection_id, "0e4ad7c0-8d5e");
+    assert_eq!(app.in_flight(), 1);
+}
+
+#[test]
+fn a_starts_a_browser_login_for_oidc_and_shows_its_url() {
+    let mut app = app();
+    app.update(key('a'), NOW);
+    app.update(code(KeyCode::Right), NOW);
+    assert!(
+        app.update(code(KeyCode::Enter), NOW).is_empty(),
+        "user required"
+    );
+    type_text(&mut app, "zoe");
+    let cmd = one(app.update(code(KeyCode::Enter), NOW));
+    let Command::Login { id, provider, user } = cmd else {
+        panic!("{cmd:?}")
+    };
+    assert_eq!((provider.as_str(), user.as_str()), ("keycloak", "zoe"));
+    let url = "http://127.0.0.1:8400/realms/demo/protocol/openid-connect/auth?x=1".to_string();
+    app.update(
+        Msg::Worker(bankdeck::worker::Event::LoginUrl {
+            id,
+            url: url.clone(),
+        }),
+        NOW,
+    );
+    assert_eq!(app.mode(), &Mode::LoginUrl { url: url.clone() });
+    assert!(last_text(&app).contains(&url));
+    app.update(code(KeyCode::Esc), NOW);
+    assert_eq!(app.mode(), &Mode::Normal);
+}
+
+#[test]
+fn c_asks_for_a_client_credentials_token() {
+    let mut app = app();
+    app.update(key('c'), NOW);
+    let Mode::ClientCreds(form) = app.mode() else {
+        panic!()
+    };
+    assert_eq!(form.providers, vec!["keycloak", "bank-oauth"]);
+    app.update(code(KeyCode::Right), NOW);
+    let cmd = one(app.update(code(KeyCode::Enter), NOW));
+    let Command::ClientCredentials { provider, user, .. } = cmd else {
+        panic!("{cmd:?}")
+    };
+    assert_eq!((provider.as_str(), user.as_str()), ("bank-oauth", "app"));
+}
+
+#[test]
+fn x_cancels_the_operation_on_the_row() {
+    let mut app = app();
+    select(&mut app, 4);
+    let Command::Refresh { id, .. } = one(app.update(key('r'), NOW)) else {
+        panic!()
+    };
+    let cmd = one(app.update(key('x'), NOW));
+    assert!(matches!(cmd, Command::Cancel { id: c } if c == id));
+    select(&mut app, 3);
+    assert!(app.update(key('x'), NOW).is_empty());
+}
+
+#[test]
+fn readonly_refuses_every_change_with_a_message() {
+    let mut opts = options();
+    opts.readonly = true;
+    let mut app = app_with(&opts);
+    select(&mut app, 1);
+    for c in ['e', 'r', 'R', 'l', 'D', 'a', 'c', 'x'] {
+        assert!(app.update(key(c), NOW).is_empty(), "{c} sent something");
+        assert_eq!(app.mode(), &Mode::Normal, "{c} opened a dialog");
+        let line = app.last_activity().unwrap();
+        assert!(line.text.starts_with("read-only:"), "{c}: {}", line.text);
+        assert_eq!(line.level, Level::Warn);
+    }
+    assert!(matches!(
+        one(app.update(key('d'), NOW)),
+        Command::LoadDetail { .. }
+    ));
+}
+
+#[test]
+fn key_overrides_replace_defaults_and_bad_ones_are_reported() {
+    let mut opts = options();
+    opts.keys.insert("refresh".into(), "ctrl-r".into());
+    opts.keys.insert("refresh_every_thing".into(), "z".into());
+    let mut app = app_with(&opts);
+    assert!(
+        app.activity()
+            .any(|l| l.text.contains("refresh_every_thing")),
+        "the bad entry is named"
+    );
+    select(&mut app, 4);
+    assert!(app.update(key('r'), NOW).is_empty());
+    assert!(matches!(
+        one(app.update(ctrl('r'), NOW)),
+        Command::Refresh { .. }
+    ));
+}

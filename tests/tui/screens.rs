@@ -1,0 +1,269 @@
+//! Whole screens on `TestBackend`, as insta snapshots, with a fixed `now`.
+
+use bankdeck::domain::{Claims, ConnectionId, ErrorKind, OpError, OpKind, Secret, UnixTime};
+use bankdeck::tui::{App, Msg, render};
+use bankdeck::worker::{Command, Event, RequestId};
+use crossterm::event::KeyCode;
+use insta::assert_snapshot;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use serde_json::json;
+
+use super::fixtures::*;
+
+/// Draws `app` on a `w`×`h` terminal (after telling it the size, as the run
+/// loop does).
+pub fn screen(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
+    app.update(Msg::Resize(w, h), NOW);
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| render(app, f, NOW)).unwrap();
+    terminal
+}
+
+/// Some history in the activity pane, as a morning's work would leave.
+fn with_activity(app: &mut App) {
+    app.update(
+        Msg::Worker(Event::Loaded {
+            id: RequestId(0),
+            connections: sample_connections(),
+            users: users_for(&sample_connections()),
+        }),
+        NOW.plus_secs(-60),
+    );
+    let carol = sample_connections()[2].clone();
+    let ok = Event::Succeeded {
+        id: RequestId(900),
+        op: OpKind::Refresh,
+        conn: Box::new(carol),
+        message: "refreshed, expires in 05:00".into(),
+    };
+    app.update(Msg::Worker(ok), NOW.plus_secs(-10));
+    let failed = Event::Failed {
+        id: RequestId(901),
+        op: OpKind::Refresh,
+        conn_id: Some(ConnectionId(6)),
+        conn: None,
+        error: OpError::new(
+            ErrorKind::ReauthRequired,
+            "invalid_grant: Token is not active",
+        ),
+    };
+    app.update(Msg::Worker(failed), NOW.plus_secs(-5));
+}
+
+#[test]
+fn main_screen() {
+    let mut app = app();
+    with_activity(&mut app);
+    app.update(key('R'), NOW);
+    assert_snapshot!(screen(&mut app, 150, 30).backend());
+}
+
+#[test]
+fn main_screen_narrow() {
+    let mut app = app();
+    with_activity(&mut app);
+    select(&mut app, 4);
+    assert_snapshot!(screen(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn readonly_header_and_key_bar() {
+    let mut opts = options();
+    opts.readonly = true;
+    let mut app = app_with(&opts);
+    assert_snapshot!(screen(&mut app, 100, 16).backend());
+}
+
+fn carol_claims() -> Claims {
+    let payload = json!({
+        "iss": "https://127.0.0.1:8443/realms/demo",
+        "sub": "5f0c-carol",
+        "azp": "bankdeck",
+        "scope": "openid accounts",
+        "iat": NOW.0 - 10,
+        "exp": NOW.0 + 290,
+    });
+    Claims {
+        header: serde_json::Map::new(),
+        payload: payload.as_object().cloned().unwrap(),
+    }
+}
+
+fn open_detail(app: &mut App, conn: i64, claims: Option<Claims>) {
+    select(app, conn);
+    let id = load_detail_id(&one(app.update(key('d'), NOW)), conn);
+    let mut d = detail();
+    d.access_claims = claims;
+    if conn != 1 {
+        d.secrets.access_code = None;
+        d.secrets.user_secret = None;
+        d.secrets.access_token = Some(Secret::new("eyJhbGciOiJSUzI1NiJ9.access.tokenXyZ"));
+        d.secrets.refresh_token = Some(Secret::new("eyJhbGciOiJIUzI1NiJ9.refresh.tokenQ7k"));
+    }
+    app.update(
+        Msg::Worker(Event::Detail {
+            id,
+            conn: ConnectionId(conn),
+            detail: d,
+        }),
+        NOW,
+    );
+}
+
+#[test]
+fn detail_beside_the_table_for_an_oidc_token() {
+    let mut app = app();
+    open_detail(&mut app, 3, Some(carol_claims()));
+    assert_snapshot!(screen(&mut app, 160, 40).backend());
+}
+
+#[test]
+fn detail_below_the_table_for_a_dapi_code() {
+    let mut app = app();
+    open_detail(&mut app, 1, None);
+    assert_snapshot!(screen(&mut app, 100, 44).backend());
+}
+
+#[test]
+fn detail_scope_grid_for_dapi_and_revealed_tokens() {
+    let mut app = app();
+    open_detail(&mut app, 2, None);
+    app.update(key('v'), NOW);
+    app.update(Msg::Tick, NOW.plus_secs(3));
+    let mut terminal = Terminal::new(TestBackend::new(160, 40)).unwrap();
+    app.update(Msg::Resize(160, 40), NOW);
+    terminal
+        .draw(|f| render(&app, f, NOW.plus_secs(3)))
+        .unwrap();
+    assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn help_lists_every_binding_including_overrides() {
+    let mut opts = options();
+    opts.keys.insert("refresh".into(), "ctrl-r f5".into());
+    let mut app = app_with(&opts);
+    app.update(key('?'), NOW);
+    assert_snapshot!(screen(&mut app, 100, 40).backend());
+}
+
+#[test]
+fn delink_dialog_with_a_wrong_name() {
+    let mut app = app();
+    select(&mut app, 2);
+    app.update(key('D'), NOW);
+    type_text(&mut app, "Bob");
+    app.update(code(KeyCode::Enter), NOW);
+    assert_snapshot!(screen(&mut app, 100, 30).backend());
+}
+
+#[test]
+fn logout_dialog() {
+    let mut app = app();
+    select(&mut app, 3);
+    app.update(key('l'), NOW);
+    assert_snapshot!(screen(&mut app, 100, 24).backend());
+}
+
+#[test]
+fn quit_dialog_with_operations_in_flight() {
+    let mut app = app();
+    app.update(key('R'), NOW);
+    select(&mut app, 1);
+    app.update(key('e'), NOW);
+    app.update(key('q'), NOW);
+    assert_snapshot!(screen(&mut app, 100, 24).backend());
+}
+
+#[test]
+fn filter_while_typing() {
+    let mut app = app();
+    app.update(key('/'), NOW);
+    type_text(&mut app, "oauth");
+    assert_snapshot!(screen(&mut app, 120, 24).backend());
+}
+
+#[test]
+fn add_form_with_a_parsed_payload() {
+    let mut app = app();
+    app.update(key('a'), NOW);
+    app.update(code(KeyCode::Tab), NOW);
+    type_text(&mut app, "zoe");
+    app.update(Msg::Paste(CONNECT_PAYLOAD.into()), NOW);
+    assert_snapshot!(screen(&mut app, 100, 24).backend());
+}
+
+#[test]
+fn add_form_with_a_broken_payload() {
+    let mut app = app();
+    app.update(key('a'), NOW);
+    app.update(
+        Msg::Paste("{\"accessCode\": \"abc\", \"connectionID\": ".into()),
+        NOW,
+    );
+    assert_snapshot!(screen(&mut app, 100, 24).backend());
+}
+
+#[test]
+fn login_url_note() {
+    let mut app = app();
+    let url = "http://127.0.0.1:8400/realms/demo/protocol/openid-connect/auth?response_type=code&client_id=bankdeck&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&state=af0ifjsldkj";
+    app.update(
+        Msg::Worker(Event::LoginUrl {
+            id: RequestId(7),
+            url: url.into(),
+        }),
+        NOW,
+    );
+    assert_snapshot!(screen(&mut app, 100, 30).backend());
+}
+
+#[test]
+fn users_view() {
+    let mut app = app();
+    app.update(key('u'), NOW);
+    app.update(key('j'), NOW);
+    assert_snapshot!(screen(&mut app, 100, 24).backend());
+}
+
+#[test]
+fn too_small() {
+    let mut app = app();
+    assert_snapshot!(screen(&mut app, 50, 12).backend());
+}
+
+#[test]
+fn any_size_draws_without_panicking() {
+    let mut app = app();
+    open_detail(&mut app, 3, Some(carol_claims()));
+    for (w, h) in [
+        (1, 1),
+        (0, 0),
+        (2, 40),
+        (300, 2),
+        (60, 15),
+        (61, 15),
+        (60, 16),
+        (139, 15),
+    ] {
+        screen(&mut app, w, h);
+    }
+    for mode_key in ['?', 'a', 'l'] {
+        app.update(key(mode_key), NOW);
+        for (w, h) in [(1, 1), (60, 15), (20, 60)] {
+            screen(&mut app, w, h);
+        }
+        app.update(code(KeyCode::Esc), NOW);
+    }
+}
+
+#[test]
+fn empty_and_loading_table() {
+    let mut opts = options();
+    opts.initial = None;
+    let mut app = App::new(&opts, NOW);
+    assert!(matches!(one(app.start()), Command::Reload { .. }));
+    assert_snapshot!(screen(&mut app, 80, 16).backend());
+    let _ = UnixTime(0);
+}
