@@ -26,14 +26,27 @@ const CHILD: &str = "BANKDECK_TEST_CHILD";
 /// The child's side: opens the same config and store as the parent and works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn child_process() {
-    let Ok(mode) = std::env::var(CHILD) else { return };
+    let Ok(mode) = std::env::var(CHILD) else {
+        return;
+    };
     let dir = std::path::PathBuf::from(std::env::var("BANKDECK_TEST_DIR").unwrap());
     let config = bankdeck::config::load(Some(&dir.join("config.toml"))).unwrap();
-    let store = bankdeck::store::open_with_key(&dir.join("data"), &dir.join("key"), false).unwrap().store;
+    let store = bankdeck::store::open_with_key(&dir.join("data"), &dir.join("key"), false)
+        .unwrap()
+        .store;
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move { while rx.recv().await.is_some() {} });
-    let worker = bankdeck::worker::Worker::new(store.clone(), common::entries(&config), Default::default(), tx);
-    let ids: Vec<ConnectionId> = std::env::var("BANKDECK_TEST_CONNS").unwrap().split(',').map(|s| ConnectionId(s.parse().unwrap())).collect();
+    let worker = bankdeck::worker::Worker::new(
+        store.clone(),
+        common::entries(&config),
+        Default::default(),
+        tx,
+    );
+    let ids: Vec<ConnectionId> = std::env::var("BANKDECK_TEST_CONNS")
+        .unwrap()
+        .split(',')
+        .map(|s| ConnectionId(s.parse().unwrap()))
+        .collect();
     match mode.as_str() {
         "loop" => loop {
             for id in &ids {
@@ -59,7 +72,12 @@ async fn child_process() {
 fn spawn_child(mode: &str, dir: &Path, conns: &[ConnectionId]) -> Child {
     let list: Vec<String> = conns.iter().map(|c| c.0.to_string()).collect();
     Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_process", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD, mode)
         .env("BANKDECK_TEST_DIR", dir)
         .env("BANKDECK_TEST_CONNS", list.join(","))
@@ -74,11 +92,17 @@ fn wait_for(child: &mut Child, prefix: &str) -> String {
     let out = child.stdout.as_mut().unwrap();
     let mut reader = BufReader::new(out);
     let mut line = String::new();
+    let mut seen = String::new();
     loop {
         line.clear();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "child ended before printing {prefix}");
-        if line.starts_with(prefix) {
-            return line.trim().to_string();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "child ended before printing {prefix}; it said:\n{seen}"
+        );
+        seen.push_str(&line);
+        // libtest prints "test child_process ... " before the child's first line.
+        if let Some(at) = line.find(prefix) {
+            return line[at..].trim().to_string();
         }
     }
 }
@@ -89,7 +113,10 @@ fn kill(mut child: Child) {
 }
 
 fn refresh_rows(env: &Env) -> Vec<Value> {
-    env.sandbox.state()["oauth2"]["refresh_tokens"].as_array().unwrap().clone()
+    env.sandbox.state()["oauth2"]["refresh_tokens"]
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 /// The stored pair was issued in one response, and is the newest or the one
@@ -101,12 +128,28 @@ fn assert_pair_consistent(env: &Env, store: &dyn Store, id: ConnectionId, round:
     };
     let rows = refresh_rows(env);
     let fp = fingerprint(refresh.expose());
-    let row = rows.iter().find(|r| r["fingerprint"] == fp.as_str()).unwrap_or_else(|| panic!("round {round}: stored refresh token unknown to the provider"));
-    assert_eq!(row["access"], fingerprint(access.expose()).as_str(), "round {round}: connection {id} holds a mixed pair");
+    let row = rows
+        .iter()
+        .find(|r| r["fingerprint"] == fp.as_str())
+        .unwrap_or_else(|| panic!("round {round}: stored refresh token unknown to the provider"));
+    assert_eq!(
+        row["access"],
+        fingerprint(access.expose()).as_str(),
+        "round {round}: connection {id} holds a mixed pair"
+    );
     let family = &row["family"];
-    let newer = rows.iter().filter(|r| &r["family"] == family && r["iat"].as_i64() > row["iat"].as_i64()).count();
-    let same_second_newer = rows.iter().filter(|r| &r["family"] == family && r["iat"] == row["iat"]).count();
-    assert!(newer <= 1 || same_second_newer > 1, "round {round}: connection {id} fell {newer} rotations behind");
+    let newer = rows
+        .iter()
+        .filter(|r| &r["family"] == family && r["iat"].as_i64() > row["iat"].as_i64())
+        .count();
+    let same_second_newer = rows
+        .iter()
+        .filter(|r| &r["family"] == family && r["iat"] == row["iat"])
+        .count();
+    assert!(
+        newer <= 1 || same_second_newer > 1,
+        "round {round}: connection {id} fell {newer} rotations behind"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,7 +162,10 @@ async fn sigkill_during_rotating_refreshes_never_mixes_or_loses_a_pair() {
     for u in ["amira", "omar", "lena"] {
         conns.push(env.login("bank", u).await.id);
     }
-    let kills: usize = std::env::var("BANKDECK_CRASH_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let kills: usize = std::env::var("BANKDECK_CRASH_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
     for round in 0..kills {
         let mut child = spawn_child("loop", env.dir.path(), &conns);
         for _ in 0..=(round % 4) {
@@ -127,8 +173,16 @@ async fn sigkill_during_rotating_refreshes_never_mixes_or_loses_a_pair() {
         }
         std::thread::sleep(Duration::from_micros((round as u64 * 7919) % 4000));
         kill(child);
-        let store = bankdeck::store::open_with_key(&env.dir.path().join("data"), &env.dir.path().join("key"), false).unwrap().store;
-        store.check_integrity().unwrap_or_else(|e| panic!("round {round}: {e}"));
+        let store = bankdeck::store::open_with_key(
+            &env.dir.path().join("data"),
+            &env.dir.path().join("key"),
+            false,
+        )
+        .unwrap()
+        .store;
+        store
+            .check_integrity()
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
         for id in &conns {
             assert_pair_consistent(&env, &*store, *id, round);
         }
@@ -145,7 +199,13 @@ async fn a_reported_refresh_is_already_in_the_store() {
     let mut child = spawn_child("report", env.dir.path(), &[c.id]);
     let line = wait_for(&mut child, "REPORTED");
     kill(child);
-    let store = bankdeck::store::open_with_key(&env.dir.path().join("data"), &env.dir.path().join("key"), false).unwrap().store;
+    let store = bankdeck::store::open_with_key(
+        &env.dir.path().join("data"),
+        &env.dir.path().join("key"),
+        false,
+    )
+    .unwrap()
+    .store;
     let rt = store.secrets(c.id).unwrap().refresh_token.unwrap();
     assert_eq!(line, format!("REPORTED {}", fingerprint(rt.expose())));
 }
@@ -157,7 +217,12 @@ async fn fifty_tasks_and_a_second_process_send_one_post() {
     }
     let env = Env::start().await;
     let c = env.login("everifin", "lena").await;
-    env.sandbox.set_faults(vec![FaultRule { route: "oidc.token".into(), kind: FaultKind::Latency(Duration::from_millis(700)), count: None, rate: None }]);
+    env.sandbox.set_faults(vec![FaultRule {
+        route: "oidc.token".into(),
+        kind: FaultKind::Latency(Duration::from_millis(700)),
+        count: None,
+        rate: None,
+    }]);
     let posts = env.sandbox.request_count("oidc.token");
     let mut child = spawn_child("race", env.dir.path(), &[c.id]);
     let tasks: Vec<_> = (0..50)
@@ -168,11 +233,18 @@ async fn fifty_tasks_and_a_second_process_send_one_post() {
         .collect();
     for t in tasks {
         let r = t.await.unwrap();
-        assert!(r.is_ok() || r.as_ref().unwrap_err().kind != ErrorKind::ReauthRequired, "{r:?}");
+        assert!(
+            r.is_ok() || r.as_ref().unwrap_err().kind != ErrorKind::ReauthRequired,
+            "{r:?}"
+        );
     }
     let done = wait_for(&mut child, "DONE");
     child.wait().unwrap();
     assert!(done.starts_with("DONE"));
-    assert_eq!(env.sandbox.request_count("oidc.token"), posts + 1, "one POST for 51 refresh requests in two processes");
+    assert_eq!(
+        env.sandbox.request_count("oidc.token"),
+        posts + 1,
+        "one POST for 51 refresh requests in two processes"
+    );
     assert_eq!(env.conn(c.id).flags.reauth_required, false);
 }

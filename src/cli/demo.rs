@@ -134,19 +134,23 @@ auto_refresh = true
     Ok(path)
 }
 
-/// The worker the seeding uses: events are drained, nobody shows them.
-pub fn seeding_worker(demo: &Demo) -> Result<Worker> {
-    let providers = demo
-        .config
+/// Provider clients for every provider of `config`.
+pub fn entries(config: &Config) -> Result<Vec<ProviderEntry>> {
+    config
         .providers
         .values()
         .map(|cfg| {
+            let client = crate::providers::build(cfg).map_err(|e| eyre!("{e}"))?;
             Ok(ProviderEntry {
-                client: crate::providers::build(cfg).map_err(|e| eyre!("{e}"))?,
+                client,
                 config: cfg.clone(),
             })
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect()
+}
+
+/// The worker the seeding uses: events are drained, nobody shows them.
+pub fn seeding_worker(demo: &Demo) -> Result<Worker> {
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move { while rx.recv().await.is_some() {} });
     let opts = WorkerOptions {
@@ -154,7 +158,12 @@ pub fn seeding_worker(demo: &Demo) -> Result<Worker> {
         open_browser: false,
         ..WorkerOptions::default()
     };
-    Ok(Worker::new(demo.store.clone(), providers, opts, tx))
+    Ok(Worker::new(
+        demo.store.clone(),
+        entries(&demo.config)?,
+        opts,
+        tx,
+    ))
 }
 
 async fn seed(demo: &Demo) -> Result<()> {

@@ -1,15 +1,82 @@
-//! Launching the long-running front ends: the dashboard (with or without the
-//! demo) and the sandbox server.
+//! Launching the long-running front ends: the dashboard (on the operator's
+//! store, or on the demo's) and the sandbox server.
 
 use std::process::ExitCode;
 
-use color_eyre::eyre::{Result, bail, eyre};
+use color_eyre::eyre::{Result, eyre};
 
 use super::args::Global;
+use super::context::Context;
+use super::demo;
+use crate::config::Config;
 use crate::sandbox::{SandboxOptions, parse_fault, serve_forever};
+use crate::store::Store;
+use crate::tui::{self, RunOptions};
+use crate::worker::{ProviderEntry, Worker, WorkerOptions, scheduler};
 
-pub async fn dashboard(_global: &Global) -> Result<ExitCode> {
-    bail!("the dashboard is not wired yet")
+pub async fn dashboard(global: &Global) -> Result<ExitCode> {
+    if global.demo {
+        let demo = demo::start().await?;
+        let _log = super::logging::init(Some(&demo.log_dir()));
+        let providers = demo::entries(&demo.config)?;
+        let label = format!("demo · {}", demo.data_dir().display());
+        run_screen(
+            &demo.config,
+            demo.store.clone(),
+            providers,
+            label,
+            global.readonly,
+        )
+        .await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let _log = super::logging::init(None);
+    let ctx = Context::open(global, global.readonly)?;
+    let providers = ctx.providers()?;
+    let label = ctx.data_dir.display().to_string();
+    run_screen(
+        &ctx.config,
+        ctx.store.clone(),
+        providers,
+        label,
+        global.readonly,
+    )
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The worker, the scheduler (unless read-only) and the screen over them.
+async fn run_screen(
+    config: &Config,
+    store: std::sync::Arc<dyn Store>,
+    providers: Vec<ProviderEntry>,
+    data_label: String,
+    readonly: bool,
+) -> Result<()> {
+    let kinds = providers
+        .iter()
+        .map(|p| (p.config.name.clone(), p.config.kind()))
+        .collect();
+    let opts = WorkerOptions {
+        readonly,
+        ..WorkerOptions::default()
+    };
+    let handle = Worker::spawn(store, providers, opts);
+    let scheduler = (!readonly).then(|| scheduler::spawn(handle.worker.clone()));
+    let run = RunOptions {
+        readonly,
+        data_label,
+        keys: config.keys.clone(),
+        warn_secs: config.warn_secs(),
+        no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        providers: kinds,
+        initial: None,
+    };
+    let result = tui::run(run, handle.commands, handle.events).await;
+    if let Some(s) = scheduler {
+        s.abort();
+    }
+    result.map_err(|e| eyre!("{e}"))
 }
 
 pub async fn sandbox(port: u16, faults: &[String]) -> Result<ExitCode> {

@@ -47,7 +47,6 @@ mod oidc;
 mod shared;
 
 pub use api::{Sandbox, SandboxOptions, serve_forever};
-pub use jwt::fingerprint;
 pub use authz::clients::{
     ClientConfig, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PUBLIC_CLIENT_ID, DEMO_USER,
 };
@@ -56,4 +55,5 @@ pub use dapi::{
     DEMO_APP_SECRET, DapiApp, RegisterCode,
 };
 pub use faults::{FaultKind, FaultRule, RetryAfter, parse_fault};
+pub use jwt::fingerprint;
 pub use login::AuthServer;

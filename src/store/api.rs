@@ -118,7 +118,11 @@ pub trait Store: Send + Sync {
         until: UnixTime,
         now: UnixTime,
     ) -> Result<bool, StoreError>;
+    /// Releases the lease if `holder` holds it; also how a lease left by a
+    /// process that died is broken.
     fn release_lease(&self, id: ConnectionId, holder: &str) -> Result<(), StoreError>;
+    /// The current lease holder and until when, if any.
+    fn lease_holder(&self, id: ConnectionId) -> Result<Option<(String, UnixTime)>, StoreError>;
 
     /// Full consistency check (SQLite `integrity_check`, every secret decrypts).
     fn check_integrity(&self) -> Result<(), StoreError>;

@@ -10,6 +10,7 @@
 
 mod clock;
 mod flight;
+mod lease;
 mod link;
 mod ops;
 pub mod protocol;
@@ -118,12 +119,7 @@ impl Worker {
                 (slot.config.name.clone(), slot)
             })
             .collect();
-        let holder = format!(
-            "{}:{}:{}",
-            opts.actor,
-            std::process::id(),
-            rand::random::<u32>()
-        );
+        let holder = lease::holder_name(&opts.actor);
         Worker {
             inner: Arc::new(Inner {
                 store,

@@ -5,8 +5,6 @@
 //! the outcome with its audit line before anyone hears of it. Failures keep
 //! every token unless the provider's answer proves a token dead.
 
-use std::time::Duration;
-
 use futures::FutureExt;
 
 use super::tokens::{failure_update, grant_update};
@@ -16,10 +14,6 @@ use crate::domain::{
     Secrets,
 };
 use crate::store::{ConnectionUpdate, SecretChange};
-
-/// How long we wait for another process's lease before giving up.
-const LEASE_WAIT: Duration = Duration::from_secs(30);
-const LEASE_POLL: Duration = Duration::from_millis(100);
 
 impl Worker {
     pub(crate) async fn execute(&self, cmd: Command) {
@@ -89,30 +83,6 @@ impl Worker {
         // A lease we fail to release expires by itself; nothing to undo.
         let _ = self.db(move |s| s.release_lease(id, &holder)).await;
         result
-    }
-
-    async fn take_lease(&self, id: ConnectionId) -> Result<bool, OpError> {
-        let started = tokio::time::Instant::now();
-        let mut waited = false;
-        loop {
-            let now = self.now();
-            let until = now.plus(LEASE_WAIT);
-            let holder = self.inner.holder.clone();
-            if self
-                .db(move |s| s.try_lease(id, &holder, until, now))
-                .await?
-            {
-                return Ok(waited);
-            }
-            if started.elapsed() > LEASE_WAIT {
-                return Err(OpError::new(
-                    ErrorKind::NotAllowed,
-                    "another bankdeck process is operating on this connection; try again shortly",
-                ));
-            }
-            waited = true;
-            tokio::time::sleep(LEASE_POLL).await;
-        }
     }
 
     async fn perform(&self, op: OpKind, conn: Connection) -> Result<Connection, OpError> {

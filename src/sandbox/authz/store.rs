@@ -116,7 +116,13 @@ impl AuthzStore {
     }
 
     /// Mints and records a new opaque refresh token in `family`.
-    pub(crate) fn new_refresh(&mut self, family: usize, access_key: &str, now: i64, exp: i64) -> String {
+    pub(crate) fn new_refresh(
+        &mut self,
+        family: usize,
+        access_key: &str,
+        now: i64,
+        exp: i64,
+    ) -> String {
         let token = jwt::random_token("rt_");
         let rec = RefreshRec {
             family,

@@ -145,7 +145,9 @@ pub(crate) fn mint(st: &Shared, store: &mut AuthzStore, issue: &Issue, now: i64)
         return body;
     };
     let refresh_in = secs(st.opts.oidc_refresh_expires_in);
-    body["refresh_token"] = store.new_refresh(family_id, &jti, now, now + refresh_in).into();
+    body["refresh_token"] = store
+        .new_refresh(family_id, &jti, now, now + refresh_in)
+        .into();
     body["refresh_expires_in"] = refresh_in.into();
     body["session_state"] = family.sid.clone().into();
     if issue.scope.split_whitespace().any(|s| s == "openid") {

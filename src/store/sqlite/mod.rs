@@ -177,6 +177,10 @@ impl Store for SqliteStore {
         self.write(|tx, db| writes::try_lease(tx, db, id, holder, until, now))
     }
 
+    fn lease_holder(&self, id: ConnectionId) -> Result<Option<(String, UnixTime)>, StoreError> {
+        self.read(|c, db| Ok(reads::lease(c, db, id)?.map(|(h, u)| (h, UnixTime(u)))))
+    }
+
     fn release_lease(&self, id: ConnectionId, holder: &str) -> Result<(), StoreError> {
         self.write(|tx, db| writes::release_lease(tx, db, id, holder))
     }

@@ -59,6 +59,27 @@ pub(crate) fn exists(db_conn: &Db, db: &Path, id: ConnectionId) -> Result<bool, 
         .map_err(sql(db))
 }
 
+/// Who holds the lease on a connection now, with its expiry, if anyone does.
+pub(crate) fn lease(
+    db_conn: &Db,
+    db: &Path,
+    id: ConnectionId,
+) -> Result<Option<(String, i64)>, StoreError> {
+    let row: Option<(Option<String>, Option<i64>)> = db_conn
+        .query_row(
+            "SELECT lease_holder, lease_until FROM connections WHERE id = ?1",
+            [id.0],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(sql(db))?;
+    match row {
+        None => Err(StoreError::NotFound(format!("connection {id}"))),
+        Some((Some(holder), Some(until))) => Ok(Some((holder, until))),
+        Some(_) => Ok(None),
+    }
+}
+
 pub(crate) fn secrets(
     db_conn: &Db,
     cipher: &FieldCipher,

@@ -1,0 +1,116 @@
+//! The cross-process lease on a connection, and breaking one left by a
+//! process that died.
+//!
+//! A bankdeck killed mid-refresh leaves its lease behind; waiting for it to
+//! expire would block that connection for the lease's whole term. The holder
+//! names its host and process id, so a lease whose process no longer exists on
+//! this machine is released at once. A process id reused by another program
+//! only makes us wait for the term, never the reverse.
+
+use std::time::Duration;
+
+use super::Worker;
+use crate::domain::{ConnectionId, ErrorKind, OpError};
+
+/// How long a lease lasts, and how long we wait for another process's.
+pub const LEASE_TERM: Duration = Duration::from_secs(30);
+const LEASE_POLL: Duration = Duration::from_millis(100);
+
+/// `host|pid|nonce|actor`: enough to tell whose lease it is and whether it lives.
+pub fn holder_name(actor: &str) -> String {
+    format!(
+        "{}|{}|{:08x}|{actor}",
+        hostname(),
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+/// Whether `holder` is a process on this machine that no longer runs.
+pub fn is_dead_local(holder: &str) -> bool {
+    let mut parts = holder.splitn(4, '|');
+    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<i32>() else {
+        return false;
+    };
+    if host != hostname() || pid <= 0 || u32::try_from(pid).ok() == Some(std::process::id()) {
+        return false;
+    }
+    // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
+    let alive = unsafe { libc::kill(pid, 0) } == 0;
+    !alive && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+impl Worker {
+    /// Takes the lease, waiting for a live holder; true when we had to wait
+    /// (someone else may have done our work meanwhile).
+    pub(crate) async fn take_lease(&self, id: ConnectionId) -> Result<bool, OpError> {
+        let started = tokio::time::Instant::now();
+        let mut waited = false;
+        loop {
+            let now = self.now();
+            let until = now.plus(LEASE_TERM);
+            let holder = self.inner.holder.clone();
+            if self
+                .db(move |s| s.try_lease(id, &holder, until, now))
+                .await?
+            {
+                return Ok(waited);
+            }
+            if self.break_dead_lease(id).await? {
+                continue;
+            }
+            if started.elapsed() > LEASE_TERM {
+                return Err(OpError::new(
+                    ErrorKind::NotAllowed,
+                    "another bankdeck process is operating on this connection; try again shortly",
+                ));
+            }
+            waited = true;
+            tokio::time::sleep(LEASE_POLL).await;
+        }
+    }
+
+    async fn break_dead_lease(&self, id: ConnectionId) -> Result<bool, OpError> {
+        let Some((holder, _)) = self.db(move |s| s.lease_holder(id)).await? else {
+            return Ok(false);
+        };
+        if !is_dead_local(&holder) {
+            return Ok(false);
+        }
+        tracing::info!(
+            connection = id.0,
+            "breaking the lease of a bankdeck process that died"
+        );
+        self.db(move |s| s.release_lease(id, &holder)).await?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_own_and_foreign_hosts_are_never_dead() {
+        assert!(!is_dead_local(&holder_name("me")));
+        assert!(!is_dead_local("other-host|1|0|x"));
+        assert!(!is_dead_local("garbage"));
+    }
+
+    #[test]
+    fn a_finished_process_is_dead() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(is_dead_local(&format!("{}|{pid}|0|x", hostname())));
+    }
+}
