@@ -1,0 +1,234 @@
+//! The real binary, driven as a person would: `bankdeck --demo` in tmux,
+//! keys sent with `send-keys`, the screen read with `capture-pane`.
+//!
+//! Waits poll the screen for the expected text with a deadline; nothing
+//! sleeps a fixed time hoping the program is done.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_bankdeck");
+
+struct Session {
+    name: String,
+}
+
+impl Session {
+    fn start(args: &str, width: u16, height: u16) -> Session {
+        assert!(
+            Command::new("tmux").arg("-V").output().is_ok(),
+            "these tests need tmux: install it (apt-get install tmux)"
+        );
+        let name = format!("bankdeck-test-{}-{}", std::process::id(), rand_suffix());
+        let status = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+            ])
+            .arg(format!("{BIN} {args}"))
+            .env("NO_COLOR", "")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        Session { name }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let ok = Command::new("tmux")
+                .args(["send-keys", "-t", &self.name, k])
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        }
+    }
+
+    fn type_text(&self, text: &str) {
+        let ok = Command::new("tmux")
+            .args(["send-keys", "-t", &self.name, "-l", text])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Polls the screen until `pred` holds, or fails showing the last screen.
+    fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn row<'a>(screen: &'a str, user: &str) -> &'a str {
+        // The table row, not the title that repeats the filter text.
+        screen
+            .lines()
+            .find(|l| l.contains(user) && !l.contains("filter:"))
+            .unwrap_or("")
+    }
+
+    fn alive(&self) -> bool {
+        Command::new("tmux")
+            .args(["has-session", "-t", &self.name])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.name])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+}
+
+/// Filters the table down to one user, so the selection is that row.
+fn select(s: &Session, user: &str) {
+    s.keys(&["/"]);
+    s.type_text(user);
+    s.keys(&["Enter"]);
+    s.wait(&format!("the filter on {user}"), |scr| scr.contains("1 of"));
+}
+
+#[test]
+fn exchange_then_delink_from_the_keyboard() {
+    let s = Session::start("--demo", 140, 40);
+    let scr = s.wait("the demo's table", |scr| {
+        scr.contains("amira.haddad") && scr.contains("code pending")
+    });
+    assert!(Session::row(&scr, "amira.haddad").contains("code pending"));
+
+    select(&s, "amira.haddad");
+    s.keys(&["e"]);
+    let scr = s.wait("the exchange", |scr| {
+        Session::row(scr, "amira.haddad").contains("active")
+    });
+    assert!(Session::row(&scr, "amira.haddad").contains("permanent"));
+
+    s.keys(&["D"]);
+    s.wait("the delink dialog", |scr| {
+        scr.contains("Type the user's name")
+    });
+    s.type_text("amira.hadda");
+    s.keys(&["Enter"]);
+    let scr = s.wait("the refusal of a wrong name", |scr| scr.contains("exactly"));
+    assert!(
+        Session::row(&scr, "amira.haddad").contains("active"),
+        "a wrong name changes nothing"
+    );
+    s.type_text("d");
+    s.keys(&["Enter"]);
+    s.wait("the delink", |scr| {
+        Session::row(scr, "amira.haddad").contains("delinked")
+    });
+
+    s.keys(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.alive() {
+        assert!(Instant::now() < deadline, "q did not quit");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn every_state_is_on_screen_in_words_and_help_lists_the_keys() {
+    let s = Session::start("--demo", 160, 56);
+    let scr = s.wait("the demo's table", |scr| scr.contains("amira.haddad"));
+    for words in [
+        "code pending",
+        "code expired",
+        "active",
+        "expiring",
+        "expired (refreshable)",
+        "re-consent required",
+        "logged out (access valid",
+        "delinked",
+        "failed: Dapi refused",
+        "permanent",
+    ] {
+        assert!(scr.contains(words), "{words} missing:\n{scr}");
+    }
+    s.keys(&["?"]);
+    let scr = s.wait("help", |scr| scr.contains("help: every key"));
+    for k in [
+        "exchange",
+        "refresh_all",
+        "delink",
+        "client_credentials",
+        "toggle_users",
+    ] {
+        assert!(scr.contains(k), "help lacks {k}");
+    }
+}
+
+#[test]
+fn a_resize_storm_down_to_one_cell_leaves_a_working_screen() {
+    let s = Session::start("--demo", 120, 40);
+    s.wait("the demo's table", |scr| scr.contains("amira.haddad"));
+    for (w, h) in [
+        (1, 1),
+        (30, 5),
+        (1, 1),
+        (200, 60),
+        (59, 14),
+        (2, 2),
+        (120, 40),
+    ] {
+        let ok = Command::new("tmux")
+            .args([
+                "resize-window",
+                "-t",
+                &s.name,
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+            ])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    let scr = s.wait("the table after the storm", |scr| {
+        scr.contains("amira.haddad")
+    });
+    assert!(scr.contains("connections"));
+    assert!(s.alive());
+    let ok = Command::new("tmux")
+        .args(["resize-window", "-t", &s.name, "-x", "50", "-y", "12"])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    s.wait("the too-small note", |scr| scr.contains("too small"));
+}
