@@ -89,6 +89,15 @@ impl Worker {
         self.emit(event).await;
     }
 
+    /// The named user, created (and audited) if this is the first connection
+    /// of someone new: linking is how end users arrive in practice.
+    async fn user_or_new(&self, name: &str) -> Result<User, OpError> {
+        match self.user(name).await {
+            Ok(u) => Ok(u),
+            Err(_) => self.add_user(name, None).await,
+        }
+    }
+
     async fn user(&self, name: &str) -> Result<User, OpError> {
         let owned = name.to_string();
         self.db(move |s| s.user_by_name(&owned))
@@ -116,7 +125,7 @@ impl Worker {
             )));
         };
         let ttl = dapi.access_code_ttl;
-        let user = self.user(user).await?;
+        let user = self.user_or_new(user).await?;
         let now = self.now();
         // The code's own `exp` wins (seed 002's sample lives 300 s, not the documented 30 min).
         let code_exp = Claims::decode(payload.access_code.expose())
@@ -168,7 +177,6 @@ impl Worker {
         user: &str,
     ) -> Result<Connection, OpError> {
         self.refuse_if_readonly()?;
-        let user = self.user(user).await?;
         let slot = self.slot(provider)?;
         let opts = LoginOptions {
             redirect_port: client_of(&slot.config).and_then(|c| c.redirect_port),
@@ -184,6 +192,8 @@ impl Worker {
             });
         };
         let grant = browser_login(slot.client.as_ref(), opts, on_url).await?;
+        // Only a completed login brings a new user in.
+        let user = self.user_or_new(user).await?;
         self.file_grant(
             provider,
             user,
@@ -204,11 +214,7 @@ impl Worker {
         if slot.config.kind() == ProviderKind::Dapi {
             return Err(OpError::not_allowed("Dapi has no client-credentials grant"));
         }
-        let user = match self.user(user).await {
-            Ok(u) => u,
-            Err(_) if user == APP_USER => self.add_user(APP_USER, None).await?,
-            Err(e) => return Err(e),
-        };
+        let user = self.user_or_new(user).await?;
         let grant = {
             let _permit = slot.permits.acquire().await;
             slot.client.client_credentials().await?
@@ -231,7 +237,7 @@ impl Worker {
         grant: TokenGrant,
     ) -> Result<Connection, OpError> {
         self.refuse_if_readonly()?;
-        let user = self.user(user).await?;
+        let user = self.user_or_new(user).await?;
         self.file_grant(
             provider,
             user,
