@@ -74,12 +74,7 @@ fn endpoints(f: &Family) -> Vec<(&'static str, String)> {
 pub async fn users(ctx: &Context, cmd: UsersCmd, readonly: bool) -> Result<ExitCode> {
     match cmd {
         UsersCmd::Add { name, email } => {
-            let worker = ctx
-                .spawn_worker(WorkerOptions {
-                    readonly,
-                    ..WorkerOptions::default()
-                })?
-                .worker;
+            let worker = ctx.worker(readonly)?;
             let user = worker
                 .add_user(&name, email.as_deref())
                 .await
@@ -118,12 +113,7 @@ pub async fn link(ctx: &Context, cmd: LinkCmd, readonly: bool) -> Result<ExitCod
     };
     let text = read_payload(&payload)?;
     let parsed = ConnectPayload::parse(&text).map_err(|e| eyre!("{e}"))?;
-    let worker = ctx
-        .spawn_worker(WorkerOptions {
-            readonly,
-            ..WorkerOptions::default()
-        })?
-        .worker;
+    let worker = ctx.worker(readonly)?;
     let conn = worker
         .link_dapi(&provider, &user, &label, parsed)
         .await
@@ -201,12 +191,7 @@ pub async fn login(
 }
 
 pub async fn token(ctx: &Context, provider: &str, user: &str, readonly: bool) -> Result<ExitCode> {
-    let worker = ctx
-        .spawn_worker(WorkerOptions {
-            readonly,
-            ..WorkerOptions::default()
-        })?
-        .worker;
+    let worker = ctx.worker(readonly)?;
     let conn = worker
         .client_credentials(provider, user)
         .await
@@ -230,12 +215,7 @@ pub async fn operate(
     if matches!(op, OpKind::Logout | OpKind::Delink) && !target.yes {
         confirm(op, &conn)?;
     }
-    let worker = ctx
-        .spawn_worker(WorkerOptions {
-            readonly,
-            ..WorkerOptions::default()
-        })?
-        .worker;
+    let worker = ctx.worker(readonly)?;
     let conn = worker
         .operate(op, id)
         .await

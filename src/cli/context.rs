@@ -47,6 +47,16 @@ impl Context {
             .collect()
     }
 
+    /// A worker for one command, which prints its own result: nobody reads
+    /// the events.
+    pub fn worker(&self, readonly: bool) -> Result<Worker> {
+        let opts = WorkerOptions {
+            readonly,
+            ..WorkerOptions::default()
+        };
+        Ok(self.spawn_worker(opts)?.worker)
+    }
+
     pub fn spawn_worker(&self, opts: WorkerOptions) -> Result<WorkerHandle> {
         Ok(Worker::spawn(self.store.clone(), self.providers()?, opts))
     }
