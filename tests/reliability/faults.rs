@@ -266,3 +266,21 @@ async fn a_stuck_refresh_can_be_cancelled_and_the_next_one_works() {
     assert_eq!(env.sandbox.request_count("oidc.token"), posts + 2);
     assert_ne!(env.secrets(c.id).refresh_token, before.refresh_token);
 }
+
+/// Item 4 through the worker: an answer past the 1 MiB cap is refused after
+/// one POST, with a sentence, and every token stays.
+#[tokio::test]
+async fn an_oversized_token_answer_is_refused_and_keeps_the_tokens() {
+    let env = Env::start().await;
+    let c = env.login("everifin", "lena").await;
+    let before = env.secrets(c.id);
+    env.sandbox.set_faults(vec![always(
+        "oidc.token",
+        FaultKind::Oversized(3 * 1024 * 1024),
+    )]);
+    let posts = env.sandbox.request_count("oidc.token");
+    let e = env.op(OpKind::Refresh, c.id).await.unwrap_err();
+    assert!(e.message.contains("larger than 1 MiB"), "{e}");
+    assert_eq!(env.sandbox.request_count("oidc.token"), posts + 1);
+    assert_eq!(env.secrets(c.id), before);
+}
