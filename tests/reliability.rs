@@ -9,6 +9,8 @@ mod common;
 
 #[path = "reliability/canned.rs"]
 mod canned;
+#[path = "reliability/cli.rs"]
+mod cli;
 #[path = "reliability/faults.rs"]
 mod faults;
 #[path = "reliability/panic.rs"]
