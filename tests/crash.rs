@@ -246,5 +246,5 @@ async fn fifty_tasks_and_a_second_process_send_one_post() {
         posts + 1,
         "one POST for 51 refresh requests in two processes"
     );
-    assert_eq!(env.conn(c.id).flags.reauth_required, false);
+    assert!(!env.conn(c.id).flags.reauth_required);
 }
