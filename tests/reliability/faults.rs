@@ -284,3 +284,41 @@ async fn an_oversized_token_answer_is_refused_and_keeps_the_tokens() {
     assert_eq!(env.sandbox.request_count("oidc.token"), posts + 1);
     assert_eq!(env.secrets(c.id), before);
 }
+
+/// Item 18 through the worker: every form of `Retry-After` on a throttled
+/// refresh gives RateLimited after one POST, the wait when it can be read
+/// (seconds or an HTTP date), none for garbage, and every token kept.
+#[tokio::test]
+async fn each_retry_after_form_reaches_the_operator() {
+    use bankdeck::sandbox::RetryAfter;
+    let env = Env::start().await;
+    let c = env.login("everifin", "lena").await;
+    let before = env.secrets(c.id);
+    for (form, wait) in [
+        (RetryAfter::Seconds(42), Some(40..=42)),
+        (RetryAfter::DateIn(120), Some(115..=121)),
+        (RetryAfter::Garbage, None),
+    ] {
+        env.sandbox.set_faults(vec![always(
+            "oidc.token",
+            FaultKind::TooManyRequests(form.clone()),
+        )]);
+        let posts = env.sandbox.request_count("oidc.token");
+        let e = env.op(OpKind::Refresh, c.id).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::RateLimited, "{form:?}: {e}");
+        match wait {
+            Some(range) => assert!(
+                e.retry_after.is_some_and(|s| range.contains(&s)),
+                "{form:?}: {:?}",
+                e.retry_after
+            ),
+            None => assert_eq!(e.retry_after, None, "{form:?}"),
+        }
+        assert_eq!(
+            env.sandbox.request_count("oidc.token"),
+            posts + 1,
+            "{form:?}"
+        );
+        assert_eq!(env.secrets(c.id), before, "{form:?}");
+    }
+}
