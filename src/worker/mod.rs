@@ -222,6 +222,10 @@ impl Worker {
         let Some((task, target)) = lock(&self.inner.tasks).remove(&id) else {
             return;
         };
+        if task.is_finished() {
+            // It already reported its own outcome.
+            return;
+        }
         task.abort();
         let this = self.clone();
         tokio::spawn(async move {
