@@ -23,6 +23,8 @@ const T0: UnixTime = UnixTime(1_800_000_000);
 struct Fake {
     refreshes: AtomicUsize,
     fail: std::sync::atomic::AtomicBool,
+    /// Fail as a misconfigured client would (`invalid_client`).
+    misconfigured: std::sync::atomic::AtomicBool,
 }
 
 impl Provider for Fake {
@@ -42,6 +44,9 @@ impl Provider for Fake {
     fn refresh<'a>(&'a self, _: &'a Secret) -> BoxFuture<'a, Result<TokenGrant, OpError>> {
         Box::pin(async move {
             let n = self.refreshes.fetch_add(1, Ordering::SeqCst);
+            if self.misconfigured.load(Ordering::SeqCst) {
+                return Err(OpError::new(ErrorKind::Config, "invalid_client"));
+            }
             if self.fail.load(Ordering::SeqCst) {
                 return Err(OpError::new(ErrorKind::Network, "connection refused"));
             }
@@ -264,4 +269,31 @@ async fn dead_connections_are_never_refreshed() {
         settle().await;
     }
     assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 0);
+}
+
+/// Item 13: a configuration error cannot heal by itself; the scheduler tries
+/// once and leaves the connection alone until bankdeck restarts with a
+/// changed config, where a transient failure would be retried in 30 s.
+#[tokio::test(start_paused = true)]
+async fn a_config_error_is_not_retried() {
+    let s = setup();
+    s.fake.misconfigured.store(true, Ordering::SeqCst);
+    let id = add(&*s.store, "lena", Flags::default());
+    let _sched = scheduler::spawn(s.worker.clone());
+    tokio::time::advance(Duration::from_secs(275)).await;
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 1);
+    for _ in 0..20 {
+        tokio::time::advance(Duration::from_secs(120)).await;
+        settle().await;
+    }
+    assert_eq!(
+        s.fake.refreshes.load(Ordering::SeqCst),
+        1,
+        "a config error was retried"
+    );
+    assert_eq!(
+        s.store.secrets(id).unwrap().refresh_token.unwrap().expose(),
+        "r0"
+    );
 }

@@ -36,6 +36,11 @@ pub struct Global {
     /// Start the sandbox in-process with a throw-away store full of example users.
     #[arg(long)]
     pub demo: bool,
+    /// Fault injection for tests: the dashboard's worker panics inside the
+    /// next operation of this kind (exchange, refresh, logout, delink), to
+    /// prove a background panic neither kills the screen nor leaks a secret.
+    #[arg(long, hide = true, value_name = "OP")]
+    pub debug_panic: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,6 +9,7 @@ use super::args::Global;
 use super::context::Context;
 use super::demo;
 use crate::config::Config;
+use crate::domain::OpKind;
 use crate::sandbox::{SandboxOptions, parse_fault, serve_forever};
 use crate::store::Store;
 use crate::tui::{self, RunOptions};
@@ -20,28 +21,14 @@ pub async fn dashboard(global: &Global) -> Result<ExitCode> {
         let _log = super::logging::init(Some(&demo.log_dir()));
         let providers = demo::entries(&demo.config)?;
         let label = format!("demo · {}", demo.data_dir().display());
-        run_screen(
-            &demo.config,
-            demo.store.clone(),
-            providers,
-            label,
-            global.readonly,
-        )
-        .await?;
+        run_screen(&demo.config, demo.store.clone(), providers, label, global).await?;
         return Ok(ExitCode::SUCCESS);
     }
     let _log = super::logging::init(None);
     let ctx = Context::open(global, global.readonly)?;
     let providers = ctx.providers()?;
     let label = ctx.data_dir.display().to_string();
-    run_screen(
-        &ctx.config,
-        ctx.store.clone(),
-        providers,
-        label,
-        global.readonly,
-    )
-    .await?;
+    run_screen(&ctx.config, ctx.store.clone(), providers, label, global).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -51,14 +38,21 @@ async fn run_screen(
     store: std::sync::Arc<dyn Store>,
     providers: Vec<ProviderEntry>,
     data_label: String,
-    readonly: bool,
+    global: &Global,
 ) -> Result<()> {
+    let readonly = global.readonly;
+    let panic_on = global
+        .debug_panic
+        .as_deref()
+        .map(debug_panic_op)
+        .transpose()?;
     let kinds = providers
         .iter()
         .map(|p| (p.config.name.clone(), p.config.kind()))
         .collect();
     let opts = WorkerOptions {
         readonly,
+        panic_on,
         ..WorkerOptions::default()
     };
     let handle = Worker::spawn(store, providers, opts);
@@ -77,6 +71,19 @@ async fn run_screen(
         s.abort();
     }
     result.map_err(|e| eyre!("{e}"))
+}
+
+/// `--debug-panic OP`: which operation's task is to panic.
+fn debug_panic_op(name: &str) -> Result<OpKind> {
+    [
+        OpKind::Exchange,
+        OpKind::Refresh,
+        OpKind::Logout,
+        OpKind::Delink,
+    ]
+    .into_iter()
+    .find(|op| op.to_string() == name)
+    .ok_or_else(|| eyre!("--debug-panic: expected exchange, refresh, logout or delink"))
 }
 
 pub async fn sandbox(port: u16, faults: &[String]) -> Result<ExitCode> {

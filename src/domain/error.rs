@@ -39,6 +39,9 @@ pub enum ErrorKind {
     Cancelled,
     /// The local store failed; nothing was reported as done.
     Store,
+    /// A bug in bankdeck (a panic caught in a background task); the log has
+    /// the details, the tokens are as they were before the operation.
+    Internal,
     /// Refused locally: read-only mode, or the operation does not apply to
     /// the connection's state or family.
     NotAllowed,

@@ -76,22 +76,7 @@ impl DapiProvider {
         call: DapiCall,
     ) -> Result<Map<String, Value>, OpError> {
         let reply = self.http.post_json(&self.url(path)?, body, bearer).await?;
-        let status = reply.status;
-        if status.as_u16() == 429 || status.as_u16() == 503 {
-            return Err(rate_limited(&reply));
-        }
-        if status.is_server_error() {
-            return Err(server_error(&reply));
-        }
-        let obj = json_object(&reply)?;
-        match obj.get("success").and_then(Value::as_bool) {
-            Some(true) if status.is_success() => Ok(obj),
-            Some(false) => Err(DapiError::from_object(&obj).to_op_error(call)),
-            _ => Err(OpError::new(
-                ErrorKind::Protocol,
-                format!("Dapi answered {status} without saying success or failure"),
-            )),
-        }
+        read_reply(&reply, call)
     }
 
     /// `{base}/v2/...`, keeping any path the base URL has.
@@ -110,6 +95,27 @@ impl DapiProvider {
             .app_secret
             .resolve()
             .map_err(|m| OpError::new(ErrorKind::Config, format!("{}: app_secret: {m}", self.name)))
+    }
+}
+
+/// Reads any answer of a Dapi call: the body of a `success: true` answer, or
+/// the error the operator sees. Public for the parser fuzz tests.
+pub fn read_reply(reply: &Reply, call: DapiCall) -> Result<Map<String, Value>, OpError> {
+    let status = reply.status;
+    if status.as_u16() == 429 || status.as_u16() == 503 {
+        return Err(rate_limited(reply));
+    }
+    if status.is_server_error() {
+        return Err(server_error(reply));
+    }
+    let obj = json_object(reply)?;
+    match obj.get("success").and_then(Value::as_bool) {
+        Some(true) if status.is_success() => Ok(obj),
+        Some(false) => Err(DapiError::from_object(&obj).to_op_error(call)),
+        _ => Err(OpError::new(
+            ErrorKind::Protocol,
+            format!("Dapi answered {status} without saying success or failure"),
+        )),
     }
 }
 

@@ -36,14 +36,15 @@ impl Flights {
         start: impl FnOnce() -> BoxFuture<'static, OpResult>,
     ) -> OpResult {
         let (flight, mine) = self.join_or_start(conn, op, start);
-        let result = flight.await;
-        if let Some(generation) = mine {
-            let mut running = lock(&self.running);
-            if running.get(&conn).is_some_and(|e| e.1 == generation) {
-                running.remove(&conn);
-            }
-        }
-        result
+        // Removed when the starter finishes *or is dropped* (a cancelled
+        // task): a flight left in the map would hand its stale result, or its
+        // half-done request, to every later caller.
+        let _entry = mine.map(|generation| Entry {
+            flights: self,
+            conn,
+            generation,
+        });
+        flight.await
     }
 
     /// Whether any operation is running on `conn` now.
@@ -79,6 +80,25 @@ impl Flights {
 
     fn turn(&self, conn: ConnectionId) -> Arc<tokio::sync::Mutex<()>> {
         lock(&self.turns).entry(conn).or_default().clone()
+    }
+}
+
+/// The starter's claim on its map entry.
+struct Entry<'a> {
+    flights: &'a Flights,
+    conn: ConnectionId,
+    generation: u64,
+}
+
+impl Drop for Entry<'_> {
+    fn drop(&mut self) {
+        let mut running = lock(&self.flights.running);
+        if running
+            .get(&self.conn)
+            .is_some_and(|e| e.1 == self.generation)
+        {
+            running.remove(&self.conn);
+        }
     }
 }
 

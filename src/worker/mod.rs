@@ -30,7 +30,7 @@ pub use link::APP_USER;
 pub use protocol::*;
 
 use crate::config::ProviderConfig;
-use crate::domain::{ConnectionId, OpError, UnixTime};
+use crate::domain::{ConnectionId, ErrorKind, OpError, OpKind, UnixTime};
 use crate::providers::Provider;
 use crate::store::{AuditDraft, Store, StoreError};
 use flight::Flights;
@@ -56,6 +56,9 @@ pub struct WorkerOptions {
     pub login_timeout: Duration,
     /// Open the browser for logins (else only show the URL).
     pub open_browser: bool,
+    /// Fault injection for tests (`--debug-panic`): the next operation of
+    /// this kind panics inside its task, to prove a panic is contained.
+    pub panic_on: Option<OpKind>,
 }
 
 impl Default for WorkerOptions {
@@ -66,6 +69,7 @@ impl Default for WorkerOptions {
             clock: Clock::System,
             login_timeout: Duration::from_secs(300),
             open_browser: true,
+            panic_on: None,
         }
     }
 }
@@ -77,15 +81,22 @@ pub(crate) struct Slot {
     pub permits: Arc<Semaphore>,
 }
 
+/// A running command: how to stop it, and the operation and connection
+/// to report as ended when it is stopped.
+pub(crate) type Running = (AbortHandle, Option<(OpKind, ConnectionId)>);
+
 pub(crate) struct Inner {
     pub store: Arc<dyn Store>,
     pub providers: HashMap<String, Slot>,
     pub events: mpsc::Sender<Event>,
     pub opts: WorkerOptions,
     pub flights: Flights,
-    pub tasks: Mutex<HashMap<RequestId, AbortHandle>>,
+    /// Running commands: how to stop each, and what to report when stopped.
+    pub tasks: Mutex<HashMap<RequestId, Running>>,
     /// Names this process in store leases.
     pub holder: String,
+    /// Whether `opts.panic_on` is still to fire (it fires once).
+    pub panic_armed: std::sync::atomic::AtomicBool,
 }
 
 /// A cheap handle to the worker; clones share everything.
@@ -129,6 +140,7 @@ impl Worker {
                 flights: Flights::default(),
                 tasks: Mutex::new(HashMap::new()),
                 holder,
+                panic_armed: std::sync::atomic::AtomicBool::new(true),
             }),
         }
     }
@@ -175,25 +187,62 @@ impl Worker {
             return;
         }
         let id = cmd.id();
+        let target = cmd.target();
         let this = self.clone();
         let task = tokio::spawn(async move {
             let run = std::panic::AssertUnwindSafe(this.execute(cmd)).catch_unwind();
             if run.await.is_err() {
                 tracing::error!(request = id.0, "background task panicked");
+                let message = format!("internal error in request {} (see the log)", id.0);
                 this.emit(Event::Notice {
-                    message: format!("internal error in request {} (see the log)", id.0),
+                    message: message.clone(),
                 })
                 .await;
+                // The row that waits for this request must stop being busy.
+                if let Some((op, conn)) = target {
+                    this.emit(Event::Failed {
+                        id,
+                        op,
+                        conn_id: Some(conn),
+                        conn: this.reread(conn).await.map(Box::new),
+                        error: OpError::new(ErrorKind::Internal, message),
+                    })
+                    .await;
+                }
             }
             this.forget(id);
         });
-        lock(&self.inner.tasks).insert(id, task.abort_handle());
+        lock(&self.inner.tasks).insert(id, (task.abort_handle(), target));
     }
 
+    /// Drops the task (and with it its HTTP request), then says so, so the
+    /// front end stops showing the row as busy. Tokens are untouched: a
+    /// result is only ever written by the task, which no longer runs.
     fn cancel(&self, id: RequestId) {
-        if let Some(task) = lock(&self.inner.tasks).remove(&id) {
-            task.abort();
+        let Some((task, target)) = lock(&self.inner.tasks).remove(&id) else {
+            return;
+        };
+        if task.is_finished() {
+            // It already reported its own outcome.
+            return;
         }
+        task.abort();
+        let this = self.clone();
+        tokio::spawn(async move {
+            let event = match target {
+                Some((op, conn)) => Event::Failed {
+                    id,
+                    op,
+                    conn_id: Some(conn),
+                    conn: this.reread(conn).await.map(Box::new),
+                    error: OpError::new(ErrorKind::Cancelled, format!("{op} cancelled")),
+                },
+                None => Event::Notice {
+                    message: format!("request {} cancelled", id.0),
+                },
+            };
+            this.emit(event).await;
+        });
     }
 
     fn forget(&self, id: RequestId) {

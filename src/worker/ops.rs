@@ -86,6 +86,17 @@ impl Worker {
     }
 
     async fn perform(&self, op: OpKind, conn: Connection) -> Result<Connection, OpError> {
+        if self.inner.opts.panic_on == Some(op)
+            && self
+                .inner
+                .panic_armed
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            #[allow(clippy::panic)] // A test switch (`--debug-panic`), off unless asked for.
+            {
+                panic!("--debug-panic: forced panic in a {op} task");
+            }
+        }
         match op {
             OpKind::Exchange => self.exchange(conn).await,
             OpKind::Refresh => self.refresh(conn).await,

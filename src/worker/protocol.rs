@@ -78,6 +78,17 @@ impl Command {
             | Command::Cancel { id } => *id,
         }
     }
+
+    /// The operation and connection of a per-connection command.
+    pub fn target(&self) -> Option<(OpKind, ConnectionId)> {
+        match self {
+            Command::Exchange { conn, .. } => Some((OpKind::Exchange, *conn)),
+            Command::Refresh { conn, .. } => Some((OpKind::Refresh, *conn)),
+            Command::Logout { conn, .. } => Some((OpKind::Logout, *conn)),
+            Command::Delink { conn, .. } => Some((OpKind::Delink, *conn)),
+            _ => None,
+        }
+    }
 }
 
 /// What the detail pane shows of one connection.

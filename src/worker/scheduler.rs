@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use super::{Event, RequestId, Worker};
 use crate::config::{Family, ProviderConfig};
-use crate::domain::{Connection, ConnectionId, Grant, OpKind, ProviderKind, UnixTime};
+use crate::domain::{
+    Connection, ConnectionId, ErrorKind, Grant, OpError, OpKind, ProviderKind, UnixTime,
+};
 
 /// Re-read the store at least this often, to see other processes' writes.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
@@ -198,7 +200,7 @@ impl Scheduler {
                     }
                 }
                 Err(error) => {
-                    note_failure(&backoff, conn, now);
+                    note_failure(&backoff, conn, now, &error);
                     Event::Failed {
                         id,
                         op,
@@ -214,10 +216,24 @@ impl Scheduler {
     }
 }
 
-fn note_failure(backoff: &Mutex<Backoff>, conn: ConnectionId, now: UnixTime) {
+/// Backs a failing connection off. A configuration error (`invalid_client`,
+/// `invalid_scope`, `unauthorized_client`, a missing secret) cannot heal by
+/// itself, and the scheduler's providers are fixed at start: such a
+/// connection is parked until bankdeck restarts with a changed config (the
+/// operator can still run it by hand). A server's `Retry-After` stretches the
+/// back-off, never shortens it.
+fn note_failure(backoff: &Mutex<Backoff>, conn: ConnectionId, now: UnixTime, error: &OpError) {
     let mut b = super::lock(backoff);
     let failures = b.get(&conn).map_or(0, |e| e.0) + 1;
-    b.insert(conn, (failures, now.plus_secs(backoff_secs(failures))));
+    let retry = if error.kind == ErrorKind::Config {
+        UnixTime(i64::MAX)
+    } else {
+        let asked = error
+            .retry_after
+            .map_or(0, |s| i64::try_from(s).unwrap_or(MAX_BACKOFF_SECS));
+        now.plus_secs(backoff_secs(failures).max(asked.min(MAX_BACKOFF_SECS)))
+    };
+    b.insert(conn, (failures, retry));
 }
 
 #[cfg(test)]

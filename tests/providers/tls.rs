@@ -183,3 +183,117 @@ fn a_ca_file_that_is_not_pem_is_a_config_error() {
         e.message
     );
 }
+
+/// A leaf for `san` signed by the CA in `dir`, valid for `days` (negative:
+/// already expired).
+fn leaf(dir: &Path, name: &str, san: &str, days: &str) -> (PathBuf, PathBuf) {
+    let ec = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"];
+    let key = format!("{name}.key");
+    let (csr, pem, ext) = (
+        format!("{name}.csr"),
+        format!("{name}.pem"),
+        format!("{name}.ext"),
+    );
+    openssl(dir, &[&["genpkey"][..], &ec, &["-out", &key]].concat());
+    openssl(
+        dir,
+        &[
+            "req", "-new", "-key", &key, "-out", &csr, "-subj", "/CN=leaf",
+        ],
+    );
+    std::fs::write(
+        dir.join(&ext),
+        format!(
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+             extendedKeyUsage=serverAuth\nsubjectAltName={san}\n"
+        ),
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &pem,
+            "-days",
+            days,
+            "-extfile",
+            &ext,
+        ],
+    );
+    (dir.join(pem), dir.join(key))
+}
+
+/// Item 20: self-signed, expired, or for another host: a hard failure even
+/// with our CA trusted, and there is no key to switch the check off.
+#[tokio::test]
+async fn self_signed_expired_and_wrong_host_certificates_fail_hard() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, _, _) = make_pki(dir.path());
+    openssl(
+        dir.path(),
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "leaf.key",
+            "-out",
+            "self.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+    );
+    let expired = leaf(dir.path(), "expired", "IP:127.0.0.1", "-1");
+    let other_host = leaf(dir.path(), "other", "DNS:bank.example", "2");
+    for (what, cert, key) in [
+        (
+            "self-signed",
+            dir.path().join("self.pem"),
+            dir.path().join("leaf.key"),
+        ),
+        ("expired", expired.0, expired.1),
+        ("wrong host", other_host.0, other_host.1),
+    ] {
+        let url = tls_token_server(&cert, &key).await;
+        let mut cfg = canned_oauth2(&url);
+        cfg.common.ca_file = Some(ca.clone());
+        let e = build(&cfg)
+            .unwrap()
+            .client_credentials()
+            .await
+            .expect_err(what);
+        assert!(e.message.contains("certificate"), "{what}: {}", e.message);
+        assert!(
+            !e.kind.is_transient(),
+            "{what}: {:?} would be retried",
+            e.kind
+        );
+    }
+    for switch in [
+        "danger_accept_invalid_certs = true",
+        "insecure = true",
+        "tls_verify = false",
+        "verify_tls = false",
+    ] {
+        let text = format!(
+            "[providers.bank]\nkind = \"oauth2\"\ntoken_url = \"https://bank.example/token\"\nclient_id = \"c\"\n{switch}\n"
+        );
+        assert!(
+            bankdeck::config::parse_layers(None, &text).is_err(),
+            "{switch} was accepted"
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! Item 25 through the real binary: a literal secret in the config stops
+//! every command, names the file, line and key, and never echoes the value.
+
+use std::process::Command;
+
+#[test]
+fn a_literal_secret_in_the_config_is_refused_without_echo() {
+    let dir = super::common::private_dir();
+    let secret = "sk_live_51HfLiteralSecretValue0042";
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[providers.bank]\nkind = \"oauth2\"\ntoken_url = \"https://bank.example/token\"\n\
+             client_id = \"c\"\nclient_secret = \"{secret}\"\n"
+        ),
+    )
+    .unwrap();
+    for args in [&["config", "check"][..], &["status", "--json"][..]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_bankdeck"))
+            .args(args)
+            .env("BANKDECK_CONFIG", &config)
+            .env("BANKDECK_DATA_DIR", dir.path().join("data"))
+            .env("BANKDECK_KEY_FILE", dir.path().join("key"))
+            .env("XDG_STATE_HOME", dir.path().join("state"))
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{args:?} accepted it: {all}");
+        assert!(all.contains("client_secret"), "{args:?}: {all}");
+        assert!(all.contains("config.toml:5:"), "{args:?}: {all}");
+        assert!(!all.contains(secret), "{args:?} echoed the secret: {all}");
+        assert!(
+            !all.contains("HfLiteral"),
+            "{args:?} echoed part of it: {all}"
+        );
+    }
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing is created on a refused config"
+    );
+}
+
+/// Item 23 through the real binary: a damaged store stops the command with
+/// the way out, and its bytes are left exactly as they were.
+#[test]
+fn a_damaged_store_stops_the_binary_and_is_left_alone() {
+    let dir = super::common::private_dir();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_bankdeck"))
+            .args(args)
+            .env("BANKDECK_CONFIG", &config)
+            .env("BANKDECK_DATA_DIR", dir.path().join("data"))
+            .env("BANKDECK_KEY_FILE", dir.path().join("key"))
+            .env("XDG_STATE_HOME", dir.path().join("state"))
+            .env_remove("BANKDECK_PASSPHRASE")
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["users", "add", "amira"]).status.success());
+    let db = std::fs::read_dir(dir.path().join("data"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "db"))
+        .unwrap();
+    let whole = std::fs::read(&db).unwrap();
+    for damage in [
+        whole[..whole.len() / 3].to_vec(),
+        (0..whole.len()).map(|i| (i * 7919 % 251) as u8).collect(),
+    ] {
+        std::fs::write(&db, &damage).unwrap();
+        for args in [&["status"][..], &["users", "add", "omar"][..]] {
+            let out = run(args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert!(err.contains("Restore it from a backup"), "{args:?}: {err}");
+            assert!(
+                err.contains(&format!("mv {}", db.display())),
+                "{args:?}: {err}"
+            );
+            assert_eq!(std::fs::read(&db).unwrap(), damage, "{args:?} wrote to it");
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Items 1, 2, 3, 6, 13 (and 19's token side) through the whole worker: the
+//! token endpoint answers a refresh badly; the operator gets a sentence, the
+//! store keeps every token, and exactly one POST went out (token requests
+//! are never retried).
+
+use bankdeck::domain::{ErrorKind, OpKind, Secrets, UnixTime};
+use bankdeck::worker::WorkerOptions;
+
+use super::canned::{self, Canned};
+use super::common::{self, Env};
+
+const YEAR: i64 = 365 * 24 * 3600;
+
+async fn setup() -> (
+    Env,
+    Canned,
+    bankdeck::domain::ConnectionId,
+    tempfile::TempDir,
+) {
+    let (canned, url) = canned::serve().await;
+    let secrets = common::private_dir();
+    let env = canned::env_with(
+        &canned::provider_section("canned", &url, secrets.path()),
+        WorkerOptions::default(),
+    )
+    .await;
+    let id = canned::connection(&env, "canned", "amira");
+    (env, canned, id, secrets)
+}
+
+/// One refresh that must fail with `kind` and a message containing `says`,
+/// after exactly one POST, leaving every token as it was.
+async fn refused(
+    env: &Env,
+    canned: &Canned,
+    id: bankdeck::domain::ConnectionId,
+    kind: ErrorKind,
+    says: &str,
+) {
+    let before: Secrets = env.secrets(id);
+    let hits = canned.hits();
+    let e = env.op(OpKind::Refresh, id).await.unwrap_err();
+    assert_eq!(e.kind, kind, "{e}");
+    assert!(e.message.contains(says), "{says:?} not in {e}");
+    assert_eq!(canned.hits(), hits + 1, "exactly one POST, no retry: {e}");
+    assert_eq!(env.secrets(id), before, "a token was lost on: {e}");
+    let c = env.conn(id);
+    assert_eq!(c.flags.last_error.as_deref(), Some(e.message.as_str()));
+    assert!(!c.flags.reauth_required, "{e} is not a re-consent");
+    for secret in before.all() {
+        assert!(
+            !e.message.contains(secret.expose()),
+            "the message echoes a token"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_token_answers_give_a_sentence_and_keep_every_token() {
+    let (env, canned, id, _keep) = setup().await;
+    let cases: &[(u16, &str, &str, &str)] = &[
+        // 1: a login page with 200.
+        (
+            200,
+            "text/html",
+            "<html><body>Sign in</body></html>",
+            "HTML page instead of JSON",
+        ),
+        // 2: no access_token, no token_type.
+        (
+            200,
+            "application/json",
+            r#"{"token_type":"Bearer","expires_in":60,"refresh_token":"r-new"}"#,
+            "no access_token",
+        ),
+        (
+            200,
+            "application/json",
+            r#"{"access_token":"a-new","expires_in":60,"refresh_token":"r-new"}"#,
+            "no token_type",
+        ),
+        // 3: expires_in 0, negative, not a number.
+        (
+            200,
+            "application/json",
+            r#"{"access_token":"a-new","token_type":"Bearer","expires_in":0,"refresh_token":"r-new"}"#,
+            "is 0",
+        ),
+        (
+            200,
+            "application/json",
+            r#"{"access_token":"a-new","token_type":"Bearer","expires_in":-30,"refresh_token":"r-new"}"#,
+            "is -30",
+        ),
+        (
+            200,
+            "application/json",
+            r#"{"access_token":"a-new","token_type":"Bearer","expires_in":"soon","refresh_token":"r-new"}"#,
+            "not a number of seconds",
+        ),
+        // 4-ish: JSON cut short.
+        (
+            200,
+            "application/json",
+            r#"{"access_token":"a-new","token_ty"#,
+            "not JSON",
+        ),
+    ];
+    for (status, ct, body, says) in cases {
+        canned.answer(*status, ct, body);
+        refused(&env, &canned, id, ErrorKind::Protocol, says).await;
+    }
+}
+
+/// A refresh that must succeed with an expiry `left` seconds after receipt.
+async fn refresh_expecting(
+    env: &Env,
+    id: bankdeck::domain::ConnectionId,
+    left: std::ops::RangeInclusive<i64>,
+) -> bankdeck::domain::Connection {
+    let t0 = UnixTime::now();
+    let c = env.op(OpKind::Refresh, id).await.unwrap();
+    let t1 = UnixTime::now();
+    let exp = c.lifetimes.access.unwrap().at().unwrap();
+    assert!(
+        exp >= t0.plus_secs(*left.start()) && exp <= t1.plus_secs(*left.end()),
+        "expiry {} is not receipt + {left:?} (receipt {}..{})",
+        exp.0,
+        t0.0,
+        t1.0
+    );
+    c
+}
+
+#[tokio::test]
+async fn configuration_errors_are_config_and_never_retried() {
+    let (env, canned, id, _keep) = setup().await;
+    for (status, code) in [
+        (401, "invalid_client"),
+        (400, "invalid_scope"),
+        (400, "unauthorized_client"),
+    ] {
+        canned.answer(
+            status,
+            "application/json",
+            &format!(r#"{{"error":"{code}","error_description":"told by the test"}}"#),
+        );
+        refused(&env, &canned, id, ErrorKind::Config, "told by the test").await;
+    }
+}
+
+/// Items 3 and 6: odd but usable answers are taken, each with the lifetime
+/// the policy promises, counted from our own receipt.
+#[tokio::test]
+async fn odd_but_usable_answers_are_stored_right() {
+    let (env, canned, id, _keep) = setup().await;
+    let refresh = |left: std::ops::RangeInclusive<i64>| refresh_expecting(&env, id, left);
+    // expires_in missing and the token is opaque: 5 minutes assumed.
+    canned.json(r#"{"access_token":"a1","token_type":"bearer","refresh_token":"r1"}"#);
+    refresh(300..=300).await;
+    // Absurdly large: clamped to a year.
+    canned.json(
+        r#"{"access_token":"a2","token_type":"Bearer","expires_in":1e15,"refresh_token":"r2"}"#,
+    );
+    refresh(YEAR..=YEAR).await;
+    // A quoted number is read.
+    canned.json(
+        r#"{"access_token":"a3","token_type":"Bearer","expires_in":"3600","refresh_token":"r3"}"#,
+    );
+    refresh(3600..=3600).await;
+    // 6: an empty refresh_token keeps the old one; unknown fields are ignored.
+    canned.json(
+        r#"{"access_token":"a4","token_type":"Bearer","expires_in":60,"refresh_token":"",
+            "x-vendor":{"nested":[1,2,{"deep":null}]},"scope":"accounts","ext_expires_in":"nope"}"#,
+    );
+    let c = refresh(60..=60).await;
+    let s = env.secrets(id);
+    assert_eq!(
+        s.refresh_token.unwrap().expose(),
+        "r3",
+        "the old refresh token stays"
+    );
+    assert_eq!(s.access_token.unwrap().expose(), "a4");
+    assert!(c.lifetimes.has_refresh);
+    // Odd Unicode in the token is kept byte for byte.
+    let odd = "tök€n-\u{202e}🙂-\u{0301}x";
+    canned.json(&format!(
+        r#"{{"access_token":"{odd}","token_type":"Bearer","expires_in":60,"refresh_token":"ŕ-\u00e9-🔑"}}"#
+    ));
+    refresh(60..=60).await;
+    let s = env.secrets(id);
+    assert_eq!(s.access_token.unwrap().expose(), odd);
+    assert_eq!(s.refresh_token.unwrap().expose(), "ŕ-é-🔑");
+    // Control characters in a provider's text never reach the screen.
+    canned.answer(
+        400,
+        "application/json",
+        "{\"error\":\"invalid_request\",\"error_description\":\"bad\\u0007\\u001b[2J thing ✓\"}",
+    );
+    let e = env.op(OpKind::Refresh, id).await.unwrap_err();
+    assert!(e.message.contains("thing ✓"), "{e}");
+    assert!(!e.message.chars().any(char::is_control), "{e:?}");
+    assert_eq!(canned.hits(), 6);
+}
