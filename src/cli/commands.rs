@@ -271,12 +271,18 @@ pub fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn check(ctx: &Context, within: Option<&str>) -> Result<ExitCode> {
-    let within = match within {
-        Some(w) => humantime::parse_duration(w)
-            .map_err(|_| eyre!("--within '{w}' is not a duration: write e.g. 10m"))?,
-        None => ctx.config.warn_within,
-    };
+/// Reads `--within` before anything is opened, so a typo is the error shown.
+pub fn parse_within(within: Option<&str>) -> Result<Option<std::time::Duration>> {
+    within
+        .map(|w| {
+            humantime::parse_duration(w)
+                .map_err(|_| eyre!("--within '{w}' is not a duration: write e.g. 10m"))
+        })
+        .transpose()
+}
+
+pub fn check(ctx: &Context, within: Option<std::time::Duration>) -> Result<ExitCode> {
+    let within = within.unwrap_or(ctx.config.warn_within);
     let secs = i64::try_from(within.as_secs()).unwrap_or(i64::MAX);
     let now = UnixTime::now();
     let conns = ctx.store.connections().map_err(|e| eyre!("{e}"))?;

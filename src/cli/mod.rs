@@ -69,7 +69,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(commands::config_check(&cfg, &action))
         }
         Cmd::Status { json } => commands::status(&Context::open(&global, true)?, json),
-        Cmd::Check { within } => commands::check(&Context::open(&global, true)?, within.as_deref()),
+        Cmd::Check { within } => {
+            let within = commands::parse_within(within.as_deref())?;
+            commands::check(&Context::open(&global, true)?, within)
+        }
         Cmd::Audit {
             json,
             connection,
