@@ -39,10 +39,12 @@ pub enum Action {
     /// Stop the operation running on the selected row.
     CancelOp,
     Reload,
+    /// Type an action's name (`:refresh`, `:q`), as in vim and k9s.
+    Command,
 }
 
 impl Action {
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 26] = [
         Action::Quit,
         Action::Help,
         Action::Back,
@@ -68,6 +70,7 @@ impl Action {
         Action::ToggleUsers,
         Action::CancelOp,
         Action::Reload,
+        Action::Command,
     ];
 
     /// The config name; serde reads the same names.
@@ -129,6 +132,7 @@ impl Action {
             Action::ToggleUsers => ("toggle_users", "users view"),
             Action::CancelOp => ("cancel_op", "cancel the selected row's operation"),
             Action::Reload => ("reload", "reload everything from the store"),
+            Action::Command => ("command", "run an action by name: :refresh, :delink, :q"),
         }
     }
 }

@@ -14,6 +14,8 @@ pub enum Mode {
     Normal,
     /// Typing the filter; Enter keeps it, Esc clears it.
     Filter,
+    /// Typing an action's name after `:`; Enter runs it, Esc drops it.
+    Command(LineEdit),
     Help {
         scroll: u16,
     },
@@ -41,7 +43,11 @@ impl Mode {
     pub fn is_typing(&self) -> bool {
         matches!(
             self,
-            Mode::Filter | Mode::ConfirmDelink(_) | Mode::Add(_) | Mode::ClientCreds(_)
+            Mode::Filter
+                | Mode::Command(_)
+                | Mode::ConfirmDelink(_)
+                | Mode::Add(_)
+                | Mode::ClientCreds(_)
         )
     }
 }

@@ -272,3 +272,46 @@ fn key_overrides_replace_defaults_and_bad_ones_are_reported() {
         Command::Refresh { .. }
     ));
 }
+
+#[test]
+fn colon_runs_an_action_by_name_and_typing_fires_nothing() {
+    let mut app = app();
+    select(&mut app, 4);
+    app.update(key(':'), NOW);
+    assert!(matches!(app.mode(), Mode::Command(_)));
+    let cmds = type_text(&mut app, "refresh");
+    assert!(cmds.is_empty(), "typing sent {cmds:?}");
+    let cmd = one(app.update(code(KeyCode::Enter), NOW));
+    assert!(
+        matches!(
+            cmd,
+            Command::Refresh {
+                conn: ConnectionId(4),
+                ..
+            }
+        ),
+        "{cmd:?}"
+    );
+    assert_eq!(app.mode(), &Mode::Normal);
+}
+
+#[test]
+fn colon_with_an_unknown_name_says_so_and_esc_drops_the_line() {
+    let mut app = app();
+    app.update(key(':'), NOW);
+    type_text(&mut app, "frobnicate");
+    assert!(app.update(code(KeyCode::Enter), NOW).is_empty());
+    assert!(
+        last_text(&app).contains("no command ':frobnicate'"),
+        "{}",
+        last_text(&app)
+    );
+    app.update(key(':'), NOW);
+    type_text(&mut app, "delink");
+    app.update(code(KeyCode::Esc), NOW);
+    assert_eq!(app.mode(), &Mode::Normal);
+    app.update(key(':'), NOW);
+    type_text(&mut app, "q");
+    app.update(code(KeyCode::Enter), NOW);
+    assert!(app.should_quit());
+}

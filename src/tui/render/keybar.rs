@@ -10,6 +10,7 @@ use ratatui::widgets::Paragraph;
 use super::super::action::Action;
 use super::super::app::App;
 use super::super::forms::Mode;
+use super::super::line_edit::LineEdit;
 use super::theme::Theme;
 
 const TABLE_KEYS: [(Action, &str); 12] = [
@@ -30,6 +31,7 @@ const TABLE_KEYS: [(Action, &str); 12] = [
 pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let line = match &app.mode {
         Mode::Filter => return filter_line(app, frame, area, theme),
+        Mode::Command(line) => return command_line(line, frame, area, theme),
         Mode::Normal if app.users_view.is_some() => from_keymap(app, &USERS_KEYS, theme),
         Mode::Normal => from_keymap(app, &TABLE_KEYS, theme),
         Mode::Help { .. } => from_keymap(app, &HELP_KEYS, theme),
@@ -92,6 +94,21 @@ fn push(spans: &mut Vec<Span<'static>>, key: String, label: &str, theme: Theme) 
     }
     spans.push(Span::styled(key, theme.key()));
     spans.push(Span::raw(format!(" {label}")));
+}
+
+fn command_line(line: &LineEdit, frame: &mut Frame, area: Rect, theme: Theme) {
+    let text = Line::from(vec![
+        Span::styled(":", theme.key()),
+        Span::raw(line.text().to_owned()),
+        Span::styled("   enter runs · esc drops", theme.dim()),
+    ]);
+    frame.render_widget(Paragraph::new(text), area);
+    let x = area
+        .x
+        .saturating_add(1 + u16::try_from(line.cursor()).unwrap_or(0));
+    if x < area.right() {
+        frame.set_cursor_position(Position::new(x, area.y));
+    }
 }
 
 fn filter_line(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {

@@ -55,7 +55,7 @@ pub fn render(app: &App, frame: &mut Frame, now: UnixTime) {
 
 fn overlay(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     match &app.mode {
-        Mode::Normal | Mode::Filter => {}
+        Mode::Normal | Mode::Filter | Mode::Command(_) => {}
         Mode::Help { scroll } => help::render(app, frame, area, *scroll, theme),
         Mode::ConfirmLogout { what, .. } => dialogs::logout(frame, area, what, theme),
         Mode::ConfirmDelink(d) => dialogs::delink(frame, area, d, theme),

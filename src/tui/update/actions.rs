@@ -27,6 +27,7 @@ pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> 
         | Action::PageDown
         | Action::PageUp => nav::on_move(app, action, now),
         Action::Filter => open(app, Mode::Filter),
+        Action::Command => open(app, Mode::Command(Default::default())),
         Action::CycleSort => cycle_sort(app, now),
         Action::ToggleDetail if app.users_view.is_some() => nav::pick_user(app, now),
         Action::ToggleDetail => detail::toggle(app, now),

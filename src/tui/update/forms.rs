@@ -159,6 +159,7 @@ pub(super) fn on_paste(app: &mut App, text: &str, now: UnixTime) -> Vec<Command>
             return data::refilter(app, now);
         }
         Mode::ConfirmDelink(d) => d.typed.insert_str(text.trim()),
+        Mode::Command(line) => line.insert_str(text.trim()),
         Mode::ClientCreds(f) if f.focus == CredsField::User => f.user.insert_str(text.trim()),
         Mode::Add(f) => match f.focus {
             _ if f.kind() == Some(ProviderKind::Dapi) && looks_like_payload(text) => {

@@ -25,6 +25,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, now: UnixTime) -> Vec<Command
             None => Vec::new(),
         },
         Mode::Filter => filter_key(app, &key, now),
+        Mode::Command(_) => command_key(app, &key, now),
         Mode::Help { .. } => help_key(app, &key),
         Mode::ConfirmLogout { .. } | Mode::ConfirmQuit { .. } | Mode::LoginUrl { .. } => {
             dialogs::confirm_key(app, &key, now)
@@ -49,6 +50,44 @@ fn filter_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Command> {
     }
     app.dirty = true;
     Vec::new()
+}
+
+/// `:` then an action's config name (`refresh`, `toggle_users`), or `q`.
+fn command_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Command> {
+    use crossterm::event::KeyCode;
+    let Mode::Command(line) = &mut app.mode else {
+        return Vec::new();
+    };
+    app.dirty = true;
+    match key.code {
+        KeyCode::Esc => app.mode = Mode::Normal,
+        KeyCode::Enter => {
+            let typed = line.text().trim().to_owned();
+            app.mode = Mode::Normal;
+            return run_command(app, &typed, now);
+        }
+        _ => {
+            line.handle_key(key);
+        }
+    }
+    Vec::new()
+}
+
+fn run_command(app: &mut App, typed: &str, now: UnixTime) -> Vec<Command> {
+    let name = match typed {
+        "" => return Vec::new(),
+        "q" | "q!" | "quit" => "quit",
+        "h" | "help" => "help",
+        other => other,
+    };
+    match Action::from_name(&name.replace('-', "_")).filter(|a| *a != Action::Command) {
+        Some(action) => actions::run(app, action, now),
+        None => {
+            let text = format!("no command ':{typed}': ? lists every action by name");
+            app.note(now, super::super::activity::Level::Warn, text);
+            Vec::new()
+        }
+    }
 }
 
 fn help_key(app: &mut App, key: &KeyEvent) -> Vec<Command> {
