@@ -204,6 +204,29 @@ fn a_starts_a_browser_login_for_oidc_and_shows_its_url() {
     assert!(last_text(&app).contains(&url));
     app.update(code(KeyCode::Esc), NOW);
     assert_eq!(app.mode(), &Mode::Normal);
+    // Shown again, the note closes by itself once the login has an outcome.
+    app.update(
+        Msg::Worker(bankdeck::worker::Event::LoginUrl {
+            id,
+            url: url.clone(),
+        }),
+        NOW,
+    );
+    assert!(matches!(app.mode(), Mode::LoginUrl { .. }));
+    let error =
+        bankdeck::domain::OpError::new(bankdeck::domain::ErrorKind::Denied, "access_denied");
+    app.update(
+        Msg::Worker(bankdeck::worker::Event::Failed {
+            id,
+            op: bankdeck::domain::OpKind::Login,
+            conn_id: None,
+            conn: None,
+            error,
+        }),
+        NOW,
+    );
+    assert_eq!(app.mode(), &Mode::Normal);
+    assert!(last_text(&app).contains("access_denied"));
 }
 
 #[test]

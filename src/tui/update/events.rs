@@ -93,6 +93,7 @@ fn succeeded(
 ) -> Vec<Command> {
     let (conn_id, what) = (conn.id, ops::name_of(&conn));
     finish(app, id, Some(conn_id));
+    close_login_note(app, op);
     let text = match message.is_empty() {
         true => format!("{op} {what}: done"),
         false => format!("{op} {what}: {message}"),
@@ -117,6 +118,7 @@ fn failed(
         .or_else(|| app.pending.get(&id).map(|p| p.what.clone()))
         .unwrap_or_default();
     finish(app, id, conn_id);
+    close_login_note(app, op);
     let retry = match error.retry_after {
         Some(s) => format!(" (retry in {s}s)"),
         None => String::new(),
@@ -174,6 +176,14 @@ fn progress(app: &mut App, p: Progress, now: UnixTime) -> Vec<Command> {
         app.bulk = Some(p);
     }
     Vec::new()
+}
+
+/// The "open this URL" note has done its job once the login has an outcome.
+fn close_login_note(app: &mut App, op: OpKind) {
+    if op == OpKind::Login && matches!(app.mode, Mode::LoginUrl { .. }) {
+        app.mode = Mode::Normal;
+        app.dirty = true;
+    }
 }
 
 fn login_url(app: &mut App, url: String, now: UnixTime) -> Vec<Command> {
