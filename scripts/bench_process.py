@@ -92,7 +92,7 @@ def main():
     quick = "--quick" in sys.argv
     n = 100_000 if not quick else 20_000
     users = n // 10
-    rounds = 5 if not quick else 2
+    rounds = 3 if not quick else 2
     idle_secs = 60 if not quick else 10
     refresh_n = "10000" if not quick else "2000"
     refresh_rounds = 3 if not quick else 1
