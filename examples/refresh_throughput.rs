@@ -23,9 +23,7 @@ use bankdeck::domain::{
     AccessExpiry, ConnectionId, Flags, Grant, Lifetimes, OpKind, ProviderKind, RemoteIds, Scopes,
     Secret, Secrets, UnixTime,
 };
-use bankdeck::sandbox::{
-    AuthServer, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Sandbox, SandboxOptions,
-};
+use bankdeck::sandbox::{AuthServer, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Sandbox, SandboxOptions};
 use bankdeck::store::{self, AuditDraft, NewConnection, Store};
 use bankdeck::worker::{Command, Event, RequestId, Worker, WorkerOptions};
 use futures::StreamExt;
@@ -140,7 +138,9 @@ fn file_grants(store: &dyn Store, tokens: Vec<(String, String)>) -> Vec<Connecti
             (new, Flags::default())
         })
         .collect();
-    store.insert_connections(batch, audit(OpKind::Login)).unwrap()
+    store
+        .insert_connections(batch, audit(OpKind::Login))
+        .unwrap()
 }
 
 async fn bankdeck_arm(

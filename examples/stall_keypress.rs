@@ -63,7 +63,11 @@ async fn main() {
         .map(|c| c.id)
         .take(hanging)
         .collect();
-    assert_eq!(targets.len(), hanging, "enough refreshable bank connections");
+    assert_eq!(
+        targets.len(),
+        hanging,
+        "enough refreshable bank connections"
+    );
 
     let wopts = WorkerOptions {
         actor: "bench".into(),
@@ -113,7 +117,10 @@ async fn main() {
         }
     }
     let answered = sandbox.request_count("oauth2.token");
-    eprintln!("{answered} token requests hanging after {:.1?}", started.elapsed());
+    eprintln!(
+        "{answered} token requests hanging after {:.1?}",
+        started.elapsed()
+    );
     let (key_tx, mut key_rx) = mpsc::channel::<Instant>(PRESSES);
     tokio::spawn(async move {
         for _ in 0..PRESSES {

@@ -11,7 +11,9 @@ use bankdeck::worker::ProviderEntry;
 pub fn private_dir(parent: Option<&str>) -> tempfile::TempDir {
     use std::os::unix::fs::PermissionsExt;
     let dir = match parent {
-        Some(p) => tempfile::Builder::new().prefix("bankdeck-rt-").tempdir_in(p),
+        Some(p) => tempfile::Builder::new()
+            .prefix("bankdeck-rt-")
+            .tempdir_in(p),
         None => tempfile::Builder::new().prefix("bankdeck-rt-").tempdir(),
     }
     .unwrap();
@@ -57,4 +59,3 @@ pub fn entries(cfg: &config::Config) -> Vec<ProviderEntry> {
         })
         .collect()
 }
-

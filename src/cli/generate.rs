@@ -123,12 +123,22 @@ fn connection(i: usize, user: &User, now: UnixTime) -> (NewConnection, Flags) {
     match h % 10 {
         0..=3 => dapi(i, user, bank, h >> 40, spread, now),
         4..=6 => oauth(i, user, "bank", ProviderKind::OAuth2, h >> 40, spread, now),
-        _ => oauth(i, user, "everifin", ProviderKind::Oidc, h >> 40, spread, now),
+        _ => oauth(
+            i,
+            user,
+            "everifin",
+            ProviderKind::Oidc,
+            h >> 40,
+            spread,
+            now,
+        ),
     }
 }
 
 fn secret(kind: &str, i: usize) -> Option<Secret> {
-    Some(Secret::new(format!("{kind}-{i:08}-generated-not-a-real-token")))
+    Some(Secret::new(format!(
+        "{kind}-{i:08}-generated-not-a-real-token"
+    )))
 }
 
 fn dapi(
@@ -203,7 +213,11 @@ fn oauth(
     spread: i64,
     now: UnixTime,
 ) -> (NewConnection, Flags) {
-    let life = if kind == ProviderKind::Oidc { 300 } else { 3_600 };
+    let life = if kind == ProviderKind::Oidc {
+        300
+    } else {
+        3_600
+    };
     let mut flags = Flags::default();
     let received = now.plus_secs(-(spread % life));
     let mut lifetimes = Lifetimes {
@@ -217,7 +231,9 @@ fn oauth(
     let mut secrets = Secrets {
         access_token: secret("access", i),
         refresh_token: secret("refresh", i),
-        id_token: (kind == ProviderKind::Oidc).then(|| secret("idtoken", i)).flatten(),
+        id_token: (kind == ProviderKind::Oidc)
+            .then(|| secret("idtoken", i))
+            .flatten(),
         ..Secrets::default()
     };
     match pick % 8 {

@@ -331,7 +331,10 @@ fn a_batch_insert_keeps_flags_secrets_and_one_audit_line_each_or_nothing() {
     assert_eq!(b2.flags, delinked);
     assert_eq!(b2.version, 1);
     assert_eq!(b2.user, "amira");
-    assert_eq!(store.connection(ids[0]).unwrap().unwrap().flags, Flags::default());
+    assert_eq!(
+        store.connection(ids[0]).unwrap().unwrap().flags,
+        Flags::default()
+    );
     assert_eq!(
         store.secrets(ids[1]).unwrap(),
         secrets("b2"),
@@ -346,7 +349,10 @@ fn a_batch_insert_keeps_flags_secrets_and_one_audit_line_each_or_nothing() {
     let before = store.connections().unwrap().len();
     let bad = vec![
         (full_connection(user, "ok"), Flags::default()),
-        (full_connection(bankdeck::domain::UserId(999), "bad"), Flags::default()),
+        (
+            full_connection(bankdeck::domain::UserId(999), "bad"),
+            Flags::default(),
+        ),
     ];
     assert!(matches!(
         store.insert_connections(bad, audit(OpKind::Link, "x")),
