@@ -13,7 +13,7 @@ const ROWS: i64 = 100_000;
 const USERS: i64 = 50_000;
 
 #[test]
-fn listing_100k_connections_of_50k_users_is_fast() {
+fn listing_100k_connections_of_50k_users_is_complete_and_in_order() {
     let env = Env::new();
     let (store, id) = seeded(&env, "bench");
     let user = store.users().unwrap()[0].id;
