@@ -166,6 +166,8 @@ async fn main() {
         ms(latencies[PRESSES * 95 / 100]),
         ms(latencies[PRESSES - 1])
     );
-    // The hanging requests end with the process.
+    // The hanging requests end with the process; the temp dir must go first.
+    drop(store);
+    drop(dir);
     std::process::exit(0);
 }
