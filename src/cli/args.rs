@@ -108,6 +108,15 @@ pub enum Cmd {
     },
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+    /// Fill the store with generated users and connections in every state,
+    /// for benchmarks (see BENCHMARKS.md). Hidden: an operator never needs it.
+    #[command(hide = true)]
+    Generate {
+        #[arg(long, default_value_t = 100_000)]
+        connections: usize,
+        #[arg(long, default_value_t = 10_000)]
+        users: usize,
+    },
     /// Serve the provider emulation on 127.0.0.1 (for trying bankdeck and for tests).
     Sandbox {
         #[arg(long, default_value_t = 0)]

@@ -6,6 +6,7 @@ mod check;
 mod commands;
 mod context;
 pub mod demo;
+pub mod generate;
 pub mod logging;
 pub mod output;
 mod screen;
@@ -63,6 +64,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Sandbox { port, faults } => screen::sandbox(port, &faults).await,
+        Cmd::Generate { connections, users } => {
+            let opened = crate::store::open(global.data_dir.as_deref(), ro)
+                .map_err(|e| color_eyre::eyre::eyre!("cannot open the store: {e}"))?;
+            generate::run(&*opened.store, connections, users)
+                .map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Config { action } => {
             let cfg = crate::config::load(global.config.as_deref())
                 .map_err(|e| color_eyre::eyre::eyre!("{e}"))?;

@@ -77,6 +77,16 @@ pub trait Store: Send + Sync {
         audit: AuditDraft,
     ) -> Result<Connection, StoreError>;
 
+    /// Creates many connections in one transaction, each with the flags it
+    /// already carries and its own audit line (a copy of `audit`). For bulk
+    /// imports and `bankdeck generate`: one commit (one fsync) instead of one
+    /// per connection. All are created, or none.
+    fn insert_connections(
+        &self,
+        batch: Vec<(NewConnection, Flags)>,
+        audit: AuditDraft,
+    ) -> Result<Vec<ConnectionId>, StoreError>;
+
     /// Every connection, without secrets (nothing is decrypted).
     fn connections(&self) -> Result<Vec<Connection>, StoreError>;
     fn connection(&self, id: ConnectionId) -> Result<Option<Connection>, StoreError>;

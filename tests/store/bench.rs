@@ -1,4 +1,6 @@
 //! The list query at the scale the design promises: 100 000 connections.
+//! It proves the list is complete and right at that scale and prints the
+//! time; the measured figure is the `store_open` bench.
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +13,7 @@ const ROWS: i64 = 100_000;
 const USERS: i64 = 50_000;
 
 #[test]
-fn listing_100k_connections_of_50k_users_is_fast() {
+fn listing_100k_connections_of_50k_users_is_complete_and_in_order() {
     let env = Env::new();
     let (store, id) = seeded(&env, "bench");
     let user = store.users().unwrap()[0].id;
@@ -71,9 +73,8 @@ fn listing_100k_connections_of_50k_users_is_fast() {
         "connections(): {} rows in {took:?} ({cpu:?} CPU)",
         list.len()
     );
-    // Generous for unoptimised test builds on a loaded 2-core machine; the
-    // release target is well under 300 ms.
-    assert!(cpu.as_millis() < 3000, "connections() took {cpu:?} of CPU");
+    // No timing is asserted (the machines are shared and noisy): the figure
+    // at this scale is `cargo bench --bench store_open`, see BENCHMARKS.md.
 }
 
 fn thread_cpu() -> Duration {

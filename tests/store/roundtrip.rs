@@ -307,3 +307,56 @@ fn the_store_is_send_and_sync_behind_the_trait() {
         assert_eq!(store.secrets(c.id).unwrap(), secrets(&format!("thread{n}")));
     }
 }
+
+#[test]
+fn a_batch_insert_keeps_flags_secrets_and_one_audit_line_each_or_nothing() {
+    let env = Env::new();
+    let (store, first) = seeded(&env, "one");
+    let user = store.users().unwrap()[0].id;
+    let delinked = Flags {
+        delinked_at: Some(NOW),
+        last_error: Some("bank said no".into()),
+        ..Flags::default()
+    };
+    let batch = vec![
+        (full_connection(user, "b1"), Flags::default()),
+        (full_connection(user, "b2"), delinked.clone()),
+    ];
+    let ids = store
+        .insert_connections(batch, audit(OpKind::Link, "imported"))
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.iter().all(|id| *id != first));
+    let b2 = store.connection(ids[1]).unwrap().unwrap();
+    assert_eq!(b2.flags, delinked);
+    assert_eq!(b2.version, 1);
+    assert_eq!(b2.user, "amira");
+    assert_eq!(
+        store.connection(ids[0]).unwrap().unwrap().flags,
+        Flags::default()
+    );
+    assert_eq!(
+        store.secrets(ids[1]).unwrap(),
+        secrets("b2"),
+        "each row's secrets are sealed to that row"
+    );
+    for id in &ids {
+        let lines = store.audit(Some(*id), 10).unwrap();
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].message, "imported");
+    }
+    // One bad row (no such user) and the whole batch is refused.
+    let before = store.connections().unwrap().len();
+    let bad = vec![
+        (full_connection(user, "ok"), Flags::default()),
+        (
+            full_connection(bankdeck::domain::UserId(999), "bad"),
+            Flags::default(),
+        ),
+    ];
+    assert!(matches!(
+        store.insert_connections(bad, audit(OpKind::Link, "x")),
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.connections().unwrap().len(), before);
+}

@@ -32,7 +32,7 @@ use crypto::FieldCipher;
 use sql_error::sql;
 
 use super::{AuditDraft, ConnectionUpdate, NewConnection, Store, StoreError};
-use crate::domain::{AuditEntry, Connection, ConnectionId, Secrets, UnixTime, User};
+use crate::domain::{AuditEntry, Connection, ConnectionId, Flags, Secrets, UnixTime, User};
 
 /// The embedded [`Store`]: open it with [`SqliteStore::open`].
 pub struct SqliteStore {
@@ -125,6 +125,22 @@ impl Store for SqliteStore {
         audit: AuditDraft,
     ) -> Result<Connection, StoreError> {
         self.write(|tx, db| writes::insert_connection(tx, &self.cipher, db, new, audit))
+    }
+
+    fn insert_connections(
+        &self,
+        batch: Vec<(NewConnection, Flags)>,
+        audit: AuditDraft,
+    ) -> Result<Vec<ConnectionId>, StoreError> {
+        self.write(|tx, db| {
+            batch
+                .into_iter()
+                .map(|(new, flags)| {
+                    writes::insert_flagged(tx, &self.cipher, db, new, flags, audit.clone())
+                        .map(|c| c.id)
+                })
+                .collect()
+        })
     }
 
     fn connections(&self) -> Result<Vec<Connection>, StoreError> {

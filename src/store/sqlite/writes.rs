@@ -62,6 +62,19 @@ pub(crate) fn insert_connection(
     new: NewConnection,
     audit: AuditDraft,
 ) -> Result<Connection, StoreError> {
+    insert_flagged(tx, cipher, db, new, Flags::default(), audit)
+}
+
+/// [`insert_connection`] for a connection born with flags already set (a
+/// bulk import of connections that were delinked or failed elsewhere).
+pub(crate) fn insert_flagged(
+    tx: &Transaction<'_>,
+    cipher: &FieldCipher,
+    db: &Path,
+    new: NewConnection,
+    flags: Flags,
+    audit: AuditDraft,
+) -> Result<Connection, StoreError> {
     let user: Option<String> = tx
         .query_row(
             "SELECT name FROM users WHERE id = ?1",
@@ -82,7 +95,7 @@ pub(crate) fn insert_connection(
         remote: new.remote,
         lifetimes: new.lifetimes,
         scopes: new.scopes,
-        flags: Flags::default(),
+        flags,
         last_op: Some(last_op(&audit)),
         created_at: audit.at,
         version: 1,

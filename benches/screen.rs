@@ -1,0 +1,64 @@
+//! One update and one render on 100 000 connections, in process.
+//!
+//! Each iteration is what the run loop does for one message: `App::update`,
+//! then a 160×50 frame into ratatui's `TestBackend` (the buffer diff included,
+//! the terminal's own write excluded). Budgets: a key press or a tick ≤ 2 ms,
+//! a filter keystroke (re-filtering every row) ≤ 10 ms. The data is a store
+//! written by `bankdeck generate`'s code and read back through the store.
+
+mod common;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn benches(c: &mut Criterion) {
+    let fx = common::Fixture::generate();
+    let (conns, users) = fx.load();
+    let n = conns.len();
+    let now = fx.now;
+    let mut terminal = common::screen();
+    let mut app = common::app_with(conns, users, now);
+    common::draw(&mut terminal, &mut app, now);
+
+    let mut g = c.benchmark_group("screen");
+    // A key press that moves the selection: down, then up, alternately.
+    g.bench_function(format!("key_move/{n}"), |b| {
+        let mut down = true;
+        b.iter(|| {
+            app.update(common::key(if down { 'j' } else { 'k' }), now);
+            down = !down;
+            common::draw(&mut terminal, &mut app, now);
+        })
+    });
+    // The 1 s tick: counts by state over every row, countdowns redrawn.
+    g.bench_function(format!("tick/{n}"), |b| {
+        let mut t = now;
+        b.iter(|| {
+            t = t.plus_secs(1);
+            app.update(bankdeck::tui::Msg::Tick, t);
+            common::draw(&mut terminal, &mut app, t);
+        })
+    });
+    // A filter keystroke: with "ra" typed, add "v" then take it back, so
+    // every keystroke matches a non-empty needle against every row.
+    app.update(common::key('/'), now);
+    for ch in "ra".chars() {
+        app.update(common::key(ch), now);
+    }
+    g.bench_function(format!("filter_keystroke/{n}"), |b| {
+        let mut typing = true;
+        b.iter(|| {
+            let msg = if typing {
+                common::key('v')
+            } else {
+                common::backspace()
+            };
+            typing = !typing;
+            app.update(msg, now);
+            common::draw(&mut terminal, &mut app, now);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(screen, benches);
+criterion_main!(screen);

@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Whole-process figures of the release binary, driven as an operator would.
+
+Called by scripts/bench.sh after the release build. In a private temp dir it
+generates a store (`bankdeck generate`), then for each of ROUNDS runs:
+starts `bankdeck` in a detached 160x50 tmux session and polls `capture-pane`
+every 5 ms until the table shows "N of N" (time to first frame, from just
+before tmux starts the process); then reads the process's resident memory
+(/proc/PID/status VmRSS and its peak VmHWM) and its CPU use (utime+stime in
+/proc/PID/stat) across an idle window. Then runs the two in-process examples
+(refresh throughput against a bare tokio+reqwest loop, key press while 1 000
+refreshes hang) a few times. Prints every figure with its median and range.
+No figure is asserted: the machine is shared and noisy.
+"""
+
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+BIN = os.path.join(TARGET, "release", "bankdeck")
+EXAMPLES = os.path.join(TARGET, "release", "examples")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def fmt(values, unit, digits=1):
+    med = statistics.median(values)
+    return f"median {med:.{digits}f} {unit} (min {min(values):.{digits}f}, max {max(values):.{digits}f}, n={len(values)})"
+
+
+def tmux(*args, check=True):
+    return subprocess.run(["tmux", "-L", SOCKET, *args], check=check, capture_output=True, text=True)
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+def status_kb(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise KeyError(key)
+
+
+def one_screen_run(env, n, idle_secs):
+    """Time to first frame (ms), RSS and peak (MB), idle CPU (% of one core)."""
+    tmux("kill-server", check=False)
+    started = time.perf_counter()
+    tmux("new-session", "-d", "-x", "160", "-y", "50", "-e", f"BANKDECK_DATA_DIR={env['BANKDECK_DATA_DIR']}",
+         "-e", f"BANKDECK_KEY_FILE={env['BANKDECK_KEY_FILE']}", "-e", f"BANKDECK_CONFIG={env['BANKDECK_CONFIG']}",
+         "-e", f"XDG_STATE_HOME={env['XDG_STATE_HOME']}", f"exec {BIN}")
+    want = f"{n} of {n}"
+    first_frame = None
+    while time.perf_counter() - started < 60:
+        pane = tmux("capture-pane", "-p", check=False).stdout
+        if want in pane:
+            first_frame = (time.perf_counter() - started) * 1000
+            break
+        time.sleep(0.005)
+    if first_frame is None:
+        raise SystemExit(f"the table never showed {want!r}:\n{pane}")
+    pid = int(tmux("list-panes", "-F", "#{pane_pid}").stdout.split()[0])
+    time.sleep(2)  # let start-up work (the scheduler's first read) settle
+    rss = status_kb(pid, "VmRSS") / 1024
+    t0, c0 = time.perf_counter(), cpu_ticks(pid)
+    time.sleep(idle_secs)
+    t1, c1 = time.perf_counter(), cpu_ticks(pid)
+    idle = (c1 - c0) / CLK_TCK / (t1 - t0) * 100
+    hwm = status_kb(pid, "VmHWM") / 1024
+    tmux("send-keys", "q")
+    time.sleep(0.3)
+    tmux("kill-server", check=False)
+    return first_frame, rss, hwm, idle
+
+
+def run_example(name, *args):
+    out = subprocess.run([os.path.join(EXAMPLES, name), *args], check=True, capture_output=True, text=True)
+    return out.stdout
+
+
+def main():
+    quick = "--quick" in sys.argv
+    n = 100_000 if not quick else 20_000
+    users = n // 10
+    rounds = 3 if not quick else 2
+    idle_secs = 60 if not quick else 10
+    refresh_n = "10000" if not quick else "2000"
+    refresh_rounds = 3 if not quick else 1
+
+    tmp = tempfile.mkdtemp(prefix="bankdeck-bench-")
+    os.chmod(tmp, 0o700)
+    env = dict(os.environ)
+    env.update(
+        BANKDECK_DATA_DIR=os.path.join(tmp, "data"),
+        BANKDECK_KEY_FILE=os.path.join(tmp, "key"),
+        BANKDECK_CONFIG=os.path.join(tmp, "config.toml"),
+        XDG_STATE_HOME=os.path.join(tmp, "state"),
+    )
+    # No providers: the screen and the scheduler as an operator's idle
+    # dashboard runs them, with nothing it could call out to.
+    with open(env["BANKDECK_CONFIG"], "w") as f:
+        f.write("# bench: no providers\n")
+    try:
+        print(f"machine: {os.cpu_count()} CPUs, {cpu_model()}, {mem_total_gb():.1f} GB")
+        t = time.perf_counter()
+        subprocess.run([BIN, "generate", "--connections", str(n), "--users", str(users)], env=env, check=True,
+                       capture_output=True)
+        print(f"generate {n} connections / {users} users: {time.perf_counter() - t:.1f} s")
+        db = os.path.join(env["BANKDECK_DATA_DIR"], "bankdeck.db")
+        print(f"store size: {os.path.getsize(db) / 1e6:.1f} MB")
+
+        frames, rss, hwm, idle = [], [], [], []
+        for _ in range(rounds):
+            f, r, h, i = one_screen_run(env, n, idle_secs)
+            frames.append(f), rss.append(r), hwm.append(h), idle.append(i)
+        print(f"first frame (process start to table on screen): {fmt(frames, 'ms', 0)}")
+        print(f"resident memory, idle screen: {fmt(rss, 'MB')}; peak {fmt(hwm, 'MB')}")
+        print(f"idle CPU over {idle_secs} s: {fmt(idle, '% of one core', 2)}")
+
+        ratios, bare, deck = [], [], []
+        for _ in range(refresh_rounds):
+            out = run_example("refresh_throughput", refresh_n, "64")
+            bare.append(float(re.search(r"bare tokio\+reqwest: (\d+)", out).group(1)))
+            deck.append(float(re.search(r"bankdeck worker: +(\d+)", out).group(1)))
+            ratios.append(float(re.search(r"ratio: ([\d.]+)", out).group(1)))
+        print(f"refresh {refresh_n} at 64 in flight, bare loop: {fmt(bare, 'refresh/s', 0)}")
+        print(f"refresh {refresh_n} at 64 in flight, bankdeck: {fmt(deck, 'refresh/s', 0)}")
+        print(f"refresh throughput ratio bankdeck/bare: {fmt(ratios, '', 3)}")
+        if os.path.isdir("/dev/shm"):
+            out = run_example("refresh_throughput", refresh_n, "64", "/dev/shm")
+            ratio = re.search(r"ratio: ([\d.]+)", out).group(1)
+            print(f"  diagnostic, store on tmpfs (fsync free): ratio {ratio}")
+
+        out = run_example("stall_keypress", str(n), "1000")
+        print("stall: " + " ".join(out.split()))
+    finally:
+        tmux("kill-server", check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cpu_model():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def mem_total_gb():
+    return status_like("/proc/meminfo", "MemTotal") / 1024 / 1024
+
+
+def status_like(path, key):
+    with open(path) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+SOCKET = f"bankdeck-bench-{os.getpid()}"
+
+if __name__ == "__main__":
+    main()
