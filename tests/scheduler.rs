@@ -94,8 +94,15 @@ struct Setup {
 }
 
 fn setup() -> Setup {
+    setup_with(true)
+}
+
+fn setup_with(auto_refresh: bool) -> Setup {
     let dir = common::private_dir();
-    let cfg = bankdeck::config::parse_layers(None, "[providers.ev]\nkind = \"oidc\"\ntoken_url = \"http://127.0.0.1:9/t\"\nclient_id = \"c\"\nauto_refresh = true\n").unwrap();
+    let text = format!(
+        "[providers.ev]\nkind = \"oidc\"\ntoken_url = \"http://127.0.0.1:9/t\"\nclient_id = \"c\"\nauto_refresh = {auto_refresh}\n"
+    );
+    let cfg = bankdeck::config::parse_layers(None, &text).unwrap();
     let store = bankdeck::store::open_with_key(&dir.path().join("d"), &dir.path().join("k"), false)
         .unwrap()
         .store;
@@ -296,4 +303,19 @@ async fn a_config_error_is_not_retried() {
         s.store.secrets(id).unwrap().refresh_token.unwrap().expose(),
         "r0"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_automatic_providers_the_scheduler_stops_at_once() {
+    let s = setup_with(false);
+    add(&*s.store, "lena", Flags::default());
+    let sched = scheduler::spawn(s.worker.clone());
+    settle().await;
+    assert!(
+        sched.is_finished(),
+        "nothing to plan: no store re-reads every 30 s"
+    );
+    tokio::time::advance(Duration::from_secs(600)).await;
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 0);
 }
