@@ -40,22 +40,15 @@ pub(crate) fn connection(
     id: ConnectionId,
 ) -> Result<Option<Connection>, StoreError> {
     db_conn
-        .query_row(
-            &format!("{} WHERE c.id = ?1", rows::SELECT_CONNECTIONS),
-            [id.0],
-            rows::connection,
-        )
-        .optional()
+        .prepare_cached(&format!("{} WHERE c.id = ?1", rows::SELECT_CONNECTIONS))
+        .and_then(|mut s| s.query_row([id.0], rows::connection).optional())
         .map_err(sql(db))
 }
 
 pub(crate) fn exists(db_conn: &Db, db: &Path, id: ConnectionId) -> Result<bool, StoreError> {
     db_conn
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM connections WHERE id = ?1)",
-            [id.0],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM connections WHERE id = ?1)")
+        .and_then(|mut s| s.query_row([id.0], |r| r.get(0)))
         .map_err(sql(db))
 }
 
@@ -90,7 +83,7 @@ pub(crate) fn secrets(
         return Err(StoreError::NotFound(format!("connection {id}")));
     }
     let mut stmt = db_conn
-        .prepare("SELECT name, ciphertext FROM secrets WHERE connection_id = ?1")
+        .prepare_cached("SELECT name, ciphertext FROM secrets WHERE connection_id = ?1")
         .map_err(sql(db))?;
     let mut cursor = stmt.query([id.0]).map_err(sql(db))?;
     let mut out = Secrets::default();

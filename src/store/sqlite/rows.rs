@@ -185,9 +185,7 @@ fn write(
     };
     let scopes = scopes_json(&c.scopes)?;
     let op = c.last_op.as_ref();
-    tx.execute(
-        sql,
-        named_params! {
+    tx.prepare_cached(sql)?.execute(named_params! {
             ":id": id, ":user_id": c.user_id.0, ":provider": c.provider,
             ":kind": c.kind.as_str(), ":grant_type": c.grant.as_str(), ":label": c.label,
             ":remote_connection_id": c.remote.connection_id,
@@ -204,8 +202,7 @@ fn write(
             ":last_op": op.map(|o| o.op.as_str()), ":last_op_at": op.map(|o| o.at.0),
             ":last_op_ok": op.map(|o| o.ok), ":created_at": c.created_at.0,
             ":version": c.version,
-        },
-    )
+    })
 }
 
 /// `NULL` for no scopes at all, so the list query skips parsing for them.
