@@ -12,6 +12,8 @@ mod crash;
 mod damage;
 #[path = "store/files.rs"]
 mod files;
+#[path = "store/group.rs"]
+mod group;
 #[path = "store/keys.rs"]
 mod keys;
 #[path = "store/roundtrip.rs"]

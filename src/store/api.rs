@@ -105,6 +105,18 @@ pub trait Store: Send + Sync {
         audit: AuditDraft,
     ) -> Result<Connection, StoreError>;
 
+    /// [`Store::apply`] onto `base` (the connection as read under the lease,
+    /// whose version is the one expected), and in the same transaction the
+    /// release of the lease `holder` took with [`Store::lease_and_read`]: an
+    /// operation's outcome and the end of its turn are one write.
+    fn apply_and_release(
+        &self,
+        base: Connection,
+        update: ConnectionUpdate,
+        audit: AuditDraft,
+        holder: &str,
+    ) -> Result<Connection, StoreError>;
+
     /// Appends an audit line not tied to a token change.
     fn append_audit(
         &self,
@@ -128,6 +140,15 @@ pub trait Store: Send + Sync {
         until: UnixTime,
         now: UnixTime,
     ) -> Result<bool, StoreError>;
+    /// [`Store::try_lease`], and if it was taken, the connection and its
+    /// secrets as they are under the lease, in the same transaction.
+    fn lease_and_read(
+        &self,
+        id: ConnectionId,
+        holder: &str,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<Option<(Connection, Secrets)>, StoreError>;
     /// Releases the lease if `holder` holds it; also how a lease left by a
     /// process that died is broken.
     fn release_lease(&self, id: ConnectionId, holder: &str) -> Result<(), StoreError>;

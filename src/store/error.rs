@@ -4,7 +4,7 @@ use thiserror::Error;
 
 use crate::domain::{ConnectionId, OpError};
 
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum StoreError {
     #[error("{0}")]
     Refused(String),

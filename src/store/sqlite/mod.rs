@@ -1,13 +1,16 @@
 //! The embedded backend: one SQLite file in WAL mode, fields sealed with AEAD.
 //!
-//! One `rusqlite::Connection` behind a `Mutex` makes the store `Send + Sync`.
-//! That is enough: every operation is a few milliseconds, the worker runs a
-//! handful at a time, and SQLite allows one writer anyway. Writes take the
-//! write lock up front (`BEGIN IMMEDIATE`) so that two bankdeck processes
-//! queue on `busy_timeout` instead of failing halfway through a transaction.
+//! Two `rusqlite::Connection`s, each behind a `Mutex`, make the store
+//! `Send + Sync`: one writes, one reads, so a read never waits for another
+//! write's fsync (WAL lets a reader see the last commit while a writer works).
+//! Writes take the write lock up front (`BEGIN IMMEDIATE`) so that two
+//! bankdeck processes queue on `busy_timeout` instead of failing halfway
+//! through a transaction. The writes of operations on connections (token
+//! changes, leases, audit lines) are group-committed (see `group`).
 
 mod crypto;
 mod files;
+mod group;
 mod keys;
 mod open;
 mod options;
@@ -36,7 +39,12 @@ use crate::domain::{AuditEntry, Connection, ConnectionId, Flags, Secrets, UnixTi
 
 /// The embedded [`Store`]: open it with [`SqliteStore::open`].
 pub struct SqliteStore {
+    /// Declared before `conn` so it closes first: the writer, closing last,
+    /// is the one that folds the WAL back into the file.
+    reader: Option<Mutex<rusqlite::Connection>>,
     conn: Mutex<rusqlite::Connection>,
+    /// Writes waiting for the next group commit.
+    queue: Mutex<group::Queue>,
     cipher: FieldCipher,
     db: PathBuf,
     read_only: bool,
@@ -48,8 +56,17 @@ impl SqliteStore {
     /// is written.
     pub fn open(opts: OpenOptions) -> Result<Self, StoreError> {
         let (conn, cipher) = open::open(&opts)?;
+        // A read-only store keeps to one handle, so that it leaves the files
+        // exactly as it found them.
+        let reader = if opts.read_only {
+            None
+        } else {
+            Some(Mutex::new(open::reader(&opts.db_path())?))
+        };
         Ok(Self {
+            reader,
             conn: Mutex::new(conn),
+            queue: Mutex::new(group::Queue::default()),
             cipher,
             db: opts.db_path(),
             read_only: opts.read_only,
@@ -66,18 +83,58 @@ impl SqliteStore {
     }
 
     fn lock(&self) -> MutexGuard<'_, rusqlite::Connection> {
-        // A panic while holding the lock rolled its transaction back when the
-        // `Transaction` dropped, so the connection is still usable.
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.conn)
     }
 
     fn read<T>(
         &self,
         f: impl FnOnce(&rusqlite::Connection, &Path) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        f(&self.lock(), &self.db)
+        match &self.reader {
+            Some(reader) => f(&lock(reader), &self.db),
+            None => f(&self.lock(), &self.db),
+        }
+    }
+
+    fn refuse_read_only(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::Refused(format!(
+                "{} is open read-only (--readonly); nothing was changed",
+                self.db.display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Like [`Self::write`], but committed together with whatever other
+    /// writes are queued (see `group`); returns once the commit holding this
+    /// write is done. `durable`: whether it must be on disk by then (all but
+    /// leases).
+    fn write_grouped<T: Send + 'static>(
+        &self,
+        durable: bool,
+        f: impl FnOnce(&Transaction<'_>, &FieldCipher, &Path) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.refuse_read_only()?;
+        let (job, answer) = group::job(durable, f);
+        let lead = {
+            let mut queue = lock(&self.queue);
+            queue.jobs.push(job);
+            !std::mem::replace(&mut queue.leading, true)
+        };
+        let lost = || StoreError::Io("a store write was lost".into());
+        if !lead {
+            match answer.recv() {
+                Ok(group::Answer::Done(out)) => return out,
+                Ok(group::Answer::Lead) => {}
+                Err(_) => return Err(lost()),
+            }
+        }
+        self.lead_group();
+        match answer.try_recv() {
+            Ok(group::Answer::Done(out)) => out,
+            _ => Err(lost()),
+        }
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction; commits only if it succeeds.
@@ -85,13 +142,11 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Transaction<'_>, &Path) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        if self.read_only {
-            return Err(StoreError::Refused(format!(
-                "{} is open read-only (--readonly); nothing was changed",
-                self.db.display()
-            )));
-        }
+        self.refuse_read_only()?;
         let mut conn = self.lock();
+        // A lease-only group commits without fsync; this write must not.
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql(&self.db))?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql(&self.db))?;
@@ -99,6 +154,32 @@ impl SqliteStore {
         tx.commit().map_err(sql(&self.db))?;
         Ok(out)
     }
+
+    /// Commits every queued write as one group, then hands the lead to the
+    /// first write queued meanwhile (or puts it down). The hand-over happens
+    /// even if the group panics, so no writer waits for a leader that is gone.
+    fn lead_group(&self) {
+        struct HandOver<'a>(&'a Mutex<group::Queue>);
+        impl Drop for HandOver<'_> {
+            fn drop(&mut self) {
+                let mut queue = lock(self.0);
+                match queue.jobs.first() {
+                    Some(next) => next.lead(),
+                    None => queue.leading = false,
+                }
+            }
+        }
+        let _hand_over = HandOver(&self.queue);
+        let mut conn = self.lock();
+        let jobs = std::mem::take(&mut lock(&self.queue).jobs);
+        group::commit_group(&mut conn, &self.cipher, &self.db, jobs);
+    }
+}
+
+/// A panic while holding a lock rolled its transaction back when the
+/// `Transaction` dropped, so the connection is still usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Store for SqliteStore {
@@ -162,8 +243,24 @@ impl Store for SqliteStore {
         update: ConnectionUpdate,
         audit: AuditDraft,
     ) -> Result<Connection, StoreError> {
-        self.write(|tx, db| {
-            writes::apply(tx, &self.cipher, db, id, expected_version, update, audit)
+        self.write_grouped(true, move |tx, cipher, db| {
+            writes::apply(tx, cipher, db, id, expected_version, update, audit)
+        })
+    }
+
+    fn apply_and_release(
+        &self,
+        base: Connection,
+        update: ConnectionUpdate,
+        audit: AuditDraft,
+        holder: &str,
+    ) -> Result<Connection, StoreError> {
+        let holder = holder.to_owned();
+        self.write_grouped(true, move |tx, cipher, db| {
+            let id = base.id;
+            let conn = writes::apply_to(tx, cipher, db, base, update, audit)?;
+            writes::release_lease(tx, db, id, &holder)?;
+            Ok(conn)
         })
     }
 
@@ -172,7 +269,9 @@ impl Store for SqliteStore {
         connection: Option<ConnectionId>,
         audit: AuditDraft,
     ) -> Result<(), StoreError> {
-        self.write(|tx, db| writes::append_audit(tx, connection, &audit).map_err(sql(db)))
+        self.write_grouped(true, move |tx, _, db| {
+            writes::append_audit(tx, connection, &audit).map_err(sql(db))
+        })
     }
 
     fn audit(
@@ -190,7 +289,28 @@ impl Store for SqliteStore {
         until: UnixTime,
         now: UnixTime,
     ) -> Result<bool, StoreError> {
-        self.write(|tx, db| writes::try_lease(tx, db, id, holder, until, now))
+        let holder = holder.to_owned();
+        self.write_grouped(false, move |tx, _, db| {
+            writes::try_lease(tx, db, id, &holder, until, now)
+        })
+    }
+
+    fn lease_and_read(
+        &self,
+        id: ConnectionId,
+        holder: &str,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<Option<(Connection, Secrets)>, StoreError> {
+        let holder = holder.to_owned();
+        self.write_grouped(false, move |tx, cipher, db| {
+            if !writes::try_lease(tx, db, id, &holder, until, now)? {
+                return Ok(None);
+            }
+            let conn = reads::connection(tx, db, id)?
+                .ok_or_else(|| StoreError::NotFound(format!("connection {id}")))?;
+            Ok(Some((conn, reads::secrets(tx, cipher, db, id)?)))
+        })
     }
 
     fn lease_holder(&self, id: ConnectionId) -> Result<Option<(String, UnixTime)>, StoreError> {
@@ -198,7 +318,10 @@ impl Store for SqliteStore {
     }
 
     fn release_lease(&self, id: ConnectionId, holder: &str) -> Result<(), StoreError> {
-        self.write(|tx, db| writes::release_lease(tx, db, id, holder))
+        let holder = holder.to_owned();
+        self.write_grouped(false, move |tx, _, db| {
+            writes::release_lease(tx, db, id, &holder)
+        })
     }
 
     fn check_integrity(&self) -> Result<(), StoreError> {

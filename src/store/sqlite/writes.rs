@@ -116,14 +116,33 @@ pub(crate) fn apply(
     update: ConnectionUpdate,
     audit: AuditDraft,
 ) -> Result<Connection, StoreError> {
-    let mut conn = reads::connection(tx, db, id)?
+    let conn = reads::connection(tx, db, id)?
         .ok_or_else(|| StoreError::NotFound(format!("connection {id}")))?;
     if conn.version != expected_version {
         return Err(StoreError::Conflict(id));
     }
+    apply_to(tx, cipher, db, conn, update, audit)
+}
+
+/// [`apply`] onto `base`, the row as the caller last read it: the update's
+/// own version check (`WHERE version = …`) proves nobody wrote since, so the
+/// row need not be read again.
+pub(crate) fn apply_to(
+    tx: &Transaction<'_>,
+    cipher: &FieldCipher,
+    db: &Path,
+    mut conn: Connection,
+    update: ConnectionUpdate,
+    audit: AuditDraft,
+) -> Result<Connection, StoreError> {
+    let id = conn.id;
     merge(&mut conn, &update, &audit);
     if rows::update(tx, &conn).map_err(sql(db))? == 0 {
-        return Err(StoreError::Conflict(id));
+        return Err(if reads::exists(tx, db, id)? {
+            StoreError::Conflict(id)
+        } else {
+            StoreError::NotFound(format!("connection {id}"))
+        });
     }
     let changes = [
         ("access_code", update.access_code),
@@ -137,11 +156,9 @@ pub(crate) fn apply(
             SecretChange::Keep => {}
             SecretChange::Set(secret) => put_secret(tx, cipher, db, id, name, &secret)?,
             SecretChange::Erase => {
-                tx.execute(
-                    "DELETE FROM secrets WHERE connection_id = ?1 AND name = ?2",
-                    params![id.0, name],
-                )
-                .map_err(sql(db))?;
+                tx.prepare_cached("DELETE FROM secrets WHERE connection_id = ?1 AND name = ?2")
+                    .and_then(|mut s| s.execute(params![id.0, name]))
+                    .map_err(sql(db))?;
             }
         }
     }
@@ -210,10 +227,10 @@ fn put_secret(
         row: id.0,
     };
     let sealed = cipher.seal_secret(at, secret)?;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO secrets (connection_id, name, ciphertext) VALUES (?1, ?2, ?3)",
-        params![id.0, name, sealed],
     )
+    .and_then(|mut s| s.execute(params![id.0, name, sealed]))
     .map_err(sql(db))?;
     Ok(())
 }
@@ -223,18 +240,18 @@ pub(crate) fn append_audit(
     connection: Option<ConnectionId>,
     audit: &AuditDraft,
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO audit (at, actor, connection_id, op, ok, message) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            audit.at.0,
-            audit.actor,
-            connection.map(|c| c.0),
-            audit.op.as_str(),
-            audit.ok,
-            audit.message
-        ],
-    )
+    )?
+    .execute(params![
+        audit.at.0,
+        audit.actor,
+        connection.map(|c| c.0),
+        audit.op.as_str(),
+        audit.ok,
+        audit.message
+    ])
     .map(drop)
 }
 
@@ -248,11 +265,11 @@ pub(crate) fn try_lease(
     now: UnixTime,
 ) -> Result<bool, StoreError> {
     let taken = tx
-        .execute(
+        .prepare_cached(
             "UPDATE connections SET lease_holder = ?1, lease_until = ?2 \
              WHERE id = ?3 AND (lease_holder IS NULL OR lease_holder = ?1 OR lease_until <= ?4)",
-            params![holder, until.0, id.0, now.0],
         )
+        .and_then(|mut s| s.execute(params![holder, until.0, id.0, now.0]))
         .map_err(sql(db))?;
     if taken == 0 && !reads::exists(tx, db, id)? {
         return Err(StoreError::NotFound(format!("connection {id}")));
@@ -267,11 +284,11 @@ pub(crate) fn release_lease(
     id: ConnectionId,
     holder: &str,
 ) -> Result<(), StoreError> {
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE connections SET lease_holder = NULL, lease_until = NULL \
          WHERE id = ?1 AND lease_holder = ?2",
-        params![id.0, holder],
     )
+    .and_then(|mut s| s.execute(params![id.0, holder]))
     .map_err(sql(db))?;
     Ok(())
 }

@@ -1,0 +1,271 @@
+//! Group commit: many writers, one `synchronous=FULL` commit.
+//!
+//! A refresh's new tokens must be on disk before anyone hears of them, and an
+//! fsync costs about a millisecond. With 64 refreshes in flight, one commit
+//! each would cap the worker near a thousand writes a second whatever the
+//! network does. So a writer queues its write; if no other writer is leading,
+//! it leads: it takes every queued write, runs each in its own savepoint (a
+//! failing write rolls back alone), commits once, and answers them all; then
+//! it hands the lead to the first write queued meanwhile. The others sleep on
+//! their own answer, so a group wakes each writer once. Nobody is answered
+//! before the commit that holds their write, and if that commit fails every
+//! write in it fails.
+//!
+//! A lease alone need not survive a power cut (a lease of a process that no
+//! longer exists is broken anyway), so a group of lease writes only commits
+//! without the fsync; the next durable commit carries it to disk.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use rusqlite::{Transaction, TransactionBehavior};
+
+use super::crypto::FieldCipher;
+use super::sql_error::sql;
+use crate::store::StoreError;
+
+/// The queue of writes and whether a writer is leading a group now.
+#[derive(Default)]
+pub(super) struct Queue {
+    pub jobs: Vec<Box<dyn Pending>>,
+    pub leading: bool,
+}
+
+/// What a queued writer is woken with.
+pub(super) enum Answer<T> {
+    Done(Result<T, StoreError>),
+    /// Lead the next group (which holds your write).
+    Lead,
+}
+
+/// A write with its answer channel, the type of its result erased.
+pub(super) trait Pending: Send {
+    /// Whether the write must be on disk before it is answered.
+    fn durable(&self) -> bool;
+    /// Runs the write inside the group's transaction; false if it failed
+    /// (its savepoint is then rolled back).
+    fn run(&mut self, tx: &Transaction<'_>, cipher: &FieldCipher, db: &Path) -> bool;
+    /// Answers the writer once the group's commit is known.
+    fn settle(self: Box<Self>, commit: Result<(), &StoreError>);
+    /// Wakes the writer to lead the next group.
+    fn lead(&self);
+}
+
+type WriteFn<T> =
+    Box<dyn FnOnce(&Transaction<'_>, &FieldCipher, &Path) -> Result<T, StoreError> + Send>;
+
+struct Job<T> {
+    durable: bool,
+    write: Option<WriteFn<T>>,
+    out: Option<Result<T, StoreError>>,
+    reply: SyncSender<Answer<T>>,
+}
+
+/// Wraps `write` for the queue; the receiver gets its answer.
+pub(super) fn job<T: Send + 'static>(
+    durable: bool,
+    write: impl FnOnce(&Transaction<'_>, &FieldCipher, &Path) -> Result<T, StoreError> + Send + 'static,
+) -> (Box<dyn Pending>, Receiver<Answer<T>>) {
+    // Room for both messages a writer can get: the lead, then its answer.
+    let (reply, rx) = sync_channel(2);
+    let job = Job {
+        durable,
+        write: Some(Box::new(write)),
+        out: None,
+        reply,
+    };
+    (Box::new(job), rx)
+}
+
+impl<T: Send> Pending for Job<T> {
+    fn durable(&self) -> bool {
+        self.durable
+    }
+
+    fn run(&mut self, tx: &Transaction<'_>, cipher: &FieldCipher, db: &Path) -> bool {
+        let Some(write) = self.write.take() else {
+            return false;
+        };
+        // A panicking write must not take the group's other writers with it.
+        let out = catch_unwind(AssertUnwindSafe(|| write(tx, cipher, db))).unwrap_or_else(|_| {
+            Err(StoreError::Io(
+                "a store write failed unexpectedly; nothing of it was kept".into(),
+            ))
+        });
+        let ok = out.is_ok();
+        self.out = Some(out);
+        ok
+    }
+
+    fn settle(self: Box<Self>, commit: Result<(), &StoreError>) {
+        let answer = match (commit, self.out) {
+            (Err(e), _) => Err(e.clone()),
+            (Ok(()), Some(out)) => out,
+            (Ok(()), None) => Err(StoreError::Io("a store write never ran".into())),
+        };
+        // The writer waits on this channel; if it is gone there is nobody to tell.
+        let _ = self.reply.try_send(Answer::Done(answer));
+    }
+
+    fn lead(&self) {
+        let _ = self.reply.try_send(Answer::Lead);
+    }
+}
+
+/// Runs `jobs` in one `BEGIN IMMEDIATE` transaction and answers each.
+pub(super) fn commit_group(
+    conn: &mut rusqlite::Connection,
+    cipher: &FieldCipher,
+    db: &Path,
+    mut jobs: Vec<Box<dyn Pending>>,
+) {
+    let durable = jobs.iter().any(|j| j.durable());
+    let sync = if durable { "FULL" } else { "NORMAL" };
+    if let Err(e) = conn.pragma_update(None, "synchronous", sync) {
+        return settle(jobs, Err(&sql(db)(e)));
+    }
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return settle(jobs, Err(&sql(db)(e))),
+    };
+    let mut run_all = |tx: &Transaction<'_>| -> rusqlite::Result<()> {
+        for job in &mut jobs {
+            tx.execute_batch("SAVEPOINT w")?;
+            let end = if job.run(tx, cipher, db) {
+                "RELEASE w"
+            } else {
+                "ROLLBACK TO w; RELEASE w"
+            };
+            tx.execute_batch(end)?;
+        }
+        Ok(())
+    };
+    // On any error the transaction drops unfinished, rolling back the group.
+    let outcome = run_all(&tx).and_then(|()| tx.commit());
+    // Every other write on this connection is durable: `write` and the next
+    // group set their mode too, so a failure here cannot weaken them.
+    if !durable && let Err(e) = conn.pragma_update(None, "synchronous", "FULL") {
+        tracing::warn!(error = %e, "could not restore synchronous=FULL after a lease");
+    }
+    match outcome {
+        Ok(()) => settle(jobs, Ok(())),
+        Err(e) => settle(jobs, Err(&sql(db)(e))),
+    }
+}
+
+fn settle(jobs: Vec<Box<dyn Pending>>, commit: Result<(), &StoreError>) {
+    for job in jobs {
+        job.settle(commit);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::crypto::{KEY_LEN, random_bytes};
+
+    fn db() -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (v TEXT NOT NULL UNIQUE)")
+            .unwrap();
+        conn
+    }
+
+    fn insert(v: &'static str, then_fail: bool) -> (Box<dyn Pending>, Receiver<Answer<i64>>) {
+        job(true, move |tx, _, _| {
+            tx.execute("INSERT INTO t (v) VALUES (?1)", [v])
+                .map_err(|e| StoreError::Io(e.to_string()))?;
+            if then_fail {
+                return Err(StoreError::Invalid(format!("{v} refused after its insert")));
+            }
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    fn done<T>(rx: &Receiver<Answer<T>>) -> Result<T, StoreError> {
+        match rx.try_recv() {
+            Ok(Answer::Done(out)) => out,
+            _ => panic!("no answer"),
+        }
+    }
+
+    fn rows(conn: &rusqlite::Connection) -> Vec<String> {
+        let mut stmt = conn.prepare("SELECT v FROM t ORDER BY v").unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_failing_write_rolls_back_alone_and_the_rest_commit_together() {
+        let mut conn = db();
+        let cipher = FieldCipher::new(&random_bytes::<KEY_LEN>());
+        let (a, ra) = insert("a", false);
+        let (b, rb) = insert("b", true);
+        let (c, rc) = insert("c", false);
+        let panics: (Box<dyn Pending>, Receiver<Answer<()>>) = job(false, |tx, _, _| {
+            tx.execute("INSERT INTO t (v) VALUES ('p')", []).unwrap();
+            panic!("a write that panics");
+        });
+        let (d, rd) = insert("d", false);
+        commit_group(
+            &mut conn,
+            &cipher,
+            Path::new("mem"),
+            vec![a, b, c, panics.0, d],
+        );
+        assert!(done(&ra).is_ok());
+        assert!(matches!(done(&rb), Err(StoreError::Invalid(_))));
+        assert!(done(&rc).is_ok());
+        assert!(matches!(done(&panics.1), Err(StoreError::Io(_))));
+        assert!(done(&rd).is_ok());
+        assert_eq!(rows(&conn), ["a", "c", "d"]);
+        assert!(conn.is_autocommit(), "the group's transaction is finished");
+    }
+
+    #[test]
+    fn when_the_group_cannot_begin_every_write_hears_so_and_nothing_is_kept() {
+        let mut conn = db();
+        let cipher = FieldCipher::new(&random_bytes::<KEY_LEN>());
+        // A transaction already open makes BEGIN IMMEDIATE fail.
+        conn.execute_batch("BEGIN").unwrap();
+        let (a, ra) = insert("a", false);
+        let (b, rb) = insert("b", false);
+        commit_group(&mut conn, &cipher, Path::new("mem"), vec![a, b]);
+        assert!(done(&ra).is_err());
+        assert!(done(&rb).is_err());
+        conn.execute_batch("ROLLBACK").unwrap();
+        assert!(rows(&conn).is_empty());
+    }
+
+    #[test]
+    fn lease_only_groups_skip_the_fsync_and_leave_the_connection_durable() {
+        let mut conn = db();
+        let cipher = FieldCipher::new(&random_bytes::<KEY_LEN>());
+        conn.pragma_update(None, "synchronous", "FULL").unwrap();
+        let sync = |c: &rusqlite::Connection| -> i64 {
+            c.pragma_query_value(None, "synchronous", |r| r.get(0))
+                .unwrap()
+        };
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let light = |seen: std::sync::Arc<std::sync::Mutex<Vec<i64>>>, durable| {
+            job(durable, move |tx, _, _| {
+                let mode = tx
+                    .pragma_query_value(None, "synchronous", |r| r.get(0))
+                    .map_err(|e| StoreError::Io(e.to_string()))?;
+                seen.lock().unwrap().push(mode);
+                Ok(())
+            })
+        };
+        let (a, _ra) = light(seen.clone(), false);
+        commit_group(&mut conn, &cipher, Path::new("mem"), vec![a]);
+        let (b, _rb) = light(seen.clone(), false);
+        let (c, _rc) = light(seen.clone(), true);
+        commit_group(&mut conn, &cipher, Path::new("mem"), vec![b, c]);
+        // 1 = NORMAL, 2 = FULL: one durable write makes the whole group durable.
+        assert_eq!(*seen.lock().unwrap(), [1, 2, 2]);
+        assert_eq!(sync(&conn), 2);
+    }
+}
