@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use super::Worker;
-use crate::domain::{ConnectionId, ErrorKind, OpError};
+use crate::domain::{Connection, ConnectionId, ErrorKind, OpError, Secrets};
 
 /// How long a lease lasts, and how long we wait for another process's.
 pub const LEASE_TERM: Duration = Duration::from_secs(30);
@@ -50,20 +50,24 @@ fn hostname() -> String {
 }
 
 impl Worker {
-    /// Takes the lease, waiting for a live holder; true when we had to wait
-    /// (someone else may have done our work meanwhile).
-    pub(crate) async fn take_lease(&self, id: ConnectionId) -> Result<bool, OpError> {
+    /// Takes the lease, waiting for a live holder, and reads the connection
+    /// and its secrets under it; true when we had to wait (someone else may
+    /// have done our work meanwhile).
+    pub(crate) async fn take_lease(
+        &self,
+        id: ConnectionId,
+    ) -> Result<(Connection, Secrets, bool), OpError> {
         let started = tokio::time::Instant::now();
         let mut waited = false;
         loop {
             let now = self.now();
             let until = now.plus(LEASE_TERM);
             let holder = self.inner.holder.clone();
-            if self
-                .db(move |s| s.try_lease(id, &holder, until, now))
+            if let Some((conn, secrets)) = self
+                .db(move |s| s.lease_and_read(id, &holder, until, now))
                 .await?
             {
-                return Ok(waited);
+                return Ok((conn, secrets, waited));
             }
             if self.break_dead_lease(id).await? {
                 continue;

@@ -5,6 +5,8 @@
 //! the outcome with its audit line before anyone hears of it. Failures keep
 //! every token unless the provider's answer proves a token dead.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use futures::FutureExt;
 
 use super::tokens::{failure_update, grant_update};
@@ -14,6 +16,13 @@ use crate::domain::{
     Secrets,
 };
 use crate::store::{ConnectionUpdate, SecretChange};
+
+/// One operation's turn on a connection under our lease: whether the write
+/// of its outcome has already given the lease back.
+#[derive(Default)]
+struct Turn {
+    released: AtomicBool,
+}
 
 impl Worker {
     pub(crate) async fn execute(&self, cmd: Command) {
@@ -68,29 +77,39 @@ impl Worker {
 
     async fn leased(&self, op: OpKind, id: ConnectionId) -> Result<Connection, OpError> {
         let before = self.load(id).await?;
-        let waited = self.take_lease(id).await?;
-        let result = async {
-            let current = self.load(id).await?;
-            // Another process refreshed while we waited for its lease: its
-            // result is ours, and the provider sees no second POST.
-            if waited && op == OpKind::Refresh && current.version != before.version {
-                return Ok(current);
-            }
-            self.perform(op, current).await
+        // The turn to talk to the provider comes before the lease, so a
+        // thousand queued operations do not hold a thousand leases (which
+        // would lapse while they wait) and the lease covers only the work.
+        let _permit = match self.slot(&before.provider) {
+            Ok(slot) => Some(slot.permits.acquire().await),
+            Err(_) => None,
+        };
+        let (current, secrets, waited) = self.take_lease(id).await?;
+        let turn = Turn::default();
+        // Another process refreshed while we waited for its lease: its
+        // result is ours, and the provider sees no second POST.
+        let result = if waited && op == OpKind::Refresh && current.version != before.version {
+            Ok(current)
+        } else {
+            self.perform(op, current, secrets, &turn).await
+        };
+        if !turn.released.load(Ordering::SeqCst) {
+            let holder = self.inner.holder.clone();
+            // A lease we fail to release expires by itself; nothing to undo.
+            let _ = self.db(move |s| s.release_lease(id, &holder)).await;
         }
-        .await;
-        let holder = self.inner.holder.clone();
-        // A lease we fail to release expires by itself; nothing to undo.
-        let _ = self.db(move |s| s.release_lease(id, &holder)).await;
         result
     }
 
-    async fn perform(&self, op: OpKind, conn: Connection) -> Result<Connection, OpError> {
+    async fn perform(
+        &self,
+        op: OpKind,
+        conn: Connection,
+        secrets: Secrets,
+        turn: &Turn,
+    ) -> Result<Connection, OpError> {
         if self.inner.opts.panic_on == Some(op)
-            && self
-                .inner
-                .panic_armed
-                .swap(false, std::sync::atomic::Ordering::SeqCst)
+            && self.inner.panic_armed.swap(false, Ordering::SeqCst)
         {
             #[allow(clippy::panic)] // A test switch (`--debug-panic`), off unless asked for.
             {
@@ -98,23 +117,27 @@ impl Worker {
             }
         }
         match op {
-            OpKind::Exchange => self.exchange(conn).await,
-            OpKind::Refresh => self.refresh(conn).await,
-            OpKind::Logout => self.logout(conn).await,
-            OpKind::Delink => self.delink(conn).await,
+            OpKind::Exchange => self.exchange(conn, secrets, turn).await,
+            OpKind::Refresh => self.refresh(conn, secrets, turn).await,
+            OpKind::Logout => self.logout(conn, secrets, turn).await,
+            OpKind::Delink => self.delink(conn, secrets, turn).await,
             other => Err(OpError::not_allowed(format!(
                 "{other} is not an operation on a connection"
             ))),
         }
     }
 
-    async fn exchange(&self, conn: Connection) -> Result<Connection, OpError> {
+    async fn exchange(
+        &self,
+        conn: Connection,
+        secrets: Secrets,
+        turn: &Turn,
+    ) -> Result<Connection, OpError> {
         applies(
             &conn,
             ProviderKind::Dapi,
             "only Dapi access codes are exchanged",
         )?;
-        let secrets = self.secrets_of(conn.id).await?;
         let Some(code) = secrets.access_code else {
             return Err(OpError::not_allowed(
                 "no access code to exchange: link the user again",
@@ -126,11 +149,10 @@ impl Worker {
                 ErrorKind::CodeInvalid,
                 "the access code has expired: link the user again",
             );
-            return self.code_dead(conn, err).await;
+            return self.code_dead(conn, err, turn).await;
         }
         let connection_id = conn.remote.connection_id.clone().unwrap_or_default();
         let slot = self.slot(&conn.provider)?;
-        let _permit = slot.permits.acquire().await;
         match slot.client.exchange(&code, &connection_id).await {
             Ok(grant) => {
                 let update = grant_update(&conn, &grant, now);
@@ -139,17 +161,23 @@ impl Worker {
                     update,
                     OpKind::Exchange,
                     "access code exchanged for a permanent token",
+                    turn,
                 )
                 .await
             }
-            Err(e) if e.kind == ErrorKind::CodeInvalid => self.code_dead(conn, e).await,
-            Err(e) => self.fail(&conn, OpKind::Exchange, e).await,
+            Err(e) if e.kind == ErrorKind::CodeInvalid => self.code_dead(conn, e, turn).await,
+            Err(e) => self.fail(&conn, OpKind::Exchange, e, turn).await,
         }
     }
 
     /// The provider says the code is spent or expired: drop it (it can never
     /// work again) and say to link again.
-    async fn code_dead(&self, conn: Connection, e: OpError) -> Result<Connection, OpError> {
+    async fn code_dead(
+        &self,
+        conn: Connection,
+        e: OpError,
+        turn: &Turn,
+    ) -> Result<Connection, OpError> {
         let update = ConnectionUpdate {
             lifetimes: Some(Lifetimes {
                 code_expires_at: None,
@@ -163,29 +191,30 @@ impl Worker {
             ..ConnectionUpdate::default()
         };
         let audit = self.audit(OpKind::Exchange, false, e.message.clone());
-        let (id, v) = (conn.id, conn.version);
-        self.db(move |s| s.apply(id, v, update, audit)).await?;
+        self.settle(&conn, update, audit, turn).await?;
         Err(e)
     }
 
-    async fn refresh(&self, conn: Connection) -> Result<Connection, OpError> {
+    async fn refresh(
+        &self,
+        conn: Connection,
+        secrets: Secrets,
+        turn: &Turn,
+    ) -> Result<Connection, OpError> {
         refreshable(&conn)?;
         let slot = self.slot(&conn.provider)?;
         let now = self.now();
         let result = if conn.grant == Grant::ClientCredentials {
-            let _permit = slot.permits.acquire().await;
             slot.client.client_credentials().await
         } else {
-            let secrets = self.secrets_of(conn.id).await?;
             let Some(rt) = secrets.refresh_token else {
                 return Err(OpError::not_allowed(
                     "no refresh token held: the user must log in again",
                 ));
             };
-            let _permit = slot.permits.acquire().await;
             match slot.client.refresh(&rt).await {
                 Err(e) if e.kind == ErrorKind::ReauthRequired => {
-                    return self.refresh_rejected(conn, rt, e).await;
+                    return self.refresh_rejected(conn, rt, e, turn).await;
                 }
                 other => other,
             }
@@ -204,10 +233,11 @@ impl Worker {
                     grant_update(&conn, &grant, now),
                     OpKind::Refresh,
                     message,
+                    turn,
                 )
                 .await
             }
-            Err(e) => self.fail(&conn, OpKind::Refresh, e).await,
+            Err(e) => self.fail(&conn, OpKind::Refresh, e, turn).await,
         }
     }
 
@@ -218,6 +248,7 @@ impl Worker {
         conn: Connection,
         used: crate::domain::Secret,
         e: OpError,
+        turn: &Turn,
     ) -> Result<Connection, OpError> {
         let current = self.secrets_of(conn.id).await?;
         if current.refresh_token.as_ref().is_some_and(|t| *t != used) {
@@ -236,26 +267,28 @@ impl Worker {
             false,
             format!("re-consent required: {}", e.message),
         );
-        let (id, v) = (conn.id, conn.version);
-        self.db(move |s| s.apply(id, v, update, audit)).await?;
+        self.settle(&conn, update, audit, turn).await?;
         Err(e)
     }
 
-    async fn logout(&self, conn: Connection) -> Result<Connection, OpError> {
+    async fn logout(
+        &self,
+        conn: Connection,
+        secrets: Secrets,
+        turn: &Turn,
+    ) -> Result<Connection, OpError> {
         if conn.kind == ProviderKind::Dapi {
             return Err(OpError::not_allowed(
                 "Dapi has no logout: delink the user instead",
             ));
         }
         live(&conn, "log out")?;
-        let secrets = self.secrets_of(conn.id).await?;
         let Some(rt) = secrets.refresh_token else {
             return Err(OpError::not_allowed(
                 "no refresh token held: nothing to log out",
             ));
         };
         let slot = self.slot(&conn.provider)?;
-        let _permit = slot.permits.acquire().await;
         match slot.client.logout(&rt).await {
             Ok(()) => {
                 let now = self.now();
@@ -278,28 +311,32 @@ impl Worker {
                     update,
                     OpKind::Logout,
                     "logged out; the access token stays valid until it expires",
+                    turn,
                 )
                 .await
             }
-            Err(e) => self.fail(&conn, OpKind::Logout, e).await,
+            Err(e) => self.fail(&conn, OpKind::Logout, e, turn).await,
         }
     }
 
-    async fn delink(&self, conn: Connection) -> Result<Connection, OpError> {
+    async fn delink(
+        &self,
+        conn: Connection,
+        secrets: Secrets,
+        turn: &Turn,
+    ) -> Result<Connection, OpError> {
         applies(
             &conn,
             ProviderKind::Dapi,
             "only Dapi connections are delinked; use logout",
         )?;
         live(&conn, "delink")?;
-        let secrets = self.secrets_of(conn.id).await?;
         let (Some(access), Some(user_secret)) = (secrets.access_token, secrets.user_secret) else {
             return Err(OpError::not_allowed(
                 "no access token held: exchange the code first, or the connection was never linked",
             ));
         };
         let slot = self.slot(&conn.provider)?;
-        let _permit = slot.permits.acquire().await;
         match slot.client.delink(&access, &user_secret).await {
             Ok(()) => {
                 let update = ConnectionUpdate {
@@ -315,10 +352,16 @@ impl Worker {
                     user_secret: SecretChange::Erase,
                     ..ConnectionUpdate::default()
                 };
-                self.save(&conn, update, OpKind::Delink, "delinked; secrets erased")
-                    .await
+                self.save(
+                    &conn,
+                    update,
+                    OpKind::Delink,
+                    "delinked; secrets erased",
+                    turn,
+                )
+                .await
             }
-            Err(e) => self.fail(&conn, OpKind::Delink, e).await,
+            Err(e) => self.fail(&conn, OpKind::Delink, e, turn).await,
         }
     }
 
@@ -328,22 +371,45 @@ impl Worker {
         update: ConnectionUpdate,
         op: OpKind,
         message: impl Into<String>,
+        turn: &Turn,
     ) -> Result<Connection, OpError> {
         let audit = self.audit(op, true, message);
-        let (id, v) = (conn.id, conn.version);
-        self.db(move |s| s.apply(id, v, update, audit)).await
+        self.settle(conn, update, audit, turn).await
     }
 
     /// Records the failure; every token stays as it was.
-    async fn fail(&self, conn: &Connection, op: OpKind, e: OpError) -> Result<Connection, OpError> {
+    async fn fail(
+        &self,
+        conn: &Connection,
+        op: OpKind,
+        e: OpError,
+        turn: &Turn,
+    ) -> Result<Connection, OpError> {
         let audit = self.audit(op, false, e.message.clone());
         let update = failure_update(conn, &e.message);
-        let (id, v) = (conn.id, conn.version);
         // If even the failure cannot be recorded, the operator still hears of it.
-        if let Err(store) = self.db(move |s| s.apply(id, v, update, audit)).await {
-            tracing::warn!(connection = id.0, error = %store, "could not record a failure");
+        if let Err(store) = self.settle(conn, update, audit, turn).await {
+            tracing::warn!(connection = conn.id.0, error = %store, "could not record a failure");
         }
         Err(e)
+    }
+
+    /// Writes an operation's outcome and gives the lease back in the same
+    /// commit (one write instead of two per operation).
+    async fn settle(
+        &self,
+        conn: &Connection,
+        update: ConnectionUpdate,
+        audit: crate::store::AuditDraft,
+        turn: &Turn,
+    ) -> Result<Connection, OpError> {
+        let base = conn.clone();
+        let holder = self.inner.holder.clone();
+        let saved = self
+            .db(move |s| s.apply_and_release(base, update, audit, &holder))
+            .await?;
+        turn.released.store(true, Ordering::SeqCst);
+        Ok(saved)
     }
 
     pub(crate) async fn load(&self, id: ConnectionId) -> Result<Connection, OpError> {
