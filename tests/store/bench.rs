@@ -69,6 +69,15 @@ fn listing_100k_connections_of_50k_users_is_complete_and_in_order() {
     assert_eq!(list[0].scopes.granted.len(), 2);
     let second_last = &list[ROWS as usize - 2]; // id ROWS - 1, user 1 + (ROWS - 1) % USERS
     assert_eq!(second_last.user, format!("user-{}", 1 + (ROWS - 1) % USERS));
+    // A big store is read in two halves at once: the seam must not show.
+    assert!(list.windows(2).all(|w| w[0].id.0 + 1 == w[1].id.0));
+    for c in &list[2..] {
+        let expected = match 1 + c.id.0 % USERS {
+            1 => "amira".to_string(), // the seeded user
+            n => format!("user-{n}"),
+        };
+        assert_eq!(c.user, expected, "{}", c.id);
+    }
     eprintln!(
         "connections(): {} rows in {took:?} ({cpu:?} CPU)",
         list.len()

@@ -225,7 +225,7 @@ impl Store for SqliteStore {
     }
 
     fn connections(&self) -> Result<Vec<Connection>, StoreError> {
-        self.read(reads::connections)
+        self.read(|c, db| reads::connections(c, db, || open::reader(db)))
     }
 
     fn connection(&self, id: ConnectionId) -> Result<Option<Connection>, StoreError> {

@@ -75,10 +75,13 @@ pub(crate) fn open(opts: &OpenOptions) -> Result<(Connection, FieldCipher), Stor
     Ok((conn, cipher))
 }
 
-/// A second handle on a store [`open`] has already proven and migrated, for
-/// reads only (`query_only`).
+/// Another handle on a store [`open`] has already proven and migrated, for
+/// reads only (`query_only`). It never folds the WAL into the file on close:
+/// that is the main handle's job, and a read-only store must be left as found.
 pub(crate) fn reader(db: &Path) -> Result<Connection, StoreError> {
-    connect(db, true)
+    let conn = connect(db, true)?;
+    set_no_checkpoint_on_close(&conn, db, true)?;
+    Ok(conn)
 }
 
 /// Folder and file checks; creates the folder and an empty 0600 database

@@ -6,6 +6,7 @@
 //! fails authentication is reported as damage with the way to recover, never
 //! silently dropped: a missing refresh token would look like "re-consent".
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::{Connection as Db, OptionalExtension, params};
@@ -18,18 +19,84 @@ use super::writes::SECRETS_TABLE;
 use crate::domain::{AuditEntry, Connection, ConnectionId, Secret, Secrets, User};
 use crate::store::StoreError;
 
-pub(crate) fn connections(db_conn: &Db, db: &Path) -> Result<Vec<Connection>, StoreError> {
-    let count: i64 = db_conn
-        .query_row("SELECT count(*) FROM connections", [], |r| r.get(0))
+/// Below this many rows one thread lists them as fast as two.
+const SPLIT_FROM: i64 = 20_000;
+
+/// Every connection, in id order. A big store is read in two halves at once,
+/// the upper half on `second()`'s handle in another thread: the list is most
+/// of the time to the first frame, and the screen has nothing else to do.
+pub(crate) fn connections(
+    db_conn: &Db,
+    db: &Path,
+    second: impl FnOnce() -> Result<Db, StoreError>,
+) -> Result<Vec<Connection>, StoreError> {
+    let (count, low, high): (i64, Option<i64>, Option<i64>) = db_conn
+        .query_row(
+            "SELECT count(*), min(id), max(id) FROM connections",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .map_err(sql(db))?;
+    let names = user_names(db_conn, db)?;
+    let (Some(low), Some(high)) = (low, high) else {
+        return Ok(Vec::new());
+    };
+    if count < SPLIT_FROM {
+        return id_range(db_conn, db, &names, i64::MIN, i64::MAX, count);
+    }
+    let split = low + (high - low) / 2;
+    let other = second()?;
+    std::thread::scope(|scope| {
+        let names = &names;
+        let upper =
+            scope.spawn(move || id_range(&other, db, names, split + 1, i64::MAX, count / 2));
+        let mut all = id_range(db_conn, db, names, i64::MIN, split, count)?;
+        let upper = upper
+            .join()
+            .map_err(|_| StoreError::Io("reading the connections failed unexpectedly".into()))??;
+        all.extend(upper);
+        Ok(all)
+    })
+}
+
+fn user_names(db_conn: &Db, db: &Path) -> Result<HashMap<i64, String>, StoreError> {
+    let mut names = HashMap::new();
     let mut stmt = db_conn
-        .prepare(&format!("{} ORDER BY c.id", rows::SELECT_CONNECTIONS))
+        .prepare("SELECT id, name FROM users")
         .map_err(sql(db))?;
-    let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
     let mut cursor = stmt.query([]).map_err(sql(db))?;
+    while let Some(row) = cursor.next().map_err(sql(db))? {
+        names.insert(row.get(0).map_err(sql(db))?, row.get(1).map_err(sql(db))?);
+    }
+    Ok(names)
+}
+
+/// The connections with `from <= id <= to`; `expect` sizes the vector.
+fn id_range(
+    db_conn: &Db,
+    db: &Path,
+    names: &HashMap<i64, String>,
+    from: i64,
+    to: i64,
+    expect: i64,
+) -> Result<Vec<Connection>, StoreError> {
+    let mut stmt = db_conn
+        .prepare(&format!(
+            "{} WHERE c.id BETWEEN ?1 AND ?2 ORDER BY c.id",
+            rows::LIST_CONNECTIONS
+        ))
+        .map_err(sql(db))?;
+    let mut out = Vec::with_capacity(usize::try_from(expect).unwrap_or(0));
+    let mut cursor = stmt.query([from, to]).map_err(sql(db))?;
     let mut decoder = rows::Decoder::default();
     while let Some(row) = cursor.next().map_err(sql(db))? {
-        out.push(rows::connection_with(row, &mut decoder).map_err(sql(db))?);
+        let mut conn = rows::connection_with(row, &mut decoder).map_err(sql(db))?;
+        // The foreign key makes a missing user impossible short of damage.
+        let name = names
+            .get(&conn.user_id.0)
+            .ok_or_else(|| corrupt(db, &format!("connection {} has no user", conn.id)))?;
+        conn.user.clone_from(name);
+        out.push(conn);
     }
     Ok(out)
 }
