@@ -7,12 +7,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::domain::{
-    Connection, ConnectionId, OpKind, ProviderKind, StateKind, UnixTime, User, UserId,
-};
+use crate::domain::{Connection, ConnectionId, OpKind, ProviderKind, StateKind, UnixTime, User};
 use crate::worker::{Detail, RequestId};
 
 use super::activity::{Activity, ActivityLine, Level};
+use super::counts::{StateCounts, kind_index};
 use super::forms::Mode;
 use super::keymap::Keymap;
 use super::line_edit::LineEdit;
@@ -71,8 +70,8 @@ pub struct App {
     /// Per connection, the filter's lower-cased words (see `view::haystack`).
     pub(crate) haystacks: Vec<String>,
     pub(crate) users: Vec<User>,
-    /// Counts by state, in `StateKind::ALL` order; refreshed on data change and tick.
-    pub(crate) counts: [usize; StateKind::ALL.len()],
+    /// Counts by state, overall and per user: see `counts.rs`.
+    pub(crate) states: StateCounts,
 
     /// Positions in `conns`, filtered and sorted: see `view.rs`.
     pub(crate) order: Vec<usize>,
@@ -94,8 +93,6 @@ pub struct App {
     pub(crate) pending: BTreeMap<RequestId, InFlight>,
     /// The Reload in flight: a `Loaded` for any other id is stale.
     pub(crate) reload: Option<RequestId>,
-    /// Per user, counts by state, for the users view.
-    pub(crate) user_counts: HashMap<UserId, [usize; StateKind::ALL.len()]>,
     /// Rows with an operation running, ours or the scheduler's.
     pub(crate) busy: HashMap<ConnectionId, RequestId>,
     pub(crate) bulk: Option<Progress>,
@@ -124,7 +121,7 @@ impl App {
             by_id: HashMap::new(),
             haystacks: Vec::new(),
             users: Vec::new(),
-            counts: [0; StateKind::ALL.len()],
+            states: StateCounts::new(now, opts.warn_secs),
             order: Vec::new(),
             sort: SortKey::default(),
             filter: LineEdit::default(),
@@ -137,7 +134,6 @@ impl App {
             users_view: None,
             pending: BTreeMap::new(),
             reload: None,
-            user_counts: HashMap::new(),
             busy: HashMap::new(),
             bulk: None,
             activity: Activity::default(),
@@ -243,10 +239,7 @@ impl App {
     }
 
     pub fn count(&self, kind: StateKind) -> usize {
-        StateKind::ALL
-            .iter()
-            .position(|k| *k == kind)
-            .map_or(0, |i| self.counts[i])
+        self.states.total()[kind_index(kind)]
     }
 
     pub fn connection(&self, id: ConnectionId) -> Option<&Connection> {

@@ -4,9 +4,7 @@
 //! The selection follows its connection across a rebuild (by id, not by
 //! position), so a refresh that moves a row does not move the operator.
 
-use std::collections::HashMap;
-
-use crate::domain::{ConnState, Connection, ConnectionId, StateKind, UnixTime, User};
+use crate::domain::{Connection, ConnectionId, UnixTime, User};
 use crate::worker::Command;
 
 use super::super::app::App;
@@ -29,16 +27,17 @@ impl App {
         self.haystacks = conns.iter().map(view::haystack).collect();
         self.conns = conns;
         self.users = users;
+        self.states.rebuild(&self.conns, now);
         rebuild(self, keep, now);
-        refresh_counts(self, now);
+        self.dirty = true;
     }
 }
 
 /// Replaces or adds one connection as the worker now reports it.
 ///
-/// The row itself changes at once. The order and the counts follow at once
-/// too, unless they were already rebuilt in this second: then the next tick
-/// rebuilds them, so a bulk refresh of thousands of rows re-sorts 100 000
+/// The row itself and the counts change at once. The order follows at once
+/// too, unless it was already rebuilt in this second: then the next tick
+/// rebuilds it, so a bulk refresh of thousands of rows re-sorts 100 000
 /// rows once a second rather than once per result.
 pub(super) fn upsert(app: &mut App, conn: Connection, now: UnixTime) -> Vec<Command> {
     let hay = view::haystack(&conn);
@@ -46,6 +45,7 @@ pub(super) fn upsert(app: &mut App, conn: Connection, now: UnixTime) -> Vec<Comm
         Some(i) if i < app.conns.len() && i < app.haystacks.len() => {
             app.conns[i] = conn;
             app.haystacks[i] = hay;
+            app.states.row_changed(&app.conns, i);
         }
         _ => {
             let i = app.conns.len();
@@ -56,14 +56,15 @@ pub(super) fn upsert(app: &mut App, conn: Connection, now: UnixTime) -> Vec<Comm
             app.by_id.insert(conn.id, i);
             app.conns.push(conn);
             app.haystacks.push(hay);
+            app.states.row_changed(&app.conns, i);
         }
     }
+    app.states.advance(&app.conns, now);
     app.dirty = true;
     if app.rebuilt_at == Some(now) {
         app.index_stale = true;
         return Vec::new();
     }
-    refresh_counts(app, now);
     reindex(app, now)
 }
 
@@ -117,31 +118,10 @@ fn rebuild(app: &mut App, keep: Option<ConnectionId>, now: UnixTime) {
     app.dirty = true;
 }
 
-/// Counts by state for the header and (while it shows) the users view.
-/// States move with the clock (active becomes expiring), so this also runs
-/// on every tick; it is one pass without sorting.
+/// Moves the counts by state to `now`: only rows whose state can have
+/// changed since are looked at (see `counts.rs`).
 pub(super) fn refresh_counts(app: &mut App, now: UnixTime) {
-    let mut counts = [0; StateKind::ALL.len()];
-    let mut per_user: HashMap<_, [usize; StateKind::ALL.len()]> = HashMap::new();
-    let users_shown = app.users_view.is_some();
-    for c in &app.conns {
-        let kind = ConnState::derive(c, now, app.warn_secs).kind();
-        let i = kind_index(kind);
-        counts[i] += 1;
-        if users_shown {
-            per_user.entry(c.user_id).or_default()[i] += 1;
-        }
-    }
-    if counts != app.counts {
+    if app.states.advance(&app.conns, now) {
         app.dirty = true;
     }
-    app.counts = counts;
-    app.user_counts = per_user;
-}
-
-pub(crate) fn kind_index(kind: StateKind) -> usize {
-    StateKind::ALL
-        .iter()
-        .position(|k| *k == kind)
-        .unwrap_or_default()
 }
