@@ -16,7 +16,7 @@ use super::forms::Mode;
 use super::keymap::Keymap;
 use super::line_edit::LineEdit;
 use super::run::RunOptions;
-use super::view::SortKey;
+use super::view::{Haystacks, SortKey, Sorted};
 
 /// An operation sent to the worker and not finished.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,14 +67,16 @@ pub struct App {
 
     pub(crate) conns: Vec<Connection>,
     pub(crate) by_id: HashMap<ConnectionId, usize>,
-    /// Per connection, the filter's lower-cased words (see `view::haystack`).
-    pub(crate) haystacks: Vec<String>,
+    /// The filter's lower-cased words of every row, once a filter was typed.
+    pub(crate) haystacks: Option<Haystacks>,
     pub(crate) users: Vec<User>,
     /// Counts by state, overall and per user: see `counts.rs`.
     pub(crate) states: StateCounts,
 
     /// Positions in `conns`, filtered and sorted: see `view.rs`.
     pub(crate) order: Vec<usize>,
+    /// Every row in the order of `sort`, kept until the data or sort changes.
+    pub(crate) sorted: Option<Sorted>,
     pub(crate) sort: SortKey,
     pub(crate) filter: LineEdit,
     /// When `order` was last rebuilt, and whether data changed since
@@ -119,10 +121,11 @@ impl App {
             keymap,
             conns: Vec::new(),
             by_id: HashMap::new(),
-            haystacks: Vec::new(),
+            haystacks: None,
             users: Vec::new(),
             states: StateCounts::new(now, opts.warn_secs),
             order: Vec::new(),
+            sorted: None,
             sort: SortKey::default(),
             filter: LineEdit::default(),
             rebuilt_at: None,

@@ -41,6 +41,7 @@ pub(crate) struct StateCounts {
 
 #[derive(Debug, Clone)]
 struct Row {
+    /// Kept whole, not just its kind: the filter reads its words.
     state: ConnState,
     user: UserId,
     next: i64,
@@ -122,6 +123,14 @@ impl StateCounts {
             }
         }
         self.total != before
+    }
+
+    /// Row `i`'s state at `now`, when that is the instant the counts are at.
+    pub(crate) fn state_at(&self, i: usize, now: UnixTime) -> Option<&ConnState> {
+        self.rows
+            .get(i)
+            .filter(|_| self.at == now)
+            .map(|r| &r.state)
     }
 
     pub(crate) fn total(&self) -> &Counts {
