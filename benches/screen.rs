@@ -29,7 +29,7 @@ fn benches(c: &mut Criterion) {
             common::draw(&mut terminal, &mut app, now);
         })
     });
-    // The 1 s tick: counts by state over every row, countdowns redrawn.
+    // The 1 s tick: the counts of rows whose state moved, countdowns redrawn.
     g.bench_function(format!("tick/{n}"), |b| {
         let mut t = now;
         b.iter(|| {

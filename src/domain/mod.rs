@@ -7,6 +7,7 @@
 pub mod error;
 pub mod jwt;
 pub mod model;
+pub mod next_change;
 pub mod payload;
 pub mod scopes;
 pub mod secret;

@@ -7,17 +7,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::domain::{
-    Connection, ConnectionId, OpKind, ProviderKind, StateKind, UnixTime, User, UserId,
-};
+use crate::domain::{Connection, ConnectionId, OpKind, ProviderKind, StateKind, UnixTime, User};
 use crate::worker::{Detail, RequestId};
 
 use super::activity::{Activity, ActivityLine, Level};
+use super::counts::{StateCounts, kind_index};
 use super::forms::Mode;
 use super::keymap::Keymap;
 use super::line_edit::LineEdit;
 use super::run::RunOptions;
-use super::view::SortKey;
+use super::view::{Haystacks, SortKey, Sorted};
 
 /// An operation sent to the worker and not finished.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,14 +67,16 @@ pub struct App {
 
     pub(crate) conns: Vec<Connection>,
     pub(crate) by_id: HashMap<ConnectionId, usize>,
-    /// Per connection, the filter's lower-cased words (see `view::haystack`).
-    pub(crate) haystacks: Vec<String>,
+    /// The filter's lower-cased words of every row, once a filter was typed.
+    pub(crate) haystacks: Option<Haystacks>,
     pub(crate) users: Vec<User>,
-    /// Counts by state, in `StateKind::ALL` order; refreshed on data change and tick.
-    pub(crate) counts: [usize; StateKind::ALL.len()],
+    /// Counts by state, overall and per user: see `counts.rs`.
+    pub(crate) states: StateCounts,
 
     /// Positions in `conns`, filtered and sorted: see `view.rs`.
     pub(crate) order: Vec<usize>,
+    /// Every row in the order of `sort`, kept until the data or sort changes.
+    pub(crate) sorted: Option<Sorted>,
     pub(crate) sort: SortKey,
     pub(crate) filter: LineEdit,
     /// When `order` was last rebuilt, and whether data changed since
@@ -94,8 +95,6 @@ pub struct App {
     pub(crate) pending: BTreeMap<RequestId, InFlight>,
     /// The Reload in flight: a `Loaded` for any other id is stale.
     pub(crate) reload: Option<RequestId>,
-    /// Per user, counts by state, for the users view.
-    pub(crate) user_counts: HashMap<UserId, [usize; StateKind::ALL.len()]>,
     /// Rows with an operation running, ours or the scheduler's.
     pub(crate) busy: HashMap<ConnectionId, RequestId>,
     pub(crate) bulk: Option<Progress>,
@@ -122,10 +121,11 @@ impl App {
             keymap,
             conns: Vec::new(),
             by_id: HashMap::new(),
-            haystacks: Vec::new(),
+            haystacks: None,
             users: Vec::new(),
-            counts: [0; StateKind::ALL.len()],
+            states: StateCounts::new(now, opts.warn_secs),
             order: Vec::new(),
+            sorted: None,
             sort: SortKey::default(),
             filter: LineEdit::default(),
             rebuilt_at: None,
@@ -137,7 +137,6 @@ impl App {
             users_view: None,
             pending: BTreeMap::new(),
             reload: None,
-            user_counts: HashMap::new(),
             busy: HashMap::new(),
             bulk: None,
             activity: Activity::default(),
@@ -243,10 +242,7 @@ impl App {
     }
 
     pub fn count(&self, kind: StateKind) -> usize {
-        StateKind::ALL
-            .iter()
-            .position(|k| *k == kind)
-            .map_or(0, |i| self.counts[i])
+        self.states.total()[kind_index(kind)]
     }
 
     pub fn connection(&self, id: ConnectionId) -> Option<&Connection> {

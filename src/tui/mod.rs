@@ -9,6 +9,7 @@
 mod action;
 mod activity;
 mod app;
+mod counts;
 mod forms;
 mod keymap;
 mod keyspec;

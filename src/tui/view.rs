@@ -4,11 +4,16 @@
 //! The index is rebuilt when the data, the sort or the filter changes, never
 //! on a tick: the time-left sort orders by the absolute deadline instant, and
 //! instants do not move as the clock runs, so the order a second later is the
-//! same order. With 100 000 rows that keeps the 1 s tick cheap.
+//! same order. With 100 000 rows that keeps the 1 s tick cheap. The sorted
+//! list of all rows is kept too, so a filter keystroke only picks from it.
 
-use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use memchr::memmem::Finder;
 
 use crate::domain::{AccessExpiry, ConnState, Connection, StateKind, UnixTime};
+
+use super::counts::kind_index;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SortKey {
@@ -63,86 +68,341 @@ fn time_key(c: &Connection) -> (u8, i64) {
     }
 }
 
-fn state_rank(kind: StateKind) -> usize {
-    StateKind::ALL
-        .iter()
-        .position(|k| *k == kind)
-        .unwrap_or(StateKind::ALL.len())
+/// The filter's lower-cased words of every row (user, label, provider,
+/// family), which do not move with the clock: one buffer for all rows
+/// rather than a `String` each, built the first time a filter is typed.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Haystacks {
+    /// Row after row, each followed by `END`.
+    bytes: Vec<u8>,
+    /// Where each row's `END` sits in `bytes`.
+    ends: Vec<usize>,
 }
 
-/// The lower-cased words a filter searches that do not move with the clock:
-/// built once per data change, so typing a filter over 100 000 rows does not
-/// lower-case 100 000 names per key.
-pub fn haystack(c: &Connection) -> String {
-    // A separator no one types keeps matches inside one field.
-    format!(
-        "{}\u{1}{}\u{1}{}\u{1}{}",
-        c.user, c.label, c.provider, c.kind
-    )
-    .to_lowercase()
+/// Ends a row's words. No UTF-8 text holds this byte, so no needle can
+/// match across two rows.
+const END: u8 = 0xFF;
+
+impl Haystacks {
+    pub(crate) fn new(conns: &[Connection]) -> Haystacks {
+        let mut hay = Haystacks {
+            bytes: Vec::with_capacity(conns.len() * 48),
+            ends: Vec::with_capacity(conns.len()),
+        };
+        for c in conns {
+            hay.push(c);
+        }
+        hay
+    }
+
+    /// Adds the words of the row after the last one.
+    pub(crate) fn push(&mut self, c: &Connection) {
+        use std::io::Write;
+        let start = self.bytes.len();
+        // A separator no one types keeps matches inside one field.
+        let _ = write!(
+            self.bytes,
+            "{}\u{1}{}\u{1}{}\u{1}{}",
+            c.user, c.label, c.provider, c.kind
+        );
+        let words = &mut self.bytes[start..];
+        if words.is_ascii() {
+            words.make_ascii_lowercase();
+        } else {
+            let lower = String::from_utf8_lossy(words).to_lowercase();
+            self.bytes.truncate(start);
+            self.bytes.extend_from_slice(lower.as_bytes());
+        }
+        self.ends.push(self.bytes.len());
+        self.bytes.push(END);
+    }
+
+    /// Whether two versions of a row read the same words, so a rewrite of
+    /// the row leaves the buffer as it is.
+    pub(crate) fn same_words(a: &Connection, b: &Connection) -> bool {
+        a.user == b.user && a.label == b.label && a.provider == b.provider && a.kind == b.kind
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The rows whose words contain the needle: one pass over the buffer,
+    /// jumping to the next row after each hit.
+    fn hits(&self, finder: &Finder<'_>) -> Vec<bool> {
+        let mut hit = vec![false; self.ends.len()];
+        let (mut pos, mut row) = (0, 0);
+        while let Some(found) = finder.find(&self.bytes[pos..]) {
+            let at = pos + found;
+            row += self.ends[row..].partition_point(|&end| end < at);
+            let Some(flag) = hit.get_mut(row) else {
+                break;
+            };
+            *flag = true;
+            pos = self.ends[row] + 1;
+            row += 1;
+        }
+        hit
+    }
+
+    fn words(&self, i: usize) -> &[u8] {
+        let start = match i {
+            0 => 0,
+            _ => self.ends[i - 1] + 1,
+        };
+        &self.bytes[start..self.ends[i]]
+    }
 }
 
-/// Whether the filter `filter` keeps connection `c` (with its haystack).
-pub fn shows(c: &Connection, hay: &str, filter: &str, now: UnixTime, warn_secs: i64) -> bool {
-    let needle = filter.trim().to_lowercase();
-    needle.is_empty() || matches(hay, &needle, &ConnState::derive(c, now, warn_secs), now)
-}
-
-/// Case-insensitive filter over user, label, provider and the state in words.
-fn matches(hay: &str, needle_lower: &str, state: &ConnState, now: UnixTime) -> bool {
-    hay.contains(needle_lower)
-        || state.kind().label().contains(needle_lower)
-        || state.describe(now).to_lowercase().contains(needle_lower)
-}
-
-/// Rebuilds the index: the positions in `conns` to show, in display order.
-pub fn build_order(
-    conns: &[Connection],
-    haystacks: &[String],
-    sort: SortKey,
-    filter: &str,
+/// A filter as typed, ready to test rows against: case-insensitive over
+/// user, label, provider and the state in words.
+pub(crate) struct Needle {
+    finder: Finder<'static>,
     now: UnixTime,
     warn_secs: i64,
-) -> Vec<usize> {
-    let needle = filter.trim().to_lowercase();
-    let mut order: Vec<usize> = (0..conns.len())
-        .filter(|&i| {
-            needle.is_empty() || {
-                let state = ConnState::derive(&conns[i], now, warn_secs);
-                let hay = haystacks.get(i).map_or("", String::as_str);
-                matches(hay, &needle, &state, now)
+    /// Per state kind, whether its header label holds the needle.
+    label: [bool; StateKind::ALL.len()],
+    /// Per kind of words shared by all rows in a state (see `shared_words`),
+    /// whether they hold the needle, once known.
+    shared: [Option<bool>; SHARED_SLOTS],
+}
+
+impl Needle {
+    /// `None` for a filter that keeps every row.
+    pub(crate) fn new(filter: &str, now: UnixTime, warn_secs: i64) -> Option<Needle> {
+        let lower = filter.trim().to_lowercase();
+        if lower.is_empty() {
+            return None;
+        }
+        let finder = Finder::new(lower.as_bytes()).into_owned();
+        let label = StateKind::ALL.map(|k| finder.find(k.label().as_bytes()).is_some());
+        Some(Needle {
+            finder,
+            now,
+            warn_secs,
+            label,
+            shared: [None; SHARED_SLOTS],
+        })
+    }
+
+    /// Whether the filter keeps each row, by position in `conns`. `known`
+    /// gives a row's state at this needle's instant when it is kept
+    /// elsewhere, which spares reading the row itself.
+    pub(crate) fn scan<'s>(
+        &mut self,
+        conns: &[Connection],
+        hay: &Haystacks,
+        known: impl Fn(usize) -> Option<&'s ConnState>,
+    ) -> Vec<bool> {
+        let mut hit = hay.hits(&self.finder);
+        // Rows past the haystacks (none when they are kept in step) read
+        // as if their words held nothing, so only their state can match.
+        hit.resize(conns.len(), false);
+        // A row's own words are a function of its state (and the instant),
+        // and rows share many states (one error text, one deadline): each
+        // distinct state is read once.
+        let mut seen: HashMap<OwnWords<'s>, bool> = HashMap::new();
+        for (i, (c, h)) in conns.iter().zip(hit.iter_mut()).enumerate() {
+            if *h {
+                continue;
             }
+            *h = match known(i) {
+                Some(state) => match own_words(state) {
+                    Some(key) if !self.label[kind_index(state.kind())] => match seen.get(&key) {
+                        Some(&keep) => keep,
+                        None => {
+                            let keep = self.state_matches(state);
+                            seen.insert(key, keep);
+                            keep
+                        }
+                    },
+                    _ => self.state_matches(state),
+                },
+                None => self.state_matches(&ConnState::derive(c, self.now, self.warn_secs)),
+            };
+        }
+        hit
+    }
+
+    /// Whether the filter keeps row `i` of `conns`.
+    pub(crate) fn keeps(&mut self, conns: &[Connection], hay: &Haystacks, i: usize) -> bool {
+        let words = match i < hay.len() {
+            true => hay.words(i),
+            false => &[],
+        };
+        self.finder.find(words).is_some()
+            || conns.get(i).is_some_and(|c| {
+                self.state_matches(&ConnState::derive(c, self.now, self.warn_secs))
+            })
+    }
+
+    fn state_matches(&mut self, state: &ConnState) -> bool {
+        if self.label[kind_index(state.kind())] {
+            return true;
+        }
+        let (now, finder) = (self.now, &self.finder);
+        let words = || {
+            let mut text = state.describe(now);
+            match text.is_ascii() {
+                true => text.make_ascii_lowercase(),
+                false => text = text.to_lowercase(),
+            }
+            finder.find(text.as_bytes()).is_some()
+        };
+        match shared_words(state) {
+            Some(slot) => *self.shared[slot].get_or_insert_with(words),
+            None => words(),
+        }
+    }
+}
+
+/// What the words of a state that reads its own words depend on: the whole
+/// state, since `describe` reads nothing else but the instant.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum OwnWords<'s> {
+    CodePending(UnixTime),
+    LoggedOut(UnixTime),
+    Failed(&'s str),
+}
+
+fn own_words(state: &ConnState) -> Option<OwnWords<'_>> {
+    match state {
+        ConnState::CodePending { expires_at } => Some(OwnWords::CodePending(*expires_at)),
+        ConnState::LoggedOut {
+            access_until: Some(t),
+        } => Some(OwnWords::LoggedOut(*t)),
+        ConnState::Failed { error } => Some(OwnWords::Failed(error)),
+        _ => None,
+    }
+}
+
+/// Slots for the words of states whose text is the same for every row in
+/// that state: one per kind, and one more for "expired (refreshable)".
+const SHARED_SLOTS: usize = StateKind::ALL.len() + 1;
+
+/// Kinds whose every state reads the same words, whatever its instants.
+const SAME_WORDS: [StateKind; 5] = [
+    StateKind::CodeExpired,
+    StateKind::Active,
+    StateKind::Expiring,
+    StateKind::ReauthRequired,
+    StateKind::Delinked,
+];
+
+/// The slot of `state`'s words when every row in it reads the same (so they
+/// are matched once per keystroke, not once per row); `None` when the words
+/// carry the row's own countdown or error.
+fn shared_words(state: &ConnState) -> Option<usize> {
+    match state {
+        s if SAME_WORDS.contains(&s.kind()) => Some(kind_index(s.kind())),
+        ConnState::Expired {
+            refreshable: true, ..
+        } => Some(StateKind::ALL.len()),
+        ConnState::Expired { .. } | ConnState::LoggedOut { access_until: None } => {
+            Some(kind_index(state.kind()))
+        }
+        _ => None,
+    }
+}
+
+/// The rows in the order of one sort, kept while the data and the sort stay
+/// as they are: a filter keystroke then keeps the matches of this order
+/// instead of sorting them again.
+#[derive(Debug, Clone)]
+pub(crate) struct Sorted {
+    sort: SortKey,
+    /// The state sort ranks rows by their state at this instant.
+    at: Option<UnixTime>,
+    rows: Vec<usize>,
+}
+
+impl Sorted {
+    pub(crate) fn new(
+        conns: &[Connection],
+        sort: SortKey,
+        now: UnixTime,
+        warn_secs: i64,
+    ) -> Sorted {
+        let times: Vec<(u8, i64)> = conns.iter().map(time_key).collect();
+        let by_time = |a: usize, b: usize| {
+            times[a]
+                .cmp(&times[b])
+                .then_with(|| conns[a].user.cmp(&conns[b].user))
+                .then_with(|| conns[a].id.cmp(&conns[b].id))
+                // Equal ids should not happen; if they do, the list order decides.
+                .then_with(|| a.cmp(&b))
+        };
+        let mut rows: Vec<usize> = (0..conns.len()).collect();
+        match sort {
+            SortKey::TimeLeft => rows.sort_unstable_by(|&a, &b| by_time(a, b)),
+            SortKey::User => {
+                let names = lower_ranks(conns);
+                rows.sort_unstable_by(|&a, &b| names[a].cmp(&names[b]).then_with(|| by_time(a, b)));
+            }
+            SortKey::Provider => rows.sort_unstable_by(|&a, &b| {
+                conns[a]
+                    .provider
+                    .cmp(&conns[b].provider)
+                    .then_with(|| by_time(a, b))
+            }),
+            SortKey::State => {
+                let ranks: Vec<usize> = conns
+                    .iter()
+                    .map(|c| kind_index(ConnState::derive(c, now, warn_secs).kind()))
+                    .collect();
+                rows.sort_unstable_by(|&a, &b| ranks[a].cmp(&ranks[b]).then_with(|| by_time(a, b)));
+            }
+        }
+        Sorted {
+            sort,
+            at: (sort == SortKey::State).then_some(now),
+            rows,
+        }
+    }
+
+    /// Whether this order is still the order of `sort` at `now` (for data
+    /// that has not changed since it was built).
+    pub(crate) fn fits(&self, sort: SortKey, now: UnixTime) -> bool {
+        self.sort == sort && self.at.is_none_or(|at| at == now)
+    }
+
+    /// The rows the filter keeps (all without one), in this order.
+    pub(crate) fn order(&self, kept: Option<&[bool]>) -> Vec<usize> {
+        match kept {
+            None => self.rows.clone(),
+            Some(kept) => (self.rows.iter().copied())
+                .filter(|&i| kept.get(i).copied().unwrap_or(false))
+                .collect(),
+        }
+    }
+}
+
+/// Per row, the rank of its user's name lower-cased, so the user sort
+/// compares numbers and lower-cases each distinct name once.
+fn lower_ranks(conns: &[Connection]) -> Vec<u32> {
+    let mut distinct: HashMap<&str, usize> = HashMap::new();
+    let of_row: Vec<usize> = conns
+        .iter()
+        .map(|c| {
+            let next = distinct.len();
+            *distinct.entry(c.user.as_str()).or_insert(next)
         })
         .collect();
-    match sort {
-        SortKey::State => {
-            let ranks: Vec<usize> = conns
-                .iter()
-                .map(|c| state_rank(ConnState::derive(c, now, warn_secs).kind()))
-                .collect();
-            order.sort_by(|&a, &b| {
-                ranks[a]
-                    .cmp(&ranks[b])
-                    .then_with(|| by_time(&conns[a], &conns[b]))
-            });
+    let mut names: Vec<(String, usize)> = (distinct.iter())
+        .map(|(name, &d)| (name.to_lowercase(), d))
+        .collect();
+    names.sort_unstable();
+    let mut rank = vec![0u32; names.len()];
+    let mut r = 0u32;
+    for (j, (lower, d)) in names.iter().enumerate() {
+        if j > 0 && names[j - 1].0 != *lower {
+            r += 1;
         }
-        _ => order.sort_by(|&a, &b| compare(&conns[a], &conns[b], sort)),
+        rank[*d] = r;
     }
-    order
+    of_row.into_iter().map(|d| rank[d]).collect()
 }
 
-fn compare(a: &Connection, b: &Connection, sort: SortKey) -> Ordering {
-    let primary = match sort {
-        SortKey::User => a.user.to_lowercase().cmp(&b.user.to_lowercase()),
-        SortKey::Provider => a.provider.cmp(&b.provider),
-        SortKey::TimeLeft | SortKey::State => Ordering::Equal,
-    };
-    primary.then_with(|| by_time(a, b))
-}
-
-fn by_time(a: &Connection, b: &Connection) -> Ordering {
-    time_key(a)
-        .cmp(&time_key(b))
-        .then_with(|| a.user.cmp(&b.user))
-        .then_with(|| a.id.cmp(&b.id))
-}
+#[cfg(test)]
+#[path = "view_tests.rs"]
+mod tests;

@@ -42,7 +42,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
 }
 
 fn user_row(app: &App, u: &User, selected: bool, theme: Theme) -> Row<'static> {
-    let counts = app.user_counts.get(&u.id);
+    let counts = app.states.of_user(u.id);
     let total: usize = counts.map_or(0, |c| c.iter().sum());
     let row = Row::new(vec![
         Cell::from(if selected { "›" } else { " " }),

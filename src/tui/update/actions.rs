@@ -97,7 +97,7 @@ fn toggle_users(app: &mut App, now: UnixTime) -> Vec<Command> {
         Some(_) => None,
         None => Some(UsersView::default()),
     };
-    // Per-user counts are only kept while the view shows.
+    // The view opens on counts as of now rather than as of the last tick.
     data::refresh_counts(app, now);
     app.dirty = true;
     Vec::new()

@@ -4,9 +4,7 @@
 //! The selection follows its connection across a rebuild (by id, not by
 //! position), so a refresh that moves a row does not move the operator.
 
-use std::collections::HashMap;
-
-use crate::domain::{ConnState, Connection, ConnectionId, StateKind, UnixTime, User};
+use crate::domain::{Connection, ConnectionId, UnixTime, User};
 use crate::worker::Command;
 
 use super::super::app::App;
@@ -26,45 +24,76 @@ impl App {
         let keep = self.selected_id();
         self.order.clear();
         self.by_id = conns.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
-        self.haystacks = conns.iter().map(view::haystack).collect();
+        // Built again on the first filter keystroke: most sessions never filter.
+        self.haystacks = None;
+        self.sorted = None;
         self.conns = conns;
         self.users = users;
+        self.states.rebuild(&self.conns, now);
         rebuild(self, keep, now);
-        refresh_counts(self, now);
+        self.dirty = true;
     }
 }
 
 /// Replaces or adds one connection as the worker now reports it.
 ///
-/// The row itself changes at once. The order and the counts follow at once
-/// too, unless they were already rebuilt in this second: then the next tick
-/// rebuilds them, so a bulk refresh of thousands of rows re-sorts 100 000
+/// The row itself and the counts change at once. The order follows at once
+/// too, unless it was already rebuilt in this second: then the next tick
+/// rebuilds it, so a bulk refresh of thousands of rows re-sorts 100 000
 /// rows once a second rather than once per result.
 pub(super) fn upsert(app: &mut App, conn: Connection, now: UnixTime) -> Vec<Command> {
-    let hay = view::haystack(&conn);
     match app.by_id.get(&conn.id).copied() {
-        Some(i) if i < app.conns.len() && i < app.haystacks.len() => {
+        Some(i) if i < app.conns.len() => {
+            if !view::Haystacks::same_words(&app.conns[i], &conn) {
+                // Names rarely change; the words are built again when next needed.
+                app.haystacks = None;
+            }
             app.conns[i] = conn;
-            app.haystacks[i] = hay;
+            app.states.row_changed(&app.conns, i);
         }
         _ => {
             let i = app.conns.len();
-            // A new row shows at the end until the next rebuild sorts it.
-            if view::shows(&conn, &hay, app.filter.text(), now, app.warn_secs) {
-                app.order.push(i);
-            }
             app.by_id.insert(conn.id, i);
             app.conns.push(conn);
-            app.haystacks.push(hay);
+            app.states.row_changed(&app.conns, i);
+            if let Some(hay) = &mut app.haystacks {
+                hay.push(&app.conns[i]);
+            }
+            // A new row shows at the end until the next rebuild sorts it.
+            if keeps(app, i, now) {
+                app.order.push(i);
+            }
         }
     }
+    app.sorted = None;
+    app.states.advance(&app.conns, now);
     app.dirty = true;
     if app.rebuilt_at == Some(now) {
         app.index_stale = true;
         return Vec::new();
     }
-    refresh_counts(app, now);
     reindex(app, now)
+}
+
+/// Whether the filter keeps row `i`.
+fn keeps(app: &mut App, i: usize, now: UnixTime) -> bool {
+    let Some(mut needle) = view::Needle::new(app.filter.text(), now, app.warn_secs) else {
+        return true;
+    };
+    let hay = haystacks(&mut app.haystacks, &app.conns);
+    needle.keeps(&app.conns, hay, i)
+}
+
+/// The filter's words of every row, built on first use (or anew if they
+/// ever fell out of step with the rows).
+fn haystacks<'a>(
+    hay: &'a mut Option<view::Haystacks>,
+    conns: &[Connection],
+) -> &'a view::Haystacks {
+    if hay.as_ref().is_some_and(|h| h.len() != conns.len()) {
+        *hay = None;
+    }
+    hay.get_or_insert_with(|| view::Haystacks::new(conns))
 }
 
 /// The tick's half of [`upsert`]: a rebuild put off within a busy second.
@@ -100,15 +129,25 @@ pub(super) fn refilter(app: &mut App, now: UnixTime) -> Vec<Command> {
 }
 
 fn rebuild(app: &mut App, keep: Option<ConnectionId>, now: UnixTime) {
-    app.order = view::build_order(
-        &app.conns,
-        &app.haystacks,
-        app.sort,
-        app.filter.text(),
-        now,
-        app.warn_secs,
-    );
-    let found = keep.and_then(|id| app.order.iter().position(|&i| app.conns[i].id == id));
+    let sorted = match app.sorted.take() {
+        Some(s) if s.fits(app.sort, now) => s,
+        _ => view::Sorted::new(&app.conns, app.sort, now, app.warn_secs),
+    };
+    app.order = match view::Needle::new(app.filter.text(), now, app.warn_secs) {
+        None => sorted.order(None),
+        Some(mut needle) => {
+            // Moved to `now`, the counts hold every row's state.
+            app.states.advance(&app.conns, now);
+            let hay = haystacks(&mut app.haystacks, &app.conns);
+            let states = &app.states;
+            let kept = needle.scan(&app.conns, hay, |i| states.state_at(i, now));
+            sorted.order(Some(&kept))
+        }
+    };
+    app.sorted = Some(sorted);
+    // By position in `conns`, so the search reads the index, not the rows.
+    let keep = keep.and_then(|id| app.by_id.get(&id).copied());
+    let found = keep.and_then(|k| app.order.iter().position(|&i| i == k));
     app.cursor = found.unwrap_or(app.cursor.min(app.order.len().saturating_sub(1)));
     let page = nav::page_rows(app);
     app.offset = super::super::layout::keep_visible(app.offset, app.cursor, page, app.order.len());
@@ -117,31 +156,10 @@ fn rebuild(app: &mut App, keep: Option<ConnectionId>, now: UnixTime) {
     app.dirty = true;
 }
 
-/// Counts by state for the header and (while it shows) the users view.
-/// States move with the clock (active becomes expiring), so this also runs
-/// on every tick; it is one pass without sorting.
+/// Moves the counts by state to `now`: only rows whose state can have
+/// changed since are looked at (see `counts.rs`).
 pub(super) fn refresh_counts(app: &mut App, now: UnixTime) {
-    let mut counts = [0; StateKind::ALL.len()];
-    let mut per_user: HashMap<_, [usize; StateKind::ALL.len()]> = HashMap::new();
-    let users_shown = app.users_view.is_some();
-    for c in &app.conns {
-        let kind = ConnState::derive(c, now, app.warn_secs).kind();
-        let i = kind_index(kind);
-        counts[i] += 1;
-        if users_shown {
-            per_user.entry(c.user_id).or_default()[i] += 1;
-        }
-    }
-    if counts != app.counts {
+    if app.states.advance(&app.conns, now) {
         app.dirty = true;
     }
-    app.counts = counts;
-    app.user_counts = per_user;
-}
-
-pub(crate) fn kind_index(kind: StateKind) -> usize {
-    StateKind::ALL
-        .iter()
-        .position(|k| *k == kind)
-        .unwrap_or_default()
 }
