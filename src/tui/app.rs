@@ -66,7 +66,8 @@ pub struct App {
     pub(crate) keymap: Keymap,
 
     pub(crate) conns: Vec<Connection>,
-    pub(crate) by_id: HashMap<ConnectionId, usize>,
+    /// Fx, not SipHash: built over every row at load, keys are our own ids.
+    pub(crate) by_id: rustc_hash::FxHashMap<ConnectionId, usize>,
     /// The filter's lower-cased words of every row, once a filter was typed.
     pub(crate) haystacks: Option<Haystacks>,
     pub(crate) users: Vec<User>,
@@ -120,7 +121,7 @@ impl App {
             providers: opts.providers.clone(),
             keymap,
             conns: Vec::new(),
-            by_id: HashMap::new(),
+            by_id: rustc_hash::FxHashMap::default(),
             haystacks: None,
             users: Vec::new(),
             states: StateCounts::new(now, opts.warn_secs),

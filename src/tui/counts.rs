@@ -7,7 +7,7 @@
 //! only the rows whose instant has come: with 100 000 rows a tick costs the
 //! rows that change, not all of them.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use crate::domain::next_change::next_change;
 use crate::domain::{ConnState, Connection, StateKind, UnixTime, UserId};
@@ -36,7 +36,7 @@ pub(crate) struct StateCounts {
     /// `(next instant, row)` for every row with an instant ahead.
     due: BTreeSet<(i64, usize)>,
     total: Counts,
-    per_user: HashMap<UserId, Counts>,
+    per_user: rustc_hash::FxHashMap<UserId, Counts>,
 }
 
 #[derive(Debug, Clone)]
@@ -61,7 +61,7 @@ impl StateCounts {
             rows: Vec::new(),
             due: BTreeSet::new(),
             total: [0; StateKind::ALL.len()],
-            per_user: HashMap::new(),
+            per_user: rustc_hash::FxHashMap::default(),
         }
     }
 

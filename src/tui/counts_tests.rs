@@ -1,5 +1,6 @@
 use super::*;
 use crate::domain::{AccessExpiry, ConnectionId, Flags, Grant, Lifetimes, ProviderKind, Scopes};
+use std::collections::HashMap;
 
 const NOW: UnixTime = UnixTime(1_700_000_000);
 const WARN: i64 = 30;

@@ -305,6 +305,10 @@ fn shared_words(state: &ConnState) -> Option<usize> {
     }
 }
 
+/// A row's place in a sort: primary rank, time key, exact user rank, id,
+/// then the row itself.
+type SortKeyOf = (u64, (u8, i64), u32, i64, usize);
+
 /// The rows in the order of one sort, kept while the data and the sort stay
 /// as they are: a filter keystroke then keeps the matches of this order
 /// instead of sorting them again.
@@ -323,36 +327,31 @@ impl Sorted {
         now: UnixTime,
         warn_secs: i64,
     ) -> Sorted {
-        let times: Vec<(u8, i64)> = conns.iter().map(time_key).collect();
-        let by_time = |a: usize, b: usize| {
-            times[a]
-                .cmp(&times[b])
-                .then_with(|| conns[a].user.cmp(&conns[b].user))
-                .then_with(|| conns[a].id.cmp(&conns[b].id))
-                // Equal ids should not happen; if they do, the list order decides.
-                .then_with(|| a.cmp(&b))
+        // One flat key per row, compared as plain numbers: names become
+        // ranks first (each distinct name handled once), so sorting 100 000
+        // rows never compares a string.
+        let exact = name_ranks(conns, |c| c.user_id, |c| c.user.clone());
+        let primary: Vec<u64> = match sort {
+            SortKey::TimeLeft => vec![0; conns.len()],
+            SortKey::User => widen(name_ranks(conns, |c| c.user_id, |c| c.user.to_lowercase())),
+            SortKey::Provider => widen(name_ranks(
+                conns,
+                |c| c.provider.as_str(),
+                |c| c.provider.clone(),
+            )),
+            SortKey::State => conns
+                .iter()
+                .map(|c| kind_index(ConnState::derive(c, now, warn_secs).kind()) as u64)
+                .collect(),
         };
-        let mut rows: Vec<usize> = (0..conns.len()).collect();
-        match sort {
-            SortKey::TimeLeft => rows.sort_unstable_by(|&a, &b| by_time(a, b)),
-            SortKey::User => {
-                let names = lower_ranks(conns);
-                rows.sort_unstable_by(|&a, &b| names[a].cmp(&names[b]).then_with(|| by_time(a, b)));
-            }
-            SortKey::Provider => rows.sort_unstable_by(|&a, &b| {
-                conns[a]
-                    .provider
-                    .cmp(&conns[b].provider)
-                    .then_with(|| by_time(a, b))
-            }),
-            SortKey::State => {
-                let ranks: Vec<usize> = conns
-                    .iter()
-                    .map(|c| kind_index(ConnState::derive(c, now, warn_secs).kind()))
-                    .collect();
-                rows.sort_unstable_by(|&a, &b| ranks[a].cmp(&ranks[b]).then_with(|| by_time(a, b)));
-            }
-        }
+        let mut keyed: Vec<SortKeyOf> = conns
+            .iter()
+            .enumerate()
+            // Equal ids should not happen; if they do, the list order decides.
+            .map(|(i, c)| (primary[i], time_key(c), exact[i], c.id.0, i))
+            .collect();
+        keyed.sort_unstable();
+        let rows = keyed.into_iter().map(|k| k.4).collect();
         Sorted {
             sort,
             at: (sort == SortKey::State).then_some(now),
@@ -377,30 +376,39 @@ impl Sorted {
     }
 }
 
-/// Per row, the rank of its user's name lower-cased, so the user sort
-/// compares numbers and lower-cases each distinct name once.
-fn lower_ranks(conns: &[Connection]) -> Vec<u32> {
-    let mut distinct: HashMap<&str, usize> = HashMap::new();
+/// Per row, the rank of `name(row)` among all rows' names. `name` must
+/// depend only on `key(row)`: it runs once per distinct key (per user, or
+/// per provider), not once per row.
+fn name_ranks<'c, K: std::hash::Hash + Eq>(
+    conns: &'c [Connection],
+    key: impl Fn(&'c Connection) -> K,
+    name: impl Fn(&Connection) -> String,
+) -> Vec<u32> {
+    let mut distinct: rustc_hash::FxHashMap<K, usize> = rustc_hash::FxHashMap::default();
+    let mut names: Vec<(String, usize)> = Vec::new();
     let of_row: Vec<usize> = conns
         .iter()
         .map(|c| {
-            let next = distinct.len();
-            *distinct.entry(c.user.as_str()).or_insert(next)
+            *distinct.entry(key(c)).or_insert_with(|| {
+                names.push((name(c), names.len()));
+                names.len() - 1
+            })
         })
-        .collect();
-    let mut names: Vec<(String, usize)> = (distinct.iter())
-        .map(|(name, &d)| (name.to_lowercase(), d))
         .collect();
     names.sort_unstable();
     let mut rank = vec![0u32; names.len()];
     let mut r = 0u32;
-    for (j, (lower, d)) in names.iter().enumerate() {
-        if j > 0 && names[j - 1].0 != *lower {
+    for j in 0..names.len() {
+        if j > 0 && names[j - 1].0 != names[j].0 {
             r += 1;
         }
-        rank[*d] = r;
+        rank[names[j].1] = r;
     }
     of_row.into_iter().map(|d| rank[d]).collect()
+}
+
+fn widen(ranks: Vec<u32>) -> Vec<u64> {
+    ranks.into_iter().map(u64::from).collect()
 }
 
 #[cfg(test)]
