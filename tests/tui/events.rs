@@ -264,6 +264,29 @@ fn user_added_and_notice() {
     );
     assert_eq!(app.users().len(), 12);
     assert_eq!(last_text(&app), "user zoe added");
+    let aaron = User {
+        id: UserId(100),
+        name: "Aaron".into(),
+        email: None,
+        created_at: NOW,
+    };
+    app.update(
+        worker(Event::UserAdded {
+            id: RequestId(51),
+            user: aaron,
+        }),
+        NOW,
+    );
+    // The users view's order, ignoring case, is kept as users arrive.
+    let names: Vec<&str> = app.users().iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names.first(), Some(&"Aaron"));
+    assert_eq!(names.last(), Some(&"zoe"));
+    let mut sorted = names.clone();
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(names, sorted);
+    app.update(key('u'), NOW);
+    app.update(code(crossterm::event::KeyCode::Enter), NOW);
+    assert_eq!(app.filter(), "Aaron");
     app.update(
         worker(Event::Notice {
             message: "scheduler: store is locked".into(),

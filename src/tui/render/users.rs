@@ -21,10 +21,8 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     ));
     let rows_on_screen = usize::from(layout::table_body(area).height).max(1);
     let offset = layout::keep_visible(view.offset, view.cursor, rows_on_screen, app.users.len());
-    let mut users: Vec<_> = app.users.iter().collect();
-    users.sort_by_key(|u| u.name.to_lowercase());
-    let rows: Vec<Row> = users
-        .iter()
+    // Already in the view's order (see `update::data::sort_users`).
+    let rows: Vec<Row> = (app.users.iter())
         .enumerate()
         .skip(offset)
         .take(rows_on_screen)

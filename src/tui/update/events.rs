@@ -196,10 +196,9 @@ fn login_url(app: &mut App, url: String, now: UnixTime) -> Vec<Command> {
 
 fn user_added(app: &mut App, user: User, now: UnixTime) -> Vec<Command> {
     app.note(now, Level::Ok, format!("user {} added", user.name));
-    match app.users.iter_mut().find(|u| u.id == user.id) {
-        Some(old) => *old = user,
-        None => app.users.push(user),
-    }
+    app.users.retain(|u| u.id != user.id);
+    app.users.push(user);
+    data::sort_users(&mut app.users);
     Vec::new()
 }
 

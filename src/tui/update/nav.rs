@@ -91,9 +91,7 @@ pub(super) fn pick_user(app: &mut App, now: UnixTime) -> Vec<Command> {
     data::refilter(app, now)
 }
 
-/// The users view's rows, by name.
+/// The users view's rows, by name (`App::users` is kept in that order).
 pub(crate) fn sorted_user_names(app: &App) -> Vec<String> {
-    let mut names: Vec<String> = app.users.iter().map(|u| u.name.clone()).collect();
-    names.sort_by_key(|n| n.to_lowercase());
-    names
+    app.users.iter().map(|u| u.name.clone()).collect()
 }
