@@ -132,16 +132,9 @@ pub trait Store: Send + Sync {
 
     /// Takes a cross-process lease on a connection so that only one process
     /// talks to the provider for it at a time (rotating refresh tokens break
-    /// otherwise). Returns false when another live holder has it.
-    fn try_lease(
-        &self,
-        id: ConnectionId,
-        holder: &str,
-        until: UnixTime,
-        now: UnixTime,
-    ) -> Result<bool, StoreError>;
-    /// [`Store::try_lease`], and if it was taken, the connection and its
-    /// secrets as they are under the lease, in the same transaction.
+    /// otherwise): free, expired, or already `holder`'s (a renewal). Returns
+    /// the connection and its secrets as they are under the lease, read in
+    /// the same transaction, or `None` when another live holder has it.
     fn lease_and_read(
         &self,
         id: ConnectionId,

@@ -22,6 +22,12 @@ pub enum StoreError {
     Io(String),
 }
 
+impl StoreError {
+    pub(crate) fn no_connection(id: ConnectionId) -> Self {
+        StoreError::NotFound(format!("connection {id}"))
+    }
+}
+
 impl From<StoreError> for OpError {
     fn from(e: StoreError) -> Self {
         OpError::store(e.to_string())

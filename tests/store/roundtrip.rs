@@ -2,7 +2,7 @@
 
 use bankdeck::domain::{
     AccessExpiry, ConnectionId, Flags, Grant, Lifetimes, OpKind, ProviderKind, RemoteIds, Scopes,
-    Secret, Secrets,
+    Secret, Secrets, UnixTime,
 };
 use bankdeck::store::{ConnectionUpdate, NewConnection, SecretChange, Store, StoreError};
 
@@ -230,44 +230,43 @@ fn the_audit_log_refuses_update_and_delete_even_through_raw_sql() {
     assert_eq!(n, 2);
 }
 
+/// Whether `holder` got the lease (the row read under it is the store's).
+fn takes(
+    store: &impl Store,
+    id: ConnectionId,
+    holder: &str,
+    until: UnixTime,
+    now: UnixTime,
+) -> Result<bool, StoreError> {
+    Ok(store.lease_and_read(id, holder, until, now)?.is_some())
+}
+
 #[test]
 fn leases_exclude_other_holders_until_released_or_expired() {
     let env = Env::new();
     let (store, id) = seeded(&env, "ls");
     let other = env.open();
     let until = NOW.plus_secs(30);
-    assert!(store.try_lease(id, "pid-1", until, NOW).unwrap());
+    assert!(takes(&store, id, "pid-1", until, NOW).unwrap());
+    assert!(!takes(&other, id, "pid-2", until, NOW.plus_secs(10)).unwrap());
     assert!(
-        !other
-            .try_lease(id, "pid-2", until, NOW.plus_secs(10))
-            .unwrap()
-    );
-    assert!(
-        store
-            .try_lease(id, "pid-1", NOW.plus_secs(60), NOW)
-            .unwrap(),
+        takes(&store, id, "pid-1", NOW.plus_secs(60), NOW).unwrap(),
         "renewal"
     );
     other.release_lease(id, "pid-2").unwrap(); // not theirs: no effect
+    assert!(!takes(&other, id, "pid-2", until, NOW.plus_secs(59)).unwrap());
     assert!(
-        !other
-            .try_lease(id, "pid-2", until, NOW.plus_secs(59))
-            .unwrap()
-    );
-    assert!(
-        other
-            .try_lease(id, "pid-2", NOW.plus_secs(90), NOW.plus_secs(60))
-            .unwrap(),
+        takes(&other, id, "pid-2", NOW.plus_secs(90), NOW.plus_secs(60)).unwrap(),
         "expired"
     );
     other.release_lease(id, "pid-2").unwrap();
-    assert!(store.try_lease(id, "pid-1", until, NOW).unwrap());
+    assert!(takes(&store, id, "pid-1", until, NOW).unwrap());
     assert_eq!(
         store.connection(id).unwrap().unwrap().version,
         1,
         "leases are not data"
     );
-    let missing = store.try_lease(ConnectionId(77), "x", until, NOW);
+    let missing = takes(&store, ConnectionId(77), "x", until, NOW);
     assert!(matches!(missing, Err(StoreError::NotFound(_))));
 }
 

@@ -142,13 +142,9 @@ pub(super) fn commit_group(
         Ok(())
     };
     // On any error the transaction drops unfinished, rolling back the group.
-    let outcome = run_all(&tx).and_then(|()| tx.commit());
-    // Every other write on this connection is durable: `write` and the next
-    // group set their mode too, so a failure here cannot weaken them.
-    if !durable && let Err(e) = conn.pragma_update(None, "synchronous", "FULL") {
-        tracing::warn!(error = %e, "could not restore synchronous=FULL after a lease");
-    }
-    match outcome {
+    // Nothing restores the mode: every transaction on this connection (each
+    // group here, each `SqliteStore::write`) sets its own before it begins.
+    match run_all(&tx).and_then(|()| tx.commit()) {
         Ok(()) => settle(jobs, Ok(())),
         Err(e) => settle(jobs, Err(&sql(db)(e))),
     }
@@ -241,7 +237,7 @@ mod tests {
     }
 
     #[test]
-    fn lease_only_groups_skip_the_fsync_and_leave_the_connection_durable() {
+    fn lease_only_groups_skip_the_fsync_and_one_durable_write_makes_a_group_durable() {
         let mut conn = db();
         let cipher = FieldCipher::new(&random_bytes::<KEY_LEN>());
         conn.pragma_update(None, "synchronous", "FULL").unwrap();

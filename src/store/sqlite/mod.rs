@@ -282,19 +282,6 @@ impl Store for SqliteStore {
         self.read(|c, db| reads::audit(c, db, connection, limit))
     }
 
-    fn try_lease(
-        &self,
-        id: ConnectionId,
-        holder: &str,
-        until: UnixTime,
-        now: UnixTime,
-    ) -> Result<bool, StoreError> {
-        let holder = holder.to_owned();
-        self.write_grouped(false, move |tx, _, db| {
-            writes::try_lease(tx, db, id, &holder, until, now)
-        })
-    }
-
     fn lease_and_read(
         &self,
         id: ConnectionId,
@@ -307,8 +294,7 @@ impl Store for SqliteStore {
             if !writes::try_lease(tx, db, id, &holder, until, now)? {
                 return Ok(None);
             }
-            let conn = reads::connection(tx, db, id)?
-                .ok_or_else(|| StoreError::NotFound(format!("connection {id}")))?;
+            let conn = reads::existing(tx, db, id)?;
             Ok(Some((conn, reads::secrets(tx, cipher, db, id)?)))
         })
     }
@@ -326,5 +312,41 @@ impl Store for SqliteStore {
 
     fn check_integrity(&self) -> Result<(), StoreError> {
         self.read(|c, db| reads::check_integrity(c, &self.cipher, db))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::domain::OpKind;
+
+    #[test]
+    fn a_write_after_a_lease_only_group_is_durable_again() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let store = SqliteStore::open(OpenOptions::new(
+            dir.path().join("data"),
+            KeySource::File(dir.path().join("key")),
+        ))
+        .unwrap();
+        let sync = || -> i64 {
+            store
+                .lock()
+                .pragma_query_value(None, "synchronous", |r| r.get(0))
+                .unwrap()
+        };
+        let audit = AuditDraft {
+            at: UnixTime(1_700_000_000),
+            actor: "t".into(),
+            op: OpKind::AddUser,
+            ok: true,
+            message: "added".into(),
+        };
+        store.release_lease(ConnectionId(1), "nobody").unwrap();
+        assert_eq!(sync(), 1, "a lease-only group commits without the fsync");
+        store.add_user("amira", None, audit).unwrap();
+        assert_eq!(sync(), 2, "every other write is synchronous=FULL");
     }
 }

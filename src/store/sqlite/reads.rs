@@ -113,6 +113,15 @@ pub(crate) fn connection(
         .map_err(sql(db))
 }
 
+/// [`connection`], where a missing row is [`StoreError::NotFound`].
+pub(crate) fn existing(
+    db_conn: &Db,
+    db: &Path,
+    id: ConnectionId,
+) -> Result<Connection, StoreError> {
+    connection(db_conn, db, id)?.ok_or_else(|| StoreError::no_connection(id))
+}
+
 pub(crate) fn exists(db_conn: &Db, db: &Path, id: ConnectionId) -> Result<bool, StoreError> {
     db_conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM connections WHERE id = ?1)")
@@ -135,7 +144,7 @@ pub(crate) fn lease(
         .optional()
         .map_err(sql(db))?;
     match row {
-        None => Err(StoreError::NotFound(format!("connection {id}"))),
+        None => Err(StoreError::no_connection(id)),
         Some((Some(holder), Some(until))) => Ok(Some((holder, until))),
         Some(_) => Ok(None),
     }
@@ -148,7 +157,7 @@ pub(crate) fn secrets(
     id: ConnectionId,
 ) -> Result<Secrets, StoreError> {
     if !exists(db_conn, db, id)? {
-        return Err(StoreError::NotFound(format!("connection {id}")));
+        return Err(StoreError::no_connection(id));
     }
     let mut stmt = db_conn
         .prepare_cached("SELECT name, ciphertext FROM secrets WHERE connection_id = ?1")

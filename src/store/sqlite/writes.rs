@@ -116,8 +116,7 @@ pub(crate) fn apply(
     update: ConnectionUpdate,
     audit: AuditDraft,
 ) -> Result<Connection, StoreError> {
-    let conn = reads::connection(tx, db, id)?
-        .ok_or_else(|| StoreError::NotFound(format!("connection {id}")))?;
+    let conn = reads::existing(tx, db, id)?;
     if conn.version != expected_version {
         return Err(StoreError::Conflict(id));
     }
@@ -141,7 +140,7 @@ pub(crate) fn apply_to(
         return Err(if reads::exists(tx, db, id)? {
             StoreError::Conflict(id)
         } else {
-            StoreError::NotFound(format!("connection {id}"))
+            StoreError::no_connection(id)
         });
     }
     let changes = [
@@ -272,7 +271,7 @@ pub(crate) fn try_lease(
         .and_then(|mut s| s.execute(params![holder, until.0, id.0, now.0]))
         .map_err(sql(db))?;
     if taken == 0 && !reads::exists(tx, db, id)? {
-        return Err(StoreError::NotFound(format!("connection {id}")));
+        return Err(StoreError::no_connection(id));
     }
     Ok(taken == 1)
 }
