@@ -63,20 +63,9 @@ mod tests {
 
     fn conn(provider: &str) -> Connection {
         Connection {
-            id: ConnectionId(1),
-            user_id: UserId(1),
             user: "u".into(),
-            provider: provider.into(),
-            kind: ProviderKind::Oidc,
-            grant: Grant::AuthorizationCode,
             label: String::new(),
-            remote: RemoteIds::default(),
-            lifetimes: Lifetimes::default(),
-            scopes: Scopes::default(),
-            flags: Flags::default(),
-            last_op: None,
-            created_at: NOW,
-            version: 1,
+            ..Connection::sample(1, provider, ProviderKind::Oidc, Grant::AuthorizationCode)
         }
     }
 

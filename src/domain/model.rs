@@ -250,6 +250,30 @@ pub struct Connection {
     pub version: i64,
 }
 
+#[cfg(test)]
+impl Connection {
+    /// A connection of `amira`'s labelled ENBD, created at 1 700 000 000, with
+    /// no token, scope or flag yet: tests set what they look at.
+    pub(crate) fn sample(id: i64, provider: &str, kind: ProviderKind, grant: Grant) -> Self {
+        Connection {
+            id: ConnectionId(id),
+            user_id: UserId(1),
+            user: "amira".into(),
+            provider: provider.into(),
+            kind,
+            grant,
+            label: "ENBD".into(),
+            remote: RemoteIds::default(),
+            lifetimes: Lifetimes::default(),
+            scopes: Scopes::default(),
+            flags: Flags::default(),
+            last_op: None,
+            created_at: UnixTime(1_700_000_000),
+            version: 1,
+        }
+    }
+}
+
 /// The secret half of a connection. Absent fields are simply not held.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Secrets {

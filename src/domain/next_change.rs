@@ -40,28 +40,12 @@ pub fn next_change(c: &Connection, now: UnixTime, warn_secs: i64) -> Option<Unix
 mod tests {
     use super::*;
     use crate::domain::model::*;
-    use crate::domain::scopes::Scopes;
     use crate::domain::state::ConnState;
 
     const NOW: UnixTime = UnixTime(1_700_000_000);
 
     fn conn() -> Connection {
-        Connection {
-            id: ConnectionId(1),
-            user_id: UserId(1),
-            user: "amira".into(),
-            provider: "bank".into(),
-            kind: ProviderKind::OAuth2,
-            grant: Grant::AuthorizationCode,
-            label: "ENBD".into(),
-            remote: RemoteIds::default(),
-            lifetimes: Lifetimes::default(),
-            scopes: Scopes::default(),
-            flags: Flags::default(),
-            last_op: None,
-            created_at: NOW,
-            version: 1,
-        }
+        Connection::sample(1, "bank", ProviderKind::OAuth2, Grant::AuthorizationCode)
     }
 
     /// Every combination of flags and instants a few seconds around `NOW`,

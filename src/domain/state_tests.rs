@@ -1,27 +1,11 @@
 use super::*;
 use crate::domain::model::*;
-use crate::domain::scopes::Scopes;
 
 const NOW: UnixTime = UnixTime(1_700_000_000);
 const WARN: i64 = 120;
 
 fn conn(grant: Grant) -> Connection {
-    Connection {
-        id: ConnectionId(1),
-        user_id: UserId(1),
-        user: "amira".into(),
-        provider: "dapi".into(),
-        kind: ProviderKind::Dapi,
-        grant,
-        label: "ENBD".into(),
-        remote: RemoteIds::default(),
-        lifetimes: Lifetimes::default(),
-        scopes: Scopes::default(),
-        flags: Flags::default(),
-        last_op: None,
-        created_at: NOW,
-        version: 1,
-    }
+    Connection::sample(1, "dapi", ProviderKind::Dapi, grant)
 }
 
 fn with_code(expires_at: UnixTime) -> Connection {

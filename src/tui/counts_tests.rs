@@ -1,5 +1,5 @@
 use super::*;
-use crate::domain::{AccessExpiry, ConnectionId, Flags, Grant, Lifetimes, ProviderKind, Scopes};
+use crate::domain::{AccessExpiry, Flags, Grant, Lifetimes, ProviderKind};
 use std::collections::HashMap;
 
 const NOW: UnixTime = UnixTime(1_700_000_000);
@@ -51,20 +51,12 @@ fn connection(r: &mut Mix, id: i64, now: UnixTime) -> Connection {
     }
     let user = r.below(40);
     Connection {
-        id: ConnectionId(id),
         user_id: UserId(user),
         user: format!("user{user}"),
-        provider: "bank".into(),
-        kind: ProviderKind::OAuth2,
-        grant,
-        label: "ENBD".into(),
-        remote: Default::default(),
         lifetimes,
-        scopes: Scopes::default(),
         flags,
-        last_op: None,
         created_at: now,
-        version: 1,
+        ..Connection::sample(id, "bank", ProviderKind::OAuth2, grant)
     }
 }
 

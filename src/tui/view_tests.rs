@@ -1,7 +1,5 @@
 use super::*;
-use crate::domain::{
-    ConnectionId, Flags, Grant, Lifetimes, ProviderKind, RemoteIds, Scopes, UserId,
-};
+use crate::domain::{Flags, Grant, Lifetimes, ProviderKind, UserId};
 use crate::tui::counts::StateCounts;
 
 const NOW: UnixTime = UnixTime(1_700_000_000);
@@ -42,22 +40,15 @@ fn variety() -> Vec<Connection> {
                 _ => {}
             }
             let user = users[i as usize % users.len()];
+            let kind = [ProviderKind::Dapi, ProviderKind::OAuth2, ProviderKind::Oidc];
+            let provider = ["dapi", "bank", "everifin"][i as usize % 3];
             Connection {
-                id: ConnectionId(1_000 - i),
                 user_id: UserId(i % 6),
                 user: user.into(),
-                provider: ["dapi", "bank", "everifin"][i as usize % 3].into(),
-                kind: [ProviderKind::Dapi, ProviderKind::OAuth2, ProviderKind::Oidc]
-                    [i as usize % 3],
-                grant,
                 label: labels[i as usize % labels.len()].into(),
-                remote: RemoteIds::default(),
                 lifetimes,
-                scopes: Scopes::default(),
                 flags,
-                last_op: None,
-                created_at: NOW,
-                version: 1,
+                ..Connection::sample(1_000 - i, provider, kind[i as usize % 3], grant)
             }
         })
         .collect()

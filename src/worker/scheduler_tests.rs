@@ -19,20 +19,9 @@ fn providers(extra: &str) -> HashMap<String, ProviderConfig> {
 
 fn conn(id: i64, provider: &str, kind: ProviderKind, grant: Grant) -> Connection {
     Connection {
-        id: ConnectionId(id),
-        user_id: UserId(1),
         user: "u".into(),
-        provider: provider.into(),
-        kind,
-        grant,
         label: String::new(),
-        remote: RemoteIds::default(),
-        lifetimes: Lifetimes::default(),
-        scopes: Scopes::default(),
-        flags: Flags::default(),
-        last_op: None,
-        created_at: NOW,
-        version: 1,
+        ..Connection::sample(id, provider, kind, grant)
     }
 }
 

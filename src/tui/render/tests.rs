@@ -6,10 +6,7 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
-use crate::domain::{
-    AccessExpiry, Connection, ConnectionId, Flags, Grant, Lifetimes, ProviderKind, RemoteIds,
-    Scopes, UnixTime, UserId,
-};
+use crate::domain::{AccessExpiry, Connection, Grant, Lifetimes, ProviderKind, Scopes, UnixTime};
 
 use super::gauges::{self, Countdown};
 use super::scope_grid;
@@ -19,20 +16,12 @@ const NOW: UnixTime = UnixTime(1_700_000_000);
 
 fn conn(kind: ProviderKind, lifetimes: Lifetimes, scopes: Scopes) -> Connection {
     Connection {
-        id: ConnectionId(1),
-        user_id: UserId(1),
         user: "alice".into(),
-        provider: kind.as_str().into(),
-        kind,
-        grant: Grant::AuthorizationCode,
         label: "bank".into(),
-        remote: RemoteIds::default(),
         lifetimes,
         scopes,
-        flags: Flags::default(),
-        last_op: None,
         created_at: NOW.plus_secs(-60),
-        version: 1,
+        ..Connection::sample(1, kind.as_str(), kind, Grant::AuthorizationCode)
     }
 }
 
