@@ -20,14 +20,16 @@ use std::time::{Duration, Instant};
 use bankdeck::domain::{Grant, UnixTime};
 use bankdeck::sandbox::{Sandbox, SandboxOptions, parse_fault};
 use bankdeck::store::{self, Store};
-use bankdeck::tui::{App, Msg, RunOptions, render};
-use bankdeck::worker::{Command, Event, RequestId, Worker, WorkerOptions};
+use bankdeck::tui::{Msg, render};
+use bankdeck::worker::{Command, RequestId, Worker, WorkerOptions};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use tokio::sync::mpsc;
 
 mod support;
+
+// The screen loaded the way the criterion benches load it.
+#[path = "../benches/common/mod.rs"]
+mod bench_common;
 
 const PRESSES: usize = 100;
 
@@ -75,27 +77,8 @@ async fn main() {
         ..WorkerOptions::default()
     };
     let mut handle = Worker::spawn(store.clone(), support::entries(&cfg), wopts);
-    let mut app = App::new(
-        &RunOptions {
-            data_label: "bench".into(),
-            warn_secs: 120,
-            ..RunOptions::default()
-        },
-        now,
-    );
-    app.update(Msg::Resize(160, 50), now);
-    let Some(Command::Reload { id }) = app.start().into_iter().next() else {
-        panic!("the screen starts with a Reload");
-    };
-    app.update(
-        Msg::Worker(Event::Loaded {
-            id,
-            connections: conns,
-            users,
-        }),
-        now,
-    );
-    let mut terminal = Terminal::new(TestBackend::new(160, 50)).unwrap();
+    let mut app = bench_common::app_with(conns, users, now);
+    let mut terminal = bench_common::screen();
     handle
         .commands
         .send(Command::RefreshMany {
