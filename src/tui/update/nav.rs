@@ -84,14 +84,10 @@ pub(super) fn pick_user(app: &mut App, now: UnixTime) -> Vec<Command> {
     let Some(view) = app.users_view.take() else {
         return Vec::new();
     };
-    let Some(name) = sorted_user_names(app).into_iter().nth(view.cursor) else {
+    // `App::users` is kept in the view's order (see `data::sort_users`).
+    let Some(name) = app.users.get(view.cursor).map(|u| u.name.clone()) else {
         return Vec::new();
     };
     app.filter = super::super::line_edit::LineEdit::new(&name);
     data::refilter(app, now)
-}
-
-/// The users view's rows, by name (`App::users` is kept in that order).
-pub(crate) fn sorted_user_names(app: &App) -> Vec<String> {
-    app.users.iter().map(|u| u.name.clone()).collect()
 }
