@@ -289,6 +289,19 @@ fn oauth(
 
 /// Runs `fill` for the command line, with a progress line on stderr.
 pub fn run(store: &dyn Store, connections: usize, users: usize) -> Result<Generated, StoreError> {
+    if users == 0 && connections > 0 {
+        return Err(StoreError::Invalid(
+            "--users must be at least 1: every connection belongs to a user".into(),
+        ));
+    }
+    // Checked before anything is written, so a second run changes nothing.
+    let held = store.users()?.len();
+    if held > 0 {
+        return Err(StoreError::Invalid(format!(
+            "this store already holds {held} users; generate fills an empty one: \
+             pass --data-dir with a new folder"
+        )));
+    }
     let started = Instant::now();
     let actor = crate::worker::os_user();
     let out = fill(store, connections, users, UnixTime::now(), &actor, |done| {

@@ -88,3 +88,45 @@ fn a_damaged_store_stops_the_binary_and_is_left_alone() {
         }
     }
 }
+
+/// `generate` fills an empty store only: run again, or with no users, it
+/// says what to do and writes nothing.
+#[test]
+fn generate_refuses_a_store_that_holds_data_and_zero_users() {
+    let dir = super::common::private_dir();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_bankdeck"))
+            .args(args)
+            .env("BANKDECK_CONFIG", &config)
+            .env("BANKDECK_DATA_DIR", dir.path().join("data"))
+            .env("BANKDECK_KEY_FILE", dir.path().join("key"))
+            .env("XDG_STATE_HOME", dir.path().join("state"))
+            .output()
+            .unwrap()
+    };
+    let out = run(&["generate", "--connections", "5", "--users", "0"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--users must be at least 1"), "{err}");
+    assert!(
+        run(&["generate", "--connections", "30", "--users", "3"])
+            .status
+            .success()
+    );
+    // What was written, without the countdowns that move with the clock.
+    let held = || {
+        let status = String::from_utf8_lossy(&run(&["status", "--json"]).stdout).into_owned();
+        let users = String::from_utf8_lossy(&run(&["users", "list"]).stdout).into_owned();
+        (status.matches("\"id\":").count(), users)
+    };
+    let before = held();
+    assert_eq!(before.0, 30);
+    let out = run(&["generate", "--connections", "30", "--users", "3"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("already holds 3 users"), "{err}");
+    assert!(err.contains("--data-dir"), "{err}");
+    assert_eq!(held(), before, "nothing written");
+}
