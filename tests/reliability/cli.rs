@@ -1,7 +1,21 @@
 //! Item 25 through the real binary: a literal secret in the config stops
 //! every command, names the file, line and key, and never echoes the value.
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// The real binary on the store, key and config under `dir`.
+fn bankdeck(dir: &Path, config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bankdeck"))
+        .args(args)
+        .env("BANKDECK_CONFIG", config)
+        .env("BANKDECK_DATA_DIR", dir.join("data"))
+        .env("BANKDECK_KEY_FILE", dir.join("key"))
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .env_remove("BANKDECK_PASSPHRASE")
+        .output()
+        .unwrap()
+}
 
 #[test]
 fn a_literal_secret_in_the_config_is_refused_without_echo() {
@@ -17,14 +31,7 @@ fn a_literal_secret_in_the_config_is_refused_without_echo() {
     )
     .unwrap();
     for args in [&["config", "check"][..], &["status", "--json"][..]] {
-        let out = Command::new(env!("CARGO_BIN_EXE_bankdeck"))
-            .args(args)
-            .env("BANKDECK_CONFIG", &config)
-            .env("BANKDECK_DATA_DIR", dir.path().join("data"))
-            .env("BANKDECK_KEY_FILE", dir.path().join("key"))
-            .env("XDG_STATE_HOME", dir.path().join("state"))
-            .output()
-            .unwrap();
+        let out = bankdeck(dir.path(), &config, args);
         let all = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -52,17 +59,7 @@ fn a_damaged_store_stops_the_binary_and_is_left_alone() {
     let dir = super::common::private_dir();
     let config = dir.path().join("config.toml");
     std::fs::write(&config, "").unwrap();
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_bankdeck"))
-            .args(args)
-            .env("BANKDECK_CONFIG", &config)
-            .env("BANKDECK_DATA_DIR", dir.path().join("data"))
-            .env("BANKDECK_KEY_FILE", dir.path().join("key"))
-            .env("XDG_STATE_HOME", dir.path().join("state"))
-            .env_remove("BANKDECK_PASSPHRASE")
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| bankdeck(dir.path(), &config, args);
     assert!(run(&["users", "add", "amira"]).status.success());
     let db = std::fs::read_dir(dir.path().join("data"))
         .unwrap()
@@ -96,16 +93,7 @@ fn generate_refuses_a_store_that_holds_data_and_zero_users() {
     let dir = super::common::private_dir();
     let config = dir.path().join("config.toml");
     std::fs::write(&config, "").unwrap();
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_bankdeck"))
-            .args(args)
-            .env("BANKDECK_CONFIG", &config)
-            .env("BANKDECK_DATA_DIR", dir.path().join("data"))
-            .env("BANKDECK_KEY_FILE", dir.path().join("key"))
-            .env("XDG_STATE_HOME", dir.path().join("state"))
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| bankdeck(dir.path(), &config, args);
     let out = run(&["generate", "--connections", "5", "--users", "0"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
