@@ -60,6 +60,27 @@ pub struct AuditDraft {
     pub message: String,
 }
 
+/// One operation's outcome for [`Store::apply_and_release_many`]: the
+/// arguments of one [`Store::apply_and_release`] call.
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    pub base: Connection,
+    pub update: ConnectionUpdate,
+    pub audit: AuditDraft,
+}
+
+/// One lease for [`Store::lease_and_read_many`]: the arguments of one
+/// [`Store::lease_and_read`] call but the holder.
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseRequest {
+    pub id: ConnectionId,
+    pub until: UnixTime,
+    pub now: UnixTime,
+}
+
+/// What one lease asked of [`Store::lease_and_read_many`] came to.
+pub type Leased = Result<Option<(Connection, Secrets)>, StoreError>;
+
 pub trait Store: Send + Sync {
     fn add_user(
         &self,
@@ -117,6 +138,21 @@ pub trait Store: Send + Sync {
         holder: &str,
     ) -> Result<Connection, StoreError>;
 
+    /// [`Store::apply_and_release`] for many operations, each succeeding or
+    /// failing alone, in as few commits as the backend can: the worker hands
+    /// over every outcome that finished while the last batch was written.
+    /// Every successful write is durable before this returns.
+    fn apply_and_release_many(
+        &self,
+        batch: Vec<Settlement>,
+        holder: &str,
+    ) -> Vec<Result<Connection, StoreError>> {
+        batch
+            .into_iter()
+            .map(|s| self.apply_and_release(s.base, s.update, s.audit, holder))
+            .collect()
+    }
+
     /// Appends an audit line not tied to a token change.
     fn append_audit(
         &self,
@@ -142,6 +178,21 @@ pub trait Store: Send + Sync {
         until: UnixTime,
         now: UnixTime,
     ) -> Result<Option<(Connection, Secrets)>, StoreError>;
+    /// [`Store::lease_and_read`] for many connections, each answered alone, in
+    /// as few commits as the backend can.
+    fn lease_and_read_many(&self, batch: &[LeaseRequest], holder: &str) -> Vec<Leased> {
+        batch
+            .iter()
+            .map(|l| self.lease_and_read(l.id, holder, l.until, l.now))
+            .collect()
+    }
+    /// [`Store::connection`] for many ids at once.
+    fn connections_by_id(
+        &self,
+        ids: &[ConnectionId],
+    ) -> Vec<Result<Option<Connection>, StoreError>> {
+        ids.iter().map(|&id| self.connection(id)).collect()
+    }
     /// Releases the lease if `holder` holds it; also how a lease left by a
     /// process that died is broken.
     fn release_lease(&self, id: ConnectionId, holder: &str) -> Result<(), StoreError>;

@@ -5,7 +5,9 @@
 use std::sync::{Arc, Barrier};
 
 use bankdeck::domain::{ConnectionId, OpKind, Secret};
-use bankdeck::store::{ConnectionUpdate, SecretChange, Store, StoreError};
+use bankdeck::store::{
+    ConnectionUpdate, LeaseRequest, SecretChange, Settlement, Store, StoreError,
+};
 
 use crate::common::{Env, NOW, audit, full_connection};
 
@@ -135,4 +137,134 @@ fn a_lease_held_elsewhere_reads_nothing_and_a_lost_race_keeps_the_lease() {
         Some("me"),
         "a failed write gives nothing back, not even the lease"
     );
+}
+
+/// Four connections and the store; the second is leased elsewhere.
+fn four(env: &Env) -> (bankdeck::store::SqliteStore, Vec<ConnectionId>) {
+    let store = env.open();
+    let user = store
+        .add_user("amira", None, audit(OpKind::AddUser, "added"))
+        .unwrap();
+    let ids = (0..4)
+        .map(|i| {
+            let new = full_connection(user.id, &format!("b{i}"));
+            store
+                .insert_connection(new, audit(OpKind::Link, "linked"))
+                .unwrap()
+                .id
+        })
+        .collect::<Vec<_>>();
+    store
+        .lease_and_read(ids[1], "them", NOW.plus_secs(30), NOW)
+        .unwrap()
+        .expect("free");
+    (store, ids)
+}
+
+#[test]
+fn a_batch_of_leases_answers_each_alone() {
+    let env = Env::new();
+    let (store, ids) = four(&env);
+    let request = |id| LeaseRequest {
+        id,
+        until: NOW.plus_secs(30),
+        now: NOW,
+    };
+    let batch = [
+        request(ids[0]),
+        request(ids[1]),
+        request(ConnectionId(999)),
+        request(ids[3]),
+    ];
+    let answers = store.lease_and_read_many(&batch, "me");
+    assert_eq!(answers.len(), 4);
+    let (conn, secrets) = answers[0].as_ref().unwrap().as_ref().unwrap();
+    assert_eq!(conn.id, ids[0]);
+    assert_eq!(
+        secrets.refresh_token.as_ref().unwrap().expose(),
+        "REFRESH-b0-plaintext-canary"
+    );
+    assert!(
+        answers[1].as_ref().unwrap().is_none(),
+        "held by a live holder"
+    );
+    assert!(matches!(answers[2], Err(StoreError::NotFound(_))));
+    let (conn, _) = answers[3].as_ref().unwrap().as_ref().unwrap();
+    assert_eq!(conn.id, ids[3]);
+    let holder = |id| store.lease_holder(id).unwrap().map(|(h, _)| h);
+    assert_eq!(holder(ids[0]).as_deref(), Some("me"));
+    assert_eq!(holder(ids[1]).as_deref(), Some("them"), "not taken over");
+    assert_eq!(holder(ids[2]), None, "never leased");
+    assert_eq!(holder(ids[3]).as_deref(), Some("me"));
+}
+
+#[test]
+fn a_batch_of_outcomes_commits_each_that_holds_and_nothing_of_one_that_conflicts() {
+    let env = Env::new();
+    let (store, ids) = four(&env);
+    let leased = |id| {
+        store
+            .lease_and_read(id, "me", NOW.plus_secs(30), NOW)
+            .unwrap()
+            .unwrap()
+            .0
+    };
+    let (a, c, d) = (leased(ids[0]), leased(ids[2]), leased(ids[3]));
+    // Someone else writes the third connection after we read it.
+    store
+        .apply(
+            ids[2],
+            1,
+            ConnectionUpdate::default(),
+            audit(OpKind::Refresh, "theirs"),
+        )
+        .unwrap();
+    let audit_before = store.audit(None, 1000).unwrap().len();
+    let rotate = |base, tag: &str| Settlement {
+        base,
+        update: ConnectionUpdate {
+            refresh_token: SecretChange::Set(Secret::new(format!("rotated-{tag}"))),
+            ..ConnectionUpdate::default()
+        },
+        audit: audit(OpKind::Refresh, &format!("refreshed {tag}")),
+    };
+    let answers =
+        store.apply_and_release_many(vec![rotate(a, "a"), rotate(c, "c"), rotate(d, "d")], "me");
+    assert_eq!(answers[0].as_ref().unwrap().version, 2);
+    assert!(matches!(answers[1], Err(StoreError::Conflict(id)) if id == ids[2]));
+    assert_eq!(answers[2].as_ref().unwrap().version, 2);
+
+    // A fresh handle: what was answered as done is committed.
+    let fresh = env.open();
+    let refresh = |id| fresh.secrets(id).unwrap().refresh_token.unwrap();
+    assert_eq!(refresh(ids[0]).expose(), "rotated-a");
+    assert_eq!(refresh(ids[2]).expose(), "REFRESH-b2-plaintext-canary");
+    assert_eq!(refresh(ids[3]).expose(), "rotated-d");
+    let holder = |id| fresh.lease_holder(id).unwrap().map(|(h, _)| h);
+    assert_eq!(holder(ids[0]), None, "released with the write");
+    assert_eq!(
+        holder(ids[2]).as_deref(),
+        Some("me"),
+        "a failed write keeps it"
+    );
+    assert_eq!(holder(ids[3]), None);
+    let messages: Vec<String> = fresh
+        .audit(None, 1000)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.message)
+        .collect();
+    assert_eq!(messages.len(), audit_before + 2);
+    assert!(!messages.contains(&"refreshed c".to_string()));
+    fresh.check_integrity().unwrap();
+}
+
+#[test]
+fn reading_many_connections_answers_each_id() {
+    let env = Env::new();
+    let (store, ids) = four(&env);
+    let answers = store.connections_by_id(&[ids[3], ConnectionId(999), ids[0]]);
+    assert_eq!(answers[0].as_ref().unwrap().as_ref().unwrap().id, ids[3]);
+    assert!(answers[1].as_ref().unwrap().is_none());
+    assert_eq!(answers[2].as_ref().unwrap().as_ref().unwrap().id, ids[0]);
 }

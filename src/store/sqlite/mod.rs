@@ -34,7 +34,10 @@ pub use schema::LATEST as SCHEMA_VERSION;
 use crypto::FieldCipher;
 use sql_error::sql;
 
-use super::{AuditDraft, ConnectionUpdate, NewConnection, Store, StoreError};
+use super::{
+    AuditDraft, ConnectionUpdate, LeaseRequest, Leased, NewConnection, Settlement, Store,
+    StoreError,
+};
 use crate::domain::{AuditEntry, Connection, ConnectionId, Flags, Secrets, UnixTime, User};
 
 /// The embedded [`Store`]: open it with [`SqliteStore::open`].
@@ -176,6 +179,14 @@ impl SqliteStore {
     }
 }
 
+/// The answer of a batch of one.
+fn one<T>(answers: Vec<Result<T, StoreError>>) -> Result<T, StoreError> {
+    answers
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| Err(StoreError::Io("a store write went unanswered".into())))
+}
+
 /// A panic while holding a lock rolled its transaction back when the
 /// `Transaction` dropped, so the connection is still usable.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -255,13 +266,36 @@ impl Store for SqliteStore {
         audit: AuditDraft,
         holder: &str,
     ) -> Result<Connection, StoreError> {
+        let settlement = Settlement {
+            base,
+            update,
+            audit,
+        };
+        one(self.apply_and_release_many(vec![settlement], holder))
+    }
+
+    fn apply_and_release_many(
+        &self,
+        batch: Vec<Settlement>,
+        holder: &str,
+    ) -> Vec<Result<Connection, StoreError>> {
+        let n = batch.len();
         let holder = holder.to_owned();
         self.write_grouped(true, move |tx, cipher, db| {
-            let id = base.id;
-            let conn = writes::apply_to(tx, cipher, db, base, update, audit)?;
-            writes::release_lease(tx, db, id, &holder)?;
-            Ok(conn)
+            batch
+                .into_iter()
+                .map(|s| {
+                    let id = s.base.id;
+                    group::isolated(tx, || {
+                        let conn = writes::apply_to(tx, cipher, db, s.base, s.update, s.audit)?;
+                        writes::release_lease(tx, db, id, &holder)?;
+                        Ok(conn)
+                    })
+                    .map_err(sql(db))
+                })
+                .collect()
         })
+        .unwrap_or_else(|e| vec![Err(e); n])
     }
 
     fn append_audit(
@@ -289,14 +323,38 @@ impl Store for SqliteStore {
         until: UnixTime,
         now: UnixTime,
     ) -> Result<Option<(Connection, Secrets)>, StoreError> {
+        let request = LeaseRequest { id, until, now };
+        one(self.lease_and_read_many(&[request], holder))
+    }
+
+    fn lease_and_read_many(&self, batch: &[LeaseRequest], holder: &str) -> Vec<Leased> {
+        let batch = batch.to_vec();
+        let n = batch.len();
         let holder = holder.to_owned();
         self.write_grouped(false, move |tx, cipher, db| {
-            if !writes::try_lease(tx, db, id, &holder, until, now)? {
-                return Ok(None);
-            }
-            let conn = reads::existing(tx, db, id)?;
-            Ok(Some((conn, reads::secrets(tx, cipher, db, id)?)))
+            batch
+                .into_iter()
+                .map(|l| {
+                    group::isolated(tx, || {
+                        if !writes::try_lease(tx, db, l.id, &holder, l.until, l.now)? {
+                            return Ok(None);
+                        }
+                        let conn = reads::existing(tx, db, l.id)?;
+                        Ok(Some((conn, reads::secrets(tx, cipher, db, l.id)?)))
+                    })
+                    .map_err(sql(db))
+                })
+                .collect()
         })
+        .unwrap_or_else(|e| vec![Err(e); n])
+    }
+
+    fn connections_by_id(
+        &self,
+        ids: &[ConnectionId],
+    ) -> Vec<Result<Option<Connection>, StoreError>> {
+        self.read(|c, db| Ok(ids.iter().map(|&id| reads::connection(c, db, id)).collect()))
+            .unwrap_or_else(|e| vec![Err(e); ids.len()])
     }
 
     fn lease_holder(&self, id: ConnectionId) -> Result<Option<(String, UnixTime)>, StoreError> {
