@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::Worker;
 use crate::domain::{Connection, ConnectionId, ErrorKind, OpError, Secrets};
+use crate::store::LeaseRequest;
 
 /// How long a lease lasts, and how long we wait for another process's.
 pub const LEASE_TERM: Duration = Duration::from_secs(30);
@@ -62,11 +63,8 @@ impl Worker {
         loop {
             let now = self.now();
             let until = now.plus(LEASE_TERM);
-            let holder = self.inner.holder.clone();
-            if let Some((conn, secrets)) = self
-                .db(move |s| s.lease_and_read(id, &holder, until, now))
-                .await?
-            {
+            let request = LeaseRequest { id, until, now };
+            if let Some((conn, secrets)) = self.inner.leases.call(request).await? {
                 return Ok((conn, secrets, waited));
             }
             if self.break_dead_lease(id).await? {

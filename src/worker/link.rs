@@ -290,7 +290,10 @@ impl Worker {
         self.db(move |s| s.insert_connection(new, audit)).await
     }
 
-    /// Refreshes many connections, bounded per provider, reporting progress.
+    /// Refreshes many connections, bounded per provider, reporting each
+    /// outcome, and progress at the start, at most every
+    /// [`PROGRESS_EVERY`] and at the end: thousands of refreshes a second
+    /// need not redraw a counter thousands of times.
     pub(crate) async fn refresh_many(&self, id: RequestId, conns: Vec<ConnectionId>) {
         let total = conns.len();
         let (mut done, mut failed) = (0, 0);
@@ -301,13 +304,14 @@ impl Worker {
                 async move { (c, this.operate(OpKind::Refresh, c).await) }
             })
             .collect();
-        self.emit(Event::Progress {
+        let progress = |done, failed| Event::Progress {
             id,
             done,
             total,
             failed,
-        })
-        .await;
+        };
+        self.emit(progress(done, failed)).await;
+        let mut last_progress = std::time::Instant::now();
         while let Some((conn, result)) = running.next().await {
             done += 1;
             let event = match result {
@@ -329,13 +333,10 @@ impl Worker {
                 }
             };
             self.emit(event).await;
-            self.emit(Event::Progress {
-                id,
-                done,
-                total,
-                failed,
-            })
-            .await;
+            if done == total || last_progress.elapsed() >= PROGRESS_EVERY {
+                last_progress = std::time::Instant::now();
+                self.emit(progress(done, failed)).await;
+            }
         }
     }
 
@@ -393,6 +394,9 @@ impl Worker {
         }
     }
 }
+
+/// How often a bulk refresh reports its progress while it runs.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 fn client_of(cfg: &crate::config::ProviderConfig) -> Option<&crate::config::Client> {
     match &cfg.family {

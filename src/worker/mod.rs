@@ -8,6 +8,7 @@
 //! The command line drives the same operations by calling [`Worker`]'s
 //! methods directly.
 
+mod batch;
 mod clock;
 mod flight;
 mod lease;
@@ -30,9 +31,10 @@ pub use link::APP_USER;
 pub use protocol::*;
 
 use crate::config::ProviderConfig;
-use crate::domain::{ConnectionId, ErrorKind, OpError, OpKind, UnixTime};
+use crate::domain::{Connection, ConnectionId, ErrorKind, OpError, OpKind, Secrets, UnixTime};
 use crate::providers::Provider;
-use crate::store::{AuditDraft, Store, StoreError};
+use crate::store::{AuditDraft, LeaseRequest, Settlement, Store, StoreError};
+use batch::Batcher;
 use flight::Flights;
 
 /// Commands waiting for the worker; the screen shows "worker busy" past this.
@@ -97,6 +99,10 @@ pub(crate) struct Inner {
     pub holder: String,
     /// Whether `opts.panic_on` is still to fire (it fires once).
     pub panic_armed: std::sync::atomic::AtomicBool,
+    /// The three store calls every operation makes, batched across tasks.
+    pub reads: Batcher<ConnectionId, Option<Connection>>,
+    pub leases: Batcher<LeaseRequest, Option<(Connection, Secrets)>>,
+    pub settles: Batcher<Settlement, Connection>,
 }
 
 /// A cheap handle to the worker; clones share everything.
@@ -131,8 +137,23 @@ impl Worker {
             })
             .collect();
         let holder = lease::holder_name(&opts.actor);
+        let reads = {
+            let store = store.clone();
+            Batcher::new(move |ids: Vec<ConnectionId>| store.connections_by_id(&ids))
+        };
+        let leases = {
+            let (store, holder) = (store.clone(), holder.clone());
+            Batcher::new(move |batch: Vec<LeaseRequest>| store.lease_and_read_many(&batch, &holder))
+        };
+        let settles = {
+            let (store, holder) = (store.clone(), holder.clone());
+            Batcher::new(move |batch| store.apply_and_release_many(batch, &holder))
+        };
         Worker {
             inner: Arc::new(Inner {
+                reads,
+                leases,
+                settles,
                 store,
                 providers,
                 events,

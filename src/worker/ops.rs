@@ -5,23 +5,27 @@
 //! the outcome with its audit line before anyone hears of it. Failures keep
 //! every token unless the provider's answer proves a token dead.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::FutureExt;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::tokens::{failure_update, grant_update};
-use super::{Command, Event, RequestId, Worker};
+use super::{Command, Event, RequestId, Worker, lock};
 use crate::domain::{
     Connection, ConnectionId, ErrorKind, Flags, Grant, Lifetimes, OpError, OpKind, ProviderKind,
     Secrets,
 };
-use crate::store::{ConnectionUpdate, SecretChange};
+use crate::store::{ConnectionUpdate, SecretChange, Settlement};
 
 /// One operation's turn on a connection under our lease: whether the write
-/// of its outcome has already given the lease back.
+/// of its outcome has already given the lease back, and its place among the
+/// provider's requests in flight, given up as soon as the provider answers.
 #[derive(Default)]
 struct Turn {
     released: AtomicBool,
+    permit: Mutex<Option<OwnedSemaphorePermit>>,
 }
 
 impl Worker {
@@ -80,12 +84,15 @@ impl Worker {
         // The turn to talk to the provider comes before the lease, so a
         // thousand queued operations do not hold a thousand leases (which
         // would lapse while they wait) and the lease covers only the work.
-        let _permit = match self.slot(&before.provider) {
-            Ok(slot) => Some(slot.permits.acquire().await),
+        let permit = match self.slot(&before.provider) {
+            Ok(slot) => slot.permits.clone().acquire_owned().await.ok(),
             Err(_) => None,
         };
         let (current, secrets, waited) = self.take_lease(id).await?;
-        let turn = Turn::default();
+        let turn = Turn {
+            permit: Mutex::new(permit),
+            ..Turn::default()
+        };
         // Another process refreshed while we waited for its lease: its
         // result is ours, and the provider sees no second POST.
         let result = if waited && op == OpKind::Refresh && current.version != before.version {
@@ -403,17 +410,23 @@ impl Worker {
         audit: crate::store::AuditDraft,
         turn: &Turn,
     ) -> Result<Connection, OpError> {
-        let base = conn.clone();
-        let holder = self.inner.holder.clone();
-        let saved = self
-            .db(move |s| s.apply_and_release(base, update, audit, &holder))
-            .await?;
+        // The provider has answered: the next request may go while this
+        // outcome is written.
+        drop(lock(&turn.permit).take());
+        let settlement = Settlement {
+            base: conn.clone(),
+            update,
+            audit,
+        };
+        let saved = self.inner.settles.call(settlement).await?;
         turn.released.store(true, Ordering::SeqCst);
         Ok(saved)
     }
 
     pub(crate) async fn load(&self, id: ConnectionId) -> Result<Connection, OpError> {
-        self.db(move |s| s.connection(id))
+        self.inner
+            .reads
+            .call(id)
             .await?
             .ok_or_else(|| OpError::new(ErrorKind::NotAllowed, format!("no connection {id}")))
     }
