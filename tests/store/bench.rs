@@ -96,3 +96,42 @@ fn thread_cpu() -> Duration {
     assert_eq!(rc, 0);
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
+
+#[test]
+fn a_big_store_with_gaps_in_its_ids_lists_every_row_once_in_order() {
+    // Two halves are read into one vector, each half into its own part;
+    // gaps leave the lower part short, and the upper rows must close up.
+    let env = Env::new();
+    let (store, _) = seeded(&env, "gaps");
+    drop(store);
+    let kept = |i: i64| i % 3 != 0 && !(1_000..=9_000).contains(&i);
+    {
+        let raw = rusqlite::Connection::open(env.db()).unwrap();
+        raw.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 60000) \
+             INSERT INTO connections \
+             SELECT n.i, user_id, provider, kind, grant_type, label || n.i, \
+               remote_connection_id, remote_user_id, remote_token_id, remote_session, \
+               code_expires_at, access_kind, access_expires_at, access_received_at, has_refresh, \
+               refresh_expires_at, scopes_json, reauth_required, logged_out_at, delinked_at, \
+               last_error, last_op, last_op_at, last_op_ok, created_at, version, NULL, NULL \
+             FROM n JOIN connections c ON c.id = 1 \
+             WHERE n.i % 3 != 0 AND n.i NOT BETWEEN 1000 AND 9000",
+            [],
+        )
+        .unwrap();
+    }
+    let list = env.open().connections().unwrap();
+    let expected: Vec<i64> = (1..=60_000).filter(|&i| i == 1 || kept(i)).collect();
+    let got: Vec<i64> = list.iter().map(|c| c.id.0).collect();
+    assert_eq!(got, expected);
+    for c in &list[1..] {
+        assert_eq!(
+            c.label,
+            format!("ADCB{}", c.id.0),
+            "row {} is its own",
+            c.id
+        );
+        assert_eq!(c.user, "amira");
+    }
+}

@@ -21,6 +21,11 @@ use crate::store::StoreError;
 
 /// Below this many rows one thread lists them as fast as two.
 const SPLIT_FROM: i64 = 20_000;
+/// The widest id range read in two halves. Each half gets room for every id
+/// in it, so ids spread far apart (a store that lost most of its rows)
+/// would reserve memory for rows that do not exist; such a store is read by
+/// one thread into a growing vector instead.
+const SPLIT_UP_TO: i64 = 2_000_000;
 
 /// Every connection, in id order. A big store is read in two halves at once,
 /// the upper half on `second()`'s handle in another thread: the list is most
@@ -41,23 +46,96 @@ pub(crate) fn connections(
         return Ok(Vec::new());
     };
     // Ids are dense unless many connections were removed: a good size guess.
-    let count = (high - low).saturating_add(1).min(10_000_000);
-    if count < SPLIT_FROM {
-        return id_range(db_conn, db, &names, i64::MIN, i64::MAX, count);
+    let count = (high - low).saturating_add(1);
+    if !(SPLIT_FROM..=SPLIT_UP_TO).contains(&count) {
+        return id_range(
+            db_conn,
+            db,
+            &names,
+            i64::MIN,
+            i64::MAX,
+            count.min(SPLIT_FROM),
+        );
     }
     let split = low + (high - low) / 2;
     let other = second()?;
-    std::thread::scope(|scope| {
+    // Both fit: `count` is at most SPLIT_UP_TO.
+    let lower_len = usize::try_from(split - low + 1).unwrap_or(0);
+    let upper_len = usize::try_from(high - split).unwrap_or(0);
+    let mut all: Vec<Connection> = Vec::with_capacity(lower_len + upper_len);
+    let (lower, upper) = all.spare_capacity_mut().split_at_mut(lower_len);
+    let upper = &mut upper[..upper_len];
+    let (lower_n, upper_n) = std::thread::scope(|scope| {
         let names = &names;
-        let upper =
-            scope.spawn(move || id_range(&other, db, names, split + 1, i64::MAX, count / 2));
-        let mut all = id_range(db_conn, db, names, i64::MIN, split, count)?;
+        let upper = scope.spawn(move || fill(&other, db, names, (split + 1, high), upper));
+        let lower = fill(db_conn, db, names, (low, split), lower);
         let upper = upper
             .join()
-            .map_err(|_| StoreError::Io("reading the connections failed unexpectedly".into()))??;
-        all.extend(upper);
-        Ok(all)
-    })
+            .unwrap_or_else(|_| Err(StoreError::Io("reading the connections failed".into())));
+        (lower, upper)
+    });
+    // SAFETY (both failure arms): `fill` initialised exactly the first `n`
+    // slots of its part and dropped them itself when it failed, so only the
+    // part that succeeded still has rows to drop, each once.
+    let (lower_n, upper_n) = match (lower_n, upper_n) {
+        (Ok(l), Ok(u)) => (l, u),
+        (Err(e), upper_n) => {
+            if let Ok(n) = upper_n {
+                let upper = all.as_mut_ptr().wrapping_add(lower_len);
+                // SAFETY: see above.
+                unsafe { std::ptr::slice_from_raw_parts_mut(upper, n).drop_in_place() };
+            }
+            return Err(e);
+        }
+        (Ok(n), Err(e)) => {
+            // SAFETY: see above.
+            unsafe { std::ptr::slice_from_raw_parts_mut(all.as_mut_ptr(), n).drop_in_place() };
+            return Err(e);
+        }
+    };
+    // SAFETY: slots [0, lower_n) and [lower_len, lower_len + upper_n) hold
+    // initialised rows (`fill` returned their counts, and lower_n <=
+    // lower_len). Moving the upper rows down to close the gap (`copy`
+    // allows overlap) leaves [0, lower_n + upper_n) initialised, and the
+    // moved-from slots beyond it are never read or dropped.
+    unsafe {
+        let base = all.as_mut_ptr();
+        std::ptr::copy(base.add(lower_len), base.add(lower_n), upper_n);
+        all.set_len(lower_n + upper_n);
+    }
+    Ok(all)
+}
+
+/// Reads the connections with ids in `range` (inclusive) into `slots`, in
+/// id order, straight where they will stay: a list this size spends most of
+/// its time on fresh memory, so no row is copied or allocated twice. Returns
+/// how many slots it filled; on failure it drops those itself.
+fn fill(
+    db_conn: &Db,
+    db: &Path,
+    names: &HashMap<i64, String>,
+    (from, to): (i64, i64),
+    slots: &mut [std::mem::MaybeUninit<Connection>],
+) -> Result<usize, StoreError> {
+    let mut n = 0;
+    let result = each_in_range(db_conn, db, names, from, to, |conn| {
+        let slot = slots.get_mut(n).ok_or_else(|| {
+            // Ids are unique, so a range cannot hold more rows than ids.
+            corrupt(db, "more connections than ids in a range")
+        })?;
+        slot.write(conn);
+        n += 1;
+        Ok(())
+    });
+    if let Err(e) = result {
+        for slot in &mut slots[..n] {
+            // SAFETY: the first `n` slots were written above, and are
+            // dropped here once; the caller does not drop a failed part.
+            unsafe { slot.assume_init_drop() };
+        }
+        return Err(e);
+    }
+    Ok(n)
 }
 
 fn user_names(db_conn: &Db, db: &Path) -> Result<HashMap<i64, String>, StoreError> {
@@ -81,13 +159,29 @@ fn id_range(
     to: i64,
     expect: i64,
 ) -> Result<Vec<Connection>, StoreError> {
+    let mut out = Vec::with_capacity(usize::try_from(expect).unwrap_or(0));
+    each_in_range(db_conn, db, names, from, to, |conn| {
+        out.push(conn);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Hands each connection with `from <= id <= to` to `each`, in id order.
+fn each_in_range(
+    db_conn: &Db,
+    db: &Path,
+    names: &HashMap<i64, String>,
+    from: i64,
+    to: i64,
+    mut each: impl FnMut(Connection) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
     let mut stmt = db_conn
         .prepare(&format!(
             "{} WHERE c.id BETWEEN ?1 AND ?2 ORDER BY c.id",
             rows::LIST_CONNECTIONS
         ))
         .map_err(sql(db))?;
-    let mut out = Vec::with_capacity(usize::try_from(expect).unwrap_or(0));
     let mut cursor = stmt.query([from, to]).map_err(sql(db))?;
     let mut decoder = rows::Decoder::default();
     while let Some(row) = cursor.next().map_err(sql(db))? {
@@ -97,9 +191,9 @@ fn id_range(
             .get(&conn.user_id.0)
             .ok_or_else(|| corrupt(db, &format!("connection {} has no user", conn.id)))?;
         conn.user.clone_from(name);
-        out.push(conn);
+        each(conn)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 pub(crate) fn connection(
