@@ -30,7 +30,7 @@ async fn dapi_link_exchange_delink() {
     assert_eq!(c.lifetimes.access, Some(AccessExpiry::Permanent));
     assert!(c.scopes.granted.contains(&"accounts.get".to_string()));
     assert!(c.scopes.denied.contains(&"transfer.create".to_string()));
-    assert_eq!(c.scopes.products, vec!["data", "payment"]);
+    assert_eq!(*c.scopes.products, vec!["data", "payment"]);
     let s = env.secrets(c.id);
     assert!(s.access_code.is_none(), "a used code is erased");
     assert!(s.access_token.is_some() && s.user_secret.is_some());
@@ -197,7 +197,7 @@ async fn logout_kills_the_refresh_token_and_leaves_the_access_token_counting() {
 async fn oauth2_authorization_code_refresh_and_revocation() {
     let env = Env::start().await;
     let c = env.login("bank", "amira").await;
-    assert_eq!(c.scopes.granted, vec!["accounts"]);
+    assert_eq!(*c.scopes.granted, vec!["accounts"]);
     let rt = env.secrets(c.id).refresh_token.unwrap();
     let c = env.op(OpKind::Refresh, c.id).await.unwrap();
     assert_ne!(env.secrets(c.id).refresh_token.unwrap(), rt);

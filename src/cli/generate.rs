@@ -196,8 +196,8 @@ fn dapi(
         lifetimes,
         scopes: Scopes {
             granted: granted.iter().map(|s| (*s).to_owned()).collect(),
-            denied: vec!["transfer.create".into()],
-            products: vec!["data".into()],
+            denied: ["transfer.create".to_owned()].into(),
+            products: ["data".to_owned()].into(),
         },
         secrets,
     };

@@ -123,8 +123,8 @@ mod tests {
         assert_eq!(c.exp(), None);
         assert_eq!(c.iat(), Some(UnixTime(1_616_429_316)));
         let s = c.dapi_scopes().unwrap();
-        assert_eq!(s.granted, vec!["authentication.create"]);
-        assert_eq!(s.products, vec!["data", "payment"]);
+        assert_eq!(*s.granted, vec!["authentication.create"]);
+        assert_eq!(*s.products, vec!["data", "payment"]);
         assert_eq!(s.denied.len(), 9);
         for denied in [
             "identity.get",

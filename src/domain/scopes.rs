@@ -5,8 +5,15 @@
 //! space-separated `scope` string. Both become one flat, sorted list of
 //! `resource.action` names so the screen can show one grid for every family.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// One sorted list of scope names. Shared, not owned: the connections of one
+/// provider and consent hold the same few lists, and a store of 100 000
+/// connections read into memory keeps each distinct list once.
+pub type ScopeList = Arc<[String]>;
 
 /// Every permission Dapi's documentation names, in the order the screen shows them.
 pub const DAPI_SCOPES: [&str; 10] = [
@@ -24,18 +31,18 @@ pub const DAPI_SCOPES: [&str; 10] = [
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scopes {
-    pub granted: Vec<String>,
+    pub granted: ScopeList,
     /// Only Dapi says what it refused; for OAuth this holds requested scopes
     /// the server did not grant.
-    pub denied: Vec<String>,
+    pub denied: ScopeList,
     /// Dapi's `products` (`data`, `payment`); empty elsewhere.
-    pub products: Vec<String>,
+    pub products: ScopeList,
 }
 
 impl Scopes {
     pub fn granted(list: Vec<String>) -> Self {
         Self {
-            granted: list,
+            granted: list.into(),
             ..Self::default()
         }
     }
@@ -43,13 +50,13 @@ impl Scopes {
     /// Reads Dapi's `authorizations` claim. Unknown shapes are skipped, not fatal:
     /// the claim is for display only.
     pub fn from_dapi(claim: &Value) -> Self {
-        let mut out = Scopes::default();
+        let (mut granted, mut denied, mut products) = (Vec::new(), Vec::new(), Vec::new());
         let Some(map) = claim.as_object() else {
-            return out;
+            return Scopes::default();
         };
         for (resource, actions) in map {
             if resource == "products" {
-                out.products = strings(actions);
+                products = strings(actions);
                 continue;
             }
             let Some(actions) = actions.as_object() else {
@@ -58,15 +65,19 @@ impl Scopes {
             for (action, allowed) in actions {
                 let name = format!("{resource}.{action}");
                 match allowed.as_bool() {
-                    Some(true) => out.granted.push(name),
-                    Some(false) => out.denied.push(name),
+                    Some(true) => granted.push(name),
+                    Some(false) => denied.push(name),
                     None => {}
                 }
             }
         }
-        out.granted.sort();
-        out.denied.sort();
-        out
+        granted.sort();
+        denied.sort();
+        Scopes {
+            granted: granted.into(),
+            denied: denied.into(),
+            products: products.into(),
+        }
     }
 
     /// OAuth: granted is what the token response says (RFC 6749 §5.1), else what
@@ -80,11 +91,11 @@ impl Scopes {
             .iter()
             .filter(|r| !granted.contains(r))
             .cloned()
-            .collect();
+            .collect::<Vec<_>>();
         Self {
-            granted,
-            denied,
-            products: Vec::new(),
+            granted: granted.into(),
+            denied: denied.into(),
+            products: ScopeList::default(),
         }
     }
 
@@ -134,17 +145,17 @@ mod tests {
     fn oauth_scope_from_response_else_request() {
         let req = vec!["accounts".to_string(), "payments".to_string()];
         let s = Scopes::from_oauth(Some("accounts"), &req);
-        assert_eq!(s.granted, vec!["accounts"]);
-        assert_eq!(s.denied, vec!["payments"]);
+        assert_eq!(*s.granted, vec!["accounts"]);
+        assert_eq!(*s.denied, vec!["payments"]);
         let s = Scopes::from_oauth(None, &req);
-        assert_eq!(s.granted, req);
+        assert_eq!(*s.granted, req);
         assert!(s.denied.is_empty());
     }
 
     #[test]
     fn dapi_claim_with_odd_shapes_is_skipped() {
         let s = Scopes::from_dapi(&json!({"identity": {"get": true, "x": "y"}, "cards": 3}));
-        assert_eq!(s.granted, vec!["identity.get"]);
+        assert_eq!(*s.granted, vec!["identity.get"]);
         assert!(s.denied.is_empty());
         assert_eq!(Scopes::from_dapi(&json!("nope")), Scopes::default());
     }
@@ -156,9 +167,9 @@ mod tests {
             "openid accounts"
         );
         let s = Scopes {
-            granted: vec!["a.get".into()],
-            denied: vec!["b.get".into(), "c.get".into()],
-            products: vec!["data".into()],
+            granted: vec!["a.get".into()].into(),
+            denied: vec!["b.get".into(), "c.get".into()].into(),
+            products: vec!["data".into()].into(),
         };
         assert_eq!(s.short(), "1/3 +data");
         assert_eq!(Scopes::default().short(), "—");

@@ -232,8 +232,8 @@ mod tests {
             g.session.as_deref(),
             Some("611c7aa8-70af-4d7f-a895-289e89239313")
         );
-        assert_eq!(g.scopes.granted, vec!["authentication.create"]);
-        assert_eq!(g.scopes.products, vec!["data", "payment"]);
+        assert_eq!(*g.scopes.granted, vec!["authentication.create"]);
+        assert_eq!(*g.scopes.products, vec!["data", "payment"]);
         assert!(g.refresh_token.is_none());
     }
 

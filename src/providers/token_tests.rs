@@ -40,7 +40,7 @@ fn a_complete_answer() {
     assert_eq!(g.expiry, GrantExpiry::InSecs(300));
     assert_eq!(g.refresh_token.unwrap().expose(), "rt");
     assert_eq!(g.refresh_expires_in, Some(1800));
-    assert_eq!(g.scopes.granted, vec!["openid", "accounts"]);
+    assert_eq!(*g.scopes.granted, vec!["openid", "accounts"]);
     assert_eq!(g.session.as_deref(), Some("s-1"));
 }
 

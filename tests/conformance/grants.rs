@@ -66,7 +66,7 @@ async fn client_credentials_token_is_filed_and_active_at_the_provider() {
     let said = op.introspect(&rig.access_token(conn.id)).await;
     assert_eq!(said["active"], true, "{said}");
     assert_eq!(
-        conn.scopes.granted,
+        *conn.scopes.granted,
         scope_list(&said),
         "stored scopes are the server's"
     );
@@ -182,7 +182,7 @@ async fn authorization_code_with_pkce_through_the_loopback_listener() {
     assert_eq!(rig.kind(conn.id), StateKind::Active);
     // Everything asked for was granted, offline_access included (it needs
     // prompt=consent at oidc-provider).
-    let mut granted = conn.scopes.granted.clone();
+    let mut granted = conn.scopes.granted.to_vec();
     granted.sort();
     let mut asked = SCOPES.map(str::to_owned).to_vec();
     asked.sort();
@@ -202,7 +202,7 @@ async fn authorization_code_with_pkce_through_the_loopback_listener() {
     assert_eq!(said["active"], true, "{said}");
     assert_eq!(
         scope_list(&said),
-        conn.scopes.granted,
+        conn.scopes.granted.to_vec(),
         "stored scopes are the server's"
     );
     assert_eq!(said["sub"], LOGIN);

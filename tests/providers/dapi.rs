@@ -26,9 +26,9 @@ async fn exchange_sends_seed_request_and_reads_the_permanent_token() {
         g.session.as_deref(),
         Some("611c7aa8-70af-4d7f-a895-289e89239313")
     );
-    assert_eq!(g.scopes.granted, vec!["authentication.create"]);
+    assert_eq!(*g.scopes.granted, vec!["authentication.create"]);
     assert_eq!(g.scopes.denied.len(), 9);
-    assert_eq!(g.scopes.products, vec!["data", "payment"]);
+    assert_eq!(*g.scopes.products, vec!["data", "payment"]);
 }
 
 #[tokio::test]

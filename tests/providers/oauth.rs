@@ -17,8 +17,8 @@ async fn client_credentials_with_basic_and_post_auth() {
         assert!(g.access_token.expose().starts_with("at-"));
         assert_eq!(g.expiry, GrantExpiry::InSecs(300));
         assert!(g.refresh_token.is_none());
-        assert_eq!(g.scopes.granted, vec!["openid", "accounts"]);
-        assert_eq!(g.scopes.denied, vec!["payments"]);
+        assert_eq!(*g.scopes.granted, vec!["openid", "accounts"]);
+        assert_eq!(*g.scopes.denied, vec!["payments"]);
     }
 }
 

@@ -79,9 +79,9 @@ pub fn full_connection(user: UserId, tag: &str) -> NewConnection {
             refresh_expires_at: Some(NOW.plus_secs(86_400)),
         },
         scopes: Scopes {
-            granted: vec!["accounts.get".into(), "balance.get".into()],
-            denied: vec!["transfer.create".into()],
-            products: vec!["data".into()],
+            granted: vec!["accounts.get".into(), "balance.get".into()].into(),
+            denied: vec!["transfer.create".into()].into(),
+            products: vec!["data".into()].into(),
         },
         secrets: secrets(tag),
     }

@@ -92,7 +92,7 @@ fn apply_sets_every_field_and_erase_removes_a_secret() {
     let got = store.connection(id).unwrap().unwrap();
     assert_eq!(returned, got);
     assert_eq!(got.lifetimes, lifetimes);
-    assert_eq!(got.scopes.granted, vec!["openid".to_string()]);
+    assert_eq!(*got.scopes.granted, vec!["openid".to_string()]);
     assert_eq!(got.flags, flags);
     assert_eq!(got.remote, remote);
     assert_eq!(got.version, 2);

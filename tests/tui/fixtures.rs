@@ -68,9 +68,9 @@ fn oauth(id: i64, user: &str, access_in: i64) -> Connection {
     c.kind = ProviderKind::OAuth2;
     c.label = "Bank OAuth".into();
     c.scopes = Scopes {
-        granted: vec!["accounts".into()],
-        denied: vec!["payments".into()],
-        products: Vec::new(),
+        granted: vec!["accounts".into()].into(),
+        denied: vec!["payments".into()].into(),
+        products: Default::default(),
     };
     c
 }
@@ -91,9 +91,10 @@ pub fn dapi_active(id: i64, user: &str) -> Connection {
             "accounts.get".into(),
             "balance.get".into(),
             "identity.get".into(),
-        ],
-        denied: vec!["transfer.create".into()],
-        products: vec!["data".into()],
+        ]
+        .into(),
+        denied: vec!["transfer.create".into()].into(),
+        products: vec!["data".into()].into(),
     };
     c.last_op = Some(LastOp {
         op: OpKind::Exchange,

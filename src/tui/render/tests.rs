@@ -72,9 +72,9 @@ fn a_half_gauge_is_half_thick_line() {
 #[test]
 fn dapi_grid_lists_every_documented_scope_with_a_mark() {
     let scopes = Scopes {
-        granted: vec!["accounts.get".into()],
-        denied: vec!["transfer.create".into()],
-        products: vec!["data".into()],
+        granted: vec!["accounts.get".into()].into(),
+        denied: vec!["transfer.create".into()].into(),
+        products: vec!["data".into()].into(),
     };
     let c = conn(ProviderKind::Dapi, Lifetimes::default(), scopes);
     let lines = scope_grid::lines(&c, 200, Theme::new(true));
