@@ -11,7 +11,7 @@ pub mod secret_ref;
 pub use load::checks::{check_transport, is_loopback};
 pub use load::{ConfigError, config_path, load, parse_layers};
 pub use model::*;
-pub use secret_ref::SecretRef;
+pub use secret_ref::{KeptSecret, SecretRef};
 
 #[cfg(test)]
 mod tests;

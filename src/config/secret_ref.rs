@@ -2,15 +2,30 @@
 //!
 //! A config file gets copied, pasted into tickets and committed by mistake, so
 //! it may only say *where* a secret lives. Resolution happens at the moment of
-//! use, so a rotated secret file is picked up without a restart.
+//! use (a provider client keeps the value for a second at most), so a rotated
+//! secret file is picked up without a restart.
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use crate::domain::Secret;
 
 /// Secret files are tiny; a large one is a mistake (a key bundle, a log).
 const MAX_SECRET_FILE: u64 = 64 * 1024;
+
+/// How long a provider client reuses a secret it resolved.
+pub const KEEP_SECRET: Duration = Duration::from_secs(1);
+
+/// The last value a client resolved a [`SecretRef`] to, and when: at a
+/// thousand token requests a second, resolving at each use read the file
+/// (five system calls) a thousand times a second. A rotated secret is still
+/// picked up without a restart, within [`KEEP_SECRET`].
+#[derive(Debug, Default)]
+pub struct KeptSecret {
+    last: Mutex<Option<(Instant, Secret)>>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretRef {
@@ -37,6 +52,22 @@ impl SecretRef {
         Err(
             "a literal secret is not allowed here: write env:NAME or file:PATH and keep the secret there",
         )
+    }
+
+    /// [`SecretRef::resolve`], reusing what `kept` holds if it was resolved
+    /// within [`KEEP_SECRET`]. A failure is not kept: the next use tries again.
+    pub fn resolve_kept(&self, kept: &KeptSecret) -> Result<Secret, String> {
+        let fresh = |(at, _): &(Instant, Secret)| at.elapsed() < KEEP_SECRET;
+        let last = kept.last.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, secret)) = last.as_ref().filter(|l| fresh(l)) {
+            return Ok(secret.clone());
+        }
+        // Not under the lock: a slow file system must not stall other users.
+        drop(last);
+        let secret = self.resolve()?;
+        *kept.last.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((Instant::now(), secret.clone()));
+        Ok(secret)
     }
 
     /// Reads the secret now. Errors name the variable or file, never the value.
@@ -105,6 +136,26 @@ mod tests {
         assert!(SecretRef::parse("env:").is_err());
         assert!(SecretRef::parse("env:A B").is_err());
         assert!(SecretRef::parse("file:").is_err());
+    }
+
+    #[test]
+    fn a_kept_secret_is_reused_briefly_then_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s");
+        std::fs::write(&p, "first\n").unwrap();
+        let (source, kept) = (SecretRef::File(p.clone()), KeptSecret::default());
+        assert_eq!(source.resolve_kept(&kept).unwrap().expose(), "first");
+        std::fs::write(&p, "second\n").unwrap();
+        assert_eq!(source.resolve_kept(&kept).unwrap().expose(), "first");
+        // As if KEEP_SECRET had passed.
+        kept.last.lock().unwrap().as_mut().unwrap().0 -= KEEP_SECRET;
+        assert_eq!(source.resolve_kept(&kept).unwrap().expose(), "second");
+        std::fs::remove_file(&p).unwrap();
+        kept.last.lock().unwrap().as_mut().unwrap().0 -= KEEP_SECRET;
+        assert!(
+            source.resolve_kept(&kept).is_err(),
+            "a gone file is noticed"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::http::{Http, Reply};
 use super::oauth_error::rate_limited;
 use super::token::{MAX_LIFETIME, json_object};
 use super::{AuthRequest, GrantExpiry, Provider, TokenGrant};
-use crate::config::DapiConfig;
+use crate::config::{DapiConfig, KeptSecret};
 use crate::domain::{Claims, ErrorKind, OpError, ProviderKind, Secret, UnixTime};
 
 const EXCHANGE_PATH: &str = "v2/auth/ExchangeToken";
@@ -28,11 +28,17 @@ pub struct DapiProvider {
     name: String,
     http: Http,
     cfg: DapiConfig,
+    app_secret: KeptSecret,
 }
 
 impl DapiProvider {
     pub fn new(name: String, http: Http, cfg: DapiConfig) -> Self {
-        Self { name, http, cfg }
+        Self {
+            name,
+            http,
+            cfg,
+            app_secret: KeptSecret::default(),
+        }
     }
 
     async fn exchange_code(
@@ -93,7 +99,7 @@ impl DapiProvider {
     fn app_secret(&self) -> Result<Secret, OpError> {
         self.cfg
             .app_secret
-            .resolve()
+            .resolve_kept(&self.app_secret)
             .map_err(|m| OpError::new(ErrorKind::Config, format!("{}: app_secret: {m}", self.name)))
     }
 }

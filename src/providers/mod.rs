@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use crate::config::{Family, ProviderConfig};
+use crate::config::{Family, KeptSecret, ProviderConfig};
 use crate::domain::{OpError, ProviderKind, Scopes, Secret};
 
 mod callback;
@@ -43,6 +43,7 @@ pub fn build(cfg: &ProviderConfig) -> Result<Arc<dyn Provider>, OpError> {
                 provider: name,
                 http,
                 client: o.client.clone(),
+                secret: KeptSecret::default(),
             };
             Arc::new(self::oauth2::OAuth2Provider::new(core, (**o).clone()))
         }
@@ -51,6 +52,7 @@ pub fn build(cfg: &ProviderConfig) -> Result<Arc<dyn Provider>, OpError> {
                 provider: name,
                 http,
                 client: o.client.clone(),
+                secret: KeptSecret::default(),
             };
             Arc::new(oidc::OidcProvider::new(core, (**o).clone()))
         }

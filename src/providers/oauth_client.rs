@@ -20,7 +20,7 @@ use url::Url;
 use super::http::{Http, Reply};
 use super::oauth_error::{TokenCall, error_code, error_from_reply};
 use super::{AuthRequest, TokenGrant};
-use crate::config::{Client, ClientAuth, check_transport};
+use crate::config::{Client, ClientAuth, KeptSecret, check_transport};
 use crate::domain::{ErrorKind, OpError, Secret, UnixTime};
 
 /// Extra things an authorization request asks for.
@@ -38,6 +38,7 @@ pub struct OAuthClient {
     pub provider: String,
     pub http: Http,
     pub client: Client,
+    pub secret: KeptSecret,
 }
 
 impl OAuthClient {
@@ -151,13 +152,14 @@ impl OAuthClient {
         self.http.post_form(url, &pairs, basic.as_ref()).await
     }
 
-    /// Resolved at each use, so a rotated secret is picked up without a restart.
+    /// Resolved at use (kept a moment), so a rotated secret is picked up
+    /// without a restart.
     fn secret(&self) -> Result<Option<Secret>, OpError> {
         self.client
             .secret
             .as_ref()
             .map(|r| {
-                r.resolve().map_err(|m| {
+                r.resolve_kept(&self.secret).map_err(|m| {
                     OpError::new(
                         ErrorKind::Config,
                         format!("{}: client_secret: {m}", self.provider),
@@ -254,6 +256,7 @@ mod tests {
                 scopes: scopes.iter().map(|s| s.to_string()).collect(),
                 redirect_port: None,
             },
+            secret: KeptSecret::default(),
         }
     }
 
