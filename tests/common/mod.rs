@@ -71,6 +71,16 @@ impl Env {
     }
 
     pub async fn start_with(opts: SandboxOptions, extra: &str, wopts: WorkerOptions) -> Env {
+        Self::start_over(opts, extra, wopts, |s| s).await
+    }
+
+    /// [`Env::start_with`], the worker seeing the store through `wrap`.
+    pub async fn start_over(
+        opts: SandboxOptions,
+        extra: &str,
+        wopts: WorkerOptions,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+    ) -> Env {
         let sandbox = Sandbox::start(opts, 0).await.unwrap();
         let dir = private_dir();
         let path = dir.path().join("config.toml");
@@ -79,6 +89,7 @@ impl Env {
         let store = store::open_with_key(&dir.path().join("data"), &dir.path().join("key"), false)
             .unwrap()
             .store;
+        let store = wrap(store);
         let (tx, events) = mpsc::channel(1024);
         let worker = Worker::new(
             store.clone(),
