@@ -112,7 +112,7 @@ impl Store for HeldWrites {
     ) -> Result<Option<(Connection, Secrets)>, StoreError> {
         self.inner.lease_and_read(id, h, u, n)
     }
-    fn lease_and_read_many(&self, b: &[LeaseRequest], h: &str) -> Vec<Leased> {
+    fn lease_and_read_many(&self, b: Vec<LeaseRequest>, h: &str) -> Vec<Leased> {
         self.inner.lease_and_read_many(b, h)
     }
     fn release_lease(&self, id: ConnectionId, h: &str) -> Result<(), StoreError> {

@@ -180,9 +180,9 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<(Connection, Secrets)>, StoreError>;
     /// [`Store::lease_and_read`] for many connections, each answered alone, in
     /// as few commits as the backend can.
-    fn lease_and_read_many(&self, batch: &[LeaseRequest], holder: &str) -> Vec<Leased> {
+    fn lease_and_read_many(&self, batch: Vec<LeaseRequest>, holder: &str) -> Vec<Leased> {
         batch
-            .iter()
+            .into_iter()
             .map(|l| self.lease_and_read(l.id, holder, l.until, l.now))
             .collect()
     }

@@ -143,7 +143,7 @@ impl Worker {
         };
         let leases = {
             let (store, holder) = (store.clone(), holder.clone());
-            Batcher::new(move |batch: Vec<LeaseRequest>| store.lease_and_read_many(&batch, &holder))
+            Batcher::new(move |batch: Vec<LeaseRequest>| store.lease_and_read_many(batch, &holder))
         };
         let settles = {
             let (store, holder) = (store.clone(), holder.clone());

@@ -170,13 +170,13 @@ fn a_batch_of_leases_answers_each_alone() {
         until: NOW.plus_secs(30),
         now: NOW,
     };
-    let batch = [
+    let batch = vec![
         request(ids[0]),
         request(ids[1]),
         request(ConnectionId(999)),
         request(ids[3]),
     ];
-    let answers = store.lease_and_read_many(&batch, "me");
+    let answers = store.lease_and_read_many(batch, "me");
     assert_eq!(answers.len(), 4);
     let (conn, secrets) = answers[0].as_ref().unwrap().as_ref().unwrap();
     assert_eq!(conn.id, ids[0]);

@@ -169,6 +169,30 @@ pub(super) fn isolated<T>(
     Ok(out)
 }
 
+/// Runs `write` on each item, each [`isolated`] in its own savepoint, and
+/// answers each. A savepoint's own failure spoils the transaction, so it
+/// fails the whole batch.
+pub(super) fn each_isolated<I, T>(
+    tx: &Transaction<'_>,
+    db: &Path,
+    items: impl IntoIterator<Item = I>,
+    mut write: impl FnMut(I) -> Result<T, StoreError>,
+) -> Result<Vec<Result<T, StoreError>>, StoreError> {
+    items
+        .into_iter()
+        .map(|item| isolated(tx, || write(item)).map_err(sql(db)))
+        .collect()
+}
+
+/// One answer per item of a batch of `n`: the batch's own, or its failure
+/// for every item.
+pub(super) fn per_item<T>(
+    n: usize,
+    batch: Result<Vec<Result<T, StoreError>>, StoreError>,
+) -> Vec<Result<T, StoreError>> {
+    batch.unwrap_or_else(|e| (0..n).map(|_| Err(e.clone())).collect())
+}
+
 fn settle(jobs: Vec<Box<dyn Pending>>, commit: Result<(), &StoreError>) {
     for job in jobs {
         job.settle(commit);

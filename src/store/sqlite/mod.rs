@@ -281,21 +281,15 @@ impl Store for SqliteStore {
     ) -> Vec<Result<Connection, StoreError>> {
         let n = batch.len();
         let holder = holder.to_owned();
-        self.write_grouped(true, move |tx, cipher, db| {
-            batch
-                .into_iter()
-                .map(|s| {
-                    let id = s.base.id;
-                    group::isolated(tx, || {
-                        let conn = writes::apply_to(tx, cipher, db, s.base, s.update, s.audit)?;
-                        writes::release_lease(tx, db, id, &holder)?;
-                        Ok(conn)
-                    })
-                    .map_err(sql(db))
-                })
-                .collect()
-        })
-        .unwrap_or_else(|e| vec![Err(e); n])
+        let answers = self.write_grouped(true, move |tx, cipher, db| {
+            group::each_isolated(tx, db, batch, |s| {
+                let id = s.base.id;
+                let conn = writes::apply_to(tx, cipher, db, s.base, s.update, s.audit)?;
+                writes::release_lease(tx, db, id, &holder)?;
+                Ok(conn)
+            })
+        });
+        group::per_item(n, answers)
     }
 
     fn append_audit(
@@ -324,37 +318,31 @@ impl Store for SqliteStore {
         now: UnixTime,
     ) -> Result<Option<(Connection, Secrets)>, StoreError> {
         let request = LeaseRequest { id, until, now };
-        one(self.lease_and_read_many(&[request], holder))
+        one(self.lease_and_read_many(vec![request], holder))
     }
 
-    fn lease_and_read_many(&self, batch: &[LeaseRequest], holder: &str) -> Vec<Leased> {
-        let batch = batch.to_vec();
+    fn lease_and_read_many(&self, batch: Vec<LeaseRequest>, holder: &str) -> Vec<Leased> {
         let n = batch.len();
         let holder = holder.to_owned();
-        self.write_grouped(false, move |tx, cipher, db| {
-            batch
-                .into_iter()
-                .map(|l| {
-                    group::isolated(tx, || {
-                        if !writes::try_lease(tx, db, l.id, &holder, l.until, l.now)? {
-                            return Ok(None);
-                        }
-                        let conn = reads::existing(tx, db, l.id)?;
-                        Ok(Some((conn, reads::secrets(tx, cipher, db, l.id)?)))
-                    })
-                    .map_err(sql(db))
-                })
-                .collect()
-        })
-        .unwrap_or_else(|e| vec![Err(e); n])
+        let answers = self.write_grouped(false, move |tx, cipher, db| {
+            group::each_isolated(tx, db, batch, |l| {
+                if !writes::try_lease(tx, db, l.id, &holder, l.until, l.now)? {
+                    return Ok(None);
+                }
+                let conn = reads::existing(tx, db, l.id)?;
+                Ok(Some((conn, reads::secrets(tx, cipher, db, l.id)?)))
+            })
+        });
+        group::per_item(n, answers)
     }
 
     fn connections_by_id(
         &self,
         ids: &[ConnectionId],
     ) -> Vec<Result<Option<Connection>, StoreError>> {
-        self.read(|c, db| Ok(ids.iter().map(|&id| reads::connection(c, db, id)).collect()))
-            .unwrap_or_else(|e| vec![Err(e); ids.len()])
+        let answers =
+            self.read(|c, db| Ok(ids.iter().map(|&id| reads::connection(c, db, id)).collect()));
+        group::per_item(ids.len(), answers)
     }
 
     fn lease_holder(&self, id: ConnectionId) -> Result<Option<(String, UnixTime)>, StoreError> {
