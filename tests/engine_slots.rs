@@ -1,6 +1,8 @@
 //! The provider's in-flight bound covers the request, not the write after it:
 //! with `max_in_flight = 1`, the next refresh reaches the provider while the
-//! first one's outcome is still being written.
+//! first one's outcome is still being written. And operations waiting for
+//! their turn hold their lease already, but only as many again as may be in
+//! flight.
 
 mod common;
 
@@ -10,7 +12,7 @@ use std::time::Duration;
 use bankdeck::domain::{
     AuditEntry, Connection, ConnectionId, Flags, OpKind, Secrets, UnixTime, User,
 };
-use bankdeck::sandbox::SandboxOptions;
+use bankdeck::sandbox::{SandboxOptions, parse_fault};
 use bankdeck::store::{
     AuditDraft, ConnectionUpdate, LeaseRequest, Leased, NewConnection, Settlement, Store,
     StoreError,
@@ -179,4 +181,53 @@ async fn the_next_request_goes_while_the_last_outcome_is_written() {
     assert_eq!(first.last_op.unwrap().op, OpKind::Refresh);
     assert_eq!(second.last_op.unwrap().op, OpKind::Refresh);
     assert_eq!(env.sandbox.request_count("oidc.token"), before + 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_operations_hold_their_lease_but_only_as_many_again_as_may_be_in_flight() {
+    let env = Env::start_with(
+        SandboxOptions::default(),
+        // Stalled requests must not time out (and free their turn) mid-test.
+        "max_in_flight = 2\ntimeout = \"60s\"\n",
+        WorkerOptions::default(),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        ids.push(env.login("everifin", &format!("user-{i}")).await.id);
+    }
+    let before = env.sandbox.request_count("oidc.token");
+    env.sandbox
+        .set_faults(vec![parse_fault("oidc.token:stall").unwrap()]);
+    let running: Vec<_> = ids
+        .iter()
+        .map(|&id| {
+            let worker = env.worker.clone();
+            tokio::spawn(async move { worker.operate(OpKind::Refresh, id).await })
+        })
+        .collect();
+    let leased = || {
+        ids.iter()
+            .filter(|&&id| env.store.lease_holder(id).unwrap().is_some())
+            .count()
+    };
+    // Two requests hang at the provider; two more operations wait for a
+    // turn with their lease in hand, so a freed turn sends at once.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while env.sandbox.request_count("oidc.token") < before + 2 || leased() < 4 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} request(s) sent, {} lease(s) held",
+            env.sandbox.request_count("oidc.token") - before,
+            leased()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The other four wait without a lease, however long the provider stalls.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(leased(), 4);
+    assert_eq!(env.sandbox.request_count("oidc.token"), before + 2);
+    for task in running {
+        task.abort();
+    }
 }

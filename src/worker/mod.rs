@@ -81,6 +81,10 @@ pub(crate) struct Slot {
     pub config: ProviderConfig,
     /// Bounds requests to this provider (`max_in_flight`).
     pub permits: Arc<Semaphore>,
+    /// Bounds the operations that hold their lease while they wait for one
+    /// of `permits` (as many again): a freed slot sends its next request at
+    /// once instead of first waiting for a lease behind the store's commit.
+    pub ahead: Arc<Semaphore>,
 }
 
 /// A running command: how to stop it, and the operation and connection
@@ -128,8 +132,10 @@ impl Worker {
         let providers = providers
             .into_iter()
             .map(|p| {
+                let in_flight = p.config.common.max_in_flight.max(1);
                 let slot = Slot {
-                    permits: Arc::new(Semaphore::new(p.config.common.max_in_flight.max(1))),
+                    permits: Arc::new(Semaphore::new(in_flight)),
+                    ahead: Arc::new(Semaphore::new(in_flight)),
                     client: p.client,
                     config: p.config,
                 };

@@ -81,14 +81,21 @@ impl Worker {
 
     async fn leased(&self, op: OpKind, id: ConnectionId) -> Result<Connection, OpError> {
         let before = self.load(id).await?;
-        // The turn to talk to the provider comes before the lease, so a
-        // thousand queued operations do not hold a thousand leases (which
-        // would lapse while they wait) and the lease covers only the work.
-        let permit = match self.slot(&before.provider) {
-            Ok(slot) => slot.permits.clone().acquire_owned().await.ok(),
-            Err(_) => None,
+        // The lease comes before the turn to talk to the provider, so a freed
+        // turn sends at once; but only for as many operations again as may be
+        // in flight, so a thousand queued operations do not hold a thousand
+        // leases (which would lapse while they wait).
+        let slot = self.slot(&before.provider).ok();
+        let ahead = match slot {
+            Some(slot) => slot.ahead.clone().acquire_owned().await.ok(),
+            None => None,
         };
         let (current, secrets, waited) = self.take_lease(id).await?;
+        let permit = match slot {
+            Some(slot) => slot.permits.clone().acquire_owned().await.ok(),
+            None => None,
+        };
+        drop(ahead);
         let turn = Turn {
             permit: Mutex::new(permit),
             ..Turn::default()
