@@ -12,7 +12,7 @@ use futures::FutureExt;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::tokens::{failure_update, grant_update};
-use super::{Command, Event, RequestId, Worker, lock};
+use super::{Command, Event, RequestId, Slot, Worker, lock};
 use crate::domain::{
     Connection, ConnectionId, ErrorKind, Flags, Grant, Lifetimes, OpError, OpKind, ProviderKind,
     Secrets,
@@ -86,10 +86,26 @@ impl Worker {
         // in flight, so a thousand queued operations do not hold a thousand
         // leases (which would lapse while they wait).
         let slot = self.slot(&before.provider).ok();
+        let version = before.version;
+        drop(before);
         let ahead = match slot {
             Some(slot) => slot.ahead.clone().acquire_owned().await.ok(),
             None => None,
         };
+        // Boxed apart: the request and the write need kilobytes of state,
+        // which the thousands of operations of a bulk refresh that wait above
+        // need not each hold.
+        self.under_lease(op, id, version, slot, ahead).boxed().await
+    }
+
+    async fn under_lease(
+        &self,
+        op: OpKind,
+        id: ConnectionId,
+        version: i64,
+        slot: Option<&Slot>,
+        ahead: Option<OwnedSemaphorePermit>,
+    ) -> Result<Connection, OpError> {
         let (current, secrets, waited) = self.take_lease(id).await?;
         let permit = match slot {
             Some(slot) => slot.permits.clone().acquire_owned().await.ok(),
@@ -102,7 +118,7 @@ impl Worker {
         };
         // Another process refreshed while we waited for its lease: its
         // result is ours, and the provider sees no second POST.
-        let result = if waited && op == OpKind::Refresh && current.version != before.version {
+        let result = if waited && op == OpKind::Refresh && current.version != version {
             Ok(current)
         } else {
             self.perform(op, current, secrets, &turn).await
@@ -484,4 +500,26 @@ fn refreshable(conn: &Connection) -> Result<(), OpError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn an_operation_waiting_for_its_turn_holds_little_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let data = dir.path().join("data");
+        let store = crate::store::open_with_key(&data, &dir.path().join("key"), false)
+            .unwrap()
+            .store;
+        let (events, _) = tokio::sync::mpsc::channel(1);
+        let worker = Worker::new(store, Vec::new(), Default::default(), events);
+        // A bulk refresh of 100 000 connections queues 100 000 of these.
+        let queued = worker.leased(OpKind::Refresh, ConnectionId(1));
+        let size = std::mem::size_of_val(&queued);
+        assert!(size <= 1024, "a queued operation holds {size} bytes");
+    }
 }
