@@ -92,6 +92,56 @@ fn concurrent_operations_commit_their_own_outcomes_and_release_their_leases() {
 }
 
 #[test]
+fn an_outcome_gives_back_its_own_lease_and_never_anyone_elses() {
+    let env = Env::new();
+    let store = env.open();
+    let user = store
+        .add_user("amira", None, audit(OpKind::AddUser, "added"))
+        .unwrap();
+    let id = store
+        .insert_connection(
+            full_connection(user.id, "own"),
+            audit(OpKind::Link, "linked"),
+        )
+        .unwrap()
+        .id;
+    let (conn, _) = store
+        .lease_and_read(id, "me", NOW.plus_secs(30), NOW)
+        .unwrap()
+        .unwrap();
+    // Our lease lapsed and another process took it before we wrote.
+    let later = NOW.plus_secs(31);
+    let (taken, _) = store
+        .lease_and_read(id, "them", later.plus_secs(30), later)
+        .unwrap()
+        .expect("a lapsed lease can be taken");
+    let ours = store
+        .apply_and_release(
+            conn,
+            ConnectionUpdate::default(),
+            audit(OpKind::Refresh, "ok"),
+            "me",
+        )
+        .unwrap();
+    assert_eq!(ours.version, taken.version + 1);
+    let holder = |s: &bankdeck::store::SqliteStore| s.lease_holder(id).unwrap().map(|(h, _)| h);
+    assert_eq!(holder(&store).as_deref(), Some("them"), "their lease stays");
+    store
+        .apply_and_release(
+            ours,
+            ConnectionUpdate::default(),
+            audit(OpKind::Refresh, "ok"),
+            "them",
+        )
+        .unwrap();
+    assert_eq!(
+        holder(&store),
+        None,
+        "an outcome releases its writer's lease"
+    );
+}
+
+#[test]
 fn a_lease_held_elsewhere_reads_nothing_and_a_lost_race_keeps_the_lease() {
     let env = Env::new();
     let store = env.open();

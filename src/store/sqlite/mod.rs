@@ -283,10 +283,8 @@ impl Store for SqliteStore {
         let holder = holder.to_owned();
         let answers = self.write_grouped(true, move |tx, cipher, db| {
             group::each_isolated(tx, db, batch, |s| {
-                let id = s.base.id;
-                let conn = writes::apply_to(tx, cipher, db, s.base, s.update, s.audit)?;
-                writes::release_lease(tx, db, id, &holder)?;
-                Ok(conn)
+                let release = Some(holder.as_str());
+                writes::apply_to(tx, cipher, db, s.base, s.update, s.audit, release)
             })
         });
         group::per_item(n, answers)

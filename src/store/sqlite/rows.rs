@@ -1,7 +1,7 @@
 //! Mapping between `connections` rows and [`Connection`].
 //!
-//! One column list serves every read, and one named-parameter set serves both
-//! the insert and the versioned update, so a field added to one cannot be
+//! One column list serves every read, and one numbered parameter list serves
+//! both the insert and the versioned update, so a field added to one cannot be
 //! forgotten in the other. The list query is the hot path (100 000 rows on
 //! every refresh of the screen): it reads by column index from one prepared
 //! statement, borrows text where it can and parses each distinct scope set
@@ -9,8 +9,9 @@
 
 use std::collections::HashMap;
 
+use rusqlite::types::ToSql;
 use rusqlite::types::{Type, ValueRef};
-use rusqlite::{Row, Transaction, named_params};
+use rusqlite::{Row, Transaction};
 
 use crate::domain::{
     AccessExpiry, AuditEntry, Connection, ConnectionId, Flags, Grant, LastOp, Lifetimes, OpKind,
@@ -42,33 +43,33 @@ pub(crate) const SELECT_CONNECTIONS: &str = concat!(
 /// empty for the caller to fill from the users it read once.
 pub(crate) const LIST_CONNECTIONS: &str = concat!(connection_columns!("''"), " FROM connections c");
 
+/// Parameter `?n` is the n-th column named here, in this statement and in
+/// [`UPDATE`] alike, so both bind one list by position (binding 26 names
+/// looked each one up in the statement, which showed in the refresh profile).
 const INSERT: &str = "\
 INSERT INTO connections (id, user_id, provider, kind, grant_type, label, \
     remote_connection_id, remote_user_id, remote_token_id, remote_session, \
     code_expires_at, access_kind, access_expires_at, access_received_at, has_refresh, \
     refresh_expires_at, scopes_json, reauth_required, logged_out_at, delinked_at, last_error, \
     last_op, last_op_at, last_op_ok, created_at, version) \
-VALUES (:id, :user_id, :provider, :kind, :grant_type, :label, \
-    :remote_connection_id, :remote_user_id, :remote_token_id, :remote_session, \
-    :code_expires_at, :access_kind, :access_expires_at, :access_received_at, :has_refresh, \
-    :refresh_expires_at, :scopes_json, :reauth_required, :logged_out_at, :delinked_at, \
-    :last_error, :last_op, :last_op_at, :last_op_ok, :created_at, :version)";
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+    ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)";
 
 /// The optimistic check: the row changes only if nobody bumped the version
-/// since the caller read it (`:version` is the new one).
+/// since the caller read it (`?26` is the new one). `?27` names a lease
+/// holder whose lease the same write gives back (NULL: none); anyone
+/// else's lease stays.
 const UPDATE: &str = "\
-UPDATE connections SET user_id = :user_id, provider = :provider, kind = :kind, \
-    grant_type = :grant_type, label = :label, remote_connection_id = :remote_connection_id, \
-    remote_user_id = :remote_user_id, remote_token_id = :remote_token_id, \
-    remote_session = :remote_session, code_expires_at = :code_expires_at, \
-    access_kind = :access_kind, access_expires_at = :access_expires_at, \
-    access_received_at = :access_received_at, has_refresh = :has_refresh, \
-    refresh_expires_at = :refresh_expires_at, scopes_json = :scopes_json, \
-    reauth_required = :reauth_required, logged_out_at = :logged_out_at, \
-    delinked_at = :delinked_at, last_error = :last_error, last_op = :last_op, \
-    last_op_at = :last_op_at, last_op_ok = :last_op_ok, created_at = :created_at, \
-    version = :version \
-WHERE id = :id AND version = :version - 1";
+UPDATE connections SET user_id = ?2, provider = ?3, kind = ?4, grant_type = ?5, label = ?6, \
+    remote_connection_id = ?7, remote_user_id = ?8, remote_token_id = ?9, \
+    remote_session = ?10, code_expires_at = ?11, access_kind = ?12, access_expires_at = ?13, \
+    access_received_at = ?14, has_refresh = ?15, refresh_expires_at = ?16, \
+    scopes_json = ?17, reauth_required = ?18, logged_out_at = ?19, delinked_at = ?20, \
+    last_error = ?21, last_op = ?22, last_op_at = ?23, last_op_ok = ?24, created_at = ?25, \
+    version = ?26, \
+    lease_holder = CASE WHEN lease_holder = ?27 THEN NULL ELSE lease_holder END, \
+    lease_until = CASE WHEN lease_holder = ?27 THEN NULL ELSE lease_until END \
+WHERE id = ?1 AND version = ?26 - 1";
 
 /// Reads one row of [`SELECT_CONNECTIONS`].
 pub(crate) fn connection(row: &Row<'_>) -> rusqlite::Result<Connection> {
@@ -177,21 +178,28 @@ fn bad(idx: usize, what: &str) -> rusqlite::Error {
 
 /// Inserts `c` (its `id` is ignored) and returns the new row id.
 pub(crate) fn insert(tx: &Transaction<'_>, c: &Connection) -> rusqlite::Result<i64> {
-    write(tx, INSERT, c, None)?;
+    write(tx, INSERT, c, None, None)?;
     Ok(tx.last_insert_rowid())
 }
 
-/// Writes every field of `c` if the stored version is `c.version - 1`;
-/// returns the number of rows changed (0 = someone else wrote first).
-pub(crate) fn update(tx: &Transaction<'_>, c: &Connection) -> rusqlite::Result<usize> {
-    write(tx, UPDATE, c, Some(c.id.0))
+/// Writes every field of `c` if the stored version is `c.version - 1`, and
+/// gives back `release`'s lease on it; returns the number of rows changed
+/// (0 = someone else wrote first).
+pub(crate) fn update(
+    tx: &Transaction<'_>,
+    c: &Connection,
+    release: Option<&str>,
+) -> rusqlite::Result<usize> {
+    write(tx, UPDATE, c, Some(c.id.0), Some(release))
 }
 
+/// `lease` is `?27` of [`UPDATE`]; [`INSERT`] has no such parameter.
 fn write(
     tx: &Transaction<'_>,
     sql: &str,
     c: &Connection,
     id: Option<i64>,
+    lease: Option<Option<&str>>,
 ) -> rusqlite::Result<usize> {
     let l = &c.lifetimes;
     let (access_kind, access_at) = match l.access {
@@ -201,24 +209,51 @@ fn write(
     };
     let scopes = scopes_json(&c.scopes)?;
     let op = c.last_op.as_ref();
-    tx.prepare_cached(sql)?.execute(named_params! {
-            ":id": id, ":user_id": c.user_id.0, ":provider": c.provider,
-            ":kind": c.kind.as_str(), ":grant_type": c.grant.as_str(), ":label": c.label,
-            ":remote_connection_id": c.remote.connection_id,
-            ":remote_user_id": c.remote.user_id, ":remote_token_id": c.remote.token_id,
-            ":remote_session": c.remote.session,
-            ":code_expires_at": l.code_expires_at.map(|t| t.0), ":access_kind": access_kind,
-            ":access_expires_at": access_at,
-            ":access_received_at": l.access_received_at.map(|t| t.0),
-            ":has_refresh": l.has_refresh,
-            ":refresh_expires_at": l.refresh_expires_at.map(|t| t.0), ":scopes_json": scopes,
-            ":reauth_required": c.flags.reauth_required,
-            ":logged_out_at": c.flags.logged_out_at.map(|t| t.0),
-            ":delinked_at": c.flags.delinked_at.map(|t| t.0), ":last_error": c.flags.last_error,
-            ":last_op": op.map(|o| o.op.as_str()), ":last_op_at": op.map(|o| o.at.0),
-            ":last_op_ok": op.map(|o| o.ok), ":created_at": c.created_at.0,
-            ":version": c.version,
-    })
+    let (code_exp, received) = (
+        l.code_expires_at.map(|t| t.0),
+        l.access_received_at.map(|t| t.0),
+    );
+    let refresh_exp = l.refresh_expires_at.map(|t| t.0);
+    let (logged_out, delinked) = (
+        c.flags.logged_out_at.map(|t| t.0),
+        c.flags.delinked_at.map(|t| t.0),
+    );
+    let (last_op, last_op_at, last_op_ok) = (
+        op.map(|o| o.op.as_str()),
+        op.map(|o| o.at.0),
+        op.map(|o| o.ok),
+    );
+    let columns: [&dyn ToSql; 27] = [
+        &id,
+        &c.user_id.0,
+        &c.provider,
+        &c.kind.as_str(),
+        &c.grant.as_str(),
+        &c.label,
+        &c.remote.connection_id,
+        &c.remote.user_id,
+        &c.remote.token_id,
+        &c.remote.session,
+        &code_exp,
+        &access_kind,
+        &access_at,
+        &received,
+        &l.has_refresh,
+        &refresh_exp,
+        &scopes,
+        &c.flags.reauth_required,
+        &logged_out,
+        &delinked,
+        &c.flags.last_error,
+        &last_op,
+        &last_op_at,
+        &last_op_ok,
+        &c.created_at.0,
+        &c.version,
+        &lease.flatten(),
+    ];
+    let bound = if lease.is_some() { 27 } else { 26 };
+    tx.prepare_cached(sql)?.execute(&columns[..bound])
 }
 
 /// `NULL` for no scopes at all, so the list query skips parsing for them.

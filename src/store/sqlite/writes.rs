@@ -120,12 +120,13 @@ pub(crate) fn apply(
     if conn.version != expected_version {
         return Err(StoreError::Conflict(id));
     }
-    apply_to(tx, cipher, db, conn, update, audit)
+    apply_to(tx, cipher, db, conn, update, audit, None)
 }
 
 /// [`apply`] onto `base`, the row as the caller last read it: the update's
 /// own version check (`WHERE version = …`) proves nobody wrote since, so the
-/// row need not be read again.
+/// row need not be read again. The same row write gives back `release`'s
+/// lease, if it holds one.
 pub(crate) fn apply_to(
     tx: &Transaction<'_>,
     cipher: &FieldCipher,
@@ -133,10 +134,11 @@ pub(crate) fn apply_to(
     mut conn: Connection,
     update: ConnectionUpdate,
     audit: AuditDraft,
+    release: Option<&str>,
 ) -> Result<Connection, StoreError> {
     let id = conn.id;
     merge(&mut conn, &update, &audit);
-    if rows::update(tx, &conn).map_err(sql(db))? == 0 {
+    if rows::update(tx, &conn, release).map_err(sql(db))? == 0 {
         return Err(if reads::exists(tx, db, id)? {
             StoreError::Conflict(id)
         } else {
