@@ -71,9 +71,19 @@ pub(crate) fn open(opts: &OpenOptions) -> Result<(Connection, FieldCipher), Stor
         schema::migrate(&mut conn, version).map_err(sql(&db))?;
         tighten_side_files(&db)?;
         set_no_checkpoint_on_close(&conn, &db, false)?;
+        // Only the writer's: it fills as writes touch pages, while the list
+        // reads (and a read-only store, which reads through this handle)
+        // keep the default and so the screen's memory.
+        conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)
+            .map_err(sql(&db))?;
     }
     Ok((conn, cipher))
 }
+
+/// The writing handle's page cache. With SQLite's default 2 MB, a bulk
+/// refresh read the pages of its rows, their secrets and the audit log's
+/// tail back from the OS for every batch, a `pread` each.
+const WRITER_CACHE_KIB: i64 = 16 * 1024;
 
 /// Another handle on a store [`open`] has already proven and migrated, for
 /// reads only (`query_only`). It never folds the WAL into the file on close:
