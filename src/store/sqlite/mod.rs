@@ -282,9 +282,9 @@ impl Store for SqliteStore {
         let n = batch.len();
         let holder = holder.to_owned();
         let answers = self.write_grouped(true, move |tx, cipher, db| {
-            group::each_isolated(tx, db, batch, |s| {
-                let release = Some(holder.as_str());
-                writes::apply_to(tx, cipher, db, s.base, s.update, s.audit, release)
+            group::each_isolated(tx, db, &batch, |s| {
+                let (base, release) = (s.base.clone(), Some(holder.as_str()));
+                writes::apply_to(tx, cipher, db, base, &s.update, &s.audit, release)
             })
         });
         group::per_item(n, answers)
@@ -323,7 +323,7 @@ impl Store for SqliteStore {
         let n = batch.len();
         let holder = holder.to_owned();
         let answers = self.write_grouped(false, move |tx, cipher, db| {
-            group::each_isolated(tx, db, batch, |l| {
+            group::each_isolated(tx, db, &batch, |l| {
                 if !writes::try_lease(tx, db, l.id, &holder, l.until, l.now)? {
                     return Ok(None);
                 }

@@ -120,7 +120,7 @@ pub(crate) fn apply(
     if conn.version != expected_version {
         return Err(StoreError::Conflict(id));
     }
-    apply_to(tx, cipher, db, conn, update, audit, None)
+    apply_to(tx, cipher, db, conn, &update, &audit, None)
 }
 
 /// [`apply`] onto `base`, the row as the caller last read it: the update's
@@ -132,12 +132,12 @@ pub(crate) fn apply_to(
     cipher: &FieldCipher,
     db: &Path,
     mut conn: Connection,
-    update: ConnectionUpdate,
-    audit: AuditDraft,
+    update: &ConnectionUpdate,
+    audit: &AuditDraft,
     release: Option<&str>,
 ) -> Result<Connection, StoreError> {
     let id = conn.id;
-    merge(&mut conn, &update, &audit);
+    merge(&mut conn, update, audit);
     if rows::update(tx, &conn, release).map_err(sql(db))? == 0 {
         return Err(if reads::exists(tx, db, id)? {
             StoreError::Conflict(id)
@@ -146,16 +146,16 @@ pub(crate) fn apply_to(
         });
     }
     let changes = [
-        ("access_code", update.access_code),
-        ("access_token", update.access_token),
-        ("refresh_token", update.refresh_token),
-        ("id_token", update.id_token),
-        ("user_secret", update.user_secret),
+        ("access_code", &update.access_code),
+        ("access_token", &update.access_token),
+        ("refresh_token", &update.refresh_token),
+        ("id_token", &update.id_token),
+        ("user_secret", &update.user_secret),
     ];
     for (name, change) in changes {
         match change {
             SecretChange::Keep => {}
-            SecretChange::Set(secret) => put_secret(tx, cipher, db, id, name, &secret)?,
+            SecretChange::Set(secret) => put_secret(tx, cipher, db, id, name, secret)?,
             SecretChange::Erase => {
                 tx.prepare_cached("DELETE FROM secrets WHERE connection_id = ?1 AND name = ?2")
                     .and_then(|mut s| s.execute(params![id.0, name]))
@@ -163,7 +163,7 @@ pub(crate) fn apply_to(
             }
         }
     }
-    append_audit(tx, Some(id), &audit).map_err(sql(db))?;
+    append_audit(tx, Some(id), audit).map_err(sql(db))?;
     Ok(conn)
 }
 
