@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Time to first frame of one or more bankdeck binaries, start-ups interleaved.
+
+    scripts/first_frame.py ROUNDS DATA_DIR BINARY...
+
+Starts each binary in turn in a detached 160x50 tmux session on the same
+store (DATA_DIR, e.g. from `bankdeck generate`; the key file is found the
+usual way or through BANKDECK_KEY_FILE) with a config that has no providers,
+and polls the pane every 5 ms until the table header shows every connection.
+Interleaving puts the host's drift on every binary alike, so two builds can
+be compared on this noisy machine.
+"""
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def tmux(*args):
+    return subprocess.run(["tmux", *args], capture_output=True, text=True)
+
+
+def first_frame(binary, data, config, state):
+    tmux("kill-server")
+    time.sleep(0.5)
+    started = time.perf_counter()
+    tmux("new-session", "-d", "-x", "160", "-y", "50", "-e", f"BANKDECK_DATA_DIR={data}",
+         "-e", f"BANKDECK_CONFIG={config}", "-e", f"XDG_STATE_HOME={state}", f"exec {binary}")
+    try:
+        while time.perf_counter() - started < 60:
+            pane = tmux("capture-pane", "-p").stdout
+            m = re.search(r"(\d+) of (\d+)", pane)
+            if m and m.group(1) == m.group(2) and m.group(1) != "0":
+                return (time.perf_counter() - started) * 1000
+            time.sleep(0.005)
+        raise SystemExit(f"{binary}: the table never showed every connection:\n{pane}")
+    finally:
+        tmux("send-keys", "q")
+        time.sleep(0.3)
+        tmux("kill-server")
+
+
+def main():
+    if len(sys.argv) < 4:
+        raise SystemExit(__doc__)
+    rounds, data, binaries = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+    with tempfile.TemporaryDirectory(prefix="bankdeck-ff-") as tmp:
+        config = os.path.join(tmp, "config.toml")
+        with open(config, "w") as f:
+            f.write("# first frame: no providers\n")
+        times = {b: [] for b in binaries}
+        for _ in range(rounds):
+            for b in binaries:
+                times[b].append(first_frame(b, data, config, os.path.join(tmp, "state")))
+    for b, t in times.items():
+        t.sort()
+        print(f"{b}: median {statistics.median(t):.0f} ms ({t[0]:.0f}-{t[-1]:.0f}, n={len(t)})")
+
+
+if __name__ == "__main__":
+    main()
