@@ -226,6 +226,17 @@ async fn waiting_operations_hold_their_lease_but_only_as_many_again_as_may_be_in
     // The other four wait without a lease, however long the provider stalls.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(leased(), 4);
+    // A lease outlasts the wait for a turn and the request (60 s each).
+    let now = UnixTime::now();
+    for &id in &ids {
+        if let Some((_, until)) = env.store.lease_holder(id).unwrap() {
+            assert!(
+                now.secs_until(until) >= 120,
+                "the lease ends in {}s",
+                now.secs_until(until)
+            );
+        }
+    }
     assert_eq!(env.sandbox.request_count("oidc.token"), before + 2);
     for task in running {
         task.abort();

@@ -13,9 +13,26 @@ use super::Worker;
 use crate::domain::{Connection, ConnectionId, ErrorKind, OpError, Secrets};
 use crate::store::LeaseRequest;
 
-/// How long a lease lasts, and how long we wait for another process's.
+/// How long a lease lasts at least, and how long we wait for another process's.
 pub const LEASE_TERM: Duration = Duration::from_secs(30);
 const LEASE_POLL: Duration = Duration::from_millis(100);
+/// What a lease must cover beyond the provider's two timeouts: the outcome's
+/// write, behind a group commit on a busy disk.
+const WRITE_ALLOWANCE: Duration = Duration::from_secs(10);
+
+/// How long our lease on a connection of a provider with this request
+/// `timeout` must last. An operation takes its lease before its turn at the
+/// provider, and only as many wait so as may be in flight, so its turn comes
+/// within one timeout (every request ahead of it has answered or timed out by
+/// then); its own request takes at most another, then its outcome is written.
+/// A lease that lapsed before that could let another process send the same
+/// refresh token, which rotating providers punish by revoking the family.
+pub fn lease_term(timeout: Duration) -> Duration {
+    timeout
+        .saturating_mul(2)
+        .saturating_add(WRITE_ALLOWANCE)
+        .max(LEASE_TERM)
+}
 
 /// `host|pid|nonce|actor`: enough to tell whose lease it is and whether it lives.
 pub fn holder_name(actor: &str) -> String {
@@ -57,12 +74,13 @@ impl Worker {
     pub(crate) async fn take_lease(
         &self,
         id: ConnectionId,
+        term: Duration,
     ) -> Result<(Connection, Secrets, bool), OpError> {
         let started = tokio::time::Instant::now();
         let mut waited = false;
         loop {
             let now = self.now();
-            let until = now.plus(LEASE_TERM);
+            let until = now.plus(term);
             let request = LeaseRequest { id, until, now };
             if let Some((conn, secrets)) = self.inner.leases.call(request).await? {
                 return Ok((conn, secrets, waited));
@@ -100,6 +118,18 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lease_outlasts_a_turn_a_request_and_the_write() {
+        assert_eq!(lease_term(Duration::from_secs(5)), LEASE_TERM);
+        // The default 15 s timeout: 15 s for the turn, 15 s for the request.
+        assert_eq!(lease_term(Duration::from_secs(15)), Duration::from_secs(40));
+        assert_eq!(
+            lease_term(Duration::from_secs(120)),
+            Duration::from_secs(250)
+        );
+        assert_eq!(lease_term(Duration::MAX), Duration::MAX);
+    }
 
     #[test]
     fn our_own_and_foreign_hosts_are_never_dead() {

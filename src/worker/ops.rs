@@ -12,7 +12,7 @@ use futures::FutureExt;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::tokens::{failure_update, grant_update};
-use super::{Command, Event, RequestId, Slot, Worker, lock};
+use super::{Command, Event, RequestId, Slot, Worker, lease, lock};
 use crate::domain::{
     Connection, ConnectionId, ErrorKind, Flags, Grant, Lifetimes, OpError, OpKind, ProviderKind,
     Secrets,
@@ -106,7 +106,10 @@ impl Worker {
         slot: Option<&Slot>,
         ahead: Option<OwnedSemaphorePermit>,
     ) -> Result<Connection, OpError> {
-        let (current, secrets, waited) = self.take_lease(id).await?;
+        let term = slot.map_or(lease::LEASE_TERM, |s| {
+            lease::lease_term(s.config.common.timeout)
+        });
+        let (current, secrets, waited) = self.take_lease(id, term).await?;
         let permit = match slot {
             Some(slot) => slot.permits.clone().acquire_owned().await.ok(),
             None => None,
