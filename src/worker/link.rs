@@ -216,7 +216,12 @@ impl Worker {
         }
         let user = self.user_or_new(user).await?;
         let grant = {
+            // Through the look-ahead like every operation, so no request
+            // jumps ahead of those waiting for a turn with their lease in
+            // hand (their lease term counts on it).
+            let ahead = slot.ahead.acquire().await;
             let _permit = slot.permits.acquire().await;
+            drop(ahead);
             slot.client.client_credentials().await?
         };
         self.file_grant(
