@@ -26,6 +26,8 @@ use super::terminal;
 
 /// Countdowns show seconds; nothing on screen changes faster on its own.
 pub const TICK: Duration = Duration::from_secs(1);
+/// How long worker events already queued may be applied before a frame.
+const EVENT_BATCH: Duration = Duration::from_millis(8);
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -74,7 +76,19 @@ pub async fn run(
         let Some(msg) = sources.next().await? else {
             break;
         };
-        let commands = app.update(msg, UnixTime::now());
+        let mut commands = app.update(msg, UnixTime::now());
+        // A flood of worker events (a bulk refresh, the scheduler's first
+        // round at start-up) is applied before the next frame, not a frame
+        // each: thousands queued ahead of the first `Loaded` kept the table
+        // from showing for seconds. Bounded in time, so a key waits at most
+        // one batch and a frame.
+        let batch_started = std::time::Instant::now();
+        while batch_started.elapsed() < EVENT_BATCH {
+            let Some(event) = sources.ready_event() else {
+                break;
+            };
+            commands.extend(app.update(Msg::Worker(event), UnixTime::now()));
+        }
         send_all(&mut app, &cmd_tx, commands);
         for message in terminal::take_kept_panics() {
             // A Notice never produces commands.
@@ -112,6 +126,14 @@ impl Sources {
                 return Ok(msg);
             }
         }
+    }
+
+    /// A worker event that is already waiting, if any.
+    fn ready_event(&mut self) -> Option<Event> {
+        if !self.worker_open {
+            return None;
+        }
+        self.events.try_recv().ok()
     }
 
     fn worker(&mut self, event: Option<Event>) -> Msg {
