@@ -25,6 +25,9 @@ struct Fake {
     fail: std::sync::atomic::AtomicBool,
     /// Fail as a misconfigured client would (`invalid_client`).
     misconfigured: std::sync::atomic::AtomicBool,
+    /// Hold every refresh until `gate` opens (a stalled provider).
+    held: std::sync::atomic::AtomicBool,
+    gate: tokio::sync::Notify,
 }
 
 impl Provider for Fake {
@@ -44,6 +47,13 @@ impl Provider for Fake {
     fn refresh<'a>(&'a self, _: &'a Secret) -> BoxFuture<'a, Result<TokenGrant, OpError>> {
         Box::pin(async move {
             let n = self.refreshes.fetch_add(1, Ordering::SeqCst);
+            while self.held.load(Ordering::SeqCst) {
+                let opened = self.gate.notified();
+                if !self.held.load(Ordering::SeqCst) {
+                    break;
+                }
+                opened.await;
+            }
             if self.misconfigured.load(Ordering::SeqCst) {
                 return Err(OpError::new(ErrorKind::Config, "invalid_client"));
             }
@@ -91,6 +101,8 @@ struct Setup {
     worker: Worker,
     fake: Arc<Fake>,
     store: Arc<dyn bankdeck::store::Store>,
+    /// `Started` events the worker has sent so far.
+    started: Arc<AtomicUsize>,
 }
 
 fn setup() -> Setup {
@@ -98,9 +110,13 @@ fn setup() -> Setup {
 }
 
 fn setup_with(auto_refresh: bool) -> Setup {
+    setup_config(&format!("auto_refresh = {auto_refresh}\n"))
+}
+
+fn setup_config(extra: &str) -> Setup {
     let dir = common::private_dir();
     let text = format!(
-        "[providers.ev]\nkind = \"oidc\"\ntoken_url = \"http://127.0.0.1:9/t\"\nclient_id = \"c\"\nauto_refresh = {auto_refresh}\n"
+        "[providers.ev]\nkind = \"oidc\"\ntoken_url = \"http://127.0.0.1:9/t\"\nclient_id = \"c\"\n{extra}"
     );
     let cfg = bankdeck::config::parse_layers(None, &text).unwrap();
     let store = bankdeck::store::open_with_key(&dir.path().join("d"), &dir.path().join("k"), false)
@@ -112,7 +128,15 @@ fn setup_with(auto_refresh: bool) -> Setup {
         config: cfg.provider("ev").unwrap().clone(),
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let started = Arc::new(AtomicUsize::new(0));
+    let counted = started.clone();
+    tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            if matches!(event, bankdeck::worker::Event::Started { .. }) {
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
     let opts = WorkerOptions {
         clock: Clock::tokio_from(T0),
         ..WorkerOptions::default()
@@ -123,6 +147,7 @@ fn setup_with(auto_refresh: bool) -> Setup {
         worker,
         fake,
         store,
+        started,
     }
 }
 
@@ -318,4 +343,85 @@ async fn without_automatic_providers_the_scheduler_stops_at_once() {
     tokio::time::advance(Duration::from_secs(600)).await;
     settle().await;
     assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_backlog_goes_out_a_provider_s_room_at_a_time_as_operations_end() {
+    let s = setup_config("auto_refresh = true\nmax_in_flight = 2\n");
+    for i in 0..10 {
+        add(&*s.store, &format!("user-{i}"), Flags::default());
+    }
+    s.fake.held.store(true, Ordering::SeqCst);
+    let _sched = scheduler::spawn(s.worker.clone());
+    settle().await;
+    // All ten are due by 280 s; the provider hangs.
+    tokio::time::advance(Duration::from_secs(280)).await;
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 2, "two in flight");
+    assert_eq!(
+        s.started.load(Ordering::SeqCst),
+        4,
+        "two in flight and two waiting their turn; the other six not launched yet"
+    );
+    // The provider answers: the rest goes out as room comes back, long
+    // before the next read of the store (30 s).
+    s.fake.held.store(false, Ordering::SeqCst);
+    s.fake.gate.notify_waiters();
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 10);
+    assert_eq!(s.started.load(Ordering::SeqCst), 10);
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_the_dashboard_the_first_round_waits_for_the_screen_s_first_read() {
+    let s = setup();
+    add(&*s.store, "lena", Flags::default());
+    // Due at once: the clock starts past the refresh margin.
+    let text = "[providers.ev]\nkind = \"oidc\"\ntoken_url = \"http://127.0.0.1:9/t\"\nclient_id = \"c\"\nauto_refresh = true\n";
+    let cfg = bankdeck::config::parse_layers(None, text).unwrap();
+    let entry = ProviderEntry {
+        client: s.fake.clone(),
+        config: cfg.provider("ev").unwrap().clone(),
+    };
+    let opts = WorkerOptions {
+        clock: Clock::tokio_from(T0.plus_secs(290)),
+        ..WorkerOptions::default()
+    };
+    let mut handle = Worker::spawn(s.store.clone(), vec![entry], opts);
+    let _sched = scheduler::spawn_after_first_load(handle.worker.clone());
+    settle().await;
+    assert_eq!(
+        s.fake.refreshes.load(Ordering::SeqCst),
+        0,
+        "waits for the screen"
+    );
+    handle
+        .commands
+        .send(bankdeck::worker::Command::Reload {
+            id: bankdeck::worker::RequestId(1),
+        })
+        .await
+        .unwrap();
+    let loaded = handle.events.recv().await.unwrap();
+    assert!(matches!(loaded, bankdeck::worker::Event::Loaded { .. }));
+    tokio::spawn(async move { while handle.events.recv().await.is_some() {} });
+    settle().await;
+    assert_eq!(
+        s.fake.refreshes.load(Ordering::SeqCst),
+        1,
+        "then the round runs"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_screen_read_the_first_round_starts_after_a_few_seconds() {
+    let s = setup();
+    add(&*s.store, "lena", Flags::default());
+    tokio::time::advance(Duration::from_secs(290)).await;
+    let _sched = scheduler::spawn_after_first_load(s.worker.clone());
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 0);
+    tokio::time::advance(scheduler::FIRST_LOAD_WAIT).await;
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 1);
 }

@@ -56,7 +56,7 @@ async fn run_screen(
         ..WorkerOptions::default()
     };
     let handle = Worker::spawn(store, providers, opts);
-    let scheduler = (!readonly).then(|| scheduler::spawn(handle.worker.clone()));
+    let scheduler = (!readonly).then(|| scheduler::spawn_after_first_load(handle.worker.clone()));
     let run = RunOptions {
         readonly,
         data_label,

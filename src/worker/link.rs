@@ -388,7 +388,8 @@ impl Worker {
                     connections,
                     users,
                 })
-                .await
+                .await;
+                self.inner.first_load.send_replace(true);
             }
             Err(error) => {
                 self.emit(Event::Notice {

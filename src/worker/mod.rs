@@ -103,6 +103,9 @@ pub(crate) struct Inner {
     pub holder: String,
     /// Whether `opts.panic_on` is still to fire (it fires once).
     pub panic_armed: std::sync::atomic::AtomicBool,
+    /// Whether a front end has had its first full read (see
+    /// [`scheduler::spawn_after_first_load`]).
+    pub first_load: tokio::sync::watch::Sender<bool>,
     /// The three store calls every operation makes, batched across tasks.
     pub reads: Batcher<ConnectionId, Option<Connection>>,
     pub leases: Batcher<LeaseRequest, Option<(Connection, Secrets)>>,
@@ -168,6 +171,7 @@ impl Worker {
                 tasks: Mutex::new(HashMap::new()),
                 holder,
                 panic_armed: std::sync::atomic::AtomicBool::new(true),
+                first_load: tokio::sync::watch::Sender::new(false),
             }),
         }
     }

@@ -6,9 +6,11 @@
 //! processes' writes) and hands due work to the worker, which refuses
 //! anything that cannot work (delinked, logged out, re-consent required).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use super::{Event, RequestId, Worker};
 use crate::config::{Family, ProviderConfig};
@@ -119,7 +121,31 @@ pub fn backoff_secs(failures: u32) -> i64 {
 /// plan, and it does not read the store at all (at 100 000 connections every
 /// re-read costs a noticeable share of a core).
 pub fn spawn(worker: Worker) -> tokio::task::JoinHandle<()> {
+    spawn_after(worker, std::future::ready(()))
+}
+
+/// [`spawn`] for the dashboard: the scheduler's first round reads every
+/// connection and starts whatever is due, which on a large store competed
+/// with the screen's own first read and delayed the first frame. So it waits
+/// for the screen's data to be loaded (or [`FIRST_LOAD_WAIT`]; tokens are due
+/// a margin of at least 30 s before they expire).
+pub fn spawn_after_first_load(worker: Worker) -> tokio::task::JoinHandle<()> {
+    let mut loaded = worker.inner.first_load.subscribe();
+    let start = async move {
+        let _ = tokio::time::timeout(FIRST_LOAD_WAIT, loaded.wait_for(|done| *done)).await;
+    };
+    spawn_after(worker, start)
+}
+
+/// The longest the dashboard's scheduler waits for the screen's first read.
+pub const FIRST_LOAD_WAIT: Duration = Duration::from_secs(5);
+
+fn spawn_after(
+    worker: Worker,
+    start: impl std::future::Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        start.await;
         let scheduler = Scheduler::new(worker);
         if scheduler
             .providers
@@ -136,7 +162,23 @@ struct Scheduler {
     providers: HashMap<String, ProviderConfig>,
     backoff: Arc<Mutex<Backoff>>,
     busy: Arc<Mutex<HashSet<ConnectionId>>>,
+    /// Operations launched and not yet ended, per provider.
+    running: Arc<Mutex<HashMap<String, usize>>>,
+    /// Told whenever a launched operation ends.
+    ended: Arc<Notify>,
     next_id: u64,
+}
+
+/// Due work not launched yet: a provider gets at most [`launch_limit`]
+/// operations at a time from the scheduler.
+type Backlog = VecDeque<(ConnectionId, OpKind, String)>;
+
+/// How many of its operations the scheduler keeps going per provider: those
+/// the provider may have in flight and as many waiting their turn. Launching
+/// every due connection at once (thousands, after a weekend off) flooded the
+/// worker and the screen with work and events that could only queue.
+fn launch_limit(cfg: &ProviderConfig) -> usize {
+    cfg.common.max_in_flight.max(1).saturating_mul(2)
 }
 
 impl Scheduler {
@@ -152,46 +194,105 @@ impl Scheduler {
             providers,
             backoff: Arc::default(),
             busy: Arc::default(),
+            running: Arc::default(),
+            ended: Arc::default(),
             next_id: ID_BASE,
         }
     }
 
     async fn run(mut self) {
+        let mut backlog = Backlog::new();
+        let mut next_read = tokio::time::Instant::now();
         loop {
             if self.worker.inner.events.is_closed() {
                 return;
             }
-            let conns = match self.worker.db(|s| s.connections()).await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "scheduler cannot read the store");
-                    tokio::time::sleep(RELOAD_EVERY).await;
-                    continue;
-                }
-            };
-            let now = self.worker.now();
-            let p = {
-                let backoff = super::lock(&self.backoff);
-                let busy = super::lock(&self.busy);
-                plan(&conns, &self.providers, &backoff, &busy, now)
-            };
-            for (conn, op) in p.due {
-                self.launch(conn, op);
+            if tokio::time::Instant::now() >= next_read {
+                let wait = match self.worker.db(|s| s.connections()).await {
+                    Ok(conns) => {
+                        let (due, wait) = self.plan(&conns);
+                        backlog = due;
+                        wait
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "scheduler cannot read the store");
+                        RELOAD_EVERY
+                    }
+                };
+                next_read = tokio::time::Instant::now() + wait;
             }
-            let wait = p.next.map_or(RELOAD_EVERY, |n| {
-                Duration::from_secs(u64::try_from(now.secs_until(n)).unwrap_or(0).max(1))
-            });
-            tokio::time::sleep(wait.min(RELOAD_EVERY)).await;
+            self.launch_from(&mut backlog);
+            // The backlog moves on as operations end, without re-reading
+            // 100 000 connections for each.
+            tokio::select! {
+                () = tokio::time::sleep_until(next_read) => {}
+                () = self.ended.notified(), if !backlog.is_empty() => {}
+            }
         }
     }
 
-    fn launch(&mut self, conn: ConnectionId, op: OpKind) {
+    /// What is due now, with its provider, and how long until the next read.
+    fn plan(&self, conns: &[Connection]) -> (Backlog, Duration) {
+        let now = self.worker.now();
+        let p = {
+            let backoff = super::lock(&self.backoff);
+            let busy = super::lock(&self.busy);
+            plan(conns, &self.providers, &backoff, &busy, now)
+        };
+        let due_ids: HashSet<ConnectionId> = p.due.iter().map(|(id, _)| *id).collect();
+        let provider: HashMap<ConnectionId, &str> = conns
+            .iter()
+            .filter(|c| due_ids.contains(&c.id))
+            .map(|c| (c.id, c.provider.as_str()))
+            .collect();
+        let due = p
+            .due
+            .into_iter()
+            .filter_map(|(id, op)| Some((id, op, provider.get(&id)?.to_string())))
+            .collect();
+        let wait = p.next.map_or(RELOAD_EVERY, |n| {
+            Duration::from_secs(u64::try_from(now.secs_until(n)).unwrap_or(0).max(1))
+        });
+        (due, wait.min(RELOAD_EVERY))
+    }
+
+    /// Launches from the front of the backlog while its providers have room.
+    fn launch_from(&mut self, backlog: &mut Backlog) {
+        let mut full = HashSet::new();
+        let mut kept = Backlog::new();
+        while let Some((conn, op, provider)) = backlog.pop_front() {
+            let limit = self.providers.get(&provider).map_or(1, launch_limit);
+            let room = super::lock(&self.running)
+                .get(&provider)
+                .copied()
+                .unwrap_or(0)
+                < limit;
+            if full.contains(&provider) || !room {
+                full.insert(provider.clone());
+                kept.push_back((conn, op, provider));
+                continue;
+            }
+            self.launch(conn, op, provider);
+        }
+        *backlog = kept;
+    }
+
+    fn launch(&mut self, conn: ConnectionId, op: OpKind, provider: String) {
         let id = RequestId(self.next_id);
         self.next_id += 1;
         super::lock(&self.busy).insert(conn);
+        *super::lock(&self.running)
+            .entry(provider.clone())
+            .or_default() += 1;
         let (worker, backoff, busy) =
             (self.worker.clone(), self.backoff.clone(), self.busy.clone());
+        let ended = Ended {
+            running: self.running.clone(),
+            provider,
+            notify: self.ended.clone(),
+        };
         tokio::spawn(async move {
+            let _ended = ended;
             worker
                 .emit(Event::Started {
                     id,
@@ -225,6 +326,23 @@ impl Scheduler {
             super::lock(&busy).remove(&conn);
             worker.emit(event).await;
         });
+    }
+}
+
+/// Counts a launched operation as ended when its task ends, however it
+/// ends (a panic or an abort included), so its provider's room comes back.
+struct Ended {
+    running: Arc<Mutex<HashMap<String, usize>>>,
+    provider: String,
+    notify: Arc<Notify>,
+}
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        if let Some(n) = super::lock(&self.running).get_mut(&self.provider) {
+            *n = n.saturating_sub(1);
+        }
+        self.notify.notify_one();
     }
 }
 
