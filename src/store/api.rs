@@ -110,6 +110,12 @@ pub trait Store: Send + Sync {
 
     /// Every connection, without secrets (nothing is decrypted).
     fn connections(&self) -> Result<Vec<Connection>, StoreError>;
+    /// Hands every connection to `each` in turn, in id order, without
+    /// holding them all (the scheduler's periodic pass keeps only what is due).
+    fn each_connection(&self, each: &mut dyn FnMut(Connection)) -> Result<(), StoreError> {
+        self.connections()?.into_iter().for_each(each);
+        Ok(())
+    }
     fn connection(&self, id: ConnectionId) -> Result<Option<Connection>, StoreError>;
     /// Decrypts the secrets of one connection.
     fn secrets(&self, id: ConnectionId) -> Result<Secrets, StoreError>;

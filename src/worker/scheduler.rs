@@ -86,27 +86,65 @@ pub fn plan(
     busy: &HashSet<ConnectionId>,
     now: UnixTime,
 ) -> Plan {
-    let mut due = Vec::new();
-    let mut next: Option<UnixTime> = None;
-    for c in conns {
-        let Some(cfg) = providers.get(&c.provider) else {
-            continue;
-        };
-        let Some((mut at, op)) = due_at(c, cfg) else {
-            continue;
-        };
-        if let Some((_, retry)) = backoff.get(&c.id) {
-            at = at.max(*retry);
-        }
-        if at <= now {
-            if !busy.contains(&c.id) {
-                due.push((c.id, op));
-            }
-        } else {
-            next = Some(next.map_or(at, |n| n.min(at)));
+    let mut planner = Planner::new(providers, backoff, busy, now);
+    conns.iter().for_each(|c| planner.add(c));
+    let (due, next) = planner.finish();
+    Plan {
+        due: due.into_iter().map(|(id, op, _)| (id, op)).collect(),
+        next,
+    }
+}
+
+/// [`plan`] one connection at a time, so a pass over 100 000 need not hold
+/// them all; due work keeps its provider's name.
+struct Planner<'a> {
+    providers: &'a HashMap<String, ProviderConfig>,
+    backoff: &'a Backoff,
+    busy: &'a HashSet<ConnectionId>,
+    now: UnixTime,
+    due: Backlog,
+    next: Option<UnixTime>,
+}
+
+impl<'a> Planner<'a> {
+    fn new(
+        providers: &'a HashMap<String, ProviderConfig>,
+        backoff: &'a Backoff,
+        busy: &'a HashSet<ConnectionId>,
+        now: UnixTime,
+    ) -> Self {
+        Self {
+            providers,
+            backoff,
+            busy,
+            now,
+            due: Backlog::new(),
+            next: None,
         }
     }
-    Plan { due, next }
+
+    fn add(&mut self, c: &Connection) {
+        let Some(cfg) = self.providers.get(&c.provider) else {
+            return;
+        };
+        let Some((mut at, op)) = due_at(c, cfg) else {
+            return;
+        };
+        if let Some((_, retry)) = self.backoff.get(&c.id) {
+            at = at.max(*retry);
+        }
+        if at <= self.now {
+            if !self.busy.contains(&c.id) {
+                self.due.push_back((c.id, op, c.provider.clone()));
+            }
+        } else {
+            self.next = Some(self.next.map_or(at, |n| n.min(at)));
+        }
+    }
+
+    fn finish(self) -> (Backlog, Option<UnixTime>) {
+        (self.due, self.next)
+    }
 }
 
 /// The next try after `failures` failures in a row: 30 s, doubling, capped at 30 min.
@@ -208,9 +246,8 @@ impl Scheduler {
                 return;
             }
             if tokio::time::Instant::now() >= next_read {
-                let wait = match self.worker.db(|s| s.connections()).await {
-                    Ok(conns) => {
-                        let (due, wait) = self.plan(&conns);
+                let wait = match self.pass().await {
+                    Ok((due, wait)) => {
                         backlog = due;
                         wait
                     }
@@ -231,29 +268,26 @@ impl Scheduler {
         }
     }
 
-    /// What is due now, with its provider, and how long until the next read.
-    fn plan(&self, conns: &[Connection]) -> (Backlog, Duration) {
+    /// What is due now, with its provider, and how long until the next pass:
+    /// one pass over the store that keeps only what is due, not a copy of
+    /// every connection (40 MB at 100 000, on top of the screen's own).
+    async fn pass(&self) -> Result<(Backlog, Duration), OpError> {
         let now = self.worker.now();
-        let p = {
-            let backoff = super::lock(&self.backoff);
-            let busy = super::lock(&self.busy);
-            plan(conns, &self.providers, &backoff, &busy, now)
-        };
-        let due_ids: HashSet<ConnectionId> = p.due.iter().map(|(id, _)| *id).collect();
-        let provider: HashMap<ConnectionId, &str> = conns
-            .iter()
-            .filter(|c| due_ids.contains(&c.id))
-            .map(|c| (c.id, c.provider.as_str()))
-            .collect();
-        let due = p
-            .due
-            .into_iter()
-            .filter_map(|(id, op)| Some((id, op, provider.get(&id)?.to_string())))
-            .collect();
-        let wait = p.next.map_or(RELOAD_EVERY, |n| {
+        let providers = self.providers.clone();
+        let backoff = super::lock(&self.backoff).clone();
+        let busy = super::lock(&self.busy).clone();
+        let (due, next) = self
+            .worker
+            .db(move |s| {
+                let mut planner = Planner::new(&providers, &backoff, &busy, now);
+                s.each_connection(&mut |c| planner.add(&c))?;
+                Ok(planner.finish())
+            })
+            .await?;
+        let wait = next.map_or(RELOAD_EVERY, |n| {
             Duration::from_secs(u64::try_from(now.secs_until(n)).unwrap_or(0).max(1))
         });
-        (due, wait.min(RELOAD_EVERY))
+        Ok((due, wait.min(RELOAD_EVERY)))
     }
 
     /// Launches from the front of the backlog while its providers have room.

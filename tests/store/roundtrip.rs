@@ -359,3 +359,23 @@ fn a_batch_insert_keeps_flags_secrets_and_one_audit_line_each_or_nothing() {
     ));
     assert_eq!(store.connections().unwrap().len(), before);
 }
+
+#[test]
+fn each_connection_hands_over_what_the_list_holds_in_id_order() {
+    let env = Env::new();
+    let (store, _) = seeded(&env, "first");
+    let omar = store
+        .add_user("omar", None, audit(OpKind::AddUser, "added"))
+        .unwrap();
+    for tag in ["second", "third"] {
+        store
+            .insert_connection(full_connection(omar.id, tag), audit(OpKind::Link, "linked"))
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    store.each_connection(&mut |c| seen.push(c)).unwrap();
+    assert_eq!(seen, store.connections().unwrap());
+    let users: Vec<&str> = seen.iter().map(|c| c.user.as_str()).collect();
+    assert_eq!(users, ["amira", "omar", "omar"]);
+    assert!(seen.windows(2).all(|w| w[0].id < w[1].id));
+}

@@ -243,6 +243,10 @@ impl Store for SqliteStore {
         self.read(|c, db| reads::connection(c, db, id))
     }
 
+    fn each_connection(&self, each: &mut dyn FnMut(Connection)) -> Result<(), StoreError> {
+        self.read(|c, db| reads::each_connection(c, db, each))
+    }
+
     fn secrets(&self, id: ConnectionId) -> Result<Secrets, StoreError> {
         self.read(|c, db| reads::secrets(c, &self.cipher, db, id))
     }

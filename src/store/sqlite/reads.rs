@@ -167,6 +167,19 @@ fn id_range(
     Ok(out)
 }
 
+/// Hands every connection to `each`, in id order, one at a time.
+pub(crate) fn each_connection(
+    db_conn: &Db,
+    db: &Path,
+    each: &mut dyn FnMut(Connection),
+) -> Result<(), StoreError> {
+    let names = user_names(db_conn, db)?;
+    each_in_range(db_conn, db, &names, i64::MIN, i64::MAX, |conn| {
+        each(conn);
+        Ok(())
+    })
+}
+
 /// Hands each connection with `from <= id <= to` to `each`, in id order.
 fn each_in_range(
     db_conn: &Db,
