@@ -89,14 +89,13 @@ pub fn plan(
     let mut planner = Planner::new(providers, backoff, busy, now);
     conns.iter().for_each(|c| planner.add(c));
     let (due, next) = planner.finish();
-    Plan {
-        due: due.into_iter().map(|(id, op, _)| (id, op)).collect(),
-        next,
-    }
+    let mut due: Vec<_> = due.into_values().flatten().collect();
+    due.sort_by_key(|(id, _)| *id);
+    Plan { due, next }
 }
 
 /// [`plan`] one connection at a time, so a pass over 100 000 need not hold
-/// them all; due work keeps its provider's name.
+/// them all; due work is queued per provider.
 struct Planner<'a> {
     providers: &'a HashMap<String, ProviderConfig>,
     backoff: &'a Backoff,
@@ -135,7 +134,13 @@ impl<'a> Planner<'a> {
         }
         if at <= self.now {
             if !self.busy.contains(&c.id) {
-                self.due.push_back((c.id, op, c.provider.clone()));
+                match self.due.get_mut(&c.provider) {
+                    Some(queue) => queue.push_back((c.id, op)),
+                    None => {
+                        self.due
+                            .insert(c.provider.clone(), VecDeque::from([(c.id, op)]));
+                    }
+                }
             }
         } else {
             self.next = Some(self.next.map_or(at, |n| n.min(at)));
@@ -207,9 +212,9 @@ struct Scheduler {
     next_id: u64,
 }
 
-/// Due work not launched yet: a provider gets at most [`launch_limit`]
-/// operations at a time from the scheduler.
-type Backlog = VecDeque<(ConnectionId, OpKind, String)>;
+/// Due work not launched yet, queued per provider: a provider gets at most
+/// [`launch_limit`] operations at a time from the scheduler.
+type Backlog = HashMap<String, VecDeque<(ConnectionId, OpKind)>>;
 
 /// How many of its operations the scheduler keeps going per provider: those
 /// the provider may have in flight and as many waiting their turn. Launching
@@ -290,25 +295,22 @@ impl Scheduler {
         Ok((due, wait.min(RELOAD_EVERY)))
     }
 
-    /// Launches from the front of the backlog while its providers have room.
+    /// Launches from the front of each provider's queue while it has room;
+    /// the work per call is what it launches, not the whole backlog, since it
+    /// runs each time an operation ends.
     fn launch_from(&mut self, backlog: &mut Backlog) {
-        let mut full = HashSet::new();
-        let mut kept = Backlog::new();
-        while let Some((conn, op, provider)) = backlog.pop_front() {
-            let limit = self.providers.get(&provider).map_or(1, launch_limit);
-            let room = super::lock(&self.running)
-                .get(&provider)
+        for (provider, queue) in backlog.iter_mut() {
+            let limit = self.providers.get(provider).map_or(1, launch_limit);
+            let running = super::lock(&self.running)
+                .get(provider)
                 .copied()
-                .unwrap_or(0)
-                < limit;
-            if full.contains(&provider) || !room {
-                full.insert(provider.clone());
-                kept.push_back((conn, op, provider));
-                continue;
+                .unwrap_or(0);
+            let room = limit.saturating_sub(running).min(queue.len());
+            for (conn, op) in queue.drain(..room) {
+                self.launch(conn, op, provider.clone());
             }
-            self.launch(conn, op, provider);
         }
-        *backlog = kept;
+        backlog.retain(|_, queue| !queue.is_empty());
     }
 
     fn launch(&mut self, conn: ConnectionId, op: OpKind, provider: String) {
