@@ -44,9 +44,16 @@ def first_frame(binary, data, config, state):
 
 
 def main():
-    if len(sys.argv) < 4:
+    if len(sys.argv) < 4 or not sys.argv[1].isdigit():
         raise SystemExit(__doc__)
     rounds, data, binaries = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+    # bankdeck would create an empty store there and never show a table.
+    if not os.path.isfile(os.path.join(data, "bankdeck.db")):
+        raise SystemExit(f"{data}: no bankdeck store there; make one with "
+                         f"`bankdeck generate --connections 100000 --users 10000 --data-dir {data}`")
+    for b in binaries:
+        if not os.access(b, os.X_OK):
+            raise SystemExit(f"{b}: not an executable; build it with `cargo build --release`")
     with tempfile.TemporaryDirectory(prefix="bankdeck-ff-") as tmp:
         config = os.path.join(tmp, "config.toml")
         with open(config, "w") as f:
