@@ -1,13 +1,14 @@
 //! Operations that create things: users, Dapi links, browser logins,
 //! client-credentials tokens; plus the reads the screen asks for.
 
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
 
 use super::tokens::access_expiry;
 use super::{Command, Detail, Event, RequestId, Worker};
 use crate::domain::{
-    Claims, ConnectPayload, Connection, ConnectionId, Grant, Lifetimes, OpError, OpKind,
+    Claims, ConnectPayload, Connection, ConnectionId, ErrorKind, Grant, Lifetimes, OpError, OpKind,
     ProviderKind, RemoteIds, Secrets, User,
 };
 use crate::providers::TokenGrant;
@@ -299,16 +300,30 @@ impl Worker {
     /// outcome, and progress at the start, at most every
     /// [`PROGRESS_EVERY`] and at the end: thousands of refreshes a second
     /// need not redraw a counter thousands of times.
+    ///
+    /// Each refresh is a task of its own. Polled together inside this one
+    /// task, ten thousand waiting operations were polled again and again
+    /// whenever tokio's cooperative budget ran out: that cost more than the
+    /// refreshes themselves, and kept the bulk on one core. Cancelling the
+    /// bulk drops the set, which aborts every refresh still running.
     pub(crate) async fn refresh_many(&self, id: RequestId, conns: Vec<ConnectionId>) {
         let total = conns.len();
         let (mut done, mut failed) = (0, 0);
-        let mut running: FuturesUnordered<_> = conns
-            .into_iter()
-            .map(|c| {
-                let this = self.clone();
-                async move { (c, this.operate(OpKind::Refresh, c).await) }
-            })
-            .collect();
+        let mut running = tokio::task::JoinSet::new();
+        for c in conns {
+            let this = self.clone();
+            running.spawn(async move {
+                let op = AssertUnwindSafe(this.operate(OpKind::Refresh, c)).catch_unwind();
+                let result = op.await.unwrap_or_else(|_| {
+                    tracing::error!(request = id.0, connection = c.0, "a refresh panicked");
+                    Err(OpError::new(
+                        ErrorKind::Internal,
+                        format!("internal error in request {} (see the log)", id.0),
+                    ))
+                });
+                (c, result)
+            });
+        }
         let progress = |done, failed| Event::Progress {
             id,
             done,
@@ -317,7 +332,12 @@ impl Worker {
         };
         self.emit(progress(done, failed)).await;
         let mut last_progress = std::time::Instant::now();
-        while let Some((conn, result)) = running.next().await {
+        while let Some(joined) = running.join_next().await {
+            // Only this set aborts its tasks, and only when dropped; panics
+            // are caught inside each.
+            let Ok((conn, result)) = joined else {
+                continue;
+            };
             done += 1;
             let event = match result {
                 Ok(c) => Event::Succeeded {

@@ -5,18 +5,15 @@
 use std::process::Command as Proc;
 use std::time::{Duration, Instant};
 
-use bankdeck::domain::OpKind;
-use bankdeck::worker::{Command, Event, RequestId, Worker, WorkerOptions};
+use bankdeck::domain::{ErrorKind, OpKind};
+use bankdeck::worker::{Command, Event, RequestId, Worker, WorkerHandle, WorkerOptions};
 
 use super::common::{self, Env};
 use super::faults::next_event;
 
-#[tokio::test]
-async fn a_panicking_task_is_a_notice_and_the_worker_carries_on() {
-    let env = Env::start().await;
-    let c = env.login("everifin", "lena").await;
-    let before = env.secrets(c.id);
-    let mut h = Worker::spawn(
+/// A worker whose first refresh panics (`--debug-panic refresh`).
+fn panicking_worker(env: &Env) -> WorkerHandle {
+    Worker::spawn(
         env.store.clone(),
         common::entries(&env.config),
         WorkerOptions {
@@ -24,7 +21,15 @@ async fn a_panicking_task_is_a_notice_and_the_worker_carries_on() {
             panic_on: Some(OpKind::Refresh),
             ..WorkerOptions::default()
         },
-    );
+    )
+}
+
+#[tokio::test]
+async fn a_panicking_task_is_a_notice_and_the_worker_carries_on() {
+    let env = Env::start().await;
+    let c = env.login("everifin", "lena").await;
+    let before = env.secrets(c.id);
+    let mut h = panicking_worker(&env);
     let posts = env.sandbox.request_count("oidc.token");
     h.commands
         .send(Command::Refresh {
@@ -82,6 +87,51 @@ async fn a_panicking_task_is_a_notice_and_the_worker_carries_on() {
         "{ev:?}"
     );
     assert_eq!(env.sandbox.request_count("oidc.token"), posts + 1);
+}
+
+/// A bulk refresh is many operations: one that panics fails its own row,
+/// with the internal error, and the others are refreshed and counted.
+#[tokio::test]
+async fn a_panic_in_one_refresh_of_a_bulk_fails_only_its_row() {
+    let env = Env::start().await;
+    let mut conns = Vec::new();
+    for user in ["lena", "jonas", "mira"] {
+        conns.push(env.login("everifin", user).await.id);
+    }
+    let mut h = panicking_worker(&env);
+    let posts = env.sandbox.request_count("oidc.token");
+    h.commands
+        .send(Command::RefreshMany {
+            id: RequestId(1),
+            conns: conns.clone(),
+        })
+        .await
+        .unwrap();
+    let (mut refreshed, mut panicked) = (Vec::new(), Vec::new());
+    let last = loop {
+        match next_event(&mut h.events, Duration::from_secs(10), |_| true).await {
+            Event::Succeeded { conn, .. } => refreshed.push(conn.id),
+            Event::Failed { conn_id, error, .. } => {
+                assert_eq!(error.kind, ErrorKind::Internal, "{}", error.message);
+                assert!(error.message.contains("internal error in request 1"));
+                panicked.push(conn_id.unwrap());
+            }
+            Event::Progress {
+                done: 3,
+                total: 3,
+                failed,
+                ..
+            } => break failed,
+            Event::Progress { .. } => {}
+            other => panic!("unexpected event {other:?}"),
+        }
+    };
+    assert_eq!((refreshed.len(), panicked.len(), last), (2, 1, 1));
+    refreshed.extend(&panicked);
+    refreshed.sort();
+    assert_eq!(refreshed, conns, "every row hears how its refresh ended");
+    // The panic comes before its request: two POSTs, not three.
+    assert_eq!(env.sandbox.request_count("oidc.token"), posts + 2);
 }
 
 struct Pane(String);
