@@ -154,15 +154,17 @@ def main():
         print(f"first frame with an auto-refresh provider failing every due connection: {fmt(auto_frames, 'ms', 0)}")
         print(f"  resident memory 2 s in: {fmt(auto_rss, 'MB')}; peak {fmt(auto_hwm, 'MB')}")
 
-        ratios, bare, deck = [], [], []
+        ratios, bare, deck, bulk = [], [], [], []
         for _ in range(refresh_rounds):
             out = run_example("refresh_throughput", refresh_n, "64")
             bare.append(float(re.search(r"bare tokio\+reqwest: (\d+)", out).group(1)))
             deck.append(float(re.search(r"bankdeck worker: +(\d+)", out).group(1)))
             ratios.append(float(re.search(r"ratio: ([\d.]+)", out).group(1)))
+            bulk.append(float(re.search(r"one bulk of \d+: (\d+)", out).group(1)))
         print(f"refresh {refresh_n} at 64 in flight, bare loop: {fmt(bare, 'refresh/s', 0)}")
         print(f"refresh {refresh_n} at 64 in flight, bankdeck: {fmt(deck, 'refresh/s', 0)}")
         print(f"refresh throughput ratio bankdeck/bare: {fmt(ratios, '', 3)}")
+        print(f"  bankdeck, all {refresh_n} again as one bulk: {fmt(bulk, 'refresh/s', 0)}")
         if os.path.isdir("/dev/shm"):
             out = run_example("refresh_throughput", refresh_n, "64", "/dev/shm")
             ratio = re.search(r"ratio: ([\d.]+)", out).group(1)
