@@ -70,12 +70,9 @@ impl Worker {
     /// Runs one operation on one connection, joining a running one of the same kind.
     pub async fn operate(&self, op: OpKind, conn: ConnectionId) -> Result<Connection, OpError> {
         self.refuse_if_readonly()?;
-        let this = self.clone();
         self.inner
             .flights
-            .run(conn, op, move || {
-                async move { this.leased(op, conn).await }.boxed()
-            })
+            .run(conn, op, || self.leased(op, conn))
             .await
     }
 
