@@ -102,6 +102,10 @@ impl Flights {
         start: impl FnOnce() -> F,
     ) -> OpResult {
         let turn = self.turn(entry.conn);
+        let _tidy = Tidy {
+            flights: self,
+            conn: entry.conn,
+        };
         // A different operation on this connection finishes first.
         let _turn = turn.lock_owned().await;
         let result = start().await;
@@ -111,6 +115,27 @@ impl Flights {
 
     fn turn(&self, conn: ConnectionId) -> Arc<tokio::sync::Mutex<()>> {
         lock(&self.turns).entry(conn).or_default().clone()
+    }
+}
+
+/// Drops a connection's turn from the map once nobody holds or waits for
+/// it, after the turn itself is given back (declared before it, dropped
+/// after): a long session must not keep one for every connection it ever
+/// touched, a hundred thousand after one bulk refresh.
+struct Tidy<'a> {
+    flights: &'a Flights,
+    conn: ConnectionId,
+}
+
+impl Drop for Tidy<'_> {
+    fn drop(&mut self) {
+        let mut turns = lock(&self.flights.turns);
+        if turns
+            .get(&self.conn)
+            .is_some_and(|t| Arc::strong_count(t) == 1)
+        {
+            turns.remove(&self.conn);
+        }
     }
 }
 
@@ -206,6 +231,7 @@ mod tests {
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert!(!flights.busy(ConnectionId(1)));
+        assert!(lock(&flights.turns).is_empty(), "no turn is kept");
     }
 
     #[tokio::test]
@@ -247,6 +273,7 @@ mod tests {
         first.await.unwrap().unwrap();
         second.await.unwrap().unwrap();
         assert_eq!(*lock(&order), vec!["refresh", "logout"]);
+        assert!(lock(&flights.turns).is_empty(), "no turn is kept");
     }
 
     #[tokio::test]
@@ -284,5 +311,6 @@ mod tests {
         assert!(joiner.await.unwrap().is_ok());
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         assert!(!flights.busy(ConnectionId(1)));
+        assert!(lock(&flights.turns).is_empty(), "no turn is kept");
     }
 }
