@@ -2,7 +2,7 @@
 //! with `max_in_flight = 1`, the next refresh reaches the provider while the
 //! first one's outcome is still being written. And operations waiting for
 //! their turn hold their lease already, but only as many again as may be in
-//! flight.
+//! flight. A bulk refresh starts only a window of operations per provider.
 
 mod common;
 
@@ -17,7 +17,7 @@ use bankdeck::store::{
     AuditDraft, ConnectionUpdate, LeaseRequest, Leased, NewConnection, Settlement, Store,
     StoreError,
 };
-use bankdeck::worker::WorkerOptions;
+use bankdeck::worker::{Command, Event, RequestId, WorkerOptions};
 use common::Env;
 
 /// The real store, except that outcome writes wait while `held` is set.
@@ -185,17 +185,7 @@ async fn the_next_request_goes_while_the_last_outcome_is_written() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_operations_hold_their_lease_but_only_as_many_again_as_may_be_in_flight() {
-    let env = Env::start_with(
-        SandboxOptions::default(),
-        // Stalled requests must not time out (and free their turn) mid-test.
-        "max_in_flight = 2\ntimeout = \"60s\"\n",
-        WorkerOptions::default(),
-    )
-    .await;
-    let mut ids = Vec::new();
-    for i in 0..8 {
-        ids.push(env.login("everifin", &format!("user-{i}")).await.id);
-    }
+    let (env, ids) = everifin_at_two(8).await;
     let before = env.sandbox.request_count("oidc.token");
     env.sandbox
         .set_faults(vec![parse_fault("oidc.token:stall").unwrap()]);
@@ -241,4 +231,103 @@ async fn waiting_operations_hold_their_lease_but_only_as_many_again_as_may_be_in
     for task in running {
         task.abort();
     }
+}
+
+/// The screen's bulk refresh keeps a window per provider: a stalled
+/// provider's connections wait as ids, not as thousands of started
+/// operations, and the other providers' connections are refreshed meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_refresh_keeps_a_window_per_provider_and_a_stalled_one_holds_up_only_its_own() {
+    let (env, stalled) = everifin_at_two(12).await;
+    let mut working = Vec::new();
+    for i in 0..6 {
+        working.push(env.login("bank", &format!("user-{i}")).await.id);
+    }
+    env.sandbox
+        .set_faults(vec![parse_fault("oidc.token:stall").unwrap()]);
+    let mut h = env.spawn_worker(WorkerOptions::default());
+    // The stalled provider's connections first: a window for the whole bulk
+    // would fill with them and never reach the bank's.
+    let conns = stalled.iter().chain(&working).copied().collect();
+    h.commands
+        .send(Command::RefreshMany {
+            id: RequestId(1),
+            conns,
+        })
+        .await
+        .unwrap();
+    let mut refreshed = Vec::new();
+    while refreshed.len() < working.len() {
+        match next_event(&mut h.events, Duration::from_secs(10)).await {
+            Event::Succeeded { conn, .. } => refreshed.push(conn.id),
+            Event::Failed { error, .. } => panic!("a refresh failed: {}", error.message),
+            _ => {}
+        }
+    }
+    refreshed.sort();
+    assert_eq!(refreshed, working);
+    let busy = || stalled.iter().filter(|&&c| h.worker.is_busy(c)).count();
+    assert_eq!(busy(), 4, "only everifin's window of operations is started");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(busy(), 4, "and it stays so while the provider stalls");
+}
+
+/// A bulk that names a connection no longer in the store still ends: that
+/// row fails with the reason, the others are refreshed, and the count is
+/// right.
+#[tokio::test]
+async fn a_bulk_refresh_reports_a_connection_that_is_gone_and_ends() {
+    let env = Env::start().await;
+    let live = env.login("bank", "amira").await.id;
+    let gone = ConnectionId(live.0 + 1000);
+    let mut h = env.spawn_worker(WorkerOptions::default());
+    h.commands
+        .send(Command::RefreshMany {
+            id: RequestId(1),
+            conns: vec![gone, live],
+        })
+        .await
+        .unwrap();
+    let (mut refreshed, mut failed) = (Vec::new(), Vec::new());
+    loop {
+        match next_event(&mut h.events, Duration::from_secs(10)).await {
+            Event::Succeeded { conn, .. } => refreshed.push(conn.id),
+            Event::Failed { conn_id, error, .. } => {
+                assert!(error.message.contains("no connection"), "{}", error.message);
+                failed.push(conn_id.unwrap());
+            }
+            Event::Progress {
+                done: 2,
+                total: 2,
+                failed: 1,
+                ..
+            } => break,
+            _ => {}
+        }
+    }
+    assert_eq!((refreshed, failed), (vec![live], vec![gone]));
+}
+
+/// `everifin` with two requests in flight (so two more wait their turn)
+/// and `n` connections. Stalled requests must not time out (and free their
+/// turn) mid-test.
+async fn everifin_at_two(n: usize) -> (Env, Vec<ConnectionId>) {
+    let env = Env::start_with(
+        SandboxOptions::default(),
+        "max_in_flight = 2\ntimeout = \"60s\"\n",
+        WorkerOptions::default(),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..n {
+        ids.push(env.login("everifin", &format!("user-{i}")).await.id);
+    }
+    (env, ids)
+}
+
+async fn next_event(events: &mut tokio::sync::mpsc::Receiver<Event>, within: Duration) -> Event {
+    tokio::time::timeout(within, events.recv())
+        .await
+        .expect("an event in time")
+        .expect("the worker's events")
 }

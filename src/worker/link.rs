@@ -1,14 +1,10 @@
 //! Operations that create things: users, Dapi links, browser logins,
 //! client-credentials tokens; plus the reads the screen asks for.
 
-use std::panic::AssertUnwindSafe;
-
-use futures::FutureExt;
-
 use super::tokens::access_expiry;
 use super::{Command, Detail, Event, RequestId, Worker};
 use crate::domain::{
-    Claims, ConnectPayload, Connection, ConnectionId, ErrorKind, Grant, Lifetimes, OpError, OpKind,
+    Claims, ConnectPayload, Connection, ConnectionId, Grant, Lifetimes, OpError, OpKind,
     ProviderKind, RemoteIds, Secrets, User,
 };
 use crate::providers::TokenGrant;
@@ -296,75 +292,6 @@ impl Worker {
         self.db(move |s| s.insert_connection(new, audit)).await
     }
 
-    /// Refreshes many connections, bounded per provider, reporting each
-    /// outcome, and progress at the start, at most every
-    /// [`PROGRESS_EVERY`] and at the end: thousands of refreshes a second
-    /// need not redraw a counter thousands of times.
-    ///
-    /// Each refresh is a task of its own. Polled together inside this one
-    /// task, ten thousand waiting operations were polled again and again
-    /// whenever tokio's cooperative budget ran out: that cost more than the
-    /// refreshes themselves, and kept the bulk on one core. Cancelling the
-    /// bulk drops the set, which aborts every refresh still running.
-    pub(crate) async fn refresh_many(&self, id: RequestId, conns: Vec<ConnectionId>) {
-        let total = conns.len();
-        let (mut done, mut failed) = (0, 0);
-        let mut running = tokio::task::JoinSet::new();
-        for c in conns {
-            let this = self.clone();
-            running.spawn(async move {
-                let op = AssertUnwindSafe(this.operate(OpKind::Refresh, c)).catch_unwind();
-                let result = op.await.unwrap_or_else(|_| {
-                    tracing::error!(request = id.0, connection = c.0, "a refresh panicked");
-                    Err(OpError::new(
-                        ErrorKind::Internal,
-                        format!("internal error in request {} (see the log)", id.0),
-                    ))
-                });
-                (c, result)
-            });
-        }
-        let progress = |done, failed| Event::Progress {
-            id,
-            done,
-            total,
-            failed,
-        };
-        self.emit(progress(done, failed)).await;
-        let mut last_progress = std::time::Instant::now();
-        while let Some(joined) = running.join_next().await {
-            // Only this set aborts its tasks, and only when dropped; panics
-            // are caught inside each.
-            let Ok((conn, result)) = joined else {
-                continue;
-            };
-            done += 1;
-            let event = match result {
-                Ok(c) => Event::Succeeded {
-                    id,
-                    op: OpKind::Refresh,
-                    message: format!("refreshed {}", c.user),
-                    conn: Box::new(c),
-                },
-                Err(error) => {
-                    failed += 1;
-                    Event::Failed {
-                        id,
-                        op: OpKind::Refresh,
-                        conn_id: Some(conn),
-                        conn: self.reread(conn).await.map(Box::new),
-                        error,
-                    }
-                }
-            };
-            self.emit(event).await;
-            if done == total || last_progress.elapsed() >= PROGRESS_EVERY {
-                last_progress = std::time::Instant::now();
-                self.emit(progress(done, failed)).await;
-            }
-        }
-    }
-
     pub async fn detail(&self, conn: ConnectionId) -> Result<Detail, OpError> {
         let (secrets, audit) = self
             .db(move |s| Ok((s.secrets(conn)?, s.audit(Some(conn), 8)?)))
@@ -420,9 +347,6 @@ impl Worker {
         }
     }
 }
-
-/// How often a bulk refresh reports its progress while it runs.
-const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 fn client_of(cfg: &crate::config::ProviderConfig) -> Option<&crate::config::Client> {
     match &cfg.family {

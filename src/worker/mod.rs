@@ -9,6 +9,7 @@
 //! methods directly.
 
 mod batch;
+mod bulk;
 mod clock;
 mod flight;
 mod lease;

@@ -220,7 +220,7 @@ type Backlog = HashMap<String, VecDeque<(ConnectionId, OpKind)>>;
 /// the provider may have in flight and as many waiting their turn. Launching
 /// every due connection at once (thousands, after a weekend off) flooded the
 /// worker and the screen with work and events that could only queue.
-fn launch_limit(cfg: &ProviderConfig) -> usize {
+pub(crate) fn launch_limit(cfg: &ProviderConfig) -> usize {
     cfg.common.max_in_flight.max(1).saturating_mul(2)
 }
 

@@ -13,7 +13,7 @@ use bankdeck::sandbox::{
     DEMO_APP_SECRET, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Sandbox, SandboxOptions,
 };
 use bankdeck::store::{self, Store};
-use bankdeck::worker::{Event, ProviderEntry, Worker, WorkerOptions};
+use bankdeck::worker::{Event, ProviderEntry, Worker, WorkerHandle, WorkerOptions};
 use tokio::sync::mpsc;
 
 pub struct Env {
@@ -128,6 +128,20 @@ impl Env {
         bankdeck::cli::demo::browserless_login(&self.worker, &self.provider(provider), user)
             .await
             .unwrap()
+    }
+
+    /// A worker of its own over this store, driven by commands as the
+    /// screen drives it.
+    #[allow(dead_code)] // Not every test binary drives the worker by commands.
+    pub fn spawn_worker(&self, opts: WorkerOptions) -> WorkerHandle {
+        Worker::spawn(
+            self.store.clone(),
+            entries(&self.config),
+            WorkerOptions {
+                open_browser: false,
+                ..opts
+            },
+        )
     }
 
     pub fn secrets(&self, id: ConnectionId) -> Secrets {

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use bankdeck::domain::{ConnState, ErrorKind, OpKind, StateKind, UnixTime};
 use bankdeck::sandbox::{ClientConfig, DEMO_CLIENT_ID, FaultKind, FaultRule, SandboxOptions};
-use bankdeck::worker::{Clock, Command, Event, RequestId, Worker, WorkerOptions};
+use bankdeck::worker::{Clock, Command, Event, RequestId, WorkerOptions};
 
 use super::canned;
 use super::common::{self, Env};
@@ -189,14 +189,7 @@ async fn a_stuck_refresh_can_be_cancelled_and_the_next_one_works() {
     let env = Env::start().await;
     let c = env.login("everifin", "lena").await;
     let before = env.secrets(c.id);
-    let mut h = Worker::spawn(
-        env.store.clone(),
-        common::entries(&env.config),
-        WorkerOptions {
-            open_browser: false,
-            ..WorkerOptions::default()
-        },
-    );
+    let mut h = env.spawn_worker(WorkerOptions::default());
     env.sandbox
         .set_faults(vec![always("oidc.token", FaultKind::Stall)]);
     let posts = env.sandbox.request_count("oidc.token");

@@ -6,22 +6,17 @@ use std::process::Command as Proc;
 use std::time::{Duration, Instant};
 
 use bankdeck::domain::{ErrorKind, OpKind};
-use bankdeck::worker::{Command, Event, RequestId, Worker, WorkerHandle, WorkerOptions};
+use bankdeck::worker::{Command, Event, RequestId, WorkerHandle, WorkerOptions};
 
-use super::common::{self, Env};
+use super::common::Env;
 use super::faults::next_event;
 
 /// A worker whose first refresh panics (`--debug-panic refresh`).
 fn panicking_worker(env: &Env) -> WorkerHandle {
-    Worker::spawn(
-        env.store.clone(),
-        common::entries(&env.config),
-        WorkerOptions {
-            open_browser: false,
-            panic_on: Some(OpKind::Refresh),
-            ..WorkerOptions::default()
-        },
-    )
+    env.spawn_worker(WorkerOptions {
+        panic_on: Some(OpKind::Refresh),
+        ..WorkerOptions::default()
+    })
 }
 
 #[tokio::test]

@@ -1,0 +1,190 @@
+//! The screen's bulk refresh (`R`): many connections, a window per provider.
+//!
+//! A refresh is a task of its own, but only a provider's window of them
+//! exists at a time (as many as it may have in flight and as many again
+//! waiting their turn, like the scheduler's): the rest wait as bare ids in
+//! their provider's queue. Started all at once, a bulk of 30 000 held 56 MB
+//! of waiting tasks, and each of them read its connection before the first
+//! request went out. A window per provider, not one for the whole bulk, so a
+//! stalled provider holds up only its own connections.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
+use tokio::task::JoinSet;
+
+use super::scheduler::launch_limit;
+use super::{Event, RequestId, Worker};
+use crate::domain::{ConnectionId, ErrorKind, OpError, OpKind};
+
+/// How many connections' providers are read in one store call, as queues
+/// run short: enough to keep every window full without first reading all
+/// 100 000.
+const RESOLVE_CHUNK: usize = 512;
+
+/// The window for connections that are gone or whose provider is not
+/// configured: each fails at once, with the reason, when it runs.
+const UNKNOWN_WINDOW: usize = 64;
+
+/// Which window a connection's refresh waits in: its provider's, or `None`.
+type Key = Option<String>;
+
+struct Window {
+    limit: usize,
+    running: usize,
+    queue: VecDeque<ConnectionId>,
+}
+
+impl Window {
+    fn room(&self) -> usize {
+        self.limit.saturating_sub(self.running)
+    }
+}
+
+impl Worker {
+    /// Refreshes many connections, bounded per provider, reporting each
+    /// outcome, and progress at the start, at most every
+    /// [`PROGRESS_EVERY`] and at the end: thousands of refreshes a second
+    /// need not redraw a counter thousands of times. Cancelling the bulk
+    /// drops the set of tasks, which aborts every refresh still running.
+    pub(crate) async fn refresh_many(&self, id: RequestId, conns: Vec<ConnectionId>) {
+        let total = conns.len();
+        let (mut done, mut failed) = (0, 0);
+        let mut unread: VecDeque<ConnectionId> = conns.into();
+        let mut windows: HashMap<Key, Window> = HashMap::new();
+        let mut running = JoinSet::new();
+        let progress = |done, failed| Event::Progress {
+            id,
+            done,
+            total,
+            failed,
+        };
+        self.emit(progress(done, failed)).await;
+        let mut last_progress = std::time::Instant::now();
+        loop {
+            while !unread.is_empty() && ready(&windows) < RESOLVE_CHUNK {
+                let chunk: Vec<_> = unread.drain(..RESOLVE_CHUNK.min(unread.len())).collect();
+                for (conn, key) in self.providers_of(chunk).await {
+                    self.window(&mut windows, key).queue.push_back(conn);
+                }
+            }
+            for (key, window) in &mut windows {
+                let room = window.room().min(window.queue.len());
+                for conn in window.queue.drain(..room) {
+                    window.running += 1;
+                    running.spawn(self.clone().refresh_one(id, conn, key.clone()));
+                }
+            }
+            let Some(joined) = running.join_next().await else {
+                break;
+            };
+            // Only this set aborts its tasks, and only when dropped; panics
+            // are caught inside each.
+            let Ok((conn, key, result)) = joined else {
+                continue;
+            };
+            if let Some(window) = windows.get_mut(&key) {
+                window.running -= 1;
+            }
+            done += 1;
+            let event = match result {
+                Ok(c) => Event::Succeeded {
+                    id,
+                    op: OpKind::Refresh,
+                    message: format!("refreshed {}", c.user),
+                    conn: Box::new(c),
+                },
+                Err(error) => {
+                    failed += 1;
+                    Event::Failed {
+                        id,
+                        op: OpKind::Refresh,
+                        conn_id: Some(conn),
+                        conn: self.reread(conn).await.map(Box::new),
+                        error,
+                    }
+                }
+            };
+            self.emit(event).await;
+            if done == total || last_progress.elapsed() >= PROGRESS_EVERY {
+                last_progress = std::time::Instant::now();
+                self.emit(progress(done, failed)).await;
+            }
+        }
+    }
+
+    /// One refresh of a bulk, as its own task; a panic in it fails only it.
+    async fn refresh_one(
+        self,
+        id: RequestId,
+        conn: ConnectionId,
+        key: Key,
+    ) -> (
+        ConnectionId,
+        Key,
+        Result<crate::domain::Connection, OpError>,
+    ) {
+        let op = AssertUnwindSafe(self.operate(OpKind::Refresh, conn)).catch_unwind();
+        let result = op.await.unwrap_or_else(|_| {
+            tracing::error!(request = id.0, connection = conn.0, "a refresh panicked");
+            Err(OpError::new(
+                ErrorKind::Internal,
+                format!("internal error in request {} (see the log)", id.0),
+            ))
+        });
+        (conn, key, result)
+    }
+
+    /// Each connection's configured provider, or `None` if it is gone, its
+    /// provider is not configured, or it cannot be read (its refresh then
+    /// says why).
+    async fn providers_of(&self, chunk: Vec<ConnectionId>) -> Vec<(ConnectionId, Key)> {
+        let ids = chunk.clone();
+        let read = self.db(move |s| Ok(s.connections_by_id(&ids))).await;
+        let found = read.unwrap_or_default();
+        let mut found = found.into_iter();
+        chunk
+            .into_iter()
+            .map(|conn| {
+                let key = match found.next() {
+                    Some(Ok(Some(c))) if self.slot(&c.provider).is_ok() => Some(c.provider),
+                    _ => None,
+                };
+                (conn, key)
+            })
+            .collect()
+    }
+
+    fn window<'w>(&self, windows: &'w mut HashMap<Key, Window>, key: Key) -> &'w mut Window {
+        match windows.entry(key) {
+            Entry::Occupied(window) => window.into_mut(),
+            Entry::Vacant(new) => {
+                let limit = new
+                    .key()
+                    .as_deref()
+                    .and_then(|p| self.slot(p).ok())
+                    .map_or(UNKNOWN_WINDOW, |s| launch_limit(&s.config));
+                new.insert(Window {
+                    limit,
+                    running: 0,
+                    queue: VecDeque::new(),
+                })
+            }
+        }
+    }
+}
+
+/// Queued refreshes that could start now: those of windows with room. A
+/// stalled provider's queue does not count, so it does not stop the bulk
+/// from reading further and finding other providers' connections.
+fn ready(windows: &HashMap<Key, Window>) -> usize {
+    windows
+        .values()
+        .filter(|w| w.room() > 0)
+        .map(|w| w.queue.len())
+        .sum()
+}
+
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
