@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use bankdeck::domain::{
-    AuditEntry, Connection, ConnectionId, Flags, OpKind, Secrets, UnixTime, User,
+    AuditEntry, Connection, ConnectionId, Flags, Grant, OpKind, Secrets, UnixTime, User,
 };
 use bankdeck::sandbox::{SandboxOptions, parse_fault};
 use bankdeck::store::{
@@ -306,6 +306,62 @@ async fn a_bulk_refresh_reports_a_connection_that_is_gone_and_ends() {
         }
     }
     assert_eq!((refreshed, failed), (vec![live], vec![gone]));
+}
+
+/// A bulk bigger than one read of providers (512 connections) still fills
+/// its provider's window: every refresh reaches the stalled provider, not
+/// only the first read's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_larger_than_one_read_fills_the_whole_window() {
+    let env = Env::start_with(
+        SandboxOptions::default(),
+        "max_in_flight = 700\ntimeout = \"60s\"\n",
+        WorkerOptions::default(),
+    )
+    .await;
+    let now = UnixTime::now();
+    bankdeck::cli::generate::fill(&*env.store, 4000, 400, now, "tester", |_| {}).unwrap();
+    let targets: Vec<_> = env
+        .store
+        .connections()
+        .unwrap()
+        .into_iter()
+        .filter(|c| {
+            c.provider == "everifin"
+                && c.grant == Grant::AuthorizationCode
+                && c.lifetimes.has_refresh
+                && !c.flags.reauth_required
+                && c.flags.logged_out_at.is_none()
+                && c.flags.delinked_at.is_none()
+        })
+        .map(|c| c.id)
+        .take(600)
+        .collect();
+    assert_eq!(
+        targets.len(),
+        600,
+        "enough refreshable everifin connections"
+    );
+    env.sandbox
+        .set_faults(vec![parse_fault("oidc.token:stall").unwrap()]);
+    let before = env.sandbox.request_count("oidc.token");
+    let h = env.spawn_worker(WorkerOptions::default());
+    h.commands
+        .send(Command::RefreshMany {
+            id: RequestId(1),
+            conns: targets,
+        })
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while env.sandbox.request_count("oidc.token") < before + 600 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of 600 refreshes reached the provider",
+            env.sandbox.request_count("oidc.token") - before
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// `everifin` with two requests in flight (so two more wait their turn)

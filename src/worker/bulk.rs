@@ -37,9 +37,55 @@ struct Window {
     queue: VecDeque<ConnectionId>,
 }
 
-impl Window {
-    fn room(&self) -> usize {
-        self.limit.saturating_sub(self.running)
+/// The bulk's windows: pure bookkeeping, so its rules are tested directly.
+#[derive(Default)]
+struct Windows(HashMap<Key, Window>);
+
+impl Windows {
+    /// Queues `conn` in `key`'s window, made with `limit` on first use.
+    fn queue(&mut self, key: Key, limit: impl FnOnce(&Key) -> usize, conn: ConnectionId) {
+        match self.0.entry(key) {
+            Entry::Occupied(window) => window.into_mut(),
+            Entry::Vacant(new) => {
+                let limit = limit(new.key());
+                new.insert(Window {
+                    limit,
+                    running: 0,
+                    queue: VecDeque::new(),
+                })
+            }
+        }
+        .queue
+        .push_back(conn);
+    }
+
+    /// Whether reading more connections could start more refreshes now:
+    /// nothing is known yet, or some window has more room than it has
+    /// queued. A full window's queue (a stalled provider's) does not count,
+    /// so it does not stop the bulk from finding other providers' work.
+    fn wants_more(&self) -> bool {
+        self.0.is_empty()
+            || self
+                .0
+                .values()
+                .any(|w| w.limit.saturating_sub(w.running) > w.queue.len())
+    }
+
+    /// What may start now, counted as running.
+    fn launch(&mut self) -> Vec<(ConnectionId, Key)> {
+        let mut start = Vec::new();
+        for (key, w) in &mut self.0 {
+            let room = w.limit.saturating_sub(w.running).min(w.queue.len());
+            w.running += room;
+            start.extend(w.queue.drain(..room).map(|c| (c, key.clone())));
+        }
+        start
+    }
+
+    fn ended(&mut self, key: &Key) {
+        if let Some(w) = self.0.get_mut(key) {
+            w.running = w.running.saturating_sub(1);
+        }
     }
 }
 
@@ -53,7 +99,7 @@ impl Worker {
         let total = conns.len();
         let (mut done, mut failed) = (0, 0);
         let mut unread: VecDeque<ConnectionId> = conns.into();
-        let mut windows: HashMap<Key, Window> = HashMap::new();
+        let mut windows = Windows::default();
         let mut running = JoinSet::new();
         let progress = |done, failed| Event::Progress {
             id,
@@ -64,17 +110,16 @@ impl Worker {
         self.emit(progress(done, failed)).await;
         let mut last_progress = std::time::Instant::now();
         loop {
-            while !unread.is_empty() && ready(&windows) < RESOLVE_CHUNK {
+            loop {
+                for (conn, key) in windows.launch() {
+                    running.spawn(self.clone().refresh_one(id, conn, key));
+                }
+                if unread.is_empty() || !windows.wants_more() {
+                    break;
+                }
                 let chunk: Vec<_> = unread.drain(..RESOLVE_CHUNK.min(unread.len())).collect();
                 for (conn, key) in self.providers_of(chunk).await {
-                    self.window(&mut windows, key).queue.push_back(conn);
-                }
-            }
-            for (key, window) in &mut windows {
-                let room = window.room().min(window.queue.len());
-                for conn in window.queue.drain(..room) {
-                    window.running += 1;
-                    running.spawn(self.clone().refresh_one(id, conn, key.clone()));
+                    windows.queue(key, |k| self.window_limit(k), conn);
                 }
             }
             let Some(joined) = running.join_next().await else {
@@ -85,9 +130,7 @@ impl Worker {
             let Ok((conn, key, result)) = joined else {
                 continue;
             };
-            if let Some(window) = windows.get_mut(&key) {
-                window.running -= 1;
-            }
+            windows.ended(&key);
             done += 1;
             let event = match result {
                 Ok(c) => Event::Succeeded {
@@ -157,34 +200,60 @@ impl Worker {
             .collect()
     }
 
-    fn window<'w>(&self, windows: &'w mut HashMap<Key, Window>, key: Key) -> &'w mut Window {
-        match windows.entry(key) {
-            Entry::Occupied(window) => window.into_mut(),
-            Entry::Vacant(new) => {
-                let limit = new
-                    .key()
-                    .as_deref()
-                    .and_then(|p| self.slot(p).ok())
-                    .map_or(UNKNOWN_WINDOW, |s| launch_limit(&s.config));
-                new.insert(Window {
-                    limit,
-                    running: 0,
-                    queue: VecDeque::new(),
-                })
-            }
-        }
+    fn window_limit(&self, key: &Key) -> usize {
+        key.as_deref()
+            .and_then(|p| self.slot(p).ok())
+            .map_or(UNKNOWN_WINDOW, |s| launch_limit(&s.config))
     }
 }
 
-/// Queued refreshes that could start now: those of windows with room. A
-/// stalled provider's queue does not count, so it does not stop the bulk
-/// from reading further and finding other providers' connections.
-fn ready(windows: &HashMap<Key, Window>) -> usize {
-    windows
-        .values()
-        .filter(|w| w.room() > 0)
-        .map(|w| w.queue.len())
-        .sum()
-}
-
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(w: &mut Windows, key: &str, limit: usize, ids: std::ops::Range<i64>) {
+        for i in ids {
+            w.queue(Some(key.into()), |_| limit, ConnectionId(i));
+        }
+    }
+
+    #[test]
+    fn a_window_starts_up_to_its_limit_and_the_next_as_each_ends() {
+        let mut w = Windows::default();
+        assert!(w.wants_more(), "nothing is known yet");
+        queue(&mut w, "bank", 4, 0..10);
+        let first: Vec<_> = w.launch().into_iter().map(|(c, _)| c.0).collect();
+        assert_eq!(first, [0, 1, 2, 3]);
+        assert!(w.launch().is_empty(), "the window is full");
+        assert!(!w.wants_more(), "six wait already");
+        w.ended(&Some("bank".into()));
+        assert_eq!(w.launch(), [(ConnectionId(4), Some("bank".into()))]);
+    }
+
+    #[test]
+    fn a_window_with_room_left_after_a_chunk_asks_for_more() {
+        // 1 000 refreshes hanging at a provider that allows 2 000: the first
+        // chunk of 512 starts, and the window still wants the rest.
+        let mut w = Windows::default();
+        queue(&mut w, "bank", 2000, 0..512);
+        assert_eq!(w.launch().len(), 512);
+        assert!(w.wants_more());
+        queue(&mut w, "bank", 2000, 512..1000);
+        assert_eq!(w.launch().len(), 488);
+    }
+
+    #[test]
+    fn a_full_window_does_not_stop_the_search_for_other_providers_work() {
+        let mut w = Windows::default();
+        queue(&mut w, "stalled", 2, 0..50);
+        queue(&mut w, "bank", 4, 50..52);
+        assert_eq!(w.launch().len(), 4);
+        // The stalled one is full with 48 queued; the bank has room for two.
+        assert!(w.wants_more());
+        queue(&mut w, "bank", 4, 52..60);
+        assert_eq!(w.launch().len(), 2);
+        assert!(!w.wants_more(), "every window with room has enough queued");
+    }
+}
