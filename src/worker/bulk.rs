@@ -15,6 +15,7 @@ use std::panic::AssertUnwindSafe;
 use futures::FutureExt;
 use tokio::task::JoinSet;
 
+use super::flight::OpResult;
 use super::scheduler::launch_limit;
 use super::{Event, RequestId, Worker};
 use crate::domain::{ConnectionId, ErrorKind, OpError, OpKind};
@@ -164,11 +165,7 @@ impl Worker {
         id: RequestId,
         conn: ConnectionId,
         key: Key,
-    ) -> (
-        ConnectionId,
-        Key,
-        Result<crate::domain::Connection, OpError>,
-    ) {
+    ) -> (ConnectionId, Key, OpResult) {
         let op = AssertUnwindSafe(self.operate(OpKind::Refresh, conn)).catch_unwind();
         let result = op.await.unwrap_or_else(|_| {
             tracing::error!(request = id.0, connection = conn.0, "a refresh panicked");
@@ -207,6 +204,7 @@ impl Worker {
     }
 }
 
+/// How often a bulk refresh reports its progress while it runs.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 #[cfg(test)]
