@@ -23,6 +23,7 @@ use context::Context;
 /// The process entry point. Errors print as one clear message and exit 2
 /// (1 is reserved for `check` finding something).
 pub fn main() -> ExitCode {
+    cap_malloc_arenas();
     let _ = color_eyre::config::HookBuilder::default()
         .display_env_section(false)
         .install();
@@ -42,6 +43,24 @@ pub fn main() -> ExitCode {
         Err(e) => {
             eprintln!("bankdeck: {e:#}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// glibc gives each thread that contends for `malloc` an arena of its own,
+/// up to eight per core, and keeps the memory each arena has touched. The
+/// store's calls run on tokio's blocking threads, dozens of them during a
+/// bulk refresh: after one of 14 000 rows the dashboard stayed at 150 MB
+/// resident, against 124 MB with two arenas, with no change in refresh
+/// throughput that the noise let through. An operator's own
+/// `MALLOC_ARENA_MAX` still wins.
+fn cap_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets an allocator tunable, and no other
+        // thread exists yet.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
         }
     }
 }
