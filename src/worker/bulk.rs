@@ -2,14 +2,13 @@
 //!
 //! A refresh is a task of its own, but only a provider's window of them
 //! exists at a time (as many as it may have in flight and as many again
-//! waiting their turn, like the scheduler's): the rest wait as bare ids in
-//! their provider's queue. Started all at once, a bulk of 30 000 held 56 MB
+//! waiting their turn, the scheduler's [`Windows`]): the rest wait as bare
+//! ids in their provider's queue. Started all at once, a bulk of 30 000 held 56 MB
 //! of waiting tasks, and each of them read its connection before the first
 //! request went out. A window per provider, not one for the whole bulk, so a
 //! stalled provider holds up only its own connections.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 
 use futures::FutureExt;
@@ -17,6 +16,7 @@ use tokio::task::JoinSet;
 
 use super::flight::OpResult;
 use super::scheduler::launch_limit;
+use super::window::Windows;
 use super::{Event, RequestId, Worker};
 use crate::domain::{ConnectionId, ErrorKind, OpError, OpKind};
 
@@ -32,64 +32,6 @@ const UNKNOWN_WINDOW: usize = 64;
 /// Which window a connection's refresh waits in: its provider's, or `None`.
 type Key = Option<String>;
 
-struct Window {
-    limit: usize,
-    running: usize,
-    queue: VecDeque<ConnectionId>,
-}
-
-/// The bulk's windows: pure bookkeeping, so its rules are tested directly.
-#[derive(Default)]
-struct Windows(HashMap<Key, Window>);
-
-impl Windows {
-    /// Queues `conn` in `key`'s window, made with `limit` on first use.
-    fn queue(&mut self, key: Key, limit: impl FnOnce(&Key) -> usize, conn: ConnectionId) {
-        match self.0.entry(key) {
-            Entry::Occupied(window) => window.into_mut(),
-            Entry::Vacant(new) => {
-                let limit = limit(new.key());
-                new.insert(Window {
-                    limit,
-                    running: 0,
-                    queue: VecDeque::new(),
-                })
-            }
-        }
-        .queue
-        .push_back(conn);
-    }
-
-    /// Whether reading more connections could start more refreshes now:
-    /// nothing is known yet, or some window has more room than it has
-    /// queued. A full window's queue (a stalled provider's) does not count,
-    /// so it does not stop the bulk from finding other providers' work.
-    fn wants_more(&self) -> bool {
-        self.0.is_empty()
-            || self
-                .0
-                .values()
-                .any(|w| w.limit.saturating_sub(w.running) > w.queue.len())
-    }
-
-    /// What may start now, counted as running.
-    fn launch(&mut self) -> Vec<(ConnectionId, Key)> {
-        let mut start = Vec::new();
-        for (key, w) in &mut self.0 {
-            let room = w.limit.saturating_sub(w.running).min(w.queue.len());
-            w.running += room;
-            start.extend(w.queue.drain(..room).map(|c| (c, key.clone())));
-        }
-        start
-    }
-
-    fn ended(&mut self, key: &Key) {
-        if let Some(w) = self.0.get_mut(key) {
-            w.running = w.running.saturating_sub(1);
-        }
-    }
-}
-
 impl Worker {
     /// Refreshes many connections, bounded per provider, reporting each
     /// outcome, and progress at the start, at most every
@@ -100,7 +42,7 @@ impl Worker {
         let total = conns.len();
         let (mut done, mut failed) = (0, 0);
         let mut unread: VecDeque<ConnectionId> = conns.into();
-        let mut windows = Windows::default();
+        let mut windows = Windows::<Key, ConnectionId>::default();
         let mut running = JoinSet::new();
         let progress = |done, failed| Event::Progress {
             id,
@@ -169,10 +111,7 @@ impl Worker {
         let op = AssertUnwindSafe(self.operate(OpKind::Refresh, conn)).catch_unwind();
         let result = op.await.unwrap_or_else(|_| {
             tracing::error!(request = id.0, connection = conn.0, "a refresh panicked");
-            Err(OpError::new(
-                ErrorKind::Internal,
-                format!("internal error in request {} (see the log)", id.0),
-            ))
+            Err(OpError::new(ErrorKind::Internal, super::internal_error(id)))
         });
         (conn, key, result)
     }
@@ -206,52 +145,3 @@ impl Worker {
 
 /// How often a bulk refresh reports its progress while it runs.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn queue(w: &mut Windows, key: &str, limit: usize, ids: std::ops::Range<i64>) {
-        for i in ids {
-            w.queue(Some(key.into()), |_| limit, ConnectionId(i));
-        }
-    }
-
-    #[test]
-    fn a_window_starts_up_to_its_limit_and_the_next_as_each_ends() {
-        let mut w = Windows::default();
-        assert!(w.wants_more(), "nothing is known yet");
-        queue(&mut w, "bank", 4, 0..10);
-        let first: Vec<_> = w.launch().into_iter().map(|(c, _)| c.0).collect();
-        assert_eq!(first, [0, 1, 2, 3]);
-        assert!(w.launch().is_empty(), "the window is full");
-        assert!(!w.wants_more(), "six wait already");
-        w.ended(&Some("bank".into()));
-        assert_eq!(w.launch(), [(ConnectionId(4), Some("bank".into()))]);
-    }
-
-    #[test]
-    fn a_window_with_room_left_after_a_chunk_asks_for_more() {
-        // 1 000 refreshes hanging at a provider that allows 2 000: the first
-        // chunk of 512 starts, and the window still wants the rest.
-        let mut w = Windows::default();
-        queue(&mut w, "bank", 2000, 0..512);
-        assert_eq!(w.launch().len(), 512);
-        assert!(w.wants_more());
-        queue(&mut w, "bank", 2000, 512..1000);
-        assert_eq!(w.launch().len(), 488);
-    }
-
-    #[test]
-    fn a_full_window_does_not_stop_the_search_for_other_providers_work() {
-        let mut w = Windows::default();
-        queue(&mut w, "stalled", 2, 0..50);
-        queue(&mut w, "bank", 4, 50..52);
-        assert_eq!(w.launch().len(), 4);
-        // The stalled one is full with 48 queued; the bank has room for two.
-        assert!(w.wants_more());
-        queue(&mut w, "bank", 4, 52..60);
-        assert_eq!(w.launch().len(), 2);
-        assert!(!w.wants_more(), "every window with room has enough queued");
-    }
-}

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use super::window::Windows;
 use super::{Event, RequestId, Worker};
 use crate::config::{Family, ProviderConfig};
 use crate::domain::{
@@ -205,14 +206,14 @@ struct Scheduler {
     providers: HashMap<String, ProviderConfig>,
     backoff: Arc<Mutex<Backoff>>,
     busy: Arc<Mutex<HashSet<ConnectionId>>>,
-    /// Operations launched and not yet ended, per provider.
-    running: Arc<Mutex<HashMap<String, usize>>>,
+    /// Due work per provider, and how much of it runs.
+    windows: Arc<Mutex<Windows<String, (ConnectionId, OpKind)>>>,
     /// Told whenever a launched operation ends.
     ended: Arc<Notify>,
     next_id: u64,
 }
 
-/// Due work not launched yet, queued per provider: a provider gets at most
+/// Due work as a pass finds it, queued per provider: a provider gets at most
 /// [`launch_limit`] operations at a time from the scheduler.
 type Backlog = HashMap<String, VecDeque<(ConnectionId, OpKind)>>;
 
@@ -237,14 +238,13 @@ impl Scheduler {
             providers,
             backoff: Arc::default(),
             busy: Arc::default(),
-            running: Arc::default(),
+            windows: Arc::default(),
             ended: Arc::default(),
             next_id: ID_BASE,
         }
     }
 
     async fn run(mut self) {
-        let mut backlog = Backlog::new();
         let mut next_read = tokio::time::Instant::now();
         loop {
             if self.worker.inner.events.is_closed() {
@@ -253,7 +253,7 @@ impl Scheduler {
             if tokio::time::Instant::now() >= next_read {
                 let wait = match self.pass().await {
                     Ok((due, wait)) => {
-                        backlog = due;
+                        self.queue(due);
                         wait
                     }
                     Err(e) => {
@@ -263,12 +263,34 @@ impl Scheduler {
                 };
                 next_read = tokio::time::Instant::now() + wait;
             }
-            self.launch_from(&mut backlog);
+            // From the front of each provider's queue while it has room: the
+            // work per call is what it launches, not the whole backlog, since
+            // it runs each time an operation ends.
+            let start = super::lock(&self.windows).launch();
+            for ((conn, op), provider) in start {
+                self.launch(conn, op, provider);
+            }
             // The backlog moves on as operations end, without re-reading
             // 100 000 connections for each.
+            let queued = super::lock(&self.windows).has_queued();
             tokio::select! {
                 () = tokio::time::sleep_until(next_read) => {}
-                () = self.ended.notified(), if !backlog.is_empty() => {}
+                () = self.ended.notified(), if queued => {}
+            }
+        }
+    }
+
+    /// A pass's due work replaces what was queued; what runs still counts.
+    fn queue(&self, due: Backlog) {
+        let mut windows = super::lock(&self.windows);
+        windows.clear_queues();
+        for (provider, queue) in due {
+            for item in queue {
+                windows.queue(
+                    provider.clone(),
+                    |p| self.providers.get(p).map_or(1, launch_limit),
+                    item,
+                );
             }
         }
     }
@@ -295,35 +317,14 @@ impl Scheduler {
         Ok((due, wait.min(RELOAD_EVERY)))
     }
 
-    /// Launches from the front of each provider's queue while it has room;
-    /// the work per call is what it launches, not the whole backlog, since it
-    /// runs each time an operation ends.
-    fn launch_from(&mut self, backlog: &mut Backlog) {
-        for (provider, queue) in backlog.iter_mut() {
-            let limit = self.providers.get(provider).map_or(1, launch_limit);
-            let running = super::lock(&self.running)
-                .get(provider)
-                .copied()
-                .unwrap_or(0);
-            let room = limit.saturating_sub(running).min(queue.len());
-            for (conn, op) in queue.drain(..room) {
-                self.launch(conn, op, provider.clone());
-            }
-        }
-        backlog.retain(|_, queue| !queue.is_empty());
-    }
-
     fn launch(&mut self, conn: ConnectionId, op: OpKind, provider: String) {
         let id = RequestId(self.next_id);
         self.next_id += 1;
         super::lock(&self.busy).insert(conn);
-        *super::lock(&self.running)
-            .entry(provider.clone())
-            .or_default() += 1;
         let (worker, backoff, busy) =
             (self.worker.clone(), self.backoff.clone(), self.busy.clone());
         let ended = Ended {
-            running: self.running.clone(),
+            windows: self.windows.clone(),
             provider,
             notify: self.ended.clone(),
         };
@@ -368,16 +369,14 @@ impl Scheduler {
 /// Counts a launched operation as ended when its task ends, however it
 /// ends (a panic or an abort included), so its provider's room comes back.
 struct Ended {
-    running: Arc<Mutex<HashMap<String, usize>>>,
+    windows: Arc<Mutex<Windows<String, (ConnectionId, OpKind)>>>,
     provider: String,
     notify: Arc<Notify>,
 }
 
 impl Drop for Ended {
     fn drop(&mut self) {
-        if let Some(n) = super::lock(&self.running).get_mut(&self.provider) {
-            *n = n.saturating_sub(1);
-        }
+        super::lock(&self.windows).ended(&self.provider);
         self.notify.notify_one();
     }
 }

@@ -1,0 +1,149 @@
+//! Work queued per provider, only a window of it started at a time.
+//!
+//! The scheduler's due work and the screen's bulk refresh both keep a
+//! provider to [`launch_limit`](super::scheduler::launch_limit) operations at
+//! once (what it may have in flight and as many again waiting their turn);
+//! the rest waits here as bare items. One window per provider, so a stalled
+//! provider holds up only its own work.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+
+struct Window<T> {
+    limit: usize,
+    running: usize,
+    queue: VecDeque<T>,
+}
+
+/// Pure bookkeeping, so its rules are tested directly.
+pub(crate) struct Windows<K, T>(HashMap<K, Window<T>>);
+
+impl<K, T> Default for Windows<K, T> {
+    fn default() -> Self {
+        Self(HashMap::new())
+    }
+}
+
+impl<K: Eq + Hash + Clone, T> Windows<K, T> {
+    /// Queues `item` in `key`'s window, made with `limit` on first use.
+    pub(crate) fn queue(&mut self, key: K, limit: impl FnOnce(&K) -> usize, item: T) {
+        match self.0.entry(key) {
+            Entry::Occupied(window) => window.into_mut(),
+            Entry::Vacant(new) => {
+                let limit = limit(new.key());
+                new.insert(Window {
+                    limit,
+                    running: 0,
+                    queue: VecDeque::new(),
+                })
+            }
+        }
+        .queue
+        .push_back(item);
+    }
+
+    /// Drops what is queued; what runs still counts against its window.
+    pub(crate) fn clear_queues(&mut self) {
+        self.0.values_mut().for_each(|w| w.queue.clear());
+    }
+
+    pub(crate) fn has_queued(&self) -> bool {
+        self.0.values().any(|w| !w.queue.is_empty())
+    }
+
+    /// Whether more work could start now if it were queued: nothing is
+    /// known yet, or some window has more room than it has queued. A full
+    /// window's queue (a stalled provider's) does not count, so it does not
+    /// stop the search for other providers' work.
+    pub(crate) fn wants_more(&self) -> bool {
+        self.0.is_empty()
+            || self
+                .0
+                .values()
+                .any(|w| w.limit.saturating_sub(w.running) > w.queue.len())
+    }
+
+    /// What may start now, from the front of each queue, counted as running.
+    pub(crate) fn launch(&mut self) -> Vec<(T, K)> {
+        let mut start = Vec::new();
+        for (key, w) in &mut self.0 {
+            let room = w.limit.saturating_sub(w.running).min(w.queue.len());
+            w.running += room;
+            start.extend(w.queue.drain(..room).map(|item| (item, key.clone())));
+        }
+        start
+    }
+
+    /// One of `key`'s started items has ended, however it ended.
+    pub(crate) fn ended(&mut self, key: &K) {
+        if let Some(w) = self.0.get_mut(key) {
+            w.running = w.running.saturating_sub(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ConnectionId;
+
+    type Bulk = Windows<Option<String>, ConnectionId>;
+
+    fn queue(w: &mut Bulk, key: &str, limit: usize, ids: std::ops::Range<i64>) {
+        for i in ids {
+            w.queue(Some(key.into()), |_| limit, ConnectionId(i));
+        }
+    }
+
+    #[test]
+    fn a_window_starts_up_to_its_limit_and_the_next_as_each_ends() {
+        let mut w = Bulk::default();
+        assert!(w.wants_more(), "nothing is known yet");
+        queue(&mut w, "bank", 4, 0..10);
+        let first: Vec<_> = w.launch().into_iter().map(|(c, _)| c.0).collect();
+        assert_eq!(first, [0, 1, 2, 3]);
+        assert!(w.launch().is_empty(), "the window is full");
+        assert!(!w.wants_more(), "six wait already");
+        w.ended(&Some("bank".into()));
+        assert_eq!(w.launch(), [(ConnectionId(4), Some("bank".into()))]);
+    }
+
+    #[test]
+    fn a_window_with_room_left_after_a_chunk_asks_for_more() {
+        // 1 000 refreshes hanging at a provider that allows 2 000: the first
+        // chunk of 512 starts, and the window still wants the rest.
+        let mut w = Bulk::default();
+        queue(&mut w, "bank", 2000, 0..512);
+        assert_eq!(w.launch().len(), 512);
+        assert!(w.wants_more());
+        queue(&mut w, "bank", 2000, 512..1000);
+        assert_eq!(w.launch().len(), 488);
+    }
+
+    #[test]
+    fn a_full_window_does_not_stop_the_search_for_other_providers_work() {
+        let mut w = Bulk::default();
+        queue(&mut w, "stalled", 2, 0..50);
+        queue(&mut w, "bank", 4, 50..52);
+        assert_eq!(w.launch().len(), 4);
+        // The stalled one is full with 48 queued; the bank has room for two.
+        assert!(w.wants_more());
+        queue(&mut w, "bank", 4, 52..60);
+        assert_eq!(w.launch().len(), 2);
+        assert!(!w.wants_more(), "every window with room has enough queued");
+    }
+
+    #[test]
+    fn clearing_the_queues_keeps_what_runs_counted() {
+        let mut w = Bulk::default();
+        queue(&mut w, "bank", 2, 0..5);
+        assert_eq!(w.launch().len(), 2);
+        w.clear_queues();
+        assert!(!w.has_queued());
+        queue(&mut w, "bank", 2, 5..8);
+        assert!(w.launch().is_empty(), "two still run");
+        w.ended(&Some("bank".into()));
+        assert_eq!(w.launch(), [(ConnectionId(5), Some("bank".into()))]);
+    }
+}
