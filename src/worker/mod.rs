@@ -18,6 +18,7 @@ mod ops;
 pub mod protocol;
 pub mod scheduler;
 mod tokens;
+mod window;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -225,7 +226,7 @@ impl Worker {
             let run = std::panic::AssertUnwindSafe(this.execute(cmd)).catch_unwind();
             if run.await.is_err() {
                 tracing::error!(request = id.0, "background task panicked");
-                let message = format!("internal error in request {} (see the log)", id.0);
+                let message = internal_error(id);
                 this.emit(Event::Notice {
                     message: message.clone(),
                 })
@@ -347,4 +348,9 @@ pub fn os_user() -> String {
 fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions, cannot fail and touches no memory.
     unsafe { libc::geteuid() }
+}
+
+/// What the operator hears of a panic in request `id`; the log has the rest.
+pub(crate) fn internal_error(id: RequestId) -> String {
+    format!("internal error in request {} (see the log)", id.0)
 }
