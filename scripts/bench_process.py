@@ -56,25 +56,40 @@ def status_kb(pid, key):
     raise KeyError(key)
 
 
+def start_screen(env_pairs, binary=BIN):
+    """Starts `binary` alone in a detached 160x50 tmux session with the
+    environment `env_pairs` ("KEY=value"); returns when it was started."""
+    tmux("kill-server", check=False)
+    started = time.perf_counter()
+    env = [arg for pair in env_pairs for arg in ("-e", pair)]
+    tmux("new-session", "-d", "-x", "160", "-y", "50", *env, f"exec {binary}")
+    return started
+
+
+def wait_for_table(started, shows, what):
+    """Milliseconds from `started` until `shows(pane)` holds, polled every 5 ms."""
+    pane = ""
+    while time.perf_counter() - started < 60:
+        pane = tmux("capture-pane", "-p", check=False).stdout
+        if shows(pane):
+            return (time.perf_counter() - started) * 1000
+        time.sleep(0.005)
+    raise SystemExit(f"the table never showed {what}:\n{pane}")
+
+
+def stop_screen():
+    tmux("send-keys", "q", check=False)
+    time.sleep(0.3)
+    tmux("kill-server", check=False)
+
+
 def one_screen_run(env, n, idle_secs, extra_env=(), keep=False):
     """Time to first frame (ms), RSS and peak (MB), idle CPU (% of one core).
     `keep`: leave the screen running for the caller."""
-    tmux("kill-server", check=False)
-    started = time.perf_counter()
-    extra = [arg for pair in extra_env for arg in ("-e", pair)]
-    tmux("new-session", "-d", "-x", "160", "-y", "50", "-e", f"BANKDECK_DATA_DIR={env['BANKDECK_DATA_DIR']}",
-         "-e", f"BANKDECK_KEY_FILE={env['BANKDECK_KEY_FILE']}", "-e", f"BANKDECK_CONFIG={env['BANKDECK_CONFIG']}",
-         "-e", f"XDG_STATE_HOME={env['XDG_STATE_HOME']}", *extra, f"exec {BIN}")
+    keys = ("BANKDECK_DATA_DIR", "BANKDECK_KEY_FILE", "BANKDECK_CONFIG", "XDG_STATE_HOME")
+    started = start_screen([f"{k}={env[k]}" for k in keys] + list(extra_env))
     want = f"{n} of {n}"
-    first_frame = None
-    while time.perf_counter() - started < 60:
-        pane = tmux("capture-pane", "-p", check=False).stdout
-        if want in pane:
-            first_frame = (time.perf_counter() - started) * 1000
-            break
-        time.sleep(0.005)
-    if first_frame is None:
-        raise SystemExit(f"the table never showed {want!r}:\n{pane}")
+    first_frame = wait_for_table(started, lambda pane: want in pane, repr(want))
     pid = int(tmux("list-panes", "-F", "#{pane_pid}").stdout.split()[0])
     time.sleep(2)  # let start-up work (the scheduler's first read) settle
     rss = status_kb(pid, "VmRSS") / 1024
@@ -84,9 +99,7 @@ def one_screen_run(env, n, idle_secs, extra_env=(), keep=False):
     idle = (c1 - c0) / CLK_TCK / (t1 - t0) * 100
     hwm = status_kb(pid, "VmHWM") / 1024
     if not keep:
-        tmux("send-keys", "q")
-        time.sleep(0.3)
-        tmux("kill-server", check=False)
+        stop_screen()
     return first_frame, rss, hwm, idle
 
 
@@ -121,9 +134,7 @@ def bulk_run(env, tmp, n, users):
         secs = time.perf_counter() - started
         time.sleep(3)
         rss, hwm = status_kb(pid, "VmRSS") / 1024, status_kb(pid, "VmHWM") / 1024
-        tmux("send-keys", "q")
-        time.sleep(0.3)
-        tmux("kill-server", check=False)
+        stop_screen()
         return secs, rss, hwm, int(done.group(2))
     finally:
         sandbox.terminate()

@@ -13,34 +13,27 @@ be compared on this noisy machine.
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
+from bench_process import start_screen, stop_screen, tmux, wait_for_table
 
-def tmux(*args):
-    return subprocess.run(["tmux", *args], capture_output=True, text=True)
+
+def every_row_shown(pane):
+    m = re.search(r"(\d+) of (\d+)", pane)
+    return bool(m) and m.group(1) == m.group(2) and m.group(1) != "0"
 
 
 def first_frame(binary, data, config, state):
-    tmux("kill-server")
+    tmux("kill-server", check=False)
     time.sleep(0.5)
-    started = time.perf_counter()
-    tmux("new-session", "-d", "-x", "160", "-y", "50", "-e", f"BANKDECK_DATA_DIR={data}",
-         "-e", f"BANKDECK_CONFIG={config}", "-e", f"XDG_STATE_HOME={state}", f"exec {binary}")
+    started = start_screen([f"BANKDECK_DATA_DIR={data}", f"BANKDECK_CONFIG={config}",
+                            f"XDG_STATE_HOME={state}"], binary)
     try:
-        while time.perf_counter() - started < 60:
-            pane = tmux("capture-pane", "-p").stdout
-            m = re.search(r"(\d+) of (\d+)", pane)
-            if m and m.group(1) == m.group(2) and m.group(1) != "0":
-                return (time.perf_counter() - started) * 1000
-            time.sleep(0.005)
-        raise SystemExit(f"{binary}: the table never showed every connection:\n{pane}")
+        return wait_for_table(started, every_row_shown, f"every connection ({binary})")
     finally:
-        tmux("send-keys", "q")
-        time.sleep(0.3)
-        tmux("kill-server")
+        stop_screen()
 
 
 def main():
