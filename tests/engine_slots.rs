@@ -160,15 +160,13 @@ async fn the_next_request_goes_while_the_last_outcome_is_written() {
     };
     let (first, second) = (refresh(a.id), refresh(b.id));
     // Both token requests reach the provider while no outcome can be written.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while env.sandbox.request_count("oidc.token") < before + 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the second refresh waited for the first one's write: {} request(s) sent",
-            env.sandbox.request_count("oidc.token") - before
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    token_requests_reach(
+        &env,
+        before + 2,
+        Duration::from_secs(10),
+        "the second refresh waited for the first one's write",
+    )
+    .await;
     assert!(
         !first.is_finished() && !second.is_finished(),
         "nothing reported before its write"
@@ -353,15 +351,13 @@ async fn a_bulk_larger_than_one_read_fills_the_whole_window() {
         })
         .await
         .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while env.sandbox.request_count("oidc.token") < before + 600 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "only {} of 600 refreshes reached the provider",
-            env.sandbox.request_count("oidc.token") - before
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    token_requests_reach(
+        &env,
+        before + 600,
+        Duration::from_secs(20),
+        "not every refresh reached the provider",
+    )
+    .await;
 }
 
 /// `everifin` with two requests in flight (so two more wait their turn)
@@ -379,6 +375,20 @@ async fn everifin_at_two(n: usize) -> (Env, Vec<ConnectionId>) {
         ids.push(env.login("everifin", &format!("user-{i}")).await.id);
     }
     (env, ids)
+}
+
+/// Waits until everifin's token endpoint has had `total` requests, or fails
+/// after `within` with `why` and how many it had.
+async fn token_requests_reach(env: &Env, total: u64, within: Duration, why: &str) {
+    let deadline = tokio::time::Instant::now() + within;
+    while env.sandbox.request_count("oidc.token") < total {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{why}: {} of {total} token requests",
+            env.sandbox.request_count("oidc.token")
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 async fn next_event(events: &mut tokio::sync::mpsc::Receiver<Event>, within: Duration) -> Event {
