@@ -78,6 +78,17 @@ pub struct LeaseRequest {
     pub now: UnixTime,
 }
 
+/// What an operation needs to know of a connection before its lease: which
+/// provider's turn it waits for, and the version it saw (a higher one under
+/// the lease means another process got there first). Reading only these
+/// instead of the whole row (user, scopes, remote ids) is a tenth of the
+/// work, on a path every refresh of a bulk takes twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionHead {
+    pub provider: String,
+    pub version: i64,
+}
+
 /// What one lease asked of [`Store::lease_and_read_many`] came to.
 pub type Leased = Result<Option<(Connection, Secrets)>, StoreError>;
 
@@ -198,6 +209,20 @@ pub trait Store: Send + Sync {
         ids: &[ConnectionId],
     ) -> Vec<Result<Option<Connection>, StoreError>> {
         ids.iter().map(|&id| self.connection(id)).collect()
+    }
+    /// Each connection's [`ConnectionHead`], or `None` where it is gone.
+    fn heads(&self, ids: &[ConnectionId]) -> Vec<Result<Option<ConnectionHead>, StoreError>> {
+        self.connections_by_id(ids)
+            .into_iter()
+            .map(|read| {
+                read.map(|c| {
+                    c.map(|c| ConnectionHead {
+                        provider: c.provider,
+                        version: c.version,
+                    })
+                })
+            })
+            .collect()
     }
     /// Releases the lease if `holder` holds it; also how a lease left by a
     /// process that died is broken.

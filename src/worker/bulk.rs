@@ -121,7 +121,7 @@ impl Worker {
     /// says why).
     async fn providers_of(&self, chunk: Vec<ConnectionId>) -> Vec<(ConnectionId, Key)> {
         let ids = chunk.clone();
-        let read = self.db(move |s| Ok(s.connections_by_id(&ids))).await;
+        let read = self.db(move |s| Ok(s.heads(&ids))).await;
         let found = read.unwrap_or_default();
         let mut found = found.into_iter();
         chunk

@@ -35,7 +35,7 @@ pub use protocol::*;
 use crate::config::ProviderConfig;
 use crate::domain::{Connection, ConnectionId, ErrorKind, OpError, OpKind, Secrets, UnixTime};
 use crate::providers::Provider;
-use crate::store::{AuditDraft, LeaseRequest, Settlement, Store, StoreError};
+use crate::store::{AuditDraft, ConnectionHead, LeaseRequest, Settlement, Store, StoreError};
 use batch::Batcher;
 use flight::Flights;
 
@@ -108,7 +108,9 @@ pub(crate) struct Inner {
     /// Whether a front end has had its first full read (see
     /// [`scheduler::spawn_after_first_load`]).
     pub first_load: tokio::sync::watch::Sender<bool>,
-    /// The three store calls every operation makes, batched across tasks.
+    /// The three store calls every operation makes, batched across tasks,
+    /// and the whole-row read of events and commands.
+    pub heads: Batcher<ConnectionId, Option<ConnectionHead>>,
     pub reads: Batcher<ConnectionId, Option<Connection>>,
     pub leases: Batcher<LeaseRequest, Option<(Connection, Secrets)>>,
     pub settles: Batcher<Settlement, Connection>,
@@ -148,6 +150,10 @@ impl Worker {
             })
             .collect();
         let holder = lease::holder_name(&opts.actor);
+        let heads = {
+            let store = store.clone();
+            Batcher::new(move |ids: Vec<ConnectionId>| store.heads(&ids))
+        };
         let reads = {
             let store = store.clone();
             Batcher::new(move |ids: Vec<ConnectionId>| store.connections_by_id(&ids))
@@ -162,6 +168,7 @@ impl Worker {
         };
         Worker {
             inner: Arc::new(Inner {
+                heads,
                 reads,
                 leases,
                 settles,

@@ -77,14 +77,18 @@ impl Worker {
     }
 
     async fn leased(&self, op: OpKind, id: ConnectionId) -> Result<Connection, OpError> {
-        let before = self.load(id).await?;
+        let before = self
+            .inner
+            .heads
+            .call(id)
+            .await?
+            .ok_or_else(|| no_connection(id))?;
         // The lease comes before the turn to talk to the provider, so a freed
         // turn sends at once; but only for as many operations again as may be
         // in flight, so a thousand queued operations do not hold a thousand
         // leases (which would lapse while they wait).
         let slot = self.slot(&before.provider).ok();
         let version = before.version;
-        drop(before);
         let ahead = match slot {
             Some(slot) => slot.ahead.clone().acquire_owned().await.ok(),
             None => None,
@@ -451,7 +455,7 @@ impl Worker {
             .reads
             .call(id)
             .await?
-            .ok_or_else(|| OpError::new(ErrorKind::NotAllowed, format!("no connection {id}")))
+            .ok_or_else(|| no_connection(id))
     }
 
     pub(crate) async fn reread(&self, id: ConnectionId) -> Option<Connection> {
@@ -461,6 +465,10 @@ impl Worker {
     async fn secrets_of(&self, id: ConnectionId) -> Result<Secrets, OpError> {
         self.db(move |s| s.secrets(id)).await
     }
+}
+
+fn no_connection(id: ConnectionId) -> OpError {
+    OpError::new(ErrorKind::NotAllowed, format!("no connection {id}"))
 }
 
 fn applies(conn: &Connection, kind: ProviderKind, why: &str) -> Result<(), OpError> {

@@ -35,8 +35,8 @@ use crypto::FieldCipher;
 use sql_error::sql;
 
 use super::{
-    AuditDraft, ConnectionUpdate, LeaseRequest, Leased, NewConnection, Settlement, Store,
-    StoreError,
+    AuditDraft, ConnectionHead, ConnectionUpdate, LeaseRequest, Leased, NewConnection, Settlement,
+    Store, StoreError,
 };
 use crate::domain::{AuditEntry, Connection, ConnectionId, Flags, Secrets, UnixTime, User};
 
@@ -344,6 +344,11 @@ impl Store for SqliteStore {
     ) -> Vec<Result<Option<Connection>, StoreError>> {
         let answers =
             self.read(|c, db| Ok(ids.iter().map(|&id| reads::connection(c, db, id)).collect()));
+        group::per_item(ids.len(), answers)
+    }
+
+    fn heads(&self, ids: &[ConnectionId]) -> Vec<Result<Option<ConnectionHead>, StoreError>> {
+        let answers = self.read(|c, db| Ok(ids.iter().map(|&id| reads::head(c, db, id)).collect()));
         group::per_item(ids.len(), answers)
     }
 

@@ -17,7 +17,7 @@ use super::rows;
 use super::sql_error::{corrupt, sql};
 use super::writes::SECRETS_TABLE;
 use crate::domain::{AuditEntry, Connection, ConnectionId, Secret, Secrets, User};
-use crate::store::StoreError;
+use crate::store::{ConnectionHead, StoreError};
 
 /// Below this many rows one thread lists them as fast as two.
 const SPLIT_FROM: i64 = 20_000;
@@ -217,6 +217,25 @@ pub(crate) fn connection(
     db_conn
         .prepare_cached(&format!("{} WHERE c.id = ?1", rows::SELECT_CONNECTIONS))
         .and_then(|mut s| s.query_row([id.0], rows::connection).optional())
+        .map_err(sql(db))
+}
+
+pub(crate) fn head(
+    db_conn: &Db,
+    db: &Path,
+    id: ConnectionId,
+) -> Result<Option<ConnectionHead>, StoreError> {
+    db_conn
+        .prepare_cached("SELECT provider, version FROM connections WHERE id = ?1")
+        .and_then(|mut s| {
+            s.query_row([id.0], |r| {
+                Ok(ConnectionHead {
+                    provider: r.get(0)?,
+                    version: r.get(1)?,
+                })
+            })
+            .optional()
+        })
         .map_err(sql(db))
 }
 
