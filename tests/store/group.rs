@@ -6,7 +6,7 @@ use std::sync::{Arc, Barrier};
 
 use bankdeck::domain::{ConnectionId, OpKind, Secret};
 use bankdeck::store::{
-    ConnectionUpdate, LeaseRequest, SecretChange, Settlement, Store, StoreError,
+    ConnectionHead, ConnectionUpdate, LeaseRequest, SecretChange, Settlement, Store, StoreError,
 };
 
 use crate::common::{Env, NOW, audit, full_connection};
@@ -317,4 +317,29 @@ fn reading_many_connections_answers_each_id() {
     assert_eq!(answers[0].as_ref().unwrap().as_ref().unwrap().id, ids[3]);
     assert!(answers[1].as_ref().unwrap().is_none());
     assert_eq!(answers[2].as_ref().unwrap().as_ref().unwrap().id, ids[0]);
+}
+
+#[test]
+fn reading_many_heads_answers_each_id_with_its_provider_and_version() {
+    let env = Env::new();
+    let (store, ids) = four(&env);
+    let rotated = ConnectionUpdate {
+        access_token: SecretChange::Set(Secret::new("rotated")),
+        ..ConnectionUpdate::default()
+    };
+    store
+        .apply(ids[3], 1, rotated, audit(OpKind::Refresh, "rotated"))
+        .unwrap();
+    let asked = [ids[3], ConnectionId(999), ids[0]];
+    let heads = store.heads(&asked);
+    assert_eq!(heads[0].as_ref().unwrap().as_ref().unwrap().version, 2);
+    let whole = store.connections_by_id(&asked);
+    assert_eq!(heads.len(), 3);
+    for (head, conn) in heads.into_iter().zip(whole) {
+        let expected = conn.unwrap().map(|c| ConnectionHead {
+            provider: c.provider,
+            version: c.version,
+        });
+        assert_eq!(head.unwrap(), expected);
+    }
 }
