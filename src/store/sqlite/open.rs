@@ -69,6 +69,7 @@ pub(crate) fn open(opts: &OpenOptions) -> Result<(Connection, FieldCipher), Stor
     if !opts.read_only {
         set_wal(&conn, &db)?;
         schema::migrate(&mut conn, version).map_err(sql(&db))?;
+        schema::tune_up(&mut conn).map_err(sql(&db))?;
         tighten_side_files(&db)?;
         set_no_checkpoint_on_close(&conn, &db, false)?;
         // Only the writer's: it fills as writes touch pages, while the list

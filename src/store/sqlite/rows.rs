@@ -46,7 +46,7 @@ pub(crate) const LIST_CONNECTIONS: &str = concat!(connection_columns!("''"), " F
 /// Parameter `?n` is the n-th column named here, in this statement and in
 /// [`UPDATE`] alike, so both bind one list by position (binding 26 names
 /// looked each one up in the statement, which showed in the refresh profile).
-const INSERT: &str = "\
+pub(crate) const INSERT: &str = "\
 INSERT INTO connections (id, user_id, provider, kind, grant_type, label, \
     remote_connection_id, remote_user_id, remote_token_id, remote_session, \
     code_expires_at, access_kind, access_expires_at, access_received_at, has_refresh, \
@@ -59,7 +59,7 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?
 /// since the caller read it (`?26` is the new one). `?27` names a lease
 /// holder whose lease the same write gives back (NULL: none); anyone
 /// else's lease stays.
-const UPDATE: &str = "\
+pub(crate) const UPDATE: &str = "\
 UPDATE connections SET user_id = ?2, provider = ?3, kind = ?4, grant_type = ?5, label = ?6, \
     remote_connection_id = ?7, remote_user_id = ?8, remote_token_id = ?9, \
     remote_session = ?10, code_expires_at = ?11, access_kind = ?12, access_expires_at = ?13, \

@@ -5,11 +5,16 @@
 //! so a crash mid-migration leaves the previous version intact. A store
 //! written by a newer bankdeck is refused rather than guessed at.
 //!
+//! Apart from the migrations, [`tune_up`] rewrites a table's SQL where a
+//! newer bankdeck words the same constraint better for SQLite: a change no
+//! older bankdeck would notice, so it bumps no version (an older binary
+//! keeps opening the store).
+//!
 //! Layout choices: secrets live in their own `secrets` table, one row per
 //! (connection, name), so listing connections never reads a ciphertext page;
 //! scopes are one small JSON column; timestamps are Unix seconds.
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
 /// Ordered migrations; never edit a shipped one, append a new one.
 const MIGRATIONS: &[&str] = &[V1];
@@ -105,8 +110,80 @@ pub(crate) fn create_all(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     for sql in MIGRATIONS {
         tx.execute_batch(sql)?;
     }
+    reword_checks(tx)?;
     tx.pragma_update(None, "user_version", LATEST)
 }
+
+/// Brings a migrated store's constraints to their current wording, if an
+/// older bankdeck wrote them; a store already there costs one read.
+pub(crate) fn tune_up(conn: &mut Connection) -> rusqlite::Result<()> {
+    if !has_old_checks(conn)? {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    reword_checks(&tx)?;
+    tx.commit()
+}
+
+fn has_old_checks(conn: &Connection) -> rusqlite::Result<bool> {
+    let mut any = false;
+    for (table, old, _) in CHECK_WORDING {
+        any |= conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_schema \
+             WHERE type = 'table' AND name = ?1 AND instr(sql, ?2) > 0)",
+            params![table, old],
+            |r| r.get::<_, bool>(0),
+        )?;
+    }
+    Ok(any)
+}
+
+/// Two CHECK constraints of schema 1 list their allowed values with
+/// `IN (...)`; they now say the same with `=` and `OR`. SQLite codes an `IN`
+/// list of more than two constants as a temporary B-tree, built afresh for
+/// every row it checks: each refresh wrote three rows past such a check (the
+/// row and two secrets), and building and dropping those B-trees was about
+/// an eighth of a refresh's instructions. A CHECK constraint is no part of
+/// the file's format, so this is SQLite's documented in-place edit of a
+/// table's SQL (its "simpler procedure" for constraint changes:
+/// `writable_schema`, then the schema cookie one up) rather than a rebuild of
+/// 100 000 rows; every row that met the old constraint meets the new one,
+/// which allows the same values. A table whose SQL has neither wording was
+/// changed by something else and is left as it is.
+fn reword_checks(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let cookie: i64 = tx.pragma_query_value(None, "schema_version", |r| r.get(0))?;
+    tx.pragma_update(None, "writable_schema", true)?;
+    let mut changed = 0;
+    for (table, old, new) in CHECK_WORDING {
+        changed += tx.execute(
+            "UPDATE sqlite_schema SET sql = replace(sql, ?2, ?3) \
+             WHERE type = 'table' AND name = ?1 AND instr(sql, ?2) > 0",
+            params![table, old, new],
+        )?;
+    }
+    if changed > 0 {
+        tx.pragma_update(None, "schema_version", cookie + 1)?;
+    }
+    // RESET, not OFF: this handle also reads the tables' SQL again, so its
+    // own statements check the new wording (OFF leaves it on the old).
+    tx.pragma_update(None, "writable_schema", "RESET")
+}
+
+/// Each table's constraint as schema 1 words it, and as it is worded now.
+const CHECK_WORDING: [(&str, &str, &str); 2] = [
+    (
+        "connections",
+        "CHECK (access_kind IN ('none', 'permanent', 'at'))",
+        "CHECK (access_kind = 'none' OR access_kind = 'permanent' OR access_kind = 'at')",
+    ),
+    (
+        "secrets",
+        "CHECK (name IN\n                  \
+         ('access_code', 'access_token', 'refresh_token', 'id_token', 'user_secret'))",
+        "CHECK (name = 'access_code' OR name = 'access_token' OR name = 'refresh_token' \
+         OR name = 'id_token' OR name = 'user_secret')",
+    ),
+];
 
 /// Runs every migration above `from` on an existing store; returns the
 /// version reached.
@@ -166,5 +243,159 @@ mod tests {
         assert_eq!(user_version(&conn).unwrap(), 1);
         let has_x = conn.prepare("SELECT x FROM users").is_ok();
         assert!(!has_x, "the half-run migration was rolled back");
+    }
+
+    /// The statements every refresh runs on the rows these constraints guard.
+    const HOT_WRITES: [&str; 3] = [
+        super::super::rows::UPDATE,
+        super::super::rows::INSERT,
+        super::super::writes::PUT_SECRET,
+    ];
+
+    /// The VDBE program SQLite compiles `sql` to, one opcode name a step.
+    fn program(conn: &Connection, sql: &str) -> Vec<String> {
+        let mut explain = conn.prepare(&format!("EXPLAIN {sql}")).unwrap();
+        let nulls = vec![rusqlite::types::Null; explain.parameter_count()];
+        explain
+            .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(1))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    fn temporary_btrees(conn: &Connection, sql: &str) -> usize {
+        program(conn, sql)
+            .iter()
+            .filter(|op| *op == "OpenEphemeral")
+            .count()
+    }
+
+    fn cookie(conn: &Connection) -> i64 {
+        conn.pragma_query_value(None, "schema_version", |r| r.get(0))
+            .unwrap()
+    }
+
+    /// A store as schema 1 first wrote it, with one user, connection and secret.
+    fn first_wording_store() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        migrate(&mut conn, 0).unwrap();
+        conn.execute_batch(
+            "INSERT INTO users (id, name, created_at) VALUES (1, 'ana', 1);
+             INSERT INTO connections (id, user_id, provider, kind, grant_type, label,
+                 access_kind, has_refresh, created_at)
+             VALUES (1, 1, 'bank', 'oauth2', 'authorization_code', 'main', 'at', 1, 1);
+             INSERT INTO secrets VALUES (1, 'refresh_token', x'00');",
+        )
+        .unwrap();
+        conn
+    }
+
+    #[test]
+    fn the_tune_up_keeps_every_row_and_checks_without_a_temporary_btree() {
+        let mut conn = first_wording_store();
+        assert!(
+            HOT_WRITES
+                .iter()
+                .all(|sql| temporary_btrees(&conn, sql) == 1),
+            "the first wording built one per row written"
+        );
+        tune_up(&mut conn).unwrap();
+        for sql in HOT_WRITES {
+            assert_eq!(temporary_btrees(&conn, sql), 0, "{sql}");
+        }
+        assert_eq!(
+            user_version(&conn).unwrap(),
+            1,
+            "older bankdecks still open it"
+        );
+        let kept: (String, Vec<u8>) = conn
+            .query_row(
+                "SELECT c.access_kind, s.ciphertext FROM connections c \
+                 JOIN secrets s ON s.connection_id = c.id",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(kept, ("at".to_owned(), vec![0]));
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
+        // The same values are allowed, and only those.
+        let set_kind = |kind: &str| {
+            conn.execute("UPDATE connections SET access_kind = ?1", [kind])
+                .map_err(|e| e.to_string())
+        };
+        assert!(set_kind("permanent").is_ok() && set_kind("none").is_ok());
+        assert!(
+            set_kind("forever")
+                .unwrap_err()
+                .contains("CHECK constraint failed")
+        );
+        let put = |name: &str| {
+            conn.execute(super::super::writes::PUT_SECRET, params![1, name, [1u8]])
+                .map_err(|e| e.to_string())
+        };
+        for name in [
+            "access_code",
+            "access_token",
+            "refresh_token",
+            "id_token",
+            "user_secret",
+        ] {
+            put(name).unwrap();
+        }
+        assert!(
+            put("password")
+                .unwrap_err()
+                .contains("CHECK constraint failed")
+        );
+    }
+
+    #[test]
+    fn a_tuned_store_is_left_as_it_is() {
+        let mut conn = first_wording_store();
+        tune_up(&mut conn).unwrap();
+        let before = cookie(&conn);
+        tune_up(&mut conn).unwrap();
+        assert_eq!(cookie(&conn), before, "no second edit");
+    }
+
+    #[test]
+    fn a_new_store_has_the_current_wording() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let tx = conn.transaction().unwrap();
+        create_all(&tx).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(user_version(&conn).unwrap(), LATEST);
+        assert!(!has_old_checks(&conn).unwrap());
+        for sql in HOT_WRITES {
+            assert_eq!(temporary_btrees(&conn, sql), 0, "{sql}");
+        }
+    }
+
+    #[test]
+    fn a_table_changed_by_another_program_is_left_alone() {
+        let mut conn = first_wording_store();
+        conn.execute_batch(
+            "PRAGMA writable_schema = ON;
+             UPDATE sqlite_schema SET sql = replace(sql, '''id_token''', '''other''')
+                 WHERE name = 'secrets';
+             PRAGMA writable_schema = RESET;",
+        )
+        .unwrap();
+        let table_sql = |conn: &Connection, name: &str| -> String {
+            conn.query_row(
+                "SELECT sql FROM sqlite_schema WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        let secrets = table_sql(&conn, "secrets");
+        tune_up(&mut conn).unwrap();
+        assert_eq!(table_sql(&conn, "secrets"), secrets);
+        assert!(table_sql(&conn, "connections").contains("access_kind = 'none' OR"));
     }
 }

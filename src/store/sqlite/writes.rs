@@ -214,6 +214,9 @@ fn put_secrets(
     Ok(())
 }
 
+pub(crate) const PUT_SECRET: &str =
+    "INSERT OR REPLACE INTO secrets (connection_id, name, ciphertext) VALUES (?1, ?2, ?3)";
+
 fn put_secret(
     tx: &Transaction<'_>,
     cipher: &FieldCipher,
@@ -228,11 +231,9 @@ fn put_secret(
         row: id.0,
     };
     let sealed = cipher.seal_secret(at, secret)?;
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO secrets (connection_id, name, ciphertext) VALUES (?1, ?2, ?3)",
-    )
-    .and_then(|mut s| s.execute(params![id.0, name, sealed]))
-    .map_err(sql(db))?;
+    tx.prepare_cached(PUT_SECRET)
+        .and_then(|mut s| s.execute(params![id.0, name, sealed]))
+        .map_err(sql(db))?;
     Ok(())
 }
 
