@@ -58,9 +58,11 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?
 /// The optimistic check: the row changes only if nobody bumped the version
 /// since the caller read it (`?26` is the new one). `?27` names a lease
 /// holder whose lease the same write gives back (NULL: none); anyone
-/// else's lease stays.
+/// else's lease stays. A connection never moves to another user, so `?2`
+/// is bound but not set: setting `user_id`, even to itself, made SQLite
+/// rewrite its index entry and look the user up again on every write.
 pub(crate) const UPDATE: &str = "\
-UPDATE connections SET user_id = ?2, provider = ?3, kind = ?4, grant_type = ?5, label = ?6, \
+UPDATE connections SET provider = ?3, kind = ?4, grant_type = ?5, label = ?6, \
     remote_connection_id = ?7, remote_user_id = ?8, remote_token_id = ?9, \
     remote_session = ?10, code_expires_at = ?11, access_kind = ?12, access_expires_at = ?13, \
     access_received_at = ?14, has_refresh = ?15, refresh_expires_at = ?16, \

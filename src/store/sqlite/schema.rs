@@ -398,4 +398,16 @@ mod tests {
         assert_eq!(table_sql(&conn, "secrets"), secrets);
         assert!(table_sql(&conn, "connections").contains("access_kind = 'none' OR"));
     }
+
+    #[test]
+    fn an_outcome_write_leaves_the_user_index_and_its_foreign_key_alone() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        migrate(&mut conn, 0).unwrap();
+        tune_up(&mut conn).unwrap();
+        let update = program(&conn, super::super::rows::UPDATE);
+        for op in ["IdxDelete", "IdxInsert", "FkCounter", "FkIfZero"] {
+            assert!(!update.contains(&op.to_owned()), "{op} in {update:?}");
+        }
+    }
 }
