@@ -2,7 +2,8 @@
 //!
 //! Bounded so a day of scheduler refreshes cannot grow without end. A bulk
 //! operation's progress rewrites its own line instead of adding one per step,
-//! so "refreshing 3 of 10" does not push everything else off the pane.
+//! so "refreshing 3 of 10" does not push everything else off the pane; its
+//! last step moves to the bottom.
 
 use std::collections::VecDeque;
 
@@ -56,20 +57,31 @@ impl Activity {
         });
     }
 
-    pub fn progress(&mut self, at: UnixTime, id: RequestId, level: Level, text: String) {
+    /// A request's progress: one line, rewritten in place while it runs, and
+    /// moved to the bottom once `finished`, so the summary ("refreshed 15 000
+    /// of 15 000, 12 failed") is the newest line instead of sitting above the
+    /// results it counts, or scrolled out of the pane by them.
+    pub fn progress(
+        &mut self,
+        at: UnixTime,
+        id: RequestId,
+        level: Level,
+        text: String,
+        finished: bool,
+    ) {
         let line = ActivityLine {
             at,
             level,
             text,
             progress_of: Some(id),
         };
-        match self
-            .lines
-            .iter_mut()
-            .rev()
-            .find(|l| l.progress_of == Some(id))
-        {
-            Some(old) => *old = line,
+        let old = self.lines.iter().rposition(|l| l.progress_of == Some(id));
+        match old {
+            Some(at) if !finished => self.lines[at] = line,
+            Some(at) => {
+                self.lines.remove(at);
+                self.add(line);
+            }
             None => self.add(line),
         }
     }

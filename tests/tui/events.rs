@@ -196,6 +196,36 @@ fn progress_rewrites_one_line_and_the_end_stops_every_spinner() {
 }
 
 #[test]
+fn a_finished_bulk_says_so_on_the_last_line_not_above_its_results() {
+    let mut app = app();
+    let Command::RefreshMany { id, .. } = one(app.update(key('R'), NOW)) else {
+        panic!()
+    };
+    let progress = |done| {
+        worker(Event::Progress {
+            id,
+            done,
+            total: 2,
+            failed: 0,
+        })
+    };
+    app.update(progress(0), NOW);
+    for row in ["first row refreshed", "second row refreshed"] {
+        app.update(
+            worker(Event::Notice {
+                message: row.into(),
+            }),
+            NOW,
+        );
+    }
+    assert_eq!(last_text(&app), "second row refreshed");
+    app.update(progress(2), NOW);
+    assert_eq!(last_text(&app), "refreshed 2 of 2");
+    let summaries = app.activity().filter(|l| l.text.contains(" of 2")).count();
+    assert_eq!(summaries, 1, "moved, not copied");
+}
+
+#[test]
 fn a_bulk_result_stops_only_its_own_rows_spinner() {
     let mut app = app();
     let Command::RefreshMany { id, .. } = one(app.update(key('R'), NOW)) else {

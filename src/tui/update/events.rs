@@ -166,7 +166,7 @@ fn progress(app: &mut App, p: Progress, now: UnixTime) -> Vec<Command> {
         (true, _) => ("refreshed", Level::Warn),
     };
     let text = format!("{verb} {} of {}{failed}", p.done, p.total);
-    app.activity.progress(now, p.id, level, text);
+    app.activity.progress(now, p.id, level, text, complete);
     app.dirty = true;
     if complete {
         app.bulk = None;
