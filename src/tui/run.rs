@@ -28,6 +28,12 @@ use super::terminal;
 pub const TICK: Duration = Duration::from_secs(1);
 /// How long worker events already queued may be applied before a frame.
 const EVENT_BATCH: Duration = Duration::from_millis(8);
+/// After a frame, worker events wait this long before the loop takes them:
+/// a bulk refresh sends thousands a second, and taking each as it came woke
+/// the loop (a thread hand-off each) and drew a frame per handful. Input is
+/// never held back; events queue meanwhile (the channel holds 1 024, a tenth
+/// of a second of the fastest bulk) and are applied together.
+const FRAME: Duration = Duration::from_millis(16);
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -63,6 +69,7 @@ pub async fn run(
         tick: tokio::time::interval(TICK),
         events,
         worker_open: true,
+        worker_after: tokio::time::Instant::now(),
     };
     sources
         .tick
@@ -72,6 +79,7 @@ pub async fn run(
             let now = UnixTime::now();
             guard.terminal.draw(|frame| render(&app, frame, now))?;
             app.mark_drawn();
+            sources.worker_after = tokio::time::Instant::now() + FRAME;
         }
         let Some(msg) = sources.next().await? else {
             break;
@@ -106,6 +114,8 @@ struct Sources {
     events: Receiver<Event>,
     /// Once the worker's channel closes, waiting on it would spin.
     worker_open: bool,
+    /// Worker events are not taken before this ([`FRAME`] after a frame).
+    worker_after: tokio::time::Instant,
 }
 
 impl Sources {
@@ -113,6 +123,7 @@ impl Sources {
     /// nothing more can be asked then.
     async fn next(&mut self) -> std::io::Result<Option<Msg>> {
         loop {
+            let held = tokio::time::Instant::now() < self.worker_after;
             let msg = tokio::select! {
                 _ = self.tick.tick() => Some(Msg::Tick),
                 input = self.input.next() => match input {
@@ -120,7 +131,11 @@ impl Sources {
                     Some(event) => to_msg(event?),
                     None => return Ok(None),
                 },
-                event = self.events.recv(), if self.worker_open => Some(self.worker(event)),
+                // Held no longer: go round again, taking events this time.
+                _ = tokio::time::sleep_until(self.worker_after), if held => None,
+                event = self.events.recv(), if self.worker_open && !held => {
+                    Some(self.worker(event))
+                }
             };
             if msg.is_some() {
                 return Ok(msg);
