@@ -22,6 +22,7 @@
 //! the ratio, since it has no turn-mate.
 //!
 //! `cargo run --release --example refresh_throughput -- [N] [CONCURRENCY] [DATA_PARENT]`
+//! (`ARM=bare|bankdeck PASSES=P`: one arm only, see [`one_arm`])
 //! (DATA_PARENT: where the store's temp dir goes; default the system temp
 //! dir. `/dev/shm` shows what the same code does when fsync costs nothing.)
 
@@ -47,6 +48,10 @@ async fn main() {
     let conc: usize = args.get(1).map_or(64, |a| a.parse().unwrap());
     let parent = args.get(2).map(String::as_str);
     let sandbox = Sandbox::start(SandboxOptions::default(), 0).await.unwrap();
+    if let Ok(arm) = std::env::var("ARM") {
+        let passes = std::env::var("PASSES").map_or(1, |p| p.parse().unwrap());
+        return one_arm(&arm, passes, &sandbox, n, conc).await;
+    }
     let started = Instant::now();
     let bare_tokens = mint(&sandbox, n, "bare");
     let deck_tokens = mint(&sandbox, n, "deck");
@@ -62,11 +67,11 @@ async fn main() {
         let bare_turn: Vec<_> = bare_left.drain(..take).collect();
         let deck_turn: Vec<_> = deck_left.drain(..take).collect();
         if round % 2 == 0 {
-            bare.add(bare_loop(&client, &sandbox, bare_turn, conc).await);
+            bare.add(bare_arm(&client, &sandbox, bare_turn, conc).await);
             deck.add(deck_arm.refresh(deck_turn).await);
         } else {
             deck.add(deck_arm.refresh(deck_turn).await);
-            bare.add(bare_loop(&client, &sandbox, bare_turn, conc).await);
+            bare.add(bare_arm(&client, &sandbox, bare_turn, conc).await);
         }
     }
     deck_arm.check_audit(n);
@@ -97,6 +102,44 @@ async fn main() {
         rate(&one_bulk),
         per(one_bulk.cpu)
     );
+}
+
+async fn bare_arm(
+    client: &reqwest::Client,
+    sb: &Sandbox,
+    tokens: Vec<(String, String)>,
+    conc: usize,
+) -> (f64, f64) {
+    let (secs, cpu, _) = bare_loop(client, sb, tokens, conc).await;
+    (secs, cpu)
+}
+
+/// `ARM=bare|bankdeck PASSES=P`: only that arm, refreshing the same `N`
+/// grants `P` times over (each pass with the tokens the last one rotated).
+/// For instruction counts (`scripts/instructions.sh`): set-up costs the same
+/// whatever `P`, so two runs' difference is the refreshes alone.
+async fn one_arm(arm: &str, passes: usize, sandbox: &Sandbox, n: usize, conc: usize) {
+    let tokens = mint(sandbox, n, arm);
+    let mut cpu = 0.0;
+    match arm {
+        "bare" => {
+            let client = reqwest::Client::new();
+            let mut tokens = tokens;
+            for _ in 0..passes {
+                let (_, c, rotated) = bare_loop(&client, sandbox, tokens, conc).await;
+                (cpu, tokens) = (cpu + c, rotated);
+            }
+        }
+        "bankdeck" => {
+            let mut deck = DeckArm::start(sandbox, tokens, conc, None);
+            for _ in 0..passes {
+                cpu += deck.refresh(deck.ids.clone()).await.1;
+            }
+        }
+        other => panic!("ARM is bare or bankdeck, not {other}"),
+    }
+    let per = cpu * 1e6 / (n * passes) as f64;
+    println!("{arm}: {passes} passes of {n} refreshes, {per:.0} us CPU each");
 }
 
 /// How many turns each arm takes.
@@ -141,17 +184,18 @@ fn mint(sb: &Sandbox, n: usize, tag: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The wall-clock and CPU seconds one turn of refreshes took.
+/// The wall-clock and CPU seconds one turn of refreshes took, and the
+/// rotated tokens (each refresh token is good once).
 async fn bare_loop(
     client: &reqwest::Client,
     sb: &Sandbox,
     tokens: Vec<(String, String)>,
     conc: usize,
-) -> (f64, f64) {
+) -> (f64, f64, Vec<(String, String)>) {
     let url = sb.oauth2_token_url();
     let n = tokens.len();
     let (started, cpu) = (Instant::now(), cpu_secs());
-    let ok = futures::stream::iter(tokens)
+    let rotated: Vec<(String, String)> = futures::stream::iter(tokens)
         .map(|(_, refresh)| {
             let (client, url) = (client.clone(), url.clone());
             async move {
@@ -164,16 +208,20 @@ async fn bare_loop(
                     .unwrap();
                 let ok = reply.status().is_success();
                 let body: serde_json::Value = reply.json().await.unwrap();
-                ok && body["access_token"].is_string()
+                let s = |k: &str| body[k].as_str().map(str::to_owned);
+                match (ok, s("access_token"), s("refresh_token")) {
+                    (true, Some(access), Some(refresh)) => Some((access, refresh)),
+                    _ => None,
+                }
             }
         })
         .buffer_unordered(conc)
-        .filter(|ok| futures::future::ready(*ok))
-        .count()
+        .filter_map(futures::future::ready)
+        .collect()
         .await;
     let (secs, cpu) = (started.elapsed().as_secs_f64(), cpu_secs() - cpu);
-    assert_eq!(ok, n, "every bare refresh succeeds");
-    (secs, cpu)
+    assert_eq!(rotated.len(), n, "every bare refresh succeeds");
+    (secs, cpu, rotated)
 }
 
 /// The grants filed as `bank` connections, 10 per user, in one batch.
