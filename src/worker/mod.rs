@@ -108,12 +108,13 @@ pub(crate) struct Inner {
     /// Whether a front end has had its first full read (see
     /// [`scheduler::spawn_after_first_load`]).
     pub first_load: tokio::sync::watch::Sender<bool>,
-    /// The three store calls every operation makes, batched across tasks,
-    /// and the whole-row read of events and commands.
+    /// The three store calls every operation makes, batched across tasks.
     pub heads: Batcher<ConnectionId, Option<ConnectionHead>>,
-    pub reads: Batcher<ConnectionId, Option<Connection>>,
     pub leases: Batcher<LeaseRequest, Option<(Connection, Secrets)>>,
     pub settles: Batcher<Settlement, Connection>,
+    /// Whole-row reads: the connection a failure event carries, and the row
+    /// another process has just refreshed.
+    pub reads: Batcher<ConnectionId, Option<Connection>>,
 }
 
 /// A cheap handle to the worker; clones share everything.
