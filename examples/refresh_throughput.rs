@@ -47,10 +47,10 @@ async fn main() {
     let n: usize = args.first().map_or(10_000, |a| a.parse().unwrap());
     let conc: usize = args.get(1).map_or(64, |a| a.parse().unwrap());
     let parent = args.get(2).map(String::as_str);
+    let one = std::env::var("ARM").ok().map(|arm| one_arm_args(&arm));
     let sandbox = Sandbox::start(SandboxOptions::default(), 0).await.unwrap();
-    if let Ok(arm) = std::env::var("ARM") {
-        let passes = std::env::var("PASSES").map_or(1, |p| p.parse().unwrap());
-        return one_arm(&arm, passes, &sandbox, n, conc).await;
+    if let Some((arm, passes)) = one {
+        return one_arm(arm, passes, &sandbox, n, conc).await;
     }
     let started = Instant::now();
     let bare_tokens = mint(&sandbox, n, "bare");
@@ -114,6 +114,31 @@ async fn bare_arm(
     (secs, cpu)
 }
 
+/// `ARM` and `PASSES` checked before any set-up; a bad one ends the run
+/// with what to set instead.
+fn one_arm_args(arm: &str) -> (&'static str, usize) {
+    let arm = match arm {
+        "bare" => "bare",
+        "bankdeck" => "bankdeck",
+        other => usage(&format!("ARM is bare or bankdeck, not {other:?}")),
+    };
+    let passes = match std::env::var("PASSES") {
+        Err(_) => 1,
+        Ok(p) => match p.parse() {
+            Ok(n) if n > 0 => n,
+            _ => usage(&format!(
+                "PASSES is a number of passes (1 or more), not {p:?}"
+            )),
+        },
+    };
+    (arm, passes)
+}
+
+fn usage(why: &str) -> ! {
+    eprintln!("refresh_throughput: {why}");
+    std::process::exit(2)
+}
+
 /// `ARM=bare|bankdeck PASSES=P`: only that arm, refreshing the same `N`
 /// grants `P` times over (each pass with the tokens the last one rotated).
 /// For instruction counts (`scripts/instructions.sh`): set-up costs the same
@@ -136,7 +161,7 @@ async fn one_arm(arm: &str, passes: usize, sandbox: &Sandbox, n: usize, conc: us
                 cpu += deck.refresh(deck.ids.clone()).await.1;
             }
         }
-        other => panic!("ARM is bare or bankdeck, not {other}"),
+        other => unreachable!("one_arm_args admits only bare and bankdeck, not {other}"),
     }
     let per = cpu * 1e6 / (n * passes) as f64;
     println!("{arm}: {passes} passes of {n} refreshes, {per:.0} us CPU each");

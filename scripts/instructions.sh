@@ -9,6 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-2000}
+if ! [[ $n =~ ^[1-9][0-9]*$ ]]; then
+  echo "N is a number of refreshes (1 or more), not '$n'" >&2
+  exit 2
+fi
 if ! command -v valgrind >/dev/null; then
   echo "needs valgrind: apt-get install valgrind" >&2
   exit 2
@@ -16,8 +20,15 @@ fi
 cargo build --release --example refresh_throughput >&2
 bin=${CARGO_TARGET_DIR:-target}/release/examples/refresh_throughput
 count() { # ARM PASSES -> instructions of the whole run
-  ARM=$1 PASSES=$2 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$n" 2>&1 \
-    | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+  local out total
+  out=$(ARM=$1 PASSES=$2 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$n" 2>&1) || true
+  total=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' <<<"$out")
+  if [ -z "$total" ]; then
+    echo "ARM=$1 PASSES=$2 gave no count; its output ends:" >&2
+    tail -5 <<<"$out" >&2
+    exit 1
+  fi
+  echo "$total"
 }
 declare -A per
 for arm in bare bankdeck; do
