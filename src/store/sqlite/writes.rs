@@ -217,6 +217,11 @@ fn put_secrets(
 pub(crate) const PUT_SECRET: &str =
     "INSERT OR REPLACE INTO secrets (connection_id, name, ciphertext) VALUES (?1, ?2, ?3)";
 
+/// A held secret's new value in place: `OR REPLACE` would delete the row and
+/// insert it again, twice the B-tree work, on every refresh's two tokens.
+pub(crate) const UPDATE_SECRET: &str =
+    "UPDATE secrets SET ciphertext = ?3 WHERE connection_id = ?1 AND name = ?2";
+
 fn put_secret(
     tx: &Transaction<'_>,
     cipher: &FieldCipher,
@@ -231,9 +236,14 @@ fn put_secret(
         row: id.0,
     };
     let sealed = cipher.seal_secret(at, secret)?;
-    tx.prepare_cached(PUT_SECRET)
-        .and_then(|mut s| s.execute(params![id.0, name, sealed]))
-        .map_err(sql(db))?;
+    let put = |sql| {
+        tx.prepare_cached(sql)
+            .and_then(|mut s| s.execute(params![id.0, name, sealed]))
+            .map_err(super::sql_error::sql(db))
+    };
+    if put(UPDATE_SECRET)? == 0 {
+        put(PUT_SECRET)?;
+    }
     Ok(())
 }
 
