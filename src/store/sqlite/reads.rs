@@ -215,7 +215,7 @@ pub(crate) fn connection(
     id: ConnectionId,
 ) -> Result<Option<Connection>, StoreError> {
     db_conn
-        .prepare_cached(&format!("{} WHERE c.id = ?1", rows::SELECT_CONNECTIONS))
+        .prepare_cached(rows::SELECT_CONNECTION)
         .and_then(|mut s| s.query_row([id.0], rows::connection).optional())
         .map_err(sql(db))
 }

@@ -34,9 +34,12 @@ macro_rules! connection_columns {
     };
 }
 
-pub(crate) const SELECT_CONNECTIONS: &str = concat!(
+/// One connection with its user's name, by id. A constant, not a format of
+/// a shared prefix: every lease reads a row this way, and building the text
+/// each time (to look up the cached statement) showed in the profile.
+pub(crate) const SELECT_CONNECTION: &str = concat!(
     connection_columns!("u.name"),
-    " FROM connections c JOIN users u ON u.id = c.user_id"
+    " FROM connections c JOIN users u ON u.id = c.user_id WHERE c.id = ?1"
 );
 
 /// The list query: no join (a B-tree seek per row), the user's name left
@@ -73,7 +76,7 @@ UPDATE connections SET provider = ?3, kind = ?4, grant_type = ?5, label = ?6, \
     lease_until = CASE WHEN lease_holder = ?27 THEN NULL ELSE lease_until END \
 WHERE id = ?1 AND version = ?26 - 1";
 
-/// Reads one row of [`SELECT_CONNECTIONS`].
+/// Reads one row of [`SELECT_CONNECTION`].
 pub(crate) fn connection(row: &Row<'_>) -> rusqlite::Result<Connection> {
     connection_with(row, &mut Decoder::default())
 }
