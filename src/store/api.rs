@@ -70,12 +70,37 @@ pub struct Settlement {
 }
 
 /// One lease for [`Store::lease_and_read_many`]: the arguments of one
-/// [`Store::lease_and_read`] call but the holder.
+/// [`Store::lease_and_read`] call but the holder, and which secrets to open.
 #[derive(Debug, Clone, Copy)]
 pub struct LeaseRequest {
     pub id: ConnectionId,
     pub until: UnixTime,
     pub now: UnixTime,
+    pub wants: SecretSet,
+}
+
+/// Which of a connection's secrets a read opens. Each one opened is a
+/// decryption, and an operation uses one or two of the five: a refresh
+/// only its refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretSet(u8);
+
+impl SecretSet {
+    pub const ACCESS_CODE: Self = Self(1);
+    pub const ACCESS_TOKEN: Self = Self(2);
+    pub const REFRESH_TOKEN: Self = Self(4);
+    pub const ID_TOKEN: Self = Self(8);
+    pub const USER_SECRET: Self = Self(16);
+    pub const ALL: Self = Self(31);
+
+    #[must_use]
+    pub const fn and(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
 }
 
 /// What an operation needs to know of a connection before its lease: which
@@ -196,7 +221,8 @@ pub trait Store: Send + Sync {
         now: UnixTime,
     ) -> Result<Option<(Connection, Secrets)>, StoreError>;
     /// [`Store::lease_and_read`] for many connections, each answered alone, in
-    /// as few commits as the backend can.
+    /// as few commits as the backend can, opening only the secrets each
+    /// request `wants` (a backend may open more).
     fn lease_and_read_many(&self, batch: Vec<LeaseRequest>, holder: &str) -> Vec<Leased> {
         batch
             .into_iter()

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::Worker;
 use crate::domain::{Connection, ConnectionId, ErrorKind, OpError, Secrets};
-use crate::store::LeaseRequest;
+use crate::store::{LeaseRequest, SecretSet};
 
 /// How long a lease lasts at least, and how long we wait for another process's.
 pub const LEASE_TERM: Duration = Duration::from_secs(30);
@@ -69,19 +69,25 @@ fn hostname() -> String {
 
 impl Worker {
     /// Takes the lease, waiting for a live holder, and reads the connection
-    /// and its secrets under it; true when we had to wait (someone else may
-    /// have done our work meanwhile).
+    /// and its `wants` secrets under it; true when we had to wait (someone
+    /// else may have done our work meanwhile).
     pub(crate) async fn take_lease(
         &self,
         id: ConnectionId,
         term: Duration,
+        wants: SecretSet,
     ) -> Result<(Connection, Secrets, bool), OpError> {
         let started = tokio::time::Instant::now();
         let mut waited = false;
         loop {
             let now = self.now();
             let until = now.plus(term);
-            let request = LeaseRequest { id, until, now };
+            let request = LeaseRequest {
+                id,
+                until,
+                now,
+                wants,
+            };
             if let Some((conn, secrets)) = self.inner.leases.call(request).await? {
                 return Ok((conn, secrets, waited));
             }

@@ -17,7 +17,7 @@ use crate::domain::{
     Connection, ConnectionId, ErrorKind, Flags, Grant, Lifetimes, OpError, OpKind, ProviderKind,
     Secrets,
 };
-use crate::store::{ConnectionUpdate, SecretChange, Settlement};
+use crate::store::{ConnectionUpdate, SecretChange, SecretSet, Settlement};
 
 /// One operation's turn on a connection under our lease: whether the write
 /// of its outcome has already given the lease back, and its place among the
@@ -110,7 +110,7 @@ impl Worker {
         let term = slot.map_or(lease::LEASE_TERM, |s| {
             lease::lease_term(s.config.common.timeout)
         });
-        let (current, secrets, waited) = self.take_lease(id, term).await?;
+        let (current, secrets, waited) = self.take_lease(id, term, wanted(op)).await?;
         let permit = match slot {
             Some(slot) => slot.permits.clone().acquire_owned().await.ok(),
             None => None,
@@ -464,6 +464,16 @@ impl Worker {
 
     async fn secrets_of(&self, id: ConnectionId) -> Result<Secrets, OpError> {
         self.db(move |s| s.secrets(id)).await
+    }
+}
+
+/// The secrets `op` sends to the provider; the rest stay sealed.
+fn wanted(op: OpKind) -> SecretSet {
+    match op {
+        OpKind::Exchange => SecretSet::ACCESS_CODE,
+        OpKind::Refresh | OpKind::Logout => SecretSet::REFRESH_TOKEN,
+        OpKind::Delink => SecretSet::ACCESS_TOKEN.and(SecretSet::USER_SECRET),
+        _ => SecretSet::ALL,
     }
 }
 

@@ -6,7 +6,8 @@ use std::sync::{Arc, Barrier};
 
 use bankdeck::domain::{ConnectionId, OpKind, Secret};
 use bankdeck::store::{
-    ConnectionHead, ConnectionUpdate, LeaseRequest, SecretChange, Settlement, Store, StoreError,
+    ConnectionHead, ConnectionUpdate, LeaseRequest, SecretChange, SecretSet, Settlement, Store,
+    StoreError,
 };
 
 use crate::common::{Env, NOW, audit, full_connection};
@@ -215,16 +216,17 @@ fn four(env: &Env) -> (bankdeck::store::SqliteStore, Vec<ConnectionId>) {
 fn a_batch_of_leases_answers_each_alone() {
     let env = Env::new();
     let (store, ids) = four(&env);
-    let request = |id| LeaseRequest {
+    let request = |id, wants| LeaseRequest {
         id,
         until: NOW.plus_secs(30),
         now: NOW,
+        wants,
     };
     let batch = vec![
-        request(ids[0]),
-        request(ids[1]),
-        request(ConnectionId(999)),
-        request(ids[3]),
+        request(ids[0], SecretSet::REFRESH_TOKEN),
+        request(ids[1], SecretSet::ALL),
+        request(ConnectionId(999), SecretSet::ALL),
+        request(ids[3], SecretSet::ALL),
     ];
     let answers = store.lease_and_read_many(batch, "me");
     assert_eq!(answers.len(), 4);
@@ -234,13 +236,20 @@ fn a_batch_of_leases_answers_each_alone() {
         secrets.refresh_token.as_ref().unwrap().expose(),
         "REFRESH-b0-plaintext-canary"
     );
+    assert_eq!(
+        secrets.all().count(),
+        1,
+        "a refresh's lease opens its refresh token alone"
+    );
     assert!(
         answers[1].as_ref().unwrap().is_none(),
         "held by a live holder"
     );
     assert!(matches!(answers[2], Err(StoreError::NotFound(_))));
-    let (conn, _) = answers[3].as_ref().unwrap().as_ref().unwrap();
+    let (conn, secrets) = answers[3].as_ref().unwrap().as_ref().unwrap();
     assert_eq!(conn.id, ids[3]);
+    assert_eq!(secrets, &store.secrets(ids[3]).unwrap(), "all of them");
+    assert!(secrets.all().count() > 1);
     let holder = |id| store.lease_holder(id).unwrap().map(|(h, _)| h);
     assert_eq!(holder(ids[0]).as_deref(), Some("me"));
     assert_eq!(holder(ids[1]).as_deref(), Some("them"), "not taken over");

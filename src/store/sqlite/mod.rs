@@ -35,8 +35,8 @@ use crypto::FieldCipher;
 use sql_error::sql;
 
 use super::{
-    AuditDraft, ConnectionHead, ConnectionUpdate, LeaseRequest, Leased, NewConnection, Settlement,
-    Store, StoreError,
+    AuditDraft, ConnectionHead, ConnectionUpdate, LeaseRequest, Leased, NewConnection, SecretSet,
+    Settlement, Store, StoreError,
 };
 use crate::domain::{AuditEntry, Connection, ConnectionId, Flags, Secrets, UnixTime, User};
 
@@ -319,7 +319,12 @@ impl Store for SqliteStore {
         until: UnixTime,
         now: UnixTime,
     ) -> Result<Option<(Connection, Secrets)>, StoreError> {
-        let request = LeaseRequest { id, until, now };
+        let request = LeaseRequest {
+            id,
+            until,
+            now,
+            wants: SecretSet::ALL,
+        };
         one(self.lease_and_read_many(vec![request], holder))
     }
 
@@ -332,7 +337,8 @@ impl Store for SqliteStore {
                     return Ok(None);
                 }
                 let conn = reads::existing(tx, db, l.id)?;
-                Ok(Some((conn, reads::secrets(tx, cipher, db, l.id)?)))
+                let secrets = reads::secrets_of(tx, cipher, db, l.id, l.wants)?;
+                Ok(Some((conn, secrets)))
             })
         });
         group::per_item(n, answers)

@@ -17,7 +17,7 @@ use super::rows;
 use super::sql_error::{corrupt, sql};
 use super::writes::SECRETS_TABLE;
 use crate::domain::{AuditEntry, Connection, ConnectionId, Secret, Secrets, User};
-use crate::store::{ConnectionHead, StoreError};
+use crate::store::{ConnectionHead, SecretSet, StoreError};
 
 /// Below this many rows one thread lists them as fast as two.
 const SPLIT_FROM: i64 = 20_000;
@@ -285,6 +285,18 @@ pub(crate) fn secrets(
     if !exists(db_conn, db, id)? {
         return Err(StoreError::no_connection(id));
     }
+    secrets_of(db_conn, cipher, db, id, SecretSet::ALL)
+}
+
+/// The `wants` of a connection's secrets, the connection known to exist
+/// (read in the same transaction); the others stay sealed.
+pub(crate) fn secrets_of(
+    db_conn: &Db,
+    cipher: &FieldCipher,
+    db: &Path,
+    id: ConnectionId,
+    wants: SecretSet,
+) -> Result<Secrets, StoreError> {
     let mut stmt = db_conn
         .prepare_cached("SELECT name, ciphertext FROM secrets WHERE connection_id = ?1")
         .map_err(sql(db))?;
@@ -292,6 +304,9 @@ pub(crate) fn secrets(
     let mut out = Secrets::default();
     while let Some(row) = cursor.next().map_err(sql(db))? {
         let name: String = row.get(0).map_err(sql(db))?;
+        if !named(&name).is_some_and(|set| wants.contains(set)) {
+            continue;
+        }
         let sealed = row
             .get_ref(1)
             .and_then(|v| Ok(v.as_blob()?))
@@ -324,6 +339,17 @@ fn open_one(
                  (the file was altered or damaged)"
             ),
         )
+    })
+}
+
+fn named(name: &str) -> Option<SecretSet> {
+    Some(match name {
+        "access_code" => SecretSet::ACCESS_CODE,
+        "access_token" => SecretSet::ACCESS_TOKEN,
+        "refresh_token" => SecretSet::REFRESH_TOKEN,
+        "id_token" => SecretSet::ID_TOKEN,
+        "user_secret" => SecretSet::USER_SECRET,
+        _ => return None,
     })
 }
 
