@@ -330,3 +330,76 @@ async fn readonly_refuses_every_change_and_sends_nothing() {
     assert!(ro.add_user("x", None).await.is_err());
     assert_eq!(env.sandbox.request_count("oidc.token"), posts);
 }
+
+/// Another process holds `id`'s lease while our refresh starts, then writes
+/// its own refresh's outcome (`ok`, with `their_token` if it got one) and
+/// gives the lease back. Returns our refresh's result and how many POSTs
+/// we sent.
+async fn refresh_behind_another_process(
+    env: &Env,
+    id: bankdeck::domain::ConnectionId,
+    ok: bool,
+    their_token: Option<&str>,
+) -> (
+    Result<bankdeck::domain::Connection, bankdeck::domain::OpError>,
+    u64,
+) {
+    use bankdeck::domain::Secret;
+    use bankdeck::store::{AuditDraft, ConnectionUpdate, SecretChange};
+    // Another host: never taken for a dead process of ours and broken.
+    let holder = "elsewhere|1|0|other";
+    let now = UnixTime::now();
+    let (base, _) = env
+        .store
+        .lease_and_read(id, holder, now.plus_secs(30), now)
+        .unwrap()
+        .unwrap();
+    let posts = env.sandbox.request_count("oidc.token");
+    let ours = {
+        let w = env.worker.clone();
+        tokio::spawn(async move { w.operate(OpKind::Refresh, id).await })
+    };
+    // Ours finds the lease held and polls for it.
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    assert!(!ours.is_finished(), "ours waits for the lease");
+    let update = ConnectionUpdate {
+        refresh_token: their_token
+            .map_or(SecretChange::Keep, |t| SecretChange::Set(Secret::new(t))),
+        ..ConnectionUpdate::default()
+    };
+    let audit = AuditDraft {
+        at: UnixTime::now(),
+        actor: "other".into(),
+        op: OpKind::Refresh,
+        ok,
+        message: "their refresh".into(),
+    };
+    env.store
+        .apply_and_release(base, update, audit, holder)
+        .unwrap();
+    let result = ours.await.unwrap();
+    (result, env.sandbox.request_count("oidc.token") - posts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_another_process_did_while_we_waited_is_ours_without_a_post() {
+    let env = Env::start().await;
+    let c = env.login("everifin", "lena").await;
+    let (result, posts) = refresh_behind_another_process(&env, c.id, true, Some("theirs")).await;
+    let got = result.unwrap();
+    assert_eq!(posts, 0, "the provider saw no second refresh");
+    assert_eq!(got.version, env.conn(c.id).version);
+    assert_eq!(env.secrets(c.id).refresh_token.unwrap().expose(), "theirs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_another_process_failed_while_we_waited_is_still_sent() {
+    let env = Env::start().await;
+    let c = env.login("everifin", "lena").await;
+    let before = env.secrets(c.id).refresh_token;
+    let (result, posts) = refresh_behind_another_process(&env, c.id, false, None).await;
+    let got = result.unwrap();
+    assert_eq!(posts, 1, "their failure did not stand for our refresh");
+    assert!(got.last_op.unwrap().ok, "ours succeeded");
+    assert_ne!(env.secrets(c.id).refresh_token, before, "rotated by ours");
+}

@@ -108,7 +108,8 @@ impl Worker {
         conn: ConnectionId,
         key: Key,
     ) -> (ConnectionId, Key, OpResult) {
-        let op = AssertUnwindSafe(self.operate(OpKind::Refresh, conn)).catch_unwind();
+        let op = self.operate_on(OpKind::Refresh, conn, key.clone());
+        let op = AssertUnwindSafe(op).catch_unwind();
         let result = op.await.unwrap_or_else(|_| {
             tracing::error!(request = id.0, connection = conn.0, "a refresh panicked");
             Err(OpError::new(ErrorKind::Internal, super::internal_error(id)))

@@ -69,16 +69,18 @@ fn hostname() -> String {
 
 impl Worker {
     /// Takes the lease, waiting for a live holder, and reads the connection
-    /// and its `wants` secrets under it; true when we had to wait (someone
-    /// else may have done our work meanwhile).
+    /// and its `wants` secrets under it. When we had to wait, also the
+    /// version the connection had then: a newer one under our lease means
+    /// the holder did something meanwhile (perhaps our work). Read only on a
+    /// wait, so the usual lease costs one store call.
     pub(crate) async fn take_lease(
         &self,
         id: ConnectionId,
         term: Duration,
         wants: SecretSet,
-    ) -> Result<(Connection, Secrets, bool), OpError> {
+    ) -> Result<(Connection, Secrets, Option<i64>), OpError> {
         let started = tokio::time::Instant::now();
-        let mut waited = false;
+        let mut seen = None;
         loop {
             let now = self.now();
             let until = now.plus(term);
@@ -89,7 +91,7 @@ impl Worker {
                 wants,
             };
             if let Some((conn, secrets)) = self.inner.leases.call(request).await? {
-                return Ok((conn, secrets, waited));
+                return Ok((conn, secrets, seen));
             }
             if self.break_dead_lease(id).await? {
                 continue;
@@ -100,7 +102,10 @@ impl Worker {
                     "another bankdeck process is operating on this connection; try again shortly",
                 ));
             }
-            waited = true;
+            if seen.is_none() {
+                let head = self.inner.heads.call(id).await?;
+                seen = Some(head.map_or(0, |h| h.version));
+            }
             tokio::time::sleep(LEASE_POLL).await;
         }
     }

@@ -69,26 +69,42 @@ impl Worker {
 
     /// Runs one operation on one connection, joining a running one of the same kind.
     pub async fn operate(&self, op: OpKind, conn: ConnectionId) -> Result<Connection, OpError> {
+        self.operate_on(op, conn, None).await
+    }
+
+    /// [`Worker::operate`] where the caller already read the connection's
+    /// `provider` (a connection never changes provider), saving a read.
+    pub(crate) async fn operate_on(
+        &self,
+        op: OpKind,
+        conn: ConnectionId,
+        provider: Option<String>,
+    ) -> Result<Connection, OpError> {
         self.refuse_if_readonly()?;
         self.inner
             .flights
-            .run(conn, op, || self.leased(op, conn))
+            .run(conn, op, || self.leased(op, conn, provider))
             .await
     }
 
-    async fn leased(&self, op: OpKind, id: ConnectionId) -> Result<Connection, OpError> {
-        let before = self
-            .inner
-            .heads
-            .call(id)
-            .await?
-            .ok_or_else(|| no_connection(id))?;
+    async fn leased(
+        &self,
+        op: OpKind,
+        id: ConnectionId,
+        provider: Option<String>,
+    ) -> Result<Connection, OpError> {
+        let provider = match provider {
+            Some(provider) => provider,
+            None => {
+                let head = self.inner.heads.call(id).await?;
+                head.ok_or_else(|| no_connection(id))?.provider
+            }
+        };
         // The lease comes before the turn to talk to the provider, so a freed
         // turn sends at once; but only for as many operations again as may be
         // in flight, so a thousand queued operations do not hold a thousand
         // leases (which would lapse while they wait).
-        let slot = self.slot(&before.provider).ok();
-        let version = before.version;
+        let slot = self.slot(&provider).ok();
         let ahead = match slot {
             Some(slot) => slot.ahead.clone().acquire_owned().await.ok(),
             None => None,
@@ -96,21 +112,20 @@ impl Worker {
         // Boxed apart: the request and the write need kilobytes of state,
         // which the thousands of operations of a bulk refresh that wait above
         // need not each hold.
-        self.under_lease(op, id, version, slot, ahead).boxed().await
+        self.under_lease(op, id, slot, ahead).boxed().await
     }
 
     async fn under_lease(
         &self,
         op: OpKind,
         id: ConnectionId,
-        version: i64,
         slot: Option<&Slot>,
         ahead: Option<OwnedSemaphorePermit>,
     ) -> Result<Connection, OpError> {
         let term = slot.map_or(lease::LEASE_TERM, |s| {
             lease::lease_term(s.config.common.timeout)
         });
-        let (current, secrets, waited) = self.take_lease(id, term, wanted(op)).await?;
+        let (current, secrets, seen) = self.take_lease(id, term, wanted(op)).await?;
         let permit = match slot {
             Some(slot) => slot.permits.clone().acquire_owned().await.ok(),
             None => None,
@@ -121,8 +136,14 @@ impl Worker {
             ..Turn::default()
         };
         // Another process refreshed while we waited for its lease: its
-        // result is ours, and the provider sees no second POST.
-        let result = if waited && op == OpKind::Refresh && current.version != version {
+        // result is ours, and the provider sees no second POST. (Had its
+        // refresh failed, ours still goes.)
+        let theirs = seen.is_some_and(|v| v != current.version)
+            && current
+                .last_op
+                .as_ref()
+                .is_some_and(|l| l.op == OpKind::Refresh && l.ok);
+        let result = if op == OpKind::Refresh && theirs {
             Ok(current)
         } else {
             self.perform(op, current, secrets, &turn).await
@@ -536,7 +557,7 @@ mod tests {
         let (events, _) = tokio::sync::mpsc::channel(1);
         let worker = Worker::new(store, Vec::new(), Default::default(), events);
         // A bulk refresh of 100 000 connections queues 100 000 of these.
-        let queued = worker.leased(OpKind::Refresh, ConnectionId(1));
+        let queued = worker.leased(OpKind::Refresh, ConnectionId(1), None);
         let size = std::mem::size_of_val(&queued);
         assert!(size <= 1024, "a queued operation holds {size} bytes");
     }

@@ -323,6 +323,7 @@ impl Scheduler {
         super::lock(&self.busy).insert(conn);
         let (worker, backoff, busy) =
             (self.worker.clone(), self.backoff.clone(), self.busy.clone());
+        let known = Some(provider.clone());
         let ended = Ended {
             windows: self.windows.clone(),
             provider,
@@ -337,7 +338,7 @@ impl Scheduler {
                     conn: Some(conn),
                 })
                 .await;
-            let result = worker.operate(op, conn).await;
+            let result = worker.operate_on(op, conn, known).await;
             let now = worker.now();
             let event = match result {
                 Ok(c) => {
