@@ -7,10 +7,12 @@
 //! `oauth2.token:stall` fault: requests are accepted and never answered).
 //! A bulk refresh of 1 000 `bank` connections is sent; once all 1 000 reach
 //! the stalled server, a key press (`j`/`k`) is injected every 20 ms from another task.
-//! The loop is the dashboard's: draw if needed, wait for the next message
-//! (key, worker event, 1 s tick), update. Printed: the time from a key's
-//! injection to the end of the frame that shows it (TestBackend 160×50),
-//! median, p95 and max over 100 presses.
+//! The loop is the dashboard's, on its own [`Sources`]: draw if needed, wait
+//! for the next message (key, worker event, 1 s tick; worker events held a
+//! frame after each frame), update with the events already queued. The keys
+//! come in as the terminal's would, as a stream of key events. Printed: the
+//! time from a key's injection to the end of the frame that shows it
+//! (TestBackend 160×50), median, p95 and max over 100 presses.
 //!
 //! `cargo run --release --example stall_keypress -- [CONNECTIONS] [HANGING]`
 
@@ -20,9 +22,9 @@ use std::time::{Duration, Instant};
 use bankdeck::domain::{Grant, UnixTime};
 use bankdeck::sandbox::{Sandbox, SandboxOptions, parse_fault};
 use bankdeck::store::{self, Store};
-use bankdeck::tui::{Msg, render};
+use bankdeck::tui::{Msg, Sources, render};
 use bankdeck::worker::{Command, RequestId, Worker, WorkerOptions};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use tokio::sync::mpsc;
 
 mod support;
@@ -109,37 +111,55 @@ async fn main() {
         answered as usize, hanging,
         "every refresh reaches the stalled server"
     );
-    let (key_tx, mut key_rx) = mpsc::channel::<Instant>(PRESSES);
+    // Each key goes with the moment it was sent, the way a terminal's
+    // input stream would deliver it.
+    let (key_tx, key_rx) = mpsc::channel::<(Instant, char)>(PRESSES);
     tokio::spawn(async move {
-        for _ in 0..PRESSES {
+        for i in 0..PRESSES {
             tokio::time::sleep(Duration::from_millis(20)).await;
-            key_tx.send(Instant::now()).await.unwrap();
+            let c = if i % 2 == 0 { 'j' } else { 'k' };
+            key_tx.send((Instant::now(), c)).await.unwrap();
         }
     });
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let sent_at = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+    let input = {
+        let sent_at = sent_at.clone();
+        Box::pin(futures::stream::unfold(key_rx, move |mut rx| {
+            let sent_at = sent_at.clone();
+            async move {
+                let (sent, c) = rx.recv().await?;
+                sent_at.lock().unwrap().push_back(sent);
+                let key = KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+                Some((Ok(TermEvent::Key(key)), rx))
+            }
+        }))
+    };
+    let mut sources = Sources::new(input, handle.events);
     let mut waiting: Option<Instant> = None;
     let mut latencies = Vec::with_capacity(PRESSES);
-    let mut down = true;
-    while latencies.len() < PRESSES {
+    loop {
         if app.needs_redraw() {
             let t = UnixTime::now();
             terminal.draw(|f| render(&app, f, t)).unwrap();
             app.mark_drawn();
+            sources.drawn();
         }
         if let Some(sent) = waiting.take() {
             latencies.push(sent.elapsed());
-        }
-        let msg = tokio::select! {
-            _ = tick.tick() => Msg::Tick,
-            Some(sent) = key_rx.recv() => {
-                waiting = Some(sent);
-                let c = if down { 'j' } else { 'k' };
-                down = !down;
-                Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+            if latencies.len() == PRESSES {
+                break;
             }
-            Some(ev) = handle.events.recv() => Msg::Worker(ev),
-        };
-        app.update(msg, UnixTime::now());
+        }
+        let msg = sources
+            .next()
+            .await
+            .unwrap()
+            .expect("a key for every press");
+        if matches!(msg, Msg::Key(_)) {
+            waiting = sent_at.lock().unwrap().pop_front();
+        }
+        // j and k ask the worker for nothing.
+        let _ = sources.apply(&mut app, msg);
     }
     let still = targets.iter().filter(|id| app.is_busy(**id)).count();
     latencies.sort();

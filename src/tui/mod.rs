@@ -32,5 +32,5 @@ pub use layout::{MIN_HEIGHT, MIN_WIDTH};
 pub use line_edit::LineEdit;
 pub use msg::{Msg, SendFailure};
 pub use render::render;
-pub use run::{RunOptions, TICK, run};
+pub use run::{RunOptions, Sources, TICK, run};
 pub use view::SortKey;

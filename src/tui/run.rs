@@ -64,39 +64,18 @@ pub async fn run(
     app.update(Msg::Resize(size.width, size.height), UnixTime::now());
     let start = app.start();
     send_all(&mut app, &cmd_tx, start);
-    let mut sources = Sources {
-        input: EventStream::new(),
-        tick: tokio::time::interval(TICK),
-        events,
-        worker_open: true,
-        worker_after: tokio::time::Instant::now(),
-    };
-    sources
-        .tick
-        .set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut sources = Sources::new(EventStream::new(), events);
     while !app.should_quit() {
         if app.needs_redraw() {
             let now = UnixTime::now();
             guard.terminal.draw(|frame| render(&app, frame, now))?;
             app.mark_drawn();
-            sources.worker_after = tokio::time::Instant::now() + FRAME;
+            sources.drawn();
         }
         let Some(msg) = sources.next().await? else {
             break;
         };
-        let mut commands = app.update(msg, UnixTime::now());
-        // A flood of worker events (a bulk refresh, the scheduler's first
-        // round at start-up) is applied before the next frame, not a frame
-        // each: thousands queued ahead of the first `Loaded` kept the table
-        // from showing for seconds. Bounded in time, so a key waits at most
-        // one batch and a frame.
-        let batch_started = std::time::Instant::now();
-        while batch_started.elapsed() < EVENT_BATCH {
-            let Some(event) = sources.ready_event() else {
-                break;
-            };
-            commands.extend(app.update(Msg::Worker(event), UnixTime::now()));
-        }
+        let commands = sources.apply(&mut app, msg);
         send_all(&mut app, &cmd_tx, commands);
         for message in terminal::take_kept_panics() {
             // A Notice never produces commands.
@@ -107,9 +86,12 @@ pub async fn run(
     Ok(())
 }
 
-/// Everything the loop waits on.
-struct Sources {
-    input: EventStream,
+/// Everything the loop waits on: terminal input (`I`: the terminal's
+/// [`EventStream`] on screen; a benchmark feeds its own), worker events and
+/// the tick. Public so that a benchmark runs the loop's own waiting and
+/// batching, not a copy that drifts from it.
+pub struct Sources<I> {
+    input: I,
     tick: Interval,
     events: Receiver<Event>,
     /// Once the worker's channel closes, waiting on it would spin.
@@ -118,10 +100,48 @@ struct Sources {
     worker_after: tokio::time::Instant,
 }
 
-impl Sources {
+impl<I> Sources<I>
+where
+    I: futures::Stream<Item = std::io::Result<TermEvent>> + Unpin,
+{
+    pub fn new(input: I, events: Receiver<Event>) -> Self {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        Self {
+            input,
+            tick,
+            events,
+            worker_open: true,
+            worker_after: tokio::time::Instant::now(),
+        }
+    }
+
+    /// A frame was just drawn: worker events wait [`FRAME`] from now.
+    pub fn drawn(&mut self) {
+        self.worker_after = tokio::time::Instant::now() + FRAME;
+    }
+
+    /// Hands `msg` to `update`, then the worker events already queued, and
+    /// returns the commands they asked for. A flood of worker events (a bulk
+    /// refresh, the scheduler's first round at start-up) is applied before
+    /// the next frame, not a frame each: thousands queued ahead of the first
+    /// `Loaded` kept the table from showing for seconds. Bounded in time, so
+    /// a key waits at most one batch and a frame.
+    pub fn apply(&mut self, app: &mut App, msg: Msg) -> Vec<Command> {
+        let mut commands = app.update(msg, UnixTime::now());
+        let batch_started = std::time::Instant::now();
+        while batch_started.elapsed() < EVENT_BATCH {
+            let Some(event) = self.ready_event() else {
+                break;
+            };
+            commands.extend(app.update(Msg::Worker(event), UnixTime::now()));
+        }
+        commands
+    }
+
     /// The next message; `None` once the terminal closed its input, since
     /// nothing more can be asked then.
-    async fn next(&mut self) -> std::io::Result<Option<Msg>> {
+    pub async fn next(&mut self) -> std::io::Result<Option<Msg>> {
         loop {
             let held = tokio::time::Instant::now() < self.worker_after;
             let msg = tokio::select! {
