@@ -236,10 +236,10 @@ fn put_secret(
         row: id.0,
     };
     let sealed = cipher.seal_secret(at, secret)?;
-    let put = |sql| {
-        tx.prepare_cached(sql)
+    let put = |statement| {
+        tx.prepare_cached(statement)
             .and_then(|mut s| s.execute(params![id.0, name, sealed]))
-            .map_err(super::sql_error::sql(db))
+            .map_err(sql(db))
     };
     if put(UPDATE_SECRET)? == 0 {
         put(PUT_SECRET)?;
