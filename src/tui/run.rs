@@ -206,3 +206,58 @@ fn send_all(app: &mut App, tx: &Sender<Command>, commands: Vec<Command>) {
         let _ = app.update(Msg::NotSent(failure.0, failure.1), UnixTime::now());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use futures::stream;
+
+    fn notice(n: usize) -> Event {
+        Event::Notice {
+            message: format!("event {n}"),
+        }
+    }
+
+    fn key() -> TermEvent {
+        TermEvent::Key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE))
+    }
+
+    // Paused time: the clock moves only when every task waits, and then
+    // straight to the next timer, so the hold is measured exactly.
+    #[tokio::test(start_paused = true)]
+    async fn after_a_frame_worker_events_wait_a_frame_and_a_key_does_not() {
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        let input = stream::iter([Ok(key())]).chain(stream::pending());
+        let mut sources = Sources::new(input, rx);
+        sources.tick.tick().await; // an interval's first tick is at once
+        tx.send(notice(1)).await.unwrap();
+        sources.drawn();
+        let drawn = tokio::time::Instant::now();
+        // Both are ready; the event is held for the frame, the key is not.
+        let first = sources.next().await.unwrap();
+        assert!(matches!(first, Some(Msg::Key(_))), "{first:?}");
+        assert_eq!(drawn.elapsed(), Duration::ZERO);
+        let second = sources.next().await.unwrap();
+        assert!(
+            matches!(&second, Some(Msg::Worker(Event::Notice { message })) if message == "event 1"),
+            "{second:?}"
+        );
+        assert_eq!(drawn.elapsed(), FRAME, "held one frame, no longer");
+    }
+
+    #[tokio::test]
+    async fn a_message_brings_the_worker_events_already_queued_with_it() {
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        let mut sources = Sources::new(stream::pending(), rx);
+        for n in 0..3 {
+            tx.send(notice(n)).await.unwrap();
+        }
+        let mut app = App::new(&RunOptions::default(), UnixTime::now());
+        let _ = sources.apply(&mut app, Msg::Tick);
+        assert!(
+            sources.ready_event().is_none(),
+            "all three applied before the next frame"
+        );
+    }
+}
