@@ -304,17 +304,17 @@ pub(crate) fn secrets_of(
     let mut out = Secrets::default();
     while let Some(row) = cursor.next().map_err(sql(db))? {
         let name: String = row.get(0).map_err(sql(db))?;
-        if !named(&name).is_some_and(|set| wants.contains(set)) {
+        let Some((set, field)) = slot(&mut out, &name) else {
+            continue;
+        };
+        if !wants.contains(set) {
             continue;
         }
         let sealed = row
             .get_ref(1)
             .and_then(|v| Ok(v.as_blob()?))
             .map_err(sql(db))?;
-        let secret = open_one(cipher, db, id, &name, sealed)?;
-        if let Some(slot) = slot(&mut out, &name) {
-            *slot = Some(secret);
-        }
+        *field = Some(open_one(cipher, db, id, &name, sealed)?);
     }
     Ok(out)
 }
@@ -342,26 +342,16 @@ fn open_one(
     })
 }
 
-fn named(name: &str) -> Option<SecretSet> {
+/// The field of `s` a `secrets.name` fills, and its bit in a [`SecretSet`].
+fn slot<'a>(s: &'a mut Secrets, name: &str) -> Option<(SecretSet, &'a mut Option<Secret>)> {
     Some(match name {
-        "access_code" => SecretSet::ACCESS_CODE,
-        "access_token" => SecretSet::ACCESS_TOKEN,
-        "refresh_token" => SecretSet::REFRESH_TOKEN,
-        "id_token" => SecretSet::ID_TOKEN,
-        "user_secret" => SecretSet::USER_SECRET,
+        "access_code" => (SecretSet::ACCESS_CODE, &mut s.access_code),
+        "access_token" => (SecretSet::ACCESS_TOKEN, &mut s.access_token),
+        "refresh_token" => (SecretSet::REFRESH_TOKEN, &mut s.refresh_token),
+        "id_token" => (SecretSet::ID_TOKEN, &mut s.id_token),
+        "user_secret" => (SecretSet::USER_SECRET, &mut s.user_secret),
         _ => return None,
     })
-}
-
-fn slot<'a>(s: &'a mut Secrets, name: &str) -> Option<&'a mut Option<Secret>> {
-    match name {
-        "access_code" => Some(&mut s.access_code),
-        "access_token" => Some(&mut s.access_token),
-        "refresh_token" => Some(&mut s.refresh_token),
-        "id_token" => Some(&mut s.id_token),
-        "user_secret" => Some(&mut s.user_secret),
-        _ => None,
-    }
 }
 
 pub(crate) fn users(db_conn: &Db, db: &Path) -> Result<Vec<User>, StoreError> {
