@@ -17,7 +17,7 @@ mod link;
 mod ops;
 pub mod protocol;
 pub mod scheduler;
-mod tokens;
+pub mod tokens;
 mod window;
 
 use std::collections::HashMap;
