@@ -22,7 +22,9 @@
 //! the ratio, since it has no turn-mate.
 //!
 //! `cargo run --release --example refresh_throughput -- [N] [CONCURRENCY] [DATA_PARENT]`
-//! (`ARM=bare|bankdeck PASSES=P`: one arm only, see [`one_arm`])
+//! (`ARM=bare|bankdeck PASSES=P`: one arm only, see [`one_arm`];
+//! `STORE=memory`: the bankdeck arm's leases and outcomes answered from
+//! memory, see `support/memory.rs` — a diagnostic of the store's share)
 //! (DATA_PARENT: where the store's temp dir goes; default the system temp
 //! dir. `/dev/shm` shows what the same code does when fsync costs nothing.)
 
@@ -48,9 +50,10 @@ async fn main() {
     let conc: usize = args.get(1).map_or(64, |a| a.parse().unwrap());
     let parent = args.get(2).map(String::as_str);
     let one = std::env::var("ARM").ok().map(|arm| one_arm_args(&arm));
+    let memory = memory_store();
     let sandbox = Sandbox::start(SandboxOptions::default(), 0).await.unwrap();
     if let Some((arm, passes)) = one {
-        return one_arm(arm, passes, &sandbox, n, conc).await;
+        return one_arm(arm, passes, &sandbox, n, conc, memory).await;
     }
     let started = Instant::now();
     let bare_tokens = mint(&sandbox, n, "bare");
@@ -58,7 +61,7 @@ async fn main() {
     eprintln!("minted {} grants in {:.1?}", 2 * n, started.elapsed());
 
     let client = reqwest::Client::new();
-    let mut deck_arm = DeckArm::start(&sandbox, deck_tokens, conc, parent);
+    let mut deck_arm = DeckArm::start(&sandbox, deck_tokens, conc, parent, memory);
     let (mut bare, mut deck) = (Arm::default(), Arm::default());
     let (mut bare_left, mut deck_left) = (bare_tokens, deck_arm.ids.clone());
     let turn = n.div_ceil(TURNS);
@@ -74,7 +77,9 @@ async fn main() {
             bare.add(bare_arm(&client, &sandbox, bare_turn, conc).await);
         }
     }
-    deck_arm.check_audit(n);
+    if !memory {
+        deck_arm.check_audit(n);
+    }
     // What the screen's `R` over all of them does: one bulk of every
     // connection at once (the store holds each rotated token, so the same
     // connections refresh again). Turns of a fifth hid that a bulk's own
@@ -86,6 +91,11 @@ async fn main() {
     let per = |secs: f64| secs * 1e6 / n as f64;
     let rate = |arm: &Arm| n as f64 / arm.secs;
     println!("refreshes: {n}, concurrency: {conc}, turns: {TURNS}");
+    if memory {
+        println!(
+            "store: leases and outcomes in memory (STORE=memory; a diagnostic, nothing written)"
+        );
+    }
     println!(
         "bare tokio+reqwest: {:.0} refresh/s, {:.0} us CPU each",
         rate(&bare),
@@ -134,6 +144,15 @@ fn one_arm_args(arm: &str) -> (&'static str, usize) {
     (arm, passes)
 }
 
+/// `STORE`: `sqlite` (the default, the product) or `memory`.
+fn memory_store() -> bool {
+    match std::env::var("STORE").as_deref() {
+        Err(_) | Ok("sqlite") => false,
+        Ok("memory") => true,
+        Ok(other) => usage(&format!("STORE is sqlite or memory, not {other:?}")),
+    }
+}
+
 fn usage(why: &str) -> ! {
     eprintln!("refresh_throughput: {why}");
     std::process::exit(2)
@@ -143,7 +162,7 @@ fn usage(why: &str) -> ! {
 /// grants `P` times over (each pass with the tokens the last one rotated).
 /// For instruction counts (`scripts/instructions.sh`): set-up costs the same
 /// whatever `P`, so two runs' difference is the refreshes alone.
-async fn one_arm(arm: &str, passes: usize, sandbox: &Sandbox, n: usize, conc: usize) {
+async fn one_arm(arm: &str, passes: usize, sandbox: &Sandbox, n: usize, conc: usize, memory: bool) {
     let tokens = mint(sandbox, n, arm);
     let mut cpu = 0.0;
     match arm {
@@ -156,7 +175,7 @@ async fn one_arm(arm: &str, passes: usize, sandbox: &Sandbox, n: usize, conc: us
             }
         }
         "bankdeck" => {
-            let mut deck = DeckArm::start(sandbox, tokens, conc, None);
+            let mut deck = DeckArm::start(sandbox, tokens, conc, None, memory);
             for _ in 0..passes {
                 cpu += deck.refresh(deck.ids.clone()).await.1;
             }
@@ -313,6 +332,7 @@ impl DeckArm {
         tokens: Vec<(String, String)>,
         conc: usize,
         parent: Option<&str>,
+        memory: bool,
     ) -> DeckArm {
         let dir = private_dir(parent);
         let cfg = config_for(sb, dir.path(), conc, "30s");
@@ -321,6 +341,10 @@ impl DeckArm {
                 .unwrap()
                 .store;
         let ids = file_grants(&*store, tokens);
+        let store: Arc<dyn Store> = match memory {
+            true => Arc::new(support::memory::over(store, &ids)),
+            false => store,
+        };
         let opts = WorkerOptions {
             actor: "bench".into(),
             open_browser: false,

@@ -9,20 +9,15 @@ mod common;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use bankdeck::domain::{
-    AuditEntry, Connection, ConnectionId, Flags, Grant, OpKind, Secrets, UnixTime, User,
-};
+use bankdeck::domain::{Connection, ConnectionId, Grant, OpKind, UnixTime};
 use bankdeck::sandbox::{SandboxOptions, parse_fault};
-use bankdeck::store::{
-    AuditDraft, ConnectionUpdate, LeaseRequest, Leased, NewConnection, Settlement, Store,
-    StoreError,
-};
+use bankdeck::store::intercept::{Intercept, Intercepted};
+use bankdeck::store::{Settlement, Store, StoreError};
 use bankdeck::worker::{Command, Event, RequestId, WorkerOptions};
 use common::Env;
 
 /// The real store, except that outcome writes wait while `held` is set.
 struct HeldWrites {
-    inner: Arc<dyn Store>,
     held: Mutex<bool>,
     opened: Condvar,
 }
@@ -34,9 +29,10 @@ impl HeldWrites {
     }
 }
 
-impl Store for HeldWrites {
+impl Intercept for HeldWrites {
     fn apply_and_release_many(
         &self,
+        inner: &dyn Store,
         batch: Vec<Settlement>,
         holder: &str,
     ) -> Vec<Result<Connection, StoreError>> {
@@ -45,92 +41,13 @@ impl Store for HeldWrites {
             .opened
             .wait_timeout_while(held, Duration::from_secs(20), |h| *h)
             .unwrap();
-        self.inner.apply_and_release_many(batch, holder)
-    }
-    fn add_user(&self, n: &str, e: Option<&str>, a: AuditDraft) -> Result<User, StoreError> {
-        self.inner.add_user(n, e, a)
-    }
-    fn users(&self) -> Result<Vec<User>, StoreError> {
-        self.inner.users()
-    }
-    fn user_by_name(&self, n: &str) -> Result<Option<User>, StoreError> {
-        self.inner.user_by_name(n)
-    }
-    fn insert_connection(&self, n: NewConnection, a: AuditDraft) -> Result<Connection, StoreError> {
-        self.inner.insert_connection(n, a)
-    }
-    fn insert_connections(
-        &self,
-        b: Vec<(NewConnection, Flags)>,
-        a: AuditDraft,
-    ) -> Result<Vec<ConnectionId>, StoreError> {
-        self.inner.insert_connections(b, a)
-    }
-    fn connections(&self) -> Result<Vec<Connection>, StoreError> {
-        self.inner.connections()
-    }
-    fn connection(&self, id: ConnectionId) -> Result<Option<Connection>, StoreError> {
-        self.inner.connection(id)
-    }
-    fn connections_by_id(
-        &self,
-        ids: &[ConnectionId],
-    ) -> Vec<Result<Option<Connection>, StoreError>> {
-        self.inner.connections_by_id(ids)
-    }
-    fn secrets(&self, id: ConnectionId) -> Result<Secrets, StoreError> {
-        self.inner.secrets(id)
-    }
-    fn apply(
-        &self,
-        id: ConnectionId,
-        v: i64,
-        u: ConnectionUpdate,
-        a: AuditDraft,
-    ) -> Result<Connection, StoreError> {
-        self.inner.apply(id, v, u, a)
-    }
-    fn apply_and_release(
-        &self,
-        b: Connection,
-        u: ConnectionUpdate,
-        a: AuditDraft,
-        h: &str,
-    ) -> Result<Connection, StoreError> {
-        self.inner.apply_and_release(b, u, a, h)
-    }
-    fn append_audit(&self, c: Option<ConnectionId>, a: AuditDraft) -> Result<(), StoreError> {
-        self.inner.append_audit(c, a)
-    }
-    fn audit(&self, c: Option<ConnectionId>, l: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        self.inner.audit(c, l)
-    }
-    fn lease_and_read(
-        &self,
-        id: ConnectionId,
-        h: &str,
-        u: UnixTime,
-        n: UnixTime,
-    ) -> Result<Option<(Connection, Secrets)>, StoreError> {
-        self.inner.lease_and_read(id, h, u, n)
-    }
-    fn lease_and_read_many(&self, b: Vec<LeaseRequest>, h: &str) -> Vec<Leased> {
-        self.inner.lease_and_read_many(b, h)
-    }
-    fn release_lease(&self, id: ConnectionId, h: &str) -> Result<(), StoreError> {
-        self.inner.release_lease(id, h)
-    }
-    fn lease_holder(&self, id: ConnectionId) -> Result<Option<(String, UnixTime)>, StoreError> {
-        self.inner.lease_holder(id)
-    }
-    fn check_integrity(&self) -> Result<(), StoreError> {
-        self.inner.check_integrity()
+        inner.apply_and_release_many(batch, holder)
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_next_request_goes_while_the_last_outcome_is_written() {
-    let held = Arc::new(Mutex::new(None::<Arc<HeldWrites>>));
+    let held = Arc::new(Mutex::new(None::<Arc<Intercepted<HeldWrites>>>));
     let slot = held.clone();
     let env = Env::start_over(
         SandboxOptions::default(),
@@ -138,10 +55,12 @@ async fn the_next_request_goes_while_the_last_outcome_is_written() {
         "max_in_flight = 1\n",
         WorkerOptions::default(),
         move |inner| {
-            let store = Arc::new(HeldWrites {
+            let store = Arc::new(Intercepted {
                 inner,
-                held: Mutex::new(false),
-                opened: Condvar::new(),
+                hooks: HeldWrites {
+                    held: Mutex::new(false),
+                    opened: Condvar::new(),
+                },
             });
             *slot.lock().unwrap() = Some(store.clone());
             store
@@ -153,7 +72,7 @@ async fn the_next_request_goes_while_the_last_outcome_is_written() {
     let b = env.login("everifin", "omar").await;
     let before = env.sandbox.request_count("oidc.token");
 
-    *store.held.lock().unwrap() = true;
+    *store.hooks.held.lock().unwrap() = true;
     let refresh = |id| {
         let worker = env.worker.clone();
         tokio::spawn(async move { worker.operate(OpKind::Refresh, id).await })
@@ -171,7 +90,7 @@ async fn the_next_request_goes_while_the_last_outcome_is_written() {
         !first.is_finished() && !second.is_finished(),
         "nothing reported before its write"
     );
-    store.open();
+    store.hooks.open();
     let (first, second) = (
         first.await.unwrap().unwrap(),
         second.await.unwrap().unwrap(),

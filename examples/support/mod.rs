@@ -2,6 +2,8 @@
 //! providers are an in-process sandbox.
 #![allow(dead_code)]
 
+pub mod memory;
+
 use std::path::Path;
 
 use bankdeck::config;

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod error;
+pub mod intercept;
 pub mod sqlite;
 
 pub use api::*;

@@ -1,0 +1,138 @@
+//! A store that hands every call to another one, except the two a bulk of
+//! operations batches: leases and outcomes. For tests that hold outcome
+//! writes back, and for the throughput example's in-memory diagnostic; the
+//! product never wraps its store.
+
+use std::sync::Arc;
+
+use crate::domain::{AuditEntry, Connection, ConnectionId, Flags, Secrets, UnixTime, User};
+
+use super::api::{
+    AuditDraft, ConnectionHead, ConnectionUpdate, LeaseRequest, Leased, NewConnection, Settlement,
+    Store,
+};
+use super::error::StoreError;
+
+/// What an [`Intercepted`] store does with the batched calls; by default
+/// what `inner` does.
+pub trait Intercept: Send + Sync {
+    fn lease_and_read_many(
+        &self,
+        inner: &dyn Store,
+        batch: Vec<LeaseRequest>,
+        holder: &str,
+    ) -> Vec<Leased> {
+        inner.lease_and_read_many(batch, holder)
+    }
+
+    fn apply_and_release_many(
+        &self,
+        inner: &dyn Store,
+        batch: Vec<Settlement>,
+        holder: &str,
+    ) -> Vec<Result<Connection, StoreError>> {
+        inner.apply_and_release_many(batch, holder)
+    }
+}
+
+/// `inner`, with the batched calls going through `hooks`.
+pub struct Intercepted<H> {
+    pub inner: Arc<dyn Store>,
+    pub hooks: H,
+}
+
+impl<H: Intercept> Store for Intercepted<H> {
+    fn lease_and_read_many(&self, batch: Vec<LeaseRequest>, holder: &str) -> Vec<Leased> {
+        self.hooks.lease_and_read_many(&*self.inner, batch, holder)
+    }
+    fn apply_and_release_many(
+        &self,
+        batch: Vec<Settlement>,
+        holder: &str,
+    ) -> Vec<Result<Connection, StoreError>> {
+        self.hooks
+            .apply_and_release_many(&*self.inner, batch, holder)
+    }
+    fn heads(&self, ids: &[ConnectionId]) -> Vec<Result<Option<ConnectionHead>, StoreError>> {
+        self.inner.heads(ids)
+    }
+    fn add_user(&self, n: &str, e: Option<&str>, a: AuditDraft) -> Result<User, StoreError> {
+        self.inner.add_user(n, e, a)
+    }
+    fn users(&self) -> Result<Vec<User>, StoreError> {
+        self.inner.users()
+    }
+    fn user_by_name(&self, n: &str) -> Result<Option<User>, StoreError> {
+        self.inner.user_by_name(n)
+    }
+    fn insert_connection(&self, n: NewConnection, a: AuditDraft) -> Result<Connection, StoreError> {
+        self.inner.insert_connection(n, a)
+    }
+    fn insert_connections(
+        &self,
+        b: Vec<(NewConnection, Flags)>,
+        a: AuditDraft,
+    ) -> Result<Vec<ConnectionId>, StoreError> {
+        self.inner.insert_connections(b, a)
+    }
+    fn connections(&self) -> Result<Vec<Connection>, StoreError> {
+        self.inner.connections()
+    }
+    fn each_connection(&self, each: &mut dyn FnMut(Connection)) -> Result<(), StoreError> {
+        self.inner.each_connection(each)
+    }
+    fn connection(&self, id: ConnectionId) -> Result<Option<Connection>, StoreError> {
+        self.inner.connection(id)
+    }
+    fn connections_by_id(
+        &self,
+        ids: &[ConnectionId],
+    ) -> Vec<Result<Option<Connection>, StoreError>> {
+        self.inner.connections_by_id(ids)
+    }
+    fn secrets(&self, id: ConnectionId) -> Result<Secrets, StoreError> {
+        self.inner.secrets(id)
+    }
+    fn apply(
+        &self,
+        id: ConnectionId,
+        v: i64,
+        u: ConnectionUpdate,
+        a: AuditDraft,
+    ) -> Result<Connection, StoreError> {
+        self.inner.apply(id, v, u, a)
+    }
+    fn apply_and_release(
+        &self,
+        b: Connection,
+        u: ConnectionUpdate,
+        a: AuditDraft,
+        h: &str,
+    ) -> Result<Connection, StoreError> {
+        self.inner.apply_and_release(b, u, a, h)
+    }
+    fn append_audit(&self, c: Option<ConnectionId>, a: AuditDraft) -> Result<(), StoreError> {
+        self.inner.append_audit(c, a)
+    }
+    fn audit(&self, c: Option<ConnectionId>, l: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.inner.audit(c, l)
+    }
+    fn lease_and_read(
+        &self,
+        id: ConnectionId,
+        h: &str,
+        u: UnixTime,
+        n: UnixTime,
+    ) -> Result<Option<(Connection, Secrets)>, StoreError> {
+        self.inner.lease_and_read(id, h, u, n)
+    }
+    fn release_lease(&self, id: ConnectionId, h: &str) -> Result<(), StoreError> {
+        self.inner.release_lease(id, h)
+    }
+    fn lease_holder(&self, id: ConnectionId) -> Result<Option<(String, UnixTime)>, StoreError> {
+        self.inner.lease_holder(id)
+    }
+    fn check_integrity(&self) -> Result<(), StoreError> {
+        self.inner.check_integrity()
+    }
+}
