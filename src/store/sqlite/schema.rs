@@ -270,6 +270,28 @@ mod tests {
             .count()
     }
 
+    /// What `EXPLAIN QUERY PLAN` says of `sql`, one step a line.
+    fn plan(conn: &Connection, sql: &str) -> Vec<String> {
+        let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        explain
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn the_lists_id_bounds_are_looked_up_not_scanned() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, 0).unwrap();
+        let steps = plan(&conn, super::super::reads::ID_BOUNDS);
+        assert!(
+            steps.iter().filter(|s| s.starts_with("SEARCH")).count() == 2
+                && !steps.iter().any(|s| s.starts_with("SCAN connections")),
+            "{steps:?}"
+        );
+    }
+
     fn cookie(conn: &Connection) -> i64 {
         conn.pragma_query_value(None, "schema_version", |r| r.get(0))
             .unwrap()
