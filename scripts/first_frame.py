@@ -3,10 +3,11 @@
 
     scripts/first_frame.py ROUNDS DATA_DIR BINARY...
 
-Starts each binary in turn in a detached 160x50 tmux session on the same
-store (DATA_DIR, e.g. from `bankdeck generate`; the key file is found the
-usual way or through BANKDECK_KEY_FILE) with a config that has no providers,
-and polls the pane every 5 ms until the table header shows every connection.
+Starts each binary in turn in a 160x50 tmux window on the same store
+(DATA_DIR, e.g. from `bankdeck generate`; the key file is found the usual way
+or through BANKDECK_KEY_FILE) with a config that has no providers, and looks
+at the pane after each write to it until the table header shows every
+connection (see `bench_process.Screen`).
 Interleaving puts the host's drift on every binary alike, so two builds can
 be compared on this noisy machine.
 """
@@ -17,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from bench_process import start_screen, stop_screen, tmux, wait_for_table
+from bench_process import Screen, tmux
 
 
 def every_row_shown(pane):
@@ -28,12 +29,12 @@ def every_row_shown(pane):
 def first_frame(binary, data, config, state):
     tmux("kill-server", check=False)
     time.sleep(0.5)
-    started = start_screen([f"BANKDECK_DATA_DIR={data}", f"BANKDECK_CONFIG={config}",
-                            f"XDG_STATE_HOME={state}"], binary)
+    screen = Screen([f"BANKDECK_DATA_DIR={data}", f"BANKDECK_CONFIG={config}",
+                     f"XDG_STATE_HOME={state}"], binary)
     try:
-        return wait_for_table(started, every_row_shown, f"every connection ({binary})")
+        return screen.wait_for(every_row_shown, f"every connection ({binary})")
     finally:
-        stop_screen()
+        screen.stop()
 
 
 def main():
