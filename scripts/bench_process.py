@@ -87,6 +87,9 @@ class Screen:
         self.started = time.perf_counter()
         self.pane = self._command(f"new-window -d -P -F '#{{pane_id}}' {env} {quote('exec ' + binary)}",
                                   deadline)[0].strip()
+        # Writes that came before the pane's id was known went unnoticed:
+        # look once whatever happened.
+        self.written = True
 
     def _line(self, deadline):
         while b"\n" not in self.buf:
@@ -159,8 +162,8 @@ class Screen:
 
 
 def one_screen_run(env, n, idle_secs, extra_env=(), keep=False):
-    """Time to first frame (ms), RSS and peak (MB), idle CPU (% of one core).
-    `keep`: leave the screen running for the caller."""
+    """Time to first frame (ms), RSS and peak (MB), idle CPU (% of one core),
+    and the `Screen`. `keep`: leave the screen running for the caller."""
     keys = ("BANKDECK_DATA_DIR", "BANKDECK_KEY_FILE", "BANKDECK_CONFIG", "XDG_STATE_HOME")
     screen = Screen([f"{k}={env[k]}" for k in keys] + list(extra_env))
     want = f"{n} of {n}"
