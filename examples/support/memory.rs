@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use bankdeck::domain::{Connection, ConnectionId, LastOp, Secret, Secrets};
+use bankdeck::domain::{Connection, ConnectionId, Secret, Secrets};
 use bankdeck::store::intercept::{Intercept, Intercepted};
 use bankdeck::store::{
     AuditDraft, ConnectionUpdate, LeaseRequest, Leased, SecretChange, Settlement, Store, StoreError,
@@ -42,32 +42,16 @@ fn change(slot: &mut Option<Secret>, to: SecretChange) {
     }
 }
 
-/// What the SQLite store's outcome write does to a row, in memory.
+/// What the SQLite store's outcome write does: the row by the store's own
+/// [`ConnectionUpdate::merge_into`], the secrets in the map.
 fn apply(row: &mut (Connection, Secrets), u: ConnectionUpdate, audit: &AuditDraft) -> Connection {
     let (conn, secrets) = row;
-    if let Some(l) = u.lifetimes {
-        conn.lifetimes = l;
-    }
-    if let Some(s) = u.scopes {
-        conn.scopes = s;
-    }
-    if let Some(f) = u.flags {
-        conn.flags = f;
-    }
-    if let Some(r) = u.remote {
-        conn.remote = r;
-    }
+    u.merge_into(conn, audit);
     change(&mut secrets.access_code, u.access_code);
     change(&mut secrets.access_token, u.access_token);
     change(&mut secrets.refresh_token, u.refresh_token);
     change(&mut secrets.id_token, u.id_token);
     change(&mut secrets.user_secret, u.user_secret);
-    conn.last_op = Some(LastOp {
-        op: audit.op,
-        at: audit.at,
-        ok: audit.ok,
-    });
-    conn.version += 1;
     conn.clone()
 }
 

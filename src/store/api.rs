@@ -6,8 +6,8 @@
 //! a token change without its audit line (or the reverse) cannot be observed.
 
 use crate::domain::{
-    AuditEntry, Connection, ConnectionId, Flags, Grant, Lifetimes, OpKind, ProviderKind, RemoteIds,
-    Scopes, Secret, Secrets, UnixTime, User, UserId,
+    AuditEntry, Connection, ConnectionId, Flags, Grant, LastOp, Lifetimes, OpKind, ProviderKind,
+    RemoteIds, Scopes, Secret, Secrets, UnixTime, User, UserId,
 };
 
 use super::error::StoreError;
@@ -49,6 +49,28 @@ pub struct ConnectionUpdate {
     pub user_secret: SecretChange,
 }
 
+impl ConnectionUpdate {
+    /// What the write does to the row: the fields it sets, the operation it
+    /// records, and a version one higher. Secrets are stored apart and are
+    /// the caller's to change.
+    pub fn merge_into(&self, conn: &mut Connection, audit: &AuditDraft) {
+        if let Some(l) = &self.lifetimes {
+            conn.lifetimes = l.clone();
+        }
+        if let Some(s) = &self.scopes {
+            conn.scopes = s.clone();
+        }
+        if let Some(f) = &self.flags {
+            conn.flags = f.clone();
+        }
+        if let Some(r) = &self.remote {
+            conn.remote = r.clone();
+        }
+        conn.last_op = Some(audit.last_op());
+        conn.version += 1;
+    }
+}
+
 /// The audit line that goes with a write.
 #[derive(Debug, Clone)]
 pub struct AuditDraft {
@@ -58,6 +80,17 @@ pub struct AuditDraft {
     pub ok: bool,
     /// Never a secret: built from provider messages and our own words.
     pub message: String,
+}
+
+impl AuditDraft {
+    /// The row's record of the operation this line audits.
+    pub fn last_op(&self) -> LastOp {
+        LastOp {
+            op: self.op,
+            at: self.at,
+            ok: self.ok,
+        }
+    }
 }
 
 /// One operation's outcome for [`Store::apply_and_release_many`]: the

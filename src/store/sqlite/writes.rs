@@ -14,9 +14,7 @@ use super::crypto::{FieldAddr, FieldCipher};
 use super::reads;
 use super::rows;
 use super::sql_error::sql;
-use crate::domain::{
-    Connection, ConnectionId, Flags, LastOp, Secret, Secrets, UnixTime, User, UserId,
-};
+use crate::domain::{Connection, ConnectionId, Flags, Secret, Secrets, UnixTime, User, UserId};
 use crate::store::{AuditDraft, ConnectionUpdate, NewConnection, SecretChange, StoreError};
 
 pub(crate) const SECRETS_TABLE: &str = "secrets";
@@ -96,7 +94,7 @@ pub(crate) fn insert_flagged(
         lifetimes: new.lifetimes,
         scopes: new.scopes,
         flags,
-        last_op: Some(last_op(&audit)),
+        last_op: Some(audit.last_op()),
         created_at: audit.at,
         version: 1,
     };
@@ -137,7 +135,7 @@ pub(crate) fn apply_to(
     release: Option<&str>,
 ) -> Result<Connection, StoreError> {
     let id = conn.id;
-    merge(&mut conn, update, audit);
+    update.merge_into(&mut conn, audit);
     if rows::update(tx, &conn, release).map_err(sql(db))? == 0 {
         return Err(if reads::exists(tx, db, id)? {
             StoreError::Conflict(id)
@@ -165,31 +163,6 @@ pub(crate) fn apply_to(
     }
     append_audit(tx, Some(id), audit).map_err(sql(db))?;
     Ok(conn)
-}
-
-fn merge(conn: &mut Connection, update: &ConnectionUpdate, audit: &AuditDraft) {
-    if let Some(l) = &update.lifetimes {
-        conn.lifetimes = l.clone();
-    }
-    if let Some(s) = &update.scopes {
-        conn.scopes = s.clone();
-    }
-    if let Some(f) = &update.flags {
-        conn.flags = f.clone();
-    }
-    if let Some(r) = &update.remote {
-        conn.remote = r.clone();
-    }
-    conn.last_op = Some(last_op(audit));
-    conn.version += 1;
-}
-
-fn last_op(audit: &AuditDraft) -> LastOp {
-    LastOp {
-        op: audit.op,
-        at: audit.at,
-        ok: audit.ok,
-    }
 }
 
 fn put_secrets(
