@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use bankdeck::domain::{Connection, ConnectionId, OpKind, Secret, UnixTime};
 use bankdeck::providers::{GrantExpiry, TokenGrant};
+use bankdeck::sandbox::random_token;
 use bankdeck::store::{AuditDraft, LeaseRequest, SecretSet, Settlement, Store};
 use bankdeck::worker::tokens::grant_update;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -98,12 +99,13 @@ fn refresh_batch(store: &dyn Store, holder: &str, ids: &[ConnectionId]) {
     }
 }
 
-/// What a provider's refresh answer becomes: two new tokens and an audit line.
+/// What a provider's refresh answer becomes: two new tokens (minted as the
+/// sandbox mints them) and an audit line.
 fn settlement(conn: Connection, now: UnixTime) -> Settlement {
     let grant = TokenGrant {
-        access_token: Secret::new(format!("at-{}-{}", conn.id, rand_tail())),
+        access_token: Secret::new(random_token("at-")),
         expiry: GrantExpiry::InSecs(3600),
-        refresh_token: Some(Secret::new(format!("rt-{}-{}", conn.id, rand_tail()))),
+        refresh_token: Some(Secret::new(random_token("rt-"))),
         refresh_expires_in: None,
         id_token: None,
         scopes: conn.scopes.clone(),
@@ -123,15 +125,6 @@ fn settlement(conn: Connection, now: UnixTime) -> Settlement {
         update,
         audit,
     }
-}
-
-/// As long as a typical opaque token's random part (32 bytes in base64url).
-fn rand_tail() -> String {
-    format!(
-        "{:032x}{:011x}",
-        rand::random::<u128>(),
-        rand::random::<u64>() >> 20
-    )
 }
 
 /// CPU time of the calling thread.

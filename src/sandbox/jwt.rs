@@ -118,7 +118,7 @@ pub(crate) fn random_hex(n: usize) -> String {
 }
 
 /// A random opaque token with a readable prefix.
-pub(crate) fn random_token(prefix: &str) -> String {
+pub fn random_token(prefix: &str) -> String {
     format!("{prefix}{}", b64url(&rand::random::<[u8; 32]>()))
 }
 

@@ -55,5 +55,5 @@ pub use dapi::{
     DEMO_APP_SECRET, DapiApp, RegisterCode,
 };
 pub use faults::{FaultKind, FaultRule, RetryAfter, parse_fault};
-pub use jwt::fingerprint;
+pub use jwt::{fingerprint, random_token};
 pub use login::AuthServer;
