@@ -267,3 +267,39 @@ fn empty_and_loading_table() {
     assert_snapshot!(screen(&mut app, 80, 16).backend());
     let _ = UnixTime(0);
 }
+
+/// On any screen wide enough for the table, the key bar shows whole
+/// entries and never loses `? help`: what does not fit is dropped from
+/// the right, before help and quit.
+#[test]
+fn key_bar_keeps_whole_entries_and_help_at_every_width() {
+    let all = "j down · / filter · s sort · enter detail · e exchange · r refresh · \
+               R refresh all · l logout · D delink · a add · ? help · q quit";
+    let entries: Vec<&str> = all.split(" · ").collect();
+    let mut app = app();
+    for w in 60..=140u16 {
+        let terminal = screen(&mut app, w, 24);
+        let buf = terminal.backend().buffer();
+        let bar: String = (0..w).map(|x| buf[(x, 23)].symbol().to_owned()).collect();
+        let bar = bar.trim_end();
+        assert!(bar.ends_with("? help · q quit"), "width {w}: {bar:?}");
+        let shown: Vec<&str> = bar.split(" · ").collect();
+        let kept: Vec<&str> = entries
+            .iter()
+            .copied()
+            .filter(|e| shown.contains(e))
+            .collect();
+        assert_eq!(shown, kept, "width {w}: only whole entries, in order");
+        let dropped = entries.len() - shown.len();
+        let fits = |n: usize| {
+            let mut e = entries[..entries.len() - 2 - n].to_vec();
+            e.extend(["? help", "q quit"]);
+            e.join(" · ").chars().count() <= usize::from(w)
+        };
+        assert!(fits(dropped), "width {w}: {bar:?} is too wide");
+        assert!(
+            dropped == 0 || !fits(dropped - 1),
+            "width {w}: dropped more than needed"
+        );
+    }
+}

@@ -32,9 +32,9 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let line = match &app.mode {
         Mode::Filter => return filter_line(app, frame, area, theme),
         Mode::Command(line) => return command_line(line, frame, area, theme),
-        Mode::Normal if app.users_view.is_some() => from_keymap(app, &USERS_KEYS, theme),
-        Mode::Normal => from_keymap(app, &TABLE_KEYS, theme),
-        Mode::Help { .. } => from_keymap(app, &HELP_KEYS, theme),
+        Mode::Normal if app.users_view.is_some() => from_keymap(app, &USERS_KEYS, area, theme),
+        Mode::Normal => from_keymap(app, &TABLE_KEYS, area, theme),
+        Mode::Help { .. } => from_keymap(app, &HELP_KEYS, area, theme),
         Mode::ConfirmLogout { .. } | Mode::ConfirmQuit { .. } => {
             fixed(&[("y", "yes"), ("n/enter/esc", "no")], theme)
         }
@@ -66,19 +66,43 @@ const HELP_KEYS: [(Action, &str); 3] = [
     (Action::Back, "close"),
 ];
 
+/// Kept on a narrow screen when the keys before them are dropped: with
+/// `?` in sight every other key is one press away.
+const PINNED: [Action; 2] = [Action::Help, Action::Quit];
+
 /// The first key of each action, so a `[keys]` override shows here too.
-fn from_keymap(app: &App, keys: &[(Action, &str)], theme: Theme) -> Line<'static> {
+/// Whole entries only: when they do not all fit, the last unpinned ones
+/// go first, never half a label.
+fn from_keymap(app: &App, keys: &[(Action, &str)], area: Rect, theme: Theme) -> Line<'static> {
+    let mut shown: Vec<(Action, String, &str)> = keys
+        .iter()
+        .filter(|(action, _)| !(app.readonly && action.changes_state()))
+        .filter_map(|&(action, label)| {
+            let key = app.keymap.first_key(action)?;
+            Some((action, key.to_string(), label))
+        })
+        .collect();
+    let width = |shown: &[(Action, String, &str)]| -> usize {
+        let items: usize = shown
+            .iter()
+            .map(|(_, key, label)| Line::from(format!("{key} {label}")).width())
+            .sum();
+        items + Span::raw(SEPARATOR).width() * shown.len().saturating_sub(1)
+    };
+    while width(&shown) > usize::from(area.width) {
+        let Some(last) = shown.iter().rposition(|(a, ..)| !PINNED.contains(a)) else {
+            break;
+        };
+        shown.remove(last);
+    }
     let mut spans = Vec::new();
-    for &(action, label) in keys {
-        if app.readonly && action.changes_state() {
-            continue;
-        }
-        if let Some(k) = app.keymap.first_key(action) {
-            push(&mut spans, k.to_string(), label, theme);
-        }
+    for (_, key, label) in shown {
+        push(&mut spans, key, label, theme);
     }
     Line::from(spans)
 }
+
+const SEPARATOR: &str = " · ";
 
 fn fixed(keys: &[(&str, &str)], theme: Theme) -> Line<'static> {
     let mut spans = Vec::new();
@@ -90,7 +114,7 @@ fn fixed(keys: &[(&str, &str)], theme: Theme) -> Line<'static> {
 
 fn push(spans: &mut Vec<Span<'static>>, key: String, label: &str, theme: Theme) {
     if !spans.is_empty() {
-        spans.push(Span::styled(" · ", theme.dim()));
+        spans.push(Span::styled(SEPARATOR, theme.dim()));
     }
     spans.push(Span::styled(key, theme.key()));
     spans.push(Span::raw(format!(" {label}")));
