@@ -143,9 +143,12 @@ pub(crate) fn create_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<
     file.write_all(bytes)?;
     file.sync_all()?;
     // The folder entry must be durable too, or a power loss can lose the key.
-    if let Some(parent) = path.parent() {
-        File::open(parent)?.sync_all()?;
-    }
+    // A bare file name's parent is "", which names no folder: it is ".".
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    File::open(parent)?.sync_all()?;
     Ok(())
 }
 
