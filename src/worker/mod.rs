@@ -346,16 +346,54 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The OS user, for the audit log.
+/// The OS user, for the audit log: the account the process runs as, by
+/// its name in the user database. `USER` and `LOGNAME` come after it, since
+/// they are inherited and may name someone else (`su` without `-`); cron and
+/// service managers often set neither, and a bare uid says little.
 pub fn os_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| format!("uid:{}", euid()))
+    let uid = euid();
+    account_name(uid)
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| format!("uid:{uid}"))
 }
 
 fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions, cannot fail and touches no memory.
     unsafe { libc::geteuid() }
+}
+
+/// `getpwuid_r`, the thread-safe lookup (libc is already a dependency; a
+/// crate for one call is not worth its build).
+fn account_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0u8; 1024];
+    loop {
+        // SAFETY: every pointer is to a live local of the right type, and
+        // `buf` is as long as the length passed with it.
+        let (rc, found, pwd) = unsafe {
+            let mut pwd: libc::passwd = std::mem::zeroed();
+            let mut found: *mut libc::passwd = std::ptr::null_mut();
+            let rc = libc::getpwuid_r(
+                uid,
+                &mut pwd,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut found,
+            );
+            (rc, found, pwd)
+        };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 4, 0);
+            continue;
+        }
+        if rc != 0 || found.is_null() || pwd.pw_name.is_null() {
+            return None;
+        }
+        // SAFETY: on success pw_name points into `buf`, NUL-terminated.
+        let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+        return name.to_str().ok().map(str::to_owned);
+    }
 }
 
 /// What the operator hears of a panic in request `id`; the log has the rest.

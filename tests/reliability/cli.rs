@@ -118,3 +118,40 @@ fn generate_refuses_a_store_that_holds_data_and_zero_users() {
     assert!(err.contains("--data-dir"), "{err}");
     assert_eq!(held(), before, "nothing written");
 }
+
+/// Paths given relative to where bankdeck runs work as an operator expects
+/// (a bare key file name once made the new key's folder sync open "" and
+/// fail after the key was written), and the audit names the account that
+/// ran the command, not whatever `USER` says.
+#[test]
+fn relative_paths_work_and_the_audit_names_the_account() {
+    let dir = super::common::private_dir();
+    std::fs::write(dir.path().join("config.toml"), "").unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_bankdeck"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("BANKDECK_CONFIG", "config.toml")
+            .env("BANKDECK_DATA_DIR", "data")
+            .env("BANKDECK_KEY_FILE", "key")
+            .env("XDG_STATE_HOME", "state")
+            .env("USER", "not-the-account")
+            .env_remove("LOGNAME")
+            .env_remove("BANKDECK_PASSPHRASE")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["users", "add", "amira"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("key").is_file());
+    let me = Command::new("id").arg("-un").output().unwrap();
+    let me = String::from_utf8(me.stdout).unwrap();
+    let out = run(&["audit", "--json"]);
+    let audit: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(audit[0]["op"], "add_user", "{audit}");
+    assert_eq!(audit[0]["actor"], me.trim(), "{audit}");
+}
