@@ -11,6 +11,7 @@
 //! (`dapi`, `bank`, `everifin`). Connections go in batches, one transaction
 //! (one fsync) per batch; users, far fewer, one transaction each.
 
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use crate::domain::{
@@ -304,10 +305,17 @@ pub fn run(store: &dyn Store, connections: usize, users: usize) -> Result<Genera
     }
     let started = Instant::now();
     let actor = crate::worker::os_user();
+    // A progress line redrawn with \r is for a person watching; in a log
+    // file or a pipe it would be one long line of every count.
+    let live = std::io::stderr().is_terminal();
     let out = fill(store, connections, users, UnixTime::now(), &actor, |done| {
-        eprint!("\r{done} of {connections} connections");
+        if live {
+            eprint!("\r{done} of {connections} connections");
+        }
     })?;
-    eprintln!();
+    if live {
+        eprintln!();
+    }
     eprintln!(
         "generated {} users and {} connections in {:.1?}",
         out.users,

@@ -98,10 +98,13 @@ fn generate_refuses_a_store_that_holds_data_and_zero_users() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--users must be at least 1"), "{err}");
+    let out = run(&["generate", "--connections", "30", "--users", "3"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    // Not a terminal: no progress redrawn with \r, only the summary.
     assert!(
-        run(&["generate", "--connections", "30", "--users", "3"])
-            .status
-            .success()
+        err.starts_with("generated 3 users and 30 connections in ") && err.lines().count() == 1,
+        "{err:?}"
     );
     // What was written, without the countdowns that move with the clock.
     let held = || {
