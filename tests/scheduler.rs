@@ -103,6 +103,8 @@ struct Setup {
     store: Arc<dyn bankdeck::store::Store>,
     /// `Started` events the worker has sent so far.
     started: Arc<AtomicUsize>,
+    /// `ProviderPaused` messages so far.
+    notices: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 fn setup() -> Setup {
@@ -130,10 +132,18 @@ fn setup_config(extra: &str) -> Setup {
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     let started = Arc::new(AtomicUsize::new(0));
     let counted = started.clone();
+    let notices = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let heard = notices.clone();
     tokio::spawn(async move {
         while let Some(event) = rx.recv().await {
-            if matches!(event, bankdeck::worker::Event::Started { .. }) {
-                counted.fetch_add(1, Ordering::SeqCst);
+            match event {
+                bankdeck::worker::Event::Started { .. } => {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                }
+                bankdeck::worker::Event::ProviderPaused { message, .. } => {
+                    heard.lock().unwrap().push(message);
+                }
+                _ => {}
             }
         }
     });
@@ -148,6 +158,7 @@ fn setup_config(extra: &str) -> Setup {
         fake,
         store,
         started,
+        notices,
     }
 }
 
@@ -424,4 +435,77 @@ async fn without_a_screen_read_the_first_round_starts_after_a_few_seconds() {
     tokio::time::advance(scheduler::FIRST_LOAD_WAIT).await;
     settle().await;
     assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 1);
+}
+
+/// A provider that stops answering: after five failures in a row its
+/// automatic work pauses (the other 35 due tokens are not sent a request
+/// each), then one goes out alone; once that one succeeds, the rest follow.
+#[tokio::test(start_paused = true)]
+async fn a_provider_that_stops_answering_is_paused_then_probed() {
+    let s = setup_config("auto_refresh = true\nmax_in_flight = 2\n");
+    let ids: Vec<_> = (0..40)
+        .map(|i| add(&*s.store, &format!("user-{i}"), Flags::default()))
+        .collect();
+    s.fake.fail.store(true, Ordering::SeqCst);
+    let _sched = scheduler::spawn(s.worker.clone());
+    settle().await;
+    tokio::time::advance(Duration::from_secs(280)).await;
+    settle().await;
+    let sent = s.fake.refreshes.load(Ordering::SeqCst);
+    assert!(
+        (5..=8).contains(&sent),
+        "five to trip it, and at most the three then waiting their turn: {sent}"
+    );
+    {
+        let notices = s.notices.lock().unwrap();
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert!(
+            notices[0]
+                .contains("ev: 5 automatic operations in a row failed (last: connection refused)"),
+            "{notices:?}"
+        );
+        assert!(notices[0].contains("waits 30 s"), "{notices:?}");
+    }
+    // Paused for 30 s: nothing goes out, however long the backlog.
+    tokio::time::advance(Duration::from_secs(25)).await;
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), sent);
+    // Then one probe, alone; it fails, and the pause doubles.
+    tokio::time::advance(Duration::from_secs(6)).await;
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), sent + 1);
+    assert!(
+        s.notices.lock().unwrap()[1].contains("waits 60 s"),
+        "{:?}",
+        s.notices.lock().unwrap()
+    );
+    tokio::time::advance(Duration::from_secs(55)).await;
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), sent + 1);
+    // The provider is back: the next probe succeeds and the rest follow
+    // (the connections that failed wait out their own back-off).
+    s.fake.fail.store(false, Ordering::SeqCst);
+    tokio::time::advance(Duration::from_secs(6)).await;
+    settle().await;
+    assert!(
+        s.notices
+            .lock()
+            .unwrap()
+            .last()
+            .unwrap()
+            .contains("ev answers again"),
+        "{:?}",
+        s.notices.lock().unwrap()
+    );
+    for _ in 0..10 {
+        tokio::time::advance(Duration::from_secs(60)).await;
+        settle().await;
+    }
+    for id in ids {
+        let refresh = s.store.secrets(id).unwrap().refresh_token.unwrap();
+        assert!(
+            refresh.expose().starts_with("refresh-"),
+            "connection {id:?} was refreshed once the provider answered"
+        );
+    }
 }

@@ -99,6 +99,8 @@ pub struct App {
     /// Rows with an operation running, ours or the scheduler's.
     pub(crate) busy: HashMap<ConnectionId, RequestId>,
     pub(crate) bulk: Option<Progress>,
+    /// Providers whose automatic work the scheduler paused, and until when.
+    pub(crate) paused: BTreeMap<String, UnixTime>,
     pub(crate) activity: Activity,
 
     pub(crate) next_id: u64,
@@ -140,6 +142,7 @@ impl App {
             reload: None,
             busy: HashMap::new(),
             bulk: None,
+            paused: BTreeMap::new(),
             activity: Activity::default(),
             next_id: 1,
             size: (80, 24),

@@ -9,6 +9,7 @@
 //! methods directly.
 
 mod batch;
+mod breaker;
 mod bulk;
 mod clock;
 mod flight;

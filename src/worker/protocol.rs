@@ -6,7 +6,8 @@
 //! message), so a front end never has to read the store to show a result.
 
 use crate::domain::{
-    AuditEntry, Claims, ConnectPayload, Connection, ConnectionId, OpError, OpKind, Secrets, User,
+    AuditEntry, Claims, ConnectPayload, Connection, ConnectionId, OpError, OpKind, Secrets,
+    UnixTime, User,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -150,6 +151,14 @@ pub enum Event {
         id: RequestId,
         connections: Vec<Connection>,
         users: Vec<User>,
+    },
+    /// The scheduler paused a provider's automatic work after failures in a
+    /// row that say it is not answering (`until`: when one operation goes
+    /// out alone to try it), or resumed it (`until: None`).
+    ProviderPaused {
+        provider: String,
+        until: Option<UnixTime>,
+        message: String,
     },
     /// A background task failed in a way nobody asked about (a panic caught,
     /// the scheduler unable to read the store): shown in the activity pane.

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use super::breaker::{Breakers, Change};
 use super::window::Windows;
 use super::{Event, RequestId, Worker};
 use crate::config::{Family, ProviderConfig};
@@ -210,6 +211,8 @@ struct Scheduler {
     windows: Arc<Mutex<Windows<String, (ConnectionId, OpKind)>>>,
     /// Told whenever a launched operation ends.
     ended: Arc<Notify>,
+    /// Providers that stopped answering, and until when their work waits.
+    breakers: Arc<Mutex<Breakers>>,
     next_id: u64,
 }
 
@@ -240,6 +243,7 @@ impl Scheduler {
             busy: Arc::default(),
             windows: Arc::default(),
             ended: Arc::default(),
+            breakers: Arc::default(),
             next_id: ID_BASE,
         }
     }
@@ -265,17 +269,27 @@ impl Scheduler {
             }
             // From the front of each provider's queue while it has room: the
             // work per call is what it launches, not the whole backlog, since
-            // it runs each time an operation ends.
-            let start = super::lock(&self.windows).launch();
+            // it runs each time an operation ends. A paused provider has none.
+            let now = self.worker.now();
+            let (start, resume) = {
+                let breakers = super::lock(&self.breakers);
+                let start = super::lock(&self.windows).launch_capped(|p| breakers.cap(p, now));
+                (start, breakers.next_resume(now))
+            };
             for ((conn, op), provider) in start {
                 self.launch(conn, op, provider);
             }
             // The backlog moves on as operations end, without re-reading
             // 100 000 connections for each.
             let queued = super::lock(&self.windows).has_queued();
+            let resume = resume.map(|at| {
+                let secs = u64::try_from(now.secs_until(at)).unwrap_or(0).max(1);
+                tokio::time::Instant::now() + Duration::from_secs(secs)
+            });
             tokio::select! {
                 () = tokio::time::sleep_until(next_read) => {}
                 () = self.ended.notified(), if queued => {}
+                () = sleep_until_some(resume), if queued && resume.is_some() => {}
             }
         }
     }
@@ -321,9 +335,14 @@ impl Scheduler {
         let id = RequestId(self.next_id);
         self.next_id += 1;
         super::lock(&self.busy).insert(conn);
-        let (worker, backoff, busy) =
-            (self.worker.clone(), self.backoff.clone(), self.busy.clone());
+        let (worker, backoff, busy, breakers) = (
+            self.worker.clone(),
+            self.backoff.clone(),
+            self.busy.clone(),
+            self.breakers.clone(),
+        );
         let known = Some(provider.clone());
+        let name = provider.clone();
         let ended = Ended {
             windows: self.windows.clone(),
             provider,
@@ -340,6 +359,13 @@ impl Scheduler {
                 .await;
             let result = worker.operate_on(op, conn, known).await;
             let now = worker.now();
+            let change = super::lock(&breakers).record(
+                &name,
+                result.as_ref().map(drop),
+                now,
+                backoff_secs,
+                MAX_BACKOFF_SECS,
+            );
             let event = match result {
                 Ok(c) => {
                     super::lock(&backoff).remove(&conn);
@@ -362,9 +388,57 @@ impl Scheduler {
                 }
             };
             super::lock(&busy).remove(&conn);
+            if let Some(notice) = breaker_notice(&name, &change, &event, now) {
+                worker.emit(notice).await;
+            }
             worker.emit(event).await;
         });
     }
+}
+
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What the operator hears when a provider's automatic work pauses or
+/// resumes (the activity pane, and the log).
+fn breaker_notice(provider: &str, change: &Change, event: &Event, now: UnixTime) -> Option<Event> {
+    let message = match change {
+        Change::None => return None,
+        Change::Paused { until, failures } => {
+            let why = match event {
+                Event::Failed { error, .. } => format!(" (last: {error})"),
+                _ => String::new(),
+            };
+            let secs = now.secs_until(*until).max(0);
+            let wait = if secs < 120 {
+                format!("{secs} s")
+            } else {
+                format!("{} min", secs / 60)
+            };
+            tracing::warn!(provider, failures, pause_secs = secs, "provider paused");
+            format!(
+                "{provider}: {failures} automatic operations in a row failed{why}; \
+                 its automatic work waits {wait}, then one is tried alone"
+            )
+        }
+        Change::Resumed => {
+            tracing::info!(provider, "provider resumed");
+            format!("{provider} answers again: its automatic work resumes")
+        }
+    };
+    let until = match change {
+        Change::Paused { until, .. } => Some(*until),
+        _ => None,
+    };
+    Some(Event::ProviderPaused {
+        provider: provider.to_owned(),
+        until,
+        message,
+    })
 }
 
 /// Counts a launched operation as ended when its task ends, however it

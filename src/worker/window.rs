@@ -66,9 +66,16 @@ impl<K: Eq + Hash + Clone, T> Windows<K, T> {
 
     /// What may start now, from the front of each queue, counted as running.
     pub(crate) fn launch(&mut self) -> Vec<(T, K)> {
+        self.launch_capped(|_| None)
+    }
+
+    /// [`launch`](Self::launch), with some windows held to fewer running
+    /// than their limit for now (a paused provider to none).
+    pub(crate) fn launch_capped(&mut self, cap: impl Fn(&K) -> Option<usize>) -> Vec<(T, K)> {
         let mut start = Vec::new();
         for (key, w) in &mut self.0 {
-            let room = w.limit.saturating_sub(w.running).min(w.queue.len());
+            let limit = cap(key).map_or(w.limit, |c| c.min(w.limit));
+            let room = limit.saturating_sub(w.running).min(w.queue.len());
             w.running += room;
             start.extend(w.queue.drain(..room).map(|item| (item, key.clone())));
         }
@@ -132,6 +139,20 @@ mod tests {
         queue(&mut w, "bank", 4, 52..60);
         assert_eq!(w.launch().len(), 2);
         assert!(!w.wants_more(), "every window with room has enough queued");
+    }
+
+    #[test]
+    fn a_capped_window_starts_no_more_than_its_cap_and_others_are_not_held() {
+        let mut w = Bulk::default();
+        queue(&mut w, "down", 4, 0..10);
+        queue(&mut w, "bank", 4, 10..12);
+        let cap = |k: &Option<String>| (k.as_deref() == Some("down")).then_some(0);
+        let started: Vec<_> = w.launch_capped(cap).into_iter().map(|(c, _)| c.0).collect();
+        assert_eq!(started, [10, 11], "the paused one starts nothing");
+        let probe = |k: &Option<String>| (k.as_deref() == Some("down")).then_some(1);
+        assert_eq!(w.launch_capped(probe).len(), 1, "then one alone");
+        assert!(w.launch_capped(probe).is_empty(), "while it runs, no other");
+        assert_eq!(w.launch().len(), 3, "uncapped, the window's own limit");
     }
 
     #[test]

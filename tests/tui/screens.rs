@@ -303,3 +303,48 @@ fn key_bar_keeps_whole_entries_and_help_at_every_width() {
         );
     }
 }
+
+/// A provider the scheduler paused stays named on the activity pane's
+/// title while the lines below scroll on: paused until when, then trying
+/// one, then gone once it answers again.
+#[test]
+fn a_paused_provider_stays_in_sight_until_it_answers() {
+    let mut app = app();
+    let until = NOW.plus_secs(30);
+    let paused = |until| {
+        Msg::Worker(Event::ProviderPaused {
+            provider: "bank".into(),
+            until,
+            message: "bank: 5 automatic operations in a row failed".into(),
+        })
+    };
+    app.update(paused(Some(until)), NOW);
+    for i in 0..20 {
+        let message = format!("later line {i}");
+        app.update(Msg::Worker(Event::Notice { message }), NOW);
+    }
+    let screen_text = |app: &mut App, now: UnixTime| {
+        app.update(Msg::Resize(120, 30), now);
+        let mut terminal = Terminal::new(TestBackend::new(120, 30)).unwrap();
+        terminal.draw(|f| render(app, f, now)).unwrap();
+        let buf = terminal.backend().buffer().clone();
+        (0..30)
+            .map(|y| (0..120).map(|x| buf[(x, y)].symbol()).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let shown = screen_text(&mut app, NOW);
+    assert!(
+        shown.contains(&format!("bank paused until {}", until.clock())),
+        "{shown}"
+    );
+    assert!(!shown.contains("5 automatic operations"), "scrolled away");
+    let shown = screen_text(&mut app, until.plus_secs(1));
+    assert!(shown.contains("bank: trying one"), "{shown}");
+    app.update(paused(None), until.plus_secs(2));
+    let shown = screen_text(&mut app, until.plus_secs(2));
+    assert!(
+        !shown.contains("bank paused") && !shown.contains("trying one"),
+        "{shown}"
+    );
+}

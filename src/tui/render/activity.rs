@@ -6,16 +6,27 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
+use super::super::activity::Level;
 use super::super::app::App;
 use super::theme::Theme;
+use crate::domain::UnixTime;
 
-pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
+pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, theme: Theme) {
     let mut title = vec![Span::styled(" activity ", theme.title())];
     if let Some(p) = app.bulk {
         title.push(Span::raw(format!(
             "· refreshing {} of {} ",
             p.done, p.total
         )));
+    }
+    // Kept in sight: the line saying so scrolls away under the failures
+    // of what was already in flight.
+    for (provider, until) in &app.paused {
+        let text = match now < *until {
+            true => format!("· {provider} paused until {} ", until.clock()),
+            false => format!("· {provider}: trying one "),
+        };
+        title.push(Span::styled(text, theme.level(Level::Warn)));
     }
     if app.in_flight() > 0 {
         title.push(Span::styled(

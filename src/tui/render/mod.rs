@@ -48,7 +48,7 @@ pub fn render(app: &App, frame: &mut Frame, now: UnixTime) {
     if let Some(d) = areas.detail {
         detail::render(app, frame, d, now, theme);
     }
-    activity::render(app, frame, areas.activity, theme);
+    activity::render(app, frame, areas.activity, now, theme);
     keybar::render(app, frame, areas.keybar, theme);
     overlay(app, frame, area, theme);
 }

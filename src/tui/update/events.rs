@@ -52,6 +52,24 @@ pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Comman
             connections,
             users,
         } => loaded(app, id, connections, users, now),
+        Event::ProviderPaused {
+            provider,
+            until,
+            message,
+        } => {
+            let level = match until {
+                Some(until) => {
+                    app.paused.insert(provider, until);
+                    Level::Warn
+                }
+                None => {
+                    app.paused.remove(&provider);
+                    Level::Ok
+                }
+            };
+            app.note(now, level, message);
+            Vec::new()
+        }
         Event::Notice { message } => {
             app.note(now, Level::Warn, message);
             Vec::new()

@@ -1,0 +1,250 @@
+//! A provider that is down pauses the scheduler's work on it.
+//!
+//! Each connection already backs off on its own, but at scale that is not
+//! enough: when a bank's token endpoint goes down with 14 000 tokens due, the
+//! scheduler would send every one of them a failing request (and write an
+//! audit line and an activity line for each) before any back-off started.
+//! After [`TRIP_AFTER`] failures in a row that say nothing about the
+//! connection itself (refused, timed out, 429, 5xx), the provider's automatic
+//! work is paused: 30 s, doubling with each pause in a row, up to 30 min, or
+//! longer if the server asked with `Retry-After`. Then one operation goes out
+//! alone as a probe; if it succeeds, the rest follow.
+//!
+//! Only the scheduler consults this: an operator's own `r` or `R` always
+//! gets its try. Pure bookkeeping, so its rules are tested directly.
+
+use std::collections::HashMap;
+
+use crate::domain::{ErrorKind, OpError, UnixTime};
+
+/// Failures in a row, of the kinds that mean the provider is not answering,
+/// before its automatic work is paused.
+pub(crate) const TRIP_AFTER: u32 = 5;
+
+#[derive(Debug, Default)]
+struct Breaker {
+    /// Outage failures in a row.
+    streak: u32,
+    /// Pauses in a row, for the doubling.
+    trips: u32,
+    paused_until: Option<UnixTime>,
+}
+
+/// What a result changed, for the operator to hear of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Change {
+    None,
+    /// The provider's automatic work waits until `until`.
+    Paused {
+        until: UnixTime,
+        failures: u32,
+    },
+    /// It answered again after a pause.
+    Resumed,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Breakers(HashMap<String, Breaker>);
+
+impl Breakers {
+    /// How many of `provider`'s operations may be running at `now`: `None`
+    /// when there is no limit beyond its own, `Some(0)` while paused,
+    /// `Some(1)` for the probe after a pause.
+    pub(crate) fn cap(&self, provider: &str, now: UnixTime) -> Option<usize> {
+        let b = self.0.get(provider)?;
+        match b.paused_until {
+            Some(until) if now < until => Some(0),
+            Some(_) => Some(1),
+            None => None,
+        }
+    }
+
+    /// The earliest instant after `now` at which a paused provider may send
+    /// its probe.
+    pub(crate) fn next_resume(&self, now: UnixTime) -> Option<UnixTime> {
+        self.0
+            .values()
+            .filter_map(|b| b.paused_until)
+            .filter(|&until| until > now)
+            .min()
+    }
+
+    /// Counts an operation's result against its provider.
+    pub(crate) fn record(
+        &mut self,
+        provider: &str,
+        result: Result<(), &OpError>,
+        now: UnixTime,
+        pause_secs: impl Fn(u32) -> i64,
+        longest_secs: i64,
+    ) -> Change {
+        let error = match result {
+            Ok(()) => return self.answered(provider),
+            Err(e) => e,
+        };
+        match error.kind {
+            kind if kind.is_transient() => {}
+            // Local, or never sent: nothing learned about the provider.
+            ErrorKind::Store
+            | ErrorKind::Cancelled
+            | ErrorKind::Internal
+            | ErrorKind::NotAllowed => {
+                return Change::None;
+            }
+            // The provider answered, with a verdict on this connection.
+            _ => return self.answered(provider),
+        }
+        let b = self.0.entry(provider.to_owned()).or_default();
+        b.streak = b.streak.saturating_add(1);
+        let paused = b.paused_until.is_some_and(|until| now < until);
+        // Operations already in flight when it paused fail too; they do not
+        // stretch the pause. The probe's failure does.
+        if b.streak < TRIP_AFTER || paused {
+            return Change::None;
+        }
+        b.trips = b.trips.saturating_add(1);
+        let asked = error
+            .retry_after
+            .map_or(0, |s| i64::try_from(s).unwrap_or(i64::MAX));
+        let until = now.plus_secs(pause_secs(b.trips).max(asked.min(longest_secs)));
+        b.paused_until = Some(until);
+        Change::Paused {
+            until,
+            failures: b.streak,
+        }
+    }
+
+    fn answered(&mut self, provider: &str) -> Change {
+        match self.0.remove(provider) {
+            Some(b) if b.paused_until.is_some() => Change::Resumed,
+            _ => Change::None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: UnixTime = UnixTime(1_800_000_000);
+
+    fn down() -> OpError {
+        OpError::new(ErrorKind::Network, "connection refused")
+    }
+
+    fn pause(trips: u32) -> i64 {
+        30 << (trips - 1)
+    }
+
+    fn record(b: &mut Breakers, result: Result<(), &OpError>, now: UnixTime) -> Change {
+        b.record("bank", result, now, pause, 1800)
+    }
+
+    #[test]
+    fn five_outage_failures_in_a_row_pause_the_provider() {
+        let mut b = Breakers::default();
+        for _ in 1..TRIP_AFTER {
+            assert_eq!(record(&mut b, Err(&down()), T), Change::None);
+            assert_eq!(b.cap("bank", T), None);
+        }
+        let until = T.plus_secs(30);
+        assert_eq!(
+            record(&mut b, Err(&down()), T),
+            Change::Paused { until, failures: 5 }
+        );
+        assert_eq!(b.cap("bank", T), Some(0));
+        assert_eq!(b.cap("other", T), None, "one provider's outage is its own");
+        assert_eq!(b.next_resume(T), Some(until));
+        // What was in flight fails too and changes nothing.
+        assert_eq!(record(&mut b, Err(&down()), T.plus_secs(1)), Change::None);
+        assert_eq!(b.cap("bank", T.plus_secs(29)), Some(0));
+        assert_eq!(b.cap("bank", until), Some(1), "then one probe");
+        assert_eq!(b.next_resume(until), None);
+    }
+
+    #[test]
+    fn a_failed_probe_doubles_the_pause_and_a_good_one_ends_it() {
+        let mut b = Breakers::default();
+        for _ in 0..TRIP_AFTER {
+            record(&mut b, Err(&down()), T);
+        }
+        let probe = T.plus_secs(30);
+        assert_eq!(
+            record(&mut b, Err(&down()), probe),
+            Change::Paused {
+                until: probe.plus_secs(60),
+                failures: 6
+            }
+        );
+        let probe = probe.plus_secs(60);
+        assert_eq!(b.cap("bank", probe), Some(1));
+        assert_eq!(record(&mut b, Ok(()), probe), Change::Resumed);
+        assert_eq!(b.cap("bank", probe), None);
+        // Counting starts over.
+        for _ in 1..TRIP_AFTER {
+            record(&mut b, Err(&down()), probe);
+        }
+        assert_eq!(b.cap("bank", probe), None);
+    }
+
+    #[test]
+    fn an_answer_about_one_connection_breaks_the_streak() {
+        let mut b = Breakers::default();
+        let rejected = OpError::new(ErrorKind::ReauthRequired, "invalid_grant");
+        for _ in 0..3 * TRIP_AFTER {
+            record(&mut b, Err(&down()), T);
+            record(&mut b, Err(&down()), T);
+            assert_eq!(record(&mut b, Err(&rejected), T), Change::None);
+        }
+        assert_eq!(b.cap("bank", T), None);
+    }
+
+    #[test]
+    fn local_failures_neither_count_nor_break_the_streak() {
+        let mut b = Breakers::default();
+        for _ in 1..TRIP_AFTER {
+            record(&mut b, Err(&down()), T);
+        }
+        record(&mut b, Err(&OpError::store("disk full")), T);
+        record(&mut b, Err(&OpError::new(ErrorKind::Cancelled, "x")), T);
+        assert_eq!(b.cap("bank", T), None);
+        assert!(matches!(
+            record(&mut b, Err(&down()), T),
+            Change::Paused { .. }
+        ));
+    }
+
+    #[test]
+    fn retry_after_stretches_the_pause_up_to_the_longest() {
+        let mut b = Breakers::default();
+        let busy = OpError {
+            retry_after: Some(600),
+            ..OpError::new(ErrorKind::RateLimited, "429")
+        };
+        for _ in 1..TRIP_AFTER {
+            record(&mut b, Err(&busy), T);
+        }
+        assert_eq!(
+            record(&mut b, Err(&busy), T),
+            Change::Paused {
+                until: T.plus_secs(600),
+                failures: 5
+            }
+        );
+        let mut b = Breakers::default();
+        let absurd = OpError {
+            retry_after: Some(u64::MAX),
+            ..busy
+        };
+        for _ in 1..TRIP_AFTER {
+            record(&mut b, Err(&absurd), T);
+        }
+        assert_eq!(
+            record(&mut b, Err(&absurd), T),
+            Change::Paused {
+                until: T.plus_secs(1800),
+                failures: 5
+            }
+        );
+    }
+}
