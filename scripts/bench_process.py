@@ -274,9 +274,11 @@ def main():
         print(f"idle CPU over {idle_secs} s: {fmt(idle, '% of one core', 2)}")
 
         # The same start-up with the scheduler at work: `bank` refreshes
-        # automatically against a port nothing listens on, so every due
-        # `bank` connection (thousands) is tried and fails at once. Last of
-        # the screen runs: it writes those failures into the store.
+        # automatically against a port nothing listens on. Its first round
+        # reads the store next to the screen's own read and starts the due
+        # `bank` connections (thousands) until five in a row fail and the
+        # provider is paused. Last of the screen runs: it writes those
+        # failures into the store.
         busy = dict(env, BANKDECK_CONFIG=os.path.join(tmp, "auto.toml"))
         with open(busy["BANKDECK_CONFIG"], "w") as f:
             f.write('[providers.bank]\nkind = "oauth2"\ntoken_url = "http://127.0.0.1:9/token"\n'
