@@ -140,6 +140,8 @@ fn read_only_creates_nothing_and_writes_nothing() {
     let env = Env::new();
     let msg = open_err(env.opts().read_only());
     assert!(msg.contains("nothing has been stored yet"), "{msg}");
+    assert!(msg.contains("--data-dir"), "{msg}");
+    assert!(!msg.contains("without --readonly"), "not asked for: {msg}");
     assert!(!env.data().exists() && !env.key().exists());
 
     let (store, id) = seeded(&env, "ro");

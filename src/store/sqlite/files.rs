@@ -53,7 +53,8 @@ pub(crate) fn check_existing_dir(dir: &Path) -> Result<(), StoreError> {
     match fs::metadata(dir) {
         Ok(meta) => check_dir(dir, &meta),
         Err(e) if e.kind() == ErrorKind::NotFound => Err(StoreError::NotFound(format!(
-            "store folder {}: nothing has been stored yet (open bankdeck once without --readonly)",
+            "store folder {}: nothing has been stored yet. If there should be, point \
+             --data-dir (or BANKDECK_DATA_DIR) at it; otherwise add a user or a connection first",
             dir.display()
         ))),
         Err(e) => Err(io_error("inspect", dir, &e)),

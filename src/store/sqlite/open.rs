@@ -220,7 +220,8 @@ fn set_wal(conn: &Connection, db: &Path) -> Result<(), StoreError> {
 
 fn nothing_stored(db: &Path) -> StoreError {
     StoreError::NotFound(format!(
-        "store at {}: nothing has been stored yet (open bankdeck once without --readonly)",
+        "store at {}: nothing has been stored yet. If there should be, point --data-dir \
+         (or BANKDECK_DATA_DIR) at it; otherwise add a user or a connection first",
         db.display()
     ))
 }
