@@ -27,6 +27,9 @@ pub enum Action {
     Filter,
     CycleSort,
     ToggleDetail,
+    /// Scroll the detail pane's text, which a short pane cuts off.
+    DetailDown,
+    DetailUp,
     Reveal,
     Exchange,
     Refresh,
@@ -44,7 +47,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 28] = [
         Action::Quit,
         Action::Help,
         Action::Back,
@@ -59,6 +62,8 @@ impl Action {
         Action::Filter,
         Action::CycleSort,
         Action::ToggleDetail,
+        Action::DetailDown,
+        Action::DetailUp,
         Action::Reveal,
         Action::Exchange,
         Action::Refresh,
@@ -121,6 +126,8 @@ impl Action {
             Action::Filter => ("filter", "filter rows (Enter keeps, Esc clears)"),
             Action::CycleSort => ("cycle_sort", "sort: time left, user, provider, state"),
             Action::ToggleDetail => ("toggle_detail", "show or hide the detail pane"),
+            Action::DetailDown => ("detail_down", "scroll the detail pane down"),
+            Action::DetailUp => ("detail_up", "scroll the detail pane up"),
             Action::Reveal => ("reveal", "reveal tokens for 10 s"),
             Action::Exchange => ("exchange", "exchange the Dapi access code"),
             Action::Refresh => ("refresh", "refresh the selected token"),

@@ -49,6 +49,8 @@ pub(crate) struct DetailPane {
     pub in_flight: Option<(RequestId, ConnectionId)>,
     /// Tokens show in full until then; a tick past it masks them again.
     pub revealed_until: Option<(ConnectionId, UnixTime)>,
+    /// Lines of the pane's text scrolled past, for the connection shown.
+    pub scroll: u16,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -348,3 +348,42 @@ fn a_paused_provider_stays_in_sight_until_it_answers() {
         "{shown}"
     );
 }
+
+/// A short detail pane cuts its text off; `J`/`K` scroll it, the title
+/// says there is more, and the scroll stops at the last line, so one `K`
+/// after many `J`s moves at once. Another row starts at the top.
+#[test]
+fn a_cut_off_detail_pane_scrolls_to_its_last_line_and_back() {
+    let mut app = app();
+    open_detail(&mut app, 2, None);
+    let text = |app: &mut App| {
+        let terminal = screen(app, 120, 34);
+        let buf = terminal.backend().buffer().clone();
+        (0..34)
+            .map(|y| (0..120).map(|x| buf[(x, y)].symbol()).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let top = text(&mut app);
+    assert!(top.contains("more below: J"), "{top}");
+    assert!(
+        !top.contains("statements.get"),
+        "the grid is cut off: {top}"
+    );
+    for _ in 0..100 {
+        app.update(key('J'), NOW);
+    }
+    let bottom = text(&mut app);
+    assert!(bottom.contains("statements.get"), "{bottom}");
+    assert!(bottom.contains("end, K back"), "{bottom}");
+    app.update(key('K'), NOW);
+    let one_up = text(&mut app);
+    assert_ne!(one_up, bottom, "one K moves at once");
+    assert!(one_up.contains("J/K scroll"), "{one_up}");
+    select(&mut app, 1);
+    select(&mut app, 2);
+    assert!(
+        text(&mut app).contains("more below"),
+        "a row shown anew starts at the top"
+    );
+}

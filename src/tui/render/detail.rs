@@ -14,6 +14,7 @@ use crate::domain::time::format_left;
 use crate::domain::{Claims, ConnState, Connection, Secret, UnixTime};
 use crate::worker::Detail;
 
+use super::super::action::Action;
 use super::super::app::App;
 use super::theme::Theme;
 use super::{gauges, scope_grid};
@@ -39,27 +40,95 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
         frame.render_widget(empty, area);
         return;
     };
-    let block = Block::bordered().title(Span::styled(
+    let pane = Pane::new(app, c, area, now, theme);
+    let most = pane.max_scroll();
+    let scroll = app.detail.scroll.min(most);
+    let mut title = vec![Span::styled(
         format!(" detail · {} / {} ", c.user, c.label),
         theme.title(),
-    ));
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    let detail = app
-        .detail
-        .loaded
-        .as_ref()
-        .filter(|(id, _)| *id == c.id)
-        .map(|(_, d)| d.as_ref());
-    let countdowns = gauges::countdowns(c, now);
-    let audit = audit_lines(detail, theme);
-    let [g, text, a] = Layout::vertical([
-        Constraint::Length(u16::try_from(countdowns.len()).unwrap_or(0)),
-        Constraint::Fill(1),
-        Constraint::Length(u16::try_from(audit.len()).unwrap_or(0)),
-    ])
-    .areas(inner);
-    gauges::render(frame, g, &countdowns, theme);
+    )];
+    // Said where it is cut, since nothing else shows there is more.
+    if most > 0 {
+        let keys = |a| {
+            app.keymap
+                .first_key(a)
+                .map_or(String::new(), |k| k.to_string())
+        };
+        let (down, up) = (keys(Action::DetailDown), keys(Action::DetailUp));
+        let hint = match (scroll > 0, scroll < most) {
+            (false, _) => format!("· more below: {down} "),
+            (true, true) => format!("· {down}/{up} scroll "),
+            (true, false) => format!("· end, {up} back "),
+        };
+        title.push(Span::styled(hint, theme.dim()));
+    }
+    frame.render_widget(Block::bordered().title(Line::from(title)), area);
+    gauges::render(frame, pane.gauges, &pane.countdowns, theme);
+    frame.render_widget(pane.text.scroll((scroll, 0)), pane.text_area);
+    frame.render_widget(Paragraph::new(pane.audit), pane.audit_area);
+}
+
+/// How far the selected row's detail text can scroll in a pane of `area`:
+/// `update` keeps the scroll within it, so a press back always moves.
+pub(crate) fn max_scroll(app: &App, area: Rect, now: UnixTime) -> u16 {
+    app.selected().map_or(0, |c| {
+        Pane::new(app, c, area, now, Theme::new(true)).max_scroll()
+    })
+}
+
+/// The pane's parts and where each goes; one for drawing and for measuring.
+struct Pane {
+    countdowns: Vec<gauges::Countdown>,
+    gauges: Rect,
+    text: Paragraph<'static>,
+    text_area: Rect,
+    audit: Vec<Line<'static>>,
+    audit_area: Rect,
+}
+
+impl Pane {
+    fn new(app: &App, c: &Connection, area: Rect, now: UnixTime, theme: Theme) -> Pane {
+        let inner = Block::bordered().inner(area);
+        let detail = app
+            .detail
+            .loaded
+            .as_ref()
+            .filter(|(id, _)| *id == c.id)
+            .map(|(_, d)| d.as_ref());
+        let countdowns = gauges::countdowns(c, now);
+        let audit = audit_lines(detail, theme);
+        let [gauges, text_area, audit_area] = Layout::vertical([
+            Constraint::Length(u16::try_from(countdowns.len()).unwrap_or(0)),
+            Constraint::Fill(1),
+            Constraint::Length(u16::try_from(audit.len()).unwrap_or(0)),
+        ])
+        .areas(inner);
+        let text = Paragraph::new(text_lines(app, c, detail, text_area, now, theme))
+            .wrap(Wrap { trim: false });
+        Pane {
+            countdowns,
+            gauges,
+            text,
+            text_area,
+            audit,
+            audit_area,
+        }
+    }
+
+    fn max_scroll(&self) -> u16 {
+        let lines = self.text.line_count(self.text_area.width);
+        u16::try_from(lines.saturating_sub(usize::from(self.text_area.height))).unwrap_or(u16::MAX)
+    }
+}
+
+fn text_lines(
+    app: &App,
+    c: &Connection,
+    detail: Option<&Detail>,
+    text: Rect,
+    now: UnixTime,
+    theme: Theme,
+) -> Vec<Line<'static>> {
     let mut lines = facts(app, c, now, theme);
     lines.push(Line::raw(""));
     lines.extend(tokens(app, c, detail, now, theme));
@@ -71,8 +140,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
     }
     lines.push(Line::styled("scopes  ✓ granted  ✗ denied", theme.title()));
     lines.extend(scope_grid::lines(c, text.width, theme));
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
-    frame.render_widget(Paragraph::new(audit), a);
+    lines
 }
 
 fn field(name: &str, value: String) -> Line<'static> {

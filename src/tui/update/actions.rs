@@ -31,6 +31,8 @@ pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> 
         Action::CycleSort => cycle_sort(app, now),
         Action::ToggleDetail if app.users_view.is_some() => nav::pick_user(app, now),
         Action::ToggleDetail => detail::toggle(app, now),
+        Action::DetailDown => detail::scroll(app, 1, now),
+        Action::DetailUp => detail::scroll(app, -1, now),
         Action::Reveal => detail::reveal(app, now),
         Action::ToggleUsers => toggle_users(app, now),
         Action::Reload => vec![data::reload(app)],

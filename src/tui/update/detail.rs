@@ -17,10 +17,26 @@ pub(crate) const REVEAL_SECS: i64 = 10;
 pub(super) fn toggle(app: &mut App, now: UnixTime) -> Vec<Command> {
     app.detail.open = !app.detail.open;
     app.detail.revealed_until = None;
+    app.detail.scroll = 0;
     app.dirty = true;
     let page = super::nav::page_rows(app);
     app.offset = super::super::layout::keep_visible(app.offset, app.cursor, page, app.order.len());
     selection_changed(app, now)
+}
+
+/// Scrolls the pane's text by `by` lines, no further than its last line
+/// at the bottom of the pane (so one press back always moves it).
+pub(super) fn scroll(app: &mut App, by: i32, now: UnixTime) -> Vec<Command> {
+    let (w, h) = app.size;
+    let areas = super::super::layout::for_app(app, ratatui::layout::Rect::new(0, 0, w, h));
+    let Some(pane) = areas.detail else {
+        return Vec::new();
+    };
+    let most = super::super::render::detail_max_scroll(app, pane, now);
+    let to = (i32::from(app.detail.scroll) + by).clamp(0, i32::from(most));
+    app.detail.scroll = u16::try_from(to).unwrap_or(0);
+    app.dirty = true;
+    Vec::new()
 }
 
 /// Asks for the selected row's detail if the pane shows and lacks it.
@@ -32,6 +48,9 @@ pub(super) fn selection_changed(app: &mut App, _now: UnixTime) -> Vec<Command> {
         .is_some_and(|(c, _)| Some(c) != selected)
     {
         app.detail.revealed_until = None;
+    }
+    if app.detail.loaded.as_ref().map(|(c, _)| *c) != selected {
+        app.detail.scroll = 0;
     }
     let Some(conn) = selected.filter(|_| app.detail.open) else {
         return Vec::new();
