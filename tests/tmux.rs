@@ -233,3 +233,46 @@ fn a_resize_storm_down_to_one_cell_leaves_a_working_screen() {
     assert!(ok.success());
     s.wait("the too-small note", |scr| scr.contains("too small"));
 }
+
+/// `kill` (SIGTERM), SIGHUP, or closing the terminal window ends the
+/// dashboard as `q` does, so the demo's throw-away folder is removed: by
+/// default either signal killed the process on the spot and left it behind,
+/// and a closed window aborted it on a write to the dead terminal.
+#[test]
+fn a_hangup_or_a_terminate_ends_the_demo_and_removes_its_folder() {
+    for signal in ["TERM", "HUP", "the window closed"] {
+        let s = Session::start("--demo", 120, 40);
+        let scr = s.wait("the demo's table", |scr| scr.contains("amira.haddad"));
+        let header = scr.lines().next().unwrap_or("");
+        let path = header
+            .split_whitespace()
+            .find(|w| w.contains("bankdeck-demo-"))
+            .unwrap_or_else(|| panic!("no demo folder in the header: {header}"));
+        let dir = std::path::Path::new(path).parent().unwrap().to_owned();
+        assert!(dir.is_dir(), "{dir:?}");
+        let pane = Command::new("tmux")
+            .args(["display-message", "-p", "-t", &s.name, "#{pane_pid}"])
+            .output()
+            .unwrap();
+        let pid = String::from_utf8_lossy(&pane.stdout).trim().to_owned();
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+        assert_eq!(comm.trim(), "bankdeck", "the pane runs bankdeck itself");
+        // Closing the window hangs the terminal up as well as sending
+        // SIGHUP: whatever bankdeck writes while leaving finds no terminal.
+        let ok = match signal {
+            "the window closed" => Command::new("tmux")
+                .args(["kill-session", "-t", &s.name])
+                .status(),
+            _ => Command::new("kill").args(["-s", signal, &pid]).status(),
+        };
+        assert!(ok.unwrap().success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while dir.exists() || std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(
+                Instant::now() < deadline,
+                "{signal}: bankdeck still running or {dir:?} still there"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}

@@ -65,25 +65,111 @@ pub async fn run(
     let start = app.start();
     send_all(&mut app, &cmd_tx, start);
     let mut sources = Sources::new(EventStream::new(), events);
+    let mut stop = Stop::new()?;
+    let ended = drive(&mut app, &mut guard, &mut sources, &mut stop, &cmd_tx).await;
+    // A hung-up terminal answers every read and write with EIO; closing a
+    // window sends SIGHUP too, and whichever comes first ends the loop.
+    let gone = match &ended {
+        Ok(Ending::Quit) | Ok(Ending::Signal("SIGTERM")) => false,
+        Ok(_) => true,
+        Err(e) => e.raw_os_error() == Some(libc::EIO),
+    };
+    if gone {
+        if let Err(e) = &ended {
+            tracing::info!(error = %e, "the terminal is gone");
+        }
+        detach_stdio();
+    }
+    drop(guard);
+    match ended {
+        Err(e) if !gone => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+/// Why the loop ended.
+enum Ending {
+    /// `update` asked to quit.
+    Quit,
+    Signal(&'static str),
+    /// The terminal closed its input.
+    InputClosed,
+}
+
+async fn drive(
+    app: &mut App,
+    guard: &mut terminal::TerminalGuard,
+    sources: &mut Sources<EventStream>,
+    stop: &mut Stop,
+    cmd_tx: &Sender<Command>,
+) -> std::io::Result<Ending> {
     while !app.should_quit() {
         if app.needs_redraw() {
             let now = UnixTime::now();
-            guard.terminal.draw(|frame| render(&app, frame, now))?;
+            guard.terminal.draw(|frame| render(app, frame, now))?;
             app.mark_drawn();
             sources.drawn();
         }
-        let Some(msg) = sources.next().await? else {
-            break;
+        let next = tokio::select! {
+            next = sources.next() => next?,
+            signal = stop.recv() => {
+                tracing::info!(signal, "stopping the dashboard");
+                return Ok(Ending::Signal(signal));
+            }
         };
-        let commands = sources.apply(&mut app, msg);
-        send_all(&mut app, &cmd_tx, commands);
+        let Some(msg) = next else {
+            return Ok(Ending::InputClosed);
+        };
+        let commands = sources.apply(app, msg);
+        send_all(app, cmd_tx, commands);
         for message in terminal::take_kept_panics() {
             // A Notice never produces commands.
             let _ = app.update(Msg::Worker(Event::Notice { message }), UnixTime::now());
         }
     }
-    drop(guard);
-    Ok(())
+    Ok(Ending::Quit)
+}
+
+/// The terminal is gone: stdout and stderr go to `/dev/null`, so that
+/// leaving cannot fail a write. ratatui's own "Failed to show the cursor"
+/// line went to the dead terminal, `eprintln!` panicked, and the process
+/// aborted before the demo's folder was removed.
+fn detach_stdio() {
+    use std::os::fd::AsRawFd;
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        for fd in [libc::STDOUT_FILENO, libc::STDERR_FILENO] {
+            // SAFETY: both descriptors are open; dup2 only repoints `fd`.
+            unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        }
+    }
+}
+
+/// SIGTERM (`kill`) and SIGHUP (the terminal window closed) end the
+/// dashboard as `q` does. By default they would kill the process on the
+/// spot: the terminal left in raw mode on the alternate screen, and the
+/// demo's throw-away folder left behind. Results already reported are in
+/// the store; an operation still running loses only its answer, and its
+/// lease runs out.
+struct Stop {
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Stop {
+    fn new() -> std::io::Result<Stop> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Stop {
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.hup.recv() => "SIGHUP",
+        }
+    }
 }
 
 /// Everything the loop waits on: terminal input (`I`: the terminal's
