@@ -386,4 +386,17 @@ fn a_cut_off_detail_pane_scrolls_to_its_last_line_and_back() {
         text(&mut app).contains("more below"),
         "a row shown anew starts at the top"
     );
+    // The wheel over the pane scrolls it and leaves the selection alone;
+    // over the table it still moves the selection.
+    let wheel = || mouse(crossterm::event::MouseEventKind::ScrollDown, 10, 18);
+    for _ in 0..10 {
+        app.update(wheel(), NOW);
+    }
+    assert!(text(&mut app).contains("end, K back"));
+    assert_eq!(app.selected_id(), Some(ConnectionId(2)));
+    app.update(
+        mouse(crossterm::event::MouseEventKind::ScrollDown, 10, 6),
+        NOW,
+    );
+    assert_ne!(app.selected_id(), Some(ConnectionId(2)));
 }

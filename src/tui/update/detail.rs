@@ -26,14 +26,14 @@ pub(super) fn toggle(app: &mut App, now: UnixTime) -> Vec<Command> {
 
 /// Scrolls the pane's text by `by` lines, no further than its last line
 /// at the bottom of the pane (so one press back always moves it).
-pub(super) fn scroll(app: &mut App, by: i32, now: UnixTime) -> Vec<Command> {
+pub(super) fn scroll(app: &mut App, by: i64, now: UnixTime) -> Vec<Command> {
     let (w, h) = app.size;
     let areas = super::super::layout::for_app(app, ratatui::layout::Rect::new(0, 0, w, h));
     let Some(pane) = areas.detail else {
         return Vec::new();
     };
     let most = super::super::render::detail_max_scroll(app, pane, now);
-    let to = (i32::from(app.detail.scroll) + by).clamp(0, i32::from(most));
+    let to = (i64::from(app.detail.scroll) + by).clamp(0, i64::from(most));
     app.detail.scroll = u16::try_from(to).unwrap_or(0);
     app.dirty = true;
     Vec::new()

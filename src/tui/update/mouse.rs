@@ -1,4 +1,5 @@
-//! The mouse: a click selects the row under it, the wheel moves the selection.
+//! The mouse: a click selects the row under it, the wheel moves the
+//! selection, or scrolls the detail pane when it is over that pane.
 //!
 //! Dialogs own the screen while open, so the mouse does nothing under them.
 
@@ -11,7 +12,7 @@ use crate::worker::Command;
 use super::super::app::App;
 use super::super::forms::Mode;
 use super::super::layout;
-use super::nav;
+use super::{detail, nav};
 
 /// Rows one wheel notch moves.
 const WHEEL_ROWS: i64 = 3;
@@ -21,11 +22,20 @@ pub(super) fn on_mouse(app: &mut App, m: MouseEvent, now: UnixTime) -> Vec<Comma
         return Vec::new();
     }
     match m.kind {
+        MouseEventKind::ScrollDown if over_detail(app, m) => detail::scroll(app, WHEEL_ROWS, now),
+        MouseEventKind::ScrollUp if over_detail(app, m) => detail::scroll(app, -WHEEL_ROWS, now),
         MouseEventKind::ScrollDown => nav::move_by(app, WHEEL_ROWS, now),
         MouseEventKind::ScrollUp => nav::move_by(app, -WHEEL_ROWS, now),
         MouseEventKind::Down(MouseButton::Left) => click(app, m.column, m.row, now),
         _ => Vec::new(),
     }
+}
+
+fn over_detail(app: &App, m: MouseEvent) -> bool {
+    let (w, h) = app.size;
+    layout::for_app(app, Rect::new(0, 0, w, h))
+        .detail
+        .is_some_and(|d| d.contains(Position::new(m.column, m.row)))
 }
 
 fn click(app: &mut App, column: u16, row: u16, now: UnixTime) -> Vec<Command> {
