@@ -69,14 +69,15 @@ impl Breakers {
             .min()
     }
 
-    /// Counts an operation's result against its provider.
+    /// Counts an operation's result against its provider. `pause_until`
+    /// says when to try again after the `n`th pause in a row, given the
+    /// failure that caused it: the same back-off as a connection's own.
     pub(crate) fn record(
         &mut self,
         provider: &str,
         result: Result<(), &OpError>,
         now: UnixTime,
-        pause_secs: impl Fn(u32) -> i64,
-        longest_secs: i64,
+        pause_until: impl FnOnce(u32, &OpError) -> UnixTime,
     ) -> Change {
         let error = match result {
             Ok(()) => return self.answered(provider),
@@ -103,10 +104,7 @@ impl Breakers {
             return Change::None;
         }
         b.trips = b.trips.saturating_add(1);
-        let asked = error
-            .retry_after
-            .map_or(0, |s| i64::try_from(s).unwrap_or(i64::MAX));
-        let until = now.plus_secs(pause_secs(b.trips).max(asked.min(longest_secs)));
+        let until = pause_until(b.trips, error);
         b.paused_until = Some(until);
         Change::Paused {
             until,
@@ -132,12 +130,19 @@ mod tests {
         OpError::new(ErrorKind::Network, "connection refused")
     }
 
-    fn pause(trips: u32) -> i64 {
-        30 << (trips - 1)
+    fn record(b: &mut Breakers, result: Result<(), &OpError>, now: UnixTime) -> Change {
+        b.record("bank", result, now, |trips, error| {
+            super::super::scheduler::retry_at(now, trips, error)
+        })
     }
 
-    fn record(b: &mut Breakers, result: Result<(), &OpError>, now: UnixTime) -> Change {
-        b.record("bank", result, now, pause, 1800)
+    /// A fresh provider failing `error` until it pauses: what the last said.
+    fn trip(error: &OpError) -> Change {
+        let mut b = Breakers::default();
+        for _ in 1..TRIP_AFTER {
+            assert_eq!(record(&mut b, Err(error), T), Change::None);
+        }
+        record(&mut b, Err(error), T)
     }
 
     #[test]
@@ -216,35 +221,16 @@ mod tests {
 
     #[test]
     fn retry_after_stretches_the_pause_up_to_the_longest() {
-        let mut b = Breakers::default();
-        let busy = OpError {
-            retry_after: Some(600),
+        let asking = |secs| OpError {
+            retry_after: Some(secs),
             ..OpError::new(ErrorKind::RateLimited, "429")
         };
-        for _ in 1..TRIP_AFTER {
-            record(&mut b, Err(&busy), T);
+        for (asked, until) in [(600, T.plus_secs(600)), (u64::MAX, T.plus_secs(1800))] {
+            assert_eq!(
+                trip(&asking(asked)),
+                Change::Paused { until, failures: 5 },
+                "Retry-After: {asked}"
+            );
         }
-        assert_eq!(
-            record(&mut b, Err(&busy), T),
-            Change::Paused {
-                until: T.plus_secs(600),
-                failures: 5
-            }
-        );
-        let mut b = Breakers::default();
-        let absurd = OpError {
-            retry_after: Some(u64::MAX),
-            ..busy
-        };
-        for _ in 1..TRIP_AFTER {
-            record(&mut b, Err(&absurd), T);
-        }
-        assert_eq!(
-            record(&mut b, Err(&absurd), T),
-            Change::Paused {
-                until: T.plus_secs(1800),
-                failures: 5
-            }
-        );
     }
 }

@@ -363,8 +363,7 @@ impl Scheduler {
                 &name,
                 result.as_ref().map(drop),
                 now,
-                backoff_secs,
-                MAX_BACKOFF_SECS,
+                |trips, error| retry_at(now, trips, error),
             );
             let event = match result {
                 Ok(c) => {
@@ -406,7 +405,7 @@ async fn sleep_until_some(at: Option<tokio::time::Instant>) {
 /// What the operator hears when a provider's automatic work pauses or
 /// resumes (the activity pane, and the log).
 fn breaker_notice(provider: &str, change: &Change, event: &Event, now: UnixTime) -> Option<Event> {
-    let message = match change {
+    let (message, until) = match change {
         Change::None => return None,
         Change::Paused { until, failures } => {
             let why = match event {
@@ -420,19 +419,17 @@ fn breaker_notice(provider: &str, change: &Change, event: &Event, now: UnixTime)
                 format!("{} min", secs / 60)
             };
             tracing::warn!(provider, failures, pause_secs = secs, "provider paused");
-            format!(
+            let message = format!(
                 "{provider}: {failures} automatic operations in a row failed{why}; \
                  its automatic work waits {wait}, then one is tried alone"
-            )
+            );
+            (message, Some(*until))
         }
         Change::Resumed => {
             tracing::info!(provider, "provider resumed");
-            format!("{provider} answers again: its automatic work resumes")
+            let message = format!("{provider} answers again: its automatic work resumes");
+            (message, None)
         }
-    };
-    let until = match change {
-        Change::Paused { until, .. } => Some(*until),
-        _ => None,
     };
     Some(Event::ProviderPaused {
         provider: provider.to_owned(),
@@ -468,12 +465,19 @@ fn note_failure(backoff: &Mutex<Backoff>, conn: ConnectionId, now: UnixTime, err
     let retry = if error.kind == ErrorKind::Config {
         UnixTime(i64::MAX)
     } else {
-        let asked = error
-            .retry_after
-            .map_or(0, |s| i64::try_from(s).unwrap_or(MAX_BACKOFF_SECS));
-        now.plus_secs(backoff_secs(failures).max(asked.min(MAX_BACKOFF_SECS)))
+        retry_at(now, failures, error)
     };
     b.insert(conn, (failures, retry));
+}
+
+/// When to try again after `failures` in a row, the last being `error`:
+/// [`backoff_secs`], stretched (never shortened) by a server's
+/// `Retry-After` up to the longest back-off.
+pub(crate) fn retry_at(now: UnixTime, failures: u32, error: &OpError) -> UnixTime {
+    let asked = error
+        .retry_after
+        .map_or(0, |s| i64::try_from(s).unwrap_or(MAX_BACKOFF_SECS));
+    now.plus_secs(backoff_secs(failures).max(asked.min(MAX_BACKOFF_SECS)))
 }
 
 #[cfg(test)]
