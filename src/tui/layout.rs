@@ -30,6 +30,13 @@ pub fn too_small(area: Rect) -> bool {
     area.width < MIN_WIDTH || area.height < MIN_HEIGHT
 }
 
+/// [`for_app`] on the screen `update` last heard of (`Msg::Resize`): what
+/// a key or a click in `update` acts on is what was drawn.
+pub(crate) fn on_screen(app: &App) -> Areas {
+    let (w, h) = app.size;
+    for_app(app, Rect::new(0, 0, w, h))
+}
+
 /// The panes for this app on a screen of `area`: the header takes more
 /// lines when its counts do not fit on one.
 pub(crate) fn for_app(app: &App, area: Rect) -> Areas {

@@ -27,9 +27,7 @@ pub(super) fn toggle(app: &mut App, now: UnixTime) -> Vec<Command> {
 /// Scrolls the pane's text by `by` lines, no further than its last line
 /// at the bottom of the pane (so one press back always moves it).
 pub(super) fn scroll(app: &mut App, by: i64, now: UnixTime) -> Vec<Command> {
-    let (w, h) = app.size;
-    let areas = super::super::layout::for_app(app, ratatui::layout::Rect::new(0, 0, w, h));
-    let Some(pane) = areas.detail else {
+    let Some(pane) = super::super::layout::on_screen(app).detail else {
         return Vec::new();
     };
     let most = super::super::render::detail_max_scroll(app, pane, now);

@@ -4,7 +4,7 @@
 //! Dialogs own the screen while open, so the mouse does nothing under them.
 
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
-use ratatui::layout::{Position, Rect};
+use ratatui::layout::Position;
 
 use crate::domain::UnixTime;
 use crate::worker::Command;
@@ -32,16 +32,13 @@ pub(super) fn on_mouse(app: &mut App, m: MouseEvent, now: UnixTime) -> Vec<Comma
 }
 
 fn over_detail(app: &App, m: MouseEvent) -> bool {
-    let (w, h) = app.size;
-    layout::for_app(app, Rect::new(0, 0, w, h))
+    layout::on_screen(app)
         .detail
         .is_some_and(|d| d.contains(Position::new(m.column, m.row)))
 }
 
 fn click(app: &mut App, column: u16, row: u16, now: UnixTime) -> Vec<Command> {
-    let (w, h) = app.size;
-    let areas = layout::for_app(app, Rect::new(0, 0, w, h));
-    let body = layout::table_body(areas.main);
+    let body = layout::table_body(layout::on_screen(app).main);
     if !body.contains(Position::new(column, row)) {
         return Vec::new();
     }

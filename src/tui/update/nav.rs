@@ -4,8 +4,6 @@
 //! The page size comes from the same layout function render uses, fed with
 //! the last terminal size, so `ctrl-d` moves exactly half of what is visible.
 
-use ratatui::layout::Rect;
-
 use crate::domain::UnixTime;
 use crate::worker::Command;
 
@@ -16,9 +14,7 @@ use super::{data, detail};
 
 /// Rows of the table body on screen now (at least one).
 pub(crate) fn page_rows(app: &App) -> usize {
-    let (w, h) = app.size;
-    let areas = layout::for_app(app, Rect::new(0, 0, w, h));
-    usize::from(layout::table_body(areas.main).height).max(1)
+    usize::from(layout::table_body(layout::on_screen(app).main).height).max(1)
 }
 
 pub(super) fn on_move(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> {
