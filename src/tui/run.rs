@@ -70,8 +70,8 @@ pub async fn run(
     // A hung-up terminal answers every read and write with EIO; closing a
     // window sends SIGHUP too, and whichever comes first ends the loop.
     let gone = match &ended {
-        Ok(Ending::Quit) | Ok(Ending::Signal("SIGTERM")) => false,
-        Ok(_) => true,
+        Ok(Ending::Quit | Ending::Signal(Signal::Terminate)) => false,
+        Ok(Ending::Signal(Signal::Hangup) | Ending::InputClosed) => true,
         Err(e) => e.raw_os_error() == Some(libc::EIO),
     };
     if gone {
@@ -91,7 +91,7 @@ pub async fn run(
 enum Ending {
     /// `update` asked to quit.
     Quit,
-    Signal(&'static str),
+    Signal(Signal),
     /// The terminal closed its input.
     InputClosed,
 }
@@ -113,7 +113,7 @@ async fn drive(
         let next = tokio::select! {
             next = sources.next() => next?,
             signal = stop.recv() => {
-                tracing::info!(signal, "stopping the dashboard");
+                tracing::info!(?signal, "stopping the dashboard");
                 return Ok(Ending::Signal(signal));
             }
         };
@@ -164,12 +164,20 @@ impl Stop {
         })
     }
 
-    async fn recv(&mut self) -> &'static str {
+    async fn recv(&mut self) -> Signal {
         tokio::select! {
-            _ = self.term.recv() => "SIGTERM",
-            _ = self.hup.recv() => "SIGHUP",
+            _ = self.term.recv() => Signal::Terminate,
+            _ = self.hup.recv() => Signal::Hangup,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Signal {
+    /// SIGTERM: asked to stop; the terminal is still there.
+    Terminate,
+    /// SIGHUP: the terminal is gone.
+    Hangup,
 }
 
 /// Everything the loop waits on: terminal input (`I`: the terminal's
