@@ -144,13 +144,17 @@ pub(crate) fn create_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<
     file.write_all(bytes)?;
     file.sync_all()?;
     // The folder entry must be durable too, or a power loss can lose the key.
-    // A bare file name's parent is "", which names no folder: it is ".".
-    let parent = match path.parent() {
+    File::open(folder_of(path))?.sync_all()?;
+    Ok(())
+}
+
+/// The folder `path` is in. A bare file name's parent is "", which names no
+/// folder (opening it fails): it is ".".
+pub(crate) fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
-    };
-    File::open(parent)?.sync_all()?;
-    Ok(())
+    }
 }
 
 /// Reads a small private file without following a link swapped in after the check.

@@ -185,9 +185,7 @@ fn load_key_file(path: &Path, create: bool) -> Result<KeyBytes, StoreError> {
 }
 
 fn create_key_file(path: &Path) -> Result<(), StoreError> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        super::files::create_dir_if_missing(parent)?;
-    }
+    super::files::create_dir_if_missing(super::files::folder_of(path))?;
     let key = random_bytes::<KEY_LEN>();
     match create_private_file(path, key.as_slice()) {
         // Another bankdeck created it first; the caller reads theirs.
