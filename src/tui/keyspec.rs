@@ -97,6 +97,13 @@ impl KeySpec {
             } else {
                 break;
             };
+            if mods.contains(flag) {
+                let name = &rest[..len - 1];
+                return Err(format!(
+                    "'{name}' given twice in '{}' (write it once, as in ctrl-alt-x)",
+                    text.trim()
+                ));
+            }
             mods |= flag;
             rest = &rest[len..];
         }
@@ -189,6 +196,19 @@ mod tests {
         assert!(KeySpec::parse("hyper-x").is_err());
         assert!(KeySpec::parse("").is_err());
         assert!(KeySpec::parse("f13").is_err());
+        assert_eq!(
+            KeySpec::parse("ctrl-alt-x").unwrap().to_string(),
+            "ctrl-alt-x"
+        );
+    }
+
+    #[test]
+    fn a_modifier_given_twice_is_refused_with_what_to_write() {
+        for text in ["ctrl-ctrl-x", "alt-ctrl-ALT-x", "shift-shift-tab"] {
+            let error = KeySpec::parse(text).unwrap_err();
+            assert!(error.contains("given twice"), "{text}: {error}");
+            assert!(error.contains(text), "{text}: {error}");
+        }
     }
 
     #[test]
