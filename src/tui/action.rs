@@ -30,6 +30,9 @@ pub enum Action {
     /// Scroll the detail pane's text, which a short pane cuts off.
     DetailDown,
     DetailUp,
+    /// Scroll the activity pane back through older lines, and forward.
+    ActivityUp,
+    ActivityDown,
     Reveal,
     Exchange,
     Refresh,
@@ -47,7 +50,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 30] = [
         Action::Quit,
         Action::Help,
         Action::Back,
@@ -64,6 +67,8 @@ impl Action {
         Action::ToggleDetail,
         Action::DetailDown,
         Action::DetailUp,
+        Action::ActivityUp,
+        Action::ActivityDown,
         Action::Reveal,
         Action::Exchange,
         Action::Refresh,
@@ -128,6 +133,8 @@ impl Action {
             Action::ToggleDetail => ("toggle_detail", "show or hide the detail pane"),
             Action::DetailDown => ("detail_down", "scroll the detail pane down"),
             Action::DetailUp => ("detail_up", "scroll the detail pane up"),
+            Action::ActivityUp => ("activity_up", "older activity (half the pane)"),
+            Action::ActivityDown => ("activity_down", "newer activity; at the end it follows"),
             Action::Reveal => ("reveal", "reveal tokens for 10 s"),
             Action::Exchange => ("exchange", "exchange the Dapi access code"),
             Action::Refresh => ("refresh", "refresh the selected token"),

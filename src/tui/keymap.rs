@@ -31,6 +31,8 @@ fn default_keys(action: Action) -> Vec<KeySpec> {
         Action::ToggleDetail => vec![K::code(KeyCode::Enter), K::plain('d')],
         Action::DetailDown => vec![K::plain('J'), K::ctrl('e')],
         Action::DetailUp => vec![K::plain('K'), K::ctrl('y')],
+        Action::ActivityUp => vec![K::plain('[')],
+        Action::ActivityDown => vec![K::plain(']')],
         Action::Reveal => vec![K::plain('v')],
         Action::Exchange => vec![K::plain('e')],
         Action::Refresh => vec![K::plain('r')],

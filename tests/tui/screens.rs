@@ -20,6 +20,18 @@ pub fn screen(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
     terminal
 }
 
+/// The text of `app` drawn on a `w`×`h` terminal at `now`, a line a row.
+fn text_at(app: &mut App, w: u16, h: u16, now: UnixTime) -> String {
+    app.update(Msg::Resize(w, h), now);
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| render(app, f, now)).unwrap();
+    let buf = terminal.backend().buffer().clone();
+    (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Some history in the activity pane, as a morning's work would leave.
 fn with_activity(app: &mut App) {
     app.update(
@@ -323,16 +335,7 @@ fn a_paused_provider_stays_in_sight_until_it_answers() {
         let message = format!("later line {i}");
         app.update(Msg::Worker(Event::Notice { message }), NOW);
     }
-    let screen_text = |app: &mut App, now: UnixTime| {
-        app.update(Msg::Resize(120, 30), now);
-        let mut terminal = Terminal::new(TestBackend::new(120, 30)).unwrap();
-        terminal.draw(|f| render(app, f, now)).unwrap();
-        let buf = terminal.backend().buffer().clone();
-        (0..30)
-            .map(|y| (0..120).map(|x| buf[(x, y)].symbol()).collect::<String>())
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let screen_text = |app: &mut App, now: UnixTime| text_at(app, 120, 30, now);
     let shown = screen_text(&mut app, NOW);
     assert!(
         shown.contains(&format!("bank paused until {}", until.clock())),
@@ -356,14 +359,7 @@ fn a_paused_provider_stays_in_sight_until_it_answers() {
 fn a_cut_off_detail_pane_scrolls_to_its_last_line_and_back() {
     let mut app = app();
     open_detail(&mut app, 2, None);
-    let text = |app: &mut App| {
-        let terminal = screen(app, 120, 34);
-        let buf = terminal.backend().buffer().clone();
-        (0..34)
-            .map(|y| (0..120).map(|x| buf[(x, y)].symbol()).collect::<String>())
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let text = |app: &mut App| text_at(app, 120, 34, NOW);
     let top = text(&mut app);
     assert!(top.contains("more below: J"), "{top}");
     assert!(
@@ -399,4 +395,83 @@ fn a_cut_off_detail_pane_scrolls_to_its_last_line_and_back() {
         NOW,
     );
     assert_ne!(app.selected_id(), Some(ConnectionId(2)));
+}
+
+/// The activity pane scrolls back: `[` shows older lines, new ones arrive
+/// below without moving what is being read (the title counts them), `]`
+/// at the end follows the newest again, and the wheel over the pane
+/// scrolls it without moving the selection.
+#[test]
+fn the_activity_pane_scrolls_back_and_stays_while_new_lines_arrive() {
+    let mut app = app();
+    let notice = |i: usize| {
+        Msg::Worker(Event::Notice {
+            message: format!("notice number {i:03}"),
+        })
+    };
+    for i in 0..40 {
+        app.update(notice(i), NOW);
+    }
+    let text = |app: &mut App| text_at(app, 120, 34, NOW);
+    let newest = text(&mut app);
+    assert!(newest.contains("notice number 039"), "{newest}");
+    assert!(!newest.contains("newer below"), "{newest}");
+    app.update(key('['), NOW);
+    let back = text(&mut app);
+    assert!(!back.contains("notice number 039"), "{back}");
+    let (_, title) = back
+        .split_once(" activity ")
+        .expect("the pane's title is on screen");
+    let count: usize = title
+        .split_once(" newer below: ]")
+        .and_then(|(before, _)| before.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the title counts what is below: {back}"));
+    assert!(count > 0);
+    let oldest_shown = |s: &str| {
+        s.lines()
+            .find_map(|l| {
+                l.split_once("notice number ")
+                    .map(|(_, n)| n[..3].to_owned())
+            })
+            .unwrap()
+    };
+    let reading = oldest_shown(&back);
+    app.update(notice(40), NOW);
+    let after = text(&mut app);
+    assert_eq!(oldest_shown(&after), reading, "a new line does not move it");
+    assert!(
+        after.contains(&format!("{} newer below", count + 1)),
+        "{after}"
+    );
+    for _ in 0..20 {
+        app.update(key(']'), NOW);
+    }
+    let end = text(&mut app);
+    assert!(end.contains("notice number 040"), "{end}");
+    assert!(!end.contains("newer below"), "{end}");
+    app.update(notice(41), NOW);
+    assert!(
+        text(&mut app).contains("notice number 041"),
+        "follows again"
+    );
+    // The wheel over the pane: up is older.
+    let row = end
+        .lines()
+        .position(|l| l.contains(" activity "))
+        .expect("the pane's title");
+    let selected = app.selected_id();
+    let row = u16::try_from(row + 2).unwrap();
+    app.update(
+        mouse(crossterm::event::MouseEventKind::ScrollUp, 10, row),
+        NOW,
+    );
+    let wheeled = text(&mut app);
+    assert!(wheeled.contains("3 newer below"), "{wheeled}");
+    assert_eq!(app.selected_id(), selected, "the table's selection stays");
+    app.update(
+        mouse(crossterm::event::MouseEventKind::ScrollDown, 10, row),
+        NOW,
+    );
+    assert!(!text(&mut app).contains("newer below"));
 }

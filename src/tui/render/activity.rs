@@ -6,10 +6,16 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
+use super::super::Action;
 use super::super::activity::Level;
 use super::super::app::App;
 use super::theme::Theme;
 use crate::domain::UnixTime;
+
+/// Lines of text the pane at `area` shows, inside its border.
+pub(crate) fn activity_rows(area: Rect) -> usize {
+    usize::from(Block::bordered().inner(area).height)
+}
 
 pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, theme: Theme) {
     let mut title = vec![Span::styled(" activity ", theme.title())];
@@ -34,13 +40,24 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
             theme.dim(),
         ));
     }
+    let rows = activity_rows(area);
+    let back = app.activity.back(rows);
+    if back > 0 {
+        // Said, since a pane that stopped following looks like a quiet one.
+        let key = app.keymap.first_key(Action::ActivityDown);
+        let text = match key {
+            Some(key) => format!("· {back} newer below: {key} "),
+            None => format!("· {back} newer below "),
+        };
+        title.push(Span::styled(text, theme.level(Level::Warn)));
+    }
     let block = Block::bordered().title(Line::from(title));
-    let rows = usize::from(block.inner(area).height);
-    let skip = app.activity.lines().len().saturating_sub(rows);
+    let skip = app.activity.lines().len().saturating_sub(rows + back);
     let lines: Vec<Line> = app
         .activity
         .lines()
         .skip(skip)
+        .take(rows)
         .map(|l| {
             Line::from(vec![
                 Span::styled(format!("{} ", l.at.clock()), theme.dim()),

@@ -8,7 +8,7 @@ use super::super::action::Action;
 use super::super::activity::Level;
 use super::super::app::{App, UsersView};
 use super::super::forms::Mode;
-use super::{data, detail, nav, ops};
+use super::{activity, data, detail, nav, ops};
 
 pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> {
     if app.readonly && action.changes_state() {
@@ -33,6 +33,8 @@ pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> 
         Action::ToggleDetail => detail::toggle(app, now),
         Action::DetailDown => detail::scroll(app, 1, now),
         Action::DetailUp => detail::scroll(app, -1, now),
+        Action::ActivityUp => activity::scroll_half(app, 1),
+        Action::ActivityDown => activity::scroll_half(app, -1),
         Action::Reveal => detail::reveal(app, now),
         Action::ToggleUsers => toggle_users(app, now),
         Action::Reload => vec![data::reload(app)],

@@ -5,6 +5,7 @@
 //! draws, or sends: the run loop does that with what `update` returns.
 
 mod actions;
+mod activity;
 mod data;
 mod detail;
 mod dialogs;

@@ -1,5 +1,5 @@
 //! The mouse: a click selects the row under it, the wheel moves the
-//! selection, or scrolls the detail pane when it is over that pane.
+//! selection, or scrolls the detail or activity pane when it is over it.
 //!
 //! Dialogs own the screen while open, so the mouse does nothing under them.
 
@@ -12,7 +12,7 @@ use crate::worker::Command;
 use super::super::app::App;
 use super::super::forms::Mode;
 use super::super::layout;
-use super::{detail, nav};
+use super::{activity, detail, nav};
 
 /// Rows one wheel notch moves.
 const WHEEL_ROWS: i64 = 3;
@@ -22,19 +22,25 @@ pub(super) fn on_mouse(app: &mut App, m: MouseEvent, now: UnixTime) -> Vec<Comma
         return Vec::new();
     }
     match m.kind {
-        MouseEventKind::ScrollDown if over_detail(app, m) => detail::scroll(app, WHEEL_ROWS, now),
-        MouseEventKind::ScrollUp if over_detail(app, m) => detail::scroll(app, -WHEEL_ROWS, now),
-        MouseEventKind::ScrollDown => nav::move_by(app, WHEEL_ROWS, now),
-        MouseEventKind::ScrollUp => nav::move_by(app, -WHEEL_ROWS, now),
+        MouseEventKind::ScrollDown => wheel(app, m, WHEEL_ROWS, now),
+        MouseEventKind::ScrollUp => wheel(app, m, -WHEEL_ROWS, now),
         MouseEventKind::Down(MouseButton::Left) => click(app, m.column, m.row, now),
         _ => Vec::new(),
     }
 }
 
-fn over_detail(app: &App, m: MouseEvent) -> bool {
-    layout::on_screen(app)
-        .detail
-        .is_some_and(|d| d.contains(Position::new(m.column, m.row)))
+/// A wheel notch `by` rows down (negative: up), to the pane under it.
+fn wheel(app: &mut App, m: MouseEvent, by: i64, now: UnixTime) -> Vec<Command> {
+    let at = Position::new(m.column, m.row);
+    let panes = layout::on_screen(app);
+    if panes.detail.is_some_and(|d| d.contains(at)) {
+        detail::scroll(app, by, now)
+    } else if panes.activity.contains(at) {
+        // Down is towards the newest line, as in any log.
+        activity::scroll(app, -by)
+    } else {
+        nav::move_by(app, by, now)
+    }
 }
 
 fn click(app: &mut App, column: u16, row: u16, now: UnixTime) -> Vec<Command> {
