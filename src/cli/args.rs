@@ -62,7 +62,9 @@ pub enum Cmd {
     },
     /// Browser login (authorization code with PKCE) for an OAuth 2.0 or OIDC provider.
     Login {
+        /// The provider's name in the config.
         provider: String,
+        /// The end user the connection belongs to (`users add` first).
         #[arg(long)]
         user: String,
         /// Only print the URL; do not open a browser.
@@ -71,6 +73,7 @@ pub enum Cmd {
     },
     /// Get an app-level token with the client-credentials grant.
     Token {
+        /// The provider's name in the config.
         provider: String,
         /// The user the token is filed under.
         #[arg(long, default_value = "app")]
@@ -98,16 +101,21 @@ pub enum Cmd {
     },
     /// Show the audit log, newest first.
     Audit {
+        /// One JSON array, for scripts. Never contains a token.
         #[arg(long)]
         json: bool,
         /// Only this connection.
         #[arg(long, value_name = "ID")]
         connection: Option<i64>,
+        /// At most this many entries.
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
     /// Print shell completions.
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        /// The shell to print them for.
+        shell: clap_complete::Shell,
+    },
     /// Fill the store with generated users and connections in every state,
     /// for benchmarks (see BENCHMARKS.md). Hidden: an operator never needs it.
     #[command(hide = true)]
@@ -119,6 +127,7 @@ pub enum Cmd {
     },
     /// Serve the provider emulation on 127.0.0.1 (for trying bankdeck and for tests).
     Sandbox {
+        /// The port to listen on (0: any free one, printed at start).
         #[arg(long, default_value_t = 0)]
         port: u16,
         /// A fault to inject: ROUTE:KIND[=ARG][,count=N][,rate=R], e.g. `oidc.token:503,count=2` or `*:latency=200` (repeatable).
@@ -135,12 +144,17 @@ pub enum ConfigCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCmd {
+    /// Add an end user, by a name unique in the store.
     Add {
+        /// The user's name, as the table shows it.
         name: String,
+        /// The user's email address, kept for the operator.
         #[arg(long)]
         email: Option<String>,
     },
+    /// List the end users.
     List {
+        /// One JSON array, for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -150,6 +164,7 @@ pub enum UsersCmd {
 pub enum LinkCmd {
     /// Store a Dapi Connect success payload (from a file, or - for standard input).
     Dapi {
+        /// The end user the connection belongs to (`users add` first).
         #[arg(long)]
         user: String,
         #[arg(long, value_name = "FILE|-")]

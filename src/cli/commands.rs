@@ -8,7 +8,7 @@ use color_eyre::eyre::{Result, bail, eyre};
 
 use super::args::{ConfigCmd, LinkCmd, Target, UsersCmd};
 use super::context::Context;
-use super::output::{StatusRow, table};
+use super::output::{StatusRow, fit, table};
 use crate::config::{Config, Family};
 use crate::domain::{ConnectPayload, Connection, ConnectionId, OpKind, UnixTime};
 use crate::worker::WorkerOptions;
@@ -87,12 +87,8 @@ pub async fn users(ctx: &Context, cmd: UsersCmd, readonly: bool) -> Result<ExitC
                 println!("{}", serde_json::to_string_pretty(&users)?);
             } else {
                 for u in users {
-                    println!(
-                        "{:>6}  {:<24} {}",
-                        u.id.0,
-                        u.name,
-                        u.email.unwrap_or_default()
-                    );
+                    let name = fit(&u.name, 24);
+                    println!("{:>6}  {name} {}", u.id.0, u.email.unwrap_or_default());
                 }
             }
         }

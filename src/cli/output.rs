@@ -3,6 +3,7 @@
 //! reach.
 
 use serde::Serialize;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::domain::{ConnState, Connection, UnixTime};
 
@@ -72,12 +73,12 @@ pub fn table(rows: &[StatusRow<'_>]) -> String {
     );
     for r in rows {
         out.push_str(&format!(
-            "{:>6}  {:<16} {:<12} {:<7} {:<34} {:<16} {}\n",
+            "{:>6}  {} {} {:<7} {} {:<16} {}\n",
             r.id,
-            cut(r.user, 16),
-            cut(r.provider, 12),
+            fit(r.user, 16),
+            fit(r.provider, 12),
             r.kind,
-            cut(&r.state_text, 34),
+            fit(&r.state_text, 34),
             r.time_left,
             cut(&r.scopes.join(" "), 40)
         ));
@@ -85,12 +86,51 @@ pub fn table(rows: &[StatusRow<'_>]) -> String {
     out
 }
 
-pub fn cut(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
-        t.push('…');
-        t
+/// `s` cut to `columns` and padded to them: counted in terminal columns, not
+/// chars, since a CJK name or an emoji takes two and would push every column
+/// after it out of line.
+pub fn fit(s: &str, columns: usize) -> String {
+    let mut t = cut(s, columns);
+    let pad = columns.saturating_sub(t.width());
+    t.extend(std::iter::repeat_n(' ', pad));
+    t
+}
+
+/// `s` in at most `columns` terminal columns, an ellipsis marking the cut.
+pub fn cut(s: &str, columns: usize) -> String {
+    if s.width() <= columns {
+        return s.to_string();
+    }
+    let room = columns.saturating_sub(1);
+    let mut used = 0;
+    let mut t: String = s
+        .chars()
+        .take_while(|c| {
+            used += c.width().unwrap_or(0);
+            used <= room
+        })
+        .collect();
+    t.push('…');
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wide_names_are_cut_and_padded_by_columns_not_chars() {
+        assert_eq!(fit("ann", 6), "ann   ");
+        // Four chars, eight columns.
+        assert_eq!(fit("山田太郎", 10), "山田太郎  ");
+        assert_eq!(fit("山田太郎", 6).width(), 6);
+        assert_eq!(cut("山田太郎", 6), "山田…");
+        assert_eq!(cut("abcdefgh", 5), "abcd…");
+        assert_eq!(cut("abcde", 5), "abcde");
+        for name in ["山田 太郎", "Zoë 👩\u{200d}💻 Łukasz", "a\u{301}bc", "x"] {
+            for columns in 1..12 {
+                assert_eq!(fit(name, columns).width(), columns, "{name:?} in {columns}");
+            }
+        }
     }
 }
