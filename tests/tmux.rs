@@ -11,6 +11,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_bankdeck");
 
 struct Session {
     name: String,
+    /// Holds the session's own tmux socket, removed with it.
+    dir: tempfile::TempDir,
 }
 
 impl Session {
@@ -20,7 +22,8 @@ impl Session {
             "these tests need tmux: install it (apt-get install tmux)"
         );
         let name = format!("bankdeck-test-{}-{}", std::process::id(), rand_suffix());
-        let status = Command::new("tmux")
+        let dir = tempfile::tempdir().unwrap();
+        let status = tmux(dir.path())
             .args([
                 "new-session",
                 "-d",
@@ -36,12 +39,13 @@ impl Session {
             .status()
             .unwrap();
         assert!(status.success());
-        Session { name }
+        Session { name, dir }
     }
 
     fn keys(&self, keys: &[&str]) {
         for k in keys {
-            let ok = Command::new("tmux")
+            let ok = self
+                .tmux()
                 .args(["send-keys", "-t", &self.name, k])
                 .status()
                 .unwrap();
@@ -50,7 +54,8 @@ impl Session {
     }
 
     fn type_text(&self, text: &str) {
-        let ok = Command::new("tmux")
+        let ok = self
+            .tmux()
             .args(["send-keys", "-t", &self.name, "-l", text])
             .status()
             .unwrap();
@@ -58,7 +63,8 @@ impl Session {
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux")
+        let out = self
+            .tmux()
             .args(["capture-pane", "-p", "-t", &self.name])
             .output()
             .unwrap();
@@ -89,8 +95,12 @@ impl Session {
             .unwrap_or("")
     }
 
+    fn tmux(&self) -> Command {
+        tmux(self.dir.path())
+    }
+
     fn alive(&self) -> bool {
-        Command::new("tmux")
+        self.tmux()
             .args(["has-session", "-t", &self.name])
             .status()
             .map(|s| s.success())
@@ -100,11 +110,22 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
+        let _ = self
+            .tmux()
             .args(["kill-session", "-t", &self.name])
             .stderr(std::process::Stdio::null())
             .status();
     }
+}
+
+/// tmux on a server of the session's own, its socket in `dir`: tests run
+/// side by side, and on a shared server one test's last session ending shut
+/// the server down under another's `new-session` ("server exited
+/// unexpectedly").
+fn tmux(dir: &std::path::Path) -> Command {
+    let mut command = Command::new("tmux");
+    command.arg("-S").arg(dir.join("socket"));
+    command
 }
 
 fn rand_suffix() -> u32 {
@@ -207,7 +228,8 @@ fn a_resize_storm_down_to_one_cell_leaves_a_working_screen() {
         (2, 2),
         (120, 40),
     ] {
-        let ok = Command::new("tmux")
+        let ok = s
+            .tmux()
             .args([
                 "resize-window",
                 "-t",
@@ -226,7 +248,8 @@ fn a_resize_storm_down_to_one_cell_leaves_a_working_screen() {
     });
     assert!(scr.contains("connections"));
     assert!(s.alive());
-    let ok = Command::new("tmux")
+    let ok = s
+        .tmux()
         .args(["resize-window", "-t", &s.name, "-x", "50", "-y", "12"])
         .status()
         .unwrap();
@@ -250,7 +273,8 @@ fn a_hangup_or_a_terminate_ends_the_demo_and_removes_its_folder() {
             .unwrap_or_else(|| panic!("no demo folder in the header: {header}"));
         let dir = std::path::Path::new(path).parent().unwrap().to_owned();
         assert!(dir.is_dir(), "{dir:?}");
-        let pane = Command::new("tmux")
+        let pane = s
+            .tmux()
             .args(["display-message", "-p", "-t", &s.name, "#{pane_pid}"])
             .output()
             .unwrap();
@@ -260,9 +284,7 @@ fn a_hangup_or_a_terminate_ends_the_demo_and_removes_its_folder() {
         // Closing the window hangs the terminal up as well as sending
         // SIGHUP: whatever bankdeck writes while leaving finds no terminal.
         let ok = match signal {
-            "the window closed" => Command::new("tmux")
-                .args(["kill-session", "-t", &s.name])
-                .status(),
+            "the window closed" => s.tmux().args(["kill-session", "-t", &s.name]).status(),
             _ => Command::new("kill").args(["-s", signal, &pid]).status(),
         };
         assert!(ok.unwrap().success());
