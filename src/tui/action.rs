@@ -94,6 +94,32 @@ impl Action {
         self.info().0
     }
 
+    /// The actions the `:` line can run whose names start with `typed`
+    /// (`-` read as `_`), in [`Action::ALL`] order.
+    pub fn completions(typed: &str) -> Vec<Action> {
+        let typed = typed.trim().replace('-', "_");
+        Action::ALL
+            .into_iter()
+            .filter(|a| *a != Action::Command && a.name().starts_with(&typed))
+            .collect()
+    }
+
+    /// What Tab makes of `typed` on the `:` line: the longest start that
+    /// every completion shares, if it is longer than what was typed.
+    pub fn complete(typed: &str) -> Option<String> {
+        let found = Action::completions(typed);
+        let (first, rest) = found.split_first()?;
+        let shared = rest.iter().fold(first.name(), |shared, a| {
+            let len = shared
+                .bytes()
+                .zip(a.name().bytes())
+                .take_while(|(x, y)| x == y)
+                .count();
+            &shared[..len]
+        });
+        (shared.len() > typed.trim().len()).then(|| shared.to_owned())
+    }
+
     /// What the help overlay says the action does.
     pub fn describe(self) -> &'static str {
         self.info().1
@@ -161,5 +187,32 @@ mod tests {
             assert_eq!(Action::from_name(a.name()), Some(a), "{a:?}");
         }
         assert_eq!(Action::from_name("refresh_everything"), None);
+    }
+
+    #[test]
+    fn tab_completes_as_far_as_the_names_agree() {
+        assert_eq!(Action::complete("del").as_deref(), Some("delink"));
+        assert_eq!(Action::complete("act").as_deref(), Some("activity_"));
+        assert_eq!(Action::complete("activity_").as_deref(), None);
+        assert_eq!(
+            Action::complete("toggle-u").as_deref(),
+            Some("toggle_users")
+        );
+        assert_eq!(
+            Action::complete("refresh").as_deref(),
+            None,
+            "refresh is whole"
+        );
+        assert_eq!(Action::complete("zzz"), None);
+        assert_eq!(
+            Action::completions("refresh"),
+            [Action::Refresh, Action::RefreshAll]
+        );
+        assert_eq!(
+            Action::completions("comm"),
+            [],
+            "the : line cannot open itself"
+        );
+        assert_eq!(Action::completions("").len(), Action::ALL.len() - 1);
     }
 }

@@ -475,3 +475,43 @@ fn the_activity_pane_scrolls_back_and_stays_while_new_lines_arrive() {
     );
     assert!(!text(&mut app).contains("newer below"));
 }
+
+/// On the `:` line the key bar lists what the typed start could become,
+/// and Tab completes it as far as those names agree.
+#[test]
+fn tab_completes_an_action_name_on_the_colon_line() {
+    let mut app = app();
+    select(&mut app, 4);
+    let bottom = |app: &mut App| {
+        let shown = text_at(app, 120, 30, NOW);
+        shown.lines().last().unwrap_or_default().to_owned()
+    };
+    app.update(key(':'), NOW);
+    type_text(&mut app, "ref");
+    let line = bottom(&mut app);
+    assert!(line.starts_with(":ref "), "{line}");
+    assert!(line.contains("refresh · refresh_all"), "{line}");
+    assert!(line.contains("tab completes"), "{line}");
+    app.update(code(KeyCode::Tab), NOW);
+    let line = bottom(&mut app);
+    assert!(line.starts_with(":refresh "), "{line}");
+    let cmd = app.update(code(KeyCode::Enter), NOW);
+    assert!(
+        matches!(
+            cmd.as_slice(),
+            [Command::Refresh {
+                conn: ConnectionId(4),
+                ..
+            }]
+        ),
+        "{cmd:?}"
+    );
+    app.update(key(':'), NOW);
+    type_text(&mut app, "zz");
+    assert!(bottom(&mut app).contains("no such action"));
+    app.update(code(KeyCode::Tab), NOW);
+    assert!(
+        bottom(&mut app).starts_with(":zz "),
+        "Tab leaves what matches nothing"
+    );
+}

@@ -121,11 +121,27 @@ fn push(spans: &mut Vec<Span<'static>>, key: String, label: &str, theme: Theme) 
 }
 
 fn command_line(line: &LineEdit, frame: &mut Frame, area: Rect, theme: Theme) {
-    let text = Line::from(vec![
+    let mut spans = vec![
         Span::styled(":", theme.key()),
         Span::raw(line.text().to_owned()),
-        Span::styled("   enter runs · esc drops", theme.dim()),
-    ]);
+    ];
+    // What the typed start could become, so the names need not be known
+    // by heart; none once it is empty (every action) or whole.
+    let found = Action::completions(line.text());
+    let whole = found.iter().any(|a| a.name() == line.text().trim());
+    if !line.text().trim().is_empty() && !whole {
+        let names: Vec<&str> = found.iter().map(|a| a.name()).collect();
+        let hint = match names.as_slice() {
+            [] => "   no such action".to_owned(),
+            names => format!("   {}", names.join(" · ")),
+        };
+        spans.push(Span::styled(hint, theme.key()));
+    }
+    spans.push(Span::styled(
+        "   tab completes · enter runs · esc drops",
+        theme.dim(),
+    ));
+    let text = Line::from(spans);
     frame.render_widget(Paragraph::new(text), area);
     let x = area
         .x

@@ -12,6 +12,7 @@ use crate::worker::Command;
 use super::super::action::Action;
 use super::super::app::App;
 use super::super::forms::Mode;
+use super::super::line_edit::LineEdit;
 use super::{actions, data, dialogs, forms};
 
 pub(super) fn on_key(app: &mut App, key: KeyEvent, now: UnixTime) -> Vec<Command> {
@@ -65,6 +66,11 @@ fn command_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Command> {
             let typed = line.text().trim().to_owned();
             app.mode = Mode::Normal;
             return run_command(app, &typed, now);
+        }
+        KeyCode::Tab => {
+            if let Some(longer) = Action::complete(line.text()) {
+                *line = LineEdit::new(&longer);
+            }
         }
         _ => {
             line.handle_key(key);
