@@ -41,7 +41,7 @@ def fmt(values, unit, digits=1):
 
 
 def tmux(*args, check=True):
-    return subprocess.run(["tmux", "-L", SOCKET, *args], check=check, capture_output=True, text=True)
+    return subprocess.run(["tmux", "-S", SOCKET, *args], check=check, capture_output=True, text=True)
 
 
 def cpu_ticks(pid):
@@ -73,7 +73,7 @@ class Screen:
     def __init__(self, env_pairs, binary=BIN):
         tmux("kill-server", check=False)
         tmux("new-session", "-d", "-s", "idle", "-x", "160", "-y", "50", "sleep 3600")
-        self.proc = subprocess.Popen(["tmux", "-L", SOCKET, "-C", "attach", "-t", "idle"],
+        self.proc = subprocess.Popen(["tmux", "-S", SOCKET, "-C", "attach", "-t", "idle"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
         self.buf = b""
         self.written = False  # the pane was written to since the last capture
@@ -345,7 +345,10 @@ def status_like(path, key):
     return 0
 
 
-SOCKET = f"bankdeck-bench-{os.getpid()}"
+# A server of our own, its socket in a folder removed at exit: tmux leaves
+# the socket file behind when its server stops.
+SOCKET_DIR = tempfile.TemporaryDirectory(prefix="bankdeck-bench-tmux-")
+SOCKET = os.path.join(SOCKET_DIR.name, "socket")
 
 if __name__ == "__main__":
     main()
