@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use super::*;
 use crate::domain::{Flags, Grant, Lifetimes, ProviderKind, UserId};
 use crate::tui::counts::StateCounts;
