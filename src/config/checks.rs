@@ -17,6 +17,7 @@ impl Cx<'_> {
             line: at.map(|o| line_of(self.text, o)),
             key: key.to_string(),
             message: message.into(),
+            more: Vec::new(),
         }
     }
 

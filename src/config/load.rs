@@ -26,14 +26,21 @@ pub struct ConfigError {
     pub line: Option<usize>,
     pub key: String,
     pub message: String,
+    /// Errors in the file's other providers, found in the same read, so
+    /// one run shows everything to fix rather than one problem a run.
+    pub more: Vec<ConfigError>,
 }
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.line {
-            Some(line) => write!(f, "{}:{}: {}: {}", self.file, line, self.key, self.message),
-            None => write!(f, "{}: {}: {}", self.file, self.key, self.message),
+            Some(line) => write!(f, "{}:{}: {}: {}", self.file, line, self.key, self.message)?,
+            None => write!(f, "{}: {}: {}", self.file, self.key, self.message)?,
         }
+        for other in &self.more {
+            write!(f, "\n{other}")?;
+        }
+        Ok(())
     }
 }
 
@@ -107,6 +114,7 @@ pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
             line: None,
             key: "(file)".into(),
             message: format!("cannot read: {e}"),
+            more: Vec::new(),
         }),
     }
 }
@@ -118,8 +126,12 @@ pub fn parse_layers(path: Option<&Path>, text: &str) -> Result<Config, ConfigErr
     let user: RawFile = parse_raw(&file, text)?;
     let cx = Cx { file: &file, text };
     let base = overlay(&defaults.defaults, &user.defaults);
+    let mut errors = Vec::new();
     let warn_within = match &user.warn_within {
-        Some(v) => cx.duration(v, "warn_within")?,
+        Some(v) => cx.duration(v, "warn_within").unwrap_or_else(|e| {
+            errors.push(e);
+            Duration::ZERO
+        }),
         None => Cx {
             file: "(embedded defaults)",
             text: DEFAULTS,
@@ -135,8 +147,19 @@ pub fn parse_layers(path: Option<&Path>, text: &str) -> Result<Config, ConfigErr
     let mut providers = BTreeMap::new();
     for (name, raw) in &user.providers {
         let merged = overlay(&base, raw.get_ref());
-        let provider = cx.provider(name, raw.span().start, &merged)?;
-        providers.insert(name.clone(), provider);
+        match cx.provider(name, raw.span().start, &merged) {
+            Ok(provider) => {
+                providers.insert(name.clone(), provider);
+            }
+            // A bad `[defaults]` value fails every provider alike: once is enough.
+            Err(e) if errors.iter().any(|o: &ConfigError| same_place(o, &e)) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut errors = errors.into_iter();
+    if let Some(mut first) = errors.next() {
+        first.more = errors.collect();
+        return Err(first);
     }
     Ok(Config {
         source: path.map(Path::to_path_buf),
@@ -144,6 +167,10 @@ pub fn parse_layers(path: Option<&Path>, text: &str) -> Result<Config, ConfigErr
         keys: user.keys,
         providers,
     })
+}
+
+fn same_place(a: &ConfigError, b: &ConfigError) -> bool {
+    a.file == b.file && a.line == b.line && a.message == b.message
 }
 
 fn parse_raw(file: &str, text: &str) -> Result<RawFile, ConfigError> {
@@ -156,6 +183,7 @@ fn parse_raw(file: &str, text: &str) -> Result<RawFile, ConfigError> {
             line,
             key: "(syntax)".into(),
             message: e.message().to_string(),
+            more: Vec::new(),
         }
     })
 }

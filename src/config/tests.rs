@@ -118,3 +118,35 @@ fn oidc_needs_issuer_or_token_url() {
     let e = parse("[providers.o]\nkind = \"oidc\"\nclient_id = \"c\"\n").unwrap_err();
     assert_eq!(e.key, "providers.o.issuer");
 }
+
+#[test]
+fn every_provider_in_error_is_named_in_one_read() {
+    let text = "warn_within = \"soon\"\n\
+        [providers.a]\nkind = \"dapi\"\nbase_url = \"https://api.dapi.com\"\napp_secret = \"s3cr3t-literal\"\n\
+        [providers.b]\nkind = \"oauth2\"\ntoken_url = \"http://bank.example/token\"\nclient_id = \"x\"\n\
+        [providers.good]\nkind = \"dapi\"\nbase_url = \"https://api.dapi.com\"\napp_secret = \"env:A\"\n";
+    let e = parse(text).unwrap_err();
+    let shown = e.to_string();
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines.len(), 3, "{shown}");
+    assert!(lines[0].starts_with("test.toml:1: warn_within:"), "{shown}");
+    assert!(
+        lines[1].starts_with("test.toml:5: providers.a.app_secret:"),
+        "{shown}"
+    );
+    assert!(
+        lines[2].starts_with("test.toml:8: providers.b.token_url:"),
+        "{shown}"
+    );
+    assert!(!shown.contains("s3cr3t"), "{shown}");
+}
+
+#[test]
+fn a_bad_default_is_named_once_not_once_a_provider() {
+    let text = "[defaults]\nmax_in_flight = 0\n\
+        [providers.a]\nkind = \"dapi\"\nbase_url = \"https://api.dapi.com\"\napp_secret = \"env:A\"\n\
+        [providers.b]\nkind = \"dapi\"\nbase_url = \"https://api.dapi.com\"\napp_secret = \"env:B\"\n";
+    let shown = parse(text).unwrap_err().to_string();
+    assert_eq!(shown.lines().count(), 1, "{shown}");
+    assert!(shown.starts_with("test.toml:2: "), "{shown}");
+}
