@@ -133,6 +133,11 @@ pub enum Cmd {
         /// A fault to inject: ROUTE:KIND[=ARG][,count=N][,rate=R], e.g. `oidc.token:503,count=2` or `*:latency=200` (repeatable).
         #[arg(long = "fault", value_name = "SPEC")]
         faults: Vec<String>,
+        /// Write a bankdeck config for this sandbox into DIR (created if
+        /// missing), with the sandbox's demo secrets in files beside it
+        /// (0600). Never replaces a file.
+        #[arg(long, value_name = "DIR")]
+        write_config: Option<PathBuf>,
     },
 }
 

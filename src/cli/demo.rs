@@ -55,7 +55,7 @@ pub async fn start() -> Result<Demo> {
     let sandbox = Sandbox::start(opts, 0)
         .await
         .wrap_err("cannot start the sandbox")?;
-    let config_path = write_config(dir.path(), &sandbox)?;
+    let config_path = write_config(dir.path(), &sandbox, "bankdeck --demo")?;
     let config = crate::config::load(Some(&config_path)).map_err(|e| eyre!("demo config: {e}"))?;
     let opened =
         crate::store::open_with_key(&dir.path().join("data"), &dir.path().join("key"), false)
@@ -76,7 +76,16 @@ fn restrict(path: &Path, mode: u32) -> Result<()> {
     Ok(())
 }
 
-fn write_secret(dir: &Path, name: &str, value: &str) -> Result<PathBuf> {
+fn taken(path: &Path) -> color_eyre::Report {
+    eyre!(
+        "{} already exists and is never replaced: choose an empty folder",
+        path.display()
+    )
+}
+
+/// Writes `text` to a new file `name` in `dir`, readable by its owner only.
+/// Never replaces a file: the folder may be one that holds real secrets.
+fn write_new(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let path = dir.join(name);
@@ -84,16 +93,30 @@ fn write_secret(dir: &Path, name: &str, value: &str) -> Result<PathBuf> {
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&path)?;
-    f.write_all(value.as_bytes())?;
+        .open(&path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => taken(&path),
+            _ => eyre!("cannot write {}: {e}", path.display()),
+        })?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| eyre!("cannot write {}: {e}", path.display()))?;
     Ok(path)
 }
 
-fn write_config(dir: &Path, sb: &Sandbox) -> Result<PathBuf> {
-    let app = write_secret(dir, "dapi-app-secret", DEMO_APP_SECRET)?;
-    let client = write_secret(dir, "client-secret", DEMO_CLIENT_SECRET)?;
+/// A config whose providers are the sandbox `sb`, with its demo secrets in
+/// files beside it, written into `dir` by `by` (named in its first line).
+pub(crate) fn write_config(dir: &Path, sb: &Sandbox, by: &str) -> Result<PathBuf> {
+    // All three checked first, so a refusal leaves no part of the set behind.
+    for name in ["dapi-app-secret", "client-secret", "config.toml"] {
+        let path = dir.join(name);
+        if path.symlink_metadata().is_ok() {
+            return Err(taken(&path));
+        }
+    }
+    let app = write_new(dir, "dapi-app-secret", DEMO_APP_SECRET)?;
+    let client = write_new(dir, "client-secret", DEMO_CLIENT_SECRET)?;
     let text = format!(
-        r#"# Written by `bankdeck --demo`: every provider is the in-process sandbox.
+        r#"# Written by `{by}`: every provider is the sandbox at {base}.
 warn_within = "2m"
 
 [providers.dapi]
@@ -120,6 +143,7 @@ client_secret = "file:{client}"
 scopes = ["openid", "offline_access", "accounts"]
 auto_refresh = true
 "#,
+        base = sb.base_url(),
         dapi = sb.dapi_base_url(),
         authz = sb.oauth2_authorize_url(),
         token = sb.oauth2_token_url(),
@@ -129,9 +153,7 @@ auto_refresh = true
         app = app.display(),
         client = client.display(),
     );
-    let path = dir.join("config.toml");
-    std::fs::write(&path, text)?;
-    Ok(path)
+    write_new(dir, "config.toml", &text)
 }
 
 /// Provider clients for every provider of `config`.

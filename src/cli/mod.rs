@@ -82,7 +82,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Sandbox { port, faults } => screen::sandbox(port, &faults).await,
+        Cmd::Sandbox {
+            port,
+            faults,
+            write_config,
+        } => screen::sandbox(port, &faults, write_config.as_deref()).await,
         Cmd::Generate { connections, users } => {
             let opened = crate::store::open(global.data_dir.as_deref(), ro)
                 .map_err(|e| color_eyre::eyre::eyre!("cannot open the store: {e}"))?;

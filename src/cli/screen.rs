@@ -1,6 +1,7 @@
 //! Launching the long-running front ends: the dashboard (on the operator's
 //! store, or on the demo's) and the sandbox server.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use color_eyre::eyre::{Result, eyre};
@@ -86,7 +87,11 @@ fn debug_panic_op(name: &str) -> Result<OpKind> {
     .ok_or_else(|| eyre!("--debug-panic: expected exchange, refresh, logout or delink"))
 }
 
-pub async fn sandbox(port: u16, faults: &[String]) -> Result<ExitCode> {
+pub async fn sandbox(
+    port: u16,
+    faults: &[String],
+    write_config: Option<&Path>,
+) -> Result<ExitCode> {
     let faults = faults
         .iter()
         .map(|f| parse_fault(f).map_err(|e| eyre!("--fault: {e}")))
@@ -95,6 +100,19 @@ pub async fn sandbox(port: u16, faults: &[String]) -> Result<ExitCode> {
         faults,
         ..SandboxOptions::default()
     };
-    serve_forever(opts, port).await?;
+    serve_forever(opts, port, |sb| -> Result<Vec<String>> {
+        let Some(dir) = write_config else {
+            return Ok(Vec::new());
+        };
+        std::fs::create_dir_all(dir)
+            .map_err(|e| eyre!("--write-config: cannot create {}: {e}", dir.display()))?;
+        let path = demo::write_config(dir, sb, "bankdeck sandbox --write-config")
+            .map_err(|e| eyre!("--write-config: {e}"))?;
+        Ok(vec![format!(
+            "  config   {} (bankdeck --config {0} ...; good while this sandbox runs)",
+            path.display()
+        )])
+    })
+    .await?;
     Ok(ExitCode::SUCCESS)
 }

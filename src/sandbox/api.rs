@@ -245,10 +245,19 @@ impl Drop for Sandbox {
 }
 
 /// Runs a sandbox until Ctrl-C, printing where everything is: the entry
-/// point of `bankdeck sandbox [--port N] [--fault SPEC]…`.
-pub async fn serve_forever(opts: SandboxOptions, port: u16) -> io::Result<()> {
+/// point of `bankdeck sandbox [--port N] [--fault SPEC]…`. `ready` runs once
+/// it listens, before the banner, which ends with the lines it returns.
+pub async fn serve_forever<E: From<io::Error>>(
+    opts: SandboxOptions,
+    port: u16,
+    ready: impl FnOnce(&Sandbox) -> Result<Vec<String>, E>,
+) -> Result<(), E> {
     let sandbox = Sandbox::start(opts, port).await?;
+    let extra = ready(&sandbox)?;
     print_banner(&sandbox);
+    for line in extra {
+        println!("{line}");
+    }
     tokio::signal::ctrl_c().await?;
     sandbox.shutdown().await;
     Ok(())
@@ -275,7 +284,10 @@ fn print_banner(sb: &Sandbox) {
         "  control  GET {base}/sandbox/state, POST {base}/sandbox/clock, {base}/sandbox/faults"
     );
     println!("  demo credentials: bankdeck::sandbox::{{DEMO_APP_SECRET, DEMO_CLIENT_ID,");
-    println!("           DEMO_CLIENT_SECRET, DEMO_PUBLIC_CLIENT_ID}} (documented in src/sandbox/)");
+    println!(
+        "           DEMO_CLIENT_SECRET, DEMO_PUBLIC_CLIENT_ID}} (documented in src/sandbox/);"
+    );
+    println!("           --write-config DIR writes a bankdeck config with them for this sandbox");
     for fault in lock(&sb.shared.faults).specs() {
         println!("  fault    {fault}");
     }

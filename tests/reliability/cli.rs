@@ -158,3 +158,85 @@ fn relative_paths_work_and_the_audit_names_the_account() {
     assert_eq!(audit[0]["op"], "add_user", "{audit}");
     assert_eq!(audit[0]["actor"], me.trim(), "{audit}");
 }
+
+/// The sandbox, killed when the test ends however it ends.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `bankdeck sandbox --write-config DIR` leaves a config that works against
+/// that sandbox as written, its secrets in files only their owner reads; a
+/// second sandbox into the same folder refuses rather than replace them.
+#[test]
+fn the_sandbox_writes_a_config_that_works_against_it() {
+    use std::io::BufRead;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = super::common::private_dir();
+    let folder = dir.path().join("sandbox-config");
+    let sandbox = |folder: &Path| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bankdeck"));
+        command
+            .args(["sandbox", "--port", "0", "--write-config"])
+            .arg(folder)
+            .env("XDG_STATE_HOME", dir.path().join("state"));
+        command
+    };
+    let mut running = Running(
+        sandbox(&folder)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let banner = std::io::BufReader::new(running.0.stdout.take().unwrap());
+    let config = folder.join("config.toml");
+    let line = banner
+        .lines()
+        .map(Result::unwrap)
+        .find(|l| l.trim_start().starts_with("config "))
+        .expect("the banner names the config it wrote");
+    assert!(line.contains(&*config.to_string_lossy()), "{line}");
+    for secret in ["client-secret", "dapi-app-secret"] {
+        let mode = std::fs::metadata(folder.join(secret))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{secret}");
+    }
+    let out = bankdeck(dir.path(), &config, &["token", "bank"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("token issued"), "{said}");
+    let checked = bankdeck(dir.path(), &config, &["config", "check"]);
+    let checked = String::from_utf8_lossy(&checked.stdout);
+    assert_eq!(checked.matches("[set]").count(), 3, "{checked}");
+    assert!(
+        !checked.contains(bankdeck::sandbox::DEMO_CLIENT_SECRET),
+        "{checked}"
+    );
+
+    let before = std::fs::read(&config).unwrap();
+    let again = sandbox(&folder).output().unwrap();
+    let error = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(2), "{error}");
+    assert!(
+        error.contains("already exists and is never replaced"),
+        "{error}"
+    );
+    assert_eq!(std::fs::read(&config).unwrap(), before);
+    // A folder holding only a config of its own gets no secret files either.
+    let other = dir.path().join("theirs");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("config.toml"), "# someone's own\n").unwrap();
+    assert!(!sandbox(&other).output().unwrap().status.success());
+    let left: Vec<_> = std::fs::read_dir(&other).unwrap().collect();
+    assert_eq!(left.len(), 1, "only their config.toml is there");
+}
