@@ -254,16 +254,13 @@ pub async fn serve_forever<E: From<io::Error>>(
 ) -> Result<(), E> {
     let sandbox = Sandbox::start(opts, port).await?;
     let extra = ready(&sandbox)?;
-    print_banner(&sandbox);
-    for line in extra {
-        println!("{line}");
-    }
+    print_banner(&sandbox, &extra);
     tokio::signal::ctrl_c().await?;
     sandbox.shutdown().await;
     Ok(())
 }
 
-fn print_banner(sb: &Sandbox) {
+fn print_banner(sb: &Sandbox, extra: &[String]) {
     let base = sb.base_url();
     let iss = sb.oidc_issuer();
     println!("bankdeck sandbox listening on {base}");
@@ -284,10 +281,15 @@ fn print_banner(sb: &Sandbox) {
         "  control  GET {base}/sandbox/state, POST {base}/sandbox/clock, {base}/sandbox/faults"
     );
     println!("  demo credentials: bankdeck::sandbox::{{DEMO_APP_SECRET, DEMO_CLIENT_ID,");
-    println!(
-        "           DEMO_CLIENT_SECRET, DEMO_PUBLIC_CLIENT_ID}} (documented in src/sandbox/);"
-    );
-    println!("           --write-config DIR writes a bankdeck config with them for this sandbox");
+    println!("           DEMO_CLIENT_SECRET, DEMO_PUBLIC_CLIENT_ID}} (documented in src/sandbox/)");
+    if extra.is_empty() {
+        println!(
+            "           (--write-config DIR writes a bankdeck config with them for this sandbox)"
+        );
+    }
+    for line in extra {
+        println!("{line}");
+    }
     for fault in lock(&sb.shared.faults).specs() {
         println!("  fault    {fault}");
     }
