@@ -245,11 +245,25 @@ fn confirm(op: OpKind, conn: &Connection) -> Result<()> {
 }
 
 fn print_conn(what: &str, c: &Connection, now: UnixTime, warn: i64) {
+    println!("{}", conn_line(what, c, now, warn));
+}
+
+/// `linked: connection 3 · amira · dapi · code pending (29:59 left)`: the
+/// time left in brackets unless the state's words already say it
+/// ("code pending (29:59 left) (29:59)") or there is none ("(—)").
+fn conn_line(what: &str, c: &Connection, now: UnixTime, warn: i64) -> String {
     let row = StatusRow::new(c, now, warn);
-    println!(
-        "{what}: connection {} · {} · {} · {} ({})",
-        c.id, c.user, c.provider, row.state_text, row.time_left
-    );
+    let left = row.time_left.as_str();
+    let said = left == "—" || row.state_text.contains(left);
+    let left = if said {
+        String::new()
+    } else {
+        format!(" ({left})")
+    };
+    format!(
+        "{what}: connection {} · {} · {} · {}{left}",
+        c.id, c.user, c.provider, row.state_text
+    )
 }
 
 pub fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
@@ -332,4 +346,33 @@ pub fn audit(ctx: &Context, json: bool, connection: Option<i64>, limit: usize) -
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AccessExpiry, Grant, ProviderKind};
+
+    #[test]
+    fn a_connection_line_says_the_time_left_once() {
+        let now = UnixTime(1_700_000_000);
+        let mut dapi = Connection::sample(3, "dapi", ProviderKind::Dapi, Grant::DapiConnect);
+        dapi.lifetimes.code_expires_at = Some(now.plus_secs(1800));
+        let line = conn_line("linked", &dapi, now, 120);
+        assert_eq!(
+            line,
+            "linked: connection 3 · amira · dapi · code pending (30:00 left)"
+        );
+        let mut bank =
+            Connection::sample(4, "bank", ProviderKind::OAuth2, Grant::AuthorizationCode);
+        bank.lifetimes.access = Some(AccessExpiry::At(now.plus_secs(300)));
+        let line = conn_line("refresh done", &bank, now, 120);
+        assert_eq!(
+            line,
+            "refresh done: connection 4 · amira · bank · active (05:00)"
+        );
+        bank.flags.reauth_required = true;
+        let line = conn_line("refresh failed", &bank, now, 120);
+        assert!(line.ends_with("· re-consent required"), "{line}");
+    }
 }
