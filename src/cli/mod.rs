@@ -109,7 +109,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             connection,
             limit,
         } => commands::audit(&Context::open(&global, true)?, json, connection, limit),
-        Cmd::Users { action } => commands::users(&Context::open(&global, ro)?, action, ro).await,
+        Cmd::Users { action } => {
+            // Listing reads, as `status` does: it must not create a store
+            // (and a key) where none was meant to be.
+            let reads = ro || matches!(action, args::UsersCmd::List { .. });
+            commands::users(&Context::open(&global, reads)?, action, ro).await
+        }
         Cmd::Link { kind } => commands::link(&Context::open(&global, ro)?, kind, ro).await,
         Cmd::Login {
             provider,

@@ -240,3 +240,18 @@ fn the_sandbox_writes_a_config_that_works_against_it() {
     let left: Vec<_> = std::fs::read_dir(&other).unwrap().collect();
     assert_eq!(left.len(), 1, "only their config.toml is there");
 }
+
+/// `users list` reads, as `status` does: where no store is, it says so and
+/// creates nothing (it used to create an empty store and a key there).
+#[test]
+fn listing_users_where_no_store_is_creates_none() {
+    let dir = super::common::private_dir();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let out = bankdeck(dir.path(), &config, &["users", "list"]);
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{error}");
+    assert!(error.contains("--data-dir"), "{error}");
+    assert!(!dir.path().join("data").exists());
+    assert!(!dir.path().join("key").exists());
+}
