@@ -124,7 +124,7 @@ impl Cx<'_> {
         })?;
         let kind = self.string(kind_v, &key("kind"))?;
         self.check_kind_keys(name, &kind, raw)?;
-        let common = self.common(name, raw)?;
+        let common = self.common(&format!("providers.{name}"), raw)?;
         let family = match kind.as_str() {
             "dapi" => Family::Dapi(DapiConfig {
                 base_url: self.url(
@@ -233,8 +233,10 @@ impl Cx<'_> {
         })
     }
 
-    fn common(&self, name: &str, raw: &RawProvider) -> Res<Common> {
-        let key = |k: &str| format!("providers.{name}.{k}");
+    /// The settings every provider has, from the table named `table`
+    /// (`providers.bank`, or `defaults` for the table they all inherit).
+    pub(super) fn common(&self, table: &str, raw: &RawProvider) -> Res<Common> {
+        let key = |k: &str| format!("{table}.{k}");
         let secs = |v: Option<&Spanned<toml::Value>>, k: &str, d: u64| -> Res<Duration> {
             Ok(self
                 .opt(v, |v| self.duration(v, &key(k)))?

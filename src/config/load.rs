@@ -144,6 +144,11 @@ pub fn parse_layers(path: Option<&Path>, text: &str) -> Result<Config, ConfigErr
             "warn_within",
         )?,
     };
+    // Checked on its own first, so a bad value is named where it is written
+    // (`defaults.timeout`), not as the first provider's that inherits it.
+    if let Err(e) = cx.common("defaults", &user.defaults) {
+        errors.push(e);
+    }
     let mut providers = BTreeMap::new();
     for (name, raw) in &user.providers {
         let merged = overlay(&base, raw.get_ref());

@@ -148,5 +148,11 @@ fn a_bad_default_is_named_once_not_once_a_provider() {
         [providers.b]\nkind = \"dapi\"\nbase_url = \"https://api.dapi.com\"\napp_secret = \"env:B\"\n";
     let shown = parse(text).unwrap_err().to_string();
     assert_eq!(shown.lines().count(), 1, "{shown}");
-    assert!(shown.starts_with("test.toml:2: "), "{shown}");
+    assert!(
+        shown.starts_with("test.toml:2: defaults.max_in_flight: "),
+        "named where it is written: {shown}"
+    );
+    // With no provider at all, a bad default is still an error.
+    let alone = parse("[defaults]\ntimeout = \"soon\"\n").unwrap_err();
+    assert_eq!(alone.key, "defaults.timeout");
 }
