@@ -5,6 +5,8 @@
 //! it runs, its answer is dropped and the current row is asked for instead,
 //! so scrolling fast costs one request per answer, not one per row.
 
+use ratatui::layout::Rect;
+
 use crate::domain::{ConnectionId, UnixTime};
 use crate::worker::{Command, Detail, RequestId};
 
@@ -27,9 +29,14 @@ pub(super) fn toggle(app: &mut App, now: UnixTime) -> Vec<Command> {
 /// Scrolls the pane's text by `by` lines, no further than its last line
 /// at the bottom of the pane (so one press back always moves it).
 pub(super) fn scroll(app: &mut App, by: i64, now: UnixTime) -> Vec<Command> {
-    let Some(pane) = super::super::layout::on_screen(app).detail else {
-        return Vec::new();
-    };
+    match super::super::layout::on_screen(app).detail {
+        Some(pane) => scroll_in(app, pane, by, now),
+        None => Vec::new(),
+    }
+}
+
+/// [`scroll`] where the caller already found the pane on screen.
+pub(super) fn scroll_in(app: &mut App, pane: Rect, by: i64, now: UnixTime) -> Vec<Command> {
     let most = super::super::render::detail_max_scroll(app, pane, now);
     let to = (i64::from(app.detail.scroll) + by).clamp(0, i64::from(most));
     app.detail.scroll = u16::try_from(to).unwrap_or(0);

@@ -33,13 +33,11 @@ pub(super) fn on_mouse(app: &mut App, m: MouseEvent, now: UnixTime) -> Vec<Comma
 fn wheel(app: &mut App, m: MouseEvent, by: i64, now: UnixTime) -> Vec<Command> {
     let at = Position::new(m.column, m.row);
     let panes = layout::on_screen(app);
-    if panes.detail.is_some_and(|d| d.contains(at)) {
-        detail::scroll(app, by, now)
-    } else if panes.activity.contains(at) {
+    match panes.detail.filter(|d| d.contains(at)) {
+        Some(pane) => detail::scroll_in(app, pane, by, now),
         // Down is towards the newest line, as in any log.
-        activity::scroll(app, -by)
-    } else {
-        nav::move_by(app, by, now)
+        None if panes.activity.contains(at) => activity::scroll(app, panes.activity, -by),
+        None => nav::move_by(app, by, now),
     }
 }
 
