@@ -83,23 +83,17 @@ fn taken(path: &Path) -> color_eyre::Report {
     )
 }
 
-/// Writes `text` to a new file `name` in `dir`, readable by its owner only.
-/// Never replaces a file: the folder may be one that holds real secrets.
+/// Writes `text` to a new file `name` in `dir`, readable by its owner only,
+/// as the store writes its key. Never replaces a file: the folder may be one
+/// that holds real secrets.
 fn write_new(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let path = dir.join(name);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| match e.kind() {
+    crate::store::sqlite::create_private_file(&path, text.as_bytes()).map_err(|e| {
+        match e.kind() {
             std::io::ErrorKind::AlreadyExists => taken(&path),
             _ => eyre!("cannot write {}: {e}", path.display()),
-        })?;
-    f.write_all(text.as_bytes())
-        .map_err(|e| eyre!("cannot write {}: {e}", path.display()))?;
+        }
+    })?;
     Ok(path)
 }
 

@@ -25,6 +25,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Transaction, TransactionBehavior};
 
+/// Also how the demo and `sandbox --write-config` write their secret files.
+pub(crate) use files::create_private_file;
 pub use options::{
     DB_FILE, ENV_DATA_DIR, ENV_KEY_FILE, ENV_PASSPHRASE, KeySource, OpenOptions, default_paths,
     platform_dirs,
