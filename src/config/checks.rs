@@ -113,165 +113,231 @@ impl Cx<'_> {
         }
     }
 
-    pub(super) fn provider(&self, name: &str, at: usize, raw: &RawProvider) -> Res<ProviderConfig> {
+    /// Records a failed check and carries on, so that one read names every
+    /// problem of the file instead of one a run.
+    pub(super) fn keep<T>(&self, checked: Res<T>) -> Option<T> {
+        checked.map_err(|e| self.note(e)).ok()
+    }
+
+    fn note(&self, e: ConfigError) {
+        let mut errors = self.errors.borrow_mut();
+        // A bad `[defaults]` value fails every provider alike: once is enough.
+        if !errors.iter().any(|o| same_place(o, &e)) {
+            errors.push(e);
+        }
+    }
+
+    /// Checks a key that must be there; `None` once its error is recorded.
+    fn required<T>(
+        &self,
+        v: Option<&Spanned<toml::Value>>,
+        at: usize,
+        key: &str,
+        check: impl FnOnce(&Self, &Spanned<toml::Value>, &str) -> Res<T>,
+    ) -> Option<T> {
+        self.keep(self.need(v, at, key).and_then(|v| check(self, v, key)))
+    }
+
+    /// Checks a key that may be left out: `Some(None)` when it is.
+    fn optional<T>(
+        &self,
+        v: Option<&Spanned<toml::Value>>,
+        key: &str,
+        check: impl FnOnce(&Self, &Spanned<toml::Value>, &str) -> Res<T>,
+    ) -> Option<Option<T>> {
+        self.keep(v.map(|v| check(self, v, key)).transpose())
+    }
+
+    /// The provider `name`, or `None` with every problem it has recorded.
+    pub(super) fn provider(
+        &self,
+        name: &str,
+        at: usize,
+        raw: &RawProvider,
+    ) -> Option<ProviderConfig> {
         let key = |k: &str| format!("providers.{name}.{k}");
-        let kind_v = raw.kind.as_ref().ok_or_else(|| {
+        let kind_v = self.keep(raw.kind.as_ref().ok_or_else(|| {
             self.err(
                 Some(at),
                 &key("kind"),
                 "missing: set kind = \"dapi\", \"oauth2\" or \"oidc\"",
             )
-        })?;
-        let kind = self.string(kind_v, &key("kind"))?;
-        self.check_kind_keys(name, &kind, raw)?;
-        let common = self.common(&format!("providers.{name}"), raw)?;
-        let family = match kind.as_str() {
-            "dapi" => Family::Dapi(DapiConfig {
-                base_url: self.url(
-                    self.need(raw.base_url.as_ref(), at, &key("base_url"))?,
-                    &key("base_url"),
-                )?,
-                app_secret: self.secret(
-                    self.need(raw.app_secret.as_ref(), at, &key("app_secret"))?,
-                    &key("app_secret"),
-                )?,
-                access_code_ttl: self
-                    .opt(raw.access_code_ttl.as_ref(), |v| {
-                        self.duration(v, &key("access_code_ttl"))
-                    })?
-                    .unwrap_or(Duration::from_secs(1800)),
-            }),
-            "oauth2" => Family::OAuth2(Box::new(OAuth2Config {
-                authorize_url: self.opt(raw.authorize_url.as_ref(), |v| {
-                    self.url(v, &key("authorize_url"))
-                })?,
-                token_url: self.url(
-                    self.need(raw.token_url.as_ref(), at, &key("token_url"))?,
-                    &key("token_url"),
-                )?,
-                revocation_url: self.opt(raw.revocation_url.as_ref(), |v| {
-                    self.url(v, &key("revocation_url"))
-                })?,
-                client: self.client(name, at, raw)?,
-            })),
-            "oidc" => self.oidc(name, at, raw)?,
-            other => {
-                return Err(self.err(
-                    Self::at(kind_v),
+        }));
+        let kind = kind_v.and_then(|v| self.keep(self.string(v, &key("kind"))));
+        if let Some(kind) = &kind {
+            self.check_kind_keys(name, kind, raw);
+        }
+        let common = self.common(&format!("providers.{name}"), raw);
+        let family = match (kind.as_deref(), kind_v) {
+            (Some("dapi"), _) => self.dapi(name, at, raw),
+            (Some("oauth2"), _) => self.oauth2(name, at, raw),
+            (Some("oidc"), _) => self.oidc(name, at, raw),
+            (Some(other), Some(v)) => {
+                self.note(self.err(
+                    Self::at(v),
                     &key("kind"),
                     format!("unknown kind '{other}': use \"dapi\", \"oauth2\" or \"oidc\""),
                 ));
+                None
             }
+            _ => None,
         };
-        Ok(ProviderConfig {
+        Some(ProviderConfig {
             name: name.to_string(),
-            common,
-            family,
+            common: common?,
+            family: family?,
         })
     }
 
-    fn oidc(&self, name: &str, at: usize, raw: &RawProvider) -> Res<Family> {
+    fn dapi(&self, name: &str, at: usize, raw: &RawProvider) -> Option<Family> {
         let key = |k: &str| format!("providers.{name}.{k}");
-        let cfg = OidcConfig {
-            issuer: self.opt(raw.issuer.as_ref(), |v| self.url(v, &key("issuer")))?,
-            authorize_url: self.opt(raw.authorize_url.as_ref(), |v| {
-                self.url(v, &key("authorize_url"))
-            })?,
-            token_url: self.opt(raw.token_url.as_ref(), |v| self.url(v, &key("token_url")))?,
-            logout_url: self.opt(raw.logout_url.as_ref(), |v| self.url(v, &key("logout_url")))?,
-            revocation_url: self.opt(raw.revocation_url.as_ref(), |v| {
-                self.url(v, &key("revocation_url"))
-            })?,
-            userinfo_url: self.opt(raw.userinfo_url.as_ref(), |v| {
-                self.url(v, &key("userinfo_url"))
-            })?,
-            client: self.client(name, at, raw)?,
-        };
-        if cfg.issuer.is_none() && cfg.token_url.is_none() {
-            return Err(self.err(
+        let base_url = self.required(raw.base_url.as_ref(), at, &key("base_url"), Self::url);
+        let app_secret = self.required(
+            raw.app_secret.as_ref(),
+            at,
+            &key("app_secret"),
+            Self::secret,
+        );
+        let access_code_ttl = self.optional(
+            raw.access_code_ttl.as_ref(),
+            &key("access_code_ttl"),
+            Self::duration,
+        );
+        Some(Family::Dapi(DapiConfig {
+            base_url: base_url?,
+            app_secret: app_secret?,
+            access_code_ttl: access_code_ttl?.unwrap_or(Duration::from_secs(1800)),
+        }))
+    }
+
+    fn oauth2(&self, name: &str, at: usize, raw: &RawProvider) -> Option<Family> {
+        let key = |k: &str| format!("providers.{name}.{k}");
+        let authorize_url =
+            self.optional(raw.authorize_url.as_ref(), &key("authorize_url"), Self::url);
+        let token_url = self.required(raw.token_url.as_ref(), at, &key("token_url"), Self::url);
+        let revocation_url = self.optional(
+            raw.revocation_url.as_ref(),
+            &key("revocation_url"),
+            Self::url,
+        );
+        let client = self.client(name, at, raw);
+        Some(Family::OAuth2(Box::new(OAuth2Config {
+            authorize_url: authorize_url?,
+            token_url: token_url?,
+            revocation_url: revocation_url?,
+            client: client?,
+        })))
+    }
+
+    fn oidc(&self, name: &str, at: usize, raw: &RawProvider) -> Option<Family> {
+        let key = |k: &str| format!("providers.{name}.{k}");
+        let issuer = self.optional(raw.issuer.as_ref(), &key("issuer"), Self::url);
+        let authorize_url =
+            self.optional(raw.authorize_url.as_ref(), &key("authorize_url"), Self::url);
+        let token_url = self.optional(raw.token_url.as_ref(), &key("token_url"), Self::url);
+        let logout_url = self.optional(raw.logout_url.as_ref(), &key("logout_url"), Self::url);
+        let revocation_url = self.optional(
+            raw.revocation_url.as_ref(),
+            &key("revocation_url"),
+            Self::url,
+        );
+        let userinfo_url =
+            self.optional(raw.userinfo_url.as_ref(), &key("userinfo_url"), Self::url);
+        let client = self.client(name, at, raw);
+        // Judged on what is written, so a bad issuer is not also called missing.
+        if raw.issuer.is_none() && raw.token_url.is_none() {
+            self.note(self.err(
                 Some(at),
                 &key("issuer"),
                 "missing: set issuer (for discovery) or token_url and the other endpoints",
             ));
+            return None;
         }
-        Ok(Family::Oidc(Box::new(cfg)))
+        Some(Family::Oidc(Box::new(OidcConfig {
+            issuer: issuer?,
+            authorize_url: authorize_url?,
+            token_url: token_url?,
+            logout_url: logout_url?,
+            revocation_url: revocation_url?,
+            userinfo_url: userinfo_url?,
+            client: client?,
+        })))
     }
 
-    fn client(&self, name: &str, at: usize, raw: &RawProvider) -> Res<Client> {
+    fn client(&self, name: &str, at: usize, raw: &RawProvider) -> Option<Client> {
         let key = |k: &str| format!("providers.{name}.{k}");
-        let auth = match raw.client_auth.as_ref() {
-            None => ClientAuth::Basic,
-            Some(v) => match self.string(v, &key("client_auth"))?.as_str() {
-                "basic" | "client_secret_basic" => ClientAuth::Basic,
-                "post" | "client_secret_post" => ClientAuth::Post,
-                _ => {
-                    return Err(self.err(
-                        Self::at(v),
-                        &key("client_auth"),
-                        "expected \"basic\" or \"post\"",
-                    ));
-                }
+        let auth = self.optional(
+            raw.client_auth.as_ref(),
+            &key("client_auth"),
+            |cx, v, k| match cx.string(v, k)?.as_str() {
+                "basic" | "client_secret_basic" => Ok(ClientAuth::Basic),
+                "post" | "client_secret_post" => Ok(ClientAuth::Post),
+                _ => Err(cx.err(Self::at(v), k, "expected \"basic\" or \"post\"")),
             },
-        };
-        Ok(Client {
-            id: self.string(
-                self.need(raw.client_id.as_ref(), at, &key("client_id"))?,
-                &key("client_id"),
-            )?,
-            secret: self.opt(raw.client_secret.as_ref(), |v| {
-                self.secret(v, &key("client_secret"))
-            })?,
-            auth,
-            scopes: self
-                .opt(raw.scopes.as_ref(), |v| self.scopes(v, &key("scopes")))?
-                .unwrap_or_default(),
-            redirect_port: self
-                .opt(raw.redirect_port.as_ref(), |v| {
-                    self.int(v, &key("redirect_port"), 1, 65535)
-                })?
-                .and_then(|p| u16::try_from(p).ok()),
+        );
+        let id = self.required(raw.client_id.as_ref(), at, &key("client_id"), Self::string);
+        let secret = self.optional(
+            raw.client_secret.as_ref(),
+            &key("client_secret"),
+            Self::secret,
+        );
+        let scopes = self.optional(raw.scopes.as_ref(), &key("scopes"), Self::scopes);
+        let redirect_port = self.optional(
+            raw.redirect_port.as_ref(),
+            &key("redirect_port"),
+            |cx, v, k| cx.int(v, k, 1, 65535),
+        );
+        Some(Client {
+            id: id?,
+            secret: secret?,
+            auth: auth?.unwrap_or(ClientAuth::Basic),
+            scopes: scopes?.unwrap_or_default(),
+            redirect_port: redirect_port?.and_then(|p| u16::try_from(p).ok()),
         })
     }
 
     /// The settings every provider has, from the table named `table`
     /// (`providers.bank`, or `defaults` for the table they all inherit).
-    pub(super) fn common(&self, table: &str, raw: &RawProvider) -> Res<Common> {
+    pub(super) fn common(&self, table: &str, raw: &RawProvider) -> Option<Common> {
         let key = |k: &str| format!("{table}.{k}");
-        let secs = |v: Option<&Spanned<toml::Value>>, k: &str, d: u64| -> Res<Duration> {
-            Ok(self
-                .opt(v, |v| self.duration(v, &key(k)))?
-                .unwrap_or(Duration::from_secs(d)))
-        };
-        Ok(Common {
-            ca_file: self.opt(raw.ca_file.as_ref(), |v| {
-                self.string(v, &key("ca_file")).map(PathBuf::from)
-            })?,
-            timeout: secs(raw.timeout.as_ref(), "timeout", 15)?,
-            connect_timeout: secs(raw.connect_timeout.as_ref(), "connect_timeout", 5)?,
-            auto_refresh: self
-                .opt(raw.auto_refresh.as_ref(), |v| {
-                    self.bool(v, &key("auto_refresh"))
-                })?
-                .unwrap_or(false),
-            refresh_margin: self.opt(raw.refresh_margin.as_ref(), |v| {
-                self.duration(v, &key("refresh_margin"))
-            })?,
-            max_in_flight: self
-                .opt(raw.max_in_flight.as_ref(), |v| {
-                    self.int(v, &key("max_in_flight"), 1, 4096)
-                })?
-                .map_or(8, |n| n.unsigned_abs() as usize),
-            auto_exchange: self
-                .opt(raw.auto_exchange.as_ref(), |v| {
-                    self.bool(v, &key("auto_exchange"))
-                })?
-                .unwrap_or(false),
+        let ca_file = self.optional(raw.ca_file.as_ref(), &key("ca_file"), Self::string);
+        let timeout = self.optional(raw.timeout.as_ref(), &key("timeout"), Self::duration);
+        let connect_timeout = self.optional(
+            raw.connect_timeout.as_ref(),
+            &key("connect_timeout"),
+            Self::duration,
+        );
+        let auto_refresh =
+            self.optional(raw.auto_refresh.as_ref(), &key("auto_refresh"), Self::bool);
+        let refresh_margin = self.optional(
+            raw.refresh_margin.as_ref(),
+            &key("refresh_margin"),
+            Self::duration,
+        );
+        let max_in_flight = self.optional(
+            raw.max_in_flight.as_ref(),
+            &key("max_in_flight"),
+            |cx, v, k| cx.int(v, k, 1, 4096),
+        );
+        let auto_exchange = self.optional(
+            raw.auto_exchange.as_ref(),
+            &key("auto_exchange"),
+            Self::bool,
+        );
+        Some(Common {
+            ca_file: ca_file?.map(PathBuf::from),
+            timeout: timeout?.unwrap_or(Duration::from_secs(15)),
+            connect_timeout: connect_timeout?.unwrap_or(Duration::from_secs(5)),
+            auto_refresh: auto_refresh?.unwrap_or(false),
+            refresh_margin: refresh_margin?,
+            max_in_flight: max_in_flight?.map_or(8, |n| n.unsigned_abs() as usize),
+            auto_exchange: auto_exchange?.unwrap_or(false),
         })
     }
 
     /// Keys that belong to another kind are refused: a typo'd or misplaced key
     /// silently ignored is how a production config goes wrong.
-    fn check_kind_keys(&self, name: &str, kind: &str, raw: &RawProvider) -> Res<()> {
+    fn check_kind_keys(&self, name: &str, kind: &str, raw: &RawProvider) {
         let foreign: &[(&str, &V)] = match kind {
             "dapi" => &[
                 ("authorize_url", &raw.authorize_url),
@@ -297,14 +363,13 @@ impl Cx<'_> {
         };
         for (k, v) in foreign {
             if let Some(v) = v {
-                return Err(self.err(
+                self.note(self.err(
                     Self::at(v),
                     &format!("providers.{name}.{k}"),
                     format!("does not apply to kind \"{kind}\""),
                 ));
             }
         }
-        Ok(())
     }
 
     fn need<'v>(
@@ -314,14 +379,6 @@ impl Cx<'_> {
         key: &str,
     ) -> Res<&'v Spanned<toml::Value>> {
         v.ok_or_else(|| self.err(Some(at), key, "missing"))
-    }
-
-    fn opt<T>(
-        &self,
-        v: Option<&Spanned<toml::Value>>,
-        f: impl FnOnce(&Spanned<toml::Value>) -> Res<T>,
-    ) -> Res<Option<T>> {
-        v.map(f).transpose()
     }
 }
 

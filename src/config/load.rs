@@ -6,6 +6,7 @@
 //! the file, the line and the key, and never repeats a value that could be a
 //! secret.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -26,8 +27,8 @@ pub struct ConfigError {
     pub line: Option<usize>,
     pub key: String,
     pub message: String,
-    /// Errors in the file's other providers, found in the same read, so
-    /// one run shows everything to fix rather than one problem a run.
+    /// The file's other errors, found in the same read, so one run shows
+    /// everything to fix rather than one problem a run.
     pub more: Vec<ConfigError>,
 }
 
@@ -124,17 +125,21 @@ pub fn parse_layers(path: Option<&Path>, text: &str) -> Result<Config, ConfigErr
     let defaults: RawFile = parse_raw("(embedded defaults)", DEFAULTS)?;
     let file = path.map_or("(config)".to_string(), |p| p.display().to_string());
     let user: RawFile = parse_raw(&file, text)?;
-    let cx = Cx { file: &file, text };
+    let cx = Cx {
+        file: &file,
+        text,
+        errors: RefCell::default(),
+    };
     let base = overlay(&defaults.defaults, &user.defaults);
-    let mut errors = Vec::new();
     let warn_within = match &user.warn_within {
-        Some(v) => cx.duration(v, "warn_within").unwrap_or_else(|e| {
-            errors.push(e);
-            Duration::ZERO
-        }),
+        // Zero is never used: the check's error ends the read below.
+        Some(v) => cx
+            .keep(cx.duration(v, "warn_within"))
+            .unwrap_or(Duration::ZERO),
         None => Cx {
             file: "(embedded defaults)",
             text: DEFAULTS,
+            errors: RefCell::default(),
         }
         .duration(
             defaults
@@ -146,21 +151,17 @@ pub fn parse_layers(path: Option<&Path>, text: &str) -> Result<Config, ConfigErr
     };
     // Checked on its own first, so a bad value is named where it is written
     // (`defaults.timeout`), not as the first provider's that inherits it.
-    if let Err(e) = cx.common("defaults", &user.defaults) {
-        errors.push(e);
-    }
+    cx.common("defaults", &user.defaults);
     let mut providers = BTreeMap::new();
     for (name, raw) in &user.providers {
         let merged = overlay(&base, raw.get_ref());
-        match cx.provider(name, raw.span().start, &merged) {
-            Ok(provider) => {
-                providers.insert(name.clone(), provider);
-            }
-            // A bad `[defaults]` value fails every provider alike: once is enough.
-            Err(e) if errors.iter().any(|o: &ConfigError| same_place(o, &e)) => {}
-            Err(e) => errors.push(e),
+        if let Some(provider) = cx.provider(name, raw.span().start, &merged) {
+            providers.insert(name.clone(), provider);
         }
     }
+    let mut errors = cx.errors.into_inner();
+    // In the file's order, as someone fixing them reads it.
+    errors.sort_by_key(|e| e.line);
     let mut errors = errors.into_iter();
     if let Some(mut first) = errors.next() {
         first.more = errors.collect();
@@ -174,8 +175,13 @@ pub fn parse_layers(path: Option<&Path>, text: &str) -> Result<Config, ConfigErr
     })
 }
 
+/// The same problem of one written value: a `[defaults]` key and a
+/// provider's inherited copy of it (`defaults.timeout`, `providers.a.timeout`).
 fn same_place(a: &ConfigError, b: &ConfigError) -> bool {
-    a.file == b.file && a.line == b.line && a.message == b.message
+    a.file == b.file
+        && a.line == b.line
+        && a.message == b.message
+        && a.key.rsplit('.').next() == b.key.rsplit('.').next()
 }
 
 fn parse_raw(file: &str, text: &str) -> Result<RawFile, ConfigError> {
@@ -232,6 +238,8 @@ fn line_of(text: &str, offset: usize) -> usize {
 struct Cx<'a> {
     file: &'a str,
     text: &'a str,
+    /// Every problem found so far, in the order the checks met them.
+    errors: RefCell<Vec<ConfigError>>,
 }
 
 #[path = "checks.rs"]

@@ -156,3 +156,37 @@ fn a_bad_default_is_named_once_not_once_a_provider() {
     let alone = parse("[defaults]\ntimeout = \"soon\"\n").unwrap_err();
     assert_eq!(alone.key, "defaults.timeout");
 }
+
+#[test]
+fn every_problem_of_one_provider_is_named_in_the_files_order() {
+    let text = "[providers.o]\nkind = \"oidc\"\n\
+        scopes = 7\nissuer = \"http://idp.example\"\nbase_url = \"https://x.example\"\n\
+        client_auth = \"jwt\"\ntimeout = \"soon\"\nclient_secret = \"literal-s3cr3t\"\n\
+        [providers.d]\nkind = \"dapi\"\n";
+    let shown = parse(text).unwrap_err().to_string();
+    let keys: Vec<&str> = shown
+        .lines()
+        .map(|l| l.split(": ").nth(1).unwrap_or(l))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "providers.o.client_id",
+            "providers.o.scopes",
+            "providers.o.issuer",
+            "providers.o.base_url",
+            "providers.o.client_auth",
+            "providers.o.timeout",
+            "providers.o.client_secret",
+            "providers.d.base_url",
+            "providers.d.app_secret",
+        ],
+        "{shown}"
+    );
+    // A missing key is named at its provider's table.
+    assert!(
+        shown.starts_with("test.toml:1: providers.o.client_id: missing"),
+        "{shown}"
+    );
+    assert!(!shown.contains("s3cr3t"), "{shown}");
+}
