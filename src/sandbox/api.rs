@@ -261,37 +261,44 @@ pub async fn serve_forever<E: From<io::Error>>(
 }
 
 fn print_banner(sb: &Sandbox, extra: &[String]) {
+    use std::fmt::Write as _;
+    use std::io::Write as _;
+    let mut text = String::new();
+    // Writing to a String cannot fail.
+    macro_rules! say {
+        ($($arg:tt)*) => { let _ = writeln!(text, $($arg)*); };
+    }
     let base = sb.base_url();
     let iss = sb.oidc_issuer();
-    println!("bankdeck sandbox listening on {base}");
-    println!("  dapi     POST {base}/v2/auth/ExchangeToken, {base}/v2/users/DelinkUser");
-    println!(
+    say!("bankdeck sandbox listening on {base}");
+    say!("  dapi     POST {base}/v2/auth/ExchangeToken, {base}/v2/users/DelinkUser");
+    say!(
         "           POST {} mints a Connect payload",
         sb.connect_url()
     );
-    println!(
+    say!(
         "  oauth2   {}  {}",
         sb.oauth2_authorize_url(),
         sb.oauth2_token_url()
     );
-    println!("           {}", sb.oauth2_revoke_url());
-    println!("  oidc     issuer {iss}");
-    println!("           discovery {iss}/.well-known/openid-configuration");
-    println!(
-        "  control  GET {base}/sandbox/state, POST {base}/sandbox/clock, {base}/sandbox/faults"
-    );
-    println!("  demo credentials: bankdeck::sandbox::{{DEMO_APP_SECRET, DEMO_CLIENT_ID,");
-    println!("           DEMO_CLIENT_SECRET, DEMO_PUBLIC_CLIENT_ID}} (documented in src/sandbox/)");
+    say!("           {}", sb.oauth2_revoke_url());
+    say!("  oidc     issuer {iss}");
+    say!("           discovery {iss}/.well-known/openid-configuration");
+    say!("  control  GET {base}/sandbox/state, POST {base}/sandbox/clock, {base}/sandbox/faults");
+    say!("  demo credentials: bankdeck::sandbox::{{DEMO_APP_SECRET, DEMO_CLIENT_ID,");
+    say!("           DEMO_CLIENT_SECRET, DEMO_PUBLIC_CLIENT_ID}} (documented in src/sandbox/)");
     if extra.is_empty() {
-        println!(
-            "           (--write-config DIR writes a bankdeck config with them for this sandbox)"
-        );
+        say!("           (--write-config DIR writes a bankdeck config with them for this sandbox)");
     }
     for line in extra {
-        println!("{line}");
+        say!("{line}");
     }
     for fault in lock(&sb.shared.faults).specs() {
-        println!("  fault    {fault}");
+        say!("  fault    {fault}");
     }
-    println!("Ctrl-C to stop.");
+    say!("Ctrl-C to stop.");
+    // One write, and its failure ignored: whoever reads the banner may close
+    // the pipe after the line it wanted, and the sandbox goes on serving.
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }

@@ -255,3 +255,50 @@ fn listing_users_where_no_store_is_creates_none() {
     assert!(!dir.path().join("data").exists());
     assert!(!dir.path().join("key").exists());
 }
+
+/// A sandbox whose stdout is closed before it prints its banner (`bankdeck
+/// sandbox | head -1`, or a script that read the line it wanted) goes on
+/// serving; it used to die of the failed print.
+#[test]
+fn the_sandbox_serves_on_after_its_banner_pipe_is_closed() {
+    use std::io::{Read, Write};
+    let dir = super::common::private_dir();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let stderr = dir.path().join("stderr");
+    let mut running = Running(
+        Command::new(env!("CARGO_BIN_EXE_bankdeck"))
+            .args(["sandbox", "--port", &port.to_string()])
+            .env("XDG_STATE_HOME", dir.path().join("state"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    drop(running.0.stdout.take());
+    let ask = || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| {
+            s.write_all(b"GET /sandbox/state HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+            let mut answer = String::new();
+            s.read_to_string(&mut answer)?;
+            Ok(answer)
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while let Err(e) = ask() {
+        assert!(running.0.try_wait().unwrap().is_none(), "it exited");
+        assert!(std::time::Instant::now() < deadline, "no answer: {e}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // A panicking process can still answer while it unwinds; a second look
+    // a while later finds it gone, and its panic written.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let said = std::fs::read_to_string(&stderr).unwrap();
+    assert!(!said.contains("panicked"), "{said}");
+    assert!(running.0.try_wait().unwrap().is_none(), "it exited: {said}");
+    let answer = ask().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
