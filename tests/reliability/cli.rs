@@ -239,6 +239,14 @@ fn the_sandbox_writes_a_config_that_works_against_it() {
     assert!(!sandbox(&other).output().unwrap().status.success());
     let left: Vec<_> = std::fs::read_dir(&other).unwrap().collect();
     assert_eq!(left.len(), 1, "only their config.toml is there");
+    // A file where the folder should be is named as such, and left as it was.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "mine\n").unwrap();
+    let refused = sandbox(&file).output().unwrap();
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{error}");
+    assert!(error.contains("is not a folder"), "{error}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"mine\n");
 }
 
 /// `users list` reads, as `status` does: where no store is, it says so and
