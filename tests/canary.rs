@@ -242,11 +242,16 @@ fn files(dir: &Path, skip: &[PathBuf], out: &mut Vec<PathBuf>) {
     }
 }
 
-struct Pane(String);
+/// A tmux session on a server of its own.
+struct Pane(String, tempfile::TempDir);
 
 impl Pane {
+    fn tmux(&self) -> Command {
+        common::tmux(self.1.path())
+    }
     fn screen(&self) -> String {
-        let out = Command::new("tmux")
+        let out = self
+            .tmux()
             .args(["capture-pane", "-p", "-J", "-S", "-", "-t", &self.0])
             .output()
             .unwrap();
@@ -254,7 +259,8 @@ impl Pane {
     }
     fn keys(&self, keys: &[&str]) {
         for k in keys {
-            let ok = Command::new("tmux")
+            let ok = self
+                .tmux()
                 .args(["send-keys", "-t", &self.0, k])
                 .status()
                 .unwrap();
@@ -262,7 +268,8 @@ impl Pane {
         }
     }
     fn text(&self, t: &str) {
-        let ok = Command::new("tmux")
+        let ok = self
+            .tmux()
             .args(["send-keys", "-t", &self.0, "-l", t])
             .status()
             .unwrap();
@@ -286,8 +293,9 @@ impl Pane {
 
 impl Drop for Pane {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.0])
+        let _ = self
+            .tmux()
+            .args(["kill-server"])
             .stderr(Stdio::null())
             .status();
     }
@@ -406,7 +414,8 @@ async fn no_secret_leaves_in_logs_output_audit_status_or_screen() {
         envs.join(" "),
         run.path("dashboard.stderr").display()
     );
-    let ok = Command::new("tmux")
+    let socket_dir = common::private_dir();
+    let ok = common::tmux(socket_dir.path())
         .args([
             "new-session",
             "-d",
@@ -421,7 +430,7 @@ async fn no_secret_leaves_in_logs_output_audit_status_or_screen() {
         .status()
         .expect("the canary needs tmux");
     assert!(ok.success());
-    let pane = Pane(name);
+    let pane = Pane(name, socket_dir);
     pane.wait("the table", |s| s.contains("lena") && s.contains("amira"))
         .await;
     pane.keys(&["/"]);

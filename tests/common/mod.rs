@@ -25,6 +25,15 @@ pub struct Env {
     pub events: mpsc::Receiver<Event>,
 }
 
+/// tmux on a server of the caller's own, its socket in `dir` (removed with
+/// it): the default server leaves its socket in `/tmp/tmux-UID` after every
+/// run, and a shared one can exit under a test that runs beside another.
+pub fn tmux(dir: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new("tmux");
+    command.arg("-S").arg(dir.join("socket"));
+    command
+}
+
 /// A temp dir only we can read: the store refuses anything more open.
 pub fn private_dir() -> tempfile::TempDir {
     use std::os::unix::fs::PermissionsExt;

@@ -129,11 +129,16 @@ async fn a_panic_in_one_refresh_of_a_bulk_fails_only_its_row() {
     assert_eq!(env.sandbox.request_count("oidc.token"), posts + 2);
 }
 
-struct Pane(String);
+/// A tmux session on a server of its own.
+struct Pane(String, tempfile::TempDir);
 
 impl Pane {
+    fn tmux(&self) -> Proc {
+        super::common::tmux(self.1.path())
+    }
     fn screen(&self) -> String {
-        let out = Proc::new("tmux")
+        let out = self
+            .tmux()
             .args(["capture-pane", "-p", "-t", &self.0])
             .output()
             .unwrap();
@@ -142,7 +147,7 @@ impl Pane {
     fn keys(&self, keys: &[&str]) {
         for k in keys {
             assert!(
-                Proc::new("tmux")
+                self.tmux()
                     .args(["send-keys", "-t", &self.0, k])
                     .status()
                     .unwrap()
@@ -168,8 +173,9 @@ impl Pane {
 
 impl Drop for Pane {
     fn drop(&mut self) {
-        let _ = Proc::new("tmux")
-            .args(["kill-session", "-t", &self.0])
+        let _ = self
+            .tmux()
+            .args(["kill-server"])
             .stderr(std::process::Stdio::null())
             .status();
     }
@@ -188,7 +194,8 @@ fn clock(screen: &str) -> String {
 fn the_dashboard_survives_a_panicking_refresh_and_restores_the_terminal() {
     let name = format!("bankdeck-rel-panic-{}", std::process::id());
     let bin = env!("CARGO_BIN_EXE_bankdeck");
-    let ok = Proc::new("tmux")
+    let socket_dir = super::common::private_dir();
+    let ok = super::common::tmux(socket_dir.path())
         .args(["new-session", "-d", "-s", &name, "-x", "140", "-y", "40"])
         .arg(format!(
             "{bin} --demo --debug-panic refresh; echo EXITED $?; sleep 60"
@@ -197,11 +204,11 @@ fn the_dashboard_survives_a_panicking_refresh_and_restores_the_terminal() {
         .status()
         .expect("these tests need tmux");
     assert!(ok.success());
-    let pane = Pane(name);
+    let pane = Pane(name, socket_dir);
     pane.wait("the demo's table", |s| s.contains("jonas.berg"));
     pane.keys(&["/"]);
     assert!(
-        Proc::new("tmux")
+        pane.tmux()
             .args(["send-keys", "-t", &pane.0, "-l", "jonas.berg"])
             .status()
             .unwrap()
