@@ -45,6 +45,21 @@ async fn demo_has_a_connection_in_every_state() {
         "{:?}",
         failed.flags.last_error
     );
+    // The expiry the demo moved is audited in plain words, the actor once.
+    let expired = conns
+        .iter()
+        .find(|c| ConnState::derive(c, now, warn).kind() == StateKind::Expired)
+        .unwrap();
+    let audit = demo.store.audit(Some(expired.id), 10).unwrap();
+    let moved = audit
+        .iter()
+        .find(|a| a.message.contains("to show the state"))
+        .expect("the moved expiry is audited");
+    assert_eq!(moved.actor, "demo");
+    assert_eq!(
+        moved.message,
+        "access token set to have expired 180 s ago, to show the state"
+    );
     // The logged-out one still has its access token counting down.
     let out = conns
         .iter()

@@ -380,7 +380,15 @@ fn shorten(demo: &Demo, c: &Connection, secs_left: i64) -> Result<()> {
         actor: "demo".into(),
         op: OpKind::Refresh,
         ok: true,
-        message: format!("demo: access token expiry moved to {secs_left:+} s to show the state"),
+        // The actor already says "demo"; the line shows as "demo: …".
+        message: if secs_left >= 0 {
+            format!("access token set to expire in {secs_left} s, to show the state")
+        } else {
+            format!(
+                "access token set to have expired {} s ago, to show the state",
+                secs_left.unsigned_abs()
+            )
+        },
     };
     demo.store
         .apply(c.id, c.version, update, audit)
