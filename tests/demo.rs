@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use bankdeck::cli::demo;
-use bankdeck::domain::{ConnState, StateKind, UnixTime};
+use bankdeck::domain::{ConnState, OpKind, StateKind, UnixTime};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_has_a_connection_in_every_state() {
@@ -45,7 +45,7 @@ async fn demo_has_a_connection_in_every_state() {
         "{:?}",
         failed.flags.last_error
     );
-    // The expiry the demo moved is audited in plain words, the actor once.
+    // The expiry the demo moved is audited as what it is, in plain words.
     let expired = conns
         .iter()
         .find(|c| ConnState::derive(c, now, warn).kind() == StateKind::Expired)
@@ -55,7 +55,10 @@ async fn demo_has_a_connection_in_every_state() {
         .iter()
         .find(|a| a.message.contains("to show the state"))
         .expect("the moved expiry is audited");
-    assert_eq!(moved.actor, "demo");
+    assert_eq!((moved.op, moved.actor.as_str()), (OpKind::Adjust, "demo"));
+    // The row's last op is that adjustment, not a refresh that never ran.
+    let last = expired.last_op.as_ref().unwrap();
+    assert_eq!((last.op, last.ok), (OpKind::Adjust, true));
     assert_eq!(
         moved.message,
         "access token set to have expired 180 s ago, to show the state"

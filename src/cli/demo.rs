@@ -378,7 +378,7 @@ fn shorten(demo: &Demo, c: &Connection, secs_left: i64) -> Result<()> {
     let audit = AuditDraft {
         at: now,
         actor: "demo".into(),
-        op: OpKind::Refresh,
+        op: OpKind::Adjust,
         ok: true,
         // The actor already says "demo"; the line shows as "demo: …".
         message: if secs_left >= 0 {

@@ -165,6 +165,9 @@ pub enum OpKind {
     Login,
     AddUser,
     Reveal,
+    /// A row's recorded expiry set by hand, never by a provider: the demo
+    /// sets two to show "expiring" and "expired" at once, and says so.
+    Adjust,
 }
 
 impl OpKind {
@@ -179,6 +182,7 @@ impl OpKind {
             OpKind::Login => "login",
             OpKind::AddUser => "add_user",
             OpKind::Reveal => "reveal",
+            OpKind::Adjust => "adjust",
         }
     }
 
@@ -193,6 +197,7 @@ impl OpKind {
             OpKind::Login,
             OpKind::AddUser,
             OpKind::Reveal,
+            OpKind::Adjust,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
