@@ -2,6 +2,7 @@
 //! into an error that names the file, line and key.
 
 use super::*;
+use crate::domain::ProviderKind;
 
 type Res<T> = Result<T, ConfigError>;
 
@@ -35,6 +36,18 @@ impl Cx<'_> {
                 format!("expected a string, found {}", other.type_str()),
             )),
         }
+    }
+
+    /// One of the three provider kinds.
+    fn kind(&self, v: &Spanned<toml::Value>, key: &str) -> Res<ProviderKind> {
+        let kind = self.string(v, key)?;
+        ProviderKind::parse(&kind).ok_or_else(|| {
+            self.err(
+                Self::at(v),
+                key,
+                format!("unknown kind '{kind}': use \"dapi\", \"oauth2\" or \"oidc\""),
+            )
+        })
     }
 
     pub(super) fn duration(&self, v: &Spanned<toml::Value>, key: &str) -> Res<Duration> {
@@ -156,31 +169,23 @@ impl Cx<'_> {
         raw: &RawProvider,
     ) -> Option<ProviderConfig> {
         let key = |k: &str| format!("providers.{name}.{k}");
-        let kind_v = self.keep(raw.kind.as_ref().ok_or_else(|| {
-            self.err(
-                Some(at),
-                &key("kind"),
-                "missing: set kind = \"dapi\", \"oauth2\" or \"oidc\"",
-            )
-        }));
-        let kind = kind_v.and_then(|v| self.keep(self.string(v, &key("kind"))));
-        if let Some(kind) = &kind {
+        let kind = self
+            .keep(raw.kind.as_ref().ok_or_else(|| {
+                self.err(
+                    Some(at),
+                    &key("kind"),
+                    "missing: set kind = \"dapi\", \"oauth2\" or \"oidc\"",
+                )
+            }))
+            .and_then(|v| self.keep(self.kind(v, &key("kind"))));
+        if let Some(kind) = kind {
             self.check_kind_keys(name, kind, raw);
         }
         let common = self.common(&format!("providers.{name}"), raw);
-        let family = match (kind.as_deref(), kind_v) {
-            (Some("dapi"), _) => self.dapi(name, at, raw),
-            (Some("oauth2"), _) => self.oauth2(name, at, raw),
-            (Some("oidc"), _) => self.oidc(name, at, raw),
-            (Some(other), Some(v)) => {
-                self.note(self.err(
-                    Self::at(v),
-                    &key("kind"),
-                    format!("unknown kind '{other}': use \"dapi\", \"oauth2\" or \"oidc\""),
-                ));
-                None
-            }
-            _ => None,
+        let family = match kind? {
+            ProviderKind::Dapi => self.dapi(name, at, raw),
+            ProviderKind::OAuth2 => self.oauth2(name, at, raw),
+            ProviderKind::Oidc => self.oidc(name, at, raw),
         };
         Some(ProviderConfig {
             name: name.to_string(),
@@ -337,9 +342,9 @@ impl Cx<'_> {
 
     /// Keys that belong to another kind are refused: a typo'd or misplaced key
     /// silently ignored is how a production config goes wrong.
-    fn check_kind_keys(&self, name: &str, kind: &str, raw: &RawProvider) {
+    fn check_kind_keys(&self, name: &str, kind: ProviderKind, raw: &RawProvider) {
         let foreign: &[(&str, &V)] = match kind {
-            "dapi" => &[
+            ProviderKind::Dapi => &[
                 ("authorize_url", &raw.authorize_url),
                 ("token_url", &raw.token_url),
                 ("revocation_url", &raw.revocation_url),
@@ -351,22 +356,21 @@ impl Cx<'_> {
                 ("scopes", &raw.scopes),
                 ("redirect_port", &raw.redirect_port),
             ],
-            "oauth2" => &[
+            ProviderKind::OAuth2 => &[
                 ("base_url", &raw.base_url),
                 ("app_secret", &raw.app_secret),
                 ("issuer", &raw.issuer),
                 ("logout_url", &raw.logout_url),
                 ("userinfo_url", &raw.userinfo_url),
             ],
-            "oidc" => &[("base_url", &raw.base_url), ("app_secret", &raw.app_secret)],
-            _ => &[],
+            ProviderKind::Oidc => &[("base_url", &raw.base_url), ("app_secret", &raw.app_secret)],
         };
         for (k, v) in foreign {
             if let Some(v) = v {
                 self.note(self.err(
                     Self::at(v),
                     &format!("providers.{name}.{k}"),
-                    format!("does not apply to kind \"{kind}\""),
+                    format!("does not apply to kind \"{}\"", kind.as_str()),
                 ));
             }
         }
