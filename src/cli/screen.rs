@@ -104,14 +104,14 @@ pub async fn sandbox(
         let Some(dir) = write_config else {
             return Ok(Vec::new());
         };
-        if dir.exists() && !dir.is_dir() {
-            return Err(eyre!(
+        std::fs::create_dir_all(dir).map_err(|e| match e.kind() {
+            // What is there is not a folder (a folder there is no error).
+            std::io::ErrorKind::AlreadyExists => eyre!(
                 "--write-config: {} is not a folder: name a folder (new or empty) to write the config into",
                 dir.display()
-            ));
-        }
-        std::fs::create_dir_all(dir)
-            .map_err(|e| eyre!("--write-config: cannot create {}: {e}", dir.display()))?;
+            ),
+            _ => eyre!("--write-config: cannot create {}: {e}", dir.display()),
+        })?;
         let path = demo::write_config(dir, sb, "bankdeck sandbox --write-config")
             .map_err(|e| eyre!("--write-config: {e}"))?;
         Ok(vec![format!(
