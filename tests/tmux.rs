@@ -7,6 +7,9 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::tmux;
+
 const BIN: &str = env!("CARGO_BIN_EXE_bankdeck");
 
 struct Session {
@@ -116,16 +119,6 @@ impl Drop for Session {
             .stderr(std::process::Stdio::null())
             .status();
     }
-}
-
-/// tmux on a server of the session's own, its socket in `dir`: tests run
-/// side by side, and on a shared server one test's last session ending shut
-/// the server down under another's `new-session` ("server exited
-/// unexpectedly").
-fn tmux(dir: &std::path::Path) -> Command {
-    let mut command = Command::new("tmux");
-    command.arg("-S").arg(dir.join("socket"));
-    command
 }
 
 fn rand_suffix() -> u32 {

@@ -159,6 +159,15 @@ fn relative_paths_work_and_the_audit_names_the_account() {
     assert_eq!(audit[0]["actor"], me.trim(), "{audit}");
 }
 
+/// `bankdeck sandbox`, its state under `dir`.
+fn sandbox_command(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bankdeck"));
+    command
+        .arg("sandbox")
+        .env("XDG_STATE_HOME", dir.join("state"));
+    command
+}
+
 /// The sandbox, killed when the test ends however it ends.
 struct Running(std::process::Child);
 
@@ -179,11 +188,8 @@ fn the_sandbox_writes_a_config_that_works_against_it() {
     let dir = super::common::private_dir();
     let folder = dir.path().join("sandbox-config");
     let sandbox = |folder: &Path| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_bankdeck"));
-        command
-            .args(["sandbox", "--port", "0", "--write-config"])
-            .arg(folder)
-            .env("XDG_STATE_HOME", dir.path().join("state"));
+        let mut command = sandbox_command(dir.path());
+        command.args(["--port", "0", "--write-config"]).arg(folder);
         command
     };
     let mut running = Running(
@@ -278,9 +284,8 @@ fn the_sandbox_serves_on_after_its_banner_pipe_is_closed() {
         .port();
     let stderr = dir.path().join("stderr");
     let mut running = Running(
-        Command::new(env!("CARGO_BIN_EXE_bankdeck"))
-            .args(["sandbox", "--port", &port.to_string()])
-            .env("XDG_STATE_HOME", dir.path().join("state"))
+        sandbox_command(dir.path())
+            .args(["--port", &port.to_string()])
             .stdout(std::process::Stdio::piped())
             .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
