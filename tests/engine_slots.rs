@@ -225,6 +225,53 @@ async fn a_bulk_refresh_reports_a_connection_that_is_gone_and_ends() {
     assert_eq!((refreshed, failed), (vec![live], vec![gone]));
 }
 
+/// A result's words say what the operation left, not which operation it was
+/// (the screen's line names that): a refresh, a bulk's refresh and a logout.
+#[tokio::test]
+async fn a_success_says_what_it_left() {
+    let env = Env::start().await;
+    let conn = env.login("bank", "amira").await.id;
+    let mut h = env.spawn_worker(WorkerOptions::default());
+    let sends = [
+        Command::Refresh {
+            id: RequestId(1),
+            conn,
+        },
+        Command::RefreshMany {
+            id: RequestId(2),
+            conns: vec![conn],
+        },
+    ];
+    for command in sends {
+        h.commands.send(command).await.unwrap();
+        let message = said(&mut h.events).await;
+        assert!(message.starts_with("access token valid for "), "{message}");
+    }
+    h.commands
+        .send(Command::Logout {
+            id: RequestId(3),
+            conn,
+        })
+        .await
+        .unwrap();
+    let message = said(&mut h.events).await;
+    assert!(
+        message.starts_with("logged out; the access token stays valid for "),
+        "{message}"
+    );
+}
+
+/// The words of the next success; a failure fails the test.
+async fn said(events: &mut tokio::sync::mpsc::Receiver<Event>) -> String {
+    loop {
+        match next_event(events, Duration::from_secs(10)).await {
+            Event::Succeeded { message, .. } => return message,
+            Event::Failed { error, .. } => panic!("failed: {}", error.message),
+            _ => {}
+        }
+    }
+}
+
 /// A bulk bigger than one read of providers (512 connections) still fills
 /// its provider's window: every refresh reaches the stalled provider, not
 /// only the first read's.

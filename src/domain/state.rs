@@ -7,7 +7,7 @@
 use serde::Serialize;
 use std::fmt;
 
-use super::model::{AccessExpiry, Connection, Grant};
+use super::model::{AccessExpiry, Connection, Grant, OpKind};
 use super::time::{UnixTime, format_ago, format_left};
 
 /// The machine-readable name of a state, as `status --json` prints it.
@@ -224,6 +224,37 @@ impl ConnState {
             ConnState::Delinked => "delinked".into(),
             ConnState::Failed { error } => format!("failed: {error}"),
         }
+    }
+}
+
+/// What a successful operation left, in words, for a line that already names
+/// the operation and the connection: "access token valid for 59:59". Worded
+/// from the connection as stored, so it cannot claim more than was written.
+pub fn outcome(op: OpKind, c: &Connection, now: UnixTime) -> String {
+    let access_left = |t: UnixTime| format_left(now.secs_until(t));
+    match op {
+        OpKind::Delink => "delinked; secrets erased".into(),
+        OpKind::Logout => match c.lifetimes.access.and_then(AccessExpiry::at) {
+            Some(t) if now < t => format!(
+                "logged out; the access token stays valid for {}",
+                access_left(t)
+            ),
+            _ => "logged out".into(),
+        },
+        OpKind::Link => match c.lifetimes.code_expires_at {
+            Some(t) if now < t => {
+                format!("access code stored; exchange it within {}", access_left(t))
+            }
+            _ => "access code stored".into(),
+        },
+        _ => match c.lifetimes.access {
+            Some(AccessExpiry::Permanent) => "permanent access token stored".into(),
+            Some(AccessExpiry::At(t)) if now < t => {
+                format!("access token valid for {}", access_left(t))
+            }
+            Some(AccessExpiry::At(_)) => "access token stored, already expired".into(),
+            None => "done".into(),
+        },
     }
 }
 

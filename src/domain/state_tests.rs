@@ -196,3 +196,66 @@ fn snake_case_names_match_status_json() {
         "\"reauth_required\""
     );
 }
+
+#[test]
+fn an_outcome_says_what_the_operation_left() {
+    let timed = with_access(Grant::AuthorizationCode, NOW.plus_secs(3600));
+    let mut permanent = conn(Grant::DapiConnect);
+    permanent.lifetimes.access = Some(AccessExpiry::Permanent);
+    let stale = with_access(Grant::AuthorizationCode, NOW);
+    let mut out = with_access(Grant::AuthorizationCode, NOW.plus_secs(299));
+    out.flags.logged_out_at = Some(NOW);
+    let code = with_code(NOW.plus_secs(300));
+    let bare = conn(Grant::DapiConnect);
+    let cases = [
+        (
+            OpKind::Refresh,
+            &timed,
+            NOW,
+            "access token valid for 1h 00m",
+        ),
+        (OpKind::Login, &timed, NOW, "access token valid for 1h 00m"),
+        (
+            OpKind::ClientCredentials,
+            &timed,
+            NOW,
+            "access token valid for 1h 00m",
+        ),
+        (
+            OpKind::Exchange,
+            &permanent,
+            NOW,
+            "permanent access token stored",
+        ),
+        (
+            OpKind::Refresh,
+            &stale,
+            NOW,
+            "access token stored, already expired",
+        ),
+        (
+            OpKind::Logout,
+            &out,
+            NOW,
+            "logged out; the access token stays valid for 04:59",
+        ),
+        (OpKind::Logout, &out, NOW.plus_secs(299), "logged out"),
+        (
+            OpKind::Link,
+            &code,
+            NOW,
+            "access code stored; exchange it within 05:00",
+        ),
+        (
+            OpKind::Link,
+            &code,
+            NOW.plus_secs(300),
+            "access code stored",
+        ),
+        (OpKind::Delink, &bare, NOW, "delinked; secrets erased"),
+        (OpKind::Refresh, &bare, NOW, "done"),
+    ];
+    for (op, c, now, said) in cases {
+        assert_eq!(outcome(op, c, now), said, "{op}");
+    }
+}

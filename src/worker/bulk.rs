@@ -76,12 +76,7 @@ impl Worker {
             windows.ended(&key);
             done += 1;
             let event = match result {
-                Ok(c) => Event::Succeeded {
-                    id,
-                    op: OpKind::Refresh,
-                    message: format!("refreshed {}", c.user),
-                    conn: Box::new(c),
-                },
+                Ok(c) => Event::succeeded(id, OpKind::Refresh, c, self.now()),
                 Err(error) => {
                     failed += 1;
                     Event::Failed {

@@ -41,12 +41,7 @@ impl Worker {
             _ => return,
         };
         let event = match result {
-            Ok(c) => Event::Succeeded {
-                id,
-                op,
-                message: format!("{op} for {} done", c.user),
-                conn: Box::new(c),
-            },
+            Ok(c) => Event::succeeded(id, op, c, self.now()),
             Err(error) => Event::Failed {
                 id,
                 op,

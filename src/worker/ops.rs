@@ -50,12 +50,7 @@ impl Worker {
         })
         .await;
         let event = match self.operate(op, conn).await {
-            Ok(c) => Event::Succeeded {
-                id,
-                op,
-                message: format!("{op} of {} ({}) done", c.user, c.label),
-                conn: Box::new(c),
-            },
+            Ok(c) => Event::succeeded(id, op, c, self.now()),
             Err(error) => Event::Failed {
                 id,
                 op,

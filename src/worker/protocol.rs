@@ -7,7 +7,7 @@
 
 use crate::domain::{
     AuditEntry, Claims, ConnectPayload, Connection, ConnectionId, OpError, OpKind, Secrets,
-    UnixTime, User,
+    UnixTime, User, outcome,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -165,4 +165,17 @@ pub enum Event {
     Notice {
         message: String,
     },
+}
+
+impl Event {
+    /// A success, worded from what it left ("access token valid for 59:59"):
+    /// the screen's line already names the operation and the connection.
+    pub(crate) fn succeeded(id: RequestId, op: OpKind, conn: Connection, now: UnixTime) -> Event {
+        Event::Succeeded {
+            id,
+            op,
+            message: outcome(op, &conn, now),
+            conn: Box::new(conn),
+        }
+    }
 }

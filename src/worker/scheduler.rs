@@ -368,12 +368,7 @@ impl Scheduler {
             let event = match result {
                 Ok(c) => {
                     super::lock(&backoff).remove(&conn);
-                    Event::Succeeded {
-                        id,
-                        op,
-                        message: format!("auto-{op} of {} ({})", c.user, c.label),
-                        conn: Box::new(c),
-                    }
+                    Event::succeeded(id, op, c, now)
                 }
                 Err(error) => {
                     note_failure(&backoff, conn, now, &error);

@@ -269,11 +269,15 @@ fn a_scheduled_operation_shows_as_busy_and_in_the_activity() {
             id: foreign,
             op: OpKind::Refresh,
             conn: Box::new(carol),
-            message: "refreshed".into(),
+            message: "access token valid for 04:59".into(),
         }),
         NOW,
     );
     assert!(!app.is_busy(ConnectionId(3)));
+    assert_eq!(
+        last_text(&app),
+        "refresh carol / Keycloak demo: access token valid for 04:59 (scheduled)"
+    );
 }
 
 #[test]

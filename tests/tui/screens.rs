@@ -47,7 +47,7 @@ fn with_activity(app: &mut App) {
         id: RequestId(900),
         op: OpKind::Refresh,
         conn: Box::new(carol),
-        message: "refreshed, expires in 05:00".into(),
+        message: "access token valid for 05:00".into(),
     };
     app.update(Msg::Worker(ok), NOW.plus_secs(-10));
     let failed = Event::Failed {

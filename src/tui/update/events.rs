@@ -110,11 +110,16 @@ fn succeeded(
     now: UnixTime,
 ) -> Vec<Command> {
     let (conn_id, what) = (conn.id, ops::name_of(&conn));
+    // As its start said: nobody on this screen asked for it.
+    let scheduled = match app.pending.contains_key(&id) {
+        true => "",
+        false => " (scheduled)",
+    };
     finish(app, id, Some(conn_id));
     close_login_note(app, op);
     let text = match message.is_empty() {
-        true => format!("{op} {what}: done"),
-        false => format!("{op} {what}: {message}"),
+        true => format!("{op} {what}: done{scheduled}"),
+        false => format!("{op} {what}: {message}{scheduled}"),
     };
     app.note(now, Level::Ok, text);
     let mut cmds = data::upsert(app, conn, now);
