@@ -28,7 +28,13 @@ pub struct Global {
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Data directory holding the store (default: the platform data dir; or BANKDECK_DATA_DIR).
-    #[arg(long, global = true, value_name = "PATH", env = "BANKDECK_DATA_DIR")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "BANKDECK_DATA_DIR",
+        hide_env = true
+    )]
     pub data_dir: Option<PathBuf>,
     /// Refuse every operation that changes anything.
     #[arg(long, global = true)]
@@ -190,4 +196,26 @@ pub struct Target {
     /// Skip the confirmation (required for logout and delink when not on a terminal).
     #[arg(long)]
     pub yes: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// clap prints an unset variable as `[env: NAME=]`, which reads as set
+    /// to nothing; the option's own line already names the variable.
+    #[test]
+    fn help_names_the_data_dir_variable_once_and_not_as_set_to_nothing() {
+        // Built first, so the global options reach the subcommand's help.
+        let mut cli = Cli::command();
+        cli.build();
+        let help = cli
+            .find_subcommand_mut("status")
+            .expect("status")
+            .render_long_help()
+            .to_string();
+        assert!(!help.contains("[env:"), "{help}");
+        assert_eq!(help.matches("BANKDECK_DATA_DIR").count(), 1, "{help}");
+    }
 }
