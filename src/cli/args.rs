@@ -178,13 +178,15 @@ pub enum LinkCmd {
         /// The end user the connection belongs to (`users add` first).
         #[arg(long)]
         user: String,
+        /// The JSON Dapi Connect handed the app on success (accessCode,
+        /// connectionID, userSecret, …): a file, or - for standard input.
         #[arg(long, value_name = "FILE|-")]
         payload: String,
         /// The Dapi provider's name in the config (default: the only one).
         #[arg(long)]
         provider: Option<String>,
-        /// The bank's name, shown in the table.
-        #[arg(long, default_value = "")]
+        /// The bank's name, shown in the table (default: the provider's name).
+        #[arg(long, default_value = "", hide_default_value = true)]
         label: String,
     },
 }

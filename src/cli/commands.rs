@@ -10,7 +10,7 @@ use super::args::{ConfigCmd, LinkCmd, Target, UsersCmd};
 use super::context::Context;
 use super::output::{StatusRow, fit, table};
 use crate::config::{Config, Family};
-use crate::domain::{ConnectPayload, Connection, ConnectionId, OpKind, UnixTime};
+use crate::domain::{AuditEntry, ConnectPayload, Connection, ConnectionId, OpKind, UnixTime};
 use crate::worker::WorkerOptions;
 
 /// The largest payload file we read: Connect payloads are a few hundred bytes.
@@ -331,27 +331,58 @@ pub fn audit(ctx: &Context, json: bool, connection: Option<i64>, limit: usize) -
         return Ok(ExitCode::SUCCESS);
     }
     for e in entries {
-        let conn = e
-            .connection
-            .map(|c| c.to_string())
-            .unwrap_or_else(|| "-".into());
-        println!(
-            "{}  {:<12} {:>6}  {:<18} {:<6} {}",
-            e.at,
-            e.actor,
-            conn,
-            e.op,
-            if e.ok { "ok" } else { "FAILED" },
-            e.message
-        );
+        println!("{}", audit_line(&e));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One entry as `audit` prints it: time, actor, connection, operation,
+/// result and message, in columns.
+fn audit_line(e: &AuditEntry) -> String {
+    let conn = e
+        .connection
+        .map_or_else(|| "-".to_string(), |c| c.to_string());
+    let result = if e.ok { "ok" } else { "FAILED" };
+    format!(
+        "{}  {:<12} {:>6}  {:<18} {:<6} {}",
+        e.at, e.actor, conn, e.op, result, e.message
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::{AccessExpiry, Grant, ProviderKind};
+
+    #[test]
+    fn audit_lines_keep_their_columns_whatever_the_operation() {
+        let entry = |op, ok, connection| AuditEntry {
+            id: 1,
+            at: UnixTime(1_700_000_000),
+            actor: "root".into(),
+            connection,
+            op,
+            ok,
+            message: "m".into(),
+        };
+        let lines = [
+            audit_line(&entry(OpKind::Link, true, Some(ConnectionId(1)))),
+            audit_line(&entry(
+                OpKind::ClientCredentials,
+                false,
+                Some(ConnectionId(12)),
+            )),
+            audit_line(&entry(OpKind::AddUser, true, None)),
+        ];
+        assert_eq!(
+            lines,
+            [
+                "2023-11-14T22:13:20Z  root              1  link               ok     m",
+                "2023-11-14T22:13:20Z  root             12  client_credentials FAILED m",
+                "2023-11-14T22:13:20Z  root              -  add_user           ok     m",
+            ]
+        );
+    }
 
     #[test]
     fn a_connection_line_says_the_time_left_once() {

@@ -260,7 +260,7 @@ pub fn outcome(op: OpKind, c: &Connection, now: UnixTime) -> String {
 
 impl fmt::Display for StateKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
