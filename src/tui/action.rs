@@ -145,7 +145,7 @@ impl Action {
         match self {
             Action::Quit => ("quit", "quit (asks when operations are in flight)"),
             Action::Help => ("help", "this help"),
-            Action::Back => ("back", "close overlay, clear filter, leave view"),
+            Action::Back => ("back", "close overlay, clear filter or user, leave view"),
             Action::Up => ("up", "previous row"),
             Action::Down => ("down", "next row"),
             Action::Top => ("top", "first row"),
@@ -169,7 +169,7 @@ impl Action {
             Action::Delink => ("delink", "delink a Dapi user (typed confirmation)"),
             Action::Add => ("add", "add a connection"),
             Action::ClientCredentials => ("client_credentials", "client-credentials token"),
-            Action::ToggleUsers => ("toggle_users", "users view"),
+            Action::ToggleUsers => ("toggle_users", "users view (Enter shows one user's rows)"),
             Action::CancelOp => ("cancel_op", "cancel the selected row's operation"),
             Action::Reload => ("reload", "reload everything from the store"),
             Action::Command => ("command", "run an action by name: :refresh, :delink, :q"),

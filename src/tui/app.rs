@@ -7,7 +7,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::domain::{Connection, ConnectionId, OpKind, ProviderKind, StateKind, UnixTime, User};
+use crate::domain::{
+    Connection, ConnectionId, OpKind, ProviderKind, StateKind, UnixTime, User, UserId,
+};
 use crate::worker::{Detail, RequestId};
 
 use super::activity::{Activity, ActivityLine, Level};
@@ -94,6 +96,10 @@ pub struct App {
     pub(crate) mode: Mode,
     pub(crate) detail: DetailPane,
     pub(crate) users_view: Option<UsersView>,
+    /// The user picked in the users view: only their connections are shown
+    /// (by id, so `amira` does not bring in `amira.2`), and the filter
+    /// narrows within them.
+    pub(crate) user_scope: Option<(UserId, String)>,
 
     pub(crate) pending: BTreeMap<RequestId, InFlight>,
     /// The Reload in flight: a `Loaded` for any other id is stale.
@@ -140,6 +146,7 @@ impl App {
             mode: Mode::Normal,
             detail: DetailPane::default(),
             users_view: None,
+            user_scope: None,
             pending: BTreeMap::new(),
             reload: None,
             busy: HashMap::new(),
@@ -224,6 +231,11 @@ impl App {
 
     pub fn users_view_open(&self) -> bool {
         self.users_view.is_some()
+    }
+
+    /// The user whose connections alone are shown, if one was picked.
+    pub fn user_scope(&self) -> Option<&str> {
+        self.user_scope.as_ref().map(|(_, name)| name.as_str())
     }
 
     pub fn activity(&self) -> impl DoubleEndedIterator<Item = &ActivityLine> + ExactSizeIterator {

@@ -320,7 +320,8 @@ fn user_added_and_notice() {
     assert_eq!(names, sorted);
     app.update(key('u'), NOW);
     app.update(code(crossterm::event::KeyCode::Enter), NOW);
-    assert_eq!(app.filter(), "Aaron");
+    assert_eq!(app.user_scope(), Some("Aaron"));
+    assert!(app.visible_ids().is_empty(), "Aaron has no connection yet");
     app.update(
         worker(Event::Notice {
             message: "scheduler: store is locked".into(),

@@ -190,8 +190,13 @@ fn v_reveals_for_ten_seconds_then_a_tick_masks_again() {
 }
 
 #[test]
-fn u_shows_users_and_enter_filters_by_one() {
-    let mut app = app();
+fn u_shows_users_and_enter_shows_that_users_connections_alone() {
+    // "bob.2" holds "bob": picking bob must not bring in his rows.
+    let mut opts = options();
+    let (conns, users) = opts.initial.as_mut().unwrap();
+    conns.push(dapi_active(12, "bob.2"));
+    *users = users_for(conns);
+    let mut app = app_with(&opts);
     app.update(key('u'), NOW);
     assert!(app.users_view_open());
     app.update(key('j'), NOW);
@@ -199,8 +204,40 @@ fn u_shows_users_and_enter_filters_by_one() {
     assert_eq!(app.cursor(), 0, "the table's selection stays");
     assert!(app.update(code(KeyCode::Enter), NOW).is_empty());
     assert!(!app.users_view_open());
-    assert_eq!(app.filter(), "bob");
+    assert_eq!(app.user_scope(), Some("bob"));
+    assert_eq!(app.filter(), "", "the user is picked by id, not typed");
     assert_eq!(app.visible_ids(), ids(&[2]));
+
+    // A new row of bob's joins; one of bob.2's does not.
+    for (id, user) in [(13, "bob"), (14, "bob.2")] {
+        let mut c = dapi_active(id, user);
+        c.user_id = bankdeck::domain::UserId(if user == "bob" { 2 } else { 12 });
+        c.label = "FAB".into();
+        app.update(
+            Msg::Worker(bankdeck::worker::Event::Succeeded {
+                id: bankdeck::worker::RequestId(9_000 + id as u64),
+                op: bankdeck::domain::OpKind::Link,
+                conn: Box::new(c),
+                message: String::new(),
+            }),
+            NOW,
+        );
+    }
+    assert_eq!(app.visible_ids(), ids(&[2, 13]));
+
+    // The filter narrows within bob's rows (judy's FAB stays out); Esc
+    // peels it, then bob.
+    app.update(key('/'), NOW);
+    type_text(&mut app, "fab");
+    app.update(code(KeyCode::Enter), NOW);
+    assert_eq!(app.visible_ids(), ids(&[13]));
+    app.update(code(KeyCode::Esc), NOW);
+    assert_eq!(app.user_scope(), Some("bob"));
+    assert_eq!(app.visible_ids(), ids(&[2, 13]));
+    app.update(code(KeyCode::Esc), NOW);
+    assert_eq!(app.user_scope(), None);
+    assert_eq!(app.visible_ids().len(), 14);
+
     app.update(key('u'), NOW);
     app.update(code(KeyCode::Esc), NOW);
     assert!(!app.users_view_open());

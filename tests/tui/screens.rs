@@ -239,6 +239,43 @@ fn users_view() {
     assert_snapshot!(screen(&mut app, 100, 24).backend());
 }
 
+/// The table's title names the user picked in the users view, and a user
+/// with no connection yet says so, with the way back.
+#[test]
+fn a_picked_user_is_named_in_the_title() {
+    let mut app = app();
+    app.update(key('u'), NOW);
+    app.update(key('j'), NOW);
+    app.update(key('j'), NOW);
+    app.update(code(KeyCode::Enter), NOW);
+    let text = text_at(&mut app, 120, 30, NOW);
+    assert!(
+        text.contains("connections 1 of 11 · sort: time left · user: bob "),
+        "{text}"
+    );
+
+    app.update(
+        Msg::Worker(Event::UserAdded {
+            id: RequestId(60),
+            user: bankdeck::domain::User {
+                id: bankdeck::domain::UserId(100),
+                name: "Aaron".into(),
+                email: None,
+                created_at: NOW,
+            },
+        }),
+        NOW,
+    );
+    app.update(key('u'), NOW);
+    app.update(code(KeyCode::Enter), NOW);
+    let text = text_at(&mut app, 120, 30, NOW);
+    assert!(text.contains("user: Aaron"), "{text}");
+    assert!(
+        text.contains("this user has no connections yet (Esc shows every user's)"),
+        "{text}"
+    );
+}
+
 #[test]
 fn too_small() {
     let mut app = app();

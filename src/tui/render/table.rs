@@ -90,6 +90,9 @@ fn title(app: &App, theme: Theme) -> Line<'static> {
         Span::raw(format!("{} of {} ", app.order.len(), app.conns.len())),
         Span::styled(format!("· sort: {} ", app.sort.label()), theme.dim()),
     ];
+    if let Some((_, name)) = &app.user_scope {
+        spans.push(Span::raw(format!("· user: {name} ")));
+    }
     if !app.filter.is_empty() {
         spans.push(Span::raw(format!("· filter: \"{}\" ", app.filter.text())));
     }
@@ -103,6 +106,9 @@ fn empty_text(app: &App) -> &'static str {
     ) {
         (true, _) => "loading…",
         (false, true) => "no connections yet: add one",
+        (false, false) if app.filter.is_empty() => {
+            "this user has no connections yet (Esc shows every user's)"
+        }
         (false, false) => "no connection matches the filter (Esc clears it)",
     }
 }

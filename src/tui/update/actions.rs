@@ -75,7 +75,8 @@ fn quit(app: &mut App) -> Vec<Command> {
     Vec::new()
 }
 
-/// Esc peels one layer: the users view, then the filter, then the detail.
+/// Esc peels one layer: the users view, then the filter, then the user
+/// picked, then the detail.
 fn back(app: &mut App, now: UnixTime) -> Vec<Command> {
     if app.users_view.take().is_some() {
         app.dirty = true;
@@ -83,6 +84,9 @@ fn back(app: &mut App, now: UnixTime) -> Vec<Command> {
     }
     if !app.filter.is_empty() {
         app.filter.clear();
+        return data::reindex(app, now);
+    }
+    if app.user_scope.take().is_some() {
         return data::reindex(app, now);
     }
     if app.detail.open {

@@ -96,8 +96,13 @@ pub(super) fn upsert(app: &mut App, conn: Connection, now: UnixTime) -> Vec<Comm
     reindex(app, now)
 }
 
-/// Whether the filter keeps row `i`.
+/// Whether the user picked and the filter keep row `i`.
 fn keeps(app: &mut App, i: usize, now: UnixTime) -> bool {
+    if let Some((user, _)) = &app.user_scope
+        && app.conns.get(i).is_some_and(|c| c.user_id != *user)
+    {
+        return false;
+    }
     let Some(mut needle) = view::Needle::new(app.filter.text(), now, app.warn_secs) else {
         return true;
     };
@@ -154,14 +159,26 @@ fn rebuild(app: &mut App, keep: Option<ConnectionId>, now: UnixTime) {
         Some(s) if s.fits(app.sort, now) => s,
         _ => view::Sorted::new(&app.conns, app.sort, now, app.warn_secs),
     };
-    app.order = match view::Needle::new(app.filter.text(), now, app.warn_secs) {
-        None => sorted.order(None),
-        Some(mut needle) => {
-            // Moved to `now`, the counts hold every row's state.
-            app.states.advance(&app.conns, now);
-            let hay = haystacks(&mut app.haystacks, &app.conns);
-            let states = &app.states;
-            let kept = needle.scan(&app.conns, hay, |i| states.state_at(i, now));
+    let needle = view::Needle::new(app.filter.text(), now, app.warn_secs);
+    let user = app.user_scope.as_ref().map(|(id, _)| *id);
+    app.order = match (needle, user) {
+        (None, None) => sorted.order(None),
+        (needle, user) => {
+            let mut kept = match needle {
+                Some(mut needle) => {
+                    // Moved to `now`, the counts hold every row's state.
+                    app.states.advance(&app.conns, now);
+                    let hay = haystacks(&mut app.haystacks, &app.conns);
+                    let states = &app.states;
+                    needle.scan(&app.conns, hay, |i| states.state_at(i, now))
+                }
+                None => vec![true; app.conns.len()],
+            };
+            if let Some(user) = user {
+                for (keep, c) in kept.iter_mut().zip(&app.conns) {
+                    *keep &= c.user_id == user;
+                }
+            }
             sorted.order(Some(&kept))
         }
     };

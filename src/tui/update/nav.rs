@@ -81,9 +81,10 @@ pub(super) fn pick_user(app: &mut App, now: UnixTime) -> Vec<Command> {
         return Vec::new();
     };
     // `App::users` is kept in the view's order (see `data::sort_users`).
-    let Some(name) = app.users.get(view.cursor).map(|u| u.name.clone()) else {
+    let Some(user) = app.users.get(view.cursor).map(|u| (u.id, u.name.clone())) else {
         return Vec::new();
     };
-    app.filter = super::super::line_edit::LineEdit::new(&name);
+    app.user_scope = Some(user);
+    app.filter.clear();
     data::refilter(app, now)
 }
