@@ -229,6 +229,11 @@ impl App {
         self.detail.revealed_until.is_some()
     }
 
+    /// Whether the config names this provider, so an operation can be sent.
+    pub(crate) fn configured(&self, provider: &str) -> bool {
+        self.providers.iter().any(|(name, _)| name == provider)
+    }
+
     pub fn users_view_open(&self) -> bool {
         self.users_view.is_some()
     }

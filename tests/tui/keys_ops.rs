@@ -72,6 +72,38 @@ fn shift_r_sends_one_refresh_many_for_the_expiring_and_refreshable() {
     );
 }
 
+/// A row whose provider the config lacks gets a reason at once, not a
+/// request the worker can only fail; `R` leaves such rows out and says so
+/// once, not once a row.
+#[test]
+fn rows_of_a_provider_the_config_lacks_are_refused_here() {
+    let mut opts = options();
+    opts.providers.retain(|(name, _)| name != "keycloak");
+    let mut app = app_with(&opts);
+    select(&mut app, 4);
+    assert!(app.update(key('r'), NOW).is_empty());
+    assert_eq!(
+        last_text(&app),
+        "refresh refused for dave / Keycloak demo: provider 'keycloak' is not in the configuration: add [providers.keycloak]"
+    );
+    let cmd = one(app.update(key('R'), NOW));
+    let Command::RefreshMany { conns, .. } = cmd else {
+        panic!("{cmd:?}")
+    };
+    assert_eq!(conns, ids(&[5]), "erin's provider is configured");
+    assert!(app.activity().any(|l| l.text
+        == "refresh all: 1 row left out, of providers not in the configuration (add [providers.keycloak])"));
+
+    opts.providers.clear();
+    let mut app = app_with(&opts);
+    assert!(app.update(key('R'), NOW).is_empty());
+    assert_eq!(
+        last_text(&app),
+        "refresh all: 2 rows left out, of providers not in the configuration (add [providers.bank-oauth], [providers.keycloak])"
+    );
+    assert_eq!(app.in_flight(), 0);
+}
+
 #[test]
 fn l_asks_before_logging_out_and_no_is_the_default() {
     let mut app = app();

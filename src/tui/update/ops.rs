@@ -5,6 +5,8 @@
 //! show a spinner until the result arrives; a row already busy refuses a
 //! second operation here (the worker would queue it behind the first).
 
+use std::collections::BTreeMap;
+
 use crate::domain::{ConnState, Connection, ConnectionId, OpKind, ProviderKind, UnixTime};
 use crate::worker::{Command, RequestId};
 
@@ -45,6 +47,7 @@ fn checked(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Option<Conne
     let (id, name) = (c.id, name_of(c));
     let state = ConnState::derive(c, now, app.warn_secs);
     let refusal = match rule(c, &state, now) {
+        _ if !app.configured(&c.provider) => Some(unconfigured(&c.provider)),
         Err(why) => Some(why),
         Ok(()) if app.busy.contains_key(&id) => Some("an operation is already running".into()),
         Ok(()) => None,
@@ -127,25 +130,58 @@ fn ask(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> {
 /// `R`: one `RefreshMany` for every row shown that is expiring or expired
 /// and refreshable, and not already busy.
 fn refresh_all(app: &mut App, now: UnixTime) -> Vec<Command> {
+    // Rows of a provider the config lacks would each fail at the worker,
+    // thousands of identical lines; they are counted and named once instead.
+    let mut unknown: BTreeMap<String, usize> = BTreeMap::new();
     let conns: Vec<ConnectionId> = app
         .order
         .iter()
         .filter_map(|&i| app.conns.get(i))
         .filter(|c| !app.busy.contains_key(&c.id))
         .filter(|c| rules::wants_refresh(c, &ConnState::derive(c, now, app.warn_secs)))
+        .filter(|c| {
+            let known = app.configured(&c.provider);
+            if !known {
+                *unknown.entry(c.provider.clone()).or_default() += 1;
+            }
+            known
+        })
         .map(|c| c.id)
         .collect();
-    if conns.is_empty() {
-        app.note(
-            now,
-            Level::Info,
-            "refresh all: nothing expiring or expired to refresh",
+    if !unknown.is_empty() {
+        let skipped: usize = unknown.values().sum();
+        let names = unknown
+            .keys()
+            .map(|p| format!("[providers.{p}]"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = match skipped {
+            1 => "1 row".to_string(),
+            n => format!("{n} rows"),
+        };
+        let line = format!(
+            "refresh all: {rows} left out, of providers not in the configuration (add {names})"
         );
+        app.note(now, Level::Warn, line);
+    }
+    if conns.is_empty() {
+        if unknown.is_empty() {
+            app.note(
+                now,
+                Level::Info,
+                "refresh all: nothing expiring or expired to refresh",
+            );
+        }
         return Vec::new();
     }
     let what = format!("{} expiring/expired connections", conns.len());
     let id = track(app, now, OpKind::Refresh, conns.clone(), what, true);
     vec![Command::RefreshMany { id, conns }]
+}
+
+/// Why nothing can be sent for a connection of a provider the config lacks.
+fn unconfigured(provider: &str) -> String {
+    format!("provider '{provider}' is not in the configuration: add [providers.{provider}]")
 }
 
 fn open_add(app: &mut App, now: UnixTime) -> Vec<Command> {
