@@ -86,6 +86,14 @@ fn rows_of_a_provider_the_config_lacks_are_refused_here() {
         last_text(&app),
         "refresh refused for dave / Keycloak demo: provider 'keycloak' is not in the configuration: add [providers.keycloak]"
     );
+    // What the operation cannot do at all is said first.
+    select(&mut app, 7);
+    app.update(key('r'), NOW);
+    assert!(
+        last_text(&app).contains("grace / Keycloak demo: logged out"),
+        "{}",
+        last_text(&app)
+    );
     let cmd = one(app.update(key('R'), NOW));
     let Command::RefreshMany { conns, .. } = cmd else {
         panic!("{cmd:?}")

@@ -47,8 +47,8 @@ fn checked(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Option<Conne
     let (id, name) = (c.id, name_of(c));
     let state = ConnState::derive(c, now, app.warn_secs);
     let refusal = match rule(c, &state, now) {
-        _ if !app.configured(&c.provider) => Some(unconfigured(&c.provider)),
         Err(why) => Some(why),
+        Ok(()) if !app.configured(&c.provider) => Some(unconfigured(&c.provider)),
         Ok(()) if app.busy.contains_key(&id) => Some("an operation is already running".into()),
         Ok(()) => None,
     };
