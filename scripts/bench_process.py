@@ -191,7 +191,12 @@ def bulk_run(env, tmp, n, users):
                     BANKDECK_CONFIG=os.path.join(tmp, "bulk.toml"))
         shutil.rmtree(benv["BANKDECK_DATA_DIR"], ignore_errors=True)
         with open(benv["BANKDECK_CONFIG"], "w") as f:
+            # Both refreshable families of the generated store: `R` leaves out
+            # the rows of a provider the config lacks.
             f.write(f'[providers.bank]\nkind = "oauth2"\ntoken_url = "{url}/oauth2/token"\n'
+                    'client_id = "bankdeck-demo"\nclient_secret = "env:BENCH_CLIENT_SECRET"\n'
+                    'max_in_flight = 64\n'
+                    f'[providers.everifin]\nkind = "oidc"\nissuer = "{url}/realms/bankdeck"\n'
                     'client_id = "bankdeck-demo"\nclient_secret = "env:BENCH_CLIENT_SECRET"\n'
                     'max_in_flight = 64\n')
         subprocess.run([BIN, "generate", "--connections", str(n), "--users", str(users)], env=benv,

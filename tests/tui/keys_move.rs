@@ -238,6 +238,15 @@ fn u_shows_users_and_enter_shows_that_users_connections_alone() {
     assert_eq!(app.user_scope(), None);
     assert_eq!(app.visible_ids().len(), 14);
 
+    // The view opens again on the user picked last.
+    for keys in ["ujj", "u", "uj"] {
+        for c in keys.chars() {
+            app.update(key(c), NOW);
+        }
+        app.update(code(KeyCode::Enter), NOW);
+    }
+    assert_eq!(app.user_scope(), Some("bob.2"));
+
     app.update(key('u'), NOW);
     app.update(code(KeyCode::Esc), NOW);
     assert!(!app.users_view_open());

@@ -266,7 +266,9 @@ fn a_picked_user_is_named_in_the_title() {
         }),
         NOW,
     );
+    // The view opens on bob, the user picked last; Aaron sorts first.
     app.update(key('u'), NOW);
+    app.update(key('g'), NOW);
     app.update(code(KeyCode::Enter), NOW);
     let text = text_at(&mut app, 120, 30, NOW);
     assert!(text.contains("user: Aaron"), "{text}");

@@ -101,10 +101,14 @@ fn cycle_sort(app: &mut App, now: UnixTime) -> Vec<Command> {
 }
 
 fn toggle_users(app: &mut App, now: UnixTime) -> Vec<Command> {
-    app.users_view = match app.users_view {
-        Some(_) => None,
-        None => Some(UsersView::default()),
-    };
+    if app.users_view.take().is_none() {
+        app.users_view = Some(UsersView::default());
+        // On the user picked last, so the next one is a step away.
+        let picked = app.user_scope.as_ref().map(|(id, _)| *id);
+        if let Some(pos) = picked.and_then(|id| app.users.iter().position(|u| u.id == id)) {
+            nav::select(app, pos, now);
+        }
+    }
     // The view opens on counts as of now rather than as of the last tick.
     data::refresh_counts(app, now);
     app.dirty = true;
