@@ -57,8 +57,13 @@ pub(crate) struct DetailPane {
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct UsersView {
+    /// Position in `shown`.
     pub cursor: usize,
     pub offset: usize,
+    /// Typed after `/` in the view: part of a name or an email, any case.
+    pub filter: LineEdit,
+    /// The positions in `App::users` the filter keeps, in the view's order.
+    pub shown: Vec<usize>,
 }
 
 pub struct App {

@@ -252,6 +252,51 @@ fn u_shows_users_and_enter_shows_that_users_connections_alone() {
     assert!(!app.users_view_open());
 }
 
+/// `/` in the users view narrows it by name or email, any case, without
+/// touching the table's own filter; Esc clears it before closing the view.
+#[test]
+fn slash_in_the_users_view_finds_users_by_name_or_email() {
+    let mut opts = options();
+    let (conns, users) = opts.initial.as_mut().unwrap();
+    conns.push(dapi_active(12, "bob.2"));
+    *users = users_for(conns);
+    users[0].email = Some("ops@bank.example".into());
+    assert_eq!(users[0].name, "alice");
+    let mut app = app_with(&opts);
+    let pick = |app: &mut bankdeck::tui::App, find: &str, down: usize| {
+        app.update(key('u'), NOW);
+        app.update(key('/'), NOW);
+        type_text(app, find);
+        assert_eq!(app.mode(), &Mode::Filter, "j and k are text here");
+        app.update(code(KeyCode::Enter), NOW);
+        assert!(app.users_view_open(), "Enter keeps the filter");
+        for _ in 0..down {
+            app.update(key('j'), NOW);
+        }
+        app.update(code(KeyCode::Enter), NOW);
+    };
+    pick(&mut app, "BOB", 1);
+    assert_eq!(app.user_scope(), Some("bob.2"));
+    pick(&mut app, "ops@", 0);
+    assert_eq!(app.user_scope(), Some("alice"));
+
+    pick(&mut app, "zzz", 0);
+    assert!(app.users_view_open(), "nobody to pick");
+    app.update(code(KeyCode::Esc), NOW);
+    assert!(app.users_view_open(), "Esc clears the filter first");
+    app.update(key('j'), NOW);
+    app.update(code(KeyCode::Enter), NOW);
+    assert_eq!(
+        app.user_scope(),
+        Some("app"),
+        "all users again, from the top"
+    );
+    assert_eq!(app.filter(), "", "the table's filter is untouched");
+    app.update(key('u'), NOW);
+    app.update(code(KeyCode::Esc), NOW);
+    assert!(!app.users_view_open());
+}
+
 #[test]
 fn ctrl_l_reloads_and_question_mark_opens_help() {
     let mut app = app();

@@ -254,6 +254,18 @@ fn a_picked_user_is_named_in_the_title() {
         "{text}"
     );
 
+    // The users view's own filter, in its title and on the bottom line.
+    app.update(key('u'), NOW);
+    app.update(key('/'), NOW);
+    type_text(&mut app, "ra");
+    let text = text_at(&mut app, 120, 30, NOW);
+    assert!(text.contains("users 2 of 11 · filter: \"ra\" "), "{text}");
+    assert!(text.contains("frank") && text.contains("grace"), "{text}");
+    assert!(!text.contains("alice"), "{text}");
+    assert!(text.contains("/ra   enter keeps · esc clears"), "{text}");
+    app.update(code(KeyCode::Esc), NOW);
+    app.update(code(KeyCode::Esc), NOW);
+
     app.update(
         Msg::Worker(Event::UserAdded {
             id: RequestId(60),

@@ -53,8 +53,9 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
-const USERS_KEYS: [(Action, &str); 4] = [
+const USERS_KEYS: [(Action, &str); 5] = [
     (Action::Down, "down"),
+    (Action::Filter, "find"),
     (Action::ToggleDetail, "show connections"),
     (Action::ToggleUsers, "table"),
     (Action::Back, "back"),
@@ -152,7 +153,9 @@ fn command_line(line: &LineEdit, frame: &mut Frame, area: Rect, theme: Theme) {
 }
 
 fn filter_line(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
-    let text = app.filter.text();
+    // The users view has a filter of its own, over names and emails.
+    let field = app.users_view.as_ref().map_or(&app.filter, |v| &v.filter);
+    let text = field.text();
     let line = Line::from(vec![
         Span::styled("/", theme.key()),
         Span::raw(text.to_owned()),
@@ -161,7 +164,7 @@ fn filter_line(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     frame.render_widget(Paragraph::new(line), area);
     let x = area
         .x
-        .saturating_add(1 + u16::try_from(app.filter.cursor()).unwrap_or(0));
+        .saturating_add(1 + u16::try_from(field.cursor()).unwrap_or(0));
     if x < area.right() {
         frame.set_cursor_position(Position::new(x, area.y));
     }

@@ -15,17 +15,22 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let Some(view) = &app.users_view else {
         return;
     };
-    let block = Block::bordered().title(Span::styled(
-        format!(" users {} ", app.users.len()),
-        theme.title(),
-    ));
+    let mut title = vec![
+        Span::styled(" users ", theme.title()),
+        Span::raw(format!("{} of {} ", view.shown.len(), app.users.len())),
+    ];
+    if !view.filter.is_empty() {
+        title.push(Span::raw(format!("· filter: \"{}\" ", view.filter.text())));
+    }
+    let block = Block::bordered().title(Line::from(title));
     let rows_on_screen = usize::from(layout::table_body(area).height).max(1);
-    let offset = layout::keep_visible(view.offset, view.cursor, rows_on_screen, app.users.len());
+    let offset = layout::keep_visible(view.offset, view.cursor, rows_on_screen, view.shown.len());
     // Already in the view's order (see `update::data::sort_users`).
-    let rows: Vec<Row> = (app.users.iter())
+    let rows: Vec<Row> = (view.shown.iter())
         .enumerate()
         .skip(offset)
         .take(rows_on_screen)
+        .filter_map(|(pos, &i)| Some((pos, app.users.get(i)?)))
         .map(|(pos, u)| user_row(app, u, pos == view.cursor, theme))
         .collect();
     let widths = [

@@ -6,9 +6,9 @@ use crate::worker::Command;
 
 use super::super::action::Action;
 use super::super::activity::Level;
-use super::super::app::{App, UsersView};
+use super::super::app::App;
 use super::super::forms::Mode;
-use super::{activity, data, detail, nav, ops};
+use super::{activity, data, detail, nav, ops, users};
 
 pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> {
     if app.readonly && action.changes_state() {
@@ -29,14 +29,14 @@ pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> 
         Action::Filter => open(app, Mode::Filter),
         Action::Command => open(app, Mode::Command(Default::default())),
         Action::CycleSort => cycle_sort(app, now),
-        Action::ToggleDetail if app.users_view.is_some() => nav::pick_user(app, now),
+        Action::ToggleDetail if app.users_view.is_some() => users::pick(app, now),
         Action::ToggleDetail => detail::toggle(app, now),
         Action::DetailDown => detail::scroll(app, 1, now),
         Action::DetailUp => detail::scroll(app, -1, now),
         Action::ActivityUp => activity::scroll_half(app, 1),
         Action::ActivityDown => activity::scroll_half(app, -1),
         Action::Reveal => detail::reveal(app, now),
-        Action::ToggleUsers => toggle_users(app, now),
+        Action::ToggleUsers => users::toggle(app, now),
         Action::Reload => vec![data::reload(app)],
         Action::Exchange
         | Action::Refresh
@@ -78,8 +78,8 @@ fn quit(app: &mut App) -> Vec<Command> {
 /// Esc peels one layer: the users view, then the filter, then the user
 /// picked, then the detail.
 fn back(app: &mut App, now: UnixTime) -> Vec<Command> {
-    if app.users_view.take().is_some() {
-        app.dirty = true;
+    if app.users_view.is_some() {
+        users::back(app);
         return Vec::new();
     }
     if !app.filter.is_empty() {
@@ -98,19 +98,4 @@ fn back(app: &mut App, now: UnixTime) -> Vec<Command> {
 fn cycle_sort(app: &mut App, now: UnixTime) -> Vec<Command> {
     app.sort = app.sort.next();
     data::reindex(app, now)
-}
-
-fn toggle_users(app: &mut App, now: UnixTime) -> Vec<Command> {
-    if app.users_view.take().is_none() {
-        app.users_view = Some(UsersView::default());
-        // On the user picked last, so the next one is a step away.
-        let picked = app.user_scope.as_ref().map(|(id, _)| *id);
-        if let Some(pos) = picked.and_then(|id| app.users.iter().position(|u| u.id == id)) {
-            nav::select(app, pos, now);
-        }
-    }
-    // The view opens on counts as of now rather than as of the last tick.
-    data::refresh_counts(app, now);
-    app.dirty = true;
-    Vec::new()
 }

@@ -9,7 +9,7 @@ use crate::worker::Command;
 
 use super::super::app::App;
 use super::super::view;
-use super::{detail, nav};
+use super::{detail, nav, users};
 
 pub(super) fn reload(app: &mut App) -> Command {
     let id = app.next_request();
@@ -20,8 +20,9 @@ pub(super) fn reload(app: &mut App) -> Command {
 impl App {
     /// Takes a whole new data set (start-up, reload).
     pub(crate) fn replace_data(&mut self, conns: Vec<Connection>, users: Vec<User>, now: UnixTime) {
-        // Read the selection before `order` stops matching `conns`.
+        // Read the selections before `order` and `users` stop matching.
         let keep = self.selected_id();
+        let keep_user = users::selected(self).map(|u| u.id);
         self.order.clear();
         // Built again on the first filter keystroke: most sessions never filter.
         self.haystacks = None;
@@ -46,6 +47,7 @@ impl App {
         self.by_id = by_id;
         self.sorted = Some(sorted);
         rebuild(self, keep, now);
+        users::refilter(self, keep_user);
         self.dirty = true;
     }
 }

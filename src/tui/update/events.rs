@@ -11,7 +11,7 @@ use super::super::activity::Level;
 use super::super::app::{App, Progress};
 use super::super::forms::Mode;
 use super::super::msg::SendFailure;
-use super::{data, detail, ops};
+use super::{data, detail, ops, users};
 
 pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Command> {
     match event {
@@ -219,9 +219,11 @@ fn login_url(app: &mut App, url: String, now: UnixTime) -> Vec<Command> {
 
 fn user_added(app: &mut App, user: User, now: UnixTime) -> Vec<Command> {
     app.note(now, Level::Ok, format!("user {} added", user.name));
+    let keep = users::selected(app).map(|u| u.id);
     app.users.retain(|u| u.id != user.id);
     app.users.push(user);
     data::sort_users(&mut app.users);
+    users::refilter(app, keep);
     Vec::new()
 }
 

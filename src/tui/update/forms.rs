@@ -11,7 +11,7 @@ use crate::worker::Command;
 
 use super::super::app::App;
 use super::super::forms::{AddField, AddForm, CredsField, Mode};
-use super::{data, ops};
+use super::{data, ops, users};
 
 pub(super) fn add_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Command> {
     let Mode::Add(form) = &mut app.mode else {
@@ -154,6 +154,7 @@ fn submit_creds(app: &mut App, now: UnixTime) -> Vec<Command> {
 pub(super) fn on_paste(app: &mut App, text: &str, now: UnixTime) -> Vec<Command> {
     app.dirty = true;
     match &mut app.mode {
+        Mode::Filter if app.users_view.is_some() => users::paste(app, text),
         Mode::Filter => {
             app.filter.insert_str(text);
             return data::refilter(app, now);

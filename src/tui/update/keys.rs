@@ -13,7 +13,7 @@ use super::super::action::Action;
 use super::super::app::App;
 use super::super::forms::Mode;
 use super::super::line_edit::LineEdit;
-use super::{actions, data, dialogs, forms};
+use super::{actions, data, dialogs, forms, users};
 
 pub(super) fn on_key(app: &mut App, key: KeyEvent, now: UnixTime) -> Vec<Command> {
     // Terminals with the kitty protocol report releases too; a key acts once.
@@ -39,6 +39,9 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, now: UnixTime) -> Vec<Command
 
 fn filter_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Command> {
     use crossterm::event::KeyCode;
+    if app.users_view.is_some() {
+        return users::filter_key(app, key);
+    }
     match key.code {
         KeyCode::Enter => app.mode = Mode::Normal,
         KeyCode::Esc => {

@@ -17,6 +17,7 @@ mod nav;
 mod ops;
 mod rules;
 mod tick;
+mod users;
 
 use crate::domain::UnixTime;
 use crate::worker::Command;

@@ -47,7 +47,7 @@ fn click(app: &mut App, column: u16, row: u16, now: UnixTime) -> Vec<Command> {
         return Vec::new();
     }
     let (offset, cursor, len) = match &app.users_view {
-        Some(v) => (v.offset, v.cursor, app.users.len()),
+        Some(v) => (v.offset, v.cursor, v.shown.len()),
         None => (app.offset, app.cursor, app.order.len()),
     };
     // The scroll exactly as render draws it, so the click hits the row seen.

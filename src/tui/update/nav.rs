@@ -10,7 +10,7 @@ use crate::worker::Command;
 use super::super::action::Action;
 use super::super::app::App;
 use super::super::layout;
-use super::{data, detail};
+use super::detail;
 
 /// Rows of the table body on screen now (at least one).
 pub(crate) fn page_rows(app: &App) -> usize {
@@ -36,7 +36,7 @@ pub(super) fn on_move(app: &mut App, action: Action, now: UnixTime) -> Vec<Comma
 /// Moves the cursor of whichever list is showing by `delta` rows, clamped.
 pub(super) fn move_by(app: &mut App, delta: i64, now: UnixTime) -> Vec<Command> {
     let (len, cur) = match &app.users_view {
-        Some(v) => (app.users.len(), v.cursor),
+        Some(v) => (v.shown.len(), v.cursor),
         None => (app.order.len(), app.cursor),
     };
     if len == 0 {
@@ -53,7 +53,7 @@ pub(super) fn select(app: &mut App, pos: usize, now: UnixTime) -> Vec<Command> {
     if let Some(v) = &mut app.users_view {
         if v.cursor != pos {
             v.cursor = pos;
-            v.offset = layout::keep_visible(v.offset, pos, page, app.users.len());
+            v.offset = layout::keep_visible(v.offset, pos, page, v.shown.len());
             app.dirty = true;
         }
         return Vec::new();
@@ -73,18 +73,4 @@ pub(super) fn resize(app: &mut App, w: u16, h: u16) -> Vec<Command> {
     app.offset = layout::keep_visible(app.offset, app.cursor, page, app.order.len());
     app.dirty = true;
     Vec::new()
-}
-
-/// Enter in the users view: show that user's connections.
-pub(super) fn pick_user(app: &mut App, now: UnixTime) -> Vec<Command> {
-    let Some(view) = app.users_view.take() else {
-        return Vec::new();
-    };
-    // `App::users` is kept in the view's order (see `data::sort_users`).
-    let Some(user) = app.users.get(view.cursor).map(|u| (u.id, u.name.clone())) else {
-        return Vec::new();
-    };
-    app.user_scope = Some(user);
-    app.filter.clear();
-    data::refilter(app, now)
 }

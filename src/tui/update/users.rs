@@ -1,0 +1,117 @@
+//! The users view: its list, narrowed by a filter on name or email, and
+//! picking one user, whose connections alone the table then shows.
+//!
+//! The view keeps the positions in `App::users` its filter lets through, so
+//! drawing and moving never scan 10 000 users; they are worked out again only
+//! when the filter or the users change.
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use crate::domain::{UnixTime, User, UserId};
+use crate::worker::Command;
+
+use super::super::app::{App, UsersView};
+use super::super::forms::Mode;
+use super::super::layout;
+use super::{data, nav};
+
+/// `u`: opens the view on the user picked last, or closes it.
+pub(super) fn toggle(app: &mut App, now: UnixTime) -> Vec<Command> {
+    if app.users_view.take().is_none() {
+        app.users_view = Some(UsersView::default());
+        let picked = app.user_scope.as_ref().map(|(id, _)| *id);
+        refilter(app, picked);
+    }
+    // The view opens on counts as of now rather than as of the last tick.
+    data::refresh_counts(app, now);
+    app.dirty = true;
+    Vec::new()
+}
+
+/// Enter in the view: the table shows that user's connections alone.
+pub(super) fn pick(app: &mut App, now: UnixTime) -> Vec<Command> {
+    let Some(user) = selected(app).map(|u| (u.id, u.name.clone())) else {
+        return Vec::new();
+    };
+    app.users_view = None;
+    app.user_scope = Some(user);
+    app.filter.clear();
+    data::refilter(app, now)
+}
+
+/// The user under the view's cursor.
+pub(super) fn selected(app: &App) -> Option<&User> {
+    let view = app.users_view.as_ref()?;
+    view.shown.get(view.cursor).and_then(|&i| app.users.get(i))
+}
+
+/// Works out again which users the view shows, after its filter or the
+/// users changed, with the cursor on `keep` while it is still shown.
+pub(super) fn refilter(app: &mut App, keep: Option<UserId>) {
+    let page = nav::page_rows(app);
+    let Some(view) = &mut app.users_view else {
+        return;
+    };
+    let needle = view.filter.text().trim().to_lowercase();
+    view.shown = (app.users.iter().enumerate())
+        .filter(|(_, u)| needle.is_empty() || matches(u, &needle))
+        .map(|(i, _)| i)
+        .collect();
+    let found = keep.and_then(|id| view.shown.iter().position(|&i| app.users[i].id == id));
+    view.cursor = found.unwrap_or(0);
+    view.offset = layout::keep_visible(view.offset, view.cursor, page, view.shown.len());
+    app.dirty = true;
+}
+
+fn matches(u: &User, needle: &str) -> bool {
+    let holds = |text: &str| match text.is_ascii() {
+        // Names are mostly ASCII: no lowercased copy per user per keystroke.
+        true => text
+            .as_bytes()
+            .windows(needle.len().max(1))
+            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes())),
+        false => text.to_lowercase().contains(needle),
+    };
+    holds(&u.name) || u.email.as_deref().is_some_and(holds)
+}
+
+/// A key while the view's filter is being typed.
+pub(super) fn filter_key(app: &mut App, key: &KeyEvent) -> Vec<Command> {
+    let keep = selected(app).map(|u| u.id);
+    let Some(view) = &mut app.users_view else {
+        return Vec::new();
+    };
+    match key.code {
+        KeyCode::Enter => app.mode = Mode::Normal,
+        KeyCode::Esc => {
+            app.mode = Mode::Normal;
+            view.filter.clear();
+        }
+        _ if view.filter.handle_key(key) => {}
+        _ => return Vec::new(),
+    }
+    refilter(app, keep);
+    Vec::new()
+}
+
+/// Text pasted into the view's filter.
+pub(super) fn paste(app: &mut App, text: &str) {
+    let keep = selected(app).map(|u| u.id);
+    if let Some(view) = &mut app.users_view {
+        view.filter.insert_str(text);
+    }
+    refilter(app, keep);
+}
+
+/// Esc in the view: clears its filter first, then closes it.
+pub(super) fn back(app: &mut App) {
+    let keep = selected(app).map(|u| u.id);
+    match &mut app.users_view {
+        Some(view) if !view.filter.is_empty() => {
+            view.filter.clear();
+            refilter(app, keep);
+        }
+        _ => app.users_view = None,
+    }
+    app.dirty = true;
+}
