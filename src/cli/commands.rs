@@ -13,29 +13,37 @@ use crate::config::{Config, Family};
 use crate::domain::{AuditEntry, ConnectPayload, Connection, ConnectionId, OpKind, UnixTime};
 use crate::worker::WorkerOptions;
 
+/// `println!` that ends the command quietly when its reader has gone (see
+/// [`super::output::out_bytes`]), where `println!` panics.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        super::output::out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 /// The largest payload file we read: Connect payloads are a few hundred bytes.
 const MAX_PAYLOAD_FILE: u64 = 64 * 1024;
 
-pub fn config_check(cfg: &Config, _cmd: &ConfigCmd) -> ExitCode {
+pub fn config_check(cfg: &Config, _cmd: &ConfigCmd) -> Result<ExitCode> {
     match &cfg.source {
-        Some(p) => println!("config: {}", p.display()),
-        None => println!("config: (defaults only: no config file found)"),
+        Some(p) => say!("config: {}", p.display())?,
+        None => say!("config: (defaults only: no config file found)")?,
     }
-    println!(
+    say!(
         "warn_within: {}",
         humantime::format_duration(cfg.warn_within)
-    );
+    )?;
     for p in cfg.providers.values() {
-        println!("provider {} ({})", p.name, p.kind());
+        say!("provider {} ({})", p.name, p.kind())?;
         for (key, url) in endpoints(&p.family) {
-            println!("  {key:<15} {url}");
+            say!("  {key:<15} {url}")?;
         }
         for (key, r) in p.secret_refs() {
             let state = if r.is_set() { "[set]" } else { "[missing]" };
-            println!("  {key:<15} {r} {state}");
+            say!("  {key:<15} {r} {state}")?;
         }
         let c = &p.common;
-        println!(
+        say!(
             "  timeout {} · auto_refresh {} · max_in_flight {}{}",
             humantime::format_duration(c.timeout),
             c.auto_refresh,
@@ -44,9 +52,9 @@ pub fn config_check(cfg: &Config, _cmd: &ConfigCmd) -> ExitCode {
                 .as_ref()
                 .map(|f| format!(" · ca_file {}", f.display()))
                 .unwrap_or_default()
-        );
+        )?;
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 fn endpoints(f: &Family) -> Vec<(&'static str, String)> {
@@ -79,16 +87,16 @@ pub async fn users(ctx: &Context, cmd: UsersCmd, readonly: bool) -> Result<ExitC
                 .add_user(&name, email.as_deref())
                 .await
                 .map_err(|e| eyre!("{e}"))?;
-            println!("added user {} (id {})", user.name, user.id.0);
+            say!("added user {} (id {})", user.name, user.id.0)?;
         }
         UsersCmd::List { json } => {
             let users = ctx.store.users().map_err(|e| eyre!("{e}"))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&users)?);
+                say!("{}", serde_json::to_string_pretty(&users)?)?;
             } else {
                 for u in users {
                     let name = fit(&u.name, 24);
-                    println!("{:>6}  {name} {}", u.id.0, u.email.unwrap_or_default());
+                    say!("{:>6}  {name} {}", u.id.0, u.email.unwrap_or_default())?;
                 }
             }
         }
@@ -114,7 +122,7 @@ pub async fn link(ctx: &Context, cmd: LinkCmd, readonly: bool) -> Result<ExitCod
         .link_dapi(&provider, &user, &label, parsed)
         .await
         .map_err(|e| eyre!("{e}"))?;
-    print_conn("linked", &conn, worker.now(), ctx.config.warn_secs());
+    print_conn("linked", &conn, worker.now(), ctx.config.warn_secs())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -182,7 +190,7 @@ pub async fn login(
         &conn,
         handle.worker.now(),
         ctx.config.warn_secs(),
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -192,7 +200,7 @@ pub async fn token(ctx: &Context, provider: &str, user: &str, readonly: bool) ->
         .client_credentials(provider, user)
         .await
         .map_err(|e| eyre!("{e}"))?;
-    print_conn("token issued", &conn, worker.now(), ctx.config.warn_secs());
+    print_conn("token issued", &conn, worker.now(), ctx.config.warn_secs())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -221,7 +229,7 @@ pub async fn operate(
         &conn,
         worker.now(),
         ctx.config.warn_secs(),
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -244,8 +252,9 @@ fn confirm(op: OpKind, conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-fn print_conn(what: &str, c: &Connection, now: UnixTime, warn: i64) {
-    println!("{}", conn_line(what, c, now, warn));
+fn print_conn(what: &str, c: &Connection, now: UnixTime, warn: i64) -> Result<()> {
+    say!("{}", conn_line(what, c, now, warn))?;
+    Ok(())
 }
 
 /// `linked: connection 3 · amira · dapi · code pending (29:59 left)`: the
@@ -274,9 +283,9 @@ pub fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
         .map(|c| StatusRow::new(c, now, ctx.config.warn_secs()))
         .collect();
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        say!("{}", serde_json::to_string_pretty(&rows)?)?;
     } else {
-        print!("{}", table(&rows));
+        super::output::out(format_args!("{}", table(&rows)))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -304,19 +313,19 @@ pub fn check(ctx: &Context, within: Option<std::time::Duration>) -> Result<ExitC
         })
         .collect();
     if found.is_empty() {
-        println!(
+        say!(
             "OK: nothing needs action within {}",
             humantime::format_duration(within)
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    say!(
         "ACTION: {} connection(s) need action within {}",
         found.len(),
         humantime::format_duration(within)
-    );
+    )?;
     for f in found {
-        println!("  {f}");
+        say!("  {f}")?;
     }
     Ok(ExitCode::from(1))
 }
@@ -327,11 +336,11 @@ pub fn audit(ctx: &Context, json: bool, connection: Option<i64>, limit: usize) -
         .audit(connection.map(ConnectionId), limit)
         .map_err(|e| eyre!("{e}"))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
+        say!("{}", serde_json::to_string_pretty(&entries)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     for e in entries {
-        println!("{}", audit_line(&e));
+        say!("{}", audit_line(&e))?;
     }
     Ok(ExitCode::SUCCESS)
 }

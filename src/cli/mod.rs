@@ -74,12 +74,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     let ro = global.readonly;
     match command {
         Cmd::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "bankdeck",
-                &mut std::io::stdout(),
-            );
+            // Into memory first: clap_complete panics on a failed write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "bankdeck", &mut script);
+            output::out_bytes(&script)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Sandbox {
@@ -97,7 +95,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Config { action } => {
             let cfg = crate::config::load(global.config.as_deref())
                 .map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
-            Ok(commands::config_check(&cfg, &action))
+            commands::config_check(&cfg, &action)
         }
         Cmd::Status { json } => commands::status(&Context::open(&global, true)?, json),
         Cmd::Check { within } => {

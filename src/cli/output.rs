@@ -2,10 +2,38 @@
 //! plain table. Built from the derived state; there is no field a token could
 //! reach.
 
+use std::io::Write;
+
 use serde::Serialize;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::domain::{ConnState, Connection, UnixTime};
+
+/// The exit status of a command whose reader went away: what a shell
+/// reports for a tool that SIGPIPE ended (128 + 13).
+pub const BROKEN_PIPE_EXIT: i32 = 141;
+
+/// Writes `bytes` to standard output now. A reader that has gone away
+/// (`bankdeck audit | head`) ends the command as it ends any Unix tool:
+/// quietly, with [`BROKEN_PIPE_EXIT`], where `println!` panics. Everything
+/// a command changes is written before it prints, so nothing is lost.
+pub fn out_bytes(bytes: &[u8]) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            std::process::exit(BROKEN_PIPE_EXIT)
+        }
+        other => other,
+    }
+}
+
+/// [`out_bytes`] for formatted text; the commands call it through `say!`.
+pub fn out(text: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    match text.as_str() {
+        Some(s) => out_bytes(s.as_bytes()),
+        None => out_bytes(text.to_string().as_bytes()),
+    }
+}
 
 #[derive(Debug, Serialize)]
 pub struct StatusRow<'a> {

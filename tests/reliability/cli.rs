@@ -315,3 +315,50 @@ fn the_sandbox_serves_on_after_its_banner_pipe_is_closed() {
     let answer = ask().unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
+
+/// A reader that stops early (`bankdeck audit | head`) ends each printing
+/// command as it ends any Unix tool: quietly, with 141 (128 + SIGPIPE). They
+/// used to panic with "failed printing to stdout: Broken pipe".
+#[test]
+fn a_closed_output_pipe_ends_each_command_quietly() {
+    let dir = super::common::private_dir();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    // Enough rows that every listing outgrows the pipe's buffer.
+    let made = bankdeck(
+        dir.path(),
+        &config,
+        &["generate", "--connections", "2000", "--users", "200"],
+    );
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let commands: [&[&str]; 6] = [
+        &["status"],
+        &["status", "--json"],
+        &["audit", "--limit", "5000"],
+        &["users", "list", "--json"],
+        &["check"],
+        &["completions", "zsh"],
+    ];
+    for args in commands {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bankdeck"))
+            .args(args)
+            .env("BANKDECK_CONFIG", &config)
+            .env("BANKDECK_DATA_DIR", dir.path().join("data"))
+            .env("BANKDECK_KEY_FILE", dir.path().join("key"))
+            .env("XDG_STATE_HOME", dir.path().join("state"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(!said.contains("panicked"), "{args:?}: {said}");
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {said}");
+        assert!(said.is_empty(), "{args:?}: {said}");
+    }
+}
