@@ -244,6 +244,22 @@ fn a_bulk_result_stops_only_its_own_rows_spinner() {
     assert!(!app.is_busy(ConnectionId(5)));
     assert!(app.is_busy(ConnectionId(4)));
     assert_eq!(app.in_flight(), 1, "the bulk request still runs");
+    // Its successes are counted, not written one by one; its failures are.
+    let mentions = |app: &bankdeck::tui::App, who: &str| {
+        app.activity().filter(|l| l.text.contains(who)).count()
+    };
+    assert_eq!(mentions(&app, "erin"), 0);
+    app.update(
+        worker(Event::Failed {
+            id,
+            op: OpKind::Refresh,
+            conn_id: Some(ConnectionId(4)),
+            conn: None,
+            error: OpError::new(ErrorKind::ReauthRequired, "invalid_grant"),
+        }),
+        NOW,
+    );
+    assert_eq!(mentions(&app, "dave"), 1);
 }
 
 #[test]

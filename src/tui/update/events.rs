@@ -110,18 +110,23 @@ fn succeeded(
     now: UnixTime,
 ) -> Vec<Command> {
     let (conn_id, what) = (conn.id, ops::name_of(&conn));
-    // As its start said: nobody on this screen asked for it.
-    let scheduled = match app.pending.contains_key(&id) {
-        true => "",
-        false => " (scheduled)",
-    };
+    let pending = app.pending.get(&id).map(|entry| entry.bulk);
     finish(app, id, Some(conn_id));
     close_login_note(app, op);
-    let text = match message.is_empty() {
-        true => format!("{op} {what}: done{scheduled}"),
-        false => format!("{op} {what}: {message}{scheduled}"),
-    };
-    app.note(now, Level::Ok, text);
+    // A bulk's successes are counted in its progress line and shown in their
+    // rows; a line each would bury its failures under thousands of them.
+    if pending != Some(true) {
+        // As its start said: nobody on this screen asked for it.
+        let scheduled = match pending {
+            Some(_) => "",
+            None => " (scheduled)",
+        };
+        let text = match message.is_empty() {
+            true => format!("{op} {what}: done{scheduled}"),
+            false => format!("{op} {what}: {message}{scheduled}"),
+        };
+        app.note(now, Level::Ok, text);
+    }
     let mut cmds = data::upsert(app, conn, now);
     cmds.extend(detail::reload_if_selected(app, conn_id));
     cmds
