@@ -28,13 +28,9 @@ pub struct Global {
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Data directory holding the store (default: the platform data dir; or BANKDECK_DATA_DIR).
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH",
-        env = "BANKDECK_DATA_DIR",
-        hide_env = true
-    )]
+    // The store reads BANKDECK_DATA_DIR itself (an empty one counts as
+    // unset); given to clap too, it showed in usage lines as if required.
+    #[arg(long, global = true, value_name = "PATH")]
     pub data_dir: Option<PathBuf>,
     /// Refuse every operation that changes anything.
     #[arg(long, global = true)]
@@ -205,8 +201,8 @@ mod tests {
     use super::*;
     use clap::CommandFactory;
 
-    /// clap prints an unset variable as `[env: NAME=]`, which reads as set
-    /// to nothing; the option's own line already names the variable.
+    /// The option's own line names the variable; clap printed it again, as
+    /// `[env: NAME=]` when unset, which reads as set to nothing.
     #[test]
     fn help_names_the_data_dir_variable_once_and_not_as_set_to_nothing() {
         // Built first, so the global options reach the subcommand's help.

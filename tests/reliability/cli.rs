@@ -362,3 +362,18 @@ fn a_closed_output_pipe_ends_each_command_quietly() {
         assert!(said.is_empty(), "{args:?}: {said}");
     }
 }
+
+/// A usage error names what is missing and nothing else: with
+/// BANKDECK_DATA_DIR set, clap used to print `--data-dir <PATH>` in the
+/// usage line as if it were required too.
+#[test]
+fn a_usage_error_does_not_list_the_data_dir_as_required() {
+    let dir = super::common::private_dir();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let out = bankdeck(dir.path(), &config, &["token"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("Usage: bankdeck token <PROVIDER>"), "{said}");
+    assert!(!said.contains("--data-dir"), "{said}");
+}
