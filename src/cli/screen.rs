@@ -17,6 +17,16 @@ use crate::tui::{self, RunOptions};
 use crate::worker::{ProviderEntry, Worker, WorkerOptions, scheduler};
 
 pub async fn dashboard(global: &Global) -> Result<ExitCode> {
+    use std::io::IsTerminal;
+    // Checked before anything is opened or made: drawn into a file or a
+    // pipe, the screen is escape codes nobody sees.
+    if !std::io::stdout().is_terminal() {
+        return Err(eyre!(
+            "the dashboard needs a terminal, and standard output is not one: run bankdeck in a \
+             terminal, or use a subcommand in scripts (bankdeck status, check, refresh; see \
+             bankdeck --help)"
+        ));
+    }
     if global.demo {
         let demo = demo::start().await?;
         let _log = super::logging::init(Some(&demo.log_dir()));

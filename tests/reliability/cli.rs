@@ -6,15 +6,20 @@ use std::process::{Command, Output};
 
 /// The real binary on the store, key and config under `dir`.
 fn bankdeck(dir: &Path, config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bankdeck"))
+    command(dir, config, args).output().unwrap()
+}
+
+/// [`bankdeck`] not yet run, for a test that wires its pipes itself.
+fn command(dir: &Path, config: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bankdeck"));
+    command
         .args(args)
         .env("BANKDECK_CONFIG", config)
         .env("BANKDECK_DATA_DIR", dir.join("data"))
         .env("BANKDECK_KEY_FILE", dir.join("key"))
         .env("XDG_STATE_HOME", dir.join("state"))
-        .env_remove("BANKDECK_PASSPHRASE")
-        .output()
-        .unwrap()
+        .env_remove("BANKDECK_PASSPHRASE");
+    command
 }
 
 #[test]
@@ -344,12 +349,7 @@ fn a_closed_output_pipe_ends_each_command_quietly() {
         &["completions", "zsh"],
     ];
     for args in commands {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bankdeck"))
-            .args(args)
-            .env("BANKDECK_CONFIG", &config)
-            .env("BANKDECK_DATA_DIR", dir.path().join("data"))
-            .env("BANKDECK_KEY_FILE", dir.path().join("key"))
-            .env("XDG_STATE_HOME", dir.path().join("state"))
+        let mut child = command(dir.path(), &config, args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -376,4 +376,35 @@ fn a_usage_error_does_not_list_the_data_dir_as_required() {
     assert_eq!(out.status.code(), Some(2), "{said}");
     assert!(said.contains("Usage: bankdeck token <PROVIDER>"), "{said}");
     assert!(!said.contains("--data-dir"), "{said}");
+}
+
+/// The dashboard with standard output not a terminal (`bankdeck > file`, a
+/// pipe, cron) says what to run instead, and makes nothing, not even the
+/// demo's folder. It used to stop with "No such device or address (os error 6)".
+#[test]
+fn the_dashboard_without_a_terminal_says_what_to_run_instead() {
+    let dir = super::common::private_dir();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    for args in [&[][..], &["--demo"][..]] {
+        let out = command(dir.path(), &config, args)
+            .env("TMPDIR", dir.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
+        assert!(
+            said.contains("the dashboard needs a terminal"),
+            "{args:?}: {said}"
+        );
+        assert!(said.contains("bankdeck status"), "{args:?}: {said}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    let made: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|name| name != "config.toml")
+        .collect();
+    assert!(made.is_empty(), "{made:?}");
 }
