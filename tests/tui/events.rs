@@ -477,6 +477,11 @@ fn a_new_connection_shows_at_once() {
         ConnectionId(42),
         "at the end until the tick"
     );
+    assert_eq!(
+        app.selected_id(),
+        Some(ConnectionId(6)),
+        "not asked for here: the selection stays"
+    );
     app.update(Msg::Tick, NOW.plus_secs(1));
     // Same deadline as alice's code, so right after her (by name).
     assert_eq!(

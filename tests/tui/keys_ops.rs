@@ -200,11 +200,11 @@ fn a_adds_dapi_from_a_pasted_payload() {
     app.update(Msg::Paste(CONNECT_PAYLOAD.into()), NOW);
     let cmd = one(app.update(code(KeyCode::Enter), NOW));
     let Command::LinkDapi {
+        id,
         provider,
         user,
         label,
         payload,
-        ..
     } = cmd
     else {
         panic!("{cmd:?}")
@@ -215,6 +215,29 @@ fn a_adds_dapi_from_a_pasted_payload() {
     );
     assert_eq!(payload.connection_id, "0e4ad7c0-8d5e");
     assert_eq!(app.in_flight(), 1);
+
+    // The new row is selected, so `e` exchanges its code next.
+    app.update(
+        Msg::Worker(bankdeck::worker::Event::Succeeded {
+            id,
+            op: bankdeck::domain::OpKind::Link,
+            conn: Box::new(dapi_pending(42, "zoe q")),
+            message: String::new(),
+        }),
+        NOW,
+    );
+    assert_eq!(app.selected_id(), Some(ConnectionId(42)));
+    let cmd = one(app.update(key('e'), NOW));
+    assert!(
+        matches!(
+            cmd,
+            Command::Exchange {
+                conn: ConnectionId(42),
+                ..
+            }
+        ),
+        "{cmd:?}"
+    );
 }
 
 #[test]

@@ -143,6 +143,17 @@ pub(super) fn reindex(app: &mut App, now: UnixTime) -> Vec<Command> {
     Vec::new()
 }
 
+/// Rebuilds and selects connection `id`, if the filter shows it: a row the
+/// operator just added is the one they act on next.
+pub(super) fn reindex_onto(app: &mut App, id: ConnectionId, now: UnixTime) -> Vec<Command> {
+    let before = app.selected_id();
+    rebuild(app, Some(id), now);
+    if app.selected_id() != before {
+        return detail::selection_changed(app, now);
+    }
+    Vec::new()
+}
+
 /// Rebuilds after the filter changed: when the selected row is filtered
 /// out, the first match is selected, as a search would.
 pub(super) fn refilter(app: &mut App, now: UnixTime) -> Vec<Command> {

@@ -128,7 +128,18 @@ fn succeeded(
         app.note(now, Level::Ok, text);
     }
     let mut cmds = data::upsert(app, conn, now);
-    cmds.extend(detail::reload_if_selected(app, conn_id));
+    // A connection this screen asked for just now is selected, so the next
+    // key (exchange, say) acts on it.
+    let added = matches!(op, OpKind::Link | OpKind::Login | OpKind::ClientCredentials);
+    let moved = match pending.is_some() && added {
+        true => data::reindex_onto(app, conn_id, now),
+        false => Vec::new(),
+    };
+    match moved.is_empty() {
+        true => cmds.extend(detail::reload_if_selected(app, conn_id)),
+        // The move already asked for the new row's detail.
+        false => cmds.extend(moved),
+    }
     cmds
 }
 
