@@ -110,14 +110,16 @@ fn succeeded(
     now: UnixTime,
 ) -> Vec<Command> {
     let (conn_id, what) = (conn.id, ops::name_of(&conn));
-    let pending = app.pending.get(&id).map(|entry| entry.bulk);
+    // Whether this screen asked for it (`None`: the scheduler did), and
+    // whether as one of a bulk.
+    let asked = app.pending.get(&id).map(|entry| entry.bulk);
     finish(app, id, Some(conn_id));
     close_login_note(app, op);
     // A bulk's successes are counted in its progress line and shown in their
     // rows; a line each would bury its failures under thousands of them.
-    if pending != Some(true) {
+    if asked != Some(true) {
         // As its start said: nobody on this screen asked for it.
-        let scheduled = match pending {
+        let scheduled = match asked {
             Some(_) => "",
             None => " (scheduled)",
         };
@@ -131,7 +133,7 @@ fn succeeded(
     // A connection this screen asked for just now is selected, so the next
     // key (exchange, say) acts on it.
     let added = matches!(op, OpKind::Link | OpKind::Login | OpKind::ClientCredentials);
-    let moved = match pending.is_some() && added {
+    let moved = match asked.is_some() && added {
         true => data::reindex_onto(app, conn_id, now),
         false => Vec::new(),
     };
