@@ -99,6 +99,7 @@ fn rows_of_a_provider_the_config_lacks_are_refused_here() {
         panic!("{cmd:?}")
     };
     assert_eq!(conns, ids(&[5]), "erin's provider is configured");
+    assert_eq!(last_text(&app), "refresh 1 row expiring or expired: sent");
     assert!(app.activity().any(|l| l.text
         == "refresh all: 1 row left out, of providers not in the configuration (add [providers.keycloak])"));
 

@@ -155,12 +155,9 @@ fn refresh_all(app: &mut App, now: UnixTime) -> Vec<Command> {
             .map(|p| format!("[providers.{p}]"))
             .collect::<Vec<_>>()
             .join(", ");
-        let rows = match skipped {
-            1 => "1 row".to_string(),
-            n => format!("{n} rows"),
-        };
         let line = format!(
-            "refresh all: {rows} left out, of providers not in the configuration (add {names})"
+            "refresh all: {} left out, of providers not in the configuration (add {names})",
+            rows(skipped)
         );
         app.note(now, Level::Warn, line);
     }
@@ -174,9 +171,17 @@ fn refresh_all(app: &mut App, now: UnixTime) -> Vec<Command> {
         }
         return Vec::new();
     }
-    let what = format!("{} expiring/expired connections", conns.len());
+    let what = format!("{} expiring or expired", rows(conns.len()));
     let id = track(app, now, OpKind::Refresh, conns.clone(), what, true);
     vec![Command::RefreshMany { id, conns }]
+}
+
+/// "1 row", "2 rows".
+fn rows(n: usize) -> String {
+    match n {
+        1 => "1 row".into(),
+        n => format!("{n} rows"),
+    }
 }
 
 /// Why nothing can be sent for a connection of a provider the config lacks.
