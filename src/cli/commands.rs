@@ -285,7 +285,7 @@ pub fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
     if json {
         say!("{}", serde_json::to_string_pretty(&rows)?)?;
     } else {
-        super::output::out(format_args!("{}", table(&rows)))?;
+        super::output::out_bytes(table(&rows).as_bytes())?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -45,6 +45,12 @@ pub const COMMAND_QUEUE: usize = 256;
 /// Events waiting for the front end.
 pub const EVENT_QUEUE: usize = 1024;
 
+/// Why nothing can be sent for a connection of a provider the config lacks,
+/// as the worker refuses it and as the screen refuses it before asking.
+pub fn not_configured(provider: &str) -> String {
+    format!("provider '{provider}' is not in the configuration: add [providers.{provider}]")
+}
+
 /// A provider's client with the settings the worker needs about it.
 pub struct ProviderEntry {
     pub client: Arc<dyn Provider>,
@@ -297,12 +303,10 @@ impl Worker {
     }
 
     pub(crate) fn slot(&self, provider: &str) -> Result<&Slot, OpError> {
-        self.inner.providers.get(provider).ok_or_else(|| {
-            OpError::new(
-                crate::domain::ErrorKind::Config,
-                format!("provider '{provider}' is not in the configuration"),
-            )
-        })
+        self.inner
+            .providers
+            .get(provider)
+            .ok_or_else(|| OpError::new(ErrorKind::Config, not_configured(provider)))
     }
 
     pub(crate) fn audit(

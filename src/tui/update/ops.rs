@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::domain::{ConnState, Connection, ConnectionId, OpKind, ProviderKind, UnixTime};
-use crate::worker::{Command, RequestId};
+use crate::worker::{Command, RequestId, not_configured};
 
 use super::super::action::Action;
 use super::super::activity::Level;
@@ -48,7 +48,7 @@ fn checked(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Option<Conne
     let state = ConnState::derive(c, now, app.warn_secs);
     let refusal = match rule(c, &state, now) {
         Err(why) => Some(why),
-        Ok(()) if !app.configured(&c.provider) => Some(unconfigured(&c.provider)),
+        Ok(()) if !app.configured(&c.provider) => Some(not_configured(&c.provider)),
         Ok(()) if app.busy.contains_key(&id) => Some("an operation is already running".into()),
         Ok(()) => None,
     };
@@ -182,11 +182,6 @@ fn rows(n: usize) -> String {
         1 => "1 row".into(),
         n => format!("{n} rows"),
     }
-}
-
-/// Why nothing can be sent for a connection of a provider the config lacks.
-fn unconfigured(provider: &str) -> String {
-    format!("provider '{provider}' is not in the configuration: add [providers.{provider}]")
 }
 
 fn open_add(app: &mut App, now: UnixTime) -> Vec<Command> {
