@@ -5,7 +5,25 @@
 //! ← `tui` and `cli` (two front ends over the same worker). `sandbox` is an
 //! emulation of the providers that the product only uses for `--demo` and tests.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Output goes through `say!` (stdout) and `tell!` (stderr), which do not
+// panic when the reader has gone.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+/// `eprintln!` that cannot panic (`tell!(partial: …)` for `eprint!`). When
+/// standard error is a pipe whose reader has gone (`2>&1 | head`), the line
+/// is lost but the command's exit status is not: `eprintln!` panics there,
+/// and the panic hook, writing to the same place, turns that into an abort.
+macro_rules! tell {
+    (partial: $($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 pub mod cli;
 pub mod config;

@@ -174,7 +174,7 @@ pub async fn login(
     let printer = tokio::spawn(async move {
         while let Some(ev) = handle.events.recv().await {
             if let crate::worker::Event::LoginUrl { url, .. } = ev {
-                eprintln!("Open this URL to log in (waiting up to 5 minutes):\n  {url}");
+                tell!("Open this URL to log in (waiting up to 5 minutes):\n  {url}");
             }
         }
     });
@@ -239,10 +239,8 @@ fn confirm(op: OpKind, conn: &Connection) -> Result<()> {
     if !std::io::stdin().is_terminal() {
         bail!("{op} needs --yes when standard input is not a terminal");
     }
-    eprint!(
-        "{op} connection {} of {} ({})? Type the user's name to confirm: ",
-        conn.id, conn.user, conn.label
-    );
+    tell!(partial: "{op} connection {} of {} ({})? Type the user's name to confirm: ",
+        conn.id, conn.user, conn.label);
     std::io::stderr().flush()?;
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;

@@ -310,13 +310,13 @@ pub fn run(store: &dyn Store, connections: usize, users: usize) -> Result<Genera
     let live = std::io::stderr().is_terminal();
     let out = fill(store, connections, users, UnixTime::now(), &actor, |done| {
         if live {
-            eprint!("\r{done} of {connections} connections");
+            tell!(partial: "\r{done} of {connections} connections");
         }
     })?;
     if live {
-        eprintln!();
+        tell!();
     }
-    eprintln!(
+    tell!(
         "generated {} users and {} connections in {:.1?}",
         out.users,
         out.connections,

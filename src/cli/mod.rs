@@ -34,14 +34,14 @@ pub fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("bankdeck: cannot start the async runtime: {e}");
+            tell!("bankdeck: cannot start the async runtime: {e}");
             return ExitCode::from(2);
         }
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("bankdeck: {e:#}");
+            tell!("bankdeck: {e:#}");
             ExitCode::from(2)
         }
     }

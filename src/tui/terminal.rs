@@ -42,7 +42,7 @@ impl Drop for TerminalGuard {
         // Nothing better to do if restoring fails while leaving.
         let _ = restore();
         for message in take_kept_panics() {
-            eprintln!("{message}");
+            tell!("{message}");
         }
     }
 }

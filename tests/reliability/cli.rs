@@ -363,6 +363,35 @@ fn a_closed_output_pipe_ends_each_command_quietly() {
     }
 }
 
+/// With standard error a pipe whose reader has gone (`2>&1 | head`), a
+/// command still ends with its own status. `generate`'s summary and every
+/// command's error line used `eprintln!`, which panicked there; the panic
+/// hook then failed on the same pipe and the process aborted (SIGABRT).
+#[test]
+fn a_closed_error_pipe_keeps_each_commands_exit_status() {
+    let dir = super::common::private_dir();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let cases: [(&[&str], i32); 2] = [
+        (&["generate", "--connections", "10", "--users", "2"], 0),
+        (&["refresh", "999999"], 2),
+    ];
+    for (args, code) in cases {
+        let mut child = command(dir.path(), &config, args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stderr.take());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(code), "{args:?}: {status:?}");
+    }
+    // The generate above wrote its store whole though its summary was lost.
+    let out = bankdeck(dir.path(), &config, &["users", "list", "--json"]);
+    let users: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(users.as_array().map(Vec::len), Some(2), "{users}");
+}
+
 /// A usage error names what is missing and nothing else: with
 /// BANKDECK_DATA_DIR set, clap used to print `--data-dir <PATH>` in the
 /// usage line as if it were required too.
