@@ -44,8 +44,13 @@ fn base(id: i64, user: &str, label: &str, provider: &str, kind: ProviderKind) ->
 
 fn dapi(id: i64, user: &str, label: &str) -> Connection {
     let mut c = base(id, user, label, "dapi-sandbox", ProviderKind::Dapi);
-    c.remote.connection_id = Some(format!("conn-{id}"));
-    c.remote.user_id = Some(format!("dapi-user-{id}"));
+    // As long as Dapi's own: a 40-character connectionID, a 48-character
+    // userID and a UUID tokenID.
+    c.remote.connection_id = Some(format!("e9271a7adc39a5afe3b0982732c92fddaa20d{id:03}"));
+    c.remote.user_id = Some(format!(
+        "user-iYzutZvO5lZSbJoYontLA2FuZm48ILZfcEd4NkDv{id:03}"
+    ));
+    c.remote.token_id = Some(format!("32896801-0342-4331-9d22-1ac3dac4b{id:03}"));
     c
 }
 

@@ -137,6 +137,61 @@ fn detail_below_the_table_for_a_dapi_code() {
     assert_snapshot!(screen(&mut app, 100, 44).backend());
 }
 
+/// Dapi's three remote ids do not fit one line of the pane; wrapped at a
+/// space, a name and its id ended up on two lines, the id at the pane's
+/// edge. Each now has a line of its own, and an id too long for its name's
+/// line goes on the next, indented under the name.
+#[test]
+fn each_remote_id_stays_with_its_name() {
+    // Below the table at 100 columns; beside it, 62 wide, at 230.
+    for width in [100, 230] {
+        let mut app = app();
+        open_detail(&mut app, 1, None);
+        let text = text_at(&mut app, width, 44, NOW);
+        let lines: Vec<&str> = text.lines().collect();
+        for (name, id) in [
+            ("connectionID", "e9271a7adc39a5afe3b0982732c92fddaa20d001"),
+            ("userID", "user-iYzutZvO5lZSbJoYontLA2FuZm48ILZfcEd4NkDv001"),
+            ("tokenID", "32896801-0342-4331-9d22-1ac3dac4b001"),
+        ] {
+            let at = lines.iter().position(|l| l.contains(id));
+            let at = at.unwrap_or_else(|| panic!("{id} at {width}:\n{text}"));
+            let (line, above) = (lines[at], lines[at - 1]);
+            let together = line.contains(&format!("{name} {id}"));
+            let under = above
+                .trim_end_matches([' ', '│'])
+                .ends_with(&format!("        {name}"))
+                && line.contains(&format!("          {id}"));
+            assert!(together || under, "{name} at {width}:\n{text}");
+        }
+    }
+}
+
+/// Short ids share the pane's one line.
+#[test]
+fn short_remote_ids_share_a_line() {
+    let mut app = app();
+    let mut c = sample_connections().remove(0);
+    c.remote.user_id = None;
+    c.remote.token_id = None;
+    c.remote.connection_id = Some("c-1".into());
+    c.remote.session = Some("s-1".into());
+    app.update(
+        Msg::Worker(Event::Loaded {
+            id: RequestId(0),
+            users: users_for(&[c.clone()]),
+            connections: vec![c],
+        }),
+        NOW,
+    );
+    open_detail(&mut app, 1, None);
+    let text = text_at(&mut app, 100, 44, NOW);
+    assert!(
+        text.contains("remote  connectionID c-1 · session s-1 "),
+        "{text}"
+    );
+}
+
 #[test]
 fn detail_scope_grid_for_dapi_and_revealed_tokens() {
     let mut app = app();

@@ -129,7 +129,7 @@ fn text_lines(
     now: UnixTime,
     theme: Theme,
 ) -> Vec<Line<'static>> {
-    let mut lines = facts(app, c, now, theme);
+    let mut lines = facts(app, c, text.width, now, theme);
     lines.push(Line::raw(""));
     lines.extend(tokens(app, c, detail, now, theme));
     lines.push(Line::raw(""));
@@ -147,17 +147,17 @@ fn field(name: &str, value: String) -> Line<'static> {
     Line::from(vec![Span::raw(format!("{name:<8}")), Span::raw(value)])
 }
 
-fn facts(app: &App, c: &Connection, now: UnixTime, theme: Theme) -> Vec<Line<'static>> {
+fn facts(app: &App, c: &Connection, width: u16, now: UnixTime, theme: Theme) -> Vec<Line<'static>> {
     let state = ConnState::derive(c, now, app.warn_secs);
     let r = &c.remote;
-    let remote: Vec<String> = [
+    let remote: Vec<(&str, &str)> = [
         ("connectionID", &r.connection_id),
         ("userID", &r.user_id),
         ("tokenID", &r.token_id),
         ("session", &r.session),
     ]
-    .iter()
-    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} {v}")))
+    .into_iter()
+    .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
     .collect();
     let mut out = vec![
         Line::from(vec![
@@ -175,13 +175,38 @@ fn facts(app: &App, c: &Connection, now: UnixTime, theme: Theme) -> Vec<Line<'st
             ),
         ),
     ];
-    if !remote.is_empty() {
-        out.push(field("remote", remote.join(" · ")));
-    }
+    out.extend(remote_lines(&remote, usize::from(width)));
     if let Some(e) = &c.flags.last_error {
         out.push(Line::styled(format!("error   {e}"), theme.bad()));
     }
     out
+}
+
+/// The provider's ids for the connection, on one line when they fit. Real
+/// ones are 36–48 characters, and a wrap at a space parted a name from its
+/// id: then each gets a line, and an id too long for its name's line goes
+/// on the next, indented under it.
+fn remote_lines(remote: &[(&str, &str)], width: usize) -> Vec<Line<'static>> {
+    let pair = |(name, id): &(&str, &str)| format!("{name} {id}");
+    let joined = remote.iter().map(pair).collect::<Vec<_>>().join(" · ");
+    if remote.is_empty() || 8 + joined.chars().count() <= width {
+        return remote
+            .first()
+            .map(|_| field("remote", joined))
+            .into_iter()
+            .collect();
+    }
+    let mut lines = Vec::new();
+    for (i, &(name, id)) in remote.iter().enumerate() {
+        let label = if i == 0 { "remote" } else { "" };
+        if 8 + name.chars().count() + 1 + id.chars().count() <= width {
+            lines.push(field(label, pair(&(name, id))));
+        } else {
+            lines.push(field(label, name.to_owned()));
+            lines.push(field("", format!("  {id}")));
+        }
+    }
+    lines
 }
 
 fn tokens(
