@@ -139,6 +139,11 @@ pub fn sample_connections() -> Vec<Connection> {
     app.lifetimes.has_refresh = false;
     app.lifetimes.refresh_expires_at = None;
     app.lifetimes.access_received_at = Some(at(-3600 + 4320 - 3600));
+    app.last_op = Some(LastOp {
+        op: OpKind::ClientCredentials,
+        at: at(-3000),
+        ok: true,
+    });
     vec![
         dapi_pending(1, "alice"),
         dapi_active(2, "bob"),

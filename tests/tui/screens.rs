@@ -167,6 +167,18 @@ fn each_remote_id_stays_with_its_name() {
     }
 }
 
+/// The last-op column cuts a long operation's name, never its outcome or
+/// age: `client_credentials ✓ 50m ago` lost its age to the column's edge.
+#[test]
+fn the_last_op_column_keeps_the_outcome_and_age() {
+    let mut app = app();
+    let text = text_at(&mut app, 120, 30, NOW);
+    let row = text.lines().find(|l| l.contains("app token")).unwrap();
+    assert!(row.contains("client_cr… ✓ 50m ago"), "{row}");
+    let row = text.lines().find(|l| l.contains("frank")).unwrap();
+    assert!(row.contains("refresh ✗ 10m ago"), "{row}");
+}
+
 /// Short ids share the pane's one line.
 #[test]
 fn short_remote_ids_share_a_line() {

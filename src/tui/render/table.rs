@@ -43,7 +43,7 @@ fn columns(width: u16) -> Vec<(Col, &'static str, Constraint)> {
         (Col::State, "state", Constraint::Length(STATE_WIDTH)),
         (Col::Left, "time left", Constraint::Length(16)),
         (Col::Scopes, "scopes", Constraint::Fill(2)),
-        (Col::LastOp, "last op", Constraint::Length(20)),
+        (Col::LastOp, "last op", Constraint::Length(LAST_OP_WIDTH)),
     ];
     let drop_order = [(150, Col::Scopes), (120, Col::LastOp), (95, Col::Provider)];
     for (min, col) in drop_order {
@@ -150,7 +150,10 @@ fn mark(app: &App, c: &Connection, selected: bool) -> String {
     format!("{sel}{spin}")
 }
 
+const LAST_OP_WIDTH: u16 = 20;
+
 /// `refresh ✓ 2m ago`: the mark says the outcome, colour only repeats it.
+/// A long name (`client_credentials`) is cut, never the outcome or its age.
 fn last_op(c: &Connection, now: UnixTime, theme: Theme) -> Cell<'static> {
     let Some(op) = &c.last_op else {
         return Cell::from("—");
@@ -159,11 +162,12 @@ fn last_op(c: &Connection, now: UnixTime, theme: Theme) -> Cell<'static> {
         true => ("✓", theme.ok()),
         false => ("✗", theme.bad()),
     };
-    let ago = format_ago(op.at.secs_until(now));
+    let ago = format!(" {} ago", format_ago(op.at.secs_until(now)));
+    let room = usize::from(LAST_OP_WIDTH).saturating_sub(ago.chars().count() + 2);
     Cell::from(Line::from(vec![
-        Span::raw(format!("{} ", op.op)),
+        Span::raw(format!("{} ", fit(op.op.to_string(), room))),
         Span::styled(mark, style),
-        Span::raw(format!(" {ago} ago")),
+        Span::raw(ago),
     ]))
 }
 
