@@ -23,8 +23,29 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum Outcome {
     /// Not a callback (favicon, idle preconnect, garbage): keep waiting.
     Ignored,
-    /// A callback: the code, or why the login failed.
-    Done(Result<String, OpError>),
+    /// A callback with a code; the browser waits for its page until the
+    /// code has been redeemed, so that the page tells the login's outcome.
+    Code(String, Browser),
+    /// A callback that ended the login; the browser has been told why.
+    Failed(OpError),
+}
+
+/// The browser's connection, held open while the code is redeemed.
+#[derive(Debug)]
+pub struct Browser(TcpStream);
+
+impl Browser {
+    /// Tells the browser how the login ended, in words already fit for the
+    /// screen (an [`OpError`]'s message never holds a secret).
+    pub async fn answer(mut self, outcome: Result<(), &OpError>) {
+        match outcome {
+            Ok(()) => {
+                let text = "Login complete: bankdeck has the tokens. You can close this tab.";
+                respond(&mut self.0, "200 OK", text).await;
+            }
+            Err(e) => refuse(&mut self.0, e).await,
+        }
+    }
 }
 
 pub async fn serve_one(mut stream: TcpStream, request: &AuthRequest) -> Outcome {
@@ -36,22 +57,18 @@ pub async fn serve_one(mut stream: TcpStream, request: &AuthRequest) -> Outcome 
         respond(&mut stream, "404 Not Found", "Not found.").await;
         return Outcome::Ignored;
     }
-    let verdict = judge(query, request);
-    match &verdict {
-        Ok(_) => {
-            respond(
-                &mut stream,
-                "200 OK",
-                "Login complete. You can close this tab.",
-            )
-            .await
-        }
+    match judge(query, request) {
+        Ok(code) => Outcome::Code(code, Browser(stream)),
         Err(e) => {
-            let text = format!("Login failed: {}. You can close this tab.", e.message);
-            respond(&mut stream, "400 Bad Request", &text).await;
+            refuse(&mut stream, &e).await;
+            Outcome::Failed(e)
         }
     }
-    Outcome::Done(verdict)
+}
+
+async fn refuse(stream: &mut TcpStream, e: &OpError) {
+    let text = format!("Login failed: {}. You can close this tab.", e.message);
+    respond(stream, "400 Bad Request", &text).await;
 }
 
 /// The request target of a `GET`, or `None` for anything else.

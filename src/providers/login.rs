@@ -2,8 +2,11 @@
 //! listener on 127.0.0.1 (RFC 8252 §7.3).
 //!
 //! `127.0.0.1`, not `localhost`, so the redirect cannot land on an IPv6 or
-//! hosts-file surprise. The listener answers the first `/callback` request,
-//! then closes: a second callback finds nothing listening. A callback whose
+//! hosts-file surprise. The listener takes the first `/callback` request,
+//! then closes: a second callback finds nothing listening. The browser's
+//! page waits until the code is redeemed and says how the login ended: a
+//! page that said "complete" as soon as the code arrived was wrong whenever
+//! the token endpoint then failed. A callback whose
 //! `state` (or RFC 9207 `iss`) does not match is answered 400 and ends the
 //! login with an error instead of waiting for another one: a forged or stale
 //! redirect means something is wrong, and the operator starts again. Other
@@ -19,7 +22,7 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::net::TcpListener;
 
-use super::callback::{Outcome, serve_one};
+use super::callback::{Browser, Outcome, serve_one};
 use super::{AuthRequest, Provider, TokenGrant};
 use crate::domain::{ErrorKind, OpError};
 
@@ -63,7 +66,7 @@ pub async fn browser_login(
     if opts.open_browser {
         open_browser(&request.url);
     }
-    let code = tokio::time::timeout(opts.timeout, wait_for_code(listener, &request))
+    let (code, browser) = tokio::time::timeout(opts.timeout, wait_for_code(listener, &request))
         .await
         .map_err(|_| {
             OpError::new(
@@ -74,7 +77,9 @@ pub async fn browser_login(
                 ),
             )
         })??;
-    provider.redeem_code(&request, &code).await
+    let grant = provider.redeem_code(&request, &code).await;
+    browser.answer(grant.as_ref().map(|_| ())).await;
+    grant
 }
 
 async fn bind(port: Option<u16>) -> Result<TcpListener, OpError> {
@@ -89,7 +94,10 @@ async fn bind(port: Option<u16>) -> Result<TcpListener, OpError> {
 
 /// Serves connections until one brings a verdict; dropping the listener on
 /// return closes the port.
-async fn wait_for_code(listener: TcpListener, request: &AuthRequest) -> Result<String, OpError> {
+async fn wait_for_code(
+    listener: TcpListener,
+    request: &AuthRequest,
+) -> Result<(String, Browser), OpError> {
     let mut serving = FuturesUnordered::new();
     loop {
         tokio::select! {
@@ -100,8 +108,10 @@ async fn wait_for_code(listener: TcpListener, request: &AuthRequest) -> Result<S
                 serving.push(serve_one(stream, request));
             }
             Some(outcome) = serving.next(), if !serving.is_empty() => {
-                if let Outcome::Done(result) = outcome {
-                    return result;
+                match outcome {
+                    Outcome::Ignored => {}
+                    Outcome::Code(code, browser) => return Ok((code, browser)),
+                    Outcome::Failed(e) => return Err(e),
                 }
             }
         }

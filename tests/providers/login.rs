@@ -11,7 +11,7 @@ use bankdeck::domain::ErrorKind;
 use bankdeck::providers::{LoginOptions, browser_login, build};
 
 use super::auth_server::{self, Consent};
-use super::support::{follow_in_background, login_options, oauth2_config};
+use super::support::{follow_in_background, follow_keeping_page, login_options, oauth2_config};
 
 /// The `redirect_uri` port of an authorization URL.
 fn callback_port(auth_url: &str) -> u16 {
@@ -119,24 +119,17 @@ async fn access_denied_is_shown_as_denied() {
 async fn the_callback_page_tells_the_browser_and_a_second_callback_is_refused() {
     let server = auth_server::start().await;
     let p = build(&oauth2_config(&server.base, ClientAuth::Basic, true)).unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let g = browser_login(
-        p.as_ref(),
-        login_options(Duration::from_secs(10)),
-        move |u| {
-            let u = u.to_owned();
-            tokio::spawn(async move {
-                let page = reqwest::get(&u).await.unwrap();
-                let _ = tx.send((u, page.status().as_u16(), page.text().await.unwrap()));
-            });
-        },
-    )
-    .await
-    .unwrap();
+    let (follow, page) = follow_keeping_page();
+    let g = browser_login(p.as_ref(), login_options(Duration::from_secs(10)), follow)
+        .await
+        .unwrap();
     assert!(g.access_token.expose().starts_with("at-"));
-    let (u, status, body) = rx.await.unwrap();
+    let (u, status, body) = page.await.unwrap();
     assert_eq!(status, 200);
-    assert!(body.contains("You can close this tab"));
+    assert!(
+        body.contains("Login complete: bankdeck has the tokens. You can close this tab."),
+        "{body}"
+    );
     let again = format!(
         "http://127.0.0.1:{}/callback?code=x&state=y",
         callback_port(&u)

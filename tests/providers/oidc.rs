@@ -12,7 +12,9 @@ use bankdeck::providers::{browser_login, build};
 use serde_json::json;
 
 use super::auth_server::{self, Consent, issue_refresh_token, refresh_token_alive};
-use super::support::{Counter, follow_in_background, login_options, oidc_config, serve, url};
+use super::support::{
+    Counter, follow_in_background, follow_keeping_page, login_options, oidc_config, serve, url,
+};
 
 #[tokio::test]
 async fn login_checks_nonce_and_issuer_then_refresh_and_logout() {
@@ -39,20 +41,24 @@ async fn login_checks_nonce_and_issuer_then_refresh_and_logout() {
     assert_eq!(server.discovery_calls.get(), 1, "discovery is cached");
 }
 
+/// The code is good but its redemption fails: the browser's page says so,
+/// where it used to say "Login complete" as soon as the code arrived.
 #[tokio::test]
 async fn a_wrong_nonce_in_the_id_token_fails_the_login() {
     let server = auth_server::start().await;
     *server.consent.lock().unwrap() = Consent::WrongNonce;
     let p = build(&oidc_config(&server.base)).unwrap();
-    let e = browser_login(
-        p.as_ref(),
-        login_options(Duration::from_secs(10)),
-        follow_in_background,
-    )
-    .await
-    .unwrap_err();
+    let (follow, page) = follow_keeping_page();
+    let e = browser_login(p.as_ref(), login_options(Duration::from_secs(10)), follow)
+        .await
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Protocol);
     assert!(e.message.contains("nonce"), "{}", e.message);
+    let (_, status, body) = page.await.unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("Login failed: "), "{body}");
+    assert!(body.contains("nonce"), "{body}");
+    assert!(!body.contains("complete"), "{body}");
 }
 
 #[tokio::test]

@@ -149,6 +149,24 @@ pub fn follow_in_background(url: &str) {
     });
 }
 
+/// The URL a login sent the browser to, and the final page's status and text.
+pub type Page = tokio::sync::oneshot::Receiver<(String, u16, String)>;
+
+/// An `on_url` that follows the login as a browser would, and where its
+/// [`Page`] arrives.
+pub fn follow_keeping_page() -> (impl FnOnce(&str) + Send, Page) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let follow = move |url: &str| {
+        let url = url.to_owned();
+        tokio::spawn(async move {
+            let page = reqwest::get(&url).await.unwrap();
+            let status = page.status().as_u16();
+            let _ = tx.send((url, status, page.text().await.unwrap()));
+        });
+    };
+    (follow, rx)
+}
+
 /// The login options of a test: no real browser, a short patience.
 pub fn login_options(timeout: Duration) -> bankdeck::providers::LoginOptions {
     bankdeck::providers::LoginOptions {
