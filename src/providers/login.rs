@@ -6,10 +6,10 @@
 //! then closes: a second callback finds nothing listening. The browser's
 //! page waits until the code is redeemed and says how the login ended: a
 //! page that said "complete" as soon as the code arrived was wrong whenever
-//! the token endpoint then failed. A callback whose
-//! `state` (or RFC 9207 `iss`) does not match is answered 400 and ends the
-//! login with an error instead of waiting for another one: a forged or stale
-//! redirect means something is wrong, and the operator starts again. Other
+//! the token endpoint then failed. A callback whose `state` (or RFC 9207
+//! `iss`) does not match is answered 400 and ends the login with an error
+//! instead of waiting for another one: a forged or stale redirect means
+//! something is wrong, and the operator starts again. Other
 //! paths (a browser's `/favicon.ico`) get a 404 and are ignored, and several
 //! connections are served at once, since browsers open idle ones early.
 //! The HTTP/1.1 request line is parsed by hand (`callback`): one GET is all
