@@ -392,6 +392,46 @@ fn a_closed_error_pipe_keeps_each_commands_exit_status() {
     assert_eq!(users.as_array().map(Vec::len), Some(2), "{users}");
 }
 
+/// `link` of a Connect payload already filed (a paste repeated, a script's
+/// retry) is refused with the connection that holds it, and adds nothing.
+#[test]
+fn linking_the_same_connect_payload_twice_adds_one_connection() {
+    let dir = super::common::private_dir();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[providers.dapi]\nkind = \"dapi\"\nbase_url = \"https://api.dapi.example\"\n\
+         app_secret = \"env:DAPI_APP_SECRET\"\n",
+    )
+    .unwrap();
+    let payload = dir.path().join("connect.json");
+    std::fs::write(
+        &payload,
+        r#"{"success":true,"accessCode":"code-not-a-jwt","userSecret":"us-1",
+            "connectionID":"2c72a336a7c09fd905f9adf3dc5ff976d58eeb20","userID":"u-1",
+            "tokenID":"611c7aa8-70af-4d7f-a895-289e89239313"}"#,
+    )
+    .unwrap();
+    let path = payload.to_str().unwrap();
+    let link = ["link", "dapi", "--user", "amira", "--payload", path];
+    let first = bankdeck(dir.path(), &config, &link);
+    assert!(first.status.success(), "{first:?}");
+    let again = bankdeck(dir.path(), &config, &link);
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("this Connect payload is already connection 1 (amira): nothing was added"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("code-not-a-jwt") && !said.contains("us-1"),
+        "{said}"
+    );
+    let status = bankdeck(dir.path(), &config, &["status", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+}
+
 /// A usage error names what is missing and nothing else: with
 /// BANKDECK_DATA_DIR set, clap used to print `--data-dir <PATH>` in the
 /// usage line as if it were required too.

@@ -66,7 +66,8 @@ pub fn full_connection(user: UserId, tag: &str) -> NewConnection {
         grant: Grant::DapiConnect,
         label: "ADCB".into(),
         remote: RemoteIds {
-            connection_id: Some("conn-1".into()),
+            // One Connect login per tag: the store refuses the same one twice.
+            connection_id: Some(format!("conn-{tag}")),
             user_id: Some("remote-user".into()),
             token_id: Some("tok-9".into()),
             session: Some("sess-3".into()),

@@ -135,7 +135,7 @@ fn seed(env: &Env) {
     for n in 1..=CONNECTIONS as i64 {
         // A fresh table hands out ids 1, 2, …; checked right below.
         let (access, refresh) = pair(ConnectionId(n), 0);
-        let mut new = full_connection(user.id, "crash");
+        let mut new = full_connection(user.id, &format!("crash-{n}"));
         new.secrets.access_token = Some(Secret::new(access));
         new.secrets.refresh_token = Some(Secret::new(refresh));
         let c = store

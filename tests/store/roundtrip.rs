@@ -379,3 +379,38 @@ fn each_connection_hands_over_what_the_list_holds_in_id_order() {
     assert_eq!(users, ["amira", "omar", "omar"]);
     assert!(seen.windows(2).all(|w| w[0].id < w[1].id));
 }
+
+/// The same Dapi Connect login filed twice (a paste repeated, a script's
+/// retry) made a second row whose one-time access code only one of the two
+/// could exchange. It is refused with the connection that holds it, and
+/// nothing is written; another login of the same bank connection, or
+/// another provider, is still filed.
+#[test]
+fn the_same_connect_login_is_filed_once() {
+    let env = Env::new();
+    let (store, first) = seeded(&env, "once");
+    let user = store.connection(first).unwrap().unwrap().user_id;
+    let audit_before = store.audit(None, 100).unwrap().len();
+    let err = store
+        .insert_connection(full_connection(user, "once"), audit(OpKind::Link, "again"))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    let said = err.to_string();
+    assert!(
+        said.contains(&format!("already connection {first} (amira)")),
+        "{said}"
+    );
+    assert_eq!(store.connections().unwrap().len(), 1);
+    assert_eq!(store.audit(None, 100).unwrap().len(), audit_before);
+
+    let mut relogin = full_connection(user, "once");
+    relogin.remote.token_id = Some("tok-next-login".into());
+    let mut other_provider = full_connection(user, "once");
+    other_provider.provider = "dapi-live".into();
+    for new in [relogin, other_provider] {
+        store
+            .insert_connection(new, audit(OpKind::Link, "filed"))
+            .unwrap();
+    }
+    assert_eq!(store.connections().unwrap().len(), 3);
+}

@@ -60,7 +60,41 @@ pub(crate) fn insert_connection(
     new: NewConnection,
     audit: AuditDraft,
 ) -> Result<Connection, StoreError> {
+    if let Some((id, user)) = already_filed(tx, db, &new)? {
+        return Err(StoreError::Invalid(format!(
+            "this Connect payload is already connection {id} ({user}): nothing was added"
+        )));
+    }
     insert_flagged(tx, cipher, db, new, Flags::default(), audit)
+}
+
+/// The connection, and its user, that already holds the same Dapi Connect
+/// login (provider, connectionID and tokenID), whatever its state. A payload
+/// filed twice (pasted again, a script's retry) made a second row whose
+/// one-time access code only one of the two could ever exchange. Checked
+/// inside the write transaction, so two processes cannot both file it. The
+/// remote ids are not indexed (an index would be kept up by every refresh's
+/// row write): this scans the table, a few milliseconds at 100 000 rows, on
+/// a link only.
+fn already_filed(
+    tx: &Transaction<'_>,
+    db: &Path,
+    new: &NewConnection,
+) -> Result<Option<(i64, String)>, StoreError> {
+    let (crate::domain::ProviderKind::Dapi, Some(connection_id)) =
+        (new.kind, &new.remote.connection_id)
+    else {
+        return Ok(None);
+    };
+    tx.query_row(
+        "SELECT c.id, u.name FROM connections c JOIN users u ON u.id = c.user_id \
+         WHERE c.provider = ?1 AND c.remote_connection_id = ?2 AND c.remote_token_id IS ?3 \
+         LIMIT 1",
+        params![new.provider, connection_id, new.remote.token_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+    .map_err(sql(db))
 }
 
 /// [`insert_connection`] for a connection born with flags already set (a
