@@ -34,6 +34,16 @@ async fn dapi_link_exchange_delink() {
     let s = env.secrets(c.id);
     assert!(s.access_code.is_none(), "a used code is erased");
     assert!(s.access_token.is_some() && s.user_secret.is_some());
+    // Exchanged twice: said so, not "link again", and nothing is sent.
+    let sent = env.sandbox.request_count("dapi.exchange");
+    let again = env.op(OpKind::Exchange, c.id).await.unwrap_err();
+    assert_eq!(again.kind, ErrorKind::NotAllowed);
+    assert!(
+        again.message.contains("exchanged already") && !again.message.contains("link"),
+        "{}",
+        again.message
+    );
+    assert_eq!(env.sandbox.request_count("dapi.exchange"), sent);
     let c = env.op(OpKind::Delink, c.id).await.unwrap();
     assert_eq!(state(&env, c.id).kind(), StateKind::Delinked);
     assert_eq!(
@@ -56,6 +66,8 @@ async fn dapi_link_exchange_delink() {
         ErrorKind::NotAllowed
     );
     assert_eq!(env.sandbox.request_count("dapi.delink"), before);
+    let e = env.op(OpKind::Exchange, c.id).await.unwrap_err();
+    assert!(e.message.contains("delinked"), "{}", e.message);
 }
 
 #[tokio::test]

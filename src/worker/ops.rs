@@ -188,10 +188,15 @@ impl Worker {
             ProviderKind::Dapi,
             "only Dapi access codes are exchanged",
         )?;
+        live(&conn, "exchange")?;
         let Some(code) = secrets.access_code else {
-            return Err(OpError::not_allowed(
-                "no access code to exchange: link the user again",
-            ));
+            // "Link again" is the wrong advice for a connection whose code
+            // became its permanent token (`exchange` run twice).
+            return Err(OpError::not_allowed(if conn.lifetimes.access.is_some() {
+                "nothing to exchange: the code was exchanged already and its token is held"
+            } else {
+                "no access code to exchange: link the user again"
+            }));
         };
         let now = self.now();
         if conn.lifetimes.code_expires_at.is_some_and(|t| now >= t) {
