@@ -228,6 +228,17 @@ async fn client_credentials_are_renewed_by_running_the_grant_again() {
     let c = env.op(OpKind::Refresh, c.id).await.unwrap();
     assert_ne!(env.secrets(c.id).access_token, first);
     assert_eq!(env.sandbox.request_count("oauth2.token"), 2);
+    // Asked for again, the token held is renewed, not doubled by a new row
+    // that the scheduler would renew beside it; another user gets its own.
+    let second = env.secrets(c.id).access_token;
+    let again = env.worker.client_credentials("bank", "app").await.unwrap();
+    assert_eq!(again.id, c.id);
+    assert_eq!(again.last_op.map(|l| l.op), Some(OpKind::Refresh));
+    assert_ne!(env.secrets(c.id).access_token, second);
+    assert_eq!(env.sandbox.request_count("oauth2.token"), 3);
+    let other = env.worker.client_credentials("bank", "reports").await.unwrap();
+    assert_ne!(other.id, c.id);
+    assert_eq!(env.store.connections().unwrap().len(), 2);
 }
 
 #[tokio::test]

@@ -200,7 +200,12 @@ pub async fn token(ctx: &Context, provider: &str, user: &str, readonly: bool) ->
         .client_credentials(provider, user)
         .await
         .map_err(|e| eyre!("{e}"))?;
-    print_conn("token issued", &conn, worker.now(), ctx.config.warn_secs())?;
+    // An app token already held is renewed in place (see the worker).
+    let what = match conn.last_op.as_ref().map(|l| l.op) {
+        Some(OpKind::Refresh) => "token renewed",
+        _ => "token issued",
+    };
+    print_conn(what, &conn, worker.now(), ctx.config.warn_secs())?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -186,6 +186,8 @@ pub trait Store: Send + Sync {
         Ok(())
     }
     fn connection(&self, id: ConnectionId) -> Result<Option<Connection>, StoreError>;
+    /// One user's connections, without secrets, in id order.
+    fn user_connections(&self, user: UserId) -> Result<Vec<Connection>, StoreError>;
     /// Decrypts the secrets of one connection.
     fn secrets(&self, id: ConnectionId) -> Result<Secrets, StoreError>;
 

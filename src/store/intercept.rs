@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::domain::{AuditEntry, Connection, ConnectionId, Flags, Secrets, UnixTime, User};
+use crate::domain::{AuditEntry, Connection, ConnectionId, Flags, Secrets, UnixTime, User, UserId};
 
 use super::api::{
     AuditDraft, ConnectionHead, ConnectionUpdate, LeaseRequest, Leased, NewConnection, Settlement,
@@ -83,6 +83,9 @@ impl<H: Intercept> Store for Intercepted<H> {
     }
     fn connection(&self, id: ConnectionId) -> Result<Option<Connection>, StoreError> {
         self.inner.connection(id)
+    }
+    fn user_connections(&self, user: UserId) -> Result<Vec<Connection>, StoreError> {
+        self.inner.user_connections(user)
     }
     fn connections_by_id(
         &self,

@@ -207,6 +207,23 @@ impl Worker {
             return Err(OpError::not_allowed("Dapi has no client-credentials grant"));
         }
         let user = self.user_or_new(user).await?;
+        // One app token per provider and user: asked for again, the grant
+        // renews the one held (as `r` on its row does) instead of adding a
+        // row the scheduler would keep renewing beside it.
+        let (uid, owned) = (user.id, provider.to_owned());
+        let held = self
+            .db(move |s| s.user_connections(uid))
+            .await?
+            .into_iter()
+            .find(|c| {
+                c.provider == owned
+                    && c.grant == Grant::ClientCredentials
+                    && c.flags.delinked_at.is_none()
+                    && c.flags.logged_out_at.is_none()
+            });
+        if let Some(held) = held {
+            return self.operate(OpKind::Refresh, held.id).await;
+        }
         let grant = {
             // Through the look-ahead like every operation, so no request
             // jumps ahead of those waiting for a turn with their lease in

@@ -40,7 +40,7 @@ use super::{
     AuditDraft, ConnectionHead, ConnectionUpdate, LeaseRequest, Leased, NewConnection, SecretSet,
     Settlement, Store, StoreError,
 };
-use crate::domain::{AuditEntry, Connection, ConnectionId, Flags, Secrets, UnixTime, User};
+use crate::domain::{AuditEntry, Connection, ConnectionId, Flags, Secrets, UnixTime, User, UserId};
 
 /// The embedded [`Store`]: open it with [`SqliteStore::open`].
 pub struct SqliteStore {
@@ -243,6 +243,10 @@ impl Store for SqliteStore {
 
     fn connection(&self, id: ConnectionId) -> Result<Option<Connection>, StoreError> {
         self.read(|c, db| reads::connection(c, db, id))
+    }
+
+    fn user_connections(&self, user: UserId) -> Result<Vec<Connection>, StoreError> {
+        self.read(|c, db| reads::user_connections(c, db, user))
     }
 
     fn each_connection(&self, each: &mut dyn FnMut(Connection)) -> Result<(), StoreError> {

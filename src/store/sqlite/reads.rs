@@ -16,7 +16,7 @@ use super::keys;
 use super::rows;
 use super::sql_error::{corrupt, sql};
 use super::writes::SECRETS_TABLE;
-use crate::domain::{AuditEntry, Connection, ConnectionId, Secret, Secrets, User};
+use crate::domain::{AuditEntry, Connection, ConnectionId, Secret, Secrets, User, UserId};
 use crate::store::{ConnectionHead, SecretSet, StoreError};
 
 /// Below this many rows one thread lists them as fast as two.
@@ -365,6 +365,17 @@ pub(crate) fn users(db_conn: &Db, db: &Path) -> Result<Vec<User>, StoreError> {
         .map_err(sql(db))?;
     let list = stmt.query_map([], rows::user).map_err(sql(db))?;
     list.collect::<Result<_, _>>().map_err(sql(db))
+}
+
+pub(crate) fn user_connections(
+    db_conn: &Db,
+    db: &Path,
+    user: UserId,
+) -> Result<Vec<Connection>, StoreError> {
+    db_conn
+        .prepare_cached(rows::SELECT_USER_CONNECTIONS)
+        .and_then(|mut s| s.query_map([user.0], rows::connection)?.collect())
+        .map_err(sql(db))
 }
 
 pub(crate) fn user_by_name(

@@ -42,6 +42,12 @@ pub(crate) const SELECT_CONNECTION: &str = concat!(
     " FROM connections c JOIN users u ON u.id = c.user_id WHERE c.id = ?1"
 );
 
+/// One user's connections, through the `connections_user` index.
+pub(crate) const SELECT_USER_CONNECTIONS: &str = concat!(
+    connection_columns!("u.name"),
+    " FROM connections c JOIN users u ON u.id = c.user_id WHERE c.user_id = ?1 ORDER BY c.id"
+);
+
 /// The list query: no join (a B-tree seek per row), the user's name left
 /// empty for the caller to fill from the users it read once.
 pub(crate) const LIST_CONNECTIONS: &str = concat!(connection_columns!("''"), " FROM connections c");
