@@ -205,6 +205,35 @@ async fn logout_kills_the_refresh_token_and_leaves_the_access_token_counting() {
     );
 }
 
+/// A user who logs in again (after a logout, or when re-consent is
+/// required) renews the connection of that account: same id and history,
+/// new tokens, the dead state gone. It used to add a second row beside the
+/// dead one, which stayed dead for good.
+#[tokio::test]
+async fn logging_in_again_renews_the_connection_of_the_same_account() {
+    let env = Env::start().await;
+    let c = env.login("everifin", "lena").await;
+    let c = env.op(OpKind::Logout, c.id).await.unwrap();
+    assert_eq!(state(&env, c.id).kind(), StateKind::LoggedOut);
+    let before = env.secrets(c.id);
+    let again = env.login("everifin", "lena").await;
+    assert_eq!(again.id, c.id);
+    assert_eq!(state(&env, c.id).kind(), StateKind::Active);
+    let after = env.secrets(c.id);
+    assert!(after.refresh_token.is_some());
+    assert_ne!(after.access_token, before.access_token);
+    assert_eq!(env.store.connections().unwrap().len(), 1);
+    let newest = &env.store.audit(Some(c.id), 1).unwrap()[0];
+    assert_eq!(newest.op, OpKind::Login);
+    assert!(newest.message.contains("renewed"), "{}", newest.message);
+    // The new refresh token is the one used from now on.
+    env.op(OpKind::Refresh, c.id).await.unwrap();
+    // Another account at the same provider is a connection of its own.
+    let other = env.login("everifin", "omar").await;
+    assert_ne!(other.id, c.id);
+    assert_eq!(env.store.connections().unwrap().len(), 2);
+}
+
 #[tokio::test]
 async fn oauth2_authorization_code_refresh_and_revocation() {
     let env = Env::start().await;
@@ -236,7 +265,11 @@ async fn client_credentials_are_renewed_by_running_the_grant_again() {
     assert_eq!(again.last_op.map(|l| l.op), Some(OpKind::Refresh));
     assert_ne!(env.secrets(c.id).access_token, second);
     assert_eq!(env.sandbox.request_count("oauth2.token"), 3);
-    let other = env.worker.client_credentials("bank", "reports").await.unwrap();
+    let other = env
+        .worker
+        .client_credentials("bank", "reports")
+        .await
+        .unwrap();
     assert_ne!(other.id, c.id);
     assert_eq!(env.store.connections().unwrap().len(), 2);
 }

@@ -119,6 +119,7 @@ pub struct LeaseRequest {
 pub struct SecretSet(u8);
 
 impl SecretSet {
+    pub const NONE: Self = Self(0);
     pub const ACCESS_CODE: Self = Self(1);
     pub const ACCESS_TOKEN: Self = Self(2);
     pub const REFRESH_TOKEN: Self = Self(4);

@@ -271,6 +271,15 @@ impl Worker {
         op: OpKind,
     ) -> Result<Connection, OpError> {
         let slot = self.slot(provider)?;
+        if kind == Grant::AuthorizationCode
+            && let Some(held) = self.same_account(provider, &user, &grant).await?
+        {
+            let message = format!(
+                "{op} at {provider} for {}: connection {} renewed",
+                user.name, held
+            );
+            return self.relogin(held, grant, message).await;
+        }
         let now = self.now();
         let new = NewConnection {
             user_id: user.id,
@@ -302,6 +311,33 @@ impl Worker {
         };
         let audit = self.audit(op, true, format!("{op} at {provider} for {}", user.name));
         self.db(move |s| s.insert_connection(new, audit)).await
+    }
+
+    /// The user's connection at `provider` that a login's grant renews: the
+    /// same account (the provider's subject), not delinked. A user who logs
+    /// in again after a refusal or a logout got a second row beside the dead
+    /// one, which stayed "re-consent required" for good. Without a subject
+    /// to go by (plain OAuth 2.0), each login is its own connection.
+    async fn same_account(
+        &self,
+        provider: &str,
+        user: &User,
+        grant: &TokenGrant,
+    ) -> Result<Option<ConnectionId>, OpError> {
+        let Some(subject) = grant.subject.clone() else {
+            return Ok(None);
+        };
+        let (uid, provider) = (user.id, provider.to_owned());
+        let held = self.db(move |s| s.user_connections(uid)).await?;
+        Ok(held
+            .into_iter()
+            .find(|c| {
+                c.provider == provider
+                    && c.grant == Grant::AuthorizationCode
+                    && c.flags.delinked_at.is_none()
+                    && c.remote.user_id.as_deref() == Some(subject.as_str())
+            })
+            .map(|c| c.id))
     }
 
     pub async fn detail(&self, conn: ConnectionId) -> Result<Detail, OpError> {

@@ -17,6 +17,7 @@ use crate::domain::{
     Connection, ConnectionId, ErrorKind, Flags, Grant, Lifetimes, OpError, OpKind, ProviderKind,
     Secrets,
 };
+use crate::providers::TokenGrant;
 use crate::store::{ConnectionUpdate, SecretChange, SecretSet, Settlement};
 
 /// One operation's turn on a connection under our lease: whether the write
@@ -143,12 +144,59 @@ impl Worker {
         } else {
             self.perform(op, current, secrets, &turn).await
         };
+        self.release_unless_settled(id, &turn).await;
+        result
+    }
+
+    /// Gives the lease back, unless the outcome's write already did.
+    async fn release_unless_settled(&self, id: ConnectionId, turn: &Turn) {
         if !turn.released.load(Ordering::SeqCst) {
             let holder = self.inner.holder.clone();
             // A lease we fail to release expires by itself; nothing to undo.
             let _ = self.db(move |s| s.release_lease(id, &holder)).await;
         }
-        result
+    }
+
+    /// Files a new login's grant on `id`, a connection of the same account
+    /// (see `Worker::file_grant`): under its turn and lease like any
+    /// operation, so a refresh of it in flight here or in another process
+    /// finishes first. The login's grant replaces the old one whole: a
+    /// refresh or id token the provider did not send again is erased, not
+    /// kept (the old one was refused or revoked, or belongs to the old login).
+    pub(crate) async fn relogin(
+        &self,
+        id: ConnectionId,
+        grant: TokenGrant,
+        message: String,
+    ) -> Result<Connection, OpError> {
+        let run = || async move {
+            let (current, _, _) = self
+                .take_lease(id, lease::LEASE_TERM, SecretSet::NONE)
+                .await?;
+            let turn = Turn::default();
+            let result = if current.flags.delinked_at.is_some() {
+                Err(OpError::not_allowed(format!(
+                    "connection {id} was delinked meanwhile: log in again"
+                )))
+            } else {
+                let mut update = grant_update(&current, &grant, self.now());
+                if grant.refresh_token.is_none() {
+                    update.refresh_token = SecretChange::Erase;
+                    if let Some(l) = update.lifetimes.as_mut() {
+                        l.has_refresh = false;
+                        l.refresh_expires_at = None;
+                    }
+                }
+                if grant.id_token.is_none() {
+                    update.id_token = SecretChange::Erase;
+                }
+                self.save(&current, update, OpKind::Login, message, &turn)
+                    .await
+            };
+            self.release_unless_settled(id, &turn).await;
+            result
+        };
+        self.inner.flights.run(id, OpKind::Login, run).await
     }
 
     async fn perform(
