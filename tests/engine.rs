@@ -3,7 +3,10 @@
 
 mod common;
 
-use bankdeck::domain::{AccessExpiry, ConnState, ErrorKind, OpKind, StateKind, UnixTime};
+use bankdeck::domain::{
+    AccessExpiry, ConnState, ErrorKind, OpKind, Scopes, Secret, StateKind, UnixTime,
+};
+use bankdeck::providers::{GrantExpiry, TokenGrant};
 use bankdeck::sandbox::{FaultKind, FaultRule, SandboxOptions};
 use bankdeck::worker::WorkerOptions;
 use common::Env;
@@ -228,6 +231,28 @@ async fn logging_in_again_renews_the_connection_of_the_same_account() {
     assert!(newest.message.contains("renewed"), "{}", newest.message);
     // The new refresh token is the one used from now on.
     env.op(OpKind::Refresh, c.id).await.unwrap();
+    // A login whose answer has no refresh or id token replaces them too:
+    // the old ones belong to the old login and are not kept.
+    let bare = TokenGrant {
+        access_token: Secret::new("at-without-refresh"),
+        expiry: GrantExpiry::InSecs(300),
+        refresh_token: None,
+        refresh_expires_in: None,
+        id_token: None,
+        scopes: Scopes::granted(vec!["openid".into()]),
+        subject: again.remote.user_id.clone(),
+        session: None,
+    };
+    let bare = env
+        .worker
+        .adopt_login("everifin", "lena", bare)
+        .await
+        .unwrap();
+    assert_eq!(bare.id, c.id);
+    assert!(!bare.lifetimes.has_refresh);
+    let held = env.secrets(c.id);
+    assert!(held.refresh_token.is_none() && held.id_token.is_none());
+    assert_eq!(held.access_token.unwrap().expose(), "at-without-refresh");
     // Another account at the same provider is a connection of its own.
     let other = env.login("everifin", "omar").await;
     assert_ne!(other.id, c.id);
