@@ -106,9 +106,9 @@ async fn dapi_reused_code_says_link_again_and_is_not_retried() {
     assert_eq!(env.sandbox.request_count("dapi.exchange"), 2);
 }
 
-#[tokio::test]
-async fn dapi_code_past_its_expiry_is_not_sent() {
-    let env = Env::start_with(
+/// A sandbox whose access codes live 300 s, as seed 002's sample does.
+async fn five_minute_codes() -> Env {
+    Env::start_with(
         SandboxOptions {
             code_ttl: std::time::Duration::from_secs(300),
             ..Default::default()
@@ -116,7 +116,12 @@ async fn dapi_code_past_its_expiry_is_not_sent() {
         "",
         WorkerOptions::default(),
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn dapi_code_past_its_expiry_is_not_sent() {
+    let env = five_minute_codes().await;
     env.sandbox.set_clock(UnixTime::now().0 - 1000);
     let c = env.dapi("amira").await;
     env.sandbox.release_clock();
@@ -125,6 +130,41 @@ async fn dapi_code_past_its_expiry_is_not_sent() {
     assert_eq!(e.kind, ErrorKind::CodeInvalid);
     assert!(e.message.contains("link the user again"), "{e}");
     assert_eq!(env.sandbox.request_count("dapi.exchange"), 0);
+}
+
+/// A Dapi code that never became a token can still be ended: delink
+/// closes the row here, without a call (Dapi issued nothing to delink).
+/// Such rows used to stay "code expired" or "failed" for good. A code still
+/// pending is refused: exchanged, it becomes the token that ends Dapi's side.
+#[tokio::test]
+async fn delink_closes_a_code_that_never_became_a_token_without_a_call() {
+    let env = five_minute_codes().await;
+    let pending = env.dapi("omar").await;
+    let e = env.op(OpKind::Delink, pending.id).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotAllowed);
+    assert!(e.message.contains("still pending"), "{}", e.message);
+    assert_eq!(state(&env, pending.id).kind(), StateKind::CodePending);
+
+    env.sandbox.set_clock(UnixTime::now().0 - 1000);
+    let expired = env.dapi("amira").await;
+    let failed = env.dapi("lena").await;
+    env.sandbox.release_clock();
+    assert_eq!(state(&env, expired.id).kind(), StateKind::CodeExpired);
+    env.op(OpKind::Exchange, failed.id).await.unwrap_err();
+    assert_eq!(state(&env, failed.id).kind(), StateKind::Failed);
+    for c in [expired, failed] {
+        let c = env.op(OpKind::Delink, c.id).await.unwrap();
+        assert_eq!(state(&env, c.id).kind(), StateKind::Delinked);
+        assert_eq!(env.secrets(c.id).all().count(), 0);
+        let newest = &env.store.audit(Some(c.id), 1).unwrap()[0];
+        assert_eq!((newest.op, newest.ok), (OpKind::Delink, true));
+        assert!(
+            newest.message.contains("without a call to Dapi"),
+            "{}",
+            newest.message
+        );
+    }
+    assert_eq!(env.sandbox.request_count("dapi.delink"), 0);
 }
 
 #[tokio::test]

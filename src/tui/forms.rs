@@ -57,6 +57,8 @@ pub struct DelinkDialog {
     pub conn: ConnectionId,
     pub user: String,
     pub what: String,
+    /// No token was ever issued: the row is closed here, nothing is sent.
+    pub unissued: bool,
     pub typed: LineEdit,
     /// Said when Enter was pressed with the wrong name.
     pub error: Option<String>,

@@ -435,36 +435,55 @@ impl Worker {
         )?;
         live(&conn, "delink")?;
         let (Some(access), Some(user_secret)) = (secrets.access_token, secrets.user_secret) else {
-            return Err(OpError::not_allowed(
-                "no access token held: exchange the code first, or the connection was never linked",
-            ));
+            return self.close_unissued(conn, turn).await;
         };
         let slot = self.slot(&conn.provider)?;
         match slot.client.delink(&access, &user_secret).await {
             Ok(()) => {
-                let update = ConnectionUpdate {
-                    lifetimes: Some(Lifetimes::default()),
-                    flags: Some(Flags {
-                        delinked_at: Some(self.now()),
-                        ..Flags::default()
-                    }),
-                    access_code: SecretChange::Erase,
-                    access_token: SecretChange::Erase,
-                    refresh_token: SecretChange::Erase,
-                    id_token: SecretChange::Erase,
-                    user_secret: SecretChange::Erase,
-                    ..ConnectionUpdate::default()
-                };
-                self.save(
-                    &conn,
-                    update,
-                    OpKind::Delink,
-                    "delinked; secrets erased",
-                    turn,
-                )
-                .await
+                let message = "delinked; secrets erased";
+                self.save(&conn, self.delinked(), OpKind::Delink, message, turn)
+                    .await
             }
             Err(e) => self.fail(&conn, OpKind::Delink, e, turn).await,
+        }
+    }
+
+    /// Delink of a connection whose code never became a token (expired,
+    /// refused, or never there): Dapi issued nothing that a delink could
+    /// end, so the row is closed here, without a call. Such rows used to
+    /// stay "code expired" or "failed" for good, with nothing to end them.
+    /// A code still pending is refused: exchanged, it becomes the token by
+    /// which Dapi's side of the link is ended.
+    async fn close_unissued(&self, conn: Connection, turn: &Turn) -> Result<Connection, OpError> {
+        if conn
+            .lifetimes
+            .code_expires_at
+            .is_some_and(|t| self.now() < t)
+        {
+            return Err(OpError::not_allowed(
+                "the access code is still pending: exchange it, then delink (Dapi's side is \
+                 ended with the token the code becomes)",
+            ));
+        }
+        let message = "closed without a call to Dapi: no token was ever issued; secrets erased";
+        self.save(&conn, self.delinked(), OpKind::Delink, message, turn)
+            .await
+    }
+
+    /// The final state of a delinked connection: every secret erased.
+    fn delinked(&self) -> ConnectionUpdate {
+        ConnectionUpdate {
+            lifetimes: Some(Lifetimes::default()),
+            flags: Some(Flags {
+                delinked_at: Some(self.now()),
+                ..Flags::default()
+            }),
+            access_code: SecretChange::Erase,
+            access_token: SecretChange::Erase,
+            refresh_token: SecretChange::Erase,
+            id_token: SecretChange::Erase,
+            user_secret: SecretChange::Erase,
+            ..ConnectionUpdate::default()
         }
     }
 

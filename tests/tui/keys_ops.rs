@@ -180,6 +180,38 @@ fn delink_is_cancelled_by_esc_and_refused_for_oidc() {
     assert!(last_text(&app).contains("delink is Dapi's"));
 }
 
+/// A code that never became a token (expired, refused) is closed by delink
+/// without a call, and the dialog says so; a pending code is refused, since
+/// exchanged it becomes the token that ends Dapi's side. Both used to be
+/// refused ("exchange the code first"), and such rows stayed for good.
+#[test]
+fn delink_closes_a_code_that_never_became_a_token_and_refuses_a_pending_one() {
+    let mut app = app();
+    select(&mut app, 1);
+    app.update(key('D'), NOW);
+    assert_eq!(app.mode(), &Mode::Normal);
+    assert!(
+        last_text(&app).contains("still pending"),
+        "{}",
+        last_text(&app)
+    );
+    select(&mut app, 10);
+    app.update(key('D'), NOW);
+    let Mode::ConfirmDelink(d) = app.mode() else {
+        panic!("{:?}", app.mode())
+    };
+    assert!(d.unissued);
+    type_text(&mut app, "judy");
+    let cmd = one(app.update(code(KeyCode::Enter), NOW));
+    assert!(matches!(
+        cmd,
+        Command::Delink {
+            conn: ConnectionId(10),
+            ..
+        }
+    ));
+}
+
 #[test]
 fn a_adds_dapi_from_a_pasted_payload() {
     let mut app = app();

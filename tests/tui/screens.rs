@@ -179,6 +179,26 @@ fn the_last_op_column_keeps_the_outcome_and_age() {
     assert!(row.contains("refresh ✗ 10m ago"), "{row}");
 }
 
+/// The delink dialog of a code that never became a token says that nothing
+/// goes to Dapi, where the usual one says the provider forgets the link.
+#[test]
+fn the_delink_dialog_says_when_nothing_is_sent() {
+    let mut app = app();
+    select(&mut app, 10);
+    app.update(key('D'), NOW);
+    let text = text_at(&mut app, 120, 40, NOW);
+    assert!(
+        text.contains("Dapi issued no token: nothing is sent; secrets are erased."),
+        "{text}"
+    );
+    app.update(code(KeyCode::Esc), NOW);
+    select(&mut app, 2);
+    app.update(key('D'), NOW);
+    let text = text_at(&mut app, 120, 40, NOW);
+    assert!(text.contains("The provider forgets the link"), "{text}");
+    assert!(!text.contains("nothing is sent"), "{text}");
+}
+
 /// Short ids share the pane's one line.
 #[test]
 fn short_remote_ids_share_a_line() {

@@ -71,7 +71,12 @@ pub(super) fn quit(frame: &mut Frame, area: Rect, in_flight: usize, theme: Theme
 pub(super) fn delink(frame: &mut Frame, area: Rect, d: &DelinkDialog, theme: Theme) {
     let mut lines = vec![
         Line::styled(format!("Delink {}: this is final.", d.what), theme.alert()),
-        Line::raw("The provider forgets the link and bankdeck erases its secrets."),
+        // One line each: the cursor's row below counts on it.
+        Line::raw(if d.unissued {
+            "Dapi issued no token: nothing is sent; secrets are erased."
+        } else {
+            "The provider forgets the link and bankdeck erases its secrets."
+        }),
         Line::raw(""),
         Line::raw(format!(
             "Type the user's name ({}) and press Enter:",

@@ -118,6 +118,7 @@ fn ask(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> {
             conn,
             user: c.user.clone(),
             what,
+            unissued: c.lifetimes.access.is_none(),
             typed: LineEdit::default(),
             error: None,
         }),

@@ -64,8 +64,9 @@ pub(super) fn delink(c: &Connection, state: &ConnState, _now: UnixTime) -> Resul
     }
     match state {
         ConnState::Delinked => Err("already delinked".into()),
-        _ if c.lifetimes.access.is_none() => {
-            Err("no access token yet: exchange the code first".into())
+        // Exchanged, the code becomes the token that ends Dapi's side.
+        ConnState::CodePending { .. } => {
+            Err("the access code is still pending: exchange it, then delink".into())
         }
         _ => Ok(()),
     }
