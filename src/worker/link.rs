@@ -210,19 +210,13 @@ impl Worker {
         // One app token per provider and user: asked for again, the grant
         // renews the one held (as `r` on its row does) instead of adding a
         // row the scheduler would keep renewing beside it.
-        let (uid, owned) = (user.id, provider.to_owned());
         let held = self
-            .db(move |s| s.user_connections(uid))
-            .await?
-            .into_iter()
-            .find(|c| {
-                c.provider == owned
-                    && c.grant == Grant::ClientCredentials
-                    && c.flags.delinked_at.is_none()
-                    && c.flags.logged_out_at.is_none()
-            });
+            .held(&user, provider, Grant::ClientCredentials, |c| {
+                c.flags.logged_out_at.is_none()
+            })
+            .await?;
         if let Some(held) = held {
-            return self.operate(OpKind::Refresh, held.id).await;
+            return self.operate(OpKind::Refresh, held).await;
         }
         let grant = {
             // Through the look-ahead like every operation, so no request
@@ -324,18 +318,34 @@ impl Worker {
         user: &User,
         grant: &TokenGrant,
     ) -> Result<Option<ConnectionId>, OpError> {
-        let Some(subject) = grant.subject.clone() else {
+        let Some(subject) = grant.subject.as_deref() else {
             return Ok(None);
         };
-        let (uid, provider) = (user.id, provider.to_owned());
-        let held = self.db(move |s| s.user_connections(uid)).await?;
-        Ok(held
+        self.held(user, provider, Grant::AuthorizationCode, |c| {
+            c.remote.user_id.as_deref() == Some(subject)
+        })
+        .await
+    }
+
+    /// The user's connection at `provider` by `grant`, not delinked, that
+    /// `also` accepts: what a second login or token request renews instead
+    /// of adding a row. Read through the user's index, not the whole table.
+    async fn held(
+        &self,
+        user: &User,
+        provider: &str,
+        grant: Grant,
+        also: impl Fn(&Connection) -> bool,
+    ) -> Result<Option<ConnectionId>, OpError> {
+        let uid = user.id;
+        let theirs = self.db(move |s| s.user_connections(uid)).await?;
+        Ok(theirs
             .into_iter()
             .find(|c| {
                 c.provider == provider
-                    && c.grant == Grant::AuthorizationCode
+                    && c.grant == grant
                     && c.flags.delinked_at.is_none()
-                    && c.remote.user_id.as_deref() == Some(subject.as_str())
+                    && also(c)
             })
             .map(|c| c.id))
     }
