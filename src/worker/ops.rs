@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures::FutureExt;
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::tokens::{failure_update, grant_update};
+use super::tokens::{failure_update, grant_update, relogin_update};
 use super::{Command, Event, RequestId, Slot, Worker, lease, lock};
 use crate::domain::{
     Connection, ConnectionId, ErrorKind, Flags, Grant, Lifetimes, OpError, OpKind, ProviderKind,
@@ -158,11 +158,9 @@ impl Worker {
     }
 
     /// Files a new login's grant on `id`, a connection of the same account
-    /// (see `Worker::file_grant`): under its turn and lease like any
-    /// operation, so a refresh of it in flight here or in another process
-    /// finishes first. The login's grant replaces the old one whole: a
-    /// refresh or id token the provider did not send again is erased, not
-    /// kept (the old one was refused or revoked, or belongs to the old login).
+    /// (see `Worker::file_grant`; the bookkeeping is [`relogin_update`]):
+    /// under its turn and lease like any operation, so a refresh of it in
+    /// flight here or in another process finishes first.
     pub(crate) async fn relogin(
         &self,
         id: ConnectionId,
@@ -179,17 +177,7 @@ impl Worker {
                     "connection {id} was delinked meanwhile: log in again"
                 )))
             } else {
-                let mut update = grant_update(&current, &grant, self.now());
-                if grant.refresh_token.is_none() {
-                    update.refresh_token = SecretChange::Erase;
-                    if let Some(l) = update.lifetimes.as_mut() {
-                        l.has_refresh = false;
-                        l.refresh_expires_at = None;
-                    }
-                }
-                if grant.id_token.is_none() {
-                    update.id_token = SecretChange::Erase;
-                }
+                let update = relogin_update(&current, &grant, self.now());
                 self.save(&current, update, OpKind::Login, message, &turn)
                     .await
             };

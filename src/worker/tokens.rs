@@ -42,6 +42,25 @@ pub fn grant_update(conn: &Connection, grant: &TokenGrant, now: UnixTime) -> Con
     }
 }
 
+/// The update that files a new login's grant on a connection of the same
+/// account. The grant replaces the old one whole: a refresh or id token the
+/// provider did not send again is erased, not kept as a refresh keeps it
+/// (the old one was refused or revoked, or belongs to the old login).
+pub fn relogin_update(conn: &Connection, grant: &TokenGrant, now: UnixTime) -> ConnectionUpdate {
+    let mut update = grant_update(conn, grant, now);
+    if grant.refresh_token.is_none() {
+        update.refresh_token = SecretChange::Erase;
+        if let Some(l) = update.lifetimes.as_mut() {
+            l.has_refresh = false;
+            l.refresh_expires_at = None;
+        }
+    }
+    if grant.id_token.is_none() {
+        update.id_token = SecretChange::Erase;
+    }
+    update
+}
+
 pub fn access_expiry(grant: &TokenGrant, now: UnixTime) -> AccessExpiry {
     match grant.expiry {
         GrantExpiry::Permanent => AccessExpiry::Permanent,
@@ -137,6 +156,21 @@ mod tests {
         let l = u.lifetimes.unwrap();
         assert!(l.has_refresh);
         assert_eq!(l.refresh_expires_at, Some(UnixTime(1800)));
+    }
+
+    #[test]
+    fn a_new_login_without_refresh_or_id_token_erases_the_old_ones() {
+        let mut conn = conn_with_refresh();
+        conn.flags.reauth_required = true;
+        let u = relogin_update(&conn, &grant(None), UnixTime(1_000));
+        assert!(matches!(u.refresh_token, SecretChange::Erase));
+        assert!(matches!(u.id_token, SecretChange::Erase));
+        let l = u.lifetimes.unwrap();
+        assert!(!l.has_refresh);
+        assert_eq!(l.refresh_expires_at, None);
+        assert!(!u.flags.unwrap().reauth_required);
+        let u = relogin_update(&conn, &grant(Some("r2")), UnixTime(1_000));
+        assert!(matches!(u.refresh_token, SecretChange::Set(ref s) if s.expose() == "r2"));
     }
 
     #[test]
