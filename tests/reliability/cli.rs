@@ -321,6 +321,26 @@ fn the_sandbox_serves_on_after_its_banner_pipe_is_closed() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
+enum Closed {
+    Stdout,
+    Stderr,
+}
+
+/// Runs the real binary with the read end of one of its output pipes closed
+/// at once, as a reader that has gone away (`| head -0`) leaves it.
+fn with_a_closed_pipe(dir: &Path, config: &Path, args: &[&str], closed: Closed) -> Output {
+    let mut child = command(dir, config, args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    match closed {
+        Closed::Stdout => drop(child.stdout.take()),
+        Closed::Stderr => drop(child.stderr.take()),
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// A reader that stops early (`bankdeck audit | head`) ends each printing
 /// command as it ends any Unix tool: quietly, with 141 (128 + SIGPIPE). They
 /// used to panic with "failed printing to stdout: Broken pipe".
@@ -349,13 +369,7 @@ fn a_closed_output_pipe_ends_each_command_quietly() {
         &["completions", "zsh"],
     ];
     for args in commands {
-        let mut child = command(dir.path(), &config, args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        drop(child.stdout.take());
-        let out = child.wait_with_output().unwrap();
+        let out = with_a_closed_pipe(dir.path(), &config, args, Closed::Stdout);
         let said = String::from_utf8_lossy(&out.stderr);
         assert!(!said.contains("panicked"), "{args:?}: {said}");
         assert_eq!(out.status.code(), Some(141), "{args:?}: {said}");
@@ -377,13 +391,7 @@ fn a_closed_error_pipe_keeps_each_commands_exit_status() {
         (&["refresh", "999999"], 2),
     ];
     for (args, code) in cases {
-        let mut child = command(dir.path(), &config, args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        drop(child.stderr.take());
-        let status = child.wait().unwrap();
+        let status = with_a_closed_pipe(dir.path(), &config, args, Closed::Stderr).status;
         assert_eq!(status.code(), Some(code), "{args:?}: {status:?}");
     }
     // The generate above wrote its store whole though its summary was lost.
