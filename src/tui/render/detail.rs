@@ -143,8 +143,11 @@ fn text_lines(
     lines
 }
 
+/// The width of a fact's name column (`state   `, `remote  `).
+const LABEL: usize = 8;
+
 fn field(name: &str, value: String) -> Line<'static> {
-    Line::from(vec![Span::raw(format!("{name:<8}")), Span::raw(value)])
+    Line::from(vec![Span::raw(format!("{name:<LABEL$}")), Span::raw(value)])
 }
 
 fn facts(app: &App, c: &Connection, width: u16, now: UnixTime, theme: Theme) -> Vec<Line<'static>> {
@@ -189,7 +192,7 @@ fn facts(app: &App, c: &Connection, width: u16, now: UnixTime, theme: Theme) -> 
 fn remote_lines(remote: &[(&str, &str)], width: usize) -> Vec<Line<'static>> {
     let pair = |(name, id): &(&str, &str)| format!("{name} {id}");
     let joined = remote.iter().map(pair).collect::<Vec<_>>().join(" · ");
-    if remote.is_empty() || 8 + joined.chars().count() <= width {
+    if remote.is_empty() || LABEL + joined.chars().count() <= width {
         return remote
             .first()
             .map(|_| field("remote", joined))
@@ -199,7 +202,7 @@ fn remote_lines(remote: &[(&str, &str)], width: usize) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     for (i, &(name, id)) in remote.iter().enumerate() {
         let label = if i == 0 { "remote" } else { "" };
-        if 8 + name.chars().count() + 1 + id.chars().count() <= width {
+        if LABEL + name.chars().count() + 1 + id.chars().count() <= width {
             lines.push(field(label, pair(&(name, id))));
         } else {
             lines.push(field(label, name.to_owned()));
