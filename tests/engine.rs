@@ -299,6 +299,31 @@ async fn logging_in_again_renews_the_connection_of_the_same_account() {
     assert_eq!(env.store.connections().unwrap().len(), 2);
 }
 
+/// A user name the store would refuse (here a pasted Connect payload in the
+/// user field) is refused before the browser is sent off, not after the
+/// operator has logged in.
+#[tokio::test]
+async fn a_login_for_an_impossible_user_name_is_refused_before_the_browser() {
+    let env = Env::start().await;
+    let pasted = format!("zoe{{\"accessCode\":\"{}\"}}", "x".repeat(300));
+    let users = env.store.users().unwrap().len();
+    for user in [pasted.as_str(), "  ", "tab\there"] {
+        let login = env
+            .worker
+            .login(bankdeck::worker::RequestId(1), "everifin", user);
+        // Bounded only so that a regression fails instead of waiting out
+        // the five-minute login.
+        let e = tokio::time::timeout(std::time::Duration::from_secs(60), login)
+            .await
+            .expect("refused at once, not left waiting for a browser")
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotAllowed);
+        assert!(e.message.contains("1 to 200 printable"), "{}", e.message);
+        assert!(!e.message.contains("xxxx"), "{}", e.message);
+    }
+    assert_eq!(env.store.users().unwrap().len(), users);
+}
+
 #[tokio::test]
 async fn oauth2_authorization_code_refresh_and_revocation() {
     let env = Env::start().await;
