@@ -34,6 +34,18 @@ pub struct User {
     pub created_at: UnixTime,
 }
 
+impl User {
+    /// A name as users are kept: trimmed, 1 to 200 printable characters. The
+    /// worker refuses any other, and the screen's forms say so before asking.
+    pub fn check_name(name: &str) -> Result<&str, &'static str> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+            return Err("a user name must be 1 to 200 printable characters");
+        }
+        Ok(name)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {

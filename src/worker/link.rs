@@ -55,7 +55,9 @@ impl Worker {
 
     pub async fn add_user(&self, name: &str, email: Option<&str>) -> Result<User, OpError> {
         self.refuse_if_readonly()?;
-        let name = user_name(name)?;
+        let name = User::check_name(name)
+            .map_err(OpError::not_allowed)?
+            .to_owned();
         let email = email.map(str::to_owned);
         let audit = self.audit(OpKind::AddUser, true, format!("user {name} added"));
         self.db(move |s| s.add_user(&name, email.as_deref(), audit))
@@ -167,7 +169,7 @@ impl Worker {
         let slot = self.slot(provider)?;
         // Checked before the browser is sent off, not after the operator
         // has logged in: the user is only made once the login completes.
-        user_name(user)?;
+        User::check_name(user).map_err(OpError::not_allowed)?;
         let opts = LoginOptions {
             redirect_port: client_of(&slot.config).and_then(|c| c.redirect_port),
             timeout: self.inner.opts.login_timeout,
@@ -410,15 +412,4 @@ fn client_of(cfg: &crate::config::ProviderConfig) -> Option<&crate::config::Clie
         crate::config::Family::Oidc(o) => Some(&o.client),
         crate::config::Family::Dapi(_) => None,
     }
-}
-
-/// A user name as the store takes it: trimmed, 1 to 200 printable characters.
-fn user_name(name: &str) -> Result<String, OpError> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
-        return Err(OpError::not_allowed(
-            "a user name must be 1 to 200 printable characters",
-        ));
-    }
-    Ok(name.to_owned())
 }

@@ -212,6 +212,33 @@ fn delink_closes_a_code_that_never_became_a_token_and_refuses_a_pending_one() {
     ));
 }
 
+/// A user name the worker would refuse (a payload pasted into the user
+/// field, say) is refused by the form, with the field kept, and nothing is
+/// sent or written to the activity pane.
+#[test]
+fn the_add_form_refuses_an_impossible_user_name_before_sending() {
+    let mut app = app();
+    let before = app.activity().count();
+    app.update(key('a'), NOW);
+    app.update(code(KeyCode::Tab), NOW);
+    type_text(&mut app, &"x".repeat(201));
+    app.update(code(KeyCode::Tab), NOW);
+    app.update(
+        Msg::Paste(r#"{"accessCode":"a","userSecret":"s","connectionID":"c"}"#.into()),
+        NOW,
+    );
+    assert!(app.update(code(KeyCode::Enter), NOW).is_empty());
+    let Mode::Add(form) = app.mode() else {
+        panic!("{:?}", app.mode())
+    };
+    assert_eq!(
+        form.error.as_deref(),
+        Some("a user name must be 1 to 200 printable characters")
+    );
+    assert_eq!(form.user.text().len(), 201, "what was typed is kept");
+    assert_eq!(app.activity().count(), before);
+}
+
 #[test]
 fn a_adds_dapi_from_a_pasted_payload() {
     let mut app = app();

@@ -6,7 +6,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use crate::domain::{OpKind, ProviderKind, UnixTime};
+use crate::domain::{OpKind, ProviderKind, UnixTime, User};
 use crate::worker::Command;
 
 use super::super::app::App;
@@ -64,6 +64,11 @@ fn submit_add(app: &mut App, now: UnixTime) -> Vec<Command> {
     let user = form.user.text().trim().to_owned();
     if user.is_empty() {
         form.error = Some("a user name is required".into());
+        form.focus = AddField::User;
+        return Vec::new();
+    }
+    if let Err(why) = User::check_name(&user) {
+        form.error = Some(why.into());
         form.focus = AddField::User;
         return Vec::new();
     }
@@ -136,6 +141,10 @@ fn submit_creds(app: &mut App, now: UnixTime) -> Vec<Command> {
     let user = form.user.text().trim().to_owned();
     if user.is_empty() {
         form.error = Some("a user name is required (the token is filed under it)".into());
+        return Vec::new();
+    }
+    if let Err(why) = User::check_name(&user) {
+        form.error = Some(why.into());
         return Vec::new();
     }
     let provider = form
