@@ -199,6 +199,23 @@ fn the_delink_dialog_says_when_nothing_is_sent() {
     assert!(!text.contains("nothing is sent"), "{text}");
 }
 
+/// A form grows with a long value typed into it: the box was sized by its
+/// line count, so a wrapped 201-character user name pushed the form's error
+/// out of sight and Enter seemed to do nothing.
+#[test]
+fn a_long_value_in_a_form_leaves_its_error_in_sight() {
+    let mut app = app();
+    app.update(key('a'), NOW);
+    app.update(code(KeyCode::Tab), NOW);
+    type_text(&mut app, &"x".repeat(201));
+    app.update(code(KeyCode::Enter), NOW);
+    let text = text_at(&mut app, 120, 40, NOW);
+    assert!(
+        text.contains("✗ a user name must be 1 to 200 printable characters"),
+        "{text}"
+    );
+}
+
 /// Short ids share the pane's one line.
 #[test]
 fn short_remote_ids_share_a_line() {

@@ -6,10 +6,9 @@
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::super::forms::DelinkDialog;
-use super::popup;
+use super::text_box;
 use super::theme::Theme;
 
 fn draw(
@@ -19,21 +18,7 @@ fn draw(
     lines: Vec<Line<'static>>,
     theme: Theme,
 ) -> Rect {
-    let width = 64.min(area.width);
-    let inner = usize::from(width.saturating_sub(2)).max(1);
-    // Wrapped lines take more than one row; a URL can take several.
-    let rows: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
-    let height = u16::try_from(rows + 2).unwrap_or(u16::MAX);
-    let rect = popup(area, width, height);
-    let block = Block::bordered().title(Span::styled(format!(" {title} "), theme.title()));
-    frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        rect,
-    );
-    rect
+    text_box(frame, area, 64, title, lines, theme)
 }
 
 fn answer(theme: Theme) -> Line<'static> {

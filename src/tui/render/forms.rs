@@ -7,12 +7,11 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use crate::domain::ProviderKind;
 
 use super::super::forms::{AddField, AddForm, CredsField, CredsForm};
-use super::popup;
+use super::text_box;
 use super::theme::Theme;
 
 fn label(name: &str, focused: bool, theme: Theme) -> Span<'static> {
@@ -30,16 +29,7 @@ fn choice(names: &[&str], at: usize) -> String {
 }
 
 fn draw(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'static>>, theme: Theme) {
-    let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
-    let rect = popup(area, 72, height);
-    let block = Block::bordered().title(Span::styled(format!(" {title} "), theme.title()));
-    frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        rect,
-    );
+    text_box(frame, area, 72, title, lines, theme);
 }
 
 pub(super) fn add(frame: &mut Frame, area: Rect, f: &AddForm, theme: Theme) {

@@ -80,6 +80,35 @@ fn too_small(frame: &mut Frame, area: Rect) {
 }
 
 /// A centred rectangle of at most `w`×`h` inside `area`.
+/// A bordered box of `lines`, `width` wide, centred in `area` and as tall as
+/// its lines wrap to: a URL, or a long name typed into a form, takes several
+/// rows, and a box sized by its line count cut off what came after them.
+pub(crate) fn text_box(
+    frame: &mut Frame,
+    area: Rect,
+    width: u16,
+    title: &str,
+    lines: Vec<ratatui::text::Line<'static>>,
+    theme: theme::Theme,
+) -> Rect {
+    use ratatui::text::Span;
+    use ratatui::widgets::{Block, Clear};
+    let width = width.min(area.width);
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let height = u16::try_from(rows + 2).unwrap_or(u16::MAX);
+    let rect = popup(area, width, height);
+    let block = Block::bordered().title(Span::styled(format!(" {title} "), theme.title()));
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        rect,
+    );
+    rect
+}
+
 pub(crate) fn popup(area: Rect, w: u16, h: u16) -> Rect {
     let [row] = Layout::vertical([Constraint::Length(h.min(area.height))])
         .flex(Flex::Center)
