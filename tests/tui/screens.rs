@@ -670,3 +670,39 @@ fn tab_completes_an_action_name_on_the_colon_line() {
         "Tab leaves what matches nothing"
     );
 }
+
+/// The terminal's cursor after drawing: where the typed text goes on.
+fn cursor_after(app: &mut App, w: u16, h: u16) -> (u16, u16, Vec<String>) {
+    let mut terminal = screen(app, w, h);
+    let at = terminal.get_cursor_position().unwrap();
+    let buf = terminal.backend().buffer().clone();
+    let rows = (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
+        .collect();
+    (at.x, at.y, rows)
+}
+
+#[test]
+fn delink_cursor_follows_the_typed_name_when_the_prompt_wraps() {
+    // A name long enough to wrap "Type the user's name (…)" moves the
+    // answer's line down: the cursor has to go with it.
+    for name in ["bob", "bob.the.builder.of.many.connections@example.com"] {
+        let mut conns = sample_connections();
+        conns[1].user = name.into();
+        let users = users_for(&conns);
+        let mut opts = options();
+        opts.initial = Some((conns, users));
+        let mut app = app_with(&opts);
+        select(&mut app, 2);
+        app.update(key('D'), NOW);
+        type_text(&mut app, "bo");
+        let (x, y, rows) = cursor_after(&mut app, 100, 30);
+        let answer = rows
+            .iter()
+            .position(|r| r.contains("│> bo "))
+            .unwrap_or_else(|| panic!("no answer line for {name}:\n{}", rows.join("\n")));
+        let col = rows[answer].find("│> bo ").unwrap();
+        let col = rows[answer][..col].chars().count() + "│> bo".chars().count();
+        assert_eq!((x, y), (col as u16, answer as u16), "name {name}");
+    }
+}

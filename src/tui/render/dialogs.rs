@@ -8,8 +8,8 @@ use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
 
 use super::super::forms::DelinkDialog;
-use super::text_box;
 use super::theme::Theme;
+use super::{text_box, wrapped_rows};
 
 fn draw(
     frame: &mut Frame,
@@ -56,7 +56,6 @@ pub(super) fn quit(frame: &mut Frame, area: Rect, in_flight: usize, theme: Theme
 pub(super) fn delink(frame: &mut Frame, area: Rect, d: &DelinkDialog, theme: Theme) {
     let mut lines = vec![
         Line::styled(format!("Delink {}: this is final.", d.what), theme.alert()),
-        // One line each: the cursor's row below counts on it.
         Line::raw(if d.unissued {
             "Dapi issued no token: nothing is sent; secrets are erased."
         } else {
@@ -76,9 +75,13 @@ pub(super) fn delink(frame: &mut Frame, area: Rect, d: &DelinkDialog, theme: The
         Some(e) => lines.push(Line::styled(e.clone(), theme.bad())),
         None => lines.push(Line::styled("Esc cancels (the default).", theme.dim())),
     }
+    // The answer's row is below however many rows the lines above it wrap
+    // into: a long user name wraps both the title line and the prompt.
+    let above = lines[..4].to_vec();
     let rect = draw(frame, area, "delink", lines, theme);
+    let above = wrapped_rows(&above, rect.width.saturating_sub(2));
     let x = rect.x + 3 + u16::try_from(d.typed.cursor()).unwrap_or(0);
-    let y = rect.y + 5;
+    let y = rect.y + 1 + u16::try_from(above).unwrap_or(u16::MAX);
     if x < rect.right().saturating_sub(1) && y < rect.bottom().saturating_sub(1) {
         frame.set_cursor_position(Position::new(x, y));
     }

@@ -94,8 +94,7 @@ pub(crate) fn text_box(
     use ratatui::text::Span;
     use ratatui::widgets::{Block, Clear};
     let width = width.min(area.width);
-    let inner = usize::from(width.saturating_sub(2)).max(1);
-    let rows: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let rows = wrapped_rows(&lines, width.saturating_sub(2));
     let height = u16::try_from(rows + 2).unwrap_or(u16::MAX);
     let rect = popup(area, width, height);
     let block = Block::bordered().title(Span::styled(format!(" {title} "), theme.title()));
@@ -107,6 +106,15 @@ pub(crate) fn text_box(
         rect,
     );
     rect
+}
+
+/// How many rows `lines` take wrapped at word boundaries into `width`
+/// columns, as `text_box` draws them: a character count would miss the
+/// row a word pushed down.
+pub(crate) fn wrapped_rows(lines: &[ratatui::text::Line<'static>], width: u16) -> usize {
+    Paragraph::new(lines.to_vec())
+        .wrap(Wrap { trim: false })
+        .line_count(width.max(1))
 }
 
 pub(crate) fn popup(area: Rect, w: u16, h: u16) -> Rect {
