@@ -141,6 +141,20 @@ impl Action {
         )
     }
 
+    /// Whether the action works on the selected row, so that the `:` line
+    /// may name the row it is for (`:refresh 42`).
+    pub fn on_row(self) -> bool {
+        matches!(
+            self,
+            Action::Reveal
+                | Action::Exchange
+                | Action::Refresh
+                | Action::Logout
+                | Action::Delink
+                | Action::CancelOp
+        )
+    }
+
     fn info(self) -> (&'static str, &'static str) {
         match self {
             Action::Quit => ("quit", "quit (asks when operations are in flight)"),
@@ -172,7 +186,7 @@ impl Action {
             Action::ToggleUsers => ("toggle_users", "users view (Enter shows one user's rows)"),
             Action::CancelOp => ("cancel_op", "cancel the selected row's operation"),
             Action::Reload => ("reload", "reload everything from the store"),
-            Action::Command => ("command", "run an action by name: :refresh, :delink, :q"),
+            Action::Command => ("command", "by name or id: :refresh, :refresh 42, :42, :q"),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! refused and why, the dialogs in between, read-only mode and overrides.
 
 use bankdeck::domain::ConnectionId;
-use bankdeck::tui::{Level, Mode, Msg};
+use bankdeck::tui::{App, Level, Mode, Msg, SortKey};
 use bankdeck::worker::Command;
 use crossterm::event::KeyCode;
 
@@ -460,4 +460,73 @@ fn colon_with_an_unknown_name_says_so_and_esc_drops_the_line() {
     type_text(&mut app, "q");
     app.update(code(KeyCode::Enter), NOW);
     assert!(app.should_quit());
+}
+
+/// Types `line` after `:` and presses Enter.
+fn colon(app: &mut App, line: &str) -> Vec<Command> {
+    app.update(key(':'), NOW);
+    type_text(app, line);
+    app.update(code(KeyCode::Enter), NOW)
+}
+
+#[test]
+fn colon_with_a_connection_id_goes_to_it_and_acts_on_it() {
+    let mut app = app();
+    select(&mut app, 4);
+    // `:9` only moves the selection; `:refresh 3` moves it and refreshes 3,
+    // as `bankdeck refresh 3` would.
+    assert!(colon(&mut app, "9").is_empty());
+    assert_eq!(app.selected_id(), Some(ConnectionId(9)));
+    let cmd = one(colon(&mut app, "refresh 3"));
+    assert!(
+        matches!(
+            cmd,
+            Command::Refresh {
+                conn: ConnectionId(3),
+                ..
+            }
+        ),
+        "{cmd:?}"
+    );
+    assert_eq!(app.selected_id(), Some(ConnectionId(3)));
+    assert!(colon(&mut app, "delink 2").is_empty());
+    assert!(
+        matches!(app.mode(), Mode::ConfirmDelink(_)),
+        "{:?}",
+        app.mode()
+    );
+    assert_eq!(app.selected_id(), Some(ConnectionId(2)));
+}
+
+#[test]
+fn colon_with_an_id_it_cannot_use_says_why_and_stays_put() {
+    let mut app = app();
+    select(&mut app, 4);
+    for (line, says) in [
+        ("404", "no connection 404"),
+        ("refresh 404", "no connection 404"),
+        ("refresh x4", "'x4' is no connection id"),
+        ("cycle_sort 3", "':cycle_sort' takes no connection id"),
+        ("refresh 3 4", "at most one connection id"),
+    ] {
+        assert!(colon(&mut app, line).is_empty(), ":{line} sent something");
+        assert!(
+            last_text(&app).contains(says),
+            ":{line}: {}",
+            last_text(&app)
+        );
+        assert_eq!(app.selected_id(), Some(ConnectionId(4)), ":{line}");
+        assert_eq!(app.sort(), SortKey::TimeLeft, ":{line}");
+    }
+    // A row the filter hides is not acted on unseen.
+    app.update(key('/'), NOW);
+    type_text(&mut app, "dave");
+    app.update(code(KeyCode::Enter), NOW);
+    assert!(colon(&mut app, "refresh 3").is_empty());
+    assert!(
+        last_text(&app).contains("connection 3 is not shown"),
+        "{}",
+        last_text(&app)
+    );
+    assert_eq!(app.selected_id(), Some(ConnectionId(4)));
 }

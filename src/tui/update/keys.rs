@@ -6,14 +6,14 @@
 
 use crossterm::event::{KeyEvent, KeyEventKind};
 
-use crate::domain::UnixTime;
+use crate::domain::{ConnectionId, UnixTime};
 use crate::worker::Command;
 
 use super::super::action::Action;
 use super::super::app::App;
 use super::super::forms::Mode;
 use super::super::line_edit::LineEdit;
-use super::{actions, data, dialogs, forms, users};
+use super::{actions, data, dialogs, forms, nav, users};
 
 pub(super) fn on_key(app: &mut App, key: KeyEvent, now: UnixTime) -> Vec<Command> {
     // Terminals with the kitty protocol report releases too; a key acts once.
@@ -82,21 +82,79 @@ fn command_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Command> {
     Vec::new()
 }
 
+/// Runs a `:` line: an action's name (`:refresh`), a connection id to go
+/// to (`:42`), or a row action with the id it is for (`:refresh 42`), as
+/// the CLI takes it.
 fn run_command(app: &mut App, typed: &str, now: UnixTime) -> Vec<Command> {
-    let name = match typed {
-        "" => return Vec::new(),
+    use super::super::activity::Level;
+    let mut words = typed.split_whitespace();
+    let (first, id, extra) = (words.next(), words.next(), words.next());
+    let Some(first) = first else {
+        return Vec::new();
+    };
+    if extra.is_some() {
+        app.note(
+            now,
+            Level::Warn,
+            format!("':{typed}': one action and at most one connection id"),
+        );
+        return Vec::new();
+    }
+    if id.is_none() && first.bytes().all(|b| b.is_ascii_digit()) {
+        return go_to(app, first, now).unwrap_or_default();
+    }
+    let name = match first {
         "q" | "q!" | "quit" => "quit",
         "h" | "help" => "help",
         other => other,
     };
-    match Action::from_name(&name.replace('-', "_")).filter(|a| *a != Action::Command) {
-        Some(action) => actions::run(app, action, now),
-        None => {
-            let text = format!("no command ':{typed}': ? lists every action by name");
-            app.note(now, super::super::activity::Level::Warn, text);
-            Vec::new()
-        }
+    let Some(action) = Action::from_name(&name.replace('-', "_")).filter(|a| *a != Action::Command)
+    else {
+        let text = format!("no command ':{first}': ? lists every action by name");
+        app.note(now, Level::Warn, text);
+        return Vec::new();
+    };
+    let Some(id) = id else {
+        return actions::run(app, action, now);
+    };
+    if !action.on_row() {
+        let text = format!(
+            "':{}' takes no connection id: it does not act on a row",
+            action.name()
+        );
+        app.note(now, Level::Warn, text);
+        return Vec::new();
     }
+    match go_to(app, id, now) {
+        Some(mut cmds) => {
+            cmds.extend(actions::run(app, action, now));
+            cmds
+        }
+        None => Vec::new(),
+    }
+}
+
+/// Selects connection `id` in the table; `None`, with the reason in the
+/// activity pane, when no shown row has that id.
+fn go_to(app: &mut App, id: &str, now: UnixTime) -> Option<Vec<Command>> {
+    use super::super::activity::Level;
+    let why = match id.parse().map(ConnectionId) {
+        Err(_) => {
+            format!("'{id}' is no connection id: ids are the numbers `bankdeck status` lists")
+        }
+        Ok(_) if app.users_view.is_some() => {
+            "the users view is open: Esc leaves it for the connections".to_owned()
+        }
+        Ok(id) => match app.by_id.get(&id) {
+            None => format!("no connection {id}"),
+            Some(&at) => match app.order.iter().position(|&i| i == at) {
+                Some(pos) => return Some(nav::select(app, pos, now)),
+                None => format!("connection {id} is not shown: Esc clears the filter or user"),
+            },
+        },
+    };
+    app.note(now, Level::Warn, why);
+    None
 }
 
 fn help_key(app: &mut App, key: &KeyEvent) -> Vec<Command> {
