@@ -4,7 +4,8 @@
 //! Waits poll the screen for the expected text with a deadline; nothing
 //! sleeps a fixed time hoping the program is done.
 
-use std::process::Command;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -20,6 +21,11 @@ struct Session {
 
 impl Session {
     fn start(args: &str, width: u16, height: u16) -> Session {
+        Session::start_with(&[], args, width, height)
+    }
+
+    /// [`Session::start`] with `envs` set for bankdeck.
+    fn start_with(envs: &[(&str, PathBuf)], args: &str, width: u16, height: u16) -> Session {
         assert!(
             Command::new("tmux").arg("-V").output().is_ok(),
             "these tests need tmux: install it (apt-get install tmux)"
@@ -38,6 +44,7 @@ impl Session {
                 &height.to_string(),
             ])
             .arg(format!("{BIN} {args}"))
+            .envs(envs.iter().map(|(k, v)| (k, v)))
             .env("NO_COLOR", "")
             .status()
             .unwrap();
@@ -116,7 +123,7 @@ impl Drop for Session {
         let _ = self
             .tmux()
             .args(["kill-session", "-t", &self.name])
-            .stderr(std::process::Stdio::null())
+            .stderr(Stdio::null())
             .status();
     }
 }
@@ -290,4 +297,75 @@ fn a_hangup_or_a_terminate_ends_the_demo_and_removes_its_folder() {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// A store, key and config of their own in `dir`, with one Dapi provider
+/// that no test talks to: linking stores a payload without a request.
+fn own_store(dir: &std::path::Path) -> Vec<(&'static str, PathBuf)> {
+    std::fs::write(dir.join("app-secret"), "never-sent").unwrap();
+    let config = format!(
+        "[providers.dapi]\nkind = \"dapi\"\nbase_url = \"http://127.0.0.1:9\"\n\
+         app_secret = \"file:{}\"\n",
+        dir.join("app-secret").display()
+    );
+    std::fs::write(dir.join("config.toml"), config).unwrap();
+    vec![
+        ("BANKDECK_CONFIG", dir.join("config.toml")),
+        ("BANKDECK_DATA_DIR", dir.join("data")),
+        ("BANKDECK_KEY_FILE", dir.join("key")),
+        ("XDG_STATE_HOME", dir.join("state")),
+    ]
+}
+
+/// The binary run to its end beside the dashboard, as a script would.
+fn script(envs: &[(&str, PathBuf)], args: &[&str], stdin: &str) {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .envs(envs.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bankdeck {args:?}: {err}");
+}
+
+#[test]
+fn what_a_script_writes_meanwhile_shows_on_the_open_dashboard() {
+    let dir = common::private_dir();
+    let envs = own_store(dir.path());
+    script(&envs, &["users", "add", "amira"], "");
+    let s = Session::start_with(&envs, "", 120, 30);
+    s.wait("the empty table", |scr| {
+        scr.contains("loaded 0 connections, 1 users")
+    });
+
+    // A cron job or a script, in another process.
+    script(&envs, &["users", "add", "zoe"], "");
+    let payload = r#"{"success":true,"accessCode":"eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjQxMDI0NDQ4MDB9.c2ln","userSecret":"us","connectionID":"c-1","userID":"u-1","tokenID":"t-1"}"#;
+    script(
+        &envs,
+        &["link", "dapi", "--user", "zoe", "--payload", "-"],
+        payload,
+    );
+    let scr = s.wait("the script's connection", |scr| {
+        Session::row(scr, "zoe").contains("code pending")
+    });
+    assert!(
+        scr.contains("by another process: 1 connection added, 1 user added"),
+        "{scr}"
+    );
+    s.keys(&["u"]);
+    s.wait("zoe in the users view", |scr| {
+        scr.contains("users 2 of 2") && Session::row(scr, "zoe").contains("1 pending")
+    });
 }

@@ -22,3 +22,6 @@ mod widgets;
 
 #[path = "tui/big.rs"]
 mod big;
+
+#[path = "tui/watch.rs"]
+mod watch;

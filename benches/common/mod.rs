@@ -119,6 +119,7 @@ pub fn app_with(conns: Vec<Connection>, users: Vec<User>, now: UnixTime) -> bank
             id,
             connections: conns,
             users,
+            audit_mark: 0,
         }),
         now,
     );

@@ -148,6 +148,19 @@ pub struct ConnectionHead {
     pub version: i64,
 }
 
+/// What was written to a store after an audit line, as
+/// [`Store::changes_since`] reads it: how a screen sees what other processes
+/// (a cron job, a script, a second dashboard) did while it was open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// The last audit line read: where the next call starts.
+    pub last: i64,
+    /// Every connection those lines name, as it now stands, in id order.
+    pub connections: Vec<Connection>,
+    /// The users added after the one asked about, in id order.
+    pub users: Vec<User>,
+}
+
 /// What one lease asked of [`Store::lease_and_read_many`] came to.
 pub type Leased = Result<Option<(Connection, Secrets)>, StoreError>;
 
@@ -243,6 +256,22 @@ pub trait Store: Send + Sync {
         connection: Option<ConnectionId>,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// The newest audit line's id (0 when there is none), read before a
+    /// full read of the connections so that [`Store::changes_since`] misses
+    /// nothing written after it.
+    fn audit_mark(&self) -> Result<i64, StoreError>;
+    /// What was written after audit line `after`: the connections named by
+    /// the next `limit` audit lines at most, as they now stand, and, when
+    /// there were any lines, the users whose id is above `users_after` (users
+    /// are only ever added). Every write is audited, so nothing is missed;
+    /// a connection written twice is read once.
+    fn changes_since(
+        &self,
+        after: i64,
+        users_after: UserId,
+        limit: usize,
+    ) -> Result<Changes, StoreError>;
 
     /// Takes a cross-process lease on a connection so that only one process
     /// talks to the provider for it at a time (rotating refresh tokens break

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use crate::domain::{AuditEntry, Connection, ConnectionId, Flags, Secrets, UnixTime, User, UserId};
 
 use super::api::{
-    AuditDraft, ConnectionHead, ConnectionUpdate, LeaseRequest, Leased, NewConnection, Settlement,
-    Store,
+    AuditDraft, Changes, ConnectionHead, ConnectionUpdate, LeaseRequest, Leased, NewConnection,
+    Settlement, Store,
 };
 use super::error::StoreError;
 
@@ -55,6 +55,12 @@ impl<H: Intercept> Store for Intercepted<H> {
     }
     fn heads(&self, ids: &[ConnectionId]) -> Vec<Result<Option<ConnectionHead>, StoreError>> {
         self.inner.heads(ids)
+    }
+    fn audit_mark(&self) -> Result<i64, StoreError> {
+        self.inner.audit_mark()
+    }
+    fn changes_since(&self, a: i64, u: UserId, l: usize) -> Result<Changes, StoreError> {
+        self.inner.changes_since(a, u, l)
     }
     fn add_user(&self, n: &str, e: Option<&str>, a: AuditDraft) -> Result<User, StoreError> {
         self.inner.add_user(n, e, a)

@@ -66,6 +66,18 @@ pub(crate) struct UsersView {
     pub shown: Vec<usize>,
 }
 
+/// Where the screen stands in the store's audit log, so that it can ask
+/// for what other processes wrote (see `update/watch.rs`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Watch {
+    /// The last audit line taken in; `None` until the first load says.
+    pub seen: Option<i64>,
+    /// The one ask in flight: never two at once.
+    pub in_flight: Option<RequestId>,
+    /// The last ask failed: said once in the activity pane, not every time.
+    pub failing: bool,
+}
+
 pub struct App {
     pub(crate) readonly: bool,
     pub(crate) data_label: String,
@@ -106,6 +118,7 @@ pub struct App {
     /// narrows within them.
     pub(crate) user_scope: Option<(UserId, String)>,
 
+    pub(crate) watch: Watch,
     pub(crate) pending: BTreeMap<RequestId, InFlight>,
     /// The Reload in flight: a `Loaded` for any other id is stale.
     pub(crate) reload: Option<RequestId>,
@@ -152,6 +165,7 @@ impl App {
             detail: DetailPane::default(),
             users_view: None,
             user_scope: None,
+            watch: Watch::default(),
             pending: BTreeMap::new(),
             reload: None,
             busy: HashMap::new(),

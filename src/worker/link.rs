@@ -5,7 +5,7 @@ use super::tokens::access_expiry;
 use super::{Command, Detail, Event, RequestId, Worker};
 use crate::domain::{
     Claims, ConnectPayload, Connection, ConnectionId, Grant, Lifetimes, OpError, OpKind,
-    ProviderKind, RemoteIds, Secrets, User,
+    ProviderKind, RemoteIds, Secrets, User, UserId,
 };
 use crate::providers::TokenGrant;
 use crate::providers::login::{LoginOptions, browser_login};
@@ -386,12 +386,19 @@ impl Worker {
     }
 
     pub(crate) async fn report_reload(&self, id: RequestId) {
-        match self.db(|s| Ok((s.connections()?, s.users()?))).await {
-            Ok((connections, users)) => {
+        let read = |s: &dyn crate::store::Store| {
+            // The mark first: whatever is written while the rows are read is
+            // asked for again, never missed.
+            let audit_mark = s.audit_mark()?;
+            Ok((s.connections()?, s.users()?, audit_mark))
+        };
+        match self.db(read).await {
+            Ok((connections, users, audit_mark)) => {
                 self.emit(Event::Loaded {
                     id,
                     connections,
                     users,
+                    audit_mark,
                 })
                 .await;
                 self.inner.first_load.send_replace(true);
@@ -404,7 +411,20 @@ impl Worker {
             }
         }
     }
+
+    pub(crate) async fn report_changes(&self, id: RequestId, after: i64, users_after: UserId) {
+        let changes = self
+            .db(move |s| s.changes_since(after, users_after, CHANGES_AT_ONCE))
+            .await
+            .map_err(|e| e.message);
+        self.emit(Event::Changed { id, changes }).await;
+    }
 }
+
+/// Audit lines read per [`Command::Changes`]: after a script refreshed tens
+/// of thousands of rows, the screen catches up a slice per ask instead of
+/// reading them all in one go.
+const CHANGES_AT_ONCE: usize = 2_000;
 
 fn client_of(cfg: &crate::config::ProviderConfig) -> Option<&crate::config::Client> {
     match &cfg.family {

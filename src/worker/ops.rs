@@ -39,6 +39,11 @@ impl Worker {
             Command::RefreshMany { id, conns } => self.refresh_many(id, conns).await,
             Command::LoadDetail { id, conn } => self.report_detail(id, conn).await,
             Command::Reload { id } => self.report_reload(id).await,
+            Command::Changes {
+                id,
+                after,
+                users_after,
+            } => self.report_changes(id, after, users_after).await,
             other => self.execute_new(other).await,
         }
     }

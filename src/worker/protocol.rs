@@ -7,8 +7,9 @@
 
 use crate::domain::{
     AuditEntry, Claims, ConnectPayload, Connection, ConnectionId, OpError, OpKind, Secrets,
-    UnixTime, User, outcome,
+    UnixTime, User, UserId, outcome,
 };
+use crate::store::Changes;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(pub u64);
@@ -58,6 +59,14 @@ pub enum Command {
     LoadDetail { id: RequestId, conn: ConnectionId },
     /// Every connection and user from the store.
     Reload { id: RequestId },
+    /// What the store got after audit line `after`, from this process or
+    /// another (a cron job, a script), and the users added after
+    /// `users_after`: the screen's way of staying true to the store.
+    Changes {
+        id: RequestId,
+        after: i64,
+        users_after: UserId,
+    },
     /// Stop an operation in flight (its HTTP request is dropped).
     Cancel { id: RequestId },
 }
@@ -76,6 +85,7 @@ impl Command {
             | Command::AddUser { id, .. }
             | Command::LoadDetail { id, .. }
             | Command::Reload { id }
+            | Command::Changes { id, .. }
             | Command::Cancel { id } => *id,
         }
     }
@@ -151,6 +161,15 @@ pub enum Event {
         id: RequestId,
         connections: Vec<Connection>,
         users: Vec<User>,
+        /// The newest audit line before the connections were read: the
+        /// first [`Command::Changes`] asks from here.
+        audit_mark: i64,
+    },
+    /// The answer to [`Command::Changes`]: the store's error as text when
+    /// it could not be read (the next ask tries again from the same line).
+    Changed {
+        id: RequestId,
+        changes: Result<Changes, String>,
     },
     /// The scheduler paused a provider's automatic work after failures in a
     /// row that say it is not answering (`until`: when one operation goes

@@ -414,3 +414,69 @@ fn the_same_connect_login_is_filed_once() {
     }
     assert_eq!(store.connections().unwrap().len(), 3);
 }
+
+#[test]
+fn changes_since_an_audit_line_name_what_another_process_wrote() {
+    let env = Env::new();
+    let (store, first) = seeded(&env, "ch");
+    let mark = store.audit_mark().unwrap();
+    let users_before = store.users().unwrap().iter().map(|u| u.id).max().unwrap();
+    let none = store.changes_since(mark, users_before, 100).unwrap();
+    assert_eq!(
+        (none.last, none.connections.len(), none.users.len()),
+        (mark, 0, 0)
+    );
+
+    // Another process adds a user and a connection and writes the first
+    // connection twice.
+    let other = env.open();
+    let zoe = other
+        .add_user("zoe", None, audit(OpKind::AddUser, "added"))
+        .unwrap();
+    let added = other
+        .insert_connection(
+            full_connection(zoe.id, "ch2"),
+            audit(OpKind::Link, "linked"),
+        )
+        .unwrap();
+    let rotate = || ConnectionUpdate {
+        access_token: SecretChange::Set(Secret::new("rotated")),
+        ..ConnectionUpdate::default()
+    };
+    for version in [1, 2] {
+        other
+            .apply(first, version, rotate(), audit(OpKind::Refresh, "ok"))
+            .unwrap();
+    }
+
+    let seen = store.changes_since(mark, users_before, 100).unwrap();
+    assert_eq!(seen.last, store.audit_mark().unwrap());
+    assert_eq!(seen.last, mark + 4, "four lines: user, link, two refreshes");
+    let rows: Vec<_> = seen.connections.iter().map(|c| (c.id, c.version)).collect();
+    assert_eq!(
+        rows,
+        [(first, 3), (added.id, 1)],
+        "each row once, as it now stands"
+    );
+    assert_eq!(seen.connections[1].user, "zoe");
+    assert_eq!(seen.users, std::slice::from_ref(&zoe));
+
+    // A limit reads the lines a slice at a time; the next call goes on.
+    let slice = store.changes_since(mark, users_before, 2).unwrap();
+    assert_eq!(slice.last, mark + 2);
+    assert_eq!(
+        slice.connections.iter().map(|c| c.id).collect::<Vec<_>>(),
+        [added.id]
+    );
+    let rest = store.changes_since(slice.last, zoe.id, 2).unwrap();
+    assert_eq!(rest.last, mark + 4);
+    assert_eq!(
+        rest.connections.iter().map(|c| c.id).collect::<Vec<_>>(),
+        [first]
+    );
+    assert!(rest.users.is_empty(), "zoe was asked past");
+    assert_eq!(
+        store.changes_since(rest.last, zoe.id, 2).unwrap().last,
+        rest.last
+    );
+}

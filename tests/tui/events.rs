@@ -379,6 +379,7 @@ fn loaded_replaces_the_data_and_a_stale_load_is_dropped() {
             id: old,
             connections: few.clone(),
             users: users.clone(),
+            audit_mark: 0,
         }),
         NOW,
     );
@@ -392,6 +393,7 @@ fn loaded_replaces_the_data_and_a_stale_load_is_dropped() {
             id: new,
             connections: few,
             users,
+            audit_mark: 0,
         }),
         NOW,
     );

@@ -39,6 +39,7 @@ fn with_activity(app: &mut App) {
             id: RequestId(0),
             connections: sample_connections(),
             users: users_for(&sample_connections()),
+            audit_mark: 0,
         }),
         NOW.plus_secs(-60),
     );
@@ -229,6 +230,7 @@ fn short_remote_ids_share_a_line() {
         Msg::Worker(Event::Loaded {
             id: RequestId(0),
             users: users_for(&[c.clone()]),
+            audit_mark: 0,
             connections: vec![c],
         }),
         NOW,

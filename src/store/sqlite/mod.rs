@@ -37,8 +37,8 @@ use crypto::FieldCipher;
 use sql_error::sql;
 
 use super::{
-    AuditDraft, ConnectionHead, ConnectionUpdate, LeaseRequest, Leased, NewConnection, SecretSet,
-    Settlement, Store, StoreError,
+    AuditDraft, Changes, ConnectionHead, ConnectionUpdate, LeaseRequest, Leased, NewConnection,
+    SecretSet, Settlement, Store, StoreError,
 };
 use crate::domain::{AuditEntry, Connection, ConnectionId, Flags, Secrets, UnixTime, User, UserId};
 
@@ -357,6 +357,19 @@ impl Store for SqliteStore {
         let answers =
             self.read(|c, db| Ok(ids.iter().map(|&id| reads::connection(c, db, id)).collect()));
         group::per_item(ids.len(), answers)
+    }
+
+    fn audit_mark(&self) -> Result<i64, StoreError> {
+        self.read(reads::audit_mark)
+    }
+
+    fn changes_since(
+        &self,
+        after: i64,
+        users_after: UserId,
+        limit: usize,
+    ) -> Result<Changes, StoreError> {
+        self.read(|c, db| reads::changes_since(c, db, after, users_after, limit))
     }
 
     fn heads(&self, ids: &[ConnectionId]) -> Vec<Result<Option<ConnectionHead>, StoreError>> {

@@ -17,7 +17,7 @@ use super::rows;
 use super::sql_error::{corrupt, sql};
 use super::writes::SECRETS_TABLE;
 use crate::domain::{AuditEntry, Connection, ConnectionId, Secret, Secrets, User, UserId};
-use crate::store::{ConnectionHead, SecretSet, StoreError};
+use crate::store::{Changes, ConnectionHead, SecretSet, StoreError};
 
 /// Below this many rows one thread lists them as fast as two.
 const SPLIT_FROM: i64 = 20_000;
@@ -391,6 +391,65 @@ pub(crate) fn user_by_name(
         )
         .optional()
         .map_err(sql(db))
+}
+
+pub(crate) fn audit_mark(db_conn: &Db, db: &Path) -> Result<i64, StoreError> {
+    db_conn
+        .prepare_cached("SELECT coalesce(max(id), 0) FROM audit")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(sql(db))
+}
+
+/// The audit lines are read by their primary key from `after` on, so a call
+/// with nothing new costs one B-tree lookup (the screen asks every two
+/// seconds); the connections they name are read one by one, by id.
+pub(crate) fn changes_since(
+    db_conn: &Db,
+    db: &Path,
+    after: i64,
+    users_after: UserId,
+    limit: usize,
+) -> Result<Changes, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut last = after;
+    let mut named = std::collections::BTreeSet::new();
+    {
+        let mut stmt = db_conn
+            .prepare_cached(
+                "SELECT id, connection_id FROM audit WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )
+            .map_err(sql(db))?;
+        let mut lines = stmt.query(params![after, limit]).map_err(sql(db))?;
+        while let Some(line) = lines.next().map_err(sql(db))? {
+            last = line.get(0).map_err(sql(db))?;
+            if let Some(id) = line.get::<_, Option<i64>>(1).map_err(sql(db))? {
+                named.insert(id);
+            }
+        }
+    }
+    if last == after {
+        return Ok(Changes {
+            last,
+            ..Changes::default()
+        });
+    }
+    let mut connections = Vec::with_capacity(named.len());
+    for id in named {
+        // Connections are never deleted; should one be gone, the others
+        // still reach the screen.
+        if let Some(c) = connection(db_conn, db, ConnectionId(id))? {
+            connections.push(c);
+        }
+    }
+    let users = db_conn
+        .prepare_cached(&format!("{} WHERE id > ?1 ORDER BY id", rows::SELECT_USERS))
+        .and_then(|mut s| s.query_map([users_after.0], rows::user)?.collect())
+        .map_err(sql(db))?;
+    Ok(Changes {
+        last,
+        connections,
+        users,
+    })
 }
 
 pub(crate) fn audit(

@@ -11,7 +11,7 @@ use super::super::activity::Level;
 use super::super::app::{App, Progress};
 use super::super::forms::Mode;
 use super::super::msg::SendFailure;
-use super::{data, detail, ops, users};
+use super::{data, detail, ops, users, watch};
 
 pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Command> {
     match event {
@@ -51,7 +51,15 @@ pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Comman
             id,
             connections,
             users,
-        } => loaded(app, id, connections, users, now),
+            audit_mark,
+        } => {
+            // Taken unless a newer reload was asked for meanwhile.
+            if app.reload.is_none_or(|want| want == id) {
+                watch::loaded(app, audit_mark);
+            }
+            loaded(app, id, connections, users, now)
+        }
+        Event::Changed { id, changes } => watch::changed(app, id, changes, now),
         Event::ProviderPaused {
             provider,
             until,
@@ -280,6 +288,9 @@ pub(super) fn not_sent(
     now: UnixTime,
 ) -> Vec<Command> {
     let id = cmd.id();
+    if watch::not_sent(app, id) {
+        return Vec::new();
+    }
     let what = app
         .pending
         .remove(&id)

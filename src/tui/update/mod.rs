@@ -18,6 +18,7 @@ mod ops;
 mod rules;
 mod tick;
 mod users;
+mod watch;
 
 use crate::domain::UnixTime;
 use crate::worker::Command;

@@ -11,13 +11,14 @@ use crate::worker::Command;
 
 use super::super::app::App;
 use super::super::layout;
-use super::{data, detail};
+use super::{data, detail, watch};
 
 pub(super) fn on_tick(app: &mut App, now: UnixTime) -> Vec<Command> {
     app.ticks = app.ticks.wrapping_add(1);
     detail::expire_reveal(app, now);
     data::refresh_counts(app, now);
-    let commands = data::catch_up(app, now);
+    let mut commands = data::catch_up(app, now);
+    commands.extend(watch::ask(app));
     let (w, h) = app.size;
     if !layout::too_small(Rect::new(0, 0, w, h)) {
         app.dirty = true;

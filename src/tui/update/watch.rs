@@ -1,0 +1,140 @@
+//! Staying true to the store while other processes write to it: a cron job
+//! refreshing tokens, a script linking connections, a second dashboard.
+//!
+//! Every write is audited, so the audit log's ids are a change feed. Every
+//! other tick the screen asks for the connections named by lines after the
+//! last one it took in, and merges those newer than what it shows. Its own
+//! results arrive as worker events anyway; they come back through here too,
+//! at the same version, and are skipped. A bulk refresh of ours writes
+//! thousands of lines a second, so nothing is asked while one runs: the
+//! lines wait in the log.
+
+use crate::domain::{UnixTime, User, UserId};
+use crate::store::Changes;
+use crate::worker::{Command, RequestId};
+
+use super::super::activity::Level;
+use super::super::app::App;
+use super::{data, detail, users};
+
+/// Ask every this many ticks (seconds).
+const EVERY_TICKS: u64 = 2;
+
+/// A full load read everything up to audit line `audit_mark`.
+pub(super) fn loaded(app: &mut App, audit_mark: i64) {
+    app.watch.seen = app.watch.seen.max(Some(audit_mark));
+}
+
+/// The tick's ask, when one is due and none is running.
+pub(super) fn ask(app: &mut App) -> Option<Command> {
+    let after = app.watch.seen?;
+    let bulk = app.pending.values().any(|p| p.bulk);
+    let idle = app.watch.in_flight.is_none() && !bulk && app.reload.is_none();
+    if !idle || !app.ticks.is_multiple_of(EVERY_TICKS) {
+        return None;
+    }
+    let id = app.next_request();
+    app.watch.in_flight = Some(id);
+    let users_after = app.users.iter().map(|u| u.id).max().unwrap_or(UserId(0));
+    Some(Command::Changes {
+        id,
+        after,
+        users_after,
+    })
+}
+
+pub(super) fn changed(
+    app: &mut App,
+    id: RequestId,
+    changes: Result<Changes, String>,
+    now: UnixTime,
+) -> Vec<Command> {
+    if app.watch.in_flight != Some(id) {
+        return Vec::new();
+    }
+    app.watch.in_flight = None;
+    let changes = match changes {
+        Ok(c) => c,
+        Err(why) => {
+            if !std::mem::replace(&mut app.watch.failing, true) {
+                let text = format!("cannot see other processes' changes: {why}");
+                app.note(now, Level::Warn, text);
+            }
+            return Vec::new();
+        }
+    };
+    app.watch.failing = false;
+    app.watch.seen = app.watch.seen.max(Some(changes.last));
+    let (mut added, mut changed, mut cmds) = (0, 0, Vec::new());
+    let selected = app.selected_id();
+    for conn in changes.connections {
+        let (id, version) = (conn.id, conn.version);
+        let shown = app.connection(id).map(|c| c.version);
+        if shown.is_some_and(|v| v >= version) {
+            continue;
+        }
+        // A row of ours whose result is still on its way is no news.
+        if !app.busy.contains_key(&id) {
+            match shown {
+                None => added += 1,
+                Some(_) => changed += 1,
+            }
+        }
+        cmds.extend(data::upsert(app, conn, now));
+        if selected == Some(id) {
+            cmds.extend(detail::reload_if_selected(app, id));
+        }
+    }
+    let new_users = add_users(app, changes.users);
+    if let Some(text) = summary(added, changed, new_users) {
+        app.note(now, Level::Info, text);
+    }
+    cmds
+}
+
+/// Takes in the users the screen did not know; how many there were.
+fn add_users(app: &mut App, found: Vec<User>) -> usize {
+    let keep = users::selected(app).map(|u| u.id);
+    let before = app.users.len();
+    for user in found {
+        if !app.users.iter().any(|u| u.id == user.id) {
+            app.users.push(user);
+        }
+    }
+    let added = app.users.len() - before;
+    if added > 0 {
+        data::sort_users(&mut app.users);
+        users::refilter(app, keep);
+        app.dirty = true;
+    }
+    added
+}
+
+fn summary(added: usize, changed: usize, users: usize) -> Option<String> {
+    let plural = |n: usize, one: &str, many: &str| match n {
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    };
+    let mut parts = Vec::new();
+    if added > 0 {
+        parts.push(plural(added, "connection added", "connections added"));
+    }
+    if changed > 0 {
+        parts.push(plural(changed, "connection changed", "connections changed"));
+    }
+    if users > 0 {
+        parts.push(plural(users, "user added", "users added"));
+    }
+    (!parts.is_empty()).then(|| format!("by another process: {}", parts.join(", ")))
+}
+
+/// Whether `id` was the watch's ask, which the run loop could not send: it
+/// is asked again on a later tick, without a word (a full queue is the
+/// worker catching up, not news).
+pub(super) fn not_sent(app: &mut App, id: RequestId) -> bool {
+    if app.watch.in_flight != Some(id) {
+        return false;
+    }
+    app.watch.in_flight = None;
+    true
+}

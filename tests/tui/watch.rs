@@ -1,0 +1,243 @@
+//! Other processes' writes reach the screen: the asks on the tick, and what
+//! an answer changes and says.
+
+use bankdeck::domain::{ConnectionId, Flags, OpKind, User, UserId};
+use bankdeck::store::Changes;
+use bankdeck::tui::{App, Level, Msg, SendFailure};
+use bankdeck::worker::{Command, Event, RequestId};
+
+use super::fixtures::*;
+
+/// A screen as the real binary starts one: empty, then a load whose newest
+/// audit line was `mark`.
+fn loaded(mark: i64) -> App {
+    let mut opts = options();
+    let (conns, users) = opts.initial.take().unwrap();
+    let mut app = app_with(&opts);
+    let Command::Reload { id } = one(app.start()) else {
+        panic!("the screen starts with a Reload")
+    };
+    app.update(
+        Msg::Worker(Event::Loaded {
+            id,
+            connections: conns,
+            users,
+            audit_mark: mark,
+        }),
+        NOW,
+    );
+    app
+}
+
+/// The asks among `cmds`, as (id, after, users_after).
+fn asks(cmds: &[Command]) -> Vec<(RequestId, i64, UserId)> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Changes {
+                id,
+                after,
+                users_after,
+            } => Some((*id, *after, *users_after)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ticks(app: &mut App, n: usize) -> Vec<(RequestId, i64, UserId)> {
+    (0..n)
+        .flat_map(|_| asks(&app.update(Msg::Tick, NOW)))
+        .collect()
+}
+
+fn answer(app: &mut App, id: RequestId, changes: Changes) -> Vec<Command> {
+    app.update(
+        Msg::Worker(Event::Changed {
+            id,
+            changes: Ok(changes),
+        }),
+        NOW,
+    )
+}
+
+#[test]
+fn the_screen_asks_from_its_load_one_ask_at_a_time() {
+    // A screen given its data without a load has no place in the log.
+    let mut unloaded = app();
+    assert!(ticks(&mut unloaded, 4).is_empty());
+
+    let mut app = loaded(40);
+    let first = ticks(&mut app, 2);
+    let [(id, after, users_after)] = first[..] else {
+        panic!("one ask in two ticks, got {first:?}")
+    };
+    // The fixtures' users have the connections' ids, 1 to 11.
+    assert_eq!((after, users_after), (40, UserId(11)));
+    assert!(ticks(&mut app, 6).is_empty(), "never two asks at once");
+    answer(
+        &mut app,
+        id,
+        Changes {
+            last: 45,
+            ..Changes::default()
+        },
+    );
+    let next = ticks(&mut app, 2);
+    assert_eq!(
+        next.iter().map(|a| a.1).collect::<Vec<_>>(),
+        [45],
+        "{next:?}"
+    );
+
+    // While a bulk refresh of ours writes its thousands of lines, nothing
+    // is asked: they wait in the log.
+    answer(
+        &mut app,
+        next[0].0,
+        Changes {
+            last: 45,
+            ..Changes::default()
+        },
+    );
+    app.update(key('R'), NOW);
+    assert!(ticks(&mut app, 6).is_empty());
+}
+
+#[test]
+fn rows_another_process_wrote_are_merged_and_said_once() {
+    let mut app = loaded(40);
+    let [(id, ..)] = ticks(&mut app, 2)[..] else {
+        panic!()
+    };
+    // frank (6) was re-consented elsewhere; bob (2) comes back at the
+    // version shown (a write of ours); zoe's connection is new.
+    let mut frank = sample_connections()[5].clone();
+    frank.flags = Flags::default();
+    frank.version += 1;
+    let bob = sample_connections()[1].clone();
+    let mut zoe = dapi_pending(12, "zoe");
+    zoe.user_id = UserId(12);
+    let zoe_user = User {
+        id: UserId(12),
+        name: "zoe".into(),
+        email: None,
+        created_at: NOW,
+    };
+    let before = app.activity().len();
+    answer(
+        &mut app,
+        id,
+        Changes {
+            last: 44,
+            connections: vec![bob, frank, zoe],
+            users: vec![zoe_user],
+        },
+    );
+    assert_eq!(
+        app.connection(ConnectionId(6)).unwrap().flags,
+        Flags::default()
+    );
+    assert!(app.visible_ids().contains(&ConnectionId(12)));
+    assert!(app.users().iter().any(|u| u.name == "zoe"));
+    assert_eq!(app.activity().len(), before + 1, "one line for the lot");
+    let line = app.last_activity().unwrap();
+    assert_eq!(line.level, Level::Info);
+    assert_eq!(
+        line.text,
+        "by another process: 1 connection added, 1 connection changed, 1 user added"
+    );
+
+    // The same answer again (an ask that overlapped a reload) changes
+    // nothing and says nothing.
+    let [(id, after, _)] = ticks(&mut app, 2)[..] else {
+        panic!()
+    };
+    assert_eq!(after, 44);
+    let again = sample_connections()[5].clone();
+    answer(
+        &mut app,
+        id,
+        Changes {
+            last: 44,
+            connections: vec![again],
+            users: vec![],
+        },
+    );
+    assert_eq!(app.activity().len(), before + 1);
+    assert_eq!(
+        app.connection(ConnectionId(6)).unwrap().flags,
+        Flags::default(),
+        "older is ignored"
+    );
+}
+
+#[test]
+fn a_row_of_ours_still_running_is_merged_but_not_called_anothers() {
+    let mut app = loaded(40);
+    select(&mut app, 4);
+    let Command::Refresh { id: ours, .. } = one(app.update(key('r'), NOW)) else {
+        panic!()
+    };
+    app.update(
+        Msg::Worker(Event::Started {
+            id: ours,
+            op: OpKind::Refresh,
+            conn: Some(ConnectionId(4)),
+        }),
+        NOW,
+    );
+    let [(id, ..)] = ticks(&mut app, 2)[..] else {
+        panic!()
+    };
+    // Our refresh is written, and the log is read before its result comes.
+    let mut dave = sample_connections()[3].clone();
+    dave.version += 1;
+    let before = app.activity().len();
+    answer(
+        &mut app,
+        id,
+        Changes {
+            last: 41,
+            connections: vec![dave],
+            users: vec![],
+        },
+    );
+    assert_eq!(app.connection(ConnectionId(4)).unwrap().version, 2);
+    assert_eq!(app.activity().len(), before, "no line for our own write");
+}
+
+#[test]
+fn a_failed_ask_is_said_once_and_an_unsent_one_not_at_all() {
+    let mut app = loaded(40);
+    let before = app.activity().len();
+    for _ in 0..3 {
+        let [(id, after, _)] = ticks(&mut app, 2)[..] else {
+            panic!()
+        };
+        assert_eq!(after, 40, "asked again from the same line");
+        app.update(
+            Msg::Worker(Event::Changed {
+                id,
+                changes: Err("the store is locked".into()),
+            }),
+            NOW,
+        );
+    }
+    assert_eq!(app.activity().len(), before + 1);
+    assert!(
+        last_text(&app).contains("the store is locked"),
+        "{}",
+        last_text(&app)
+    );
+
+    let [(id, after, users_after)] = ticks(&mut app, 2)[..] else {
+        panic!()
+    };
+    let cmd = Command::Changes {
+        id,
+        after,
+        users_after,
+    };
+    app.update(Msg::NotSent(cmd, SendFailure::Busy), NOW);
+    assert_eq!(app.activity().len(), before + 1, "a full queue is no news");
+    assert_eq!(ticks(&mut app, 2).len(), 1, "asked again");
+}
