@@ -83,8 +83,9 @@ pub enum Cmd {
     },
     /// Exchange a Dapi access code for its permanent token.
     Exchange(Target),
-    /// Refresh a connection's access token.
-    Refresh(Target),
+    /// Refresh a connection's access token, or with --due every one that
+    /// is due (for cron).
+    Refresh(RefreshArgs),
     /// Log a connection out (revoke its refresh token).
     Logout(Target),
     /// Delink a Dapi connection for good.
@@ -193,6 +194,25 @@ pub struct Target {
     pub connection: i64,
     /// Skip the confirmation (required for logout and delink when not on a terminal).
     #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// The connection's id (as `status` shows it).
+    #[arg(required_unless_present_any = ["due", "within"], conflicts_with = "due")]
+    pub connection: Option<i64>,
+    /// Instead of one connection, every one expiring within the window or
+    /// expired and refreshable (what the dashboard's `R` takes), as many at
+    /// once as each provider allows. Exit 1 when any failed.
+    #[arg(long)]
+    pub due: bool,
+    /// With --due: the window, e.g. 10m (default: the config's warn_within).
+    #[arg(long, value_name = "DURATION", conflicts_with = "connection")]
+    pub within: Option<String>,
+    /// Accepted for scripts that pass it to every operation; a refresh
+    /// asks nothing.
+    #[arg(long, hide = true)]
     pub yes: bool,
 }
 

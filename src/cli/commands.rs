@@ -1,6 +1,7 @@
 //! The subcommands that run without a screen. Each prints what happened in
 //! words (never a secret) and returns the process exit code.
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
@@ -10,8 +11,10 @@ use super::args::{ConfigCmd, LinkCmd, Target, UsersCmd};
 use super::context::Context;
 use super::output::{StatusRow, fit, table};
 use crate::config::{Config, Family};
-use crate::domain::{AuditEntry, ConnectPayload, Connection, ConnectionId, OpKind, UnixTime};
-use crate::worker::WorkerOptions;
+use crate::domain::{
+    AuditEntry, ConnectPayload, Connection, ConnectionId, DueForRefresh, OpKind, UnixTime,
+};
+use crate::worker::{Command, Event, RequestId, WorkerOptions};
 
 /// `println!` that ends the command quietly when its reader has gone (see
 /// [`super::output::out_bytes`]), where `println!` panics.
@@ -236,6 +239,80 @@ pub async fn operate(
         ctx.config.warn_secs(),
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every connection due for a refresh within `within` (the config's warning
+/// window by default), through the worker's bulk refresh, as the screen's
+/// `R` runs it: each provider's `max_in_flight` at a time, one lease each, a
+/// line for every failure and a count at the end. For cron, where nobody
+/// has the dashboard open to refresh them.
+pub async fn refresh_due(
+    ctx: &Context,
+    within: Option<std::time::Duration>,
+    readonly: bool,
+) -> Result<ExitCode> {
+    if readonly {
+        bail!("read-only mode: nothing was refreshed");
+    }
+    let within = within.unwrap_or(ctx.config.warn_within);
+    let secs = i64::try_from(within.as_secs()).unwrap_or(i64::MAX);
+    let now = UnixTime::now();
+    let conns = ctx.store.connections().map_err(|e| eyre!("{e}"))?;
+    let configured = |p: &str| ctx.config.providers.contains_key(p);
+    let pick = DueForRefresh::pick(&conns, now, secs, configured);
+    let skipped: usize = pick.unconfigured.values().sum();
+    if skipped > 0 {
+        tell!(
+            "{skipped} due connection(s) left out: their providers are not in the configuration (add {})",
+            pick.missing_tables()
+        );
+    }
+    let names: HashMap<ConnectionId, String> = (pick.due.iter())
+        .map(|c| (c.id, format!("{} {} ({})", c.id, c.user, c.provider)))
+        .collect();
+    let window = humantime::format_duration(within);
+    if names.is_empty() {
+        say!("nothing expiring within {window} or expired to refresh")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut ids: Vec<ConnectionId> = names.keys().copied().collect();
+    ids.sort_unstable();
+    let total = ids.len();
+    let mut handle = ctx.spawn_worker(WorkerOptions::default())?;
+    let id = RequestId(1);
+    handle
+        .commands
+        .send(Command::RefreshMany { id, conns: ids })
+        .await
+        .map_err(|_| eyre!("the worker stopped before the refresh was sent"))?;
+    let mut failed = 0;
+    while let Some(event) = handle.events.recv().await {
+        match event {
+            Event::Failed {
+                conn_id: Some(c),
+                error,
+                ..
+            } => {
+                failed += 1;
+                let name = names.get(&c).map_or_else(|| c.to_string(), Clone::clone);
+                say!("  {name}: refresh failed: {}", error.message)?;
+            }
+            Event::Progress { done, .. } if done >= total => break,
+            _ => {}
+        }
+    }
+    match failed {
+        0 => say!("refreshed {total} of {total} due within {window}")?,
+        n => say!(
+            "refreshed {} of {total} due within {window}, {n} failed",
+            total - n
+        )?,
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Logout and delink cannot be undone: on a terminal the operator types the

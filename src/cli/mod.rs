@@ -14,7 +14,7 @@ mod screen;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use color_eyre::eyre::Result;
+use color_eyre::eyre::{Result, bail};
 
 use crate::domain::OpKind;
 use args::{Cli, Cmd};
@@ -134,9 +134,22 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Exchange(t) => {
             commands::operate(&Context::open(&global, ro)?, OpKind::Exchange, t, ro).await
         }
-        Cmd::Refresh(t) => {
-            commands::operate(&Context::open(&global, ro)?, OpKind::Refresh, t, ro).await
-        }
+        Cmd::Refresh(args) => match args.connection {
+            Some(connection) if !args.due => {
+                let t = args::Target {
+                    connection,
+                    yes: args.yes,
+                };
+                commands::operate(&Context::open(&global, ro)?, OpKind::Refresh, t, ro).await
+            }
+            _ => {
+                if !args.due {
+                    bail!("--within is the window of --due: write `refresh --due --within 10m`");
+                }
+                let within = commands::parse_within(args.within.as_deref())?;
+                commands::refresh_due(&Context::open(&global, ro)?, within, ro).await
+            }
+        },
         Cmd::Logout(t) => {
             commands::operate(&Context::open(&global, ro)?, OpKind::Logout, t, ro).await
         }

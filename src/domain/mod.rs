@@ -23,5 +23,5 @@ pub use model::{
 pub use payload::ConnectPayload;
 pub use scopes::Scopes;
 pub use secret::Secret;
-pub use state::{ConnState, StateKind, outcome};
+pub use state::{ConnState, DueForRefresh, StateKind, outcome};
 pub use time::UnixTime;

@@ -7,7 +7,7 @@
 use serde::Serialize;
 use std::fmt;
 
-use super::model::{AccessExpiry, Connection, Grant, OpKind};
+use super::model::{AccessExpiry, Connection, Grant, OpKind, ProviderKind};
 use super::time::{UnixTime, format_ago, format_left};
 
 /// The machine-readable name of a state, as `status --json` prints it.
@@ -112,7 +112,67 @@ pub enum ConnState {
     },
 }
 
+/// What "refresh everything due" (the screen's `R`, `refresh --due`) takes
+/// from `conns`, with `warn_secs` as the window.
+#[derive(Debug)]
+pub struct DueForRefresh<'a> {
+    /// Those whose state wants a refresh and whose provider is configured.
+    pub due: Vec<&'a Connection>,
+    /// Due, but of a provider not configured, by provider: each would fail
+    /// at the worker alike, so they are counted and named once instead.
+    pub unconfigured: std::collections::BTreeMap<&'a str, usize>,
+}
+
+impl<'a> DueForRefresh<'a> {
+    pub fn pick(
+        conns: impl IntoIterator<Item = &'a Connection>,
+        now: UnixTime,
+        warn_secs: i64,
+        configured: impl Fn(&str) -> bool,
+    ) -> Self {
+        let mut pick = DueForRefresh {
+            due: Vec::new(),
+            unconfigured: Default::default(),
+        };
+        for c in conns {
+            if !ConnState::derive(c, now, warn_secs).wants_refresh(c) {
+                continue;
+            }
+            match configured(&c.provider) {
+                true => pick.due.push(c),
+                false => *pick.unconfigured.entry(&c.provider).or_default() += 1,
+            }
+        }
+        pick
+    }
+
+    /// `[providers.a], [providers.b]`: the tables the configuration lacks.
+    pub fn missing_tables(&self) -> String {
+        let tables: Vec<String> = self
+            .unconfigured
+            .keys()
+            .map(|p| format!("[providers.{p}]"))
+            .collect();
+        tables.join(", ")
+    }
+}
+
 impl ConnState {
+    /// Whether "refresh everything due" (the screen's `R`, `refresh --due`)
+    /// takes `c` in this state: expiring, or expired and refreshable. A
+    /// Dapi token is permanent; its code is exchanged, not refreshed.
+    pub fn wants_refresh(&self, c: &Connection) -> bool {
+        c.kind != ProviderKind::Dapi
+            && matches!(
+                self,
+                ConnState::Expiring { .. }
+                    | ConnState::Expired {
+                        refreshable: true,
+                        ..
+                    }
+            )
+    }
+
     /// Derives the state. `warn_secs` is the warning window before expiry.
     pub fn derive(c: &Connection, now: UnixTime, warn_secs: i64) -> ConnState {
         let f = &c.flags;

@@ -259,3 +259,39 @@ fn an_outcome_says_what_the_operation_left() {
         assert_eq!(outcome(op, c, now), said, "{op}");
     }
 }
+
+#[test]
+fn refresh_everything_due_takes_expiring_and_refreshable_expired_rows_only() {
+    let token = |id: i64, provider: &str, expires_in: i64, has_refresh: bool| {
+        let mut c = Connection::sample(id, provider, ProviderKind::Oidc, Grant::AuthorizationCode);
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(expires_in)));
+        c.lifetimes.has_refresh = has_refresh;
+        c
+    };
+    let mut reconsent = token(5, "everifin", -60, true);
+    reconsent.flags.reauth_required = true;
+    let mut dapi_code = with_code(NOW.plus_secs(30));
+    dapi_code.id = ConnectionId(7);
+    let conns = [
+        token(1, "everifin", 60, true),   // expiring: due
+        token(2, "everifin", 3600, true), // active: not yet
+        token(3, "everifin", -60, true),  // expired, refreshable: due
+        token(4, "everifin", -60, false), // expired for good: nothing to send
+        reconsent,
+        token(6, "keycloak", 30, true), // due, but not configured
+        dapi_code,
+        token(8, "keycloak", -5, true),
+    ];
+    let pick = DueForRefresh::pick(&conns, NOW, WARN, |p| p == "everifin");
+    let due: Vec<i64> = pick.due.iter().map(|c| c.id.0).collect();
+    assert_eq!(due, [1, 3]);
+    assert_eq!(
+        pick.unconfigured.into_iter().collect::<Vec<_>>(),
+        [("keycloak", 2)]
+    );
+    let none = DueForRefresh::pick(&conns, NOW, WARN, |_| false);
+    assert_eq!(
+        none.missing_tables(),
+        "[providers.everifin], [providers.keycloak]"
+    );
+}

@@ -485,3 +485,100 @@ fn the_dashboard_without_a_terminal_says_what_to_run_instead() {
         .collect();
     assert!(made.is_empty(), "{made:?}");
 }
+
+/// A `POST` of `body` to the sandbox at `base` (`http://127.0.0.1:PORT`).
+fn post_json(base: &str, path: &str, body: &str) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// `refresh --due`, as cron runs it: every connection due in the window in
+/// one run, each failure named, exit 1 when any failed, nothing sent when
+/// nothing is due or the run is read-only.
+#[test]
+fn refresh_due_takes_every_due_connection_and_names_each_failure() {
+    use std::io::BufRead;
+    let dir = super::common::private_dir();
+    let folder = dir.path().join("sandbox-config");
+    let mut running = Running(
+        sandbox_command(dir.path())
+            .args(["--port", "0", "--write-config"])
+            .arg(&folder)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut base = String::new();
+    for line in std::io::BufReader::new(running.0.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(url) = line.split("listening on ").nth(1) {
+            base = url.trim().to_owned();
+        }
+        if line.trim_start().starts_with("config ") {
+            break;
+        }
+    }
+    let config = folder.join("config.toml");
+    let run = |args: &[&str]| {
+        let out = bankdeck(dir.path(), &config, args);
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        (
+            out.status.code(),
+            said,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for user in ["app", "batch", "cron"] {
+        let (code, said, err) = run(&["token", "bank", "--user", user]);
+        assert_eq!(code, Some(0), "{said}{err}");
+    }
+
+    // Hour-long tokens are not due within the config's two minutes.
+    let (code, said, _) = run(&["refresh", "--due"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(said, "nothing expiring within 2m or expired to refresh\n");
+    let (code, _, err) = run(&["--readonly", "refresh", "--due", "--within", "2h"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("read-only mode: nothing was refreshed"),
+        "{err}"
+    );
+
+    let (code, said, err) = run(&["refresh", "--due", "--within", "2h"]);
+    assert_eq!(
+        (code, said.as_str()),
+        (Some(0), "refreshed 3 of 3 due within 2h\n"),
+        "{err}"
+    );
+
+    // The provider turns one token request away: that one is named.
+    post_json(
+        &base,
+        "/sandbox/faults",
+        r#"{"faults":["oauth2.token:503,count=1"]}"#,
+    );
+    let (code, said, err) = run(&["refresh", "--due", "--within", "2h"]);
+    assert_eq!(code, Some(1), "{said}{err}");
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(lines.len(), 2, "{said}");
+    assert!(
+        lines[0].contains("(bank): refresh failed:") && lines[0].contains("503"),
+        "{said}"
+    );
+    assert_eq!(lines[1], "refreshed 2 of 3 due within 2h, 1 failed");
+
+    let (code, _, err) = run(&["refresh", "--within", "2h"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--within is the window of --due"), "{err}");
+}

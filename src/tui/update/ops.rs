@@ -5,9 +5,9 @@
 //! show a spinner until the result arrives; a row already busy refuses a
 //! second operation here (the worker would queue it behind the first).
 
-use std::collections::BTreeMap;
-
-use crate::domain::{ConnState, Connection, ConnectionId, OpKind, ProviderKind, UnixTime};
+use crate::domain::{
+    ConnState, Connection, ConnectionId, DueForRefresh, OpKind, ProviderKind, UnixTime,
+};
 use crate::worker::{Command, RequestId, not_configured};
 
 use super::super::action::Action;
@@ -131,39 +131,22 @@ fn ask(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> {
 /// `R`: one `RefreshMany` for every row shown that is expiring or expired
 /// and refreshable, and not already busy.
 fn refresh_all(app: &mut App, now: UnixTime) -> Vec<Command> {
-    // Rows of a provider the config lacks would each fail at the worker,
-    // thousands of identical lines; they are counted and named once instead.
-    let mut unknown: BTreeMap<String, usize> = BTreeMap::new();
-    let conns: Vec<ConnectionId> = app
-        .order
-        .iter()
+    let shown = (app.order.iter())
         .filter_map(|&i| app.conns.get(i))
-        .filter(|c| !app.busy.contains_key(&c.id))
-        .filter(|c| rules::wants_refresh(c, &ConnState::derive(c, now, app.warn_secs)))
-        .filter(|c| {
-            let known = app.configured(&c.provider);
-            if !known {
-                *unknown.entry(c.provider.clone()).or_default() += 1;
-            }
-            known
-        })
-        .map(|c| c.id)
-        .collect();
-    if !unknown.is_empty() {
-        let skipped: usize = unknown.values().sum();
-        let names = unknown
-            .keys()
-            .map(|p| format!("[providers.{p}]"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        .filter(|c| !app.busy.contains_key(&c.id));
+    let pick = DueForRefresh::pick(shown, now, app.warn_secs, |p| app.configured(p));
+    let conns: Vec<ConnectionId> = pick.due.iter().map(|c| c.id).collect();
+    let skipped: usize = pick.unconfigured.values().sum();
+    let missing = pick.missing_tables();
+    if skipped > 0 {
         let line = format!(
-            "refresh all: {} left out, of providers not in the configuration (add {names})",
+            "refresh all: {} left out, of providers not in the configuration (add {missing})",
             rows(skipped)
         );
         app.note(now, Level::Warn, line);
     }
     if conns.is_empty() {
-        if unknown.is_empty() {
+        if skipped == 0 {
             app.note(
                 now,
                 Level::Info,

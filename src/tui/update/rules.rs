@@ -71,16 +71,3 @@ pub(super) fn delink(c: &Connection, state: &ConnState, _now: UnixTime) -> Resul
         _ => Ok(()),
     }
 }
-
-/// What "refresh everything" picks: expiring, or expired and refreshable.
-pub(super) fn wants_refresh(c: &Connection, state: &ConnState) -> bool {
-    c.kind != ProviderKind::Dapi
-        && matches!(
-            state,
-            ConnState::Expiring { .. }
-                | ConnState::Expired {
-                    refreshable: true,
-                    ..
-                }
-        )
-}
