@@ -17,6 +17,7 @@ and range.
 No figure is asserted: the machine is shared and noisy.
 """
 
+import contextlib
 import os
 import re
 import select
@@ -181,14 +182,17 @@ def one_screen_run(env, n, idle_secs, extra_env=(), keep=False):
     return first_frame, rss, hwm, idle, screen
 
 
-def bulk_run(env, tmp, n, users):
-    """Seconds from `R` to its last result, RSS and peak (MB) 3 s after, rows."""
+@contextlib.contextmanager
+def bulk_store(env, tmp, n, users):
+    """A fresh generated store whose `bank` and `everifin` are `bankdeck
+    sandbox` on 127.0.0.1; yields its environment."""
     sandbox = subprocess.Popen([BIN, "sandbox", "--port", "0"], stdout=subprocess.PIPE, text=True,
                                env=env)
     try:
         url = re.search(r"listening on (http://\S+)", sandbox.stdout.readline()).group(1)
         benv = dict(env, BANKDECK_DATA_DIR=os.path.join(tmp, "bulk-data"),
-                    BANKDECK_CONFIG=os.path.join(tmp, "bulk.toml"))
+                    BANKDECK_CONFIG=os.path.join(tmp, "bulk.toml"),
+                    BENCH_CLIENT_SECRET="sandbox-client-secret")
         shutil.rmtree(benv["BANKDECK_DATA_DIR"], ignore_errors=True)
         with open(benv["BANKDECK_CONFIG"], "w") as f:
             # Both refreshable families of the generated store: `R` leaves out
@@ -202,6 +206,15 @@ def bulk_run(env, tmp, n, users):
         subprocess.run([BIN, "generate", "--connections", str(n), "--users", str(users)], env=benv,
                        check=True, capture_output=True)
         os.sync()
+        yield benv
+    finally:
+        sandbox.terminate()
+        sandbox.wait()
+
+
+def bulk_run(env, tmp, n, users):
+    """Seconds from `R` to its last result, RSS and peak (MB) 3 s after, rows."""
+    with bulk_store(env, tmp, n, users) as benv:
         screen = one_screen_run(benv, n, 0, ["BENCH_CLIENT_SECRET=sandbox-client-secret"], keep=True)[4]
         pid = screen.pid()
         started = time.perf_counter()
@@ -219,9 +232,27 @@ def bulk_run(env, tmp, n, users):
         rss, hwm = status_kb(pid, "VmRSS") / 1024, status_kb(pid, "VmHWM") / 1024
         screen.stop()
         return secs, rss, hwm, int(done.group(2))
-    finally:
-        sandbox.terminate()
-        sandbox.wait()
+
+
+def due_run(env, tmp, n, users):
+    """`bankdeck refresh --due` as cron runs it on the same kind of store:
+    seconds for the whole process, its peak RSS (MB), rows refreshed."""
+    with bulk_store(env, tmp, n, users) as benv:
+        with tempfile.TemporaryFile("w+") as out:
+            started = time.perf_counter()
+            proc = subprocess.Popen([BIN, "refresh", "--due"], env=benv, stdout=out,
+                                    stderr=subprocess.STDOUT, text=True)
+            # wait4: this child's own peak, not the largest of all children.
+            _, status, usage = os.wait4(proc.pid, 0)
+            secs = time.perf_counter() - started
+            code = proc.returncode = os.waitstatus_to_exitcode(status)
+            out.seek(0)
+            said = out.read()
+        # Exit 1: the generated tokens are not the sandbox's (see the bulk run).
+        done = re.search(r"refreshed \d+ of (\d+) due", said)
+        if code not in (0, 1) or not done:
+            raise SystemExit(f"refresh --due: exit {code}\n{said[-2000:]}")
+        return secs, usage.ru_maxrss / 1024, int(done.group(1))
 
 
 def run_example(name, *args):
@@ -306,6 +337,14 @@ def main():
             bulk_secs.append(s), bulk_rss.append(r), bulk_hwm.append(h), bulk_rows.append(rows)
         print(f"screen's R over every expiring/expired row ({fmt(bulk_rows, 'rows', 0)}): {fmt(bulk_secs, 's')}")
         print(f"  resident memory after it: {fmt(bulk_rss, 'MB')}; peak {fmt(bulk_hwm, 'MB')}")
+
+        # The same refresh from cron, with no screen: one process end to end.
+        due_secs, due_peak, due_rows = [], [], []
+        for _ in range(bulk_rounds):
+            s, p, rows = due_run(env, tmp, n, users)
+            due_secs.append(s), due_peak.append(p), due_rows.append(rows)
+        print(f"refresh --due over every due row ({fmt(due_rows, 'rows', 0)}), whole process: "
+              f"{fmt(due_secs, 's')}; peak {fmt(due_peak, 'MB')}")
 
         ratios, bare, deck, bulk = [], [], [], []
         for _ in range(refresh_rounds):
