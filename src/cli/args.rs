@@ -200,7 +200,7 @@ pub struct Target {
 #[derive(Debug, Args)]
 pub struct RefreshArgs {
     /// The connection's id (as `status` shows it).
-    #[arg(required_unless_present_any = ["due", "within"], conflicts_with = "due")]
+    #[arg(conflicts_with = "due")]
     pub connection: Option<i64>,
     /// Instead of one connection, every one expiring within the window or
     /// expired and refreshable (what the dashboard's `R` takes), as many at

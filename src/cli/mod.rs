@@ -144,7 +144,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             _ => {
                 if !args.due {
-                    bail!("--within is the window of --due: write `refresh --due --within 10m`");
+                    match args.within {
+                        Some(_) => bail!(
+                            "--within is the window of --due: write `refresh --due --within 10m`"
+                        ),
+                        None => bail!(
+                            "which connection? Name one (`refresh 12`, ids as `status` lists \
+                             them), or refresh every one due with `refresh --due`"
+                        ),
+                    }
                 }
                 let within = commands::parse_within(args.within.as_deref())?;
                 commands::refresh_due(&Context::open(&global, ro)?, within, ro).await
