@@ -583,5 +583,8 @@ fn refresh_due_takes_every_due_connection_and_names_each_failure() {
     assert!(err.contains("--within is the window of --due"), "{err}");
     let (code, _, err) = run(&["refresh"]);
     assert_eq!(code, Some(2));
-    assert!(err.contains("or refresh every one due with `refresh --due`"), "{err}");
+    assert!(
+        err.contains("or refresh every one due with `refresh --due`"),
+        "{err}"
+    );
 }

@@ -708,3 +708,40 @@ fn delink_cursor_follows_the_typed_name_when_the_prompt_wraps() {
         assert_eq!((x, y), (col as u16, answer as u16), "name {name}");
     }
 }
+
+#[test]
+fn a_long_activity_line_wraps_whole_and_the_newest_stays_in_sight() {
+    let mut app = app();
+    with_activity(&mut app);
+    // A link that failed has no row whose detail pane would say why: the
+    // activity pane is the only place its reason is shown.
+    let reason = "this Connect payload is already connection 14 (zoe.haddad@example.com): \
+                  nothing was added";
+    app.update(
+        Msg::Worker(Event::Failed {
+            id: RequestId(902),
+            op: OpKind::Link,
+            conn_id: None,
+            conn: None,
+            error: OpError::new(ErrorKind::NotAllowed, reason),
+        }),
+        NOW,
+    );
+    let text = text_at(&mut app, 80, 30, NOW);
+    let pane: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.contains("activity"))
+        .skip(1)
+        .take_while(|l| !l.starts_with('└'))
+        .map(|l| l.trim_matches('│').trim_end())
+        .collect();
+    let joined = pane.join(" ");
+    assert!(
+        joined.contains("(zoe.haddad@example.com): nothing was added"),
+        "{text}"
+    );
+    assert!(
+        pane.last().unwrap().ends_with("nothing was added"),
+        "{pane:?}"
+    );
+}

@@ -4,12 +4,13 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::super::Action;
 use super::super::activity::Level;
 use super::super::app::App;
 use super::theme::Theme;
+use super::wrapped_rows;
 use crate::domain::UnixTime;
 
 /// Lines of text the pane at `area` shows, inside its border.
@@ -52,19 +53,32 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
         title.push(Span::styled(text, theme.level(Level::Warn)));
     }
     let block = Block::bordered().title(Line::from(title));
-    let skip = app.activity.lines().len().saturating_sub(rows + back);
-    let lines: Vec<Line> = app
-        .activity
-        .lines()
-        .skip(skip)
-        .take(rows)
-        .map(|l| {
-            Line::from(vec![
-                Span::styled(format!("{} ", l.at.clock()), theme.dim()),
-                Span::styled(format!("{} ", l.level.mark()), theme.level(l.level)),
-                Span::styled(l.text.clone(), theme.level(l.level)),
-            ])
-        })
-        .collect();
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    let width = block.inner(area).width;
+    // The newest lines that fit, each wrapped whole: a provider's error or a
+    // refusal's reason is read in full here (a link or login that failed has
+    // no row whose detail pane would say it). Scrolling still counts lines.
+    let end = app.activity.lines().len().saturating_sub(back);
+    let mut shown: Vec<Line> = Vec::new();
+    let mut used = 0;
+    for l in app.activity.lines().take(end).rev() {
+        if used >= rows {
+            break;
+        }
+        let line = Line::from(vec![
+            Span::styled(format!("{} ", l.at.clock()), theme.dim()),
+            Span::styled(format!("{} ", l.level.mark()), theme.level(l.level)),
+            Span::styled(l.text.clone(), theme.level(l.level)),
+        ]);
+        used += wrapped_rows(std::slice::from_ref(&line), width);
+        shown.push(line);
+    }
+    shown.reverse();
+    // The oldest line shown may not fit whole: its start is cut, never the
+    // newest line's end.
+    let cut = u16::try_from(used.saturating_sub(rows)).unwrap_or(u16::MAX);
+    let text = Paragraph::new(shown)
+        .wrap(Wrap { trim: false })
+        .scroll((cut, 0))
+        .block(block);
+    frame.render_widget(text, area);
 }
