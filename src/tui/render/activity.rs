@@ -2,7 +2,7 @@
 //! each with a text mark (✓ ✗ !) so the outcome reads without colour.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
@@ -53,32 +53,41 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
         title.push(Span::styled(text, theme.level(Level::Warn)));
     }
     let block = Block::bordered().title(Line::from(title));
-    let width = block.inner(area).width;
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
     // The newest lines that fit, each wrapped whole: a provider's error or a
     // refusal's reason is read in full here (a link or login that failed has
     // no row whose detail pane would say it). Scrolling still counts lines.
     let end = app.activity.lines().len().saturating_sub(back);
-    let mut shown: Vec<Line> = Vec::new();
+    let mut whole: Vec<Line> = Vec::new();
     let mut used = 0;
+    let mut partial = None;
     for l in app.activity.lines().take(end).rev() {
-        if used >= rows {
-            break;
-        }
         let line = Line::from(vec![
             Span::styled(format!("{} ", l.at.clock()), theme.dim()),
             Span::styled(format!("{} ", l.level.mark()), theme.level(l.level)),
             Span::styled(l.text.clone(), theme.level(l.level)),
         ]);
-        used += wrapped_rows(std::slice::from_ref(&line), width);
-        shown.push(line);
+        let needs = wrapped_rows(std::slice::from_ref(&line), inner.width);
+        if used + needs > rows {
+            // An older line with too little room shows its start, its time
+            // first, as far as the room goes.
+            partial = (used < rows).then_some(line);
+            break;
+        }
+        used += needs;
+        whole.push(line);
     }
-    shown.reverse();
-    // The oldest line shown may not fit whole: its start is cut, never the
-    // newest line's end.
-    let cut = u16::try_from(used.saturating_sub(rows)).unwrap_or(u16::MAX);
-    let text = Paragraph::new(shown)
-        .wrap(Wrap { trim: false })
-        .scroll((cut, 0))
-        .block(block);
-    frame.render_widget(text, area);
+    whole.reverse();
+    // Lines that all fit start at the top, as they always did.
+    let top = match partial {
+        Some(_) => u16::try_from(rows - used).unwrap_or(0),
+        None => 0,
+    };
+    let [above, below] =
+        Layout::vertical([Constraint::Length(top), Constraint::Fill(1)]).areas(inner);
+    if let Some(line) = partial {
+        frame.render_widget(Paragraph::new(line).wrap(Wrap { trim: false }), above);
+    }
+    frame.render_widget(Paragraph::new(whole).wrap(Wrap { trim: false }), below);
 }
