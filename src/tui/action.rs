@@ -191,6 +191,47 @@ impl Action {
     }
 }
 
+/// A `:` line as typed, read the one way that `update` runs it and the key
+/// bar hints at it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColonLine<'a> {
+    Empty,
+    /// `:42`: go to connection 42.
+    GoTo(&'a str),
+    /// `:refresh`, or `:refresh 42` for connection 42; the name as typed.
+    Run {
+        name: &'a str,
+        id: Option<&'a str>,
+    },
+    /// More words than an action and an id.
+    TooMany,
+}
+
+impl<'a> ColonLine<'a> {
+    pub fn parse(typed: &'a str) -> Self {
+        let mut words = typed.split_whitespace();
+        match (words.next(), words.next(), words.next()) {
+            (None, ..) => ColonLine::Empty,
+            (Some(_), Some(_), Some(_)) => ColonLine::TooMany,
+            (Some(n), None, _) if n.bytes().all(|b| b.is_ascii_digit()) => ColonLine::GoTo(n),
+            (Some(name), id, _) => ColonLine::Run { name, id },
+        }
+    }
+}
+
+impl Action {
+    /// The action a name on the `:` line stands for: its config name (`-`
+    /// read as `_`), or vim's `q` and `h`. Never `command` itself.
+    pub fn on_colon_line(name: &str) -> Option<Action> {
+        let name = match name {
+            "q" | "q!" | "quit" => "quit",
+            "h" | "help" => "help",
+            other => other,
+        };
+        Action::from_name(&name.replace('-', "_")).filter(|a| *a != Action::Command)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -673,6 +673,29 @@ fn tab_completes_an_action_name_on_the_colon_line() {
     );
 }
 
+/// The key bar reads a `:` line with an id as `update` will run it, where
+/// it used to say "no such action" for `:refresh 42`.
+#[test]
+fn the_colon_line_says_what_an_id_will_do() {
+    let mut app = app();
+    for (typed, says) in [
+        ("42", "go to connection 42"),
+        ("refresh 42", "refresh connection 42"),
+        ("delink 7", "delink connection 7"),
+        ("cycle-sort 3", "cycle_sort takes no connection id"),
+        ("frob 3", "no such action"),
+        ("refresh 4 2", "one action and at most one connection id"),
+    ] {
+        app.update(key(':'), NOW);
+        type_text(&mut app, typed);
+        let shown = text_at(&mut app, 120, 30, NOW);
+        let line = shown.lines().last().unwrap_or_default();
+        assert!(line.starts_with(&format!(":{typed} ")), "{line}");
+        assert!(line.contains(says), ":{typed}: {line}");
+        app.update(code(KeyCode::Esc), NOW);
+    }
+}
+
 /// The terminal's cursor after drawing: where the typed text goes on.
 fn cursor_after(app: &mut App, w: u16, h: u16) -> (u16, u16, Vec<String>) {
     let mut terminal = screen(app, w, h);

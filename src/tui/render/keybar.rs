@@ -7,7 +7,7 @@ use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::super::action::Action;
+use super::super::action::{Action, ColonLine};
 use super::super::app::App;
 use super::super::forms::Mode;
 use super::super::line_edit::LineEdit;
@@ -126,16 +126,7 @@ fn command_line(line: &LineEdit, frame: &mut Frame, area: Rect, theme: Theme) {
         Span::styled(":", theme.key()),
         Span::raw(line.text().to_owned()),
     ];
-    // What the typed start could become, so the names need not be known
-    // by heart; none once it is empty (every action) or whole.
-    let found = Action::completions(line.text());
-    let whole = found.iter().any(|a| a.name() == line.text().trim());
-    if !line.text().trim().is_empty() && !whole {
-        let names: Vec<&str> = found.iter().map(|a| a.name()).collect();
-        let hint = match names.as_slice() {
-            [] => "   no such action".to_owned(),
-            names => format!("   {}", names.join(" · ")),
-        };
+    if let Some(hint) = colon_hint(line.text()) {
         spans.push(Span::styled(hint, theme.key()));
     }
     spans.push(Span::styled(
@@ -149,6 +140,33 @@ fn command_line(line: &LineEdit, frame: &mut Frame, area: Rect, theme: Theme) {
         .saturating_add(1 + u16::try_from(line.cursor()).unwrap_or(0));
     if x < area.right() {
         frame.set_cursor_position(Position::new(x, area.y));
+    }
+}
+
+/// What the `:` line will do, read as `update` reads it: for a name being
+/// typed, what it could become, so the names need not be known by heart;
+/// nothing once it is empty (every action) or whole.
+fn colon_hint(typed: &str) -> Option<String> {
+    match ColonLine::parse(typed) {
+        ColonLine::Empty => None,
+        ColonLine::GoTo(id) => Some(format!("   go to connection {id}")),
+        ColonLine::TooMany => Some("   one action and at most one connection id".into()),
+        ColonLine::Run { name, id: Some(id) } => Some(match Action::on_colon_line(name) {
+            Some(a) if a.on_row() => format!("   {} connection {id}", a.name()),
+            Some(a) => format!("   {} takes no connection id", a.name()),
+            None => "   no such action".into(),
+        }),
+        ColonLine::Run { name, id: None } => {
+            let found = Action::completions(name);
+            if found.iter().any(|a| a.name() == name) {
+                return None;
+            }
+            let names: Vec<&str> = found.iter().map(|a| a.name()).collect();
+            Some(match names.as_slice() {
+                [] => "   no such action".to_owned(),
+                names => format!("   {}", names.join(" · ")),
+            })
+        }
     }
 }
 

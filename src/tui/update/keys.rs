@@ -9,7 +9,7 @@ use crossterm::event::{KeyEvent, KeyEventKind};
 use crate::domain::{ConnectionId, UnixTime};
 use crate::worker::Command;
 
-use super::super::action::Action;
+use super::super::action::{Action, ColonLine};
 use super::super::app::App;
 use super::super::forms::Mode;
 use super::super::line_edit::LineEdit;
@@ -87,30 +87,18 @@ fn command_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Command> {
 /// the CLI takes it.
 fn run_command(app: &mut App, typed: &str, now: UnixTime) -> Vec<Command> {
     use super::super::activity::Level;
-    let mut words = typed.split_whitespace();
-    let (first, id, extra) = (words.next(), words.next(), words.next());
-    let Some(first) = first else {
-        return Vec::new();
+    let (name, id) = match ColonLine::parse(typed) {
+        ColonLine::Empty => return Vec::new(),
+        ColonLine::GoTo(id) => return go_to(app, id, now).unwrap_or_default(),
+        ColonLine::TooMany => {
+            let text = format!("':{typed}': one action and at most one connection id");
+            app.note(now, Level::Warn, text);
+            return Vec::new();
+        }
+        ColonLine::Run { name, id } => (name, id),
     };
-    if extra.is_some() {
-        app.note(
-            now,
-            Level::Warn,
-            format!("':{typed}': one action and at most one connection id"),
-        );
-        return Vec::new();
-    }
-    if id.is_none() && first.bytes().all(|b| b.is_ascii_digit()) {
-        return go_to(app, first, now).unwrap_or_default();
-    }
-    let name = match first {
-        "q" | "q!" | "quit" => "quit",
-        "h" | "help" => "help",
-        other => other,
-    };
-    let Some(action) = Action::from_name(&name.replace('-', "_")).filter(|a| *a != Action::Command)
-    else {
-        let text = format!("no command ':{first}': ? lists every action by name");
+    let Some(action) = Action::on_colon_line(name) else {
+        let text = format!("no command ':{name}': ? lists every action by name");
         app.note(now, Level::Warn, text);
         return Vec::new();
     };
