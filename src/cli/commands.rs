@@ -9,10 +9,12 @@ use color_eyre::eyre::{Result, bail, eyre};
 
 use super::args::{ConfigCmd, LinkCmd, Target, UsersCmd};
 use super::context::Context;
+use super::interrupt::finish_through_ctrl_c;
 use super::output::{StatusRow, fit, table};
 use crate::config::{Config, Family};
 use crate::domain::{
-    AuditEntry, ConnectPayload, Connection, ConnectionId, DueForRefresh, OpKind, UnixTime,
+    AuditEntry, ConnectPayload, Connection, ConnectionId, DueForRefresh, ErrorKind, OpKind,
+    UnixTime,
 };
 use crate::worker::{Command, Event, RequestId, WorkerOptions};
 
@@ -228,10 +230,8 @@ pub async fn operate(
         confirm(op, &conn)?;
     }
     let worker = ctx.worker(readonly)?;
-    let conn = worker
-        .operate(op, id)
-        .await
-        .map_err(|e| eyre!("{op} failed: {e}"))?;
+    let (conn, _) = finish_through_ctrl_c(&worker, worker.operate(op, id)).await?;
+    let conn = conn.map_err(|e| eyre!("{op} failed: {e}"))?;
     print_conn(
         &format!("{op} done"),
         &conn,
@@ -279,40 +279,76 @@ pub async fn refresh_due(
     ids.sort_unstable();
     let total = ids.len();
     let mut handle = ctx.spawn_worker(WorkerOptions::default())?;
-    let id = RequestId(1);
-    handle
-        .commands
-        .send(Command::RefreshMany { id, conns: ids })
-        .await
-        .map_err(|_| eyre!("the worker stopped before the refresh was sent"))?;
-    let mut failed = 0;
-    while let Some(event) = handle.events.recv().await {
-        match event {
-            Event::Failed {
-                conn_id: Some(c),
-                error,
-                ..
-            } => {
-                failed += 1;
-                let name = names.get(&c).map_or_else(|| c.to_string(), Clone::clone);
-                say!("  {name}: refresh failed: {}", error.message)?;
+    let worker = handle.worker.clone();
+    let mut tally = Tally::default();
+    let bulk = async {
+        let run = worker.execute(Command::RefreshMany {
+            id: RequestId(1),
+            conns: ids,
+        });
+        tokio::pin!(run);
+        loop {
+            tokio::select! {
+                biased;
+                Some(event) = handle.events.recv() => tally.take(event, &names)?,
+                () = &mut run => break,
             }
-            Event::Progress { done, .. } if done >= total => break,
-            _ => {}
         }
+        // What the bulk said last is still queued.
+        while let Ok(event) = handle.events.try_recv() {
+            tally.take(event, &names)?;
+        }
+        Ok::<_, color_eyre::Report>(())
+    };
+    let (ran, stopped) = finish_through_ctrl_c(&worker, bulk).await?;
+    ran?;
+    let Tally {
+        refreshed, failed, ..
+    } = tally;
+    let mut counts = format!("refreshed {refreshed} of {total} due within {window}");
+    if failed > 0 {
+        counts.push_str(&format!(", {failed} failed"));
     }
-    match failed {
-        0 => say!("refreshed {total} of {total} due within {window}")?,
-        n => say!(
-            "refreshed {} of {total} due within {window}, {n} failed",
-            total - n
-        )?,
+    if stopped {
+        let unsent = total - refreshed - failed;
+        say!("stopped by Ctrl-C: {counts}, {unsent} not sent")?;
+        return Ok(ExitCode::from(130));
     }
+    say!("{counts}")?;
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// What `refresh --due` has heard of its bulk so far.
+#[derive(Default)]
+struct Tally {
+    refreshed: usize,
+    failed: usize,
+}
+
+impl Tally {
+    /// Counts an outcome and names a failure. One stopped before it was sent
+    /// (Ctrl-C) is neither: it is counted as not sent at the end.
+    fn take(&mut self, event: Event, names: &HashMap<ConnectionId, String>) -> Result<()> {
+        match event {
+            Event::Succeeded { .. } => self.refreshed += 1,
+            Event::Failed { error, .. } if error.kind == ErrorKind::Cancelled => {}
+            Event::Failed {
+                conn_id: Some(c),
+                error,
+                ..
+            } => {
+                self.failed += 1;
+                let name = names.get(&c).map_or_else(|| c.to_string(), Clone::clone);
+                say!("  {name}: refresh failed: {}", error.message)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 /// Logout and delink cannot be undone: on a terminal the operator types the

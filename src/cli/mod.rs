@@ -7,6 +7,7 @@ mod commands;
 mod context;
 pub mod demo;
 pub mod generate;
+mod interrupt;
 pub mod logging;
 pub mod output;
 mod screen;

@@ -53,7 +53,8 @@ impl Worker {
         self.emit(progress(done, failed)).await;
         let mut last_progress = std::time::Instant::now();
         loop {
-            loop {
+            // Stopped: what runs finishes; nothing more starts.
+            while !self.stopping() {
                 for (conn, key) in windows.launch() {
                     running.spawn(self.clone().refresh_one(id, conn, key));
                 }

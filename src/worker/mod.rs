@@ -115,6 +115,8 @@ pub(crate) struct Inner {
     /// Whether a front end has had its first full read (see
     /// [`scheduler::spawn_after_first_load`]).
     pub first_load: tokio::sync::watch::Sender<bool>,
+    /// Set by [`Worker::stop_sending`]: no request goes out any more.
+    pub stopping: std::sync::atomic::AtomicBool,
     /// The three store calls every operation makes, batched across tasks.
     pub heads: Batcher<ConnectionId, Option<ConnectionHead>>,
     pub leases: Batcher<LeaseRequest, Option<(Connection, Secrets)>>,
@@ -189,6 +191,7 @@ impl Worker {
                 holder,
                 panic_armed: std::sync::atomic::AtomicBool::new(true),
                 first_load: tokio::sync::watch::Sender::new(false),
+                stopping: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -217,6 +220,24 @@ impl Worker {
 
     pub fn now(&self) -> UnixTime {
         self.inner.opts.clock.now()
+    }
+
+    /// From now on no operation sends its request, and a bulk starts no
+    /// more. Those already sent run to the end and are written: a provider
+    /// that rotated a refresh token or spent a one-time code has answered
+    /// with the only copy of the new one. The rest end as
+    /// [`ErrorKind::Cancelled`], their tokens untouched. For a command
+    /// interrupted by Ctrl-C.
+    pub fn stop_sending(&self) {
+        self.inner
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub(crate) fn stopping(&self) -> bool {
+        self.inner
+            .stopping
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -144,7 +144,14 @@ impl Worker {
                 .last_op
                 .as_ref()
                 .is_some_and(|l| l.op == OpKind::Refresh && l.ok);
-        let result = if op == OpKind::Refresh && theirs {
+        // The last moment an operation can end without the provider
+        // having seen it.
+        let result = if self.stopping() {
+            Err(OpError::new(
+                ErrorKind::Cancelled,
+                format!("{op} stopped before it was sent: nothing changed"),
+            ))
+        } else if op == OpKind::Refresh && theirs {
             Ok(current)
         } else {
             self.perform(op, current, secrets, &turn).await

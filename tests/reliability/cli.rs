@@ -486,6 +486,32 @@ fn the_dashboard_without_a_terminal_says_what_to_run_instead() {
     assert!(made.is_empty(), "{made:?}");
 }
 
+/// `bankdeck sandbox` with the config it writes into `dir`: the running
+/// sandbox, its base URL and the config's path.
+fn sandbox_with_config(dir: &Path) -> (Running, String, std::path::PathBuf) {
+    use std::io::BufRead;
+    let folder = dir.join("sandbox-config");
+    let mut running = Running(
+        sandbox_command(dir)
+            .args(["--port", "0", "--write-config"])
+            .arg(&folder)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut base = String::new();
+    for line in std::io::BufReader::new(running.0.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(url) = line.split("listening on ").nth(1) {
+            base = url.trim().to_owned();
+        }
+        if line.trim_start().starts_with("config ") {
+            break;
+        }
+    }
+    (running, base, folder.join("config.toml"))
+}
+
 /// A `POST` of `body` to the sandbox at `base` (`http://127.0.0.1:PORT`).
 fn post_json(base: &str, path: &str, body: &str) {
     use std::io::{Read, Write};
@@ -508,28 +534,8 @@ fn post_json(base: &str, path: &str, body: &str) {
 /// nothing is due or the run is read-only.
 #[test]
 fn refresh_due_takes_every_due_connection_and_names_each_failure() {
-    use std::io::BufRead;
     let dir = super::common::private_dir();
-    let folder = dir.path().join("sandbox-config");
-    let mut running = Running(
-        sandbox_command(dir.path())
-            .args(["--port", "0", "--write-config"])
-            .arg(&folder)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut base = String::new();
-    for line in std::io::BufReader::new(running.0.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if let Some(url) = line.split("listening on ").nth(1) {
-            base = url.trim().to_owned();
-        }
-        if line.trim_start().starts_with("config ") {
-            break;
-        }
-    }
-    let config = folder.join("config.toml");
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
     let run = |args: &[&str]| {
         let out = bankdeck(dir.path(), &config, args);
         let said = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -587,4 +593,126 @@ fn refresh_due_takes_every_due_connection_and_names_each_failure() {
         err.contains("or refresh every one due with `refresh --due`"),
         "{err}"
     );
+}
+
+/// The binary run with `args`, sent SIGINT 1.5 s in, as Ctrl-C on a
+/// terminal does (its request, which the sandbox holds 4 s, is out by then),
+/// and waited for.
+fn interrupted(dir: &Path, config: &Path, args: &[&str]) -> Output {
+    let child = command(dir, config, args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    child.wait_with_output().unwrap()
+}
+
+/// A Ctrl-C while a refresh's request is out waits for the answer and writes
+/// it: the provider rotated the refresh token, and the old one is spent. The
+/// next refresh works only if the new one was kept.
+#[test]
+fn ctrl_c_during_a_refresh_keeps_the_token_the_provider_rotated() {
+    use std::io::BufRead;
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
+    let mut login = command(
+        dir.path(),
+        &config,
+        &["login", "everifin", "--user", "lena", "--no-browser"],
+    )
+    .stderr(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let url = std::io::BufReader::new(login.stderr.take().unwrap())
+        .lines()
+        .map(Result::unwrap)
+        .find_map(|l| l.trim().starts_with("http").then(|| l.trim().to_owned()))
+        .expect("the login prints its URL");
+    // The test is the browser: the sandbox consents and redirects to bankdeck.
+    let page = Command::new("curl").args(["-sfL", &url]).output().unwrap();
+    assert!(page.status.success(), "{page:?}");
+    let logged = login.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&logged.stdout).into_owned();
+    assert!(logged.status.success(), "{said}");
+    let id = said
+        .split("connection ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("the login names its connection")
+        .to_owned();
+
+    post_json(
+        &base,
+        "/sandbox/faults",
+        r#"{"faults":["oidc.token:latency=4000,count=1"]}"#,
+    );
+    let out = interrupted(dir.path(), &config, &["refresh", &id]);
+    let (said, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{said}{err}");
+    assert!(said.starts_with("refresh done"), "{said}");
+    assert!(err.contains("Ctrl-C: nothing more is sent"), "{err}");
+
+    let again = bankdeck(dir.path(), &config, &["refresh", &id]);
+    let said = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        again.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
+
+/// A Ctrl-C during `refresh --due` lets the request out finish and sends no
+/// more; the count says how many were not sent, and the exit code is 130.
+#[test]
+fn ctrl_c_during_refresh_due_finishes_what_was_sent_and_sends_no_more() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
+    // One request at a time, so that the others are still waiting.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replacen(
+        "[providers.bank]\n",
+        "[providers.bank]\nmax_in_flight = 1\n",
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+    for user in ["app", "batch", "cron"] {
+        let out = bankdeck(dir.path(), &config, &["token", "bank", "--user", user]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    post_json(
+        &base,
+        "/sandbox/faults",
+        r#"{"faults":["oauth2.token:latency=4000,count=3"]}"#,
+    );
+    let out = interrupted(dir.path(), &config, &["refresh", "--due", "--within", "2h"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        said,
+        "stopped by Ctrl-C: refreshed 1 of 3 due within 2h, 2 not sent\n"
+    );
+    let audit = bankdeck(dir.path(), &config, &["audit", "--json"]);
+    let lines: serde_json::Value = serde_json::from_slice(&audit.stdout).unwrap();
+    let refreshes = lines
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["op"] == "refresh")
+        .count();
+    assert_eq!(refreshes, 1, "{lines}");
 }
