@@ -549,3 +549,45 @@ async fn a_refresh_another_process_failed_while_we_waited_is_still_sent() {
     assert!(got.last_op.unwrap().ok, "ours succeeded");
     assert_ne!(env.secrets(c.id).refresh_token, before, "rotated by ours");
 }
+
+/// Stopping (a front end ending, a CLI's Ctrl-C) sends nothing more, and the
+/// refresh already out is waited for and written: its provider rotated the
+/// refresh token, and the old one is spent.
+#[tokio::test]
+async fn stopping_waits_for_the_refresh_already_sent_and_sends_no_other() {
+    let env = Env::start().await;
+    let out = env.login("everifin", "lena").await;
+    let waiting = env.login("everifin", "mei").await;
+    let (before, kept) = (env.secrets(out.id), env.secrets(waiting.id));
+    env.sandbox.set_faults(vec![fault(
+        "oidc.token",
+        FaultKind::Latency(std::time::Duration::from_millis(800)),
+    )]);
+    let worker = env.worker.clone();
+    let first = tokio::spawn(async move { worker.operate(OpKind::Refresh, out.id).await });
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while env.worker.sending() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the refresh never went out"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
+    env.worker.stop_sending();
+    let refused = env.op(OpKind::Refresh, waiting.id).await.unwrap_err();
+    assert_eq!(refused.kind, ErrorKind::Cancelled, "{refused}");
+    assert_eq!(
+        env.secrets(waiting.id),
+        kept,
+        "nothing sent, nothing changed"
+    );
+    let left = env
+        .worker
+        .wait_for_sent(std::time::Duration::from_secs(10))
+        .await;
+    assert_eq!(left, 0);
+    // Written by the time the wait ends, not only when its task is joined.
+    assert_ne!(env.secrets(out.id).refresh_token, before.refresh_token);
+    first.await.unwrap().unwrap();
+}

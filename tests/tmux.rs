@@ -369,3 +369,43 @@ fn what_a_script_writes_meanwhile_shows_on_the_open_dashboard() {
         scr.contains("users 2 of 2") && Session::row(scr, "zoe").contains("1 pending")
     });
 }
+
+/// Quitting with a refresh out waits for its answer and writes it, however
+/// long the provider takes, and says so once the screen is gone.
+#[test]
+fn quitting_with_a_request_out_waits_for_it() {
+    let s = Session::start("--demo; echo EXIT=$?; sleep 30", 140, 40);
+    let scr = s.wait("the demo's table", |scr| scr.contains("mei.chen"));
+    // The header names the demo's folder, whose config names its sandbox.
+    let data = scr
+        .split_whitespace()
+        .find(|w| w.starts_with("/tmp/") && w.contains("bankdeck-demo-"))
+        .expect("the header names the demo's data folder");
+    let config = std::path::Path::new(data).with_file_name("config.toml");
+    let config = std::fs::read_to_string(config).unwrap();
+    let base = config
+        .lines()
+        .find_map(|l| l.strip_prefix("issuer = \""))
+        .and_then(|i| i.split("/realms/").next())
+        .expect("the demo's config names the sandbox")
+        .to_owned();
+    common::post_json(
+        &base,
+        "/sandbox/faults",
+        r#"{"faults":["oidc.token:latency=3000,count=1"]}"#,
+    );
+    select(&s, "mei.chen");
+    s.keys(&["r"]);
+    // Long enough for its lease, far shorter than the 3 s the sandbox holds
+    // the request: it is out when the dialog is answered.
+    std::thread::sleep(Duration::from_millis(500));
+    s.keys(&["q"]);
+    s.wait("the quit dialog", |scr| scr.contains("quit anyway?"));
+    s.keys(&["y"]);
+    let scr = s.wait("the exit", |scr| scr.contains("EXIT="));
+    assert!(
+        scr.contains("waiting for 1 request(s) already sent to be answered and written"),
+        "{scr}"
+    );
+    assert!(scr.contains("EXIT=0"), "{scr}");
+}

@@ -67,6 +67,7 @@ async fn run_screen(
         ..WorkerOptions::default()
     };
     let handle = Worker::spawn(store, providers, opts);
+    let worker = handle.worker.clone();
     let scheduler = (!readonly).then(|| scheduler::spawn_after_first_load(handle.worker.clone()));
     let run = RunOptions {
         readonly,
@@ -81,7 +82,30 @@ async fn run_screen(
     if let Some(s) = scheduler {
         s.abort();
     }
+    finish_sent(&worker).await;
     result.map_err(|e| eyre!("{e}"))
+}
+
+/// However the screen ended (`q`, SIGTERM, the window closed), nothing more
+/// is sent, and what was sent is waited for, up to a minute, so that leaving
+/// does not drop a token a provider has just rotated; Ctrl-C abandons it.
+async fn finish_sent(worker: &Worker) {
+    worker.stop_sending();
+    let out = worker.sending();
+    if out == 0 {
+        return;
+    }
+    tell!(
+        "bankdeck: waiting for {out} request(s) already sent to be answered and written (Ctrl-C abandons them)"
+    );
+    tokio::select! {
+        left = worker.wait_for_sent(std::time::Duration::from_secs(60)) => {
+            if left > 0 {
+                tell!("bankdeck: {left} request(s) still unanswered after a minute: left behind");
+            }
+        }
+        _ = tokio::signal::ctrl_c() => tell!("bankdeck: abandoned"),
+    }
 }
 
 /// `--debug-panic OP`: which operation's task is to panic.

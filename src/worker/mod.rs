@@ -117,6 +117,10 @@ pub(crate) struct Inner {
     pub first_load: tokio::sync::watch::Sender<bool>,
     /// Set by [`Worker::stop_sending`]: no request goes out any more.
     pub stopping: std::sync::atomic::AtomicBool,
+    /// Operations whose request is out and whose outcome is not yet
+    /// written, and a wake-up each time one ends (see [`Worker::wait_for_sent`]).
+    pub sent: std::sync::atomic::AtomicUsize,
+    pub settled: tokio::sync::Notify,
     /// The three store calls every operation makes, batched across tasks.
     pub heads: Batcher<ConnectionId, Option<ConnectionHead>>,
     pub leases: Batcher<LeaseRequest, Option<(Connection, Secrets)>>,
@@ -124,6 +128,18 @@ pub(crate) struct Inner {
     /// Whole-row reads: the connection a failure event carries, and the row
     /// another process has just refreshed.
     pub reads: Batcher<ConnectionId, Option<Connection>>,
+}
+
+/// One operation's request out, until its outcome is written or it is
+/// dropped (a cancelled task); see [`Worker::wait_for_sent`].
+pub(crate) struct Sending<'a>(&'a Worker);
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        let inner = &self.0.inner;
+        inner.sent.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        inner.settled.notify_waiters();
+    }
 }
 
 /// A cheap handle to the worker; clones share everything.
@@ -192,6 +208,8 @@ impl Worker {
                 panic_armed: std::sync::atomic::AtomicBool::new(true),
                 first_load: tokio::sync::watch::Sender::new(false),
                 stopping: std::sync::atomic::AtomicBool::new(false),
+                sent: std::sync::atomic::AtomicUsize::new(0),
+                settled: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -232,6 +250,41 @@ impl Worker {
         self.inner
             .stopping
             .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many operations have their request out and their outcome not
+    /// yet written.
+    pub fn sending(&self) -> usize {
+        self.inner.sent.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// After [`Worker::stop_sending`]: waits until every request already
+    /// out is answered and written, or `limit` passed; how many were still
+    /// out. A front end that ends calls it, so that leaving does not drop a
+    /// token a provider has just rotated.
+    pub async fn wait_for_sent(&self, limit: std::time::Duration) -> usize {
+        let wait = async {
+            loop {
+                let ended = self.inner.settled.notified();
+                if self.sending() == 0 {
+                    return;
+                }
+                ended.await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, wait).await;
+        self.sending()
+    }
+
+    /// Counts an operation as sent, unless [`Worker::stop_sending`] came
+    /// first: the one check both sides agree on, counted before it is made
+    /// so that `wait_for_sent` cannot miss an operation that passed it.
+    pub(crate) fn begin_sending(&self) -> Option<Sending<'_>> {
+        self.inner
+            .sent
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let sending = Sending(self);
+        (!self.stopping()).then_some(sending)
     }
 
     pub(crate) fn stopping(&self) -> bool {

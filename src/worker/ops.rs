@@ -145,16 +145,15 @@ impl Worker {
                 .as_ref()
                 .is_some_and(|l| l.op == OpKind::Refresh && l.ok);
         // The last moment an operation can end without the provider
-        // having seen it.
-        let result = if self.stopping() {
-            Err(OpError::new(
+        // having seen it; from here until its outcome is written it counts
+        // as sent.
+        let result = match self.begin_sending() {
+            None => Err(OpError::new(
                 ErrorKind::Cancelled,
                 format!("{op} stopped before it was sent: nothing changed"),
-            ))
-        } else if op == OpKind::Refresh && theirs {
-            Ok(current)
-        } else {
-            self.perform(op, current, secrets, &turn).await
+            )),
+            Some(_sending) if op == OpKind::Refresh && theirs => Ok(current),
+            Some(_sending) => self.perform(op, current, secrets, &turn).await,
         };
         self.release_unless_settled(id, &turn).await;
         result

@@ -180,3 +180,20 @@ pub fn entries(config: &Config) -> Vec<ProviderEntry> {
         })
         .collect()
 }
+
+/// A `POST` of `body` to the sandbox at `base` (`http://127.0.0.1:PORT`).
+pub fn post_json(base: &str, path: &str, body: &str) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}

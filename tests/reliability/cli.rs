@@ -512,23 +512,6 @@ fn sandbox_with_config(dir: &Path) -> (Running, String, std::path::PathBuf) {
     (running, base, folder.join("config.toml"))
 }
 
-/// A `POST` of `body` to the sandbox at `base` (`http://127.0.0.1:PORT`).
-fn post_json(base: &str, path: &str, body: &str) {
-    use std::io::{Read, Write};
-    let addr = base.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-}
-
 /// `refresh --due`, as cron runs it: every connection due in the window in
 /// one run, each failure named, exit 1 when any failed, nothing sent when
 /// nothing is due or the run is read-only.
@@ -569,7 +552,7 @@ fn refresh_due_takes_every_due_connection_and_names_each_failure() {
     );
 
     // The provider turns one token request away: that one is named.
-    post_json(
+    super::common::post_json(
         &base,
         "/sandbox/faults",
         r#"{"faults":["oauth2.token:503,count=1"]}"#,
@@ -648,7 +631,7 @@ fn ctrl_c_during_a_refresh_keeps_the_token_the_provider_rotated() {
         .expect("the login names its connection")
         .to_owned();
 
-    post_json(
+    super::common::post_json(
         &base,
         "/sandbox/faults",
         r#"{"faults":["oidc.token:latency=4000,count=1"]}"#,
@@ -689,7 +672,7 @@ fn ctrl_c_during_refresh_due_finishes_what_was_sent_and_sends_no_more() {
         let out = bankdeck(dir.path(), &config, &["token", "bank", "--user", user]);
         assert!(out.status.success(), "{out:?}");
     }
-    post_json(
+    super::common::post_json(
         &base,
         "/sandbox/faults",
         r#"{"faults":["oauth2.token:latency=4000,count=3"]}"#,

@@ -47,6 +47,10 @@ pub(super) fn quit(frame: &mut Frame, area: Rect, in_flight: usize, theme: Theme
     };
     let lines = vec![
         Line::raw(format!("{ops} in flight: quit anyway?")),
+        Line::styled(
+            "Nothing more is sent; what was sent is waited for and written.",
+            theme.dim(),
+        ),
         Line::raw(""),
         answer(theme),
     ];
