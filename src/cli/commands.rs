@@ -9,7 +9,7 @@ use color_eyre::eyre::{Result, bail, eyre};
 
 use super::args::{ConfigCmd, LinkCmd, Target, UsersCmd};
 use super::context::Context;
-use super::interrupt::finish_through_ctrl_c;
+use super::interrupt::finish_through_interrupt;
 use super::output::{StatusRow, fit, table};
 use crate::config::{Config, Family};
 use crate::domain::{
@@ -230,7 +230,7 @@ pub async fn operate(
         confirm(op, &conn)?;
     }
     let worker = ctx.worker(readonly)?;
-    let (conn, _) = finish_through_ctrl_c(&worker, worker.operate(op, id)).await?;
+    let (conn, _) = finish_through_interrupt(&worker, worker.operate(op, id)).await?;
     let conn = conn.map_err(|e| eyre!("{op} failed: {e}"))?;
     print_conn(
         &format!("{op} done"),
@@ -300,7 +300,7 @@ pub async fn refresh_due(
         }
         Ok::<_, color_eyre::Report>(())
     };
-    let (ran, stopped) = finish_through_ctrl_c(&worker, bulk).await?;
+    let (ran, stopped) = finish_through_interrupt(&worker, bulk).await?;
     ran?;
     let Tally {
         refreshed, failed, ..
@@ -311,7 +311,7 @@ pub async fn refresh_due(
     }
     if stopped {
         let unsent = total - refreshed - failed;
-        say!("stopped by Ctrl-C: {counts}, {unsent} not sent")?;
+        say!("stopped: {counts}, {unsent} not sent")?;
         return Ok(ExitCode::from(130));
     }
     say!("{counts}")?;

@@ -578,10 +578,10 @@ fn refresh_due_takes_every_due_connection_and_names_each_failure() {
     );
 }
 
-/// The binary run with `args`, sent SIGINT 1.5 s in, as Ctrl-C on a
-/// terminal does (its request, which the sandbox holds 4 s, is out by then),
-/// and waited for.
-fn interrupted(dir: &Path, config: &Path, args: &[&str]) -> Output {
+/// The binary run with `args`, sent `signal` 1.5 s in (`INT` as Ctrl-C on a
+/// terminal does, `TERM` as `timeout` does; its request, which the sandbox
+/// holds 4 s, is out by then), and waited for.
+fn interrupted(dir: &Path, config: &Path, args: &[&str], signal: &str) -> Output {
     let child = command(dir, config, args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -589,7 +589,7 @@ fn interrupted(dir: &Path, config: &Path, args: &[&str]) -> Output {
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(sent.success());
@@ -636,7 +636,7 @@ fn ctrl_c_during_a_refresh_keeps_the_token_the_provider_rotated() {
         "/sandbox/faults",
         r#"{"faults":["oidc.token:latency=4000,count=1"]}"#,
     );
-    let out = interrupted(dir.path(), &config, &["refresh", &id]);
+    let out = interrupted(dir.path(), &config, &["refresh", &id], "INT");
     let (said, err) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
@@ -654,10 +654,11 @@ fn ctrl_c_during_a_refresh_keeps_the_token_the_provider_rotated() {
     );
 }
 
-/// A Ctrl-C during `refresh --due` lets the request out finish and sends no
-/// more; the count says how many were not sent, and the exit code is 130.
+/// A SIGTERM (`timeout` under cron) during `refresh --due` lets the request
+/// out finish and sends no more, as Ctrl-C does; the count says how many
+/// were not sent, and the exit code is 130.
 #[test]
-fn ctrl_c_during_refresh_due_finishes_what_was_sent_and_sends_no_more() {
+fn sigterm_during_refresh_due_finishes_what_was_sent_and_sends_no_more() {
     let dir = super::common::private_dir();
     let (_sandbox, base, config) = sandbox_with_config(dir.path());
     // One request at a time, so that the others are still waiting.
@@ -677,7 +678,12 @@ fn ctrl_c_during_refresh_due_finishes_what_was_sent_and_sends_no_more() {
         "/sandbox/faults",
         r#"{"faults":["oauth2.token:latency=4000,count=3"]}"#,
     );
-    let out = interrupted(dir.path(), &config, &["refresh", "--due", "--within", "2h"]);
+    let out = interrupted(
+        dir.path(),
+        &config,
+        &["refresh", "--due", "--within", "2h"],
+        "TERM",
+    );
     let said = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -687,7 +693,7 @@ fn ctrl_c_during_refresh_due_finishes_what_was_sent_and_sends_no_more() {
     );
     assert_eq!(
         said,
-        "stopped by Ctrl-C: refreshed 1 of 3 due within 2h, 2 not sent\n"
+        "stopped: refreshed 1 of 3 due within 2h, 2 not sent\n"
     );
     let audit = bankdeck(dir.path(), &config, &["audit", "--json"]);
     let lines: serde_json::Value = serde_json::from_slice(&audit.stdout).unwrap();
