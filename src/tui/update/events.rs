@@ -52,13 +52,7 @@ pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Comman
             connections,
             users,
             audit_mark,
-        } => {
-            // Taken unless a newer reload was asked for meanwhile.
-            if app.reload.is_none_or(|want| want == id) {
-                watch::loaded(app, audit_mark);
-            }
-            loaded(app, id, connections, users, now)
-        }
+        } => loaded(app, id, connections, users, audit_mark, now),
         Event::Changed { id, changes } => watch::changed(app, id, changes, now),
         Event::ProviderPaused {
             provider,
@@ -259,12 +253,14 @@ fn loaded(
     id: RequestId,
     connections: Vec<Connection>,
     users: Vec<User>,
+    audit_mark: i64,
     now: UnixTime,
 ) -> Vec<Command> {
     if app.reload.is_some_and(|want| want != id) {
         return Vec::new();
     }
     app.reload = None;
+    watch::loaded(app, audit_mark);
     let text = format!(
         "loaded {} connections, {} users",
         connections.len(),
