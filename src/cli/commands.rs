@@ -267,16 +267,15 @@ pub async fn refresh_due(
             pick.missing_tables()
         );
     }
-    let names: HashMap<ConnectionId, String> = (pick.due.iter())
-        .map(|c| (c.id, format!("{} {} ({})", c.id, c.user, c.provider)))
-        .collect();
     let window = humantime::format_duration(within);
-    if names.is_empty() {
+    if pick.due.is_empty() {
         say!("nothing expiring within {window} or expired to refresh")?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut ids: Vec<ConnectionId> = names.keys().copied().collect();
-    ids.sort_unstable();
+    let ids: Vec<ConnectionId> = pick.due.iter().map(|c| c.id).collect();
+    let names: HashMap<ConnectionId, String> = (pick.due.iter())
+        .map(|c| (c.id, format!("{} {} ({})", c.id, c.user, c.provider)))
+        .collect();
     let total = ids.len();
     let mut handle = ctx.spawn_worker(WorkerOptions::default())?;
     let worker = handle.worker.clone();
@@ -302,9 +301,7 @@ pub async fn refresh_due(
     };
     let (ran, stopped) = finish_through_interrupt(&worker, bulk).await?;
     ran?;
-    let Tally {
-        refreshed, failed, ..
-    } = tally;
+    let Tally { refreshed, failed } = tally;
     let mut counts = format!("refreshed {refreshed} of {total} due within {window}");
     if failed > 0 {
         counts.push_str(&format!(", {failed} failed"));
