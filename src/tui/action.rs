@@ -208,6 +208,10 @@ pub enum ColonLine<'a> {
 }
 
 impl<'a> ColonLine<'a> {
+    /// What is wrong with [`ColonLine::TooMany`], as the key bar hints it
+    /// and `update` refuses it.
+    pub const TOO_MANY: &'static str = "one action and at most one connection id";
+
     pub fn parse(typed: &'a str) -> Self {
         let mut words = typed.split_whitespace();
         match (words.next(), words.next(), words.next()) {

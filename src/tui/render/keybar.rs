@@ -150,7 +150,7 @@ fn colon_hint(typed: &str) -> Option<String> {
     match ColonLine::parse(typed) {
         ColonLine::Empty => None,
         ColonLine::GoTo(id) => Some(format!("   go to connection {id}")),
-        ColonLine::TooMany => Some("   one action and at most one connection id".into()),
+        ColonLine::TooMany => Some(format!("   {}", ColonLine::TOO_MANY)),
         ColonLine::Run { name, id: Some(id) } => Some(match Action::on_colon_line(name) {
             Some(a) if a.on_row() => format!("   {} connection {id}", a.name()),
             Some(a) => format!("   {} takes no connection id", a.name()),

@@ -91,7 +91,7 @@ fn run_command(app: &mut App, typed: &str, now: UnixTime) -> Vec<Command> {
         ColonLine::Empty => return Vec::new(),
         ColonLine::GoTo(id) => return go_to(app, id, now).unwrap_or_default(),
         ColonLine::TooMany => {
-            let text = format!("':{typed}': one action and at most one connection id");
+            let text = format!("':{typed}': {}", ColonLine::TOO_MANY);
             app.note(now, Level::Warn, text);
             return Vec::new();
         }
