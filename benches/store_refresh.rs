@@ -99,7 +99,7 @@ fn refresh_batch(store: &dyn Store, holder: &str, ids: &[ConnectionId]) {
                 secrets.refresh_token.is_some(),
                 "the lease opens the refresh token"
             );
-            settlement(conn, now)
+            std::sync::Arc::new(settlement(conn, now))
         })
         .collect();
     for saved in store.apply_and_release_many(settlements, holder) {

@@ -33,7 +33,7 @@ impl Intercept for HeldWrites {
     fn apply_and_release_many(
         &self,
         inner: &dyn Store,
-        batch: Vec<Settlement>,
+        batch: Vec<Arc<Settlement>>,
         holder: &str,
     ) -> Vec<Result<Connection, StoreError>> {
         let held = self.held.lock().unwrap();

@@ -17,3 +17,5 @@ mod faults;
 mod panic;
 #[path = "reliability/token_bodies.rs"]
 mod token_bodies;
+#[path = "reliability/unwritten.rs"]
+mod unwritten;

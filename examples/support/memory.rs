@@ -72,14 +72,17 @@ impl Intercept for MemoryLeases {
     fn apply_and_release_many(
         &self,
         _inner: &dyn Store,
-        batch: Vec<Settlement>,
+        batch: Vec<Arc<Settlement>>,
         _holder: &str,
     ) -> Vec<Result<Connection, StoreError>> {
         let mut rows = self.0.lock().unwrap();
         batch
             .into_iter()
             .map(|s| match rows.get_mut(&s.base.id) {
-                Some(row) => Ok(apply(row, s.update, &s.audit)),
+                Some(row) => {
+                    let s = Arc::unwrap_or_clone(s);
+                    Ok(apply(row, s.update, &s.audit))
+                }
                 None => Err(StoreError::Io(format!("no connection {}", s.base.id))),
             })
             .collect()

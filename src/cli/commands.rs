@@ -178,8 +178,11 @@ pub async fn login(
     // The URL arrives as an event while the login waits for the browser.
     let printer = tokio::spawn(async move {
         while let Some(ev) = handle.events.recv().await {
-            if let crate::worker::Event::LoginUrl { url, .. } = ev {
-                tell!("Open this URL to log in (waiting up to 5 minutes):\n  {url}");
+            match ev {
+                crate::worker::Event::LoginUrl { url, .. } => {
+                    tell!("Open this URL to log in (waiting up to 5 minutes):\n  {url}");
+                }
+                other => super::context::tell_notice(&other),
             }
         }
     });
@@ -342,7 +345,7 @@ impl Tally {
                 let name = names.get(&c).map_or_else(|| c.to_string(), Clone::clone);
                 say!("  {name}: refresh failed: {}", error.message)?;
             }
-            _ => {}
+            other => super::context::tell_notice(&other),
         }
         Ok(())
     }

@@ -9,7 +9,7 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 use super::args::Global;
 use crate::config::{self, Config};
 use crate::store::{self, Store};
-use crate::worker::{ProviderEntry, Worker, WorkerHandle, WorkerOptions};
+use crate::worker::{Event, ProviderEntry, Worker, WorkerHandle, WorkerOptions};
 
 pub struct Context {
     pub config: Config,
@@ -47,17 +47,31 @@ impl Context {
             .collect()
     }
 
-    /// A worker for one command, which prints its own result: nobody reads
-    /// the events.
+    /// A worker for one command, which prints its own result: of the
+    /// events, only notices are said (on stderr, as they come).
     pub fn worker(&self, readonly: bool) -> Result<Worker> {
         let opts = WorkerOptions {
             readonly,
             ..WorkerOptions::default()
         };
-        Ok(self.spawn_worker(opts)?.worker)
+        let mut handle = self.spawn_worker(opts)?;
+        tokio::spawn(async move {
+            while let Some(event) = handle.events.recv().await {
+                tell_notice(&event);
+            }
+        });
+        Ok(handle.worker)
     }
 
     pub fn spawn_worker(&self, opts: WorkerOptions) -> Result<WorkerHandle> {
         Ok(Worker::spawn(self.store.clone(), self.providers()?, opts))
+    }
+}
+
+/// Says a worker's notice (a write the store cannot take yet, a panic
+/// caught) on stderr, where a command without a screen says such things.
+pub fn tell_notice(event: &Event) {
+    if let Event::Notice { message } = event {
+        tell!("{message}");
     }
 }

@@ -10,6 +10,8 @@ use crate::domain::{
     RemoteIds, Scopes, Secret, Secrets, UnixTime, User, UserId,
 };
 
+use std::sync::Arc;
+
 use super::error::StoreError;
 
 /// What the caller knows about a connection that is about to be born.
@@ -233,14 +235,19 @@ pub trait Store: Send + Sync {
     /// failing alone, in as few commits as the backend can: the worker hands
     /// over every outcome that finished while the last batch was written.
     /// Every successful write is durable before this returns.
+    /// Each settlement is shared, not given: a caller may hand the same one
+    /// over again when the write failed for a reason that may pass.
     fn apply_and_release_many(
         &self,
-        batch: Vec<Settlement>,
+        batch: Vec<Arc<Settlement>>,
         holder: &str,
     ) -> Vec<Result<Connection, StoreError>> {
         batch
             .into_iter()
-            .map(|s| self.apply_and_release(s.base, s.update, s.audit, holder))
+            .map(|s| {
+                let s = Arc::unwrap_or_clone(s);
+                self.apply_and_release(s.base, s.update, s.audit, holder)
+            })
             .collect()
     }
 

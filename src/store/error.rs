@@ -26,6 +26,13 @@ impl StoreError {
     pub(crate) fn no_connection(id: ConnectionId) -> Self {
         StoreError::NotFound(format!("connection {id}"))
     }
+
+    /// Whether the same write may succeed if tried again: a full disk,
+    /// another process's write lock, an I/O error. Not a refusal, damage, a
+    /// conflict or a bad value, which stay as they are.
+    pub fn may_pass(&self) -> bool {
+        matches!(self, StoreError::Io(_))
+    }
 }
 
 impl From<StoreError> for OpError {

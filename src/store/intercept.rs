@@ -1,6 +1,7 @@
-//! A store that hands every call to another one, except the two a bulk of
-//! operations batches: leases and outcomes. For tests that hold outcome
-//! writes back, and for the throughput example's in-memory diagnostic; the
+//! A store that hands every call to another one, except those that write
+//! what a provider answered: the two a bulk of operations batches (leases
+//! and outcomes) and a new connection. For tests that hold such writes back
+//! or fail them, and for the throughput example's in-memory diagnostic; the
 //! product never wraps its store.
 
 use std::sync::Arc;
@@ -28,10 +29,19 @@ pub trait Intercept: Send + Sync {
     fn apply_and_release_many(
         &self,
         inner: &dyn Store,
-        batch: Vec<Settlement>,
+        batch: Vec<Arc<Settlement>>,
         holder: &str,
     ) -> Vec<Result<Connection, StoreError>> {
         inner.apply_and_release_many(batch, holder)
+    }
+
+    fn insert_connection(
+        &self,
+        inner: &dyn Store,
+        new: NewConnection,
+        audit: AuditDraft,
+    ) -> Result<Connection, StoreError> {
+        inner.insert_connection(new, audit)
     }
 }
 
@@ -47,7 +57,7 @@ impl<H: Intercept> Store for Intercepted<H> {
     }
     fn apply_and_release_many(
         &self,
-        batch: Vec<Settlement>,
+        batch: Vec<Arc<Settlement>>,
         holder: &str,
     ) -> Vec<Result<Connection, StoreError>> {
         self.hooks
@@ -72,7 +82,7 @@ impl<H: Intercept> Store for Intercepted<H> {
         self.inner.user_by_name(n)
     }
     fn insert_connection(&self, n: NewConnection, a: AuditDraft) -> Result<Connection, StoreError> {
-        self.inner.insert_connection(n, a)
+        self.hooks.insert_connection(&*self.inner, n, a)
     }
     fn insert_connections(
         &self,

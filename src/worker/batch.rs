@@ -42,15 +42,18 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
     }
 
     pub(crate) async fn call(&self, input: I) -> Result<O, OpError> {
+        self.call_store(input).await.map_err(OpError::from)
+    }
+
+    /// [`Batcher::call`] with the store's own error, for a caller that
+    /// tells a failure that may pass from one that will not.
+    pub(crate) async fn call_store(&self, input: I) -> Result<O, StoreError> {
         let (reply, answer) = oneshot::channel();
         let queue = self.queue.get_or_init(|| self.start());
         if queue.send((input, reply)).is_err() {
             return Err(stopped());
         }
-        match answer.await {
-            Ok(out) => out.map_err(OpError::from),
-            Err(_) => Err(stopped()),
-        }
+        answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 
     fn start(&self) -> mpsc::UnboundedSender<(I, Reply<O>)> {
@@ -88,8 +91,8 @@ async fn drain<I: Send + 'static, O: Send + 'static>(
     }
 }
 
-fn stopped() -> OpError {
-    OpError::store("the store task stopped unexpectedly")
+pub(crate) fn stopped() -> StoreError {
+    StoreError::Io("the store task stopped unexpectedly".into())
 }
 
 #[cfg(test)]

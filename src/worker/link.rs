@@ -1,6 +1,7 @@
 //! Operations that create things: users, Dapi links, browser logins,
 //! client-credentials tokens; plus the reads the screen asks for.
 
+use super::keep::AtStake;
 use super::tokens::access_expiry;
 use super::{Command, Detail, Event, RequestId, Worker};
 use crate::domain::{
@@ -304,7 +305,16 @@ impl Worker {
             },
         };
         let audit = self.audit(op, true, format!("{op} at {provider} for {}", user.name));
-        self.db(move |s| s.insert_connection(new, audit)).await
+        let stake = AtStake::Grant {
+            op,
+            provider,
+            user: &user.name,
+        };
+        self.keep_writing(stake, || {
+            let (new, audit) = (new.clone(), audit.clone());
+            self.db_store(move |s| s.insert_connection(new, audit))
+        })
+        .await
     }
 
     /// The user's connection at `provider` that a login's grant renews: the

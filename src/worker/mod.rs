@@ -13,6 +13,7 @@ mod breaker;
 mod bulk;
 mod clock;
 mod flight;
+mod keep;
 mod lease;
 mod link;
 mod ops;
@@ -70,6 +71,10 @@ pub struct WorkerOptions {
     /// Fault injection for tests (`--debug-panic`): the next operation of
     /// this kind panics inside its task, to prove a panic is contained.
     pub panic_on: Option<OpKind>,
+    /// How long a success's write is tried again when the store cannot take
+    /// it (a full disk, another process's write lock) before the operation
+    /// fails and the provider's answer is lost.
+    pub keep_writing: Duration,
 }
 
 impl Default for WorkerOptions {
@@ -81,6 +86,7 @@ impl Default for WorkerOptions {
             login_timeout: Duration::from_secs(300),
             open_browser: true,
             panic_on: None,
+            keep_writing: Duration::from_secs(120),
         }
     }
 }
@@ -124,7 +130,7 @@ pub(crate) struct Inner {
     /// The three store calls every operation makes, batched across tasks.
     pub heads: Batcher<ConnectionId, Option<ConnectionHead>>,
     pub leases: Batcher<LeaseRequest, Option<(Connection, Secrets)>>,
-    pub settles: Batcher<Settlement, Connection>,
+    pub settles: Batcher<Arc<Settlement>, Connection>,
     /// Whole-row reads: the connection a failure event carries, and the row
     /// another process has just refreshed.
     pub reads: Batcher<ConnectionId, Option<Connection>>,
@@ -404,11 +410,18 @@ impl Worker {
         &self,
         f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, OpError> {
+        self.db_store(f).await.map_err(OpError::from)
+    }
+
+    /// [`Worker::db`] with the store's own error.
+    pub(crate) async fn db_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let store = self.inner.store.clone();
-        match tokio::task::spawn_blocking(move || f(&*store)).await {
-            Ok(r) => r.map_err(OpError::from),
-            Err(_) => Err(OpError::store("the store task stopped unexpectedly")),
-        }
+        tokio::task::spawn_blocking(move || f(&*store))
+            .await
+            .unwrap_or_else(|_| Err(batch::stopped()))
     }
 
     pub(crate) fn refuse_if_readonly(&self) -> Result<(), OpError> {

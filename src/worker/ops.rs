@@ -5,12 +5,13 @@
 //! the outcome with its audit line before anyone hears of it. Failures keep
 //! every token unless the provider's answer proves a token dead.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::keep::AtStake;
 use super::tokens::{failure_update, grant_update, relogin_update};
 use super::{Command, Event, RequestId, Slot, Worker, lease, lock};
 use crate::domain::{
@@ -293,7 +294,7 @@ impl Worker {
             ..ConnectionUpdate::default()
         };
         let audit = self.audit(OpKind::Exchange, false, e.message.clone());
-        self.settle(&conn, update, audit, turn).await?;
+        self.settle(&conn, update, audit, turn, None).await?;
         Err(e)
     }
 
@@ -369,7 +370,7 @@ impl Worker {
             false,
             format!("re-consent required: {}", e.message),
         );
-        self.settle(&conn, update, audit, turn).await?;
+        self.settle(&conn, update, audit, turn, None).await?;
         Err(e)
     }
 
@@ -486,6 +487,9 @@ impl Worker {
         }
     }
 
+    /// Writes a success: what the provider has just issued or done, which
+    /// the store is tried again for when it cannot take it at once
+    /// ([`Worker::keep_writing`]).
     async fn save(
         &self,
         conn: &Connection,
@@ -495,7 +499,8 @@ impl Worker {
         turn: &Turn,
     ) -> Result<Connection, OpError> {
         let audit = self.audit(op, true, message);
-        self.settle(conn, update, audit, turn).await
+        let stake = AtStake::Outcome(op, conn);
+        self.settle(conn, update, audit, turn, Some(stake)).await
     }
 
     /// Records the failure; every token stays as it was.
@@ -508,31 +513,41 @@ impl Worker {
     ) -> Result<Connection, OpError> {
         let audit = self.audit(op, false, e.message.clone());
         let update = failure_update(conn, &e.message);
-        // If even the failure cannot be recorded, the operator still hears of it.
-        if let Err(store) = self.settle(conn, update, audit, turn).await {
+        // If even the failure cannot be recorded, the operator still hears of
+        // it; no token is at stake, so it is not tried again.
+        if let Err(store) = self.settle(conn, update, audit, turn, None).await {
             tracing::warn!(connection = conn.id.0, error = %store, "could not record a failure");
         }
         Err(e)
     }
 
     /// Writes an operation's outcome and gives the lease back in the same
-    /// commit (one write instead of two per operation).
+    /// commit (one write instead of two per operation). With a `stake`, a
+    /// write that may pass is tried again.
     async fn settle(
         &self,
         conn: &Connection,
         update: ConnectionUpdate,
         audit: crate::store::AuditDraft,
         turn: &Turn,
+        stake: Option<AtStake<'_>>,
     ) -> Result<Connection, OpError> {
         // The provider has answered: the next request may go while this
         // outcome is written.
         drop(lock(&turn.permit).take());
-        let settlement = Settlement {
+        let settlement = Arc::new(Settlement {
             base: conn.clone(),
             update,
             audit,
+        });
+        let saved = match stake {
+            None => self.inner.settles.call(settlement).await?,
+            Some(stake) => {
+                // Shared, not copied: a second try hands the same one over.
+                self.keep_writing(stake, || self.inner.settles.call_store(settlement.clone()))
+                    .await?
+            }
         };
-        let saved = self.inner.settles.call(settlement).await?;
         turn.released.store(true, Ordering::SeqCst);
         Ok(saved)
     }

@@ -596,17 +596,13 @@ fn interrupted(dir: &Path, config: &Path, args: &[&str], signal: &str) -> Output
     child.wait_with_output().unwrap()
 }
 
-/// A Ctrl-C while a refresh's request is out waits for the answer and writes
-/// it: the provider rotated the refresh token, and the old one is spent. The
-/// next refresh works only if the new one was kept.
-#[test]
-fn ctrl_c_during_a_refresh_keeps_the_token_the_provider_rotated() {
+/// `lena`'s connection at `everifin`, logged in through the real binary
+/// with the test as the browser; its id as `status` shows it.
+fn logged_in(dir: &Path, config: &Path) -> String {
     use std::io::BufRead;
-    let dir = super::common::private_dir();
-    let (_sandbox, base, config) = sandbox_with_config(dir.path());
     let mut login = command(
-        dir.path(),
-        &config,
+        dir,
+        config,
         &["login", "everifin", "--user", "lena", "--no-browser"],
     )
     .stderr(std::process::Stdio::piped())
@@ -624,18 +620,33 @@ fn ctrl_c_during_a_refresh_keeps_the_token_the_provider_rotated() {
     let logged = login.wait_with_output().unwrap();
     let said = String::from_utf8_lossy(&logged.stdout).into_owned();
     assert!(logged.status.success(), "{said}");
-    let id = said
-        .split("connection ")
+    said.split("connection ")
         .nth(1)
         .and_then(|r| r.split_whitespace().next())
         .expect("the login names its connection")
-        .to_owned();
+        .to_owned()
+}
 
+/// A sandbox and its config, `lena`'s rotating `everifin` connection (its
+/// id), and the sandbox told to hold the next token request for `ms`.
+fn held_refresh(dir: &Path, ms: u32) -> (Running, std::path::PathBuf, String) {
+    let (sandbox, base, config) = sandbox_with_config(dir);
+    let id = logged_in(dir, &config);
     super::common::post_json(
         &base,
         "/sandbox/faults",
-        r#"{"faults":["oidc.token:latency=4000,count=1"]}"#,
+        &format!(r#"{{"faults":["oidc.token:latency={ms},count=1"]}}"#),
     );
+    (sandbox, config, id)
+}
+
+/// A Ctrl-C while a refresh's request is out waits for the answer and writes
+/// it: the provider rotated the refresh token, and the old one is spent. The
+/// next refresh works only if the new one was kept.
+#[test]
+fn ctrl_c_during_a_refresh_keeps_the_token_the_provider_rotated() {
+    let dir = super::common::private_dir();
+    let (_sandbox, config, id) = held_refresh(dir.path(), 4000);
     let out = interrupted(dir.path(), &config, &["refresh", &id], "INT");
     let (said, err) = (
         String::from_utf8_lossy(&out.stdout),
@@ -652,6 +663,46 @@ fn ctrl_c_during_a_refresh_keeps_the_token_the_provider_rotated() {
         "{said}{}",
         String::from_utf8_lossy(&again.stderr)
     );
+}
+
+/// Another process holds the store's write lock past the busy timeout
+/// while a refresh's request is out (a long script, a backup, `sqlite3` left
+/// in a transaction). The provider's rotated token is kept in memory and
+/// written once the lock is gone, and the operator is told meanwhile; the
+/// next refresh works only if it was.
+#[test]
+fn a_refresh_outlasts_another_process_holding_the_store() {
+    let dir = super::common::private_dir();
+    let (_sandbox, config, id) = held_refresh(dir.path(), 1500);
+    let refresh = command(dir.path(), &config, &["refresh", &id])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The lease is taken by now and the request is out.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let other = rusqlite::Connection::open(dir.path().join("data/bankdeck.db")).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // Past the store's 5 s busy timeout, so the first write fails.
+    std::thread::sleep(std::time::Duration::from_secs(7));
+    other.execute_batch("ROLLBACK").unwrap();
+    let out = refresh.wait_with_output().unwrap();
+    let (said, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{said}{err}");
+    assert!(said.starts_with("refresh done"), "{said}");
+    assert!(
+        err.contains(&format!(
+            "the refresh of connection {id} (lena at everifin) is done at the provider but not \
+             written yet"
+        )) && err.contains("busy"),
+        "{err}"
+    );
+
+    let again = bankdeck(dir.path(), &config, &["refresh", &id]);
+    assert!(again.status.success(), "{again:?}");
 }
 
 /// A SIGTERM (`timeout` under cron) during `refresh --due` lets the request

@@ -279,13 +279,15 @@ fn a_batch_of_outcomes_commits_each_that_holds_and_nothing_of_one_that_conflicts
         )
         .unwrap();
     let audit_before = store.audit(None, 1000).unwrap().len();
-    let rotate = |base, tag: &str| Settlement {
-        base,
-        update: ConnectionUpdate {
-            refresh_token: SecretChange::Set(Secret::new(format!("rotated-{tag}"))),
-            ..ConnectionUpdate::default()
-        },
-        audit: audit(OpKind::Refresh, &format!("refreshed {tag}")),
+    let rotate = |base, tag: &str| {
+        Arc::new(Settlement {
+            base,
+            update: ConnectionUpdate {
+                refresh_token: SecretChange::Set(Secret::new(format!("rotated-{tag}"))),
+                ..ConnectionUpdate::default()
+            },
+            audit: audit(OpKind::Refresh, &format!("refreshed {tag}")),
+        })
     };
     let answers =
         store.apply_and_release_many(vec![rotate(a, "a"), rotate(c, "c"), rotate(d, "d")], "me");

@@ -21,7 +21,7 @@ mod sql_error;
 mod writes;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Transaction, TransactionBehavior};
 
@@ -281,12 +281,12 @@ impl Store for SqliteStore {
             update,
             audit,
         };
-        one(self.apply_and_release_many(vec![settlement], holder))
+        one(self.apply_and_release_many(vec![Arc::new(settlement)], holder))
     }
 
     fn apply_and_release_many(
         &self,
-        batch: Vec<Settlement>,
+        batch: Vec<Arc<Settlement>>,
         holder: &str,
     ) -> Vec<Result<Connection, StoreError>> {
         let n = batch.len();

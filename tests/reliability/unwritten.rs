@@ -1,0 +1,191 @@
+//! What a provider has just issued, when the store cannot take it at once: a
+//! full disk, another process's write lock. The answer is kept and written
+//! when the store can take it, without asking the provider again; the
+//! operator is told meanwhile, and told what is lost if it never can.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bankdeck::domain::{Connection, ErrorKind, OpKind};
+use bankdeck::sandbox::SandboxOptions;
+use bankdeck::store::intercept::{Intercept, Intercepted};
+use bankdeck::store::{AuditDraft, NewConnection, Settlement, Store, StoreError};
+use bankdeck::worker::{Event, WorkerOptions};
+
+use super::common::Env;
+
+/// Fails the next `left` writes of a provider's answer with `error`.
+struct FailingWrites {
+    left: AtomicUsize,
+    calls: AtomicUsize,
+    error: fn() -> StoreError,
+}
+
+impl FailingWrites {
+    fn fails(&self) -> Option<StoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let failing = self
+            .left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        failing.then(self.error)
+    }
+}
+
+impl Intercept for FailingWrites {
+    fn apply_and_release_many(
+        &self,
+        inner: &dyn Store,
+        batch: Vec<Arc<Settlement>>,
+        holder: &str,
+    ) -> Vec<Result<Connection, StoreError>> {
+        match self.fails() {
+            Some(e) => batch.iter().map(|_| Err(e.clone())).collect(),
+            None => inner.apply_and_release_many(batch, holder),
+        }
+    }
+
+    fn insert_connection(
+        &self,
+        inner: &dyn Store,
+        new: NewConnection,
+        audit: AuditDraft,
+    ) -> Result<Connection, StoreError> {
+        match self.fails() {
+            Some(e) => Err(e),
+            None => inner.insert_connection(new, audit),
+        }
+    }
+}
+
+fn disk_full() -> StoreError {
+    StoreError::Io("/data/bankdeck.db: the disk is full; nothing was written".into())
+}
+
+async fn env_failing(
+    error: fn() -> StoreError,
+    keep_writing: Duration,
+) -> (Env, Arc<Intercepted<FailingWrites>>) {
+    let slot = Arc::new(std::sync::Mutex::new(None));
+    let held = slot.clone();
+    let env = Env::start_over(
+        SandboxOptions::default(),
+        "",
+        WorkerOptions {
+            keep_writing,
+            ..WorkerOptions::default()
+        },
+        move |inner| {
+            let store = Arc::new(Intercepted {
+                inner,
+                hooks: FailingWrites {
+                    left: AtomicUsize::new(0),
+                    calls: AtomicUsize::new(0),
+                    error,
+                },
+            });
+            *held.lock().unwrap() = Some(store.clone());
+            store
+        },
+    )
+    .await;
+    let store = slot.lock().unwrap().take().unwrap();
+    (env, store)
+}
+
+fn notices(env: &mut Env) -> Vec<String> {
+    let mut said = Vec::new();
+    while let Ok(event) = env.events.try_recv() {
+        if let Event::Notice { message } = event {
+            said.push(message);
+        }
+    }
+    said
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_token_is_written_when_the_store_can_take_it_and_asked_for_once() {
+    let (mut env, store) = env_failing(disk_full, Duration::from_secs(60)).await;
+    let c = env.login("everifin", "lena").await;
+    notices(&mut env);
+    let before = env.sandbox.request_count("oidc.token");
+    let calls = store.hooks.calls.load(Ordering::SeqCst);
+
+    store.hooks.left.store(3, Ordering::SeqCst);
+    let done = env.op(OpKind::Refresh, c.id).await.unwrap();
+    assert_eq!(done.last_op.unwrap().op, OpKind::Refresh);
+    assert_eq!(
+        env.sandbox.request_count("oidc.token"),
+        before + 1,
+        "the provider was asked once"
+    );
+    assert_eq!(store.hooks.calls.load(Ordering::SeqCst), calls + 4);
+    let said = notices(&mut env);
+    assert_eq!(said.len(), 1, "told once: {said:?}");
+    assert!(
+        said[0].starts_with(&format!(
+            "the refresh of connection {} (lena at everifin) is done at the provider but not \
+             written yet",
+            c.id
+        )) && said[0].contains("the disk is full")
+            && said[0].contains("free disk space"),
+        "{said:?}"
+    );
+
+    // The provider rotated the refresh token: this works only if the new
+    // one was written.
+    env.op(OpKind::Refresh, c.id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_the_store_cannot_take_at_once_is_filed_when_it_can() {
+    let (mut env, store) = env_failing(disk_full, Duration::from_secs(60)).await;
+    store.hooks.left.store(2, Ordering::SeqCst);
+    let c = env.login("everifin", "lena").await;
+    assert_eq!(env.conn(c.id).user, "lena");
+    let said = notices(&mut env);
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].starts_with("lena's new connection at everifin is done at the provider"),
+        "{said:?}"
+    );
+    env.op(OpKind::Refresh, c.id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_never_goes_through_says_what_the_provider_has_spent() {
+    let (mut env, store) = env_failing(disk_full, Duration::from_secs(1)).await;
+    let c = env.login("everifin", "lena").await;
+    store.hooks.left.store(usize::MAX, Ordering::SeqCst);
+    let e = env.op(OpKind::Refresh, c.id).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Store);
+    assert!(
+        e.message.starts_with(&format!(
+            "the refresh of connection {} (lena at everifin) is done at the provider but could \
+             not be written in 1s",
+            c.id
+        )) && e.message.contains("the disk is full")
+            && e.message
+                .ends_with("if the next refresh is rejected, the user must consent again"),
+        "{}",
+        e.message
+    );
+    assert_eq!(notices(&mut env).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_refused_for_good_is_not_tried_again() {
+    let (mut env, store) = env_failing(
+        || StoreError::Refused("the store is read-only".into()),
+        Duration::from_secs(60),
+    )
+    .await;
+    let c = env.login("everifin", "lena").await;
+    let calls = store.hooks.calls.load(Ordering::SeqCst);
+    store.hooks.left.store(1, Ordering::SeqCst);
+    let e = env.op(OpKind::Refresh, c.id).await.unwrap_err();
+    assert!(e.message.contains("read-only"), "{}", e.message);
+    assert_eq!(store.hooks.calls.load(Ordering::SeqCst), calls + 1);
+    assert!(notices(&mut env).is_empty());
+}
