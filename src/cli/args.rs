@@ -90,8 +90,11 @@ pub enum Cmd {
     Logout(Target),
     /// Delink a Dapi connection for good.
     Delink(Target),
-    /// Show every connection and its state.
+    /// Show every connection and its state, or those a filter keeps.
     Status {
+        /// Only the connections whose user, label, provider, kind or state
+        /// holds this text, in any case: the dashboard's `/` filter.
+        filter: Option<String>,
         /// One JSON array, for scripts. Never contains a token.
         #[arg(long)]
         json: bool,

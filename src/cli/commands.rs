@@ -391,12 +391,24 @@ fn conn_line(what: &str, c: &Connection, now: UnixTime, warn: i64) -> String {
     )
 }
 
-pub fn status(ctx: &Context, json: bool) -> Result<ExitCode> {
+pub fn status(ctx: &Context, filter: Option<&str>, json: bool) -> Result<ExitCode> {
     let conns = ctx.store.connections().map_err(|e| eyre!("{e}"))?;
     let now = UnixTime::now();
-    let rows: Vec<StatusRow> = conns
-        .iter()
-        .map(|c| StatusRow::new(c, now, ctx.config.warn_secs()))
+    let warn = ctx.config.warn_secs();
+    let kept = crate::tui::filtered(&conns, filter.unwrap_or_default(), now, warn);
+    if let Some(f) = filter
+        && kept.is_empty()
+        && !conns.is_empty()
+    {
+        tell!(
+            "no connection of {} matches '{f}': the filter reads the user, label, provider, kind \
+             and state",
+            conns.len()
+        );
+    }
+    let rows: Vec<StatusRow> = kept
+        .into_iter()
+        .map(|c| StatusRow::new(c, now, warn))
         .collect();
     if json {
         say!("{}", serde_json::to_string_pretty(&rows)?)?;

@@ -98,7 +98,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
             commands::config_check(&cfg, &action)
         }
-        Cmd::Status { json } => commands::status(&Context::open(&global, true)?, json),
+        Cmd::Status { filter, json } => {
+            commands::status(&Context::open(&global, true)?, filter.as_deref(), json)
+        }
         Cmd::Check { within } => {
             let within = commands::parse_within(within.as_deref())?;
             commands::check(&Context::open(&global, true)?, within)

@@ -152,6 +152,25 @@ impl Haystacks {
     }
 }
 
+/// The rows of `conns` the dashboard's `/` filter keeps, for a caller that
+/// filters once (`bankdeck status FILTER`) and so keeps no haystacks.
+pub fn filtered<'c>(
+    conns: &'c [Connection],
+    filter: &str,
+    now: UnixTime,
+    warn_secs: i64,
+) -> Vec<&'c Connection> {
+    let Some(mut needle) = Needle::new(filter, now, warn_secs) else {
+        return conns.iter().collect();
+    };
+    let kept = needle.scan(conns, &Haystacks::new(conns), |_| None);
+    conns
+        .iter()
+        .zip(kept)
+        .filter_map(|(c, keep)| keep.then_some(c))
+        .collect()
+}
+
 /// A filter as typed, ready to test rows against: case-insensitive over
 /// user, label, provider and the state in words.
 pub(crate) struct Needle {

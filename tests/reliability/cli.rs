@@ -127,6 +127,63 @@ fn generate_refuses_a_store_that_holds_data_and_zero_users() {
     assert_eq!(held(), before, "nothing written");
 }
 
+/// `status FILTER` keeps what the dashboard's `/` filter keeps: any case,
+/// over the user, label, provider, kind and state; a filter that keeps
+/// nothing says so on stderr and is no error.
+#[test]
+fn status_takes_the_dashboards_filter() {
+    let dir = super::common::private_dir();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let run = |args: &[&str]| bankdeck(dir.path(), &config, args);
+    let out = run(&["generate", "--connections", "300", "--users", "30"]);
+    assert!(out.status.success(), "{out:?}");
+    let rows = |args: &[&str]| {
+        let out = run(args);
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap()
+    };
+    let all = rows(&["status", "--json"]);
+    assert_eq!(all.len(), 300);
+    // None of these appears in a countdown, so the two reads agree.
+    for filter in ["everifin", "AMIRA", "re-consent", "oauth2", "code expired"] {
+        let needle = filter.to_lowercase();
+        let by_hand: Vec<&serde_json::Value> = (all.iter())
+            .filter(|r| {
+                ["user", "label", "provider", "kind", "state_text"]
+                    .iter()
+                    .any(|f| r[f].as_str().unwrap().to_lowercase().contains(&needle))
+            })
+            .map(|r| &r["id"])
+            .collect();
+        let kept = rows(&["status", "--json", filter]);
+        let kept: Vec<&serde_json::Value> = kept.iter().map(|r| &r["id"]).collect();
+        assert!(
+            !kept.is_empty() && kept.len() < all.len(),
+            "{filter}: {}",
+            kept.len()
+        );
+        assert_eq!(kept, by_hand, "{filter}");
+    }
+    let table = run(&["status", "Re-Consent"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.lines().count() > 1, "{text}");
+    assert!(
+        text.lines()
+            .skip(1)
+            .all(|l| l.contains("re-consent required")),
+        "{text}"
+    );
+    let none = run(&["status", "nobody-at-all"]);
+    assert!(none.status.success(), "{none:?}");
+    assert_eq!(String::from_utf8_lossy(&none.stdout).lines().count(), 1);
+    assert_eq!(
+        String::from_utf8_lossy(&none.stderr),
+        "no connection of 300 matches 'nobody-at-all': the filter reads the user, label, \
+         provider, kind and state\n"
+    );
+}
+
 /// Paths given relative to where bankdeck runs work as an operator expects
 /// (a bare key file name once made the new key's folder sync open "" and
 /// fail after the key was written), and the audit names the account that
