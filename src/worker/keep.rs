@@ -11,9 +11,11 @@
 //! failure that cannot pass, or the end of that while, fails the operation,
 //! saying what it costs.
 //!
-//! The connection's lease may lapse meanwhile, but another process can
-//! take it only by a write, which fails for the same reason ours does; the
-//! pauses stay short so that ours goes first once writes go through again.
+//! The connection's lease may lapse meanwhile, and another process could
+//! then take it and send the token the provider has spent. But taking a
+//! lease is itself a write, which the same held lock refuses, and a full
+//! disk as a rule too; the pauses stay short so that ours goes first once
+//! writes go through again.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
