@@ -18,6 +18,7 @@
 //! writes go through again.
 
 use std::future::Future;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::{Event, Worker};
@@ -94,6 +95,7 @@ impl Worker {
         // From the first failure: the write that goes through at once, the
         // usual case, reads no clock.
         let mut began = None;
+        let mut waiting = None;
         let mut pause = FIRST_PAUSE;
         loop {
             let e = match write().await {
@@ -120,18 +122,47 @@ impl Worker {
                     ),
                 ));
             }
-            if pause == FIRST_PAUSE {
-                let message = format!(
-                    "{} is done at the provider but not written yet ({e}): trying again for \
-                     up to {}; free disk space, or end what holds the store, to keep it",
-                    stake,
-                    humantime::format_duration(limit)
-                );
-                tracing::warn!("{message}");
-                self.emit(Event::Notice { message }).await;
+            if waiting.is_none() {
+                let guard = Waiting::new(self);
+                if guard.first {
+                    let message = format!(
+                        "{} is done at the provider but not written yet ({e}): trying again \
+                         for up to {}, with any other answer that waits meanwhile; free disk \
+                         space, or end what holds the store, to keep them",
+                        stake,
+                        humantime::format_duration(limit)
+                    );
+                    tracing::warn!("{message}");
+                    self.emit(Event::Notice { message }).await;
+                }
+                waiting = Some(guard);
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(LONGEST_PAUSE);
         }
+    }
+}
+
+/// One answer counted in `Inner::unwritten` while it waits for the store,
+/// however its wait ends (written, given up, or the task cancelled).
+struct Waiting<'w> {
+    worker: &'w Worker,
+    /// Whether no other answer was waiting when this one began to.
+    first: bool,
+}
+
+impl<'w> Waiting<'w> {
+    fn new(worker: &'w Worker) -> Self {
+        let before = worker.inner.unwritten.fetch_add(1, Ordering::SeqCst);
+        Waiting {
+            worker,
+            first: before == 0,
+        }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.worker.inner.unwritten.fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -127,6 +127,10 @@ pub(crate) struct Inner {
     /// written, and a wake-up each time one ends (see [`Worker::wait_for_sent`]).
     pub sent: std::sync::atomic::AtomicUsize,
     pub settled: tokio::sync::Notify,
+    /// Providers' answers waiting for the store to take them (see
+    /// [`Worker::keep_writing`]): the operator is told when the first
+    /// starts waiting, not once for each of a bulk's.
+    pub unwritten: std::sync::atomic::AtomicUsize,
     /// The three store calls every operation makes, batched across tasks.
     pub heads: Batcher<ConnectionId, Option<ConnectionHead>>,
     pub leases: Batcher<LeaseRequest, Option<(Connection, Secrets)>>,
@@ -216,6 +220,7 @@ impl Worker {
                 stopping: std::sync::atomic::AtomicBool::new(false),
                 sent: std::sync::atomic::AtomicUsize::new(0),
                 settled: tokio::sync::Notify::new(),
+                unwritten: std::sync::atomic::AtomicUsize::new(0),
             }),
         }
     }

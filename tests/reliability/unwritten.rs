@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bankdeck::domain::{Connection, ErrorKind, OpKind};
+use bankdeck::domain::{Connection, ConnectionId, ErrorKind, OpKind};
 use bankdeck::sandbox::SandboxOptions;
 use bankdeck::store::intercept::{Intercept, Intercepted};
 use bankdeck::store::{AuditDraft, NewConnection, Settlement, Store, StoreError};
@@ -20,6 +20,8 @@ struct FailingWrites {
     left: AtomicUsize,
     calls: AtomicUsize,
     error: fn() -> StoreError,
+    /// The connections whose outcomes were failed.
+    failed: std::sync::Mutex<std::collections::HashSet<ConnectionId>>,
 }
 
 impl FailingWrites {
@@ -41,7 +43,11 @@ impl Intercept for FailingWrites {
         holder: &str,
     ) -> Vec<Result<Connection, StoreError>> {
         match self.fails() {
-            Some(e) => batch.iter().map(|_| Err(e.clone())).collect(),
+            Some(e) => {
+                let mut failed = self.failed.lock().unwrap();
+                failed.extend(batch.iter().map(|s| s.base.id));
+                batch.iter().map(|_| Err(e.clone())).collect()
+            }
             None => inner.apply_and_release_many(batch, holder),
         }
     }
@@ -83,6 +89,7 @@ async fn env_failing(
                     left: AtomicUsize::new(0),
                     calls: AtomicUsize::new(0),
                     error,
+                    failed: Default::default(),
                 },
             });
             *held.lock().unwrap() = Some(store.clone());
@@ -136,6 +143,37 @@ async fn a_rotated_token_is_written_when_the_store_can_take_it_and_asked_for_onc
     // The provider rotated the refresh token: this works only if the new
     // one was written.
     env.op(OpKind::Refresh, c.id).await.unwrap();
+}
+
+/// A full disk fails every answer of a bulk at once: the operator hears of
+/// it once, not once for each, and every answer is written after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_waiting_together_are_told_once() {
+    let (mut env, store) = env_failing(disk_full, Duration::from_secs(60)).await;
+    let a = env.login("everifin", "lena").await;
+    let b = env.login("everifin", "omar").await;
+    notices(&mut env);
+    store.hooks.left.store(usize::MAX, Ordering::SeqCst);
+    let refresh = |id| {
+        let worker = env.worker.clone();
+        tokio::spawn(async move { worker.operate(OpKind::Refresh, id).await })
+    };
+    let (first, second) = (refresh(a.id), refresh(b.id));
+    // Both are waiting for the store before it takes writes again.
+    while store.hooks.failed.lock().unwrap().len() < 2 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    store.hooks.left.store(0, Ordering::SeqCst);
+    first.await.unwrap().unwrap();
+    second.await.unwrap().unwrap();
+    let said = notices(&mut env);
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].contains("with any other answer that waits meanwhile"),
+        "{said:?}"
+    );
+    env.op(OpKind::Refresh, a.id).await.unwrap();
+    env.op(OpKind::Refresh, b.id).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
