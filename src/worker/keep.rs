@@ -3,13 +3,12 @@
 //!
 //! A rotated refresh token, the permanent token a one-time access code
 //! bought, a login's grant: once the provider has answered, these exist only
-//! in this process until the store has them. A full disk or another process
-//! holding the store's write lock past the busy timeout used to fail the
-//! operation there, and the provider's answer was dropped: the connection
-//! was left holding the token the provider had just spent. Such a write is
-//! now tried again for a while, the operator told once what to fix; only a
-//! failure that cannot pass, or the end of that while, fails the operation,
-//! saying what it costs.
+//! in this process until the store has them. Failing the operation at a full
+//! disk, or at another process holding the store's write lock past the busy
+//! timeout, would drop the answer and leave the connection holding the token
+//! the provider has just spent. So such a write is tried again for a while,
+//! the operator told once what to fix; only a failure that cannot pass, or
+//! the end of that while, fails the operation, saying what it costs.
 //!
 //! The connection's lease may lapse meanwhile, and another process could
 //! then take it and send the token the provider has spent. But taking a
@@ -22,7 +21,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::{Event, Worker};
-use crate::domain::{Connection, ErrorKind, OpError, OpKind};
+use crate::domain::{Connection, ErrorKind, Grant, OpError, OpKind};
 use crate::store::StoreError;
 
 /// The first pause before a write is tried again; each pause doubles up to
@@ -48,6 +47,10 @@ impl AtStake<'_> {
     /// What it costs when the provider's answer is never written.
     fn cost(self) -> &'static str {
         let op = match self {
+            // A client-credentials token is renewed by asking again.
+            AtStake::Outcome(_, c) if c.grant == Grant::ClientCredentials => {
+                OpKind::ClientCredentials
+            }
             AtStake::Outcome(op, _) | AtStake::Grant { op, .. } => op,
         };
         match op {
@@ -164,5 +167,39 @@ impl<'w> Waiting<'w> {
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         self.worker.inner.unwritten.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ProviderKind;
+
+    #[test]
+    fn the_cost_said_is_the_one_the_connection_bears() {
+        let oidc = Connection::sample(7, "everifin", ProviderKind::Oidc, Grant::AuthorizationCode);
+        let app = Connection::sample(8, "bank", ProviderKind::OAuth2, Grant::ClientCredentials);
+        let dapi = Connection::sample(9, "dapi", ProviderKind::Dapi, Grant::DapiConnect);
+        let refresh = AtStake::Outcome(OpKind::Refresh, &oidc);
+        assert!(refresh.cost().ends_with("the user must consent again"));
+        assert_eq!(
+            refresh.to_string(),
+            "the refresh of connection 7 (amira at everifin)"
+        );
+        assert_eq!(
+            AtStake::Outcome(OpKind::Refresh, &app).cost(),
+            "ask for the token again"
+        );
+        assert_eq!(
+            AtStake::Outcome(OpKind::Exchange, &dapi).cost(),
+            "the access code is spent: the user must link again"
+        );
+        let login = AtStake::Grant {
+            op: OpKind::Login,
+            provider: "everifin",
+            user: "lena",
+        };
+        assert_eq!(login.cost(), "the user must log in again");
+        assert_eq!(login.to_string(), "lena's new connection at everifin");
     }
 }
