@@ -101,6 +101,10 @@ pub enum Cmd {
     },
     /// Exit 0 when nothing needs action within the window, 1 when something does, 2 on error.
     Check {
+        /// Only the connections whose user, label, provider, kind or state
+        /// holds this text, in any case (the dashboard's `/` filter): one
+        /// check per provider, say. Exit 2 if it keeps none.
+        filter: Option<String>,
         /// The window, e.g. 10m (default: the config's warn_within).
         #[arg(long, value_name = "DURATION")]
         within: Option<String>,

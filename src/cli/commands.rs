@@ -391,20 +391,35 @@ fn conn_line(what: &str, c: &Connection, now: UnixTime, warn: i64) -> String {
     )
 }
 
+/// The connections `filter` keeps (the dashboard's `/` filter), and, when
+/// it keeps none of them, why in words.
+fn kept<'c>(
+    conns: &'c [Connection],
+    filter: Option<&str>,
+    now: UnixTime,
+    warn: i64,
+) -> (Vec<&'c Connection>, Option<String>) {
+    let Some(f) = filter else {
+        return (conns.iter().collect(), None);
+    };
+    let kept = crate::tui::filtered(conns, f, now, warn);
+    let none = (kept.is_empty() && !f.trim().is_empty()).then(|| {
+        format!(
+            "no connection of {} matches '{f}': the filter reads the user, label, provider, kind \
+             and state",
+            conns.len()
+        )
+    });
+    (kept, none)
+}
+
 pub fn status(ctx: &Context, filter: Option<&str>, json: bool) -> Result<ExitCode> {
     let conns = ctx.store.connections().map_err(|e| eyre!("{e}"))?;
     let now = UnixTime::now();
     let warn = ctx.config.warn_secs();
-    let kept = crate::tui::filtered(&conns, filter.unwrap_or_default(), now, warn);
-    if let Some(f) = filter
-        && kept.is_empty()
-        && !conns.is_empty()
-    {
-        tell!(
-            "no connection of {} matches '{f}': the filter reads the user, label, provider, kind \
-             and state",
-            conns.len()
-        );
+    let (kept, none) = kept(&conns, filter, now, warn);
+    if let Some(none) = none {
+        tell!("{none}");
     }
     let rows: Vec<StatusRow> = kept
         .into_iter()
@@ -428,13 +443,26 @@ pub fn parse_within(within: Option<&str>) -> Result<Option<std::time::Duration>>
         .transpose()
 }
 
-pub fn check(ctx: &Context, within: Option<std::time::Duration>) -> Result<ExitCode> {
+pub fn check(
+    ctx: &Context,
+    filter: Option<&str>,
+    within: Option<std::time::Duration>,
+) -> Result<ExitCode> {
     let within = within.unwrap_or(ctx.config.warn_within);
     let secs = i64::try_from(within.as_secs()).unwrap_or(i64::MAX);
     let now = UnixTime::now();
     let conns = ctx.store.connections().map_err(|e| eyre!("{e}"))?;
-    let found: Vec<String> = conns
-        .iter()
+    // A check of nothing would say OK for ever: a typo must not.
+    let (kept, none) = kept(&conns, filter, now, ctx.config.warn_secs());
+    if let Some(none) = none {
+        bail!("{none}; nothing was checked");
+    }
+    let matching = match filter.map(str::trim).filter(|f| !f.is_empty()) {
+        Some(f) => format!(" matching '{f}'"),
+        None => String::new(),
+    };
+    let found: Vec<String> = kept
+        .into_iter()
         .filter_map(|c| {
             super::check::reason(c, &ctx.config, now, secs)
                 .map(|r| format!("{} {} ({}): {r}", c.id, c.user, c.provider))
@@ -442,13 +470,13 @@ pub fn check(ctx: &Context, within: Option<std::time::Duration>) -> Result<ExitC
         .collect();
     if found.is_empty() {
         say!(
-            "OK: nothing needs action within {}",
+            "OK: nothing{matching} needs action within {}",
             humantime::format_duration(within)
         )?;
         return Ok(ExitCode::SUCCESS);
     }
     say!(
-        "ACTION: {} connection(s) need action within {}",
+        "ACTION: {} connection(s){matching} need action within {}",
         found.len(),
         humantime::format_duration(within)
     )?;

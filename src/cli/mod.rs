@@ -101,9 +101,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Status { filter, json } => {
             commands::status(&Context::open(&global, true)?, filter.as_deref(), json)
         }
-        Cmd::Check { within } => {
+        Cmd::Check { filter, within } => {
             let within = commands::parse_within(within.as_deref())?;
-            commands::check(&Context::open(&global, true)?, within)
+            commands::check(&Context::open(&global, true)?, filter.as_deref(), within)
         }
         Cmd::Audit {
             json,

@@ -127,11 +127,12 @@ fn generate_refuses_a_store_that_holds_data_and_zero_users() {
     assert_eq!(held(), before, "nothing written");
 }
 
-/// `status FILTER` keeps what the dashboard's `/` filter keeps: any case,
-/// over the user, label, provider, kind and state; a filter that keeps
-/// nothing says so on stderr and is no error.
+/// `status FILTER` and `check FILTER` keep what the dashboard's `/` filter
+/// keeps: any case, over the user, label, provider, kind and state. A
+/// filter that keeps nothing says so; for `check`, whose OK a monitor
+/// trusts, that is an error (exit 2), so a typo never reads as "all well".
 #[test]
-fn status_takes_the_dashboards_filter() {
+fn status_and_check_take_the_dashboards_filter() {
     let dir = super::common::private_dir();
     let config = dir.path().join("config.toml");
     std::fs::write(&config, "").unwrap();
@@ -145,8 +146,15 @@ fn status_takes_the_dashboards_filter() {
     };
     let all = rows(&["status", "--json"]);
     assert_eq!(all.len(), 300);
-    // None of these appears in a countdown, so the two reads agree.
-    for filter in ["everifin", "AMIRA", "re-consent", "oauth2", "code expired"] {
+    // None of these is in a countdown or a state the clock moves, so the two
+    // reads agree.
+    for filter in [
+        "everifin",
+        "AMIRA",
+        "re-consent",
+        "oauth2",
+        "invalid_credentials",
+    ] {
         let needle = filter.to_lowercase();
         let by_hand: Vec<&serde_json::Value> = (all.iter())
             .filter(|r| {
@@ -181,6 +189,47 @@ fn status_takes_the_dashboards_filter() {
         String::from_utf8_lossy(&none.stderr),
         "no connection of 300 matches 'nobody-at-all': the filter reads the user, label, \
          provider, kind and state\n"
+    );
+
+    let check = |args: &[&str]| {
+        let out = run(args);
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), said, err)
+    };
+    let (code, every, _) = check(&["check", "--within", "10m"]);
+    assert_eq!(code, Some(1), "{every}");
+    // Compared by id: a countdown in a reason may tick between the two runs.
+    let ids = |lines: &mut dyn Iterator<Item = &str>| -> Vec<String> {
+        lines
+            .map(|l| l.split_whitespace().next().unwrap().to_owned())
+            .collect()
+    };
+    let dapi_lines = ids(&mut every.lines().filter(|l| l.contains(" (dapi): ")));
+    let (code, dapi, _) = check(&["check", "--within", "10m", "DAPI"]);
+    assert_eq!(code, Some(1), "{dapi}");
+    assert_eq!(
+        dapi.lines().next().unwrap(),
+        format!(
+            "ACTION: {} connection(s) matching 'DAPI' need action within 10m",
+            dapi_lines.len()
+        )
+    );
+    assert_eq!(ids(&mut dapi.lines().skip(1)), dapi_lines);
+    let (code, said, _) = check(&["check", "--within", "10m", "delinked"]);
+    assert_eq!(
+        (code, said.as_str()),
+        (
+            Some(0),
+            "OK: nothing matching 'delinked' needs action within 10m\n"
+        )
+    );
+    let (code, said, err) = check(&["check", "--within", "10m", "dapj"]);
+    assert_eq!(code, Some(2), "{said}{err}");
+    assert!(said.is_empty(), "{said}");
+    assert!(
+        err.contains("no connection of 300 matches 'dapj'") && err.contains("nothing was checked"),
+        "{err}"
     );
 }
 
