@@ -98,10 +98,24 @@ async fn finish_sent(worker: &Worker) {
     tell!(
         "bankdeck: waiting for {out} request(s) already sent to be answered and written (Ctrl-C abandons them)"
     );
+    let wait = async {
+        let left = worker
+            .wait_for_sent(std::time::Duration::from_secs(60))
+            .await;
+        let stored = worker.waiting_for_store();
+        if left == 0 || stored == 0 {
+            return left;
+        }
+        tell!(
+            "bankdeck: {stored} provider answer(s) still waiting for the store (a full disk, or \
+             another process holding it): waiting on for them; free the disk or end that process"
+        );
+        worker.wait_for_stored().await
+    };
     tokio::select! {
-        left = worker.wait_for_sent(std::time::Duration::from_secs(60)) => {
+        left = wait => {
             if left > 0 {
-                tell!("bankdeck: {left} request(s) still unanswered after a minute: left behind");
+                tell!("bankdeck: {left} request(s) still unanswered or unwritten: left behind");
             }
         }
         _ = tokio::signal::ctrl_c() => tell!("bankdeck: abandoned"),

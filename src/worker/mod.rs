@@ -287,6 +287,34 @@ impl Worker {
         self.sending()
     }
 
+    /// How many providers' answers are waiting for the store to take them
+    /// (a full disk, another process's lock; see `keep.rs`).
+    pub fn waiting_for_store(&self) -> usize {
+        self.inner
+            .unwritten
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// After [`Worker::wait_for_sent`] has given up on the requests out:
+    /// waits on while an answer that has come is waiting for the store,
+    /// since leaving would drop what the provider issued (each such wait
+    /// ends by itself within `keep_writing`); how many are still out.
+    pub async fn wait_for_stored(&self) -> usize {
+        let wait = async {
+            loop {
+                let ended = self.inner.settled.notified();
+                if self.sending() == 0 || self.waiting_for_store() == 0 {
+                    return;
+                }
+                ended.await;
+            }
+        };
+        let limit = self.inner.opts.keep_writing + std::time::Duration::from_secs(5);
+        let _ = tokio::time::timeout(limit, wait).await;
+        // The operation whose write has just gone through is still ending.
+        self.wait_for_sent(std::time::Duration::from_secs(1)).await
+    }
+
     /// Counts an operation as sent, unless [`Worker::stop_sending`] came
     /// first: the one check both sides agree on, counted before it is made
     /// so that `wait_for_sent` cannot miss an operation that passed it.

@@ -227,3 +227,35 @@ async fn a_write_refused_for_good_is_not_tried_again() {
     assert_eq!(store.hooks.calls.load(Ordering::SeqCst), calls + 1);
     assert!(notices(&mut env).is_empty());
 }
+
+/// Leaving (the dashboard's quit, a Ctrl-C) waits a while for the requests
+/// out, then on for as long as an answer that has come waits for the store:
+/// giving up on it would drop what the provider issued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_waits_on_for_an_answer_the_store_has_not_taken() {
+    let (env, store) = env_failing(disk_full, Duration::from_secs(60)).await;
+    let c = env.login("everifin", "lena").await;
+    store.hooks.left.store(usize::MAX, Ordering::SeqCst);
+    let refresh = {
+        let worker = env.worker.clone();
+        tokio::spawn(async move { worker.operate(OpKind::Refresh, c.id).await })
+    };
+    while store.hooks.failed.lock().unwrap().is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    env.worker.stop_sending();
+    assert_eq!(
+        env.worker.wait_for_sent(Duration::from_millis(300)).await,
+        1
+    );
+    assert_eq!(env.worker.waiting_for_store(), 1);
+    let hooks = store.clone();
+    tokio::spawn(async move {
+        // Longer than the one second left for operations ending anyway.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        hooks.hooks.left.store(0, Ordering::SeqCst);
+    });
+    assert_eq!(env.worker.wait_for_stored().await, 0);
+    assert_eq!(env.worker.waiting_for_store(), 0);
+    refresh.await.unwrap().unwrap();
+}
