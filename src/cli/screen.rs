@@ -107,8 +107,9 @@ async fn finish_sent(worker: &Worker) {
             return left;
         }
         tell!(
-            "bankdeck: {stored} provider answer(s) still waiting for the store (a full disk, or \
-             another process holding it): waiting on for them; free the disk or end that process"
+            "bankdeck: {stored} provider answer(s) not written yet: the store cannot take them (a \
+             full disk, or another process holding it); still waiting: free the disk or end that \
+             process (Ctrl-C abandons them)"
         );
         worker.wait_for_stored().await
     };
