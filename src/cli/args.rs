@@ -167,8 +167,11 @@ pub enum UsersCmd {
         #[arg(long)]
         email: Option<String>,
     },
-    /// List the end users.
+    /// List the end users, or those a filter keeps.
     List {
+        /// Only the users whose name or email holds this text, in any case
+        /// (the users view's `/` filter).
+        filter: Option<String>,
         /// One JSON array, for scripts.
         #[arg(long)]
         json: bool,

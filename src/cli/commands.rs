@@ -94,8 +94,19 @@ pub async fn users(ctx: &Context, cmd: UsersCmd, readonly: bool) -> Result<ExitC
                 .map_err(|e| eyre!("{e}"))?;
             say!("added user {} (id {})", user.name, user.id.0)?;
         }
-        UsersCmd::List { json } => {
-            let users = ctx.store.users().map_err(|e| eyre!("{e}"))?;
+        UsersCmd::List { filter, json } => {
+            let mut users = ctx.store.users().map_err(|e| eyre!("{e}"))?;
+            let needle = filter.as_deref().unwrap_or_default().trim().to_lowercase();
+            if !needle.is_empty() {
+                let all = users.len();
+                users.retain(|u| u.matches(&needle));
+                if users.is_empty() {
+                    tell!(
+                        "no user of {all} matches '{}': the filter reads the name and email",
+                        filter.unwrap_or_default()
+                    );
+                }
+            }
             if json {
                 say!("{}", serde_json::to_string_pretty(&users)?)?;
             } else {

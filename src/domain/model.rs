@@ -35,6 +35,20 @@ pub struct User {
 }
 
 impl User {
+    /// Whether the name or email holds `needle`, already lower-cased: the
+    /// users view's filter, and `users list FILTER`.
+    pub fn matches(&self, needle: &str) -> bool {
+        let holds = |text: &str| match text.is_ascii() {
+            // Names are mostly ASCII: no lowercased copy per user per keystroke.
+            true => text
+                .as_bytes()
+                .windows(needle.len().max(1))
+                .any(|w| w.eq_ignore_ascii_case(needle.as_bytes())),
+            false => text.to_lowercase().contains(needle),
+        };
+        holds(&self.name) || self.email.as_deref().is_some_and(holds)
+    }
+
     /// A name as users are kept: trimmed, 1 to 200 printable characters. The
     /// worker refuses any other, and the screen's forms say so before asking.
     pub fn check_name(name: &str) -> Result<&str, &'static str> {

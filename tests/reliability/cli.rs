@@ -128,11 +128,12 @@ fn generate_refuses_a_store_that_holds_data_and_zero_users() {
 }
 
 /// `status FILTER` and `check FILTER` keep what the dashboard's `/` filter
-/// keeps: any case, over the user, label, provider, kind and state. A
-/// filter that keeps nothing says so; for `check`, whose OK a monitor
-/// trusts, that is an error (exit 2), so a typo never reads as "all well".
+/// keeps: any case, over the user, label, provider, kind and state; `users
+/// list FILTER` what the users view's keeps (name or email). A filter that
+/// keeps nothing says so; for `check`, whose OK a monitor trusts, that is an
+/// error (exit 2), so a typo never reads as "all well".
 #[test]
-fn status_and_check_take_the_dashboards_filter() {
+fn status_check_and_users_list_take_the_screens_filters() {
     let dir = super::common::private_dir();
     let config = dir.path().join("config.toml");
     std::fs::write(&config, "").unwrap();
@@ -230,6 +231,20 @@ fn status_and_check_take_the_dashboards_filter() {
     assert!(
         err.contains("no connection of 300 matches 'dapj'") && err.contains("nothing was checked"),
         "{err}"
+    );
+
+    let users = rows(&["users", "list", "--json"]);
+    let amiras = rows(&["users", "list", "--json", "AMIRA"]);
+    let by_hand: Vec<&serde_json::Value> = (users.iter())
+        .filter(|u| u["name"].as_str().unwrap().contains("amira"))
+        .collect();
+    assert!(!by_hand.is_empty() && by_hand.len() < users.len());
+    assert_eq!(amiras.iter().collect::<Vec<_>>(), by_hand);
+    let (code, said, err) = check(&["users", "list", "zz-nobody"]);
+    assert_eq!((code, said.as_str()), (Some(0), ""));
+    assert_eq!(
+        err,
+        "no user of 30 matches 'zz-nobody': the filter reads the name and email\n"
     );
 }
 

@@ -54,25 +54,13 @@ pub(super) fn refilter(app: &mut App, keep: Option<UserId>) {
     };
     let needle = view.filter.text().trim().to_lowercase();
     view.shown = (app.users.iter().enumerate())
-        .filter(|(_, u)| needle.is_empty() || matches(u, &needle))
+        .filter(|(_, u)| needle.is_empty() || u.matches(&needle))
         .map(|(i, _)| i)
         .collect();
     let found = keep.and_then(|id| view.shown.iter().position(|&i| app.users[i].id == id));
     view.cursor = found.unwrap_or(0);
     view.offset = layout::keep_visible(view.offset, view.cursor, page, view.shown.len());
     app.dirty = true;
-}
-
-fn matches(u: &User, needle: &str) -> bool {
-    let holds = |text: &str| match text.is_ascii() {
-        // Names are mostly ASCII: no lowercased copy per user per keystroke.
-        true => text
-            .as_bytes()
-            .windows(needle.len().max(1))
-            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes())),
-        false => text.to_lowercase().contains(needle),
-    };
-    holds(&u.name) || u.email.as_deref().is_some_and(holds)
 }
 
 /// A key while the view's filter is being typed.
