@@ -55,39 +55,46 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
     let block = Block::bordered().title(Line::from(title));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    // The newest lines that fit, each wrapped whole: a provider's error or a
+    // The newest lines that fit, each wrapped whole under its own text, the
+    // time and mark standing out to its left: a provider's error or a
     // refusal's reason is read in full here (a link or login that failed has
     // no row whose detail pane would say it). Scrolling still counts lines.
     let end = app.activity.lines().len().saturating_sub(back);
-    let mut whole: Vec<Line> = Vec::new();
+    let text_width = inner.width.saturating_sub(PREFIX);
+    let mut shown: Vec<(Line, Line, u16)> = Vec::new();
     let mut used = 0;
-    let mut partial = None;
     for l in app.activity.lines().take(end).rev() {
-        let line = Line::from(vec![
+        let prefix = Line::from(vec![
             Span::styled(format!("{} ", l.at.clock()), theme.dim()),
             Span::styled(format!("{} ", l.level.mark()), theme.level(l.level)),
-            Span::styled(l.text.clone(), theme.level(l.level)),
         ]);
-        let needs = wrapped_rows(std::slice::from_ref(&line), inner.width);
-        if used + needs > rows {
-            // An older line with too little room shows its start, its time
-            // first, as far as the room goes.
-            partial = (used < rows).then_some(line);
+        let text = Line::styled(l.text.clone(), theme.level(l.level));
+        let needs = wrapped_rows(std::slice::from_ref(&text), text_width);
+        let room = rows - used;
+        if room == 0 {
             break;
         }
-        used += needs;
-        whole.push(line);
+        // An older line with too little room shows its start, its time
+        // first, as far as the room goes.
+        let height = needs.min(room);
+        used += height;
+        shown.push((prefix, text, u16::try_from(height).unwrap_or(u16::MAX)));
+        if needs > room {
+            break;
+        }
     }
-    whole.reverse();
-    // Lines that all fit start at the top, as they always did.
-    let top = match partial {
-        Some(_) => u16::try_from(rows - used).unwrap_or(0),
-        None => 0,
-    };
-    let [above, below] =
-        Layout::vertical([Constraint::Length(top), Constraint::Fill(1)]).areas(inner);
-    if let Some(line) = partial {
-        frame.render_widget(Paragraph::new(line).wrap(Wrap { trim: false }), above);
+    // Lines that all fit start at the top, as they always did; an older
+    // line cut short sits at the top with the newer ones under it.
+    let mut y = inner.y;
+    for (prefix, text, height) in shown.into_iter().rev() {
+        let row = Rect::new(inner.x, y, inner.width, height);
+        let [left, right] =
+            Layout::horizontal([Constraint::Length(PREFIX), Constraint::Fill(1)]).areas(row);
+        frame.render_widget(Paragraph::new(prefix), left);
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }), right);
+        y += height;
     }
-    frame.render_widget(Paragraph::new(whole).wrap(Wrap { trim: false }), below);
 }
+
+/// The columns of a line's time and mark ("12:04:05 ✓ "), left of its text.
+const PREFIX: u16 = 11;
