@@ -800,9 +800,27 @@ fn a_refresh_outlasts_another_process_holding_the_store() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // The lease is taken by now and the request is out.
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    // Once the lease is taken the request goes out, and the sandbox holds
+    // its answer 1.5 s: the lock is taken before the answer can be written
+    // (a fixed sleep could instead lock out the lease on a slow start).
     let other = rusqlite::Connection::open(dir.path().join("data/bankdeck.db")).unwrap();
+    let leased = || -> bool {
+        other
+            .query_row(
+                "SELECT lease_holder IS NOT NULL FROM connections WHERE id = ?1",
+                [id.parse::<i64>().unwrap()],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let began = std::time::Instant::now();
+    while !leased() {
+        assert!(
+            began.elapsed().as_secs() < 30,
+            "the refresh never took its lease"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
     // Past the store's 5 s busy timeout, so the first write fails.
     std::thread::sleep(std::time::Duration::from_secs(7));
