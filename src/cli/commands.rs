@@ -315,7 +315,11 @@ pub async fn refresh_due(
     };
     let (ran, stopped) = finish_through_interrupt(&worker, bulk).await?;
     ran?;
-    let Tally { refreshed, failed } = tally;
+    let Tally {
+        refreshed,
+        failed,
+        ref reasons,
+    } = tally;
     let mut counts = format!("refreshed {refreshed} of {total} due within {window}");
     if failed > 0 {
         counts.push_str(&format!(", {failed} failed"));
@@ -323,9 +327,11 @@ pub async fn refresh_due(
     if stopped {
         let unsent = total - refreshed - failed;
         say!("stopped: {counts}, {unsent} not sent")?;
+        say_reasons(reasons)?;
         return Ok(ExitCode::from(130));
     }
     say!("{counts}")?;
+    say_reasons(reasons)?;
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
@@ -338,6 +344,29 @@ pub async fn refresh_due(
 struct Tally {
     refreshed: usize,
     failed: usize,
+    /// How many failed for each reason, in words.
+    reasons: HashMap<String, usize>,
+}
+
+/// The most common reasons a bulk's refreshes failed, under its count: in a
+/// cron mail, thousands of lines above read at a glance as a few causes.
+/// Nothing when at most one failed (its own line says it).
+fn say_reasons(reasons: &HashMap<String, usize>) -> Result<()> {
+    const SHOWN: usize = 5;
+    if reasons.values().sum::<usize>() < 2 {
+        return Ok(());
+    }
+    let mut by_count: Vec<(&String, &usize)> = reasons.iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    for (reason, n) in by_count.iter().take(SHOWN) {
+        say!("  {n}× {reason}")?;
+    }
+    if by_count.len() > SHOWN {
+        let rest: usize = by_count[SHOWN..].iter().map(|(_, n)| **n).sum();
+        let kinds = by_count.len() - SHOWN;
+        say!("  {rest} more for {kinds} other reason(s)")?;
+    }
+    Ok(())
 }
 
 impl Tally {
@@ -355,6 +384,7 @@ impl Tally {
                 self.failed += 1;
                 let name = names.get(&c).map_or_else(|| c.to_string(), Clone::clone);
                 say!("  {name}: refresh failed: {}", error.message)?;
+                *self.reasons.entry(error.message).or_default() += 1;
             }
             other => super::context::tell_notice(&other),
         }

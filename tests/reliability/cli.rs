@@ -634,10 +634,11 @@ fn sandbox_with_config(dir: &Path) -> (Running, String, std::path::PathBuf) {
 }
 
 /// `refresh --due`, as cron runs it: every connection due in the window in
-/// one run, each failure named, exit 1 when any failed, nothing sent when
-/// nothing is due or the run is read-only.
+/// one run, each failure named and the reasons counted under the total,
+/// exit 1 when any failed, nothing sent when nothing is due or the run is
+/// read-only.
 #[test]
-fn refresh_due_takes_every_due_connection_and_names_each_failure() {
+fn refresh_due_takes_every_due_connection_and_names_each_failure_and_reason() {
     let dir = super::common::private_dir();
     let (_sandbox, base, config) = sandbox_with_config(dir.path());
     let run = |args: &[&str]| {
@@ -672,14 +673,18 @@ fn refresh_due_takes_every_due_connection_and_names_each_failure() {
         "{err}"
     );
 
-    // The provider turns one token request away: that one is named.
-    super::common::post_json(
-        &base,
-        "/sandbox/faults",
-        r#"{"faults":["oauth2.token:503,count=1"]}"#,
-    );
-    let (code, said, err) = run(&["refresh", "--due", "--within", "2h"]);
-    assert_eq!(code, Some(1), "{said}{err}");
+    // The provider turns `n` token requests away: each is named, exit 1.
+    let turned_away = |n: usize| {
+        super::common::post_json(
+            &base,
+            "/sandbox/faults",
+            &format!(r#"{{"faults":["oauth2.token:503,count={n}"]}}"#),
+        );
+        let (code, said, err) = run(&["refresh", "--due", "--within", "2h"]);
+        assert_eq!(code, Some(1), "{said}{err}");
+        said
+    };
+    let said = turned_away(1);
     let lines: Vec<&str> = said.lines().collect();
     assert_eq!(lines.len(), 2, "{said}");
     assert!(
@@ -687,6 +692,16 @@ fn refresh_due_takes_every_due_connection_and_names_each_failure() {
         "{said}"
     );
     assert_eq!(lines[1], "refreshed 2 of 3 due within 2h, 1 failed");
+
+    // Two for the same reason: the count is followed by the reason, once,
+    // with how many it stopped.
+    let said = turned_away(2);
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(lines.len(), 4, "{said}");
+    let reason = |line: &str| line.split_once("refresh failed: ").unwrap().1.to_owned();
+    assert_eq!(reason(lines[0]), reason(lines[1]), "{said}");
+    assert_eq!(lines[2], "refreshed 1 of 3 due within 2h, 2 failed");
+    assert_eq!(lines[3], format!("  2× {}", reason(lines[0])));
 
     let (code, _, err) = run(&["refresh", "--within", "2h"]);
     assert_eq!(code, Some(2));
