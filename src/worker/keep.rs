@@ -96,14 +96,13 @@ impl Worker {
     {
         let limit = self.inner.opts.keep_writing;
         // From the first failure: the write that goes through at once, the
-        // usual case, reads no clock.
-        let mut began = None;
-        let mut waiting = None;
+        // usual case, reads no clock and counts nothing.
+        let mut waiting: Option<Waiting> = None;
         let mut pause = FIRST_PAUSE;
         loop {
             let e = match write().await {
                 Ok(written) => {
-                    if began.is_some() {
+                    if waiting.is_some() {
                         tracing::info!("{stake}: written after all");
                     }
                     return Ok(written);
@@ -113,8 +112,9 @@ impl Worker {
             if !e.may_pass() {
                 return Err(e.into());
             }
-            let since = *began.get_or_insert_with(Instant::now);
-            if since.elapsed() + pause > limit {
+            let first_failure = waiting.is_none();
+            let wait = waiting.get_or_insert_with(|| Waiting::new(self));
+            if wait.since.elapsed() + pause > limit {
                 return Err(OpError::new(
                     ErrorKind::Store,
                     format!(
@@ -125,20 +125,16 @@ impl Worker {
                     ),
                 ));
             }
-            if waiting.is_none() {
-                let guard = Waiting::new(self);
-                if guard.first {
-                    let message = format!(
-                        "{} is done at the provider but not written yet ({e}): trying again \
-                         for up to {}, with any other answer that waits meanwhile; free disk \
-                         space, or end what holds the store, to keep them",
-                        stake,
-                        humantime::format_duration(limit)
-                    );
-                    tracing::warn!("{message}");
-                    self.emit(Event::Notice { message }).await;
-                }
-                waiting = Some(guard);
+            if first_failure && wait.first {
+                let message = format!(
+                    "{} is done at the provider but not written yet ({e}): trying again for up \
+                     to {}, with any other answer that waits meanwhile; free disk space, or end \
+                     what holds the store, to keep them",
+                    stake,
+                    humantime::format_duration(limit)
+                );
+                tracing::warn!("{message}");
+                self.emit(Event::Notice { message }).await;
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(LONGEST_PAUSE);
@@ -152,6 +148,8 @@ struct Waiting<'w> {
     worker: &'w Worker,
     /// Whether no other answer was waiting when this one began to.
     first: bool,
+    /// When its first write failed.
+    since: Instant,
 }
 
 impl<'w> Waiting<'w> {
@@ -160,6 +158,7 @@ impl<'w> Waiting<'w> {
         Waiting {
             worker,
             first: before == 0,
+            since: Instant::now(),
         }
     }
 }
