@@ -274,17 +274,23 @@ impl Worker {
     /// out. A front end that ends calls it, so that leaving does not drop a
     /// token a provider has just rotated.
     pub async fn wait_for_sent(&self, limit: std::time::Duration) -> usize {
+        self.wait_as_sent_end(limit, || self.sending() == 0).await;
+        self.sending()
+    }
+
+    /// Waits until `done` holds, looked at again each time an operation
+    /// sent ends, or `limit` passed.
+    async fn wait_as_sent_end(&self, limit: std::time::Duration, done: impl Fn() -> bool) {
         let wait = async {
             loop {
                 let ended = self.inner.settled.notified();
-                if self.sending() == 0 {
+                if done() {
                     return;
                 }
                 ended.await;
             }
         };
         let _ = tokio::time::timeout(limit, wait).await;
-        self.sending()
     }
 
     /// How many providers' answers are waiting for the store to take them
@@ -300,17 +306,11 @@ impl Worker {
     /// since leaving would drop what the provider issued (each such wait
     /// ends by itself within `keep_writing`); how many are still out.
     pub async fn wait_for_stored(&self) -> usize {
-        let wait = async {
-            loop {
-                let ended = self.inner.settled.notified();
-                if self.sending() == 0 || self.waiting_for_store() == 0 {
-                    return;
-                }
-                ended.await;
-            }
-        };
         let limit = self.inner.opts.keep_writing + std::time::Duration::from_secs(5);
-        let _ = tokio::time::timeout(limit, wait).await;
+        self.wait_as_sent_end(limit, || {
+            self.sending() == 0 || self.waiting_for_store() == 0
+        })
+        .await;
         // The operation whose write has just gone through is still ending.
         self.wait_for_sent(std::time::Duration::from_secs(1)).await
     }
