@@ -101,6 +101,23 @@ async fn env_failing(
     (env, store)
 }
 
+/// A refresh of `id` on its own task, as the screen's commands run.
+fn refreshing(
+    env: &Env,
+    id: ConnectionId,
+) -> tokio::task::JoinHandle<Result<Connection, bankdeck::domain::OpError>> {
+    let worker = env.worker.clone();
+    tokio::spawn(async move { worker.operate(OpKind::Refresh, id).await })
+}
+
+/// Until the outcomes of `n` connections have been failed at least once,
+/// so that each is waiting for the store.
+async fn until_waiting(store: &Intercepted<FailingWrites>, n: usize) {
+    while store.hooks.failed.lock().unwrap().len() < n {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 fn notices(env: &mut Env) -> Vec<String> {
     let mut said = Vec::new();
     while let Ok(event) = env.events.try_recv() {
@@ -154,15 +171,9 @@ async fn answers_waiting_together_are_told_once() {
     let b = env.login("everifin", "omar").await;
     notices(&mut env);
     store.hooks.left.store(usize::MAX, Ordering::SeqCst);
-    let refresh = |id| {
-        let worker = env.worker.clone();
-        tokio::spawn(async move { worker.operate(OpKind::Refresh, id).await })
-    };
-    let (first, second) = (refresh(a.id), refresh(b.id));
+    let (first, second) = (refreshing(&env, a.id), refreshing(&env, b.id));
     // Both are waiting for the store before it takes writes again.
-    while store.hooks.failed.lock().unwrap().len() < 2 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until_waiting(&store, 2).await;
     store.hooks.left.store(0, Ordering::SeqCst);
     first.await.unwrap().unwrap();
     second.await.unwrap().unwrap();
@@ -236,13 +247,8 @@ async fn leaving_waits_on_for_an_answer_the_store_has_not_taken() {
     let (env, store) = env_failing(disk_full, Duration::from_secs(60)).await;
     let c = env.login("everifin", "lena").await;
     store.hooks.left.store(usize::MAX, Ordering::SeqCst);
-    let refresh = {
-        let worker = env.worker.clone();
-        tokio::spawn(async move { worker.operate(OpKind::Refresh, c.id).await })
-    };
-    while store.hooks.failed.lock().unwrap().is_empty() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let refresh = refreshing(&env, c.id);
+    until_waiting(&store, 1).await;
     env.worker.stop_sending();
     assert_eq!(
         env.worker.wait_for_sent(Duration::from_millis(300)).await,
