@@ -64,16 +64,16 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
     let mut shown: Vec<(Line, Line, u16)> = Vec::new();
     let mut used = 0;
     for l in app.activity.lines().take(end).rev() {
+        let room = rows - used;
+        if room == 0 {
+            break;
+        }
         let prefix = Line::from(vec![
             Span::styled(format!("{} ", l.at.clock()), theme.dim()),
             Span::styled(format!("{} ", l.level.mark()), theme.level(l.level)),
         ]);
         let text = Line::styled(l.text.clone(), theme.level(l.level));
         let needs = wrapped_rows(std::slice::from_ref(&text), text_width);
-        let room = rows - used;
-        if room == 0 {
-            break;
-        }
         // An older line with too little room shows its start, its time
         // first, as far as the room goes.
         let height = needs.min(room);
