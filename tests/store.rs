@@ -4,6 +4,8 @@
 #[path = "store/common.rs"]
 mod common;
 
+#[path = "store/archive.rs"]
+mod archive;
 #[path = "store/bench.rs"]
 mod bench;
 #[path = "store/crash.rs"]

@@ -194,6 +194,8 @@ pub enum OpKind {
     /// A row's recorded expiry set by hand, never by a provider: the demo
     /// sets two to show "expiring" and "expired" at once, and says so.
     Adjust,
+    /// The audit log's oldest lines moved to a file (`bankdeck audit archive`).
+    ArchiveAudit,
 }
 
 impl OpKind {
@@ -209,6 +211,7 @@ impl OpKind {
             OpKind::AddUser => "add_user",
             OpKind::Reveal => "reveal",
             OpKind::Adjust => "adjust",
+            OpKind::ArchiveAudit => "archive_audit",
         }
     }
 
@@ -224,6 +227,7 @@ impl OpKind {
             OpKind::AddUser,
             OpKind::Reveal,
             OpKind::Adjust,
+            OpKind::ArchiveAudit,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -14,6 +14,19 @@ use std::sync::Arc;
 
 use super::error::StoreError;
 
+/// Where archiving the audit log stands (see [`Store::audit_archive_plan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchivePlan {
+    /// Every line up to this id is in an archive file (0: none ever was).
+    pub archived: i64,
+    /// How many of those lines are still in the log: an archive stopped
+    /// before it had removed them all.
+    pub left_behind: u64,
+    /// The last line the next archive moves: the lines after `archived` up
+    /// to the first that is not old enough (`upto == archived`: none).
+    pub upto: i64,
+}
+
 /// What the caller knows about a connection that is about to be born.
 #[derive(Debug, Clone)]
 pub struct NewConnection {
@@ -263,6 +276,30 @@ pub trait Store: Send + Sync {
         connection: Option<ConnectionId>,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Where archiving the audit log stands, and the last line an archive of
+    /// the lines older than `before` would move.
+    fn audit_archive_plan(&self, before: UnixTime) -> Result<ArchivePlan, StoreError>;
+    /// The audit lines after id `after` up to `upto`, oldest first, at most
+    /// `limit` (an archive reads them in pages while it writes its file).
+    fn audit_between(
+        &self,
+        after: i64,
+        upto: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Records, durably and with `audit` as a line of the log, that a file
+    /// now holds every audit line up to `upto`: from then on those lines may
+    /// leave the log. Refused if the last archive's mark is no longer `from`.
+    fn mark_audit_archived(
+        &self,
+        from: i64,
+        upto: i64,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError>;
+    /// Deletes up to `limit` of the oldest audit lines an archive file
+    /// holds, in one transaction; how many (0 once none is left).
+    fn remove_archived_audit(&self, limit: usize) -> Result<u64, StoreError>;
 
     /// The newest audit line's id (0 when there is none), read before a
     /// full read of the connections so that [`Store::changes_since`] misses

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use crate::domain::{AuditEntry, Connection, ConnectionId, Flags, Secrets, UnixTime, User, UserId};
 
 use super::api::{
-    AuditDraft, Changes, ConnectionHead, ConnectionUpdate, LeaseRequest, Leased, NewConnection,
-    Settlement, Store,
+    ArchivePlan, AuditDraft, Changes, ConnectionHead, ConnectionUpdate, LeaseRequest, Leased,
+    NewConnection, Settlement, Store,
 };
 use super::error::StoreError;
 
@@ -68,6 +68,18 @@ impl<H: Intercept> Store for Intercepted<H> {
     }
     fn audit_mark(&self) -> Result<i64, StoreError> {
         self.inner.audit_mark()
+    }
+    fn audit_archive_plan(&self, before: UnixTime) -> Result<ArchivePlan, StoreError> {
+        self.inner.audit_archive_plan(before)
+    }
+    fn audit_between(&self, a: i64, u: i64, l: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.inner.audit_between(a, u, l)
+    }
+    fn mark_audit_archived(&self, f: i64, u: i64, a: AuditDraft) -> Result<(), StoreError> {
+        self.inner.mark_audit_archived(f, u, a)
+    }
+    fn remove_archived_audit(&self, limit: usize) -> Result<u64, StoreError> {
+        self.inner.remove_archived_audit(limit)
     }
     fn changes_since(&self, a: i64, u: UserId, l: usize) -> Result<Changes, StoreError> {
         self.inner.changes_since(a, u, l)

@@ -8,6 +8,7 @@
 //! through a transaction. The writes of operations on connections (token
 //! changes, leases, audit lines) are group-committed (see `group`).
 
+mod archive;
 mod crypto;
 mod files;
 mod group;
@@ -26,7 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::{Transaction, TransactionBehavior};
 
 /// Also how the demo and `sandbox --write-config` write their secret files.
-pub(crate) use files::create_private_file;
+pub(crate) use files::{create_private_file, folder_of};
 pub use options::{
     DB_FILE, ENV_DATA_DIR, ENV_KEY_FILE, ENV_PASSPHRASE, KeySource, OpenOptions, default_paths,
     platform_dirs,
@@ -37,8 +38,8 @@ use crypto::FieldCipher;
 use sql_error::sql;
 
 use super::{
-    AuditDraft, Changes, ConnectionHead, ConnectionUpdate, LeaseRequest, Leased, NewConnection,
-    SecretSet, Settlement, Store, StoreError,
+    ArchivePlan, AuditDraft, Changes, ConnectionHead, ConnectionUpdate, LeaseRequest, Leased,
+    NewConnection, SecretSet, Settlement, Store, StoreError,
 };
 use crate::domain::{AuditEntry, Connection, ConnectionId, Flags, Secrets, UnixTime, User, UserId};
 
@@ -361,6 +362,32 @@ impl Store for SqliteStore {
 
     fn audit_mark(&self) -> Result<i64, StoreError> {
         self.read(reads::audit_mark)
+    }
+
+    fn audit_archive_plan(&self, before: UnixTime) -> Result<ArchivePlan, StoreError> {
+        self.read(|c, db| archive::plan(c, db, before))
+    }
+
+    fn audit_between(
+        &self,
+        after: i64,
+        upto: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(|c, db| archive::between(c, db, after, upto, limit))
+    }
+
+    fn mark_audit_archived(
+        &self,
+        from: i64,
+        upto: i64,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        self.write(|tx, db| archive::mark(tx, db, from, upto, &audit))
+    }
+
+    fn remove_archived_audit(&self, limit: usize) -> Result<u64, StoreError> {
+        self.write(|tx, db| archive::remove(tx, db, limit))
     }
 
     fn changes_since(

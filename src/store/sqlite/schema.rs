@@ -6,9 +6,10 @@
 //! written by a newer bankdeck is refused rather than guessed at.
 //!
 //! Apart from the migrations, [`tune_up`] rewrites a table's SQL where a
-//! newer bankdeck words the same constraint better for SQLite: a change no
-//! older bankdeck would notice, so it bumps no version (an older binary
-//! keeps opening the store).
+//! newer bankdeck words the same constraint better for SQLite, and lets the
+//! audit log's archived lines leave it: changes no older bankdeck would
+//! notice, so they bump no version (an older binary keeps opening the store,
+//! and `status` and `check`, which open it read-only, need no upgrade).
 //!
 //! Layout choices: secrets live in their own `secrets` table, one row per
 //! (connection, name), so listing connections never reads a ciphertext page;
@@ -111,18 +112,55 @@ pub(crate) fn create_all(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         tx.execute_batch(sql)?;
     }
     reword_checks(tx)?;
+    let_archived_lines_leave(tx)?;
     tx.pragma_update(None, "user_version", LATEST)
 }
 
 /// Brings a migrated store's constraints to their current wording, if an
 /// older bankdeck wrote them; a store already there costs one read.
 pub(crate) fn tune_up(conn: &mut Connection) -> rusqlite::Result<()> {
-    if !has_old_checks(conn)? {
+    let (checks, trigger) = (has_old_checks(conn)?, has_old_trigger(conn)?);
+    if !checks && !trigger {
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    reword_checks(&tx)?;
+    if checks {
+        reword_checks(&tx)?;
+    }
+    if trigger {
+        let_archived_lines_leave(&tx)?;
+    }
     tx.commit()
+}
+
+/// The `meta` key holding the id of the last audit line an archive file
+/// holds (none: 0).
+pub(crate) const ARCHIVED_UPTO: &str = "audit_archived_upto";
+
+/// Schema 1 refuses every `DELETE` on the audit log. `bankdeck audit
+/// archive` moves its oldest lines to a file; the log stays append-only
+/// for every other line: a line may leave only once the archive mark, set
+/// after the file is on disk, covers it. The mark is read as an integer
+/// whatever was stored, since SQLite orders every number below every blob,
+/// and a blob there would have let every line go.
+const AUDIT_NO_DELETE: &str = "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit \
+     WHEN OLD.id > coalesce((SELECT CAST(value AS INTEGER) FROM meta \
+                             WHERE key = 'audit_archived_upto'), 0) \
+     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: a line leaves it only once \
+     an archive file holds it'); END";
+
+fn has_old_trigger(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT NOT EXISTS (SELECT 1 FROM sqlite_schema \
+         WHERE type = 'trigger' AND name = 'audit_no_delete' AND instr(sql, ?1) > 0)",
+        [ARCHIVED_UPTO],
+        |r| r.get(0),
+    )
+}
+
+fn let_archived_lines_leave(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch("DROP TRIGGER IF EXISTS audit_no_delete")?;
+    tx.execute_batch(AUDIT_NO_DELETE)
 }
 
 fn has_old_checks(conn: &Connection) -> rusqlite::Result<bool> {
@@ -373,6 +411,38 @@ mod tests {
                 .unwrap_err()
                 .contains("CHECK constraint failed")
         );
+    }
+
+    #[test]
+    fn the_tune_up_lets_only_archived_audit_lines_leave() {
+        let mut conn = first_wording_store();
+        conn.execute_batch(
+            "INSERT INTO audit (at, actor, op, ok, message) VALUES \
+             (1, 'a', 'add_user', 1, 'x'), (2, 'a', 'add_user', 1, 'y');",
+        )
+        .unwrap();
+        conn.execute("INSERT INTO meta VALUES (?1, 1)", [ARCHIVED_UPTO])
+            .unwrap();
+        let delete = |conn: &Connection, id: i64| {
+            conn.execute("DELETE FROM audit WHERE id = ?1", [id])
+                .map_err(|e| e.to_string())
+        };
+        assert!(delete(&conn, 1).unwrap_err().contains("append-only"));
+        tune_up(&mut conn).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), 1, "older bankdecks open it");
+        assert!(delete(&conn, 2).unwrap_err().contains("append-only"));
+        assert_eq!(delete(&conn, 1), Ok(1), "the marked line leaves");
+        // A mark that is not a number lets nothing go (every number sorts
+        // below every blob, so compared as stored it would let all go).
+        conn.execute(
+            "UPDATE meta SET value = x'ff' WHERE key = ?1",
+            [ARCHIVED_UPTO],
+        )
+        .unwrap();
+        assert!(delete(&conn, 2).unwrap_err().contains("append-only"));
+        let before = cookie(&conn);
+        tune_up(&mut conn).unwrap();
+        assert_eq!(cookie(&conn), before, "no second edit");
     }
 
     #[test]
