@@ -7,6 +7,8 @@
 
 mod common;
 
+#[path = "reliability/archive.rs"]
+mod archive;
 #[path = "reliability/canned.rs"]
 mod canned;
 #[path = "reliability/cli.rs"]

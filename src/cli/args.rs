@@ -109,8 +109,11 @@ pub enum Cmd {
         #[arg(long, value_name = "DURATION")]
         within: Option<String>,
     },
-    /// Show the audit log, newest first.
+    /// Show the audit log, newest first (`audit archive` moves its oldest lines to a file).
+    #[command(args_conflicts_with_subcommands = true)]
     Audit {
+        #[command(subcommand)]
+        action: Option<AuditCmd>,
         /// One JSON array, for scripts. Never contains a token.
         #[arg(long)]
         json: bool,
@@ -246,4 +249,22 @@ mod tests {
         assert!(!help.contains("[env:"), "{help}");
         assert_eq!(help.matches("BANKDECK_DATA_DIR").count(), 1, "{help}");
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Move the lines older than --older-than to a new file, then out of the store.
+    ///
+    /// The file is JSON lines (one `audit --json` entry a line, oldest
+    /// first), created 0600, never replacing one; the move is itself a line
+    /// of the log, with the file's name and SHA-256. Lines move in the order
+    /// they were written, up to the first that is not old enough.
+    Archive {
+        /// How old a line must be to move, e.g. 90d.
+        #[arg(long, value_name = "DURATION")]
+        older_than: String,
+        /// The new file.
+        #[arg(long, value_name = "PATH")]
+        to: PathBuf,
+    },
 }

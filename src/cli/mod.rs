@@ -1,6 +1,7 @@
 //! The command line: the front end for scripts, cron and monitoring, and the
 //! launcher of the screen. It drives the same worker and store as the screen.
 
+mod archive;
 pub mod args;
 mod check;
 mod commands;
@@ -106,6 +107,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             commands::check(&Context::open(&global, true)?, filter.as_deref(), within)
         }
         Cmd::Audit {
+            action: Some(args::AuditCmd::Archive { older_than, to }),
+            ..
+        } => archive::run(&Context::open(&global, ro)?, &older_than, &to, ro),
+        Cmd::Audit {
+            action: None,
             json,
             connection,
             limit,

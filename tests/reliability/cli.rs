@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 /// The real binary on the store, key and config under `dir`.
-fn bankdeck(dir: &Path, config: &Path, args: &[&str]) -> Output {
+pub(super) fn bankdeck(dir: &Path, config: &Path, args: &[&str]) -> Output {
     command(dir, config, args).output().unwrap()
 }
 

@@ -1,0 +1,229 @@
+//! `bankdeck audit archive`: the audit log's oldest lines moved to a file.
+//!
+//! Every operation adds a line, and a scheduler refreshing thousands of
+//! five-minute tokens adds millions a day: the log needs a way out that
+//! keeps the trail. The file is JSON lines, each line one `audit --json`
+//! entry, oldest first, so `jq` and `grep` read it as they read the log.
+//! The order of the steps is what keeps every line somewhere (see
+//! `store::sqlite::archive`): the file is complete and on disk under its
+//! name before the store records it, and lines leave the store only after.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use color_eyre::eyre::{Result, WrapErr, bail, eyre};
+use sha2::{Digest as _, Sha256};
+
+use super::context::Context;
+use super::output::out as say;
+use crate::domain::{AuditEntry, OpKind, UnixTime};
+use crate::store::{AuditDraft, Store};
+
+/// Lines read from the store for each write to the file.
+const PAGE: usize = 10_000;
+/// Lines deleted in one transaction: short enough that a dashboard's or a
+/// cron job's write waits milliseconds for the store, not the whole archive.
+const REMOVE: usize = 10_000;
+
+pub fn run(ctx: &Context, older_than: &str, to: &Path, readonly: bool) -> Result<ExitCode> {
+    let age = humantime::parse_duration(older_than)
+        .map_err(|_| eyre!("--older-than '{older_than}' is not a duration: write e.g. 90d"))?;
+    if readonly {
+        bail!("--readonly refuses every change; nothing was moved");
+    }
+    let to = new_file_path(to)?;
+    let store = &*ctx.store;
+    let before = UnixTime::now().plus_secs(-i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
+    let plan = store.audit_archive_plan(before).map_err(|e| eyre!("{e}"))?;
+    if plan.left_behind > 0 {
+        let removed = remove_archived(store)?;
+        tell!(
+            "removed {removed} audit line(s) that an earlier archive had written to its file \
+             but not yet taken out of the log"
+        );
+    }
+    let written = match plan.upto > plan.archived {
+        true => write_file(store, plan.archived, plan.upto, &to)?,
+        false => None,
+    };
+    let Some(written) = written else {
+        say(format_args!(
+            "no audit line is older than {older_than}: nothing was moved\n"
+        ))?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let record = AuditDraft {
+        at: UnixTime::now(),
+        actor: crate::worker::os_user(),
+        op: OpKind::ArchiveAudit,
+        ok: true,
+        message: written.describe(&to),
+    };
+    if let Err(e) = store.mark_audit_archived(plan.archived, plan.upto, record) {
+        return Err(unrecorded(store, plan.upto, &to, &e.to_string()));
+    }
+    remove_archived(store).wrap_err_with(|| {
+        format!(
+            "{} holds the archived lines and the store has recorded it",
+            to.display()
+        )
+    })?;
+    say(format_args!(
+        "moved {} audit line(s), {} to {}, to {}\nsha256 {}\n",
+        written.lines,
+        written.first.at,
+        written.last.at,
+        to.display(),
+        written.sha256
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `to` made absolute (the record names it so), refused if anything is
+/// there already: an archive never replaces a file, least of all another
+/// archive.
+fn new_file_path(to: &Path) -> Result<PathBuf> {
+    let folder = crate::store::sqlite::folder_of(to);
+    let name = to.file_name().ok_or_else(|| {
+        eyre!(
+            "--to {} names no file: give a new file's path",
+            to.display()
+        )
+    })?;
+    let folder = folder.canonicalize().wrap_err_with(|| {
+        format!(
+            "cannot use {} for the archive: make the folder first",
+            folder.display()
+        )
+    })?;
+    let to = folder.join(name);
+    if to.symlink_metadata().is_ok() {
+        bail!(
+            "{} already exists: an archive never replaces a file; name a new one",
+            to.display()
+        );
+    }
+    Ok(to)
+}
+
+/// What went into the file.
+struct Written {
+    lines: u64,
+    first: AuditEntry,
+    last: AuditEntry,
+    sha256: String,
+}
+
+impl Written {
+    fn describe(&self, to: &Path) -> String {
+        format!(
+            "moved {} audit line(s) (ids {} to {}, {} to {}) to {}, sha256 {}",
+            self.lines,
+            self.first.id,
+            self.last.id,
+            self.first.at,
+            self.last.at,
+            to.display(),
+            self.sha256
+        )
+    }
+}
+
+/// Writes the lines after `after` up to `upto` to a temporary file beside
+/// `to`, makes it durable and gives it its name; `None` (and no file) when
+/// there is no such line.
+fn write_file(store: &dyn Store, after: i64, upto: i64, to: &Path) -> Result<Option<Written>> {
+    let folder = crate::store::sqlite::folder_of(to);
+    let cannot = || format!("cannot write the archive in {}", folder.display());
+    let temp = tempfile::Builder::new()
+        .prefix(".bankdeck-archive-")
+        .tempfile_in(folder)
+        .wrap_err_with(cannot)?;
+    let mut out = BufWriter::new(temp);
+    let (mut hash, mut lines) = (Sha256::new(), 0u64);
+    let (mut first, mut last) = (None, None);
+    let mut from = after;
+    loop {
+        let page = store
+            .audit_between(from, upto, PAGE)
+            .map_err(|e| eyre!("{e}"))?;
+        let Some(end) = page.last() else { break };
+        from = end.id;
+        for entry in page {
+            let mut line = serde_json::to_vec(&entry)?;
+            line.push(b'\n');
+            out.write_all(&line).wrap_err_with(cannot)?;
+            hash.update(&line);
+            lines += 1;
+            first.get_or_insert_with(|| entry.clone());
+            last = Some(entry);
+        }
+    }
+    let (Some(first), Some(last)) = (first, last) else {
+        return Ok(None);
+    };
+    let temp = out
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .wrap_err_with(cannot)?;
+    temp.as_file().sync_all().wrap_err_with(cannot)?;
+    temp.persist_noclobber(to)
+        .map_err(|e| e.error)
+        .wrap_err_with(|| format!("cannot name the archive {}", to.display()))?;
+    // The name must be durable too before the store counts on the file.
+    File::open(folder)
+        .and_then(|f| f.sync_all())
+        .wrap_err_with(cannot)?;
+    Ok(Some(Written {
+        lines,
+        first,
+        last,
+        sha256: hex(&hash.finalize()),
+    }))
+}
+
+/// The store did not record the file. If the record did get through (a
+/// failure reported after the commit), the file is what holds those lines
+/// now and stays; otherwise it repeats lines the log keeps, and goes.
+fn unrecorded(store: &dyn Store, upto: i64, to: &Path, why: &str) -> color_eyre::Report {
+    let recorded = store
+        .audit_archive_plan(UnixTime(i64::MIN))
+        .is_ok_and(|p| p.archived == upto);
+    if recorded {
+        return eyre!(
+            "{why}; the store did record {} as the archive of its lines, so keep the file, \
+             and run the archive again to take them out of the log",
+            to.display()
+        );
+    }
+    match std::fs::remove_file(to) {
+        Ok(()) => eyre!(
+            "{why}; the log keeps every line, and {} was removed",
+            to.display()
+        ),
+        Err(e) => eyre!(
+            "{why}; the log keeps every line: remove {} ({e}), which repeats some of them",
+            to.display()
+        ),
+    }
+}
+
+/// Deletes every line an archive file holds, a transaction at a time.
+fn remove_archived(store: &dyn Store) -> Result<u64> {
+    let mut total = 0;
+    loop {
+        let gone = store
+            .remove_archived_audit(REMOVE)
+            .map_err(|e| eyre!("{e}; the lines not yet removed go at the next archive"))?;
+        if gone == 0 {
+            return Ok(total);
+        }
+        total += gone;
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,191 @@
+//! `bankdeck audit archive` through the real binary: the oldest lines move
+//! to a new file, which holds exactly them, and the store records where;
+//! every refusal leaves the log and the folder as they were.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Output;
+
+use bankdeck::domain::{AuditEntry, OpKind, UnixTime};
+use bankdeck::store::{self, AuditDraft, Store};
+use sha2::{Digest as _, Sha256};
+
+use super::cli::bankdeck;
+
+const DAY: i64 = 86_400;
+
+/// A store under `dir` whose log holds one line per `(days ago, message)`.
+fn log_of(dir: &Path, lines: &[(i64, &str)]) -> std::sync::Arc<dyn Store> {
+    let opened = store::open_with_key(&dir.join("data"), &dir.join("key"), false).unwrap();
+    let now = UnixTime::now();
+    for &(days, message) in lines {
+        let draft = AuditDraft {
+            at: now.plus_secs(-days * DAY),
+            actor: "ops".into(),
+            op: OpKind::AddUser,
+            ok: true,
+            message: message.into(),
+        };
+        opened.store.append_audit(None, draft).unwrap();
+    }
+    opened.store
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `audit --json`, newest first.
+fn log(dir: &Path, config: &Path) -> Vec<AuditEntry> {
+    let out = bankdeck(dir, config, &["audit", "--json", "--limit", "100"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn archive(dir: &Path, config: &Path, older_than: &str, to: &Path) -> Output {
+    let to = to.to_str().unwrap();
+    bankdeck(
+        dir,
+        config,
+        &["audit", "archive", "--older-than", older_than, "--to", to],
+    )
+}
+
+fn messages(entries: &[AuditEntry]) -> Vec<&str> {
+    entries.iter().map(|e| e.message.as_str()).collect()
+}
+
+#[test]
+fn an_archive_moves_the_oldest_lines_to_a_new_file_and_records_where() {
+    let dir = super::common::private_dir();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let lines = [(40, "a"), (35, "b"), (31, "c"), (2, "d"), (1, "e")];
+    drop(log_of(dir.path(), &lines));
+    let before = log(dir.path(), &config);
+    std::fs::create_dir(dir.path().join("archives")).unwrap();
+    let to = dir.path().join("archives").join("audit-1.jsonl");
+
+    let out = archive(dir.path(), &config, "30d", &to);
+    let said = text(&out.stdout);
+    assert!(out.status.success(), "{said}{}", text(&out.stderr));
+    assert!(said.starts_with("moved 3 audit line(s), "), "{said}");
+
+    // The file: exactly the three oldest lines, oldest first, as
+    // `audit --json` gave them, private, and the hash printed is its own.
+    let file = std::fs::read(&to).unwrap();
+    let moved: Vec<AuditEntry> = file
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    let oldest: Vec<AuditEntry> = before.iter().rev().take(3).cloned().collect();
+    assert_eq!(moved, oldest);
+    assert_eq!(messages(&moved), ["a", "b", "c"]);
+    let hash: String = Sha256::digest(&file)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(said.contains(&format!("sha256 {hash}")), "{said}");
+    let mode = std::fs::metadata(&to).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let strays: Vec<_> = std::fs::read_dir(dir.path().join("archives"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(strays.len(), 1, "no temporary file left: {strays:?}");
+
+    // The log: the newer lines, and the move as a line of its own.
+    let after = log(dir.path(), &config);
+    assert_eq!(messages(&after[1..]), ["e", "d"]);
+    let record = &after[0];
+    assert_eq!((record.op, record.ok), (OpKind::ArchiveAudit, true));
+    for part in [
+        "moved 3 audit line(s) (ids 1 to 3",
+        to.to_str().unwrap(),
+        hash.as_str(),
+    ] {
+        assert!(record.message.contains(part), "{}", record.message);
+    }
+
+    // Nothing older is left: no file, and the log as it was.
+    let none = dir.path().join("archives").join("audit-2.jsonl");
+    let out = archive(dir.path(), &config, "30d", &none);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("nothing was moved"));
+    assert!(!none.exists());
+    assert_eq!(log(dir.path(), &config), after);
+
+    // Refusals: an existing file is never replaced, a bad age says what to
+    // write, --readonly changes nothing; each leaves the log and folder alone.
+    let readonly = |older: &str, to: &Path| {
+        let to = to.to_str().unwrap();
+        let args = [
+            "--readonly",
+            "audit",
+            "archive",
+            "--older-than",
+            older,
+            "--to",
+            to,
+        ];
+        bankdeck(dir.path(), &config, &args)
+    };
+    for (out, why) in [
+        (archive(dir.path(), &config, "1h", &to), "already exists"),
+        (
+            archive(dir.path(), &config, "soon", &none),
+            "write e.g. 90d",
+        ),
+        (readonly("1h", &none), "--readonly"),
+    ] {
+        assert_eq!(out.status.code(), Some(2));
+        let err = text(&out.stderr);
+        assert!(err.contains(why), "{err}");
+    }
+    assert_eq!(std::fs::read(&to).unwrap(), file);
+    assert!(!none.exists());
+    assert_eq!(log(dir.path(), &config), after);
+}
+
+#[test]
+fn lines_an_earlier_archive_left_in_the_log_are_removed_by_the_next() {
+    let dir = super::common::private_dir();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let store = log_of(dir.path(), &[(40, "a"), (35, "b"), (31, "c")]);
+    // An archive that wrote its file and its record, then stopped before
+    // any line left the log.
+    let record = AuditDraft {
+        at: UnixTime::now(),
+        actor: "ops".into(),
+        op: OpKind::ArchiveAudit,
+        ok: true,
+        message: "moved 2 lines to elsewhere".into(),
+    };
+    store.mark_audit_archived(0, 2, record).unwrap();
+    drop(store);
+
+    let to = dir.path().join("audit.jsonl");
+    let out = archive(dir.path(), &config, "30d", &to);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("removed 2 audit line(s) that an earlier archive"),
+        "{err}"
+    );
+    let file = std::fs::read_to_string(&to).unwrap();
+    let moved: Vec<AuditEntry> = file
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(messages(&moved), ["c"], "only what no file held yet");
+    let after = log(dir.path(), &config);
+    assert_eq!(after.len(), 2, "{:?}", messages(&after));
+    assert!(
+        after[0]
+            .message
+            .starts_with("moved 1 audit line(s) (ids 3 to 3")
+    );
+    assert_eq!(after[1].message, "moved 2 lines to elsewhere");
+}
