@@ -223,6 +223,12 @@ pub struct RefreshArgs {
     /// With --due: the window, e.g. 10m (default: the config's warn_within).
     #[arg(long, value_name = "DURATION", conflicts_with = "connection")]
     pub within: Option<String>,
+    /// With --due: only the connections whose user, label, provider, kind
+    /// or state holds this text, in any case (the dashboard's `/` filter,
+    /// as `R` takes the rows it shows): a cron line per provider, say. Exit
+    /// 2 if it keeps none.
+    #[arg(long, value_name = "TEXT", requires = "due")]
+    pub matching: Option<String>,
     /// Accepted for scripts that pass it to every operation; a refresh
     /// asks nothing.
     #[arg(long, hide = true)]

@@ -263,6 +263,7 @@ pub async fn operate(
 pub async fn refresh_due(
     ctx: &Context,
     within: Option<std::time::Duration>,
+    matching: Option<&str>,
     readonly: bool,
 ) -> Result<ExitCode> {
     if readonly {
@@ -272,8 +273,16 @@ pub async fn refresh_due(
     let secs = i64::try_from(within.as_secs()).unwrap_or(i64::MAX);
     let now = UnixTime::now();
     let conns = ctx.store.connections().map_err(|e| eyre!("{e}"))?;
+    let Kept {
+        conns: kept,
+        matching,
+        none,
+    } = kept(&conns, matching, now, ctx.config.warn_secs());
+    if let Some(none) = none {
+        bail!("{none}; nothing was refreshed");
+    }
     let configured = |p: &str| ctx.config.providers.contains_key(p);
-    let pick = DueForRefresh::pick(&conns, now, secs, configured);
+    let pick = DueForRefresh::pick(kept, now, secs, configured);
     let skipped: usize = pick.unconfigured.values().sum();
     if skipped > 0 {
         tell!(
@@ -283,7 +292,7 @@ pub async fn refresh_due(
     }
     let window = humantime::format_duration(within);
     if pick.due.is_empty() {
-        say!("nothing expiring within {window} or expired to refresh")?;
+        say!("nothing{matching} expiring within {window} or expired to refresh")?;
         return Ok(ExitCode::SUCCESS);
     }
     let ids: Vec<ConnectionId> = pick.due.iter().map(|c| c.id).collect();
@@ -320,7 +329,7 @@ pub async fn refresh_due(
         failed,
         ref reasons,
     } = tally;
-    let mut counts = format!("refreshed {refreshed} of {total} due within {window}");
+    let mut counts = format!("refreshed {refreshed} of {total}{matching} due within {window}");
     if failed > 0 {
         counts.push_str(&format!(", {failed} failed"));
     }
@@ -432,38 +441,48 @@ fn conn_line(what: &str, c: &Connection, now: UnixTime, warn: i64) -> String {
     )
 }
 
-/// The connections `filter` keeps (the dashboard's `/` filter), and, when
-/// it keeps none of them, why in words.
-fn kept<'c>(
-    conns: &'c [Connection],
-    filter: Option<&str>,
-    now: UnixTime,
-    warn: i64,
-) -> (Vec<&'c Connection>, Option<String>) {
-    let Some(f) = filter else {
-        return (conns.iter().collect(), None);
+/// The connections a command's filter keeps, as the dashboard's `/` keeps
+/// them.
+struct Kept<'c> {
+    conns: Vec<&'c Connection>,
+    /// " matching 'x'" for the command's summary; empty without a filter.
+    matching: String,
+    /// Why nothing is kept, when a filter kept nothing.
+    none: Option<String>,
+}
+
+fn kept<'c>(conns: &'c [Connection], filter: Option<&str>, now: UnixTime, warn: i64) -> Kept<'c> {
+    let Some(f) = filter.map(str::trim).filter(|f| !f.is_empty()) else {
+        return Kept {
+            conns: conns.iter().collect(),
+            matching: String::new(),
+            none: None,
+        };
     };
     let kept = crate::tui::filtered(conns, f, now, warn);
-    let none = (kept.is_empty() && !f.trim().is_empty()).then(|| {
+    let none = kept.is_empty().then(|| {
         format!(
             "no connection of {} matches '{f}': the filter reads the user, label, provider, kind \
              and state",
             conns.len()
         )
     });
-    (kept, none)
+    Kept {
+        conns: kept,
+        matching: format!(" matching '{f}'"),
+        none,
+    }
 }
 
 pub fn status(ctx: &Context, filter: Option<&str>, json: bool) -> Result<ExitCode> {
     let conns = ctx.store.connections().map_err(|e| eyre!("{e}"))?;
     let now = UnixTime::now();
     let warn = ctx.config.warn_secs();
-    let (kept, none) = kept(&conns, filter, now, warn);
-    if let Some(none) = none {
+    let kept = kept(&conns, filter, now, warn);
+    if let Some(none) = kept.none {
         tell!("{none}");
     }
-    let rows: Vec<StatusRow> = kept
-        .into_iter()
+    let rows: Vec<StatusRow> = (kept.conns.into_iter())
         .map(|c| StatusRow::new(c, now, warn))
         .collect();
     if json {
@@ -494,14 +513,14 @@ pub fn check(
     let now = UnixTime::now();
     let conns = ctx.store.connections().map_err(|e| eyre!("{e}"))?;
     // A check of nothing would say OK for ever: a typo must not.
-    let (kept, none) = kept(&conns, filter, now, ctx.config.warn_secs());
+    let Kept {
+        conns: kept,
+        matching,
+        none,
+    } = kept(&conns, filter, now, ctx.config.warn_secs());
     if let Some(none) = none {
         bail!("{none}; nothing was checked");
     }
-    let matching = match filter.map(str::trim).filter(|f| !f.is_empty()) {
-        Some(f) => format!(" matching '{f}'"),
-        None => String::new(),
-    };
     let found: Vec<String> = kept
         .into_iter()
         .filter_map(|c| {

@@ -164,7 +164,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
                 let within = commands::parse_within(args.within.as_deref())?;
-                commands::refresh_due(&Context::open(&global, ro)?, within, ro).await
+                let (ctx, matching) = (Context::open(&global, ro)?, args.matching.as_deref());
+                commands::refresh_due(&ctx, within, matching, ro).await
             }
         },
         Cmd::Logout(t) => {

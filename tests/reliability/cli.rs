@@ -672,6 +672,30 @@ fn refresh_due_takes_every_due_connection_and_names_each_failure_and_reason() {
         (Some(0), "refreshed 3 of 3 due within 2h\n"),
         "{err}"
     );
+    // The dashboard's filter, as `R` takes the rows shown: one user's row
+    // alone, and a filter that keeps none is an error, not "nothing due".
+    let (code, said, err) = run(&["refresh", "--due", "--within", "2h", "--matching", "CRON"]);
+    assert_eq!(
+        (code, said.as_str()),
+        (Some(0), "refreshed 1 of 1 matching 'CRON' due within 2h\n"),
+        "{err}"
+    );
+    let (code, said, _) = run(&["refresh", "--due", "--matching", "bank"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        said,
+        "nothing matching 'bank' expiring within 2m or expired to refresh\n"
+    );
+    let (code, said, err) = run(&["refresh", "--due", "--matching", "nobody"]);
+    assert_eq!((code, said.as_str()), (Some(2), ""), "{err}");
+    assert!(
+        err.contains("no connection of 3 matches 'nobody'")
+            && err.contains("nothing was refreshed"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["refresh", "--matching", "cron"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--due"), "{err}");
 
     // The provider turns `n` token requests away: each is named, exit 1.
     let turned_away = |n: usize| {
