@@ -210,10 +210,15 @@ fn unrecorded(store: &dyn Store, upto: i64, to: &Path, why: &str) -> color_eyre:
     }
 }
 
-/// Deletes every line an archive file holds, a transaction at a time.
+/// Deletes every line an archive file holds, a transaction at a time, and
+/// after each leaves the store's write lock free for as long as it held it.
+/// SQLite's lock is not fair: another process waiting for it sleeps in steps
+/// (up to 100 ms) and tries again, and a loop that takes the lock back at
+/// once can keep it out for the whole archive, past its five-second wait.
 fn remove_archived(store: &dyn Store) -> Result<u64> {
     let mut total = 0;
     loop {
+        let began = std::time::Instant::now();
         let gone = store
             .remove_archived_audit(REMOVE)
             .map_err(|e| eyre!("{e}; the lines not yet removed go at the next archive"))?;
@@ -221,6 +226,7 @@ fn remove_archived(store: &dyn Store) -> Result<u64> {
             return Ok(total);
         }
         total += gone;
+        std::thread::sleep(began.elapsed());
     }
 }
 
