@@ -85,6 +85,12 @@ pub fn run(ctx: &Context, older_than: &str, to: &Path, readonly: bool) -> Result
 /// there already: an archive never replaces a file, least of all another
 /// archive.
 fn new_file_path(to: &Path) -> Result<PathBuf> {
+    if to == Path::new("-") {
+        bail!(
+            "--to - would send the lines to standard output, which cannot be made durable \
+             before they leave the store: name a new file"
+        );
+    }
     let folder = crate::store::sqlite::folder_of(to);
     let name = to.file_name().ok_or_else(|| {
         eyre!(

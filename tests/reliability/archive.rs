@@ -138,6 +138,10 @@ fn an_archive_moves_the_oldest_lines_to_a_new_file_and_records_where() {
             "write e.g. 90d",
         ),
         (readonly("1h", &none), "--readonly"),
+        (
+            archive(dir.path(), &config, "1h", Path::new("-")),
+            "name a new file",
+        ),
     ] {
         assert_eq!(out.status.code(), Some(2));
         let err = text(&out.stderr);
