@@ -19,7 +19,7 @@ use sha2::{Digest as _, Sha256};
 use super::context::Context;
 use super::output::out as say;
 use crate::domain::{AuditEntry, OpKind, UnixTime};
-use crate::store::{AuditDraft, Store};
+use crate::store::{AuditDraft, Store, StoreError};
 
 /// Lines read from the store for each write to the file.
 const PAGE: usize = 10_000;
@@ -62,7 +62,7 @@ pub fn run(ctx: &Context, older_than: &str, to: &Path, readonly: bool) -> Result
         message: written.describe(&to),
     };
     if let Err(e) = store.mark_audit_archived(plan.archived, plan.upto, record) {
-        return Err(unrecorded(store, plan.upto, &to, &e.to_string()));
+        return Err(unrecorded(store, plan.upto, &to, &e));
     }
     remove_archived(store).wrap_err_with(|| {
         format!(
@@ -190,27 +190,34 @@ fn write_file(store: &dyn Store, after: i64, upto: i64, to: &Path) -> Result<Opt
     }))
 }
 
-/// The store did not record the file. If the record did get through (a
-/// failure reported after the commit), the file is what holds those lines
-/// now and stays; otherwise it repeats lines the log keeps, and goes.
-fn unrecorded(store: &dyn Store, upto: i64, to: &Path, why: &str) -> color_eyre::Report {
-    let recorded = store
-        .audit_archive_plan(UnixTime(i64::MIN))
-        .is_ok_and(|p| p.archived == upto);
+/// The store did not record the file. A refusal is certain: another
+/// archive recorded its own file meanwhile, and this one goes. A failure
+/// of the write itself may have come after the commit: if the mark did move
+/// to this file's last line, the file is what holds those lines now and
+/// stays; otherwise it repeats lines the log keeps, and goes.
+fn unrecorded(store: &dyn Store, upto: i64, to: &Path, e: &StoreError) -> color_eyre::Report {
+    let (refused, recorded) = match e {
+        StoreError::Refused(_) | StoreError::Invalid(_) => (true, false),
+        _ => (
+            false,
+            (store.audit_archive_plan(UnixTime(i64::MIN))).is_ok_and(|p| p.archived == upto),
+        ),
+    };
     if recorded {
         return eyre!(
-            "{why}; the store did record {} as the archive of its lines, so keep the file, \
+            "{e}; the store did record {} as the archive of its lines, so keep the file, \
              and run the archive again to take them out of the log",
             to.display()
         );
     }
+    let kept = match refused {
+        true => "its lines are in the log or in the other archive's file",
+        false => "the log keeps every line",
+    };
     match std::fs::remove_file(to) {
-        Ok(()) => eyre!(
-            "{why}; the log keeps every line, and {} was removed",
-            to.display()
-        ),
-        Err(e) => eyre!(
-            "{why}; the log keeps every line: remove {} ({e}), which repeats some of them",
+        Ok(()) => eyre!("{e}; {} was removed: {kept}", to.display()),
+        Err(rm) => eyre!(
+            "{e}; {kept}: remove {} ({rm}), which repeats some of them",
             to.display()
         ),
     }
@@ -238,4 +245,71 @@ fn remove_archived(store: &dyn Store) -> Result<u64> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::store::{KeySource, OpenOptions, SqliteStore};
+
+    fn store_with_lines(dir: &Path, n: i64) -> SqliteStore {
+        let store = SqliteStore::open(OpenOptions::new(
+            dir.join("data"),
+            KeySource::File(dir.join("key")),
+        ))
+        .unwrap();
+        for i in 0..n {
+            let line = AuditDraft {
+                at: UnixTime(100 + i),
+                actor: "ops".into(),
+                op: OpKind::AddUser,
+                ok: true,
+                message: format!("line {i}"),
+            };
+            store.append_audit(None, line).unwrap();
+        }
+        store
+    }
+
+    fn record() -> AuditDraft {
+        AuditDraft {
+            at: UnixTime(1_000),
+            actor: "ops".into(),
+            op: OpKind::ArchiveAudit,
+            ok: true,
+            message: "moved".into(),
+        }
+    }
+
+    /// What becomes of a file the store did not take, for each way the
+    /// store can say so.
+    #[test]
+    fn a_file_the_store_did_not_record_goes_unless_the_record_got_through() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let store = store_with_lines(dir.path(), 3);
+        let file = dir.path().join("audit.jsonl");
+        let write = || std::fs::write(&file, "lines\n").unwrap();
+
+        write();
+        let refused = StoreError::Refused("another archive moved them".into());
+        let said = unrecorded(&store, 2, &file, &refused).to_string();
+        assert!(!file.exists(), "{said}");
+        assert!(said.contains("in the other archive's file"), "{said}");
+
+        write();
+        let failed = StoreError::Io("the disk is full".into());
+        let said = unrecorded(&store, 2, &file, &failed).to_string();
+        assert!(!file.exists(), "{said}");
+        assert!(said.contains("the log keeps every line"), "{said}");
+
+        // The write failed after its commit: the mark is this file's.
+        store.mark_audit_archived(0, 2, record()).unwrap();
+        write();
+        let said = unrecorded(&store, 2, &file, &failed).to_string();
+        assert!(file.exists(), "{said}");
+        assert!(said.contains("so keep the file"), "{said}");
+    }
 }
