@@ -7,8 +7,8 @@
 
 mod common;
 
-#[path = "reliability/archive.rs"]
-mod archive;
+#[path = "reliability/audit.rs"]
+mod audit;
 #[path = "reliability/canned.rs"]
 mod canned;
 #[path = "reliability/cli.rs"]

@@ -28,14 +28,13 @@ const PAGE: usize = 10_000;
 const REMOVE: usize = 10_000;
 
 pub fn run(ctx: &Context, older_than: &str, to: &Path, readonly: bool) -> Result<ExitCode> {
-    let age = humantime::parse_duration(older_than)
-        .map_err(|_| eyre!("--older-than '{older_than}' is not a duration: write e.g. 90d"))?;
+    let age = super::commands::duration("older-than", older_than, "90d")?;
     if readonly {
         bail!("--readonly refuses every change; nothing was moved");
     }
     let to = new_file_path(to)?;
     let store = &*ctx.store;
-    let before = UnixTime::now().plus_secs(-i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
+    let before = UnixTime::now().minus(age);
     let plan = store.audit_archive_plan(before).map_err(|e| eyre!("{e}"))?;
     if plan.left_behind > 0 {
         let removed = remove_archived(store)?;

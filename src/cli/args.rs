@@ -123,6 +123,12 @@ pub enum Cmd {
         /// At most this many entries.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Only entries from this long ago on, e.g. 1h.
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+        /// Only operations that failed.
+        #[arg(long)]
+        failed: bool,
     },
     /// Print shell completions.
     Completions {

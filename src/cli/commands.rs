@@ -495,12 +495,13 @@ pub fn status(ctx: &Context, filter: Option<&str>, json: bool) -> Result<ExitCod
 
 /// Reads `--within` before anything is opened, so a typo is the error shown.
 pub fn parse_within(within: Option<&str>) -> Result<Option<std::time::Duration>> {
-    within
-        .map(|w| {
-            humantime::parse_duration(w)
-                .map_err(|_| eyre!("--within '{w}' is not a duration: write e.g. 10m"))
-        })
-        .transpose()
+    within.map(|w| duration("within", w, "10m")).transpose()
+}
+
+/// A duration flag's value, or what to write instead.
+pub fn duration(flag: &str, text: &str, example: &str) -> Result<std::time::Duration> {
+    humantime::parse_duration(text)
+        .map_err(|_| eyre!("--{flag} '{text}' is not a duration: write e.g. {example}"))
 }
 
 pub fn check(
@@ -546,11 +547,8 @@ pub fn check(
     Ok(ExitCode::from(1))
 }
 
-pub fn audit(ctx: &Context, json: bool, connection: Option<i64>, limit: usize) -> Result<ExitCode> {
-    let entries = ctx
-        .store
-        .audit(connection.map(ConnectionId), limit)
-        .map_err(|e| eyre!("{e}"))?;
+pub fn audit(ctx: &Context, json: bool, query: &crate::store::AuditQuery) -> Result<ExitCode> {
+    let entries = ctx.store.audit_query(query).map_err(|e| eyre!("{e}"))?;
     if json {
         say!("{}", serde_json::to_string_pretty(&entries)?)?;
         return Ok(ExitCode::SUCCESS);

@@ -115,7 +115,20 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             json,
             connection,
             limit,
-        } => commands::audit(&Context::open(&global, true)?, json, connection, limit),
+            since,
+            failed,
+        } => {
+            let since = (since.as_deref())
+                .map(|s| commands::duration("since", s, "1h"))
+                .transpose()?;
+            let query = crate::store::AuditQuery {
+                connection: connection.map(crate::domain::ConnectionId),
+                since: since.map(|d| crate::domain::UnixTime::now().minus(d)),
+                failed_only: failed,
+                limit,
+            };
+            commands::audit(&Context::open(&global, true)?, json, &query)
+        }
         Cmd::Users { action } => {
             // Listing reads, as `status` does: it must not create a store
             // (and a key) where none was meant to be.

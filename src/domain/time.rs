@@ -28,6 +28,10 @@ impl UnixTime {
         self.plus_secs(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
     }
 
+    pub fn minus(self, d: Duration) -> Self {
+        self.plus_secs(-i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    }
+
     /// Seconds from `self` until `later`; negative when `later` is past.
     pub fn secs_until(self, later: UnixTime) -> i64 {
         later.0.saturating_sub(self.0)

@@ -14,6 +14,21 @@ use std::sync::Arc;
 
 use super::error::StoreError;
 
+/// Which audit lines to read (see [`Store::audit_query`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only this connection's lines.
+    pub connection: Option<ConnectionId>,
+    /// Only lines written at or after this moment. The log is read newest
+    /// first and the reading stops at the first older line, so a long log
+    /// is not read whole for the last hour of it.
+    pub since: Option<UnixTime>,
+    /// Only the lines of operations that failed.
+    pub failed_only: bool,
+    /// At most this many lines.
+    pub limit: usize,
+}
+
 /// Where archiving the audit log stands (see [`Store::audit_archive_plan`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArchivePlan {
@@ -275,7 +290,15 @@ pub trait Store: Send + Sync {
         &self,
         connection: Option<ConnectionId>,
         limit: usize,
-    ) -> Result<Vec<AuditEntry>, StoreError>;
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.audit_query(&AuditQuery {
+            connection,
+            limit,
+            ..AuditQuery::default()
+        })
+    }
+    /// The lines `query` keeps, newest first.
+    fn audit_query(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
 
     /// Where archiving the audit log stands, and the last line an archive of
     /// the lines older than `before` would move.

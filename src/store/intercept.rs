@@ -9,8 +9,8 @@ use std::sync::Arc;
 use crate::domain::{AuditEntry, Connection, ConnectionId, Flags, Secrets, UnixTime, User, UserId};
 
 use super::api::{
-    ArchivePlan, AuditDraft, Changes, ConnectionHead, ConnectionUpdate, LeaseRequest, Leased,
-    NewConnection, Settlement, Store,
+    ArchivePlan, AuditDraft, AuditQuery, Changes, ConnectionHead, ConnectionUpdate, LeaseRequest,
+    Leased, NewConnection, Settlement, Store,
 };
 use super::error::StoreError;
 
@@ -145,8 +145,8 @@ impl<H: Intercept> Store for Intercepted<H> {
     fn append_audit(&self, c: Option<ConnectionId>, a: AuditDraft) -> Result<(), StoreError> {
         self.inner.append_audit(c, a)
     }
-    fn audit(&self, c: Option<ConnectionId>, l: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        self.inner.audit(c, l)
+    fn audit_query(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        self.inner.audit_query(q)
     }
     fn lease_and_read(
         &self,

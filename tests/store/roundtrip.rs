@@ -480,3 +480,94 @@ fn changes_since_an_audit_line_name_what_another_process_wrote() {
         rest.last
     );
 }
+
+#[test]
+fn an_audit_query_reads_back_to_its_moment_and_keeps_only_what_it_asks_for() {
+    use bankdeck::store::AuditQuery;
+    let env = Env::new();
+    let (store, c) = seeded(&env, "aq");
+    let lines = [
+        (100, true),
+        (200, false),
+        (300, true),
+        (400, false),
+        (500, true),
+    ];
+    for (i, (at, ok)) in lines.into_iter().enumerate() {
+        let draft = bankdeck::store::AuditDraft {
+            at: UnixTime(NOW.0 + at),
+            ok,
+            ..audit(OpKind::Refresh, &format!("line {i}"))
+        };
+        let on = (i % 2 == 0).then_some(c);
+        store.append_audit(on, draft).unwrap();
+    }
+    let read = |q: AuditQuery| -> Vec<String> {
+        let got = store.audit_query(&AuditQuery { limit: 10, ..q }).unwrap();
+        got.into_iter().map(|e| e.message).collect()
+    };
+    let since = Some(UnixTime(NOW.0 + 250));
+    assert_eq!(
+        read(AuditQuery {
+            since,
+            ..AuditQuery::default()
+        }),
+        ["line 4", "line 3", "line 2"]
+    );
+    assert_eq!(
+        read(AuditQuery {
+            since,
+            failed_only: true,
+            ..AuditQuery::default()
+        }),
+        ["line 3"]
+    );
+    assert_eq!(
+        read(AuditQuery {
+            failed_only: true,
+            ..AuditQuery::default()
+        }),
+        ["line 3", "line 1"]
+    );
+    assert_eq!(
+        read(AuditQuery {
+            connection: Some(c),
+            since,
+            ..AuditQuery::default()
+        }),
+        ["line 4", "line 2"]
+    );
+    let one = store
+        .audit_query(&AuditQuery {
+            failed_only: true,
+            limit: 1,
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(one.len(), 1);
+}
+
+/// The log is read newest first and stops at the first line older than
+/// the moment: a line written later with a clock set back ends the reading.
+#[test]
+fn an_audit_query_since_a_moment_stops_at_the_first_older_line() {
+    use bankdeck::store::AuditQuery;
+    let env = Env::new();
+    let store = env.open();
+    for (at, m) in [(100, "a"), (900, "b"), (200, "c"), (950, "d")] {
+        let draft = bankdeck::store::AuditDraft {
+            at: UnixTime(at),
+            ..audit(OpKind::AddUser, m)
+        };
+        store.append_audit(None, draft).unwrap();
+    }
+    let got = store
+        .audit_query(&AuditQuery {
+            since: Some(UnixTime(500)),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    let got: Vec<_> = got.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(got, ["d"]);
+}

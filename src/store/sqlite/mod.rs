@@ -38,8 +38,8 @@ use crypto::FieldCipher;
 use sql_error::sql;
 
 use super::{
-    ArchivePlan, AuditDraft, Changes, ConnectionHead, ConnectionUpdate, LeaseRequest, Leased,
-    NewConnection, SecretSet, Settlement, Store, StoreError,
+    ArchivePlan, AuditDraft, AuditQuery, Changes, ConnectionHead, ConnectionUpdate, LeaseRequest,
+    Leased, NewConnection, SecretSet, Settlement, Store, StoreError,
 };
 use crate::domain::{AuditEntry, Connection, ConnectionId, Flags, Secrets, UnixTime, User, UserId};
 
@@ -311,12 +311,8 @@ impl Store for SqliteStore {
         })
     }
 
-    fn audit(
-        &self,
-        connection: Option<ConnectionId>,
-        limit: usize,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        self.read(|c, db| reads::audit(c, db, connection, limit))
+    fn audit_query(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(|c, db| reads::audit(c, db, query))
     }
 
     fn lease_and_read(

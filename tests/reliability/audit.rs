@@ -1,6 +1,7 @@
-//! `bankdeck audit archive` through the real binary: the oldest lines move
-//! to a new file, which holds exactly them, and the store records where;
-//! every refusal leaves the log and the folder as they were.
+//! The audit log through the real binary: `audit --since --failed` reads
+//! the part asked for; `audit archive` moves the oldest lines to a new file,
+//! which holds exactly them, and the store records where; every refusal
+//! leaves the log and the folder as they were.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -14,7 +15,8 @@ use super::cli::bankdeck;
 
 const DAY: i64 = 86_400;
 
-/// A store under `dir` whose log holds one line per `(days ago, message)`.
+/// A store under `dir` whose log holds one line per `(days ago, message)`;
+/// a message that starts with "failed" is a failed operation's.
 fn log_of(dir: &Path, lines: &[(i64, &str)]) -> std::sync::Arc<dyn Store> {
     let opened = store::open_with_key(&dir.join("data"), &dir.join("key"), false).unwrap();
     let now = UnixTime::now();
@@ -23,7 +25,7 @@ fn log_of(dir: &Path, lines: &[(i64, &str)]) -> std::sync::Arc<dyn Store> {
             at: now.plus_secs(-days * DAY),
             actor: "ops".into(),
             op: OpKind::AddUser,
-            ok: true,
+            ok: !message.starts_with("failed"),
             message: message.into(),
         };
         opened.store.append_audit(None, draft).unwrap();
@@ -53,6 +55,44 @@ fn archive(dir: &Path, config: &Path, older_than: &str, to: &Path) -> Output {
 
 fn messages(entries: &[AuditEntry]) -> Vec<&str> {
     entries.iter().map(|e| e.message.as_str()).collect()
+}
+
+#[test]
+fn audit_since_and_failed_read_only_the_part_asked_for() {
+    let dir = super::common::private_dir();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let lines = [
+        (9, "failed a"),
+        (5, "b"),
+        (3, "failed c"),
+        (2, "d"),
+        (1, "failed e"),
+    ];
+    drop(log_of(dir.path(), &lines));
+    let read = |args: &[&str]| {
+        let out = bankdeck(dir.path(), &config, &[&["audit", "--json"], args].concat());
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        let got: Vec<AuditEntry> = serde_json::from_slice(&out.stdout).unwrap();
+        got.into_iter().map(|e| e.message).collect::<Vec<_>>()
+    };
+    assert_eq!(read(&["--since", "4d"]), ["failed e", "d", "failed c"]);
+    assert_eq!(
+        read(&["--since", "4d", "--failed"]),
+        ["failed e", "failed c"]
+    );
+    assert_eq!(
+        read(&["--failed", "--limit", "2"]),
+        ["failed e", "failed c"]
+    );
+    assert_eq!(read(&["--failed"]).len(), 3);
+    let out = bankdeck(dir.path(), &config, &["audit", "--since", "yesterday"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("write e.g. 1h"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
