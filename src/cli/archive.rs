@@ -12,11 +12,14 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 use sha2::{Digest as _, Sha256};
 
 use super::context::Context;
+use super::interrupt::{finish_blocking_through_interrupt, stopped};
 use super::output::out as say;
 use crate::domain::{AuditEntry, OpKind, UnixTime};
 use crate::store::{AuditDraft, Store, StoreError};
@@ -27,43 +30,80 @@ const PAGE: usize = 10_000;
 /// cron job's write waits milliseconds for the store, not the whole archive.
 const REMOVE: usize = 10_000;
 
-pub fn run(ctx: &Context, older_than: &str, to: &Path, readonly: bool) -> Result<ExitCode> {
+pub async fn run(ctx: &Context, older_than: &str, to: &Path, readonly: bool) -> Result<ExitCode> {
     let age = super::commands::duration("older-than", older_than, "90d")?;
     if readonly {
         bail!("--readonly refuses every change; nothing was moved");
     }
     let to = new_file_path(to)?;
-    let store = &*ctx.store;
+    let store = Arc::clone(&ctx.store);
     let before = UnixTime::now().minus(age);
+    let older_than = older_than.to_owned();
+    finish_blocking_through_interrupt(
+        "stopping after the step under way; every line stays in the log or in a file the \
+         log names",
+        move |stop| archive(&*store, before, &older_than, &to, stop),
+    )
+    .await?
+}
+
+/// The archive itself, reading `stop` between steps: stopped while writing
+/// the file, it moves nothing and leaves no file; stopped among the deletes,
+/// it leaves the rest for the next archive, which removes them first.
+fn archive(
+    store: &dyn Store,
+    before: UnixTime,
+    older_than: &str,
+    to: &Path,
+    stop: &AtomicBool,
+) -> Result<ExitCode> {
     let plan = store.audit_archive_plan(before).map_err(|e| eyre!("{e}"))?;
     if plan.left_behind > 0 {
-        let removed = remove_archived(store)?;
+        let removed = remove_archived(store, stop)?;
         tell!(
             "removed {removed} audit line(s) that an earlier archive had written to its file \
              but not yet taken out of the log"
         );
+        if removed < plan.left_behind {
+            say(format_args!(
+                "stopped: {} line(s) an earlier archive wrote to its file are still in the \
+                 log too; the next archive removes them first\n",
+                plan.left_behind - removed
+            ))?;
+            return Ok(stopped());
+        }
     }
     let written = match plan.upto > plan.archived {
-        true => write_file(store, plan.archived, plan.upto, &to)?,
-        false => None,
+        true => write_file(store, plan.archived, plan.upto, to, stop)?,
+        false => Wrote::NoLine,
     };
-    let Some(written) = written else {
-        say(format_args!(
-            "no audit line is older than {older_than}: nothing was moved\n"
-        ))?;
-        return Ok(ExitCode::SUCCESS);
+    let written = match written {
+        Wrote::File(written) => written,
+        Wrote::NoLine => {
+            say(format_args!(
+                "no audit line is older than {older_than}: nothing was moved\n"
+            ))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Wrote::Stopped => {
+            say(format_args!(
+                "stopped before the file was complete: nothing was moved, no file was left, \
+                 and the log is as it was\n"
+            ))?;
+            return Ok(stopped());
+        }
     };
     let record = AuditDraft {
         at: UnixTime::now(),
         actor: crate::worker::os_user(),
         op: OpKind::ArchiveAudit,
         ok: true,
-        message: written.describe(&to),
+        message: written.describe(to),
     };
     if let Err(e) = store.mark_audit_archived(plan.archived, plan.upto, record) {
-        return Err(unrecorded(store, plan.upto, &to, &e));
+        return Err(unrecorded(store, plan.upto, to, &e));
     }
-    remove_archived(store).wrap_err_with(|| {
+    let removed = remove_archived(store, stop).wrap_err_with(|| {
         format!(
             "{} holds the archived lines and the store has recorded it",
             to.display()
@@ -77,6 +117,13 @@ pub fn run(ctx: &Context, older_than: &str, to: &Path, readonly: bool) -> Result
         to.display(),
         written.sha256
     ))?;
+    if removed < written.lines {
+        say(format_args!(
+            "stopped: {} of them are still in the log too; the next archive removes them first\n",
+            written.lines - removed
+        ))?;
+        return Ok(stopped());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -113,6 +160,15 @@ fn new_file_path(to: &Path) -> Result<PathBuf> {
     Ok(to)
 }
 
+/// What [`write_file`] did.
+enum Wrote {
+    File(Box<Written>),
+    /// No line was there to move.
+    NoLine,
+    /// Told to stop before the file was complete; it was removed.
+    Stopped,
+}
+
 /// What went into the file.
 struct Written {
     lines: u64,
@@ -137,9 +193,15 @@ impl Written {
 }
 
 /// Writes the lines after `after` up to `upto` to a temporary file beside
-/// `to`, makes it durable and gives it its name; `None` (and no file) when
-/// there is no such line.
-fn write_file(store: &dyn Store, after: i64, upto: i64, to: &Path) -> Result<Option<Written>> {
+/// `to`, makes it durable and gives it its name. Until it has its name,
+/// dropping the temporary file removes it: so does every early return.
+fn write_file(
+    store: &dyn Store,
+    after: i64,
+    upto: i64,
+    to: &Path,
+    stop: &AtomicBool,
+) -> Result<Wrote> {
     let folder = crate::store::sqlite::folder_of(to);
     let cannot = || format!("cannot write the archive in {}", folder.display());
     let temp = tempfile::Builder::new()
@@ -151,6 +213,9 @@ fn write_file(store: &dyn Store, after: i64, upto: i64, to: &Path) -> Result<Opt
     let (mut first, mut last) = (None, None);
     let mut from = after;
     loop {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(Wrote::Stopped);
+        }
         let page = store
             .audit_between(from, upto, PAGE)
             .map_err(|e| eyre!("{e}"))?;
@@ -167,7 +232,7 @@ fn write_file(store: &dyn Store, after: i64, upto: i64, to: &Path) -> Result<Opt
         }
     }
     let (Some(first), Some(last)) = (first, last) else {
-        return Ok(None);
+        return Ok(Wrote::NoLine);
     };
     let temp = out
         .into_inner()
@@ -181,12 +246,12 @@ fn write_file(store: &dyn Store, after: i64, upto: i64, to: &Path) -> Result<Opt
     File::open(folder)
         .and_then(|f| f.sync_all())
         .wrap_err_with(cannot)?;
-    Ok(Some(Written {
+    Ok(Wrote::File(Box::new(Written {
         lines,
         first,
         last,
         sha256: hex(&hash.finalize()),
-    }))
+    })))
 }
 
 /// The store did not record the file. A refusal is certain: another
@@ -227,9 +292,13 @@ fn unrecorded(store: &dyn Store, upto: i64, to: &Path, e: &StoreError) -> color_
 /// SQLite's lock is not fair: another process waiting for it sleeps in steps
 /// (up to 100 ms) and tries again, and a loop that takes the lock back at
 /// once can keep it out for the whole archive, past its five-second wait.
-fn remove_archived(store: &dyn Store) -> Result<u64> {
+/// Told to stop, it returns between transactions.
+fn remove_archived(store: &dyn Store, stop: &AtomicBool) -> Result<u64> {
     let mut total = 0;
     loop {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(total);
+        }
         let began = std::time::Instant::now();
         let gone = store
             .remove_archived_audit(REMOVE)

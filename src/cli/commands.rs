@@ -337,7 +337,7 @@ pub async fn refresh_due(
         let unsent = total - refreshed - failed;
         say!("stopped: {counts}, {unsent} not sent")?;
         say_reasons(reasons)?;
-        return Ok(ExitCode::from(130));
+        return Ok(super::interrupt::stopped());
     }
     say!("{counts}")?;
     say_reasons(reasons)?;

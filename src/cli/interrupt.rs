@@ -7,11 +7,19 @@
 //! saying what that may cost.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use color_eyre::eyre::{Result, eyre};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::worker::Worker;
+
+/// How a command stopped by the first signal ends: as a shell reports one
+/// ended by Ctrl-C (128 + SIGINT).
+pub(crate) fn stopped() -> std::process::ExitCode {
+    std::process::ExitCode::from(130)
+}
 
 /// `op`'s output, and whether a Ctrl-C or SIGTERM came while it ran.
 pub(crate) async fn finish_through_interrupt<T>(
@@ -40,5 +48,36 @@ pub(crate) async fn finish_through_interrupt<T>(
         out = &mut op => Ok((out, true)),
         _ = tokio::signal::ctrl_c() => Err(abandoned()),
         _ = term.recv() => Err(abandoned()),
+    }
+}
+
+/// Runs `job` on a blocking thread to its end. A Ctrl-C or SIGTERM
+/// meanwhile sets the flag `job` is handed, which it reads between steps
+/// that each leave the store and the files whole, so it stops at the next
+/// one; the operator is told `stopping` at once, to know the signal was
+/// heard.
+pub(crate) async fn finish_blocking_through_interrupt<T: Send + 'static>(
+    stopping: &str,
+    job: impl FnOnce(&AtomicBool) -> T + Send + 'static,
+) -> Result<T> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut term = signal(SignalKind::terminate())?;
+    let mut work = tokio::task::spawn_blocking({
+        let stop = Arc::clone(&stop);
+        move || job(&stop)
+    });
+    loop {
+        let name = tokio::select! {
+            out = &mut work => return match out {
+                Ok(out) => Ok(out),
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => Err(eyre!("the work was cancelled: {e}")),
+            },
+            _ = tokio::signal::ctrl_c() => "Ctrl-C",
+            _ = term.recv() => "SIGTERM",
+        };
+        if !stop.swap(true, Ordering::Relaxed) {
+            tell!("{name}: {stopping}");
+        }
     }
 }

@@ -109,7 +109,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Audit {
             action: Some(args::AuditCmd::Archive { older_than, to }),
             ..
-        } => archive::run(&Context::open(&global, ro)?, &older_than, &to, ro),
+        } => archive::run(&Context::open(&global, ro)?, &older_than, &to, ro).await,
         Cmd::Audit {
             action: None,
             json,

@@ -233,3 +233,147 @@ fn lines_an_earlier_archive_left_in_the_log_are_removed_by_the_next() {
     );
     assert_eq!(after[1].message, "moved 2 lines to elsewhere");
 }
+
+/// A store whose log holds `n` lines of 40 days ago, written straight into
+/// the file: through the store, each would be a durable commit of its own.
+fn old_log(dir: &Path, n: i64) -> std::path::PathBuf {
+    drop(log_of(dir, &[]));
+    let db = dir.join("data").join("bankdeck.db");
+    let mut raw = rusqlite::Connection::open(&db).unwrap();
+    let at = UnixTime::now().plus_secs(-40 * DAY).0;
+    let tx = raw.transaction().unwrap();
+    {
+        let mut add = tx
+            .prepare(
+                "INSERT INTO audit (at, actor, op, ok, message) \
+                 VALUES (?1, 'scheduler', 'refresh', 1, 'refreshed; access token valid for 5m')",
+            )
+            .unwrap();
+        for i in 0..n {
+            add.execute([at + i]).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    db
+}
+
+fn lines_in(db: &Path) -> i64 {
+    let raw = rusqlite::Connection::open(db).unwrap();
+    raw.query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// An archive of 300 000 lines of 40 days ago into `archives/audit.jsonl`,
+/// sent SIGINT (as Ctrl-C on a terminal) once `ready` says the folder shows
+/// the step to interrupt, and waited for.
+struct Interrupted {
+    dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    db: std::path::PathBuf,
+    folder: std::path::PathBuf,
+    to: std::path::PathBuf,
+    out: Output,
+}
+
+const OLD: i64 = 300_000;
+
+fn archive_interrupted(ready: impl Fn(&[String]) -> bool) -> Interrupted {
+    let dir = super::common::private_dir();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let db = old_log(dir.path(), OLD);
+    let folder = dir.path().join("archives");
+    std::fs::create_dir(&folder).unwrap();
+    let to = folder.join("audit.jsonl");
+    let child = super::cli::command(
+        dir.path(),
+        &config,
+        &["audit", "archive", "--older-than", "30d", "--to"],
+    )
+    .arg(&to)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let names: Vec<String> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        if ready(&names) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{names:?}");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    Interrupted {
+        dir,
+        config,
+        db,
+        folder,
+        to,
+        out,
+    }
+}
+
+#[test]
+fn ctrl_c_while_the_file_is_written_moves_nothing_and_leaves_no_file() {
+    let run =
+        archive_interrupted(|names| names.iter().any(|n| n.starts_with(".bankdeck-archive-")));
+    let (said, err) = (text(&run.out.stdout), text(&run.out.stderr));
+    assert_eq!(run.out.status.code(), Some(130), "{said}{err}");
+    assert!(
+        said.starts_with("stopped before the file was complete: nothing was moved"),
+        "{said}"
+    );
+    assert!(
+        err.starts_with("Ctrl-C: stopping after the step under way"),
+        "{err}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&run.folder).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(lines_in(&run.db), OLD);
+}
+
+#[test]
+fn ctrl_c_among_the_deletes_leaves_the_rest_to_the_next_archive() {
+    let run = archive_interrupted(|names| names.iter().any(|n| n == "audit.jsonl"));
+    let (dir, config, out) = (run.dir.path(), &run.config, &run.out);
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{said}{}", text(&out.stderr));
+    assert!(said.starts_with("moved 300000 audit line(s)"), "{said}");
+    let still: i64 = said
+        .split("stopped: ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("says how many are left: {said}"));
+    assert!(still > 0, "{said}");
+    // The file holds every line; the log, those not yet removed and the
+    // record of the file.
+    let file = std::fs::read_to_string(&run.to).unwrap();
+    assert_eq!(file.lines().count(), OLD as usize);
+    assert_eq!(lines_in(&run.db), still + 1);
+
+    let next = run.folder.join("audit-2.jsonl");
+    let out = archive(dir, config, "30d", &next);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "removed {still} audit line(s) that an earlier archive"
+        )),
+        "{err}"
+    );
+    assert!(!next.exists());
+    let log = log(dir, config);
+    assert_eq!(log.len(), 1);
+    assert!(log[0].message.starts_with("moved 300000 audit line(s)"));
+}

@@ -10,7 +10,7 @@ pub(super) fn bankdeck(dir: &Path, config: &Path, args: &[&str]) -> Output {
 }
 
 /// [`bankdeck`] not yet run, for a test that wires its pipes itself.
-fn command(dir: &Path, config: &Path, args: &[&str]) -> Command {
+pub(super) fn command(dir: &Path, config: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bankdeck"));
     command
         .args(args)
