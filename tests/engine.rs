@@ -591,3 +591,52 @@ async fn stopping_waits_for_the_refresh_already_sent_and_sends_no_other() {
     assert_ne!(env.secrets(out.id).refresh_token, before.refresh_token);
     first.await.unwrap().unwrap();
 }
+
+/// The detail pane's audit lines are the connection's newest; once the log
+/// has been archived, a connection whose every remaining line they hold is
+/// marked with the moment the log now begins, so that lines that went to
+/// an archive file are not taken for lines that never were.
+#[tokio::test]
+async fn the_detail_has_the_newest_lines_and_says_when_older_ones_were_archived() {
+    use bankdeck::store::AuditDraft;
+    use bankdeck::worker::Detail;
+    let env = Env::start().await;
+    let old = env.dapi("amira").await;
+    let busy = env.login("everifin", "lena").await;
+    for _ in 0..Detail::AUDIT_READ {
+        env.op(OpKind::Refresh, busy.id).await.unwrap();
+    }
+    let d = env.worker.detail(old.id).await.unwrap();
+    assert_eq!(d.audit.len(), 1);
+    assert_eq!(d.archived_before, None, "nothing was archived");
+
+    let plan = env
+        .store
+        .audit_archive_plan(UnixTime::now().plus_secs(1))
+        .unwrap();
+    let record = AuditDraft {
+        at: UnixTime::now(),
+        actor: "ops".into(),
+        op: OpKind::ArchiveAudit,
+        ok: true,
+        message: "moved them to audit.jsonl".into(),
+    };
+    env.store
+        .mark_audit_archived(plan.archived, plan.upto, record.clone())
+        .unwrap();
+    while env.store.remove_archived_audit(1_000).unwrap() > 0 {}
+    let d = env.worker.detail(old.id).await.unwrap();
+    assert!(d.audit.is_empty(), "{:?}", d.audit);
+    assert_eq!(d.archived_before, Some(record.at));
+
+    // More lines than the pane reads: the oldest of them say nothing of
+    // an archive, and the first is the newest.
+    for _ in 0..Detail::AUDIT_READ {
+        env.op(OpKind::Refresh, busy.id).await.unwrap();
+    }
+    env.op(OpKind::Logout, busy.id).await.unwrap();
+    let d = env.worker.detail(busy.id).await.unwrap();
+    assert_eq!(d.audit.len(), Detail::AUDIT_READ);
+    assert_eq!(d.audit[0].op, OpKind::Logout);
+    assert_eq!(d.archived_before, None);
+}

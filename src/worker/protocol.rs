@@ -109,7 +109,21 @@ pub struct Detail {
     pub access_claims: Option<Claims>,
     pub id_claims: Option<Claims>,
     pub code_claims: Option<Claims>,
+    /// The connection's newest audit lines, newest first: at most
+    /// [`Detail::AUDIT_READ`], one more than the pane shows, so that fewer
+    /// says the log holds no other.
     pub audit: Vec<AuditEntry>,
+    /// Set when the log has been archived and `audit` is all the log still
+    /// holds of this connection: its lines from before this moment, if it
+    /// had any, are in an archive file (the log's record of the archive
+    /// names it).
+    pub archived_before: Option<UnixTime>,
+}
+
+impl Detail {
+    /// The audit lines the pane shows.
+    pub const AUDIT_SHOWN: usize = 5;
+    pub const AUDIT_READ: usize = Self::AUDIT_SHOWN + 1;
 }
 
 #[derive(Debug, Clone)]

@@ -280,6 +280,7 @@ pub fn detail() -> Box<Detail> {
             ok: true,
             message: "linked from a Connect payload".into(),
         }],
+        archived_before: None,
     })
 }
 

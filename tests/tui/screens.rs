@@ -1,8 +1,10 @@
 //! Whole screens on `TestBackend`, as insta snapshots, with a fixed `now`.
 
-use bankdeck::domain::{Claims, ConnectionId, ErrorKind, OpError, OpKind, Secret, UnixTime};
+use bankdeck::domain::{
+    AuditEntry, Claims, ConnectionId, ErrorKind, OpError, OpKind, Secret, UnixTime,
+};
 use bankdeck::tui::{App, Msg, render};
-use bankdeck::worker::{Command, Event, RequestId};
+use bankdeck::worker::{Command, Detail, Event, RequestId};
 use crossterm::event::KeyCode;
 use insta::assert_snapshot;
 use ratatui::Terminal;
@@ -104,16 +106,21 @@ fn carol_claims() -> Claims {
 }
 
 fn open_detail(app: &mut App, conn: i64, claims: Option<Claims>) {
+    open_detail_with(app, conn, |d| d.access_claims = claims);
+}
+
+/// [`open_detail`] with the loaded detail changed by `change` first.
+fn open_detail_with(app: &mut App, conn: i64, change: impl FnOnce(&mut Detail)) {
     select(app, conn);
     let id = load_detail_id(&one(app.update(key('d'), NOW)), conn);
     let mut d = detail();
-    d.access_claims = claims;
     if conn != 1 {
         d.secrets.access_code = None;
         d.secrets.user_secret = None;
         d.secrets.access_token = Some(Secret::new("eyJhbGciOiJSUzI1NiJ9.access.tokenXyZ"));
         d.secrets.refresh_token = Some(Secret::new("eyJhbGciOiJIUzI1NiJ9.refresh.tokenQ7k"));
     }
+    change(&mut d);
     app.update(
         Msg::Worker(Event::Detail {
             id,
@@ -121,6 +128,46 @@ fn open_detail(app: &mut App, conn: i64, claims: Option<Claims>) {
             detail: d,
         }),
         NOW,
+    );
+}
+
+/// The pane shows the newest of the lines it was given (they come newest
+/// first), and, when the log holds no other line of the connection and has
+/// been archived, says from when the log holds lines.
+#[test]
+fn the_detail_shows_the_newest_audit_lines_and_where_older_ones_went() {
+    let line = |n: i64| AuditEntry {
+        id: n,
+        at: NOW.plus_secs(n - 100),
+        actor: "ops".into(),
+        connection: Some(ConnectionId(3)),
+        op: OpKind::Refresh,
+        ok: true,
+        message: format!("refresh number {n}"),
+    };
+    let mut app = app();
+    let read = Detail::AUDIT_READ as i64;
+    open_detail_with(&mut app, 3, |d| {
+        d.audit = (1..=read).rev().map(line).collect();
+    });
+    let shown = text_at(&mut app, 160, 50, NOW);
+    for n in 2..=read {
+        assert!(shown.contains(&format!("refresh number {n} ")), "{shown}");
+    }
+    assert!(!shown.contains("refresh number 1 "), "{shown}");
+    assert!(!shown.contains("archived"), "{shown}");
+
+    let begins = UnixTime(1_767_225_600);
+    let mut app = super::fixtures::app();
+    open_detail_with(&mut app, 3, |d| {
+        d.audit = vec![line(1)];
+        d.archived_before = Some(begins);
+    });
+    let shown = text_at(&mut app, 160, 50, NOW);
+    assert!(shown.contains("refresh number 1 "), "{shown}");
+    assert!(
+        shown.contains("before 2026-01-01T00:00:00Z: archived (`bankdeck audit`"),
+        "{shown}"
     );
 }
 

@@ -32,7 +32,6 @@ const CLAIMS: [&str; 10] = [
     "tokenID",
     "sid",
 ];
-const AUDIT_LINES: usize = 5;
 
 pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, theme: Theme) {
     let Some(c) = app.selected() else {
@@ -312,12 +311,11 @@ fn claim_text(claims: &Claims, key: &str, v: &Value, now: UnixTime) -> String {
 }
 
 fn audit_lines(detail: Option<&Detail>, theme: Theme) -> Vec<Line<'static>> {
-    let Some(d) = detail.filter(|d| !d.audit.is_empty()) else {
+    let Some(d) = detail.filter(|d| !d.audit.is_empty() || d.archived_before.is_some()) else {
         return Vec::new();
     };
     let mut out = vec![Line::styled("audit", theme.title())];
-    let skip = d.audit.len().saturating_sub(AUDIT_LINES);
-    for e in d.audit.iter().skip(skip) {
+    for e in d.audit.iter().take(Detail::AUDIT_SHOWN) {
         let (mark, style) = match e.ok {
             true => ("✓", theme.ok()),
             false => ("✗", theme.bad()),
@@ -327,6 +325,17 @@ fn audit_lines(detail: Option<&Detail>, theme: Theme) -> Vec<Line<'static>> {
             Span::styled(mark, style),
             Span::raw(format!(" {}: {}", e.actor, e.message)),
         ]));
+    }
+    // Without it, a connection whose lines were all archived showed no
+    // audit at all, as if nothing had ever been done to it.
+    if let Some(t) = d.archived_before {
+        out.push(Line::styled(
+            format!(
+                "  before {}: archived (`bankdeck audit` names the file)",
+                t.rfc3339()
+            ),
+            theme.dim(),
+        ));
     }
     out
 }
