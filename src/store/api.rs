@@ -303,6 +303,10 @@ pub trait Store: Send + Sync {
     /// Where archiving the audit log stands, and the last line an archive of
     /// the lines older than `before` would move.
     fn audit_archive_plan(&self, before: UnixTime) -> Result<ArchivePlan, StoreError>;
+    /// Once the log has been archived, the time of its first line after the
+    /// archive: the lines before it are in archive files. `None` when no
+    /// archive was ever recorded.
+    fn audit_log_begins(&self) -> Result<Option<UnixTime>, StoreError>;
     /// The audit lines after id `after` up to `upto`, oldest first, at most
     /// `limit` (an archive reads them in pages while it writes its file).
     fn audit_between(

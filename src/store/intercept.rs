@@ -72,6 +72,9 @@ impl<H: Intercept> Store for Intercepted<H> {
     fn audit_archive_plan(&self, before: UnixTime) -> Result<ArchivePlan, StoreError> {
         self.inner.audit_archive_plan(before)
     }
+    fn audit_log_begins(&self) -> Result<Option<UnixTime>, StoreError> {
+        self.inner.audit_log_begins()
+    }
     fn audit_between(&self, a: i64, u: i64, l: usize) -> Result<Vec<AuditEntry>, StoreError> {
         self.inner.audit_between(a, u, l)
     }

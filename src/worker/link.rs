@@ -365,7 +365,7 @@ impl Worker {
             .db(move |s| {
                 let audit = s.audit(Some(conn), Detail::AUDIT_READ)?;
                 let archived_before = match audit.len() < Detail::AUDIT_READ {
-                    true => log_begins_after_archive(s)?,
+                    true => s.audit_log_begins()?,
                     false => None,
                 };
                 Ok((s.secrets(conn)?, audit, archived_before))
@@ -450,17 +450,4 @@ fn client_of(cfg: &crate::config::ProviderConfig) -> Option<&crate::config::Clie
         crate::config::Family::Oidc(o) => Some(&o.client),
         crate::config::Family::Dapi(_) => None,
     }
-}
-
-/// The moment the log begins once it has been archived: its first line
-/// after the archive's mark. `None` when nothing was ever archived.
-fn log_begins_after_archive(
-    s: &dyn crate::store::Store,
-) -> Result<Option<crate::domain::UnixTime>, crate::store::StoreError> {
-    let plan = s.audit_archive_plan(crate::domain::UnixTime(i64::MIN))?;
-    if plan.archived == 0 {
-        return Ok(None);
-    }
-    let first = s.audit_between(plan.archived, i64::MAX, 1)?;
-    Ok(first.first().map(|e| e.at))
 }

@@ -67,12 +67,15 @@ fn lines_leave_only_once_marked_and_the_mark_is_itself_a_line() {
     assert_eq!(store.remove_archived_audit(10).unwrap(), 0, "none marked");
     let err = raw_delete(&env, 1).unwrap_err();
     assert!(err.contains("append-only"), "{err}");
+    assert_eq!(store.audit_log_begins().unwrap(), None, "never archived");
 
     store
         .mark_audit_archived(0, 2, audit(OpKind::ArchiveAudit, "moved 2 lines"))
         .unwrap();
     let plan = store.audit_archive_plan(UnixTime(10_000)).unwrap();
     assert_eq!((plan.archived, plan.left_behind, plan.upto), (2, 2, 3));
+    // The log begins after the mark, even while marked lines are still in it.
+    assert_eq!(store.audit_log_begins().unwrap(), Some(UnixTime(300)));
     // Above the mark, even raw SQL is refused; the mark's own line stays.
     let err = raw_delete(&env, 3).unwrap_err();
     assert!(err.contains("append-only"), "{err}");

@@ -58,6 +58,19 @@ pub(crate) fn plan(db_conn: &Db, db: &Path, before: UnixTime) -> Result<ArchiveP
     })
 }
 
+/// The time of the first line after the archive mark, if there is a mark.
+pub(crate) fn log_begins(db_conn: &Db, db: &Path) -> Result<Option<UnixTime>, StoreError> {
+    db_conn
+        .prepare_cached(
+            "SELECT at FROM audit WHERE id > (SELECT CAST(value AS INTEGER) FROM meta \
+                                              WHERE key = ?1) \
+             ORDER BY id LIMIT 1",
+        )
+        .and_then(|mut s| s.query_row([ARCHIVED_UPTO], |r| r.get(0)).optional())
+        .map(|at| at.map(UnixTime))
+        .map_err(sql(db))
+}
+
 /// The lines after `after` up to `upto`, oldest first, at most `limit`.
 pub(crate) fn between(
     db_conn: &Db,

@@ -364,6 +364,10 @@ impl Store for SqliteStore {
         self.read(|c, db| archive::plan(c, db, before))
     }
 
+    fn audit_log_begins(&self) -> Result<Option<UnixTime>, StoreError> {
+        self.read(archive::log_begins)
+    }
+
     fn audit_between(
         &self,
         after: i64,
