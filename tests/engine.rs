@@ -593,9 +593,10 @@ async fn stopping_waits_for_the_refresh_already_sent_and_sends_no_other() {
 }
 
 /// The detail pane's audit lines are the connection's newest; once the log
-/// has been archived, a connection whose every remaining line they hold is
-/// marked with the moment the log now begins, so that lines that went to
-/// an archive file are not taken for lines that never were.
+/// has been archived, a connection older than the log's first line whose
+/// every remaining line they hold is marked with the moment the log now
+/// begins, so that lines that went to an archive file are not taken for
+/// lines that never were.
 #[tokio::test]
 async fn the_detail_has_the_newest_lines_and_says_when_older_ones_were_archived() {
     use bankdeck::store::AuditDraft;
@@ -603,6 +604,10 @@ async fn the_detail_has_the_newest_lines_and_says_when_older_ones_were_archived(
     let env = Env::start().await;
     let old = env.dapi("amira").await;
     let busy = env.login("everifin", "lena").await;
+    // Times are in seconds: the archive's record, where the log will begin,
+    // comes a second after these connections were born, and one born a
+    // second after it has nothing archived.
+    let second = || tokio::time::sleep(std::time::Duration::from_millis(1_100));
     for _ in 0..Detail::AUDIT_READ {
         env.op(OpKind::Refresh, busy.id).await.unwrap();
     }
@@ -614,6 +619,7 @@ async fn the_detail_has_the_newest_lines_and_says_when_older_ones_were_archived(
         .store
         .audit_archive_plan(UnixTime::now().plus_secs(1))
         .unwrap();
+    second().await;
     let record = AuditDraft {
         at: UnixTime::now(),
         actor: "ops".into(),
@@ -628,6 +634,11 @@ async fn the_detail_has_the_newest_lines_and_says_when_older_ones_were_archived(
     let d = env.worker.detail(old.id).await.unwrap();
     assert!(d.audit.is_empty(), "{:?}", d.audit);
     assert_eq!(d.archived_before, Some(record.at));
+    second().await;
+    let young = env.dapi("zoe").await;
+    let d = env.worker.detail(young.id).await.unwrap();
+    assert_eq!(d.audit.len(), 1, "its link");
+    assert_eq!(d.archived_before, None, "born after the log's first line");
 
     // More lines than the pane reads: the oldest of them say nothing of
     // an archive, and the first is the newest.

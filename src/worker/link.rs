@@ -364,9 +364,16 @@ impl Worker {
         let (secrets, audit, archived_before) = self
             .db(move |s| {
                 let audit = s.audit(Some(conn), Detail::AUDIT_READ)?;
-                let archived_before = match audit.len() < Detail::AUDIT_READ {
+                let begins = match audit.len() < Detail::AUDIT_READ {
                     true => s.audit_log_begins()?,
                     false => None,
+                };
+                // A connection born after the log's first line had nothing
+                // archived. Born in the same second, its first lines may
+                // have gone: the pane says so rather than miss them.
+                let archived_before = match begins {
+                    Some(t) => s.connection(conn)?.filter(|c| c.created_at <= t).map(|_| t),
+                    None => None,
                 };
                 Ok((s.secrets(conn)?, audit, archived_before))
             })

@@ -113,10 +113,10 @@ pub struct Detail {
     /// [`Detail::AUDIT_READ`], one more than the pane shows, so that fewer
     /// says the log holds no other.
     pub audit: Vec<AuditEntry>,
-    /// Set when the log has been archived and `audit` is all the log still
-    /// holds of this connection: its lines from before this moment, if it
-    /// had any, are in an archive file (the log's record of the archive
-    /// names it).
+    /// Set when the log has been archived, `audit` is all the log still
+    /// holds of this connection, and the connection is older than the log's
+    /// first line: its lines from before this moment are in an archive file
+    /// (the log's record of the archive names it).
     pub archived_before: Option<UnixTime>,
 }
 
