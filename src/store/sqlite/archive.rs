@@ -22,13 +22,14 @@ use super::writes;
 use crate::domain::{AuditEntry, UnixTime};
 use crate::store::{ArchivePlan, AuditDraft, StoreError};
 
+/// The archive mark, its key bound as `?1`. Read as an integer: SQLite
+/// orders every number below every blob, so a mark compared as stored
+/// could let every line go (the delete trigger reads it the same way).
+const MARK: &str = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1";
+
 fn archived_upto(db_conn: &Db, db: &Path) -> Result<i64, StoreError> {
     db_conn
-        .query_row(
-            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1",
-            [ARCHIVED_UPTO],
-            |r| r.get(0),
-        )
+        .query_row(MARK, [ARCHIVED_UPTO], |r| r.get(0))
         .optional()
         .map(Option::unwrap_or_default)
         .map_err(sql(db))
@@ -61,11 +62,9 @@ pub(crate) fn plan(db_conn: &Db, db: &Path, before: UnixTime) -> Result<ArchiveP
 /// The time of the first line after the archive mark, if there is a mark.
 pub(crate) fn log_begins(db_conn: &Db, db: &Path) -> Result<Option<UnixTime>, StoreError> {
     db_conn
-        .prepare_cached(
-            "SELECT at FROM audit WHERE id > (SELECT CAST(value AS INTEGER) FROM meta \
-                                              WHERE key = ?1) \
-             ORDER BY id LIMIT 1",
-        )
+        .prepare_cached(&format!(
+            "SELECT at FROM audit WHERE id > ({MARK}) ORDER BY id LIMIT 1"
+        ))
         .and_then(|mut s| s.query_row([ARCHIVED_UPTO], |r| r.get(0)).optional())
         .map(|at| at.map(UnixTime))
         .map_err(sql(db))
