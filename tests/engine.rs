@@ -8,7 +8,7 @@ use bankdeck::domain::{
 };
 use bankdeck::providers::{GrantExpiry, TokenGrant};
 use bankdeck::sandbox::{FaultKind, FaultRule, SandboxOptions};
-use bankdeck::worker::WorkerOptions;
+use bankdeck::worker::{RequestId, WorkerOptions};
 use common::Env;
 
 fn state(env: &Env, id: bankdeck::domain::ConnectionId) -> ConnState {
@@ -285,7 +285,7 @@ async fn logging_in_again_renews_the_connection_of_the_same_account() {
     };
     let bare = env
         .worker
-        .adopt_login("everifin", "lena", bare)
+        .adopt_login(RequestId(1), "everifin", "lena", bare)
         .await
         .unwrap();
     assert_eq!(bare.id, c.id);
@@ -340,7 +340,11 @@ async fn oauth2_authorization_code_refresh_and_revocation() {
 #[tokio::test]
 async fn client_credentials_are_renewed_by_running_the_grant_again() {
     let env = Env::start().await;
-    let c = env.worker.client_credentials("bank", "app").await.unwrap();
+    let c = env
+        .worker
+        .client_credentials(RequestId(1), "bank", "app")
+        .await
+        .unwrap();
     assert_eq!(c.grant, bankdeck::domain::Grant::ClientCredentials);
     assert!(env.secrets(c.id).refresh_token.is_none());
     let first = env.secrets(c.id).access_token;
@@ -350,14 +354,18 @@ async fn client_credentials_are_renewed_by_running_the_grant_again() {
     // Asked for again, the token held is renewed, not doubled by a new row
     // that the scheduler would renew beside it; another user gets its own.
     let second = env.secrets(c.id).access_token;
-    let again = env.worker.client_credentials("bank", "app").await.unwrap();
+    let again = env
+        .worker
+        .client_credentials(RequestId(1), "bank", "app")
+        .await
+        .unwrap();
     assert_eq!(again.id, c.id);
     assert_eq!(again.last_op.map(|l| l.op), Some(OpKind::Refresh));
     assert_ne!(env.secrets(c.id).access_token, second);
     assert_eq!(env.sandbox.request_count("oauth2.token"), 3);
     let other = env
         .worker
-        .client_credentials("bank", "reports")
+        .client_credentials(RequestId(1), "bank", "reports")
         .await
         .unwrap();
     assert_ne!(other.id, c.id);
@@ -650,4 +658,42 @@ async fn the_detail_has_the_newest_lines_and_says_when_older_ones_were_archived(
     assert_eq!(d.audit.len(), Detail::AUDIT_READ);
     assert_eq!(d.audit[0].op, OpKind::Logout);
     assert_eq!(d.archived_before, None);
+}
+
+/// A connection for someone new brings the user in. The worker says so
+/// before the connection's own result, so that the screen lists the user at
+/// once and does not later take it for another process's.
+#[tokio::test]
+async fn a_new_users_first_connection_announces_the_user() {
+    use bankdeck::worker::Event;
+    let mut env = Env::start().await;
+    fn announced(env: &mut Env) -> Vec<(RequestId, bankdeck::domain::User)> {
+        let mut users = Vec::new();
+        while let Ok(event) = env.events.try_recv() {
+            if let Event::UserAdded { id, user } = event {
+                users.push((id, user));
+            }
+        }
+        users
+    }
+    let app = env
+        .worker
+        .client_credentials(RequestId(7), "bank", "reports")
+        .await
+        .unwrap();
+    let users = announced(&mut env);
+    assert_eq!(users.len(), 1, "{users:?}");
+    assert_eq!(users[0].0, RequestId(7));
+    assert_eq!(
+        (users[0].1.id, users[0].1.name.as_str()),
+        (app.user_id, "reports")
+    );
+
+    env.worker
+        .client_credentials(RequestId(8), "bank", "lena")
+        .await
+        .unwrap();
+    let linked = env.dapi("amira").await;
+    assert_eq!(linked.user, "amira");
+    assert_eq!(announced(&mut env), Vec::new(), "users the store had");
 }

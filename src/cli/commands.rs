@@ -135,7 +135,7 @@ pub async fn link(ctx: &Context, cmd: LinkCmd, readonly: bool) -> Result<ExitCod
     let parsed = ConnectPayload::parse(&text).map_err(|e| eyre!("{e}"))?;
     let worker = ctx.worker(readonly)?;
     let conn = worker
-        .link_dapi(&provider, &user, &label, parsed)
+        .link_dapi(RequestId(1), &provider, &user, &label, parsed)
         .await
         .map_err(|e| eyre!("{e}"))?;
     print_conn("linked", &conn, worker.now(), ctx.config.warn_secs())?;
@@ -199,7 +199,7 @@ pub async fn login(
     });
     let conn = handle
         .worker
-        .login(crate::worker::RequestId(1), provider, user)
+        .login(RequestId(1), provider, user)
         .await
         .map_err(|e| eyre!("{e}"));
     printer.abort();
@@ -216,7 +216,7 @@ pub async fn login(
 pub async fn token(ctx: &Context, provider: &str, user: &str, readonly: bool) -> Result<ExitCode> {
     let worker = ctx.worker(readonly)?;
     let conn = worker
-        .client_credentials(provider, user)
+        .client_credentials(RequestId(1), provider, user)
         .await
         .map_err(|e| eyre!("{e}"))?;
     // An app token already held is renewed in place (see the worker).

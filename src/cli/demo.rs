@@ -22,7 +22,10 @@ use crate::sandbox::{
     ConnectRequest, DEMO_APP_SECRET, DEMO_CLIENT_SECRET, Sandbox, SandboxOptions,
 };
 use crate::store::{AuditDraft, ConnectionUpdate, Store};
-use crate::worker::{ProviderEntry, Worker, WorkerOptions};
+use crate::worker::{ProviderEntry, RequestId, Worker, WorkerOptions};
+
+/// The seeding's operations: nobody waits on their events.
+const SEEDING: RequestId = RequestId(1);
 
 /// A running demo: dropping it stops the sandbox and removes the folder.
 pub struct Demo {
@@ -252,7 +255,7 @@ async fn seed(demo: &Demo) -> Result<()> {
     let c = browserless_login(&w, &bank, "jonas.berg").await?;
     shorten(demo, &c, -180)?;
     // OAuth 2.0: an app-level client-credentials token.
-    w.client_credentials("bank", crate::worker::APP_USER)
+    w.client_credentials(SEEDING, "bank", crate::worker::APP_USER)
         .await
         .map_err(|e| eyre!("{e}"))?;
     // OAuth 2.0: healthy user token.
@@ -294,7 +297,7 @@ pub async fn sandbox_link(
         user_id: Some(p.user_id),
         token_id: Some(p.token_id),
     };
-    w.link_dapi("dapi", user, bank, payload)
+    w.link_dapi(SEEDING, "dapi", user, bank, payload)
         .await
         .map_err(|e| eyre!("{e}"))
 }
@@ -308,7 +311,7 @@ async fn failed_link(w: &Worker, user: &str) -> Result<()> {
         token_id: None,
     };
     let c = w
-        .link_dapi("dapi", user, "RAKBANK", payload)
+        .link_dapi(SEEDING, "dapi", user, "RAKBANK", payload)
         .await
         .map_err(|e| eyre!("{e}"))?;
     // Expected to fail: the sandbox answers INVALID_TOKEN, as seed 002 shows.
@@ -357,7 +360,7 @@ pub async fn browserless_login(
         .map(|(_, v)| v.into_owned())
         .ok_or_else(|| eyre!("the sandbox's redirect carried no code"))?;
     let grant = p.redeem_code(&req, &code).await.map_err(|e| eyre!("{e}"))?;
-    w.adopt_login(p.name(), user, grant)
+    w.adopt_login(SEEDING, p.name(), user, grant)
         .await
         .map_err(|e| eyre!("{e}"))
 }

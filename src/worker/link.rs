@@ -27,14 +27,14 @@ impl Worker {
                 ..
             } => (
                 OpKind::Link,
-                self.link_dapi(&provider, &user, &label, payload).await,
+                self.link_dapi(id, &provider, &user, &label, payload).await,
             ),
             Command::Login { provider, user, .. } => {
                 (OpKind::Login, self.login(id, &provider, &user).await)
             }
             Command::ClientCredentials { provider, user, .. } => (
                 OpKind::ClientCredentials,
-                self.client_credentials(&provider, &user).await,
+                self.client_credentials(id, &provider, &user).await,
             ),
             Command::AddUser { name, email, .. } => {
                 return self.report_user(id, name, email).await;
@@ -80,12 +80,21 @@ impl Worker {
     }
 
     /// The named user, created (and audited) if this is the first connection
-    /// of someone new: linking is how end users arrive in practice.
-    async fn user_or_new(&self, name: &str) -> Result<User, OpError> {
-        match self.user(name).await {
-            Ok(u) => Ok(u),
-            Err(_) => self.add_user(name, None).await,
+    /// of someone new: linking is how end users arrive in practice. A new
+    /// user is announced before the connection that brought it, so the
+    /// screen lists it at once and does not later take it for another
+    /// process's.
+    async fn user_or_new(&self, id: RequestId, name: &str) -> Result<User, OpError> {
+        if let Ok(user) = self.user(name).await {
+            return Ok(user);
         }
+        let user = self.add_user(name, None).await?;
+        self.emit(Event::UserAdded {
+            id,
+            user: user.clone(),
+        })
+        .await;
+        Ok(user)
     }
 
     async fn user(&self, name: &str) -> Result<User, OpError> {
@@ -102,6 +111,7 @@ impl Worker {
     /// Files a Connect success payload as a new Dapi connection with its code pending.
     pub async fn link_dapi(
         &self,
+        id: RequestId,
         provider: &str,
         user: &str,
         label: &str,
@@ -115,7 +125,7 @@ impl Worker {
             )));
         };
         let ttl = dapi.access_code_ttl;
-        let user = self.user_or_new(user).await?;
+        let user = self.user_or_new(id, user).await?;
         let now = self.now();
         // The code's own `exp` wins (seed 002's sample lives 300 s, not the documented 30 min).
         let code_exp = Claims::decode(payload.access_code.expose())
@@ -186,7 +196,7 @@ impl Worker {
         };
         let grant = browser_login(slot.client.as_ref(), opts, on_url).await?;
         // Only a completed login brings a new user in.
-        let user = self.user_or_new(user).await?;
+        let user = self.user_or_new(id, user).await?;
         self.file_grant(
             provider,
             user,
@@ -199,6 +209,7 @@ impl Worker {
 
     pub async fn client_credentials(
         &self,
+        id: RequestId,
         provider: &str,
         user: &str,
     ) -> Result<Connection, OpError> {
@@ -207,7 +218,7 @@ impl Worker {
         if slot.config.kind() == ProviderKind::Dapi {
             return Err(OpError::not_allowed("Dapi has no client-credentials grant"));
         }
-        let user = self.user_or_new(user).await?;
+        let user = self.user_or_new(id, user).await?;
         // One app token per provider and user: asked for again, the grant
         // renews the one held (as `r` on its row does) instead of adding a
         // row the scheduler would keep renewing beside it.
@@ -241,12 +252,13 @@ impl Worker {
     /// Files a grant a login produced elsewhere (the demo's browserless login).
     pub async fn adopt_login(
         &self,
+        id: RequestId,
         provider: &str,
         user: &str,
         grant: TokenGrant,
     ) -> Result<Connection, OpError> {
         self.refuse_if_readonly()?;
-        let user = self.user_or_new(user).await?;
+        let user = self.user_or_new(id, user).await?;
         self.file_grant(
             provider,
             user,

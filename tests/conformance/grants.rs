@@ -3,7 +3,7 @@
 
 use bankdeck::domain::{AccessExpiry, Claims, ErrorKind, Grant, OpKind, StateKind, UnixTime};
 use bankdeck::providers::{Http, discovery};
-use bankdeck::worker::APP_USER;
+use bankdeck::worker::{APP_USER, RequestId};
 
 use crate::harness::LOGIN;
 use crate::rig::{SCOPES, assert_kind, scope_list, setup};
@@ -54,7 +54,7 @@ async fn client_credentials_token_is_filed_and_active_at_the_provider() {
     let before = UnixTime::now();
     let conn = rig
         .worker
-        .client_credentials("basic", APP_USER)
+        .client_credentials(RequestId(1), "basic", APP_USER)
         .await
         .expect("client credentials grant");
     assert_eq!(conn.grant, Grant::ClientCredentials);
@@ -110,7 +110,7 @@ async fn client_auth_method_is_used(provider: &str) {
         .expect("refresh authenticates");
     assert_ne!(rig.refresh_token(conn.id), rt);
     rig.worker
-        .client_credentials(provider, APP_USER)
+        .client_credentials(RequestId(1), provider, APP_USER)
         .await
         .expect("client credentials authenticate");
     let said = op.introspect(&rig.access_token(conn.id)).await;
@@ -132,7 +132,7 @@ async fn client_secret_basic_authenticates_every_call() {
     let (_sh, rig, _op) = setup().await;
     let e = assert_kind(
         rig.worker
-            .client_credentials("basic-as-post", APP_USER)
+            .client_credentials(RequestId(1), "basic-as-post", APP_USER)
             .await,
         ErrorKind::Config,
     );

@@ -39,7 +39,7 @@ async fn unauthorized_client_from_the_server_is_a_config_error() {
     .await;
     let e = env
         .worker
-        .client_credentials("bank", "app")
+        .client_credentials(RequestId(1), "bank", "app")
         .await
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Config, "{e}");
