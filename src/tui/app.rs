@@ -18,7 +18,7 @@ use super::forms::Mode;
 use super::keymap::Keymap;
 use super::line_edit::LineEdit;
 use super::run::RunOptions;
-use super::view::{Haystacks, SortKey, Sorted};
+use super::view::{Haystacks, SortKey, Sorted, TextWidths};
 
 /// An operation sent to the worker and not finished.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +91,8 @@ pub struct App {
     pub(crate) by_id: rustc_hash::FxHashMap<ConnectionId, usize>,
     /// The filter's lower-cased words of every row, once a filter was typed.
     pub(crate) haystacks: Option<Haystacks>,
+    /// What the table's text columns hold at their widest.
+    pub(crate) widths: TextWidths,
     pub(crate) users: Vec<User>,
     /// Counts by state, overall and per user: see `counts.rs`.
     pub(crate) states: StateCounts,
@@ -151,6 +153,7 @@ impl App {
             conns: Vec::new(),
             by_id: rustc_hash::FxHashMap::default(),
             haystacks: None,
+            widths: TextWidths::default(),
             users: Vec::new(),
             states: StateCounts::new(now, opts.warn_secs),
             order: Vec::new(),

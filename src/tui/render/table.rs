@@ -14,6 +14,7 @@ use crate::domain::{ConnState, Connection, UnixTime};
 
 use super::super::app::App;
 use super::super::layout;
+use super::super::view::TextWidths;
 use super::theme::Theme;
 
 /// Wide enough for `logged out (access valid 04:12)`; longer states
@@ -22,7 +23,7 @@ const STATE_WIDTH: u16 = 31;
 
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Col {
     Mark,
     User,
@@ -34,24 +35,98 @@ enum Col {
     LastOp,
 }
 
-fn columns(width: u16) -> Vec<(Col, &'static str, Constraint)> {
+/// Cells between two columns: the table's default spacing.
+const GAP: u16 = 1;
+
+/// How narrow the state may get on the narrowest screen, the text columns
+/// already at their least.
+const STATE_LEAST: u16 = 24;
+
+/// How wide the state may grow on a wide screen: most failures then read
+/// whole in the table.
+const STATE_MAX: u16 = 72;
+
+/// The columns that fit `width` (the table's outer width, borders
+/// included), each with its width in cells.
+///
+/// User, label and provider are as wide as the widest such text (`text`,
+/// with a cap), not a share of the screen: short provider names left
+/// half-empty columns while the state beside them was cut. When the screen
+/// is wider than every column needs, the state grows first, then the text
+/// columns share what is left; when it is narrower, the widest text column
+/// gives way first.
+fn columns(width: u16, text: TextWidths) -> Vec<(Col, &'static str, u16)> {
+    let fitted = |widest: u16, head: &str, cap: u16| widest.max(head.len() as u16).min(cap);
+    // (column, header, narrowest, wanted)
     let mut cols = vec![
-        (Col::Mark, "", Constraint::Length(2)),
-        (Col::User, "user", Constraint::Fill(2)),
-        (Col::Label, "bank / label", Constraint::Fill(2)),
-        (Col::Provider, "provider", Constraint::Fill(2)),
-        (Col::State, "state", Constraint::Length(STATE_WIDTH)),
-        (Col::Left, "time left", Constraint::Length(16)),
-        (Col::Scopes, "scopes", Constraint::Fill(2)),
-        (Col::LastOp, "last op", Constraint::Length(LAST_OP_WIDTH)),
+        (Col::Mark, "", 2, 2),
+        (Col::User, "user", 6, fitted(text.user, "user", 24)),
+        (
+            Col::Label,
+            "bank / label",
+            6,
+            fitted(text.label, "bank / label", 24),
+        ),
+        (
+            Col::Provider,
+            "provider",
+            6,
+            fitted(text.provider, "provider", 16),
+        ),
+        (Col::State, "state", STATE_WIDTH, STATE_WIDTH),
+        (Col::Left, "time left", 16, 16),
+        (Col::Scopes, "scopes", 6, 20),
+        (Col::LastOp, "last op", LAST_OP_WIDTH, LAST_OP_WIDTH),
     ];
     let drop_order = [(150, Col::Scopes), (120, Col::LastOp), (95, Col::Provider)];
     for (min, col) in drop_order {
         if width < min {
-            cols.retain(|(c, _, _)| *c != col);
+            cols.retain(|(c, ..)| *c != col);
         }
     }
-    cols
+    let gaps = GAP * (cols.len() as u16 - 1);
+    let room = width.saturating_sub(2).saturating_sub(gaps);
+    let mut widths: Vec<u16> = cols.iter().map(|c| c.3).collect();
+    let flexible = |col: Col| matches!(col, Col::User | Col::Label | Col::Provider | Col::Scopes);
+    let wanted: u16 = widths.iter().sum();
+    if wanted > room {
+        // The state gives way only once the text columns are at their
+        // least, and no further than its own.
+        let state_least = |i: usize| match cols[i].0 {
+            Col::State => Some(STATE_LEAST),
+            _ => None,
+        };
+        for _ in 0..wanted - room {
+            let widest = (0..cols.len())
+                .filter(|&i| flexible(cols[i].0) && widths[i] > cols[i].2)
+                .max_by_key(|&i| (widths[i], std::cmp::Reverse(i)))
+                .or_else(|| {
+                    (0..cols.len()).find(|&i| state_least(i).is_some_and(|l| widths[i] > l))
+                });
+            match widest {
+                Some(i) => widths[i] -= 1,
+                None => break,
+            }
+        }
+    } else {
+        let mut spare = room - wanted;
+        if let Some(i) = cols.iter().position(|c| c.0 == Col::State) {
+            let grow = spare.min(STATE_MAX - widths[i]);
+            widths[i] += grow;
+            spare -= grow;
+        }
+        let shares: Vec<usize> = (0..cols.len()).filter(|&i| flexible(cols[i].0)).collect();
+        for (n, &i) in shares.iter().enumerate() {
+            let left = (shares.len() - n) as u16;
+            let grow = spare / left;
+            widths[i] += grow;
+            spare -= grow;
+        }
+    }
+    cols.iter()
+        .zip(widths)
+        .map(|(&(col, head, ..), w)| (col, head, w))
+        .collect()
 }
 
 pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, theme: Theme) {
@@ -65,7 +140,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
         frame.render_widget(text, area);
         return;
     }
-    let cols = columns(area.width);
+    let cols = columns(area.width, app.widths);
     let offset = layout::keep_visible(app.offset, app.cursor, rows_on_screen, app.order.len());
     let end = (offset + rows_on_screen).min(app.order.len());
     let rows: Vec<Row> = (offset..end)
@@ -79,7 +154,10 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
         })
         .collect();
     let header = Row::new(cols.iter().map(|(_, h, _)| Cell::from(*h))).style(theme.title());
-    let widths: Vec<Constraint> = cols.iter().map(|(_, _, w)| *w).collect();
+    let widths: Vec<Constraint> = cols
+        .iter()
+        .map(|(_, _, w)| Constraint::Length(*w))
+        .collect();
     let table = Table::new(rows, widths).header(header).block(block);
     frame.render_widget(table, area);
 }
@@ -116,20 +194,20 @@ fn empty_text(app: &App) -> &'static str {
 fn cells(
     app: &App,
     c: &Connection,
-    cols: &[(Col, &'static str, Constraint)],
+    cols: &[(Col, &'static str, u16)],
     selected: bool,
     now: UnixTime,
     theme: Theme,
 ) -> Vec<Cell<'static>> {
     let state = ConnState::derive(c, now, app.warn_secs);
     cols.iter()
-        .map(|(col, _, _)| match col {
+        .map(|&(col, _, width)| match col {
             Col::Mark => Cell::from(mark(app, c, selected)),
             Col::User => Cell::from(c.user.clone()),
             Col::Label => Cell::from(c.label.clone()),
             Col::Provider => Cell::from(c.provider.clone()),
             Col::State => {
-                let text = fit(state.describe(now), usize::from(STATE_WIDTH));
+                let text = fit(state.describe(now), usize::from(width));
                 Cell::from(Span::styled(text, theme.state(state.kind())))
             }
             Col::Left => Cell::from(state.time_left(now)),
@@ -179,4 +257,87 @@ pub(super) fn fit(text: String, width: usize) -> String {
     let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
     cut.push('…');
     cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(user: u16, label: u16, provider: u16) -> TextWidths {
+        TextWidths {
+            user,
+            label,
+            provider,
+        }
+    }
+
+    fn width_of(cols: &[(Col, &'static str, u16)], col: Col) -> Option<u16> {
+        cols.iter().find(|c| c.0 == col).map(|c| c.2)
+    }
+
+    /// Every cell inside the borders is given out, no more.
+    fn fills(cols: &[(Col, &'static str, u16)], width: u16) {
+        let used: u16 = cols.iter().map(|c| c.2).sum::<u16>() + GAP * (cols.len() as u16 - 1);
+        assert_eq!(used, width - 2, "{cols:?}");
+    }
+
+    #[test]
+    fn text_columns_are_as_wide_as_their_text_and_the_state_takes_the_room() {
+        let cols = columns(150, text(12, 16, 8));
+        fills(&cols, 150);
+        assert_eq!(width_of(&cols, Col::User), Some(12));
+        assert_eq!(width_of(&cols, Col::Label), Some(16));
+        assert_eq!(width_of(&cols, Col::Provider), Some(8));
+        let state = width_of(&cols, Col::State).unwrap();
+        assert!(state > STATE_WIDTH && state <= STATE_MAX, "{state}");
+        // Headers are never cut for short text.
+        assert_eq!(width_of(&cols, Col::Label), Some(16));
+        let cols = columns(150, text(2, 3, 3));
+        assert_eq!(width_of(&cols, Col::User), Some(4), "as wide as `user`");
+        assert_eq!(
+            width_of(&cols, Col::Label),
+            Some(12),
+            "as wide as `bank / label`"
+        );
+    }
+
+    #[test]
+    fn past_the_states_limit_the_text_columns_share_the_room() {
+        let cols = columns(250, text(10, 10, 10));
+        fills(&cols, 250);
+        assert_eq!(width_of(&cols, Col::State), Some(STATE_MAX));
+        assert!(width_of(&cols, Col::User).unwrap() > 10);
+    }
+
+    #[test]
+    fn long_text_is_capped_and_on_a_narrow_screen_the_widest_gives_way_first() {
+        let cols = columns(200, text(60, 40, 30));
+        assert_eq!(width_of(&cols, Col::User), Some(24));
+        assert_eq!(width_of(&cols, Col::Provider), Some(16));
+
+        let cols = columns(100, text(24, 10, 16));
+        fills(&cols, 100);
+        assert_eq!(width_of(&cols, Col::State), Some(STATE_WIDTH));
+        assert_eq!(width_of(&cols, Col::Left), Some(16));
+        let (user, label) = (width_of(&cols, Col::User), width_of(&cols, Col::Label));
+        assert_eq!(label, Some(12), "untouched while the user is wider");
+        assert!(user.unwrap() < 24 && user.unwrap() >= 12, "{user:?}");
+    }
+
+    /// The narrowest screen bankdeck draws: columns drop out, the text
+    /// columns go down to their least, then the state gives way, and the
+    /// time left stays whole.
+    #[test]
+    fn on_the_narrowest_screen_every_column_left_still_fits() {
+        let cols = columns(60, text(24, 24, 16));
+        fills(&cols, 60);
+        assert_eq!(width_of(&cols, Col::Provider), None);
+        assert_eq!(width_of(&cols, Col::LastOp), None);
+        assert_eq!(width_of(&cols, Col::Scopes), None);
+        assert_eq!(width_of(&cols, Col::User), Some(6));
+        assert_eq!(width_of(&cols, Col::Label), Some(6));
+        assert_eq!(width_of(&cols, Col::Left), Some(16));
+        let state = width_of(&cols, Col::State).unwrap();
+        assert!((STATE_LEAST..STATE_WIDTH).contains(&state), "{state}");
+    }
 }

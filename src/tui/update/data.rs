@@ -26,6 +26,7 @@ impl App {
         self.order.clear();
         // Built again on the first filter keystroke: most sessions never filter.
         self.haystacks = None;
+        self.widths = view::TextWidths::of(&conns);
         self.conns = conns;
         self.users = users;
         sort_users(&mut self.users);
@@ -65,6 +66,7 @@ pub(super) fn sort_users(users: &mut [User]) {
 /// rebuilds it, so a bulk refresh of thousands of rows re-sorts 100 000
 /// rows once a second rather than once per result.
 pub(super) fn upsert(app: &mut App, conn: Connection, now: UnixTime) -> Vec<Command> {
+    app.widths.take(&conn);
     match app.by_id.get(&conn.id).copied() {
         Some(i) if i < app.conns.len() => {
             if !view::Haystacks::same_words(&app.conns[i], &conn) {
