@@ -93,23 +93,50 @@ impl<'a> StatusRow<'a> {
     }
 }
 
-/// A fixed-width table for people; columns are cut, never wrapped.
+/// A table for people: each column as wide as what it holds, up to a cap
+/// past which it is cut (never wrapped); the scopes close each line, and no
+/// line ends in spaces. Scripts read `--json`.
 pub fn table(rows: &[StatusRow<'_>]) -> String {
-    let mut out = format!(
-        "{:>6}  {:<16} {:<12} {:<7} {:<34} {:<16} {}\n",
-        "ID", "USER", "PROVIDER", "KIND", "STATE", "TIME LEFT", "SCOPES"
-    );
+    // (header, cap, the cell of a row)
+    type Cell = for<'r> fn(&'r StatusRow<'_>) -> std::borrow::Cow<'r, str>;
+    let columns: [(&str, usize, Cell); 7] = [
+        ("USER", 24, |r| r.user.into()),
+        ("LABEL", 24, |r| r.label.into()),
+        ("PROVIDER", 16, |r| r.provider.into()),
+        ("KIND", 6, |r| r.kind.into()),
+        ("STATE", 48, |r| r.state_text.as_str().into()),
+        ("TIME LEFT", 16, |r| r.time_left.as_str().into()),
+        ("SCOPES", 40, |r| r.scopes.join(" ").into()),
+    ];
+    let widths: Vec<usize> = columns
+        .iter()
+        .map(|(head, cap, cell)| {
+            let widest = rows.iter().map(|r| cell(r).width()).max().unwrap_or(0);
+            widest.max(head.width()).min(*cap)
+        })
+        .collect();
+    let id_width = rows
+        .iter()
+        .map(|r| r.id.to_string().len())
+        .max()
+        .unwrap_or(0)
+        .max(2);
+    let mut out = String::new();
+    let mut line = |id: &str, cells: &mut dyn Iterator<Item = std::borrow::Cow<'_, str>>| {
+        let mut text = format!("{id:>id_width$}");
+        for (cell, width) in cells.zip(&widths) {
+            text.push_str("  ");
+            text.push_str(&fit(&cell, *width));
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line("ID", &mut columns.iter().map(|(head, ..)| (*head).into()));
     for r in rows {
-        out.push_str(&format!(
-            "{:>6}  {} {} {:<7} {} {:<16} {}\n",
-            r.id,
-            fit(r.user, 16),
-            fit(r.provider, 12),
-            r.kind,
-            fit(&r.state_text, 34),
-            r.time_left,
-            cut(&r.scopes.join(" "), 40)
-        ));
+        line(
+            &r.id.to_string(),
+            &mut columns.iter().map(|(_, _, cell)| cell(r)),
+        );
     }
     out
 }
@@ -145,6 +172,83 @@ pub fn cut(s: &str, columns: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row<'a>(
+        id: i64,
+        user: &'a str,
+        label: &'a str,
+        state: &str,
+        scopes: &'a [String],
+    ) -> StatusRow<'a> {
+        StatusRow {
+            id,
+            user,
+            provider: "dapi",
+            kind: "dapi",
+            label,
+            state: "active",
+            state_text: state.to_string(),
+            time_left: "permanent".to_string(),
+            code_expires_at: None,
+            access_expires_at: None,
+            permanent: true,
+            refresh_expires_at: None,
+            scopes,
+            denied_scopes: &[],
+            products: &[],
+            last_error: None,
+            last_op: None,
+            connection_id: None,
+        }
+    }
+
+    /// Where each header starts, in terminal columns, and where each row's
+    /// cells do: every line lines up with the header.
+    fn starts(line: &str, marks: &[&str]) -> Vec<usize> {
+        marks
+            .iter()
+            .map(|m| line[..line.find(m).unwrap_or_else(|| panic!("{m:?} in {line:?}"))].width())
+            .collect()
+    }
+
+    #[test]
+    fn the_status_table_fits_its_text_shows_the_label_and_lines_up() {
+        let scopes = ["accounts".to_string(), "balance".to_string()];
+        let long = "a failure whose reason goes on well past what a column of the table holds";
+        let rows = [
+            row(7, "amira", "Emirates NBD", "active", &scopes),
+            row(12345, "山田太郎", "FAB", long, &[]),
+        ];
+        let text = table(&rows);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        let heads = starts(
+            lines[0],
+            &["USER", "LABEL", "PROVIDER", "STATE", "TIME LEFT"],
+        );
+        assert_eq!(
+            starts(
+                lines[1],
+                &["amira", "Emirates NBD", "dapi", "active", "permanent"]
+            ),
+            heads
+        );
+        assert_eq!(
+            starts(
+                lines[2],
+                &["山田太郎", "FAB", "dapi", "a failure", "permanent"]
+            ),
+            heads
+        );
+        // As wide as the widest cell: the longest label, not a fixed width.
+        assert_eq!(heads[2] - heads[1], "Emirates NBD".len() + 2, "{text}");
+        assert!(
+            lines[2].contains("a failure whose reason goes on well past what a…"),
+            "{text}"
+        );
+        assert!(lines[1].ends_with("accounts balance"), "{text}");
+        assert!(lines.iter().all(|l| !l.ends_with(' ')), "{text:?}");
+    }
 
     #[test]
     fn wide_names_are_cut_and_padded_by_columns_not_chars() {
