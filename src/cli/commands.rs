@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use color_eyre::eyre::{Result, bail, eyre};
+use unicode_width::UnicodeWidthStr;
 
 use super::args::{ConfigCmd, LinkCmd, Target, UsersCmd};
 use super::context::Context;
@@ -550,24 +551,54 @@ pub fn check(
 pub fn audit(ctx: &Context, json: bool, query: &crate::store::AuditQuery) -> Result<ExitCode> {
     let entries = ctx.store.audit_query(query).map_err(|e| eyre!("{e}"))?;
     if json {
+        // The same objects as the archive's lines: `status --json` has the names.
         say!("{}", serde_json::to_string_pretty(&entries)?)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let names = whose(ctx, &entries);
+    let width = names
+        .values()
+        .map(|n| UnicodeWidthStr::width(n.as_str()))
+        .max()
+        .unwrap_or(0)
+        .min(WHO_WIDTH);
     for e in entries {
-        say!("{}", audit_line(&e))?;
+        let who = e
+            .connection
+            .and_then(|c| names.get(&c))
+            .map_or("-", String::as_str);
+        say!("{}", audit_line(&e, &fit(who, width.max(1))).trim_end())?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// One entry as `audit` prints it: time, actor, connection, operation,
-/// result and message, in columns.
-fn audit_line(e: &AuditEntry) -> String {
+/// The widest `user / label` column `audit` gives.
+const WHO_WIDTH: usize = 36;
+
+/// `user / label` of every connection the entries name, read in one go: a
+/// connection's id alone does not say whom to call. A connection the store
+/// cannot read is left out (its lines show `-`) rather than failing the log.
+fn whose(ctx: &Context, entries: &[AuditEntry]) -> HashMap<ConnectionId, String> {
+    let mut ids: Vec<ConnectionId> = entries.iter().filter_map(|e| e.connection).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let read = ctx.store.connections_by_id(&ids);
+    ids.into_iter()
+        .zip(read)
+        .filter_map(|(id, c)| Some((id, c.ok()??)))
+        .map(|(id, c)| (id, format!("{} / {}", c.user, c.label)))
+        .collect()
+}
+
+/// One entry as `audit` prints it: time, actor, connection and whose it is,
+/// operation, result and message, in columns.
+fn audit_line(e: &AuditEntry, who: &str) -> String {
     let conn = e
         .connection
         .map_or_else(|| "-".to_string(), |c| c.to_string());
     let result = if e.ok { "ok" } else { "FAILED" };
     format!(
-        "{}  {:<12} {:>6}  {:<18} {:<6} {}",
+        "{}  {:<12} {:>6} {who}  {:<18} {:<6} {}",
         e.at, e.actor, conn, e.op, result, e.message
     )
 }
@@ -589,20 +620,22 @@ mod tests {
             message: "m".into(),
         };
         let lines = [
-            audit_line(&entry(OpKind::Link, true, Some(ConnectionId(1)))),
-            audit_line(&entry(
-                OpKind::ClientCredentials,
-                false,
-                Some(ConnectionId(12)),
-            )),
-            audit_line(&entry(OpKind::AddUser, true, None)),
+            audit_line(
+                &entry(OpKind::Link, true, Some(ConnectionId(1))),
+                "amira / FAB",
+            ),
+            audit_line(
+                &entry(OpKind::ClientCredentials, false, Some(ConnectionId(12))),
+                "app / bank ",
+            ),
+            audit_line(&entry(OpKind::AddUser, true, None), "           "),
         ];
         assert_eq!(
             lines,
             [
-                "2023-11-14T22:13:20Z  root              1  link               ok     m",
-                "2023-11-14T22:13:20Z  root             12  client_credentials FAILED m",
-                "2023-11-14T22:13:20Z  root              -  add_user           ok     m",
+                "2023-11-14T22:13:20Z  root              1 amira / FAB  link               ok     m",
+                "2023-11-14T22:13:20Z  root             12 app / bank   client_credentials FAILED m",
+                "2023-11-14T22:13:20Z  root              -              add_user           ok     m",
             ]
         );
     }

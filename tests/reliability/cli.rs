@@ -934,3 +934,47 @@ fn sigterm_during_refresh_due_finishes_what_was_sent_and_sends_no_more() {
         .count();
     assert_eq!(refreshes, 1, "{lines}");
 }
+
+/// A line of `audit` says whose connection it was (`user / label`), as
+/// `status` names it, and `status` shows the label the filter reads.
+#[test]
+fn audit_and_status_name_the_user_and_bank_of_each_connection() {
+    let dir = super::common::private_dir();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let run = |args: &[&str]| {
+        let out = bankdeck(dir.path(), &config, args);
+        let said = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{args:?}: {said}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["generate", "--connections", "30", "--users", "6"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&run(&["status", "--json"])).unwrap();
+    let name = |id: i64| {
+        let row = rows.iter().find(|r| r["id"] == id).unwrap();
+        let field = |f: &str| row[f].as_str().unwrap().to_string();
+        (field("user"), field("label"))
+    };
+
+    let audit = run(&["audit", "--limit", "100"]);
+    let mut named = 0;
+    for line in audit.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let Ok(id) = fields[2].parse::<i64>() else {
+            continue;
+        };
+        let (user, label) = name(id);
+        assert!(line.contains(&format!(" {id} {user} / {label} ")), "{line}");
+        named += 1;
+    }
+    assert_eq!(named, 30, "one line per connection generated:\n{audit}");
+
+    let status = run(&["status"]);
+    assert!(status.lines().next().unwrap().contains("LABEL"), "{status}");
+    for line in status.lines().skip(1) {
+        let id: i64 = line.split_whitespace().next().unwrap().parse().unwrap();
+        let (user, label) = name(id);
+        assert!(line.contains(&format!("{user}  ")), "{line}");
+        assert!(line.contains(&label), "{line}");
+    }
+}
