@@ -44,7 +44,7 @@ const STATE_LEAST: u16 = 24;
 
 /// How wide the state may grow on a wide screen: most failures then read
 /// whole in the table.
-const STATE_MAX: u16 = 72;
+const STATE_MAX: u16 = 90;
 
 /// The columns that fit `width` (the table's outer width, borders
 /// included), each with its width in cells.
@@ -52,8 +52,8 @@ const STATE_MAX: u16 = 72;
 /// User, label and provider are as wide as the widest such text (`text`,
 /// with a cap), not a share of the screen: short provider names left
 /// half-empty columns while the state beside them was cut. When the screen
-/// is wider than every column needs, the state grows first, then the text
-/// columns share what is left; when it is narrower, the widest text column
+/// is wider than every column needs, the state grows first, then the last
+/// operation (to its whole name), then the text columns share what is left; when it is narrower, the widest text column
 /// gives way first.
 fn columns(width: u16, text: TextWidths) -> Vec<(Col, &'static str, u16)> {
     let fitted = |widest: u16, head: &str, cap: u16| widest.max(head.len() as u16).min(cap);
@@ -110,10 +110,12 @@ fn columns(width: u16, text: TextWidths) -> Vec<(Col, &'static str, u16)> {
         }
     } else {
         let mut spare = room - wanted;
-        if let Some(i) = cols.iter().position(|c| c.0 == Col::State) {
-            let grow = spare.min(STATE_MAX - widths[i]);
-            widths[i] += grow;
-            spare -= grow;
+        for (col, most) in [(Col::State, STATE_MAX), (Col::LastOp, LAST_OP_MAX)] {
+            if let Some(i) = cols.iter().position(|c| c.0 == col) {
+                let grow = spare.min(most - widths[i]);
+                widths[i] += grow;
+                spare -= grow;
+            }
         }
         let shares: Vec<usize> = (0..cols.len()).filter(|&i| flexible(cols[i].0)).collect();
         for (n, &i) in shares.iter().enumerate() {
@@ -212,7 +214,7 @@ fn cells(
             }
             Col::Left => Cell::from(state.time_left(now)),
             Col::Scopes => Cell::from(c.scopes.short()),
-            Col::LastOp => last_op(c, now, theme),
+            Col::LastOp => last_op(c, now, width, theme),
         })
         .collect()
 }
@@ -229,10 +231,12 @@ fn mark(app: &App, c: &Connection, selected: bool) -> String {
 }
 
 const LAST_OP_WIDTH: u16 = 20;
+/// `client_credentials ✓ 59m ago`, whole.
+const LAST_OP_MAX: u16 = 29;
 
 /// `refresh ✓ 2m ago`: the mark says the outcome, colour only repeats it.
 /// A long name (`client_credentials`) is cut, never the outcome or its age.
-fn last_op(c: &Connection, now: UnixTime, theme: Theme) -> Cell<'static> {
+fn last_op(c: &Connection, now: UnixTime, width: u16, theme: Theme) -> Cell<'static> {
     let Some(op) = &c.last_op else {
         return Cell::from("—");
     };
@@ -241,7 +245,7 @@ fn last_op(c: &Connection, now: UnixTime, theme: Theme) -> Cell<'static> {
         false => ("✗", theme.bad()),
     };
     let ago = format!(" {} ago", format_ago(op.at.secs_until(now)));
-    let room = usize::from(LAST_OP_WIDTH).saturating_sub(ago.chars().count() + 2);
+    let room = usize::from(width).saturating_sub(ago.chars().count() + 2);
     Cell::from(Line::from(vec![
         Span::raw(format!("{} ", fit(op.op.to_string(), room))),
         Span::styled(mark, style),
@@ -302,10 +306,18 @@ mod tests {
     }
 
     #[test]
-    fn past_the_states_limit_the_text_columns_share_the_room() {
-        let cols = columns(250, text(10, 10, 10));
-        fills(&cols, 250);
+    fn past_the_states_limit_the_last_operation_grows_then_the_text_columns() {
+        let cols = columns(193, text(10, 10, 10));
+        fills(&cols, 193);
         assert_eq!(width_of(&cols, Col::State), Some(STATE_MAX));
+        let last_op = width_of(&cols, Col::LastOp).unwrap();
+        assert!((LAST_OP_WIDTH..LAST_OP_MAX).contains(&last_op), "{last_op}");
+        assert_eq!(width_of(&cols, Col::User), Some(10));
+
+        let cols = columns(270, text(10, 10, 10));
+        fills(&cols, 270);
+        assert_eq!(width_of(&cols, Col::State), Some(STATE_MAX));
+        assert_eq!(width_of(&cols, Col::LastOp), Some(LAST_OP_MAX));
         assert!(width_of(&cols, Col::User).unwrap() > 10);
     }
 
