@@ -12,6 +12,7 @@ pub mod payload;
 pub mod scopes;
 pub mod secret;
 pub mod state;
+pub mod text;
 pub mod time;
 
 pub use error::{ErrorKind, OpError};

@@ -9,6 +9,7 @@
 
 use memchr::memmem::Finder;
 
+use crate::domain::text::columns;
 use crate::domain::{AccessExpiry, ConnState, Connection, StateKind, UnixTime};
 
 use super::counts::kind_index;
@@ -173,12 +174,8 @@ impl TextWidths {
     }
 
     pub(crate) fn take(&mut self, c: &Connection) {
-        let cells = |text: &str| match text.is_ascii() {
-            true => text.len(),
-            false => unicode_width::UnicodeWidthStr::width(text),
-        };
         let wider = |have: &mut u16, text: &str| {
-            *have = (*have).max(u16::try_from(cells(text)).unwrap_or(u16::MAX));
+            *have = (*have).max(u16::try_from(columns(text)).unwrap_or(u16::MAX));
         };
         wider(&mut self.user, &c.user);
         wider(&mut self.label, &c.label);

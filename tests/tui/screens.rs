@@ -815,3 +815,40 @@ fn a_long_activity_line_wraps_whole_and_the_newest_stays_in_sight() {
         "{pane:?}"
     );
 }
+
+/// A name longer than its column ends in `…`, wide characters counted as the
+/// two cells they take, and the columns after it stay in line.
+#[test]
+fn long_and_wide_names_are_cut_with_a_mark_and_keep_the_columns_in_line() {
+    let mut conns = sample_connections();
+    conns[0].user = "an.operator.with.a.rather.long.name".into();
+    conns[1].user = "山田太郎".into();
+    conns[1].label = "みずほ銀行 本店営業部 法人口座".into();
+    let mut app = app();
+    app.update(
+        Msg::Worker(Event::Loaded {
+            id: RequestId(0),
+            users: users_for(&conns),
+            connections: conns,
+            audit_mark: 0,
+        }),
+        NOW,
+    );
+    // A cell a char: a wide char's second cell reads as a space here.
+    let text = text_at(&mut app, 160, 40, NOW);
+    let long = text.lines().find(|l| l.contains("an.operator")).unwrap();
+    assert!(long.contains("an.operator.with.a.rath… "), "{long}");
+    let wide = text.lines().find(|l| l.contains("山 田 太 郎 ")).unwrap();
+    // 23 cells of the 24 the label may have, the cut marked: 法 would not fit.
+    assert!(
+        wide.contains("み ず ほ 銀 行  本 店 営 業 部  … "),
+        "{wide}"
+    );
+    // The columns after them start where their headers do.
+    let header = text.lines().find(|l| l.contains("bank / label")).unwrap();
+    let column_of = |line: &str, needle: &str| line[..line.find(needle).unwrap()].chars().count();
+    let left = column_of(header, "time left");
+    for (line, needle) in [(long, "04:12            —"), (wide, "permanent")] {
+        assert_eq!(column_of(line, needle), left, "{line}");
+    }
+}

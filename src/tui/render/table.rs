@@ -9,6 +9,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 
+use crate::domain::text::cut;
 use crate::domain::time::format_ago;
 use crate::domain::{ConnState, Connection, UnixTime};
 
@@ -205,11 +206,11 @@ fn cells(
     cols.iter()
         .map(|&(col, _, width)| match col {
             Col::Mark => Cell::from(mark(app, c, selected)),
-            Col::User => Cell::from(c.user.clone()),
-            Col::Label => Cell::from(c.label.clone()),
-            Col::Provider => Cell::from(c.provider.clone()),
+            Col::User => Cell::from(cut(&c.user, usize::from(width))),
+            Col::Label => Cell::from(cut(&c.label, usize::from(width))),
+            Col::Provider => Cell::from(cut(&c.provider, usize::from(width))),
             Col::State => {
-                let text = fit(state.describe(now), usize::from(width));
+                let text = cut(&state.describe(now), usize::from(width));
                 Cell::from(Span::styled(text, theme.state(state.kind())))
             }
             Col::Left => Cell::from(state.time_left(now)),
@@ -247,20 +248,10 @@ fn last_op(c: &Connection, now: UnixTime, width: u16, theme: Theme) -> Cell<'sta
     let ago = format!(" {} ago", format_ago(op.at.secs_until(now)));
     let room = usize::from(width).saturating_sub(ago.chars().count() + 2);
     Cell::from(Line::from(vec![
-        Span::raw(format!("{} ", fit(op.op.to_string(), room))),
+        Span::raw(format!("{} ", cut(&op.op.to_string(), room))),
         Span::styled(mark, style),
         Span::raw(ago),
     ]))
-}
-
-/// Cuts `text` to `width` characters, marking the cut with `…`.
-pub(super) fn fit(text: String, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text;
-    }
-    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
 }
 
 #[cfg(test)]

@@ -87,12 +87,3 @@ fn dapi_grid_lists_every_documented_scope_with_a_mark() {
     let narrow = scope_grid::lines(&c, 30, Theme::new(true));
     assert_eq!(narrow.len(), 11, "one per line when narrow, then products");
 }
-
-#[test]
-fn table_cells_are_cut_with_an_ellipsis() {
-    assert_eq!(
-        super::table::fit("failed: invalid_client".into(), 10),
-        "failed: i…"
-    );
-    assert_eq!(super::table::fit("active".into(), 10), "active");
-}

@@ -1,0 +1,62 @@
+//! Text in terminal columns: what a table cell can hold.
+//!
+//! Counted in columns, not chars: a CJK name or an emoji takes two, and
+//! counted as chars it would push every column after it out of line.
+
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+/// How many terminal columns `s` takes.
+pub fn columns(s: &str) -> usize {
+    match s.is_ascii() {
+        // Names are mostly ASCII: no per-char lookup for them.
+        true => s.len(),
+        false => s.width(),
+    }
+}
+
+/// `s` cut to `width` columns and padded to them.
+pub fn fit(s: &str, width: usize) -> String {
+    let mut t = cut(s, width);
+    let pad = width.saturating_sub(t.width());
+    t.extend(std::iter::repeat_n(' ', pad));
+    t
+}
+
+/// `s` in at most `width` terminal columns, an ellipsis marking the cut.
+pub fn cut(s: &str, width: usize) -> String {
+    if columns(s) <= width {
+        return s.to_string();
+    }
+    let room = width.saturating_sub(1);
+    let mut used = 0;
+    let mut t: String = s
+        .chars()
+        .take_while(|c| {
+            used += c.width().unwrap_or(0);
+            used <= room
+        })
+        .collect();
+    t.push('…');
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wide_names_are_cut_and_padded_by_columns_not_chars() {
+        assert_eq!(fit("ann", 6), "ann   ");
+        // Four chars, eight columns.
+        assert_eq!(fit("山田太郎", 10), "山田太郎  ");
+        assert_eq!(fit("山田太郎", 6).width(), 6);
+        assert_eq!(cut("山田太郎", 6), "山田…");
+        assert_eq!(cut("abcdefgh", 5), "abcd…");
+        assert_eq!(cut("abcde", 5), "abcde");
+        for name in ["山田 太郎", "Zoë 👩\u{200d}💻 Łukasz", "a\u{301}bc", "x"] {
+            for columns in 1..12 {
+                assert_eq!(fit(name, columns).width(), columns, "{name:?} in {columns}");
+            }
+        }
+    }
+}
