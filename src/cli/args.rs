@@ -120,9 +120,9 @@ pub enum Cmd {
         /// Only this connection.
         #[arg(long, value_name = "ID")]
         connection: Option<i64>,
-        /// At most this many entries.
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
+        /// At most this many entries (1 or more).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+        limit: u64,
         /// Only entries from this long ago on, e.g. 1h.
         #[arg(long, value_name = "DURATION")]
         since: Option<String>,

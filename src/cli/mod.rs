@@ -125,7 +125,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 connection: connection.map(crate::domain::ConnectionId),
                 since: since.map(|d| crate::domain::UnixTime::now().minus(d)),
                 failed_only: failed,
-                limit,
+                limit: usize::try_from(limit).unwrap_or(usize::MAX),
             };
             commands::audit(&Context::open(&global, true)?, json, &query)
         }

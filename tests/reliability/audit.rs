@@ -93,6 +93,14 @@ fn audit_since_and_failed_read_only_the_part_asked_for() {
         "{}",
         text(&out.stderr)
     );
+    // No entries asked for is a mistake, not an empty log.
+    let out = bankdeck(dir.path(), &config, &["audit", "--limit", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--limit"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
