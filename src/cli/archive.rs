@@ -60,10 +60,12 @@ fn archive(
     let plan = store.audit_archive_plan(before).map_err(|e| eyre!("{e}"))?;
     if plan.left_behind > 0 {
         let removed = remove_archived(store, stop)?;
-        tell!(
-            "removed {removed} audit line(s) that an earlier archive had written to its file \
-             but not yet taken out of the log"
-        );
+        if removed > 0 {
+            tell!(
+                "removed {removed} audit line(s) that an earlier archive had written to its file \
+                 but not yet taken out of the log"
+            );
+        }
         if removed < plan.left_behind {
             say(format_args!(
                 "stopped: {} line(s) an earlier archive wrote to its file are still in the \
