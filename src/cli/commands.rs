@@ -527,7 +527,7 @@ pub fn check(
         .into_iter()
         .filter_map(|c| {
             super::check::reason(c, &ctx.config, now, secs)
-                .map(|r| format!("{} {} ({}): {r}", c.id, c.user, c.provider))
+                .map(|r| format!("{} {} / {} ({}): {r}", c.id, c.user, c.label, c.provider))
         })
         .collect();
     if found.is_empty() {

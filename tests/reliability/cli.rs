@@ -935,10 +935,11 @@ fn sigterm_during_refresh_due_finishes_what_was_sent_and_sends_no_more() {
     assert_eq!(refreshes, 1, "{lines}");
 }
 
-/// A line of `audit` says whose connection it was (`user / label`), as
-/// `status` names it, and `status` shows the label the filter reads.
+/// A line of `audit` or `check` says whose connection it was (`user /
+/// label`), as `status` names it, and `status` shows the label the filter
+/// reads.
 #[test]
-fn audit_and_status_name_the_user_and_bank_of_each_connection() {
+fn audit_check_and_status_name_the_user_and_bank_of_each_connection() {
     let dir = super::common::private_dir();
     let config = dir.path().join("config.toml");
     std::fs::write(&config, "").unwrap();
@@ -968,6 +969,19 @@ fn audit_and_status_name_the_user_and_bank_of_each_connection() {
         named += 1;
     }
     assert_eq!(named, 30, "one line per connection generated:\n{audit}");
+
+    let out = bankdeck(dir.path(), &config, &["check", "--within", "10m"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a generated store has rows to act on"
+    );
+    let check = String::from_utf8(out.stdout).unwrap();
+    for line in check.lines().skip(1) {
+        let id: i64 = line.split_whitespace().next().unwrap().parse().unwrap();
+        let (user, label) = name(id);
+        assert!(line.contains(&format!("{id} {user} / {label} (")), "{line}");
+    }
 
     let status = run(&["status"]);
     assert!(status.lines().next().unwrap().contains("LABEL"), "{status}");
