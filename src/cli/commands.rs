@@ -424,7 +424,7 @@ fn print_conn(what: &str, c: &Connection, now: UnixTime, warn: i64) -> Result<()
     Ok(())
 }
 
-/// `linked: connection 3 · amira · dapi · code pending (29:59 left)`: the
+/// `linked: connection 3 · amira / ENBD · dapi · code pending (29:59 left)`: the
 /// time left in brackets unless the state's words already say it
 /// ("code pending (29:59 left) (29:59)") or there is none ("(—)").
 fn conn_line(what: &str, c: &Connection, now: UnixTime, warn: i64) -> String {
@@ -437,8 +437,8 @@ fn conn_line(what: &str, c: &Connection, now: UnixTime, warn: i64) -> String {
         format!(" ({left})")
     };
     format!(
-        "{what}: connection {} · {} · {} · {}{left}",
-        c.id, c.user, c.provider, row.state_text
+        "{what}: connection {} · {} / {} · {} · {}{left}",
+        c.id, c.user, c.label, c.provider, row.state_text
     )
 }
 
@@ -648,7 +648,7 @@ mod tests {
         let line = conn_line("linked", &dapi, now, 120);
         assert_eq!(
             line,
-            "linked: connection 3 · amira · dapi · code pending (30:00 left)"
+            "linked: connection 3 · amira / ENBD · dapi · code pending (30:00 left)"
         );
         let mut bank =
             Connection::sample(4, "bank", ProviderKind::OAuth2, Grant::AuthorizationCode);
@@ -656,7 +656,7 @@ mod tests {
         let line = conn_line("refresh done", &bank, now, 120);
         assert_eq!(
             line,
-            "refresh done: connection 4 · amira · bank · active (05:00)"
+            "refresh done: connection 4 · amira / ENBD · bank · active (05:00)"
         );
         bank.flags.reauth_required = true;
         let line = conn_line("refresh failed", &bank, now, 120);
