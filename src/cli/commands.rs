@@ -297,9 +297,8 @@ pub async fn refresh_due(
         return Ok(ExitCode::SUCCESS);
     }
     let ids: Vec<ConnectionId> = pick.due.iter().map(|c| c.id).collect();
-    let names: HashMap<ConnectionId, String> = (pick.due.iter())
-        .map(|c| (c.id, format!("{} {} ({})", c.id, c.user, c.provider)))
-        .collect();
+    let names: HashMap<ConnectionId, String> =
+        (pick.due.iter()).map(|c| (c.id, named(c))).collect();
     let total = ids.len();
     let mut handle = ctx.spawn_worker(WorkerOptions::default())?;
     let worker = handle.worker.clone();
@@ -347,6 +346,12 @@ pub async fn refresh_due(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `12 amira / Emirates NBD (dapi)`: a connection as a line of `check` or
+/// `refresh --due` names it, whom to call and at which bank.
+fn named(c: &Connection) -> String {
+    format!("{} {} / {} ({})", c.id, c.user, c.label, c.provider)
 }
 
 /// What `refresh --due` has heard of its bulk so far.
@@ -526,8 +531,7 @@ pub fn check(
     let found: Vec<String> = kept
         .into_iter()
         .filter_map(|c| {
-            super::check::reason(c, &ctx.config, now, secs)
-                .map(|r| format!("{} {} / {} ({}): {r}", c.id, c.user, c.label, c.provider))
+            super::check::reason(c, &ctx.config, now, secs).map(|r| format!("{}: {r}", named(c)))
         })
         .collect();
     if found.is_empty() {
