@@ -27,6 +27,19 @@ pub fn cut(s: &str, width: usize) -> String {
     if columns(s) <= width {
         return s.to_string();
     }
+    cut_past(s, width)
+}
+
+/// [`cut`] for text already owned, kept as it is when it fits: a table
+/// cell built for the frame is not copied again.
+pub fn cut_owned(s: String, width: usize) -> String {
+    match columns(&s) <= width {
+        true => s,
+        false => cut_past(&s, width),
+    }
+}
+
+fn cut_past(s: &str, width: usize) -> String {
     let room = width.saturating_sub(1);
     let mut used = 0;
     let mut t: String = s
@@ -53,6 +66,8 @@ mod tests {
         assert_eq!(cut("山田太郎", 6), "山田…");
         assert_eq!(cut("abcdefgh", 5), "abcd…");
         assert_eq!(cut("abcde", 5), "abcde");
+        assert_eq!(cut_owned("abcdefgh".into(), 5), "abcd…");
+        assert_eq!(cut_owned("山田太郎".into(), 8), "山田太郎");
         for name in ["山田 太郎", "Zoë 👩\u{200d}💻 Łukasz", "a\u{301}bc", "x"] {
             for columns in 1..12 {
                 assert_eq!(fit(name, columns).width(), columns, "{name:?} in {columns}");

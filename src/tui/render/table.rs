@@ -9,7 +9,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 
-use crate::domain::text::cut;
+use crate::domain::text::{cut, cut_owned};
 use crate::domain::time::format_ago;
 use crate::domain::{ConnState, Connection, UnixTime};
 
@@ -210,7 +210,7 @@ fn cells(
             Col::Label => Cell::from(cut(&c.label, usize::from(width))),
             Col::Provider => Cell::from(cut(&c.provider, usize::from(width))),
             Col::State => {
-                let text = cut(&state.describe(now), usize::from(width));
+                let text = cut_owned(state.describe(now), usize::from(width));
                 Cell::from(Span::styled(text, theme.state(state.kind())))
             }
             Col::Left => Cell::from(state.time_left(now)),
@@ -248,7 +248,7 @@ fn last_op(c: &Connection, now: UnixTime, width: u16, theme: Theme) -> Cell<'sta
     let ago = format!(" {} ago", format_ago(op.at.secs_until(now)));
     let room = usize::from(width).saturating_sub(ago.chars().count() + 2);
     Cell::from(Line::from(vec![
-        Span::raw(format!("{} ", cut(&op.op.to_string(), room))),
+        Span::raw(format!("{} ", cut_owned(op.op.to_string(), room))),
         Span::styled(mark, style),
         Span::raw(ago),
     ]))
