@@ -58,6 +58,28 @@ impl User {
         }
         Ok(name)
     }
+
+    /// An email as the users view shows and filters it: one `@` between a
+    /// name and a domain with a dot, no spaces, at most 254 characters
+    /// (RFC 5321's limit). Not a proof that it reaches anyone: a typo that
+    /// drops the `@` or pastes two addresses is what it catches.
+    pub fn check_email(email: &str) -> Result<&str, &'static str> {
+        let email = email.trim();
+        let (local, domain) = email.split_once('@').unwrap_or(("", ""));
+        let fine = email.len() <= 254
+            && !local.is_empty()
+            && !domain.contains('@')
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        match fine {
+            true => Ok(email),
+            false => Err(
+                "an email must read like name@example.com (one @, a domain with a dot, no spaces)",
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -346,4 +368,31 @@ pub struct AuditEntry {
     pub ok: bool,
     /// What happened, for a human. Never contains a secret.
     pub message: String,
+}
+
+#[cfg(test)]
+mod user_tests {
+    use super::User;
+
+    #[test]
+    fn an_email_must_read_like_one() {
+        for good in ["a@example.com", " amira.haddad+ops@bank.co.ae ", "x@y.z"] {
+            assert_eq!(User::check_email(good), Ok(good.trim()), "{good}");
+        }
+        for bad in [
+            "notanemail",
+            "@example.com",
+            "a@example",
+            "a@.com",
+            "a@example.",
+            "a@b@example.com",
+            "a b@example.com",
+            "a@example.com, b@example.com",
+            "",
+        ] {
+            assert!(User::check_email(bad).is_err(), "{bad:?}");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(User::check_email(&long).is_err());
+    }
 }

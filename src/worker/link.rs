@@ -59,7 +59,11 @@ impl Worker {
         let name = User::check_name(name)
             .map_err(OpError::not_allowed)?
             .to_owned();
-        let email = email.map(str::to_owned);
+        let email = email
+            .map(User::check_email)
+            .transpose()
+            .map_err(OpError::not_allowed)?
+            .map(str::to_owned);
         let audit = self.audit(OpKind::AddUser, true, format!("user {name} added"));
         self.db(move |s| s.add_user(&name, email.as_deref(), audit))
             .await

@@ -9,6 +9,14 @@ pub(super) fn bankdeck(dir: &Path, config: &Path, args: &[&str]) -> Output {
     command(dir, config, args).output().unwrap()
 }
 
+/// A private folder for a store, and an empty configuration in it.
+fn empty_config() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = super::common::private_dir();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    (dir, config)
+}
+
 /// [`bankdeck`] not yet run, for a test that wires its pipes itself.
 pub(super) fn command(dir: &Path, config: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bankdeck"));
@@ -61,9 +69,7 @@ fn a_literal_secret_in_the_config_is_refused_without_echo() {
 /// the way out, and its bytes are left exactly as they were.
 #[test]
 fn a_damaged_store_stops_the_binary_and_is_left_alone() {
-    let dir = super::common::private_dir();
-    let config = dir.path().join("config.toml");
-    std::fs::write(&config, "").unwrap();
+    let (dir, config) = empty_config();
     let run = |args: &[&str]| bankdeck(dir.path(), &config, args);
     assert!(run(&["users", "add", "amira"]).status.success());
     let db = std::fs::read_dir(dir.path().join("data"))
@@ -95,9 +101,7 @@ fn a_damaged_store_stops_the_binary_and_is_left_alone() {
 /// says what to do and writes nothing.
 #[test]
 fn generate_refuses_a_store_that_holds_data_and_zero_users() {
-    let dir = super::common::private_dir();
-    let config = dir.path().join("config.toml");
-    std::fs::write(&config, "").unwrap();
+    let (dir, config) = empty_config();
     let run = |args: &[&str]| bankdeck(dir.path(), &config, args);
     let out = run(&["generate", "--connections", "5", "--users", "0"]);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -134,9 +138,7 @@ fn generate_refuses_a_store_that_holds_data_and_zero_users() {
 /// error (exit 2), so a typo never reads as "all well".
 #[test]
 fn status_check_and_users_list_take_the_screens_filters() {
-    let dir = super::common::private_dir();
-    let config = dir.path().join("config.toml");
-    std::fs::write(&config, "").unwrap();
+    let (dir, config) = empty_config();
     let run = |args: &[&str]| bankdeck(dir.path(), &config, args);
     let out = run(&["generate", "--connections", "300", "--users", "30"]);
     assert!(out.status.success(), "{out:?}");
@@ -385,9 +387,7 @@ fn the_sandbox_writes_a_config_that_works_against_it() {
 /// creates nothing (it used to create an empty store and a key there).
 #[test]
 fn listing_users_where_no_store_is_creates_none() {
-    let dir = super::common::private_dir();
-    let config = dir.path().join("config.toml");
-    std::fs::write(&config, "").unwrap();
+    let (dir, config) = empty_config();
     let out = bankdeck(dir.path(), &config, &["users", "list"]);
     let error = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{error}");
@@ -467,9 +467,7 @@ fn with_a_closed_pipe(dir: &Path, config: &Path, args: &[&str], closed: Closed) 
 /// used to panic with "failed printing to stdout: Broken pipe".
 #[test]
 fn a_closed_output_pipe_ends_each_command_quietly() {
-    let dir = super::common::private_dir();
-    let config = dir.path().join("config.toml");
-    std::fs::write(&config, "").unwrap();
+    let (dir, config) = empty_config();
     // Enough rows that every listing outgrows the pipe's buffer.
     let made = bankdeck(
         dir.path(),
@@ -504,9 +502,7 @@ fn a_closed_output_pipe_ends_each_command_quietly() {
 /// hook then failed on the same pipe and the process aborted (SIGABRT).
 #[test]
 fn a_closed_error_pipe_keeps_each_commands_exit_status() {
-    let dir = super::common::private_dir();
-    let config = dir.path().join("config.toml");
-    std::fs::write(&config, "").unwrap();
+    let (dir, config) = empty_config();
     let cases: [(&[&str], i32); 2] = [
         (&["generate", "--connections", "10", "--users", "2"], 0),
         (&["refresh", "999999"], 2),
@@ -566,9 +562,7 @@ fn linking_the_same_connect_payload_twice_adds_one_connection() {
 /// usage line as if it were required too.
 #[test]
 fn a_usage_error_does_not_list_the_data_dir_as_required() {
-    let dir = super::common::private_dir();
-    let config = dir.path().join("config.toml");
-    std::fs::write(&config, "").unwrap();
+    let (dir, config) = empty_config();
     let out = bankdeck(dir.path(), &config, &["token"]);
     let said = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{said}");
@@ -581,9 +575,7 @@ fn a_usage_error_does_not_list_the_data_dir_as_required() {
 /// demo's folder. It used to stop with "No such device or address (os error 6)".
 #[test]
 fn the_dashboard_without_a_terminal_says_what_to_run_instead() {
-    let dir = super::common::private_dir();
-    let config = dir.path().join("config.toml");
-    std::fs::write(&config, "").unwrap();
+    let (dir, config) = empty_config();
     for args in [&[][..], &["--demo"][..]] {
         let out = command(dir.path(), &config, args)
             .env("TMPDIR", dir.path())
@@ -940,9 +932,7 @@ fn sigterm_during_refresh_due_finishes_what_was_sent_and_sends_no_more() {
 /// reads.
 #[test]
 fn audit_check_and_status_name_the_user_and_bank_of_each_connection() {
-    let dir = super::common::private_dir();
-    let config = dir.path().join("config.toml");
-    std::fs::write(&config, "").unwrap();
+    let (dir, config) = empty_config();
     let run = |args: &[&str]| {
         let out = bankdeck(dir.path(), &config, args);
         let said = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -991,4 +981,28 @@ fn audit_check_and_status_name_the_user_and_bank_of_each_connection() {
         assert!(line.contains(&format!("{user}  ")), "{line}");
         assert!(line.contains(&label), "{line}");
     }
+}
+
+/// An email that cannot be one is refused with what to write, and no user
+/// is added; a good one is kept without the spaces around it.
+#[test]
+fn users_add_refuses_an_email_that_is_not_one() {
+    let (dir, config) = empty_config();
+    let run = |args: &[&str]| bankdeck(dir.path(), &config, args);
+    let out = run(&["users", "add", "zoe", "--email", "zoe.example.com"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("name@example.com"), "{err}");
+    let out = run(&["users", "add", "zoe", "--email", " zoe@example.com "]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = String::from_utf8(run(&["users", "list"]).stdout).unwrap();
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert!(
+        list.lines().next().unwrap().ends_with(" zoe@example.com"),
+        "{list}"
+    );
 }
