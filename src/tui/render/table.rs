@@ -54,8 +54,8 @@ const STATE_MAX: u16 = 90;
 /// with a cap), not a share of the screen: short provider names left
 /// half-empty columns while the state beside them was cut. When the screen
 /// is wider than every column needs, the state grows first, then the last
-/// operation (to its whole name), then the text columns share what is left; when it is narrower, the widest text column
-/// gives way first.
+/// operation (to its whole name), then the text columns share what is
+/// left; when it is narrower, the widest text column gives way first.
 fn columns(width: u16, text: TextWidths) -> Vec<(Col, &'static str, u16)> {
     let fitted = |widest: u16, head: &str, cap: u16| widest.max(head.len() as u16).min(cap);
     // (column, header, narrowest, wanted)
