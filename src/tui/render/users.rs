@@ -50,7 +50,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
 /// only those on screen, so they hold still while scrolling), each within a
 /// share of the screen; the counts by state take the rest. Measured a frame
 /// rather than kept up to date: a pass over two strings per user, with no
-/// allocation, in a view that draws only when something changed.
+/// allocation, for frames drawn on a key or once a second.
 fn text_widths(users: &[User], width: u16) -> (u16, u16) {
     let widest = |text: &mut dyn Iterator<Item = &str>| text.map(columns).max().unwrap_or(0);
     let names = widest(&mut users.iter().map(|u| u.name.as_str()));
