@@ -18,7 +18,8 @@ use super::forms::Mode;
 use super::keymap::Keymap;
 use super::line_edit::LineEdit;
 use super::run::RunOptions;
-use super::view::{Haystacks, SortKey, Sorted, TextWidths};
+use super::view::{Haystacks, SortKey, Sorted};
+use super::widths::TextWidths;
 
 /// An operation sent to the worker and not finished.
 #[derive(Debug, Clone, PartialEq, Eq)]

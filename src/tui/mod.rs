@@ -21,6 +21,7 @@ mod run;
 mod terminal;
 mod update;
 mod view;
+mod widths;
 
 pub use action::Action;
 pub use activity::{ActivityLine, Level};

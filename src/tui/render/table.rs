@@ -15,7 +15,7 @@ use crate::domain::{ConnState, Connection, UnixTime};
 
 use super::super::app::App;
 use super::super::layout;
-use super::super::view::TextWidths;
+use super::super::widths::TextWidths;
 use super::theme::Theme;
 
 /// Wide enough for `logged out (access valid 04:12)`; longer states

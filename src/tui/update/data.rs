@@ -26,7 +26,7 @@ impl App {
         self.order.clear();
         // Built again on the first filter keystroke: most sessions never filter.
         self.haystacks = None;
-        self.widths = view::TextWidths::of(&conns);
+        self.widths = super::super::widths::TextWidths::of(&conns);
         self.conns = conns;
         self.users = users;
         sort_users(&mut self.users);
