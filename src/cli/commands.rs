@@ -586,12 +586,18 @@ fn whose(ctx: &Context, entries: &[AuditEntry]) -> HashMap<ConnectionId, String>
     let mut ids: Vec<ConnectionId> = entries.iter().filter_map(|e| e.connection).collect();
     ids.sort_unstable();
     ids.dedup();
-    let read = ctx.store.connections_by_id(&ids);
-    ids.into_iter()
-        .zip(read)
-        .filter_map(|(id, c)| Some((id, c.ok()??)))
-        .map(|(id, c)| (id, format!("{} / {}", c.user, c.label)))
-        .collect()
+    // In slices: a long listing names tens of thousands of connections, and
+    // only their names need to stay, not every row read whole at once.
+    let mut names = HashMap::with_capacity(ids.len());
+    for slice in ids.chunks(1_000) {
+        let read = ctx.store.connections_by_id(slice);
+        names.extend(
+            (slice.iter().zip(read))
+                .filter_map(|(&id, c)| Some((id, c.ok()??)))
+                .map(|(id, c)| (id, format!("{} / {}", c.user, c.label))),
+        );
+    }
+    names
 }
 
 /// One entry as `audit` prints it: time, actor, connection and whose it is,
