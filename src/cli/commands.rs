@@ -6,13 +6,13 @@ use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use color_eyre::eyre::{Result, bail, eyre};
-use unicode_width::UnicodeWidthStr;
 
 use super::args::{ConfigCmd, LinkCmd, Target, UsersCmd};
 use super::context::Context;
 use super::interrupt::finish_through_interrupt;
 use super::output::{StatusRow, fit, table};
 use crate::config::{Config, Family};
+use crate::domain::text::columns;
 use crate::domain::{
     AuditEntry, ConnectPayload, Connection, ConnectionId, DueForRefresh, ErrorKind, OpKind,
     UnixTime,
@@ -562,15 +562,17 @@ pub fn audit(ctx: &Context, json: bool, query: &crate::store::AuditQuery) -> Res
     let names = whose(ctx, &entries);
     let width = names
         .values()
-        .map(|n| UnicodeWidthStr::width(n.as_str()))
+        .map(|n| columns(n))
         .max()
         .unwrap_or(0)
         .min(WHO_WIDTH);
     for e in entries {
-        let who = e
-            .connection
-            .and_then(|c| names.get(&c))
-            .map_or("-", String::as_str);
+        // `-` for a connection the store could not name; nothing for a
+        // line about no connection (a user added), whose id is `-` already.
+        let who = match e.connection {
+            Some(c) => names.get(&c).map_or("-", String::as_str),
+            None => "",
+        };
         say!("{}", audit_line(&e, &fit(who, width.max(1))).trim_end())?;
     }
     Ok(ExitCode::SUCCESS)

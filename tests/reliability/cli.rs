@@ -952,6 +952,8 @@ fn audit_check_and_status_name_the_user_and_bank_of_each_connection() {
     for line in audit.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let Ok(id) = fields[2].parse::<i64>() else {
+            // A line about no connection names no one.
+            assert_eq!(fields[2..4], ["-", "add_user"], "{line}");
             continue;
         };
         let (user, label) = name(id);
