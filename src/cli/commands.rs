@@ -581,7 +581,7 @@ pub fn audit(ctx: &Context, json: bool, query: &crate::store::AuditQuery) -> Res
 /// The widest `user / label` column `audit` gives.
 const WHO_WIDTH: usize = 36;
 
-/// `user / label` of every connection the entries name, read in one go: a
+/// `user / label` of every connection the entries name: a
 /// connection's id alone does not say whom to call. A connection the store
 /// cannot read is left out (its lines show `-`) rather than failing the log.
 fn whose(ctx: &Context, entries: &[AuditEntry]) -> HashMap<ConnectionId, String> {
