@@ -351,7 +351,7 @@ pub async fn refresh_due(
 /// `12 amira / Emirates NBD (dapi)`: a connection as a line of `check` or
 /// `refresh --due` names it, whom to call and at which bank.
 fn named(c: &Connection) -> String {
-    format!("{} {} / {} ({})", c.id, c.user, c.label, c.provider)
+    format!("{} {} ({})", c.id, c.name(), c.provider)
 }
 
 /// What `refresh --due` has heard of its bulk so far.
@@ -442,8 +442,11 @@ fn conn_line(what: &str, c: &Connection, now: UnixTime, warn: i64) -> String {
         format!(" ({left})")
     };
     format!(
-        "{what}: connection {} · {} / {} · {} · {}{left}",
-        c.id, c.user, c.label, c.provider, row.state_text
+        "{what}: connection {} · {} · {} · {}{left}",
+        c.id,
+        c.name(),
+        c.provider,
+        row.state_text
     )
 }
 
@@ -560,20 +563,19 @@ pub fn audit(ctx: &Context, json: bool, query: &crate::store::AuditQuery) -> Res
         return Ok(ExitCode::SUCCESS);
     }
     let names = whose(ctx, &entries);
-    let width = names
-        .values()
-        .map(|n| columns(n))
+    // `-` for a connection the store could not name; nothing for a line
+    // about no connection (a user added), whose id is `-` already.
+    let who = |e: &AuditEntry| match e.connection {
+        Some(c) => names.get(&c).map_or("-", String::as_str),
+        None => "",
+    };
+    let width = (entries.iter())
+        .map(|e| columns(who(e)))
         .max()
         .unwrap_or(0)
         .min(WHO_WIDTH);
-    for e in entries {
-        // `-` for a connection the store could not name; nothing for a
-        // line about no connection (a user added), whose id is `-` already.
-        let who = match e.connection {
-            Some(c) => names.get(&c).map_or("-", String::as_str),
-            None => "",
-        };
-        say!("{}", audit_line(&e, &fit(who, width.max(1))).trim_end())?;
+    for e in &entries {
+        say!("{}", audit_line(e, &fit(who(e), width)).trim_end())?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -596,7 +598,7 @@ fn whose(ctx: &Context, entries: &[AuditEntry]) -> HashMap<ConnectionId, String>
         names.extend(
             (slice.iter().zip(read))
                 .filter_map(|(&id, c)| Some((id, c.ok()??)))
-                .map(|(id, c)| (id, format!("{} / {}", c.user, c.label))),
+                .map(|(id, c)| (id, c.name())),
         );
     }
     names

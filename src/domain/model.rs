@@ -307,6 +307,14 @@ pub struct Connection {
     pub version: i64,
 }
 
+impl Connection {
+    /// `alice / Emirates NBD`: how the screen and the CLI name a connection
+    /// to an operator, whom to call and at which bank.
+    pub fn name(&self) -> String {
+        format!("{} / {}", self.user, self.label)
+    }
+}
+
 #[cfg(test)]
 impl Connection {
     /// A connection of `amira`'s labelled ENBD, created at 1 700 000 000, with

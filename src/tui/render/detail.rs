@@ -43,7 +43,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
     let most = pane.max_scroll();
     let scroll = app.detail.scroll.min(most);
     let mut title = vec![Span::styled(
-        format!(" detail · {} / {} ", c.user, c.label),
+        format!(" detail · {} ", c.name()),
         theme.title(),
     )];
     // Said where it is cut, since nothing else shows there is more.

@@ -11,7 +11,7 @@ use super::super::activity::Level;
 use super::super::app::{App, Progress};
 use super::super::forms::Mode;
 use super::super::msg::SendFailure;
-use super::{data, detail, ops, users, watch};
+use super::{data, detail, users, watch};
 
 pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Command> {
     match event {
@@ -93,7 +93,10 @@ fn started(
     app.busy.insert(conn, id);
     app.dirty = true;
     if !app.pending.contains_key(&id) {
-        let what = app.connection(conn).map(ops::name_of).unwrap_or_default();
+        let what = app
+            .connection(conn)
+            .map(Connection::name)
+            .unwrap_or_default();
         app.note(
             now,
             Level::Info,
@@ -111,7 +114,7 @@ fn succeeded(
     message: &str,
     now: UnixTime,
 ) -> Vec<Command> {
-    let (conn_id, what) = (conn.id, ops::name_of(&conn));
+    let (conn_id, what) = (conn.id, conn.name());
     // Whether this screen asked for it (`None`: the scheduler did), and
     // whether as one of a bulk.
     let asked = app.pending.get(&id).map(|entry| entry.bulk);
@@ -157,7 +160,7 @@ fn failed(
     now: UnixTime,
 ) -> Vec<Command> {
     let what = conn_id
-        .and_then(|c| app.connection(c).map(ops::name_of))
+        .and_then(|c| app.connection(c).map(Connection::name))
         .or_else(|| app.pending.get(&id).map(|p| p.what.clone()))
         .unwrap_or_default();
     finish(app, id, conn_id);

@@ -33,18 +33,13 @@ pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> 
     }
 }
 
-/// `alice / Emirates NBD`: how the activity pane names a connection.
-pub(crate) fn name_of(c: &Connection) -> String {
-    format!("{} / {}", c.user, c.label)
-}
-
 /// The selected connection, if an operation may start on it.
 fn checked(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Option<ConnectionId> {
     let Some(c) = app.selected() else {
         app.note(now, Level::Warn, format!("{op}: no connection selected"));
         return None;
     };
-    let (id, name) = (c.id, name_of(c));
+    let (id, name) = (c.id, c.name());
     let state = ConnState::derive(c, now, app.warn_secs);
     let refusal = match rule(c, &state, now) {
         Err(why) => Some(why),
@@ -70,7 +65,10 @@ fn single(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> 
 
 /// Sends a one-connection operation and marks its row busy.
 pub(super) fn send_on(app: &mut App, now: UnixTime, op: OpKind, conn: ConnectionId) -> Command {
-    let what = app.connection(conn).map(name_of).unwrap_or_default();
+    let what = app
+        .connection(conn)
+        .map(Connection::name)
+        .unwrap_or_default();
     let id = track(app, now, op, vec![conn], what, false);
     match op {
         OpKind::Exchange => Command::Exchange { id, conn },
@@ -112,7 +110,7 @@ fn ask(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> {
     let Some(c) = app.connection(conn) else {
         return Vec::new();
     };
-    let what = name_of(c);
+    let what = c.name();
     app.mode = match op {
         OpKind::Delink => Mode::ConfirmDelink(DelinkDialog {
             conn,
