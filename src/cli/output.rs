@@ -109,12 +109,15 @@ pub fn table(rows: &[StatusRow<'_>]) -> String {
         ("TIME LEFT", 16, |r| r.time_left.as_str().into()),
         ("SCOPES", 40, |r| r.scopes.join(" ").into()),
     ];
-    let widths: Vec<usize> = columns
-        .iter()
+    let [padded @ .., last] = &columns;
+    // The last column is cut, never padded (lines end without spaces), so
+    // its width is its cap alone: the scopes are not joined twice a row.
+    let widths: Vec<usize> = (padded.iter())
         .map(|(head, cap, cell)| {
             let widest = rows.iter().map(|r| cells(&cell(r))).max().unwrap_or(0);
             widest.max(cells(head)).min(*cap)
         })
+        .chain([last.1])
         .collect();
     let id_width = rows
         .iter()
