@@ -86,21 +86,14 @@ fn audit_since_and_failed_read_only_the_part_asked_for() {
         ["failed e", "failed c"]
     );
     assert_eq!(read(&["--failed"]).len(), 3);
-    let out = bankdeck(dir.path(), &config, &["audit", "--since", "yesterday"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("write e.g. 1h"),
-        "{}",
-        text(&out.stderr)
-    );
+    let refused = |args: &[&str], says: &str| {
+        let out = bankdeck(dir.path(), &config, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains(says), "{}", text(&out.stderr));
+    };
+    refused(&["audit", "--since", "yesterday"], "write e.g. 1h");
     // No entries asked for is a mistake, not an empty log.
-    let out = bankdeck(dir.path(), &config, &["audit", "--limit", "0"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("--limit"),
-        "{}",
-        text(&out.stderr)
-    );
+    refused(&["audit", "--limit", "0"], "--limit");
 }
 
 #[test]
