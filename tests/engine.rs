@@ -573,14 +573,7 @@ async fn stopping_waits_for_the_refresh_already_sent_and_sends_no_other() {
     )]);
     let worker = env.worker.clone();
     let first = tokio::spawn(async move { worker.operate(OpKind::Refresh, out.id).await });
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while env.worker.sending() == 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the refresh never went out"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    until_sent(&env.worker).await;
 
     env.worker.stop_sending();
     let refused = env.op(OpKind::Refresh, waiting.id).await.unwrap_err();
@@ -598,6 +591,129 @@ async fn stopping_waits_for_the_refresh_already_sent_and_sends_no_other() {
     // Written by the time the wait ends, not only when its task is joined.
     assert_ne!(env.secrets(out.id).refresh_token, before.refresh_token);
     first.await.unwrap().unwrap();
+}
+
+/// Waits (up to 10 s) until the worker has a request out.
+async fn until_sent(worker: &bankdeck::worker::Worker) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while worker.sending() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the request never went out"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// The login URL the worker announced for request `id`.
+async fn login_url(env: &mut Env, id: RequestId) -> String {
+    loop {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(10), env.events.recv())
+            .await
+            .expect("the login announces its URL")
+            .unwrap();
+        if let bankdeck::worker::Event::LoginUrl { id: of, url } = event
+            && of == id
+        {
+            return url;
+        }
+    }
+}
+
+fn has_user(env: &Env, name: &str) -> bool {
+    env.store.user_by_name(name).unwrap().is_some()
+}
+
+/// A login whose browser is still away when stopping comes has sent
+/// nothing: it ends at once, instead of holding a front end that ends for
+/// up to five minutes, and brings no user in.
+#[tokio::test]
+async fn stopping_ends_a_login_that_waits_for_the_browser() {
+    let mut env = Env::start().await;
+    let worker = env.worker.clone();
+    let login = tokio::spawn(async move { worker.login(RequestId(7), "everifin", "zed").await });
+    login_url(&mut env, RequestId(7)).await;
+
+    env.worker.stop_sending();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), login)
+        .await
+        .expect("the login ends when stopping comes")
+        .unwrap();
+    let e = ended.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Cancelled, "{e}");
+    assert!(e.message.contains("nothing was sent"), "{e}");
+    assert_eq!(env.worker.sending(), 0);
+    assert!(!has_user(&env, "zed"));
+}
+
+/// The code a login brought back is being redeemed when stopping comes:
+/// the provider is issuing tokens that exist nowhere else, so the
+/// redemption counts as sent, is waited for, and is written.
+#[tokio::test]
+async fn stopping_waits_for_a_login_whose_code_is_being_redeemed() {
+    let mut env = Env::start().await;
+    env.sandbox.set_faults(vec![fault(
+        "oidc.token",
+        FaultKind::Latency(std::time::Duration::from_millis(800)),
+    )]);
+    let worker = env.worker.clone();
+    let login = tokio::spawn(async move { worker.login(RequestId(7), "everifin", "zed").await });
+    let url = login_url(&mut env, RequestId(7)).await;
+    // The test is the browser: the sandbox consents and redirects back.
+    tokio::spawn(async move { reqwest::get(url).await });
+    until_sent(&env.worker).await;
+
+    env.worker.stop_sending();
+    let left = env
+        .worker
+        .wait_for_sent(std::time::Duration::from_secs(10))
+        .await;
+    assert_eq!(left, 0);
+    // Written by the time the wait ends.
+    let zed = env.store.user_by_name("zed").unwrap().expect("zed added");
+    let filed = env.store.user_connections(zed.id).unwrap();
+    assert_eq!(filed.len(), 1, "{filed:?}");
+    assert!(env.secrets(filed[0].id).refresh_token.is_some());
+    assert_eq!(login.await.unwrap().unwrap().id, filed[0].id);
+}
+
+/// An app token's grant counts as sent like any operation: one out when
+/// stopping comes is waited for and written, and none goes out after.
+#[tokio::test]
+async fn stopping_waits_for_an_app_token_already_asked_for_and_asks_for_no_other() {
+    let env = Env::start().await;
+    env.sandbox.set_faults(vec![fault(
+        "oauth2.token",
+        FaultKind::Latency(std::time::Duration::from_millis(800)),
+    )]);
+    let worker = env.worker.clone();
+    let out = tokio::spawn(async move {
+        worker
+            .client_credentials(RequestId(1), "bank", "batch")
+            .await
+    });
+    until_sent(&env.worker).await;
+
+    env.worker.stop_sending();
+    let refused = env
+        .worker
+        .client_credentials(RequestId(2), "bank", "cron")
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind, ErrorKind::Cancelled, "{refused}");
+    let left = env
+        .worker
+        .wait_for_sent(std::time::Duration::from_secs(10))
+        .await;
+    assert_eq!(left, 0);
+    let batch = env.store.user_by_name("batch").unwrap().unwrap();
+    let filed = env.store.user_connections(batch.id).unwrap();
+    assert_eq!(filed.len(), 1, "written by the time the wait ends");
+    assert!(env.secrets(filed[0].id).access_token.is_some());
+    out.await.unwrap().unwrap();
+    let cron = env.store.user_by_name("cron").unwrap();
+    let cron = cron.map(|u| env.store.user_connections(u.id).unwrap());
+    assert!(cron.as_ref().is_none_or(Vec::is_empty), "{cron:?}");
 }
 
 /// The detail pane's audit lines are the connection's newest; once the log

@@ -14,10 +14,10 @@ use super::output::{StatusRow, fit, table};
 use crate::config::{Config, Family};
 use crate::domain::text::columns;
 use crate::domain::{
-    AuditEntry, ConnectPayload, Connection, ConnectionId, DueForRefresh, ErrorKind, OpKind,
-    UnixTime,
+    AuditEntry, ConnectPayload, Connection, ConnectionId, DueForRefresh, ErrorKind, OpError,
+    OpKind, UnixTime,
 };
-use crate::worker::{Command, Event, RequestId, WorkerOptions};
+use crate::worker::{Command, Event, RequestId, Worker, WorkerOptions};
 
 /// `println!` that ends the command quietly when its reader has gone (see
 /// [`super::output::out_bytes`]), where `println!` panics.
@@ -198,13 +198,12 @@ pub async fn login(
             }
         }
     });
-    let conn = handle
-        .worker
-        .login(RequestId(1), provider, user)
-        .await
-        .map_err(|e| eyre!("{e}"));
+    let login = handle.worker.login(RequestId(1), provider, user);
+    let conn = to_the_end(&handle.worker, login, |e| eyre!("{e}")).await;
     printer.abort();
-    let conn = conn?;
+    let Some(conn) = conn? else {
+        return Ok(super::interrupt::stopped());
+    };
     print_conn(
         "logged in",
         &conn,
@@ -216,10 +215,10 @@ pub async fn login(
 
 pub async fn token(ctx: &Context, provider: &str, user: &str, readonly: bool) -> Result<ExitCode> {
     let worker = ctx.worker(readonly)?;
-    let conn = worker
-        .client_credentials(RequestId(1), provider, user)
-        .await
-        .map_err(|e| eyre!("{e}"))?;
+    let grant = worker.client_credentials(RequestId(1), provider, user);
+    let Some(conn) = to_the_end(&worker, grant, |e| eyre!("{e}")).await? else {
+        return Ok(super::interrupt::stopped());
+    };
     // An app token already held is renewed in place (see the worker).
     let what = match conn.last_op.as_ref().map(|l| l.op) {
         Some(OpKind::Refresh) => "token renewed",
@@ -245,8 +244,10 @@ pub async fn operate(
         confirm(op, &conn)?;
     }
     let worker = ctx.worker(readonly)?;
-    let (conn, _) = finish_through_interrupt(&worker, worker.operate(op, id)).await?;
-    let conn = conn.map_err(|e| eyre!("{op} failed: {e}"))?;
+    let run = worker.operate(op, id);
+    let Some(conn) = to_the_end(&worker, run, |e| eyre!("{op} failed: {e}")).await? else {
+        return Ok(super::interrupt::stopped());
+    };
     print_conn(
         &format!("{op} done"),
         &conn,
@@ -254,6 +255,25 @@ pub async fn operate(
         ctx.config.warn_secs(),
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs one operation through Ctrl-C and SIGTERM (see `interrupt`): what
+/// it sent is waited for and written. `None` when the signal stopped it
+/// before anything was sent, the operator told so; `failed` words any
+/// other failure.
+async fn to_the_end(
+    worker: &Worker,
+    op: impl std::future::Future<Output = Result<Connection, OpError>>,
+    failed: impl FnOnce(OpError) -> color_eyre::eyre::Report,
+) -> Result<Option<Connection>> {
+    match finish_through_interrupt(worker, op).await? {
+        (Ok(conn), _) => Ok(Some(conn)),
+        (Err(e), true) if e.kind == ErrorKind::Cancelled => {
+            tell!("{e}");
+            Ok(None)
+        }
+        (Err(e), _) => Err(failed(e)),
+    }
 }
 
 /// Every connection due for a refresh within `within` (the config's warning

@@ -55,6 +55,50 @@ pub async fn browser_login(
     opts: LoginOptions,
     on_url: impl FnOnce(&str) + Send,
 ) -> Result<TokenGrant, OpError> {
+    browser_callback(provider, opts, on_url)
+        .await?
+        .redeem(provider)
+        .await
+}
+
+/// A browser come back with its code, not yet redeemed: the last moment a
+/// login can end without the provider having issued anything.
+pub struct Callback {
+    request: AuthRequest,
+    code: String,
+    browser: Browser,
+}
+
+/// The code is a credential until it is redeemed: never printed.
+impl std::fmt::Debug for Callback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Callback")
+            .field("request", &self.request)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Callback {
+    /// Redeems the code, then tells the browser how that went.
+    pub async fn redeem(self, provider: &dyn Provider) -> Result<TokenGrant, OpError> {
+        let grant = provider.redeem_code(&self.request, &self.code).await;
+        self.browser.answer(grant.as_ref().map(|_| ())).await;
+        grant
+    }
+
+    /// Ends the login without redeeming the code; the browser is told why.
+    pub async fn decline(self, why: &OpError) {
+        self.browser.answer(Err(why)).await;
+    }
+}
+
+/// Starts a browser login against `provider` and waits for the browser to
+/// come back with a code (or `opts.timeout`).
+pub async fn browser_callback(
+    provider: &dyn Provider,
+    opts: LoginOptions,
+    on_url: impl FnOnce(&str) + Send,
+) -> Result<Callback, OpError> {
     let listener = bind(opts.redirect_port).await?;
     let port = listener
         .local_addr()
@@ -77,9 +121,11 @@ pub async fn browser_login(
                 ),
             )
         })??;
-    let grant = provider.redeem_code(&request, &code).await;
-    browser.answer(grant.as_ref().map(|_| ())).await;
-    grant
+    Ok(Callback {
+        request,
+        code,
+        browser,
+    })
 }
 
 async fn bind(port: Option<u16>) -> Result<TcpListener, OpError> {

@@ -28,7 +28,7 @@ pub mod retry;
 pub mod token;
 
 pub use http::{Http, MAX_BODY, Reply};
-pub use login::{LoginOptions, browser_login};
+pub use login::{Callback, LoginOptions, browser_callback, browser_login};
 
 /// Builds the provider a config section describes, with its own HTTP client
 /// (reused for all its requests). Secrets are not read here but at each use,

@@ -5,11 +5,11 @@ use super::keep::AtStake;
 use super::tokens::access_expiry;
 use super::{Command, Detail, Event, RequestId, Worker};
 use crate::domain::{
-    Claims, ConnectPayload, Connection, ConnectionId, Grant, Lifetimes, OpError, OpKind,
+    Claims, ConnectPayload, Connection, ConnectionId, ErrorKind, Grant, Lifetimes, OpError, OpKind,
     ProviderKind, RemoteIds, Secrets, User, UserId,
 };
 use crate::providers::TokenGrant;
-use crate::providers::login::{LoginOptions, browser_login};
+use crate::providers::login::{LoginOptions, browser_callback};
 use crate::store::NewConnection;
 
 /// The user that app-level (client-credentials) tokens are filed under.
@@ -198,7 +198,26 @@ impl Worker {
                 url: url.to_string(),
             });
         };
-        let grant = browser_login(slot.client.as_ref(), opts, on_url).await?;
+        // Nothing is sent while the browser is away: a front end that ends
+        // (Ctrl-C, `q`) need not wait for it.
+        let callback = tokio::select! {
+            back = browser_callback(slot.client.as_ref(), opts, on_url) => back?,
+            () = self.until_stopping() => return Err(OpError::new(
+                ErrorKind::Cancelled,
+                "login stopped while it waited for the browser: nothing was sent",
+            )),
+        };
+        // The code's redemption issues tokens that exist nowhere else until
+        // they are written: from here it counts as sent.
+        let Some(_sending) = self.begin_sending() else {
+            let stopped = OpError::new(
+                ErrorKind::Cancelled,
+                "login stopped before its code was redeemed: nothing was issued; start it again",
+            );
+            callback.decline(&stopped).await;
+            return Err(stopped);
+        };
+        let grant = callback.redeem(slot.client.as_ref()).await?;
         // Only a completed login brings a new user in.
         let user = self.user_or_new(id, user).await?;
         self.file_grant(
@@ -234,14 +253,21 @@ impl Worker {
         if let Some(held) = held {
             return self.operate(OpKind::Refresh, held).await;
         }
-        let grant = {
+        let (grant, _sending) = {
             // Through the look-ahead like every operation, so no request
             // jumps ahead of those waiting for a turn with their lease in
             // hand (their lease term counts on it).
             let ahead = slot.ahead.acquire().await;
             let _permit = slot.permits.acquire().await;
             drop(ahead);
-            slot.client.client_credentials().await?
+            // Until it is written, the new token exists nowhere else.
+            let sending = self.begin_sending().ok_or_else(|| {
+                OpError::new(
+                    ErrorKind::Cancelled,
+                    "client_credentials stopped before it was sent: nothing changed",
+                )
+            })?;
+            (slot.client.client_credentials().await?, sending)
         };
         self.file_grant(
             provider,

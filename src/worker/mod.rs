@@ -127,6 +127,9 @@ pub(crate) struct Inner {
     /// written, and a wake-up each time one ends (see [`Worker::wait_for_sent`]).
     pub sent: std::sync::atomic::AtomicUsize,
     pub settled: tokio::sync::Notify,
+    /// Wakes what waits on no request (a login's browser) when
+    /// [`Worker::stop_sending`] comes.
+    pub stop: tokio::sync::Notify,
     /// Providers' answers waiting for the store to take them (see
     /// [`Worker::keep_writing`]): the operator is told when the first
     /// starts waiting, not once for each of a bulk's.
@@ -220,6 +223,7 @@ impl Worker {
                 stopping: std::sync::atomic::AtomicBool::new(false),
                 sent: std::sync::atomic::AtomicUsize::new(0),
                 settled: tokio::sync::Notify::new(),
+                stop: tokio::sync::Notify::new(),
                 unwritten: std::sync::atomic::AtomicUsize::new(0),
             }),
         }
@@ -261,6 +265,18 @@ impl Worker {
         self.inner
             .stopping
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.inner.stop.notify_waiters();
+    }
+
+    /// Returns once [`Worker::stop_sending`] has come.
+    pub(crate) async fn until_stopping(&self) {
+        loop {
+            let stop = self.inner.stop.notified();
+            if self.stopping() {
+                return;
+            }
+            stop.await;
+        }
     }
 
     /// How many operations have their request out and their outcome not

@@ -740,43 +740,177 @@ fn interrupted(dir: &Path, config: &Path, args: &[&str], signal: &str) -> Output
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let sent = Command::new("kill")
-        .args([&format!("-{signal}"), &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    self::signal(&child, signal);
     child.wait_with_output().unwrap()
 }
 
-/// `lena`'s connection at `everifin`, logged in through the real binary
-/// with the test as the browser; its id as `status` shows it.
-fn logged_in(dir: &Path, config: &Path) -> String {
-    use std::io::BufRead;
+/// `bankdeck login everifin` for `user` started, its URL printed; the rest
+/// of its error output is read into the returned thread.
+fn login_started(
+    dir: &Path,
+    config: &Path,
+    user: &str,
+) -> (std::process::Child, String, std::thread::JoinHandle<String>) {
+    use std::io::{BufRead, Read};
     let mut login = command(
         dir,
         config,
-        &["login", "everifin", "--user", "lena", "--no-browser"],
+        &["login", "everifin", "--user", user, "--no-browser"],
     )
     .stderr(std::process::Stdio::piped())
     .stdout(std::process::Stdio::piped())
     .spawn()
     .unwrap();
-    let url = std::io::BufReader::new(login.stderr.take().unwrap())
-        .lines()
-        .map(Result::unwrap)
-        .find_map(|l| l.trim().starts_with("http").then(|| l.trim().to_owned()))
-        .expect("the login prints its URL");
-    // The test is the browser: the sandbox consents and redirects to bankdeck.
-    let page = Command::new("curl").args(["-sfL", &url]).output().unwrap();
-    assert!(page.status.success(), "{page:?}");
-    let logged = login.wait_with_output().unwrap();
-    let said = String::from_utf8_lossy(&logged.stdout).into_owned();
-    assert!(logged.status.success(), "{said}");
+    let mut err = std::io::BufReader::new(login.stderr.take().unwrap());
+    let mut line = String::new();
+    let url = loop {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "the login prints its URL"
+        );
+        if line.trim().starts_with("http") {
+            break line.trim().to_owned();
+        }
+    };
+    let rest = std::thread::spawn(move || {
+        let mut rest = String::new();
+        err.read_to_string(&mut rest).unwrap();
+        rest
+    });
+    (login, url, rest)
+}
+
+/// The test as the browser: the sandbox consents and redirects to bankdeck.
+fn consent(url: &str) -> std::process::Child {
+    Command::new("curl")
+        .args(["-sfL", url])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// The connection id that a `logged in` or `token issued` line names.
+fn named_id(said: &str) -> String {
     said.split("connection ")
         .nth(1)
         .and_then(|r| r.split_whitespace().next())
-        .expect("the login names its connection")
+        .expect("the output names its connection")
         .to_owned()
+}
+
+/// The sandbox at `base` told to hold its answer to the next `count`
+/// requests on `route` for `ms`.
+fn hold(base: &str, route: &str, ms: u32, count: u32) {
+    super::common::post_json(
+        base,
+        "/sandbox/faults",
+        &format!(r#"{{"faults":["{route}:latency={ms},count={count}"]}}"#),
+    );
+}
+
+/// `lena`'s connection at `everifin`, logged in through the real binary
+/// with the test as the browser; its id as `status` shows it.
+fn logged_in(dir: &Path, config: &Path) -> String {
+    let (login, url, _) = login_started(dir, config, "lena");
+    assert!(consent(&url).wait().unwrap().success());
+    let logged = login.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&logged.stdout).into_owned();
+    assert!(logged.status.success(), "{said}");
+    named_id(&said)
+}
+
+fn signal(child: &std::process::Child, signal: &str) {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// `child`'s end, or a failure if it has not ended within 20 s (it is
+/// killed then, so that the test ends).
+fn ended_soon(mut child: std::process::Child) -> Output {
+    let began = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if began.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("still running 20 s after the signal");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Ctrl-C while a login waits for the browser ends it at once: nothing was
+/// sent, so there is nothing to wait for (the login would wait five
+/// minutes), and the user it named is not added.
+#[test]
+fn ctrl_c_while_a_login_waits_for_the_browser_ends_it_at_once() {
+    let dir = super::common::private_dir();
+    let (_sandbox, _, config) = sandbox_with_config(dir.path());
+    let (login, _url, rest) = login_started(dir.path(), &config, "zed");
+    signal(&login, "INT");
+    let out = ended_soon(login);
+    let err = rest.join().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("login stopped while it waited for the browser: nothing was sent"),
+        "{err}"
+    );
+    let users = bankdeck(dir.path(), &config, &["users", "list"]);
+    assert!(!String::from_utf8_lossy(&users.stdout).contains("zed"));
+}
+
+/// Ctrl-C while the code a login brought back is being redeemed waits for
+/// the tokens the provider issues and writes them: the connection is there
+/// and refreshes.
+#[test]
+fn ctrl_c_while_a_login_code_is_redeemed_keeps_the_tokens() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
+    hold(&base, "oidc.token", 4000, 1);
+    let (login, url, rest) = login_started(dir.path(), &config, "zed");
+    let browser = consent(&url);
+    // The callback has come and the redemption is out by then.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    signal(&login, "INT");
+    let out = ended_soon(login);
+    let (said, err) = (String::from_utf8_lossy(&out.stdout), rest.join().unwrap());
+    assert_eq!(out.status.code(), Some(0), "{said}{err}");
+    assert!(err.contains("Ctrl-C: nothing more is sent"), "{err}");
+    assert!(said.starts_with("logged in"), "{said}");
+    assert!(browser.wait_with_output().unwrap().status.success());
+
+    let again = bankdeck(dir.path(), &config, &["refresh", &named_id(&said)]);
+    assert!(again.status.success(), "{again:?}");
+}
+
+/// SIGTERM while an app token is asked for waits for it and writes it.
+#[test]
+fn sigterm_while_an_app_token_is_asked_for_keeps_it() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
+    hold(&base, "oauth2.token", 4000, 1);
+    let out = interrupted(
+        dir.path(),
+        &config,
+        &["token", "bank", "--user", "app"],
+        "TERM",
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{said}{err}");
+    assert!(err.contains("SIGTERM: nothing more is sent"), "{err}");
+    assert!(said.starts_with("token issued"), "{said}");
+    let status = bankdeck(dir.path(), &config, &["status", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let id: i64 = named_id(&said).parse().unwrap();
+    let row = rows.as_array().unwrap().iter().find(|r| r["id"] == id);
+    assert!(
+        row.is_some_and(|r| r["user"] == "app" && r["state"] == "active"),
+        "{rows}"
+    );
 }
 
 /// A sandbox and its config, `lena`'s rotating `everifin` connection (its
@@ -784,11 +918,7 @@ fn logged_in(dir: &Path, config: &Path) -> String {
 fn held_refresh(dir: &Path, ms: u32) -> (Running, std::path::PathBuf, String) {
     let (sandbox, base, config) = sandbox_with_config(dir);
     let id = logged_in(dir, &config);
-    super::common::post_json(
-        &base,
-        "/sandbox/faults",
-        &format!(r#"{{"faults":["oidc.token:latency={ms},count=1"]}}"#),
-    );
+    hold(&base, "oidc.token", ms, 1);
     (sandbox, config, id)
 }
 
@@ -894,11 +1024,7 @@ fn sigterm_during_refresh_due_finishes_what_was_sent_and_sends_no_more() {
         let out = bankdeck(dir.path(), &config, &["token", "bank", "--user", user]);
         assert!(out.status.success(), "{out:?}");
     }
-    super::common::post_json(
-        &base,
-        "/sandbox/faults",
-        r#"{"faults":["oauth2.token:latency=4000,count=3"]}"#,
-    );
+    hold(&base, "oauth2.token", 4000, 3);
     let out = interrupted(
         dir.path(),
         &config,
