@@ -20,8 +20,8 @@ use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::{Event, Worker};
-use crate::domain::{Connection, ErrorKind, Grant, OpError, OpKind};
+use super::{Event, Worker, lock};
+use crate::domain::{Connection, ConnectionId, ErrorKind, Grant, OpError, OpKind};
 use crate::store::StoreError;
 
 /// The first pause before a write is tried again; each pause doubles up to
@@ -113,7 +113,7 @@ impl Worker {
                 return Err(e.into());
             }
             let first_failure = waiting.is_none();
-            let wait = waiting.get_or_insert_with(|| Waiting::new(self));
+            let wait = waiting.get_or_insert_with(|| Waiting::new(self, stake));
             if wait.since.elapsed() + pause > limit {
                 return Err(OpError::new(
                     ErrorKind::Store,
@@ -142,29 +142,42 @@ impl Worker {
     }
 }
 
-/// One answer counted in `Inner::unwritten` while it waits for the store,
-/// however its wait ends (written, given up, or the task cancelled).
+/// One answer counted in `Inner::unwritten` (and its connection in
+/// `Inner::unwritten_on`) while it waits for the store, however its wait
+/// ends (written, given up, or the task stopped).
 struct Waiting<'w> {
     worker: &'w Worker,
     /// Whether no other answer was waiting when this one began to.
     first: bool,
     /// When its first write failed.
     since: Instant,
+    on: Option<ConnectionId>,
 }
 
 impl<'w> Waiting<'w> {
-    fn new(worker: &'w Worker) -> Self {
+    fn new(worker: &'w Worker, stake: AtStake<'_>) -> Self {
         let before = worker.inner.unwritten.fetch_add(1, Ordering::SeqCst);
+        let on = match stake {
+            AtStake::Outcome(_, c) => Some(c.id),
+            AtStake::Grant { .. } => None,
+        };
+        if let Some(id) = on {
+            lock(&worker.inner.unwritten_on).insert(id);
+        }
         Waiting {
             worker,
             first: before == 0,
             since: Instant::now(),
+            on,
         }
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
+        if let Some(id) = self.on {
+            lock(&self.worker.inner.unwritten_on).remove(&id);
+        }
         self.worker.inner.unwritten.fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -134,6 +134,9 @@ pub(crate) struct Inner {
     /// [`Worker::keep_writing`]): the operator is told when the first
     /// starts waiting, not once for each of a bulk's.
     pub unwritten: std::sync::atomic::AtomicUsize,
+    /// The connections among them: a cancel leaves their task to finish,
+    /// since stopping it would drop the answer it holds.
+    pub unwritten_on: Mutex<std::collections::HashSet<ConnectionId>>,
     /// The three store calls every operation makes, batched across tasks.
     pub heads: Batcher<ConnectionId, Option<ConnectionHead>>,
     pub leases: Batcher<LeaseRequest, Option<(Connection, Secrets)>>,
@@ -225,6 +228,7 @@ impl Worker {
                 settled: tokio::sync::Notify::new(),
                 stop: tokio::sync::Notify::new(),
                 unwritten: std::sync::atomic::AtomicUsize::new(0),
+                unwritten_on: Mutex::default(),
             }),
         }
     }
@@ -396,9 +400,26 @@ impl Worker {
     /// front end stops showing the row as busy. Tokens are untouched: a
     /// result is only ever written by the task, which no longer runs.
     fn cancel(&self, id: RequestId) {
-        let Some((task, target)) = lock(&self.inner.tasks).remove(&id) else {
+        let mut tasks = lock(&self.inner.tasks);
+        let Some((task, target)) = tasks.get(&id) else {
             return;
         };
+        if let Some((op, conn)) = *target
+            && lock(&self.inner.unwritten_on).contains(&conn)
+        {
+            drop(tasks);
+            let message = format!(
+                "cancel: the {op} of connection {conn} is done at the provider and waits for the \
+                 store; it is left to finish, since stopping it now would lose what the provider \
+                 issued"
+            );
+            let this = self.clone();
+            tokio::spawn(async move { this.emit(Event::Notice { message }).await });
+            return;
+        }
+        let (task, target) = (task.clone(), *target);
+        tasks.remove(&id);
+        drop(tasks);
         if task.is_finished() {
             // It already reported its own outcome.
             return;

@@ -265,3 +265,58 @@ async fn leaving_waits_on_for_an_answer_the_store_has_not_taken() {
     assert_eq!(env.worker.waiting_for_store(), 0);
     refresh.await.unwrap().unwrap();
 }
+
+/// The operator cancels (`x`) a refresh whose answer has come while the
+/// store cannot take it. Stopping its task would drop the rotated token, so
+/// the cancel leaves it to finish and says why; the token is written once
+/// the store takes writes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_leaves_an_answer_that_waits_for_the_store_to_be_written() {
+    use bankdeck::worker::{Command, RequestId};
+    let (env, store) = env_failing(disk_full, Duration::from_secs(60)).await;
+    let c = env.login("everifin", "lena").await;
+    let mut screen = env.spawn_worker(WorkerOptions {
+        keep_writing: Duration::from_secs(60),
+        ..WorkerOptions::default()
+    });
+    store.hooks.left.store(usize::MAX, Ordering::SeqCst);
+    let refresh = RequestId(1);
+    let send = |cmd| screen.commands.try_send(cmd).unwrap();
+    send(Command::Refresh {
+        id: refresh,
+        conn: c.id,
+    });
+    until_waiting(&store, 1).await;
+    send(Command::Cancel { id: refresh });
+
+    let mut told = false;
+    let ended = loop {
+        let event = tokio::time::timeout(Duration::from_secs(20), screen.events.recv())
+            .await
+            .expect("the refresh ends")
+            .unwrap();
+        match event {
+            Event::Notice { message } if message.starts_with("cancel: ") => {
+                assert!(
+                    message.contains(&format!(
+                        "the refresh of connection {} is done at the provider and waits for the \
+                         store; it is left to finish",
+                        c.id
+                    )),
+                    "{message}"
+                );
+                told = true;
+                // The store takes writes again.
+                store.hooks.left.store(0, Ordering::SeqCst);
+            }
+            Event::Succeeded { id, .. } if id == refresh => break Ok(()),
+            Event::Failed { id, error, .. } if id == refresh => break Err(error),
+            _ => {}
+        }
+    };
+    assert!(told, "the cancel said why it was not done");
+    ended.unwrap();
+    // The provider rotated the refresh token: this works only if the new
+    // one was written.
+    env.op(OpKind::Refresh, c.id).await.unwrap();
+}
