@@ -110,11 +110,16 @@ pub async fn users(ctx: &Context, cmd: UsersCmd, readonly: bool) -> Result<ExitC
             }
             if json {
                 say!("{}", serde_json::to_string_pretty(&users)?)?;
-            } else {
-                for u in users {
-                    let name = fit(&u.name, 24);
-                    say!("{:>6}  {name} {}", u.id.0, u.email.unwrap_or_default())?;
-                }
+            } else if !users.is_empty() {
+                let text = super::output::text_table(
+                    &users,
+                    |u| u.id.0,
+                    &[
+                        ("USER", 24, |u| u.name.as_str().into()),
+                        ("EMAIL", 60, |u| u.email.as_deref().unwrap_or("").into()),
+                    ],
+                );
+                super::output::out_bytes(text.as_bytes())?;
             }
         }
     }

@@ -2,6 +2,7 @@
 //! plain table. Built from the derived state; there is no field a token could
 //! reach.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use crate::domain::text::columns as cells;
@@ -94,24 +95,35 @@ impl<'a> StatusRow<'a> {
     }
 }
 
-/// A table for people: each column as wide as what it holds, up to a cap
-/// past which it is cut (never wrapped); the scopes close each line, and no
-/// line ends in spaces. Scripts read `--json`.
+/// The status table: see [`text_table`]; the scopes close each line.
 pub fn table(rows: &[StatusRow<'_>]) -> String {
-    // (header, cap, the cell of a row)
-    type Cell = for<'r> fn(&'r StatusRow<'_>) -> std::borrow::Cow<'r, str>;
-    let columns: [(&str, usize, Cell); 7] = [
-        ("USER", 24, |r| r.user.into()),
-        ("LABEL", 24, |r| r.label.into()),
-        ("PROVIDER", 16, |r| r.provider.into()),
-        ("KIND", 6, |r| r.kind.into()),
-        ("STATE", 48, |r| r.state_text.as_str().into()),
-        ("TIME LEFT", 16, |r| r.time_left.as_str().into()),
-        ("SCOPES", 40, |r| r.scopes.join(" ").into()),
-    ];
-    let [padded @ .., last] = &columns;
+    text_table(
+        rows,
+        |r| r.id,
+        &[
+            ("USER", 24, |r| r.user.into()),
+            ("LABEL", 24, |r| r.label.into()),
+            ("PROVIDER", 16, |r| r.provider.into()),
+            ("KIND", 6, |r| r.kind.into()),
+            ("STATE", 48, |r| r.state_text.as_str().into()),
+            ("TIME LEFT", 16, |r| r.time_left.as_str().into()),
+            ("SCOPES", 40, |r| r.scopes.join(" ").into()),
+        ],
+    )
+}
+
+/// One column of a [`text_table`]: its header, its cap, and a row's cell.
+pub type Column<R> = (&'static str, usize, for<'r> fn(&'r R) -> Cow<'r, str>);
+
+/// A table for people: an `ID` column, then each column as wide as what it
+/// holds, up to a cap past which it is cut (never wrapped), and no line
+/// ending in spaces. Scripts read `--json`.
+pub fn text_table<R>(rows: &[R], id: fn(&R) -> i64, columns: &[Column<R>]) -> String {
+    let Some((last, padded)) = columns.split_last() else {
+        return String::new();
+    };
     // The last column is cut, never padded (lines end without spaces), so
-    // its width is its cap alone: the scopes are not joined twice a row.
+    // its width is its cap alone: its cells are not built twice a row.
     let widths: Vec<usize> = (padded.iter())
         .map(|(head, cap, cell)| {
             let widest = rows.iter().map(|r| cells(&cell(r))).max().unwrap_or(0);
@@ -121,12 +133,12 @@ pub fn table(rows: &[StatusRow<'_>]) -> String {
         .collect();
     let id_width = rows
         .iter()
-        .map(|r| r.id.to_string().len())
+        .map(|r| id(r).to_string().len())
         .max()
         .unwrap_or(0)
         .max(2);
     let mut out = String::new();
-    let mut line = |id: &str, cells: &mut dyn Iterator<Item = std::borrow::Cow<'_, str>>| {
+    let mut line = |id: &str, cells: &mut dyn Iterator<Item = Cow<'_, str>>| {
         let mut text = format!("{id:>id_width$}");
         for (cell, width) in cells.zip(&widths) {
             text.push_str("  ");
@@ -138,7 +150,7 @@ pub fn table(rows: &[StatusRow<'_>]) -> String {
     line("ID", &mut columns.iter().map(|(head, ..)| (*head).into()));
     for r in rows {
         line(
-            &r.id.to_string(),
+            &id(r).to_string(),
             &mut columns.iter().map(|(_, _, cell)| cell(r)),
         );
     }
