@@ -1,18 +1,28 @@
 //! The screen's bulk refresh (`R`): many connections, a window per provider.
 //!
-//! A refresh is a task of its own, but only a provider's window of them
-//! exists at a time (as many as it may have in flight and as many again
-//! waiting their turn, the scheduler's [`Windows`]): the rest wait as bare
-//! ids in their provider's queue. Started all at once, a bulk of 30 000 held 56 MB
-//! of waiting tasks, and each of them read its connection before the first
-//! request went out. A window per provider, not one for the whole bulk, so a
-//! stalled provider holds up only its own connections.
+//! Only a provider's window of refreshes exists at a time (as many as it may
+//! have in flight and as many again waiting their turn, the scheduler's
+//! [`Windows`]): the rest wait as bare ids in their provider's queue.
+//! Started all at once, a bulk of 30 000 held 56 MB of waiting tasks, and
+//! each of them read its connection before the first request went out. A
+//! window per provider, not one for the whole bulk, so a stalled provider
+//! holds up only its own connections.
+//!
+//! The window's refreshes are futures polled by the bulk's own task, as a
+//! bare `buffer_unordered` loop runs its requests, not a task each: no spawn
+//! a refresh, and the wake-ups of a refresh's many hand-offs (permits,
+//! store batches, events) land on the task that runs it instead of waking
+//! another thread. That took 8–9 % of the CPU of a refresh
+//! (`examples/refresh_throughput`, BENCHMARKS.md). Between two polls the bulk
+//! awaits only what is quick: an event into the front end's queue, and reads,
+//! which SQLite's WAL lets through while another process writes.
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 
 use futures::FutureExt;
-use tokio::task::JoinSet;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 
 use super::flight::OpResult;
 use super::scheduler::launch_limit;
@@ -37,13 +47,13 @@ impl Worker {
     /// outcome, and progress at the start, at most every
     /// [`PROGRESS_EVERY`] and at the end: thousands of refreshes a second
     /// need not redraw a counter thousands of times. Cancelling the bulk
-    /// drops the set of tasks, which aborts every refresh still running.
+    /// drops it, and with it every refresh still running.
     pub(crate) async fn refresh_many(&self, id: RequestId, conns: Vec<ConnectionId>) {
         let total = conns.len();
         let (mut done, mut failed) = (0, 0);
         let mut unread: VecDeque<ConnectionId> = conns.into();
         let mut windows = Windows::<Key, ConnectionId>::default();
-        let mut running = JoinSet::new();
+        let mut running = FuturesUnordered::new();
         let progress = |done, failed| Event::Progress {
             id,
             done,
@@ -56,7 +66,7 @@ impl Worker {
             // Stopped: what runs finishes; nothing more starts.
             while !self.stopping() {
                 for (conn, key) in windows.launch() {
-                    running.spawn(self.clone().refresh_one(id, conn, key));
+                    running.push(self.clone().refresh_one(id, conn, key));
                 }
                 if unread.is_empty() || !windows.wants_more() {
                     break;
@@ -66,13 +76,8 @@ impl Worker {
                     windows.queue(key, |k| self.window_limit(k), conn);
                 }
             }
-            let Some(joined) = running.join_next().await else {
+            let Some((conn, key, result)) = running.next().await else {
                 break;
-            };
-            // Only this set aborts its tasks, and only when dropped; panics
-            // are caught inside each.
-            let Ok((conn, key, result)) = joined else {
-                continue;
             };
             windows.ended(&key);
             done += 1;
@@ -97,7 +102,7 @@ impl Worker {
         }
     }
 
-    /// One refresh of a bulk, as its own task; a panic in it fails only it.
+    /// One refresh of a bulk; a panic in it fails only it.
     async fn refresh_one(
         self,
         id: RequestId,
