@@ -378,6 +378,7 @@ impl DeckArm {
                 done,
                 total,
                 failed: f,
+                ..
             } = ev
                 && of == id
                 && done == total

@@ -363,3 +363,82 @@ async fn next_event(events: &mut tokio::sync::mpsc::Receiver<Event>, within: Dur
         .expect("an event in time")
         .expect("the worker's events")
 }
+
+/// Cancelling a bulk whose provider stalls ends it at once: the refreshes
+/// out are dropped, none more starts, and its last progress says how many
+/// were not refreshed, so that the screen stops showing its rows as busy.
+/// The rows can be refreshed again right after.
+#[tokio::test]
+async fn a_cancelled_bulk_drops_what_hangs_starts_no_more_and_says_so() {
+    let env = Env::start().await;
+    let mut conns = Vec::new();
+    for user in ["amira", "omar", "lena"] {
+        conns.push(env.login("everifin", user).await.id);
+    }
+    env.sandbox
+        .set_faults(vec![parse_fault("oidc.token:stall").unwrap()]);
+    let mut h = env.spawn_worker(WorkerOptions::default());
+    let bulk = RequestId(1);
+    h.commands
+        .send(Command::RefreshMany {
+            id: bulk,
+            conns: conns.clone(),
+        })
+        .await
+        .unwrap();
+    // Three for the logins, three for the bulk.
+    while env.sandbox.request_count("oidc.token") < 6 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    h.commands.send(Command::Cancel { id: bulk }).await.unwrap();
+    let last = loop {
+        match next_event(&mut h.events, Duration::from_secs(10)).await {
+            Event::Progress {
+                id,
+                done,
+                total,
+                failed,
+                stopped,
+            } if id == bulk && stopped > 0 => break (done, total, failed, stopped),
+            Event::Succeeded { .. } | Event::Failed { .. } => {
+                panic!("a dropped refresh reports nothing of its own")
+            }
+            _ => {}
+        }
+    };
+    assert_eq!(last, (0, 3, 0, 3));
+    assert!(conns.iter().all(|&c| !h.worker.is_busy(c)));
+
+    env.sandbox.set_faults(Vec::new());
+    h.worker.operate(OpKind::Refresh, conns[0]).await.unwrap();
+}
+
+/// A cancel that comes before the bulk's task has started still ends it,
+/// with nothing sent.
+#[tokio::test]
+async fn a_bulk_cancelled_before_it_starts_ends_with_nothing_sent() {
+    let env = Env::start().await;
+    let conn = env.login("everifin", "amira").await.id;
+    let sent = env.sandbox.request_count("oidc.token");
+    let mut h = env.spawn_worker(WorkerOptions::default());
+    let bulk = RequestId(1);
+    h.commands
+        .send(Command::RefreshMany {
+            id: bulk,
+            conns: vec![conn],
+        })
+        .await
+        .unwrap();
+    h.commands.send(Command::Cancel { id: bulk }).await.unwrap();
+    loop {
+        if let Event::Progress {
+            done: 0,
+            stopped: 1,
+            ..
+        } = next_event(&mut h.events, Duration::from_secs(10)).await
+        {
+            break;
+        }
+    }
+    assert_eq!(env.sandbox.request_count("oidc.token"), sent);
+}

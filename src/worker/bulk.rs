@@ -19,15 +19,18 @@
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::FutureExt;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use tokio::sync::Notify;
 
 use super::flight::OpResult;
 use super::scheduler::launch_limit;
 use super::window::Windows;
-use super::{Event, RequestId, Worker};
+use super::{Event, RequestId, Worker, lock};
 use crate::domain::{ConnectionId, ErrorKind, OpError, OpKind};
 
 /// How many connections' providers are read in one store call, as queues
@@ -46,27 +49,34 @@ impl Worker {
     /// Refreshes many connections, bounded per provider, reporting each
     /// outcome, and progress at the start, at most every
     /// [`PROGRESS_EVERY`] and at the end: thousands of refreshes a second
-    /// need not redraw a counter thousands of times. Cancelling the bulk
-    /// drops it, and with it every refresh still running.
+    /// need not redraw a counter thousands of times.
+    ///
+    /// Cancelled ([`Halt`]), it starts no more and drops the refreshes
+    /// running, except those whose answer has come and is not yet written:
+    /// dropping one of those would lose the token the provider has just
+    /// issued. Stopped with the worker, it starts no more and lets what
+    /// runs finish. Either way its last progress says how many were not
+    /// refreshed, so that a front end knows it has ended.
     pub(crate) async fn refresh_many(&self, id: RequestId, conns: Vec<ConnectionId>) {
+        let halt = Registered::new(self, id);
         let total = conns.len();
         let (mut done, mut failed) = (0, 0);
         let mut unread: VecDeque<ConnectionId> = conns.into();
         let mut windows = Windows::<Key, ConnectionId>::default();
         let mut running = FuturesUnordered::new();
-        let progress = |done, failed| Event::Progress {
+        let progress = |done, failed, stopped| Event::Progress {
             id,
             done,
             total,
             failed,
+            stopped,
         };
-        self.emit(progress(done, failed)).await;
+        self.emit(progress(done, failed, 0)).await;
         let mut last_progress = std::time::Instant::now();
         loop {
-            // Stopped: what runs finishes; nothing more starts.
-            while !self.stopping() {
+            while !self.stopping() && !halt.0.is_stopped() {
                 for (conn, key) in windows.launch() {
-                    running.push(self.clone().refresh_one(id, conn, key));
+                    running.push(self.clone().refresh_one(id, conn, key, halt.0.clone()));
                 }
                 if unread.is_empty() || !windows.wants_more() {
                     break;
@@ -80,6 +90,10 @@ impl Worker {
                 break;
             };
             windows.ended(&key);
+            let Some(result) = result else {
+                // Dropped by the cancel: counted as not refreshed at the end.
+                continue;
+            };
             done += 1;
             let event = match result {
                 Ok(c) => Event::succeeded(id, OpKind::Refresh, c, self.now()),
@@ -97,24 +111,35 @@ impl Worker {
             self.emit(event).await;
             if done == total || last_progress.elapsed() >= PROGRESS_EVERY {
                 last_progress = std::time::Instant::now();
-                self.emit(progress(done, failed)).await;
+                self.emit(progress(done, failed, 0)).await;
             }
+        }
+        if done < total {
+            self.emit(progress(done, failed, total - done)).await;
         }
     }
 
-    /// One refresh of a bulk; a panic in it fails only it.
+    /// One refresh of a bulk; a panic in it fails only it. `None` when the
+    /// bulk's cancel dropped it.
     async fn refresh_one(
         self,
         id: RequestId,
         conn: ConnectionId,
         key: Key,
-    ) -> (ConnectionId, Key, OpResult) {
+        halt: Arc<Halt>,
+    ) -> (ConnectionId, Key, Option<OpResult>) {
         let op = self.operate_on(OpKind::Refresh, conn, key.clone());
         let op = AssertUnwindSafe(op).catch_unwind();
-        let result = op.await.unwrap_or_else(|_| {
-            tracing::error!(request = id.0, connection = conn.0, "a refresh panicked");
-            Err(OpError::new(ErrorKind::Internal, super::internal_error(id)))
-        });
+        let result = tokio::select! {
+            // The refresh first: one whose answer has just come is then
+            // seen as answered by the cancel.
+            biased;
+            ran = op => Some(ran.unwrap_or_else(|_| {
+                tracing::error!(request = id.0, connection = conn.0, "a refresh panicked");
+                Err(OpError::new(ErrorKind::Internal, super::internal_error(id)))
+            })),
+            () = halt.stopped_unless(|| self.answered(conn)) => None,
+        };
         (conn, key, result)
     }
 
@@ -142,6 +167,56 @@ impl Worker {
         key.as_deref()
             .and_then(|p| self.slot(p).ok())
             .map_or(UNKNOWN_WINDOW, |s| launch_limit(&s.config))
+    }
+}
+
+/// Tells a running bulk to stop: [`Worker::cancel`] on its request.
+#[derive(Default)]
+pub(crate) struct Halt {
+    stopped: AtomicBool,
+    wake: Notify,
+}
+
+impl Halt {
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.wake.notify_waiters();
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Returns once stopped, unless `keep` holds then; it never returns if
+    /// it does.
+    async fn stopped_unless(&self, keep: impl Fn() -> bool) {
+        loop {
+            let woken = self.wake.notified();
+            if self.is_stopped() {
+                break;
+            }
+            woken.await;
+        }
+        if keep() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// A bulk's [`Halt`], findable by its request while the bulk runs.
+struct Registered<'w>(Arc<Halt>, &'w Worker, RequestId);
+
+impl<'w> Registered<'w> {
+    /// The one the worker made for `id` when the command came, else a new one.
+    fn new(worker: &'w Worker, id: RequestId) -> Self {
+        let halt = lock(&worker.inner.bulks).entry(id).or_default().clone();
+        Registered(halt, worker, id)
+    }
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        lock(&self.1.inner.bulks).remove(&self.2);
     }
 }
 

@@ -95,6 +95,7 @@ impl Worker {
         Fut: Future<Output = Result<T, StoreError>>,
     {
         let limit = self.inner.opts.keep_writing;
+        let _answered = Answered::new(self, stake);
         // From the first failure: the write that goes through at once, the
         // usual case, reads no clock and counts nothing.
         let mut waiting: Option<Waiting> = None;
@@ -113,7 +114,7 @@ impl Worker {
                 return Err(e.into());
             }
             let first_failure = waiting.is_none();
-            let wait = waiting.get_or_insert_with(|| Waiting::new(self, stake));
+            let wait = waiting.get_or_insert_with(|| Waiting::new(self));
             if wait.since.elapsed() + pause > limit {
                 return Err(OpError::new(
                     ErrorKind::Store,
@@ -142,42 +143,59 @@ impl Worker {
     }
 }
 
-/// One answer counted in `Inner::unwritten` (and its connection in
-/// `Inner::unwritten_on`) while it waits for the store, however its wait
-/// ends (written, given up, or the task stopped).
+/// The connection of an answer in hand, in `Inner::answered` from before
+/// its first write until its write has ended: from the first write, not the
+/// first failure, since a write queued for a batch that then fails is
+/// tried again only by the operation that queued it.
+struct Answered<'w> {
+    worker: &'w Worker,
+    on: Option<ConnectionId>,
+}
+
+impl<'w> Answered<'w> {
+    fn new(worker: &'w Worker, stake: AtStake<'_>) -> Self {
+        let on = match stake {
+            AtStake::Outcome(_, c) => Some(c.id),
+            AtStake::Grant { .. } => None,
+        };
+        if let Some(id) = on {
+            lock(&worker.inner.answered).insert(id);
+        }
+        Answered { worker, on }
+    }
+}
+
+impl Drop for Answered<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.on {
+            lock(&self.worker.inner.answered).remove(&id);
+        }
+    }
+}
+
+/// One answer counted in `Inner::unwritten` while it waits for the store,
+/// however its wait ends (written, given up, or the task stopped).
 struct Waiting<'w> {
     worker: &'w Worker,
     /// Whether no other answer was waiting when this one began to.
     first: bool,
     /// When its first write failed.
     since: Instant,
-    on: Option<ConnectionId>,
 }
 
 impl<'w> Waiting<'w> {
-    fn new(worker: &'w Worker, stake: AtStake<'_>) -> Self {
+    fn new(worker: &'w Worker) -> Self {
         let before = worker.inner.unwritten.fetch_add(1, Ordering::SeqCst);
-        let on = match stake {
-            AtStake::Outcome(_, c) => Some(c.id),
-            AtStake::Grant { .. } => None,
-        };
-        if let Some(id) = on {
-            lock(&worker.inner.unwritten_on).insert(id);
-        }
         Waiting {
             worker,
             first: before == 0,
             since: Instant::now(),
-            on,
         }
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        if let Some(id) = self.on {
-            lock(&self.worker.inner.unwritten_on).remove(&id);
-        }
         self.worker.inner.unwritten.fetch_sub(1, Ordering::SeqCst);
     }
 }

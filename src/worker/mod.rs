@@ -134,9 +134,13 @@ pub(crate) struct Inner {
     /// [`Worker::keep_writing`]): the operator is told when the first
     /// starts waiting, not once for each of a bulk's.
     pub unwritten: std::sync::atomic::AtomicUsize,
-    /// The connections among them: a cancel leaves their task to finish,
-    /// since stopping it would drop the answer it holds.
-    pub unwritten_on: Mutex<std::collections::HashSet<ConnectionId>>,
+    /// Connections whose provider's answer is in hand and not yet written:
+    /// a cancel leaves the operation on one to finish, since stopping it
+    /// would drop the answer.
+    pub answered: Mutex<std::collections::HashSet<ConnectionId>>,
+    /// Running bulks, each with what tells it to stop (see
+    /// [`Worker::cancel`]).
+    pub bulks: Mutex<HashMap<RequestId, Arc<bulk::Halt>>>,
     /// The three store calls every operation makes, batched across tasks.
     pub heads: Batcher<ConnectionId, Option<ConnectionHead>>,
     pub leases: Batcher<LeaseRequest, Option<(Connection, Secrets)>>,
@@ -228,7 +232,8 @@ impl Worker {
                 settled: tokio::sync::Notify::new(),
                 stop: tokio::sync::Notify::new(),
                 unwritten: std::sync::atomic::AtomicUsize::new(0),
-                unwritten_on: Mutex::default(),
+                answered: Mutex::default(),
+                bulks: Mutex::default(),
             }),
         }
     }
@@ -369,6 +374,10 @@ impl Worker {
         }
         let id = cmd.id();
         let target = cmd.target();
+        if let Command::RefreshMany { .. } = cmd {
+            // Before its task runs, so that a cancel finds it from the start.
+            lock(&self.inner.bulks).entry(id).or_default();
+        }
         let this = self.clone();
         let task = tokio::spawn(async move {
             let run = std::panic::AssertUnwindSafe(this.execute(cmd)).catch_unwind();
@@ -399,13 +408,22 @@ impl Worker {
     /// Drops the task (and with it its HTTP request), then says so, so the
     /// front end stops showing the row as busy. Tokens are untouched: a
     /// result is only ever written by the task, which no longer runs.
+    /// Except where the provider has answered and the answer is not yet
+    /// written: that operation is left to finish, and the operator told
+    /// why. A bulk is told to stop instead (see `bulk.rs`), so that it can
+    /// leave such answers to finish among its refreshes and say how far it
+    /// got.
     fn cancel(&self, id: RequestId) {
+        if let Some(halt) = lock(&self.inner.bulks).get(&id) {
+            halt.stop();
+            return;
+        }
         let mut tasks = lock(&self.inner.tasks);
         let Some((task, target)) = tasks.get(&id) else {
             return;
         };
         if let Some((op, conn)) = *target
-            && lock(&self.inner.unwritten_on).contains(&conn)
+            && self.answered(conn)
         {
             drop(tasks);
             let message = format!(
@@ -441,6 +459,11 @@ impl Worker {
             };
             this.emit(event).await;
         });
+    }
+
+    /// Whether the provider's answer for `conn` is in hand and not yet written.
+    pub(crate) fn answered(&self, conn: ConnectionId) -> bool {
+        lock(&self.inner.answered).contains(&conn)
     }
 
     fn forget(&self, id: RequestId) {

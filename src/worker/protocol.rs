@@ -151,11 +151,15 @@ pub enum Event {
         error: OpError,
     },
     /// Bulk progress: `done` of `total` finished, `failed` of them failed.
+    /// `stopped` is set only in a bulk's last progress when it ends early
+    /// (cancelled, or the worker stopping): how many were not refreshed,
+    /// `done + stopped == total`.
     Progress {
         id: RequestId,
         done: usize,
         total: usize,
         failed: usize,
+        stopped: usize,
     },
     /// A browser login is waiting: the URL was opened and must be shown too.
     LoginUrl {

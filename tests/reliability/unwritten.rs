@@ -320,3 +320,64 @@ async fn a_cancel_leaves_an_answer_that_waits_for_the_store_to_be_written() {
     // one was written.
     env.op(OpKind::Refresh, c.id).await.unwrap();
 }
+
+/// A bulk is cancelled while one of its refreshes hangs at the provider and
+/// another's answer waits for the store. The hanging one is dropped; the
+/// answered one is left to finish and its rotated token is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_bulk_leaves_an_answer_that_waits_for_the_store_to_be_written() {
+    use bankdeck::worker::{Command, RequestId};
+    let (env, store) = env_failing(disk_full, Duration::from_secs(60)).await;
+    let conns = [
+        env.login("everifin", "lena").await.id,
+        env.login("everifin", "omar").await.id,
+    ];
+    let mut screen = env.spawn_worker(WorkerOptions {
+        keep_writing: Duration::from_secs(60),
+        ..WorkerOptions::default()
+    });
+    store.hooks.left.store(usize::MAX, Ordering::SeqCst);
+    env.sandbox.set_faults(vec![
+        bankdeck::sandbox::parse_fault("oidc.token:stall,count=1").unwrap(),
+    ]);
+    let bulk = RequestId(1);
+    let send = |cmd| screen.commands.try_send(cmd).unwrap();
+    send(Command::RefreshMany {
+        id: bulk,
+        conns: conns.to_vec(),
+    });
+    until_waiting(&store, 1).await;
+    let answered = *store.hooks.failed.lock().unwrap().iter().next().unwrap();
+    send(Command::Cancel { id: bulk });
+    // The store takes writes again a while after the cancel.
+    let hooks = store.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        hooks.hooks.left.store(0, Ordering::SeqCst);
+    });
+
+    let mut refreshed = Vec::new();
+    let last = loop {
+        let event = tokio::time::timeout(Duration::from_secs(20), screen.events.recv())
+            .await
+            .expect("the bulk ends")
+            .unwrap();
+        match event {
+            Event::Succeeded { conn, .. } => refreshed.push(conn.id),
+            Event::Failed { conn_id, error, .. } => panic!("{conn_id:?}: {error}"),
+            Event::Progress {
+                done,
+                failed,
+                stopped,
+                ..
+            } if stopped > 0 => break (done, failed, stopped),
+            _ => {}
+        }
+    };
+    assert_eq!(last, (1, 0, 1));
+    assert_eq!(refreshed, vec![answered]);
+    // The provider rotated its refresh token: this works only if the new
+    // one was written.
+    env.sandbox.set_faults(Vec::new());
+    env.op(OpKind::Refresh, answered).await.unwrap();
+}

@@ -160,6 +160,7 @@ fn progress_rewrites_one_line_and_the_end_stops_every_spinner() {
             done: 0,
             total: 2,
             failed: 0,
+            stopped: 0,
         }),
         NOW,
     );
@@ -169,6 +170,7 @@ fn progress_rewrites_one_line_and_the_end_stops_every_spinner() {
             done: 1,
             total: 2,
             failed: 1,
+            stopped: 0,
         }),
         NOW,
     );
@@ -186,6 +188,7 @@ fn progress_rewrites_one_line_and_the_end_stops_every_spinner() {
             done: 2,
             total: 2,
             failed: 1,
+            stopped: 0,
         }),
         NOW,
     );
@@ -193,6 +196,36 @@ fn progress_rewrites_one_line_and_the_end_stops_every_spinner() {
     assert_eq!(app.progress(), None);
     assert_eq!(app.in_flight(), 0);
     assert!(!app.is_busy(ConnectionId(4)) && !app.is_busy(ConnectionId(5)));
+}
+
+/// A bulk that ends early (cancelled with `x`) says how far it got, and
+/// its rows stop being busy: they can be refreshed again, and quitting
+/// does not ask about it.
+#[test]
+fn a_bulk_that_stopped_early_says_so_and_frees_its_rows() {
+    let mut app = app();
+    let Command::RefreshMany { id, conns } = one(app.update(key('R'), NOW)) else {
+        panic!()
+    };
+    let progress = |done, stopped| {
+        worker(Event::Progress {
+            id,
+            done,
+            total: 2,
+            failed: 0,
+            stopped,
+        })
+    };
+    app.update(progress(0, 0), NOW);
+    assert!(conns.iter().all(|&c| app.is_busy(c)));
+    app.update(progress(1, 1), NOW);
+    assert_eq!(
+        last_text(&app),
+        "stopped: refreshed 1 of 2, 1 not refreshed"
+    );
+    assert_eq!(app.progress(), None);
+    assert_eq!(app.in_flight(), 0);
+    assert!(conns.iter().all(|&c| !app.is_busy(c)));
 }
 
 #[test]
@@ -207,6 +240,7 @@ fn a_finished_bulk_says_so_on_the_last_line_not_above_its_results() {
             done,
             total: 2,
             failed: 0,
+            stopped: 0,
         })
     };
     app.update(progress(0), NOW);

@@ -34,6 +34,7 @@ pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Comman
             done,
             total,
             failed,
+            stopped,
         } => progress(
             app,
             Progress {
@@ -42,6 +43,7 @@ pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Comman
                 total,
                 failed,
             },
+            stopped,
             now,
         ),
         Event::LoginUrl { id: _, url } => login_url(app, url, now),
@@ -200,18 +202,23 @@ fn finish(app: &mut App, id: RequestId, conn: Option<ConnectionId>) {
     }
 }
 
-fn progress(app: &mut App, p: Progress, now: UnixTime) -> Vec<Command> {
+/// A bulk's progress; `stopped` (not refreshed) is set in the last one of a
+/// bulk that ended early, which ends it here too: its rows stop being busy.
+fn progress(app: &mut App, p: Progress, stopped: usize, now: UnixTime) -> Vec<Command> {
     let failed = match p.failed {
         0 => String::new(),
         n => format!(", {n} failed"),
     };
-    let complete = p.done >= p.total;
-    let (verb, level) = match (complete, p.failed) {
+    let complete = p.done + stopped >= p.total;
+    let (verb, level) = match (complete, p.failed + stopped) {
         (false, _) => ("refreshing", Level::Info),
         (true, 0) => ("refreshed", Level::Ok),
         (true, _) => ("refreshed", Level::Warn),
     };
-    let text = format!("{verb} {} of {}{failed}", p.done, p.total);
+    let mut text = format!("{verb} {} of {}{failed}", p.done, p.total);
+    if stopped > 0 {
+        text = format!("stopped: {text}, {stopped} not refreshed");
+    }
     app.activity.progress(now, p.id, level, text, complete);
     app.dirty = true;
     if complete {
