@@ -383,11 +383,10 @@ async fn a_backlog_goes_out_a_provider_s_room_at_a_time_as_operations_end() {
     assert_eq!(s.started.load(Ordering::SeqCst), 10);
 }
 
-#[tokio::test(start_paused = true)]
-async fn on_the_dashboard_the_first_round_waits_for_the_screen_s_first_read() {
-    let s = setup();
-    add(&*s.store, "lena", Flags::default());
-    // Due at once: the clock starts past the refresh margin.
+/// A worker over `s`'s store and fake provider (auto-refresh on), driven by
+/// commands as the screen drives it, its clock started past the refresh
+/// margin of a connection `add`ed at `T0`: due at once.
+fn driven_past_the_margin(s: &Setup) -> bankdeck::worker::WorkerHandle {
     let text = "[providers.ev]\nkind = \"oidc\"\ntoken_url = \"http://127.0.0.1:9/t\"\nclient_id = \"c\"\nauto_refresh = true\n";
     let cfg = bankdeck::config::parse_layers(None, text).unwrap();
     let entry = ProviderEntry {
@@ -398,7 +397,14 @@ async fn on_the_dashboard_the_first_round_waits_for_the_screen_s_first_read() {
         clock: Clock::tokio_from(T0.plus_secs(290)),
         ..WorkerOptions::default()
     };
-    let mut handle = Worker::spawn(s.store.clone(), vec![entry], opts);
+    Worker::spawn(s.store.clone(), vec![entry], opts)
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_the_dashboard_the_first_round_waits_for_the_screen_s_first_read() {
+    let s = setup();
+    add(&*s.store, "lena", Flags::default());
+    let mut handle = driven_past_the_margin(&s);
     let _sched = scheduler::spawn_after_first_load(handle.worker.clone());
     settle().await;
     assert_eq!(
@@ -508,4 +514,70 @@ async fn a_provider_that_stops_answering_is_paused_then_probed() {
             "connection {id:?} was refreshed once the provider answered"
         );
     }
+}
+
+/// `x` on a row the scheduler is refreshing reaches it as it reaches the
+/// operator's own: a refresh stuck on a stalled provider ends at once as
+/// cancelled, and the connection is refreshed again after its back-off,
+/// not at once and not never.
+#[tokio::test(start_paused = true)]
+async fn a_scheduled_refresh_can_be_cancelled_and_comes_back_after_its_back_off() {
+    use bankdeck::worker::{Command, Event};
+    let s = setup();
+    let conn = add(&*s.store, "lena", Flags::default());
+    s.fake.held.store(true, Ordering::SeqCst);
+    let mut handle = driven_past_the_margin(&s);
+    let _sched = scheduler::spawn(handle.worker.clone());
+    let id = loop {
+        if let Event::Started {
+            id, conn: Some(c), ..
+        } = handle.events.recv().await.unwrap()
+            && c == conn
+        {
+            break id;
+        }
+    };
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 1);
+    handle.commands.send(Command::Cancel { id }).await.unwrap();
+    let failed = async {
+        loop {
+            if let Event::Failed { id: of, error, .. } = handle.events.recv().await.unwrap()
+                && of == id
+            {
+                break error;
+            }
+        }
+    };
+    let error = tokio::time::timeout(Duration::from_secs(5), failed)
+        .await
+        .expect("the cancel ends the refresh");
+    assert_eq!(error.kind, ErrorKind::Cancelled, "{error}");
+    assert!(!handle.worker.is_busy(conn));
+    tokio::spawn(async move { while handle.events.recv().await.is_some() {} });
+
+    s.fake.held.store(false, Ordering::SeqCst);
+    s.fake.gate.notify_waiters();
+    settle().await;
+    assert_eq!(
+        s.fake.refreshes.load(Ordering::SeqCst),
+        1,
+        "not again at once"
+    );
+    tokio::time::advance(Duration::from_secs(40)).await;
+    settle().await;
+    assert_eq!(
+        s.fake.refreshes.load(Ordering::SeqCst),
+        2,
+        "again after the back-off"
+    );
+    assert_eq!(
+        s.store
+            .secrets(conn)
+            .unwrap()
+            .refresh_token
+            .unwrap()
+            .expose(),
+        "refresh-1"
+    );
 }

@@ -402,7 +402,18 @@ impl Worker {
             }
             this.forget(id);
         });
-        lock(&self.inner.tasks).insert(id, (task.abort_handle(), target));
+        self.track(id, task.abort_handle(), target);
+    }
+
+    /// Makes the running command `id` one [`Worker::cancel`] can stop;
+    /// [`Worker::forget`] when it ends.
+    pub(crate) fn track(
+        &self,
+        id: RequestId,
+        task: AbortHandle,
+        target: Option<(OpKind, ConnectionId)>,
+    ) {
+        lock(&self.inner.tasks).insert(id, (task, target));
     }
 
     /// Drops the task (and with it its HTTP request), then says so, so the
@@ -466,7 +477,7 @@ impl Worker {
         lock(&self.inner.answered).contains(&conn)
     }
 
-    fn forget(&self, id: RequestId) {
+    pub(crate) fn forget(&self, id: RequestId) {
         lock(&self.inner.tasks).remove(&id);
     }
 

@@ -357,7 +357,40 @@ impl Scheduler {
                     conn: Some(conn),
                 })
                 .await;
-            let result = worker.operate_on(op, conn, known).await;
+            // A task of its own, known to the worker by `id`, so that the
+            // operator's cancel (`x` on its row) reaches it as it reaches
+            // their own operations.
+            let run = tokio::spawn({
+                let worker = worker.clone();
+                async move { worker.operate_on(op, conn, known).await }
+            });
+            worker.track(id, run.abort_handle(), Some((op, conn)));
+            let result = match run.await {
+                Ok(result) => Some(result),
+                // The cancel has told the front end; the back-off below
+                // keeps the next pass from starting it again at once.
+                Err(e) if e.is_cancelled() => None,
+                // Contained as the worker contains a command's panic: the
+                // row fails, and the connection is scheduled again later.
+                Err(_) => {
+                    tracing::error!(
+                        request = id.0,
+                        connection = conn.0,
+                        "a scheduled {op} panicked"
+                    );
+                    Some(Err(OpError::new(
+                        ErrorKind::Internal,
+                        super::internal_error(id),
+                    )))
+                }
+            };
+            worker.forget(id);
+            let Some(result) = result else {
+                let cancelled = OpError::new(ErrorKind::Cancelled, format!("{op} cancelled"));
+                note_failure(&backoff, conn, worker.now(), &cancelled);
+                super::lock(&busy).remove(&conn);
+                return;
+            };
             let now = worker.now();
             let change = super::lock(&breakers).record(
                 &name,
