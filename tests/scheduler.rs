@@ -27,6 +27,8 @@ struct Fake {
     misconfigured: std::sync::atomic::AtomicBool,
     /// Hold every refresh until `gate` opens (a stalled provider).
     held: std::sync::atomic::AtomicBool,
+    /// Panic in the next refresh (a bug in a provider client).
+    panic_once: std::sync::atomic::AtomicBool,
     gate: tokio::sync::Notify,
 }
 
@@ -47,6 +49,10 @@ impl Provider for Fake {
     fn refresh<'a>(&'a self, _: &'a Secret) -> BoxFuture<'a, Result<TokenGrant, OpError>> {
         Box::pin(async move {
             let n = self.refreshes.fetch_add(1, Ordering::SeqCst);
+            #[allow(clippy::panic)] // The fault this test double exists to inject.
+            if self.panic_once.swap(false, Ordering::SeqCst) {
+                panic!("a provider client's bug");
+            }
             while self.held.load(Ordering::SeqCst) {
                 let opened = self.gate.notified();
                 if !self.held.load(Ordering::SeqCst) {
@@ -571,6 +577,44 @@ async fn a_scheduled_refresh_can_be_cancelled_and_comes_back_after_its_back_off(
         2,
         "again after the back-off"
     );
+    assert_eq!(
+        s.store
+            .secrets(conn)
+            .unwrap()
+            .refresh_token
+            .unwrap()
+            .expose(),
+        "refresh-1"
+    );
+}
+
+/// A scheduled refresh that panics fails its row with the internal error,
+/// and the connection is scheduled again after its back-off (it used to stay
+/// marked busy in the scheduler for good).
+#[tokio::test(start_paused = true)]
+async fn a_panicking_scheduled_refresh_fails_its_row_and_comes_back() {
+    use bankdeck::worker::Event;
+    let s = setup();
+    let conn = add(&*s.store, "lena", Flags::default());
+    s.fake.panic_once.store(true, Ordering::SeqCst);
+    let mut handle = driven_past_the_margin(&s);
+    let _sched = scheduler::spawn(handle.worker.clone());
+    let failed = async {
+        loop {
+            if let Event::Failed { conn_id, error, .. } = handle.events.recv().await.unwrap() {
+                break (conn_id, error);
+            }
+        }
+    };
+    let (failed_on, error) = tokio::time::timeout(Duration::from_secs(5), failed)
+        .await
+        .expect("the panic fails the row");
+    assert_eq!(failed_on, Some(conn));
+    assert_eq!(error.kind, ErrorKind::Internal, "{error}");
+    tokio::spawn(async move { while handle.events.recv().await.is_some() {} });
+    tokio::time::advance(Duration::from_secs(40)).await;
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 2);
     assert_eq!(
         s.store
             .secrets(conn)
