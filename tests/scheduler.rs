@@ -389,6 +389,32 @@ async fn a_backlog_goes_out_a_provider_s_room_at_a_time_as_operations_end() {
     assert_eq!(s.started.load(Ordering::SeqCst), 10);
 }
 
+/// The next failure the worker reports (of request `id`, if given): its
+/// connection and error. Fails the test if none comes within 5 s of
+/// (virtual) time.
+async fn next_failure(
+    handle: &mut bankdeck::worker::WorkerHandle,
+    id: Option<bankdeck::worker::RequestId>,
+) -> (Option<ConnectionId>, OpError) {
+    let failed = async {
+        loop {
+            if let bankdeck::worker::Event::Failed {
+                id: of,
+                conn_id,
+                error,
+                ..
+            } = handle.events.recv().await.unwrap()
+                && id.is_none_or(|id| id == of)
+            {
+                break (conn_id, error);
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), failed)
+        .await
+        .expect("a failure in time")
+}
+
 /// A worker over `s`'s store and fake provider (auto-refresh on), driven by
 /// commands as the screen drives it, its clock started past the refresh
 /// margin of a connection `add`ed at `T0`: due at once.
@@ -546,18 +572,7 @@ async fn a_scheduled_refresh_can_be_cancelled_and_comes_back_after_its_back_off(
     settle().await;
     assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 1);
     handle.commands.send(Command::Cancel { id }).await.unwrap();
-    let failed = async {
-        loop {
-            if let Event::Failed { id: of, error, .. } = handle.events.recv().await.unwrap()
-                && of == id
-            {
-                break error;
-            }
-        }
-    };
-    let error = tokio::time::timeout(Duration::from_secs(5), failed)
-        .await
-        .expect("the cancel ends the refresh");
+    let (_, error) = next_failure(&mut handle, Some(id)).await;
     assert_eq!(error.kind, ErrorKind::Cancelled, "{error}");
     assert!(!handle.worker.is_busy(conn));
     tokio::spawn(async move { while handle.events.recv().await.is_some() {} });
@@ -593,22 +608,12 @@ async fn a_scheduled_refresh_can_be_cancelled_and_comes_back_after_its_back_off(
 /// marked busy in the scheduler for good).
 #[tokio::test(start_paused = true)]
 async fn a_panicking_scheduled_refresh_fails_its_row_and_comes_back() {
-    use bankdeck::worker::Event;
     let s = setup();
     let conn = add(&*s.store, "lena", Flags::default());
     s.fake.panic_once.store(true, Ordering::SeqCst);
     let mut handle = driven_past_the_margin(&s);
     let _sched = scheduler::spawn(handle.worker.clone());
-    let failed = async {
-        loop {
-            if let Event::Failed { conn_id, error, .. } = handle.events.recv().await.unwrap() {
-                break (conn_id, error);
-            }
-        }
-    };
-    let (failed_on, error) = tokio::time::timeout(Duration::from_secs(5), failed)
-        .await
-        .expect("the panic fails the row");
+    let (failed_on, error) = next_failure(&mut handle, None).await;
     assert_eq!(failed_on, Some(conn));
     assert_eq!(error.kind, ErrorKind::Internal, "{error}");
     tokio::spawn(async move { while handle.events.recv().await.is_some() {} });
