@@ -34,10 +34,14 @@ pub(crate) async fn finish_through_interrupt<T>(
         _ = term.recv() => "SIGTERM",
     };
     worker.stop_sending();
-    tell!(
-        "{name}: nothing more is sent; waiting for the requests already sent, so that no \
-         token they rotate is lost (Ctrl-C again to abandon them)"
-    );
+    if worker.sending() > 0 {
+        tell!(
+            "{name}: nothing more is sent; waiting for the requests already sent, so that no \
+             token they rotate is lost (Ctrl-C again to abandon them)"
+        );
+    } else {
+        tell!("{name}: nothing more is sent");
+    }
     let abandoned = || {
         eyre!(
             "abandoned with requests in flight: a token that a provider rotated in its answer \

@@ -855,9 +855,11 @@ fn ctrl_c_while_a_login_waits_for_the_browser_ends_it_at_once() {
     let err = rest.join().unwrap();
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(
-        err.contains("login stopped while it waited for the browser: nothing was sent"),
+        err.contains("Ctrl-C: nothing more is sent\n")
+            && err.contains("login stopped while it waited for the browser: nothing was sent"),
         "{err}"
     );
+    assert!(!err.contains("waiting for the requests"), "{err}");
     let users = bankdeck(dir.path(), &config, &["users", "list"]);
     assert!(!String::from_utf8_lossy(&users.stdout).contains("zed"));
 }
@@ -878,7 +880,10 @@ fn ctrl_c_while_a_login_code_is_redeemed_keeps_the_tokens() {
     let out = ended_soon(login);
     let (said, err) = (String::from_utf8_lossy(&out.stdout), rest.join().unwrap());
     assert_eq!(out.status.code(), Some(0), "{said}{err}");
-    assert!(err.contains("Ctrl-C: nothing more is sent"), "{err}");
+    assert!(
+        err.contains("Ctrl-C: nothing more is sent; waiting for the requests already sent"),
+        "{err}"
+    );
     assert!(said.starts_with("logged in"), "{said}");
     assert!(browser.wait_with_output().unwrap().status.success());
 
