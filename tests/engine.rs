@@ -646,6 +646,54 @@ async fn stopping_ends_a_login_that_waits_for_the_browser() {
     assert!(!has_user(&env, "zed"));
 }
 
+async fn next(
+    events: &mut tokio::sync::mpsc::Receiver<bankdeck::worker::Event>,
+) -> bankdeck::worker::Event {
+    tokio::time::timeout(std::time::Duration::from_secs(10), events.recv())
+        .await
+        .expect("an event in time")
+        .unwrap()
+}
+
+/// The operator cancels a login whose browser is still away (`x` in the
+/// screen's login note): it ends as cancelled, having sent nothing, and
+/// brings no user in.
+#[tokio::test]
+async fn a_login_cancelled_while_the_browser_is_away_ends_having_sent_nothing() {
+    use bankdeck::worker::{Command, Event};
+    let env = Env::start().await;
+    let mut screen = env.spawn_worker(WorkerOptions::default());
+    let login = RequestId(7);
+    screen
+        .commands
+        .send(Command::Login {
+            id: login,
+            provider: "everifin".into(),
+            user: "zed".into(),
+        })
+        .await
+        .unwrap();
+    while !matches!(next(&mut screen.events).await, Event::LoginUrl { .. }) {}
+    let sent = env.sandbox.request_count("oidc.token");
+    screen
+        .commands
+        .send(Command::Cancel { id: login })
+        .await
+        .unwrap();
+    let error = loop {
+        if let Event::Failed { id, op, error, .. } = next(&mut screen.events).await
+            && id == login
+        {
+            assert_eq!(op, OpKind::Login);
+            break error;
+        }
+    };
+    assert_eq!(error.kind, ErrorKind::Cancelled, "{error}");
+    assert!(error.message.contains("nothing was sent"), "{error}");
+    assert_eq!(env.sandbox.request_count("oidc.token"), sent);
+    assert!(!has_user(&env, "zed"));
+}
+
 /// The code a login brought back is being redeemed when stopping comes:
 /// the provider is issuing tokens that exist nowhere else, so the
 /// redemption counts as sent, is waited for, and is written.

@@ -5,6 +5,7 @@
 //! makes "typing in a field never fires an action" a matter of matching.
 
 use crate::domain::{ConnectPayload, ConnectionId, ProviderKind};
+use crate::worker::RequestId;
 
 use super::line_edit::LineEdit;
 
@@ -32,8 +33,10 @@ pub enum Mode {
     },
     Add(AddForm),
     ClientCreds(CredsForm),
-    /// A browser login is waiting; the URL is shown to be copied.
+    /// A browser login is waiting; the URL is shown to be copied, and `x`
+    /// cancels request `id`.
     LoginUrl {
+        id: RequestId,
         url: String,
     },
 }

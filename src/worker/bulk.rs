@@ -20,17 +20,16 @@
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::FutureExt;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use tokio::sync::Notify;
 
 use super::flight::OpResult;
+use super::halt::{Halt, Registered};
 use super::scheduler::launch_limit;
 use super::window::Windows;
-use super::{Event, RequestId, Worker, lock};
+use super::{Event, RequestId, Worker};
 use crate::domain::{ConnectionId, ErrorKind, OpError, OpKind};
 
 /// How many connections' providers are read in one store call, as queues
@@ -74,9 +73,9 @@ impl Worker {
         self.emit(progress(done, failed, 0)).await;
         let mut last_progress = std::time::Instant::now();
         loop {
-            while !self.stopping() && !halt.0.is_stopped() {
+            while !self.stopping() && !halt.halt().is_stopped() {
                 for (conn, key) in windows.launch() {
-                    running.push(self.clone().refresh_one(id, conn, key, halt.0.clone()));
+                    running.push(self.clone().refresh_one(id, conn, key, halt.halt().clone()));
                 }
                 if unread.is_empty() || !windows.wants_more() {
                     break;
@@ -167,56 +166,6 @@ impl Worker {
         key.as_deref()
             .and_then(|p| self.slot(p).ok())
             .map_or(UNKNOWN_WINDOW, |s| launch_limit(&s.config))
-    }
-}
-
-/// Tells a running bulk to stop: [`Worker::cancel`] on its request.
-#[derive(Default)]
-pub(crate) struct Halt {
-    stopped: AtomicBool,
-    wake: Notify,
-}
-
-impl Halt {
-    pub(crate) fn stop(&self) {
-        self.stopped.store(true, Ordering::SeqCst);
-        self.wake.notify_waiters();
-    }
-
-    fn is_stopped(&self) -> bool {
-        self.stopped.load(Ordering::SeqCst)
-    }
-
-    /// Returns once stopped, unless `keep` holds then; it never returns if
-    /// it does.
-    async fn stopped_unless(&self, keep: impl Fn() -> bool) {
-        loop {
-            let woken = self.wake.notified();
-            if self.is_stopped() {
-                break;
-            }
-            woken.await;
-        }
-        if keep() {
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-/// A bulk's [`Halt`], findable by its request while the bulk runs.
-struct Registered<'w>(Arc<Halt>, &'w Worker, RequestId);
-
-impl<'w> Registered<'w> {
-    /// The one the worker made for `id` when the command came, else a new one.
-    fn new(worker: &'w Worker, id: RequestId) -> Self {
-        let halt = lock(&worker.inner.bulks).entry(id).or_default().clone();
-        Registered(halt, worker, id)
-    }
-}
-
-impl Drop for Registered<'_> {
-    fn drop(&mut self) {
-        lock(&self.1.inner.bulks).remove(&self.2);
     }
 }
 

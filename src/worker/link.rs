@@ -1,6 +1,7 @@
 //! Operations that create things: users, Dapi links, browser logins,
 //! client-credentials tokens; plus the reads the screen asks for.
 
+use super::halt::Registered;
 use super::keep::AtStake;
 use super::tokens::access_expiry;
 use super::{Command, Detail, Event, RequestId, Worker};
@@ -190,6 +191,7 @@ impl Worker {
             timeout: self.inner.opts.login_timeout,
             open_browser: self.inner.opts.open_browser,
         };
+        let halt = Registered::new(self, id);
         let events = self.inner.events.clone();
         let on_url = move |url: &str| {
             // try_send: the URL is also printed by the CLI; a full queue must not block the login.
@@ -205,6 +207,12 @@ impl Worker {
             () = self.until_stopping() => return Err(OpError::new(
                 ErrorKind::Cancelled,
                 "login stopped while it waited for the browser: nothing was sent",
+            )),
+            // Once the browser is back, a cancel no longer stops it: the
+            // code's redemption issues tokens.
+            () = halt.halt().stopped() => return Err(OpError::new(
+                ErrorKind::Cancelled,
+                "login cancelled while it waited for the browser: nothing was sent",
             )),
         };
         // The code's redemption issues tokens that exist nowhere else until

@@ -13,6 +13,7 @@ mod breaker;
 mod bulk;
 mod clock;
 mod flight;
+mod halt;
 mod keep;
 mod lease;
 mod link;
@@ -138,9 +139,9 @@ pub(crate) struct Inner {
     /// a cancel leaves the operation on one to finish, since stopping it
     /// would drop the answer.
     pub answered: Mutex<std::collections::HashSet<ConnectionId>>,
-    /// Running bulks, each with what tells it to stop (see
+    /// Running bulks and logins, each with what tells it to stop (see
     /// [`Worker::cancel`]).
-    pub bulks: Mutex<HashMap<RequestId, Arc<bulk::Halt>>>,
+    pub halts: Mutex<HashMap<RequestId, Arc<halt::Halt>>>,
     /// The three store calls every operation makes, batched across tasks.
     pub heads: Batcher<ConnectionId, Option<ConnectionHead>>,
     pub leases: Batcher<LeaseRequest, Option<(Connection, Secrets)>>,
@@ -233,7 +234,7 @@ impl Worker {
                 stop: tokio::sync::Notify::new(),
                 unwritten: std::sync::atomic::AtomicUsize::new(0),
                 answered: Mutex::default(),
-                bulks: Mutex::default(),
+                halts: Mutex::default(),
             }),
         }
     }
@@ -374,9 +375,9 @@ impl Worker {
         }
         let id = cmd.id();
         let target = cmd.target();
-        if let Command::RefreshMany { .. } = cmd {
+        if let Command::RefreshMany { .. } | Command::Login { .. } = cmd {
             // Before its task runs, so that a cancel finds it from the start.
-            lock(&self.inner.bulks).entry(id).or_default();
+            lock(&self.inner.halts).entry(id).or_default();
         }
         let this = self.clone();
         let task = tokio::spawn(async move {
@@ -421,11 +422,9 @@ impl Worker {
     /// result is only ever written by the task, which no longer runs.
     /// Except where the provider has answered and the answer is not yet
     /// written: that operation is left to finish, and the operator told
-    /// why. A bulk is told to stop instead (see `bulk.rs`), so that it can
-    /// leave such answers to finish among its refreshes and say how far it
-    /// got.
+    /// why. A bulk or a login is told to stop instead (see `halt.rs`).
     fn cancel(&self, id: RequestId) {
-        if let Some(halt) = lock(&self.inner.bulks).get(&id) {
+        if let Some(halt) = lock(&self.inner.halts).get(&id) {
             halt.stop();
             return;
         }

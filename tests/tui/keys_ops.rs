@@ -323,7 +323,13 @@ fn a_starts_a_browser_login_for_oidc_and_shows_its_url() {
         }),
         NOW,
     );
-    assert_eq!(app.mode(), &Mode::LoginUrl { url: url.clone() });
+    assert_eq!(
+        app.mode(),
+        &Mode::LoginUrl {
+            id,
+            url: url.clone()
+        }
+    );
     assert!(last_text(&app).contains(&url));
     app.update(code(KeyCode::Esc), NOW);
     assert_eq!(app.mode(), &Mode::Normal);
@@ -336,20 +342,63 @@ fn a_starts_a_browser_login_for_oidc_and_shows_its_url() {
         NOW,
     );
     assert!(matches!(app.mode(), Mode::LoginUrl { .. }));
-    let error =
-        bankdeck::domain::OpError::new(bankdeck::domain::ErrorKind::Denied, "access_denied");
     app.update(
-        Msg::Worker(bankdeck::worker::Event::Failed {
-            id,
-            op: bankdeck::domain::OpKind::Login,
-            conn_id: None,
-            conn: None,
-            error,
-        }),
+        login_failed(id, bankdeck::domain::ErrorKind::Denied, "access_denied"),
         NOW,
     );
     assert_eq!(app.mode(), &Mode::Normal);
     assert!(last_text(&app).contains("access_denied"));
+}
+
+/// `x` in the login's note cancels the login it shows; the worker's answer
+/// (a cancelled login) then ends it like any outcome.
+#[test]
+fn x_in_the_login_note_cancels_the_login() {
+    let mut app = app();
+    app.update(key('a'), NOW);
+    app.update(code(KeyCode::Right), NOW);
+    app.update(code(KeyCode::Tab), NOW);
+    type_text(&mut app, "zoe");
+    let Command::Login { id, .. } = one(app.update(code(KeyCode::Enter), NOW)) else {
+        panic!()
+    };
+    let url = "http://127.0.0.1:8400/auth?x=1".to_string();
+    app.update(
+        Msg::Worker(bankdeck::worker::Event::LoginUrl { id, url }),
+        NOW,
+    );
+    assert_eq!(app.in_flight(), 1);
+    let cmd = one(app.update(key('x'), NOW));
+    assert!(
+        matches!(cmd, Command::Cancel { id: of } if of == id),
+        "{cmd:?}"
+    );
+    assert_eq!(app.mode(), &Mode::Normal);
+    assert_eq!(last_text(&app), "login: asked the worker to stop it");
+    app.update(
+        login_failed(
+            id,
+            bankdeck::domain::ErrorKind::Cancelled,
+            "login cancelled while it waited for the browser: nothing was sent",
+        ),
+        NOW,
+    );
+    assert_eq!(app.in_flight(), 0);
+}
+
+/// The worker's word that login `id` failed.
+fn login_failed(
+    id: bankdeck::worker::RequestId,
+    kind: bankdeck::domain::ErrorKind,
+    message: &str,
+) -> Msg {
+    Msg::Worker(bankdeck::worker::Event::Failed {
+        id,
+        op: bankdeck::domain::OpKind::Login,
+        conn_id: None,
+        conn: None,
+        error: bankdeck::domain::OpError::new(kind, message),
+    })
 }
 
 #[test]

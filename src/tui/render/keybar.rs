@@ -48,7 +48,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
             ],
             theme,
         ),
-        Mode::LoginUrl { .. } => fixed(&[("esc", "close")], theme),
+        Mode::LoginUrl { .. } => fixed(&[("x", "cancel the login"), ("esc", "close")], theme),
     };
     frame.render_widget(Paragraph::new(line), area);
 }

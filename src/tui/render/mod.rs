@@ -62,7 +62,7 @@ fn overlay(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
         Mode::ConfirmLogout { what, .. } => dialogs::logout(frame, area, what, theme),
         Mode::ConfirmDelink(d) => dialogs::delink(frame, area, d, theme),
         Mode::ConfirmQuit { in_flight } => dialogs::quit(frame, area, *in_flight, theme),
-        Mode::LoginUrl { url } => dialogs::login_url(frame, area, url, theme),
+        Mode::LoginUrl { url, .. } => dialogs::login_url(frame, area, url, theme),
         Mode::Add(f) => forms::add(frame, area, f, theme),
         Mode::ClientCreds(f) => forms::creds(frame, area, f, theme),
     }

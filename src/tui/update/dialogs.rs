@@ -30,6 +30,10 @@ pub(super) fn confirm_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<C
             app.quit = true;
             Vec::new()
         }
+        Mode::LoginUrl { id, .. } if key.code == KeyCode::Char('x') => {
+            app.note(now, Level::Info, "login: asked the worker to stop it");
+            vec![Command::Cancel { id }]
+        }
         // The login URL stays in the activity pane after the note closes.
         _ => Vec::new(),
     }

@@ -46,7 +46,7 @@ pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Comman
             stopped,
             now,
         ),
-        Event::LoginUrl { id: _, url } => login_url(app, url, now),
+        Event::LoginUrl { id, url } => login_url(app, id, url, now),
         Event::UserAdded { id: _, user } => user_added(app, user, now),
         Event::Detail { id, conn, detail } => detail::on_detail(app, id, conn, detail, now),
         Event::Loaded {
@@ -239,10 +239,10 @@ fn close_login_note(app: &mut App, op: OpKind) {
     }
 }
 
-fn login_url(app: &mut App, url: String, now: UnixTime) -> Vec<Command> {
+fn login_url(app: &mut App, id: RequestId, url: String, now: UnixTime) -> Vec<Command> {
     app.note(now, Level::Info, format!("login: open {url}"));
     if app.mode == Mode::Normal {
-        app.mode = Mode::LoginUrl { url };
+        app.mode = Mode::LoginUrl { id, url };
     }
     Vec::new()
 }

@@ -1,0 +1,71 @@
+//! Telling a running operation to stop, for those that stop themselves
+//! rather than being aborted: a bulk (which leaves the refreshes whose
+//! answer is in hand to finish, and says how far it got) and a login (which
+//! may stop while the browser is away, but not once its code is being
+//! redeemed). [`Worker::cancel`] finds them by request id.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::Notify;
+
+use super::{RequestId, Worker, lock};
+
+/// Tells a running operation to stop: [`Worker::cancel`] on its request.
+#[derive(Default)]
+pub(crate) struct Halt {
+    stopped: AtomicBool,
+    wake: Notify,
+}
+
+impl Halt {
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.wake.notify_waiters();
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Returns once stopped.
+    pub(crate) async fn stopped(&self) {
+        loop {
+            let woken = self.wake.notified();
+            if self.is_stopped() {
+                return;
+            }
+            woken.await;
+        }
+    }
+
+    /// Returns once stopped, unless `keep` holds then; it never returns if
+    /// it does.
+    pub(crate) async fn stopped_unless(&self, keep: impl Fn() -> bool) {
+        self.stopped().await;
+        if keep() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// An operation's [`Halt`], findable by its request while it runs.
+pub(crate) struct Registered<'w>(Arc<Halt>, &'w Worker, RequestId);
+
+impl<'w> Registered<'w> {
+    /// The one the worker made for `id` when the command came, else a new one.
+    pub(crate) fn new(worker: &'w Worker, id: RequestId) -> Self {
+        let halt = lock(&worker.inner.halts).entry(id).or_default().clone();
+        Registered(halt, worker, id)
+    }
+
+    pub(crate) fn halt(&self) -> &Arc<Halt> {
+        &self.0
+    }
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        lock(&self.1.inner.halts).remove(&self.2);
+    }
+}
