@@ -1,8 +1,9 @@
-//! Telling a running operation to stop, for those that stop themselves
-//! rather than being aborted: a bulk (which leaves the refreshes whose
-//! answer is in hand to finish, and says how far it got) and a login (which
-//! may stop while the browser is away, but not once its code is being
-//! redeemed). [`Worker::cancel`] finds them by request id.
+//! Telling running work to stop, for work that stops itself rather than
+//! being aborted: a bulk (which leaves the refreshes whose answer is in hand
+//! to finish, and says how far it got) and a login (which may stop while the
+//! browser is away, but not once its code is being redeemed), each found by
+//! its request id by [`Worker::cancel`]; and the whole worker, once a front
+//! end ends ([`Worker::stop_sending`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +12,7 @@ use tokio::sync::Notify;
 
 use super::{RequestId, Worker, lock};
 
-/// Tells a running operation to stop: [`Worker::cancel`] on its request.
+/// A stop signal: a flag to look at, and a wake-up for what waits on it.
 #[derive(Default)]
 pub(crate) struct Halt {
     stopped: AtomicBool,

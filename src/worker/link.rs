@@ -181,6 +181,8 @@ impl Worker {
         provider: &str,
         user: &str,
     ) -> Result<Connection, OpError> {
+        // First, so that it is unregistered however the login ends.
+        let halt = Registered::new(self, id);
         self.refuse_if_readonly()?;
         let slot = self.slot(provider)?;
         // Checked before the browser is sent off, not after the operator
@@ -191,7 +193,6 @@ impl Worker {
             timeout: self.inner.opts.login_timeout,
             open_browser: self.inner.opts.open_browser,
         };
-        let halt = Registered::new(self, id);
         let events = self.inner.events.clone();
         let on_url = move |url: &str| {
             // try_send: the URL is also printed by the CLI; a full queue must not block the login.

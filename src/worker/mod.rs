@@ -122,15 +122,13 @@ pub(crate) struct Inner {
     /// Whether a front end has had its first full read (see
     /// [`scheduler::spawn_after_first_load`]).
     pub first_load: tokio::sync::watch::Sender<bool>,
-    /// Set by [`Worker::stop_sending`]: no request goes out any more.
-    pub stopping: std::sync::atomic::AtomicBool,
+    /// Set by [`Worker::stop_sending`]: no request goes out any more; it
+    /// also wakes what waits on no request (a login's browser).
+    pub stopping: halt::Halt,
     /// Operations whose request is out and whose outcome is not yet
     /// written, and a wake-up each time one ends (see [`Worker::wait_for_sent`]).
     pub sent: std::sync::atomic::AtomicUsize,
     pub settled: tokio::sync::Notify,
-    /// Wakes what waits on no request (a login's browser) when
-    /// [`Worker::stop_sending`] comes.
-    pub stop: tokio::sync::Notify,
     /// Providers' answers waiting for the store to take them (see
     /// [`Worker::keep_writing`]): the operator is told when the first
     /// starts waiting, not once for each of a bulk's.
@@ -228,10 +226,9 @@ impl Worker {
                 holder,
                 panic_armed: std::sync::atomic::AtomicBool::new(true),
                 first_load: tokio::sync::watch::Sender::new(false),
-                stopping: std::sync::atomic::AtomicBool::new(false),
+                stopping: halt::Halt::default(),
                 sent: std::sync::atomic::AtomicUsize::new(0),
                 settled: tokio::sync::Notify::new(),
-                stop: tokio::sync::Notify::new(),
                 unwritten: std::sync::atomic::AtomicUsize::new(0),
                 answered: Mutex::default(),
                 halts: Mutex::default(),
@@ -272,21 +269,12 @@ impl Worker {
     /// [`ErrorKind::Cancelled`], their tokens untouched. For a command
     /// interrupted by Ctrl-C.
     pub fn stop_sending(&self) {
-        self.inner
-            .stopping
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        self.inner.stop.notify_waiters();
+        self.inner.stopping.stop();
     }
 
     /// Returns once [`Worker::stop_sending`] has come.
     pub(crate) async fn until_stopping(&self) {
-        loop {
-            let stop = self.inner.stop.notified();
-            if self.stopping() {
-                return;
-            }
-            stop.await;
-        }
+        self.inner.stopping.stopped().await;
     }
 
     /// How many operations have their request out and their outcome not
@@ -353,9 +341,7 @@ impl Worker {
     }
 
     pub(crate) fn stopping(&self) -> bool {
-        self.inner
-            .stopping
-            .load(std::sync::atomic::Ordering::SeqCst)
+        self.inner.stopping.is_stopped()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
