@@ -374,9 +374,14 @@ pub async fn refresh_due(
 }
 
 /// `12 amira / Emirates NBD (dapi)`: a connection as a line of `check` or
-/// `refresh --due` names it, whom to call and at which bank.
+/// `refresh --due` names it, whom to call and at which bank. The provider
+/// is left out where the label already is its name (`12 app / bank`).
 fn named(c: &Connection) -> String {
-    format!("{} {} ({})", c.id, c.name(), c.provider)
+    if c.label == c.provider {
+        format!("{} {}", c.id, c.name())
+    } else {
+        format!("{} {} ({})", c.id, c.name(), c.provider)
+    }
 }
 
 /// What `refresh --due` has heard of its bulk so far.

@@ -704,7 +704,7 @@ fn refresh_due_takes_every_due_connection_and_names_each_failure_and_reason() {
     let lines: Vec<&str> = said.lines().collect();
     assert_eq!(lines.len(), 2, "{said}");
     assert!(
-        lines[0].contains("(bank): refresh failed:") && lines[0].contains("503"),
+        lines[0].contains(" / bank: refresh failed:") && lines[0].contains("503"),
         "{said}"
     );
     assert_eq!(lines[1], "refreshed 2 of 3 due within 2h, 1 failed");
@@ -1100,10 +1100,19 @@ fn audit_check_and_status_name_the_user_and_bank_of_each_connection() {
         "a generated store has rows to act on"
     );
     let check = String::from_utf8(out.stdout).unwrap();
+    let provider = |id: i64| {
+        let row = rows.iter().find(|r| r["id"] == id).unwrap();
+        row["provider"].as_str().unwrap().to_string()
+    };
     for line in check.lines().skip(1) {
         let id: i64 = line.split_whitespace().next().unwrap().parse().unwrap();
         let (user, label) = name(id);
-        assert!(line.contains(&format!("{id} {user} / {label} (")), "{line}");
+        // The provider in brackets, unless the label is its name.
+        let named = match provider(id) {
+            p if p == label => format!("{id} {user} / {label}: "),
+            p => format!("{id} {user} / {label} ({p}): "),
+        };
+        assert!(line.contains(&named), "{line}");
     }
 
     let status = run(&["status"]);
