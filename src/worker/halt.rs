@@ -10,7 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Notify;
 
-use super::{RequestId, Worker, lock};
+use std::future::Future;
+
+use super::{Event, RequestId, Worker, lock};
+use crate::domain::{ConnectionId, ErrorKind, OpError, OpKind};
 
 /// A stop signal: a flag to look at, and a wake-up for what waits on it.
 #[derive(Default)]
@@ -68,5 +71,42 @@ impl<'w> Registered<'w> {
 impl Drop for Registered<'_> {
     fn drop(&mut self) {
         lock(&self.1.inner.halts).remove(&self.2);
+    }
+}
+
+impl Worker {
+    /// `run`, the operation `op` on `conn` of request `id`, unless the
+    /// request is cancelled first: then `run` is dropped, and with it any
+    /// request it has out, unless the provider's answer is in hand and not
+    /// yet written. That one is left to finish, and the operator told why.
+    pub(crate) async fn unless_cancelled<T>(
+        &self,
+        id: RequestId,
+        op: OpKind,
+        conn: ConnectionId,
+        run: impl Future<Output = Result<T, OpError>>,
+    ) -> Result<T, OpError> {
+        let halt = Registered::new(self, id);
+        tokio::pin!(run);
+        tokio::select! {
+            // The operation first: one whose answer has just come is then
+            // seen as answered below.
+            biased;
+            out = &mut run => return out,
+            () = halt.halt().stopped() => {}
+        }
+        if !self.answered(conn) {
+            return Err(OpError::new(
+                ErrorKind::Cancelled,
+                format!("{op} cancelled"),
+            ));
+        }
+        let message = format!(
+            "cancel: the {op} of connection {conn} is done at the provider and waits for the \
+             store; it is left to finish, since stopping it now would lose what the provider \
+             issued"
+        );
+        self.emit(Event::Notice { message }).await;
+        run.await
     }
 }

@@ -103,18 +103,15 @@ pub(crate) struct Slot {
     pub ahead: Arc<Semaphore>,
 }
 
-/// A running command: how to stop it, and the operation and connection
-/// to report as ended when it is stopped.
-pub(crate) type Running = (AbortHandle, Option<(OpKind, ConnectionId)>);
-
 pub(crate) struct Inner {
     pub store: Arc<dyn Store>,
     pub providers: HashMap<String, Slot>,
     pub events: mpsc::Sender<Event>,
     pub opts: WorkerOptions,
     pub flights: Flights,
-    /// Running commands: how to stop each, and what to report when stopped.
-    pub tasks: Mutex<HashMap<RequestId, Running>>,
+    /// Running commands, to drop one that has no [`halt::Halt`] when it is
+    /// cancelled.
+    pub tasks: Mutex<HashMap<RequestId, AbortHandle>>,
     /// Names this process in store leases.
     pub holder: String,
     /// Whether `opts.panic_on` is still to fire (it fires once).
@@ -361,7 +358,7 @@ impl Worker {
         }
         let id = cmd.id();
         let target = cmd.target();
-        if let Command::RefreshMany { .. } | Command::Login { .. } = cmd {
+        if target.is_some() || matches!(cmd, Command::RefreshMany { .. } | Command::Login { .. }) {
             // Before its task runs, so that a cancel finds it from the start.
             lock(&self.inner.halts).entry(id).or_default();
         }
@@ -389,51 +386,23 @@ impl Worker {
             }
             this.forget(id);
         });
-        self.track(id, task.abort_handle(), target);
+        lock(&self.inner.tasks).insert(id, task.abort_handle());
     }
 
-    /// Makes the running command `id` one [`Worker::cancel`] can stop;
-    /// [`Worker::forget`] when it ends.
-    pub(crate) fn track(
-        &self,
-        id: RequestId,
-        task: AbortHandle,
-        target: Option<(OpKind, ConnectionId)>,
-    ) {
-        lock(&self.inner.tasks).insert(id, (task, target));
-    }
-
-    /// Drops the task (and with it its HTTP request), then says so, so the
-    /// front end stops showing the row as busy. Tokens are untouched: a
-    /// result is only ever written by the task, which no longer runs.
-    /// Except where the provider has answered and the answer is not yet
-    /// written: that operation is left to finish, and the operator told
-    /// why. A bulk or a login is told to stop instead (see `halt.rs`).
+    /// Tells the operation, the bulk or the login of request `id` to stop
+    /// (see `halt.rs`): each stops itself, drops its HTTP request and says
+    /// so, except where the provider's answer is in hand and not yet
+    /// written, which is left to finish (stopping it would lose what the
+    /// provider issued). Any other command is dropped. Tokens are untouched:
+    /// a result is only ever written by the operation itself.
     fn cancel(&self, id: RequestId) {
         if let Some(halt) = lock(&self.inner.halts).get(&id) {
             halt.stop();
             return;
         }
-        let mut tasks = lock(&self.inner.tasks);
-        let Some((task, target)) = tasks.get(&id) else {
+        let Some(task) = lock(&self.inner.tasks).remove(&id) else {
             return;
         };
-        if let Some((op, conn)) = *target
-            && self.answered(conn)
-        {
-            drop(tasks);
-            let message = format!(
-                "cancel: the {op} of connection {conn} is done at the provider and waits for the \
-                 store; it is left to finish, since stopping it now would lose what the provider \
-                 issued"
-            );
-            let this = self.clone();
-            tokio::spawn(async move { this.emit(Event::Notice { message }).await });
-            return;
-        }
-        let (task, target) = (task.clone(), *target);
-        tasks.remove(&id);
-        drop(tasks);
         if task.is_finished() {
             // It already reported its own outcome.
             return;
@@ -441,19 +410,8 @@ impl Worker {
         task.abort();
         let this = self.clone();
         tokio::spawn(async move {
-            let event = match target {
-                Some((op, conn)) => Event::Failed {
-                    id,
-                    op,
-                    conn_id: Some(conn),
-                    conn: this.reread(conn).await.map(Box::new),
-                    error: OpError::new(ErrorKind::Cancelled, format!("{op} cancelled")),
-                },
-                None => Event::Notice {
-                    message: format!("request {} cancelled", id.0),
-                },
-            };
-            this.emit(event).await;
+            let message = format!("request {} cancelled", id.0);
+            this.emit(Event::Notice { message }).await;
         });
     }
 
@@ -462,7 +420,7 @@ impl Worker {
         lock(&self.inner.answered).contains(&conn)
     }
 
-    pub(crate) fn forget(&self, id: RequestId) {
+    fn forget(&self, id: RequestId) {
         lock(&self.inner.tasks).remove(&id);
     }
 

@@ -56,7 +56,8 @@ impl Worker {
             conn: Some(conn),
         })
         .await;
-        let event = match self.operate(op, conn).await {
+        let run = self.operate(op, conn);
+        let event = match self.unless_cancelled(id, op, conn, run).await {
             Ok(c) => Event::succeeded(id, op, c, self.now()),
             Err(error) => Event::Failed {
                 id,

@@ -7,9 +7,11 @@
 //! anything that cannot work (delinked, logged out, re-consent required).
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::FutureExt;
 use tokio::sync::Notify;
 
 use super::breaker::{Breakers, Change};
@@ -357,40 +359,24 @@ impl Scheduler {
                     conn: Some(conn),
                 })
                 .await;
-            // A task of its own, known to the worker by `id`, so that the
-            // operator's cancel (`x` on its row) reaches it as it reaches
-            // their own operations.
-            let run = tokio::spawn({
-                let worker = worker.clone();
-                async move { worker.operate_on(op, conn, known).await }
-            });
-            worker.track(id, run.abort_handle(), Some((op, conn)));
-            let result = match run.await {
-                Ok(result) => Some(result),
-                // The cancel has told the front end; the back-off below
-                // keeps the next pass from starting it again at once.
-                Err(e) if e.is_cancelled() => None,
-                // Contained as the worker contains a command's panic: the
-                // row fails, and the connection is scheduled again later.
-                Err(_) => {
-                    tracing::error!(
-                        request = id.0,
-                        connection = conn.0,
-                        "a scheduled {op} panicked"
-                    );
-                    Some(Err(OpError::new(
-                        ErrorKind::Internal,
-                        super::internal_error(id),
-                    )))
-                }
-            };
-            worker.forget(id);
-            let Some(result) = result else {
-                let cancelled = OpError::new(ErrorKind::Cancelled, format!("{op} cancelled"));
-                note_failure(&backoff, conn, worker.now(), &cancelled);
-                super::lock(&busy).remove(&conn);
-                return;
-            };
+            // Cancellable by `id` as the operator's own operations are
+            // (`x` on its row); a cancelled one backs off like a failure,
+            // so the next pass does not send it again at once. A panic is
+            // contained as the worker contains a command's: the row fails,
+            // and the connection is scheduled again later.
+            let run = AssertUnwindSafe(worker.operate_on(op, conn, known))
+                .catch_unwind()
+                .map(|ran| {
+                    ran.unwrap_or_else(|_| {
+                        tracing::error!(
+                            request = id.0,
+                            connection = conn.0,
+                            "a scheduled {op} panicked"
+                        );
+                        Err(OpError::new(ErrorKind::Internal, super::internal_error(id)))
+                    })
+                });
+            let result = worker.unless_cancelled(id, op, conn, run).await;
             let now = worker.now();
             let change = super::lock(&breakers).record(
                 &name,
