@@ -1,16 +1,20 @@
 //! Telling running work to stop, for work that stops itself rather than
-//! being aborted: a bulk (which leaves the refreshes whose answer is in hand
-//! to finish, and says how far it got) and a login (which may stop while the
-//! browser is away, but not once its code is being redeemed), each found by
-//! its request id by [`Worker::cancel`]; and the whole worker, once a front
-//! end ends ([`Worker::stop_sending`]).
+//! being aborted from outside, each found by its request id by
+//! [`Worker::cancel`]: an operation (which leaves an answer in hand to
+//! finish; see [`Worker::unless_cancelled`]), a bulk (likewise for each of
+//! its refreshes, and it says how far it got) and a login (which may stop
+//! while the browser is away, but not once its code is being redeemed). And
+//! the whole worker, once a front end ends ([`Worker::stop_sending`]).
+//!
+//! The look at whether an answer is in hand happens in the operation's own
+//! task, between two polls: from outside, on another thread, the operation
+//! could reach that state between the look and the abort.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Notify;
-
-use std::future::Future;
 
 use super::{Event, RequestId, Worker, lock};
 use crate::domain::{ConnectionId, ErrorKind, OpError, OpKind};
