@@ -18,10 +18,8 @@
 //! which SQLite's WAL lets through while another process writes.
 
 use std::collections::VecDeque;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use futures::FutureExt;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
@@ -30,7 +28,7 @@ use super::halt::{Halt, Registered};
 use super::scheduler::launch_limit;
 use super::window::Windows;
 use super::{Event, RequestId, Worker};
-use crate::domain::{ConnectionId, ErrorKind, OpError, OpKind};
+use crate::domain::{ConnectionId, OpKind};
 
 /// How many connections' providers are read in one store call, as queues
 /// run short: enough to keep every window full without first reading all
@@ -53,7 +51,8 @@ impl Worker {
     /// Cancelled ([`Halt`]), it starts no more and drops the refreshes
     /// running, except those whose answer has come and is not yet written:
     /// dropping one of those would lose the token the provider has just
-    /// issued. Stopped with the worker, it starts no more and lets what
+    /// issued (each such is named to the operator, as a single operation's
+    /// is). Stopped with the worker, it starts no more and lets what
     /// runs finish. Either way its last progress says how many were not
     /// refreshed, so that a front end knows it has ended.
     pub(crate) async fn refresh_many(&self, id: RequestId, conns: Vec<ConnectionId>) {
@@ -127,18 +126,9 @@ impl Worker {
         key: Key,
         halt: Arc<Halt>,
     ) -> (ConnectionId, Key, Option<OpResult>) {
-        let op = self.operate_on(OpKind::Refresh, conn, key.clone());
-        let op = AssertUnwindSafe(op).catch_unwind();
-        let result = tokio::select! {
-            // The refresh first: one whose answer has just come is then
-            // seen as answered by the cancel.
-            biased;
-            ran = op => Some(ran.unwrap_or_else(|_| {
-                tracing::error!(request = id.0, connection = conn.0, "a refresh panicked");
-                Err(OpError::new(ErrorKind::Internal, super::internal_error(id)))
-            })),
-            () = halt.stopped_unless(|| self.answered(conn)) => None,
-        };
+        let op = OpKind::Refresh;
+        let run = super::contained(id, op, conn, self.operate_on(op, conn, key.clone()));
+        let result = self.unless_halted(&halt, op, conn, run).await;
         (conn, key, result)
     }
 

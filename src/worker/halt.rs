@@ -46,15 +46,6 @@ impl Halt {
             woken.await;
         }
     }
-
-    /// Returns once stopped, unless `keep` holds then; it never returns if
-    /// it does.
-    pub(crate) async fn stopped_unless(&self, keep: impl Fn() -> bool) {
-        self.stopped().await;
-        if keep() {
-            std::future::pending::<()>().await;
-        }
-    }
 }
 
 /// An operation's [`Halt`], findable by its request while it runs.
@@ -91,19 +82,33 @@ impl Worker {
         run: impl Future<Output = Result<T, OpError>>,
     ) -> Result<T, OpError> {
         let halt = Registered::new(self, id);
+        (self.unless_halted(halt.halt(), op, conn, run).await).unwrap_or_else(|| {
+            Err(OpError::new(
+                ErrorKind::Cancelled,
+                format!("{op} cancelled"),
+            ))
+        })
+    }
+
+    /// [`Worker::unless_cancelled`] on a `halt` the caller holds (a bulk's,
+    /// shared by its refreshes): `None` when `run` was dropped.
+    pub(crate) async fn unless_halted<T>(
+        &self,
+        halt: &Halt,
+        op: OpKind,
+        conn: ConnectionId,
+        run: impl Future<Output = T>,
+    ) -> Option<T> {
         tokio::pin!(run);
         tokio::select! {
             // The operation first: one whose answer has just come is then
             // seen as answered below.
             biased;
-            out = &mut run => return out,
-            () = halt.halt().stopped() => {}
+            out = &mut run => return Some(out),
+            () = halt.stopped() => {}
         }
         if !self.answered(conn) {
-            return Err(OpError::new(
-                ErrorKind::Cancelled,
-                format!("{op} cancelled"),
-            ));
+            return None;
         }
         let message = format!(
             "cancel: the {op} of connection {conn} is done at the provider and waits for the \
@@ -111,6 +116,6 @@ impl Worker {
              issued"
         );
         self.emit(Event::Notice { message }).await;
-        run.await
+        Some(run.await)
     }
 }

@@ -218,7 +218,7 @@ impl Worker {
         };
         // The code's redemption issues tokens that exist nowhere else until
         // they are written: from here it counts as sent.
-        let Some(_sending) = self.begin_sending() else {
+        let Ok(_sending) = self.begin_sending(OpKind::Login) else {
             let stopped = OpError::new(
                 ErrorKind::Cancelled,
                 "login stopped before its code was redeemed: nothing was issued; start it again",
@@ -270,12 +270,7 @@ impl Worker {
             let _permit = slot.permits.acquire().await;
             drop(ahead);
             // Until it is written, the new token exists nowhere else.
-            let sending = self.begin_sending().ok_or_else(|| {
-                OpError::new(
-                    ErrorKind::Cancelled,
-                    "client_credentials stopped before it was sent: nothing changed",
-                )
-            })?;
+            let sending = self.begin_sending(OpKind::ClientCredentials)?;
             (slot.client.client_credentials().await?, sending)
         };
         self.file_grant(

@@ -326,15 +326,21 @@ impl Worker {
         self.wait_for_sent(std::time::Duration::from_secs(1)).await
     }
 
-    /// Counts an operation as sent, unless [`Worker::stop_sending`] came
+    /// Counts operation `op` as sent, unless [`Worker::stop_sending`] came
     /// first: the one check both sides agree on, counted before it is made
     /// so that `wait_for_sent` cannot miss an operation that passed it.
-    pub(crate) fn begin_sending(&self) -> Option<Sending<'_>> {
+    pub(crate) fn begin_sending(&self, op: OpKind) -> Result<Sending<'_>, OpError> {
         self.inner
             .sent
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let sending = Sending(self);
-        (!self.stopping()).then_some(sending)
+        if self.stopping() {
+            return Err(OpError::new(
+                ErrorKind::Cancelled,
+                format!("{op} stopped before it was sent: nothing changed"),
+            ));
+        }
+        Ok(sending)
     }
 
     pub(crate) fn stopping(&self) -> bool {
@@ -538,4 +544,22 @@ fn account_name(uid: u32) -> Option<String> {
 /// What the operator hears of a panic in request `id`; the log has the rest.
 pub(crate) fn internal_error(id: RequestId) -> String {
     format!("internal error in request {} (see the log)", id.0)
+}
+
+/// `op` of request `id` on `conn`, a panic inside it contained as the
+/// internal error of that one operation (a bulk's refresh, the scheduler's):
+/// the row fails, the rest carry on.
+pub(crate) async fn contained<T>(
+    id: RequestId,
+    op: OpKind,
+    conn: ConnectionId,
+    run: impl std::future::Future<Output = Result<T, OpError>>,
+) -> Result<T, OpError> {
+    std::panic::AssertUnwindSafe(run)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            tracing::error!(request = id.0, connection = conn.0, "a {op} panicked");
+            Err(OpError::new(ErrorKind::Internal, internal_error(id)))
+        })
 }

@@ -149,13 +149,10 @@ impl Worker {
         // The last moment an operation can end without the provider
         // having seen it; from here until its outcome is written it counts
         // as sent.
-        let result = match self.begin_sending() {
-            None => Err(OpError::new(
-                ErrorKind::Cancelled,
-                format!("{op} stopped before it was sent: nothing changed"),
-            )),
-            Some(_sending) if op == OpKind::Refresh && theirs => Ok(current),
-            Some(_sending) => self.perform(op, current, secrets, &turn).await,
+        let result = match self.begin_sending(op) {
+            Err(stopped) => Err(stopped),
+            Ok(_sending) if op == OpKind::Refresh && theirs => Ok(current),
+            Ok(_sending) => self.perform(op, current, secrets, &turn).await,
         };
         self.release_unless_settled(id, &turn).await;
         result

@@ -7,11 +7,9 @@
 //! anything that cannot work (delinked, logged out, re-consent required).
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::FutureExt;
 use tokio::sync::Notify;
 
 use super::breaker::{Breakers, Change};
@@ -361,21 +359,9 @@ impl Scheduler {
                 .await;
             // Cancellable by `id` as the operator's own operations are
             // (`x` on its row); a cancelled one backs off like a failure,
-            // so the next pass does not send it again at once. A panic is
-            // contained as the worker contains a command's: the row fails,
-            // and the connection is scheduled again later.
-            let run = AssertUnwindSafe(worker.operate_on(op, conn, known))
-                .catch_unwind()
-                .map(|ran| {
-                    ran.unwrap_or_else(|_| {
-                        tracing::error!(
-                            request = id.0,
-                            connection = conn.0,
-                            "a scheduled {op} panicked"
-                        );
-                        Err(OpError::new(ErrorKind::Internal, super::internal_error(id)))
-                    })
-                });
+            // so the next pass does not send it again at once. A panic
+            // fails the row, and the connection is scheduled again later.
+            let run = super::contained(id, op, conn, worker.operate_on(op, conn, known));
             let result = worker.unless_cancelled(id, op, conn, run).await;
             let now = worker.now();
             let change = super::lock(&breakers).record(
