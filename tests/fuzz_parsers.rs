@@ -61,7 +61,10 @@ proptest! {
     fn dapi_authorizations_of_any_shape_are_safe(json in jsonish()) {
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(&json) {
             let s = Scopes::from_dapi(&v);
-            let _ = s.short();
+            for width in [1, 8, 20] {
+                let cell = s.short_within(width);
+                prop_assert!(bankdeck::domain::text::columns(&cell) <= width, "{:?} wider than {}", cell, width);
+            }
         }
     }
 

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::text::{columns, cut};
+
 /// One sorted list of scope names. Shared, not owned: the connections of one
 /// provider and consent hold the same few lists, and a store of 100 000
 /// connections read into memory keeps each distinct list once.
@@ -99,25 +101,33 @@ impl Scopes {
         }
     }
 
-    /// A short form for a table cell: `3/10 +data,payment`, or the list when short.
-    pub fn short(&self) -> String {
+    /// A table cell's form within `width` columns: the names themselves when
+    /// they fit (`accounts payments`), else the count granted of those named
+    /// (`3/10 +data,payment`), else the count alone; cut only when even that
+    /// does not fit. The detail pane's grid has every name.
+    pub fn short_within(&self, width: usize) -> String {
         if self.granted.is_empty() && self.denied.is_empty() {
             return "—".into();
         }
-        let joined = self.granted.join(" ");
-        let mut s = if self.denied.is_empty() && joined.len() <= 24 {
-            joined
-        } else {
-            format!(
-                "{}/{}",
-                self.granted.len(),
-                self.granted.len() + self.denied.len()
-            )
+        let products = match self.products.is_empty() {
+            true => String::new(),
+            false => format!(" +{}", self.products.join(",")),
         };
-        if !self.products.is_empty() {
-            s.push_str(&format!(" +{}", self.products.join(",")));
-        }
-        s
+        let count = format!(
+            "{}/{}",
+            self.granted.len(),
+            self.granted.len() + self.denied.len()
+        );
+        let names = self.denied.is_empty().then(|| self.granted.join(" "));
+        let forms = [
+            names.map(|n| n + &products),
+            Some(format!("{count}{products}")),
+        ];
+        forms
+            .into_iter()
+            .flatten()
+            .find(|f| columns(f) <= width)
+            .unwrap_or_else(|| cut(&count, width))
     }
 }
 
@@ -161,17 +171,30 @@ mod tests {
     }
 
     #[test]
-    fn short_form() {
+    fn short_form_fits_its_width() {
+        let plain = Scopes::granted(vec!["openid".into(), "accounts".into()]);
+        assert_eq!(plain.short_within(20), "openid accounts");
         assert_eq!(
-            Scopes::granted(vec!["openid".into(), "accounts".into()]).short(),
-            "openid accounts"
+            plain.short_within(14),
+            "2/2",
+            "a count when the names do not fit"
         );
         let s = Scopes {
             granted: vec!["a.get".into()].into(),
             denied: vec!["b.get".into(), "c.get".into()].into(),
-            products: vec!["data".into()].into(),
+            products: vec!["data".into(), "payment".into()].into(),
         };
-        assert_eq!(s.short(), "1/3 +data");
-        assert_eq!(Scopes::default().short(), "—");
+        assert_eq!(
+            s.short_within(40),
+            "1/3 +data,payment",
+            "names only when none is denied"
+        );
+        assert_eq!(
+            s.short_within(16),
+            "1/3",
+            "the products go before the count"
+        );
+        assert_eq!(s.short_within(2), "1…");
+        assert_eq!(Scopes::default().short_within(20), "—");
     }
 }

@@ -285,6 +285,17 @@ impl ConnState {
             ConnState::Failed { error } => format!("failed: {error}"),
         }
     }
+
+    /// [`describe`](Self::describe) for a cell too narrow for its
+    /// countdown: `code pending`, `logged out`. The countdown is the one
+    /// beside it in the table's time-left column, so nothing is lost.
+    pub fn describe_brief(&self, now: UnixTime) -> String {
+        match self {
+            ConnState::CodePending { .. } => "code pending".into(),
+            ConnState::LoggedOut { .. } => "logged out".into(),
+            _ => self.describe(now),
+        }
+    }
 }
 
 /// What a successful operation left, in words, for a line that already names

@@ -1,15 +1,16 @@
 //! The connection table. Only the rows on screen are built: with 100 000
 //! connections the cost of a frame is the window, not the list.
 //!
-//! Columns drop out on narrow terminals (scopes first, then the last
-//! operation, then the provider) rather than squeezing every cell unreadable.
+//! Columns drop out on narrow terminals (the scopes or the last operation,
+//! then the provider) rather than squeezing every cell unreadable, and only
+//! when the screen cannot hold them: what fits is measured, not assumed.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 
-use crate::domain::text::{cut, cut_owned};
+use crate::domain::text::{columns as text_columns, cut, cut_owned};
 use crate::domain::time::format_ago;
 use crate::domain::{ConnState, Connection, UnixTime};
 
@@ -39,27 +40,39 @@ enum Col {
 /// Cells between two columns: the table's default spacing.
 const GAP: u16 = 1;
 
-/// How narrow the state may get on the narrowest screen, the text columns
-/// already at their least.
+/// The state's brief form fits whole (`expired (refreshable)`), whatever the
+/// screen: below this the text columns give way instead.
 const STATE_LEAST: u16 = 24;
 
 /// How wide the state may grow on a wide screen: most failures then read
 /// whole in the table.
 const STATE_MAX: u16 = 90;
 
+/// The least the scopes are given before they drop out: a count such as
+/// `5/10 +data` (see [`Scopes::short_within`](crate::domain::Scopes::short_within)).
+const SCOPES_LEAST: u16 = 8;
+
 /// The columns that fit `width` (the table's outer width, borders
 /// included), each with its width in cells.
 ///
 /// User, label and provider are as wide as the widest such text (`text`,
 /// with a cap), not a share of the screen: short provider names left
-/// half-empty columns while the state beside them was cut. When the screen
-/// is wider than every column needs, the state grows first, then the last
-/// operation (to its whole name), then the text columns share what is
-/// left; when it is narrower, the widest text column gives way first.
+/// half-empty columns while the state beside them was cut.
+///
+/// A column drops out (scopes first, then the last operation in their
+/// place, then both, then the provider too) only when the others would not
+/// fit at the least that still says everything: the text columns whole, the
+/// state at its brief form (its countdown is the time left's), the scopes as
+/// a count. When every
+/// column is wanted wider than the screen, the state gives way first (down
+/// to its brief form), then the scopes, then the widest text column. When
+/// the screen is wider than every column needs, the state grows first, then
+/// the last operation (to its whole name), then the text columns and the
+/// scopes share what is left.
 fn columns(width: u16, text: TextWidths) -> Vec<(Col, &'static str, u16)> {
     let fitted = |widest: u16, head: &str, cap: u16| widest.max(head.len() as u16).min(cap);
-    // (column, header, narrowest, wanted)
-    let mut cols = vec![
+    // (column, header, least, wanted)
+    let cols = vec![
         (Col::Mark, "", 2, 2),
         (Col::User, "user", 6, fitted(text.user, "user", 24)),
         (
@@ -74,36 +87,56 @@ fn columns(width: u16, text: TextWidths) -> Vec<(Col, &'static str, u16)> {
             6,
             fitted(text.provider, "provider", 16),
         ),
-        (Col::State, "state", STATE_WIDTH, STATE_WIDTH),
+        (Col::State, "state", STATE_LEAST, STATE_WIDTH),
         (Col::Left, "time left", 16, 16),
-        (Col::Scopes, "scopes", 6, 20),
+        (Col::Scopes, "scopes", SCOPES_LEAST, 20),
         (Col::LastOp, "last op", LAST_OP_WIDTH, LAST_OP_WIDTH),
     ];
-    let drop_order = [(150, Col::Scopes), (120, Col::LastOp), (95, Col::Provider)];
-    for (min, col) in drop_order {
-        if width < min {
-            cols.retain(|(c, ..)| *c != col);
+    let room = |cols: &[(Col, &str, u16, u16)]| {
+        let gaps = GAP * (cols.len() as u16 - 1);
+        width.saturating_sub(2).saturating_sub(gaps)
+    };
+    // Text columns count whole here: a name cut to keep the scopes would
+    // cost more than the scopes say.
+    let whole = |c: &(Col, &str, u16, u16)| match c.0 {
+        Col::State | Col::Scopes => c.2,
+        _ => c.3,
+    };
+    // The first of these that fits: the scopes come back once the last
+    // operation is out, if there is room for them then.
+    let drops: [&[Col]; 5] = [
+        &[],
+        &[Col::Scopes],
+        &[Col::LastOp],
+        &[Col::Scopes, Col::LastOp],
+        &[Col::Scopes, Col::LastOp, Col::Provider],
+    ];
+    let mut kept = cols.clone();
+    for drop in drops {
+        kept = cols.clone();
+        kept.retain(|c| !drop.contains(&c.0));
+        if kept.iter().map(whole).sum::<u16>() <= room(&kept) {
+            break;
         }
     }
-    let gaps = GAP * (cols.len() as u16 - 1);
-    let room = width.saturating_sub(2).saturating_sub(gaps);
+    let cols = kept;
+    let room = room(&cols);
     let mut widths: Vec<u16> = cols.iter().map(|c| c.3).collect();
-    let flexible = |col: Col| matches!(col, Col::User | Col::Label | Col::Provider | Col::Scopes);
+    let text_col = |col: Col| matches!(col, Col::User | Col::Label | Col::Provider);
     let wanted: u16 = widths.iter().sum();
     if wanted > room {
-        // The state gives way only once the text columns are at their
-        // least, and no further than its own.
-        let state_least = |i: usize| match cols[i].0 {
-            Col::State => Some(STATE_LEAST),
-            _ => None,
-        };
-        for _ in 0..wanted - room {
+        let mut over = wanted - room;
+        for col in [Col::State, Col::Scopes] {
+            if let Some(i) = cols.iter().position(|c| c.0 == col) {
+                let give = over.min(widths[i] - cols[i].2);
+                widths[i] -= give;
+                over -= give;
+            }
+        }
+        for _ in 0..over {
             let widest = (0..cols.len())
-                .filter(|&i| flexible(cols[i].0) && widths[i] > cols[i].2)
-                .max_by_key(|&i| (widths[i], std::cmp::Reverse(i)))
-                .or_else(|| {
-                    (0..cols.len()).find(|&i| state_least(i).is_some_and(|l| widths[i] > l))
-                });
+                .filter(|&i| text_col(cols[i].0) && widths[i] > cols[i].2)
+                .max_by_key(|&i| (widths[i], std::cmp::Reverse(i)));
             match widest {
                 Some(i) => widths[i] -= 1,
                 None => break,
@@ -118,7 +151,9 @@ fn columns(width: u16, text: TextWidths) -> Vec<(Col, &'static str, u16)> {
                 spare -= grow;
             }
         }
-        let shares: Vec<usize> = (0..cols.len()).filter(|&i| flexible(cols[i].0)).collect();
+        let shares: Vec<usize> = (0..cols.len())
+            .filter(|&i| text_col(cols[i].0) || cols[i].0 == Col::Scopes)
+            .collect();
         for (n, &i) in shares.iter().enumerate() {
             let left = (shares.len() - n) as u16;
             let grow = spare / left;
@@ -210,11 +245,15 @@ fn cells(
             Col::Label => Cell::from(cut(&c.label, usize::from(width))),
             Col::Provider => Cell::from(cut(&c.provider, usize::from(width))),
             Col::State => {
-                let text = cut_owned(state.describe(now), usize::from(width));
+                let full = state.describe(now);
+                let text = match text_columns(&full) <= usize::from(width) {
+                    true => full,
+                    false => cut_owned(state.describe_brief(now), usize::from(width)),
+                };
                 Cell::from(Span::styled(text, theme.state(state.kind())))
             }
             Col::Left => Cell::from(state.time_left(now)),
-            Col::Scopes => Cell::from(c.scopes.short()),
+            Col::Scopes => Cell::from(c.scopes.short_within(usize::from(width))),
             Col::LastOp => last_op(c, now, width, theme),
         })
         .collect()
@@ -318,18 +357,63 @@ mod tests {
         assert_eq!(width_of(&cols, Col::User), Some(24));
         assert_eq!(width_of(&cols, Col::Provider), Some(16));
 
-        let cols = columns(100, text(24, 10, 16));
-        fills(&cols, 100);
-        assert_eq!(width_of(&cols, Col::State), Some(STATE_WIDTH));
+        let cols = columns(80, text(24, 10, 16));
+        fills(&cols, 80);
+        assert_eq!(width_of(&cols, Col::State), Some(STATE_LEAST));
         assert_eq!(width_of(&cols, Col::Left), Some(16));
         let (user, label) = (width_of(&cols, Col::User), width_of(&cols, Col::Label));
         assert_eq!(label, Some(12), "untouched while the user is wider");
         assert!(user.unwrap() < 24 && user.unwrap() >= 12, "{user:?}");
     }
 
-    /// The narrowest screen bankdeck draws: columns drop out, the text
-    /// columns go down to their least, then the state gives way, and the
-    /// time left stays whole.
+    /// The demo's rows on a 120-column terminal: every column stays, the
+    /// state at its brief form.
+    #[test]
+    fn at_120_columns_every_column_stays_and_the_state_gives_way_first() {
+        let cols = columns(120, text(12, 16, 8));
+        fills(&cols, 120);
+        assert_eq!(cols.len(), 8, "{cols:?}");
+        assert_eq!(width_of(&cols, Col::State), Some(STATE_LEAST));
+        assert_eq!(width_of(&cols, Col::Scopes), Some(13));
+        assert_eq!(width_of(&cols, Col::User), Some(12));
+
+        // Narrower, the scopes shrink to their least before any name is
+        // cut; narrower still, they drop out, then the last operation.
+        let cols = columns(115, text(12, 16, 8));
+        fills(&cols, 115);
+        assert_eq!(width_of(&cols, Col::Scopes), Some(SCOPES_LEAST));
+        assert_eq!(width_of(&cols, Col::User), Some(12));
+        let cols = columns(114, text(12, 16, 8));
+        fills(&cols, 114);
+        assert_eq!(width_of(&cols, Col::Scopes), None);
+        assert_eq!(width_of(&cols, Col::LastOp), Some(LAST_OP_WIDTH));
+        // Without the last operation the scopes fit again.
+        let cols = columns(100, text(12, 16, 8));
+        fills(&cols, 100);
+        assert_eq!(width_of(&cols, Col::LastOp), None);
+        assert!(width_of(&cols, Col::Scopes).unwrap() >= SCOPES_LEAST);
+        assert_eq!(width_of(&cols, Col::Provider), Some(8));
+        let cols = columns(92, text(12, 16, 8));
+        fills(&cols, 92);
+        assert_eq!(width_of(&cols, Col::Scopes), None);
+        assert_eq!(width_of(&cols, Col::Provider), Some(8));
+    }
+
+    /// Long names keep their columns whole: a column drops out at a wider
+    /// screen than with short ones.
+    #[test]
+    fn long_names_push_the_optional_columns_out_before_they_are_cut() {
+        let short = columns(125, text(10, 10, 8));
+        let long = columns(125, text(24, 24, 16));
+        assert_eq!(short.len(), 8, "{short:?}");
+        assert_eq!(long.len(), 7, "{long:?}");
+        assert_eq!(width_of(&long, Col::User), Some(24));
+        assert_eq!(width_of(&long, Col::Label), Some(24));
+    }
+
+    /// The narrowest screen bankdeck draws: columns drop out, the state
+    /// gives way to its brief form, the text columns go down to their
+    /// least, and the time left stays whole.
     #[test]
     fn on_the_narrowest_screen_every_column_left_still_fits() {
         let cols = columns(60, text(24, 24, 16));
