@@ -33,7 +33,18 @@ const MAX_PAYLOAD_FILE: u64 = 64 * 1024;
 pub fn config_check(cfg: &Config, _cmd: &ConfigCmd) -> Result<ExitCode> {
     match &cfg.source {
         Some(p) => say!("config: {}", p.display())?,
-        None => say!("config: (defaults only: no config file found)")?,
+        // Only the default place can be missing: a named file that is not
+        // there fails to load. Saying where it was looked for is what a first
+        // run needs to create it.
+        None => match crate::config::config_path(None) {
+            Some(p) => say!(
+                "config: none at {}: embedded defaults only, no providers (config.example.toml shows every key)",
+                p.display()
+            )?,
+            None => {
+                say!("config: no home folder to look in: embedded defaults only, no providers")?
+            }
+        },
     }
     say!(
         "warn_within: {}",

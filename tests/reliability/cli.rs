@@ -1144,3 +1144,24 @@ fn users_add_refuses_an_email_that_is_not_one() {
     let list = String::from_utf8(run(&["users", "list"]).stdout).unwrap();
     assert_eq!(list, "ID  USER  EMAIL\n 1  zoe   zoe@example.com\n");
 }
+
+/// A first run, with no config file yet: `config check` says where it
+/// looked, so the newcomer knows where to create one.
+#[test]
+fn config_check_without_a_file_names_where_it_looked() {
+    let dir = super::common::private_dir();
+    let out = Command::new(env!("CARGO_BIN_EXE_bankdeck"))
+        .args(["config", "check"])
+        .env("HOME", dir.path())
+        .env("XDG_CONFIG_HOME", dir.path().join("conf"))
+        .env_remove("BANKDECK_CONFIG")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    let looked = dir.path().join("conf/bankdeck/config.toml");
+    assert!(
+        said.contains(&format!("config: none at {}", looked.display())),
+        "{said}"
+    );
+}
