@@ -362,6 +362,11 @@ fn x_in_the_login_note_cancels_the_login() {
     let Command::Login { id, .. } = one(app.update(code(KeyCode::Enter), NOW)) else {
         panic!()
     };
+    assert!(
+        last_text(&app).ends_with(": waiting for the browser"),
+        "{}",
+        last_text(&app)
+    );
     let url = "http://127.0.0.1:8400/auth?x=1".to_string();
     app.update(
         Msg::Worker(bankdeck::worker::Event::LoginUrl { id, url }),

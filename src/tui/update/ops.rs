@@ -91,7 +91,13 @@ pub(super) fn track(
     for c in &conns {
         app.busy.insert(*c, id);
     }
-    app.note(now, Level::Info, format!("{op} {what}: sent"));
+    // A login sends nothing until the browser comes back with a code: the
+    // first thing it does is wait.
+    let begun = match op {
+        OpKind::Login => "waiting for the browser",
+        _ => "sent",
+    };
+    app.note(now, Level::Info, format!("{op} {what}: {begun}"));
     let entry = InFlight {
         op,
         conns,
