@@ -66,7 +66,8 @@ pub enum Cmd {
     Login {
         /// The provider's name in the config.
         provider: String,
-        /// The end user the connection belongs to (`users add` first).
+        /// The end user the connection belongs to. A name `users list` does
+        /// not show is added as a new user once the connection is made.
         #[arg(long)]
         user: String,
         /// Only print the URL; do not open a browser.
@@ -77,7 +78,7 @@ pub enum Cmd {
     Token {
         /// The provider's name in the config.
         provider: String,
-        /// The user the token is filed under.
+        /// The user the token is filed under (added if new).
         #[arg(long, default_value = "app")]
         user: String,
     },
@@ -191,7 +192,8 @@ pub enum UsersCmd {
 pub enum LinkCmd {
     /// Store a Dapi Connect success payload (from a file, or - for standard input).
     Dapi {
-        /// The end user the connection belongs to (`users add` first).
+        /// The end user the connection belongs to. A name `users list` does
+        /// not show is added as a new user once the connection is made.
         #[arg(long)]
         user: String,
         /// The JSON Dapi Connect handed the app on success (accessCode,

@@ -150,13 +150,31 @@ pub async fn link(ctx: &Context, cmd: LinkCmd, readonly: bool) -> Result<ExitCod
     };
     let text = read_payload(&payload)?;
     let parsed = ConnectPayload::parse(&text).map_err(|e| eyre!("{e}"))?;
+    let new_user = is_new_user(ctx, &user)?;
     let worker = ctx.worker(readonly)?;
     let conn = worker
         .link_dapi(RequestId(1), &provider, &user, &label, parsed)
         .await
         .map_err(|e| eyre!("{e}"))?;
+    say_user_added(new_user, &conn)?;
     print_conn("linked", &conn, worker.now(), ctx.config.warn_secs())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `name` is not a user yet. `link`, `login` and `token` add a new
+/// one rather than refuse (linking is how end users arrive), so the
+/// operator is told: a mistyped name would otherwise add a second user
+/// without a word.
+fn is_new_user(ctx: &Context, name: &str) -> Result<bool> {
+    let held = ctx.store.user_by_name(name).map_err(|e| eyre!("{e}"))?;
+    Ok(held.is_none())
+}
+
+fn say_user_added(new_user: bool, conn: &Connection) -> Result<()> {
+    if new_user {
+        say!("added user {} (id {})", conn.user, conn.user_id.0)?;
+    }
+    Ok(())
 }
 
 fn only_dapi_provider(cfg: &Config) -> Result<String> {
@@ -198,6 +216,13 @@ pub async fn login(
     no_browser: bool,
     readonly: bool,
 ) -> Result<ExitCode> {
+    let new_user = is_new_user(ctx, user)?;
+    if new_user {
+        // Said before the browser step, while a typo can still be stopped.
+        tell!(
+            "no user '{user}' yet: the login adds it once it completes (`users list` shows who exists)"
+        );
+    }
     let mut handle = ctx.spawn_worker(WorkerOptions {
         readonly,
         open_browser: !no_browser,
@@ -220,6 +245,7 @@ pub async fn login(
     let Some(conn) = conn? else {
         return Ok(super::interrupt::stopped());
     };
+    say_user_added(new_user, &conn)?;
     print_conn(
         "logged in",
         &conn,
@@ -230,11 +256,13 @@ pub async fn login(
 }
 
 pub async fn token(ctx: &Context, provider: &str, user: &str, readonly: bool) -> Result<ExitCode> {
+    let new_user = is_new_user(ctx, user)?;
     let worker = ctx.worker(readonly)?;
     let grant = worker.client_credentials(RequestId(1), provider, user);
     let Some(conn) = to_the_end(&worker, grant, |e| eyre!("{e}")).await? else {
         return Ok(super::interrupt::stopped());
     };
+    say_user_added(new_user, &conn)?;
     // An app token already held is renewed in place (see the worker).
     let what = match conn.last_op.as_ref().map(|l| l.op) {
         Some(OpKind::Refresh) => "token renewed",

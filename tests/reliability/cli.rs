@@ -349,6 +349,10 @@ fn the_sandbox_writes_a_config_that_works_against_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(said.contains("token issued"), "{said}");
+    assert!(said.starts_with("added user app (id 1)\n"), "{said}");
+    let again = bankdeck(dir.path(), &config, &["token", "bank"]);
+    let said = String::from_utf8_lossy(&again.stdout);
+    assert!(said.starts_with("token renewed"), "{said}");
     let checked = bankdeck(dir.path(), &config, &["config", "check"]);
     let checked = String::from_utf8_lossy(&checked.stdout);
     assert_eq!(checked.matches("[set]").count(), 3, "{checked}");
@@ -541,6 +545,11 @@ fn linking_the_same_connect_payload_twice_adds_one_connection() {
     let link = ["link", "dapi", "--user", "amira", "--payload", path];
     let first = bankdeck(dir.path(), &config, &link);
     assert!(first.status.success(), "{first:?}");
+    let said = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        said.starts_with("added user amira (id 1)\nlinked: "),
+        "{said}"
+    );
     let again = bankdeck(dir.path(), &config, &link);
     let said = String::from_utf8_lossy(&again.stderr);
     assert_eq!(again.status.code(), Some(2), "{said}");
@@ -745,7 +754,8 @@ fn interrupted(dir: &Path, config: &Path, args: &[&str], signal: &str) -> Output
 }
 
 /// `bankdeck login everifin` for `user` started, its URL printed; the rest
-/// of its error output is read into the returned thread.
+/// of its error output, with what it said before the URL, is read into
+/// the returned thread.
 fn login_started(
     dir: &Path,
     config: &Path,
@@ -762,9 +772,9 @@ fn login_started(
     .spawn()
     .unwrap();
     let mut err = std::io::BufReader::new(login.stderr.take().unwrap());
-    let mut line = String::new();
+    let mut before = String::new();
     let url = loop {
-        line.clear();
+        let mut line = String::new();
         assert!(
             err.read_line(&mut line).unwrap() > 0,
             "the login prints its URL"
@@ -772,9 +782,10 @@ fn login_started(
         if line.trim().starts_with("http") {
             break line.trim().to_owned();
         }
+        before.push_str(&line);
     };
     let rest = std::thread::spawn(move || {
-        let mut rest = String::new();
+        let mut rest = before;
         err.read_to_string(&mut rest).unwrap();
         rest
     });
@@ -817,6 +828,8 @@ fn logged_in(dir: &Path, config: &Path) -> String {
     let logged = login.wait_with_output().unwrap();
     let said = String::from_utf8_lossy(&logged.stdout).into_owned();
     assert!(logged.status.success(), "{said}");
+    // `lena` was new: the login added her, and says so.
+    assert!(said.starts_with("added user lena (id "), "{said}");
     named_id(&said)
 }
 
@@ -855,6 +868,10 @@ fn ctrl_c_while_a_login_waits_for_the_browser_ends_it_at_once() {
     let err = rest.join().unwrap();
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(
+        err.contains("no user 'zed' yet: the login adds it once it completes"),
+        "{err}"
+    );
+    assert!(
         err.contains("Ctrl-C: nothing more is sent\n")
             && err.contains("login stopped while it waited for the browser: nothing was sent"),
         "{err}"
@@ -884,7 +901,10 @@ fn ctrl_c_while_a_login_code_is_redeemed_keeps_the_tokens() {
         err.contains("Ctrl-C: nothing more is sent; waiting for the requests already sent"),
         "{err}"
     );
-    assert!(said.starts_with("logged in"), "{said}");
+    assert!(
+        said.starts_with("added user zed (id 1)\nlogged in"),
+        "{said}"
+    );
     assert!(browser.wait_with_output().unwrap().status.success());
 
     let again = bankdeck(dir.path(), &config, &["refresh", &named_id(&said)]);
@@ -907,7 +927,7 @@ fn sigterm_while_an_app_token_is_asked_for_keeps_it() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{said}{err}");
     assert!(err.contains("SIGTERM: nothing more is sent"), "{err}");
-    assert!(said.starts_with("token issued"), "{said}");
+    assert!(said.contains("\ntoken issued"), "{said}");
     let status = bankdeck(dir.path(), &config, &["status", "--json"]);
     let rows: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     let id: i64 = named_id(&said).parse().unwrap();
