@@ -852,3 +852,35 @@ fn long_and_wide_names_are_cut_with_a_mark_and_keep_the_columns_in_line() {
         assert_eq!(column_of(line, needle), left, "{line}");
     }
 }
+
+/// A name no user has is marked as new in the forms, so that a typo does
+/// not add a second user unseen; a known name is not.
+#[test]
+fn the_forms_mark_a_user_name_that_is_new() {
+    const NEW: &str = "(new: added with the connection)";
+    let mut app = app();
+    app.update(key('a'), NOW);
+    app.update(code(KeyCode::Tab), NOW);
+    type_text(&mut app, "alice");
+    let text = text_at(&mut app, 100, 24, NOW);
+    assert!(
+        text.contains("user      alice ") && !text.contains(NEW),
+        "{text}"
+    );
+    app.update(code(KeyCode::Backspace), NOW);
+    let text = text_at(&mut app, 100, 24, NOW);
+    assert!(text.contains(&format!("user      alic  {NEW}")), "{text}");
+
+    // The client-credentials form comes with `app`, which the fixture has.
+    let mut app = self::app();
+    app.update(key('c'), NOW);
+    let text = text_at(&mut app, 100, 24, NOW);
+    assert!(
+        text.contains("user      app ") && !text.contains(NEW),
+        "{text}"
+    );
+    app.update(code(KeyCode::Tab), NOW);
+    type_text(&mut app, "2");
+    let text = text_at(&mut app, 100, 24, NOW);
+    assert!(text.contains(&format!("user      app2  {NEW}")), "{text}");
+}

@@ -10,6 +10,7 @@ use ratatui::text::{Line, Span};
 
 use crate::domain::ProviderKind;
 
+use super::super::app::App;
 use super::super::forms::{AddField, AddForm, CredsField, CredsForm};
 use super::text_box;
 use super::theme::Theme;
@@ -32,7 +33,21 @@ fn draw(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'static>>, t
     text_box(frame, area, 72, title, lines, theme);
 }
 
-pub(super) fn add(frame: &mut Frame, area: Rect, f: &AddForm, theme: Theme) {
+/// The user field with, for a name no user has, that the connection adds
+/// one: a typo would otherwise make a second user without a word.
+fn user_line(user: &str, focused: bool, app: &App, theme: Theme) -> Line<'static> {
+    let name = user.trim();
+    let mut spans = vec![label("user", focused, theme), Span::raw(user.to_owned())];
+    if !name.is_empty() && !app.users.iter().any(|u| u.name == name) {
+        spans.push(Span::styled(
+            "  (new: added with the connection)",
+            theme.dim(),
+        ));
+    }
+    Line::from(spans)
+}
+
+pub(super) fn add(frame: &mut Frame, area: Rect, app: &App, f: &AddForm, theme: Theme) {
     let names: Vec<String> = f
         .providers
         .iter()
@@ -43,10 +58,12 @@ pub(super) fn add(frame: &mut Frame, area: Rect, f: &AddForm, theme: Theme) {
         label("provider", f.focus == AddField::Provider, theme),
         Span::raw(choice(&names, f.provider)),
     ])];
-    lines.push(Line::from(vec![
-        label("user", f.focus == AddField::User, theme),
-        Span::raw(f.user.text().to_owned()),
-    ]));
+    lines.push(user_line(
+        f.user.text(),
+        f.focus == AddField::User,
+        app,
+        theme,
+    ));
     if f.kind() == Some(ProviderKind::Dapi) {
         lines.extend(dapi_lines(f, theme));
     } else {
@@ -96,17 +113,14 @@ fn payload_summary(f: &AddForm, theme: Theme) -> Span<'static> {
     }
 }
 
-pub(super) fn creds(frame: &mut Frame, area: Rect, f: &CredsForm, theme: Theme) {
+pub(super) fn creds(frame: &mut Frame, area: Rect, app: &App, f: &CredsForm, theme: Theme) {
     let names: Vec<&str> = f.providers.iter().map(String::as_str).collect();
     let mut lines = vec![
         Line::from(vec![
             label("provider", f.focus == CredsField::Provider, theme),
             Span::raw(choice(&names, f.provider)),
         ]),
-        Line::from(vec![
-            label("user", f.focus == CredsField::User, theme),
-            Span::raw(f.user.text().to_owned()),
-        ]),
+        user_line(f.user.text(), f.focus == CredsField::User, app, theme),
         Line::styled(
             "  Enter asks the provider for an app-level token.",
             theme.dim(),

@@ -63,8 +63,8 @@ fn overlay(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
         Mode::ConfirmDelink(d) => dialogs::delink(frame, area, d, theme),
         Mode::ConfirmQuit { in_flight } => dialogs::quit(frame, area, *in_flight, theme),
         Mode::LoginUrl { url, .. } => dialogs::login_url(frame, area, url, theme),
-        Mode::Add(f) => forms::add(frame, area, f, theme),
-        Mode::ClientCreds(f) => forms::creds(frame, area, f, theme),
+        Mode::Add(f) => forms::add(frame, area, app, f, theme),
+        Mode::ClientCreds(f) => forms::creds(frame, area, app, f, theme),
     }
 }
 
