@@ -217,22 +217,24 @@ pub async fn login(
     readonly: bool,
 ) -> Result<ExitCode> {
     let new_user = is_new_user(ctx, user)?;
-    if new_user {
-        // Said before the browser step, while a typo can still be stopped.
-        tell!(
-            "no user '{user}' yet: the login adds it once it completes (`users list` shows who exists)"
-        );
-    }
     let mut handle = ctx.spawn_worker(WorkerOptions {
         readonly,
         open_browser: !no_browser,
         ..WorkerOptions::default()
     })?;
-    // The URL arrives as an event while the login waits for the browser.
+    // The URL arrives as an event while the login waits for the browser,
+    // once the provider and the name have passed the worker's checks.
+    let named = user.to_owned();
     let printer = tokio::spawn(async move {
         while let Some(ev) = handle.events.recv().await {
             match ev {
                 crate::worker::Event::LoginUrl { url, .. } => {
+                    if new_user {
+                        // Said before the browser step, while a typo can still be stopped.
+                        tell!(
+                            "no user '{named}' yet: the login adds it once it completes (`users list` shows who exists)"
+                        );
+                    }
                     tell!("Open this URL to log in (waiting up to 5 minutes):\n  {url}");
                 }
                 other => super::context::tell_notice(&other),

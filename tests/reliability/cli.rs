@@ -1185,3 +1185,34 @@ fn config_check_without_a_file_names_where_it_looked() {
         "{said}"
     );
 }
+
+/// A login refused before the browser step (an unknown provider, a name
+/// no user may have) says why, and not that it will add the user.
+#[test]
+fn a_refused_login_does_not_announce_a_new_user() {
+    let (dir, config) = empty_config();
+    // Never asked: both logins are refused before anything is sent.
+    std::fs::write(
+        &config,
+        "[providers.idp]\nkind = \"oidc\"\nissuer = \"https://id.example/realms/x\"\nclient_id = \"c\"\n",
+    )
+    .unwrap();
+    for (provider, user, why) in [
+        (
+            "nosuch",
+            "newbie",
+            "provider 'nosuch' is not in the configuration",
+        ),
+        ("idp", "tab\there", "a user name must be"),
+    ] {
+        let out = bankdeck(
+            dir.path(),
+            &config,
+            &["login", provider, "--user", user, "--no-browser"],
+        );
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{said}");
+        assert!(said.contains(why), "{said}");
+        assert!(!said.contains("no user"), "{said}");
+    }
+}
