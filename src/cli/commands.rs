@@ -71,6 +71,15 @@ pub fn config_check(cfg: &Config, _cmd: &ConfigCmd) -> Result<ExitCode> {
                 .unwrap_or_default()
         )?;
     }
+    // The screen reports these in its activity pane and goes on without
+    // them; a check of the file should not be the one place that is silent.
+    if !cfg.keys.is_empty() {
+        say!("keys: {} override(s)", cfg.keys.len())?;
+        let (_, problems) = crate::tui::Keymap::with_overrides(&cfg.keys);
+        for p in problems {
+            say!("  warning: {p}")?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

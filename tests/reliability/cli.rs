@@ -1216,3 +1216,28 @@ fn a_refused_login_does_not_announce_a_new_user() {
         assert!(!said.contains("no user"), "{said}");
     }
 }
+
+/// `config check` says what the screen would say of a `[keys]` entry it
+/// cannot apply, instead of passing the file as if every key were bound.
+#[test]
+fn config_check_reports_key_overrides_the_screen_would_skip() {
+    let (dir, config) = empty_config();
+    std::fs::write(
+        &config,
+        "[keys]\nrefresh = \"ctrl-r\"\nnonsense = \"x\"\ndelink = \"ctrl-\"\n",
+    )
+    .unwrap();
+    let out = bankdeck(dir.path(), &config, &["config", "check"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("keys: 3 override(s)\n"), "{said}");
+    assert!(
+        said.contains("  warning: [keys] nonsense = \"x\": no action named 'nonsense'\n"),
+        "{said}"
+    );
+    assert!(
+        said.contains("  warning: [keys] delink = \"ctrl-\": "),
+        "{said}"
+    );
+    assert_eq!(said.matches("warning:").count(), 2, "{said}");
+}
