@@ -637,6 +637,19 @@ pub fn check(
 
 pub fn audit(ctx: &Context, json: bool, query: &crate::store::AuditQuery) -> Result<ExitCode> {
     let entries = ctx.store.audit_query(query).map_err(|e| eyre!("{e}"))?;
+    // A mistyped id is not a connection without history: say which it is.
+    if let (Some(id), true) = (query.connection, entries.is_empty())
+        && ctx
+            .store
+            .connection(id)
+            .map_err(|e| eyre!("{e}"))?
+            .is_none()
+    {
+        bail!("no connection {id}: see `bankdeck status`");
+    }
+    if entries.is_empty() && !json {
+        tell!("{}", no_audit_lines(query));
+    }
     if json {
         // The same objects as the archive's lines: `status --json` has the names.
         say!("{}", serde_json::to_string_pretty(&entries)?)?;
@@ -658,6 +671,25 @@ pub fn audit(ctx: &Context, json: bool, query: &crate::store::AuditQuery) -> Res
         say!("{}", audit_line(e, &fit(who(e), width)).trim_end())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why `audit` printed nothing, in the words of the query: an empty output
+/// alone does not say whether the filters or the log left nothing.
+fn no_audit_lines(query: &crate::store::AuditQuery) -> String {
+    if query.connection.is_none() && query.since.is_none() && !query.failed_only {
+        return "the audit log is empty".to_string();
+    }
+    let mut said = match query.failed_only {
+        true => "no failed operation".to_string(),
+        false => "no audit line".to_string(),
+    };
+    if let Some(id) = query.connection {
+        said.push_str(&format!(" for connection {id}"));
+    }
+    if let Some(t) = query.since {
+        said.push_str(&format!(" since {}", t.rfc3339()));
+    }
+    said
 }
 
 /// The widest `user / label` column `audit` gives.

@@ -1241,3 +1241,27 @@ fn config_check_reports_key_overrides_the_screen_would_skip() {
     );
     assert_eq!(said.matches("warning:").count(), 2, "{said}");
 }
+
+/// `audit` that prints nothing says why, and a connection id that names no
+/// connection is an error, not an empty history.
+#[test]
+fn an_empty_audit_says_why() {
+    let (dir, config) = empty_config();
+    let added = bankdeck(dir.path(), &config, &["users", "add", "amira"]);
+    assert!(added.status.success(), "{added:?}");
+    let out = bankdeck(dir.path(), &config, &["audit", "--connection", "99"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no connection 99: see `bankdeck status`"),
+        "{err}"
+    );
+    let out = bankdeck(dir.path(), &config, &["audit", "--failed"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert_eq!(err, "no failed operation\n");
+    let out = bankdeck(dir.path(), &config, &["audit", "--failed", "--json"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+    assert!(out.stderr.is_empty(), "{out:?}");
+}
