@@ -117,11 +117,14 @@ pub async fn users(ctx: &Context, cmd: UsersCmd, readonly: bool) -> Result<ExitC
         }
         UsersCmd::List { filter, json } => {
             let mut users = ctx.store.users().map_err(|e| eyre!("{e}"))?;
+            if users.is_empty() && !json {
+                tell!("no users yet: `bankdeck users add NAME` adds one, as link and login do");
+            }
             let needle = filter.as_deref().unwrap_or_default().trim().to_lowercase();
             if !needle.is_empty() {
                 let all = users.len();
                 users.retain(|u| u.matches(&needle));
-                if users.is_empty() {
+                if users.is_empty() && all > 0 {
                     tell!(
                         "no user of {all} matches '{}': the filter reads the name and email",
                         filter.unwrap_or_default()
@@ -567,8 +570,11 @@ pub fn status(ctx: &Context, filter: Option<&str>, json: bool) -> Result<ExitCod
     let conns = ctx.store.connections().map_err(|e| eyre!("{e}"))?;
     let now = UnixTime::now();
     let warn = ctx.config.warn_secs();
+    if conns.is_empty() && !json {
+        tell!("no connections yet: `bankdeck link dapi` or `bankdeck login` adds one");
+    }
     let kept = kept(&conns, filter, now, warn);
-    if let Some(none) = kept.none {
+    if let Some(none) = kept.none.filter(|_| !conns.is_empty()) {
         tell!("{none}");
     }
     let rows: Vec<StatusRow> = (kept.conns.into_iter())

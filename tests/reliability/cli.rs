@@ -1242,10 +1242,12 @@ fn config_check_reports_key_overrides_the_screen_would_skip() {
     assert_eq!(said.matches("warning:").count(), 2, "{said}");
 }
 
-/// `audit` that prints nothing says why, and a connection id that names no
-/// connection is an error, not an empty history.
+/// A listing that prints nothing says why on stderr (`status` with no
+/// connections yet, once, whatever the filter; `audit` in the words of its
+/// query), and a connection id that names no connection is an error, not
+/// an empty history.
 #[test]
-fn an_empty_audit_says_why() {
+fn an_empty_listing_says_why() {
     let (dir, config) = empty_config();
     let added = bankdeck(dir.path(), &config, &["users", "add", "amira"]);
     assert!(added.status.success(), "{added:?}");
@@ -1264,4 +1266,12 @@ fn an_empty_audit_says_why() {
     let out = bankdeck(dir.path(), &config, &["audit", "--failed", "--json"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
     assert!(out.stderr.is_empty(), "{out:?}");
+    for args in [&["status"][..], &["status", "fab"][..]] {
+        let out = bankdeck(dir.path(), &config, args);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "no connections yet: `bankdeck link dapi` or `bankdeck login` adds one\n",
+            "{args:?}"
+        );
+    }
 }
