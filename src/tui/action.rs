@@ -94,20 +94,35 @@ impl Action {
         self.info().0
     }
 
-    /// The actions the `:` line can run whose names start with `typed`
-    /// (`-` read as `_`), in [`Action::ALL`] order.
+    /// The actions the `:` line can run whose names, or one of whose later
+    /// words, start with `typed` (`-` read as `_`), in [`Action::ALL`]
+    /// order: `sort` finds `cycle_sort`, `users` finds `toggle_users`.
     pub fn completions(typed: &str) -> Vec<Action> {
         let typed = typed.trim().replace('-', "_");
+        let word_starts = |name: &str| {
+            name.starts_with(&typed)
+                || name
+                    .match_indices('_')
+                    .any(|(i, _)| name[i + 1..].starts_with(&typed))
+        };
         Action::ALL
             .into_iter()
-            .filter(|a| *a != Action::Command && a.name().starts_with(&typed))
+            .filter(|a| *a != Action::Command && word_starts(a.name()))
             .collect()
     }
 
     /// What Tab makes of `typed` on the `:` line: the longest start that
-    /// every completion shares, if it is longer than what was typed.
+    /// every name starting with it shares, if it is longer than what was
+    /// typed; else the one name a later word of which starts with it.
     pub fn complete(typed: &str) -> Option<String> {
-        let found = Action::completions(typed);
+        let all = Action::completions(typed);
+        let start = typed.trim().replace('-', "_");
+        let found: Vec<Action> = (all.iter().copied())
+            .filter(|a| a.name().starts_with(&start))
+            .collect();
+        if let ([], [only]) = (found.as_slice(), all.as_slice()) {
+            return Some(only.name().to_owned());
+        }
         let (first, rest) = found.split_first()?;
         let shared = rest.iter().fold(first.name(), |shared, a| {
             let len = shared
@@ -232,7 +247,26 @@ impl Action {
             "h" | "help" => "help",
             other => other,
         };
-        Action::from_name(&name.replace('-', "_")).filter(|a| *a != Action::Command)
+        let name = name.replace('-', "_");
+        if let Some(a) = Action::from_name(&name) {
+            return (a != Action::Command).then_some(a);
+        }
+        // `:sort`, `:users`, `:detail`: the thing a toggle or a cycle acts
+        // on names it, when only one action ends in that word; else
+        // `:cancel`, `:client`: the one action that has the word at all.
+        let only = |found: &mut dyn Iterator<Item = Action>| match (found.next(), found.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        };
+        let ending = format!("_{name}");
+        let words = |a: &Action| a.name().split('_').any(|w| w == name);
+        only(
+            &mut Action::ALL
+                .into_iter()
+                .filter(|a| a.name().ends_with(&ending)),
+        )
+        .or_else(|| only(&mut Action::ALL.into_iter().filter(words)))
+        .filter(|a| *a != Action::Command)
     }
 }
 
@@ -246,6 +280,35 @@ mod tests {
             assert_eq!(Action::from_name(a.name()), Some(a), "{a:?}");
         }
         assert_eq!(Action::from_name("refresh_everything"), None);
+    }
+
+    #[test]
+    fn the_colon_line_takes_the_word_a_toggle_acts_on() {
+        assert_eq!(Action::on_colon_line("sort"), Some(Action::CycleSort));
+        assert_eq!(Action::on_colon_line("users"), Some(Action::ToggleUsers));
+        assert_eq!(Action::on_colon_line("detail"), Some(Action::ToggleDetail));
+        assert_eq!(Action::on_colon_line("all"), Some(Action::RefreshAll));
+        assert_eq!(Action::on_colon_line("down"), Some(Action::Down), "whole");
+        assert_eq!(Action::on_colon_line("cancel"), Some(Action::CancelOp));
+        assert_eq!(
+            Action::on_colon_line("client"),
+            Some(Action::ClientCredentials)
+        );
+        assert_eq!(Action::on_colon_line("toggle"), None, "two toggles");
+        assert_eq!(Action::on_colon_line("page"), None);
+        assert_eq!(Action::on_colon_line(""), None);
+        assert_eq!(Action::on_colon_line("command"), None);
+        assert_eq!(Action::completions("sort"), [Action::CycleSort]);
+        assert_eq!(Action::complete("sor").as_deref(), Some("cycle_sort"));
+        assert_eq!(
+            Action::completions("det"),
+            [Action::ToggleDetail, Action::DetailDown, Action::DetailUp]
+        );
+        assert_eq!(
+            Action::complete("det").as_deref(),
+            Some("detail_"),
+            "the names that start with it first"
+        );
     }
 
     #[test]

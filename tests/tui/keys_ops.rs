@@ -523,6 +523,24 @@ fn colon(app: &mut App, line: &str) -> Vec<Command> {
     app.update(code(KeyCode::Enter), NOW)
 }
 
+/// The word a toggle or a cycle acts on runs it (`:sort`, `:users`), and
+/// Tab turns it into the action's name.
+#[test]
+fn colon_takes_the_word_an_action_acts_on() {
+    let mut app = app();
+    assert!(colon(&mut app, "sort").is_empty());
+    assert_eq!(app.sort(), SortKey::User);
+    app.update(key(':'), NOW);
+    type_text(&mut app, "sor");
+    app.update(code(KeyCode::Tab), NOW);
+    let Mode::Command(line) = app.mode() else {
+        panic!("{:?}", app.mode())
+    };
+    assert_eq!(line.text(), "cycle_sort");
+    app.update(code(KeyCode::Enter), NOW);
+    assert_eq!(app.sort(), SortKey::Provider);
+}
+
 #[test]
 fn colon_with_a_connection_id_goes_to_it_and_acts_on_it() {
     let mut app = app();

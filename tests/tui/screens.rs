@@ -710,6 +710,12 @@ fn tab_completes_an_action_name_on_the_colon_line() {
         ),
         "{cmd:?}"
     );
+    // A word Enter takes by itself says which action it runs.
+    app.update(key(':'), NOW);
+    type_text(&mut app, "sort");
+    let line = bottom(&mut app);
+    assert!(line.starts_with(":sort   enter runs cycle_sort "), "{line}");
+    app.update(code(KeyCode::Esc), NOW);
     app.update(key(':'), NOW);
     type_text(&mut app, "zz");
     assert!(bottom(&mut app).contains("no such action"));

@@ -157,10 +157,11 @@ fn colon_hint(typed: &str) -> Option<String> {
             None => "   no such action".into(),
         }),
         ColonLine::Run { name, id: None } => {
-            let found = Action::completions(name);
-            if found.iter().any(|a| a.name() == name) {
-                return None;
+            // A word Enter already takes (`sort`, `q`) says what it runs.
+            if let Some(a) = Action::on_colon_line(name) {
+                return (a.name() != name).then(|| format!("   enter runs {}", a.name()));
             }
+            let found = Action::completions(name);
             let names: Vec<&str> = found.iter().map(|a| a.name()).collect();
             Some(match names.as_slice() {
                 [] => "   no such action".to_owned(),
