@@ -602,3 +602,30 @@ fn colon_with_an_id_it_cannot_use_says_why_and_stays_put() {
     );
     assert_eq!(app.selected_id(), Some(ConnectionId(4)));
 }
+
+/// `a` from one user's connections, or on a user in the users view, opens
+/// the add form with that user's name already in it.
+#[test]
+fn add_starts_with_the_user_in_sight() {
+    let user_in_form = |app: &App| match app.mode() {
+        Mode::Add(f) => f.user.text().to_owned(),
+        other => panic!("{other:?}"),
+    };
+    let mut app = app();
+    app.update(key('a'), NOW);
+    assert_eq!(user_in_form(&app), "", "no user in sight");
+    app.update(code(KeyCode::Esc), NOW);
+
+    app.update(key('u'), NOW);
+    app.update(key('j'), NOW);
+    app.update(key('j'), NOW);
+    app.update(key('a'), NOW);
+    assert_eq!(user_in_form(&app), "bob", "the user under the cursor");
+    app.update(code(KeyCode::Esc), NOW);
+
+    assert!(app.users_view_open(), "the form closes back to the view");
+    app.update(code(KeyCode::Enter), NOW);
+    assert_eq!(app.user_scope(), Some("bob"));
+    app.update(key('a'), NOW);
+    assert_eq!(user_in_form(&app), "bob", "the user whose rows are shown");
+}
