@@ -50,6 +50,7 @@ pub fn config_check(cfg: &Config, _cmd: &ConfigCmd) -> Result<ExitCode> {
         "warn_within: {}",
         humantime::format_duration(cfg.warn_within)
     )?;
+    let mut missing = 0;
     for p in cfg.providers.values() {
         say!("provider {} ({})", p.name, p.kind())?;
         for (key, url) in endpoints(&p.family) {
@@ -57,6 +58,7 @@ pub fn config_check(cfg: &Config, _cmd: &ConfigCmd) -> Result<ExitCode> {
         }
         for (key, r) in p.secret_refs() {
             let state = if r.is_set() { "[set]" } else { "[missing]" };
+            missing += usize::from(!r.is_set());
             say!("  {key:<15} {r} {state}")?;
         }
         let c = &p.common;
@@ -73,14 +75,28 @@ pub fn config_check(cfg: &Config, _cmd: &ConfigCmd) -> Result<ExitCode> {
     }
     // The screen reports these in its activity pane and goes on without
     // them; a check of the file should not be the one place that is silent.
+    let (_, problems) = crate::tui::Keymap::with_overrides(&cfg.keys);
     if !cfg.keys.is_empty() {
         say!("keys: {} override(s)", cfg.keys.len())?;
-        let (_, problems) = crate::tui::Keymap::with_overrides(&cfg.keys);
-        for p in problems {
+        for p in &problems {
             say!("  warning: {p}")?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    // As `check` does: 0 when nothing needs doing, 1 when something does,
+    // so that a deployment script can stop on a secret not yet in place.
+    let mut action = Vec::new();
+    if missing > 0 {
+        action.push(format!("{missing} secret(s) missing"));
+    }
+    if !problems.is_empty() {
+        action.push(format!("{} [keys] problem(s)", problems.len()));
+    }
+    if action.is_empty() {
+        say!("OK: nothing missing")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    say!("ACTION: {}", action.join(", "))?;
+    Ok(ExitCode::from(1))
 }
 
 fn endpoints(f: &Family) -> Vec<(&'static str, String)> {

@@ -354,8 +354,10 @@ fn the_sandbox_writes_a_config_that_works_against_it() {
     let said = String::from_utf8_lossy(&again.stdout);
     assert!(said.starts_with("token renewed"), "{said}");
     let checked = bankdeck(dir.path(), &config, &["config", "check"]);
+    assert!(checked.status.success(), "{checked:?}");
     let checked = String::from_utf8_lossy(&checked.stdout);
     assert_eq!(checked.matches("[set]").count(), 3, "{checked}");
+    assert!(checked.ends_with("OK: nothing missing\n"), "{checked}");
     assert!(
         !checked.contains(bankdeck::sandbox::DEMO_CLIENT_SECRET),
         "{checked}"
@@ -1229,7 +1231,8 @@ fn config_check_reports_key_overrides_the_screen_would_skip() {
     .unwrap();
     let out = bankdeck(dir.path(), &config, &["config", "check"]);
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{said}");
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.ends_with("ACTION: 2 [keys] problem(s)\n"), "{said}");
     assert!(said.contains("keys: 3 override(s)\n"), "{said}");
     assert!(
         said.contains("  warning: [keys] nonsense = \"x\": no action named 'nonsense'\n"),
@@ -1274,4 +1277,35 @@ fn an_empty_listing_says_why() {
             "{args:?}"
         );
     }
+}
+
+/// `config check` exits 1 while a secret it names is not in place, as
+/// `check` does when something needs action, and says so on its last line.
+#[test]
+fn config_check_exits_1_while_a_secret_is_missing() {
+    let (dir, config) = empty_config();
+    std::fs::write(
+        &config,
+        "[providers.dapi]\nkind = \"dapi\"\nbase_url = \"https://api.dapi.example\"\n\
+         app_secret = \"env:BANKDECK_TEST_UNSET_SECRET\"\n",
+    )
+    .unwrap();
+    let out = command(dir.path(), &config, &["config", "check"])
+        .env_remove("BANKDECK_TEST_UNSET_SECRET")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("env:BANKDECK_TEST_UNSET_SECRET [missing]"),
+        "{said}"
+    );
+    assert!(said.ends_with("ACTION: 1 secret(s) missing\n"), "{said}");
+    let out = command(dir.path(), &config, &["config", "check"])
+        .env("BANKDECK_TEST_UNSET_SECRET", "s3cr3t-value")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(!said.contains("s3cr3t-value"), "{said}");
 }
