@@ -56,6 +56,11 @@ pub(crate) struct DetailPane {
     pub scroll: u16,
 }
 
+/// What a screen without providers lacks and where it goes: a first run
+/// has no config file at all, and nothing on the screen said so.
+pub(crate) const NO_PROVIDERS: &str = "no providers configured: add a [providers.NAME] table to \
+    the config file (`bankdeck config check` says where), or try `bankdeck --demo`";
+
 #[derive(Debug, Clone, Default)]
 pub(crate) struct UsersView {
     /// Position in `shown`.

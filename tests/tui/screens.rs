@@ -890,3 +890,34 @@ fn the_forms_mark_a_user_name_that_is_new() {
     let text = text_at(&mut app, 100, 24, NOW);
     assert!(text.contains(&format!("user      app2  {NEW}")), "{text}");
 }
+
+/// A first run, with no config and so no providers: the empty table says
+/// what is missing and where it goes, and so does `a`; with providers, it
+/// says which key adds a connection.
+#[test]
+fn an_empty_screen_says_what_a_first_run_lacks() {
+    let mut opts = options();
+    opts.initial = Some((Vec::new(), Vec::new()));
+    let mut app = App::new(&opts, NOW);
+    let text = text_at(&mut app, 100, 24, NOW);
+    assert!(text.contains("no connections yet: `a` adds one"), "{text}");
+
+    opts.providers.clear();
+    let mut app = App::new(&opts, NOW);
+    let text = text_at(&mut app, 80, 24, NOW);
+    assert!(
+        text.contains("no providers configured: add a [providers.NAME] table"),
+        "{text}"
+    );
+    assert!(
+        text.contains("or try `bankdeck --demo`"),
+        "wrapped, not cut: {text}"
+    );
+    app.update(key('a'), NOW);
+    assert_eq!(app.mode(), &bankdeck::tui::Mode::Normal);
+    let text = text_at(&mut app, 200, 24, NOW);
+    assert!(
+        text.contains("add: no providers configured: add a [providers.NAME] table"),
+        "{text}"
+    );
+}

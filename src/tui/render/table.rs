@@ -8,7 +8,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
 
 use crate::domain::text::{columns as text_columns, cut, cut_owned};
 use crate::domain::time::format_ago;
@@ -174,6 +174,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
     if app.order.is_empty() {
         let text = Paragraph::new(empty_text(app))
             .style(theme.dim())
+            .wrap(Wrap { trim: true })
             .block(block);
         frame.render_widget(text, area);
         return;
@@ -221,7 +222,8 @@ fn empty_text(app: &App) -> &'static str {
         app.conns.is_empty(),
     ) {
         (true, _) => "loading…",
-        (false, true) => "no connections yet: add one",
+        (false, true) if app.providers.is_empty() => super::super::app::NO_PROVIDERS,
+        (false, true) => "no connections yet: `a` adds one",
         (false, false) if app.filter.is_empty() => {
             "this user has no connections yet (Esc shows every user's)"
         }

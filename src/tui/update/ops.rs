@@ -174,7 +174,11 @@ fn rows(n: usize) -> String {
 
 fn open_add(app: &mut App, now: UnixTime) -> Vec<Command> {
     if app.providers.is_empty() {
-        app.note(now, Level::Warn, "add: no providers configured");
+        app.note(
+            now,
+            Level::Warn,
+            format!("add: {}", super::super::app::NO_PROVIDERS),
+        );
         return Vec::new();
     }
     let mut form = AddForm::new(app.providers.clone());
@@ -201,7 +205,8 @@ fn open_creds(app: &mut App, now: UnixTime) -> Vec<Command> {
         .map(|(n, _)| n.clone())
         .collect();
     if providers.is_empty() {
-        let text = "client credentials: no OAuth 2.0 or OIDC provider configured";
+        let text = "client credentials: no OAuth 2.0 or OIDC provider configured: add one as a \
+                    [providers.NAME] table to the config file (`bankdeck config check` says where)";
         app.note(now, Level::Warn, text);
         return Vec::new();
     }
