@@ -201,7 +201,10 @@ impl Action {
             Action::ToggleUsers => ("toggle_users", "users view (Enter shows one user's rows)"),
             Action::CancelOp => ("cancel_op", "cancel the selected row's operation"),
             Action::Reload => ("reload", "reload everything from the store"),
-            Action::Command => ("command", "by name or id: :refresh, :refresh 42, :42, :q"),
+            Action::Command => (
+                "command",
+                "by name, word or id: :refresh 42, :sort, :42, :q",
+            ),
         }
     }
 }
