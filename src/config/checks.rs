@@ -54,11 +54,15 @@ impl Cx<'_> {
         let d = match v.get_ref() {
             toml::Value::Integer(n) if *n > 0 => Duration::from_secs(n.unsigned_abs()),
             toml::Value::String(s) => humantime::parse_duration(s.trim()).map_err(|_| {
-                self.err(
-                    Self::at(v),
-                    key,
-                    format!("'{s}' is not a duration: write e.g. \"30s\", \"5m\", \"1h\""),
-                )
+                // A bare number in quotes is the one slip whose fix is not
+                // in the examples: it reads as seconds only unquoted.
+                let message = match s.trim().parse::<u64>() {
+                    Ok(n) => format!("'{s}' has no unit: write \"{n}s\", or {n} without quotes"),
+                    Err(_) => {
+                        format!("'{s}' is not a duration: write e.g. \"30s\", \"5m\", \"1h\"")
+                    }
+                };
+                self.err(Self::at(v), key, message)
             })?,
             _ => {
                 return Err(self.err(

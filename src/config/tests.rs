@@ -101,6 +101,17 @@ fn unknown_kind_missing_key_bad_duration_and_foreign_key() {
 
     let e = parse("warn_within = 0\n").unwrap_err();
     assert_eq!(e.key, "warn_within");
+
+    // A number in quotes: the fix is said, not only the examples.
+    let e = parse("warn_within = \"90\"\n").unwrap_err();
+    assert_eq!(
+        e.message,
+        "'90' has no unit: write \"90s\", or 90 without quotes"
+    );
+    assert_eq!(
+        parse("warn_within = 90\n").unwrap().warn_within.as_secs(),
+        90
+    );
 }
 
 #[test]
