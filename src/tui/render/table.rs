@@ -63,16 +63,15 @@ const SCOPES_LEAST: u16 = 8;
 /// place, then both, then the provider too) only when the others would not
 /// fit at the least that still says everything: the text columns whole, the
 /// state at its brief form (its countdown is the time left's), the scopes as
-/// a count. When every
-/// column is wanted wider than the screen, the state gives way first (down
-/// to its brief form), then the scopes, then the widest text column. When
-/// the screen is wider than every column needs, the state grows first, then
-/// the last operation (to its whole name), then the text columns and the
-/// scopes share what is left.
+/// a count. When the columns kept are wanted wider than the screen, the
+/// state gives way first (down to its brief form), then the scopes, then
+/// the widest text column. When the screen is wider than every column
+/// needs, the state grows first, then the last operation (to its whole
+/// name), then the text columns and the scopes share what is left.
 fn columns(width: u16, text: TextWidths) -> Vec<(Col, &'static str, u16)> {
     let fitted = |widest: u16, head: &str, cap: u16| widest.max(head.len() as u16).min(cap);
     // (column, header, least, wanted)
-    let cols = vec![
+    let cols = [
         (Col::Mark, "", 2, 2),
         (Col::User, "user", 6, fitted(text.user, "user", 24)),
         (
@@ -111,15 +110,14 @@ fn columns(width: u16, text: TextWidths) -> Vec<(Col, &'static str, u16)> {
         &[Col::Scopes, Col::LastOp],
         &[Col::Scopes, Col::LastOp, Col::Provider],
     ];
-    let mut kept = cols.clone();
-    for drop in drops {
-        kept = cols.clone();
-        kept.retain(|c| !drop.contains(&c.0));
-        if kept.iter().map(whole).sum::<u16>() <= room(&kept) {
-            break;
-        }
-    }
-    let cols = kept;
+    let without = |drop: &[Col]| -> Vec<_> {
+        (cols.iter().copied())
+            .filter(|c| !drop.contains(&c.0))
+            .collect()
+    };
+    let cols = (drops.iter().map(|d| without(d)))
+        .find(|kept| kept.iter().map(whole).sum::<u16>() <= room(kept))
+        .unwrap_or_else(|| without(drops[drops.len() - 1]));
     let room = room(&cols);
     let mut widths: Vec<u16> = cols.iter().map(|c| c.3).collect();
     let text_col = |col: Col| matches!(col, Col::User | Col::Label | Col::Provider);
