@@ -10,9 +10,15 @@ at the pane after each write to it until the table header shows every
 connection (see `bench_process.Screen`).
 Interleaving puts the host's drift on every binary alike, so two builds can
 be compared on this noisy machine.
+
+With DEAD_PORT=1 the config instead has an auto-refresh provider whose
+endpoint refuses every connection (the bench's "first frame with an
+auto-refresh provider failing every due connection"), and each start is on a
+fresh copy of DATA_DIR, since the failures it records change the store.
 """
 import os
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -26,11 +32,15 @@ def every_row_shown(pane):
     return bool(m) and m.group(1) == m.group(2) and m.group(1) != "0"
 
 
-def first_frame(binary, data, config, state):
+DEAD_PORT = ('[providers.bank]\nkind = "oauth2"\ntoken_url = "http://127.0.0.1:9/token"\n'
+             'client_id = "bench"\nclient_secret = "env:BENCH_CLIENT_SECRET"\nauto_refresh = true\n')
+
+
+def first_frame(binary, data, config, state, extra=()):
     tmux("kill-server", check=False)
     time.sleep(0.5)
     screen = Screen([f"BANKDECK_DATA_DIR={data}", f"BANKDECK_CONFIG={config}",
-                     f"XDG_STATE_HOME={state}"], binary)
+                     f"XDG_STATE_HOME={state}", *extra], binary)
     try:
         return screen.wait_for(every_row_shown, f"every connection ({binary})")
     finally:
@@ -48,14 +58,22 @@ def main():
     for b in binaries:
         if not os.access(b, os.X_OK):
             raise SystemExit(f"{b}: not an executable; build it with `cargo build --release`")
+    dead_port = os.environ.get("DEAD_PORT") == "1"
     with tempfile.TemporaryDirectory(prefix="bankdeck-ff-") as tmp:
         config = os.path.join(tmp, "config.toml")
         with open(config, "w") as f:
-            f.write("# first frame: no providers\n")
+            f.write(DEAD_PORT if dead_port else "# first frame: no providers\n")
+        extra = ["BENCH_CLIENT_SECRET=bench-secret"] if dead_port else []
         times = {b: [] for b in binaries}
         for _ in range(rounds):
             for b in binaries:
-                times[b].append(first_frame(b, data, config, os.path.join(tmp, "state")))
+                at = data
+                if dead_port:
+                    at = os.path.join(tmp, "data")
+                    shutil.rmtree(at, ignore_errors=True)
+                    shutil.copytree(data, at)
+                state = os.path.join(tmp, "state")
+                times[b].append(first_frame(b, at, config, state, extra))
     for b, t in times.items():
         t.sort()
         print(f"{b}: median {statistics.median(t):.0f} ms ({t[0]:.0f}-{t[-1]:.0f}, n={len(t)})")
