@@ -309,11 +309,7 @@ pub async fn operate(
     readonly: bool,
 ) -> Result<ExitCode> {
     let id = ConnectionId(target.connection);
-    let conn = ctx
-        .store
-        .connection(id)
-        .map_err(|e| eyre!("{e}"))?
-        .ok_or_else(|| eyre!("no connection {id}: see `bankdeck status`"))?;
+    let conn = stored(ctx, id)?;
     if matches!(op, OpKind::Logout | OpKind::Delink) && !target.yes {
         confirm(op, &conn)?;
     }
@@ -329,6 +325,13 @@ pub async fn operate(
         ctx.config.warn_secs(),
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Connection `id` as the store holds it, or what to do about an id that
+/// names none.
+fn stored(ctx: &Context, id: ConnectionId) -> Result<Connection> {
+    (ctx.store.connection(id).map_err(|e| eyre!("{e}"))?)
+        .ok_or_else(|| eyre!("no connection {id}: see `bankdeck status`"))
 }
 
 /// Runs one operation through Ctrl-C and SIGTERM (see `interrupt`): what
@@ -660,14 +663,8 @@ pub fn check(
 pub fn audit(ctx: &Context, json: bool, query: &crate::store::AuditQuery) -> Result<ExitCode> {
     let entries = ctx.store.audit_query(query).map_err(|e| eyre!("{e}"))?;
     // A mistyped id is not a connection without history: say which it is.
-    if let (Some(id), true) = (query.connection, entries.is_empty())
-        && ctx
-            .store
-            .connection(id)
-            .map_err(|e| eyre!("{e}"))?
-            .is_none()
-    {
-        bail!("no connection {id}: see `bankdeck status`");
+    if let (Some(id), true) = (query.connection, entries.is_empty()) {
+        stored(ctx, id)?;
     }
     if entries.is_empty() && !json {
         tell!("{}", no_audit_lines(query));

@@ -98,7 +98,7 @@ impl Action {
     /// words, start with `typed` (`-` read as `_`), in [`Action::ALL`]
     /// order: `sort` finds `cycle_sort`, `users` finds `toggle_users`.
     pub fn completions(typed: &str) -> Vec<Action> {
-        let typed = typed.trim().replace('-', "_");
+        let typed = as_name(typed);
         let word_starts = |name: &str| {
             name.starts_with(&typed)
                 || name
@@ -116,7 +116,7 @@ impl Action {
     /// typed; else the one name a later word of which starts with it.
     pub fn complete(typed: &str) -> Option<String> {
         let all = Action::completions(typed);
-        let start = typed.trim().replace('-', "_");
+        let start = as_name(typed);
         let found: Vec<Action> = (all.iter().copied())
             .filter(|a| a.name().starts_with(&start))
             .collect();
@@ -250,7 +250,7 @@ impl Action {
             "h" | "help" => "help",
             other => other,
         };
-        let name = name.replace('-', "_");
+        let name = as_name(name);
         if let Some(a) = Action::from_name(&name) {
             return (a != Action::Command).then_some(a);
         }
@@ -271,6 +271,12 @@ impl Action {
         .or_else(|| only(&mut Action::ALL.into_iter().filter(words)))
         .filter(|a| *a != Action::Command)
     }
+}
+
+/// What the `:` line reads a typed name as: `-` is `_`, as in the config's
+/// `[keys]` names, and spaces around it do not count.
+fn as_name(typed: &str) -> String {
+    typed.trim().replace('-', "_")
 }
 
 #[cfg(test)]

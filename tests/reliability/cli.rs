@@ -11,9 +11,14 @@ pub(super) fn bankdeck(dir: &Path, config: &Path, args: &[&str]) -> Output {
 
 /// A private folder for a store, and an empty configuration in it.
 fn empty_config() -> (tempfile::TempDir, std::path::PathBuf) {
+    config_with("")
+}
+
+/// A private folder for a store, and a configuration of `text` in it.
+fn config_with(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = super::common::private_dir();
     let config = dir.path().join("config.toml");
-    std::fs::write(&config, "").unwrap();
+    std::fs::write(&config, text).unwrap();
     (dir, config)
 }
 
@@ -32,17 +37,11 @@ pub(super) fn command(dir: &Path, config: &Path, args: &[&str]) -> Command {
 
 #[test]
 fn a_literal_secret_in_the_config_is_refused_without_echo() {
-    let dir = super::common::private_dir();
     let secret = "sk_live_51HfLiteralSecretValue0042";
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[providers.bank]\nkind = \"oauth2\"\ntoken_url = \"https://bank.example/token\"\n\
+    let (dir, config) = config_with(&format!(
+        "[providers.bank]\nkind = \"oauth2\"\ntoken_url = \"https://bank.example/token\"\n\
              client_id = \"c\"\nclient_secret = \"{secret}\"\n"
-        ),
-    )
-    .unwrap();
+    ));
     for args in [&["config", "check"][..], &["status", "--json"][..]] {
         let out = bankdeck(dir.path(), &config, args);
         let all = format!(
@@ -527,14 +526,10 @@ fn a_closed_error_pipe_keeps_each_commands_exit_status() {
 /// retry) is refused with the connection that holds it, and adds nothing.
 #[test]
 fn linking_the_same_connect_payload_twice_adds_one_connection() {
-    let dir = super::common::private_dir();
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
+    let (dir, config) = config_with(
         "[providers.dapi]\nkind = \"dapi\"\nbase_url = \"https://api.dapi.example\"\n\
          app_secret = \"env:DAPI_APP_SECRET\"\n",
-    )
-    .unwrap();
+    );
     let payload = dir.path().join("connect.json");
     std::fs::write(
         &payload,
@@ -1192,13 +1187,10 @@ fn config_check_without_a_file_names_where_it_looked() {
 /// no user may have) says why, and not that it will add the user.
 #[test]
 fn a_refused_login_does_not_announce_a_new_user() {
-    let (dir, config) = empty_config();
     // Never asked: both logins are refused before anything is sent.
-    std::fs::write(
-        &config,
+    let (dir, config) = config_with(
         "[providers.idp]\nkind = \"oidc\"\nissuer = \"https://id.example/realms/x\"\nclient_id = \"c\"\n",
-    )
-    .unwrap();
+    );
     for (provider, user, why) in [
         (
             "nosuch",
@@ -1223,12 +1215,8 @@ fn a_refused_login_does_not_announce_a_new_user() {
 /// cannot apply, instead of passing the file as if every key were bound.
 #[test]
 fn config_check_reports_key_overrides_the_screen_would_skip() {
-    let (dir, config) = empty_config();
-    std::fs::write(
-        &config,
-        "[keys]\nrefresh = \"ctrl-r\"\nnonsense = \"x\"\ndelink = \"ctrl-\"\n",
-    )
-    .unwrap();
+    let (dir, config) =
+        config_with("[keys]\nrefresh = \"ctrl-r\"\nnonsense = \"x\"\ndelink = \"ctrl-\"\n");
     let out = bankdeck(dir.path(), &config, &["config", "check"]);
     let said = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{said}");
@@ -1283,13 +1271,10 @@ fn an_empty_listing_says_why() {
 /// `check` does when something needs action, and says so on its last line.
 #[test]
 fn config_check_exits_1_while_a_secret_is_missing() {
-    let (dir, config) = empty_config();
-    std::fs::write(
-        &config,
+    let (dir, config) = config_with(
         "[providers.dapi]\nkind = \"dapi\"\nbase_url = \"https://api.dapi.example\"\n\
          app_secret = \"env:BANKDECK_TEST_UNSET_SECRET\"\n",
-    )
-    .unwrap();
+    );
     let out = command(dir.path(), &config, &["config", "check"])
         .env_remove("BANKDECK_TEST_UNSET_SECRET")
         .output()

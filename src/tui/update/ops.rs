@@ -184,10 +184,7 @@ fn open_add(app: &mut App, now: UnixTime) -> Vec<Command> {
     let mut form = AddForm::new(app.providers.clone());
     // Adding from one user's connections, or with a user picked in the
     // users view, is adding for that user.
-    let picked = (app.users_view.as_ref())
-        .and_then(|v| v.shown.get(v.cursor))
-        .and_then(|&i| app.users.get(i))
-        .map(|u| u.name.as_str())
+    let picked = (super::users::selected(app).map(|u| u.name.as_str()))
         .or(app.user_scope.as_ref().map(|(_, name)| name.as_str()));
     if let Some(name) = picked {
         form.user = LineEdit::new(name);
