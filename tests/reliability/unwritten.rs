@@ -14,6 +14,7 @@ use bankdeck::store::{AuditDraft, NewConnection, Settlement, Store, StoreError};
 use bankdeck::worker::{Event, WorkerOptions};
 
 use super::common::Env;
+use super::faults::next_event;
 
 /// Fails the next `left` writes of a provider's answer with `error`.
 struct FailingWrites {
@@ -291,10 +292,7 @@ async fn a_cancel_leaves_an_answer_that_waits_for_the_store_to_be_written() {
 
     let mut told = false;
     let ended = loop {
-        let event = tokio::time::timeout(Duration::from_secs(20), screen.events.recv())
-            .await
-            .expect("the refresh ends")
-            .unwrap();
+        let event = next_event(&mut screen.events, Duration::from_secs(20), |_| true).await;
         match event {
             Event::Notice { message } if message.starts_with("cancel: ") => {
                 assert!(
@@ -358,10 +356,7 @@ async fn a_cancelled_bulk_leaves_an_answer_that_waits_for_the_store_to_be_writte
 
     let mut refreshed = Vec::new();
     let last = loop {
-        let event = tokio::time::timeout(Duration::from_secs(20), screen.events.recv())
-            .await
-            .expect("the bulk ends")
-            .unwrap();
+        let event = next_event(&mut screen.events, Duration::from_secs(20), |_| true).await;
         match event {
             Event::Succeeded { conn, .. } => refreshed.push(conn.id),
             Event::Failed { conn_id, error, .. } => panic!("{conn_id:?}: {error}"),
