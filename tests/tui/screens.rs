@@ -305,6 +305,41 @@ fn detail_scope_grid_for_dapi_and_revealed_tokens() {
 }
 
 #[test]
+fn the_detail_names_the_reveal_key_as_bound_and_says_so_when_it_has_none() {
+    let detail_with = |action: &str, keys: &str| {
+        let mut opts = options();
+        opts.keys.insert(action.into(), keys.into());
+        let mut app = app_with(&opts);
+        open_detail(&mut app, 2, None);
+        let text = text_at(&mut app, 120, 40, NOW);
+        (app, text)
+    };
+    let (mut app, text) = detail_with("reveal", "ctrl-t");
+    assert!(
+        text.contains("tokens  masked (ctrl-t reveals them for 10 s)"),
+        "{text}"
+    );
+    assert!(text.contains("ctrl-t reveal tokens"), "the key bar: {text}");
+    app.update(ctrl('t'), NOW);
+    let text = text_at(&mut app, 120, 40, NOW.plus_secs(2));
+    assert!(
+        text.contains("masked again in 8 s (ctrl-t masks now)"),
+        "{text}"
+    );
+
+    // Another action took its only key: the pane says how to get one back.
+    let (_, text) = detail_with("refresh", "v");
+    assert!(
+        text.contains("reveal has no key: bind one in [keys]"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("reveal tokens"),
+        "no key, not in the bar: {text}"
+    );
+}
+
+#[test]
 fn help_lists_every_binding_including_overrides() {
     let mut opts = options();
     opts.keys.insert("refresh".into(), "ctrl-r f5".into());

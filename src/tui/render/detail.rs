@@ -16,6 +16,7 @@ use crate::worker::Detail;
 
 use super::super::action::Action;
 use super::super::app::App;
+use super::super::update::REVEAL_SECS;
 use super::theme::Theme;
 use super::{gauges, scope_grid};
 
@@ -223,9 +224,14 @@ fn tokens(
         .revealed_until
         .filter(|(id, _)| *id == c.id)
         .map(|(_, t)| now.secs_until(t).max(0));
-    let heading = match reveal_left {
-        Some(s) => format!("tokens  REVEALED: masked again in {s} s"),
-        None => "tokens  masked (reveal shows them for 10 s)".into(),
+    // The key by name, as the operator bound it: "reveal" alone sent them
+    // to the help to find out how.
+    let key = app.keymap.first_key(Action::Reveal);
+    let heading = match (reveal_left, key) {
+        (Some(s), Some(k)) => format!("tokens  REVEALED: masked again in {s} s ({k} masks now)"),
+        (Some(s), None) => format!("tokens  REVEALED: masked again in {s} s"),
+        (None, Some(k)) => format!("tokens  masked ({k} reveals them for {REVEAL_SECS} s)"),
+        (None, None) => "tokens  masked (reveal has no key: bind one in [keys])".into(),
     };
     let mut out = vec![Line::styled(heading, theme.title())];
     match detail {

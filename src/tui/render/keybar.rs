@@ -33,6 +33,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
         Mode::Filter => return filter_line(app, frame, area, theme),
         Mode::Command(line) => return command_line(line, frame, area, theme),
         Mode::Normal if app.users_view.is_some() => from_keymap(app, &USERS_KEYS, area, theme),
+        Mode::Normal if app.detail_open() => from_keymap(app, &DETAIL_KEYS, area, theme),
         Mode::Normal => from_keymap(app, &TABLE_KEYS, area, theme),
         Mode::Help { .. } => from_keymap(app, &HELP_KEYS, area, theme),
         Mode::ConfirmLogout { .. } | Mode::ConfirmQuit { .. } => {
@@ -52,6 +53,21 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     };
     frame.render_widget(Paragraph::new(line), area);
 }
+
+/// With the detail pane open, what it adds: the reveal its masked tokens
+/// need, which was found only in the help before, and its scroll.
+const DETAIL_KEYS: [(Action, &str); 10] = [
+    (Action::Down, "down"),
+    (Action::Reveal, "reveal tokens"),
+    (Action::DetailDown, "scroll detail"),
+    (Action::ToggleDetail, "hide detail"),
+    (Action::Refresh, "refresh"),
+    (Action::Exchange, "exchange"),
+    (Action::Logout, "logout"),
+    (Action::Delink, "delink"),
+    (Action::Help, "help"),
+    (Action::Quit, "quit"),
+];
 
 const USERS_KEYS: [(Action, &str); 5] = [
     (Action::Down, "down"),

@@ -20,6 +20,8 @@ mod tick;
 mod users;
 mod watch;
 
+pub(crate) use detail::REVEAL_SECS;
+
 use crate::domain::UnixTime;
 use crate::worker::Command;
 
