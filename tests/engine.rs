@@ -4,7 +4,7 @@
 mod common;
 
 use bankdeck::domain::{
-    AccessExpiry, ConnState, ErrorKind, OpKind, Scopes, Secret, StateKind, UnixTime,
+    AccessExpiry, ConnState, ConnectPayload, ErrorKind, OpKind, Scopes, Secret, StateKind, UnixTime,
 };
 use bankdeck::providers::{GrantExpiry, TokenGrant};
 use bankdeck::sandbox::{FaultKind, FaultRule, SandboxOptions};
@@ -860,4 +860,55 @@ async fn a_new_users_first_connection_announces_the_user() {
     let linked = env.dapi("amira").await;
     assert_eq!(linked.user, "amira");
     assert_eq!(announced(&mut env), Vec::new(), "users the store had");
+
+    // Someone new is added with their connection, not before it: a request
+    // that fails, or a link that is refused, leaves no user behind.
+    env.sandbox
+        .set_faults(vec![fault("oauth2.token", FaultKind::Status(500))]);
+    let e = env
+        .worker
+        .client_credentials(RequestId(9), "bank", "nightly")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Server, "{e}");
+    let payload = ConnectPayload {
+        access_code: Secret::new("code-once"),
+        user_secret: Secret::new("secret-once"),
+        connection_id: "7a1c5e0b2d9f4e6a8b3c1d5e7f9a0b2c4d6e8f10".into(),
+        user_id: None,
+        token_id: None,
+    };
+    let link = |id, user| {
+        env.worker
+            .link_dapi(RequestId(id), "dapi", user, "ENBD", payload.clone())
+    };
+    link(10, "yusuf").await.unwrap();
+    let refused = link(11, "zara").await.unwrap_err();
+    assert!(refused.message.contains("already connection"), "{refused}");
+    let names: Vec<String> = env
+        .store
+        .users()
+        .unwrap()
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert!(!names.contains(&"nightly".to_string()), "{names:?}");
+    assert!(!names.contains(&"zara".to_string()), "{names:?}");
+    let added: Vec<_> = announced(&mut env)
+        .into_iter()
+        .map(|(id, u)| (id, u.name))
+        .collect();
+    assert_eq!(added, [(RequestId(10), "yusuf".to_string())]);
+    let audit = env.store.audit(None, 100).unwrap();
+    let said: Vec<&str> = audit
+        .iter()
+        .filter(|a| a.op == OpKind::AddUser)
+        .map(|a| a.message.as_str())
+        .collect();
+    assert!(
+        !said
+            .iter()
+            .any(|m| m.contains("nightly") || m.contains("zara")),
+        "{said:?}"
+    );
 }

@@ -211,6 +211,19 @@ pub trait Store: Send + Sync {
         audit: AuditDraft,
     ) -> Result<Connection, StoreError>;
 
+    /// [`Store::insert_connection`] for the user named `user`, who is added
+    /// in the same transaction (with `user_audit`) if the store holds no one
+    /// by that name; `new.user_id` is set to theirs either way. So a link,
+    /// login or token request that is refused, or whose write fails, leaves
+    /// no new user behind. The user comes back too when it was added here.
+    fn insert_connection_for(
+        &self,
+        user: &str,
+        user_audit: AuditDraft,
+        new: NewConnection,
+        audit: AuditDraft,
+    ) -> Result<(Connection, Option<User>), StoreError>;
+
     /// Creates many connections in one transaction, each with the flags it
     /// already carries and its own audit line (a copy of `audit`). For bulk
     /// imports and `bankdeck generate`: one commit (one fsync) instead of one

@@ -35,13 +35,15 @@ pub trait Intercept: Send + Sync {
         inner.apply_and_release_many(batch, holder)
     }
 
-    fn insert_connection(
+    fn insert_connection_for(
         &self,
         inner: &dyn Store,
+        user: &str,
+        user_audit: AuditDraft,
         new: NewConnection,
         audit: AuditDraft,
-    ) -> Result<Connection, StoreError> {
-        inner.insert_connection(new, audit)
+    ) -> Result<(Connection, Option<User>), StoreError> {
+        inner.insert_connection_for(user, user_audit, new, audit)
     }
 }
 
@@ -97,7 +99,16 @@ impl<H: Intercept> Store for Intercepted<H> {
         self.inner.user_by_name(n)
     }
     fn insert_connection(&self, n: NewConnection, a: AuditDraft) -> Result<Connection, StoreError> {
-        self.hooks.insert_connection(&*self.inner, n, a)
+        self.inner.insert_connection(n, a)
+    }
+    fn insert_connection_for(
+        &self,
+        u: &str,
+        ua: AuditDraft,
+        n: NewConnection,
+        a: AuditDraft,
+    ) -> Result<(Connection, Option<User>), StoreError> {
+        self.hooks.insert_connection_for(&*self.inner, u, ua, n, a)
     }
     fn insert_connections(
         &self,

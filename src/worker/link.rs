@@ -11,10 +11,16 @@ use crate::domain::{
 };
 use crate::providers::TokenGrant;
 use crate::providers::login::{LoginOptions, browser_callback};
-use crate::store::NewConnection;
+use crate::store::{AuditDraft, NewConnection, StoreError};
 
 /// The user that app-level (client-credentials) tokens are filed under.
 pub const APP_USER: &str = "app";
+
+/// A new connection's `user_id` before the store has found or added the
+/// user it is filed under by name ([`Store::insert_connection_for`]).
+///
+/// [`Store::insert_connection_for`]: crate::store::Store::insert_connection_for
+const NAMED_USER: UserId = UserId(0);
 
 impl Worker {
     pub(crate) async fn execute_new(&self, cmd: Command) {
@@ -84,33 +90,37 @@ impl Worker {
         self.emit(event).await;
     }
 
-    /// The named user, created (and audited) if this is the first connection
-    /// of someone new: linking is how end users arrive in practice. A new
-    /// user is announced before the connection that brought it, so the
-    /// screen lists it at once and does not later take it for another
-    /// process's.
-    async fn user_or_new(&self, id: RequestId, name: &str) -> Result<User, OpError> {
-        if let Ok(user) = self.user(name).await {
-            return Ok(user);
-        }
-        let user = self.add_user(name, None).await?;
-        self.emit(Event::UserAdded {
-            id,
-            user: user.clone(),
-        })
-        .await;
-        Ok(user)
+    /// The user named `name`, if the store holds one. Linking is how end
+    /// users arrive in practice, so a name it does not hold is not refused:
+    /// that user is added with the connection that brings them
+    /// ([`Worker::insert_for`]), not before, so that a link, login or token
+    /// request that fails leaves no user behind.
+    async fn known_user(&self, name: &str) -> Result<Option<User>, OpError> {
+        User::check_name(name).map_err(OpError::not_allowed)?;
+        let owned = name.to_string();
+        self.db(move |s| s.user_by_name(&owned)).await
     }
 
-    async fn user(&self, name: &str) -> Result<User, OpError> {
-        let owned = name.to_string();
-        self.db(move |s| s.user_by_name(&owned))
-            .await?
-            .ok_or_else(|| {
-                OpError::not_allowed(format!(
-                    "no user '{name}': add it first (bankdeck users add {name})"
-                ))
-            })
+    /// Files `new` for the user named `user`, adding (and auditing) them in
+    /// the same write if they are new. A new user is announced before the
+    /// connection that brought it, so the screen lists it at once and does
+    /// not later take it for another process's.
+    async fn insert_for(
+        &self,
+        id: RequestId,
+        user: &str,
+        new: NewConnection,
+        audit: AuditDraft,
+    ) -> Result<Connection, StoreError> {
+        let name = user.to_string();
+        let user_audit = self.audit(OpKind::AddUser, true, format!("user {name} added"));
+        let (conn, added) = self
+            .db_store(move |s| s.insert_connection_for(&name, user_audit, new, audit))
+            .await?;
+        if let Some(user) = added {
+            self.emit(Event::UserAdded { id, user }).await;
+        }
+        Ok(conn)
     }
 
     /// Files a Connect success payload as a new Dapi connection with its code pending.
@@ -130,7 +140,7 @@ impl Worker {
             )));
         };
         let ttl = dapi.access_code_ttl;
-        let user = self.user_or_new(id, user).await?;
+        User::check_name(user).map_err(OpError::not_allowed)?;
         let now = self.now();
         // The code's own `exp` wins (seed 002's sample lives 300 s, not the documented 30 min).
         let code_exp = Claims::decode(payload.access_code.expose())
@@ -138,7 +148,7 @@ impl Worker {
             .and_then(|c| c.exp())
             .unwrap_or_else(|| now.plus(ttl));
         let new = NewConnection {
-            user_id: user.id,
+            user_id: NAMED_USER,
             provider: provider.to_string(),
             kind: ProviderKind::Dapi,
             grant: Grant::DapiConnect,
@@ -172,7 +182,7 @@ impl Worker {
                 payload.connection_id
             ),
         );
-        self.db(move |s| s.insert_connection(new, audit)).await
+        Ok(self.insert_for(id, user, new, audit).await?)
     }
 
     pub async fn login(
@@ -227,9 +237,8 @@ impl Worker {
             return Err(stopped);
         };
         let grant = callback.redeem(slot.client.as_ref()).await?;
-        // Only a completed login brings a new user in.
-        let user = self.user_or_new(id, user).await?;
         self.file_grant(
+            id,
             provider,
             user,
             Grant::AuthorizationCode,
@@ -250,15 +259,18 @@ impl Worker {
         if slot.config.kind() == ProviderKind::Dapi {
             return Err(OpError::not_allowed("Dapi has no client-credentials grant"));
         }
-        let user = self.user_or_new(id, user).await?;
         // One app token per provider and user: asked for again, the grant
         // renews the one held (as `r` on its row does) instead of adding a
         // row the scheduler would keep renewing beside it.
-        let held = self
-            .held(&user, provider, Grant::ClientCredentials, |c| {
-                c.flags.logged_out_at.is_none()
-            })
-            .await?;
+        let held = match self.known_user(user).await? {
+            Some(known) => {
+                self.held(&known, provider, Grant::ClientCredentials, |c| {
+                    c.flags.logged_out_at.is_none()
+                })
+                .await?
+            }
+            None => None,
+        };
         if let Some(held) = held {
             return self.operate(OpKind::Refresh, held).await;
         }
@@ -274,6 +286,7 @@ impl Worker {
             (slot.client.client_credentials().await?, sending)
         };
         self.file_grant(
+            id,
             provider,
             user,
             Grant::ClientCredentials,
@@ -292,8 +305,9 @@ impl Worker {
         grant: TokenGrant,
     ) -> Result<Connection, OpError> {
         self.refuse_if_readonly()?;
-        let user = self.user_or_new(id, user).await?;
+        User::check_name(user).map_err(OpError::not_allowed)?;
         self.file_grant(
+            id,
             provider,
             user,
             Grant::AuthorizationCode,
@@ -305,25 +319,24 @@ impl Worker {
 
     async fn file_grant(
         &self,
+        id: RequestId,
         provider: &str,
-        user: User,
+        user: &str,
         kind: Grant,
         grant: TokenGrant,
         op: OpKind,
     ) -> Result<Connection, OpError> {
         let slot = self.slot(provider)?;
         if kind == Grant::AuthorizationCode
-            && let Some(held) = self.same_account(provider, &user, &grant).await?
+            && let Some(known) = self.known_user(user).await?
+            && let Some(held) = self.same_account(provider, &known, &grant).await?
         {
-            let message = format!(
-                "{op} at {provider} for {}: connection {} renewed",
-                user.name, held
-            );
+            let message = format!("{op} at {provider} for {user}: connection {held} renewed");
             return self.relogin(held, grant, message).await;
         }
         let now = self.now();
         let new = NewConnection {
-            user_id: user.id,
+            user_id: NAMED_USER,
             provider: provider.to_string(),
             kind: slot.config.kind(),
             grant: kind,
@@ -350,15 +363,10 @@ impl Worker {
                 ..Secrets::default()
             },
         };
-        let audit = self.audit(op, true, format!("{op} at {provider} for {}", user.name));
-        let stake = AtStake::Grant {
-            op,
-            provider,
-            user: &user.name,
-        };
+        let audit = self.audit(op, true, format!("{op} at {provider} for {user}"));
+        let stake = AtStake::Grant { op, provider, user };
         self.keep_writing(stake, || {
-            let (new, audit) = (new.clone(), audit.clone());
-            self.db_store(move |s| s.insert_connection(new, audit))
+            self.insert_for(id, user, new.clone(), audit.clone())
         })
         .await
     }

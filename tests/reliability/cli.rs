@@ -558,6 +558,20 @@ fn linking_the_same_connect_payload_twice_adds_one_connection() {
         !said.contains("code-not-a-jwt") && !said.contains("us-1"),
         "{said}"
     );
+    // Refused for someone new, it does not add them either.
+    let as_bob = ["link", "dapi", "--user", "bob", "--payload", path];
+    let again = bankdeck(dir.path(), &config, &as_bob);
+    assert_eq!(again.status.code(), Some(2), "{again:?}");
+    assert!(!String::from_utf8_lossy(&again.stdout).contains("added user"));
+    let users = bankdeck(dir.path(), &config, &["users", "list", "--json"]);
+    let users: serde_json::Value = serde_json::from_slice(&users.stdout).unwrap();
+    let names: Vec<&str> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["name"].as_str())
+        .collect();
+    assert_eq!(names, ["amira"], "{users}");
     let status = bankdeck(dir.path(), &config, &["status", "--json"]);
     let rows: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bankdeck::domain::{Connection, ConnectionId, ErrorKind, OpKind};
+use bankdeck::domain::{Connection, ConnectionId, ErrorKind, OpKind, User};
 use bankdeck::sandbox::SandboxOptions;
 use bankdeck::store::intercept::{Intercept, Intercepted};
 use bankdeck::store::{AuditDraft, NewConnection, Settlement, Store, StoreError};
@@ -53,15 +53,17 @@ impl Intercept for FailingWrites {
         }
     }
 
-    fn insert_connection(
+    fn insert_connection_for(
         &self,
         inner: &dyn Store,
+        user: &str,
+        user_audit: AuditDraft,
         new: NewConnection,
         audit: AuditDraft,
-    ) -> Result<Connection, StoreError> {
+    ) -> Result<(Connection, Option<User>), StoreError> {
         match self.fails() {
             Some(e) => Err(e),
-            None => inner.insert_connection(new, audit),
+            None => inner.insert_connection_for(user, user_audit, new, audit),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use bankdeck::domain::{
     AccessExpiry, ConnectionId, Flags, Grant, Lifetimes, OpKind, ProviderKind, RemoteIds, Scopes,
-    Secret, Secrets, UnixTime,
+    Secret, Secrets, UnixTime, UserId,
 };
 use bankdeck::store::{ConnectionUpdate, NewConnection, SecretChange, Store, StoreError};
 
@@ -413,6 +413,59 @@ fn the_same_connect_login_is_filed_once() {
             .unwrap();
     }
     assert_eq!(store.connections().unwrap().len(), 3);
+}
+
+/// A connection for someone the store does not hold brings the user in,
+/// in the same transaction: refused, it leaves no user and no line behind;
+/// for someone it holds, no user is added whatever `user_id` said.
+#[test]
+fn a_connection_for_a_name_adds_the_user_with_it_or_not_at_all() {
+    let env = Env::new();
+    let (store, first) = seeded(&env, "once");
+    let before = (
+        store.users().unwrap(),
+        store.audit(None, 100).unwrap().len(),
+    );
+    let for_name = |name: &str, tag: &str| {
+        store.insert_connection_for(
+            name,
+            audit(OpKind::AddUser, &format!("user {name} added")),
+            full_connection(UserId(0), tag),
+            audit(OpKind::Link, "linked"),
+        )
+    };
+    let err = for_name("zara", "once").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("already connection {first}")),
+        "{err}"
+    );
+    assert_eq!(
+        (
+            store.users().unwrap(),
+            store.audit(None, 100).unwrap().len()
+        ),
+        before,
+        "the refused link's user is not kept"
+    );
+
+    let (conn, added) = for_name("zara", "fresh").unwrap();
+    let zara = added.expect("a new user");
+    assert_eq!(
+        (zara.name.as_str(), conn.user_id, conn.user.as_str()),
+        ("zara", zara.id, "zara")
+    );
+    let lines = store.audit(None, 2).unwrap();
+    assert_eq!(
+        lines.iter().map(|a| a.op).collect::<Vec<_>>(),
+        [OpKind::Link, OpKind::AddUser]
+    );
+
+    let (again, added) = for_name("amira", "third").unwrap();
+    assert!(added.is_none(), "amira was held");
+    let amira = store.user_by_name("amira").unwrap().unwrap();
+    assert_eq!(again.user_id, amira.id);
+    assert_eq!(store.users().unwrap().len(), before.0.len() + 1);
 }
 
 #[test]

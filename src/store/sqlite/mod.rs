@@ -222,6 +222,30 @@ impl Store for SqliteStore {
         self.write(|tx, db| writes::insert_connection(tx, &self.cipher, db, new, audit))
     }
 
+    fn insert_connection_for(
+        &self,
+        user: &str,
+        user_audit: AuditDraft,
+        mut new: NewConnection,
+        audit: AuditDraft,
+    ) -> Result<(Connection, Option<User>), StoreError> {
+        self.write(|tx, db| {
+            let added = match reads::user_by_name(tx, db, user)? {
+                Some(held) => {
+                    new.user_id = held.id;
+                    None
+                }
+                None => {
+                    let user = writes::add_user(tx, db, user, None, user_audit)?;
+                    new.user_id = user.id;
+                    Some(user)
+                }
+            };
+            let conn = writes::insert_connection(tx, &self.cipher, db, new, audit)?;
+            Ok((conn, added))
+        })
+    }
+
     fn insert_connections(
         &self,
         batch: Vec<(NewConnection, Flags)>,
