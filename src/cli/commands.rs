@@ -601,7 +601,9 @@ pub fn status(ctx: &Context, filter: Option<&str>, json: bool) -> Result<ExitCod
         .collect();
     if json {
         say!("{}", serde_json::to_string_pretty(&rows)?)?;
-    } else {
+    } else if !rows.is_empty() {
+        // No header over nothing: what is missing was said on stderr, as
+        // `users list` does.
         super::output::out_bytes(table(&rows).as_bytes())?;
     }
     Ok(ExitCode::SUCCESS)
