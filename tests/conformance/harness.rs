@@ -123,11 +123,32 @@ fn check_tools() {
 
 /// `npm ci` from the lock file when `oidc-provider` is not installed yet.
 fn install_provider() {
+    use std::os::fd::AsRawFd as _;
     let dir = harness_dir();
-    if dir
-        .join("node_modules/oidc-provider/package.json")
-        .is_file()
-    {
+    let installed = || {
+        dir.join("node_modules/oidc-provider/package.json")
+            .is_file()
+    };
+    if installed() {
+        return;
+    }
+    // nextest runs each test in a process of its own: two that found the
+    // package missing ran `npm ci` over each other, and a server started
+    // meanwhile read a half-written tree. One installs; the others wait for
+    // it here, then find the package in place. Outside `node_modules`,
+    // which `npm ci` deletes first.
+    let lock = std::fs::File::create(dir.join(".npm-ci.lock")).expect("the install lock opens");
+    // SAFETY: flock only reads the descriptor, which `lock` keeps open until
+    // this function returns (closing it releases the lock).
+    let locked = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+    assert_eq!(
+        locked,
+        0,
+        "cannot lock {}: {}",
+        dir.display(),
+        std::io::Error::last_os_error()
+    );
+    if installed() {
         return;
     }
     let out = Command::new("npm")
