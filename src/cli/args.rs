@@ -107,7 +107,7 @@ pub enum Cmd {
         /// check per provider, say. Exit 2 if it keeps none.
         filter: Option<String>,
         /// The window, e.g. 10m (default: the config's warn_within).
-        #[arg(long, value_name = "DURATION")]
+        #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
         within: Option<String>,
     },
     /// Show the audit log, newest first (`audit archive` moves its oldest lines to a file).
@@ -125,7 +125,7 @@ pub enum Cmd {
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
         limit: u64,
         /// Only entries from this long ago on, e.g. 1h.
-        #[arg(long, value_name = "DURATION")]
+        #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
         since: Option<String>,
         /// Only operations that failed.
         #[arg(long)]
@@ -231,7 +231,12 @@ pub struct RefreshArgs {
     #[arg(long)]
     pub due: bool,
     /// With --due: the window, e.g. 10m (default: the config's warn_within).
-    #[arg(long, value_name = "DURATION", conflicts_with = "connection")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        conflicts_with = "connection",
+        allow_hyphen_values = true
+    )]
     pub within: Option<String>,
     /// With --due: only the connections whose user, label, provider, kind
     /// or state holds this text, in any case (the dashboard's `/` filter,
@@ -277,7 +282,7 @@ pub enum AuditCmd {
     /// they were written, up to the first that is not old enough.
     Archive {
         /// How old a line must be to move, e.g. 90d.
-        #[arg(long, value_name = "DURATION")]
+        #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
         older_than: String,
         /// The new file.
         #[arg(long, value_name = "PATH")]

@@ -590,6 +590,36 @@ fn a_usage_error_does_not_list_the_data_dir_as_required() {
     assert!(!said.contains("--data-dir"), "{said}");
 }
 
+/// A negative duration is read as a duration and refused as one, with what
+/// to write: clap took `-5m` for an unknown flag and offered `-- -5`.
+#[test]
+fn a_negative_duration_is_refused_with_what_to_write() {
+    let (dir, config) = empty_config();
+    for (args, said) in [
+        (
+            &["check", "--within", "-5m"][..],
+            "--within '-5m' is not a duration: write e.g. 10m",
+        ),
+        (
+            &["audit", "--since", "-1h"][..],
+            "--since '-1h' is not a duration: write e.g. 1h",
+        ),
+        (
+            &["refresh", "--due", "--within", "-2m"][..],
+            "--within '-2m' is not a duration: write e.g. 10m",
+        ),
+        (
+            &["audit", "archive", "--older-than", "-3d", "--to", "x.jsonl"][..],
+            "--older-than '-3d' is not a duration: write e.g. 90d",
+        ),
+    ] {
+        let out = bankdeck(dir.path(), &config, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim_end(), format!("bankdeck: {said}"), "{args:?}");
+    }
+}
+
 /// The dashboard with standard output not a terminal (`bankdeck > file`, a
 /// pipe, cron) says what to run instead, and makes nothing, not even the
 /// demo's folder. It used to stop with "No such device or address (os error 6)".
