@@ -857,7 +857,9 @@ async fn a_new_users_first_connection_announces_the_user() {
         .client_credentials(RequestId(8), "bank", "lena")
         .await
         .unwrap();
-    let linked = env.dapi("amira").await;
+    // Looked up as it is kept, trimmed: not someone new, and not refused
+    // as a second "amira".
+    let linked = env.dapi("  amira ").await;
     assert_eq!(linked.user, "amira");
     assert_eq!(announced(&mut env), Vec::new(), "users the store had");
 

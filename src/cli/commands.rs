@@ -15,7 +15,7 @@ use crate::config::{Config, Family};
 use crate::domain::text::columns;
 use crate::domain::{
     AuditEntry, ConnectPayload, Connection, ConnectionId, DueForRefresh, ErrorKind, OpError,
-    OpKind, UnixTime,
+    OpKind, UnixTime, User,
 };
 use crate::worker::{Command, Event, RequestId, Worker, WorkerOptions};
 
@@ -193,7 +193,13 @@ pub async fn link(ctx: &Context, cmd: LinkCmd, readonly: bool) -> Result<ExitCod
 /// one rather than refuse (linking is how end users arrive), so the
 /// operator is told: a mistyped name would otherwise add a second user
 /// without a word.
+/// Whether `name` is someone the store does not hold yet, read as the
+/// worker reads it (trimmed). A name that cannot be one is the worker's to
+/// refuse, with why.
 fn is_new_user(ctx: &Context, name: &str) -> Result<bool> {
+    let Ok(name) = User::check_name(name) else {
+        return Ok(false);
+    };
     let held = ctx.store.user_by_name(name).map_err(|e| eyre!("{e}"))?;
     Ok(held.is_none())
 }

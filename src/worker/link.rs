@@ -16,6 +16,12 @@ use crate::store::{AuditDraft, NewConnection, StoreError};
 /// The user that app-level (client-credentials) tokens are filed under.
 pub const APP_USER: &str = "app";
 
+/// A user name as the store keeps it (trimmed), or why it cannot be one:
+/// looked up and added by this same text, so ` amira` finds `amira`.
+fn user_name(name: &str) -> Result<&str, OpError> {
+    User::check_name(name).map_err(OpError::not_allowed)
+}
+
 /// A new connection's `user_id` before the store has found or added the
 /// user it is filed under by name ([`Store::insert_connection_for`]).
 ///
@@ -63,9 +69,7 @@ impl Worker {
 
     pub async fn add_user(&self, name: &str, email: Option<&str>) -> Result<User, OpError> {
         self.refuse_if_readonly()?;
-        let name = User::check_name(name)
-            .map_err(OpError::not_allowed)?
-            .to_owned();
+        let name = user_name(name)?.to_owned();
         let email = email
             .map(User::check_email)
             .transpose()
@@ -90,13 +94,12 @@ impl Worker {
         self.emit(event).await;
     }
 
-    /// The user named `name`, if the store holds one. Linking is how end
-    /// users arrive in practice, so a name it does not hold is not refused:
-    /// that user is added with the connection that brings them
-    /// ([`Worker::insert_for`]), not before, so that a link, login or token
-    /// request that fails leaves no user behind.
+    /// The user named `name` (as [`user_name`] gave it), if the store holds
+    /// one. Linking is how end users arrive in practice, so a name it does
+    /// not hold is not refused: that user is added with the connection that
+    /// brings them ([`Worker::insert_for`]), not before, so that a link,
+    /// login or token request that fails leaves no user behind.
     async fn known_user(&self, name: &str) -> Result<Option<User>, OpError> {
-        User::check_name(name).map_err(OpError::not_allowed)?;
         let owned = name.to_string();
         self.db(move |s| s.user_by_name(&owned)).await
     }
@@ -140,7 +143,7 @@ impl Worker {
             )));
         };
         let ttl = dapi.access_code_ttl;
-        User::check_name(user).map_err(OpError::not_allowed)?;
+        let user = user_name(user)?;
         let now = self.now();
         // The code's own `exp` wins (seed 002's sample lives 300 s, not the documented 30 min).
         let code_exp = Claims::decode(payload.access_code.expose())
@@ -197,7 +200,7 @@ impl Worker {
         let slot = self.slot(provider)?;
         // Checked before the browser is sent off, not after the operator
         // has logged in: the user is only made once the login completes.
-        User::check_name(user).map_err(OpError::not_allowed)?;
+        let user = user_name(user)?;
         let opts = LoginOptions {
             redirect_port: client_of(&slot.config).and_then(|c| c.redirect_port),
             timeout: self.inner.opts.login_timeout,
@@ -259,6 +262,7 @@ impl Worker {
         if slot.config.kind() == ProviderKind::Dapi {
             return Err(OpError::not_allowed("Dapi has no client-credentials grant"));
         }
+        let user = user_name(user)?;
         // One app token per provider and user: asked for again, the grant
         // renews the one held (as `r` on its row does) instead of adding a
         // row the scheduler would keep renewing beside it.
@@ -305,7 +309,7 @@ impl Worker {
         grant: TokenGrant,
     ) -> Result<Connection, OpError> {
         self.refuse_if_readonly()?;
-        User::check_name(user).map_err(OpError::not_allowed)?;
+        let user = user_name(user)?;
         self.file_grant(
             id,
             provider,

@@ -525,7 +525,7 @@ fn a_closed_error_pipe_keeps_each_commands_exit_status() {
 /// `link` of a Connect payload already filed (a paste repeated, a script's
 /// retry) is refused with the connection that holds it, and adds nothing.
 #[test]
-fn linking_the_same_connect_payload_twice_adds_one_connection() {
+fn linking_the_same_connect_payload_twice_adds_nothing_the_second_time() {
     let (dir, config) = config_with(
         "[providers.dapi]\nkind = \"dapi\"\nbase_url = \"https://api.dapi.example\"\n\
          app_secret = \"env:DAPI_APP_SECRET\"\n",
@@ -558,6 +558,30 @@ fn linking_the_same_connect_payload_twice_adds_one_connection() {
         !said.contains("code-not-a-jwt") && !said.contains("us-1"),
         "{said}"
     );
+    // A second bank of hers, the name typed with a space: hers, not new.
+    let second = dir.path().join("second.json");
+    std::fs::write(
+        &second,
+        r#"{"success":true,"accessCode":"code-two","userSecret":"us-2",
+            "connectionID":"5d1e0c3b7a9f2e4d6c8b0a1f3e5d7c9b1a3f5e7d","userID":"u-1"}"#,
+    )
+    .unwrap();
+    let padded = [
+        "link",
+        "dapi",
+        "--user",
+        " amira",
+        "--payload",
+        second.to_str().unwrap(),
+    ];
+    let out = bankdeck(dir.path(), &config, &padded);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        said.starts_with("linked: connection 2 · amira / "),
+        "{said}"
+    );
+
     // Refused for someone new, it does not add them either.
     let as_bob = ["link", "dapi", "--user", "bob", "--payload", path];
     let again = bankdeck(dir.path(), &config, &as_bob);
@@ -574,7 +598,7 @@ fn linking_the_same_connect_payload_twice_adds_one_connection() {
     assert_eq!(names, ["amira"], "{users}");
     let status = bankdeck(dir.path(), &config, &["status", "--json"]);
     let rows: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+    assert_eq!(rows.as_array().map(Vec::len), Some(2), "{rows}");
 }
 
 /// A usage error names what is missing and nothing else: with
