@@ -189,13 +189,11 @@ pub async fn link(ctx: &Context, cmd: LinkCmd, readonly: bool) -> Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-/// Whether `name` is not a user yet. `link`, `login` and `token` add a new
-/// one rather than refuse (linking is how end users arrive), so the
-/// operator is told: a mistyped name would otherwise add a second user
-/// without a word.
-/// Whether `name` is someone the store does not hold yet, read as the
-/// worker reads it (trimmed). A name that cannot be one is the worker's to
-/// refuse, with why.
+/// Whether `name` is not a user yet, read as the worker reads it (trimmed).
+/// `link`, `login` and `token` add a new one rather than refuse (linking is
+/// how end users arrive), so the operator is told: a mistyped name would
+/// otherwise add a second user without a word. A name that cannot be one
+/// is the worker's to refuse, with why.
 fn is_new_user(ctx: &Context, name: &str) -> Result<bool> {
     let Ok(name) = User::check_name(name) else {
         return Ok(false);

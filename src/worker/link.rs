@@ -75,7 +75,7 @@ impl Worker {
             .transpose()
             .map_err(OpError::not_allowed)?
             .map(str::to_owned);
-        let audit = self.audit(OpKind::AddUser, true, format!("user {name} added"));
+        let audit = self.user_added(&name);
         self.db(move |s| s.add_user(&name, email.as_deref(), audit))
             .await
     }
@@ -104,6 +104,11 @@ impl Worker {
         self.db(move |s| s.user_by_name(&owned)).await
     }
 
+    /// The audit line of a new user, whichever way they came in.
+    fn user_added(&self, name: &str) -> AuditDraft {
+        self.audit(OpKind::AddUser, true, format!("user {name} added"))
+    }
+
     /// Files `new` for the user named `user`, adding (and auditing) them in
     /// the same write if they are new. A new user is announced before the
     /// connection that brought it, so the screen lists it at once and does
@@ -116,7 +121,7 @@ impl Worker {
         audit: AuditDraft,
     ) -> Result<Connection, StoreError> {
         let name = user.to_string();
-        let user_audit = self.audit(OpKind::AddUser, true, format!("user {name} added"));
+        let user_audit = self.user_added(&name);
         let (conn, added) = self
             .db_store(move |s| s.insert_connection_for(&name, user_audit, new, audit))
             .await?;
