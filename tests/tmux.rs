@@ -346,7 +346,7 @@ fn what_a_script_writes_meanwhile_shows_on_the_open_dashboard() {
     script(&envs, &["users", "add", "amira"], "");
     let s = Session::start_with(&envs, "", 120, 30);
     s.wait("the empty table", |scr| {
-        scr.contains("loaded 0 connections, 1 users")
+        scr.contains("loaded 0 connections, 1 user ")
     });
 
     // A cron job or a script, in another process.

@@ -120,7 +120,7 @@ fn failed_shows_the_providers_message_and_the_changed_row() {
 }
 
 #[test]
-fn failed_without_a_connection_names_the_request_and_retry_after() {
+fn failed_without_a_connection_names_the_request_and_says_the_wait_once() {
     let mut app = app();
     app.update(key('c'), NOW);
     let Command::ClientCredentials { id, .. } =
@@ -128,7 +128,8 @@ fn failed_without_a_connection_names_the_request_and_retry_after() {
     else {
         panic!()
     };
-    let mut error = OpError::new(ErrorKind::RateLimited, "429 Too Many Requests");
+    let said = "idp.example is busy or rate limiting (429 Too Many Requests): it asks to wait 30s";
+    let mut error = OpError::new(ErrorKind::RateLimited, said);
     error.retry_after = Some(30);
     app.update(
         worker(Event::Failed {
@@ -143,7 +144,8 @@ fn failed_without_a_connection_names_the_request_and_retry_after() {
     assert_eq!(app.in_flight(), 0);
     assert_eq!(
         last_text(&app),
-        "client_credentials app at keycloak failed: 429 Too Many Requests (retry in 30s)"
+        format!("client_credentials app at keycloak failed: {said}"),
+        "the server's wait is said once, and as the server's: nothing here retries it"
     );
 }
 
@@ -433,7 +435,7 @@ fn loaded_replaces_the_data_and_a_stale_load_is_dropped() {
     );
     assert_eq!(app.visible_ids(), ids(&[1]));
     assert_eq!(app.users().len(), 1);
-    assert_eq!(last_text(&app), "loaded 1 connections, 1 users");
+    assert_eq!(last_text(&app), "loaded 1 connection, 1 user");
 }
 
 #[test]

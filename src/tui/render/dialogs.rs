@@ -8,6 +8,7 @@ use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
 
 use super::super::forms::DelinkDialog;
+use super::super::words::counted;
 use super::theme::Theme;
 use super::{text_box, wrapped_rows};
 
@@ -41,10 +42,7 @@ pub(super) fn logout(frame: &mut Frame, area: Rect, what: &str, theme: Theme) {
 }
 
 pub(super) fn quit(frame: &mut Frame, area: Rect, in_flight: usize, theme: Theme) {
-    let ops = match in_flight {
-        1 => "1 operation".to_string(),
-        n => format!("{n} operations"),
-    };
+    let ops = counted(in_flight, "operation", "operations");
     let lines = vec![
         Line::raw(format!("{ops} in flight: quit anyway?")),
         Line::styled(

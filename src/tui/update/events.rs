@@ -11,6 +11,7 @@ use super::super::activity::Level;
 use super::super::app::{App, Progress};
 use super::super::forms::Mode;
 use super::super::msg::SendFailure;
+use super::super::words::counted;
 use super::{data, detail, users, watch};
 
 pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Command> {
@@ -167,11 +168,10 @@ fn failed(
         .unwrap_or_default();
     finish(app, id, conn_id);
     close_login_note(app, op);
-    let retry = match error.retry_after {
-        Some(s) => format!(" (retry in {s}s)"),
-        None => String::new(),
-    };
-    let text = format!("{op} {what} failed: {}{retry}", error.message);
+    // A server's wait is in the message already ("it asks to wait 30s"); an
+    // added "retry in" read as a promise that bankdeck would, which it does
+    // only for the scheduler's own work.
+    let text = format!("{op} {what} failed: {}", error.message);
     app.note(now, Level::Error, text);
     let mut cmds = match conn {
         Some(c) => data::upsert(app, c, now),
@@ -272,9 +272,9 @@ fn loaded(
     app.reload = None;
     watch::loaded(app, audit_mark);
     let text = format!(
-        "loaded {} connections, {} users",
-        connections.len(),
-        users.len()
+        "loaded {}, {}",
+        counted(connections.len(), "connection", "connections"),
+        counted(users.len(), "user", "users")
     );
     app.note(now, Level::Info, text);
     let keep = app.selected_id();

@@ -15,6 +15,7 @@ use super::super::activity::Level;
 use super::super::app::{App, InFlight};
 use super::super::forms::{AddForm, CredsField, CredsForm, DelinkDialog, Mode};
 use super::super::line_edit::LineEdit;
+use super::super::words::counted;
 use super::rules;
 
 type Rule = fn(&Connection, &ConnState, UnixTime) -> Result<(), String>;
@@ -145,7 +146,7 @@ fn refresh_all(app: &mut App, now: UnixTime) -> Vec<Command> {
     if skipped > 0 {
         let line = format!(
             "refresh all: {} left out, of providers not in the configuration (add {missing})",
-            rows(skipped)
+            counted(skipped, "row", "rows")
         );
         app.note(now, Level::Warn, line);
     }
@@ -159,17 +160,12 @@ fn refresh_all(app: &mut App, now: UnixTime) -> Vec<Command> {
         }
         return Vec::new();
     }
-    let what = format!("{} expiring or expired", rows(conns.len()));
+    let what = format!(
+        "{} expiring or expired",
+        counted(conns.len(), "row", "rows")
+    );
     let id = track(app, now, OpKind::Refresh, conns.clone(), what, true);
     vec![Command::RefreshMany { id, conns }]
-}
-
-/// "1 row", "2 rows".
-fn rows(n: usize) -> String {
-    match n {
-        1 => "1 row".into(),
-        n => format!("{n} rows"),
-    }
 }
 
 fn open_add(app: &mut App, now: UnixTime) -> Vec<Command> {

@@ -15,6 +15,7 @@ use crate::worker::{Command, RequestId};
 
 use super::super::activity::Level;
 use super::super::app::App;
+use super::super::words::counted;
 use super::{data, detail, users};
 
 /// Ask every this many ticks (seconds).
@@ -111,19 +112,19 @@ fn add_users(app: &mut App, found: Vec<User>) -> usize {
 }
 
 fn summary(added: usize, changed: usize, users: usize) -> Option<String> {
-    let plural = |n: usize, one: &str, many: &str| match n {
-        1 => format!("1 {one}"),
-        n => format!("{n} {many}"),
-    };
     let mut parts = Vec::new();
     if added > 0 {
-        parts.push(plural(added, "connection added", "connections added"));
+        parts.push(counted(added, "connection added", "connections added"));
     }
     if changed > 0 {
-        parts.push(plural(changed, "connection changed", "connections changed"));
+        parts.push(counted(
+            changed,
+            "connection changed",
+            "connections changed",
+        ));
     }
     if users > 0 {
-        parts.push(plural(users, "user added", "users added"));
+        parts.push(counted(users, "user added", "users added"));
     }
     (!parts.is_empty()).then(|| format!("by another process: {}", parts.join(", ")))
 }
