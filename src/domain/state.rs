@@ -107,8 +107,13 @@ pub enum ConnState {
         access_until: Option<UnixTime>,
     },
     Delinked,
+    /// The last operation failed and left nothing usable. `since`: when
+    /// what it left ran out (the access token, or the access code of a
+    /// failed exchange), if it had one: the time-left column says so, as it
+    /// does for an expired row.
     Failed {
         error: String,
+        since: Option<UnixTime>,
     },
 }
 
@@ -199,7 +204,10 @@ impl ConnState {
                 expires_at: Some(t),
             },
             Some(AccessExpiry::At(t)) => match &f.last_error {
-                Some(e) => ConnState::Failed { error: e.clone() },
+                Some(e) => ConnState::Failed {
+                    error: e.clone(),
+                    since: Some(t),
+                },
                 None => ConnState::Expired {
                     since: t,
                     refreshable: refreshable(c, now),
@@ -240,9 +248,11 @@ impl ConnState {
     pub fn time_left(&self, now: UnixTime) -> String {
         match self {
             ConnState::Active { expires_at: None } => "permanent".into(),
-            ConnState::CodeExpired { since } | ConnState::Expired { since, .. } => {
-                format!("expired {} ago", format_ago(since.secs_until(now)))
-            }
+            ConnState::CodeExpired { since }
+            | ConnState::Expired { since, .. }
+            | ConnState::Failed {
+                since: Some(since), ..
+            } => format!("expired {} ago", format_ago(since.secs_until(now))),
             ConnState::ReauthRequired | ConnState::Delinked | ConnState::Failed { .. } => {
                 "—".into()
             }
@@ -282,7 +292,7 @@ impl ConnState {
             }
             ConnState::LoggedOut { access_until: None } => "logged out".into(),
             ConnState::Delinked => "delinked".into(),
-            ConnState::Failed { error } => format!("failed: {error}"),
+            ConnState::Failed { error, .. } => format!("failed: {error}"),
         }
     }
 
@@ -349,7 +359,10 @@ fn code_state(c: &Connection, now: UnixTime) -> ConnState {
     if let Some(e) = &c.flags.last_error
         && c.lifetimes.code_expires_at.is_none_or(|t| now >= t)
     {
-        return ConnState::Failed { error: e.clone() };
+        return ConnState::Failed {
+            error: e.clone(),
+            since: c.lifetimes.code_expires_at,
+        };
     }
     match c.lifetimes.code_expires_at {
         Some(t) if now < t => ConnState::CodePending { expires_at: t },
@@ -360,6 +373,7 @@ fn code_state(c: &Connection, now: UnixTime) -> ConnState {
                 .last_error
                 .clone()
                 .unwrap_or_else(|| "no token held".into()),
+            since: None,
         },
     }
 }

@@ -167,6 +167,27 @@ fn failure_shows_when_nothing_usable_is_left() {
     );
 }
 
+/// A failed row still says how long ago what it held ran out, as an
+/// expired one does: the table sorts it by that instant, and "—" beside it
+/// read as "never" between two "expired … ago" rows.
+#[test]
+fn a_failure_says_when_what_it_left_ran_out() {
+    let mut c = with_access(Grant::AuthorizationCode, NOW.plus_secs(-480));
+    c.flags.last_error = Some("timed out after 10s".into());
+    let s = ConnState::derive(&c, NOW, WARN);
+    assert_eq!(s.kind(), StateKind::Failed);
+    assert_eq!(s.time_left(NOW), "expired 8m ago");
+    // A failed exchange: the access code's expiry.
+    let mut c = with_code(NOW.plus_secs(-120));
+    c.flags.last_error = Some("Dapi refused the access code".into());
+    let s = ConnState::derive(&c, NOW, WARN);
+    assert_eq!(s.kind(), StateKind::Failed);
+    assert_eq!(s.time_left(NOW), "expired 2m ago");
+    // A failed link held nothing that could run out.
+    c.lifetimes.code_expires_at = None;
+    assert_eq!(ConnState::derive(&c, NOW, WARN).time_left(NOW), "—");
+}
+
 #[test]
 fn time_left_formats() {
     let c = with_access(Grant::AuthorizationCode, NOW.plus_secs(4320));

@@ -290,7 +290,7 @@ fn own_words(state: &ConnState) -> Option<OwnWords<'_>> {
         ConnState::LoggedOut {
             access_until: Some(t),
         } => Some(OwnWords::LoggedOut(*t)),
-        ConnState::Failed { error } => Some(OwnWords::Failed(error)),
+        ConnState::Failed { error, .. } => Some(OwnWords::Failed(error)),
         _ => None,
     }
 }
