@@ -1,7 +1,7 @@
 //! `update` for the keys that run operations: what is sent, what is
 //! refused and why, the dialogs in between, read-only mode and overrides.
 
-use bankdeck::domain::ConnectionId;
+use bankdeck::domain::{ConnectionId, ProviderKind};
 use bankdeck::tui::{App, Level, Mode, Msg, SortKey};
 use bankdeck::worker::Command;
 use crossterm::event::KeyCode;
@@ -237,6 +237,63 @@ fn the_add_form_refuses_an_impossible_user_name_before_sending() {
     );
     assert_eq!(form.user.text().len(), 201, "what was typed is kept");
     assert_eq!(app.activity().count(), before);
+}
+
+fn add_form(app: &App) -> &bankdeck::tui::AddForm {
+    match app.mode() {
+        Mode::Add(form) => form,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A Connect payload pasted while another family's provider is chosen was
+/// dropped without a word. It now takes the Dapi provider when there is
+/// one, and otherwise the form says what to do.
+#[test]
+fn a_payload_pasted_with_another_provider_chosen_is_not_dropped() {
+    let mut app = app();
+    app.update(key('a'), NOW);
+    app.update(code(KeyCode::Right), NOW);
+    assert_eq!(add_form(&app).provider_name(), "keycloak");
+    app.update(Msg::Paste(CONNECT_PAYLOAD.into()), NOW);
+    let form = add_form(&app);
+    assert_eq!(form.provider_name(), "dapi-sandbox");
+    assert_eq!(form.focus, bankdeck::tui::AddField::Payload);
+    assert_eq!(form.error, None);
+
+    let with = |providers: &[(&str, ProviderKind)]| {
+        let mut opts = options();
+        opts.providers = (providers.iter())
+            .map(|(n, k)| ((*n).to_owned(), *k))
+            .collect();
+        let mut app = app_with(&opts);
+        app.update(key('a'), NOW);
+        app.update(Msg::Paste(CONNECT_PAYLOAD.into()), NOW);
+        app
+    };
+    let two = with(&[
+        ("keycloak", ProviderKind::Oidc),
+        ("dapi-uae", ProviderKind::Dapi),
+        ("dapi-ksa", ProviderKind::Dapi),
+    ]);
+    let form = add_form(&two);
+    assert_eq!(
+        form.provider_name(),
+        "keycloak",
+        "which Dapi is the operator's to say"
+    );
+    assert!(form.payload.is_empty());
+    assert_eq!(
+        form.error.as_deref(),
+        Some(
+            "that is a Dapi Connect payload: choose its provider (dapi-uae, dapi-ksa) with ←/→, then paste it again"
+        )
+    );
+    let none = with(&[("keycloak", ProviderKind::Oidc)]);
+    assert_eq!(
+        add_form(&none).error.as_deref(),
+        Some("that is a Dapi Connect payload, and no Dapi provider is configured")
+    );
 }
 
 #[test]

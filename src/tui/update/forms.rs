@@ -171,12 +171,8 @@ pub(super) fn on_paste(app: &mut App, text: &str, now: UnixTime) -> Vec<Command>
         Mode::ConfirmDelink(d) => d.typed.insert_str(text.trim()),
         Mode::Command(line) => line.insert_str(text.trim()),
         Mode::ClientCreds(f) if f.focus == CredsField::User => f.user.insert_str(text.trim()),
+        Mode::Add(f) if looks_like_payload(text) => paste_payload(f, text),
         Mode::Add(f) => match f.focus {
-            _ if f.kind() == Some(ProviderKind::Dapi) && looks_like_payload(text) => {
-                f.payload = text.to_owned();
-                f.focus = AddField::Payload;
-                f.error = None;
-            }
             AddField::User => f.user.insert_str(text.trim()),
             AddField::Label => f.label.insert_str(text.trim()),
             _ => {}
@@ -184,6 +180,38 @@ pub(super) fn on_paste(app: &mut App, text: &str, now: UnixTime) -> Vec<Command>
         _ => app.dirty = false,
     }
     Vec::new()
+}
+
+/// A Connect payload pasted into the add form, wherever its focus is. With
+/// another family's provider chosen, it was dropped without a word; it now
+/// chooses the Dapi provider when there is one, and otherwise says what to
+/// do.
+fn paste_payload(f: &mut AddForm, text: &str) {
+    if f.kind() != Some(ProviderKind::Dapi) {
+        let dapi: Vec<usize> = (0..f.providers.len())
+            .filter(|&i| f.providers[i].1 == ProviderKind::Dapi)
+            .collect();
+        match dapi[..] {
+            [only] => f.provider = only,
+            [] => {
+                f.error = Some(
+                    "that is a Dapi Connect payload, and no Dapi provider is configured".into(),
+                );
+                return;
+            }
+            _ => {
+                let names: Vec<&str> = dapi.iter().map(|&i| f.providers[i].0.as_str()).collect();
+                f.error = Some(format!(
+                    "that is a Dapi Connect payload: choose its provider ({}) with ←/→, then paste it again",
+                    names.join(", ")
+                ));
+                return;
+            }
+        }
+    }
+    f.payload = text.to_owned();
+    f.focus = AddField::Payload;
+    f.error = None;
 }
 
 /// A paste that is a Connect payload (JSON, or its fields without braces)
