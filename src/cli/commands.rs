@@ -148,7 +148,7 @@ pub async fn users(ctx: &Context, cmd: UsersCmd, readonly: bool) -> Result<ExitC
                 }
             }
             if json {
-                say!("{}", serde_json::to_string_pretty(&users)?)?;
+                super::output::out_json(&users)?;
             } else if !users.is_empty() {
                 let text = super::output::text_table(
                     &users,
@@ -600,12 +600,19 @@ pub fn status(ctx: &Context, filter: Option<&str>, json: bool) -> Result<ExitCod
     if let Some(none) = kept.none.filter(|_| !conns.is_empty()) {
         tell!("{none}");
     }
+    if json {
+        let rows = super::output::StatusRows {
+            conns: &kept.conns,
+            now,
+            warn_secs: warn,
+        };
+        super::output::out_json(&rows)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let rows: Vec<StatusRow> = (kept.conns.into_iter())
         .map(|c| StatusRow::new(c, now, warn))
         .collect();
-    if json {
-        say!("{}", serde_json::to_string_pretty(&rows)?)?;
-    } else if !rows.is_empty() {
+    if !rows.is_empty() {
         // No header over nothing: what is missing was said on stderr, as
         // `users list` does.
         super::output::out_bytes(table(&rows).as_bytes())?;
@@ -677,7 +684,7 @@ pub fn audit(ctx: &Context, json: bool, query: &crate::store::AuditQuery) -> Res
     }
     if json {
         // The same objects as the archive's lines: `status --json` has the names.
-        say!("{}", serde_json::to_string_pretty(&entries)?)?;
+        super::output::out_json(&entries)?;
         return Ok(ExitCode::SUCCESS);
     }
     let names = whose(ctx, &entries);

@@ -29,6 +29,39 @@ pub fn out_bytes(bytes: &[u8]) -> std::io::Result<()> {
     }
 }
 
+/// `value` as pretty JSON on standard output, written as it is made, then
+/// a newline. `status --json` on 100 000 connections is a 60 MB document:
+/// made whole first, it doubled the command's peak memory. A reader gone
+/// away ends the command as [`out_bytes`] does.
+pub fn out_json<T: Serialize + ?Sized>(value: &T) -> std::io::Result<()> {
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let written = serde_json::to_writer_pretty(&mut stdout, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.flush());
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            std::process::exit(BROKEN_PIPE_EXIT)
+        }
+        other => other,
+    }
+}
+
+/// The status rows of `conns`, made one at a time as they are serialized:
+/// with [`out_json`], `status --json` holds one row at a time, not all.
+pub struct StatusRows<'a> {
+    pub conns: &'a [&'a Connection],
+    pub now: UnixTime,
+    pub warn_secs: i64,
+}
+
+impl Serialize for StatusRows<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let rows = (self.conns.iter()).map(|c| StatusRow::new(c, self.now, self.warn_secs));
+        serializer.collect_seq(rows)
+    }
+}
+
 /// [`out_bytes`] for formatted text; the commands call it through `say!`.
 pub fn out(text: std::fmt::Arguments<'_>) -> std::io::Result<()> {
     match text.as_str() {

@@ -484,10 +484,11 @@ fn a_closed_output_pipe_ends_each_command_quietly() {
         "{}",
         String::from_utf8_lossy(&made.stderr)
     );
-    let commands: [&[&str]; 6] = [
+    let commands: [&[&str]; 7] = [
         &["status"],
         &["status", "--json"],
         &["audit", "--limit", "5000"],
+        &["audit", "--limit", "5000", "--json"],
         &["users", "list", "--json"],
         &["check"],
         &["completions", "zsh"],
