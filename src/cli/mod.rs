@@ -26,9 +26,7 @@ use context::Context;
 /// (1 is reserved for `check` finding something).
 pub fn main() -> ExitCode {
     cap_malloc_arenas();
-    let _ = color_eyre::config::HookBuilder::default()
-        .display_env_section(false)
-        .install();
+    install_hooks();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -46,6 +44,37 @@ pub fn main() -> ExitCode {
             tell!("bankdeck: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// color-eyre's panic report, and an error report that is the chain of
+/// causes alone, which is all an error here prints. color-eyre's own report
+/// captured a backtrace for every error while `RUST_BACKTRACE` was set, as
+/// it is in many a developer's shell: resolving its symbols took 0.1 s and
+/// 120 MB for a one-line "cannot open the store", and no message showed it.
+fn install_hooks() {
+    let (panic, _) = color_eyre::config::HookBuilder::default()
+        .display_env_section(false)
+        .into_hooks();
+    panic.install();
+    let _ = color_eyre::eyre::set_hook(Box::new(|_| Box::new(Causes)));
+}
+
+struct Causes;
+
+impl color_eyre::eyre::EyreHandler for Causes {
+    fn debug(
+        &self,
+        error: &(dyn std::error::Error + 'static),
+        f: &mut std::fmt::Formatter<'_>,
+    ) -> std::fmt::Result {
+        write!(f, "{error}")?;
+        let mut cause = error.source();
+        while let Some(e) = cause {
+            write!(f, ": {e}")?;
+            cause = e.source();
+        }
+        Ok(())
     }
 }
 
