@@ -73,35 +73,44 @@ pub struct Http {
 /// loads the system's trusted roots (145 PEM files here: about 19 M
 /// instructions, 6 ms). Built for every configured provider up front, that
 /// was nine tenths of a one-shot command's work with three providers, of
-/// which it uses one, and it came before the dashboard's first frame.
+/// which it uses one, and it came before the dashboard's first frame. The
+/// build reads files, so it runs on the blocking pool, not on a thread
+/// that also runs the screen.
 #[derive(Debug)]
 struct LazyClient {
     connect_timeout: Duration,
     timeout: Duration,
     /// `ca_file`'s certificates, read (and refused) when the provider is.
     extra_roots: Vec<reqwest::Certificate>,
-    built: std::sync::OnceLock<Result<reqwest::Client, OpError>>,
+    built: tokio::sync::OnceCell<reqwest::Client>,
 }
 
 impl LazyClient {
-    fn reqwest(&self) -> Result<&reqwest::Client, OpError> {
-        let built = self.built.get_or_init(|| {
-            let mut builder = reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout)
-                .timeout(self.timeout)
-                .redirect(same_origin_redirects())
-                .user_agent(concat!("bankdeck/", env!("CARGO_PKG_VERSION")));
-            if !self.extra_roots.is_empty() {
-                builder = builder.tls_certs_merge(self.extra_roots.iter().cloned());
-            }
-            builder.build().map_err(|e| {
-                OpError::new(
-                    ErrorKind::Config,
-                    format!("cannot set up the HTTP client: {}", root_cause(&e)),
-                )
+    async fn reqwest(&self) -> Result<&reqwest::Client, OpError> {
+        self.built
+            .get_or_try_init(|| async {
+                let mut builder = reqwest::Client::builder()
+                    .connect_timeout(self.connect_timeout)
+                    .timeout(self.timeout)
+                    .redirect(same_origin_redirects())
+                    .user_agent(concat!("bankdeck/", env!("CARGO_PKG_VERSION")));
+                if !self.extra_roots.is_empty() {
+                    builder = builder.tls_certs_merge(self.extra_roots.iter().cloned());
+                }
+                let built = tokio::task::spawn_blocking(move || builder.build()).await;
+                let failed = |why: String| {
+                    OpError::new(
+                        ErrorKind::Config,
+                        format!("cannot set up the HTTP client: {why}"),
+                    )
+                };
+                match built {
+                    Ok(Ok(client)) => Ok(client),
+                    Ok(Err(e)) => Err(failed(root_cause(&e))),
+                    Err(e) => Err(failed(e.to_string())),
+                }
             })
-        });
-        built.as_ref().map_err(Clone::clone)
+            .await
     }
 }
 
@@ -118,7 +127,7 @@ impl Http {
             connect_timeout: common.connect_timeout,
             timeout: common.timeout,
             extra_roots,
-            built: std::sync::OnceLock::new(),
+            built: tokio::sync::OnceCell::new(),
         };
         Ok(Http {
             client: Arc::new(client),
@@ -137,7 +146,8 @@ impl Http {
     ) -> Result<Reply, OpError> {
         let mut req = self
             .client
-            .reqwest()?
+            .reqwest()
+            .await?
             .post(url.clone())
             .header(ACCEPT, "application/json")
             .form(form);
@@ -156,7 +166,8 @@ impl Http {
     ) -> Result<Reply, OpError> {
         let mut req = self
             .client
-            .reqwest()?
+            .reqwest()
+            .await?
             .post(url.clone())
             .header(ACCEPT, "application/json")
             .json(body);
@@ -173,7 +184,8 @@ impl Http {
         loop {
             let req = self
                 .client
-                .reqwest()?
+                .reqwest()
+                .await?
                 .request(Method::GET, url.clone())
                 .header(ACCEPT, "application/json");
             let outcome = self.once(req).await;
@@ -223,7 +235,7 @@ impl Http {
     }
 
     async fn exchange(&self, req: reqwest::Request, host: &str) -> Result<Reply, Failure> {
-        let resp = (self.client.reqwest())
+        let resp = (self.client.reqwest().await)
             .map_err(Failure::fatal)?
             .execute(req)
             .await
