@@ -63,6 +63,37 @@ fn the_selection_is_reversed_and_marked_not_only_coloured() {
     assert!(buf[(ux, uy)].modifier.contains(Modifier::REVERSED));
 }
 
+/// The users view: the selected user reversed across the whole row, up to
+/// the border, and each count in its state's colour under it too.
+#[test]
+fn the_users_view_reverses_its_selection_and_colours_its_counts() {
+    let mut app = app();
+    app.update(Msg::Resize(120, 30), NOW);
+    app.update(key('u'), NOW);
+    app.update(key('j'), NOW);
+    let mut terminal = Terminal::new(TestBackend::new(120, 30)).unwrap();
+    terminal.draw(|f| render(&app, f, NOW)).unwrap();
+    let buf = terminal.backend().buffer();
+    let (x, y) = find(buf, "›");
+    assert_eq!(find(buf, "app ").1, y, "the second user is selected");
+    for col in x..119 {
+        assert!(
+            buf[(col, y)].modifier.contains(Modifier::REVERSED),
+            "column {col} of the selected row"
+        );
+    }
+    assert!(
+        !buf[(119, y)].modifier.contains(Modifier::REVERSED),
+        "the border"
+    );
+    let (_, below) = find(buf, "bob ");
+    assert!(!buf[(x + 2, below)].modifier.contains(Modifier::REVERSED));
+    let active = find(buf, "1 active");
+    assert_eq!(active.1, y);
+    assert_eq!(buf[active].fg, Color::Green);
+    assert_eq!(buf[find(buf, "1 expiring")].fg, Color::Yellow);
+}
+
 #[test]
 fn no_color_means_no_colour_at_all_but_the_same_words() {
     let plain = draw(true);

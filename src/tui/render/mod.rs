@@ -16,6 +16,7 @@ pub(crate) use detail::max_scroll as detail_max_scroll;
 pub(crate) use header::height as header_height;
 mod help;
 mod keybar;
+mod rows;
 mod scope_grid;
 mod table;
 mod theme;

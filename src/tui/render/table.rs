@@ -6,7 +6,6 @@
 //! when the screen cannot hold them: what fits is measured, not assumed.
 
 use ratatui::Frame;
-use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -19,6 +18,7 @@ use crate::domain::{ConnState, Connection, UnixTime};
 use super::super::app::App;
 use super::super::layout;
 use super::super::widths::TextWidths;
+use super::rows::{GAP, paint_row};
 use super::theme::Theme;
 
 /// Wide enough for `logged out (access valid 04:12)`; longer states
@@ -38,9 +38,6 @@ enum Col {
     Scopes,
     LastOp,
 }
-
-/// Cells between two columns, as ratatui's `Table` spaces them by default.
-const GAP: u16 = 1;
 
 /// The state's brief form fits whole (`expired (refreshable)`), whatever the
 /// screen: below this the text columns give way instead.
@@ -184,9 +181,10 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
     let end = (offset + rows_on_screen).min(app.order.len());
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    let widths: Vec<u16> = cols.iter().map(|c| c.2).collect();
     let buf = frame.buffer_mut();
     let header = cols.iter().map(|(_, h, _)| Line::from(*h));
-    paint_row(buf, inner, inner.y, &cols, header, theme.title());
+    paint_row(buf, inner, inner.y, &widths, header, theme.title());
     let shown = (offset..end).filter_map(|pos| Some((pos, app.conns.get(*app.order.get(pos)?)?)));
     for (y, (pos, c)) in (body.y..body.bottom()).zip(shown) {
         let selected = pos == app.cursor;
@@ -195,65 +193,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
             false => Style::default(),
         };
         let cells = cells(app, c, &cols, selected, now, theme);
-        paint_row(buf, inner, y, &cols, cells, style);
-    }
-}
-
-/// One row of the table at `y`: `style` under the whole row (the
-/// selection's), then each cell in its column, cut at the column's width.
-/// Painted straight into the buffer, as ratatui's `Table` lays the same
-/// cells out (fixed widths, one space apart, from the left). `Table` builds
-/// a `Text` per cell and styles every cell of every row three times over,
-/// even with no style to give: on an idle screen, that was over half of
-/// each second's frame.
-fn paint_row<'a>(
-    buf: &mut Buffer,
-    inner: Rect,
-    y: u16,
-    cols: &[(Col, &'static str, u16)],
-    cells: impl IntoIterator<Item = Line<'a>>,
-    style: Style,
-) {
-    if y >= inner.bottom() {
-        return;
-    }
-    if style != Style::default() {
-        buf.set_style(Rect::new(inner.x, y, inner.width, 1), style);
-    }
-    let mut x = inner.x;
-    for ((_, _, width), cell) in cols.iter().zip(cells) {
-        let width = (*width).min(inner.right().saturating_sub(x));
-        if width == 0 {
-            break;
-        }
-        put_line(buf, x, y, &cell, width);
-        x = x.saturating_add(width).saturating_add(GAP);
-    }
-}
-
-/// What `Buffer::set_line` paints, at most `width` cells from `x`. A span of
-/// ASCII alone (names, times, counts: nearly every cell) is one cell per
-/// byte, so it skips the grapheme segmentation `set_line` runs on every
-/// character, which was most of a row's cost; any other span goes through
-/// `set_stringn` itself.
-fn put_line(buf: &mut Buffer, mut x: u16, y: u16, line: &Line<'_>, width: u16) {
-    let end = x.saturating_add(width).min(buf.area.right());
-    for span in line {
-        let style = line.style.patch(span.style);
-        let text = span.content.as_ref();
-        if !text.is_ascii() {
-            let room = usize::from(end.saturating_sub(x));
-            x = buf.set_stringn(x, y, text, room, style).0;
-            continue;
-        }
-        // `set_stringn` leaves out control characters; so does this.
-        for byte in text.bytes().filter(|b| !b.is_ascii_control()) {
-            if x >= end {
-                return;
-            }
-            buf[(x, y)].set_char(char::from(byte)).set_style(style);
-            x += 1;
-        }
+        paint_row(buf, inner, y, &widths, cells, style);
     }
 }
 
@@ -484,61 +424,5 @@ mod tests {
         assert_eq!(width_of(&cols, Col::Left), Some(16));
         let state = width_of(&cols, Col::State).unwrap();
         assert!((STATE_LEAST..STATE_WIDTH).contains(&state), "{state}");
-    }
-
-    mod put_line {
-        use proptest::prelude::*;
-        use ratatui::buffer::Buffer;
-        use ratatui::layout::Rect;
-        use ratatui::style::{Color, Modifier, Style};
-        use ratatui::text::{Line, Span};
-
-        /// Text of the kinds cells hold, and of those they should not:
-        /// ASCII, controls, accents, CJK and emoji (two cells wide), a
-        /// combining mark.
-        fn text() -> impl Strategy<Value = String> {
-            let pieces = prop::sample::select(vec![
-                "a", "Z", "0", " ", "-", "~", "\t", "\n", "\x7f", "\x1b", "é", "漢", "🙂",
-                "e\u{301}",
-            ]);
-            prop::collection::vec(pieces, 0..12).prop_map(|p| p.concat())
-        }
-
-        fn style() -> impl Strategy<Value = Style> {
-            prop::sample::select(vec![
-                Style::default(),
-                Style::default().fg(Color::Red),
-                Style::default()
-                    .bg(Color::Blue)
-                    .add_modifier(Modifier::BOLD),
-            ])
-        }
-
-        fn line() -> impl Strategy<Value = Line<'static>> {
-            (prop::collection::vec((text(), style()), 0..4), style()).prop_map(|(spans, s)| {
-                let spans: Vec<Span> = spans
-                    .into_iter()
-                    .map(|(t, st)| Span::styled(t, st))
-                    .collect();
-                Line::from(spans).style(s)
-            })
-        }
-
-        proptest! {
-            /// The fast path paints exactly what ratatui's own `set_line`
-            /// does, over a row that already has a style and text, with the
-            /// cell cut anywhere, up to the buffer's edge.
-            #[test]
-            fn paints_what_set_line_paints(line in line(), x in 0u16..12, width in 0u16..16, under in style()) {
-                let area = Rect::new(0, 0, 14, 1);
-                let mut base = Buffer::empty(area);
-                base.set_string(0, 0, "..............", Style::default());
-                base.set_style(area, under);
-                let (mut want, mut got) = (base.clone(), base);
-                want.set_line(x, 0, &line, width);
-                super::super::put_line(&mut got, x, 0, &line, width);
-                prop_assert_eq!(got, want);
-            }
-        }
     }
 }

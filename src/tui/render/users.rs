@@ -1,15 +1,17 @@
 //! The users view: each user with their connections counted by state.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Row, Table};
+use ratatui::widgets::Block;
 
 use crate::domain::text::{columns, cut};
 use crate::domain::{StateKind, User};
 
 use super::super::app::App;
 use super::super::layout;
+use super::rows::{GAP, paint_row};
 use super::theme::Theme;
 
 pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
@@ -27,23 +29,30 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let rows_on_screen = usize::from(layout::table_body(area).height).max(1);
     let offset = layout::keep_visible(view.offset, view.cursor, rows_on_screen, view.shown.len());
     let (name_w, email_w) = text_widths(&app.users, area.width);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    // The counts by state take what is left.
+    let fixed = [1, name_w, email_w, 5];
+    let used = fixed.iter().sum::<u16>() + GAP * fixed.len() as u16;
+    let widths = [1, name_w, email_w, 5, inner.width.saturating_sub(used)];
+    let buf = frame.buffer_mut();
+    let header = ["", "user", "email", "conns", "by state"].map(Line::from);
+    paint_row(buf, inner, inner.y, &widths, header, theme.title());
     // Already in the view's order (see `update::data::sort_users`).
-    let rows: Vec<Row> = (view.shown.iter())
+    let shown = (view.shown.iter())
         .enumerate()
         .skip(offset)
         .take(rows_on_screen)
-        .filter_map(|(pos, &i)| Some((pos, app.users.get(i)?)))
-        .map(|(pos, u)| user_row(app, u, (name_w, email_w), pos == view.cursor, theme))
-        .collect();
-    let widths = [
-        Constraint::Length(1),
-        Constraint::Length(name_w),
-        Constraint::Length(email_w),
-        Constraint::Length(5),
-        Constraint::Fill(1),
-    ];
-    let header = Row::new(["", "user", "email", "conns", "by state"]).style(theme.title());
-    frame.render_widget(Table::new(rows, widths).header(header).block(block), area);
+        .filter_map(|(pos, &i)| Some((pos, app.users.get(i)?)));
+    for (y, (pos, u)) in (inner.y + 1..inner.bottom()).zip(shown) {
+        let selected = pos == view.cursor;
+        let style = match selected {
+            true => theme.selected(),
+            false => Style::default(),
+        };
+        let cells = user_cells(app, u, (name_w, email_w), selected, theme);
+        paint_row(buf, inner, y, &widths, cells, style);
+    }
 }
 
 /// The name and email columns: as wide as the widest of every user's (not
@@ -62,21 +71,23 @@ fn text_widths(users: &[User], width: u16) -> (u16, u16) {
     (cells(name), cells(email))
 }
 
-fn user_row(app: &App, u: &User, widths: (u16, u16), selected: bool, theme: Theme) -> Row<'static> {
+fn user_cells(
+    app: &App,
+    u: &User,
+    widths: (u16, u16),
+    selected: bool,
+    theme: Theme,
+) -> [Line<'static>; 5] {
     let counts = app.states.of_user(u.id);
     let total: usize = counts.map_or(0, |c| c.iter().sum());
     let (name_w, email_w) = (usize::from(widths.0), usize::from(widths.1));
-    let row = Row::new(vec![
-        Cell::from(if selected { "›" } else { " " }),
-        Cell::from(cut(&u.name, name_w)),
-        Cell::from(cut(u.email.as_deref().unwrap_or("—"), email_w)),
-        Cell::from(total.to_string()),
-        Cell::from(by_state(counts, theme)),
-    ]);
-    match selected {
-        true => row.style(theme.selected()),
-        false => row,
-    }
+    [
+        Line::from(if selected { "›" } else { " " }),
+        Line::from(cut(&u.name, name_w)),
+        Line::from(cut(u.email.as_deref().unwrap_or("—"), email_w)),
+        Line::from(total.to_string()),
+        by_state(counts, theme),
+    ]
 }
 
 fn by_state(counts: Option<&[usize; StateKind::ALL.len()]>, theme: Theme) -> Line<'static> {
