@@ -10,12 +10,40 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::Line;
 
+use super::theme::Theme;
+
 /// Cells between two columns, as `Table` spaces them by default.
 pub(super) const GAP: u16 = 1;
 
+/// A table in `inner`, its columns `widths` wide: the header in the title
+/// style, then the rows under it while there is room, the one marked
+/// selected in the selection's style. Rows past the bottom are not taken
+/// from `rows`, so their cells are never made.
+pub(super) fn paint_table<'a, H, R>(
+    buf: &mut Buffer,
+    inner: Rect,
+    widths: &[u16],
+    header: H,
+    rows: impl IntoIterator<Item = (bool, R)>,
+    theme: Theme,
+) where
+    H: IntoIterator<Item = Line<'a>>,
+    R: IntoIterator<Item = Line<'a>>,
+{
+    paint_row(buf, inner, inner.y, widths, header, theme.title());
+    let below = inner.y.saturating_add(1)..inner.bottom();
+    for (y, (selected, cells)) in below.zip(rows) {
+        let style = match selected {
+            true => theme.selected(),
+            false => Style::default(),
+        };
+        paint_row(buf, inner, y, widths, cells, style);
+    }
+}
+
 /// One row at `y` of a table drawn in `inner`: `style` under the whole row
 /// (the selection's), then each cell in its column of `widths`, cut there.
-pub(super) fn paint_row<'a>(
+fn paint_row<'a>(
     buf: &mut Buffer,
     inner: Rect,
     y: u16,

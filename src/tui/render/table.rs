@@ -7,7 +7,6 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
@@ -18,7 +17,7 @@ use crate::domain::{ConnState, Connection, UnixTime};
 use super::super::app::App;
 use super::super::layout;
 use super::super::widths::TextWidths;
-use super::rows::{GAP, paint_row};
+use super::rows::{GAP, paint_table};
 use super::theme::Theme;
 
 /// Wide enough for `logged out (access valid 04:12)`; longer states
@@ -182,19 +181,11 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let widths: Vec<u16> = cols.iter().map(|c| c.2).collect();
-    let buf = frame.buffer_mut();
     let header = cols.iter().map(|(_, h, _)| Line::from(*h));
-    paint_row(buf, inner, inner.y, &widths, header, theme.title());
-    let shown = (offset..end).filter_map(|pos| Some((pos, app.conns.get(*app.order.get(pos)?)?)));
-    for (y, (pos, c)) in (body.y..body.bottom()).zip(shown) {
-        let selected = pos == app.cursor;
-        let style = match selected {
-            true => theme.selected(),
-            false => Style::default(),
-        };
-        let cells = cells(app, c, &cols, selected, now, theme);
-        paint_row(buf, inner, y, &widths, cells, style);
-    }
+    let rows = (offset..end)
+        .filter_map(|pos| Some((pos == app.cursor, app.conns.get(*app.order.get(pos)?)?)))
+        .map(|(selected, c)| (selected, cells(app, c, &cols, selected, now, theme)));
+    paint_table(frame.buffer_mut(), inner, &widths, header, rows, theme);
 }
 
 fn title(app: &App, theme: Theme) -> Line<'static> {

@@ -2,7 +2,6 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Block;
 
@@ -11,7 +10,7 @@ use crate::domain::{StateKind, User};
 
 use super::super::app::App;
 use super::super::layout;
-use super::rows::{GAP, paint_row};
+use super::rows::{GAP, paint_table};
 use super::theme::Theme;
 
 pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
@@ -35,24 +34,18 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let fixed = [1, name_w, email_w, 5];
     let used = fixed.iter().sum::<u16>() + GAP * fixed.len() as u16;
     let widths = [1, name_w, email_w, 5, inner.width.saturating_sub(used)];
-    let buf = frame.buffer_mut();
     let header = ["", "user", "email", "conns", "by state"].map(Line::from);
-    paint_row(buf, inner, inner.y, &widths, header, theme.title());
     // Already in the view's order (see `update::data::sort_users`).
-    let shown = (view.shown.iter())
+    let rows = (view.shown.iter())
         .enumerate()
         .skip(offset)
         .take(rows_on_screen)
-        .filter_map(|(pos, &i)| Some((pos, app.users.get(i)?)));
-    for (y, (pos, u)) in (inner.y + 1..inner.bottom()).zip(shown) {
-        let selected = pos == view.cursor;
-        let style = match selected {
-            true => theme.selected(),
-            false => Style::default(),
-        };
-        let cells = user_cells(app, u, (name_w, email_w), selected, theme);
-        paint_row(buf, inner, y, &widths, cells, style);
-    }
+        .filter_map(|(pos, &i)| Some((pos == view.cursor, app.users.get(i)?)))
+        .map(|(selected, u)| {
+            let cells = user_cells(app, u, (name_w, email_w), selected, theme);
+            (selected, cells)
+        });
+    paint_table(frame.buffer_mut(), inner, &widths, header, rows, theme);
 }
 
 /// What the email column shows for a user without one.
