@@ -205,7 +205,9 @@ impl Http {
     }
 
     async fn once(&self, req: reqwest::RequestBuilder) -> Result<Reply, Failure> {
-        let req = req.build().map_err(|e| {
+        // The client the request was made with: built by now.
+        let (client, req) = req.build_split();
+        let req = req.map_err(|e| {
             Failure::fatal(OpError::new(
                 ErrorKind::Config,
                 format!("cannot build the request: {}", root_cause(&e)),
@@ -222,7 +224,8 @@ impl Http {
             ))
         })?;
         let started = Instant::now();
-        let result = match tokio::time::timeout(self.deadline, self.exchange(req, &host)).await {
+        let exchange = self.exchange(&client, req, &host);
+        let result = match tokio::time::timeout(self.deadline, exchange).await {
             Ok(result) => result,
             Err(_) => Err(Failure::fatal(deadline_error(&host, self.deadline))),
         };
@@ -234,9 +237,13 @@ impl Http {
         result
     }
 
-    async fn exchange(&self, req: reqwest::Request, host: &str) -> Result<Reply, Failure> {
-        let resp = (self.client.reqwest().await)
-            .map_err(Failure::fatal)?
+    async fn exchange(
+        &self,
+        client: &reqwest::Client,
+        req: reqwest::Request,
+        host: &str,
+    ) -> Result<Reply, Failure> {
+        let resp = client
             .execute(req)
             .await
             .map_err(|e| transport_failure(&e, host, self.deadline))?;
