@@ -68,11 +68,9 @@ impl color_eyre::eyre::EyreHandler for Causes {
         error: &(dyn std::error::Error + 'static),
         f: &mut std::fmt::Formatter<'_>,
     ) -> std::fmt::Result {
-        write!(f, "{error}")?;
-        let mut cause = error.source();
-        while let Some(e) = cause {
-            write!(f, ": {e}")?;
-            cause = e.source();
+        for (n, e) in color_eyre::eyre::Chain::new(error).enumerate() {
+            let sep = if n == 0 { "" } else { ": " };
+            write!(f, "{sep}{e}")?;
         }
         Ok(())
     }
