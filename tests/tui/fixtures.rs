@@ -300,4 +300,4 @@ pub fn load_detail_id(cmd: &Command, conn: i64) -> RequestId {
     }
 }
 
-pub const CONNECT_PAYLOAD: &str = r#"{"success":true,"accessCode":"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjE3MDAwMDAzMDB9.c2lnbmF0dXJlLXZhbHVl","connectionID":"0e4ad7c0-8d5e","userSecret":"Cqr4D4Ia2V6XUsvSDNdCyVoLkkFv","userID":"u-77","tokenID":"t-77"}"#;
+pub const CONNECT_PAYLOAD: &str = r#"{"success":true,"accessCode":"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjE3MDAwMDAzMDB9.c2lnbmF0dXJlLXZhbHVl","connectionID":"2c72a336a7c09fd905f9adf3dc5ff976d58eeb20","userSecret":"Cqr4D4Ia2V6XUsvSDNdCyVoLkkFv","userID":"u-77","tokenID":"t-77"}"#;

@@ -330,7 +330,10 @@ fn a_adds_dapi_from_a_pasted_payload() {
         (provider.as_str(), user.as_str(), label.as_str()),
         ("dapi-sandbox", "zoe q", "ENBD")
     );
-    assert_eq!(payload.connection_id, "0e4ad7c0-8d5e");
+    assert_eq!(
+        payload.connection_id,
+        "2c72a336a7c09fd905f9adf3dc5ff976d58eeb20"
+    );
     assert_eq!(app.in_flight(), 1);
 
     // The new row is selected, so `e` exchanges its code next.

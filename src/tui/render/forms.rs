@@ -15,8 +15,12 @@ use super::super::forms::{AddField, AddForm, CredsField, CredsForm};
 use super::text_box;
 use super::theme::Theme;
 
+/// Where a field's value starts: the focus mark, a space and the label.
+const VALUE_COLUMN: usize = 12;
+
 fn label(name: &str, focused: bool, theme: Theme) -> Span<'static> {
-    let text = format!("{} {name:<10}", if focused { "›" } else { " " });
+    let mark = if focused { "›" } else { " " };
+    let text = format!("{mark} {name:<w$}", w = VALUE_COLUMN - 2);
     match focused {
         true => Span::styled(text, theme.key()),
         false => Span::raw(text),
@@ -79,37 +83,47 @@ pub(super) fn add(frame: &mut Frame, area: Rect, app: &App, f: &AddForm, theme: 
 }
 
 /// The label and payload rows only Dapi asks for.
-fn dapi_lines(f: &AddForm, theme: Theme) -> [Line<'static>; 2] {
+fn dapi_lines(f: &AddForm, theme: Theme) -> Vec<Line<'static>> {
     let hint = if f.label.is_empty() {
         "(bank name)"
     } else {
         ""
     };
-    [
-        Line::from(vec![
-            label("label", f.focus == AddField::Label, theme),
-            Span::raw(f.label.text().to_owned()),
-            Span::styled(hint, theme.dim()),
-        ]),
-        Line::from(vec![
-            label("payload", f.focus == AddField::Payload, theme),
-            payload_summary(f, theme),
-        ]),
-    ]
-}
-
-fn payload_summary(f: &AddForm, theme: Theme) -> Span<'static> {
+    let label_line = Line::from(vec![
+        label("label", f.focus == AddField::Label, theme),
+        Span::raw(f.label.text().to_owned()),
+        Span::styled(hint, theme.dim()),
+    ]);
+    let payload = label("payload", f.focus == AddField::Payload, theme);
     match f.parsed() {
-        None => Span::styled("paste the Connect success payload", theme.dim()),
-        Some(Ok(p)) => Span::styled(
-            format!(
-                "✓ connectionID {} · accessCode {}",
-                p.connection_id,
-                p.access_code.masked()
-            ),
-            theme.ok(),
-        ),
-        Some(Err(e)) => Span::styled(format!("✗ {e}"), theme.bad()),
+        None => vec![
+            label_line,
+            Line::from(vec![
+                payload,
+                Span::styled("paste the Connect success payload", theme.dim()),
+            ]),
+        ],
+        // Dapi's connection ids are 40 hex digits: with the code beside it
+        // the line ran past the box and wrapped to its edge, so the code
+        // has a line of its own under the value column.
+        Some(Ok(p)) => vec![
+            label_line,
+            Line::from(vec![
+                payload,
+                Span::styled(format!("✓ connectionID {}", p.connection_id), theme.ok()),
+            ]),
+            Line::from(vec![
+                Span::raw(" ".repeat(VALUE_COLUMN)),
+                Span::styled(
+                    format!("  accessCode {}", p.access_code.masked()),
+                    theme.ok(),
+                ),
+            ]),
+        ],
+        Some(Err(e)) => vec![
+            label_line,
+            Line::from(vec![payload, Span::styled(format!("✗ {e}"), theme.bad())]),
+        ],
     }
 }
 
