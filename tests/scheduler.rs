@@ -14,7 +14,7 @@ use std::time::Duration;
 use bankdeck::domain::*;
 use bankdeck::providers::{AuthRequest, GrantExpiry, Provider, TokenGrant};
 use bankdeck::store::{AuditDraft, NewConnection};
-use bankdeck::worker::{Clock, ProviderEntry, Worker, WorkerOptions, scheduler};
+use bankdeck::worker::{Clock, NextTry, ProviderEntry, Worker, WorkerOptions, scheduler};
 use futures::future::BoxFuture;
 
 const T0: UnixTime = UnixTime(1_800_000_000);
@@ -25,6 +25,9 @@ struct Fake {
     fail: std::sync::atomic::AtomicBool,
     /// Fail as a misconfigured client would (`invalid_client`).
     misconfigured: std::sync::atomic::AtomicBool,
+    /// Fail as a refresh token the provider no longer honours would
+    /// (`invalid_grant`): the end user must consent again.
+    reconsent: std::sync::atomic::AtomicBool,
     /// Hold every refresh until `gate` opens (a stalled provider).
     held: std::sync::atomic::AtomicBool,
     /// Panic in the next refresh (a bug in a provider client).
@@ -62,6 +65,9 @@ impl Provider for Fake {
             }
             if self.misconfigured.load(Ordering::SeqCst) {
                 return Err(OpError::new(ErrorKind::Config, "invalid_client"));
+            }
+            if self.reconsent.load(Ordering::SeqCst) {
+                return Err(OpError::new(ErrorKind::ReauthRequired, "invalid_grant"));
             }
             if self.fail.load(Ordering::SeqCst) {
                 return Err(OpError::new(ErrorKind::Network, "connection refused"));
@@ -390,23 +396,24 @@ async fn a_backlog_goes_out_a_provider_s_room_at_a_time_as_operations_end() {
 }
 
 /// The next failure the worker reports (of request `id`, if given): its
-/// connection and error. Fails the test if none comes within 5 s of
-/// (virtual) time.
+/// connection, error and when the scheduler tries again. Fails the test if
+/// none comes within 5 s of (virtual) time.
 async fn next_failure(
     handle: &mut bankdeck::worker::WorkerHandle,
     id: Option<bankdeck::worker::RequestId>,
-) -> (Option<ConnectionId>, OpError) {
+) -> (Option<ConnectionId>, OpError, Option<NextTry>) {
     let failed = async {
         loop {
             if let bankdeck::worker::Event::Failed {
                 id: of,
                 conn_id,
                 error,
+                next_try,
                 ..
             } = handle.events.recv().await.unwrap()
                 && id.is_none_or(|id| id == of)
             {
-                break (conn_id, error);
+                break (conn_id, error, next_try);
             }
         }
     };
@@ -572,7 +579,7 @@ async fn a_scheduled_refresh_can_be_cancelled_and_comes_back_after_its_back_off(
     settle().await;
     assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 1);
     handle.commands.send(Command::Cancel { id }).await.unwrap();
-    let (_, error) = next_failure(&mut handle, Some(id)).await;
+    let (_, error, _) = next_failure(&mut handle, Some(id)).await;
     assert_eq!(error.kind, ErrorKind::Cancelled, "{error}");
     assert!(!handle.worker.is_busy(conn));
     tokio::spawn(async move { while handle.events.recv().await.is_some() {} });
@@ -613,7 +620,7 @@ async fn a_panicking_scheduled_refresh_fails_its_row_and_comes_back() {
     s.fake.panic_once.store(true, Ordering::SeqCst);
     let mut handle = driven_past_the_margin(&s);
     let _sched = scheduler::spawn(handle.worker.clone());
-    let (failed_on, error) = next_failure(&mut handle, None).await;
+    let (failed_on, error, _) = next_failure(&mut handle, None).await;
     assert_eq!(failed_on, Some(conn));
     assert_eq!(error.kind, ErrorKind::Internal, "{error}");
     tokio::spawn(async move { while handle.events.recv().await.is_some() {} });
@@ -628,5 +635,59 @@ async fn a_panicking_scheduled_refresh_fails_its_row_and_comes_back() {
             .unwrap()
             .expose(),
         "refresh-1"
+    );
+}
+
+/// A scheduled failure says when the scheduler tries again, so the screen
+/// can: after its back-off, stretched by a server's `Retry-After`; never
+/// while the configuration is at fault; and not at all once the failure took
+/// the row out of the plan (re-consent required).
+#[tokio::test(start_paused = true)]
+async fn a_scheduled_failure_says_when_it_is_tried_again() {
+    let s = setup();
+    let conn = add(&*s.store, "lena", Flags::default());
+    s.fake.fail.store(true, Ordering::SeqCst);
+    let mut handle = driven_past_the_margin(&s);
+    let _sched = scheduler::spawn(handle.worker.clone());
+    let start = T0.plus_secs(290);
+    let (on, error, next) = next_failure(&mut handle, None).await;
+    assert_eq!(on, Some(conn));
+    assert_eq!(error.kind, ErrorKind::Network, "{error}");
+    assert_eq!(next, Some(NextTry::After(start.plus_secs(30))));
+    // The second failure in a row waits twice as long.
+    tokio::time::advance(Duration::from_secs(31)).await;
+    let (_, _, next) = next_failure(&mut handle, None).await;
+    let now = handle.worker.now();
+    assert_eq!(next, Some(NextTry::After(now.plus_secs(60))));
+
+    s.fake.fail.store(false, Ordering::SeqCst);
+    s.fake.misconfigured.store(true, Ordering::SeqCst);
+    tokio::time::advance(Duration::from_secs(61)).await;
+    let (_, error, next) = next_failure(&mut handle, None).await;
+    assert_eq!(error.kind, ErrorKind::Config, "{error}");
+    assert_eq!(next, Some(NextTry::AfterRestart));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_scheduled_failure_that_needs_consent_is_not_tried_again() {
+    let s = setup();
+    let conn = add(&*s.store, "lena", Flags::default());
+    s.fake.reconsent.store(true, Ordering::SeqCst);
+    let mut handle = driven_past_the_margin(&s);
+    let _sched = scheduler::spawn(handle.worker.clone());
+    let (on, error, next) = next_failure(&mut handle, None).await;
+    assert_eq!(on, Some(conn));
+    assert_eq!(error.kind, ErrorKind::ReauthRequired, "{error}");
+    assert_eq!(
+        next, None,
+        "the row waits for its user, not for the scheduler"
+    );
+    assert!(
+        s.store
+            .connection(conn)
+            .unwrap()
+            .unwrap()
+            .flags
+            .reauth_required
     );
 }

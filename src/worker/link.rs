@@ -62,6 +62,7 @@ impl Worker {
                 conn_id: None,
                 conn: None,
                 error,
+                next_try: None,
             },
         };
         self.emit(event).await;
@@ -89,6 +90,7 @@ impl Worker {
                 conn_id: None,
                 conn: None,
                 error,
+                next_try: None,
             },
         };
         self.emit(event).await;

@@ -386,6 +386,7 @@ impl Worker {
                         conn_id: Some(conn),
                         conn: this.reread(conn).await.map(Box::new),
                         error: OpError::new(ErrorKind::Internal, message),
+                        next_try: None,
                     })
                     .await;
                 }

@@ -65,6 +65,7 @@ impl Worker {
                 conn_id: Some(conn),
                 conn: self.reread(conn).await.map(Box::new),
                 error,
+                next_try: None,
             },
         };
         self.emit(event).await;

@@ -14,6 +14,17 @@ use crate::store::Changes;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(pub u64);
 
+impl RequestId {
+    /// The scheduler numbers its requests from here, far above any screen's
+    /// or script's counter.
+    pub const SCHEDULED_FROM: u64 = 1 << 62;
+
+    /// Whether the scheduler sent this request, not an operator.
+    pub fn is_scheduled(self) -> bool {
+        self.0 >= Self::SCHEDULED_FROM
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Command {
     /// Dapi: exchange the pending access code for the permanent token.
@@ -126,6 +137,17 @@ impl Detail {
     pub const AUDIT_READ: usize = Self::AUDIT_SHOWN + 1;
 }
 
+/// When the scheduler tries a connection again after its operation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextTry {
+    /// Not before this instant: its back-off, or what the server asked for
+    /// (a paused provider can make it later still).
+    After(UnixTime),
+    /// Not while this process runs: the failure was the configuration's,
+    /// which cannot change under it.
+    AfterRestart,
+}
+
 #[derive(Debug, Clone)]
 pub enum Event {
     Started {
@@ -149,6 +171,9 @@ pub enum Event {
         /// (re-consent required, last error recorded).
         conn: Option<Box<Connection>>,
         error: OpError,
+        /// Set only for the scheduler's own work on a connection it will
+        /// still work on: when it tries again.
+        next_try: Option<NextTry>,
     },
     /// Bulk progress: `done` of `total` finished, `failed` of them failed.
     /// `stopped` is set only in a bulk's last progress when it ends early

@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 
 use super::breaker::{Breakers, Change};
 use super::window::Windows;
-use super::{Event, RequestId, Worker};
+use super::{Event, NextTry, RequestId, Worker};
 use crate::config::{Family, ProviderConfig};
 use crate::domain::{
     Connection, ConnectionId, ErrorKind, Grant, OpError, OpKind, ProviderKind, UnixTime,
@@ -26,8 +26,6 @@ pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
 const MIN_MARGIN_SECS: i64 = 30;
 const MAX_BACKOFF_SECS: i64 = 30 * 60;
 const FIRST_BACKOFF_SECS: i64 = 30;
-/// Scheduler requests get ids far above the screen's counter.
-const ID_BASE: u64 = 1 << 62;
 
 /// Failures so far per connection, and when it may be tried again.
 pub type Backoff = HashMap<ConnectionId, (u32, UnixTime)>;
@@ -204,7 +202,7 @@ fn spawn_after(
 
 struct Scheduler {
     worker: Worker,
-    providers: HashMap<String, ProviderConfig>,
+    providers: Arc<HashMap<String, ProviderConfig>>,
     backoff: Arc<Mutex<Backoff>>,
     busy: Arc<Mutex<HashSet<ConnectionId>>>,
     /// Due work per provider, and how much of it runs.
@@ -230,12 +228,11 @@ pub(crate) fn launch_limit(cfg: &ProviderConfig) -> usize {
 
 impl Scheduler {
     fn new(worker: Worker) -> Self {
-        let providers = worker
-            .inner
-            .providers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.config.clone()))
-            .collect();
+        let providers = Arc::new(
+            (worker.inner.providers.iter())
+                .map(|(k, v)| (k.clone(), v.config.clone()))
+                .collect(),
+        );
         Self {
             worker,
             providers,
@@ -244,7 +241,7 @@ impl Scheduler {
             windows: Arc::default(),
             ended: Arc::default(),
             breakers: Arc::default(),
-            next_id: ID_BASE,
+            next_id: RequestId::SCHEDULED_FROM,
         }
     }
 
@@ -335,11 +332,12 @@ impl Scheduler {
         let id = RequestId(self.next_id);
         self.next_id += 1;
         super::lock(&self.busy).insert(conn);
-        let (worker, backoff, busy, breakers) = (
+        let (worker, backoff, busy, breakers, providers) = (
             self.worker.clone(),
             self.backoff.clone(),
             self.busy.clone(),
             self.breakers.clone(),
+            self.providers.clone(),
         );
         let known = Some(provider.clone());
         let name = provider.clone();
@@ -376,13 +374,19 @@ impl Scheduler {
                     Event::succeeded(id, op, c, now)
                 }
                 Err(error) => {
-                    note_failure(&backoff, conn, now, &error);
+                    let retry = note_failure(&backoff, conn, now, &error);
+                    let stands = worker.reread(conn).await;
+                    // A row the failure took out of the plan (re-consent
+                    // required, say) is not tried again at all.
+                    let planned = (stands.as_ref().zip(providers.get(&name)))
+                        .is_some_and(|(c, cfg)| due_at(c, cfg).is_some());
                     Event::Failed {
                         id,
                         op,
                         conn_id: Some(conn),
-                        conn: worker.reread(conn).await.map(Box::new),
+                        conn: stands.map(Box::new),
                         error,
+                        next_try: planned.then_some(retry),
                     }
                 }
             };
@@ -459,15 +463,22 @@ impl Drop for Ended {
 /// connection is parked until bankdeck restarts with a changed config (the
 /// operator can still run it by hand). A server's `Retry-After` stretches the
 /// back-off, never shortens it.
-fn note_failure(backoff: &Mutex<Backoff>, conn: ConnectionId, now: UnixTime, error: &OpError) {
+fn note_failure(
+    backoff: &Mutex<Backoff>,
+    conn: ConnectionId,
+    now: UnixTime,
+    error: &OpError,
+) -> NextTry {
     let mut b = super::lock(backoff);
     let failures = b.get(&conn).map_or(0, |e| e.0) + 1;
-    let retry = if error.kind == ErrorKind::Config {
-        UnixTime(i64::MAX)
+    let (retry, next) = if error.kind == ErrorKind::Config {
+        (UnixTime(i64::MAX), NextTry::AfterRestart)
     } else {
-        retry_at(now, failures, error)
+        let at = retry_at(now, failures, error);
+        (at, NextTry::After(at))
     };
     b.insert(conn, (failures, retry));
+    next
 }
 
 /// When to try again after `failures` in a row, the last being `error`:

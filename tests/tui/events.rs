@@ -5,7 +5,7 @@ use bankdeck::domain::{
     AccessExpiry, ConnectionId, ErrorKind, LastOp, OpError, OpKind, StateKind, User, UserId,
 };
 use bankdeck::tui::{Level, Mode, Msg, SendFailure};
-use bankdeck::worker::{Command, Event, RequestId};
+use bankdeck::worker::{Command, Event, NextTry, RequestId};
 
 use super::fixtures::*;
 
@@ -106,6 +106,7 @@ fn failed_shows_the_providers_message_and_the_changed_row() {
             conn_id: Some(ConnectionId(4)),
             conn: Some(Box::new(now_reauth)),
             error,
+            next_try: None,
         }),
         NOW.plus_secs(1),
     );
@@ -138,6 +139,7 @@ fn failed_without_a_connection_names_the_request_and_says_the_wait_once() {
             conn_id: None,
             conn: None,
             error,
+            next_try: None,
         }),
         NOW,
     );
@@ -146,6 +148,47 @@ fn failed_without_a_connection_names_the_request_and_says_the_wait_once() {
         last_text(&app),
         format!("client_credentials app at keycloak failed: {said}"),
         "the server's wait is said once, and as the server's: nothing here retries it"
+    );
+}
+
+/// The scheduler's failures say they were its own, and when it tries again:
+/// as a clock time, since the line stays in the pane after the moment.
+#[test]
+fn a_scheduled_failure_says_when_the_scheduler_tries_again() {
+    let mut app = app();
+    let id = RequestId(RequestId::SCHEDULED_FROM + 3);
+    let fail = |next_try| {
+        worker(Event::Failed {
+            id,
+            op: OpKind::Refresh,
+            conn_id: Some(ConnectionId(4)),
+            conn: None,
+            error: OpError::new(ErrorKind::Network, "connection refused"),
+            next_try,
+        })
+    };
+    let name = app.connection(ConnectionId(4)).unwrap().name();
+    app.update(fail(Some(NextTry::After(NOW.plus_secs(30)))), NOW);
+    assert_eq!(
+        last_text(&app),
+        format!(
+            "refresh {name} failed: connection refused (scheduled; tried again after {})",
+            NOW.plus_secs(30).clock()
+        )
+    );
+    app.update(fail(Some(NextTry::AfterRestart)), NOW);
+    assert!(
+        last_text(&app).ends_with(
+            "(scheduled; not tried again automatically until bankdeck restarts with the \
+             configuration fixed)"
+        ),
+        "{}",
+        last_text(&app)
+    );
+    app.update(fail(None), NOW);
+    assert_eq!(
+        last_text(&app),
+        format!("refresh {name} failed: connection refused (scheduled)")
     );
 }
 
@@ -292,6 +335,7 @@ fn a_bulk_result_stops_only_its_own_rows_spinner() {
             conn_id: Some(ConnectionId(4)),
             conn: None,
             error: OpError::new(ErrorKind::ReauthRequired, "invalid_grant"),
+            next_try: None,
         }),
         NOW,
     );

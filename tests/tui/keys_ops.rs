@@ -463,6 +463,7 @@ fn login_failed(
         conn_id: None,
         conn: None,
         error: bankdeck::domain::OpError::new(kind, message),
+        next_try: None,
     })
 }
 

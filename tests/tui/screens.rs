@@ -62,6 +62,7 @@ fn with_activity(app: &mut App) {
             ErrorKind::ReauthRequired,
             "invalid_grant: Token is not active",
         ),
+        next_try: None,
     };
     app.update(Msg::Worker(failed), NOW.plus_secs(-5));
 }
@@ -835,6 +836,7 @@ fn a_long_activity_line_wraps_whole_and_the_newest_stays_in_sight() {
             conn_id: None,
             conn: None,
             error: OpError::new(ErrorKind::NotAllowed, reason),
+            next_try: None,
         }),
         NOW,
     );

@@ -5,7 +5,7 @@
 //! applied: the connection it carries is the truth as stored.
 
 use crate::domain::{Connection, ConnectionId, OpError, OpKind, UnixTime, User};
-use crate::worker::{Command, Event, RequestId};
+use crate::worker::{Command, Event, NextTry, RequestId};
 
 use super::super::activity::Level;
 use super::super::app::{App, Progress};
@@ -29,7 +29,16 @@ pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Comman
             conn_id,
             conn,
             error,
-        } => failed(app, id, op, conn_id, conn.map(|c| *c), &error, now),
+            next_try,
+        } => {
+            let failure = Failure {
+                conn_id,
+                conn: conn.map(|c| *c),
+                error,
+                next_try,
+            };
+            failed(app, id, op, failure, now)
+        }
         Event::Progress {
             id,
             done,
@@ -153,25 +162,44 @@ fn succeeded(
     cmds
 }
 
-fn failed(
-    app: &mut App,
-    id: RequestId,
-    op: OpKind,
+/// A failed operation as [`Event::Failed`] reports it.
+struct Failure {
     conn_id: Option<ConnectionId>,
     conn: Option<Connection>,
-    error: &OpError,
-    now: UnixTime,
-) -> Vec<Command> {
+    error: OpError,
+    next_try: Option<NextTry>,
+}
+
+fn failed(app: &mut App, id: RequestId, op: OpKind, f: Failure, now: UnixTime) -> Vec<Command> {
+    let Failure {
+        conn_id,
+        conn,
+        error,
+        next_try,
+    } = f;
     let what = conn_id
         .and_then(|c| app.connection(c).map(Connection::name))
         .or_else(|| app.pending.get(&id).map(|p| p.what.clone()))
         .unwrap_or_default();
+    let scheduled = id.is_scheduled();
     finish(app, id, conn_id);
     close_login_note(app, op);
-    // A server's wait is in the message already ("it asks to wait 30s"); an
-    // added "retry in" read as a promise that bankdeck would, which it does
-    // only for the scheduler's own work.
-    let text = format!("{op} {what} failed: {}", error.message);
+    // A server's wait is in the message already ("it asks to wait 30s"). An
+    // operator's own operation is not tried again, so only the scheduler's
+    // say when they will be: as a clock time, since the line stays.
+    let after = match (scheduled, next_try) {
+        (false, _) => String::new(),
+        (true, None) => " (scheduled)".into(),
+        (true, Some(NextTry::After(at))) => {
+            format!(" (scheduled; tried again after {})", at.clock())
+        }
+        (true, Some(NextTry::AfterRestart)) => {
+            " (scheduled; not tried again automatically until bankdeck restarts with the \
+             configuration fixed)"
+                .into()
+        }
+    };
+    let text = format!("{op} {what} failed: {}{after}", error.message);
     app.note(now, Level::Error, text);
     let mut cmds = match conn {
         Some(c) => data::upsert(app, c, now),
