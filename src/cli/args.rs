@@ -214,6 +214,7 @@ pub enum LinkCmd {
 #[derive(Debug, Args)]
 pub struct Target {
     /// The connection's id (as `status` shows it).
+    #[arg(value_parser = connection_id)]
     pub connection: i64,
     /// Skip the confirmation (required for logout and delink when not on a terminal).
     #[arg(long)]
@@ -223,7 +224,7 @@ pub struct Target {
 #[derive(Debug, Args)]
 pub struct RefreshArgs {
     /// The connection's id (as `status` shows it).
-    #[arg(conflicts_with = "due")]
+    #[arg(conflicts_with = "due", value_parser = connection_id)]
     pub connection: Option<i64>,
     /// Instead of one connection, every one expiring within the window or
     /// expired and refreshable (what the dashboard's `R` takes), as many at
@@ -288,4 +289,28 @@ pub enum AuditCmd {
         #[arg(long, value_name = "PATH")]
         to: PathBuf,
     },
+}
+
+/// A connection is named by its id alone: a user's name may hold several,
+/// and a script must not act on the wrong one. A name gets the way to its ids
+/// instead of the parser's "invalid digit found in string".
+fn connection_id(text: &str) -> Result<i64, String> {
+    match text.trim().parse::<i64>() {
+        Ok(id) if id > 0 => Ok(id),
+        Ok(_) => Err("a connection id is a number from 1 up, as `bankdeck status` shows".into()),
+        Err(_) => Err(format!(
+            "not a connection id: give the number in the ID column of `bankdeck status` \
+             (`bankdeck status {}` lists the rows that match)",
+            shell_word(text)
+        )),
+    }
+}
+
+/// `text` as one shell word, quoted only when it needs to be.
+fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_.@+/:,".contains(c);
+    match !text.is_empty() && text.chars().all(plain) {
+        true => text.to_owned(),
+        false => format!("'{}'", text.replace('\'', r"'\''")),
+    }
 }

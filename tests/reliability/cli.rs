@@ -650,6 +650,31 @@ fn a_usage_error_does_not_list_the_data_dir_as_required() {
     assert!(!said.contains("--data-dir"), "{said}");
 }
 
+/// A connection is named by its id; a user's name in its place gets the
+/// way to the id, not the parser's "invalid digit found in string".
+#[test]
+fn a_name_given_for_a_connection_id_says_where_the_ids_are() {
+    let (dir, config) = empty_config();
+    for (args, hint) in [
+        (&["refresh", "dave"][..], "`bankdeck status dave`"),
+        (
+            &["exchange", "carol smith"][..],
+            "`bankdeck status 'carol smith'`",
+        ),
+        (
+            &["logout", "o'neil", "--yes"][..],
+            r"`bankdeck status 'o'\''neil'`",
+        ),
+        (&["delink", "0"][..], "a number from 1 up"),
+    ] {
+        let out = bankdeck(dir.path(), &config, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(hint), "{args:?}: {err}");
+        assert!(!err.contains("invalid digit"), "{args:?}: {err}");
+    }
+}
+
 /// A negative duration is read as a duration and refused as one, with what
 /// to write: clap took `-5m` for an unknown flag and offered `-- -5`.
 #[test]
