@@ -525,8 +525,9 @@ fn empty_and_loading_table() {
 /// the right, before help and quit.
 #[test]
 fn key_bar_keeps_whole_entries_and_help_at_every_width() {
-    let all = "j down · / filter · s sort · enter detail · e exchange · r refresh · \
-               R refresh all · l logout · D delink · a add · ? help · q quit";
+    // What the first row (frank: re-consent required) takes.
+    let all = "j down · / filter · s sort · enter detail · R refresh all · l logout · \
+               a add · ? help · q quit";
     let entries: Vec<&str> = all.split(" · ").collect();
     let mut app = app();
     for w in 60..=140u16 {
@@ -554,6 +555,45 @@ fn key_bar_keeps_whole_entries_and_help_at_every_width() {
             "width {w}: dropped more than needed"
         );
     }
+}
+
+/// The key bar offers the operations the selected row takes, and a cancel
+/// where one runs: it used to offer exchange on an OAuth row and delink on
+/// an OIDC one, and never the `x` that stops a hung refresh.
+#[test]
+fn the_key_bar_offers_what_the_selected_row_takes() {
+    let mut app = app();
+    let bar = |app: &mut App, id: i64| {
+        select(app, id);
+        let terminal = screen(app, 160, 24);
+        let buf = terminal.backend().buffer();
+        let bar: String = (0..160).map(|x| buf[(x, 23)].symbol().to_owned()).collect();
+        let keys: Vec<String> = (bar.split(" · "))
+            .map(|e| e.trim().split(' ').next().unwrap().to_owned())
+            .collect();
+        keys.join(" ")
+    };
+    // alice: a Dapi code pending; bob: a Dapi token; carol: OIDC, active;
+    // heidi: delinked; grace: logged out.
+    assert_eq!(bar(&mut app, 1), "j / s enter e R a ? q");
+    assert_eq!(bar(&mut app, 2), "j / s enter R D a ? q");
+    assert_eq!(bar(&mut app, 3), "j / s enter r R l a ? q");
+    assert_eq!(bar(&mut app, 8), "j / s enter R a ? q");
+    assert_eq!(bar(&mut app, 7), "j / s enter R a ? q");
+    select(&mut app, 3);
+    app.update(key('r'), NOW);
+    assert_eq!(
+        bar(&mut app, 3),
+        "j x / s enter R a ? q",
+        "busy: cancel only"
+    );
+    // The detail pane's bar follows the row too.
+    app.update(key('d'), NOW);
+    let terminal = screen(&mut app, 160, 24);
+    let buf = terminal.backend().buffer();
+    let detail: String = (0..160).map(|x| buf[(x, 23)].symbol().to_owned()).collect();
+    assert!(detail.contains("x cancel"), "{detail}");
+    assert!(!detail.contains("r refresh"), "{detail}");
 }
 
 /// A provider the scheduler paused stays named on the activity pane's

@@ -12,9 +12,13 @@ use super::super::app::App;
 use super::super::forms::Mode;
 use super::super::line_edit::LineEdit;
 use super::theme::Theme;
+use crate::domain::UnixTime;
 
-const TABLE_KEYS: [(Action, &str); 12] = [
+/// The row's own keys come first after moving: those of them the selected
+/// row does not take are left out (see [`App::offers`]).
+const TABLE_KEYS: [(Action, &str); 13] = [
     (Action::Down, "down"),
+    (Action::CancelOp, "cancel"),
     (Action::Filter, "filter"),
     (Action::CycleSort, "sort"),
     (Action::ToggleDetail, "detail"),
@@ -28,14 +32,14 @@ const TABLE_KEYS: [(Action, &str); 12] = [
     (Action::Quit, "quit"),
 ];
 
-pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
+pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, theme: Theme) {
     let line = match &app.mode {
         Mode::Filter => return filter_line(app, frame, area, theme),
         Mode::Command(line) => return command_line(line, frame, area, theme),
-        Mode::Normal if app.users_view.is_some() => from_keymap(app, &USERS_KEYS, area, theme),
-        Mode::Normal if app.detail_open() => from_keymap(app, &DETAIL_KEYS, area, theme),
-        Mode::Normal => from_keymap(app, &TABLE_KEYS, area, theme),
-        Mode::Help { .. } => from_keymap(app, &HELP_KEYS, area, theme),
+        Mode::Normal if app.users_view.is_some() => from_keymap(app, &USERS_KEYS, area, now, theme),
+        Mode::Normal if app.detail_open() => from_keymap(app, &DETAIL_KEYS, area, now, theme),
+        Mode::Normal => from_keymap(app, &TABLE_KEYS, area, now, theme),
+        Mode::Help { .. } => from_keymap(app, &HELP_KEYS, area, now, theme),
         Mode::ConfirmLogout { .. } | Mode::ConfirmQuit { .. } => {
             fixed(&[("y", "yes"), ("n/enter/esc", "no")], theme)
         }
@@ -56,8 +60,9 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
 
 /// With the detail pane open, what it adds: the reveal its masked tokens
 /// need, which was found only in the help before, and its scroll.
-const DETAIL_KEYS: [(Action, &str); 10] = [
+const DETAIL_KEYS: [(Action, &str); 11] = [
     (Action::Down, "down"),
+    (Action::CancelOp, "cancel"),
     (Action::Reveal, "reveal tokens"),
     (Action::DetailDown, "scroll detail"),
     (Action::ToggleDetail, "hide detail"),
@@ -90,10 +95,17 @@ const PINNED: [Action; 2] = [Action::Help, Action::Quit];
 /// The first key of each action, so a `[keys]` override shows here too.
 /// Whole entries only: when they do not all fit, the last unpinned ones
 /// go first, never half a label.
-fn from_keymap(app: &App, keys: &[(Action, &str)], area: Rect, theme: Theme) -> Line<'static> {
+fn from_keymap(
+    app: &App,
+    keys: &[(Action, &str)],
+    area: Rect,
+    now: UnixTime,
+    theme: Theme,
+) -> Line<'static> {
     let mut shown: Vec<(Action, String, &str)> = keys
         .iter()
         .filter(|(action, _)| !(app.readonly && action.changes_state()))
+        .filter(|(action, _)| app.offers(*action, now) != Some(false))
         .filter_map(|&(action, label)| {
             let key = app.keymap.first_key(action)?;
             Some((action, key.to_string(), label))

@@ -52,7 +52,7 @@ pub fn render(app: &App, frame: &mut Frame, now: UnixTime) {
         detail::render(app, frame, d, now, theme);
     }
     activity::render(app, frame, areas.activity, now, theme);
-    keybar::render(app, frame, areas.keybar, theme);
+    keybar::render(app, frame, areas.keybar, now, theme);
     overlay(app, frame, area, theme);
 }
 

@@ -34,6 +34,35 @@ pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> 
     }
 }
 
+impl App {
+    /// Whether the key bar offers `action` for the selected row: an
+    /// operation only where its rule lets it start (no exchange on an OAuth
+    /// row), a cancel only where something runs. `None` for an action that
+    /// does not depend on the row. The keys still work either way, and say
+    /// why they refuse.
+    pub(crate) fn offers(&self, action: Action, now: UnixTime) -> Option<bool> {
+        let rule: Rule = match action {
+            Action::Exchange => rules::exchange,
+            Action::Refresh => rules::refresh,
+            Action::Logout => rules::logout,
+            Action::Delink => rules::delink,
+            Action::CancelOp => {
+                return Some(
+                    self.selected()
+                        .is_some_and(|c| self.busy.contains_key(&c.id)),
+                );
+            }
+            _ => return None,
+        };
+        Some(self.selected().is_some_and(|c| {
+            let state = ConnState::derive(c, now, self.warn_secs);
+            rule(c, &state, now).is_ok()
+                && self.configured(&c.provider)
+                && !self.busy.contains_key(&c.id)
+        }))
+    }
+}
+
 /// The selected connection, if an operation may start on it.
 fn checked(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Option<ConnectionId> {
     let Some(c) = app.selected() else {
