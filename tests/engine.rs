@@ -122,9 +122,7 @@ async fn five_minute_codes() -> Env {
 #[tokio::test]
 async fn dapi_code_past_its_expiry_is_not_sent() {
     let env = five_minute_codes().await;
-    env.sandbox.set_clock(UnixTime::now().0 - 1000);
-    let c = env.dapi("amira").await;
-    env.sandbox.release_clock();
+    let c = env.dapi_linked_ago("amira", 1000).await;
     assert_eq!(state(&env, c.id).kind(), StateKind::CodeExpired);
     let e = env.op(OpKind::Exchange, c.id).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::CodeInvalid);
@@ -145,10 +143,8 @@ async fn delink_closes_a_code_that_never_became_a_token_without_a_call() {
     assert!(e.message.contains("still pending"), "{}", e.message);
     assert_eq!(state(&env, pending.id).kind(), StateKind::CodePending);
 
-    env.sandbox.set_clock(UnixTime::now().0 - 1000);
-    let expired = env.dapi("amira").await;
-    let failed = env.dapi("lena").await;
-    env.sandbox.release_clock();
+    let expired = env.dapi_linked_ago("amira", 1000).await;
+    let failed = env.dapi_linked_ago("lena", 1000).await;
     assert_eq!(state(&env, expired.id).kind(), StateKind::CodeExpired);
     env.op(OpKind::Exchange, failed.id).await.unwrap_err();
     assert_eq!(state(&env, failed.id).kind(), StateKind::Failed);
@@ -913,4 +909,19 @@ async fn a_new_users_first_connection_announces_the_user() {
             .any(|m| m.contains("nightly") || m.contains("zara")),
         "{said:?}"
     );
+}
+
+/// A Connect payload whose access code has already expired is refused at the
+/// link, with what to do: filed, it could only ever read "code expired".
+#[tokio::test]
+async fn a_connect_payload_with_an_expired_code_is_refused_at_the_link() {
+    let env = five_minute_codes().await;
+    env.sandbox.set_clock(UnixTime::now().0 - 1000);
+    let linked =
+        bankdeck::cli::demo::sandbox_link(&env.worker, &env.sandbox, "amira", "ENBD", None).await;
+    env.sandbox.release_clock();
+    let e = linked.unwrap_err().to_string();
+    assert!(e.contains("access code expired 11m ago"), "{e}");
+    assert!(e.contains("connect again"), "{e}");
+    assert!(env.store.connections().unwrap().is_empty());
 }

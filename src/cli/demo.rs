@@ -22,7 +22,7 @@ use crate::sandbox::{
     ConnectRequest, DEMO_APP_SECRET, DEMO_CLIENT_SECRET, Sandbox, SandboxOptions,
 };
 use crate::store::{AuditDraft, ConnectionUpdate, Store};
-use crate::worker::{ProviderEntry, RequestId, Worker, WorkerOptions};
+use crate::worker::{Clock, ProviderEntry, RequestId, Worker, WorkerOptions};
 
 /// The seeding's operations: nobody waits on their events.
 const SEEDING: RequestId = RequestId(1);
@@ -170,11 +170,17 @@ pub fn entries(config: &Config) -> Result<Vec<ProviderEntry>> {
 
 /// The worker the seeding uses: events are drained, nobody shows them.
 pub fn seeding_worker(demo: &Demo) -> Result<Worker> {
+    seeding_worker_on(demo, Clock::System)
+}
+
+/// The same worker living at `clock`'s time: what it files is dated then.
+fn seeding_worker_on(demo: &Demo, clock: Clock) -> Result<Worker> {
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move { while rx.recv().await.is_some() {} });
     let opts = WorkerOptions {
         actor: "demo".into(),
         open_browser: false,
+        clock,
         ..WorkerOptions::default()
     };
     Ok(Worker::new(
@@ -235,7 +241,7 @@ async fn seed(demo: &Demo) -> Result<()> {
     // Dapi: the exchange failed with the provider's message (a code the sandbox never issued).
     failed_link(&w, "peter.horvat").await?;
     // Dapi: the code expired before anyone exchanged it.
-    expired_code(&w, sb, "david.levi").await?;
+    expired_code(demo, "david.levi").await?;
 
     let ev = provider(demo, "everifin")?;
     // OIDC: expiring within a minute; auto-refresh renews it shortly.
@@ -319,12 +325,15 @@ async fn failed_link(w: &Worker, user: &str) -> Result<()> {
     Ok(())
 }
 
-async fn expired_code(w: &Worker, sb: &Sandbox, user: &str) -> Result<()> {
-    // Mint the code a quarter of an hour in the past, then put the sandbox's
+async fn expired_code(demo: &Demo, user: &str) -> Result<()> {
+    // Mint the code a quarter of an hour in the past and file it then (an
+    // expired code is refused when it is linked), then put the sandbox's
     // clock back on time so every other token it issues is dated now.
+    let sb = &demo.sandbox;
     let now = sb.now();
+    let then = seeding_worker_on(demo, Clock::tokio_from(UnixTime(now - 900)))?;
     sb.set_clock(now - 900);
-    let c = sandbox_link(w, sb, user, "Emirates Islamic", None).await;
+    let c = sandbox_link(&then, sb, user, "Emirates Islamic", None).await;
     sb.set_clock(now);
     sb.release_clock();
     c.map(|_| ())

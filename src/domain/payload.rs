@@ -7,7 +7,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::jwt::Claims;
 use super::secret::Secret;
+use super::time::{UnixTime, format_ago};
 
 /// Connect payloads are a few hundred bytes; anything far larger is not one.
 const MAX_PAYLOAD: usize = 64 * 1024;
@@ -36,6 +38,28 @@ struct Raw {
 }
 
 impl ConnectPayload {
+    /// When Dapi stops taking the access code, by the code's own `exp`
+    /// (none for a code that is not a JWT).
+    pub fn code_expires_at(&self) -> Option<UnixTime> {
+        Claims::decode(self.access_code.expose())
+            .ok()
+            .and_then(|c| c.exp())
+    }
+
+    /// Refuses a payload whose code has already expired: filed, it could
+    /// only ever read "code expired", and the user has to go through Connect
+    /// again either way. Now is when to say so.
+    pub fn check_fresh(&self, now: UnixTime) -> Result<(), String> {
+        match self.code_expires_at() {
+            Some(exp) if exp <= now => Err(format!(
+                "this Connect payload's access code expired {} ago: the user must connect \
+                 again for a fresh one",
+                format_ago(exp.secs_until(now))
+            )),
+            _ => Ok(()),
+        }
+    }
+
     pub fn parse(text: &str) -> Result<ConnectPayload, String> {
         if text.len() > MAX_PAYLOAD {
             return Err(format!(

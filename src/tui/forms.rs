@@ -4,7 +4,7 @@
 //! actions, to a text field, or to a dialog's yes/no. Keeping it one enum
 //! makes "typing in a field never fires an action" a matter of matching.
 
-use crate::domain::{ConnectPayload, ConnectionId, ProviderKind};
+use crate::domain::{ConnectPayload, ConnectionId, ProviderKind, UnixTime};
 use crate::worker::RequestId;
 
 use super::line_edit::LineEdit;
@@ -128,6 +128,12 @@ impl AddForm {
 
     pub fn parsed(&self) -> Option<Result<ConnectPayload, String>> {
         (!self.payload.trim().is_empty()).then(|| ConnectPayload::parse(&self.payload))
+    }
+
+    /// [`AddForm::parsed`], and refused if its code has expired by `now`.
+    pub fn checked(&self, now: UnixTime) -> Option<Result<ConnectPayload, String>> {
+        self.parsed()
+            .map(|p| p.and_then(|p| p.check_fresh(now).map(|()| p)))
     }
 }
 

@@ -152,11 +152,11 @@ impl Worker {
         let ttl = dapi.access_code_ttl;
         let user = user_name(user)?;
         let now = self.now();
+        payload
+            .check_fresh(now)
+            .map_err(|why| OpError::not_allowed(format!("{why}; nothing was added")))?;
         // The code's own `exp` wins (seed 002's sample lives 300 s, not the documented 30 min).
-        let code_exp = Claims::decode(payload.access_code.expose())
-            .ok()
-            .and_then(|c| c.exp())
-            .unwrap_or_else(|| now.plus(ttl));
+        let code_exp = payload.code_expires_at().unwrap_or_else(|| now.plus(ttl));
         let new = NewConnection {
             user_id: NAMED_USER,
             provider: provider.to_string(),

@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bankdeck::config::{self, Config};
-use bankdeck::domain::{Connection, ConnectionId, OpKind, Secrets};
+use bankdeck::domain::{Connection, ConnectionId, OpKind, Secrets, UnixTime};
 use bankdeck::providers::{self, Provider};
 use bankdeck::sandbox::{
     DEMO_APP_SECRET, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Sandbox, SandboxOptions,
 };
 use bankdeck::store::{self, Store};
-use bankdeck::worker::{Event, ProviderEntry, Worker, WorkerHandle, WorkerOptions};
+use bankdeck::worker::{Clock, Event, ProviderEntry, Worker, WorkerHandle, WorkerOptions};
 use tokio::sync::mpsc;
 
 pub struct Env {
@@ -131,6 +131,31 @@ impl Env {
         bankdeck::cli::demo::sandbox_link(&self.worker, &self.sandbox, user, "ENBD", None)
             .await
             .unwrap()
+    }
+
+    /// A Dapi connection linked `secs` ago, its code minted then: with a
+    /// short code lifetime it is expired now. (A code already expired is
+    /// refused at the link, so it is filed by a worker living back then.)
+    pub async fn dapi_linked_ago(&self, user: &str, secs: i64) -> Connection {
+        let then = UnixTime(UnixTime::now().0 - secs);
+        let (tx, mut rx) = mpsc::channel(64);
+        tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        let worker = Worker::new(
+            self.store.clone(),
+            entries(&self.config),
+            WorkerOptions {
+                actor: "tester".into(),
+                open_browser: false,
+                clock: Clock::tokio_from(then),
+                ..WorkerOptions::default()
+            },
+            tx,
+        );
+        self.sandbox.set_clock(then.0);
+        let linked =
+            bankdeck::cli::demo::sandbox_link(&worker, &self.sandbox, user, "ENBD", None).await;
+        self.sandbox.release_clock();
+        linked.unwrap()
     }
 
     pub async fn login(&self, provider: &str, user: &str) -> Connection {

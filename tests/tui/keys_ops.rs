@@ -297,6 +297,26 @@ fn a_payload_pasted_with_another_provider_chosen_is_not_dropped() {
 }
 
 #[test]
+fn a_payload_whose_code_has_expired_is_refused_in_the_form() {
+    // The code's `exp` is ten minutes before NOW.
+    let expired = CONNECT_PAYLOAD.replace("eyJleHAiOjE3MDAwMDAzMDB9", "eyJleHAiOjE2OTk5OTk0MDB9");
+    let mut app = app();
+    app.update(key('a'), NOW);
+    app.update(code(KeyCode::Tab), NOW);
+    type_text(&mut app, "zoe");
+    app.update(Msg::Paste(expired), NOW);
+    assert!(app.update(code(KeyCode::Enter), NOW).is_empty());
+    let Mode::Add(form) = app.mode() else {
+        panic!("the form closed")
+    };
+    assert!(
+        (form.error.as_deref().unwrap_or("")).contains("must connect again"),
+        "{form:?}"
+    );
+    assert_eq!(app.in_flight(), 0);
+}
+
+#[test]
 fn a_adds_dapi_from_a_pasted_payload() {
     let mut app = app();
     app.update(key('a'), NOW);

@@ -395,6 +395,18 @@ fn add_form_with_a_parsed_payload() {
     assert_snapshot!(screen(&mut app, 100, 24).backend());
 }
 
+/// The code's `exp` is ten minutes before NOW: the form says so at the paste.
+#[test]
+fn add_form_with_an_expired_code() {
+    let mut app = app();
+    app.update(key('a'), NOW);
+    app.update(code(KeyCode::Tab), NOW);
+    type_text(&mut app, "zoe");
+    let expired = CONNECT_PAYLOAD.replace("eyJleHAiOjE3MDAwMDAzMDB9", "eyJleHAiOjE2OTk5OTk0MDB9");
+    app.update(Msg::Paste(expired), NOW);
+    assert_snapshot!(screen(&mut app, 100, 24).backend());
+}
+
 #[test]
 fn add_form_with_a_broken_payload() {
     let mut app = app();

@@ -6,9 +6,11 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use crate::domain::ProviderKind;
+use crate::domain::text::columns;
+use crate::domain::{ProviderKind, UnixTime};
 
 use super::super::app::App;
 use super::super::forms::{AddField, AddForm, CredsField, CredsForm};
@@ -33,8 +35,10 @@ fn choice(names: &[&str], at: usize) -> String {
     format!("‹ {name} ›  {} of {}", at + 1, names.len())
 }
 
+const FORM_WIDTH: u16 = 72;
+
 fn draw(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'static>>, theme: Theme) {
-    text_box(frame, area, 72, title, lines, theme);
+    text_box(frame, area, FORM_WIDTH, title, lines, theme);
 }
 
 /// The user field with, for a name no user has, that the connection adds
@@ -51,7 +55,14 @@ fn user_line(user: &str, focused: bool, app: &App, theme: Theme) -> Line<'static
     Line::from(spans)
 }
 
-pub(super) fn add(frame: &mut Frame, area: Rect, app: &App, f: &AddForm, theme: Theme) {
+pub(super) fn add(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    f: &AddForm,
+    now: UnixTime,
+    theme: Theme,
+) {
     let names: Vec<String> = f
         .providers
         .iter()
@@ -69,7 +80,7 @@ pub(super) fn add(frame: &mut Frame, area: Rect, app: &App, f: &AddForm, theme: 
         theme,
     ));
     if f.kind() == Some(ProviderKind::Dapi) {
-        lines.extend(dapi_lines(f, theme));
+        lines.extend(dapi_lines(f, now, theme));
     } else {
         lines.push(Line::styled(
             "  Enter starts a browser login; the URL shows here too.",
@@ -83,7 +94,7 @@ pub(super) fn add(frame: &mut Frame, area: Rect, app: &App, f: &AddForm, theme: 
 }
 
 /// The label and payload rows only Dapi asks for.
-fn dapi_lines(f: &AddForm, theme: Theme) -> Vec<Line<'static>> {
+fn dapi_lines(f: &AddForm, now: UnixTime, theme: Theme) -> Vec<Line<'static>> {
     let hint = if f.label.is_empty() {
         "(bank name)"
     } else {
@@ -95,7 +106,7 @@ fn dapi_lines(f: &AddForm, theme: Theme) -> Vec<Line<'static>> {
         Span::styled(hint, theme.dim()),
     ]);
     let payload = label("payload", f.focus == AddField::Payload, theme);
-    match f.parsed() {
+    match f.checked(now) {
         None => vec![
             label_line,
             Line::from(vec![
@@ -120,11 +131,42 @@ fn dapi_lines(f: &AddForm, theme: Theme) -> Vec<Line<'static>> {
                 ),
             ]),
         ],
-        Some(Err(e)) => vec![
-            label_line,
-            Line::from(vec![payload, Span::styled(format!("✗ {e}"), theme.bad())]),
-        ],
+        Some(Err(e)) => {
+            let mut lines = vec![label_line];
+            lines.extend(hanging(payload, &format!("✗ {e}"), theme.bad()));
+            lines
+        }
     }
+}
+
+/// The form's inner width: its box less the borders.
+const INNER: usize = FORM_WIDTH as usize - 2;
+
+/// `text` after `label`, wrapped at spaces under the value column: wrapped
+/// by the box instead, it ran back to the box's edge under the labels.
+fn hanging(label: Span<'static>, text: &str, style: Style) -> Vec<Line<'static>> {
+    let room = INNER - VALUE_COLUMN;
+    let mut rows: Vec<String> = Vec::new();
+    let mut row = String::new();
+    for word in text.split(' ') {
+        if !row.is_empty() && columns(&row) + 1 + columns(word) > room {
+            rows.push(std::mem::take(&mut row));
+        }
+        if !row.is_empty() {
+            row.push(' ');
+        }
+        row.push_str(word);
+    }
+    rows.push(row);
+    let mut first = Some(label);
+    rows.into_iter()
+        .map(|row| {
+            let lead = first
+                .take()
+                .unwrap_or_else(|| Span::raw(" ".repeat(VALUE_COLUMN)));
+            Line::from(vec![lead, Span::styled(row, style)])
+        })
+        .collect()
 }
 
 pub(super) fn creds(frame: &mut Frame, area: Rect, app: &App, f: &CredsForm, theme: Theme) {

@@ -53,10 +53,10 @@ pub fn render(app: &App, frame: &mut Frame, now: UnixTime) {
     }
     activity::render(app, frame, areas.activity, now, theme);
     keybar::render(app, frame, areas.keybar, now, theme);
-    overlay(app, frame, area, theme);
+    overlay(app, frame, area, now, theme);
 }
 
-fn overlay(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
+fn overlay(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, theme: Theme) {
     match &app.mode {
         Mode::Normal | Mode::Filter | Mode::Command(_) => {}
         Mode::Help { scroll } => help::render(app, frame, area, *scroll, theme),
@@ -64,7 +64,7 @@ fn overlay(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
         Mode::ConfirmDelink(d) => dialogs::delink(frame, area, d, theme),
         Mode::ConfirmQuit { in_flight } => dialogs::quit(frame, area, *in_flight, theme),
         Mode::LoginUrl { url, .. } => dialogs::login_url(frame, area, url, theme),
-        Mode::Add(f) => forms::add(frame, area, app, f, theme),
+        Mode::Add(f) => forms::add(frame, area, app, f, now, theme),
         Mode::ClientCreds(f) => forms::creds(frame, area, app, f, theme),
     }
 }

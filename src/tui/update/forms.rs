@@ -74,7 +74,7 @@ fn submit_add(app: &mut App, now: UnixTime) -> Vec<Command> {
     }
     let provider = form.provider_name().to_owned();
     let command = match form.kind() {
-        Some(ProviderKind::Dapi) => match form.parsed() {
+        Some(ProviderKind::Dapi) => match form.checked(now) {
             Some(Ok(payload)) => {
                 let label = Some(form.label.text().trim())
                     .filter(|l| !l.is_empty())
