@@ -538,7 +538,7 @@ fn empty_and_loading_table() {
 #[test]
 fn key_bar_keeps_whole_entries_and_help_at_every_width() {
     // What the first row (frank: re-consent required) takes.
-    let all = "j down · / filter · s sort · enter detail · R refresh all · l logout · \
+    let all = "j down · l logout · / filter · s sort · enter detail · R refresh all · \
                a add · ? help · q quit";
     let entries: Vec<&str> = all.split(" · ").collect();
     let mut app = app();
@@ -587,9 +587,9 @@ fn the_key_bar_offers_what_the_selected_row_takes() {
     };
     // alice: a Dapi code pending; bob: a Dapi token; carol: OIDC, active;
     // heidi: delinked; grace: logged out.
-    assert_eq!(bar(&mut app, 1), "j / s enter e R a ? q");
-    assert_eq!(bar(&mut app, 2), "j / s enter R D a ? q");
-    assert_eq!(bar(&mut app, 3), "j / s enter r R l a ? q");
+    assert_eq!(bar(&mut app, 1), "j e / s enter R a ? q");
+    assert_eq!(bar(&mut app, 2), "j D / s enter R a ? q");
+    assert_eq!(bar(&mut app, 3), "j r l / s enter R a ? q");
     assert_eq!(bar(&mut app, 8), "j / s enter R a ? q");
     assert_eq!(bar(&mut app, 7), "j / s enter R a ? q");
     select(&mut app, 3);

@@ -14,19 +14,20 @@ use super::super::line_edit::LineEdit;
 use super::theme::Theme;
 use crate::domain::UnixTime;
 
-/// The row's own keys come first after moving: those of them the selected
-/// row does not take are left out (see [`App::offers`]).
+/// The row's own keys come first after moving, so a narrow screen keeps
+/// them over the general ones; those the selected row does not take are
+/// left out (see [`App::offers`]).
 const TABLE_KEYS: [(Action, &str); 13] = [
     (Action::Down, "down"),
     (Action::CancelOp, "cancel"),
+    (Action::Exchange, "exchange"),
+    (Action::Refresh, "refresh"),
+    (Action::Logout, "logout"),
+    (Action::Delink, "delink"),
     (Action::Filter, "filter"),
     (Action::CycleSort, "sort"),
     (Action::ToggleDetail, "detail"),
-    (Action::Exchange, "exchange"),
-    (Action::Refresh, "refresh"),
     (Action::RefreshAll, "refresh all"),
-    (Action::Logout, "logout"),
-    (Action::Delink, "delink"),
     (Action::Add, "add"),
     (Action::Help, "help"),
     (Action::Quit, "quit"),
@@ -59,17 +60,18 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
 }
 
 /// With the detail pane open, what it adds: the reveal its masked tokens
-/// need, which was found only in the help before, and its scroll.
+/// need, which was found only in the help before, and its scroll; the row's
+/// own keys before the pane's scroll, as in the table's.
 const DETAIL_KEYS: [(Action, &str); 11] = [
     (Action::Down, "down"),
     (Action::CancelOp, "cancel"),
     (Action::Reveal, "reveal tokens"),
-    (Action::DetailDown, "scroll detail"),
-    (Action::ToggleDetail, "hide detail"),
-    (Action::Refresh, "refresh"),
     (Action::Exchange, "exchange"),
+    (Action::Refresh, "refresh"),
     (Action::Logout, "logout"),
     (Action::Delink, "delink"),
+    (Action::DetailDown, "scroll detail"),
+    (Action::ToggleDetail, "hide detail"),
     (Action::Help, "help"),
     (Action::Quit, "quit"),
 ];
