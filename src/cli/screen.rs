@@ -1,6 +1,7 @@
 //! Launching the long-running front ends: the dashboard (on the operator's
 //! store, or on the demo's) and the sandbox server.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -14,7 +15,8 @@ use crate::domain::OpKind;
 use crate::sandbox::{SandboxOptions, parse_fault, serve_forever};
 use crate::store::Store;
 use crate::tui::{self, RunOptions};
-use crate::worker::{ProviderEntry, Worker, WorkerOptions, scheduler};
+use crate::worker::scheduler::{self, Schedule};
+use crate::worker::{ProviderEntry, Worker, WorkerOptions};
 
 pub async fn dashboard(global: &Global) -> Result<ExitCode> {
     use std::io::IsTerminal;
@@ -61,6 +63,13 @@ async fn run_screen(
         .iter()
         .map(|p| (p.config.name.clone(), p.config.kind()))
         .collect();
+    // Read-only, no scheduler runs: no row has automatic work to show.
+    let schedules = match readonly {
+        true => HashMap::new(),
+        false => (providers.iter())
+            .map(|p| (p.config.name.clone(), Schedule::of(&p.config)))
+            .collect(),
+    };
     let opts = WorkerOptions {
         readonly,
         panic_on,
@@ -76,6 +85,7 @@ async fn run_screen(
         warn_secs: config.warn_secs(),
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         providers: kinds,
+        schedules,
         initial: None,
     };
     let result = tui::run(run, handle.commands, handle.events).await;

@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, HashMap};
 use crate::domain::{
     Connection, ConnectionId, OpKind, ProviderKind, StateKind, UnixTime, User, UserId,
 };
-use crate::worker::{Detail, RequestId};
+use crate::worker::scheduler::Schedule;
+use crate::worker::{Detail, NextTry, RequestId};
 
 use super::activity::{Activity, ActivityLine, Level};
 use super::counts::{StateCounts, kind_index};
@@ -90,6 +91,10 @@ pub struct App {
     pub(crate) warn_secs: i64,
     pub(crate) no_color: bool,
     pub(crate) providers: Vec<(String, ProviderKind)>,
+    pub(crate) schedules: HashMap<String, Schedule>,
+    /// When the scheduler tries again the rows whose automatic operation
+    /// failed, as its failures said.
+    pub(crate) retries: HashMap<ConnectionId, NextTry>,
     pub(crate) keymap: Keymap,
 
     pub(crate) conns: Vec<Connection>,
@@ -155,6 +160,8 @@ impl App {
             warn_secs: opts.warn_secs,
             no_color: opts.no_color,
             providers: opts.providers.clone(),
+            schedules: opts.schedules.clone(),
+            retries: HashMap::new(),
             keymap,
             conns: Vec::new(),
             by_id: rustc_hash::FxHashMap::default(),

@@ -7,7 +7,7 @@
 //! must never wait on a worker that is behind. A full channel becomes a
 //! "worker busy" line instead of a frozen screen.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use crossterm::event::{Event as TermEvent, EventStream};
@@ -17,6 +17,7 @@ use tokio::sync::mpsc::{Receiver, Sender};
 use tokio::time::{Interval, MissedTickBehavior};
 
 use crate::domain::{Connection, ProviderKind, UnixTime, User};
+use crate::worker::scheduler::Schedule;
 use crate::worker::{Command, Event};
 
 use super::app::App;
@@ -49,6 +50,9 @@ pub struct RunOptions {
     pub no_color: bool,
     /// Configured providers, for the add and client-credentials forms.
     pub providers: Vec<(String, ProviderKind)>,
+    /// Each provider's automatic work, where a scheduler runs beside the
+    /// screen (none when read-only): the detail pane says when it comes.
+    pub schedules: HashMap<String, Schedule>,
     /// Data to show before the first `Loaded` arrives.
     pub initial: Option<(Vec<Connection>, Vec<User>)>,
 }

@@ -37,46 +37,72 @@ pub struct Plan {
     pub next: Option<UnixTime>,
 }
 
-/// When `conn` should be worked on, and how, if ever.
-pub fn due_at(conn: &Connection, cfg: &ProviderConfig) -> Option<(UnixTime, OpKind)> {
-    let f = &conn.flags;
-    if f.delinked_at.is_some() || f.logged_out_at.is_some() || f.reauth_required {
-        return None;
-    }
-    if conn.kind == ProviderKind::Dapi {
-        let exp = conn.lifetimes.code_expires_at?;
-        let ttl = match &cfg.family {
+/// What a provider's configuration says about its automatic work: all the
+/// scheduler reads of it, and what the screen needs to say when a row's next
+/// automatic operation comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    pub auto_refresh: bool,
+    pub auto_exchange: bool,
+    refresh_margin: Option<Duration>,
+    /// A Dapi access code's lifetime, when the code does not say.
+    code_ttl_secs: i64,
+}
+
+impl Schedule {
+    pub fn of(cfg: &ProviderConfig) -> Schedule {
+        let code_ttl_secs = match &cfg.family {
             Family::Dapi(d) => i64::try_from(d.access_code_ttl.as_secs()).unwrap_or(1800),
             _ => 1800,
         };
-        return (cfg.common.auto_exchange && conn.lifetimes.access.is_none()).then(|| {
-            (
-                exp.plus_secs(-margin(cfg, Some(ttl), conn.id)),
-                OpKind::Exchange,
-            )
-        });
+        Schedule {
+            auto_refresh: cfg.common.auto_refresh,
+            auto_exchange: cfg.common.auto_exchange,
+            refresh_margin: cfg.common.refresh_margin,
+            code_ttl_secs,
+        }
     }
-    if !cfg.common.auto_refresh {
-        return None;
+
+    /// When `conn` should be worked on, and how, if ever.
+    pub fn due_at(&self, conn: &Connection) -> Option<(UnixTime, OpKind)> {
+        let f = &conn.flags;
+        if f.delinked_at.is_some() || f.logged_out_at.is_some() || f.reauth_required {
+            return None;
+        }
+        if conn.kind == ProviderKind::Dapi {
+            let exp = conn.lifetimes.code_expires_at?;
+            return (self.auto_exchange && conn.lifetimes.access.is_none()).then(|| {
+                let m = self.margin(Some(self.code_ttl_secs), conn.id);
+                (exp.plus_secs(-m), OpKind::Exchange)
+            });
+        }
+        if !self.auto_refresh {
+            return None;
+        }
+        let exp = conn.lifetimes.access?.at()?;
+        let renewable = conn.grant == Grant::ClientCredentials || conn.lifetimes.has_refresh;
+        renewable.then(|| {
+            let m = self.margin(conn.lifetimes.access_lifetime_secs(), conn.id);
+            (exp.plus_secs(-m), OpKind::Refresh)
+        })
     }
-    let exp = conn.lifetimes.access?.at()?;
-    let renewable = conn.grant == Grant::ClientCredentials || conn.lifetimes.has_refresh;
-    renewable.then(|| {
-        let m = margin(cfg, conn.lifetimes.access_lifetime_secs(), conn.id);
-        (exp.plus_secs(-m), OpKind::Refresh)
-    })
+
+    /// `refresh_margin`, else the larger of 30 s and 10 % of the lifetime,
+    /// less a per-connection jitter of up to a tenth so many tokens issued
+    /// together are not all refreshed in the same second.
+    fn margin(&self, lifetime: Option<i64>, id: ConnectionId) -> i64 {
+        let base = match self.refresh_margin {
+            Some(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            None => MIN_MARGIN_SECS.max(lifetime.unwrap_or(0) / 10),
+        };
+        let spread = base / 10 + 1;
+        base + (id.0.wrapping_mul(7919).rem_euclid(spread))
+    }
 }
 
-/// `refresh_margin`, else the larger of 30 s and 10 % of the lifetime, less a
-/// per-connection jitter of up to a tenth so many tokens issued together are
-/// not all refreshed in the same second.
-fn margin(cfg: &ProviderConfig, lifetime: Option<i64>, id: ConnectionId) -> i64 {
-    let base = match cfg.common.refresh_margin {
-        Some(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        None => MIN_MARGIN_SECS.max(lifetime.unwrap_or(0) / 10),
-    };
-    let spread = base / 10 + 1;
-    base + (id.0.wrapping_mul(7919).rem_euclid(spread))
+/// When `conn` should be worked on, and how, if ever, under `cfg`.
+pub fn due_at(conn: &Connection, cfg: &ProviderConfig) -> Option<(UnixTime, OpKind)> {
+    Schedule::of(cfg).due_at(conn)
 }
 
 pub fn plan(

@@ -8,6 +8,7 @@ use bankdeck::domain::{
     ProviderKind, RemoteIds, Scopes, Secret, Secrets, UnixTime, User, UserId,
 };
 use bankdeck::tui::{App, Msg, RunOptions};
+use bankdeck::worker::scheduler::Schedule;
 use bankdeck::worker::{Command, Detail, Event, RequestId};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 
@@ -188,8 +189,25 @@ pub fn options() -> RunOptions {
             ("keycloak".into(), ProviderKind::Oidc),
             ("bank-oauth".into(), ProviderKind::OAuth2),
         ],
+        schedules: schedules(),
         initial: Some((conns, users)),
     }
+}
+
+/// The providers' automatic work: keycloak refreshes by itself, the bank and
+/// Dapi wait for an operator, as the demo's do.
+pub fn schedules() -> std::collections::HashMap<String, Schedule> {
+    let text = "[providers.dapi-sandbox]\nkind = \"dapi\"\nbase_url = \"http://127.0.0.1:1\"\n\
+                app_secret = \"env:X\"\n\
+                [providers.keycloak]\nkind = \"oidc\"\ntoken_url = \"http://127.0.0.1:1/t\"\n\
+                client_id = \"c\"\nauto_refresh = true\n\
+                [providers.bank-oauth]\nkind = \"oauth2\"\ntoken_url = \"http://127.0.0.1:1/t\"\n\
+                client_id = \"c\"\n";
+    let cfg = bankdeck::config::parse_layers(None, text).unwrap();
+    ["dapi-sandbox", "keycloak", "bank-oauth"]
+        .into_iter()
+        .map(|p| (p.to_owned(), Schedule::of(cfg.provider(p).unwrap())))
+        .collect()
 }
 
 pub fn app_with(opts: &RunOptions) -> App {

@@ -3,8 +3,8 @@
 use bankdeck::domain::{
     AuditEntry, Claims, ConnectionId, ErrorKind, OpError, OpKind, Secret, UnixTime,
 };
-use bankdeck::tui::{App, Msg, render};
-use bankdeck::worker::{Command, Detail, Event, RequestId};
+use bankdeck::tui::{App, Msg, RunOptions, render};
+use bankdeck::worker::{Command, Detail, Event, NextTry, RequestId};
 use crossterm::event::KeyCode;
 use insta::assert_snapshot;
 use ratatui::Terminal;
@@ -184,6 +184,77 @@ fn detail_below_the_table_for_a_dapi_code() {
     let mut app = app();
     open_detail(&mut app, 1, None);
     assert_snapshot!(screen(&mut app, 100, 44).backend());
+}
+
+/// The detail pane says what the scheduler will do with the row next: when
+/// it refreshes, when it tries again after a failure (as the failure said),
+/// that it stopped on a configuration error, or that the provider's rows are
+/// refreshed by hand; nothing where no scheduler runs (read-only).
+#[test]
+fn the_detail_pane_says_when_the_scheduler_works_on_the_row() {
+    // The pane stays open as the selection moves.
+    let auto = |app: &mut App, id: i64| -> String {
+        select(app, id);
+        let text = text_at(app, 160, 40, NOW);
+        let line = text
+            .lines()
+            .find_map(|l| l.split_once("│auto    ").map(|(_, rest)| rest.to_owned()))
+            .unwrap_or_default();
+        line.trim_end().trim_end_matches('│').trim_end().to_owned()
+    };
+    let mut app = app();
+    open_detail(&mut app, 3, None);
+    // carol (keycloak, auto-refresh) expires at NOW + 290; a 300 s token is
+    // refreshed 30–33 s before (the margin and its jitter).
+    let said = auto(&mut app, 3);
+    assert!(said.starts_with("refresh at "), "{said}");
+    assert!(said.ends_with(" (in 04:19)"), "{said}");
+    // erin's bank refreshes only by hand; grace is logged out: nothing to do.
+    assert_eq!(auto(&mut app, 5), "off for bank-oauth: refresh by hand");
+    assert_eq!(auto(&mut app, 7), "");
+
+    let failed = |next_try| {
+        Msg::Worker(Event::Failed {
+            id: RequestId(RequestId::SCHEDULED_FROM),
+            op: OpKind::Refresh,
+            conn_id: Some(ConnectionId(3)),
+            conn: None,
+            error: OpError::new(ErrorKind::Network, "connection refused"),
+            next_try,
+        })
+    };
+    app.update(failed(Some(NextTry::After(NOW.plus_secs(60)))), NOW);
+    assert_eq!(
+        auto(&mut app, 3),
+        format!(
+            "retry at {} (in 01:00): the last refresh failed",
+            NOW.plus_secs(60).clock()
+        )
+    );
+    app.update(failed(Some(NextTry::AfterRestart)), NOW);
+    assert_eq!(
+        auto(&mut app, 3),
+        "stopped: fix the configuration and restart"
+    );
+    // A success, the operator's or the scheduler's, ends the back-off.
+    app.update(
+        Msg::Worker(Event::Succeeded {
+            id: RequestId(RequestId::SCHEDULED_FROM + 1),
+            op: OpKind::Refresh,
+            conn: Box::new(sample_connections()[2].clone()),
+            message: String::new(),
+        }),
+        NOW,
+    );
+    assert!(auto(&mut app, 3).starts_with("refresh at "));
+
+    let mut readonly = app_with(&RunOptions {
+        readonly: true,
+        schedules: Default::default(),
+        ..options()
+    });
+    open_detail(&mut readonly, 3, None);
+    assert_eq!(auto(&mut readonly, 3), "");
 }
 
 /// Dapi's three remote ids do not fit one line of the pane; wrapped at a

@@ -11,8 +11,10 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use serde_json::Value;
 
 use crate::domain::time::format_left;
-use crate::domain::{Claims, ConnState, Connection, Secret, UnixTime};
-use crate::worker::Detail;
+use crate::domain::{
+    Claims, ConnState, Connection, Grant, ProviderKind, Secret, StateKind, UnixTime,
+};
+use crate::worker::{Detail, NextTry};
 
 use super::super::action::Action;
 use super::super::app::App;
@@ -178,11 +180,64 @@ fn facts(app: &App, c: &Connection, width: u16, now: UnixTime, theme: Theme) -> 
             ),
         ),
     ];
+    out.extend(automatic(app, c, now, theme));
     out.extend(remote_lines(&remote, usize::from(width)));
     if let Some(e) = &c.flags.last_error {
         out.push(Line::styled(format!("error   {e}"), theme.bad()));
     }
     out
+}
+
+/// What the scheduler will do with the row next, and when: an expiring row
+/// reads the same whether a refresh is coming in 20 s or only by hand.
+/// Nothing for a row it has no work for (delinked, logged out, no provider),
+/// or when no scheduler runs (read-only).
+fn automatic(app: &App, c: &Connection, now: UnixTime, theme: Theme) -> Option<Line<'static>> {
+    let schedule = app.schedules.get(&c.provider)?;
+    let Some((at, op)) = schedule.due_at(c) else {
+        let state = ConnState::derive(c, now, app.warn_secs);
+        let by_hand = match (c.kind, state.kind()) {
+            (ProviderKind::Dapi, StateKind::CodePending) if !schedule.auto_exchange => "exchange",
+            (ProviderKind::Dapi, _) => return None,
+            (_, StateKind::Active | StateKind::Expiring | StateKind::Expired)
+                if !schedule.auto_refresh && refreshable_by_hand(c) =>
+            {
+                "refresh"
+            }
+            _ => return None,
+        };
+        return Some(field(
+            "auto",
+            format!("off for {}: {by_hand} by hand", c.provider),
+        ));
+    };
+    let text = match app.retries.get(&c.id) {
+        // The error line below says what is wrong with it.
+        Some(NextTry::AfterRestart) => {
+            return Some(Line::styled(
+                "auto    stopped: fix the configuration and restart",
+                theme.bad(),
+            ));
+        }
+        Some(NextTry::After(t)) if *t > now => format!(
+            "retry at {} (in {}): the last {op} failed",
+            t.clock(),
+            format_left(now.secs_until(*t))
+        ),
+        _ if at > now => format!(
+            "{op} at {} (in {})",
+            at.clock(),
+            format_left(now.secs_until(at))
+        ),
+        _ => format!("{op} due now"),
+    };
+    Some(field("auto", text))
+}
+
+/// Whether the row could be refreshed by hand at all: with a refresh token,
+/// or as an app token (the grant is run again).
+fn refreshable_by_hand(c: &Connection) -> bool {
+    c.lifetimes.has_refresh || c.grant == Grant::ClientCredentials
 }
 
 /// The provider's ids for the connection, on one line when they fit. Real

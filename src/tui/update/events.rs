@@ -130,6 +130,9 @@ fn succeeded(
     // Whether this screen asked for it (`None`: the scheduler did), and
     // whether as one of a bulk.
     let asked = app.pending.get(&id).map(|entry| entry.bulk);
+    // Whoever's it was, the row's next automatic operation is its plan's
+    // again: the scheduler's back-off only ever delays to a time before it.
+    app.retries.remove(&conn_id);
     finish(app, id, Some(conn_id));
     close_login_note(app, op);
     // A bulk's successes are counted in its progress line and shown in their
@@ -182,6 +185,12 @@ fn failed(app: &mut App, id: RequestId, op: OpKind, f: Failure, now: UnixTime) -
         .or_else(|| app.pending.get(&id).map(|p| p.what.clone()))
         .unwrap_or_default();
     let scheduled = id.is_scheduled();
+    if let (true, Some(c)) = (scheduled, conn_id) {
+        match next_try {
+            Some(next) => app.retries.insert(c, next),
+            None => app.retries.remove(&c),
+        };
+    }
     finish(app, id, conn_id);
     close_login_note(app, op);
     // A server's wait is in the message already ("it asks to wait 30s"). An
