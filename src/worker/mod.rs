@@ -49,8 +49,20 @@ pub const EVENT_QUEUE: usize = 1024;
 
 /// Why nothing can be sent for a connection of a provider the config lacks,
 /// as the worker refuses it and as the screen refuses it before asking.
-pub fn not_configured(provider: &str) -> String {
-    format!("provider '{provider}' is not in the configuration: add [providers.{provider}]")
+pub fn not_configured<'a>(provider: &str, configured: impl IntoIterator<Item = &'a str>) -> String {
+    let mut names: Vec<&str> = configured.into_iter().collect();
+    names.sort_unstable();
+    match names.as_slice() {
+        [] => format!(
+            "provider '{provider}' is not in the configuration, which has none: add \
+             [providers.{provider}]"
+        ),
+        names => format!(
+            "provider '{provider}' is not in the configuration (it has {}): add \
+             [providers.{provider}]",
+            names.join(", ")
+        ),
+    }
 }
 
 /// A provider's client with the settings the worker needs about it.
@@ -437,10 +449,10 @@ impl Worker {
     }
 
     pub(crate) fn slot(&self, provider: &str) -> Result<&Slot, OpError> {
-        self.inner
-            .providers
-            .get(provider)
-            .ok_or_else(|| OpError::new(ErrorKind::Config, not_configured(provider)))
+        self.inner.providers.get(provider).ok_or_else(|| {
+            let names = self.inner.providers.keys().map(String::as_str);
+            OpError::new(ErrorKind::Config, not_configured(provider, names))
+        })
     }
 
     pub(crate) fn audit(

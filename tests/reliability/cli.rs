@@ -1324,7 +1324,7 @@ fn a_refused_login_does_not_announce_a_new_user() {
         (
             "nosuch",
             "newbie",
-            "provider 'nosuch' is not in the configuration",
+            "provider 'nosuch' is not in the configuration (it has idp)",
         ),
         ("idp", "tab\there", "a user name must be"),
     ] {

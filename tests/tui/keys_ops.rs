@@ -84,7 +84,7 @@ fn rows_of_a_provider_the_config_lacks_are_refused_here() {
     assert!(app.update(key('r'), NOW).is_empty());
     assert_eq!(
         last_text(&app),
-        "refresh refused for dave / Keycloak demo: provider 'keycloak' is not in the configuration: add [providers.keycloak]"
+        "refresh refused for dave / Keycloak demo: provider 'keycloak' is not in the configuration (it has bank-oauth, dapi-sandbox): add [providers.keycloak]"
     );
     // What the operation cannot do at all is said first.
     select(&mut app, 7);

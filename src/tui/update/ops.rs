@@ -73,7 +73,10 @@ fn checked(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Option<Conne
     let state = ConnState::derive(c, now, app.warn_secs);
     let refusal = match rule(c, &state, now) {
         Err(why) => Some(why),
-        Ok(()) if !app.configured(&c.provider) => Some(not_configured(&c.provider)),
+        Ok(()) if !app.configured(&c.provider) => Some(not_configured(
+            &c.provider,
+            app.providers.iter().map(|(name, _)| name.as_str()),
+        )),
         Ok(()) if app.busy.contains_key(&id) => Some("an operation is already running".into()),
         Ok(()) => None,
     };
