@@ -468,6 +468,59 @@ fn a_connection_for_a_name_adds_the_user_with_it_or_not_at_all() {
     assert_eq!(store.users().unwrap().len(), before.0.len() + 1);
 }
 
+/// A name that differs from a user's only in case is refused, as a user of
+/// its own and as the name a connection is filed under: "Amira" beside
+/// "amira" is a typo far more often than a second end user. Nothing is left
+/// behind, and the refusal names the user to use.
+#[test]
+fn a_name_that_differs_from_a_user_s_only_in_case_is_refused() {
+    let env = Env::new();
+    let (store, _) = seeded(&env, "case");
+    let before = (
+        store.users().unwrap(),
+        store.connections().unwrap().len(),
+        store.audit(None, 100).unwrap().len(),
+    );
+    let err = store
+        .add_user("Amira", None, audit(OpKind::AddUser, "added"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(r#""Amira" differs from it only in case: use "amira""#),
+        "{err}"
+    );
+    let err = store
+        .insert_connection_for(
+            "AMIRA",
+            audit(OpKind::AddUser, "user AMIRA added"),
+            full_connection(UserId(0), "case-two"),
+            audit(OpKind::Link, "linked"),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(r#"use "amira""#), "{err}");
+    assert_eq!(
+        (
+            store.users().unwrap(),
+            store.connections().unwrap().len(),
+            store.audit(None, 100).unwrap().len(),
+        ),
+        before
+    );
+    // The exact name is the user's, as before; another name is a new user.
+    let err = store
+        .add_user("amira", None, audit(OpKind::AddUser, "added"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(r#"a user named "amira" already exists"#),
+        "{err}"
+    );
+    store
+        .add_user("amira.b", None, audit(OpKind::AddUser, "added"))
+        .unwrap();
+}
+
 #[test]
 fn changes_since_an_audit_line_name_what_another_process_wrote() {
     let env = Env::new();

@@ -466,6 +466,30 @@ fn add_form_with_a_parsed_payload() {
     assert_snapshot!(screen(&mut app, 100, 24).backend());
 }
 
+/// A user name that differs from a user's only in case is flagged in the
+/// form, as the store will refuse it, with the name to use instead.
+#[test]
+fn add_form_flags_a_user_name_that_differs_only_in_case() {
+    let mut app = app();
+    app.update(key('a'), NOW);
+    app.update(code(KeyCode::Tab), NOW);
+    type_text(&mut app, "Carol");
+    let text = text_at(&mut app, 120, 40, NOW);
+    assert!(
+        text.contains(r#"Carol  ✗ "carol" exists: use that name"#),
+        "{text}"
+    );
+    for _ in 0..5 {
+        app.update(code(KeyCode::Backspace), NOW);
+    }
+    type_text(&mut app, "carl");
+    let text = text_at(&mut app, 120, 40, NOW);
+    assert!(
+        text.contains("carl  (new: added with the connection)"),
+        "{text}"
+    );
+}
+
 /// The code's `exp` is ten minutes before NOW: the form says so at the paste.
 #[test]
 fn add_form_with_an_expired_code() {

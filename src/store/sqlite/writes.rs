@@ -26,17 +26,32 @@ pub(crate) fn add_user(
     email: Option<&str>,
     audit: AuditDraft,
 ) -> Result<User, StoreError> {
-    let taken: bool = tx
+    // The name, or one that differs from it only in case ("Alice" beside
+    // "alice"): a typo far more often than a second end user. The exact one
+    // first. A scan (the unique index is case-sensitive), but users are
+    // added one at a time.
+    let taken: Option<String> = tx
         .query_row(
-            "SELECT EXISTS (SELECT 1 FROM users WHERE name = ?1)",
+            "SELECT name FROM users WHERE name = ?1 COLLATE NOCASE \
+             ORDER BY name = ?1 DESC LIMIT 1",
             [name],
             |r| r.get(0),
         )
+        .optional()
         .map_err(sql(db))?;
-    if taken {
-        return Err(StoreError::Invalid(format!(
-            "a user named {name:?} already exists"
-        )));
+    match taken {
+        Some(held) if held == name => {
+            return Err(StoreError::Invalid(format!(
+                "a user named {name:?} already exists"
+            )));
+        }
+        Some(held) => {
+            return Err(StoreError::Invalid(format!(
+                "a user named {held:?} exists, and {name:?} differs from it only in case: \
+                 use {held:?}"
+            )));
+        }
+        None => {}
     }
     tx.execute(
         "INSERT INTO users (name, email, created_at) VALUES (?1, ?2, ?3)",

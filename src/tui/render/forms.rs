@@ -46,11 +46,19 @@ fn draw(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'static>>, t
 fn user_line(user: &str, focused: bool, app: &App, theme: Theme) -> Line<'static> {
     let name = user.trim();
     let mut spans = vec![label("user", focused, theme), Span::raw(user.to_owned())];
-    if !name.is_empty() && !app.users.iter().any(|u| u.name == name) {
-        spans.push(Span::styled(
+    if name.is_empty() || app.users.iter().any(|u| u.name == name) {
+        return Line::from(spans);
+    }
+    // The store refuses a name that differs from a user's only in case.
+    match app.users.iter().find(|u| u.name.eq_ignore_ascii_case(name)) {
+        Some(u) => spans.push(Span::styled(
+            format!("  ✗ {:?} exists: use that name", u.name),
+            theme.bad(),
+        )),
+        None => spans.push(Span::styled(
             "  (new: added with the connection)",
             theme.dim(),
-        ));
+        )),
     }
     Line::from(spans)
 }
