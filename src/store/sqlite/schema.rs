@@ -6,7 +6,8 @@
 //! written by a newer bankdeck is refused rather than guessed at.
 //!
 //! Apart from the migrations, [`tune_up`] rewrites a table's SQL where a
-//! newer bankdeck words the same constraint better for SQLite, and lets the
+//! newer bankdeck words the same constraint better for SQLite, adds an
+//! index an older bankdeck maintains without knowing of it, and lets the
 //! audit log's archived lines leave it: changes no older bankdeck would
 //! notice, so they bump no version (an older binary keeps opening the store,
 //! and `status` and `check`, which open it read-only, need no upgrade).
@@ -113,14 +114,32 @@ pub(crate) fn create_all(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     }
     reword_checks(tx)?;
     let_archived_lines_leave(tx)?;
+    tx.execute_batch(USERS_BY_NAME_NOCASE)?;
     tx.pragma_update(None, "user_version", LATEST)
 }
 
-/// Brings a migrated store's constraints to their current wording, if an
-/// older bankdeck wrote them; a store already there costs one read.
+/// Names that differ only in case are refused as one user's (see
+/// `writes::add_user`); without this index that look-up read every user.
+/// An older bankdeck keeps it up to date without knowing of it.
+const USERS_BY_NAME_NOCASE: &str =
+    "CREATE INDEX IF NOT EXISTS users_name_nocase ON users(name COLLATE NOCASE)";
+
+fn has_nocase_index(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_schema \
+         WHERE type = 'index' AND name = 'users_name_nocase')",
+        [],
+        |r| r.get(0),
+    )
+}
+
+/// Brings a migrated store's constraints to their current wording, and its
+/// indexes to the current set, if an older bankdeck wrote it; a store
+/// already there costs three reads.
 pub(crate) fn tune_up(conn: &mut Connection) -> rusqlite::Result<()> {
     let (checks, trigger) = (has_old_checks(conn)?, has_old_trigger(conn)?);
-    if !checks && !trigger {
+    let index = !has_nocase_index(conn)?;
+    if !checks && !trigger && !index {
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -129,6 +148,9 @@ pub(crate) fn tune_up(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if trigger {
         let_archived_lines_leave(&tx)?;
+    }
+    if index {
+        tx.execute_batch(USERS_BY_NAME_NOCASE)?;
     }
     tx.commit()
 }
@@ -308,11 +330,13 @@ mod tests {
             .count()
     }
 
-    /// What `EXPLAIN QUERY PLAN` says of `sql`, one step a line.
+    /// What `EXPLAIN QUERY PLAN` says of `sql`, one step a line (its
+    /// parameters, if any, bound to NULL).
     fn plan(conn: &Connection, sql: &str) -> Vec<String> {
         let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let nulls = vec![rusqlite::types::Null; explain.parameter_count()];
         explain
-            .query_map([], |r| r.get::<_, String>(3))
+            .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
             .unwrap()
             .map(Result::unwrap)
             .collect()
@@ -328,6 +352,35 @@ mod tests {
                 && !steps.iter().any(|s| s.starts_with("SCAN connections")),
             "{steps:?}"
         );
+    }
+
+    /// A new store has the index from the start; an older one gets it at
+    /// its first writable open, its schema version unchanged.
+    #[test]
+    fn a_name_in_any_case_is_looked_up_not_scanned() {
+        let uses_index = |conn: &Connection| {
+            let steps = plan(conn, super::super::writes::USER_NAMED_ANY_CASE);
+            steps.iter().any(|s| s.contains("users_name_nocase"))
+                && !steps.iter().any(|s| s.starts_with("SCAN users"))
+        };
+        let mut fresh = Connection::open_in_memory().unwrap();
+        let tx = fresh.transaction().unwrap();
+        create_all(&tx).unwrap();
+        tx.commit().unwrap();
+        assert!(uses_index(&fresh));
+
+        let mut older = first_wording_store();
+        assert!(!uses_index(&older), "schema 1 alone scans");
+        tune_up(&mut older).unwrap();
+        assert!(uses_index(&older));
+        assert_eq!(
+            user_version(&older).unwrap(),
+            1,
+            "older bankdecks still open it"
+        );
+        let cookie_then = cookie(&older);
+        tune_up(&mut older).unwrap();
+        assert_eq!(cookie(&older), cookie_then, "a tuned store is left alone");
     }
 
     fn cookie(conn: &Connection) -> i64 {

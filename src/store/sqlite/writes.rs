@@ -19,6 +19,11 @@ use crate::store::{AuditDraft, ConnectionUpdate, NewConnection, SecretChange, St
 
 pub(crate) const SECRETS_TABLE: &str = "secrets";
 
+/// The user named `?1`, or one whose name differs from it only in case, the
+/// exact one first.
+pub(crate) const USER_NAMED_ANY_CASE: &str = "SELECT name FROM users \
+     WHERE name = ?1 COLLATE NOCASE ORDER BY name = ?1 DESC LIMIT 1";
+
 pub(crate) fn add_user(
     tx: &Transaction<'_>,
     db: &Path,
@@ -28,15 +33,9 @@ pub(crate) fn add_user(
 ) -> Result<User, StoreError> {
     // The name, or one that differs from it only in case ("Alice" beside
     // "alice"): a typo far more often than a second end user. The exact one
-    // first. A scan (the unique index is case-sensitive), but users are
-    // added one at a time.
+    // first. `users_name_nocase` answers it.
     let taken: Option<String> = tx
-        .query_row(
-            "SELECT name FROM users WHERE name = ?1 COLLATE NOCASE \
-             ORDER BY name = ?1 DESC LIMIT 1",
-            [name],
-            |r| r.get(0),
-        )
+        .query_row(USER_NAMED_ANY_CASE, [name], |r| r.get(0))
         .optional()
         .map_err(sql(db))?;
     match taken {
