@@ -121,6 +121,11 @@ pub enum Cmd {
         /// Only this connection.
         #[arg(long, value_name = "ID")]
         connection: Option<i64>,
+        /// Only the lines of the connections whose user, label, provider,
+        /// kind or state holds this text, in any case (the rows `status TEXT`
+        /// shows). Exit 2 if it keeps none.
+        #[arg(long, value_name = "TEXT", conflicts_with = "connection")]
+        matching: Option<String>,
         /// At most this many entries (1 or more).
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
         limit: u64,

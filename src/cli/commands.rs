@@ -673,14 +673,35 @@ pub fn check(
     Ok(ExitCode::from(1))
 }
 
-pub fn audit(ctx: &Context, json: bool, query: &crate::store::AuditQuery) -> Result<ExitCode> {
+pub fn audit(
+    ctx: &Context,
+    json: bool,
+    mut query: crate::store::AuditQuery,
+    matching: Option<&str>,
+) -> Result<ExitCode> {
+    let mut kept_by = String::new();
+    if let Some(filter) = matching {
+        let conns = ctx.store.connections().map_err(|e| eyre!("{e}"))?;
+        let kept = kept(
+            &conns,
+            Some(filter),
+            UnixTime::now(),
+            ctx.config.warn_secs(),
+        );
+        if let Some(none) = kept.none {
+            bail!("{none}");
+        }
+        query.among = Some(kept.conns.iter().map(|c| c.id).collect());
+        kept_by = kept.matching;
+    }
+    let query = &query;
     let entries = ctx.store.audit_query(query).map_err(|e| eyre!("{e}"))?;
     // A mistyped id is not a connection without history: say which it is.
     if let (Some(id), true) = (query.connection, entries.is_empty()) {
         stored(ctx, id)?;
     }
     if entries.is_empty() && !json {
-        tell!("{}", no_audit_lines(query));
+        tell!("{}", no_audit_lines(query, &kept_by));
     }
     if json {
         // The same objects as the archive's lines: `status --json` has the names.
@@ -707,13 +728,17 @@ pub fn audit(ctx: &Context, json: bool, query: &crate::store::AuditQuery) -> Res
 
 /// Why `audit` printed nothing, in the words of the query: an empty output
 /// alone does not say whether the filters or the log left nothing.
-fn no_audit_lines(query: &crate::store::AuditQuery) -> String {
-    if query.connection.is_none() && query.since.is_none() && !query.failed_only {
+fn no_audit_lines(query: &crate::store::AuditQuery, matching: &str) -> String {
+    if query.connection.is_none()
+        && query.among.is_none()
+        && query.since.is_none()
+        && !query.failed_only
+    {
         return "the audit log is empty".to_string();
     }
     let mut said = match query.failed_only {
-        true => "no failed operation".to_string(),
-        false => "no audit line".to_string(),
+        true => format!("no failed operation{matching}"),
+        false => format!("no audit line{matching}"),
     };
     if let Some(id) = query.connection {
         said.push_str(&format!(" for connection {id}"));

@@ -141,6 +141,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             action: None,
             json,
             connection,
+            matching,
             limit,
             since,
             failed,
@@ -150,11 +151,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .transpose()?;
             let query = crate::store::AuditQuery {
                 connection: connection.map(crate::domain::ConnectionId),
+                among: None,
                 since: since.map(|d| crate::domain::UnixTime::now().minus(d)),
                 failed_only: failed,
                 limit: usize::try_from(limit).unwrap_or(usize::MAX),
             };
-            commands::audit(&Context::open(&global, true)?, json, &query)
+            let ctx = Context::open(&global, true)?;
+            commands::audit(&ctx, json, query, matching.as_deref())
         }
         Cmd::Users { action } => {
             // Listing reads, as `status` does: it must not create a store

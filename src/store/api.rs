@@ -19,6 +19,8 @@ use super::error::StoreError;
 pub struct AuditQuery {
     /// Only this connection's lines.
     pub connection: Option<ConnectionId>,
+    /// Only the lines of these connections (a filter's rows).
+    pub among: Option<Vec<ConnectionId>>,
     /// Only lines written at or after this moment. The log is read newest
     /// first and the reading stops at the first older line, so a long log
     /// is not read whole for the last hour of it.

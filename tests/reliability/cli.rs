@@ -282,6 +282,35 @@ fn status_check_and_users_list_take_the_screens_filters() {
         err,
         "no user of 30 matches 'zz-nobody': the filter reads the name and email\n"
     );
+
+    // `audit --matching` keeps the lines of the rows `status` keeps.
+    let amira_rows = rows(&["status", "--json", "AMIRA"]);
+    let mut amira_ids: Vec<i64> = (amira_rows.iter())
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    amira_ids.sort_unstable();
+    let lines = rows(&["audit", "--json", "--limit", "1000", "--matching", "AMIRA"]);
+    let mut named: Vec<i64> = (lines.iter())
+        .map(|l| l["connection"].as_i64().unwrap())
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    assert_eq!(
+        named, amira_ids,
+        "one link line each at least, no other row's"
+    );
+    let (code, said, err) = check(&["audit", "--matching", "zz-nobody"]);
+    assert_eq!(code, Some(2), "{said}{err}");
+    assert!(
+        err.contains("no connection of 300 matches 'zz-nobody'"),
+        "{err}"
+    );
+    let (code, _, err) = check(&["audit", "--matching", "amira", "--failed", "--since", "1s"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.starts_with("no failed operation matching 'amira' since "),
+        "{err}"
+    );
 }
 
 /// Paths given relative to where bankdeck runs work as an operator expects

@@ -651,6 +651,31 @@ fn an_audit_query_reads_back_to_its_moment_and_keeps_only_what_it_asks_for() {
         })
         .unwrap();
     assert_eq!(one.len(), 1);
+    // Among a set of connections (a filter's rows): their lines only, the
+    // link's included; none for an empty set or a connection with no line.
+    assert_eq!(
+        read(AuditQuery {
+            among: Some(vec![ConnectionId(999), c]),
+            ..AuditQuery::default()
+        }),
+        ["line 4", "line 2", "line 0", "linked"]
+    );
+    assert_eq!(
+        read(AuditQuery {
+            among: Some(vec![c]),
+            since,
+            failed_only: true,
+            ..AuditQuery::default()
+        }),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        read(AuditQuery {
+            among: Some(Vec::new()),
+            ..AuditQuery::default()
+        }),
+        Vec::<String>::new()
+    );
 }
 
 /// The log is read newest first and stops at the first line older than

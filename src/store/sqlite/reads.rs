@@ -464,15 +464,29 @@ pub(crate) fn audit(
         Some(_) => "WHERE connection_id = ?1",
         None => "WHERE ?1 IS NULL",
     };
+    // The set as one JSON array parameter: one statement whatever its size.
+    let among = match q.among {
+        Some(_) => " AND connection_id IN (SELECT value FROM json_each(?2))",
+        None => " AND ?2 IS NULL",
+    };
+    let among_ids = (q.among.as_ref())
+        .map(|ids| serde_json::to_string(&ids.iter().map(|c| c.0).collect::<Vec<_>>()))
+        .transpose()
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
     // Without a moment to stop at, SQLite skips the lines that went well
     // itself, several times faster than handing each one over.
     let failed = match q.failed_only && q.since.is_none() {
         true => " AND ok = 0",
         false => "",
     };
-    let sql_text = format!("{} {filter}{failed} ORDER BY id DESC", rows::SELECT_AUDIT);
+    let sql_text = format!(
+        "{} {filter}{among}{failed} ORDER BY id DESC",
+        rows::SELECT_AUDIT
+    );
     let mut stmt = db_conn.prepare(&sql_text).map_err(sql(db))?;
-    let mut lines = stmt.query([q.connection.map(|c| c.0)]).map_err(sql(db))?;
+    let mut lines = stmt
+        .query(rusqlite::params![q.connection.map(|c| c.0), among_ids])
+        .map_err(sql(db))?;
     let mut kept = Vec::new();
     while kept.len() < q.limit {
         let Some(row) = lines.next().map_err(sql(db))? else {
