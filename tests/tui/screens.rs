@@ -337,6 +337,29 @@ fn a_long_value_in_a_form_leaves_its_error_in_sight() {
 }
 
 /// Short ids share the pane's one line.
+/// An exchanged Dapi token's session is its `tokenID`: the pane says it
+/// once, where it used to list the same id twice.
+#[test]
+fn a_session_that_is_the_token_id_is_said_once() {
+    let mut app = app();
+    let mut c = sample_connections().remove(1);
+    c.remote.session = c.remote.token_id.clone();
+    let token = c.remote.token_id.clone().unwrap();
+    app.update(
+        Msg::Worker(Event::Loaded {
+            id: RequestId(0),
+            users: users_for(&[c.clone()]),
+            audit_mark: 0,
+            connections: vec![c],
+        }),
+        NOW,
+    );
+    open_detail(&mut app, 2, None);
+    let text = text_at(&mut app, 100, 44, NOW);
+    assert_eq!(text.matches(token.as_str()).count(), 1, "{text}");
+    assert!(!text.contains("session"), "{text}");
+}
+
 #[test]
 fn short_remote_ids_share_a_line() {
     let mut app = app();
