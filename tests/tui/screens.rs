@@ -337,6 +337,20 @@ fn a_long_value_in_a_form_leaves_its_error_in_sight() {
 }
 
 /// Short ids share the pane's one line.
+/// A row that holds no secret (a delink erased them) offers nothing to
+/// reveal: its pane used to say "masked (v reveals them for 10 s)" over
+/// "no secrets held".
+#[test]
+fn a_row_without_secrets_offers_none_to_reveal() {
+    let mut app = app();
+    open_detail_with(&mut app, 8, |d| d.secrets = Default::default());
+    let text = text_at(&mut app, 100, 44, NOW);
+    assert!(text.contains("│tokens    "), "{text}");
+    assert!(text.contains("│  no secrets held"), "{text}");
+    assert!(!text.contains("reveals them"), "{text}");
+    assert!(!text.contains("v reveal tokens"), "the key bar: {text}");
+}
+
 /// `app` holding `c` alone, as a reload would leave it.
 fn load_only(app: &mut App, c: Connection) {
     app.update(

@@ -287,6 +287,12 @@ fn tokens(
     // The key by name, as the operator bound it: "reveal" alone sent them
     // to the help to find out how.
     let key = app.keymap.first_key(Action::Reveal);
+    // Nothing held (a delinked row's were erased): nothing masked to reveal.
+    if let Some(d) = detail.filter(|d| d.secrets.all().next().is_none()) {
+        let mut out = vec![Line::styled("tokens", theme.title())];
+        out.extend(secret_lines(d, reveal_left, theme));
+        return out;
+    }
     let heading = match (reveal_left, key) {
         (Some(s), Some(k)) => format!("tokens  REVEALED: masked again in {s} s ({k} masks now)"),
         (Some(s), None) => format!("tokens  REVEALED: masked again in {s} s"),

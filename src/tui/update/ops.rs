@@ -37,7 +37,8 @@ pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> 
 impl App {
     /// Whether the key bar offers `action` for the selected row: an
     /// operation only where its rule lets it start (no exchange on an OAuth
-    /// row), a cancel only where something runs. `None` for an action that
+    /// row), a cancel only where something runs, a reveal only where a
+    /// secret is held (as far as is known). `None` for an action that
     /// does not depend on the row. The keys still work either way, and say
     /// why they refuse.
     pub(crate) fn offers(&self, action: Action, now: UnixTime) -> Option<bool> {
@@ -51,6 +52,14 @@ impl App {
                     self.selected()
                         .is_some_and(|c| self.busy.contains_key(&c.id)),
                 );
+            }
+            // Until the row's secrets are read, offered: most rows hold some.
+            Action::Reveal => {
+                let selected = self.selected().map(|c| c.id);
+                let none_held = (self.detail.loaded.as_ref()).is_some_and(|(id, d)| {
+                    Some(*id) == selected && d.secrets.all().next().is_none()
+                });
+                return Some(!none_held);
             }
             _ => return None,
         };
