@@ -123,7 +123,7 @@ pub enum Cmd {
         connection: Option<i64>,
         /// Only the lines of the connections whose user, label, provider,
         /// kind or state holds this text, in any case (the rows `status TEXT`
-        /// shows). Exit 2 if it keeps none.
+        /// shows).
         #[arg(long, value_name = "TEXT", conflicts_with = "connection")]
         matching: Option<String>,
         /// At most this many entries (1 or more).

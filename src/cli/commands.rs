@@ -688,8 +688,13 @@ pub fn audit(
             UnixTime::now(),
             ctx.config.warn_secs(),
         );
+        // As `status` and `users list` do: nothing listed, and why.
         if let Some(none) = kept.none {
-            bail!("{none}");
+            tell!("{none}");
+            if json {
+                super::output::out_json(&[] as &[AuditEntry])?;
+            }
+            return Ok(ExitCode::SUCCESS);
         }
         query.among = Some(kept.conns.iter().map(|c| c.id).collect());
         kept_by = kept.matching;
