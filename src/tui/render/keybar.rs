@@ -76,10 +76,12 @@ const DETAIL_KEYS: [(Action, &str); 11] = [
     (Action::Quit, "quit"),
 ];
 
-const USERS_KEYS: [(Action, &str); 5] = [
+/// `a` adds for the selected user (the form opens with the name filled in).
+const USERS_KEYS: [(Action, &str); 6] = [
     (Action::Down, "down"),
     (Action::Filter, "find"),
     (Action::ToggleDetail, "show connections"),
+    (Action::Add, "add for this user"),
     (Action::ToggleUsers, "table"),
     (Action::Back, "back"),
 ];
