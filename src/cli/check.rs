@@ -5,7 +5,7 @@
 //! a refresh token (the user's consent) running out is not.
 
 use crate::config::Config;
-use crate::domain::{ConnState, Connection, Grant, StateKind, UnixTime, time::format_left};
+use crate::domain::{ConnState, Connection, StateKind, UnixTime, time::format_left};
 
 /// Why `conn` needs action within `within_secs`, if it does.
 pub fn reason(c: &Connection, cfg: &Config, now: UnixTime, within_secs: i64) -> Option<String> {
@@ -13,7 +13,7 @@ pub fn reason(c: &Connection, cfg: &Config, now: UnixTime, within_secs: i64) -> 
     let auto = cfg
         .provider(&c.provider)
         .is_some_and(|p| p.common.auto_refresh);
-    let renewable = c.grant == Grant::ClientCredentials || c.lifetimes.has_refresh;
+    let renewable = c.renewable();
     let soon = |t: UnixTime| now.secs_until(t) <= within_secs;
     match state.kind() {
         StateKind::CodePending => state.deadline().filter(|t| soon(*t)).map(|t| {

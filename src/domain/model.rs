@@ -313,6 +313,12 @@ impl Connection {
     pub fn name(&self) -> String {
         format!("{} / {}", self.user, self.label)
     }
+
+    /// Whether a new access token can be had without the end user: with the
+    /// refresh token held, or by running the client-credentials grant again.
+    pub fn renewable(&self) -> bool {
+        self.grant == Grant::ClientCredentials || self.lifetimes.has_refresh
+    }
 }
 
 #[cfg(test)]

@@ -16,9 +16,7 @@ use super::breaker::{Breakers, Change};
 use super::window::Windows;
 use super::{Event, NextTry, RequestId, Worker};
 use crate::config::{Family, ProviderConfig};
-use crate::domain::{
-    Connection, ConnectionId, ErrorKind, Grant, OpError, OpKind, ProviderKind, UnixTime,
-};
+use crate::domain::{Connection, ConnectionId, ErrorKind, OpError, OpKind, ProviderKind, UnixTime};
 
 /// Re-read the store at least this often, to see other processes' writes.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
@@ -80,8 +78,7 @@ impl Schedule {
             return None;
         }
         let exp = conn.lifetimes.access?.at()?;
-        let renewable = conn.grant == Grant::ClientCredentials || conn.lifetimes.has_refresh;
-        renewable.then(|| {
+        conn.renewable().then(|| {
             let m = self.margin(conn.lifetimes.access_lifetime_secs(), conn.id);
             (exp.plus_secs(-m), OpKind::Refresh)
         })

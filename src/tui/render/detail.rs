@@ -11,9 +11,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use serde_json::Value;
 
 use crate::domain::time::format_left;
-use crate::domain::{
-    Claims, ConnState, Connection, Grant, ProviderKind, Secret, StateKind, UnixTime,
-};
+use crate::domain::{Claims, ConnState, Connection, ProviderKind, Secret, StateKind, UnixTime};
 use crate::worker::{Detail, NextTry};
 
 use super::super::action::Action;
@@ -205,7 +203,7 @@ fn automatic(app: &App, c: &Connection, now: UnixTime, theme: Theme) -> Option<L
             (ProviderKind::Dapi, StateKind::CodePending) if !schedule.auto_exchange => "exchange",
             (ProviderKind::Dapi, _) => return None,
             (_, StateKind::Active | StateKind::Expiring | StateKind::Expired)
-                if !schedule.auto_refresh && refreshable_by_hand(c) =>
+                if !schedule.auto_refresh && c.renewable() =>
             {
                 "refresh"
             }
@@ -237,12 +235,6 @@ fn automatic(app: &App, c: &Connection, now: UnixTime, theme: Theme) -> Option<L
         _ => format!("{op} due now"),
     };
     Some(field("auto", text))
-}
-
-/// Whether the row could be refreshed by hand at all: with a refresh token,
-/// or as an app token (the grant is run again).
-fn refreshable_by_hand(c: &Connection) -> bool {
-    c.lifetimes.has_refresh || c.grant == Grant::ClientCredentials
 }
 
 /// The provider's ids for the connection, on one line when they fit. Real
