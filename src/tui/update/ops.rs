@@ -63,12 +63,26 @@ impl App {
             }
             _ => return None,
         };
-        Some(self.selected().is_some_and(|c| {
-            let state = ConnState::derive(c, now, self.warn_secs);
-            rule(c, &state, now).is_ok()
-                && self.configured(&c.provider)
-                && !self.busy.contains_key(&c.id)
-        }))
+        Some(
+            self.selected()
+                .is_some_and(|c| refusal(self, c, now, rule).is_none()),
+        )
+    }
+}
+
+/// Why an operation under `rule` may not start on `c` now, if it may not:
+/// the rule's own reason, a provider the configuration lacks, or one
+/// already running on the row.
+fn refusal(app: &App, c: &Connection, now: UnixTime, rule: Rule) -> Option<String> {
+    let state = ConnState::derive(c, now, app.warn_secs);
+    match rule(c, &state, now) {
+        Err(why) => Some(why),
+        Ok(()) if !app.configured(&c.provider) => Some(not_configured(
+            &c.provider,
+            app.providers.iter().map(|(name, _)| name.as_str()),
+        )),
+        Ok(()) if app.busy.contains_key(&c.id) => Some("an operation is already running".into()),
+        Ok(()) => None,
     }
 }
 
@@ -79,17 +93,7 @@ fn checked(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Option<Conne
         return None;
     };
     let (id, name) = (c.id, c.name());
-    let state = ConnState::derive(c, now, app.warn_secs);
-    let refusal = match rule(c, &state, now) {
-        Err(why) => Some(why),
-        Ok(()) if !app.configured(&c.provider) => Some(not_configured(
-            &c.provider,
-            app.providers.iter().map(|(name, _)| name.as_str()),
-        )),
-        Ok(()) if app.busy.contains_key(&id) => Some("an operation is already running".into()),
-        Ok(()) => None,
-    };
-    match refusal {
+    match refusal(app, c, now, rule) {
         Some(why) => {
             app.note(now, Level::Warn, format!("{op} refused for {name}: {why}"));
             None
