@@ -368,6 +368,11 @@ impl Secrets {
         .into_iter()
         .flatten()
     }
+
+    /// Whether no secret is held (a delink erases them all).
+    pub fn none_held(&self) -> bool {
+        self.all().next().is_none()
+    }
 }
 
 /// One line of the append-only audit log.

@@ -280,7 +280,7 @@ fn tokens(
     // to the help to find out how.
     let key = app.keymap.first_key(Action::Reveal);
     // Nothing held (a delinked row's were erased): nothing masked to reveal.
-    if let Some(d) = detail.filter(|d| d.secrets.all().next().is_none()) {
+    if let Some(d) = detail.filter(|d| d.secrets.none_held()) {
         let mut out = vec![Line::styled("tokens", theme.title())];
         out.extend(secret_lines(d, reveal_left, theme));
         return out;

@@ -56,9 +56,8 @@ impl App {
             // Until the row's secrets are read, offered: most rows hold some.
             Action::Reveal => {
                 let selected = self.selected().map(|c| c.id);
-                let none_held = (self.detail.loaded.as_ref()).is_some_and(|(id, d)| {
-                    Some(*id) == selected && d.secrets.all().next().is_none()
-                });
+                let none_held = (self.detail.loaded.as_ref())
+                    .is_some_and(|(id, d)| Some(*id) == selected && d.secrets.none_held());
                 return Some(!none_held);
             }
             _ => return None,
