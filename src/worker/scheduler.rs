@@ -120,7 +120,9 @@ pub fn plan(
 /// [`plan`] one connection at a time, so a pass over 100 000 need not hold
 /// them all; due work is queued per provider.
 struct Planner<'a> {
-    providers: &'a HashMap<String, ProviderConfig>,
+    /// Each provider's schedule, read from its configuration once a pass
+    /// rather than once a connection.
+    schedules: HashMap<&'a str, Schedule>,
     backoff: &'a Backoff,
     busy: &'a HashSet<ConnectionId>,
     now: UnixTime,
@@ -135,8 +137,11 @@ impl<'a> Planner<'a> {
         busy: &'a HashSet<ConnectionId>,
         now: UnixTime,
     ) -> Self {
+        let schedules = (providers.iter())
+            .map(|(name, cfg)| (name.as_str(), Schedule::of(cfg)))
+            .collect();
         Self {
-            providers,
+            schedules,
             backoff,
             busy,
             now,
@@ -146,10 +151,10 @@ impl<'a> Planner<'a> {
     }
 
     fn add(&mut self, c: &Connection) {
-        let Some(cfg) = self.providers.get(&c.provider) else {
+        let Some(schedule) = self.schedules.get(c.provider.as_str()) else {
             return;
         };
-        let Some((mut at, op)) = due_at(c, cfg) else {
+        let Some((mut at, op)) = schedule.due_at(c) else {
             return;
         };
         if let Some((_, retry)) = self.backoff.get(&c.id) {
