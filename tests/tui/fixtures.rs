@@ -319,3 +319,8 @@ pub fn load_detail_id(cmd: &Command, conn: i64) -> RequestId {
 }
 
 pub const CONNECT_PAYLOAD: &str = r#"{"success":true,"accessCode":"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjE3MDAwMDAzMDB9.c2lnbmF0dXJlLXZhbHVl","connectionID":"2c72a336a7c09fd905f9adf3dc5ff976d58eeb20","userSecret":"Cqr4D4Ia2V6XUsvSDNdCyVoLkkFv","userID":"u-77","tokenID":"t-77"}"#;
+
+/// [`CONNECT_PAYLOAD`] with its access code's `exp` ten minutes before NOW.
+pub fn expired_connect_payload() -> String {
+    CONNECT_PAYLOAD.replace("eyJleHAiOjE3MDAwMDAzMDB9", "eyJleHAiOjE2OTk5OTk0MDB9")
+}

@@ -299,7 +299,7 @@ fn a_payload_pasted_with_another_provider_chosen_is_not_dropped() {
 #[test]
 fn a_payload_whose_code_has_expired_is_refused_in_the_form() {
     // The code's `exp` is ten minutes before NOW.
-    let expired = CONNECT_PAYLOAD.replace("eyJleHAiOjE3MDAwMDAzMDB9", "eyJleHAiOjE2OTk5OTk0MDB9");
+    let expired = expired_connect_payload();
     let mut app = app();
     app.update(key('a'), NOW);
     app.update(code(KeyCode::Tab), NOW);

@@ -531,7 +531,7 @@ fn add_form_with_an_expired_code() {
     app.update(key('a'), NOW);
     app.update(code(KeyCode::Tab), NOW);
     type_text(&mut app, "zoe");
-    let expired = CONNECT_PAYLOAD.replace("eyJleHAiOjE3MDAwMDAzMDB9", "eyJleHAiOjE2OTk5OTk0MDB9");
+    let expired = expired_connect_payload();
     app.update(Msg::Paste(expired), NOW);
     assert_snapshot!(screen(&mut app, 100, 24).backend());
 }
