@@ -454,6 +454,47 @@ fn help_lists_every_binding_including_overrides() {
     assert_snapshot!(screen(&mut app, 100, 40).backend());
 }
 
+/// On a short screen the help is cut off: the title says so, `j`/`k`
+/// scroll it no further than its last line (one `k` after many `j`s moves
+/// at once), and `G`/`g` go to either end.
+#[test]
+fn a_cut_off_help_scrolls_to_its_last_line_and_back() {
+    let mut app = app();
+    app.update(key('?'), NOW);
+    let text = |app: &mut App| text_at(app, 80, 24, NOW);
+    let top = text(&mut app);
+    assert!(top.contains("more below: j"), "{top}");
+    assert!(!top.contains("Mouse: click"), "cut off: {top}");
+    for _ in 0..100 {
+        app.update(key('j'), NOW);
+    }
+    let bottom = text(&mut app);
+    assert!(bottom.contains("Mouse: click"), "{bottom}");
+    assert!(bottom.contains("end, k back"), "{bottom}");
+    app.update(key('k'), NOW);
+    let one_up = text(&mut app);
+    assert!(!one_up.contains("Mouse: click"), "one k moves at once");
+    assert!(one_up.contains("j/k scroll"), "{one_up}");
+    app.update(key('g'), NOW);
+    assert_eq!(text(&mut app), top);
+    app.update(key('G'), NOW);
+    assert_eq!(text(&mut app), bottom);
+    let wheel = |kind| mouse(kind, 40, 10);
+    app.update(wheel(crossterm::event::MouseEventKind::ScrollUp), NOW);
+    assert!(
+        text(&mut app).contains("j/k scroll"),
+        "the wheel scrolls it"
+    );
+    for _ in 0..20 {
+        app.update(wheel(crossterm::event::MouseEventKind::ScrollDown), NOW);
+    }
+    assert_eq!(text(&mut app), bottom, "and stops at its end");
+    assert!(
+        !text_at(&mut app, 120, 60, NOW).contains("more below"),
+        "a tall screen shows it whole"
+    );
+}
+
 #[test]
 fn delink_dialog_with_a_wrong_name() {
     let mut app = app();

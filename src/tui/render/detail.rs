@@ -18,7 +18,7 @@ use super::super::action::Action;
 use super::super::app::App;
 use super::super::update::REVEAL_SECS;
 use super::theme::Theme;
-use super::{gauges, scope_grid};
+use super::{gauges, scope_grid, scroll_hint};
 
 /// Claims worth a line, in reading order; the rest stay in the token.
 const CLAIMS: [&str; 10] = [
@@ -48,20 +48,13 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
         theme.title(),
     )];
     // Said where it is cut, since nothing else shows there is more.
-    if most > 0 {
-        let keys = |a| {
-            app.keymap
-                .first_key(a)
-                .map_or(String::new(), |k| k.to_string())
-        };
-        let (down, up) = (keys(Action::DetailDown), keys(Action::DetailUp));
-        let hint = match (scroll > 0, scroll < most) {
-            (false, _) => format!("· more below: {down} "),
-            (true, true) => format!("· {down}/{up} scroll "),
-            (true, false) => format!("· end, {up} back "),
-        };
-        title.push(Span::styled(hint, theme.dim()));
-    }
+    title.extend(scroll_hint(
+        app,
+        (Action::DetailDown, Action::DetailUp),
+        scroll,
+        most,
+        theme,
+    ));
     frame.render_widget(Block::bordered().title(Line::from(title)), area);
     gauges::render(frame, pane.gauges, &pane.countdowns, theme);
     frame.render_widget(pane.text.scroll((scroll, 0)), pane.text_area);

@@ -6,11 +6,47 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
+use super::super::action::Action;
 use super::super::app::App;
-use super::popup;
 use super::theme::Theme;
+use super::{popup, scroll_hint};
 
 pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, scroll: u16, theme: Theme) {
+    let lines = lines(app, theme);
+    let (rect, most) = placed(&lines, area);
+    let scroll = scroll.min(most);
+    let mut title = vec![Span::styled(" help: every key ", theme.title())];
+    // A short screen cuts the list with nothing else to show there is more.
+    title.extend(scroll_hint(
+        app,
+        (Action::Down, Action::Up),
+        scroll,
+        most,
+        theme,
+    ));
+    let text = Paragraph::new(lines)
+        .block(Block::bordered().title(Line::from(title)))
+        .scroll((scroll, 0));
+    frame.render_widget(Clear, rect);
+    frame.render_widget(text, rect);
+}
+
+/// How far the help can scroll on a screen of `area`: `update` keeps the
+/// scroll within it, so one press back always moves.
+pub(crate) fn max_scroll(app: &App, area: Rect) -> u16 {
+    placed(&lines(app, Theme::new(true)), area).1
+}
+
+/// The overlay's box on `area` and how many of `lines` fall below it.
+fn placed(lines: &[Line], area: Rect) -> (Rect, u16) {
+    let height = u16::try_from(lines.len())
+        .unwrap_or(u16::MAX)
+        .saturating_add(2);
+    let rect = popup(area, 84, height);
+    (rect, height.saturating_sub(rect.height))
+}
+
+fn lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
     let mut lines: Vec<Line> = app
         .keymap
         .bindings()
@@ -34,15 +70,5 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, scroll: u16, them
         "Mouse: click selects a row, the wheel scrolls. Override keys in [keys].",
         theme.dim(),
     ));
-    let height = u16::try_from(lines.len())
-        .unwrap_or(u16::MAX)
-        .saturating_add(2);
-    let rect = popup(area, 84, height);
-    let block = Block::bordered().title(Span::styled(" help: every key ", theme.title()));
-    let max_scroll = height.saturating_sub(rect.height);
-    let text = Paragraph::new(lines)
-        .block(block)
-        .scroll((scroll.min(max_scroll), 0));
-    frame.render_widget(Clear, rect);
-    frame.render_widget(text, rect);
+    lines
 }

@@ -14,6 +14,7 @@ mod header;
 pub(crate) use activity::activity_rows;
 pub(crate) use detail::max_scroll as detail_max_scroll;
 pub(crate) use header::height as header_height;
+pub(crate) use help::max_scroll as help_max_scroll;
 mod help;
 mod keybar;
 mod rows;
@@ -27,10 +28,12 @@ mod tests;
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Flex, Layout, Rect};
+use ratatui::text::Span;
 use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::domain::UnixTime;
 
+use super::action::Action;
 use super::app::App;
 use super::forms::Mode;
 use super::layout::{self, MIN_HEIGHT, MIN_WIDTH};
@@ -116,6 +119,32 @@ pub(crate) fn wrapped_rows(lines: &[ratatui::text::Line<'static>], width: u16) -
     Paragraph::new(lines.to_vec())
         .wrap(Wrap { trim: false })
         .line_count(width.max(1))
+}
+
+/// The title's note of a pane cut short (`most` lines below its top),
+/// naming the keys that scroll it.
+fn scroll_hint(
+    app: &App,
+    (down, up): (Action, Action),
+    scroll: u16,
+    most: u16,
+    theme: Theme,
+) -> Option<Span<'static>> {
+    if most == 0 {
+        return None;
+    }
+    let key = |a| {
+        app.keymap
+            .first_key(a)
+            .map_or(String::new(), |k| k.to_string())
+    };
+    let (down, up) = (key(down), key(up));
+    let hint = match (scroll > 0, scroll < most) {
+        (false, _) => format!("· more below: {down} "),
+        (true, true) => format!("· {down}/{up} scroll "),
+        (true, false) => format!("· end, {up} back "),
+    };
+    Some(Span::styled(hint, theme.dim()))
 }
 
 pub(crate) fn popup(area: Rect, w: u16, h: u16) -> Rect {

@@ -5,6 +5,7 @@
 //! mean anything else there, so typing `r` in the filter never refreshes.
 
 use crossterm::event::{KeyEvent, KeyEventKind};
+use ratatui::layout::Rect;
 
 use crate::domain::{ConnectionId, UnixTime};
 use crate::worker::Command;
@@ -146,18 +147,34 @@ fn go_to(app: &mut App, id: &str, now: UnixTime) -> Option<Vec<Command>> {
 }
 
 fn help_key(app: &mut App, key: &KeyEvent) -> Vec<Command> {
-    let Mode::Help { scroll } = &mut app.mode else {
-        return Vec::new();
-    };
-    match app.keymap.action_for(key) {
-        Some(Action::Down) => *scroll = scroll.saturating_add(1),
-        Some(Action::Up) => *scroll = scroll.saturating_sub(1),
-        Some(Action::PageDown | Action::HalfPageDown) => *scroll = scroll.saturating_add(10),
-        Some(Action::PageUp | Action::HalfPageUp) => *scroll = scroll.saturating_sub(10),
-        Some(Action::Top) => *scroll = 0,
-        Some(Action::Back | Action::Help | Action::Quit) => app.mode = Mode::Normal,
+    let by = match app.keymap.action_for(key) {
+        Some(Action::Down) => 1,
+        Some(Action::Up) => -1,
+        Some(Action::PageDown | Action::HalfPageDown) => 10,
+        Some(Action::PageUp | Action::HalfPageUp) => -10,
+        Some(Action::Top) => i64::MIN,
+        Some(Action::Bottom) => i64::MAX,
+        Some(Action::Back | Action::Help | Action::Quit) => {
+            app.mode = Mode::Normal;
+            app.dirty = true;
+            return Vec::new();
+        }
         _ => return Vec::new(),
-    }
-    app.dirty = true;
+    };
+    scroll_help(app, by);
     Vec::new()
+}
+
+/// Scrolls the help `by` lines, kept within what the screen shows, so one
+/// press back always moves.
+pub(super) fn scroll_help(app: &mut App, by: i64) {
+    let (w, h) = app.size;
+    let most = super::super::render::help_max_scroll(app, Rect::new(0, 0, w, h));
+    if let Mode::Help { scroll } = &mut app.mode {
+        let to = i64::from(*scroll)
+            .saturating_add(by)
+            .clamp(0, i64::from(most));
+        *scroll = u16::try_from(to).unwrap_or(0);
+        app.dirty = true;
+    }
 }

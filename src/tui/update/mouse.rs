@@ -1,7 +1,8 @@
 //! The mouse: a click selects the row under it, the wheel moves the
 //! selection, or scrolls the detail or activity pane when it is over it.
 //!
-//! Dialogs own the screen while open, so the mouse does nothing under them.
+//! Dialogs own the screen while open, so the mouse does nothing under them;
+//! over the help the wheel scrolls it.
 
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::Position;
@@ -12,12 +13,20 @@ use crate::worker::Command;
 use super::super::app::App;
 use super::super::forms::Mode;
 use super::super::layout;
-use super::{activity, detail, nav};
+use super::{activity, detail, keys, nav};
 
 /// Rows one wheel notch moves.
 const WHEEL_ROWS: i64 = 3;
 
 pub(super) fn on_mouse(app: &mut App, m: MouseEvent, now: UnixTime) -> Vec<Command> {
+    if matches!(app.mode, Mode::Help { .. }) {
+        match m.kind {
+            MouseEventKind::ScrollDown => keys::scroll_help(app, WHEEL_ROWS),
+            MouseEventKind::ScrollUp => keys::scroll_help(app, -WHEEL_ROWS),
+            _ => {}
+        }
+        return Vec::new();
+    }
     if app.mode != Mode::Normal {
         return Vec::new();
     }
