@@ -174,7 +174,7 @@ impl Action {
         match self {
             Action::Quit => ("quit", "quit (asks when operations are in flight)"),
             Action::Help => ("help", "this help"),
-            Action::Back => ("back", "close overlay, clear filter or user, leave view"),
+            Action::Back => ("back", "close overlay; clear filter, user or view"),
             Action::Up => ("up", "previous row"),
             Action::Down => ("down", "next row"),
             Action::Top => ("top", "first row"),
@@ -201,10 +201,7 @@ impl Action {
             Action::ToggleUsers => ("toggle_users", "users view (Enter shows one user's rows)"),
             Action::CancelOp => ("cancel_op", "cancel the selected row's operation"),
             Action::Reload => ("reload", "reload everything from the store"),
-            Action::Command => (
-                "command",
-                "by name, word or id: :refresh 42, :sort, :42, :q",
-            ),
+            Action::Command => ("command", "by name, word or id: :refresh 42, :sort, :42"),
         }
     }
 }

@@ -456,7 +456,7 @@ fn help_lists_every_binding_including_overrides() {
 
 /// On a short screen the help is cut off: the title says so, `j`/`k`
 /// scroll it no further than its last line (one `k` after many `j`s moves
-/// at once), and `G`/`g` go to either end.
+/// at once), and `G`/`g` go to either end. Every line fits 80 columns.
 #[test]
 fn a_cut_off_help_scrolls_to_its_last_line_and_back() {
     let mut app = app();
@@ -489,6 +489,14 @@ fn a_cut_off_help_scrolls_to_its_last_line_and_back() {
         app.update(wheel(crossterm::event::MouseEventKind::ScrollDown), NOW);
     }
     assert_eq!(text(&mut app), bottom, "and stops at its end");
+    let whole = format!("{top}{bottom}");
+    for action in bankdeck::tui::Action::ALL {
+        assert!(
+            whole.contains(action.describe()),
+            "{:?}'s line is cut at 80 columns: {whole}",
+            action
+        );
+    }
     assert!(
         !text_at(&mut app, 120, 60, NOW).contains("more below"),
         "a tall screen shows it whole"
