@@ -106,6 +106,31 @@ async fn dapi_reused_code_says_link_again_and_is_not_retried() {
     assert_eq!(env.sandbox.request_count("dapi.exchange"), 2);
 }
 
+/// An exchange whose answer is lost may have spent the code: said at once,
+/// with the code kept (the request may never have arrived), and the next
+/// try's refusal ends it as any spent code.
+#[tokio::test]
+async fn a_lost_exchange_says_the_code_may_be_spent() {
+    let env = Env::start().await;
+    let c = env.dapi("amira").await;
+    env.sandbox
+        .set_faults(vec![fault("dapi.exchange", FaultKind::Lose)]);
+    let e = env.op(OpKind::Exchange, c.id).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Lost);
+    assert!(
+        e.message.ends_with(
+            "; the provider may have spent the access code: \
+             if the next exchange is refused, the user must link again"
+        ),
+        "{e}"
+    );
+    assert!(env.secrets(c.id).access_code.is_some(), "the code is kept");
+    env.sandbox.set_faults(Vec::new());
+    let e = env.op(OpKind::Exchange, c.id).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::CodeInvalid, "{e}");
+    assert!(env.secrets(c.id).access_code.is_none());
+}
+
 /// A sandbox whose access codes live 300 s, as seed 002's sample does.
 async fn five_minute_codes() -> Env {
     Env::start_with(
@@ -377,7 +402,7 @@ async fn server_errors_keep_every_token() {
         (FaultKind::Status(500), ErrorKind::Server),
         (FaultKind::Html, ErrorKind::Protocol),
         (FaultKind::MalformedJson, ErrorKind::Protocol),
-        (FaultKind::Reset, ErrorKind::Network),
+        (FaultKind::Reset, ErrorKind::Lost),
     ] {
         env.sandbox
             .set_faults(vec![fault("oidc.token", kind.clone())]);
@@ -409,8 +434,21 @@ async fn a_lost_rotation_ends_in_reconsent_without_a_loop() {
     env.sandbox
         .set_faults(vec![fault("oidc.token", FaultKind::Lose)]);
     let e = env.op(OpKind::Refresh, c.id).await.unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Network);
+    assert_eq!(e.kind, ErrorKind::Lost);
     assert_eq!(env.secrets(c.id), before, "nothing learnt, nothing changed");
+    // Said at once, while the token is still held, so that the rejection
+    // to come is no surprise.
+    assert!(
+        e.message.ends_with(
+            "; the provider may have spent the refresh token the store still holds: \
+             if the next refresh is rejected, the user must consent again"
+        ),
+        "{e}"
+    );
+    assert_eq!(
+        env.conn(c.id).flags.last_error.as_deref(),
+        Some(e.message.as_str())
+    );
     // The server rotated; our token is now a replay: the family is revoked.
     let e = env.op(OpKind::Refresh, c.id).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::ReauthRequired);

@@ -11,8 +11,11 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
-    /// Refused, reset, DNS: the request may not have arrived. Tokens are kept.
+    /// Refused, DNS, no route: the request never arrived. Tokens are kept.
     Network,
+    /// The connection broke after the request went out (reset, closed
+    /// early): the provider may have acted on it. Tokens are kept.
+    Lost,
     /// The deadline fired. Tokens are kept.
     Timeout,
     /// 429 or 503; `retry_after` says when to try again if the server said.
@@ -52,7 +55,11 @@ impl ErrorKind {
     pub fn is_transient(self) -> bool {
         matches!(
             self,
-            ErrorKind::Network | ErrorKind::Timeout | ErrorKind::RateLimited | ErrorKind::Server
+            ErrorKind::Network
+                | ErrorKind::Lost
+                | ErrorKind::Timeout
+                | ErrorKind::RateLimited
+                | ErrorKind::Server
         )
     }
 }
@@ -72,6 +79,13 @@ impl OpError {
             message: message.into(),
             retry_after: None,
         }
+    }
+
+    /// Whether the request may have reached the provider and been acted on
+    /// though no answer came: a rotated refresh token or a spent code may
+    /// be in the lost answer.
+    pub fn may_have_acted(&self) -> bool {
+        matches!(self.kind, ErrorKind::Lost | ErrorKind::Timeout)
     }
 
     pub fn not_allowed(message: impl Into<String>) -> Self {

@@ -266,7 +266,7 @@ async fn read_capped(
     let mut body = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(|e| {
         let mut f = transport_failure(&e, &host, deadline);
-        if f.error.kind == ErrorKind::Network {
+        if f.error.kind == ErrorKind::Lost {
             f.error.message = format!("connection reset while reading the response from {host}");
         }
         f

@@ -28,18 +28,11 @@ impl Failure {
 
 /// Maps a reqwest error. Refused connections and DNS failures are not
 /// retried (nothing listens there; trying again in 200 ms will not change
-/// that), resets are; a timeout already used the whole deadline.
+/// that), resets are; a timeout already used the whole deadline. A failure
+/// before the connection stood (a connect timeout among them) is `Network`:
+/// the request never left; after it, `Lost` or `Timeout`: it may have.
 pub fn transport_failure(e: &reqwest::Error, host: &str, deadline: Duration) -> Failure {
     let chain = causes(e);
-    if e.is_timeout() || chain.iter().any(|c| c.contains("timed out")) {
-        return Failure::fatal(OpError::new(
-            ErrorKind::Timeout,
-            format!(
-                "{host} did not answer in full within {}s (timeout)",
-                deadline.as_secs_f32()
-            ),
-        ));
-    }
     if let Some(tls) = tls_problem(&chain) {
         return Failure::fatal(OpError::new(
             ErrorKind::Config,
@@ -59,9 +52,18 @@ pub fn transport_failure(e: &reqwest::Error, host: &str, deadline: Duration) -> 
             format!("cannot connect to {host}: {cause}"),
         ));
     }
+    if e.is_timeout() || chain.iter().any(|c| c.contains("timed out")) {
+        return Failure::fatal(OpError::new(
+            ErrorKind::Timeout,
+            format!(
+                "{host} did not answer in full within {}s (timeout)",
+                deadline.as_secs_f32()
+            ),
+        ));
+    }
     Failure {
         error: OpError::new(
-            ErrorKind::Network,
+            ErrorKind::Lost,
             format!("connection to {host} failed: {cause}"),
         ),
         retry: true,

@@ -43,6 +43,11 @@ pub(crate) enum AtStake<'a> {
     },
 }
 
+/// What a refresh whose answer never reached the store may have cost: the
+/// provider may have rotated the token in it.
+pub(super) const REFRESH_TOKEN_MAY_BE_SPENT: &str = "the provider may have spent the refresh token the store still holds: \
+     if the next refresh is rejected, the user must consent again";
+
 impl AtStake<'_> {
     /// What it costs when the provider's answer is never written.
     fn cost(self) -> &'static str {
@@ -54,10 +59,7 @@ impl AtStake<'_> {
             AtStake::Outcome(op, _) | AtStake::Grant { op, .. } => op,
         };
         match op {
-            OpKind::Refresh => {
-                "the provider may have spent the refresh token the store still holds: \
-                 if the next refresh is rejected, the user must consent again"
-            }
+            OpKind::Refresh => REFRESH_TOKEN_MAY_BE_SPENT,
             OpKind::Exchange => "the access code is spent: the user must link again",
             OpKind::Logout => "the provider has logged it out, but the store still shows it in",
             OpKind::Delink => "the provider has delinked it, but the store still shows it linked",

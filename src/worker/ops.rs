@@ -268,7 +268,13 @@ impl Worker {
                 .await
             }
             Err(e) if e.kind == ErrorKind::CodeInvalid => self.code_dead(conn, e, turn).await,
-            Err(e) => self.fail(&conn, OpKind::Exchange, e, turn).await,
+            Err(e) => {
+                let e = unanswered(
+                    e,
+                    "the provider may have spent the access code: if the next exchange is refused, the user must link again",
+                );
+                self.fail(&conn, OpKind::Exchange, e, turn).await
+            }
         }
     }
 
@@ -339,7 +345,14 @@ impl Worker {
                 )
                 .await
             }
-            Err(e) => self.fail(&conn, OpKind::Refresh, e, turn).await,
+            // A client-credentials token is had again by asking.
+            Err(e) if conn.grant == Grant::ClientCredentials => {
+                self.fail(&conn, OpKind::Refresh, e, turn).await
+            }
+            Err(e) => {
+                let e = unanswered(e, super::keep::REFRESH_TOKEN_MAY_BE_SPENT);
+                self.fail(&conn, OpKind::Refresh, e, turn).await
+            }
         }
     }
 
@@ -619,6 +632,16 @@ fn refreshable(conn: &Connection) -> Result<(), OpError> {
         ));
     }
     Ok(())
+}
+
+/// A failure whose request may have reached the provider, told with what
+/// that may have cost (`cost`), so a rejection on the next try is no
+/// surprise. The operator hears of it now, when the tokens are still held.
+fn unanswered(mut e: OpError, cost: &str) -> OpError {
+    if e.may_have_acted() {
+        e.message = format!("{}; {cost}", e.message);
+    }
+    e
 }
 
 #[cfg(test)]
