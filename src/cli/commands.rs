@@ -61,17 +61,9 @@ pub fn config_check(cfg: &Config, _cmd: &ConfigCmd) -> Result<ExitCode> {
             missing += usize::from(!r.is_set());
             say!("  {key:<15} {r} {state}")?;
         }
-        let c = &p.common;
-        say!(
-            "  timeout {} · auto_refresh {} · max_in_flight {}{}",
-            humantime::format_duration(c.timeout),
-            c.auto_refresh,
-            c.max_in_flight,
-            c.ca_file
-                .as_ref()
-                .map(|f| format!(" · ca_file {}", f.display()))
-                .unwrap_or_default()
-        )?;
+        for line in settings(p) {
+            say!("  {line}")?;
+        }
     }
     // The screen reports these in its activity pane and goes on without
     // them; a check of the file should not be the one place that is silent.
@@ -111,14 +103,76 @@ fn endpoints(f: &Family) -> Vec<(&'static str, String)> {
         ],
         Family::Oidc(o) => vec![
             ("issuer", s(&o.issuer)),
+            ("authorize_url", s(&o.authorize_url)),
             ("token_url", s(&o.token_url)),
+            ("revocation_url", s(&o.revocation_url)),
             ("logout_url", s(&o.logout_url)),
+            ("userinfo_url", s(&o.userinfo_url)),
             ("client_id", Some(o.client.id.clone())),
         ],
     };
     list.into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
         .collect()
+}
+
+/// What the provider is asked for and how it is worked, after its secrets:
+/// a wrong scope or client auth is behind many a refused login, and the
+/// defaults a key falls back to are not in the file to be read.
+fn settings(p: &crate::config::ProviderConfig) -> Vec<String> {
+    let mut lines = Vec::new();
+    let client = match &p.family {
+        Family::Dapi(d) => {
+            lines.push(format!(
+                "{:<15} {} when the code is not a JWT with exp",
+                "access_code_ttl",
+                humantime::format_duration(d.access_code_ttl)
+            ));
+            None
+        }
+        Family::OAuth2(o) => Some(&o.client),
+        Family::Oidc(o) => Some(&o.client),
+    };
+    if let Some(client) = client {
+        let scopes = if client.scopes.is_empty() {
+            "none asked: the provider's default".to_owned()
+        } else {
+            client.scopes.join(" ")
+        };
+        lines.push(format!("{:<15} {scopes}", "scopes"));
+        let auth = match (&client.secret, client.auth) {
+            (None, _) => "none: a public client (no client_secret)",
+            (_, crate::config::ClientAuth::Basic) => "basic (client_secret_basic)",
+            (_, crate::config::ClientAuth::Post) => "post (client_secret_post)",
+        };
+        lines.push(format!("{:<15} {auth}", "client_auth"));
+        if let Some(port) = client.redirect_port {
+            lines.push(format!("{:<15} {port}", "redirect_port"));
+        }
+    }
+    let c = &p.common;
+    let renewal = match (&p.family, c.refresh_margin) {
+        (Family::Dapi(_), _) => format!("auto_exchange {}", c.auto_exchange),
+        (_, Some(m)) => format!(
+            "auto_refresh {} · refresh_margin {}",
+            c.auto_refresh,
+            humantime::format_duration(m)
+        ),
+        (_, None) => format!(
+            "auto_refresh {} · refresh_margin max(30s, 10% of the token's lifetime)",
+            c.auto_refresh
+        ),
+    };
+    lines.push(format!(
+        "timeout {} (connect {}) · {renewal} · max_in_flight {}",
+        humantime::format_duration(c.timeout),
+        humantime::format_duration(c.connect_timeout),
+        c.max_in_flight,
+    ));
+    if let Some(f) = &c.ca_file {
+        lines.push(format!("{:<15} {}", "ca_file", f.display()));
+    }
+    lines
 }
 
 pub async fn users(ctx: &Context, cmd: UsersCmd, readonly: bool) -> Result<ExitCode> {

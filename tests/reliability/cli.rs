@@ -1427,6 +1427,70 @@ fn an_empty_listing_says_why() {
     }
 }
 
+/// `config check` shows what each provider is asked for and how it is
+/// worked, the defaults a key falls back to included: the scopes, the
+/// client's authentication, the timeouts and the automatic work.
+#[test]
+fn config_check_shows_the_scopes_and_how_each_provider_is_worked() {
+    let (dir, config) = config_with(
+        "[providers.bank]\nkind = \"oauth2\"\ntoken_url = \"https://bank.example/token\"\n\
+         client_id = \"c\"\nclient_secret = \"env:BANKDECK_TEST_CS\"\nclient_auth = \"post\"\n\
+         scopes = \"accounts payments\"\nredirect_port = 8765\nrefresh_margin = \"90s\"\n\
+         auto_refresh = true\n\
+         [providers.ev]\nkind = \"oidc\"\nissuer = \"https://id.example/realms/r\"\n\
+         client_id = \"public\"\n\
+         [providers.dapi]\nkind = \"dapi\"\nbase_url = \"https://api.dapi.example\"\n\
+         app_secret = \"env:BANKDECK_TEST_CS\"\nauto_exchange = true\ntimeout = \"7s\"\n",
+    );
+    let out = command(dir.path(), &config, &["config", "check"])
+        .env("BANKDECK_TEST_CS", "cs-value")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    let provider = |name: &str| {
+        said.split("provider ")
+            .find(|p| p.starts_with(&format!("{name} (")))
+            .unwrap_or_else(|| panic!("no {name} in {said}"))
+            .to_owned()
+    };
+    let expected: [(&str, &[&str]); 3] = [
+        (
+            "bank",
+            &[
+                "  scopes          accounts payments\n",
+                "  client_auth     post (client_secret_post)\n",
+                "  redirect_port   8765\n",
+                "  timeout 15s (connect 5s) · auto_refresh true · refresh_margin 1m 30s · max_in_flight 8\n",
+            ],
+        ),
+        (
+            "ev",
+            &[
+                "  scopes          none asked: the provider's default\n",
+                "  client_auth     none: a public client (no client_secret)\n",
+                "auto_refresh false · refresh_margin max(30s, 10% of the token's lifetime)",
+            ],
+        ),
+        (
+            "dapi",
+            &["  timeout 7s (connect 5s) · auto_exchange true · max_in_flight 8\n"],
+        ),
+    ];
+    for (name, lines) in expected {
+        let shown = provider(name);
+        for line in lines {
+            assert!(shown.contains(line), "{line:?} in {shown}");
+        }
+    }
+    let dapi = provider("dapi");
+    assert!(
+        !dapi.contains("scopes") && !dapi.contains("auto_refresh"),
+        "{dapi}"
+    );
+    assert!(!said.contains("cs-value"), "{said}");
+}
+
 /// `config check` exits 1 while a secret it names is not in place, as
 /// `check` does when something needs action, and says so on its last line.
 #[test]
