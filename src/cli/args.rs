@@ -184,6 +184,12 @@ pub enum UsersCmd {
         #[arg(long)]
         email: Option<String>,
     },
+    /// Remove an end user who holds no connection (a name added by mistake).
+    /// A user with connections stays: their history names them.
+    Remove {
+        /// The user's name, exactly as `users list` shows it.
+        name: String,
+    },
     /// List the end users, or those a filter keeps.
     List {
         /// Only the users whose name or email holds this text, in any case

@@ -185,6 +185,11 @@ pub async fn users(ctx: &Context, cmd: UsersCmd, readonly: bool) -> Result<ExitC
                 .map_err(|e| eyre!("{e}"))?;
             say!("added user {} (id {})", user.name, user.id.0)?;
         }
+        UsersCmd::Remove { name } => {
+            let worker = ctx.worker(readonly)?;
+            let user = worker.remove_user(&name).await.map_err(|e| eyre!("{e}"))?;
+            say!("removed user {} (id {})", user.name, user.id.0)?;
+        }
         UsersCmd::List { filter, json } => {
             let mut users = ctx.store.users().map_err(|e| eyre!("{e}"))?;
             if users.is_empty() && !json {

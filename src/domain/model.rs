@@ -212,6 +212,8 @@ pub enum OpKind {
     ClientCredentials,
     Login,
     AddUser,
+    /// A user with no connection removed (`bankdeck users remove`).
+    RemoveUser,
     Reveal,
     /// A row's recorded expiry set by hand, never by a provider: the demo
     /// sets two to show "expiring" and "expired" at once, and says so.
@@ -231,6 +233,7 @@ impl OpKind {
             OpKind::ClientCredentials => "client_credentials",
             OpKind::Login => "login",
             OpKind::AddUser => "add_user",
+            OpKind::RemoveUser => "remove_user",
             OpKind::Reveal => "reveal",
             OpKind::Adjust => "adjust",
             OpKind::ArchiveAudit => "archive_audit",
@@ -247,6 +250,7 @@ impl OpKind {
             OpKind::ClientCredentials,
             OpKind::Login,
             OpKind::AddUser,
+            OpKind::RemoveUser,
             OpKind::Reveal,
             OpKind::Adjust,
             OpKind::ArchiveAudit,

@@ -189,8 +189,12 @@ pub struct Changes {
     pub last: i64,
     /// Every connection those lines name, as it now stands, in id order.
     pub connections: Vec<Connection>,
-    /// The users added after the one asked about, in id order.
+    /// The users added after the one asked about, in id order; every user
+    /// when `users_complete`.
     pub users: Vec<User>,
+    /// Whether a user was removed among these lines, so that `users` holds
+    /// every user the store keeps, and those it does not are gone.
+    pub users_complete: bool,
 }
 
 /// What one lease asked of [`Store::lease_and_read_many`] came to.
@@ -203,6 +207,9 @@ pub trait Store: Send + Sync {
         email: Option<&str>,
         audit: AuditDraft,
     ) -> Result<User, StoreError>;
+    /// Removes the user named `name`, with `audit`, when no connection is
+    /// theirs: a connection's history names its user, so such a user stays.
+    fn remove_user(&self, name: &str, audit: AuditDraft) -> Result<User, StoreError>;
     fn users(&self) -> Result<Vec<User>, StoreError>;
     fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError>;
 

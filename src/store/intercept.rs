@@ -92,6 +92,9 @@ impl<H: Intercept> Store for Intercepted<H> {
     fn add_user(&self, n: &str, e: Option<&str>, a: AuditDraft) -> Result<User, StoreError> {
         self.inner.add_user(n, e, a)
     }
+    fn remove_user(&self, n: &str, a: AuditDraft) -> Result<User, StoreError> {
+        self.inner.remove_user(n, a)
+    }
     fn users(&self) -> Result<Vec<User>, StoreError> {
         self.inner.users()
     }

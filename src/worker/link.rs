@@ -81,6 +81,14 @@ impl Worker {
             .await
     }
 
+    /// Removes the user named `name` when no connection is theirs.
+    pub async fn remove_user(&self, name: &str) -> Result<User, OpError> {
+        self.refuse_if_readonly()?;
+        let name = user_name(name)?.to_owned();
+        let audit = self.audit(OpKind::RemoveUser, true, format!("user {name} removed"));
+        self.db(move |s| s.remove_user(&name, audit)).await
+    }
+
     async fn report_user(&self, id: RequestId, name: String, email: Option<String>) {
         let event = match self.add_user(&name, email.as_deref()).await {
             Ok(user) => Event::UserAdded { id, user },

@@ -1321,6 +1321,50 @@ fn users_add_refuses_an_email_that_is_not_one() {
     assert_eq!(list, "ID  USER  EMAIL\n 1  zoe   zoe@example.com\n");
 }
 
+/// `users remove` takes away a user added by mistake, with an audit line,
+/// and refuses one whose connections' history names them, one in another
+/// case (naming the right one), and any change read-only.
+#[test]
+fn users_remove_takes_only_a_user_without_connections() {
+    let (dir, config) = empty_config();
+    let run = |args: &[&str]| {
+        let out = bankdeck(dir.path(), &config, args);
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let (code, _, err) = run(&["generate", "--connections", "4", "--users", "2"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (_, list, _) = run(&["users", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let holder = list[0]["name"].as_str().unwrap().to_owned();
+    run(&["users", "add", "amria"]);
+    let (code, _, err) = run(&["users", "remove", &holder]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{holder} holds ")) && err.contains(" connection"),
+        "{err}"
+    );
+    assert!(
+        err.contains("only a user with no connection can be removed"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["users", "remove", "AMRIA"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(r#"did you mean "amria"?"#), "{err}");
+    let (code, _, err) = run(&["--readonly", "users", "remove", "amria"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("read-only"), "{err}");
+    let (code, said, err) = run(&["users", "remove", "amria"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(said.starts_with("removed user amria (id "), "{said}");
+    let (_, list, _) = run(&["users", "list"]);
+    assert!(!list.contains("amria") && list.contains(&holder), "{list}");
+    let (_, audit, _) = run(&["audit", "--json"]);
+    let audit: serde_json::Value = serde_json::from_str(&audit).unwrap();
+    assert_eq!(audit[0]["op"], "remove_user", "{audit}");
+    assert_eq!(audit[0]["message"], "user amria removed", "{audit}");
+}
+
 /// A first run, with no config file yet: `config check` says where it
 /// looked, so the newcomer knows where to create one.
 #[test]

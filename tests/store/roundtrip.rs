@@ -521,6 +521,62 @@ fn a_name_that_differs_from_a_user_s_only_in_case_is_refused() {
         .unwrap();
 }
 
+/// Only a user with no connection is removed, with its audit line; the
+/// change feed then hands over every user, so another screen lets it go.
+#[test]
+fn a_user_without_connections_is_removed_and_one_with_them_is_kept() {
+    let env = Env::new();
+    let (store, held) = seeded(&env, "rm");
+    let owner = store.connection(held).unwrap().unwrap().user;
+    let typo = store
+        .add_user("amria", None, audit(OpKind::AddUser, "added"))
+        .unwrap();
+    let mark = store.audit_mark().unwrap();
+    let before = (
+        store.users().unwrap(),
+        store.audit(None, 100).unwrap().len(),
+    );
+    for (name, says) in [
+        (
+            owner.as_str(),
+            format!("{owner} holds connection {}: a user stays", held.0),
+        ),
+        (
+            "Amria",
+            r#"no such user named "Amria": did you mean "amria"?"#.to_owned(),
+        ),
+        ("nobody", r#"no such user named "nobody""#.to_owned()),
+    ] {
+        let err = store
+            .remove_user(name, audit(OpKind::RemoveUser, "removed"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&says), "{name}: {err}");
+    }
+    assert_eq!(
+        (
+            store.users().unwrap(),
+            store.audit(None, 100).unwrap().len()
+        ),
+        before,
+        "a refusal changes nothing"
+    );
+    let gone = store
+        .remove_user("amria", audit(OpKind::RemoveUser, "user amria removed"))
+        .unwrap();
+    assert_eq!(gone, typo);
+    assert!(store.user_by_name("amria").unwrap().is_none());
+    let line = &store.audit(None, 1).unwrap()[0];
+    assert_eq!((line.op, line.connection), (OpKind::RemoveUser, None));
+    let seen = store.changes_since(mark, typo.id, 100).unwrap();
+    assert!(seen.users_complete);
+    let mut every = store.users().unwrap();
+    every.sort_by_key(|u| u.id);
+    assert_eq!(seen.users, every);
+    let quiet = store.changes_since(seen.last, typo.id, 100).unwrap();
+    assert!(!quiet.users_complete && quiet.users.is_empty());
+}
+
 #[test]
 fn changes_since_an_audit_line_name_what_another_process_wrote() {
     let env = Env::new();

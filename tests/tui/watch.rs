@@ -130,6 +130,7 @@ fn rows_another_process_wrote_are_merged_and_said_once() {
             last: 44,
             connections: vec![bob, frank, zoe],
             users: vec![zoe_user],
+            users_complete: false,
         },
     );
     assert_eq!(
@@ -160,6 +161,7 @@ fn rows_another_process_wrote_are_merged_and_said_once() {
             last: 44,
             connections: vec![again],
             users: vec![],
+            users_complete: false,
         },
     );
     assert_eq!(app.activity().len(), before + 1);
@@ -199,6 +201,7 @@ fn a_row_of_ours_still_running_is_merged_but_not_called_anothers() {
             last: 41,
             connections: vec![dave],
             users: vec![],
+            users_complete: false,
         },
     );
     assert_eq!(app.connection(ConnectionId(4)).unwrap().version, 2);
@@ -240,4 +243,69 @@ fn a_failed_ask_is_said_once_and_an_unsent_one_not_at_all() {
     app.update(Msg::NotSent(cmd, SendFailure::Busy), NOW);
     assert_eq!(app.activity().len(), before + 1, "a full queue is no news");
     assert_eq!(ticks(&mut app, 2).len(), 1, "asked again");
+}
+
+/// A user removed by another process leaves the screen: the answer then
+/// holds every user, and the store may have given the removed one's id to
+/// a user added after, so names count as well as ids.
+#[test]
+fn a_user_removed_elsewhere_leaves_the_screen_even_when_its_id_is_reused() {
+    let mut app = loaded(40);
+    let user = |id, name: &str| User {
+        id: UserId(id),
+        name: name.into(),
+        email: None,
+        created_at: NOW,
+    };
+    let [(id, ..)] = ticks(&mut app, 2)[..] else {
+        panic!()
+    };
+    answer(
+        &mut app,
+        id,
+        Changes {
+            last: 41,
+            users: vec![user(12, "zoe")],
+            ..Changes::default()
+        },
+    );
+    assert!(app.users().iter().any(|u| u.name == "zoe"));
+    app.update(key('u'), NOW);
+    let kept = app.users()[2].clone();
+    for _ in 0..2 {
+        app.update(key('j'), NOW);
+    }
+    let [(id, ..)] = ticks(&mut app, 2)[..] else {
+        panic!()
+    };
+    // zoe (12) removed, then yan added under the id she had.
+    let mut every = options().initial.unwrap().1;
+    every.push(user(12, "yan"));
+    let before = app.users().len();
+    answer(
+        &mut app,
+        id,
+        Changes {
+            last: 43,
+            users: every,
+            users_complete: true,
+            ..Changes::default()
+        },
+    );
+    let names: Vec<&str> = app.users().iter().map(|u| u.name.as_str()).collect();
+    assert!(
+        !names.contains(&"zoe") && names.contains(&"yan"),
+        "{names:?}"
+    );
+    assert_eq!(app.users().len(), before);
+    assert_eq!(
+        last_text(&app),
+        "by another process: 1 user added, 1 user removed"
+    );
+    app.update(code(crossterm::event::KeyCode::Enter), NOW);
+    assert_eq!(
+        app.user_scope(),
+        Some(kept.name.as_str()),
+        "the users view's selection stays on its user"
+    );
 }

@@ -206,6 +206,10 @@ impl Store for SqliteStore {
         self.write(|tx, db| writes::add_user(tx, db, name, email, audit))
     }
 
+    fn remove_user(&self, name: &str, audit: AuditDraft) -> Result<User, StoreError> {
+        self.write(|tx, db| writes::remove_user(tx, db, name, audit))
+    }
+
     fn users(&self) -> Result<Vec<User>, StoreError> {
         self.read(reads::users)
     }

@@ -413,10 +413,12 @@ pub(crate) fn changes_since(
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut last = after;
     let mut named = std::collections::BTreeSet::new();
+    let mut users_complete = false;
     {
         let mut stmt = db_conn
             .prepare_cached(
-                "SELECT id, connection_id FROM audit WHERE id > ?1 ORDER BY id LIMIT ?2",
+                "SELECT id, connection_id, op = 'remove_user' FROM audit \
+                 WHERE id > ?1 ORDER BY id LIMIT ?2",
             )
             .map_err(sql(db))?;
         let mut lines = stmt.query(params![after, limit]).map_err(sql(db))?;
@@ -425,6 +427,9 @@ pub(crate) fn changes_since(
             if let Some(id) = line.get::<_, Option<i64>>(1).map_err(sql(db))? {
                 named.insert(id);
             }
+            // A removal names no one the screen could look up: it gets
+            // every user instead, a rare few thousand rows.
+            users_complete |= line.get::<_, bool>(2).map_err(sql(db))?;
         }
     }
     if last == after {
@@ -441,14 +446,16 @@ pub(crate) fn changes_since(
             connections.push(c);
         }
     }
+    let from = if users_complete { 0 } else { users_after.0 };
     let users = db_conn
         .prepare_cached(&format!("{} WHERE id > ?1 ORDER BY id", rows::SELECT_USERS))
-        .and_then(|mut s| s.query_map([users_after.0], rows::user)?.collect())
+        .and_then(|mut s| s.query_map([from], rows::user)?.collect())
         .map_err(sql(db))?;
     Ok(Changes {
         last,
         connections,
         users,
+        users_complete,
     })
 }
 

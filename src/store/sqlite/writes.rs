@@ -67,6 +67,56 @@ pub(crate) fn add_user(
     Ok(user)
 }
 
+pub(crate) fn remove_user(
+    tx: &Transaction<'_>,
+    db: &Path,
+    name: &str,
+    audit: AuditDraft,
+) -> Result<User, StoreError> {
+    let found = tx
+        .query_row(
+            &format!("{} WHERE name = ?1", super::rows::SELECT_USERS),
+            [name],
+            super::rows::user,
+        )
+        .optional()
+        .map_err(sql(db))?;
+    let Some(user) = found else {
+        let like: Option<String> = tx
+            .query_row(USER_NAMED_ANY_CASE, [name], |r| r.get(0))
+            .optional()
+            .map_err(sql(db))?;
+        return Err(StoreError::NotFound(match like {
+            Some(held) => format!("user named {name:?}: did you mean {held:?}?"),
+            None => format!("user named {name:?} (`bankdeck users list` shows who exists)"),
+        }));
+    };
+    let ids: Vec<i64> = tx
+        .prepare_cached("SELECT id FROM connections WHERE user_id = ?1 ORDER BY id")
+        .and_then(|mut s| s.query_map([user.id.0], |r| r.get(0))?.collect())
+        .map_err(sql(db))?;
+    if !ids.is_empty() {
+        const SHOWN: usize = 5;
+        let mut listed: Vec<String> = ids.iter().take(SHOWN).map(i64::to_string).collect();
+        if ids.len() > SHOWN {
+            listed.push(format!("and {} more", ids.len() - SHOWN));
+        }
+        let held = match ids.len() {
+            1 => "connection".to_owned(),
+            n => format!("{n} connections:"),
+        };
+        return Err(StoreError::Invalid(format!(
+            "{name} holds {held} {}: a user stays while a connection's history names them; \
+             only a user with no connection can be removed",
+            listed.join(", ")
+        )));
+    }
+    tx.execute("DELETE FROM users WHERE id = ?1", [user.id.0])
+        .map_err(sql(db))?;
+    append_audit(tx, None, &audit).map_err(sql(db))?;
+    Ok(user)
+}
+
 pub(crate) fn insert_connection(
     tx: &Transaction<'_>,
     cipher: &FieldCipher,

@@ -9,6 +9,8 @@
 //! thousands of lines a second, so nothing is asked while one runs: the
 //! lines wait in the log.
 
+use rustc_hash::{FxHashMap, FxHashSet};
+
 use crate::domain::{UnixTime, User, UserId};
 use crate::store::Changes;
 use crate::worker::{Command, RequestId};
@@ -86,32 +88,49 @@ pub(super) fn changed(
             cmds.extend(detail::reload_if_selected(app, id));
         }
     }
-    let new_users = add_users(app, changes.users);
-    if let Some(text) = summary(added, changed, new_users) {
+    let (new_users, gone_users) = take_users(app, changes.users, changes.users_complete);
+    if let Some(text) = summary(added, changed, new_users, gone_users) {
         app.note(now, Level::Info, text);
     }
     cmds
 }
 
-/// Takes in the users the screen did not know; how many there were.
-fn add_users(app: &mut App, found: Vec<User>) -> usize {
+/// Takes in the users the screen did not know, and with `complete` (every
+/// user the store keeps) lets go of those it no longer does; how many came
+/// and went.
+fn take_users(app: &mut App, found: Vec<User>, complete: bool) -> (usize, usize) {
     let keep = users::selected(app).map(|u| u.id);
-    let before = app.users.len();
-    for user in found {
-        if !app.users.iter().any(|u| u.id == user.id) {
-            app.users.push(user);
-        }
-    }
-    let added = app.users.len() - before;
-    if added > 0 {
+    let (added, gone) = if complete {
+        // By id and name: the store gives a removed last user's id to the
+        // next one added.
+        let was: FxHashMap<UserId, &str> =
+            app.users.iter().map(|u| (u.id, u.name.as_str())).collect();
+        let is: FxHashMap<UserId, &str> = found.iter().map(|u| (u.id, u.name.as_str())).collect();
+        let new_in = |a: &FxHashMap<UserId, &str>, b: &FxHashMap<UserId, &str>| {
+            a.iter()
+                .filter(|(id, name)| b.get(id) != Some(name))
+                .count()
+        };
+        let counts = (new_in(&is, &was), new_in(&was, &is));
+        app.users = found;
+        counts
+    } else {
+        // A set, not a scan per user: there may be 10 000.
+        let known: FxHashSet<UserId> = app.users.iter().map(|u| u.id).collect();
+        let had = app.users.len();
+        app.users
+            .extend(found.into_iter().filter(|u| !known.contains(&u.id)));
+        (app.users.len() - had, 0)
+    };
+    if added + gone > 0 {
         data::sort_users(&mut app.users);
         users::refilter(app, keep);
         app.dirty = true;
     }
-    added
+    (added, gone)
 }
 
-fn summary(added: usize, changed: usize, users: usize) -> Option<String> {
+fn summary(added: usize, changed: usize, users: usize, gone: usize) -> Option<String> {
     let mut parts = Vec::new();
     if added > 0 {
         parts.push(counted(added, "connection added", "connections added"));
@@ -125,6 +144,9 @@ fn summary(added: usize, changed: usize, users: usize) -> Option<String> {
     }
     if users > 0 {
         parts.push(counted(users, "user added", "users added"));
+    }
+    if gone > 0 {
+        parts.push(counted(gone, "user removed", "users removed"));
     }
     (!parts.is_empty()).then(|| format!("by another process: {}", parts.join(", ")))
 }
