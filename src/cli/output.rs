@@ -90,8 +90,17 @@ pub struct StatusRow<'a> {
     pub denied_scopes: &'a [String],
     pub products: &'a [String],
     pub last_error: Option<&'a str>,
-    pub last_op: Option<String>,
+    pub last_op: Option<LastOpRow>,
     pub connection_id: Option<&'a str>,
+}
+
+/// The last operation, for a script: `{"op": "refresh", "ok": true, "at":
+/// "2026-…Z"}`.
+#[derive(Debug, Serialize)]
+pub struct LastOpRow {
+    pub op: &'static str,
+    pub ok: bool,
+    pub at: String,
 }
 
 impl<'a> StatusRow<'a> {
@@ -115,13 +124,10 @@ impl<'a> StatusRow<'a> {
             denied_scopes: &c.scopes.denied,
             products: &c.scopes.products,
             last_error: c.flags.last_error.as_deref(),
-            last_op: c.last_op.as_ref().map(|o| {
-                format!(
-                    "{} {} {}",
-                    o.op,
-                    if o.ok { "ok" } else { "failed" },
-                    o.at.rfc3339()
-                )
+            last_op: c.last_op.as_ref().map(|o| LastOpRow {
+                op: o.op.as_str(),
+                ok: o.ok,
+                at: o.at.rfc3339(),
             }),
             connection_id: c.remote.connection_id.as_deref(),
         }

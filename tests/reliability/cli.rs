@@ -417,6 +417,24 @@ fn the_sandbox_writes_a_config_that_works_against_it() {
     let again = bankdeck(dir.path(), &config, &["token", "bank"]);
     let said = String::from_utf8_lossy(&again.stdout);
     assert!(said.starts_with("token renewed"), "{said}");
+    // The last operation as a script reads it: an object, its time as the
+    // other times are. The token asked for again was a renewal.
+    let status = bankdeck(dir.path(), &config, &["status", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let last = &rows[0]["last_op"];
+    assert_eq!(
+        (&last["op"], &last["ok"]),
+        (
+            &serde_json::json!("refresh"),
+            &serde_json::json!(true)
+        ),
+        "{rows}"
+    );
+    let at = last["at"].as_str().unwrap();
+    assert!(
+        at.ends_with('Z') && at.len() == "2026-12-04T23:53:01Z".len(),
+        "{at}"
+    );
     let checked = bankdeck(dir.path(), &config, &["config", "check"]);
     assert!(checked.status.success(), "{checked:?}");
     let checked = String::from_utf8_lossy(&checked.stdout);
