@@ -312,16 +312,7 @@ fn connection_id(text: &str) -> Result<i64, String> {
         Err(_) => Err(format!(
             "not a connection id: give the number in the ID column of `bankdeck status` \
              (`bankdeck status {}` lists the rows that match)",
-            shell_word(text)
+            super::output::shell_word(text)
         )),
-    }
-}
-
-/// `text` as one shell word, quoted only when it needs to be.
-fn shell_word(text: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-_.@+/:,".contains(c);
-    match !text.is_empty() && text.chars().all(plain) {
-        true => text.to_owned(),
-        false => format!("'{}'", text.replace('\'', r"'\''")),
     }
 }

@@ -23,9 +23,20 @@ pub fn reason(c: &Connection, cfg: &Config, now: UnixTime, within_secs: i64) -> 
             )
         }),
         StateKind::CodeExpired => Some("access code expired: link the user again".into()),
-        StateKind::ReauthRequired => Some("re-consent required: the user must log in again".into()),
+        StateKind::ReauthRequired => Some(format!(
+            "re-consent required: the user must log in again: {}",
+            login(c)
+        )),
         StateKind::Failed => Some(state.describe(now)),
-        StateKind::Expired => Some(state.describe(now)),
+        StateKind::Expired if renewable => Some(format!(
+            "{}: `bankdeck refresh {}`",
+            state.describe(now),
+            c.id
+        )),
+        StateKind::Expired => Some(format!(
+            "{}: no refresh token, the user must log in again",
+            state.describe(now)
+        )),
         StateKind::Active | StateKind::Expiring => {
             if let Some(r) = c
                 .lifetimes
@@ -33,20 +44,38 @@ pub fn reason(c: &Connection, cfg: &Config, now: UnixTime, within_secs: i64) -> 
                 .filter(|r| c.lifetimes.has_refresh && soon(*r))
             {
                 return Some(format!(
-                    "consent (refresh token) ends in {}",
-                    format_left(now.secs_until(r))
+                    "consent (refresh token) ends in {}: the user must log in again before then: {}",
+                    format_left(now.secs_until(r)),
+                    login(c)
                 ));
             }
             let exp = state.deadline().filter(|t| soon(*t))?;
-            (!(auto && renewable)).then(|| {
-                format!(
-                    "access token expires in {} and will not be renewed automatically",
-                    format_left(now.secs_until(exp))
-                )
-            })
+            let left = format_left(now.secs_until(exp));
+            match (renewable, auto) {
+                (true, true) => None,
+                (true, false) => Some(format!(
+                    "access token expires in {left} and will not be renewed automatically \
+                     ({} has no auto_refresh): `bankdeck refresh {}`",
+                    c.provider, c.id
+                )),
+                (false, _) => Some(format!(
+                    "access token expires in {left} and cannot be renewed \
+                     (no refresh token): the user must log in again"
+                )),
+            }
         }
         StateKind::LoggedOut | StateKind::Delinked => None,
     }
+}
+
+/// The command that renews `c`'s consent, to paste as it is.
+fn login(c: &Connection) -> String {
+    use super::output::shell_word;
+    format!(
+        "`bankdeck login {} --user {}`",
+        shell_word(&c.provider),
+        shell_word(&c.user)
+    )
 }
 
 #[cfg(test)]
@@ -77,19 +106,47 @@ mod tests {
         c.lifetimes.refresh_expires_at = Some(NOW.plus_secs(7200));
         assert_eq!(reason(&c, &cfg(), NOW, 600), None);
         c.lifetimes.refresh_expires_at = Some(NOW.plus_secs(500));
-        assert!(reason(&c, &cfg(), NOW, 600).unwrap().contains("consent"));
+        c.user = "Carol O'Neil".into();
+        assert_eq!(
+            reason(&c, &cfg(), NOW, 600).unwrap(),
+            "consent (refresh token) ends in 08:20: the user must log in again before then: \
+             `bankdeck login ev --user 'Carol O'\\''Neil'`"
+        );
     }
 
+    /// Each reason says what to do: refresh by hand what the scheduler
+    /// will not, and log in again where nothing can be refreshed.
     #[test]
     fn tokens_without_auto_refresh_are_flagged_inside_the_window_only() {
         let mut c = conn("bank");
         c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(500)));
-        assert!(
-            reason(&c, &cfg(), NOW, 600)
-                .unwrap()
-                .contains("will not be renewed")
+        c.lifetimes.has_refresh = true;
+        assert_eq!(
+            reason(&c, &cfg(), NOW, 600).unwrap(),
+            "access token expires in 08:20 and will not be renewed automatically \
+             (bank has no auto_refresh): `bankdeck refresh 1`"
         );
         assert_eq!(reason(&c, &cfg(), NOW, 400), None);
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(-5)));
+        assert!(
+            reason(&c, &cfg(), NOW, 0)
+                .unwrap()
+                .ends_with(": `bankdeck refresh 1`")
+        );
+        let mut c = conn("ev");
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(500)));
+        assert_eq!(
+            reason(&c, &cfg(), NOW, 600).unwrap(),
+            "access token expires in 08:20 and cannot be renewed (no refresh token): \
+             the user must log in again",
+            "auto_refresh cannot help without a refresh token"
+        );
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(-5)));
+        assert!(
+            reason(&c, &cfg(), NOW, 0)
+                .unwrap()
+                .ends_with(": no refresh token, the user must log in again")
+        );
     }
 
     #[test]
@@ -106,7 +163,10 @@ mod tests {
         assert!(reason(&c, &cfg(), NOW, 0).is_some());
         let mut c = conn("ev");
         c.flags.reauth_required = true;
-        assert!(reason(&c, &cfg(), NOW, 0).unwrap().contains("re-consent"));
+        assert_eq!(
+            reason(&c, &cfg(), NOW, 0).unwrap(),
+            "re-consent required: the user must log in again: `bankdeck login ev --user u`"
+        );
         c.flags.delinked_at = Some(NOW);
         assert_eq!(reason(&c, &cfg(), NOW, 1_000_000), None);
     }

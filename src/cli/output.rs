@@ -196,6 +196,15 @@ pub fn text_table<R>(rows: &[R], id: fn(&R) -> i64, columns: &[Column<R>]) -> St
     out
 }
 
+/// `text` as one shell word, quoted only when it needs to be.
+pub(crate) fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_.@+/:,".contains(c);
+    match !text.is_empty() && text.chars().all(plain) {
+        true => text.to_owned(),
+        false => format!("'{}'", text.replace('\'', r"'\''")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

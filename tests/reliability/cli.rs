@@ -424,10 +424,7 @@ fn the_sandbox_writes_a_config_that_works_against_it() {
     let last = &rows[0]["last_op"];
     assert_eq!(
         (&last["op"], &last["ok"]),
-        (
-            &serde_json::json!("refresh"),
-            &serde_json::json!(true)
-        ),
+        (&serde_json::json!("refresh"), &serde_json::json!(true)),
         "{rows}"
     );
     let at = last["at"].as_str().unwrap();
