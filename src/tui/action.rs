@@ -38,6 +38,9 @@ pub enum Action {
     Refresh,
     RefreshAll,
     Logout,
+    /// Start a browser login for the row's user and provider, which renews
+    /// the row when the same account consents.
+    Login,
     Delink,
     Add,
     ClientCredentials,
@@ -50,7 +53,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 31] = [
         Action::Quit,
         Action::Help,
         Action::Back,
@@ -74,6 +77,7 @@ impl Action {
         Action::Refresh,
         Action::RefreshAll,
         Action::Logout,
+        Action::Login,
         Action::Delink,
         Action::Add,
         Action::ClientCredentials,
@@ -149,6 +153,7 @@ impl Action {
                 | Action::Refresh
                 | Action::RefreshAll
                 | Action::Logout
+                | Action::Login
                 | Action::Delink
                 | Action::Add
                 | Action::ClientCredentials
@@ -165,6 +170,7 @@ impl Action {
                 | Action::Exchange
                 | Action::Refresh
                 | Action::Logout
+                | Action::Login
                 | Action::Delink
                 | Action::CancelOp
         )
@@ -195,6 +201,7 @@ impl Action {
             Action::Refresh => ("refresh", "refresh the selected token"),
             Action::RefreshAll => ("refresh_all", "refresh every expiring/expired row shown"),
             Action::Logout => ("logout", "log out (revoke the refresh token)"),
+            Action::Login => ("login", "log the row's user in again (new consent)"),
             Action::Delink => ("delink", "delink a Dapi user (typed confirmation)"),
             Action::Add => ("add", "add a connection"),
             Action::ClientCredentials => ("client_credentials", "client-credentials token"),

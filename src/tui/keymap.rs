@@ -38,6 +38,7 @@ fn default_keys(action: Action) -> Vec<KeySpec> {
         Action::Refresh => vec![K::plain('r')],
         Action::RefreshAll => vec![K::plain('R')],
         Action::Logout => vec![K::plain('l')],
+        Action::Login => vec![K::plain('L')],
         Action::Delink => vec![K::plain('D')],
         Action::Add => vec![K::plain('a')],
         Action::ClientCredentials => vec![K::plain('c')],

@@ -430,6 +430,61 @@ fn a_starts_a_browser_login_for_oidc_and_shows_its_url() {
     assert!(last_text(&app).contains("access_denied"));
 }
 
+/// `L` starts the browser login the add form would, for the row's user and
+/// provider, where nothing else renews the row: consent refused or logged
+/// out. The row shows busy until the login has an outcome. Where a refresh
+/// token works, a Dapi row or an app token, it says what to do instead.
+#[test]
+fn shift_l_logs_the_row_s_user_in_again_where_only_consent_helps() {
+    let mut app = app();
+    select(&mut app, 6);
+    let cmd = one(app.update(key('L'), NOW));
+    let Command::Login { id, provider, user } = cmd else {
+        panic!("{cmd:?}")
+    };
+    assert_eq!((provider.as_str(), user.as_str()), ("bank-oauth", "frank"));
+    assert!(app.is_busy(ConnectionId(6)));
+    assert_eq!(
+        last_text(&app),
+        "login frank at bank-oauth: waiting for the browser"
+    );
+    app.update(
+        login_failed(id, bankdeck::domain::ErrorKind::Denied, "access_denied"),
+        NOW,
+    );
+    assert!(!app.is_busy(ConnectionId(6)), "the outcome frees the row");
+    // Another account consented: a new row, and the one it began on is free.
+    select(&mut app, 7);
+    let Command::Login { id, .. } = one(app.update(key('L'), NOW)) else {
+        panic!()
+    };
+    let mut other = dapi_pending(12, "grace");
+    other.kind = ProviderKind::Oidc;
+    app.update(
+        Msg::Worker(bankdeck::worker::Event::Succeeded {
+            id,
+            op: bankdeck::domain::OpKind::Login,
+            conn: Box::new(other),
+            message: String::new(),
+        }),
+        NOW,
+    );
+    assert!(!app.is_busy(ConnectionId(7)) && !app.is_busy(ConnectionId(12)));
+    assert_eq!(app.in_flight(), 0);
+    for (row, says) in [
+        (
+            3,
+            "the connection is active, and its refresh token renews it (r)",
+        ),
+        (2, "Dapi has no browser login"),
+        (11, "an app token needs no user: r asks for it again"),
+    ] {
+        select(&mut app, row);
+        assert!(app.update(key('L'), NOW).is_empty(), "{row}");
+        assert!(last_text(&app).contains(says), "{row}: {}", last_text(&app));
+    }
+}
+
 /// `x` in the login's note cancels the login it shows; the worker's answer
 /// (a cancelled login) then ends it like any outcome.
 #[test]

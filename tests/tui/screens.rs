@@ -716,8 +716,8 @@ fn empty_and_loading_table() {
 #[test]
 fn key_bar_keeps_whole_entries_and_help_at_every_width() {
     // What the first row (frank: re-consent required) takes.
-    let all = "j down · l logout · / filter · s sort · enter detail · R refresh all · \
-               a add · ? help · q quit";
+    let all = "j down · L log in again · l logout · / filter · s sort · enter detail · \
+               R refresh all · a add · ? help · q quit";
     let entries: Vec<&str> = all.split(" · ").collect();
     let mut app = app();
     for w in 60..=140u16 {
@@ -764,12 +764,15 @@ fn the_key_bar_offers_what_the_selected_row_takes() {
         keys.join(" ")
     };
     // alice: a Dapi code pending; bob: a Dapi token; carol: OIDC, active;
-    // heidi: delinked; grace: logged out.
+    // heidi: delinked; grace: logged out; frank: re-consent required; the
+    // app token: client credentials.
     assert_eq!(bar(&mut app, 1), "j e / s enter R a ? q");
     assert_eq!(bar(&mut app, 2), "j D / s enter R a ? q");
     assert_eq!(bar(&mut app, 3), "j r l / s enter R a ? q");
     assert_eq!(bar(&mut app, 8), "j / s enter R a ? q");
-    assert_eq!(bar(&mut app, 7), "j / s enter R a ? q");
+    assert_eq!(bar(&mut app, 7), "j L / s enter R a ? q");
+    assert_eq!(bar(&mut app, 6), "j L l / s enter R a ? q");
+    assert_eq!(bar(&mut app, 11), "j r / s enter R a ? q");
     select(&mut app, 3);
     app.update(key('r'), NOW);
     assert_eq!(

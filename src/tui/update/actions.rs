@@ -42,6 +42,7 @@ pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> 
         | Action::Refresh
         | Action::RefreshAll
         | Action::Logout
+        | Action::Login
         | Action::Delink
         | Action::Add
         | Action::ClientCredentials

@@ -235,7 +235,15 @@ fn finish(app: &mut App, id: RequestId, conn: Option<ConnectionId>) {
         entry.conns.retain(|x| *x != c);
     }
     if !entry.bulk || entry.conns.is_empty() {
-        app.pending.remove(&id);
+        // A login names no row until it has one, and it may be another's
+        // than the row it was started from: every row it held is free.
+        if let Some(done) = app.pending.remove(&id) {
+            for c in done.conns {
+                if app.busy.get(&c) == Some(&id) {
+                    app.busy.remove(&c);
+                }
+            }
+        }
     }
 }
 

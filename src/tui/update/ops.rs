@@ -26,6 +26,7 @@ pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> 
         Action::Refresh => single(app, now, OpKind::Refresh, rules::refresh),
         Action::Logout => ask(app, now, OpKind::Logout, rules::logout),
         Action::Delink => ask(app, now, OpKind::Delink, rules::delink),
+        Action::Login => login_again(app, now),
         Action::RefreshAll => refresh_all(app, now),
         Action::Add => open_add(app, now),
         Action::ClientCredentials => open_creds(app, now),
@@ -47,6 +48,7 @@ impl App {
             Action::Refresh => rules::refresh,
             Action::Logout => rules::logout,
             Action::Delink => rules::delink,
+            Action::Login => rules::login,
             Action::CancelOp => {
                 return Some(
                     self.selected()
@@ -151,6 +153,22 @@ pub(super) fn track(
     };
     app.pending.insert(id, entry);
     id
+}
+
+/// `L`: the browser login the add form would start for the row's user and
+/// provider. The same account's consent renews the row in place, so it
+/// shows busy until the login has an outcome.
+fn login_again(app: &mut App, now: UnixTime) -> Vec<Command> {
+    let Some(conn) = checked(app, now, OpKind::Login, rules::login) else {
+        return Vec::new();
+    };
+    let Some(c) = app.connection(conn) else {
+        return Vec::new();
+    };
+    let (provider, user) = (c.provider.clone(), c.user.clone());
+    let what = format!("{user} at {provider}");
+    let id = track(app, now, OpKind::Login, vec![conn], what, false);
+    vec![Command::Login { id, provider, user }]
 }
 
 /// Logout and delink change something for good: they ask first.

@@ -55,6 +55,28 @@ pub(super) fn logout(c: &Connection, state: &ConnState, now: UnixTime) -> Result
     }
 }
 
+/// A new browser consent, for a row nothing else renews: consent refused
+/// or revoked, or no refresh token held. Where a refresh token still
+/// works, `r` renews the row without troubling the user.
+pub(super) fn login(c: &Connection, state: &ConnState, now: UnixTime) -> Result<(), String> {
+    if c.kind == ProviderKind::Dapi {
+        return Err(
+            "Dapi has no browser login: the user connects again, and a files the payload".into(),
+        );
+    }
+    if c.grant == Grant::ClientCredentials {
+        return Err("an app token needs no user: r asks for it again".into());
+    }
+    match state {
+        ConnState::ReauthRequired | ConnState::LoggedOut { .. } => Ok(()),
+        _ if !c.lifetimes.has_refresh => Ok(()),
+        s => Err(format!(
+            "the connection is {}, and its refresh token renews it (r)",
+            s.describe(now)
+        )),
+    }
+}
+
 pub(super) fn delink(c: &Connection, state: &ConnState, _now: UnixTime) -> Result<(), String> {
     if c.kind != ProviderKind::Dapi {
         return Err(format!(
