@@ -379,6 +379,43 @@ fn a_session_that_is_the_token_id_is_said_once() {
     assert!(!text.contains("session"), "{text}");
 }
 
+/// A failure's message wraps under the value column, as the labels above
+/// it: the pane's own wrap ran it back under `state` and `error`.
+#[test]
+fn a_long_state_and_error_wrap_under_their_values() {
+    let mut app = app();
+    let mut c = sample_connections().remove(0);
+    let error = "Dapi refused the access code (INVALID_TOKEN: Invalid token): link the user \
+                 again through Connect, then exchange the new code";
+    c.flags.last_error = Some(error.into());
+    c.lifetimes.code_expires_at = None;
+    load_only(&mut app, c);
+    open_detail(&mut app, 1, None);
+    let text = text_at(&mut app, 80, 40, NOW);
+    let lines: Vec<&str> = text.lines().collect();
+    let value = |l: &str| l.trim_end_matches(['│', ' ']).to_owned();
+    // The label's row, then the rows under its value column.
+    let rows = |label: &str| -> Vec<String> {
+        let head = format!("│{label:<8}");
+        let at = (lines.iter().position(|l| l.starts_with(&head)))
+            .unwrap_or_else(|| panic!("no {label} in {text}"));
+        let mut rows = vec![value(&lines[at][head.len()..])];
+        let under = (lines[at + 1..].iter())
+            .map_while(|l| l.strip_prefix("│        "))
+            .take_while(|rest| !rest.starts_with(' ') && !value(rest).is_empty());
+        rows.extend(under.map(value));
+        rows
+    };
+    for label in ["state", "error"] {
+        let rows = rows(label);
+        assert!(rows.len() > 1, "{label}: {rows:?} in {text}");
+        assert!(
+            rows.join(" ").ends_with("then exchange the new code"),
+            "{label}: {rows:?}"
+        );
+    }
+}
+
 #[test]
 fn short_remote_ids_share_a_line() {
     let mut app = app();

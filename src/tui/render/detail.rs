@@ -18,7 +18,7 @@ use super::super::action::Action;
 use super::super::app::App;
 use super::super::update::REVEAL_SECS;
 use super::theme::Theme;
-use super::{gauges, scope_grid, scroll_hint};
+use super::{gauges, hanging, scope_grid, scroll_hint};
 
 /// Claims worth a line, in reading order; the rest stay in the token.
 const CLAIMS: [&str; 10] = [
@@ -160,26 +160,30 @@ fn facts(app: &App, c: &Connection, width: u16, now: UnixTime, theme: Theme) -> 
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| (k, v.as_str())))
     .collect();
-    let mut out = vec![
-        Line::from(vec![
-            Span::raw("state   "),
-            Span::styled(state.describe(now), theme.state(state.kind())),
-        ]),
-        field(
-            "ids",
-            format!(
-                "connection {} · {} ({}, {})",
-                c.id,
-                c.provider,
-                c.kind,
-                c.grant.as_str()
-            ),
+    // A failure's message runs long: wrapped under the value, not the label.
+    let room = usize::from(width).saturating_sub(LABEL);
+    let mut out = hanging(
+        Span::raw(format!("{:<LABEL$}", "state")),
+        LABEL,
+        room,
+        &state.describe(now),
+        theme.state(state.kind()),
+    );
+    out.push(field(
+        "ids",
+        format!(
+            "connection {} · {} ({}, {})",
+            c.id,
+            c.provider,
+            c.kind,
+            c.grant.as_str()
         ),
-    ];
+    ));
     out.extend(automatic(app, c, now, theme));
     out.extend(remote_lines(&remote, usize::from(width)));
     if let Some(e) = &c.flags.last_error {
-        out.push(Line::styled(format!("error   {e}"), theme.bad()));
+        let lead = Span::styled(format!("{:<LABEL$}", "error"), theme.bad());
+        out.extend(hanging(lead, LABEL, room, e, theme.bad()));
     }
     out
 }

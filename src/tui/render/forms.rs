@@ -6,16 +6,14 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use crate::domain::text::columns;
 use crate::domain::{ProviderKind, UnixTime};
 
 use super::super::app::App;
 use super::super::forms::{AddField, AddForm, CredsField, CredsForm};
-use super::text_box;
 use super::theme::Theme;
+use super::{hanging, text_box};
 
 /// Where a field's value starts: the focus mark, a space and the label.
 const VALUE_COLUMN: usize = 12;
@@ -141,7 +139,15 @@ fn dapi_lines(f: &AddForm, now: UnixTime, theme: Theme) -> Vec<Line<'static>> {
         ],
         Some(Err(e)) => {
             let mut lines = vec![label_line];
-            lines.extend(hanging(payload, &format!("✗ {e}"), theme.bad()));
+            // Wrapped by the box instead, it ran back to the box's edge under the
+            // labels.
+            lines.extend(hanging(
+                payload,
+                VALUE_COLUMN,
+                INNER - VALUE_COLUMN,
+                &format!("✗ {e}"),
+                theme.bad(),
+            ));
             lines
         }
     }
@@ -149,33 +155,6 @@ fn dapi_lines(f: &AddForm, now: UnixTime, theme: Theme) -> Vec<Line<'static>> {
 
 /// The form's inner width: its box less the borders.
 const INNER: usize = FORM_WIDTH as usize - 2;
-
-/// `text` after `label`, wrapped at spaces under the value column: wrapped
-/// by the box instead, it ran back to the box's edge under the labels.
-fn hanging(label: Span<'static>, text: &str, style: Style) -> Vec<Line<'static>> {
-    let room = INNER - VALUE_COLUMN;
-    let mut rows: Vec<String> = Vec::new();
-    let mut row = String::new();
-    for word in text.split(' ') {
-        if !row.is_empty() && columns(&row) + 1 + columns(word) > room {
-            rows.push(std::mem::take(&mut row));
-        }
-        if !row.is_empty() {
-            row.push(' ');
-        }
-        row.push_str(word);
-    }
-    rows.push(row);
-    let mut first = Some(label);
-    rows.into_iter()
-        .map(|row| {
-            let lead = first
-                .take()
-                .unwrap_or_else(|| Span::raw(" ".repeat(VALUE_COLUMN)));
-            Line::from(vec![lead, Span::styled(row, style)])
-        })
-        .collect()
-}
 
 pub(super) fn creds(frame: &mut Frame, area: Rect, app: &App, f: &CredsForm, theme: Theme) {
     let names: Vec<&str> = f.providers.iter().map(String::as_str).collect();

@@ -28,10 +28,12 @@ mod tests;
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Flex, Layout, Rect};
-use ratatui::text::Span;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::domain::UnixTime;
+use crate::domain::text::columns;
 
 use super::action::Action;
 use super::app::App;
@@ -95,7 +97,6 @@ pub(crate) fn text_box(
     lines: Vec<ratatui::text::Line<'static>>,
     theme: theme::Theme,
 ) -> Rect {
-    use ratatui::text::Span;
     use ratatui::widgets::{Block, Clear};
     let width = width.min(area.width);
     let rows = wrapped_rows(&lines, width.saturating_sub(2));
@@ -145,6 +146,40 @@ fn scroll_hint(
         (true, false) => format!("· end, {up} back "),
     };
     Some(Span::styled(hint, theme.dim()))
+}
+
+/// `text` after `lead`, wrapped at spaces into rows of `room` columns, the
+/// rows after the first indented by `indent`: under the value, where a
+/// paragraph's own wrap runs back under the label. A word wider than `room`
+/// is left to the paragraph.
+fn hanging(
+    lead: Span<'static>,
+    indent: usize,
+    room: usize,
+    text: &str,
+    style: Style,
+) -> Vec<Line<'static>> {
+    let mut rows: Vec<String> = Vec::new();
+    let mut row = String::new();
+    for word in text.split(' ') {
+        if !row.is_empty() && columns(&row) + 1 + columns(word) > room {
+            rows.push(std::mem::take(&mut row));
+        }
+        if !row.is_empty() {
+            row.push(' ');
+        }
+        row.push_str(word);
+    }
+    rows.push(row);
+    let mut first = Some(lead);
+    rows.into_iter()
+        .map(|row| {
+            let lead = first
+                .take()
+                .unwrap_or_else(|| Span::raw(" ".repeat(indent)));
+            Line::from(vec![lead, Span::styled(row, style)])
+        })
+        .collect()
 }
 
 pub(crate) fn popup(area: Rect, w: u16, h: u16) -> Rect {
