@@ -404,7 +404,7 @@ fn quitting_with_a_request_out_waits_for_it() {
     s.keys(&["y"]);
     let scr = s.wait("the exit", |scr| scr.contains("EXIT="));
     assert!(
-        scr.contains("waiting for 1 request(s) already sent to be answered and written"),
+        scr.contains("waiting for 1 request already sent to be answered and written"),
         "{scr}"
     );
     assert!(scr.contains("EXIT=0"), "{scr}");

@@ -8,6 +8,7 @@
 //! `store::sqlite::archive`): the file is complete and on disk under its
 //! name before the store records it, and lines leave the store only after.
 
+use crate::domain::text::counted;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -62,15 +63,21 @@ fn archive(
         let removed = remove_archived(store, stop)?;
         if removed > 0 {
             tell!(
-                "removed {removed} audit line(s) that an earlier archive had written to its file \
-                 but not yet taken out of the log"
+                "removed {} that an earlier archive had written to its file \
+                 but not yet taken out of the log",
+                counted(removed, "audit line", "audit lines")
             );
         }
         if removed < plan.left_behind {
             say(format_args!(
-                "stopped: {} line(s) an earlier archive wrote to its file are still in the \
+                "stopped: {} an earlier archive wrote to its file {} still in the \
                  log too; the next archive removes them first\n",
-                plan.left_behind - removed
+                counted(plan.left_behind - removed, "line", "lines"),
+                if plan.left_behind - removed == 1 {
+                    "is"
+                } else {
+                    "are"
+                }
             ))?;
             return Ok(stopped());
         }
@@ -112,8 +119,8 @@ fn archive(
         )
     })?;
     say(format_args!(
-        "moved {} audit line(s), {} to {}, to {}\nsha256 {}\n",
-        written.lines,
+        "moved {}, {} to {}, to {}\nsha256 {}\n",
+        counted(written.lines, "audit line", "audit lines"),
         written.first.at,
         written.last.at,
         to.display(),
@@ -182,8 +189,8 @@ struct Written {
 impl Written {
     fn describe(&self, to: &Path) -> String {
         format!(
-            "moved {} audit line(s) (ids {} to {}, {} to {}) to {}, sha256 {}",
-            self.lines,
+            "moved {} (ids {} to {}, {} to {}) to {}, sha256 {}",
+            counted(self.lines, "audit line", "audit lines"),
             self.first.id,
             self.last.id,
             self.first.at,

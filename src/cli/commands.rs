@@ -1,6 +1,7 @@
 //! The subcommands that run without a screen. Each prints what happened in
 //! words (never a secret) and returns the process exit code.
 
+use crate::domain::text::counted;
 use std::collections::HashMap;
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
@@ -69,7 +70,7 @@ pub fn config_check(cfg: &Config, _cmd: &ConfigCmd) -> Result<ExitCode> {
     // them; a check of the file should not be the one place that is silent.
     let (_, problems) = crate::tui::Keymap::with_overrides(&cfg.keys);
     if !cfg.keys.is_empty() {
-        say!("keys: {} override(s)", cfg.keys.len())?;
+        say!("keys: {}", counted(cfg.keys.len(), "override", "overrides"))?;
         for p in &problems {
             say!("  warning: {p}")?;
         }
@@ -78,10 +79,10 @@ pub fn config_check(cfg: &Config, _cmd: &ConfigCmd) -> Result<ExitCode> {
     // so that a deployment script can stop on a secret not yet in place.
     let mut action = Vec::new();
     if missing > 0 {
-        action.push(format!("{missing} secret(s) missing"));
+        action.push(format!("{} missing", counted(missing, "secret", "secrets")));
     }
     if !problems.is_empty() {
-        action.push(format!("{} [keys] problem(s)", problems.len()));
+        action.push(counted(problems.len(), "[keys] problem", "[keys] problems"));
     }
     if action.is_empty() {
         say!("OK: nothing missing")?;
@@ -447,7 +448,8 @@ pub async fn refresh_due(
     let skipped: usize = pick.unconfigured.values().sum();
     if skipped > 0 {
         tell!(
-            "{skipped} due connection(s) left out: their providers are not in the configuration (add {})",
+            "{} left out: their providers are not in the configuration (add {})",
+            counted(skipped, "due connection", "due connections"),
             pick.missing_tables()
         );
     }
@@ -544,7 +546,10 @@ fn say_reasons(reasons: &HashMap<String, usize>) -> Result<()> {
     if by_count.len() > SHOWN {
         let rest: usize = by_count[SHOWN..].iter().map(|(_, n)| **n).sum();
         let kinds = by_count.len() - SHOWN;
-        say!("  {rest} more for {kinds} other reason(s)")?;
+        say!(
+            "  {rest} more for {}",
+            counted(kinds, "other reason", "other reasons")
+        )?;
     }
     Ok(())
 }
@@ -722,8 +727,9 @@ pub fn check(
         return Ok(ExitCode::SUCCESS);
     }
     say!(
-        "ACTION: {} connection(s){matching} need action within {}",
-        found.len(),
+        "ACTION: {}{matching} {} action within {}",
+        counted(found.len(), "connection", "connections"),
+        if found.len() == 1 { "needs" } else { "need" },
         humantime::format_duration(within)
     )?;
     for f in found {

@@ -1,6 +1,7 @@
 //! Launching the long-running front ends: the dashboard (on the operator's
 //! store, or on the demo's) and the sandbox server.
 
+use crate::domain::text::counted;
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::ExitCode;
@@ -106,7 +107,8 @@ async fn finish_sent(worker: &Worker) {
         return;
     }
     tell!(
-        "bankdeck: waiting for {out} request(s) already sent to be answered and written (Ctrl-C abandons them)"
+        "bankdeck: waiting for {} already sent to be answered and written (Ctrl-C abandons them)",
+        counted(out, "request", "requests")
     );
     let wait = async {
         let left = worker
@@ -117,16 +119,20 @@ async fn finish_sent(worker: &Worker) {
             return left;
         }
         tell!(
-            "bankdeck: {stored} provider answer(s) not written yet: the store cannot take them (a \
+            "bankdeck: {} not written yet: the store cannot take them (a \
              full disk, or another process holding it); still waiting: free the disk or end that \
-             process (Ctrl-C abandons them)"
+             process (Ctrl-C abandons them)",
+            counted(stored, "provider answer", "provider answers")
         );
         worker.wait_for_stored().await
     };
     tokio::select! {
         left = wait => {
             if left > 0 {
-                tell!("bankdeck: {left} request(s) still unanswered or unwritten: left behind");
+                tell!(
+                    "bankdeck: {} still unanswered or unwritten: left behind",
+                    counted(left, "request", "requests")
+                );
             }
         }
         _ = tokio::signal::ctrl_c() => tell!("bankdeck: abandoned"),

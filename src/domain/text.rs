@@ -5,6 +5,14 @@
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+/// `n` with its noun in the number it takes: "1 row", "0 rows", "2 rows".
+pub fn counted<N: std::fmt::Display + PartialEq + From<u8>>(n: N, one: &str, many: &str) -> String {
+    match n == N::from(1) {
+        true => format!("1 {one}"),
+        false => format!("{n} {many}"),
+    }
+}
+
 /// How many terminal columns `s` takes.
 pub fn columns(s: &str) -> usize {
     match s.is_ascii() {
@@ -51,6 +59,18 @@ fn cut_past(s: &str, width: usize) -> String {
         .collect();
     t.push('…');
     t
+}
+
+#[cfg(test)]
+mod counted_tests {
+    use super::counted;
+
+    #[test]
+    fn one_takes_the_singular_and_every_other_count_the_plural() {
+        assert_eq!(counted(1, "user", "users"), "1 user");
+        assert_eq!(counted(0, "user", "users"), "0 users");
+        assert_eq!(counted(2, "user added", "users added"), "2 users added");
+    }
 }
 
 #[cfg(test)]

@@ -22,7 +22,6 @@ mod terminal;
 mod update;
 mod view;
 mod widths;
-mod words;
 
 pub use action::Action;
 pub use activity::{ActivityLine, Level};

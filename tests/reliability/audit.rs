@@ -110,7 +110,7 @@ fn an_archive_moves_the_oldest_lines_to_a_new_file_and_records_where() {
     let out = archive(dir.path(), &config, "30d", &to);
     let said = text(&out.stdout);
     assert!(out.status.success(), "{said}{}", text(&out.stderr));
-    assert!(said.starts_with("moved 3 audit line(s), "), "{said}");
+    assert!(said.starts_with("moved 3 audit lines, "), "{said}");
 
     // The file: exactly the three oldest lines, oldest first, as
     // `audit --json` gave them, private, and the hash printed is its own.
@@ -142,7 +142,7 @@ fn an_archive_moves_the_oldest_lines_to_a_new_file_and_records_where() {
     let record = &after[0];
     assert_eq!((record.op, record.ok), (OpKind::ArchiveAudit, true));
     for part in [
-        "moved 3 audit line(s) (ids 1 to 3",
+        "moved 3 audit lines (ids 1 to 3",
         to.to_str().unwrap(),
         hash.as_str(),
     ] {
@@ -216,7 +216,7 @@ fn lines_an_earlier_archive_left_in_the_log_are_removed_by_the_next() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let err = text(&out.stderr);
     assert!(
-        err.contains("removed 2 audit line(s) that an earlier archive"),
+        err.contains("removed 2 audit lines that an earlier archive"),
         "{err}"
     );
     let file = std::fs::read_to_string(&to).unwrap();
@@ -230,7 +230,7 @@ fn lines_an_earlier_archive_left_in_the_log_are_removed_by_the_next() {
     assert!(
         after[0]
             .message
-            .starts_with("moved 1 audit line(s) (ids 3 to 3")
+            .starts_with("moved 1 audit line (ids 3 to 3")
     );
     assert_eq!(after[1].message, "moved 2 lines to elsewhere");
 }
@@ -349,7 +349,7 @@ fn ctrl_c_among_the_deletes_leaves_the_rest_to_the_next_archive() {
     let (dir, config, out) = (run.dir.path(), &run.config, &run.out);
     let said = text(&out.stdout);
     assert_eq!(out.status.code(), Some(130), "{said}{}", text(&out.stderr));
-    assert!(said.starts_with("moved 300000 audit line(s)"), "{said}");
+    assert!(said.starts_with("moved 300000 audit lines"), "{said}");
     let still: i64 = said
         .split("stopped: ")
         .nth(1)
@@ -369,12 +369,12 @@ fn ctrl_c_among_the_deletes_leaves_the_rest_to_the_next_archive() {
     let err = text(&out.stderr);
     assert!(
         err.contains(&format!(
-            "removed {still} audit line(s) that an earlier archive"
+            "removed {still} audit lines that an earlier archive"
         )),
         "{err}"
     );
     assert!(!next.exists());
     let log = log(dir, config);
     assert_eq!(log.len(), 1);
-    assert!(log[0].message.starts_with("moved 300000 audit line(s)"));
+    assert!(log[0].message.starts_with("moved 300000 audit lines"));
 }

@@ -8,9 +8,9 @@ use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
 
 use super::super::forms::DelinkDialog;
-use super::super::words::counted;
 use super::theme::Theme;
 use super::{text_box, wrapped_rows};
+use crate::domain::text::counted;
 
 fn draw(
     frame: &mut Frame,

@@ -11,8 +11,8 @@ use super::super::activity::Level;
 use super::super::app::{App, Progress};
 use super::super::forms::Mode;
 use super::super::msg::SendFailure;
-use super::super::words::counted;
 use super::{data, detail, users, watch};
+use crate::domain::text::counted;
 
 pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Command> {
     match event {

@@ -15,8 +15,8 @@ use super::super::activity::Level;
 use super::super::app::{App, InFlight};
 use super::super::forms::{AddForm, CredsField, CredsForm, DelinkDialog, Mode};
 use super::super::line_edit::LineEdit;
-use super::super::words::counted;
 use super::rules;
+use crate::domain::text::counted;
 
 type Rule = fn(&Connection, &ConnState, UnixTime) -> Result<(), String>;
 

@@ -17,8 +17,8 @@ use crate::worker::{Command, RequestId};
 
 use super::super::activity::Level;
 use super::super::app::App;
-use super::super::words::counted;
 use super::{data, detail, users};
+use crate::domain::text::counted;
 
 /// Ask every this many ticks (seconds).
 const EVERY_TICKS: u64 = 2;
