@@ -8,7 +8,6 @@
 //! `store::sqlite::archive`): the file is complete and on disk under its
 //! name before the store records it, and lines leave the store only after.
 
-use crate::domain::text::counted;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -22,6 +21,7 @@ use sha2::{Digest as _, Sha256};
 use super::context::Context;
 use super::interrupt::{finish_blocking_through_interrupt, stopped};
 use super::output::out as say;
+use crate::domain::text::counted;
 use crate::domain::{AuditEntry, OpKind, UnixTime};
 use crate::store::{AuditDraft, Store, StoreError};
 

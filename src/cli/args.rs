@@ -190,6 +190,16 @@ pub enum UsersCmd {
         /// The user's name, exactly as `users list` shows it.
         name: String,
     },
+    /// End every connection of a user who is leaving: Dapi links delinked (a
+    /// pending code exchanged first, as only its token ends Dapi's side),
+    /// OAuth and OIDC consents logged out. The user and their history stay.
+    Disconnect {
+        /// The user's name, exactly as `users list` shows it.
+        name: String,
+        /// Skip the confirmation (required when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
     /// List the end users, or those a filter keeps.
     List {
         /// Only the users whose name or email holds this text, in any case

@@ -1,7 +1,6 @@
 //! The subcommands that run without a screen. Each prints what happened in
 //! words (never a secret) and returns the process exit code.
 
-use crate::domain::text::counted;
 use std::collections::HashMap;
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
@@ -13,10 +12,10 @@ use super::context::Context;
 use super::interrupt::finish_through_interrupt;
 use super::output::{StatusRow, fit, table};
 use crate::config::{Config, Family};
-use crate::domain::text::columns;
+use crate::domain::text::{columns, counted};
 use crate::domain::{
-    AuditEntry, ConnectPayload, Connection, ConnectionId, DueForRefresh, ErrorKind, OpError,
-    OpKind, UnixTime, User,
+    AuditEntry, ConnState, ConnectPayload, Connection, ConnectionId, DueForRefresh, Ending,
+    ErrorKind, OpError, OpKind, UnixTime, User,
 };
 use crate::worker::{Command, Event, RequestId, Worker, WorkerOptions};
 
@@ -191,6 +190,7 @@ pub async fn users(ctx: &Context, cmd: UsersCmd, readonly: bool) -> Result<ExitC
             let user = worker.remove_user(&name).await.map_err(|e| eyre!("{e}"))?;
             say!("removed user {} (id {})", user.name, user.id.0)?;
         }
+        UsersCmd::Disconnect { name, yes } => return disconnect(ctx, &name, yes, readonly).await,
         UsersCmd::List { filter, json } => {
             let mut users = ctx.store.users().map_err(|e| eyre!("{e}"))?;
             if users.is_empty() && !json {
@@ -391,6 +391,119 @@ pub async fn operate(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `users disconnect`: each of the user's connections ended as
+/// [`Ending`] says, one at a time (a user has a handful), a line each. A
+/// failure does not stop the rest; it makes the exit 1.
+async fn disconnect(ctx: &Context, name: &str, yes: bool, readonly: bool) -> Result<ExitCode> {
+    let user = (ctx.store.user_by_name(name).map_err(|e| eyre!("{e}"))?)
+        .ok_or_else(|| eyre!("no user named {name:?}: `bankdeck users list` shows who exists"))?;
+    let conns = ctx
+        .store
+        .user_connections(user.id)
+        .map_err(|e| eyre!("{e}"))?;
+    let now = UnixTime::now();
+    let plan: Vec<(Connection, Ending)> = conns
+        .into_iter()
+        .map(|c| {
+            let ending = Ending::of(&c, now);
+            (c, ending)
+        })
+        .collect();
+    let ending = plan
+        .iter()
+        .filter(|(_, e)| !matches!(e, Ending::Nothing(_)))
+        .count();
+    if ending == 0 {
+        say!(
+            "{name} holds {}, none to end",
+            counted(plan.len(), "connection", "connections")
+        )?;
+        for (c, e) in &plan {
+            if let Ending::Nothing(why) = e {
+                say!("  {}: {}", named(c), why.describe())?;
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !yes {
+        confirm_user(
+            &format!(
+                "disconnect {name}: end {}",
+                counted(ending, "connection", "connections")
+            ),
+            name,
+        )?;
+    }
+    let worker = ctx.worker(readonly)?;
+    let mut failed = 0;
+    for (c, e) in plan {
+        let steps: &[OpKind] = match e {
+            Ending::Delink => &[OpKind::Delink],
+            Ending::ExchangeThenDelink => &[OpKind::Exchange, OpKind::Delink],
+            Ending::Logout => &[OpKind::Logout],
+            Ending::Nothing(why) => {
+                say!("  {}: {}", named(&c), why.describe())?;
+                continue;
+            }
+        };
+        let mut done: Vec<&str> = Vec::new();
+        let mut now_is = None;
+        for &op in steps {
+            let run = worker.operate(op, c.id);
+            match finish_through_interrupt(&worker, run).await? {
+                (Ok(conn), _) => {
+                    done.push(past(op));
+                    now_is = Some(conn);
+                }
+                (Err(err), interrupted) => {
+                    failed += 1;
+                    let so_far = match done.as_slice() {
+                        [] => String::new(),
+                        d => format!(" ({})", d.join(", then ")),
+                    };
+                    say!("  {}: {op} failed{so_far}: {err}", named(&c))?;
+                    if interrupted {
+                        return Ok(super::interrupt::stopped());
+                    }
+                    break;
+                }
+            }
+        }
+        if let (true, Some(conn)) = (done.len() == steps.len(), now_is) {
+            // "logged out (access valid 04:59)": the state says what a
+            // logout leaves behind, an access token that still works.
+            let state = ConnState::derive(&conn, worker.now(), ctx.config.warn_secs());
+            let state = state.describe(worker.now());
+            if let Some(last) = done.last_mut()
+                && state.starts_with(*last)
+            {
+                *last = state.as_str();
+            }
+            say!("  {}: {}", named(&c), done.join(", then "))?;
+        }
+    }
+    if failed > 0 {
+        say!(
+            "{} not ended: `bankdeck status {}` shows where each stands; run it again once fixed",
+            counted(failed, "connection", "connections"),
+            super::output::shell_word(name)
+        )?;
+        return Ok(ExitCode::from(1));
+    }
+    say!("{name}: every connection ended")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `op` did, in the words of a line that reports it done.
+fn past(op: OpKind) -> &'static str {
+    match op {
+        OpKind::Exchange => "exchanged",
+        OpKind::Delink => "delinked",
+        OpKind::Logout => "logged out",
+        _ => op.as_str(),
+    }
+}
+
 /// Connection `id` as the store holds it, or what to do about an id that
 /// names none.
 fn stored(ctx: &Context, id: ConnectionId) -> Result<Connection> {
@@ -580,15 +693,26 @@ impl Tally {
 /// Logout and delink cannot be undone: on a terminal the operator types the
 /// user's name; elsewhere `--yes` is required, so a script never does it by accident.
 fn confirm(op: OpKind, conn: &Connection) -> Result<()> {
+    confirm_user(
+        &format!(
+            "{op} connection {} of {} ({})",
+            conn.id, conn.user, conn.label
+        ),
+        &conn.user,
+    )
+}
+
+/// Asks on the terminal to type `user` before `what` is done: a change for
+/// good needs the name, not a reflex `y`.
+fn confirm_user(what: &str, user: &str) -> Result<()> {
     if !std::io::stdin().is_terminal() {
-        bail!("{op} needs --yes when standard input is not a terminal");
+        bail!("{what} needs --yes when standard input is not a terminal");
     }
-    tell!(partial: "{op} connection {} of {} ({})? Type the user's name to confirm: ",
-        conn.id, conn.user, conn.label);
+    tell!(partial: "{what}? Type the user's name to confirm: ");
     std::io::stderr().flush()?;
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
-    if answer.trim() != conn.user {
+    if answer.trim() != user {
         bail!("not confirmed: nothing was changed");
     }
     Ok(())

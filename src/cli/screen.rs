@@ -1,7 +1,6 @@
 //! Launching the long-running front ends: the dashboard (on the operator's
 //! store, or on the demo's) and the sandbox server.
 
-use crate::domain::text::counted;
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::ExitCode;
@@ -13,6 +12,7 @@ use super::context::Context;
 use super::demo;
 use crate::config::Config;
 use crate::domain::OpKind;
+use crate::domain::text::counted;
 use crate::sandbox::{SandboxOptions, parse_fault, serve_forever};
 use crate::store::Store;
 use crate::tui::{self, RunOptions};

@@ -1120,6 +1120,110 @@ fn sigterm_while_an_app_token_is_asked_for_keeps_it() {
     );
 }
 
+/// `users disconnect` ends every connection of a user who leaves: Dapi
+/// links delinked (a pending code exchanged first), the OIDC consent logged
+/// out. Not on a terminal it wants `--yes`; a failure leaves the rest done,
+/// says so, exits 1, and a second run ends what is left.
+#[test]
+fn users_disconnect_ends_every_connection_of_a_user_who_leaves() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
+    let oidc = logged_in(dir.path(), &config);
+    let run = |args: &[&str]| {
+        let out = bankdeck(dir.path(), &config, args);
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let link = || {
+        let minted = Command::new("curl")
+            .args(["-sf", "-XPOST", &format!("{base}/sandbox/connect")])
+            .output()
+            .unwrap();
+        assert!(minted.status.success());
+        let file = dir.path().join("payload.json");
+        std::fs::write(&file, minted.stdout).unwrap();
+        let (code, said, err) = run(&[
+            "link",
+            "dapi",
+            "--user",
+            "lena",
+            "--payload",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(code, Some(0), "{err}");
+        named_id(&said)
+    };
+    let exchanged = link();
+    assert_eq!(run(&["exchange", &exchanged]).0, Some(0));
+    let pending = link();
+    let states = || {
+        let (_, json, _) = run(&["status", "--json", "lena"]);
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+        let mut states: Vec<String> = (rows.iter())
+            .map(|r| format!("{} {}", r["id"], r["state"].as_str().unwrap()))
+            .collect();
+        states.sort();
+        states.join(", ")
+    };
+    let before = states();
+    let (code, _, err) = run(&["users", "disconnect", "lena"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("disconnect lena: end 3 connections needs --yes"),
+        "{err}"
+    );
+    assert_eq!(states(), before, "nothing changed");
+
+    // The pending code's exchange fails once: the others end all the same.
+    super::common::post_json(
+        &base,
+        "/sandbox/faults",
+        r#"{"faults":["dapi.exchange:500,count=1"]}"#,
+    );
+    let holds = |said: &str, lines: &[String]| {
+        for line in lines {
+            assert!(said.contains(line.as_str()), "{line:?} in {said}");
+        }
+    };
+    let (code, said, _) = run(&["users", "disconnect", "lena", "--yes"]);
+    assert_eq!(code, Some(1), "{said}");
+    holds(
+        &said,
+        &[
+            format!("  {exchanged} lena / dapi: delinked\n"),
+            format!("  {pending} lena / dapi: exchange failed: "),
+            format!("  {oidc} lena / everifin: logged out (access valid "),
+            "\n1 connection not ended: `bankdeck status lena` shows where each stands; \
+             run it again once fixed\n"
+                .to_owned(),
+        ],
+    );
+    let (code, said, _) = run(&["users", "disconnect", "lena", "--yes"]);
+    assert_eq!(code, Some(0), "{said}");
+    holds(
+        &said,
+        &[
+            format!("  {exchanged} lena / dapi: already delinked\n"),
+            format!("  {pending} lena / dapi: exchanged, then delinked\n"),
+            format!("  {oidc} lena / everifin: already logged out\n"),
+        ],
+    );
+    assert!(said.ends_with("lena: every connection ended\n"), "{said}");
+    let states = states();
+    assert_eq!(states.matches("delinked").count(), 2, "{states}");
+    assert_eq!(states.matches("logged_out").count(), 1, "{states}");
+
+    let (code, said, _) = run(&["users", "disconnect", "lena"]);
+    assert_eq!(code, Some(0), "nothing to confirm: {said}");
+    assert!(
+        said.starts_with("lena holds 3 connections, none to end\n"),
+        "{said}"
+    );
+    let (code, _, err) = run(&["users", "disconnect", "nobody", "--yes"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains(r#"no user named "nobody""#), "{err}");
+}
+
 /// A sandbox and its config, `lena`'s rotating `everifin` connection (its
 /// id), and the sandbox told to hold the next token request for `ms`.
 fn held_refresh(dir: &Path, ms: u32) -> (Running, std::path::PathBuf, String) {
