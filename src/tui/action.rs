@@ -202,7 +202,7 @@ impl Action {
             Action::RefreshAll => ("refresh_all", "refresh every expiring/expired row shown"),
             Action::Logout => ("logout", "log out (revoke the refresh token)"),
             Action::Login => ("login", "log the row's user in again (new consent)"),
-            Action::Delink => ("delink", "delink a Dapi user (typed confirmation)"),
+            Action::Delink => ("delink", "delink a Dapi row (users view: a whole user)"),
             Action::Add => ("add", "add a connection"),
             Action::ClientCredentials => ("client_credentials", "client-credentials token"),
             Action::ToggleUsers => ("toggle_users", "users view (Enter shows one user's rows)"),

@@ -4,7 +4,7 @@
 //! actions, to a text field, or to a dialog's yes/no. Keeping it one enum
 //! makes "typing in a field never fires an action" a matter of matching.
 
-use crate::domain::{ConnectPayload, ConnectionId, ProviderKind, UnixTime};
+use crate::domain::{ConnectPayload, ConnectionId, Ending, ProviderKind, UnixTime};
 use crate::worker::RequestId;
 
 use super::line_edit::LineEdit;
@@ -57,7 +57,9 @@ impl Mode {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DelinkDialog {
-    pub conn: ConnectionId,
+    /// The rows it ends and how: one Dapi row for `D` in the table; every
+    /// connection of the user for `D` in the users view (a user leaving).
+    pub plan: Vec<(ConnectionId, Ending)>,
     pub user: String,
     pub what: String,
     /// No token was ever issued: the row is closed here, nothing is sent.

@@ -324,3 +324,26 @@ pub const CONNECT_PAYLOAD: &str = r#"{"success":true,"accessCode":"eyJhbGciOiJIU
 pub fn expired_connect_payload() -> String {
     CONNECT_PAYLOAD.replace("eyJleHAiOjE3MDAwMDAzMDB9", "eyJleHAiOjE2OTk5OTk0MDB9")
 }
+
+/// The sample screen where alice holds three connections: her pending code
+/// (1), carol's active OIDC (3) and heidi's delinked link (8), made hers.
+pub fn alice_holding_three() -> App {
+    let mut app = app();
+    let mut conns = sample_connections();
+    let alice = (conns[0].user_id, conns[0].user.clone());
+    for i in [2, 7] {
+        conns[i].user_id = alice.0;
+        conns[i].user = alice.1.clone();
+    }
+    let users = users_for(&conns[..1]);
+    app.update(
+        Msg::Worker(Event::Loaded {
+            id: RequestId(0),
+            connections: conns,
+            users,
+            audit_mark: 0,
+        }),
+        NOW,
+    );
+    app
+}

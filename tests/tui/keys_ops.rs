@@ -1,7 +1,7 @@
 //! `update` for the keys that run operations: what is sent, what is
 //! refused and why, the dialogs in between, read-only mode and overrides.
 
-use bankdeck::domain::{ConnectionId, ProviderKind};
+use bankdeck::domain::{ConnectionId, Ending, ProviderKind};
 use bankdeck::tui::{App, Level, Mode, Msg, SortKey};
 use bankdeck::worker::Command;
 use crossterm::event::KeyCode;
@@ -164,6 +164,70 @@ fn shift_d_delinks_only_after_the_name_is_typed_exactly() {
         }
     ));
     assert_eq!(app.mode(), &Mode::Normal);
+}
+
+/// `D` in the users view ends every connection of the selected user (a user
+/// leaving), once their name is typed: a pending Dapi code is exchanged and,
+/// once that is in, delinked; an OIDC consent is logged out; a row already
+/// delinked is left alone.
+#[test]
+fn shift_d_in_the_users_view_ends_every_connection_of_the_user() {
+    let mut app = alice_holding_three();
+    app.update(key('u'), NOW);
+    assert!(app.update(key('D'), NOW).is_empty());
+    let Mode::ConfirmDelink(d) = app.mode() else {
+        panic!("{:?}", app.mode())
+    };
+    assert_eq!(
+        d.plan,
+        vec![
+            (ConnectionId(1), Ending::ExchangeThenDelink),
+            (ConnectionId(3), Ending::Logout)
+        ]
+    );
+    type_text(&mut app, "alice");
+    let cmds = app.update(code(KeyCode::Enter), NOW);
+    assert!(
+        matches!(
+            cmds.as_slice(),
+            [
+                Command::Exchange {
+                    conn: ConnectionId(1),
+                    ..
+                },
+                Command::Logout {
+                    conn: ConnectionId(3),
+                    ..
+                }
+            ]
+        ),
+        "{cmds:?}"
+    );
+    let Command::Exchange { id, .. } = cmds[0] else {
+        panic!()
+    };
+    let mut exchanged = sample_connections().remove(0);
+    exchanged.lifetimes.access = Some(bankdeck::domain::AccessExpiry::Permanent);
+    exchanged.version += 1;
+    let next = app.update(
+        Msg::Worker(bankdeck::worker::Event::Succeeded {
+            id,
+            op: bankdeck::domain::OpKind::Exchange,
+            conn: Box::new(exchanged),
+            message: String::new(),
+        }),
+        NOW,
+    );
+    assert!(
+        next.iter().any(|c| matches!(
+            c,
+            Command::Delink {
+                conn: ConnectionId(1),
+                ..
+            }
+        )),
+        "the exchange in, the delink goes: {next:?}"
+    );
 }
 
 #[test]

@@ -540,6 +540,24 @@ fn a_cut_off_help_scrolls_to_its_last_line_and_back() {
     );
 }
 
+/// The users view's `D` asks once for the whole user, and says what each
+/// of their connections gets.
+#[test]
+fn the_disconnect_dialog_says_what_ends_and_how() {
+    let mut app = alice_holding_three();
+    app.update(key('u'), NOW);
+    app.update(key('D'), NOW);
+    let text = text_at(&mut app, 100, 30, NOW);
+    for said in [
+        "┌ disconnect ",
+        "Disconnect alice: end 2 connections. This is final.",
+        "1 pending code exchanged, then delinked, 1 logged out",
+        "Type the user's name (alice) and press Enter:",
+    ] {
+        assert!(text.contains(said), "{said:?} in {text}");
+    }
+}
+
 #[test]
 fn delink_dialog_with_a_wrong_name() {
     let mut app = app();

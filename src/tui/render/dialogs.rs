@@ -11,6 +11,7 @@ use super::super::forms::DelinkDialog;
 use super::theme::Theme;
 use super::{text_box, wrapped_rows};
 use crate::domain::text::counted;
+use crate::domain::{ConnectionId, Ending};
 
 fn draw(
     frame: &mut Frame,
@@ -56,13 +57,29 @@ pub(super) fn quit(frame: &mut Frame, area: Rect, in_flight: usize, theme: Theme
 }
 
 pub(super) fn delink(frame: &mut Frame, area: Rect, d: &DelinkDialog, theme: Theme) {
+    let (name, title, said) = match d.plan.as_slice() {
+        [(_, Ending::Delink)] => (
+            "delink",
+            format!("Delink {}: this is final.", d.what),
+            if d.unissued {
+                "Dapi issued no token: nothing is sent; secrets are erased.".to_owned()
+            } else {
+                "The provider forgets the link and bankdeck erases its secrets.".to_owned()
+            },
+        ),
+        plan => (
+            "disconnect",
+            format!(
+                "Disconnect {}: end {}. This is final.",
+                d.what,
+                counted(plan.len(), "connection", "connections")
+            ),
+            ending_words(plan),
+        ),
+    };
     let mut lines = vec![
-        Line::styled(format!("Delink {}: this is final.", d.what), theme.alert()),
-        Line::raw(if d.unissued {
-            "Dapi issued no token: nothing is sent; secrets are erased."
-        } else {
-            "The provider forgets the link and bankdeck erases its secrets."
-        }),
+        Line::styled(title, theme.alert()),
+        Line::raw(said),
         Line::raw(""),
         Line::raw(format!(
             "Type the user's name ({}) and press Enter:",
@@ -80,13 +97,32 @@ pub(super) fn delink(frame: &mut Frame, area: Rect, d: &DelinkDialog, theme: The
     // The answer's row is below however many rows the lines above it wrap
     // into: a long user name wraps both the title line and the prompt.
     let above = lines[..4].to_vec();
-    let rect = draw(frame, area, "delink", lines, theme);
+    let rect = draw(frame, area, name, lines, theme);
     let above = wrapped_rows(&above, rect.width.saturating_sub(2));
     let x = rect.x + 3 + u16::try_from(d.typed.cursor()).unwrap_or(0);
     let y = rect.y + 1 + u16::try_from(above).unwrap_or(u16::MAX);
     if x < rect.right().saturating_sub(1) && y < rect.bottom().saturating_sub(1) {
         frame.set_cursor_position(Position::new(x, y));
     }
+}
+
+/// "2 delinked, 1 exchanged then delinked, 1 logged out": what a user's
+/// disconnect does to each of their connections.
+fn ending_words(plan: &[(ConnectionId, Ending)]) -> String {
+    let n = |e: Ending| plan.iter().filter(|(_, x)| *x == e).count();
+    [
+        (n(Ending::Delink), "delinked (Dapi)"),
+        (
+            n(Ending::ExchangeThenDelink),
+            "pending code exchanged, then delinked",
+        ),
+        (n(Ending::Logout), "logged out (refresh token revoked)"),
+    ]
+    .iter()
+    .filter(|(k, _)| *k > 0)
+    .map(|(k, what)| format!("{k} {what}"))
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 pub(super) fn login_url(frame: &mut Frame, area: Rect, url: &str, theme: Theme) {

@@ -79,11 +79,12 @@ const DETAIL_KEYS: [(Action, &str); 12] = [
 ];
 
 /// `a` adds for the selected user (the form opens with the name filled in).
-const USERS_KEYS: [(Action, &str); 6] = [
+const USERS_KEYS: [(Action, &str); 7] = [
     (Action::Down, "down"),
     (Action::Filter, "find"),
     (Action::ToggleDetail, "show connections"),
     (Action::Add, "add for this user"),
+    (Action::Delink, "disconnect user"),
     (Action::ToggleUsers, "table"),
     (Action::Back, "back"),
 ];

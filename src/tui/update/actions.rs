@@ -30,6 +30,7 @@ pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> 
         Action::Command => open(app, Mode::Command(Default::default())),
         Action::CycleSort => cycle_sort(app, now),
         Action::ToggleDetail if app.users_view.is_some() => users::pick(app, now),
+        Action::Delink if app.users_view.is_some() => users::disconnect(app, now),
         Action::ToggleDetail => detail::toggle(app, now),
         Action::DetailDown => detail::scroll(app, 1, now),
         Action::DetailUp => detail::scroll(app, -1, now),

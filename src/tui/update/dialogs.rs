@@ -52,9 +52,9 @@ pub(super) fn delink_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Co
             Vec::new()
         }
         KeyCode::Enter if dialog.typed.text() == dialog.user => {
-            let conn = dialog.conn;
+            let plan = std::mem::take(&mut dialog.plan);
             app.mode = Mode::Normal;
-            vec![ops::send_on(app, now, OpKind::Delink, conn)]
+            ops::end(app, now, plan)
         }
         KeyCode::Enter => {
             dialog.error = Some(format!(

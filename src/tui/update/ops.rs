@@ -6,7 +6,8 @@
 //! second operation here (the worker would queue it behind the first).
 
 use crate::domain::{
-    ConnState, Connection, ConnectionId, DueForRefresh, OpKind, ProviderKind, UnixTime,
+    ConnState, Connection, ConnectionId, DueForRefresh, Ending, OpKind, ProviderKind, UnixTime,
+    UserId,
 };
 use crate::worker::{Command, RequestId, not_configured};
 
@@ -44,6 +45,8 @@ impl App {
     /// why they refuse.
     pub(crate) fn offers(&self, action: Action, now: UnixTime) -> Option<bool> {
         let rule: Rule = match action {
+            // In the users view, `D` ends the selected user's connections.
+            Action::Delink if self.users_view.is_some() => return None,
             Action::Exchange => rules::exchange,
             Action::Refresh => rules::refresh,
             Action::Logout => rules::logout,
@@ -171,6 +174,77 @@ fn login_again(app: &mut App, now: UnixTime) -> Vec<Command> {
     vec![Command::Login { id, provider, user }]
 }
 
+/// Sends what ends each row of `plan`, once its dialog is confirmed: a
+/// pending Dapi code is exchanged, and delinked when the exchange is in
+/// (`App::then_delink`), as only its token ends Dapi's side.
+pub(super) fn end(app: &mut App, now: UnixTime, plan: Vec<(ConnectionId, Ending)>) -> Vec<Command> {
+    let mut cmds = Vec::new();
+    for (conn, ending) in plan {
+        let op = match ending {
+            Ending::Delink => OpKind::Delink,
+            Ending::Logout => OpKind::Logout,
+            Ending::ExchangeThenDelink => {
+                app.then_delink.insert(conn);
+                OpKind::Exchange
+            }
+            Ending::Nothing(_) => continue,
+        };
+        cmds.push(send_on(app, now, op, conn));
+    }
+    cmds
+}
+
+/// `D` in the users view: a user leaving. Every connection of theirs that
+/// something ends, in one dialog that wants the user's name; rows busy or of
+/// a provider the configuration lacks are left out and named.
+pub(super) fn disconnect(app: &mut App, now: UnixTime, user: UserId, name: String) -> Vec<Command> {
+    let mut plan = Vec::new();
+    let (mut busy, mut unconfigured) = (0, 0);
+    for c in app.conns.iter().filter(|c| c.user_id == user) {
+        let ending = Ending::of(c, now);
+        if matches!(ending, Ending::Nothing(_)) {
+            continue;
+        }
+        if app.busy.contains_key(&c.id) {
+            busy += 1;
+        } else if !app.configured(&c.provider) {
+            unconfigured += 1;
+        } else {
+            plan.push((c.id, ending));
+        }
+    }
+    let left = [
+        (busy, "busy"),
+        (unconfigured, "of a provider not in the configuration"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, why)| format!("{} {why}", counted(*n, "connection", "connections")))
+    .collect::<Vec<_>>();
+    if !left.is_empty() {
+        let text = format!("disconnect {name}: left out {}", left.join(", "));
+        app.note(now, Level::Warn, text);
+    }
+    if plan.is_empty() {
+        if left.is_empty() {
+            let text =
+                format!("disconnect {name}: nothing to end (delinked, logged out, or app tokens)");
+            app.note(now, Level::Info, text);
+        }
+        return Vec::new();
+    }
+    app.mode = Mode::ConfirmDelink(DelinkDialog {
+        plan,
+        user: name.clone(),
+        what: name,
+        unissued: false,
+        typed: LineEdit::default(),
+        error: None,
+    });
+    app.dirty = true;
+    Vec::new()
+}
+
 /// Logout and delink change something for good: they ask first.
 fn ask(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> {
     let Some(conn) = checked(app, now, op, rule) else {
@@ -182,7 +256,7 @@ fn ask(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> {
     let what = c.name();
     app.mode = match op {
         OpKind::Delink => Mode::ConfirmDelink(DelinkDialog {
-            conn,
+            plan: vec![(conn, Ending::Delink)],
             user: c.user.clone(),
             what,
             unissued: c.lifetimes.access.is_none(),

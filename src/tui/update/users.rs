@@ -39,6 +39,15 @@ pub(super) fn pick(app: &mut App, now: UnixTime) -> Vec<Command> {
     data::refilter(app, now)
 }
 
+/// `D` in the view: ends the selected user's connections (a user leaving),
+/// after their name is typed.
+pub(super) fn disconnect(app: &mut App, now: UnixTime) -> Vec<Command> {
+    match selected(app).map(|u| (u.id, u.name.clone())) {
+        Some((id, name)) => super::ops::disconnect(app, now, id, name),
+        None => Vec::new(),
+    }
+}
+
 /// The user under the view's cursor.
 pub(super) fn selected(app: &App) -> Option<&User> {
     let view = app.users_view.as_ref()?;
