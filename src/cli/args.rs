@@ -185,14 +185,17 @@ pub enum UsersCmd {
         email: Option<String>,
     },
     /// Remove an end user who holds no connection (a name added by mistake).
+    ///
     /// A user with connections stays: their history names them.
     Remove {
         /// The user's name, exactly as `users list` shows it.
         name: String,
     },
-    /// End every connection of a user who is leaving: Dapi links delinked (a
-    /// pending code exchanged first, as only its token ends Dapi's side),
-    /// OAuth and OIDC consents logged out. The user and their history stay.
+    /// End every connection of a user who is leaving.
+    ///
+    /// Dapi links are delinked (a pending code exchanged first, as only its
+    /// token ends Dapi's side), OAuth and OIDC consents logged out. The user
+    /// and their history stay.
     Disconnect {
         /// The user's name, exactly as `users list` shows it.
         name: String,
