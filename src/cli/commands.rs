@@ -378,6 +378,16 @@ pub async fn operate(
         confirm(op, &conn)?;
     }
     let worker = ctx.worker(readonly)?;
+    // A pending code is exchanged first: only its token ends Dapi's side.
+    if op == OpKind::Delink && Ending::of(&conn, worker.now()) == Ending::ExchangeThenDelink {
+        let run = worker.operate(OpKind::Exchange, id);
+        let failed = |e| eyre!("the pending code's exchange failed, so nothing was delinked: {e}");
+        let Some(conn) = to_the_end(&worker, run, failed).await? else {
+            return Ok(super::interrupt::stopped());
+        };
+        let (now, warn) = (worker.now(), ctx.config.warn_secs());
+        print_conn("exchanged first", &conn, now, warn)?;
+    }
     let run = worker.operate(op, id);
     let Some(conn) = to_the_end(&worker, run, |e| eyre!("{op} failed: {e}")).await? else {
         return Ok(super::interrupt::stopped());

@@ -62,6 +62,8 @@ pub struct DelinkDialog {
     pub plan: Vec<(ConnectionId, Ending)>,
     pub user: String,
     pub what: String,
+    /// The users view's `D`: every connection of `user`.
+    pub whole_user: bool,
     /// No token was ever issued: the row is closed here, nothing is sent.
     pub unissued: bool,
     pub typed: LineEdit,

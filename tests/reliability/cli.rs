@@ -1134,25 +1134,7 @@ fn users_disconnect_ends_every_connection_of_a_user_who_leaves() {
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         (out.status.code(), text(&out.stdout), text(&out.stderr))
     };
-    let link = || {
-        let minted = Command::new("curl")
-            .args(["-sf", "-XPOST", &format!("{base}/sandbox/connect")])
-            .output()
-            .unwrap();
-        assert!(minted.status.success());
-        let file = dir.path().join("payload.json");
-        std::fs::write(&file, minted.stdout).unwrap();
-        let (code, said, err) = run(&[
-            "link",
-            "dapi",
-            "--user",
-            "lena",
-            "--payload",
-            file.to_str().unwrap(),
-        ]);
-        assert_eq!(code, Some(0), "{err}");
-        named_id(&said)
-    };
+    let link = || link_dapi(dir.path(), &config, &base, "lena");
     let exchanged = link();
     assert_eq!(run(&["exchange", &exchanged]).0, Some(0));
     let pending = link();
@@ -1222,6 +1204,64 @@ fn users_disconnect_ends_every_connection_of_a_user_who_leaves() {
     let (code, _, err) = run(&["users", "disconnect", "nobody", "--yes"]);
     assert_eq!(code, Some(2));
     assert!(err.contains(r#"no user named "nobody""#), "{err}");
+}
+
+/// A Connect payload minted by the sandbox at `base`, linked for `user`
+/// through the real binary; the new connection's id.
+fn link_dapi(dir: &Path, config: &Path, base: &str, user: &str) -> String {
+    let minted = Command::new("curl")
+        .args(["-sf", "-XPOST", &format!("{base}/sandbox/connect")])
+        .output()
+        .unwrap();
+    assert!(minted.status.success());
+    let file = dir.join("payload.json");
+    std::fs::write(&file, minted.stdout).unwrap();
+    let args = [
+        "link",
+        "dapi",
+        "--user",
+        user,
+        "--payload",
+        file.to_str().unwrap(),
+    ];
+    let out = bankdeck(dir, config, &args);
+    assert!(out.status.success(), "{out:?}");
+    named_id(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// `delink` of a code still pending exchanges it first, since only its
+/// token ends Dapi's side of the link, and says so; a failed exchange
+/// delinks nothing.
+#[test]
+fn delink_of_a_pending_code_exchanges_it_first() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
+    let id = link_dapi(dir.path(), &config, &base, "omar");
+    let delink = || bankdeck(dir.path(), &config, &["delink", &id, "--yes"]);
+    super::common::post_json(
+        &base,
+        "/sandbox/faults",
+        r#"{"faults":["dapi.exchange:500,count=1"]}"#,
+    );
+    let out = delink();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the pending code's exchange failed, so nothing was delinked"),
+        "{err}"
+    );
+    let out = delink();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.starts_with(&format!("exchanged first: connection {id} ")),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("\ndelink done: connection {id} ")),
+        "{said}"
+    );
+    assert!(said.trim_end().ends_with("delinked"), "{said}");
 }
 
 /// A sandbox and its config, `lena`'s rotating `everifin` connection (its

@@ -206,18 +206,7 @@ fn shift_d_in_the_users_view_ends_every_connection_of_the_user() {
     let Command::Exchange { id, .. } = cmds[0] else {
         panic!()
     };
-    let mut exchanged = sample_connections().remove(0);
-    exchanged.lifetimes.access = Some(bankdeck::domain::AccessExpiry::Permanent);
-    exchanged.version += 1;
-    let next = app.update(
-        Msg::Worker(bankdeck::worker::Event::Succeeded {
-            id,
-            op: bankdeck::domain::OpKind::Exchange,
-            conn: Box::new(exchanged),
-            message: String::new(),
-        }),
-        NOW,
-    );
+    let next = alice_exchanged(&mut app, id);
     assert!(
         next.iter().any(|c| matches!(
             c,
@@ -249,15 +238,33 @@ fn delink_is_cancelled_by_esc_and_refused_for_oidc() {
 /// exchanged it becomes the token that ends Dapi's side. Both used to be
 /// refused ("exchange the code first"), and such rows stayed for good.
 #[test]
-fn delink_closes_a_code_that_never_became_a_token_and_refuses_a_pending_one() {
+fn delink_closes_a_code_that_never_became_a_token_and_exchanges_a_pending_one_first() {
     let mut app = app();
     select(&mut app, 1);
     app.update(key('D'), NOW);
-    assert_eq!(app.mode(), &Mode::Normal);
+    let Mode::ConfirmDelink(d) = app.mode() else {
+        panic!("{:?}", app.mode())
+    };
+    assert_eq!(d.plan, vec![(ConnectionId(1), Ending::ExchangeThenDelink)]);
+    type_text(&mut app, "alice");
+    let cmd = one(app.update(code(KeyCode::Enter), NOW));
+    let Command::Exchange {
+        id,
+        conn: ConnectionId(1),
+    } = cmd
+    else {
+        panic!("{cmd:?}")
+    };
+    let next = alice_exchanged(&mut app, id);
     assert!(
-        last_text(&app).contains("still pending"),
-        "{}",
-        last_text(&app)
+        matches!(
+            one(next),
+            Command::Delink {
+                conn: ConnectionId(1),
+                ..
+            }
+        ),
+        "the exchange in, the delink goes"
     );
     select(&mut app, 10);
     app.update(key('D'), NOW);
@@ -265,6 +272,7 @@ fn delink_closes_a_code_that_never_became_a_token_and_refuses_a_pending_one() {
         panic!("{:?}", app.mode())
     };
     assert!(d.unissued);
+    assert_eq!(d.plan, vec![(ConnectionId(10), Ending::Delink)]);
     type_text(&mut app, "judy");
     let cmd = one(app.update(code(KeyCode::Enter), NOW));
     assert!(matches!(
@@ -828,4 +836,20 @@ fn add_starts_with_the_user_in_sight() {
     assert_eq!(app.user_scope(), Some("bob"));
     app.update(key('a'), NOW);
     assert_eq!(user_in_form(&app), "bob", "the user whose rows are shown");
+}
+
+/// The worker's word that exchange `id` of alice's pending code (1) is in.
+fn alice_exchanged(app: &mut App, id: bankdeck::worker::RequestId) -> Vec<Command> {
+    let mut exchanged = sample_connections().remove(0);
+    exchanged.lifetimes.access = Some(bankdeck::domain::AccessExpiry::Permanent);
+    exchanged.version += 1;
+    app.update(
+        Msg::Worker(bankdeck::worker::Event::Succeeded {
+            id,
+            op: bankdeck::domain::OpKind::Exchange,
+            conn: Box::new(exchanged),
+            message: String::new(),
+        }),
+        NOW,
+    )
 }

@@ -821,7 +821,7 @@ fn the_key_bar_offers_what_the_selected_row_takes() {
     // alice: a Dapi code pending; bob: a Dapi token; carol: OIDC, active;
     // heidi: delinked; grace: logged out; frank: re-consent required; the
     // app token: client credentials.
-    assert_eq!(bar(&mut app, 1), "j e / s enter R a ? q");
+    assert_eq!(bar(&mut app, 1), "j e D / s enter R a ? q");
     assert_eq!(bar(&mut app, 2), "j D / s enter R a ? q");
     assert_eq!(bar(&mut app, 3), "j r l / s enter R a ? q");
     assert_eq!(bar(&mut app, 8), "j / s enter R a ? q");

@@ -57,17 +57,23 @@ pub(super) fn quit(frame: &mut Frame, area: Rect, in_flight: usize, theme: Theme
 }
 
 pub(super) fn delink(frame: &mut Frame, area: Rect, d: &DelinkDialog, theme: Theme) {
-    let (name, title, said) = match d.plan.as_slice() {
-        [(_, Ending::Delink)] => (
+    let (name, title, said) = match (d.whole_user, d.plan.as_slice()) {
+        (false, [(_, ending)]) => (
             "delink",
             format!("Delink {}: this is final.", d.what),
-            if d.unissued {
-                "Dapi issued no token: nothing is sent; secrets are erased.".to_owned()
-            } else {
-                "The provider forgets the link and bankdeck erases its secrets.".to_owned()
+            match (ending, d.unissued) {
+                (Ending::ExchangeThenDelink, _) => {
+                    "The pending code is exchanged first: its token \
+                     ends the link at Dapi. bankdeck then erases its secrets."
+                        .to_owned()
+                }
+                (_, true) => {
+                    "Dapi issued no token: nothing is sent; secrets are erased.".to_owned()
+                }
+                _ => "The provider forgets the link and bankdeck erases its secrets.".to_owned(),
             },
         ),
-        plan => (
+        (_, plan) => (
             "disconnect",
             format!(
                 "Disconnect {}: end {}. This is final.",

@@ -237,6 +237,7 @@ pub(super) fn disconnect(app: &mut App, now: UnixTime, user: UserId, name: Strin
         plan,
         user: name.clone(),
         what: name,
+        whole_user: true,
         unissued: false,
         typed: LineEdit::default(),
         error: None,
@@ -256,7 +257,8 @@ fn ask(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> {
     let what = c.name();
     app.mode = match op {
         OpKind::Delink => Mode::ConfirmDelink(DelinkDialog {
-            plan: vec![(conn, Ending::Delink)],
+            plan: vec![(conn, Ending::of(c, now))],
+            whole_user: false,
             user: c.user.clone(),
             what,
             unissued: c.lifetimes.access.is_none(),
