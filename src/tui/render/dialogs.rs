@@ -7,11 +7,12 @@ use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
 
+use crate::domain::text::counted;
+use crate::domain::{ConnectionId, Ending};
+
 use super::super::forms::DelinkDialog;
 use super::theme::Theme;
 use super::{text_box, wrapped_rows};
-use crate::domain::text::counted;
-use crate::domain::{ConnectionId, Ending};
 
 fn draw(
     frame: &mut Frame,

@@ -4,6 +4,7 @@
 //! A result for a request the screen did not send (the scheduler's) is still
 //! applied: the connection it carries is the truth as stored.
 
+use crate::domain::text::counted;
 use crate::domain::{Connection, ConnectionId, OpError, OpKind, UnixTime, User};
 use crate::worker::{Command, Event, NextTry, RequestId};
 
@@ -12,7 +13,6 @@ use super::super::app::{App, Progress};
 use super::super::forms::Mode;
 use super::super::msg::SendFailure;
 use super::{data, detail, ops, users, watch};
-use crate::domain::text::counted;
 
 pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Command> {
     match event {

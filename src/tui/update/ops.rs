@@ -5,6 +5,7 @@
 //! show a spinner until the result arrives; a row already busy refuses a
 //! second operation here (the worker would queue it behind the first).
 
+use crate::domain::text::counted;
 use crate::domain::{
     ConnState, Connection, ConnectionId, DueForRefresh, Ending, OpKind, ProviderKind, UnixTime,
     UserId,
@@ -17,7 +18,6 @@ use super::super::app::{App, InFlight};
 use super::super::forms::{AddForm, CredsField, CredsForm, DelinkDialog, Mode};
 use super::super::line_edit::LineEdit;
 use super::rules;
-use crate::domain::text::counted;
 
 type Rule = fn(&Connection, &ConnState, UnixTime) -> Result<(), String>;
 
@@ -227,8 +227,10 @@ pub(super) fn disconnect(app: &mut App, now: UnixTime, user: UserId, name: Strin
     }
     if plan.is_empty() {
         if left.is_empty() {
-            let text =
-                format!("disconnect {name}: nothing to end (delinked, logged out, or app tokens)");
+            let text = format!(
+                "disconnect {name}: nothing to end: every connection is delinked, logged out, \
+                 an app token, or holds no refresh token"
+            );
             app.note(now, Level::Info, text);
         }
         return Vec::new();

@@ -11,6 +11,7 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::domain::text::counted;
 use crate::domain::{UnixTime, User, UserId};
 use crate::store::Changes;
 use crate::worker::{Command, RequestId};
@@ -18,7 +19,6 @@ use crate::worker::{Command, RequestId};
 use super::super::activity::Level;
 use super::super::app::App;
 use super::{data, detail, users};
-use crate::domain::text::counted;
 
 /// Ask every this many ticks (seconds).
 const EVERY_TICKS: u64 = 2;
