@@ -405,6 +405,9 @@ pub async fn operate(
 /// [`Ending`] says, one at a time (a user has a handful), a line each. A
 /// failure does not stop the rest; it makes the exit 1.
 async fn disconnect(ctx: &Context, name: &str, yes: bool, readonly: bool) -> Result<ExitCode> {
+    if readonly {
+        bail!("read-only mode: nothing was ended");
+    }
     let user = (ctx.store.user_by_name(name).map_err(|e| eyre!("{e}"))?)
         .ok_or_else(|| eyre!("no user named {name:?}: `bankdeck users list` shows who exists"))?;
     let conns = ctx

@@ -1148,6 +1148,9 @@ fn users_disconnect_ends_every_connection_of_a_user_who_leaves() {
         states.join(", ")
     };
     let before = states();
+    let (code, _, err) = run(&["--readonly", "users", "disconnect", "lena", "--yes"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("read-only mode: nothing was ended"), "{err}");
     let (code, _, err) = run(&["users", "disconnect", "lena"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(

@@ -219,6 +219,36 @@ fn shift_d_in_the_users_view_ends_every_connection_of_the_user() {
     );
 }
 
+/// What the dialog planned is looked at again when the name is confirmed:
+/// a code the scheduler exchanged meanwhile is delinked, not exchanged.
+#[test]
+fn a_disconnect_follows_the_rows_as_they_stand_when_confirmed() {
+    let mut app = alice_holding_three();
+    app.update(key('u'), NOW);
+    app.update(key('D'), NOW);
+    // The scheduler's exchange, not this screen's.
+    let scheduled = bankdeck::worker::RequestId(bankdeck::worker::RequestId::SCHEDULED_FROM);
+    assert!(alice_exchanged(&mut app, scheduled).is_empty());
+    type_text(&mut app, "alice");
+    let cmds = app.update(code(KeyCode::Enter), NOW);
+    assert!(
+        matches!(
+            cmds.as_slice(),
+            [
+                Command::Delink {
+                    conn: ConnectionId(1),
+                    ..
+                },
+                Command::Logout {
+                    conn: ConnectionId(3),
+                    ..
+                }
+            ]
+        ),
+        "{cmds:?}"
+    );
+}
+
 #[test]
 fn delink_is_cancelled_by_esc_and_refused_for_oidc() {
     let mut app = app();

@@ -179,7 +179,10 @@ fn login_again(app: &mut App, now: UnixTime) -> Vec<Command> {
 /// (`App::then_delink`), as only its token ends Dapi's side.
 pub(super) fn end(app: &mut App, now: UnixTime, plan: Vec<(ConnectionId, Ending)>) -> Vec<Command> {
     let mut cmds = Vec::new();
-    for (conn, ending) in plan {
+    for (conn, asked) in plan {
+        // As the row stands now: the scheduler may have exchanged the code
+        // while the name was typed.
+        let ending = app.connection(conn).map_or(asked, |c| Ending::of(c, now));
         let op = match ending {
             Ending::Delink => OpKind::Delink,
             Ending::Logout => OpKind::Logout,
