@@ -450,15 +450,11 @@ async fn disconnect(ctx: &Context, name: &str, yes: bool, readonly: bool) -> Res
     let worker = ctx.worker(readonly)?;
     let mut failed = 0;
     for (c, e) in plan {
-        let steps: &[OpKind] = match e {
-            Ending::Delink => &[OpKind::Delink],
-            Ending::ExchangeThenDelink => &[OpKind::Exchange, OpKind::Delink],
-            Ending::Logout => &[OpKind::Logout],
-            Ending::Nothing(why) => {
-                say!("  {}: {}", named(&c), why.describe())?;
-                continue;
-            }
-        };
+        if let Ending::Nothing(why) = e {
+            say!("  {}: {}", named(&c), why.describe())?;
+            continue;
+        }
+        let steps = e.steps();
         let mut done: Vec<&str> = Vec::new();
         let mut now_is = None;
         for &op in steps {

@@ -1,7 +1,7 @@
 //! How each of a user's connections is ended when the user leaves (`users
 //! disconnect`, the users view's `D`): the one rule both front ends follow.
 
-use super::{Connection, Grant, ProviderKind, UnixTime};
+use super::{Connection, Grant, OpKind, ProviderKind, UnixTime};
 
 /// What ends a connection for good, or why nothing is to be done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +51,18 @@ impl Ending {
         match c.lifetimes.has_refresh {
             true => Ending::Logout,
             false => Ending::Nothing(Untouched::Lapses),
+        }
+    }
+}
+
+impl Ending {
+    /// The operations that end it, in order; none for `Nothing`.
+    pub fn steps(self) -> &'static [OpKind] {
+        match self {
+            Ending::Delink => &[OpKind::Delink],
+            Ending::ExchangeThenDelink => &[OpKind::Exchange, OpKind::Delink],
+            Ending::Logout => &[OpKind::Logout],
+            Ending::Nothing(_) => &[],
         }
     }
 }

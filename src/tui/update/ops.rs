@@ -183,16 +183,16 @@ pub(super) fn end(app: &mut App, now: UnixTime, plan: Vec<(ConnectionId, Ending)
         // As the row stands now: the scheduler may have exchanged the code
         // while the name was typed.
         let ending = app.connection(conn).map_or(asked, |c| Ending::of(c, now));
-        let op = match ending {
-            Ending::Delink => OpKind::Delink,
-            Ending::Logout => OpKind::Logout,
-            Ending::ExchangeThenDelink => {
+        // A second step (only a pending code's delink, after its exchange)
+        // goes once the first is in.
+        match ending.steps() {
+            [] => {}
+            [op] => cmds.push(send_on(app, now, *op, conn)),
+            [op, ..] => {
                 app.then_delink.insert(conn);
-                OpKind::Exchange
+                cmds.push(send_on(app, now, *op, conn));
             }
-            Ending::Nothing(_) => continue,
-        };
-        cmds.push(send_on(app, now, op, conn));
+        }
     }
     cmds
 }
