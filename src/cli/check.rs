@@ -34,8 +34,9 @@ pub fn reason(c: &Connection, cfg: &Config, now: UnixTime, within_secs: i64) -> 
             c.id
         )),
         StateKind::Expired => Some(format!(
-            "{}: no refresh token, the user must log in again",
-            state.describe(now)
+            "{}: no refresh token, the user must log in again: {}",
+            state.describe(now),
+            login(c)
         )),
         StateKind::Active | StateKind::Expiring => {
             if let Some(r) = c
@@ -60,7 +61,8 @@ pub fn reason(c: &Connection, cfg: &Config, now: UnixTime, within_secs: i64) -> 
                 )),
                 (false, _) => Some(format!(
                     "access token expires in {left} and cannot be renewed \
-                     (no refresh token): the user must log in again"
+                     (no refresh token): the user must log in again: {}",
+                    login(c)
                 )),
             }
         }
@@ -138,15 +140,13 @@ mod tests {
         assert_eq!(
             reason(&c, &cfg(), NOW, 600).unwrap(),
             "access token expires in 08:20 and cannot be renewed (no refresh token): \
-             the user must log in again",
+             the user must log in again: `bankdeck login ev --user u`",
             "auto_refresh cannot help without a refresh token"
         );
         c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(-5)));
-        assert!(
-            reason(&c, &cfg(), NOW, 0)
-                .unwrap()
-                .ends_with(": no refresh token, the user must log in again")
-        );
+        assert!(reason(&c, &cfg(), NOW, 0).unwrap().ends_with(
+            ": no refresh token, the user must log in again: `bankdeck login ev --user u`"
+        ));
     }
 
     #[test]
