@@ -555,6 +555,23 @@ fn shift_l_logs_the_row_s_user_in_again_where_only_consent_helps() {
         NOW,
     );
     assert!(!app.is_busy(ConnectionId(6)), "the outcome frees the row");
+    // The same account: the row renewed in place, and nothing more said.
+    let Command::Login { id, .. } = one(app.update(key('L'), NOW)) else {
+        panic!()
+    };
+    let mut frank = sample_connections().remove(5);
+    frank.flags.reauth_required = false;
+    frank.version += 1;
+    app.update(
+        Msg::Worker(bankdeck::worker::Event::Succeeded {
+            id,
+            op: bankdeck::domain::OpKind::Login,
+            conn: Box::new(frank),
+            message: String::new(),
+        }),
+        NOW,
+    );
+    assert_eq!(last_text(&app), "login frank / Bank OAuth: done");
     // Another account consented: a new row, and the one it began on is free.
     select(&mut app, 7);
     let Command::Login { id, .. } = one(app.update(key('L'), NOW)) else {
@@ -572,6 +589,11 @@ fn shift_l_logs_the_row_s_user_in_again_where_only_consent_helps() {
         NOW,
     );
     assert!(!app.is_busy(ConnectionId(7)) && !app.is_busy(ConnectionId(12)));
+    assert_eq!(
+        last_text(&app),
+        "login grace / Emirates NBD: the account that consented is not connection 7's, so it \
+         is a new connection (12); connection 7 still needs its own user's consent"
+    );
     assert_eq!(app.in_flight(), 0);
     for (row, says) in [
         (

@@ -130,6 +130,13 @@ fn succeeded(
     // Whether this screen asked for it (`None`: the scheduler did), and
     // whether as one of a bulk.
     let asked = app.pending.get(&id).map(|entry| entry.bulk);
+    // `L` on a row whose login another account answered: a new row, and
+    // the old one still waits for its own user.
+    let other_account = (op == OpKind::Login)
+        .then(|| app.pending.get(&id))
+        .flatten()
+        .and_then(|entry| entry.conns.first().copied())
+        .filter(|&started| started != conn_id);
     // Whoever's it was, the row's next automatic operation is its plan's
     // again: the scheduler's back-off only ever delays to a time before it.
     app.retries.remove(&conn_id);
@@ -148,6 +155,13 @@ fn succeeded(
             false => format!("{op} {what}: {message}{scheduled}"),
         };
         app.note(now, Level::Ok, text);
+    }
+    if let Some(started) = other_account {
+        let text = format!(
+            "login {what}: the account that consented is not connection {started}'s, so it is \
+             a new connection ({conn_id}); connection {started} still needs its own user's consent"
+        );
+        app.note(now, Level::Warn, text);
     }
     let mut cmds = data::upsert(app, conn, now);
     // A connection this screen asked for just now is selected, so the next
