@@ -408,8 +408,17 @@ async fn disconnect(ctx: &Context, name: &str, yes: bool, readonly: bool) -> Res
     if readonly {
         bail!("read-only mode: nothing was ended");
     }
-    let user = (ctx.store.user_by_name(name).map_err(|e| eyre!("{e}"))?)
-        .ok_or_else(|| eyre!("no user named {name:?}: `bankdeck users list` shows who exists"))?;
+    let Some(user) = ctx.store.user_by_name(name).map_err(|e| eyre!("{e}"))? else {
+        // As `users remove` answers: a name in another case is a typo.
+        let users = ctx.store.users().map_err(|e| eyre!("{e}"))?;
+        match users
+            .iter()
+            .find(|u| u.name.to_lowercase() == name.to_lowercase())
+        {
+            Some(u) => bail!("no user named {name:?}: did you mean {:?}?", u.name),
+            None => bail!("no user named {name:?}: `bankdeck users list` shows who exists"),
+        }
+    };
     let conns = ctx
         .store
         .user_connections(user.id)

@@ -1207,6 +1207,12 @@ fn users_disconnect_ends_every_connection_of_a_user_who_leaves() {
     let (code, _, err) = run(&["users", "disconnect", "nobody", "--yes"]);
     assert_eq!(code, Some(2));
     assert!(err.contains(r#"no user named "nobody""#), "{err}");
+    let (code, _, err) = run(&["users", "disconnect", "LENA", "--yes"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains(r#"no user named "LENA": did you mean "lena"?"#),
+        "{err}"
+    );
 }
 
 /// A Connect payload minted by the sandbox at `base`, linked for `user`
