@@ -704,6 +704,7 @@ async fn a_login_cancelled_while_the_browser_is_away_ends_having_sent_nothing() 
             id: login,
             provider: "everifin".into(),
             user: "zed".into(),
+            renewing: None,
         })
         .await
         .unwrap();
@@ -726,6 +727,38 @@ async fn a_login_cancelled_while_the_browser_is_away_ends_having_sent_nothing() 
     assert!(error.message.contains("nothing was sent"), "{error}");
     assert_eq!(env.sandbox.request_count("oidc.token"), sent);
     assert!(!has_user(&env, "zed"));
+}
+
+/// A login that renews a connection (`L`) tells the provider which account
+/// to offer, by the id token's `preferred_username`: the same user consents
+/// and the row is renewed in place. A plain login names no one.
+#[tokio::test]
+async fn a_login_renewing_a_row_asks_for_its_account() {
+    let mut env = Env::start().await;
+    let lena = env.login("everifin", "lena").await;
+    env.op(OpKind::Logout, lena.id).await.unwrap();
+    let worker = env.worker.clone();
+    let renew = tokio::spawn(async move {
+        (worker.login_renewing(RequestId(8), "everifin", "lena", Some(lena.id))).await
+    });
+    let url = login_url(&mut env, RequestId(8)).await;
+    let hint = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "login_hint")
+        .map(|(_, v)| v.into_owned());
+    assert_eq!(hint.as_deref(), Some("lena"), "{url}");
+    // The test is the browser, and says nothing of whom: the URL does.
+    tokio::spawn(async move { reqwest::get(url).await });
+    let renewed = renew.await.unwrap().unwrap();
+    assert_eq!(renewed.id, lena.id, "renewed in place");
+    assert_eq!(env.store.connections().unwrap().len(), 1);
+
+    let worker = env.worker.clone();
+    let plain = tokio::spawn(async move { worker.login(RequestId(9), "everifin", "lena").await });
+    let url = login_url(&mut env, RequestId(9)).await;
+    assert!(!url.contains("login_hint"), "{url}");
+    plain.abort();
 }
 
 /// The code a login brought back is being redeemed when stopping comes:

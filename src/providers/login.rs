@@ -37,6 +37,9 @@ pub struct LoginOptions {
     /// Start `$BROWSER` (or the platform opener); the URL also always goes
     /// to `on_url`, so it can be shown when no browser can be started.
     pub open_browser: bool,
+    /// OIDC's `login_hint`: the account a login renews, so that the
+    /// provider offers that one (Keycloak fills in its user name).
+    pub login_hint: Option<String>,
 }
 
 impl Default for LoginOptions {
@@ -45,6 +48,7 @@ impl Default for LoginOptions {
             redirect_port: None,
             timeout: Duration::from_secs(5 * 60),
             open_browser: true,
+            login_hint: None,
         }
     }
 }
@@ -105,7 +109,13 @@ pub async fn browser_callback(
         .map_err(|e| OpError::new(ErrorKind::Network, format!("loopback listener: {e}")))?
         .port();
     let redirect_uri = format!("http://127.0.0.1:{port}/callback");
-    let request = provider.authorization_request(&redirect_uri).await?;
+    let mut request = provider.authorization_request(&redirect_uri).await?;
+    if let Some(hint) = &opts.login_hint
+        && let Ok(mut url) = url::Url::parse(&request.url)
+    {
+        url.query_pairs_mut().append_pair("login_hint", hint);
+        request.url = url.to_string();
+    }
     on_url(&request.url);
     if opts.open_browser {
         open_browser(&request.url);

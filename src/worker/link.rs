@@ -42,9 +42,15 @@ impl Worker {
                 OpKind::Link,
                 self.link_dapi(id, &provider, &user, &label, payload).await,
             ),
-            Command::Login { provider, user, .. } => {
-                (OpKind::Login, self.login(id, &provider, &user).await)
-            }
+            Command::Login {
+                provider,
+                user,
+                renewing,
+                ..
+            } => (
+                OpKind::Login,
+                self.login_renewing(id, &provider, &user, renewing).await,
+            ),
             Command::ClientCredentials { provider, user, .. } => (
                 OpKind::ClientCredentials,
                 self.client_credentials(id, &provider, &user).await,
@@ -209,6 +215,28 @@ impl Worker {
         provider: &str,
         user: &str,
     ) -> Result<Connection, OpError> {
+        self.login_renewing(id, provider, user, None).await
+    }
+
+    /// The account behind `conn`, as its id token names it for logging in
+    /// (`preferred_username`): sent to the provider that issued it, so
+    /// nothing it does not know leaves. None when there is no such claim.
+    async fn account_of(&self, conn: ConnectionId) -> Option<String> {
+        let secrets = self.db(move |s| s.secrets(conn)).await.ok()?;
+        let claims = crate::domain::Claims::decode(secrets.id_token?.expose()).ok()?;
+        claims.str("preferred_username").map(str::to_owned)
+    }
+
+    /// [`Worker::login`] that renews `renewing`: the provider is told which
+    /// account to offer, so the same user consents and the row is renewed
+    /// in place rather than a new one made.
+    pub async fn login_renewing(
+        &self,
+        id: RequestId,
+        provider: &str,
+        user: &str,
+        renewing: Option<ConnectionId>,
+    ) -> Result<Connection, OpError> {
         // First, so that it is unregistered however the login ends.
         let halt = Registered::new(self, id);
         self.refuse_if_readonly()?;
@@ -220,6 +248,10 @@ impl Worker {
             redirect_port: client_of(&slot.config).and_then(|c| c.redirect_port),
             timeout: self.inner.opts.login_timeout,
             open_browser: self.inner.opts.open_browser,
+            login_hint: match renewing {
+                Some(conn) => self.account_of(conn).await,
+                None => None,
+            },
         };
         let events = self.inner.events.clone();
         let on_url = move |url: &str| {

@@ -52,6 +52,9 @@ pub enum Command {
         id: RequestId,
         provider: String,
         user: String,
+        /// The connection this login renews (`L`), whose account the
+        /// provider is told to offer.
+        renewing: Option<ConnectionId>,
     },
     /// Store a Connect success payload as a new Dapi connection.
     LinkDapi {

@@ -170,6 +170,7 @@ pub fn follow_keeping_page() -> (impl FnOnce(&str) + Send, Page) {
 /// The login options of a test: no real browser, a short patience.
 pub fn login_options(timeout: Duration) -> bankdeck::providers::LoginOptions {
     bankdeck::providers::LoginOptions {
+        login_hint: None,
         redirect_port: None,
         timeout,
         open_browser: false,

@@ -493,10 +493,9 @@ fn a_starts_a_browser_login_for_oidc_and_shows_its_url() {
     );
     type_text(&mut app, "zoe");
     let cmd = one(app.update(code(KeyCode::Enter), NOW));
-    let Command::Login { id, provider, user } = cmd else {
-        panic!("{cmd:?}")
-    };
+    let (id, provider, user, renewing) = login_of(cmd);
     assert_eq!((provider.as_str(), user.as_str()), ("keycloak", "zoe"));
+    assert_eq!(renewing, None, "a new connection renews none");
     let url = "http://127.0.0.1:8400/realms/demo/protocol/openid-connect/auth?x=1".to_string();
     app.update(
         Msg::Worker(bankdeck::worker::Event::LoginUrl {
@@ -541,10 +540,9 @@ fn shift_l_logs_the_row_s_user_in_again_where_only_consent_helps() {
     let mut app = app();
     select(&mut app, 6);
     let cmd = one(app.update(key('L'), NOW));
-    let Command::Login { id, provider, user } = cmd else {
-        panic!("{cmd:?}")
-    };
+    let (id, provider, user, renewing) = login_of(cmd);
     assert_eq!((provider.as_str(), user.as_str()), ("bank-oauth", "frank"));
+    assert_eq!(renewing, Some(ConnectionId(6)), "the provider is told whom");
     assert!(app.is_busy(ConnectionId(6)));
     assert_eq!(
         last_text(&app),
@@ -904,4 +902,24 @@ fn alice_exchanged(app: &mut App, id: bankdeck::worker::RequestId) -> Vec<Comman
         }),
         NOW,
     )
+}
+
+/// A login command's id, provider, user and the row it renews.
+fn login_of(
+    cmd: Command,
+) -> (
+    bankdeck::worker::RequestId,
+    String,
+    String,
+    Option<ConnectionId>,
+) {
+    match cmd {
+        Command::Login {
+            id,
+            provider,
+            user,
+            renewing,
+        } => (id, provider, user, renewing),
+        other => panic!("not a login: {other:?}"),
+    }
 }

@@ -96,7 +96,12 @@ fn submit_add(app: &mut App, now: UnixTime) -> Vec<Command> {
         _ => {
             let what = format!("{user} at {provider}");
             let id = ops::track(app, now, OpKind::Login, Vec::new(), what, false);
-            Command::Login { id, provider, user }
+            Command::Login {
+                id,
+                provider,
+                user,
+                renewing: None,
+            }
         }
     };
     app.mode = Mode::Normal;

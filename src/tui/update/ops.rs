@@ -171,7 +171,12 @@ fn login_again(app: &mut App, now: UnixTime) -> Vec<Command> {
     let (provider, user) = (c.provider.clone(), c.user.clone());
     let what = format!("{user} at {provider}");
     let id = track(app, now, OpKind::Login, vec![conn], what, false);
-    vec![Command::Login { id, provider, user }]
+    vec![Command::Login {
+        id,
+        provider,
+        user,
+        renewing: Some(conn),
+    }]
 }
 
 /// Sends what ends each row of `plan`, once its dialog is confirmed: a
