@@ -408,16 +408,11 @@ async fn disconnect(ctx: &Context, name: &str, yes: bool, readonly: bool) -> Res
     if readonly {
         bail!("read-only mode: nothing was ended");
     }
-    let Some(user) = ctx.store.user_by_name(name).map_err(|e| eyre!("{e}"))? else {
-        // As `users remove` answers: a name in another case is a typo.
-        let users = ctx.store.users().map_err(|e| eyre!("{e}"))?;
-        match users
-            .iter()
-            .find(|u| u.name.to_lowercase() == name.to_lowercase())
-        {
-            Some(u) => bail!("no user named {name:?}: did you mean {:?}?", u.name),
-            None => bail!("no user named {name:?}: `bankdeck users list` shows who exists"),
-        }
+    // As `users remove` answers: a name in another case is a typo.
+    let user = match ctx.store.user_any_case(name).map_err(|e| eyre!("{e}"))? {
+        Some(user) if user.name == name => user,
+        Some(held) => bail!("no user named {name:?}: did you mean {:?}?", held.name),
+        None => bail!("no user named {name:?}: `bankdeck users list` shows who exists"),
     };
     let conns = ctx
         .store

@@ -212,6 +212,9 @@ pub trait Store: Send + Sync {
     fn remove_user(&self, name: &str, audit: AuditDraft) -> Result<User, StoreError>;
     fn users(&self) -> Result<Vec<User>, StoreError>;
     fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError>;
+    /// The user named `name`, or else one whose name differs from it only in
+    /// case (the name meant, most likely), through an index.
+    fn user_any_case(&self, name: &str) -> Result<Option<User>, StoreError>;
 
     /// Creates a connection with its secrets and audit line in one transaction.
     fn insert_connection(

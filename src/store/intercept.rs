@@ -101,6 +101,9 @@ impl<H: Intercept> Store for Intercepted<H> {
     fn user_by_name(&self, n: &str) -> Result<Option<User>, StoreError> {
         self.inner.user_by_name(n)
     }
+    fn user_any_case(&self, n: &str) -> Result<Option<User>, StoreError> {
+        self.inner.user_any_case(n)
+    }
     fn insert_connection(&self, n: NewConnection, a: AuditDraft) -> Result<Connection, StoreError> {
         self.inner.insert_connection(n, a)
     }

@@ -218,6 +218,10 @@ impl Store for SqliteStore {
         self.read(|c, db| reads::user_by_name(c, db, name))
     }
 
+    fn user_any_case(&self, name: &str) -> Result<Option<User>, StoreError> {
+        self.read(|c, db| reads::user_any_case(c, db, name))
+    }
+
     fn insert_connection(
         &self,
         new: NewConnection,

@@ -378,6 +378,22 @@ pub(crate) fn user_connections(
         .map_err(sql(db))
 }
 
+/// The user named `?1`, or one whose name differs from it only in case, the
+/// exact one first. `users_name_nocase` answers it.
+pub(crate) const USER_NAMED_ANY_CASE: &str = "SELECT id, name, email, created_at FROM users \
+     WHERE name = ?1 COLLATE NOCASE ORDER BY name = ?1 DESC LIMIT 1";
+
+pub(crate) fn user_any_case(
+    db_conn: &Db,
+    db: &Path,
+    name: &str,
+) -> Result<Option<User>, StoreError> {
+    db_conn
+        .prepare_cached(USER_NAMED_ANY_CASE)
+        .and_then(|mut s| s.query_row([name], rows::user).optional())
+        .map_err(sql(db))
+}
+
 pub(crate) fn user_by_name(
     db_conn: &Db,
     db: &Path,

@@ -359,7 +359,7 @@ mod tests {
     #[test]
     fn a_name_in_any_case_is_looked_up_not_scanned() {
         let uses_index = |conn: &Connection| {
-            let steps = plan(conn, super::super::writes::USER_NAMED_ANY_CASE);
+            let steps = plan(conn, super::super::reads::USER_NAMED_ANY_CASE);
             steps.iter().any(|s| s.contains("users_name_nocase"))
                 && !steps.iter().any(|s| s.starts_with("SCAN users"))
         };

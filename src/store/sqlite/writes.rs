@@ -19,11 +19,6 @@ use crate::store::{AuditDraft, ConnectionUpdate, NewConnection, SecretChange, St
 
 pub(crate) const SECRETS_TABLE: &str = "secrets";
 
-/// The user named `?1`, or one whose name differs from it only in case, the
-/// exact one first.
-pub(crate) const USER_NAMED_ANY_CASE: &str = "SELECT name FROM users \
-     WHERE name = ?1 COLLATE NOCASE ORDER BY name = ?1 DESC LIMIT 1";
-
 pub(crate) fn add_user(
     tx: &Transaction<'_>,
     db: &Path,
@@ -33,12 +28,8 @@ pub(crate) fn add_user(
 ) -> Result<User, StoreError> {
     // The name, or one that differs from it only in case ("Alice" beside
     // "alice"): a typo far more often than a second end user. The exact one
-    // first. `users_name_nocase` answers it.
-    let taken: Option<String> = tx
-        .query_row(USER_NAMED_ANY_CASE, [name], |r| r.get(0))
-        .optional()
-        .map_err(sql(db))?;
-    match taken {
+    // first.
+    match reads::user_any_case(tx, db, name)?.map(|u| u.name) {
         Some(held) if held == name => {
             return Err(StoreError::Invalid(format!(
                 "a user named {name:?} already exists"
@@ -73,23 +64,19 @@ pub(crate) fn remove_user(
     name: &str,
     audit: AuditDraft,
 ) -> Result<User, StoreError> {
-    let found = tx
-        .query_row(
-            &format!("{} WHERE name = ?1", super::rows::SELECT_USERS),
-            [name],
-            super::rows::user,
-        )
-        .optional()
-        .map_err(sql(db))?;
-    let Some(user) = found else {
-        let like: Option<String> = tx
-            .query_row(USER_NAMED_ANY_CASE, [name], |r| r.get(0))
-            .optional()
-            .map_err(sql(db))?;
-        return Err(StoreError::NotFound(match like {
-            Some(held) => format!("user named {name:?}: did you mean {held:?}?"),
-            None => format!("user named {name:?} (`bankdeck users list` shows who exists)"),
-        }));
+    let user = match reads::user_any_case(tx, db, name)? {
+        Some(user) if user.name == name => user,
+        Some(held) => {
+            return Err(StoreError::NotFound(format!(
+                "user named {name:?}: did you mean {:?}?",
+                held.name
+            )));
+        }
+        None => {
+            return Err(StoreError::NotFound(format!(
+                "user named {name:?} (`bankdeck users list` shows who exists)"
+            )));
+        }
     };
     let ids: Vec<i64> = tx
         .prepare_cached("SELECT id FROM connections WHERE user_id = ?1 ORDER BY id")
