@@ -179,7 +179,7 @@ fn facts(app: &App, c: &Connection, width: u16, now: UnixTime, theme: Theme) -> 
             c.grant.as_str()
         ),
     ));
-    out.extend(automatic(app, c, now, theme));
+    out.extend(automatic(app, c, &state, now, theme));
     out.extend(remote_lines(&remote, usize::from(width)));
     if let Some(e) = &c.flags.last_error {
         let lead = Span::styled(format!("{:<LABEL$}", "error"), theme.bad());
@@ -192,10 +192,15 @@ fn facts(app: &App, c: &Connection, width: u16, now: UnixTime, theme: Theme) -> 
 /// reads the same whether a refresh is coming in 20 s or only by hand.
 /// Nothing for a row it has no work for (delinked, logged out, no provider),
 /// or when no scheduler runs (read-only).
-fn automatic(app: &App, c: &Connection, now: UnixTime, theme: Theme) -> Option<Line<'static>> {
+fn automatic(
+    app: &App,
+    c: &Connection,
+    state: &ConnState,
+    now: UnixTime,
+    theme: Theme,
+) -> Option<Line<'static>> {
     let schedule = app.schedules.get(&c.provider)?;
     let Some((at, op)) = schedule.due_at(c) else {
-        let state = ConnState::derive(c, now, app.warn_secs);
         let by_hand = match (c.kind, state.kind()) {
             (ProviderKind::Dapi, StateKind::CodePending) if !schedule.auto_exchange => "exchange",
             (ProviderKind::Dapi, _) => return None,

@@ -38,8 +38,7 @@ pub(super) fn scroll(app: &mut App, by: i64, now: UnixTime) -> Vec<Command> {
 /// [`scroll`] where the caller already found the pane on screen.
 pub(super) fn scroll_in(app: &mut App, pane: Rect, by: i64, now: UnixTime) -> Vec<Command> {
     let most = super::super::render::detail_max_scroll(app, pane, now);
-    let to = (i64::from(app.detail.scroll) + by).clamp(0, i64::from(most));
-    app.detail.scroll = u16::try_from(to).unwrap_or(0);
+    app.detail.scroll = super::scrolled(app.detail.scroll, by, most);
     app.dirty = true;
     Vec::new()
 }

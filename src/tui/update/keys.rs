@@ -171,10 +171,7 @@ pub(super) fn scroll_help(app: &mut App, by: i64) {
     let (w, h) = app.size;
     let most = super::super::render::help_max_scroll(app, Rect::new(0, 0, w, h));
     if let Mode::Help { scroll } = &mut app.mode {
-        let to = i64::from(*scroll)
-            .saturating_add(by)
-            .clamp(0, i64::from(most));
-        *scroll = u16::try_from(to).unwrap_or(0);
+        *scroll = super::scrolled(*scroll, by, most);
         app.dirty = true;
     }
 }

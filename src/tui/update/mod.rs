@@ -46,3 +46,10 @@ impl App {
         }
     }
 }
+
+/// `from` moved `by` lines, kept within `0..=most`: a pane scrolled past its
+/// end would need as many presses back before it moved.
+fn scrolled(from: u16, by: i64, most: u16) -> u16 {
+    let to = i64::from(from).saturating_add(by).clamp(0, i64::from(most));
+    u16::try_from(to).unwrap_or(0)
+}
