@@ -27,6 +27,9 @@
 //! memory, see `support/memory.rs` — a diagnostic of the store's share)
 //! (DATA_PARENT: where the store's temp dir goes; default the system temp
 //! dir. `/dev/shm` shows what the same code does when fsync costs nothing.)
+//! (`LATENCY=MS`: the sandbox holds each token request that long before it
+//! answers, for both arms alike, as a real provider across a network does.
+//! A diagnostic beside the budget, which is taken at no latency.)
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -35,7 +38,9 @@ use bankdeck::domain::{
     AccessExpiry, ConnectionId, Flags, Grant, Lifetimes, OpKind, ProviderKind, RemoteIds, Scopes,
     Secret, Secrets, UnixTime,
 };
-use bankdeck::sandbox::{AuthServer, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Sandbox, SandboxOptions};
+use bankdeck::sandbox::{
+    AuthServer, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FaultRule, Sandbox, SandboxOptions, parse_fault,
+};
 use bankdeck::store::{self, AuditDraft, NewConnection, Store};
 use bankdeck::worker::{Command, Event, RequestId, Worker, WorkerOptions};
 use futures::StreamExt;
@@ -51,6 +56,7 @@ async fn main() {
     let parent = args.get(2).map(String::as_str);
     let one = std::env::var("ARM").ok().map(|arm| one_arm_args(&arm));
     let memory = memory_store();
+    let latency = latency();
     let sandbox = Sandbox::start(SandboxOptions::default(), 0).await.unwrap();
     if let Some((arm, passes)) = one {
         return one_arm(arm, passes, &sandbox, n, conc, memory).await;
@@ -59,6 +65,10 @@ async fn main() {
     let bare_tokens = mint(&sandbox, n, "bare");
     let deck_tokens = mint(&sandbox, n, "deck");
     eprintln!("minted {} grants in {:.1?}", 2 * n, started.elapsed());
+    // After the minting, which goes through the same route.
+    if let Some(rule) = &latency {
+        sandbox.set_faults(vec![rule.clone()]);
+    }
 
     let client = reqwest::Client::new();
     let mut deck_arm = DeckArm::start(&sandbox, deck_tokens, conc, parent, memory);
@@ -91,6 +101,9 @@ async fn main() {
     let per = |secs: f64| secs * 1e6 / n as f64;
     let rate = |arm: &Arm| n as f64 / arm.secs;
     println!("refreshes: {n}, concurrency: {conc}, turns: {TURNS}");
+    if let Some(rule) = &latency {
+        println!("provider latency: {rule} (LATENCY; a diagnostic, the budget is taken without)");
+    }
     if memory {
         println!(
             "store: leases and outcomes in memory (STORE=memory; a diagnostic, nothing written)"
@@ -150,6 +163,15 @@ fn memory_store() -> bool {
         Err(_) | Ok("sqlite") => false,
         Ok("memory") => true,
         Ok(other) => usage(&format!("STORE is sqlite or memory, not {other:?}")),
+    }
+}
+
+/// `LATENCY=MS`: every token request held that long by the sandbox.
+fn latency() -> Option<FaultRule> {
+    let ms = std::env::var("LATENCY").ok()?;
+    match ms.parse::<u64>() {
+        Ok(ms) => Some(parse_fault(&format!("oauth2.token:latency={ms}")).unwrap()),
+        Err(_) => usage(&format!("LATENCY is a number of milliseconds, not {ms:?}")),
     }
 }
 
