@@ -461,8 +461,8 @@ async fn disconnect(ctx: &Context, name: &str, yes: bool, readonly: bool) -> Res
         let steps = e.steps();
         let mut done: Vec<&str> = Vec::new();
         let mut now_is = None;
-        for &op in steps {
-            let run = worker.operate(op, c.id);
+        for op in steps {
+            let run = worker.operate(*op, c.id);
             match finish_through_interrupt(&worker, run).await? {
                 (Ok(conn), _) => {
                     done.push(past(op));
@@ -508,7 +508,7 @@ async fn disconnect(ctx: &Context, name: &str, yes: bool, readonly: bool) -> Res
 }
 
 /// What `op` did, in the words of a line that reports it done.
-fn past(op: OpKind) -> &'static str {
+fn past(op: &'static OpKind) -> &'static str {
     match op {
         OpKind::Exchange => "exchanged",
         OpKind::Delink => "delinked",

@@ -9,7 +9,7 @@ use crate::domain::text::columns as cells;
 pub use crate::domain::text::{cut, fit};
 use serde::Serialize;
 
-use crate::domain::{ConnState, Connection, UnixTime};
+use crate::domain::{ConnState, Connection, OpKind, UnixTime};
 
 /// The exit status of a command whose reader went away: what a shell
 /// reports for a tool that SIGPIPE ended (128 + 13).
@@ -98,7 +98,7 @@ pub struct StatusRow<'a> {
 /// "2026-…Z"}`.
 #[derive(Debug, Serialize)]
 pub struct LastOpRow {
-    pub op: &'static str,
+    pub op: OpKind,
     pub ok: bool,
     pub at: String,
 }
@@ -125,7 +125,7 @@ impl<'a> StatusRow<'a> {
             products: &c.scopes.products,
             last_error: c.flags.last_error.as_deref(),
             last_op: c.last_op.as_ref().map(|o| LastOpRow {
-                op: o.op.as_str(),
+                op: o.op,
                 ok: o.ok,
                 at: o.at.rfc3339(),
             }),

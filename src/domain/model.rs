@@ -201,8 +201,7 @@ pub struct Flags {
     pub last_error: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OpKind {
     Link,
     Exchange,
@@ -220,10 +219,15 @@ pub enum OpKind {
     Adjust,
     /// The audit log's oldest lines moved to a file (`bankdeck audit archive`).
     ArchiveAudit,
+    /// An operation a newer bankdeck recorded in the same store, by its
+    /// name: shown and filtered like the others, never performed. Reading it
+    /// as damage would stop an older binary (a cron job not yet upgraded,
+    /// say) at the first line or row a newer one wrote.
+    Unknown(OpName),
 }
 
 impl OpKind {
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             OpKind::Link => "link",
             OpKind::Exchange => "exchange",
@@ -237,7 +241,14 @@ impl OpKind {
             OpKind::Reveal => "reveal",
             OpKind::Adjust => "adjust",
             OpKind::ArchiveAudit => "archive_audit",
+            OpKind::Unknown(name) => name.as_str(),
         }
+    }
+
+    /// An operation as the store recorded it: one this bankdeck knows, or
+    /// one a newer bankdeck added. `None` for what no bankdeck writes.
+    pub fn recorded(s: &str) -> Option<Self> {
+        Self::parse(s).or_else(|| OpName::new(s).map(OpKind::Unknown))
     }
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -263,6 +274,52 @@ impl OpKind {
 impl fmt::Display for OpKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.as_str())
+    }
+}
+
+impl Serialize for OpKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for OpKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        OpKind::recorded(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("not an operation: {name:?}")))
+    }
+}
+
+/// The name of an operation this bankdeck does not know, held inline so
+/// that [`OpKind`] stays `Copy`. Only names of the shape bankdeck gives its
+/// operations (`[a-z0-9_]`, at most [`OpName::MAX`] bytes) are taken: it is
+/// printed to terminals, and anything else is not a name a bankdeck wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OpName {
+    len: u8,
+    bytes: [u8; OpName::MAX],
+}
+
+impl OpName {
+    pub const MAX: usize = 32;
+
+    pub fn new(name: &str) -> Option<OpName> {
+        let shaped = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_';
+        if name.is_empty() || name.len() > Self::MAX || !name.bytes().all(|b| shaped(&b)) {
+            return None;
+        }
+        let mut bytes = [0; Self::MAX];
+        bytes[..name.len()].copy_from_slice(name.as_bytes());
+        Some(OpName {
+            len: name.len() as u8,
+            bytes,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        // `new` takes ASCII only, so this is never the default.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
     }
 }
 
@@ -417,5 +474,53 @@ mod user_tests {
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert!(User::check_email(&long).is_err());
+    }
+}
+
+#[cfg(test)]
+mod op_tests {
+    use super::{OpKind, OpName};
+
+    #[test]
+    fn a_recorded_operation_is_one_this_bankdeck_knows_or_a_newer_ones_name() {
+        assert_eq!(OpKind::recorded("refresh"), Some(OpKind::Refresh));
+        assert_eq!(OpKind::parse("re_consent"), None, "never performed");
+        let newer = OpKind::recorded("re_consent").unwrap();
+        assert_eq!(
+            (newer.as_str(), newer.to_string()),
+            ("re_consent", "re_consent".into())
+        );
+        assert!(matches!(newer, OpKind::Unknown(_)));
+        let longest = "x".repeat(OpName::MAX);
+        assert_eq!(OpKind::recorded(&longest).unwrap().as_str(), longest);
+        // What no bankdeck writes, and what would reach a terminal as is.
+        for bad in [
+            "",
+            "Refresh",
+            "re-consent",
+            "a b",
+            "op\x1b[2J",
+            "é",
+            &"x".repeat(OpName::MAX + 1),
+        ] {
+            assert_eq!(OpKind::recorded(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_operation_is_its_name_in_json() {
+        for op in [
+            OpKind::ClientCredentials,
+            OpKind::recorded("re_consent").unwrap(),
+        ] {
+            let json = serde_json::to_string(&op).unwrap();
+            assert_eq!(json, format!("\"{}\"", op.as_str()));
+            assert_eq!(serde_json::from_str::<OpKind>(&json).unwrap(), op);
+        }
+        let err = serde_json::from_str::<OpKind>("\"Not An Op\"").unwrap_err();
+        assert!(
+            err.to_string().contains("not an operation: \"Not An Op\""),
+            "{err}"
+        );
     }
 }

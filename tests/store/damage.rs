@@ -151,3 +151,37 @@ fn another_programs_database_is_refused() {
     assert!(msg.contains("not a bankdeck store"), "{msg}");
     assert_unchanged(&before, &snapshot(&env));
 }
+
+/// Operations are added without a new schema (the columns hold a name), so
+/// an older bankdeck can meet one in a row or a line a newer bankdeck wrote.
+/// It reads it by that name; only a name no bankdeck could write is damage.
+#[test]
+fn an_operation_a_newer_bankdeck_recorded_is_read_by_its_name() {
+    let env = Env::new();
+    let (store, id) = seeded(&env, "nop");
+    drop(store);
+    let raw = rusqlite::Connection::open(env.db()).unwrap();
+    raw.execute_batch(
+        "UPDATE connections SET last_op = 're_consent', last_op_ok = 1, version = version + 1;
+         INSERT INTO audit (at, actor, connection_id, op, ok, message)
+             SELECT 1, 'ops', id, 're_consent', 1, 'a newer operation' FROM connections;",
+    )
+    .unwrap();
+    let store = env.open();
+    let conn = store.connection(id).unwrap().unwrap();
+    assert_eq!(conn.last_op.unwrap().op.as_str(), "re_consent");
+    assert_eq!(store.connections().unwrap().len(), 1);
+    let newest = &store.audit(Some(id), 1).unwrap()[0];
+    assert_eq!(
+        (newest.op.as_str(), newest.message.as_str()),
+        ("re_consent", "a newer operation")
+    );
+    drop(store);
+
+    raw.execute_batch("UPDATE connections SET last_op = 'Re-consent\x1b[2J';")
+        .unwrap();
+    drop(raw);
+    let before = snapshot(&env);
+    assert_recovery(&refused(&env), &env);
+    assert_unchanged(&before, &snapshot(&env));
+}

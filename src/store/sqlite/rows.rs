@@ -166,7 +166,7 @@ fn last_op(row: &Row<'_>) -> rusqlite::Result<Option<LastOp>> {
     let Some(op) = row.get_ref(22)?.as_str_or_null()? else {
         return Ok(None);
     };
-    let op = OpKind::parse(op).ok_or_else(|| bad(22, &format!("unknown operation {op:?}")))?;
+    let op = OpKind::recorded(op).ok_or_else(|| bad(22, &format!("unknown operation {op:?}")))?;
     Ok(Some(LastOp {
         op,
         at: UnixTime(row.get(23)?),
@@ -297,7 +297,7 @@ pub(crate) fn audit_entry(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
         at: UnixTime(row.get(1)?),
         actor: row.get(2)?,
         connection: row.get::<_, Option<i64>>(3)?.map(ConnectionId),
-        op: parse(row, 4, OpKind::parse)?,
+        op: parse(row, 4, OpKind::recorded)?,
         ok: row.get(5)?,
         message: row.get(6)?,
     })
