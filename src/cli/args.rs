@@ -94,7 +94,8 @@ pub enum Cmd {
     /// Show every connection and its state, or those a filter keeps.
     Status {
         /// Only the connections whose user, label, provider, kind or state
-        /// holds this text, in any case: the dashboard's `/` filter.
+        /// holds this text, in any case: the dashboard's `/` filter. With a
+        /// leading `!` (quoted for the shell: '!delinked'), only the others.
         filter: Option<String>,
         /// One JSON array, for scripts. Never contains a token.
         #[arg(long)]
@@ -103,8 +104,9 @@ pub enum Cmd {
     /// Exit 0 when nothing needs action within the window, 1 when something does, 2 on error.
     Check {
         /// Only the connections whose user, label, provider, kind or state
-        /// holds this text, in any case (the dashboard's `/` filter): one
-        /// check per provider, say. Exit 2 if it keeps none.
+        /// holds this text, in any case (the dashboard's `/` filter; `!text`
+        /// keeps the others): one check per provider, say. Exit 2 if it
+        /// keeps none.
         filter: Option<String>,
         /// The window, e.g. 10m (default: the config's warn_within).
         #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
@@ -123,7 +125,7 @@ pub enum Cmd {
         connection: Option<i64>,
         /// Only the lines of the connections whose user, label, provider,
         /// kind or state holds this text, in any case (the rows `status TEXT`
-        /// shows).
+        /// shows; `!text` keeps the others).
         #[arg(long, value_name = "TEXT", conflicts_with = "connection")]
         matching: Option<String>,
         /// At most this many entries (1 or more).
@@ -206,7 +208,7 @@ pub enum UsersCmd {
     /// List the end users, or those a filter keeps.
     List {
         /// Only the users whose name or email holds this text, in any case
-        /// (the users view's `/` filter).
+        /// (the users view's `/` filter; `!text` keeps the others).
         filter: Option<String>,
         /// One JSON array, for scripts.
         #[arg(long)]
@@ -265,8 +267,8 @@ pub struct RefreshArgs {
     pub within: Option<String>,
     /// With --due: only the connections whose user, label, provider, kind
     /// or state holds this text, in any case (the dashboard's `/` filter,
-    /// as `R` takes the rows it shows): a cron line per provider, say. Exit
-    /// 2 if it keeps none.
+    /// as `R` takes the rows it shows; `!text` keeps the others): a cron
+    /// line per provider, say. Exit 2 if it keeps none.
     #[arg(long, value_name = "TEXT", requires = "due")]
     pub matching: Option<String>,
     /// Accepted for scripts that pass it to every operation; a refresh

@@ -12,7 +12,7 @@ use super::context::Context;
 use super::interrupt::finish_through_interrupt;
 use super::output::{StatusRow, fit, table};
 use crate::config::{Config, Family};
-use crate::domain::text::{columns, counted};
+use crate::domain::text::{FilterTerms, columns, counted};
 use crate::domain::{
     AuditEntry, ConnState, ConnectPayload, Connection, ConnectionId, DueForRefresh, Ending,
     ErrorKind, OpError, OpKind, UnixTime, User,
@@ -196,10 +196,9 @@ pub async fn users(ctx: &Context, cmd: UsersCmd, readonly: bool) -> Result<ExitC
             if users.is_empty() && !json {
                 tell!("no users yet: `bankdeck users add NAME` adds one, as link and login do");
             }
-            let needle = filter.as_deref().unwrap_or_default().trim().to_lowercase();
-            if !needle.is_empty() {
+            if let Some(terms) = FilterTerms::parse(filter.as_deref().unwrap_or_default()) {
                 let all = users.len();
-                users.retain(|u| u.matches(&needle));
+                users.retain(|u| u.kept_by(&terms));
                 if users.is_empty() && all > 0 {
                     tell!(
                         "no user of {all} matches '{}': the filter reads the name and email",

@@ -10,6 +10,7 @@ use std::fmt;
 
 use super::scopes::Scopes;
 use super::secret::Secret;
+use super::text::FilterTerms;
 use super::time::UnixTime;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -35,9 +36,14 @@ pub struct User {
 }
 
 impl User {
-    /// Whether the name or email holds `needle`, already lower-cased: the
-    /// users view's filter, and `users list FILTER`.
-    pub fn matches(&self, needle: &str) -> bool {
+    /// Whether the users view's filter (and `users list FILTER`) keeps this
+    /// user: by whether their name or email holds its text.
+    pub fn kept_by(&self, terms: &FilterTerms) -> bool {
+        terms.keeps(self.matches(&terms.needle))
+    }
+
+    /// Whether the name or email holds `needle`, already lower-cased.
+    fn matches(&self, needle: &str) -> bool {
         let holds = |text: &str| match text.is_ascii() {
             // Names are mostly ASCII: no lowercased copy per user per keystroke.
             true => text

@@ -189,7 +189,7 @@ impl Action {
             Action::HalfPageUp => ("half_page_up", "half a page up"),
             Action::PageDown => ("page_down", "a page down"),
             Action::PageUp => ("page_up", "a page up"),
-            Action::Filter => ("filter", "filter rows (Enter keeps, Esc clears)"),
+            Action::Filter => ("filter", "filter rows; !text keeps the rest"),
             Action::CycleSort => ("cycle_sort", "sort: time left, user, provider, state"),
             Action::ToggleDetail => ("toggle_detail", "show or hide the detail pane"),
             Action::DetailDown => ("detail_down", "scroll the detail pane down"),

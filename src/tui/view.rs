@@ -9,6 +9,7 @@
 
 use memchr::memmem::Finder;
 
+use crate::domain::text::FilterTerms;
 use crate::domain::{AccessExpiry, ConnState, Connection, StateKind, UnixTime};
 
 use super::counts::kind_index;
@@ -172,9 +173,11 @@ pub fn filtered<'c>(
 }
 
 /// A filter as typed, ready to test rows against: case-insensitive over
-/// user, label, provider and the state in words.
+/// user, label, provider and the state in words. A leading `!` keeps the
+/// rows that do not hold the rest (`!delinked`), as k9s's filter does.
 pub(crate) struct Needle {
     finder: Finder<'static>,
+    invert: bool,
     now: UnixTime,
     warn_secs: i64,
     /// Per state kind, whether its header label holds the needle.
@@ -187,14 +190,12 @@ pub(crate) struct Needle {
 impl Needle {
     /// `None` for a filter that keeps every row.
     pub(crate) fn new(filter: &str, now: UnixTime, warn_secs: i64) -> Option<Needle> {
-        let lower = filter.trim().to_lowercase();
-        if lower.is_empty() {
-            return None;
-        }
-        let finder = Finder::new(lower.as_bytes()).into_owned();
+        let FilterTerms { invert, needle } = FilterTerms::parse(filter)?;
+        let finder = Finder::new(needle.as_bytes()).into_owned();
         let label = StateKind::ALL.map(|k| finder.find(k.label().as_bytes()).is_some());
         Some(Needle {
             finder,
+            invert,
             now,
             warn_secs,
             label,
@@ -240,6 +241,9 @@ impl Needle {
                 None => self.state_matches(&ConnState::derive(c, self.now, self.warn_secs)),
             };
         }
+        if self.invert {
+            hit.iter_mut().for_each(|h| *h = !*h);
+        }
         hit
     }
 
@@ -249,10 +253,11 @@ impl Needle {
             true => hay.words(i),
             false => &[],
         };
-        self.finder.find(words).is_some()
+        let holds = self.finder.find(words).is_some()
             || conns.get(i).is_some_and(|c| {
                 self.state_matches(&ConnState::derive(c, self.now, self.warn_secs))
-            })
+            });
+        holds != self.invert
     }
 
     fn state_matches(&mut self, state: &ConnState) -> bool {

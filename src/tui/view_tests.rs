@@ -59,6 +59,14 @@ fn variety() -> Vec<Connection> {
 /// The filter as first written: every row's words and state text built
 /// and lower-cased on the spot.
 fn reference_keeps(c: &Connection, filter: &str, now: UnixTime) -> bool {
+    match filter.trim().strip_prefix('!') {
+        Some(rest) if !rest.trim().is_empty() => !holds(c, rest, now),
+        Some(_) => true,
+        None => holds(c, filter, now),
+    }
+}
+
+fn holds(c: &Connection, filter: &str, now: UnixTime) -> bool {
     let needle = filter.trim().to_lowercase();
     let hay = format!(
         "{}\u{1}{}\u{1}{}\u{1}{}",
@@ -97,7 +105,7 @@ fn reference_order(conns: &[Connection], sort: SortKey, filter: &str, now: UnixT
     order
 }
 
-const NEEDLES: [&str; 24] = [
+const NEEDLES: [&str; 29] = [
     "ra",
     "rav",
     "RAV",
@@ -122,6 +130,11 @@ const NEEDLES: [&str; 24] = [
     "\u{1}bank",
     "re-consent",
     "no token",
+    "!delinked",
+    "! RAV",
+    "!expired",
+    "!failed: t",
+    "!",
 ];
 
 #[test]

@@ -191,13 +191,19 @@ fn status_check_and_users_list_take_the_screens_filters() {
         "re-consent",
         "oauth2",
         "invalid_credentials",
+        "!delinked",
+        "!dapi",
     ] {
-        let needle = filter.to_lowercase();
+        let (invert, needle) = match filter.strip_prefix('!') {
+            Some(rest) => (true, rest.to_lowercase()),
+            None => (false, filter.to_lowercase()),
+        };
         let by_hand: Vec<&serde_json::Value> = (all.iter())
             .filter(|r| {
-                ["user", "label", "provider", "kind", "state_text"]
+                let holds = ["user", "label", "provider", "kind", "state_text"]
                     .iter()
-                    .any(|f| r[f].as_str().unwrap().to_lowercase().contains(&needle))
+                    .any(|f| r[f].as_str().unwrap().to_lowercase().contains(&needle));
+                holds != invert
             })
             .map(|r| &r["id"])
             .collect();
@@ -277,6 +283,9 @@ fn status_check_and_users_list_take_the_screens_filters() {
         .collect();
     assert!(!by_hand.is_empty() && by_hand.len() < users.len());
     assert_eq!(amiras.iter().collect::<Vec<_>>(), by_hand);
+    let others = rows(&["users", "list", "--json", "!AMIRA"]);
+    assert_eq!(others.len(), users.len() - by_hand.len());
+    assert!(others.iter().all(|u| !by_hand.contains(&u)));
     let (code, said, err) = check(&["users", "list", "zz-nobody"]);
     assert_eq!((code, said.as_str()), (Some(0), ""));
     assert_eq!(

@@ -139,6 +139,25 @@ fn filter_matches_state_words_and_esc_while_typing_clears() {
 }
 
 #[test]
+fn a_filter_after_an_exclamation_mark_keeps_the_rows_that_do_not_hold_it() {
+    let mut app = app();
+    app.update(key('/'), NOW);
+    type_text(&mut app, "!");
+    assert_eq!(app.visible_ids().len(), 11, "a lone ! hides nothing yet");
+    type_text(&mut app, "keycloak");
+    let shown = app.visible_ids();
+    assert_eq!(shown.len(), 11 - 3);
+    for hidden in ids(&[4, 7, 3]) {
+        assert!(!shown.contains(&hidden), "{hidden:?} holds keycloak");
+    }
+    app.update(code(KeyCode::Esc), NOW);
+    app.update(key('/'), NOW);
+    type_text(&mut app, "! RE-CONSENT");
+    assert_eq!(app.visible_ids().len(), 10);
+    assert!(!app.visible_ids().contains(&ConnectionId(6)));
+}
+
+#[test]
 fn enter_and_d_toggle_the_detail_and_load_it() {
     let mut app = app();
     let id = load_detail_id(&one(app.update(code(KeyCode::Enter), NOW)), 6);
@@ -252,8 +271,9 @@ fn u_shows_users_and_enter_shows_that_users_connections_alone() {
     assert!(!app.users_view_open());
 }
 
-/// `/` in the users view narrows it by name or email, any case, without
-/// touching the table's own filter; Esc clears it before closing the view.
+/// `/` in the users view narrows it by name or email, any case (`!` first:
+/// those that do not hold it), without touching the table's own filter;
+/// Esc clears it before closing the view.
 #[test]
 fn slash_in_the_users_view_finds_users_by_name_or_email() {
     let mut opts = options();
@@ -277,6 +297,14 @@ fn slash_in_the_users_view_finds_users_by_name_or_email() {
     };
     pick(&mut app, "BOB", 1);
     assert_eq!(app.user_scope(), Some("bob.2"));
+    pick(&mut app, "! .COM", 0);
+    assert_eq!(
+        app.user_scope(),
+        Some("alice"),
+        "every other email is at .com"
+    );
+    pick(&mut app, "BOB", 0);
+    assert_eq!(app.user_scope(), Some("bob"));
     pick(&mut app, "ops@", 0);
     assert_eq!(app.user_scope(), Some("alice"));
 

@@ -213,7 +213,10 @@ fn filter_line(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let line = Line::from(vec![
         Span::styled("/", theme.key()),
         Span::raw(text.to_owned()),
-        Span::styled("   enter keeps · esc clears", theme.dim()),
+        Span::styled(
+            "   enter keeps · esc clears · !text keeps the rest",
+            theme.dim(),
+        ),
     ]);
     frame.render_widget(Paragraph::new(line), area);
     let x = area

@@ -7,6 +7,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
+use crate::domain::text::FilterTerms;
 use crate::domain::{UnixTime, User, UserId};
 use crate::worker::Command;
 
@@ -61,9 +62,9 @@ pub(super) fn refilter(app: &mut App, keep: Option<UserId>) {
     let Some(view) = &mut app.users_view else {
         return;
     };
-    let needle = view.filter.text().trim().to_lowercase();
+    let terms = FilterTerms::parse(view.filter.text());
     view.shown = (app.users.iter().enumerate())
-        .filter(|(_, u)| needle.is_empty() || u.matches(&needle))
+        .filter(|(_, u)| terms.as_ref().is_none_or(|t| u.kept_by(t)))
         .map(|(i, _)| i)
         .collect();
     let found = keep.and_then(|id| view.shown.iter().position(|&i| app.users[i].id == id));
