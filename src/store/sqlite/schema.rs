@@ -12,6 +12,12 @@
 //! notice, so they bump no version (an older binary keeps opening the store,
 //! and `status` and `check`, which open it read-only, need no upgrade).
 //!
+//! The values a column holds are part of the schema too. A new operation
+//! needs no version: an older bankdeck reads it by its name
+//! (`OpKind::Unknown`) and never performs it. A new provider kind, grant or
+//! access kind does: an older bankdeck cannot derive such a row's state, and
+//! must refuse the store by its version rather than call it damaged.
+//!
 //! Layout choices: secrets live in their own `secrets` table, one row per
 //! (connection, name), so listing connections never reads a ciphertext page;
 //! scopes are one small JSON column; timestamps are Unix seconds.
