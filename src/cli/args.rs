@@ -157,7 +157,7 @@ pub enum Cmd {
         /// The port to listen on (0: any free one, printed at start).
         #[arg(long, default_value_t = 0)]
         port: u16,
-        /// A fault to inject: ROUTE:KIND[=ARG][,count=N][,rate=R], e.g. `oidc.token:503,count=2` or `*:latency=200` (repeatable).
+        /// A fault to inject: `ROUTE:KIND[=ARG][,count=N][,rate=R]`, e.g. `oidc.token:503,count=2` or `*:latency=200` (repeatable).
         #[arg(long = "fault", value_name = "SPEC")]
         faults: Vec<String>,
         /// Write a bankdeck config for this sandbox into DIR (created if
@@ -170,8 +170,8 @@ pub enum Cmd {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCmd {
-    /// Load and check the configuration; print providers with each secret as [set] or [missing].
-    /// Exit 0 when nothing is missing, 1 when a secret is missing or a [keys] entry cannot
+    /// Load and check the configuration; print providers with each secret as `[set]` or `[missing]`.
+    /// Exit 0 when nothing is missing, 1 when a secret is missing or a `[keys]` entry cannot
     /// be applied, 2 when the file itself is wrong.
     Check,
 }

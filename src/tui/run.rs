@@ -214,7 +214,7 @@ where
         }
     }
 
-    /// A frame was just drawn: worker events wait [`FRAME`] from now.
+    /// A frame was just drawn: worker events wait a `FRAME` from now.
     pub fn drawn(&mut self) {
         self.worker_after = tokio::time::Instant::now() + FRAME;
     }
