@@ -12,7 +12,8 @@ use super::context::Context;
 use super::interrupt::finish_through_interrupt;
 use super::output::{StatusRow, fit, table};
 use crate::config::{Config, Family};
-use crate::domain::text::{FilterTerms, columns, counted};
+use crate::domain::filter::FilterTerms;
+use crate::domain::text::{columns, counted};
 use crate::domain::{
     AuditEntry, ConnState, ConnectPayload, Connection, ConnectionId, DueForRefresh, Ending,
     ErrorKind, OpError, OpKind, UnixTime, User,

@@ -6,6 +6,7 @@
 
 pub mod ending;
 pub mod error;
+pub mod filter;
 pub mod jwt;
 pub mod model;
 pub mod next_change;

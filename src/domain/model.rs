@@ -8,9 +8,9 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+use super::filter::FilterTerms;
 use super::scopes::Scopes;
 use super::secret::Secret;
-use super::text::FilterTerms;
 use super::time::UnixTime;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

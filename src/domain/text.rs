@@ -5,36 +5,6 @@
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-/// A filter as typed, as every `/` filter and the commands that share one
-/// read it: trimmed, lower-cased, and with a leading `!` keeping what does
-/// not hold the rest (`!delinked`), as k9s's filter does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FilterTerms {
-    pub invert: bool,
-    pub needle: String,
-}
-
-impl FilterTerms {
-    /// `None` for a filter that keeps everything, a lone `!` too: a filter
-    /// on its way to `!delinked` hides nothing yet.
-    pub fn parse(filter: &str) -> Option<FilterTerms> {
-        let filter = filter.trim();
-        let (invert, rest) = match filter.strip_prefix('!') {
-            Some(rest) => (true, rest.trim_start()),
-            None => (false, filter),
-        };
-        (!rest.is_empty()).then(|| FilterTerms {
-            invert,
-            needle: rest.to_lowercase(),
-        })
-    }
-
-    /// Whether a row whose words do (or do not) hold the needle is kept.
-    pub fn keeps(&self, holds: bool) -> bool {
-        holds != self.invert
-    }
-}
-
 /// `n` with its noun in the number it takes: "1 row", "0 rows", "2 rows".
 pub fn counted<N: std::fmt::Display + PartialEq + From<u8>>(n: N, one: &str, many: &str) -> String {
     match n == N::from(1) {

@@ -9,7 +9,7 @@
 
 use memchr::memmem::Finder;
 
-use crate::domain::text::FilterTerms;
+use crate::domain::filter::FilterTerms;
 use crate::domain::{AccessExpiry, ConnState, Connection, StateKind, UnixTime};
 
 use super::counts::kind_index;

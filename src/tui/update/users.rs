@@ -7,7 +7,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use crate::domain::text::FilterTerms;
+use crate::domain::filter::FilterTerms;
 use crate::domain::{UnixTime, User, UserId};
 use crate::worker::Command;
 
