@@ -58,6 +58,9 @@ async fn main() {
     let memory = memory_store();
     let latency = latency();
     let sandbox = Sandbox::start(SandboxOptions::default(), 0).await.unwrap();
+    if let Some(rule) = &latency {
+        sandbox.set_faults(vec![rule.clone()]);
+    }
     if let Some((arm, passes)) = one {
         return one_arm(arm, passes, &sandbox, n, conc, memory).await;
     }
@@ -65,10 +68,6 @@ async fn main() {
     let bare_tokens = mint(&sandbox, n, "bare");
     let deck_tokens = mint(&sandbox, n, "deck");
     eprintln!("minted {} grants in {:.1?}", 2 * n, started.elapsed());
-    // After the minting, which goes through the same route.
-    if let Some(rule) = &latency {
-        sandbox.set_faults(vec![rule.clone()]);
-    }
 
     let client = reqwest::Client::new();
     let mut deck_arm = DeckArm::start(&sandbox, deck_tokens, conc, parent, memory);
