@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::domain::OpKind;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "bankdeck",
@@ -137,6 +139,10 @@ pub enum Cmd {
         /// Only operations that failed.
         #[arg(long)]
         failed: bool,
+        /// Only this operation's lines, by the name the log gives it, e.g.
+        /// delink or refresh (a name it does not know lists them all).
+        #[arg(long, value_name = "OP", value_parser = operation)]
+        op: Option<OpKind>,
     },
     /// Print shell completions.
     Completions {
@@ -275,6 +281,14 @@ pub struct RefreshArgs {
     /// asks nothing.
     #[arg(long, hide = true)]
     pub yes: bool,
+}
+
+/// `--op`: an operation by the name the audit log gives it.
+fn operation(name: &str) -> Result<OpKind, String> {
+    OpKind::parse(name).ok_or_else(|| {
+        let names: Vec<String> = OpKind::KNOWN.iter().map(|k| k.to_string()).collect();
+        format!("no operation {name:?}: one of {}", names.join(", "))
+    })
 }
 
 #[cfg(test)]

@@ -940,12 +940,15 @@ fn no_audit_lines(query: &crate::store::AuditQuery, matching: &str) -> String {
         && query.among.is_none()
         && query.since.is_none()
         && !query.failed_only
+        && query.op.is_none()
     {
         return "the audit log is empty".to_string();
     }
-    let mut said = match query.failed_only {
-        true => format!("no failed operation{matching}"),
-        false => format!("no audit line{matching}"),
+    let mut said = match (query.failed_only, &query.op) {
+        (true, Some(op)) => format!("no failed {op}{matching}"),
+        (true, None) => format!("no failed operation{matching}"),
+        (false, Some(op)) => format!("no {op} line{matching}"),
+        (false, None) => format!("no audit line{matching}"),
     };
     if let Some(id) = query.connection {
         said.push_str(&format!(" for connection {id}"));

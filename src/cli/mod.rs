@@ -145,6 +145,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             limit,
             since,
             failed,
+            op,
         } => {
             let since = (since.as_deref())
                 .map(|s| commands::duration("since", s, "1h"))
@@ -154,6 +155,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 among: None,
                 since: since.map(|d| crate::domain::UnixTime::now().minus(d)),
                 failed_only: failed,
+                op,
                 limit: usize::try_from(limit).unwrap_or(usize::MAX),
             };
             let ctx = Context::open(&global, true)?;

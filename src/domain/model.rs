@@ -257,23 +257,24 @@ impl OpKind {
         Self::parse(s).or_else(|| OpName::new(s).map(OpKind::Unknown))
     }
 
+    /// Every operation this bankdeck performs or records itself.
+    pub const KNOWN: [OpKind; 12] = [
+        OpKind::Link,
+        OpKind::Exchange,
+        OpKind::Refresh,
+        OpKind::Logout,
+        OpKind::Delink,
+        OpKind::ClientCredentials,
+        OpKind::Login,
+        OpKind::AddUser,
+        OpKind::RemoveUser,
+        OpKind::Reveal,
+        OpKind::Adjust,
+        OpKind::ArchiveAudit,
+    ];
+
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            OpKind::Link,
-            OpKind::Exchange,
-            OpKind::Refresh,
-            OpKind::Logout,
-            OpKind::Delink,
-            OpKind::ClientCredentials,
-            OpKind::Login,
-            OpKind::AddUser,
-            OpKind::RemoveUser,
-            OpKind::Reveal,
-            OpKind::Adjust,
-            OpKind::ArchiveAudit,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        Self::KNOWN.into_iter().find(|k| k.as_str() == s)
     }
 }
 

@@ -27,6 +27,8 @@ pub struct AuditQuery {
     pub since: Option<UnixTime>,
     /// Only the lines of operations that failed.
     pub failed_only: bool,
+    /// Only the lines of this operation.
+    pub op: Option<OpKind>,
     /// At most this many lines.
     pub limit: usize,
 }

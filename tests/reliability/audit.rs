@@ -1,5 +1,5 @@
-//! The audit log through the real binary: `audit --since --failed` reads
-//! the part asked for; `audit archive` moves the oldest lines to a new file,
+//! The audit log through the real binary: `audit --since --failed --op`
+//! reads the part asked for; `audit archive` moves the oldest lines to a new file,
 //! which holds exactly them, and the store records where; every refusal
 //! leaves the log and the folder as they were.
 
@@ -94,6 +94,66 @@ fn audit_since_and_failed_read_only_the_part_asked_for() {
     refused(&["audit", "--since", "yesterday"], "write e.g. 1h");
     // No entries asked for is a mistake, not an empty log.
     refused(&["audit", "--limit", "0"], "--limit");
+}
+
+#[test]
+fn audit_op_reads_one_operations_lines_and_a_wrong_name_lists_them() {
+    let dir = super::common::private_dir();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let opened =
+        store::open_with_key(&dir.path().join("data"), &dir.path().join("key"), false).unwrap();
+    let now = UnixTime::now();
+    for (i, (op, ok)) in [
+        (OpKind::Delink, true),
+        (OpKind::Refresh, true),
+        (OpKind::Delink, false),
+        (OpKind::Refresh, false),
+        (OpKind::Delink, true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let draft = AuditDraft {
+            at: now,
+            actor: "ops".into(),
+            op,
+            ok,
+            message: format!("{op} {i}"),
+        };
+        opened.store.append_audit(None, draft).unwrap();
+    }
+    drop(opened);
+    let run = |args: &[&str]| bankdeck(dir.path(), &config, &[&["audit"], args].concat());
+    let read = |args: &[&str]| {
+        let out = run(&[&["--json"], args].concat());
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        let got: Vec<AuditEntry> = serde_json::from_slice(&out.stdout).unwrap();
+        got.into_iter().map(|e| e.message).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        read(&["--op", "delink"]),
+        ["delink 4", "delink 2", "delink 0"]
+    );
+    assert_eq!(read(&["--op", "delink", "--failed"]), ["delink 2"]);
+    assert_eq!(read(&["--op", "refresh", "--limit", "1"]), ["refresh 3"]);
+    let none = run(&["--op", "logout"]);
+    assert!(none.status.success() && none.stdout.is_empty(), "{none:?}");
+    assert_eq!(text(&none.stderr), "no logout line\n");
+    let none = run(&["--op", "logout", "--failed", "--since", "1d"]);
+    assert!(
+        text(&none.stderr).starts_with("no failed logout since "),
+        "{}",
+        text(&none.stderr)
+    );
+    let wrong = run(&["--op", "refesh"]);
+    assert_eq!(wrong.status.code(), Some(2));
+    let said = text(&wrong.stderr);
+    assert!(
+        said.contains("no operation \"refesh\": one of link, exchange, refresh,")
+            && said.contains("archive_audit"),
+        "{said}"
+    );
 }
 
 #[test]

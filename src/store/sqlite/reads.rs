@@ -16,7 +16,7 @@ use super::keys;
 use super::rows;
 use super::sql_error::{corrupt, sql};
 use super::writes::SECRETS_TABLE;
-use crate::domain::{AuditEntry, Connection, ConnectionId, Secret, Secrets, User, UserId};
+use crate::domain::{AuditEntry, Connection, ConnectionId, OpKind, Secret, Secrets, User, UserId};
 use crate::store::{AuditQuery, Changes, ConnectionHead, SecretSet, StoreError};
 
 /// Below this many rows one thread lists them as fast as two.
@@ -502,13 +502,22 @@ pub(crate) fn audit(
         true => " AND ok = 0",
         false => "",
     };
+    let op = match q.op {
+        Some(_) => " AND op = ?3",
+        None => " AND ?3 IS NULL",
+    };
     let sql_text = format!(
-        "{} {filter}{among}{failed} ORDER BY id DESC",
+        "{} {filter}{among}{failed}{op} ORDER BY id DESC",
         rows::SELECT_AUDIT
     );
     let mut stmt = db_conn.prepare(&sql_text).map_err(sql(db))?;
+    let op_name = q.op.as_ref().map(OpKind::as_str);
     let mut lines = stmt
-        .query(rusqlite::params![q.connection.map(|c| c.0), among_ids])
+        .query(rusqlite::params![
+            q.connection.map(|c| c.0),
+            among_ids,
+            op_name
+        ])
         .map_err(sql(db))?;
     let mut kept = Vec::new();
     while kept.len() < q.limit {
