@@ -514,6 +514,36 @@ mod op_tests {
         }
     }
 
+    /// `KNOWN` is what `parse` reads and `audit --op` offers. This match has
+    /// no wildcard, so an operation added to `OpKind` stops it building
+    /// until it is named here: name it in `KNOWN` too.
+    #[test]
+    fn every_operation_is_known_by_its_name() {
+        let performed_or_recorded = |op: OpKind| match op {
+            OpKind::Link
+            | OpKind::Exchange
+            | OpKind::Refresh
+            | OpKind::Logout
+            | OpKind::Delink
+            | OpKind::ClientCredentials
+            | OpKind::Login
+            | OpKind::AddUser
+            | OpKind::RemoveUser
+            | OpKind::Reveal
+            | OpKind::Adjust
+            | OpKind::ArchiveAudit => true,
+            OpKind::Unknown(_) => false,
+        };
+        assert!(OpKind::KNOWN.into_iter().all(performed_or_recorded));
+        let mut names: Vec<&str> = OpKind::KNOWN.iter().map(OpKind::as_str).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), OpKind::KNOWN.len(), "each once");
+        for op in OpKind::KNOWN {
+            assert_eq!(OpKind::parse(op.as_str()), Some(op));
+        }
+    }
+
     #[test]
     fn an_operation_is_its_name_in_json() {
         for op in [
