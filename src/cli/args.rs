@@ -99,6 +99,10 @@ pub enum Cmd {
         /// holds this text, in any case: the dashboard's `/` filter. With a
         /// leading `!` (quoted for the shell: '!delinked'), only the others.
         filter: Option<String>,
+        /// In the screen's order by this (its `s`) instead of by id:
+        /// time-left puts what needs action first.
+        #[arg(long, value_enum, value_name = "KEY")]
+        sort: Option<StatusSort>,
         /// One JSON array, for scripts. Never contains a token.
         #[arg(long)]
         json: bool,
@@ -281,6 +285,26 @@ pub struct RefreshArgs {
     /// asks nothing.
     #[arg(long, hide = true)]
     pub yes: bool,
+}
+
+/// `status --sort`: the screen's sort keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusSort {
+    TimeLeft,
+    User,
+    Provider,
+    State,
+}
+
+impl From<StatusSort> for crate::tui::SortKey {
+    fn from(sort: StatusSort) -> Self {
+        match sort {
+            StatusSort::TimeLeft => Self::TimeLeft,
+            StatusSort::User => Self::User,
+            StatusSort::Provider => Self::Provider,
+            StatusSort::State => Self::State,
+        }
+    }
 }
 
 /// `--op`: an operation by the name the audit log gives it.

@@ -18,6 +18,7 @@ use crate::domain::{
     AuditEntry, ConnState, ConnectPayload, Connection, ConnectionId, DueForRefresh, Ending,
     ErrorKind, OpError, OpKind, UnixTime, User,
 };
+use crate::tui::SortKey;
 use crate::worker::{Command, Event, RequestId, Worker, WorkerOptions};
 
 /// `println!` that ends the command quietly when its reader has gone (see
@@ -565,7 +566,7 @@ pub async fn refresh_due(
         conns: kept,
         matching,
         none,
-    } = kept(&conns, matching, now, ctx.config.warn_secs());
+    } = kept(&conns, matching, None, now, ctx.config.warn_secs());
     if let Some(none) = none {
         bail!("{none}; nothing was refreshed");
     }
@@ -767,15 +768,22 @@ struct Kept<'c> {
     none: Option<String>,
 }
 
-fn kept<'c>(conns: &'c [Connection], filter: Option<&str>, now: UnixTime, warn: i64) -> Kept<'c> {
-    let Some(f) = filter.map(str::trim).filter(|f| !f.is_empty()) else {
+fn kept<'c>(
+    conns: &'c [Connection],
+    filter: Option<&str>,
+    sort: Option<SortKey>,
+    now: UnixTime,
+    warn: i64,
+) -> Kept<'c> {
+    let f = filter.map(str::trim).filter(|f| !f.is_empty());
+    let kept = crate::tui::filtered(conns, f.unwrap_or_default(), sort, now, warn);
+    let Some(f) = f else {
         return Kept {
-            conns: conns.iter().collect(),
+            conns: kept,
             matching: String::new(),
             none: None,
         };
     };
-    let kept = crate::tui::filtered(conns, f, now, warn);
     let none = kept.is_empty().then(|| {
         format!(
             "no connection of {} matches '{f}': the filter reads the user, label, provider, kind \
@@ -790,14 +798,19 @@ fn kept<'c>(conns: &'c [Connection], filter: Option<&str>, now: UnixTime, warn: 
     }
 }
 
-pub fn status(ctx: &Context, filter: Option<&str>, json: bool) -> Result<ExitCode> {
+pub fn status(
+    ctx: &Context,
+    filter: Option<&str>,
+    sort: Option<SortKey>,
+    json: bool,
+) -> Result<ExitCode> {
     let conns = ctx.store.connections().map_err(|e| eyre!("{e}"))?;
     let now = UnixTime::now();
     let warn = ctx.config.warn_secs();
     if conns.is_empty() && !json {
         tell!("no connections yet: `bankdeck link dapi` or `bankdeck login` adds one");
     }
-    let kept = kept(&conns, filter, now, warn);
+    let kept = kept(&conns, filter, sort, now, warn);
     if let Some(none) = kept.none.filter(|_| !conns.is_empty()) {
         tell!("{none}");
     }
@@ -846,7 +859,7 @@ pub fn check(
         conns: kept,
         matching,
         none,
-    } = kept(&conns, filter, now, ctx.config.warn_secs());
+    } = kept(&conns, filter, None, now, ctx.config.warn_secs());
     if let Some(none) = none {
         bail!("{none}; nothing was checked");
     }
@@ -887,6 +900,7 @@ pub fn audit(
         let kept = kept(
             &conns,
             Some(filter),
+            None,
             UnixTime::now(),
             ctx.config.warn_secs(),
         );

@@ -126,9 +126,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
             commands::config_check(&cfg, &action)
         }
-        Cmd::Status { filter, json } => {
-            commands::status(&Context::open(&global, true)?, filter.as_deref(), json)
-        }
+        Cmd::Status { filter, sort, json } => commands::status(
+            &Context::open(&global, true)?,
+            filter.as_deref(),
+            sort.map(Into::into),
+            json,
+        ),
         Cmd::Check { filter, within } => {
             let within = commands::parse_within(within.as_deref())?;
             commands::check(&Context::open(&global, true)?, filter.as_deref(), within)

@@ -154,22 +154,24 @@ impl Haystacks {
 }
 
 /// The rows of `conns` the dashboard's `/` filter keeps, for a caller that
-/// filters once (`bankdeck status FILTER`) and so keeps no haystacks.
+/// filters once (`bankdeck status FILTER`) and so keeps no haystacks: in
+/// the order of `sort` as the screen's `s` gives it, or as they are.
 pub fn filtered<'c>(
     conns: &'c [Connection],
     filter: &str,
+    sort: Option<SortKey>,
     now: UnixTime,
     warn_secs: i64,
 ) -> Vec<&'c Connection> {
-    let Some(mut needle) = Needle::new(filter, now, warn_secs) else {
-        return conns.iter().collect();
+    let kept = Needle::new(filter, now, warn_secs)
+        .map(|mut needle| needle.scan(conns, &Haystacks::new(conns), |_| None));
+    let order = match sort {
+        Some(sort) => Sorted::new(conns, sort, now, warn_secs).order(kept.as_deref()),
+        None => (0..conns.len())
+            .filter(|&i| kept.as_ref().is_none_or(|k| k[i]))
+            .collect(),
     };
-    let kept = needle.scan(conns, &Haystacks::new(conns), |_| None);
-    conns
-        .iter()
-        .zip(kept)
-        .filter_map(|(c, keep)| keep.then_some(c))
-        .collect()
+    order.into_iter().map(|i| &conns[i]).collect()
 }
 
 /// A filter as typed, ready to test rows against: case-insensitive over

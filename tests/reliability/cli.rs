@@ -225,6 +225,49 @@ fn status_check_and_users_list_take_the_screens_filters() {
             .all(|l| l.contains("re-consent required")),
         "{text}"
     );
+    // `--sort` lists the same rows in the screen's orders.
+    let ids = |rows: &[serde_json::Value]| {
+        let mut ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+        ids.sort_unstable();
+        ids
+    };
+    let field = |rows: &[serde_json::Value], f: &str| -> Vec<String> {
+        (rows.iter())
+            .map(|r| r[f].as_str().unwrap().to_lowercase())
+            .collect()
+    };
+    for (key, f) in [("user", "user"), ("provider", "provider")] {
+        let sorted = rows(&["status", "--json", "--sort", key]);
+        assert_eq!(ids(&sorted), ids(&all), "{key}");
+        assert!(field(&sorted, f).is_sorted(), "{key}");
+    }
+    let by_state = rows(&["status", "--json", "--sort", "state"]);
+    let states = field(&by_state, "state");
+    let mut runs = states.clone();
+    runs.dedup();
+    let mut distinct = runs.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(runs.len(), distinct.len(), "one run per state: {runs:?}");
+    let by_time = rows(&["status", "--json", "--sort", "time-left", "!re-consent"]);
+    let states = field(&by_time, "state");
+    let first_delinked = states.iter().position(|s| s == "delinked").unwrap();
+    assert!(
+        states[first_delinked..].iter().all(|s| s == "delinked"),
+        "{states:?}"
+    );
+    assert_eq!(
+        ids(&by_time),
+        ids(&rows(&["status", "--json", "!re-consent"])),
+        "the filter keeps the same rows whatever the order"
+    );
+    let wrong = run(&["status", "--sort", "expiry"]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr)
+            .contains("[possible values: time-left, user, provider, state]"),
+        "{wrong:?}"
+    );
     let none = run(&["status", "nobody-at-all"]);
     assert!(none.status.success(), "{none:?}");
     assert!(none.stdout.is_empty(), "no header over nothing: {none:?}");
