@@ -117,6 +117,10 @@ pub enum Cmd {
         /// The window, e.g. 10m (default: the config's warn_within).
         #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
         within: Option<String>,
+        /// One JSON object, for a monitor: `ok`, the window in seconds, and
+        /// each connection that needs action with why. Exit codes as without.
+        #[arg(long)]
+        json: bool,
     },
     /// Show the audit log, newest first (`audit archive` moves its oldest lines to a file).
     #[command(args_conflicts_with_subcommands = true)]

@@ -849,6 +849,7 @@ pub fn check(
     ctx: &Context,
     filter: Option<&str>,
     within: Option<std::time::Duration>,
+    json: bool,
 ) -> Result<ExitCode> {
     let within = within.unwrap_or(ctx.config.warn_within);
     let secs = i64::try_from(within.as_secs()).unwrap_or(i64::MAX);
@@ -863,12 +864,29 @@ pub fn check(
     if let Some(none) = none {
         bail!("{none}; nothing was checked");
     }
-    let found: Vec<String> = kept
+    let found: Vec<(&Connection, String)> = kept
         .into_iter()
-        .filter_map(|c| {
-            super::check::reason(c, &ctx.config, now, secs).map(|r| format!("{}: {r}", named(c)))
-        })
+        .filter_map(|c| super::check::reason(c, &ctx.config, now, secs).map(|r| (c, r)))
         .collect();
+    let code = match found.is_empty() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(1),
+    };
+    if json {
+        let warn = ctx.config.warn_secs();
+        let report = super::output::CheckReport {
+            ok: found.is_empty(),
+            within_secs: secs,
+            needs_action: (found.iter())
+                .map(|(c, reason)| super::output::CheckRow {
+                    row: StatusRow::new(c, now, warn),
+                    reason,
+                })
+                .collect(),
+        };
+        super::output::out_json(&report)?;
+        return Ok(code);
+    }
     if found.is_empty() {
         say!(
             "OK: nothing{matching} needs action within {}",
@@ -882,10 +900,10 @@ pub fn check(
         if found.len() == 1 { "needs" } else { "need" },
         humantime::format_duration(within)
     )?;
-    for f in found {
-        say!("  {f}")?;
+    for (c, reason) in found {
+        say!("  {}: {reason}", named(c))?;
     }
-    Ok(ExitCode::from(1))
+    Ok(code)
 }
 
 pub fn audit(

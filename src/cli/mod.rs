@@ -132,9 +132,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             sort.map(Into::into),
             json,
         ),
-        Cmd::Check { filter, within } => {
+        Cmd::Check {
+            filter,
+            within,
+            json,
+        } => {
             let within = commands::parse_within(within.as_deref())?;
-            commands::check(&Context::open(&global, true)?, filter.as_deref(), within)
+            let ctx = Context::open(&global, true)?;
+            commands::check(&ctx, filter.as_deref(), within, json)
         }
         Cmd::Audit {
             action: Some(args::AuditCmd::Archive { older_than, to }),

@@ -94,6 +94,22 @@ pub struct StatusRow<'a> {
     pub connection_id: Option<&'a str>,
 }
 
+/// `check --json`: whether anything needs action within the window, and
+/// what, each connection as `status --json` shows it with why.
+#[derive(Debug, Serialize)]
+pub struct CheckReport<'a> {
+    pub ok: bool,
+    pub within_secs: i64,
+    pub needs_action: Vec<CheckRow<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckRow<'a> {
+    #[serde(flatten)]
+    pub row: StatusRow<'a>,
+    pub reason: &'a str,
+}
+
 /// The last operation, for a script: `{"op": "refresh", "ok": true, "at":
 /// "2026-…Z"}`.
 #[derive(Debug, Serialize)]

@@ -311,6 +311,33 @@ fn status_check_and_users_list_take_the_screens_filters() {
             "OK: nothing matching 'delinked' needs action within 10m\n"
         )
     );
+    // The same check for a monitor: one object, the same exit codes, and
+    // each row as `status --json` has it, with the text's reason.
+    let (code, json, _) = check(&["check", "--within", "10m", "--json", "DAPI"]);
+    assert_eq!(code, Some(1), "{json}");
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (&report["ok"], &report["within_secs"]),
+        (&false.into(), &600.into())
+    );
+    let needs = report["needs_action"].as_array().unwrap();
+    let json_ids: Vec<String> = needs.iter().map(|r| r["id"].to_string()).collect();
+    assert_eq!(json_ids, dapi_lines);
+    for (r, line) in needs.iter().zip(dapi.lines().skip(1)) {
+        assert_eq!(r["provider"], "dapi", "{r}");
+        assert!(r["state"].is_string() && r["time_left"].is_string(), "{r}");
+        let reason = r["reason"].as_str().unwrap();
+        // A countdown may tick between the two runs: the words before it.
+        let words = reason.split(|c: char| c.is_ascii_digit()).next().unwrap();
+        assert!(line.contains(words), "{line} / {reason}");
+    }
+    let (code, json, _) = check(&["check", "--within", "10m", "--json", "delinked"]);
+    assert_eq!(code, Some(0));
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["needs_action"], serde_json::json!([]));
+    let (code, said, err) = check(&["check", "--json", "dapj"]);
+    assert_eq!((code, said.as_str()), (Some(2), ""), "{err}");
     let (code, said, err) = check(&["check", "--within", "10m", "dapj"]);
     assert_eq!(code, Some(2), "{said}{err}");
     assert!(said.is_empty(), "{said}");
