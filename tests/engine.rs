@@ -7,7 +7,7 @@ use bankdeck::domain::{
     AccessExpiry, ConnState, ConnectPayload, ErrorKind, OpKind, Scopes, Secret, StateKind, UnixTime,
 };
 use bankdeck::providers::{GrantExpiry, TokenGrant};
-use bankdeck::sandbox::{FaultKind, FaultRule, SandboxOptions};
+use bankdeck::sandbox::{FaultKind, FaultRule, SandboxOptions, parse_fault};
 use bankdeck::worker::{RequestId, WorkerOptions};
 use common::Env;
 
@@ -155,19 +155,50 @@ async fn dapi_code_past_its_expiry_is_not_sent() {
     assert_eq!(env.sandbox.request_count("dapi.exchange"), 0);
 }
 
+/// A Dapi code still pending is exchanged by its delink first, whichever
+/// front end asks: only the token the code becomes ends Dapi's side. A
+/// failed exchange delinks nothing and says so.
+#[tokio::test]
+async fn delink_of_a_pending_code_exchanges_it_first() {
+    let env = five_minute_codes().await;
+    let pending = env.dapi("omar").await;
+    env.sandbox
+        .set_faults(vec![parse_fault("dapi.exchange:500,count=1").unwrap()]);
+    let e = env.op(OpKind::Delink, pending.id).await.unwrap_err();
+    assert!(
+        e.message
+            .starts_with("the pending code's exchange failed, so nothing was delinked: "),
+        "{}",
+        e.message
+    );
+    assert_eq!(state(&env, pending.id).kind(), StateKind::CodePending);
+    assert_eq!(env.sandbox.request_count("dapi.delink"), 0);
+
+    let c = env.op(OpKind::Delink, pending.id).await.unwrap();
+    assert_eq!(state(&env, c.id).kind(), StateKind::Delinked);
+    assert_eq!(env.secrets(c.id).all().count(), 0);
+    assert_eq!(env.sandbox.request_count("dapi.exchange"), 2);
+    assert_eq!(env.sandbox.request_count("dapi.delink"), 1, "a real delink");
+    let newest: Vec<(OpKind, bool)> = (env.store.audit(Some(c.id), 3).unwrap())
+        .iter()
+        .map(|a| (a.op, a.ok))
+        .collect();
+    assert_eq!(
+        newest,
+        [
+            (OpKind::Delink, true),
+            (OpKind::Exchange, true),
+            (OpKind::Exchange, false)
+        ]
+    );
+}
+
 /// A Dapi code that never became a token can still be ended: delink
 /// closes the row here, without a call (Dapi issued nothing to delink).
-/// Such rows used to stay "code expired" or "failed" for good. A code still
-/// pending is refused: exchanged, it becomes the token that ends Dapi's side.
+/// Such rows used to stay "code expired" or "failed" for good.
 #[tokio::test]
 async fn delink_closes_a_code_that_never_became_a_token_without_a_call() {
     let env = five_minute_codes().await;
-    let pending = env.dapi("omar").await;
-    let e = env.op(OpKind::Delink, pending.id).await.unwrap_err();
-    assert_eq!(e.kind, ErrorKind::NotAllowed);
-    assert!(e.message.contains("still pending"), "{}", e.message);
-    assert_eq!(state(&env, pending.id).kind(), StateKind::CodePending);
-
     let expired = env.dapi_linked_ago("amira", 1000).await;
     let failed = env.dapi_linked_ago("lena", 1000).await;
     assert_eq!(state(&env, expired.id).kind(), StateKind::CodeExpired);

@@ -379,26 +379,16 @@ pub async fn operate(
         confirm(op, &conn)?;
     }
     let worker = ctx.worker(readonly)?;
-    // A pending code is exchanged first: only its token ends Dapi's side.
-    if op == OpKind::Delink && Ending::of(&conn, worker.now()) == Ending::ExchangeThenDelink {
-        let run = worker.operate(OpKind::Exchange, id);
-        let failed = |e| eyre!("the pending code's exchange failed, so nothing was delinked: {e}");
-        let Some(conn) = to_the_end(&worker, run, failed).await? else {
-            return Ok(super::interrupt::stopped());
-        };
-        let (now, warn) = (worker.now(), ctx.config.warn_secs());
-        print_conn("exchanged first", &conn, now, warn)?;
-    }
+    // The worker's delink of a pending code exchanges it first.
+    let done = match Ending::of(&conn, worker.now()) {
+        Ending::ExchangeThenDelink if op == OpKind::Delink => "exchanged, then delinked".into(),
+        _ => format!("{op} done"),
+    };
     let run = worker.operate(op, id);
     let Some(conn) = to_the_end(&worker, run, |e| eyre!("{op} failed: {e}")).await? else {
         return Ok(super::interrupt::stopped());
     };
-    print_conn(
-        &format!("{op} done"),
-        &conn,
-        worker.now(),
-        ctx.config.warn_secs(),
-    )?;
+    print_conn(&done, &conn, worker.now(), ctx.config.warn_secs())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -459,41 +449,29 @@ async fn disconnect(ctx: &Context, name: &str, yes: bool, readonly: bool) -> Res
             say!("  {}: {}", named(&c), why.describe())?;
             continue;
         }
-        let steps = e.steps();
-        let mut done: Vec<&str> = Vec::new();
-        let mut now_is = None;
-        for op in steps {
-            let run = worker.operate(*op, c.id);
-            match finish_through_interrupt(&worker, run).await? {
-                (Ok(conn), _) => {
-                    done.push(past(op));
-                    now_is = Some(conn);
-                }
-                (Err(err), interrupted) => {
-                    failed += 1;
-                    let so_far = match done.as_slice() {
-                        [] => String::new(),
-                        d => format!(" ({})", d.join(", then ")),
-                    };
-                    say!("  {}: {op} failed{so_far}: {err}", named(&c))?;
-                    if interrupted {
-                        return Ok(super::interrupt::stopped());
-                    }
-                    break;
+        let Some(op) = e.op() else {
+            continue;
+        };
+        let run = worker.operate(op, c.id);
+        match finish_through_interrupt(&worker, run).await? {
+            (Ok(conn), _) => {
+                // "logged out (access valid 04:59)": the state says what a
+                // logout leaves behind, an access token that still works.
+                let state = ConnState::derive(&conn, worker.now(), ctx.config.warn_secs());
+                let state = state.describe(worker.now());
+                let done = match state.starts_with(e.done()) {
+                    true => state.as_str(),
+                    false => e.done(),
+                };
+                say!("  {}: {done}", named(&c))?;
+            }
+            (Err(err), interrupted) => {
+                failed += 1;
+                say!("  {}: {op} failed: {err}", named(&c))?;
+                if interrupted {
+                    return Ok(super::interrupt::stopped());
                 }
             }
-        }
-        if let (true, Some(conn)) = (done.len() == steps.len(), now_is) {
-            // "logged out (access valid 04:59)": the state says what a
-            // logout leaves behind, an access token that still works.
-            let state = ConnState::derive(&conn, worker.now(), ctx.config.warn_secs());
-            let state = state.describe(worker.now());
-            if let Some(last) = done.last_mut()
-                && state.starts_with(*last)
-            {
-                *last = state.as_str();
-            }
-            say!("  {}: {}", named(&c), done.join(", then "))?;
         }
     }
     if failed > 0 {
@@ -506,16 +484,6 @@ async fn disconnect(ctx: &Context, name: &str, yes: bool, readonly: bool) -> Res
     }
     say!("{name}: every connection ended")?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// What `op` did, in the words of a line that reports it done.
-fn past(op: &'static OpKind) -> &'static str {
-    match op {
-        OpKind::Exchange => "exchanged",
-        OpKind::Delink => "delinked",
-        OpKind::Logout => "logged out",
-        _ => op.as_str(),
-    }
 }
 
 /// Connection `id` as the store holds it, or what to do about an id that

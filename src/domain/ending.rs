@@ -10,7 +10,8 @@ pub enum Ending {
     /// code never became a token).
     Delink,
     /// A Dapi code still pending: Dapi's side of the link is ended by the
-    /// token the code becomes, so it is exchanged first.
+    /// token the code becomes, so its delink exchanges it first (the
+    /// worker's, for every front end).
     ExchangeThenDelink,
     /// An OAuth or OIDC consent: logout revokes its refresh token.
     Logout,
@@ -56,13 +57,22 @@ impl Ending {
 }
 
 impl Ending {
-    /// The operations that end it, in order; none for `Nothing`.
-    pub fn steps(self) -> &'static [OpKind] {
+    /// The operation that ends it; none for `Nothing`.
+    pub fn op(self) -> Option<OpKind> {
         match self {
-            Ending::Delink => &[OpKind::Delink],
-            Ending::ExchangeThenDelink => &[OpKind::Exchange, OpKind::Delink],
-            Ending::Logout => &[OpKind::Logout],
-            Ending::Nothing(_) => &[],
+            Ending::Delink | Ending::ExchangeThenDelink => Some(OpKind::Delink),
+            Ending::Logout => Some(OpKind::Logout),
+            Ending::Nothing(_) => None,
+        }
+    }
+
+    /// What it did, for a line that reports it done.
+    pub fn done(self) -> &'static str {
+        match self {
+            Ending::Delink => "delinked",
+            Ending::ExchangeThenDelink => "exchanged, then delinked",
+            Ending::Logout => "logged out",
+            Ending::Nothing(_) => "left as it is",
         }
     }
 }

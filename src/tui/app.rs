@@ -95,9 +95,6 @@ pub struct App {
     /// When the scheduler tries again the rows whose automatic operation
     /// failed, as its failures said.
     pub(crate) retries: HashMap<ConnectionId, NextTry>,
-    /// Pending Dapi codes a user's disconnect exchanged: delinked once the
-    /// exchange is in.
-    pub(crate) then_delink: rustc_hash::FxHashSet<ConnectionId>,
     pub(crate) keymap: Keymap,
 
     pub(crate) conns: Vec<Connection>,
@@ -165,7 +162,6 @@ impl App {
             providers: opts.providers.clone(),
             schedules: opts.schedules.clone(),
             retries: HashMap::new(),
-            then_delink: Default::default(),
             keymap,
             conns: Vec::new(),
             by_id: rustc_hash::FxHashMap::default(),

@@ -15,8 +15,8 @@ use super::keep::AtStake;
 use super::tokens::{failure_update, grant_update, relogin_update};
 use super::{Command, Event, RequestId, Slot, Worker, lease, lock};
 use crate::domain::{
-    Connection, ConnectionId, ErrorKind, Flags, Grant, Lifetimes, OpError, OpKind, ProviderKind,
-    Secrets,
+    Connection, ConnectionId, Ending, ErrorKind, Flags, Grant, Lifetimes, OpError, OpKind,
+    ProviderKind, Secrets,
 };
 use crate::providers::TokenGrant;
 use crate::store::{ConnectionUpdate, SecretChange, SecretSet, Settlement};
@@ -85,10 +85,49 @@ impl Worker {
         provider: Option<String>,
     ) -> Result<Connection, OpError> {
         self.refuse_if_readonly()?;
+        if op == OpKind::Delink {
+            self.exchange_if_pending(conn, provider.clone()).await?;
+        }
         self.inner
             .flights
             .run(conn, op, || self.leased(op, conn, provider))
             .await
+    }
+
+    /// A Dapi code still pending is exchanged before its delink: Dapi's side
+    /// of the link is ended with the token the code becomes
+    /// ([`Ending::ExchangeThenDelink`]). Every front end's delink (the CLI's,
+    /// the screen's, a user's disconnect) comes through here.
+    async fn exchange_if_pending(
+        &self,
+        id: ConnectionId,
+        provider: Option<String>,
+    ) -> Result<(), OpError> {
+        let now = self.now();
+        let stored = self.db(move |s| s.connection(id)).await?;
+        if !stored.is_some_and(|c| Ending::of(&c, now) == Ending::ExchangeThenDelink) {
+            return Ok(());
+        }
+        let op = OpKind::Exchange;
+        let Err(e) = (self.inner.flights)
+            .run(id, op, || self.leased(op, id, provider))
+            .await
+        else {
+            return Ok(());
+        };
+        // Exchanged meanwhile by another (the scheduler's auto_exchange, a
+        // second screen): the delink goes ahead with that token.
+        let now_is = self.db(move |s| s.connection(id)).await?;
+        if now_is.is_some_and(|c| c.lifetimes.access.is_some()) {
+            return Ok(());
+        }
+        Err(OpError {
+            message: format!(
+                "the pending code's exchange failed, so nothing was delinked: {}",
+                e.message
+            ),
+            ..e
+        })
     }
 
     async fn leased(
@@ -464,8 +503,8 @@ impl Worker {
     /// refused, or never there): Dapi issued nothing that a delink could
     /// end, so the row is closed here, without a call. Such rows used to
     /// stay "code expired" or "failed" for good, with nothing to end them.
-    /// A code still pending is refused: exchanged, it becomes the token by
-    /// which Dapi's side of the link is ended.
+    /// A code still pending is refused here, as a guard only: the delink
+    /// exchanged it first (`exchange_if_pending`).
     async fn close_unissued(&self, conn: Connection, turn: &Turn) -> Result<Connection, OpError> {
         if conn
             .lifetimes

@@ -167,8 +167,8 @@ fn shift_d_delinks_only_after_the_name_is_typed_exactly() {
 }
 
 /// `D` in the users view ends every connection of the selected user (a user
-/// leaving), once their name is typed: a pending Dapi code is exchanged and,
-/// once that is in, delinked; an OIDC consent is logged out; a row already
+/// leaving), once their name is typed: a pending Dapi code is delinked (the
+/// worker exchanges it first), an OIDC consent is logged out, a row already
 /// delinked is left alone.
 #[test]
 fn shift_d_in_the_users_view_ends_every_connection_of_the_user() {
@@ -191,7 +191,7 @@ fn shift_d_in_the_users_view_ends_every_connection_of_the_user() {
         matches!(
             cmds.as_slice(),
             [
-                Command::Exchange {
+                Command::Delink {
                     conn: ConnectionId(1),
                     ..
                 },
@@ -203,47 +203,38 @@ fn shift_d_in_the_users_view_ends_every_connection_of_the_user() {
         ),
         "{cmds:?}"
     );
-    let Command::Exchange { id, .. } = cmds[0] else {
-        panic!()
-    };
-    let next = alice_exchanged(&mut app, id);
-    assert!(
-        next.iter().any(|c| matches!(
-            c,
-            Command::Delink {
-                conn: ConnectionId(1),
-                ..
-            }
-        )),
-        "the exchange in, the delink goes: {next:?}"
-    );
 }
 
 /// What the dialog planned is looked at again when the name is confirmed:
-/// a code the scheduler exchanged meanwhile is delinked, not exchanged.
+/// a consent logged out elsewhere meanwhile is not logged out again.
 #[test]
 fn a_disconnect_follows_the_rows_as_they_stand_when_confirmed() {
     let mut app = alice_holding_three();
     app.update(key('u'), NOW);
     app.update(key('D'), NOW);
-    // The scheduler's exchange, not this screen's.
+    // Another process's logout, which the screen's watch hands over.
+    let mut logged_out = app.connection(ConnectionId(3)).unwrap().clone();
+    logged_out.flags.logged_out_at = Some(NOW);
+    logged_out.version += 1;
     let scheduled = bankdeck::worker::RequestId(bankdeck::worker::RequestId::SCHEDULED_FROM);
-    assert!(alice_exchanged(&mut app, scheduled).is_empty());
+    app.update(
+        Msg::Worker(bankdeck::worker::Event::Succeeded {
+            id: scheduled,
+            op: bankdeck::domain::OpKind::Logout,
+            conn: Box::new(logged_out),
+            message: String::new(),
+        }),
+        NOW,
+    );
     type_text(&mut app, "alice");
     let cmds = app.update(code(KeyCode::Enter), NOW);
     assert!(
         matches!(
             cmds.as_slice(),
-            [
-                Command::Delink {
-                    conn: ConnectionId(1),
-                    ..
-                },
-                Command::Logout {
-                    conn: ConnectionId(3),
-                    ..
-                }
-            ]
+            [Command::Delink {
+                conn: ConnectionId(1),
+                ..
+            }]
         ),
         "{cmds:?}"
     );
@@ -264,9 +255,10 @@ fn delink_is_cancelled_by_esc_and_refused_for_oidc() {
 }
 
 /// A code that never became a token (expired, refused) is closed by delink
-/// without a call, and the dialog says so; a pending code is refused, since
-/// exchanged it becomes the token that ends Dapi's side. Both used to be
-/// refused ("exchange the code first"), and such rows stayed for good.
+/// without a call, and the dialog says so; a pending code is delinked too,
+/// the worker exchanging it first, as only its token ends Dapi's side. Both
+/// used to be refused ("exchange the code first"), and such rows stayed for
+/// good.
 #[test]
 fn delink_closes_a_code_that_never_became_a_token_and_exchanges_a_pending_one_first() {
     let mut app = app();
@@ -278,23 +270,15 @@ fn delink_closes_a_code_that_never_became_a_token_and_exchanges_a_pending_one_fi
     assert_eq!(d.plan, vec![(ConnectionId(1), Ending::ExchangeThenDelink)]);
     type_text(&mut app, "alice");
     let cmd = one(app.update(code(KeyCode::Enter), NOW));
-    let Command::Exchange {
-        id,
-        conn: ConnectionId(1),
-    } = cmd
-    else {
-        panic!("{cmd:?}")
-    };
-    let next = alice_exchanged(&mut app, id);
     assert!(
         matches!(
-            one(next),
+            cmd,
             Command::Delink {
                 conn: ConnectionId(1),
                 ..
             }
         ),
-        "the exchange in, the delink goes"
+        "{cmd:?}"
     );
     select(&mut app, 10);
     app.update(key('D'), NOW);
@@ -886,22 +870,6 @@ fn add_starts_with_the_user_in_sight() {
     assert_eq!(app.user_scope(), Some("bob"));
     app.update(key('a'), NOW);
     assert_eq!(user_in_form(&app), "bob", "the user whose rows are shown");
-}
-
-/// The worker's word that exchange `id` of alice's pending code (1) is in.
-fn alice_exchanged(app: &mut App, id: bankdeck::worker::RequestId) -> Vec<Command> {
-    let mut exchanged = sample_connections().remove(0);
-    exchanged.lifetimes.access = Some(bankdeck::domain::AccessExpiry::Permanent);
-    exchanged.version += 1;
-    app.update(
-        Msg::Worker(bankdeck::worker::Event::Succeeded {
-            id,
-            op: bankdeck::domain::OpKind::Exchange,
-            conn: Box::new(exchanged),
-            message: String::new(),
-        }),
-        NOW,
-    )
 }
 
 /// A login command's id, provider, user and the row it renews.

@@ -12,7 +12,7 @@ use super::super::activity::Level;
 use super::super::app::{App, Progress};
 use super::super::forms::Mode;
 use super::super::msg::SendFailure;
-use super::{data, detail, ops, users, watch};
+use super::{data, detail, users, watch};
 
 pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Command> {
     match event {
@@ -176,10 +176,6 @@ fn succeeded(
         // The move already asked for the new row's detail.
         false => cmds.extend(moved),
     }
-    // A leaving user's pending code: exchanged so that its token ends the link.
-    if op == OpKind::Exchange && app.then_delink.remove(&conn_id) {
-        cmds.push(ops::send_on(app, now, OpKind::Delink, conn_id));
-    }
     cmds
 }
 
@@ -211,9 +207,6 @@ fn failed(app: &mut App, id: RequestId, op: OpKind, f: Failure, now: UnixTime) -
     }
     finish(app, id, conn_id);
     close_login_note(app, op);
-    if let Some(c) = conn_id {
-        app.then_delink.remove(&c);
-    }
     // A server's wait is in the message already ("it asks to wait 30s"). An
     // operator's own operation is not tried again, so only the scheduler's
     // say when they will be: as a clock time, since the line stays.

@@ -179,24 +179,16 @@ fn login_again(app: &mut App, now: UnixTime) -> Vec<Command> {
     }]
 }
 
-/// Sends what ends each row of `plan`, once its dialog is confirmed: a
-/// pending Dapi code is exchanged, and delinked when the exchange is in
-/// (`App::then_delink`), as only its token ends Dapi's side.
+/// Sends what ends each row of `plan`, once its dialog is confirmed (a
+/// pending Dapi code's delink exchanges it first: the worker's rule).
 pub(super) fn end(app: &mut App, now: UnixTime, plan: Vec<(ConnectionId, Ending)>) -> Vec<Command> {
     let mut cmds = Vec::new();
     for (conn, asked) in plan {
-        // As the row stands now: the scheduler may have exchanged the code
-        // while the name was typed.
+        // As the row stands now: it may have been delinked or logged out
+        // elsewhere while the name was typed.
         let ending = app.connection(conn).map_or(asked, |c| Ending::of(c, now));
-        // A second step (only a pending code's delink, after its exchange)
-        // goes once the first is in.
-        match ending.steps() {
-            [] => {}
-            [op] => cmds.push(send_on(app, now, *op, conn)),
-            [op, ..] => {
-                app.then_delink.insert(conn);
-                cmds.push(send_on(app, now, *op, conn));
-            }
+        if let Some(op) = ending.op() {
+            cmds.push(send_on(app, now, op, conn));
         }
     }
     cmds
