@@ -280,6 +280,11 @@ fn delink_closes_a_code_that_never_became_a_token_and_exchanges_a_pending_one_fi
         ),
         "{cmd:?}"
     );
+    assert!(
+        last_text(&app).ends_with("sent (its pending code is exchanged first)"),
+        "{}",
+        last_text(&app)
+    );
     select(&mut app, 10);
     app.update(key('D'), NOW);
     let Mode::ConfirmDelink(d) = app.mode() else {

@@ -142,9 +142,15 @@ pub(super) fn track(
         app.busy.insert(*c, id);
     }
     // A login sends nothing until the browser comes back with a code: the
-    // first thing it does is wait.
+    // first thing it does is wait. A pending code's delink begins with the
+    // exchange the worker runs first, whose request is the one that goes.
+    let pending = |c: &ConnectionId| {
+        app.connection(*c)
+            .is_some_and(|c| Ending::of(c, now) == Ending::ExchangeThenDelink)
+    };
     let begun = match op {
         OpKind::Login => "waiting for the browser",
+        OpKind::Delink if conns.iter().any(pending) => "sent (its pending code is exchanged first)",
         _ => "sent",
     };
     app.note(now, Level::Info, format!("{op} {what}: {begun}"));
