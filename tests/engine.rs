@@ -193,6 +193,72 @@ async fn delink_of_a_pending_code_exchanges_it_first() {
     );
 }
 
+/// Another process exchanged the pending code while our delink's exchange
+/// waited for its lease: ours finds nothing to exchange, and the delink goes
+/// ahead with their token (one exchange at Dapi, theirs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delink_whose_code_another_process_exchanged_meanwhile_goes_ahead() {
+    use bankdeck::domain::{AccessExpiry, Lifetimes, Secret};
+    use bankdeck::store::{AuditDraft, ConnectionUpdate, SecretChange};
+    let env = five_minute_codes().await;
+    let c = env.dapi("omar").await;
+    // Another host: never taken for a dead process of ours and broken.
+    let holder = "elsewhere|1|0|other";
+    let now = UnixTime::now();
+    let (base, _) = (env.store)
+        .lease_and_read(c.id, holder, now.plus_secs(30), now)
+        .unwrap()
+        .unwrap();
+    let ours = {
+        let (w, id) = (env.worker.clone(), c.id);
+        tokio::spawn(async move { w.operate(OpKind::Delink, id).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    assert!(!ours.is_finished(), "ours waits for the lease");
+    // Theirs: the exchange at Dapi, and its token written.
+    let code = env.secrets(c.id).access_code.unwrap();
+    let body = serde_json::json!({
+        "appSecret": bankdeck::sandbox::DEMO_APP_SECRET,
+        "accessCode": code.expose(),
+        "connectionID": c.remote.connection_id,
+    });
+    let url = format!("{}/v2/auth/ExchangeToken", env.sandbox.dapi_base_url());
+    let reply: serde_json::Value = reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = reply["accessToken"].as_str().unwrap();
+    let update = ConnectionUpdate {
+        lifetimes: Some(Lifetimes {
+            access: Some(AccessExpiry::Permanent),
+            access_received_at: Some(UnixTime::now()),
+            ..Lifetimes::default()
+        }),
+        access_code: SecretChange::Erase,
+        access_token: SecretChange::Set(Secret::new(token)),
+        ..ConnectionUpdate::default()
+    };
+    let audit = AuditDraft {
+        at: UnixTime::now(),
+        actor: "other".into(),
+        op: OpKind::Exchange,
+        ok: true,
+        message: "their exchange".into(),
+    };
+    (env.store)
+        .apply_and_release(base, update, audit, holder)
+        .unwrap();
+    ours.await.unwrap().unwrap();
+    assert_eq!(state(&env, c.id).kind(), StateKind::Delinked);
+    assert_eq!(env.sandbox.request_count("dapi.exchange"), 1, "theirs only");
+    assert_eq!(env.sandbox.request_count("dapi.delink"), 1);
+}
+
 /// A Dapi code that never became a token can still be ended: delink
 /// closes the row here, without a call (Dapi issued nothing to delink).
 /// Such rows used to stay "code expired" or "failed" for good.
