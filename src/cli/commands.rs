@@ -445,11 +445,10 @@ async fn disconnect(ctx: &Context, name: &str, yes: bool, readonly: bool) -> Res
     let worker = ctx.worker(readonly)?;
     let mut failed = 0;
     for (c, e) in plan {
-        if let Ending::Nothing(why) = e {
-            say!("  {}: {}", named(&c), why.describe())?;
-            continue;
-        }
         let Some(op) = e.op() else {
+            if let Ending::Nothing(why) = e {
+                say!("  {}: {}", named(&c), why.describe())?;
+            }
             continue;
         };
         let run = worker.operate(op, c.id);
@@ -860,7 +859,7 @@ pub fn check(
             "OK: nothing{matching} needs action within {}",
             humantime::format_duration(within)
         )?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(code);
     }
     say!(
         "ACTION: {}{matching} {} action within {}",

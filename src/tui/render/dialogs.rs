@@ -113,8 +113,9 @@ pub(super) fn delink(frame: &mut Frame, area: Rect, d: &DelinkDialog, theme: The
     }
 }
 
-/// "2 delinked, 1 exchanged then delinked, 1 logged out": what a user's
-/// disconnect does to each of their connections.
+/// "1 delinked (Dapi), 1 pending code exchanged, then delinked, 1 logged
+/// out (refresh token revoked)": what a user's disconnect does to each of
+/// their connections.
 fn ending_words(plan: &[(ConnectionId, Ending)]) -> String {
     let n = |e: Ending| plan.iter().filter(|(_, x)| *x == e).count();
     [
