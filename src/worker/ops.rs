@@ -85,9 +85,10 @@ impl Worker {
         provider: Option<String>,
     ) -> Result<Connection, OpError> {
         self.refuse_if_readonly()?;
-        if op == OpKind::Delink {
-            self.exchange_if_pending(conn, provider.clone()).await?;
-        }
+        let provider = match op {
+            OpKind::Delink => self.exchange_if_pending(conn, provider).await?,
+            _ => provider,
+        };
         self.inner
             .flights
             .run(conn, op, || self.leased(op, conn, provider))
@@ -97,29 +98,33 @@ impl Worker {
     /// A Dapi code still pending is exchanged before its delink: Dapi's side
     /// of the link is ended with the token the code becomes
     /// ([`Ending::ExchangeThenDelink`]). Every front end's delink (the CLI's,
-    /// the screen's, a user's disconnect) comes through here.
+    /// the screen's, a user's disconnect) comes through here. The
+    /// connection's provider, as read, goes on to the delink's lease.
     async fn exchange_if_pending(
         &self,
         id: ConnectionId,
         provider: Option<String>,
-    ) -> Result<(), OpError> {
+    ) -> Result<Option<String>, OpError> {
         let now = self.now();
-        let stored = self.db(move |s| s.connection(id)).await?;
-        if !stored.is_some_and(|c| Ending::of(&c, now) == Ending::ExchangeThenDelink) {
-            return Ok(());
+        let Some(stored) = self.db(move |s| s.connection(id)).await? else {
+            return Ok(provider);
+        };
+        let provider = Some(stored.provider.clone());
+        if Ending::of(&stored, now) != Ending::ExchangeThenDelink {
+            return Ok(provider);
         }
         let op = OpKind::Exchange;
         let Err(e) = (self.inner.flights)
-            .run(id, op, || self.leased(op, id, provider))
+            .run(id, op, || self.leased(op, id, provider.clone()))
             .await
         else {
-            return Ok(());
+            return Ok(provider);
         };
         // Exchanged meanwhile by another (the scheduler's auto_exchange, a
         // second screen): the delink goes ahead with that token.
         let now_is = self.db(move |s| s.connection(id)).await?;
         if now_is.is_some_and(|c| c.lifetimes.access.is_some()) {
-            return Ok(());
+            return Ok(provider);
         }
         Err(OpError {
             message: format!(
