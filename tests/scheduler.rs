@@ -691,3 +691,42 @@ async fn a_scheduled_failure_that_needs_consent_is_not_tried_again() {
             .reauth_required
     );
 }
+
+/// A running scheduler records so in the store about once a minute, with
+/// the providers it renews: what `check` in another process weighs before
+/// it trusts `auto_refresh`. One that does not run records nothing.
+#[tokio::test(start_paused = true)]
+async fn a_running_scheduler_records_that_it_runs_about_once_a_minute() {
+    let s = setup();
+    let started = tokio::time::Instant::now();
+    let _sched = scheduler::spawn(s.worker.clone());
+    settle().await;
+    let beat = |store: &dyn bankdeck::store::Store| match store.renewals().unwrap().as_slice() {
+        [Renewal::Scheduler { at, providers }] => {
+            assert_eq!(providers, &["ev".to_owned()]);
+            *at
+        }
+        other => panic!("one scheduler record expected, found {other:?}"),
+    };
+    let first = beat(&*s.store);
+    assert!(first.secs_until(T0).abs() <= 1, "{first:?}");
+    tokio::time::advance(Duration::from_secs(31)).await;
+    settle().await;
+    assert_eq!(beat(&*s.store), first, "not more often than once a minute");
+    for _ in 0..3 {
+        tokio::time::advance(Duration::from_secs(31)).await;
+        settle().await;
+    }
+    let later = beat(&*s.store);
+    let now = T0.plus_secs(i64::try_from(started.elapsed().as_secs()).unwrap());
+    assert!(
+        first < later && later.secs_until(now) <= 95,
+        "{first:?}, then {later:?} at {now:?}: a pass every 30 s at most, a record at most a minute after the last"
+    );
+
+    let idle = setup_with(false);
+    let _sched = scheduler::spawn(idle.worker.clone());
+    tokio::time::advance(Duration::from_secs(120)).await;
+    settle().await;
+    assert_eq!(idle.store.renewals().unwrap(), vec![]);
+}

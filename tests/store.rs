@@ -18,5 +18,7 @@ mod files;
 mod group;
 #[path = "store/keys.rs"]
 mod keys;
+#[path = "store/renewals.rs"]
+mod renewals;
 #[path = "store/roundtrip.rs"]
 mod roundtrip;

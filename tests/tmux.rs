@@ -317,14 +317,15 @@ fn own_store(dir: &std::path::Path) -> Vec<(&'static str, PathBuf)> {
     ]
 }
 
-/// The binary run to its end beside the dashboard, as a script would.
-fn script(envs: &[(&str, PathBuf)], args: &[&str], stdin: &str) {
+/// The binary run to its end beside the dashboard, as a script would; what
+/// it printed.
+fn script(envs: &[(&str, PathBuf)], args: &[&str], stdin: &str) -> String {
     use std::io::Write;
     let mut child = Command::new(BIN)
         .args(args)
         .envs(envs.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -337,6 +338,45 @@ fn script(envs: &[(&str, PathBuf)], args: &[&str], stdin: &str) {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "bankdeck {args:?}: {err}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// While a dashboard is open, `check` in another process knows that its
+/// scheduler runs and which providers it renews: `auto_refresh` counts only
+/// while one does.
+#[test]
+fn check_beside_an_open_dashboard_sees_its_scheduler_run() {
+    let dir = common::private_dir();
+    let envs = own_store(dir.path());
+    let config = dir.path().join("config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "[providers.ev]\nkind = \"oidc\"\ntoken_url = \"http://127.0.0.1:9/t\"\n\
+         client_id = \"c\"\nauto_refresh = true\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    script(&envs, &["users", "add", "amira"], "");
+    let renewers = || -> serde_json::Value {
+        let said = script(&envs, &["check", "--json"], "");
+        serde_json::from_str::<serde_json::Value>(&said).unwrap()["renewers"].clone()
+    };
+    assert_eq!(renewers(), serde_json::json!([]), "no dashboard yet");
+    let s = Session::start_with(&envs, "", 120, 30);
+    s.wait("the empty table", |scr| {
+        scr.contains("loaded 0 connections, 1 user ")
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let seen = loop {
+        let seen = renewers();
+        if seen.as_array().is_some_and(|r| !r.is_empty()) {
+            break seen;
+        }
+        assert!(std::time::Instant::now() < deadline, "no record: {seen}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(seen[0]["by"], "scheduler", "{seen}");
+    assert_eq!(seen[0]["running"], true, "{seen}");
+    assert_eq!(seen[0]["providers"], serde_json::json!(["ev"]), "{seen}");
 }
 
 #[test]

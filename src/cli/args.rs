@@ -108,6 +108,13 @@ pub enum Cmd {
         json: bool,
     },
     /// Exit 0 when nothing needs action within the window, 1 when something does, 2 on error.
+    ///
+    /// A token that expires within the window needs action unless something
+    /// renews it: an open dashboard's scheduler (for auto_refresh providers),
+    /// or a `refresh --due` run that cron starts at least once per its window.
+    /// Each records when it last ran; once that is too long ago (three
+    /// minutes for a dashboard, the run's window and a minute for `refresh
+    /// --due`) its tokens are listed with who ran last and when.
     Check {
         /// Only the connections whose user, label, provider, kind or state
         /// holds this text, in any case (the dashboard's `/` filter; `!text`
@@ -117,8 +124,10 @@ pub enum Cmd {
         /// The window, e.g. 10m (default: the config's warn_within).
         #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
         within: Option<String>,
-        /// One JSON object, for a monitor: `ok`, the window in seconds, and
-        /// each connection that needs action with why. Exit codes as without.
+        /// One JSON object, for a monitor: `ok`, the window in seconds,
+        /// each connection that needs action with why, and `renewers`: what
+        /// renews tokens, when it last ran, and whether it still `running`.
+        /// Exit codes as without.
         #[arg(long)]
         json: bool,
     },

@@ -1,14 +1,98 @@
 //! `bankdeck check`: what needs a human within a window, for cron and Nagios.
 //!
 //! "Needs action" means a person must do something, not that a token will
-//! expire: a five-minute OIDC token that the scheduler renews is fine, while
-//! a refresh token (the user's consent) running out is not.
+//! expire: a five-minute OIDC token that a running scheduler renews is fine,
+//! while a refresh token (the user's consent) running out is not, nor is a
+//! token whose renewer has stopped (the dashboard closed, the cron job gone).
+
+use std::collections::HashSet;
 
 use crate::config::Config;
-use crate::domain::{ConnState, Connection, StateKind, UnixTime, time::format_left};
+use crate::domain::time::{format_ago, format_left};
+use crate::domain::{ConnState, Connection, ConnectionId, Renewal, StateKind, UnixTime};
+
+/// What renews which connection, by the renewers' records in the store.
+#[derive(Default)]
+pub struct Renewers {
+    /// Newest first, each with the rows its filter keeps (`None`: all).
+    records: Vec<(Renewal, Option<HashSet<ConnectionId>>)>,
+}
+
+/// Whether a connection's token will be renewed without anyone's help.
+enum Renewed<'a> {
+    Yes,
+    /// Its renewer has stopped: this is its last record.
+    Stopped(&'a Renewal),
+    Never,
+}
+
+impl Renewers {
+    /// `conns` are every connection, so that a `refresh --due --matching`
+    /// record's filter keeps what it kept when it ran (`warn` reads the
+    /// state words as that run did).
+    pub fn new(records: Vec<Renewal>, conns: &[Connection], now: UnixTime, warn: i64) -> Self {
+        let records = (records.into_iter())
+            .map(|r| {
+                let kept = match &r {
+                    Renewal::RefreshDue {
+                        matching: Some(m), ..
+                    } => Some(
+                        (crate::tui::filtered(conns, m, None, now, warn).into_iter())
+                            .map(|c| c.id)
+                            .collect(),
+                    ),
+                    _ => None,
+                };
+                (r, kept)
+            })
+            .collect();
+        Renewers { records }
+    }
+
+    pub fn records(&self) -> impl Iterator<Item = &Renewal> {
+        self.records.iter().map(|(r, _)| r)
+    }
+
+    /// A record running now renews `c`; else the newest that would have.
+    fn of(&self, c: &Connection, now: UnixTime) -> Renewed<'_> {
+        let mut covering = (self.records.iter())
+            .filter(|(r, kept)| match r {
+                Renewal::Scheduler { providers, .. } => providers.contains(&c.provider),
+                Renewal::RefreshDue { .. } => kept.as_ref().is_none_or(|k| k.contains(&c.id)),
+            })
+            .map(|(r, _)| r)
+            .peekable();
+        let newest = covering.peek().copied();
+        match (covering.any(|r| r.running(now)), newest) {
+            (true, _) => Renewed::Yes,
+            (false, Some(r)) => Renewed::Stopped(r),
+            (false, None) => Renewed::Never,
+        }
+    }
+}
+
+/// Who a record is, as an operator would start it.
+pub fn who(r: &Renewal) -> String {
+    match r {
+        Renewal::Scheduler { .. } => "the dashboard's scheduler".into(),
+        Renewal::RefreshDue { matching: None, .. } => "`bankdeck refresh --due`".into(),
+        Renewal::RefreshDue {
+            matching: Some(m), ..
+        } => format!(
+            "`bankdeck refresh --due --matching {}`",
+            super::output::shell_word(m)
+        ),
+    }
+}
 
 /// Why `conn` needs action within `within_secs`, if it does.
-pub fn reason(c: &Connection, cfg: &Config, now: UnixTime, within_secs: i64) -> Option<String> {
+pub fn reason(
+    c: &Connection,
+    cfg: &Config,
+    renewers: &Renewers,
+    now: UnixTime,
+    within_secs: i64,
+) -> Option<String> {
     let state = ConnState::derive(c, now, cfg.warn_secs());
     let auto = cfg
         .provider(&c.provider)
@@ -52,19 +136,31 @@ pub fn reason(c: &Connection, cfg: &Config, now: UnixTime, within_secs: i64) -> 
             }
             let exp = state.deadline().filter(|t| soon(*t))?;
             let left = format_left(now.secs_until(exp));
-            match (renewable, auto) {
-                (true, true) => None,
-                (true, false) => Some(format!(
-                    "access token expires in {left} and will not be renewed automatically \
-                     ({} has no auto_refresh): `bankdeck refresh {}`",
-                    c.provider, c.id
-                )),
-                (false, _) => Some(format!(
+            if !renewable {
+                return Some(format!(
                     "access token expires in {left} and cannot be renewed \
                      (no refresh token): the user must log in again: {}",
                     login(c)
-                )),
+                ));
             }
+            let why = match renewers.of(c, now) {
+                Renewed::Yes => return None,
+                Renewed::Stopped(r) => format!(
+                    "{} last ran {} ago",
+                    who(r),
+                    format_ago(r.at().secs_until(now))
+                ),
+                Renewed::Never if auto => format!(
+                    "auto_refresh is on, but no running dashboard's scheduler refreshes {}",
+                    c.provider
+                ),
+                Renewed::Never => format!("{} has no auto_refresh", c.provider),
+            };
+            Some(format!(
+                "access token expires in {left} and will not be renewed automatically \
+                 ({why}): `bankdeck refresh {}`",
+                c.id
+            ))
         }
         StateKind::LoggedOut | StateKind::Delinked => None,
     }
@@ -92,6 +188,30 @@ mod tests {
         parse_layers(None, "[providers.ev]\nkind = \"oidc\"\ntoken_url = \"http://127.0.0.1:1/t\"\nclient_id = \"c\"\nauto_refresh = true\n[providers.bank]\nkind = \"oauth2\"\ntoken_url = \"http://127.0.0.1:1/t\"\nclient_id = \"c\"\n").unwrap()
     }
 
+    fn none() -> Renewers {
+        Renewers::default()
+    }
+
+    /// A dashboard's scheduler that refreshes `ev`, recorded `ago` seconds before NOW.
+    fn scheduler(ago: i64) -> Renewal {
+        Renewal::Scheduler {
+            at: NOW.plus_secs(-ago),
+            providers: vec!["ev".into()],
+        }
+    }
+
+    fn refresh_due(ago: i64, within_secs: i64, matching: Option<&str>) -> Renewal {
+        Renewal::RefreshDue {
+            at: NOW.plus_secs(-ago),
+            within_secs,
+            matching: matching.map(Into::into),
+        }
+    }
+
+    fn renewers(records: Vec<Renewal>, conns: &[Connection]) -> Renewers {
+        Renewers::new(records, conns, NOW, cfg().warn_secs())
+    }
+
     fn conn(provider: &str) -> Connection {
         Connection {
             user: "u".into(),
@@ -106,11 +226,12 @@ mod tests {
         c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(200)));
         c.lifetimes.has_refresh = true;
         c.lifetimes.refresh_expires_at = Some(NOW.plus_secs(7200));
-        assert_eq!(reason(&c, &cfg(), NOW, 600), None);
+        let running = renewers(vec![scheduler(30)], &[]);
+        assert_eq!(reason(&c, &cfg(), &running, NOW, 600), None);
         c.lifetimes.refresh_expires_at = Some(NOW.plus_secs(500));
         c.user = "Carol O'Neil".into();
         assert_eq!(
-            reason(&c, &cfg(), NOW, 600).unwrap(),
+            reason(&c, &cfg(), &running, NOW, 600).unwrap(),
             "consent (refresh token) ends in 08:20: the user must log in again before then: \
              `bankdeck login ev --user 'Carol O'\\''Neil'`"
         );
@@ -124,27 +245,27 @@ mod tests {
         c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(500)));
         c.lifetimes.has_refresh = true;
         assert_eq!(
-            reason(&c, &cfg(), NOW, 600).unwrap(),
+            reason(&c, &cfg(), &none(), NOW, 600).unwrap(),
             "access token expires in 08:20 and will not be renewed automatically \
              (bank has no auto_refresh): `bankdeck refresh 1`"
         );
-        assert_eq!(reason(&c, &cfg(), NOW, 400), None);
+        assert_eq!(reason(&c, &cfg(), &none(), NOW, 400), None);
         c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(-5)));
         assert!(
-            reason(&c, &cfg(), NOW, 0)
+            reason(&c, &cfg(), &none(), NOW, 0)
                 .unwrap()
                 .ends_with(": `bankdeck refresh 1`")
         );
         let mut c = conn("ev");
         c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(500)));
         assert_eq!(
-            reason(&c, &cfg(), NOW, 600).unwrap(),
+            reason(&c, &cfg(), &none(), NOW, 600).unwrap(),
             "access token expires in 08:20 and cannot be renewed (no refresh token): \
              the user must log in again: `bankdeck login ev --user u`",
             "auto_refresh cannot help without a refresh token"
         );
         c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(-5)));
-        assert!(reason(&c, &cfg(), NOW, 0).unwrap().ends_with(
+        assert!(reason(&c, &cfg(), &none(), NOW, 0).unwrap().ends_with(
             ": no refresh token, the user must log in again: `bankdeck login ev --user u`"
         ));
     }
@@ -154,20 +275,89 @@ mod tests {
         let mut c = conn("bank");
         c.lifetimes.code_expires_at = Some(NOW.plus_secs(300));
         assert!(
-            reason(&c, &cfg(), NOW, 600)
+            reason(&c, &cfg(), &none(), NOW, 600)
                 .unwrap()
                 .contains("exchange it")
         );
-        assert_eq!(reason(&c, &cfg(), NOW, 60), None);
+        assert_eq!(reason(&c, &cfg(), &none(), NOW, 60), None);
         c.lifetimes.code_expires_at = Some(NOW.plus_secs(-1));
-        assert!(reason(&c, &cfg(), NOW, 0).is_some());
+        assert!(reason(&c, &cfg(), &none(), NOW, 0).is_some());
         let mut c = conn("ev");
         c.flags.reauth_required = true;
         assert_eq!(
-            reason(&c, &cfg(), NOW, 0).unwrap(),
+            reason(&c, &cfg(), &none(), NOW, 0).unwrap(),
             "re-consent required: the user must log in again: `bankdeck login ev --user u`"
         );
         c.flags.delinked_at = Some(NOW);
-        assert_eq!(reason(&c, &cfg(), NOW, 1_000_000), None);
+        assert_eq!(reason(&c, &cfg(), &none(), NOW, 1_000_000), None);
+    }
+
+    /// `auto_refresh` renews only while a dashboard's scheduler runs: with
+    /// none running, or one whose config leaves the provider out, the token
+    /// lapses like any other, and the reason says which renewer is missing.
+    #[test]
+    fn auto_refresh_counts_only_while_a_scheduler_records_that_it_runs() {
+        let mut c = conn("ev");
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(200)));
+        c.lifetimes.has_refresh = true;
+        let said = |records: Vec<Renewal>| reason(&c, &cfg(), &renewers(records, &[]), NOW, 600);
+        assert_eq!(said(vec![scheduler(180)]), None);
+        assert_eq!(
+            said(vec![]).unwrap(),
+            "access token expires in 03:20 and will not be renewed automatically \
+             (auto_refresh is on, but no running dashboard's scheduler refreshes ev): \
+             `bankdeck refresh 1`"
+        );
+        assert_eq!(
+            said(vec![scheduler(181)]).unwrap(),
+            "access token expires in 03:20 and will not be renewed automatically \
+             (the dashboard's scheduler last ran 3m ago): `bankdeck refresh 1`"
+        );
+        let elsewhere = Renewal::Scheduler {
+            at: NOW,
+            providers: vec!["bank".into()],
+        };
+        assert!(
+            said(vec![elsewhere])
+                .unwrap()
+                .contains("no running dashboard's scheduler")
+        );
+        // A stopped scheduler does not hide a cron job that still runs.
+        assert_eq!(
+            said(vec![scheduler(300), refresh_due(900, 3600, None)]),
+            None
+        );
+    }
+
+    /// A cron job's `refresh --due` renews every provider's tokens, those
+    /// without `auto_refresh` too, for as long as it keeps running: a run
+    /// counts until its own window has passed, and a filtered run counts
+    /// only for the rows its filter keeps.
+    #[test]
+    fn a_running_refresh_due_renews_what_its_filter_keeps() {
+        let mut c = conn("bank");
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(500)));
+        c.lifetimes.has_refresh = true;
+        let mut dapi = conn("dapi");
+        dapi.id = ConnectionId(2);
+        let conns = [c.clone(), dapi];
+        let said = |records| reason(&c, &cfg(), &renewers(records, &conns), NOW, 600);
+        assert_eq!(said(vec![refresh_due(600, 600, None)]), None);
+        assert_eq!(said(vec![refresh_due(60, 600, Some("BANK"))]), None);
+        assert_eq!(said(vec![refresh_due(60, 600, Some("!dapi"))]), None);
+        assert_eq!(
+            said(vec![refresh_due(60, 600, Some("dapi"))]).unwrap(),
+            "access token expires in 08:20 and will not be renewed automatically \
+             (bank has no auto_refresh): `bankdeck refresh 1`"
+        );
+        assert_eq!(
+            said(vec![
+                refresh_due(661, 600, None),
+                refresh_due(7200, 600, Some("bank"))
+            ])
+            .unwrap(),
+            "access token expires in 08:20 and will not be renewed automatically \
+             (`bankdeck refresh --due` last ran 11m ago): `bankdeck refresh 1`"
+        );
     }
 }

@@ -16,7 +16,7 @@ use crate::domain::filter::FilterTerms;
 use crate::domain::text::{columns, counted};
 use crate::domain::{
     AuditEntry, ConnState, ConnectPayload, Connection, ConnectionId, DueForRefresh, Ending,
-    ErrorKind, OpError, OpKind, UnixTime, User,
+    ErrorKind, OpError, OpKind, Renewal, UnixTime, User,
 };
 use crate::tui::SortKey;
 use crate::worker::{Command, Event, RequestId, Worker, WorkerOptions};
@@ -519,7 +519,7 @@ async fn to_the_end(
 pub async fn refresh_due(
     ctx: &Context,
     within: Option<std::time::Duration>,
-    matching: Option<&str>,
+    filter: Option<&str>,
     readonly: bool,
 ) -> Result<ExitCode> {
     if readonly {
@@ -533,7 +533,7 @@ pub async fn refresh_due(
         conns: kept,
         matching,
         none,
-    } = kept(&conns, matching, None, now, ctx.config.warn_secs());
+    } = kept(&conns, filter, None, now, ctx.config.warn_secs());
     if let Some(none) = none {
         bail!("{none}; nothing was refreshed");
     }
@@ -548,7 +548,21 @@ pub async fn refresh_due(
         );
     }
     let window = humantime::format_duration(within);
+    // What `check` weighs: this run, and so the cron job that starts it,
+    // renews what expires within the window. Recorded once the run has
+    // done its work, as of when it chose what was due.
+    let ran = Renewal::RefreshDue {
+        at: now,
+        within_secs: secs,
+        matching: filter.and_then(FilterTerms::parse).map(|t| t.to_string()),
+    };
+    let note_ran = || {
+        if let Err(e) = ctx.store.note_renewal(&ran) {
+            tell!("this run is not recorded, so `check` will take it as not run: {e}");
+        }
+    };
     if pick.due.is_empty() {
+        note_ran();
         say!("nothing{matching} expiring within {window} or expired to refresh")?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -595,6 +609,7 @@ pub async fn refresh_due(
         say_reasons(reasons)?;
         return Ok(super::interrupt::stopped());
     }
+    note_ran();
     say!("{counts}")?;
     say_reasons(reasons)?;
     Ok(if failed == 0 {
@@ -831,9 +846,11 @@ pub fn check(
     if let Some(none) = none {
         bail!("{none}; nothing was checked");
     }
+    let records = ctx.store.renewals().map_err(|e| eyre!("{e}"))?;
+    let renewers = super::check::Renewers::new(records, &conns, now, ctx.config.warn_secs());
     let found: Vec<(&Connection, String)> = kept
         .into_iter()
-        .filter_map(|c| super::check::reason(c, &ctx.config, now, secs).map(|r| (c, r)))
+        .filter_map(|c| super::check::reason(c, &ctx.config, &renewers, now, secs).map(|r| (c, r)))
         .collect();
     let code = match found.is_empty() {
         true => ExitCode::SUCCESS,
@@ -849,6 +866,9 @@ pub fn check(
                     row: StatusRow::new(c, now, warn),
                     reason,
                 })
+                .collect(),
+            renewers: (renewers.records())
+                .map(|r| super::output::RenewerRow::new(r, now))
                 .collect(),
         };
         super::output::out_json(&report)?;

@@ -9,7 +9,7 @@ use crate::domain::text::columns as cells;
 pub use crate::domain::text::{cut, fit};
 use serde::Serialize;
 
-use crate::domain::{ConnState, Connection, OpKind, UnixTime};
+use crate::domain::{ConnState, Connection, OpKind, Renewal, UnixTime};
 
 /// The exit status of a command whose reader went away: what a shell
 /// reports for a tool that SIGPIPE ended (128 + 13).
@@ -101,6 +101,54 @@ pub struct CheckReport<'a> {
     pub ok: bool,
     pub within_secs: i64,
     pub needs_action: Vec<CheckRow<'a>>,
+    /// What renews tokens unattended, by its last record, newest first: a
+    /// monitor can alert on a stopped scheduler before any token lapses.
+    pub renewers: Vec<RenewerRow<'a>>,
+}
+
+/// A renewer's last record: `{"by": "scheduler", "at": "2026-…Z",
+/// "running": true, "providers": ["everifin"]}`, or `"by": "refresh_due"`
+/// with `within_secs` (and `matching`, for a filtered run).
+#[derive(Debug, Serialize)]
+pub struct RenewerRow<'a> {
+    pub by: &'static str,
+    pub at: String,
+    pub running: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub providers: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub within_secs: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matching: Option<&'a str>,
+}
+
+impl<'a> RenewerRow<'a> {
+    pub fn new(r: &'a Renewal, now: UnixTime) -> Self {
+        let row = RenewerRow {
+            by: "scheduler",
+            at: r.at().rfc3339(),
+            running: r.running(now),
+            providers: None,
+            within_secs: None,
+            matching: None,
+        };
+        match r {
+            Renewal::Scheduler { providers, .. } => RenewerRow {
+                providers: Some(providers),
+                ..row
+            },
+            Renewal::RefreshDue {
+                within_secs,
+                matching,
+                ..
+            } => RenewerRow {
+                by: "refresh_due",
+                within_secs: Some(*within_secs),
+                matching: matching.as_deref(),
+                ..row
+            },
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]

@@ -31,6 +31,15 @@ impl FilterTerms {
     }
 }
 
+/// The filter as it reads, however it was typed: `!delinked` for
+/// `" ! Delinked"`, so that one filter is one name.
+impl std::fmt::Display for FilterTerms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let bang = if self.invert { "!" } else { "" };
+        write!(f, "{bang}{}", self.needle)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::FilterTerms;
@@ -53,6 +62,10 @@ mod tests {
         for everything in ["", "  ", "!", " ! "] {
             assert_eq!(FilterTerms::parse(everything), None, "{everything:?}");
         }
+        assert_eq!(
+            FilterTerms::parse(" ! Delinked").unwrap().to_string(),
+            "!delinked"
+        );
         let not_bank = FilterTerms::parse("!bank").unwrap();
         assert!(not_bank.keeps(false) && !not_bank.keeps(true));
     }

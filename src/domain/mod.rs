@@ -11,6 +11,7 @@ pub mod jwt;
 pub mod model;
 pub mod next_change;
 pub mod payload;
+pub mod renewal;
 pub mod scopes;
 pub mod secret;
 pub mod state;
@@ -25,6 +26,7 @@ pub use model::{
     ProviderKind, RemoteIds, Secrets, User, UserId,
 };
 pub use payload::ConnectPayload;
+pub use renewal::Renewal;
 pub use scopes::Scopes;
 pub use secret::Secret;
 pub use state::{ConnState, DueForRefresh, StateKind, outcome};

@@ -7,7 +7,7 @@
 
 use crate::domain::{
     AuditEntry, Connection, ConnectionId, Flags, Grant, LastOp, Lifetimes, OpKind, ProviderKind,
-    RemoteIds, Scopes, Secret, Secrets, UnixTime, User, UserId,
+    RemoteIds, Renewal, Scopes, Secret, Secrets, UnixTime, User, UserId,
 };
 
 use std::sync::Arc;
@@ -334,6 +334,12 @@ pub trait Store: Send + Sync {
     /// archive: the lines before it are in archive files. `None` when no
     /// archive was ever recorded.
     fn audit_log_begins(&self) -> Result<Option<UnixTime>, StoreError>;
+
+    /// Records that a renewer ran (the dashboard's scheduler, a `refresh
+    /// --due`), replacing its last record.
+    fn note_renewal(&self, record: &Renewal) -> Result<(), StoreError>;
+    /// Every renewer's last record, newest first.
+    fn renewals(&self) -> Result<Vec<Renewal>, StoreError>;
     /// The audit lines after id `after` up to `upto`, oldest first, at most
     /// `limit` (an archive reads them in pages while it writes its file).
     fn audit_between(

@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use crate::domain::{AuditEntry, Connection, ConnectionId, Flags, Secrets, UnixTime, User, UserId};
+use crate::domain::{
+    AuditEntry, Connection, ConnectionId, Flags, Renewal, Secrets, UnixTime, User, UserId,
+};
 
 use super::api::{
     ArchivePlan, AuditDraft, AuditQuery, Changes, ConnectionHead, ConnectionUpdate, LeaseRequest,
@@ -76,6 +78,12 @@ impl<H: Intercept> Store for Intercepted<H> {
     }
     fn audit_log_begins(&self) -> Result<Option<UnixTime>, StoreError> {
         self.inner.audit_log_begins()
+    }
+    fn note_renewal(&self, record: &Renewal) -> Result<(), StoreError> {
+        self.inner.note_renewal(record)
+    }
+    fn renewals(&self) -> Result<Vec<Renewal>, StoreError> {
+        self.inner.renewals()
     }
     fn audit_between(&self, a: i64, u: i64, l: usize) -> Result<Vec<AuditEntry>, StoreError> {
         self.inner.audit_between(a, u, l)

@@ -16,7 +16,10 @@ use super::breaker::{Breakers, Change};
 use super::window::Windows;
 use super::{Event, NextTry, RequestId, Worker};
 use crate::config::{Family, ProviderConfig};
-use crate::domain::{Connection, ConnectionId, ErrorKind, OpError, OpKind, ProviderKind, UnixTime};
+use crate::domain::renewal::SCHEDULER_BEAT_SECS;
+use crate::domain::{
+    Connection, ConnectionId, ErrorKind, OpError, OpKind, ProviderKind, Renewal, UnixTime,
+};
 
 /// Re-read the store at least this often, to see other processes' writes.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
@@ -240,6 +243,8 @@ struct Scheduler {
     /// Providers that stopped answering, and until when their work waits.
     breakers: Arc<Mutex<Breakers>>,
     next_id: u64,
+    /// When this scheduler last recorded in the store that it runs.
+    beat_at: Option<UnixTime>,
 }
 
 /// Due work as a pass finds it, queued per provider: a provider gets at most
@@ -270,7 +275,36 @@ impl Scheduler {
             ended: Arc::default(),
             breakers: Arc::default(),
             next_id: RequestId::SCHEDULED_FROM,
+            beat_at: None,
         }
+    }
+
+    /// Records, at most once a [`SCHEDULER_BEAT_SECS`], that this scheduler
+    /// runs and which providers it renews, so that `check` in another
+    /// process knows whether `auto_refresh` is being honoured. Off the
+    /// loop: a write that waits on another process's lock must not hold up
+    /// due work.
+    fn beat(&mut self) {
+        let now = self.worker.now();
+        if self
+            .beat_at
+            .is_some_and(|at| at.secs_until(now) < SCHEDULER_BEAT_SECS)
+        {
+            return;
+        }
+        self.beat_at = Some(now);
+        let mut providers: Vec<String> = (self.providers.iter())
+            .filter(|(_, p)| p.common.auto_refresh)
+            .map(|(name, _)| name.clone())
+            .collect();
+        providers.sort();
+        let record = Renewal::Scheduler { at: now, providers };
+        let worker = self.worker.clone();
+        tokio::spawn(async move {
+            if let Err(e) = worker.db(move |s| s.note_renewal(&record)).await {
+                tracing::warn!(error = %e, "scheduler cannot record that it runs");
+            }
+        });
     }
 
     async fn run(mut self) {
@@ -283,6 +317,7 @@ impl Scheduler {
                 let wait = match self.pass().await {
                     Ok((due, wait)) => {
                         self.queue(due);
+                        self.beat();
                         wait
                     }
                     Err(e) => {

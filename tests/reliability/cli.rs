@@ -1820,3 +1820,65 @@ fn config_check_exits_1_while_a_secret_is_missing() {
     assert!(out.status.success(), "{said}");
     assert!(!said.contains("s3cr3t-value"), "{said}");
 }
+
+/// `check` counts on a renewer only while it runs. With none recorded, a
+/// token that `auto_refresh` would renew is flagged like any other, since
+/// no dashboard is open to renew it. A cron job's `refresh --due` that has
+/// just run renews every provider's tokens, and `check --json` lists it.
+#[test]
+fn check_counts_on_a_renewer_only_while_it_runs() {
+    let (dir, config) = config_with(
+        "[providers.bank]\nkind = \"oauth2\"\ntoken_url = \"http://127.0.0.1:1/t\"\n\
+         client_id = \"c\"\n\
+         [providers.everifin]\nkind = \"oidc\"\ntoken_url = \"http://127.0.0.1:1/t\"\n\
+         client_id = \"c\"\nauto_refresh = true\n",
+    );
+    let run = |args: &[&str]| bankdeck(dir.path(), &config, args);
+    let out = run(&["generate", "--connections", "300", "--users", "30"]);
+    assert!(out.status.success(), "{out:?}");
+    let check = |args: &[&str]| {
+        let out = run(args);
+        let said = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{said}");
+        said
+    };
+    let lapsing = |said: &str, why: &str| -> Vec<String> {
+        (said.lines())
+            .filter(|l| l.contains(&format!("will not be renewed automatically ({why})")))
+            .map(|l| l.split_whitespace().next().unwrap().to_owned())
+            .collect()
+    };
+    let said = check(&["check", "--within", "10m"]);
+    let auto = lapsing(
+        &said,
+        "auto_refresh is on, but no running dashboard's scheduler refreshes everifin",
+    );
+    let manual = lapsing(&said, "bank has no auto_refresh");
+    assert!(!auto.is_empty() && !manual.is_empty(), "{said}");
+    let report = |said: &str| serde_json::from_str::<serde_json::Value>(said).unwrap();
+    let json = report(&check(&["check", "--within", "10m", "--json"]));
+    assert_eq!(json["renewers"], serde_json::json!([]), "{json}");
+
+    // The run a cron job starts: it refreshes what is due within a second
+    // (the expired rows, whose endpoint refuses), and from then on the
+    // tokens expiring later are its to renew, each when its time comes.
+    let ran = run(&["refresh", "--due", "--within", "1s"]);
+    assert_eq!(ran.status.code(), Some(1), "{ran:?}");
+    let said = check(&["check", "--within", "10m"]);
+    assert!(!said.contains("will not be renewed"), "{said}");
+    for id in auto.iter().chain(&manual) {
+        assert!(
+            !said
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(id)),
+            "{id} is renewed by the cron job now: {said}"
+        );
+    }
+    let json = report(&check(&["check", "--within", "10m", "--json"]));
+    let renewers = json["renewers"].as_array().unwrap();
+    assert_eq!(renewers.len(), 1, "{json}");
+    assert_eq!(renewers[0]["by"], "refresh_due");
+    assert_eq!(renewers[0]["running"], true);
+    assert_eq!(renewers[0]["within_secs"], 1);
+    assert!(renewers[0]["at"].as_str().unwrap().ends_with('Z'), "{json}");
+}

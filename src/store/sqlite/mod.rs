@@ -16,6 +16,7 @@ mod keys;
 mod open;
 mod options;
 mod reads;
+mod renewals;
 mod rows;
 mod schema;
 mod sql_error;
@@ -41,7 +42,9 @@ use super::{
     ArchivePlan, AuditDraft, AuditQuery, Changes, ConnectionHead, ConnectionUpdate, LeaseRequest,
     Leased, NewConnection, SecretSet, Settlement, Store, StoreError,
 };
-use crate::domain::{AuditEntry, Connection, ConnectionId, Flags, Secrets, UnixTime, User, UserId};
+use crate::domain::{
+    AuditEntry, Connection, ConnectionId, Flags, Renewal, Secrets, UnixTime, User, UserId,
+};
 
 /// The embedded [`Store`]: open it with [`SqliteStore::open`].
 pub struct SqliteStore {
@@ -398,6 +401,14 @@ impl Store for SqliteStore {
 
     fn audit_log_begins(&self) -> Result<Option<UnixTime>, StoreError> {
         self.read(archive::log_begins)
+    }
+
+    fn note_renewal(&self, record: &Renewal) -> Result<(), StoreError> {
+        self.write(|tx, db| renewals::note(tx, db, record))
+    }
+
+    fn renewals(&self) -> Result<Vec<Renewal>, StoreError> {
+        self.read(renewals::all)
     }
 
     fn audit_between(

@@ -1,0 +1,61 @@
+//! The renewers' records that `check` weighs: one per renewer, replaced
+//! each time it runs, read newest first.
+
+use bankdeck::domain::{Renewal, UnixTime};
+use bankdeck::store::{SqliteStore, Store};
+
+use crate::common::Env;
+
+fn refresh_due(at: i64, matching: Option<&str>) -> Renewal {
+    Renewal::RefreshDue {
+        at: UnixTime(at),
+        within_secs: 600,
+        matching: matching.map(Into::into),
+    }
+}
+
+#[test]
+fn each_renewer_keeps_its_last_record_and_records_read_newest_first() {
+    let env = Env::new();
+    let store = env.open();
+    assert_eq!(store.renewals().unwrap(), vec![]);
+    let beat = |at| Renewal::Scheduler {
+        at: UnixTime(at),
+        providers: vec!["everifin".into()],
+    };
+    store.note_renewal(&beat(100)).unwrap();
+    store.note_renewal(&refresh_due(200, None)).unwrap();
+    store.note_renewal(&refresh_due(150, Some("dapi"))).unwrap();
+    store.note_renewal(&beat(300)).unwrap();
+    let reopened: SqliteStore = env.open();
+    assert_eq!(
+        reopened.renewals().unwrap(),
+        vec![
+            beat(300),
+            refresh_due(200, None),
+            refresh_due(150, Some("dapi"))
+        ]
+    );
+    let read_only = SqliteStore::open(env.opts().read_only()).unwrap();
+    assert_eq!(read_only.renewals().unwrap().len(), 3, "`check` reads them");
+    assert!(read_only.note_renewal(&beat(400)).is_err());
+}
+
+/// A record a newer bankdeck wrote in a shape this one does not know, and
+/// the meta rows that are not records at all, are not read as records.
+#[test]
+fn records_of_an_unknown_shape_and_other_meta_rows_are_left_out() {
+    let env = Env::new();
+    let store = env.open();
+    store.note_renewal(&refresh_due(200, None)).unwrap();
+    let raw = rusqlite::Connection::open(env.db()).unwrap();
+    raw.execute(
+        "INSERT INTO meta (key, value) VALUES ('renewal:daemon', ?1), ('renewak', ?2)",
+        [
+            r#"{"by":"daemon","at":300}"#,
+            r#"{"by":"refresh_due","at":400,"within_secs":1}"#,
+        ],
+    )
+    .unwrap();
+    assert_eq!(store.renewals().unwrap(), vec![refresh_due(200, None)]);
+}
