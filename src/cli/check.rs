@@ -58,7 +58,10 @@ impl Renewers {
         let mut covering = (self.records.iter())
             .filter(|(r, kept)| match r {
                 Renewal::Scheduler { providers, .. } => providers.contains(&c.provider),
-                Renewal::RefreshDue { .. } => kept.as_ref().is_none_or(|k| k.contains(&c.id)),
+                Renewal::RefreshDue { providers, .. } => {
+                    providers.contains(&c.provider)
+                        && kept.as_ref().is_none_or(|k| k.contains(&c.id))
+                }
             })
             .map(|(r, _)| r)
             .peekable();
@@ -203,6 +206,7 @@ mod tests {
     fn refresh_due(ago: i64, within_secs: i64, matching: Option<&str>) -> Renewal {
         Renewal::RefreshDue {
             at: NOW.plus_secs(-ago),
+            providers: vec!["bank".into(), "ev".into()],
             within_secs,
             matching: matching.map(Into::into),
         }
@@ -343,6 +347,18 @@ mod tests {
         let conns = [c.clone(), dapi];
         let said = |records| reason(&c, &cfg(), &renewers(records, &conns), NOW, 600);
         assert_eq!(said(vec![refresh_due(600, 600, None)]), None);
+        let elsewhere = Renewal::RefreshDue {
+            at: NOW,
+            providers: vec!["ev".into()],
+            within_secs: 600,
+            matching: None,
+        };
+        assert!(
+            said(vec![elsewhere])
+                .unwrap()
+                .contains("(bank has no auto_refresh)"),
+            "a run whose config has no bank left bank's rows out"
+        );
         assert_eq!(said(vec![refresh_due(60, 600, Some("BANK"))]), None);
         assert_eq!(said(vec![refresh_due(60, 600, Some("!dapi"))]), None);
         assert_eq!(

@@ -551,8 +551,10 @@ pub async fn refresh_due(
     // What `check` weighs: this run, and so the cron job that starts it,
     // renews what expires within the window. Recorded once the run has
     // done its work, as of when it chose what was due.
+    let providers = ctx.config.providers.keys().cloned().collect();
     let ran = Renewal::RefreshDue {
         at: now,
+        providers,
         within_secs: secs,
         matching: filter.and_then(FilterTerms::parse).map(|t| t.to_string()),
     };

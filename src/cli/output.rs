@@ -108,7 +108,7 @@ pub struct CheckReport<'a> {
 
 /// A renewer's last record: `{"by": "scheduler", "at": "2026-…Z",
 /// "running": true, "providers": ["everifin"]}`, or `"by": "refresh_due"`
-/// with `within_secs` (and `matching`, for a filtered run).
+/// with `within_secs` too (and `matching`, for a filtered run).
 #[derive(Debug, Serialize)]
 pub struct RenewerRow<'a> {
     pub by: &'static str,
@@ -138,11 +138,13 @@ impl<'a> RenewerRow<'a> {
                 ..row
             },
             Renewal::RefreshDue {
+                providers,
                 within_secs,
                 matching,
                 ..
             } => RenewerRow {
                 by: "refresh_due",
+                providers: Some(providers),
                 within_secs: Some(*within_secs),
                 matching: matching.as_deref(),
                 ..row

@@ -33,10 +33,12 @@ pub enum Renewal {
         providers: Vec<String>,
     },
     /// A `refresh --due` run, started at `at`, that refreshed every token
-    /// expiring within `within_secs` (of the rows `matching` keeps). Run
-    /// again at least that often, it leaves no token to lapse.
+    /// of these providers (those its config has) expiring within
+    /// `within_secs`, of the rows `matching` keeps. Run again at least that
+    /// often, it leaves no token to lapse.
     RefreshDue {
         at: UnixTime,
+        providers: Vec<String>,
         within_secs: i64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         matching: Option<String>,
@@ -94,6 +96,7 @@ mod tests {
         assert!(!beat(181).running(NOW));
         let due = |ago: i64| Renewal::RefreshDue {
             at: NOW.plus_secs(-ago),
+            providers: vec![],
             within_secs: 600,
             matching: None,
         };
@@ -105,6 +108,7 @@ mod tests {
     fn records_are_keyed_by_renewer_and_filter_and_read_back_by_name() {
         let due = |m: Option<&str>| Renewal::RefreshDue {
             at: NOW,
+            providers: vec!["bank".into()],
             within_secs: 600,
             matching: m.map(Into::into),
         };
@@ -124,7 +128,7 @@ mod tests {
         let json = serde_json::to_string(&due(None)).unwrap();
         assert_eq!(
             json,
-            r#"{"by":"refresh_due","at":1800000000,"within_secs":600}"#
+            r#"{"by":"refresh_due","at":1800000000,"providers":["bank"],"within_secs":600}"#
         );
         assert_eq!(serde_json::from_str::<Renewal>(&json).unwrap(), due(None));
     }

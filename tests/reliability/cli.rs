@@ -1880,5 +1880,9 @@ fn check_counts_on_a_renewer_only_while_it_runs() {
     assert_eq!(renewers[0]["by"], "refresh_due");
     assert_eq!(renewers[0]["running"], true);
     assert_eq!(renewers[0]["within_secs"], 1);
+    assert_eq!(
+        renewers[0]["providers"],
+        serde_json::json!(["bank", "everifin"])
+    );
     assert!(renewers[0]["at"].as_str().unwrap().ends_with('Z'), "{json}");
 }

@@ -9,6 +9,7 @@ use crate::common::Env;
 fn refresh_due(at: i64, matching: Option<&str>) -> Renewal {
     Renewal::RefreshDue {
         at: UnixTime(at),
+        providers: vec!["bank".into(), "everifin".into()],
         within_secs: 600,
         matching: matching.map(Into::into),
     }
@@ -53,7 +54,7 @@ fn records_of_an_unknown_shape_and_other_meta_rows_are_left_out() {
         "INSERT INTO meta (key, value) VALUES ('renewal:daemon', ?1), ('renewak', ?2)",
         [
             r#"{"by":"daemon","at":300}"#,
-            r#"{"by":"refresh_due","at":400,"within_secs":1}"#,
+            r#"{"by":"refresh_due","at":400,"providers":[],"within_secs":1}"#,
         ],
     )
     .unwrap();
