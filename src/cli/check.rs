@@ -75,7 +75,7 @@ impl Renewers {
 }
 
 /// Who a record is, as an operator would start it.
-pub fn who(r: &Renewal) -> String {
+fn who(r: &Renewal) -> String {
     match r {
         Renewal::Scheduler { .. } => "the dashboard's scheduler".into(),
         Renewal::RefreshDue { matching: None, .. } => "`bankdeck refresh --due`".into(),
@@ -333,8 +333,9 @@ mod tests {
         );
     }
 
-    /// A cron job's `refresh --due` renews every provider's tokens, those
-    /// without `auto_refresh` too, for as long as it keeps running: a run
+    /// A cron job's `refresh --due` renews the tokens of every provider in
+    /// its config, those without `auto_refresh` too, for as long as it keeps
+    /// running: a run
     /// counts until its own window has passed, and a filtered run counts
     /// only for the rows its filter keeps.
     #[test]
