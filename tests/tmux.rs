@@ -449,3 +449,39 @@ fn quitting_with_a_request_out_waits_for_it() {
     );
     assert!(scr.contains("EXIT=0"), "{scr}");
 }
+
+/// A terminal is the screen, where tokens show only when revealed:
+/// `access-token` prints one there only with `--show`.
+#[test]
+fn access_token_prints_on_a_terminal_only_with_show() {
+    let dir = common::private_dir();
+    let envs = own_store(dir.path());
+    script(
+        &envs,
+        &["generate", "--connections", "100", "--users", "5"],
+        "",
+    );
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&script(&envs, &["status", "--json"], "")).unwrap();
+    // A token good for days: handed out as it is, with no request.
+    let lasting = rows
+        .iter()
+        .find(|r| {
+            r["state"] == "active"
+                && (r["permanent"] == true || r["time_left"].as_str().unwrap().contains('d'))
+        })
+        .expect("a generated store has tokens good for days")["id"]
+        .to_string();
+    let on_the_terminal = |flags: &str| {
+        let args = format!("access-token {lasting}{flags}; echo EXIT=$?; sleep 30");
+        let s = Session::start_with(&envs, &args, 120, 12);
+        s.wait("its end", |scr| scr.contains("EXIT="))
+    };
+    let scr = on_the_terminal("");
+    assert!(scr.contains("standard output is a terminal"), "{scr}");
+    assert!(scr.contains("EXIT=2"), "{scr}");
+    let scr = on_the_terminal(" --show");
+    assert!(scr.contains("EXIT=0"), "{scr}");
+    let audit = script(&envs, &["audit", "--op", "reveal"], "");
+    assert_eq!(audit.lines().count(), 1, "{audit}");
+}

@@ -89,6 +89,25 @@ pub enum Cmd {
     /// Refresh a connection's access token, or with --due every one that
     /// is due (for cron).
     Refresh(RefreshArgs),
+    /// Print a connection's access token on standard output, for a script.
+    ///
+    /// `curl -H "Authorization: Bearer $(bankdeck access-token 12)" …`. A
+    /// token that expires within --min-valid is refreshed first, and a Dapi
+    /// access code still pending is exchanged first. Each token handed out
+    /// is a line of the audit log (`reveal`), written before the token is.
+    /// A terminal is refused without --show. Exit 2 when no token can be
+    /// handed out (logged out, delinked, consent ended), saying what to do.
+    AccessToken {
+        /// The connection's id (as `status` shows it).
+        #[arg(value_parser = connection_id)]
+        connection: i64,
+        /// How long the token must stay valid, e.g. 5m (default 1m).
+        #[arg(long, value_name = "DURATION")]
+        min_valid: Option<String>,
+        /// Print it on a terminal too.
+        #[arg(long)]
+        show: bool,
+    },
     /// Log a connection out (revoke its refresh token).
     Logout(Target),
     /// Delink a Dapi connection for good.

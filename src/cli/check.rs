@@ -170,7 +170,7 @@ pub fn reason(
 }
 
 /// The command that renews `c`'s consent, to paste as it is.
-fn login(c: &Connection) -> String {
+pub(super) fn login(c: &Connection) -> String {
     use super::output::shell_word;
     format!(
         "`bankdeck login {} --user {}`",

@@ -487,7 +487,7 @@ async fn disconnect(ctx: &Context, name: &str, yes: bool, readonly: bool) -> Res
 
 /// Connection `id` as the store holds it, or what to do about an id that
 /// names none.
-fn stored(ctx: &Context, id: ConnectionId) -> Result<Connection> {
+pub(super) fn stored(ctx: &Context, id: ConnectionId) -> Result<Connection> {
     (ctx.store.connection(id).map_err(|e| eyre!("{e}"))?)
         .ok_or_else(|| eyre!("no connection {id}: see `bankdeck status`"))
 }
@@ -496,7 +496,7 @@ fn stored(ctx: &Context, id: ConnectionId) -> Result<Connection> {
 /// it sent is waited for and written. `None` when the signal stopped it
 /// before anything was sent, the operator told so; `failed` words any
 /// other failure.
-async fn to_the_end(
+pub(super) async fn to_the_end(
     worker: &Worker,
     op: impl std::future::Future<Output = Result<Connection, OpError>>,
     failed: impl FnOnce(OpError) -> color_eyre::eyre::Report,

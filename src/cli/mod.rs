@@ -1,6 +1,7 @@
 //! The command line: the front end for scripts, cron and monitoring, and the
 //! launcher of the screen. It drives the same worker and store as the screen.
 
+mod access_token;
 mod archive;
 pub mod args;
 mod check;
@@ -221,6 +222,19 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 commands::refresh_due(&ctx, within, matching, ro).await
             }
         },
+        Cmd::AccessToken {
+            connection,
+            min_valid,
+            show,
+        } => {
+            let min_valid = match min_valid {
+                Some(text) => commands::duration("min-valid", &text, "5m")?,
+                None => access_token::DEFAULT_MIN_VALID,
+            };
+            let ctx = Context::open(&global, ro)?;
+            let id = crate::domain::ConnectionId(connection);
+            access_token::access_token(&ctx, id, min_valid, show, ro).await
+        }
         Cmd::Logout(t) => {
             commands::operate(&Context::open(&global, ro)?, OpKind::Logout, t, ro).await
         }

@@ -1886,3 +1886,102 @@ fn check_counts_on_a_renewer_only_while_it_runs() {
     );
     assert!(renewers[0]["at"].as_str().unwrap().ends_with('Z'), "{json}");
 }
+
+/// `access-token` hands a script the token the provider issued, good for
+/// at least `--min-valid`: a pending Dapi code is exchanged first, a token
+/// that expires sooner is renewed first. Each one handed out is an audit
+/// line; a terminal, a read-only run and an ended connection get none.
+#[test]
+fn access_token_hands_out_the_providers_token_good_for_min_valid() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
+    let run = |args: &[&str]| {
+        let out = bankdeck(dir.path(), &config, args);
+        let said = String::from_utf8(out.stdout).unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), said, err)
+    };
+    let state = || -> serde_json::Value {
+        let out = Command::new("curl")
+            .args(["-sf", &format!("{base}/sandbox/state")])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    // The fingerprints of the tokens the sandbox holds as active.
+    let active = |family: &str, list: &str| -> Vec<String> {
+        let state = state();
+        (state[family][list].as_array().unwrap().iter())
+            .filter(|t| t["status"] == "active")
+            .map(|t| t["fingerprint"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let handed = |said: &str| {
+        let token = said.strip_suffix('\n').expect("one line");
+        assert!(
+            !token.is_empty() && !token.contains(char::is_whitespace),
+            "{said:?}"
+        );
+        bankdeck::sandbox::fingerprint(token)
+    };
+
+    let dapi = link_dapi(dir.path(), &config, &base, "omar");
+    let (code, said, err) = run(&["access-token", &dapi]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        vec![handed(&said)],
+        active("dapi", "tokens"),
+        "the token Dapi issued"
+    );
+    let (_, status, _) = run(&["status", "--json"]);
+    assert!(status.contains("\"permanent\""), "exchanged: {status}");
+
+    let (code, issued, err) = run(&["token", "bank"]);
+    assert_eq!(code, Some(0), "{err}");
+    let app = &named_id(&issued);
+    let (code, first, err) = run(&["access-token", app]);
+    assert_eq!(code, Some(0), "{err}");
+    // Good for an hour: handed out as it is, then renewed for two.
+    assert_eq!(run(&["access-token", app, "--min-valid", "59m"]).1, first);
+    let (code, renewed, err) = run(&["access-token", app, "--min-valid", "2h"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_ne!(renewed, first);
+    assert!(active("oauth2", "access_tokens").contains(&handed(&renewed)));
+    assert!(
+        err.contains("the provider's new token lasts 1h 00m, less than --min-valid 2h"),
+        "{err}"
+    );
+
+    let (_, audit, _) = run(&["audit", "--op", "reveal"]);
+    let lines: Vec<&str> = audit.lines().collect();
+    assert_eq!(lines.len(), 4, "{audit}");
+    assert!(lines[0].contains("access token handed out (valid 1h 00m, refreshed first)"));
+    assert!(lines[3].contains("access token handed out (permanent, its code exchanged first)"));
+    for token in [&said, &first, &renewed] {
+        assert!(!audit.contains(token.trim()), "{audit}");
+    }
+
+    let (code, printed, err) = run(&["--readonly", "access-token", app]);
+    assert_eq!((code, printed.as_str()), (Some(2), ""));
+    assert!(
+        err.contains("read-only mode: handing out a token is audited"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["access-token", app, "--min-valid", "soon"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("--min-valid 'soon' is not a duration: write e.g. 5m"),
+        "{err}"
+    );
+    let (code, _, _) = run(&["delink", &dapi, "--yes"]);
+    assert_eq!(code, Some(0));
+    let (code, printed, err) = run(&["access-token", &dapi]);
+    assert_eq!((code, printed.as_str()), (Some(2), ""));
+    assert!(err.contains("is delinked: it holds no token"), "{err}");
+    let (_, audit, _) = run(&["audit", "--op", "reveal"]);
+    assert_eq!(
+        audit.lines().count(),
+        4,
+        "nothing handed out, nothing audited"
+    );
+}

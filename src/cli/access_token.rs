@@ -1,0 +1,235 @@
+//! `bankdeck access-token ID`: a connection's access token on standard
+//! output, for a script that calls the bank with it, as `oidc-token` hands
+//! one out of `oidc-agent`.
+//!
+//! The token printed is good for at least `--min-valid`: one that expires
+//! sooner is refreshed first (under the worker's lease, as `refresh` does),
+//! and a Dapi access code still pending is exchanged first. Handing a token
+//! out is an operation like any other: it is audited (`reveal`), and the
+//! line is written before the token is, so that no token leaves unrecorded.
+//! A terminal counts as the screen, where tokens are masked unless
+//! revealed: printing there takes `--show`.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use color_eyre::Result;
+use color_eyre::eyre::{bail, eyre};
+
+use super::context::Context;
+use crate::domain::time::format_left;
+use crate::domain::{ConnState, Connection, ConnectionId, OpKind, StateKind, UnixTime};
+use crate::store::AuditDraft;
+
+/// What a script gets when it names no `--min-valid`: a token that lasts
+/// for the call it is about to make, with room for a slow one.
+pub const DEFAULT_MIN_VALID: Duration = Duration::from_secs(60);
+
+pub async fn access_token(
+    ctx: &Context,
+    id: ConnectionId,
+    min_valid: Duration,
+    show: bool,
+    readonly: bool,
+) -> Result<ExitCode> {
+    if readonly {
+        // The audit line is a write, and a token handed out unrecorded
+        // would make `--readonly` the quiet way to take one.
+        bail!("read-only mode: handing out a token is audited, which writes to the store");
+    }
+    if !show && std::io::stdout().is_terminal() {
+        bail!(
+            "this prints the access token, and standard output is a terminal: pipe it \
+             (`bankdeck access-token {id} | …`, `$(bankdeck access-token {id})`) or add --show"
+        );
+    }
+    let min_secs = i64::try_from(min_valid.as_secs()).unwrap_or(i64::MAX);
+    let warn = ctx.config.warn_secs();
+    let mut conn = super::commands::stored(ctx, id)?;
+    let mut renewed = None;
+    if let Some(op) = needs(&conn, UnixTime::now(), min_secs, warn)? {
+        let worker = ctx.worker(false)?;
+        let run = worker.operate(op, id);
+        let Some(fresh) =
+            super::commands::to_the_end(&worker, run, |e| eyre!("{op} failed: {e}")).await?
+        else {
+            return Ok(super::interrupt::stopped());
+        };
+        conn = fresh;
+        renewed = Some(op);
+    }
+    let now = UnixTime::now();
+    let left = conn
+        .lifetimes
+        .access
+        .and_then(|a| a.at())
+        .map(|t| now.secs_until(t));
+    if let (Some(op), Some(left)) = (renewed, left)
+        && left < min_secs
+    {
+        tell!(
+            "the provider's new token lasts {}, less than --min-valid {}: each call will {op} again",
+            format_left(left),
+            humantime::format_duration(min_valid)
+        );
+    }
+    let secrets = ctx.store.secrets(id).map_err(|e| eyre!("{e}"))?;
+    let Some(token) = secrets.access_token else {
+        let state = ConnState::derive(&conn, now, warn).describe(now);
+        bail!("connection {id} holds no access token ({state})");
+    };
+    let lasts = match left {
+        Some(left) => format!("valid {}", format_left(left)),
+        None => "permanent".into(),
+    };
+    let renewed = match renewed {
+        Some(OpKind::Exchange) => ", its code exchanged first",
+        Some(_) => ", refreshed first",
+        None => "",
+    };
+    let line = AuditDraft {
+        at: now,
+        actor: crate::worker::os_user(),
+        op: OpKind::Reveal,
+        ok: true,
+        message: format!("access token handed out ({lasts}{renewed})"),
+    };
+    ctx.store
+        .append_audit(Some(id), line)
+        .map_err(|e| eyre!("the token was not handed out, since its audit line failed: {e}"))?;
+    super::output::out_bytes(token.expose().as_bytes())?;
+    super::output::out_bytes(b"\n")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What must run before `c`'s token is good for `min_secs`: an exchange, a
+/// refresh, nothing; or why no token can be handed out.
+fn needs(c: &Connection, now: UnixTime, min_secs: i64, warn: i64) -> Result<Option<OpKind>> {
+    let state = ConnState::derive(c, now, warn);
+    let id = c.id;
+    match state.kind() {
+        StateKind::Delinked => bail!("connection {id} is delinked: it holds no token"),
+        StateKind::LoggedOut => bail!(
+            "connection {id} was logged out, so its token is not handed out: \
+             the user must log in again: {}",
+            super::check::login(c)
+        ),
+        StateKind::CodeExpired => bail!(
+            "connection {id}'s access code expired before it was exchanged: \
+             link the user again"
+        ),
+        StateKind::CodePending => return Ok(Some(OpKind::Exchange)),
+        _ => {}
+    }
+    let Some(left) = c
+        .lifetimes
+        .access
+        .map(|a| a.at().map(|t| now.secs_until(t)))
+    else {
+        bail!(
+            "connection {id} holds no access token ({})",
+            state.describe(now)
+        );
+    };
+    match left {
+        None => Ok(None),
+        Some(left) if left >= min_secs => Ok(None),
+        Some(_) if c.renewable() && !c.flags.reauth_required => Ok(Some(OpKind::Refresh)),
+        Some(left) => {
+            let when = match left {
+                l if l > 0 => format!("expires in {}", format_left(l)),
+                _ => "has expired".into(),
+            };
+            let why = match c.flags.reauth_required {
+                true => "re-consent required",
+                false => "no refresh token",
+            };
+            bail!(
+                "connection {id}'s access token {when} and cannot be renewed ({why}): \
+                 the user must log in again: {}",
+                super::check::login(c)
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AccessExpiry, Grant, ProviderKind};
+
+    const NOW: UnixTime = UnixTime(1_700_000_000);
+
+    fn oidc(access_left: i64) -> Connection {
+        let mut c = Connection::sample(7, "ev", ProviderKind::Oidc, Grant::AuthorizationCode);
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(access_left)));
+        c.lifetimes.has_refresh = true;
+        c.lifetimes.refresh_expires_at = Some(NOW.plus_secs(3600));
+        c
+    }
+
+    fn needs_now(c: &Connection, min_secs: i64) -> Result<Option<OpKind>, String> {
+        needs(c, NOW, min_secs, 60).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_token_short_of_min_valid_is_refreshed_first_and_a_pending_code_exchanged() {
+        assert_eq!(needs_now(&oidc(300), 60), Ok(None));
+        assert_eq!(needs_now(&oidc(300), 300), Ok(None));
+        assert_eq!(needs_now(&oidc(299), 300), Ok(Some(OpKind::Refresh)));
+        assert_eq!(needs_now(&oidc(-5), 0), Ok(Some(OpKind::Refresh)));
+        let mut app = oidc(10);
+        app.grant = Grant::ClientCredentials;
+        app.lifetimes.has_refresh = false;
+        assert_eq!(
+            needs_now(&app, 60),
+            Ok(Some(OpKind::Refresh)),
+            "the grant again"
+        );
+        let mut dapi = Connection::sample(3, "dapi", ProviderKind::Dapi, Grant::DapiConnect);
+        dapi.lifetimes.code_expires_at = Some(NOW.plus_secs(200));
+        assert_eq!(needs_now(&dapi, 60), Ok(Some(OpKind::Exchange)));
+        dapi.lifetimes.access = Some(AccessExpiry::Permanent);
+        assert_eq!(needs_now(&dapi, 86_400), Ok(None), "a permanent token");
+    }
+
+    #[test]
+    fn no_token_is_handed_out_of_an_ended_connection_or_one_that_cannot_last() {
+        let mut gone = oidc(300);
+        gone.flags.logged_out_at = Some(NOW);
+        let said = needs_now(&gone, 60).unwrap_err();
+        assert!(
+            said.starts_with("connection 7 was logged out") && said.contains("bankdeck login ev"),
+            "{said}"
+        );
+        gone.flags.delinked_at = Some(NOW);
+        assert!(needs_now(&gone, 60).unwrap_err().contains("is delinked"));
+        let mut ended = oidc(30);
+        ended.flags.reauth_required = true;
+        assert_eq!(
+            needs_now(&ended, 60).unwrap_err(),
+            "connection 7's access token expires in 00:30 and cannot be renewed \
+             (re-consent required): the user must log in again: `bankdeck login ev --user amira`"
+        );
+        assert_eq!(
+            needs_now(&ended, 30),
+            Ok(None),
+            "still good for what is asked"
+        );
+        let mut bare = oidc(-1);
+        bare.lifetimes.has_refresh = false;
+        assert!(
+            needs_now(&bare, 0)
+                .unwrap_err()
+                .contains("has expired and cannot be renewed (no refresh token)")
+        );
+        let mut dapi = Connection::sample(3, "dapi", ProviderKind::Dapi, Grant::DapiConnect);
+        dapi.lifetimes.code_expires_at = Some(NOW.plus_secs(-1));
+        assert!(
+            needs_now(&dapi, 60)
+                .unwrap_err()
+                .contains("link the user again")
+        );
+    }
+}
