@@ -1093,3 +1093,44 @@ async fn a_connect_payload_with_an_expired_code_is_refused_at_the_link() {
     assert!(e.contains("connect again"), "{e}");
     assert!(env.store.connections().unwrap().is_empty());
 }
+
+/// The screen's `v` is recorded before any token shows: the worker writes
+/// a `reveal` line for the row and answers; a read-only worker cannot
+/// record, so it answers why and writes nothing.
+#[tokio::test]
+async fn a_reveal_is_an_audit_line_before_the_screen_shows_anything() {
+    use bankdeck::worker::{Command, Event};
+    let env = Env::start().await;
+    let c = env.dapi("amira").await;
+    let reveals = || {
+        (env.store.audit(Some(c.id), 10).unwrap().into_iter())
+            .filter(|a| a.op == OpKind::Reveal)
+            .collect::<Vec<_>>()
+    };
+    for (readonly, recorded) in [(true, false), (false, true)] {
+        let mut screen = env.spawn_worker(WorkerOptions {
+            readonly,
+            ..WorkerOptions::default()
+        });
+        let asked = RequestId(3);
+        let reveal = Command::Reveal {
+            id: asked,
+            conn: c.id,
+        };
+        screen.commands.send(reveal).await.unwrap();
+        let answer = loop {
+            if let Event::Revealed { id, conn, recorded } = next(&mut screen.events).await {
+                assert_eq!((id, conn), (asked, c.id));
+                break recorded;
+            }
+        };
+        assert_eq!(answer.is_ok(), recorded, "{answer:?}");
+        assert_eq!(reveals().len(), usize::from(recorded));
+    }
+    let line = &reveals()[0];
+    assert!(
+        line.ok && line.message == "tokens shown on the screen",
+        "{line:?}"
+    );
+    assert!(!line.actor.is_empty());
+}

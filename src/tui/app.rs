@@ -53,6 +53,9 @@ pub(crate) struct DetailPane {
     pub in_flight: Option<(RequestId, ConnectionId)>,
     /// Tokens show in full until then; a tick past it masks them again.
     pub revealed_until: Option<(ConnectionId, UnixTime)>,
+    /// The reveal asked of the worker, which shows nothing until the audit
+    /// log has recorded it.
+    pub reveal_asked: Option<(RequestId, ConnectionId)>,
     /// Lines of the pane's text scrolled past, for the connection shown.
     pub scroll: u16,
 }

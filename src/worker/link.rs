@@ -515,6 +515,20 @@ impl Worker {
         }
     }
 
+    /// Records that the operator is shown `conn`'s tokens, before the
+    /// screen shows them: a read-only run cannot record, so shows nothing.
+    pub(crate) async fn report_reveal(&self, id: RequestId, conn: ConnectionId) {
+        let recorded = match self.refuse_if_readonly() {
+            Err(e) => Err(e.to_string()),
+            Ok(()) => {
+                let line = self.audit(OpKind::Reveal, true, "tokens shown on the screen");
+                let append = move |s: &dyn crate::store::Store| s.append_audit(Some(conn), line);
+                self.db(append).await.map_err(|e| e.to_string())
+            }
+        };
+        self.emit(Event::Revealed { id, conn, recorded }).await;
+    }
+
     pub(crate) async fn report_reload(&self, id: RequestId) {
         let read = |s: &dyn crate::store::Store| {
             // The mark first: whatever is written while the rows are read is

@@ -39,6 +39,7 @@ impl Worker {
             Command::Delink { id, conn } => self.report(id, OpKind::Delink, conn).await,
             Command::RefreshMany { id, conns } => self.refresh_many(id, conns).await,
             Command::LoadDetail { id, conn } => self.report_detail(id, conn).await,
+            Command::Reveal { id, conn } => self.report_reveal(id, conn).await,
             Command::Reload { id } => self.report_reload(id).await,
             Command::Changes {
                 id,

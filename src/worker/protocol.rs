@@ -71,6 +71,11 @@ pub enum Command {
     },
     /// Secrets, decoded claims and audit of one connection, for the detail pane.
     LoadDetail { id: RequestId, conn: ConnectionId },
+    /// The operator asks to see a connection's tokens in full (`v`): the
+    /// worker records it in the audit log and answers [`Event::Revealed`],
+    /// and the screen shows them only then, as `access-token` writes its
+    /// line before the token.
+    Reveal { id: RequestId, conn: ConnectionId },
     /// Every connection and user from the store.
     Reload { id: RequestId },
     /// What the store got after audit line `after`, from this process or
@@ -98,6 +103,7 @@ impl Command {
             | Command::LinkDapi { id, .. }
             | Command::AddUser { id, .. }
             | Command::LoadDetail { id, .. }
+            | Command::Reveal { id, .. }
             | Command::Reload { id }
             | Command::Changes { id, .. }
             | Command::Cancel { id } => *id,
@@ -202,6 +208,13 @@ pub enum Event {
         id: RequestId,
         conn: ConnectionId,
         detail: Box<Detail>,
+    },
+    /// The answer to [`Command::Reveal`]: recorded, or why not (the store's
+    /// error, or a read-only run), in which case nothing is shown.
+    Revealed {
+        id: RequestId,
+        conn: ConnectionId,
+        recorded: Result<(), String>,
     },
     Loaded {
         id: RequestId,

@@ -310,6 +310,23 @@ pub fn detail_event(id: RequestId, conn: i64) -> Msg {
     })
 }
 
+/// The id of the `Reveal` that `v` sent for `conn`.
+pub fn reveal_id(cmd: &Command, conn: i64) -> RequestId {
+    match cmd {
+        Command::Reveal { id, conn: c } if *c == ConnectionId(conn) => *id,
+        other => panic!("expected Reveal for {conn}, got {other:?}"),
+    }
+}
+
+/// The worker's answer to a reveal: recorded, or why not.
+pub fn revealed_event(id: RequestId, conn: i64, recorded: Result<(), &str>) -> Msg {
+    Msg::Worker(Event::Revealed {
+        id,
+        conn: ConnectionId(conn),
+        recorded: recorded.map_err(str::to_owned),
+    })
+}
+
 /// The id of a `LoadDetail` for `conn`.
 pub fn load_detail_id(cmd: &Command, conn: i64) -> RequestId {
     match cmd {

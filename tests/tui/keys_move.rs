@@ -197,15 +197,49 @@ fn v_reveals_for_ten_seconds_then_a_tick_masks_again() {
     assert!(last_text(&app).contains("open the detail pane"));
     let id = load_detail_id(&one(app.update(key('d'), NOW)), 6);
     app.update(detail_event(id, 6), NOW);
-    assert!(app.update(key('v'), NOW).is_empty(), "reveal is local");
+    // Shown only once the audit log has the line: pressed again meanwhile,
+    // nothing more is asked.
+    let asked = reveal_id(&one(app.update(key('v'), NOW)), 6);
+    assert!(!app.revealed());
+    assert!(app.update(key('v'), NOW).is_empty());
+    // Read again, to show the audit line that says so.
+    let again = load_detail_id(&one(app.update(revealed_event(asked, 6, Ok(())), NOW)), 6);
+    assert!(app.revealed());
+    app.update(detail_event(again, 6), NOW);
     assert!(app.revealed());
     app.update(Msg::Tick, NOW.plus_secs(9));
     assert!(app.revealed());
     app.update(Msg::Tick, NOW.plus_secs(10));
     assert!(!app.revealed());
-    app.update(key('v'), NOW);
-    app.update(key('v'), NOW);
+    let asked = reveal_id(&one(app.update(key('v'), NOW)), 6);
+    app.update(revealed_event(asked, 6, Ok(())), NOW);
+    assert!(app.update(key('v'), NOW).is_empty());
     assert!(!app.revealed(), "v again masks at once");
+    // A late duplicate of an answer shows nothing.
+    app.update(revealed_event(asked, 6, Ok(())), NOW);
+    assert!(!app.revealed());
+}
+
+/// A reveal the audit log could not record (a read-only run, a store that
+/// refuses the write) shows nothing and says why; one answered after the
+/// selection moved on shows nothing either.
+#[test]
+fn a_reveal_shows_nothing_unless_recorded_for_the_row_still_shown() {
+    let mut app = app();
+    let id = load_detail_id(&one(app.update(key('d'), NOW)), 6);
+    app.update(detail_event(id, 6), NOW);
+    let asked = reveal_id(&one(app.update(key('v'), NOW)), 6);
+    let why = "read-only mode: nothing may be changed";
+    app.update(revealed_event(asked, 6, Err(why)), NOW);
+    assert!(!app.revealed());
+    assert_eq!(
+        last_text(&app),
+        format!("reveal: tokens not shown, since the audit log could not record it: {why}")
+    );
+    let asked = reveal_id(&one(app.update(key('v'), NOW)), 6);
+    app.update(key('j'), NOW);
+    app.update(revealed_event(asked, 6, Ok(())), NOW);
+    assert!(!app.revealed(), "the row shown is another");
 }
 
 #[test]

@@ -437,7 +437,8 @@ fn short_remote_ids_share_a_line() {
 fn detail_scope_grid_for_dapi_and_revealed_tokens() {
     let mut app = app();
     open_detail(&mut app, 2, None);
-    app.update(key('v'), NOW);
+    let asked = reveal_id(&one(app.update(key('v'), NOW)), 2);
+    app.update(revealed_event(asked, 2, Ok(())), NOW);
     app.update(Msg::Tick, NOW.plus_secs(3));
     let mut terminal = Terminal::new(TestBackend::new(160, 40)).unwrap();
     app.update(Msg::Resize(160, 40), NOW);
@@ -463,7 +464,8 @@ fn the_detail_names_the_reveal_key_as_bound_and_says_so_when_it_has_none() {
         "{text}"
     );
     assert!(text.contains("ctrl-t reveal tokens"), "the key bar: {text}");
-    app.update(ctrl('t'), NOW);
+    let asked = reveal_id(&one(app.update(ctrl('t'), NOW)), 2);
+    app.update(revealed_event(asked, 2, Ok(())), NOW);
     let text = text_at(&mut app, 120, 40, NOW.plus_secs(2));
     assert!(
         text.contains("masked again in 8 s (ctrl-t masks now)"),

@@ -113,8 +113,45 @@ pub(super) fn reveal(app: &mut App, now: UnixTime) -> Vec<Command> {
         app.note(now, Level::Warn, "reveal: open the detail pane first");
         return Vec::new();
     }
-    app.detail.revealed_until = Some((conn, now.plus_secs(REVEAL_SECS)));
-    app.dirty = true;
+    if app.detail.reveal_asked.is_some() {
+        return Vec::new();
+    }
+    let id = app.next_request();
+    app.detail.reveal_asked = Some((id, conn));
+    vec![Command::Reveal { id, conn }]
+}
+
+/// The worker's answer to a reveal: the tokens show once it is recorded,
+/// if their row is still the one shown, and the pane is read again for its
+/// audit lines, the new one among them; else the pane says why not.
+pub(super) fn on_revealed(
+    app: &mut App,
+    id: RequestId,
+    conn: ConnectionId,
+    recorded: Result<(), String>,
+    now: UnixTime,
+) -> Vec<Command> {
+    if app.detail.reveal_asked.map(|(i, _)| i) != Some(id) {
+        return Vec::new();
+    }
+    app.detail.reveal_asked = None;
+    match recorded {
+        Ok(())
+            if app.detail.open
+                && app.selected_id() == Some(conn)
+                && app.detail_loaded_for() == Some(conn) =>
+        {
+            app.detail.revealed_until = Some((conn, now.plus_secs(REVEAL_SECS)));
+            app.dirty = true;
+            return reload_if_selected(app, conn);
+        }
+        Ok(()) => {}
+        Err(why) => app.note(
+            now,
+            Level::Warn,
+            format!("reveal: tokens not shown, since the audit log could not record it: {why}"),
+        ),
+    }
     Vec::new()
 }
 
@@ -130,5 +167,8 @@ pub(super) fn expire_reveal(app: &mut App, now: UnixTime) {
 pub(super) fn forget(app: &mut App, id: RequestId) {
     if app.detail.in_flight.map(|(i, _)| i) == Some(id) {
         app.detail.in_flight = None;
+    }
+    if app.detail.reveal_asked.map(|(i, _)| i) == Some(id) {
+        app.detail.reveal_asked = None;
     }
 }

@@ -59,6 +59,7 @@ pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Comman
         Event::LoginUrl { id, url } => login_url(app, id, url, now),
         Event::UserAdded { id: _, user } => user_added(app, user, now),
         Event::Detail { id, conn, detail } => detail::on_detail(app, id, conn, detail, now),
+        Event::Revealed { id, conn, recorded } => detail::on_revealed(app, id, conn, recorded, now),
         Event::Loaded {
             id,
             connections,
