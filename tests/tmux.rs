@@ -451,9 +451,9 @@ fn quitting_with_a_request_out_waits_for_it() {
 }
 
 /// A terminal is the screen, where tokens show only when revealed:
-/// `access-token` prints one there only with `--show`.
+/// `access-token` prints one there only with `--reveal`.
 #[test]
-fn access_token_prints_on_a_terminal_only_with_show() {
+fn access_token_prints_on_a_terminal_only_when_revealed() {
     let dir = common::private_dir();
     let envs = own_store(dir.path());
     script(
@@ -480,7 +480,7 @@ fn access_token_prints_on_a_terminal_only_with_show() {
     let scr = on_the_terminal("");
     assert!(scr.contains("standard output is a terminal"), "{scr}");
     assert!(scr.contains("EXIT=2"), "{scr}");
-    let scr = on_the_terminal(" --show");
+    let scr = on_the_terminal(" --reveal");
     assert!(scr.contains("EXIT=0"), "{scr}");
     let audit = script(&envs, &["audit", "--op", "reveal"], "");
     assert_eq!(audit.lines().count(), 1, "{audit}");

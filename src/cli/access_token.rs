@@ -8,7 +8,7 @@
 //! out is an operation like any other: it is audited (`reveal`), and the
 //! line is written before the token is, so that no token leaves unrecorded.
 //! A terminal counts as the screen, where tokens are masked unless
-//! revealed: printing there takes `--show`.
+//! revealed: printing there takes `--reveal`.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -30,7 +30,7 @@ pub async fn access_token(
     ctx: &Context,
     id: ConnectionId,
     min_valid: Duration,
-    show: bool,
+    reveal: bool,
     readonly: bool,
 ) -> Result<ExitCode> {
     if readonly {
@@ -38,10 +38,10 @@ pub async fn access_token(
         // would make `--readonly` the quiet way to take one.
         bail!("read-only mode: handing out a token is audited, which writes to the store");
     }
-    if !show && std::io::stdout().is_terminal() {
+    if !reveal && std::io::stdout().is_terminal() {
         bail!(
             "this prints the access token, and standard output is a terminal: pipe it \
-             (`bankdeck access-token {id} | …`, `$(bankdeck access-token {id})`) or add --show"
+             (`bankdeck access-token {id} | …`, `$(bankdeck access-token {id})`) or add --reveal"
         );
     }
     let min_secs = i64::try_from(min_valid.as_secs()).unwrap_or(i64::MAX);

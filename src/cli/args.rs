@@ -95,7 +95,7 @@ pub enum Cmd {
     /// token that expires within --min-valid is refreshed first, and a Dapi
     /// access code still pending is exchanged first. Each token handed out
     /// is a line of the audit log (`reveal`), written before the token is.
-    /// A terminal is refused without --show. Exit 2 when no token can be
+    /// A terminal is refused without --reveal. Exit 2 when no token can be
     /// handed out (logged out, delinked, consent ended), saying what to do.
     AccessToken {
         /// The connection's id (as `status` shows it).
@@ -104,9 +104,9 @@ pub enum Cmd {
         /// How long the token must stay valid, e.g. 5m (default 1m).
         #[arg(long, value_name = "DURATION")]
         min_valid: Option<String>,
-        /// Print it on a terminal too.
+        /// Print it on a terminal too, as the screen's `v` reveals it.
         #[arg(long)]
-        show: bool,
+        reveal: bool,
     },
     /// Log a connection out (revoke its refresh token).
     Logout(Target),

@@ -225,7 +225,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::AccessToken {
             connection,
             min_valid,
-            show,
+            reveal,
         } => {
             let min_valid = match min_valid {
                 Some(text) => commands::duration("min-valid", &text, "5m")?,
@@ -233,7 +233,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             };
             let ctx = Context::open(&global, ro)?;
             let id = crate::domain::ConnectionId(connection);
-            access_token::access_token(&ctx, id, min_valid, show, ro).await
+            access_token::access_token(&ctx, id, min_valid, reveal, ro).await
         }
         Cmd::Logout(t) => {
             commands::operate(&Context::open(&global, ro)?, OpKind::Logout, t, ro).await
