@@ -26,11 +26,30 @@ use crate::store::AuditDraft;
 /// for the call it is about to make, with room for a slow one.
 pub const DEFAULT_MIN_VALID: Duration = Duration::from_secs(60);
 
+/// What `--json` prints: the token with what a script caches it by.
+#[derive(serde::Serialize)]
+struct Handed<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    /// `null` for a permanent (Dapi) token.
+    expires_at: Option<String>,
+    expires_in: Option<i64>,
+    scopes: &'a [String],
+}
+
+/// How `access-token` prints: `json` for [`Handed`], else the token alone;
+/// `reveal` lets it print on a terminal.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Printed {
+    pub json: bool,
+    pub reveal: bool,
+}
+
 pub async fn access_token(
     ctx: &Context,
     id: ConnectionId,
     min_valid: Duration,
-    reveal: bool,
+    print: Printed,
     readonly: bool,
 ) -> Result<ExitCode> {
     if readonly {
@@ -38,7 +57,7 @@ pub async fn access_token(
         // would make `--readonly` the quiet way to take one.
         bail!("read-only mode: handing out a token is audited, which writes to the store");
     }
-    if !reveal && std::io::stdout().is_terminal() {
+    if !print.reveal && std::io::stdout().is_terminal() {
         bail!(
             "this prints the access token, and standard output is a terminal: pipe it \
              (`bankdeck access-token {id} | …`, `$(bankdeck access-token {id})`) or add --reveal"
@@ -98,8 +117,19 @@ pub async fn access_token(
     ctx.store
         .append_audit(Some(id), line)
         .map_err(|e| eyre!("the token was not handed out, since its audit line failed: {e}"))?;
-    super::output::out_bytes(token.expose().as_bytes())?;
-    super::output::out_bytes(b"\n")?;
+    if print.json {
+        let expires_at = conn.lifetimes.access.and_then(|a| a.at());
+        super::output::out_json(&Handed {
+            access_token: token.expose(),
+            token_type: "Bearer",
+            expires_at: expires_at.map(UnixTime::rfc3339),
+            expires_in: left,
+            scopes: &conn.scopes.granted,
+        })?;
+    } else {
+        super::output::out_bytes(token.expose().as_bytes())?;
+        super::output::out_bytes(b"\n")?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -104,6 +104,11 @@ pub enum Cmd {
         /// How long the token must stay valid, e.g. 5m (default 1m).
         #[arg(long, value_name = "DURATION")]
         min_valid: Option<String>,
+        /// One JSON object instead: `access_token`, `token_type`,
+        /// `expires_at` and `expires_in` (null for a permanent token),
+        /// `scopes`.
+        #[arg(long)]
+        json: bool,
         /// Print it on a terminal too, as the screen's `v` reveals it.
         #[arg(long)]
         reveal: bool,

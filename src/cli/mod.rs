@@ -225,6 +225,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::AccessToken {
             connection,
             min_valid,
+            json,
             reveal,
         } => {
             let min_valid = match min_valid {
@@ -233,7 +234,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             };
             let ctx = Context::open(&global, ro)?;
             let id = crate::domain::ConnectionId(connection);
-            access_token::access_token(&ctx, id, min_valid, reveal, ro).await
+            let print = access_token::Printed { json, reveal };
+            access_token::access_token(&ctx, id, min_valid, print, ro).await
         }
         Cmd::Logout(t) => {
             commands::operate(&Context::open(&global, ro)?, OpKind::Logout, t, ro).await

@@ -1943,6 +1943,26 @@ fn access_token_hands_out_the_providers_token_good_for_min_valid() {
     assert_eq!(code, Some(0), "{err}");
     // Good for an hour: handed out as it is, then renewed for two.
     assert_eq!(run(&["access-token", app, "--min-valid", "59m"]).1, first);
+    let (_, json, _) = run(&["access-token", app, "--json"]);
+    let handed_json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(handed_json["access_token"].as_str(), Some(first.trim()));
+    assert_eq!(handed_json["token_type"], "Bearer");
+    assert_eq!(
+        handed_json["scopes"],
+        serde_json::json!(["accounts", "payments"])
+    );
+    let expires_in = handed_json["expires_in"].as_i64().unwrap();
+    assert!((3500..=3600).contains(&expires_in), "{json}");
+    assert!(
+        handed_json["expires_at"].as_str().unwrap().ends_with('Z'),
+        "{json}"
+    );
+    let (_, json, _) = run(&["access-token", &dapi, "--json"]);
+    let permanent: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        permanent["expires_at"].is_null() && permanent["expires_in"].is_null(),
+        "{json}"
+    );
     let (code, renewed, err) = run(&["access-token", app, "--min-valid", "2h"]);
     assert_eq!(code, Some(0), "{err}");
     assert_ne!(renewed, first);
@@ -1954,9 +1974,9 @@ fn access_token_hands_out_the_providers_token_good_for_min_valid() {
 
     let (_, audit, _) = run(&["audit", "--op", "reveal"]);
     let lines: Vec<&str> = audit.lines().collect();
-    assert_eq!(lines.len(), 4, "{audit}");
+    assert_eq!(lines.len(), 6, "{audit}");
     assert!(lines[0].contains("access token handed out (valid 1h 00m, refreshed first)"));
-    assert!(lines[3].contains("access token handed out (permanent, its code exchanged first)"));
+    assert!(lines[5].contains("access token handed out (permanent, its code exchanged first)"));
     for token in [&said, &first, &renewed] {
         assert!(!audit.contains(token.trim()), "{audit}");
     }
@@ -1981,7 +2001,7 @@ fn access_token_hands_out_the_providers_token_good_for_min_valid() {
     let (_, audit, _) = run(&["audit", "--op", "reveal"]);
     assert_eq!(
         audit.lines().count(),
-        4,
+        6,
         "nothing handed out, nothing audited"
     );
 }
