@@ -152,8 +152,12 @@ pub enum Cmd {
         /// each connection that needs action with why, and `renewers`: what
         /// renews tokens, when it last ran, and whether it still `running`.
         /// Exit codes as without.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "quiet")]
         json: bool,
+        /// Print nothing when nothing needs action (cron mails whatever a
+        /// job prints); the exit code says it either way.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Show the audit log, newest first (`audit archive` moves its oldest lines to a file).
     #[command(args_conflicts_with_subcommands = true)]
@@ -318,6 +322,10 @@ pub struct RefreshArgs {
     /// line per provider, say. Exit 2 if it keeps none.
     #[arg(long, value_name = "TEXT", requires = "due")]
     pub matching: Option<String>,
+    /// With --due: print nothing unless something failed or was stopped
+    /// (cron mails whatever a job prints).
+    #[arg(long, short, requires = "due")]
+    pub quiet: bool,
     /// Accepted for scripts that pass it to every operation; a refresh
     /// asks nothing.
     #[arg(long, hide = true)]

@@ -520,6 +520,7 @@ pub async fn refresh_due(
     ctx: &Context,
     within: Option<std::time::Duration>,
     filter: Option<&str>,
+    quiet: bool,
     readonly: bool,
 ) -> Result<ExitCode> {
     if readonly {
@@ -565,7 +566,9 @@ pub async fn refresh_due(
     };
     if pick.due.is_empty() {
         note_ran();
-        say!("nothing{matching} expiring within {window} or expired to refresh")?;
+        if !quiet {
+            say!("nothing{matching} expiring within {window} or expired to refresh")?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let ids: Vec<ConnectionId> = pick.due.iter().map(|c| c.id).collect();
@@ -612,6 +615,9 @@ pub async fn refresh_due(
         return Ok(super::interrupt::stopped());
     }
     note_ran();
+    if quiet && failed == 0 {
+        return Ok(ExitCode::SUCCESS);
+    }
     say!("{counts}")?;
     say_reasons(reasons)?;
     Ok(if failed == 0 {
@@ -834,6 +840,7 @@ pub fn check(
     filter: Option<&str>,
     within: Option<std::time::Duration>,
     json: bool,
+    quiet: bool,
 ) -> Result<ExitCode> {
     let within = within.unwrap_or(ctx.config.warn_within);
     let secs = i64::try_from(within.as_secs()).unwrap_or(i64::MAX);
@@ -877,6 +884,9 @@ pub fn check(
         return Ok(code);
     }
     if found.is_empty() {
+        if quiet {
+            return Ok(code);
+        }
         say!(
             "OK: nothing{matching} needs action within {}",
             humantime::format_duration(within)

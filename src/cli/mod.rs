@@ -137,10 +137,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             filter,
             within,
             json,
+            quiet,
         } => {
             let within = commands::parse_within(within.as_deref())?;
             let ctx = Context::open(&global, true)?;
-            commands::check(&ctx, filter.as_deref(), within, json)
+            commands::check(&ctx, filter.as_deref(), within, json, quiet)
         }
         Cmd::Audit {
             action: Some(args::AuditCmd::Archive { older_than, to }),
@@ -219,7 +220,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 let within = commands::parse_within(args.within.as_deref())?;
                 let (ctx, matching) = (Context::open(&global, ro)?, args.matching.as_deref());
-                commands::refresh_due(&ctx, within, matching, ro).await
+                commands::refresh_due(&ctx, within, matching, args.quiet, ro).await
             }
         },
         Cmd::AccessToken {

@@ -311,6 +311,15 @@ fn status_check_and_users_list_take_the_screens_filters() {
             "OK: nothing matching 'delinked' needs action within 10m\n"
         )
     );
+    // Quiet, for cron: nothing when all is well, the same list when not.
+    let (code, said, _) = check(&["check", "-q", "--within", "10m", "delinked"]);
+    assert_eq!((code, said.as_str()), (Some(0), ""));
+    let (code, quiet, _) = check(&["check", "--quiet", "--within", "10m", "DAPI"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(ids(&mut quiet.lines().skip(1)), dapi_lines, "{quiet}");
+    let (code, _, err) = check(&["check", "--quiet", "--json"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("cannot be used with"), "{err}");
     // The same check for a monitor: one object, the same exit codes, and
     // each row as `status --json` has it, with the text's reason.
     let (code, json, _) = check(&["check", "--within", "10m", "--json", "DAPI"]);
@@ -958,6 +967,16 @@ fn refresh_due_takes_every_due_connection_and_names_each_failure_and_reason() {
     let (code, _, err) = run(&["refresh", "--matching", "cron"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("--due"), "{err}");
+    // Quiet, as cron runs it: nothing printed when nothing was due or all
+    // went well, since cron mails whatever a job prints.
+    for args in [&["--quiet"][..], &["-q", "--within", "2h"]] {
+        let (code, said, err) = run(&[&["refresh", "--due"], args].concat());
+        assert_eq!(
+            (code, said.as_str(), err.as_str()),
+            (Some(0), "", ""),
+            "{args:?}"
+        );
+    }
 
     // The provider turns `n` token requests away: each is named, exit 1.
     let turned_away = |n: usize| {
@@ -978,6 +997,15 @@ fn refresh_due_takes_every_due_connection_and_names_each_failure_and_reason() {
         "{said}"
     );
     assert_eq!(lines[1], "refreshed 2 of 3 due within 2h, 1 failed");
+    // A failure is said quiet or not.
+    super::common::post_json(
+        &base,
+        "/sandbox/faults",
+        r#"{"faults":["oauth2.token:503,count=1"]}"#,
+    );
+    let (code, quiet, _) = run(&["refresh", "--due", "--within", "2h", "--quiet"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(quiet.lines().nth(1), Some(lines[1]), "{quiet}");
 
     // Two for the same reason: the count is followed by the reason, once,
     // with how many it stopped.
