@@ -501,6 +501,12 @@ async fn a_provider_that_stops_answering_is_paused_then_probed() {
         (5..=8).contains(&sent),
         "five to trip it, and at most the three then waiting their turn: {sent}"
     );
+    // Recorded at once, for `check` in another process.
+    let paused = || match s.store.renewals().unwrap().as_slice() {
+        [Renewal::Scheduler { paused, .. }] => paused.clone(),
+        other => panic!("one scheduler record expected, found {other:?}"),
+    };
+    assert_eq!(paused(), vec!["ev".to_owned()]);
     {
         let notices = s.notices.lock().unwrap();
         assert_eq!(notices.len(), 1, "{notices:?}");
@@ -542,6 +548,7 @@ async fn a_provider_that_stops_answering_is_paused_then_probed() {
         "{:?}",
         s.notices.lock().unwrap()
     );
+    assert_eq!(paused(), Vec::<String>::new());
     for _ in 0..10 {
         tokio::time::advance(Duration::from_secs(60)).await;
         settle().await;
@@ -702,8 +709,15 @@ async fn a_running_scheduler_records_that_it_runs_about_once_a_minute() {
     let _sched = scheduler::spawn(s.worker.clone());
     settle().await;
     let beat = |store: &dyn bankdeck::store::Store| match store.renewals().unwrap().as_slice() {
-        [Renewal::Scheduler { at, providers }] => {
+        [
+            Renewal::Scheduler {
+                at,
+                providers,
+                paused,
+            },
+        ] => {
             assert_eq!(providers, &["ev".to_owned()]);
+            assert!(paused.is_empty());
             *at
         }
         other => panic!("one scheduler record expected, found {other:?}"),

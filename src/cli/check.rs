@@ -21,6 +21,8 @@ pub struct Renewers {
 /// Whether a connection's token will be renewed without anyone's help.
 enum Renewed<'a> {
     Yes,
+    /// A running scheduler has paused its provider, which stopped answering.
+    Paused,
     /// Its renewer has stopped: this is its last record.
     Stopped(&'a Renewal),
     Never,
@@ -53,9 +55,10 @@ impl Renewers {
         self.records.iter().map(|(r, _)| r)
     }
 
-    /// A record running now renews `c`; else the newest that would have.
+    /// A record running now renews `c`; else why none does, with the
+    /// newest record that would have.
     fn of(&self, c: &Connection, now: UnixTime) -> Renewed<'_> {
-        let mut covering = (self.records.iter())
+        let covering: Vec<&Renewal> = (self.records.iter())
             .filter(|(r, kept)| match r {
                 Renewal::Scheduler { providers, .. } => providers.contains(&c.provider),
                 Renewal::RefreshDue { providers, .. } => {
@@ -64,12 +67,18 @@ impl Renewers {
                 }
             })
             .map(|(r, _)| r)
-            .peekable();
-        let newest = covering.peek().copied();
-        match (covering.any(|r| r.running(now)), newest) {
-            (true, _) => Renewed::Yes,
-            (false, Some(r)) => Renewed::Stopped(r),
-            (false, None) => Renewed::Never,
+            .collect();
+        let paused = |r: &Renewal| matches!(r, Renewal::Scheduler { paused, .. } if paused.contains(&c.provider));
+        let running = covering.iter().filter(|r| r.running(now));
+        if running.clone().any(|r| !paused(r)) {
+            return Renewed::Yes;
+        }
+        if running.clone().next().is_some() {
+            return Renewed::Paused;
+        }
+        match covering.first() {
+            Some(r) => Renewed::Stopped(r),
+            None => Renewed::Never,
         }
     }
 }
@@ -148,6 +157,10 @@ pub fn reason(
             }
             let why = match renewers.of(c, now) {
                 Renewed::Yes => return None,
+                Renewed::Paused => format!(
+                    "the dashboard's scheduler has paused {}, which stopped answering",
+                    c.provider
+                ),
                 Renewed::Stopped(r) => format!(
                     "{} last ran {} ago",
                     who(r),
@@ -200,6 +213,7 @@ mod tests {
         Renewal::Scheduler {
             at: NOW.plus_secs(-ago),
             providers: vec!["ev".into()],
+            paused: vec![],
         }
     }
 
@@ -320,12 +334,27 @@ mod tests {
         let elsewhere = Renewal::Scheduler {
             at: NOW,
             providers: vec!["bank".into()],
+            paused: vec![],
         };
         assert!(
             said(vec![elsewhere])
                 .unwrap()
                 .contains("no running dashboard's scheduler")
         );
+        // A scheduler that paused the provider renews nothing of it until
+        // it answers again, but a cron job that still runs does.
+        let paused = Renewal::Scheduler {
+            at: NOW.plus_secs(-10),
+            providers: vec!["ev".into()],
+            paused: vec!["ev".into()],
+        };
+        assert_eq!(
+            said(vec![paused.clone()]).unwrap(),
+            "access token expires in 03:20 and will not be renewed automatically \
+             (the dashboard's scheduler has paused ev, which stopped answering): \
+             `bankdeck refresh 1`"
+        );
+        assert_eq!(said(vec![paused, refresh_due(30, 600, None)]), None);
         // A stopped scheduler does not hide a cron job that still runs.
         assert_eq!(
             said(vec![scheduler(300), refresh_due(900, 3600, None)]),

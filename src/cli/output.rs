@@ -116,6 +116,9 @@ pub struct RenewerRow<'a> {
     pub running: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub providers: Option<&'a [String]>,
+    /// A scheduler's providers it has paused, since they stopped answering.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused: Option<&'a [String]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub within_secs: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -129,12 +132,16 @@ impl<'a> RenewerRow<'a> {
             at: r.at().rfc3339(),
             running: r.running(now),
             providers: None,
+            paused: None,
             within_secs: None,
             matching: None,
         };
         match r {
-            Renewal::Scheduler { providers, .. } => RenewerRow {
+            Renewal::Scheduler {
+                providers, paused, ..
+            } => RenewerRow {
                 providers: Some(providers),
+                paused: Some(paused),
                 ..row
             },
             Renewal::RefreshDue {

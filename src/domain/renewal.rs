@@ -31,6 +31,10 @@ pub enum Renewal {
     Scheduler {
         at: UnixTime,
         providers: Vec<String>,
+        /// Those of them whose automatic work it has paused, since they
+        /// stopped answering: it renews nothing of theirs until they do.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        paused: Vec<String>,
     },
     /// A `refresh --due` run, started at `at`, that refreshed every token
     /// of these providers (those its config has) expiring within
@@ -91,6 +95,7 @@ mod tests {
         let beat = |ago: i64| Renewal::Scheduler {
             at: NOW.plus_secs(-ago),
             providers: vec!["ev".into()],
+            paused: vec![],
         };
         assert!(beat(0).running(NOW) && beat(180).running(NOW));
         assert!(!beat(181).running(NOW));
@@ -117,6 +122,7 @@ mod tests {
         let beat = Renewal::Scheduler {
             at: NOW,
             providers: vec!["ev".into()],
+            paused: vec![],
         };
         assert_eq!(beat.key(), "renewal:scheduler");
         let json = serde_json::to_string(&beat).unwrap();
@@ -125,6 +131,14 @@ mod tests {
             r#"{"by":"scheduler","at":1800000000,"providers":["ev"]}"#
         );
         assert_eq!(serde_json::from_str::<Renewal>(&json).unwrap(), beat);
+        let paused = Renewal::Scheduler {
+            at: NOW,
+            providers: vec!["ev".into()],
+            paused: vec!["ev".into()],
+        };
+        let json = serde_json::to_string(&paused).unwrap();
+        assert!(json.ends_with(r#""paused":["ev"]}"#), "{json}");
+        assert_eq!(serde_json::from_str::<Renewal>(&json).unwrap(), paused);
         let json = serde_json::to_string(&due(None)).unwrap();
         assert_eq!(
             json,

@@ -59,6 +59,14 @@ impl Breakers {
         }
     }
 
+    /// Whether `provider`'s automatic work is paused: waiting out its pause,
+    /// or waiting for its probe to answer.
+    pub(crate) fn paused(&self, provider: &str) -> bool {
+        self.0
+            .get(provider)
+            .is_some_and(|b| b.paused_until.is_some())
+    }
+
     /// The earliest instant after `now` at which a paused provider may send
     /// its probe.
     pub(crate) fn next_resume(&self, now: UnixTime) -> Option<UnixTime> {

@@ -243,8 +243,10 @@ struct Scheduler {
     /// Providers that stopped answering, and until when their work waits.
     breakers: Arc<Mutex<Breakers>>,
     next_id: u64,
-    /// When this scheduler last recorded in the store that it runs.
+    /// When this scheduler last recorded in the store that it runs, and
+    /// which providers it had paused then.
     beat_at: Option<UnixTime>,
+    beat_paused: Vec<String>,
 }
 
 /// Due work as a pass finds it, queued per provider: a provider gets at most
@@ -276,29 +278,40 @@ impl Scheduler {
             breakers: Arc::default(),
             next_id: RequestId::SCHEDULED_FROM,
             beat_at: None,
+            beat_paused: Vec::new(),
         }
     }
 
-    /// Records, at most once a [`SCHEDULER_BEAT_SECS`], that this scheduler
-    /// runs and which providers it renews, so that `check` in another
-    /// process knows whether `auto_refresh` is being honoured. Off the
-    /// loop: a write that waits on another process's lock must not hold up
-    /// due work.
+    /// Records, once a [`SCHEDULER_BEAT_SECS`] and whenever a provider is
+    /// paused or resumed, that this scheduler runs and which providers it
+    /// renews, so that `check` in another process knows whether
+    /// `auto_refresh` is being honoured. Off the loop: a write that waits
+    /// on another process's lock must not hold up due work.
     fn beat(&mut self) {
         let now = self.worker.now();
-        if self
-            .beat_at
-            .is_some_and(|at| at.secs_until(now) < SCHEDULER_BEAT_SECS)
-        {
-            return;
-        }
-        self.beat_at = Some(now);
         let mut providers: Vec<String> = (self.providers.iter())
             .filter(|(_, p)| p.common.auto_refresh)
             .map(|(name, _)| name.clone())
             .collect();
         providers.sort();
-        let record = Renewal::Scheduler { at: now, providers };
+        let paused: Vec<String> = {
+            let breakers = super::lock(&self.breakers);
+            (providers.iter())
+                .filter(|p| breakers.paused(p))
+                .cloned()
+                .collect()
+        };
+        let recent = (self.beat_at).is_some_and(|at| at.secs_until(now) < SCHEDULER_BEAT_SECS);
+        if recent && paused == self.beat_paused {
+            return;
+        }
+        self.beat_at = Some(now);
+        self.beat_paused.clone_from(&paused);
+        let record = Renewal::Scheduler {
+            at: now,
+            providers,
+            paused,
+        };
         let worker = self.worker.clone();
         tokio::spawn(async move {
             if let Err(e) = worker.db(move |s| s.note_renewal(&record)).await {
@@ -309,6 +322,7 @@ impl Scheduler {
 
     async fn run(mut self) {
         let mut next_read = tokio::time::Instant::now();
+        let mut reading = false;
         loop {
             if self.worker.inner.events.is_closed() {
                 return;
@@ -317,15 +331,22 @@ impl Scheduler {
                 let wait = match self.pass().await {
                     Ok((due, wait)) => {
                         self.queue(due);
-                        self.beat();
+                        reading = true;
                         wait
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "scheduler cannot read the store");
+                        reading = false;
                         RELOAD_EVERY
                     }
                 };
                 next_read = tokio::time::Instant::now() + wait;
+            }
+            // After each pass and each operation's end, so that a provider
+            // paused or resumed is recorded at once; not while the store
+            // cannot be read, since nothing is renewed then.
+            if reading {
+                self.beat();
             }
             // From the front of each provider's queue while it has room: the
             // work per call is what it launches, not the whole backlog, since

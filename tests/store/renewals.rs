@@ -22,7 +22,8 @@ fn each_renewer_keeps_its_last_record_and_records_read_newest_first() {
     assert_eq!(store.renewals().unwrap(), vec![]);
     let beat = |at| Renewal::Scheduler {
         at: UnixTime(at),
-        providers: vec!["everifin".into()],
+        providers: vec!["everifin".into(), "bank".into()],
+        paused: vec!["bank".into()],
     };
     store.note_renewal(&beat(100)).unwrap();
     store.note_renewal(&refresh_due(200, None)).unwrap();
