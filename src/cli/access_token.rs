@@ -18,8 +18,11 @@ use color_eyre::Result;
 use color_eyre::eyre::{bail, eyre};
 
 use super::context::Context;
+use crate::domain::state::refreshable;
 use crate::domain::time::format_left;
-use crate::domain::{ConnState, Connection, ConnectionId, OpKind, StateKind, UnixTime};
+use crate::domain::{
+    AccessExpiry, ConnState, Connection, ConnectionId, OpKind, StateKind, UnixTime,
+};
 use crate::store::AuditDraft;
 
 /// What a script gets when it names no `--min-valid`: a token that lasts
@@ -79,11 +82,8 @@ pub async fn access_token(
         renewed = Some(op);
     }
     let now = UnixTime::now();
-    let left = conn
-        .lifetimes
-        .access
-        .and_then(|a| a.at())
-        .map(|t| now.secs_until(t));
+    let expires_at = conn.lifetimes.access.and_then(AccessExpiry::at);
+    let left = expires_at.map(|t| now.secs_until(t));
     if let (Some(op), Some(left)) = (renewed, left)
         && left < min_secs
     {
@@ -118,7 +118,6 @@ pub async fn access_token(
         .append_audit(Some(id), line)
         .map_err(|e| eyre!("the token was not handed out, since its audit line failed: {e}"))?;
     if print.json {
-        let expires_at = conn.lifetimes.access.and_then(|a| a.at());
         super::output::out_json(&Handed {
             access_token: token.expose(),
             token_type: "Bearer",
@@ -165,15 +164,18 @@ fn needs(c: &Connection, now: UnixTime, min_secs: i64, warn: i64) -> Result<Opti
     match left {
         None => Ok(None),
         Some(left) if left >= min_secs => Ok(None),
-        Some(_) if c.renewable() && !c.flags.reauth_required => Ok(Some(OpKind::Refresh)),
+        // The rule `R` and `refresh --due` take rows by: a refresh token
+        // past its expiry is not sent to be refused.
+        Some(_) if !c.flags.reauth_required && refreshable(c, now) => Ok(Some(OpKind::Refresh)),
         Some(left) => {
             let when = match left {
                 l if l > 0 => format!("expires in {}", format_left(l)),
                 _ => "has expired".into(),
             };
-            let why = match c.flags.reauth_required {
-                true => "re-consent required",
-                false => "no refresh token",
+            let why = match (c.flags.reauth_required, c.lifetimes.has_refresh) {
+                (true, _) => "re-consent required",
+                (false, true) => "its refresh token has expired",
+                (false, false) => "no refresh token",
             };
             bail!(
                 "connection {id}'s access token {when} and cannot be renewed ({why}): \
@@ -187,7 +189,7 @@ fn needs(c: &Connection, now: UnixTime, min_secs: i64, warn: i64) -> Result<Opti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AccessExpiry, Grant, ProviderKind};
+    use crate::domain::{Grant, ProviderKind};
 
     const NOW: UnixTime = UnixTime(1_700_000_000);
 
@@ -246,6 +248,14 @@ mod tests {
             needs_now(&ended, 30),
             Ok(None),
             "still good for what is asked"
+        );
+        let mut lapsed = oidc(10);
+        lapsed.lifetimes.refresh_expires_at = Some(NOW.plus_secs(-1));
+        assert_eq!(
+            needs_now(&lapsed, 60).unwrap_err(),
+            "connection 7's access token expires in 00:10 and cannot be renewed \
+             (its refresh token has expired): the user must log in again: \
+             `bankdeck login ev --user amira`"
         );
         let mut bare = oidc(-1);
         bare.lifetimes.has_refresh = false;

@@ -345,7 +345,10 @@ impl fmt::Display for StateKind {
     }
 }
 
-fn refreshable(c: &Connection, now: UnixTime) -> bool {
+/// Whether `c`'s access token can be renewed at `now` without the user:
+/// an app token by its grant again, a user's by a refresh token that has
+/// not expired. (`Connection::renewable` asks the same without the clock.)
+pub fn refreshable(c: &Connection, now: UnixTime) -> bool {
     match c.grant {
         Grant::ClientCredentials => true,
         Grant::DapiConnect => false,
