@@ -243,6 +243,8 @@ struct Scheduler {
     /// Providers that stopped answering, and until when their work waits.
     breakers: Arc<Mutex<Breakers>>,
     next_id: u64,
+    /// The providers whose tokens it refreshes (`auto_refresh`), by name.
+    renews: Vec<String>,
     /// When this scheduler last recorded in the store that it runs, and
     /// which providers it had paused then.
     beat_at: Option<UnixTime>,
@@ -263,14 +265,20 @@ pub(crate) fn launch_limit(cfg: &ProviderConfig) -> usize {
 
 impl Scheduler {
     fn new(worker: Worker) -> Self {
-        let providers = Arc::new(
+        let providers: Arc<HashMap<String, ProviderConfig>> = Arc::new(
             (worker.inner.providers.iter())
                 .map(|(k, v)| (k.clone(), v.config.clone()))
                 .collect(),
         );
+        let mut renews: Vec<String> = (providers.iter())
+            .filter(|(_, p)| p.common.auto_refresh)
+            .map(|(name, _)| name.clone())
+            .collect();
+        renews.sort();
         Self {
             worker,
             providers,
+            renews,
             backoff: Arc::default(),
             busy: Arc::default(),
             windows: Arc::default(),
@@ -288,28 +296,23 @@ impl Scheduler {
     /// `auto_refresh` is being honoured. Off the loop: a write that waits
     /// on another process's lock must not hold up due work.
     fn beat(&mut self) {
+        // Called after each operation's end: the usual answer, nothing to
+        // record, allocates nothing.
         let now = self.worker.now();
-        let mut providers: Vec<String> = (self.providers.iter())
-            .filter(|(_, p)| p.common.auto_refresh)
-            .map(|(name, _)| name.clone())
-            .collect();
-        providers.sort();
         let paused: Vec<String> = {
             let breakers = super::lock(&self.breakers);
-            (providers.iter())
-                .filter(|p| breakers.paused(p))
-                .cloned()
-                .collect()
+            let paused = self.renews.iter().filter(|p| breakers.paused(p));
+            let recent = (self.beat_at).is_some_and(|at| at.secs_until(now) < SCHEDULER_BEAT_SECS);
+            if recent && paused.clone().eq(&self.beat_paused) {
+                return;
+            }
+            paused.cloned().collect()
         };
-        let recent = (self.beat_at).is_some_and(|at| at.secs_until(now) < SCHEDULER_BEAT_SECS);
-        if recent && paused == self.beat_paused {
-            return;
-        }
         self.beat_at = Some(now);
         self.beat_paused.clone_from(&paused);
         let record = Renewal::Scheduler {
             at: now,
-            providers,
+            providers: self.renews.clone(),
             paused,
         };
         let worker = self.worker.clone();
