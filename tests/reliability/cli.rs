@@ -9,6 +9,13 @@ pub(super) fn bankdeck(dir: &Path, config: &Path, args: &[&str]) -> Output {
     command(dir, config, args).output().unwrap()
 }
 
+/// [`bankdeck`]'s exit code, standard output and standard error, as text.
+fn said(dir: &Path, config: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = bankdeck(dir, config, args);
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
 /// A private folder for a store, and an empty configuration in it.
 fn empty_config() -> (tempfile::TempDir, std::path::PathBuf) {
     config_with("")
@@ -277,12 +284,7 @@ fn status_check_and_users_list_take_the_screens_filters() {
          provider, kind and state\n"
     );
 
-    let check = |args: &[&str]| {
-        let out = run(args);
-        let said = String::from_utf8_lossy(&out.stdout).into_owned();
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        (out.status.code(), said, err)
-    };
+    let check = |args: &[&str]| said(dir.path(), &config, args);
     let (code, every, _) = check(&["check", "--within", "10m"]);
     assert_eq!(code, Some(1), "{every}");
     // Compared by id: a countdown in a reason may tick between the two runs.
@@ -912,15 +914,7 @@ fn sandbox_with_config(dir: &Path) -> (Running, String, std::path::PathBuf) {
 fn refresh_due_takes_every_due_connection_and_names_each_failure_and_reason() {
     let dir = super::common::private_dir();
     let (_sandbox, base, config) = sandbox_with_config(dir.path());
-    let run = |args: &[&str]| {
-        let out = bankdeck(dir.path(), &config, args);
-        let said = String::from_utf8_lossy(&out.stdout).into_owned();
-        (
-            out.status.code(),
-            said,
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = |args: &[&str]| said(dir.path(), &config, args);
     for user in ["app", "batch", "cron"] {
         let (code, said, err) = run(&["token", "bank", "--user", user]);
         assert_eq!(code, Some(0), "{said}{err}");
@@ -1923,12 +1917,7 @@ fn check_counts_on_a_renewer_only_while_it_runs() {
 fn access_token_hands_out_the_providers_token_good_for_min_valid() {
     let dir = super::common::private_dir();
     let (_sandbox, base, config) = sandbox_with_config(dir.path());
-    let run = |args: &[&str]| {
-        let out = bankdeck(dir.path(), &config, args);
-        let said = String::from_utf8(out.stdout).unwrap();
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        (out.status.code(), said, err)
-    };
+    let run = |args: &[&str]| said(dir.path(), &config, args);
     let state = || -> serde_json::Value {
         let out = Command::new("curl")
             .args(["-sf", &format!("{base}/sandbox/state")])
