@@ -144,12 +144,14 @@ impl Action {
         self.info().1
     }
 
-    /// Whether the action changes anything at a provider or in the store,
-    /// which read-only mode refuses.
-    pub fn changes_state(self) -> bool {
+    /// Whether the action writes to a provider or the store, which
+    /// read-only mode refuses: every change of state, and a reveal, which
+    /// shows the tokens only once its audit line is written.
+    pub fn writes(self) -> bool {
         matches!(
             self,
-            Action::Exchange
+            Action::Reveal
+                | Action::Exchange
                 | Action::Refresh
                 | Action::RefreshAll
                 | Action::Logout

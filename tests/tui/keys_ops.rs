@@ -695,10 +695,13 @@ fn readonly_refuses_every_change_with_a_message() {
         assert!(line.text.starts_with("read-only:"), "{c}: {}", line.text);
         assert_eq!(line.level, Level::Warn);
     }
-    assert!(matches!(
-        one(app.update(key('d'), NOW)),
-        Command::LoadDetail { .. }
-    ));
+    let load = one(app.update(key('d'), NOW));
+    app.update(detail_event(load_detail_id(&load, 1), 1), NOW);
+    assert!(app.update(key('v'), NOW).is_empty(), "v asked to record");
+    assert_eq!(
+        last_text(&app),
+        "read-only: reveal refused (started with --readonly)"
+    );
 }
 
 #[test]

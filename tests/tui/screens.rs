@@ -91,6 +91,27 @@ fn readonly_header_and_key_bar() {
     assert_snapshot!(screen(&mut app, 100, 16).backend());
 }
 
+/// A read-only dashboard's detail bar leaves out `v`, which it refuses:
+/// the tokens show only once the reveal is in the audit log.
+#[test]
+fn a_readonly_detail_bar_offers_no_reveal() {
+    let bar = |readonly: bool| {
+        let mut app = app_with(&RunOptions {
+            readonly,
+            ..options()
+        });
+        open_detail(&mut app, 3, None);
+        let terminal = screen(&mut app, 160, 30);
+        let buf = terminal.backend().buffer();
+        (0..160)
+            .map(|x| buf[(x, 29)].symbol().to_owned())
+            .collect::<String>()
+    };
+    assert!(bar(false).contains("v reveal tokens"), "{}", bar(false));
+    assert!(!bar(true).contains("reveal"), "{}", bar(true));
+    assert!(bar(true).contains("J scroll detail"), "{}", bar(true));
+}
+
 fn carol_claims() -> Claims {
     let payload = json!({
         "iss": "https://127.0.0.1:8443/realms/demo",

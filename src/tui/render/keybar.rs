@@ -111,7 +111,7 @@ fn from_keymap(
 ) -> Line<'static> {
     let mut shown: Vec<(Action, String, &str)> = keys
         .iter()
-        .filter(|(action, _)| !(app.readonly && action.changes_state()))
+        .filter(|(action, _)| !(app.readonly && action.writes()))
         .filter(|(action, _)| app.offers(*action, now) != Some(false))
         .filter_map(|&(action, label)| {
             let key = app.keymap.first_key(action)?;

@@ -11,7 +11,7 @@ use super::super::forms::Mode;
 use super::{activity, data, detail, nav, ops, users};
 
 pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> {
-    if app.readonly && action.changes_state() {
+    if app.readonly && action.writes() {
         return refuse_readonly(app, action, now);
     }
     match action {
