@@ -136,6 +136,48 @@ fn connection(i: usize, user: &User, now: UnixTime) -> (NewConnection, Flags) {
     }
 }
 
+/// Ids of the lengths and alphabets the providers give, so that what a
+/// filter scans is what it would scan in production: Dapi's `connectionID`
+/// is 40 hex digits and its `userID` "user-" and 43 URL-safe base64
+/// characters (seed 002); `tokenID`, a Keycloak `sub` and a session are UUIDs.
+/// Callers put which id it is in the seed's top bits (`1 << 48 | i`), so
+/// that no two ids share a seed.
+fn remote_id(shape: IdShape, seed: u64) -> String {
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let words: [u64; 5] = std::array::from_fn(|k| mix(seed ^ (k as u64) << 56));
+    match shape {
+        IdShape::Hex40 => format!("{:016x}{:016x}{:08x}", words[0], words[1], words[2] >> 32),
+        IdShape::DapiUser => {
+            let bits = words
+                .iter()
+                .flat_map(|w| (0..10).map(move |k| w >> (k * 6)));
+            let tail: String = bits
+                .take(43)
+                .map(|b| B64[(b & 63) as usize] as char)
+                .collect();
+            format!("user-{tail}")
+        }
+        IdShape::Uuid => {
+            let (a, b) = (words[0], words[1]);
+            format!(
+                "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+                a >> 32,
+                (a >> 16) & 0xFFFF,
+                a & 0xFFF,
+                0x8000 | (b >> 48) & 0x3FFF,
+                b & 0xFFFF_FFFF_FFFF
+            )
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum IdShape {
+    Hex40,
+    DapiUser,
+    Uuid,
+}
+
 fn secret(kind: &str, i: usize) -> Option<Secret> {
     Some(Secret::new(format!(
         "{kind}-{i:08}-generated-not-a-real-token"
@@ -190,9 +232,10 @@ fn dapi(
         grant: Grant::DapiConnect,
         label: bank.into(),
         remote: RemoteIds {
-            connection_id: Some(format!("conn-{i}")),
-            user_id: Some(format!("dapi-user-{}", user.id.0)),
-            ..RemoteIds::default()
+            connection_id: Some(remote_id(IdShape::Hex40, 1 << 48 | i as u64)),
+            user_id: Some(remote_id(IdShape::DapiUser, 2 << 48 | user.id.0 as u64)),
+            token_id: Some(remote_id(IdShape::Uuid, 3 << 48 | i as u64)),
+            session: None,
         },
         lifetimes,
         scopes: Scopes {
@@ -274,8 +317,9 @@ fn oauth(
         grant,
         label: provider.into(),
         remote: RemoteIds {
-            user_id: Some(format!("sub-{}", user.id.0)),
-            session: (kind == ProviderKind::Oidc).then(|| format!("sess-{i}")),
+            user_id: Some(remote_id(IdShape::Uuid, 4 << 48 | user.id.0 as u64)),
+            session: (kind == ProviderKind::Oidc)
+                .then(|| remote_id(IdShape::Uuid, 5 << 48 | i as u64)),
             ..RemoteIds::default()
         },
         lifetimes,
@@ -335,6 +379,36 @@ mod tests {
     fn user_names_are_unique_past_the_first_round() {
         let names: HashSet<String> = (0..1_000).map(user_name).collect();
         assert_eq!(names.len(), 1_000);
+    }
+
+    /// The ids look like the providers' and no two are alike, so a filter
+    /// over them scans what production holds and finds one row per id.
+    #[test]
+    fn remote_ids_have_the_providers_shapes_and_differ() {
+        let hex = |s: &str| {
+            s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        };
+        let mut seen = HashSet::new();
+        for n in 0..2_000u64 {
+            let conn = remote_id(IdShape::Hex40, 1 << 48 | n);
+            assert!(conn.len() == 40 && hex(&conn), "{conn}");
+            let user = remote_id(IdShape::DapiUser, 2 << 48 | n);
+            let tail = user.strip_prefix("user-").unwrap();
+            assert_eq!(tail.len(), 43, "{user}");
+            assert!(
+                tail.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+                "{user}"
+            );
+            let uuid = remote_id(IdShape::Uuid, 3 << 48 | n);
+            let groups: Vec<usize> = uuid.split('-').map(str::len).collect();
+            assert_eq!(groups, [8, 4, 4, 4, 12], "{uuid}");
+            assert!(hex(&uuid.replace('-', "")), "{uuid}");
+            for id in [conn, user, uuid, remote_id(IdShape::Uuid, 4 << 48 | n)] {
+                assert!(seen.insert(id.clone()), "{id} twice");
+            }
+        }
     }
 
     #[test]
