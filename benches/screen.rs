@@ -3,7 +3,8 @@
 //! Each iteration is what the run loop does for one message: `App::update`,
 //! then a 160×50 frame into ratatui's `TestBackend` (the buffer diff included,
 //! the terminal's own write excluded). Budgets: a key press or a tick ≤ 2 ms,
-//! a filter keystroke (re-filtering every row) ≤ 10 ms. The data is a store
+//! a filter keystroke (re-filtering every row, and from eight characters
+//! on every row's provider ids too) ≤ 10 ms. The data is a store
 //! written by `bankdeck generate`'s code and read back through the store.
 
 mod common;
@@ -14,6 +15,13 @@ fn benches(c: &mut Criterion) {
     let fx = common::Fixture::generate();
     let (conns, users) = fx.load();
     let n = conns.len();
+    // A Dapi connectionID's first 11 characters, as a ticket might quote it.
+    let id_prefix: String = (conns.iter().skip(n / 2))
+        .find_map(|c| c.remote.connection_id.as_deref())
+        .expect("the fixture holds Dapi rows")
+        .chars()
+        .take(11)
+        .collect();
     let now = fx.now;
     let mut terminal = common::screen();
     let mut app = common::app_with(conns, users, now);
@@ -39,24 +47,33 @@ fn benches(c: &mut Criterion) {
         })
     });
     // A filter keystroke: with "ra" typed, add "v" then take it back, so
-    // every keystroke matches a non-empty needle against every row.
-    app.update(common::key('/'), now);
-    for ch in "ra".chars() {
-        app.update(common::key(ch), now);
+    // every keystroke matches a non-empty needle against every row; then
+    // the same with a needle long enough to read the provider's ids too
+    // (eight characters or more), so both buffers are scanned.
+    for (name, typed, extra) in [
+        ("filter_keystroke", "ra", 'v'),
+        ("filter_keystroke_ids", &*id_prefix, '0'),
+    ] {
+        app.update(common::escape(), now);
+        app.update(common::key('/'), now);
+        for ch in typed.chars() {
+            app.update(common::key(ch), now);
+        }
+        assert!(!app.visible_ids().is_empty(), "{typed:?} keeps no row");
+        g.bench_function(format!("{name}/{n}"), |b| {
+            let mut typing = true;
+            b.iter(|| {
+                let msg = if typing {
+                    common::key(extra)
+                } else {
+                    common::backspace()
+                };
+                typing = !typing;
+                app.update(msg, now);
+                common::draw(&mut terminal, &mut app, now);
+            })
+        });
     }
-    g.bench_function(format!("filter_keystroke/{n}"), |b| {
-        let mut typing = true;
-        b.iter(|| {
-            let msg = if typing {
-                common::key('v')
-            } else {
-                common::backspace()
-            };
-            typing = !typing;
-            app.update(msg, now);
-            common::draw(&mut terminal, &mut app, now);
-        })
-    });
     g.finish();
 }
 

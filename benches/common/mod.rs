@@ -149,6 +149,14 @@ pub fn key(c: char) -> bankdeck::tui::Msg {
 }
 
 pub fn backspace() -> bankdeck::tui::Msg {
-    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-    bankdeck::tui::Msg::Key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE))
+    code(crossterm::event::KeyCode::Backspace)
+}
+
+pub fn escape() -> bankdeck::tui::Msg {
+    code(crossterm::event::KeyCode::Esc)
+}
+
+fn code(code: crossterm::event::KeyCode) -> bankdeck::tui::Msg {
+    use crossterm::event::{KeyEvent, KeyModifiers};
+    bankdeck::tui::Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }

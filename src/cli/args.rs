@@ -120,8 +120,11 @@ pub enum Cmd {
     /// Show every connection and its state, or those a filter keeps.
     Status {
         /// Only the connections whose user, label, provider, kind or state
-        /// holds this text, in any case: the dashboard's `/` filter. With a
-        /// leading `!` (quoted for the shell: '!delinked'), only the others.
+        /// holds this text, in any case: the dashboard's `/` filter. From 8
+        /// characters on, their provider ids too (Dapi's connectionID, userID
+        /// and tokenID; the OIDC sub and session), as a support ticket quotes
+        /// them. With a leading `!` (quoted for the shell: '!delinked'), only
+        /// the others.
         filter: Option<String>,
         /// In the screen's order by this (its `s`) instead of by id:
         /// time-left puts what needs action first.
@@ -141,9 +144,9 @@ pub enum Cmd {
     /// --due`) its tokens are listed with who ran last and when.
     Check {
         /// Only the connections whose user, label, provider, kind or state
-        /// holds this text, in any case (the dashboard's `/` filter; `!text`
-        /// keeps the others): one check per provider, say. Exit 2 if it
-        /// keeps none.
+        /// holds this text, in any case (the dashboard's `/` filter, which from
+        /// 8 characters on reads provider ids too; `!text` keeps the others):
+        /// one check per provider, say. Exit 2 if it keeps none.
         filter: Option<String>,
         /// The window, e.g. 10m (default: the config's warn_within).
         #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
@@ -318,8 +321,9 @@ pub struct RefreshArgs {
     pub within: Option<String>,
     /// With --due: only the connections whose user, label, provider, kind
     /// or state holds this text, in any case (the dashboard's `/` filter,
-    /// as `R` takes the rows it shows; `!text` keeps the others): a cron
-    /// line per provider, say. Exit 2 if it keeps none.
+    /// which from 8 characters on reads provider ids too, as `R` takes the
+    /// rows it shows; `!text` keeps the others): a cron line per provider,
+    /// say. Exit 2 if it keeps none.
     #[arg(long, value_name = "TEXT", requires = "due")]
     pub matching: Option<String>,
     /// With --due: print nothing unless something failed or was stopped

@@ -7,6 +7,8 @@
 //! same order. With 100 000 rows that keeps the 1 s tick cheap. The sorted
 //! list of all rows is kept too, so a filter keystroke only picks from it.
 
+use std::io::Write;
+
 use memchr::memmem::Finder;
 
 use crate::domain::filter::FilterTerms;
@@ -68,11 +70,26 @@ fn time_key(c: &Connection) -> (u8, i64) {
 }
 
 /// The filter's lower-cased words of every row (user, label, provider,
-/// family), which do not move with the clock: one buffer for all rows
-/// rather than a `String` each, built the first time a filter is typed.
+/// family) and, apart, its provider ids, none of which move with the clock:
+/// one buffer for all rows rather than a `String` each, built the first
+/// time a filter is typed.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Haystacks {
-    /// Row after row, each followed by `END`.
+    words: Lines,
+    /// Dapi's `connectionID`, `userID` and `tokenID`, the OIDC `sub` and
+    /// session: read only by a needle of [`ID_NEEDLE_MIN`] characters.
+    ids: Lines,
+}
+
+/// A needle at least this long also reads the provider's ids. A shorter
+/// one would turn up in random ids by chance ("ab" in most hex ids, "fab"
+/// in one row in a hundred); eight is a UUID's first group and as little of
+/// an id as a support ticket is likely to quote.
+pub(crate) const ID_NEEDLE_MIN: usize = 8;
+
+/// One line of bytes per row, each followed by `END`.
+#[derive(Debug, Clone, Default)]
+struct Lines {
     bytes: Vec<u8>,
     /// Where each row's `END` sits in `bytes`.
     ends: Vec<usize>,
@@ -85,8 +102,8 @@ const END: u8 = 0xFF;
 impl Haystacks {
     pub(crate) fn new(conns: &[Connection]) -> Haystacks {
         let mut hay = Haystacks {
-            bytes: Vec::with_capacity(conns.len() * 48),
-            ends: Vec::with_capacity(conns.len()),
+            words: Lines::with_capacity(conns.len(), 48),
+            ids: Lines::with_capacity(conns.len(), 96),
         };
         for c in conns {
             hay.push(c);
@@ -96,19 +113,74 @@ impl Haystacks {
 
     /// Adds the words of the row after the last one.
     pub(crate) fn push(&mut self, c: &Connection) {
-        use std::io::Write;
-        let start = self.bytes.len();
         // A separator no one types keeps matches inside one field.
-        let _ = write!(
-            self.bytes,
-            "{}\u{1}{}\u{1}{}\u{1}{}",
-            c.user, c.label, c.provider, c.kind
-        );
-        let words = &mut self.bytes[start..];
-        if words.is_ascii() {
-            words.make_ascii_lowercase();
+        self.words.push(|line| {
+            write!(
+                line,
+                "{}\u{1}{}\u{1}{}\u{1}{}",
+                c.user, c.label, c.provider, c.kind
+            )
+        });
+        let r = &c.remote;
+        let ids = [&r.connection_id, &r.user_id, &r.token_id, &r.session];
+        self.ids.push(|line| {
+            for id in ids.into_iter().flatten() {
+                write!(line, "{id}\u{1}")?;
+            }
+            Ok(())
+        });
+    }
+
+    /// Whether two versions of a row read the same words, so a rewrite of
+    /// the row leaves the buffer as it is.
+    pub(crate) fn same_words(a: &Connection, b: &Connection) -> bool {
+        a.user == b.user
+            && a.label == b.label
+            && a.provider == b.provider
+            && a.kind == b.kind
+            && a.remote == b.remote
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.words.ends.len()
+    }
+
+    /// The rows whose words, or with `ids` whose ids, contain the needle.
+    fn hits(&self, finder: &Finder<'_>, ids: bool) -> Vec<bool> {
+        let mut hit = vec![false; self.len()];
+        self.words.mark(finder, &mut hit);
+        if ids {
+            self.ids.mark(finder, &mut hit);
+        }
+        hit
+    }
+
+    /// Whether row `i`'s words, or with `ids` its ids, contain the needle;
+    /// a row past the buffers holds nothing.
+    fn holds(&self, finder: &Finder<'_>, ids: bool, i: usize) -> bool {
+        let found = |lines: &Lines| lines.line(i).is_some_and(|l| finder.find(l).is_some());
+        found(&self.words) || (ids && found(&self.ids))
+    }
+}
+
+impl Lines {
+    fn with_capacity(rows: usize, per_row: usize) -> Lines {
+        Lines {
+            bytes: Vec::with_capacity(rows * per_row),
+            ends: Vec::with_capacity(rows),
+        }
+    }
+
+    /// Adds a row's line as `write` puts it, lower-cased.
+    fn push(&mut self, write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) {
+        let start = self.bytes.len();
+        // Writing into a `Vec` cannot fail.
+        let _ = write(&mut self.bytes);
+        let line = &mut self.bytes[start..];
+        if line.is_ascii() {
+            line.make_ascii_lowercase();
         } else {
-            let lower = String::from_utf8_lossy(words).to_lowercase();
+            let lower = String::from_utf8_lossy(line).to_lowercase();
             self.bytes.truncate(start);
             self.bytes.extend_from_slice(lower.as_bytes());
         }
@@ -116,20 +188,9 @@ impl Haystacks {
         self.bytes.push(END);
     }
 
-    /// Whether two versions of a row read the same words, so a rewrite of
-    /// the row leaves the buffer as it is.
-    pub(crate) fn same_words(a: &Connection, b: &Connection) -> bool {
-        a.user == b.user && a.label == b.label && a.provider == b.provider && a.kind == b.kind
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    /// The rows whose words contain the needle: one pass over the buffer,
-    /// jumping to the next row after each hit.
-    fn hits(&self, finder: &Finder<'_>) -> Vec<bool> {
-        let mut hit = vec![false; self.ends.len()];
+    /// Marks the rows whose line contains the needle: one pass over the
+    /// buffer, jumping to the next row after each hit.
+    fn mark(&self, finder: &Finder<'_>, hit: &mut [bool]) {
         let (mut pos, mut row) = (0, 0);
         while let Some(found) = finder.find(&self.bytes[pos..]) {
             let at = pos + found;
@@ -141,15 +202,15 @@ impl Haystacks {
             pos = self.ends[row] + 1;
             row += 1;
         }
-        hit
     }
 
-    fn words(&self, i: usize) -> &[u8] {
+    fn line(&self, i: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(i)?;
         let start = match i {
             0 => 0,
             _ => self.ends[i - 1] + 1,
         };
-        &self.bytes[start..self.ends[i]]
+        Some(&self.bytes[start..end])
     }
 }
 
@@ -175,11 +236,15 @@ pub fn filtered<'c>(
 }
 
 /// A filter as typed, ready to test rows against: case-insensitive over
-/// user, label, provider and the state in words. A leading `!` keeps the
-/// rows that do not hold the rest (`!delinked`), as k9s's filter does.
+/// user, label, provider and the state in words, and from
+/// [`ID_NEEDLE_MIN`] characters on over the provider's ids too. A leading
+/// `!` keeps the rows that do not hold the rest (`!delinked`), as k9s's
+/// filter does.
 pub(crate) struct Needle {
     finder: Finder<'static>,
     invert: bool,
+    /// Whether the needle is long enough to read the ids.
+    ids: bool,
     now: UnixTime,
     warn_secs: i64,
     /// Per state kind, whether its header label holds the needle.
@@ -198,6 +263,7 @@ impl Needle {
         Some(Needle {
             finder,
             invert,
+            ids: needle.chars().count() >= ID_NEEDLE_MIN,
             now,
             warn_secs,
             label,
@@ -214,7 +280,7 @@ impl Needle {
         hay: &Haystacks,
         known: impl Fn(usize) -> Option<&'s ConnState>,
     ) -> Vec<bool> {
-        let mut hit = hay.hits(&self.finder);
+        let mut hit = hay.hits(&self.finder, self.ids);
         // Rows past the haystacks (none when they are kept in step) read
         // as if their words held nothing, so only their state can match.
         hit.resize(conns.len(), false);
@@ -251,11 +317,7 @@ impl Needle {
 
     /// Whether the filter keeps row `i` of `conns`.
     pub(crate) fn keeps(&mut self, conns: &[Connection], hay: &Haystacks, i: usize) -> bool {
-        let words = match i < hay.len() {
-            true => hay.words(i),
-            false => &[],
-        };
-        let holds = self.finder.find(words).is_some()
+        let holds = hay.holds(&self.finder, self.ids, i)
             || conns.get(i).is_some_and(|c| {
                 self.state_matches(&ConnState::derive(c, self.now, self.warn_secs))
             });

@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 
 use super::*;
-use crate::domain::{Flags, Grant, Lifetimes, ProviderKind, UserId};
+use crate::domain::{Flags, Grant, Lifetimes, ProviderKind, RemoteIds, UserId};
 use crate::tui::counts::StateCounts;
 
 const NOW: UnixTime = UnixTime(1_700_000_000);
@@ -44,12 +44,21 @@ fn variety() -> Vec<Connection> {
             let user = users[i as usize % users.len()];
             let kind = [ProviderKind::Dapi, ProviderKind::OAuth2, ProviderKind::Oidc];
             let provider = ["dapi", "bank", "everifin"][i as usize % 3];
+            // Ids with the needles below in them, in the middle and at
+            // the end, in either case, and rows without any.
+            let remote = RemoteIds {
+                connection_id: (i % 4 == 0).then(|| format!("{:040x}", i * 0x9E37_79B9)),
+                user_id: (i % 5 < 3).then(|| format!("user-Ab12CdRav{i}xYz")),
+                token_id: (i % 9 == 1).then(|| format!("7f3a92c1-0d4e-4b5a-8c6d-{i:012}")),
+                session: (i % 6 == 2).then(|| format!("SESS-{i}-Ö")),
+            };
             Connection {
                 user_id: UserId(i % 6),
                 user: user.into(),
                 label: labels[i as usize % labels.len()].into(),
                 lifetimes,
                 flags,
+                remote,
                 ..Connection::sample(1_000 - i, provider, kind[i as usize % 3], grant)
             }
         })
@@ -73,9 +82,17 @@ fn holds(c: &Connection, filter: &str, now: UnixTime) -> bool {
         c.user, c.label, c.provider, c.kind
     )
     .to_lowercase();
+    let r = &c.remote;
+    let ids = [&r.connection_id, &r.user_id, &r.token_id, &r.session];
+    let in_ids = needle.chars().count() >= 8
+        && ids
+            .into_iter()
+            .flatten()
+            .any(|id| id.to_lowercase().contains(&needle));
     let state = ConnState::derive(c, now, WARN);
     needle.is_empty()
         || hay.contains(&needle)
+        || in_ids
         || state.kind().label().contains(&needle)
         || state.describe(now).to_lowercase().contains(&needle)
 }
@@ -105,7 +122,15 @@ fn reference_order(conns: &[Connection], sort: SortKey, filter: &str, now: UnixT
     order
 }
 
-const NEEDLES: [&str; 29] = [
+const NEEDLES: [&str; 37] = [
+    "7f3a92c1",
+    "7f3a92c",
+    "0d4e-4b5a-8c6d-000000000010",
+    "ab12cdrav1",
+    "AB12CDRAV",
+    "b12cdra",
+    "sess-14-ö",
+    "!user-ab12",
     "ra",
     "rav",
     "RAV",
@@ -227,4 +252,23 @@ fn shared_words_read_the_same_for_every_row_and_instant() {
             assert_eq!(*first, words, "{s:?} at {now:?} shares slot {slot}");
         }
     }
+}
+
+/// From eight characters on the filter reads the provider's ids, in any
+/// case; a shorter needle would find itself in random ids, so it does not.
+#[test]
+fn a_long_needle_finds_rows_by_their_provider_ids() {
+    let conns = variety();
+    let kept = |f: &str| filtered(&conns, f, None, NOW, WARN).len();
+    let count = |has: fn(&RemoteIds) -> bool| conns.iter().filter(|c| has(&c.remote)).count();
+    let with_token = count(|r| r.token_id.is_some());
+    assert!(with_token > 1);
+    assert_eq!(kept("7F3A92C1"), with_token);
+    assert_eq!(kept("7f3a92c"), 0);
+    assert_eq!(kept("0d4e-4b5a-8c6d-000000000010"), 1);
+    assert_eq!(kept("ab12cdrav"), count(|r| r.user_id.is_some()));
+    assert_eq!(
+        kept("!ab12cdrav"),
+        conns.len() - count(|r| r.user_id.is_some())
+    );
 }

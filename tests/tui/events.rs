@@ -67,6 +67,38 @@ fn succeeded_replaces_the_row_stops_the_spinner_and_says_so() {
     assert_eq!(line.text, "exchange alice / Emirates NBD: exchanged");
 }
 
+/// The filter reads a row's provider ids as they now are: an exchange that
+/// brings a `tokenID` makes the row findable by it, with the filter typed
+/// before the answer came.
+#[test]
+fn a_filter_by_a_provider_id_finds_the_row_the_id_came_to() {
+    let mut app = app();
+    let id = exchange_alice(&mut app);
+    app.update(key('/'), NOW);
+    type_text(&mut app, "16AE93EE-c29c");
+    app.update(code(crossterm::event::KeyCode::Enter), NOW);
+    assert_eq!(app.visible_ids(), ids(&[]));
+    let mut done = dapi_pending(1, "alice");
+    done.lifetimes.access = Some(AccessExpiry::Permanent);
+    done.remote.token_id = Some("16ae93ee-c29c-4173-87e7-21454ba1ae61".into());
+    app.update(
+        worker(Event::Succeeded {
+            id,
+            op: OpKind::Exchange,
+            conn: Box::new(done.clone()),
+            message: "exchanged".into(),
+        }),
+        NOW.plus_secs(1),
+    );
+    assert_eq!(app.visible_ids(), ids(&[1]));
+    // Seven characters are too few to read ids by.
+    app.update(key('/'), NOW);
+    for _ in 0..6 {
+        app.update(code(crossterm::event::KeyCode::Backspace), NOW);
+    }
+    assert_eq!(app.visible_ids(), ids(&[]), "16ae93e reads no ids");
+}
+
 #[test]
 fn success_of_the_selected_row_reloads_its_open_detail() {
     let mut app = app();

@@ -8,6 +8,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::super::action::Action;
 use super::super::app::App;
+use super::super::view::ID_NEEDLE_MIN;
 use super::theme::Theme;
 use super::{popup, scroll_hint};
 
@@ -64,6 +65,12 @@ fn lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
     lines.push(Line::raw(""));
     lines.push(Line::styled(
         "In text fields every key is text; Enter and Esc end the field.",
+        theme.dim(),
+    ));
+    lines.push(Line::styled(
+        format!(
+            "A filter of {ID_NEEDLE_MIN} characters or more finds provider ids too (connectionID…)."
+        ),
         theme.dim(),
     ));
     lines.push(Line::styled(
