@@ -310,6 +310,8 @@ fn oauth(
         5 => lifetimes.access = Some(AccessExpiry::At(now.plus_secs(3_600 + spread * 3))),
         _ => {}
     }
+    // One `sub` per user at each provider, as two realms give two.
+    let sub_tag: u64 = if kind == ProviderKind::Oidc { 6 } else { 4 };
     let new = NewConnection {
         user_id: user.id,
         provider: provider.into(),
@@ -317,7 +319,7 @@ fn oauth(
         grant,
         label: provider.into(),
         remote: RemoteIds {
-            user_id: Some(remote_id(IdShape::Uuid, 4 << 48 | user.id.0 as u64)),
+            user_id: Some(remote_id(IdShape::Uuid, sub_tag << 48 | user.id.0 as u64)),
             session: (kind == ProviderKind::Oidc)
                 .then(|| remote_id(IdShape::Uuid, 5 << 48 | i as u64)),
             ..RemoteIds::default()
