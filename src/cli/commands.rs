@@ -18,7 +18,7 @@ use crate::domain::{
     AuditEntry, ConnState, ConnectPayload, Connection, ConnectionId, DueForRefresh, Ending,
     ErrorKind, OpError, OpKind, Renewal, UnixTime, User,
 };
-use crate::tui::SortKey;
+use crate::tui::{ID_NEEDLE_MIN, SortKey};
 use crate::worker::{Command, Event, RequestId, Worker, WorkerOptions};
 
 /// `println!` that ends the command quietly when its reader has gone (see
@@ -777,7 +777,7 @@ fn kept<'c>(
     let none = kept.is_empty().then(|| {
         format!(
             "no connection of {} matches '{f}': the filter reads the user, label, provider, kind \
-             and state",
+             and state, and from {ID_NEEDLE_MIN} characters on the provider's ids",
             conns.len()
         )
     });

@@ -91,7 +91,13 @@ pub struct StatusRow<'a> {
     pub products: &'a [String],
     pub last_error: Option<&'a str>,
     pub last_op: Option<LastOpRow>,
+    /// The provider's ids, as the detail pane shows them and a filter of
+    /// eight characters or more finds them: Dapi's `connectionID`, its
+    /// `userID` (or the OIDC `sub`), `tokenID`, and the OIDC session.
     pub connection_id: Option<&'a str>,
+    pub provider_user_id: Option<&'a str>,
+    pub token_id: Option<&'a str>,
+    pub session: Option<&'a str>,
 }
 
 /// `check --json`: whether anything needs action within the window, and
@@ -203,6 +209,9 @@ impl<'a> StatusRow<'a> {
                 at: o.at.rfc3339(),
             }),
             connection_id: c.remote.connection_id.as_deref(),
+            provider_user_id: c.remote.user_id.as_deref(),
+            token_id: c.remote.token_id.as_deref(),
+            session: c.remote.session.as_deref(),
         }
     }
 }
@@ -308,6 +317,9 @@ mod tests {
             last_error: None,
             last_op: None,
             connection_id: None,
+            provider_user_id: None,
+            token_id: None,
+            session: None,
         }
     }
 

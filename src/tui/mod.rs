@@ -35,4 +35,4 @@ pub use msg::{Msg, SendFailure};
 pub use render::render;
 pub use run::{RunOptions, Sources, TICK, run};
 pub use view::SortKey;
-pub use view::filtered;
+pub use view::{ID_NEEDLE_MIN, filtered};

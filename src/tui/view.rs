@@ -85,7 +85,7 @@ pub(crate) struct Haystacks {
 /// one would turn up in random ids by chance ("ab" in most hex ids, "fab"
 /// in one row in a hundred); eight is a UUID's first group and as little of
 /// an id as a support ticket is likely to quote.
-pub(crate) const ID_NEEDLE_MIN: usize = 8;
+pub const ID_NEEDLE_MIN: usize = 8;
 
 /// One line of bytes per row, each followed by `END`.
 #[derive(Debug, Clone, Default)]

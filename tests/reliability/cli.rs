@@ -281,8 +281,38 @@ fn status_check_and_users_list_take_the_screens_filters() {
     assert_eq!(
         String::from_utf8_lossy(&none.stderr),
         "no connection of 300 matches 'nobody-at-all': the filter reads the user, label, \
-         provider, kind and state\n"
+         provider, kind and state, and from 8 characters on the provider's ids\n"
     );
+    // From eight characters on, the provider's ids too, in any case, as a
+    // support ticket quotes them; shorter, only what the screen shows.
+    let with = |f: &str| -> Vec<&serde_json::Value> {
+        (all.iter()).filter(|r| r[f].as_str().is_some()).collect()
+    };
+    let (dapi, subs) = (with("connection_id"), with("provider_user_id"));
+    assert!(dapi.len() > 1 && subs.len() > dapi.len(), "{all:?}");
+    for (row, field) in [
+        (dapi[1], "connection_id"),
+        (subs[0], "provider_user_id"),
+        (dapi[0], "token_id"),
+    ] {
+        let id = row[field].as_str().unwrap();
+        // Every row holding the id: a user's `sub` is on each of their
+        // connections at that provider.
+        let fields = ["connection_id", "provider_user_id", "token_id", "session"];
+        let holding: Vec<&serde_json::Value> = (all.iter())
+            .filter(|r| fields.iter().any(|f| r[f].as_str() == Some(id)))
+            .map(|r| &r["id"])
+            .collect();
+        let kept = rows(&["status", "--json", &id[..9].to_uppercase()]);
+        let kept: Vec<&serde_json::Value> = kept.iter().map(|r| &r["id"]).collect();
+        assert!(kept.contains(&&row["id"]), "{field} {id}: {kept:?}");
+        assert_eq!(kept, holding, "{field} {id}");
+        let kept = rows(&["status", "--json", &id[..7]]);
+        assert!(
+            kept.iter().all(|r| r["id"] != row["id"]),
+            "{field} {id}: {kept:?}"
+        );
+    }
 
     let check = |args: &[&str]| said(dir.path(), &config, args);
     let (code, every, _) = check(&["check", "--within", "10m"]);
