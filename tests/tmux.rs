@@ -485,3 +485,45 @@ fn access_token_prints_on_a_terminal_only_when_revealed() {
     let audit = script(&envs, &["audit", "--op", "reveal"], "");
     assert_eq!(audit.lines().count(), 1, "{audit}");
 }
+
+/// `y` puts the selected row's ids, named as the detail pane names them,
+/// on the terminal's clipboard (OSC 52, which tmux takes as a paste buffer
+/// with `set-clipboard on`): what a support ticket needs while the mouse
+/// belongs to the dashboard. Ids only, never a token; read-only mode too.
+#[test]
+fn y_copies_the_rows_ids_to_the_terminals_clipboard() {
+    let dir = common::private_dir();
+    let envs = own_store(dir.path());
+    script(
+        &envs,
+        &["generate", "--connections", "60", "--users", "5"],
+        "",
+    );
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&script(&envs, &["status", "--json"], "")).unwrap();
+    let dapi = (rows.iter())
+        .find(|r| r["token_id"].is_string())
+        .expect("a generated store has Dapi rows");
+    let field = |f: &str| dapi[f].as_str().unwrap().to_owned();
+    let s = Session::start_with(&envs, "--readonly", 160, 40);
+    let ok = s.tmux().args(["set", "-s", "set-clipboard", "on"]).status();
+    assert!(ok.unwrap().success());
+    s.wait("the table", |scr| scr.contains("60 of 60"));
+    s.keys(&[":"]);
+    s.type_text(&dapi["id"].to_string());
+    s.keys(&["Enter", "y"]);
+    s.wait("the activity line", |scr| scr.contains("copied to the"));
+    let buffer = s.tmux().args(["show-buffer"]).output().unwrap();
+    let copied = String::from_utf8_lossy(&buffer.stdout);
+    let want = format!(
+        "connection {} · {} · {} (dapi) · connectionID {} · userID {} · tokenID {}",
+        dapi["id"],
+        field("user"),
+        field("label"),
+        field("connection_id"),
+        field("provider_user_id"),
+        field("token_id"),
+    );
+    assert_eq!(copied, want);
+    assert!(!copied.contains("generated-not-a-real-token"), "{copied}");
+}

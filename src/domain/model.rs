@@ -352,6 +352,23 @@ pub struct RemoteIds {
     pub session: Option<String>,
 }
 
+impl RemoteIds {
+    /// Each id held, by the name the provider gives it. Dapi's session is
+    /// its `tokenID`: said once.
+    pub fn labelled(&self) -> Vec<(&'static str, &str)> {
+        let session = (self.session.as_ref()).filter(|s| Some(*s) != self.token_id.as_ref());
+        [
+            ("connectionID", self.connection_id.as_ref()),
+            ("userID", self.user_id.as_ref()),
+            ("tokenID", self.token_id.as_ref()),
+            ("session", session),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v.as_str())))
+        .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Connection {
     pub id: ConnectionId,

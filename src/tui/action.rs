@@ -34,6 +34,8 @@ pub enum Action {
     ActivityUp,
     ActivityDown,
     Reveal,
+    /// Copy the row's ids, never a token, to the clipboard.
+    CopyIds,
     Exchange,
     Refresh,
     RefreshAll,
@@ -53,7 +55,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 32] = [
         Action::Quit,
         Action::Help,
         Action::Back,
@@ -73,6 +75,7 @@ impl Action {
         Action::ActivityUp,
         Action::ActivityDown,
         Action::Reveal,
+        Action::CopyIds,
         Action::Exchange,
         Action::Refresh,
         Action::RefreshAll,
@@ -169,6 +172,7 @@ impl Action {
         matches!(
             self,
             Action::Reveal
+                | Action::CopyIds
                 | Action::Exchange
                 | Action::Refresh
                 | Action::Logout
@@ -199,6 +203,7 @@ impl Action {
             Action::ActivityUp => ("activity_up", "older activity (half the pane)"),
             Action::ActivityDown => ("activity_down", "newer activity; at the end it follows"),
             Action::Reveal => ("reveal", "reveal tokens for 10 s"),
+            Action::CopyIds => ("copy_ids", "copy the row's ids (never a token)"),
             Action::Exchange => ("exchange", "exchange the Dapi access code"),
             Action::Refresh => ("refresh", "refresh the selected token"),
             Action::RefreshAll => ("refresh_all", "refresh every expiring/expired row shown"),

@@ -150,6 +150,9 @@ pub struct App {
     pub(crate) ticks: u64,
     pub(crate) dirty: bool,
     pub(crate) quit: bool,
+    /// Text for the terminal's clipboard, which the run loop sends on
+    /// (OSC 52): `update` writes to no terminal.
+    pub(crate) clipboard: Option<String>,
 }
 
 impl App {
@@ -196,6 +199,7 @@ impl App {
             ticks: 0,
             dirty: true,
             quit: false,
+            clipboard: None,
         };
         for e in errors {
             app.activity.push(now, Level::Warn, e.to_string());
@@ -330,6 +334,11 @@ impl App {
 
     pub fn should_quit(&self) -> bool {
         self.quit
+    }
+
+    /// Text `update` asked to copy to the clipboard, once.
+    pub fn take_clipboard(&mut self) -> Option<String> {
+        self.clipboard.take()
     }
 
     pub(crate) fn note(&mut self, now: UnixTime, level: Level, text: impl Into<String>) {

@@ -34,6 +34,7 @@ fn default_keys(action: Action) -> Vec<KeySpec> {
         Action::ActivityUp => vec![K::plain('[')],
         Action::ActivityDown => vec![K::plain(']')],
         Action::Reveal => vec![K::plain('v')],
+        Action::CopyIds => vec![K::plain('y')],
         Action::Exchange => vec![K::plain('e')],
         Action::Refresh => vec![K::plain('r')],
         Action::RefreshAll => vec![K::plain('R')],

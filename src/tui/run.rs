@@ -126,6 +126,13 @@ async fn drive(
         };
         let commands = sources.apply(app, msg);
         send_all(app, cmd_tx, commands);
+        if let Some(text) = app.take_clipboard() {
+            use crossterm::clipboard::CopyToClipboard;
+            crossterm::execute!(
+                guard.terminal.backend_mut(),
+                CopyToClipboard::to_clipboard_from(text)
+            )?;
+        }
         for message in terminal::take_kept_panics() {
             // A Notice never produces commands.
             let _ = app.update(Msg::Worker(Event::Notice { message }), UnixTime::now());

@@ -899,3 +899,28 @@ fn login_of(
         other => panic!("not a login: {other:?}"),
     }
 }
+
+/// `y` hands the run loop the selected row's ids for the clipboard, once,
+/// and says what it copied; read-only mode copies too, since nothing is
+/// written. With no row selected it says so and copies nothing.
+#[test]
+fn y_copies_the_selected_rows_ids_once() {
+    let mut opts = options();
+    opts.readonly = true;
+    let mut app = app_with(&opts);
+    select(&mut app, 2);
+    assert!(app.update(key('y'), NOW).is_empty());
+    let want = "connection 2 · bob · ADCB (dapi-sandbox) · \
+                connectionID e9271a7adc39a5afe3b0982732c92fddaa20d002 · \
+                userID user-iYzutZvO5lZSbJoYontLA2FuZm48ILZfcEd4NkDv002 · \
+                tokenID 32896801-0342-4331-9d22-1ac3dac4b002";
+    assert_eq!(app.take_clipboard().as_deref(), Some(want));
+    assert_eq!(app.take_clipboard(), None, "once");
+    assert!(last_text(&app).ends_with(want), "{}", last_text(&app));
+    app.update(key('/'), NOW);
+    type_text(&mut app, "nobody at all");
+    app.update(code(KeyCode::Enter), NOW);
+    app.update(key('y'), NOW);
+    assert_eq!(app.take_clipboard(), None);
+    assert_eq!(last_text(&app), "copy_ids: no connection selected");
+}

@@ -145,21 +145,7 @@ fn field(name: &str, value: String) -> Line<'static> {
 
 fn facts(app: &App, c: &Connection, width: u16, now: UnixTime, theme: Theme) -> Vec<Line<'static>> {
     let state = ConnState::derive(c, now, app.warn_secs);
-    let r = &c.remote;
-    // Dapi's session is its token's `tokenID`: said once.
-    let session = r
-        .session
-        .as_ref()
-        .filter(|s| Some(*s) != r.token_id.as_ref());
-    let remote: Vec<(&str, &str)> = [
-        ("connectionID", r.connection_id.as_ref()),
-        ("userID", r.user_id.as_ref()),
-        ("tokenID", r.token_id.as_ref()),
-        ("session", session),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.map(|v| (k, v.as_str())))
-    .collect();
+    let remote = c.remote.labelled();
     // A failure's message runs long: wrapped under the value, not the label.
     let room = usize::from(width).saturating_sub(LABEL);
     let mut out = hanging(

@@ -63,7 +63,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
 /// With the detail pane open, what it adds: the reveal its masked tokens
 /// need, which was found only in the help before, and its scroll; the row's
 /// own keys before the pane's scroll, as in the table's.
-const DETAIL_KEYS: [(Action, &str); 12] = [
+const DETAIL_KEYS: [(Action, &str); 13] = [
     (Action::Down, "down"),
     (Action::CancelOp, "cancel"),
     (Action::Reveal, "reveal tokens"),
@@ -74,6 +74,7 @@ const DETAIL_KEYS: [(Action, &str); 12] = [
     (Action::Delink, "delink"),
     (Action::DetailDown, "scroll detail"),
     (Action::ToggleDetail, "hide detail"),
+    (Action::CopyIds, "copy ids"),
     (Action::Help, "help"),
     (Action::Quit, "quit"),
 ];

@@ -37,6 +37,7 @@ pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> 
         Action::ActivityUp => activity::scroll_half(app, 1),
         Action::ActivityDown => activity::scroll_half(app, -1),
         Action::Reveal => detail::reveal(app, now),
+        Action::CopyIds => copy_ids(app, now),
         Action::ToggleUsers => users::toggle(app, now),
         Action::Reload => vec![data::reload(app)],
         Action::Exchange
@@ -49,6 +50,27 @@ pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> 
         | Action::ClientCredentials
         | Action::CancelOp => ops::run(app, action, now),
     }
+}
+
+/// `y`: the row's ids on one line, named as the detail pane names them,
+/// for a ticket or the provider's console; the mouse selects no text while
+/// the dashboard holds it. Ids only, never a token.
+fn copy_ids(app: &mut App, now: UnixTime) -> Vec<Command> {
+    let Some(c) = app.selected() else {
+        app.note(now, Level::Warn, "copy_ids: no connection selected");
+        return Vec::new();
+    };
+    let mut text = format!(
+        "connection {} · {} · {} ({})",
+        c.id, c.user, c.label, c.provider
+    );
+    for (name, id) in c.remote.labelled() {
+        text.push_str(&format!(" · {name} {id}"));
+    }
+    let said = format!("copied to the terminal's clipboard (OSC 52): {text}");
+    app.clipboard = Some(text);
+    app.note(now, Level::Info, said);
+    Vec::new()
 }
 
 fn refuse_readonly(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> {
