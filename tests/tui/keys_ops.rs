@@ -924,3 +924,31 @@ fn y_copies_the_selected_rows_ids_once() {
     assert_eq!(app.take_clipboard(), None);
     assert_eq!(last_text(&app), "copy_ids: no connection selected");
 }
+
+/// While the users view lists users, the table's selection is hidden
+/// behind it: a row's key does nothing there but say so. It used to act
+/// on that hidden row (`r` refreshed carol with alice's user on screen).
+#[test]
+fn row_keys_do_nothing_behind_the_users_view() {
+    let mut app = app();
+    select(&mut app, 3);
+    app.update(key('u'), NOW);
+    for c in ['r', 'R', 'v', 'y', 'l', 'L', 'e', 'x'] {
+        assert!(app.update(key(c), NOW).is_empty(), "{c} sent something");
+        assert_eq!(app.take_clipboard(), None, "{c}");
+        let line = app.last_activity().unwrap();
+        assert!(
+            line.text
+                .ends_with(": the users view is open: Esc leaves it for the connections"),
+            "{c}: {}",
+            line.text
+        );
+        assert_eq!(line.level, Level::Warn);
+    }
+    // Esc, and the same key acts on the row again.
+    app.update(code(KeyCode::Esc), NOW);
+    assert!(matches!(
+        one(app.update(key('r'), NOW)),
+        Command::Refresh { .. }
+    ));
+}

@@ -14,6 +14,14 @@ pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> 
     if app.readonly && action.writes() {
         return refuse_readonly(app, action, now);
     }
+    // The users view lists users; the table's selection is out of sight
+    // behind it, and a row's key would act on that hidden row.
+    let for_rows = action.on_row() || action == Action::RefreshAll;
+    if app.users_view.is_some() && for_rows && action != Action::Delink {
+        let why = format!("{}: {}", action.name(), users::HIDES_THE_TABLE);
+        app.note(now, Level::Warn, why);
+        return Vec::new();
+    }
     match action {
         Action::Quit => quit(app),
         Action::Help => open(app, Mode::Help { scroll: 0 }),

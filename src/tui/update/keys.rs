@@ -131,9 +131,7 @@ fn go_to(app: &mut App, id: &str, now: UnixTime) -> Option<Vec<Command>> {
         Err(_) => {
             format!("'{id}' is no connection id: ids are the numbers `bankdeck status` lists")
         }
-        Ok(_) if app.users_view.is_some() => {
-            "the users view is open: Esc leaves it for the connections".to_owned()
-        }
+        Ok(_) if app.users_view.is_some() => users::HIDES_THE_TABLE.to_owned(),
         Ok(id) => match app.by_id.get(&id) {
             None => format!("no connection {id}"),
             Some(&at) => match app.order.iter().position(|&i| i == at) {

@@ -16,6 +16,10 @@ use super::super::forms::Mode;
 use super::super::layout;
 use super::{data, nav};
 
+/// Why a key for the table's rows does nothing while the view is open.
+pub(super) const HIDES_THE_TABLE: &str =
+    "the users view is open: Esc leaves it for the connections";
+
 /// `u`: opens the view on the user picked last, or closes it.
 pub(super) fn toggle(app: &mut App, now: UnixTime) -> Vec<Command> {
     if app.users_view.take().is_none() {
