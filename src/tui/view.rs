@@ -131,8 +131,8 @@ impl Haystacks {
         });
     }
 
-    /// Whether two versions of a row read the same words, so a rewrite of
-    /// the row leaves the buffer as it is.
+    /// Whether two versions of a row read the same words and ids, so a
+    /// rewrite of the row leaves the buffers as they are.
     pub(crate) fn same_words(a: &Connection, b: &Connection) -> bool {
         a.user == b.user
             && a.label == b.label

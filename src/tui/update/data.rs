@@ -70,7 +70,8 @@ pub(super) fn upsert(app: &mut App, conn: Connection, now: UnixTime) -> Vec<Comm
     match app.by_id.get(&conn.id).copied() {
         Some(i) if i < app.conns.len() => {
             if !view::Haystacks::same_words(&app.conns[i], &conn) {
-                // Names rarely change; the words are built again when next needed.
+                // Names and ids rarely change (a refresh keeps the session);
+                // the buffers are built again when next needed.
                 app.haystacks = None;
             }
             app.conns[i] = conn;
