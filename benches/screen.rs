@@ -4,7 +4,8 @@
 //! then a 160×50 frame into ratatui's `TestBackend` (the buffer diff included,
 //! the terminal's own write excluded). Budgets: a key press or a tick ≤ 2 ms,
 //! a filter keystroke (re-filtering every row, and from eight characters
-//! on every row's provider ids too) ≤ 10 ms. The data is a store
+//! on every row's provider ids too) ≤ 10 ms, the first one of a screen
+//! included, which builds the filter's buffers. The data is a store
 //! written by `bankdeck generate`'s code and read back through the store.
 
 mod common;
@@ -24,6 +25,8 @@ fn benches(c: &mut Criterion) {
         .collect();
     let now = fx.now;
     let mut terminal = common::screen();
+    // A copy for the first keystroke's fresh screens, below.
+    let (first_conns, first_users) = (conns.clone(), users.clone());
     let mut app = common::app_with(conns, users, now);
     common::draw(&mut terminal, &mut app, now);
 
@@ -74,6 +77,28 @@ fn benches(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+
+    // The first filter keystroke of a screen, which also builds the filter's
+    // buffers of every row's words and ids: a fresh screen for each one
+    // (its making untimed), `/` open, then `r`.
+    let mut g = c.benchmark_group("screen");
+    g.sample_size(10);
+    g.bench_function(format!("filter_first_keystroke/{n}"), |b| {
+        b.iter_batched(
+            || {
+                let mut fresh = common::app_with(first_conns.clone(), first_users.clone(), now);
+                fresh.update(common::key('/'), now);
+                fresh
+            },
+            |mut fresh| {
+                fresh.update(common::key('r'), now);
+                common::draw(&mut terminal, &mut fresh, now);
+                fresh
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
     g.finish();
 }
 
