@@ -7,8 +7,6 @@
 //! same order. With 100 000 rows that keeps the 1 s tick cheap. The sorted
 //! list of all rows is kept too, so a filter keystroke only picks from it.
 
-use std::io::Write;
-
 use memchr::memmem::Finder;
 
 use crate::domain::filter::FilterTerms;
@@ -99,6 +97,9 @@ struct Lines {
 /// match across two rows.
 const END: u8 = 0xFF;
 
+/// Follows each field of a row's line.
+const SEPARATOR: u8 = 0x01;
+
 impl Haystacks {
     pub(crate) fn new(conns: &[Connection]) -> Haystacks {
         let mut hay = Haystacks {
@@ -113,22 +114,16 @@ impl Haystacks {
 
     /// Adds the words of the row after the last one.
     pub(crate) fn push(&mut self, c: &Connection) {
-        // A separator no one types keeps matches inside one field.
-        self.words.push(|line| {
-            write!(
-                line,
-                "{}\u{1}{}\u{1}{}\u{1}{}",
-                c.user, c.label, c.provider, c.kind
-            )
-        });
+        let words = [
+            c.user.as_str(),
+            c.label.as_str(),
+            c.provider.as_str(),
+            c.kind.as_str(),
+        ];
+        self.words.push(words);
         let r = &c.remote;
         let ids = [&r.connection_id, &r.user_id, &r.token_id, &r.session];
-        self.ids.push(|line| {
-            for id in ids.into_iter().flatten() {
-                write!(line, "{id}\u{1}")?;
-            }
-            Ok(())
-        });
+        self.ids.push(ids.into_iter().flatten().map(String::as_str));
     }
 
     /// Whether two versions of a row read the same words and ids, so a
@@ -171,18 +166,22 @@ impl Lines {
         }
     }
 
-    /// Adds a row's line as `write` puts it, lower-cased.
-    fn push(&mut self, write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) {
-        let start = self.bytes.len();
-        // Writing into a `Vec` cannot fail.
-        let _ = write(&mut self.bytes);
-        let line = &mut self.bytes[start..];
-        if line.is_ascii() {
-            line.make_ascii_lowercase();
-        } else {
-            let lower = String::from_utf8_lossy(line).to_lowercase();
-            self.bytes.truncate(start);
-            self.bytes.extend_from_slice(lower.as_bytes());
+    /// Adds a row's line: its fields lower-cased, each followed by a
+    /// separator no one types, which keeps a match inside one field. Copied
+    /// field by field rather than formatted: this runs for every row on a
+    /// screen's first filter keystroke, and `write!` made it three times as
+    /// long.
+    fn push<'f>(&mut self, fields: impl IntoIterator<Item = &'f str>) {
+        for field in fields {
+            if field.is_ascii() {
+                let start = self.bytes.len();
+                self.bytes.extend_from_slice(field.as_bytes());
+                self.bytes[start..].make_ascii_lowercase();
+            } else {
+                self.bytes
+                    .extend_from_slice(field.to_lowercase().as_bytes());
+            }
+            self.bytes.push(SEPARATOR);
         }
         self.ends.push(self.bytes.len());
         self.bytes.push(END);
