@@ -319,6 +319,19 @@ fn own_store(dir: &std::path::Path) -> Vec<(&'static str, PathBuf)> {
 
 /// The binary run to its end beside the dashboard, as a script would; what
 /// it printed.
+/// A store of its own in `dir` with `connections` generated over five
+/// users, and its rows as `status --json` gives them.
+fn generated(
+    dir: &std::path::Path,
+    connections: &str,
+) -> (Vec<(&'static str, PathBuf)>, Vec<serde_json::Value>) {
+    let envs = own_store(dir);
+    let args = ["generate", "--connections", connections, "--users", "5"];
+    script(&envs, &args, "");
+    let rows = serde_json::from_str(&script(&envs, &["status", "--json"], "")).unwrap();
+    (envs, rows)
+}
+
 fn script(envs: &[(&str, PathBuf)], args: &[&str], stdin: &str) -> String {
     use std::io::Write;
     let mut child = Command::new(BIN)
@@ -455,14 +468,7 @@ fn quitting_with_a_request_out_waits_for_it() {
 #[test]
 fn access_token_prints_on_a_terminal_only_when_revealed() {
     let dir = common::private_dir();
-    let envs = own_store(dir.path());
-    script(
-        &envs,
-        &["generate", "--connections", "100", "--users", "5"],
-        "",
-    );
-    let rows: Vec<serde_json::Value> =
-        serde_json::from_str(&script(&envs, &["status", "--json"], "")).unwrap();
+    let (envs, rows) = generated(dir.path(), "100");
     // A token good for days: handed out as it is, with no request.
     let lasting = rows
         .iter()
@@ -493,14 +499,7 @@ fn access_token_prints_on_a_terminal_only_when_revealed() {
 #[test]
 fn y_copies_the_rows_ids_to_the_terminals_clipboard() {
     let dir = common::private_dir();
-    let envs = own_store(dir.path());
-    script(
-        &envs,
-        &["generate", "--connections", "60", "--users", "5"],
-        "",
-    );
-    let rows: Vec<serde_json::Value> =
-        serde_json::from_str(&script(&envs, &["status", "--json"], "")).unwrap();
+    let (envs, rows) = generated(dir.path(), "60");
     let dapi = (rows.iter())
         .find(|r| r["token_id"].is_string())
         .expect("a generated store has Dapi rows");
