@@ -4,8 +4,9 @@
 //! then a 160×50 frame into ratatui's `TestBackend` (the buffer diff included,
 //! the terminal's own write excluded). Budgets: a key press or a tick ≤ 2 ms,
 //! a filter keystroke (re-filtering every row, and from eight characters
-//! on every row's provider ids too) ≤ 10 ms, the first one of a screen
-//! included, which builds the filter's buffers. The data is a store
+//! on every row's provider ids too) ≤ 10 ms, the first one of a fresh
+//! screen included (it would build the filter's buffers if the load had
+//! not). The data is a store
 //! written by `bankdeck generate`'s code and read back through the store.
 
 mod common;
@@ -79,9 +80,9 @@ fn benches(c: &mut Criterion) {
     }
     g.finish();
 
-    // The first filter keystroke of a screen, which also builds the filter's
-    // buffers of every row's words and ids: a fresh screen for each one
-    // (its making untimed), `/` open, then `r`.
+    // The first filter keystroke of a fresh screen, which would build the
+    // filter's buffers of every row's words and ids if the load had not: a
+    // fresh screen for each one (its making untimed), `/` open, then `r`.
     let mut g = c.benchmark_group("screen");
     g.sample_size(10);
     g.bench_function(format!("filter_first_keystroke/{n}"), |b| {

@@ -103,7 +103,8 @@ pub struct App {
     pub(crate) conns: Vec<Connection>,
     /// Fx, not SipHash: built over every row at load, keys are our own ids.
     pub(crate) by_id: rustc_hash::FxHashMap<ConnectionId, usize>,
-    /// The filter's lower-cased words of every row, once a filter was typed.
+    /// The filter's lower-cased words and ids of every row, built with each
+    /// load (`None` after a row's words changed, until next needed).
     pub(crate) haystacks: Option<Haystacks>,
     /// What the table's text columns hold at their widest.
     pub(crate) widths: TextWidths,
