@@ -8,6 +8,13 @@
 //! The pane follows the newest line unless scrolled back; then it stays on
 //! the lines being read while new ones arrive below, as a terminal's
 //! scrollback does, and counts them.
+//!
+//! The scheduler and a bulk report row after row: at 100 000 connections,
+//! hundreds a second that mostly say the same thing ("the refresh token was
+//! rejected"). Such a line folds into a recent one that says the same of
+//! another row, which then counts them and names the latest row, as syslog's
+//! "repeated N times" does; each row's own outcome stays in its table row,
+//! its detail pane and the audit log.
 
 use std::collections::VecDeque;
 
@@ -15,6 +22,15 @@ use crate::domain::UnixTime;
 use crate::worker::RequestId;
 
 const KEEP: usize = 500;
+
+/// How many of the newest lines a foldable line looks through for one that
+/// says the same: enough for a burst's "started" and its outcomes, which
+/// interleave, to each keep one line.
+const FOLD_LINES: usize = 8;
+
+/// A fold counts one burst: a line that has not grown for this long starts a
+/// new one, so its count and time do not span an afternoon.
+const FOLD_SECS: i64 = 60;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -44,6 +60,17 @@ pub struct ActivityLine {
     /// Set on a progress line, so the next progress of the same request
     /// replaces it.
     pub progress_of: Option<RequestId>,
+    /// Set on a line about one row that others' alike fold into.
+    fold: Option<Fold>,
+}
+
+/// A foldable line's text as "{head} {row}{tail}", kept apart so that the
+/// same head and tail for another row is recognised and counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fold {
+    head: String,
+    tail: String,
+    count: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -60,6 +87,42 @@ impl Activity {
             level,
             text: text.into(),
             progress_of: None,
+            fold: None,
+        });
+    }
+
+    /// A line "{head} {row}{tail}" ("refresh amira / ADCB failed: …"), or,
+    /// when one of the last few lines says the same of other rows within a
+    /// minute, that line counting one more: "refresh ×3 failed: … · latest
+    /// amira / ADCB". The folded line stays where it is, with this line's
+    /// time, so the pane does not jump while a burst goes on.
+    pub fn push_about(&mut self, at: UnixTime, level: Level, head: &str, row: &str, tail: &str) {
+        let alike = |l: &ActivityLine| {
+            l.level == level
+                && l.at.secs_until(at) <= FOLD_SECS
+                && l.fold
+                    .as_ref()
+                    .is_some_and(|f| f.head == head && f.tail == tail)
+        };
+        let recent = self.lines.len().saturating_sub(FOLD_LINES);
+        if let Some(line) = self.lines.range_mut(recent..).rev().find(|l| alike(l))
+            && let Some(fold) = &mut line.fold
+        {
+            fold.count += 1;
+            line.text = format!("{head} ×{}{tail} · latest {row}", fold.count);
+            line.at = at;
+            return;
+        }
+        self.add(ActivityLine {
+            at,
+            level,
+            text: format!("{head} {row}{tail}"),
+            progress_of: None,
+            fold: Some(Fold {
+                head: head.to_owned(),
+                tail: tail.to_owned(),
+                count: 1,
+            }),
         });
     }
 
@@ -80,6 +143,7 @@ impl Activity {
             level,
             text,
             progress_of: Some(id),
+            fold: None,
         };
         let old = self.lines.iter().rposition(|l| l.progress_of == Some(id));
         match old {
@@ -180,6 +244,134 @@ mod tests {
         assert_eq!(a.back(5), 0);
         a.push(UnixTime(0), Level::Info, "line 21");
         assert_eq!(shown(&a, 5)[4], "line 21", "at the bottom it follows again");
+    }
+
+    fn texts(a: &Activity) -> Vec<&str> {
+        a.lines().map(|l| l.text.as_str()).collect()
+    }
+
+    const REJECTED: &str = " failed: the refresh token was rejected (scheduled)";
+
+    #[test]
+    fn the_same_outcome_for_other_rows_folds_into_one_counted_line() {
+        let mut a = Activity::default();
+        a.push(UnixTime(0), Level::Info, "loaded");
+        a.push_about(
+            UnixTime(1),
+            Level::Info,
+            "refresh",
+            "amira / ADCB",
+            ": started (scheduled)",
+        );
+        a.push_about(
+            UnixTime(1),
+            Level::Error,
+            "refresh",
+            "amira / ADCB",
+            REJECTED,
+        );
+        assert_eq!(
+            texts(&a)[1..],
+            [
+                "refresh amira / ADCB: started (scheduled)",
+                "refresh amira / ADCB failed: the refresh token was rejected (scheduled)"
+            ],
+            "one of each reads as before"
+        );
+        // A burst interleaves starts and outcomes: each kind keeps its line.
+        for (t, row) in [(2, "omar / FAB"), (3, "lena / bank")] {
+            a.push_about(
+                UnixTime(t),
+                Level::Info,
+                "refresh",
+                row,
+                ": started (scheduled)",
+            );
+            a.push_about(UnixTime(t), Level::Error, "refresh", row, REJECTED);
+        }
+        assert_eq!(
+            texts(&a),
+            [
+                "loaded",
+                "refresh ×3: started (scheduled) · latest lena / bank",
+                "refresh ×3 failed: the refresh token was rejected (scheduled) · latest lena / bank"
+            ]
+        );
+        assert_eq!(
+            a.last().map(|l| l.at),
+            Some(UnixTime(3)),
+            "the latest one's time"
+        );
+        assert_eq!(a.back(2), 0);
+    }
+
+    #[test]
+    fn only_the_same_level_head_and_tail_fold_and_plain_lines_never() {
+        let mut a = Activity::default();
+        a.push_about(UnixTime(0), Level::Error, "refresh", "a", REJECTED);
+        a.push_about(
+            UnixTime(0),
+            Level::Error,
+            "refresh",
+            "b",
+            " failed: timed out (scheduled)",
+        );
+        a.push_about(UnixTime(0), Level::Error, "logout", "c", REJECTED);
+        a.push_about(UnixTime(0), Level::Warn, "refresh", "d", REJECTED);
+        a.push(UnixTime(0), Level::Info, "note");
+        a.push(UnixTime(0), Level::Info, "note");
+        assert_eq!(a.lines().len(), 6, "{:?}", texts(&a));
+        a.push_about(UnixTime(0), Level::Error, "refresh", "e", REJECTED);
+        assert_eq!(
+            texts(&a)[0],
+            "refresh ×2 failed: the refresh token was rejected (scheduled) · latest e",
+            "within the last {FOLD_LINES} lines it folds, and stays where it was"
+        );
+        assert_eq!(a.lines().len(), 6);
+    }
+
+    #[test]
+    fn an_old_or_far_line_starts_a_new_fold() {
+        let mut a = Activity::default();
+        a.push_about(UnixTime(0), Level::Error, "refresh", "a", REJECTED);
+        a.push_about(
+            UnixTime(FOLD_SECS + 1),
+            Level::Error,
+            "refresh",
+            "b",
+            REJECTED,
+        );
+        assert_eq!(a.lines().len(), 2, "a minute later is another burst");
+        for i in 0..FOLD_LINES {
+            a.push(UnixTime(FOLD_SECS + 1), Level::Info, format!("note {i}"));
+        }
+        a.push_about(
+            UnixTime(FOLD_SECS + 1),
+            Level::Error,
+            "refresh",
+            "c",
+            REJECTED,
+        );
+        assert_eq!(
+            a.lines().len(),
+            3 + FOLD_LINES,
+            "out of the last lines, a new one"
+        );
+        assert_eq!(
+            a.last().map(|l| l.text.as_str()),
+            Some("refresh c failed: the refresh token was rejected (scheduled)")
+        );
+    }
+
+    #[test]
+    fn a_fold_while_scrolled_back_moves_nothing() {
+        let mut a = log(20);
+        a.push_about(UnixTime(0), Level::Error, "refresh", "a", REJECTED);
+        a.scroll_back(3, 5);
+        let before = shown(&a, 5);
+        a.push_about(UnixTime(0), Level::Error, "refresh", "b", REJECTED);
+        assert_eq!(shown(&a, 5), before);
+        assert_eq!(a.back(5), 3, "nothing new below");
     }
 
     #[test]

@@ -346,4 +346,19 @@ impl App {
         self.activity.push(now, level, text);
         self.dirty = true;
     }
+
+    /// A line about one row's operation that nobody waits on by name (the
+    /// scheduler's, a bulk's failures): "{head} {row}{tail}", folded into a
+    /// recent line that says the same of other rows (see [`Activity`]).
+    pub(crate) fn note_about(
+        &mut self,
+        now: UnixTime,
+        level: Level,
+        head: &str,
+        row: &str,
+        tail: &str,
+    ) {
+        self.activity.push_about(now, level, head, row, tail);
+        self.dirty = true;
+    }
 }

@@ -408,6 +408,113 @@ fn a_scheduled_operation_shows_as_busy_and_in_the_activity() {
     );
 }
 
+fn texts(app: &bankdeck::tui::App, from: usize) -> Vec<String> {
+    app.activity().skip(from).map(|l| l.text.clone()).collect()
+}
+
+fn rejected(id: RequestId, conn: i64) -> Msg {
+    worker(Event::Failed {
+        id,
+        op: OpKind::Refresh,
+        conn_id: Some(ConnectionId(conn)),
+        conn: None,
+        error: OpError::new(ErrorKind::ReauthRequired, "the refresh token was rejected"),
+        next_try: None,
+    })
+}
+
+/// At scale the scheduler reports row after row; what many rows say alike
+/// is one line that counts them.
+#[test]
+fn the_schedulers_alike_results_fold_into_one_counted_line() {
+    let mut app = app();
+    let name = |app: &bankdeck::tui::App, c| app.connection(ConnectionId(c)).unwrap().name();
+    let from = app.activity().len();
+    for (n, c) in [3, 4, 7].into_iter().enumerate() {
+        let id = RequestId(RequestId::SCHEDULED_FROM + n as u64);
+        let op = OpKind::Refresh;
+        let conn = Some(ConnectionId(c));
+        app.update(worker(Event::Started { id, op, conn }), NOW);
+        app.update(rejected(id, c), NOW);
+    }
+    let grace = name(&app, 7);
+    assert_eq!(
+        texts(&app, from),
+        [
+            format!("refresh ×3: started (scheduled) · latest {grace}"),
+            format!(
+                "refresh ×3 failed: the refresh token was rejected (scheduled) · latest {grace}"
+            ),
+        ]
+    );
+    let id = RequestId(RequestId::SCHEDULED_FROM + 9);
+    let mut carol = sample_connections()[2].clone();
+    carol.last_op = Some(LastOp {
+        op: OpKind::Refresh,
+        at: NOW,
+        ok: true,
+    });
+    let message = "access token valid for 04:59".to_string();
+    for _ in 0..2 {
+        let conn = Box::new(carol.clone());
+        let op = OpKind::Refresh;
+        let message = message.clone();
+        app.update(
+            worker(Event::Succeeded {
+                id,
+                op,
+                conn,
+                message,
+            }),
+            NOW,
+        );
+    }
+    assert_eq!(
+        last_text(&app),
+        format!(
+            "refresh ×2: access token valid for 04:59 (scheduled) · latest {}",
+            name(&app, 3)
+        )
+    );
+}
+
+/// A bulk's failures fold as the scheduler's do; an operator's own
+/// operations, asked for one by one, keep a line each.
+#[test]
+fn a_bulks_failures_fold_and_an_operators_own_do_not() {
+    let mut app = app();
+    let Command::RefreshMany { id, conns } = one(app.update(key('R'), NOW)) else {
+        panic!()
+    };
+    assert!(conns.len() >= 2, "{conns:?}");
+    let from = app.activity().len();
+    for c in &conns {
+        app.update(rejected(id, c.0), NOW);
+    }
+    let latest = app.connection(*conns.last().unwrap()).unwrap().name();
+    assert_eq!(
+        texts(&app, from),
+        [format!(
+            "refresh ×{} failed: the refresh token was rejected · latest {latest}",
+            conns.len()
+        )]
+    );
+    let from = app.activity().len();
+    for c in [4, 5] {
+        select(&mut app, c);
+        let Command::Refresh { id, .. } = one(app.update(key('r'), NOW)) else {
+            panic!()
+        };
+        app.update(rejected(id, c), NOW);
+    }
+    let failures: Vec<String> = texts(&app, from)
+        .into_iter()
+        .filter(|t| t.contains("failed"))
+        .collect();
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    assert!(failures.iter().all(|t| !t.contains('×')), "{failures:?}");
+}
+
 #[test]
 fn user_added_and_notice() {
     let mut app = app();

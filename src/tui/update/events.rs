@@ -110,11 +110,8 @@ fn started(
             .connection(conn)
             .map(Connection::name)
             .unwrap_or_default();
-        app.note(
-            now,
-            Level::Info,
-            format!("{op} {what}: started (scheduled)"),
-        );
+        let op = op.to_string();
+        app.note_about(now, Level::Info, &op, &what, ": started (scheduled)");
     }
     Vec::new()
 }
@@ -145,17 +142,18 @@ fn succeeded(
     close_login_note(app, op);
     // A bulk's successes are counted in its progress line and shown in their
     // rows; a line each would bury its failures under thousands of them.
-    if asked != Some(true) {
+    let outcome = match message.is_empty() {
+        true => "done",
+        false => message,
+    };
+    match asked {
+        Some(true) => {}
+        Some(false) => app.note(now, Level::Ok, format!("{op} {what}: {outcome}")),
         // As its start said: nobody on this screen asked for it.
-        let scheduled = match asked {
-            Some(_) => "",
-            None => " (scheduled)",
-        };
-        let text = match message.is_empty() {
-            true => format!("{op} {what}: done{scheduled}"),
-            false => format!("{op} {what}: {message}{scheduled}"),
-        };
-        app.note(now, Level::Ok, text);
+        None => {
+            let tail = format!(": {outcome} (scheduled)");
+            app.note_about(now, Level::Ok, &op.to_string(), &what, &tail);
+        }
     }
     if let Some(started) = other_account {
         let text = format!(
@@ -200,6 +198,8 @@ fn failed(app: &mut App, id: RequestId, op: OpKind, f: Failure, now: UnixTime) -
         .or_else(|| app.pending.get(&id).map(|p| p.what.clone()))
         .unwrap_or_default();
     let scheduled = id.is_scheduled();
+    // One of many that nobody waits on by name: its line may fold.
+    let unasked = scheduled || app.pending.get(&id).is_some_and(|p| p.bulk);
     if let (true, Some(c)) = (scheduled, conn_id) {
         match next_try {
             Some(next) => app.retries.insert(c, next),
@@ -223,8 +223,11 @@ fn failed(app: &mut App, id: RequestId, op: OpKind, f: Failure, now: UnixTime) -
                 .into()
         }
     };
-    let text = format!("{op} {what} failed: {}{after}", error.message);
-    app.note(now, Level::Error, text);
+    let tail = format!(" failed: {}{after}", error.message);
+    match unasked {
+        true => app.note_about(now, Level::Error, &op.to_string(), &what, &tail),
+        false => app.note(now, Level::Error, format!("{op} {what}{tail}")),
+    }
     let mut cmds = match conn {
         Some(c) => data::upsert(app, c, now),
         None => Vec::new(),
