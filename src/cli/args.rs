@@ -142,6 +142,10 @@ pub enum Cmd {
     /// Each records when it last ran; once that is too long ago (three
     /// minutes for a dashboard, the run's window and a minute for `refresh
     /// --due`) its tokens are listed with who ran last and when.
+    ///
+    /// The first line, all a monitor shows, counts what the listed rows
+    /// need: "ACTION: 41 connections need action within 10m: 30 to refresh,
+    /// 11 failed".
     Check {
         /// Only the connections whose user, label, provider, kind or state
         /// holds this text, in any case (the dashboard's `/` filter, which from
@@ -152,7 +156,8 @@ pub enum Cmd {
         #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
         within: Option<String>,
         /// One JSON object, for a monitor: `ok`, the window in seconds,
-        /// each connection that needs action with why, and `renewers`: what
+        /// each connection that needs action with its `need` (`refresh`,
+        /// `reconsent`…) and why, and `renewers`: what
         /// renews tokens, when it last ran, and whether it still `running`.
         /// Exit codes as without.
         #[arg(long, conflicts_with = "quiet")]

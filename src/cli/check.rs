@@ -7,6 +7,8 @@
 
 use std::collections::HashSet;
 
+use serde::Serialize;
+
 use crate::config::Config;
 use crate::domain::time::{format_ago, format_left};
 use crate::domain::{ConnState, Connection, ConnectionId, Renewal, StateKind, UnixTime};
@@ -97,6 +99,66 @@ fn who(r: &Renewal) -> String {
     }
 }
 
+/// What a connection needs, by what an operator does about it: what a
+/// monitor counts (`need` in `check --json`) and the summary line sums up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Need {
+    /// A Dapi access code to exchange before it expires.
+    Exchange,
+    /// A Dapi access code that expired: link again.
+    CodeExpired,
+    /// The provider refused the refresh token: the user consents again.
+    Reconsent,
+    /// The last operation failed for good (the provider's message says why).
+    Failed,
+    /// An access token expired or expiring that nothing renews: `refresh`.
+    Refresh,
+    /// An access token without a refresh token: only a login renews it.
+    Login,
+    /// The refresh token (the user's consent) runs out.
+    ConsentEnding,
+}
+
+impl Need {
+    /// As the summary line counts them: "12 re-consent required".
+    pub fn words(self) -> &'static str {
+        match self {
+            Need::Exchange => "code to exchange",
+            Need::CodeExpired => "code expired",
+            Need::Reconsent => "re-consent required",
+            Need::Failed => "failed",
+            Need::Refresh => "to refresh",
+            Need::Login => "to log in again",
+            Need::ConsentEnding => "consent ending",
+        }
+    }
+}
+
+/// Why a connection needs action: the kind, and the line that says what to
+/// do, with the command to paste.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    pub need: Need,
+    pub text: String,
+}
+
+/// "13592 re-consent required, 6676 failed, 4 to refresh": most first.
+pub fn tally(needs: impl IntoIterator<Item = Need>) -> String {
+    let mut counts: Vec<(Need, usize)> = Vec::new();
+    for need in needs {
+        match counts.iter_mut().find(|(n, _)| *n == need) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((need, 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let parts: Vec<String> = (counts.iter())
+        .map(|(need, count)| format!("{count} {}", need.words()))
+        .collect();
+    parts.join(", ")
+}
+
 /// Why `conn` needs action within `within_secs`, if it does.
 pub fn reason(
     c: &Connection,
@@ -104,7 +166,18 @@ pub fn reason(
     renewers: &Renewers,
     now: UnixTime,
     within_secs: i64,
-) -> Option<String> {
+) -> Option<Reason> {
+    let (need, text) = why(c, cfg, renewers, now, within_secs)?;
+    Some(Reason { need, text })
+}
+
+fn why(
+    c: &Connection,
+    cfg: &Config,
+    renewers: &Renewers,
+    now: UnixTime,
+    within_secs: i64,
+) -> Option<(Need, String)> {
     let state = ConnState::derive(c, now, cfg.warn_secs());
     let auto = cfg
         .provider(&c.provider)
@@ -113,26 +186,35 @@ pub fn reason(
     let soon = |t: UnixTime| now.secs_until(t) <= within_secs;
     match state.kind() {
         StateKind::CodePending => state.deadline().filter(|t| soon(*t)).map(|t| {
-            format!(
-                "access code expires in {}: exchange it",
-                format_left(now.secs_until(t))
+            let left = format_left(now.secs_until(t));
+            (
+                Need::Exchange,
+                format!("access code expires in {left}: exchange it"),
             )
         }),
-        StateKind::CodeExpired => Some("access code expired: link the user again".into()),
-        StateKind::ReauthRequired => Some(format!(
-            "re-consent required: the user must log in again: {}",
-            login(c)
+        StateKind::CodeExpired => Some((
+            Need::CodeExpired,
+            "access code expired: link the user again".into(),
         )),
-        StateKind::Failed => Some(state.describe(now)),
-        StateKind::Expired if renewable => Some(format!(
-            "{}: `bankdeck refresh {}`",
-            state.describe(now),
-            c.id
+        StateKind::ReauthRequired => Some((
+            Need::Reconsent,
+            format!(
+                "re-consent required: the user must log in again: {}",
+                login(c)
+            ),
         )),
-        StateKind::Expired => Some(format!(
-            "{}: no refresh token, the user must log in again: {}",
-            state.describe(now),
-            login(c)
+        StateKind::Failed => Some((Need::Failed, state.describe(now))),
+        StateKind::Expired if renewable => Some((
+            Need::Refresh,
+            format!("{}: `bankdeck refresh {}`", state.describe(now), c.id),
+        )),
+        StateKind::Expired => Some((
+            Need::Login,
+            format!(
+                "{}: no refresh token, the user must log in again: {}",
+                state.describe(now),
+                login(c)
+            ),
         )),
         StateKind::Active | StateKind::Expiring => {
             if let Some(r) = c
@@ -140,19 +222,26 @@ pub fn reason(
                 .refresh_expires_at
                 .filter(|r| c.lifetimes.has_refresh && soon(*r))
             {
-                return Some(format!(
-                    "consent (refresh token) ends in {}: the user must log in again before then: {}",
-                    format_left(now.secs_until(r)),
-                    login(c)
+                return Some((
+                    Need::ConsentEnding,
+                    format!(
+                        "consent (refresh token) ends in {}: the user must log in again before \
+                         then: {}",
+                        format_left(now.secs_until(r)),
+                        login(c)
+                    ),
                 ));
             }
             let exp = state.deadline().filter(|t| soon(*t))?;
             let left = format_left(now.secs_until(exp));
             if !renewable {
-                return Some(format!(
-                    "access token expires in {left} and cannot be renewed \
-                     (no refresh token): the user must log in again: {}",
-                    login(c)
+                return Some((
+                    Need::Login,
+                    format!(
+                        "access token expires in {left} and cannot be renewed \
+                         (no refresh token): the user must log in again: {}",
+                        login(c)
+                    ),
                 ));
             }
             let why = match renewers.of(c, now) {
@@ -172,10 +261,13 @@ pub fn reason(
                 ),
                 Renewed::Never => format!("{} has no auto_refresh", c.provider),
             };
-            Some(format!(
-                "access token expires in {left} and will not be renewed automatically \
-                 ({why}): `bankdeck refresh {}`",
-                c.id
+            Some((
+                Need::Refresh,
+                format!(
+                    "access token expires in {left} and will not be renewed automatically \
+                     ({why}): `bankdeck refresh {}`",
+                    c.id
+                ),
             ))
         }
         StateKind::LoggedOut | StateKind::Delinked => None,
@@ -249,7 +341,7 @@ mod tests {
         c.lifetimes.refresh_expires_at = Some(NOW.plus_secs(500));
         c.user = "Carol O'Neil".into();
         assert_eq!(
-            reason(&c, &cfg(), &running, NOW, 600).unwrap(),
+            reason(&c, &cfg(), &running, NOW, 600).unwrap().text,
             "consent (refresh token) ends in 08:20: the user must log in again before then: \
              `bankdeck login ev --user 'Carol O'\\''Neil'`"
         );
@@ -263,7 +355,7 @@ mod tests {
         c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(500)));
         c.lifetimes.has_refresh = true;
         assert_eq!(
-            reason(&c, &cfg(), &none(), NOW, 600).unwrap(),
+            reason(&c, &cfg(), &none(), NOW, 600).unwrap().text,
             "access token expires in 08:20 and will not be renewed automatically \
              (bank has no auto_refresh): `bankdeck refresh 1`"
         );
@@ -272,20 +364,65 @@ mod tests {
         assert!(
             reason(&c, &cfg(), &none(), NOW, 0)
                 .unwrap()
+                .text
                 .ends_with(": `bankdeck refresh 1`")
         );
         let mut c = conn("ev");
         c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(500)));
         assert_eq!(
-            reason(&c, &cfg(), &none(), NOW, 600).unwrap(),
+            reason(&c, &cfg(), &none(), NOW, 600).unwrap().text,
             "access token expires in 08:20 and cannot be renewed (no refresh token): \
              the user must log in again: `bankdeck login ev --user u`",
             "auto_refresh cannot help without a refresh token"
         );
         c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(-5)));
-        assert!(reason(&c, &cfg(), &none(), NOW, 0).unwrap().ends_with(
+        assert!(reason(&c, &cfg(), &none(), NOW, 0).unwrap().text.ends_with(
             ": no refresh token, the user must log in again: `bankdeck login ev --user u`"
         ));
+    }
+
+    /// Each reason carries what the row needs, which a monitor counts.
+    #[test]
+    fn each_reason_says_its_need() {
+        let need = |c: &Connection| reason(c, &cfg(), &none(), NOW, 600).map(|r| r.need);
+        let mut code = conn("bank");
+        code.lifetimes.code_expires_at = Some(NOW.plus_secs(300));
+        assert_eq!(need(&code), Some(Need::Exchange));
+        code.lifetimes.code_expires_at = Some(NOW.plus_secs(-1));
+        assert_eq!(need(&code), Some(Need::CodeExpired));
+        let mut c = conn("bank");
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(500)));
+        c.lifetimes.has_refresh = true;
+        assert_eq!(need(&c), Some(Need::Refresh), "expiring, not renewed");
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(-5)));
+        assert_eq!(need(&c), Some(Need::Refresh), "expired");
+        c.lifetimes.refresh_expires_at = Some(NOW.plus_secs(500));
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(5000)));
+        assert_eq!(need(&c), Some(Need::ConsentEnding));
+        c.lifetimes.has_refresh = false;
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(500)));
+        assert_eq!(need(&c), Some(Need::Login), "expiring, no refresh token");
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(-5)));
+        assert_eq!(need(&c), Some(Need::Login), "expired, no refresh token");
+        c.flags.last_error = Some("invalid_client".into());
+        assert_eq!(need(&c), Some(Need::Failed));
+        c.flags.reauth_required = true;
+        assert_eq!(need(&c), Some(Need::Reconsent));
+    }
+
+    #[test]
+    fn the_tally_counts_each_need_most_first() {
+        use Need::*;
+        assert_eq!(
+            tally([Failed, Refresh, Refresh, Exchange, Failed, Refresh]),
+            "3 to refresh, 2 failed, 1 code to exchange"
+        );
+        assert_eq!(
+            tally([Login, ConsentEnding, Exchange]),
+            "1 code to exchange, 1 to log in again, 1 consent ending",
+            "a tie in the order of the kinds"
+        );
+        assert_eq!(tally([]), "");
     }
 
     #[test]
@@ -295,6 +432,7 @@ mod tests {
         assert!(
             reason(&c, &cfg(), &none(), NOW, 600)
                 .unwrap()
+                .text
                 .contains("exchange it")
         );
         assert_eq!(reason(&c, &cfg(), &none(), NOW, 60), None);
@@ -303,7 +441,7 @@ mod tests {
         let mut c = conn("ev");
         c.flags.reauth_required = true;
         assert_eq!(
-            reason(&c, &cfg(), &none(), NOW, 0).unwrap(),
+            reason(&c, &cfg(), &none(), NOW, 0).unwrap().text,
             "re-consent required: the user must log in again: `bankdeck login ev --user u`"
         );
         c.flags.delinked_at = Some(NOW);
@@ -318,7 +456,9 @@ mod tests {
         let mut c = conn("ev");
         c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(200)));
         c.lifetimes.has_refresh = true;
-        let said = |records: Vec<Renewal>| reason(&c, &cfg(), &renewers(records, &[]), NOW, 600);
+        let said = |records: Vec<Renewal>| {
+            reason(&c, &cfg(), &renewers(records, &[]), NOW, 600).map(|r| r.text)
+        };
         assert_eq!(said(vec![scheduler(180)]), None);
         assert_eq!(
             said(vec![]).unwrap(),
@@ -375,7 +515,8 @@ mod tests {
         let mut dapi = conn("dapi");
         dapi.id = ConnectionId(2);
         let conns = [c.clone(), dapi];
-        let said = |records| reason(&c, &cfg(), &renewers(records, &conns), NOW, 600);
+        let said =
+            |records| reason(&c, &cfg(), &renewers(records, &conns), NOW, 600).map(|r| r.text);
         assert_eq!(said(vec![refresh_due(600, 600, None)]), None);
         let elsewhere = Renewal::RefreshDue {
             at: NOW,

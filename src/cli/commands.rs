@@ -857,7 +857,7 @@ pub fn check(
     }
     let records = ctx.store.renewals().map_err(|e| eyre!("{e}"))?;
     let renewers = super::check::Renewers::new(records, &conns, now, ctx.config.warn_secs());
-    let found: Vec<(&Connection, String)> = kept
+    let found: Vec<(&Connection, super::check::Reason)> = kept
         .into_iter()
         .filter_map(|c| super::check::reason(c, &ctx.config, &renewers, now, secs).map(|r| (c, r)))
         .collect();
@@ -873,7 +873,8 @@ pub fn check(
             needs_action: (found.iter())
                 .map(|(c, reason)| super::output::CheckRow {
                     row: StatusRow::new(c, now, warn),
-                    reason,
+                    need: reason.need,
+                    reason: &reason.text,
                 })
                 .collect(),
             renewers: (renewers.records())
@@ -893,14 +894,22 @@ pub fn check(
         )?;
         return Ok(code);
     }
+    // A monitor shows the first line alone: it says what the rows need.
+    let tally = match found.len() {
+        1 => String::new(),
+        _ => format!(
+            ": {}",
+            super::check::tally(found.iter().map(|(_, r)| r.need))
+        ),
+    };
     say!(
-        "ACTION: {}{matching} {} action within {}",
+        "ACTION: {}{matching} {} action within {}{tally}",
         counted(found.len(), "connection", "connections"),
         if found.len() == 1 { "needs" } else { "need" },
         humantime::format_duration(within)
     )?;
     for (c, reason) in found {
-        say!("  {}: {reason}", named(c))?;
+        say!("  {}: {}", named(c), reason.text)?;
     }
     Ok(code)
 }

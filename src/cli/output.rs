@@ -170,6 +170,8 @@ impl<'a> RenewerRow<'a> {
 pub struct CheckRow<'a> {
     #[serde(flatten)]
     pub row: StatusRow<'a>,
+    /// What the row needs, for a monitor to count: `"reconsent"`, `"refresh"`…
+    pub need: super::check::Need,
     pub reason: &'a str,
 }
 

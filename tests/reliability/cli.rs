@@ -327,13 +327,46 @@ fn status_check_and_users_list_take_the_screens_filters() {
     let (code, dapi, _) = check(&["check", "--within", "10m", "DAPI"]);
     assert_eq!(code, Some(1), "{dapi}");
     assert!(dapi_lines.len() > 1, "{dapi}");
+    // The first line, all a monitor shows, counts what the rows need, as
+    // `--json` names each row's need.
+    let (_, json, _) = check(&["check", "--within", "10m", "--json", "DAPI"]);
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let words = |need: &str| match need {
+        "exchange" => "code to exchange",
+        "code_expired" => "code expired",
+        "reconsent" => "re-consent required",
+        "failed" => "failed",
+        "refresh" => "to refresh",
+        "login" => "to log in again",
+        "consent_ending" => "consent ending",
+        other => panic!("need {other:?}"),
+    };
+    let mut needs = std::collections::BTreeMap::<&str, usize>::new();
+    for row in report["needs_action"].as_array().unwrap() {
+        *needs
+            .entry(words(row["need"].as_str().unwrap()))
+            .or_default() += 1;
+    }
+    assert!(needs.len() > 1, "{needs:?}");
+    let first = dapi.lines().next().unwrap();
+    let (head, tally) = first.rsplit_once(": ").unwrap();
     assert_eq!(
-        dapi.lines().next().unwrap(),
+        head,
         format!(
             "ACTION: {} connections matching 'DAPI' need action within 10m",
             dapi_lines.len()
         )
     );
+    let counts: Vec<(usize, &str)> = (tally.split(", "))
+        .map(|part| {
+            let (n, what) = part.split_once(' ').unwrap();
+            (n.parse().unwrap(), what)
+        })
+        .collect();
+    assert!(counts.is_sorted_by(|a, b| a.0 >= b.0), "{first}");
+    let told: std::collections::BTreeMap<&str, usize> =
+        counts.iter().map(|&(n, what)| (what, n)).collect();
+    assert_eq!(told, needs, "{first}");
     assert_eq!(ids(&mut dapi.lines().skip(1)), dapi_lines);
     let (code, said, _) = check(&["check", "--within", "10m", "delinked"]);
     assert_eq!(
