@@ -69,8 +69,8 @@ fn time_key(c: &Connection) -> (u8, i64) {
 
 /// The filter's lower-cased words of every row (user, label, provider,
 /// family) and, apart, its provider ids, none of which move with the clock:
-/// one buffer for all rows rather than a `String` each, built the first
-/// time a filter is typed.
+/// one buffer for all rows rather than a `String` each, built with each load
+/// (and for `status`, `check` and `refresh --due` with each filter).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Haystacks {
     words: Lines,
