@@ -286,20 +286,30 @@ fn only_dapi_provider(cfg: &Config) -> Result<String> {
     }
 }
 
+/// A Connect payload's text from a file or standard input (`-`). Read whole
+/// up to one byte past the cap, so that an input too large is refused as
+/// such rather than cut short and refused as broken JSON.
 fn read_payload(source: &str) -> Result<String> {
-    let mut text = String::new();
-    if source == "-" {
-        std::io::stdin()
-            .take(MAX_PAYLOAD_FILE)
-            .read_to_string(&mut text)?;
-    } else {
-        std::fs::File::open(source)
-            .map_err(|e| eyre!("cannot read payload file {source}: {e}"))?
-            .take(MAX_PAYLOAD_FILE)
-            .read_to_string(&mut text)
-            .map_err(|e| eyre!("cannot read payload file {source}: {e}"))?;
+    let named = match source {
+        "-" => "standard input".to_owned(),
+        path => format!("payload file {path}"),
+    };
+    let mut bytes = Vec::new();
+    let read = match source {
+        "-" => (std::io::stdin().take(MAX_PAYLOAD_FILE + 1)).read_to_end(&mut bytes),
+        path => std::fs::File::open(path)
+            .and_then(|file| file.take(MAX_PAYLOAD_FILE + 1).read_to_end(&mut bytes)),
+    };
+    read.map_err(|e| eyre!("cannot read {named}: {e}"))?;
+    let what = "a Connect payload is the few hundred bytes of JSON that the Connect layer's \
+                onSuccess hands over";
+    if bytes.len() as u64 > MAX_PAYLOAD_FILE {
+        bail!(
+            "{named} holds more than {} KiB: {what}",
+            MAX_PAYLOAD_FILE / 1024
+        );
     }
-    Ok(text)
+    String::from_utf8(bytes).map_err(|_| eyre!("{named} is not UTF-8 text: {what}"))
 }
 
 pub async fn login(

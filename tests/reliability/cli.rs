@@ -767,6 +767,64 @@ fn a_closed_error_pipe_keeps_each_commands_exit_status() {
     assert_eq!(users.as_array().map(Vec::len), Some(2), "{users}");
 }
 
+/// A payload that cannot be a Connect payload, from standard input or a
+/// file, is refused for what it is (not UTF-8, far too large), where it used
+/// to be cut at the cap and refused as broken JSON, or refused with the bare
+/// words of a UTF-8 error; nothing is stored either way.
+#[test]
+fn a_payload_that_is_not_text_or_too_large_is_refused_for_what_it_is() {
+    use std::io::Write;
+    let (dir, config) = config_with(
+        "[providers.dapi]\nkind = \"dapi\"\nbase_url = \"https://api.dapi.example\"\n\
+         app_secret = \"env:DAPI_APP_SECRET\"\n",
+    );
+    let piped = |input: &[u8]| {
+        let args = ["link", "dapi", "--user", "amira", "--payload", "-"];
+        let mut child = command(dir.path(), &config, &args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The binary may stop reading at its cap and close the pipe.
+        let _ = child.stdin.take().unwrap().write_all(input);
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = piped(&[0xff, 0xfe, b'{', 0x80]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("standard input is not UTF-8 text: a Connect payload is"),
+        "{err}"
+    );
+    // Valid JSON past the cap: cut at the cap it would have read as broken.
+    let large = format!("{{\"pad\":\"{}\"}}", "x".repeat(70 * 1024));
+    let (code, err) = piped(large.as_bytes());
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("standard input holds more than 64 KiB"),
+        "{err}"
+    );
+    let file = dir.path().join("big.json");
+    std::fs::write(&file, &large).unwrap();
+    let path = file.to_str().unwrap();
+    let (code, _, err) = said(
+        dir.path(),
+        &config,
+        &["link", "dapi", "--user", "amira", "--payload", path],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!("payload file {path} holds more than 64 KiB")),
+        "{err}"
+    );
+    let (_, users, _) = said(dir.path(), &config, &["users", "list", "--json"]);
+    assert_eq!(users.trim(), "[]", "nothing was stored");
+}
+
 /// `link` of a Connect payload already filed (a paste repeated, a script's
 /// retry) is refused with the connection that holds it, and adds nothing.
 #[test]
