@@ -42,6 +42,21 @@ impl SortKey {
             SortKey::State => "state",
         }
     }
+
+    /// The words `:sort WORD` takes, as `status --sort` names the keys.
+    pub const WORDS: &'static str = "time-left, user, provider or state";
+
+    /// The key a word names (`time-left`, `user`…; `time` will do), in any
+    /// case.
+    pub fn from_word(word: &str) -> Option<SortKey> {
+        match word.to_ascii_lowercase().replace('_', "-").as_str() {
+            "time-left" | "time" | "left" => Some(SortKey::TimeLeft),
+            "user" => Some(SortKey::User),
+            "provider" => Some(SortKey::Provider),
+            "state" => Some(SortKey::State),
+            _ => None,
+        }
+    }
 }
 
 /// The instant-based key of the time-left sort: a bucket, then the deadline.

@@ -791,6 +791,29 @@ fn colon_takes_the_word_an_action_acts_on() {
     assert_eq!(app.sort(), SortKey::Provider);
 }
 
+/// `:sort user` sorts by that key at once, as `status --sort user` does,
+/// where it used to say that sorting takes no connection id.
+#[test]
+fn colon_sort_with_a_key_sorts_by_it() {
+    let mut app = app();
+    for (line, key) in [
+        ("sort user", SortKey::User),
+        ("sort STATE", SortKey::State),
+        ("cycle-sort provider", SortKey::Provider),
+        ("sort time-left", SortKey::TimeLeft),
+        ("sort provider", SortKey::Provider),
+        ("sort time", SortKey::TimeLeft),
+    ] {
+        assert!(colon(&mut app, line).is_empty(), ":{line}");
+        assert_eq!(app.sort(), key, ":{line}");
+    }
+    let users: Vec<i64> = app.visible_ids().iter().map(|c| c.0).collect();
+    assert!(colon(&mut app, "sort user").is_empty());
+    let by_user: Vec<i64> = app.visible_ids().iter().map(|c| c.0).collect();
+    assert_ne!(users, by_user, "the rows follow the key");
+    assert_eq!(by_user[..3], [1, 11, 2], "alice, app, bob: {by_user:?}");
+}
+
 #[test]
 fn colon_with_a_connection_id_goes_to_it_and_acts_on_it() {
     let mut app = app();
@@ -828,7 +851,11 @@ fn colon_with_an_id_it_cannot_use_says_why_and_stays_put() {
         ("404", "no connection 404"),
         ("refresh 404", "no connection 404"),
         ("refresh x4", "'x4' is no connection id"),
-        ("cycle_sort 3", "':cycle_sort' takes no connection id"),
+        (
+            "cycle_sort 3",
+            "':sort 3': sort by time-left, user, provider or state",
+        ),
+        ("toggle_users 3", "':toggle_users' takes no connection id"),
         ("refresh 3 4", "at most one connection id"),
     ] {
         assert!(colon(&mut app, line).is_empty(), ":{line} sent something");

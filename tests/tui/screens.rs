@@ -1086,7 +1086,9 @@ fn the_colon_line_says_what_an_id_will_do() {
         ("42", "go to connection 42"),
         ("refresh 42", "refresh connection 42"),
         ("delink 7", "delink connection 7"),
-        ("cycle-sort 3", "cycle_sort takes no connection id"),
+        ("cycle-sort 3", "sort by time-left, user, provider or state"),
+        ("sort user", "sort by user"),
+        ("toggle-users 3", "toggle_users takes no connection id"),
         ("frob 3", "no such action"),
         ("refresh 4 2", "one action and at most one connection id"),
     ] {

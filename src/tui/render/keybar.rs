@@ -11,6 +11,7 @@ use super::super::action::{Action, ColonLine};
 use super::super::app::App;
 use super::super::forms::Mode;
 use super::super::line_edit::LineEdit;
+use super::super::view::SortKey;
 use super::theme::Theme;
 use crate::domain::UnixTime;
 
@@ -188,6 +189,10 @@ fn colon_hint(typed: &str) -> Option<String> {
         ColonLine::GoTo(id) => Some(format!("   go to connection {id}")),
         ColonLine::TooMany => Some(format!("   {}", ColonLine::TOO_MANY)),
         ColonLine::Run { name, id: Some(id) } => Some(match Action::on_colon_line(name) {
+            Some(Action::CycleSort) => match SortKey::from_word(id) {
+                Some(key) => format!("   sort by {}", key.label()),
+                None => format!("   sort by {}", SortKey::WORDS),
+            },
             Some(a) if a.on_row() => format!("   {} connection {id}", a.name()),
             Some(a) => format!("   {} takes no connection id", a.name()),
             None => "   no such action".into(),

@@ -8,6 +8,7 @@ use super::super::action::Action;
 use super::super::activity::Level;
 use super::super::app::App;
 use super::super::forms::Mode;
+use super::super::view::SortKey;
 use super::{activity, data, detail, nav, ops, users};
 
 pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> {
@@ -128,6 +129,10 @@ fn back(app: &mut App, now: UnixTime) -> Vec<Command> {
 }
 
 fn cycle_sort(app: &mut App, now: UnixTime) -> Vec<Command> {
-    app.sort = app.sort.next();
+    sort_by(app, app.sort.next(), now)
+}
+
+pub(super) fn sort_by(app: &mut App, key: SortKey, now: UnixTime) -> Vec<Command> {
+    app.sort = key;
     data::reindex(app, now)
 }

@@ -14,6 +14,7 @@ use super::super::action::{Action, ColonLine};
 use super::super::app::App;
 use super::super::forms::Mode;
 use super::super::line_edit::LineEdit;
+use super::super::view::SortKey;
 use super::{actions, data, dialogs, forms, nav, users};
 
 pub(super) fn on_key(app: &mut App, key: KeyEvent, now: UnixTime) -> Vec<Command> {
@@ -106,6 +107,17 @@ fn run_command(app: &mut App, typed: &str, now: UnixTime) -> Vec<Command> {
     let Some(id) = id else {
         return actions::run(app, action, now);
     };
+    // `:sort user`: one key at once, as `status --sort user` takes it.
+    if action == Action::CycleSort {
+        return match SortKey::from_word(id) {
+            Some(key) => actions::sort_by(app, key, now),
+            None => {
+                let text = format!("':sort {id}': sort by {}", SortKey::WORDS);
+                app.note(now, Level::Warn, text);
+                Vec::new()
+            }
+        };
+    }
     if !action.on_row() {
         let text = format!(
             "':{}' takes no connection id: it does not act on a row",
