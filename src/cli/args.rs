@@ -156,7 +156,8 @@ pub enum Cmd {
         #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
         within: Option<String>,
         /// One JSON object, for a monitor: `ok`, the window in seconds,
-        /// each connection that needs action with its `need` (`refresh`,
+        /// `counts` by need, each connection that needs action with its
+        /// `need` (`refresh`,
         /// `reconsent`…) and why, and `renewers`: what
         /// renews tokens, when it last ran, and whether it still `running`.
         /// Exit codes as without.

@@ -5,7 +5,7 @@
 //! while a refresh token (the user's consent) running out is not, nor is a
 //! token whose renewer has stopped (the dashboard closed, the cron job gone).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
@@ -143,17 +143,21 @@ pub struct Reason {
     pub text: String,
 }
 
-/// "13592 re-consent required, 6676 failed, 4 to refresh": most first.
-pub fn tally(needs: impl IntoIterator<Item = Need>) -> String {
-    let mut counts: Vec<(Need, usize)> = Vec::new();
+/// How many rows need each kind of action, in the kinds' order.
+pub fn counts(needs: impl IntoIterator<Item = Need>) -> BTreeMap<Need, usize> {
+    let mut counts = BTreeMap::new();
     for need in needs {
-        match counts.iter_mut().find(|(n, _)| *n == need) {
-            Some((_, count)) => *count += 1,
-            None => counts.push((need, 1)),
-        }
+        *counts.entry(need).or_default() += 1;
     }
-    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let parts: Vec<String> = (counts.iter())
+    counts
+}
+
+/// "13592 re-consent required, 6676 failed, 4 to refresh": most first.
+pub fn tally(counts: &BTreeMap<Need, usize>) -> String {
+    let mut most: Vec<(&Need, &usize)> = counts.iter().collect();
+    // Stable: a tie keeps the kinds' order.
+    most.sort_by(|a, b| b.1.cmp(a.1));
+    let parts: Vec<String> = (most.iter())
         .map(|(need, count)| format!("{count} {}", need.words()))
         .collect();
     parts.join(", ")
@@ -413,16 +417,17 @@ mod tests {
     #[test]
     fn the_tally_counts_each_need_most_first() {
         use Need::*;
+        let tally = |needs: &[Need]| tally(&counts(needs.iter().copied()));
         assert_eq!(
-            tally([Failed, Refresh, Refresh, Exchange, Failed, Refresh]),
+            tally(&[Failed, Refresh, Refresh, Exchange, Failed, Refresh]),
             "3 to refresh, 2 failed, 1 code to exchange"
         );
         assert_eq!(
-            tally([Login, ConsentEnding, Exchange]),
+            tally(&[Login, ConsentEnding, Exchange]),
             "1 code to exchange, 1 to log in again, 1 consent ending",
             "a tie in the order of the kinds"
         );
-        assert_eq!(tally([]), "");
+        assert_eq!(tally(&[]), "");
     }
 
     #[test]

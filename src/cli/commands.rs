@@ -875,11 +875,13 @@ pub fn check(
         true => ExitCode::SUCCESS,
         false => ExitCode::from(1),
     };
+    let counts = super::check::counts(found.iter().map(|(_, r)| r.need));
     if json {
         let warn = ctx.config.warn_secs();
         let report = super::output::CheckReport {
             ok: found.is_empty(),
             within_secs: secs,
+            counts,
             needs_action: (found.iter())
                 .map(|(c, reason)| super::output::CheckRow {
                     row: StatusRow::new(c, now, warn),
@@ -907,10 +909,7 @@ pub fn check(
     // A monitor shows the first line alone: it says what the rows need.
     let tally = match found.len() {
         1 => String::new(),
-        _ => format!(
-            ": {}",
-            super::check::tally(found.iter().map(|(_, r)| r.need))
-        ),
+        _ => format!(": {}", super::check::tally(&counts)),
     };
     say!(
         "ACTION: {}{matching} {} action within {}{tally}",

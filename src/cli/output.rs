@@ -106,6 +106,9 @@ pub struct StatusRow<'a> {
 pub struct CheckReport<'a> {
     pub ok: bool,
     pub within_secs: i64,
+    /// How many rows need each kind of action (`{"reconsent": 12, …}`), as
+    /// the text's first line counts them.
+    pub counts: std::collections::BTreeMap<super::check::Need, usize>,
     pub needs_action: Vec<CheckRow<'a>>,
     /// What renews tokens unattended, by its last record, newest first: a
     /// monitor can alert on a stopped scheduler before any token lapses.

@@ -342,12 +342,14 @@ fn status_check_and_users_list_take_the_screens_filters() {
         other => panic!("need {other:?}"),
     };
     let mut needs = std::collections::BTreeMap::<&str, usize>::new();
+    let mut by_name = std::collections::BTreeMap::<&str, usize>::new();
     for row in report["needs_action"].as_array().unwrap() {
-        *needs
-            .entry(words(row["need"].as_str().unwrap()))
-            .or_default() += 1;
+        let need = row["need"].as_str().unwrap();
+        *needs.entry(words(need)).or_default() += 1;
+        *by_name.entry(need).or_default() += 1;
     }
     assert!(needs.len() > 1, "{needs:?}");
+    assert_eq!(report["counts"], serde_json::json!(by_name), "{json}");
     let first = dapi.lines().next().unwrap();
     let (head, tally) = first.rsplit_once(": ").unwrap();
     assert_eq!(
