@@ -157,8 +157,7 @@ pub enum Cmd {
         within: Option<String>,
         /// One JSON object, for a monitor: `ok`, the window in seconds,
         /// `counts` by need, each connection that needs action with its
-        /// `need` (`refresh`,
-        /// `reconsent`…) and why, and `renewers`: what
+        /// `need` (`refresh`, `reconsent`…) and why, and `renewers`: what
         /// renews tokens, when it last ran, and whether it still `running`.
         /// Exit codes as without.
         #[arg(long, conflicts_with = "quiet")]

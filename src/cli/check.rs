@@ -175,6 +175,7 @@ pub fn reason(
     Some(Reason { need, text })
 }
 
+/// [`reason`]'s two halves, as each case makes them.
 fn why(
     c: &Connection,
     cfg: &Config,
