@@ -46,16 +46,25 @@ impl SortKey {
     /// The words `:sort WORD` takes, as `status --sort` names the keys.
     pub const WORDS: &'static str = "time-left, user, provider or state";
 
-    /// The key a word names (`time-left`, `user`…; `time` will do), in any
-    /// case.
+    /// The key a word names, in any case: `time-left` (or `left`), `user`,
+    /// `provider`, `state`, or the start of one (`u`, `prov`, `time`).
     pub fn from_word(word: &str) -> Option<SortKey> {
-        match word.to_ascii_lowercase().replace('_', "-").as_str() {
-            "time-left" | "time" | "left" => Some(SortKey::TimeLeft),
-            "user" => Some(SortKey::User),
-            "provider" => Some(SortKey::Provider),
-            "state" => Some(SortKey::State),
-            _ => None,
+        let word = word.to_ascii_lowercase().replace('_', "-");
+        if word.is_empty() {
+            return None;
         }
+        let keys = [
+            ("time-left", SortKey::TimeLeft),
+            ("left", SortKey::TimeLeft),
+            ("user", SortKey::User),
+            ("provider", SortKey::Provider),
+            ("state", SortKey::State),
+        ];
+        // The four keys start with four different letters, so any start
+        // names one.
+        (keys.iter())
+            .find(|(name, _)| name.starts_with(&word))
+            .map(|&(_, key)| key)
     }
 }
 

@@ -803,6 +803,9 @@ fn colon_sort_with_a_key_sorts_by_it() {
         ("sort time-left", SortKey::TimeLeft),
         ("sort provider", SortKey::Provider),
         ("sort time", SortKey::TimeLeft),
+        ("sort u", SortKey::User),
+        ("sort st", SortKey::State),
+        ("sort left", SortKey::TimeLeft),
     ] {
         assert!(colon(&mut app, line).is_empty(), ":{line}");
         assert_eq!(app.sort(), key, ":{line}");

@@ -1088,6 +1088,7 @@ fn the_colon_line_says_what_an_id_will_do() {
         ("delink 7", "delink connection 7"),
         ("cycle-sort 3", "sort by time-left, user, provider or state"),
         ("sort user", "sort by user"),
+        ("sort prov", "sort by provider"),
         ("toggle-users 3", "toggle_users takes no connection id"),
         ("frob 3", "no such action"),
         ("refresh 4 2", "one action and at most one connection id"),
