@@ -29,9 +29,6 @@ macro_rules! say {
     };
 }
 
-/// The largest payload file we read: Connect payloads are a few hundred bytes.
-const MAX_PAYLOAD_FILE: u64 = 64 * 1024;
-
 pub fn config_check(cfg: &Config, _cmd: &ConfigCmd) -> Result<ExitCode> {
     match &cfg.source {
         Some(p) => say!("config: {}", p.display())?,
@@ -294,20 +291,18 @@ fn read_payload(source: &str) -> Result<String> {
         "-" => "standard input".to_owned(),
         path => format!("payload file {path}"),
     };
+    let most = crate::domain::payload::MAX_PAYLOAD;
+    let past = u64::try_from(most).unwrap_or(u64::MAX).saturating_add(1);
     let mut bytes = Vec::new();
     let read = match source {
-        "-" => (std::io::stdin().take(MAX_PAYLOAD_FILE + 1)).read_to_end(&mut bytes),
-        path => std::fs::File::open(path)
-            .and_then(|file| file.take(MAX_PAYLOAD_FILE + 1).read_to_end(&mut bytes)),
+        "-" => (std::io::stdin().take(past)).read_to_end(&mut bytes),
+        path => std::fs::File::open(path).and_then(|file| file.take(past).read_to_end(&mut bytes)),
     };
     read.map_err(|e| eyre!("cannot read {named}: {e}"))?;
     let what = "a Connect payload is the few hundred bytes of JSON that the Connect layer's \
                 onSuccess hands over";
-    if bytes.len() as u64 > MAX_PAYLOAD_FILE {
-        bail!(
-            "{named} holds more than {} KiB: {what}",
-            MAX_PAYLOAD_FILE / 1024
-        );
+    if bytes.len() > most {
+        bail!("{named} holds more than {} KiB: {what}", most / 1024);
     }
     String::from_utf8(bytes).map_err(|_| eyre!("{named} is not UTF-8 text: {what}"))
 }

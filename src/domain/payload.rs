@@ -12,7 +12,7 @@ use super::secret::Secret;
 use super::time::{UnixTime, format_ago};
 
 /// Connect payloads are a few hundred bytes; anything far larger is not one.
-const MAX_PAYLOAD: usize = 64 * 1024;
+pub const MAX_PAYLOAD: usize = 64 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectPayload {
