@@ -208,15 +208,17 @@ pub async fn users(ctx: &Context, cmd: UsersCmd, readonly: bool) -> Result<ExitC
             if json {
                 super::output::out_json(&users)?;
             } else if !users.is_empty() {
-                let text = super::output::text_table(
-                    &users,
-                    |u| u.id.0,
-                    &[
-                        ("USER", 24, |u| u.name.as_str().into()),
-                        ("EMAIL", 60, |u| u.email.as_deref().unwrap_or("").into()),
-                    ],
-                );
-                super::output::out_bytes(text.as_bytes())?;
+                super::output::out_stream(|out| {
+                    super::output::text_table(
+                        out,
+                        &users,
+                        |u| u.id.0,
+                        &[
+                            ("USER", 24, |u| u.name.as_str().into()),
+                            ("EMAIL", 60, |u| u.email.as_deref().unwrap_or("").into()),
+                        ],
+                    )
+                })?;
             }
         }
     }
@@ -818,13 +820,13 @@ pub fn status(
         super::output::out_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<StatusRow> = (kept.conns.into_iter())
-        .map(|c| StatusRow::new(c, now, warn))
+    let rows: Vec<super::output::TableRow> = (kept.conns.into_iter())
+        .map(|c| super::output::TableRow::new(c, now, warn))
         .collect();
     if !rows.is_empty() {
         // No header over nothing: what is missing was said on stderr, as
         // `users list` does.
-        super::output::out_bytes(table(&rows).as_bytes())?;
+        super::output::out_stream(|out| table(&rows, out))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -29,22 +29,29 @@ pub fn out_bytes(bytes: &[u8]) -> std::io::Result<()> {
     }
 }
 
-/// `value` as pretty JSON on standard output, written as it is made, then
-/// a newline. `status --json` on 100 000 connections is a 60 MB document:
-/// made whole first, it doubled the command's peak memory. A reader gone
-/// away ends the command as [`out_bytes`] does.
-pub fn out_json<T: Serialize + ?Sized>(value: &T) -> std::io::Result<()> {
+/// Standard output for `write`, buffered and written as it is made: a
+/// table or document of 100 000 rows made whole first would double the
+/// command's peak memory. A reader gone away ends the command as
+/// [`out_bytes`] does.
+pub fn out_stream(
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let written = serde_json::to_writer_pretty(&mut stdout, value)
-        .map_err(std::io::Error::from)
-        .and_then(|()| stdout.write_all(b"\n"))
-        .and_then(|()| stdout.flush());
-    match written {
+    match write(&mut stdout).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
             std::process::exit(BROKEN_PIPE_EXIT)
         }
         other => other,
     }
+}
+
+/// `value` as pretty JSON on standard output, then a newline, through
+/// [`out_stream`] (`status --json` on 100 000 connections is 60 MB).
+pub fn out_json<T: Serialize + ?Sized>(value: &T) -> std::io::Result<()> {
+    out_stream(|out| {
+        serde_json::to_writer_pretty(&mut *out, value).map_err(std::io::Error::from)?;
+        out.write_all(b"\n")
+    })
 }
 
 /// The status rows of `conns`, made one at a time as they are serialized:
@@ -221,19 +228,41 @@ impl<'a> StatusRow<'a> {
     }
 }
 
+/// A row of the status table: its connection, and the two cells its state
+/// makes, made once since the widths and the line both read them. Lighter
+/// than a [`StatusRow`], which formats every time the JSON carries: over
+/// 100 000 rows that was a third of `status`'s peak memory.
+pub struct TableRow<'a> {
+    conn: &'a Connection,
+    state: String,
+    time_left: String,
+}
+
+impl<'a> TableRow<'a> {
+    pub fn new(conn: &'a Connection, now: UnixTime, warn_secs: i64) -> Self {
+        let state = ConnState::derive(conn, now, warn_secs);
+        Self {
+            conn,
+            state: state.describe(now),
+            time_left: state.time_left(now),
+        }
+    }
+}
+
 /// The status table: see [`text_table`]; the scopes close each line.
-pub fn table(rows: &[StatusRow<'_>]) -> String {
+pub fn table(rows: &[TableRow<'_>], out: &mut dyn Write) -> std::io::Result<()> {
     text_table(
+        out,
         rows,
-        |r| r.id,
+        |r| r.conn.id.0,
         &[
-            ("USER", 24, |r| r.user.into()),
-            ("LABEL", 24, |r| r.label.into()),
-            ("PROVIDER", 16, |r| r.provider.into()),
-            ("KIND", 6, |r| r.kind.into()),
-            ("STATE", 48, |r| r.state_text.as_str().into()),
+            ("USER", 24, |r| r.conn.user.as_str().into()),
+            ("LABEL", 24, |r| r.conn.label.as_str().into()),
+            ("PROVIDER", 16, |r| r.conn.provider.as_str().into()),
+            ("KIND", 6, |r| r.conn.kind.as_str().into()),
+            ("STATE", 48, |r| r.state.as_str().into()),
             ("TIME LEFT", 16, |r| r.time_left.as_str().into()),
-            ("SCOPES", 40, |r| r.scopes.join(" ").into()),
+            ("SCOPES", 40, |r| r.conn.scopes.granted.join(" ").into()),
         ],
     )
 }
@@ -241,12 +270,17 @@ pub fn table(rows: &[StatusRow<'_>]) -> String {
 /// One column of a [`text_table`]: its header, its cap, and a row's cell.
 pub type Column<R> = (&'static str, usize, for<'r> fn(&'r R) -> Cow<'r, str>);
 
-/// A table for people: an `ID` column, then each column as wide as what it
-/// holds, up to a cap past which it is cut (never wrapped), and no line
-/// ending in spaces. Scripts read `--json`.
-pub fn text_table<R>(rows: &[R], id: fn(&R) -> i64, columns: &[Column<R>]) -> String {
+/// A table for people, written to `out` a line at a time: an `ID` column,
+/// then each column as wide as what it holds, up to a cap past which it is
+/// cut (never wrapped), and no line ending in spaces. Scripts read `--json`.
+pub fn text_table<R>(
+    out: &mut dyn Write,
+    rows: &[R],
+    id: fn(&R) -> i64,
+    columns: &[Column<R>],
+) -> std::io::Result<()> {
     let Some((last, padded)) = columns.split_last() else {
-        return String::new();
+        return Ok(());
     };
     // The last column is cut, never padded (lines end without spaces), so
     // its width is its cap alone: its cells are not built twice a row.
@@ -263,24 +297,26 @@ pub fn text_table<R>(rows: &[R], id: fn(&R) -> i64, columns: &[Column<R>]) -> St
         .max()
         .unwrap_or(0)
         .max(2);
-    let mut out = String::new();
+    // One line's text, reused from line to line.
+    let mut text = String::new();
     let mut line = |id: &str, cells: &mut dyn Iterator<Item = Cow<'_, str>>| {
-        let mut text = format!("{id:>id_width$}");
+        text.clear();
+        text.push_str(&format!("{id:>id_width$}"));
         for (cell, width) in cells.zip(&widths) {
             text.push_str("  ");
             text.push_str(&fit(&cell, *width));
         }
-        out.push_str(text.trim_end());
-        out.push('\n');
+        out.write_all(text.trim_end().as_bytes())?;
+        out.write_all(b"\n")
     };
-    line("ID", &mut columns.iter().map(|(head, ..)| (*head).into()));
+    line("ID", &mut columns.iter().map(|(head, ..)| (*head).into()))?;
     for r in rows {
         line(
             &id(r).to_string(),
             &mut columns.iter().map(|(_, _, cell)| cell(r)),
-        );
+        )?;
     }
-    out
+    Ok(())
 }
 
 /// `text` as one shell word, quoted only when it needs to be.
@@ -296,36 +332,20 @@ pub(crate) fn shell_word(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn row<'a>(
-        id: i64,
-        user: &'a str,
-        label: &'a str,
-        state: &str,
-        scopes: &'a [String],
-    ) -> StatusRow<'a> {
-        StatusRow {
-            id,
-            user,
-            provider: "dapi",
-            kind: "dapi",
-            label,
-            state: "active",
-            state_text: state.to_string(),
-            time_left: "permanent".to_string(),
-            code_expires_at: None,
-            access_expires_at: None,
-            permanent: true,
-            refresh_expires_at: None,
-            scopes,
-            denied_scopes: &[],
-            products: &[],
-            last_error: None,
-            last_op: None,
-            connection_id: None,
-            provider_user_id: None,
-            token_id: None,
-            session: None,
-        }
+    /// Connection `id` of `user`'s at `label`: a permanent Dapi token, or
+    /// one that expired on `error`.
+    fn conn(id: i64, user: &str, label: &str, error: Option<&str>, scopes: &[&str]) -> Connection {
+        use crate::domain::{AccessExpiry, Grant, ProviderKind};
+        let mut c = Connection::sample(id, "dapi", ProviderKind::Dapi, Grant::DapiConnect);
+        c.user = user.into();
+        c.label = label.into();
+        c.lifetimes.access = Some(match error {
+            None => AccessExpiry::Permanent,
+            Some(_) => AccessExpiry::At(UnixTime(1_699_999_000)),
+        });
+        c.scopes.granted = scopes.iter().map(|s| s.to_string()).collect();
+        c.flags.last_error = error.map(Into::into);
+        c
     }
 
     /// Where each header starts, in terminal columns, and where each row's
@@ -339,13 +359,16 @@ mod tests {
 
     #[test]
     fn the_status_table_fits_its_text_shows_the_label_and_lines_up() {
-        let scopes = ["accounts".to_string(), "balance".to_string()];
         let long = "a failure whose reason goes on well past what a column of the table holds";
-        let rows = [
-            row(7, "amira", "Emirates NBD", "active", &scopes),
-            row(12345, "山田太郎", "FAB", long, &[]),
+        let conns = [
+            conn(7, "amira", "Emirates NBD", None, &["accounts", "balance"]),
+            conn(12345, "山田太郎", "FAB", Some(long), &[]),
         ];
-        let text = table(&rows);
+        let now = UnixTime(1_700_000_000);
+        let rows: Vec<TableRow> = conns.iter().map(|c| TableRow::new(c, now, 120)).collect();
+        let mut out = Vec::new();
+        table(&rows, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
         let heads = starts(
@@ -362,14 +385,20 @@ mod tests {
         assert_eq!(
             starts(
                 lines[2],
-                &["山田太郎", "FAB", "dapi", "a failure", "permanent"]
+                &[
+                    "山田太郎",
+                    "FAB",
+                    "dapi",
+                    "failed: a failure",
+                    "expired 16m ago"
+                ]
             ),
             heads
         );
         // As wide as the widest cell: the longest label, not a fixed width.
         assert_eq!(heads[2] - heads[1], "Emirates NBD".len() + 2, "{text}");
         assert!(
-            lines[2].contains("a failure whose reason goes on well past what a…"),
+            lines[2].contains("failed: a failure whose reason goes on well pas…"),
             "{text}"
         );
         assert!(lines[1].ends_with("accounts balance"), "{text}");
