@@ -21,7 +21,13 @@ pub const BROKEN_PIPE_EXIT: i32 = 141;
 /// a command changes is written before it prints, so nothing is lost.
 pub fn out_bytes(bytes: &[u8]) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+    unless_gone(stdout.write_all(bytes).and_then(|()| stdout.flush()))
+}
+
+/// A write's result, unless its reader has gone away: then the command
+/// ends with [`BROKEN_PIPE_EXIT`].
+fn unless_gone(written: std::io::Result<()>) -> std::io::Result<()> {
+    match written {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
             std::process::exit(BROKEN_PIPE_EXIT)
         }
@@ -37,12 +43,7 @@ pub fn out_stream(
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    match write(&mut stdout).and_then(|()| stdout.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-            std::process::exit(BROKEN_PIPE_EXIT)
-        }
-        other => other,
-    }
+    unless_gone(write(&mut stdout).and_then(|()| stdout.flush()))
 }
 
 /// `value` as pretty JSON on standard output, then a newline, through
