@@ -289,16 +289,18 @@ fn only_dapi_provider(cfg: &Config) -> Result<String> {
 /// up to one byte past the cap, so that an input too large is refused as
 /// such rather than cut short and refused as broken JSON.
 fn read_payload(source: &str) -> Result<String> {
-    let named = match source {
-        "-" => "standard input".to_owned(),
-        path => format!("payload file {path}"),
-    };
     let most = crate::domain::payload::MAX_PAYLOAD;
     let past = u64::try_from(most).unwrap_or(u64::MAX).saturating_add(1);
     let mut bytes = Vec::new();
-    let read = match source {
-        "-" => (std::io::stdin().take(past)).read_to_end(&mut bytes),
-        path => std::fs::File::open(path).and_then(|file| file.take(past).read_to_end(&mut bytes)),
+    let (named, read) = match source {
+        "-" => (
+            "standard input".to_owned(),
+            (std::io::stdin().take(past)).read_to_end(&mut bytes),
+        ),
+        path => (
+            format!("payload file {path}"),
+            std::fs::File::open(path).and_then(|file| file.take(past).read_to_end(&mut bytes)),
+        ),
     };
     read.map_err(|e| eyre!("cannot read {named}: {e}"))?;
     let what = "a Connect payload is the few hundred bytes of JSON that the Connect layer's \
