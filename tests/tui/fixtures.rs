@@ -220,6 +220,13 @@ pub fn app() -> App {
     app_with(&options())
 }
 
+/// [`app`] in read-only mode (`--readonly`).
+pub fn readonly_app() -> App {
+    let mut opts = options();
+    opts.readonly = true;
+    app_with(&opts)
+}
+
 pub fn key(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }

@@ -684,9 +684,7 @@ fn x_cancels_the_operation_on_the_row() {
 
 #[test]
 fn readonly_refuses_every_change_with_a_message() {
-    let mut opts = options();
-    opts.readonly = true;
-    let mut app = app_with(&opts);
+    let mut app = readonly_app();
     select(&mut app, 1);
     for c in ['e', 'r', 'R', 'l', 'D', 'a', 'c', 'x'] {
         assert!(app.update(key(c), NOW).is_empty(), "{c} sent something");
@@ -935,9 +933,7 @@ fn login_of(
 /// written. With no row selected it says so and copies nothing.
 #[test]
 fn y_copies_the_selected_rows_ids_once() {
-    let mut opts = options();
-    opts.readonly = true;
-    let mut app = app_with(&opts);
+    let mut app = readonly_app();
     select(&mut app, 2);
     assert!(app.update(key('y'), NOW).is_empty());
     let want = "connection 2 · bob · ADCB (dapi-sandbox) · \

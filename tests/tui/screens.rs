@@ -85,9 +85,7 @@ fn main_screen_narrow() {
 
 #[test]
 fn readonly_header_and_key_bar() {
-    let mut opts = options();
-    opts.readonly = true;
-    let mut app = app_with(&opts);
+    let mut app = readonly_app();
     assert_snapshot!(screen(&mut app, 100, 16).backend());
 }
 
