@@ -117,7 +117,7 @@ pub struct CheckReport<'a> {
     /// How many rows need each kind of action (`{"reconsent": 12, …}`), as
     /// the text's first line counts them.
     pub counts: std::collections::BTreeMap<super::check::Need, usize>,
-    pub needs_action: Vec<CheckRow<'a>>,
+    pub needs_action: CheckRows<'a>,
     /// What renews tokens unattended, by its last record, newest first: a
     /// monitor can alert on a stopped scheduler before any token lapses.
     pub renewers: Vec<RenewerRow<'a>>,
@@ -174,6 +174,26 @@ impl<'a> RenewerRow<'a> {
                 ..row
             },
         }
+    }
+}
+
+/// The rows `check` found, each made as it is serialized, as
+/// [`StatusRows`] are: at 100 000 connections most of them need action.
+#[derive(Debug)]
+pub struct CheckRows<'a> {
+    pub found: &'a [(&'a Connection, super::check::Reason)],
+    pub now: UnixTime,
+    pub warn_secs: i64,
+}
+
+impl Serialize for CheckRows<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let rows = (self.found.iter()).map(|(c, reason)| CheckRow {
+            row: StatusRow::new(c, self.now, self.warn_secs),
+            need: reason.need,
+            reason: &reason.text,
+        });
+        serializer.collect_seq(rows)
     }
 }
 
