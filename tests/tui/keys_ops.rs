@@ -387,6 +387,34 @@ fn a_payload_pasted_with_another_provider_chosen_is_not_dropped() {
     );
 }
 
+/// A paste past the payload's cap is refused as it arrives, and the
+/// payload already in the field stays.
+#[test]
+fn an_oversized_paste_is_refused_and_the_payload_kept() {
+    let mut app = app();
+    app.update(key('a'), NOW);
+    app.update(Msg::Paste(CONNECT_PAYLOAD.into()), NOW);
+    let huge = format!("{{\"accessCode\": \"{}\"}}", "x".repeat(64 * 1024));
+    app.update(Msg::Paste(huge), NOW);
+    let form = add_form(&app);
+    assert!(form.payload == CONNECT_PAYLOAD, "the payload was replaced");
+    assert_eq!(
+        form.error.as_deref(),
+        Some(
+            "that paste holds more than 64 KiB: a Connect payload is the few hundred bytes of \
+             JSON that onSuccess hands over"
+        )
+    );
+    // Exactly at the cap is the parser's to judge, as `link --payload` leaves it.
+    let at_cap = format!("{{\"a\": \"{}\"}}", "x".repeat(64 * 1024 - 9));
+    assert_eq!(at_cap.len(), 64 * 1024);
+    app.update(Msg::Paste(at_cap.clone()), NOW);
+    assert!(
+        add_form(&app).payload == at_cap,
+        "a paste at the cap was refused"
+    );
+}
+
 #[test]
 fn a_payload_whose_code_has_expired_is_refused_in_the_form() {
     // The code's `exp` is ten minutes before NOW.

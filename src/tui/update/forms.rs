@@ -192,6 +192,18 @@ pub(super) fn on_paste(app: &mut App, text: &str, now: UnixTime) -> Vec<Command>
 /// chooses the Dapi provider when there is one, and otherwise says what to
 /// do.
 fn paste_payload(f: &mut AddForm, text: &str) {
+    // Refused as it arrives, as `link --payload` refuses it, so that a
+    // payload already in the field is not replaced by megabytes that
+    // would only be refused at Enter.
+    let most = crate::domain::payload::MAX_PAYLOAD;
+    if text.len() > most {
+        f.error = Some(format!(
+            "that paste holds more than {} KiB: a Connect payload is the few hundred bytes of \
+             JSON that onSuccess hands over",
+            most / 1024
+        ));
+        return;
+    }
     if f.kind() != Some(ProviderKind::Dapi) {
         let dapi: Vec<usize> = (0..f.providers.len())
             .filter(|&i| f.providers[i].1 == ProviderKind::Dapi)
