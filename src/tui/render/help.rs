@@ -13,8 +13,8 @@ use super::theme::Theme;
 use super::{popup, scroll_hint};
 
 pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, scroll: u16, theme: Theme) {
-    let lines = lines(app, theme);
-    let (rect, most) = placed(&lines, area);
+    let (rect, most) = placed(&lines(app, theme, true), area);
+    let lines = lines(app, theme, names_fit(app, rect.width.saturating_sub(2)));
     let scroll = scroll.min(most);
     let mut title = vec![Span::styled(" help: every key ", theme.title())];
     // A short screen cuts the list with nothing else to show there is more.
@@ -35,7 +35,21 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, scroll: u16, them
 /// How far the help can scroll on a screen of `area`: `update` keeps the
 /// scroll within it, so one press back always moves.
 pub(crate) fn max_scroll(app: &App, area: Rect) -> u16 {
-    placed(&lines(app, Theme::new(true)), area).1
+    placed(&lines(app, Theme::new(true), true), area).1
+}
+
+const KEYS_WIDTH: usize = 14;
+const NAME_WIDTH: usize = 20;
+
+/// Whether the action names fit beside every description in `width`
+/// columns. The names serve only `[keys]` overrides, so on a narrow
+/// screen they give their room to what each key does, which was cut.
+fn names_fit(app: &App, width: u16) -> bool {
+    let widest = (app.keymap.bindings())
+        .map(|(action, _)| action.describe().chars().count())
+        .max()
+        .unwrap_or(0);
+    usize::from(width) >= KEYS_WIDTH + NAME_WIDTH + widest
 }
 
 /// The overlay's box on `area` and how many of `lines` fall below it.
@@ -47,35 +61,35 @@ fn placed(lines: &[Line], area: Rect) -> (Rect, u16) {
     (rect, height.saturating_sub(rect.height))
 }
 
-fn lines(app: &App, theme: Theme) -> Vec<Line<'static>> {
+/// The help's lines; with `names`, each action's name for `[keys]` too.
+/// Their number does not depend on `names`.
+fn lines(app: &App, theme: Theme, names: bool) -> Vec<Line<'static>> {
     let mut lines: Vec<Line> = app
         .keymap
         .bindings()
         .map(|(action, _)| {
-            Line::from(vec![
-                Span::styled(
-                    format!("{:<14}", app.keymap.describe_keys(action)),
-                    theme.key(),
-                ),
-                Span::styled(format!("{:<20}", action.name()), theme.dim()),
-                Span::raw(action.describe()),
-            ])
+            let keys = format!("{:<KEYS_WIDTH$}", app.keymap.describe_keys(action));
+            let mut line = vec![Span::styled(keys, theme.key())];
+            if names {
+                let name = format!("{:<NAME_WIDTH$}", action.name());
+                line.push(Span::styled(name, theme.dim()));
+            }
+            line.push(Span::raw(action.describe()));
+            Line::from(line)
         })
         .collect();
     lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        "In text fields every key is text; Enter and Esc end the field.",
-        theme.dim(),
-    ));
-    lines.push(Line::styled(
-        format!(
-            "A filter of {ID_NEEDLE_MIN} characters or more finds provider ids too (connectionID…)."
-        ),
-        theme.dim(),
-    ));
-    lines.push(Line::styled(
-        "Mouse: click selects a row, the wheel scrolls. Override keys in [keys].",
-        theme.dim(),
-    ));
+    // Each under 60 columns, so that a narrow help cuts none of them.
+    let overrides = match names {
+        true => "Override keys in [keys] by the names above.",
+        false => "Override keys in [keys]: a wider help shows their names.",
+    };
+    let notes = [
+        "In a text field every key is text; Enter or Esc ends it.",
+        &format!("A filter of {ID_NEEDLE_MIN}+ characters finds provider ids too."),
+        "Mouse: click selects a row, the wheel scrolls.",
+        overrides,
+    ];
+    lines.extend(notes.map(|note| Line::styled(note.to_owned(), theme.dim())));
     lines
 }
