@@ -15,6 +15,7 @@ use url::Url;
 use super::dapi_error::{DapiCall, DapiError};
 use super::http::{Http, Reply};
 use super::oauth_error::rate_limited;
+use super::scrub::Sent;
 use super::token::{MAX_LIFETIME, json_object};
 use super::{AuthRequest, GrantExpiry, Provider, TokenGrant};
 use crate::config::{DapiConfig, KeptSecret};
@@ -82,7 +83,18 @@ impl DapiProvider {
         call: DapiCall,
     ) -> Result<Map<String, Value>, OpError> {
         let reply = self.http.post_json(&self.url(path)?, body, bearer).await?;
-        read_reply(&reply, call)
+        read_reply(&reply, call).or_else(|_| {
+            let mut sent = Sent::new();
+            for key in ["appSecret", "accessCode", "userSecret"] {
+                if let Some(value) = body.get(key).and_then(Value::as_str) {
+                    sent.add(value);
+                }
+            }
+            if let Some(token) = bearer {
+                sent.add(token.expose());
+            }
+            read_reply(&sent.scrub(&reply), call)
+        })
     }
 
     /// `{base}/v2/...`, keeping any path the base URL has.

@@ -19,6 +19,7 @@ use url::Url;
 
 use super::http::{Http, Reply};
 use super::oauth_error::{TokenCall, error_code, error_from_reply};
+use super::scrub::Sent;
 use super::{AuthRequest, TokenGrant};
 use crate::config::{Client, ClientAuth, KeptSecret, check_transport};
 use crate::domain::{ErrorKind, OpError, Secret, UnixTime};
@@ -100,7 +101,11 @@ impl OAuthClient {
     }
 
     async fn end_session(&self, url: &Url, form: Vec<(&str, String)>) -> Result<(), OpError> {
-        let reply = self.post(url, form).await?;
+        let (reply, sent) = self.post(url, form).await?;
+        let reply = match reply.status.is_success() {
+            true => reply,
+            false => sent.scrub(&reply),
+        };
         if reply.status.is_success() && looks_like_a_page(&reply) {
             return Err(OpError::new(
                 ErrorKind::Protocol,
@@ -129,13 +134,29 @@ impl OAuthClient {
         call: TokenCall,
         requested: &[String],
     ) -> Result<TokenGrant, OpError> {
-        let reply = self.post(url, form).await?;
-        super::token::parse_token_reply(&reply, call, requested, UnixTime::now())
+        let (reply, sent) = self.post(url, form).await?;
+        let now = UnixTime::now();
+        super::token::parse_token_reply(&reply, call, requested, now)
+            .or_else(|_| super::token::parse_token_reply(&sent.scrub(&reply), call, requested, now))
     }
 
-    /// POSTs a form with the configured client authentication.
-    async fn post(&self, url: &Url, mut form: Vec<(&str, String)>) -> Result<Reply, OpError> {
+    /// POSTs a form with the configured client authentication; with the
+    /// answer, what of the request must not come back in a message.
+    async fn post(
+        &self,
+        url: &Url,
+        mut form: Vec<(&str, String)>,
+    ) -> Result<(Reply, Sent), OpError> {
         let secret = self.secret()?;
+        let mut sent = Sent::new();
+        for (key, value) in &form {
+            if !PUBLIC_PARAMS.contains(key) {
+                sent.add(value);
+            }
+        }
+        if let Some(s) = &secret {
+            sent.add(s.expose());
+        }
         let basic = match (&secret, self.client.auth) {
             (Some(s), ClientAuth::Basic) => Some(basic_header(&self.client.id, s)),
             (Some(s), ClientAuth::Post) => {
@@ -148,8 +169,14 @@ impl OAuthClient {
                 None
             }
         };
+        if let Some(header) = &basic {
+            let header = header.expose();
+            sent.add(header);
+            sent.add(header.trim_start_matches("Basic "));
+        }
         let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.http.post_form(url, &pairs, basic.as_ref()).await
+        let reply = self.http.post_form(url, &pairs, basic.as_ref()).await?;
+        Ok((reply, sent))
     }
 
     /// Resolved at use (kept a moment), so a rotated secret is picked up
@@ -208,6 +235,16 @@ impl OAuthClient {
         })
     }
 }
+
+/// The form parameters that are no secret; every other value sent is one
+/// (`refresh_token`, `code`, `code_verifier`, `token`, `client_secret`).
+const PUBLIC_PARAMS: [&str; 5] = [
+    "grant_type",
+    "scope",
+    "redirect_uri",
+    "client_id",
+    "token_type_hint",
+];
 
 /// An HTML answer where an empty 200/204 (or JSON) was due.
 fn looks_like_a_page(reply: &Reply) -> bool {

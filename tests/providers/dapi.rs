@@ -156,3 +156,38 @@ async fn dapi_server_failures_and_throttling() {
         .unwrap_err();
     assert_eq!((e.kind, e.retry_after), (ErrorKind::RateLimited, Some(30)));
 }
+
+/// A Dapi that repeats the request in its `msg`: the app secret, the
+/// access code, the user secret and the bearer token are blanked from what
+/// the operator reads, and the rest of the message stays.
+#[tokio::test]
+async fn what_dapi_echoes_of_the_request_is_blanked_from_its_errors() {
+    use axum::http::HeaderMap;
+    use axum::{Json, Router, routing::post};
+    use serde_json::Value;
+    let echo = |headers: HeaderMap, Json(body): Json<Value>| async move {
+        let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+        let msg = format!("Bad request {body} from {}", auth.unwrap_or("nobody"));
+        Json(json!({"success": false, "status": "failed", "type": "INVALID_ARGS", "msg": msg}))
+    };
+    let app = Router::new()
+        .route("/v2/auth/ExchangeToken", post(echo))
+        .route("/v2/users/DelinkUser", post(echo));
+    let base = super::support::serve(app).await;
+    let p = build(&dapi_config(&base, secret_file(APP_SECRET))).unwrap();
+    let exchanged = (p.exchange(&Secret::new(ACCESS_CODE), CONNECTION_ID).await).unwrap_err();
+    let (token, user) = (Secret::new(ACCESS_TOKEN), Secret::new(USER_SECRET));
+    let delinked = p.delink(&token, &user).await.unwrap_err();
+    for m in [&exchanged.message, &delinked.message] {
+        for secret in [APP_SECRET, ACCESS_CODE, ACCESS_TOKEN, USER_SECRET] {
+            assert!(!m.contains(&secret[..16.min(secret.len())]), "{m}");
+        }
+        assert!(m.contains("Bad request"), "{m}");
+        assert!(m.contains("[redacted]"), "{m}");
+    }
+    assert!(
+        exchanged.message.contains(CONNECTION_ID),
+        "not a secret: {}",
+        exchanged.message
+    );
+}

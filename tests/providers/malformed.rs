@@ -9,7 +9,9 @@ use axum::routing::post;
 use bankdeck::domain::{ErrorKind, Secret};
 use bankdeck::providers::{GrantExpiry, build};
 
-use super::support::{canned_oauth2, serve};
+use bankdeck::config::ClientAuth;
+
+use super::support::{CLIENT_SECRET, canned_oauth2, oauth2_config, serve};
 
 /// A token endpoint that always gives the same answer.
 async fn canned(status: u16, content_type: &'static str, body: &'static str) -> String {
@@ -169,4 +171,64 @@ async fn bare_401_and_5xx_pages() {
         p.client_credentials().await.unwrap_err().kind,
         ErrorKind::Server
     );
+}
+
+/// A provider that answers each POST with `code` and what it was sent: the
+/// form as it came and decoded, and the `Authorization` header, after `pad`
+/// characters of its own.
+fn echo(code: &'static str, pad: usize) -> axum::routing::MethodRouter {
+    post(
+        move |headers: axum::http::HeaderMap, form: String| async move {
+            let auth = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let decoded = url::form_urlencoded::parse(form.as_bytes())
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let said = format!("{}you sent {form} ({decoded}) as {auth}", "x".repeat(pad));
+            let body = serde_json::json!({"error": code, "error_description": said});
+            (StatusCode::BAD_REQUEST, axum::Json(body))
+        },
+    )
+}
+
+/// Some providers echo the request in their error text, and that text
+/// reaches the screen, the audit log and `status --json`: the refresh
+/// token, the client secret and the Basic header are blanked from it,
+/// also where the text is cut to length in the middle of one of them.
+#[tokio::test]
+async fn what_a_provider_echoes_of_the_request_is_blanked_from_its_errors() {
+    let refresh = Secret::new("rt/Secret+Value=0123456789");
+    let basic = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("bankdeck-test:{CLIENT_SECRET}"))
+    };
+    for pad in [0, 250, 280, 300] {
+        for auth in [ClientAuth::Basic, ClientAuth::Post] {
+            let path = |p: &str| format!("/realms/test/protocol/openid-connect/{p}");
+            let app = Router::new()
+                .route(&path("token"), echo("invalid_grant", pad))
+                .route(&path("revoke"), echo("invalid_request", pad));
+            let p = build(&oauth2_config(&serve(app).await, auth, true)).unwrap();
+            let refreshed = p.refresh(&refresh).await.unwrap_err();
+            assert_eq!(refreshed.kind, ErrorKind::ReauthRequired, "{refreshed:?}");
+            let revoked = p.logout(&refresh).await.unwrap_err();
+            for m in [&refreshed.message, &revoked.message] {
+                for part in ["rt/Secret", "rt%2FSecret", "cl1ent-s3c", &basic[..12]] {
+                    assert!(!m.contains(part), "{auth:?}, pad {pad}: {part:?} in {m}");
+                }
+                if pad == 0 {
+                    assert!(m.contains(": [redacted]"), "{m}");
+                    assert!(
+                        m.contains("token_type_hint: refresh_token")
+                            || m.contains("grant_type: refresh_token"),
+                        "the rest stays: {m}"
+                    );
+                }
+            }
+        }
+    }
 }
