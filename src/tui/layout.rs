@@ -30,6 +30,13 @@ pub fn too_small(area: Rect) -> bool {
     area.width < MIN_WIDTH || area.height < MIN_HEIGHT
 }
 
+/// Whether the screen `update` last heard of shows only the "too small"
+/// note: then no key or click acts on what is not drawn.
+pub(crate) fn too_small_app(app: &App) -> bool {
+    let (w, h) = app.size;
+    too_small(Rect::new(0, 0, w, h))
+}
+
 /// [`for_app`] on the screen `update` last heard of (`Msg::Resize`): what
 /// a key or a click in `update` acts on is what was drawn.
 pub(crate) fn on_screen(app: &App) -> Areas {

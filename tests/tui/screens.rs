@@ -3,9 +3,9 @@
 use bankdeck::domain::{
     AuditEntry, Claims, Connection, ConnectionId, ErrorKind, OpError, OpKind, Secret, UnixTime,
 };
-use bankdeck::tui::{App, Msg, RunOptions, render};
+use bankdeck::tui::{App, Mode, Msg, RunOptions, render};
 use bankdeck::worker::{Command, Detail, Event, NextTry, RequestId};
-use crossterm::event::KeyCode;
+use crossterm::event::{KeyCode, MouseEventKind};
 use insta::assert_snapshot;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -1297,4 +1297,49 @@ fn an_empty_screen_says_what_a_first_run_lacks() {
         text.contains("add: no providers configured: add a [providers.NAME] table"),
         "{text}"
     );
+}
+
+/// While only the "too small" note shows, `l` then `y` logged a row out
+/// through a dialog nobody saw. No key, click or paste acts then but quit,
+/// and the note says which key that is.
+#[test]
+fn nothing_acts_blind_on_a_too_small_screen_but_quit() {
+    let mut app = app();
+    select(&mut app, 3);
+    app.update(Msg::Resize(50, 15), NOW);
+    for msg in [
+        key('l'),
+        key('y'),
+        key('a'),
+        key('/'),
+        key('j'),
+        Msg::Paste("zoe".into()),
+        mouse(MouseEventKind::ScrollDown, 10, 10),
+    ] {
+        assert!(app.update(msg, NOW).is_empty());
+        assert_eq!(app.mode(), &Mode::Normal);
+    }
+    assert_eq!(app.selected_id(), Some(ConnectionId(3)));
+    let note = text_at(&mut app, 50, 15, NOW);
+    let words = note.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("needs 60×15 q quits"), "{note}");
+    app.update(Msg::Resize(120, 40), NOW);
+    app.update(key('l'), NOW);
+    assert!(
+        matches!(app.mode(), Mode::ConfirmLogout { .. }),
+        "{:?}",
+        app.mode()
+    );
+    app.update(Msg::Resize(50, 15), NOW);
+    assert!(
+        app.update(key('y'), NOW).is_empty(),
+        "the dialog is not on screen"
+    );
+    app.update(key('n'), NOW);
+    assert!(matches!(app.mode(), Mode::ConfirmLogout { .. }));
+    app.update(Msg::Resize(120, 40), NOW);
+    app.update(code(KeyCode::Esc), NOW);
+    app.update(Msg::Resize(50, 15), NOW);
+    app.update(key('q'), NOW);
+    assert!(app.should_quit());
 }

@@ -44,7 +44,7 @@ use theme::Theme;
 pub fn render(app: &App, frame: &mut Frame, now: UnixTime) {
     let area = frame.area();
     if layout::too_small(area) {
-        return too_small(frame, area);
+        return too_small(app, frame, area);
     }
     let theme = Theme::new(app.no_color);
     let areas = layout::for_app(app, area);
@@ -74,11 +74,16 @@ fn overlay(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, theme: Theme
     }
 }
 
-fn too_small(frame: &mut Frame, area: Rect) {
-    let text = format!(
+/// The note in place of the panes. No other key acts until they are back,
+/// so it says which one does.
+fn too_small(app: &App, frame: &mut Frame, area: Rect) {
+    let mut text = vec![Line::raw(format!(
         "terminal too small: {}×{}, bankdeck needs {MIN_WIDTH}×{MIN_HEIGHT}",
         area.width, area.height
-    );
+    ))];
+    if let Some(key) = app.keymap.first_key(Action::Quit) {
+        text.push(Line::raw(format!("{key} quits")));
+    }
     let p = Paragraph::new(text)
         .alignment(Alignment::Center)
         .wrap(Wrap { trim: true });

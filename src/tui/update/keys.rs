@@ -13,6 +13,7 @@ use crate::worker::Command;
 use super::super::action::{Action, ColonLine};
 use super::super::app::App;
 use super::super::forms::Mode;
+use super::super::layout;
 use super::super::line_edit::LineEdit;
 use super::super::view::SortKey;
 use super::{actions, data, dialogs, forms, nav, users};
@@ -21,6 +22,15 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, now: UnixTime) -> Vec<Command
     // Terminals with the kitty protocol report releases too; a key acts once.
     if key.kind == KeyEventKind::Release {
         return Vec::new();
+    }
+    // With only the "too small" note on screen, a key would act on a row,
+    // a dialog or a form nobody can see: `l` then `y` logged a row out
+    // blind. Quitting alone still works.
+    if layout::too_small_app(app) {
+        return match (&app.mode, app.keymap.action_for(&key)) {
+            (Mode::Normal, Some(Action::Quit)) => actions::run(app, Action::Quit, now),
+            _ => Vec::new(),
+        };
     }
     match &app.mode {
         Mode::Normal => match app.keymap.action_for(&key) {

@@ -4,8 +4,6 @@
 //! on screen; when only the "too small" note shows, nothing on it changes
 //! and the tick leaves the screen alone.
 
-use ratatui::layout::Rect;
-
 use crate::domain::UnixTime;
 use crate::worker::Command;
 
@@ -19,8 +17,7 @@ pub(super) fn on_tick(app: &mut App, now: UnixTime) -> Vec<Command> {
     data::refresh_counts(app, now);
     let mut commands = data::catch_up(app, now);
     commands.extend(watch::ask(app));
-    let (w, h) = app.size;
-    if !layout::too_small(Rect::new(0, 0, w, h)) {
+    if !layout::too_small_app(app) {
         app.dirty = true;
     }
     commands
