@@ -501,6 +501,18 @@ impl Worker {
                 self.save(&conn, self.delinked(), OpKind::Delink, message, turn)
                     .await
             }
+            // Dapi no longer knows the token: nothing is left there to end,
+            // and a row kept "active" would hand the dead token out and
+            // fail every delink after. A delink whose answer was lost is
+            // the common way here.
+            Err(e) if e.kind == ErrorKind::TokenInvalid => {
+                let message = format!(
+                    "{}; nothing left to end, so closed here; secrets erased",
+                    e.message
+                );
+                self.save(&conn, self.delinked(), OpKind::Delink, message, turn)
+                    .await
+            }
             Err(e) => self.fail(&conn, OpKind::Delink, e, turn).await,
         }
     }

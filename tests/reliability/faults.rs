@@ -18,6 +18,43 @@ fn always(route: &str, kind: FaultKind) -> FaultRule {
     }
 }
 
+/// A delink whose answer was lost did end the link at Dapi, and the next
+/// delink hears INVALID_TOKEN. The row was left "active" for good then,
+/// handing the dead token out and failing every delink after: Dapi has
+/// nothing left to end, so the row is closed and its secrets erased.
+#[tokio::test]
+async fn a_delink_dapi_no_longer_knows_the_token_of_closes_the_row() {
+    let env = Env::start().await;
+    let c = env.dapi("amira").await;
+    let c = env.op(OpKind::Exchange, c.id).await.unwrap();
+    env.sandbox.set_faults(vec![FaultRule {
+        count: Some(1),
+        ..always("dapi.delink", FaultKind::Lose)
+    }]);
+    let lost = env.op(OpKind::Delink, c.id).await.unwrap_err();
+    assert!(lost.kind.is_transient(), "{lost:?}");
+    assert!(
+        env.secrets(c.id).access_token.is_some(),
+        "kept while unknown"
+    );
+    let closed = env.op(OpKind::Delink, c.id).await.unwrap();
+    assert_eq!(env.sandbox.request_count("dapi.delink"), 2);
+    let now = UnixTime::now();
+    assert_eq!(
+        ConnState::derive(&closed, now, 60).kind(),
+        StateKind::Delinked
+    );
+    assert_eq!(env.secrets(c.id).all().count(), 0, "secrets erased");
+    let line = &env.store.audit(Some(c.id), 1).unwrap()[0];
+    assert_eq!((line.op, line.ok), (OpKind::Delink, true));
+    assert!(
+        line.message.contains("no longer accepts the access token")
+            && line.message.contains("closed here"),
+        "{}",
+        line.message
+    );
+}
+
 /// 13: a client the server does not allow the grant for is a configuration
 /// error after one POST, not something to try again.
 #[tokio::test]
