@@ -242,7 +242,7 @@ mod tests {
         assert_eq!(
             needs_now(&ended, 60).unwrap_err(),
             "connection 7's access token expires in 00:30 and cannot be renewed \
-             (re-consent required): the user must log in again: `bankdeck login ev --user amira`"
+             (re-consent required): the user must log in again: `bankdeck login ev --user amira --renew 7`"
         );
         assert_eq!(
             needs_now(&ended, 30),
@@ -255,7 +255,7 @@ mod tests {
             needs_now(&lapsed, 60).unwrap_err(),
             "connection 7's access token expires in 00:10 and cannot be renewed \
              (its refresh token has expired): the user must log in again: \
-             `bankdeck login ev --user amira`"
+             `bankdeck login ev --user amira --renew 7`"
         );
         let mut bare = oidc(-1);
         bare.lifetimes.has_refresh = false;

@@ -75,6 +75,12 @@ pub enum Cmd {
         /// Only print the URL; do not open a browser.
         #[arg(long)]
         no_browser: bool,
+        /// Renew this connection of the user's (its id, as `status` shows
+        /// it) with the new consent, rather than making another. Needed
+        /// where the provider names no account (plain OAuth 2.0): an OpenID
+        /// login finds the row of the same account by itself.
+        #[arg(long, value_name = "ID", value_parser = connection_id)]
+        renew: Option<i64>,
     },
     /// Get an app-level token with the client-credentials grant.
     Token {

@@ -279,13 +279,16 @@ fn why(
     }
 }
 
-/// The command that renews `c`'s consent, to paste as it is.
+/// The command that renews `c`'s consent, to paste as it is. It names the
+/// row: a provider that names no account cannot tell which row a new
+/// consent renews, and would make another.
 pub(super) fn login(c: &Connection) -> String {
     use super::output::shell_word;
     format!(
-        "`bankdeck login {} --user {}`",
+        "`bankdeck login {} --user {} --renew {}`",
         shell_word(&c.provider),
-        shell_word(&c.user)
+        shell_word(&c.user),
+        c.id
     )
 }
 
@@ -348,7 +351,7 @@ mod tests {
         assert_eq!(
             reason(&c, &cfg(), &running, NOW, 600).unwrap().text,
             "consent (refresh token) ends in 08:20: the user must log in again before then: \
-             `bankdeck login ev --user 'Carol O'\\''Neil'`"
+             `bankdeck login ev --user 'Carol O'\\''Neil' --renew 1`"
         );
     }
 
@@ -377,12 +380,12 @@ mod tests {
         assert_eq!(
             reason(&c, &cfg(), &none(), NOW, 600).unwrap().text,
             "access token expires in 08:20 and cannot be renewed (no refresh token): \
-             the user must log in again: `bankdeck login ev --user u`",
+             the user must log in again: `bankdeck login ev --user u --renew 1`",
             "auto_refresh cannot help without a refresh token"
         );
         c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(-5)));
         assert!(reason(&c, &cfg(), &none(), NOW, 0).unwrap().text.ends_with(
-            ": no refresh token, the user must log in again: `bankdeck login ev --user u`"
+            ": no refresh token, the user must log in again: `bankdeck login ev --user u --renew 1`"
         ));
     }
 
@@ -448,7 +451,7 @@ mod tests {
         c.flags.reauth_required = true;
         assert_eq!(
             reason(&c, &cfg(), &none(), NOW, 0).unwrap().text,
-            "re-consent required: the user must log in again: `bankdeck login ev --user u`"
+            "re-consent required: the user must log in again: `bankdeck login ev --user u --renew 1`"
         );
         c.flags.delinked_at = Some(NOW);
         assert_eq!(reason(&c, &cfg(), &none(), NOW, 1_000_000), None);

@@ -16,7 +16,7 @@ use crate::domain::filter::FilterTerms;
 use crate::domain::text::{columns, counted};
 use crate::domain::{
     AuditEntry, ConnState, ConnectPayload, Connection, ConnectionId, DueForRefresh, Ending,
-    ErrorKind, OpError, OpKind, Renewal, UnixTime, User,
+    ErrorKind, Grant, OpError, OpKind, Renewal, UnixTime, User,
 };
 use crate::tui::{ID_NEEDLE_MIN, SortKey};
 use crate::worker::{Command, Event, RequestId, Worker, WorkerOptions};
@@ -315,9 +315,28 @@ pub async fn login(
     ctx: &Context,
     provider: &str,
     user: &str,
+    renew: Option<ConnectionId>,
     no_browser: bool,
     readonly: bool,
 ) -> Result<ExitCode> {
+    // Checked before the browser step: a consent given for the wrong row
+    // would make a new connection the operator did not ask for.
+    if let Some(id) = renew {
+        let c = stored(ctx, id)?;
+        if c.provider != provider || c.user != user {
+            bail!(
+                "--renew {id} is {}'s at {}, not {user}'s at {provider}: name its provider and \
+                 user, as `bankdeck status {id}` shows them",
+                c.user,
+                c.provider
+            );
+        }
+        if c.grant != Grant::AuthorizationCode || c.flags.delinked_at.is_some() {
+            bail!(
+                "--renew {id}: only a connection made by a browser login, not ended, is renewed by one"
+            );
+        }
+    }
     let new_user = is_new_user(ctx, user)?;
     let mut handle = ctx.spawn_worker(WorkerOptions {
         readonly,
@@ -343,7 +362,7 @@ pub async fn login(
             }
         }
     });
-    let login = handle.worker.login(RequestId(1), provider, user);
+    let login = (handle.worker).login_renewing(RequestId(1), provider, user, renew);
     let conn = to_the_end(&handle.worker, login, |e| eyre!("{e}")).await;
     printer.abort();
     let Some(conn) = conn? else {

@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 use color_eyre::eyre::{Result, bail};
 
-use crate::domain::OpKind;
+use crate::domain::{ConnectionId, OpKind};
 use args::{Cli, Cmd};
 use context::Context;
 
@@ -182,15 +182,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             provider,
             user,
             no_browser,
+            renew,
         } => {
-            commands::login(
-                &Context::open(&global, ro)?,
-                &provider,
-                &user,
-                no_browser,
-                ro,
-            )
-            .await
+            let ctx = Context::open(&global, ro)?;
+            let renew = renew.map(ConnectionId);
+            commands::login(&ctx, &provider, &user, renew, no_browser, ro).await
         }
         Cmd::Token { provider, user } => {
             commands::token(&Context::open(&global, ro)?, &provider, &user, ro).await

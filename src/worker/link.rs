@@ -294,6 +294,7 @@ impl Worker {
             Grant::AuthorizationCode,
             grant,
             OpKind::Login,
+            renewing,
         )
         .await
     }
@@ -343,6 +344,7 @@ impl Worker {
             Grant::ClientCredentials,
             grant,
             OpKind::ClientCredentials,
+            None,
         )
         .await
     }
@@ -364,10 +366,12 @@ impl Worker {
             Grant::AuthorizationCode,
             grant,
             OpKind::Login,
+            None,
         )
         .await
     }
 
+    #[allow(clippy::too_many_arguments)] // One call per way a grant is born.
     async fn file_grant(
         &self,
         id: RequestId,
@@ -376,14 +380,26 @@ impl Worker {
         kind: Grant,
         grant: TokenGrant,
         op: OpKind,
+        renewing: Option<ConnectionId>,
     ) -> Result<Connection, OpError> {
         let slot = self.slot(provider)?;
         if kind == Grant::AuthorizationCode
             && let Some(known) = self.known_user(user).await?
-            && let Some(held) = self.same_account(provider, &known, &grant).await?
         {
-            let message = format!("{op} at {provider} for {user}: connection {held} renewed");
-            return self.relogin(held, grant, message).await;
+            if let Some(held) = self.same_account(provider, &known, &grant).await? {
+                let message = format!("{op} at {provider} for {user}: connection {held} renewed");
+                return self.relogin(held, grant, message).await;
+            }
+            if let Some(held) = self
+                .asked_to_renew(renewing, provider, &known, &grant)
+                .await?
+            {
+                let message = format!(
+                    "{op} at {provider} for {user}: connection {held} renewed, the row it was \
+                     asked for (the provider names no account to check it by)"
+                );
+                return self.relogin(held, grant, message).await;
+            }
         }
         let now = self.now();
         let new = NewConnection {
@@ -438,6 +454,28 @@ impl Worker {
         };
         self.held(user, provider, Grant::AuthorizationCode, |c| {
             c.remote.user_id.as_deref() == Some(subject)
+        })
+        .await
+    }
+
+    /// The row a login was started to renew, when neither it nor the grant
+    /// names an account (plain OAuth 2.0 has no subject): the operator chose
+    /// the row, and no account can tell it apart. Without this, every
+    /// renewal of such a row made a second one beside it, and the first
+    /// stayed "re-consent required" for good. A row that names an account
+    /// is renewed only by the same account ([`Self::same_account`]).
+    async fn asked_to_renew(
+        &self,
+        renewing: Option<ConnectionId>,
+        provider: &str,
+        user: &User,
+        grant: &TokenGrant,
+    ) -> Result<Option<ConnectionId>, OpError> {
+        let Some(wanted) = renewing.filter(|_| grant.subject.is_none()) else {
+            return Ok(None);
+        };
+        self.held(user, provider, Grant::AuthorizationCode, |c| {
+            c.id == wanted && c.remote.user_id.is_none()
         })
         .await
     }

@@ -458,9 +458,13 @@ impl Worker {
                         refresh_expires_at: None,
                         ..conn.lifetimes.clone()
                     }),
+                    // A row whose refresh token was rejected ends here
+                    // too: it stayed "re-consent required", its logout
+                    // recorded and its state unchanged.
                     flags: Some(Flags {
                         logged_out_at: Some(now),
                         last_error: None,
+                        reauth_required: false,
                         ..conn.flags.clone()
                     }),
                     refresh_token: SecretChange::Erase,

@@ -1167,16 +1167,25 @@ fn login_started(
     config: &Path,
     user: &str,
 ) -> (std::process::Child, String, std::thread::JoinHandle<String>) {
-    use std::io::{BufRead, Read};
-    let mut login = command(
+    login_with(
         dir,
         config,
         &["login", "everifin", "--user", user, "--no-browser"],
     )
-    .stderr(std::process::Stdio::piped())
-    .stdout(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
+}
+
+/// [`login_started`] with the command's arguments as given.
+fn login_with(
+    dir: &Path,
+    config: &Path,
+    args: &[&str],
+) -> (std::process::Child, String, std::thread::JoinHandle<String>) {
+    use std::io::{BufRead, Read};
+    let mut login = command(dir, config, args)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut err = std::io::BufReader::new(login.stderr.take().unwrap());
     let mut before = String::new();
     let url = loop {
@@ -2161,4 +2170,70 @@ fn access_token_hands_out_the_providers_token_good_for_min_valid() {
         6,
         "nothing handed out, nothing audited"
     );
+}
+
+/// Plain OAuth 2.0 names no account, so a new consent could not find the
+/// row it was for: `check` sent the operator to `login`, which made a
+/// second row, and the first stayed "re-consent required" for good, with
+/// its logout changing nothing. `check` now names the row with `--renew`,
+/// the login renews it in place, and a logout ends such a row.
+#[test]
+fn a_bank_row_needing_consent_is_renewed_in_place_or_logged_out() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
+    let run = |args: &[&str]| said(dir.path(), &config, args);
+    let login = |extra: &[&str]| {
+        let args = [&["login", "bank", "--user", "bob", "--no-browser"], extra].concat();
+        let (login, url, _) = login_with(dir.path(), &config, &args);
+        assert!(consent(&url).wait().unwrap().success());
+        let out = login.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{said}");
+        named_id(&said)
+    };
+    let bobs = || -> Vec<(String, String)> {
+        let (_, json, _) = run(&["status", "--json", "bob"]);
+        let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
+        (rows.as_array().unwrap().iter())
+            .map(|r| (r["id"].to_string(), r["state"].as_str().unwrap().to_owned()))
+            .collect()
+    };
+    // A refresh whose answer is lost rotates the token at the bank, and
+    // the next refresh, with the token held, is refused.
+    let needs_consent = |id: &str| {
+        super::common::post_json(
+            &base,
+            "/sandbox/faults",
+            r#"{"faults":["oauth2.token:lose,count=1"]}"#,
+        );
+        assert_ne!(run(&["refresh", id]).0, Some(0));
+        assert_ne!(run(&["refresh", id]).0, Some(0));
+        assert_eq!(bobs(), vec![(id.to_owned(), "reauth_required".to_owned())]);
+    };
+
+    let id = login(&[]);
+    needs_consent(&id);
+    let (code, checked, _) = run(&["check", "bob"]);
+    assert_eq!(code, Some(1));
+    let renew = format!("`bankdeck login bank --user bob --renew {id}`");
+    assert!(checked.contains(&renew), "{checked}");
+    let (code, _, err) = run(&["login", "bank", "--user", "carol", "--renew", &id]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains(&format!(
+            "--renew {id} is bob's at bank, not carol's at bank"
+        )),
+        "{err}"
+    );
+
+    assert_eq!(login(&["--renew", &id]), id, "renewed in place");
+    assert_eq!(bobs(), vec![(id.clone(), "active".to_owned())]);
+    let (_, audit, _) = run(&["audit", "--connection", &id, "--limit", "1"]);
+    assert!(audit.contains("the row it was asked for"), "{audit}");
+
+    needs_consent(&id);
+    let (code, _, err) = run(&["logout", &id, "--yes"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(bobs(), vec![(id.clone(), "logged_out".to_owned())]);
+    assert_eq!(run(&["check", "bob"]).0, Some(0), "nothing left to do");
 }
