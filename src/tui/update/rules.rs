@@ -61,7 +61,8 @@ pub(super) fn logout(c: &Connection, state: &ConnState, now: UnixTime) -> Result
 pub(super) fn login(c: &Connection, state: &ConnState, now: UnixTime) -> Result<(), String> {
     if c.kind == ProviderKind::Dapi {
         return Err(
-            "Dapi has no browser login: the user connects again, and a files the payload".into(),
+            "Dapi has no browser login: the user connects again, and `a` adds the new payload"
+                .into(),
         );
     }
     if c.grant == Grant::ClientCredentials {
