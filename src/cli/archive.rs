@@ -7,9 +7,12 @@
 //! The order of the steps is what keeps every line somewhere (see
 //! `store::sqlite::archive`): the file is complete and on disk under its
 //! name before the store records it, and lines leave the store only after.
+//! Lines an interrupted archive left in the log go only once its file is
+//! found as it recorded it: a file moved or changed since would leave them
+//! nowhere.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -23,7 +26,7 @@ use super::interrupt::{finish_blocking_through_interrupt, stopped};
 use super::output::out as say;
 use crate::domain::text::counted;
 use crate::domain::{AuditEntry, OpKind, UnixTime};
-use crate::store::{AuditDraft, Store, StoreError};
+use crate::store::{ArchivePlan, AuditDraft, AuditQuery, Store, StoreError};
 
 /// Lines read from the store for each write to the file.
 const PAGE: usize = 10_000;
@@ -60,6 +63,7 @@ fn archive(
 ) -> Result<ExitCode> {
     let plan = store.audit_archive_plan(before).map_err(|e| eyre!("{e}"))?;
     if plan.left_behind > 0 {
+        check_earlier_file(store, &plan)?;
         let removed = remove_archived(store, stop)?;
         if removed > 0 {
             tell!(
@@ -160,6 +164,15 @@ fn new_file_path(to: &Path) -> Result<PathBuf> {
         )
     })?;
     let to = folder.join(name);
+    // The record in the log names the file as text, and the next archive
+    // finds it by that text: a name it cannot hold exactly would be lost.
+    if to.to_str().is_none() {
+        bail!(
+            "{} is not valid UTF-8, and the log records an archive's file by its name as \
+             text: name the file in UTF-8",
+            to.display()
+        );
+    }
     if to.symlink_metadata().is_ok() {
         bail!(
             "{} already exists: an archive never replaces a file; name a new one",
@@ -199,6 +212,93 @@ impl Written {
             self.sha256
         )
     }
+}
+
+/// Where the last archive's record says its lines went.
+#[derive(Debug, PartialEq, Eq)]
+struct Recorded {
+    /// The last line the file holds.
+    upto: i64,
+    path: PathBuf,
+    sha256: String,
+}
+
+/// Reads back what [`Written::describe`] wrote: "moved N audit lines (ids A
+/// to B, T1 to T2) to PATH, sha256 HEX". The path runs from the first
+/// ") to " after "(ids " (ids and times hold no parenthesis) to the last
+/// ", sha256 " (the hash holds no comma), so a path that holds either of
+/// them, or spaces and commas, stays whole.
+fn parse_record(message: &str) -> Option<Recorded> {
+    let (head, sha256) = message.rsplit_once(", sha256 ")?;
+    let hex_digit = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    if sha256.len() != 64 || !sha256.bytes().all(hex_digit) {
+        return None;
+    }
+    let (_, rest) = head.strip_prefix("moved ")?.split_once(" (ids ")?;
+    let (span, path) = rest.split_once(") to ")?;
+    let (ids, _times) = span.split_once(", ")?;
+    let (_first, upto) = ids.split_once(" to ")?;
+    let path = PathBuf::from(path);
+    if !path.is_absolute() {
+        return None;
+    }
+    Some(Recorded {
+        upto: upto.parse().ok()?,
+        path,
+        sha256: sha256.to_owned(),
+    })
+}
+
+/// Refuses to take out of the log the lines an earlier archive left there
+/// unless its file is still where it recorded it, with the hash it
+/// recorded: those lines, and the ones it did take out, are otherwise in no
+/// file at all. The newest `ArchiveAudit` line is that archive's record,
+/// written in the transaction that set the mark; its ids say so.
+fn check_earlier_file(store: &dyn Store, plan: &ArchivePlan) -> Result<()> {
+    let newest = store
+        .audit_query(&AuditQuery {
+            op: Some(OpKind::ArchiveAudit),
+            limit: 1,
+            ..AuditQuery::default()
+        })
+        .map_err(|e| eyre!("{e}"))?;
+    let kept = counted(plan.left_behind, "line", "lines");
+    let Some(recorded) = (newest.first())
+        .and_then(|line| parse_record(&line.message))
+        .filter(|r| r.upto == plan.archived)
+    else {
+        bail!(
+            "an earlier archive recorded that a file holds the audit lines up to id {}, and \
+             {kept} of them are still in the log, but its record in the log does not name \
+             the file and its sha256, so the file cannot be checked: nothing was removed, \
+             and the log keeps those lines",
+            plan.archived
+        );
+    };
+    let wrong = match sha256_of(&recorded.path) {
+        Ok(found) if found == recorded.sha256 => return Ok(()),
+        Ok(found) => format!("its content is different (sha256 {found})"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "it is missing".to_owned(),
+        Err(e) => format!("it cannot be read ({e})"),
+    };
+    bail!(
+        "an earlier archive recorded that {} holds the audit lines up to id {}, with \
+         sha256 {}, but {wrong}: nothing was removed from the log. Put the file back as it \
+         was and run the archive again; the {kept} not yet removed are still in the log, \
+         and the file alone holds the ones already removed",
+        recorded.path.display(),
+        recorded.upto,
+        recorded.sha256
+    )
+}
+
+/// A file's SHA-256 as hex, read a buffer at a time: archives run to
+/// hundreds of megabytes.
+fn sha256_of(path: &Path) -> std::io::Result<String> {
+    let mut hash = Sha256::new();
+    let mut file = BufReader::with_capacity(1 << 20, File::open(path)?);
+    std::io::copy(&mut file, &mut hash)?;
+    Ok(hex(&hash.finalize()))
 }
 
 /// Writes the lines after `after` up to `upto` to a temporary file beside
@@ -357,6 +457,68 @@ mod tests {
             op: OpKind::ArchiveAudit,
             ok: true,
             message: "moved".into(),
+        }
+    }
+
+    fn entry(id: i64, at: i64) -> AuditEntry {
+        AuditEntry {
+            id,
+            at: UnixTime(at),
+            actor: "ops".into(),
+            connection: None,
+            op: OpKind::AddUser,
+            ok: true,
+            message: String::new(),
+        }
+    }
+
+    /// A record reads back as it was written, whatever the path holds:
+    /// spaces, commas, and even the words the record puts around it.
+    #[test]
+    fn a_record_gives_back_its_file_and_hash_whatever_the_path_holds() {
+        let sha256 = "0123456789abcdef".repeat(4);
+        for path in [
+            "/var/archive/audit.jsonl",
+            "/home/ops/old logs, Q3/audit 2026-07.jsonl",
+            "/tmp/a (ids 1 to 2, x) to b, sha256 c/d) to e.jsonl",
+            &format!("/tmp/x, sha256 {sha256}/audit.jsonl"),
+            "/tmp/two\nlines.jsonl",
+        ] {
+            for (lines, first, last) in [(1, 7, 7), (110_002, 1, 110_002)] {
+                let written = Written {
+                    lines,
+                    first: entry(first, 1_700_000_000),
+                    last: entry(last, 1_700_086_400),
+                    sha256: sha256.clone(),
+                };
+                let message = written.describe(Path::new(path));
+                let expected = Recorded {
+                    upto: last,
+                    path: path.into(),
+                    sha256: sha256.clone(),
+                };
+                assert_eq!(parse_record(&message), Some(expected), "{message}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_record_that_does_not_name_a_file_and_hash_gives_nothing() {
+        let sha256 = "ab".repeat(32);
+        for message in [
+            String::new(),
+            "moved 2 lines to elsewhere".into(),
+            format!("moved 2 audit lines (ids 1 to 2, a to b) to audit.jsonl, sha256 {sha256}"),
+            format!("moved 2 audit lines (ids 1 to x, a to b) to /a.jsonl, sha256 {sha256}"),
+            format!("moved 2 audit lines (ids 1 to 2, a to b) to /a.jsonl, sha256 {sha256}0"),
+            "moved 2 audit lines (ids 1 to 2, a to b) to /a.jsonl, sha256 ABCD".into(),
+            format!(
+                "moved 2 audit lines (ids 1 to 2, a to b) to /a.jsonl, sha256 {}",
+                "AB".repeat(32)
+            ),
+            format!("wrote 2 audit lines to /a.jsonl, sha256 {sha256}"),
+        ] {
+            assert_eq!(parse_record(&message), None, "{message}");
         }
     }
 

@@ -183,10 +183,7 @@ fn an_archive_moves_the_oldest_lines_to_a_new_file_and_records_where() {
     let oldest: Vec<AuditEntry> = before.iter().rev().take(3).cloned().collect();
     assert_eq!(moved, oldest);
     assert_eq!(messages(&moved), ["a", "b", "c"]);
-    let hash: String = Sha256::digest(&file)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = hex_sha256(&file);
     assert!(said.contains(&format!("sha256 {hash}")), "{said}");
     let mode = std::fs::metadata(&to).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
@@ -260,13 +257,22 @@ fn lines_an_earlier_archive_left_in_the_log_are_removed_by_the_next() {
     std::fs::write(&config, "").unwrap();
     let store = log_of(dir.path(), &[(40, "a"), (35, "b"), (31, "c")]);
     // An archive that wrote its file and its record, then stopped before
-    // any line left the log.
+    // any line left the log. Its path holds spaces and commas, as a record
+    // read back must keep whole.
+    let earlier = dir.path().join("old logs, Q3 (ids 1 to 2) to here.jsonl");
+    std::fs::write(&earlier, "two lines\n").unwrap();
+    let hash = hex_sha256(b"two lines\n");
+    let message = format!(
+        "moved 2 audit lines (ids 1 to 2, 2026-01-01T00:00:00Z to 2026-01-02T00:00:00Z) \
+         to {}, sha256 {hash}",
+        earlier.display()
+    );
     let record = AuditDraft {
         at: UnixTime::now(),
         actor: "ops".into(),
         op: OpKind::ArchiveAudit,
         ok: true,
-        message: "moved 2 lines to elsewhere".into(),
+        message: message.clone(),
     };
     store.mark_audit_archived(0, 2, record).unwrap();
     drop(store);
@@ -292,7 +298,14 @@ fn lines_an_earlier_archive_left_in_the_log_are_removed_by_the_next() {
             .message
             .starts_with("moved 1 audit line (ids 3 to 3")
     );
-    assert_eq!(after[1].message, "moved 2 lines to elsewhere");
+    assert_eq!(after[1].message, message);
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A store whose log holds `n` lines of 40 days ago, written straight into
@@ -403,12 +416,20 @@ fn ctrl_c_while_the_file_is_written_moves_nothing_and_leaves_no_file() {
     assert_eq!(lines_in(&run.db), OLD);
 }
 
+/// [`archive_interrupted`] once the file has its name: among the deletes.
+/// Its standard output too.
+fn archive_stopped_among_the_deletes() -> (Interrupted, String) {
+    let run = archive_interrupted(|names| names.iter().any(|n| n == "audit.jsonl"));
+    let said = text(&run.out.stdout);
+    let code = run.out.status.code();
+    assert_eq!(code, Some(130), "{said}{}", text(&run.out.stderr));
+    (run, said)
+}
+
 #[test]
 fn ctrl_c_among_the_deletes_leaves_the_rest_to_the_next_archive() {
-    let run = archive_interrupted(|names| names.iter().any(|n| n == "audit.jsonl"));
-    let (dir, config, out) = (run.dir.path(), &run.config, &run.out);
-    let said = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(130), "{said}{}", text(&out.stderr));
+    let (run, said) = archive_stopped_among_the_deletes();
+    let (dir, config) = (run.dir.path(), &run.config);
     assert!(said.starts_with("moved 300000 audit lines"), "{said}");
     let still: i64 = said
         .split("stopped: ")
@@ -437,4 +458,65 @@ fn ctrl_c_among_the_deletes_leaves_the_rest_to_the_next_archive() {
     let log = log(dir, config);
     assert_eq!(log.len(), 1);
     assert!(log[0].message.starts_with("moved 300000 audit lines"));
+}
+
+/// The lines an interrupted archive left in the log go only while its file
+/// is as it recorded it: gone or changed, the next archive refuses and
+/// removes nothing, since those lines, and the ones already removed, would
+/// then be in no file; put back, the next archive goes on.
+#[test]
+fn lines_left_behind_stay_in_the_log_while_their_file_is_missing_or_changed() {
+    let (run, said) = archive_stopped_among_the_deletes();
+    let (dir, config) = (run.dir.path(), &run.config);
+    let hash = said
+        .lines()
+        .find_map(|l| l.strip_prefix("sha256 "))
+        .unwrap_or_else(|| panic!("prints the file's hash: {said}"))
+        .to_owned();
+    let file = std::fs::read(&run.to).unwrap();
+    assert_eq!(hex_sha256(&file), hash);
+    let kept = lines_in(&run.db);
+    assert!(kept > 1, "{said}");
+
+    let next = run.folder.join("audit-2.jsonl");
+    let refused = |why: &str| {
+        let out = archive(dir, config, "30d", &next);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{why}: {err}");
+        for part in [
+            run.to.to_str().unwrap(),
+            &format!("sha256 {hash}"),
+            why,
+            "nothing was removed",
+            "Put the file back as it was",
+            "still in the log",
+        ] {
+            assert!(err.contains(part), "{part:?} in {err}");
+        }
+        assert_eq!(lines_in(&run.db), kept, "{why}: every line stays");
+        assert!(!next.exists(), "{why}");
+    };
+
+    let away = run.dir.path().join("moved away.jsonl");
+    std::fs::rename(&run.to, &away).unwrap();
+    refused("it is missing");
+
+    let mut changed = file.clone();
+    changed[file.len() / 2] ^= 1;
+    std::fs::write(&run.to, &changed).unwrap();
+    refused("its content is different");
+
+    std::fs::rename(&away, &run.to).unwrap();
+    let out = archive(dir, config, "30d", &next);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "removed {} audit lines that an earlier archive",
+            kept - 1
+        )),
+        "{err}"
+    );
+    assert_eq!(lines_in(&run.db), 1, "only the record of the file is left");
+    assert_eq!(std::fs::read(&run.to).unwrap(), file);
 }
