@@ -122,17 +122,22 @@ fn archive(
             to.display()
         )
     })?;
+    // "moved" only once every line has left the log: a script reading the
+    // first word learns whether the log still repeats some of the file.
+    let all_gone = removed >= written.lines;
     say(format_args!(
-        "moved {}, {} to {}, to {}\nsha256 {}\n",
+        "{} {}, {} to {}, to {}\nsha256 {}\n",
+        if all_gone { "moved" } else { "wrote" },
         counted(written.lines, "audit line", "audit lines"),
         written.first.at,
         written.last.at,
         to.display(),
         written.sha256
     ))?;
-    if removed < written.lines {
+    if !all_gone {
         say(format_args!(
-            "stopped: {} of them are still in the log too; the next archive removes them first\n",
+            "stopped: {} of them are still in the log too ({removed} left it); the next \
+             archive removes them first, once it finds this file as it is now\n",
             written.lines - removed
         ))?;
         return Ok(stopped());

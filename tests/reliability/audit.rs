@@ -430,7 +430,7 @@ fn archive_stopped_among_the_deletes() -> (Interrupted, String) {
 fn ctrl_c_among_the_deletes_leaves_the_rest_to_the_next_archive() {
     let (run, said) = archive_stopped_among_the_deletes();
     let (dir, config) = (run.dir.path(), &run.config);
-    assert!(said.starts_with("moved 300000 audit lines"), "{said}");
+    assert!(said.starts_with("wrote 300000 audit lines"), "{said}");
     let still: i64 = said
         .split("stopped: ")
         .nth(1)
@@ -438,6 +438,10 @@ fn ctrl_c_among_the_deletes_leaves_the_rest_to_the_next_archive() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("says how many are left: {said}"));
     assert!(still > 0, "{said}");
+    assert!(
+        said.contains(&format!("({} left it)", OLD - still)),
+        "{said}"
+    );
     // The file holds every line; the log, those not yet removed and the
     // record of the file.
     let file = std::fs::read_to_string(&run.to).unwrap();
