@@ -17,11 +17,13 @@
 macro_rules! tell {
     (partial: $($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = write!(std::io::stderr(), $($arg)*);
+        let mut err = $crate::domain::printable::Printable::new(std::io::stderr().lock());
+        let _ = write!(err, $($arg)*).and_then(|()| err.flush());
     }};
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
+        let mut err = $crate::domain::printable::Printable::new(std::io::stderr().lock());
+        let _ = writeln!(err, $($arg)*).and_then(|()| err.flush());
     }};
 }
 

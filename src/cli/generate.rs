@@ -356,7 +356,9 @@ pub fn run(store: &dyn Store, connections: usize, users: usize) -> Result<Genera
     let live = std::io::stderr().is_terminal();
     let out = fill(store, connections, users, UnixTime::now(), &actor, |done| {
         if live {
-            tell!(partial: "\r{done} of {connections} connections");
+            // Not through `tell!`, which shows a carriage return as text.
+            use std::io::Write as _;
+            let _ = write!(std::io::stderr(), "\r{done} of {connections} connections");
         }
     })?;
     if live {

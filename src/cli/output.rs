@@ -9,13 +9,15 @@ use crate::domain::text::columns as cells;
 pub use crate::domain::text::{cut, fit};
 use serde::Serialize;
 
+use crate::domain::printable::Printable;
 use crate::domain::{ConnState, Connection, OpKind, Renewal, UnixTime};
 
 /// The exit status of a command whose reader went away: what a shell
 /// reports for a tool that SIGPIPE ended (128 + 13).
 pub const BROKEN_PIPE_EXIT: i32 = 141;
 
-/// Writes `bytes` to standard output now. A reader that has gone away
+/// Writes `bytes` to standard output now, as they are: for what must reach
+/// a script exactly (a token), never for text from outside. A reader that has gone away
 /// (`bankdeck audit | head`) ends the command as it ends any Unix tool:
 /// quietly, with [`BROKEN_PIPE_EXIT`], where `println!` panics. Everything
 /// a command changes is written before it prints, so nothing is lost.
@@ -38,11 +40,13 @@ fn unless_gone(written: std::io::Result<()>) -> std::io::Result<()> {
 /// Standard output for `write`, buffered and written as it is made: a
 /// table or document of 100 000 rows made whole first would double the
 /// command's peak memory. A reader gone away ends the command as
-/// [`out_bytes`] does.
+/// [`out_bytes`] does. What it writes comes out [`Printable`]: a scope or
+/// an id from outside can hold an escape sequence.
 pub fn out_stream(
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut stdout = Printable::new(stdout);
     unless_gone(write(&mut stdout).and_then(|()| stdout.flush()))
 }
 
@@ -70,12 +74,11 @@ impl Serialize for StatusRows<'_> {
     }
 }
 
-/// [`out_bytes`] for formatted text; the commands call it through `say!`.
+/// Formatted text on standard output now, [`Printable`] as
+/// [`out_stream`] writes it; the commands call it through `say!`.
 pub fn out(text: std::fmt::Arguments<'_>) -> std::io::Result<()> {
-    match text.as_str() {
-        Some(s) => out_bytes(s.as_bytes()),
-        None => out_bytes(text.to_string().as_bytes()),
-    }
+    let mut stdout = Printable::new(std::io::stdout().lock());
+    unless_gone(stdout.write_fmt(text).and_then(|()| stdout.flush()))
 }
 
 #[derive(Debug, Serialize)]

@@ -11,6 +11,7 @@ pub mod jwt;
 pub mod model;
 pub mod next_change;
 pub mod payload;
+pub mod printable;
 pub mod renewal;
 pub mod scopes;
 pub mod secret;

@@ -524,3 +524,33 @@ fn lines_left_behind_stay_in_the_log_while_their_file_is_missing_or_changed() {
     assert_eq!(lines_in(&run.db), 1, "only the record of the file is left");
     assert_eq!(std::fs::read(&run.to).unwrap(), file);
 }
+
+/// Text from outside (a provider's message in an audit line, a label kept
+/// by an older release) reaches the terminal without its control
+/// characters: an escape sequence there would set the window title, clear
+/// the screen or write the clipboard. JSON keeps them escaped.
+#[test]
+fn control_characters_in_the_log_reach_no_terminal() {
+    let dir = super::common::private_dir();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let evil = "refused: x\u{1b}]52;c;aGVsbG8=\u{7} \u{9b}2J done";
+    drop(log_of(dir.path(), &[(0, evil)]));
+    let out = bankdeck(dir.path(), &config, &["audit"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    for control in ['\u{1b}', '\u{7}', '\u{9b}'] {
+        assert!(!printed.contains(control), "{printed:?}");
+    }
+    assert!(
+        printed.contains("refused: x\u{fffd}]52;c;aGVsbG8=\u{fffd} \u{fffd}2J done"),
+        "{printed}"
+    );
+    let json = bankdeck(dir.path(), &config, &["audit", "--json"]);
+    let entries: Vec<AuditEntry> = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(
+        entries[0].message.starts_with("refused: x\u{1b}]52;"),
+        "{:?}",
+        entries[0]
+    );
+}
