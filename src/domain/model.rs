@@ -401,6 +401,18 @@ impl Connection {
 
     /// Whether a new access token can be had without the end user: with the
     /// refresh token held, or by running the client-credentials grant again.
+    /// A label as connections keep it: trimmed, at most 200 printable
+    /// characters (empty: the provider's name stands in). Every table and
+    /// listing shows it, where a control character would reach the
+    /// terminal. The worker refuses any other; the add form says so first.
+    pub fn check_label(label: &str) -> Result<&str, &'static str> {
+        let label = label.trim();
+        if label.chars().count() > 200 || label.chars().any(char::is_control) {
+            return Err("a label must be at most 200 printable characters");
+        }
+        Ok(label)
+    }
+
     pub fn renewable(&self) -> bool {
         self.grant == Grant::ClientCredentials || self.lifetimes.has_refresh
     }

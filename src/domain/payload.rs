@@ -92,25 +92,50 @@ impl ConnectPayload {
             access_code: required_secret(raw.access_code, "accessCode")?,
             user_secret: required_secret(raw.user_secret, "userSecret")?,
             connection_id: required(raw.connection_id, "connectionID")?,
-            user_id: raw.user_id.filter(|s| !s.is_empty()),
-            token_id: raw.token_id.filter(|s| !s.is_empty()),
+            user_id: optional(raw.user_id, "userID")?,
+            token_id: optional(raw.token_id, "tokenID")?,
         })
     }
 }
 
 fn required(v: Option<String>, field: &str) -> Result<String, String> {
     match v {
-        Some(s) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+        Some(s) if !s.trim().is_empty() => printable(s.trim(), field).map(str::to_owned),
         Some(_) => Err(format!("Connect payload field '{field}' is empty")),
         None => Err(format!("Connect payload is missing '{field}'")),
     }
 }
 
+fn optional(v: Option<String>, field: &str) -> Result<Option<String>, String> {
+    match v.filter(|s| !s.is_empty()) {
+        Some(s) => {
+            printable(&s, field)?;
+            Ok(Some(s))
+        }
+        None => Ok(None),
+    }
+}
+
 fn required_secret(v: Option<Secret>, field: &str) -> Result<Secret, String> {
     match v {
-        Some(s) if !s.expose().trim().is_empty() => Ok(Secret::new(s.expose().trim())),
+        Some(s) if !s.expose().trim().is_empty() => {
+            printable(s.expose().trim(), field).map(Secret::new)
+        }
         Some(_) => Err(format!("Connect payload field '{field}' is empty")),
         None => Err(format!("Connect payload is missing '{field}'")),
+    }
+}
+
+/// Dapi's ids and codes are printable text: one holding a control
+/// character is no Connect payload, and an id is shown on every screen
+/// and in every listing, where an escape sequence would reach the terminal.
+fn printable<'a>(value: &'a str, field: &str) -> Result<&'a str, String> {
+    match value.chars().any(char::is_control) {
+        true => Err(format!(
+            "Connect payload field '{field}' holds control characters: paste the payload \
+             exactly as the Connect layer's onSuccess gave it"
+        )),
+        false => Ok(value),
     }
 }
 
@@ -149,5 +174,38 @@ mod tests {
         assert!(!e.contains("sekrit"));
         let e = ConnectPayload::parse(r#"{"success":false}"#).unwrap_err();
         assert!(e.contains("success: false"));
+    }
+
+    #[test]
+    fn an_id_or_code_holding_a_control_character_is_refused_by_name() {
+        let payload = |field: &str, value: &str| {
+            let mut fields = serde_json::json!({
+                "accessCode": "code", "userSecret": "secret", "connectionID": "c",
+                "userID": "u", "tokenID": "t",
+            });
+            fields[field] = value.into();
+            ConnectPayload::parse(&fields.to_string())
+        };
+        for field in [
+            "accessCode",
+            "userSecret",
+            "connectionID",
+            "userID",
+            "tokenID",
+        ] {
+            let e = payload(field, "evil\u{1b}]0;PWNED\u{7}x").unwrap_err();
+            assert!(
+                e.starts_with(&format!(
+                    "Connect payload field '{field}' holds control characters"
+                )),
+                "{e}"
+            );
+            assert!(!e.contains("evil"), "{e}");
+        }
+        assert!(payload("userID", "").unwrap().user_id.is_none());
+        assert_eq!(
+            payload("tokenID", "t-1").unwrap().token_id.as_deref(),
+            Some("t-1")
+        );
     }
 }

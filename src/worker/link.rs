@@ -165,6 +165,7 @@ impl Worker {
         };
         let ttl = dapi.access_code_ttl;
         let user = user_name(user)?;
+        let label = Connection::check_label(label).map_err(OpError::not_allowed)?;
         let now = self.now();
         payload
             .check_fresh(now)

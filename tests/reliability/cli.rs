@@ -2237,3 +2237,48 @@ fn a_bank_row_needing_consent_is_renewed_in_place_or_logged_out() {
     assert_eq!(bobs(), vec![(id.clone(), "logged_out".to_owned())]);
     assert_eq!(run(&["check", "bob"]).0, Some(0), "nothing left to do");
 }
+
+/// A label or a Connect payload's id holding an escape sequence would
+/// reach the terminal in every listing: both are refused by name, and
+/// nothing is stored.
+#[test]
+fn a_label_or_payload_id_holding_control_characters_is_refused() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
+    let run = |args: &[&str]| said(dir.path(), &config, args);
+    let minted = Command::new("curl")
+        .args(["-sf", "-XPOST", &format!("{base}/sandbox/connect")])
+        .output()
+        .unwrap();
+    let file = dir.path().join("payload.json");
+    std::fs::write(&file, &minted.stdout).unwrap();
+    let payload = file.to_str().unwrap();
+    let label = "AB\u{1b}]0;PWNED\u{7}C";
+    let (code, _, err) = run(&[
+        "link",
+        "dapi",
+        "--user",
+        "zoe",
+        "--label",
+        label,
+        "--payload",
+        payload,
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("a label must be at most 200 printable characters"),
+        "{err}"
+    );
+    let mut evil: serde_json::Value = serde_json::from_slice(&minted.stdout).unwrap();
+    evil["connectionID"] = "c\u{1b}[2Jx".into();
+    std::fs::write(&file, evil.to_string()).unwrap();
+    let (code, _, err) = run(&["link", "dapi", "--user", "zoe", "--payload", payload]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("Connect payload field 'connectionID' holds control characters"),
+        "{err}"
+    );
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    let (_, listed, _) = run(&["status", "--json"]);
+    assert_eq!(listed.trim(), "[]", "nothing stored");
+}

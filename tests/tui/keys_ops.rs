@@ -330,6 +330,26 @@ fn the_add_form_refuses_an_impossible_user_name_before_sending() {
     assert_eq!(app.activity().count(), before);
 }
 
+/// A label the worker would refuse (one holding an escape sequence, pasted
+/// from somewhere) is refused by the form, with the focus on it.
+#[test]
+fn the_add_form_refuses_a_label_with_control_characters() {
+    let mut app = app();
+    app.update(key('a'), NOW);
+    app.update(code(KeyCode::Tab), NOW);
+    type_text(&mut app, "zoe");
+    app.update(code(KeyCode::Tab), NOW);
+    app.update(Msg::Paste("AB\u{1b}]0;x\u{7}".into()), NOW);
+    app.update(Msg::Paste(CONNECT_PAYLOAD.into()), NOW);
+    assert!(app.update(code(KeyCode::Enter), NOW).is_empty());
+    let form = add_form(&app);
+    assert_eq!(
+        form.error.as_deref(),
+        Some("a label must be at most 200 printable characters")
+    );
+    assert_eq!(form.focus, bankdeck::tui::AddField::Label);
+}
+
 fn add_form(app: &App) -> &bankdeck::tui::AddForm {
     match app.mode() {
         Mode::Add(form) => form,

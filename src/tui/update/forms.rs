@@ -6,7 +6,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use crate::domain::{OpKind, ProviderKind, UnixTime, User};
+use crate::domain::{Connection, OpKind, ProviderKind, UnixTime, User};
 use crate::worker::Command;
 
 use super::super::app::App;
@@ -70,6 +70,11 @@ fn submit_add(app: &mut App, now: UnixTime) -> Vec<Command> {
     if let Err(why) = User::check_name(&user) {
         form.error = Some(why.into());
         form.focus = AddField::User;
+        return Vec::new();
+    }
+    if let Err(why) = Connection::check_label(form.label.text()) {
+        form.error = Some(why.into());
+        form.focus = AddField::Label;
         return Vec::new();
     }
     let provider = form.provider_name().to_owned();
