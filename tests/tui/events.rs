@@ -269,7 +269,7 @@ fn progress_rewrites_one_line_and_the_end_stops_every_spinner() {
         }),
         NOW,
     );
-    assert_eq!(last_text(&app), "refreshed 2 of 2, 1 failed");
+    assert_eq!(last_text(&app), "refreshed 1 of 2, 1 failed");
     assert_eq!(app.progress(), None);
     assert_eq!(app.in_flight(), 0);
     assert!(!app.is_busy(ConnectionId(4)) && !app.is_busy(ConnectionId(5)));

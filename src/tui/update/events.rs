@@ -278,7 +278,13 @@ fn progress(app: &mut App, p: Progress, stopped: usize, now: UnixTime) -> Vec<Co
         (true, 0) => ("refreshed", Level::Ok),
         (true, _) => ("refreshed", Level::Warn),
     };
-    let mut text = format!("{verb} {} of {}{failed}", p.done, p.total);
+    // Done, "refreshed" counts what was: as `refresh --due` says it, and
+    // "refreshed 4992 of 4992, 4857 failed" read as all of them refreshed.
+    let count = match complete {
+        true => p.done.saturating_sub(p.failed),
+        false => p.done,
+    };
+    let mut text = format!("{verb} {count} of {}{failed}", p.total);
     if stopped > 0 {
         text = format!("stopped: {text}, {stopped} not refreshed");
     }
