@@ -199,7 +199,7 @@ pub enum Cmd {
         #[arg(long)]
         failed: bool,
         /// Only this operation's lines, by the name the log gives it, e.g.
-        /// delink or refresh (a name it does not know lists them all).
+        /// delink or refresh (a name it does not know is refused with the names it knows).
         #[arg(long, value_name = "OP", value_parser = operation)]
         op: Option<OpKind>,
     },
