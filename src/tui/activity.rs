@@ -94,8 +94,13 @@ impl Activity {
     /// A line "{head} {row}{tail}" ("refresh amira / ADCB failed: …"), or,
     /// when one of the last few lines says the same of other rows within a
     /// minute, that line counting one more: "refresh ×3 failed: … · latest
-    /// amira / ADCB". The folded line stays where it is, with this line's
-    /// time, so the pane does not jump while a burst goes on.
+    /// amira / ADCB at 12:00:05". The folded line stays where it is, with
+    /// its first time, so the pane does not jump while a burst goes on and
+    /// its times still run in order. Only lines of
+    /// the burst itself may stand below it: past a line of anything else
+    /// (the operator's own operation, say), a line folded above it would
+    /// put a newer time above older ones, where nobody watching the bottom
+    /// sees it change.
     pub fn push_about(&mut self, at: UnixTime, level: Level, head: &str, row: &str, tail: &str) {
         let alike = |l: &ActivityLine| {
             l.level == level
@@ -105,12 +110,18 @@ impl Activity {
                     .is_some_and(|f| f.head == head && f.tail == tail)
         };
         let recent = self.lines.len().saturating_sub(FOLD_LINES);
-        if let Some(line) = self.lines.range_mut(recent..).rev().find(|l| alike(l))
+        let burst = (self.lines.range_mut(recent..).rev()).take_while(|l| l.fold.is_some());
+        if let Some(line) = burst.into_iter().find(|l| alike(l))
             && let Some(fold) = &mut line.fold
         {
+            // The line keeps its first time, so that times run down the
+            // pane in order; the latest is in its text.
             fold.count += 1;
-            line.text = format!("{head} ×{}{tail} · latest {row}", fold.count);
-            line.at = at;
+            line.text = format!(
+                "{head} ×{}{tail} · latest {row} at {}",
+                fold.count,
+                at.clock()
+            );
             return;
         }
         self.add(ActivityLine {
@@ -293,20 +304,20 @@ mod tests {
             texts(&a),
             [
                 "loaded",
-                "refresh ×3: started (scheduled) · latest lena / bank",
-                "refresh ×3 failed: the refresh token was rejected (scheduled) · latest lena / bank"
+                "refresh ×3: started (scheduled) · latest lena / bank at 00:00:03",
+                "refresh ×3 failed: the refresh token was rejected (scheduled) · latest lena / bank at 00:00:03"
             ]
         );
         assert_eq!(
             a.last().map(|l| l.at),
-            Some(UnixTime(3)),
-            "the latest one's time"
+            Some(UnixTime(1)),
+            "the first one's time, the latest one's in the text"
         );
         assert_eq!(a.back(2), 0);
     }
 
     #[test]
-    fn only_the_same_level_head_and_tail_fold_and_plain_lines_never() {
+    fn only_the_same_level_head_and_tail_fold_and_never_past_another_line() {
         let mut a = Activity::default();
         a.push_about(UnixTime(0), Level::Error, "refresh", "a", REJECTED);
         a.push_about(
@@ -318,16 +329,25 @@ mod tests {
         );
         a.push_about(UnixTime(0), Level::Error, "logout", "c", REJECTED);
         a.push_about(UnixTime(0), Level::Warn, "refresh", "d", REJECTED);
-        a.push(UnixTime(0), Level::Info, "note");
-        a.push(UnixTime(0), Level::Info, "note");
-        assert_eq!(a.lines().len(), 6, "{:?}", texts(&a));
-        a.push_about(UnixTime(0), Level::Error, "refresh", "e", REJECTED);
+        assert_eq!(a.lines().len(), 4, "{:?}", texts(&a));
+        a.push_about(UnixTime(1), Level::Error, "refresh", "e", REJECTED);
         assert_eq!(
             texts(&a)[0],
-            "refresh ×2 failed: the refresh token was rejected (scheduled) · latest e",
-            "within the last {FOLD_LINES} lines it folds, and stays where it was"
+            "refresh ×2 failed: the refresh token was rejected (scheduled) · latest e at 00:00:01",
+            "past the burst's own lines it folds, and stays where it was"
         );
+        assert_eq!(a.lines().len(), 4);
+        // A line of anything else ends the burst: folded above it, the
+        // newest time would sit above older ones, out of sight.
+        a.push(UnixTime(2), Level::Info, "note");
+        a.push_about(UnixTime(3), Level::Error, "refresh", "f", REJECTED);
         assert_eq!(a.lines().len(), 6);
+        assert_eq!(
+            texts(&a)[5],
+            "refresh f failed: the refresh token was rejected (scheduled)"
+        );
+        let times: Vec<UnixTime> = a.lines().map(|l| l.at).collect();
+        assert!(times.is_sorted(), "{times:?}");
     }
 
     #[test]

@@ -438,12 +438,13 @@ fn the_schedulers_alike_results_fold_into_one_counted_line() {
         app.update(rejected(id, c), NOW);
     }
     let grace = name(&app, 7);
+    let at = NOW.clock();
     assert_eq!(
         texts(&app, from),
         [
-            format!("refresh ×3: started (scheduled) · latest {grace}"),
+            format!("refresh ×3: started (scheduled) · latest {grace} at {at}"),
             format!(
-                "refresh ×3 failed: the refresh token was rejected (scheduled) · latest {grace}"
+                "refresh ×3 failed: the refresh token was rejected (scheduled) · latest {grace} at {at}"
             ),
         ]
     );
@@ -472,7 +473,7 @@ fn the_schedulers_alike_results_fold_into_one_counted_line() {
     assert_eq!(
         last_text(&app),
         format!(
-            "refresh ×2: access token valid for 04:59 (scheduled) · latest {}",
+            "refresh ×2: access token valid for 04:59 (scheduled) · latest {} at {at}",
             name(&app, 3)
         )
     );
@@ -495,8 +496,9 @@ fn a_bulks_failures_fold_and_an_operators_own_do_not() {
     assert_eq!(
         texts(&app, from),
         [format!(
-            "refresh ×{} failed: the refresh token was rejected · latest {latest}",
-            conns.len()
+            "refresh ×{} failed: the refresh token was rejected · latest {latest} at {}",
+            conns.len(),
+            NOW.clock()
         )]
     );
     let from = app.activity().len();
