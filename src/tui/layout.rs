@@ -15,6 +15,10 @@ pub const MIN_HEIGHT: u16 = 15;
 /// From this width the detail pane sits to the right of the table.
 const SIDE_BY_SIDE: u16 = 140;
 const DETAIL_WIDTH: u16 = 64;
+/// A table's border, its column header and one row.
+const TABLE_LEAST: u16 = 4;
+/// A pane's border and one line.
+const DETAIL_LEAST: u16 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Areas {
@@ -68,10 +72,17 @@ pub fn areas(area: Rect, detail_open: bool, header_h: u16) -> Areas {
                     .areas(body);
             (m, Some(d))
         }
+        // Stacked, the table keeps a row at least: at 60×15 its 40 % was
+        // its border alone, and the selected row was nowhere. A detail
+        // pane with no room for a line inside its border is left out.
         true => {
-            let [m, d] = Layout::vertical([Constraint::Percentage(40), Constraint::Percentage(60)])
-                .areas(body);
-            (m, Some(d))
+            let table_h = (body.height * 2)
+                .div_ceil(5)
+                .max(TABLE_LEAST)
+                .min(body.height);
+            let [m, d] =
+                Layout::vertical([Constraint::Length(table_h), Constraint::Fill(1)]).areas(body);
+            (m, (d.height >= DETAIL_LEAST).then_some(d))
         }
     };
     Areas {

@@ -1343,3 +1343,22 @@ fn nothing_acts_blind_on_a_too_small_screen_but_quit() {
     app.update(key('q'), NOW);
     assert!(app.should_quit());
 }
+
+/// At the smallest screen, the detail pane stacked under the table took
+/// all but the table's border: the selected row was nowhere. The table
+/// keeps a row, and a detail pane with no room for a line is left out.
+#[test]
+fn at_the_smallest_screen_the_selected_row_stays_in_sight_with_the_detail_open() {
+    let mut app = app();
+    select(&mut app, 3);
+    app.update(code(KeyCode::Enter), NOW);
+    let user = app.connection(ConnectionId(3)).unwrap().user.clone();
+    for (w, h) in [(60, 15), (61, 16), (80, 18), (100, 24)] {
+        let shown = text_at(&mut app, w, h, NOW);
+        let row = shown.lines().find(|l| l.contains('›'));
+        assert!(row.is_some_and(|r| r.contains(&user)), "{w}×{h}:\n{shown}");
+        if h >= 18 {
+            assert!(shown.contains("detail"), "{w}×{h}:\n{shown}");
+        }
+    }
+}
