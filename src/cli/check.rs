@@ -249,6 +249,19 @@ fn why(
                     ),
                 ));
             }
+            // A renewer that runs is trusted to renew, unless its last try
+            // on this row failed: a cron `refresh --due` tries again only
+            // at its next run, which may come after the token is gone.
+            if let Some(error) = &c.flags.last_error {
+                return Some((
+                    Need::Failed,
+                    format!(
+                        "access token expires in {left} and its last operation failed \
+                         ({error}): `bankdeck refresh {}`",
+                        c.id
+                    ),
+                ));
+            }
             let why = match renewers.of(c, now) {
                 Renewed::Yes => return None,
                 Renewed::Paused => format!(
@@ -352,6 +365,30 @@ mod tests {
             reason(&c, &cfg(), &running, NOW, 600).unwrap().text,
             "consent (refresh token) ends in 08:20: the user must log in again before then: \
              `bankdeck login ev --user 'Carol O'\\''Neil' --renew 1`"
+        );
+    }
+
+    /// A running renewer is trusted with a row, but not one whose last try
+    /// failed: `refresh --due` from cron tries again only at its next run.
+    #[test]
+    fn a_row_whose_last_refresh_failed_needs_action_whoever_renews_it() {
+        let mut c = conn("ev");
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(200)));
+        c.lifetimes.has_refresh = true;
+        let running = renewers(vec![scheduler(30)], &[]);
+        assert_eq!(reason(&c, &cfg(), &running, NOW, 600), None);
+        c.flags.last_error = Some("ev failed with 500 Internal Server Error".into());
+        let found = reason(&c, &cfg(), &running, NOW, 600).unwrap();
+        assert_eq!(found.need, Need::Failed);
+        assert_eq!(
+            found.text,
+            "access token expires in 03:20 and its last operation failed \
+             (ev failed with 500 Internal Server Error): `bankdeck refresh 1`"
+        );
+        assert_eq!(
+            reason(&c, &cfg(), &running, NOW, 100),
+            None,
+            "outside the window"
         );
     }
 
