@@ -50,7 +50,9 @@ impl OidcProvider {
         self.endpoints
             .get_or_try_init(|| async {
                 match &self.cfg.issuer {
-                    Some(issuer) => discover(&self.core.http, &self.cfg, issuer).await,
+                    Some(issuer) => {
+                        (discover(&self.core.http, &self.cfg, issuer).await).map_err(nothing_sent)
+                    }
                     None => Ok(explicit(&self.cfg)),
                 }
             })
@@ -223,4 +225,18 @@ impl Provider for OidcProvider {
         let msg = "delink is a Dapi operation: end an OpenID Connect session with logout";
         futures::future::ready(Err(OpError::not_allowed(msg))).boxed()
     }
+}
+
+/// A discovery read that went unanswered acted on nothing: a refresh or a
+/// code waits behind it, unsent. Told as a network failure, not as one that
+/// may have spent the refresh token.
+fn nothing_sent(mut e: OpError) -> OpError {
+    if e.may_have_acted() {
+        e.kind = ErrorKind::Network;
+        e.message = format!(
+            "{} (reading the discovery document: nothing else was sent)",
+            e.message
+        );
+    }
+    e
 }

@@ -227,6 +227,28 @@ pub async fn next_event(
     }
 }
 
+/// A discovery read that goes unanswered sent nothing else: the refresh
+/// behind it is told as a network failure, not as one that may have spent
+/// the refresh token, and the tokens stay.
+#[tokio::test]
+async fn a_stalled_discovery_is_not_told_as_a_spent_refresh_token() {
+    let quick = "timeout = \"1s\"\n";
+    let env = Env::start_with(SandboxOptions::default(), quick, WorkerOptions::default()).await;
+    let c = env.login("everifin", "lena").await;
+    let before = env.secrets(c.id);
+    // A worker of its own: the first one has the document already.
+    let h = env.spawn_worker(WorkerOptions::default());
+    env.sandbox
+        .set_faults(vec![always("oidc.discovery", FaultKind::Stall)]);
+    let posts = env.sandbox.request_count("oidc.token");
+    let e = h.worker.operate(OpKind::Refresh, c.id).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Network, "{e:?}");
+    assert!(e.message.contains("nothing else was sent"), "{}", e.message);
+    assert!(!e.message.contains("may have spent"), "{}", e.message);
+    assert_eq!(env.sandbox.request_count("oidc.token"), posts);
+    assert_eq!(env.secrets(c.id), before);
+}
+
 /// 17, cancellation: the operator cancels a refresh stuck on a stalled
 /// server; the row hears of it at once, no token changes, and the next
 /// refresh of that connection is a fresh request that works.
