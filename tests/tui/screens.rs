@@ -1097,6 +1097,22 @@ fn tab_completes_an_action_name_on_the_colon_line() {
         bottom(&mut app).starts_with(":zz "),
         "Tab leaves what matches nothing"
     );
+    // After the name, Tab completes a sort key, and leaves any other word:
+    // `:sort ` became `:cycle_sort`, the name completed over the line.
+    for (typed, tabbed) in [
+        ("sort u", ":sort user "),
+        ("sort LEFT", ":sort time-left "),
+        ("sort ", ":sort "),
+        ("sort x", ":sort x "),
+        ("refresh 4", ":refresh 4 "),
+    ] {
+        app.update(code(KeyCode::Esc), NOW);
+        app.update(key(':'), NOW);
+        type_text(&mut app, typed);
+        app.update(code(KeyCode::Tab), NOW);
+        let line = bottom(&mut app);
+        assert!(line.starts_with(tabbed), "{typed:?}: {line}");
+    }
 }
 
 /// The key bar reads a `:` line with an id as `update` will run it, where

@@ -83,7 +83,11 @@ fn command_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Command> {
             return run_command(app, &typed, now);
         }
         KeyCode::Tab => {
-            if let Some(longer) = Action::complete(line.text()) {
+            let completed = match line.text().trim_start().split_once(' ') {
+                None => Action::complete(line.text()),
+                Some((name, word)) => complete_word(name, word),
+            };
+            if let Some(longer) = completed {
                 *line = LineEdit::new(&longer);
             }
         }
@@ -92,6 +96,16 @@ fn command_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Command> {
         }
     }
     Vec::new()
+}
+
+/// What Tab makes of a `:` line with a word after its name: `:sort u`
+/// becomes `:sort user`, as the key bar says it will sort. Any other word
+/// is left as typed: an action's name, completed over it, replaced the
+/// line (`:sort ` became `:cycle_sort`).
+fn complete_word(name: &str, word: &str) -> Option<String> {
+    let sorts = Action::on_colon_line(name) == Some(Action::CycleSort);
+    let key = SortKey::from_word(word.trim()).filter(|_| sorts)?;
+    Some(format!("{name} {}", key.label().replace(' ', "-")))
 }
 
 /// Runs a `:` line: an action's name (`:refresh`), a connection id to go
