@@ -60,6 +60,14 @@ pub(crate) fn countdowns(c: &Connection, now: UnixTime) -> Vec<Countdown> {
             ratio: 0.0,
             label: "revoked".into(),
         });
+    } else if c.flags.reauth_required && l.has_refresh {
+        // Its expiry still reads ahead, but the provider refused it: a
+        // full bar said it had half an hour left.
+        out.push(Countdown {
+            name: "refresh",
+            ratio: 0.0,
+            label: "rejected".into(),
+        });
     } else if let (true, Some(t)) = (l.has_refresh, l.refresh_expires_at) {
         let from = l.access_received_at.unwrap_or(c.created_at);
         out.push(timed("refresh", t, Some(t.0 - from.0), now));

@@ -50,6 +50,29 @@ fn countdowns_follow_the_tokens_life() {
     assert_eq!(got[1].ratio, 0.0);
 }
 
+/// A refresh token the provider refused reads "rejected", not the half
+/// hour its expiry still says; the access token's time still counts.
+#[test]
+fn a_rejected_refresh_token_has_no_time_left() {
+    let l = Lifetimes {
+        access: Some(AccessExpiry::At(NOW.plus_secs(150))),
+        access_received_at: Some(NOW.plus_secs(-150)),
+        has_refresh: true,
+        refresh_expires_at: Some(NOW.plus_secs(1800)),
+        ..Lifetimes::default()
+    };
+    let mut c = conn(ProviderKind::Oidc, l, Scopes::default());
+    c.flags.reauth_required = true;
+    let got = gauges::countdowns(&c, NOW);
+    let labels: Vec<(&str, &str, f64)> = (got.iter())
+        .map(|g| (g.name, g.label.as_str(), g.ratio))
+        .collect();
+    assert_eq!(
+        labels,
+        [("access", "02:30 left", 0.5), ("refresh", "rejected", 0.0)]
+    );
+}
+
 #[test]
 fn a_half_gauge_is_half_thick_line() {
     let mut terminal = Terminal::new(TestBackend::new(60, 1)).unwrap();
