@@ -145,6 +145,10 @@ pub struct App {
     /// Providers whose automatic work the scheduler paused, and until when.
     pub(crate) paused: BTreeMap<String, UnixTime>,
     pub(crate) activity: Activity,
+    /// The row selected when `/` opened the filter: the filter goes back
+    /// to it whenever the text typed so far shows it again, so that a
+    /// start on the way to `!dapi` (`!d`) does not lose it.
+    pub(crate) filter_anchor: Option<ConnectionId>,
 
     pub(crate) next_id: u64,
     pub(crate) size: (u16, u16),
@@ -195,6 +199,7 @@ impl App {
             bulk: None,
             paused: BTreeMap::new(),
             activity: Activity::default(),
+            filter_anchor: None,
             next_id: 1,
             size: (80, 24),
             ticks: 0,

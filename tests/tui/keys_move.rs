@@ -448,6 +448,32 @@ fn the_tick_moves_states_and_counts_but_not_the_order() {
     assert_eq!(app.visible_ids(), ids(&TIME_ORDER));
 }
 
+/// Typed on the way to `!dapi`, `!d` hides the OIDC rows (`oidc` holds a
+/// d): the row selected when the filter opened is selected again as soon
+/// as the text shows it, not left for the first match.
+#[test]
+fn a_filter_goes_back_to_the_row_it_started_from_when_it_shows_it_again() {
+    let mut app = app();
+    select(&mut app, 3);
+    app.update(key('/'), NOW);
+    type_text(&mut app, "!d");
+    assert!(!app.visible_ids().contains(&ConnectionId(3)));
+    type_text(&mut app, "api");
+    assert_eq!(app.selected_id(), Some(ConnectionId(3)));
+    // Past Enter the filter's start is forgotten: a later filter starts
+    // from what is selected then.
+    app.update(code(KeyCode::Enter), NOW);
+    select(&mut app, 4);
+    app.update(key('/'), NOW);
+    type_text(&mut app, "!ke");
+    type_text(&mut app, "y");
+    assert_ne!(app.selected_id(), Some(ConnectionId(3)));
+    app.update(code(KeyCode::Backspace), NOW);
+    app.update(code(KeyCode::Backspace), NOW);
+    app.update(code(KeyCode::Backspace), NOW);
+    assert_eq!(app.selected_id(), Some(ConnectionId(4)));
+}
+
 #[test]
 fn a_filter_that_hides_the_selection_selects_the_first_match() {
     let mut app = app();

@@ -35,7 +35,10 @@ pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> 
         | Action::HalfPageUp
         | Action::PageDown
         | Action::PageUp => nav::on_move(app, action, now),
-        Action::Filter => open(app, Mode::Filter),
+        Action::Filter => {
+            app.filter_anchor = app.selected_id();
+            open(app, Mode::Filter)
+        }
         Action::Command => open(app, Mode::Command(Default::default())),
         Action::CycleSort => cycle_sort(app, now),
         Action::ToggleDetail if app.users_view.is_some() => users::pick(app, now),

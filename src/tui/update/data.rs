@@ -159,14 +159,28 @@ pub(super) fn reindex_onto(app: &mut App, id: ConnectionId, now: UnixTime) -> Ve
     Vec::new()
 }
 
-/// Rebuilds after the filter changed: when the selected row is filtered
-/// out, the first match is selected, as a search would.
+/// Rebuilds after the filter changed: the row selected when the filter
+/// opened if it shows, else the one selected if it still shows, else the
+/// first match, as a search would.
 pub(super) fn refilter(app: &mut App, now: UnixTime) -> Vec<Command> {
-    let keep = app.selected_id();
-    rebuild(app, keep, now);
-    if app.selected_id() != keep {
+    let before = app.selected_id();
+    let anchor = app.filter_anchor;
+    rebuild(app, anchor.or(before), now);
+    if anchor.is_some() && app.selected_id() != anchor {
+        let shown = before.and_then(|id| app.by_id.get(&id).copied());
+        if let Some(at) = shown.and_then(|k| app.order.iter().position(|&i| i == k)) {
+            app.cursor = at;
+            let page = nav::page_rows(app);
+            let offset = super::super::layout::keep_visible(app.offset, at, page, app.order.len());
+            app.offset = offset;
+        }
+    }
+    let kept = app.selected_id();
+    if kept != anchor.or(before) && kept != before {
         app.cursor = 0;
         app.offset = 0;
+    }
+    if app.selected_id() != before {
         return detail::selection_changed(app, now);
     }
     Vec::new()

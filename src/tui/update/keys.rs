@@ -55,10 +55,15 @@ fn filter_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Command> {
         return users::filter_key(app, key);
     }
     match key.code {
-        KeyCode::Enter => app.mode = Mode::Normal,
+        KeyCode::Enter => {
+            app.mode = Mode::Normal;
+            app.filter_anchor = None;
+        }
         KeyCode::Esc => {
             app.mode = Mode::Normal;
             app.filter.clear();
+            // The row the filter found stays selected, with the rows around it.
+            app.filter_anchor = None;
             return data::reindex(app, now);
         }
         _ if app.filter.handle_key(key) => return data::refilter(app, now),
