@@ -57,6 +57,17 @@ pub async fn serve_one(mut stream: TcpStream, request: &AuthRequest) -> Outcome 
         respond(&mut stream, "404 Not Found", "Not found.").await;
         return Outcome::Ignored;
     }
+    // Anyone who can reach the loopback port can send a callback: one that
+    // is not this login's is refused to its sender and the login goes on
+    // waiting for its own, rather than ending at the first forged request.
+    if !ours(query, request) {
+        let e = protocol(
+            "this callback is not for the login under way (its state does not match): \
+             that login goes on waiting",
+        );
+        refuse(&mut stream, &e).await;
+        return Outcome::Ignored;
+    }
     match judge(query, request) {
         Ok(code) => Outcome::Code(code, Browser(stream)),
         Err(e) => {
@@ -100,15 +111,9 @@ async fn read_target(stream: &mut TcpStream) -> Option<String> {
 /// first (an answer that is not ours is not read further), then `iss`, then
 /// the provider's `error`, then the `code`.
 pub fn judge(query: &str, request: &AuthRequest) -> Result<String, OpError> {
-    let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    let state = params.get("state");
+    let params = params(query);
     let error = params.get("error");
-    // A provider error without a state is still shown: no code is redeemed.
-    if (state.is_some() || error.is_none())
-        && state.map(String::as_str) != Some(request.state.expose())
-    {
+    if !matches_state(&params, request) {
         return Err(protocol(
             "the browser came back with a state that does not match this login (a stale or forged \
              callback); the login was stopped: start it again",
@@ -125,6 +130,25 @@ pub fn judge(query: &str, request: &AuthRequest) -> Result<String, OpError> {
             "the browser came back without a code: start the login again",
         )),
     }
+}
+
+fn params(query: &str) -> HashMap<String, String> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// Whether a callback answers this login: its `state` is ours. A provider
+/// error without a state is taken as ours, to be shown: no code is redeemed.
+fn matches_state(params: &HashMap<String, String>, request: &AuthRequest) -> bool {
+    let state = params.get("state");
+    (state.is_none() && params.contains_key("error"))
+        || state.map(String::as_str) == Some(request.state.expose())
+}
+
+/// [`matches_state`] of a callback's query.
+pub fn ours(query: &str, request: &AuthRequest) -> bool {
+    matches_state(&params(query), request)
 }
 
 /// RFC 9207: when the provider says it sends `iss`, it must be there and be

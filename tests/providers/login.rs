@@ -82,21 +82,50 @@ fn login_through_browser_env() {
     assert!(text.contains("LOGIN-CHILD-OK"), "{text}");
 }
 
+/// A callback with another state is not this login's: its code is never
+/// redeemed, and the login waits on for its own until its time is up.
 #[tokio::test]
 async fn a_forged_state_is_refused_and_no_code_is_redeemed() {
     let server = auth_server::start().await;
     *server.consent.lock().unwrap() = Consent::ForgeState;
     let p = build(&oauth2_config(&server.base, ClientAuth::Basic, true)).unwrap();
-    let e = browser_login(
-        p.as_ref(),
-        login_options(Duration::from_secs(10)),
-        follow_in_background,
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Protocol);
-    assert!(e.message.contains("state"), "{}", e.message);
+    let (follow, page) = follow_keeping_page();
+    let e = browser_login(p.as_ref(), login_options(Duration::from_secs(1)), follow)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Timeout, "{e:?}");
+    let (_, status, body) = page.await.unwrap();
+    assert_eq!(status, 400);
+    assert!(body.contains("its state does not match"), "{body}");
     assert_eq!(server.token_calls.get(), 0);
+}
+
+/// Anyone who can reach the loopback port can send it a callback. One sent
+/// ahead of the browser's ended the login; it is refused to its sender, and
+/// the login goes on to take the browser's.
+#[tokio::test]
+async fn a_forged_callback_first_does_not_stop_the_login() {
+    let server = auth_server::start().await;
+    let p = build(&oauth2_config(&server.base, ClientAuth::Basic, true)).unwrap();
+    let (forged_tx, forged) = tokio::sync::oneshot::channel();
+    let follow = move |url: &str| {
+        let url = url.to_owned();
+        tokio::spawn(async move {
+            let port = callback_port(&url);
+            let forged_url = format!("http://127.0.0.1:{port}/callback?code=stolen&state=guess");
+            let answer = reqwest::get(forged_url).await.unwrap();
+            let _ = forged_tx.send((answer.status().as_u16(), answer.text().await.unwrap()));
+            let _ = reqwest::get(url).await;
+        });
+    };
+    let g = browser_login(p.as_ref(), login_options(Duration::from_secs(10)), follow)
+        .await
+        .unwrap();
+    assert!(g.access_token.expose().starts_with("at-"));
+    let (status, body) = forged.await.unwrap();
+    assert_eq!(status, 400);
+    assert!(body.contains("that login goes on waiting"), "{body}");
+    assert_eq!(server.token_calls.get(), 1, "the browser's code alone");
 }
 
 #[tokio::test]
