@@ -45,7 +45,10 @@ impl DapiError {
             (Some(k), Some(m)) => format!("{k}: {m}"),
             (Some(k), None) => k.clone(),
             (None, Some(m)) => m.clone(),
-            (None, None) => format!("status {}", self.status.as_deref().unwrap_or("unknown")),
+            (None, None) => match self.status.as_deref() {
+                Some(status) => format!("status {status}"),
+                None => "no reason given".into(),
+            },
         }
     }
 
@@ -127,6 +130,9 @@ mod tests {
         let e = err(json!({"success": false, "type": "UNAUTHORIZED", "msg": "Invalid app secret"}));
         assert_eq!(e.to_op_error(DapiCall::Delink).kind, ErrorKind::Config);
         let e = err(json!({"success": false}));
-        assert!(e.to_op_error(DapiCall::Delink).message.contains("unknown"));
+        assert_eq!(
+            e.to_op_error(DapiCall::Delink).message,
+            "Dapi failed (no reason given)"
+        );
     }
 }

@@ -44,7 +44,7 @@ pub fn transport_failure(e: &reqwest::Error, host: &str, deadline: Duration) -> 
     }
     let cause = chain
         .last()
-        .cloned()
+        .map(|c| without_os_code(c))
         .unwrap_or_else(|| "unknown error".into());
     if e.is_connect() {
         return Failure::fatal(OpError::new(
@@ -67,6 +67,22 @@ pub fn transport_failure(e: &reqwest::Error, host: &str, deadline: Duration) -> 
             format!("connection to {host} failed: {cause}"),
         ),
         retry: true,
+    }
+}
+
+/// "Connection refused (os error 111)" without its number, which says
+/// nothing more to an operator.
+fn without_os_code(cause: &str) -> String {
+    match cause.rsplit_once(" (os error ") {
+        Some((said, code))
+            if code
+                .trim_end_matches(')')
+                .bytes()
+                .all(|b| b.is_ascii_digit()) =>
+        {
+            said.to_owned()
+        }
+        _ => cause.to_owned(),
     }
 }
 
@@ -108,5 +124,10 @@ mod tests {
             Some("invalid peer certificate: UnknownIssuer")
         );
         assert_eq!(tls_problem(&["Connection refused".to_owned()]), None);
+        assert_eq!(
+            without_os_code("Connection refused (os error 111)"),
+            "Connection refused"
+        );
+        assert_eq!(without_os_code("reset (by peer)"), "reset (by peer)");
     }
 }
