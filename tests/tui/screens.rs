@@ -605,6 +605,11 @@ fn the_disconnect_dialog_says_what_ends_and_how() {
     ] {
         assert!(text.contains(said), "{said:?} in {text}");
     }
+    // It logs an OAuth row out as well: its keys and its end say disconnect.
+    let bar = text.lines().last().unwrap_or_default().to_owned();
+    assert!(bar.starts_with("enter disconnect · esc cancel"), "{bar}");
+    app.update(code(KeyCode::Esc), NOW);
+    assert_eq!(last_text(&app), "disconnect alice: cancelled");
 }
 
 #[test]

@@ -46,6 +46,9 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
         Mode::ConfirmLogout { .. } | Mode::ConfirmQuit { .. } => {
             fixed(&[("y", "yes"), ("n/enter/esc", "no")], theme)
         }
+        Mode::ConfirmDelink(d) if d.whole_user => {
+            fixed(&[("enter", "disconnect"), ("esc", "cancel")], theme)
+        }
         Mode::ConfirmDelink(_) => fixed(&[("enter", "delink"), ("esc", "cancel")], theme),
         Mode::Add(_) | Mode::ClientCreds(_) => fixed(
             &[

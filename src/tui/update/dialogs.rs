@@ -46,9 +46,15 @@ pub(super) fn delink_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Co
     app.dirty = true;
     match key.code {
         KeyCode::Esc => {
-            let what = dialog.what.clone();
+            // A user's disconnect logs OAuth rows out too: not a "delink".
+            let verb = if dialog.whole_user {
+                "disconnect"
+            } else {
+                "delink"
+            };
+            let text = format!("{verb} {}: cancelled", dialog.what);
             app.mode = Mode::Normal;
-            app.note(now, Level::Info, format!("delink {what}: cancelled"));
+            app.note(now, Level::Info, text);
             Vec::new()
         }
         KeyCode::Enter if dialog.typed.text() == dialog.user => {
