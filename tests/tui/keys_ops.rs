@@ -1026,3 +1026,24 @@ fn row_keys_do_nothing_behind_the_users_view() {
         Command::Refresh { .. }
     ));
 }
+
+/// `r` on a delinked Dapi row says it is delinked, not only that Dapi
+/// tokens are permanent.
+#[test]
+fn r_on_a_delinked_dapi_row_says_delinked() {
+    let mut app = app();
+    select(&mut app, 8);
+    assert!(app.update(key('r'), NOW).is_empty());
+    assert!(
+        last_text(&app).contains("delinked: nothing to refresh"),
+        "{}",
+        last_text(&app)
+    );
+    select(&mut app, 2);
+    assert!(app.update(key('r'), NOW).is_empty());
+    assert!(
+        last_text(&app).contains("Dapi tokens are permanent"),
+        "{}",
+        last_text(&app)
+    );
+}

@@ -28,8 +28,14 @@ pub(super) fn exchange(c: &Connection, state: &ConnState, now: UnixTime) -> Resu
 }
 
 pub(super) fn refresh(c: &Connection, state: &ConnState, now: UnixTime) -> Result<(), String> {
-    if c.kind == ProviderKind::Dapi {
-        return Err("Dapi tokens are permanent: there is nothing to refresh".into());
+    match (c.kind, state) {
+        (ProviderKind::Dapi, ConnState::Delinked) => {
+            return Err("delinked: nothing to refresh, and Dapi tokens need none".into());
+        }
+        (ProviderKind::Dapi, _) => {
+            return Err("Dapi tokens are permanent: there is nothing to refresh".into());
+        }
+        _ => {}
     }
     match state {
         ConnState::Delinked | ConnState::ReauthRequired | ConnState::LoggedOut { .. } => Err(
