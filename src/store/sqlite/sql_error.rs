@@ -51,6 +51,12 @@ pub(crate) fn map(db: &Path, e: rusqlite::Error) -> StoreError {
             "{}: the disk is full; nothing was written",
             db.display()
         )),
+        // A read needs room too (the write-ahead log's index): on a full
+        // disk `status` and `check` failed with "disk I/O error" alone.
+        ErrorCode::SystemIoFailure => StoreError::Io(format!(
+            "{}: {detail}: check that its disk has room and works (df -h, dmesg)",
+            db.display()
+        )),
         _ => StoreError::Io(format!("{}: {detail}", db.display())),
     }
 }
@@ -58,4 +64,31 @@ pub(crate) fn map(db: &Path, e: rusqlite::Error) -> StoreError {
 /// `.map_err(sql(&path))`, short for the call sites.
 pub(crate) fn sql(db: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     move |e| map(db, e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(code: std::ffi::c_int, msg: &str) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(msg.into()))
+    }
+
+    #[test]
+    fn a_disk_error_says_where_to_look() {
+        let db = Path::new("/data/bankdeck.db");
+        let said = map(db, failure(rusqlite::ffi::SQLITE_IOERR, "disk I/O error")).to_string();
+        assert!(
+            said.ends_with(
+                "/data/bankdeck.db: disk I/O error: check that its disk has room and works \
+                 (df -h, dmesg)"
+            ),
+            "{said}"
+        );
+        let full = map(
+            db,
+            failure(rusqlite::ffi::SQLITE_FULL, "database or disk is full"),
+        );
+        assert!(full.to_string().contains("the disk is full"), "{full}");
+    }
 }
