@@ -96,11 +96,10 @@ impl Activity {
     /// minute, that line counting one more: "refresh ×3 failed: … · latest
     /// amira / ADCB at 12:00:05". The folded line stays where it is, with
     /// its first time, so the pane does not jump while a burst goes on and
-    /// its times still run in order. Only lines of
-    /// the burst itself may stand below it: past a line of anything else
-    /// (the operator's own operation, say), a line folded above it would
-    /// put a newer time above older ones, where nobody watching the bottom
-    /// sees it change.
+    /// its times still run in order. Only lines of the burst itself may
+    /// stand below it: past a line of anything else (the operator's own
+    /// operation, say), a line folded above it would put a newer time
+    /// above older ones, where nobody watching the bottom sees it change.
     pub fn push_about(&mut self, at: UnixTime, level: Level, head: &str, row: &str, tail: &str) {
         let alike = |l: &ActivityLine| {
             l.level == level
@@ -138,7 +137,7 @@ impl Activity {
     }
 
     /// A request's progress: one line, rewritten in place while it runs, and
-    /// moved to the bottom once `finished`, so the summary ("refreshed 15 000
+    /// moved to the bottom once `finished`, so the summary ("refreshed 14 988
     /// of 15 000, 12 failed") is the newest line instead of sitting above the
     /// results it counts, or scrolled out of the pane by them.
     pub fn progress(
