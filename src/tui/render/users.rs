@@ -42,7 +42,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
         .take(rows_on_screen)
         .filter_map(|(pos, &i)| Some((pos == view.cursor, app.users.get(i)?)))
         .map(|(selected, u)| {
-            let cells = user_cells(app, u, (name_w, email_w), selected, theme);
+            let cells = user_cells(app, u, (name_w, email_w, widths[4]), selected, theme);
             (selected, cells)
         });
     paint_table(frame.buffer_mut(), inner, &widths, header, rows, theme);
@@ -73,7 +73,7 @@ fn text_widths(users: &[User], width: u16) -> (u16, u16) {
 fn user_cells(
     app: &App,
     u: &User,
-    widths: (u16, u16),
+    widths: (u16, u16, u16),
     selected: bool,
     theme: Theme,
 ) -> [Line<'static>; 5] {
@@ -85,26 +85,66 @@ fn user_cells(
         Line::from(cut(&u.name, name_w)),
         Line::from(cut(u.email.as_deref().unwrap_or(NO_EMAIL), email_w)),
         Line::from(total.to_string()),
-        by_state(counts, theme),
+        by_state(counts, usize::from(widths.2), theme),
     ]
 }
 
-fn by_state(counts: Option<&[usize; StateKind::ALL.len()]>, theme: Theme) -> Line<'static> {
+/// "3 active · 1 expiring", as many whole counts as fit in `width`, then
+/// "…": cut by the column, the last read "2 logged o" or "1 d".
+fn by_state(
+    counts: Option<&[usize; StateKind::ALL.len()]>,
+    width: usize,
+    theme: Theme,
+) -> Line<'static> {
     let mut spans = Vec::new();
     let Some(counts) = counts else {
         return Line::styled("no connections", theme.dim());
     };
-    for (kind, n) in StateKind::ALL.iter().zip(counts) {
-        if *n == 0 {
-            continue;
+    let shown: Vec<(StateKind, String)> = (StateKind::ALL.iter().zip(counts))
+        .filter(|(_, n)| **n > 0)
+        .map(|(kind, n)| (*kind, format!("{n} {}", kind.label())))
+        .collect();
+    let mut used = 0;
+    for (i, (kind, text)) in shown.iter().enumerate() {
+        let sep = if i == 0 { 0 } else { 3 };
+        // The last count needs no room for the "…" after it.
+        let after = if i + 1 == shown.len() { 0 } else { 2 };
+        if used + sep + columns(text) + after > width {
+            spans.push(Span::raw(if i == 0 { "…" } else { " …" }));
+            break;
         }
-        if !spans.is_empty() {
+        if i > 0 {
             spans.push(Span::raw(" · "));
         }
-        spans.push(Span::styled(
-            format!("{n} {}", kind.label()),
-            theme.state(*kind),
-        ));
+        spans.push(Span::styled(text.clone(), theme.state(*kind)));
+        used += sep + columns(text);
     }
     Line::from(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(line: &Line) -> String {
+        line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    /// Whole counts as far as they fit, then "…": never "2 logged o".
+    #[test]
+    fn the_counts_by_state_are_cut_between_counts() {
+        let mut counts = [0; StateKind::ALL.len()];
+        counts[0] = 1; // pending
+        counts[2] = 3; // expired
+        counts[7] = 2; // logged out
+        let theme = Theme::new(true);
+        let at = |width| text(&by_state(Some(&counts), width, theme));
+        assert_eq!(at(80), "1 pending · 3 expired · 2 logged out");
+        assert_eq!(at(36), "1 pending · 3 expired · 2 logged out");
+        assert_eq!(at(35), "1 pending · 3 expired …");
+        assert_eq!(at(23), "1 pending · 3 expired …");
+        assert_eq!(at(22), "1 pending …");
+        assert_eq!(at(10), "…");
+        assert_eq!(text(&by_state(None, 5, theme)), "no connections");
+    }
 }
