@@ -494,6 +494,8 @@ fn a_adds_dapi_from_a_pasted_payload() {
         "2c72a336a7c09fd905f9adf3dc5ff976d58eeb20"
     );
     assert_eq!(app.in_flight(), 1);
+    // Nothing goes to a provider: the pane says what happens instead.
+    assert_eq!(last_text(&app), "link zoe q / ENBD: storing");
 
     // The new row is selected, so `e` exchanges its code next.
     app.update(

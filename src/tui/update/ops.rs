@@ -150,6 +150,8 @@ pub(super) fn track(
     };
     let begun = match op {
         OpKind::Login => "waiting for the browser",
+        // A link stores the payload and asks no provider anything.
+        OpKind::Link => "storing",
         OpKind::Delink if conns.iter().any(pending) => "sent (its pending code is exchanged first)",
         _ => "sent",
     };
