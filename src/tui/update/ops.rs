@@ -58,6 +58,12 @@ impl App {
                         .is_some_and(|c| self.busy.contains_key(&c.id)),
                 );
             }
+            // With no row to move to or open, the key bar offers neither.
+            Action::Down | Action::ToggleDetail | Action::RefreshAll
+                if self.users_view.is_none() =>
+            {
+                return Some(self.selected().is_some());
+            }
             // Until the row's secrets are read, offered: most rows hold some.
             Action::Reveal => {
                 let selected = self.selected().map(|c| c.id);
