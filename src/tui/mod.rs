@@ -11,6 +11,7 @@ mod activity;
 mod app;
 mod counts;
 mod forms;
+mod hangup;
 mod keymap;
 mod keyspec;
 mod layout;

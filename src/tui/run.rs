@@ -21,6 +21,7 @@ use crate::worker::scheduler::Schedule;
 use crate::worker::{Command, Event};
 
 use super::app::App;
+use super::hangup::HangupAware;
 use super::msg::{Msg, SendFailure};
 use super::render::render;
 use super::terminal;
@@ -68,7 +69,8 @@ pub async fn run(
     app.update(Msg::Resize(size.width, size.height), UnixTime::now());
     let start = app.start();
     send_all(&mut app, &cmd_tx, start);
-    let mut sources = Sources::new(EventStream::new(), events);
+    let input = HangupAware::on_stdin(EventStream::new());
+    let mut sources = Sources::new(input, events);
     let mut stop = Stop::new()?;
     let ended = drive(&mut app, &mut guard, &mut sources, &mut stop, &cmd_tx).await;
     // A hung-up terminal answers every read and write with EIO; closing a
@@ -103,7 +105,7 @@ enum Ending {
 async fn drive(
     app: &mut App,
     guard: &mut terminal::TerminalGuard,
-    sources: &mut Sources<EventStream>,
+    sources: &mut Sources<HangupAware<EventStream>>,
     stop: &mut Stop,
     cmd_tx: &Sender<Command>,
 ) -> std::io::Result<Ending> {
