@@ -141,22 +141,13 @@ impl OAuthClient {
     }
 
     /// POSTs a form with the configured client authentication; with the
-    /// answer, what of the request must not come back in a message.
-    async fn post(
+    /// answer, what was sent, for a failed answer's text to be scrubbed of.
+    async fn post<'a>(
         &self,
         url: &Url,
-        mut form: Vec<(&str, String)>,
-    ) -> Result<(Reply, Sent), OpError> {
+        mut form: Vec<(&'a str, String)>,
+    ) -> Result<(Reply, Sending<'a>), OpError> {
         let secret = self.secret()?;
-        let mut sent = Sent::new();
-        for (key, value) in &form {
-            if !PUBLIC_PARAMS.contains(key) {
-                sent.add(value);
-            }
-        }
-        if let Some(s) = &secret {
-            sent.add(s.expose());
-        }
         let basic = match (&secret, self.client.auth) {
             (Some(s), ClientAuth::Basic) => Some(basic_header(&self.client.id, s)),
             (Some(s), ClientAuth::Post) => {
@@ -169,14 +160,14 @@ impl OAuthClient {
                 None
             }
         };
-        if let Some(header) = &basic {
-            let header = header.expose();
-            sent.add(header);
-            sent.add(header.trim_start_matches("Basic "));
-        }
         let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let reply = self.http.post_form(url, &pairs, basic.as_ref()).await?;
-        Ok((reply, sent))
+        let sending = Sending {
+            form,
+            secret,
+            basic,
+        };
+        Ok((reply, sending))
     }
 
     /// Resolved at use (kept a moment), so a rotated secret is picked up
@@ -233,6 +224,36 @@ impl OAuthClient {
             redirect_uri: redirect_uri.to_owned(),
             issuer: extras.issuer,
         })
+    }
+}
+
+/// What one POST sent, kept beside its answer. The secrets a failed
+/// answer is scrubbed of are gathered from it only then: a refresh that
+/// succeeds, the common case, pays nothing for them.
+struct Sending<'a> {
+    form: Vec<(&'a str, String)>,
+    secret: Option<Secret>,
+    basic: Option<Secret>,
+}
+
+impl Sending<'_> {
+    /// `reply` with every secret of the request blanked out of its body.
+    fn scrub(&self, reply: &Reply) -> Reply {
+        let mut sent = Sent::new();
+        for (key, value) in &self.form {
+            if !PUBLIC_PARAMS.contains(key) {
+                sent.add(value);
+            }
+        }
+        if let Some(s) = &self.secret {
+            sent.add(s.expose());
+        }
+        if let Some(header) = &self.basic {
+            let header = header.expose();
+            sent.add(header);
+            sent.add(header.trim_start_matches("Basic "));
+        }
+        sent.scrub(reply)
     }
 }
 
