@@ -163,22 +163,26 @@ pub(super) fn reindex_onto(app: &mut App, id: ConnectionId, now: UnixTime) -> Ve
 /// opened if it shows, else the one selected if it still shows, else the
 /// first match, as a search would.
 pub(super) fn refilter(app: &mut App, now: UnixTime) -> Vec<Command> {
-    let before = app.selected_id();
-    let anchor = app.filter_anchor;
-    rebuild(app, anchor.or(before), now);
-    if anchor.is_some() && app.selected_id() != anchor {
-        let shown = before.and_then(|id| app.by_id.get(&id).copied());
-        if let Some(at) = shown.and_then(|k| app.order.iter().position(|&i| i == k)) {
+    let (before, offset) = (app.selected_id(), app.offset);
+    rebuild(app, None, now);
+    let shown = |id: ConnectionId| {
+        let k = app.by_id.get(&id).copied()?;
+        app.order.iter().position(|&i| i == k)
+    };
+    match [app.filter_anchor, before]
+        .into_iter()
+        .flatten()
+        .find_map(shown)
+    {
+        Some(at) => {
             app.cursor = at;
             let page = nav::page_rows(app);
-            let offset = super::super::layout::keep_visible(app.offset, at, page, app.order.len());
-            app.offset = offset;
+            app.offset = super::super::layout::keep_visible(offset, at, page, app.order.len());
         }
-    }
-    let kept = app.selected_id();
-    if kept != anchor.or(before) && kept != before {
-        app.cursor = 0;
-        app.offset = 0;
+        None => {
+            app.cursor = 0;
+            app.offset = 0;
+        }
     }
     if app.selected_id() != before {
         return detail::selection_changed(app, now);
