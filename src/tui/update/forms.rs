@@ -171,10 +171,6 @@ fn submit_creds(app: &mut App, now: UnixTime) -> Vec<Command> {
 /// A bracketed paste goes to the field that has focus; in the Dapi form a
 /// paste outside the name fields is the Connect payload.
 pub(super) fn on_paste(app: &mut App, text: &str, now: UnixTime) -> Vec<Command> {
-    // As a key, a paste lands nowhere while only the "too small" note shows.
-    if super::super::layout::too_small_app(app) {
-        return Vec::new();
-    }
     app.dirty = true;
     match &mut app.mode {
         Mode::Filter if app.users_view.is_some() => users::paste(app, text),

@@ -23,9 +23,8 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, now: UnixTime) -> Vec<Command
     if key.kind == KeyEventKind::Release {
         return Vec::new();
     }
-    // With only the "too small" note on screen, a key would act on a row,
-    // a dialog or a form nobody can see: `l` then `y` logged a row out
-    // blind. Quitting alone still works.
+    // As a click or a paste (`update`), no key acts on what is not drawn,
+    // but quit.
     if layout::too_small_app(app) {
         return match (&app.mode, app.keymap.action_for(&key)) {
             (Mode::Normal, Some(Action::Quit)) => actions::run(app, Action::Quit, now),

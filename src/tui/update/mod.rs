@@ -36,6 +36,10 @@ impl App {
 
     pub fn update(&mut self, msg: Msg, now: UnixTime) -> Vec<Command> {
         match msg {
+            // With only the "too small" note on screen, input would act on
+            // rows, dialogs and forms nobody can see (`l` then `y` logged a
+            // row out blind); the quit key alone still acts (`keys`).
+            Msg::Mouse(_) | Msg::Paste(_) if super::layout::too_small_app(self) => Vec::new(),
             Msg::Key(key) => keys::on_key(self, key, now),
             Msg::Mouse(mouse) => mouse::on_mouse(self, mouse, now),
             Msg::Resize(w, h) => nav::resize(self, w, h),

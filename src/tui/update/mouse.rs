@@ -19,9 +19,6 @@ use super::{activity, detail, keys, nav};
 const WHEEL_ROWS: i64 = 3;
 
 pub(super) fn on_mouse(app: &mut App, m: MouseEvent, now: UnixTime) -> Vec<Command> {
-    if layout::too_small_app(app) {
-        return Vec::new();
-    }
     if matches!(app.mode, Mode::Help { .. }) {
         match m.kind {
             MouseEventKind::ScrollDown => keys::scroll_help(app, WHEEL_ROWS),
