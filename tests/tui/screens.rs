@@ -658,6 +658,23 @@ fn add_form_with_a_parsed_payload() {
     assert_snapshot!(screen(&mut app, 100, 24).backend());
 }
 
+/// A form nearly as wide as the screen takes all of it, its borders over
+/// the panes' own rather than a column beside them.
+#[test]
+fn a_form_nearly_as_wide_as_the_screen_takes_its_whole_width() {
+    let mut app = app();
+    app.update(key('a'), NOW);
+    for w in 72..=76 {
+        let shown = text_at(&mut app, w, 17, NOW);
+        let doubled = ["│┌", "┐│", "└└", "┘┘", "││"];
+        let bad = shown
+            .lines()
+            .find(|l| doubled.iter().any(|d| l.contains(d)));
+        assert!(bad.is_none(), "{w}×17:\n{shown}");
+        assert!(shown.contains("add a connection"), "{w}×17:\n{shown}");
+    }
+}
+
 /// A user name that differs from a user's only in case is flagged in the
 /// form, as the store will refuse it, with the name to use instead.
 #[test]

@@ -90,7 +90,6 @@ fn too_small(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(p, area);
 }
 
-/// A centred rectangle of at most `w`×`h` inside `area`.
 /// A bordered box of `lines`, `width` wide, centred in `area` and as tall as
 /// its lines wrap to: a URL, or a long name typed into a form, takes several
 /// rows, and a box sized by its line count cut off what came after them.
@@ -187,7 +186,16 @@ fn hanging(
         .collect()
 }
 
+/// A centred rectangle of at most `w`×`h` inside `area`. A box that would
+/// leave a column or two beside it takes the whole width:
+/// centred with one column to spare, its borders ran beside the panes'
+/// own, `││` and `└└`, a second frame a column off the first.
 pub(crate) fn popup(area: Rect, w: u16, h: u16) -> Rect {
+    let w = if area.width.saturating_sub(w) < 4 {
+        area.width
+    } else {
+        w
+    };
     let [row] = Layout::vertical([Constraint::Length(h.min(area.height))])
         .flex(Flex::Center)
         .areas(area);
