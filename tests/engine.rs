@@ -320,6 +320,7 @@ async fn replayed_rotated_token_means_reconsent_and_spares_the_others() {
             .refresh(&old)
             .await
             .unwrap_err()
+            .error
             .kind,
         ErrorKind::ReauthRequired
     );
@@ -357,6 +358,7 @@ async fn logout_kills_the_refresh_token_and_leaves_the_access_token_counting() {
             .refresh(&rt)
             .await
             .unwrap_err()
+            .error
             .kind,
         ErrorKind::ReauthRequired
     );

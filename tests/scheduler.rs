@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bankdeck::domain::*;
-use bankdeck::providers::{AuthRequest, GrantExpiry, Provider, TokenGrant};
+use bankdeck::providers::{AuthRequest, GrantExpiry, Provider, RefreshFailed, TokenGrant};
 use bankdeck::store::{AuditDraft, NewConnection};
 use bankdeck::worker::{Clock, NextTry, ProviderEntry, Worker, WorkerOptions, scheduler};
 use futures::future::BoxFuture;
@@ -49,7 +49,7 @@ impl Provider for Fake {
     ) -> BoxFuture<'a, Result<TokenGrant, OpError>> {
         Box::pin(async { Err(OpError::not_allowed("n/a")) })
     }
-    fn refresh<'a>(&'a self, _: &'a Secret) -> BoxFuture<'a, Result<TokenGrant, OpError>> {
+    fn refresh<'a>(&'a self, _: &'a Secret) -> BoxFuture<'a, Result<TokenGrant, RefreshFailed>> {
         Box::pin(async move {
             let n = self.refreshes.fetch_add(1, Ordering::SeqCst);
             #[allow(clippy::panic)] // The fault this test double exists to inject.
@@ -64,13 +64,13 @@ impl Provider for Fake {
                 opened.await;
             }
             if self.misconfigured.load(Ordering::SeqCst) {
-                return Err(OpError::new(ErrorKind::Config, "invalid_client"));
+                return Err(OpError::new(ErrorKind::Config, "invalid_client").into());
             }
             if self.reconsent.load(Ordering::SeqCst) {
-                return Err(OpError::new(ErrorKind::ReauthRequired, "invalid_grant"));
+                return Err(OpError::new(ErrorKind::ReauthRequired, "invalid_grant").into());
             }
             if self.fail.load(Ordering::SeqCst) {
-                return Err(OpError::new(ErrorKind::Network, "connection refused"));
+                return Err(OpError::new(ErrorKind::Network, "connection refused").into());
             }
             Ok(TokenGrant {
                 access_token: Secret::new(format!("access-{n}")),

@@ -17,7 +17,7 @@ use super::http::{Http, Reply};
 use super::oauth_error::rate_limited;
 use super::scrub::Sent;
 use super::token::{MAX_LIFETIME, json_object};
-use super::{AuthRequest, GrantExpiry, Provider, TokenGrant};
+use super::{AuthRequest, GrantExpiry, Provider, RefreshFailed, TokenGrant};
 use crate::config::{DapiConfig, KeptSecret};
 use crate::domain::{Claims, ErrorKind, OpError, ProviderKind, Secret, UnixTime};
 
@@ -199,8 +199,9 @@ impl Provider for DapiProvider {
         self.exchange_code(access_code, connection_id).boxed()
     }
 
-    fn refresh<'a>(&'a self, _: &'a Secret) -> BoxFuture<'a, Result<TokenGrant, OpError>> {
-        not_allowed("Dapi tokens are permanent: nothing to refresh")
+    fn refresh<'a>(&'a self, _: &'a Secret) -> BoxFuture<'a, Result<TokenGrant, RefreshFailed>> {
+        let e = OpError::not_allowed("Dapi tokens are permanent: nothing to refresh");
+        futures::future::ready(Err(e.into())).boxed()
     }
 
     fn client_credentials(&self) -> BoxFuture<'_, Result<TokenGrant, OpError>> {

@@ -94,6 +94,10 @@ fn merge(mut ep: Endpoints, doc: Document, expected_issuer: &str) -> Result<Endp
             shown(doc.issuer.as_deref().unwrap_or("(none)"))
         )));
     }
+    // The document's own spelling, trailing slash and all, is what its
+    // tokens' `iss` says (an `Url` gives a bare host one, so the config's
+    // is compared without it).
+    ep.issuer = doc.issuer;
     let url = |key: &str, v: Option<String>| v.map(|s| discovered_url(key, &s)).transpose();
     ep.authorize = ep
         .authorize
@@ -163,6 +167,21 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("token_endpoint"), "{}", e.message);
+    }
+
+    /// `https://idp.test/` configured is the `Url` of the bare host either
+    /// way; the document's spelling is what its id tokens are held to.
+    #[test]
+    fn the_documents_issuer_is_kept_as_it_spells_it() {
+        for said in ["https://idp.test", "https://idp.test/"] {
+            let got = merge(
+                Endpoints::default(),
+                doc(said, "https://idp.test/t"),
+                "https://idp.test",
+            )
+            .unwrap();
+            assert_eq!(got.issuer.as_deref(), Some(said));
+        }
     }
 
     #[test]

@@ -77,6 +77,26 @@ pub struct TokenGrant {
     pub session: Option<String>,
 }
 
+/// A refresh that failed, with the refresh token its answer carried when
+/// the answer came and was refused for something else in it (an
+/// `expires_in` of 0, an id token for another account): the provider has
+/// most likely spent the token it was sent, so the new one is kept, not
+/// dropped with the rest of the answer.
+#[derive(Debug)]
+pub struct RefreshFailed {
+    pub error: OpError,
+    pub rotated: Option<Secret>,
+}
+
+impl From<OpError> for RefreshFailed {
+    fn from(error: OpError) -> Self {
+        Self {
+            error,
+            rotated: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GrantExpiry {
     /// Dapi: no `exp`, valid until delinked.
@@ -125,7 +145,7 @@ pub trait Provider: Send + Sync {
     fn refresh<'a>(
         &'a self,
         refresh_token: &'a Secret,
-    ) -> BoxFuture<'a, Result<TokenGrant, OpError>>;
+    ) -> BoxFuture<'a, Result<TokenGrant, RefreshFailed>>;
 
     fn client_credentials(&self) -> BoxFuture<'_, Result<TokenGrant, OpError>>;
 

@@ -9,7 +9,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::oauth_client::{AuthExtras, OAuthClient};
-use super::{AuthRequest, Provider, TokenGrant};
+use super::{AuthRequest, Provider, RefreshFailed, TokenGrant};
 use crate::config::OAuth2Config;
 use crate::domain::{ErrorKind, OpError, ProviderKind, Secret};
 
@@ -47,7 +47,7 @@ impl Provider for OAuth2Provider {
     fn refresh<'a>(
         &'a self,
         refresh_token: &'a Secret,
-    ) -> BoxFuture<'a, Result<TokenGrant, OpError>> {
+    ) -> BoxFuture<'a, Result<TokenGrant, RefreshFailed>> {
         self.core
             .refresh(&self.cfg.token_url, refresh_token)
             .boxed()

@@ -20,7 +20,7 @@ use url::Url;
 use super::http::{Http, Reply};
 use super::oauth_error::{TokenCall, error_code, error_from_reply};
 use super::scrub::Sent;
-use super::{AuthRequest, TokenGrant};
+use super::{AuthRequest, RefreshFailed, TokenGrant};
 use crate::config::{Client, ClientAuth, KeptSecret, check_transport};
 use crate::domain::{ErrorKind, OpError, Secret, UnixTime};
 
@@ -57,13 +57,21 @@ impl OAuthClient {
             .await
     }
 
-    pub async fn refresh(&self, token_url: &Url, refresh: &Secret) -> Result<TokenGrant, OpError> {
+    pub async fn refresh(
+        &self,
+        token_url: &Url,
+        refresh: &Secret,
+    ) -> Result<TokenGrant, RefreshFailed> {
         let form = vec![
             ("grant_type", "refresh_token".to_owned()),
             ("refresh_token", refresh.expose().to_owned()),
         ];
-        self.token(token_url, form, TokenCall::Refresh, &self.client.scopes)
-            .await
+        let (reply, sent) = self.post(token_url, form).await?;
+        let scopes = &self.client.scopes;
+        grant_in(&reply, &sent, TokenCall::Refresh, scopes).map_err(|error| RefreshFailed {
+            error,
+            rotated: super::token::rotated_in(&reply),
+        })
     }
 
     pub async fn redeem(
@@ -135,9 +143,7 @@ impl OAuthClient {
         requested: &[String],
     ) -> Result<TokenGrant, OpError> {
         let (reply, sent) = self.post(url, form).await?;
-        let now = UnixTime::now();
-        super::token::parse_token_reply(&reply, call, requested, now)
-            .or_else(|_| super::token::parse_token_reply(&sent.scrub(&reply), call, requested, now))
+        grant_in(&reply, &sent, call, requested)
     }
 
     /// POSTs a form with the configured client authentication; with the
@@ -255,6 +261,19 @@ impl Sending<'_> {
         }
         sent.scrub(reply)
     }
+}
+
+/// A token endpoint's answer read as a grant. A refused one is read again
+/// with the request's secrets blanked, for its message.
+fn grant_in(
+    reply: &Reply,
+    sent: &Sending<'_>,
+    call: TokenCall,
+    requested: &[String],
+) -> Result<TokenGrant, OpError> {
+    let now = UnixTime::now();
+    super::token::parse_token_reply(reply, call, requested, now)
+        .or_else(|_| super::token::parse_token_reply(&sent.scrub(reply), call, requested, now))
 }
 
 /// The form parameters that are no secret; every other value sent is one

@@ -1,5 +1,5 @@
 //! The OpenID Connect family (seed 004, Keycloak style): discovery, the
-//! OAuth grants, a nonce checked against the id token, and logout.
+//! OAuth grants, the id token's claims checked, and logout.
 //!
 //! Discovery runs once, on first use, and is cached for the life of the
 //! provider (a failure is not cached, so the next operation tries again).
@@ -17,9 +17,10 @@ use url::Url;
 
 use super::discovery::{Endpoints, discover, explicit};
 use super::oauth_client::{AuthExtras, OAuthClient};
-use super::{AuthRequest, Provider, TokenGrant};
+use super::token::shown;
+use super::{AuthRequest, Provider, RefreshFailed, TokenGrant};
 use crate::config::OidcConfig;
-use crate::domain::{Claims, ErrorKind, OpError, ProviderKind, Secret};
+use crate::domain::{Claims, ErrorKind, OpError, ProviderKind, Secret, UnixTime};
 
 #[derive(Debug)]
 pub struct OidcProvider {
@@ -97,7 +98,41 @@ impl OidcProvider {
             .core
             .redeem(&url, request, code, &self.login_scopes)
             .await?;
-        check_nonce(&grant, request)?;
+        let id_token = grant.id_token.as_ref().ok_or_else(|| {
+            OpError::new(
+                ErrorKind::Protocol,
+                "the token response has no id_token although the login asked for openid",
+            )
+        })?;
+        let rules = self.id_token_rules(request.nonce.as_ref()).await?;
+        check_id_token(id_token, rules, UnixTime::now())?;
+        Ok(grant)
+    }
+
+    async fn id_token_rules<'a>(
+        &'a self,
+        nonce: Option<&'a Secret>,
+    ) -> Result<IdTokenRules<'a>, OpError> {
+        Ok(IdTokenRules {
+            issuer: self.endpoints().await?.issuer.as_deref(),
+            client_id: &self.core.client.id,
+            nonce,
+        })
+    }
+
+    /// A refresh whose answer carries an id token must name the same
+    /// issuer and client as the login's (Core §12.2); the worker holds the
+    /// account it must name.
+    async fn renew(&self, refresh_token: &Secret) -> Result<TokenGrant, RefreshFailed> {
+        let url = self.token_url().await?;
+        let grant = self.core.refresh(&url, refresh_token).await?;
+        if let Some(id_token) = &grant.id_token {
+            let rules = self.id_token_rules(None).await?;
+            check_id_token(id_token, rules, UnixTime::now()).map_err(|error| RefreshFailed {
+                error,
+                rotated: grant.refresh_token.clone(),
+            })?;
+        }
         Ok(grant)
     }
 
@@ -129,29 +164,104 @@ fn is_keycloak_logout(url: &Url) -> bool {
     url.path().ends_with("/protocol/openid-connect/logout")
 }
 
-/// The id token must carry the nonce this login sent: otherwise it may be
-/// a replayed or mixed-up answer. Its claims are read, not verified; the
-/// nonce only ties the answer to our request.
-pub fn check_nonce(grant: &TokenGrant, request: &AuthRequest) -> Result<(), OpError> {
-    let Some(expected) = &request.nonce else {
+/// How far past its `exp` an id token is still taken: the provider's clock
+/// and this machine's are never quite the same.
+pub const CLOCK_LEEWAY_SECS: i64 = 120;
+
+/// What an id token must say to be this provider's answer to this client:
+/// OpenID Connect Core §3.1.3.7 for a login, §12.2 for a refresh (which
+/// carries no nonce of ours). Its signature is not checked: it came
+/// straight from the token endpoint, which §3.1.3.7 allows to stand in
+/// for it. Its claims are, since the account a login files its tokens
+/// under is the `sub` in it.
+#[derive(Debug, Clone, Copy)]
+pub struct IdTokenRules<'a> {
+    /// The issuer as discovery gave it; `None` with no issuer configured.
+    pub issuer: Option<&'a str>,
+    pub client_id: &'a str,
+    pub nonce: Option<&'a Secret>,
+}
+
+pub fn check_id_token(
+    id_token: &Secret,
+    rules: IdTokenRules<'_>,
+    now: UnixTime,
+) -> Result<(), OpError> {
+    let refused = |why: String| {
+        OpError::new(
+            ErrorKind::Protocol,
+            format!("the id_token {why}: its tokens were not used"),
+        )
+    };
+    let claims =
+        Claims::decode(id_token.expose()).map_err(|e| refused(format!("cannot be read ({e})")))?;
+    if let Some(issuer) = rules.issuer {
+        match claims.str("iss") {
+            Some(iss) if iss == issuer => {}
+            Some(iss) => {
+                return Err(refused(format!(
+                    "was issued by \"{}\", not by this provider's issuer \"{issuer}\" (a mix-up)",
+                    shown(iss)
+                )));
+            }
+            None => return Err(refused("names no issuer (iss)".into())),
+        }
+    }
+    let audience = audience(&claims);
+    if !audience.iter().any(|a| a == rules.client_id) {
+        let said = match audience.as_slice() {
+            [] => "names no audience (aud)".to_owned(),
+            _ => format!(
+                "is for another client (aud \"{}\"), not client_id \"{}\"",
+                shown(&audience.join(" ")),
+                rules.client_id
+            ),
+        };
+        return Err(refused(said));
+    }
+    if let Some(azp) = claims.str("azp").filter(|azp| *azp != rules.client_id) {
+        return Err(refused(format!(
+            "was issued to another client (azp \"{}\"), not client_id \"{}\"",
+            shown(azp),
+            rules.client_id
+        )));
+    }
+    match claims.exp() {
+        None => return Err(refused("has no expiry (exp)".into())),
+        Some(exp) if now.0 > exp.0.saturating_add(CLOCK_LEEWAY_SECS) => {
+            return Err(refused(format!(
+                "expired {} ago: if the provider just issued it, check this machine's clock",
+                crate::domain::time::format_ago(now.0 - exp.0)
+            )));
+        }
+        Some(_) => {}
+    }
+    if claims.str("sub").is_none_or(|s| s.trim().is_empty()) {
+        return Err(refused("names no account (sub)".into()));
+    }
+    let Some(expected) = rules.nonce else {
         return Ok(());
     };
-    let protocol = |m: String| OpError::new(ErrorKind::Protocol, m);
-    let id_token = grant.id_token.as_ref().ok_or_else(|| {
-        protocol("the token response has no id_token although the login asked for openid".into())
-    })?;
-    let claims = Claims::decode(id_token.expose())
-        .map_err(|e| protocol(format!("the id_token cannot be read: {e}")))?;
     match claims.str("nonce") {
         Some(n) if n == expected.expose() => Ok(()),
-        Some(_) => Err(protocol(
-            "the id_token nonce does not match this login (a replayed or mixed-up answer): \
-             log in again"
-                .into(),
+        Some(_) => Err(refused(
+            "nonce does not match this login (a replayed or mixed-up answer); log in again".into(),
         )),
-        None => Err(protocol(
-            "the id_token carries no nonce although the login sent one: log in again".into(),
+        None => Err(refused(
+            "carries no nonce although the login sent one; log in again".into(),
         )),
+    }
+}
+
+/// `aud`: one client id, or several.
+fn audience(claims: &Claims) -> Vec<String> {
+    match claims.payload.get("aud") {
+        Some(serde_json::Value::String(a)) => vec![a.clone()],
+        Some(serde_json::Value::Array(all)) => all
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -177,12 +287,8 @@ impl Provider for OidcProvider {
     fn refresh<'a>(
         &'a self,
         refresh_token: &'a Secret,
-    ) -> BoxFuture<'a, Result<TokenGrant, OpError>> {
-        async move {
-            let url = self.token_url().await?;
-            self.core.refresh(&url, refresh_token).await
-        }
-        .boxed()
+    ) -> BoxFuture<'a, Result<TokenGrant, RefreshFailed>> {
+        self.renew(refresh_token).boxed()
     }
 
     fn client_credentials(&self) -> BoxFuture<'_, Result<TokenGrant, OpError>> {

@@ -46,6 +46,20 @@ pub fn parse_token_reply(
     grant_from_object(&obj, &reply.host, requested, now)
 }
 
+/// The refresh token in an answer that was refused for something else in
+/// it: a success status, a JSON object, no `error`. Its issuer has most
+/// likely spent the token it was sent to mint this one.
+pub fn rotated_in(reply: &Reply) -> Option<Secret> {
+    if !reply.status.is_success() {
+        return None;
+    }
+    let obj = json_object(reply).ok()?;
+    if obj.contains_key("error") {
+        return None;
+    }
+    non_empty(obj.get("refresh_token")).map(Secret::new)
+}
+
 /// The body as a JSON object, or a `Protocol` error saying what it was instead.
 pub fn json_object(reply: &Reply) -> Result<Map<String, Value>, OpError> {
     let host = &reply.host;

@@ -18,7 +18,7 @@ use crate::domain::{
     Connection, ConnectionId, Ending, ErrorKind, Flags, Grant, Lifetimes, OpError, OpKind,
     ProviderKind, Secrets,
 };
-use crate::providers::TokenGrant;
+use crate::providers::{RefreshFailed, TokenGrant};
 use crate::store::{ConnectionUpdate, SecretChange, SecretSet, Settlement};
 
 /// One operation's turn on a connection under our lease: whether the write
@@ -358,7 +358,7 @@ impl Worker {
         let slot = self.slot(&conn.provider)?;
         let now = self.now();
         let result = if conn.grant == Grant::ClientCredentials {
-            slot.client.client_credentials().await
+            slot.client.client_credentials().await.map_err(Into::into)
         } else {
             let Some(rt) = secrets.refresh_token else {
                 return Err(OpError::not_allowed(
@@ -366,10 +366,10 @@ impl Worker {
                 ));
             };
             match slot.client.refresh(&rt).await {
-                Err(e) if e.kind == ErrorKind::ReauthRequired => {
-                    return self.refresh_rejected(conn, rt, e, turn).await;
+                Err(f) if f.error.kind == ErrorKind::ReauthRequired => {
+                    return self.refresh_rejected(conn, rt, f.error, turn).await;
                 }
-                other => other,
+                other => other.and_then(|grant| same_account(&conn, grant)),
             }
         };
         match result {
@@ -390,15 +390,41 @@ impl Worker {
                 )
                 .await
             }
+            Err(RefreshFailed {
+                error,
+                rotated: Some(rotated),
+            }) => self.keep_rotated(&conn, rotated, error, turn).await,
             // A client-credentials token is had again by asking.
-            Err(e) if conn.grant == Grant::ClientCredentials => {
-                self.fail(&conn, OpKind::Refresh, e, turn).await
+            Err(f) if conn.grant == Grant::ClientCredentials => {
+                self.fail(&conn, OpKind::Refresh, f.error, turn).await
             }
-            Err(e) => {
-                let e = unanswered(e, super::keep::REFRESH_TOKEN_MAY_BE_SPENT);
+            Err(f) => {
+                let e = unanswered(f.error, super::keep::REFRESH_TOKEN_MAY_BE_SPENT);
                 self.fail(&conn, OpKind::Refresh, e, turn).await
             }
         }
+    }
+
+    /// A refresh answer refused for what it says, though it carried a new
+    /// refresh token: the provider has most likely spent the one it was
+    /// sent, so the new one replaces it and the rest of the answer is
+    /// dropped. The access token held stays as it was.
+    async fn keep_rotated(
+        &self,
+        conn: &Connection,
+        rotated: crate::domain::Secret,
+        mut e: OpError,
+        turn: &Turn,
+    ) -> Result<Connection, OpError> {
+        e.message = format!("{}; the new refresh token it carried was kept", e.message);
+        let update = ConnectionUpdate {
+            refresh_token: SecretChange::Set(rotated),
+            ..failure_update(conn, &e.message)
+        };
+        let audit = self.audit(OpKind::Refresh, false, e.message.clone());
+        let stake = AtStake::Outcome(OpKind::Refresh, conn);
+        self.settle(conn, update, audit, turn, Some(stake)).await?;
+        Err(e)
     }
 
     /// `invalid_grant`: unless another process rotated the token meanwhile
@@ -698,6 +724,26 @@ fn refreshable(conn: &Connection) -> Result<(), OpError> {
 /// A failure whose request may have reached the provider, told with what
 /// that may have cost (`cost`), so a rejection on the next try is no
 /// surprise. The operator hears of it now, when the tokens are still held.
+/// A refreshed grant must be for the account the connection is: an id
+/// token naming another `sub` (OpenID Connect Core §12.2) is refused, its
+/// refresh token kept as any refused answer's is.
+fn same_account(conn: &Connection, grant: TokenGrant) -> Result<TokenGrant, RefreshFailed> {
+    match (&conn.remote.user_id, &grant.subject) {
+        (Some(held), Some(said)) if held != said => Err(RefreshFailed {
+            error: OpError::new(
+                ErrorKind::Protocol,
+                format!(
+                    "the provider answered the refresh for another account (sub \"{}\", this \
+                     connection's is \"{held}\"): its access token was not used",
+                    crate::providers::token::shown(said)
+                ),
+            ),
+            rotated: grant.refresh_token,
+        }),
+        _ => Ok(grant),
+    }
+}
+
 fn unanswered(mut e: OpError, cost: &str) -> OpError {
     if e.may_have_acted() {
         e.message = format!("{}; {cost}", e.message);

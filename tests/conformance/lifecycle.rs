@@ -52,7 +52,11 @@ async fn reusing_a_rotated_refresh_token_needs_reconsent_and_spares_others() {
 
     // A stale copy of A's old refresh token is replayed (another bankdeck, a
     // restored backup, a thief): the server revokes A's whole grant.
-    let replay = rig.another_client("basic").refresh(&rotated).await;
+    let replay = rig
+        .another_client("basic")
+        .refresh(&rotated)
+        .await
+        .map_err(|f| f.error);
     assert_kind(replay, ErrorKind::ReauthRequired);
     assert!(
         !op.is_active(&rig.access_token(a.id)).await,
@@ -216,7 +220,11 @@ async fn logout_revokes_at_the_provider_and_reads_logged_out() {
     // revokes the whole grant) so is the access token.
     assert!(!op.is_active(&rt).await, "refresh token revoked");
     assert!(!op.is_active(&access).await, "the grant went with it");
-    let replay = rig.another_client("basic").refresh(&rt).await;
+    let replay = rig
+        .another_client("basic")
+        .refresh(&rt)
+        .await
+        .map_err(|f| f.error);
     assert_kind(replay, ErrorKind::ReauthRequired);
 
     // Nothing further to do on it, and the other connection is untouched.

@@ -47,6 +47,8 @@ pub struct AuthServer {
     pub ended: Mutex<Vec<String>>,
     /// The `scope` of the last token request.
     pub last_scope: Mutex<Option<String>>,
+    /// Claims laid over every id token's own (`null` removes one).
+    pub id_claims: Mutex<Value>,
     next: Counter,
 }
 
@@ -67,6 +69,7 @@ pub async fn start() -> Shared {
         discovery_calls: Counter::default(),
         ended: Mutex::default(),
         last_scope: Mutex::default(),
+        id_claims: Mutex::new(json!({})),
         next: Counter::default(),
     });
     let app = Router::new()
@@ -157,7 +160,8 @@ async fn token(
         Some("refresh_token") => {
             let rt = f.get("refresh_token").cloned().unwrap_or_default();
             if s.refresh_tokens.lock().unwrap().remove(&rt) {
-                Json(tokens(&s, true, None)).into_response()
+                // As Keycloak does, with a new id token and no nonce.
+                Json(tokens(&s, true, Some(None))).into_response()
             } else {
                 oauth_error(
                     StatusCode::BAD_REQUEST,
@@ -207,7 +211,19 @@ fn tokens(s: &AuthServer, refresh: bool, id_nonce: Option<Option<String>>) -> Va
         body["refresh_expires_in"] = json!(1800);
     }
     if let Some(nonce) = id_nonce {
-        let claims = json!({"iss": s.issuer, "sub": "user-42", "aud": CLIENT_ID, "nonce": nonce});
+        let now = bankdeck::domain::UnixTime::now().0;
+        let mut claims = json!({
+            "iss": s.issuer, "sub": "user-42", "aud": CLIENT_ID, "nonce": nonce,
+            "iat": now, "exp": now + 300,
+        });
+        let claims_map = claims.as_object_mut().unwrap();
+        claims_map.retain(|_, v| !v.is_null());
+        for (k, v) in s.id_claims.lock().unwrap().as_object().unwrap() {
+            match v {
+                Value::Null => claims_map.remove(k),
+                v => claims_map.insert(k.clone(), v.clone()),
+            };
+        }
         body["id_token"] = json!(unsigned_jwt(&claims));
     }
     body

@@ -106,7 +106,7 @@ async fn delink_sends_bearer_and_secrets_then_the_token_is_dead() {
 async fn dapi_has_no_refresh_logout_or_client_credentials() {
     let s = dapi_server::start().await;
     let p = build(&dapi_config(&s.base, secret_file(APP_SECRET))).unwrap();
-    let e = p.refresh(&Secret::new("x")).await.unwrap_err();
+    let e = p.refresh(&Secret::new("x")).await.unwrap_err().error;
     assert_eq!(e.kind, ErrorKind::NotAllowed);
     assert_eq!(e.message, "Dapi tokens are permanent: nothing to refresh");
     assert_eq!(

@@ -144,7 +144,8 @@ async fn rfc6749_errors_map_to_kinds_with_the_description() {
         let e = p
             .refresh(&Secret::new("rt-secret-value"))
             .await
-            .unwrap_err();
+            .unwrap_err()
+            .error;
         assert_eq!(e.kind, *kind, "{body}: {}", e.message);
         let desc: serde_json::Value = serde_json::from_str(body).unwrap();
         let desc = desc["error_description"].as_str().unwrap();
@@ -213,7 +214,7 @@ async fn what_a_provider_echoes_of_the_request_is_blanked_from_its_errors() {
                 .route(&path("token"), echo("invalid_grant", pad))
                 .route(&path("revoke"), echo("invalid_request", pad));
             let p = build(&oauth2_config(&serve(app).await, auth, true)).unwrap();
-            let refreshed = p.refresh(&refresh).await.unwrap_err();
+            let refreshed = p.refresh(&refresh).await.unwrap_err().error;
             assert_eq!(refreshed.kind, ErrorKind::ReauthRequired, "{refreshed:?}");
             let revoked = p.logout(&refresh).await.unwrap_err();
             for m in [&refreshed.message, &revoked.message] {

@@ -31,7 +31,7 @@ async fn refresh_rotates_and_an_old_token_needs_reconsent() {
     let new_rt = g.refresh_token.unwrap();
     assert_ne!(new_rt.expose(), "rt-old");
     assert_eq!(g.refresh_expires_in, Some(1800));
-    let e = p.refresh(&Secret::new("rt-old")).await.unwrap_err();
+    let e = p.refresh(&Secret::new("rt-old")).await.unwrap_err().error;
     assert_eq!(e.kind, ErrorKind::ReauthRequired);
     assert!(e.message.contains("Token is not active"), "{}", e.message);
     assert!(!e.message.contains("rt-old"));

@@ -13,7 +13,8 @@ use serde_json::json;
 
 use super::auth_server::{self, Consent, issue_refresh_token, refresh_token_alive};
 use super::support::{
-    Counter, follow_in_background, follow_keeping_page, login_options, oidc_config, serve, url,
+    CLIENT_ID, Counter, follow_in_background, follow_keeping_page, login_options, oidc_config,
+    serve, url,
 };
 
 #[tokio::test]
@@ -61,6 +62,95 @@ async fn a_wrong_nonce_in_the_id_token_fails_the_login() {
     assert!(!body.contains("complete"), "{body}");
 }
 
+/// OpenID Connect Core §3.1.3.7: the id token must be the issuer's, for
+/// this client, unexpired, and name an account; the `sub` in it is what a
+/// login files its tokens under.
+#[tokio::test]
+async fn an_id_token_not_for_this_client_fails_the_login() {
+    let server = auth_server::start().await;
+    let p = build(&oidc_config(&server.base)).unwrap();
+    let past = bankdeck::domain::UnixTime::now().0 - 600;
+    let cases = [
+        (
+            json!({"iss": "https://evil.example/realms/test"}),
+            "was issued by \"https://evil.example/realms/test\"",
+        ),
+        (
+            json!({"iss": format!("{}/", server.issuer)}),
+            "not by this provider's issuer",
+        ),
+        (json!({"iss": null}), "names no issuer"),
+        (
+            json!({"aud": "another-client"}),
+            "is for another client (aud \"another-client\")",
+        ),
+        (
+            json!({"aud": ["another-client", CLIENT_ID], "azp": "another-client"}),
+            "issued to another client (azp",
+        ),
+        (json!({"aud": null}), "names no audience"),
+        (json!({"exp": past, "iat": past - 300}), "expired 10m ago"),
+        (json!({"exp": null}), "has no expiry"),
+        (json!({"sub": null}), "names no account"),
+        (json!({"sub": " "}), "names no account"),
+    ];
+    for (claims, says) in cases {
+        *server.id_claims.lock().unwrap() = claims.clone();
+        let e = browser_login(p.as_ref(), login_options(Duration::from_secs(10)), |u| {
+            follow_in_background(u)
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Protocol, "{claims}: {}", e.message);
+        assert!(
+            e.message.contains(says),
+            "{claims}: {says:?} not in {}",
+            e.message
+        );
+    }
+    // Several audiences with this client among them, and a clock a minute
+    // behind the provider's, are taken.
+    let late = bankdeck::domain::UnixTime::now().0 - 60;
+    *server.id_claims.lock().unwrap() =
+        json!({"aud": ["account", CLIENT_ID], "exp": late, "iat": late - 300});
+    browser_login(p.as_ref(), login_options(Duration::from_secs(10)), |u| {
+        follow_in_background(u)
+    })
+    .await
+    .unwrap();
+}
+
+/// Core §12.2: a refresh's id token is the same issuer's, for the same
+/// client. One that is not is refused, and the refresh token its answer
+/// carried is handed back to be kept: the provider spent the old one.
+#[tokio::test]
+async fn a_refresh_whose_id_token_is_another_issuers_is_refused_keeping_its_refresh_token() {
+    let server = auth_server::start().await;
+    let p = build(&oidc_config(&server.base)).unwrap();
+    let g = browser_login(p.as_ref(), login_options(Duration::from_secs(10)), |u| {
+        follow_in_background(u)
+    })
+    .await
+    .unwrap();
+    let rt = p
+        .refresh(&g.refresh_token.unwrap())
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    *server.id_claims.lock().unwrap() = json!({"iss": "https://evil.example/realms/test"});
+    let f = p.refresh(&rt).await.unwrap_err();
+    assert_eq!(f.error.kind, ErrorKind::Protocol, "{}", f.error.message);
+    assert!(
+        f.error.message.contains("was issued by"),
+        "{}",
+        f.error.message
+    );
+    let rotated = f.rotated.expect("the answer's refresh token");
+    assert!(refresh_token_alive(&server, rotated.expose()));
+    assert!(!refresh_token_alive(&server, rt.expose()));
+}
+
 #[tokio::test]
 async fn explicit_endpoints_override_discovered_ones() {
     let server = auth_server::start().await;
@@ -105,7 +195,7 @@ async fn discovered_endpoints_are_checked_like_configured_ones() {
     let base =
         issuer_with(json!({"issuer": "SELF", "token_endpoint": "http://bank.example/token"})).await;
     let p = build(&oidc_config(&base)).unwrap();
-    let e = p.refresh(&Secret::new("rt")).await.unwrap_err();
+    let e = p.refresh(&Secret::new("rt")).await.unwrap_err().error;
     assert_eq!(e.kind, ErrorKind::Protocol);
     assert!(
         e.message.contains("token_endpoint") && e.message.contains("http://"),
@@ -116,7 +206,7 @@ async fn discovered_endpoints_are_checked_like_configured_ones() {
     let base = issuer_with(json!({"issuer": "https://elsewhere.example", "token_endpoint": "https://elsewhere.example/t"}))
         .await;
     let p = build(&oidc_config(&base)).unwrap();
-    let e = p.refresh(&Secret::new("rt")).await.unwrap_err();
+    let e = p.refresh(&Secret::new("rt")).await.unwrap_err().error;
     assert_eq!(e.kind, ErrorKind::Protocol);
     assert!(e.message.contains("issuer"), "{}", e.message);
 }

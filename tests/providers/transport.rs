@@ -128,7 +128,8 @@ async fn a_throttled_token_post_reports_retry_after_and_is_not_retried() {
             .unwrap()
             .refresh(&Secret::new("rt"))
             .await
-            .unwrap_err();
+            .unwrap_err()
+            .error;
         assert_eq!(e.kind, ErrorKind::RateLimited);
         match expected {
             Some(range) => assert!(range.contains(&e.retry_after.unwrap()), "{header}: {e:?}"),

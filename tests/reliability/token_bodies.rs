@@ -37,13 +37,35 @@ async fn refused(
     kind: ErrorKind,
     says: &str,
 ) {
+    refused_keeping(env, canned, id, kind, says, None).await;
+}
+
+/// [`refused`], but for an answer carrying the refresh token `rotated`:
+/// the provider has spent the one it was sent, so that one is kept in its
+/// place, and every other token stays as it was.
+async fn refused_keeping(
+    env: &Env,
+    canned: &Canned,
+    id: bankdeck::domain::ConnectionId,
+    kind: ErrorKind,
+    says: &str,
+    rotated: Option<&str>,
+) {
     let before: Secrets = env.secrets(id);
     let hits = canned.hits();
     let e = env.op(OpKind::Refresh, id).await.unwrap_err();
     assert_eq!(e.kind, kind, "{e}");
     assert!(e.message.contains(says), "{says:?} not in {e}");
     assert_eq!(canned.hits(), hits + 1, "exactly one POST, no retry: {e}");
-    assert_eq!(env.secrets(id), before, "a token was lost on: {e}");
+    let mut expected = before.clone();
+    if let Some(rotated) = rotated {
+        expected.refresh_token = Some(bankdeck::domain::Secret::new(rotated));
+        assert!(
+            e.message.contains("refresh token it carried was kept"),
+            "{e}"
+        );
+    }
+    assert_eq!(env.secrets(id), expected, "a token was lost on: {e}");
     let c = env.conn(id);
     assert_eq!(c.flags.last_error.as_deref(), Some(e.message.as_str()));
     assert!(!c.flags.reauth_required, "{e} is not a re-consent");
@@ -56,7 +78,7 @@ async fn refused(
 }
 
 #[tokio::test]
-async fn bad_token_answers_give_a_sentence_and_keep_every_token() {
+async fn bad_token_answers_give_a_sentence_and_lose_no_token() {
     let (env, canned, id, _keep) = setup().await;
     let cases: &[(u16, &str, &str, &str)] = &[
         // 1: a login page with 200.
@@ -106,9 +128,14 @@ async fn bad_token_answers_give_a_sentence_and_keep_every_token() {
             "not JSON",
         ),
     ];
-    for (status, ct, body, says) in cases {
-        canned.answer(*status, ct, body);
-        refused(&env, &canned, id, ErrorKind::Protocol, says).await;
+    for (n, (status, ct, body, says)) in cases.iter().enumerate() {
+        // Each answer's refresh token differs from the one held before it.
+        let body = body.replace("r-new", &format!("r-new-{n}"));
+        canned.answer(*status, ct, &body);
+        let rotated = format!("r-new-{n}");
+        let carried = body.contains(&rotated) && body.ends_with('}');
+        let rotated = carried.then_some(rotated.as_str());
+        refused_keeping(&env, &canned, id, ErrorKind::Protocol, says, rotated).await;
     }
 }
 
@@ -201,4 +228,52 @@ async fn odd_but_usable_answers_are_stored_right() {
     assert!(e.message.contains("thing ✓"), "{e}");
     assert!(!e.message.chars().any(char::is_control), "{e:?}");
     assert_eq!(canned.hits(), 6);
+}
+
+/// An id token's claims as the token endpoint would sign them; the worker
+/// reads them unverified, as it does every answer from the endpoint itself.
+fn id_token(sub: &str) -> String {
+    use base64::Engine;
+    let part = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let claims = serde_json::json!({"sub": sub, "aud": "canned", "exp": UnixTime::now().0 + 300});
+    format!(
+        "{}.{}.sig",
+        part(serde_json::json!({"alg": "RS256"})),
+        part(claims)
+    )
+}
+
+/// OpenID Connect Core §12.2: a refresh's id token names the account the
+/// login did. One naming another is refused, the row's account and access
+/// token stay, and the new refresh token it carried is kept (the old one is
+/// spent), so a logout can still end that session.
+#[tokio::test]
+async fn a_refresh_answered_for_another_account_is_refused_and_keeps_its_refresh_token() {
+    let (env, canned, id, _keep) = setup().await;
+    let answer = |sub: &str, n: u32| {
+        format!(
+            r#"{{"access_token":"a-{n}","token_type":"Bearer","expires_in":300,"refresh_token":"r-{n}","id_token":"{}"}}"#,
+            id_token(sub)
+        )
+    };
+    canned.json(&answer("acct-1", 1));
+    env.op(OpKind::Refresh, id).await.unwrap();
+    assert_eq!(env.conn(id).remote.user_id.as_deref(), Some("acct-1"));
+    canned.json(&answer("acct-2", 2));
+    refused_keeping(
+        &env,
+        &canned,
+        id,
+        ErrorKind::Protocol,
+        "for another account (sub \"acct-2\", this connection's is \"acct-1\")",
+        Some("r-2"),
+    )
+    .await;
+    assert_eq!(env.conn(id).remote.user_id.as_deref(), Some("acct-1"));
+    // The same account again is taken as ever.
+    canned.json(&answer("acct-1", 3));
+    env.op(OpKind::Refresh, id).await.unwrap();
+    assert_eq!(env.secrets(id).access_token.unwrap().expose(), "a-3");
 }
