@@ -118,6 +118,9 @@ pub enum Need {
     Login,
     /// The refresh token (the user's consent) runs out.
     ConsentEnding,
+    /// The refresh token ran out: the access token, while it lasts, is the
+    /// last one.
+    ConsentEnded,
 }
 
 impl Need {
@@ -131,6 +134,7 @@ impl Need {
             Need::Refresh => "to refresh",
             Need::Login => "to log in again",
             Need::ConsentEnding => "consent ending",
+            Need::ConsentEnded => "consent ended",
         }
     }
 }
@@ -189,6 +193,25 @@ fn why(
         .is_some_and(|p| p.common.auto_refresh);
     let renewable = c.renewable();
     let soon = |t: UnixTime| now.secs_until(t) <= within_secs;
+    let consent_ended = (c.lifetimes.refresh_expires_at)
+        .filter(|r| c.lifetimes.has_refresh && *r <= now)
+        .filter(|_| {
+            matches!(
+                state.kind(),
+                StateKind::Active | StateKind::Expiring | StateKind::Expired
+            )
+        });
+    if let Some(r) = consent_ended {
+        // A refresh now can only be refused: no `refresh` to suggest.
+        return Some((
+            Need::ConsentEnded,
+            format!(
+                "consent (refresh token) ended {} ago: the user must log in again: {}",
+                format_ago(r.secs_until(now)),
+                login(c)
+            ),
+        ));
+    }
     match state.kind() {
         StateKind::CodePending => state.deadline().filter(|t| soon(*t)).map(|t| {
             let left = format_left(now.secs_until(t));
@@ -444,6 +467,14 @@ mod tests {
         c.lifetimes.refresh_expires_at = Some(NOW.plus_secs(500));
         c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(5000)));
         assert_eq!(need(&c), Some(Need::ConsentEnding));
+        c.lifetimes.refresh_expires_at = Some(NOW);
+        assert_eq!(need(&c), Some(Need::ConsentEnded));
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(-5)));
+        assert_eq!(
+            need(&c),
+            Some(Need::ConsentEnded),
+            "expired, nothing to refresh with"
+        );
         c.lifetimes.has_refresh = false;
         c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(500)));
         assert_eq!(need(&c), Some(Need::Login), "expiring, no refresh token");

@@ -339,6 +339,7 @@ fn status_check_and_users_list_take_the_screens_filters() {
         "refresh" => "to refresh",
         "login" => "to log in again",
         "consent_ending" => "consent ending",
+        "consent_ended" => "consent ended",
         other => panic!("need {other:?}"),
     };
     let mut needs = std::collections::BTreeMap::<&str, usize>::new();
