@@ -325,8 +325,8 @@ pub async fn login(
         let c = stored(ctx, id)?;
         if c.provider != provider || c.user != user {
             bail!(
-                "--renew {id} is {}'s at {}, not {user}'s at {provider}: name its provider and \
-                 user, as `bankdeck status {id}` shows them",
+                "--renew {id} is {}'s at {}, not {user}'s at {provider}: name that provider and \
+                 user",
                 c.user,
                 c.provider
             );
@@ -369,6 +369,15 @@ pub async fn login(
         return Ok(super::interrupt::stopped());
     };
     say_user_added(new_user, &conn)?;
+    if let Some(id) = renew.filter(|id| *id != conn.id) {
+        // An OpenID login goes by the account the provider names, whatever
+        // row it was started for.
+        tell!(
+            "--renew {id} was not used: the provider named another account than connection \
+             {id}'s, so the login went to connection {}",
+            conn.id
+        );
+    }
     print_conn(
         "logged in",
         &conn,

@@ -2239,6 +2239,53 @@ fn a_bank_row_needing_consent_is_renewed_in_place_or_logged_out() {
     assert_eq!(run(&["check", "bob"]).0, Some(0), "nothing left to do");
 }
 
+/// An OpenID login goes by the account the provider names: one started
+/// for a row whose account is not the one that logged in goes to that
+/// account's row, and says that `--renew` was not used.
+#[test]
+fn a_renew_that_another_account_answers_says_so() {
+    let dir = super::common::private_dir();
+    let (_sandbox, _base, config) = sandbox_with_config(dir.path());
+    let login = |extra: &[&str], as_whom: Option<&str>| {
+        let args = [
+            &["login", "everifin", "--user", "bob", "--no-browser"],
+            extra,
+        ]
+        .concat();
+        let (login, url, err) = login_with(dir.path(), &config, &args);
+        let url = match as_whom {
+            Some(who) => {
+                let mut u = url::Url::parse(&url).unwrap();
+                let pairs: Vec<(String, String)> = (u.query_pairs().into_owned())
+                    .filter(|(k, _)| k != "login_hint")
+                    .chain([("login_hint".to_owned(), who.to_owned())])
+                    .collect();
+                u.query_pairs_mut().clear().extend_pairs(pairs);
+                u.to_string()
+            }
+            None => url,
+        };
+        assert!(consent(&url).wait().unwrap().success());
+        let out = login.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{said}");
+        (named_id(&said), err.join().unwrap())
+    };
+    let (first, _) = login(&[], None);
+    let (again, err) = login(&["--renew", &first], None);
+    assert_eq!(again, first);
+    assert!(!err.contains("was not used"), "{err}");
+    let (other, err) = login(&["--renew", &first], Some("someone-else"));
+    assert_ne!(other, first);
+    assert!(
+        err.contains(&format!(
+            "--renew {first} was not used: the provider named another account than connection \
+             {first}'s, so the login went to connection {other}"
+        )),
+        "{err}"
+    );
+}
+
 /// A label or a Connect payload's id holding an escape sequence would
 /// reach the terminal in every listing: both are refused by name, and
 /// nothing is stored.
