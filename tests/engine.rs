@@ -492,6 +492,60 @@ async fn client_credentials_are_renewed_by_running_the_grant_again() {
     assert_eq!(env.store.connections().unwrap().len(), 2);
 }
 
+/// Two processes asking for one user's app token, or logging one account
+/// in, at the same moment: each looked before asking the provider, found no
+/// row, and added one, two rows for one grant. The second to file now
+/// renews the first's row.
+#[tokio::test]
+async fn two_processes_filing_one_grant_at_once_file_one_row() {
+    let env = Env::start().await;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let other = bankdeck::worker::Worker::new(
+        env.store.clone(),
+        common::entries(&env.config),
+        WorkerOptions {
+            actor: "other process".into(),
+            open_browser: false,
+            ..WorkerOptions::default()
+        },
+        tx,
+    );
+    let slow = |route: &str| FaultRule {
+        count: Some(2),
+        ..fault(
+            route,
+            FaultKind::Latency(std::time::Duration::from_millis(300)),
+        )
+    };
+    env.sandbox.set_faults(vec![slow("oauth2.token")]);
+    let (a, b) = tokio::join!(
+        env.worker.client_credentials(RequestId(1), "bank", "app"),
+        other.client_credentials(RequestId(1), "bank", "app"),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(env.sandbox.request_count("oauth2.token"), 2, "both asked");
+    assert_eq!(a.id, b.id);
+    assert_eq!(env.store.connections().unwrap().len(), 1);
+
+    env.sandbox.set_faults(vec![slow("oidc.token")]);
+    let everifin = env.provider("everifin");
+    let (a, b) = tokio::join!(
+        bankdeck::cli::demo::browserless_login(&env.worker, &everifin, "lena"),
+        bankdeck::cli::demo::browserless_login(&other, &everifin, "lena"),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.id, b.id);
+    assert_eq!(env.store.connections().unwrap().len(), 2);
+    let lines = env.store.audit(Some(a.id), 10).unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.message.contains("filed by another process meanwhile")),
+        "{lines:?}"
+    );
+}
+
 #[tokio::test]
 async fn server_errors_keep_every_token() {
     let env = Env::start().await;

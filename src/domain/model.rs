@@ -399,8 +399,6 @@ impl Connection {
         format!("{} / {}", self.user, self.label)
     }
 
-    /// Whether a new access token can be had without the end user: with the
-    /// refresh token held, or by running the client-credentials grant again.
     /// A label as connections keep it: trimmed, at most 200 printable
     /// characters (empty: the provider's name stands in). Every table and
     /// listing shows it, where a control character would reach the
@@ -413,8 +411,27 @@ impl Connection {
         Ok(label)
     }
 
+    /// Whether a new access token can be had without the end user: with the
+    /// refresh token held, or by running the client-credentials grant again.
     pub fn renewable(&self) -> bool {
         self.grant == Grant::ClientCredentials || self.lifetimes.has_refresh
+    }
+
+    /// Whether a new `grant` at `provider` renews this row rather than
+    /// standing beside it: a user holds one app token (client credentials)
+    /// at a provider while it is not logged out, and one browser-login row
+    /// per account the provider names (`subject`). A delinked row is history.
+    pub fn renewed_by(&self, provider: &str, grant: Grant, subject: Option<&str>) -> bool {
+        self.provider == provider
+            && self.grant == grant
+            && self.flags.delinked_at.is_none()
+            && match grant {
+                Grant::ClientCredentials => self.flags.logged_out_at.is_none(),
+                Grant::AuthorizationCode => {
+                    subject.is_some_and(|s| self.remote.user_id.as_deref() == Some(s))
+                }
+                Grant::DapiConnect => false,
+            }
     }
 }
 

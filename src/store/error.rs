@@ -14,6 +14,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("connection {0} changed while we worked on it")]
     Conflict(ConnectionId),
+    /// A new connection's grant renews this one, filed meanwhile by another
+    /// process ([`crate::domain::Connection::renewed_by`]): nothing was added.
+    #[error("connection {0} holds this grant already: nothing was added")]
+    Held(ConnectionId),
     #[error("no such {0}")]
     NotFound(String),
     #[error("{0}")]

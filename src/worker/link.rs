@@ -318,7 +318,7 @@ impl Worker {
         let held = match self.known_user(user).await? {
             Some(known) => {
                 self.held(&known, provider, Grant::ClientCredentials, |c| {
-                    c.flags.logged_out_at.is_none()
+                    c.renewed_by(provider, Grant::ClientCredentials, None)
                 })
                 .await?
             }
@@ -389,7 +389,7 @@ impl Worker {
         {
             if let Some(held) = self.same_account(provider, &known, &grant).await? {
                 let message = format!("{op} at {provider} for {user}: connection {held} renewed");
-                return self.relogin(held, grant, message).await;
+                return self.relogin(held, grant, op, message).await;
             }
             if let Some(held) = self
                 .asked_to_renew(renewing, provider, &known, &grant)
@@ -399,10 +399,11 @@ impl Worker {
                     "{op} at {provider} for {user}: connection {held} renewed, the row it was \
                      asked for (the provider names no account to check it by)"
                 );
-                return self.relogin(held, grant, message).await;
+                return self.relogin(held, grant, op, message).await;
             }
         }
         let now = self.now();
+        let again = grant.clone();
         let new = NewConnection {
             user_id: NAMED_USER,
             provider: provider.to_string(),
@@ -433,10 +434,25 @@ impl Worker {
         };
         let audit = self.audit(op, true, format!("{op} at {provider} for {user}"));
         let stake = AtStake::Grant { op, provider, user };
-        self.keep_writing(stake, || {
-            self.insert_for(id, user, new.clone(), audit.clone())
-        })
-        .await
+        let filed = self.keep_writing(stake, || async {
+            match self.insert_for(id, user, new.clone(), audit.clone()).await {
+                Err(StoreError::Held(held)) => Ok(Err(held)),
+                other => other.map(Ok),
+            }
+        });
+        match filed.await? {
+            Ok(conn) => Ok(conn),
+            // Another process filed the same grant while this one asked for
+            // it: this grant renews that row, as it would have had the row
+            // been there when this one looked.
+            Err(held) => {
+                let message = format!(
+                    "{op} at {provider} for {user}: connection {held} renewed (filed by another \
+                     process meanwhile)"
+                );
+                self.relogin(held, again, op, message).await
+            }
+        }
     }
 
     /// The user's connection at `provider` that a login's grant renews: the
@@ -454,7 +470,7 @@ impl Worker {
             return Ok(None);
         };
         self.held(user, provider, Grant::AuthorizationCode, |c| {
-            c.remote.user_id.as_deref() == Some(subject)
+            c.renewed_by(provider, Grant::AuthorizationCode, Some(subject))
         })
         .await
     }

@@ -213,14 +213,16 @@ impl Worker {
         }
     }
 
-    /// Files a new login's grant on `id`, a connection of the same account
-    /// (see `Worker::file_grant`; the bookkeeping is [`relogin_update`]):
+    /// Files a new grant on `id`, the row it renews: a login's on the row of
+    /// the same account, an app token's on the one held (see
+    /// `Worker::file_grant`; the bookkeeping is [`relogin_update`]):
     /// under its turn and lease like any operation, so a refresh of it in
     /// flight here or in another process finishes first.
     pub(crate) async fn relogin(
         &self,
         id: ConnectionId,
         grant: TokenGrant,
+        op: OpKind,
         message: String,
     ) -> Result<Connection, OpError> {
         let run = || async move {
@@ -234,13 +236,12 @@ impl Worker {
                 )))
             } else {
                 let update = relogin_update(&current, &grant, self.now());
-                self.save(&current, update, OpKind::Login, message, &turn)
-                    .await
+                self.save(&current, update, op, message, &turn).await
             };
             self.release_unless_settled(id, &turn).await;
             result
         };
-        self.inner.flights.run(id, OpKind::Login, run).await
+        self.inner.flights.run(id, op, run).await
     }
 
     async fn perform(

@@ -14,7 +14,9 @@ use super::crypto::{FieldAddr, FieldCipher};
 use super::reads;
 use super::rows;
 use super::sql_error::sql;
-use crate::domain::{Connection, ConnectionId, Flags, Secret, Secrets, UnixTime, User, UserId};
+use crate::domain::{
+    Connection, ConnectionId, Flags, Grant, Secret, Secrets, UnixTime, User, UserId,
+};
 use crate::store::{AuditDraft, ConnectionUpdate, NewConnection, SecretChange, StoreError};
 
 pub(crate) const SECRETS_TABLE: &str = "secrets";
@@ -116,7 +118,34 @@ pub(crate) fn insert_connection(
             "this Connect payload is already connection {id} ({user}): nothing was added"
         )));
     }
+    if let Some(id) = already_held(tx, db, &new)? {
+        return Err(StoreError::Held(id));
+    }
     insert_flagged(tx, cipher, db, new, Flags::default(), audit)
+}
+
+/// The user's row that the new connection's grant renews: the worker looks
+/// before it asks the provider, but two processes asking at once both found
+/// none and both added a row. Looked for again here, inside the write
+/// transaction, through the user's index.
+fn already_held(
+    tx: &Transaction<'_>,
+    db: &Path,
+    new: &NewConnection,
+) -> Result<Option<ConnectionId>, StoreError> {
+    let subject = new.remote.user_id.as_deref();
+    let renewable = match new.grant {
+        Grant::ClientCredentials => true,
+        Grant::AuthorizationCode => subject.is_some(),
+        Grant::DapiConnect => false,
+    };
+    if !renewable {
+        return Ok(None);
+    }
+    let theirs = reads::user_connections(tx, db, new.user_id)?;
+    Ok((theirs.iter())
+        .find(|c| c.renewed_by(&new.provider, new.grant, subject))
+        .map(|c| c.id))
 }
 
 /// The connection, and its user, that already holds the same Dapi Connect
