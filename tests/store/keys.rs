@@ -92,7 +92,10 @@ fn a_passphrase_store_opens_with_the_passphrase_only() {
         &env,
         KeySource::Passphrase(Secret::new("battery staple")),
     ));
-    assert!(wrong.contains("wrong BANKDECK_PASSPHRASE"), "{wrong}");
+    assert!(
+        wrong.contains("wrong BANKDECK_PASSPHRASE? Nothing was changed"),
+        "{wrong}"
+    );
     assert!(
         !wrong.contains("battery"),
         "the passphrase is never echoed: {wrong}"

@@ -132,12 +132,13 @@ fn wrong_key(source: &KeySource) -> StoreError {
     let which = match source {
         KeySource::File(path) => format!(
             "wrong key file {}? Use the key file this store was created with ({ENV_KEY_FILE}), \
-             or {ENV_PASSPHRASE} if it was sealed with a passphrase",
+             or {ENV_PASSPHRASE} if it was sealed with a passphrase.",
             path.display()
         ),
         KeySource::Passphrase(_) => format!("wrong {ENV_PASSPHRASE}?"),
     };
-    StoreError::WrongKey(format!("{which}. Nothing was changed"))
+    // Each sentence ends itself: a question mark takes no full stop after it.
+    StoreError::WrongKey(format!("{which} Nothing was changed"))
 }
 
 fn sealed_with_file() -> StoreError {
