@@ -138,12 +138,12 @@ fn params(query: &str) -> HashMap<String, String> {
         .collect()
 }
 
-/// Whether a callback answers this login: its `state` is ours. A provider
-/// error without a state is taken as ours, to be shown: no code is redeemed.
+/// Whether a callback answers this login: its `state` is ours, error or
+/// not. RFC 6749 §4.1.2.1 requires the state in an error answer to a
+/// request that sent one, and ours always do: an error without it is
+/// anyone's who can reach the port, and must not end the login.
 fn matches_state(params: &HashMap<String, String>, request: &AuthRequest) -> bool {
-    let state = params.get("state");
-    (state.is_none() && params.contains_key("error"))
-        || state.map(String::as_str) == Some(request.state.expose())
+    params.get("state").map(String::as_str) == Some(request.state.expose())
 }
 
 /// [`matches_state`] of a callback's query.
@@ -230,8 +230,6 @@ mod tests {
     fn errors_and_issuer() {
         let e = judge("error=access_denied&state=st", &request(None)).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Denied);
-        let e = judge("error=access_denied", &request(None)).unwrap_err();
-        assert_eq!(e.kind, ErrorKind::Denied);
         let e = judge("error=access_denied&state=x", &request(None)).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Protocol);
         let r = request(Some("https://idp.test/realms/r"));
@@ -244,6 +242,23 @@ mod tests {
         );
         assert!(judge("code=c&state=st&iss=https%3A%2F%2Fevil.test", &r).is_err());
         assert!(judge("code=c&state=st", &r).is_err());
+    }
+
+    /// RFC 6749 §4.1.2.1 makes `state` required in an error answer to a
+    /// request that sent one, as ours all do: without it, anyone who can
+    /// reach the port could end the login with `?error=access_denied`.
+    #[test]
+    fn an_error_without_our_state_is_not_ours() {
+        for query in [
+            "error=access_denied",
+            "error=access_denied&state=x",
+            "error=",
+        ] {
+            assert!(!ours(query, &request(None)), "{query}");
+            let e = judge(query, &request(None)).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Protocol, "{query}");
+        }
+        assert!(ours("error=access_denied&state=st", &request(None)));
     }
 
     #[test]

@@ -101,7 +101,8 @@ async fn a_forged_state_is_refused_and_no_code_is_redeemed() {
 }
 
 /// Anyone who can reach the loopback port can send it a callback. One sent
-/// ahead of the browser's ended the login; it is refused to its sender, and
+/// ahead of the browser's ended the login, a code under a guessed state as
+/// well as an error with no state at all; each is refused to its sender, and
 /// the login goes on to take the browser's.
 #[tokio::test]
 async fn a_forged_callback_first_does_not_stop_the_login() {
@@ -112,9 +113,13 @@ async fn a_forged_callback_first_does_not_stop_the_login() {
         let url = url.to_owned();
         tokio::spawn(async move {
             let port = callback_port(&url);
-            let forged_url = format!("http://127.0.0.1:{port}/callback?code=stolen&state=guess");
-            let answer = reqwest::get(forged_url).await.unwrap();
-            let _ = forged_tx.send((answer.status().as_u16(), answer.text().await.unwrap()));
+            let mut answers = Vec::new();
+            for query in ["code=stolen&state=guess", "error=access_denied"] {
+                let forged_url = format!("http://127.0.0.1:{port}/callback?{query}");
+                let answer = reqwest::get(forged_url).await.unwrap();
+                answers.push((answer.status().as_u16(), answer.text().await.unwrap()));
+            }
+            let _ = forged_tx.send(answers);
             let _ = reqwest::get(url).await;
         });
     };
@@ -122,9 +127,10 @@ async fn a_forged_callback_first_does_not_stop_the_login() {
         .await
         .unwrap();
     assert!(g.access_token.expose().starts_with("at-"));
-    let (status, body) = forged.await.unwrap();
-    assert_eq!(status, 400);
-    assert!(body.contains("that login goes on waiting"), "{body}");
+    for (status, body) in forged.await.unwrap() {
+        assert_eq!(status, 400);
+        assert!(body.contains("that login goes on waiting"), "{body}");
+    }
     assert_eq!(server.token_calls.get(), 1, "the browser's code alone");
 }
 
