@@ -3,7 +3,8 @@
 //! The error code decides what happens next, so it decides the kind:
 //! `invalid_grant` on a refresh means the user must consent again (never
 //! "retry"), client and scope problems are configuration, `access_denied` is
-//! the user's refusal. The provider's `error_description` is kept in the
+//! the user's refusal, `unsupported_token_type` on a logout is the
+//! provider's way, which leaves the refresh token valid. The provider's `error_description` is kept in the
 //! message, since it is often the only hint an operator gets.
 
 use reqwest::StatusCode;
@@ -102,16 +103,19 @@ fn classify(code: &str, call: TokenCall) -> (ErrorKind, &'static str, &'static s
         ),
         ("invalid_grant", TokenCall::ClientCredentials)
         | (
-            "invalid_client"
-            | "invalid_scope"
-            | "unauthorized_client"
-            | "unsupported_grant_type"
-            | "unsupported_token_type",
+            "invalid_client" | "invalid_scope" | "unauthorized_client" | "unsupported_grant_type",
             _,
         ) => (
             K::Config,
             "the provider refused the client",
             ": fix the provider configuration",
+        ),
+        // RFC 7009 §2.2.1: the provider keeps its refresh tokens until they
+        // expire. It answered, and no configuration of ours changes that.
+        ("unsupported_token_type", TokenCall::EndSession) => (
+            K::Provider,
+            "the provider does not revoke refresh tokens",
+            ": nothing was logged out, and the refresh token stays valid until it expires",
         ),
         ("access_denied", _) => (K::Denied, "access was denied", ""),
         ("temporarily_unavailable" | "server_error", _) => {
@@ -160,6 +164,27 @@ mod tests {
         }
         assert_eq!(k("access_denied", TokenCall::Code), ErrorKind::Denied);
         assert_eq!(k("invalid_request", TokenCall::Code), ErrorKind::Provider);
+    }
+
+    /// RFC 7009 §2.2.1: the provider does not revoke this kind of token.
+    /// Nothing in the client's configuration can change that.
+    #[test]
+    fn unsupported_token_type_on_logout_says_the_token_stays_valid() {
+        let e = error_from_code(
+            "unsupported_token_type",
+            Some("refresh tokens are not revocable"),
+            TokenCall::EndSession,
+        );
+        assert_eq!(e.kind, ErrorKind::Provider);
+        for said in [
+            "does not revoke",
+            "unsupported_token_type: refresh tokens are not revocable",
+            "nothing was logged out",
+            "stays valid until it expires",
+        ] {
+            assert!(e.message.contains(said), "{said}: {}", e.message);
+        }
+        assert!(!e.message.contains("configuration"), "{}", e.message);
     }
 
     #[test]
