@@ -116,8 +116,9 @@ impl DapiProvider {
     }
 }
 
-/// Reads any answer of a Dapi call: the body of a `success: true` answer, or
-/// the error the operator sees. Public for the parser fuzz tests.
+/// Reads any answer of a Dapi call: the body of a `success: true` answer
+/// (or of a 2xx that hands a token over), or the error the operator sees.
+/// Public for the parser fuzz tests.
 pub fn read_reply(reply: &Reply, call: DapiCall) -> Result<Map<String, Value>, OpError> {
     let status = reply.status;
     if status.as_u16() == 429 || status.as_u16() == 503 {
@@ -130,11 +131,26 @@ pub fn read_reply(reply: &Reply, call: DapiCall) -> Result<Map<String, Value>, O
     match obj.get("success").and_then(Value::as_bool) {
         Some(true) if status.is_success() => Ok(obj),
         Some(false) => Err(DapiError::from_object(&obj).to_op_error(call)),
+        // A token handed over has spent the access code at Dapi, `success`
+        // or not: dropped, the code would stay pending and the next
+        // exchange meet INVALID_TOKEN.
+        _ if status.is_success() && hands_a_token(&obj) => Ok(obj),
         _ => Err(OpError::new(
             ErrorKind::Protocol,
             format!("Dapi answered {status} without saying success or failure"),
         )),
     }
+}
+
+/// A non-empty `accessToken` in an answer that does not say `success` is
+/// false, not even as the text "false".
+fn hands_a_token(obj: &Map<String, Value>) -> bool {
+    let says_false = obj
+        .get("success")
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.trim().eq_ignore_ascii_case("false"));
+    let token = obj.get("accessToken").and_then(Value::as_str);
+    !says_false && token.is_some_and(|t| !t.trim().is_empty())
 }
 
 /// A 5xx is Dapi's failure whatever the body says; its `msg` is kept.

@@ -191,3 +191,45 @@ async fn what_dapi_echoes_of_the_request_is_blanked_from_its_errors() {
         exchanged.message
     );
 }
+
+/// A 200 carrying an access token has spent the access code at Dapi,
+/// whether or not it says `success`: dropping it left the code pending, and
+/// the next exchange met INVALID_TOKEN. `success: false`, or no token, is
+/// still no grant.
+#[tokio::test]
+async fn a_token_without_success_is_taken_and_a_failure_or_no_token_is_not() {
+    use axum::{Json, Router, routing::post};
+    use serde_json::Value;
+    let answers = [
+        (json!({"accessToken": ACCESS_TOKEN, "status": "done"}), None),
+        (
+            json!({"success": false, "accessToken": ACCESS_TOKEN, "status": "failed", "type": "INVALID_ARGS", "msg": "no"}),
+            Some(ErrorKind::Provider),
+        ),
+        (
+            json!({"success": "false", "accessToken": ACCESS_TOKEN}),
+            Some(ErrorKind::Protocol),
+        ),
+        (json!({"status": "done"}), Some(ErrorKind::Protocol)),
+        (
+            json!({"accessToken": " ", "status": "done"}),
+            Some(ErrorKind::Protocol),
+        ),
+    ];
+    // Each answer is named by its place: the token is not for a panic to print.
+    for (n, (answer, refused)) in answers.into_iter().enumerate() {
+        let body = answer;
+        let app = Router::new().route(
+            "/v2/auth/ExchangeToken",
+            post(move || std::future::ready(Json::<Value>(body.clone()))),
+        );
+        let base = super::support::serve(app).await;
+        let p = build(&dapi_config(&base, secret_file(APP_SECRET))).unwrap();
+        let got = p.exchange(&Secret::new(ACCESS_CODE), CONNECTION_ID).await;
+        match (got, refused) {
+            (Ok(g), None) => assert_eq!(g.access_token.expose(), ACCESS_TOKEN),
+            (Err(e), Some(kind)) => assert_eq!(e.kind, kind, "answer {n}: {}", e.message),
+            (got, _) => panic!("answer {n}: {:?}", got.map(|g| g.expiry)),
+        }
+    }
+}
