@@ -290,7 +290,8 @@ pub enum LinkCmd {
         #[arg(long)]
         user: String,
         /// The JSON Dapi Connect handed the app on success (accessCode,
-        /// connectionID, userSecret, …): a file, or - for standard input.
+        /// connectionID, userSecret, …): a file, or - for standard input;
+        /// never the JSON itself, which would put its secrets in the shell's history.
         #[arg(long, value_name = "FILE|-")]
         payload: String,
         /// The Dapi provider's name in the config (default: the only one).

@@ -297,6 +297,13 @@ fn read_payload(source: &str) -> Result<String> {
             "standard input".to_owned(),
             (std::io::stdin().take(past)).read_to_end(&mut bytes),
         ),
+        // The payload pasted in place of a file name: every message below
+        // would print its access code and user secret.
+        pasted if looks_like_a_payload(pasted) => bail!(
+            "--payload takes a file name or -, and this looks like the payload itself: \
+             secrets are never taken on the command line; put the payload in a file, or pipe \
+             it to --payload -"
+        ),
         path => (
             format!("payload file {path}"),
             std::fs::File::open(path).and_then(|file| file.take(past).read_to_end(&mut bytes)),
@@ -309,6 +316,14 @@ fn read_payload(source: &str) -> Result<String> {
         bail!("{named} holds more than {} KiB: {what}", most / 1024);
     }
     String::from_utf8(bytes).map_err(|_| eyre!("{named} is not UTF-8 text: {what}"))
+}
+
+fn looks_like_a_payload(arg: &str) -> bool {
+    let arg = arg.trim();
+    arg.starts_with(['{', '['])
+        || ["accessCode", "userSecret"]
+            .iter()
+            .any(|key| arg.contains(key))
 }
 
 pub async fn login(

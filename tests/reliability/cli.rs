@@ -828,6 +828,38 @@ fn a_payload_that_is_not_text_or_too_large_is_refused_for_what_it_is() {
     assert_eq!(users.trim(), "[]", "nothing was stored");
 }
 
+/// `--payload` names a file. The payload pasted in its place was echoed in
+/// "cannot read payload file {…}", access code and user secret with it; it
+/// is refused unread and unechoed, with where a payload goes instead.
+#[test]
+fn a_payload_given_on_the_command_line_is_refused_without_echo() {
+    let (dir, config) = config_with(
+        "[providers.dapi]\nkind = \"dapi\"\nbase_url = \"https://api.dapi.example\"\n\
+         app_secret = \"env:DAPI_APP_SECRET\"\n",
+    );
+    for pasted in [
+        r#"{"accessCode":"SECRETCODE123","userSecret":"USERSECRET456","connectionID":"x"}"#,
+        r#"  [{"connectionID":"x","code":"SECRETCODE123"}]"#,
+        "accessCode=SECRETCODE123",
+        "userSecret: USERSECRET456",
+    ] {
+        let (code, _, err) = said(
+            dir.path(),
+            &config,
+            &["link", "dapi", "--user", "zz", "--payload", pasted],
+        );
+        assert_eq!(code, Some(2), "{err}");
+        assert!(
+            !err.contains("SECRETCODE123") && !err.contains("USERSECRET456"),
+            "{err}"
+        );
+        assert!(err.contains("--payload -"), "{err}");
+        assert!(err.contains("in a file"), "{err}");
+    }
+    let (_, users, _) = said(dir.path(), &config, &["users", "list", "--json"]);
+    assert_eq!(users.trim(), "[]", "nothing was stored");
+}
+
 /// `link` of a Connect payload already filed (a paste repeated, a script's
 /// retry) is refused with the connection that holds it, and adds nothing.
 #[test]
