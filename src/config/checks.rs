@@ -172,6 +172,16 @@ impl Cx<'_> {
         at: usize,
         raw: &RawProvider,
     ) -> Option<ProviderConfig> {
+        // An empty name lists as "provider  (oauth2)" and cannot be chosen
+        // with --provider.
+        if name.trim().is_empty() {
+            self.note(self.err(
+                Some(at),
+                &format!("providers.{name:?}"),
+                "a provider needs a name: write [providers.NAME], e.g. [providers.bank]",
+            ));
+            return None;
+        }
         let key = |k: &str| format!("providers.{name}.{k}");
         let kind = self
             .keep(raw.kind.as_ref().ok_or_else(|| {

@@ -115,6 +115,22 @@ fn unknown_kind_missing_key_bad_duration_and_foreign_key() {
 }
 
 #[test]
+fn a_provider_without_a_name_is_refused_at_its_table() {
+    for name in ["\"\"", "\"  \""] {
+        let text = format!(
+            "warn_within = \"2m\"\n[providers.{name}]\nkind = \"oauth2\"\n\
+             token_url = \"https://a.example/t\"\nclient_id = \"c\"\n"
+        );
+        let e = parse(&text).unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_str()),
+            (Some(2), format!("providers.{name}").as_str())
+        );
+        assert!(e.message.contains("needs a name"), "{e}");
+    }
+}
+
+#[test]
 fn typo_and_syntax_errors_name_the_line_without_the_source_text() {
     let e = parse("[providers.x]\nkind = \"dapi\"\nbase_ur = \"https://a\"\n").unwrap_err();
     assert_eq!(e.line, Some(3));
