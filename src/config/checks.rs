@@ -100,6 +100,16 @@ impl Cx<'_> {
         let url =
             Url::parse(&s).map_err(|e| self.err(Self::at(v), key, format!("not a URL: {e}")))?;
         check_transport(&url).map_err(|m| self.err(Self::at(v), key, m))?;
+        // A password written here would be printed by `config check` and
+        // logged with the URL; the message names the key, never the URL.
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(self.err(
+                Self::at(v),
+                key,
+                "a URL must not hold a user name or password: credentials go in client_id and \
+                 client_secret (app_secret for Dapi), as references",
+            ));
+        }
         Ok(url)
     }
 

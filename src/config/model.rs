@@ -1,7 +1,8 @@
 //! The validated configuration: what the rest of bankdeck reads.
 //!
 //! Everything here has passed the checks of `load`: URLs are https (or
-//! loopback http), secrets are references, durations are positive. Code that
+//! loopback http) and hold no credentials, secrets are references,
+//! durations are positive. Code that
 //! holds a `Config` never has to re-check any of it.
 
 use std::collections::BTreeMap;

@@ -130,6 +130,41 @@ fn a_provider_without_a_name_is_refused_at_its_table() {
     }
 }
 
+/// A password in a URL would be printed by `config check` and sent along
+/// with every request; the error names the key, never the password.
+#[test]
+fn a_url_holding_a_user_or_password_is_refused_without_echo() {
+    for url in [
+        "https://user:Pass999@example.com/token",
+        "https://user@example.com/token",
+        "https://:Pass999@example.com/token",
+    ] {
+        let text =
+            format!("[providers.b]\nkind = \"oauth2\"\ntoken_url = \"{url}\"\nclient_id = \"c\"\n");
+        // Not unwrap_err: the accepted config's Debug would print the password.
+        let Err(e) = parse(&text) else {
+            panic!("a URL holding credentials was accepted");
+        };
+        assert_eq!((e.line, e.key.as_str()), (Some(3), "providers.b.token_url"));
+        let shown = e.to_string();
+        assert!(
+            shown.contains("client_id") && shown.contains("client_secret"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("Pass999") && !shown.contains("user@"),
+            "{shown}"
+        );
+    }
+    let Err(e) = parse(
+        "[providers.d]\nkind = \"dapi\"\nbase_url = \"https://k:Pass999@api.dapi.com\"\napp_secret = \"env:A\"\n",
+    ) else {
+        panic!("a base_url holding credentials was accepted");
+    };
+    assert_eq!(e.key, "providers.d.base_url");
+    assert!(!e.to_string().contains("Pass999"), "{e}");
+}
+
 #[test]
 fn typo_and_syntax_errors_name_the_line_without_the_source_text() {
     let e = parse("[providers.x]\nkind = \"dapi\"\nbase_ur = \"https://a\"\n").unwrap_err();
