@@ -50,25 +50,33 @@ impl Cx<'_> {
         })
     }
 
+    /// A duration with its unit. A bare number is refused, quoted or not:
+    /// taken as seconds, `warn_within = 5` meant as minutes would pass
+    /// unnoticed.
     pub(super) fn duration(&self, v: &Spanned<toml::Value>, key: &str) -> Res<Duration> {
+        let no_unit = |shown: String, n: u64| {
+            let message = format!("{shown} has no unit: give one, e.g. \"{n}m\" or \"{n}s\"");
+            self.err(Self::at(v), key, message)
+        };
         let d = match v.get_ref() {
-            toml::Value::Integer(n) if *n > 0 => Duration::from_secs(n.unsigned_abs()),
-            toml::Value::String(s) => humantime::parse_duration(s.trim()).map_err(|_| {
-                // A bare number in quotes is the one slip whose fix is not
-                // in the examples: it reads as seconds only unquoted.
-                let message = match s.trim().parse::<u64>() {
-                    Ok(n) => format!("'{s}' has no unit: write \"{n}s\", or {n} without quotes"),
-                    Err(_) => {
-                        format!("'{s}' is not a duration: write e.g. \"30s\", \"5m\", \"1h\"")
-                    }
-                };
-                self.err(Self::at(v), key, message)
-            })?,
+            toml::Value::Integer(n) if *n > 0 => {
+                return Err(no_unit(n.to_string(), n.unsigned_abs()));
+            }
+            toml::Value::String(s) => {
+                humantime::parse_duration(s.trim()).map_err(|_| match s.trim().parse::<u64>() {
+                    Ok(n) => no_unit(format!("'{s}'"), n),
+                    Err(_) => self.err(
+                        Self::at(v),
+                        key,
+                        format!("'{s}' is not a duration: write e.g. \"30s\", \"5m\", \"1h\""),
+                    ),
+                })?
+            }
             _ => {
                 return Err(self.err(
                     Self::at(v),
                     key,
-                    "expected a duration such as \"30s\" or a positive number of seconds",
+                    "expected a duration such as \"30s\" or \"5m\"",
                 ));
             }
         };

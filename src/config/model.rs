@@ -2,8 +2,8 @@
 //!
 //! Everything here has passed the checks of `load`: URLs are https (or
 //! loopback http) and hold no credentials, secrets are references,
-//! durations are positive. Code that
-//! holds a `Config` never has to re-check any of it.
+//! durations are written with a unit and are positive. Code that holds a
+//! `Config` never has to re-check any of it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -106,12 +106,32 @@ fn unknown_kind_missing_key_bad_duration_and_foreign_key() {
     let e = parse("warn_within = \"90\"\n").unwrap_err();
     assert_eq!(
         e.message,
-        "'90' has no unit: write \"90s\", or 90 without quotes"
+        "'90' has no unit: give one, e.g. \"90m\" or \"90s\""
     );
-    assert_eq!(
-        parse("warn_within = 90\n").unwrap().warn_within.as_secs(),
-        90
-    );
+}
+
+/// A bare number was taken as seconds, so `warn_within = 5` meant to be
+/// minutes silently warned 5 s ahead: every duration key wants its unit.
+#[test]
+fn a_duration_without_a_unit_is_refused_in_every_duration_key() {
+    let e = parse("warn_within = 5\n").unwrap_err();
+    assert_eq!((e.line, e.key.as_str()), (Some(1), "warn_within"));
+    assert_eq!(e.message, "5 has no unit: give one, e.g. \"5m\" or \"5s\"");
+    let dapi = "[providers.d]\nkind = \"dapi\"\nbase_url = \"https://a.example\"\napp_secret = \"env:A\"\n";
+    for key in [
+        "timeout",
+        "connect_timeout",
+        "refresh_margin",
+        "access_code_ttl",
+    ] {
+        let e = parse(&format!("{dapi}{key} = 30\n")).unwrap_err();
+        assert_eq!(e.key, format!("providers.d.{key}"));
+        assert!(e.message.contains("has no unit"), "{key}: {e}");
+        // Inherited from [defaults]: named at the line that wrote it.
+        let e = parse(&format!("[defaults]\n{key} = 30\n{dapi}")).unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.message.contains("has no unit"), "{key}: {e}");
+    }
 }
 
 #[test]
