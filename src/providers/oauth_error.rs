@@ -4,8 +4,9 @@
 //! `invalid_grant` on a refresh means the user must consent again (never
 //! "retry"), client and scope problems are configuration, `access_denied` is
 //! the user's refusal, `unsupported_token_type` on a logout is the
-//! provider's way, which leaves the refresh token valid. The provider's `error_description` is kept in the
-//! message, since it is often the only hint an operator gets.
+//! provider's way, which leaves the refresh token valid. The provider's
+//! `error_description` is kept in the message, since it is often the only
+//! hint an operator gets.
 
 use reqwest::StatusCode;
 use serde_json::{Map, Value};
