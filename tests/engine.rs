@@ -66,7 +66,7 @@ async fn dapi_link_exchange_delink() {
     let before = env.sandbox.request_count("dapi.delink");
     assert_eq!(
         env.op(OpKind::Delink, c.id).await.unwrap_err().kind,
-        ErrorKind::NotAllowed
+        ErrorKind::Ended
     );
     assert_eq!(env.sandbox.request_count("dapi.delink"), before);
     let e = env.op(OpKind::Exchange, c.id).await.unwrap_err();
@@ -364,7 +364,7 @@ async fn logout_kills_the_refresh_token_and_leaves_the_access_token_counting() {
     );
     assert_eq!(
         env.op(OpKind::Refresh, c.id).await.unwrap_err().kind,
-        ErrorKind::NotAllowed
+        ErrorKind::Ended
     );
 }
 

@@ -516,6 +516,10 @@ async fn disconnect(ctx: &Context, name: &str, yes: bool, readonly: bool) -> Res
                 };
                 say!("  {}: {done}", named(&c))?;
             }
+            // Ended meanwhile by another process: what this run was for.
+            (Err(err), _) if err.kind == ErrorKind::Ended => {
+                say!("  {}: ended meanwhile ({err})", named(&c))?;
+            }
             (Err(err), interrupted) => {
                 failed += 1;
                 say!("  {}: {op} failed: {err}", named(&c))?;
@@ -654,14 +658,18 @@ pub async fn refresh_due(
     let Tally {
         refreshed,
         failed,
+        ended,
         ref reasons,
     } = tally;
     let mut counts = format!("refreshed {refreshed} of {total}{matching} due within {window}");
     if failed > 0 {
         counts.push_str(&format!(", {failed} failed"));
     }
+    if ended > 0 {
+        counts.push_str(&format!(", {ended} ended meanwhile"));
+    }
     if stopped {
-        let unsent = total - refreshed - failed;
+        let unsent = total - refreshed - failed - ended;
         say!("stopped: {counts}, {unsent} not sent")?;
         say_reasons(reasons)?;
         return Ok(super::interrupt::stopped());
@@ -695,6 +703,8 @@ fn named(c: &Connection) -> String {
 struct Tally {
     refreshed: usize,
     failed: usize,
+    /// Logged out or delinked meanwhile, by another process: not failures.
+    ended: usize,
     /// How many failed for each reason, in words.
     reasons: HashMap<String, usize>,
 }
@@ -730,6 +740,18 @@ impl Tally {
         match event {
             Event::Succeeded { .. } => self.refreshed += 1,
             Event::Failed { error, .. } if error.kind == ErrorKind::Cancelled => {}
+            Event::Failed {
+                conn_id: Some(c),
+                error,
+                ..
+            } if error.kind == ErrorKind::Ended => {
+                self.ended += 1;
+                let name = names.get(&c).map_or_else(|| c.to_string(), Clone::clone);
+                say!(
+                    "  {name}: not refreshed, ended meanwhile: {}",
+                    error.message
+                )?;
+            }
             Event::Failed {
                 conn_id: Some(c),
                 error,
@@ -1095,6 +1117,28 @@ fn audit_line(e: &AuditEntry, who: &str) -> String {
 mod tests {
     use super::*;
     use crate::domain::{AccessExpiry, Grant, ProviderKind};
+
+    /// A row another process logged out or delinked while a cron
+    /// `refresh --due` waited for its turn is not a failure: the run's exit
+    /// code stays 0 for it.
+    #[test]
+    fn a_row_ended_meanwhile_is_counted_apart_from_failures() {
+        let failed = |id: i64, kind: ErrorKind| Event::Failed {
+            id: RequestId(1),
+            op: OpKind::Refresh,
+            conn_id: Some(ConnectionId(id)),
+            conn: None,
+            error: OpError::new(kind, "told by the test"),
+            next_try: None,
+        };
+        let mut tally = Tally::default();
+        let names = HashMap::new();
+        tally.take(failed(1, ErrorKind::Ended), &names).unwrap();
+        tally.take(failed(2, ErrorKind::Server), &names).unwrap();
+        tally.take(failed(3, ErrorKind::Cancelled), &names).unwrap();
+        assert_eq!((tally.ended, tally.failed, tally.refreshed), (1, 1, 0));
+        assert_eq!(tally.reasons.values().sum::<usize>(), 1);
+    }
 
     #[test]
     fn audit_lines_keep_their_columns_whatever_the_operation() {

@@ -97,7 +97,8 @@ impl Breakers {
             ErrorKind::Store
             | ErrorKind::Cancelled
             | ErrorKind::Internal
-            | ErrorKind::NotAllowed => {
+            | ErrorKind::NotAllowed
+            | ErrorKind::Ended => {
                 return Change::None;
             }
             // The provider answered, with a verdict on this connection.

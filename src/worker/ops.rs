@@ -121,6 +121,11 @@ impl Worker {
         else {
             return Ok(provider);
         };
+        // Delinked meanwhile by another: the delink says so itself, rather
+        // than as an exchange that failed.
+        if e.kind == ErrorKind::Ended {
+            return Ok(provider);
+        }
         // Exchanged meanwhile by another (the scheduler's auto_exchange, a
         // second screen): the delink goes ahead with that token.
         let now_is = self.db(move |s| s.connection(id)).await?;
@@ -693,14 +698,16 @@ fn applies(conn: &Connection, kind: ProviderKind, why: &str) -> Result<(), OpErr
 
 fn live(conn: &Connection, op: &str) -> Result<(), OpError> {
     if conn.flags.delinked_at.is_some() {
-        return Err(OpError::not_allowed(format!(
-            "cannot {op}: the connection is delinked"
-        )));
+        return Err(OpError::new(
+            ErrorKind::Ended,
+            format!("cannot {op}: the connection is delinked"),
+        ));
     }
     if conn.flags.logged_out_at.is_some() {
-        return Err(OpError::not_allowed(format!(
-            "cannot {op}: already logged out"
-        )));
+        return Err(OpError::new(
+            ErrorKind::Ended,
+            format!("cannot {op}: already logged out"),
+        ));
     }
     Ok(())
 }

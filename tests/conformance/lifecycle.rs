@@ -230,11 +230,11 @@ async fn logout_revokes_at_the_provider_and_reads_logged_out() {
     // Nothing further to do on it, and the other connection is untouched.
     assert_kind(
         rig.worker.operate(OpKind::Refresh, conn.id).await,
-        ErrorKind::NotAllowed,
+        ErrorKind::Ended,
     );
     assert_kind(
         rig.worker.operate(OpKind::Logout, conn.id).await,
-        ErrorKind::NotAllowed,
+        ErrorKind::Ended,
     );
     assert!(op.is_active(&rig.refresh_token(other.id)).await);
     assert_eq!(rig.kind(other.id), StateKind::Active);

@@ -2271,6 +2271,46 @@ fn a_bank_row_needing_consent_is_renewed_in_place_or_logged_out() {
     assert_eq!(run(&["check", "bob"]).0, Some(0), "nothing left to do");
 }
 
+/// Two `users disconnect` of one user at once: the second waits for the
+/// first's logout and finds the row ended. That is what it was run for,
+/// not a failure: it says so and exits 0.
+#[test]
+fn a_disconnect_that_another_ends_first_is_not_a_failure() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
+    let id = logged_in(dir.path(), &config);
+    hold(&base, "oidc.logout", 1500, 1);
+    let disconnect = || {
+        command(
+            dir.path(),
+            &config,
+            &["users", "disconnect", "lena", "--yes"],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+    };
+    let first = disconnect();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let second = disconnect().wait_with_output().unwrap();
+    let first = first.wait_with_output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let said = text(&second.stdout);
+    assert_eq!(
+        second.status.code(),
+        Some(0),
+        "{said}{}",
+        text(&second.stderr)
+    );
+    assert!(
+        said.contains(&format!("{id} lena / everifin: ended meanwhile")),
+        "{said}"
+    );
+    assert!(!said.contains("failed"), "{said}");
+}
+
 /// An OpenID login goes by the account the provider names: one started
 /// for a row whose account is not the one that logged in goes to that
 /// account's row, and says that `--renew` was not used.
