@@ -563,9 +563,10 @@ async fn a_provider_that_stops_answering_is_paused_then_probed() {
 }
 
 /// `x` on a row the scheduler is refreshing reaches it as it reaches the
-/// operator's own: a refresh stuck on a stalled provider ends at once as
-/// cancelled, and the connection is refreshed again after its back-off,
-/// not at once and not never.
+/// operator's own: a refresh stuck on a stalled provider, its request out,
+/// is left to its answer at the first `x` and ends as cancelled at the
+/// second, and the connection is refreshed again after its back-off, not
+/// at once and not never.
 #[tokio::test(start_paused = true)]
 async fn a_scheduled_refresh_can_be_cancelled_and_comes_back_after_its_back_off() {
     use bankdeck::worker::{Command, Event};
@@ -585,6 +586,7 @@ async fn a_scheduled_refresh_can_be_cancelled_and_comes_back_after_its_back_off(
     };
     settle().await;
     assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 1);
+    handle.commands.send(Command::Cancel { id }).await.unwrap();
     handle.commands.send(Command::Cancel { id }).await.unwrap();
     let (_, error, _) = next_failure(&mut handle, Some(id)).await;
     assert_eq!(error.kind, ErrorKind::Cancelled, "{error}");

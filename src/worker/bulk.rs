@@ -49,10 +49,10 @@ impl Worker {
     /// need not redraw a counter thousands of times.
     ///
     /// Cancelled ([`Halt`]), it starts no more and drops the refreshes
-    /// running, except those whose answer has come and is not yet written:
-    /// dropping one of those would lose the token the provider has just
-    /// issued (each such is named to the operator, as a single operation's
-    /// is). Stopped with the worker, it starts no more and lets what
+    /// waiting for their turn. Those already sent are left to their
+    /// answers, and dropped only at a second cancel; those whose answer has
+    /// come and is not yet written are left to finish: dropping one would
+    /// lose the token the provider has just issued. Stopped with the worker, it starts no more and lets what
     /// runs finish. Either way its last progress says how many were not
     /// refreshed, so that a front end knows it has ended.
     pub(crate) async fn refresh_many(&self, id: RequestId, conns: Vec<ConnectionId>) {
@@ -62,6 +62,9 @@ impl Worker {
         let mut unread: VecDeque<ConnectionId> = conns.into();
         let mut windows = Windows::<Key, ConnectionId>::default();
         let mut running = FuturesUnordered::new();
+        // What runs, and whether a cancel has been answered for it.
+        let mut in_flight = std::collections::HashSet::new();
+        let mut told = false;
         let progress = |done, failed, stopped| Event::Progress {
             id,
             done,
@@ -74,6 +77,7 @@ impl Worker {
         loop {
             while !self.stopping() && !halt.halt().is_stopped() {
                 for (conn, key) in windows.launch() {
+                    in_flight.insert(conn);
                     running.push(self.clone().refresh_one(id, conn, key, halt.halt().clone()));
                 }
                 if unread.is_empty() || !windows.wants_more() {
@@ -84,9 +88,18 @@ impl Worker {
                     windows.queue(key, |k| self.window_limit(k), conn);
                 }
             }
-            let Some((conn, key, result)) = running.next().await else {
+            let next = tokio::select! {
+                next = running.next() => next,
+                () = halt.halt().stopped(), if !told => {
+                    told = true;
+                    self.tell_sent_left(&in_flight).await;
+                    continue;
+                }
+            };
+            let Some((conn, key, result)) = next else {
                 break;
             };
+            in_flight.remove(&conn);
             windows.ended(&key);
             let Some(result) = result else {
                 // Dropped by the cancel: counted as not refreshed at the end.
@@ -116,6 +129,24 @@ impl Worker {
         if done < total {
             self.emit(progress(done, failed, total - done)).await;
         }
+    }
+
+    /// At a bulk's first cancel: the refreshes already sent are left to
+    /// their answers, as a single operation's is, and the operator hears so
+    /// once for all of them.
+    async fn tell_sent_left(&self, in_flight: &std::collections::HashSet<ConnectionId>) {
+        let sent = in_flight.iter().filter(|c| self.is_out(**c)).count();
+        if sent == 0 {
+            return;
+        }
+        let message = format!(
+            "cancel: {} already sent {} left to {} answers or deadlines, since dropping them may \
+             lose what the providers issue; cancel again to abandon them",
+            crate::domain::text::counted(sent, "refresh", "refreshes"),
+            if sent == 1 { "is" } else { "are" },
+            if sent == 1 { "its" } else { "their" },
+        );
+        self.emit(Event::Notice { message }).await;
     }
 
     /// One refresh of a bulk; a panic in it fails only it. `None` when the

@@ -12,35 +12,58 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::Notify;
 
 use super::{Event, RequestId, Worker, lock};
 use crate::domain::{ConnectionId, ErrorKind, OpError, OpKind};
 
-/// A stop signal: a flag to look at, and a wake-up for what waits on it.
+/// Who hears that a cancelled operation is left to its answer: the
+/// operator, for one operation; a bulk says how far it got instead of a
+/// line for each of its refreshes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Told {
+    Operator,
+    Bulk,
+}
+
+/// How a cancelled operation ended without its result.
+enum Dropped {
+    /// Before its request went out: nothing changed.
+    Unsent,
+    /// After, at a second cancel: what the provider did is not known.
+    Sent,
+}
+
+/// A stop signal: how many times it was given, and a wake-up for what
+/// waits on it. A request already out is dropped only at the second.
 #[derive(Default)]
 pub(crate) struct Halt {
-    stopped: AtomicBool,
+    stops: AtomicUsize,
     wake: Notify,
 }
 
 impl Halt {
     pub(crate) fn stop(&self) {
-        self.stopped.store(true, Ordering::SeqCst);
+        self.stops.fetch_add(1, Ordering::SeqCst);
         self.wake.notify_waiters();
     }
 
     pub(crate) fn is_stopped(&self) -> bool {
-        self.stopped.load(Ordering::SeqCst)
+        self.stops.load(Ordering::SeqCst) > 0
     }
 
     /// Returns once stopped.
     pub(crate) async fn stopped(&self) {
+        self.stopped_times(1).await;
+    }
+
+    /// Returns once stopped `n` times.
+    async fn stopped_times(&self, n: usize) {
         loop {
             let woken = self.wake.notified();
-            if self.is_stopped() {
+            if self.stops.load(Ordering::SeqCst) >= n {
                 return;
             }
             woken.await;
@@ -74,6 +97,8 @@ impl Worker {
     /// request is cancelled first: then `run` is dropped, and with it any
     /// request it has out, unless the provider's answer is in hand and not
     /// yet written. That one is left to finish, and the operator told why.
+    /// One whose request is out is left to its answer too, and dropped only
+    /// when cancelled again.
     pub(crate) async fn unless_cancelled<T>(
         &self,
         id: RequestId,
@@ -82,16 +107,29 @@ impl Worker {
         run: impl Future<Output = Result<T, OpError>>,
     ) -> Result<T, OpError> {
         let halt = Registered::new(self, id);
-        (self.unless_halted(halt.halt(), op, conn, run).await).unwrap_or_else(|| {
-            Err(OpError::new(
+        let told = Told::Operator;
+        match self
+            .unless_halted_telling(halt.halt(), op, conn, run, told)
+            .await
+        {
+            Ok(out) => out,
+            Err(Dropped::Unsent) => Err(OpError::new(
                 ErrorKind::Cancelled,
                 format!("{op} cancelled"),
-            ))
-        })
+            )),
+            Err(Dropped::Sent) => Err(OpError::new(
+                ErrorKind::Cancelled,
+                format!(
+                    "{op} abandoned after its request was sent; if the provider acted on it, {}",
+                    super::keep::cost_of(op)
+                ),
+            )),
+        }
     }
 
     /// [`Worker::unless_cancelled`] on a `halt` the caller holds (a bulk's,
-    /// shared by its refreshes): `None` when `run` was dropped.
+    /// shared by its refreshes, which says how far it got): `None` when
+    /// `run` was dropped.
     pub(crate) async fn unless_halted<T>(
         &self,
         halt: &Halt,
@@ -99,23 +137,63 @@ impl Worker {
         conn: ConnectionId,
         run: impl Future<Output = T>,
     ) -> Option<T> {
+        (self
+            .unless_halted_telling(halt, op, conn, run, Told::Bulk)
+            .await)
+            .ok()
+    }
+
+    async fn unless_halted_telling<T>(
+        &self,
+        halt: &Halt,
+        op: OpKind,
+        conn: ConnectionId,
+        run: impl Future<Output = T>,
+        told: Told,
+    ) -> Result<T, Dropped> {
         tokio::pin!(run);
         tokio::select! {
             // The operation first: one whose answer has just come is then
             // seen as answered below.
             biased;
-            out = &mut run => return Some(out),
+            out = &mut run => return Ok(out),
             () = halt.stopped() => {}
         }
-        if !self.answered(conn) {
-            return None;
+        if self.answered(conn) {
+            self.left_to_finish(op, conn).await;
+            return Ok(run.await);
         }
+        if !self.is_out(conn) {
+            return Err(Dropped::Unsent);
+        }
+        // Sent: the provider may be acting on it now, and its answer may
+        // hold the only copy of a rotated token or of a spent code's.
+        if told == Told::Operator {
+            let message = format!(
+                "cancel: the {op} of connection {conn} is sent: it is left to its answer or its \
+                 deadline, since dropping it now may lose what the provider issues; cancel \
+                 again to abandon it"
+            );
+            self.emit(Event::Notice { message }).await;
+        }
+        tokio::select! {
+            biased;
+            out = &mut run => return Ok(out),
+            () = halt.stopped_times(2) => {}
+        }
+        if self.answered(conn) {
+            self.left_to_finish(op, conn).await;
+            return Ok(run.await);
+        }
+        Err(Dropped::Sent)
+    }
+
+    async fn left_to_finish(&self, op: OpKind, conn: ConnectionId) {
         let message = format!(
             "cancel: the {op} of connection {conn} is done at the provider and waits for the \
              store; it is left to finish, since stopping it now would lose what the provider \
              issued"
         );
         self.emit(Event::Notice { message }).await;
-        Some(run.await)
     }
 }

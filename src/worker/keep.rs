@@ -58,14 +58,19 @@ impl AtStake<'_> {
             }
             AtStake::Outcome(op, _) | AtStake::Grant { op, .. } => op,
         };
-        match op {
-            OpKind::Refresh => REFRESH_TOKEN_MAY_BE_SPENT,
-            OpKind::Exchange => "the access code is spent: the user must link again",
-            OpKind::Logout => "the provider has logged it out, but the store still shows it in",
-            OpKind::Delink => "the provider has delinked it, but the store still shows it linked",
-            OpKind::ClientCredentials => "ask for the token again",
-            _ => "the user must log in again",
-        }
+        cost_of(op)
+    }
+}
+
+/// What `op` costs when the provider acted on it and its answer is lost.
+pub(super) fn cost_of(op: OpKind) -> &'static str {
+    match op {
+        OpKind::Refresh => REFRESH_TOKEN_MAY_BE_SPENT,
+        OpKind::Exchange => "the access code is spent: the user must link again",
+        OpKind::Logout => "the provider has logged it out, but the store still shows it in",
+        OpKind::Delink => "the provider has delinked it, but the store still shows it linked",
+        OpKind::ClientCredentials => "ask for the token again",
+        _ => "the user must log in again",
     }
 }
 

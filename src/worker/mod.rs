@@ -146,6 +146,10 @@ pub(crate) struct Inner {
     /// a cancel leaves the operation on one to finish, since stopping it
     /// would drop the answer.
     pub answered: Mutex<std::collections::HashSet<ConnectionId>>,
+    /// Connections whose operation has its request out: a first cancel
+    /// leaves it to its answer, which may carry the only copy of a rotated
+    /// token; a second drops it.
+    pub out: Mutex<std::collections::HashSet<ConnectionId>>,
     /// Running bulks and logins, each with what tells it to stop (see
     /// [`Worker::cancel`]).
     pub halts: Mutex<HashMap<RequestId, Arc<halt::Halt>>>,
@@ -160,11 +164,23 @@ pub(crate) struct Inner {
 
 /// One operation's request out, until its outcome is written or it is
 /// dropped (a cancelled task); see [`Worker::wait_for_sent`].
-pub(crate) struct Sending<'a>(&'a Worker);
+pub(crate) struct Sending<'a>(&'a Worker, Option<ConnectionId>);
+
+impl Sending<'_> {
+    /// Marks `conn`'s operation as out (`Inner::out`) while this lives.
+    pub(crate) fn on(mut self, conn: ConnectionId) -> Self {
+        lock(&self.0.inner.out).insert(conn);
+        self.1 = Some(conn);
+        self
+    }
+}
 
 impl Drop for Sending<'_> {
     fn drop(&mut self) {
         let inner = &self.0.inner;
+        if let Some(conn) = self.1 {
+            lock(&inner.out).remove(&conn);
+        }
         inner.sent.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         inner.settled.notify_waiters();
     }
@@ -240,6 +256,7 @@ impl Worker {
                 settled: tokio::sync::Notify::new(),
                 unwritten: std::sync::atomic::AtomicUsize::new(0),
                 answered: Mutex::default(),
+                out: Mutex::default(),
                 halts: Mutex::default(),
             }),
         }
@@ -345,7 +362,7 @@ impl Worker {
         self.inner
             .sent
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let sending = Sending(self);
+        let sending = Sending(self, None);
         if self.stopping() {
             return Err(OpError::new(
                 ErrorKind::Cancelled,
@@ -409,10 +426,11 @@ impl Worker {
     }
 
     /// Tells the operation, the bulk or the login of request `id` to stop
-    /// (see `halt.rs`): each stops itself, drops its HTTP request and says
-    /// so, except where the provider's answer is in hand and not yet
-    /// written, which is left to finish (stopping it would lose what the
-    /// provider issued). Any other command is dropped. Tokens are untouched:
+    /// (see `halt.rs`): each stops itself and says so. One whose request is
+    /// out is left to its answer or its deadline, and dropped only at a
+    /// second cancel; one whose answer is in hand and not yet written is
+    /// left to finish (stopping either would lose what the provider
+    /// issued). Any other command is dropped. Tokens are untouched:
     /// a result is only ever written by the operation itself.
     fn cancel(&self, id: RequestId) {
         if let Some(halt) = lock(&self.inner.halts).get(&id) {
@@ -437,6 +455,11 @@ impl Worker {
     /// Whether the provider's answer for `conn` is in hand and not yet written.
     pub(crate) fn answered(&self, conn: ConnectionId) -> bool {
         lock(&self.inner.answered).contains(&conn)
+    }
+
+    /// Whether the operation on `conn` has its request out.
+    pub(crate) fn is_out(&self, conn: ConnectionId) -> bool {
+        lock(&self.inner.out).contains(&conn)
     }
 
     fn forget(&self, id: RequestId) {

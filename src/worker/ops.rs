@@ -203,7 +203,10 @@ impl Worker {
         let result = match self.begin_sending(op) {
             Err(stopped) => Err(stopped),
             Ok(_sending) if op == OpKind::Refresh && theirs => Ok(current),
-            Ok(_sending) => self.perform(op, current, secrets, &turn).await,
+            Ok(sending) => {
+                let _out = sending.on(id);
+                self.perform(op, current, secrets, &turn).await
+            }
         };
         self.release_unless_settled(id, &turn).await;
         result

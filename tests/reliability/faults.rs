@@ -280,6 +280,20 @@ async fn a_stuck_refresh_can_be_cancelled_and_the_next_one_works() {
         .send(Command::Cancel { id: RequestId(1) })
         .await
         .unwrap();
+    // Sent: its answer may hold the only copy of a rotated token, so a first
+    // cancel leaves it to come, and says how to abandon it.
+    let ev = next_event(&mut h.events, Duration::from_secs(2), |e| {
+        matches!(e, Event::Notice { .. } | Event::Failed { .. })
+    })
+    .await;
+    match ev {
+        Event::Notice { message } => assert!(message.contains("cancel again"), "{message}"),
+        other => panic!("a first cancel of a sent refresh dropped it: {other:?}"),
+    }
+    h.commands
+        .send(Command::Cancel { id: RequestId(1) })
+        .await
+        .unwrap();
     // Well before the 5 s deadline could end it as a timeout.
     let ev = next_event(&mut h.events, Duration::from_secs(2), |e| {
         matches!(
@@ -297,6 +311,10 @@ async fn a_stuck_refresh_can_be_cancelled_and_the_next_one_works() {
     match ev {
         Event::Failed { error, conn_id, .. } => {
             assert_eq!(error.kind, ErrorKind::Cancelled, "{error}");
+            assert!(
+                error.message.contains("may have spent the refresh token"),
+                "{error}"
+            );
             assert_eq!(conn_id, Some(c.id));
         }
         other => panic!("a cancelled refresh reported {other:?}"),
@@ -326,6 +344,49 @@ async fn a_stuck_refresh_can_be_cancelled_and_the_next_one_works() {
     assert!(matches!(ev, Event::Succeeded { .. }), "{ev:?}");
     assert_eq!(env.sandbox.request_count("oidc.token"), posts + 2);
     assert_ne!(env.secrets(c.id).refresh_token, before.refresh_token);
+}
+
+/// `x` on a refresh whose request is out used to drop it: the provider
+/// rotated the refresh token in an answer nobody read, and the next refresh
+/// was refused. A first cancel now leaves a sent request to its answer,
+/// which is stored; the rotated token is kept.
+#[tokio::test]
+async fn a_first_cancel_of_a_sent_refresh_keeps_what_its_answer_brings() {
+    let env = Env::start().await;
+    let c = env.login("everifin", "lena").await;
+    let before = env.secrets(c.id);
+    let mut h = env.spawn_worker(WorkerOptions::default());
+    env.sandbox.set_faults(vec![FaultRule {
+        count: Some(1),
+        ..always("oidc.token", FaultKind::Latency(Duration::from_millis(800)))
+    }]);
+    let posts = env.sandbox.request_count("oidc.token");
+    h.commands
+        .send(Command::Refresh {
+            id: RequestId(1),
+            conn: c.id,
+        })
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(4);
+    while env.sandbox.request_count("oidc.token") == posts {
+        assert!(
+            Instant::now() < deadline,
+            "the refresh never reached the server"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    h.commands
+        .send(Command::Cancel { id: RequestId(1) })
+        .await
+        .unwrap();
+    let ev = next_event(&mut h.events, Duration::from_secs(4), |e| {
+        matches!(e, Event::Failed { .. } | Event::Succeeded { .. })
+    })
+    .await;
+    assert!(matches!(ev, Event::Succeeded { .. }), "{ev:?}");
+    assert_ne!(env.secrets(c.id).refresh_token, before.refresh_token);
+    env.op(OpKind::Refresh, c.id).await.unwrap();
 }
 
 /// Item 4 through the worker: an answer past the 1 MiB cap is refused after

@@ -321,9 +321,10 @@ async fn a_cancel_leaves_an_answer_that_waits_for_the_store_to_be_written() {
     env.op(OpKind::Refresh, c.id).await.unwrap();
 }
 
-/// A bulk is cancelled while one of its refreshes hangs at the provider and
-/// another's answer waits for the store. The hanging one is dropped; the
-/// answered one is left to finish and its rotated token is written.
+/// A bulk is cancelled twice (the second abandons what is sent) while one
+/// of its refreshes hangs at the provider and another's answer waits for
+/// the store. The hanging one is dropped; the answered one is left to
+/// finish and its rotated token is written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_bulk_leaves_an_answer_that_waits_for_the_store_to_be_written() {
     use bankdeck::worker::{Command, RequestId};
@@ -348,6 +349,7 @@ async fn a_cancelled_bulk_leaves_an_answer_that_waits_for_the_store_to_be_writte
     });
     until_waiting(&store, 1).await;
     let answered = *store.hooks.failed.lock().unwrap().iter().next().unwrap();
+    send(Command::Cancel { id: bulk });
     send(Command::Cancel { id: bulk });
     // The store takes writes again a while after the cancel.
     let hooks = store.clone();
