@@ -252,19 +252,18 @@ async fn a_stalled_discovery_is_not_told_as_a_spent_refresh_token() {
 /// 17, cancellation: the operator cancels a refresh stuck on a stalled
 /// server; the row hears of it at once, no token changes, and the next
 /// refresh of that connection is a fresh request that works.
-#[tokio::test]
-async fn a_stuck_refresh_can_be_cancelled_and_the_next_one_works() {
-    let env = Env::start().await;
-    let c = env.login("everifin", "lena").await;
-    let before = env.secrets(c.id);
-    let mut h = env.spawn_worker(WorkerOptions::default());
-    env.sandbox
-        .set_faults(vec![always("oidc.token", FaultKind::Stall)]);
+/// Sends refresh request 1 of `conn` and returns once its POST has
+/// reached the sandbox: from then on it is out.
+async fn refresh_sent(
+    env: &Env,
+    h: &bankdeck::worker::WorkerHandle,
+    conn: bankdeck::domain::ConnectionId,
+) {
     let posts = env.sandbox.request_count("oidc.token");
     h.commands
         .send(Command::Refresh {
             id: RequestId(1),
-            conn: c.id,
+            conn,
         })
         .await
         .unwrap();
@@ -276,6 +275,18 @@ async fn a_stuck_refresh_can_be_cancelled_and_the_next_one_works() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test]
+async fn a_stuck_refresh_can_be_cancelled_and_the_next_one_works() {
+    let env = Env::start().await;
+    let c = env.login("everifin", "lena").await;
+    let before = env.secrets(c.id);
+    let mut h = env.spawn_worker(WorkerOptions::default());
+    env.sandbox
+        .set_faults(vec![always("oidc.token", FaultKind::Stall)]);
+    let posts = env.sandbox.request_count("oidc.token");
+    refresh_sent(&env, &h, c.id).await;
     h.commands
         .send(Command::Cancel { id: RequestId(1) })
         .await
@@ -360,22 +371,7 @@ async fn a_first_cancel_of_a_sent_refresh_keeps_what_its_answer_brings() {
         count: Some(1),
         ..always("oidc.token", FaultKind::Latency(Duration::from_millis(800)))
     }]);
-    let posts = env.sandbox.request_count("oidc.token");
-    h.commands
-        .send(Command::Refresh {
-            id: RequestId(1),
-            conn: c.id,
-        })
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(4);
-    while env.sandbox.request_count("oidc.token") == posts {
-        assert!(
-            Instant::now() < deadline,
-            "the refresh never reached the server"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    refresh_sent(&env, &h, c.id).await;
     h.commands
         .send(Command::Cancel { id: RequestId(1) })
         .await
