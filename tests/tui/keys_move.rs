@@ -2,7 +2,7 @@
 //! without a terminal.
 
 use bankdeck::domain::ConnectionId;
-use bankdeck::tui::{Mode, Msg, SortKey};
+use bankdeck::tui::{App, Mode, Msg, SortKey};
 use bankdeck::worker::Command;
 use crossterm::event::{KeyCode, MouseEventKind};
 
@@ -489,3 +489,33 @@ fn a_filter_that_hides_the_selection_selects_the_first_match() {
         "clearing keeps the row"
     );
 }
+
+/// A state that time alone moves on is followed by a filter on state words
+/// and by the state sort, as a worker's event is: `/expired` kept showing
+/// what it showed when typed, and `R` on it missed the row expired since.
+#[test]
+fn a_filter_and_the_state_sort_follow_what_time_changes() {
+    let mut app = app();
+    app.update(key('/'), NOW);
+    type_text(&mut app, "expired");
+    app.update(code(KeyCode::Enter), NOW);
+    let dave = ConnectionId(4);
+    assert!(!app.visible_ids().contains(&dave), "dave has 42 s left");
+    app.update(Msg::Tick, NOW.plus_secs(43));
+    assert!(app.visible_ids().contains(&dave), "dave expired at 42 s");
+
+    let mut app = app_sorted_by_state();
+    let at = |app: &App| app.visible_ids().iter().position(|&c| c == dave);
+    let before = at(&app);
+    app.update(Msg::Tick, NOW.plus_secs(43));
+    assert_ne!(at(&app), before, "dave's row moved to the expired ones");
+}
+
+fn app_sorted_by_state() -> App {
+    let mut app = app();
+    while app.sort() != SortKey::State {
+        app.update(key('s'), NOW);
+    }
+    app
+}
+

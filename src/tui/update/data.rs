@@ -232,9 +232,20 @@ fn rebuild(app: &mut App, keep: Option<ConnectionId>, now: UnixTime) {
 
 /// Moves the counts by state to `now`: only rows whose state can have
 /// changed since are looked at (see `counts.rs`).
-pub(super) fn refresh_counts(app: &mut App, now: UnixTime) {
-    if app.states.advance(&app.conns, now) {
-        app.dirty = true;
+pub(super) fn refresh_counts(app: &mut App, now: UnixTime) -> Vec<Command> {
+    if !app.states.advance(&app.conns, now) {
+        return Vec::new();
+    }
+    app.dirty = true;
+    // A state that time alone moved on (expiring, expired, code expired)
+    // is what a filter on state words and the state sort read: the table
+    // follows it as it follows a worker's event, or `/expiring` kept a row
+    // renewed a minute ago and missed the one now expiring, and `R` with it.
+    let reads_states = app.sort == view::SortKey::State
+        || crate::domain::filter::FilterTerms::parse(app.filter.text()).is_some();
+    match reads_states {
+        true => reindex(app, now),
+        false => Vec::new(),
     }
 }
 

@@ -14,8 +14,8 @@ use super::{data, detail, watch};
 pub(super) fn on_tick(app: &mut App, now: UnixTime) -> Vec<Command> {
     app.ticks = app.ticks.wrapping_add(1);
     detail::expire_reveal(app, now);
-    data::refresh_counts(app, now);
-    let mut commands = data::catch_up(app, now);
+    let mut commands = data::refresh_counts(app, now);
+    commands.extend(data::catch_up(app, now));
     commands.extend(watch::ask(app));
     if !layout::too_small_app(app) {
         app.dirty = true;

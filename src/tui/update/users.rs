@@ -28,9 +28,9 @@ pub(super) fn toggle(app: &mut App, now: UnixTime) -> Vec<Command> {
         refilter(app, picked);
     }
     // The view opens on counts as of now rather than as of the last tick.
-    data::refresh_counts(app, now);
+    let commands = data::refresh_counts(app, now);
     app.dirty = true;
-    Vec::new()
+    commands
 }
 
 /// Enter in the view: the table shows that user's connections alone.
