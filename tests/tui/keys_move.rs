@@ -220,6 +220,32 @@ fn v_reveals_for_ten_seconds_then_a_tick_masks_again() {
     assert!(!app.revealed());
 }
 
+/// At the smallest screen the stacked detail pane has no room: `v` there
+/// was recorded as "tokens shown on the screen" though none showed, and a
+/// window enlarged within 10 s showed them unasked. It is refused, and not
+/// offered, until the pane has room.
+#[test]
+fn no_reveal_where_the_detail_pane_has_no_room() {
+    let mut app = app();
+    app.update(Msg::Resize(60, 15), NOW);
+    let id = load_detail_id(&one(app.update(key('d'), NOW)), 6);
+    app.update(detail_event(id, 6), NOW);
+    assert!(app.update(key('v'), NOW).is_empty());
+    assert!(last_text(&app).contains("no room"), "{}", last_text(&app));
+    assert!(!key_bar(&app, 60, 15).contains("reveal"));
+    app.update(Msg::Resize(120, 40), NOW);
+    assert!(key_bar(&app, 120, 40).contains("reveal"));
+    reveal_id(&one(app.update(key('v'), NOW)), 6);
+}
+
+/// The bottom line of `app` drawn at `w`×`h`.
+fn key_bar(app: &App, w: u16, h: u16) -> String {
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    t.draw(|f| bankdeck::tui::render(app, f, NOW)).unwrap();
+    let buf = t.backend().buffer().clone();
+    (0..w).map(|x| buf[(x, h - 1)].symbol()).collect()
+}
+
 /// A reveal the audit log could not record (a read-only run, a store that
 /// refuses the write) shows nothing and says why; one answered after the
 /// selection moved on shows nothing either.

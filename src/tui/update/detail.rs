@@ -113,6 +113,13 @@ pub(super) fn reveal(app: &mut App, now: UnixTime) -> Vec<Command> {
         app.note(now, Level::Warn, "reveal: open the detail pane first");
         return Vec::new();
     }
+    // Recorded as shown, the tokens must be: with no room for the pane
+    // they were not, and an enlarged window showed them later, unasked.
+    if super::super::layout::on_screen(app).detail.is_none() {
+        let says = "reveal: the detail pane has no room on this screen; enlarge the terminal";
+        app.note(now, Level::Warn, says);
+        return Vec::new();
+    }
     if app.detail.reveal_asked.is_some() {
         return Vec::new();
     }

@@ -65,11 +65,12 @@ impl App {
                 return Some(self.selected().is_some());
             }
             // Until the row's secrets are read, offered: most rows hold some.
+            // Not where the screen leaves the pane no room to show them.
             Action::Reveal => {
                 let selected = self.selected().map(|c| c.id);
                 let none_held = (self.detail.loaded.as_ref())
                     .is_some_and(|(id, d)| Some(*id) == selected && d.secrets.none_held());
-                return Some(!none_held);
+                return Some(!none_held && super::super::layout::on_screen(self).detail.is_some());
             }
             _ => return None,
         };
