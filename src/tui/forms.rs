@@ -27,10 +27,9 @@ pub enum Mode {
     },
     /// Delink asks for the user's name typed exactly.
     ConfirmDelink(DelinkDialog),
-    /// Quit while operations are in flight.
-    ConfirmQuit {
-        in_flight: usize,
-    },
+    /// Quit while operations are in flight; the dialog counts them as
+    /// they end.
+    ConfirmQuit,
     Add(AddForm),
     ClientCreds(CredsForm),
     /// A browser login is waiting; the URL is shown to be copied, and `x`

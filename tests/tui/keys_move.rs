@@ -422,7 +422,8 @@ fn q_asks_when_operations_are_in_flight() {
     select(&mut app, 1);
     app.update(key('e'), NOW);
     app.update(key('q'), NOW);
-    assert_eq!(app.mode(), &Mode::ConfirmQuit { in_flight: 2 });
+    assert_eq!(app.mode(), &Mode::ConfirmQuit);
+    assert_eq!(app.in_flight(), 2);
     app.update(key('n'), NOW);
     assert!(!app.should_quit());
     app.update(ctrl('c'), NOW);

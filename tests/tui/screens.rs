@@ -640,6 +640,33 @@ fn quit_dialog_with_operations_in_flight() {
     assert_snapshot!(screen(&mut app, 100, 24).backend());
 }
 
+/// The dialog counts what is in flight as it ends: asked with one
+/// operation out, it still said so after that one had ended.
+#[test]
+fn the_quit_dialog_counts_operations_as_they_end() {
+    let mut app = app();
+    select(&mut app, 1);
+    let Command::Exchange { id, conn } = one(app.update(key('e'), NOW)) else {
+        panic!("e on a pending code exchanges it");
+    };
+    app.update(key('q'), NOW);
+    let shown = text_at(&mut app, 100, 24, NOW);
+    assert!(shown.contains("1 operation in flight: quit anyway?"), "{shown}");
+    app.update(
+        Msg::Worker(Event::Failed {
+            id,
+            op: OpKind::Exchange,
+            conn_id: Some(conn),
+            conn: None,
+            error: OpError::new(ErrorKind::Server, "told by the test"),
+            next_try: None,
+        }),
+        NOW,
+    );
+    let shown = text_at(&mut app, 100, 24, NOW);
+    assert!(shown.contains("Nothing is in flight any more: quit?"), "{shown}");
+}
+
 #[test]
 fn filter_while_typing() {
     let mut app = app();

@@ -43,10 +43,15 @@ pub(super) fn logout(frame: &mut Frame, area: Rect, what: &str, theme: Theme) {
     draw(frame, area, "logout", lines, theme);
 }
 
+/// Counted as they end: the dialog asked with one operation in flight
+/// still said so after it had ended.
 pub(super) fn quit(frame: &mut Frame, area: Rect, in_flight: usize, theme: Theme) {
-    let ops = counted(in_flight, "operation", "operations");
+    let asked = match in_flight {
+        0 => "Nothing is in flight any more: quit?".to_owned(),
+        n => format!("{} in flight: quit anyway?", counted(n, "operation", "operations")),
+    };
     let lines = vec![
-        Line::raw(format!("{ops} in flight: quit anyway?")),
+        Line::raw(asked),
         Line::styled(
             "Nothing more is sent; what was sent is waited for and written.",
             theme.dim(),

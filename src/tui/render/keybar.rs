@@ -43,7 +43,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
         Mode::Normal if app.detail_open() => from_keymap(app, &DETAIL_KEYS, area, now, theme),
         Mode::Normal => from_keymap(app, &TABLE_KEYS, area, now, theme),
         Mode::Help { .. } => from_keymap(app, &HELP_KEYS, area, now, theme),
-        Mode::ConfirmLogout { .. } | Mode::ConfirmQuit { .. } => {
+        Mode::ConfirmLogout { .. } | Mode::ConfirmQuit => {
             fixed(&[("y", "yes"), ("n/enter/esc", "no")], theme)
         }
         Mode::ConfirmDelink(d) if d.whole_user => {

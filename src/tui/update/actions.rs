@@ -105,7 +105,7 @@ fn open(app: &mut App, mode: Mode) -> Vec<Command> {
 fn quit(app: &mut App) -> Vec<Command> {
     match app.in_flight() {
         0 => app.quit = true,
-        n => app.mode = Mode::ConfirmQuit { in_flight: n },
+        _ => app.mode = Mode::ConfirmQuit,
     }
     app.dirty = true;
     Vec::new()

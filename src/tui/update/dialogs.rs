@@ -26,7 +26,7 @@ pub(super) fn confirm_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<C
             app.note(now, Level::Info, format!("logout {what}: cancelled"));
             Vec::new()
         }
-        Mode::ConfirmQuit { .. } if yes => {
+        Mode::ConfirmQuit if yes => {
             app.quit = true;
             Vec::new()
         }

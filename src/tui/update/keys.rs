@@ -39,7 +39,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, now: UnixTime) -> Vec<Command
         Mode::Filter => filter_key(app, &key, now),
         Mode::Command(_) => command_key(app, &key, now),
         Mode::Help { .. } => help_key(app, &key),
-        Mode::ConfirmLogout { .. } | Mode::ConfirmQuit { .. } | Mode::LoginUrl { .. } => {
+        Mode::ConfirmLogout { .. } | Mode::ConfirmQuit | Mode::LoginUrl { .. } => {
             dialogs::confirm_key(app, &key, now)
         }
         Mode::ConfirmDelink(_) => dialogs::delink_key(app, &key, now),
