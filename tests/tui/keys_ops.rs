@@ -301,6 +301,12 @@ fn delink_closes_a_code_that_never_became_a_token_and_exchanges_a_pending_one_fi
             ..
         }
     ));
+    // As the dialog said: nothing goes to Dapi, so nothing is "sent".
+    assert!(
+        last_text(&app).ends_with("closing (nothing is sent to Dapi)"),
+        "{}",
+        last_text(&app)
+    );
 }
 
 /// A user name the worker would refuse (a payload pasted into the user

@@ -155,11 +155,18 @@ pub(super) fn track(
         app.connection(*c)
             .is_some_and(|c| Ending::of(c, now) == Ending::ExchangeThenDelink)
     };
+    // A code that never became a token (expired, refused) gave Dapi nothing
+    // to end: its row is closed here, without a call.
+    let unissued = |c: &ConnectionId| {
+        app.connection(*c)
+            .is_some_and(|c| c.lifetimes.access.is_none() && !pending(&c.id))
+    };
     let begun = match op {
         OpKind::Login => "waiting for the browser",
         // A link stores the payload and asks no provider anything.
         OpKind::Link => "storing",
         OpKind::Delink if conns.iter().any(pending) => "sent (its pending code is exchanged first)",
+        OpKind::Delink if conns.iter().all(unissued) => "closing (nothing is sent to Dapi)",
         _ => "sent",
     };
     app.note(now, Level::Info, format!("{op} {what}: {begun}"));
