@@ -309,6 +309,33 @@ fn delink_closes_a_code_that_never_became_a_token_and_exchanges_a_pending_one_fi
     );
 }
 
+/// A row delinked elsewhere while its dialog waited for the name: the
+/// dialog closed on nothing, without a word. It now says why nothing went.
+#[test]
+fn a_delink_confirmed_after_another_ended_the_row_says_why_nothing_went() {
+    let mut app = app();
+    select(&mut app, 2);
+    app.update(key('D'), NOW);
+    type_text(&mut app, "bob");
+    let mut bob = app.connection(ConnectionId(2)).unwrap().clone();
+    bob.flags.delinked_at = Some(NOW);
+    app.update(
+        Msg::Worker(bankdeck::worker::Event::Succeeded {
+            id: bankdeck::worker::RequestId(9_000),
+            op: bankdeck::domain::OpKind::Delink,
+            conn: Box::new(bob),
+            message: "delinked by another process".into(),
+        }),
+        NOW,
+    );
+    assert!(app.update(code(KeyCode::Enter), NOW).is_empty());
+    assert!(
+        last_text(&app).contains("nothing sent: already delinked"),
+        "{}",
+        last_text(&app)
+    );
+}
+
 /// A user name the worker would refuse (a payload pasted into the user
 /// field, say) is refused by the form, with the field kept, and nothing is
 /// sent or written to the activity pane.

@@ -209,8 +209,18 @@ pub(super) fn end(app: &mut App, now: UnixTime, plan: Vec<(ConnectionId, Ending)
         // As the row stands now: it may have been delinked or logged out
         // elsewhere while the name was typed.
         let ending = app.connection(conn).map_or(asked, |c| Ending::of(c, now));
-        if let Some(op) = ending.op() {
-            cmds.push(send_on(app, now, op, conn));
+        match (ending.op(), ending, asked.op()) {
+            (Some(op), _, _) => cmds.push(send_on(app, now, op, conn)),
+            // Said, or the dialog closed on nothing at all.
+            (None, Ending::Nothing(why), Some(op)) => {
+                let what = app.connection(conn).map(Connection::name).unwrap_or_default();
+                let text = format!(
+                    "{op} {what}: nothing sent: {}, by another process since the dialog opened",
+                    why.describe()
+                );
+                app.note(now, Level::Info, text);
+            }
+            _ => {}
         }
     }
     cmds
