@@ -75,6 +75,14 @@ pub enum KeymapError {
         key: String,
         taken_by: Action,
     },
+    /// An override took one key of an action that keeps others: `j` given
+    /// to delink no longer moves down, which nobody would guess.
+    Taken {
+        action: Action,
+        key: String,
+        taken_by: Action,
+        kept: String,
+    },
 }
 
 impl fmt::Display for KeymapError {
@@ -102,6 +110,17 @@ impl fmt::Display for KeymapError {
             } => write!(
                 f,
                 "[keys] {} takes '{key}' from {}, which now has no key",
+                taken_by.name(),
+                action.name()
+            ),
+            KeymapError::Taken {
+                action,
+                key,
+                taken_by,
+                kept,
+            } => write!(
+                f,
+                "[keys] {} takes '{key}' from {}, which keeps '{kept}'",
                 taken_by.name(),
                 action.name()
             ),
@@ -160,10 +179,19 @@ impl Keymap {
         }
         for (key, owner) in &claimed {
             for action in map.release(*key, *owner) {
-                errors.push(KeymapError::Unbound {
-                    action,
-                    key: key.to_string(),
-                    taken_by: *owner,
+                let (key, taken_by) = (key.to_string(), *owner);
+                errors.push(match map.keys_for(action).is_empty() {
+                    true => KeymapError::Unbound {
+                        action,
+                        key,
+                        taken_by,
+                    },
+                    false => KeymapError::Taken {
+                        action,
+                        key,
+                        taken_by,
+                        kept: map.describe_keys(action),
+                    },
                 });
             }
         }
@@ -215,19 +243,17 @@ impl Keymap {
         }
     }
 
-    /// Takes `key` from every action but `owner`; returns the actions
-    /// left without any key.
+    /// Takes `key` from every action but `owner`; returns the actions it
+    /// was taken from.
     fn release(&mut self, key: KeySpec, owner: Action) -> Vec<Action> {
-        let mut unbound = Vec::new();
+        let mut taken = Vec::new();
         for (action, keys) in &mut self.bindings {
             if *action != owner && keys.contains(&key) {
                 keys.retain(|k| *k != key);
-                if keys.is_empty() {
-                    unbound.push(*action);
-                }
+                taken.push(*action);
             }
         }
-        unbound
+        taken
     }
 }
 
@@ -298,6 +324,22 @@ mod tests {
         let r = KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE);
         assert_eq!(map.action_for(&r), None);
         assert!(map.keys_for(Action::Exchange).is_empty());
+    }
+
+    /// `delink = "j"` left `j` meaning delink with no word: moving down
+    /// opened the delink dialog. Taking a key another action keeps others
+    /// of is said too, with what it keeps.
+    #[test]
+    fn an_override_taking_one_of_anothers_keys_says_so() {
+        let mut o = BTreeMap::new();
+        o.insert("delink".to_string(), "j".to_string());
+        let (map, errors) = Keymap::with_overrides(&o);
+        let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            text,
+            vec!["[keys] delink takes 'j' from down, which keeps 'down'"]
+        );
+        assert_eq!(map.describe_keys(Action::Down), "down");
     }
 
     #[test]
