@@ -545,4 +545,3 @@ fn app_sorted_by_state() -> App {
     }
     app
 }
-

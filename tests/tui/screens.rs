@@ -651,7 +651,10 @@ fn the_quit_dialog_counts_operations_as_they_end() {
     };
     app.update(key('q'), NOW);
     let shown = text_at(&mut app, 100, 24, NOW);
-    assert!(shown.contains("1 operation in flight: quit anyway?"), "{shown}");
+    assert!(
+        shown.contains("1 operation in flight: quit anyway?"),
+        "{shown}"
+    );
     app.update(
         Msg::Worker(Event::Failed {
             id,
@@ -664,7 +667,10 @@ fn the_quit_dialog_counts_operations_as_they_end() {
         NOW,
     );
     let shown = text_at(&mut app, 100, 24, NOW);
-    assert!(shown.contains("Nothing is in flight any more: quit?"), "{shown}");
+    assert!(
+        shown.contains("Nothing is in flight any more: quit?"),
+        "{shown}"
+    );
 }
 
 #[test]

@@ -48,7 +48,10 @@ pub(super) fn logout(frame: &mut Frame, area: Rect, what: &str, theme: Theme) {
 pub(super) fn quit(frame: &mut Frame, area: Rect, in_flight: usize, theme: Theme) {
     let asked = match in_flight {
         0 => "Nothing is in flight any more: quit?".to_owned(),
-        n => format!("{} in flight: quit anyway?", counted(n, "operation", "operations")),
+        n => format!(
+            "{} in flight: quit anyway?",
+            counted(n, "operation", "operations")
+        ),
     };
     let lines = vec![
         Line::raw(asked),

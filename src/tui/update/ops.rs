@@ -213,7 +213,10 @@ pub(super) fn end(app: &mut App, now: UnixTime, plan: Vec<(ConnectionId, Ending)
             (Some(op), _, _) => cmds.push(send_on(app, now, op, conn)),
             // Said, or the dialog closed on nothing at all.
             (None, Ending::Nothing(why), Some(op)) => {
-                let what = app.connection(conn).map(Connection::name).unwrap_or_default();
+                let what = app
+                    .connection(conn)
+                    .map(Connection::name)
+                    .unwrap_or_default();
                 let text = format!(
                     "{op} {what}: nothing sent: {}, by another process since the dialog opened",
                     why.describe()
