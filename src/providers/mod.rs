@@ -103,6 +103,9 @@ pub enum GrantExpiry {
     Permanent,
     /// Seconds from receipt (`expires_in`), already bounded to something sane.
     InSecs(u64),
+    /// Seconds from receipt assumed: the answer said nothing of its
+    /// lifetime (no `expires_in`, no `exp` in a JWT access token).
+    Assumed(u64),
 }
 
 /// A browser authorization in progress: the URL to open and what must come back.

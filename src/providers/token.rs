@@ -11,7 +11,8 @@
 //!   quote it); 0, negative or not a number → `Protocol`; longer than a year
 //!   → clamped to a year; missing → the access token's JWT `exp` when it has
 //!   one, else [`UNKNOWN_LIFETIME`] (5 min), so an unknown lifetime makes the
-//!   dashboard refresh early rather than show a dead token as active;
+//!   dashboard refresh early rather than show a dead token as active (told
+//!   as assumed, [`GrantExpiry::Assumed`]);
 //! - an empty `refresh_token` is none (the caller keeps the old one);
 //! - unknown fields are ignored.
 
@@ -101,9 +102,10 @@ fn grant_from_object(
         }
     };
     check_token_type(obj.get("token_type"), host)?;
-    let lifetime = match seconds(obj.get("expires_in"), "expires_in", host)? {
-        Some(secs) => secs,
-        None => lifetime_from_jwt(&access_token, now),
+    let expiry = match seconds(obj.get("expires_in"), "expires_in", host)? {
+        Some(secs) => GrantExpiry::InSecs(secs),
+        None => lifetime_from_jwt(&access_token, now)
+            .map_or(GrantExpiry::Assumed(UNKNOWN_LIFETIME), GrantExpiry::InSecs),
     };
     let id_token = non_empty(obj.get("id_token")).map(Secret::new);
     let id_claims = id_token
@@ -111,7 +113,7 @@ fn grant_from_object(
         .and_then(|t| Claims::decode(t.expose()).ok());
     Ok(TokenGrant {
         access_token,
-        expiry: GrantExpiry::InSecs(lifetime),
+        expiry,
         refresh_token: non_empty(obj.get("refresh_token")).map(Secret::new),
         refresh_expires_in: seconds(obj.get("refresh_expires_in"), "refresh_expires_in", host)
             .ok()
@@ -168,13 +170,13 @@ fn seconds(value: Option<&Value>, key: &str, host: &str) -> Result<Option<u64>, 
     Ok(Some((raw as u64).min(MAX_LIFETIME)))
 }
 
-fn lifetime_from_jwt(token: &Secret, now: UnixTime) -> u64 {
+fn lifetime_from_jwt(token: &Secret, now: UnixTime) -> Option<u64> {
     Claims::decode(token.expose())
         .ok()
         .and_then(|c| c.exp())
         .map(|exp| now.secs_until(exp))
         .and_then(|left| u64::try_from(left).ok())
-        .map_or(UNKNOWN_LIFETIME, |left| left.clamp(1, MAX_LIFETIME))
+        .map(|left| left.clamp(1, MAX_LIFETIME))
 }
 
 fn non_empty(value: Option<&Value>) -> Option<&str> {

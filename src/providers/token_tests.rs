@@ -68,7 +68,7 @@ fn lenient_where_harmless() {
     let g = parse(&format!("{base}99999999999999}}")).unwrap();
     assert_eq!(g.expiry, GrantExpiry::InSecs(MAX_LIFETIME));
     let g = parse(r#"{"access_token":"a","token_type":"bearer","refresh_token":""}"#).unwrap();
-    assert_eq!(g.expiry, GrantExpiry::InSecs(UNKNOWN_LIFETIME));
+    assert_eq!(g.expiry, GrantExpiry::Assumed(UNKNOWN_LIFETIME));
     assert!(g.refresh_token.is_none());
     let g =
         parse(r#"{"access_token":"ключ🔑","token_type":"bearer","expires_in":60,"x":{"y":[]}}"#)

@@ -383,12 +383,20 @@ impl Worker {
         };
         match result {
             Ok(grant) => {
+                use crate::providers::GrantExpiry;
+                let left =
+                    |s: u64| crate::domain::time::format_left(i64::try_from(s).unwrap_or(i64::MAX));
                 let message = match grant.expiry {
-                    crate::providers::GrantExpiry::InSecs(s) => format!(
-                        "refreshed; access token valid for {}",
-                        crate::domain::time::format_left(i64::try_from(s).unwrap_or(i64::MAX))
+                    GrantExpiry::InSecs(s) => {
+                        format!("refreshed; access token valid for {}", left(s))
+                    }
+                    // Said as what it is: a guess that renews early.
+                    GrantExpiry::Assumed(s) => format!(
+                        "refreshed; access token taken as valid for {} (the provider sent no \
+                         expires_in)",
+                        left(s)
                     ),
-                    crate::providers::GrantExpiry::Permanent => "refreshed".to_string(),
+                    GrantExpiry::Permanent => "refreshed".to_string(),
                 };
                 self.save(
                     &conn,

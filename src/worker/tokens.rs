@@ -64,7 +64,9 @@ pub fn relogin_update(conn: &Connection, grant: &TokenGrant, now: UnixTime) -> C
 pub fn access_expiry(grant: &TokenGrant, now: UnixTime) -> AccessExpiry {
     match grant.expiry {
         GrantExpiry::Permanent => AccessExpiry::Permanent,
-        GrantExpiry::InSecs(s) => AccessExpiry::At(now.plus_secs(secs(s))),
+        GrantExpiry::InSecs(s) | GrantExpiry::Assumed(s) => {
+            AccessExpiry::At(now.plus_secs(secs(s)))
+        }
     }
 }
 

@@ -85,7 +85,7 @@ async fn odd_but_usable_answers_are_accepted() {
         ),
         (
             r#"{"access_token":"a","token_type":"Bearer","refresh_token":""}"#,
-            GrantExpiry::InSecs(300),
+            GrantExpiry::Assumed(300),
         ),
         (
             r#"{"access_token":"ünï—código🔑","token_type":"Bearer","expires_in":60,"extra":{"x":[1]}}"#,

@@ -185,6 +185,12 @@ async fn odd_but_usable_answers_are_stored_right() {
     // expires_in missing and the token is opaque: 5 minutes assumed.
     canned.json(r#"{"access_token":"a1","token_type":"bearer","refresh_token":"r1"}"#);
     refresh(300..=300).await;
+    // Told as the guess it is, not as what the provider said.
+    let said = &env.store.audit(Some(id), 1).unwrap()[0].message;
+    assert!(
+        said.contains("taken as valid for 05:00 (the provider sent no expires_in)"),
+        "{said}"
+    );
     // Absurdly large: clamped to a year.
     canned.json(
         r#"{"access_token":"a2","token_type":"Bearer","expires_in":1e15,"refresh_token":"r2"}"#,
