@@ -75,12 +75,13 @@ impl OidcProvider {
     async fn start(&self, redirect_uri: &str) -> Result<AuthRequest, OpError> {
         let ep = self.endpoints().await?;
         let authorize = ep.authorize.as_ref().ok_or_else(|| {
+            let fix = match self.cfg.issuer {
+                Some(_) => "the issuer's discovery document names none: set authorize_url",
+                None => "set authorize_url or an issuer",
+            };
             OpError::new(
                 ErrorKind::Config,
-                format!(
-                    "{}: no authorization endpoint: set authorize_url or an issuer",
-                    self.core.provider
-                ),
+                format!("{}: no authorization endpoint: {fix}", self.core.provider),
             )
         })?;
         let extras = AuthExtras {

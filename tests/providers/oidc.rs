@@ -151,6 +151,25 @@ async fn a_refresh_whose_id_token_is_another_issuers_is_refused_keeping_its_refr
     assert!(!refresh_token_alive(&server, rt.expose()));
 }
 
+/// An issuer is set, and its document names no authorization endpoint:
+/// "set authorize_url or an issuer" sent the operator to what was there.
+#[tokio::test]
+async fn a_discovery_without_an_authorization_endpoint_says_what_to_set() {
+    let base = issuer_with(json!({"issuer": "SELF"})).await;
+    let p = build(&oidc_config(&base)).unwrap();
+    let e = p
+        .authorization_request("http://127.0.0.1:9/callback")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Config);
+    assert!(
+        e.message
+            .contains("the issuer's discovery document names none: set authorize_url"),
+        "{}",
+        e.message
+    );
+}
+
 #[tokio::test]
 async fn explicit_endpoints_override_discovered_ones() {
     let server = auth_server::start().await;
