@@ -57,10 +57,7 @@ impl DapiProvider {
             .await?;
         match obj.get("accessToken").and_then(Value::as_str) {
             Some(t) if !t.trim().is_empty() => Ok(grant(Secret::new(t.trim()), UnixTime::now())),
-            _ => Err(OpError::new(
-                ErrorKind::Protocol,
-                "Dapi reported success but sent no accessToken",
-            )),
+            _ => Err(no_token(&obj)),
         }
     }
 
@@ -151,6 +148,26 @@ fn hands_a_token(obj: &Map<String, Value>) -> bool {
         .is_some_and(|s| s.trim().eq_ignore_ascii_case("false"));
     let token = obj.get("accessToken").and_then(Value::as_str);
     !says_false && token.is_some_and(|t| !t.trim().is_empty())
+}
+
+/// A success without a token, told by the operation's status where Dapi
+/// gave one (seed 002's statuses): an operation pending the user's input or
+/// still in progress is not a malformed answer.
+fn no_token(obj: &Map<String, Value>) -> OpError {
+    let status = obj.get("status").and_then(Value::as_str).map(str::trim);
+    let message = match status {
+        Some("user_input_required") => {
+            "Dapi sent no token: the operation is pending the user's input \
+             (user_input_required); the code stays pending, exchange it again once the user has \
+             answered in Connect"
+        }
+        Some("initialized") => {
+            "Dapi sent no token: the operation is still in progress (initialized); exchange the \
+             code again shortly"
+        }
+        _ => "Dapi reported success but sent no accessToken",
+    };
+    OpError::new(ErrorKind::Protocol, message)
 }
 
 /// A 5xx is Dapi's failure whatever the body says; its `msg` is kept.

@@ -192,6 +192,31 @@ async fn what_dapi_echoes_of_the_request_is_blanked_from_its_errors() {
     );
 }
 
+/// A success that carries no token because the operation waits on the
+/// user, or is still running (seed 002's statuses), says so: "Dapi reported
+/// success but sent no accessToken" read as a broken answer.
+#[tokio::test]
+async fn a_success_pending_the_users_input_says_so() {
+    use axum::{Json, Router, routing::post};
+    for (status, says) in [
+        ("user_input_required", "pending the user's input"),
+        ("initialized", "still in progress"),
+    ] {
+        let body = json!({"success": true, "status": status});
+        let app = Router::new().route(
+            "/v2/auth/ExchangeToken",
+            post(move || std::future::ready(Json(body.clone()))),
+        );
+        let base = super::support::serve(app).await;
+        let p = build(&dapi_config(&base, secret_file(APP_SECRET))).unwrap();
+        let e = p
+            .exchange(&Secret::new(ACCESS_CODE), CONNECTION_ID)
+            .await
+            .unwrap_err();
+        assert!(e.message.contains(says), "{status}: {}", e.message);
+    }
+}
+
 /// A 200 carrying an access token has spent the access code at Dapi,
 /// whether or not it says `success`: dropping it left the code pending, and
 /// the next exchange met INVALID_TOKEN. `success: false`, or no token, is
