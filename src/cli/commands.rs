@@ -30,6 +30,7 @@ macro_rules! say {
 }
 
 pub fn config_check(cfg: &Config, _cmd: &ConfigCmd) -> Result<ExitCode> {
+    use std::os::unix::fs::PermissionsExt;
     match &cfg.source {
         Some(p) => say!("config: {}", p.display())?,
         // Only the default place can be missing: a named file that is not
@@ -50,6 +51,17 @@ pub fn config_check(cfg: &Config, _cmd: &ConfigCmd) -> Result<ExitCode> {
         humantime::format_duration(cfg.warn_within)
     )?;
     let mut missing = 0;
+    // Counted once each, though two providers may name one file.
+    let mut exposed = std::collections::BTreeSet::new();
+    // Whoever can write it chooses where the client secret is sent.
+    if let Some(p) = &cfg.source
+        && let Ok(meta) = std::fs::metadata(p)
+        && meta.permissions().mode() & 0o022 != 0
+    {
+        exposed.insert(p.display().to_string());
+        let mode = meta.permissions().mode() & 0o777;
+        say!("  warning: the config is writable by other users (mode {mode:04o}): chmod go-w it")?;
+    }
     for p in cfg.providers.values() {
         say!("provider {} ({})", p.name, p.kind())?;
         for (key, url) in endpoints(&p.family) {
@@ -59,6 +71,10 @@ pub fn config_check(cfg: &Config, _cmd: &ConfigCmd) -> Result<ExitCode> {
             let state = if r.is_set() { "[set]" } else { "[missing]" };
             missing += usize::from(!r.is_set());
             say!("  {key:<15} {r} {state}")?;
+            if let Some(exposure) = r.exposure() {
+                say!("  warning: {key} file {exposure}")?;
+                exposed.insert(r.to_string());
+            }
         }
         for line in settings(p) {
             say!("  {line}")?;
@@ -81,6 +97,14 @@ pub fn config_check(cfg: &Config, _cmd: &ConfigCmd) -> Result<ExitCode> {
     }
     if !problems.is_empty() {
         action.push(counted(problems.len(), "[keys] problem", "[keys] problems"));
+    }
+    if !exposed.is_empty() {
+        let n = exposed.len();
+        action.push(counted(
+            n,
+            "file open to other users",
+            "files open to other users",
+        ));
     }
     if action.is_empty() {
         say!("OK: nothing missing")?;

@@ -85,6 +85,24 @@ impl SecretRef {
     pub fn is_set(&self) -> bool {
         self.resolve().is_ok()
     }
+
+    /// For a file others on the machine can read, what to do about it: the
+    /// store's key file is refused so; a secret file is only reported
+    /// (`config check`), since mounted secrets are often 0644 in a
+    /// container no one else runs in.
+    pub fn exposure(&self) -> Option<String> {
+        use std::os::unix::fs::PermissionsExt;
+        let SecretRef::File(path) = self else {
+            return None;
+        };
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "{} is readable or writable by other users (mode {mode:04o}): chmod 600 it",
+                path.display()
+            )
+        })
+    }
 }
 
 fn read_secret_file(path: &PathBuf) -> Result<Secret, String> {

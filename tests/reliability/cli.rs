@@ -608,6 +608,34 @@ fn the_sandbox_writes_a_config_that_works_against_it() {
         !checked.contains(bankdeck::sandbox::DEMO_CLIENT_SECRET),
         "{checked}"
     );
+    // A secret file others can read, or a config others can write (and so
+    // send the client secret anywhere), is for the check to report.
+    let chmod = |name: &str, mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        let path = folder.join(name);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    chmod("client-secret", 0o644);
+    chmod("config.toml", 0o666);
+    let checked = bankdeck(dir.path(), &config, &["config", "check"]);
+    let said = String::from_utf8_lossy(&checked.stdout);
+    assert_eq!(checked.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("writable by other users (mode 0666)"),
+        "{said}"
+    );
+    assert_eq!(
+        said.matches("client-secret is readable or writable")
+            .count(),
+        2,
+        "{said}"
+    );
+    assert!(
+        said.ends_with("ACTION: 2 files open to other users\n"),
+        "{said}"
+    );
+    chmod("client-secret", 0o600);
+    chmod("config.toml", 0o600);
 
     let before = std::fs::read(&config).unwrap();
     let again = sandbox(&folder).output().unwrap();
