@@ -1408,11 +1408,36 @@ fn nothing_acts_blind_on_a_too_small_screen_but_quit() {
     );
     app.update(key('n'), NOW);
     assert!(matches!(app.mode(), Mode::ConfirmLogout { .. }));
+    // `q` acts only where it is not typed: the note names the key that does.
+    let note = text_at(&mut app, 50, 15, NOW);
+    assert!(note.contains("ctrl-c quits"), "{note}");
     app.update(Msg::Resize(120, 40), NOW);
     app.update(code(KeyCode::Esc), NOW);
     app.update(Msg::Resize(50, 15), NOW);
     app.update(key('q'), NOW);
     assert!(app.should_quit());
+}
+
+/// Help says `q/ctrl-c quit`; in the filter, a form or the delink name
+/// field `q` is typed, and ctrl-c did nothing. A control key is never text:
+/// it quits from there, asking first with operations in flight.
+#[test]
+fn ctrl_c_quits_from_a_field_or_a_dialog() {
+    for opens in [key('/'), key('a'), key(':')] {
+        let mut app = app();
+        app.update(opens, NOW);
+        assert_ne!(app.mode(), &Mode::Normal);
+        app.update(key('q'), NOW);
+        assert!(!app.should_quit(), "q is typed in a field");
+        app.update(ctrl('c'), NOW);
+        assert!(app.should_quit(), "{:?}", app.mode());
+    }
+    let mut app = app();
+    select(&mut app, 1);
+    app.update(key('e'), NOW);
+    app.update(key('/'), NOW);
+    app.update(ctrl('c'), NOW);
+    assert_eq!(app.mode(), &Mode::ConfirmQuit, "an exchange is in flight");
 }
 
 /// At the smallest screen, the detail pane stacked under the table took

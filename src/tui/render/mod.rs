@@ -26,6 +26,7 @@ mod users;
 #[cfg(test)]
 mod tests;
 
+use crossterm::event::KeyModifiers;
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Flex, Layout, Rect};
 use ratatui::style::Style;
@@ -81,7 +82,13 @@ fn too_small(app: &App, frame: &mut Frame, area: Rect) {
         "terminal too small: {}×{}, bankdeck needs {MIN_WIDTH}×{MIN_HEIGHT}",
         area.width, area.height
     ))];
-    if let Some(key) = app.keymap.first_key(Action::Quit) {
+    // In a field or a dialog only a control key quits: `q` is typed there.
+    let keys = app.keymap.keys_for(Action::Quit);
+    let key = match app.mode {
+        Mode::Normal => keys.first(),
+        _ => keys.iter().find(|k| k.mods.contains(KeyModifiers::CONTROL)),
+    };
+    if let Some(key) = key {
         text.push(Line::raw(format!("{key} quits")));
     }
     let p = Paragraph::new(text)

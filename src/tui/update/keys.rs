@@ -4,7 +4,7 @@
 //! Text fields see their keys first and only Enter/Esc (and Tab in forms)
 //! mean anything else there, so typing `r` in the filter never refreshes.
 
-use crossterm::event::{KeyEvent, KeyEventKind};
+use crossterm::event::{KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::Rect;
 
 use crate::domain::{ConnectionId, UnixTime};
@@ -23,13 +23,24 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, now: UnixTime) -> Vec<Command
     if key.kind == KeyEventKind::Release {
         return Vec::new();
     }
+    let quit = app.keymap.action_for(&key) == Some(Action::Quit);
+    // A control key is never text: ctrl-c quits from a field or a dialog
+    // as the help says it does, where `q` is typed.
+    let quits_anywhere = quit
+        && key.modifiers.contains(KeyModifiers::CONTROL)
+        && !matches!(app.mode, Mode::ConfirmQuit);
     // As a click or a paste (`update`), no key acts on what is not drawn,
     // but quit.
     if layout::too_small_app(app) {
-        return match (&app.mode, app.keymap.action_for(&key)) {
-            (Mode::Normal, Some(Action::Quit)) => actions::run(app, Action::Quit, now),
+        return match (&app.mode, quit) {
+            (Mode::Normal, true) => actions::run(app, Action::Quit, now),
+            _ if quits_anywhere => actions::run(app, Action::Quit, now),
             _ => Vec::new(),
         };
+    }
+    if quits_anywhere && !matches!(app.mode, Mode::Normal) {
+        app.mode = Mode::Normal;
+        return actions::run(app, Action::Quit, now);
     }
     match &app.mode {
         Mode::Normal => match app.keymap.action_for(&key) {
