@@ -108,6 +108,18 @@ fn a_readonly_detail_bar_offers_no_reveal() {
     assert!(bar(false).contains("v reveal tokens"), "{}", bar(false));
     assert!(!bar(true).contains("reveal"), "{}", bar(true));
     assert!(bar(true).contains("J scroll detail"), "{}", bar(true));
+    // Nor does the pane promise one.
+    let mut app = app_with(&RunOptions {
+        readonly: true,
+        ..options()
+    });
+    open_detail(&mut app, 3, None);
+    let shown = text_at(&mut app, 160, 30, NOW);
+    assert!(
+        shown.contains("masked (read-only: not revealed)"),
+        "{shown}"
+    );
+    assert!(!shown.contains("reveals them"), "{shown}");
 }
 
 fn carol_claims() -> Claims {

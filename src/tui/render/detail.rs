@@ -276,6 +276,8 @@ fn tokens(
     let heading = match (reveal_left, key) {
         (Some(s), Some(k)) => format!("tokens  REVEALED: masked again in {s} s ({k} masks now)"),
         (Some(s), None) => format!("tokens  REVEALED: masked again in {s} s"),
+        // A reveal is recorded in the audit log, which read-only cannot write.
+        (None, _) if app.readonly() => "tokens  masked (read-only: not revealed)".into(),
         (None, Some(k)) => format!("tokens  masked ({k} reveals them for {REVEAL_SECS} s)"),
         (None, None) => "tokens  masked (reveal has no key: bind one in [keys])".into(),
     };
