@@ -545,3 +545,16 @@ fn app_sorted_by_state() -> App {
     }
     app
 }
+
+/// A backspace on an empty `:` line closes it, as in vim: the next `:` was
+/// typed into the line left open, which then read `::`.
+#[test]
+fn backspace_on_an_empty_colon_line_closes_it() {
+    let mut app = app();
+    app.update(key(':'), NOW);
+    app.update(key('r'), NOW);
+    app.update(code(KeyCode::Backspace), NOW);
+    assert!(matches!(app.mode(), Mode::Command(_)), "{:?}", app.mode());
+    app.update(code(KeyCode::Backspace), NOW);
+    assert_eq!(app.mode(), &Mode::Normal);
+}

@@ -91,7 +91,10 @@ fn command_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Command> {
     };
     app.dirty = true;
     match key.code {
+        // As vim's: a backspace with nothing left to erase closes the line,
+        // where the next `:` was typed into it (`::`).
         KeyCode::Esc => app.mode = Mode::Normal,
+        KeyCode::Backspace if line.text().is_empty() => app.mode = Mode::Normal,
         KeyCode::Enter => {
             let typed = line.text().trim().to_owned();
             app.mode = Mode::Normal;
