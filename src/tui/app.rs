@@ -34,6 +34,14 @@ pub(crate) struct InFlight {
     pub bulk: bool,
 }
 
+impl InFlight {
+    /// A login for a user with no row yet (the add form's): no row shows
+    /// it busy, so `x` on any idle row is what stops it.
+    pub(crate) fn rowless_login(&self) -> bool {
+        self.op == OpKind::Login && self.conns.is_empty()
+    }
+}
+
 /// A bulk refresh's progress, for the header and activity pane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {

@@ -679,6 +679,39 @@ fn shift_l_logs_the_row_s_user_in_again_where_only_consent_helps() {
     }
 }
 
+/// A login for a user with no row yet, its note closed: `x` on any row
+/// that runs nothing stops it, where nothing on screen could before but
+/// its 5-minute timeout.
+#[test]
+fn x_stops_a_login_that_has_no_row() {
+    let mut app = app();
+    app.update(key('a'), NOW);
+    app.update(code(KeyCode::Right), NOW);
+    app.update(code(KeyCode::Tab), NOW);
+    type_text(&mut app, "zoe");
+    let Command::Login { id, .. } = one(app.update(code(KeyCode::Enter), NOW)) else {
+        panic!()
+    };
+    let url = "http://127.0.0.1:8400/auth?x=1".to_string();
+    app.update(
+        Msg::Worker(bankdeck::worker::Event::LoginUrl { id, url }),
+        NOW,
+    );
+    app.update(code(KeyCode::Esc), NOW);
+    assert_eq!(app.mode(), &Mode::Normal);
+    select(&mut app, 2);
+    let cmd = one(app.update(key('x'), NOW));
+    assert!(
+        matches!(cmd, Command::Cancel { id: of } if of == id),
+        "{cmd:?}"
+    );
+    assert!(
+        last_text(&app).contains("stop the login zoe at"),
+        "{}",
+        last_text(&app)
+    );
+}
+
 /// `x` in the login's note cancels the login it shows; the worker's answer
 /// (a cancelled login) then ends it like any outcome.
 #[test]

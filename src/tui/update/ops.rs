@@ -53,9 +53,12 @@ impl App {
             Action::Delink => rules::delink,
             Action::Login => rules::login,
             Action::CancelOp => {
+                let rowless_login = self.pending.values().any(InFlight::rowless_login);
                 return Some(
-                    self.selected()
-                        .is_some_and(|c| self.busy.contains_key(&c.id)),
+                    rowless_login
+                        || self
+                            .selected()
+                            .is_some_and(|c| self.busy.contains_key(&c.id)),
                 );
             }
             // With no row to move to or open, the key bar offers neither.
@@ -389,14 +392,33 @@ fn open_creds(app: &mut App, now: UnixTime) -> Vec<Command> {
     Vec::new()
 }
 
+/// `x` where the selected row runs nothing: a login waiting for the
+/// browser for a user with no row yet (the add form's) has no row to
+/// select, and once its dialog was closed nothing on screen could end it
+/// but its 5-minute timeout.
+fn cancel_a_login(app: &mut App, now: UnixTime) -> Vec<Command> {
+    let rowless = (app.pending.iter())
+        .find(|(_, f)| f.rowless_login())
+        .map(|(id, f)| (*id, f.what.clone()));
+    let Some((id, what)) = rowless else {
+        app.note(now, Level::Info, "cancel: nothing running on this row");
+        return Vec::new();
+    };
+    app.note(
+        now,
+        Level::Info,
+        format!("cancel: asked the worker to stop the login {what}"),
+    );
+    vec![Command::Cancel { id }]
+}
+
 /// `x`: asks the worker to stop what runs on the selected row.
 fn cancel(app: &mut App, now: UnixTime) -> Vec<Command> {
     let Some(conn) = app.selected_id() else {
         return Vec::new();
     };
     let Some(&id) = app.busy.get(&conn) else {
-        app.note(now, Level::Info, "cancel: nothing running on this row");
-        return Vec::new();
+        return cancel_a_login(app, now);
     };
     app.note(
         now,
