@@ -679,19 +679,25 @@ fn shift_l_logs_the_row_s_user_in_again_where_only_consent_helps() {
     }
 }
 
-/// A login for a user with no row yet, its note closed: `x` on any row
-/// that runs nothing stops it, where nothing on screen could before but
-/// its 5-minute timeout.
-#[test]
-fn x_stops_a_login_that_has_no_row() {
+/// The add form's browser login for "zoe", a user with no row yet.
+fn login_from_the_add_form() -> (bankdeck::tui::App, bankdeck::worker::RequestId) {
     let mut app = app();
     app.update(key('a'), NOW);
     app.update(code(KeyCode::Right), NOW);
     app.update(code(KeyCode::Tab), NOW);
     type_text(&mut app, "zoe");
     let Command::Login { id, .. } = one(app.update(code(KeyCode::Enter), NOW)) else {
-        panic!()
+        panic!("Enter in the form starts the login")
     };
+    (app, id)
+}
+
+/// A login for a user with no row yet, its note closed: `x` on any row
+/// that runs nothing stops it, where nothing on screen could before but
+/// its 5-minute timeout.
+#[test]
+fn x_stops_a_login_that_has_no_row() {
+    let (mut app, id) = login_from_the_add_form();
     let url = "http://127.0.0.1:8400/auth?x=1".to_string();
     app.update(
         Msg::Worker(bankdeck::worker::Event::LoginUrl { id, url }),
@@ -716,14 +722,7 @@ fn x_stops_a_login_that_has_no_row() {
 /// (a cancelled login) then ends it like any outcome.
 #[test]
 fn x_in_the_login_note_cancels_the_login() {
-    let mut app = app();
-    app.update(key('a'), NOW);
-    app.update(code(KeyCode::Right), NOW);
-    app.update(code(KeyCode::Tab), NOW);
-    type_text(&mut app, "zoe");
-    let Command::Login { id, .. } = one(app.update(code(KeyCode::Enter), NOW)) else {
-        panic!()
-    };
+    let (mut app, id) = login_from_the_add_form();
     assert!(
         last_text(&app).ends_with(": waiting for the browser"),
         "{}",
