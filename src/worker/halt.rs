@@ -1,7 +1,8 @@
 //! Telling running work to stop, for work that stops itself rather than
 //! being aborted from outside, each found by its request id by
 //! [`Worker::cancel`]: an operation (which leaves an answer in hand to
-//! finish; see [`Worker::unless_cancelled`]), a bulk (likewise for each of
+//! finish, and a request already out to its answer until cancelled again;
+//! see [`Worker::unless_cancelled`]), a bulk (likewise for each of
 //! its refreshes, and it says how far it got) and a login (which may stop
 //! while the browser is away, but not once its code is being redeemed). And
 //! the whole worker, once a front end ends ([`Worker::stop_sending`]).
