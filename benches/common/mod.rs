@@ -156,6 +156,10 @@ pub fn escape() -> bankdeck::tui::Msg {
     code(crossterm::event::KeyCode::Esc)
 }
 
+pub fn enter() -> bankdeck::tui::Msg {
+    code(crossterm::event::KeyCode::Enter)
+}
+
 fn code(code: crossterm::event::KeyCode) -> bankdeck::tui::Msg {
     use crossterm::event::{KeyEvent, KeyModifiers};
     bankdeck::tui::Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))

@@ -124,6 +124,10 @@ pub struct App {
     pub(crate) order: Vec<usize>,
     /// Every row in the order of `sort`, kept until the data or sort changes.
     pub(crate) sorted: Option<Sorted>,
+    /// Per row of `conns`, whether the filter and the user picked keep it,
+    /// as of the last rebuild (`None` with neither): a tick that moves a few
+    /// rows to another state reads those rows again, not all 100 000.
+    pub(crate) kept: Option<Vec<bool>>,
     pub(crate) sort: SortKey,
     pub(crate) filter: LineEdit,
     /// When `order` was last rebuilt, and whether data changed since
@@ -190,6 +194,7 @@ impl App {
             states: StateCounts::new(now, opts.warn_secs),
             order: Vec::new(),
             sorted: None,
+            kept: None,
             sort: SortKey::default(),
             filter: LineEdit::default(),
             rebuilt_at: None,

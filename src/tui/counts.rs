@@ -37,6 +37,8 @@ pub(crate) struct StateCounts {
     due: BTreeSet<(i64, usize)>,
     total: Counts,
     per_user: rustc_hash::FxHashMap<UserId, Counts>,
+    /// See [`StateCounts::moved`].
+    moved: Option<Vec<usize>>,
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +64,7 @@ impl StateCounts {
             due: BTreeSet::new(),
             total: [0; StateKind::ALL.len()],
             per_user: rustc_hash::FxHashMap::default(),
+            moved: None,
         }
     }
 
@@ -103,12 +106,15 @@ impl StateCounts {
     }
 
     /// Moves the counts to `now`: only the rows whose next instant has come
-    /// are derived again. Returns whether any count changed.
+    /// are derived again. Returns whether any count changed; `moved` then
+    /// has the rows whose state kind changed (`None`: any may have).
     pub(crate) fn advance(&mut self, conns: &[Connection], now: UnixTime) -> bool {
         let before = self.total;
+        self.moved = Some(Vec::new());
         if now < self.at {
             // The clock went back: the kept states may be ahead of it.
             self.rebuild(conns, now);
+            self.moved = None;
             return self.total != before;
         }
         self.at = now;
@@ -119,10 +125,23 @@ impl StateCounts {
             self.due.pop_first();
             if let Some(c) = conns.get(i).filter(|_| i < self.rows.len()) {
                 let row = self.derive(c);
+                // Its words, not only its kind: "logged out (access valid)"
+                // becomes "logged out" within one kind.
+                if row.state != self.rows[i].state
+                    && let Some(moved) = self.moved.as_mut()
+                {
+                    moved.push(i);
+                }
                 self.replace(i, row);
             }
         }
         self.total != before
+    }
+
+    /// The rows whose state the last [`StateCounts::advance`] changed;
+    /// `None` when it may have changed any (the clock went back).
+    pub(crate) fn moved(&self) -> Option<&[usize]> {
+        self.moved.as_deref()
     }
 
     /// Row `i`'s state at `now`, when that is the instant the counts are at.

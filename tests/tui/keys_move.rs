@@ -530,6 +530,14 @@ fn a_filter_and_the_state_sort_follow_what_time_changes() {
     assert!(!app.visible_ids().contains(&dave), "dave has 42 s left");
     app.update(Msg::Tick, NOW.plus_secs(43));
     assert!(app.visible_ids().contains(&dave), "dave expired at 42 s");
+    // And one that leaves what the filter holds leaves the table.
+    let mut app = super::fixtures::app();
+    app.update(key('/'), NOW);
+    type_text(&mut app, "expiring");
+    app.update(code(KeyCode::Enter), NOW);
+    assert!(app.visible_ids().contains(&dave), "dave is expiring");
+    app.update(Msg::Tick, NOW.plus_secs(43));
+    assert!(!app.visible_ids().contains(&dave), "dave is expired");
 
     let mut app = app_sorted_by_state();
     let at = |app: &App| app.visible_ids().iter().position(|&c| c == dave);
