@@ -134,6 +134,9 @@ pub struct App {
     /// without a rebuild (see `update/data.rs`: at most one per second).
     pub(crate) rebuilt_at: Option<UnixTime>,
     pub(crate) index_stale: bool,
+    /// Rows moved to another state by time alone since the state sort was
+    /// last made (see `update/data.rs`: it is made at most every 5 s).
+    pub(crate) resort_due: bool,
     /// Position of the selection in `order`.
     pub(crate) cursor: usize,
     /// First row of `order` on screen.
@@ -199,6 +202,7 @@ impl App {
             filter: LineEdit::default(),
             rebuilt_at: None,
             index_stale: false,
+            resort_due: false,
             cursor: 0,
             offset: 0,
             mode: Mode::Normal,

@@ -546,6 +546,25 @@ fn a_filter_and_the_state_sort_follow_what_time_changes() {
     assert_ne!(at(&app), before, "dave's row moved to the expired ones");
 }
 
+/// The state order is a sort of every row: a tick that moves rows
+/// re-sorts at most every 5 s, not each second at 100 000 rows.
+#[test]
+fn the_state_sort_follows_time_at_most_every_five_seconds() {
+    let mut app = app();
+    while app.sort() != SortKey::State {
+        app.update(key('s'), NOW.plus_secs(40));
+    }
+    let dave = ConnectionId(4);
+    let at = |app: &App| app.visible_ids().iter().position(|&c| c == dave);
+    let before = at(&app);
+    app.update(Msg::Tick, NOW.plus_secs(43));
+    assert_eq!(at(&app), before, "3 s after the last sort");
+    app.update(Msg::Tick, NOW.plus_secs(44));
+    assert_eq!(at(&app), before, "4 s after");
+    app.update(Msg::Tick, NOW.plus_secs(45));
+    assert_ne!(at(&app), before, "5 s after, dave's move is sorted in");
+}
+
 fn app_sorted_by_state() -> App {
     let mut app = app();
     while app.sort() != SortKey::State {

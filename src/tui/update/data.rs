@@ -224,6 +224,7 @@ fn rebuild(app: &mut App, keep: Option<ConnectionId>, now: UnixTime) {
         }
     };
     app.sorted = Some(sorted);
+    app.resort_due = false;
     place(app, keep, now);
 }
 
@@ -251,18 +252,28 @@ pub(super) fn refresh_counts(app: &mut App, now: UnixTime) -> Vec<Command> {
     // is what a filter on state words and the state sort read: the table
     // follows it as it follows a worker's event, or `/expiring` kept a row
     // renewed a minute ago and missed the one now expiring, and `R` with it.
-    let filtered = crate::domain::filter::FilterTerms::parse(app.filter.text()).is_some();
-    let moved = match app.states.moved() {
-        Some([]) => return Vec::new(),
-        Some(moved) => moved.to_vec(),
-        None => return reindex(app, now),
+    let Some(moved) = app.states.moved().map(<[usize]>::to_vec) else {
+        return reindex(app, now);
     };
-    match (app.sort == view::SortKey::State, filtered) {
-        (true, _) => reindex(app, now),
-        (false, true) => follow_moved(app, &moved, now),
-        (false, false) => Vec::new(),
+    if app.sort == view::SortKey::State {
+        // The state order is a sort of every row: at 100 000 rows, once
+        // every few seconds, not on every tick that moves one.
+        app.resort_due |= !moved.is_empty();
+        let waited = (app.rebuilt_at).is_none_or(|t| t.secs_until(now) >= STATE_SORT_EVERY);
+        return match app.resort_due && waited {
+            true => reindex(app, now),
+            false => Vec::new(),
+        };
+    }
+    let filtered = crate::domain::filter::FilterTerms::parse(app.filter.text()).is_some();
+    match filtered && !moved.is_empty() {
+        true => follow_moved(app, &moved, now),
+        false => Vec::new(),
     }
 }
+
+/// How often, at most, the state sort follows what time alone changed.
+const STATE_SORT_EVERY: i64 = 5;
 
 /// A tick moved `moved` to other states under a filter: those rows alone
 /// are read against it again, where a rebuild read all 100 000 each
