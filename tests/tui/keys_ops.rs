@@ -336,6 +336,30 @@ fn a_delink_confirmed_after_another_ended_the_row_says_why_nothing_went() {
     );
 }
 
+/// Something that is not a Connect payload pasted into the payload field
+/// (the access code alone, say) was dropped without a word. It is refused
+/// by name, and not shown back.
+#[test]
+fn a_paste_into_the_payload_field_that_is_no_payload_says_so() {
+    let mut app = app();
+    app.update(key('a'), NOW);
+    for _ in 0..3 {
+        app.update(code(KeyCode::Tab), NOW);
+    }
+    let Mode::Add(f) = app.mode() else {
+        panic!("{:?}", app.mode())
+    };
+    assert_eq!(f.focus, bankdeck::tui::AddField::Payload);
+    app.update(Msg::Paste("eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.c2ln".into()), NOW);
+    let Mode::Add(f) = app.mode() else {
+        panic!("{:?}", app.mode())
+    };
+    let error = f.error.as_deref().unwrap_or_default();
+    assert!(error.contains("not a Connect payload"), "{error}");
+    assert!(!error.contains("eyJ"), "{error}");
+    assert!(f.payload.is_empty());
+}
+
 /// A user name the worker would refuse (a payload pasted into the user
 /// field, say) is refused by the form, with the field kept, and nothing is
 /// sent or written to the activity pane.

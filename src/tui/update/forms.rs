@@ -185,7 +185,16 @@ pub(super) fn on_paste(app: &mut App, text: &str, now: UnixTime) -> Vec<Command>
         Mode::Add(f) => match f.focus {
             AddField::User => f.user.insert_str(text.trim()),
             AddField::Label => f.label.insert_str(text.trim()),
-            _ => {}
+            // Dropped without a word, the field kept its placeholder. Not
+            // shown back: an access code alone is as secret as the payload.
+            AddField::Payload => {
+                f.error = Some(
+                    "that paste is not a Connect payload: paste the JSON Connect's onSuccess \
+                     hands over (accessCode, connectionID, userSecret)"
+                        .into(),
+                );
+            }
+            AddField::Provider => {}
         },
         _ => app.dirty = false,
     }
