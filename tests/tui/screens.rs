@@ -163,6 +163,31 @@ fn open_detail_with(app: &mut App, conn: i64, change: impl FnOnce(&mut Detail)) 
     );
 }
 
+/// An audit line longer than the pane is cut with a mark where it was cut:
+/// cut at the pane's edge, "…was rejected (…): t" read as the whole line.
+#[test]
+fn a_long_audit_line_in_the_detail_is_cut_with_a_mark() {
+    let mut app = app();
+    open_detail_with(&mut app, 3, |d| {
+        d.audit = vec![AuditEntry {
+            id: 1,
+            at: NOW,
+            actor: "ops".into(),
+            connection: Some(ConnectionId(3)),
+            op: OpKind::Refresh,
+            ok: false,
+            message: format!("the refresh token was rejected ({}) END", "x".repeat(200)),
+        }];
+    });
+    let shown = text_at(&mut app, 160, 50, NOW);
+    let line = shown
+        .lines()
+        .find(|l| l.contains("the refresh token was rejected"));
+    let line = line.unwrap_or_else(|| panic!("{shown}"));
+    assert!(line.contains("x…"), "{line}");
+    assert!(!shown.contains("END"), "{shown}");
+}
+
 /// The pane shows the newest of the lines it was given (they come newest
 /// first), and, when the log holds no other line of the connection and has
 /// been archived, says from when the log holds lines.

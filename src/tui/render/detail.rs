@@ -10,6 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use serde_json::Value;
 
+use crate::domain::text::{columns, cut_owned};
 use crate::domain::time::format_left;
 use crate::domain::{Claims, ConnState, Connection, ProviderKind, Secret, StateKind, UnixTime};
 use crate::worker::{Detail, NextTry};
@@ -89,7 +90,7 @@ impl Pane {
             .filter(|(id, _)| *id == c.id)
             .map(|(_, d)| d.as_ref());
         let countdowns = gauges::countdowns(c, now);
-        let audit = audit_lines(detail, theme);
+        let audit = audit_lines(detail, usize::from(inner.width), theme);
         let [gauges, text_area, audit_area] = Layout::vertical([
             Constraint::Length(u16::try_from(countdowns.len()).unwrap_or(0)),
             Constraint::Fill(1),
@@ -364,7 +365,9 @@ fn claim_text(claims: &Claims, key: &str, v: &Value, now: UnixTime) -> String {
     }
 }
 
-fn audit_lines(detail: Option<&Detail>, theme: Theme) -> Vec<Line<'static>> {
+/// One line a line of the log, cut to `width` with a mark where it was
+/// cut: cut at the pane's edge, "(…): t" read as the whole message.
+fn audit_lines(detail: Option<&Detail>, width: usize, theme: Theme) -> Vec<Line<'static>> {
     let Some(d) = detail.filter(|d| !d.audit.is_empty() || d.archived_before.is_some()) else {
         return Vec::new();
     };
@@ -374,10 +377,13 @@ fn audit_lines(detail: Option<&Detail>, theme: Theme) -> Vec<Line<'static>> {
             true => ("✓", theme.ok()),
             false => ("✗", theme.bad()),
         };
+        let head = format!("  {} {} ", e.at.clock(), e.op);
+        let room = width.saturating_sub(columns(&head) + columns(mark));
+        let said = format!(" {}: {}", e.actor, e.message);
         out.push(Line::from(vec![
-            Span::raw(format!("  {} {} ", e.at.clock(), e.op)),
+            Span::raw(head),
             Span::styled(mark, style),
-            Span::raw(format!(" {}: {}", e.actor, e.message)),
+            Span::raw(cut_owned(said, room)),
         ]));
     }
     // Without it, a connection whose lines were all archived showed no
