@@ -197,24 +197,28 @@ async fn what_dapi_echoes_of_the_request_is_blanked_from_its_errors() {
 /// success but sent no accessToken" read as a broken answer.
 #[tokio::test]
 async fn a_success_pending_the_users_input_says_so() {
-    use axum::{Json, Router, routing::post};
     for (status, says) in [
         ("user_input_required", "pending the user's input"),
         ("initialized", "still in progress"),
     ] {
-        let body = json!({"success": true, "status": status});
-        let app = Router::new().route(
-            "/v2/auth/ExchangeToken",
-            post(move || std::future::ready(Json(body.clone()))),
-        );
-        let base = super::support::serve(app).await;
-        let p = build(&dapi_config(&base, secret_file(APP_SECRET))).unwrap();
-        let e = p
-            .exchange(&Secret::new(ACCESS_CODE), CONNECTION_ID)
-            .await
-            .unwrap_err();
+        let answer = json!({"success": true, "status": status});
+        let e = exchange_answered(answer).await.unwrap_err();
         assert!(e.message.contains(says), "{status}: {}", e.message);
     }
+}
+
+/// An exchange against an ExchangeToken that answers `body` with 200.
+async fn exchange_answered(
+    body: serde_json::Value,
+) -> Result<bankdeck::providers::TokenGrant, bankdeck::domain::OpError> {
+    use axum::{Json, Router, routing::post};
+    let app = Router::new().route(
+        "/v2/auth/ExchangeToken",
+        post(move || std::future::ready(Json(body.clone()))),
+    );
+    let base = super::support::serve(app).await;
+    let p = build(&dapi_config(&base, secret_file(APP_SECRET))).unwrap();
+    p.exchange(&Secret::new(ACCESS_CODE), CONNECTION_ID).await
 }
 
 /// A 200 carrying an access token has spent the access code at Dapi,
@@ -223,8 +227,6 @@ async fn a_success_pending_the_users_input_says_so() {
 /// still no grant.
 #[tokio::test]
 async fn a_token_without_success_is_taken_and_a_failure_or_no_token_is_not() {
-    use axum::{Json, Router, routing::post};
-    use serde_json::Value;
     let answers = [
         (json!({"accessToken": ACCESS_TOKEN, "status": "done"}), None),
         (
@@ -243,15 +245,7 @@ async fn a_token_without_success_is_taken_and_a_failure_or_no_token_is_not() {
     ];
     // Each answer is named by its place: the token is not for a panic to print.
     for (n, (answer, refused)) in answers.into_iter().enumerate() {
-        let body = answer;
-        let app = Router::new().route(
-            "/v2/auth/ExchangeToken",
-            post(move || std::future::ready(Json::<Value>(body.clone()))),
-        );
-        let base = super::support::serve(app).await;
-        let p = build(&dapi_config(&base, secret_file(APP_SECRET))).unwrap();
-        let got = p.exchange(&Secret::new(ACCESS_CODE), CONNECTION_ID).await;
-        match (got, refused) {
+        match (exchange_answered(answer).await, refused) {
             (Ok(g), None) => assert_eq!(g.access_token.expose(), ACCESS_TOKEN),
             (Err(e), Some(kind)) => assert_eq!(e.kind, kind, "answer {n}: {}", e.message),
             (got, _) => panic!("answer {n}: {:?}", got.map(|g| g.expiry)),
