@@ -95,13 +95,8 @@ impl SecretRef {
         let SecretRef::File(path) = self else {
             return None;
         };
-        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
-        (mode & 0o077 != 0).then(|| {
-            format!(
-                "{} is readable or writable by other users (mode {mode:04o}): chmod 600 it",
-                path.display()
-            )
-        })
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        crate::store::sqlite::open_to_others(path, mode)
     }
 }
 

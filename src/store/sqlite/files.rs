@@ -104,15 +104,25 @@ pub(crate) fn check_private_file(path: &Path) -> Result<Option<Metadata>, StoreE
         )));
     }
     check_owner(path, &meta)?;
-    if meta.mode() & 0o077 != 0 {
-        return Err(StoreError::Refused(format!(
-            "{} is readable or writable by other users (mode {:04o}); fix it with: chmod 600 {}",
-            path.display(),
-            meta.mode() & 0o7777,
-            path.display()
-        )));
+    if let Some(why) = open_to_others(path, meta.mode()) {
+        return Err(StoreError::Refused(why));
     }
     Ok(Some(meta))
+}
+
+/// What is wrong with a private file of `mode` at `path` that others on the
+/// machine can read or write, and the command that fixes it; `None` for a
+/// private one. The store's key is refused so; a secret file is reported
+/// (`config check`).
+pub(crate) fn open_to_others(path: &Path, mode: u32) -> Option<String> {
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{} is readable or writable by other users (mode {:04o}); fix it with: chmod 600 {}",
+            path.display(),
+            mode & 0o7777,
+            path.display()
+        )
+    })
 }
 
 fn check_owner(path: &Path, meta: &Metadata) -> Result<(), StoreError> {

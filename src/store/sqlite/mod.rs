@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::{Transaction, TransactionBehavior};
 
 /// Also how the demo and `sandbox --write-config` write their secret files.
-pub(crate) use files::{create_private_file, folder_of};
+pub(crate) use files::{create_private_file, folder_of, open_to_others};
 pub use options::{
     DB_FILE, ENV_DATA_DIR, ENV_KEY_FILE, ENV_PASSPHRASE, KeySource, OpenOptions, default_paths,
     platform_dirs,
