@@ -768,21 +768,18 @@ impl Tally {
                 conn_id: Some(c),
                 error,
                 ..
-            } if error.kind == ErrorKind::Ended => {
-                self.ended += 1;
-                let name = names.get(&c).map_or_else(|| c.to_string(), Clone::clone);
-                say!(
-                    "  {name}: not refreshed, ended meanwhile: {}",
-                    error.message
-                )?;
-            }
-            Event::Failed {
-                conn_id: Some(c),
-                error,
-                ..
             } => {
-                self.failed += 1;
                 let name = names.get(&c).map_or_else(|| c.to_string(), Clone::clone);
+                // Logged out or delinked by another process meanwhile.
+                if error.kind == ErrorKind::Ended {
+                    self.ended += 1;
+                    say!(
+                        "  {name}: not refreshed, ended meanwhile: {}",
+                        error.message
+                    )?;
+                    return Ok(());
+                }
+                self.failed += 1;
                 say!("  {name}: refresh failed: {}", error.message)?;
                 *self.reasons.entry(error.message).or_default() += 1;
             }
