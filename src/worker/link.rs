@@ -317,7 +317,7 @@ impl Worker {
         // row the scheduler would keep renewing beside it.
         let held = match self.known_user(user).await? {
             Some(known) => {
-                self.held(&known, provider, Grant::ClientCredentials, |c| {
+                self.held(&known, |c| {
                     c.renewed_by(provider, Grant::ClientCredentials, None)
                 })
                 .await?
@@ -469,7 +469,7 @@ impl Worker {
         let Some(subject) = grant.subject.as_deref() else {
             return Ok(None);
         };
-        self.held(user, provider, Grant::AuthorizationCode, |c| {
+        self.held(user, |c| {
             c.renewed_by(provider, Grant::AuthorizationCode, Some(subject))
         })
         .await
@@ -491,33 +491,27 @@ impl Worker {
         let Some(wanted) = renewing.filter(|_| grant.subject.is_none()) else {
             return Ok(None);
         };
-        self.held(user, provider, Grant::AuthorizationCode, |c| {
-            c.id == wanted && c.remote.user_id.is_none()
+        self.held(user, |c| {
+            c.id == wanted
+                && c.provider == provider
+                && c.grant == Grant::AuthorizationCode
+                && c.flags.delinked_at.is_none()
+                && c.remote.user_id.is_none()
         })
         .await
     }
 
-    /// The user's connection at `provider` by `grant`, not delinked, that
-    /// `also` accepts: what a second login or token request renews instead
-    /// of adding a row. Read through the user's index, not the whole table.
+    /// The user's connection that `is` picks: what a second login or token
+    /// request renews instead of adding a row. Read through the user's
+    /// index, not the whole table.
     async fn held(
         &self,
         user: &User,
-        provider: &str,
-        grant: Grant,
-        also: impl Fn(&Connection) -> bool,
+        is: impl Fn(&Connection) -> bool,
     ) -> Result<Option<ConnectionId>, OpError> {
         let uid = user.id;
         let theirs = self.db(move |s| s.user_connections(uid)).await?;
-        Ok(theirs
-            .into_iter()
-            .find(|c| {
-                c.provider == provider
-                    && c.grant == grant
-                    && c.flags.delinked_at.is_none()
-                    && also(c)
-            })
-            .map(|c| c.id))
+        Ok(theirs.into_iter().find(|c| is(c)).map(|c| c.id))
     }
 
     pub async fn detail(&self, conn: ConnectionId) -> Result<Detail, OpError> {
