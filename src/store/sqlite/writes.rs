@@ -14,9 +14,7 @@ use super::crypto::{FieldAddr, FieldCipher};
 use super::reads;
 use super::rows;
 use super::sql_error::sql;
-use crate::domain::{
-    Connection, ConnectionId, Flags, Grant, Secret, Secrets, UnixTime, User, UserId,
-};
+use crate::domain::{Connection, ConnectionId, Flags, Secret, Secrets, UnixTime, User, UserId};
 use crate::store::{AuditDraft, ConnectionUpdate, NewConnection, SecretChange, StoreError};
 
 pub(crate) const SECRETS_TABLE: &str = "secrets";
@@ -134,14 +132,6 @@ fn already_held(
     new: &NewConnection,
 ) -> Result<Option<ConnectionId>, StoreError> {
     let subject = new.remote.user_id.as_deref();
-    let renewable = match new.grant {
-        Grant::ClientCredentials => true,
-        Grant::AuthorizationCode => subject.is_some(),
-        Grant::DapiConnect => false,
-    };
-    if !renewable {
-        return Ok(None);
-    }
     let theirs = reads::user_connections(tx, db, new.user_id)?;
     Ok((theirs.iter())
         .find(|c| c.renewed_by(&new.provider, new.grant, subject))
