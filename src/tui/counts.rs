@@ -106,8 +106,8 @@ impl StateCounts {
     }
 
     /// Moves the counts to `now`: only the rows whose next instant has come
-    /// are derived again. Returns whether any count changed; `moved` then
-    /// has the rows whose state kind changed (`None`: any may have).
+    /// are derived again. Returns whether any count changed;
+    /// [`StateCounts::moved`] then names the rows whose state changed.
     pub(crate) fn advance(&mut self, conns: &[Connection], now: UnixTime) -> bool {
         let before = self.total;
         self.moved = Some(Vec::new());
