@@ -52,9 +52,10 @@ impl Worker {
     /// waiting for their turn. Those already sent are left to their
     /// answers, and dropped only at a second cancel; those whose answer has
     /// come and is not yet written are left to finish: dropping one would
-    /// lose the token the provider has just issued. Stopped with the worker, it starts no more and lets what
-    /// runs finish. Either way its last progress says how many were not
-    /// refreshed, so that a front end knows it has ended.
+    /// lose the token the provider has just issued. Stopped with the worker,
+    /// it starts no more and lets what runs finish. Either way its last
+    /// progress says how many were not refreshed, so that a front end knows
+    /// it has ended.
     pub(crate) async fn refresh_many(&self, id: RequestId, conns: Vec<ConnectionId>) {
         let halt = Registered::new(self, id);
         let total = conns.len();
