@@ -54,6 +54,13 @@ impl Ending {
             false => Ending::Nothing(Untouched::Lapses),
         }
     }
+
+    /// Whether `c`'s ending asks the provider nothing: a Dapi code that
+    /// never became a token (expired, refused) left Dapi nothing to end, so
+    /// its row is closed here, without a call.
+    pub fn sends_nothing(c: &Connection, now: UnixTime) -> bool {
+        Ending::of(c, now) == Ending::Delink && c.lifetimes.access.is_none()
+    }
 }
 
 impl Ending {

@@ -158,11 +158,9 @@ pub(super) fn track(
         app.connection(*c)
             .is_some_and(|c| Ending::of(c, now) == Ending::ExchangeThenDelink)
     };
-    // A code that never became a token (expired, refused) gave Dapi nothing
-    // to end: its row is closed here, without a call.
     let unissued = |c: &ConnectionId| {
         app.connection(*c)
-            .is_some_and(|c| c.lifetimes.access.is_none() && !pending(&c.id))
+            .is_some_and(|c| Ending::sends_nothing(c, now))
     };
     let begun = match op {
         OpKind::Login => "waiting for the browser",
@@ -301,7 +299,7 @@ fn ask(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> {
             whole_user: false,
             user: c.user.clone(),
             what,
-            unissued: c.lifetimes.access.is_none(),
+            unissued: Ending::sends_nothing(c, now),
             typed: LineEdit::default(),
             error: None,
         }),
