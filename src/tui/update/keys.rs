@@ -29,18 +29,17 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, now: UnixTime) -> Vec<Command
     let quits_anywhere = quit
         && key.modifiers.contains(KeyModifiers::CONTROL)
         && !matches!(app.mode, Mode::ConfirmQuit);
+    if quits_anywhere && !matches!(app.mode, Mode::Normal) {
+        app.mode = Mode::Normal;
+        return actions::run(app, Action::Quit, now);
+    }
     // As a click or a paste (`update`), no key acts on what is not drawn,
     // but quit.
     if layout::too_small_app(app) {
         return match (&app.mode, quit) {
             (Mode::Normal, true) => actions::run(app, Action::Quit, now),
-            _ if quits_anywhere => actions::run(app, Action::Quit, now),
             _ => Vec::new(),
         };
-    }
-    if quits_anywhere && !matches!(app.mode, Mode::Normal) {
-        app.mode = Mode::Normal;
-        return actions::run(app, Action::Quit, now);
     }
     match &app.mode {
         Mode::Normal => match app.keymap.action_for(&key) {
