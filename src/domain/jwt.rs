@@ -1,9 +1,12 @@
-//! JWT claims decoded for display, never verified.
+//! JWT claims decoded without their signature.
 //!
-//! bankdeck shows what a token says about itself (`exp`, `iat`, scopes) but
-//! trusts none of it for security: the provider that issued a token is the
-//! only judge of it. Decoding therefore needs no key and must never panic on
-//! whatever bytes a provider or an operator hands us.
+//! bankdeck shows what a token says about itself (`exp`, `iat`, scopes); an
+//! access token's claims are trusted for nothing more, since the provider
+//! that issued it is the only judge of it. An id token's claims are also
+//! checked (`providers::oidc::check_id_token`), as OpenID Connect allows for
+//! one that came straight from the token endpoint. Decoding therefore needs
+//! no key and must never panic on whatever bytes a provider or an operator
+//! hands us.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
