@@ -78,6 +78,10 @@ pub struct Activity {
     lines: VecDeque<ActivityLine>,
     /// Lines below the pane's last one: 0 follows the newest.
     back: usize,
+    /// Rows of the pane's last line scrolled past its top, when that line
+    /// wraps to more rows than the pane has (a login's URL in a short
+    /// pane): without it, the end of such a line could never be read.
+    within: usize,
 }
 
 impl Activity {
@@ -163,6 +167,7 @@ impl Activity {
                 // from the bottom, so a scrolled-back pane stays put.
                 self.lines.remove(at);
                 self.lines.push_back(line);
+                self.follow_new_last();
             }
             None => self.add(line),
         }
@@ -181,12 +186,53 @@ impl Activity {
         self.back.min(self.most_back(rows))
     }
 
-    /// Scrolls a pane of `rows` lines `by` lines towards older ones
-    /// (negative: newer), no further than the oldest line at the top.
-    pub fn scroll_back(&mut self, by: i64, rows: usize) {
-        let most = i64::try_from(self.most_back(rows)).unwrap_or(i64::MAX);
-        let from = i64::try_from(self.back(rows)).unwrap_or(i64::MAX);
-        self.back = usize::try_from(from.saturating_add(by).clamp(0, most)).unwrap_or(0);
+    /// Rows of the pane's last line scrolled above the pane, for a line
+    /// `over` rows taller than the pane.
+    pub fn within(&self, over: usize) -> usize {
+        self.within.min(over)
+    }
+
+    /// Scrolls a pane of `rows` rows `by` steps towards older lines
+    /// (negative: newer), no further than the oldest line at the top. A
+    /// line taller than the pane, `height` telling each line's rows, is
+    /// scrolled through a row a step on the way, so that it reads whole:
+    /// its end first going back, its start first coming forward.
+    pub fn scroll_back(&mut self, by: i64, rows: usize, height: impl Fn(&ActivityLine) -> usize) {
+        let over = |a: &Self| {
+            a.last_shown()
+                .map_or(0, |l| height(l).saturating_sub(rows.max(1)))
+        };
+        self.back = self.back(rows);
+        self.within = self.within.min(over(self));
+        for _ in 0..by.unsigned_abs() {
+            if by > 0 && self.within > 0 {
+                self.within -= 1;
+            } else if by > 0 && self.back < self.most_back(rows) {
+                self.back += 1;
+                self.within = over(self);
+            } else if by < 0 && self.within < over(self) {
+                self.within += 1;
+            } else if by < 0 && self.back > 0 {
+                self.back -= 1;
+                self.within = 0;
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// The line at the bottom of the pane, as far as it is scrolled back.
+    fn last_shown(&self) -> Option<&ActivityLine> {
+        let i = self.lines.len().checked_sub(self.back + 1)?;
+        self.lines.get(i)
+    }
+
+    /// A new last line read from its start, when the pane follows the
+    /// newest.
+    fn follow_new_last(&mut self) {
+        if self.back == 0 {
+            self.within = 0;
+        }
     }
 
     fn most_back(&self, rows: usize) -> usize {
@@ -201,6 +247,7 @@ impl Activity {
         if self.back > 0 {
             self.back += 1;
         }
+        self.follow_new_last();
     }
 }
 
@@ -229,7 +276,7 @@ mod tests {
     fn scrolled_back_it_stays_on_the_lines_read_while_new_ones_arrive() {
         let mut a = log(20);
         assert_eq!(shown(&a, 5)[4], "line 19", "follows the newest");
-        a.scroll_back(3, 5);
+        a.scroll_back(3, 5, |_| 1);
         assert_eq!(
             shown(&a, 5),
             ["line 12", "line 13", "line 14", "line 15", "line 16"]
@@ -250,7 +297,7 @@ mod tests {
             "line 12",
             "a finished progress line only moves"
         );
-        a.scroll_back(-100, 5);
+        a.scroll_back(-100, 5, |_| 1);
         assert_eq!(a.back(5), 0);
         a.push(UnixTime(0), Level::Info, "line 21");
         assert_eq!(shown(&a, 5)[4], "line 21", "at the bottom it follows again");
@@ -386,7 +433,7 @@ mod tests {
     fn a_fold_while_scrolled_back_moves_nothing() {
         let mut a = log(20);
         a.push_about(UnixTime(0), Level::Error, "refresh", "a", REJECTED);
-        a.scroll_back(3, 5);
+        a.scroll_back(3, 5, |_| 1);
         let before = shown(&a, 5);
         a.push_about(UnixTime(0), Level::Error, "refresh", "b", REJECTED);
         assert_eq!(shown(&a, 5), before);
@@ -396,13 +443,49 @@ mod tests {
     #[test]
     fn it_scrolls_no_further_than_the_oldest_line() {
         let mut a = log(8);
-        a.scroll_back(100, 5);
+        a.scroll_back(100, 5, |_| 1);
         assert_eq!(a.back(5), 3);
         assert_eq!(shown(&a, 5)[0], "line 0");
-        a.scroll_back(-1, 5);
+        a.scroll_back(-1, 5, |_| 1);
         assert_eq!(shown(&a, 5)[0], "line 1", "one step back moves at once");
         let mut short = log(3);
-        short.scroll_back(2, 5);
+        short.scroll_back(2, 5, |_| 1);
         assert_eq!(short.back(5), 0, "nothing to scroll when all fit");
+    }
+    /// Rows of each line in `a` where a line "tall" takes 12.
+    fn tall(l: &ActivityLine) -> usize {
+        if l.text == "tall" { 12 } else { 1 }
+    }
+
+    #[test]
+    fn a_line_taller_than_the_pane_is_scrolled_through_a_row_at_a_time() {
+        let mut a = log(10);
+        a.push(UnixTime(0), Level::Info, "tall");
+        a.scroll_back(-3, 5, tall);
+        assert_eq!((a.back(5), a.within(7)), (0, 3), "newer reads on into it");
+        a.scroll_back(-100, 5, tall);
+        assert_eq!(a.within(7), 7, "as far as its end and no further");
+        a.scroll_back(8, 5, tall);
+        assert_eq!((a.back(5), a.within(7)), (1, 0), "its start, then older");
+        a.scroll_back(-1, 5, tall);
+        assert_eq!((a.back(5), a.within(7)), (0, 0), "from its start again");
+        a.scroll_back(-2, 5, tall);
+        a.push(UnixTime(0), Level::Info, "line 11");
+        assert_eq!(a.within(7), 0, "a new last line is read from its start");
+    }
+
+    #[test]
+    fn going_back_onto_a_tall_line_shows_its_end_first() {
+        let mut a = log(10);
+        a.push(UnixTime(0), Level::Info, "tall");
+        for i in 11..14 {
+            a.push(UnixTime(0), Level::Info, format!("line {i}"));
+        }
+        a.scroll_back(3, 5, tall);
+        assert_eq!((a.back(5), a.within(7)), (3, 7));
+        a.scroll_back(1, 5, tall);
+        assert_eq!((a.back(5), a.within(7)), (3, 6));
+        a.scroll_back(-2, 5, tall);
+        assert_eq!((a.back(5), a.within(7)), (2, 0), "past its end, newer");
     }
 }

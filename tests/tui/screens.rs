@@ -1145,6 +1145,30 @@ fn the_activity_pane_scrolls_back_and_stays_while_new_lines_arrive() {
     assert!(!text(&mut app).contains("newer below"));
 }
 
+/// A line taller than the activity pane (a login's URL in a short pane)
+/// is read whole: `]` scrolls on into it as far as its end, the title
+/// saying there is more below until then, and `[` goes back to its start.
+#[test]
+fn a_line_taller_than_the_activity_pane_reads_to_its_end() {
+    let mut app = app();
+    let long = format!("START {} END", "0123456789".repeat(150));
+    app.update(Msg::Worker(Event::Notice { message: long }), NOW);
+    let text = |app: &mut App| text_at(app, 120, 34, NOW);
+    let head = text(&mut app);
+    assert!(head.contains("START") && !head.contains("END"), "{head}");
+    assert!(head.contains("· more below: ]"), "{head}");
+    for _ in 0..20 {
+        app.update(key(']'), NOW);
+    }
+    let end = text(&mut app);
+    assert!(end.contains("END") && !end.contains("START"), "{end}");
+    assert!(!end.contains("more below"), "{end}");
+    for _ in 0..20 {
+        app.update(key('['), NOW);
+    }
+    assert!(text(&mut app).contains("START"));
+}
+
 /// On the `:` line the key bar lists what the typed start could become,
 /// and Tab completes it as far as those names agree.
 #[test]

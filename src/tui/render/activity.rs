@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::super::Action;
-use super::super::activity::Level;
+use super::super::activity::{ActivityLine, Level};
 use super::super::app::App;
 use super::theme::Theme;
 use super::wrapped_rows;
@@ -16,6 +16,13 @@ use crate::domain::UnixTime;
 /// Lines of text the pane at `area` shows, inside its border.
 pub(crate) fn activity_rows(area: Rect) -> usize {
     usize::from(Block::bordered().inner(area).height)
+}
+
+/// The rows `line` wraps to in the pane at `area`, right of its time and
+/// mark.
+pub(crate) fn activity_line_rows(line: &ActivityLine, area: Rect) -> usize {
+    let width = Block::bordered().inner(area).width.saturating_sub(PREFIX);
+    wrapped_rows(&[Line::raw(line.text.clone())], width)
 }
 
 pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, theme: Theme) {
@@ -43,12 +50,25 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
     }
     let rows = activity_rows(area);
     let back = app.activity.back(rows);
-    if back > 0 {
-        // Said, since a pane that stopped following looks like a quiet one.
-        let key = app.keymap.first_key(Action::ActivityDown);
-        let text = match key {
-            Some(key) => format!("· {back} newer below: {key} "),
-            None => format!("· {back} newer below "),
+    let end = app.activity.lines().len().saturating_sub(back);
+    // The last line shown, when taller than the pane, is read a part at a
+    // time: how far into it the pane is, and how much of it is left below.
+    let over = end
+        .checked_sub(1)
+        .and_then(|i| app.activity.lines().nth(i))
+        .map_or(0, |l| activity_line_rows(l, area).saturating_sub(rows));
+    let within = app.activity.within(over);
+    // Said, since a pane that stopped following looks like a quiet one.
+    let below = match (within < over, back > 0) {
+        (true, true) => Some(format!("· more below, then {back} newer")),
+        (true, false) => Some("· more below".to_owned()),
+        (false, true) => Some(format!("· {back} newer below")),
+        (false, false) => None,
+    };
+    if let Some(below) = below {
+        let text = match app.keymap.first_key(Action::ActivityDown) {
+            Some(key) => format!("{below}: {key} "),
+            None => format!("{below} "),
         };
         title.push(Span::styled(text, theme.level(Level::Warn)));
     }
@@ -59,9 +79,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
     // time and mark standing out to its left: a provider's error or a
     // refusal's reason is read in full here (a link or login that failed has
     // no row whose detail pane would say it). Scrolling still counts lines.
-    let end = app.activity.lines().len().saturating_sub(back);
-    let text_width = inner.width.saturating_sub(PREFIX);
-    let mut shown: Vec<(Line, Line, u16)> = Vec::new();
+    let mut shown: Vec<(Line, Line, u16, u16)> = Vec::new();
     let mut used = 0;
     for l in app.activity.lines().take(end).rev() {
         let room = rows - used;
@@ -73,12 +91,19 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
             Span::styled(format!("{} ", l.level.mark()), theme.level(l.level)),
         ]);
         let text = Line::styled(l.text.clone(), theme.level(l.level));
-        let needs = wrapped_rows(std::slice::from_ref(&text), text_width);
+        let needs = activity_line_rows(l, area);
+        // Only the last line can be scrolled into: any other is shown
+        // whole, or cut at the top of the pane.
+        let skip = match shown.is_empty() {
+            true => u16::try_from(within).unwrap_or(u16::MAX),
+            false => 0,
+        };
         // An older line with too little room shows its start, its time
         // first, as far as the room goes.
         let height = needs.min(room);
         used += height;
-        shown.push((prefix, text, u16::try_from(height).unwrap_or(u16::MAX)));
+        let height = u16::try_from(height).unwrap_or(u16::MAX);
+        shown.push((prefix, text, height, skip));
         if needs > room {
             break;
         }
@@ -86,12 +111,15 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
     // Lines that all fit start at the top, as they always did; an older
     // line cut short sits at the top with the newer ones under it.
     let mut y = inner.y;
-    for (prefix, text, height) in shown.into_iter().rev() {
+    for (prefix, text, height, skip) in shown.into_iter().rev() {
         let row = Rect::new(inner.x, y, inner.width, height);
         let [left, right] =
             Layout::horizontal([Constraint::Length(PREFIX), Constraint::Fill(1)]).areas(row);
         frame.render_widget(Paragraph::new(prefix), left);
-        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }), right);
+        let text = Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .scroll((skip, 0));
+        frame.render_widget(text, right);
         y += height;
     }
 }

@@ -11,7 +11,7 @@ mod forms;
 mod gauges;
 mod header;
 
-pub(crate) use activity::activity_rows;
+pub(crate) use activity::{activity_line_rows, activity_rows};
 pub(crate) use detail::max_scroll as detail_max_scroll;
 pub(crate) use header::height as header_height;
 pub(crate) use help::max_scroll as help_max_scroll;

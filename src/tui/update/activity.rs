@@ -5,13 +5,14 @@ use ratatui::layout::Rect;
 
 use super::super::app::App;
 use super::super::layout;
-use super::super::render::activity_rows;
+use super::super::render::{activity_line_rows, activity_rows};
 use crate::worker::Command;
 
 /// Scrolls the pane at `pane` `by` lines towards older ones (negative:
 /// newer).
 pub(super) fn scroll(app: &mut App, pane: Rect, by: i64) -> Vec<Command> {
-    app.activity.scroll_back(by, activity_rows(pane));
+    app.activity
+        .scroll_back(by, activity_rows(pane), |l| activity_line_rows(l, pane));
     app.dirty = true;
     Vec::new()
 }
