@@ -6,6 +6,9 @@
 //! text, so no action can fire from inside it.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use unicode_width::UnicodeWidthChar;
+
+use crate::domain::text::columns;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LineEdit {
@@ -28,6 +31,29 @@ impl LineEdit {
 
     pub fn cursor(&self) -> usize {
         self.cursor
+    }
+
+    /// What a field `width` columns wide shows of the text, and the column
+    /// of the cursor in it. Text longer than the field scrolls so that the
+    /// cursor stays in it: without that, typing past the edge changes
+    /// nothing that can be seen.
+    pub fn view(&self, width: usize) -> (&str, usize) {
+        let at = self.byte_at(self.cursor);
+        let before = columns(&self.text[..at]);
+        if before < width {
+            return (&self.text, before);
+        }
+        // The fewest chars before the cursor that leave a column for it.
+        let mut start = at;
+        let mut used = 0;
+        for (i, c) in self.text[..at].char_indices().rev() {
+            used += c.width().unwrap_or(0);
+            if used >= width {
+                break;
+            }
+            start = i;
+        }
+        (&self.text[start..], columns(&self.text[start..at]))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -140,6 +166,21 @@ mod tests {
         assert_eq!(e.text(), "zoa ");
         e.handle_key(&KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
         assert_eq!(e.text(), "");
+    }
+
+    #[test]
+    fn a_field_too_short_for_the_text_keeps_the_cursor_in_sight() {
+        let mut e = LineEdit::new("abcdefghij");
+        assert_eq!(e.view(20), ("abcdefghij", 10), "it fits");
+        assert_eq!(
+            e.view(5),
+            ("ghij", 4),
+            "the end, a column left for the cursor"
+        );
+        e.handle_key(&key(KeyCode::Home));
+        assert_eq!(e.view(5), ("abcdefghij", 0), "from the start");
+        let wide = LineEdit::new("名前名前名前");
+        assert_eq!(wide.view(5), ("名前", 4), "counted in columns");
     }
 
     #[test]

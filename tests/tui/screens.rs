@@ -718,6 +718,36 @@ fn filter_while_typing() {
     assert_snapshot!(screen(&mut app, 120, 24).backend());
 }
 
+/// A filter longer than the screen is wide scrolls along as it is typed,
+/// its end and the cursor in sight; Home goes back to its start.
+#[test]
+fn a_filter_longer_than_the_screen_shows_what_is_being_typed() {
+    let mut app = app();
+    app.update(key('/'), NOW);
+    type_text(&mut app, &format!("start{}end", "x".repeat(100)));
+    let last = |app: &mut App| {
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        app.update(Msg::Resize(80, 24), NOW);
+        terminal.draw(|f| render(app, f, NOW)).unwrap();
+        let shown = text_at(app, 80, 24, NOW);
+        let cursor = terminal.get_cursor_position().unwrap();
+        (
+            shown.lines().last().unwrap_or_default().to_owned(),
+            cursor.x,
+        )
+    };
+    let (line, x) = last(&mut app);
+    assert!(
+        line.starts_with('/') && line.trim_end().ends_with("xend"),
+        "{line}"
+    );
+    assert_eq!(x, 79, "the cursor in the last column, after the text");
+    app.update(code(KeyCode::Home), NOW);
+    let (line, x) = last(&mut app);
+    assert!(line.starts_with("/startxxx"), "{line}");
+    assert_eq!(x, 1);
+}
+
 #[test]
 fn add_form_with_a_parsed_payload() {
     let mut app = app();

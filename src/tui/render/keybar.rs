@@ -162,10 +162,8 @@ fn push(spans: &mut Vec<Span<'static>>, key: String, label: &str, theme: Theme) 
 }
 
 fn command_line(line: &LineEdit, frame: &mut Frame, area: Rect, theme: Theme) {
-    let mut spans = vec![
-        Span::styled(":", theme.key()),
-        Span::raw(line.text().to_owned()),
-    ];
+    let (shown, cursor) = line.view(usize::from(area.width.saturating_sub(1)));
+    let mut spans = vec![Span::styled(":", theme.key()), Span::raw(shown.to_owned())];
     if let Some(hint) = colon_hint(line.text()) {
         spans.push(Span::styled(hint, theme.key()));
     }
@@ -175,9 +173,15 @@ fn command_line(line: &LineEdit, frame: &mut Frame, area: Rect, theme: Theme) {
     ));
     let text = Line::from(spans);
     frame.render_widget(Paragraph::new(text), area);
+    field_cursor(frame, area, cursor);
+}
+
+/// The terminal's cursor at column `cursor` of a field right of a
+/// one-column prompt on `area`'s line.
+fn field_cursor(frame: &mut Frame, area: Rect, cursor: usize) {
     let x = area
         .x
-        .saturating_add(1 + u16::try_from(line.cursor()).unwrap_or(0));
+        .saturating_add(1 + u16::try_from(cursor).unwrap_or(u16::MAX));
     if x < area.right() {
         frame.set_cursor_position(Position::new(x, area.y));
     }
@@ -218,20 +222,15 @@ fn colon_hint(typed: &str) -> Option<String> {
 fn filter_line(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     // The users view has a filter of its own, over names and emails.
     let field = app.users_view.as_ref().map_or(&app.filter, |v| &v.filter);
-    let text = field.text();
+    let (shown, cursor) = field.view(usize::from(area.width.saturating_sub(1)));
     let line = Line::from(vec![
         Span::styled("/", theme.key()),
-        Span::raw(text.to_owned()),
+        Span::raw(shown.to_owned()),
         Span::styled(
             "   enter keeps · esc clears · !text keeps the rest",
             theme.dim(),
         ),
     ]);
     frame.render_widget(Paragraph::new(line), area);
-    let x = area
-        .x
-        .saturating_add(1 + u16::try_from(field.cursor()).unwrap_or(0));
-    if x < area.right() {
-        frame.set_cursor_position(Position::new(x, area.y));
-    }
+    field_cursor(frame, area, cursor);
 }
