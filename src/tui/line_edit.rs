@@ -39,21 +39,33 @@ impl LineEdit {
     /// nothing that can be seen.
     pub fn view(&self, width: usize) -> (&str, usize) {
         let at = self.byte_at(self.cursor);
-        let before = columns(&self.text[..at]);
-        if before < width {
-            return (&self.text, before);
-        }
-        // The fewest chars before the cursor that leave a column for it.
-        let mut start = at;
-        let mut used = 0;
-        for (i, c) in self.text[..at].char_indices().rev() {
-            used += c.width().unwrap_or(0);
-            if used >= width {
-                break;
+        let start = match columns(&self.text[..at]) < width {
+            true => 0,
+            // The fewest chars before the cursor that leave a column for it.
+            false => {
+                let mut start = at;
+                let mut used = 0;
+                for (i, c) in self.text[..at].char_indices().rev() {
+                    used += c.width().unwrap_or(0);
+                    if used >= width {
+                        break;
+                    }
+                    start = i;
+                }
+                start
             }
-            start = i;
-        }
-        (&self.text[start..], columns(&self.text[start..at]))
+        };
+        // And no more than the field holds, so that a box around it does
+        // not wrap it.
+        let mut used = 0;
+        let end = self.text[start..]
+            .char_indices()
+            .find(|(_, c)| {
+                used += c.width().unwrap_or(0);
+                used > width
+            })
+            .map_or(self.text.len(), |(i, _)| start + i);
+        (&self.text[start..end], columns(&self.text[start..at]))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -178,7 +190,11 @@ mod tests {
             "the end, a column left for the cursor"
         );
         e.handle_key(&key(KeyCode::Home));
-        assert_eq!(e.view(5), ("abcdefghij", 0), "from the start");
+        assert_eq!(
+            e.view(5),
+            ("abcde", 0),
+            "from the start, as far as it holds"
+        );
         let wide = LineEdit::new("名前名前名前");
         assert_eq!(wide.view(5), ("名前", 4), "counted in columns");
     }

@@ -9,6 +9,7 @@ use crossterm::event::{KeyCode, MouseEventKind};
 use insta::assert_snapshot;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use ratatui::layout::Position;
 use serde_json::json;
 
 use super::fixtures::*;
@@ -24,14 +25,26 @@ pub fn screen(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
 
 /// The text of `app` drawn on a `w`×`h` terminal at `now`, a line a row.
 fn text_at(app: &mut App, w: u16, h: u16, now: UnixTime) -> String {
+    drawn(app, w, h, now).0
+}
+
+/// The screen's text and where the terminal's cursor was left.
+fn drawn(app: &mut App, w: u16, h: u16, now: UnixTime) -> (String, Position) {
     app.update(Msg::Resize(w, h), now);
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
     terminal.draw(|f| render(app, f, now)).unwrap();
     let buf = terminal.backend().buffer().clone();
-    (0..h)
+    let text = (0..h)
         .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n");
+    (text, terminal.get_cursor_position().unwrap())
+}
+
+/// The character under the cursor `drawn` left.
+fn under_cursor((text, at): &(String, Position)) -> Option<char> {
+    let line = text.lines().nth(usize::from(at.y))?;
+    line.chars().nth(usize::from(at.x))
 }
 
 /// Some history in the activity pane, as a morning's work would leave.
@@ -726,11 +739,7 @@ fn a_filter_longer_than_the_screen_shows_what_is_being_typed() {
     app.update(key('/'), NOW);
     type_text(&mut app, &format!("start{}end", "x".repeat(100)));
     let last = |app: &mut App| {
-        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
-        app.update(Msg::Resize(80, 24), NOW);
-        terminal.draw(|f| render(app, f, NOW)).unwrap();
-        let shown = text_at(app, 80, 24, NOW);
-        let cursor = terminal.get_cursor_position().unwrap();
+        let (shown, cursor) = drawn(app, 80, 24, NOW);
         (
             shown.lines().last().unwrap_or_default().to_owned(),
             cursor.x,
@@ -746,6 +755,30 @@ fn a_filter_longer_than_the_screen_shows_what_is_being_typed() {
     let (line, x) = last(&mut app);
     assert!(line.starts_with("/startxxx"), "{line}");
     assert_eq!(x, 1);
+}
+
+/// A form's text field shows the terminal's cursor where typing goes, and
+/// a value longer than the field scrolls along with it.
+#[test]
+fn a_form_field_shows_where_typing_goes() {
+    let mut app = app();
+    app.update(key('a'), NOW);
+    app.update(code(KeyCode::Tab), NOW);
+    type_text(&mut app, "zoe");
+    app.update(code(KeyCode::Left), NOW);
+    assert_eq!(under_cursor(&drawn(&mut app, 100, 24, NOW)), Some('e'));
+    app.update(code(KeyCode::End), NOW);
+    type_text(&mut app, &format!("{}END", "n".repeat(80)));
+    let shown = drawn(&mut app, 100, 24, NOW);
+    let row = shown
+        .0
+        .lines()
+        .nth(usize::from(shown.1.y))
+        .unwrap_or_default();
+    assert!(row.contains("nnnEND"), "{}", shown.0);
+    assert!(!row.contains("zoe"), "{}", shown.0);
+    assert_eq!(under_cursor(&shown), Some(' '), "just after the text");
+    assert_eq!(row.chars().nth(usize::from(shown.1.x) - 1), Some('D'));
 }
 
 #[test]

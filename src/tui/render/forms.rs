@@ -5,15 +5,16 @@
 //! it (the connection id, the masked code) or the parser's error.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
 
 use crate::domain::{ProviderKind, UnixTime};
 
 use super::super::app::App;
 use super::super::forms::{AddField, AddForm, CredsField, CredsForm};
+use super::super::line_edit::LineEdit;
 use super::theme::Theme;
-use super::{hanging, text_box};
+use super::{hanging, text_box, wrapped_rows};
 
 /// Where a field's value starts: the focus mark, a space and the label.
 const VALUE_COLUMN: usize = 12;
@@ -35,15 +36,50 @@ fn choice(names: &[&str], at: usize) -> String {
 
 const FORM_WIDTH: u16 = 72;
 
-fn draw(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'static>>, theme: Theme) {
-    text_box(frame, area, FORM_WIDTH, title, lines, theme);
+/// Draws the form's `lines`, with the terminal's cursor in the text field
+/// that has focus: `cursor` is that field's line and the cursor's column in
+/// its value.
+fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    lines: Vec<Line<'static>>,
+    cursor: Option<(usize, usize)>,
+    theme: Theme,
+) {
+    let above = cursor.map(|(at, col)| (lines[..at].to_vec(), col));
+    let rect = text_box(frame, area, FORM_WIDTH, title, lines, theme);
+    let Some((above, col)) = above else {
+        return;
+    };
+    let above = wrapped_rows(&above, rect.width.saturating_sub(2));
+    let x = usize::from(rect.x) + 1 + VALUE_COLUMN + col;
+    let y = usize::from(rect.y) + 1 + above;
+    if let (Ok(x), Ok(y)) = (u16::try_from(x), u16::try_from(y))
+        && x < rect.right().saturating_sub(1)
+        && y < rect.bottom().saturating_sub(1)
+    {
+        frame.set_cursor_position(Position::new(x, y));
+    }
+}
+
+/// The columns a field's value has in a form on `area`.
+fn value_room(area: Rect) -> usize {
+    usize::from(FORM_WIDTH.min(area.width).saturating_sub(2)).saturating_sub(VALUE_COLUMN)
 }
 
 /// The user field with, for a name no user has, that the connection adds
 /// one: a typo would otherwise make a second user without a word.
-fn user_line(user: &str, focused: bool, app: &App, theme: Theme) -> Line<'static> {
-    let name = user.trim();
-    let mut spans = vec![label("user", focused, theme), Span::raw(user.to_owned())];
+fn user_line(
+    field: &LineEdit,
+    room: usize,
+    focused: bool,
+    app: &App,
+    theme: Theme,
+) -> Line<'static> {
+    let name = field.text().trim();
+    let (shown, _) = field.view(room);
+    let mut spans = vec![label("user", focused, theme), Span::raw(shown.to_owned())];
     if name.is_empty() || app.users.iter().any(|u| u.name == name) {
         return Line::from(spans);
     }
@@ -75,18 +111,21 @@ pub(super) fn add(
         .map(|(n, k)| format!("{n} ({k})"))
         .collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let room = value_room(area);
     let mut lines = vec![Line::from(vec![
         label("provider", f.focus == AddField::Provider, theme),
         Span::raw(choice(&names, f.provider)),
     ])];
-    lines.push(user_line(
-        f.user.text(),
-        f.focus == AddField::User,
-        app,
-        theme,
-    ));
+    // The user's line comes second, the label's (Dapi's alone) third.
+    let cursor = match f.focus {
+        AddField::User => Some((1, f.user.view(room).1)),
+        AddField::Label => Some((2, f.label.view(room).1)),
+        _ => None,
+    };
+    let focused = f.focus == AddField::User;
+    lines.push(user_line(&f.user, room, focused, app, theme));
     if f.kind() == Some(ProviderKind::Dapi) {
-        lines.extend(dapi_lines(f, now, theme));
+        lines.extend(dapi_lines(f, room, now, theme));
     } else {
         lines.push(Line::styled(
             "  Enter starts a browser login; the URL shows here too.",
@@ -96,11 +135,11 @@ pub(super) fn add(
     if let Some(e) = &f.error {
         lines.push(Line::styled(format!("  ✗ {e}"), theme.bad()));
     }
-    draw(frame, area, "add a connection", lines, theme);
+    draw(frame, area, "add a connection", lines, cursor, theme);
 }
 
 /// The label and payload rows only Dapi asks for.
-fn dapi_lines(f: &AddForm, now: UnixTime, theme: Theme) -> Vec<Line<'static>> {
+fn dapi_lines(f: &AddForm, room: usize, now: UnixTime, theme: Theme) -> Vec<Line<'static>> {
     let hint = if f.label.is_empty() {
         "(bank name)"
     } else {
@@ -108,7 +147,7 @@ fn dapi_lines(f: &AddForm, now: UnixTime, theme: Theme) -> Vec<Line<'static>> {
     };
     let label_line = Line::from(vec![
         label("label", f.focus == AddField::Label, theme),
-        Span::raw(f.label.text().to_owned()),
+        Span::raw(f.label.view(room).0.to_owned()),
         Span::styled(hint, theme.dim()),
     ]);
     let payload = label("payload", f.focus == AddField::Payload, theme);
@@ -158,12 +197,15 @@ const INNER: usize = FORM_WIDTH as usize - 2;
 
 pub(super) fn creds(frame: &mut Frame, area: Rect, app: &App, f: &CredsForm, theme: Theme) {
     let names: Vec<&str> = f.providers.iter().map(String::as_str).collect();
+    let room = value_room(area);
+    let focused = f.focus == CredsField::User;
+    let cursor = focused.then(|| (1, f.user.view(room).1));
     let mut lines = vec![
         Line::from(vec![
             label("provider", f.focus == CredsField::Provider, theme),
             Span::raw(choice(&names, f.provider)),
         ]),
-        user_line(f.user.text(), f.focus == CredsField::User, app, theme),
+        user_line(&f.user, room, focused, app, theme),
         Line::styled(
             "  Enter asks the provider for an app-level token.",
             theme.dim(),
@@ -172,5 +214,5 @@ pub(super) fn creds(frame: &mut Frame, area: Rect, app: &App, f: &CredsForm, the
     if let Some(e) = &f.error {
         lines.push(Line::styled(format!("  ✗ {e}"), theme.bad()));
     }
-    draw(frame, area, "client credentials", lines, theme);
+    draw(frame, area, "client credentials", lines, cursor, theme);
 }
