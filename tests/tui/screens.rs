@@ -1320,17 +1320,6 @@ fn the_colon_line_says_what_an_id_will_do() {
     }
 }
 
-/// The terminal's cursor after drawing: where the typed text goes on.
-fn cursor_after(app: &mut App, w: u16, h: u16) -> (u16, u16, Vec<String>) {
-    let mut terminal = screen(app, w, h);
-    let at = terminal.get_cursor_position().unwrap();
-    let buf = terminal.backend().buffer().clone();
-    let rows = (0..h)
-        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
-        .collect();
-    (at.x, at.y, rows)
-}
-
 #[test]
 fn delink_cursor_follows_the_typed_name_when_the_prompt_wraps() {
     // A name long enough to wrap "Type the user's name (…)" moves the
@@ -1345,15 +1334,34 @@ fn delink_cursor_follows_the_typed_name_when_the_prompt_wraps() {
         select(&mut app, 2);
         app.update(key('D'), NOW);
         type_text(&mut app, "bo");
-        let (x, y, rows) = cursor_after(&mut app, 100, 30);
+        let (text, at) = drawn(&mut app, 100, 30, NOW);
+        let rows: Vec<&str> = text.lines().collect();
         let answer = rows
             .iter()
             .position(|r| r.contains("│> bo "))
             .unwrap_or_else(|| panic!("no answer line for {name}:\n{}", rows.join("\n")));
         let col = rows[answer].find("│> bo ").unwrap();
         let col = rows[answer][..col].chars().count() + "│> bo".chars().count();
-        assert_eq!((x, y), (col as u16, answer as u16), "name {name}");
+        assert_eq!((at.x, at.y), (col as u16, answer as u16), "name {name}");
     }
+}
+
+/// An answer longer than the delink dialog scrolls on its one line, the
+/// cursor after its end, rather than wrapping the box past the cursor.
+#[test]
+fn a_long_answer_in_the_delink_dialog_keeps_the_cursor_at_its_end() {
+    let mut app = app();
+    select(&mut app, 2);
+    app.update(key('D'), NOW);
+    type_text(&mut app, &format!("{}END", "x".repeat(100)));
+    let shown = drawn(&mut app, 100, 30, NOW);
+    let row = shown
+        .0
+        .lines()
+        .nth(usize::from(shown.1.y))
+        .unwrap_or_default();
+    assert!(row.contains("xxxEND"), "{}", shown.0);
+    assert_eq!(row.chars().nth(usize::from(shown.1.x) - 1), Some('D'));
 }
 
 #[test]

@@ -21,8 +21,10 @@ fn draw(
     lines: Vec<Line<'static>>,
     theme: Theme,
 ) -> Rect {
-    text_box(frame, area, 64, title, lines, theme)
+    text_box(frame, area, WIDTH, title, lines, theme)
 }
+
+const WIDTH: u16 = 64;
 
 fn answer(theme: Theme) -> Line<'static> {
     Line::from(vec![
@@ -92,6 +94,9 @@ pub(super) fn delink(frame: &mut Frame, area: Rect, d: &DelinkDialog, theme: The
             ending_words(plan),
         ),
     };
+    // The box's borders and the "> " before the answer.
+    let room = usize::from(WIDTH.min(area.width).saturating_sub(4));
+    let (typed, cursor) = d.typed.view(room);
     let mut lines = vec![
         Line::styled(title, theme.alert()),
         Line::raw(said),
@@ -102,7 +107,7 @@ pub(super) fn delink(frame: &mut Frame, area: Rect, d: &DelinkDialog, theme: The
         )),
         Line::from(vec![
             Span::styled("> ", theme.key()),
-            Span::raw(d.typed.text().to_owned()),
+            Span::raw(typed.to_owned()),
         ]),
     ];
     match &d.error {
@@ -114,7 +119,7 @@ pub(super) fn delink(frame: &mut Frame, area: Rect, d: &DelinkDialog, theme: The
     let above = lines[..4].to_vec();
     let rect = draw(frame, area, name, lines, theme);
     let above = wrapped_rows(&above, rect.width.saturating_sub(2));
-    let x = rect.x + 3 + u16::try_from(d.typed.cursor()).unwrap_or(0);
+    let x = (rect.x + 3).saturating_add(u16::try_from(cursor).unwrap_or(u16::MAX));
     let y = rect.y + 1 + u16::try_from(above).unwrap_or(u16::MAX);
     if x < rect.right().saturating_sub(1) && y < rect.bottom().saturating_sub(1) {
         frame.set_cursor_position(Position::new(x, y));
