@@ -25,7 +25,7 @@ pub mod oauth_client;
 pub mod oauth_error;
 pub mod oidc;
 pub mod retry;
-mod scrub;
+pub mod scrub;
 pub mod token;
 
 pub use http::{Http, MAX_BODY, Reply};

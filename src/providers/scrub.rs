@@ -7,6 +7,11 @@
 //!
 //! An answer that succeeds is read as it came: a provider that does not
 //! rotate refresh tokens sends back the one it was given.
+//!
+//! A provider may also quote a secret it was not sent (the access token, in
+//! a refresh's error), so the worker blanks every secret a connection holds
+//! from a failure's message too (`Sent::blank`), after the cut: there, the
+//! start of a secret left before the cut's "…" is blanked as well.
 
 use serde_json::{Map, Value};
 
@@ -87,7 +92,47 @@ impl Sent {
         }
         text
     }
+
+    /// `text` with every value blanked, and with the start of one cut
+    /// short by a message's "…" (a provider's text is cut to length before
+    /// anyone knows which of the connection's secrets it quotes).
+    pub fn blank(&self, text: &str) -> String {
+        let mut text = self.text(text);
+        for value in &self.values {
+            text = blank_cut_start(&text, value.expose());
+        }
+        text
+    }
 }
+
+/// `text` with each start of `value` of at least [`SHORTEST`] chars that
+/// stands right before a "…" blanked.
+fn blank_cut_start(text: &str, value: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(CUT) {
+        let before = &rest[..at];
+        let longest = value
+            .char_indices()
+            .map(|(i, c)| i + c.len_utf8())
+            .filter(|&end| value[..end].chars().count() >= SHORTEST)
+            .rfind(|&end| before.ends_with(&value[..end]));
+        match longest {
+            Some(end) => {
+                out.push_str(&before[..before.len() - end]);
+                out.push_str(REDACTED);
+            }
+            None => out.push_str(before),
+        }
+        out.push(CUT);
+        rest = &rest[at + CUT.len_utf8()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// What marks a provider's text cut to length (`token::shown`).
+const CUT: char = '…';
 
 #[cfg(test)]
 mod tests {
@@ -106,6 +151,26 @@ mod tests {
 
     fn scrubbed(sent: &Sent, body: &str) -> String {
         String::from_utf8(sent.scrub(&reply(body)).body).unwrap()
+    }
+
+    #[test]
+    fn a_secret_quoted_whole_or_cut_short_is_blanked() {
+        let mut held = Sent::new();
+        held.add("ATMARKER_min1");
+        held.add("tiny");
+        assert_eq!(
+            held.blank("the provider refused (invalid_request: token ATMARKER_min1 active)"),
+            "the provider refused (invalid_request: token [redacted] active)"
+        );
+        assert_eq!(
+            held.blank("refused (x: token ATMARK…); the token was kept"),
+            "refused (x: token [redacted]…); the token was kept"
+        );
+        assert_eq!(
+            held.blank("refused (x: token ATMA…, tiny…)"),
+            "refused (x: token ATMA…, tiny…)",
+            "fewer chars than a secret needs are no secret"
+        );
     }
 
     #[test]

@@ -309,7 +309,8 @@ impl Worker {
         }
         let connection_id = conn.remote.connection_id.clone().unwrap_or_default();
         let slot = self.slot(&conn.provider)?;
-        match slot.client.exchange(&code, &connection_id).await {
+        let answer = slot.client.exchange(&code, &connection_id).await;
+        match self.held_out(&conn, answer).await {
             Ok(grant) => {
                 let update = grant_update(&conn, &grant, now);
                 self.save(
@@ -367,14 +368,22 @@ impl Worker {
         let slot = self.slot(&conn.provider)?;
         let now = self.now();
         let result = if conn.grant == Grant::ClientCredentials {
-            slot.client.client_credentials().await.map_err(Into::into)
+            let answer = slot.client.client_credentials().await;
+            self.held_out(&conn, answer).await.map_err(Into::into)
         } else {
             let Some(rt) = secrets.refresh_token else {
                 return Err(OpError::not_allowed(
                     "no refresh token held: the user must log in again",
                 ));
             };
-            match slot.client.refresh(&rt).await {
+            let answer = match slot.client.refresh(&rt).await {
+                Err(mut f) => {
+                    f.error = self.blank_held(&conn, f.error).await;
+                    Err(f)
+                }
+                ok => ok,
+            };
+            match answer {
                 Err(f) if f.error.kind == ErrorKind::ReauthRequired => {
                     return self.refresh_rejected(conn, rt, f.error, turn).await;
                 }
@@ -492,7 +501,8 @@ impl Worker {
             ));
         };
         let slot = self.slot(&conn.provider)?;
-        match slot.client.logout(&rt).await {
+        let answer = slot.client.logout(&rt).await;
+        match self.held_out(&conn, answer).await {
             Ok(()) => {
                 let now = self.now();
                 let update = ConnectionUpdate {
@@ -542,7 +552,8 @@ impl Worker {
             return self.close_unissued(conn, turn).await;
         };
         let slot = self.slot(&conn.provider)?;
-        match slot.client.delink(&access, &user_secret).await {
+        let answer = slot.client.delink(&access, &user_secret).await;
+        match self.held_out(&conn, answer).await {
             Ok(()) => {
                 let message = "delinked; secrets erased";
                 self.save(&conn, self.delinked(), OpKind::Delink, message, turn)
@@ -682,6 +693,45 @@ impl Worker {
 
     async fn secrets_of(&self, id: ConnectionId) -> Result<Secrets, OpError> {
         self.db(move |s| s.secrets(id)).await
+    }
+
+    /// A provider's answer, its error's message blanked of the connection's
+    /// secrets ([`Worker::blank_held`]).
+    async fn held_out<T>(
+        &self,
+        conn: &Connection,
+        answer: Result<T, OpError>,
+    ) -> Result<T, OpError> {
+        match answer {
+            Err(e) => Err(self.blank_held(conn, e).await),
+            ok => ok,
+        }
+    }
+
+    /// `e` with every secret `conn` holds blanked from its message. Where an
+    /// answer is read, only what its request sent is blanked; a provider
+    /// may quote another (the access token in a refresh's error, Dapi's
+    /// user secret in an exchange's), and the message is stored, audited
+    /// and shown. Read on failure only: a success pays nothing for it.
+    async fn blank_held(&self, conn: &Connection, mut e: OpError) -> OpError {
+        match self.secrets_of(conn.id).await {
+            Ok(held) => {
+                let mut blank = crate::providers::scrub::Sent::new();
+                for secret in held.all() {
+                    blank.add(secret.expose());
+                }
+                e.message = blank.blank(&e.message);
+            }
+            // Nothing to blank it against: none of the provider's text is
+            // kept rather than risk a secret in it.
+            Err(store) => {
+                e.message = format!(
+                    "the provider's answer was an error, whose text is not shown: the store \
+                     could not be read to blank the connection's secrets from it ({store})"
+                );
+            }
+        }
+        e
     }
 }
 

@@ -283,3 +283,25 @@ async fn a_refresh_answered_for_another_account_is_refused_and_keeps_its_refresh
     env.op(OpKind::Refresh, id).await.unwrap();
     assert_eq!(env.secrets(id).access_token.unwrap().expose(), "a-3");
 }
+
+/// A provider that quotes a token it was not sent (the access token, in a
+/// refresh's error) has it blanked from what is shown, stored and audited,
+/// whole or cut short by the message's length.
+#[tokio::test]
+async fn a_held_token_the_provider_quotes_unsent_is_blanked() {
+    let (env, canned, id, _keep) = setup().await;
+    let quoted = [
+        "token a0-known-access is still active".to_owned(),
+        format!("{} a0-known-access", "x".repeat(288)),
+    ];
+    for description in quoted {
+        let body = serde_json::json!({
+            "error": "invalid_request",
+            "error_description": description,
+        });
+        canned.answer(400, "application/json", &body.to_string());
+        refused(&env, &canned, id, ErrorKind::Provider, "[redacted]").await;
+        let said = &env.store.audit(Some(id), 1).unwrap()[0].message;
+        assert!(!said.contains("a0-known-a"), "{said}");
+    }
+}
