@@ -38,8 +38,10 @@ impl UnixTime {
     }
 
     /// RFC 3339 in UTC, as `status --json` and the audit log print it.
+    /// A time past the year 9999, which RFC 3339 cannot write (a provider's
+    /// `exp` may say anything), is written as the last second it can.
     pub fn rfc3339(self) -> String {
-        let secs = u64::try_from(self.0).unwrap_or(0);
+        let secs = u64::try_from(self.0.min(LAST_RFC3339)).unwrap_or(0);
         humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string()
     }
 
@@ -55,6 +57,9 @@ impl fmt::Display for UnixTime {
         f.write_str(&self.rfc3339())
     }
 }
+
+/// 9999-12-31T23:59:59Z.
+const LAST_RFC3339: i64 = 253_402_300_799;
 
 /// Time left as an operator reads it: `04:59` under an hour, `1h 12m`, `3d 4h`.
 pub fn format_left(secs: i64) -> String {
@@ -102,6 +107,8 @@ mod tests {
     #[test]
     fn rfc3339_and_clock() {
         assert_eq!(UnixTime(1_616_429_240).rfc3339(), "2021-03-22T16:07:20Z");
+        assert_eq!(UnixTime(LAST_RFC3339 + 1).rfc3339(), "9999-12-31T23:59:59Z");
+        assert_eq!(UnixTime(i64::MAX).to_string(), "9999-12-31T23:59:59Z");
         assert_eq!(UnixTime(1_616_429_240).clock(), "16:07:20");
     }
 }
