@@ -198,10 +198,41 @@ async fn delink_of_a_pending_code_exchanges_it_first() {
 /// ahead with their token (one exchange at Dapi, theirs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delink_whose_code_another_process_exchanged_meanwhile_goes_ahead() {
-    use bankdeck::domain::{AccessExpiry, Lifetimes, Secret};
-    use bankdeck::store::{AuditDraft, ConnectionUpdate, SecretChange};
     let env = five_minute_codes().await;
     let c = env.dapi("omar").await;
+    behind_their_exchange(&env, &c, OpKind::Delink)
+        .await
+        .unwrap();
+    assert_eq!(state(&env, c.id).kind(), StateKind::Delinked);
+    assert_eq!(env.sandbox.request_count("dapi.exchange"), 1, "theirs only");
+    assert_eq!(env.sandbox.request_count("dapi.delink"), 1);
+}
+
+/// Another process exchanged the code while our exchange waited for its
+/// lease (two scripts' `access-token`, the scheduler's auto_exchange): its
+/// token is ours, and Dapi sees no second exchange, which the spent code
+/// would fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exchange_another_process_did_while_we_waited_is_ours() {
+    let env = five_minute_codes().await;
+    let c = env.dapi("omar").await;
+    let got = behind_their_exchange(&env, &c, OpKind::Exchange)
+        .await
+        .unwrap();
+    assert_eq!(got.version, env.conn(c.id).version);
+    assert_eq!(state(&env, c.id).kind(), StateKind::Active);
+    assert_eq!(env.sandbox.request_count("dapi.exchange"), 1, "theirs only");
+}
+
+/// Runs `op` on `c` while another process holds its lease, exchanges its
+/// code at Dapi, writes the token and gives the lease back.
+async fn behind_their_exchange(
+    env: &Env,
+    c: &bankdeck::domain::Connection,
+    op: OpKind,
+) -> Result<bankdeck::domain::Connection, bankdeck::domain::OpError> {
+    use bankdeck::domain::{AccessExpiry, Lifetimes, Secret};
+    use bankdeck::store::{AuditDraft, ConnectionUpdate, SecretChange};
     // Another host: never taken for a dead process of ours and broken.
     let holder = "elsewhere|1|0|other";
     let now = UnixTime::now();
@@ -211,7 +242,7 @@ async fn a_delink_whose_code_another_process_exchanged_meanwhile_goes_ahead() {
         .unwrap();
     let ours = {
         let (w, id) = (env.worker.clone(), c.id);
-        tokio::spawn(async move { w.operate(OpKind::Delink, id).await })
+        tokio::spawn(async move { w.operate(op, id).await })
     };
     tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     assert!(!ours.is_finished(), "ours waits for the lease");
@@ -253,10 +284,7 @@ async fn a_delink_whose_code_another_process_exchanged_meanwhile_goes_ahead() {
     (env.store)
         .apply_and_release(base, update, audit, holder)
         .unwrap();
-    ours.await.unwrap().unwrap();
-    assert_eq!(state(&env, c.id).kind(), StateKind::Delinked);
-    assert_eq!(env.sandbox.request_count("dapi.exchange"), 1, "theirs only");
-    assert_eq!(env.sandbox.request_count("dapi.delink"), 1);
+    ours.await.unwrap()
 }
 
 /// A Dapi code that never became a token can still be ended: delink

@@ -73,11 +73,21 @@ pub async fn access_token(
     if let Some(op) = needs(&conn, UnixTime::now(), min_secs, warn)? {
         let worker = ctx.worker(false)?;
         let run = worker.operate(op, id);
-        let Some(fresh) =
-            super::commands::to_the_end(&worker, run, |e| eyre!("{op} failed: {e}")).await?
-        else {
-            return Ok(super::interrupt::stopped());
-        };
+        let fresh =
+            match super::commands::to_the_end(&worker, run, |e| eyre!("{op} failed: {e}")).await {
+                Ok(Some(fresh)) => fresh,
+                Ok(None) => return Ok(super::interrupt::stopped()),
+                // Another process may have done it since the row was read (a
+                // second script, the dashboard's scheduler): the code it
+                // exchanged is spent, and its token is as good as ours.
+                Err(e) => {
+                    let now_is = super::commands::stored(ctx, id)?;
+                    match needs(&now_is, UnixTime::now(), min_secs, warn) {
+                        Ok(None) => now_is,
+                        _ => return Err(e),
+                    }
+                }
+            };
         conn = fresh;
         renewed = Some(op);
     }

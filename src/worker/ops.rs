@@ -189,20 +189,19 @@ impl Worker {
             permit: Mutex::new(permit),
             ..Turn::default()
         };
-        // Another process refreshed while we waited for its lease: its
-        // result is ours, and the provider sees no second POST. (Had its
-        // refresh failed, ours still goes.)
-        let theirs = seen.is_some_and(|v| v != current.version)
-            && current
-                .last_op
-                .as_ref()
-                .is_some_and(|l| l.op == OpKind::Refresh && l.ok);
+        // Another process refreshed, or exchanged the code, while we waited
+        // for its lease: its result is ours, and the provider sees no second
+        // POST (a second exchange would find the code spent). Had it failed,
+        // ours still goes.
+        let theirs = matches!(op, OpKind::Refresh | OpKind::Exchange)
+            && seen.is_some_and(|v| v != current.version)
+            && current.last_op.as_ref().is_some_and(|l| l.op == op && l.ok);
         // The last moment an operation can end without the provider
         // having seen it; from here until its outcome is written it counts
         // as sent.
         let result = match self.begin_sending(op) {
             Err(stopped) => Err(stopped),
-            Ok(_sending) if op == OpKind::Refresh && theirs => Ok(current),
+            Ok(_sending) if theirs => Ok(current),
             Ok(sending) => {
                 let _out = sending.on(id);
                 self.perform(op, current, secrets, &turn).await

@@ -2102,6 +2102,39 @@ fn check_counts_on_a_renewer_only_while_it_runs() {
     assert!(renewers[0]["at"].as_str().unwrap().ends_with('Z'), "{json}");
 }
 
+/// Two scripts at once on a pending Dapi code: `exchange` sends it, and
+/// `access-token`, started while that exchange is out, hands out the token
+/// it brought rather than fail on the code it spent. Dapi sees one
+/// exchange.
+#[test]
+fn access_token_during_another_process_exchange_hands_out_its_token() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
+    let dapi = link_dapi(dir.path(), &config, &base, "omar");
+    hold(&base, "dapi.exchange", 1500, 1);
+    let exchange = command(dir.path(), &config, &["exchange", &dapi])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let (code, token, err) = said(dir.path(), &config, &["access-token", &dapi]);
+    assert_eq!(code, Some(0), "{err}");
+    let exchanged = exchange.wait_with_output().unwrap();
+    assert!(exchanged.status.success(), "{exchanged:?}");
+    let out = Command::new("curl")
+        .args(["-sf", &format!("{base}/sandbox/state")])
+        .output()
+        .unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tokens = state["dapi"]["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 1, "one exchange: {state}");
+    assert_eq!(
+        tokens[0]["fingerprint"].as_str(),
+        Some(bankdeck::sandbox::fingerprint(token.trim()).as_str())
+    );
+}
+
 /// `access-token` hands a script the token the provider issued, good for
 /// at least `--min-valid`: a pending Dapi code is exchanged first, a token
 /// that expires sooner is renewed first. Each one handed out is an audit
