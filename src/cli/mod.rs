@@ -100,6 +100,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     let Some(command) = cli.command else {
         return screen::dashboard(&global).await;
     };
+    if global.demo {
+        // Its throw-away store is the dashboard's alone: a command would act
+        // on the real one, which is what --demo promises not to touch.
+        color_eyre::eyre::bail!(
+            "--demo opens the dashboard on a throw-away store and takes no command: run \
+             `bankdeck --demo` alone, or the command without --demo (it acts on your store)"
+        );
+    }
     let _log = logging::init(None);
     let ro = global.readonly;
     match command {

@@ -980,6 +980,18 @@ fn a_usage_error_does_not_list_the_data_dir_as_required() {
     assert!(!said.contains("--data-dir"), "{said}");
 }
 
+/// `--demo` with a command is refused: the command would act on the real
+/// store, not the demo's, and nothing is added there.
+#[test]
+fn demo_with_a_command_is_refused_and_touches_no_store() {
+    let (dir, config) = empty_config();
+    let (code, _, err) = said(dir.path(), &config, &["--demo", "users", "add", "demotest"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("takes no command"), "{err}");
+    let (_, listed, _) = said(dir.path(), &config, &["users", "list"]);
+    assert!(!listed.contains("demotest"), "{listed}");
+}
+
 /// A connection is named by its id; a user's name in its place gets the
 /// way to the id, not the parser's "invalid digit found in string".
 #[test]
