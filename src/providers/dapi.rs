@@ -56,7 +56,11 @@ impl DapiProvider {
             .call(EXCHANGE_PATH, &body, None, DapiCall::Exchange)
             .await?;
         match obj.get("accessToken").and_then(Value::as_str) {
-            Some(t) if !t.trim().is_empty() => Ok(grant(Secret::new(t.trim()), UnixTime::now())),
+            Some(t) if !t.trim().is_empty() => {
+                let host = self.cfg.base_url.host_str().unwrap_or("Dapi");
+                let token = super::token::printable(t.trim(), "accessToken", host)?;
+                Ok(grant(Secret::new(token), UnixTime::now()))
+            }
             _ => Err(no_token(&obj)),
         }
     }

@@ -58,7 +58,25 @@ pub fn rotated_in(reply: &Reply) -> Option<Secret> {
     if obj.contains_key("error") {
         return None;
     }
-    non_empty(obj.get("refresh_token")).map(Secret::new)
+    let token = non_empty(obj.get("refresh_token"))?;
+    printable(token, "refresh_token", &reply.host)
+        .ok()
+        .map(Secret::new)
+}
+
+/// `token` when it is made of visible ASCII alone, as RFC 6749 (A.12, A.17)
+/// and RFC 6750's header syntax allow. One with a control character, a
+/// space or anything else would be printed raw by `access-token` into a
+/// terminal or a script's command line, and cannot be sent back in a
+/// header; the value itself is never shown.
+pub fn printable<'a>(token: &'a str, key: &str, host: &str) -> Result<&'a str, OpError> {
+    match token.bytes().all(|b| b.is_ascii_graphic()) {
+        true => Ok(token),
+        false => Err(protocol(format!(
+            "the {key} from {host} holds a character a token cannot (a space, a control \
+             character or one outside ASCII): its tokens were not used"
+        ))),
+    }
 }
 
 /// The body as a JSON object, or a `Protocol` error saying what it was instead.
@@ -94,7 +112,9 @@ fn grant_from_object(
     now: UnixTime,
 ) -> Result<TokenGrant, OpError> {
     let access_token = match obj.get("access_token") {
-        Some(Value::String(s)) if !s.trim().is_empty() => Secret::new(s.trim()),
+        Some(Value::String(s)) if !s.trim().is_empty() => {
+            Secret::new(printable(s.trim(), "access_token", host)?)
+        }
         _ => {
             return Err(protocol(format!(
                 "the token response from {host} has no access_token"
@@ -107,14 +127,21 @@ fn grant_from_object(
         None => lifetime_from_jwt(&access_token, now)
             .map_or(GrantExpiry::Assumed(UNKNOWN_LIFETIME), GrantExpiry::InSecs),
     };
-    let id_token = non_empty(obj.get("id_token")).map(Secret::new);
+    let id_token = non_empty(obj.get("id_token"))
+        .map(|t| printable(t, "id_token", host))
+        .transpose()?
+        .map(Secret::new);
+    let refresh_token = non_empty(obj.get("refresh_token"))
+        .map(|t| printable(t, "refresh_token", host))
+        .transpose()?
+        .map(Secret::new);
     let id_claims = id_token
         .as_ref()
         .and_then(|t| Claims::decode(t.expose()).ok());
     Ok(TokenGrant {
         access_token,
         expiry,
-        refresh_token: non_empty(obj.get("refresh_token")).map(Secret::new),
+        refresh_token,
         refresh_expires_in: seconds(obj.get("refresh_expires_in"), "refresh_expires_in", host)
             .ok()
             .flatten(),

@@ -44,6 +44,33 @@ fn a_complete_answer() {
     assert_eq!(g.session.as_deref(), Some("s-1"));
 }
 
+/// A token that is not visible ASCII would reach a terminal or a script's
+/// command line raw (`access-token`), and no header can carry it: refused,
+/// without being shown. A rotated refresh token such as that is not kept.
+#[test]
+fn a_token_with_a_control_character_a_space_or_non_ascii_is_refused_unshown() {
+    for (key, bad) in [
+        ("access_token", "AT\\u001b[2J\\u001b[H"),
+        ("access_token", "AT line\\nrm -rf ~"),
+        ("refresh_token", "RT\\u0007"),
+        ("refresh_token", "RT é"),
+        ("id_token", "ID\\u202e"),
+    ] {
+        let mut body = serde_json::json!({
+            "access_token": "at", "token_type": "Bearer", "expires_in": 60,
+        });
+        let value: String = serde_json::from_str(&format!("\"{bad}\"")).unwrap();
+        body[key] = serde_json::Value::String(value);
+        let said = protocol_error(&body.to_string());
+        assert!(
+            said.contains(&format!("the {key} from as.test:443 holds a character")),
+            "{said}"
+        );
+        assert!(!said.contains(&bad[..2]), "{said}");
+        assert_eq!(rotated_in(&reply(200, &body.to_string())), None, "{key}");
+    }
+}
+
 #[test]
 fn malformed_answers_are_protocol_errors_with_a_reason() {
     assert!(protocol_error("<html><body>Sign in</body></html>").contains("HTML"));
@@ -70,10 +97,13 @@ fn lenient_where_harmless() {
     let g = parse(r#"{"access_token":"a","token_type":"bearer","refresh_token":""}"#).unwrap();
     assert_eq!(g.expiry, GrantExpiry::Assumed(UNKNOWN_LIFETIME));
     assert!(g.refresh_token.is_none());
-    let g =
-        parse(r#"{"access_token":"ключ🔑","token_type":"bearer","expires_in":60,"x":{"y":[]}}"#)
-            .unwrap();
-    assert_eq!(g.access_token.expose(), "ключ🔑");
+    // Any visible ASCII, which is all RFC 6749 allows a token.
+    let odd = "a!#$%&'()*+,-./:;<=>?@[]^_`{|}~z";
+    let g = parse(&format!(
+        r#"{{"access_token":"{odd}","token_type":"bearer","expires_in":60,"x":{{"y":[]}}}}"#
+    ))
+    .unwrap();
+    assert_eq!(g.access_token.expose(), odd);
 }
 
 #[test]

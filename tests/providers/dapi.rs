@@ -242,6 +242,11 @@ async fn a_token_without_success_is_taken_and_a_failure_or_no_token_is_not() {
             json!({"accessToken": " ", "status": "done"}),
             Some(ErrorKind::Protocol),
         ),
+        // Printed raw by `access-token`, and no header could carry it.
+        (
+            json!({"success": true, "accessToken": "DAPI\u{1b}]0;X\u{7}\nrm -rf ~\n"}),
+            Some(ErrorKind::Protocol),
+        ),
     ];
     // Each answer is named by its place: the token is not for a panic to print.
     for (n, (answer, refused)) in answers.into_iter().enumerate() {

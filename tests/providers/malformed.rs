@@ -88,7 +88,7 @@ async fn odd_but_usable_answers_are_accepted() {
             GrantExpiry::Assumed(300),
         ),
         (
-            r#"{"access_token":"ünï—código🔑","token_type":"Bearer","expires_in":60,"extra":{"x":[1]}}"#,
+            r#"{"access_token":"a!#$%&'()*+,-./:;<=>?@[]^_`{|}~z","token_type":"Bearer","expires_in":60,"extra":{"x":[1]}}"#,
             GrantExpiry::InSecs(60),
         ),
     ];
