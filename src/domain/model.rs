@@ -62,6 +62,16 @@ impl User {
         if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
             return Err("a user name must be 1 to 200 printable characters");
         }
+        if name.chars().any(super::text::is_invisible) {
+            return Err(INVISIBLE_IN_NAME);
+        }
+        // `login --user -dash` is read as options: no command could name
+        // such a user, nor could the hints that name one.
+        if name.starts_with('-') {
+            return Err(
+                "a user name must not start with '-': a command line reads it as an option",
+            );
+        }
         Ok(name)
     }
 
@@ -78,7 +88,9 @@ impl User {
             && domain.contains('.')
             && !domain.starts_with('.')
             && !domain.ends_with('.')
-            && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+            && !email
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || super::text::is_invisible(c));
         match fine {
             true => Ok(email),
             false => Err(
@@ -408,6 +420,12 @@ impl Connection {
         if label.chars().count() > 200 || label.chars().any(char::is_control) {
             return Err("a label must be at most 200 printable characters");
         }
+        if label.chars().any(super::text::is_invisible) {
+            return Err(
+                "a label must not hold characters that cannot be seen (a zero-width space, a \
+                 bidirectional override)",
+            );
+        }
         Ok(label)
     }
 
@@ -521,12 +539,31 @@ mod user_tests {
             "a@b@example.com",
             "a b@example.com",
             "a@example.com, b@example.com",
+            "ok@ex\u{202e}ample.com",
             "",
         ] {
             assert!(User::check_email(bad).is_err(), "{bad:?}");
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert!(User::check_email(&long).is_err());
+    }
+
+    /// A name that reads as another, or as an option on a command line, is
+    /// refused with why; so is a label that reads as another.
+    #[test]
+    fn a_name_or_label_that_reads_as_another_is_refused() {
+        use super::Connection;
+        for (name, says) in [
+            ("bob\u{200b}", "cannot be seen"),
+            ("adm\u{202e}nim", "cannot be seen"),
+            ("-dash", "must not start with '-'"),
+        ] {
+            let refused = User::check_name(name).unwrap_err();
+            assert!(refused.contains(says), "{name:?}: {refused}");
+        }
+        assert_eq!(User::check_name(" zoë-a "), Ok("zoë-a"));
+        assert!(Connection::check_label("EN\u{2066}BD").is_err());
+        assert_eq!(Connection::check_label("Emirates NBD"), Ok("Emirates NBD"));
     }
 }
 
@@ -607,3 +644,8 @@ mod op_tests {
         );
     }
 }
+
+/// Why a user name with a character that cannot be seen is refused.
+const INVISIBLE_IN_NAME: &str = "a user name must not hold characters that cannot be seen (a \
+                                 zero-width space, a bidirectional override): it would read as \
+                                 another name";

@@ -13,6 +13,31 @@ pub fn counted<N: std::fmt::Display + PartialEq + From<u8>>(n: N, one: &str, man
     }
 }
 
+/// Whether `c` changes how the text around it reads without being seen
+/// itself: a bidirectional override or isolate, a zero-width space or
+/// joiner, a soft hyphen, a byte-order mark. In a name, "bob\u{200b}"
+/// reads as "bob", and "adm\u{202e}nim" as another word.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00ad}'
+            | '\u{061c}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{feff}'
+    )
+}
+
+/// `s` without control characters or invisible ones ([`is_invisible`]):
+/// what may leave for a clipboard from a provider's ids.
+pub fn visible(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() && !is_invisible(*c))
+        .collect()
+}
+
 /// How many terminal columns `s` takes.
 pub fn columns(s: &str) -> usize {
     match s.is_ascii() {
@@ -76,6 +101,14 @@ mod counted_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn visible_drops_control_and_invisible_characters_only() {
+        assert_eq!(
+            visible("sub\u{1b}]0;X\u{7}\nbob\u{200b} adm\u{202e}nim é"),
+            "sub]0;Xbob admnim é"
+        );
+    }
 
     #[test]
     fn wide_names_are_cut_and_padded_by_columns_not_chars() {

@@ -93,6 +93,11 @@ async fn an_id_token_not_for_this_client_fails_the_login() {
         (json!({"exp": null}), "has no expiry"),
         (json!({"sub": null}), "names no account"),
         (json!({"sub": " "}), "names no account"),
+        (
+            json!({"sub": "sub\u{1b}]0;X\u{7}\nFORGED"}),
+            "not printable ASCII",
+        ),
+        (json!({"sub": "s".repeat(256)}), "more than 255 characters"),
     ];
     for (claims, says) in cases {
         *server.id_claims.lock().unwrap() = claims.clone();

@@ -1090,6 +1090,24 @@ fn y_copies_the_selected_rows_ids_once() {
     assert_eq!(last_text(&app), "copy_ids: no connection selected");
 }
 
+/// A provider's id holding an escape, a line break or a bidirectional
+/// override (a hostile `sub`, a Dapi userID) is copied without them: in
+/// the shell it is pasted into, they would run or mislead, unseen here.
+#[test]
+fn y_copies_no_control_or_invisible_character_of_a_providers_id() {
+    let mut conns = sample_connections();
+    conns[1].remote.user_id = Some("user\u{1b}]0;X\u{7}\nrm -rf ~\u{202e}".into());
+    let users = users_for(&conns);
+    let mut opts = options();
+    opts.initial = Some((conns, users));
+    let mut app = app_with(&opts);
+    select(&mut app, 2);
+    app.update(key('y'), NOW);
+    let copied = app.take_clipboard().unwrap();
+    assert!(copied.contains("userID user]0;Xrm -rf ~ · "), "{copied:?}");
+    assert!(!copied.chars().any(|c| c.is_control() || c == '\u{202e}'));
+}
+
 /// While the users view lists users, the table's selection is hidden
 /// behind it: a row's key does nothing there but say so. It used to act
 /// on that hidden row (`r` refreshed carol with alice's user on screen).

@@ -79,6 +79,9 @@ fn copy_ids(app: &mut App, now: UnixTime) -> Vec<Command> {
     for (name, id) in c.remote.labelled() {
         text.push_str(&format!(" · {name} {id}"));
     }
+    // The ids are the provider's words: an escape or a line break in one
+    // would run in whatever the clipboard is pasted into, unseen here.
+    let text = crate::domain::text::visible(&text);
     let said = format!("copied to the terminal's clipboard (OSC 52): {text}");
     app.clipboard = Some(text);
     app.note(now, Level::Info, said);
