@@ -21,12 +21,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 use sha2::{Digest as _, Sha256};
 
+use super::args::Global;
 use super::context::Context;
 use super::interrupt::{finish_blocking_through_interrupt, stopped};
 use super::output::out as say;
 use crate::domain::text::counted;
 use crate::domain::{AuditEntry, OpKind, UnixTime};
-use crate::store::{ArchivePlan, AuditDraft, AuditQuery, Store, StoreError};
+use crate::store::{Access, ArchivePlan, AuditDraft, AuditQuery, Store, StoreError};
 
 /// Lines read from the store for each write to the file.
 const PAGE: usize = 10_000;
@@ -34,12 +35,15 @@ const PAGE: usize = 10_000;
 /// cron job's write waits milliseconds for the store, not the whole archive.
 const REMOVE: usize = 10_000;
 
-pub async fn run(ctx: &Context, older_than: &str, to: &Path, readonly: bool) -> Result<ExitCode> {
+/// Checks what it was asked before it opens the store: a mistyped
+/// `--older-than` is told as that, not as a store missing.
+pub async fn run(global: &Global, older_than: &str, to: &Path) -> Result<ExitCode> {
     let age = super::commands::duration("older-than", older_than, "90d")?;
-    if readonly {
+    if global.readonly {
         bail!("--readonly refuses every change; nothing was moved");
     }
     let to = new_file_path(to)?;
+    let ctx = Context::open(global, Access::Write)?;
     let store = Arc::clone(&ctx.store);
     let before = UnixTime::now().minus(age);
     let older_than = older_than.to_owned();
@@ -176,6 +180,15 @@ fn new_file_path(to: &Path) -> Result<PathBuf> {
             "{} is not valid UTF-8, and the log records an archive's file by its name as \
              text: name the file in UTF-8",
             to.display()
+        );
+    }
+    // `audit` prints that record as a line: a line break in the name would
+    // print lines of its own, read as the log's.
+    if to.to_str().is_some_and(|t| t.chars().any(char::is_control)) {
+        bail!(
+            "--to {:?} holds a control character (a line break, a tab), and the log records \
+             an archive's file by its name: name the file without one",
+            to
         );
     }
     if to.symlink_metadata().is_ok() {

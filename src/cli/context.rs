@@ -8,7 +8,7 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 
 use super::args::Global;
 use crate::config::{self, Config};
-use crate::store::{self, Store};
+use crate::store::{self, Access, Store};
 use crate::worker::{Event, ProviderEntry, Worker, WorkerHandle, WorkerOptions};
 
 pub struct Context {
@@ -18,9 +18,15 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn open(global: &Global, readonly: bool) -> Result<Context> {
+    /// The config and the store, opened as `access` says; `--readonly`
+    /// opens every store for reading.
+    pub fn open(global: &Global, access: Access) -> Result<Context> {
         let config = config::load(global.config.as_deref()).map_err(|e| eyre!("{e}"))?;
-        let opened = store::open(global.data_dir.as_deref(), readonly)
+        let access = match global.readonly {
+            true => Access::Read,
+            false => access,
+        };
+        let opened = store::open_for(global.data_dir.as_deref(), access)
             .map_err(|e| eyre!("{e}"))
             .wrap_err("cannot open the store")?;
         Ok(Context {

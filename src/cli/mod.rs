@@ -20,6 +20,7 @@ use clap::{CommandFactory, Parser};
 use color_eyre::eyre::{Result, bail};
 
 use crate::domain::{ConnectionId, OpKind};
+use crate::store::Access;
 use args::{Cli, Cmd};
 use context::Context;
 
@@ -136,7 +137,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             commands::config_check(&cfg, &action)
         }
         Cmd::Status { filter, sort, json } => commands::status(
-            &Context::open(&global, true)?,
+            &Context::open(&global, Access::Read)?,
             filter.as_deref(),
             sort.map(Into::into),
             json,
@@ -148,13 +149,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             quiet,
         } => {
             let within = commands::parse_within(within.as_deref())?;
-            let ctx = Context::open(&global, true)?;
+            let ctx = Context::open(&global, Access::Read)?;
             commands::check(&ctx, filter.as_deref(), within, json, quiet)
         }
         Cmd::Audit {
             action: Some(args::AuditCmd::Archive { older_than, to }),
             ..
-        } => archive::run(&Context::open(&global, ro)?, &older_than, &to, ro).await,
+        } => archive::run(&global, &older_than, &to).await,
         Cmd::Audit {
             action: None,
             json,
@@ -176,31 +177,49 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 op,
                 limit: usize::try_from(limit).unwrap_or(usize::MAX),
             };
-            let ctx = Context::open(&global, true)?;
+            let ctx = Context::open(&global, Access::Read)?;
             commands::audit(&ctx, json, query, matching.as_deref())
         }
         Cmd::Users { action } => {
             // Listing reads, as `status` does: it must not create a store
-            // (and a key) where none was meant to be.
-            let reads = ro || matches!(action, args::UsersCmd::List { .. });
-            commands::users(&Context::open(&global, reads)?, action, ro).await
+            // (and a key) where none was meant to be. Only adding one makes it.
+            let access = match action {
+                args::UsersCmd::List { .. } => Access::Read,
+                args::UsersCmd::Add { .. } => Access::Create,
+                _ => Access::Write,
+            };
+            commands::users(&Context::open(&global, access)?, action, ro).await
         }
-        Cmd::Link { kind } => commands::link(&Context::open(&global, ro)?, kind, ro).await,
+        Cmd::Link { kind } => {
+            commands::link(&Context::open(&global, Access::Create)?, kind, ro).await
+        }
         Cmd::Login {
             provider,
             user,
             no_browser,
             renew,
         } => {
-            let ctx = Context::open(&global, ro)?;
+            let ctx = Context::open(&global, Access::Create)?;
             let renew = renew.map(ConnectionId);
             commands::login(&ctx, &provider, &user, renew, no_browser, ro).await
         }
         Cmd::Token { provider, user } => {
-            commands::token(&Context::open(&global, ro)?, &provider, &user, ro).await
+            commands::token(
+                &Context::open(&global, Access::Create)?,
+                &provider,
+                &user,
+                ro,
+            )
+            .await
         }
         Cmd::Exchange(t) => {
-            commands::operate(&Context::open(&global, ro)?, OpKind::Exchange, t, ro).await
+            commands::operate(
+                &Context::open(&global, Access::Write)?,
+                OpKind::Exchange,
+                t,
+                ro,
+            )
+            .await
         }
         Cmd::Refresh(args) => match args.connection {
             Some(connection) if !args.due => {
@@ -208,7 +227,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     connection,
                     yes: args.yes,
                 };
-                commands::operate(&Context::open(&global, ro)?, OpKind::Refresh, t, ro).await
+                commands::operate(
+                    &Context::open(&global, Access::Write)?,
+                    OpKind::Refresh,
+                    t,
+                    ro,
+                )
+                .await
             }
             _ => {
                 if !args.due {
@@ -223,7 +248,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
                 let within = commands::parse_within(args.within.as_deref())?;
-                let (ctx, matching) = (Context::open(&global, ro)?, args.matching.as_deref());
+                let ctx = Context::open(&global, Access::Write)?;
+                let matching = args.matching.as_deref();
                 commands::refresh_due(&ctx, within, matching, args.quiet, ro).await
             }
         },
@@ -237,16 +263,28 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Some(text) => commands::duration("min-valid", &text, "5m")?,
                 None => access_token::DEFAULT_MIN_VALID,
             };
-            let ctx = Context::open(&global, ro)?;
+            let ctx = Context::open(&global, Access::Write)?;
             let id = crate::domain::ConnectionId(connection);
             let print = access_token::Printed { json, reveal };
             access_token::access_token(&ctx, id, min_valid, print, ro).await
         }
         Cmd::Logout(t) => {
-            commands::operate(&Context::open(&global, ro)?, OpKind::Logout, t, ro).await
+            commands::operate(
+                &Context::open(&global, Access::Write)?,
+                OpKind::Logout,
+                t,
+                ro,
+            )
+            .await
         }
         Cmd::Delink(t) => {
-            commands::operate(&Context::open(&global, ro)?, OpKind::Delink, t, ro).await
+            commands::operate(
+                &Context::open(&global, Access::Write)?,
+                OpKind::Delink,
+                t,
+                ro,
+            )
+            .await
         }
     }
 }

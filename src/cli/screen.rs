@@ -39,7 +39,7 @@ pub async fn dashboard(global: &Global) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let _log = super::logging::init(None);
-    let ctx = Context::open(global, global.readonly)?;
+    let ctx = Context::open(global, crate::store::Access::Create)?;
     let providers = ctx.providers()?;
     let label = ctx.data_dir.display().to_string();
     run_screen(&ctx.config, ctx.store.clone(), providers, label, global).await?;

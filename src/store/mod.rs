@@ -30,6 +30,29 @@ pub fn open(data_dir: Option<&Path>, readonly: bool) -> Result<Opened, StoreErro
     finish(default_paths(data_dir.map(Path::to_path_buf))?, readonly)
 }
 
+/// How a command opens the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads, and never makes one (`status`, `--readonly`).
+    Read,
+    /// Writes to one that exists ([`OpenOptions::existing`]): what works on
+    /// rows already stored.
+    Write,
+    /// Writes, and makes the store where none is: what adds users and
+    /// connections, and the dashboard, where they are added.
+    Create,
+}
+
+/// [`open`] as `access` says.
+pub fn open_for(data_dir: Option<&Path>, access: Access) -> Result<Opened, StoreError> {
+    let opts = default_paths(data_dir.map(Path::to_path_buf))?;
+    match access {
+        Access::Read => finish(opts, true),
+        Access::Write => finish(opts.existing(), false),
+        Access::Create => finish(opts, false),
+    }
+}
+
 /// Opens the store in `data_dir` with an explicit key file (the demo's).
 pub fn open_with_key(
     data_dir: &Path,

@@ -156,6 +156,28 @@ fn audit_op_reads_one_operations_lines_and_a_wrong_name_lists_them() {
     );
 }
 
+/// The log records an archive's file by its name, and `audit` prints that
+/// record as a line: a name with a line break would print a forged line of
+/// the log. Refused, and nothing is moved.
+#[test]
+fn an_archive_file_named_with_a_line_break_is_refused() {
+    let dir = super::common::private_dir();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    drop(log_of(dir.path(), &[(40, "a")]));
+    let to = dir
+        .path()
+        .join("evil\n2026-01-01T00:00:00Z  root  1 x  delink  ok  fake.jsonl");
+    let out = archive(dir.path(), &config, "30d", &to);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("holds a control character"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(messages(&log(dir.path(), &config)), ["a"]);
+}
+
 #[test]
 fn an_archive_moves_the_oldest_lines_to_a_new_file_and_records_where() {
     let dir = super::common::private_dir();

@@ -663,17 +663,43 @@ fn the_sandbox_writes_a_config_that_works_against_it() {
     assert_eq!(std::fs::read(&file).unwrap(), b"mine\n");
 }
 
-/// `users list` reads, as `status` does: where no store is, it says so and
-/// creates nothing (it used to create an empty store and a key there).
+/// What reads, and what works on rows already stored, says where no
+/// store is and creates none: `users list` used to make an empty store and
+/// a key there, and `refresh --due` in a cron job with a mistyped data dir
+/// made one and said "nothing expiring", exit 0, every run. Only what adds
+/// users or connections makes a store.
 #[test]
-fn listing_users_where_no_store_is_creates_none() {
+fn what_reads_or_works_on_stored_rows_creates_no_store_where_none_is() {
     let (dir, config) = empty_config();
-    let out = bankdeck(dir.path(), &config, &["users", "list"]);
-    let error = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{error}");
-    assert!(error.contains("--data-dir"), "{error}");
-    assert!(!dir.path().join("data").exists());
-    assert!(!dir.path().join("key").exists());
+    for args in [
+        &["users", "list"][..],
+        &["users", "remove", "amira"],
+        &["refresh", "--due"],
+        &["access-token", "1"],
+        &["exchange", "1"],
+        &[
+            "audit",
+            "archive",
+            "--older-than",
+            "90d",
+            "--to",
+            "old.jsonl",
+        ],
+    ] {
+        let out = bankdeck(dir.path(), &config, args);
+        let error = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {error}");
+        assert!(
+            error.contains("nothing has been stored yet"),
+            "{args:?}: {error}"
+        );
+        assert!(error.contains("--data-dir"), "{args:?}: {error}");
+        assert!(!dir.path().join("data").exists(), "{args:?}");
+        assert!(!dir.path().join("key").exists(), "{args:?}");
+    }
+    let (code, _, err) = said(dir.path(), &config, &["users", "add", "amira"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(dir.path().join("data").exists());
 }
 
 /// A sandbox whose stdout is closed before it prints its banner (`bankdeck

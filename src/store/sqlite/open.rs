@@ -56,7 +56,7 @@ pub(crate) fn open(opts: &OpenOptions) -> Result<(Connection, FieldCipher), Stor
         if schema::has_tables(&conn).map_err(sql(&db))? {
             return Err(not_ours(&db));
         }
-        if opts.read_only {
+        if opts.never_creates() {
             return Err(nothing_stored(&db));
         }
         create(&mut conn, opts, &db)?
@@ -99,13 +99,13 @@ pub(crate) fn reader(db: &Path) -> Result<Connection, StoreError> {
 /// file for a new store (after checking an existing key file, so a bad key
 /// file is refused before anything is created).
 fn prepare_files(opts: &OpenOptions, db: &Path) -> Result<(), StoreError> {
-    if opts.read_only {
+    if opts.never_creates() {
         check_existing_dir(&opts.data_dir)?;
     } else {
         ensure_private_dir(&opts.data_dir)?;
     }
     let on_disk = inspect(db)?;
-    if opts.read_only && on_disk != OnDisk::Present {
+    if opts.never_creates() && on_disk != OnDisk::Present {
         return Err(nothing_stored(db));
     }
     if let KeySource::File(key) = &opts.key {

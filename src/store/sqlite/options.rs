@@ -43,6 +43,8 @@ pub struct OpenOptions {
     /// Open without creating or changing anything (`--readonly`, `status`);
     /// every write is refused.
     pub read_only: bool,
+    /// Writes, but to a store that exists: see [`OpenOptions::existing`].
+    pub must_exist: bool,
 }
 
 impl OpenOptions {
@@ -51,6 +53,7 @@ impl OpenOptions {
             data_dir: data_dir.into(),
             key,
             read_only: false,
+            must_exist: false,
         }
     }
 
@@ -58,6 +61,20 @@ impl OpenOptions {
     pub fn read_only(mut self) -> Self {
         self.read_only = true;
         self
+    }
+
+    /// The same store, refused rather than made where none is: an
+    /// operation on its rows (`refresh --due`, `access-token`) would find
+    /// none in a store made for it, and a mistyped data dir would pass for
+    /// one with nothing due.
+    pub fn existing(mut self) -> Self {
+        self.must_exist = true;
+        self
+    }
+
+    /// Whether the store is only opened, never made.
+    pub(crate) fn never_creates(&self) -> bool {
+        self.read_only || self.must_exist
     }
 
     pub fn db_path(&self) -> PathBuf {
