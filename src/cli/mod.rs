@@ -40,13 +40,14 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
             tell!("bankdeck: {e:#}");
             ExitCode::from(2)
         }
-    }
+    };
+    output::ending(code)
 }
 
 /// color-eyre's panic report, and an error report that is the chain of

@@ -14,37 +14,80 @@ use crate::domain::{ConnState, Connection, OpKind, Renewal, UnixTime};
 
 /// The exit status of a command whose reader went away: what a shell
 /// reports for a tool that SIGPIPE ended (128 + 13).
-pub const BROKEN_PIPE_EXIT: i32 = 141;
+pub const BROKEN_PIPE_EXIT: u8 = 141;
 
 /// Writes `bytes` to standard output now, as they are: for what must reach
-/// a script exactly (a token), never for text from outside. A reader that has gone away
-/// (`bankdeck audit | head`) ends the command as it ends any Unix tool:
-/// quietly, with [`BROKEN_PIPE_EXIT`], where `println!` panics. Everything
-/// a command changes is written before it prints, so nothing is lost.
+/// a script exactly (a token), never for text from outside. A write that
+/// fails is kept for the command's end ([`unless_gone`]).
 pub fn out_bytes(bytes: &[u8]) -> std::io::Result<()> {
+    if lost() {
+        return Ok(());
+    }
     let mut stdout = std::io::stdout().lock();
     unless_gone(stdout.write_all(bytes).and_then(|()| stdout.flush()))
 }
 
-/// A write's result, unless its reader has gone away: then the command
-/// ends with [`BROKEN_PIPE_EXIT`].
+/// The first write to standard output that failed, told when the command
+/// ends ([`ending`]).
+static LOST: std::sync::Mutex<Option<std::io::Error>> = std::sync::Mutex::new(None);
+
+/// A write's result kept rather than returned: the command goes on, and
+/// what it prints after is dropped. A reader gone away (`refresh --due |
+/// head`) or a full disk under a cron job's log must not end a command
+/// whose requests are out: the provider may have rotated a token in an
+/// answer not yet written, so the command finishes them and writes them,
+/// and only then ends as the failed write says.
 fn unless_gone(written: std::io::Result<()>) -> std::io::Result<()> {
-    match written {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-            std::process::exit(BROKEN_PIPE_EXIT)
+    if let Err(e) = written {
+        let mut lost = LOST
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        lost.get_or_insert(e);
+    }
+    Ok(())
+}
+
+fn lost() -> bool {
+    LOST.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .is_some()
+}
+
+/// How a command that ended with `code` exits, after what its output met:
+/// a reader gone away as any Unix tool does, quietly with
+/// [`BROKEN_PIPE_EXIT`]; any other failed write (a full disk) as an error,
+/// saying that what the command did is done.
+pub fn ending(code: std::process::ExitCode) -> std::process::ExitCode {
+    let lost = LOST
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    match lost {
+        None => code,
+        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            std::process::ExitCode::from(BROKEN_PIPE_EXIT)
         }
-        other => other,
+        Some(e) => {
+            tell!(
+                "bankdeck: cannot write to standard output ({e}): what the command did is done \
+                 and recorded; `bankdeck status` and `bankdeck audit` show it"
+            );
+            std::process::ExitCode::from(2)
+        }
     }
 }
 
 /// Standard output for `write`, buffered and written as it is made: a
 /// table or document of 100 000 rows made whole first would double the
-/// command's peak memory. A reader gone away ends the command as
-/// [`out_bytes`] does. What it writes comes out [`Printable`]: a scope or
+/// command's peak memory. A failed write is kept as [`out_bytes`] keeps
+/// it. What it writes comes out [`Printable`]: a scope or
 /// an id from outside can hold an escape sequence.
 pub fn out_stream(
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
+    if lost() {
+        return Ok(());
+    }
     let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut stdout = Printable::new(stdout);
     unless_gone(write(&mut stdout).and_then(|()| stdout.flush()))
@@ -77,6 +120,9 @@ impl Serialize for StatusRows<'_> {
 /// Formatted text on standard output now, [`Printable`] as
 /// [`out_stream`] writes it; the commands call it through `say!`.
 pub fn out(text: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    if lost() {
+        return Ok(());
+    }
     let mut stdout = Printable::new(std::io::stdout().lock());
     unless_gone(stdout.write_fmt(text).and_then(|()| stdout.flush()))
 }

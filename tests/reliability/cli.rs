@@ -1128,6 +1128,56 @@ fn sandbox_with_config(dir: &Path) -> (Running, String, std::path::PathBuf) {
     (running, base, folder.join("config.toml"))
 }
 
+/// `refresh --due | head -0`: the first failure it prints meets the closed
+/// pipe while other refreshes are out. The run goes on, writes what each
+/// answer brought, and only then ends as the pipe says (141). It used to
+/// end at once, and a token the provider rotated in an answer still out
+/// was lost; a full disk under a cron job's log did the same.
+#[test]
+fn refresh_due_whose_output_is_gone_finishes_what_it_sent() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
+    for user in ["app", "batch", "cron"] {
+        let (code, said, err) = said(dir.path(), &config, &["token", "bank", "--user", user]);
+        assert_eq!(code, Some(0), "{said}{err}");
+    }
+    // One turned away at once, the other two answered a while later.
+    super::common::post_json(
+        &base,
+        "/sandbox/faults",
+        r#"{"faults":["oauth2.token:503,count=1","oauth2.token:latency=1500,count=2"]}"#,
+    );
+    let args = ["refresh", "--due", "--within", "2h"];
+    let out = with_a_closed_pipe(dir.path(), &config, &args, Closed::Stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{err}");
+    let (_, audit, _) = said(dir.path(), &config, &["audit", "--op", "refresh", "--json"]);
+    let lines: Vec<serde_json::Value> = serde_json::from_str(&audit).unwrap();
+    let ok = lines.iter().filter(|l| l["ok"] == true).count();
+    assert_eq!((lines.len(), ok), (3, 2), "every answer written: {audit}");
+    // Standard output on a full disk: the same, then an error that says so.
+    super::common::post_json(
+        &base,
+        "/sandbox/faults",
+        r#"{"faults":["oauth2.token:503,count=1","oauth2.token:latency=1500,count=2"]}"#,
+    );
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = command(dir.path(), &config, &args)
+        .stdout(full)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot write to standard output"), "{err}");
+    let (_, audit, _) = said(dir.path(), &config, &["audit", "--op", "refresh", "--json"]);
+    let lines: Vec<serde_json::Value> = serde_json::from_str(&audit).unwrap();
+    let ok = lines.iter().filter(|l| l["ok"] == true).count();
+    assert_eq!((lines.len(), ok), (6, 4), "every answer written: {audit}");
+}
+
 /// `refresh --due`, as cron runs it: every connection due in the window in
 /// one run, each failure named and the reasons counted under the total,
 /// exit 1 when any failed, nothing sent when nothing is due or the run is
