@@ -1,5 +1,5 @@
-//! Ctrl-C (or SIGTERM, from `timeout` or a service manager) while an
-//! operation runs. Killed at once, a command can die between the provider's
+//! Ctrl-C (or SIGTERM, from `timeout` or a service manager, or SIGHUP, from
+//! an SSH session that dropped) while an operation runs. Killed at once, a command can die between the provider's
 //! answer and the store's write: a refresh token the provider has just
 //! rotated, or the permanent token of a one-time Dapi code it has just spent,
 //! exists nowhere else. So the first signal only stops anything more being
@@ -21,23 +21,51 @@ pub(crate) fn stopped() -> std::process::ExitCode {
     std::process::ExitCode::from(130)
 }
 
-/// `op`'s output, and whether a Ctrl-C or SIGTERM came while it ran.
+/// The signals that stop a command: each is heard the same way.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// The name of the next one to come.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "Ctrl-C",
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.hangup.recv() => "SIGHUP",
+        }
+    }
+}
+
+/// `op`'s output, and whether a Ctrl-C, SIGTERM or SIGHUP came while it
+/// ran.
 pub(crate) async fn finish_through_interrupt<T>(
     worker: &Worker,
     op: impl Future<Output = T>,
 ) -> Result<(T, bool)> {
-    let mut term = signal(SignalKind::terminate())?;
+    let mut signals = Signals::new()?;
     tokio::pin!(op);
     let name = tokio::select! {
         out = &mut op => return Ok((out, false)),
-        _ = tokio::signal::ctrl_c() => "Ctrl-C",
-        _ = term.recv() => "SIGTERM",
+        name = signals.next() => name,
     };
     worker.stop_sending();
     if worker.sending() > 0 {
+        let again = match name {
+            "Ctrl-C" => "Ctrl-C again",
+            _ => "Ctrl-C",
+        };
         tell!(
             "{name}: nothing more is sent; waiting for the requests already sent, so that no \
-             token they rotate is lost (Ctrl-C again to abandon them)"
+             token they rotate is lost ({again} to abandon them)"
         );
     } else {
         tell!("{name}: nothing more is sent");
@@ -50,12 +78,11 @@ pub(crate) async fn finish_through_interrupt<T>(
     };
     tokio::select! {
         out = &mut op => Ok((out, true)),
-        _ = tokio::signal::ctrl_c() => Err(abandoned()),
-        _ = term.recv() => Err(abandoned()),
+        _ = signals.next() => Err(abandoned()),
     }
 }
 
-/// Runs `job` on a blocking thread to its end. A Ctrl-C or SIGTERM
+/// Runs `job` on a blocking thread to its end. A Ctrl-C, SIGTERM or SIGHUP
 /// meanwhile sets the flag `job` is handed, which it reads between steps
 /// that each leave the store and the files whole, so it stops at the next
 /// one; the operator is told `stopping` at once, to know the signal was
@@ -65,7 +92,7 @@ pub(crate) async fn finish_blocking_through_interrupt<T: Send + 'static>(
     job: impl FnOnce(&AtomicBool) -> T + Send + 'static,
 ) -> Result<T> {
     let stop = Arc::new(AtomicBool::new(false));
-    let mut term = signal(SignalKind::terminate())?;
+    let mut signals = Signals::new()?;
     let mut work = tokio::task::spawn_blocking({
         let stop = Arc::clone(&stop);
         move || job(&stop)
@@ -77,8 +104,7 @@ pub(crate) async fn finish_blocking_through_interrupt<T: Send + 'static>(
                 Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                 Err(e) => Err(eyre!("the work was cancelled: {e}")),
             },
-            _ = tokio::signal::ctrl_c() => "Ctrl-C",
-            _ = term.recv() => "SIGTERM",
+            name = signals.next() => name,
         };
         if !stop.swap(true, Ordering::Relaxed) {
             tell!("{name}: {stopping}");

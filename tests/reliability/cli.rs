@@ -1475,31 +1475,32 @@ fn ctrl_c_while_a_login_code_is_redeemed_keeps_the_tokens() {
     assert!(again.status.success(), "{again:?}");
 }
 
-/// SIGTERM while an app token is asked for waits for it and writes it.
+/// SIGTERM, or SIGHUP (an SSH session that dropped), while an app token is
+/// asked for waits for it and writes it. SIGHUP used to end the command at
+/// once, and the answer with it.
 #[test]
-fn sigterm_while_an_app_token_is_asked_for_keeps_it() {
-    let dir = super::common::private_dir();
-    let (_sandbox, base, config) = sandbox_with_config(dir.path());
-    hold(&base, "oauth2.token", 4000, 1);
-    let out = interrupted(
-        dir.path(),
-        &config,
-        &["token", "bank", "--user", "app"],
-        "TERM",
-    );
-    let said = String::from_utf8_lossy(&out.stdout);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{said}{err}");
-    assert!(err.contains("SIGTERM: nothing more is sent"), "{err}");
-    assert!(said.contains("\ntoken issued"), "{said}");
-    let status = bankdeck(dir.path(), &config, &["status", "--json"]);
-    let rows: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    let id: i64 = named_id(&said).parse().unwrap();
-    let row = rows.as_array().unwrap().iter().find(|r| r["id"] == id);
-    assert!(
-        row.is_some_and(|r| r["user"] == "app" && r["state"] == "active"),
-        "{rows}"
-    );
+fn sigterm_or_sighup_while_an_app_token_is_asked_for_keeps_it() {
+    for (signal, user) in [("TERM", "app"), ("HUP", "batch")] {
+        let dir = super::common::private_dir();
+        let (_sandbox, base, config) = sandbox_with_config(dir.path());
+        hold(&base, "oauth2.token", 4000, 1);
+        let args = ["token", "bank", "--user", user];
+        let out = interrupted(dir.path(), &config, &args, signal);
+        let said = String::from_utf8_lossy(&out.stdout);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{signal}: {said}{err}");
+        let heard = format!("SIG{signal}: nothing more is sent");
+        assert!(err.contains(&heard), "{err}");
+        assert!(said.contains("\ntoken issued"), "{said}");
+        let status = bankdeck(dir.path(), &config, &["status", "--json"]);
+        let rows: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+        let id: i64 = named_id(&said).parse().unwrap();
+        let row = rows.as_array().unwrap().iter().find(|r| r["id"] == id);
+        assert!(
+            row.is_some_and(|r| r["user"] == user && r["state"] == "active"),
+            "{signal}: {rows}"
+        );
+    }
 }
 
 /// `users disconnect` ends every connection of a user who leaves: Dapi
