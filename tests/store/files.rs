@@ -158,3 +158,61 @@ fn read_only_creates_nothing_and_writes_nothing() {
     drop(ro);
     assert_eq!(fs::read(env.db()).unwrap(), before);
 }
+
+/// A store file removed while open (an `rm`, its folder swept) is written
+/// back at the next write, from the open handle, with everything it held
+/// and the write itself; a write to the removed file would have vanished
+/// with it at close. Writes after it go to the file put back.
+#[test]
+fn a_store_file_removed_while_open_is_put_back_by_the_next_write() {
+    let env = Env::new();
+    let (store, id) = seeded(&env, "rm");
+    fs::remove_dir_all(env.data()).unwrap();
+    let update = ConnectionUpdate {
+        access_token: SecretChange::Set(Secret::new("ROTATED-after-rm")),
+        ..ConnectionUpdate::default()
+    };
+    store
+        .apply(id, 1, update, audit(OpKind::Refresh, "after rm"))
+        .unwrap();
+    assert!(env.db().exists(), "put back");
+    assert_eq!(mode(&env.db()), 0o600);
+    assert_eq!(mode(&env.data()), 0o700);
+    store
+        .add_user("later", None, audit(OpKind::AddUser, "later"))
+        .unwrap();
+    // The file alone this time, its write-ahead log left where it was.
+    fs::remove_file(env.db()).unwrap();
+    store
+        .add_user("last", None, audit(OpKind::AddUser, "last"))
+        .unwrap();
+    drop(store);
+    let again = env.open();
+    let secrets = again.secrets(id).unwrap();
+    assert_eq!(secrets.access_token.unwrap().expose(), "ROTATED-after-rm");
+    let names: Vec<String> = again.users().unwrap().into_iter().map(|u| u.name).collect();
+    assert_eq!(names, ["amira", "last", "later"]);
+    assert_eq!(again.audit(Some(id), 1).unwrap()[0].message, "after rm");
+    assert_eq!(again.check_integrity().map_err(|e| e.to_string()), Ok(()));
+}
+
+/// A store file replaced while open by another is written to by neither
+/// handle: the write is refused, saying so, and the file now there is left
+/// as it was.
+#[test]
+fn a_store_file_replaced_while_open_is_not_written_to() {
+    let env = Env::new();
+    let (store, _) = seeded(&env, "mv");
+    let other = Env::new();
+    drop(seeded(&other, "other"));
+    fs::rename(other.db(), env.db()).unwrap();
+    let before = fs::read(env.db()).unwrap();
+    let refused = store
+        .add_user("zoe", None, audit(OpKind::AddUser, "zoe"))
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("was replaced by another file"),
+        "{refused}"
+    );
+    assert_eq!(fs::read(env.db()).unwrap(), before);
+}

@@ -216,7 +216,7 @@ pub(super) fn per_item<T>(
     batch.unwrap_or_else(|e| (0..n).map(|_| Err(e.clone())).collect())
 }
 
-fn settle(jobs: Vec<Box<dyn Pending>>, commit: Result<(), &StoreError>) {
+pub(super) fn settle(jobs: Vec<Box<dyn Pending>>, commit: Result<(), &StoreError>) {
     for job in jobs {
         job.settle(commit);
     }

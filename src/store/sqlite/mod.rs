@@ -13,6 +13,7 @@ mod crypto;
 mod files;
 mod group;
 mod keys;
+mod on_disk;
 mod open;
 mod options;
 mod reads;
@@ -56,6 +57,9 @@ pub struct SqliteStore {
     queue: Mutex<group::Queue>,
     cipher: FieldCipher,
     db: PathBuf,
+    /// The file the handles are on ([`on_disk`]); `None` once it was put
+    /// back and could not be opened again.
+    file: Mutex<Option<on_disk::FileId>>,
     read_only: bool,
 }
 
@@ -65,6 +69,9 @@ impl SqliteStore {
     /// is written.
     pub fn open(opts: OpenOptions) -> Result<Self, StoreError> {
         let (conn, cipher) = open::open(&opts)?;
+        let db = opts.db_path();
+        let file = on_disk::file_at(&db)?
+            .ok_or_else(|| StoreError::Io(format!("{} vanished as it opened", db.display())))?;
         // A read-only store keeps to one handle, so that it leaves the files
         // exactly as it found them.
         let reader = if opts.read_only {
@@ -77,9 +84,54 @@ impl SqliteStore {
             conn: Mutex::new(conn),
             queue: Mutex::new(group::Queue::default()),
             cipher,
-            db: opts.db_path(),
+            db,
+            file: Mutex::new(Some(file)),
             read_only: opts.read_only,
         })
+    }
+
+    /// The writing handle, on the file at the store's path ([`on_disk`]).
+    fn writer(&self) -> Result<MutexGuard<'_, rusqlite::Connection>, StoreError> {
+        let mut conn = self.lock();
+        let mut file = lock(&self.file);
+        let there = on_disk::file_at(&self.db)?;
+        match (*file, there) {
+            (Some(ours), Some(there)) if ours == there => return Ok(conn),
+            (Some(_), None) => {}
+            (Some(_), Some(_)) => {
+                return Err(StoreError::Refused(format!(
+                    "{} was replaced by another file while bankdeck had it open: nothing was \
+                     written to either; restart bankdeck to use the file now there",
+                    self.db.display()
+                )));
+            }
+            (None, _) => {
+                return Err(StoreError::Refused(format!(
+                    "{} was put back after it was removed, but could not be opened again: \
+                     restart bankdeck",
+                    self.db.display()
+                )));
+            }
+        }
+        on_disk::write_back(&self.db, &conn)?;
+        // The old handles close before new ones open: the last to close on
+        // the removed file takes its write-ahead log with it, and a handle
+        // on the file put back must not read that log's pages as its own.
+        *file = None;
+        let mut reader = self.reader.as_ref().map(lock);
+        let placeholder = || rusqlite::Connection::open_in_memory().map_err(sql(&self.db));
+        if let Some(reader) = reader.as_deref_mut() {
+            drop(std::mem::replace(reader, placeholder()?));
+        }
+        drop(std::mem::replace(&mut *conn, placeholder()?));
+        let (writer, read) = open::reopen(&self.db, &self.cipher)?;
+        *conn = writer;
+        if let Some(reader) = reader.as_deref_mut() {
+            *reader = read;
+        }
+        *file = on_disk::file_at(&self.db)?;
+        drop(reader);
+        Ok(conn)
     }
 
     /// The database file.
@@ -152,7 +204,7 @@ impl SqliteStore {
         f: impl FnOnce(&Transaction<'_>, &Path) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.refuse_read_only()?;
-        let mut conn = self.lock();
+        let mut conn = self.writer()?;
         // A lease-only group commits without fsync; this write must not.
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(sql(&self.db))?;
@@ -179,9 +231,12 @@ impl SqliteStore {
             }
         }
         let _hand_over = HandOver(&self.queue);
-        let mut conn = self.lock();
+        let conn = self.writer();
         let jobs = std::mem::take(&mut lock(&self.queue).jobs);
-        group::commit_group(&mut conn, &self.cipher, &self.db, jobs);
+        match conn {
+            Ok(mut conn) => group::commit_group(&mut conn, &self.cipher, &self.db, jobs),
+            Err(e) => group::settle(jobs, Err(&e)),
+        }
     }
 }
 

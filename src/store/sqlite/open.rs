@@ -86,6 +86,23 @@ pub(crate) fn open(opts: &OpenOptions) -> Result<(Connection, FieldCipher), Stor
 /// tail back from the OS for every batch, a `pread` each.
 const WRITER_CACHE_KIB: i64 = 16 * 1024;
 
+/// A writer and a reader on the store file `on_disk` has just put back at
+/// `db`, proven by the key of `cipher` before either is used.
+pub(crate) fn reopen(
+    db: &Path,
+    cipher: &FieldCipher,
+) -> Result<(Connection, Connection), StoreError> {
+    check_private_file(db)?;
+    let conn = connect(db, false)?;
+    super::keys::verify(&conn, cipher, db)?;
+    set_wal(&conn, db)?;
+    tighten_side_files(db)?;
+    set_no_checkpoint_on_close(&conn, db, false)?;
+    conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)
+        .map_err(sql(db))?;
+    Ok((conn, reader(db)?))
+}
+
 /// Another handle on a store [`open`] has already proven and migrated, for
 /// reads only (`query_only`). It never folds the WAL into the file on close:
 /// that is the main handle's job, and a read-only store must be left as found.
