@@ -202,6 +202,15 @@ impl Worker {
         let result = match self.begin_sending(op) {
             Err(stopped) => Err(stopped),
             Ok(_sending) if theirs => Ok(current),
+            // The provider's next answer would wait with them, and a refresh
+            // token it rotated would be lost with them if the store never
+            // takes it: nothing is sent until it does.
+            Ok(_sending) if self.inner.unwritten.load(Ordering::SeqCst) > 0 => Err(OpError::new(
+                ErrorKind::Store,
+                "not sent: the store cannot take the answers already in hand (see the \
+                     earlier message), so nothing more goes to a provider until it does; \
+                     nothing was spent",
+            )),
             Ok(sending) => {
                 let _out = sending.on(id);
                 self.perform(op, current, secrets, &turn).await

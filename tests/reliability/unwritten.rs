@@ -165,6 +165,31 @@ async fn a_rotated_token_is_written_when_the_store_can_take_it_and_asked_for_onc
     env.op(OpKind::Refresh, c.id).await.unwrap();
 }
 
+/// While an answer waits for the store, nothing more is sent: a new
+/// operation is refused before its request, with nothing spent, rather
+/// than have the provider rotate a token the store cannot take either. A
+/// bulk kept sending, and each answer joined the wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_more_is_sent_while_an_answer_waits_for_the_store() {
+    let (env, store) = env_failing(disk_full, Duration::from_secs(60)).await;
+    let a = env.login("everifin", "lena").await;
+    let b = env.login("everifin", "omar").await;
+    store.hooks.left.store(usize::MAX, Ordering::SeqCst);
+    let first = refreshing(&env, a.id);
+    until_waiting(&store, 1).await;
+    let before = env.sandbox.request_count("oidc.token");
+    let e = env.op(OpKind::Refresh, b.id).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Store, "{e}");
+    assert!(
+        e.message.starts_with("not sent: the store cannot take"),
+        "{e}"
+    );
+    assert_eq!(env.sandbox.request_count("oidc.token"), before);
+    store.hooks.left.store(0, Ordering::SeqCst);
+    first.await.unwrap().unwrap();
+    env.op(OpKind::Refresh, b.id).await.unwrap();
+}
+
 /// A full disk fails every answer of a bulk at once: the operator hears of
 /// it once, not once for each, and every answer is written after.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
