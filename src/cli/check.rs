@@ -231,6 +231,12 @@ fn why(
                 login(c)
             ),
         )),
+        // One a refresh can mend (its last failed in an outage, say) says
+        // how: `refresh --due` tries them all again.
+        StateKind::Failed if state.wants_refresh(c, now) => Some((
+            Need::Failed,
+            format!("{}: `bankdeck refresh {}`", state.describe(now), c.id),
+        )),
         StateKind::Failed => Some((Need::Failed, state.describe(now))),
         StateKind::Expired if renewable => Some((
             Need::Refresh,
@@ -412,6 +418,15 @@ mod tests {
             reason(&c, &cfg(), &running, NOW, 100),
             None,
             "outside the window"
+        );
+        // Expired since, as an outage leaves it: a refresh can mend it.
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(-60)));
+        let found = reason(&c, &cfg(), &running, NOW, 600).unwrap();
+        assert_eq!(found.need, Need::Failed);
+        assert!(
+            found.text.ends_with(": `bankdeck refresh 1`"),
+            "{}",
+            found.text
         );
     }
 

@@ -140,7 +140,7 @@ impl<'a> DueForRefresh<'a> {
             unconfigured: Default::default(),
         };
         for c in conns {
-            if !ConnState::derive(c, now, warn_secs).wants_refresh(c) {
+            if !ConnState::derive(c, now, warn_secs).wants_refresh(c, now) {
                 continue;
             }
             match configured(&c.provider) {
@@ -164,18 +164,19 @@ impl<'a> DueForRefresh<'a> {
 
 impl ConnState {
     /// Whether "refresh everything due" (the screen's `R`, `refresh --due`)
-    /// takes `c` in this state: expiring, or expired and refreshable. A
-    /// Dapi token is permanent; its code is exchanged, not refreshed.
-    pub fn wants_refresh(&self, c: &Connection) -> bool {
+    /// takes `c` in this state: expiring, or expired and refreshable, its
+    /// last refresh failed or not. After an outage, every row whose refresh
+    /// failed meanwhile is expired and failed, and this is how they are all
+    /// tried again at once. A Dapi token is permanent; its code is
+    /// exchanged, not refreshed.
+    pub fn wants_refresh(&self, c: &Connection, now: UnixTime) -> bool {
         c.kind != ProviderKind::Dapi
-            && matches!(
-                self,
-                ConnState::Expiring { .. }
-                    | ConnState::Expired {
-                        refreshable: true,
-                        ..
-                    }
-            )
+            && match self {
+                ConnState::Expiring { .. } => true,
+                ConnState::Expired { refreshable, .. } => *refreshable,
+                ConnState::Failed { since: Some(_), .. } => refreshable(c, now),
+                _ => false,
+            }
     }
 
     /// Derives the state. `warn_secs` is the warning window before expiry.

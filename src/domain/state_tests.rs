@@ -283,6 +283,14 @@ fn an_outcome_says_what_the_operation_left() {
 
 #[test]
 fn refresh_everything_due_takes_expiring_and_refreshable_expired_rows_only() {
+    let failed = |id: i64, has_refresh: bool| {
+        let mut c =
+            Connection::sample(id, "everifin", ProviderKind::Oidc, Grant::AuthorizationCode);
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(-600)));
+        c.lifetimes.has_refresh = has_refresh;
+        c.flags.last_error = Some("timed out after 10s".into());
+        c
+    };
     let token = |id: i64, provider: &str, expires_in: i64, has_refresh: bool| {
         let mut c = Connection::sample(id, provider, ProviderKind::Oidc, Grant::AuthorizationCode);
         c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(expires_in)));
@@ -302,10 +310,12 @@ fn refresh_everything_due_takes_expiring_and_refreshable_expired_rows_only() {
         token(6, "keycloak", 30, true), // due, but not configured
         dapi_code,
         token(8, "keycloak", -5, true),
+        failed(9, true),   // its refresh failed (an outage): due again
+        failed(10, false), // failed, and nothing to refresh it with
     ];
     let pick = DueForRefresh::pick(&conns, NOW, WARN, |p| p == "everifin");
     let due: Vec<i64> = pick.due.iter().map(|c| c.id.0).collect();
-    assert_eq!(due, [1, 3]);
+    assert_eq!(due, [1, 3, 9]);
     assert_eq!(
         pick.unconfigured.into_iter().collect::<Vec<_>>(),
         [("keycloak", 2)]
