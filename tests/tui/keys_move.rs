@@ -4,7 +4,7 @@
 use bankdeck::domain::ConnectionId;
 use bankdeck::tui::{App, Mode, Msg, SortKey};
 use bankdeck::worker::Command;
-use crossterm::event::{KeyCode, MouseEventKind};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEventKind};
 
 use super::fixtures::*;
 
@@ -443,6 +443,25 @@ fn esc_peels_filter_then_detail() {
     assert!(app.detail_open());
     app.update(code(KeyCode::Esc), NOW);
     assert!(!app.detail_open());
+}
+
+/// Esc with `/` right behind it reaches the screen as Alt+`/` (one escape
+/// sequence): it is read as the two keys typed, so the filter is cleared
+/// and a new one started, and what is typed next goes into it. Dropped, it
+/// left the filter and ran the typed letters as actions on the row.
+#[test]
+fn esc_read_as_alt_with_the_next_key_is_both_keys() {
+    let mut app = app();
+    app.update(key('/'), NOW);
+    type_text(&mut app, "alice");
+    app.update(code(KeyCode::Enter), NOW);
+    let alt_slash = KeyEvent::new(KeyCode::Char('/'), KeyModifiers::ALT);
+    assert!(app.update(Msg::Key(alt_slash), NOW).is_empty());
+    for c in "real".chars() {
+        assert!(app.update(key(c), NOW).is_empty(), "{c} ran as an action");
+    }
+    assert_eq!(app.mode(), &Mode::Filter);
+    assert_eq!(app.filter(), "real");
 }
 
 #[test]

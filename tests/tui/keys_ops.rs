@@ -99,7 +99,11 @@ fn rows_of_a_provider_the_config_lacks_are_refused_here() {
     let Command::RefreshMany { conns, .. } = cmd else {
         panic!("{cmd:?}")
     };
-    assert_eq!(conns, ids(&[5, 9]), "erin's and ivan's providers are configured");
+    assert_eq!(
+        conns,
+        ids(&[5, 9]),
+        "erin's and ivan's providers are configured"
+    );
     assert_eq!(last_text(&app), "refresh 2 rows expiring or expired: sent");
     assert!(app.activity().any(|l| l.text
         == "refresh all: 1 row left out, of providers not in the configuration (add [providers.keycloak])"));

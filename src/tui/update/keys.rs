@@ -4,7 +4,7 @@
 //! Text fields see their keys first and only Enter/Esc (and Tab in forms)
 //! mean anything else there, so typing `r` in the filter never refreshes.
 
-use crossterm::event::{KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::Rect;
 
 use crate::domain::{ConnectionId, UnixTime};
@@ -18,10 +18,31 @@ use super::super::line_edit::LineEdit;
 use super::super::view::SortKey;
 use super::{actions, data, dialogs, forms, nav, users};
 
+/// The key typed right after Esc, when `key` is the two of them read as
+/// one. A terminal sends Esc as a lone ESC byte, and an ESC with a key
+/// close behind it (Esc then `/` typed quickly, or inside tmux's
+/// escape-time) reads as that key with Alt. Read so, the Esc was lost: a
+/// filter it should have cleared stayed, and the keys typed for the next
+/// one ran as actions on the row. No Alt key is bound unless `[keys]`
+/// binds it.
+fn esc_then(app: &App, key: &KeyEvent) -> Option<KeyEvent> {
+    let alt_only = key.modifiers - KeyModifiers::SHIFT == KeyModifiers::ALT;
+    let unbound = app.keymap.action_for(key).is_none();
+    (alt_only && unbound && matches!(key.code, KeyCode::Char(_))).then(|| KeyEvent {
+        modifiers: key.modifiers - KeyModifiers::ALT,
+        ..*key
+    })
+}
+
 pub(super) fn on_key(app: &mut App, key: KeyEvent, now: UnixTime) -> Vec<Command> {
     // Terminals with the kitty protocol report releases too; a key acts once.
     if key.kind == KeyEventKind::Release {
         return Vec::new();
+    }
+    if let Some(plain) = esc_then(app, &key) {
+        let mut commands = on_key(app, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE), now);
+        commands.extend(on_key(app, plain, now));
+        return commands;
     }
     let quit = app.keymap.action_for(&key) == Some(Action::Quit);
     // A control key is never text: ctrl-c quits from a field or a dialog
