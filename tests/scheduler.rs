@@ -395,6 +395,62 @@ async fn a_backlog_goes_out_a_provider_s_room_at_a_time_as_operations_end() {
     assert_eq!(s.started.load(Ordering::SeqCst), 10);
 }
 
+/// A row renewed by another process (a second dashboard's scheduler, a
+/// cron job) after this scheduler planned it and before its turn came is
+/// not refreshed again: under its lease it is read as not due any more.
+/// Two dashboards on one store refreshed every token twice.
+#[tokio::test(start_paused = true)]
+async fn a_row_renewed_elsewhere_before_its_turn_is_not_refreshed_again() {
+    let s = setup_config("auto_refresh = true\nmax_in_flight = 1\n");
+    let ids: Vec<ConnectionId> = ["lena", "omar", "ivan"]
+        .iter()
+        .map(|u| add(&*s.store, u, Flags::default()))
+        .collect();
+    s.fake.held.store(true, Ordering::SeqCst);
+    let _sched = scheduler::spawn(s.worker.clone());
+    settle().await;
+    tokio::time::advance(Duration::from_secs(280)).await;
+    settle().await;
+    assert_eq!(
+        s.started.load(Ordering::SeqCst),
+        2,
+        "one in flight, one waiting"
+    );
+    // The one not launched yet is renewed by another process meanwhile.
+    let waiting = *ids
+        .iter()
+        .find(|id| s.store.lease_holder(**id).unwrap().is_none())
+        .expect("one row is not launched yet");
+    let before = s.store.connection(waiting).unwrap().unwrap();
+    let renewed = bankdeck::store::ConnectionUpdate {
+        lifetimes: Some(Lifetimes {
+            access: Some(AccessExpiry::At(T0.plus_secs(900))),
+            ..before.lifetimes.clone()
+        }),
+        refresh_token: bankdeck::store::SecretChange::Set(Secret::new("theirs")),
+        ..Default::default()
+    };
+    let audit = AuditDraft {
+        at: T0.plus_secs(280),
+        actor: "other".into(),
+        op: OpKind::Refresh,
+        ok: true,
+        message: "their refresh".into(),
+    };
+    (s.store.apply(waiting, before.version, renewed, audit)).unwrap();
+    s.fake.held.store(false, Ordering::SeqCst);
+    s.fake.gate.notify_waiters();
+    settle().await;
+    assert_eq!(s.started.load(Ordering::SeqCst), 3, "its turn came");
+    assert_eq!(
+        s.fake.refreshes.load(Ordering::SeqCst),
+        2,
+        "theirs was not sent again"
+    );
+    let kept = s.store.secrets(waiting).unwrap().refresh_token.unwrap();
+    assert_eq!(kept.expose(), "theirs");
+}
+
 /// The next failure the worker reports (of request `id`, if given): its
 /// connection, error and when the scheduler tries again. Fails the test if
 /// none comes within 5 s of (virtual) time.

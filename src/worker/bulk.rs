@@ -160,7 +160,12 @@ impl Worker {
         halt: Arc<Halt>,
     ) -> (ConnectionId, Key, Option<OpResult>) {
         let op = OpKind::Refresh;
-        let run = super::contained(id, op, conn, self.operate_on(op, conn, key.clone()));
+        let run = super::contained(
+            id,
+            op,
+            conn,
+            self.operate_on(op, conn, key.clone(), super::ops::Asked::ByOperator),
+        );
         let result = self.unless_halted(&halt, op, conn, run).await;
         (conn, key, result)
     }

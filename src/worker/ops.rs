@@ -74,7 +74,7 @@ impl Worker {
 
     /// Runs one operation on one connection, joining a running one of the same kind.
     pub async fn operate(&self, op: OpKind, conn: ConnectionId) -> Result<Connection, OpError> {
-        self.operate_on(op, conn, None).await
+        self.operate_on(op, conn, None, Asked::ByOperator).await
     }
 
     /// [`Worker::operate`] where the caller already read the connection's
@@ -84,6 +84,7 @@ impl Worker {
         op: OpKind,
         conn: ConnectionId,
         provider: Option<String>,
+        asked: Asked,
     ) -> Result<Connection, OpError> {
         self.refuse_if_readonly()?;
         let provider = match op {
@@ -92,7 +93,7 @@ impl Worker {
         };
         self.inner
             .flights
-            .run(conn, op, || self.leased(op, conn, provider))
+            .run(conn, op, || self.leased(op, conn, provider, asked))
             .await
     }
 
@@ -116,7 +117,9 @@ impl Worker {
         }
         let op = OpKind::Exchange;
         let Err(e) = (self.inner.flights)
-            .run(id, op, || self.leased(op, id, provider.clone()))
+            .run(id, op, || {
+                self.leased(op, id, provider.clone(), Asked::ByOperator)
+            })
             .await
         else {
             return Ok(provider);
@@ -146,6 +149,7 @@ impl Worker {
         op: OpKind,
         id: ConnectionId,
         provider: Option<String>,
+        asked: Asked,
     ) -> Result<Connection, OpError> {
         let provider = match provider {
             Some(provider) => provider,
@@ -166,7 +170,7 @@ impl Worker {
         // Boxed apart: the request and the write need kilobytes of state,
         // which the thousands of operations of a bulk refresh that wait above
         // need not each hold.
-        self.under_lease(op, id, slot, ahead).boxed().await
+        self.under_lease(op, id, slot, ahead, asked).boxed().await
     }
 
     async fn under_lease(
@@ -175,6 +179,7 @@ impl Worker {
         id: ConnectionId,
         slot: Option<&Slot>,
         ahead: Option<OwnedSemaphorePermit>,
+        asked: Asked,
     ) -> Result<Connection, OpError> {
         let term = slot.map_or(lease::LEASE_TERM, |s| {
             lease::lease_term(s.config.common.timeout)
@@ -202,6 +207,11 @@ impl Worker {
         let result = match self.begin_sending(op) {
             Err(stopped) => Err(stopped),
             Ok(_sending) if theirs => Ok(current),
+            // Renewed since it was planned, by another process's scheduler
+            // (a second dashboard on the store) or a cron job: nothing is due.
+            Ok(_sending) if asked == Asked::BySchedule && !due_now(&current, slot, self.now()) => {
+                Ok(current)
+            }
             // The provider's next answer would wait with them, and a refresh
             // token it rotated would be lost with them if the store never
             // takes it: nothing is sent until it does.
@@ -743,6 +753,20 @@ impl Worker {
     }
 }
 
+/// Who asked for an operation: the operator's goes whatever the row's
+/// state; the scheduler's only while the row is still due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Asked {
+    ByOperator,
+    BySchedule,
+}
+
+/// Whether `conn`, as read under its lease, is due for its scheduled work.
+fn due_now(conn: &Connection, slot: Option<&Slot>, now: crate::domain::UnixTime) -> bool {
+    slot.and_then(|s| super::scheduler::due_at(conn, &s.config))
+        .is_some_and(|(at, _)| at <= now)
+}
+
 /// The secrets `op` sends to the provider; the rest stay sealed.
 fn wanted(op: OpKind) -> SecretSet {
     match op {
@@ -844,7 +868,7 @@ mod tests {
         let (events, _) = tokio::sync::mpsc::channel(1);
         let worker = Worker::new(store, Vec::new(), Default::default(), events);
         // A bulk refresh of 100 000 connections queues 100 000 of these.
-        let queued = worker.leased(OpKind::Refresh, ConnectionId(1), None);
+        let queued = worker.leased(OpKind::Refresh, ConnectionId(1), None, Asked::ByOperator);
         let size = std::mem::size_of_val(&queued);
         assert!(size <= 1024, "a queued operation holds {size} bytes");
     }

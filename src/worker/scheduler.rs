@@ -446,7 +446,12 @@ impl Scheduler {
             // (`x` on its row); a cancelled one backs off like a failure,
             // so the next pass does not send it again at once. A panic
             // fails the row, and the connection is scheduled again later.
-            let run = super::contained(id, op, conn, worker.operate_on(op, conn, known));
+            let run = super::contained(
+                id,
+                op,
+                conn,
+                worker.operate_on(op, conn, known, super::ops::Asked::BySchedule),
+            );
             let result = worker.unless_cancelled(id, op, conn, run).await;
             let now = worker.now();
             let change = super::lock(&breakers).record(
