@@ -78,7 +78,10 @@ pub(crate) async fn finish_through_interrupt<T>(
     };
     tokio::select! {
         out = &mut op => Ok((out, true)),
-        _ = signals.next() => Err(abandoned()),
+        _ = signals.next() => {
+            worker.record_abandoned().await;
+            Err(abandoned())
+        }
     }
 }
 

@@ -129,13 +129,17 @@ async fn finish_sent(worker: &Worker) {
     tokio::select! {
         left = wait => {
             if left > 0 {
+                worker.record_abandoned().await;
                 tell!(
                     "bankdeck: {} still unanswered or unwritten: left behind",
                     counted(left, "request", "requests")
                 );
             }
         }
-        _ = tokio::signal::ctrl_c() => tell!("bankdeck: abandoned"),
+        _ = tokio::signal::ctrl_c() => {
+            worker.record_abandoned().await;
+            tell!("bankdeck: abandoned");
+        }
     }
 }
 

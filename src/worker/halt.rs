@@ -118,13 +118,7 @@ impl Worker {
                 ErrorKind::Cancelled,
                 format!("{op} cancelled"),
             )),
-            Err(Dropped::Sent) => Err(OpError::new(
-                ErrorKind::Cancelled,
-                format!(
-                    "{op} abandoned after its request was sent; if the provider acted on it, {}",
-                    super::keep::cost_of(op)
-                ),
-            )),
+            Err(Dropped::Sent) => Err(OpError::new(ErrorKind::Cancelled, super::abandoned(op))),
         }
     }
 
@@ -186,6 +180,7 @@ impl Worker {
             self.left_to_finish(op, conn).await;
             return Ok(run.await);
         }
+        self.record_abandoned_one(conn, op).await;
         Err(Dropped::Sent)
     }
 

@@ -149,7 +149,7 @@ pub(crate) struct Inner {
     /// Connections whose operation has its request out: a first cancel
     /// leaves it to its answer, which may carry the only copy of a rotated
     /// token; a second drops it.
-    pub out: Mutex<std::collections::HashSet<ConnectionId>>,
+    pub out: Mutex<HashMap<ConnectionId, crate::domain::OpKind>>,
     /// Running bulks and logins, each with what tells it to stop (see
     /// [`Worker::cancel`]).
     pub halts: Mutex<HashMap<RequestId, Arc<halt::Halt>>>,
@@ -167,9 +167,9 @@ pub(crate) struct Inner {
 pub(crate) struct Sending<'a>(&'a Worker, Option<ConnectionId>);
 
 impl Sending<'_> {
-    /// Marks `conn`'s operation as out (`Inner::out`) while this lives.
-    pub(crate) fn on(mut self, conn: ConnectionId) -> Self {
-        lock(&self.0.inner.out).insert(conn);
+    /// Marks `conn`'s operation `op` as out (`Inner::out`) while this lives.
+    pub(crate) fn on(mut self, conn: ConnectionId, op: crate::domain::OpKind) -> Self {
+        lock(&self.0.inner.out).insert(conn, op);
         self.1 = Some(conn);
         self
     }
@@ -341,6 +341,29 @@ impl Worker {
             .load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// An audit line for each operation whose request is out, as they are
+    /// abandoned (a second Ctrl-C, a dashboard left past its wait).
+    pub async fn record_abandoned(&self) {
+        let out: Vec<_> = lock(&self.inner.out)
+            .iter()
+            .map(|(c, op)| (*c, *op))
+            .collect();
+        for (conn, op) in out {
+            self.record_abandoned_one(conn, op).await;
+        }
+    }
+
+    /// The audit line of `op` on `conn`, abandoned with its request out:
+    /// nothing else records it, since the operation that would have written
+    /// its outcome is dropped, and a "re-consent required" later is read
+    /// against it.
+    pub(crate) async fn record_abandoned_one(&self, conn: ConnectionId, op: crate::domain::OpKind) {
+        let draft = self.audit(op, false, abandoned(op));
+        if let Err(e) = self.db(move |s| s.append_audit(Some(conn), draft)).await {
+            tracing::warn!(connection = conn.0, error = %e, "could not record an abandoned {op}");
+        }
+    }
+
     /// After [`Worker::wait_for_sent`] has given up on the requests out:
     /// waits on while an answer that has come is waiting for the store,
     /// since leaving would drop what the provider issued (each such wait
@@ -459,7 +482,7 @@ impl Worker {
 
     /// Whether the operation on `conn` has its request out.
     pub(crate) fn is_out(&self, conn: ConnectionId) -> bool {
-        lock(&self.inner.out).contains(&conn)
+        lock(&self.inner.out).contains_key(&conn)
     }
 
     fn forget(&self, id: RequestId) {
@@ -598,4 +621,12 @@ pub(crate) async fn contained<T>(
             tracing::error!(request = id.0, connection = conn.0, "a {op} panicked");
             Err(OpError::new(ErrorKind::Internal, internal_error(id)))
         })
+}
+
+/// What an operation abandoned with its request out may have cost.
+pub(crate) fn abandoned(op: crate::domain::OpKind) -> String {
+    format!(
+        "{op} abandoned after its request was sent; if the provider acted on it, {}",
+        keep::cost_of(op)
+    )
 }

@@ -222,7 +222,7 @@ impl Worker {
                      nothing was spent",
             )),
             Ok(sending) => {
-                let _out = sending.on(id);
+                let _out = sending.on(id, op);
                 self.perform(op, current, secrets, &turn).await
             }
         };

@@ -1503,6 +1503,49 @@ fn sigterm_or_sighup_while_an_app_token_is_asked_for_keeps_it() {
     }
 }
 
+/// A second Ctrl-C abandons a refresh whose request is out, saying what
+/// that may cost, and the audit log has a line for it: nothing else would
+/// record it, and a later "re-consent required" is read against it.
+#[test]
+fn a_second_ctrl_c_abandons_a_sent_refresh_and_the_audit_log_says_so() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
+    let (code, issued, err) = said(dir.path(), &config, &["token", "bank", "--user", "app"]);
+    assert_eq!(code, Some(0), "{err}");
+    let id = named_id(&issued);
+    hold(&base, "oauth2.token", 5000, 1);
+    let child = command(dir.path(), &config, &["refresh", &id])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    signal(&child, "INT");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    signal(&child, "INT");
+    let out = ended_soon(child);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("abandoned with requests in flight"), "{err}");
+    let (_, audit, _) = said(
+        dir.path(),
+        &config,
+        &["audit", "--connection", &id, "--json"],
+    );
+    let lines: Vec<serde_json::Value> = serde_json::from_str(&audit).unwrap();
+    let newest = &lines[0];
+    assert_eq!(
+        (&newest["op"], &newest["ok"]),
+        (&"refresh".into(), &false.into()),
+        "{audit}"
+    );
+    let said = newest["message"].as_str().unwrap();
+    assert!(
+        said.starts_with("refresh abandoned after its request was sent"),
+        "{said}"
+    );
+}
+
 /// `users disconnect` ends every connection of a user who leaves: Dapi
 /// links delinked (a pending code exchanged first), the OIDC consent logged
 /// out. Not on a terminal it wants `--yes`; a failure leaves the rest done,

@@ -331,6 +331,18 @@ async fn a_stuck_refresh_can_be_cancelled_and_the_next_one_works() {
         other => panic!("a cancelled refresh reported {other:?}"),
     }
     assert_eq!(env.secrets(c.id), before, "cancelling changed a token");
+    // Abandoned, it is in the audit log: what a later re-consent is read by.
+    let line = &env.store.audit(Some(c.id), 1).unwrap()[0];
+    assert_eq!(
+        (line.op, line.ok),
+        (bankdeck::domain::OpKind::Refresh, false)
+    );
+    assert!(
+        line.message
+            .starts_with("refresh abandoned after its request was sent"),
+        "{}",
+        line.message
+    );
     env.sandbox.clear_faults();
     h.commands
         .send(Command::Refresh {
