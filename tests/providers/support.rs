@@ -50,16 +50,46 @@ pub fn common() -> Common {
     }
 }
 
+/// The folder of this process's secret files: they must outlive the
+/// providers that read them, which outlive any test's scope, so the folder
+/// is removed as the process exits. A folder each, kept, left one behind
+/// for every secret of every run.
+fn secrets_dir() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    extern "C" fn remove() {
+        if let Some(dir) = DIR.get() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    DIR.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("bankdeck-test-secrets-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        // SAFETY: `remove` touches only the path set here, once, before it
+        // is registered.
+        unsafe { libc::atexit(remove) };
+        dir
+    })
+}
+
+/// A path in [`secrets_dir`] no other call gets.
+fn fresh_path(name: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    secrets_dir().join(format!("{name}-{n}"))
+}
+
 /// A `file:` reference to a fresh file holding `value`.
 pub fn secret_file(value: &str) -> SecretRef {
-    let dir = tempfile::tempdir().unwrap().keep();
-    let path = dir.join("secret");
+    let path = fresh_path("secret");
     std::fs::write(&path, value).unwrap();
     SecretRef::File(path)
 }
 
 pub fn missing_secret() -> (SecretRef, PathBuf) {
-    let path = tempfile::tempdir().unwrap().keep().join("nope-not-here");
+    let path = fresh_path("nope-not-here");
     (SecretRef::File(path.clone()), path)
 }
 
