@@ -644,12 +644,20 @@ pub async fn refresh_due(
             tell!("this run is not recorded, so `check` will take it as not run: {e}");
         }
     };
+    // A cron job's exit status is all it is watched by: due tokens left to
+    // lapse are a failure, as a refresh that failed is.
+    let outcome = |failed: usize| match failed + skipped {
+        0 => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    };
     if pick.due.is_empty() {
         note_ran();
-        if !quiet {
+        if skipped > 0 {
+            say!("nothing{matching} refreshed: every connection due within {window} was left out")?;
+        } else if !quiet {
             say!("nothing{matching} expiring within {window} or expired to refresh")?;
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(outcome(0));
     }
     let ids: Vec<ConnectionId> = pick.due.iter().map(|c| c.id).collect();
     let names: HashMap<ConnectionId, String> =
@@ -692,6 +700,9 @@ pub async fn refresh_due(
     if ended > 0 {
         counts.push_str(&format!(", {ended} ended meanwhile"));
     }
+    if skipped > 0 {
+        counts.push_str(&format!(", {skipped} left out"));
+    }
     if stopped {
         let unsent = total - refreshed - failed - ended;
         say!("stopped: {counts}, {unsent} not sent")?;
@@ -699,16 +710,12 @@ pub async fn refresh_due(
         return Ok(super::interrupt::stopped());
     }
     note_ran();
-    if quiet && failed == 0 {
+    if quiet && failed + skipped == 0 {
         return Ok(ExitCode::SUCCESS);
     }
     say!("{counts}")?;
     say_reasons(reasons)?;
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(outcome(failed))
 }
 
 /// `12 amira / Emirates NBD (dapi)`: a connection as a line of `check` or

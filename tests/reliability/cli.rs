@@ -1128,6 +1128,40 @@ fn sandbox_with_config(dir: &Path) -> (Running, String, std::path::PathBuf) {
     (running, base, folder.join("config.toml"))
 }
 
+/// Due tokens of providers the configuration lacks are left out, said on
+/// stderr, and the run exits 1: it said "nothing expiring" and exited 0,
+/// and a cron job watched by its status let them lapse.
+#[test]
+fn refresh_due_with_due_rows_left_out_exits_1() {
+    let (dir, config) = empty_config();
+    let made = bankdeck(
+        dir.path(),
+        &config,
+        &["generate", "--connections", "60", "--users", "6"],
+    );
+    assert!(made.status.success(), "{made:?}");
+    let (code, out, err) = said(
+        dir.path(),
+        &config,
+        &["refresh", "--due", "--within", "30d"],
+    );
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        err.contains("left out: their providers are not in the configuration"),
+        "{err}"
+    );
+    assert!(
+        out.starts_with("nothing refreshed: every connection due within"),
+        "{out}"
+    );
+    let (code, out, _) = said(
+        dir.path(),
+        &config,
+        &["refresh", "--due", "-q", "--within", "30d"],
+    );
+    assert_eq!(code, Some(1), "quiet or not: {out}");
+}
+
 /// `refresh --due | head -0`: the first failure it prints meets the closed
 /// pipe while other refreshes are out. The run goes on, writes what each
 /// answer brought, and only then ends as the pipe says (141). It used to
