@@ -996,11 +996,9 @@ pub fn check(
         )?;
         return Ok(code);
     }
-    // A monitor shows the first line alone: it says what the rows need.
-    let tally = match found.len() {
-        1 => String::new(),
-        _ => format!(": {}", super::check::tally(&counts)),
-    };
+    // A monitor shows the first line alone: it says what the rows need,
+    // one row's need too.
+    let tally = format!(": {}", super::check::tally(&counts));
     // Written as one stream: at scale most rows need action, and a flushed
     // write a line was 65 000 system calls.
     super::output::out_stream(|out| {

@@ -590,7 +590,7 @@ fn the_sandbox_writes_a_config_that_works_against_it() {
     let said = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(
-        said.starts_with("ACTION: 1 connection needs action within 2h\n"),
+        said.starts_with("ACTION: 1 connection needs action within 2h: 1 to refresh\n"),
         "{said}"
     );
     assert!(said.contains("`bankdeck refresh 1`"), "{said}");
