@@ -928,11 +928,31 @@ pub fn status(
 
 /// Reads `--within` before anything is opened, so a typo is the error shown.
 pub fn parse_within(within: Option<&str>) -> Result<Option<std::time::Duration>> {
-    within.map(|w| duration("within", w, "10m")).transpose()
+    let Some(text) = within else {
+        return Ok(None);
+    };
+    let window = duration("within", text, "10m")?;
+    // A window past every token's life takes them all, and a `refresh
+    // --due` records it as its own, which `check` trusts for as long.
+    if window > LONGEST_WINDOW {
+        bail!(
+            "--within '{text}' is longer than a year: write the window tokens are renewed in, e.g. 10m"
+        );
+    }
+    Ok(Some(window))
 }
+
+const LONGEST_WINDOW: std::time::Duration = std::time::Duration::from_secs(366 * 24 * 3600);
 
 /// A duration flag's value, or what to write instead.
 pub fn duration(flag: &str, text: &str, example: &str) -> Result<std::time::Duration> {
+    // Read as months, `10M` looks like ten minutes; `1H` is refused anyway.
+    if text.contains(|c: char| c.is_ascii_uppercase()) {
+        bail!(
+            "--{flag} '{text}': units are lower case (m minutes, h hours, d days): write e.g. \
+             {example}"
+        );
+    }
     humantime::parse_duration(text)
         .map_err(|_| eyre!("--{flag} '{text}' is not a duration: write e.g. {example}"))
 }

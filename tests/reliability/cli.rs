@@ -1065,6 +1065,15 @@ fn a_negative_duration_is_refused_with_what_to_write() {
             &["audit", "archive", "--older-than", "-3d", "--to", "x.jsonl"][..],
             "--older-than '-3d' is not a duration: write e.g. 90d",
         ),
+        (
+            &["refresh", "--due", "--within", "100000000000000d"][..],
+            "--within '100000000000000d' is longer than a year: write the window tokens are \
+             renewed in, e.g. 10m",
+        ),
+        (
+            &["check", "--within", "10M"][..],
+            "--within '10M': units are lower case (m minutes, h hours, d days): write e.g. 10m",
+        ),
     ] {
         let out = bankdeck(dir.path(), &config, args);
         let err = String::from_utf8_lossy(&out.stderr);
