@@ -1064,8 +1064,16 @@ pub fn audit(
         query.among = Some(kept.conns.iter().map(|c| c.id).collect());
         kept_by = kept.matching;
     }
+    // One line past the limit says whether the limit cut the answer: a
+    // script reading `audit --since 1h --failed` must not take fifty for all.
+    let limit = query.limit;
+    query.limit = limit.saturating_add(1);
     let query = &query;
-    let entries = ctx.store.audit_query(query).map_err(|e| eyre!("{e}"))?;
+    let mut entries = ctx.store.audit_query(query).map_err(|e| eyre!("{e}"))?;
+    if entries.len() > limit {
+        entries.truncate(limit);
+        tell!("the newest {limit} lines are shown and more match: --limit N shows more");
+    }
     // A mistyped id is not a connection without history: say which it is.
     if let (Some(id), true) = (query.connection, entries.is_empty()) {
         stored(ctx, id)?;

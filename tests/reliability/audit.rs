@@ -156,6 +156,42 @@ fn audit_op_reads_one_operations_lines_and_a_wrong_name_lists_them() {
     );
 }
 
+/// A limit that cuts the answer says so on stderr, leaving the lines (and
+/// JSON) as they were: fifty lines read as all there are.
+#[test]
+fn a_limit_that_cuts_the_answer_says_so() {
+    let dir = super::common::private_dir();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    drop(log_of(
+        dir.path(),
+        &[(5, "a"), (4, "b"), (3, "c"), (2, "d"), (1, "e")],
+    ));
+    for json in [false, true] {
+        let args = [
+            &["audit", "--limit", "3"][..],
+            if json { &["--json"] } else { &[] },
+        ]
+        .concat();
+        let out = bankdeck(dir.path(), &config, &args);
+        let err = text(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(
+            err.contains("the newest 3 lines are shown and more match"),
+            "{err}"
+        );
+        let all = bankdeck(
+            dir.path(),
+            &config,
+            &[&["audit", "--limit", "5"][..], &args[3..]].concat(),
+        );
+        assert_eq!(text(&all.stderr), "", "all 5 shown");
+    }
+    let json = bankdeck(dir.path(), &config, &["audit", "--limit", "3", "--json"]);
+    let lines: Vec<AuditEntry> = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(messages(&lines), ["e", "d", "c"]);
+}
+
 /// The log records an archive's file by its name, and `audit` prints that
 /// record as a line: a name with a line break would print a forged line of
 /// the log. Refused, and nothing is moved.
