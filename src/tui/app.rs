@@ -94,6 +94,22 @@ pub(crate) struct Watch {
     pub in_flight: Option<RequestId>,
     /// The last ask failed: said once in the activity pane, not every time.
     pub failing: bool,
+    /// What the activity pane's last line counts of other processes'
+    /// changes, while it is the last line: a cron job's run of minutes is
+    /// one line counting on, not a line every two seconds.
+    pub told: Option<Told>,
+}
+
+/// Other processes' changes, counted since `since` on the activity line of
+/// request `line`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Told {
+    pub line: RequestId,
+    pub since: UnixTime,
+    pub added: usize,
+    pub changed: usize,
+    pub users: usize,
+    pub gone: usize,
 }
 
 pub struct App {

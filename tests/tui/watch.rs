@@ -102,6 +102,61 @@ fn the_screen_asks_from_its_load_one_ask_at_a_time() {
     assert!(ticks(&mut app, 6).is_empty());
 }
 
+/// A cron job's run of minutes, seen an answer every two seconds, is one
+/// activity line that counts on while it is the last line; a line of
+/// anything else below it starts a new count. A line each pushed the
+/// operator's own results out of the pane.
+#[test]
+fn other_processes_changes_count_on_one_line_while_it_is_the_last() {
+    let mut app = loaded(40);
+    let before = app.activity().len();
+    let mut mark = 40;
+    let mut changed = |app: &mut App, at: bankdeck::domain::UnixTime, id: i64| {
+        let [(ask, ..)] = ticks(app, 2)[..] else {
+            panic!("an ask")
+        };
+        mark += 1;
+        let mut row = sample_connections()[(id - 1) as usize].clone();
+        row.version += mark;
+        app.update(
+            Msg::Worker(Event::Changed {
+                id: ask,
+                changes: Ok(Changes {
+                    last: mark,
+                    connections: vec![row],
+                    users: vec![],
+                    users_complete: false,
+                }),
+            }),
+            at,
+        );
+    };
+    changed(&mut app, NOW, 2);
+    changed(&mut app, NOW.plus_secs(2), 3);
+    changed(&mut app, NOW.plus_secs(4), 4);
+    assert_eq!(app.activity().len(), before + 1, "one line");
+    let line = app.last_activity().unwrap();
+    assert_eq!(
+        line.text,
+        format!(
+            "by another process: 3 connections changed (since {}, latest {})",
+            NOW.clock(),
+            NOW.plus_secs(4).clock()
+        )
+    );
+    app.update(key('y'), NOW.plus_secs(5));
+    changed(&mut app, NOW.plus_secs(6), 5);
+    assert_eq!(
+        app.activity().len(),
+        before + 3,
+        "a new count after another line"
+    );
+    assert_eq!(
+        app.last_activity().unwrap().text,
+        "by another process: 1 connection changed"
+    );
+}
+
 #[test]
 fn rows_another_process_wrote_are_merged_and_said_once() {
     let mut app = loaded(40);
@@ -298,9 +353,10 @@ fn a_user_removed_elsewhere_leaves_the_screen_even_when_its_id_is_reused() {
         "{names:?}"
     );
     assert_eq!(app.users().len(), before);
+    // Counted on the line that said zoe came, still the last.
     assert_eq!(
         last_text(&app),
-        "by another process: 1 user added, 1 user removed"
+        "by another process: 2 users added, 1 user removed"
     );
     app.update(code(crossterm::event::KeyCode::Enter), NOW);
     assert_eq!(

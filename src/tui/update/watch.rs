@@ -17,7 +17,7 @@ use crate::store::Changes;
 use crate::worker::{Command, RequestId};
 
 use super::super::activity::Level;
-use super::super::app::App;
+use super::super::app::{App, Told};
 use super::{data, detail, users};
 
 /// Ask every this many ticks (seconds).
@@ -89,10 +89,44 @@ pub(super) fn changed(
         }
     }
     let (new_users, gone_users) = take_users(app, changes.users, changes.users_complete);
-    if let Some(text) = summary(added, changed, new_users, gone_users) {
-        app.note(now, Level::Info, text);
+    if added + changed + new_users + gone_users > 0 {
+        tell(app, [added, changed, new_users, gone_users], now);
     }
     cmds
+}
+
+/// Says what other processes changed: on the activity pane's last line when
+/// it is the one counting them already, its numbers added to; else on a
+/// new line.
+fn tell(app: &mut App, [added, changed, users, gone]: [usize; 4], now: UnixTime) {
+    let last = app.activity.last().and_then(|l| l.progress_of);
+    let mut told = match app.watch.told {
+        Some(told) if Some(told.line) == last => told,
+        _ => Told {
+            line: app.next_request(),
+            since: now,
+            added: 0,
+            changed: 0,
+            users: 0,
+            gone: 0,
+        },
+    };
+    told.added += added;
+    told.changed += changed;
+    told.users += users;
+    told.gone += gone;
+    app.watch.told = Some(told);
+    let mut text = summary(told.added, told.changed, told.users, told.gone);
+    if told.since != now {
+        text.push_str(&format!(
+            " (since {}, latest {})",
+            told.since.clock(),
+            now.clock()
+        ));
+    }
+    app.activity
+        .progress(told.since, told.line, Level::Info, text, false);
+    app.dirty = true;
 }
 
 /// Takes in the users the screen did not know, and with `complete` (every
@@ -130,7 +164,7 @@ fn take_users(app: &mut App, found: Vec<User>, complete: bool) -> (usize, usize)
     (added, gone)
 }
 
-fn summary(added: usize, changed: usize, users: usize, gone: usize) -> Option<String> {
+fn summary(added: usize, changed: usize, users: usize, gone: usize) -> String {
     let mut parts = Vec::new();
     if added > 0 {
         parts.push(counted(added, "connection added", "connections added"));
@@ -148,7 +182,7 @@ fn summary(added: usize, changed: usize, users: usize, gone: usize) -> Option<St
     if gone > 0 {
         parts.push(counted(gone, "user removed", "users removed"));
     }
-    (!parts.is_empty()).then(|| format!("by another process: {}", parts.join(", ")))
+    format!("by another process: {}", parts.join(", "))
 }
 
 /// Whether `id` was the watch's ask, which the run loop could not send: it
