@@ -32,6 +32,7 @@ pub struct User {
     pub id: UserId,
     pub name: String,
     pub email: Option<String>,
+    #[serde(with = "super::time::rfc3339")]
     pub created_at: UnixTime,
 }
 
@@ -511,6 +512,7 @@ impl Secrets {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub id: i64,
+    #[serde(with = "super::time::rfc3339")]
     pub at: UnixTime,
     /// The OS user who ran bankdeck (or `scheduler` for automatic refreshes).
     pub actor: String,

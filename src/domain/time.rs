@@ -61,6 +61,38 @@ impl fmt::Display for UnixTime {
 /// 9999-12-31T23:59:59Z.
 const LAST_RFC3339: i64 = 253_402_300_799;
 
+/// A time in JSON for scripts as `status --json` writes every time, RFC
+/// 3339 text, and read back from that or from the whole seconds the audit
+/// log's archives written before held: `#[serde(with = "rfc3339")]`.
+pub mod rfc3339 {
+    use super::UnixTime;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &UnixTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.rfc3339())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<UnixTime, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Secs(i64),
+            Text(String),
+        }
+        match Either::deserialize(d)? {
+            Either::Secs(secs) => Ok(UnixTime(secs)),
+            Either::Text(text) => humantime::parse_rfc3339(&text)
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .and_then(|d| i64::try_from(d.as_secs()).ok())
+                .map(UnixTime)
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!("{text:?} is not an RFC 3339 time"))
+                }),
+        }
+    }
+}
+
 /// Time left as an operator reads it: `04:59` under an hour, `1h 12m`, `3d 4h`.
 pub fn format_left(secs: i64) -> String {
     let secs = secs.max(0);
@@ -102,6 +134,22 @@ mod tests {
         assert_eq!(format_ago(12), "12s");
         assert_eq!(format_ago(180), "3m");
         assert_eq!(format_ago(7200), "2h");
+    }
+
+    #[test]
+    fn json_times_are_rfc3339_and_read_back_from_either_form() {
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct At {
+            #[serde(with = "super::rfc3339")]
+            at: UnixTime,
+        }
+        let t = UnixTime(1_616_429_240);
+        let text = serde_json::to_string(&At { at: t }).unwrap();
+        assert_eq!(text, r#"{"at":"2021-03-22T16:07:20Z"}"#);
+        assert_eq!(serde_json::from_str::<At>(&text).unwrap(), At { at: t });
+        let old: At = serde_json::from_str(r#"{"at":1616429240}"#).unwrap();
+        assert_eq!(old, At { at: t });
+        assert!(serde_json::from_str::<At>(r#"{"at":"yesterday"}"#).is_err());
     }
 
     #[test]

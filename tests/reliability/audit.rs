@@ -190,6 +190,13 @@ fn a_limit_that_cuts_the_answer_says_so() {
     let json = bankdeck(dir.path(), &config, &["audit", "--limit", "3", "--json"]);
     let lines: Vec<AuditEntry> = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(messages(&lines), ["e", "d", "c"]);
+    // Its times as `status --json` writes them, RFC 3339.
+    let raw: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let at = raw[0]["at"].as_str().unwrap_or_default();
+    assert!(
+        at.len() == "2026-12-04T23:53:01Z".len() && at.ends_with('Z'),
+        "{raw}"
+    );
 }
 
 /// The log records an archive's file by its name, and `audit` prints that

@@ -700,6 +700,13 @@ fn what_reads_or_works_on_stored_rows_creates_no_store_where_none_is() {
     let (code, _, err) = said(dir.path(), &config, &["users", "add", "amira"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(dir.path().join("data").exists());
+    let (_, listed, _) = said(dir.path(), &config, &["users", "list", "--json"]);
+    let users: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let created = users[0]["created_at"].as_str().unwrap_or_default();
+    assert!(
+        created.ends_with('Z'),
+        "RFC 3339, as status --json: {users}"
+    );
 }
 
 /// A sandbox whose stdout is closed before it prints its banner (`bankdeck
