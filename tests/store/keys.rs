@@ -73,6 +73,27 @@ fn a_key_file_of_the_wrong_size_is_refused() {
     assert!(msg.contains("exactly 32 bytes"), "{msg}");
 }
 
+/// An empty key file is one whose making was cut short (killed, or a full
+/// disk before its bytes): a new store makes it again, and the store opens
+/// with it after. For a store that holds data, it is still refused.
+#[test]
+fn an_empty_key_file_is_made_again_for_a_new_store_only() {
+    let env = Env::new();
+    fs::create_dir_all(env.key().parent().unwrap()).unwrap();
+    fs::write(env.key(), b"").unwrap();
+    fs::set_permissions(
+        env.key(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    drop(SqliteStore::open(env.opts()).unwrap());
+    assert_eq!(fs::metadata(env.key()).unwrap().len(), 32);
+    drop(SqliteStore::open(env.opts()).unwrap());
+    fs::write(env.key(), b"").unwrap();
+    let msg = open_err(env.opts());
+    assert!(msg.contains("exactly 32 bytes"), "{msg}");
+}
+
 #[test]
 fn a_passphrase_store_opens_with_the_passphrase_only() {
     let env = Env::new();

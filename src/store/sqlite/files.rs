@@ -151,8 +151,13 @@ pub(crate) fn create_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
+    // A full disk fails the write after the file exists: what it left (an
+    // empty key file, read next time as one that is not bankdeck's) goes.
+    if let Err(e) = file.write_all(bytes).and_then(|()| file.sync_all()) {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        return Err(e);
+    }
     // The folder entry must be durable too, or a power loss can lose the key.
     File::open(folder_of(path))?.sync_all()?;
     Ok(())

@@ -164,7 +164,15 @@ fn damaged_meta(db: &Path, key: &str) -> StoreError {
 /// Reads the 32-byte key file, creating it (0600, `O_EXCL`) only for a new store:
 /// inventing a key for a store that already holds data could only lock it.
 fn load_key_file(path: &Path, create: bool) -> Result<KeyBytes, StoreError> {
-    if check_private_file(path)?.is_none() {
+    let mut found = check_private_file(path)?;
+    // An empty one is a key file whose creation was cut short (killed, or
+    // the disk full before its bytes): it sealed nothing, so a new store
+    // makes it again rather than refuse it for ever.
+    if create && found.as_ref().is_some_and(|m| m.len() == 0) {
+        std::fs::remove_file(path).map_err(|e| io_error("replace the empty key file", path, &e))?;
+        found = None;
+    }
+    if found.is_none() {
         if !create {
             return Err(StoreError::WrongKey(format!(
                 "no key file at {}. Restore it from a backup, or set {ENV_KEY_FILE} \
