@@ -9,6 +9,17 @@ use crate::common::{
     Env, assert_unchanged, audit, full_connection, open_err, secrets, seeded, snapshot,
 };
 
+/// `env`'s key file, made by hand: holding `bytes`, with `mode`.
+fn key_file_holding(env: &Env, bytes: &[u8], mode: u32) {
+    fs::create_dir_all(env.key().parent().unwrap()).unwrap();
+    fs::write(env.key(), bytes).unwrap();
+    fs::set_permissions(
+        env.key(),
+        std::os::unix::fs::PermissionsExt::from_mode(mode),
+    )
+    .unwrap();
+}
+
 fn with_key(env: &Env, key: KeySource) -> OpenOptions {
     OpenOptions::new(env.data(), key)
 }
@@ -62,13 +73,7 @@ fn a_missing_key_file_for_an_existing_store_is_not_invented() {
 #[test]
 fn a_key_file_of_the_wrong_size_is_refused() {
     let env = Env::new();
-    fs::create_dir_all(env.key().parent().unwrap()).unwrap();
-    fs::write(env.key(), b"too short").unwrap();
-    fs::set_permissions(
-        env.key(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
+    key_file_holding(&env, b"too short", 0o600);
     let msg = open_err(env.opts());
     assert!(msg.contains("exactly 32 bytes"), "{msg}");
 }
@@ -79,13 +84,7 @@ fn a_key_file_of_the_wrong_size_is_refused() {
 #[test]
 fn an_empty_key_file_is_made_again_for_a_new_store_only() {
     let env = Env::new();
-    fs::create_dir_all(env.key().parent().unwrap()).unwrap();
-    fs::write(env.key(), b"").unwrap();
-    fs::set_permissions(
-        env.key(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
+    key_file_holding(&env, b"", 0o600);
     drop(SqliteStore::open(env.opts()).unwrap());
     assert_eq!(fs::metadata(env.key()).unwrap().len(), 32);
     drop(SqliteStore::open(env.opts()).unwrap());
@@ -215,13 +214,7 @@ fn the_key_may_live_in_a_shared_config_folder_but_is_itself_0600() {
 #[test]
 fn a_bad_key_file_is_refused_before_a_new_store_is_created() {
     let env = Env::new();
-    fs::create_dir_all(env.key().parent().unwrap()).unwrap();
-    fs::write(env.key(), [3u8; 32]).unwrap();
-    fs::set_permissions(
-        env.key(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o644),
-    )
-    .unwrap();
+    key_file_holding(&env, &[3u8; 32], 0o644);
     let msg = open_err(env.opts());
     assert!(
         msg.contains(&format!("chmod 600 {}", env.key().display())),
