@@ -151,9 +151,17 @@ impl OidcProvider {
         if let Some(url) = &ep.discovered_revocation {
             return self.core.revoke(url, refresh_token).await;
         }
+        // Said, or the endpoint the document names reads as overlooked.
+        let browser = match &ep.end_session {
+            Some(url) => format!(
+                " (its end_session_endpoint, {url}, is a browser's logout, which a refresh \
+                 token cannot end; set logout_url or revocation_url if it has one that can)"
+            ),
+            None => String::new(),
+        };
         Err(OpError::not_allowed(format!(
-            "{} offers neither a logout nor a revocation endpoint: the refresh token stays \
-             valid until it expires",
+            "{} offers neither a logout nor a revocation endpoint{browser}: the refresh token \
+             stays valid until it expires",
             self.core.provider
         )))
     }

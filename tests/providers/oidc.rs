@@ -307,3 +307,31 @@ async fn client_credentials_ask_for_no_user_scopes() {
     );
     assert!(g.refresh_token.is_none());
 }
+
+/// A realm whose discovery names only a browser's logout (RP-initiated, as
+/// oidc-provider's `/session/end`) and no revocation: logout says that the
+/// endpoint is there and why it is not used, and what to set.
+#[tokio::test]
+async fn a_realm_with_only_a_browser_logout_says_why_logout_cannot_end_it() {
+    let doc = |headers: axum::http::HeaderMap| async move {
+        let host = headers.get("host").and_then(|h| h.to_str().ok());
+        let realm = format!("http://{}/realms/test", host.unwrap_or_default());
+        Json(json!({
+            "issuer": realm,
+            "authorization_endpoint": format!("{realm}/auth"),
+            "token_endpoint": format!("{realm}/token"),
+            "end_session_endpoint": format!("{realm}/session/end"),
+        }))
+    };
+    let app = Router::new().route("/realms/test/.well-known/openid-configuration", get(doc));
+    let base = serve(app).await;
+    let p = build(&oidc_config(&base)).unwrap();
+    let e = p.logout(&Secret::new("rt-0123456789")).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotAllowed, "{e}");
+    assert!(
+        e.message.contains("/session/end, is a browser's logout")
+            && e.message.contains("set logout_url or revocation_url"),
+        "{}",
+        e.message
+    );
+}
