@@ -68,9 +68,20 @@ impl OAuthClient {
         ];
         let (reply, sent) = self.post(token_url, form).await?;
         let scopes = &self.client.scopes;
-        grant_in(&reply, &sent, TokenCall::Refresh, scopes).map_err(|error| RefreshFailed {
-            error,
-            rotated: super::token::rotated_in(&reply),
+        grant_in(&reply, &sent, TokenCall::Refresh, scopes).map_err(|mut error| {
+            let rotated = super::token::rotated_in(&reply);
+            // A success the answer of which cannot be read (not JSON, cut
+            // short): the provider has acted, and may have rotated the token
+            // in what could not be read, as with an answer lost on the way.
+            if reply.status.is_success() && rotated.is_none() {
+                error.message = format!(
+                    "{}; it answered {}, so it may have spent the refresh token the store still \
+                     holds: if the next refresh is rejected, the user must consent again",
+                    error.message,
+                    reply.status.as_u16()
+                );
+            }
+            RefreshFailed { error, rotated }
         })
     }
 

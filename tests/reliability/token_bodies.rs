@@ -136,6 +136,10 @@ async fn bad_token_answers_give_a_sentence_and_lose_no_token() {
         let carried = body.contains(&rotated) && body.ends_with('}');
         let rotated = carried.then_some(rotated.as_str());
         refused_keeping(&env, &canned, id, ErrorKind::Protocol, says, rotated).await;
+        // A success it could not read may have rotated the token in it.
+        let said = env.conn(id).flags.last_error.unwrap_or_default();
+        let spent = said.contains("so it may have spent the refresh token");
+        assert_eq!(spent, *status == 200 && !carried, "{said}");
     }
 }
 
