@@ -132,7 +132,11 @@ fn text_lines(
         lines.extend(claims);
         lines.push(Line::raw(""));
     }
-    lines.push(Line::styled("scopes  ✓ granted  ✗ denied", theme.title()));
+    let legend = match c.kind {
+        ProviderKind::Dapi => "scopes  ✓ granted  ✗ denied  · not asked",
+        _ => "scopes  ✓ granted  ✗ denied",
+    };
+    lines.push(Line::styled(legend, theme.title()));
     lines.extend(scope_grid::lines(c, text.width, theme));
     lines
 }

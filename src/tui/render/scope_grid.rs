@@ -1,8 +1,9 @@
 //! The grid of granted and denied scopes: `✓ accounts.get  ✗ transfer.create`.
 //!
-//! For Dapi every documented permission is listed, so a scope that is
-//! missing from the token reads as denied instead of silently absent.
-//! A connection with no scopes recorded at all says so instead.
+//! For Dapi every documented permission is listed: one the bank denied is
+//! marked so, and one the connection never asked for is listed as that
+//! (`·`), not as denied, which the table's `granted/asked` count would
+//! contradict. A connection with no scopes recorded at all says so instead.
 
 use ratatui::text::{Line, Span};
 
@@ -11,22 +12,41 @@ use crate::domain::{Connection, ProviderKind};
 
 use super::theme::Theme;
 
-fn entries(c: &Connection) -> Vec<(bool, String)> {
+/// What a scope's mark says of it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    Granted,
+    Denied,
+    NotAsked,
+}
+
+fn entries(c: &Connection) -> Vec<(Mark, String)> {
     let s = &c.scopes;
-    let mut out: Vec<(bool, String)> = Vec::new();
+    let mut out: Vec<(Mark, String)> = Vec::new();
     if c.kind == ProviderKind::Dapi {
         for name in DAPI_SCOPES {
-            out.push((s.granted.iter().any(|g| g == name), name.to_owned()));
+            let mark = match (
+                s.granted.iter().any(|g| g == name),
+                s.denied.iter().any(|d| d == name),
+            ) {
+                (true, _) => Mark::Granted,
+                (false, true) => Mark::Denied,
+                (false, false) => Mark::NotAsked,
+            };
+            out.push((mark, name.to_owned()));
         }
-        let extra = s
-            .granted
-            .iter()
-            .filter(|g| !DAPI_SCOPES.contains(&g.as_str()));
-        out.extend(extra.map(|g| (true, g.clone())));
+        let extra = |list: &[String], mark| {
+            list.iter()
+                .filter(|g| !DAPI_SCOPES.contains(&g.as_str()))
+                .map(move |g| (mark, g.clone()))
+                .collect::<Vec<_>>()
+        };
+        out.extend(extra(&s.granted, Mark::Granted));
+        out.extend(extra(&s.denied, Mark::Denied));
         return out;
     }
-    out.extend(s.granted.iter().map(|g| (true, g.clone())));
-    out.extend(s.denied.iter().map(|d| (false, d.clone())));
+    out.extend(s.granted.iter().map(|g| (Mark::Granted, g.clone())));
+    out.extend(s.denied.iter().map(|d| (Mark::Denied, d.clone())));
     out
 }
 
@@ -49,10 +69,11 @@ pub(crate) fn lines(c: &Connection, width: u16, theme: Theme) -> Vec<Line<'stati
         .chunks(per_line)
         .map(|chunk| {
             let mut spans = vec![Span::raw("  ")];
-            for (granted, name) in chunk {
-                let (mark, style) = match granted {
-                    true => ("✓", theme.ok()),
-                    false => ("✗", theme.bad()),
+            for (mark, name) in chunk {
+                let (mark, style) = match mark {
+                    Mark::Granted => ("✓", theme.ok()),
+                    Mark::Denied => ("✗", theme.bad()),
+                    Mark::NotAsked => ("·", theme.dim()),
                 };
                 spans.push(Span::styled(mark, style));
                 spans.push(Span::raw(format!(" {name:<w$}", w = cell - 2)));
