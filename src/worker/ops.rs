@@ -808,6 +808,13 @@ fn live(conn: &Connection, op: &str) -> Result<(), OpError> {
 /// The scheduler and the operator both come through here; it refuses what
 /// can never work, so nothing loops against a provider.
 fn refreshable(conn: &Connection) -> Result<(), OpError> {
+    if conn.kind == ProviderKind::Dapi && conn.lifetimes.code_expires_at.is_some() {
+        return Err(OpError::not_allowed(format!(
+            "a Dapi access code is exchanged, not refreshed: `bankdeck exchange {}` (its token \
+             is then permanent)",
+            conn.id
+        )));
+    }
     if conn.kind == ProviderKind::Dapi {
         return Err(OpError::not_allowed(
             "Dapi tokens are permanent: nothing to refresh",

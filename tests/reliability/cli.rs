@@ -1725,6 +1725,11 @@ fn delink_of_a_pending_code_exchanges_it_first() {
     let dir = super::common::private_dir();
     let (_sandbox, base, config) = sandbox_with_config(dir.path());
     let id = link_dapi(dir.path(), &config, &base, "omar");
+    // Refreshed, a pending code says what it needs instead.
+    let (code, _, err) = said(dir.path(), &config, &["refresh", &id]);
+    assert_eq!(code, Some(2), "{err}");
+    let needs = format!("exchanged, not refreshed: `bankdeck exchange {id}`");
+    assert!(err.contains(&needs), "{err}");
     let delink = || bankdeck(dir.path(), &config, &["delink", &id, "--yes"]);
     super::common::post_json(
         &base,

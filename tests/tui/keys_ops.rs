@@ -1160,4 +1160,12 @@ fn r_on_a_delinked_dapi_row_says_delinked() {
         "{}",
         last_text(&app)
     );
+    // A code still pending is not a permanent token yet: what it needs.
+    select(&mut app, 1);
+    assert!(app.update(key('r'), NOW).is_empty());
+    assert!(
+        last_text(&app).ends_with("a Dapi access code is exchanged, not refreshed: exchange it"),
+        "{}",
+        last_text(&app)
+    );
 }

@@ -32,6 +32,9 @@ pub(super) fn refresh(c: &Connection, state: &ConnState, now: UnixTime) -> Resul
         (ProviderKind::Dapi, ConnState::Delinked) => {
             return Err("delinked: nothing to refresh, and Dapi tokens need none".into());
         }
+        (ProviderKind::Dapi, ConnState::CodePending { .. }) => {
+            return Err("a Dapi access code is exchanged, not refreshed: exchange it".into());
+        }
         (ProviderKind::Dapi, _) => {
             return Err("Dapi tokens are permanent: there is nothing to refresh".into());
         }
