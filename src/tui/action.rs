@@ -120,7 +120,9 @@ impl Action {
 
     /// What Tab makes of `typed` on the `:` line: the longest start that
     /// every name starting with it shares, if it is longer than what was
-    /// typed; else the one name a later word of which starts with it.
+    /// typed; else, for the one name a later word of which starts with it,
+    /// that word where the line takes it for the name (`:so` → `sort`, as
+    /// `:sort user` is written), or the name.
     pub fn complete(typed: &str) -> Option<String> {
         let all = Action::completions(typed);
         let start = as_name(typed);
@@ -128,7 +130,9 @@ impl Action {
             .filter(|a| a.name().starts_with(&start))
             .collect();
         if let ([], [only]) = (found.as_slice(), all.as_slice()) {
-            return Some(only.name().to_owned());
+            let word = (only.name().split('_'))
+                .find(|w| w.starts_with(&start) && Action::on_colon_line(w) == Some(*only));
+            return Some(word.unwrap_or(only.name()).to_owned());
         }
         let (first, rest) = found.split_first()?;
         let shared = rest.iter().fold(first.name(), |shared, a| {
@@ -319,7 +323,7 @@ mod tests {
         assert_eq!(Action::on_colon_line(""), None);
         assert_eq!(Action::on_colon_line("command"), None);
         assert_eq!(Action::completions("sort"), [Action::CycleSort]);
-        assert_eq!(Action::complete("sor").as_deref(), Some("cycle_sort"));
+        assert_eq!(Action::complete("sor").as_deref(), Some("sort"));
         assert_eq!(
             Action::completions("det"),
             [Action::ToggleDetail, Action::DetailDown, Action::DetailUp]
