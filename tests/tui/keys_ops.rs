@@ -916,7 +916,7 @@ fn colon(app: &mut App, line: &str) -> Vec<Command> {
 }
 
 /// The word a toggle or a cycle acts on runs it (`:sort`, `:users`), and
-/// Tab turns it into the action's name.
+/// Tab completes that word, as `:sort user` is written.
 #[test]
 fn colon_takes_the_word_an_action_acts_on() {
     let mut app = app();
@@ -928,7 +928,7 @@ fn colon_takes_the_word_an_action_acts_on() {
     let Mode::Command(line) = app.mode() else {
         panic!("{:?}", app.mode())
     };
-    assert_eq!(line.text(), "cycle_sort");
+    assert_eq!(line.text(), "sort");
     app.update(code(KeyCode::Enter), NOW);
     assert_eq!(app.sort(), SortKey::Provider);
 }
