@@ -103,9 +103,11 @@ fn dapi_grid_lists_every_documented_scope_with_a_mark() {
     let lines = scope_grid::lines(&c, 200, Theme::new(true));
     let text: String = lines.iter().map(|l| l.to_string() + "\n").collect();
     assert_eq!(text.matches('✓').count(), 1, "{text}");
-    assert_eq!(text.matches('✗').count(), 9, "{text}");
+    assert_eq!(text.matches('✗').count(), 1, "the one denied: {text}");
+    assert_eq!(text.matches('·').count(), 8, "never asked for: {text}");
     assert!(text.contains("✓ accounts.get"));
-    assert!(text.contains("✗ identity.get"));
+    assert!(text.contains("✗ transfer.create"));
+    assert!(text.contains("· identity.get"));
     assert!(text.contains("products: data"));
     let narrow = scope_grid::lines(&c, 30, Theme::new(true));
     assert_eq!(narrow.len(), 11, "one per line when narrow, then products");
