@@ -1014,11 +1014,16 @@ fn key_bar_keeps_whole_entries_and_help_at_every_width() {
 #[test]
 fn the_key_bar_offers_what_the_selected_row_takes() {
     let mut app = app();
-    let bar = |app: &mut App, id: i64| {
-        select(app, id);
+    let line = |app: &mut App| {
         let terminal = screen(app, 160, 24);
         let buf = terminal.backend().buffer();
-        let bar: String = (0..160).map(|x| buf[(x, 23)].symbol().to_owned()).collect();
+        (0..160)
+            .map(|x| buf[(x, 23)].symbol().to_owned())
+            .collect::<String>()
+    };
+    let bar = |app: &mut App, id: i64| {
+        select(app, id);
+        let bar = line(app);
         let keys: Vec<String> = (bar.split(" · "))
             .map(|e| e.trim().split(' ').next().unwrap().to_owned())
             .collect();
@@ -1030,7 +1035,8 @@ fn the_key_bar_offers_what_the_selected_row_takes() {
     assert_eq!(bar(&mut app, 1), "j e D / s enter R a ? q");
     assert_eq!(bar(&mut app, 2), "j D / s enter R a ? q");
     assert_eq!(bar(&mut app, 3), "j r l / s enter R a ? q");
-    assert_eq!(bar(&mut app, 8), "j / s enter R a ? q");
+    // Heidi's is the last row: up is offered there, not down.
+    assert_eq!(bar(&mut app, 8), "k / s enter R a ? q");
     assert_eq!(bar(&mut app, 7), "j L / s enter R a ? q");
     assert_eq!(bar(&mut app, 6), "j L l / s enter R a ? q");
     assert_eq!(bar(&mut app, 11), "j r / s enter R a ? q");
@@ -1043,11 +1049,26 @@ fn the_key_bar_offers_what_the_selected_row_takes() {
     );
     // The detail pane's bar follows the row too.
     app.update(key('d'), NOW);
-    let terminal = screen(&mut app, 160, 24);
-    let buf = terminal.backend().buffer();
-    let detail: String = (0..160).map(|x| buf[(x, 23)].symbol().to_owned()).collect();
+    let detail = line(&mut app);
     assert!(detail.contains("x cancel"), "{detail}");
     assert!(!detail.contains("r refresh"), "{detail}");
+    // A filter that keeps no row: nothing the bar offers acts on one.
+    app.update(key('/'), NOW);
+    type_text(&mut app, "nobody at all");
+    app.update(code(KeyCode::Enter), NOW);
+    let empty = line(&mut app);
+    for key in ["v reveal", "y copy", "j down", "k up", "R refresh"] {
+        assert!(!empty.contains(key), "{key}: {empty}");
+    }
+    // Nor in the users view, with no user found.
+    app.update(key('u'), NOW);
+    app.update(key('/'), NOW);
+    type_text(&mut app, "nobody at all");
+    app.update(code(KeyCode::Enter), NOW);
+    let users = line(&mut app);
+    for key in ["D disconnect", "a add for", "enter show"] {
+        assert!(!users.contains(key), "{key}: {users}");
+    }
 }
 
 /// A provider the scheduler paused stays named on the activity pane's

@@ -45,8 +45,11 @@ impl App {
     /// why they refuse.
     pub(crate) fn offers(&self, action: Action, now: UnixTime) -> Option<bool> {
         let rule: Rule = match action {
-            // In the users view, `D` ends the selected user's connections.
-            Action::Delink if self.users_view.is_some() => return None,
+            // In the users view, `D` ends the selected user's connections,
+            // as Enter shows and `a` adds for them: with none, nothing to act on.
+            Action::Delink | Action::ToggleDetail | Action::Add if self.users_view.is_some() => {
+                return Some(super::users::selected(self).is_some());
+            }
             Action::Exchange => rules::exchange,
             Action::Refresh => rules::refresh,
             Action::Logout => rules::logout,
@@ -61,8 +64,15 @@ impl App {
                             .is_some_and(|c| self.busy.contains_key(&c.id)),
                 );
             }
-            // With no row to move to or open, the key bar offers neither.
-            Action::Down | Action::ToggleDetail | Action::RefreshAll
+            // With no row to move to or open, the key bar offers neither;
+            // on the last row it offers up, not down.
+            Action::Down if self.users_view.is_none() => {
+                return Some(self.cursor + 1 < self.order.len());
+            }
+            Action::Up if self.users_view.is_none() => {
+                return Some(self.order.len() > 1 && self.cursor + 1 == self.order.len());
+            }
+            Action::ToggleDetail | Action::RefreshAll | Action::CopyIds
                 if self.users_view.is_none() =>
             {
                 return Some(self.selected().is_some());
@@ -73,7 +83,8 @@ impl App {
                 let selected = self.selected().map(|c| c.id);
                 let none_held = (self.detail.loaded.as_ref())
                     .is_some_and(|(id, d)| Some(*id) == selected && d.secrets.none_held());
-                return Some(!none_held && super::super::layout::on_screen(self).detail.is_some());
+                let room = super::super::layout::on_screen(self).detail.is_some();
+                return Some(selected.is_some() && !none_held && room);
             }
             _ => return None,
         };
