@@ -6,7 +6,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 
 use crate::domain::{StateKind, UnixTime};
 
@@ -26,7 +26,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
     let left = match area.height {
         0 | 1 => Line::from([vec![name], counts(app, theme)].concat()),
         _ => {
-            let counts = Paragraph::new(Line::from(counts(app, theme))).wrap(Wrap { trim: true });
+            let counts = Paragraph::new(count_lines(app, theme, line2.width));
             frame.render_widget(counts, line2);
             Line::from(name)
         }
@@ -42,12 +42,41 @@ pub(crate) fn height(app: &App, width: u16) -> u16 {
     let counts: usize = counts(app, theme).iter().map(Span::width).sum();
     // The clock is always 8 columns, so any instant measures the same.
     let right = right_side(app, UnixTime(0), theme).width();
-    let width = usize::from(width).max(1);
-    match NAME.len() + counts + right <= width {
+    match NAME.len() + counts + right <= usize::from(width).max(1) {
         true => 1,
-        false => 1 + u16::from(counts > width) + 1,
+        false => 1 + u16::from(count_lines(app, theme, width).len() > 1) + 1,
     }
 }
+
+/// The counts in lines of `width` columns, whole counts only, the `·`
+/// between two only where both are on the line: wrapped as words, a `·`
+/// was left at the end of the first line.
+fn count_lines(app: &App, theme: Theme, width: u16) -> Vec<Line<'static>> {
+    let width = usize::from(width).max(1);
+    let sep = crate::domain::text::columns(SEPARATOR);
+    let mut lines: Vec<Vec<Span<'static>>> = Vec::new();
+    let mut used = 0;
+    for span in counts(app, theme)
+        .into_iter()
+        .filter(|s| s.content != SEPARATOR)
+    {
+        let w = span.width();
+        match lines.last_mut() {
+            Some(line) if used + sep + w <= width => {
+                line.push(Span::styled(SEPARATOR, theme.dim()));
+                line.push(span);
+                used += sep + w;
+            }
+            _ => {
+                lines.push(vec![span]);
+                used = w;
+            }
+        }
+    }
+    lines.into_iter().map(Line::from).collect()
+}
+
+const SEPARATOR: &str = " · ";
 
 /// `3 pending · 1 expiring · 9 active`, needs-action states first.
 fn counts(app: &App, theme: Theme) -> Vec<Span<'static>> {
@@ -58,7 +87,7 @@ fn counts(app: &App, theme: Theme) -> Vec<Span<'static>> {
             continue;
         }
         if !spans.is_empty() {
-            spans.push(Span::styled(" · ", theme.dim()));
+            spans.push(Span::styled(SEPARATOR, theme.dim()));
         }
         // No-break spaces keep `1 logged out` whole when the counts wrap.
         let text = format!("{n} {}", kind.label()).replace(' ', "\u{a0}");
