@@ -808,7 +808,8 @@ fn live(conn: &Connection, op: &str) -> Result<(), OpError> {
 /// The scheduler and the operator both come through here; it refuses what
 /// can never work, so nothing loops against a provider.
 fn refreshable(conn: &Connection) -> Result<(), OpError> {
-    if conn.kind == ProviderKind::Dapi && conn.lifetimes.code_expires_at.is_some() {
+    let code_pending = conn.lifetimes.access.is_none() && conn.lifetimes.code_expires_at.is_some();
+    if conn.kind == ProviderKind::Dapi && code_pending {
         return Err(OpError::not_allowed(format!(
             "a Dapi access code is exchanged, not refreshed: `bankdeck exchange {}` (its token \
              is then permanent)",
