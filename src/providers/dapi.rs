@@ -182,9 +182,10 @@ fn server_error(reply: &Reply) -> OpError {
         .map_or_else(String::new, |s| format!(" ({s})"));
     OpError::new(
         ErrorKind::Server,
+        // The reason first, as the table's state column shows a message's start.
         format!(
-            "{} failed with {}{said}: try again later",
-            reply.host, reply.status
+            "{}{said} from {}: try again later",
+            reply.status, reply.host
         ),
     )
 }

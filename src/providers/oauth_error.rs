@@ -43,7 +43,8 @@ pub fn error_from_reply(reply: &Reply, call: TokenCall) -> OpError {
         let said = code.map_or_else(String::new, |c| format!(" ({})", shown(c)));
         return OpError::new(
             ErrorKind::Server,
-            format!("{host} failed with {status}{said}: try again later"),
+            // The reason first: the table's state column shows a message's start.
+            format!("{status}{said} from {host}: try again later"),
         );
     }
     if let (Some(obj), Some(_)) = (&body, code) {

@@ -150,6 +150,7 @@ async fn dapi_server_failures_and_throttling() {
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Server);
     assert!(e.message.contains("Bank is down"), "{}", e.message);
+    assert!(e.message.starts_with("502 Bad Gateway ("), "{}", e.message);
     let e = p
         .delink(&Secret::new(ACCESS_TOKEN), &Secret::new(USER_SECRET))
         .await
