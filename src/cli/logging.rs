@@ -43,20 +43,71 @@ pub fn init(dir: Option<&Path>) -> Option<WorkerGuard> {
 /// The appender would create the file with the umask's mode; create it 0600
 /// first so log lines (which hold no secrets, but do hold user names and
 /// connection ids) stay private.
+/// Not through a symbolic link, which would send the log, and the mode
+/// set here, to whatever file it names: such a path disables logging.
 fn create_private_file(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
 }
 
+/// The log's folder, 0700: one made before with the umask's mode is
+/// narrowed too, since it is bankdeck's own.
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(dir)
+        .create(dir)?;
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.is_dir() {
+        return Err(std::io::Error::other("the log folder is not a folder"));
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::symlink_metadata(path)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    }
+
+    #[test]
+    fn the_log_is_not_opened_through_a_link_and_its_folder_is_narrowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("state");
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+        create_private_dir(&folder).unwrap();
+        assert_eq!(mode(&folder), 0o700);
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::write(&elsewhere, "theirs").unwrap();
+        std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let log = folder.join("bankdeck.log");
+        std::os::unix::fs::symlink(&elsewhere, &log).unwrap();
+        assert!(create_private_file(&log).is_err());
+        assert_eq!(
+            mode(&elsewhere),
+            0o644,
+            "the file it names is left as it was"
+        );
+        std::fs::remove_file(&log).unwrap();
+        create_private_file(&log).unwrap();
+        assert_eq!(mode(&log), 0o600);
+    }
 }
