@@ -697,6 +697,30 @@ fn quit_dialog_with_operations_in_flight() {
     assert_snapshot!(screen(&mut app, 100, 24).backend());
 }
 
+/// A bulk refresh is one operation of many rows: the dialog says how many
+/// of its rows quitting leaves undone, as "1 operation in flight" did not.
+#[test]
+fn the_quit_dialog_says_how_much_of_a_bulk_is_left() {
+    let mut app = app();
+    let Command::RefreshMany { id, .. } = one(app.update(key('R'), NOW)) else {
+        panic!("R refreshes the rows due")
+    };
+    let progress = Event::Progress {
+        id,
+        done: 1,
+        total: 3,
+        failed: 0,
+        stopped: 0,
+    };
+    app.update(Msg::Worker(progress), NOW);
+    app.update(key('q'), NOW);
+    let shown = text_at(&mut app, 100, 24, NOW);
+    assert!(
+        shown.contains("The refresh of 3 rows has 2 left, not refreshed if you quit."),
+        "{shown}"
+    );
+}
+
 /// The dialog counts what is in flight as it ends: asked with one
 /// operation out, it still said so after that one had ended.
 #[test]

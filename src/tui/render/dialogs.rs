@@ -47,7 +47,15 @@ pub(super) fn logout(frame: &mut Frame, area: Rect, what: &str, theme: Theme) {
 
 /// Counted as they end: the dialog asked with one operation in flight
 /// still said so after it had ended.
-pub(super) fn quit(frame: &mut Frame, area: Rect, in_flight: usize, theme: Theme) {
+/// A bulk refresh is one operation of many rows: how many it has left is
+/// said, since those not yet sent are left undone.
+pub(super) fn quit(
+    frame: &mut Frame,
+    area: Rect,
+    in_flight: usize,
+    bulk: Option<super::super::app::Progress>,
+    theme: Theme,
+) {
     let asked = match in_flight {
         0 => "Nothing is in flight any more: quit?".to_owned(),
         n => format!(
@@ -55,15 +63,22 @@ pub(super) fn quit(frame: &mut Frame, area: Rect, in_flight: usize, theme: Theme
             counted(n, "operation", "operations")
         ),
     };
-    let lines = vec![
-        Line::raw(asked),
+    let mut lines = vec![Line::raw(asked)];
+    if let Some(p) = bulk.filter(|p| p.done < p.total) {
+        lines.push(Line::raw(format!(
+            "The refresh of {} has {} left, not refreshed if you quit.",
+            counted(p.total, "row", "rows"),
+            p.total - p.done
+        )));
+    }
+    lines.extend([
         Line::styled(
             "Nothing more is sent; what was sent is waited for and written.",
             theme.dim(),
         ),
         Line::raw(""),
         answer(theme),
-    ];
+    ]);
     draw(frame, area, "quit", lines, theme);
 }
 

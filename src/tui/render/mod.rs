@@ -68,7 +68,7 @@ fn overlay(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, theme: Theme
         Mode::Help { scroll } => help::render(app, frame, area, *scroll, theme),
         Mode::ConfirmLogout { what, .. } => dialogs::logout(frame, area, what, theme),
         Mode::ConfirmDelink(d) => dialogs::delink(frame, area, d, theme),
-        Mode::ConfirmQuit => dialogs::quit(frame, area, app.in_flight(), theme),
+        Mode::ConfirmQuit => dialogs::quit(frame, area, app.in_flight(), app.bulk, theme),
         Mode::LoginUrl { url, .. } => dialogs::login_url(frame, area, url, theme),
         Mode::Add(f) => forms::add(frame, area, app, f, now, theme),
         Mode::ClientCreds(f) => forms::creds(frame, area, app, f, theme),
