@@ -721,6 +721,39 @@ fn login_from_the_add_form() -> (bankdeck::tui::App, bankdeck::worker::RequestId
     (app, id)
 }
 
+/// `x` on a row of a bulk refresh stops the bulk: said as that, with how
+/// many rows are left, where "stop the operation" read as this row alone.
+#[test]
+fn x_on_a_row_of_a_bulk_says_the_whole_bulk_stops() {
+    let mut app = app();
+    let Command::RefreshMany { id, conns } = one(app.update(key('R'), NOW)) else {
+        panic!("R refreshes the rows due")
+    };
+    let progress = bankdeck::worker::Event::Progress {
+        id,
+        done: 1,
+        total: conns.len(),
+        failed: 0,
+        stopped: 0,
+    };
+    app.update(Msg::Worker(progress), NOW);
+    select(&mut app, conns[1].0);
+    let cmd = one(app.update(key('x'), NOW));
+    assert!(
+        matches!(cmd, Command::Cancel { id: of } if of == id),
+        "{cmd:?}"
+    );
+    let left = conns.len() - 1;
+    assert!(
+        last_text(&app).starts_with(&format!(
+            "cancel: stopping the refresh of {} rows this row is part of ({left} left;",
+            conns.len()
+        )),
+        "{}",
+        last_text(&app)
+    );
+}
+
 /// A login for a user with no row yet, its note closed: `x` on any row
 /// that runs nothing stops it, where nothing on screen could before but
 /// its 5-minute timeout.

@@ -429,10 +429,22 @@ fn cancel(app: &mut App, now: UnixTime) -> Vec<Command> {
     let Some(&id) = app.busy.get(&conn) else {
         return cancel_a_login(app, now);
     };
-    app.note(
-        now,
-        Level::Info,
-        "cancel: asked the worker to stop the operation",
-    );
+    // A row of a bulk is one of its many: what stops is the whole bulk,
+    // which the operator reads here rather than finds out.
+    let what = match (app.pending.get(&id), app.bulk) {
+        (Some(f), Some(p)) if f.bulk && p.id == id => format!(
+            "cancel: stopping the refresh of {} this row is part of ({} left; those already \
+             sent are left to their answers)",
+            counted(p.total, "row", "rows"),
+            p.total - p.done
+        ),
+        (Some(f), _) if f.bulk => {
+            "cancel: stopping the bulk refresh this row is part of (those already sent are left \
+             to their answers)"
+                .to_owned()
+        }
+        _ => "cancel: asked the worker to stop the operation".to_owned(),
+    };
+    app.note(now, Level::Info, what);
     vec![Command::Cancel { id }]
 }
