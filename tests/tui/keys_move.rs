@@ -555,8 +555,17 @@ fn a_filter_and_the_state_sort_follow_what_time_changes() {
     type_text(&mut app, "expiring");
     app.update(code(KeyCode::Enter), NOW);
     assert!(app.visible_ids().contains(&dave), "dave is expiring");
+    select(&mut app, 4);
     app.update(Msg::Tick, NOW.plus_secs(43));
     assert!(!app.visible_ids().contains(&dave), "dave is expired");
+    // Selected, its leaving is said, with where the selection went: a key
+    // pressed now acts on another row.
+    let said = app.last_activity().unwrap().text.clone();
+    assert!(
+        said.starts_with("dave / Keycloak demo left the filter (expired")
+            && said.contains("the selection is on"),
+        "{said}"
+    );
 
     let mut app = app_sorted_by_state();
     let at = |app: &App| app.visible_ids().iter().position(|&c| c == dave);

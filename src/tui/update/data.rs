@@ -245,6 +245,18 @@ fn place(app: &mut App, keep: Option<ConnectionId>, now: UnixTime) {
 /// Moves the counts by state to `now`: only rows whose state can have
 /// changed since are looked at (see `counts.rs`).
 pub(super) fn refresh_counts(app: &mut App, now: UnixTime) -> Vec<Command> {
+    let selected = app.selected_id();
+    let commands = follow_time(app, now);
+    // Read only when the selection moved: a scan of every row shown.
+    let shown = |id| app.by_id.get(&id).is_some_and(|k| app.order.contains(k));
+    if app.selected_id() != selected && selected.is_some_and(|id| !shown(id)) {
+        tell_left(app, selected, now);
+    }
+    commands
+}
+
+/// [`refresh_counts`] but for saying what left the table.
+fn follow_time(app: &mut App, now: UnixTime) -> Vec<Command> {
     if app.states.advance(&app.conns, now) {
         app.dirty = true;
     }
@@ -298,6 +310,22 @@ fn follow_moved(app: &mut App, moved: &[usize], now: UnixTime) -> Vec<Command> {
         return detail::selection_changed(app, now);
     }
     Vec::new()
+}
+
+/// Says that the selected row left the filter by time alone, and where the
+/// selection went: a key pressed a moment later acts on another row than
+/// the one the operator was looking at.
+fn tell_left(app: &mut App, left: Option<ConnectionId>, now: UnixTime) {
+    let Some(gone) = left.and_then(|id| app.connection(id)) else {
+        return;
+    };
+    let state = crate::domain::ConnState::derive(gone, now, app.warn_secs).describe(now);
+    let to = app.selected().map_or("no row".to_owned(), Connection::name);
+    let text = format!(
+        "{} left the filter ({state}): the selection is on {to}",
+        gone.name()
+    );
+    app.note(now, super::super::activity::Level::Info, text);
 }
 
 #[cfg(test)]
