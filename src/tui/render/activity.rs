@@ -53,10 +53,8 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
     let end = app.activity.lines().len().saturating_sub(back);
     // The last line shown, when taller than the pane, is read a part at a
     // time: how far into it the pane is, and how much of it is left below.
-    let over = end
-        .checked_sub(1)
-        .and_then(|i| app.activity.lines().nth(i))
-        .map_or(0, |l| activity_line_rows(l, area).saturating_sub(rows));
+    let last_rows = (app.activity.lines().rev().nth(back)).map(|l| activity_line_rows(l, area));
+    let over = last_rows.map_or(0, |n| n.saturating_sub(rows));
     let within = app.activity.within(over);
     // Said, since a pane that stopped following looks like a quiet one.
     let below = match (within < over, back > 0) {
@@ -91,7 +89,11 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
             Span::styled(format!("{} ", l.level.mark()), theme.level(l.level)),
         ]);
         let text = Line::styled(l.text.clone(), theme.level(l.level));
-        let needs = activity_line_rows(l, area);
+        // The last line's rows are known from the title's reckoning.
+        let needs = match (shown.is_empty(), last_rows) {
+            (true, Some(n)) => n,
+            _ => activity_line_rows(l, area),
+        };
         // Only the last line can be scrolled into: any other is shown
         // whole, or cut at the top of the pane.
         let skip = match shown.is_empty() {

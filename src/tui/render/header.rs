@@ -39,12 +39,13 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
 /// else a title line and the counts wrapped below it (at most two rows).
 pub(crate) fn height(app: &App, width: u16) -> u16 {
     let theme = Theme::new(true);
-    let counts: usize = counts(app, theme).iter().map(Span::width).sum();
+    let counts = counts(app, theme);
+    let total: usize = counts.iter().map(Span::width).sum();
     // The clock is always 8 columns, so any instant measures the same.
     let right = right_side(app, UnixTime(0), theme).width();
-    match NAME.len() + counts + right <= usize::from(width).max(1) {
+    match NAME.len() + total + right <= usize::from(width).max(1) {
         true => 1,
-        false => 1 + u16::from(count_lines(app, theme, width).len() > 1) + 1,
+        false => 1 + u16::from(laid_out(counts, theme, width).len() > 1) + 1,
     }
 }
 
@@ -52,14 +53,16 @@ pub(crate) fn height(app: &App, width: u16) -> u16 {
 /// between two only where both are on the line: wrapped as words, a `·`
 /// was left at the end of the first line.
 fn count_lines(app: &App, theme: Theme, width: u16) -> Vec<Line<'static>> {
+    laid_out(counts(app, theme), theme, width)
+}
+
+/// [`count_lines`] of the spans [`counts`] made.
+fn laid_out(counts: Vec<Span<'static>>, theme: Theme, width: u16) -> Vec<Line<'static>> {
     let width = usize::from(width).max(1);
     let sep = crate::domain::text::columns(SEPARATOR);
     let mut lines: Vec<Vec<Span<'static>>> = Vec::new();
     let mut used = 0;
-    for span in counts(app, theme)
-        .into_iter()
-        .filter(|s| s.content != SEPARATOR)
-    {
+    for span in counts.into_iter().filter(|s| s.content != SEPARATOR) {
         let w = span.width();
         match lines.last_mut() {
             Some(line) if used + sep + w <= width => {

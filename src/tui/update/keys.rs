@@ -27,8 +27,8 @@ use super::{actions, data, dialogs, forms, nav, users};
 /// binds it.
 fn esc_then(app: &App, key: &KeyEvent) -> Option<KeyEvent> {
     let alt_only = key.modifiers - KeyModifiers::SHIFT == KeyModifiers::ALT;
-    let unbound = app.keymap.action_for(key).is_none();
-    (alt_only && unbound && matches!(key.code, KeyCode::Char(_))).then(|| KeyEvent {
+    let unbound = || app.keymap.action_for(key).is_none();
+    (alt_only && matches!(key.code, KeyCode::Char(_)) && unbound()).then(|| KeyEvent {
         modifiers: key.modifiers - KeyModifiers::ALT,
         ..*key
     })
