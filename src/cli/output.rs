@@ -18,39 +18,37 @@ pub const BROKEN_PIPE_EXIT: u8 = 141;
 
 /// Writes `bytes` to standard output now, as they are: for what must reach
 /// a script exactly (a token), never for text from outside. A write that
-/// fails is kept for the command's end ([`unless_gone`]).
+/// fails is kept for the command's end ([`kept`]).
 pub fn out_bytes(bytes: &[u8]) -> std::io::Result<()> {
-    if lost() {
-        return Ok(());
-    }
-    let mut stdout = std::io::stdout().lock();
-    unless_gone(stdout.write_all(bytes).and_then(|()| stdout.flush()))
+    kept(|| {
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(bytes).and_then(|()| stdout.flush())
+    })
 }
 
 /// The first write to standard output that failed, told when the command
 /// ends ([`ending`]).
 static LOST: std::sync::Mutex<Option<std::io::Error>> = std::sync::Mutex::new(None);
 
-/// A write's result kept rather than returned: the command goes on, and
-/// what it prints after is dropped. A reader gone away (`refresh --due |
-/// head`) or a full disk under a cron job's log must not end a command
-/// whose requests are out: the provider may have rotated a token in an
-/// answer not yet written, so the command finishes them and writes them,
-/// and only then ends as the failed write says.
-fn unless_gone(written: std::io::Result<()>) -> std::io::Result<()> {
-    if let Err(e) = written {
-        let mut lost = LOST
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        lost.get_or_insert(e);
+/// `write`'s failure kept rather than returned: the command goes on, and
+/// what it prints after is dropped, not written. A reader gone away
+/// (`refresh --due | head`) or a full disk under a cron job's log must not
+/// end a command whose requests are out: the provider may have rotated a
+/// token in an answer not yet written, so the command finishes them and
+/// writes them, and only then ends as the failed write says.
+fn kept(write: impl FnOnce() -> std::io::Result<()>) -> std::io::Result<()> {
+    if lost().is_some() {
+        return Ok(());
+    }
+    if let Err(e) = write() {
+        lost().get_or_insert(e);
     }
     Ok(())
 }
 
-fn lost() -> bool {
+fn lost() -> std::sync::MutexGuard<'static, Option<std::io::Error>> {
     LOST.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .is_some()
 }
 
 /// How a command that ended with `code` exits, after what its output met:
@@ -58,11 +56,8 @@ fn lost() -> bool {
 /// [`BROKEN_PIPE_EXIT`]; any other failed write (a full disk) as an error,
 /// saying that what the command did is done.
 pub fn ending(code: std::process::ExitCode) -> std::process::ExitCode {
-    let lost = LOST
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .take();
-    match lost {
+    let failed = lost().take();
+    match failed {
         None => code,
         Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
             std::process::ExitCode::from(BROKEN_PIPE_EXIT)
@@ -85,12 +80,11 @@ pub fn ending(code: std::process::ExitCode) -> std::process::ExitCode {
 pub fn out_stream(
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    if lost() {
-        return Ok(());
-    }
-    let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let mut stdout = Printable::new(stdout);
-    unless_gone(write(&mut stdout).and_then(|()| stdout.flush()))
+    kept(|| {
+        let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        let mut stdout = Printable::new(stdout);
+        write(&mut stdout).and_then(|()| stdout.flush())
+    })
 }
 
 /// `value` as pretty JSON on standard output, then a newline, through
@@ -120,11 +114,10 @@ impl Serialize for StatusRows<'_> {
 /// Formatted text on standard output now, [`Printable`] as
 /// [`out_stream`] writes it; the commands call it through `say!`.
 pub fn out(text: std::fmt::Arguments<'_>) -> std::io::Result<()> {
-    if lost() {
-        return Ok(());
-    }
-    let mut stdout = Printable::new(std::io::stdout().lock());
-    unless_gone(stdout.write_fmt(text).and_then(|()| stdout.flush()))
+    kept(|| {
+        let mut stdout = Printable::new(std::io::stdout().lock());
+        stdout.write_fmt(text).and_then(|()| stdout.flush())
+    })
 }
 
 #[derive(Debug, Serialize)]
