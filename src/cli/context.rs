@@ -26,7 +26,7 @@ impl Context {
             true => Access::Read,
             false => access,
         };
-        let opened = store::open_for(global.data_dir.as_deref(), access)
+        let opened = store::open(global.data_dir.as_deref(), access)
             .map_err(|e| eyre!("{e}"))
             .wrap_err("cannot open the store")?;
         Ok(Context {

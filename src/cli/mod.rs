@@ -126,7 +126,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             write_config,
         } => screen::sandbox(port, &faults, write_config.as_deref()).await,
         Cmd::Generate { connections, users } => {
-            let opened = crate::store::open(global.data_dir.as_deref(), ro)
+            let access = if ro { Access::Read } else { Access::Create };
+            let opened = crate::store::open(global.data_dir.as_deref(), access)
                 .map_err(|e| color_eyre::eyre::eyre!("cannot open the store: {e}"))?;
             generate::run(&*opened.store, connections, users)
                 .map_err(|e| color_eyre::eyre::eyre!("{e}"))?;

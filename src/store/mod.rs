@@ -24,12 +24,6 @@ pub struct Opened {
     pub data_dir: PathBuf,
 }
 
-/// Opens the store in `data_dir` (or `BANKDECK_DATA_DIR`, or the platform
-/// data dir) with the key from the environment or the default key file.
-pub fn open(data_dir: Option<&Path>, readonly: bool) -> Result<Opened, StoreError> {
-    finish(default_paths(data_dir.map(Path::to_path_buf))?, readonly)
-}
-
 /// How a command opens the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -43,8 +37,10 @@ pub enum Access {
     Create,
 }
 
-/// [`open`] as `access` says.
-pub fn open_for(data_dir: Option<&Path>, access: Access) -> Result<Opened, StoreError> {
+/// Opens the store in `data_dir` (or `BANKDECK_DATA_DIR`, or the platform
+/// data dir) with the key from the environment or the default key file, as
+/// `access` says.
+pub fn open(data_dir: Option<&Path>, access: Access) -> Result<Opened, StoreError> {
     let opts = default_paths(data_dir.map(Path::to_path_buf))?;
     match access {
         Access::Read => finish(opts, true),
