@@ -245,19 +245,17 @@ pub fn check_id_token(
         }
         Some(_) => {}
     }
-    match claims.str("sub") {
-        None => return Err(refused("names no account (sub)".into())),
-        Some(s) if s.trim().is_empty() => return Err(refused("names no account (sub)".into())),
-        // OpenID Connect Core §2: at most 255 ASCII characters. One with a
-        // control character would be shown, filtered and copied as an id.
-        Some(s) if s.len() > 255 || !s.bytes().all(|b| b.is_ascii_graphic() || b == b' ') => {
-            return Err(refused(
-                "names its account (sub) with more than 255 characters or with ones that are \
-                 not printable ASCII"
-                    .into(),
-            ));
-        }
-        Some(_) => {}
+    let Some(sub) = claims.str("sub").filter(|s| !s.trim().is_empty()) else {
+        return Err(refused("names no account (sub)".into()));
+    };
+    // OpenID Connect Core §2: at most 255 ASCII characters. One with a
+    // control character would be shown, filtered and copied as an id.
+    if sub.len() > 255 || !sub.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        return Err(refused(
+            "names its account (sub) with more than 255 characters or with ones that are not \
+             printable ASCII"
+                .into(),
+        ));
     }
     let Some(expected) = rules.nonce else {
         return Ok(());

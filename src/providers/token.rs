@@ -58,10 +58,17 @@ pub fn rotated_in(reply: &Reply) -> Option<Secret> {
     if obj.contains_key("error") {
         return None;
     }
-    let token = non_empty(obj.get("refresh_token"))?;
-    printable(token, "refresh_token", &reply.host)
+    token_field(&obj, "refresh_token", &reply.host)
         .ok()
-        .map(Secret::new)
+        .flatten()
+}
+
+/// The token at `key` of an answer, if it has a non-empty one; refused
+/// when it is not [`printable`].
+fn token_field(obj: &Map<String, Value>, key: &str, host: &str) -> Result<Option<Secret>, OpError> {
+    non_empty(obj.get(key))
+        .map(|t| printable(t, key, host).map(Secret::new))
+        .transpose()
 }
 
 /// `token` when it is made of visible ASCII alone, as RFC 6749 (A.12, A.17)
@@ -127,14 +134,8 @@ fn grant_from_object(
         None => lifetime_from_jwt(&access_token, now)
             .map_or(GrantExpiry::Assumed(UNKNOWN_LIFETIME), GrantExpiry::InSecs),
     };
-    let id_token = non_empty(obj.get("id_token"))
-        .map(|t| printable(t, "id_token", host))
-        .transpose()?
-        .map(Secret::new);
-    let refresh_token = non_empty(obj.get("refresh_token"))
-        .map(|t| printable(t, "refresh_token", host))
-        .transpose()?
-        .map(Secret::new);
+    let id_token = token_field(obj, "id_token", host)?;
+    let refresh_token = token_field(obj, "refresh_token", host)?;
     let id_claims = id_token
         .as_ref()
         .and_then(|t| Claims::decode(t.expose()).ok());
