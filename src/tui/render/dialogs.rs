@@ -4,7 +4,7 @@
 //! an operator who presses Enter out of habit cancels rather than deletes.
 
 use ratatui::Frame;
-use ratatui::layout::{Position, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use crate::domain::text::counted;
@@ -12,7 +12,7 @@ use crate::domain::{ConnectionId, Ending};
 
 use super::super::forms::DelinkDialog;
 use super::theme::Theme;
-use super::{text_box, wrapped_rows};
+use super::{text_box, text_box_with_cursor};
 
 fn draw(
     frame: &mut Frame,
@@ -129,16 +129,17 @@ pub(super) fn delink(frame: &mut Frame, area: Rect, d: &DelinkDialog, theme: The
         Some(e) => lines.push(Line::styled(e.clone(), theme.bad())),
         None => lines.push(Line::styled("Esc cancels (the default).", theme.dim())),
     }
-    // The answer's row is below however many rows the lines above it wrap
-    // into: a long user name wraps both the title line and the prompt.
-    let above = lines[..4].to_vec();
-    let rect = draw(frame, area, name, lines, theme);
-    let above = wrapped_rows(&above, rect.width.saturating_sub(2));
-    let x = (rect.x + 3).saturating_add(u16::try_from(cursor).unwrap_or(u16::MAX));
-    let y = rect.y + 1 + u16::try_from(above).unwrap_or(u16::MAX);
-    if x < rect.right().saturating_sub(1) && y < rect.bottom().saturating_sub(1) {
-        frame.set_cursor_position(Position::new(x, y));
-    }
+    // The answer's line, the fifth, after its "> "; a long user name wraps
+    // the lines above it.
+    text_box_with_cursor(
+        frame,
+        area,
+        WIDTH,
+        name,
+        lines,
+        Some((4, 2 + cursor)),
+        theme,
+    );
 }
 
 /// "1 delinked (Dapi), 1 pending code exchanged, then delinked, 1 logged

@@ -5,7 +5,7 @@
 //! it (the connection id, the masked code) or the parser's error.
 
 use ratatui::Frame;
-use ratatui::layout::{Position, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use crate::domain::{ProviderKind, UnixTime};
@@ -14,7 +14,7 @@ use super::super::app::App;
 use super::super::forms::{AddField, AddForm, CredsField, CredsForm};
 use super::super::line_edit::LineEdit;
 use super::theme::Theme;
-use super::{hanging, text_box, wrapped_rows};
+use super::{hanging, text_box_with_cursor};
 
 /// Where a field's value starts: the focus mark, a space and the label.
 const VALUE_COLUMN: usize = 12;
@@ -47,20 +47,8 @@ fn draw(
     cursor: Option<(usize, usize)>,
     theme: Theme,
 ) {
-    let above = cursor.map(|(at, col)| (lines[..at].to_vec(), col));
-    let rect = text_box(frame, area, FORM_WIDTH, title, lines, theme);
-    let Some((above, col)) = above else {
-        return;
-    };
-    let above = wrapped_rows(&above, rect.width.saturating_sub(2));
-    let x = usize::from(rect.x) + 1 + VALUE_COLUMN + col;
-    let y = usize::from(rect.y) + 1 + above;
-    if let (Ok(x), Ok(y)) = (u16::try_from(x), u16::try_from(y))
-        && x < rect.right().saturating_sub(1)
-        && y < rect.bottom().saturating_sub(1)
-    {
-        frame.set_cursor_position(Position::new(x, y));
-    }
+    let cursor = cursor.map(|(at, col)| (at, VALUE_COLUMN + col));
+    text_box_with_cursor(frame, area, FORM_WIDTH, title, lines, cursor, theme);
 }
 
 /// The columns a field's value has in a form on `area`.

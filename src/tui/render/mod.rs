@@ -124,6 +124,34 @@ pub(crate) fn text_box(
     rect
 }
 
+/// [`text_box`] with the terminal's cursor where a field in it is typed
+/// into: at `column` (inside the border) of its line `at`, below however
+/// many rows the lines above it wrap into.
+pub(crate) fn text_box_with_cursor(
+    frame: &mut Frame,
+    area: Rect,
+    width: u16,
+    title: &str,
+    lines: Vec<ratatui::text::Line<'static>>,
+    cursor: Option<(usize, usize)>,
+    theme: theme::Theme,
+) -> Rect {
+    let above = cursor.map(|(at, column)| (lines[..at].to_vec(), column));
+    let rect = text_box(frame, area, width, title, lines, theme);
+    if let Some((above, column)) = above {
+        let rows = wrapped_rows(&above, rect.width.saturating_sub(2));
+        let x = usize::from(rect.x) + 1 + column;
+        let y = usize::from(rect.y) + 1 + rows;
+        if let (Ok(x), Ok(y)) = (u16::try_from(x), u16::try_from(y))
+            && x < rect.right().saturating_sub(1)
+            && y < rect.bottom().saturating_sub(1)
+        {
+            frame.set_cursor_position(ratatui::layout::Position::new(x, y));
+        }
+    }
+    rect
+}
+
 /// How many rows `lines` take wrapped at word boundaries into `width`
 /// columns, as `text_box` draws them: a character count would miss the
 /// row a word pushed down.
