@@ -199,7 +199,7 @@ impl Activity {
     /// its end first going back, its start first coming forward.
     pub fn scroll_back(&mut self, by: i64, rows: usize, height: impl Fn(&ActivityLine) -> usize) {
         let over = |a: &Self| {
-            a.last_shown()
+            a.last_shown(rows)
                 .map_or(0, |l| height(l).saturating_sub(rows.max(1)))
         };
         self.back = self.back(rows);
@@ -221,9 +221,10 @@ impl Activity {
         }
     }
 
-    /// The line at the bottom of the pane, as far as it is scrolled back.
-    fn last_shown(&self) -> Option<&ActivityLine> {
-        let i = self.lines.len().checked_sub(self.back + 1)?;
+    /// The line at the bottom of a pane of `rows` lines, as far as it is
+    /// scrolled back.
+    pub fn last_shown(&self, rows: usize) -> Option<&ActivityLine> {
+        let i = self.lines.len().checked_sub(self.back(rows) + 1)?;
         self.lines.get(i)
     }
 

@@ -53,7 +53,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
     let end = app.activity.lines().len().saturating_sub(back);
     // The last line shown, when taller than the pane, is read a part at a
     // time: how far into it the pane is, and how much of it is left below.
-    let last_rows = (app.activity.lines().rev().nth(back)).map(|l| activity_line_rows(l, area));
+    let last_rows = (app.activity.last_shown(rows)).map(|l| activity_line_rows(l, area));
     let over = last_rows.map_or(0, |n| n.saturating_sub(rows));
     let within = app.activity.within(over);
     // Said, since a pane that stopped following looks like a quiet one.
