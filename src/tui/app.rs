@@ -101,15 +101,12 @@ pub(crate) struct Watch {
 }
 
 /// Other processes' changes, counted since `since` on the activity line of
-/// request `line`.
+/// request `line`: connections added and changed, users added and removed.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Told {
     pub line: RequestId,
     pub since: UnixTime,
-    pub added: usize,
-    pub changed: usize,
-    pub users: usize,
-    pub gone: usize,
+    pub counts: [usize; 4],
 }
 
 pub struct App {

@@ -98,25 +98,21 @@ pub(super) fn changed(
 /// Says what other processes changed: on the activity pane's last line when
 /// it is the one counting them already, its numbers added to; else on a
 /// new line.
-fn tell(app: &mut App, [added, changed, users, gone]: [usize; 4], now: UnixTime) {
+fn tell(app: &mut App, counts: [usize; 4], now: UnixTime) {
     let last = app.activity.last().and_then(|l| l.progress_of);
     let mut told = match app.watch.told {
         Some(told) if Some(told.line) == last => told,
         _ => Told {
             line: app.next_request(),
             since: now,
-            added: 0,
-            changed: 0,
-            users: 0,
-            gone: 0,
+            counts: [0; 4],
         },
     };
-    told.added += added;
-    told.changed += changed;
-    told.users += users;
-    told.gone += gone;
+    for (total, n) in told.counts.iter_mut().zip(counts) {
+        *total += n;
+    }
     app.watch.told = Some(told);
-    let mut text = summary(told.added, told.changed, told.users, told.gone);
+    let mut text = summary(told.counts);
     if told.since != now {
         text.push_str(&format!(
             " (since {}, latest {})",
@@ -164,24 +160,18 @@ fn take_users(app: &mut App, found: Vec<User>, complete: bool) -> (usize, usize)
     (added, gone)
 }
 
-fn summary(added: usize, changed: usize, users: usize, gone: usize) -> String {
-    let mut parts = Vec::new();
-    if added > 0 {
-        parts.push(counted(added, "connection added", "connections added"));
-    }
-    if changed > 0 {
-        parts.push(counted(
-            changed,
-            "connection changed",
-            "connections changed",
-        ));
-    }
-    if users > 0 {
-        parts.push(counted(users, "user added", "users added"));
-    }
-    if gone > 0 {
-        parts.push(counted(gone, "user removed", "users removed"));
-    }
+/// `counts`, as [`Told`] keeps them, in words.
+fn summary(counts: [usize; 4]) -> String {
+    const NOUNS: [(&str, &str); 4] = [
+        ("connection added", "connections added"),
+        ("connection changed", "connections changed"),
+        ("user added", "users added"),
+        ("user removed", "users removed"),
+    ];
+    let parts: Vec<String> = (counts.into_iter().zip(NOUNS))
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, (one, many))| counted(n, one, many))
+        .collect();
     format!("by another process: {}", parts.join(", "))
 }
 
