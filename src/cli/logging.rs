@@ -43,6 +43,7 @@ pub fn init(dir: Option<&Path>) -> Option<WorkerGuard> {
 /// The appender would create the file with the umask's mode; create it 0600
 /// first so log lines (which hold no secrets, but do hold user names and
 /// connection ids) stay private.
+///
 /// Not through a symbolic link, which would send the log, and the mode
 /// set here, to whatever file it names: such a path disables logging.
 fn create_private_file(path: &Path) -> std::io::Result<()> {

@@ -47,6 +47,7 @@ pub(super) fn logout(frame: &mut Frame, area: Rect, what: &str, theme: Theme) {
 
 /// Counted as they end: the dialog asked with one operation in flight
 /// still said so after it had ended.
+///
 /// A bulk refresh is one operation of many rows: how many it has left is
 /// said, since those not yet sent are left undone.
 pub(super) fn quit(
