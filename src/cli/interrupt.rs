@@ -1,10 +1,10 @@
 //! Ctrl-C (or SIGTERM, from `timeout` or a service manager, or SIGHUP, from
 //! an SSH session that dropped) while an operation runs. Killed at once, a
-//! command can die between the provider's answer and the store's write: a refresh token the provider has just
-//! rotated, or the permanent token of a one-time Dapi code it has just spent,
-//! exists nowhere else. So the first signal only stops anything more being
-//! sent, and what was sent is waited for and written; a second abandons it,
-//! saying what that may cost.
+//! command can die between the provider's answer and the store's write: a
+//! refresh token the provider has just rotated, or the permanent token of a
+//! one-time Dapi code it has just spent, exists nowhere else. So the first
+//! signal only stops anything more being sent, and what was sent is waited
+//! for and written; a second abandons it, saying what that may cost.
 
 use std::future::Future;
 use std::sync::Arc;
