@@ -235,9 +235,10 @@ pub enum Cmd {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCmd {
-    /// Load and check the configuration; print providers with each secret as `[set]` or `[missing]`.
-    /// Exit 0 when nothing is missing, 1 when a secret is missing or a `[keys]` entry cannot
-    /// be applied, 2 when the file itself is wrong.
+    /// Load and check the configuration; print providers with each secret as `[set]` or `[missing]`,
+    /// and the store it serves. Exit 0 when nothing is missing, 1 when a secret is missing, a
+    /// `[keys]` entry cannot be applied, or the store holds live connections of a provider the
+    /// configuration lacks, 2 when the file itself is wrong.
     Check,
 }
 

@@ -175,7 +175,15 @@ pub fn reason(
     now: UnixTime,
     within_secs: i64,
 ) -> Option<Reason> {
-    let (need, text) = why(c, cfg, renewers, now, within_secs)?;
+    let (need, mut text) = why(c, cfg, renewers, now, within_secs)?;
+    // Every command suggested acts through the provider: without its
+    // table, pasted as it is, it fails.
+    if cfg.provider(&c.provider).is_none() {
+        text.push_str(&format!(
+            " (first add [providers.{}]: the configuration lacks it)",
+            c.provider
+        ));
+    }
     Some(Reason { need, text })
 }
 

@@ -29,7 +29,11 @@ macro_rules! say {
     };
 }
 
-pub fn config_check(cfg: &Config, _cmd: &ConfigCmd) -> Result<ExitCode> {
+pub fn config_check(
+    cfg: &Config,
+    _cmd: &ConfigCmd,
+    data_dir: Option<&std::path::Path>,
+) -> Result<ExitCode> {
     use std::os::unix::fs::PermissionsExt;
     match &cfg.source {
         Some(p) => say!("config: {}", p.display())?,
@@ -80,6 +84,7 @@ pub fn config_check(cfg: &Config, _cmd: &ConfigCmd) -> Result<ExitCode> {
             say!("  {line}")?;
         }
     }
+    let orphans = store_beyond_config(cfg, data_dir)?;
     // The screen reports these in its activity pane and goes on without
     // them; a check of the file should not be the one place that is silent.
     let (_, problems) = crate::tui::Keymap::with_overrides(&cfg.keys);
@@ -98,6 +103,12 @@ pub fn config_check(cfg: &Config, _cmd: &ConfigCmd) -> Result<ExitCode> {
     if !problems.is_empty() {
         action.push(counted(problems.len(), "[keys] problem", "[keys] problems"));
     }
+    if orphans > 0 {
+        action.push(format!(
+            "{} of providers not in the configuration",
+            counted(orphans, "connection", "connections")
+        ));
+    }
     if !exposed.is_empty() {
         let n = exposed.len();
         action.push(counted(
@@ -112,6 +123,58 @@ pub fn config_check(cfg: &Config, _cmd: &ConfigCmd) -> Result<ExitCode> {
     }
     say!("ACTION: {}", action.join(", "))?;
     Ok(ExitCode::from(1))
+}
+
+/// Says which store this config serves, and how many of its live rows
+/// belong to providers the config lacks: each would fail at its next
+/// operation, and the config is where that is mended. Returns that count.
+/// A store that is not there or cannot be read is said, not an error: the
+/// file is what is checked.
+fn store_beyond_config(cfg: &Config, data_dir: Option<&std::path::Path>) -> Result<usize> {
+    use crate::domain::StateKind;
+    let Ok(opts) = crate::store::default_paths(data_dir.map(std::path::Path::to_path_buf)) else {
+        return Ok(0);
+    };
+    let dir = opts.data_dir.display().to_string();
+    if !opts.db_path().exists() {
+        say!("store: none yet at {dir}")?;
+        return Ok(0);
+    }
+    let opened = match crate::store::open(data_dir, crate::store::Access::Read) {
+        Ok(opened) => opened,
+        Err(e) => {
+            say!("store: {dir}: not read ({e})")?;
+            return Ok(0);
+        }
+    };
+    let now = UnixTime::now();
+    let (mut rows, mut beyond) = (0usize, std::collections::BTreeMap::<String, usize>::new());
+    let read = opened.store.each_connection(&mut |c| {
+        rows += 1;
+        let finished = matches!(
+            ConnState::derive(&c, now, cfg.warn_secs()).kind(),
+            StateKind::LoggedOut | StateKind::Delinked
+        );
+        if !finished && cfg.provider(&c.provider).is_none() {
+            *beyond.entry(c.provider).or_default() += 1;
+        }
+    });
+    if let Err(e) = read {
+        say!("store: {dir}: not read ({e})")?;
+        return Ok(0);
+    }
+    say!(
+        "store: {dir} ({})",
+        counted(rows, "connection", "connections")
+    )?;
+    for (provider, n) in &beyond {
+        say!(
+            "  warning: {} of provider '{provider}', which the config lacks: add \
+             [providers.{provider}] to act on them",
+            counted(*n, "live connection", "live connections")
+        )?;
+    }
+    Ok(beyond.values().sum())
 }
 
 fn endpoints(f: &Family) -> Vec<(&'static str, String)> {

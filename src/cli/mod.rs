@@ -136,7 +136,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Config { action } => {
             let cfg = crate::config::load(global.config.as_deref())
                 .map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
-            commands::config_check(&cfg, &action)
+            commands::config_check(&cfg, &action, global.data_dir.as_deref())
         }
         Cmd::Status { filter, sort, json } => commands::status(
             &Context::open(&global, Access::Read)?,

@@ -2653,3 +2653,54 @@ fn a_label_or_payload_id_holding_control_characters_is_refused() {
     let (_, listed, _) = run(&["status", "--json"]);
     assert_eq!(listed.trim(), "[]", "nothing stored");
 }
+
+/// A config that lacks some of the store's providers is the config's fault:
+/// `config check` names each such provider with its live rows and exits 1,
+/// and `check` says a table must be added before its suggested command
+/// can work. Before any store, it says where the store will be.
+#[test]
+fn config_check_names_the_stores_providers_it_lacks() {
+    let (dir, config) = config_with(
+        "[providers.bank]\nkind = \"oauth2\"\ntoken_url = \"http://127.0.0.1:1/t\"\n\
+         client_id = \"c\"\n",
+    );
+    let (code, text, _) = said(dir.path(), &config, &["config", "check"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("store: none yet at "), "{text}");
+    let out = bankdeck(
+        dir.path(),
+        &config,
+        &["generate", "--connections", "300", "--users", "30"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let (code, text, _) = said(dir.path(), &config, &["config", "check"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("(300 connections)"), "{text}");
+    for provider in ["dapi", "everifin"] {
+        assert!(
+            text.lines()
+                .any(|l| l.contains(&format!("of provider '{provider}'"))
+                    && l.contains(&format!("add [providers.{provider}]"))),
+            "{provider}: {text}"
+        );
+    }
+    assert!(!text.contains("provider 'bank'"), "{text}");
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.starts_with("ACTION: ")
+            && last.ends_with("connections of providers not in the configuration"),
+        "{text}"
+    );
+    let (code, text, _) = said(dir.path(), &config, &["check"]);
+    assert_eq!(code, Some(1), "{text}");
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert!(!rows.is_empty(), "{text}");
+    for row in rows {
+        let lacking = ["dapi", "everifin"].iter().any(|p| {
+            row.ends_with(&format!(
+                "(first add [providers.{p}]: the configuration lacks it)"
+            ))
+        });
+        assert_eq!(lacking, !row.contains(" / bank"), "{row}");
+    }
+}
