@@ -405,7 +405,11 @@ impl Worker {
                 Err(f) if f.error.kind == ErrorKind::ReauthRequired => {
                     return self.refresh_rejected(conn, rt, f.error, turn).await;
                 }
-                other => other.and_then(|grant| same_account(&conn, grant)),
+                Ok(grant) => match same_account(&conn, grant) {
+                    Ok(grant) => Ok(grant),
+                    Err(f) => return self.other_account(&conn, f, turn).await,
+                },
+                Err(f) => Err(f),
             }
         };
         match result {
@@ -466,6 +470,37 @@ impl Worker {
             ..failure_update(conn, &e.message)
         };
         let audit = self.audit(OpKind::Refresh, false, e.message.clone());
+        let stake = AtStake::Outcome(OpKind::Refresh, conn);
+        self.settle(conn, update, audit, turn, Some(stake)).await?;
+        Err(e)
+    }
+
+    /// A refresh answered for another account: the row needs a new
+    /// consent, since the token sent is most likely spent. The refresh
+    /// token the answer carried is kept only so that a logout can end the
+    /// session it opened; re-consent stops every refresh with it, which
+    /// would file the other account's tokens under this row.
+    async fn other_account(
+        &self,
+        conn: &Connection,
+        f: RefreshFailed,
+        turn: &Turn,
+    ) -> Result<Connection, OpError> {
+        let e = f.error;
+        let update = ConnectionUpdate {
+            flags: Some(Flags {
+                reauth_required: true,
+                last_error: Some(e.message.clone()),
+                ..conn.flags.clone()
+            }),
+            refresh_token: f.rotated.map_or(SecretChange::Keep, SecretChange::Set),
+            ..ConnectionUpdate::default()
+        };
+        let audit = self.audit(
+            OpKind::Refresh,
+            false,
+            format!("re-consent required: {}", e.message),
+        );
         let stake = AtStake::Outcome(OpKind::Refresh, conn);
         self.settle(conn, update, audit, turn, Some(stake)).await?;
         Err(e)
@@ -834,8 +869,7 @@ fn refreshable(conn: &Connection) -> Result<(), OpError> {
 /// that may have cost (`cost`), so a rejection on the next try is no
 /// surprise. The operator hears of it now, when the tokens are still held.
 /// A refreshed grant must be for the account the connection is: an id
-/// token naming another `sub` (OpenID Connect Core §12.2) is refused, its
-/// refresh token kept as any refused answer's is.
+/// token naming another `sub` (OpenID Connect Core §12.2) is refused.
 fn same_account(conn: &Connection, grant: TokenGrant) -> Result<TokenGrant, RefreshFailed> {
     match (&conn.remote.user_id, &grant.subject) {
         (Some(held), Some(said)) if held != said => Err(RefreshFailed {
@@ -843,7 +877,8 @@ fn same_account(conn: &Connection, grant: TokenGrant) -> Result<TokenGrant, Refr
                 ErrorKind::Protocol,
                 format!(
                     "the provider answered the refresh for another account (sub \"{}\", this \
-                     connection's is \"{held}\"): its access token was not used",
+                     connection's is \"{held}\"): none of its tokens were used, and the user \
+                     must log in again",
                     crate::providers::token::shown(said)
                 ),
             ),

@@ -256,36 +256,54 @@ fn id_token(sub: &str) -> String {
 }
 
 /// OpenID Connect Core §12.2: a refresh's id token names the account the
-/// login did. One naming another is refused, the row's account and access
-/// token stay, and the new refresh token it carried is kept (the old one is
-/// spent), so a logout can still end that session.
+/// login did. One naming another is refused whole: the row's account and
+/// access token stay, and it needs a new consent. The new refresh token
+/// the answer carried is kept (the old one is spent) so that a logout can
+/// end that session, but no refresh is sent with it: an answer to it
+/// without an id token would file the other account's tokens here.
 #[tokio::test]
-async fn a_refresh_answered_for_another_account_is_refused_and_keeps_its_refresh_token() {
+async fn a_refresh_answered_for_another_account_is_refused_and_asks_for_consent() {
     let (env, canned, id, _keep) = setup().await;
-    let answer = |sub: &str, n: u32| {
+    let answer = |sub: Option<&str>, n: u32| {
+        let id_token = sub.map_or(String::new(), |s| {
+            format!(r#","id_token":"{}""#, id_token(s))
+        });
         format!(
-            r#"{{"access_token":"a-{n}","token_type":"Bearer","expires_in":300,"refresh_token":"r-{n}","id_token":"{}"}}"#,
-            id_token(sub)
+            r#"{{"access_token":"a-{n}","token_type":"Bearer","expires_in":300,"refresh_token":"r-{n}"{id_token}}}"#
         )
     };
-    canned.json(&answer("acct-1", 1));
+    canned.json(&answer(Some("acct-1"), 1));
     env.op(OpKind::Refresh, id).await.unwrap();
     assert_eq!(env.conn(id).remote.user_id.as_deref(), Some("acct-1"));
-    canned.json(&answer("acct-2", 2));
-    refused_keeping(
-        &env,
-        &canned,
-        id,
-        ErrorKind::Protocol,
-        "for another account (sub \"acct-2\", this connection's is \"acct-1\")",
-        Some("r-2"),
-    )
-    .await;
-    assert_eq!(env.conn(id).remote.user_id.as_deref(), Some("acct-1"));
-    // The same account again is taken as ever.
-    canned.json(&answer("acct-1", 3));
-    env.op(OpKind::Refresh, id).await.unwrap();
-    assert_eq!(env.secrets(id).access_token.unwrap().expose(), "a-3");
+    canned.json(&answer(Some("acct-2"), 2));
+    let hits = canned.hits();
+    let e = env.op(OpKind::Refresh, id).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Protocol, "{e}");
+    assert!(
+        e.message.contains(
+            "for another account (sub \"acct-2\", this connection's is \"acct-1\"): none of its \
+             tokens were used, and the user must log in again"
+        ),
+        "{e}"
+    );
+    assert_eq!(canned.hits(), hits + 1, "{e}");
+    let c = env.conn(id);
+    assert!(c.flags.reauth_required, "{e}");
+    assert_eq!(c.remote.user_id.as_deref(), Some("acct-1"));
+    let held = env.secrets(id);
+    assert_eq!(held.access_token.unwrap().expose(), "a-1");
+    assert_eq!(held.refresh_token.unwrap().expose(), "r-2");
+    let line = &env.store.audit(Some(id), 1).unwrap()[0];
+    assert!(
+        line.message.starts_with("re-consent required: "),
+        "{line:?}"
+    );
+    // The other account's refresh token is never sent to be refreshed.
+    canned.json(&answer(None, 3));
+    let e = env.op(OpKind::Refresh, id).await.unwrap_err();
+    assert!(e.message.contains("re-consent required"), "{e}");
+    assert_eq!(canned.hits(), hits + 1, "{e}");
+    assert_eq!(env.secrets(id).access_token.unwrap().expose(), "a-1");
 }
 
 /// A provider that quotes a token it was not sent (the access token, in a
