@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod error;
+pub mod holder;
 pub mod intercept;
 pub mod sqlite;
 

@@ -3,9 +3,9 @@
 //!
 //! A bankdeck killed mid-refresh leaves its lease behind; waiting for it to
 //! expire would block that connection for the lease's whole term. The holder
-//! names its host and process id, so a lease whose process no longer exists on
-//! this machine is released at once. A process id reused by another program
-//! only makes us wait for the term, never the reverse.
+//! names its host and process ([`crate::store::holder`]), so a lease whose
+//! process no longer exists on this machine is released at once, and one
+//! whose process runs is never taken, even past its term.
 
 use std::time::Duration;
 
@@ -34,38 +34,7 @@ pub fn lease_term(timeout: Duration) -> Duration {
         .max(LEASE_TERM)
 }
 
-/// `host|pid|nonce|actor`: enough to tell whose lease it is and whether it lives.
-pub fn holder_name(actor: &str) -> String {
-    format!(
-        "{}|{}|{:08x}|{actor}",
-        hostname(),
-        std::process::id(),
-        rand::random::<u32>()
-    )
-}
-
-/// Whether `holder` is a process on this machine that no longer runs.
-pub fn is_dead_local(holder: &str) -> bool {
-    let mut parts = holder.splitn(4, '|');
-    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
-        return false;
-    };
-    let Ok(pid) = pid.parse::<i32>() else {
-        return false;
-    };
-    if host != hostname() || pid <= 0 || u32::try_from(pid).ok() == Some(std::process::id()) {
-        return false;
-    }
-    // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
-    let alive = unsafe { libc::kill(pid, 0) } == 0;
-    !alive && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default()
-}
+pub use crate::store::holder::{holder_name, is_dead_local};
 
 impl Worker {
     /// Takes the lease, waiting for a live holder, and reads the connection
@@ -97,9 +66,17 @@ impl Worker {
                 continue;
             }
             if started.elapsed() > LEASE_TERM {
+                // Named, so that one stopped or hung can be found.
+                let holder = self.db(move |s| s.lease_holder(id)).await.ok().flatten();
+                let which = (holder.as_ref())
+                    .and_then(|(h, _)| crate::store::holder::process(h))
+                    .map_or(String::new(), |p| format!(" ({p})"));
                 return Err(OpError::new(
                     ErrorKind::NotAllowed,
-                    "another bankdeck process is operating on this connection; try again shortly",
+                    format!(
+                        "another bankdeck process{which} is operating on this connection; try \
+                         again shortly"
+                    ),
                 ));
             }
             if seen.is_none() {
@@ -140,20 +117,5 @@ mod tests {
             Duration::from_secs(250)
         );
         assert_eq!(lease_term(Duration::MAX), Duration::MAX);
-    }
-
-    #[test]
-    fn our_own_and_foreign_hosts_are_never_dead() {
-        assert!(!is_dead_local(&holder_name("me")));
-        assert!(!is_dead_local("other-host|1|0|x"));
-        assert!(!is_dead_local("garbage"));
-    }
-
-    #[test]
-    fn a_finished_process_is_dead() {
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let pid = child.id();
-        child.wait().unwrap();
-        assert!(is_dead_local(&format!("{}|{pid}|0|x", hostname())));
     }
 }

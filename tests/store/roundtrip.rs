@@ -270,6 +270,44 @@ fn leases_exclude_other_holders_until_released_or_expired() {
     assert!(matches!(missing, Err(StoreError::NotFound(_))));
 }
 
+/// A lease whose holder still runs on this host stands past its term: its
+/// answer may wait a minute for another writer's lock, or the clock may
+/// jump, and a second holder would send the refresh token or the code
+/// again. Once that process has ended, the lapsed lease is taken.
+#[test]
+fn a_lapsed_lease_is_taken_only_once_its_process_has_ended() {
+    let env = Env::new();
+    let (store, id) = seeded(&env, "lv");
+    let other = env.open();
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let running = format!("{}|{}|0|cron", host.trim(), child.id());
+    let until = NOW.plus_secs(30);
+    assert!(takes(&store, id, &running, until, NOW).unwrap());
+    let long_after = NOW.plus_secs(3600);
+    assert!(
+        !takes(&other, id, "me", long_after.plus_secs(30), long_after).unwrap(),
+        "taken from a process that runs"
+    );
+    // Ours, under another nonce (a second worker), runs too.
+    let ours = bankdeck::store::holder::holder_name("dashboard");
+    other.release_lease(id, &running).unwrap();
+    assert!(takes(&store, id, &ours, until, NOW).unwrap());
+    assert!(!takes(&other, id, "me", long_after.plus_secs(30), long_after).unwrap());
+    store.release_lease(id, &ours).unwrap();
+    assert!(takes(&store, id, &running, until, NOW).unwrap());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !takes(&other, id, "me", until, NOW.plus_secs(10)).unwrap(),
+        "in its term"
+    );
+    assert!(takes(&other, id, "me", long_after.plus_secs(30), long_after).unwrap());
+}
+
 #[test]
 fn insert_for_a_missing_user_is_refused() {
     let env = Env::new();

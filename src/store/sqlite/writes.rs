@@ -344,7 +344,11 @@ pub(crate) fn append_audit(
     .map(drop)
 }
 
-/// Takes the lease if it is free, expired, or already ours (renewal).
+/// Takes the lease if it is free or already ours (renewal), or if it is
+/// expired and its holder no longer runs here. A holder that runs keeps
+/// its lease past the term: its answer may wait for the write lock, or the
+/// clock may have jumped, and a second request would spend the refresh
+/// token or the code its answer holds ([`crate::store::holder`]).
 pub(crate) fn try_lease(
     tx: &Transaction<'_>,
     db: &Path,
@@ -353,17 +357,25 @@ pub(crate) fn try_lease(
     until: UnixTime,
     now: UnixTime,
 ) -> Result<bool, StoreError> {
-    let taken = tx
-        .prepare_cached(
+    let take = |only_from: Option<&str>| {
+        tx.prepare_cached(
             "UPDATE connections SET lease_holder = ?1, lease_until = ?2 \
-             WHERE id = ?3 AND (lease_holder IS NULL OR lease_holder = ?1 OR lease_until <= ?4)",
+             WHERE id = ?3 AND (lease_holder IS NULL OR lease_holder = ?1 OR lease_holder = ?4)",
         )
-        .and_then(|mut s| s.execute(params![holder, until.0, id.0, now.0]))
-        .map_err(sql(db))?;
-    if taken == 0 && !reads::exists(tx, db, id)? {
-        return Err(StoreError::no_connection(id));
+        .and_then(|mut s| s.execute(params![holder, until.0, id.0, only_from]))
+        .map_err(sql(db))
+    };
+    if take(None)? == 1 {
+        return Ok(true);
     }
-    Ok(taken == 1)
+    // A missing row is said by the read.
+    let Some((other, term)) = reads::lease(tx, db, id)? else {
+        return Ok(false);
+    };
+    if term <= now.0 && !crate::store::holder::runs_here(&other) {
+        return Ok(take(Some(&other))? == 1);
+    }
+    Ok(false)
 }
 
 /// Releases only our own lease: a late release must not free someone else's.

@@ -1,0 +1,145 @@
+//! Who holds a connection's lease, and whether that process still runs.
+//!
+//! A holder names its host, its process id with the process's start time,
+//! a nonce and an actor. Every process that opens a store runs on its host
+//! (SQLite's WAL needs shared memory), so a holder is checked by asking the
+//! kernel, not by trusting a clock: a lease whose process died is broken at
+//! once, and one whose process runs is never taken, however late its
+//! answer's write comes (a store locked for a minute by another writer) or
+//! however far the wall clock jumps. The start time tells a process id
+//! reused by another program from the holder.
+
+/// `host|pid/start|nonce|actor`: enough to tell whose lease it is and
+/// whether it lives.
+pub fn holder_name(actor: &str) -> String {
+    let pid = std::process::id();
+    let start = started(pid).unwrap_or_default();
+    format!(
+        "{}|{pid}/{start}|{:08x}|{actor}",
+        hostname(),
+        rand::random::<u32>()
+    )
+}
+
+/// What a holder says of its process.
+enum Holder {
+    /// On this host: the process, and when it started, when named.
+    Local { pid: i32, start: Option<u64> },
+    /// Another host's, or not a holder's name at all.
+    Unknown,
+}
+
+fn parse(holder: &str) -> Holder {
+    let mut parts = holder.splitn(4, '|');
+    let (Some(host), Some(id)) = (parts.next(), parts.next()) else {
+        return Holder::Unknown;
+    };
+    let (pid, start) = match id.split_once('/') {
+        Some((pid, start)) => (pid, start.parse().ok()),
+        None => (id, None),
+    };
+    match (host == hostname(), pid.parse::<i32>()) {
+        (true, Ok(pid)) if pid > 0 => Holder::Local { pid, start },
+        _ => Holder::Unknown,
+    }
+}
+
+/// Whether `holder` is a process on this machine that no longer runs.
+/// Our own process is never dead; a holder of another host or an unknown
+/// form is not known to be.
+pub fn is_dead_local(holder: &str) -> bool {
+    match parse(holder) {
+        Holder::Local { pid, start } => !runs(pid, start),
+        Holder::Unknown => false,
+    }
+}
+
+/// Whether `holder` is a process on this machine that still runs (ours
+/// included): its lease stands past its term. One of another host or an
+/// unknown form is trusted to its term alone.
+pub fn runs_here(holder: &str) -> bool {
+    match parse(holder) {
+        Holder::Local { pid, start } => runs(pid, start),
+        Holder::Unknown => false,
+    }
+}
+
+/// The holder's process as an operator finds it (`process 4242`), when it
+/// is one of this host's.
+pub fn process(holder: &str) -> Option<String> {
+    match parse(holder) {
+        Holder::Local { pid, .. } => Some(format!("process {pid}")),
+        Holder::Unknown => None,
+    }
+}
+
+fn runs(pid: i32, start: Option<u64>) -> bool {
+    if u32::try_from(pid).ok() == Some(std::process::id()) {
+        return true;
+    }
+    // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
+    let exists = unsafe { libc::kill(pid, 0) } == 0
+        || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH);
+    // A reused process id is another program, started later.
+    let same = || match (start, u32::try_from(pid).ok().and_then(started)) {
+        (Some(named), Some(now)) => named == now,
+        _ => true,
+    };
+    exists && same()
+}
+
+/// When process `pid` started, in clock ticks since boot (`/proc/PID/stat`,
+/// field 22), read after the command name, which may hold spaces.
+fn started(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, after) = stat.rsplit_once(')')?;
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+pub(crate) fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_own_and_foreign_hosts_are_never_dead() {
+        assert!(!is_dead_local(&holder_name("me")));
+        assert!(!is_dead_local("other-host|1|0|x"));
+        assert!(!is_dead_local("garbage"));
+    }
+
+    #[test]
+    fn a_finished_process_is_dead() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(is_dead_local(&format!("{}|{pid}|0|x", hostname())));
+        assert!(!runs_here(&format!("{}|{pid}|0|x", hostname())));
+    }
+
+    #[test]
+    fn a_running_process_runs_unless_its_id_was_reused() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let start = started(pid).unwrap();
+        let host = hostname();
+        assert!(runs_here(&format!("{host}|{pid}/{start}|0|x")));
+        assert!(runs_here(&format!("{host}|{pid}|0|x")));
+        assert!(runs_here(&holder_name("me")));
+        // The same id, started at another time: another program.
+        assert!(!runs_here(&format!("{host}|{pid}/{}|0|x", start + 1)));
+        assert!(is_dead_local(&format!("{host}|{pid}/{}|0|x", start + 1)));
+        assert!(!runs_here("other-host|1|0|x"));
+        assert!(!runs_here("garbage"));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
