@@ -297,12 +297,13 @@ const PUBLIC_PARAMS: [&str; 5] = [
     "token_type_hint",
 ];
 
-/// An HTML answer where an empty 200/204 (or JSON) was due.
+/// An HTML page where an empty 200/204 (or JSON) was due. The body tells,
+/// not its label: many frameworks label an empty 200 `text/html`, and RFC
+/// 7009 (§2.2) has the client ignore a revocation's body.
 fn looks_like_a_page(reply: &Reply) -> bool {
-    reply.content_type().contains("html")
-        || String::from_utf8_lossy(&reply.body)
-            .trim_start()
-            .starts_with('<')
+    String::from_utf8_lossy(&reply.body)
+        .trim_start()
+        .starts_with('<')
 }
 
 /// RFC 6749 §2.3.1: id and secret are form-encoded before base64.

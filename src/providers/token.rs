@@ -91,6 +91,15 @@ pub fn json_object(reply: &Reply) -> Result<Map<String, Value>, OpError> {
     let host = &reply.host;
     let status = reply.status.as_u16();
     let text = String::from_utf8_lossy(&reply.body);
+    // RFC 8259 §8.1 lets a reader ignore a byte order mark; some servers send one.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let parsed = serde_json::from_str::<Value>(text);
+    // The body decides, not its label: a server that calls its JSON a page
+    // (a framework's default `text/html`) still sent the token, and a
+    // one-time code or a rotated refresh token is spent by then.
+    if let Ok(Value::Object(map)) = parsed {
+        return Ok(map);
+    }
     let looks_html = reply.content_type().contains("html") || text.trim_start().starts_with('<');
     if looks_html {
         return Err(protocol(format!(
@@ -98,7 +107,7 @@ pub fn json_object(reply: &Reply) -> Result<Map<String, Value>, OpError> {
              check that the configured URL is the API endpoint, not a login page"
         )));
     }
-    match serde_json::from_str::<Value>(&text) {
+    match parsed {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(protocol(format!(
             "{host} answered JSON that is not an object (status {status})"

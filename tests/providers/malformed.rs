@@ -91,12 +91,59 @@ async fn odd_but_usable_answers_are_accepted() {
             r#"{"access_token":"a!#$%&'()*+,-./:;<=>?@[]^_`{|}~z","token_type":"Bearer","expires_in":60,"extra":{"x":[1]}}"#,
             GrantExpiry::InSecs(60),
         ),
+        // RFC 8259 §8.1: a byte order mark may be ignored.
+        (
+            "\u{feff}{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"expires_in\":70}",
+            GrantExpiry::InSecs(70),
+        ),
     ];
     for (body, expiry) in cases {
         let p = build(&canned_oauth2(&canned(200, JSON, body).await)).unwrap();
         let g = p.client_credentials().await.unwrap();
         assert_eq!(g.expiry, *expiry, "{body}");
         assert!(g.refresh_token.is_none(), "{body}");
+    }
+}
+
+/// The body tells what an answer is, not its label: JSON that a server
+/// labels `text/html` (a framework's default) holds the token all the same,
+/// and the one-time code or refresh token sent is spent by then.
+#[tokio::test]
+async fn json_labelled_as_a_page_is_read_as_json() {
+    let body = r#"{"access_token":"a","token_type":"Bearer","expires_in":60}"#;
+    for ct in ["text/html", "text/html; charset=utf-8", "text/plain"] {
+        let p = build(&canned_oauth2(&canned(200, ct, body).await)).unwrap();
+        let g = p.client_credentials().await.unwrap();
+        assert_eq!(g.expiry, GrantExpiry::InSecs(60), "{ct}");
+        assert_eq!(g.access_token.expose(), "a", "{ct}");
+    }
+}
+
+/// RFC 7009 §2.2: a revocation answered 200 is done, whatever its body's
+/// label; only a body that is a page is a browser's logout, which ends
+/// nothing.
+#[tokio::test]
+async fn a_revocation_answered_200_is_done_whatever_its_label() {
+    let page = "<!doctype html><title>Signed out</title>";
+    for (ct, body, done) in [
+        ("text/html", "", true),
+        ("text/html; charset=utf-8", "", true),
+        ("application/json", "{}", true),
+        ("text/html", page, false),
+    ] {
+        let path = "/realms/test/protocol/openid-connect/revoke";
+        let app = Router::new().route(
+            path,
+            post(move || async move {
+                let mut r: Response = (StatusCode::OK, body).into_response();
+                r.headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+                r
+            }),
+        );
+        let p = build(&oauth2_config(&serve(app).await, ClientAuth::Basic, true)).unwrap();
+        let said = p.logout(&Secret::new("rt")).await;
+        assert_eq!(said.is_ok(), done, "{ct} {body:?}: {said:?}");
     }
 }
 
