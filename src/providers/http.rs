@@ -3,10 +3,12 @@
 //! Each request gets a connect timeout and a total deadline (body included),
 //! its body is read chunk by chunk and cut at [`MAX_BODY`], and its URL is
 //! re-checked against the transport rule (https except loopback), discovered
-//! URLs included. Redirects are followed only within the same origin: a
-//! cross-host redirect would carry the `Authorization` header (reqwest strips
-//! it) but also, on 307/308, the body with our secrets (reqwest does not), so
-//! it is stopped and reported. Only [`Http::get`] retries; POSTs go once.
+//! URLs included. Redirects are followed only within the same origin and
+//! only when they keep the method (307, 308): a cross-host redirect would
+//! carry the `Authorization` header (reqwest strips it) but also, on
+//! 307/308, the body with our secrets (reqwest does not), and a 301-303
+//! turns a POST into a GET without its body. Either is stopped and
+//! reported. Only [`Http::get`] retries; POSTs go once.
 //! Logs say method, host, path, status and time, never a query or a body.
 
 use std::sync::Arc;
@@ -295,15 +297,23 @@ fn read_retry_wait(reply: &Reply, attempt: u32) -> Option<Duration> {
     }
 }
 
+/// Follows a redirect only when it keeps both the origin and the method
+/// (307, 308). A 301, 302 or 303 turns a POST into a GET without its body:
+/// followed, the GET's answer was taken for the POST's, and a delink that
+/// never reached Dapi was recorded as done.
 fn same_origin_redirects() -> redirect::Policy {
     redirect::Policy::custom(|attempt| {
         let same_origin = attempt
             .previous()
             .last()
             .is_some_and(|prev| prev.origin() == attempt.url().origin());
+        let keeps_method = matches!(
+            attempt.status(),
+            StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
+        );
         if attempt.previous().len() > MAX_REDIRECTS {
             attempt.error("too many redirects")
-        } else if same_origin {
+        } else if same_origin && keeps_method {
             attempt.follow()
         } else {
             attempt.stop()
@@ -316,16 +326,27 @@ fn redirect_error(resp: &reqwest::Response, host: &str) -> OpError {
         .headers()
         .get(LOCATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|loc| resp.url().join(loc).ok())
-        .map_or_else(|| "an unknown place".to_owned(), |u| host_of(&u));
-    OpError::new(
-        ErrorKind::Protocol,
-        format!(
-            "{host} redirected to {target} ({}): redirects to another host are not followed, \
-             so credentials never leave {host}; check the configured URL",
-            resp.status().as_u16()
+        .and_then(|loc| resp.url().join(loc).ok());
+    let status = resp.status().as_u16();
+    let message = match target {
+        // No query: it may carry what the provider chose to put there.
+        Some(t) if t.origin() == resp.url().origin() => format!(
+            "{host} answered {status}, a redirect to {}{}, which is not followed: it would \
+             send the request again as a GET without its body; set the configured URL to it",
+            t.origin().ascii_serialization(),
+            t.path()
         ),
-    )
+        Some(t) => format!(
+            "{host} redirected to {} ({status}): redirects to another host are not followed, \
+             so credentials never leave {host}; check the configured URL",
+            host_of(&t)
+        ),
+        None => format!(
+            "{host} redirected to an unknown place ({status}): redirects are not followed; \
+             check the configured URL"
+        ),
+    };
+    OpError::new(ErrorKind::Protocol, message)
 }
 
 fn read_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, OpError> {

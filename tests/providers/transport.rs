@@ -256,6 +256,50 @@ async fn a_same_origin_redirect_is_followed() {
     p.client_credentials().await.unwrap();
 }
 
+/// A 301, 302 or 303 turns a POST into a GET without its body: never
+/// followed, so a GET's answer is never taken for a token request's (or a
+/// delink's), and the operator is told where the URL points now.
+#[tokio::test]
+async fn a_redirect_that_would_drop_the_posts_body_is_not_followed() {
+    for status in [301u16, 302, 303] {
+        let gets = Counter::default();
+        let g = gets.clone();
+        let app = Router::new()
+            .route(
+                "/old",
+                post(move || async move {
+                    (
+                        StatusCode::from_u16(status).unwrap(),
+                        [(header::LOCATION, "/token/")],
+                    )
+                }),
+            )
+            .route(
+                "/token/",
+                get(move || async move {
+                    g.bump();
+                    ([(header::CONTENT_TYPE, "application/json")], TOKEN)
+                })
+                .post(|| async { ([(header::CONTENT_TYPE, "application/json")], TOKEN) }),
+            );
+        let base = serve(app).await;
+        let e = build(&canned_oauth2(&format!("{base}/old")))
+            .unwrap()
+            .client_credentials()
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Protocol, "{status}: {}", e.message);
+        assert!(
+            e.message
+                .contains(&format!("answered {status}, a redirect to {base}/token/"))
+                && e.message.contains("set the configured URL to it"),
+            "{status}: {}",
+            e.message
+        );
+        assert_eq!(gets.get(), 0, "{status}: the GET was sent");
+    }
+}
+
 #[tokio::test]
 async fn a_refused_connection_fails_fast() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
