@@ -359,15 +359,11 @@ pub fn refreshable(c: &Connection, now: UnixTime) -> bool {
     }
 }
 
+/// A code's state. Once the code has expired, that is what the row is,
+/// whatever the last exchange's error said: a "try again later" of a
+/// server that failed can no longer work, and linking again is the one way
+/// on. The error stays in the row's detail.
 fn code_state(c: &Connection, now: UnixTime) -> ConnState {
-    if let Some(e) = &c.flags.last_error
-        && c.lifetimes.code_expires_at.is_none_or(|t| now >= t)
-    {
-        return ConnState::Failed {
-            error: e.clone(),
-            since: c.lifetimes.code_expires_at,
-        };
-    }
     match c.lifetimes.code_expires_at {
         Some(t) if now < t => ConnState::CodePending { expires_at: t },
         Some(t) => ConnState::CodeExpired { since: t },

@@ -177,15 +177,30 @@ fn a_failure_says_when_what_it_left_ran_out() {
     let s = ConnState::derive(&c, NOW, WARN);
     assert_eq!(s.kind(), StateKind::Failed);
     assert_eq!(s.time_left(NOW), "expired 8m ago");
-    // A failed exchange: the access code's expiry.
+    // A failed link held nothing that could run out.
     let mut c = with_code(NOW.plus_secs(-120));
     c.flags.last_error = Some("Dapi refused the access code".into());
-    let s = ConnState::derive(&c, NOW, WARN);
-    assert_eq!(s.kind(), StateKind::Failed);
-    assert_eq!(s.time_left(NOW), "expired 2m ago");
-    // A failed link held nothing that could run out.
     c.lifetimes.code_expires_at = None;
     assert_eq!(ConnState::derive(&c, NOW, WARN).time_left(NOW), "—");
+}
+
+/// A code whose exchange failed is pending while it lasts, and expired
+/// once it has run out, whatever the failure said: "try again later" of a
+/// server error cannot work then, and linking again is the one way on.
+#[test]
+fn a_code_whose_exchange_failed_expires_as_any_code() {
+    for error in [
+        "500 Internal Server Error from dapi: try again later",
+        "Dapi refused the access code (INVALID_TOKEN): link again",
+    ] {
+        let mut c = with_code(NOW.plus_secs(60));
+        c.flags.last_error = Some(error.into());
+        let s = ConnState::derive(&c, NOW, WARN);
+        assert_eq!(s.kind(), StateKind::CodePending, "{error}");
+        let s = ConnState::derive(&c, NOW.plus_secs(62), WARN);
+        assert_eq!(s.kind(), StateKind::CodeExpired, "{error}");
+        assert_eq!(s.time_left(NOW.plus_secs(62)), "expired 2s ago");
+    }
 }
 
 #[test]
