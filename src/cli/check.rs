@@ -11,7 +11,9 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::domain::time::{format_ago, format_left};
-use crate::domain::{ConnState, Connection, ConnectionId, Renewal, StateKind, UnixTime};
+use crate::domain::{
+    ConnState, Connection, ConnectionId, ProviderKind, Renewal, StateKind, UnixTime,
+};
 
 /// What renews which connection, by the renewers' records in the store.
 #[derive(Default)]
@@ -250,6 +252,15 @@ fn why(
             Need::Refresh,
             format!("{}: `bankdeck refresh {}`", state.describe(now), c.id),
         )),
+        // A Dapi token that carried an `exp`: Dapi renews nothing, and
+        // `login` is no Dapi command.
+        StateKind::Expired if c.kind == ProviderKind::Dapi => Some((
+            Need::Login,
+            format!(
+                "{}: Dapi tokens are not renewed: link the user again (a new Connect payload)",
+                state.describe(now)
+            ),
+        )),
         StateKind::Expired => Some((
             Need::Login,
             format!(
@@ -276,6 +287,15 @@ fn why(
             }
             let exp = state.deadline().filter(|t| soon(*t))?;
             let left = format_left(now.secs_until(exp));
+            if !renewable && c.kind == ProviderKind::Dapi {
+                return Some((
+                    Need::Login,
+                    format!(
+                        "access token expires in {left} and Dapi tokens are not renewed: link \
+                         the user again (a new Connect payload)"
+                    ),
+                ));
+            }
             if !renewable {
                 return Some((
                     Need::Login,
@@ -385,6 +405,35 @@ mod tests {
             user: "u".into(),
             label: String::new(),
             ..Connection::sample(1, provider, ProviderKind::Oidc, Grant::AuthorizationCode)
+        }
+    }
+
+    /// A Dapi token that carried an `exp` is renewed by no command: `login`
+    /// is refused for Dapi, so the advice is a new link.
+    #[test]
+    fn a_lapsing_dapi_token_says_to_link_again_not_to_log_in() {
+        let mut c = Connection {
+            user: "u".into(),
+            ..Connection::sample(1, "dapi", ProviderKind::Dapi, Grant::DapiConnect)
+        };
+        for (at, said) in [
+            (-60, "expired: Dapi tokens are not renewed"),
+            (
+                60,
+                "access token expires in 01:00 and Dapi tokens are not renewed",
+            ),
+        ] {
+            c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(at)));
+            let r = reason(&c, &cfg(), &none(), NOW, 600).unwrap();
+            assert_eq!(r.need, Need::Login);
+            assert!(r.text.contains(said), "{}", r.text);
+            assert!(
+                r.text
+                    .contains("link the user again (a new Connect payload)"),
+                "{}",
+                r.text
+            );
+            assert!(!r.text.contains("bankdeck login"), "{}", r.text);
         }
     }
 
