@@ -431,6 +431,29 @@ fn q_asks_when_operations_are_in_flight() {
     assert!(app.should_quit());
 }
 
+/// Ctrl-C asks while operations run, and a second Ctrl-C answers yes:
+/// pressed twice to get out, it gets out, also where the screen is too
+/// small to show the question. `q` again only closes it.
+#[test]
+fn a_second_ctrl_c_leaves_where_the_first_asked() {
+    for (w, h) in [(120, 40), (20, 5)] {
+        let mut app = app();
+        app.update(key('R'), NOW);
+        app.update(Msg::Resize(w, h), NOW);
+        app.update(ctrl('c'), NOW);
+        assert_eq!(app.mode(), &Mode::ConfirmQuit, "{w}x{h}");
+        assert!(!app.should_quit(), "{w}x{h}");
+        app.update(ctrl('c'), NOW);
+        assert!(app.should_quit(), "{w}x{h}");
+    }
+    let mut app = app();
+    app.update(key('R'), NOW);
+    app.update(key('q'), NOW);
+    app.update(key('q'), NOW);
+    assert!(!app.should_quit());
+    assert_eq!(app.mode(), &Mode::Normal);
+}
+
 #[test]
 fn esc_peels_filter_then_detail() {
     let mut app = app();

@@ -45,11 +45,18 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, now: UnixTime) -> Vec<Command
         return commands;
     }
     let quit = app.keymap.action_for(&key) == Some(Action::Quit);
+    // A second ctrl-c answers the question the first asked: an operator
+    // pressing it to get out gets out, even on a screen too small to show
+    // the question. Leaving still waits for what was sent.
+    if quit && key.modifiers.contains(KeyModifiers::CONTROL) && app.mode == Mode::ConfirmQuit {
+        app.mode = Mode::Normal;
+        app.quit = true;
+        app.dirty = true;
+        return Vec::new();
+    }
     // A control key is never text: ctrl-c quits from a field or a dialog
     // as the help says it does, where `q` is typed.
-    let quits_anywhere = quit
-        && key.modifiers.contains(KeyModifiers::CONTROL)
-        && !matches!(app.mode, Mode::ConfirmQuit);
+    let quits_anywhere = quit && key.modifiers.contains(KeyModifiers::CONTROL);
     if quits_anywhere && !matches!(app.mode, Mode::Normal) {
         app.mode = Mode::Normal;
         return actions::run(app, Action::Quit, now);
