@@ -237,8 +237,9 @@ pub enum Cmd {
 pub enum ConfigCmd {
     /// Load and check the configuration; print providers with each secret as `[set]` or `[missing]`,
     /// and the store it serves. Exit 0 when nothing is missing, 1 when a secret is missing, a
-    /// `[keys]` entry cannot be applied, or the store holds live connections of a provider the
-    /// configuration lacks, 2 when the file itself is wrong.
+    /// provider cannot be used (its `ca_file`), a `[keys]` entry cannot be applied, or the store
+    /// holds live connections of a provider the configuration lacks, 2 when the file itself is
+    /// wrong.
     Check,
 }
 

@@ -66,10 +66,17 @@ pub fn config_check(
         let mode = meta.permissions().mode() & 0o777;
         say!("  warning: the config is writable by other users (mode {mode:04o}): chmod go-w it")?;
     }
+    let mut unusable = 0;
     for p in cfg.providers.values() {
         say!("provider {} ({})", p.name, p.kind())?;
         for (key, url) in endpoints(&p.family) {
             say!("  {key:<15} {url}")?;
+        }
+        // What every command and the dashboard do first with it: a
+        // `ca_file` that is missing or holds no certificate stops them all.
+        if let Err(e) = crate::providers::build(p) {
+            unusable += 1;
+            say!("  error: {}", e.message)?;
         }
         for (key, r) in p.secret_refs() {
             let state = if r.is_set() { "[set]" } else { "[missing]" };
@@ -97,6 +104,13 @@ pub fn config_check(
     // As `check` does: 0 when nothing needs doing, 1 when something does,
     // so that a deployment script can stop on a secret not yet in place.
     let mut action = Vec::new();
+    if unusable > 0 {
+        action.push(counted(
+            unusable,
+            "provider that cannot be used",
+            "providers that cannot be used",
+        ));
+    }
     if missing > 0 {
         action.push(format!("{} missing", counted(missing, "secret", "secrets")));
     }

@@ -2704,3 +2704,37 @@ fn config_check_names_the_stores_providers_it_lacks() {
         assert_eq!(lacking, !row.contains(" / bank"), "{row}");
     }
 }
+
+/// A `ca_file` that is missing or holds no certificate stops every command
+/// and the dashboard: `config check` says so, and exits 1.
+#[test]
+fn config_check_refuses_a_ca_file_that_cannot_be_read() {
+    let (dir, config) = config_with("");
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate\n").unwrap();
+    for (ca, says) in [
+        (dir.path().join("none.pem"), "No such file"),
+        (garbage, "no PEM certificate"),
+    ] {
+        std::fs::write(
+            &config,
+            format!(
+                "[providers.bank]\nkind = \"oauth2\"\ntoken_url = \"http://127.0.0.1:1/t\"\n\
+                 client_id = \"c\"\nca_file = \"{}\"\n",
+                ca.display()
+            ),
+        )
+        .unwrap();
+        let (code, text, _) = said(dir.path(), &config, &["config", "check"]);
+        assert_eq!(code, Some(1), "{text}");
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("  error: ca_file ") && l.contains(says)),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("ACTION: 1 provider that cannot be used\n"),
+            "{text}"
+        );
+    }
+}
