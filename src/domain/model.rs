@@ -60,11 +60,33 @@ impl User {
     /// worker refuses any other, and the screen's forms say so before asking.
     pub fn check_name(name: &str) -> Result<&str, &'static str> {
         let name = name.trim();
-        if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+        let chars = name.chars().count();
+        if chars == 0 || chars > 200 || name.chars().any(char::is_control) {
             return Err("a user name must be 1 to 200 printable characters");
         }
         if name.chars().any(super::text::is_invisible) {
             return Err(INVISIBLE_IN_NAME);
+        }
+        // "école" typed and "e\u{301}cole" pasted read alike and would be two
+        // users: a letter and an accent that compose into one character
+        // (NFC) are refused apart, as keyboards type them composed. Not
+        // every name outside NFC: NFC splits a few letters (Devanagari's
+        // with a nukta) that keyboards type whole. A name that starts with
+        // an accent shows as a blank or as part of what stands before it.
+        let leading_mark = name
+            .chars()
+            .next()
+            .is_some_and(unicode_normalization::char::is_combining_mark);
+        let composes = || {
+            use unicode_normalization::UnicodeNormalization;
+            name.nfc().count() < chars
+        };
+        if leading_mark || composes() {
+            return Err(
+                "a user name must hold each accented letter as one character (composed, NFC), \
+                 not a letter and a separate accent: it would read as another name; type it \
+                 again",
+            );
         }
         // `login --user -dash` is read as options: no command could name
         // such a user, nor could the hints that name one.
@@ -559,11 +581,35 @@ mod user_tests {
             ("bob\u{200b}", "cannot be seen"),
             ("adm\u{202e}nim", "cannot be seen"),
             ("-dash", "must not start with '-'"),
+            // Each reads as another name, or as none.
+            ("tag\u{e0041}", "cannot be seen"),
+            ("vs\u{fe0e}", "cannot be seen"),
+            ("\u{2800}", "cannot be seen"),
+            ("\u{3164}", "cannot be seen"),
+            ("e\u{301}cole", "composed, NFC"),
+            ("\u{301}", "composed, NFC"),
+            ("\u{301}ab", "composed, NFC"),
         ] {
             let refused = User::check_name(name).unwrap_err();
             assert!(refused.contains(says), "{name:?}: {refused}");
         }
         assert_eq!(User::check_name(" zoë-a "), Ok("zoë-a"));
+        // Written as keyboards type them, names in every script are kept,
+        // Devanagari's nukta letters among them, which NFC would split.
+        for name in [
+            "école",
+            "प्रिया शर्मा",
+            "ராஜேஷ்",
+            "\u{0958}मल",
+            "山田 太郎",
+            "محمد",
+        ] {
+            assert_eq!(User::check_name(name), Ok(name), "{name}");
+        }
+        // The limit counts characters, not bytes.
+        let cjk = "字".repeat(200);
+        assert_eq!(User::check_name(&cjk), Ok(cjk.as_str()));
+        assert!(User::check_name(&"字".repeat(201)).is_err());
         assert!(Connection::check_label("EN\u{2066}BD").is_err());
         assert_eq!(Connection::check_label("Emirates NBD"), Ok("Emirates NBD"));
     }

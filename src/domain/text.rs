@@ -14,19 +14,34 @@ pub fn counted<N: std::fmt::Display + PartialEq + From<u8>>(n: N, one: &str, man
 }
 
 /// Whether `c` changes how the text around it reads without being seen
-/// itself: a bidirectional override or isolate, a zero-width space or
-/// joiner, a soft hyphen, a byte-order mark. In a name, "bob\u{200b}"
-/// reads as "bob", and "adm\u{202e}nim" as another word.
+/// itself, or is seen as blank: a bidirectional override or isolate, a
+/// zero-width space or joiner, a soft hyphen, a byte-order mark, a
+/// variation selector, a tag character, a filler (Hangul's, the blank
+/// Braille cell). In a name, "bob\u{200b}" and "tag\u{e0041}" read as
+/// "bob" and "tag", "adm\u{202e}nim" as another word, and "\u{3164}" as
+/// no name at all.
 pub fn is_invisible(c: char) -> bool {
     matches!(
         c,
         '\u{00ad}'
+            | '\u{034f}'
             | '\u{061c}'
+            | '\u{115f}'
+            | '\u{1160}'
+            | '\u{17b4}'
+            | '\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
             | '\u{200b}'..='\u{200f}'
             | '\u{202a}'..='\u{202e}'
             | '\u{2060}'..='\u{2064}'
             | '\u{2066}'..='\u{2069}'
+            | '\u{2800}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
             | '\u{feff}'
+            | '\u{ffa0}'
+            | '\u{e0000}'..='\u{e007f}'
+            | '\u{e0100}'..='\u{e01ef}'
     )
 }
 
