@@ -353,13 +353,31 @@ impl Worker {
         }
     }
 
-    /// The audit line of `op` on `conn`, abandoned with its request out:
-    /// nothing else records it, since the operation that would have written
-    /// its outcome is dropped, and a "re-consent required" later is read
-    /// against it.
+    /// The audit line of `op` on `conn`, abandoned with its request out,
+    /// and the same words as the row's last error, so that the table,
+    /// `status` and `check` show what may be spent: nothing else records
+    /// it, since the operation that would have written its outcome is
+    /// dropped, and a "re-consent required" later is read against it. The
+    /// same write gives back the operation's lease, which would otherwise
+    /// hold the row from other processes until this one has gone.
     pub(crate) async fn record_abandoned_one(&self, conn: ConnectionId, op: crate::domain::OpKind) {
-        let draft = self.audit(op, false, abandoned(op));
-        if let Err(e) = self.db(move |s| s.append_audit(Some(conn), draft)).await {
+        let message = abandoned(op);
+        let draft = self.audit(op, false, message.clone());
+        let holder = self.inner.holder.clone();
+        let written = self
+            .db(move |s| {
+                let on_row = s.connection(conn)?.map(|base| {
+                    let update = tokens::failure_update(&base, &message);
+                    s.apply_and_release(base, update, draft.clone(), &holder)
+                });
+                match on_row {
+                    Some(Ok(_)) => Ok(()),
+                    // Written meanwhile, or gone: the line alone still tells.
+                    _ => s.append_audit(Some(conn), draft),
+                }
+            })
+            .await;
+        if let Err(e) = written {
             tracing::warn!(connection = conn.0, error = %e, "could not record an abandoned {op}");
         }
     }

@@ -1592,10 +1592,22 @@ fn a_second_ctrl_c_abandons_a_sent_refresh_and_the_audit_log_says_so() {
         (&"refresh".into(), &false.into()),
         "{audit}"
     );
-    let said = newest["message"].as_str().unwrap();
+    let message = newest["message"].as_str().unwrap();
     assert!(
-        said.starts_with("refresh abandoned after its request was sent"),
-        "{said}"
+        message.starts_with("refresh abandoned after its request was sent"),
+        "{message}"
+    );
+    // The row says it too, where the table, `status` and `check` read.
+    let (_, status, _) = said(dir.path(), &config, &["status", "--json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&status).unwrap();
+    let row = (rows.iter())
+        .find(|r| r["id"].as_u64().map(|n| n.to_string()) == Some(id.clone()))
+        .unwrap();
+    assert_eq!(row["last_error"].as_str(), Some(message), "{status}");
+    assert_eq!(
+        (&row["last_op"]["op"], &row["last_op"]["ok"]),
+        (&"refresh".into(), &false.into()),
+        "{status}"
     );
 }
 
