@@ -8,6 +8,26 @@ use crossterm::event::KeyCode;
 
 use super::fixtures::*;
 
+/// A key held down on a busy row is refused as often as it repeats: the
+/// refusals count on one line, which names the row, and the rest of the
+/// pane stays.
+#[test]
+fn a_held_key_refused_on_a_busy_row_counts_on_one_line() {
+    let mut app = app();
+    select(&mut app, 1);
+    one(app.update(key('e'), NOW));
+    let before = app.activity().len();
+    for _ in 0..200 {
+        assert!(app.update(key('e'), NOW).is_empty());
+    }
+    assert_eq!(app.activity().len(), before + 1, "{}", last_text(&app));
+    let line = last_text(&app);
+    assert!(
+        line.starts_with("exchange ×200 refused: an operation is already running · latest "),
+        "{line}"
+    );
+}
+
 #[test]
 fn e_exchanges_a_pending_dapi_code_and_refuses_elsewhere() {
     let mut app = app();
@@ -85,13 +105,13 @@ fn rows_of_a_provider_the_config_lacks_are_refused_here() {
     assert!(app.update(key('r'), NOW).is_empty());
     assert_eq!(
         last_text(&app),
-        "refresh refused for dave / Keycloak demo: provider 'keycloak' is not in the configuration (it has bank-oauth, dapi-sandbox): add [providers.keycloak]"
+        "refresh dave / Keycloak demo refused: provider 'keycloak' is not in the configuration (it has bank-oauth, dapi-sandbox): add [providers.keycloak]"
     );
     // What the operation cannot do at all is said first.
     select(&mut app, 7);
     app.update(key('r'), NOW);
     assert!(
-        last_text(&app).contains("grace / Keycloak demo: logged out"),
+        last_text(&app).contains("grace / Keycloak demo refused: logged out"),
         "{}",
         last_text(&app)
     );

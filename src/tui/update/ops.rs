@@ -119,8 +119,11 @@ fn checked(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Option<Conne
     };
     let (id, name) = (c.id, c.name());
     match refusal(app, c, now, rule) {
+        // A key held down refuses as often as it repeats: one counted
+        // line, not two hundred that push everything else off the pane.
         Some(why) => {
-            app.note(now, Level::Warn, format!("{op} refused for {name}: {why}"));
+            let tail = format!(" refused: {why}");
+            app.note_about(now, Level::Warn, &op.to_string(), &name, &tail);
             None
         }
         None => Some(id),
