@@ -486,14 +486,29 @@ impl Worker {
         f: RefreshFailed,
         turn: &Turn,
     ) -> Result<Connection, OpError> {
-        let e = f.error;
+        let kept = f.rotated.map_or(SecretChange::Keep, SecretChange::Set);
+        let stake = AtStake::Outcome(OpKind::Refresh, conn);
+        self.reconsent(conn, f.error, kept, turn, Some(stake)).await
+    }
+
+    /// Ends a refresh in "re-consent required": the row flagged, with `e`
+    /// as its last error and in its audit line, and its refresh token as
+    /// `refresh_token` says.
+    async fn reconsent(
+        &self,
+        conn: &Connection,
+        e: OpError,
+        refresh_token: SecretChange,
+        turn: &Turn,
+        stake: Option<AtStake<'_>>,
+    ) -> Result<Connection, OpError> {
         let update = ConnectionUpdate {
             flags: Some(Flags {
                 reauth_required: true,
                 last_error: Some(e.message.clone()),
                 ..conn.flags.clone()
             }),
-            refresh_token: f.rotated.map_or(SecretChange::Keep, SecretChange::Set),
+            refresh_token,
             ..ConnectionUpdate::default()
         };
         let audit = self.audit(
@@ -501,8 +516,7 @@ impl Worker {
             false,
             format!("re-consent required: {}", e.message),
         );
-        let stake = AtStake::Outcome(OpKind::Refresh, conn);
-        self.settle(conn, update, audit, turn, Some(stake)).await?;
+        self.settle(conn, update, audit, turn, stake).await?;
         Err(e)
     }
 
@@ -519,21 +533,8 @@ impl Worker {
         if current.refresh_token.as_ref().is_some_and(|t| *t != used) {
             return self.load(conn.id).await;
         }
-        let update = ConnectionUpdate {
-            flags: Some(Flags {
-                reauth_required: true,
-                last_error: Some(e.message.clone()),
-                ..conn.flags.clone()
-            }),
-            ..ConnectionUpdate::default()
-        };
-        let audit = self.audit(
-            OpKind::Refresh,
-            false,
-            format!("re-consent required: {}", e.message),
-        );
-        self.settle(&conn, update, audit, turn, None).await?;
-        Err(e)
+        self.reconsent(&conn, e, SecretChange::Keep, turn, None)
+            .await
     }
 
     async fn logout(
