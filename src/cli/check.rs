@@ -169,6 +169,11 @@ pub fn tally(counts: &BTreeMap<Need, usize>) -> String {
     parts.join(", ")
 }
 
+/// A Dapi token that carried an `exp`: Dapi renews nothing, and `login`
+/// is no Dapi command.
+const DAPI_RELINK: &str =
+    "Dapi tokens are not renewed: link the user again (a new Connect payload)";
+
 /// Why `conn` needs action within `within_secs`, if it does.
 pub fn reason(
     c: &Connection,
@@ -256,10 +261,7 @@ fn why(
         // `login` is no Dapi command.
         StateKind::Expired if c.kind == ProviderKind::Dapi => Some((
             Need::Login,
-            format!(
-                "{}: Dapi tokens are not renewed: link the user again (a new Connect payload)",
-                state.describe(now)
-            ),
+            format!("{}: {DAPI_RELINK}", state.describe(now)),
         )),
         StateKind::Expired => Some((
             Need::Login,
@@ -290,10 +292,7 @@ fn why(
             if !renewable && c.kind == ProviderKind::Dapi {
                 return Some((
                     Need::Login,
-                    format!(
-                        "access token expires in {left} and Dapi tokens are not renewed: link \
-                         the user again (a new Connect payload)"
-                    ),
+                    format!("access token expires in {left} and {DAPI_RELINK}"),
                 ));
             }
             if !renewable {
