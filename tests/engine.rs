@@ -539,11 +539,14 @@ async fn two_processes_filing_one_grant_at_once_file_one_row() {
         },
         tx,
     );
+    // Long enough that each looks before the other files, on a loaded
+    // machine too: a login's steps before its token request took over
+    // 300 ms there once, and it then found the row and renewed it.
     let slow = |route: &str| FaultRule {
         count: Some(2),
         ..fault(
             route,
-            FaultKind::Latency(std::time::Duration::from_millis(300)),
+            FaultKind::Latency(std::time::Duration::from_millis(1500)),
         )
     };
     env.sandbox.set_faults(vec![slow("oauth2.token")]);
@@ -597,11 +600,27 @@ async fn server_errors_keep_every_token() {
     }
     env.sandbox.set_faults(vec![fault(
         "oidc.token",
-        FaultKind::TooManyRequests(bankdeck::sandbox::RetryAfter::Seconds(7)),
+        FaultKind::TooManyRequests(bankdeck::sandbox::RetryAfter::Seconds(2)),
     )]);
     let e = env.op(OpKind::Refresh, c.id).await.unwrap_err();
-    assert_eq!((e.kind, e.retry_after), (ErrorKind::RateLimited, Some(7)));
+    assert_eq!((e.kind, e.retry_after), (ErrorKind::RateLimited, Some(2)));
     assert_eq!(env.secrets(c.id), before);
+    env.sandbox.set_faults(vec![]);
+    // Nothing is sent before the time the server named: the operator's
+    // own refresh neither.
+    let sent = env.sandbox.request_count("oidc.token");
+    let e = env.op(OpKind::Refresh, c.id).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Held, "{e}");
+    assert!(
+        e.message
+            .starts_with("not sent: everifin asked to be sent nothing for ")
+            && e.message.contains("it asks to wait 2s")
+            && e.message.ends_with("; nothing was spent"),
+        "{e}"
+    );
+    assert_eq!(env.sandbox.request_count("oidc.token"), sent);
+    assert_eq!(env.secrets(c.id), before);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     // Once the server answers again, the same token works and the error clears.
     let c = env.op(OpKind::Refresh, c.id).await.unwrap();
     assert_eq!(c.flags.last_error, None);

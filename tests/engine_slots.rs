@@ -9,7 +9,7 @@ mod common;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use bankdeck::domain::{Connection, ConnectionId, Grant, OpKind, UnixTime};
+use bankdeck::domain::{Connection, ConnectionId, ErrorKind, Grant, OpKind, UnixTime};
 use bankdeck::sandbox::{SandboxOptions, parse_fault};
 use bankdeck::store::intercept::{Intercept, Intercepted};
 use bankdeck::store::{Settlement, Store, StoreError};
@@ -309,14 +309,7 @@ async fn a_bulk_larger_than_one_read_fills_the_whole_window() {
     env.sandbox
         .set_faults(vec![parse_fault("oidc.token:stall").unwrap()]);
     let before = env.sandbox.request_count("oidc.token");
-    let h = env.spawn_worker(WorkerOptions::default());
-    h.commands
-        .send(Command::RefreshMany {
-            id: RequestId(1),
-            conns: targets,
-        })
-        .await
-        .unwrap();
+    let _h = bulk(&env, targets).await;
     token_requests_reach(
         &env,
         before + 600,
@@ -455,4 +448,148 @@ async fn a_bulk_cancelled_before_it_starts_ends_with_nothing_sent() {
         }
     }
     assert_eq!(env.sandbox.request_count("oidc.token"), sent);
+}
+
+/// `everifin` with one request in flight, and a connection of it for each
+/// user.
+async fn one_at_a_time_everifin() -> (Env, Vec<ConnectionId>) {
+    let env = Env::start_with(
+        SandboxOptions::default(),
+        "max_in_flight = 1\n",
+        WorkerOptions::default(),
+    )
+    .await;
+    let mut conns = Vec::new();
+    for user in ["amira", "omar", "lena"] {
+        conns.push(env.login("everifin", user).await.id);
+    }
+    (env, conns)
+}
+
+/// A worker of its own refreshing `conns` as one bulk.
+async fn bulk(env: &Env, conns: Vec<ConnectionId>) -> bankdeck::worker::WorkerHandle {
+    let h = env.spawn_worker(WorkerOptions::default());
+    let id = RequestId(1);
+    h.commands
+        .send(Command::RefreshMany { id, conns })
+        .await
+        .unwrap();
+    h
+}
+
+/// What a bulk said up to its last progress: successes, failures' kinds,
+/// notices, and how many it left unrefreshed.
+#[derive(Default, Debug)]
+struct Heard {
+    refreshed: Vec<ConnectionId>,
+    failed: Vec<ErrorKind>,
+    notices: Vec<String>,
+    stopped: usize,
+}
+
+impl Heard {
+    /// Takes events until `until` says stop (it sees each event first).
+    async fn take(
+        &mut self,
+        events: &mut tokio::sync::mpsc::Receiver<Event>,
+        mut until: impl FnMut(&Event) -> bool,
+    ) {
+        loop {
+            let event = next_event(events, Duration::from_secs(10)).await;
+            let last = until(&event);
+            match event {
+                Event::Succeeded { conn, .. } => self.refreshed.push(conn.id),
+                Event::Failed { error, .. } => self.failed.push(error.kind),
+                Event::Notice { message } => self.notices.push(message),
+                Event::Progress { stopped, .. } => self.stopped = stopped,
+                _ => {}
+            }
+            if last {
+                return;
+            }
+        }
+    }
+}
+
+fn last_progress(total: usize) -> impl FnMut(&Event) -> bool {
+    move |e| matches!(e, Event::Progress { done, stopped, .. } if done + stopped == total)
+}
+
+/// A provider that answers a bulk's refresh with 429 and `Retry-After: 3`
+/// is sent nothing more by the bulk until then; then one refresh goes
+/// alone, and once it is answered the rest follow. The bulk sent the next
+/// request at once, and a cron job's `refresh --due` kept on at a provider
+/// that was limiting it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_waits_as_long_as_a_provider_asks_then_goes_on() {
+    let (env, conns) = one_at_a_time_everifin().await;
+    env.sandbox
+        .set_faults(vec![parse_fault("oidc.token:429=3,count=1").unwrap()]);
+    let before = env.sandbox.request_count("oidc.token");
+    let mut h = bulk(&env, conns.clone()).await;
+    let mut heard = Heard::default();
+    heard
+        .take(&mut h.events, |e| matches!(e, Event::Failed { .. }))
+        .await;
+    assert_eq!(heard.failed, [ErrorKind::RateLimited], "{heard:?}");
+    assert!(
+        heard
+            .notices
+            .iter()
+            .any(|n| n.starts_with("everifin asked for a pause (")
+                && n.contains("it asks to wait 3s")
+                && n.ends_with(" s, then go on")),
+        "{heard:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        env.sandbox.request_count("oidc.token"),
+        before + 1,
+        "nothing more is sent before the time the provider named"
+    );
+    heard.take(&mut h.events, last_progress(3)).await;
+    let mut refreshed = heard.refreshed.clone();
+    refreshed.sort();
+    assert_eq!(
+        refreshed.len(),
+        2,
+        "the other two, after the wait: {heard:?}"
+    );
+    assert_eq!(heard.stopped, 0);
+    assert!(
+        heard
+            .notices
+            .iter()
+            .any(|n| n.starts_with("everifin answers again")),
+        "{heard:?}"
+    );
+    assert_eq!(env.sandbox.request_count("oidc.token"), before + 3);
+}
+
+/// A provider that asks for longer than a bulk waits (an hour) is sent
+/// nothing more by it: the bulk ends at once, says why, and counts the
+/// rest as not refreshed. Another provider's rows in the same bulk are not
+/// held up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_leaves_a_provider_that_asks_for_an_hour_and_ends() {
+    let (env, mut conns) = one_at_a_time_everifin().await;
+    let other = env.login("bank", "amira").await.id;
+    conns.push(other);
+    env.sandbox
+        .set_faults(vec![parse_fault("oidc.token:429=3600,count=1").unwrap()]);
+    let before = env.sandbox.request_count("oidc.token");
+    let mut h = bulk(&env, conns).await;
+    let mut heard = Heard::default();
+    heard.take(&mut h.events, last_progress(4)).await;
+    assert_eq!(heard.failed, [ErrorKind::RateLimited], "{heard:?}");
+    assert_eq!(heard.refreshed, [other], "the other provider's row");
+    assert_eq!(heard.stopped, 2, "{heard:?}");
+    assert!(
+        heard.notices.iter().any(|n| n
+            .starts_with("everifin asked for a longer pause than a bulk waits (")
+            && n.contains("it asks to wait 3600s")
+            && n.contains("this bulk sends it nothing more")),
+        "{heard:?}"
+    );
+    assert_eq!(env.sandbox.request_count("oidc.token"), before + 1);
 }

@@ -32,6 +32,8 @@ struct Fake {
     held: std::sync::atomic::AtomicBool,
     /// Panic in the next refresh (a bug in a provider client).
     panic_once: std::sync::atomic::AtomicBool,
+    /// Answer the next refresh 429 with this `Retry-After`, when not 0.
+    limit_once: std::sync::atomic::AtomicU64,
     gate: tokio::sync::Notify,
 }
 
@@ -62,6 +64,14 @@ impl Provider for Fake {
                     break;
                 }
                 opened.await;
+            }
+            let wait = self.limit_once.swap(0, Ordering::SeqCst);
+            if wait > 0 {
+                let limited = OpError {
+                    retry_after: Some(wait),
+                    ..OpError::new(ErrorKind::RateLimited, "429 Too Many Requests")
+                };
+                return Err(limited.into());
             }
             if self.misconfigured.load(Ordering::SeqCst) {
                 return Err(OpError::new(ErrorKind::Config, "invalid_client").into());
@@ -616,6 +626,49 @@ async fn a_provider_that_stops_answering_is_paused_then_probed() {
             "connection {id:?} was refreshed once the provider answered"
         );
     }
+}
+
+/// A provider's 429 with `Retry-After: 120` holds the scheduler's whole
+/// backlog for it until the time named, not only the row that got it: none
+/// is started meanwhile. Then the backlog goes out, and only the first
+/// request ever reached the provider early.
+#[tokio::test(start_paused = true)]
+async fn a_wait_the_provider_asks_for_holds_the_whole_backlog() {
+    let s = setup_config("auto_refresh = true\nmax_in_flight = 1\n");
+    let ids: Vec<_> = (0..6)
+        .map(|i| add(&*s.store, &format!("user-{i}"), Flags::default()))
+        .collect();
+    s.fake.limit_once.store(120, Ordering::SeqCst);
+    let _sched = scheduler::spawn(s.worker.clone());
+    settle().await;
+    tokio::time::advance(Duration::from_secs(280)).await;
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        s.started.load(Ordering::SeqCst),
+        2,
+        "the one told to wait, and the one that was waiting its turn (not sent)"
+    );
+    tokio::time::advance(Duration::from_secs(110)).await;
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 1, "still waiting");
+    assert_eq!(s.started.load(Ordering::SeqCst), 2);
+    for _ in 0..5 {
+        tokio::time::advance(Duration::from_secs(30)).await;
+        settle().await;
+    }
+    for id in ids {
+        let refresh = s.store.secrets(id).unwrap().refresh_token.unwrap();
+        assert!(
+            refresh.expose().starts_with("refresh-"),
+            "connection {id:?} was refreshed after the wait"
+        );
+    }
+    assert_eq!(
+        s.fake.refreshes.load(Ordering::SeqCst),
+        7,
+        "the refused one, then each once"
+    );
 }
 
 /// `x` on a row the scheduler is refreshing reaches it as it reaches the

@@ -780,19 +780,24 @@ pub async fn refresh_due(
     if skipped > 0 {
         counts.push_str(&format!(", {skipped} left out"));
     }
+    let unsent = total - refreshed - failed - ended;
     if stopped {
-        let unsent = total - refreshed - failed - ended;
         say!("stopped: {counts}, {unsent} not sent")?;
         say_reasons(reasons)?;
         return Ok(super::interrupt::stopped());
     }
     note_ran();
-    if quiet && failed + skipped == 0 {
+    // Left unsent by a provider that asked for a longer wait than the run
+    // gives it (its notice said so): due tokens left to lapse, as failures are.
+    if unsent > 0 {
+        counts.push_str(&format!(", {unsent} not sent"));
+    }
+    if quiet && failed + skipped + unsent == 0 {
         return Ok(ExitCode::SUCCESS);
     }
     say!("{counts}")?;
     say_reasons(reasons)?;
-    Ok(outcome(failed))
+    Ok(outcome(failed + unsent))
 }
 
 /// `12 amira / Emirates NBD (dapi)`: a connection as a line of `check` or

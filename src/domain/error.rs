@@ -48,6 +48,9 @@ pub enum ErrorKind {
     /// Refused locally: read-only mode, or the operation does not apply to
     /// the connection's state or family.
     NotAllowed,
+    /// Not sent: the provider answered an earlier request with 429 or 503
+    /// and the wait it asked for has not passed. Nothing was spent.
+    Held,
     /// The connection was ended (logged out or delinked) before this
     /// operation's turn, here or by another process: nothing was sent. What
     /// a bulk or a disconnect meant to do is done or moot, not failed.

@@ -8,7 +8,9 @@
 //! connection itself (refused, timed out, 429, 5xx), the provider's automatic
 //! work is paused: 30 s, doubling with each pause in a row, up to 30 min, or
 //! longer if the server asked with `Retry-After`. Then one operation goes out
-//! alone as a probe; if it succeeds, the rest follow.
+//! alone as a probe; if it succeeds, the rest follow. (A wait the provider
+//! asks for itself holds every operation, the operator's too: see
+//! [`wait`](super::wait).)
 //!
 //! Only the scheduler consults this: an operator's own `r` or `R` always
 //! gets its try. Pure bookkeeping, so its rules are tested directly.
@@ -20,6 +22,15 @@ use crate::domain::{ErrorKind, OpError, UnixTime};
 /// Failures in a row, of the kinds that mean the provider is not answering,
 /// before its automatic work is paused.
 pub(crate) const TRIP_AFTER: u32 = 5;
+
+/// A pause in words: seconds up to two minutes, then whole minutes.
+pub(crate) fn pause_words(secs: i64) -> String {
+    if secs < 120 {
+        format!("{secs} s")
+    } else {
+        format!("{} min", secs / 60)
+    }
+}
 
 #[derive(Debug, Default)]
 struct Breaker {
@@ -95,6 +106,7 @@ impl Breakers {
             kind if kind.is_transient() => {}
             // Local, or never sent: nothing learned about the provider.
             ErrorKind::Store
+            | ErrorKind::Held
             | ErrorKind::Cancelled
             | ErrorKind::Internal
             | ErrorKind::NotAllowed

@@ -17,18 +17,20 @@
 //! awaits only what is quick: an event into the front end's queue, and reads,
 //! which SQLite's WAL lets through while another process writes.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
+use super::breaker::pause_words;
+use super::clock::{instant_at, sleep_until_some};
 use super::flight::OpResult;
 use super::halt::{Halt, Registered};
 use super::scheduler::launch_limit;
 use super::window::Windows;
 use super::{Event, RequestId, Worker};
-use crate::domain::{ConnectionId, OpKind};
+use crate::domain::{ConnectionId, ErrorKind, OpKind, UnixTime};
 
 /// How many connections' providers are read in one store call, as queues
 /// run short: enough to keep every window full without first reading all
@@ -66,6 +68,7 @@ impl Worker {
         // What runs, and whether a cancel has been answered for it.
         let mut in_flight = std::collections::HashSet::new();
         let mut told = false;
+        let mut waits = Waits::default();
         let progress = |done, failed, stopped| Event::Progress {
             id,
             done,
@@ -77,7 +80,10 @@ impl Worker {
         let mut last_progress = std::time::Instant::now();
         loop {
             while !self.stopping() && !halt.halt().is_stopped() {
-                for (conn, key) in windows.launch() {
+                let now = self.now();
+                // A provider that asked to be sent nothing starts nothing.
+                let cap = |k: &Key| self.asked_wait_of(k, now).map(|_| 0);
+                for (conn, key) in windows.launch(cap) {
                     in_flight.insert(conn);
                     running.push(self.clone().refresh_one(id, conn, key, halt.halt().clone()));
                 }
@@ -86,26 +92,59 @@ impl Worker {
                 }
                 let chunk: Vec<_> = unread.drain(..RESOLVE_CHUNK.min(unread.len())).collect();
                 for (conn, key) in self.providers_of(chunk).await {
-                    windows.queue(key, |k| self.window_limit(k), conn);
+                    if !waits.gave_up.contains(&key) {
+                        windows.queue(key, |k| self.window_limit(k), conn);
+                    }
                 }
             }
+            // A provider that asked for a pause holds its queue until then.
+            let going = !self.stopping() && !halt.halt().is_stopped();
+            let now = self.now();
+            let resume = (windows.queued_keys())
+                .filter_map(|k| self.asked_wait(k.as_deref()?, now))
+                .min()
+                .filter(|_| going)
+                .map(|at| instant_at(now, at));
+            if running.is_empty() && resume.is_none() {
+                // A wait that ended since the launch above: start its queue.
+                if going && windows.has_queued() {
+                    continue;
+                }
+                break;
+            }
             let next = tokio::select! {
-                next = running.next() => next,
+                Some(next) = running.next(), if !running.is_empty() => next,
                 () = halt.halt().stopped(), if !told => {
                     told = true;
                     self.tell_sent_left(&in_flight).await;
                     continue;
                 }
+                () = sleep_until_some(resume), if resume.is_some() => continue,
             };
-            let Some((conn, key, result)) = next else {
-                break;
-            };
+            let (conn, key, result) = next;
             in_flight.remove(&conn);
             windows.ended(&key);
             let Some(result) = result else {
                 // Dropped by the cancel: counted as not refreshed at the end.
                 continue;
             };
+            let now = self.now();
+            let asked = key.as_deref().and_then(|p| self.asked_wait_why(p, now));
+            let notice = waits.heed(&key, &result, now, asked);
+            if let Some(message) = notice {
+                if waits.gave_up.contains(&key) {
+                    windows.clear_queue(&key);
+                }
+                self.emit(Event::Notice { message }).await;
+            }
+            // Not sent for the wait: its turn comes again after it, unless
+            // the bulk has given its provider up (then it is not refreshed).
+            if matches!(&result, Err(e) if e.kind == ErrorKind::Held) {
+                if !waits.gave_up.contains(&key) {
+                    windows.put_back(key, conn);
+                }
+                continue;
+            }
             done += 1;
             let event = match result {
                 Ok(c) => Event::succeeded(id, OpKind::Refresh, c, self.now()),
@@ -190,10 +229,76 @@ impl Worker {
             .collect()
     }
 
+    fn asked_wait_of(&self, key: &Key, now: UnixTime) -> Option<UnixTime> {
+        self.asked_wait(key.as_deref()?, now)
+    }
+
     fn window_limit(&self, key: &Key) -> usize {
         key.as_deref()
             .and_then(|p| self.slot(p).ok())
             .map_or(UNKNOWN_WINDOW, |s| launch_limit(&s.config))
+    }
+}
+
+/// The longest pause a provider may ask of a bulk before the bulk sends it
+/// nothing more: a cron job, or an operator watching `R`, waits out a few
+/// minutes, not half an hour.
+const PATIENCE_SECS: i64 = 5 * 60;
+
+/// What a bulk has told of its providers' requests to wait, and which of
+/// them asked for longer than it waits.
+#[derive(Default)]
+struct Waits {
+    /// The end of the wait last told of, per provider: each is told once.
+    told: HashMap<String, UnixTime>,
+    gave_up: HashSet<Key>,
+}
+
+impl Waits {
+    /// What the operator hears of a refresh's result, given the wait its
+    /// provider has asked for (`asked`, if still ahead): the wait, or the
+    /// bulk giving the provider up, once each; the provider answering again
+    /// after one.
+    fn heed(
+        &mut self,
+        key: &Key,
+        result: &OpResult,
+        now: UnixTime,
+        asked: Option<(UnixTime, String)>,
+    ) -> Option<String> {
+        let provider = key.as_deref()?;
+        match result {
+            Ok(_) => {
+                self.told.remove(provider)?;
+                return Some(format!(
+                    "{provider} answers again: this bulk's refreshes of it go on"
+                ));
+            }
+            Err(e) if matches!(e.kind, ErrorKind::RateLimited | ErrorKind::Held) => {}
+            Err(_) => return None,
+        }
+        let (until, why) = asked?;
+        if self.gave_up.contains(key) || self.told.get(provider).is_some_and(|&t| t > now) {
+            return None;
+        }
+        self.told.insert(provider.to_owned(), until);
+        let secs = now.secs_until(until);
+        if secs > PATIENCE_SECS {
+            self.gave_up.insert(key.clone());
+            tracing::warn!(
+                provider,
+                wait_secs = secs,
+                "bulk refresh gave a provider up"
+            );
+            return Some(format!(
+                "{provider} asked for a longer pause than a bulk waits ({why}): this bulk sends \
+                 it nothing more, and its refreshes not yet sent are left for a later run"
+            ));
+        }
+        Some(format!(
+            "{provider} asked for a pause ({why}): this bulk's refreshes of it wait {}, then go on",
+            pause_words(secs)
+        ))
     }
 }
 

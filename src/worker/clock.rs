@@ -34,3 +34,18 @@ impl Clock {
         }
     }
 }
+
+/// The tokio instant of `at`, `now` being this moment on the worker's clock;
+/// at least a second on, so that a wait rounded to whole seconds never spins.
+pub(crate) fn instant_at(now: UnixTime, at: UnixTime) -> tokio::time::Instant {
+    let secs = u64::try_from(now.secs_until(at)).unwrap_or(0).max(1);
+    tokio::time::Instant::now() + std::time::Duration::from_secs(secs)
+}
+
+/// Sleeps until `at`, or for ever when there is nothing to wake for.
+pub(crate) async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

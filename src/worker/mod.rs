@@ -21,6 +21,7 @@ mod ops;
 pub mod protocol;
 pub mod scheduler;
 pub mod tokens;
+mod wait;
 mod window;
 
 use std::collections::HashMap;
@@ -113,6 +114,8 @@ pub(crate) struct Slot {
     /// of `permits` (as many again): a freed slot sends its next request at
     /// once instead of first waiting for a lease behind the store's commit.
     pub ahead: Arc<Semaphore>,
+    /// Until when the provider asked to be sent nothing.
+    pub asked_wait: wait::AskedWait,
 }
 
 pub(crate) struct Inner {
@@ -215,6 +218,7 @@ impl Worker {
                     ahead: Arc::new(Semaphore::new(in_flight)),
                     client: p.client,
                     config: p.config,
+                    asked_wait: wait::AskedWait::default(),
                 };
                 (slot.config.name.clone(), slot)
             })
@@ -510,6 +514,22 @@ impl Worker {
     pub(crate) async fn emit(&self, event: Event) {
         // The front end may have quit; results are in the store either way.
         let _ = self.inner.events.send(event).await;
+    }
+
+    /// Until when `provider` asked to be sent nothing, if that is still ahead.
+    pub(crate) fn asked_wait(&self, provider: &str, now: UnixTime) -> Option<UnixTime> {
+        let slot = self.inner.providers.get(provider)?;
+        slot.asked_wait.until(now)
+    }
+
+    /// [`asked_wait`](Self::asked_wait), and the words of the answer that asked.
+    pub(crate) fn asked_wait_why(
+        &self,
+        provider: &str,
+        now: UnixTime,
+    ) -> Option<(UnixTime, String)> {
+        let slot = self.inner.providers.get(provider)?;
+        slot.asked_wait.asked(now)
     }
 
     pub(crate) fn slot(&self, provider: &str) -> Result<&Slot, OpError> {

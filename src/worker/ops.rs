@@ -190,6 +190,7 @@ impl Worker {
             None => None,
         };
         drop(ahead);
+        let held = slot.and_then(|s| s.asked_wait.refusal(&s.config.name, self.now()));
         let turn = Turn {
             permit: Mutex::new(permit),
             ..Turn::default()
@@ -204,24 +205,29 @@ impl Worker {
         // The last moment an operation can end without the provider
         // having seen it; from here until its outcome is written it counts
         // as sent.
-        let result = match self.begin_sending(op) {
-            Err(stopped) => Err(stopped),
-            Ok(_sending) if theirs => Ok(current),
+        let result = match (self.begin_sending(op), held) {
+            (Err(stopped), _) => Err(stopped),
+            (Ok(_sending), _) if theirs => Ok(current),
             // Renewed since it was planned, by another process's scheduler
             // (a second dashboard on the store) or a cron job: nothing is due.
-            Ok(_sending) if asked == Asked::BySchedule && !due_now(&current, slot, self.now()) => {
+            (Ok(_sending), _)
+                if asked == Asked::BySchedule && !due_now(&current, slot, self.now()) =>
+            {
                 Ok(current)
             }
             // The provider's next answer would wait with them, and a refresh
             // token it rotated would be lost with them if the store never
             // takes it: nothing is sent until it does.
-            Ok(_sending) if self.inner.unwritten.load(Ordering::SeqCst) > 0 => Err(OpError::new(
-                ErrorKind::Store,
-                "not sent: the store cannot take the answers already in hand (see the \
+            (Ok(_sending), _) if self.inner.unwritten.load(Ordering::SeqCst) > 0 => {
+                Err(OpError::new(
+                    ErrorKind::Store,
+                    "not sent: the store cannot take the answers already in hand (see the \
                      earlier message), so nothing more goes to a provider until it does; \
                      nothing was spent",
-            )),
-            Ok(sending) => {
+                ))
+            }
+            (Ok(_sending), Some(held)) => Err(held),
+            (Ok(sending), None) => {
                 let _out = sending.on(id, op);
                 self.perform(op, current, secrets, &turn).await
             }
@@ -692,6 +698,11 @@ impl Worker {
         e: OpError,
         turn: &Turn,
     ) -> Result<Connection, OpError> {
+        // Before the write gives up this operation's place in flight, so
+        // that the next in line is not sent into the wait it asked for.
+        if let Ok(slot) = self.slot(&conn.provider) {
+            slot.asked_wait.hear(&e, self.now());
+        }
         let audit = self.audit(op, false, e.message.clone());
         let update = failure_update(conn, &e.message);
         // If even the failure cannot be recorded, the operator still hears of

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::breaker::{Breakers, Change};
+use super::breaker::{Breakers, Change, pause_words};
+use super::clock::{instant_at, sleep_until_some};
 use super::window::Windows;
 use super::{Event, NextTry, RequestId, Worker};
 use crate::config::{Family, ProviderConfig};
@@ -355,10 +356,17 @@ impl Scheduler {
             // work per call is what it launches, not the whole backlog, since
             // it runs each time an operation ends. A paused provider has none.
             let now = self.worker.now();
+            // A provider that asked to be sent nothing starts nothing either.
+            let asked = |p: &str| self.worker.asked_wait(p, now);
             let (start, resume) = {
                 let breakers = super::lock(&self.breakers);
-                let start = super::lock(&self.windows).launch_capped(|p| breakers.cap(p, now));
-                (start, breakers.next_resume(now))
+                let cap = |p: &String| asked(p).map_or_else(|| breakers.cap(p, now), |_| Some(0));
+                let start = super::lock(&self.windows).launch(cap);
+                let asked_end = self.renews.iter().filter_map(|p| asked(p)).min();
+                (
+                    start,
+                    breakers.next_resume(now).into_iter().chain(asked_end).min(),
+                )
             };
             for ((conn, op), provider) in start {
                 self.launch(conn, op, provider);
@@ -366,10 +374,7 @@ impl Scheduler {
             // The backlog moves on as operations end, without re-reading
             // 100 000 connections for each.
             let queued = super::lock(&self.windows).has_queued();
-            let resume = resume.map(|at| {
-                let secs = u64::try_from(now.secs_until(at)).unwrap_or(0).max(1);
-                tokio::time::Instant::now() + Duration::from_secs(secs)
-            });
+            let resume = resume.map(|at| instant_at(now, at));
             tokio::select! {
                 () = tokio::time::sleep_until(next_read) => {}
                 () = self.ended.notified(), if queued => {}
@@ -491,13 +496,6 @@ impl Scheduler {
     }
 }
 
-async fn sleep_until_some(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
 /// What the operator hears when a provider's automatic work pauses or
 /// resumes (the activity pane, and the log).
 fn breaker_notice(provider: &str, change: &Change, event: &Event, now: UnixTime) -> Option<Event> {
@@ -509,11 +507,7 @@ fn breaker_notice(provider: &str, change: &Change, event: &Event, now: UnixTime)
                 _ => String::new(),
             };
             let secs = now.secs_until(*until).max(0);
-            let wait = if secs < 120 {
-                format!("{secs} s")
-            } else {
-                format!("{} min", secs / 60)
-            };
+            let wait = pause_words(secs);
             tracing::warn!(provider, failures, pause_secs = secs, "provider paused");
             let message = format!(
                 "{provider}: {failures} automatic operations in a row failed{why}; \

@@ -48,6 +48,27 @@ impl<K: Eq + Hash + Clone, T> Windows<K, T> {
         self.0.values_mut().for_each(|w| w.queue.clear());
     }
 
+    /// Drops what `key`'s window has queued, and says how much that was.
+    pub(crate) fn clear_queue(&mut self, key: &K) -> usize {
+        self.0.get_mut(key).map_or(0, |w| w.queue.drain(..).count())
+    }
+
+    /// Puts a started item back at the front of `key`'s queue: it ended
+    /// without running, and goes first when the window starts again.
+    pub(crate) fn put_back(&mut self, key: K, item: T) {
+        if let Some(w) = self.0.get_mut(&key) {
+            w.queue.push_front(item);
+        }
+    }
+
+    /// The windows that have work queued.
+    pub(crate) fn queued_keys(&self) -> impl Iterator<Item = &K> {
+        self.0
+            .iter()
+            .filter(|(_, w)| !w.queue.is_empty())
+            .map(|(k, _)| k)
+    }
+
     pub(crate) fn has_queued(&self) -> bool {
         self.0.values().any(|w| !w.queue.is_empty())
     }
@@ -64,14 +85,10 @@ impl<K: Eq + Hash + Clone, T> Windows<K, T> {
                 .any(|w| w.limit.saturating_sub(w.running) > w.queue.len())
     }
 
-    /// What may start now, from the front of each queue, counted as running.
-    pub(crate) fn launch(&mut self) -> Vec<(T, K)> {
-        self.launch_capped(|_| None)
-    }
-
-    /// [`launch`](Self::launch), with some windows held to fewer running
-    /// than their limit for now (a paused provider to none).
-    pub(crate) fn launch_capped(&mut self, cap: impl Fn(&K) -> Option<usize>) -> Vec<(T, K)> {
+    /// What may start now, from the front of each queue, counted as running;
+    /// some windows held to fewer running than their limit for now (a paused
+    /// provider to none).
+    pub(crate) fn launch(&mut self, cap: impl Fn(&K) -> Option<usize>) -> Vec<(T, K)> {
         let mut start = Vec::new();
         for (key, w) in &mut self.0 {
             let limit = cap(key).map_or(w.limit, |c| c.min(w.limit));
@@ -108,12 +125,12 @@ mod tests {
         let mut w = Bulk::default();
         assert!(w.wants_more(), "nothing is known yet");
         queue(&mut w, "bank", 4, 0..10);
-        let first: Vec<_> = w.launch().into_iter().map(|(c, _)| c.0).collect();
+        let first: Vec<_> = w.launch(|_| None).into_iter().map(|(c, _)| c.0).collect();
         assert_eq!(first, [0, 1, 2, 3]);
-        assert!(w.launch().is_empty(), "the window is full");
+        assert!(w.launch(|_| None).is_empty(), "the window is full");
         assert!(!w.wants_more(), "six wait already");
         w.ended(&Some("bank".into()));
-        assert_eq!(w.launch(), [(ConnectionId(4), Some("bank".into()))]);
+        assert_eq!(w.launch(|_| None), [(ConnectionId(4), Some("bank".into()))]);
     }
 
     #[test]
@@ -122,10 +139,10 @@ mod tests {
         // chunk of 512 starts, and the window still wants the rest.
         let mut w = Bulk::default();
         queue(&mut w, "bank", 2000, 0..512);
-        assert_eq!(w.launch().len(), 512);
+        assert_eq!(w.launch(|_| None).len(), 512);
         assert!(w.wants_more());
         queue(&mut w, "bank", 2000, 512..1000);
-        assert_eq!(w.launch().len(), 488);
+        assert_eq!(w.launch(|_| None).len(), 488);
     }
 
     #[test]
@@ -133,11 +150,11 @@ mod tests {
         let mut w = Bulk::default();
         queue(&mut w, "stalled", 2, 0..50);
         queue(&mut w, "bank", 4, 50..52);
-        assert_eq!(w.launch().len(), 4);
+        assert_eq!(w.launch(|_| None).len(), 4);
         // The stalled one is full with 48 queued; the bank has room for two.
         assert!(w.wants_more());
         queue(&mut w, "bank", 4, 52..60);
-        assert_eq!(w.launch().len(), 2);
+        assert_eq!(w.launch(|_| None).len(), 2);
         assert!(!w.wants_more(), "every window with room has enough queued");
     }
 
@@ -147,24 +164,28 @@ mod tests {
         queue(&mut w, "down", 4, 0..10);
         queue(&mut w, "bank", 4, 10..12);
         let cap = |k: &Option<String>| (k.as_deref() == Some("down")).then_some(0);
-        let started: Vec<_> = w.launch_capped(cap).into_iter().map(|(c, _)| c.0).collect();
+        let started: Vec<_> = w.launch(cap).into_iter().map(|(c, _)| c.0).collect();
         assert_eq!(started, [10, 11], "the paused one starts nothing");
         let probe = |k: &Option<String>| (k.as_deref() == Some("down")).then_some(1);
-        assert_eq!(w.launch_capped(probe).len(), 1, "then one alone");
-        assert!(w.launch_capped(probe).is_empty(), "while it runs, no other");
-        assert_eq!(w.launch().len(), 3, "uncapped, the window's own limit");
+        assert_eq!(w.launch(probe).len(), 1, "then one alone");
+        assert!(w.launch(probe).is_empty(), "while it runs, no other");
+        assert_eq!(
+            w.launch(|_| None).len(),
+            3,
+            "uncapped, the window's own limit"
+        );
     }
 
     #[test]
     fn clearing_the_queues_keeps_what_runs_counted() {
         let mut w = Bulk::default();
         queue(&mut w, "bank", 2, 0..5);
-        assert_eq!(w.launch().len(), 2);
+        assert_eq!(w.launch(|_| None).len(), 2);
         w.clear_queues();
         assert!(!w.has_queued());
         queue(&mut w, "bank", 2, 5..8);
-        assert!(w.launch().is_empty(), "two still run");
+        assert!(w.launch(|_| None).is_empty(), "two still run");
         w.ended(&Some("bank".into()));
-        assert_eq!(w.launch(), [(ConnectionId(5), Some("bank".into()))]);
+        assert_eq!(w.launch(|_| None), [(ConnectionId(5), Some("bank".into()))]);
     }
 }

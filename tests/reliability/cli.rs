@@ -1147,6 +1147,26 @@ fn sandbox_with_config(dir: &Path) -> (Running, String, std::path::PathBuf) {
     (running, base, folder.join("config.toml"))
 }
 
+/// App tokens at `bank` for three users: app, batch and cron.
+fn three_app_tokens(dir: &Path, config: &Path) {
+    for user in ["app", "batch", "cron"] {
+        let (code, said, err) = said(dir, config, &["token", "bank", "--user", user]);
+        assert_eq!(code, Some(0), "{said}{err}");
+    }
+}
+
+/// The sandbox's config, its `bank` provider sending one request at a time.
+fn bank_one_at_a_time(config: &Path) {
+    let text = std::fs::read_to_string(config).unwrap();
+    let one_at_a_time = text.replacen(
+        "[providers.bank]\n",
+        "[providers.bank]\nmax_in_flight = 1\n",
+        1,
+    );
+    assert_ne!(text, one_at_a_time, "the bank's table");
+    std::fs::write(config, one_at_a_time).unwrap();
+}
+
 /// Due tokens of providers the configuration lacks are left out, said on
 /// stderr, and the run exits 1: it said "nothing expiring" and exited 0,
 /// and a cron job watched by its status let them lapse.
@@ -1181,6 +1201,40 @@ fn refresh_due_with_due_rows_left_out_exits_1() {
     assert_eq!(code, Some(1), "quiet or not: {out}");
 }
 
+/// A provider that answers `refresh --due` with 429 and asks for an hour
+/// is sent nothing more by the run: the rows not sent are counted and the
+/// run exits 1, since their tokens are left to lapse. It used to send
+/// every due row anyway, each one more request the provider had asked not
+/// to get.
+#[test]
+fn refresh_due_sends_nothing_more_to_a_provider_that_asks_for_an_hour() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
+    bank_one_at_a_time(&config);
+    three_app_tokens(dir.path(), &config);
+    super::common::post_json(
+        &base,
+        "/sandbox/faults",
+        r#"{"faults":["oauth2.token:429=3600,count=1"]}"#,
+    );
+    let (code, out, err) = said(dir.path(), &config, &["refresh", "--due", "--within", "2h"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert_eq!(
+        out.lines().last(),
+        Some("refreshed 0 of 3 due within 2h, 1 failed, 2 not sent"),
+        "{out}"
+    );
+    assert!(
+        err.contains("bank asked for a longer pause than a bulk waits (")
+            && err.contains("it asks to wait 3600s")
+            && err.contains("this bulk sends it nothing more"),
+        "{err}"
+    );
+    let (_, audit, _) = said(dir.path(), &config, &["audit", "--op", "refresh", "--json"]);
+    let lines: Vec<serde_json::Value> = serde_json::from_str(&audit).unwrap();
+    assert_eq!(lines.len(), 1, "one request, one line: {audit}");
+}
+
 /// `refresh --due | head -0`: the first failure it prints meets the closed
 /// pipe while other refreshes are out. The run goes on, writes what each
 /// answer brought, and only then ends as the pipe says (141). It used to
@@ -1190,10 +1244,7 @@ fn refresh_due_with_due_rows_left_out_exits_1() {
 fn refresh_due_whose_output_is_gone_finishes_what_it_sent() {
     let dir = super::common::private_dir();
     let (_sandbox, base, config) = sandbox_with_config(dir.path());
-    for user in ["app", "batch", "cron"] {
-        let (code, said, err) = said(dir.path(), &config, &["token", "bank", "--user", user]);
-        assert_eq!(code, Some(0), "{said}{err}");
-    }
+    three_app_tokens(dir.path(), &config);
     // One turned away at once, the other two answered a while later.
     super::common::post_json(
         &base,
@@ -1240,10 +1291,7 @@ fn refresh_due_takes_every_due_connection_and_names_each_failure_and_reason() {
     let dir = super::common::private_dir();
     let (_sandbox, base, config) = sandbox_with_config(dir.path());
     let run = |args: &[&str]| said(dir.path(), &config, args);
-    for user in ["app", "batch", "cron"] {
-        let (code, said, err) = run(&["token", "bank", "--user", user]);
-        assert_eq!(code, Some(0), "{said}{err}");
-    }
+    three_app_tokens(dir.path(), &config);
 
     // Hour-long tokens are not due within the config's two minutes.
     let (code, said, _) = run(&["refresh", "--due"]);
@@ -1869,17 +1917,8 @@ fn sigterm_during_refresh_due_finishes_what_was_sent_and_sends_no_more() {
     let dir = super::common::private_dir();
     let (_sandbox, base, config) = sandbox_with_config(dir.path());
     // One request at a time, so that the others are still waiting.
-    let text = std::fs::read_to_string(&config).unwrap();
-    let text = text.replacen(
-        "[providers.bank]\n",
-        "[providers.bank]\nmax_in_flight = 1\n",
-        1,
-    );
-    std::fs::write(&config, text).unwrap();
-    for user in ["app", "batch", "cron"] {
-        let out = bankdeck(dir.path(), &config, &["token", "bank", "--user", user]);
-        assert!(out.status.success(), "{out:?}");
-    }
+    bank_one_at_a_time(&config);
+    three_app_tokens(dir.path(), &config);
     hold(&base, "oauth2.token", 4000, 3);
     let out = interrupted(
         dir.path(),

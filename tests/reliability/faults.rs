@@ -417,18 +417,19 @@ async fn an_oversized_token_answer_is_refused_and_keeps_the_tokens() {
 
 /// Item 18 through the worker: every form of `Retry-After` on a throttled
 /// refresh gives RateLimited after one POST, the wait when it can be read
-/// (seconds or an HTTP date), none for garbage, and every token kept.
+/// (seconds or an HTTP date), none for garbage, and every token kept. A
+/// provider of its own for each, since the wait one asks for holds the next.
 #[tokio::test]
 async fn each_retry_after_form_reaches_the_operator() {
     use bankdeck::sandbox::RetryAfter;
-    let env = Env::start().await;
-    let c = env.login("everifin", "lena").await;
-    let before = env.secrets(c.id);
     for (form, wait) in [
         (RetryAfter::Seconds(42), Some(40..=42)),
         (RetryAfter::DateIn(120), Some(115..=121)),
         (RetryAfter::Garbage, None),
     ] {
+        let env = Env::start().await;
+        let c = env.login("everifin", "lena").await;
+        let before = env.secrets(c.id);
         env.sandbox.set_faults(vec![always(
             "oidc.token",
             FaultKind::TooManyRequests(form.clone()),
