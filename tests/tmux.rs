@@ -26,6 +26,22 @@ impl Session {
 
     /// [`Session::start`] with `envs` set for bankdeck.
     fn start_with(envs: &[(&str, PathBuf)], args: &str, width: u16, height: u16) -> Session {
+        Session::start_command(envs, &format!("{BIN} {args}"), width, height)
+    }
+
+    /// A shell with job control, its prompt `$ `, for bankdeck run from it.
+    fn shell(width: u16, height: u16) -> Session {
+        let s = Session::start_command(
+            &[],
+            "env PS1='$ ' bash --norc --noprofile -i",
+            width,
+            height,
+        );
+        s.wait("the shell's prompt", |scr| scr.trim_end().ends_with('$'));
+        s
+    }
+
+    fn start_command(envs: &[(&str, PathBuf)], command: &str, width: u16, height: u16) -> Session {
         assert!(
             Command::new("tmux").arg("-V").output().is_ok(),
             "these tests need tmux: install it (apt-get install tmux)"
@@ -43,7 +59,7 @@ impl Session {
                 "-y",
                 &height.to_string(),
             ])
-            .arg(format!("{BIN} {args}"))
+            .arg(command)
             .envs(envs.iter().map(|(k, v)| (k, v)))
             .env("NO_COLOR", "")
             .status()
@@ -297,6 +313,85 @@ fn a_hangup_or_a_terminate_ends_the_demo_and_removes_its_folder() {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// The selected row's line.
+fn selected(screen: &str) -> String {
+    screen
+        .lines()
+        .find(|l| l.contains('›'))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Ctrl-Z gives the terminal back to the shell and stops the dashboard;
+/// `fg` brings it back whole and taking keys. So does `fg` after a stop it
+/// could not see (`kill -STOP`) continued in the background: it stops again
+/// there rather than draw over the shell. Ctrl-Z was only a key, and a
+/// dashboard stopped and continued stayed in the shell's line mode, each
+/// key waiting for Enter.
+#[test]
+fn ctrl_z_and_a_stop_from_outside_come_back_with_fg() {
+    let s = Session::shell(120, 40);
+    s.type_text(&format!("{BIN} --demo"));
+    s.keys(&["Enter"]);
+    let table = |scr: &str| scr.contains("amira.haddad") && scr.contains("connections 13 of 13");
+    s.wait("the demo's table", table);
+    s.keys(&["C-z"]);
+    s.wait("the shell's job stopped", |scr| {
+        scr.contains("Stopped") && !scr.contains("amira.haddad")
+    });
+    // The shell's child, not any bankdeck: other tests run theirs.
+    let pid = {
+        let pane = s
+            .tmux()
+            .args(["display-message", "-p", "-t", &s.name, "#{pane_pid}"])
+            .output()
+            .unwrap();
+        let shell = String::from_utf8_lossy(&pane.stdout).trim().to_owned();
+        std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    assert_eq!(comm.trim(), "bankdeck", "the shell's one child");
+    for stop in [None, Some("STOP")] {
+        if let Some(signal) = stop {
+            s.keys(&["C-l"]);
+            let ok = Command::new("kill").args(["-s", signal, &pid]).status();
+            assert!(ok.unwrap().success());
+            s.wait("the shell's job stopped", |scr| scr.contains("Stopped"));
+            let ok = Command::new("kill").args(["-s", "CONT", &pid]).status();
+            assert!(ok.unwrap().success());
+            std::thread::sleep(Duration::from_millis(300));
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            let state = state
+                .rsplit(')')
+                .next()
+                .unwrap_or_default()
+                .split_whitespace()
+                .next();
+            assert_eq!(
+                state,
+                Some("T"),
+                "continued in the background, it stops again"
+            );
+        }
+        s.type_text("fg");
+        s.keys(&["Enter"]);
+        let scr = s.wait("the table again", table);
+        let before = selected(&scr);
+        s.keys(&["j"]);
+        s.wait("the selection moved by one key", |scr| {
+            let now = selected(scr);
+            !now.is_empty() && now != before
+        });
+    }
+    s.keys(&["q"]);
+    s.wait("the shell's prompt again", |scr| {
+        !scr.contains("amira.haddad") && scr.trim_end().ends_with('$')
+    });
 }
 
 /// A store, key and config of their own in `dir`, with one Dapi provider

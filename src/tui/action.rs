@@ -50,12 +50,14 @@ pub enum Action {
     /// Stop the operation running on the selected row.
     CancelOp,
     Reload,
+    /// Stop the dashboard and return to the shell; `fg` brings it back.
+    Suspend,
     /// Type an action's name (`:refresh`, `:q`), as in vim and k9s.
     Command,
 }
 
 impl Action {
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 33] = [
         Action::Quit,
         Action::Help,
         Action::Back,
@@ -87,6 +89,7 @@ impl Action {
         Action::ToggleUsers,
         Action::CancelOp,
         Action::Reload,
+        Action::Suspend,
         Action::Command,
     ];
 
@@ -218,7 +221,8 @@ impl Action {
             Action::ClientCredentials => ("client_credentials", "client-credentials token"),
             Action::ToggleUsers => ("toggle_users", "users view (Enter shows one user's rows)"),
             Action::CancelOp => ("cancel_op", "cancel the selected row's operation"),
-            Action::Reload => ("reload", "reload everything from the store"),
+            Action::Reload => ("reload", "reload everything from the store; repaint"),
+            Action::Suspend => ("suspend", "back to the shell; fg returns"),
             Action::Command => ("command", "by name, word or id: :refresh 42, :sort, :42"),
         }
     }

@@ -186,6 +186,19 @@ pub struct App {
     /// Text for the terminal's clipboard, which the run loop sends on
     /// (OSC 52): `update` writes to no terminal.
     pub(crate) clipboard: Option<String>,
+    /// What `update` asked of the terminal itself, which the run loop does.
+    pub(crate) terminal_ask: Option<TerminalAsk>,
+}
+
+/// Asks of the terminal that only the run loop can carry out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TerminalAsk {
+    /// Clear it and draw every cell again: what another program or a
+    /// miscounted wide character left on it goes.
+    Repaint,
+    /// Give it back to the shell and stop, as Ctrl-Z does elsewhere; on
+    /// `fg`, take it again and repaint.
+    Suspend,
 }
 
 impl App {
@@ -236,6 +249,7 @@ impl App {
             dirty: true,
             quit: false,
             clipboard: None,
+            terminal_ask: None,
         };
         for e in errors {
             app.activity.push(now, Level::Warn, e.to_string());
@@ -370,6 +384,16 @@ impl App {
 
     pub fn should_quit(&self) -> bool {
         self.quit
+    }
+
+    /// Every cell is drawn again at the next frame (the terminal was cleared).
+    pub(crate) fn repaint(&mut self) {
+        self.dirty = true;
+    }
+
+    /// What `update` asked of the terminal, once.
+    pub fn take_terminal_ask(&mut self) -> Option<TerminalAsk> {
+        self.terminal_ask.take()
     }
 
     /// Text `update` asked to copy to the clipboard, once.

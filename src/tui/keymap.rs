@@ -46,6 +46,7 @@ fn default_keys(action: Action) -> Vec<KeySpec> {
         Action::ToggleUsers => vec![K::plain('u')],
         Action::CancelOp => vec![K::plain('x')],
         Action::Reload => vec![K::ctrl('l')],
+        Action::Suspend => vec![K::ctrl('z')],
         Action::Command => vec![K::plain(':')],
     }
 }

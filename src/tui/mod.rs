@@ -26,7 +26,7 @@ mod widths;
 
 pub use action::Action;
 pub use activity::{ActivityLine, Level};
-pub use app::{App, Progress};
+pub use app::{App, Progress, TerminalAsk};
 pub use forms::{AddField, AddForm, CredsField, CredsForm, DelinkDialog, Mode};
 pub use keymap::{Keymap, KeymapError};
 pub use keyspec::KeySpec;

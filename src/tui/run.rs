@@ -20,7 +20,7 @@ use crate::domain::{Connection, ProviderKind, UnixTime, User};
 use crate::worker::scheduler::Schedule;
 use crate::worker::{Command, Event};
 
-use super::app::App;
+use super::app::{App, TerminalAsk};
 use super::hangup::HangupAware;
 use super::msg::{Msg, SendFailure};
 use super::render::render;
@@ -118,9 +118,21 @@ async fn drive(
         }
         let next = tokio::select! {
             next = sources.next() => next?,
-            signal = stop.recv() => {
-                tracing::info!(?signal, "stopping the dashboard");
-                return Ok(Ending::Signal(signal));
+            heard = stop.recv() => match heard {
+                Heard::Suspend => {
+                    terminal::suspend(guard)?;
+                    app.repaint();
+                    continue;
+                }
+                Heard::Continue => {
+                    terminal::resume(guard)?;
+                    app.repaint();
+                    continue;
+                }
+                Heard::End(signal) => {
+                    tracing::info!(?signal, "stopping the dashboard");
+                    return Ok(Ending::Signal(signal));
+                }
             }
         };
         let Some(msg) = next else {
@@ -128,6 +140,11 @@ async fn drive(
         };
         let commands = sources.apply(app, msg);
         send_all(app, cmd_tx, commands);
+        match app.take_terminal_ask() {
+            Some(TerminalAsk::Repaint) => terminal::repaint(guard)?,
+            Some(TerminalAsk::Suspend) => terminal::suspend(guard)?,
+            None => {}
+        }
         if let Some(text) = app.take_clipboard() {
             use crossterm::clipboard::CopyToClipboard;
             crossterm::execute!(
@@ -158,7 +175,9 @@ fn detach_stdio() {
 }
 
 /// SIGTERM (`kill`) and SIGHUP (the terminal window closed) end the
-/// dashboard as `q` does. By default they would kill the process on the
+/// dashboard as `q` does. SIGTSTP (`kill -TSTP`) suspends it as Ctrl-Z
+/// does, the terminal given back first; SIGCONT after a stop it could not
+/// see (`kill -STOP`) takes the terminal again and repaints. By default they would kill the process on the
 /// spot: the terminal left in raw mode on the alternate screen, and the
 /// demo's throw-away folder left behind. Results already reported are in
 /// the store; an operation still running loses only its answer, and its
@@ -166,6 +185,8 @@ fn detach_stdio() {
 struct Stop {
     term: tokio::signal::unix::Signal,
     hup: tokio::signal::unix::Signal,
+    tstp: tokio::signal::unix::Signal,
+    cont: tokio::signal::unix::Signal,
 }
 
 impl Stop {
@@ -174,13 +195,17 @@ impl Stop {
         Ok(Stop {
             term: signal(SignalKind::terminate())?,
             hup: signal(SignalKind::hangup())?,
+            tstp: signal(SignalKind::from_raw(libc::SIGTSTP))?,
+            cont: signal(SignalKind::from_raw(libc::SIGCONT))?,
         })
     }
 
-    async fn recv(&mut self) -> Signal {
+    async fn recv(&mut self) -> Heard {
         tokio::select! {
-            _ = self.term.recv() => Signal::Terminate,
-            _ = self.hup.recv() => Signal::Hangup,
+            _ = self.term.recv() => Heard::End(Signal::Terminate),
+            _ = self.hup.recv() => Heard::End(Signal::Hangup),
+            _ = self.tstp.recv() => Heard::Suspend,
+            _ = self.cont.recv() => Heard::Continue,
         }
     }
 }
@@ -191,6 +216,14 @@ enum Signal {
     Terminate,
     /// SIGHUP: the terminal is gone.
     Hangup,
+}
+
+enum Heard {
+    End(Signal),
+    /// SIGTSTP: stop until `fg`.
+    Suspend,
+    /// SIGCONT: back from a stop.
+    Continue,
 }
 
 /// Everything the loop waits on: terminal input (`I`: the terminal's

@@ -49,14 +49,7 @@ impl Drop for TerminalGuard {
 
 pub(crate) fn enter() -> io::Result<TerminalGuard> {
     install_panic_hook();
-    enable_raw_mode()?;
-    let entered = execute!(
-        stdout(),
-        EnterAlternateScreen,
-        EnableMouseCapture,
-        EnableBracketedPaste
-    )
-    .and_then(|()| Terminal::new(CrosstermBackend::new(stdout())));
+    let entered = take_over().and_then(|()| Terminal::new(CrosstermBackend::new(stdout())));
     match entered {
         Ok(terminal) => {
             set_screen(Some(thread::current().id()));
@@ -68,6 +61,69 @@ pub(crate) fn enter() -> io::Result<TerminalGuard> {
             Err(e)
         }
     }
+}
+
+/// Raw mode, the alternate screen, mouse capture and bracketed paste.
+fn take_over() -> io::Result<()> {
+    enable_raw_mode()?;
+    execute!(
+        stdout(),
+        EnterAlternateScreen,
+        EnableMouseCapture,
+        EnableBracketedPaste
+    )
+}
+
+/// Gives the terminal back to the shell and stops the process, as Ctrl-Z
+/// does to a program in cooked mode (in raw mode the key is only a key);
+/// on `fg`, takes the terminal again and clears it for a whole new frame.
+pub(crate) fn suspend(guard: &mut TerminalGuard) -> io::Result<()> {
+    restore()?;
+    // SIGSTOP, not SIGTSTP: the dashboard catches SIGTSTP, to come here.
+    // SAFETY: raise only sends a signal to this process.
+    unsafe { libc::raise(libc::SIGSTOP) };
+    resume(guard)
+}
+
+/// After a stop (`kill -STOP`, then `fg` or SIGCONT): the shell that ran
+/// the job meanwhile set the terminal back to its own modes, and drew over
+/// the screen. Takes it again and clears it for a whole new frame.
+pub(crate) fn resume(guard: &mut TerminalGuard) -> io::Result<()> {
+    // Continued in the background (`bg`, or a SIGCONT the shell did not
+    // send: it took the terminal back at the stop): a screen there would
+    // draw over the shell and lose its keys to it. Stopped again, as the
+    // kernel stops a background reader of the terminal, until `fg`.
+    while !in_foreground() {
+        // SAFETY: raise only sends a signal to this process.
+        unsafe { libc::raise(libc::SIGSTOP) };
+    }
+    // The shell set its own modes at the stop, but crossterm still counts
+    // raw mode as on and would not set it again: keys then waited for
+    // Enter. Off first, so that on is done.
+    disable_raw_mode()?;
+    take_over()?;
+    repaint(guard)
+}
+
+/// Whether this process's group has the terminal (a failed ask, no
+/// terminal at all, counts as having it: there is no shell to yield to).
+fn in_foreground() -> bool {
+    // SAFETY: both only read the process's and the terminal's state.
+    let (tty, ours) = unsafe { (libc::tcgetpgrp(libc::STDIN_FILENO), libc::getpgrp()) };
+    tty < 0 || tty == ours
+}
+
+/// Clears the terminal, so that the next frame draws every cell.
+///
+/// Not `Terminal::clear`: it first asks the terminal where its cursor is
+/// and fails the screen when the answer takes two seconds (a terminal
+/// busy, or one the process was just handed back), and its answer can be
+/// read as keys by the screen's own input stream.
+pub(crate) fn repaint(guard: &mut TerminalGuard) -> io::Result<()> {
+    let size = guard.terminal.size()?;
+    guard
+        .terminal
+        .resize(ratatui::layout::Rect::new(0, 0, size.width, size.height))
 }
 
 /// Undoes everything `enter` did; safe to call twice.

@@ -2,7 +2,7 @@
 //! without a terminal.
 
 use bankdeck::domain::ConnectionId;
-use bankdeck::tui::{App, Mode, Msg, SortKey};
+use bankdeck::tui::{App, Mode, Msg, SortKey, TerminalAsk};
 use bankdeck::worker::Command;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEventKind};
 
@@ -392,6 +392,12 @@ fn ctrl_l_reloads_and_question_mark_opens_help() {
         one(app.update(ctrl('l'), NOW)),
         Command::Reload { .. }
     ));
+    assert_eq!(
+        app.take_terminal_ask(),
+        Some(TerminalAsk::Repaint),
+        "and the terminal is cleared for a whole new frame"
+    );
+    assert_eq!(app.take_terminal_ask(), None, "once");
     app.update(key('?'), NOW);
     assert_eq!(app.mode(), &Mode::Help { scroll: 0 });
     app.update(key('j'), NOW);
@@ -406,6 +412,24 @@ fn ctrl_l_reloads_and_question_mark_opens_help() {
     );
     app.update(code(KeyCode::Esc), NOW);
     assert_eq!(app.mode(), &Mode::Normal);
+}
+
+/// Ctrl-Z suspends when nothing is in flight; with an operation out it
+/// says why not, since a stopped dashboard would not hear the answer.
+#[test]
+fn ctrl_z_suspends_only_with_nothing_in_flight() {
+    let mut app = app();
+    assert!(app.update(ctrl('z'), NOW).is_empty());
+    assert_eq!(app.take_terminal_ask(), Some(TerminalAsk::Suspend));
+    assert!(!app.should_quit());
+    app.update(key('R'), NOW);
+    app.update(ctrl('z'), NOW);
+    assert_eq!(app.take_terminal_ask(), None);
+    let said = app.activity().next_back().unwrap().text.clone();
+    assert!(
+        said.starts_with("not suspended: 1 operation in flight, whose answers"),
+        "{said}"
+    );
 }
 
 #[test]

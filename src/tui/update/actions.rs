@@ -6,7 +6,7 @@ use crate::worker::Command;
 
 use super::super::action::Action;
 use super::super::activity::Level;
-use super::super::app::App;
+use super::super::app::{App, TerminalAsk};
 use super::super::forms::Mode;
 use super::super::view::SortKey;
 use super::{activity, data, detail, nav, ops, users};
@@ -51,7 +51,11 @@ pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> 
         Action::Reveal => detail::reveal(app, now),
         Action::CopyIds => copy_ids(app, now),
         Action::ToggleUsers => users::toggle(app, now),
-        Action::Reload => vec![data::reload(app)],
+        Action::Reload => {
+            app.terminal_ask = Some(TerminalAsk::Repaint);
+            vec![data::reload(app)]
+        }
+        Action::Suspend => suspend(app, now),
         Action::Exchange
         | Action::Refresh
         | Action::RefreshAll
@@ -109,6 +113,27 @@ fn quit(app: &mut App) -> Vec<Command> {
     match app.in_flight() {
         0 => app.quit = true,
         _ => app.mode = Mode::ConfirmQuit,
+    }
+    app.dirty = true;
+    Vec::new()
+}
+
+/// Stops only with nothing in flight: stopped, the process hears no answer,
+/// and a request out would run past its deadline and be taken as lost
+/// (a refresh token it may have spent with it).
+fn suspend(app: &mut App, now: UnixTime) -> Vec<Command> {
+    match app.in_flight() {
+        0 => app.terminal_ask = Some(TerminalAsk::Suspend),
+        n => app.note(
+            now,
+            Level::Warn,
+            format!(
+                "not suspended: {} in flight, whose answers a stopped dashboard would not \
+                 hear; suspend once {} ended (x cancels)",
+                crate::domain::text::counted(n, "operation", "operations"),
+                if n == 1 { "it has" } else { "they have" },
+            ),
+        ),
     }
     app.dirty = true;
     Vec::new()
