@@ -120,12 +120,12 @@ async fn drive(
             next = sources.next() => next?,
             heard = stop.recv() => match heard {
                 Heard::Suspend => {
-                    terminal::suspend(guard)?;
+                    terminal::suspend(guard).or_else(hung_up)?;
                     app.repaint();
                     continue;
                 }
                 Heard::Continue => {
-                    terminal::resume(guard)?;
+                    terminal::resume(guard).or_else(hung_up)?;
                     app.repaint();
                     continue;
                 }
@@ -158,6 +158,18 @@ async fn drive(
         }
     }
     Ok(Ending::Quit)
+}
+
+/// A terminal that hangs up sends SIGCONT with its SIGHUP, and taking it
+/// again then fails, not always with EIO (crossterm asks `tput` for the size
+/// of a terminal that will not say): ended as by the SIGHUP, not as an error
+/// whose message would go to the dead terminal.
+fn hung_up(e: std::io::Error) -> std::io::Result<()> {
+    use std::io::IsTerminal;
+    match std::io::stdin().is_terminal() {
+        true => Err(e),
+        false => Err(std::io::Error::from_raw_os_error(libc::EIO)),
+    }
 }
 
 /// The terminal is gone: stdout and stderr go to `/dev/null`, so that

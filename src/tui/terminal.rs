@@ -105,12 +105,14 @@ pub(crate) fn resume(guard: &mut TerminalGuard) -> io::Result<()> {
     repaint(guard)
 }
 
-/// Whether this process's group has the terminal (a failed ask, no
-/// terminal at all, counts as having it: there is no shell to yield to).
+/// Whether this process's group has the terminal. A failed ask, or a
+/// terminal with no foreground group (0: hung up, which sends SIGCONT with
+/// its SIGHUP), counts as having it: there is no shell to yield to, and a
+/// process that stopped itself then would never be continued.
 fn in_foreground() -> bool {
     // SAFETY: both only read the process's and the terminal's state.
     let (tty, ours) = unsafe { (libc::tcgetpgrp(libc::STDIN_FILENO), libc::getpgrp()) };
-    tty < 0 || tty == ours
+    tty <= 0 || tty == ours
 }
 
 /// Clears the terminal, so that the next frame draws every cell.
