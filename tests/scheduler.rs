@@ -825,6 +825,7 @@ async fn a_running_scheduler_records_that_it_runs_about_once_a_minute() {
                 at,
                 providers,
                 paused,
+                ended: false,
             },
         ] => {
             assert_eq!(providers, &["ev".to_owned()]);

@@ -451,9 +451,10 @@ fn script(envs: &[(&str, PathBuf)], args: &[&str], stdin: &str) -> String {
 
 /// While a dashboard is open, `check` in another process knows that its
 /// scheduler runs and which providers it renews: `auto_refresh` counts only
-/// while one does.
+/// while one does. Once the dashboard quits, at once: it counted as running
+/// for three more minutes, while a five-minute token could lapse.
 #[test]
-fn check_beside_an_open_dashboard_sees_its_scheduler_run() {
+fn check_beside_an_open_dashboard_sees_its_scheduler_run_and_stop() {
     let dir = common::private_dir();
     let envs = own_store(dir.path());
     let config = dir.path().join("config.toml");
@@ -485,6 +486,17 @@ fn check_beside_an_open_dashboard_sees_its_scheduler_run() {
     assert_eq!(seen[0]["by"], "scheduler", "{seen}");
     assert_eq!(seen[0]["running"], true, "{seen}");
     assert_eq!(seen[0]["providers"], serde_json::json!(["ev"]), "{seen}");
+    s.keys(&["q"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while s.alive() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dashboard still runs"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let seen = renewers();
+    assert_eq!(seen[0]["running"], false, "{seen}");
 }
 
 #[test]

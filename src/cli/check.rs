@@ -324,6 +324,11 @@ fn why(
                     "the dashboard's scheduler has paused {}, which stopped answering",
                     c.provider
                 ),
+                Renewed::Stopped(r @ Renewal::Scheduler { ended: true, .. }) => format!(
+                    "{} stopped {} ago, when its dashboard quit",
+                    who(r),
+                    format_ago(r.at().secs_until(now))
+                ),
                 Renewed::Stopped(r) => format!(
                     "{} last ran {} ago",
                     who(r),
@@ -383,6 +388,7 @@ mod tests {
             at: NOW.plus_secs(-ago),
             providers: vec!["ev".into()],
             paused: vec![],
+            ended: false,
         }
     }
 
@@ -619,10 +625,23 @@ mod tests {
             "access token expires in 03:20 and will not be renewed automatically \
              (the dashboard's scheduler last ran 3m ago): `bankdeck refresh 1`"
         );
+        let quit = Renewal::Scheduler {
+            at: NOW.plus_secs(-10),
+            providers: vec!["ev".into()],
+            paused: vec![],
+            ended: true,
+        };
+        assert_eq!(
+            said(vec![quit]).unwrap(),
+            "access token expires in 03:20 and will not be renewed automatically \
+             (the dashboard's scheduler stopped 10s ago, when its dashboard quit): \
+             `bankdeck refresh 1`"
+        );
         let elsewhere = Renewal::Scheduler {
             at: NOW,
             providers: vec!["bank".into()],
             paused: vec![],
+            ended: false,
         };
         assert!(
             said(vec![elsewhere])
@@ -635,6 +654,7 @@ mod tests {
             at: NOW.plus_secs(-10),
             providers: vec!["ev".into()],
             paused: vec!["ev".into()],
+            ended: false,
         };
         assert_eq!(
             said(vec![paused.clone()]).unwrap(),

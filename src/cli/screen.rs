@@ -92,6 +92,7 @@ async fn run_screen(
     let result = tui::run(run, handle.commands, handle.events).await;
     if let Some(s) = scheduler {
         s.abort();
+        scheduler::note_ended(&worker).await;
     }
     finish_sent(&worker).await;
     result.map_err(|e| eyre!("{e}"))

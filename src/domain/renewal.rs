@@ -35,6 +35,11 @@ pub enum Renewal {
         /// stopped answering: it renews nothing of theirs until they do.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         paused: Vec<String>,
+        /// Its dashboard quit at `at`: it renews nothing from then on. A
+        /// dashboard that ends without saying so (killed, crashed) is
+        /// known stopped only when its beats stop coming.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        ended: bool,
     },
     /// A `refresh --due` run, started at `at`, that refreshed every token
     /// of these providers (those its config has) expiring within
@@ -76,6 +81,7 @@ impl Renewal {
     pub fn running(&self, now: UnixTime) -> bool {
         let age = self.at().secs_until(now);
         match self {
+            Renewal::Scheduler { ended: true, .. } => false,
             Renewal::Scheduler { .. } => age <= SCHEDULER_STOPPED_AFTER_SECS,
             Renewal::RefreshDue { within_secs, .. } => {
                 age <= within_secs.saturating_add(REFRESH_DUE_GRACE_SECS)
@@ -96,9 +102,17 @@ mod tests {
             at: NOW.plus_secs(-ago),
             providers: vec!["ev".into()],
             paused: vec![],
+            ended: false,
         };
         assert!(beat(0).running(NOW) && beat(180).running(NOW));
         assert!(!beat(181).running(NOW));
+        let quit = Renewal::Scheduler {
+            at: NOW,
+            providers: vec!["ev".into()],
+            paused: vec![],
+            ended: true,
+        };
+        assert!(!quit.running(NOW), "its dashboard said it quit");
         let due = |ago: i64| Renewal::RefreshDue {
             at: NOW.plus_secs(-ago),
             providers: vec![],
@@ -123,6 +137,7 @@ mod tests {
             at: NOW,
             providers: vec!["ev".into()],
             paused: vec![],
+            ended: false,
         };
         assert_eq!(beat.key(), "renewal:scheduler");
         let json = serde_json::to_string(&beat).unwrap();
@@ -135,6 +150,7 @@ mod tests {
             at: NOW,
             providers: vec!["ev".into()],
             paused: vec!["ev".into()],
+            ended: false,
         };
         let json = serde_json::to_string(&paused).unwrap();
         assert!(json.ends_with(r#""paused":["ev"]}"#), "{json}");

@@ -134,6 +134,9 @@ pub(crate) struct Inner {
     /// Whether a front end has had its first full read (see
     /// [`scheduler::spawn_after_first_load`]).
     pub first_load: tokio::sync::watch::Sender<bool>,
+    /// Set, under its lock, as the scheduler's end is recorded: a beat
+    /// still on its way to the store then writes nothing after it.
+    pub scheduler_ended: Arc<Mutex<bool>>,
     /// Set by [`Worker::stop_sending`]: no request goes out any more; it
     /// also wakes what waits on no request (a login's browser).
     pub stopping: halt::Halt,
@@ -255,6 +258,7 @@ impl Worker {
                 holder,
                 panic_armed: std::sync::atomic::AtomicBool::new(true),
                 first_load: tokio::sync::watch::Sender::new(false),
+                scheduler_ended: Arc::default(),
                 stopping: halt::Halt::default(),
                 sent: std::sync::atomic::AtomicUsize::new(0),
                 settled: tokio::sync::Notify::new(),

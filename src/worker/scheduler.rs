@@ -212,6 +212,44 @@ pub fn spawn_after_first_load(worker: Worker) -> tokio::task::JoinHandle<()> {
     spawn_after(worker, start)
 }
 
+/// The providers whose tokens a scheduler on `worker` refreshes
+/// (`auto_refresh`), by name.
+fn renewed(worker: &Worker) -> Vec<String> {
+    let mut renews: Vec<String> = (worker.inner.providers.iter())
+        .filter(|(_, slot)| slot.config.common.auto_refresh)
+        .map(|(name, _)| name.clone())
+        .collect();
+    renews.sort();
+    renews
+}
+
+/// Records that the dashboard's scheduler has stopped for good, its
+/// dashboard quitting: `check` in another process then stops counting on
+/// it at once, where it would for three minutes after its last beat. A
+/// second dashboard on the store that still runs says so again at its next
+/// beat, within a minute.
+pub async fn note_ended(worker: &Worker) {
+    let providers = renewed(worker);
+    if providers.is_empty() {
+        return;
+    }
+    let record = Renewal::Scheduler {
+        at: worker.now(),
+        providers,
+        paused: Vec::new(),
+        ended: true,
+    };
+    let ended = worker.inner.scheduler_ended.clone();
+    let write = move |s: &dyn crate::store::Store| {
+        let mut ended = super::lock(&ended);
+        *ended = true;
+        s.note_renewal(&record)
+    };
+    if let Err(e) = worker.db(write).await {
+        tracing::warn!(error = %e, "could not record that the scheduler stopped");
+    }
+}
+
 /// The longest the dashboard's scheduler waits for the screen's first read.
 pub const FIRST_LOAD_WAIT: Duration = Duration::from_secs(5);
 
@@ -271,11 +309,7 @@ impl Scheduler {
                 .map(|(k, v)| (k.clone(), v.config.clone()))
                 .collect(),
         );
-        let mut renews: Vec<String> = (providers.iter())
-            .filter(|(_, p)| p.common.auto_refresh)
-            .map(|(name, _)| name.clone())
-            .collect();
-        renews.sort();
+        let renews = renewed(&worker);
         Self {
             worker,
             providers,
@@ -315,10 +349,16 @@ impl Scheduler {
             at: now,
             providers: self.renews.clone(),
             paused,
+            ended: false,
         };
         let worker = self.worker.clone();
+        let ended = worker.inner.scheduler_ended.clone();
         tokio::spawn(async move {
-            if let Err(e) = worker.db(move |s| s.note_renewal(&record)).await {
+            let write = move |s: &dyn crate::store::Store| match *super::lock(&ended) {
+                true => Ok(()),
+                false => s.note_renewal(&record),
+            };
+            if let Err(e) = worker.db(write).await {
                 tracing::warn!(error = %e, "scheduler cannot record that it runs");
             }
         });

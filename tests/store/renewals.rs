@@ -24,6 +24,7 @@ fn each_renewer_keeps_its_last_record_and_records_read_newest_first() {
         at: UnixTime(at),
         providers: vec!["everifin".into(), "bank".into()],
         paused: vec!["bank".into()],
+        ended: false,
     };
     store.note_renewal(&beat(100)).unwrap();
     store.note_renewal(&refresh_due(200, None)).unwrap();
