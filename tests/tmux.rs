@@ -394,6 +394,21 @@ fn ctrl_z_and_a_stop_from_outside_come_back_with_fg() {
     });
 }
 
+/// Run with no shell to continue it (under `sh -c`, as `cargo run` runs
+/// it: a process group no job control watches), Ctrl-Z does not stop the
+/// dashboard for good: it goes on, taking keys.
+#[test]
+fn ctrl_z_without_a_shell_leaves_the_dashboard_running() {
+    let s = Session::start_command(&[], &format!("sh -c '{BIN} --demo; true'"), 120, 40);
+    let scr = s.wait("the demo's table", |scr| scr.contains("amira.haddad"));
+    let before = selected(&scr);
+    s.keys(&["C-z", "j"]);
+    s.wait("the selection moved by one key", |scr| {
+        let now = selected(scr);
+        !now.is_empty() && now != before
+    });
+}
+
 /// A store, key and config of their own in `dir`, with one Dapi provider
 /// that no test talks to: linking stores a payload without a request.
 fn own_store(dir: &std::path::Path) -> Vec<(&'static str, PathBuf)> {

@@ -79,10 +79,29 @@ fn take_over() -> io::Result<()> {
 /// on `fg`, takes the terminal again and clears it for a whole new frame.
 pub(crate) fn suspend(guard: &mut TerminalGuard) -> io::Result<()> {
     restore()?;
-    // SIGSTOP, not SIGTSTP: the dashboard catches SIGTSTP, to come here.
-    // SAFETY: raise only sends a signal to this process.
-    unsafe { libc::raise(libc::SIGSTOP) };
+    stop_for_the_shell();
     resume(guard)
+}
+
+/// Stops the process as Ctrl-Z in a shell does: SIGTSTP with its default
+/// action, the dashboard's own handler set aside meanwhile. Not SIGSTOP:
+/// where no shell could continue the process (run without job control, its
+/// process group orphaned) the kernel ignores SIGTSTP, and the dashboard
+/// goes on, where SIGSTOP would stop it for good.
+fn stop_for_the_shell() {
+    // SAFETY: sigaction swaps this one signal's disposition and puts the
+    // one it saved back; raise only signals this process. Stopped, the
+    // process runs nothing until continued.
+    unsafe {
+        let mut default: libc::sigaction = std::mem::zeroed();
+        default.sa_sigaction = libc::SIG_DFL;
+        let mut ours: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGTSTP, &default, &mut ours) != 0 {
+            return;
+        }
+        libc::raise(libc::SIGTSTP);
+        libc::sigaction(libc::SIGTSTP, &ours, std::ptr::null_mut());
+    }
 }
 
 /// After a stop (`kill -STOP`, then `fg` or SIGCONT): the shell that ran
@@ -92,10 +111,10 @@ pub(crate) fn resume(guard: &mut TerminalGuard) -> io::Result<()> {
     // Continued in the background (`bg`, or a SIGCONT the shell did not
     // send: it took the terminal back at the stop): a screen there would
     // draw over the shell and lose its keys to it. Stopped again, as the
-    // kernel stops a background reader of the terminal, until `fg`.
-    while !in_foreground() {
-        // SAFETY: raise only sends a signal to this process.
-        unsafe { libc::raise(libc::SIGSTOP) };
+    // kernel stops a background reader of the terminal, until `fg` (and
+    // setting raw mode from the background stops it too, by SIGTTOU).
+    if !in_foreground() {
+        stop_for_the_shell();
     }
     // The shell set its own modes at the stop, but crossterm still counts
     // raw mode as on and would not set it again: keys then waited for
