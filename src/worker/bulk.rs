@@ -101,7 +101,7 @@ impl Worker {
             let going = !self.stopping() && !halt.halt().is_stopped();
             let now = self.now();
             let resume = (windows.queued_keys())
-                .filter_map(|k| self.asked_wait(k.as_deref()?, now))
+                .filter_map(|k| self.asked_wait_of(k, now))
                 .min()
                 .filter(|_| going)
                 .map(|at| instant_at(now, at));

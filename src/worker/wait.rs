@@ -43,13 +43,20 @@ impl AskedWait {
 
     /// The time asked for, while it is still ahead of `now`.
     pub(crate) fn until(&self, now: UnixTime) -> Option<UnixTime> {
-        self.asked(now).map(|(until, _)| until)
+        // Read on every launch and before every send: no copy of the words.
+        lock(&self.0)
+            .as_ref()
+            .map(|(until, _)| *until)
+            .filter(|&until| until > now)
     }
 
     /// The time asked for, while it is still ahead of `now`, and the words
     /// of the answer that asked.
     pub(crate) fn asked(&self, now: UnixTime) -> Option<(UnixTime, String)> {
-        lock(&self.0).clone().filter(|(until, _)| *until > now)
+        lock(&self.0)
+            .as_ref()
+            .filter(|(until, _)| *until > now)
+            .cloned()
     }
 
     /// The error of an operation left unsent by the wait, or `None` when
