@@ -402,7 +402,8 @@ impl Scheduler {
                 let breakers = super::lock(&self.breakers);
                 let cap = |p: &String| asked(p).map_or_else(|| breakers.cap(p, now), |_| Some(0));
                 let start = super::lock(&self.windows).launch(cap);
-                let asked_end = self.renews.iter().filter_map(|p| asked(p)).min();
+                // Every provider it works for: an `auto_exchange` one too.
+                let asked_end = self.providers.keys().filter_map(|p| asked(p)).min();
                 (
                     start,
                     breakers.next_resume(now).into_iter().chain(asked_end).min(),
