@@ -70,7 +70,7 @@ pub enum Cmd {
         provider: String,
         /// The end user the connection belongs to. A name `users list` does
         /// not show is added as a new user once the connection is made.
-        #[arg(long)]
+        #[arg(long, value_parser = user_name)]
         user: String,
         /// Only print the URL; do not open a browser.
         #[arg(long)]
@@ -87,7 +87,7 @@ pub enum Cmd {
         /// The provider's name in the config.
         provider: String,
         /// The user the token is filed under (added if new).
-        #[arg(long, default_value = "app")]
+        #[arg(long, default_value = "app", value_parser = user_name)]
         user: String,
     },
     /// Exchange a Dapi access code for its permanent token.
@@ -248,9 +248,10 @@ pub enum UsersCmd {
     /// Add an end user, by a name unique in the store.
     Add {
         /// The user's name, as the table shows it.
+        #[arg(value_parser = user_name)]
         name: String,
         /// The user's email address, kept for the operator.
-        #[arg(long)]
+        #[arg(long, value_parser = email)]
         email: Option<String>,
     },
     /// Remove an end user who holds no connection (a name added by mistake).
@@ -289,7 +290,7 @@ pub enum LinkCmd {
     Dapi {
         /// The end user the connection belongs to. A name `users list` does
         /// not show is added as a new user once the connection is made.
-        #[arg(long)]
+        #[arg(long, value_parser = user_name)]
         user: String,
         /// The JSON Dapi Connect handed the app on success (accessCode,
         /// connectionID, userSecret, …): a file, or - for standard input;
@@ -421,6 +422,20 @@ pub enum AuditCmd {
 /// A connection is named by its id alone: a user's name may hold several,
 /// and a script must not act on the wrong one. A name gets the way to its ids
 /// instead of the parser's "invalid digit found in string".
+/// A user name as the store keeps one, refused here rather than after a
+/// first command has made the store (or a browser login has been done).
+fn user_name(text: &str) -> Result<String, String> {
+    crate::domain::User::check_name(text)
+        .map(str::to_owned)
+        .map_err(str::to_owned)
+}
+
+fn email(text: &str) -> Result<String, String> {
+    crate::domain::User::check_email(text)
+        .map(str::to_owned)
+        .map_err(str::to_owned)
+}
+
 fn connection_id(text: &str) -> Result<i64, String> {
     match text.trim().parse::<i64>() {
         Ok(id) if id > 0 => Ok(id),

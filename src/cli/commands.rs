@@ -16,7 +16,7 @@ use crate::domain::filter::FilterTerms;
 use crate::domain::text::{columns, counted};
 use crate::domain::{
     AuditEntry, ConnState, ConnectPayload, Connection, ConnectionId, DueForRefresh, Ending,
-    ErrorKind, Grant, OpError, OpKind, Renewal, UnixTime, User,
+    ErrorKind, Grant, OpError, OpKind, ProviderKind, Renewal, UnixTime, User,
 };
 use crate::tui::{ID_NEEDLE_MIN, SortKey};
 use crate::worker::{Command, Event, RequestId, Worker, WorkerOptions};
@@ -326,7 +326,16 @@ pub async fn users(ctx: &Context, cmd: UsersCmd, readonly: bool) -> Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn link(ctx: &Context, cmd: LinkCmd, readonly: bool) -> Result<ExitCode> {
+/// What `link` was given, checked against the config before the store is
+/// opened (a first link makes it): the provider, and the payload read whole.
+pub struct LinkPlan {
+    user: String,
+    provider: String,
+    label: String,
+    payload: ConnectPayload,
+}
+
+pub fn plan_link(cfg: &Config, cmd: LinkCmd) -> Result<LinkPlan> {
     let LinkCmd::Dapi {
         user,
         payload,
@@ -334,20 +343,76 @@ pub async fn link(ctx: &Context, cmd: LinkCmd, readonly: bool) -> Result<ExitCod
         label,
     } = cmd;
     let provider = match provider {
-        Some(p) => p,
-        None => only_dapi_provider(&ctx.config)?,
+        Some(p) => match configured(cfg, &p)?.kind() {
+            ProviderKind::Dapi => p,
+            kind => bail!(
+                "provider '{p}' is {kind}, not Dapi: name a Dapi provider with --provider, or \
+                 leave --provider out where only one is configured"
+            ),
+        },
+        None => only_dapi_provider(cfg)?,
     };
+    Connection::check_label(&label).map_err(|e| eyre!("{e}"))?;
     let text = read_payload(&payload)?;
-    let parsed = ConnectPayload::parse(&text).map_err(|e| eyre!("{e}"))?;
+    let payload = ConnectPayload::parse(&text).map_err(|e| eyre!("{e}"))?;
+    // A stale code is refused by the worker too; here it is refused before
+    // a first link has made a store for nothing.
+    payload
+        .check_fresh(UnixTime::now())
+        .map_err(|why| eyre!("{why}; nothing was added"))?;
+    Ok(LinkPlan {
+        user,
+        provider,
+        label,
+        payload,
+    })
+}
+
+pub async fn link(ctx: &Context, plan: LinkPlan, readonly: bool) -> Result<ExitCode> {
+    let LinkPlan {
+        user,
+        provider,
+        label,
+        payload,
+    } = plan;
     let new_user = is_new_user(ctx, &user)?;
     let worker = ctx.worker(readonly)?;
     let conn = worker
-        .link_dapi(RequestId(1), &provider, &user, &label, parsed)
+        .link_dapi(RequestId(1), &provider, &user, &label, payload)
         .await
         .map_err(|e| eyre!("{e}"))?;
     say_user_added(new_user, &conn)?;
     print_conn("linked", &conn, worker.now(), ctx.config.warn_secs())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The provider a command names, for one that checks it before it makes a
+/// store; said as the worker would say it, which checks again when it runs.
+fn configured<'a>(cfg: &'a Config, name: &str) -> Result<&'a crate::config::ProviderConfig> {
+    cfg.providers.get(name).ok_or_else(|| {
+        eyre!(
+            "{}",
+            crate::worker::not_configured(name, cfg.providers.keys().map(String::as_str))
+        )
+    })
+}
+
+/// `login` and `token` name an OAuth 2.0 or OpenID provider: checked before
+/// the store is made, as `link` checks its own.
+pub fn check_grant_provider(cfg: &Config, name: &str, grant: Grant) -> Result<()> {
+    if configured(cfg, name)?.kind() != ProviderKind::Dapi {
+        return Ok(());
+    }
+    match grant {
+        Grant::ClientCredentials => bail!(
+            "provider '{name}' is Dapi, which has no client-credentials grant: its tokens come \
+             from the Connect layer, filed by `bankdeck link dapi`"
+        ),
+        _ => bail!(
+            "provider '{name}' is Dapi, which has no browser login: the user connects again \
+             through the Connect layer, and `bankdeck link dapi` files the new payload"
+        ),
+    }
 }
 
 /// Whether `name` is not a user yet, read as the worker reads it (trimmed).

@@ -21,7 +21,19 @@ impl Context {
     /// The config and the store, opened as `access` says; `--readonly`
     /// opens every store for reading.
     pub fn open(global: &Global, access: Access) -> Result<Context> {
+        Ok(Context::open_after(global, access, |_| Ok(()))?.0)
+    }
+
+    /// As [`Context::open`], with `check` run on the config first: a command
+    /// that makes the store (and its key) on first use refuses what it was
+    /// given before there is anything to make, not after.
+    pub fn open_after<T>(
+        global: &Global,
+        access: Access,
+        check: impl FnOnce(&Config) -> Result<T>,
+    ) -> Result<(Context, T)> {
         let config = config::load(global.config.as_deref()).map_err(|e| eyre!("{e}"))?;
+        let checked = check(&config)?;
         let access = match global.readonly {
             true => Access::Read,
             false => access,
@@ -29,11 +41,12 @@ impl Context {
         let opened = store::open(global.data_dir.as_deref(), access)
             .map_err(|e| eyre!("{e}"))
             .wrap_err("cannot open the store")?;
-        Ok(Context {
+        let ctx = Context {
             config,
             store: opened.store,
             data_dir: opened.data_dir,
-        })
+        };
+        Ok((ctx, checked))
     }
 
     /// Provider clients for every configured provider. A provider that cannot

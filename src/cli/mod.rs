@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 use color_eyre::eyre::{Result, bail};
 
-use crate::domain::{ConnectionId, OpKind};
+use crate::domain::{ConnectionId, Grant, OpKind};
 use crate::store::Access;
 use args::{Cli, Cmd};
 use context::Context;
@@ -193,7 +193,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             commands::users(&Context::open(&global, access)?, action, ro).await
         }
         Cmd::Link { kind } => {
-            commands::link(&Context::open(&global, Access::Create)?, kind, ro).await
+            let (ctx, plan) =
+                Context::open_after(&global, Access::Create, |c| commands::plan_link(c, kind))?;
+            commands::link(&ctx, plan, ro).await
         }
         Cmd::Login {
             provider,
@@ -201,18 +203,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             no_browser,
             renew,
         } => {
-            let ctx = Context::open(&global, Access::Create)?;
+            let (ctx, ()) = Context::open_after(&global, Access::Create, |c| {
+                commands::check_grant_provider(c, &provider, Grant::AuthorizationCode)
+            })?;
             let renew = renew.map(ConnectionId);
             commands::login(&ctx, &provider, &user, renew, no_browser, ro).await
         }
         Cmd::Token { provider, user } => {
-            commands::token(
-                &Context::open(&global, Access::Create)?,
-                &provider,
-                &user,
-                ro,
-            )
-            .await
+            let (ctx, ()) = Context::open_after(&global, Access::Create, |c| {
+                commands::check_grant_provider(c, &provider, Grant::ClientCredentials)
+            })?;
+            commands::token(&ctx, &provider, &user, ro).await
         }
         Cmd::Exchange(t) => {
             commands::operate(

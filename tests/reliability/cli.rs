@@ -888,8 +888,7 @@ fn a_payload_that_is_not_text_or_too_large_is_refused_for_what_it_is() {
         err.contains(&format!("payload file {path} holds more than 64 KiB")),
         "{err}"
     );
-    let (_, users, _) = said(dir.path(), &config, &["users", "list", "--json"]);
-    assert_eq!(users.trim(), "[]", "nothing was stored");
+    assert!(!dir.path().join("data").exists(), "nothing was stored");
 }
 
 /// `--payload` names a file. The payload pasted in its place was echoed in
@@ -920,8 +919,7 @@ fn a_payload_given_on_the_command_line_is_refused_without_echo() {
         assert!(err.contains("--payload -"), "{err}");
         assert!(err.contains("in a file"), "{err}");
     }
-    let (_, users, _) = said(dir.path(), &config, &["users", "list", "--json"]);
-    assert_eq!(users.trim(), "[]", "nothing was stored");
+    assert!(!dir.path().join("data").exists(), "nothing was stored");
 }
 
 /// `link` of a Connect payload already filed (a paste repeated, a script's
@@ -2185,6 +2183,69 @@ fn an_empty_listing_says_why() {
     }
 }
 
+/// The commands that make the store on first use (`users add`, `link`,
+/// `login`, `token`) refuse a bad name, a provider of the wrong kind or an
+/// unreadable payload before there is a store or a key: a typo left neither
+/// behind, and `status` went on saying there was something stored.
+#[test]
+fn a_refused_first_command_makes_no_store() {
+    let (dir, config) = config_with(
+        "[providers.bank]\nkind = \"oauth2\"\ntoken_url = \"https://bank.example/token\"\n\
+         client_id = \"c\"\nclient_secret = \"env:BANKDECK_TEST_CS\"\n\
+         [providers.dapi]\nkind = \"dapi\"\nbase_url = \"https://api.dapi.example\"\n\
+         app_secret = \"env:BANKDECK_TEST_CS\"\n",
+    );
+    let payload = dir.path().join("payload.json");
+    std::fs::write(&payload, "{}").unwrap();
+    let payload = payload.to_str().unwrap();
+    let cases: [(&[&str], &str); 8] = [
+        (&["users", "add", " "], "a user name must be 1 to 200"),
+        (
+            &["users", "add", "amira", "--email", "amira"],
+            "an email must read like",
+        ),
+        (
+            &["login", "bank", "--user", "", "--no-browser"],
+            "a user name must",
+        ),
+        (
+            &["login", "dapi", "--user", "amira", "--no-browser"],
+            "no browser login",
+        ),
+        (&["token", "dapi"], "no client-credentials grant"),
+        (&["token", "nope"], "'nope' is not in the configuration"),
+        (
+            &[
+                "link",
+                "dapi",
+                "--user",
+                "amira",
+                "--provider",
+                "bank",
+                "--payload",
+                payload,
+            ],
+            "is oauth2, not Dapi",
+        ),
+        (
+            &["link", "dapi", "--user", "amira", "--payload", payload],
+            "missing 'accessCode'",
+        ),
+    ];
+    for (args, why) in cases {
+        let out = command(dir.path(), &config, args)
+            .env("BANKDECK_TEST_CS", "cs-value")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let error = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {error}");
+        assert!(error.contains(why), "{args:?}: {error}");
+        assert!(!dir.path().join("data").exists(), "{args:?}");
+        assert!(!dir.path().join("key").exists(), "{args:?}");
+    }
+}
+
 /// `config check` shows what each provider is asked for and how it is
 /// worked, the defaults a key falls back to included: the scopes, the
 /// client's authentication, the timeouts and the automatic work.
@@ -2701,8 +2762,8 @@ fn a_label_or_payload_id_holding_control_characters_is_refused() {
         "{err}"
     );
     assert!(!err.contains('\u{1b}'), "{err:?}");
-    let (_, listed, _) = run(&["status", "--json"]);
-    assert_eq!(listed.trim(), "[]", "nothing stored");
+    // Refused before the store is opened: a first link makes none.
+    assert!(!dir.path().join("data").exists(), "nothing stored");
 }
 
 /// A config that lacks some of the store's providers is the config's fault:
