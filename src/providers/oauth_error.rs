@@ -103,14 +103,23 @@ fn classify(code: &str, call: TokenCall) -> (ErrorKind, &'static str, &'static s
             "the authorization code was rejected",
             ": log in again",
         ),
-        ("invalid_grant", TokenCall::ClientCredentials)
-        | (
-            "invalid_client" | "invalid_scope" | "unauthorized_client" | "unsupported_grant_type",
-            _,
-        ) => (
+        // Each names the keys of the provider's table to look at: "fix the
+        // configuration" left the operator to guess which of a dozen.
+        ("invalid_client", _) | ("invalid_grant", TokenCall::ClientCredentials) => (
             K::Config,
             "the provider refused the client",
-            ": fix the provider configuration",
+            ": check the provider's client_id and client_secret (and client_auth, how the \
+             secret is sent)",
+        ),
+        ("invalid_scope", _) => (
+            K::Config,
+            "the provider refused the scopes asked for",
+            ": check the provider's scopes against those its client is allowed",
+        ),
+        ("unauthorized_client" | "unsupported_grant_type", _) => (
+            K::Config,
+            "the provider refused the client this grant",
+            ": allow the grant for client_id at the provider, or use a client that has it",
         ),
         // RFC 7009 §2.2.1: the provider keeps its refresh tokens until they
         // expire. It answered, and no configuration of ours changes that.

@@ -149,44 +149,52 @@ async fn a_revocation_answered_200_is_done_whatever_its_label() {
 
 #[tokio::test]
 async fn rfc6749_errors_map_to_kinds_with_the_description() {
-    let cases: &[(u16, &str, ErrorKind)] = &[
+    // With a config error, the key of the provider's table to look at.
+    let cases: &[(u16, &str, ErrorKind, &str)] = &[
         (
             400,
             r#"{"error":"invalid_grant","error_description":"Token is not active"}"#,
             ErrorKind::ReauthRequired,
+            "consent again",
         ),
         (
             401,
             r#"{"error":"invalid_client","error_description":"Bad secret"}"#,
             ErrorKind::Config,
+            "check the provider's client_id and client_secret",
         ),
         (
             400,
             r#"{"error":"invalid_scope","error_description":"No such scope"}"#,
             ErrorKind::Config,
+            "check the provider's scopes",
         ),
         (
             400,
             r#"{"error":"unauthorized_client","error_description":"Not for you"}"#,
             ErrorKind::Config,
+            "allow the grant for client_id",
         ),
         (
             400,
             r#"{"error":"unsupported_grant_type","error_description":"Nope"}"#,
             ErrorKind::Config,
+            "allow the grant for client_id",
         ),
         (
             400,
             r#"{"error":"access_denied","error_description":"User said no"}"#,
             ErrorKind::Denied,
+            "denied",
         ),
         (
             400,
             r#"{"error":"invalid_request","error_description":"Odd request"}"#,
             ErrorKind::Provider,
+            "refused",
         ),
     ];
-    for (status, body, kind) in cases {
+    for (status, body, kind, advice) in cases {
         let p = build(&canned_oauth2(&canned(*status, JSON, body).await)).unwrap();
         let e = p
             .refresh(&Secret::new("rt-secret-value"))
@@ -194,6 +202,7 @@ async fn rfc6749_errors_map_to_kinds_with_the_description() {
             .unwrap_err()
             .error;
         assert_eq!(e.kind, *kind, "{body}: {}", e.message);
+        assert!(e.message.contains(advice), "{body}: {}", e.message);
         let desc: serde_json::Value = serde_json::from_str(body).unwrap();
         let desc = desc["error_description"].as_str().unwrap();
         assert!(e.message.contains(desc), "{}", e.message);
