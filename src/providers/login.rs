@@ -141,9 +141,19 @@ pub async fn browser_callback(
 async fn bind(port: Option<u16>) -> Result<TcpListener, OpError> {
     let port = port.unwrap_or(0);
     TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
+        // A fixed port is held by another login most of the time (the
+        // provider only accepts the redirect URI registered with it).
+        let advice = match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                ": another login (or another program) is listening there; finish or stop it \
+                 and log in again, or set redirect_port to another port registered with the \
+                 provider"
+            }
+            _ => "",
+        };
         OpError::new(
             ErrorKind::Config,
-            format!("cannot listen on 127.0.0.1:{port} for the login callback: {e}"),
+            format!("cannot listen on 127.0.0.1:{port} for the login callback: {e}{advice}"),
         )
     })
 }

@@ -211,3 +211,34 @@ async fn a_registered_redirect_port_is_used() {
     .unwrap();
     assert_eq!(*seen.lock().unwrap(), port);
 }
+
+/// A registered port already held (a second login on it, most often) is
+/// refused before the URL is shown, saying what holds it and what to do,
+/// not only the system's "Address already in use".
+#[tokio::test]
+async fn a_registered_redirect_port_in_use_says_what_to_do() {
+    let server = auth_server::start().await;
+    let p = build(&oauth2_config(&server.base, ClientAuth::Basic, true)).unwrap();
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let opts = LoginOptions {
+        redirect_port: Some(port),
+        ..login_options(Duration::from_secs(10))
+    };
+    let shown = Arc::new(Mutex::new(false));
+    let shown2 = shown.clone();
+    let e = browser_login(p.as_ref(), opts, move |_| {
+        *shown2.lock().unwrap() = true;
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Config);
+    assert!(
+        e.message.contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("another login"), "{}", e.message);
+    assert!(e.message.contains("redirect_port"), "{}", e.message);
+    assert!(!*shown.lock().unwrap(), "no URL was shown");
+}
