@@ -152,9 +152,15 @@ fn grant_from_object(
         access_token,
         expiry,
         refresh_token,
+        // Read leniently, unlike `expires_in`: refusing the answer for it
+        // would drop a refresh token the provider has already rotated, and
+        // Keycloak sends 0 for an offline token that never expires. An
+        // unreadable value leaves the consent's end unknown, as if absent.
         refresh_expires_in: seconds(obj.get("refresh_expires_in"), "refresh_expires_in", host)
-            .ok()
-            .flatten(),
+            .unwrap_or_else(|e| {
+                tracing::debug!("{}: kept as unknown", e.message);
+                None
+            }),
         scopes: Scopes::from_oauth(obj.get("scope").and_then(Value::as_str), requested),
         subject: id_claims
             .as_ref()

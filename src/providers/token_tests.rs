@@ -44,6 +44,22 @@ fn a_complete_answer() {
     assert_eq!(g.session.as_deref(), Some("s-1"));
 }
 
+/// `refresh_expires_in` that cannot be read (Keycloak's 0 for an offline
+/// token, a word) leaves the consent's end unknown and keeps the answer: the
+/// rotated refresh token in it is the only one that still works.
+#[test]
+fn an_unreadable_refresh_expiry_keeps_the_tokens() {
+    for odd in ["0", "\"abc\"", "-5", "[]"] {
+        let g = parse(&format!(
+            r#"{{"access_token":"at","token_type":"Bearer","expires_in":300,
+                "refresh_token":"rt","refresh_expires_in":{odd}}}"#
+        ))
+        .unwrap();
+        assert_eq!(g.refresh_token.unwrap().expose(), "rt", "{odd}");
+        assert_eq!(g.refresh_expires_in, None, "{odd}");
+    }
+}
+
 /// A token that is not visible ASCII would reach a terminal or a script's
 /// command line raw (`access-token`), and no header can carry it: refused,
 /// without being shown. A rotated refresh token such as that is not kept.
