@@ -488,11 +488,7 @@ async fn oauth2_authorization_code_refresh_and_revocation() {
 #[tokio::test]
 async fn client_credentials_are_renewed_by_running_the_grant_again() {
     let env = Env::start().await;
-    let c = env
-        .worker
-        .client_credentials(RequestId(1), "bank", "app")
-        .await
-        .unwrap();
+    let c = env.app_token("app").await;
     assert_eq!(c.grant, bankdeck::domain::Grant::ClientCredentials);
     assert!(env.secrets(c.id).refresh_token.is_none());
     let first = env.secrets(c.id).access_token;
@@ -502,22 +498,57 @@ async fn client_credentials_are_renewed_by_running_the_grant_again() {
     // Asked for again, the token held is renewed, not doubled by a new row
     // that the scheduler would renew beside it; another user gets its own.
     let second = env.secrets(c.id).access_token;
-    let again = env
-        .worker
-        .client_credentials(RequestId(1), "bank", "app")
-        .await
-        .unwrap();
+    let again = env.app_token("app").await;
     assert_eq!(again.id, c.id);
     assert_eq!(again.last_op.map(|l| l.op), Some(OpKind::Refresh));
     assert_ne!(env.secrets(c.id).access_token, second);
     assert_eq!(env.sandbox.request_count("oauth2.token"), 3);
-    let other = env
-        .worker
-        .client_credentials(RequestId(1), "bank", "reports")
-        .await
-        .unwrap();
+    let other = env.app_token("reports").await;
     assert_ne!(other.id, c.id);
     assert_eq!(env.store.connections().unwrap().len(), 2);
+}
+
+/// An app token has no refresh token, so logout once refused it ("nothing
+/// to log out") and nothing could end it: the scheduler renewed it for
+/// ever. Its logout now revokes the access token (RFC 7009) and ends the
+/// row; the grant asked for again makes a new one.
+#[tokio::test]
+async fn an_app_token_is_logged_out_by_revoking_its_access_token() {
+    let env = Env::start().await;
+    let c = env.app_token("app").await;
+    let statuses = |env: &Env| -> Vec<String> {
+        let state = env.sandbox.state();
+        state["oauth2"]["access_tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["status"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(statuses(&env), ["active"]);
+    let ended = env.op(OpKind::Logout, c.id).await.unwrap();
+    assert_eq!(env.sandbox.request_count("oauth2.revoke"), 1);
+    assert_eq!(statuses(&env), ["revoked"]);
+    assert_eq!(state(&env, c.id).kind(), StateKind::LoggedOut);
+    assert!(ended.lifetimes.access.is_none());
+    assert!(
+        env.secrets(c.id).access_token.is_none(),
+        "the revoked token is not kept"
+    );
+    let audit = env.store.audit(Some(c.id), 1).unwrap();
+    assert!(
+        audit[0]
+            .message
+            .contains("app token revoked at the provider"),
+        "{}",
+        audit[0].message
+    );
+    // Ended for good: not renewed, and asked for again it is a new row.
+    let refused = env.op(OpKind::Refresh, c.id).await.unwrap_err();
+    assert_eq!(refused.kind, ErrorKind::Ended, "{}", refused.message);
+    let again = env.app_token("app").await;
+    assert_ne!(again.id, c.id);
+    assert_eq!(env.sandbox.request_count("oauth2.token"), 2);
 }
 
 /// Two processes asking for one user's app token, or logging one account

@@ -170,10 +170,28 @@ pub trait Provider: Send + Sync {
     /// refresh token. The access token is left to expire.
     fn logout<'a>(&'a self, refresh_token: &'a Secret) -> BoxFuture<'a, Result<(), OpError>>;
 
+    /// RFC 7009 revocation of an access token: how an app token
+    /// (client credentials), which has no refresh token, is ended at the
+    /// provider. Without a revocation endpoint, `NotAllowed`.
+    fn revoke_access<'a>(
+        &'a self,
+        _access_token: &'a Secret,
+    ) -> BoxFuture<'a, Result<(), OpError>> {
+        Box::pin(futures::future::ready(Err(no_revocation(
+            self.name(),
+            "none known",
+        ))))
+    }
+
     /// Dapi DelinkUser.
     fn delink<'a>(
         &'a self,
         access_token: &'a Secret,
         user_secret: &'a Secret,
     ) -> BoxFuture<'a, Result<(), OpError>>;
+}
+
+/// Why an access token cannot be revoked at `provider`, `why` in brackets.
+pub(crate) fn no_revocation(provider: &str, why: &str) -> OpError {
+    OpError::not_allowed(format!("{provider} offers no token revocation ({why})"))
 }

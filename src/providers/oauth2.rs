@@ -100,12 +100,26 @@ impl Provider for OAuth2Provider {
     /// pretending otherwise would let an operator believe a live token is dead.
     fn logout<'a>(&'a self, refresh_token: &'a Secret) -> BoxFuture<'a, Result<(), OpError>> {
         match &self.cfg.revocation_url {
-            Some(url) => self.core.revoke(url, refresh_token).boxed(),
+            Some(url) => self
+                .core
+                .revoke(url, refresh_token, "refresh_token")
+                .boxed(),
             None => futures::future::ready(Err(OpError::not_allowed(format!(
                 "{} offers no token revocation (no revocation_url): the refresh token stays \
                  valid until it expires",
                 self.core.provider
             ))))
+            .boxed(),
+        }
+    }
+
+    fn revoke_access<'a>(&'a self, access_token: &'a Secret) -> BoxFuture<'a, Result<(), OpError>> {
+        match &self.cfg.revocation_url {
+            Some(url) => self.core.revoke(url, access_token, "access_token").boxed(),
+            None => futures::future::ready(Err(super::no_revocation(
+                &self.core.provider,
+                "no revocation_url",
+            )))
             .boxed(),
         }
     }

@@ -102,12 +102,13 @@ impl OAuthClient {
             .await
     }
 
-    /// RFC 7009 revocation of a refresh token. Unknown or already invalid
-    /// tokens are answered 200 by the server (§2.2): that counts as done.
-    pub async fn revoke(&self, url: &Url, refresh: &Secret) -> Result<(), OpError> {
+    /// RFC 7009 revocation of a refresh token, or with `hint` "access_token"
+    /// of an access token. Unknown or already invalid tokens are answered
+    /// 200 by the server (§2.2): that counts as done.
+    pub async fn revoke(&self, url: &Url, token: &Secret, hint: &str) -> Result<(), OpError> {
         let form = vec![
-            ("token", refresh.expose().to_owned()),
-            ("token_type_hint", "refresh_token".to_owned()),
+            ("token", token.expose().to_owned()),
+            ("token_type_hint", hint.to_owned()),
         ];
         self.end_session(url, form).await
     }

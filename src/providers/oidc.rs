@@ -137,19 +137,31 @@ impl OidcProvider {
         Ok(grant)
     }
 
+    /// An access token has no Keycloak logout: only RFC 7009 revokes one.
+    async fn revoke_access_token(&self, access_token: &Secret) -> Result<(), OpError> {
+        let ep = self.endpoints().await?;
+        match ep.revocation.as_ref().or(ep.discovered_revocation.as_ref()) {
+            Some(url) => self.core.revoke(url, access_token, "access_token").await,
+            None => Err(super::no_revocation(
+                &self.core.provider,
+                "no revocation_url, and discovery names no revocation_endpoint",
+            )),
+        }
+    }
+
     async fn end(&self, refresh_token: &Secret) -> Result<(), OpError> {
         let ep = self.endpoints().await?;
         if let Some(url) = &ep.logout {
             return self.core.keycloak_logout(url, refresh_token).await;
         }
         if let Some(url) = &ep.revocation {
-            return self.core.revoke(url, refresh_token).await;
+            return self.core.revoke(url, refresh_token, "refresh_token").await;
         }
         if let Some(url) = ep.end_session.as_ref().filter(|u| is_keycloak_logout(u)) {
             return self.core.keycloak_logout(url, refresh_token).await;
         }
         if let Some(url) = &ep.discovered_revocation {
-            return self.core.revoke(url, refresh_token).await;
+            return self.core.revoke(url, refresh_token, "refresh_token").await;
         }
         // Said, or the endpoint the document names reads as overlooked.
         let browser = match &ep.end_session {
@@ -339,6 +351,10 @@ impl Provider for OidcProvider {
 
     fn logout<'a>(&'a self, refresh_token: &'a Secret) -> BoxFuture<'a, Result<(), OpError>> {
         self.end(refresh_token).boxed()
+    }
+
+    fn revoke_access<'a>(&'a self, access_token: &'a Secret) -> BoxFuture<'a, Result<(), OpError>> {
+        self.revoke_access_token(access_token).boxed()
     }
 
     fn delink<'a>(

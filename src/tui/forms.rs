@@ -24,6 +24,9 @@ pub enum Mode {
     ConfirmLogout {
         conn: ConnectionId,
         what: String,
+        /// An app token (client credentials): its access token is revoked,
+        /// as it has no refresh token.
+        app_token: bool,
     },
     /// Delink asks for the user's name typed exactly.
     ConfirmDelink(DelinkDialog),

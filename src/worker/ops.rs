@@ -555,6 +555,9 @@ impl Worker {
             ));
         }
         live(&conn, "log out")?;
+        if conn.grant == Grant::ClientCredentials {
+            return self.end_app_token(conn, secrets, turn).await;
+        }
         let Some(rt) = secrets.refresh_token else {
             return Err(OpError::not_allowed(
                 "no refresh token held: nothing to log out",
@@ -594,6 +597,58 @@ impl Worker {
             }
             Err(e) => self.fail(&conn, OpKind::Logout, e, turn).await,
         }
+    }
+
+    /// An app token (client credentials) has no refresh token to log out:
+    /// its access token is revoked where the provider can, and the row ends
+    /// either way, so nothing renews it again. It is no one's consent, and
+    /// the app can ask for another at any time: where nothing revokes it,
+    /// it is left to run out, and the row says until when.
+    async fn end_app_token(
+        &self,
+        conn: Connection,
+        secrets: Secrets,
+        turn: &Turn,
+    ) -> Result<Connection, OpError> {
+        let slot = self.slot(&conn.provider)?;
+        let revoked = match &secrets.access_token {
+            Some(at) => slot.client.revoke_access(at).await,
+            None => Ok(()),
+        };
+        let (lifetimes, access_token, said) = match self.held_out(&conn, revoked).await {
+            Ok(()) => (
+                Lifetimes {
+                    access: None,
+                    has_refresh: false,
+                    refresh_expires_at: None,
+                    ..conn.lifetimes.clone()
+                },
+                SecretChange::Erase,
+                "app token revoked at the provider; nothing renews it again".to_owned(),
+            ),
+            Err(e) if e.kind == ErrorKind::NotAllowed => (
+                conn.lifetimes.clone(),
+                SecretChange::Keep,
+                format!(
+                    "app token ended here, not at the provider: {}; it stays valid until it \
+                     expires, and nothing renews it again",
+                    e.message
+                ),
+            ),
+            Err(e) => return self.fail(&conn, OpKind::Logout, e, turn).await,
+        };
+        let update = ConnectionUpdate {
+            lifetimes: Some(lifetimes),
+            flags: Some(Flags {
+                logged_out_at: Some(self.now()),
+                last_error: None,
+                reauth_required: false,
+                ..conn.flags.clone()
+            }),
+            access_token,
+            ..ConnectionUpdate::default()
+        };
+        self.save(&conn, update, OpKind::Logout, said, turn).await
     }
 
     async fn delink(
@@ -818,7 +873,9 @@ fn due_now(conn: &Connection, slot: Option<&Slot>, now: crate::domain::UnixTime)
 fn wanted(op: OpKind) -> SecretSet {
     match op {
         OpKind::Exchange => SecretSet::ACCESS_CODE,
-        OpKind::Refresh | OpKind::Logout => SecretSet::REFRESH_TOKEN,
+        OpKind::Refresh => SecretSet::REFRESH_TOKEN,
+        // An app token's logout revokes its access token.
+        OpKind::Logout => SecretSet::REFRESH_TOKEN.and(SecretSet::ACCESS_TOKEN),
         OpKind::Delink => SecretSet::ACCESS_TOKEN.and(SecretSet::USER_SECRET),
         _ => SecretSet::ALL,
     }

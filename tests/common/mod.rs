@@ -158,6 +158,15 @@ impl Env {
         linked.unwrap()
     }
 
+    /// `user`'s app token at `bank` (client credentials), asked for now.
+    #[allow(dead_code)] // Not every test binary asks for one.
+    pub async fn app_token(&self, user: &str) -> Connection {
+        self.worker
+            .client_credentials(bankdeck::worker::RequestId(1), "bank", user)
+            .await
+            .unwrap()
+    }
+
     pub async fn login(&self, provider: &str, user: &str) -> Connection {
         bankdeck::cli::demo::browserless_login(&self.worker, &self.provider(provider), user)
             .await

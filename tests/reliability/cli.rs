@@ -1145,6 +1145,40 @@ fn sandbox_with_config(dir: &Path) -> (Running, String, std::path::PathBuf) {
     (running, base, folder.join("config.toml"))
 }
 
+/// `logout` of an app token at a provider with no revocation endpoint ends
+/// the row here and says so, the token left to run out (it is no one's
+/// consent); nothing renews it, and `token` asked again files a new row.
+#[test]
+fn an_app_token_without_revocation_is_ended_here_and_says_so() {
+    let dir = super::common::private_dir();
+    let (_sandbox, _base, config) = sandbox_with_config(dir.path());
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("revocation_url"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&config, text).unwrap();
+    let (code, said1, err) = said(dir.path(), &config, &["token", "bank"]);
+    assert_eq!(code, Some(0), "{said1}{err}");
+    let (code, out, err) = said(dir.path(), &config, &["logout", "1", "--yes"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("logout done: connection 1"), "{out}");
+    assert!(out.contains("logged out (access valid"), "{out}");
+    let (_, audit, _) = said(dir.path(), &config, &["audit", "--connection", "1"]);
+    assert!(
+        audit.contains("app token ended here, not at the provider"),
+        "{audit}"
+    );
+    assert!(audit.contains("no revocation_url"), "{audit}");
+    let (code, out, err) = said(dir.path(), &config, &["refresh", "1"]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.contains("already logged out"), "{err}");
+    let (code, out, err) = said(dir.path(), &config, &["token", "bank"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("connection 2"), "{out}");
+}
+
 /// App tokens at `bank` for three users: app, batch and cron.
 fn three_app_tokens(dir: &Path, config: &Path) {
     for user in ["app", "batch", "cron"] {

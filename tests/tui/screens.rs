@@ -1063,7 +1063,7 @@ fn the_key_bar_offers_what_the_selected_row_takes() {
     assert_eq!(bar(&mut app, 8), "k / s enter R a ? q");
     assert_eq!(bar(&mut app, 7), "j L / s enter R a ? q");
     assert_eq!(bar(&mut app, 6), "j L l / s enter R a ? q");
-    assert_eq!(bar(&mut app, 11), "j r / s enter R a ? q");
+    assert_eq!(bar(&mut app, 11), "j r l / s enter R a ? q");
     select(&mut app, 3);
     app.update(key('r'), NOW);
     assert_eq!(
@@ -1630,4 +1630,40 @@ fn at_the_smallest_screen_the_selected_row_stays_in_sight_with_the_detail_open()
             assert!(shown.contains("detail"), "{w}×{h}:\n{shown}");
         }
     }
+}
+
+/// `l` on an app token once said "no refresh token to revoke", and nothing
+/// on the screen could end one. It asks, saying what is revoked, and `y`
+/// sends the logout.
+#[test]
+fn l_on_an_app_token_asks_to_revoke_it() {
+    let mut app = app();
+    select(&mut app, 11);
+    assert!(app.update(key('l'), NOW).is_empty());
+    assert!(
+        matches!(
+            app.mode(),
+            Mode::ConfirmLogout {
+                app_token: true,
+                ..
+            }
+        ),
+        "{:?}",
+        app.mode()
+    );
+    let shown = text_at(&mut app, 120, 40, NOW);
+    let words = shown.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("The app token is revoked where"), "{shown}");
+    assert!(!words.contains("The refresh token is revoked"), "{shown}");
+    let sent = app.update(key('y'), NOW);
+    assert!(
+        matches!(
+            sent.as_slice(),
+            [Command::Logout {
+                conn: ConnectionId(11),
+                ..
+            }]
+        ),
+        "{sent:?}"
+    );
 }

@@ -35,10 +35,17 @@ fn answer(theme: Theme) -> Line<'static> {
     ])
 }
 
-pub(super) fn logout(frame: &mut Frame, area: Rect, what: &str, theme: Theme) {
+pub(super) fn logout(frame: &mut Frame, area: Rect, what: &str, app_token: bool, theme: Theme) {
+    let ends = match app_token {
+        true => {
+            "The app token is revoked where the provider can, and nothing renews it again; \
+             `c` asks for a new one."
+        }
+        false => "The refresh token is revoked; the access token stays valid until it expires.",
+    };
     let lines = vec![
         Line::raw(format!("Log out {what}?")),
-        Line::raw("The refresh token is revoked; the access token stays valid until it expires."),
+        Line::raw(ends),
         Line::raw(""),
         answer(theme),
     ];

@@ -66,7 +66,9 @@ fn overlay(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, theme: Theme
     match &app.mode {
         Mode::Normal | Mode::Filter | Mode::Command(_) => {}
         Mode::Help { scroll } => help::render(app, frame, area, *scroll, theme),
-        Mode::ConfirmLogout { what, .. } => dialogs::logout(frame, area, what, theme),
+        Mode::ConfirmLogout {
+            what, app_token, ..
+        } => dialogs::logout(frame, area, what, *app_token, theme),
         Mode::ConfirmDelink(d) => dialogs::delink(frame, area, d, theme),
         Mode::ConfirmQuit => dialogs::quit(frame, area, app.in_flight(), app.bulk, theme),
         Mode::LoginUrl { url, .. } => dialogs::login_url(frame, area, url, theme),

@@ -317,7 +317,11 @@ fn ask(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> {
             typed: LineEdit::default(),
             error: None,
         }),
-        _ => Mode::ConfirmLogout { conn, what },
+        _ => Mode::ConfirmLogout {
+            conn,
+            what,
+            app_token: c.grant == crate::domain::Grant::ClientCredentials,
+        },
     };
     app.dirty = true;
     Vec::new()

@@ -59,7 +59,10 @@ pub(super) fn logout(c: &Connection, state: &ConnState, now: UnixTime) -> Result
         ConnState::Delinked | ConnState::LoggedOut { .. } => {
             Err(format!("already {}", state.describe(now)))
         }
-        _ if !c.lifetimes.has_refresh => Err("no refresh token to revoke".into()),
+        // An app token's logout revokes its access token.
+        _ if !c.lifetimes.has_refresh && c.grant != Grant::ClientCredentials => {
+            Err("no refresh token to revoke".into())
+        }
         _ => Ok(()),
     }
 }
