@@ -419,9 +419,6 @@ pub enum AuditCmd {
     },
 }
 
-/// A connection is named by its id alone: a user's name may hold several,
-/// and a script must not act on the wrong one. A name gets the way to its ids
-/// instead of the parser's "invalid digit found in string".
 /// A user name as the store keeps one, refused here rather than after a
 /// first command has made the store (or a browser login has been done).
 fn user_name(text: &str) -> Result<String, String> {
@@ -436,6 +433,9 @@ fn email(text: &str) -> Result<String, String> {
         .map_err(str::to_owned)
 }
 
+/// A connection is named by its id alone: a user's name may hold several,
+/// and a script must not act on the wrong one. A name gets the way to its ids
+/// instead of the parser's "invalid digit found in string".
 fn connection_id(text: &str) -> Result<i64, String> {
     match text.trim().parse::<i64>() {
         Ok(id) if id > 0 => Ok(id),
