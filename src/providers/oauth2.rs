@@ -104,12 +104,12 @@ impl Provider for OAuth2Provider {
                 .core
                 .revoke(url, refresh_token, "refresh_token")
                 .boxed(),
-            None => futures::future::ready(Err(OpError::not_allowed(format!(
-                "{} offers no token revocation (no revocation_url): the refresh token stays \
-                 valid until it expires",
-                self.core.provider
-            ))))
-            .boxed(),
+            None => {
+                let mut e = super::no_revocation(&self.core.provider, "no revocation_url");
+                e.message
+                    .push_str(": the refresh token stays valid until it expires");
+                futures::future::ready(Err(e)).boxed()
+            }
         }
     }
 

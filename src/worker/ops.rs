@@ -619,8 +619,6 @@ impl Worker {
             Ok(()) => (
                 Lifetimes {
                     access: None,
-                    has_refresh: false,
-                    refresh_expires_at: None,
                     ..conn.lifetimes.clone()
                 },
                 SecretChange::Erase,
