@@ -34,6 +34,8 @@ struct Fake {
     panic_once: std::sync::atomic::AtomicBool,
     /// Answer the next refresh 429 with this `Retry-After`, when not 0.
     limit_once: std::sync::atomic::AtomicU64,
+    /// The access tokens' lifetime, when not 0 (else 300 s).
+    access_secs: std::sync::atomic::AtomicU64,
     gate: tokio::sync::Notify,
 }
 
@@ -84,7 +86,10 @@ impl Provider for Fake {
             }
             Ok(TokenGrant {
                 access_token: Secret::new(format!("access-{n}")),
-                expiry: GrantExpiry::InSecs(300),
+                expiry: GrantExpiry::InSecs(match self.access_secs.load(Ordering::SeqCst) {
+                    0 => 300,
+                    s => s,
+                }),
                 refresh_token: Some(Secret::new(format!("refresh-{n}"))),
                 refresh_expires_in: Some(1800),
                 id_token: None,
@@ -207,6 +212,7 @@ fn add(store: &dyn bankdeck::store::Store, user: &str, flags: Flags) -> Connecti
                     access_received_at: Some(T0),
                     has_refresh: true,
                     refresh_expires_at: Some(T0.plus_secs(1800)),
+                    refresh_slides: false,
                     code_expires_at: None,
                 },
                 scopes: Scopes::default(),
@@ -269,6 +275,38 @@ async fn refreshes_a_margin_before_expiry_and_not_before() {
         exp > T0.plus_secs(500),
         "new expiry counted from the refresh"
     );
+}
+
+/// Keycloak with hour-long access tokens: the refresh token lapses after
+/// 30 minutes unused. The first refresh shows its end moving on; from then
+/// on the refresh comes before that end, not an hour's margin before the
+/// access token's, by when the consent would be gone.
+#[tokio::test(start_paused = true)]
+async fn a_refresh_token_that_lapses_unused_is_refreshed_before_it_does() {
+    let start = tokio::time::Instant::now();
+    let s = setup();
+    s.fake.access_secs.store(3600, Ordering::SeqCst);
+    let id = add(&*s.store, "lena", Flags::default());
+    let _sched = scheduler::spawn(s.worker.clone());
+    settle().await;
+    tokio::time::advance(Duration::from_secs(275)).await;
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 1);
+    let l = s.store.connection(id).unwrap().unwrap().lifetimes;
+    assert!(l.refresh_slides, "moved on by the time passed: {l:?}");
+    let end = l.refresh_expires_at.unwrap();
+    assert!(l.access.unwrap().at().unwrap() > end.plus_secs(1500));
+    // A 1800 s lifetime: due 180 s (+ up to 18 s) before its end.
+    let to_end = Duration::from_secs(u64::try_from(end.0 - T0.0).unwrap());
+    tokio::time::advance(to_end - start.elapsed() - Duration::from_secs(200)).await;
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 1, "not yet");
+    tokio::time::advance(Duration::from_secs(25)).await;
+    settle().await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 2, "before its end");
+    let again = s.store.connection(id).unwrap().unwrap().lifetimes;
+    assert!(again.refresh_expires_at.unwrap() > end.plus_secs(1500));
+    assert!(again.refresh_slides);
 }
 
 #[tokio::test(start_paused = true)]

@@ -272,10 +272,9 @@ fn why(
             ),
         )),
         StateKind::Active | StateKind::Expiring => {
-            if let Some(r) = c
-                .lifetimes
-                .refresh_expires_at
-                .filter(|r| c.lifetimes.has_refresh && soon(*r))
+            let l = &c.lifetimes;
+            if let Some(r) =
+                (l.refresh_expires_at).filter(|r| l.has_refresh && !l.refresh_slides && soon(*r))
             {
                 return Some((
                     Need::ConsentEnding,
@@ -287,7 +286,16 @@ fn why(
                     ),
                 ));
             }
-            let exp = state.deadline().filter(|t| soon(*t))?;
+            // A refresh token that lapses unused is the renewer's to keep,
+            // as the access token is: each refresh moves its end on.
+            let access = state.deadline().filter(|t| soon(*t));
+            let lapses = l.sliding_refresh_end().filter(|t| soon(*t));
+            let (what, exp) = match (access, lapses) {
+                (Some(a), Some(r)) if r < a => ("refresh token lapses unused", r),
+                (None, Some(r)) => ("refresh token lapses unused", r),
+                (Some(a), _) => ("access token expires", a),
+                (None, None) => return None,
+            };
             let left = format_left(now.secs_until(exp));
             if !renewable && c.kind == ProviderKind::Dapi {
                 return Some((
@@ -312,8 +320,8 @@ fn why(
                 return Some((
                     Need::Failed,
                     format!(
-                        "access token expires in {left} and its last operation failed \
-                         ({error}): `bankdeck refresh {}`",
+                        "{what} in {left} and its last operation failed ({error}): \
+                         `bankdeck refresh {}`",
                         c.id
                     ),
                 ));
@@ -343,8 +351,8 @@ fn why(
             Some((
                 Need::Refresh,
                 format!(
-                    "access token expires in {left} and will not be renewed automatically \
-                     ({why}): `bankdeck refresh {}`",
+                    "{what} in {left} and will not be renewed automatically ({why}): \
+                     `bankdeck refresh {}`",
                     c.id
                 ),
             ))
@@ -457,6 +465,32 @@ mod tests {
             "consent (refresh token) ends in 08:20: the user must log in again before then: \
              `bankdeck login ev --user 'Carol O'\\''Neil' --renew 1`"
         );
+    }
+
+    /// Keycloak's refresh token lapses after 30 minutes unused, and each
+    /// refresh moves that on: a renewer keeps it, and without one a refresh
+    /// (not a new login) is what it needs.
+    #[test]
+    fn a_sliding_refresh_end_is_the_renewers_to_keep_not_the_users() {
+        let mut c = conn("ev");
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(3000)));
+        c.lifetimes.has_refresh = true;
+        c.lifetimes.refresh_expires_at = Some(NOW.plus_secs(500));
+        c.lifetimes.refresh_slides = true;
+        let running = renewers(vec![scheduler(30)], &[]);
+        assert_eq!(reason(&c, &cfg(), &running, NOW, 600), None);
+        let r = reason(&c, &cfg(), &none(), NOW, 600).unwrap();
+        assert_eq!(r.need, Need::Refresh);
+        assert_eq!(
+            r.text,
+            "refresh token lapses unused in 08:20 and will not be renewed automatically \
+             (auto_refresh is on, but no running dashboard's scheduler refreshes ev): \
+             `bankdeck refresh 1`"
+        );
+        // Past its end it is gone like any other: the user logs in again.
+        c.lifetimes.refresh_expires_at = Some(NOW.plus_secs(-5));
+        let r = reason(&c, &cfg(), &running, NOW, 600).unwrap();
+        assert_eq!(r.need, Need::ConsentEnded);
     }
 
     /// A running renewer is trusted with a row, but not one whose last try

@@ -270,6 +270,7 @@ fn oauth(
         access_received_at: Some(received),
         has_refresh: true,
         refresh_expires_at: Some(now.plus_secs(86_400 + spread)),
+        refresh_slides: false,
     };
     let mut grant = Grant::AuthorizationCode;
     let mut secrets = Secrets {

@@ -136,6 +136,9 @@ pub struct StatusRow<'a> {
     pub access_expires_at: Option<String>,
     pub permanent: bool,
     pub refresh_expires_at: Option<String>,
+    /// Each refresh moves `refresh_expires_at` on (an idle timeout, as
+    /// Keycloak's): unused until then, the refresh token lapses.
+    pub refresh_slides: bool,
     pub scopes: &'a [String],
     pub denied_scopes: &'a [String],
     pub products: &'a [String],
@@ -274,6 +277,7 @@ impl<'a> StatusRow<'a> {
             access_expires_at: l.access.and_then(|a| a.at()).map(UnixTime::rfc3339),
             permanent: l.access == Some(crate::domain::AccessExpiry::Permanent),
             refresh_expires_at: l.refresh_expires_at.map(UnixTime::rfc3339),
+            refresh_slides: l.sliding_refresh_end().is_some(),
             scopes: &c.scopes.granted,
             denied_scopes: &c.scopes.denied,
             products: &c.scopes.products,

@@ -218,6 +218,12 @@ pub struct Lifetimes {
     pub access_received_at: Option<UnixTime>,
     pub has_refresh: bool,
     pub refresh_expires_at: Option<UnixTime>,
+    /// The last refresh moved `refresh_expires_at` forward by about the time
+    /// since the one before: the end is an idle timeout that each refresh
+    /// renews (Keycloak's SSO Session Idle, 30 minutes by default), not the
+    /// consent's end. False until a refresh has shown it, and once the
+    /// provider stops moving the end (its session's maximum reached).
+    pub refresh_slides: bool,
 }
 
 impl Lifetimes {
@@ -226,6 +232,19 @@ impl Lifetimes {
     pub fn access_lifetime_secs(&self) -> Option<i64> {
         let at = self.access?.at()?;
         Some(at.0 - self.access_received_at?.0)
+    }
+
+    /// Whole lifetime of the refresh token as last granted, for the
+    /// scheduler's margin before a sliding end.
+    pub fn refresh_lifetime_secs(&self) -> Option<i64> {
+        Some(self.refresh_expires_at?.0 - self.access_received_at?.0)
+    }
+
+    /// The end of a refresh token that a refresh moves on: the time to
+    /// refresh by, so the consent does not lapse for want of use.
+    pub fn sliding_refresh_end(&self) -> Option<UnixTime> {
+        self.refresh_expires_at
+            .filter(|_| self.has_refresh && self.refresh_slides)
     }
 }
 

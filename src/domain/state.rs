@@ -140,7 +140,8 @@ impl<'a> DueForRefresh<'a> {
             unconfigured: Default::default(),
         };
         for c in conns {
-            if !ConnState::derive(c, now, warn_secs).wants_refresh(c, now) {
+            let state = ConnState::derive(c, now, warn_secs);
+            if !state.wants_refresh(c, now) && !state.refresh_lapses_unused(c, now, warn_secs) {
                 continue;
             }
             match configured(&c.provider) {
@@ -177,6 +178,15 @@ impl ConnState {
                 ConnState::Failed { since: Some(_), .. } => refreshable(c, now),
                 _ => false,
             }
+    }
+
+    /// Whether `c`'s refresh token lapses within `secs` unless used: an end
+    /// that each refresh moves on (`Lifetimes::refresh_slides`), so a
+    /// refresh now keeps the consent, though the access token has time left.
+    pub fn refresh_lapses_unused(&self, c: &Connection, now: UnixTime, secs: i64) -> bool {
+        matches!(self, ConnState::Active { .. } | ConnState::Expiring { .. })
+            && (c.lifetimes.sliding_refresh_end())
+                .is_some_and(|end| now < end && now.secs_until(end) <= secs)
     }
 
     /// Derives the state. `warn_secs` is the warning window before expiry.

@@ -314,6 +314,14 @@ fn refresh_everything_due_takes_expiring_and_refreshable_expired_rows_only() {
     };
     let mut reconsent = token(5, "everifin", -60, true);
     reconsent.flags.reauth_required = true;
+    // An hour's access token over a refresh token that lapses unused soon:
+    // a refresh keeps it only if its end slides.
+    let lapsing = |id: i64, slides: bool| {
+        let mut c = token(id, "everifin", 3600, true);
+        c.lifetimes.refresh_expires_at = Some(NOW.plus_secs(WARN - 20));
+        c.lifetimes.refresh_slides = slides;
+        c
+    };
     let mut dapi_code = with_code(NOW.plus_secs(30));
     dapi_code.id = ConnectionId(7);
     let conns = [
@@ -325,12 +333,14 @@ fn refresh_everything_due_takes_expiring_and_refreshable_expired_rows_only() {
         token(6, "keycloak", 30, true), // due, but not configured
         dapi_code,
         token(8, "keycloak", -5, true),
-        failed(9, true),   // its refresh failed (an outage): due again
-        failed(10, false), // failed, and nothing to refresh it with
+        failed(9, true),    // its refresh failed (an outage): due again
+        failed(10, false),  // failed, and nothing to refresh it with
+        lapsing(11, true),  // a refresh keeps it: due
+        lapsing(12, false), // its consent ends: no refresh helps
     ];
     let pick = DueForRefresh::pick(&conns, NOW, WARN, |p| p == "everifin");
     let due: Vec<i64> = pick.due.iter().map(|c| c.id.0).collect();
-    assert_eq!(due, [1, 3, 9]);
+    assert_eq!(due, [1, 3, 9, 11]);
     assert_eq!(
         pick.unconfigured.into_iter().collect::<Vec<_>>(),
         [("keycloak", 2)]

@@ -423,6 +423,8 @@ impl Worker {
                 refresh_expires_at: grant
                     .refresh_expires_in
                     .map(|s| now.plus_secs(i64::try_from(s).unwrap_or(i64::MAX))),
+                // One grant cannot show it: the first refresh will.
+                refresh_slides: false,
             },
             scopes: grant.scopes.clone(),
             secrets: Secrets {

@@ -572,6 +572,7 @@ impl Worker {
                     lifetimes: Some(Lifetimes {
                         has_refresh: false,
                         refresh_expires_at: None,
+                        refresh_slides: false,
                         ..conn.lifetimes.clone()
                     }),
                     // A row whose refresh token was rejected ends here

@@ -81,11 +81,24 @@ impl Schedule {
         if !self.auto_refresh {
             return None;
         }
-        let exp = conn.lifetimes.access?.at()?;
-        conn.renewable().then(|| {
-            let m = self.margin(conn.lifetimes.access_lifetime_secs(), conn.id);
-            (exp.plus_secs(-m), OpKind::Refresh)
-        })
+        let l = &conn.lifetimes;
+        let exp = l.access?.at()?;
+        if !conn.renewable() {
+            return None;
+        }
+        let m = self.margin(l.access_lifetime_secs(), conn.id);
+        let by_access = exp.plus_secs(-m);
+        // A refresh token that lapses when unused lapses before a long-lived
+        // access token is due: refreshed before then, it lives on. Only
+        // where its lifetime leaves room, or each refresh would be due again
+        // at once.
+        let by_refresh = l.sliding_refresh_end().and_then(|end| {
+            let life = l.refresh_lifetime_secs()?;
+            let m = self.margin(Some(life), conn.id);
+            (life > 2 * m).then(|| end.plus_secs(-m))
+        });
+        let at = by_refresh.map_or(by_access, |r| r.min(by_access));
+        Some((at, OpKind::Refresh))
     }
 
     /// `refresh_margin`, else the larger of 30 s and 10 % of the lifetime,

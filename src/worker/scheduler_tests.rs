@@ -56,6 +56,35 @@ fn configured_margin_wins() {
     assert!((120..=132).contains(&m), "{m}");
 }
 
+/// An hour's access token over Keycloak's 30 minutes of idle time: due by
+/// the refresh token's end, which would lapse first.
+#[test]
+fn a_sliding_refresh_end_before_the_access_tokens_brings_the_refresh_forward() {
+    let ev = &providers("")["ev"];
+    let mut c = oidc(4, "ev", 3600, 3600);
+    c.lifetimes.refresh_expires_at = Some(NOW.plus_secs(1800));
+    let by_access = due_at(&c, ev).unwrap().0;
+    assert!(
+        by_access > NOW.plus_secs(3000),
+        "a fixed end is the user's to renew"
+    );
+    c.lifetimes.refresh_slides = true;
+    let (at, op) = due_at(&c, ev).unwrap();
+    assert_eq!(op, OpKind::Refresh);
+    let m = NOW.plus_secs(1800).0 - at.0;
+    assert!((180..=198).contains(&m), "{m}");
+    // The access token's own time comes first: that stands.
+    let mut short = oidc(5, "ev", 300, 300);
+    short.lifetimes.refresh_expires_at = Some(NOW.plus_secs(1800));
+    short.lifetimes.refresh_slides = true;
+    let m = NOW.plus_secs(300).0 - due_at(&short, ev).unwrap().0.0;
+    assert!((30..=33).contains(&m), "{m}");
+    // A lifetime within twice the margin would be due again at once.
+    c.lifetimes.refresh_expires_at = Some(NOW.plus_secs(50));
+    c.lifetimes.access_received_at = Some(NOW);
+    assert_eq!(due_at(&c, ev).unwrap().0, by_access);
+}
+
 #[test]
 fn never_refreshes_dead_or_disabled_connections() {
     let p = providers("");

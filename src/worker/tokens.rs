@@ -11,6 +11,7 @@ use crate::store::{ConnectionUpdate, SecretChange};
 /// The update that stores a fresh grant on an existing connection.
 pub fn grant_update(conn: &Connection, grant: &TokenGrant, now: UnixTime) -> ConnectionUpdate {
     let keeps_old_refresh = grant.refresh_token.is_none() && conn.lifetimes.has_refresh;
+    let granted_end = grant.refresh_expires_in.map(|s| now.plus_secs(secs(s)));
     let lifetimes = Lifetimes {
         code_expires_at: None,
         access: Some(access_expiry(grant, now)),
@@ -19,8 +20,9 @@ pub fn grant_update(conn: &Connection, grant: &TokenGrant, now: UnixTime) -> Con
         refresh_expires_at: if keeps_old_refresh && grant.refresh_expires_in.is_none() {
             conn.lifetimes.refresh_expires_at
         } else {
-            grant.refresh_expires_in.map(|s| now.plus_secs(secs(s)))
+            granted_end
         },
+        refresh_slides: slides(conn, granted_end, now),
     };
     let mut remote = conn.remote.clone();
     if grant.subject.is_some() {
@@ -55,10 +57,39 @@ pub fn relogin_update(conn: &Connection, grant: &TokenGrant, now: UnixTime) -> C
             l.refresh_expires_at = None;
         }
     }
+    // A new session's end says nothing of how the old one's moved.
+    if let Some(l) = update.lifetimes.as_mut() {
+        l.refresh_slides = false;
+    }
     if grant.id_token.is_none() {
         update.id_token = SecretChange::Erase;
     }
     update
+}
+
+/// Below this many seconds between two grants, a moved refresh end tells
+/// nothing: the provider counts in whole seconds, as we do.
+const SLIDE_SAMPLE_SECS: i64 = 10;
+
+/// Whether a refresh at `now` that set the refresh token's end to `end`
+/// showed that end to slide. Moved on by at least half the time since the
+/// grant before, it is an idle timeout each refresh restarts; barely moved,
+/// it is fixed: the consent's end, or the session's maximum, reached.
+/// Only a grant that states an end can show either.
+fn slides(conn: &Connection, end: Option<UnixTime>, now: UnixTime) -> bool {
+    let l = &conn.lifetimes;
+    let (Some(end), Some(old), Some(before)) = (
+        end,
+        l.refresh_expires_at.filter(|_| l.has_refresh),
+        l.access_received_at,
+    ) else {
+        return false;
+    };
+    let elapsed = before.secs_until(now);
+    if elapsed < SLIDE_SAMPLE_SECS {
+        return l.refresh_slides;
+    }
+    old.secs_until(end).saturating_mul(2) >= elapsed
 }
 
 pub fn access_expiry(grant: &TokenGrant, now: UnixTime) -> AccessExpiry {
@@ -112,6 +143,7 @@ mod tests {
                 access_received_at: Some(UnixTime(0)),
                 has_refresh: true,
                 refresh_expires_at: Some(UnixTime(1800)),
+                refresh_slides: false,
                 code_expires_at: None,
             },
             scopes: Scopes::default(),
@@ -173,6 +205,47 @@ mod tests {
         assert!(!u.flags.unwrap().reauth_required);
         let u = relogin_update(&conn, &grant(Some("r2")), UnixTime(1_000));
         assert!(matches!(u.refresh_token, SecretChange::Set(ref s) if s.expose() == "r2"));
+    }
+
+    /// Keycloak's answers: 30 minutes of idle time from each refresh, until
+    /// the session's maximum caps it.
+    #[test]
+    fn a_refresh_end_that_moves_with_each_refresh_slides_until_it_stops() {
+        let conn = conn_with_refresh();
+        let slid = |conn: &Connection, now: i64, left: u64| {
+            let mut g = grant(Some("r2"));
+            g.refresh_expires_in = Some(left);
+            grant_update(conn, &g, UnixTime(now)).lifetimes.unwrap()
+        };
+        // 300 s after the last grant, the end moved 300 s on (1800 → 2100).
+        let l = slid(&conn, 300, 1800);
+        assert_eq!(l.refresh_expires_at, Some(UnixTime(2_100)));
+        assert!(l.refresh_slides);
+        // Rounded by a second, it still slides.
+        assert!(slid(&conn, 300, 1799).refresh_slides);
+        // The session's maximum: the end stays where it was.
+        assert!(!slid(&conn, 300, 1500).refresh_slides);
+        // No end stated, or no refresh token sent: nothing shown.
+        let mut g = grant(None);
+        g.refresh_expires_in = None;
+        assert!(
+            !grant_update(&conn, &g, UnixTime(300))
+                .lifetimes
+                .unwrap()
+                .refresh_slides
+        );
+        // Too soon after the last grant to tell: the old answer stands.
+        let mut sliding = conn.clone();
+        sliding.lifetimes.refresh_slides = true;
+        assert!(slid(&sliding, 5, 1800).refresh_slides);
+        assert!(!slid(&conn, 5, 1800).refresh_slides);
+        // A new login is a new session: its end is not compared with the old.
+        let mut g = grant(Some("r2"));
+        g.refresh_expires_in = Some(1800);
+        let l = relogin_update(&sliding, &g, UnixTime(300))
+            .lifetimes
+            .unwrap();
+        assert!(!l.refresh_slides);
     }
 
     #[test]

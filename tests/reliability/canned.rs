@@ -103,6 +103,7 @@ pub fn connection(env: &Env, provider: &str, user: &str) -> ConnectionId {
                     access_received_at: Some(now),
                     has_refresh: true,
                     refresh_expires_at: None,
+                    refresh_slides: false,
                     code_expires_at: None,
                 },
                 scopes: Scopes::default(),

@@ -46,7 +46,8 @@ fn listing_100k_connections_of_50k_users_is_complete_and_in_order() {
                remote_connection_id, remote_user_id, remote_token_id, remote_session, \
                code_expires_at, access_kind, access_expires_at, access_received_at, has_refresh, \
                refresh_expires_at, scopes_json, reauth_required, logged_out_at, delinked_at, \
-               last_error, last_op, last_op_at, last_op_ok, created_at, version, NULL, NULL \
+               last_error, last_op, last_op_at, last_op_ok, created_at, version, NULL, NULL, \
+               refresh_slides \
              FROM n JOIN connections c ON c.id = 1 + (n.i % 2)",
             [ROWS, USERS],
         )
@@ -114,7 +115,8 @@ fn a_big_store_with_gaps_in_its_ids_lists_every_row_once_in_order() {
                remote_connection_id, remote_user_id, remote_token_id, remote_session, \
                code_expires_at, access_kind, access_expires_at, access_received_at, has_refresh, \
                refresh_expires_at, scopes_json, reauth_required, logged_out_at, delinked_at, \
-               last_error, last_op, last_op_at, last_op_ok, created_at, version, NULL, NULL \
+               last_error, last_op, last_op_at, last_op_ok, created_at, version, NULL, NULL, \
+               refresh_slides \
              FROM n JOIN connections c ON c.id = 1 \
              WHERE n.i % 3 != 0 AND n.i NOT BETWEEN 1000 AND 9000",
             [],

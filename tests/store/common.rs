@@ -78,6 +78,7 @@ pub fn full_connection(user: UserId, tag: &str) -> NewConnection {
             access_received_at: Some(NOW),
             has_refresh: true,
             refresh_expires_at: Some(NOW.plus_secs(86_400)),
+            refresh_slides: true,
         },
         scopes: Scopes {
             granted: vec!["accounts.get".into(), "balance.get".into()].into(),

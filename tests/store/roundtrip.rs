@@ -61,6 +61,7 @@ fn apply_sets_every_field_and_erase_removes_a_secret() {
         access_received_at: Some(NOW.plus_secs(5)),
         has_refresh: false,
         refresh_expires_at: None,
+        refresh_slides: false,
     };
     let flags = Flags {
         reauth_required: true,
@@ -795,4 +796,61 @@ fn an_audit_query_since_a_moment_stops_at_the_first_older_line() {
         .unwrap();
     let got: Vec<_> = got.iter().map(|e| e.message.as_str()).collect();
     assert_eq!(got, ["d"]);
+}
+
+/// A store the previous release wrote (schema 1, before `refresh_slides`):
+/// read-only opens say how to upgrade it and change nothing; the first
+/// writable open adds the column, and every row reads as before.
+#[test]
+fn a_schema_1_store_is_upgraded_in_place_and_read_only_asks_first() {
+    let env = Env::new();
+    let (store, id) = seeded(&env, "v1");
+    let mut before = store.connection(id).unwrap().unwrap();
+    drop(store);
+    {
+        let raw = rusqlite::Connection::open(env.db()).unwrap();
+        raw.execute_batch(
+            "ALTER TABLE connections DROP COLUMN refresh_slides; PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let snap = crate::common::snapshot(&env);
+    let msg = crate::common::open_err(env.opts().read_only());
+    assert!(
+        msg.contains("uses schema 1 and needs an upgrade to 2")
+            && msg.contains("without --readonly"),
+        "{msg}"
+    );
+    crate::common::assert_unchanged(&snap, &crate::common::snapshot(&env));
+    let store = env.open();
+    before.lifetimes.refresh_slides = false;
+    assert_eq!(store.connection(id).unwrap().unwrap(), before);
+    let mut c = before.clone();
+    c.lifetimes.refresh_slides = true;
+    let update = ConnectionUpdate {
+        lifetimes: Some(c.lifetimes.clone()),
+        ..ConnectionUpdate::default()
+    };
+    store
+        .apply(
+            id,
+            before.version,
+            update,
+            audit(OpKind::Refresh, "refreshed"),
+        )
+        .unwrap();
+    assert!(
+        store
+            .connection(id)
+            .unwrap()
+            .unwrap()
+            .lifetimes
+            .refresh_slides
+    );
+    drop(store);
+    let raw = rusqlite::Connection::open(env.db()).unwrap();
+    let version: i64 = raw
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
 }

@@ -29,7 +29,7 @@ macro_rules! connection_columns {
              c.code_expires_at, c.access_kind, c.access_expires_at, c.access_received_at, \
              c.has_refresh, c.refresh_expires_at, c.scopes_json, \
              c.reauth_required, c.logged_out_at, c.delinked_at, c.last_error, \
-             c.last_op, c.last_op_at, c.last_op_ok, c.created_at, c.version"
+             c.last_op, c.last_op_at, c.last_op_ok, c.created_at, c.version, c.refresh_slides"
         )
     };
 }
@@ -60,12 +60,12 @@ INSERT INTO connections (id, user_id, provider, kind, grant_type, label, \
     remote_connection_id, remote_user_id, remote_token_id, remote_session, \
     code_expires_at, access_kind, access_expires_at, access_received_at, has_refresh, \
     refresh_expires_at, scopes_json, reauth_required, logged_out_at, delinked_at, last_error, \
-    last_op, last_op_at, last_op_ok, created_at, version) \
+    last_op, last_op_at, last_op_ok, created_at, version, refresh_slides) \
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-    ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)";
+    ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)";
 
 /// The optimistic check: the row changes only if nobody bumped the version
-/// since the caller read it (`?26` is the new one). `?27` names a lease
+/// since the caller read it (`?26` is the new one). `?28` names a lease
 /// holder whose lease the same write gives back (NULL: none); anyone
 /// else's lease stays. A connection never moves to another user, so `?2`
 /// is bound but not set: setting `user_id`, even to itself, made SQLite
@@ -77,9 +77,9 @@ UPDATE connections SET provider = ?3, kind = ?4, grant_type = ?5, label = ?6, \
     access_received_at = ?14, has_refresh = ?15, refresh_expires_at = ?16, \
     scopes_json = ?17, reauth_required = ?18, logged_out_at = ?19, delinked_at = ?20, \
     last_error = ?21, last_op = ?22, last_op_at = ?23, last_op_ok = ?24, created_at = ?25, \
-    version = ?26, \
-    lease_holder = CASE WHEN lease_holder = ?27 THEN NULL ELSE lease_holder END, \
-    lease_until = CASE WHEN lease_holder = ?27 THEN NULL ELSE lease_until END \
+    version = ?26, refresh_slides = ?27, \
+    lease_holder = CASE WHEN lease_holder = ?28 THEN NULL ELSE lease_holder END, \
+    lease_until = CASE WHEN lease_holder = ?28 THEN NULL ELSE lease_until END \
 WHERE id = ?1 AND version = ?26 - 1";
 
 /// Reads one row of [`SELECT_CONNECTION`].
@@ -159,6 +159,7 @@ fn lifetimes(row: &Row<'_>) -> rusqlite::Result<Lifetimes> {
         access_received_at: time(row, 14)?,
         has_refresh: row.get(15)?,
         refresh_expires_at: time(row, 16)?,
+        refresh_slides: row.get(27)?,
     })
 }
 
@@ -204,7 +205,7 @@ pub(crate) fn update(
     write(tx, UPDATE, c, Some(c.id.0), Some(release))
 }
 
-/// `lease` is `?27` of [`UPDATE`]; [`INSERT`] has no such parameter.
+/// `lease` is `?28` of [`UPDATE`]; [`INSERT`] has no such parameter.
 fn write(
     tx: &Transaction<'_>,
     sql: &str,
@@ -234,7 +235,7 @@ fn write(
         op.map(|o| o.at.0),
         op.map(|o| o.ok),
     );
-    let columns: [&dyn ToSql; 27] = [
+    let columns: [&dyn ToSql; 28] = [
         &id,
         &c.user_id.0,
         &c.provider,
@@ -261,9 +262,10 @@ fn write(
         &last_op_ok,
         &c.created_at.0,
         &c.version,
+        &l.refresh_slides,
         &lease.flatten(),
     ];
-    let bound = if lease.is_some() { 27 } else { 26 };
+    let bound = if lease.is_some() { 28 } else { 27 };
     tx.prepare_cached(sql)?.execute(&columns[..bound])
 }
 

@@ -25,7 +25,7 @@
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
 /// Ordered migrations; never edit a shipped one, append a new one.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -99,6 +99,11 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 "#;
+
+/// Whether a refresh moves the refresh token's end on (`refresh_slides`).
+/// A version, not a tune-up: an older bankdeck would write refreshes
+/// without keeping the column true to them.
+const V2: &str = "ALTER TABLE connections ADD COLUMN refresh_slides INTEGER NOT NULL DEFAULT 0;";
 
 pub(crate) fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.pragma_query_value(None, "user_version", |row| row.get(0))
@@ -282,7 +287,7 @@ fn migrate_with(conn: &mut Connection, from: i64, list: &[&str]) -> rusqlite::Re
 mod tests {
     use super::*;
 
-    const V2: &str = "ALTER TABLE users ADD COLUMN note TEXT;";
+    const NEXT: &str = "ALTER TABLE users ADD COLUMN note TEXT;";
 
     #[test]
     fn migrations_run_in_order_once_and_bump_the_version() {
@@ -290,14 +295,14 @@ mod tests {
         assert_eq!(migrate_with(&mut conn, 0, &[V1]).unwrap(), 1);
         conn.execute("INSERT INTO users (name, created_at) VALUES ('a', 1)", [])
             .unwrap();
-        assert_eq!(migrate_with(&mut conn, 1, &[V1, V2]).unwrap(), 2);
+        assert_eq!(migrate_with(&mut conn, 1, &[V1, NEXT]).unwrap(), 2);
         assert_eq!(user_version(&conn).unwrap(), 2);
         let note: Option<String> = conn
             .query_row("SELECT note FROM users WHERE name = 'a'", [], |r| r.get(0))
             .unwrap();
         assert_eq!(note, None, "old rows survive the migration");
         // Already there (another process did it): nothing runs twice.
-        assert_eq!(migrate_with(&mut conn, 1, &[V1, V2]).unwrap(), 2);
+        assert_eq!(migrate_with(&mut conn, 1, &[V1, NEXT]).unwrap(), 2);
     }
 
     #[test]
@@ -381,8 +386,8 @@ mod tests {
         assert!(uses_index(&older));
         assert_eq!(
             user_version(&older).unwrap(),
-            1,
-            "older bankdecks still open it"
+            LATEST,
+            "a tune-up bumps no version: older bankdecks still open it"
         );
         let cookie_then = cookie(&older);
         tune_up(&mut older).unwrap();
@@ -394,7 +399,8 @@ mod tests {
             .unwrap()
     }
 
-    /// A store as schema 1 first wrote it, with one user, connection and secret.
+    /// A store in schema 1's first wording (its CHECKs and trigger), with
+    /// every later migration, one user, connection and secret.
     fn first_wording_store() -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "foreign_keys", "ON").unwrap();
@@ -425,8 +431,8 @@ mod tests {
         }
         assert_eq!(
             user_version(&conn).unwrap(),
-            1,
-            "older bankdecks still open it"
+            LATEST,
+            "a tune-up bumps no version: older bankdecks still open it"
         );
         let kept: (String, Vec<u8>) = conn
             .query_row(
@@ -488,7 +494,7 @@ mod tests {
         };
         assert!(delete(&conn, 1).unwrap_err().contains("append-only"));
         tune_up(&mut conn).unwrap();
-        assert_eq!(user_version(&conn).unwrap(), 1, "older bankdecks open it");
+        assert_eq!(user_version(&conn).unwrap(), LATEST, "no version bumped");
         assert!(delete(&conn, 2).unwrap_err().contains("append-only"));
         assert_eq!(delete(&conn, 1), Ok(1), "the marked line leaves");
         // A mark that is not a number lets nothing go (every number sorts
