@@ -508,6 +508,43 @@ async fn client_credentials_are_renewed_by_running_the_grant_again() {
     assert_eq!(env.store.connections().unwrap().len(), 2);
 }
 
+/// A 429 to a grant holds its provider as one to a refresh does: until the
+/// time it named, neither a refresh nor another grant nor a login is sent
+/// there; other providers are not held.
+#[tokio::test]
+async fn a_wait_asked_of_a_grant_holds_refreshes_grants_and_logins() {
+    let env = Env::start().await;
+    let user_row = env.login("bank", "lena").await;
+    env.sandbox.set_faults(vec![fault(
+        "oauth2.token",
+        FaultKind::TooManyRequests(bankdeck::sandbox::RetryAfter::Seconds(60)),
+    )]);
+    let grant = |n| env.worker.client_credentials(RequestId(n), "bank", "amira");
+    let e = grant(1).await.unwrap_err();
+    assert_eq!((e.kind, e.retry_after), (ErrorKind::RateLimited, Some(60)));
+    let sent = env.sandbox.request_count("oauth2.token");
+    let e = env.op(OpKind::Refresh, user_row.id).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Held, "{e}");
+    let e = grant(2).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Held, "{e}");
+    assert!(
+        e.message
+            .starts_with("not sent: bank asked to be sent nothing for "),
+        "{e}"
+    );
+    let login = env
+        .worker
+        .login_renewing(RequestId(3), "bank", "omar", None);
+    let e = tokio::time::timeout(std::time::Duration::from_secs(10), login)
+        .await
+        .expect("refused at once, before a browser is waited for")
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Held, "{e}");
+    assert_eq!(env.sandbox.request_count("oauth2.token"), sent);
+    let other = env.login("everifin", "omar").await;
+    env.op(OpKind::Refresh, other.id).await.unwrap();
+}
+
 /// An app token has no refresh token, so logout once refused it ("nothing
 /// to log out") and nothing could end it: the scheduler renewed it for
 /// ever. Its logout now revokes the access token (RFC 7009) and ends the

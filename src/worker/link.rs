@@ -245,6 +245,12 @@ impl Worker {
         // Checked before the browser is sent off, not after the operator
         // has logged in: the user is only made once the login completes.
         let user = user_name(user)?;
+        // A wait the provider asked for holds a login as it holds a
+        // refresh: refused before the user consents, not after, when the
+        // code's redemption could not wait.
+        if let Some(held) = slot.asked_wait.refusal(provider, self.now()) {
+            return Err(held);
+        }
         let opts = LoginOptions {
             redirect_port: client_of(&slot.config).and_then(|c| c.redirect_port),
             timeout: self.inner.opts.login_timeout,
@@ -265,7 +271,7 @@ impl Worker {
         // Nothing is sent while the browser is away: a front end that ends
         // (Ctrl-C, `q`) need not wait for it.
         let callback = tokio::select! {
-            back = browser_callback(slot.client.as_ref(), opts, on_url) => back?,
+            back = browser_callback(slot.client.as_ref(), opts, on_url) => back.map_err(|e| self.heard(slot, e))?,
             () = self.until_stopping() => return Err(OpError::new(
                 ErrorKind::Cancelled,
                 "login stopped while it waited for the browser: nothing was sent",
@@ -287,7 +293,10 @@ impl Worker {
             callback.decline(&stopped).await;
             return Err(stopped);
         };
-        let grant = callback.redeem(slot.client.as_ref()).await?;
+        // Redeemed even if a wait was asked for meanwhile: the user has
+        // consented, and the code would lapse while we waited.
+        let grant =
+            (callback.redeem(slot.client.as_ref()).await).map_err(|e| self.heard(slot, e))?;
         self.file_grant(
             id,
             provider,
@@ -334,9 +343,14 @@ impl Worker {
             let ahead = slot.ahead.acquire().await;
             let _permit = slot.permits.acquire().await;
             drop(ahead);
+            if let Some(held) = slot.asked_wait.refusal(provider, self.now()) {
+                return Err(held);
+            }
             // Until it is written, the new token exists nowhere else.
             let sending = self.begin_sending(OpKind::ClientCredentials)?;
-            (slot.client.client_credentials().await?, sending)
+            let grant =
+                (slot.client.client_credentials().await).map_err(|e| self.heard(slot, e))?;
+            (grant, sending)
         };
         self.file_grant(
             id,
@@ -348,6 +362,14 @@ impl Worker {
             None,
         )
         .await
+    }
+
+    /// `e`, a provider's answer to a login or grant, counted as a refresh's
+    /// is: a 429 or 503 holds every request to that provider, the
+    /// scheduler's too, for the time it asked.
+    fn heard(&self, slot: &super::Slot, e: OpError) -> OpError {
+        slot.asked_wait.hear(&e, self.now());
+        e
     }
 
     /// Files a grant a login produced elsewhere (the demo's browserless login).
