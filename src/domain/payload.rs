@@ -4,6 +4,8 @@
 //! braces, sometimes with `"success": true` only. Parsing is strict about the
 //! fields that matter and says which one is missing or empty.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -38,19 +40,20 @@ struct Raw {
 }
 
 impl ConnectPayload {
-    /// When Dapi stops taking the access code, by the code's own `exp`
-    /// (none for a code that is not a JWT).
-    pub fn code_expires_at(&self) -> Option<UnixTime> {
-        Claims::decode(self.access_code.expose())
-            .ok()
-            .and_then(|c| c.exp())
+    /// When Dapi stops taking the access code: by the code's own `exp`,
+    /// else `ttl` (the provider's `access_code_ttl`) from its `iat`, since
+    /// a payload pasted late has spent part of its time already. `None`
+    /// for a code that is not a JWT, or without `ttl` one with no `exp`.
+    pub fn code_expires_at(&self, ttl: Option<Duration>) -> Option<UnixTime> {
+        let claims = Claims::decode(self.access_code.expose()).ok()?;
+        claims.exp().or_else(|| Some(claims.iat()?.plus(ttl?)))
     }
 
     /// Refuses a payload whose code has already expired: filed, it could
     /// only ever read "code expired", and the user has to go through Connect
     /// again either way. Now is when to say so.
-    pub fn check_fresh(&self, now: UnixTime) -> Result<(), String> {
-        match self.code_expires_at() {
+    pub fn check_fresh(&self, now: UnixTime, ttl: Option<Duration>) -> Result<(), String> {
+        match self.code_expires_at(ttl) {
             Some(exp) if exp <= now => Err(format!(
                 "this Connect payload's access code expired {} ago: the user must connect \
                  again for a fresh one",
@@ -159,6 +162,40 @@ mod tests {
             assert_eq!(p.user_id.as_deref(), Some("user_id_value"));
             assert_eq!(p.token_id.as_deref(), Some("token_id_value"));
         }
+    }
+
+    /// A code with `iat` but no `exp` lives the provider's code lifetime
+    /// from its issue, not from when it was pasted.
+    #[test]
+    fn a_code_without_exp_expires_its_lifetime_after_its_iat() {
+        let code = |claims: serde_json::Value| {
+            let b64 = |v: &[u8]| {
+                use base64::Engine as _;
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v)
+            };
+            let jwt = format!(
+                "{}.{}.sig",
+                b64(br#"{"alg":"HS256"}"#),
+                b64(claims.to_string().as_bytes())
+            );
+            let text = serde_json::json!({
+                "accessCode": jwt, "userSecret": "s", "connectionID": "c",
+            });
+            ConnectPayload::parse(&text.to_string()).unwrap()
+        };
+        let ttl = Some(Duration::from_secs(1800));
+        let issued = code(serde_json::json!({"iat": 1_000}));
+        assert_eq!(issued.code_expires_at(ttl), Some(UnixTime(2_800)));
+        assert_eq!(issued.code_expires_at(None), None);
+        assert!(issued.check_fresh(UnixTime(2_799), ttl).is_ok());
+        let e = issued.check_fresh(UnixTime(3_400), ttl).unwrap_err();
+        assert!(
+            e.starts_with("this Connect payload's access code expired 10m ago"),
+            "{e}"
+        );
+        // Its own `exp` wins.
+        let both = code(serde_json::json!({"iat": 1_000, "exp": 1_300}));
+        assert_eq!(both.code_expires_at(ttl), Some(UnixTime(1_300)));
     }
 
     #[test]

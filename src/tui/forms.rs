@@ -136,10 +136,12 @@ impl AddForm {
         (!self.payload.trim().is_empty()).then(|| ConnectPayload::parse(&self.payload))
     }
 
-    /// [`AddForm::parsed`], and refused if its code has expired by `now`.
+    /// [`AddForm::parsed`], and refused if its code has expired by `now`
+    /// by its own `exp`. (One with only an `iat` is judged by the worker,
+    /// which knows the provider's code lifetime.)
     pub fn checked(&self, now: UnixTime) -> Option<Result<ConnectPayload, String>> {
         self.parsed()
-            .map(|p| p.and_then(|p| p.check_fresh(now).map(|()| p)))
+            .map(|p| p.and_then(|p| p.check_fresh(now, None).map(|()| p)))
     }
 }
 

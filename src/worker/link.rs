@@ -168,10 +168,10 @@ impl Worker {
         let label = Connection::check_label(label).map_err(OpError::not_allowed)?;
         let now = self.now();
         payload
-            .check_fresh(now)
+            .check_fresh(now, Some(ttl))
             .map_err(|why| OpError::not_allowed(format!("{why}; nothing was added")))?;
         // The code's own `exp` wins (seed 002's sample lives 300 s, not the documented 30 min).
-        let code_exp = payload.code_expires_at().unwrap_or_else(|| now.plus(ttl));
+        let code_exp = (payload.code_expires_at(Some(ttl))).unwrap_or_else(|| now.plus(ttl));
         let new = NewConnection {
             user_id: NAMED_USER,
             provider: provider.to_string(),
