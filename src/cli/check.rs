@@ -289,7 +289,7 @@ fn why(
             // A refresh token that lapses unused is the renewer's to keep,
             // as the access token is: each refresh moves its end on.
             let access = state.deadline().filter(|t| soon(*t));
-            let lapses = l.sliding_refresh_end().filter(|t| soon(*t));
+            let lapses = state.refresh_lapses_unused(c, now, within_secs);
             let (what, exp) = match (access, lapses) {
                 (Some(a), Some(r)) if r < a => ("refresh token lapses unused", r),
                 (None, Some(r)) => ("refresh token lapses unused", r),

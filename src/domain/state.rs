@@ -141,7 +141,9 @@ impl<'a> DueForRefresh<'a> {
         };
         for c in conns {
             let state = ConnState::derive(c, now, warn_secs);
-            if !state.wants_refresh(c, now) && !state.refresh_lapses_unused(c, now, warn_secs) {
+            if !state.wants_refresh(c, now)
+                && state.refresh_lapses_unused(c, now, warn_secs).is_none()
+            {
                 continue;
             }
             match configured(&c.provider) {
@@ -180,13 +182,18 @@ impl ConnState {
             }
     }
 
-    /// Whether `c`'s refresh token lapses within `secs` unless used: an end
+    /// When `c`'s refresh token lapses unused, if within `secs`: an end
     /// that each refresh moves on (`Lifetimes::refresh_slides`), so a
     /// refresh now keeps the consent, though the access token has time left.
-    pub fn refresh_lapses_unused(&self, c: &Connection, now: UnixTime, secs: i64) -> bool {
-        matches!(self, ConnState::Active { .. } | ConnState::Expiring { .. })
-            && (c.lifetimes.sliding_refresh_end())
-                .is_some_and(|end| now < end && now.secs_until(end) <= secs)
+    pub fn refresh_lapses_unused(
+        &self,
+        c: &Connection,
+        now: UnixTime,
+        secs: i64,
+    ) -> Option<UnixTime> {
+        (c.lifetimes.sliding_refresh_end())
+            .filter(|end| now < *end && now.secs_until(*end) <= secs)
+            .filter(|_| matches!(self, ConnState::Active { .. } | ConnState::Expiring { .. }))
     }
 
     /// Derives the state. `warn_secs` is the warning window before expiry.
