@@ -357,10 +357,7 @@ pub fn plan_link(cfg: &Config, cmd: LinkCmd) -> Result<LinkPlan> {
     let payload = ConnectPayload::parse(&text).map_err(|e| eyre!("{e}"))?;
     // A stale code is refused by the worker too; here it is refused before
     // a first link has made a store for nothing.
-    let ttl = match &configured(cfg, &provider)?.family {
-        crate::config::Family::Dapi(d) => Some(d.access_code_ttl),
-        _ => None,
-    };
+    let ttl = configured(cfg, &provider)?.access_code_ttl();
     payload
         .check_fresh(UnixTime::now(), ttl)
         .map_err(|why| eyre!("{why}; nothing was added"))?;

@@ -52,6 +52,15 @@ impl ProviderConfig {
         }
     }
 
+    /// How long a Dapi access code lives when it does not say (`None`: not
+    /// a Dapi provider).
+    pub fn access_code_ttl(&self) -> Option<std::time::Duration> {
+        match &self.family {
+            Family::Dapi(d) => Some(d.access_code_ttl),
+            _ => None,
+        }
+    }
+
     /// Every secret reference of this provider with the key that holds it.
     pub fn secret_refs(&self) -> Vec<(&'static str, &SecretRef)> {
         match &self.family {

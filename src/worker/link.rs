@@ -158,12 +158,11 @@ impl Worker {
     ) -> Result<Connection, OpError> {
         self.refuse_if_readonly()?;
         let slot = self.slot(provider)?;
-        let crate::config::Family::Dapi(dapi) = &slot.config.family else {
+        let Some(ttl) = slot.config.access_code_ttl() else {
             return Err(OpError::not_allowed(format!(
                 "provider '{provider}' is not a Dapi provider"
             )));
         };
-        let ttl = dapi.access_code_ttl;
         let user = user_name(user)?;
         let label = Connection::check_label(label).map_err(OpError::not_allowed)?;
         let now = self.now();

@@ -16,7 +16,7 @@ use super::breaker::{Breakers, Change, pause_words};
 use super::clock::{instant_at, sleep_until_some};
 use super::window::Windows;
 use super::{Event, NextTry, RequestId, Worker};
-use crate::config::{Family, ProviderConfig};
+use crate::config::ProviderConfig;
 use crate::domain::renewal::SCHEDULER_BEAT_SECS;
 use crate::domain::{
     Connection, ConnectionId, ErrorKind, OpError, OpKind, ProviderKind, Renewal, UnixTime,
@@ -53,10 +53,8 @@ pub struct Schedule {
 
 impl Schedule {
     pub fn of(cfg: &ProviderConfig) -> Schedule {
-        let code_ttl_secs = match &cfg.family {
-            Family::Dapi(d) => i64::try_from(d.access_code_ttl.as_secs()).unwrap_or(1800),
-            _ => 1800,
-        };
+        let code_ttl_secs =
+            (cfg.access_code_ttl()).map_or(1800, |d| i64::try_from(d.as_secs()).unwrap_or(1800));
         Schedule {
             auto_refresh: cfg.common.auto_refresh,
             auto_exchange: cfg.common.auto_exchange,
