@@ -126,7 +126,9 @@ pub enum Cmd {
     /// Show every connection and its state, or those a filter keeps.
     Status {
         /// Only the connections whose user, label, provider, kind or state
-        /// holds this text, in any case: the dashboard's `/` filter. From 8
+        /// holds this text, in any case: the dashboard's `/` filter. A number
+        /// keeps the connection of that id (`status 12`) and the rows whose
+        /// names hold it, not those whose countdown does. From 8
         /// characters on, their provider ids too (Dapi's connectionID, userID
         /// and tokenID; the OIDC sub and session), as a support ticket quotes
         /// them. With a leading `!` (quoted for the shell: '!delinked'), only
@@ -154,9 +156,10 @@ pub enum Cmd {
     /// 11 failed".
     Check {
         /// Only the connections whose user, label, provider, kind or state
-        /// holds this text, in any case (the dashboard's `/` filter, which from
-        /// 8 characters on reads provider ids too; `!text` keeps the others):
-        /// one check per provider, say. Exit 2 if it keeps none.
+        /// holds this text, in any case (the dashboard's `/` filter: a number
+        /// keeps the connection of that id too, and from 8 characters on it
+        /// reads provider ids; `!text` keeps the others): one check per
+        /// provider, say. Exit 2 if it keeps none.
         filter: Option<String>,
         /// The window, e.g. 10m (default: the config's warn_within).
         #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]

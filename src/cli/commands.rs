@@ -1026,8 +1026,9 @@ fn kept<'c>(
     };
     let none = kept.is_empty().then(|| {
         format!(
-            "no connection of {} matches '{f}': the filter reads the user, label, provider, kind \
-             and state, and from {ID_NEEDLE_MIN} characters on the provider's ids",
+            "no connection of {} matches '{f}': the filter reads the id (a number), the user, \
+             label, provider, kind and state, and from {ID_NEEDLE_MIN} characters on the \
+             provider's ids",
             conns.len()
         )
     });

@@ -10,7 +10,7 @@
 use memchr::memmem::Finder;
 
 use crate::domain::filter::FilterTerms;
-use crate::domain::{AccessExpiry, ConnState, Connection, StateKind, UnixTime};
+use crate::domain::{AccessExpiry, ConnState, Connection, ConnectionId, StateKind, UnixTime};
 
 use super::counts::kind_index;
 
@@ -259,14 +259,21 @@ pub fn filtered<'c>(
 
 /// A filter as typed, ready to test rows against: case-insensitive over
 /// user, label, provider and the state in words, and from
-/// [`ID_NEEDLE_MIN`] characters on over the provider's ids too. A leading
-/// `!` keeps the rows that do not hold the rest (`!delinked`), as k9s's
-/// filter does.
+/// [`ID_NEEDLE_MIN`] characters on over the provider's ids too. A number
+/// keeps the connection it is the id of, and the rows whose names or ids
+/// hold it, but not those whose state does: digits in a state are a
+/// countdown ("12:53 left"), and a row would come and go as it ran. A
+/// leading `!` keeps the rows that do not hold the rest (`!delinked`), as
+/// k9s's filter does.
 pub(crate) struct Needle {
     finder: Finder<'static>,
     invert: bool,
     /// Whether the needle is long enough to read the ids.
     ids: bool,
+    /// The connection a needle of digits names: `check` prints "bankdeck
+    /// refresh 12", and `status 12` is what an operator types next. Such a
+    /// needle reads no state.
+    id: Option<ConnectionId>,
     now: UnixTime,
     warn_secs: i64,
     /// Per state kind, whether its header label holds the needle.
@@ -286,6 +293,7 @@ impl Needle {
             finder,
             invert,
             ids: needle.chars().count() >= ID_NEEDLE_MIN,
+            id: needle_id(&needle),
             now,
             warn_secs,
             label,
@@ -306,6 +314,12 @@ impl Needle {
         // Rows past the haystacks (none when they are kept in step) read
         // as if their words held nothing, so only their state can match.
         hit.resize(conns.len(), false);
+        if let Some(id) = self.id {
+            for (c, h) in conns.iter().zip(hit.iter_mut()) {
+                *h |= c.id == id;
+            }
+        }
+        let states = self.id.is_none();
         // A row's own words are a function of its state (and the instant),
         // and rows share many states (one error text, one deadline): each
         // distinct state is read once.
@@ -313,7 +327,7 @@ impl Needle {
         // and SipHash alone was a tenth of a keystroke over 100 000 rows.
         let mut seen: rustc_hash::FxHashMap<OwnWords<'s>, bool> = Default::default();
         for (i, (c, h)) in conns.iter().zip(hit.iter_mut()).enumerate() {
-            if *h {
+            if *h || !states {
                 continue;
             }
             *h = match known(i) {
@@ -340,8 +354,9 @@ impl Needle {
     /// Whether the filter keeps row `i` of `conns`.
     pub(crate) fn keeps(&mut self, conns: &[Connection], hay: &Haystacks, i: usize) -> bool {
         let holds = hay.holds(&self.finder, self.ids, i)
-            || conns.get(i).is_some_and(|c| {
-                self.state_matches(&ConnState::derive(c, self.now, self.warn_secs))
+            || conns.get(i).is_some_and(|c| match self.id {
+                Some(id) => c.id == id,
+                None => self.state_matches(&ConnState::derive(c, self.now, self.warn_secs)),
             });
         holds != self.invert
     }
@@ -364,6 +379,15 @@ impl Needle {
             None => words(),
         }
     }
+}
+
+/// The connection id a needle of digits alone names ("12", "0012").
+fn needle_id(needle: &str) -> Option<ConnectionId> {
+    let digits = !needle.is_empty() && needle.bytes().all(|b| b.is_ascii_digit());
+    digits
+        .then(|| needle.parse().ok())
+        .flatten()
+        .map(ConnectionId)
 }
 
 /// What the words of a state that reads its own words depend on: the whole

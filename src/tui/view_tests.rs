@@ -90,11 +90,16 @@ fn holds(c: &Connection, filter: &str, now: UnixTime) -> bool {
             .flatten()
             .any(|id| id.to_lowercase().contains(&needle));
     let state = ConnState::derive(c, now, WARN);
+    // A number names a connection, and reads no state.
+    let number = !needle.is_empty() && needle.chars().all(|ch| ch.is_ascii_digit());
+    let states = !number
+        && (state.kind().label().contains(&needle)
+            || state.describe(now).to_lowercase().contains(&needle));
     needle.is_empty()
+        || (number && needle.parse::<i64>() == Ok(c.id.0))
         || hay.contains(&needle)
         || in_ids
-        || state.kind().label().contains(&needle)
-        || state.describe(now).to_lowercase().contains(&needle)
+        || states
 }
 
 /// The sort as first written: a comparator over whole rows.
@@ -122,7 +127,7 @@ fn reference_order(conns: &[Connection], sort: SortKey, filter: &str, now: UnixT
     order
 }
 
-const NEEDLES: [&str; 37] = [
+const NEEDLES: [&str; 45] = [
     "7f3a92c1",
     "7f3a92c",
     "0d4e-4b5a-8c6d-000000000010",
@@ -160,6 +165,16 @@ const NEEDLES: [&str; 37] = [
     "!expired",
     "!failed: t",
     "!",
+    // Ids: the rows are numbered 401 to 1000.
+    "412",
+    "0412",
+    " 999 ",
+    "!777",
+    "4",
+    "99999999999999999999",
+    // In countdowns, which a number does not read, and in token ids.
+    "04",
+    "00000000041",
 ];
 
 #[test]

@@ -283,9 +283,21 @@ fn status_check_and_users_list_take_the_screens_filters() {
     assert!(none.stdout.is_empty(), "no header over nothing: {none:?}");
     assert_eq!(
         String::from_utf8_lossy(&none.stderr),
-        "no connection of 300 matches 'nobody-at-all': the filter reads the user, label, \
-         provider, kind and state, and from 8 characters on the provider's ids\n"
+        "no connection of 300 matches 'nobody-at-all': the filter reads the id (a number), the \
+         user, label, provider, kind and state, and from 8 characters on the provider's ids\n"
     );
+    // A number keeps the connection of that id too, as `check` names one
+    // ("bankdeck refresh 12"), and not the rows whose countdown holds it
+    // ("code pending (12:53 left)"); no generated name holds digits, so it
+    // is that connection alone, here and inverted.
+    for (filter, id) in [("12", 12), ("0300", 300)] {
+        assert_eq!(ids(&rows(&["status", "--json", filter])), [id], "{filter}");
+        let others = ids(&rows(&["status", "--json", &format!("!{filter}")]));
+        assert_eq!(others.len(), 299, "{filter}");
+        assert!(!others.contains(&id), "{filter}");
+    }
+    let none = run(&["status", "301"]);
+    assert!(none.status.success() && none.stdout.is_empty(), "{none:?}");
     // From eight characters on, the provider's ids too, in any case, as a
     // support ticket quotes them; shorter, only what the screen shows.
     let with = |f: &str| -> Vec<&serde_json::Value> {

@@ -612,7 +612,7 @@ fn a_cut_off_help_scrolls_to_its_last_line_and_back() {
     }
     let bottom = text(&mut app);
     assert!(bottom.contains(last), "{bottom}");
-    assert!(bottom.contains("finds provider ids too."), "{bottom}");
+    assert!(bottom.contains("8+ characters, provider ids."), "{bottom}");
     assert!(bottom.contains("end, k back"), "{bottom}");
     app.update(key('k'), NOW);
     let one_up = text(&mut app);

@@ -86,7 +86,7 @@ fn lines(app: &App, theme: Theme, names: bool) -> Vec<Line<'static>> {
     };
     let notes = [
         "In a text field every key is text; Enter or Esc ends it.",
-        &format!("A filter of {ID_NEEDLE_MIN}+ characters finds provider ids too."),
+        &format!("/ finds a connection by id; {ID_NEEDLE_MIN}+ characters, provider ids."),
         "Mouse: click selects a row, the wheel scrolls.",
         overrides,
     ];
