@@ -196,6 +196,51 @@ fn a_store_file_removed_while_open_is_put_back_by_the_next_write() {
     assert_eq!(again.check_integrity().map_err(|e| e.to_string()), Ok(()));
 }
 
+/// The removed file's write-ahead log stays at the store's path, where the
+/// file put back finds it: another process's writes, not yet folded into
+/// the file, are read over the copy as they were over the original. A copy
+/// that numbered its pages anew (`VACUUM INTO`) read them over the wrong
+/// pages: "database disk image is malformed", and every refresh after it
+/// spent a token it could not keep.
+#[test]
+fn a_store_put_back_reads_the_write_ahead_log_left_at_its_path() {
+    let env = Env::new();
+    let (dashboard, id) = seeded(&env, "wal");
+    let cli = env.open();
+    // Rows of three tables written in turn, as refreshes write them: their
+    // pages interleave in the file, and a compacting copy would regroup them.
+    for n in 0..300 {
+        let update = ConnectionUpdate {
+            access_token: SecretChange::Set(Secret::new(format!("ROTATED-{n}"))),
+            ..ConnectionUpdate::default()
+        };
+        cli.apply(id, n + 1, update, audit(OpKind::Refresh, &format!("n{n}")))
+            .unwrap();
+        cli.add_user(&format!("user-{n:03}"), None, audit(OpKind::AddUser, "u"))
+            .unwrap();
+    }
+    drop(cli);
+    let wal = env.data().join("bankdeck.db-wal");
+    assert!(
+        fs::metadata(&wal).unwrap().len() > 100_000,
+        "the log holds them"
+    );
+    fs::remove_file(env.db()).unwrap();
+    dashboard
+        .add_user("after-rm", None, audit(OpKind::AddUser, "after rm"))
+        .unwrap();
+    let next = env.open();
+    assert_eq!(next.check_integrity().map_err(|e| e.to_string()), Ok(()));
+    let users = next.users().unwrap();
+    assert_eq!(users.len(), 302, "amira, 300 and the one after the rm");
+    let secrets = next.secrets(id).unwrap();
+    assert_eq!(secrets.access_token.unwrap().expose(), "ROTATED-299");
+    drop((dashboard, next));
+    let last = env.open();
+    assert_eq!(last.check_integrity().map_err(|e| e.to_string()), Ok(()));
+    assert_eq!(last.users().unwrap().len(), 302);
+}
+
 /// A store file replaced while open by another is written to by neither
 /// handle: the write is refused, saying so, and the file now there is left
 /// as it was.

@@ -6,6 +6,13 @@
 //! One removed is written back from the open handle, which still holds it
 //! whole, and the write goes there. One replaced by another file is
 //! written to by neither handle: the write is refused, saying so.
+//!
+//! The write-ahead log and its index are named after the path, not the
+//! file: the removed file's log stays at `bankdeck.db-wal`, and every
+//! handle on the file put back reads it as its own. So the copy keeps the
+//! removed file's page numbers, page for page (SQLite's online backup, not
+//! `VACUUM INTO`, which renumbers them): the log's pages then lay over the
+//! copy as they lay over the original, and both read the same store.
 
 use std::fs;
 use std::io::ErrorKind;
@@ -31,7 +38,8 @@ pub(super) fn file_at(db: &Path) -> Result<Option<FileId>, StoreError> {
 }
 
 /// Puts the store back at `db` from `writer`, which still holds it whole:
-/// a copy made aside and linked into place whole, so that a second process
+/// a copy, page for page, made aside and linked into place whole, so that
+/// a second process
 /// putting the same store back at the same moment finds one there and
 /// takes it. A failure (a full disk) is an I/O error, which a write waiting
 /// on it tries again.
@@ -45,13 +53,10 @@ pub(super) fn write_back(db: &Path, writer: &Connection) -> Result<(), StoreErro
             aside.display()
         ))
     })?;
-    let copied = writer
-        .execute("VACUUM INTO ?1", [path])
-        .map_err(sql(db))
-        .and_then(|_| {
-            fs::set_permissions(&aside, fs::Permissions::from_mode(0o600))
-                .map_err(|e| io_error("restrict", &aside, &e))
-        });
+    let copied = copy_pages(writer, path).map_err(sql(db)).and_then(|()| {
+        fs::set_permissions(&aside, fs::Permissions::from_mode(0o600))
+            .map_err(|e| io_error("restrict", &aside, &e))
+    });
     let linked = copied.and_then(|()| match fs::hard_link(&aside, db) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
@@ -69,4 +74,20 @@ pub(super) fn write_back(db: &Path, writer: &Connection) -> Result<(), StoreErro
         "the store file was removed while open; it was written back from the open handle"
     );
     Ok(())
+}
+
+/// Copies every page of `from` to a new file at `to` under its own number,
+/// in one step: one read of the store, which no write can split.
+fn copy_pages(from: &Connection, to: &str) -> rusqlite::Result<()> {
+    let mut copy = Connection::open(to)?;
+    let backup = rusqlite::backup::Backup::new(from, &mut copy)?;
+    match backup.step(-1)? {
+        rusqlite::backup::StepResult::Done => Ok(()),
+        // Only a lock held elsewhere keeps one step from the end: told as
+        // busy, which the write waiting on it tries again.
+        _ => Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        )),
+    }
 }
