@@ -118,7 +118,16 @@ impl Worker {
                 Err(e) => e,
             };
             if !e.may_pass() {
-                return Err(e.into());
+                // Said with what it costs: the store's own words ("the
+                // store was not changed") would read as if nothing had
+                // happened, and the provider has acted.
+                return Err(OpError::new(
+                    ErrorKind::Store,
+                    format!(
+                        "{stake} is done at the provider but could not be written: {e}; {}",
+                        stake.cost()
+                    ),
+                ));
             }
             let first_failure = waiting.is_none();
             let wait = waiting.get_or_insert_with(|| Waiting::new(self));

@@ -262,7 +262,19 @@ async fn a_write_refused_for_good_is_not_tried_again() {
     let calls = store.hooks.calls.load(Ordering::SeqCst);
     store.hooks.left.store(1, Ordering::SeqCst);
     let e = env.op(OpKind::Refresh, c.id).await.unwrap_err();
-    assert!(e.message.contains("read-only"), "{}", e.message);
+    assert_eq!(e.kind, ErrorKind::Store);
+    // Said with what the provider has done, not as the store's word alone,
+    // which reads as if nothing had happened.
+    assert_eq!(
+        e.message,
+        format!(
+            "the refresh of connection {} (lena at everifin) is done at the provider but could \
+             not be written: the store is read-only; the provider may have spent the refresh \
+             token the store still holds: if the next refresh is rejected, the user must consent \
+             again",
+            c.id
+        )
+    );
     assert_eq!(store.hooks.calls.load(Ordering::SeqCst), calls + 1);
     assert!(notices(&mut env).is_empty());
 }

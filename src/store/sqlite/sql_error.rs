@@ -13,7 +13,7 @@ use crate::store::StoreError;
 /// The way out of a damaged store, said the same way everywhere.
 pub(crate) fn recovery_hint(db: &Path) -> String {
     format!(
-        "Nothing was changed. Restore it from a backup, or move it aside to start empty: \
+        "The store was not changed. Restore it from a backup, or move it aside to start empty: \
          mv {p} {p}.damaged (and {p}-wal, if present)",
         p = db.display()
     )
