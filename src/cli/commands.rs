@@ -91,7 +91,7 @@ pub fn config_check(
             say!("  {line}")?;
         }
     }
-    let orphans = store_beyond_config(cfg, data_dir)?;
+    let store = store_beyond_config(cfg, data_dir)?;
     // The screen reports these in its activity pane and goes on without
     // them; a check of the file should not be the one place that is silent.
     let (_, problems) = crate::tui::Keymap::with_overrides(&cfg.keys);
@@ -117,11 +117,15 @@ pub fn config_check(
     if !problems.is_empty() {
         action.push(counted(problems.len(), "[keys] problem", "[keys] problems"));
     }
-    if orphans > 0 {
-        action.push(format!(
+    match store {
+        // Every command would stop at it, as `status` does: a deployment
+        // gated on this check must not go on.
+        None => action.push("the store cannot be read".to_owned()),
+        Some(0) => {}
+        Some(orphans) => action.push(format!(
             "{} of providers not in the configuration",
             counted(orphans, "connection", "connections")
-        ));
+        )),
     }
     if !exposed.is_empty() {
         let n = exposed.len();
@@ -141,24 +145,24 @@ pub fn config_check(
 
 /// Says which store this config serves, and how many of its live rows
 /// belong to providers the config lacks: each would fail at its next
-/// operation, and the config is where that is mended. Returns that count.
-/// A store that is not there or cannot be read is said, not an error: the
-/// file is what is checked.
-fn store_beyond_config(cfg: &Config, data_dir: Option<&std::path::Path>) -> Result<usize> {
+/// operation, and the config is where that is mended. Returns that count,
+/// or `None` for a store that is there but cannot be read (a wrong key, a
+/// damaged file), which is said, not an error: the check goes on.
+fn store_beyond_config(cfg: &Config, data_dir: Option<&std::path::Path>) -> Result<Option<usize>> {
     use crate::domain::StateKind;
     let Ok(opts) = crate::store::default_paths(data_dir.map(std::path::Path::to_path_buf)) else {
-        return Ok(0);
+        return Ok(Some(0));
     };
     let dir = opts.data_dir.display().to_string();
     if !opts.db_path().exists() {
         say!("store: none yet at {dir}")?;
-        return Ok(0);
+        return Ok(Some(0));
     }
     let opened = match crate::store::open(data_dir, crate::store::Access::Read) {
         Ok(opened) => opened,
         Err(e) => {
             say!("store: {dir}: not read ({e})")?;
-            return Ok(0);
+            return Ok(None);
         }
     };
     let now = UnixTime::now();
@@ -175,7 +179,7 @@ fn store_beyond_config(cfg: &Config, data_dir: Option<&std::path::Path>) -> Resu
     });
     if let Err(e) = read {
         say!("store: {dir}: not read ({e})")?;
-        return Ok(0);
+        return Ok(None);
     }
     say!(
         "store: {dir} ({})",
@@ -188,7 +192,7 @@ fn store_beyond_config(cfg: &Config, data_dir: Option<&std::path::Path>) -> Resu
             counted(*n, "live connection", "live connections")
         )?;
     }
-    Ok(beyond.values().sum())
+    Ok(Some(beyond.values().sum()))
 }
 
 fn endpoints(f: &Family) -> Vec<(&'static str, String)> {

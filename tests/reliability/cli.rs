@@ -2812,6 +2812,30 @@ fn a_label_or_payload_id_holding_control_characters_is_refused() {
     assert!(!dir.path().join("data").exists(), "nothing stored");
 }
 
+/// A store that every command would stop at (a wrong key, a damaged file)
+/// is something to do, not "OK": a deployment gated on `config check` must
+/// not go on to find `status` and `refresh` failing.
+#[test]
+fn config_check_says_a_store_it_cannot_read_needs_action() {
+    let (dir, config) = empty_config();
+    let out = bankdeck(dir.path(), &config, &["generate", "--connections", "5"]);
+    assert!(out.status.success(), "{out:?}");
+    let (_, text, _) = said(dir.path(), &config, &["config", "check"]);
+    assert!(text.contains("(5 connections)"), "{text}");
+    std::fs::write(dir.path().join("key"), [7u8; 32]).unwrap();
+    let (code, text, _) = said(dir.path(), &config, &["config", "check"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("not read (the key does not open this store"),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().last(),
+        Some("ACTION: the store cannot be read"),
+        "{text}"
+    );
+}
+
 /// A config that lacks some of the store's providers is the config's fault:
 /// `config check` names each such provider with its live rows and exits 1,
 /// and `check` says a table must be added before its suggested command
