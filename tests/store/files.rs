@@ -143,6 +143,18 @@ fn read_only_creates_nothing_and_writes_nothing() {
     assert!(msg.contains("--data-dir"), "{msg}");
     assert!(!msg.contains("without --readonly"), "not asked for: {msg}");
     assert!(!env.data().exists() && !env.key().exists());
+    // An empty file where the store should be: cut short, not "nothing yet".
+    fs::create_dir(env.data()).unwrap();
+    fs::set_permissions(env.data(), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::write(env.db(), b"").unwrap();
+    fs::set_permissions(env.db(), fs::Permissions::from_mode(0o600)).unwrap();
+    let msg = open_err(env.opts().read_only());
+    assert!(
+        msg.contains("the file is empty (0 bytes)") && msg.contains("restore it from a backup"),
+        "{msg}"
+    );
+    assert_eq!(fs::metadata(env.db()).unwrap().len(), 0, "left as it was");
+    fs::remove_dir_all(env.data()).unwrap();
 
     let (store, id) = seeded(&env, "ro");
     drop(store);

@@ -122,8 +122,18 @@ fn prepare_files(opts: &OpenOptions, db: &Path) -> Result<(), StoreError> {
         ensure_private_dir(&opts.data_dir)?;
     }
     let on_disk = inspect(db)?;
-    if opts.never_creates() && on_disk != OnDisk::Present {
-        return Err(nothing_stored(db));
+    match on_disk {
+        OnDisk::Present => {}
+        OnDisk::Empty if opts.never_creates() => return Err(empty_file(db)),
+        OnDisk::Missing if opts.never_creates() => return Err(nothing_stored(db)),
+        // Ours, cut off before its first write; or a store truncated by a
+        // copy or restore that failed, which holds nothing to keep either
+        // way: said in the log, so that the second is not passed over.
+        OnDisk::Empty => tracing::warn!(
+            store = %db.display(),
+            "the store file was empty (0 bytes); a new store is made in it"
+        ),
+        OnDisk::Missing => {}
     }
     if let KeySource::File(key) = &opts.key {
         check_private_file(key)?;
@@ -233,6 +243,18 @@ fn set_wal(conn: &Connection, db: &Path) -> Result<(), StoreError> {
             db.display()
         )))
     }
+}
+
+/// An empty file where a store should be: bankdeck's own, cut off before
+/// its first write, or one truncated. The second is worth a word: "nothing
+/// has been stored yet" reads as a wrong path.
+fn empty_file(db: &Path) -> StoreError {
+    StoreError::NotFound(format!(
+        "store at {}: the file is empty (0 bytes), so nothing is stored in it. If it held \
+         connections, it was cut short (a failed copy or restore): restore it from a backup; \
+         otherwise add a user or a connection first",
+        db.display()
+    ))
 }
 
 fn nothing_stored(db: &Path) -> StoreError {
