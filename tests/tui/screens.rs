@@ -425,6 +425,13 @@ fn a_row_without_secrets_offers_none_to_reveal() {
     assert!(text.contains("│  no secrets held"), "{text}");
     assert!(!text.contains("reveals them"), "{text}");
     assert!(!text.contains("v reveal tokens"), "the key bar: {text}");
+    // Nor does `v` ask: the audit log would record "tokens shown".
+    assert!(app.update(key('v'), NOW).is_empty());
+    assert!(
+        last_text(&app).contains("holds no secrets"),
+        "{}",
+        last_text(&app)
+    );
 }
 
 /// `app` holding `c` alone, as a reload would leave it.

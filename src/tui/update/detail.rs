@@ -113,6 +113,12 @@ pub(super) fn reveal(app: &mut App, now: UnixTime) -> Vec<Command> {
         app.note(now, Level::Warn, "reveal: open the detail pane first");
         return Vec::new();
     }
+    // Asked, it would be recorded in the audit log as "tokens shown".
+    let holds = (app.detail.loaded.as_ref()).is_some_and(|(_, d)| d.secrets.all().next().is_some());
+    if !holds {
+        app.note(now, Level::Info, "reveal: this connection holds no secrets");
+        return Vec::new();
+    }
     // Recorded as shown, the tokens must be: with no room for the pane
     // they were not, and an enlarged window showed them later, unasked.
     if super::super::layout::on_screen(app).detail.is_none() {
