@@ -866,6 +866,41 @@ fn c_asks_for_a_client_credentials_token() {
     assert_eq!((provider.as_str(), user.as_str()), ("bank-oauth", "app"));
 }
 
+/// What Enter refused is said until the field is mended, typed or pasted:
+/// it stayed beside a value that was already good.
+#[test]
+fn a_form_s_refusal_goes_when_its_field_is_edited() {
+    let mut app = app();
+    app.update(key('c'), NOW);
+    app.update(code(KeyCode::Tab), NOW);
+    for _ in 0..3 {
+        app.update(code(KeyCode::Backspace), NOW);
+    }
+    let error = |app: &App| match app.mode() {
+        Mode::ClientCreds(form) => form.error.clone(),
+        Mode::Add(form) => form.error.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(app.update(code(KeyCode::Enter), NOW).is_empty());
+    assert!(error(&app).is_some_and(|e| e.contains("a user name is required")));
+    app.update(key('x'), NOW);
+    assert_eq!(error(&app), None);
+    app.update(code(KeyCode::Backspace), NOW);
+    app.update(code(KeyCode::Enter), NOW);
+    assert!(error(&app).is_some());
+    app.update(Msg::Paste("ops".into()), NOW);
+    assert_eq!(error(&app), None);
+    let cmd = one(app.update(code(KeyCode::Enter), NOW));
+    assert!(matches!(&cmd, Command::ClientCredentials { user, .. } if user == "ops"));
+
+    app.update(key('a'), NOW);
+    app.update(code(KeyCode::Tab), NOW);
+    app.update(code(KeyCode::Enter), NOW);
+    assert!(error(&app).is_some_and(|e| e.contains("a user name is required")));
+    app.update(Msg::Paste("amira".into()), NOW);
+    assert_eq!(error(&app), None);
+}
+
 #[test]
 fn x_cancels_the_operation_on_the_row() {
     let mut app = app();

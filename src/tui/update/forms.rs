@@ -141,6 +141,11 @@ pub(super) fn creds_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Com
         (_, CredsField::User) => _ = form.user.handle_key(key),
         _ => {}
     }
+    // What Enter refused is being mended: its word no longer stands beside
+    // the value, as in the add form.
+    if let Mode::ClientCreds(form) = &mut app.mode {
+        form.error = None;
+    }
     Vec::new()
 }
 
@@ -180,11 +185,20 @@ pub(super) fn on_paste(app: &mut App, text: &str, now: UnixTime) -> Vec<Command>
         }
         Mode::ConfirmDelink(d) => d.typed.insert_str(text.trim()),
         Mode::Command(line) => line.insert_str(text.trim()),
-        Mode::ClientCreds(f) if f.focus == CredsField::User => f.user.insert_str(text.trim()),
+        Mode::ClientCreds(f) if f.focus == CredsField::User => {
+            f.user.insert_str(text.trim());
+            f.error = None;
+        }
         Mode::Add(f) if looks_like_payload(text) => paste_payload(f, text),
         Mode::Add(f) => match f.focus {
-            AddField::User => f.user.insert_str(text.trim()),
-            AddField::Label => f.label.insert_str(text.trim()),
+            AddField::User | AddField::Label => {
+                let field = match f.focus {
+                    AddField::User => &mut f.user,
+                    _ => &mut f.label,
+                };
+                field.insert_str(text.trim());
+                f.error = None;
+            }
             // Dropped without a word, the field kept its placeholder. Not
             // shown back: an access code alone is as secret as the payload.
             AddField::Payload => {
