@@ -60,6 +60,22 @@ impl AtStake<'_> {
         };
         cost_of(op)
     }
+
+    /// The operation's failure when the provider's answer is never written:
+    /// what was done, why the store did not take it (after trying for
+    /// `tried`, if it was tried again), and what that costs.
+    fn unwritten(self, e: &StoreError, tried: Option<Duration>) -> OpError {
+        let within = tried
+            .map(|d| format!(" in {}", humantime::format_duration(d)))
+            .unwrap_or_default();
+        OpError::new(
+            ErrorKind::Store,
+            format!(
+                "{self} is done at the provider but could not be written{within}: {e}; {}",
+                self.cost()
+            ),
+        )
+    }
 }
 
 /// What `op` costs when the provider acted on it and its answer is lost.
@@ -121,26 +137,12 @@ impl Worker {
                 // Said with what it costs: the store's own words ("the
                 // store was not changed") would read as if nothing had
                 // happened, and the provider has acted.
-                return Err(OpError::new(
-                    ErrorKind::Store,
-                    format!(
-                        "{stake} is done at the provider but could not be written: {e}; {}",
-                        stake.cost()
-                    ),
-                ));
+                return Err(stake.unwritten(&e, None));
             }
             let first_failure = waiting.is_none();
             let wait = waiting.get_or_insert_with(|| Waiting::new(self));
             if wait.since.elapsed() + pause > limit {
-                return Err(OpError::new(
-                    ErrorKind::Store,
-                    format!(
-                        "{} is done at the provider but could not be written in {}: {e}; {}",
-                        stake,
-                        humantime::format_duration(limit),
-                        stake.cost()
-                    ),
-                ));
+                return Err(stake.unwritten(&e, Some(limit)));
             }
             if first_failure && wait.first {
                 let message = format!(
