@@ -318,8 +318,8 @@ impl Needle {
             for (c, h) in conns.iter().zip(hit.iter_mut()) {
                 *h |= c.id == id;
             }
+            return self.inverted(hit);
         }
-        let states = self.id.is_none();
         // A row's own words are a function of its state (and the instant),
         // and rows share many states (one error text, one deadline): each
         // distinct state is read once.
@@ -327,7 +327,7 @@ impl Needle {
         // and SipHash alone was a tenth of a keystroke over 100 000 rows.
         let mut seen: rustc_hash::FxHashMap<OwnWords<'s>, bool> = Default::default();
         for (i, (c, h)) in conns.iter().zip(hit.iter_mut()).enumerate() {
-            if *h || !states {
+            if *h {
                 continue;
             }
             *h = match known(i) {
@@ -345,6 +345,11 @@ impl Needle {
                 None => self.state_matches(&ConnState::derive(c, self.now, self.warn_secs)),
             };
         }
+        self.inverted(hit)
+    }
+
+    /// `hit` as kept: turned over for a filter that starts with `!`.
+    fn inverted(&self, mut hit: Vec<bool>) -> Vec<bool> {
         if self.invert {
             hit.iter_mut().for_each(|h| *h = !*h);
         }
@@ -383,11 +388,11 @@ impl Needle {
 
 /// The connection id a needle of digits alone names ("12", "0012").
 fn needle_id(needle: &str) -> Option<ConnectionId> {
-    let digits = !needle.is_empty() && needle.bytes().all(|b| b.is_ascii_digit());
+    // Digits alone: `parse` also takes a sign, and "" is no number.
+    let digits = needle.bytes().all(|b| b.is_ascii_digit());
     digits
-        .then(|| needle.parse().ok())
+        .then(|| needle.parse().ok().map(ConnectionId))
         .flatten()
-        .map(ConnectionId)
 }
 
 /// What the words of a state that reads its own words depend on: the whole

@@ -39,9 +39,8 @@ pub(super) fn file_at(db: &Path) -> Result<Option<FileId>, StoreError> {
 
 /// Puts the store back at `db` from `writer`, which still holds it whole:
 /// a copy, page for page, made aside and linked into place whole, so that
-/// a second process
-/// putting the same store back at the same moment finds one there and
-/// takes it. A failure (a full disk) is an I/O error, which a write waiting
+/// a second process putting the same store back at the same moment finds
+/// one there and takes it. A failure (a full disk) is an I/O error, which a write waiting
 /// on it tries again.
 pub(super) fn write_back(db: &Path, writer: &Connection) -> Result<(), StoreError> {
     ensure_private_dir(folder_of(db))?;

@@ -114,8 +114,7 @@ pub(super) fn reveal(app: &mut App, now: UnixTime) -> Vec<Command> {
         return Vec::new();
     }
     // Asked, it would be recorded in the audit log as "tokens shown".
-    let holds = (app.detail.loaded.as_ref()).is_some_and(|(_, d)| d.secrets.all().next().is_some());
-    if !holds {
+    if (app.detail.loaded.as_ref()).is_some_and(|(_, d)| d.secrets.none_held()) {
         app.note(now, Level::Info, "reveal: this connection holds no secrets");
         return Vec::new();
     }

@@ -124,6 +124,11 @@ pub(super) fn creds_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Com
         return Vec::new();
     };
     app.dirty = true;
+    // What Enter refused is being mended: its word no longer stands beside
+    // the value, as in the add form.
+    if key.code != KeyCode::Enter {
+        form.error = None;
+    }
     let n = form.providers.len().max(1);
     match (key.code, form.focus) {
         (KeyCode::Esc, _) => app.mode = Mode::Normal,
@@ -140,11 +145,6 @@ pub(super) fn creds_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Com
         (KeyCode::Enter, _) => return submit_creds(app, now),
         (_, CredsField::User) => _ = form.user.handle_key(key),
         _ => {}
-    }
-    // What Enter refused is being mended: its word no longer stands beside
-    // the value, as in the add form.
-    if let Mode::ClientCreds(form) = &mut app.mode {
-        form.error = None;
     }
     Vec::new()
 }
@@ -191,12 +191,12 @@ pub(super) fn on_paste(app: &mut App, text: &str, now: UnixTime) -> Vec<Command>
         }
         Mode::Add(f) if looks_like_payload(text) => paste_payload(f, text),
         Mode::Add(f) => match f.focus {
-            AddField::User | AddField::Label => {
-                let field = match f.focus {
-                    AddField::User => &mut f.user,
-                    _ => &mut f.label,
-                };
-                field.insert_str(text.trim());
+            AddField::User => {
+                f.user.insert_str(text.trim());
+                f.error = None;
+            }
+            AddField::Label => {
+                f.label.insert_str(text.trim());
                 f.error = None;
             }
             // Dropped without a word, the field kept its placeholder. Not
