@@ -4,6 +4,7 @@
 //! so the rules an operator relies on — what state a connection is in, what a
 //! token grants — are tested exhaustively without a runtime.
 
+pub mod asked_wait;
 pub mod ending;
 pub mod error;
 pub mod filter;
@@ -19,6 +20,7 @@ pub mod state;
 pub mod text;
 pub mod time;
 
+pub use asked_wait::ProviderWait;
 pub use ending::{Ending, Untouched};
 pub use error::{ErrorKind, OpError};
 pub use jwt::{Claims, JwtError};

@@ -7,7 +7,7 @@
 
 use crate::domain::{
     AuditEntry, Connection, ConnectionId, Flags, Grant, LastOp, Lifetimes, OpKind, ProviderKind,
-    RemoteIds, Renewal, Scopes, Secret, Secrets, UnixTime, User, UserId,
+    ProviderWait, RemoteIds, Renewal, Scopes, Secret, Secrets, UnixTime, User, UserId,
 };
 
 use std::sync::Arc;
@@ -340,6 +340,11 @@ pub trait Store: Send + Sync {
     fn note_renewal(&self, record: &Renewal) -> Result<(), StoreError>;
     /// Every renewer's last record, newest first.
     fn renewals(&self) -> Result<Vec<Renewal>, StoreError>;
+    /// Keeps a provider's asked wait for every process, unless a longer one
+    /// for that provider is kept already.
+    fn note_wait(&self, wait: &ProviderWait) -> Result<(), StoreError>;
+    /// Every provider's last asked wait, over or not.
+    fn waits(&self) -> Result<Vec<ProviderWait>, StoreError>;
     /// The audit lines after id `after` up to `upto`, oldest first, at most
     /// `limit` (an archive reads them in pages while it writes its file).
     fn audit_between(

@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use crate::domain::{
-    AuditEntry, Connection, ConnectionId, Flags, Renewal, Secrets, UnixTime, User, UserId,
+    AuditEntry, Connection, ConnectionId, Flags, ProviderWait, Renewal, Secrets, UnixTime, User,
+    UserId,
 };
 
 use super::api::{
@@ -84,6 +85,12 @@ impl<H: Intercept> Store for Intercepted<H> {
     }
     fn renewals(&self) -> Result<Vec<Renewal>, StoreError> {
         self.inner.renewals()
+    }
+    fn note_wait(&self, wait: &ProviderWait) -> Result<(), StoreError> {
+        self.inner.note_wait(wait)
+    }
+    fn waits(&self) -> Result<Vec<ProviderWait>, StoreError> {
+        self.inner.waits()
     }
     fn audit_between(&self, a: i64, u: i64, l: usize) -> Result<Vec<AuditEntry>, StoreError> {
         self.inner.audit_between(a, u, l)

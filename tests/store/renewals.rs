@@ -1,7 +1,7 @@
-//! The renewers' records that `check` weighs: one per renewer, replaced
-//! each time it runs, read newest first.
+//! The records that `check` weighs: one per renewer, replaced each time it
+//! runs, read newest first; and one asked wait per provider.
 
-use bankdeck::domain::{Renewal, UnixTime};
+use bankdeck::domain::{ProviderWait, Renewal, UnixTime};
 use bankdeck::store::{SqliteStore, Store};
 
 use crate::common::Env;
@@ -61,4 +61,43 @@ fn records_of_an_unknown_shape_and_other_meta_rows_are_left_out() {
     )
     .unwrap();
     assert_eq!(store.renewals().unwrap(), vec![refresh_due(200, None)]);
+}
+
+fn wait(provider: &str, until: i64, why: &str) -> ProviderWait {
+    ProviderWait {
+        provider: provider.into(),
+        until: UnixTime(until),
+        why: why.into(),
+    }
+}
+
+/// A provider's asked wait, kept for every process: the longest heard
+/// stands, one per provider, and a record of another kind or shape is not
+/// read as one.
+#[test]
+fn a_provider_s_longest_asked_wait_is_kept_for_every_process() {
+    let env = Env::new();
+    let store = env.open();
+    assert_eq!(store.waits().unwrap(), vec![]);
+    store.note_wait(&wait("bank", 500, "429 first")).unwrap();
+    store.note_wait(&wait("bank", 400, "429 shorter")).unwrap();
+    store.note_wait(&wait("everifin", 300, "503")).unwrap();
+    store.note_renewal(&refresh_due(200, None)).unwrap();
+    let other: SqliteStore = env.open();
+    assert_eq!(
+        other.waits().unwrap(),
+        vec![wait("bank", 500, "429 first"), wait("everifin", 300, "503")]
+    );
+    other.note_wait(&wait("bank", 900, "429 later")).unwrap();
+    assert_eq!(store.waits().unwrap()[0], wait("bank", 900, "429 later"));
+    assert_eq!(store.renewals().unwrap().len(), 1, "no wait is a renewal");
+    let raw = rusqlite::Connection::open(env.db()).unwrap();
+    raw.execute(
+        "INSERT INTO meta (key, value) VALUES ('wait:dapi', '{\"until\":\"soon\"}')",
+        [],
+    )
+    .unwrap();
+    assert_eq!(store.waits().unwrap().len(), 2, "a shape it does not know");
+    let read_only = SqliteStore::open(env.opts().read_only()).unwrap();
+    assert_eq!(read_only.waits().unwrap().len(), 2, "`check` reads them");
 }

@@ -17,7 +17,7 @@ mod on_disk;
 mod open;
 mod options;
 mod reads;
-mod renewals;
+mod records;
 mod rows;
 mod schema;
 mod sql_error;
@@ -44,7 +44,8 @@ use super::{
     Leased, NewConnection, SecretSet, Settlement, Store, StoreError,
 };
 use crate::domain::{
-    AuditEntry, Connection, ConnectionId, Flags, Renewal, Secrets, UnixTime, User, UserId,
+    AuditEntry, Connection, ConnectionId, Flags, ProviderWait, Renewal, Secrets, UnixTime, User,
+    UserId,
 };
 
 /// The embedded [`Store`]: open it with [`SqliteStore::open`].
@@ -459,11 +460,19 @@ impl Store for SqliteStore {
     }
 
     fn note_renewal(&self, record: &Renewal) -> Result<(), StoreError> {
-        self.write(|tx, db| renewals::note(tx, db, record))
+        self.write(|tx, db| records::note(tx, db, record))
     }
 
     fn renewals(&self) -> Result<Vec<Renewal>, StoreError> {
-        self.read(renewals::all)
+        self.read(records::all)
+    }
+
+    fn note_wait(&self, wait: &ProviderWait) -> Result<(), StoreError> {
+        self.write(|tx, db| records::note_wait(tx, db, wait))
+    }
+
+    fn waits(&self) -> Result<Vec<ProviderWait>, StoreError> {
+        self.read(records::waits)
     }
 
     fn audit_between(
