@@ -545,6 +545,58 @@ async fn a_wait_asked_of_a_grant_holds_refreshes_grants_and_logins() {
     env.op(OpKind::Refresh, other.id).await.unwrap();
 }
 
+/// A second worker on `env`'s store, as a second process would be: its
+/// own leases, holder name and waits, its events dropped.
+fn other_process(env: &Env) -> bankdeck::worker::Worker {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    bankdeck::worker::Worker::new(
+        env.store.clone(),
+        common::entries(&env.config),
+        WorkerOptions {
+            actor: "other process".into(),
+            open_browser: false,
+            ..WorkerOptions::default()
+        },
+        tx,
+    )
+}
+
+/// A wait one process heard holds another on the same store, which has
+/// heard nothing itself: its refresh and its grant end "not sent", and the
+/// provider gets no request from it. Its other providers are not held.
+#[tokio::test]
+async fn a_wait_heard_by_one_process_holds_another_on_the_store() {
+    let env = Env::start().await;
+    let row = env.login("bank", "lena").await;
+    let everifin = env.login("everifin", "omar").await;
+    let other = other_process(&env);
+    env.sandbox.set_faults(vec![FaultRule {
+        count: Some(1),
+        ..fault(
+            "oauth2.token",
+            FaultKind::TooManyRequests(bankdeck::sandbox::RetryAfter::Seconds(90)),
+        )
+    }]);
+    let e = env.op(OpKind::Refresh, row.id).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::RateLimited, "{e}");
+    let sent = env.sandbox.request_count("oauth2.token");
+    let e = other.operate(OpKind::Refresh, row.id).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Held, "{e}");
+    assert!(
+        e.message
+            .starts_with("not sent: bank asked to be sent nothing for "),
+        "{e}"
+    );
+    let e = other
+        .client_credentials(RequestId(1), "bank", "app")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Held, "{e}");
+    assert_eq!(env.sandbox.request_count("oauth2.token"), sent);
+    other.operate(OpKind::Refresh, everifin.id).await.unwrap();
+}
+
 /// An app token has no refresh token, so logout once refused it ("nothing
 /// to log out") and nothing could end it: the scheduler renewed it for
 /// ever. Its logout now revokes the access token (RFC 7009) and ends the
@@ -595,18 +647,7 @@ async fn an_app_token_is_logged_out_by_revoking_its_access_token() {
 #[tokio::test]
 async fn two_processes_filing_one_grant_at_once_file_one_row() {
     let env = Env::start().await;
-    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(async move { while rx.recv().await.is_some() {} });
-    let other = bankdeck::worker::Worker::new(
-        env.store.clone(),
-        common::entries(&env.config),
-        WorkerOptions {
-            actor: "other process".into(),
-            open_browser: false,
-            ..WorkerOptions::default()
-        },
-        tx,
-    );
+    let other = other_process(&env);
     // Long enough that each looks before the other files, on a loaded
     // machine too: a login's steps before its token request took over
     // 300 ms there once, and it then found the row and renewed it.

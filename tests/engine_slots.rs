@@ -566,6 +566,42 @@ async fn a_bulk_waits_as_long_as_a_provider_asks_then_goes_on() {
     assert_eq!(env.sandbox.request_count("oidc.token"), before + 3);
 }
 
+/// A wait the store holds before a bulk starts (another process heard it)
+/// is told and waited out as one heard from the bulk's own refreshes is,
+/// with nothing sent; and a stop while the bulk waits (Ctrl-C) ends it
+/// then, not when the wait is over. It waited, deaf to the stop, for as
+/// long as the provider had asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_waits_out_a_stored_wait_and_a_stop_ends_the_wait() {
+    let (env, conns) = one_at_a_time_everifin().await;
+    let wait = bankdeck::domain::ProviderWait {
+        provider: "everifin".into(),
+        until: bankdeck::domain::UnixTime::now().plus_secs(120),
+        why: "429 heard elsewhere".into(),
+    };
+    env.store.note_wait(&wait).unwrap();
+    let before = env.sandbox.request_count("oidc.token");
+    let mut h = bulk(&env, conns).await;
+    let mut heard = Heard::default();
+    heard
+        .take(&mut h.events, |e| matches!(e, Event::Notice { .. }))
+        .await;
+    assert!(
+        heard.notices[0].starts_with("everifin asked for a pause (429 heard elsewhere): ")
+            && heard.notices[0].ends_with(" then go on"),
+        "{heard:?}"
+    );
+    h.worker.stop_sending();
+    let ended = tokio::time::timeout(
+        Duration::from_secs(30),
+        heard.take(&mut h.events, last_progress(3)),
+    )
+    .await;
+    assert!(ended.is_ok(), "still waiting after the stop: {heard:?}");
+    assert_eq!(heard.stopped, 3, "{heard:?}");
+    assert_eq!(env.sandbox.request_count("oidc.token"), before);
+}
+
 /// A provider that asks for longer than a bulk waits (an hour) is sent
 /// nothing more by it: the bulk ends at once, says why, and counts the
 /// rest as not refreshed. Another provider's rows in the same bulk are not

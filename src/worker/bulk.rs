@@ -79,6 +79,9 @@ impl Worker {
         self.emit(progress(done, failed, 0)).await;
         let mut last_progress = std::time::Instant::now();
         loop {
+            // What another process heard counts before a launch, not only
+            // as each refresh is about to send.
+            self.heed_stored_waits().await;
             while !self.stopping() && !halt.halt().is_stopped() {
                 let now = self.now();
                 // A provider that asked to be sent nothing starts nothing.
@@ -97,9 +100,23 @@ impl Worker {
                     }
                 }
             }
+            // A wait heard before any of its refreshes ran (by another
+            // process, or an earlier run) is told, and weighed, as one heard
+            // from them is.
+            let now = self.now();
+            let asked: Vec<(Key, (UnixTime, String))> = (windows.queued_keys())
+                .filter_map(|k| Some((k.clone(), self.asked_wait_why(k.as_deref()?, now)?)))
+                .collect();
+            for (key, asked) in asked {
+                if let Some(message) = waits.asked(&key, now, asked) {
+                    if waits.gave_up.contains(&key) {
+                        windows.clear_queue(&key);
+                    }
+                    self.emit(Event::Notice { message }).await;
+                }
+            }
             // A provider that asked for a pause holds its queue until then.
             let going = !self.stopping() && !halt.halt().is_stopped();
-            let now = self.now();
             let resume = (windows.queued_keys())
                 .filter_map(|k| self.asked_wait_of(k, now))
                 .min()
@@ -120,6 +137,9 @@ impl Worker {
                     continue;
                 }
                 () = sleep_until_some(resume), if resume.is_some() => continue,
+                // Ctrl-C during a pause: nothing more will be sent, so
+                // nothing is left to wait for.
+                () = self.until_stopping(), if resume.is_some() => continue,
             };
             let (conn, key, result) = next;
             in_flight.remove(&conn);
@@ -277,7 +297,15 @@ impl Waits {
             Err(e) if matches!(e.kind, ErrorKind::RateLimited | ErrorKind::Held) => {}
             Err(_) => return None,
         }
-        let (until, why) = asked?;
+        self.asked(key, now, asked?)
+    }
+
+    /// What the operator hears of the wait `key`'s provider has asked for
+    /// (`asked`, still ahead): the wait, or the bulk giving the provider up,
+    /// once each.
+    fn asked(&mut self, key: &Key, now: UnixTime, asked: (UnixTime, String)) -> Option<String> {
+        let provider = key.as_deref()?;
+        let (until, why) = asked;
         if self.gave_up.contains(key) || self.told.get(provider).is_some_and(|&t| t > now) {
             return None;
         }

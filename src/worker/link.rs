@@ -247,6 +247,7 @@ impl Worker {
         // A wait the provider asked for holds a login as it holds a
         // refresh: refused before the user consents, not after, when the
         // code's redemption could not wait.
+        self.heed_stored_waits().await;
         if let Some(held) = slot.asked_wait.refusal(provider, self.now()) {
             return Err(held);
         }
@@ -270,7 +271,10 @@ impl Worker {
         // Nothing is sent while the browser is away: a front end that ends
         // (Ctrl-C, `q`) need not wait for it.
         let callback = tokio::select! {
-            back = browser_callback(slot.client.as_ref(), opts, on_url) => back.map_err(|e| self.heard(slot, e))?,
+            back = browser_callback(slot.client.as_ref(), opts, on_url) => match back {
+                Ok(back) => back,
+                Err(e) => return Err(self.heard(slot, e).await),
+            },
             () = self.until_stopping() => return Err(OpError::new(
                 ErrorKind::Cancelled,
                 "login stopped while it waited for the browser: nothing was sent",
@@ -294,8 +298,10 @@ impl Worker {
         };
         // Redeemed even if a wait was asked for meanwhile: the user has
         // consented, and the code would lapse while we waited.
-        let grant =
-            (callback.redeem(slot.client.as_ref()).await).map_err(|e| self.heard(slot, e))?;
+        let grant = match callback.redeem(slot.client.as_ref()).await {
+            Ok(grant) => grant,
+            Err(e) => return Err(self.heard(slot, e).await),
+        };
         self.file_grant(
             id,
             provider,
@@ -342,13 +348,16 @@ impl Worker {
             let ahead = slot.ahead.acquire().await;
             let _permit = slot.permits.acquire().await;
             drop(ahead);
+            self.heed_stored_waits().await;
             if let Some(held) = slot.asked_wait.refusal(provider, self.now()) {
                 return Err(held);
             }
             // Until it is written, the new token exists nowhere else.
             let sending = self.begin_sending(OpKind::ClientCredentials)?;
-            let grant =
-                (slot.client.client_credentials().await).map_err(|e| self.heard(slot, e))?;
+            let grant = match slot.client.client_credentials().await {
+                Ok(grant) => grant,
+                Err(e) => return Err(self.heard(slot, e).await),
+            };
             (grant, sending)
         };
         self.file_grant(
@@ -366,8 +375,8 @@ impl Worker {
     /// `e`, a provider's answer to a login or grant, counted as a refresh's
     /// is: a 429 or 503 holds every request to that provider, the
     /// scheduler's too, for the time it asked.
-    fn heard(&self, slot: &super::Slot, e: OpError) -> OpError {
-        slot.asked_wait.hear(&e, self.now());
+    async fn heard(&self, slot: &super::Slot, e: OpError) -> OpError {
+        self.hear_wait(slot, &e).await;
         e
     }
 

@@ -166,6 +166,10 @@ pub(crate) struct Inner {
     /// Whole-row reads: the connection a failure event carries, and the row
     /// another process has just refreshed.
     pub reads: Batcher<ConnectionId, Option<Connection>>,
+    /// When the providers' waits were last read from the store (see
+    /// [`Worker::heed_stored_waits`]); locked while they are read, so that
+    /// the operations at a process's start wait for the first read.
+    pub waits_read: tokio::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// One operation's request out, until its outcome is written or it is
@@ -266,6 +270,7 @@ impl Worker {
                 answered: Mutex::default(),
                 out: Mutex::default(),
                 halts: Mutex::default(),
+                waits_read: tokio::sync::Mutex::default(),
             }),
         }
     }

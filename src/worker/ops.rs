@@ -190,6 +190,9 @@ impl Worker {
             None => None,
         };
         drop(ahead);
+        if slot.is_some() {
+            self.heed_stored_waits().await;
+        }
         let held = slot.and_then(|s| s.asked_wait.refusal(&s.config.name, self.now()));
         let turn = Turn {
             permit: Mutex::new(permit),
@@ -755,7 +758,7 @@ impl Worker {
         // Before the write gives up this operation's place in flight, so
         // that the next in line is not sent into the wait it asked for.
         if let Ok(slot) = self.slot(&conn.provider) {
-            slot.asked_wait.hear(&e, self.now());
+            self.hear_wait(slot, &e).await;
         }
         let audit = self.audit(op, false, e.message.clone());
         let update = failure_update(conn, &e.message);

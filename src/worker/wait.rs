@@ -9,10 +9,11 @@
 //! flight: the next one in line, already holding its lease, sees it.
 
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use super::breaker::pause_words;
-use super::lock;
-use crate::domain::{ErrorKind, OpError, UnixTime};
+use super::{Slot, Worker, lock};
+use crate::domain::{ErrorKind, OpError, ProviderWait, UnixTime};
 
 /// The wait after a 429 or 503 that names none: long enough that a bulk
 /// does not answer a refusal with its whole window again at once.
@@ -20,25 +21,49 @@ const UNSAID_SECS: i64 = 5;
 /// The longest wait taken from a `Retry-After`, as the scheduler's back-off.
 const LONGEST_SECS: i64 = 30 * 60;
 
+/// How stale this process's copy of the waits other processes heard may
+/// be before an operation reads them again: a bulk in another process
+/// sends for at most this long into a wait it did not hear itself, and a
+/// bulk here reads the store once a second for it, not once a refresh.
+const STORED_WAITS_FRESH: Duration = Duration::from_secs(1);
+
 /// Until when, and the answer that asked (its words, to tell the operator).
 #[derive(Debug, Default)]
 pub(crate) struct AskedWait(Mutex<Option<(UnixTime, String)>>);
 
 impl AskedWait {
-    /// Counts a rate-limited answer heard at `now`; a wait already asked
-    /// for is never shortened. Other errors change nothing.
-    pub(crate) fn hear(&self, error: &OpError, now: UnixTime) {
+    /// Counts a rate-limited answer from `provider` heard at `now`; a wait
+    /// already asked for is never shortened. Other errors change nothing.
+    /// The wait, when this answer made it longer: for the store to keep.
+    pub(crate) fn hear(
+        &self,
+        provider: &str,
+        error: &OpError,
+        now: UnixTime,
+    ) -> Option<ProviderWait> {
         if error.kind != ErrorKind::RateLimited {
-            return;
+            return None;
         }
         let secs = error.retry_after.map_or(UNSAID_SECS, |s| {
             i64::try_from(s).unwrap_or(i64::MAX).min(LONGEST_SECS)
         });
-        let until = now.plus_secs(secs);
+        let wait = ProviderWait {
+            provider: provider.to_owned(),
+            until: now.plus_secs(secs),
+            why: error.message.clone(),
+        };
+        self.hold(&wait).then_some(wait)
+    }
+
+    /// Holds a wait another process heard (the store's); whether it is
+    /// longer than the one held.
+    pub(crate) fn hold(&self, wait: &ProviderWait) -> bool {
         let mut asked = lock(&self.0);
-        if asked.as_ref().is_none_or(|(was, _)| *was < until) {
-            *asked = Some((until, error.message.clone()));
+        let longer = asked.as_ref().is_none_or(|(was, _)| *was < wait.until);
+        if longer {
+            *asked = Some((wait.until, wait.why.clone()));
         }
+        longer
     }
 
     /// The time asked for, while it is still ahead of `now`.
@@ -78,6 +103,45 @@ impl AskedWait {
     }
 }
 
+impl Worker {
+    /// Takes in the waits the store keeps, which other processes heard (a
+    /// dashboard's scheduler, a cron `refresh --due`, a script's `token`),
+    /// unless they were read within [`STORED_WAITS_FRESH`]. Called before
+    /// every send and every launch; a store that cannot be read leaves
+    /// this process's own waits to hold.
+    pub(crate) async fn heed_stored_waits(&self) {
+        let mut read = self.inner.waits_read.lock().await;
+        if read.is_some_and(|at| at.elapsed() < STORED_WAITS_FRESH) {
+            return;
+        }
+        match self.db_store(|s| s.waits()).await {
+            Ok(waits) => {
+                for wait in &waits {
+                    if let Some(slot) = self.inner.providers.get(&wait.provider) {
+                        slot.asked_wait.hold(wait);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read the providers' asked waits"),
+        }
+        *read = Some(Instant::now());
+    }
+
+    /// [`AskedWait::hear`] on `slot`, and the wait kept in the store for
+    /// every other process when this answer made it longer. Written before
+    /// the operation ends, so that a command that exits right after its
+    /// 429 still leaves it for the next.
+    pub(crate) async fn hear_wait(&self, slot: &Slot, error: &OpError) {
+        let Some(wait) = slot.asked_wait.hear(&slot.config.name, error, self.now()) else {
+            return;
+        };
+        let provider = wait.provider.clone();
+        if let Err(e) = self.db_store(move |s| s.note_wait(&wait)).await {
+            tracing::warn!(provider, error = %e, "could not keep a provider's asked wait");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,11 +159,18 @@ mod tests {
     fn a_wait_lasts_as_long_as_asked_and_is_never_shortened() {
         let w = AskedWait::default();
         assert_eq!(w.until(T), None);
-        w.hear(&OpError::new(ErrorKind::Server, "500"), T);
+        assert_eq!(
+            w.hear("bank", &OpError::new(ErrorKind::Server, "500"), T),
+            None
+        );
         assert_eq!(w.until(T), None, "only 429 and 503 ask for a wait");
-        w.hear(&limited(Some(30)), T);
+        let kept = w.hear("bank", &limited(Some(30)), T).unwrap();
+        assert_eq!(
+            (kept.provider.as_str(), kept.until),
+            ("bank", T.plus_secs(30))
+        );
         assert_eq!(w.until(T), Some(T.plus_secs(30)));
-        w.hear(&limited(Some(2)), T.plus_secs(1));
+        assert_eq!(w.hear("bank", &limited(Some(2)), T.plus_secs(1)), None);
         assert_eq!(w.until(T), Some(T.plus_secs(30)), "a shorter one later");
         assert_eq!(w.until(T.plus_secs(30)), None, "over at the time named");
         let refused = w.refusal("bank", T.plus_secs(10)).unwrap();
@@ -115,9 +186,27 @@ mod tests {
     #[test]
     fn an_unsaid_wait_is_short_and_a_huge_one_capped() {
         let w = AskedWait::default();
-        w.hear(&limited(None), T);
+        w.hear("bank", &limited(None), T);
         assert_eq!(w.until(T), Some(T.plus_secs(UNSAID_SECS)));
-        w.hear(&limited(Some(u64::MAX)), T);
+        w.hear("bank", &limited(Some(u64::MAX)), T);
         assert_eq!(w.until(T), Some(T.plus_secs(LONGEST_SECS)));
+    }
+
+    #[test]
+    fn a_wait_from_the_store_holds_unless_a_longer_one_is_held() {
+        let w = AskedWait::default();
+        let stored = |secs, why: &str| ProviderWait {
+            provider: "bank".into(),
+            until: T.plus_secs(secs),
+            why: why.into(),
+        };
+        assert!(w.hold(&stored(60, "429 elsewhere")));
+        assert_eq!(w.asked(T), Some((T.plus_secs(60), "429 elsewhere".into())));
+        assert!(
+            !w.hold(&stored(10, "older")),
+            "a shorter one changes nothing"
+        );
+        assert_eq!(w.until(T), Some(T.plus_secs(60)));
+        assert!(!w.hold(&stored(-5, "over")));
     }
 }
