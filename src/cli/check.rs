@@ -12,14 +12,17 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::domain::time::{format_ago, format_left};
 use crate::domain::{
-    ConnState, Connection, ConnectionId, ProviderKind, Renewal, StateKind, UnixTime,
+    ConnState, Connection, ConnectionId, ProviderKind, ProviderWait, Renewal, StateKind, UnixTime,
 };
 
-/// What renews which connection, by the renewers' records in the store.
+/// What renews which connection, by the renewers' records in the store,
+/// and what holds a renewal back: a provider's asked wait.
 #[derive(Default)]
 pub struct Renewers {
     /// Newest first, each with the rows its filter keeps (`None`: all).
     records: Vec<(Renewal, Option<HashSet<ConnectionId>>)>,
+    /// The waits still holding, by provider.
+    waits: Vec<ProviderWait>,
 }
 
 /// Whether a connection's token will be renewed without anyone's help.
@@ -52,7 +55,38 @@ impl Renewers {
                 (r, kept)
             })
             .collect();
-        Renewers { records }
+        Renewers {
+            records,
+            waits: Vec::new(),
+        }
+    }
+
+    /// With the providers' asked waits the store keeps, those that still
+    /// hold at `now`: no bankdeck process sends their provider anything
+    /// until they end, however due a token is.
+    #[must_use]
+    pub fn with_waits(mut self, waits: Vec<ProviderWait>, now: UnixTime) -> Self {
+        self.waits = waits.into_iter().filter(|w| w.holds(now)).collect();
+        self
+    }
+
+    /// The waits still holding, by provider.
+    pub fn waits(&self) -> &[ProviderWait] {
+        &self.waits
+    }
+
+    fn wait_of(&self, provider: &str) -> Option<&ProviderWait> {
+        self.waits.iter().find(|w| w.provider == provider)
+    }
+
+    /// The command that refreshes `c`, and when it can: not before its
+    /// provider's asked wait ends, since until then every process sends it
+    /// nothing and the command would only say so.
+    fn refresh(&self, c: &Connection, now: UnixTime) -> String {
+        match self.wait_of(&c.provider) {
+            None => format!("`bankdeck refresh {}`", c.id),
+            Some(w) => format!("`bankdeck refresh {}` once {}", c.id, wait_words(w, now)),
+        }
     }
 
     pub fn records(&self) -> impl Iterator<Item = &Renewal> {
@@ -85,6 +119,16 @@ impl Renewers {
             None => Renewed::Never,
         }
     }
+}
+
+/// "bank's asked wait is over, in 59:40": the why is on the wait's own
+/// line, once, not on each of the thousands of rows it holds.
+fn wait_words(w: &ProviderWait, now: UnixTime) -> String {
+    format!(
+        "{}'s asked wait is over, in {}",
+        w.provider,
+        format_left(now.secs_until(w.until))
+    )
 }
 
 /// Who a record is, as an operator would start it.
@@ -250,12 +294,12 @@ fn why(
         // how: `refresh --due` tries them all again.
         StateKind::Failed if state.wants_refresh(c, now) => Some((
             Need::Failed,
-            format!("{}: `bankdeck refresh {}`", state.describe(now), c.id),
+            format!("{}: {}", state.describe(now), renewers.refresh(c, now)),
         )),
         StateKind::Failed => Some((Need::Failed, state.describe(now))),
         StateKind::Expired if renewable => Some((
             Need::Refresh,
-            format!("{}: `bankdeck refresh {}`", state.describe(now), c.id),
+            format!("{}: {}", state.describe(now), renewers.refresh(c, now)),
         )),
         // A Dapi token that carried an `exp`: Dapi renews nothing, and
         // `login` is no Dapi command.
@@ -320,14 +364,29 @@ fn why(
                 return Some((
                     Need::Failed,
                     format!(
-                        "{what} in {left} and its last operation failed ({error}): \
-                         `bankdeck refresh {}`",
-                        c.id
+                        "{what} in {left} and its last operation failed ({error}): {}",
+                        renewers.refresh(c, now)
                     ),
                 ));
             }
             let why = match renewers.of(c, now) {
-                Renewed::Yes => return None,
+                // A renewer that runs sends nothing until the wait ends:
+                // a token that lapses first lapses unrenewed.
+                Renewed::Yes => match renewers.wait_of(&c.provider) {
+                    Some(w) if w.until >= exp => {
+                        return Some((
+                            Need::Refresh,
+                            format!(
+                                "{what} in {left}, before {} (no process sends {} anything \
+                                 until then): `bankdeck refresh {}` after it",
+                                wait_words(w, now),
+                                c.provider,
+                                c.id
+                            ),
+                        ));
+                    }
+                    _ => return None,
+                },
                 Renewed::Paused => format!(
                     "the dashboard's scheduler has paused {}, which stopped answering",
                     c.provider
@@ -351,9 +410,8 @@ fn why(
             Some((
                 Need::Refresh,
                 format!(
-                    "{what} in {left} and will not be renewed automatically ({why}): \
-                     `bankdeck refresh {}`",
-                    c.id
+                    "{what} in {left} and will not be renewed automatically ({why}): {}",
+                    renewers.refresh(c, now)
                 ),
             ))
         }
@@ -448,6 +506,50 @@ mod tests {
             );
             assert!(!r.text.contains("bankdeck login"), "{}", r.text);
         }
+    }
+
+    /// A provider's asked wait holds every renewer: a token it outlasts
+    /// lapses unrenewed, and a refresh advised during it says when.
+    #[test]
+    fn a_provider_s_asked_wait_is_weighed_against_each_token() {
+        let mut c = conn("ev");
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(200)));
+        c.lifetimes.has_refresh = true;
+        let wait = |secs| ProviderWait {
+            provider: "ev".into(),
+            until: NOW.plus_secs(secs),
+            why: "429".into(),
+        };
+        let running = |w: Vec<ProviderWait>| renewers(vec![scheduler(30)], &[]).with_waits(w, NOW);
+        assert_eq!(
+            reason(&c, &cfg(), &running(vec![wait(100)]), NOW, 600),
+            None
+        );
+        let over = ProviderWait {
+            provider: "bank".into(),
+            ..wait(900)
+        };
+        assert_eq!(reason(&c, &cfg(), &running(vec![over]), NOW, 600), None);
+        let r = reason(&c, &cfg(), &running(vec![wait(300)]), NOW, 600).unwrap();
+        assert_eq!(r.need, Need::Refresh);
+        assert_eq!(
+            r.text,
+            "access token expires in 03:20, before ev's asked wait is over, in 05:00 (no \
+             process sends ev anything until then): `bankdeck refresh 1` after it"
+        );
+        assert_eq!(
+            reason(&c, &cfg(), &running(vec![wait(-1)]), NOW, 600),
+            None,
+            "a wait that is over holds nothing"
+        );
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(-60)));
+        let r = reason(&c, &cfg(), &running(vec![wait(300)]), NOW, 600).unwrap();
+        assert!(
+            r.text
+                .ends_with(": `bankdeck refresh 1` once ev's asked wait is over, in 05:00"),
+            "{}",
+            r.text
+        );
     }
 
     #[test]

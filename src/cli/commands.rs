@@ -1131,7 +1131,9 @@ pub fn check(
         bail!("{none}; nothing was checked");
     }
     let records = ctx.store.renewals().map_err(|e| eyre!("{e}"))?;
-    let renewers = super::check::Renewers::new(records, &conns, now, ctx.config.warn_secs());
+    let waits = ctx.store.waits().map_err(|e| eyre!("{e}"))?;
+    let renewers = super::check::Renewers::new(records, &conns, now, ctx.config.warn_secs())
+        .with_waits(waits, now);
     let found: Vec<(&Connection, super::check::Reason)> = kept
         .into_iter()
         .filter_map(|c| super::check::reason(c, &ctx.config, &renewers, now, secs).map(|r| (c, r)))
@@ -1155,6 +1157,9 @@ pub fn check(
             renewers: (renewers.records())
                 .map(|r| super::output::RenewerRow::new(r, now))
                 .collect(),
+            waits: (renewers.waits().iter())
+                .map(|w| super::output::WaitRow::new(w, now))
+                .collect(),
         };
         super::output::out_json(&report)?;
         return Ok(code);
@@ -1167,6 +1172,9 @@ pub fn check(
             "OK: nothing{matching} needs action within {}",
             humantime::format_duration(within)
         )?;
+        for line in wait_lines(&renewers, now) {
+            say!("{line}")?;
+        }
         return Ok(code);
     }
     // A monitor shows the first line alone: it says what the rows need,
@@ -1182,12 +1190,31 @@ pub fn check(
             if found.len() == 1 { "needs" } else { "need" },
             humantime::format_duration(within)
         )?;
+        for line in wait_lines(&renewers, now) {
+            writeln!(out, "{line}")?;
+        }
         for (c, reason) in &found {
             writeln!(out, "  {}: {}", named(c), reason.text)?;
         }
         Ok(())
     })?;
     Ok(code)
+}
+
+/// A line for each provider's asked wait that holds: why a due token is
+/// not renewed until it ends, whatever runs.
+fn wait_lines(renewers: &super::check::Renewers, now: UnixTime) -> Vec<String> {
+    (renewers.waits().iter())
+        .map(|w| {
+            format!(
+                "WAIT: {} asked to be sent nothing until {} ({} more): {}",
+                w.provider,
+                w.until.rfc3339(),
+                crate::domain::time::format_left(now.secs_until(w.until)),
+                w.why
+            )
+        })
+        .collect()
 }
 
 pub fn audit(

@@ -166,6 +166,29 @@ pub struct CheckReport<'a> {
     /// What renews tokens unattended, by its last record, newest first: a
     /// monitor can alert on a stopped scheduler before any token lapses.
     pub renewers: Vec<RenewerRow<'a>>,
+    /// The providers' asked waits that hold: until each ends, no process
+    /// sends that provider anything, and its due tokens wait.
+    pub waits: Vec<WaitRow<'a>>,
+}
+
+/// `{"provider": "bank", "until": "2026-…Z", "secs_left": 3540, "why": "…"}`.
+#[derive(Debug, Serialize)]
+pub struct WaitRow<'a> {
+    pub provider: &'a str,
+    pub until: String,
+    pub secs_left: i64,
+    pub why: &'a str,
+}
+
+impl<'a> WaitRow<'a> {
+    pub fn new(w: &'a crate::domain::ProviderWait, now: UnixTime) -> Self {
+        WaitRow {
+            provider: &w.provider,
+            until: w.until.rfc3339(),
+            secs_left: now.secs_until(w.until),
+            why: &w.why,
+        }
+    }
 }
 
 /// A renewer's last record: `{"by": "scheduler", "at": "2026-…Z",

@@ -1250,6 +1250,11 @@ fn refresh_due_with_due_rows_left_out_exits_1() {
 /// run exits 1, since their tokens are left to lapse. It used to send
 /// every due row anyway, each one more request the provider had asked not
 /// to get.
+///
+/// The wait holds every later process too, not only the one that heard
+/// it: the next cron run, a hand `refresh N` and a script's `token` send
+/// nothing, and `check` says when a refresh can go instead of advising one
+/// the wait would only refuse. Each used to send at once.
 #[test]
 fn refresh_due_sends_nothing_more_to_a_provider_that_asks_for_an_hour() {
     let dir = super::common::private_dir();
@@ -1261,7 +1266,8 @@ fn refresh_due_sends_nothing_more_to_a_provider_that_asks_for_an_hour() {
         "/sandbox/faults",
         r#"{"faults":["oauth2.token:429=3600,count=1"]}"#,
     );
-    let (code, out, err) = said(dir.path(), &config, &["refresh", "--due", "--within", "2h"]);
+    let due = ["refresh", "--due", "--within", "2h"];
+    let (code, out, err) = said(dir.path(), &config, &due);
     assert_eq!(code, Some(1), "{out}{err}");
     assert_eq!(
         out.lines().last(),
@@ -1277,6 +1283,54 @@ fn refresh_due_sends_nothing_more_to_a_provider_that_asks_for_an_hour() {
     let (_, audit, _) = said(dir.path(), &config, &["audit", "--op", "refresh", "--json"]);
     let lines: Vec<serde_json::Value> = serde_json::from_str(&audit).unwrap();
     assert_eq!(lines.len(), 1, "one request, one line: {audit}");
+
+    // The sandbox answers again; the provider's hour has not passed.
+    let (code, out, err) = said(dir.path(), &config, &due);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert_eq!(
+        out.lines().last(),
+        Some("refreshed 0 of 3 due within 2h, 3 not sent"),
+        "{out}{err}"
+    );
+    let (code, out, err) = said(dir.path(), &config, &["refresh", "2"]);
+    assert_ne!(code, Some(0), "{out}{err}");
+    assert!(
+        err.contains("not sent: bank asked to be sent nothing for ")
+            && err.contains(" min more (")
+            && err.contains("nothing was spent"),
+        "{out}{err}"
+    );
+    let (code, out, err) = said(dir.path(), &config, &["token", "bank", "--user", "new"]);
+    assert_ne!(code, Some(0), "{out}{err}");
+    assert!(err.contains("bank asked to be sent nothing"), "{out}{err}");
+    let (_, audit, _) = said(dir.path(), &config, &["audit", "--op", "refresh", "--json"]);
+    let lines: Vec<serde_json::Value> = serde_json::from_str(&audit).unwrap();
+    assert_eq!(lines.len(), 1, "one request in all: {audit}");
+
+    let (code, out, err) = said(dir.path(), &config, &["check", "--within", "2h"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    let wait = out.lines().nth(1).unwrap_or_default();
+    assert!(
+        wait.starts_with("WAIT: bank asked to be sent nothing until ")
+            && (wait.contains(" (29:") || wait.contains(" (30:00"))
+            && wait.contains("it asks to wait 3600s"),
+        "{out}"
+    );
+    // The row whose refresh failed; the other two outlast the wait, and
+    // the run that covers them renews them after it.
+    let rows: Vec<&str> = out.lines().skip(2).collect();
+    assert_eq!(rows.len(), 1, "{out}");
+    assert!(
+        rows[0].ends_with(": `bankdeck refresh 1` once bank's asked wait is over, in 30:00")
+            || rows[0].contains("` once bank's asked wait is over, in 29:"),
+        "{out}"
+    );
+    let (_, json, _) = said(dir.path(), &config, &["check", "--within", "2h", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["waits"][0]["provider"], "bank", "{json}");
+    let left = report["waits"][0]["secs_left"].as_i64().unwrap();
+    // Held for the half hour the scheduler waits at most, not the hour.
+    assert!((1700..=1800).contains(&left), "{json}");
 }
 
 /// `refresh --due | head -0`: the first failure it prints meets the closed
