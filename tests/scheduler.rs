@@ -864,6 +864,7 @@ async fn a_running_scheduler_records_that_it_runs_about_once_a_minute() {
                 providers,
                 paused,
                 ended: false,
+                ..
             },
         ] => {
             assert_eq!(providers, &["ev".to_owned()]);

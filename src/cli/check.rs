@@ -455,6 +455,7 @@ mod tests {
             providers: vec!["ev".into()],
             paused: vec![],
             ended: false,
+            process: String::new(),
         }
     }
 
@@ -506,6 +507,30 @@ mod tests {
             );
             assert!(!r.text.contains("bankdeck login"), "{}", r.text);
         }
+    }
+
+    /// Two dashboards: the newest record is one that quit, and the other
+    /// still runs and renews.
+    #[test]
+    fn a_dashboard_that_quit_beside_one_that_runs_leaves_its_tokens_renewed() {
+        let mut c = conn("ev");
+        c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(200)));
+        c.lifetimes.has_refresh = true;
+        let dashboard = |ago: i64, ended: bool, process: &str| Renewal::Scheduler {
+            at: NOW.plus_secs(-ago),
+            providers: vec!["ev".into()],
+            paused: vec![],
+            ended,
+            process: process.into(),
+        };
+        let (quit, runs) = (dashboard(5, true, "a"), dashboard(50, false, "b"));
+        let both = renewers(vec![quit.clone(), runs], &[]);
+        assert_eq!(reason(&c, &cfg(), &both, NOW, 600), None);
+        let alone = renewers(vec![quit], &[]);
+        assert_eq!(
+            reason(&c, &cfg(), &alone, NOW, 600).unwrap().need,
+            Need::Refresh
+        );
     }
 
     /// A provider's asked wait holds every renewer: a token it outlasts
@@ -766,6 +791,7 @@ mod tests {
             providers: vec!["ev".into()],
             paused: vec![],
             ended: true,
+            process: String::new(),
         };
         assert_eq!(
             said(vec![quit]).unwrap(),
@@ -778,6 +804,7 @@ mod tests {
             providers: vec!["bank".into()],
             paused: vec![],
             ended: false,
+            process: String::new(),
         };
         assert!(
             said(vec![elsewhere])
@@ -791,6 +818,7 @@ mod tests {
             providers: vec!["ev".into()],
             paused: vec!["ev".into()],
             ended: false,
+            process: String::new(),
         };
         assert_eq!(
             said(vec![paused.clone()]).unwrap(),

@@ -40,6 +40,11 @@ pub enum Renewal {
         /// known stopped only when its beats stop coming.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         ended: bool,
+        /// Which dashboard: each keeps its own record, so that one quitting
+        /// does not read as every scheduler stopped while another runs.
+        /// Empty in a record an older bankdeck wrote.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        process: String,
     },
     /// A `refresh --due` run, started at `at`, that refreshed every token
     /// of these providers (those its config has) expiring within
@@ -60,7 +65,12 @@ impl Renewal {
     /// providers each keep their own.
     pub fn key(&self) -> String {
         match self {
-            Renewal::Scheduler { .. } => format!("{}scheduler", Self::KEY_PREFIX),
+            Renewal::Scheduler { process, .. } if process.is_empty() => {
+                format!("{}scheduler", Self::KEY_PREFIX)
+            }
+            Renewal::Scheduler { process, .. } => {
+                format!("{}scheduler:{process}", Self::KEY_PREFIX)
+            }
             Renewal::RefreshDue { matching, .. } => match matching {
                 None => format!("{}refresh_due", Self::KEY_PREFIX),
                 Some(m) => format!("{}refresh_due:{m}", Self::KEY_PREFIX),
@@ -103,6 +113,7 @@ mod tests {
             providers: vec!["ev".into()],
             paused: vec![],
             ended: false,
+            process: String::new(),
         };
         assert!(beat(0).running(NOW) && beat(180).running(NOW));
         assert!(!beat(181).running(NOW));
@@ -111,6 +122,7 @@ mod tests {
             providers: vec!["ev".into()],
             paused: vec![],
             ended: true,
+            process: String::new(),
         };
         assert!(!quit.running(NOW), "its dashboard said it quit");
         let due = |ago: i64| Renewal::RefreshDue {
@@ -138,6 +150,7 @@ mod tests {
             providers: vec!["ev".into()],
             paused: vec![],
             ended: false,
+            process: String::new(),
         };
         assert_eq!(beat.key(), "renewal:scheduler");
         let json = serde_json::to_string(&beat).unwrap();
@@ -151,6 +164,7 @@ mod tests {
             providers: vec!["ev".into()],
             paused: vec!["ev".into()],
             ended: false,
+            process: String::new(),
         };
         let json = serde_json::to_string(&paused).unwrap();
         assert!(json.ends_with(r#""paused":["ev"]}"#), "{json}");

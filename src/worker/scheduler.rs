@@ -237,8 +237,7 @@ fn renewed(worker: &Worker) -> Vec<String> {
 /// Records that the dashboard's scheduler has stopped for good, its
 /// dashboard quitting: `check` in another process then stops counting on
 /// it at once, where it would for three minutes after its last beat. A
-/// second dashboard on the store that still runs says so again at its next
-/// beat, within a minute.
+/// second dashboard on the store that still runs keeps its own record.
 pub async fn note_ended(worker: &Worker) {
     let providers = renewed(worker);
     if providers.is_empty() {
@@ -249,6 +248,7 @@ pub async fn note_ended(worker: &Worker) {
         providers,
         paused: Vec::new(),
         ended: true,
+        process: worker.inner.holder.clone(),
     };
     let ended = worker.inner.scheduler_ended.clone();
     let write = move |s: &dyn crate::store::Store| {
@@ -361,6 +361,7 @@ impl Scheduler {
             providers: self.renews.clone(),
             paused,
             ended: false,
+            process: self.worker.inner.holder.clone(),
         };
         let worker = self.worker.clone();
         let ended = worker.inner.scheduler_ended.clone();

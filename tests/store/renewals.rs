@@ -25,6 +25,7 @@ fn each_renewer_keeps_its_last_record_and_records_read_newest_first() {
         providers: vec!["everifin".into(), "bank".into()],
         paused: vec!["bank".into()],
         ended: false,
+        process: String::new(),
     };
     store.note_renewal(&beat(100)).unwrap();
     store.note_renewal(&refresh_due(200, None)).unwrap();
@@ -100,4 +101,49 @@ fn a_provider_s_longest_asked_wait_is_kept_for_every_process() {
     assert_eq!(store.waits().unwrap().len(), 2, "a shape it does not know");
     let read_only = SqliteStore::open(env.opts().read_only()).unwrap();
     assert_eq!(read_only.waits().unwrap().len(), 2, "`check` reads them");
+}
+
+fn scheduler(process: &str, at: i64, ended: bool) -> Renewal {
+    Renewal::Scheduler {
+        at: UnixTime(at),
+        providers: vec!["everifin".into()],
+        paused: vec![],
+        ended,
+        process: process.into(),
+    }
+}
+
+/// Two dashboards on one store keep a record each: one quitting leaves
+/// the other's running record beside its own, where it used to replace it
+/// and `check` read every scheduler as stopped. A running scheduler's beat
+/// removes the records of those that have stopped, an older bankdeck's
+/// one-for-all record among them.
+#[test]
+fn each_dashboard_keeps_its_own_scheduler_record_and_a_beat_clears_stopped_ones() {
+    let env = Env::new();
+    let store = env.open();
+    store.note_renewal(&scheduler("", 10, false)).unwrap();
+    store.note_renewal(&scheduler("a", 1000, false)).unwrap();
+    store.note_renewal(&scheduler("b", 1010, false)).unwrap();
+    store.note_renewal(&scheduler("a", 1020, true)).unwrap();
+    assert_eq!(
+        store.renewals().unwrap(),
+        vec![scheduler("a", 1020, true), scheduler("b", 1010, false)],
+        "the older bankdeck's record, stopped long before, is cleared"
+    );
+    assert!(store.renewals().unwrap()[1].running(UnixTime(1030)));
+    store.note_renewal(&scheduler("b", 1070, false)).unwrap();
+    assert_eq!(
+        store.renewals().unwrap(),
+        vec![scheduler("b", 1070, false)],
+        "a's quit is cleared by b's next beat"
+    );
+    store.note_renewal(&refresh_due(1080, None)).unwrap();
+    store.note_renewal(&scheduler("b", 1100, true)).unwrap();
+    store.note_renewal(&scheduler("c", 5000, false)).unwrap();
+    assert_eq!(
+        store.renewals().unwrap(),
+        vec![scheduler("c", 5000, false), refresh_due(1080, None)],
+        "a beat clears schedulers' records only"
+    );
 }

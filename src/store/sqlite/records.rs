@@ -17,13 +17,29 @@ use super::sql_error::sql;
 use crate::domain::{ProviderWait, Renewal};
 use crate::store::StoreError;
 
+/// Keeps `record`. A running scheduler's also removes the records of the
+/// schedulers that have stopped: each dashboard keeps its own, and a store
+/// opened by a dashboard a day would otherwise gather one a day. While one
+/// runs, `check` has no use for the others; the last to stop leaves its own.
 pub(crate) fn note(tx: &Transaction<'_>, db: &Path, record: &Renewal) -> Result<(), StoreError> {
-    put(tx, db, &record.key(), record)
+    let key = record.key();
+    if let Renewal::Scheduler { ended: false, .. } = record {
+        let schedulers = format!("{}scheduler", Renewal::KEY_PREFIX);
+        for (other, was) in under::<Renewal>(tx, db, &schedulers)? {
+            if other != key && !was.running(record.at()) {
+                tx.execute("DELETE FROM meta WHERE key = ?1", [&other])
+                    .map_err(sql(db))?;
+            }
+        }
+    }
+    put(tx, db, &key, record)
 }
 
 /// Every record, newest first.
 pub(crate) fn all(db_conn: &Db, db: &Path) -> Result<Vec<Renewal>, StoreError> {
-    let mut records: Vec<Renewal> = under(db_conn, db, Renewal::KEY_PREFIX)?;
+    let mut records: Vec<Renewal> = (under(db_conn, db, Renewal::KEY_PREFIX)?.into_iter())
+        .map(|(_, r)| r)
+        .collect();
     records.sort_by_key(|r| std::cmp::Reverse(r.at()));
     Ok(records)
 }
@@ -54,7 +70,9 @@ pub(crate) fn note_wait(
 
 /// Every provider's last asked wait, over or not, by provider.
 pub(crate) fn waits(db_conn: &Db, db: &Path) -> Result<Vec<ProviderWait>, StoreError> {
-    under(db_conn, db, ProviderWait::KEY_PREFIX)
+    Ok((under(db_conn, db, ProviderWait::KEY_PREFIX)?.into_iter())
+        .map(|(_, w)| w)
+        .collect())
 }
 
 fn put<T: Serialize>(
@@ -73,23 +91,30 @@ fn put<T: Serialize>(
     .map_err(sql(db))
 }
 
-/// Every record whose key starts with `prefix`, in key order. One a newer
-/// bankdeck wrote in a shape this one does not know is left out: it says
-/// nothing this one could weigh.
-fn under<T: DeserializeOwned>(db_conn: &Db, db: &Path, prefix: &str) -> Result<Vec<T>, StoreError> {
+/// Every record whose key starts with `prefix`, with its key, in key
+/// order. One a newer bankdeck wrote in a shape this one does not know is
+/// left out: it says nothing this one could weigh.
+fn under<T: DeserializeOwned>(
+    db_conn: &Db,
+    db: &Path,
+    prefix: &str,
+) -> Result<Vec<(String, T)>, StoreError> {
     let mut stmt = db_conn
         .prepare_cached(
-            "SELECT CAST(value AS TEXT) FROM meta \
+            "SELECT key, CAST(value AS TEXT) FROM meta \
              WHERE key >= ?1 AND key < ?1 || x'ff' ORDER BY key",
         )
         .map_err(sql(db))?;
     let rows = stmt
-        .query_map([prefix], |r| r.get::<_, String>(0))
+        .query_map([prefix], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
         .map_err(sql(db))?;
     let mut records = Vec::new();
     for row in rows {
-        if let Ok(record) = serde_json::from_str::<T>(&row.map_err(sql(db))?) {
-            records.push(record);
+        let (key, value) = row.map_err(sql(db))?;
+        if let Ok(record) = serde_json::from_str::<T>(&value) {
+            records.push((key, record));
         }
     }
     Ok(records)
