@@ -566,6 +566,48 @@ async fn a_bulk_waits_as_long_as_a_provider_asks_then_goes_on() {
     assert_eq!(env.sandbox.request_count("oidc.token"), before + 3);
 }
 
+/// Bulks, one after another, each ending: an operation reads the waits
+/// other processes heard while its bulk's own task also wants to, between
+/// two launches. The bulk once waited there for that read, which only the
+/// bulk's own task could finish, and hung for good (a third of the runs of
+/// 100 at 64 in flight).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulks_in_a_row_each_end_while_their_refreshes_read_the_stored_waits() {
+    let env = Env::start_with(
+        SandboxOptions::default(),
+        "max_in_flight = 64\n",
+        WorkerOptions::default(),
+    )
+    .await;
+    let mut conns = Vec::new();
+    for i in 0..100 {
+        conns.push(env.login("everifin", &format!("user-{i}")).await.id);
+    }
+    let mut h = env.spawn_worker(WorkerOptions::default());
+    for round in 0..12 {
+        let id = RequestId(round + 1);
+        let mut heard = Heard::default();
+        h.commands
+            .send(Command::RefreshMany {
+                id,
+                conns: conns.clone(),
+            })
+            .await
+            .unwrap();
+        let ended = tokio::time::timeout(
+            Duration::from_secs(30),
+            heard.take(&mut h.events, last_progress(100)),
+        )
+        .await;
+        assert!(ended.is_ok(), "bulk {round} never ended: {heard:?}");
+        assert_eq!(heard.refreshed.len(), 100, "bulk {round}: {heard:?}");
+        // Past the second for which the waits read are trusted.
+        if round % 3 == 2 {
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+        }
+    }
+}
+
 /// A wait the store holds before a bulk starts (another process heard it)
 /// is told and waited out as one heard from the bulk's own refreshes is,
 /// with nothing sent; and a stop while the bulk waits (Ctrl-C) ends it

@@ -81,7 +81,7 @@ impl Worker {
         loop {
             // What another process heard counts before a launch, not only
             // as each refresh is about to send.
-            self.heed_stored_waits().await;
+            self.heed_stored_waits_unless_read().await;
             while !self.stopping() && !halt.halt().is_stopped() {
                 let now = self.now();
                 // A provider that asked to be sent nothing starts nothing.

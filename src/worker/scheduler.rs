@@ -407,7 +407,7 @@ impl Scheduler {
             // From the front of each provider's queue while it has room: the
             // work per call is what it launches, not the whole backlog, since
             // it runs each time an operation ends. A paused provider has none.
-            self.worker.heed_stored_waits().await;
+            self.worker.heed_stored_waits_unless_read().await;
             let now = self.worker.now();
             // A provider that asked to be sent nothing starts nothing either.
             let asked = |p: &str| self.worker.asked_wait(p, now);

@@ -110,7 +110,21 @@ impl Worker {
     /// every send and every launch; a store that cannot be read leaves
     /// this process's own waits to hold.
     pub(crate) async fn heed_stored_waits(&self) {
-        let mut read = self.inner.waits_read.lock().await;
+        let read = self.inner.waits_read.lock().await;
+        self.read_stored_waits(read).await;
+    }
+
+    /// [`Worker::heed_stored_waits`] for what drives operations in its own
+    /// task (a bulk polls its refreshes itself): unless one of them is
+    /// reading the waits already. Waiting for that one's read there would
+    /// wait for ever, since the bulk's task is the one that has to run it.
+    pub(crate) async fn heed_stored_waits_unless_read(&self) {
+        if let Ok(read) = self.inner.waits_read.try_lock() {
+            self.read_stored_waits(read).await;
+        }
+    }
+
+    async fn read_stored_waits(&self, mut read: tokio::sync::MutexGuard<'_, Option<Instant>>) {
         if read.is_some_and(|at| at.elapsed() < STORED_WAITS_FRESH) {
             return;
         }
