@@ -597,6 +597,69 @@ async fn a_wait_heard_by_one_process_holds_another_on_the_store() {
     other.operate(OpKind::Refresh, everifin.id).await.unwrap();
 }
 
+/// A screen whose process heard nothing itself learns of another's wait as
+/// it reads what that process wrote, before anything of its own is held:
+/// told once, as heard elsewhere. The process that heard it tells its own.
+#[tokio::test]
+async fn a_wait_heard_elsewhere_is_told_to_a_screen_that_has_sent_nothing() {
+    use bankdeck::worker::{Command, Event};
+    let mut env = Env::start().await;
+    let row = env.login("bank", "lena").await;
+    let mut screen = env.spawn_worker(WorkerOptions {
+        actor: "screen".into(),
+        ..WorkerOptions::default()
+    });
+    env.sandbox.set_faults(vec![FaultRule {
+        count: Some(1),
+        ..fault(
+            "oauth2.token",
+            FaultKind::TooManyRequests(bankdeck::sandbox::RetryAfter::Seconds(90)),
+        )
+    }]);
+    let heard = UnixTime::now();
+    let e = env.op(OpKind::Refresh, row.id).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::RateLimited, "{e}");
+    let waiting = |event| match event {
+        Event::ProviderWaiting { wait, elsewhere } => Some((wait, elsewhere)),
+        _ => None,
+    };
+    let mut own = Vec::new();
+    while let Ok(event) = env.events.try_recv() {
+        own.extend(waiting(event));
+    }
+    let [(wait, false)] = own.as_slice() else {
+        panic!("the process that heard it tells it once, as its own: {own:?}");
+    };
+    assert_eq!(wait.provider, "bank");
+    assert!(
+        (85..=95).contains(&heard.secs_until(wait.until)),
+        "{wait:?}"
+    );
+
+    let ask = |id| Command::Changes {
+        id: RequestId(id),
+        after: 0,
+        users_after: bankdeck::domain::UserId(0),
+    };
+    let mut told = Vec::new();
+    for id in 1..=2 {
+        screen.commands.send(ask(id)).await.unwrap();
+        loop {
+            match next(&mut screen.events).await {
+                Event::Changed { .. } => break,
+                other => told.extend(waiting(other)),
+            }
+        }
+        // Past the freshness of its copy: the second ask reads the store
+        // again and finds nothing new to tell.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    let [(seen, true)] = told.as_slice() else {
+        panic!("the screen is told once, as heard elsewhere: {told:?}");
+    };
+    assert_eq!((&seen.provider, seen.until), (&wait.provider, wait.until));
+}
+
 /// An app token has no refresh token, so logout once refused it ("nothing
 /// to log out") and nothing could end it: the scheduler renewed it for
 /// ever. Its logout now revokes the access token (RFC 7009) and ends the

@@ -172,6 +172,9 @@ pub struct App {
     pub(crate) bulk: Option<Progress>,
     /// Providers whose automatic work the scheduler paused, and until when.
     pub(crate) paused: BTreeMap<String, UnixTime>,
+    /// Providers that asked to be sent nothing (a 429 or 503), and until
+    /// when: heard here or by another process on the store.
+    pub(crate) waits: BTreeMap<String, UnixTime>,
     pub(crate) activity: Activity,
     /// The row selected when `/` opened the filter: the filter goes back
     /// to it whenever the text typed so far shows it again, so that a
@@ -241,6 +244,7 @@ impl App {
             busy: HashMap::new(),
             bulk: None,
             paused: BTreeMap::new(),
+            waits: BTreeMap::new(),
             activity: Activity::default(),
             filter_anchor: None,
             next_id: 1,

@@ -638,6 +638,9 @@ impl Worker {
     }
 
     pub(crate) async fn report_changes(&self, id: RequestId, after: i64, users_after: UserId) {
+        // As what other processes wrote comes in, so do the waits they
+        // heard: a screen learns of a cron run's 429 within a second or two.
+        self.heed_stored_waits().await;
         let changes = self
             .db(move |s| s.changes_since(after, users_after, CHANGES_AT_ONCE))
             .await

@@ -6,8 +6,8 @@
 //! message), so a front end never has to read the store to show a result.
 
 use crate::domain::{
-    AuditEntry, Claims, ConnectPayload, Connection, ConnectionId, OpError, OpKind, Secrets,
-    UnixTime, User, UserId, outcome,
+    AuditEntry, Claims, ConnectPayload, Connection, ConnectionId, OpError, OpKind, ProviderWait,
+    Secrets, UnixTime, User, UserId, outcome,
 };
 use crate::store::Changes;
 
@@ -237,6 +237,14 @@ pub enum Event {
         provider: String,
         until: Option<UnixTime>,
         message: String,
+    },
+    /// A provider asked to be sent nothing until `wait.until` (a 429 or 503
+    /// with `Retry-After`): no operation goes to it until then, the
+    /// scheduler's and a bulk's included. `elsewhere`: another process on
+    /// the store heard it (a cron `refresh --due`, a second dashboard).
+    ProviderWaiting {
+        wait: ProviderWait,
+        elsewhere: bool,
     },
     /// A background task failed in a way nobody asked about (a panic caught,
     /// the scheduler unable to read the store): shown in the activity pane.

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::breaker::pause_words;
-use super::{Slot, Worker, lock};
+use super::{Event, Slot, Worker, lock};
 use crate::domain::{ErrorKind, OpError, ProviderWait, UnixTime};
 
 /// The wait after a 429 or 503 that names none: long enough that a bulk
@@ -44,13 +44,22 @@ impl AskedWait {
         if error.kind != ErrorKind::RateLimited {
             return None;
         }
-        let secs = error.retry_after.map_or(UNSAID_SECS, |s| {
-            i64::try_from(s).unwrap_or(i64::MAX).min(LONGEST_SECS)
-        });
+        let asked = (error.retry_after).map(|s| i64::try_from(s).unwrap_or(i64::MAX));
+        let secs = asked.map_or(UNSAID_SECS, |s| s.min(LONGEST_SECS));
+        // Said beside the answer's own words, which name the longer wait:
+        // else "it asks to wait 3600s" reads against an end 30 min away.
+        let why = match asked {
+            Some(s) if s > LONGEST_SECS => format!(
+                "{}; bankdeck waits {} at most",
+                error.message,
+                pause_words(LONGEST_SECS)
+            ),
+            _ => error.message.clone(),
+        };
         let wait = ProviderWait {
             provider: provider.to_owned(),
             until: now.plus_secs(secs),
-            why: error.message.clone(),
+            why,
         };
         self.hold(&wait).then_some(wait)
     }
@@ -128,17 +137,29 @@ impl Worker {
         if read.is_some_and(|at| at.elapsed() < STORED_WAITS_FRESH) {
             return;
         }
-        match self.db_store(|s| s.waits()).await {
-            Ok(waits) => {
-                for wait in &waits {
-                    if let Some(slot) = self.inner.providers.get(&wait.provider) {
-                        slot.asked_wait.hold(wait);
-                    }
-                }
+        let waits = match self.db_store(|s| s.waits()).await {
+            Ok(waits) => waits,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the providers' asked waits");
+                Vec::new()
             }
-            Err(e) => tracing::warn!(error = %e, "could not read the providers' asked waits"),
-        }
+        };
         *read = Some(Instant::now());
+        drop(read);
+        for wait in waits {
+            let held = (self.inner.providers.get(&wait.provider))
+                .is_some_and(|slot| slot.asked_wait.hold(&wait));
+            // Told once, as it begins or grows: the screen shows why its
+            // scheduler sends the provider nothing, which it would otherwise
+            // learn only when an operation of its own is held.
+            if held && wait.holds(self.now()) {
+                self.emit(Event::ProviderWaiting {
+                    wait,
+                    elsewhere: true,
+                })
+                .await;
+            }
+        }
     }
 
     /// [`AskedWait::hear`] on `slot`, and the wait kept in the store for
@@ -149,10 +170,16 @@ impl Worker {
         let Some(wait) = slot.asked_wait.hear(&slot.config.name, error, self.now()) else {
             return;
         };
-        let provider = wait.provider.clone();
-        if let Err(e) = self.db_store(move |s| s.note_wait(&wait)).await {
+        let kept = wait.clone();
+        if let Err(e) = self.db_store(move |s| s.note_wait(&kept)).await {
+            let provider = &wait.provider;
             tracing::warn!(provider, error = %e, "could not keep a provider's asked wait");
         }
+        self.emit(Event::ProviderWaiting {
+            wait,
+            elsewhere: false,
+        })
+        .await;
     }
 }
 
@@ -202,8 +229,11 @@ mod tests {
         let w = AskedWait::default();
         w.hear("bank", &limited(None), T);
         assert_eq!(w.until(T), Some(T.plus_secs(UNSAID_SECS)));
-        w.hear("bank", &limited(Some(u64::MAX)), T);
+        let capped = w.hear("bank", &limited(Some(3600)), T).unwrap();
         assert_eq!(w.until(T), Some(T.plus_secs(LONGEST_SECS)));
+        assert_eq!(capped.why, "429; bankdeck waits 30 min at most");
+        w.hear("bank", &limited(Some(u64::MAX)), T.plus_secs(1));
+        assert_eq!(w.until(T), Some(T.plus_secs(1 + LONGEST_SECS)));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Whole screens on `TestBackend`, as insta snapshots, with a fixed `now`.
 
 use bankdeck::domain::{
-    AuditEntry, Claims, Connection, ConnectionId, ErrorKind, OpError, OpKind, Secret, UnixTime,
+    AuditEntry, Claims, Connection, ConnectionId, ErrorKind, OpError, OpKind, ProviderWait, Secret,
+    UnixTime,
 };
 use bankdeck::tui::{App, Mode, Msg, RunOptions, render};
 use bankdeck::worker::{Command, Detail, Event, NextTry, RequestId};
@@ -157,7 +158,7 @@ fn carol_claims() -> Claims {
     }
 }
 
-fn open_detail(app: &mut App, conn: i64, claims: Option<Claims>) {
+pub(super) fn open_detail(app: &mut App, conn: i64, claims: Option<Claims>) {
     open_detail_with(app, conn, |d| d.access_claims = claims);
 }
 
@@ -262,6 +263,30 @@ fn detail_below_the_table_for_a_dapi_code() {
     assert_snapshot!(screen(&mut app, 100, 44).backend());
 }
 
+/// The detail pane's `auto` line as drawn on 160×40 at `NOW`, when it fits
+/// on one line.
+pub(super) fn auto_line(app: &mut App) -> String {
+    let text = text_at(app, 160, 40, NOW);
+    let line = text
+        .lines()
+        .find_map(|l| l.split_once("│auto    ").map(|(_, rest)| rest.to_owned()))
+        .unwrap_or_default();
+    line.trim_end().trim_end_matches('│').trim_end().to_owned()
+}
+
+/// The scheduler's refresh of `conn` failed on the network; it is tried
+/// again as `next_try` says.
+pub(super) fn scheduled_failure(conn: i64, next_try: Option<NextTry>) -> Msg {
+    Msg::Worker(Event::Failed {
+        id: RequestId(RequestId::SCHEDULED_FROM),
+        op: OpKind::Refresh,
+        conn_id: Some(ConnectionId(conn)),
+        conn: None,
+        error: OpError::new(ErrorKind::Network, "connection refused"),
+        next_try,
+    })
+}
+
 /// The detail pane says what the scheduler will do with the row next: when
 /// it refreshes, when it tries again after a failure (as the failure said),
 /// that it stopped on a configuration error, or that the provider's rows are
@@ -271,12 +296,7 @@ fn the_detail_pane_says_when_the_scheduler_works_on_the_row() {
     // The pane stays open as the selection moves.
     let auto = |app: &mut App, id: i64| -> String {
         select(app, id);
-        let text = text_at(app, 160, 40, NOW);
-        let line = text
-            .lines()
-            .find_map(|l| l.split_once("│auto    ").map(|(_, rest)| rest.to_owned()))
-            .unwrap_or_default();
-        line.trim_end().trim_end_matches('│').trim_end().to_owned()
+        auto_line(app)
     };
     let mut app = app();
     open_detail(&mut app, 3, None);
@@ -289,16 +309,7 @@ fn the_detail_pane_says_when_the_scheduler_works_on_the_row() {
     assert_eq!(auto(&mut app, 5), "off for bank-oauth: refresh by hand");
     assert_eq!(auto(&mut app, 7), "");
 
-    let failed = |next_try| {
-        Msg::Worker(Event::Failed {
-            id: RequestId(RequestId::SCHEDULED_FROM),
-            op: OpKind::Refresh,
-            conn_id: Some(ConnectionId(3)),
-            conn: None,
-            error: OpError::new(ErrorKind::Network, "connection refused"),
-            next_try,
-        })
-    };
+    let failed = |next_try| scheduled_failure(3, next_try);
     app.update(failed(Some(NextTry::After(NOW.plus_secs(60)))), NOW);
     assert_eq!(
         auto(&mut app, 3),
@@ -1136,6 +1147,100 @@ fn a_paused_provider_stays_in_sight_until_it_answers() {
         !shown.contains("bank paused") && !shown.contains("trying one"),
         "{shown}"
     );
+}
+
+/// A provider's asked wait, heard here or by another process on the store,
+/// stays on the activity pane's title until it ends and is said once in the
+/// pane however often it grows; a row due before it ends says in the
+/// detail pane that it waits for it, as it does for a scheduler's pause.
+#[test]
+fn a_provider_s_asked_wait_stays_in_sight_and_holds_its_rows_auto_line() {
+    // The detail pane's text, its lines joined as they wrap: the `auto`
+    // line of a held row is longer than the pane is wide.
+    let pane = |app: &mut App, now: UnixTime| -> String {
+        let text = text_at(app, 160, 40, now);
+        let lines = (text.lines()).filter_map(|l| l.rsplit_once("││").map(|(_, r)| r));
+        let joined: Vec<&str> = lines.map(|l| l.trim_end_matches('│')).collect();
+        joined
+            .join(" ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut app = app();
+    // carol's keycloak token is refreshed automatically at NOW + 260 or so.
+    open_detail(&mut app, 3, None);
+    let before = pane(&mut app, NOW);
+    assert!(before.contains("auto refresh at "), "{before}");
+    let waiting = |until: UnixTime, elsewhere| {
+        Msg::Worker(Event::ProviderWaiting {
+            wait: ProviderWait {
+                provider: "keycloak".into(),
+                until,
+                why: "429 Too Many Requests".into(),
+            },
+            elsewhere,
+        })
+    };
+    let until = NOW.plus_secs(600);
+    let from = app.activity().count();
+    app.update(waiting(until, true), NOW);
+    app.update(waiting(until.plus_secs(5), false), NOW);
+    let said: Vec<String> = (app.activity().skip(from))
+        .map(|l| l.text.clone())
+        .collect();
+    assert_eq!(
+        said,
+        [format!(
+            "another bankdeck process heard keycloak ask to be sent nothing until {} (429 Too \
+             Many Requests): nothing goes to it until then, by hand or automatically",
+            until.clock()
+        )]
+    );
+    let until = until.plus_secs(5);
+    for i in 0..20 {
+        let message = format!("later line {i}");
+        app.update(Msg::Worker(Event::Notice { message }), NOW);
+    }
+    let shown = text_at(&mut app, 160, 40, NOW);
+    assert!(
+        shown.contains(&format!(
+            "keycloak asked for nothing until {}",
+            until.clock()
+        )),
+        "{shown}"
+    );
+    let held = pane(&mut app, NOW);
+    let says = format!(
+        "auto refresh not before {} (in 10:05): keycloak asked to be sent nothing until then ",
+        until.clock()
+    );
+    assert!(held.contains(&says), "{held}");
+    // Its end passed: the title lets it go, the row is due again.
+    let after = until.plus_secs(1);
+    let shown = text_at(&mut app, 160, 40, after);
+    assert!(!shown.contains("asked for nothing"), "{shown}");
+    let due = pane(&mut app, after);
+    assert!(due.contains("auto refresh due now "), "{due}");
+
+    // A scheduler's pause holds the row's line the same way; the later of
+    // the two is said.
+    let paused = NOW.plus_secs(900);
+    app.update(
+        Msg::Worker(Event::ProviderPaused {
+            provider: "keycloak".into(),
+            until: Some(paused),
+            message: "keycloak: 5 automatic operations in a row failed".into(),
+        }),
+        NOW,
+    );
+    let held = pane(&mut app, NOW);
+    let says = format!(
+        "auto refresh not before {} (in 15:00): keycloak stopped answering; its automatic work \
+         is paused ",
+        paused.clock()
+    );
+    assert!(held.contains(&says), "{held}");
 }
 
 /// A short detail pane cuts its text off; `J`/`K` scroll it, the title

@@ -42,6 +42,10 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
         };
         title.push(Span::styled(text, theme.level(Level::Warn)));
     }
+    for (provider, until) in app.waits.iter().filter(|(_, until)| now < **until) {
+        let text = format!("· {provider} asked for nothing until {} ", until.clock());
+        title.push(Span::styled(text, theme.level(Level::Warn)));
+    }
     if app.in_flight() > 0 {
         title.push(Span::styled(
             format!("· {} in flight ", app.in_flight()),

@@ -16,6 +16,7 @@ use crate::domain::{Claims, ConnState, Connection, ProviderKind, Secret, StateKi
 use crate::worker::{Detail, NextTry};
 
 use super::super::action::Action;
+use super::super::activity::Level;
 use super::super::app::App;
 use super::super::update::REVEAL_SECS;
 use super::theme::Theme;
@@ -207,7 +208,7 @@ fn automatic(
             format!("off for {}: {by_hand} by hand", c.provider),
         ));
     };
-    let text = match app.retries.get(&c.id) {
+    let (when, text) = match app.retries.get(&c.id) {
         // The error line below says what is wrong with it.
         Some(NextTry::AfterRestart) => {
             return Some(Line::styled(
@@ -215,19 +216,56 @@ fn automatic(
                 theme.bad(),
             ));
         }
-        Some(NextTry::After(t)) if *t > now => format!(
-            "retry at {} (in {}): the last {op} failed",
-            t.clock(),
-            format_left(now.secs_until(*t))
+        Some(NextTry::After(t)) if *t > now => (
+            *t,
+            format!(
+                "retry at {} (in {}): the last {op} failed",
+                t.clock(),
+                format_left(now.secs_until(*t))
+            ),
         ),
-        _ if at > now => format!(
-            "{op} at {} (in {})",
-            at.clock(),
-            format_left(now.secs_until(at))
+        _ if at > now => (
+            at,
+            format!(
+                "{op} at {} (in {})",
+                at.clock(),
+                format_left(now.secs_until(at))
+            ),
         ),
-        _ => format!("{op} due now"),
+        _ => (now, format!("{op} due now")),
     };
+    // A row due while its provider is held reads as due, yet nothing goes.
+    let held = held_until(app, &c.provider, now).filter(|(until, _)| *until > when);
+    if let Some((until, why)) = held {
+        let text = format!(
+            "{op} not before {} (in {}): {why}",
+            until.clock(),
+            format_left(now.secs_until(until))
+        );
+        return Some(Line::styled(
+            format!("auto    {text}"),
+            theme.level(Level::Warn),
+        ));
+    }
     Some(field("auto", text))
+}
+
+/// Until when the scheduler sends `provider` nothing, if it holds now, and
+/// why: it asked for a wait, or it stopped answering and is paused.
+fn held_until(app: &App, provider: &str, now: UnixTime) -> Option<(UnixTime, String)> {
+    let asked = (app.waits.get(provider).copied())
+        .map(|t| (t, format!("{provider} asked to be sent nothing until then")));
+    let paused = (app.paused.get(provider).copied()).map(|t| {
+        (
+            t,
+            format!("{provider} stopped answering; its automatic work is paused"),
+        )
+    });
+    asked
+        .into_iter()
+        .chain(paused)
+        .filter(|(t, _)| *t > now)
+        .max_by_key(|(t, _)| *t)
 }
 
 /// The provider's ids for the connection, on one line when they fit. Real

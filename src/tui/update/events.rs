@@ -5,7 +5,7 @@
 //! applied: the connection it carries is the truth as stored.
 
 use crate::domain::text::counted;
-use crate::domain::{Connection, ConnectionId, OpError, OpKind, UnixTime, User};
+use crate::domain::{Connection, ConnectionId, OpError, OpKind, ProviderWait, UnixTime, User};
 use crate::worker::{Command, Event, NextTry, RequestId};
 
 use super::super::activity::Level;
@@ -85,11 +85,48 @@ pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Comman
             app.note(now, level, message);
             Vec::new()
         }
+        Event::ProviderWaiting { wait, elsewhere } => provider_waiting(app, wait, elsewhere, now),
         Event::Notice { message } => {
             app.note(now, Level::Warn, message);
             Vec::new()
         }
     }
+}
+
+/// A provider's asked wait stays on the activity pane's title until it
+/// ends. The pane says it as it begins, not each time a burst of 429s moves
+/// its end on: each refusal has its own line already.
+fn provider_waiting(
+    app: &mut App,
+    wait: ProviderWait,
+    elsewhere: bool,
+    now: UnixTime,
+) -> Vec<Command> {
+    if !wait.holds(now) {
+        return Vec::new();
+    }
+    let ProviderWait {
+        provider,
+        until,
+        why,
+    } = wait;
+    let known = app.waits.get(&provider).is_some_and(|u| *u > now);
+    let held = app.waits.entry(provider.clone()).or_insert(until);
+    *held = (*held).max(until);
+    app.dirty = true;
+    if !known {
+        let asked = match elsewhere {
+            true => format!("another bankdeck process heard {provider} ask"),
+            false => format!("{provider} asked"),
+        };
+        let message = format!(
+            "{asked} to be sent nothing until {} ({why}): nothing goes to it until then, \
+             by hand or automatically",
+            until.clock()
+        );
+        app.note(now, Level::Warn, message);
+    }
+    Vec::new()
 }
 
 /// Ours are already in the activity pane ("sent"); the scheduler's are news.
