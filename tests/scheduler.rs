@@ -339,6 +339,38 @@ async fn a_failing_connection_backs_off() {
     );
 }
 
+/// A row renewed by hand during a long back-off is the scheduler's again at
+/// once: its next refresh comes a margin before the new token ends, not when
+/// the back-off of its old failures would have let it, after the new
+/// minute-long token had lapsed.
+#[tokio::test(start_paused = true)]
+async fn a_row_renewed_by_hand_during_its_back_off_is_refreshed_on_time() {
+    let s = setup();
+    s.fake.fail.store(true, Ordering::SeqCst);
+    let id = add(&*s.store, "lena", Flags::default());
+    let _sched = scheduler::spawn(s.worker.clone());
+    // Fails at about 270 s, again 30 s and 60 s later: the next try 120 s on.
+    for secs in [275, 35, 65] {
+        tokio::time::advance(Duration::from_secs(secs)).await;
+        settle().await;
+    }
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 3);
+    s.fake.fail.store(false, Ordering::SeqCst);
+    s.fake.access_secs.store(60, Ordering::SeqCst);
+    s.worker.operate(OpKind::Refresh, id).await.unwrap();
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 4);
+    // Due 30–33 s before its end, 60 s from now; the back-off ends in 100 s.
+    tokio::time::advance(Duration::from_secs(45)).await;
+    settle().await;
+    assert_eq!(
+        s.fake.refreshes.load(Ordering::SeqCst),
+        5,
+        "refreshed before the token renewed by hand ended"
+    );
+    let c = s.store.connection(id).unwrap().unwrap();
+    assert_eq!(c.flags.last_error, None);
+}
+
 #[tokio::test(start_paused = true)]
 async fn dead_connections_are_never_refreshed() {
     let s = setup();

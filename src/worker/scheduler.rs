@@ -29,8 +29,33 @@ const MIN_MARGIN_SECS: i64 = 30;
 const MAX_BACKOFF_SECS: i64 = 30 * 60;
 const FIRST_BACKOFF_SECS: i64 = 30;
 
-/// Failures so far per connection, and when it may be tried again.
-pub type Backoff = HashMap<ConnectionId, (u32, UnixTime)>;
+/// The connections the scheduler's operations failed on, in a row.
+pub type Backoff = HashMap<ConnectionId, BackedOff>;
+
+/// A connection's failures so far, and when it may be tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackedOff {
+    pub failures: u32,
+    pub retry: UnixTime,
+    /// The row's version as the last failure left it (`None`: unread).
+    pub version: Option<i64>,
+    /// A configuration error: not tried again before a restart.
+    pub until_restart: bool,
+}
+
+impl BackedOff {
+    /// Whether it still holds `c` back: not once an operation went through
+    /// on the row since (the operator's `r`, a cron `refresh --due`), which
+    /// leaves it newer and without an error; else a five-minute token
+    /// renewed by hand during a long back-off lapses before its next try.
+    /// A configuration error holds whatever happened elsewhere: this
+    /// process's configuration is what failed.
+    pub fn stands(&self, c: &Connection) -> bool {
+        self.until_restart
+            || c.flags.last_error.is_some()
+            || self.version.is_none_or(|v| c.version <= v)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -126,7 +151,7 @@ pub fn plan(
 ) -> Plan {
     let mut planner = Planner::new(providers, backoff, busy, now);
     conns.iter().for_each(|c| planner.add(c));
-    let (due, next) = planner.finish();
+    let (due, next, _) = planner.finish();
     let mut due: Vec<_> = due.into_values().flatten().collect();
     due.sort_by_key(|(id, _)| *id);
     Plan { due, next }
@@ -143,6 +168,8 @@ struct Planner<'a> {
     now: UnixTime,
     due: Backlog,
     next: Option<UnixTime>,
+    /// Back-offs that no longer stand, to let go of.
+    lifted: Vec<(ConnectionId, BackedOff)>,
 }
 
 impl<'a> Planner<'a> {
@@ -162,6 +189,7 @@ impl<'a> Planner<'a> {
             now,
             due: Backlog::new(),
             next: None,
+            lifted: Vec::new(),
         }
     }
 
@@ -172,8 +200,10 @@ impl<'a> Planner<'a> {
         let Some((mut at, op)) = schedule.due_at(c) else {
             return;
         };
-        if let Some((_, retry)) = self.backoff.get(&c.id) {
-            at = at.max(*retry);
+        match self.backoff.get(&c.id) {
+            Some(b) if b.stands(c) => at = at.max(b.retry),
+            Some(b) => self.lifted.push((c.id, *b)),
+            None => {}
         }
         if at <= self.now {
             if !self.busy.contains(&c.id) {
@@ -190,8 +220,8 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn finish(self) -> (Backlog, Option<UnixTime>) {
-        (self.due, self.next)
+    fn finish(self) -> (Backlog, Option<UnixTime>, Vec<(ConnectionId, BackedOff)>) {
+        (self.due, self.next, self.lifted)
     }
 }
 
@@ -460,7 +490,7 @@ impl Scheduler {
         let providers = self.providers.clone();
         let backoff = super::lock(&self.backoff).clone();
         let busy = super::lock(&self.busy).clone();
-        let (due, next) = self
+        let (due, next, lifted) = self
             .worker
             .db(move |s| {
                 let mut planner = Planner::new(&providers, &backoff, &busy, now);
@@ -468,6 +498,14 @@ impl Scheduler {
                 Ok(planner.finish())
             })
             .await?;
+        // Unless a failure since made it anew: the count starts again.
+        let mut backoff = super::lock(&self.backoff);
+        for (conn, was) in lifted {
+            if backoff.get(&conn) == Some(&was) {
+                backoff.remove(&conn);
+            }
+        }
+        drop(backoff);
         let wait = next.map_or(RELOAD_EVERY, |n| {
             Duration::from_secs(u64::try_from(now.secs_until(n)).unwrap_or(0).max(1))
         });
@@ -525,8 +563,9 @@ impl Scheduler {
                     Event::succeeded(id, op, c, now)
                 }
                 Err(error) => {
-                    let retry = note_failure(&backoff, conn, now, &error);
                     let stands = worker.reread(conn).await;
+                    let version = stands.as_ref().map(|c| c.version);
+                    let retry = note_failure(&backoff, conn, version, now, &error);
                     // A row the failure took out of the plan (re-consent
                     // required, say) is not tried again at all.
                     let planned = (stands.as_ref().zip(providers.get(&name)))
@@ -606,18 +645,26 @@ impl Drop for Ended {
 fn note_failure(
     backoff: &Mutex<Backoff>,
     conn: ConnectionId,
+    version: Option<i64>,
     now: UnixTime,
     error: &OpError,
 ) -> NextTry {
     let mut b = super::lock(backoff);
-    let failures = b.get(&conn).map_or(0, |e| e.0) + 1;
-    let (retry, next) = if error.kind == ErrorKind::Config {
+    let failures = b.get(&conn).map_or(0, |e| e.failures) + 1;
+    let until_restart = error.kind == ErrorKind::Config;
+    let (retry, next) = if until_restart {
         (UnixTime(i64::MAX), NextTry::AfterRestart)
     } else {
         let at = retry_at(now, failures, error);
         (at, NextTry::After(at))
     };
-    b.insert(conn, (failures, retry));
+    let entry = BackedOff {
+        failures,
+        retry,
+        version,
+        until_restart,
+    };
+    b.insert(conn, entry);
     next
 }
 

@@ -133,12 +133,69 @@ fn plan_splits_due_from_later_and_respects_backoff_and_busy() {
         oidc(4, "ev", 5, 300),
     ];
     let mut backoff = Backoff::new();
-    backoff.insert(ConnectionId(3), (1, NOW.plus_secs(30)));
+    backoff.insert(
+        ConnectionId(3),
+        backed_off(NOW.plus_secs(30), conns[2].version),
+    );
     let busy: HashSet<_> = [ConnectionId(4)].into();
     let plan = plan(&conns, &p, &backoff, &busy, NOW);
     assert_eq!(plan.due, vec![(ConnectionId(1), OpKind::Refresh)]);
     // Connection 3 waits for its backoff: that is the next instant.
     assert_eq!(plan.next, Some(NOW.plus_secs(30)));
+}
+
+fn backed_off(retry: UnixTime, version: i64) -> BackedOff {
+    BackedOff {
+        failures: 3,
+        retry,
+        version: Some(version),
+        until_restart: false,
+    }
+}
+
+/// A back-off holds its row until an operation goes through on it
+/// elsewhere (newer, no error); a failure elsewhere, or a configuration
+/// error here, leaves it standing.
+#[test]
+fn a_back_off_stands_until_the_row_is_renewed_elsewhere() {
+    let p = providers("");
+    let due = oidc(1, "ev", 5, 300);
+    let later = NOW.plus_secs(600);
+    let held = |c: &Connection, b: BackedOff| {
+        let backoff = Backoff::from([(c.id, b)]);
+        plan(std::slice::from_ref(c), &p, &backoff, &HashSet::new(), NOW)
+            .due
+            .is_empty()
+    };
+    assert!(
+        held(&due, backed_off(later, due.version)),
+        "as the failure left it"
+    );
+    let mut renewed = due.clone();
+    renewed.version += 1;
+    assert!(
+        !held(&renewed, backed_off(later, due.version)),
+        "renewed elsewhere"
+    );
+    let mut failed = renewed.clone();
+    failed.flags.last_error = Some("connection refused".into());
+    assert!(
+        held(&failed, backed_off(later, due.version)),
+        "failed elsewhere"
+    );
+    let parked = BackedOff {
+        until_restart: true,
+        ..backed_off(UnixTime(i64::MAX), due.version)
+    };
+    assert!(
+        held(&renewed, parked),
+        "this process's configuration failed"
+    );
+    let unread = BackedOff {
+        version: None,
+        ..backed_off(later, due.version)
+    };
+    assert!(held(&renewed, unread));
 }
 
 #[test]

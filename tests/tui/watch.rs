@@ -4,9 +4,10 @@
 use bankdeck::domain::{ConnectionId, Flags, OpKind, User, UserId};
 use bankdeck::store::Changes;
 use bankdeck::tui::{App, Level, Msg, SendFailure};
-use bankdeck::worker::{Command, Event, RequestId};
+use bankdeck::worker::{Command, Event, NextTry, RequestId};
 
 use super::fixtures::*;
+use super::screens::{auto_line, open_detail, scheduled_failure};
 
 /// A screen as the real binary starts one: empty, then a load whose newest
 /// audit line was `mark`.
@@ -364,4 +365,44 @@ fn a_user_removed_elsewhere_leaves_the_screen_even_when_its_id_is_reused() {
         Some(kept.name.as_str()),
         "the users view's selection stays on its user"
     );
+}
+
+/// A row the scheduler backs off is renewed by another process: its detail
+/// pane's `auto` line lets the back-off go, as the scheduler does. A failure
+/// elsewhere leaves it standing.
+#[test]
+fn a_row_renewed_elsewhere_lets_its_back_off_go_on_the_detail_pane() {
+    let mut app = loaded(40);
+    open_detail(&mut app, 3, None);
+    let retry = NOW.plus_secs(600);
+    app.update(scheduled_failure(3, Some(NextTry::After(retry))), NOW);
+    let backing_off = format!(
+        "retry at {} (in 10:00): the last refresh failed",
+        retry.clock()
+    );
+    assert_eq!(auto_line(&mut app), backing_off);
+    let mut theirs = app.connection(ConnectionId(3)).unwrap().clone();
+    let mut mark = 40;
+    let mut written = |app: &mut App, row: &bankdeck::domain::Connection| {
+        let [(ask, ..)] = ticks(app, 2)[..] else {
+            panic!("an ask")
+        };
+        mark += 1;
+        let changes = Changes {
+            last: mark,
+            connections: vec![row.clone()],
+            users: vec![],
+            users_complete: false,
+        };
+        answer(app, ask, changes);
+    };
+    theirs.version += 1;
+    theirs.flags.last_error = Some("timed out".into());
+    written(&mut app, &theirs);
+    assert_eq!(auto_line(&mut app), backing_off, "failed elsewhere too");
+    theirs.version += 1;
+    theirs.flags.last_error = None;
+    written(&mut app, &theirs);
+    let said = auto_line(&mut app);
+    assert!(said.starts_with("refresh at "), "{said}");
 }

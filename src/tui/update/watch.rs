@@ -14,7 +14,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::domain::text::counted;
 use crate::domain::{UnixTime, User, UserId};
 use crate::store::Changes;
-use crate::worker::{Command, RequestId};
+use crate::worker::{Command, NextTry, RequestId};
 
 use super::super::activity::Level;
 use super::super::app::{App, Told};
@@ -82,6 +82,12 @@ pub(super) fn changed(
                 None => added += 1,
                 Some(_) => changed += 1,
             }
+        }
+        // Renewed elsewhere: the scheduler lets go of the row's back-off
+        // (`BackedOff::stands`), and its `auto` line says what comes next.
+        let renewed = conn.flags.last_error.is_none();
+        if renewed && matches!(app.retries.get(&id), Some(NextTry::After(_))) {
+            app.retries.remove(&id);
         }
         cmds.extend(data::upsert(app, conn, now));
         if selected == Some(id) {
