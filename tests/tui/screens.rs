@@ -1555,6 +1555,41 @@ fn a_long_activity_line_wraps_whole_and_the_newest_stays_in_sight() {
     );
 }
 
+/// An older line with too little room left shows its start and ends in `…`
+/// where the newer lines below cut it; a line shown whole has no mark.
+#[test]
+fn an_older_activity_line_cut_short_ends_in_a_mark() {
+    let pane = |app: &mut App| -> Vec<String> {
+        let text = text_at(app, 80, 30, NOW);
+        (text.lines())
+            .skip_while(|l| !l.contains("activity"))
+            .skip(1)
+            .take_while(|l| !l.starts_with('└'))
+            .map(|l| {
+                l.trim_start_matches('│')
+                    .trim_end_matches('│')
+                    .trim_end()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let mut app = app();
+    let long = format!("the start of a long line {}", "and its words ".repeat(20));
+    app.update(Msg::Worker(Event::Notice { message: long }), NOW);
+    let whole = pane(&mut app);
+    assert!(whole[0].contains("the start of a long line"), "{whole:?}");
+    assert!(whole.iter().all(|l| !l.ends_with('…')), "{whole:?}");
+    let rows = whole.len();
+    for i in 0..rows - 2 {
+        let message = format!("newer line {i}");
+        app.update(Msg::Worker(Event::Notice { message }), NOW);
+    }
+    let cut = pane(&mut app);
+    assert!(cut[0].contains("the start of a long line"), "{cut:?}");
+    assert!(cut[1].ends_with('…'), "{cut:?}");
+    assert!(cut[2].contains("newer line 0"), "{cut:?}");
+}
+
 /// A name longer than its column ends in `…`, wide characters counted as the
 /// two cells they take, and the columns after it stay in line.
 #[test]

@@ -81,7 +81,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
     // time and mark standing out to its left: a provider's error or a
     // refusal's reason is read in full here (a link or login that failed has
     // no row whose detail pane would say it). Scrolling still counts lines.
-    let mut shown: Vec<(Line, Line, u16, u16)> = Vec::new();
+    let mut shown: Vec<(Line, Line, u16, u16, bool)> = Vec::new();
     let mut used = 0;
     for l in app.activity.lines().take(end).rev() {
         let room = rows - used;
@@ -109,7 +109,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
         let height = needs.min(room);
         used += height;
         let height = u16::try_from(height).unwrap_or(u16::MAX);
-        shown.push((prefix, text, height, skip));
+        shown.push((prefix, text, height, skip, needs > room));
         if needs > room {
             break;
         }
@@ -117,7 +117,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
     // Lines that all fit start at the top, as they always did; an older
     // line cut short sits at the top with the newer ones under it.
     let mut y = inner.y;
-    for (prefix, text, height, skip) in shown.into_iter().rev() {
+    for (prefix, text, height, skip, cut) in shown.into_iter().rev() {
         let row = Rect::new(inner.x, y, inner.width, height);
         let [left, right] =
             Layout::horizontal([Constraint::Length(PREFIX), Constraint::Fill(1)]).areas(row);
@@ -126,6 +126,13 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
             .wrap(Wrap { trim: false })
             .scroll((skip, 0));
         frame.render_widget(text, right);
+        // Else a cut line reads as a whole one that ends mid-sentence.
+        if cut && right.width > 0 && height > 0 {
+            let at = (right.right() - 1, right.bottom() - 1);
+            if let Some(cell) = frame.buffer_mut().cell_mut(at) {
+                cell.set_symbol("…");
+            }
+        }
         y += height;
     }
 }
