@@ -1059,6 +1059,15 @@ pub fn status(
     if let Some(none) = kept.none.filter(|_| !conns.is_empty()) {
         tell!("{none}");
     }
+    // Why rows due for a refresh stand still, whatever renews them; a store
+    // that cannot say leaves the table to speak for itself.
+    let waits = ctx.store.waits().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "could not read the providers' asked waits");
+        Vec::new()
+    });
+    for w in waits.iter().filter(|w| w.holds(now) && !json) {
+        tell!("{}", wait_line(w, now));
+    }
     if json {
         let rows = super::output::StatusRows {
             conns: &kept.conns,
@@ -1205,16 +1214,18 @@ pub fn check(
 /// not renewed until it ends, whatever runs.
 fn wait_lines(renewers: &super::check::Renewers, now: UnixTime) -> Vec<String> {
     (renewers.waits().iter())
-        .map(|w| {
-            format!(
-                "WAIT: {} asked to be sent nothing until {} ({} more): {}",
-                w.provider,
-                w.until.rfc3339(),
-                crate::domain::time::format_left(now.secs_until(w.until)),
-                w.why
-            )
-        })
+        .map(|w| wait_line(w, now))
         .collect()
+}
+
+fn wait_line(w: &crate::domain::ProviderWait, now: UnixTime) -> String {
+    format!(
+        "WAIT: {} asked to be sent nothing until {} ({} more): {}",
+        w.provider,
+        w.until.rfc3339(),
+        crate::domain::time::format_left(now.secs_until(w.until)),
+        w.why
+    )
 }
 
 pub fn audit(

@@ -1331,6 +1331,19 @@ fn refresh_due_sends_nothing_more_to_a_provider_that_asks_for_an_hour() {
     let left = report["waits"][0]["secs_left"].as_i64().unwrap();
     // Held for the half hour the scheduler waits at most, not the hour.
     assert!((1700..=1800).contains(&left), "{json}");
+    assert!(
+        wait.contains("bankdeck waits 30 min at most"),
+        "the cap is said beside the hour asked: {wait}"
+    );
+    // `status` says why its due rows stand still, on stderr: its table on
+    // stdout stays one row a line for scripts.
+    let (code, out, err) = said(dir.path(), &config, &["status"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        err.lines().any(|l| l == wait),
+        "the same WAIT line as check's: {err}"
+    );
+    assert!(!out.contains("WAIT"), "{out}");
 }
 
 /// `refresh --due | head -0`: the first failure it prints meets the closed
