@@ -1061,12 +1061,14 @@ pub fn status(
     }
     // Why rows due for a refresh stand still, whatever renews them; a store
     // that cannot say leaves the table to speak for itself.
-    let waits = ctx.store.waits().unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "could not read the providers' asked waits");
-        Vec::new()
-    });
-    for w in waits.iter().filter(|w| w.holds(now) && !json) {
-        tell!("{}", wait_line(w, now));
+    if !json {
+        let waits = ctx.store.waits().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not read the providers' asked waits");
+            Vec::new()
+        });
+        for w in waits.iter().filter(|w| w.holds(now)) {
+            tell!("{}", wait_line(w, now));
+        }
     }
     if json {
         let rows = super::output::StatusRows {

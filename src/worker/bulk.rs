@@ -30,7 +30,7 @@ use super::halt::{Halt, Registered};
 use super::scheduler::launch_limit;
 use super::window::Windows;
 use super::{Event, RequestId, Worker};
-use crate::domain::{ConnectionId, ErrorKind, OpKind, UnixTime};
+use crate::domain::{ConnectionId, ErrorKind, OpKind, ProviderWait, UnixTime};
 
 /// How many connections' providers are read in one store call, as queues
 /// run short: enough to keep every window full without first reading all
@@ -104,7 +104,7 @@ impl Worker {
             // process, or an earlier run) is told, and weighed, as one heard
             // from them is.
             let now = self.now();
-            let asked: Vec<(Key, (UnixTime, String))> = (windows.queued_keys())
+            let asked: Vec<(Key, ProviderWait)> = (windows.queued_keys())
                 .filter_map(|k| Some((k.clone(), self.asked_wait_why(k.as_deref()?, now)?)))
                 .collect();
             for (key, asked) in asked {
@@ -284,7 +284,7 @@ impl Waits {
         key: &Key,
         result: &OpResult,
         now: UnixTime,
-        asked: Option<(UnixTime, String)>,
+        asked: Option<ProviderWait>,
     ) -> Option<String> {
         let provider = key.as_deref()?;
         match result {
@@ -303,9 +303,9 @@ impl Waits {
     /// What the operator hears of the wait `key`'s provider has asked for
     /// (`asked`, still ahead): the wait, or the bulk giving the provider up,
     /// once each.
-    fn asked(&mut self, key: &Key, now: UnixTime, asked: (UnixTime, String)) -> Option<String> {
+    fn asked(&mut self, key: &Key, now: UnixTime, asked: ProviderWait) -> Option<String> {
         let provider = key.as_deref()?;
-        let (until, why) = asked;
+        let ProviderWait { until, why, .. } = asked;
         if self.gave_up.contains(key) || self.told.get(provider).is_some_and(|&t| t > now) {
             return None;
         }

@@ -247,8 +247,7 @@ impl Worker {
         // A wait the provider asked for holds a login as it holds a
         // refresh: refused before the user consents, not after, when the
         // code's redemption could not wait.
-        self.heed_stored_waits().await;
-        if let Some(held) = slot.asked_wait.refusal(provider, self.now()) {
+        if let Some(held) = self.held_by_wait(slot).await {
             return Err(held);
         }
         let opts = LoginOptions {
@@ -348,8 +347,7 @@ impl Worker {
             let ahead = slot.ahead.acquire().await;
             let _permit = slot.permits.acquire().await;
             drop(ahead);
-            self.heed_stored_waits().await;
-            if let Some(held) = slot.asked_wait.refusal(provider, self.now()) {
+            if let Some(held) = self.held_by_wait(slot).await {
                 return Err(held);
             }
             // Until it is written, the new token exists nowhere else.

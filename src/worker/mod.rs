@@ -37,7 +37,9 @@ pub use link::APP_USER;
 pub use protocol::*;
 
 use crate::config::ProviderConfig;
-use crate::domain::{Connection, ConnectionId, ErrorKind, OpError, OpKind, Secrets, UnixTime};
+use crate::domain::{
+    Connection, ConnectionId, ErrorKind, OpError, OpKind, ProviderWait, Secrets, UnixTime,
+};
 use crate::providers::Provider;
 use crate::store::{AuditDraft, ConnectionHead, LeaseRequest, Settlement, Store, StoreError};
 use batch::Batcher;
@@ -532,11 +534,7 @@ impl Worker {
     }
 
     /// [`asked_wait`](Self::asked_wait), and the words of the answer that asked.
-    pub(crate) fn asked_wait_why(
-        &self,
-        provider: &str,
-        now: UnixTime,
-    ) -> Option<(UnixTime, String)> {
+    pub(crate) fn asked_wait_why(&self, provider: &str, now: UnixTime) -> Option<ProviderWait> {
         let slot = self.inner.providers.get(provider)?;
         slot.asked_wait.asked(now)
     }

@@ -190,10 +190,10 @@ impl Worker {
             None => None,
         };
         drop(ahead);
-        if slot.is_some() {
-            self.heed_stored_waits().await;
-        }
-        let held = slot.and_then(|s| s.asked_wait.refusal(&s.config.name, self.now()));
+        let held = match slot {
+            Some(slot) => self.held_by_wait(slot).await,
+            None => None,
+        };
         let turn = Turn {
             permit: Mutex::new(permit),
             ..Turn::default()

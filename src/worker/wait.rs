@@ -27,9 +27,10 @@ const LONGEST_SECS: i64 = 30 * 60;
 /// bulk here reads the store once a second for it, not once a refresh.
 const STORED_WAITS_FRESH: Duration = Duration::from_secs(1);
 
-/// Until when, and the answer that asked (its words, to tell the operator).
+/// The longest wait asked of this provider: until when, and the answer that
+/// asked (its words, to tell the operator).
 #[derive(Debug, Default)]
-pub(crate) struct AskedWait(Mutex<Option<(UnixTime, String)>>);
+pub(crate) struct AskedWait(Mutex<Option<ProviderWait>>);
 
 impl AskedWait {
     /// Counts a rate-limited answer from `provider` heard at `now`; a wait
@@ -68,9 +69,9 @@ impl AskedWait {
     /// longer than the one held.
     pub(crate) fn hold(&self, wait: &ProviderWait) -> bool {
         let mut asked = lock(&self.0);
-        let longer = asked.as_ref().is_none_or(|(was, _)| *was < wait.until);
+        let longer = asked.as_ref().is_none_or(|was| was.until < wait.until);
         if longer {
-            *asked = Some((wait.until, wait.why.clone()));
+            *asked = Some(wait.clone());
         }
         longer
     }
@@ -80,23 +81,19 @@ impl AskedWait {
         // Read on every launch and before every send: no copy of the words.
         lock(&self.0)
             .as_ref()
-            .map(|(until, _)| *until)
+            .map(|w| w.until)
             .filter(|&until| until > now)
     }
 
-    /// The time asked for, while it is still ahead of `now`, and the words
-    /// of the answer that asked.
-    pub(crate) fn asked(&self, now: UnixTime) -> Option<(UnixTime, String)> {
-        lock(&self.0)
-            .as_ref()
-            .filter(|(until, _)| *until > now)
-            .cloned()
+    /// The wait, while it still holds at `now`.
+    pub(crate) fn asked(&self, now: UnixTime) -> Option<ProviderWait> {
+        lock(&self.0).as_ref().filter(|w| w.holds(now)).cloned()
     }
 
     /// The error of an operation left unsent by the wait, or `None` when
     /// nothing holds it back.
     pub(crate) fn refusal(&self, provider: &str, now: UnixTime) -> Option<OpError> {
-        let (until, why) = self.asked(now)?;
+        let ProviderWait { until, why, .. } = self.asked(now)?;
         let secs = now.secs_until(until);
         Some(OpError {
             retry_after: u64::try_from(secs).ok(),
@@ -121,6 +118,13 @@ impl Worker {
     pub(crate) async fn heed_stored_waits(&self) {
         let read = self.inner.waits_read.lock().await;
         self.read_stored_waits(read).await;
+    }
+
+    /// The error of a request to `slot`'s provider left unsent by a wait it
+    /// asked for, heard here or, read first, by another process.
+    pub(crate) async fn held_by_wait(&self, slot: &Slot) -> Option<OpError> {
+        self.heed_stored_waits().await;
+        slot.asked_wait.refusal(&slot.config.name, self.now())
     }
 
     /// [`Worker::heed_stored_waits`] for what drives operations in its own
@@ -245,7 +249,7 @@ mod tests {
             why: why.into(),
         };
         assert!(w.hold(&stored(60, "429 elsewhere")));
-        assert_eq!(w.asked(T), Some((T.plus_secs(60), "429 elsewhere".into())));
+        assert_eq!(w.asked(T), Some(stored(60, "429 elsewhere")));
         assert!(
             !w.hold(&stored(10, "older")),
             "a shorter one changes nothing"

@@ -213,14 +213,24 @@ fn derive(pass: &Secret, salt: &[u8], kdf: KdfParams) -> Result<KeyBytes, StoreE
     Ok(key)
 }
 
-fn put_meta(tx: &Transaction<'_>, key: &str, value: &[u8]) -> rusqlite::Result<usize> {
+/// Keeps `value` under `key` in `meta`, in place of what was there.
+pub(super) fn put_meta(
+    tx: &Transaction<'_>,
+    key: &str,
+    value: impl rusqlite::ToSql,
+) -> rusqlite::Result<usize> {
     tx.execute(
         "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
         params![key, value],
     )
 }
 
-fn get_meta(conn: &Connection, key: &str, db: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+/// What `meta` keeps under `key`, text or bytes, as bytes.
+pub(super) fn get_meta(
+    conn: &Connection,
+    key: &str,
+    db: &Path,
+) -> Result<Option<Vec<u8>>, StoreError> {
     conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
         Ok(row.get_ref(0)?.as_bytes().map(<[u8]>::to_vec).ok())
     })

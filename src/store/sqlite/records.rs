@@ -9,10 +9,11 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection as Db, OptionalExtension, Transaction, params};
+use rusqlite::{Connection as Db, Transaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::keys::{get_meta, put_meta};
 use super::sql_error::sql;
 use crate::domain::{ProviderWait, Renewal};
 use crate::store::StoreError;
@@ -53,15 +54,8 @@ pub(crate) fn note_wait(
     wait: &ProviderWait,
 ) -> Result<(), StoreError> {
     let key = wait.key();
-    let held: Option<ProviderWait> = tx
-        .query_row(
-            "SELECT CAST(value AS TEXT) FROM meta WHERE key = ?1",
-            [&key],
-            |r| r.get::<_, String>(0),
-        )
-        .optional()
-        .map_err(sql(db))?
-        .and_then(|v| serde_json::from_str(&v).ok());
+    let held: Option<ProviderWait> =
+        get_meta(tx, &key, db)?.and_then(|v| serde_json::from_slice(&v).ok());
     if held.is_some_and(|h| h.until >= wait.until) {
         return Ok(());
     }
@@ -83,12 +77,7 @@ fn put<T: Serialize>(
 ) -> Result<(), StoreError> {
     let value = serde_json::to_string(value)
         .map_err(|e| StoreError::Invalid(format!("a record ({key}): {e}")))?;
-    tx.execute(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-        params![key, value],
-    )
-    .map(drop)
-    .map_err(sql(db))
+    put_meta(tx, key, value).map(drop).map_err(sql(db))
 }
 
 /// Every record whose key starts with `prefix`, with its key, in key
