@@ -508,6 +508,27 @@ async fn client_credentials_are_renewed_by_running_the_grant_again() {
     assert_eq!(env.store.connections().unwrap().len(), 2);
 }
 
+/// `e` is a request left unsent, nothing spent, for a wait bank asked for.
+fn held_by_bank(e: &bankdeck::domain::OpError) {
+    assert_eq!(e.kind, ErrorKind::Held, "{e}");
+    assert!(
+        e.message
+            .starts_with("not sent: bank asked to be sent nothing for "),
+        "{e}"
+    );
+}
+
+/// bank's token endpoint answers its next request 429, asking for `secs`.
+fn bank_asks_once_for_a_wait(env: &Env, secs: u64) {
+    env.sandbox.set_faults(vec![FaultRule {
+        count: Some(1),
+        ..fault(
+            "oauth2.token",
+            FaultKind::TooManyRequests(bankdeck::sandbox::RetryAfter::Seconds(secs)),
+        )
+    }]);
+}
+
 /// A 429 to a grant holds its provider as one to a refresh does: until the
 /// time it named, neither a refresh nor another grant nor a login is sent
 /// there; other providers are not held.
@@ -526,12 +547,7 @@ async fn a_wait_asked_of_a_grant_holds_refreshes_grants_and_logins() {
     let e = env.op(OpKind::Refresh, user_row.id).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Held, "{e}");
     let e = grant(2).await.unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Held, "{e}");
-    assert!(
-        e.message
-            .starts_with("not sent: bank asked to be sent nothing for "),
-        "{e}"
-    );
+    held_by_bank(&e);
     let login = env
         .worker
         .login_renewing(RequestId(3), "bank", "omar", None);
@@ -571,23 +587,12 @@ async fn a_wait_heard_by_one_process_holds_another_on_the_store() {
     let row = env.login("bank", "lena").await;
     let everifin = env.login("everifin", "omar").await;
     let other = other_process(&env);
-    env.sandbox.set_faults(vec![FaultRule {
-        count: Some(1),
-        ..fault(
-            "oauth2.token",
-            FaultKind::TooManyRequests(bankdeck::sandbox::RetryAfter::Seconds(90)),
-        )
-    }]);
+    bank_asks_once_for_a_wait(&env, 90);
     let e = env.op(OpKind::Refresh, row.id).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::RateLimited, "{e}");
     let sent = env.sandbox.request_count("oauth2.token");
     let e = other.operate(OpKind::Refresh, row.id).await.unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Held, "{e}");
-    assert!(
-        e.message
-            .starts_with("not sent: bank asked to be sent nothing for "),
-        "{e}"
-    );
+    held_by_bank(&e);
     let e = other
         .client_credentials(RequestId(1), "bank", "app")
         .await
@@ -609,13 +614,7 @@ async fn a_wait_heard_elsewhere_is_told_to_a_screen_that_has_sent_nothing() {
         actor: "screen".into(),
         ..WorkerOptions::default()
     });
-    env.sandbox.set_faults(vec![FaultRule {
-        count: Some(1),
-        ..fault(
-            "oauth2.token",
-            FaultKind::TooManyRequests(bankdeck::sandbox::RetryAfter::Seconds(90)),
-        )
-    }]);
+    bank_asks_once_for_a_wait(&env, 90);
     let heard = UnixTime::now();
     let e = env.op(OpKind::Refresh, row.id).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::RateLimited, "{e}");
