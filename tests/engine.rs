@@ -659,6 +659,112 @@ async fn a_wait_heard_elsewhere_is_told_to_a_screen_that_has_sent_nothing() {
     assert_eq!((&seen.provider, seen.until), (&wait.provider, wait.until));
 }
 
+/// A wait lifted in one process frees its provider in every other: the
+/// process that heard it sends again once it reads the store, a screen is
+/// told who lifted it, and only a 429 heard after the lift holds anyone
+/// again. A screen's own `LiftWait` is answered with what it set aside.
+#[tokio::test]
+async fn a_wait_lifted_by_one_process_frees_its_provider_in_every_other() {
+    use bankdeck::worker::{Command, Event};
+    let env = Env::start().await;
+    let row = env.login("bank", "lena").await;
+    let mut screen = env.spawn_worker(WorkerOptions {
+        actor: "screen".into(),
+        ..WorkerOptions::default()
+    });
+    bank_asks_once_for_a_wait(&env, 3600);
+    let e = env.op(OpKind::Refresh, row.id).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::RateLimited, "{e}");
+    held_by_bank(&env.op(OpKind::Refresh, row.id).await.unwrap_err());
+    let changes = |id| Command::Changes {
+        id: RequestId(id),
+        after: 0,
+        users_after: bankdeck::domain::UserId(0),
+    };
+    // The screen's worker reads the stored waits with the changes it asks for.
+    let mut told = Vec::new();
+    let mut ask = async |id, told: &mut Vec<Event>| {
+        screen.commands.send(changes(id)).await.unwrap();
+        loop {
+            match next(&mut screen.events).await {
+                Event::Changed { .. } => break,
+                e @ (Event::ProviderWaiting { .. } | Event::WaitLifted { .. }) => told.push(e),
+                _ => {}
+            }
+        }
+    };
+    ask(1, &mut told).await;
+    assert!(
+        matches!(
+            told.as_slice(),
+            [Event::ProviderWaiting {
+                elsewhere: true,
+                ..
+            }]
+        ),
+        "{told:?}"
+    );
+
+    let other = other_process(&env);
+    let (lift, set_aside) = other.lift_wait("bank").await.unwrap();
+    let was = set_aside.expect("an hour's wait held");
+    assert!(was.why.contains("3600"), "{was:?}");
+    assert_eq!(lift.lifted_by.as_deref(), Some("other process"));
+    let (_, again) = other.lift_wait("bank").await.unwrap();
+    assert_eq!(again, None, "nothing left to lift");
+    let e = other.lift_wait("bnak").await.unwrap_err();
+    assert!(
+        e.message.contains("'bnak' is not in the configuration"),
+        "{e}"
+    );
+
+    // Past the freshness of each process's copy of the stored waits.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    env.op(OpKind::Refresh, row.id).await.unwrap();
+    told.clear();
+    ask(2, &mut told).await;
+    let [
+        Event::WaitLifted {
+            id: None,
+            lift: seen,
+            set_aside: Some(gone),
+        },
+    ] = told.as_slice()
+    else {
+        panic!("the screen is told once, with who lifted it: {told:?}");
+    };
+    assert_eq!(
+        (seen.lifted_by.as_deref(), gone.until),
+        (Some("other process"), was.until)
+    );
+
+    // Asked anew after the lift: held again, and the screen lifts it itself.
+    bank_asks_once_for_a_wait(&env, 60);
+    let e = env.op(OpKind::Refresh, row.id).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::RateLimited, "{e}");
+    let e = other.operate(OpKind::Refresh, row.id).await.unwrap_err();
+    held_by_bank(&e);
+    let lift = Command::LiftWait {
+        id: RequestId(3),
+        provider: "bank".into(),
+    };
+    screen.commands.send(lift).await.unwrap();
+    let answer = loop {
+        if let e @ Event::WaitLifted { .. } = next(&mut screen.events).await {
+            break e;
+        }
+    };
+    let Event::WaitLifted {
+        id: Some(RequestId(3)),
+        set_aside: Some(w),
+        ..
+    } = answer
+    else {
+        panic!("{answer:?}");
+    };
+    assert!(w.why.contains("60s"), "the new wait: {w:?}");
+}
+
 /// An app token has no refresh token, so logout once refused it ("nothing
 /// to log out") and nothing could end it: the scheduler renewed it for
 /// ever. Its logout now revokes the access token (RFC 7009) and ends the

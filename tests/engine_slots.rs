@@ -616,11 +616,13 @@ async fn bulks_in_a_row_each_end_while_their_refreshes_read_the_stored_waits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bulk_waits_out_a_stored_wait_and_a_stop_ends_the_wait() {
     let (env, conns) = one_at_a_time_everifin().await;
-    let wait = bankdeck::domain::ProviderWait {
-        provider: "everifin".into(),
-        until: bankdeck::domain::UnixTime::now().plus_secs(120),
-        why: "429 heard elsewhere".into(),
-    };
+    let now = bankdeck::domain::UnixTime::now();
+    let wait = bankdeck::domain::ProviderWait::asked(
+        "everifin",
+        now,
+        now.plus_secs(120),
+        "429 heard elsewhere".into(),
+    );
     env.store.note_wait(&wait).unwrap();
     let before = env.sandbox.request_count("oidc.token");
     let mut h = bulk(&env, conns).await;

@@ -206,6 +206,17 @@ pub enum Cmd {
         #[arg(long, value_name = "OP", value_parser = operation)]
         op: Option<OpKind>,
     },
+    /// Show the waits providers asked for (a 429 or 503 with Retry-After)
+    /// that still hold: until each ends, no bankdeck process sends that
+    /// provider anything, by hand or automatically. `waits lift` sets one
+    /// aside.
+    Waits {
+        #[command(subcommand)]
+        action: Option<WaitsCmd>,
+        /// One JSON array of {provider, until, secs_left, why}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print shell completions.
     Completions {
         /// The shell to print them for.
@@ -244,6 +255,18 @@ pub enum ConfigCmd {
     /// holds live connections of a provider the configuration lacks, 2 when the file itself is
     /// wrong.
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WaitsCmd {
+    /// Send to PROVIDER again before the wait it asked for ends, from every
+    /// bankdeck process on the store (written to the audit log). For when
+    /// you know it takes requests again; should it still refuse, its next
+    /// 429 asks for the wait anew.
+    Lift {
+        /// The provider's name in the configuration.
+        provider: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

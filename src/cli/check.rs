@@ -540,11 +540,7 @@ mod tests {
         let mut c = conn("ev");
         c.lifetimes.access = Some(AccessExpiry::At(NOW.plus_secs(200)));
         c.lifetimes.has_refresh = true;
-        let wait = |secs| ProviderWait {
-            provider: "ev".into(),
-            until: NOW.plus_secs(secs),
-            why: "429".into(),
-        };
+        let wait = |secs| ProviderWait::asked("ev", NOW, NOW.plus_secs(secs), "429".into());
         let running = |w: Vec<ProviderWait>| renewers(vec![scheduler(30)], &[]).with_waits(w, NOW);
         assert_eq!(
             reason(&c, &cfg(), &running(vec![wait(100)]), NOW, 600),

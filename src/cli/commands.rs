@@ -1220,7 +1220,7 @@ fn wait_lines(renewers: &super::check::Renewers, now: UnixTime) -> Vec<String> {
         .collect()
 }
 
-fn wait_line(w: &crate::domain::ProviderWait, now: UnixTime) -> String {
+pub(super) fn wait_line(w: &crate::domain::ProviderWait, now: UnixTime) -> String {
     format!(
         "WAIT: {} asked to be sent nothing until {} ({} more): {}",
         w.provider,

@@ -13,6 +13,7 @@ mod interrupt;
 pub mod logging;
 pub mod output;
 mod screen;
+mod waits;
 
 use std::process::ExitCode;
 
@@ -182,6 +183,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let ctx = Context::open(&global, Access::Read)?;
             commands::audit(&ctx, json, query, matching.as_deref())
         }
+        Cmd::Waits { action: None, json } => {
+            waits::list(&Context::open(&global, Access::Read)?, json)
+        }
+        Cmd::Waits {
+            action: Some(args::WaitsCmd::Lift { provider }),
+            ..
+        } => waits::lift(&Context::open(&global, Access::Write)?, &provider, ro).await,
         Cmd::Users { action } => {
             // Listing reads, as `status` does: it must not create a store
             // (and a key) where none was meant to be. Only adding one makes it.

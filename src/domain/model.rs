@@ -279,6 +279,9 @@ pub enum OpKind {
     Adjust,
     /// The audit log's oldest lines moved to a file (`bankdeck audit archive`).
     ArchiveAudit,
+    /// A provider's asked wait set aside by an operator (`bankdeck waits
+    /// lift`, the screen's `lift_wait`).
+    LiftWait,
     /// An operation a newer bankdeck recorded in the same store, by its
     /// name: shown and filtered like the others, never performed. Reading it
     /// as damage would stop an older binary (a cron job not yet upgraded,
@@ -301,6 +304,7 @@ impl OpKind {
             OpKind::Reveal => "reveal",
             OpKind::Adjust => "adjust",
             OpKind::ArchiveAudit => "archive_audit",
+            OpKind::LiftWait => "lift_wait",
             OpKind::Unknown(name) => name.as_str(),
         }
     }
@@ -312,7 +316,7 @@ impl OpKind {
     }
 
     /// Every operation this bankdeck performs or records itself.
-    pub const KNOWN: [OpKind; 12] = [
+    pub const KNOWN: [OpKind; 13] = [
         OpKind::Link,
         OpKind::Exchange,
         OpKind::Refresh,
@@ -325,6 +329,7 @@ impl OpKind {
         OpKind::Reveal,
         OpKind::Adjust,
         OpKind::ArchiveAudit,
+        OpKind::LiftWait,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -681,7 +686,8 @@ mod op_tests {
             | OpKind::RemoveUser
             | OpKind::Reveal
             | OpKind::Adjust
-            | OpKind::ArchiveAudit => true,
+            | OpKind::ArchiveAudit
+            | OpKind::LiftWait => true,
             OpKind::Unknown(_) => false,
         };
         assert!(OpKind::KNOWN.into_iter().all(performed_or_recorded));

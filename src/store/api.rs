@@ -345,6 +345,10 @@ pub trait Store: Send + Sync {
     fn note_wait(&self, wait: &ProviderWait) -> Result<(), StoreError>;
     /// Every provider's last asked wait, over or not.
     fn waits(&self) -> Result<Vec<ProviderWait>, StoreError>;
+    /// Keeps `lift` (a [`ProviderWait::lift`]) in place of its provider's
+    /// asked wait, with an audit line, when one holds at the lift's time:
+    /// the wait set aside, or `None` when there was none to lift.
+    fn lift_wait(&self, lift: &ProviderWait) -> Result<Option<ProviderWait>, StoreError>;
     /// The audit lines after id `after` up to `upto`, oldest first, at most
     /// `limit` (an archive reads them in pages while it writes its file).
     fn audit_between(

@@ -92,6 +92,9 @@ impl<H: Intercept> Store for Intercepted<H> {
     fn waits(&self) -> Result<Vec<ProviderWait>, StoreError> {
         self.inner.waits()
     }
+    fn lift_wait(&self, lift: &ProviderWait) -> Result<Option<ProviderWait>, StoreError> {
+        self.inner.lift_wait(lift)
+    }
     fn audit_between(&self, a: i64, u: i64, l: usize) -> Result<Vec<AuditEntry>, StoreError> {
         self.inner.audit_between(a, u, l)
     }

@@ -54,10 +54,13 @@ pub enum Action {
     Suspend,
     /// Type an action's name (`:refresh`, `:q`), as in vim and k9s.
     Command,
+    /// Send to the selected row's provider again before the wait it asked
+    /// for (a 429's `Retry-After`) ends.
+    LiftWait,
 }
 
 impl Action {
-    pub const ALL: [Action; 33] = [
+    pub const ALL: [Action; 34] = [
         Action::Quit,
         Action::Help,
         Action::Back,
@@ -88,6 +91,7 @@ impl Action {
         Action::ClientCredentials,
         Action::ToggleUsers,
         Action::CancelOp,
+        Action::LiftWait,
         Action::Reload,
         Action::Suspend,
         Action::Command,
@@ -170,6 +174,7 @@ impl Action {
                 | Action::Add
                 | Action::ClientCredentials
                 | Action::CancelOp
+                | Action::LiftWait
         )
     }
 
@@ -186,6 +191,7 @@ impl Action {
                 | Action::Login
                 | Action::Delink
                 | Action::CancelOp
+                | Action::LiftWait
         )
     }
 
@@ -221,6 +227,7 @@ impl Action {
             Action::ClientCredentials => ("client_credentials", "client-credentials token"),
             Action::ToggleUsers => ("toggle_users", "users view (Enter shows one user's rows)"),
             Action::CancelOp => ("cancel_op", "cancel the selected row's operation"),
+            Action::LiftWait => ("lift_wait", "lift the wait the row's provider asked for"),
             Action::Reload => ("reload", "reload everything from the store; repaint"),
             Action::Suspend => ("suspend", "back to the shell; fg returns"),
             Action::Command => ("command", "by name, word or id: :refresh 42, :sort, :42"),

@@ -330,6 +330,11 @@ impl App {
         self.providers.iter().any(|(name, _)| name == provider)
     }
 
+    /// Whether `provider` asked for a wait that still holds at `now`.
+    pub(crate) fn waiting(&self, provider: &str, now: UnixTime) -> bool {
+        self.waits.get(provider).is_some_and(|until| *until > now)
+    }
+
     pub fn users_view_open(&self) -> bool {
         self.users_view.is_some()
     }

@@ -48,6 +48,7 @@ fn default_keys(action: Action) -> Vec<KeySpec> {
         Action::Reload => vec![K::ctrl('l')],
         Action::Suspend => vec![K::ctrl('z')],
         Action::Command => vec![K::plain(':')],
+        Action::LiftWait => vec![K::plain('W')],
     }
 }
 

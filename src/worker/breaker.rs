@@ -23,12 +23,14 @@ use crate::domain::{ErrorKind, OpError, UnixTime};
 /// before its automatic work is paused.
 pub(crate) const TRIP_AFTER: u32 = 5;
 
-/// A pause in words: seconds up to two minutes, then whole minutes.
+/// A pause in words: seconds up to two minutes, whole minutes up to two
+/// hours, then hours (a provider's quota may ask for most of a day).
 pub(crate) fn pause_words(secs: i64) -> String {
-    if secs < 120 {
-        format!("{secs} s")
-    } else {
-        format!("{} min", secs / 60)
+    match secs {
+        ..120 => format!("{secs} s"),
+        120..7200 => format!("{} min", secs / 60),
+        _ if secs % 3600 < 60 => format!("{} h", secs / 3600),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
     }
 }
 
@@ -146,6 +148,26 @@ mod tests {
     use super::*;
 
     const T: UnixTime = UnixTime(1_800_000_000);
+
+    #[test]
+    fn a_pause_is_said_in_the_unit_that_reads_best() {
+        let said: Vec<String> = [45, 120, 1800, 7199, 7200, 7500, 86_400]
+            .into_iter()
+            .map(pause_words)
+            .collect();
+        assert_eq!(
+            said,
+            [
+                "45 s",
+                "2 min",
+                "30 min",
+                "119 min",
+                "2 h",
+                "2 h 5 min",
+                "24 h"
+            ]
+        );
+    }
 
     fn down() -> OpError {
         OpError::new(ErrorKind::Network, "connection refused")

@@ -46,6 +46,7 @@ impl Worker {
                 after,
                 users_after,
             } => self.report_changes(id, after, users_after).await,
+            Command::LiftWait { id, provider } => self.report_lift(id, provider).await,
             other => self.execute_new(other).await,
         }
     }

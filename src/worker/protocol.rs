@@ -88,6 +88,9 @@ pub enum Command {
     },
     /// Stop an operation in flight (its HTTP request is dropped).
     Cancel { id: RequestId },
+    /// Set aside the wait `provider` asked for, for every process: the
+    /// operator knows it takes requests again.
+    LiftWait { id: RequestId, provider: String },
 }
 
 impl Command {
@@ -106,7 +109,8 @@ impl Command {
             | Command::Reveal { id, .. }
             | Command::Reload { id }
             | Command::Changes { id, .. }
-            | Command::Cancel { id } => *id,
+            | Command::Cancel { id }
+            | Command::LiftWait { id, .. } => *id,
         }
     }
 
@@ -245,6 +249,15 @@ pub enum Event {
     ProviderWaiting {
         wait: ProviderWait,
         elsewhere: bool,
+    },
+    /// A provider's asked wait was lifted (`lift`, a [`ProviderWait::lift`]):
+    /// it is sent to again. `id`: this front end's `LiftWait`; `None` when
+    /// read from the store, lifted by another process. `set_aside`: the
+    /// wait that held until then; `None` when none held (nothing to lift).
+    WaitLifted {
+        id: Option<RequestId>,
+        lift: ProviderWait,
+        set_aside: Option<ProviderWait>,
     },
     /// A background task failed in a way nobody asked about (a panic caught,
     /// the scheduler unable to read the store): shown in the activity pane.

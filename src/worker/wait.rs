@@ -12,14 +12,17 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::breaker::pause_words;
-use super::{Event, Slot, Worker, lock};
+use super::{Event, RequestId, Slot, Worker, lock};
 use crate::domain::{ErrorKind, OpError, ProviderWait, UnixTime};
 
 /// The wait after a 429 or 503 that names none: long enough that a bulk
 /// does not answer a refusal with its whole window again at once.
 const UNSAID_SECS: i64 = 5;
-/// The longest wait taken from a `Retry-After`, as the scheduler's back-off.
-const LONGEST_SECS: i64 = 30 * 60;
+/// The longest wait taken from a `Retry-After`. A provider's daily quota
+/// may ask for hours, and is honoured; beyond a day the answer is more
+/// likely wrong than meant. An operator who knows better lifts the wait
+/// (`bankdeck waits lift`, the screen's `lift_wait`).
+const LONGEST_SECS: i64 = 24 * 3600;
 
 /// How stale this process's copy of the waits other processes heard may
 /// be before an operation reads them again: a bulk in another process
@@ -48,7 +51,7 @@ impl AskedWait {
         let asked = (error.retry_after).map(|s| i64::try_from(s).unwrap_or(i64::MAX));
         let secs = asked.map_or(UNSAID_SECS, |s| s.min(LONGEST_SECS));
         // Said beside the answer's own words, which name the longer wait:
-        // else "it asks to wait 3600s" reads against an end 30 min away.
+        // else "it asks to wait 172800s" reads against an end a day away.
         let why = match asked {
             Some(s) if s > LONGEST_SECS => format!(
                 "{}; bankdeck waits {} at most",
@@ -57,23 +60,19 @@ impl AskedWait {
             ),
             _ => error.message.clone(),
         };
-        let wait = ProviderWait {
-            provider: provider.to_owned(),
-            until: now.plus_secs(secs),
-            why,
-        };
-        self.hold(&wait).then_some(wait)
+        let wait = ProviderWait::asked(provider, now, now.plus_secs(secs), why);
+        self.hold(&wait).map(|_| wait)
     }
 
-    /// Holds a wait another process heard (the store's); whether it is
-    /// longer than the one held.
-    pub(crate) fn hold(&self, wait: &ProviderWait) -> bool {
+    /// Holds `wait` (another process's from the store, or a lift) when it
+    /// [replaces](ProviderWait::replaces) the one held: what was held
+    /// then, `Some(None)` when nothing was. `None`: nothing changed.
+    pub(crate) fn hold(&self, wait: &ProviderWait) -> Option<Option<ProviderWait>> {
         let mut asked = lock(&self.0);
-        let longer = asked.as_ref().is_none_or(|was| was.until < wait.until);
-        if longer {
-            *asked = Some(wait.clone());
+        if asked.as_ref().is_some_and(|was| !wait.replaces(was)) {
+            return None;
         }
-        longer
+        Some(asked.replace(wait.clone()))
     }
 
     /// The time asked for, while it is still ahead of `now`.
@@ -151,19 +150,65 @@ impl Worker {
         *read = Some(Instant::now());
         drop(read);
         for wait in waits {
-            let held = (self.inner.providers.get(&wait.provider))
-                .is_some_and(|slot| slot.asked_wait.hold(&wait));
-            // Told once, as it begins or grows: the screen shows why its
-            // scheduler sends the provider nothing, which it would otherwise
-            // learn only when an operation of its own is held.
-            if held && wait.holds(self.now()) {
-                self.emit(Event::ProviderWaiting {
+            let Some(slot) = self.inner.providers.get(&wait.provider) else {
+                continue;
+            };
+            let Some(was) = slot.asked_wait.hold(&wait) else {
+                continue;
+            };
+            // Told once, as it begins, grows or is lifted: the screen shows
+            // why its scheduler sends the provider nothing, which it would
+            // otherwise learn only when an operation of its own is held.
+            let now = self.now();
+            let event = match was {
+                _ if wait.holds(now) => Event::ProviderWaiting {
                     wait,
                     elsewhere: true,
-                })
-                .await;
-            }
+                },
+                Some(was) if wait.lifted_by.is_some() && was.holds(now) => Event::WaitLifted {
+                    id: None,
+                    lift: wait,
+                    set_aside: Some(was),
+                },
+                _ => continue,
+            };
+            self.emit(event).await;
         }
+    }
+
+    /// Sets aside `provider`'s asked wait for every process (`bankdeck waits
+    /// lift`, the screen's `lift_wait`): the operator knows it takes
+    /// requests again. The lift, and the wait that held until then, kept in
+    /// the store or, where the store could not keep it, by this process
+    /// (`None` when none held).
+    pub async fn lift_wait(
+        &self,
+        provider: &str,
+    ) -> Result<(ProviderWait, Option<ProviderWait>), OpError> {
+        self.refuse_if_readonly()?;
+        let slot = self.slot(provider)?;
+        let lift = ProviderWait::lift(provider, self.now(), &self.inner.opts.actor);
+        let kept = lift.clone();
+        let stored = (self.db_store(move |s| s.lift_wait(&kept)).await).map_err(OpError::from)?;
+        let held = slot.asked_wait.hold(&lift).flatten();
+        let now = self.now();
+        Ok((lift, stored.or(held).filter(|w| w.holds(now))))
+    }
+
+    /// [`Worker::lift_wait`] for a front end: answered with
+    /// [`Event::WaitLifted`], or a notice saying why nothing was lifted.
+    pub(crate) async fn report_lift(&self, id: RequestId, provider: String) {
+        let event = match self.lift_wait(&provider).await {
+            Ok((lift, set_aside)) => Event::WaitLifted {
+                id: Some(id),
+                lift,
+                set_aside,
+            },
+            Err(e) => Event::Notice {
+                message: format!("{provider}'s asked wait is not lifted: {}", e.message),
+            },
+        };
+        self.emit(event).await;
     }
 
     /// [`AskedWait::hear`] on `slot`, and the wait kept in the store for
@@ -233,9 +278,11 @@ mod tests {
         let w = AskedWait::default();
         w.hear("bank", &limited(None), T);
         assert_eq!(w.until(T), Some(T.plus_secs(UNSAID_SECS)));
-        let capped = w.hear("bank", &limited(Some(3600)), T).unwrap();
+        let hour = w.hear("bank", &limited(Some(3600)), T).unwrap();
+        assert_eq!((hour.until, hour.why.as_str()), (T.plus_secs(3600), "429"));
+        let capped = w.hear("bank", &limited(Some(2 * 86_400)), T).unwrap();
         assert_eq!(w.until(T), Some(T.plus_secs(LONGEST_SECS)));
-        assert_eq!(capped.why, "429; bankdeck waits 30 min at most");
+        assert_eq!(capped.why, "429; bankdeck waits 24 h at most");
         w.hear("bank", &limited(Some(u64::MAX)), T.plus_secs(1));
         assert_eq!(w.until(T), Some(T.plus_secs(1 + LONGEST_SECS)));
     }
@@ -243,18 +290,18 @@ mod tests {
     #[test]
     fn a_wait_from_the_store_holds_unless_a_longer_one_is_held() {
         let w = AskedWait::default();
-        let stored = |secs, why: &str| ProviderWait {
-            provider: "bank".into(),
-            until: T.plus_secs(secs),
-            why: why.into(),
-        };
-        assert!(w.hold(&stored(60, "429 elsewhere")));
+        let stored =
+            |secs, why: &str| ProviderWait::asked("bank", T, T.plus_secs(secs), why.into());
+        assert_eq!(w.hold(&stored(60, "429 elsewhere")), Some(None));
         assert_eq!(w.asked(T), Some(stored(60, "429 elsewhere")));
-        assert!(
-            !w.hold(&stored(10, "older")),
-            "a shorter one changes nothing"
-        );
+        assert_eq!(w.hold(&stored(10, "older")), None, "a shorter one");
         assert_eq!(w.until(T), Some(T.plus_secs(60)));
-        assert!(!w.hold(&stored(-5, "over")));
+        assert_eq!(w.hold(&stored(-5, "over")), None);
+        let lift = ProviderWait::lift("bank", T.plus_secs(5), "amira");
+        assert_eq!(w.hold(&lift), Some(Some(stored(60, "429 elsewhere"))));
+        assert_eq!(w.until(T.plus_secs(5)), None, "lifted");
+        assert_eq!(w.hold(&lift), None, "read again, it changes nothing");
+        assert!(w.hear("bank", &limited(Some(30)), T.plus_secs(6)).is_some());
+        assert_eq!(w.until(T.plus_secs(6)), Some(T.plus_secs(36)), "asked anew");
     }
 }

@@ -1312,29 +1312,31 @@ fn refresh_due_sends_nothing_more_to_a_provider_that_asks_for_an_hour() {
     let wait = out.lines().nth(1).unwrap_or_default();
     assert!(
         wait.starts_with("WAIT: bank asked to be sent nothing until ")
-            && (wait.contains(" (29:") || wait.contains(" (30:00"))
+            && (wait.contains(" (59:") || wait.contains(" (1h 00m"))
             && wait.contains("it asks to wait 3600s"),
         "{out}"
     );
-    // The row whose refresh failed; the other two outlast the wait, and
-    // the run that covers them renews them after it.
+    // The row whose refresh failed, and the two whose hour-long tokens end
+    // before the wait does: nothing can renew them in time.
     let rows: Vec<&str> = out.lines().skip(2).collect();
-    assert_eq!(rows.len(), 1, "{out}");
+    assert_eq!(rows.len(), 3, "{out}");
     assert!(
-        rows[0].ends_with(": `bankdeck refresh 1` once bank's asked wait is over, in 30:00")
-            || rows[0].contains("` once bank's asked wait is over, in 29:"),
+        rows[1].contains("before bank's asked wait is over")
+            && rows[1].ends_with("`bankdeck refresh 2` after it"),
+        "{out}"
+    );
+    assert!(
+        rows[0].ends_with(": `bankdeck refresh 1` once bank's asked wait is over, in 1h 00m")
+            || rows[0].contains("` once bank's asked wait is over, in 59:"),
         "{out}"
     );
     let (_, json, _) = said(dir.path(), &config, &["check", "--within", "2h", "--json"]);
     let report: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(report["waits"][0]["provider"], "bank", "{json}");
     let left = report["waits"][0]["secs_left"].as_i64().unwrap();
-    // Held for the half hour the scheduler waits at most, not the hour.
-    assert!((1700..=1800).contains(&left), "{json}");
-    assert!(
-        wait.contains("bankdeck waits 30 min at most"),
-        "the cap is said beside the hour asked: {wait}"
-    );
+    // Held for the whole hour asked: a day is the most bankdeck waits.
+    assert!((3500..=3600).contains(&left), "{json}");
+    assert!(!wait.contains("at most"), "no cap to say: {wait}");
     // `status` says why its due rows stand still, on stderr: its table on
     // stdout stays one row a line for scripts.
     let (code, out, err) = said(dir.path(), &config, &["status"]);
@@ -1344,6 +1346,114 @@ fn refresh_due_sends_nothing_more_to_a_provider_that_asks_for_an_hour() {
         "the same WAIT line as check's: {err}"
     );
     assert!(!out.contains("WAIT"), "{out}");
+}
+
+/// An operator who knows the provider takes requests again lifts its
+/// asked wait: `waits` lists it as `check` does, `waits lift` sets it aside
+/// for every later process with an audit line, and a refresh goes at once.
+/// Until then the only way past an hour's wait was to wait it out.
+#[test]
+fn waits_lists_a_provider_s_asked_wait_and_lift_sets_it_aside() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
+    bank_one_at_a_time(&config);
+    three_app_tokens(dir.path(), &config);
+    let (code, out, err) = said(dir.path(), &config, &["waits"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), "no provider asks for a wait now\n"),
+        "{err}"
+    );
+    super::common::post_json(
+        &base,
+        "/sandbox/faults",
+        r#"{"faults":["oauth2.token:429=3600,count=1"]}"#,
+    );
+    let (code, out, err) = said(dir.path(), &config, &["refresh", "2"]);
+    assert_ne!(code, Some(0), "{out}{err}");
+
+    let (code, out, err) = said(dir.path(), &config, &["waits"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (_, checked, _) = said(dir.path(), &config, &["check", "--within", "2h"]);
+    let wait = checked.lines().nth(1).unwrap_or_default();
+    assert!(wait.starts_with("WAIT: bank asked"), "{checked}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [wait],
+        "check's line: {out}"
+    );
+    let (_, json, _) = said(dir.path(), &config, &["waits", "--json"]);
+    let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(rows[0]["provider"], "bank", "{json}");
+    assert!(rows[0]["secs_left"].as_i64().unwrap() > 3500, "{json}");
+
+    // Refused where nothing may change, and for a provider not configured.
+    let (code, out, err) = said(
+        dir.path(),
+        &config,
+        &["--readonly", "waits", "lift", "bank"],
+    );
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.contains("read-only"), "{err}");
+    let (code, out, err) = said(dir.path(), &config, &["waits", "lift", "bnak"]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        err.contains("provider 'bnak' is not in the configuration (it has "),
+        "{err}"
+    );
+    let (code, out, err) = said(dir.path(), &config, &["refresh", "2"]);
+    assert_ne!(code, Some(0), "still held: {out}{err}");
+
+    let (code, out, err) = said(dir.path(), &config, &["waits", "lift", "bank"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.starts_with("lifted the wait bank asked for until ")
+            && out.contains("it asks to wait 3600s")
+            && out.contains("every bankdeck process sends to it again"),
+        "{out}"
+    );
+    let (code, out, err) = said(dir.path(), &config, &["waits"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), "no provider asks for a wait now\n"),
+        "{err}"
+    );
+    let (code, out, err) = said(dir.path(), &config, &["refresh", "2"]);
+    assert_eq!(code, Some(0), "sent at once: {out}{err}");
+    let (code, out, err) = said(dir.path(), &config, &["check", "--within", "2h"]);
+    assert!(!out.contains("WAIT"), "{code:?} {out}{err}");
+    let (code, out, _) = said(dir.path(), &config, &["waits", "lift", "bank"]);
+    assert_eq!(code, Some(0), "lifting to be sure is no failure");
+    assert_eq!(out, "bank asks for no wait now: nothing to lift\n");
+
+    let (_, audit, _) = said(
+        dir.path(),
+        &config,
+        &["audit", "--op", "lift_wait", "--json"],
+    );
+    let lines: Vec<serde_json::Value> = serde_json::from_str(&audit).unwrap();
+    assert_eq!(lines.len(), 1, "one lift, one line: {audit}");
+    let message = lines[0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("lifted bank's asked wait, which held until ")
+            && message.contains("it asks to wait 3600s"),
+        "{message}"
+    );
+    assert!(!lines[0]["actor"].as_str().unwrap().is_empty(), "{audit}");
+
+    // A 429 after the lift asks for the wait anew.
+    super::common::post_json(
+        &base,
+        "/sandbox/faults",
+        r#"{"faults":["oauth2.token:429=60,count=1"]}"#,
+    );
+    let (code, _, _) = said(dir.path(), &config, &["refresh", "2"]);
+    assert_ne!(code, Some(0));
+    let (_, out, _) = said(dir.path(), &config, &["waits"]);
+    assert!(
+        out.starts_with("WAIT: bank asked to be sent nothing until "),
+        "{out}"
+    );
 }
 
 /// `refresh --due | head -0`: the first failure it prints meets the closed

@@ -1,7 +1,7 @@
 //! The records that `check` weighs: one per renewer, replaced each time it
 //! runs, read newest first; and one asked wait per provider.
 
-use bankdeck::domain::{ProviderWait, Renewal, UnixTime};
+use bankdeck::domain::{OpKind, ProviderWait, Renewal, UnixTime};
 use bankdeck::store::{SqliteStore, Store};
 
 use crate::common::Env;
@@ -65,11 +65,7 @@ fn records_of_an_unknown_shape_and_other_meta_rows_are_left_out() {
 }
 
 fn wait(provider: &str, until: i64, why: &str) -> ProviderWait {
-    ProviderWait {
-        provider: provider.into(),
-        until: UnixTime(until),
-        why: why.into(),
-    }
+    ProviderWait::asked(provider, UnixTime(0), UnixTime(until), why.into())
 }
 
 /// A provider's asked wait, kept for every process: the longest heard
@@ -101,6 +97,57 @@ fn a_provider_s_longest_asked_wait_is_kept_for_every_process() {
     assert_eq!(store.waits().unwrap().len(), 2, "a shape it does not know");
     let read_only = SqliteStore::open(env.opts().read_only()).unwrap();
     assert_eq!(read_only.waits().unwrap().len(), 2, "`check` reads them");
+}
+
+/// An operator's lift replaces a provider's wait that holds, with one audit
+/// line; a wait heard before the lift does not come back, one heard after
+/// it does. With nothing holding, a lift writes nothing.
+#[test]
+fn a_lift_sets_a_holding_wait_aside_with_an_audit_line() {
+    let env = Env::new();
+    let store = env.open();
+    let heard_at =
+        |heard, until| ProviderWait::asked("bank", UnixTime(heard), UnixTime(until), "429".into());
+    store.note_wait(&heard_at(100, 900)).unwrap();
+    let lift = ProviderWait::lift("bank", UnixTime(600), "amira");
+    assert_eq!(store.lift_wait(&lift).unwrap(), Some(heard_at(100, 900)));
+    assert_eq!(store.waits().unwrap(), vec![lift.clone()]);
+    let audit = store.audit(None, 10).unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(
+        (
+            audit[0].op,
+            audit[0].actor.as_str(),
+            audit[0].connection,
+            audit[0].ok
+        ),
+        (OpKind::LiftWait, "amira", None, true)
+    );
+    assert!(
+        audit[0]
+            .message
+            .starts_with("lifted bank's asked wait, which held until ")
+    );
+
+    assert_eq!(store.lift_wait(&lift).unwrap(), None, "nothing holds");
+    let later = ProviderWait::lift("bank", UnixTime(700), "omar");
+    assert_eq!(store.lift_wait(&later).unwrap(), None, "nothing holds");
+    assert_eq!(store.audit(None, 10).unwrap().len(), 1, "nothing written");
+    store.note_wait(&heard_at(550, 2000)).unwrap();
+    assert_eq!(store.waits().unwrap(), vec![lift], "heard before the lift");
+    store.note_wait(&heard_at(650, 800)).unwrap();
+    assert_eq!(
+        store.waits().unwrap(),
+        vec![heard_at(650, 800)],
+        "heard after"
+    );
+    let none = ProviderWait::lift("everifin", UnixTime(700), "omar");
+    assert_eq!(store.lift_wait(&none).unwrap(), None);
+    assert_eq!(
+        store.waits().unwrap().len(),
+        1,
+        "no record for a provider without a wait"
+    );
 }
 
 fn scheduler(process: &str, at: i64, ended: bool) -> Renewal {

@@ -1174,11 +1174,7 @@ fn a_provider_s_asked_wait_stays_in_sight_and_holds_its_rows_auto_line() {
     assert!(before.contains("auto refresh at "), "{before}");
     let waiting = |until: UnixTime, elsewhere| {
         Msg::Worker(Event::ProviderWaiting {
-            wait: ProviderWait {
-                provider: "keycloak".into(),
-                until,
-                why: "429 Too Many Requests".into(),
-            },
+            wait: ProviderWait::asked("keycloak", NOW, until, "429 Too Many Requests".into()),
             elsewhere,
         })
     };
@@ -1241,6 +1237,93 @@ fn a_provider_s_asked_wait_stays_in_sight_and_holds_its_rows_auto_line() {
         paused.clock()
     );
     assert!(held.contains(&says), "{held}");
+}
+
+/// `W` lifts the wait the selected row's provider asked for. The key bar
+/// offers it only while one holds; with none it says there is nothing to
+/// lift and sends nothing. The worker's answer, or a lift another process
+/// made, ends the wait on the title and in the pane, and says who lifted
+/// it. Read-only refuses it, as it does every change.
+#[test]
+fn w_lifts_the_wait_the_row_s_provider_asked_for() {
+    let wait = |until| ProviderWait::asked("keycloak", NOW, until, "429".into());
+    let waiting = |until| {
+        Msg::Worker(Event::ProviderWaiting {
+            wait: wait(until),
+            elsewhere: false,
+        })
+    };
+    let mut app = app();
+    select(&mut app, 3);
+    assert!(!text_at(&mut app, 160, 40, NOW).contains("lift wait"));
+    assert!(app.update(key('W'), NOW).is_empty());
+    assert_eq!(
+        last_text(&app),
+        "lift_wait: keycloak asks for no wait now: nothing to lift"
+    );
+
+    let until = NOW.plus_secs(3600);
+    app.update(waiting(until), NOW);
+    let shown = text_at(&mut app, 160, 40, NOW);
+    assert!(shown.contains("W lift wait"), "{shown}");
+    let Command::LiftWait { id, provider } = one(app.update(key('W'), NOW)) else {
+        panic!("a lift");
+    };
+    assert_eq!(provider, "keycloak");
+    let lifted = |id, by: &str| {
+        Msg::Worker(Event::WaitLifted {
+            id,
+            lift: ProviderWait::lift("keycloak", NOW, by),
+            set_aside: Some(wait(until)),
+        })
+    };
+    app.update(lifted(Some(id), "amira"), NOW);
+    assert_eq!(
+        last_text(&app),
+        format!(
+            "lifted the wait keycloak asked for (until {}): it is sent to again, by hand and \
+             automatically; a refusal from it asks for the wait anew",
+            until.clock()
+        )
+    );
+    let shown = text_at(&mut app, 160, 40, NOW);
+    assert!(
+        !shown.contains("asked for nothing until") && !shown.contains("lift wait"),
+        "{shown}"
+    );
+
+    // Another process's lift, read from the store.
+    app.update(waiting(until), NOW);
+    app.update(lifted(None, "omar"), NOW);
+    assert!(
+        last_text(&app).starts_with(
+            "omar lifted, in another bankdeck process, the wait keycloak asked for (until "
+        ),
+        "{}",
+        last_text(&app)
+    );
+    assert!(!text_at(&mut app, 160, 40, NOW).contains("asked for nothing until"));
+
+    // By name on the `:` line, for the row it names.
+    app.update(waiting(until), NOW);
+    select(&mut app, 1);
+    type_text(&mut app, ":lift_wait 3");
+    let cmds = app.update(code(KeyCode::Enter), NOW);
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, Command::LiftWait { provider, .. } if provider == "keycloak")),
+        "{cmds:?}"
+    );
+
+    let mut app = readonly_app();
+    select(&mut app, 3);
+    app.update(waiting(until), NOW);
+    assert!(app.update(key('W'), NOW).is_empty());
+    assert!(
+        last_text(&app).contains("read-only: lift_wait refused"),
+        "{}",
+        last_text(&app)
+    );
 }
 
 /// A short detail pane cuts its text off; `J`/`K` scroll it, the title

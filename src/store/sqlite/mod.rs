@@ -475,6 +475,10 @@ impl Store for SqliteStore {
         self.read(records::waits)
     }
 
+    fn lift_wait(&self, lift: &ProviderWait) -> Result<Option<ProviderWait>, StoreError> {
+        self.write(|tx, db| records::lift_wait(tx, db, lift))
+    }
+
     fn audit_between(
         &self,
         after: i64,

@@ -4,8 +4,8 @@
 //!
 //! A record is a fact about a process or a provider, not about a
 //! connection: it writes no audit line (a scheduler records itself every
-//! minute) and bumps no schema version (an older bankdeck never reads these
-//! keys).
+//! minute; an operator's lift of a wait is the one that does) and bumps no
+//! schema version (an older bankdeck never reads these keys).
 
 use std::path::Path;
 
@@ -15,8 +15,9 @@ use serde::de::DeserializeOwned;
 
 use super::keys::{get_meta, put_meta};
 use super::sql_error::sql;
-use crate::domain::{ProviderWait, Renewal};
-use crate::store::StoreError;
+use super::writes::append_audit;
+use crate::domain::{OpKind, ProviderWait, Renewal};
+use crate::store::{AuditDraft, StoreError};
 
 /// Keeps `record`. A running scheduler's also removes the records of the
 /// schedulers that have stopped: each dashboard keeps its own, and a store
@@ -56,10 +57,35 @@ pub(crate) fn note_wait(
     let key = wait.key();
     let held: Option<ProviderWait> =
         get_meta(tx, &key, db)?.and_then(|v| serde_json::from_slice(&v).ok());
-    if held.is_some_and(|h| h.until >= wait.until) {
+    if held.is_some_and(|h| !wait.replaces(&h)) {
         return Ok(());
     }
     put(tx, db, &key, wait)
+}
+
+/// Keeps `lift` in place of its provider's asked wait, with its audit
+/// line, when one holds at the lift's time: the wait it set aside. An
+/// operator's act, so audited, unlike the records a process keeps.
+pub(crate) fn lift_wait(
+    tx: &Transaction<'_>,
+    db: &Path,
+    lift: &ProviderWait,
+) -> Result<Option<ProviderWait>, StoreError> {
+    let held: Option<ProviderWait> =
+        get_meta(tx, &lift.key(), db)?.and_then(|v| serde_json::from_slice(&v).ok());
+    let Some(held) = held.filter(|h| h.holds(lift.heard) && lift.replaces(h)) else {
+        return Ok(None);
+    };
+    put(tx, db, &lift.key(), lift)?;
+    let audit = AuditDraft {
+        at: lift.heard,
+        actor: lift.lifted_by.clone().unwrap_or_default(),
+        op: OpKind::LiftWait,
+        ok: true,
+        message: lift.set_aside(&held),
+    };
+    append_audit(tx, None, &audit).map_err(sql(db))?;
+    Ok(Some(held))
 }
 
 /// Every provider's last asked wait, over or not, by provider.

@@ -18,12 +18,13 @@ use crate::domain::UnixTime;
 /// The row's own keys come first after moving, so a narrow screen keeps
 /// them over the general ones; those the selected row does not take are
 /// left out (see [`App::offers`]).
-const TABLE_KEYS: [(Action, &str); 15] = [
+const TABLE_KEYS: [(Action, &str); 16] = [
     (Action::Down, "down"),
     (Action::Up, "up"),
     (Action::CancelOp, "cancel"),
     (Action::Exchange, "exchange"),
     (Action::Refresh, "refresh"),
+    (Action::LiftWait, "lift wait"),
     (Action::Login, "log in again"),
     (Action::Logout, "logout"),
     (Action::Delink, "delink"),
@@ -68,13 +69,14 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
 /// With the detail pane open, what it adds: the reveal its masked tokens
 /// need, which was found only in the help before, and its scroll; the row's
 /// own keys before the pane's scroll, as in the table's.
-const DETAIL_KEYS: [(Action, &str); 14] = [
+const DETAIL_KEYS: [(Action, &str); 15] = [
     (Action::Down, "down"),
     (Action::Up, "up"),
     (Action::CancelOp, "cancel"),
     (Action::Reveal, "reveal tokens"),
     (Action::Exchange, "exchange"),
     (Action::Refresh, "refresh"),
+    (Action::LiftWait, "lift wait"),
     (Action::Login, "log in again"),
     (Action::Logout, "logout"),
     (Action::Delink, "delink"),

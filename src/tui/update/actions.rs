@@ -64,7 +64,8 @@ pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> 
         | Action::Delink
         | Action::Add
         | Action::ClientCredentials
-        | Action::CancelOp => ops::run(app, action, now),
+        | Action::CancelOp
+        | Action::LiftWait => ops::run(app, action, now),
     }
 }
 

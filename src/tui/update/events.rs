@@ -86,6 +86,11 @@ pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Comman
             Vec::new()
         }
         Event::ProviderWaiting { wait, elsewhere } => provider_waiting(app, wait, elsewhere, now),
+        Event::WaitLifted {
+            id,
+            lift,
+            set_aside,
+        } => wait_lifted(app, id, lift, set_aside, now),
         Event::Notice { message } => {
             app.note(now, Level::Warn, message);
             Vec::new()
@@ -109,8 +114,9 @@ fn provider_waiting(
         provider,
         until,
         why,
+        ..
     } = wait;
-    let known = app.waits.get(&provider).is_some_and(|u| *u > now);
+    let known = app.waiting(&provider, now);
     let held = app.waits.entry(provider.clone()).or_insert(until);
     *held = (*held).max(until);
     app.dirty = true;
@@ -126,6 +132,41 @@ fn provider_waiting(
         );
         app.note(now, Level::Warn, message);
     }
+    Vec::new()
+}
+
+/// A lift ends the wait on the title and in the detail pane, whoever made
+/// it; the scheduler sends to the provider again on its next pass.
+fn wait_lifted(
+    app: &mut App,
+    id: Option<RequestId>,
+    lift: ProviderWait,
+    set_aside: Option<ProviderWait>,
+    now: UnixTime,
+) -> Vec<Command> {
+    let provider = &lift.provider;
+    app.waits.remove(provider);
+    app.dirty = true;
+    let Some(was) = set_aside else {
+        if id.is_some() {
+            let text = format!("lift_wait: {provider} asks for no wait now: nothing to lift");
+            app.note(now, Level::Warn, text);
+        }
+        return Vec::new();
+    };
+    let who = match id {
+        Some(_) => "lifted".to_owned(),
+        None => format!(
+            "{} lifted, in another bankdeck process,",
+            lift.lifted_by.as_deref().unwrap_or("an operator")
+        ),
+    };
+    let text = format!(
+        "{who} the wait {provider} asked for (until {}): it is sent to again, by hand and \
+         automatically; a refusal from it asks for the wait anew",
+        was.until.clock()
+    );
+    app.note(now, Level::Ok, text);
     Vec::new()
 }
 

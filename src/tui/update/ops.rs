@@ -32,6 +32,7 @@ pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> 
         Action::Add => open_add(app, now),
         Action::ClientCredentials => open_creds(app, now),
         Action::CancelOp => cancel(app, now),
+        Action::LiftWait => lift_wait(app, now),
         _ => Vec::new(),
     }
 }
@@ -71,6 +72,9 @@ impl App {
             }
             Action::Up if self.users_view.is_none() => {
                 return Some(self.order.len() > 1 && self.cursor + 1 == self.order.len());
+            }
+            Action::LiftWait => {
+                return Some((self.selected()).is_some_and(|c| self.waiting(&c.provider, now)));
             }
             Action::ToggleDetail | Action::RefreshAll | Action::CopyIds
                 if self.users_view.is_none() =>
@@ -193,6 +197,25 @@ pub(super) fn track(
     };
     app.pending.insert(id, entry);
     id
+}
+
+/// `W`: the selected row's provider is sent to again before the wait it
+/// asked for ends, by every process on the store. No dialog: should the
+/// provider still refuse, its next 429 asks for the wait again.
+fn lift_wait(app: &mut App, now: UnixTime) -> Vec<Command> {
+    let Some(provider) = app.selected().map(|c| c.provider.clone()) else {
+        app.note(now, Level::Warn, "lift_wait: no connection selected");
+        return Vec::new();
+    };
+    if !app.waiting(&provider, now) {
+        let text = format!("lift_wait: {provider} asks for no wait now: nothing to lift");
+        app.note(now, Level::Warn, text);
+        return Vec::new();
+    }
+    vec![Command::LiftWait {
+        id: app.next_request(),
+        provider,
+    }]
 }
 
 /// `L`: the browser login the add form would start for the row's user and
