@@ -129,7 +129,20 @@ impl Cx<'_> {
                 "expected a reference such as \"env:NAME\" or \"file:PATH\"",
             ));
         };
-        SecretRef::parse(s.trim()).map_err(|m| self.err(Self::at(v), key, m))
+        match SecretRef::parse(s.trim()) {
+            Ok(SecretRef::File(path)) => Ok(SecretRef::File(self.beside(path))),
+            Ok(other) => Ok(other),
+            Err(m) => Err(self.err(Self::at(v), key, m)),
+        }
+    }
+
+    /// `path` as written in the file, a relative one taken from the file's
+    /// own folder.
+    fn beside(&self, path: PathBuf) -> PathBuf {
+        match self.dir {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path,
+        }
     }
 
     fn scopes(&self, v: &Spanned<toml::Value>, key: &str) -> Res<Vec<String>> {
@@ -362,7 +375,7 @@ impl Cx<'_> {
             Self::bool,
         );
         Some(Common {
-            ca_file: ca_file?.map(PathBuf::from),
+            ca_file: ca_file?.map(|p| self.beside(PathBuf::from(p))),
             timeout: timeout?.unwrap_or(Duration::from_secs(15)),
             connect_timeout: connect_timeout?.unwrap_or(Duration::from_secs(5)),
             auto_refresh: auto_refresh?.unwrap_or(false),

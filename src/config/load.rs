@@ -125,8 +125,23 @@ pub fn parse_layers(path: Option<&Path>, text: &str) -> Result<Config, ConfigErr
     let defaults: RawFile = parse_raw("(embedded defaults)", DEFAULTS)?;
     let file = path.map_or("(config)".to_string(), |p| p.display().to_string());
     let user: RawFile = parse_raw(&file, text)?;
+    // Made whole now: a relative `--config` names a file under the folder
+    // the command was started in, whatever else the process does.
+    let folder = |p: &Path| match p.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let dir = path.map(folder).map(std::path::absolute).transpose();
+    let dir = dir.map_err(|e| ConfigError {
+        file: file.clone(),
+        line: None,
+        key: "(file)".into(),
+        message: format!("cannot tell which folder it is in: {e}"),
+        more: Vec::new(),
+    })?;
     let cx = Cx {
         file: &file,
+        dir: dir.as_deref(),
         text,
         errors: RefCell::default(),
     };
@@ -138,6 +153,7 @@ pub fn parse_layers(path: Option<&Path>, text: &str) -> Result<Config, ConfigErr
             .unwrap_or(Duration::ZERO),
         None => Cx {
             file: "(embedded defaults)",
+            dir: None,
             text: DEFAULTS,
             errors: RefCell::default(),
         }
@@ -237,6 +253,10 @@ fn line_of(text: &str, offset: usize) -> usize {
 /// The context of one file's checks: turns spans into line numbers.
 struct Cx<'a> {
     file: &'a str,
+    /// The folder the file is in: a relative `file:` secret or `ca_file` is
+    /// beside it, not wherever a command happens to be started (cron starts
+    /// it in the home folder).
+    dir: Option<&'a Path>,
     text: &'a str,
     /// Every problem found so far, in the order the checks met them.
     errors: RefCell<Vec<ConfigError>>,

@@ -46,6 +46,43 @@ fn user_defaults_table_applies_to_every_provider() {
     assert_eq!(cfg.provider("d").unwrap().common.timeout.as_secs(), 3);
 }
 
+/// A relative `file:` secret or `ca_file` is read beside the config file,
+/// wherever the command was started: cron starts it in the home folder,
+/// where `file:client-secret` named nothing.
+#[test]
+fn relative_paths_are_taken_from_the_config_file_s_folder() {
+    let text = "[providers.d]\nkind = \"dapi\"\nbase_url = \"http://127.0.0.1:9\"\n\
+                app_secret = \"file:secrets/dapi\"\nca_file = \"ca.pem\"\n\
+                [providers.e]\nkind = \"dapi\"\nbase_url = \"http://127.0.0.1:9\"\n\
+                app_secret = \"file:/run/dapi\"\n";
+    let cfg = parse_layers(Some(Path::new("/etc/bankdeck/config.toml")), text).unwrap();
+    let app_secret = |name: &str| match &cfg.provider(name).unwrap().family {
+        Family::Dapi(d) => d.app_secret.clone(),
+        _ => panic!("dapi"),
+    };
+    assert_eq!(
+        app_secret("d"),
+        SecretRef::File("/etc/bankdeck/secrets/dapi".into())
+    );
+    assert_eq!(app_secret("e"), SecretRef::File("/run/dapi".into()));
+    assert_eq!(
+        cfg.provider("d").unwrap().common.ca_file.as_deref(),
+        Some(Path::new("/etc/bankdeck/ca.pem"))
+    );
+    // A relative config file names a folder under the one started in.
+    let cfg = parse_layers(Some(Path::new("conf/config.toml")), text).unwrap();
+    let here = std::env::current_dir().unwrap();
+    assert_eq!(
+        cfg.provider("d").unwrap().common.ca_file,
+        Some(here.join("conf/ca.pem"))
+    );
+    let cfg = parse_layers(Some(Path::new("config.toml")), text).unwrap();
+    assert_eq!(
+        cfg.provider("d").unwrap().common.ca_file,
+        Some(here.join("ca.pem"))
+    );
+}
+
 #[test]
 fn literal_secret_is_refused_with_line_and_key_but_not_value() {
     let text = "[providers.d]\nkind = \"dapi\"\nbase_url = \"https://api.dapi.com\"\napp_secret = \"00bae841ad979345fca2\"\n";

@@ -1157,6 +1157,36 @@ fn sandbox_with_config(dir: &Path) -> (Running, String, std::path::PathBuf) {
     (running, base, folder.join("config.toml"))
 }
 
+/// A config whose secrets are named relative to it works from any folder:
+/// `file:client-secret` is read beside the config, not in the folder the
+/// command was started in (cron's is the home folder).
+#[test]
+fn relative_secret_files_are_read_beside_the_config() {
+    let dir = super::common::private_dir();
+    let (_sandbox, _base, config) = sandbox_with_config(dir.path());
+    let folder = config.parent().unwrap();
+    let text = std::fs::read_to_string(&config).unwrap();
+    let relative = text.replace(&format!("file:{}/", folder.display()), "file:");
+    assert!(relative.contains("\"file:client-secret\""), "{relative}");
+    std::fs::write(&config, relative).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = command(dir.path(), &config, args)
+            .current_dir(elsewhere.path())
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let (code, out, err) = run(&["config", "check"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(!out.contains("[missing]"), "{out}");
+    let shown = format!("file:{}/client-secret", folder.display());
+    assert!(out.contains(&shown), "the path it reads: {out}");
+    let (code, out, err) = run(&["token", "bank", "--user", "app"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+}
+
 /// `logout` of an app token at a provider with no revocation endpoint ends
 /// the row here and says so, the token left to run out (it is no one's
 /// consent); nothing renews it, and `token` asked again files a new row.
