@@ -98,6 +98,20 @@ fn cap_malloc_arenas() {
     }
 }
 
+/// The command line as completions offer it: without what `--help` hides
+/// (`generate`, `--debug-panic`). clap_complete walks every subcommand and
+/// argument, hidden or not, and a `clap::Command` cannot drop one, so the
+/// root is put together again from its own visible parts.
+fn offered() -> clap::Command {
+    let full = Cli::command();
+    let args = (full.get_arguments()).filter(|a| !a.is_hide_set());
+    let subcommands = (full.get_subcommands()).filter(|c| !c.is_hide_set());
+    clap::Command::new("bankdeck")
+        .version(env!("CARGO_PKG_VERSION"))
+        .args(args.cloned())
+        .subcommands(subcommands.cloned())
+}
+
 async fn run(cli: Cli) -> Result<ExitCode> {
     let global = cli.global;
     let Some(command) = cli.command else {
@@ -117,7 +131,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Completions { shell } => {
             // Into memory first: clap_complete panics on a failed write.
             let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "bankdeck", &mut script);
+            clap_complete::generate(shell, &mut offered(), "bankdeck", &mut script);
             output::out_bytes(&script)?;
             Ok(ExitCode::SUCCESS)
         }

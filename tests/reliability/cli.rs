@@ -3127,3 +3127,21 @@ fn config_check_refuses_a_ca_file_that_cannot_be_read() {
         );
     }
 }
+
+/// Completions offer what `--help` shows and nothing it hides: the
+/// benchmarks' `generate` and the tests' `--debug-panic` were offered on
+/// Tab in every shell, as clap_complete walks hidden parts too.
+#[test]
+fn completions_offer_no_hidden_command_or_flag() {
+    let (dir, config) = empty_config();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let (code, out, err) = said(dir.path(), &config, &["completions", shell]);
+        assert_eq!(code, Some(0), "{shell}: {err}");
+        for hidden in ["generate", "debug-panic", "debug_panic"] {
+            assert!(!out.contains(hidden), "{shell} offers {hidden}");
+        }
+        for shown in ["waits", "sandbox", "access-token", "readonly", "within"] {
+            assert!(out.contains(shown), "{shell} lacks {shown}");
+        }
+    }
+}
