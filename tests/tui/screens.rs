@@ -1266,6 +1266,19 @@ fn w_lifts_the_wait_the_row_s_provider_asked_for() {
     app.update(waiting(until), NOW);
     let shown = text_at(&mut app, 160, 40, NOW);
     assert!(shown.contains("W lift wait"), "{shown}");
+    // A refresh would be held unsent: refused here, with the way past it,
+    // where it used to say "sent" and then "not sent".
+    assert!(!shown.contains("r refresh"), "{shown}");
+    assert!(app.update(key('r'), NOW).is_empty());
+    let refused = last_text(&app);
+    assert!(
+        refused.starts_with("refresh ")
+            && refused.ends_with(&format!(
+                " refused: keycloak asked to be sent nothing until {} (W lifts the wait)",
+                until.clock()
+            )),
+        "{refused}"
+    );
     let Command::LiftWait { id, provider } = one(app.update(key('W'), NOW)) else {
         panic!("a lift");
     };
@@ -1291,6 +1304,10 @@ fn w_lifts_the_wait_the_row_s_provider_asked_for() {
         !shown.contains("asked for nothing until") && !shown.contains("lift wait"),
         "{shown}"
     );
+    assert!(matches!(
+        one(app.update(key('r'), NOW)),
+        Command::Refresh { .. }
+    ));
 
     // Another process's lift, read from the store.
     app.update(waiting(until), NOW);
@@ -1314,6 +1331,29 @@ fn w_lifts_the_wait_the_row_s_provider_asked_for() {
             .any(|c| matches!(c, Command::LiftWait { provider, .. } if provider == "keycloak")),
         "{cmds:?}"
     );
+
+    // judy's expired Dapi code is closed without a call: no wait holds it;
+    // bob's delink would call Dapi, and is refused.
+    let dapi_wait = ProviderWait::asked("dapi-sandbox", NOW, until, "429".into());
+    app.update(
+        Msg::Worker(Event::ProviderWaiting {
+            wait: dapi_wait,
+            elsewhere: false,
+        }),
+        NOW,
+    );
+    select(&mut app, 10);
+    app.update(key('D'), NOW);
+    assert!(
+        matches!(app.mode(), Mode::ConfirmDelink(_)),
+        "{}",
+        last_text(&app)
+    );
+    app.update(code(KeyCode::Esc), NOW);
+    select(&mut app, 2);
+    app.update(key('D'), NOW);
+    assert_eq!(app.mode(), &Mode::Normal);
+    assert!(last_text(&app).contains(" refused: dapi-sandbox asked to be sent nothing until "));
 
     let mut app = readonly_app();
     select(&mut app, 3);

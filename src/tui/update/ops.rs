@@ -111,6 +111,15 @@ fn refusal(app: &App, c: &Connection, now: UnixTime, rule: Rule) -> Option<Strin
             app.providers.iter().map(|(name, _)| name.as_str()),
         )),
         Ok(()) if app.busy.contains_key(&c.id) => Some("an operation is already running".into()),
+        // The worker would hold it unsent; said here, the key bar offers
+        // the lift instead, and no "sent" line comes before "not sent". A
+        // close that asks the provider nothing goes through.
+        Ok(()) if app.waiting(&c.provider, now) && !Ending::sends_nothing(c, now) => Some(format!(
+            "{} asked to be sent nothing until {} ({} lifts the wait)",
+            c.provider,
+            app.waits[&c.provider].clock(),
+            app.keymap.describe_keys(Action::LiftWait)
+        )),
         Ok(()) => None,
     }
 }
