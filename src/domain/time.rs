@@ -50,6 +50,16 @@ impl UnixTime {
         let day = self.0.rem_euclid(86_400);
         format!("{:02}:{:02}:{:02}", day / 3600, day % 3600 / 60, day % 60)
     }
+
+    /// [`clock`](Self::clock), with the date in front when it is not on
+    /// `now`'s day: a provider's wait may end tomorrow, and "until 17:44:43"
+    /// read as a time already past.
+    pub fn clock_from(self, now: UnixTime) -> String {
+        match self.0.div_euclid(86_400) == now.0.div_euclid(86_400) {
+            true => self.clock(),
+            false => format!("{} {}", &self.rfc3339()[..10], self.clock()),
+        }
+    }
 }
 
 impl fmt::Display for UnixTime {
@@ -127,6 +137,18 @@ mod tests {
         assert_eq!(format_left(4320), "1h 12m");
         assert_eq!(format_left(90_000), "1d 1h");
         assert_eq!(format_left(-5), "00:00");
+    }
+
+    #[test]
+    fn a_clock_on_another_day_says_its_date() {
+        let now = UnixTime(1_800_000_000);
+        assert_eq!(now.clock_from(now), now.clock());
+        let tomorrow = now.plus_secs(86_400);
+        assert_eq!(
+            tomorrow.clock_from(now),
+            format!("2027-01-16 {}", now.clock())
+        );
+        assert_eq!(now.rfc3339(), "2027-01-15T08:00:00Z");
     }
 
     #[test]

@@ -1321,6 +1321,16 @@ fn w_lifts_the_wait_the_row_s_provider_asked_for() {
     );
     assert!(!text_at(&mut app, 160, 40, NOW).contains("asked for nothing until"));
 
+    // A wait that ends on another day says its date: "until 17:44:43"
+    // read as a time already past.
+    let later = NOW.plus_secs(86_400);
+    app.update(waiting(later), NOW);
+    let shown = text_at(&mut app, 160, 40, NOW);
+    let dated = format!("asked for nothing until {} ", later.clock_from(NOW));
+    assert!(dated.contains(&later.rfc3339()[..10]), "{dated}");
+    assert!(shown.contains(&dated), "{shown}");
+    app.update(lifted(None, "omar"), NOW);
+
     // By name on the `:` line, for the row it names.
     app.update(waiting(until), NOW);
     select(&mut app, 1);

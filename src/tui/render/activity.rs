@@ -37,13 +37,16 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
     // of what was already in flight.
     for (provider, until) in &app.paused {
         let text = match now < *until {
-            true => format!("· {provider} paused until {} ", until.clock()),
+            true => format!("· {provider} paused until {} ", until.clock_from(now)),
             false => format!("· {provider}: trying one "),
         };
         title.push(Span::styled(text, theme.level(Level::Warn)));
     }
     for (provider, until) in app.waits.iter().filter(|(_, until)| now < **until) {
-        let text = format!("· {provider} asked for nothing until {} ", until.clock());
+        let text = format!(
+            "· {provider} asked for nothing until {} ",
+            until.clock_from(now)
+        );
         title.push(Span::styled(text, theme.level(Level::Warn)));
     }
     if app.in_flight() > 0 {

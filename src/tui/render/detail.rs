@@ -239,7 +239,7 @@ fn automatic(
     if let Some((until, why)) = held {
         let text = format!(
             "{op} not before {} (in {}): {why}",
-            until.clock(),
+            until.clock_from(now),
             format_left(now.secs_until(until))
         );
         return Some(Line::styled(

@@ -128,7 +128,7 @@ fn provider_waiting(
         let message = format!(
             "{asked} to be sent nothing until {} ({why}): nothing goes to it until then, \
              by hand or automatically",
-            until.clock()
+            until.clock_from(now)
         );
         app.note(now, Level::Warn, message);
     }
@@ -164,7 +164,7 @@ fn wait_lifted(
     let text = format!(
         "{who} the wait {provider} asked for (until {}): it is sent to again, by hand and \
          automatically; a refusal from it asks for the wait anew",
-        was.until.clock()
+        was.until.clock_from(now)
     );
     app.note(now, Level::Ok, text);
     Vec::new()

@@ -117,7 +117,7 @@ fn refusal(app: &App, c: &Connection, now: UnixTime, rule: Rule) -> Option<Strin
         Ok(()) if app.waiting(&c.provider, now) && !Ending::sends_nothing(c, now) => Some(format!(
             "{} asked to be sent nothing until {} ({} lifts the wait)",
             c.provider,
-            app.waits[&c.provider].clock(),
+            app.waits[&c.provider].clock_from(now),
             app.keymap.describe_keys(Action::LiftWait)
         )),
         Ok(()) => None,
