@@ -13,8 +13,8 @@ use color_eyre::eyre::{Result, bail, eyre};
 use super::commands::wait_line;
 use super::context::Context;
 use super::output::{WaitRow, out, out_json};
-use crate::domain::UnixTime;
 use crate::domain::time::format_left;
+use crate::domain::{ProviderWait, UnixTime};
 
 /// Each wait that holds, one `WAIT:` line each (`check`'s and `status`'s
 /// words), or `--json` rows; a line saying there is none otherwise.
@@ -28,9 +28,10 @@ pub fn list(ctx: &Context, json: bool) -> Result<ExitCode> {
         out_json(&rows)?;
     } else if waits.is_empty() {
         out(format_args!("no provider asks for a wait now\n"))?;
-    }
-    for w in waits.iter().filter(|_| !json) {
-        out(format_args!("{}\n", wait_line(w, now)))?;
+    } else {
+        for w in &waits {
+            out(format_args!("{}\n", wait_line(w, now)))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -52,7 +53,8 @@ pub async fn lift(ctx: &Context, provider: &str, readonly: bool) -> Result<ExitC
             was.why
         ))?,
         None => out(format_args!(
-            "{provider} asks for no wait now: nothing to lift\n"
+            "{}\n",
+            ProviderWait::nothing_to_lift(provider)
         ))?,
     }
     Ok(ExitCode::SUCCESS)

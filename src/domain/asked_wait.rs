@@ -63,6 +63,11 @@ impl ProviderWait {
         }
     }
 
+    /// What a lift of `provider` says when no wait of its holds.
+    pub fn nothing_to_lift(provider: &str) -> String {
+        format!("{provider} asks for no wait now: nothing to lift")
+    }
+
     /// What this lift did to `held`, for the audit log.
     pub fn set_aside(&self, held: &ProviderWait) -> String {
         format!(

@@ -54,13 +54,20 @@ pub(crate) fn note_wait(
     db: &Path,
     wait: &ProviderWait,
 ) -> Result<(), StoreError> {
-    let key = wait.key();
-    let held: Option<ProviderWait> =
-        get_meta(tx, &key, db)?.and_then(|v| serde_json::from_slice(&v).ok());
-    if held.is_some_and(|h| !wait.replaces(&h)) {
+    if kept_wait(tx, db, wait)?.is_some_and(|h| !wait.replaces(&h)) {
         return Ok(());
     }
-    put(tx, db, &key, wait)
+    put(tx, db, &wait.key(), wait)
+}
+
+/// The wait kept for `wait`'s provider; one in a shape this bankdeck does
+/// not know counts as none.
+fn kept_wait(
+    tx: &Transaction<'_>,
+    db: &Path,
+    wait: &ProviderWait,
+) -> Result<Option<ProviderWait>, StoreError> {
+    Ok(get_meta(tx, &wait.key(), db)?.and_then(|v| serde_json::from_slice(&v).ok()))
 }
 
 /// Keeps `lift` in place of its provider's asked wait, with its audit
@@ -71,8 +78,7 @@ pub(crate) fn lift_wait(
     db: &Path,
     lift: &ProviderWait,
 ) -> Result<Option<ProviderWait>, StoreError> {
-    let held: Option<ProviderWait> =
-        get_meta(tx, &lift.key(), db)?.and_then(|v| serde_json::from_slice(&v).ok());
+    let held = kept_wait(tx, db, lift)?;
     let Some(held) = held.filter(|h| h.holds(lift.heard) && lift.replaces(h)) else {
         return Ok(None);
     };

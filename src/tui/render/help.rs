@@ -78,9 +78,9 @@ fn lines(app: &App, theme: Theme, names: bool) -> Vec<Line<'static>> {
             Line::from(line)
         })
         .collect();
-    // Dim, so told apart from the keys without a blank line between: the
-    // whole help then fits a screen of 40 rows.
-    // Each under 60 columns, so that a narrow help cuts none of them.
+    // The notes are dim, so told apart from the keys without a blank line
+    // between (the whole help then fits 40 rows), and each is under 60
+    // columns, so that a narrow help cuts none of them.
     let overrides = match names {
         true => "Override keys in [keys] by the names above.",
         false => "Override keys in [keys]: a wider help shows their names.",

@@ -149,7 +149,7 @@ fn wait_lifted(
     app.dirty = true;
     let Some(was) = set_aside else {
         if id.is_some() {
-            let text = format!("lift_wait: {provider} asks for no wait now: nothing to lift");
+            let text = format!("lift_wait: {}", ProviderWait::nothing_to_lift(provider));
             app.note(now, Level::Warn, text);
         }
         return Vec::new();

@@ -217,7 +217,10 @@ fn lift_wait(app: &mut App, now: UnixTime) -> Vec<Command> {
         return Vec::new();
     };
     if !app.waiting(&provider, now) {
-        let text = format!("lift_wait: {provider} asks for no wait now: nothing to lift");
+        let text = format!(
+            "lift_wait: {}",
+            crate::domain::ProviderWait::nothing_to_lift(&provider)
+        );
         app.note(now, Level::Warn, text);
         return Vec::new();
     }
