@@ -483,6 +483,8 @@ async fn bulk(env: &Env, conns: Vec<ConnectionId>) -> bankdeck::worker::WorkerHa
 struct Heard {
     refreshed: Vec<ConnectionId>,
     failed: Vec<ErrorKind>,
+    /// Refused for a wait and put back: the bulk tries them again.
+    again: Vec<ConnectionId>,
     notices: Vec<String>,
     stopped: usize,
 }
@@ -499,6 +501,11 @@ impl Heard {
             let last = until(&event);
             match event {
                 Event::Succeeded { conn, .. } => self.refreshed.push(conn.id),
+                Event::Failed {
+                    conn_id: Some(c),
+                    next_try: Some(_),
+                    ..
+                } => self.again.push(c),
                 Event::Failed { error, .. } => self.failed.push(error.kind),
                 Event::Notice { message } => self.notices.push(message),
                 Event::Progress { stopped, .. } => self.stopped = stopped,
@@ -516,10 +523,10 @@ fn last_progress(total: usize) -> impl FnMut(&Event) -> bool {
 }
 
 /// A provider that answers a bulk's refresh with 429 and `Retry-After: 3`
-/// is sent nothing more by the bulk until then; then one refresh goes
-/// alone, and once it is answered the rest follow. The bulk sent the next
-/// request at once, and a cron job's `refresh --due` kept on at a provider
-/// that was limiting it.
+/// is sent nothing more by the bulk until then; then the refused row goes
+/// again, and the rest follow. The bulk sent the next request at once, and
+/// a cron job's `refresh --due` kept on at a provider that was limiting it;
+/// and the refused row counted as failed, though nothing was spent on it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bulk_waits_as_long_as_a_provider_asks_then_goes_on() {
     let (env, conns) = one_at_a_time_everifin().await;
@@ -531,7 +538,8 @@ async fn a_bulk_waits_as_long_as_a_provider_asks_then_goes_on() {
     heard
         .take(&mut h.events, |e| matches!(e, Event::Failed { .. }))
         .await;
-    assert_eq!(heard.failed, [ErrorKind::RateLimited], "{heard:?}");
+    assert_eq!(heard.again, [conns[0]], "{heard:?}");
+    assert!(heard.failed.is_empty(), "{heard:?}");
     assert!(
         heard
             .notices
@@ -548,13 +556,14 @@ async fn a_bulk_waits_as_long_as_a_provider_asks_then_goes_on() {
         "nothing more is sent before the time the provider named"
     );
     heard.take(&mut h.events, last_progress(3)).await;
+    assert_eq!(
+        heard.refreshed[0], conns[0],
+        "the refused row first, after the wait: {heard:?}"
+    );
     let mut refreshed = heard.refreshed.clone();
     refreshed.sort();
-    assert_eq!(
-        refreshed.len(),
-        2,
-        "the other two, after the wait: {heard:?}"
-    );
+    assert_eq!(refreshed, conns, "every row, after the wait: {heard:?}");
+    assert!(heard.failed.is_empty(), "{heard:?}");
     assert_eq!(heard.stopped, 0);
     assert!(
         heard
@@ -563,6 +572,28 @@ async fn a_bulk_waits_as_long_as_a_provider_asks_then_goes_on() {
             .any(|n| n.starts_with("everifin answers again")),
         "{heard:?}"
     );
+    assert_eq!(env.sandbox.request_count("oidc.token"), before + 4);
+}
+
+/// A provider that refuses a row with a short wait each time it is sent
+/// gets it three times, and the row then counts as failed: the bulk ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_fails_a_row_refused_for_a_wait_three_times() {
+    let (env, conns) = one_at_a_time_everifin().await;
+    env.sandbox
+        .set_faults(vec![parse_fault("oidc.token:429=1").unwrap()]);
+    let before = env.sandbox.request_count("oidc.token");
+    let mut h = bulk(&env, conns[..1].to_vec()).await;
+    let mut heard = Heard::default();
+    let ended = tokio::time::timeout(
+        Duration::from_secs(30),
+        heard.take(&mut h.events, last_progress(1)),
+    )
+    .await;
+    assert!(ended.is_ok(), "never ended: {heard:?}");
+    assert_eq!(heard.again, [conns[0], conns[0]], "{heard:?}");
+    assert_eq!(heard.failed, [ErrorKind::RateLimited], "{heard:?}");
+    assert!(heard.refreshed.is_empty(), "{heard:?}");
     assert_eq!(env.sandbox.request_count("oidc.token"), before + 3);
 }
 

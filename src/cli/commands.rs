@@ -19,7 +19,7 @@ use crate::domain::{
     ErrorKind, Grant, OpError, OpKind, ProviderKind, Renewal, UnixTime, User,
 };
 use crate::tui::{ID_NEEDLE_MIN, SortKey};
-use crate::worker::{Command, Event, RequestId, Worker, WorkerOptions};
+use crate::worker::{Command, Event, NextTry, RequestId, Worker, WorkerOptions};
 
 /// `println!` that ends the command quietly when its reader has gone (see
 /// [`super::output::out_bytes`]), where `println!` panics.
@@ -923,6 +923,20 @@ impl Tally {
         match event {
             Event::Succeeded { .. } => self.refreshed += 1,
             Event::Failed { error, .. } if error.kind == ErrorKind::Cancelled => {}
+            // Refused for its provider's wait: the run sends it again after.
+            Event::Failed {
+                conn_id: Some(c),
+                error,
+                next_try: Some(NextTry::After(at)),
+                ..
+            } => {
+                let name = names.get(&c).map_or_else(|| c.to_string(), Clone::clone);
+                let at = at.clock_from(UnixTime::now());
+                say!(
+                    "  {name}: refused for now: {}; tried again after {at}",
+                    error.message
+                )?;
+            }
             Event::Failed {
                 conn_id: Some(c),
                 error,

@@ -29,7 +29,7 @@ use super::flight::OpResult;
 use super::halt::{Halt, Registered};
 use super::scheduler::launch_limit;
 use super::window::Windows;
-use super::{Event, RequestId, Worker};
+use super::{Event, NextTry, RequestId, Worker};
 use crate::domain::{ConnectionId, ErrorKind, OpKind, ProviderWait, UnixTime};
 
 /// How many connections' providers are read in one store call, as queues
@@ -69,6 +69,7 @@ impl Worker {
         let mut in_flight = std::collections::HashSet::new();
         let mut told = false;
         let mut waits = Waits::default();
+        let mut refusals = Refusals::default();
         let progress = |done, failed, stopped| Event::Progress {
             id,
             done,
@@ -156,6 +157,29 @@ impl Worker {
                     windows.clear_queue(&key);
                 }
                 self.emit(Event::Notice { message }).await;
+            }
+            // Refused for the wait its provider asked for: nothing was
+            // spent, so its turn comes again after the wait, as a row's
+            // that was not sent does. A few times: a provider that refuses
+            // it each time fails it.
+            if let Err(e) = &result
+                && e.kind == ErrorKind::RateLimited
+                && !waits.gave_up.contains(&key)
+                && refusals.another(conn)
+            {
+                let error = e.clone();
+                let at = self.asked_wait_of(&key, now).unwrap_or(now);
+                self.emit(Event::Failed {
+                    id,
+                    op: OpKind::Refresh,
+                    conn_id: Some(conn),
+                    conn: self.reread(conn).await.map(Box::new),
+                    error,
+                    next_try: Some(NextTry::After(at)),
+                })
+                .await;
+                windows.put_back(key, conn);
+                continue;
             }
             // Not sent for the wait: its turn comes again after it, unless
             // the bulk has given its provider up (then it is not refreshed).
@@ -264,6 +288,23 @@ impl Worker {
 /// nothing more: a cron job, or an operator watching `R`, waits out a few
 /// minutes, not half an hour.
 const PATIENCE_SECS: i64 = 5 * 60;
+
+/// How many times a bulk sends one row to a provider that refuses it with
+/// a wait (429 or 503) before the row counts as failed.
+const TRIES: u8 = 3;
+
+/// How many times each row of a bulk has been refused with a wait.
+#[derive(Default)]
+struct Refusals(HashMap<ConnectionId, u8>);
+
+impl Refusals {
+    /// Counts a refusal of `conn`: whether it is tried again.
+    fn another(&mut self, conn: ConnectionId) -> bool {
+        let n = self.0.entry(conn).or_default();
+        *n += 1;
+        *n < TRIES
+    }
+}
 
 /// What a bulk has told of its providers' requests to wait, and which of
 /// them asked for longer than it waits.

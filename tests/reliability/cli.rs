@@ -1229,6 +1229,24 @@ fn three_app_tokens(dir: &Path, config: &Path) {
     }
 }
 
+/// A sandbox and its config, its `bank` provider sending one request at a
+/// time and holding [`three_app_tokens`].
+fn three_app_tokens_one_at_a_time(dir: &Path) -> (Running, String, std::path::PathBuf) {
+    let (sandbox, base, config) = sandbox_with_config(dir);
+    bank_one_at_a_time(&config);
+    three_app_tokens(dir, &config);
+    (sandbox, base, config)
+}
+
+/// The sandbox's next token request is answered 429, `Retry-After: secs`.
+fn bank_asks_once_to_wait(base: &str, secs: u32) {
+    super::common::post_json(
+        base,
+        "/sandbox/faults",
+        &format!(r#"{{"faults":["oauth2.token:429={secs},count=1"]}}"#),
+    );
+}
+
 /// The sandbox's config, its `bank` provider sending one request at a time.
 fn bank_one_at_a_time(config: &Path) {
     let text = std::fs::read_to_string(config).unwrap();
@@ -1275,6 +1293,42 @@ fn refresh_due_with_due_rows_left_out_exits_1() {
     assert_eq!(code, Some(1), "quiet or not: {out}");
 }
 
+/// A provider that answers `refresh --due` with 429 and asks for a short
+/// wait gets the refused row again after it: every due row is refreshed
+/// and the run exits 0. The refused row counted as failed, and its token
+/// was left to lapse until the next run, though nothing had been spent.
+#[test]
+fn refresh_due_sends_a_row_refused_for_a_short_wait_again_after_it() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = three_app_tokens_one_at_a_time(dir.path());
+    bank_asks_once_to_wait(&base, 2);
+    let (code, out, err) = said(dir.path(), &config, &["refresh", "--due", "--within", "2h"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(
+        out.lines().last(),
+        Some("refreshed 3 of 3 due within 2h"),
+        "{out}"
+    );
+    let refused: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("refused for now"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{out}");
+    assert!(
+        refused[0].contains("it asks to wait 2s; tried again after "),
+        "{out}"
+    );
+    assert!(err.contains("bank asked for a pause ("), "{err}");
+    let (_, audit, _) = said(dir.path(), &config, &["audit", "--op", "refresh", "--json"]);
+    let lines: Vec<serde_json::Value> = serde_json::from_str(&audit).unwrap();
+    let ok = lines.iter().filter(|l| l["ok"] == true).count();
+    assert_eq!(
+        (lines.len(), ok),
+        (4, 3),
+        "the refusal and three refreshes: {audit}"
+    );
+}
+
 /// A provider that answers `refresh --due` with 429 and asks for an hour
 /// is sent nothing more by the run: the rows not sent are counted and the
 /// run exits 1, since their tokens are left to lapse. It used to send
@@ -1288,14 +1342,8 @@ fn refresh_due_with_due_rows_left_out_exits_1() {
 #[test]
 fn refresh_due_sends_nothing_more_to_a_provider_that_asks_for_an_hour() {
     let dir = super::common::private_dir();
-    let (_sandbox, base, config) = sandbox_with_config(dir.path());
-    bank_one_at_a_time(&config);
-    three_app_tokens(dir.path(), &config);
-    super::common::post_json(
-        &base,
-        "/sandbox/faults",
-        r#"{"faults":["oauth2.token:429=3600,count=1"]}"#,
-    );
+    let (_sandbox, base, config) = three_app_tokens_one_at_a_time(dir.path());
+    bank_asks_once_to_wait(&base, 3600);
     let due = ["refresh", "--due", "--within", "2h"];
     let (code, out, err) = said(dir.path(), &config, &due);
     assert_eq!(code, Some(1), "{out}{err}");
@@ -1385,20 +1433,14 @@ fn refresh_due_sends_nothing_more_to_a_provider_that_asks_for_an_hour() {
 #[test]
 fn waits_lists_a_provider_s_asked_wait_and_lift_sets_it_aside() {
     let dir = super::common::private_dir();
-    let (_sandbox, base, config) = sandbox_with_config(dir.path());
-    bank_one_at_a_time(&config);
-    three_app_tokens(dir.path(), &config);
+    let (_sandbox, base, config) = three_app_tokens_one_at_a_time(dir.path());
     let (code, out, err) = said(dir.path(), &config, &["waits"]);
     assert_eq!(
         (code, out.as_str()),
         (Some(0), "no provider asks for a wait now\n"),
         "{err}"
     );
-    super::common::post_json(
-        &base,
-        "/sandbox/faults",
-        r#"{"faults":["oauth2.token:429=3600,count=1"]}"#,
-    );
+    bank_asks_once_to_wait(&base, 3600);
     let (code, out, err) = said(dir.path(), &config, &["refresh", "2"]);
     assert_ne!(code, Some(0), "{out}{err}");
 
@@ -1472,11 +1514,7 @@ fn waits_lists_a_provider_s_asked_wait_and_lift_sets_it_aside() {
     assert!(!lines[0]["actor"].as_str().unwrap().is_empty(), "{audit}");
 
     // A 429 after the lift asks for the wait anew.
-    super::common::post_json(
-        &base,
-        "/sandbox/faults",
-        r#"{"faults":["oauth2.token:429=60,count=1"]}"#,
-    );
+    bank_asks_once_to_wait(&base, 60);
     let (code, _, _) = said(dir.path(), &config, &["refresh", "2"]);
     assert_ne!(code, Some(0));
     let (_, out, _) = said(dir.path(), &config, &["waits"]);
@@ -1496,11 +1534,12 @@ fn refresh_due_whose_output_is_gone_finishes_what_it_sent() {
     let dir = super::common::private_dir();
     let (_sandbox, base, config) = sandbox_with_config(dir.path());
     three_app_tokens(dir.path(), &config);
-    // One turned away at once, the other two answered a while later.
+    // One failing at once (a 500: a 503 asks for a wait, and goes again),
+    // the other two answered a while later.
     super::common::post_json(
         &base,
         "/sandbox/faults",
-        r#"{"faults":["oauth2.token:503,count=1","oauth2.token:latency=1500,count=2"]}"#,
+        r#"{"faults":["oauth2.token:500,count=1","oauth2.token:latency=1500,count=2"]}"#,
     );
     let args = ["refresh", "--due", "--within", "2h"];
     let out = with_a_closed_pipe(dir.path(), &config, &args, Closed::Stdout);
@@ -1514,7 +1553,7 @@ fn refresh_due_whose_output_is_gone_finishes_what_it_sent() {
     super::common::post_json(
         &base,
         "/sandbox/faults",
-        r#"{"faults":["oauth2.token:503,count=1","oauth2.token:latency=1500,count=2"]}"#,
+        r#"{"faults":["oauth2.token:500,count=1","oauth2.token:latency=1500,count=2"]}"#,
     );
     let full = std::fs::OpenOptions::new()
         .write(true)
@@ -1596,12 +1635,12 @@ fn refresh_due_takes_every_due_connection_and_names_each_failure_and_reason() {
         );
     }
 
-    // The provider turns `n` token requests away: each is named, exit 1.
+    // The provider fails `n` token requests: each is named, exit 1.
     let turned_away = |n: usize| {
         super::common::post_json(
             &base,
             "/sandbox/faults",
-            &format!(r#"{{"faults":["oauth2.token:503,count={n}"]}}"#),
+            &format!(r#"{{"faults":["oauth2.token:500,count={n}"]}}"#),
         );
         let (code, said, err) = run(&["refresh", "--due", "--within", "2h"]);
         assert_eq!(code, Some(1), "{said}{err}");
@@ -1611,7 +1650,7 @@ fn refresh_due_takes_every_due_connection_and_names_each_failure_and_reason() {
     let lines: Vec<&str> = said.lines().collect();
     assert_eq!(lines.len(), 2, "{said}");
     assert!(
-        lines[0].contains(" / bank: refresh failed:") && lines[0].contains("503"),
+        lines[0].contains(" / bank: refresh failed:") && lines[0].contains("500"),
         "{said}"
     );
     assert_eq!(lines[1], "refreshed 2 of 3 due within 2h, 1 failed");
@@ -1619,7 +1658,7 @@ fn refresh_due_takes_every_due_connection_and_names_each_failure_and_reason() {
     super::common::post_json(
         &base,
         "/sandbox/faults",
-        r#"{"faults":["oauth2.token:503,count=1"]}"#,
+        r#"{"faults":["oauth2.token:500,count=1"]}"#,
     );
     let (code, quiet, _) = run(&["refresh", "--due", "--within", "2h", "--quiet"]);
     assert_eq!(code, Some(1));

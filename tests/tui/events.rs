@@ -190,14 +190,8 @@ fn a_scheduled_failure_says_when_the_scheduler_tries_again() {
     let mut app = app();
     let id = RequestId(RequestId::SCHEDULED_FROM + 3);
     let fail = |next_try| {
-        worker(Event::Failed {
-            id,
-            op: OpKind::Refresh,
-            conn_id: Some(ConnectionId(4)),
-            conn: None,
-            error: OpError::new(ErrorKind::Network, "connection refused"),
-            next_try,
-        })
+        let error = OpError::new(ErrorKind::Network, "connection refused");
+        refresh_failed(id, 4, error, next_try)
     };
     let name = app.connection(ConnectionId(4)).unwrap().name();
     app.update(fail(Some(NextTry::After(NOW.plus_secs(30)))), NOW);
@@ -360,18 +354,34 @@ fn a_bulk_result_stops_only_its_own_rows_spinner() {
         app.activity().filter(|l| l.text.contains(who)).count()
     };
     assert_eq!(mentions(&app, "erin"), 0);
-    app.update(
-        worker(Event::Failed {
-            id,
-            op: OpKind::Refresh,
-            conn_id: Some(ConnectionId(4)),
-            conn: None,
-            error: OpError::new(ErrorKind::ReauthRequired, "invalid_grant"),
-            next_try: None,
-        }),
-        NOW,
-    );
+    let error = OpError::new(ErrorKind::ReauthRequired, "invalid_grant");
+    app.update(refresh_failed(id, 4, error, None), NOW);
     assert_eq!(mentions(&app, "dave"), 1);
+}
+
+/// A bulk's row refused for its provider's wait goes again after it: the
+/// row stays busy, the bulk runs on, and the line says when.
+#[test]
+fn a_bulk_row_refused_for_a_wait_stays_busy_and_says_when_it_goes_again() {
+    let mut app = app();
+    let Command::RefreshMany { id, .. } = one(app.update(key('R'), NOW)) else {
+        panic!()
+    };
+    assert!(app.is_busy(ConnectionId(4)));
+    let at = NOW.plus_secs(30);
+    let error = OpError::new(ErrorKind::RateLimited, "429: it asks to wait 30s");
+    app.update(refresh_failed(id, 4, error, Some(NextTry::After(at))), NOW);
+    assert!(app.is_busy(ConnectionId(4)), "still the bulk's");
+    assert_eq!(app.in_flight(), 1);
+    let line = last_text(&app);
+    assert!(
+        line.contains("dave")
+            && line.ends_with(&format!(
+                "429: it asks to wait 30s (this bulk tries it again after {})",
+                at.clock()
+            )),
+        "{line}"
+    );
 }
 
 #[test]
@@ -413,13 +423,19 @@ fn texts(app: &bankdeck::tui::App, from: usize) -> Vec<String> {
 }
 
 fn rejected(id: RequestId, conn: i64) -> Msg {
+    let error = OpError::new(ErrorKind::ReauthRequired, "the refresh token was rejected");
+    refresh_failed(id, conn, error, None)
+}
+
+/// Request `id`'s refresh of connection `conn` failed, the row unchanged.
+fn refresh_failed(id: RequestId, conn: i64, error: OpError, next_try: Option<NextTry>) -> Msg {
     worker(Event::Failed {
         id,
         op: OpKind::Refresh,
         conn_id: Some(ConnectionId(conn)),
         conn: None,
-        error: OpError::new(ErrorKind::ReauthRequired, "the refresh token was rejected"),
-        next_try: None,
+        error,
+        next_try,
     })
 }
 

@@ -284,12 +284,20 @@ fn failed(app: &mut App, id: RequestId, op: OpKind, f: Failure, now: UnixTime) -
             None => app.retries.remove(&c),
         };
     }
-    finish(app, id, conn_id);
+    // A bulk's row refused for its provider's wait goes again after it:
+    // still the bulk's, and busy.
+    if scheduled || next_try.is_none() {
+        finish(app, id, conn_id);
+    }
     close_login_note(app, op);
     // A server's wait is in the message already ("it asks to wait 30s"). An
-    // operator's own operation is not tried again, so only the scheduler's
-    // say when they will be: as a clock time, since the line stays.
+    // operator's own operation is not tried again, so only the scheduler's,
+    // and a bulk's row refused for a wait, say when they will be: as a
+    // clock time, since the line stays.
     let after = match (scheduled, next_try) {
+        (false, Some(NextTry::After(at))) => {
+            format!(" (this bulk tries it again after {})", at.clock_from(now))
+        }
         (false, _) => String::new(),
         (true, None) => " (scheduled)".into(),
         (true, Some(NextTry::After(at))) => {
