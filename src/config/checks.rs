@@ -213,6 +213,20 @@ impl Cx<'_> {
             ));
             return None;
         }
+        // Typed after `token`, `--provider` and `waits lift`, and printed
+        // in every list and audit line: a space splits it in a shell, and a
+        // control character would reach the terminal as a command.
+        if let Some(c) = name.chars().find(|&c| !named_with(c)) {
+            self.note(self.err(
+                Some(at),
+                &format!("providers.{name:?}"),
+                format!(
+                    "a provider's name is one word of letters, digits, '-', '_' or '.', \
+                     and {c:?} is none of them: rename it, e.g. [providers.bank]"
+                ),
+            ));
+            return None;
+        }
         let key = |k: &str| format!("providers.{name}.{k}");
         let kind = self
             .keep(raw.kind.as_ref().ok_or_else(|| {
@@ -452,4 +466,14 @@ pub fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
         None => false,
     }
+}
+
+/// Whether `c` may be part of a provider's name.
+fn named_with(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '-' | '_' | '.')
+}
+
+/// Whether a configuration could name a provider `name`.
+pub fn is_provider_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(named_with)
 }

@@ -187,6 +187,37 @@ fn a_provider_without_a_name_is_refused_at_its_table() {
     }
 }
 
+/// A provider's name is typed in a shell and printed on every list: one
+/// with a space, a slash or a control character is refused at its table,
+/// the character named escaped, never sent to the terminal as it is.
+#[test]
+fn a_provider_name_that_is_not_one_word_is_refused_at_its_table() {
+    let table = |name: &str| {
+        format!(
+            "warn_within = \"2m\"\n[providers.{name}]\nkind = \"oauth2\"\n\
+             token_url = \"https://a.example/t\"\nclient_id = \"c\"\n"
+        )
+    };
+    for (name, said) in [
+        (r#""my bank""#, "' '"),
+        (r#""bank/eu""#, "'/'"),
+        (r#""bank\u001b[2J""#, "'\\u{1b}'"),
+    ] {
+        let e = parse(&table(name)).unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(
+            e.message.contains("one word of letters, digits")
+                && e.message.contains(&format!("and {said} is none of them")),
+            "{name}: {e}"
+        );
+        assert!(!e.to_string().contains('\u{1b}'), "{e:?}");
+    }
+    for name in ["dapi-sandbox", "bank_eu", r#""bank.eu""#, r#""Bänk2""#] {
+        let config = parse(&table(name)).unwrap();
+        assert_eq!(config.providers.len(), 1, "{name}");
+    }
+}
+
 /// A password in a URL would be printed by `config check` and sent along
 /// with every request; the error names the key, never the password.
 #[test]

@@ -55,6 +55,18 @@ pub const EVENT_QUEUE: usize = 1024;
 pub fn not_configured<'a>(provider: &str, configured: impl IntoIterator<Item = &'a str>) -> String {
     let mut names: Vec<&str> = configured.into_iter().collect();
     names.sort_unstable();
+    // Typed by an operator (`waits lift ""`): said as what it cannot be,
+    // its characters escaped, not as a table to add.
+    if !crate::config::is_provider_name(provider) {
+        let has = match names.as_slice() {
+            [] => "none".to_owned(),
+            names => names.join(", "),
+        };
+        return format!(
+            "{provider:?} cannot name a provider (one word of letters, digits, '-', '_' or '.'): \
+             the configuration has {has}"
+        );
+    }
     match names.as_slice() {
         [] => format!(
             "provider '{provider}' is not in the configuration, which has none: add \

@@ -1473,6 +1473,17 @@ fn waits_lists_a_provider_s_asked_wait_and_lift_sets_it_aside() {
         err.contains("provider 'bnak' is not in the configuration (it has "),
         "{err}"
     );
+    for (name, shown) in [("", "\"\""), ("\x1b[2J", "\"\\u{1b}[2J\"")] {
+        let (code, out, err) = said(dir.path(), &config, &["waits", "lift", name]);
+        assert_eq!(code, Some(2), "{out}{err}");
+        assert!(
+            err.contains(&format!(
+                "{shown} cannot name a provider (one word of letters"
+            )) && err.contains("the configuration has bank, "),
+            "{err}"
+        );
+        assert!(!err.contains('\x1b'), "{err:?}");
+    }
     let (code, out, err) = said(dir.path(), &config, &["refresh", "2"]);
     assert_ne!(code, Some(0), "still held: {out}{err}");
 
