@@ -6,6 +6,7 @@
 //! text, so no action can fire from inside it.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthChar;
 
 use crate::domain::text::columns;
@@ -13,7 +14,9 @@ use crate::domain::text::columns;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LineEdit {
     text: String,
-    /// Cursor position in characters, not bytes, so multi-byte names work.
+    /// Cursor position in bytes, always between two graphemes: a key moves
+    /// or deletes what reads as one character ("é" written as e and an
+    /// accent, a flag), not one code point of it.
     cursor: usize,
 }
 
@@ -21,7 +24,7 @@ impl LineEdit {
     pub fn new(text: &str) -> Self {
         Self {
             text: text.to_owned(),
-            cursor: text.chars().count(),
+            cursor: text.len(),
         }
     }
 
@@ -29,16 +32,12 @@ impl LineEdit {
         &self.text
     }
 
-    pub fn cursor(&self) -> usize {
-        self.cursor
-    }
-
     /// What a field `width` columns wide shows of the text, and the column
     /// of the cursor in it. Text longer than the field scrolls so that the
     /// cursor stays in it: without that, typing past the edge changes
     /// nothing that can be seen.
     pub fn view(&self, width: usize) -> (&str, usize) {
-        let at = self.byte_at(self.cursor);
+        let at = self.cursor;
         let start = match columns(&self.text[..at]) < width {
             true => 0,
             // The fewest chars before the cursor that leave a column for it.
@@ -92,65 +91,49 @@ impl LineEdit {
             KeyCode::Char('u') if ctrl => self.delete_to_start(),
             KeyCode::Char('w') if ctrl => self.delete_word(),
             KeyCode::Char('a') if ctrl => self.cursor = 0,
-            KeyCode::Char('e') if ctrl => self.cursor = self.len(),
+            KeyCode::Char('e') if ctrl => self.cursor = self.text.len(),
             KeyCode::Char(_) if ctrl => return false,
             KeyCode::Char(c) => self.insert(c),
-            KeyCode::Backspace if self.cursor > 0 => {
-                self.cursor -= 1;
-                self.remove_at(self.cursor);
+            KeyCode::Backspace => {
+                let from = self.before();
+                self.text.replace_range(from..self.cursor, "");
+                self.cursor = from;
             }
-            KeyCode::Delete if self.cursor < self.len() => self.remove_at(self.cursor),
-            KeyCode::Left => self.cursor = self.cursor.saturating_sub(1),
-            KeyCode::Right => self.cursor = (self.cursor + 1).min(self.len()),
+            KeyCode::Delete => self.text.replace_range(self.cursor..self.after(), ""),
+            KeyCode::Left => self.cursor = self.before(),
+            KeyCode::Right => self.cursor = self.after(),
             KeyCode::Home => self.cursor = 0,
-            KeyCode::End => self.cursor = self.len(),
-            KeyCode::Backspace | KeyCode::Delete => {}
+            KeyCode::End => self.cursor = self.text.len(),
             _ => return false,
         }
         true
     }
 
-    fn len(&self) -> usize {
-        self.text.chars().count()
+    /// Where the grapheme before the cursor starts (the cursor at the start).
+    fn before(&self) -> usize {
+        (self.text[..self.cursor].grapheme_indices(true).next_back()).map_or(0, |(i, _)| i)
     }
 
-    fn byte_at(&self, chars: usize) -> usize {
-        self.text
-            .char_indices()
-            .nth(chars)
-            .map_or(self.text.len(), |(i, _)| i)
+    /// Where the grapheme after the cursor ends (the cursor at the end).
+    fn after(&self) -> usize {
+        let next = self.text[self.cursor..].graphemes(true).next();
+        self.cursor + next.map_or(0, str::len)
     }
 
     fn insert(&mut self, c: char) {
-        let at = self.byte_at(self.cursor);
-        self.text.insert(at, c);
-        self.cursor += 1;
-    }
-
-    fn remove_at(&mut self, chars: usize) {
-        let at = self.byte_at(chars);
-        if at < self.text.len() {
-            self.text.remove(at);
-        }
+        self.text.insert(self.cursor, c);
+        self.cursor += c.len_utf8();
     }
 
     fn delete_to_start(&mut self) {
-        let at = self.byte_at(self.cursor);
-        self.text.replace_range(..at, "");
+        self.text.replace_range(..self.cursor, "");
         self.cursor = 0;
     }
 
     fn delete_word(&mut self) {
-        let chars: Vec<char> = self.text.chars().collect();
-        let mut start = self.cursor;
-        while start > 0 && chars[start - 1] == ' ' {
-            start -= 1;
-        }
-        while start > 0 && chars[start - 1] != ' ' {
-            start -= 1;
-        }
-        let (from, to) = (self.byte_at(start), self.byte_at(self.cursor));
-        self.text.replace_range(from..to, "");
+        let before = self.text[..self.cursor].trim_end_matches(' ');
+        let start = before.rfind(' ').map_or(0, |i| i + 1);
+        self.text.replace_range(start..self.cursor, "");
         self.cursor = start;
     }
 }
@@ -178,6 +161,36 @@ mod tests {
         assert_eq!(e.text(), "zoa ");
         e.handle_key(&KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
         assert_eq!(e.text(), "");
+    }
+
+    /// What reads as one character is moved over and deleted as one: an
+    /// accent written after its letter, a flag of two code points. Each
+    /// Backspace took one code point, and left a bare letter or half a
+    /// flag that drew as debris.
+    #[test]
+    fn a_key_moves_over_and_deletes_what_reads_as_one_character() {
+        let flag = "\u{1f1eb}\u{1f1f7}";
+        let mut e = LineEdit::new(&format!("ze\u{301}{flag}"));
+        e.handle_key(&key(KeyCode::Backspace));
+        assert_eq!(e.text(), "ze\u{301}", "the whole flag");
+        e.handle_key(&key(KeyCode::Left));
+        e.handle_key(&key(KeyCode::Char('x')));
+        assert_eq!(
+            e.text(),
+            "zxe\u{301}",
+            "before the accented e, not inside it"
+        );
+        e.handle_key(&key(KeyCode::Delete));
+        assert_eq!(e.text(), "zx");
+        e.insert_str(flag);
+        e.handle_key(&key(KeyCode::Home));
+        e.handle_key(&key(KeyCode::Right));
+        e.handle_key(&key(KeyCode::Right));
+        e.handle_key(&key(KeyCode::Delete));
+        assert_eq!(e.text(), "zx", "the flag deleted whole from the front");
+        e.handle_key(&key(KeyCode::Delete));
+        e.handle_key(&key(KeyCode::Right));
+        assert_eq!(e.text(), "zx", "nothing after the end");
     }
 
     #[test]
