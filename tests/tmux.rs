@@ -315,6 +315,30 @@ fn a_hangup_or_a_terminate_ends_the_demo_and_removes_its_folder() {
     }
 }
 
+/// TERM=dumb (Emacs' shell, a serial console) says the terminal cannot
+/// draw a screen: the dashboard says so and what to use instead, exits 2,
+/// and makes nothing, the demo's folder included. It drew each frame as
+/// lines of escape codes.
+#[test]
+fn a_dumb_terminal_is_told_what_to_use_and_nothing_is_made() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Session::shell(400, 20);
+    let run = format!("TMPDIR={} TERM=dumb {BIN} --demo", tmp.path().display());
+    s.type_text(&format!("{run}; echo exit=$?"));
+    s.keys(&["Enter"]);
+    let scr = s.wait("the exit status", |scr| {
+        scr.lines().any(|l| l.starts_with("exit="))
+    });
+    assert!(
+        scr.contains("the dashboard needs a terminal that can draw a screen, and TERM=dumb")
+            && scr.contains("bankdeck status"),
+        "{scr}"
+    );
+    assert!(scr.lines().any(|l| l == "exit=2"), "{scr}");
+    let made: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(made.is_empty(), "{made:?}");
+}
+
 /// The selected row's line.
 fn selected(screen: &str) -> String {
     screen

@@ -30,6 +30,16 @@ pub async fn dashboard(global: &Global) -> Result<ExitCode> {
              bankdeck --help)"
         ));
     }
+    // A terminal that says it cannot move its cursor (Emacs' shell, a
+    // serial console) would show each frame as lines of escape codes.
+    if std::env::var_os("TERM").is_some_and(|t| t == "dumb") {
+        return Err(eyre!(
+            "the dashboard needs a terminal that can draw a screen, and TERM=dumb says this one \
+             cannot: run bankdeck in a full terminal (in Emacs, M-x term or vterm; if this one \
+             can, say so, e.g. TERM=xterm-256color bankdeck), or use a subcommand (bankdeck \
+             status, check, refresh; see bankdeck --help)"
+        ));
+    }
     if global.demo {
         let demo = demo::start().await?;
         let _log = super::logging::init(Some(&demo.log_dir()));
