@@ -575,6 +575,43 @@ async fn a_bulk_waits_as_long_as_a_provider_asks_then_goes_on() {
     assert_eq!(env.sandbox.request_count("oidc.token"), before + 4);
 }
 
+/// A provider given up for an hour's wait is taken back by the bulk when
+/// the wait is lifted while the bulk still runs (here, on another
+/// provider's slow answer): its rows not yet sent go on. They were left
+/// for a later run, though the operator had lifted the wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_takes_back_a_provider_whose_wait_is_lifted_while_it_runs() {
+    let (env, mut conns) = one_at_a_time_everifin().await;
+    let other = env.login("bank", "amira").await.id;
+    conns.push(other);
+    env.sandbox.set_faults(vec![
+        parse_fault("oidc.token:429=3600,count=1").unwrap(),
+        parse_fault("oauth2.token:latency=3000,count=1").unwrap(),
+    ]);
+    let mut h = bulk(&env, conns.clone()).await;
+    let mut heard = Heard::default();
+    heard
+        .take(
+            &mut h.events,
+            |e| matches!(e, Event::Notice { message } if message.contains("longer pause")),
+        )
+        .await;
+    h.worker.lift_wait("everifin").await.unwrap();
+    heard.take(&mut h.events, last_progress(4)).await;
+    assert_eq!(heard.failed, [ErrorKind::RateLimited], "{heard:?}");
+    let mut refreshed = heard.refreshed.clone();
+    refreshed.sort();
+    assert_eq!(refreshed, [conns[1], conns[2], other], "{heard:?}");
+    assert_eq!(heard.stopped, 0, "{heard:?}");
+    assert!(
+        heard.notices.iter().any(|n| n.starts_with(
+            "everifin takes requests again (its wait was lifted, or is over): this bulk's 2 \
+             refreshes of it go on"
+        )),
+        "{heard:?}"
+    );
+}
+
 /// A provider that refuses a row with a short wait each time it is sent
 /// gets it three times, and the row then counts as failed: the bulk ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

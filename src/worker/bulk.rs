@@ -70,6 +70,9 @@ impl Worker {
         let mut told = false;
         let mut waits = Waits::default();
         let mut refusals = Refusals::default();
+        // The rows of providers given up, kept in case their wait is
+        // lifted (or over) while the bulk still runs.
+        let mut parked: HashMap<Key, Vec<ConnectionId>> = HashMap::new();
         let progress = |done, failed, stopped| Event::Progress {
             id,
             done,
@@ -83,6 +86,24 @@ impl Worker {
             // What another process heard counts before a launch, not only
             // as each refresh is about to send.
             self.heed_stored_waits_unless_read().await;
+            let now = self.now();
+            let free: Vec<Key> = (parked.keys())
+                .filter(|k| self.asked_wait_of(k, now).is_none())
+                .cloned()
+                .collect();
+            for key in free {
+                let conns = parked.remove(&key).unwrap_or_default();
+                if conns.is_empty() {
+                    continue;
+                }
+                let message = waits.taken_back(&key, conns.len());
+                for conn in conns {
+                    windows.queue(key.clone(), |k| self.window_limit(k), conn);
+                }
+                if let Some(message) = message {
+                    self.emit(Event::Notice { message }).await;
+                }
+            }
             while !self.stopping() && !halt.halt().is_stopped() {
                 let now = self.now();
                 // A provider that asked to be sent nothing starts nothing.
@@ -96,7 +117,9 @@ impl Worker {
                 }
                 let chunk: Vec<_> = unread.drain(..RESOLVE_CHUNK.min(unread.len())).collect();
                 for (conn, key) in self.providers_of(chunk).await {
-                    if !waits.gave_up.contains(&key) {
+                    if waits.gave_up.contains(&key) {
+                        parked.entry(key).or_default().push(conn);
+                    } else {
                         windows.queue(key, |k| self.window_limit(k), conn);
                     }
                 }
@@ -111,7 +134,8 @@ impl Worker {
             for (key, asked) in asked {
                 if let Some(message) = waits.asked(&key, now, asked) {
                     if waits.gave_up.contains(&key) {
-                        windows.clear_queue(&key);
+                        let queued = windows.take_queue(&key);
+                        parked.entry(key).or_default().extend(queued);
                     }
                     self.emit(Event::Notice { message }).await;
                 }
@@ -154,7 +178,8 @@ impl Worker {
             let notice = waits.heed(&key, &result, now, asked);
             if let Some(message) = notice {
                 if waits.gave_up.contains(&key) {
-                    windows.clear_queue(&key);
+                    let queued = windows.take_queue(&key);
+                    parked.entry(key.clone()).or_default().extend(queued);
                 }
                 self.emit(Event::Notice { message }).await;
             }
@@ -181,10 +206,12 @@ impl Worker {
                 windows.put_back(key, conn);
                 continue;
             }
-            // Not sent for the wait: its turn comes again after it, unless
-            // the bulk has given its provider up (then it is not refreshed).
+            // Not sent for the wait: its turn comes again after it, or
+            // once the wait is lifted if the bulk has given its provider up.
             if matches!(&result, Err(e) if e.kind == ErrorKind::Held) {
-                if !waits.gave_up.contains(&key) {
+                if waits.gave_up.contains(&key) {
+                    parked.entry(key).or_default().push(conn);
+                } else {
                     windows.put_back(key, conn);
                 }
                 continue;
@@ -361,12 +388,27 @@ impl Waits {
             );
             return Some(format!(
                 "{provider} asked for a longer pause than a bulk waits ({why}): this bulk sends \
-                 it nothing more, and its refreshes not yet sent are left for a later run"
+                 it nothing more, and its refreshes not yet sent are left for a later run, or \
+                 for this one if the wait is lifted while it runs"
             ));
         }
         Some(format!(
             "{provider} asked for a pause ({why}): this bulk's refreshes of it wait {}, then go on",
             pause_words(secs)
+        ))
+    }
+
+    /// What the operator hears when `key`'s provider, given up, takes
+    /// requests again while the bulk runs (its wait lifted, or over), and
+    /// its `rows` go on.
+    fn taken_back(&mut self, key: &Key, rows: usize) -> Option<String> {
+        self.gave_up.remove(key);
+        let provider = key.as_deref()?;
+        self.told.remove(provider);
+        Some(format!(
+            "{provider} takes requests again (its wait was lifted, or is over): this bulk's {} \
+             of it go on",
+            crate::domain::text::counted(rows, "refresh", "refreshes")
         ))
     }
 }

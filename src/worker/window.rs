@@ -48,9 +48,11 @@ impl<K: Eq + Hash + Clone, T> Windows<K, T> {
         self.0.values_mut().for_each(|w| w.queue.clear());
     }
 
-    /// Drops what `key`'s window has queued, and says how much that was.
-    pub(crate) fn clear_queue(&mut self, key: &K) -> usize {
-        self.0.get_mut(key).map_or(0, |w| w.queue.drain(..).count())
+    /// Takes what `key`'s window has queued out of it, in order.
+    pub(crate) fn take_queue(&mut self, key: &K) -> Vec<T> {
+        self.0
+            .get_mut(key)
+            .map_or_else(Vec::new, |w| w.queue.drain(..).collect())
     }
 
     /// Puts a started item back at the front of `key`'s queue: it ended
