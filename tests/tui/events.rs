@@ -376,6 +376,8 @@ fn a_bulk_row_refused_for_a_wait_stays_busy_and_says_when_it_goes_again() {
     let line = last_text(&app);
     assert!(
         line.contains("dave")
+            && line.contains(" refused for now: ")
+            && !line.contains("failed")
             && line.ends_with(&format!(
                 "429: it asks to wait 30s (this bulk tries it again after {})",
                 at.clock()

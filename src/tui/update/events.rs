@@ -285,8 +285,9 @@ fn failed(app: &mut App, id: RequestId, op: OpKind, f: Failure, now: UnixTime) -
         };
     }
     // A bulk's row refused for its provider's wait goes again after it:
-    // still the bulk's, and busy.
-    if scheduled || next_try.is_none() {
+    // still the bulk's, and busy, and not failed yet.
+    let again = !scheduled && next_try.is_some();
+    if !again {
         finish(app, id, conn_id);
     }
     close_login_note(app, op);
@@ -309,10 +310,14 @@ fn failed(app: &mut App, id: RequestId, op: OpKind, f: Failure, now: UnixTime) -
                 .into()
         }
     };
-    let tail = format!(" failed: {}{after}", error.message);
+    let (ended, level) = match again {
+        true => ("refused for now", Level::Warn),
+        false => ("failed", Level::Error),
+    };
+    let tail = format!(" {ended}: {}{after}", error.message);
     match unasked {
-        true => app.note_about(now, Level::Error, &op.to_string(), &what, &tail),
-        false => app.note(now, Level::Error, format!("{op} {what}{tail}")),
+        true => app.note_about(now, level, &op.to_string(), &what, &tail),
+        false => app.note(now, level, format!("{op} {what}{tail}")),
     }
     let mut cmds = match conn {
         Some(c) => data::upsert(app, c, now),
