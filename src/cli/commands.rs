@@ -920,6 +920,7 @@ impl Tally {
     /// Counts an outcome and names a failure. One stopped before it was sent
     /// (Ctrl-C) is neither: it is counted as not sent at the end.
     fn take(&mut self, event: Event, names: &HashMap<ConnectionId, String>) -> Result<()> {
+        let name = |c: ConnectionId| names.get(&c).map_or_else(|| c.to_string(), Clone::clone);
         match event {
             Event::Succeeded { .. } => self.refreshed += 1,
             Event::Failed { error, .. } if error.kind == ErrorKind::Cancelled => {}
@@ -930,10 +931,10 @@ impl Tally {
                 next_try: Some(NextTry::After(at)),
                 ..
             } => {
-                let name = names.get(&c).map_or_else(|| c.to_string(), Clone::clone);
                 let at = at.clock_from(UnixTime::now());
                 say!(
-                    "  {name}: refused for now: {}; tried again after {at}",
+                    "  {}: refused for now: {}; tried again after {at}",
+                    name(c),
                     error.message
                 )?;
             }
@@ -942,7 +943,7 @@ impl Tally {
                 error,
                 ..
             } => {
-                let name = names.get(&c).map_or_else(|| c.to_string(), Clone::clone);
+                let name = name(c);
                 // Logged out or delinked by another process meanwhile.
                 if error.kind == ErrorKind::Ended {
                     self.ended += 1;

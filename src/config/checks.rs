@@ -221,8 +221,8 @@ impl Cx<'_> {
                 Some(at),
                 &format!("providers.{name:?}"),
                 format!(
-                    "a provider's name is one word of letters, digits, '-', '_' or '.', \
-                     and {c:?} is none of them: rename it, e.g. [providers.bank]"
+                    "a provider's name is {PROVIDER_NAME_RULE}, and {c:?} is none of them: \
+                     rename it, e.g. [providers.bank]"
                 ),
             ));
             return None;
@@ -467,6 +467,9 @@ pub fn is_loopback(url: &Url) -> bool {
         None => false,
     }
 }
+
+/// What a provider's name may be, in words: [`named_with`] each character.
+pub const PROVIDER_NAME_RULE: &str = "one word of letters, digits, '-', '_' or '.'";
 
 /// Whether `c` may be part of a provider's name.
 fn named_with(c: char) -> bool {

@@ -8,7 +8,7 @@ mod load;
 pub mod model;
 pub mod secret_ref;
 
-pub use load::checks::{check_transport, is_loopback, is_provider_name};
+pub use load::checks::{PROVIDER_NAME_RULE, check_transport, is_loopback, is_provider_name};
 pub use load::{ConfigError, config_path, load, parse_layers};
 pub use model::*;
 pub use secret_ref::{KeptSecret, SecretRef};

@@ -55,27 +55,24 @@ pub const EVENT_QUEUE: usize = 1024;
 pub fn not_configured<'a>(provider: &str, configured: impl IntoIterator<Item = &'a str>) -> String {
     let mut names: Vec<&str> = configured.into_iter().collect();
     names.sort_unstable();
+    let has = (!names.is_empty()).then(|| names.join(", "));
     // Typed by an operator (`waits lift ""`): said as what it cannot be,
     // its characters escaped, not as a table to add.
     if !crate::config::is_provider_name(provider) {
-        let has = match names.as_slice() {
-            [] => "none".to_owned(),
-            names => names.join(", "),
-        };
         return format!(
-            "{provider:?} cannot name a provider (one word of letters, digits, '-', '_' or '.'): \
-             the configuration has {has}"
+            "{provider:?} cannot name a provider ({}): the configuration has {}",
+            crate::config::PROVIDER_NAME_RULE,
+            has.as_deref().unwrap_or("none")
         );
     }
-    match names.as_slice() {
-        [] => format!(
+    match has {
+        None => format!(
             "provider '{provider}' is not in the configuration, which has none: add \
              [providers.{provider}]"
         ),
-        names => format!(
-            "provider '{provider}' is not in the configuration (it has {}): add \
-             [providers.{provider}]",
-            names.join(", ")
+        Some(has) => format!(
+            "provider '{provider}' is not in the configuration (it has {has}): add \
+             [providers.{provider}]"
         ),
     }
 }
