@@ -576,8 +576,9 @@ async fn a_bulk_waits_as_long_as_a_provider_asks_then_goes_on() {
 
 /// A provider given up for an hour's wait is taken back by the bulk when
 /// the wait is lifted while the bulk still runs (here, on another
-/// provider's slow answer): its rows not yet sent go on. They were left
-/// for a later run, though the operator had lifted the wait.
+/// provider's slow answer): its rows not yet sent go on, at once. They were
+/// left for a later run, though the operator had lifted the wait; then
+/// they went on only when the slow answer came.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bulk_takes_back_a_provider_whose_wait_is_lifted_while_it_runs() {
     let (env, mut conns) = one_at_a_time_everifin().await;
@@ -585,7 +586,7 @@ async fn a_bulk_takes_back_a_provider_whose_wait_is_lifted_while_it_runs() {
     conns.push(other);
     env.sandbox.set_faults(vec![
         parse_fault("oidc.token:429=3600,count=1").unwrap(),
-        parse_fault("oauth2.token:latency=3000,count=1").unwrap(),
+        parse_fault("oauth2.token:latency=4000,count=1").unwrap(),
     ]);
     let mut h = bulk(&env, conns.clone()).await;
     let mut heard = Heard::default();
@@ -595,6 +596,9 @@ async fn a_bulk_takes_back_a_provider_whose_wait_is_lifted_while_it_runs() {
             |e| matches!(e, Event::Notice { message } if message.contains("longer pause")),
         )
         .await;
+    // Lifted once the rows the refusal left are set aside and the bulk
+    // has nothing to hear but the slow answer.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     h.worker.lift_wait("everifin").await.unwrap();
     heard.take(&mut h.events, last_progress(4)).await;
     assert_eq!(heard.failed, [ErrorKind::RateLimited], "{heard:?}");
@@ -603,6 +607,11 @@ async fn a_bulk_takes_back_a_provider_whose_wait_is_lifted_while_it_runs() {
     // The other row, and both everifin rows the refused one left.
     assert_eq!(refreshed.len(), 3, "{heard:?}");
     assert!(refreshed.contains(&other), "{heard:?}");
+    assert_eq!(
+        heard.refreshed.last(),
+        Some(&other),
+        "the held rows go on at the lift, before the slow answer: {heard:?}"
+    );
     assert_eq!(heard.stopped, 0, "{heard:?}");
     assert!(
         heard.notices.iter().any(|n| n.starts_with(

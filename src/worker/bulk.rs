@@ -162,6 +162,10 @@ impl Worker {
                     continue;
                 }
                 () = sleep_until_some(resume), if resume.is_some() => continue,
+                // A given-up provider's wait may be lifted (here, or by
+                // another process) or end while only stalled requests run:
+                // looked at again each second, not only at their answers.
+                () = tokio::time::sleep(PARKED_LOOK), if going && !parked.is_empty() => continue,
                 // Ctrl-C during a pause: nothing more will be sent, so
                 // nothing is left to wait for.
                 () = self.until_stopping(), if resume.is_some() => continue,
@@ -412,6 +416,11 @@ impl Waits {
         ))
     }
 }
+
+/// How often a bulk with rows set aside for a given-up provider looks
+/// whether its wait is lifted or over, while other rows run: as often as a
+/// process reads the waits others stored.
+const PARKED_LOOK: std::time::Duration = super::wait::STORED_WAITS_FRESH;
 
 /// How often a bulk refresh reports its progress while it runs.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);

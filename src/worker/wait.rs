@@ -28,7 +28,7 @@ const LONGEST_SECS: i64 = 24 * 3600;
 /// be before an operation reads them again: a bulk in another process
 /// sends for at most this long into a wait it did not hear itself, and a
 /// bulk here reads the store once a second for it, not once a refresh.
-const STORED_WAITS_FRESH: Duration = Duration::from_secs(1);
+pub(super) const STORED_WAITS_FRESH: Duration = Duration::from_secs(1);
 
 /// The longest wait asked of this provider: until when, and the answer that
 /// asked (its words, to tell the operator).
