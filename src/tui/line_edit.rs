@@ -7,7 +7,6 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use unicode_segmentation::UnicodeSegmentation;
-use unicode_width::UnicodeWidthChar;
 
 use crate::domain::text::columns;
 
@@ -40,12 +39,14 @@ impl LineEdit {
         let at = self.cursor;
         let start = match columns(&self.text[..at]) < width {
             true => 0,
-            // The fewest chars before the cursor that leave a column for it.
+            // The fewest characters before the cursor that leave a column
+            // for it, whole: cut inside one, the field would begin with a
+            // bare accent or half a flag.
             false => {
                 let mut start = at;
                 let mut used = 0;
-                for (i, c) in self.text[..at].char_indices().rev() {
-                    used += c.width().unwrap_or(0);
+                for (i, g) in self.text[..at].grapheme_indices(true).rev() {
+                    used += columns(g);
                     if used >= width {
                         break;
                     }
@@ -58,9 +59,9 @@ impl LineEdit {
         // not wrap it.
         let mut used = 0;
         let end = self.text[start..]
-            .char_indices()
-            .find(|(_, c)| {
-                used += c.width().unwrap_or(0);
+            .grapheme_indices(true)
+            .find(|(_, g)| {
+                used += columns(g);
                 used > width
             })
             .map_or(self.text.len(), |(i, _)| start + i);
@@ -210,6 +211,31 @@ mod tests {
         );
         let wide = LineEdit::new("名前名前名前");
         assert_eq!(wide.view(5), ("名前", 4), "counted in columns");
+    }
+
+    #[test]
+    fn a_scrolled_field_begins_and_ends_on_whole_characters() {
+        // "é" as e and a combining accent, and a flag of two code points.
+        let text = "ab\u{65}\u{301}\u{1F1EB}\u{1F1F7}cde\u{301}\u{65}\u{301}fg";
+        let mut e = LineEdit::new(text);
+        for _ in 0..=text.graphemes(true).count() {
+            for width in 1..=12 {
+                let (shown, _) = e.view(width);
+                let first = shown.chars().next();
+                assert!(
+                    !first.is_some_and(|c| c == '\u{301}' || c == '\u{1F1F7}'),
+                    "width {width} begins inside a character: {shown:?}"
+                );
+                assert!(
+                    text.contains(shown)
+                        && shown
+                            .graphemes(true)
+                            .all(|g| text.graphemes(true).any(|t| t == g)),
+                    "width {width} ends inside a character: {shown:?}"
+                );
+            }
+            e.handle_key(&key(KeyCode::Left));
+        }
     }
 
     #[test]
