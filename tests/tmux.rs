@@ -388,16 +388,19 @@ fn ctrl_z_and_a_stop_from_outside_come_back_with_fg() {
             s.wait("the shell's job stopped", |scr| scr.contains("Stopped"));
             let ok = Command::new("kill").args(["-s", "CONT", &pid]).status();
             assert!(ok.unwrap().success());
-            std::thread::sleep(Duration::from_millis(300));
-            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-            let state = state
-                .rsplit(')')
-                .next()
-                .unwrap_or_default()
-                .split_whitespace()
-                .next();
+            // Polled, not slept on: on a loaded machine the dashboard may
+            // take a while to hear its SIGCONT.
+            let state = || {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+                let state = stat.rsplit(')').next().unwrap_or_default();
+                state.split_whitespace().next().map(str::to_owned)
+            };
+            let started = std::time::Instant::now();
+            while state().as_deref() != Some("T") && started.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
             assert_eq!(
-                state,
+                state().as_deref(),
                 Some("T"),
                 "continued in the background, it stops again"
             );
