@@ -19,6 +19,11 @@ const DETAIL_WIDTH: u16 = 64;
 const TABLE_LEAST: u16 = 4;
 /// A pane's border and one line.
 const DETAIL_LEAST: u16 = 3;
+/// What a stacked detail pane is given room for on a short screen, taken
+/// from the activity pane: its border and three lines.
+const DETAIL_ROOM: u16 = 5;
+/// The activity pane at its smallest: its border and its newest line.
+const ACTIVITY_LEAST: u16 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Areas {
@@ -56,7 +61,16 @@ pub(crate) fn for_app(app: &App, area: Rect) -> Areas {
 
 /// The panes for a screen of `area`, given the header's height.
 pub fn areas(area: Rect, detail_open: bool, header_h: u16) -> Areas {
-    let activity_h = if area.height >= 30 { 8 } else { 5 };
+    let stacked = detail_open && area.width < SIDE_BY_SIDE;
+    let mut activity_h = if area.height >= 30 { 8 } else { 5 };
+    if stacked {
+        // On a short screen the detail the operator opened had no room
+        // beside the table's row, and was not drawn at all: the activity
+        // pane, which says the same in fewer lines, gives way first.
+        let room = area.height.saturating_sub(header_h + 1);
+        let spare = room.saturating_sub(TABLE_LEAST + DETAIL_ROOM);
+        activity_h = activity_h.min(spare).max(ACTIVITY_LEAST);
+    }
     let [header, body, activity, keybar] = Layout::vertical([
         Constraint::Length(header_h),
         Constraint::Fill(1),
@@ -74,7 +88,8 @@ pub fn areas(area: Rect, detail_open: bool, header_h: u16) -> Areas {
         }
         // Stacked, the table keeps a row at least: at 60×15 its 40 % was
         // its border alone, and the selected row was nowhere. A detail
-        // pane with no room for a line inside its border is left out.
+        // pane with no room for a line inside its border (below the
+        // smallest screen) is left out.
         true => {
             let table_h = (body.height * 2)
                 .div_ceil(5)

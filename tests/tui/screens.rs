@@ -1895,7 +1895,8 @@ fn ctrl_c_quits_from_a_field_or_a_dialog() {
 
 /// At the smallest screen, the detail pane stacked under the table took
 /// all but the table's border: the selected row was nowhere. The table
-/// keeps a row, and a detail pane with no room for a line is left out.
+/// keeps a row; then the detail pane was left out, a blank gap where it
+/// should be. The activity pane gives it room.
 #[test]
 fn at_the_smallest_screen_the_selected_row_stays_in_sight_with_the_detail_open() {
     let mut app = app();
@@ -1906,10 +1907,54 @@ fn at_the_smallest_screen_the_selected_row_stays_in_sight_with_the_detail_open()
         let shown = text_at(&mut app, w, h, NOW);
         let row = shown.lines().find(|l| l.contains('›'));
         assert!(row.is_some_and(|r| r.contains(&user)), "{w}×{h}:\n{shown}");
-        if h >= 18 {
-            assert!(shown.contains("detail"), "{w}×{h}:\n{shown}");
-        }
+        let detail = shown.lines().position(|l| l.contains("┌ detail"));
+        let activity = shown.lines().position(|l| l.contains("┌ activity"));
+        assert!(
+            detail.zip(activity).is_some_and(|(d, a)| a - d >= 4),
+            "a detail pane with lines in it, {w}×{h}:\n{shown}"
+        );
+        assert!(
+            shown.lines().any(|l| l.starts_with('│') && l.contains(':')),
+            "the activity pane keeps its newest line, {w}×{h}:\n{shown}"
+        );
     }
+}
+
+/// On a short screen the detail pane's audit lines took all of it: the
+/// connection's state, ids and tokens, which `J` scrolls, were not drawn,
+/// and `J` seemed to do nothing. They come first; the audit where there is
+/// room.
+#[test]
+fn a_short_detail_pane_shows_the_connection_before_its_audit() {
+    let mut app = app();
+    select(&mut app, 6);
+    let id = load_detail_id(&one(app.update(key('d'), NOW)), 6);
+    let mut detail = detail();
+    let first = detail.audit[0].clone();
+    for n in 2..=3 {
+        detail.audit.push(AuditEntry {
+            id: n,
+            ..first.clone()
+        });
+    }
+    app.update(
+        Msg::Worker(Event::Detail {
+            id,
+            conn: ConnectionId(6),
+            detail,
+        }),
+        NOW,
+    );
+    for (w, h) in [(60, 15), (80, 18), (100, 20)] {
+        let shown = text_at(&mut app, w, h, NOW);
+        assert!(
+            shown.lines().any(|l| l.starts_with("│state ")),
+            "{w}×{h}:\n{shown}"
+        );
+    }
+    let shown = text_at(&mut app, 120, 40, NOW);
+    assert!(shown.lines().any(|l| l.starts_with("│state ")), "{shown}");
+    assert!(shown.lines().any(|l| l.starts_with("│audit ")), "{shown}");
 }
 
 /// `l` on an app token once said "no refresh token to revoke", and nothing

@@ -22,6 +22,10 @@ use super::super::update::REVEAL_SECS;
 use super::theme::Theme;
 use super::{gauges, hanging, scope_grid, scroll_hint};
 
+/// The lines of facts and tokens a detail pane keeps before its gauges
+/// and audit get any.
+const TEXT_LEAST: usize = 3;
+
 /// Claims worth a line, in reading order; the rest stay in the token.
 const CLAIMS: [&str; 10] = [
     "iss",
@@ -92,10 +96,23 @@ impl Pane {
             .map(|(_, d)| d.as_ref());
         let countdowns = gauges::countdowns(c, now);
         let audit = audit_lines(detail, usize::from(inner.width), theme);
+        // The facts and tokens first, as the pane's height allows, then
+        // the gauges, then the audit: on a short screen the audit's lines
+        // took the whole pane, and the facts a key scrolled were not drawn.
+        let mut left = inner.height;
+        let mut take = |wanted: usize| {
+            let got = u16::try_from(wanted).unwrap_or(u16::MAX).min(left);
+            left -= got;
+            got
+        };
+        take(TEXT_LEAST);
+        let gauges_h = take(countdowns.len());
+        // Its heading alone would say nothing.
+        let audit_h = Some(take(audit.len())).filter(|&h| h >= 2).unwrap_or(0);
         let [gauges, text_area, audit_area] = Layout::vertical([
-            Constraint::Length(u16::try_from(countdowns.len()).unwrap_or(0)),
+            Constraint::Length(gauges_h),
             Constraint::Fill(1),
-            Constraint::Length(u16::try_from(audit.len()).unwrap_or(0)),
+            Constraint::Length(audit_h),
         ])
         .areas(inner);
         let text = Paragraph::new(text_lines(app, c, detail, text_area, now, theme))
