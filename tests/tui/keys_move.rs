@@ -451,6 +451,44 @@ fn q_asks_when_operations_are_in_flight() {
     assert!(app.should_quit());
 }
 
+/// `R` with nothing left to send said "nothing expiring or expired to
+/// refresh" while the rows due were hidden by the filter, or were being
+/// refreshed already (a second `R`): read as "every token is fresh". It
+/// says which.
+#[test]
+fn r_with_nothing_to_send_says_why() {
+    let mut app = app();
+    app.update(key('/'), NOW);
+    type_text(&mut app, "no-such-row");
+    app.update(code(KeyCode::Enter), NOW);
+    assert!(app.update(key('R'), NOW).is_empty());
+    assert_eq!(
+        last_text(&app),
+        "refresh all: nothing to send among the rows shown: 3 rows due hidden by the filter \
+         (Esc clears it)"
+    );
+    app.update(code(KeyCode::Esc), NOW);
+    let Command::RefreshMany { conns, .. } = one(app.update(key('R'), NOW)) else {
+        panic!()
+    };
+    assert_eq!(conns.len(), 3, "{conns:?}");
+    assert!(app.update(key('R'), NOW).is_empty());
+    assert_eq!(
+        last_text(&app),
+        "refresh all: nothing to send among the rows shown: 3 rows due already being refreshed"
+    );
+    let mut app = super::fixtures::app();
+    app.update(key('u'), NOW);
+    app.update(code(KeyCode::Enter), NOW);
+    assert_eq!(app.user_scope(), Some("alice"));
+    assert!(app.update(key('R'), NOW).is_empty());
+    assert_eq!(
+        last_text(&app),
+        "refresh all: nothing to send among the rows shown: 3 rows due hidden by the user picked \
+         (Esc clears it)"
+    );
+}
+
 /// Ctrl-C asks while operations run, and a second Ctrl-C answers yes:
 /// pressed twice to get out, it gets out, also where the screen is too
 /// small to show the question. `q` again only closes it.

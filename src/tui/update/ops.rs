@@ -381,11 +381,8 @@ fn refresh_all(app: &mut App, now: UnixTime) -> Vec<Command> {
     }
     if conns.is_empty() {
         if skipped == 0 {
-            app.note(
-                now,
-                Level::Info,
-                "refresh all: nothing expiring or expired to refresh",
-            );
+            let line = nothing_to_send(app, now);
+            app.note(now, Level::Info, line);
         }
         return Vec::new();
     }
@@ -395,6 +392,41 @@ fn refresh_all(app: &mut App, now: UnixTime) -> Vec<Command> {
     );
     let id = track(app, now, OpKind::Refresh, conns.clone(), what, true);
     vec![Command::RefreshMany { id, conns }]
+}
+
+/// What `R` says when no row shown is left to send: "nothing" read as
+/// "every token is fresh" while the rows due were being refreshed already
+/// (a second `R`), or were hidden by the filter or the user picked.
+fn nothing_to_send(app: &App, now: UnixTime) -> String {
+    let all = DueForRefresh::pick(&app.conns, now, app.warn_secs, |p| app.configured(p));
+    let busy = (all.due.iter())
+        .filter(|c| app.busy.contains_key(&c.id))
+        .count();
+    // Every due row shown is busy, so the rest are hidden.
+    let hidden = all.due.len() - busy;
+    if busy + hidden == 0 {
+        return "refresh all: nothing expiring or expired to refresh".to_owned();
+    }
+    let mut why = Vec::new();
+    if busy > 0 {
+        why.push(format!(
+            "{} already being refreshed",
+            counted(busy, "row due", "rows due")
+        ));
+    }
+    if hidden > 0 {
+        let by = match (!app.filter.is_empty(), app.user_scope.is_some()) {
+            (true, true) => "hidden by the filter and the user picked (Esc clears them)",
+            (true, false) => "hidden by the filter (Esc clears it)",
+            (false, true) => "hidden by the user picked (Esc clears it)",
+            (false, false) => "not shown",
+        };
+        why.push(format!("{} {by}", counted(hidden, "row due", "rows due")));
+    }
+    format!(
+        "refresh all: nothing to send among the rows shown: {}",
+        why.join("; ")
+    )
 }
 
 fn open_add(app: &mut App, now: UnixTime) -> Vec<Command> {
