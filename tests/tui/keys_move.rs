@@ -468,15 +468,7 @@ fn r_with_nothing_to_send_says_why() {
          (Esc clears it)"
     );
     app.update(code(KeyCode::Esc), NOW);
-    let Command::RefreshMany { conns, .. } = one(app.update(key('R'), NOW)) else {
-        panic!()
-    };
-    assert_eq!(conns.len(), 3, "{conns:?}");
-    assert!(app.update(key('R'), NOW).is_empty());
-    assert_eq!(
-        last_text(&app),
-        "refresh all: nothing to send among the rows shown: 3 rows due already being refreshed"
-    );
+    r_twice(&mut app, 3, "3 rows due already being refreshed");
     let mut app = super::fixtures::app();
     app.update(key('u'), NOW);
     app.update(code(KeyCode::Enter), NOW);
@@ -486,6 +478,31 @@ fn r_with_nothing_to_send_says_why() {
         last_text(&app),
         "refresh all: nothing to send among the rows shown: 3 rows due hidden by the user picked \
          (Esc clears it)"
+    );
+    let mut app = super::fixtures::app();
+    select(&mut app, 4);
+    app.update(key('l'), NOW);
+    assert!(matches!(
+        one(app.update(key('y'), NOW)),
+        Command::Logout { .. }
+    ));
+    r_twice(
+        &mut app,
+        2,
+        "2 rows due already being refreshed; 1 row due busy with another operation",
+    );
+}
+
+/// `R` sends a bulk of `rows`; a second `R` sends nothing and says `why`.
+fn r_twice(app: &mut App, rows: usize, why: &str) {
+    let Command::RefreshMany { conns, .. } = one(app.update(key('R'), NOW)) else {
+        panic!()
+    };
+    assert_eq!(conns.len(), rows, "{conns:?}");
+    assert!(app.update(key('R'), NOW).is_empty());
+    assert_eq!(
+        last_text(app),
+        format!("refresh all: nothing to send among the rows shown: {why}")
     );
 }
 

@@ -399,19 +399,31 @@ fn refresh_all(app: &mut App, now: UnixTime) -> Vec<Command> {
 /// (a second `R`), or were hidden by the filter or the user picked.
 fn nothing_to_send(app: &App, now: UnixTime) -> String {
     let all = DueForRefresh::pick(&app.conns, now, app.warn_secs, |p| app.configured(p));
-    let busy = (all.due.iter())
-        .filter(|c| app.busy.contains_key(&c.id))
+    let running = |c: &&Connection| {
+        let id = app.busy.get(&c.id)?;
+        Some(app.pending.get(id).map(|f| f.op))
+    };
+    let ops: Vec<Option<OpKind>> = all.due.iter().filter_map(running).collect();
+    let refreshing = ops
+        .iter()
+        .filter(|&&op| op == Some(OpKind::Refresh))
         .count();
     // Every due row shown is busy, so the rest are hidden.
-    let hidden = all.due.len() - busy;
-    if busy + hidden == 0 {
+    let hidden = all.due.len() - ops.len();
+    if all.due.is_empty() {
         return "refresh all: nothing expiring or expired to refresh".to_owned();
     }
     let mut why = Vec::new();
-    if busy > 0 {
+    if refreshing > 0 {
         why.push(format!(
             "{} already being refreshed",
-            counted(busy, "row due", "rows due")
+            counted(refreshing, "row due", "rows due")
+        ));
+    }
+    if ops.len() > refreshing {
+        why.push(format!(
+            "{} busy with another operation",
+            counted(ops.len() - refreshing, "row due", "rows due")
         ));
     }
     if hidden > 0 {
