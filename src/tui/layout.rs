@@ -61,9 +61,9 @@ pub(crate) fn for_app(app: &App, area: Rect) -> Areas {
 
 /// The panes for a screen of `area`, given the header's height.
 pub fn areas(area: Rect, detail_open: bool, header_h: u16) -> Areas {
-    let stacked = detail_open && area.width < SIDE_BY_SIDE;
+    let side_by_side = area.width >= SIDE_BY_SIDE;
     let mut activity_h = if area.height >= 30 { 8 } else { 5 };
-    if stacked {
+    if detail_open && !side_by_side {
         // On a short screen the detail the operator opened had no room
         // beside the table's row, and was not drawn at all: the activity
         // pane, which says the same in fewer lines, gives way first.
@@ -80,7 +80,7 @@ pub fn areas(area: Rect, detail_open: bool, header_h: u16) -> Areas {
     .areas(area);
     let (main, detail) = match detail_open {
         false => (body, None),
-        true if area.width >= SIDE_BY_SIDE => {
+        true if side_by_side => {
             let [m, d] =
                 Layout::horizontal([Constraint::Fill(1), Constraint::Length(DETAIL_WIDTH)])
                     .areas(body);

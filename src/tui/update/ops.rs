@@ -399,6 +399,9 @@ fn refresh_all(app: &mut App, now: UnixTime) -> Vec<Command> {
 /// (a second `R`), or were hidden by the filter or the user picked.
 fn nothing_to_send(app: &App, now: UnixTime) -> String {
     let all = DueForRefresh::pick(&app.conns, now, app.warn_secs, |p| app.configured(p));
+    if all.due.is_empty() {
+        return "refresh all: nothing expiring or expired to refresh".to_owned();
+    }
     let running = |c: &&Connection| {
         let id = app.busy.get(&c.id)?;
         Some(app.pending.get(id).map(|f| f.op))
@@ -410,9 +413,6 @@ fn nothing_to_send(app: &App, now: UnixTime) -> String {
         .count();
     // Every due row shown is busy, so the rest are hidden.
     let hidden = all.due.len() - ops.len();
-    if all.due.is_empty() {
-        return "refresh all: nothing expiring or expired to refresh".to_owned();
-    }
     let mut why = Vec::new();
     if refreshing > 0 {
         why.push(format!(
