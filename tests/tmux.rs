@@ -675,3 +675,39 @@ fn y_copies_the_rows_ids_to_the_terminals_clipboard() {
     assert_eq!(copied, want);
     assert!(!copied.contains("generated-not-a-real-token"), "{copied}");
 }
+
+/// Space and ctrl-space reach the dashboard through a real terminal (tmux
+/// sends ctrl-space as a NUL byte), and `r` then refreshes the rows marked,
+/// naming the one it leaves out.
+#[test]
+fn rows_marked_with_space_and_ctrl_space_are_refreshed_by_r() {
+    let s = Session::start("--demo", 140, 40);
+    s.wait("the demo's table", |scr| {
+        scr.contains("mei.chen") && scr.contains("jonas.berg")
+    });
+    // Esc while typing a filter keeps the row it found selected.
+    for (user, key) in [("mei.chen", "Space"), ("jonas.berg", "C-Space")] {
+        s.keys(&["/"]);
+        s.type_text(user);
+        s.wait(&format!("the filter on {user}"), |scr| scr.contains("1 of"));
+        s.keys(&["Escape", key]);
+    }
+    let scr = s.wait("the range marked", |scr| scr.contains("4 marked"));
+    for user in ["jonas.berg", "lena.novak", "amira.haddad", "mei.chen"] {
+        assert!(
+            Session::row(&scr, user).contains(&format!("* {user}")),
+            "{user} is not marked:\n{scr}"
+        );
+    }
+    s.keys(&["r"]);
+    let scr = s.wait("the marked rows refreshed", |scr| {
+        ["jonas.berg", "mei.chen"]
+            .iter()
+            .all(|user| Session::row(scr, user).contains("refresh ✓"))
+    });
+    assert!(
+        scr.contains("left out 1 marked row, still marked: amira.haddad"),
+        "{scr}"
+    );
+    assert!(scr.contains("1 marked"), "amira stays marked:\n{scr}");
+}

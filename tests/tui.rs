@@ -25,3 +25,6 @@ mod big;
 
 #[path = "tui/watch.rs"]
 mod watch;
+
+#[path = "tui/marks.rs"]
+mod marks;

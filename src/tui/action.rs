@@ -57,10 +57,15 @@ pub enum Action {
     /// Send to the selected row's provider again before the wait it asked
     /// for (a 429's `Retry-After`) ends.
     LiftWait,
+    /// Mark the selected row, or unmark it: `e`, `r`, `l` and `D` then act
+    /// on the rows marked, as k9s's space does.
+    Mark,
+    /// Mark every row between the last one marked and the selected one.
+    MarkRange,
 }
 
 impl Action {
-    pub const ALL: [Action; 34] = [
+    pub const ALL: [Action; 36] = [
         Action::Quit,
         Action::Help,
         Action::Back,
@@ -81,6 +86,8 @@ impl Action {
         Action::ActivityDown,
         Action::Reveal,
         Action::CopyIds,
+        Action::Mark,
+        Action::MarkRange,
         Action::Exchange,
         Action::Refresh,
         Action::RefreshAll,
@@ -185,6 +192,8 @@ impl Action {
             self,
             Action::Reveal
                 | Action::CopyIds
+                | Action::Mark
+                | Action::MarkRange
                 | Action::Exchange
                 | Action::Refresh
                 | Action::Logout
@@ -199,7 +208,7 @@ impl Action {
         match self {
             Action::Quit => ("quit", "quit (asks when operations are in flight)"),
             Action::Help => ("help", "this help"),
-            Action::Back => ("back", "close overlay; clear filter, user or view"),
+            Action::Back => ("back", "close: overlay, view, filter, user, marks"),
             Action::Up => ("up", "previous row"),
             Action::Down => ("down", "next row"),
             Action::Top => ("top", "first row"),
@@ -217,6 +226,8 @@ impl Action {
             Action::ActivityDown => ("activity_down", "newer activity; at the end it follows"),
             Action::Reveal => ("reveal", "reveal tokens for 10 s"),
             Action::CopyIds => ("copy_ids", "copy the row's ids (never a token)"),
+            Action::Mark => ("mark", "mark or unmark; e r l D act on the marked"),
+            Action::MarkRange => ("mark_range", "mark the rows from the last marked to here"),
             Action::Exchange => ("exchange", "exchange the Dapi access code"),
             Action::Refresh => ("refresh", "refresh the selected token"),
             Action::RefreshAll => ("refresh_all", "refresh every expiring/expired row shown"),

@@ -5,7 +5,7 @@
 //! Fields are crate-private so the index stays consistent with the data; the
 //! public accessors are what the screen shows, which is what tests check.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::domain::{
     Connection, ConnectionId, OpKind, ProviderKind, StateKind, UnixTime, User, UserId,
@@ -180,6 +180,11 @@ pub struct App {
     /// to it whenever the text typed so far shows it again, so that a
     /// start on the way to `!dapi` (`!d`) does not lose it.
     pub(crate) filter_anchor: Option<ConnectionId>,
+    /// Rows marked (space): while any is, `e`, `r`, `l` and `D` act on
+    /// the marked rows shown instead of the selection (`update/marks.rs`).
+    pub(crate) marks: BTreeSet<ConnectionId>,
+    /// The row last marked, where a range (ctrl-space) starts.
+    pub(crate) mark_anchor: Option<ConnectionId>,
 
     pub(crate) next_id: u64,
     pub(crate) size: (u16, u16),
@@ -247,6 +252,8 @@ impl App {
             waits: BTreeMap::new(),
             activity: Activity::default(),
             filter_anchor: None,
+            marks: BTreeSet::new(),
+            mark_anchor: None,
             next_id: 1,
             size: (80, 24),
             ticks: 0,
@@ -333,6 +340,11 @@ impl App {
     /// Whether `provider` asked for a wait that still holds at `now`.
     pub(crate) fn waiting(&self, provider: &str, now: UnixTime) -> bool {
         self.waits.get(provider).is_some_and(|until| *until > now)
+    }
+
+    /// The rows marked, shown or not.
+    pub fn marks(&self) -> &BTreeSet<ConnectionId> {
+        &self.marks
     }
 
     pub fn users_view_open(&self) -> bool {

@@ -4,7 +4,7 @@
 //! actions, to a text field, or to a dialog's yes/no. Keeping it one enum
 //! makes "typing in a field never fires an action" a matter of matching.
 
-use crate::domain::{ConnectPayload, ConnectionId, Ending, ProviderKind, UnixTime};
+use crate::domain::{ConnectPayload, ConnectionId, Ending, OpKind, ProviderKind, UnixTime};
 use crate::worker::RequestId;
 
 use super::line_edit::LineEdit;
@@ -60,17 +60,40 @@ impl Mode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DelinkDialog {
     /// The rows it ends and how: one Dapi row for `D` in the table; every
-    /// connection of the user for `D` in the users view (a user leaving).
+    /// connection of the user for `D` in the users view (a user leaving);
+    /// the marked rows for `l` or `D` while rows are marked.
     pub plan: Vec<(ConnectionId, Ending)>,
+    /// What must be typed: the user's name, or the marked rows' count.
     pub user: String,
     pub what: String,
-    /// The users view's `D`: every connection of `user`.
-    pub whole_user: bool,
+    pub ends: Ends,
     /// No token was ever issued: the row is closed here, nothing is sent.
     pub unissued: bool,
     pub typed: LineEdit,
     /// Said when Enter was pressed with the wrong name.
     pub error: Option<String>,
+}
+
+/// What a [`DelinkDialog`] ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ends {
+    /// `D` on a row of the table: that Dapi row.
+    Row,
+    /// `D` in the users view: every connection of the user.
+    User,
+    /// `l` or `D` while rows are marked: that operation on each of them.
+    Marked(OpKind),
+}
+
+impl Ends {
+    /// The dialog's verb, as its title, key bar and "cancelled" line say it.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Ends::Row | Ends::Marked(OpKind::Delink) => "delink",
+            Ends::User => "disconnect",
+            Ends::Marked(_) => "log out",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -35,6 +35,8 @@ fn default_keys(action: Action) -> Vec<KeySpec> {
         Action::ActivityDown => vec![K::plain(']')],
         Action::Reveal => vec![K::plain('v')],
         Action::CopyIds => vec![K::plain('y')],
+        Action::Mark => vec![K::plain(' ')],
+        Action::MarkRange => vec![K::ctrl(' ')],
         Action::Exchange => vec![K::plain('e')],
         Action::Refresh => vec![K::plain('r')],
         Action::RefreshAll => vec![K::plain('R')],

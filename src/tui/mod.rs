@@ -27,7 +27,7 @@ mod widths;
 pub use action::Action;
 pub use activity::{ActivityLine, Level};
 pub use app::{App, Progress, TerminalAsk};
-pub use forms::{AddField, AddForm, CredsField, CredsForm, DelinkDialog, Mode};
+pub use forms::{AddField, AddForm, CredsField, CredsForm, DelinkDialog, Ends, Mode};
 pub use keymap::{Keymap, KeymapError};
 pub use keyspec::KeySpec;
 pub use layout::{MIN_HEIGHT, MIN_WIDTH};

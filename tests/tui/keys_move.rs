@@ -394,6 +394,7 @@ fn ctrl_l_reloads_and_question_mark_opens_help() {
         "and the terminal is cleared for a whole new frame"
     );
     assert_eq!(app.take_terminal_ask(), None, "once");
+    app.update(Msg::Resize(120, 44), NOW);
     app.update(key('?'), NOW);
     assert_eq!(app.mode(), &Mode::Help { scroll: 0 });
     app.update(key('j'), NOW);

@@ -25,7 +25,7 @@ pub fn screen(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
 }
 
 /// The text of `app` drawn on a `w`×`h` terminal at `now`, a line a row.
-fn text_at(app: &mut App, w: u16, h: u16, now: UnixTime) -> String {
+pub fn text_at(app: &mut App, w: u16, h: u16, now: UnixTime) -> String {
     drawn(app, w, h, now).0
 }
 
@@ -584,7 +584,7 @@ fn help_lists_every_binding_including_overrides() {
     opts.keys.insert("refresh".into(), "ctrl-r f5".into());
     let mut app = app_with(&opts);
     app.update(key('?'), NOW);
-    assert_snapshot!(screen(&mut app, 100, 40).backend());
+    assert_snapshot!(screen(&mut app, 100, 44).backend());
 }
 
 /// On a short screen the help is cut off: the title says so, `j`/`k`

@@ -8,9 +8,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use crate::domain::text::counted;
-use crate::domain::{ConnectionId, Ending};
+use crate::domain::{ConnectionId, Ending, OpKind, Untouched};
 
-use super::super::forms::DelinkDialog;
+use super::super::forms::{DelinkDialog, Ends};
 use super::theme::Theme;
 use super::{text_box, text_box_with_cursor};
 
@@ -91,8 +91,8 @@ pub(super) fn quit(
 }
 
 pub(super) fn delink(frame: &mut Frame, area: Rect, d: &DelinkDialog, theme: Theme) {
-    let (name, title, said) = match (d.whole_user, d.plan.as_slice()) {
-        (false, [(_, ending)]) => (
+    let (name, title, said) = match (d.ends, d.plan.as_slice()) {
+        (Ends::Row, [(_, ending)]) => (
             "delink",
             format!("Delink {}: this is final.", d.what),
             match (ending, d.unissued) {
@@ -106,6 +106,14 @@ pub(super) fn delink(frame: &mut Frame, area: Rect, d: &DelinkDialog, theme: The
                 }
                 _ => "The provider forgets the link and bankdeck erases its secrets.".to_owned(),
             },
+        ),
+        (Ends::Marked(op), plan) => (
+            d.ends.verb(),
+            match op {
+                OpKind::Logout => format!("Log out {}: this is final.", d.what),
+                _ => format!("Delink {}: this is final.", d.what),
+            },
+            ending_words(plan),
         ),
         (_, plan) => (
             "disconnect",
@@ -124,10 +132,15 @@ pub(super) fn delink(frame: &mut Frame, area: Rect, d: &DelinkDialog, theme: The
         Line::styled(title, theme.alert()),
         Line::raw(said),
         Line::raw(""),
-        Line::raw(format!(
-            "Type the user's name ({}) and press Enter:",
-            d.user
-        )),
+        Line::raw(match d.ends {
+            Ends::Marked(_) => format!(
+                "Type the number of connections ({}) and press Enter:",
+                d.user
+            ),
+            Ends::Row | Ends::User => {
+                format!("Type the user's name ({}) and press Enter:", d.user)
+            }
+        }),
         Line::from(vec![
             Span::styled("> ", theme.key()),
             Span::raw(typed.to_owned()),
@@ -162,6 +175,10 @@ fn ending_words(plan: &[(ConnectionId, Ending)]) -> String {
             "pending code exchanged, then delinked",
         ),
         (n(Ending::Logout), "logged out (refresh token revoked)"),
+        (
+            n(Ending::Nothing(Untouched::AppToken)),
+            "app token revoked where the provider can",
+        ),
     ]
     .iter()
     .filter(|(k, _)| *k > 0)

@@ -79,7 +79,7 @@ fn lines(app: &App, theme: Theme, names: bool) -> Vec<Line<'static>> {
         })
         .collect();
     // The notes are dim, so told apart from the keys without a blank line
-    // between (the whole help then fits 40 rows), and each is under 60
+    // between (the whole help then fits 44 rows), and each is under 60
     // columns, so that a narrow help cuts none of them.
     let overrides = match names {
         true => "Override keys in [keys] by the names above.",

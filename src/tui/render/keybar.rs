@@ -42,16 +42,14 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect, now: UnixTime, th
         Mode::Filter => return filter_line(app, frame, area, theme),
         Mode::Command(line) => return command_line(line, frame, area, theme),
         Mode::Normal if app.users_view.is_some() => from_keymap(app, &USERS_KEYS, area, now, theme),
+        Mode::Normal if !app.marks.is_empty() => from_keymap(app, &MARKED_KEYS, area, now, theme),
         Mode::Normal if app.detail_open() => from_keymap(app, &DETAIL_KEYS, area, now, theme),
         Mode::Normal => from_keymap(app, &TABLE_KEYS, area, now, theme),
         Mode::Help { .. } => from_keymap(app, &HELP_KEYS, area, now, theme),
         Mode::ConfirmLogout { .. } | Mode::ConfirmQuit => {
             fixed(&[("y", "yes"), ("n/enter/esc", "no")], theme)
         }
-        Mode::ConfirmDelink(d) if d.whole_user => {
-            fixed(&[("enter", "disconnect"), ("esc", "cancel")], theme)
-        }
-        Mode::ConfirmDelink(_) => fixed(&[("enter", "delink"), ("esc", "cancel")], theme),
+        Mode::ConfirmDelink(d) => fixed(&[("enter", d.ends.verb()), ("esc", "cancel")], theme),
         Mode::Add(_) | Mode::ClientCreds(_) => fixed(
             &[
                 ("tab", "next field"),
@@ -83,6 +81,22 @@ const DETAIL_KEYS: [(Action, &str); 15] = [
     (Action::DetailDown, "scroll detail"),
     (Action::ToggleDetail, "hide detail"),
     (Action::CopyIds, "copy ids"),
+    (Action::Help, "help"),
+    (Action::Quit, "quit"),
+];
+
+/// While rows are marked, what acts on them, with their count said in the
+/// table's title; a key none of them takes is left out.
+const MARKED_KEYS: [(Action, &str); 11] = [
+    (Action::Exchange, "exchange marked"),
+    (Action::Refresh, "refresh marked"),
+    (Action::Logout, "logout marked"),
+    (Action::Delink, "delink marked"),
+    (Action::Back, "clear marks"),
+    (Action::Mark, "mark"),
+    (Action::MarkRange, "mark to here"),
+    (Action::Down, "down"),
+    (Action::Filter, "filter"),
     (Action::Help, "help"),
     (Action::Quit, "quit"),
 ];

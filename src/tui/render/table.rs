@@ -197,6 +197,12 @@ fn title(app: &App, theme: Theme) -> Line<'static> {
     if let Some((_, name)) = &app.user_scope {
         spans.push(Span::raw(format!("· user: {name} ")));
     }
+    if !app.marks.is_empty() {
+        spans.push(Span::styled(
+            format!("· {} marked ", app.marks.len()),
+            theme.key(),
+        ));
+    }
     if !app.filter.is_empty() {
         spans.push(Span::raw(format!("· filter: \"{}\" ", app.filter.text())));
     }
@@ -249,12 +255,16 @@ fn cells(
 }
 
 /// `›` on the selection (readable without the reverse style), a spinner
-/// while an operation runs on the row.
+/// while an operation runs on the row, else `*` where it is marked (as
+/// mutt tags): a row is unmarked when an operation is sent for it, so the
+/// two meet only while the scheduler or another process works on a
+/// marked row, and the title still counts it.
 fn mark(app: &App, c: &Connection, selected: bool) -> String {
     let sel = if selected { "›" } else { " " };
-    let spin = match app.busy.contains_key(&c.id) {
-        true => SPINNER[(app.ticks % SPINNER.len() as u64) as usize],
-        false => " ",
+    let spin = match (app.busy.contains_key(&c.id), app.marks.contains(&c.id)) {
+        (true, _) => SPINNER[(app.ticks % SPINNER.len() as u64) as usize],
+        (false, true) => "*",
+        (false, false) => " ",
     };
     format!("{sel}{spin}")
 }

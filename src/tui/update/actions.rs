@@ -9,7 +9,7 @@ use super::super::activity::Level;
 use super::super::app::{App, TerminalAsk};
 use super::super::forms::Mode;
 use super::super::view::SortKey;
-use super::{activity, data, detail, nav, ops, users};
+use super::{activity, data, detail, marks, nav, ops, users};
 
 pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> {
     if app.readonly && action.writes() {
@@ -50,6 +50,8 @@ pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> 
         Action::ActivityDown => activity::scroll_half(app, -1),
         Action::Reveal => detail::reveal(app, now),
         Action::CopyIds => copy_ids(app, now),
+        Action::Mark => marks::toggle(app, now),
+        Action::MarkRange => marks::range(app, now),
         Action::ToggleUsers => users::toggle(app, now),
         Action::Reload => {
             app.terminal_ask = Some(TerminalAsk::Repaint);
@@ -141,7 +143,8 @@ fn suspend(app: &mut App, now: UnixTime) -> Vec<Command> {
 }
 
 /// Esc peels one layer: the users view, then the filter, then the user
-/// picked, then the detail.
+/// picked, then the marks, then the detail. The marks come after the
+/// filter, so that "Esc clears it" said of a filter holds with rows marked.
 fn back(app: &mut App, now: UnixTime) -> Vec<Command> {
     if app.users_view.is_some() {
         users::back(app);
@@ -153,6 +156,16 @@ fn back(app: &mut App, now: UnixTime) -> Vec<Command> {
     }
     if app.user_scope.take().is_some() {
         return data::reindex(app, now);
+    }
+    if !app.marks.is_empty() {
+        let text = format!(
+            "marks cleared: {}",
+            crate::domain::text::counted(app.marks.len(), "row", "rows")
+        );
+        app.marks.clear();
+        app.mark_anchor = None;
+        app.note(now, Level::Info, text);
+        return Vec::new();
     }
     if app.detail.open {
         return detail::toggle(app, now);

@@ -1,5 +1,6 @@
-//! Keys inside the confirmation dialogs: logout and quit (y/N), delink
-//! (the user's name typed exactly), and the login URL note.
+//! Keys inside the confirmation dialogs: logout and quit (y/N), delink, a
+//! user's disconnect and the marked rows' logout or delink (the user's name,
+//! or the rows' count, typed exactly), and the login URL note.
 //!
 //! "No" is the default everywhere: Enter, Esc and any other key cancel a
 //! y/N question; only `y` confirms.
@@ -11,8 +12,8 @@ use crate::worker::Command;
 
 use super::super::activity::Level;
 use super::super::app::App;
-use super::super::forms::Mode;
-use super::ops;
+use super::super::forms::{Ends, Mode};
+use super::{marks, ops};
 
 pub(super) fn confirm_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Command> {
     let yes = matches!(key.code, KeyCode::Char('y' | 'Y'));
@@ -47,24 +48,29 @@ pub(super) fn delink_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<Co
     match key.code {
         KeyCode::Esc => {
             // A user's disconnect logs OAuth rows out too: not a "delink".
-            let verb = if dialog.whole_user {
-                "disconnect"
-            } else {
-                "delink"
-            };
-            let text = format!("{verb} {}: cancelled", dialog.what);
+            let text = format!("{} {}: cancelled", dialog.ends.verb(), dialog.what);
             app.mode = Mode::Normal;
             app.note(now, Level::Info, text);
             Vec::new()
         }
         KeyCode::Enter if dialog.typed.text() == dialog.user => {
-            let plan = std::mem::take(&mut dialog.plan);
+            let (plan, ends) = (std::mem::take(&mut dialog.plan), dialog.ends);
             app.mode = Mode::Normal;
-            ops::end(app, now, plan)
+            match ends {
+                Ends::Marked(op) => {
+                    let rows: Vec<_> = plan.iter().map(|(id, _)| *id).collect();
+                    marks::confirmed(app, now, op, &rows)
+                }
+                Ends::Row | Ends::User => ops::end(app, now, plan),
+            }
         }
         KeyCode::Enter => {
+            let what = match dialog.ends {
+                Ends::Marked(_) => "count",
+                Ends::Row | Ends::User => "name",
+            };
             dialog.error = Some(format!(
-                "the name does not match: type {} exactly, or Esc to cancel",
+                "the {what} does not match: type {} exactly, or Esc to cancel",
                 dialog.user
             ));
             Vec::new()

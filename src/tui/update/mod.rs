@@ -12,6 +12,7 @@ mod dialogs;
 mod events;
 mod forms;
 mod keys;
+mod marks;
 mod mouse;
 mod nav;
 mod ops;

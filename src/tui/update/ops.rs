@@ -15,13 +15,22 @@ use crate::worker::{Command, RequestId, not_configured};
 use super::super::action::Action;
 use super::super::activity::Level;
 use super::super::app::{App, InFlight};
-use super::super::forms::{AddForm, CredsField, CredsForm, DelinkDialog, Mode};
+use super::super::forms::{AddForm, CredsField, CredsForm, DelinkDialog, Ends, Mode};
 use super::super::line_edit::LineEdit;
-use super::rules;
+use super::{marks, rules};
 
-type Rule = fn(&Connection, &ConnState, UnixTime) -> Result<(), String>;
+pub(super) type Rule = fn(&Connection, &ConnState, UnixTime) -> Result<(), String>;
 
 pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> {
+    if !app.marks.is_empty() {
+        match action {
+            Action::Exchange => return marks::act(app, now, OpKind::Exchange, rules::exchange),
+            Action::Refresh => return marks::act(app, now, OpKind::Refresh, rules::refresh),
+            Action::Logout => return marks::act(app, now, OpKind::Logout, rules::logout),
+            Action::Delink => return marks::act(app, now, OpKind::Delink, rules::delink),
+            _ => {}
+        }
+    }
     match action {
         Action::Exchange => single(app, now, OpKind::Exchange, rules::exchange),
         Action::Refresh => single(app, now, OpKind::Refresh, rules::refresh),
@@ -76,7 +85,11 @@ impl App {
             Action::LiftWait => {
                 return Some((self.selected()).is_some_and(|c| self.waiting(&c.provider, now)));
             }
-            Action::ToggleDetail | Action::RefreshAll | Action::CopyIds
+            Action::ToggleDetail
+            | Action::RefreshAll
+            | Action::CopyIds
+            | Action::Mark
+            | Action::MarkRange
                 if self.users_view.is_none() =>
             {
                 return Some(self.selected().is_some());
@@ -90,8 +103,15 @@ impl App {
                 let room = super::super::layout::on_screen(self).detail.is_some();
                 return Some(selected.is_some() && !none_held && room);
             }
+            // Esc clears the marks once no filter or user is left to clear.
+            Action::Back if !self.marks.is_empty() => {
+                return Some(self.filter.is_empty() && self.user_scope.is_none());
+            }
             _ => return None,
         };
+        if !self.marks.is_empty() && action != Action::Login {
+            return Some(marks::any_takes(self, now, rule));
+        }
         Some(
             self.selected()
                 .is_some_and(|c| refusal(self, c, now, rule).is_none()),
@@ -102,7 +122,7 @@ impl App {
 /// Why an operation under `rule` may not start on `c` now, if it may not:
 /// the rule's own reason, a provider the configuration lacks, or one
 /// already running on the row.
-fn refusal(app: &App, c: &Connection, now: UnixTime, rule: Rule) -> Option<String> {
+pub(super) fn refusal(app: &App, c: &Connection, now: UnixTime, rule: Rule) -> Option<String> {
     let state = ConnState::derive(c, now, app.warn_secs);
     match rule(c, &state, now) {
         Err(why) => Some(why),
@@ -324,7 +344,7 @@ pub(super) fn disconnect(app: &mut App, now: UnixTime, user: UserId, name: Strin
         plan,
         user: name.clone(),
         what: name,
-        whole_user: true,
+        ends: Ends::User,
         unissued: false,
         typed: LineEdit::default(),
         error: None,
@@ -345,7 +365,7 @@ fn ask(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> {
     app.mode = match op {
         OpKind::Delink => Mode::ConfirmDelink(DelinkDialog {
             plan: vec![(conn, Ending::of(c, now))],
-            whole_user: false,
+            ends: Ends::Row,
             user: c.user.clone(),
             what,
             unissued: Ending::sends_nothing(c, now),
@@ -427,18 +447,23 @@ fn nothing_to_send(app: &App, now: UnixTime) -> String {
         ));
     }
     if hidden > 0 {
-        let by = match (!app.filter.is_empty(), app.user_scope.is_some()) {
-            (true, true) => "hidden by the filter and the user picked (Esc clears them)",
-            (true, false) => "hidden by the filter (Esc clears it)",
-            (false, true) => "hidden by the user picked (Esc clears it)",
-            (false, false) => "not shown",
-        };
-        why.push(format!("{} {by}", counted(hidden, "row due", "rows due")));
+        let rows = counted(hidden, "row due", "rows due");
+        why.push(format!("{rows} {}", hidden_by(app)));
     }
     format!(
         "refresh all: nothing to send among the rows shown: {}",
         why.join("; ")
     )
+}
+
+/// What keeps rows out of the table, and which key brings them back.
+pub(super) fn hidden_by(app: &App) -> &'static str {
+    match (!app.filter.is_empty(), app.user_scope.is_some()) {
+        (true, true) => "hidden by the filter and the user picked (Esc clears them)",
+        (true, false) => "hidden by the filter (Esc clears it)",
+        (false, true) => "hidden by the user picked (Esc clears it)",
+        (false, false) => "not shown",
+    }
 }
 
 fn open_add(app: &mut App, now: UnixTime) -> Vec<Command> {

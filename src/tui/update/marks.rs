@@ -1,0 +1,228 @@
+//! Marked rows (k9s's space): rows picked by hand for `e`, `r`, `l` and `D`
+//! to act on at once, where no filter says which.
+//!
+//! Marks are connection ids, so they stay on their rows through sorting,
+//! filtering and reloads. An action takes only the marked rows shown: one
+//! the filter hides is left out and said, never acted on out of sight. The
+//! rows an action is sent for are unmarked; those it refuses stay marked,
+//! to be seen and dealt with.
+
+use crate::domain::text::counted;
+use crate::domain::{ConnectionId, Ending, OpKind, UnixTime};
+use crate::worker::Command;
+
+use super::super::activity::Level;
+use super::super::app::App;
+use super::super::forms::{DelinkDialog, Ends, Mode};
+use super::super::line_edit::LineEdit;
+use super::nav;
+use super::ops::{self, Rule};
+
+/// How many refused rows the activity line names before it counts the rest.
+const NAMED: usize = 2;
+
+/// Space: marks the selected row, or unmarks it, and moves on to the next,
+/// so that marking a run of rows is one key each.
+pub(super) fn toggle(app: &mut App, now: UnixTime) -> Vec<Command> {
+    let Some(id) = app.selected_id() else {
+        app.note(now, Level::Warn, "mark: no connection selected");
+        return Vec::new();
+    };
+    if !app.marks.remove(&id) {
+        app.marks.insert(id);
+        app.mark_anchor = Some(id);
+    }
+    app.dirty = true;
+    match app.cursor + 1 < app.order.len() {
+        true => nav::select(app, app.cursor + 1, now),
+        false => Vec::new(),
+    }
+}
+
+/// Ctrl-space: marks every row shown from the last one marked to the
+/// selected one; with none marked, or that one hidden now, the selected
+/// row alone.
+pub(super) fn range(app: &mut App, now: UnixTime) -> Vec<Command> {
+    let Some(here) = app.selected_id() else {
+        app.note(now, Level::Warn, "mark_range: no connection selected");
+        return Vec::new();
+    };
+    let from = (app.mark_anchor)
+        .and_then(|id| app.by_id.get(&id))
+        .and_then(|&at| app.order.iter().position(|&i| i == at))
+        .unwrap_or(app.cursor);
+    let (first, last) = (from.min(app.cursor), from.max(app.cursor));
+    let before = app.marks.len();
+    let ids = app.order[first..=last]
+        .iter()
+        .filter_map(|&i| app.conns.get(i).map(|c| c.id));
+    app.marks.extend(ids);
+    app.mark_anchor = Some(here);
+    let text = format!(
+        "mark_range: {} more marked, {} in all",
+        app.marks.len() - before,
+        app.marks.len()
+    );
+    app.note(now, Level::Info, text);
+    app.dirty = true;
+    Vec::new()
+}
+
+/// The marked rows shown, in the table's order.
+fn shown(app: &App) -> Vec<ConnectionId> {
+    (app.order.iter())
+        .filter_map(|&i| app.conns.get(i))
+        .map(|c| c.id)
+        .filter(|id| app.marks.contains(id))
+        .collect()
+}
+
+/// How many marks the key bar reads to decide whether to offer a key: it
+/// is drawn each frame, and 100 000 rows marked that the rule refuses
+/// would cost tens of milliseconds a frame to read every time.
+const OFFER_LOOKS: usize = 256;
+
+/// Whether the key bar offers `rule`'s key for the marked rows shown: if
+/// one of the first [`OFFER_LOOKS`] takes it, or some are left unread (the
+/// key then says what it leaves out, as every key does). Which rows are
+/// shown is as of the table's last rebuild.
+pub(super) fn any_takes(app: &App, now: UnixTime, rule: Rule) -> bool {
+    let shown = |at: usize| app.kept.as_ref().is_none_or(|k| k.get(at) == Some(&true));
+    app.marks.len() > OFFER_LOOKS
+        || (app.marks.iter())
+            .filter_map(|id| app.by_id.get(id).copied())
+            .filter(|&at| shown(at))
+            .filter_map(|at| app.conns.get(at))
+            .any(|c| ops::refusal(app, c, now, rule).is_none())
+}
+
+/// `op` (exchange, refresh, logout or delink) on the marked rows shown
+/// that its rule lets it start on: a refresh is one bulk, as `R` sends,
+/// an exchange one operation a row, and a logout or delink asks first.
+pub(super) fn act(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> {
+    let shown = shown(app);
+    let hidden = (app.marks.iter())
+        .filter(|id| app.by_id.contains_key(id))
+        .count()
+        - shown.len();
+    let mut go = Vec::new();
+    let mut refused = Vec::new();
+    for id in shown {
+        let Some(c) = app.connection(id) else {
+            continue;
+        };
+        match ops::refusal(app, c, now, rule) {
+            Some(why) => refused.push(format!("{}: {why}", c.name())),
+            None => go.push(id),
+        }
+    }
+    if let Some(line) = left_out(op, &refused, hidden, app) {
+        app.note(now, Level::Warn, line);
+    }
+    if go.is_empty() {
+        if refused.is_empty() && hidden == 0 {
+            app.note(now, Level::Info, format!("{op}: no row marked"));
+        }
+        return Vec::new();
+    }
+    match op {
+        OpKind::Refresh => {
+            unmark(app, &go);
+            let what = counted(go.len(), "marked row", "marked rows");
+            let id = ops::track(app, now, op, go.clone(), what, true);
+            vec![Command::RefreshMany { id, conns: go }]
+        }
+        OpKind::Logout | OpKind::Delink => ask(app, now, op, go),
+        _ => {
+            unmark(app, &go);
+            (go.into_iter())
+                .map(|conn| ops::send_on(app, now, op, conn))
+                .collect()
+        }
+    }
+}
+
+/// The dialog for a logout or delink of marked rows: the count typed, as a
+/// user's disconnect wants the name typed, since it ends them all for good.
+/// Its words are each row's own ending, which the rule that let `op` start
+/// leaves one of: a delink, a pending code's exchange then delink, a
+/// logout, or an app token's revocation.
+fn ask(app: &mut App, now: UnixTime, op: OpKind, go: Vec<ConnectionId>) -> Vec<Command> {
+    let plan = (go.into_iter())
+        .filter_map(|id| app.connection(id))
+        .map(|c| (c.id, Ending::of(c, now)))
+        .collect::<Vec<_>>();
+    let count = plan.len().to_string();
+    app.mode = Mode::ConfirmDelink(DelinkDialog {
+        what: counted(plan.len(), "marked connection", "marked connections"),
+        plan,
+        user: count,
+        ends: Ends::Marked(op),
+        unissued: false,
+        typed: LineEdit::default(),
+        error: None,
+    });
+    app.dirty = true;
+    Vec::new()
+}
+
+/// Sends `op` on the dialog's rows once their count is typed, each checked
+/// again as it stands now: one delinked or logged out elsewhere meanwhile
+/// is said and left, not sent to.
+pub(super) fn confirmed(
+    app: &mut App,
+    now: UnixTime,
+    op: OpKind,
+    rows: &[ConnectionId],
+) -> Vec<Command> {
+    let rule: Rule = match op {
+        OpKind::Logout => super::rules::logout,
+        _ => super::rules::delink,
+    };
+    let mut go = Vec::new();
+    let mut refused = Vec::new();
+    for &id in rows {
+        let Some(c) = app.connection(id) else {
+            continue;
+        };
+        match ops::refusal(app, c, now, rule) {
+            Some(why) => refused.push(format!("{}: {why}", c.name())),
+            None => go.push(id),
+        }
+    }
+    if let Some(line) = left_out(op, &refused, 0, app) {
+        app.note(now, Level::Warn, line);
+    }
+    unmark(app, &go);
+    (go.into_iter())
+        .map(|conn| ops::send_on(app, now, op, conn))
+        .collect()
+}
+
+fn unmark(app: &mut App, sent: &[ConnectionId]) {
+    for id in sent {
+        app.marks.remove(id);
+    }
+    app.dirty = true;
+}
+
+/// "refresh: left out 3 marked rows, still marked: amira / bank: no refresh
+/// token held…; omar / ADCB: …; and 1 more; 2 hidden by the filter (Esc
+/// clears it)".
+fn left_out(op: OpKind, refused: &[String], hidden: usize, app: &App) -> Option<String> {
+    if refused.is_empty() && hidden == 0 {
+        return None;
+    }
+    let mut why: Vec<String> = refused.iter().take(NAMED).cloned().collect();
+    if refused.len() > NAMED {
+        why.push(format!("and {} more", refused.len() - NAMED));
+    }
+    if hidden > 0 {
+        why.push(format!("{hidden} {}", ops::hidden_by(app)));
+    }
+    Some(format!(
+        "{op}: left out {}, still marked: {}",
+        counted(refused.len() + hidden, "marked row", "marked rows"),
+        why.join("; ")
+    ))
+}
