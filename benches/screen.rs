@@ -34,12 +34,7 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("screen");
     // A key press that moves the selection: down, then up, alternately.
     g.bench_function(format!("key_move/{n}"), |b| {
-        let mut down = true;
-        b.iter(|| {
-            app.update(common::key(if down { 'j' } else { 'k' }), now);
-            down = !down;
-            common::draw(&mut terminal, &mut app, now);
-        })
+        key_moves(b, &mut app, &mut terminal, now)
     });
     // The 1 s tick: the counts of rows whose state moved, countdowns redrawn.
     g.bench_function(format!("tick/{n}"), |b| {
@@ -98,6 +93,32 @@ fn benches(c: &mut Criterion) {
         })
     });
     drop(filtered);
+    // Marks: the first 200 rows marked (the key bar reads each mark's rule
+    // for `e`, `r`, `l` and `D` on every frame, up to 256), a key press
+    // then; and every row marked at once (`g`, space, `G`, ctrl-space),
+    // drawn, then cleared with Esc.
+    let mut marked = common::app_with(first_conns.clone(), first_users.clone(), now);
+    marked.update(common::key(' '), now);
+    for _ in 0..198 {
+        marked.update(common::key('j'), now);
+    }
+    marked.update(common::ctrl_space(), now);
+    assert_eq!(marked.marked().len(), 200);
+    g.bench_function(format!("key_move_200_marked/{n}"), |b| {
+        key_moves(b, &mut marked, &mut terminal, now)
+    });
+    g.bench_function(format!("mark_every_row_then_clear/{n}"), |b| {
+        b.iter(|| {
+            for msg in [common::key('g'), common::key(' '), common::key('G')] {
+                marked.update(msg, now);
+            }
+            marked.update(common::ctrl_space(), now);
+            common::draw(&mut terminal, &mut marked, now);
+            marked.update(common::escape(), now);
+        })
+    });
+    assert!(marked.marked().is_empty());
+    drop(marked);
     g.finish();
 
     // The first filter keystroke of a fresh screen, which would build the
@@ -121,6 +142,22 @@ fn benches(c: &mut Criterion) {
         )
     });
     g.finish();
+}
+
+/// A key press that moves the selection, down then up alternately, and
+/// its frame.
+fn key_moves(
+    b: &mut criterion::Bencher,
+    app: &mut bankdeck::tui::App,
+    terminal: &mut common::Screen,
+    now: bankdeck::domain::UnixTime,
+) {
+    let mut down = true;
+    b.iter(|| {
+        app.update(common::key(if down { 'j' } else { 'k' }), now);
+        down = !down;
+        common::draw(terminal, app, now);
+    })
 }
 
 criterion_group!(screen, benches);

@@ -160,6 +160,11 @@ pub fn enter() -> bankdeck::tui::Msg {
     code(crossterm::event::KeyCode::Enter)
 }
 
+pub fn ctrl_space() -> bankdeck::tui::Msg {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    bankdeck::tui::Msg::Key(KeyEvent::new(KeyCode::Char(' '), KeyModifiers::CONTROL))
+}
+
 fn code(code: crossterm::event::KeyCode) -> bankdeck::tui::Msg {
     use crossterm::event::{KeyEvent, KeyModifiers};
     bankdeck::tui::Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))

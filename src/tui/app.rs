@@ -5,7 +5,7 @@
 //! Fields are crate-private so the index stays consistent with the data; the
 //! public accessors are what the screen shows, which is what tests check.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use crate::domain::{
     Connection, ConnectionId, OpKind, ProviderKind, StateKind, UnixTime, User, UserId,
@@ -18,6 +18,7 @@ use super::counts::{StateCounts, kind_index};
 use super::forms::Mode;
 use super::keymap::Keymap;
 use super::line_edit::LineEdit;
+use super::marked::Marked;
 use super::run::RunOptions;
 use super::view::{Haystacks, SortKey, Sorted};
 use super::widths::TextWidths;
@@ -180,9 +181,10 @@ pub struct App {
     /// to it whenever the text typed so far shows it again, so that a
     /// start on the way to `!dapi` (`!d`) does not lose it.
     pub(crate) filter_anchor: Option<ConnectionId>,
-    /// Rows marked (space): while any is, `e`, `r`, `l` and `D` act on
-    /// the marked rows shown instead of the selection (`update/marks.rs`).
-    pub(crate) marks: BTreeSet<ConnectionId>,
+    /// Rows marked (space), by position in `conns`: while any is, `e`,
+    /// `r`, `l` and `D` act on the marked rows shown instead of the
+    /// selection (`update/marks.rs`).
+    pub(crate) marks: Marked,
     /// The row last marked, where a range (ctrl-space) starts.
     pub(crate) mark_anchor: Option<ConnectionId>,
 
@@ -252,7 +254,7 @@ impl App {
             waits: BTreeMap::new(),
             activity: Activity::default(),
             filter_anchor: None,
-            marks: BTreeSet::new(),
+            marks: Marked::default(),
             mark_anchor: None,
             next_id: 1,
             size: (80, 24),
@@ -342,9 +344,17 @@ impl App {
         self.waits.get(provider).is_some_and(|until| *until > now)
     }
 
-    /// The rows marked, shown or not.
-    pub fn marks(&self) -> &BTreeSet<ConnectionId> {
-        &self.marks
+    /// The rows marked, shown or not, by id.
+    pub fn marked(&self) -> Vec<ConnectionId> {
+        let mut ids: Vec<_> = (self.marks.rows())
+            .filter_map(|i| self.conns.get(i).map(|c| c.id))
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    pub fn is_marked(&self, id: ConnectionId) -> bool {
+        self.by_id.get(&id).is_some_and(|&i| self.marks.contains(i))
     }
 
     pub fn users_view_open(&self) -> bool {

@@ -16,6 +16,7 @@ mod keymap;
 mod keyspec;
 mod layout;
 mod line_edit;
+mod marked;
 mod msg;
 mod render;
 mod run;

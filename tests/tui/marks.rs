@@ -15,7 +15,7 @@ fn ctrl_space() -> Msg {
 }
 
 fn marks(app: &bankdeck::tui::App) -> Vec<i64> {
-    app.marks().iter().map(|id| id.0).collect()
+    app.marked().iter().map(|id| id.0).collect()
 }
 
 /// Each one-row operation in `cmds`, by name and connection.
@@ -128,7 +128,7 @@ fn a_marked_row_the_filter_hides_is_left_out_and_said() {
     assert_eq!(app.filter(), "");
     assert_eq!(marks(&app), [4], "the first Esc clears the filter");
     app.update(code(KeyCode::Esc), NOW);
-    assert!(app.marks().is_empty());
+    assert!(app.marked().is_empty());
     assert_eq!(last_text(&app), "marks cleared: 1 row");
 }
 
@@ -303,6 +303,37 @@ fn the_users_view_takes_no_mark() {
     let mut app = app();
     app.update(key('u'), NOW);
     assert!(app.update(key(' '), NOW).is_empty());
-    assert!(app.marks().is_empty());
+    assert!(app.marked().is_empty());
     assert!(last_text(&app).starts_with("mark: "), "{}", last_text(&app));
+}
+
+/// Marks stay on their connections through a reload that brings the rows
+/// in another order, and go with a row the reload no longer has.
+#[test]
+fn marks_follow_their_rows_through_a_reload() {
+    let mut app = app();
+    mark(&mut app, &[2, 4, 5]);
+    let Command::Reload { id } = one(app.update(ctrl('l'), NOW)) else {
+        panic!()
+    };
+    let mut conns = sample_connections();
+    conns.reverse();
+    conns.retain(|c| c.id != ConnectionId(2));
+    let users = users_for(&conns);
+    app.update(
+        Msg::Worker(bankdeck::worker::Event::Loaded {
+            id,
+            connections: conns,
+            users,
+            audit_mark: 0,
+        }),
+        NOW,
+    );
+    assert_eq!(marks(&app), [4, 5]);
+    let screen = text_at(&mut app, 120, 40, NOW);
+    assert!(screen.contains("· 2 marked"), "{screen}");
+    let erin = screen.lines().find(|l| l.contains("erin")).unwrap();
+    assert!(erin.starts_with("│ * erin"), "{erin}");
+    let carol = screen.lines().find(|l| l.contains("carol")).unwrap();
+    assert!(carol.starts_with("│   carol"), "{carol}");
 }

@@ -261,7 +261,7 @@ fn cells(
 /// marked row, and the title still counts it.
 fn mark(app: &App, c: &Connection, selected: bool) -> String {
     let sel = if selected { "›" } else { " " };
-    let spin = match (app.busy.contains_key(&c.id), app.marks.contains(&c.id)) {
+    let spin = match (app.busy.contains_key(&c.id), app.is_marked(c.id)) {
         (true, _) => SPINNER[(app.ticks % SPINNER.len() as u64) as usize],
         (false, true) => "*",
         (false, false) => " ",

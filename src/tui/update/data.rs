@@ -23,6 +23,7 @@ impl App {
         // Read the selections before `order` and `users` stop matching.
         let keep = self.selected_id();
         let keep_user = users::selected(self).map(|u| u.id);
+        let marked = self.marked();
         self.order.clear();
         self.widths = super::super::widths::TextWidths::of(&conns);
         self.conns = conns;
@@ -47,6 +48,7 @@ impl App {
             (sorted, by_id, haystacks)
         });
         self.by_id = by_id;
+        super::marks::carry_over(self, &marked);
         self.sorted = Some(sorted);
         self.haystacks = Some(haystacks);
         rebuild(self, keep, now);

@@ -199,12 +199,11 @@ fn run_command(app: &mut App, typed: &str, now: UnixTime) -> Vec<Command> {
         Some(mut cmds) => {
             // `:refresh 42` names its row: the marks wait for a key.
             let marking = matches!(action, Action::Mark | Action::MarkRange);
-            let marks = match marking {
-                true => Default::default(),
-                false => std::mem::take(&mut app.marks),
-            };
+            let marks = (!marking).then(|| std::mem::take(&mut app.marks));
             cmds.extend(actions::run(app, action, now));
-            app.marks.extend(marks);
+            if let Some(marks) = marks {
+                app.marks = marks;
+            }
             cmds
         }
         None => Vec::new(),

@@ -1,8 +1,8 @@
 //! Marked rows (k9s's space): rows picked by hand for `e`, `r`, `l` and `D`
 //! to act on at once, where no filter says which.
 //!
-//! Marks are connection ids, so they stay on their rows through sorting,
-//! filtering and reloads. An action takes only the marked rows shown: one
+//! Marks stay on their rows through sorting, filtering and reloads (see
+//! `marked.rs`). An action takes only the marked rows shown: one
 //! the filter hides is left out and said, never acted on out of sight. The
 //! rows an action is sent for are unmarked; those it refuses stay marked,
 //! to be seen and dealt with.
@@ -24,12 +24,12 @@ const NAMED: usize = 2;
 /// Space: marks the selected row, or unmarks it, and moves on to the next,
 /// so that marking a run of rows is one key each.
 pub(super) fn toggle(app: &mut App, now: UnixTime) -> Vec<Command> {
-    let Some(id) = app.selected_id() else {
+    let (Some(id), Some(&at)) = (app.selected_id(), app.order.get(app.cursor)) else {
         app.note(now, Level::Warn, "mark: no connection selected");
         return Vec::new();
     };
-    if !app.marks.remove(&id) {
-        app.marks.insert(id);
+    if !app.marks.remove(at) {
+        app.marks.insert(at);
         app.mark_anchor = Some(id);
     }
     app.dirty = true;
@@ -53,10 +53,9 @@ pub(super) fn range(app: &mut App, now: UnixTime) -> Vec<Command> {
         .unwrap_or(app.cursor);
     let (first, last) = (from.min(app.cursor), from.max(app.cursor));
     let before = app.marks.len();
-    let ids = app.order[first..=last]
-        .iter()
-        .filter_map(|&i| app.conns.get(i).map(|c| c.id));
-    app.marks.extend(ids);
+    for &i in &app.order[first..=last] {
+        app.marks.insert(i);
+    }
     app.mark_anchor = Some(here);
     let text = format!(
         "mark_range: {} more marked, {} in all",
@@ -71,9 +70,9 @@ pub(super) fn range(app: &mut App, now: UnixTime) -> Vec<Command> {
 /// The marked rows shown, in the table's order.
 fn shown(app: &App) -> Vec<ConnectionId> {
     (app.order.iter())
+        .filter(|&&i| app.marks.contains(i))
         .filter_map(|&i| app.conns.get(i))
         .map(|c| c.id)
-        .filter(|id| app.marks.contains(id))
         .collect()
 }
 
@@ -89,8 +88,7 @@ const OFFER_LOOKS: usize = 256;
 pub(super) fn any_takes(app: &App, now: UnixTime, rule: Rule) -> bool {
     let shown = |at: usize| app.kept.as_ref().is_none_or(|k| k.get(at) == Some(&true));
     app.marks.len() > OFFER_LOOKS
-        || (app.marks.iter())
-            .filter_map(|id| app.by_id.get(id).copied())
+        || (app.marks.rows())
             .filter(|&at| shown(at))
             .filter_map(|at| app.conns.get(at))
             .any(|c| ops::refusal(app, c, now, rule).is_none())
@@ -101,10 +99,7 @@ pub(super) fn any_takes(app: &App, now: UnixTime, rule: Rule) -> bool {
 /// an exchange one operation a row, and a logout or delink asks first.
 pub(super) fn act(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> {
     let shown = shown(app);
-    let hidden = (app.marks.iter())
-        .filter(|id| app.by_id.contains_key(id))
-        .count()
-        - shown.len();
+    let hidden = app.marks.len().saturating_sub(shown.len());
     let mut go = Vec::new();
     let mut refused = Vec::new();
     for id in shown {
@@ -201,9 +196,22 @@ pub(super) fn confirmed(
 
 fn unmark(app: &mut App, sent: &[ConnectionId]) {
     for id in sent {
-        app.marks.remove(id);
+        if let Some(&at) = app.by_id.get(id) {
+            app.marks.remove(at);
+        }
     }
     app.dirty = true;
+}
+
+/// The marks of the rows `old` held, moved to where `app.conns` (just
+/// replaced by a reload) holds the same connections.
+pub(crate) fn carry_over(app: &mut App, old: &[ConnectionId]) {
+    app.marks.clear();
+    for id in old {
+        if let Some(&at) = app.by_id.get(id) {
+            app.marks.insert(at);
+        }
+    }
 }
 
 /// "refresh: left out 3 marked rows, still marked: amira / bank: no refresh
