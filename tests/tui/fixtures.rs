@@ -257,6 +257,13 @@ pub fn type_text(app: &mut App, text: &str) -> Vec<Command> {
     text.chars().flat_map(|c| app.update(key(c), NOW)).collect()
 }
 
+/// `/`, `text` typed, Enter: the table filtered by `text`, the filter kept.
+pub fn filter_by(app: &mut App, text: &str) {
+    app.update(key('/'), NOW);
+    type_text(app, text);
+    app.update(code(KeyCode::Enter), NOW);
+}
+
 /// Moves the selection to connection `id` with `j`/`g`.
 pub fn select(app: &mut App, id: i64) {
     app.update(key('g'), NOW);

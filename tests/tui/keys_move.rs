@@ -302,9 +302,7 @@ fn u_shows_users_and_enter_shows_that_users_connections_alone() {
 
     // The filter narrows within bob's rows (judy's FAB stays out); Esc
     // peels it, then bob.
-    app.update(key('/'), NOW);
-    type_text(&mut app, "fab");
-    app.update(code(KeyCode::Enter), NOW);
+    filter_by(&mut app, "fab");
     assert_eq!(app.visible_ids(), ids(&[13]));
     app.update(code(KeyCode::Esc), NOW);
     assert_eq!(app.user_scope(), Some("bob"));
@@ -459,9 +457,7 @@ fn q_asks_when_operations_are_in_flight() {
 #[test]
 fn r_with_nothing_to_send_says_why() {
     let mut app = app();
-    app.update(key('/'), NOW);
-    type_text(&mut app, "no-such-row");
-    app.update(code(KeyCode::Enter), NOW);
+    filter_by(&mut app, "no-such-row");
     assert!(app.update(key('R'), NOW).is_empty());
     assert_eq!(
         last_text(&app),
@@ -533,9 +529,7 @@ fn a_second_ctrl_c_leaves_where_the_first_asked() {
 #[test]
 fn esc_peels_filter_then_detail() {
     let mut app = app();
-    app.update(key('/'), NOW);
-    type_text(&mut app, "alice");
-    app.update(code(KeyCode::Enter), NOW);
+    filter_by(&mut app, "alice");
     app.update(key('d'), NOW);
     app.update(code(KeyCode::Esc), NOW);
     assert_eq!(app.filter(), "");
@@ -551,9 +545,7 @@ fn esc_peels_filter_then_detail() {
 #[test]
 fn esc_read_as_alt_with_the_next_key_is_both_keys() {
     let mut app = app();
-    app.update(key('/'), NOW);
-    type_text(&mut app, "alice");
-    app.update(code(KeyCode::Enter), NOW);
+    filter_by(&mut app, "alice");
     let alt_slash = KeyEvent::new(KeyCode::Char('/'), KeyModifiers::ALT);
     assert!(app.update(Msg::Key(alt_slash), NOW).is_empty());
     for c in "real".chars() {
@@ -641,18 +633,14 @@ fn a_filter_that_hides_the_selection_selects_the_first_match() {
 #[test]
 fn a_filter_and_the_state_sort_follow_what_time_changes() {
     let mut app = app();
-    app.update(key('/'), NOW);
-    type_text(&mut app, "expired");
-    app.update(code(KeyCode::Enter), NOW);
+    filter_by(&mut app, "expired");
     let dave = ConnectionId(4);
     assert!(!app.visible_ids().contains(&dave), "dave has 42 s left");
     app.update(Msg::Tick, NOW.plus_secs(43));
     assert!(app.visible_ids().contains(&dave), "dave expired at 42 s");
     // And one that leaves what the filter holds leaves the table.
     let mut app = super::fixtures::app();
-    app.update(key('/'), NOW);
-    type_text(&mut app, "expiring");
-    app.update(code(KeyCode::Enter), NOW);
+    filter_by(&mut app, "expiring");
     assert!(app.visible_ids().contains(&dave), "dave is expiring");
     select(&mut app, 4);
     app.update(Msg::Tick, NOW.plus_secs(43));

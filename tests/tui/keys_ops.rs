@@ -1101,9 +1101,7 @@ fn colon_with_an_id_it_cannot_use_says_why_and_stays_put() {
         assert_eq!(app.sort(), SortKey::TimeLeft, ":{line}");
     }
     // A row the filter hides is not acted on unseen.
-    app.update(key('/'), NOW);
-    type_text(&mut app, "dave");
-    app.update(code(KeyCode::Enter), NOW);
+    filter_by(&mut app, "dave");
     assert!(colon(&mut app, "refresh 3").is_empty());
     assert!(
         last_text(&app).contains("connection 3 is not shown"),
@@ -1175,9 +1173,7 @@ fn y_copies_the_selected_rows_ids_once() {
     assert_eq!(app.take_clipboard().as_deref(), Some(want));
     assert_eq!(app.take_clipboard(), None, "once");
     assert!(last_text(&app).ends_with(want), "{}", last_text(&app));
-    app.update(key('/'), NOW);
-    type_text(&mut app, "nobody at all");
-    app.update(code(KeyCode::Enter), NOW);
+    filter_by(&mut app, "nobody at all");
     app.update(key('y'), NOW);
     assert_eq!(app.take_clipboard(), None);
     assert_eq!(last_text(&app), "copy_ids: no connection selected");

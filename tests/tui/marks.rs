@@ -108,9 +108,7 @@ fn r_refreshes_the_marked_rows_in_one_bulk_and_leaves_the_refused_marked() {
 fn a_marked_row_the_filter_hides_is_left_out_and_said() {
     let mut app = app();
     mark(&mut app, &[4, 5]);
-    app.update(key('/'), NOW);
-    type_text(&mut app, "erin");
-    app.update(code(KeyCode::Enter), NOW);
+    filter_by(&mut app, "erin");
     let cmd = one(app.update(key('r'), NOW));
     assert!(
         matches!(&cmd, Command::RefreshMany { conns, .. } if *conns == ids(&[5])),

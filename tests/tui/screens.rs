@@ -1095,18 +1095,14 @@ fn the_key_bar_offers_what_the_selected_row_takes() {
     assert!(detail.contains("x cancel"), "{detail}");
     assert!(!detail.contains("r refresh"), "{detail}");
     // A filter that keeps no row: nothing the bar offers acts on one.
-    app.update(key('/'), NOW);
-    type_text(&mut app, "nobody at all");
-    app.update(code(KeyCode::Enter), NOW);
+    filter_by(&mut app, "nobody at all");
     let empty = line(&mut app);
     for key in ["v reveal", "y copy", "j down", "k up", "R refresh"] {
         assert!(!empty.contains(key), "{key}: {empty}");
     }
     // Nor in the users view, with no user found.
     app.update(key('u'), NOW);
-    app.update(key('/'), NOW);
-    type_text(&mut app, "nobody at all");
-    app.update(code(KeyCode::Enter), NOW);
+    filter_by(&mut app, "nobody at all");
     let users = line(&mut app);
     for key in ["D disconnect", "a add for", "enter show"] {
         assert!(!users.contains(key), "{key}: {users}");
