@@ -276,6 +276,19 @@ pub fn select(app: &mut App, id: i64) {
     panic!("connection {id} not visible");
 }
 
+/// Each one-row operation in `cmds`, by name and connection.
+pub fn sent(cmds: &[Command]) -> Vec<(&'static str, i64)> {
+    (cmds.iter())
+        .map(|c| match c {
+            Command::Exchange { conn, .. } => ("exchange", conn.0),
+            Command::Refresh { conn, .. } => ("refresh", conn.0),
+            Command::Logout { conn, .. } => ("logout", conn.0),
+            Command::Delink { conn, .. } => ("delink", conn.0),
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
 pub fn one(cmds: Vec<Command>) -> Command {
     assert_eq!(cmds.len(), 1, "expected one command, got {cmds:?}");
     cmds.into_iter().next().unwrap()

@@ -18,19 +18,6 @@ fn marks(app: &bankdeck::tui::App) -> Vec<i64> {
     app.marked().iter().map(|id| id.0).collect()
 }
 
-/// Each one-row operation in `cmds`, by name and connection.
-fn sent(cmds: &[Command]) -> Vec<(&'static str, i64)> {
-    (cmds.iter())
-        .map(|c| match c {
-            Command::Exchange { conn, .. } => ("exchange", conn.0),
-            Command::Refresh { conn, .. } => ("refresh", conn.0),
-            Command::Logout { conn, .. } => ("logout", conn.0),
-            Command::Delink { conn, .. } => ("delink", conn.0),
-            other => panic!("{other:?}"),
-        })
-        .collect()
-}
-
 /// Every line of the activity pane.
 fn said(app: &bankdeck::tui::App) -> Vec<String> {
     app.activity().map(|l| l.text.clone()).collect()
