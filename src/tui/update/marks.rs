@@ -100,17 +100,7 @@ pub(super) fn any_takes(app: &App, now: UnixTime, rule: Rule) -> bool {
 pub(super) fn act(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> {
     let shown = shown(app);
     let hidden = app.marks.len().saturating_sub(shown.len());
-    let mut go = Vec::new();
-    let mut refused = Vec::new();
-    for id in shown {
-        let Some(c) = app.connection(id) else {
-            continue;
-        };
-        match ops::refusal(app, c, now, rule) {
-            Some(why) => refused.push(format!("{}: {why}", c.name())),
-            None => go.push(id),
-        }
-    }
+    let (go, refused) = sort_out(app, now, rule, &shown);
     if let Some(line) = left_out(op, &refused, hidden, app) {
         app.note(now, Level::Warn, line);
     }
@@ -174,17 +164,7 @@ pub(super) fn confirmed(
         OpKind::Logout => super::rules::logout,
         _ => super::rules::delink,
     };
-    let mut go = Vec::new();
-    let mut refused = Vec::new();
-    for &id in rows {
-        let Some(c) = app.connection(id) else {
-            continue;
-        };
-        match ops::refusal(app, c, now, rule) {
-            Some(why) => refused.push(format!("{}: {why}", c.name())),
-            None => go.push(id),
-        }
-    }
+    let (go, refused) = sort_out(app, now, rule, rows);
     if let Some(line) = left_out(op, &refused, 0, app) {
         app.note(now, Level::Warn, line);
     }
@@ -192,6 +172,26 @@ pub(super) fn confirmed(
     (go.into_iter())
         .map(|conn| ops::send_on(app, now, op, conn))
         .collect()
+}
+
+/// `rows` split into those `rule` lets an operation start on now, and
+/// each of the others named with the reason ("amira / bank: no refresh
+/// token held…").
+fn sort_out(
+    app: &App,
+    now: UnixTime,
+    rule: Rule,
+    rows: &[ConnectionId],
+) -> (Vec<ConnectionId>, Vec<String>) {
+    let mut go = Vec::new();
+    let mut refused = Vec::new();
+    for c in rows.iter().filter_map(|&id| app.connection(id)) {
+        match ops::refusal(app, c, now, rule) {
+            Some(why) => refused.push(format!("{}: {why}", c.name())),
+            None => go.push(c.id),
+        }
+    }
+    (go, refused)
 }
 
 fn unmark(app: &mut App, sent: &[ConnectionId]) {
@@ -205,7 +205,7 @@ fn unmark(app: &mut App, sent: &[ConnectionId]) {
 
 /// The marks of the rows `old` held, moved to where `app.conns` (just
 /// replaced by a reload) holds the same connections.
-pub(crate) fn carry_over(app: &mut App, old: &[ConnectionId]) {
+pub(super) fn carry_over(app: &mut App, old: &[ConnectionId]) {
     app.marks.clear();
     for id in old {
         if let Some(&at) = app.by_id.get(id) {
