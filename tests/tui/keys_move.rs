@@ -555,6 +555,24 @@ fn esc_read_as_alt_with_the_next_key_is_both_keys() {
     assert_eq!(app.filter(), "real");
 }
 
+/// Esc with a control key right behind it reads as Alt+Ctrl: Esc then
+/// ctrl-space (a NUL byte) came as alt-ctrl-space, and both keys were
+/// lost, the filter staying and nothing marked.
+#[test]
+fn esc_read_as_alt_with_a_control_key_behind_it_is_both_keys() {
+    let mut app = app();
+    filter_by(&mut app, "erin");
+    let both = KeyModifiers::ALT | KeyModifiers::CONTROL;
+    let alt_ctrl_space = KeyEvent::new(KeyCode::Char(' '), both);
+    assert!(app.update(Msg::Key(alt_ctrl_space), NOW).is_empty());
+    assert_eq!(app.filter(), "", "the Esc cleared the filter");
+    assert_eq!(
+        app.marked(),
+        [ConnectionId(5)],
+        "the ctrl-space marked the row"
+    );
+}
+
 #[test]
 fn unknown_keys_change_nothing_and_redraw_nothing() {
     let mut app = app();

@@ -23,12 +23,13 @@ use super::{actions, data, dialogs, forms, nav, users};
 /// close behind it (Esc then `/` typed quickly, or inside tmux's
 /// escape-time) reads as that key with Alt. Read so, the Esc was lost: a
 /// filter it should have cleared stayed, and the keys typed for the next
-/// one ran as actions on the row. No Alt key is bound unless `[keys]`
-/// binds it.
+/// one ran as actions on the row. A control key behind it too: Esc then
+/// ctrl-space (a NUL byte) read as alt-ctrl-space, and both were lost. No
+/// Alt key is bound unless `[keys]` binds it.
 fn esc_then(app: &App, key: &KeyEvent) -> Option<KeyEvent> {
-    let alt_only = key.modifiers - KeyModifiers::SHIFT == KeyModifiers::ALT;
+    let alt = key.modifiers.contains(KeyModifiers::ALT);
     let unbound = || app.keymap.action_for(key).is_none();
-    (alt_only && matches!(key.code, KeyCode::Char(_)) && unbound()).then(|| KeyEvent {
+    (alt && matches!(key.code, KeyCode::Char(_)) && unbound()).then(|| KeyEvent {
         modifiers: key.modifiers - KeyModifiers::ALT,
         ..*key
     })
