@@ -11,12 +11,23 @@ use crate::domain::text::counted;
 use crate::domain::{ConnectionId, Ending, OpKind, UnixTime};
 use crate::worker::Command;
 
+use super::super::action::Action;
 use super::super::activity::Level;
 use super::super::app::App;
 use super::super::forms::{DelinkDialog, Ends, Mode};
 use super::super::line_edit::LineEdit;
-use super::nav;
 use super::ops::{self, Rule};
+use super::{nav, rules};
+
+/// The keys that act on the marked rows, the operation each sends, and the
+/// rule each row must pass: one table for the key and for the dialog's
+/// confirm, which checks every row again by its operation.
+const ACTS: [(Action, OpKind, Rule); 4] = [
+    (Action::Exchange, OpKind::Exchange, rules::exchange),
+    (Action::Refresh, OpKind::Refresh, rules::refresh),
+    (Action::Logout, OpKind::Logout, rules::logout),
+    (Action::Delink, OpKind::Delink, rules::delink),
+];
 
 /// How many refused rows the activity line names before it counts the rest.
 const NAMED: usize = 2;
@@ -94,10 +105,19 @@ pub(super) fn any_takes(app: &App, now: UnixTime, rule: Rule) -> bool {
             .any(|c| ops::refusal(app, c, now, rule).is_none())
 }
 
+/// What `action` does while rows are marked, if it acts on them.
+pub(super) fn act_for(app: &mut App, now: UnixTime, action: Action) -> Option<Vec<Command>> {
+    if app.marks.is_empty() {
+        return None;
+    }
+    let &(_, op, rule) = ACTS.iter().find(|(a, ..)| *a == action)?;
+    Some(act(app, now, op, rule))
+}
+
 /// `op` (exchange, refresh, logout or delink) on the marked rows shown
 /// that its rule lets it start on: a refresh is one bulk, as `R` sends,
 /// an exchange one operation a row, and a logout or delink asks first.
-pub(super) fn act(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> {
+fn act(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> {
     let shown = shown(app);
     let hidden = app.marks.len().saturating_sub(shown.len());
     let (go, refused) = sort_out(app, now, rule, &shown);
@@ -160,9 +180,8 @@ pub(super) fn confirmed(
     op: OpKind,
     rows: &[ConnectionId],
 ) -> Vec<Command> {
-    let rule: Rule = match op {
-        OpKind::Logout => super::rules::logout,
-        _ => super::rules::delink,
+    let Some(&(.., rule)) = ACTS.iter().find(|(_, o, _)| *o == op) else {
+        return Vec::new();
     };
     let (go, refused) = sort_out(app, now, rule, rows);
     if let Some(line) = left_out(op, &refused, 0, app) {

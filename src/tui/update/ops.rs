@@ -22,14 +22,8 @@ use super::{marks, rules};
 pub(super) type Rule = fn(&Connection, &ConnState, UnixTime) -> Result<(), String>;
 
 pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> {
-    if !app.marks.is_empty() {
-        match action {
-            Action::Exchange => return marks::act(app, now, OpKind::Exchange, rules::exchange),
-            Action::Refresh => return marks::act(app, now, OpKind::Refresh, rules::refresh),
-            Action::Logout => return marks::act(app, now, OpKind::Logout, rules::logout),
-            Action::Delink => return marks::act(app, now, OpKind::Delink, rules::delink),
-            _ => {}
-        }
+    if let Some(cmds) = marks::act_for(app, now, action) {
+        return cmds;
     }
     match action {
         Action::Exchange => single(app, now, OpKind::Exchange, rules::exchange),
