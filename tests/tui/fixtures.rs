@@ -7,7 +7,7 @@ use bankdeck::domain::{
     AccessExpiry, AuditEntry, Connection, ConnectionId, Flags, Grant, LastOp, Lifetimes, OpKind,
     ProviderKind, RemoteIds, Scopes, Secret, Secrets, UnixTime, User, UserId,
 };
-use bankdeck::tui::{App, Msg, RunOptions};
+use bankdeck::tui::{App, DelinkDialog, Mode, Msg, RunOptions};
 use bankdeck::worker::scheduler::Schedule;
 use bankdeck::worker::{Command, Detail, Event, RequestId};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
@@ -287,6 +287,15 @@ pub fn sent(cmds: &[Command]) -> Vec<(&'static str, i64)> {
             other => panic!("{other:?}"),
         })
         .collect()
+}
+
+/// The typed-confirmation dialog open on `app` (delink, disconnect, or the
+/// marked rows' logout or delink).
+pub fn delink_dialog(app: &App) -> &DelinkDialog {
+    match app.mode() {
+        Mode::ConfirmDelink(d) => d,
+        other => panic!("no confirmation dialog open: {other:?}"),
+    }
 }
 
 pub fn one(cmds: Vec<Command>) -> Command {

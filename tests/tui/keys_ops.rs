@@ -191,9 +191,7 @@ fn shift_d_in_the_users_view_ends_every_connection_of_the_user() {
     let mut app = alice_holding_three();
     app.update(key('u'), NOW);
     assert!(app.update(key('D'), NOW).is_empty());
-    let Mode::ConfirmDelink(d) = app.mode() else {
-        panic!("{:?}", app.mode())
-    };
+    let d = delink_dialog(&app);
     assert_eq!(
         d.plan,
         vec![
@@ -280,9 +278,7 @@ fn delink_closes_a_code_that_never_became_a_token_and_exchanges_a_pending_one_fi
     let mut app = app();
     select(&mut app, 1);
     app.update(key('D'), NOW);
-    let Mode::ConfirmDelink(d) = app.mode() else {
-        panic!("{:?}", app.mode())
-    };
+    let d = delink_dialog(&app);
     assert_eq!(d.plan, vec![(ConnectionId(1), Ending::ExchangeThenDelink)]);
     type_text(&mut app, "alice");
     let cmd = one(app.update(code(KeyCode::Enter), NOW));
@@ -294,9 +290,7 @@ fn delink_closes_a_code_that_never_became_a_token_and_exchanges_a_pending_one_fi
     );
     select(&mut app, 10);
     app.update(key('D'), NOW);
-    let Mode::ConfirmDelink(d) = app.mode() else {
-        panic!("{:?}", app.mode())
-    };
+    let d = delink_dialog(&app);
     assert!(d.unissued);
     assert_eq!(d.plan, vec![(ConnectionId(10), Ending::Delink)]);
     type_text(&mut app, "judy");

@@ -125,9 +125,7 @@ fn l_with_marks_asks_for_the_count_then_logs_each_out() {
     let mut app = app();
     mark(&mut app, &[3, 4, 7, 11]);
     app.update(key('l'), NOW);
-    let Mode::ConfirmDelink(d) = app.mode() else {
-        panic!("{:?}", app.mode())
-    };
+    let d = delink_dialog(&app);
     assert_eq!(d.ends, Ends::Marked(OpKind::Logout));
     assert_eq!(
         d.plan,
@@ -185,9 +183,7 @@ fn d_with_marks_delinks_the_marked_dapi_rows() {
     let mut app = app();
     mark(&mut app, &[1, 2, 3]);
     app.update(key('D'), NOW);
-    let Mode::ConfirmDelink(d) = app.mode() else {
-        panic!("{:?}", app.mode())
-    };
+    let d = delink_dialog(&app);
     assert_eq!(d.ends, Ends::Marked(OpKind::Delink));
     assert_eq!(
         d.plan,
