@@ -125,6 +125,29 @@ impl Session {
         tmux(self.dir.path())
     }
 
+    /// The pid of what the session's pane runs.
+    fn pane_pid(&self) -> String {
+        let pane = self
+            .tmux()
+            .args(["display-message", "-p", "-t", &self.name, "#{pane_pid}"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&pane.stdout).trim().to_owned()
+    }
+
+    /// The pid of the bankdeck that [`Session::shell`]'s shell runs: the
+    /// shell's child, not any bankdeck, since other tests run theirs.
+    fn child(&self) -> String {
+        let shell = self.pane_pid();
+        let pid = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+            .unwrap()
+            .trim()
+            .to_owned();
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+        assert_eq!(comm.trim(), "bankdeck", "the shell's one child");
+        pid
+    }
+
     fn alive(&self) -> bool {
         self.tmux()
             .args(["has-session", "-t", &self.name])
@@ -289,12 +312,7 @@ fn a_hangup_or_a_terminate_ends_the_demo_and_removes_its_folder() {
             .unwrap_or_else(|| panic!("no demo folder in the header: {header}"));
         let dir = std::path::Path::new(path).parent().unwrap().to_owned();
         assert!(dir.is_dir(), "{dir:?}");
-        let pane = s
-            .tmux()
-            .args(["display-message", "-p", "-t", &s.name, "#{pane_pid}"])
-            .output()
-            .unwrap();
-        let pid = String::from_utf8_lossy(&pane.stdout).trim().to_owned();
+        let pid = s.pane_pid();
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
         assert_eq!(comm.trim(), "bankdeck", "the pane runs bankdeck itself");
         // Closing the window hangs the terminal up as well as sending
@@ -312,6 +330,33 @@ fn a_hangup_or_a_terminate_ends_the_demo_and_removes_its_folder() {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+/// A script or `timeout` that stops the dashboard with SIGTERM hears so
+/// from its exit status, 130 as for any command a signal stopped; `q` is
+/// 0. Both used to exit 0.
+#[test]
+fn a_terminated_dashboard_exits_130_and_a_quit_one_0() {
+    let s = Session::shell(120, 40);
+    let table = |scr: &str| scr.contains("amira.haddad") && scr.contains("connections 13 of 13");
+    for (end, status) in [("q", "exit=0"), ("TERM", "exit=130")] {
+        s.keys(&["C-l"]);
+        s.type_text(&format!("{BIN} --demo; echo exit=$?"));
+        s.keys(&["Enter"]);
+        s.wait("the demo's table", table);
+        match end {
+            "q" => s.keys(&["q"]),
+            signal => {
+                let pid = s.child();
+                let ok = Command::new("kill").args(["-s", signal, &pid]).status();
+                assert!(ok.unwrap().success());
+            }
+        }
+        let scr = s.wait("the exit status", |scr| {
+            scr.lines().any(|l| l.starts_with("exit="))
+        });
+        assert!(scr.lines().any(|l| l == status), "{end}: {scr}");
     }
 }
 
@@ -365,21 +410,7 @@ fn ctrl_z_and_a_stop_from_outside_come_back_with_fg() {
     s.wait("the shell's job stopped", |scr| {
         scr.contains("Stopped") && !scr.contains("amira.haddad")
     });
-    // The shell's child, not any bankdeck: other tests run theirs.
-    let pid = {
-        let pane = s
-            .tmux()
-            .args(["display-message", "-p", "-t", &s.name, "#{pane_pid}"])
-            .output()
-            .unwrap();
-        let shell = String::from_utf8_lossy(&pane.stdout).trim().to_owned();
-        std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
-            .unwrap()
-            .trim()
-            .to_owned()
-    };
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
-    assert_eq!(comm.trim(), "bankdeck", "the shell's one child");
+    let pid = s.child();
     for stop in [None, Some("STOP")] {
         if let Some(signal) = stop {
             s.keys(&["C-l"]);

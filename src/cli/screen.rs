@@ -45,15 +45,24 @@ pub async fn dashboard(global: &Global) -> Result<ExitCode> {
         let _log = super::logging::init(Some(&demo.log_dir()));
         let providers = demo::entries(&demo.config)?;
         let label = format!("demo · {}", demo.data_dir().display());
-        run_screen(&demo.config, demo.store.clone(), providers, label, global).await?;
-        return Ok(ExitCode::SUCCESS);
+        let ended = run_screen(&demo.config, demo.store.clone(), providers, label, global).await?;
+        return Ok(exit_code(ended));
     }
     let _log = super::logging::init(None);
     let ctx = Context::open(global, crate::store::Access::Create)?;
     let providers = ctx.providers()?;
     let label = ctx.data_dir.display().to_string();
-    run_screen(&ctx.config, ctx.store.clone(), providers, label, global).await?;
-    Ok(ExitCode::SUCCESS)
+    let ended = run_screen(&ctx.config, ctx.store.clone(), providers, label, global).await?;
+    Ok(exit_code(ended))
+}
+
+/// Stopped by SIGTERM, the dashboard exits as a command stopped by a signal
+/// does, so that `timeout` or a wrapper script can tell it from a `q`.
+fn exit_code(ended: tui::Ended) -> ExitCode {
+    match ended {
+        tui::Ended::Quit => ExitCode::SUCCESS,
+        tui::Ended::Stopped => super::interrupt::stopped(),
+    }
 }
 
 /// The worker, the scheduler (unless read-only) and the screen over them.
@@ -63,7 +72,7 @@ async fn run_screen(
     providers: Vec<ProviderEntry>,
     data_label: String,
     global: &Global,
-) -> Result<()> {
+) -> Result<tui::Ended> {
     let readonly = global.readonly;
     let panic_on = global
         .debug_panic

@@ -58,11 +58,21 @@ pub struct RunOptions {
     pub initial: Option<(Vec<Connection>, Vec<User>)>,
 }
 
+/// How the dashboard ended, for its exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Quit by the operator, or its terminal went away (nobody is left to
+    /// read a status then).
+    Quit,
+    /// SIGTERM: a script or a service manager stopped it, and hears so.
+    Stopped,
+}
+
 pub async fn run(
     opts: RunOptions,
     cmd_tx: Sender<Command>,
     events: Receiver<Event>,
-) -> color_eyre::Result<()> {
+) -> color_eyre::Result<Ended> {
     let mut app = App::new(&opts, UnixTime::now());
     let mut guard = terminal::enter()?;
     let size = guard.terminal.size()?;
@@ -89,7 +99,8 @@ pub async fn run(
     drop(guard);
     match ended {
         Err(e) if !gone => Err(e.into()),
-        _ => Ok(()),
+        Ok(Ending::Signal(Signal::Terminate)) => Ok(Ended::Stopped),
+        _ => Ok(Ended::Quit),
     }
 }
 
@@ -187,7 +198,7 @@ fn detach_stdio() {
 }
 
 /// SIGTERM (`kill`) and SIGHUP (the terminal window closed) end the
-/// dashboard as `q` does. SIGTSTP (`kill -TSTP`) suspends it as Ctrl-Z
+/// dashboard as `q` does, SIGTERM with a signal's exit status. SIGTSTP (`kill -TSTP`) suspends it as Ctrl-Z
 /// does, the terminal given back first; SIGCONT after a stop it could not
 /// see (`kill -STOP`) takes the terminal again and repaints. By default they would kill the process on the
 /// spot: the terminal left in raw mode on the alternate screen, and the
