@@ -225,7 +225,7 @@ impl Action {
             Action::ActivityUp => ("activity_up", "older activity (half the pane)"),
             Action::ActivityDown => ("activity_down", "newer activity; at the end it follows"),
             Action::Reveal => ("reveal", "reveal tokens for 10 s"),
-            Action::CopyIds => ("copy_ids", "copy the row's ids (never a token)"),
+            Action::CopyIds => ("copy_ids", "copy the row's ids, or the marked (no token)"),
             Action::Mark => ("mark", "mark or unmark; e r l D act on the marked"),
             Action::MarkRange => ("mark_range", "mark the rows from the last marked to here"),
             Action::Exchange => ("exchange", "exchange the Dapi access code"),

@@ -318,3 +318,93 @@ fn marks_follow_their_rows_through_a_reload() {
     let carol = screen.lines().find(|l| l.contains("carol")).unwrap();
     assert!(carol.starts_with("│   carol"), "{carol}");
 }
+
+/// `y` with rows marked copies the ids of the marked rows shown, a line
+/// each in the table's order, and keeps the marks: nothing was done to
+/// the rows. A marked row the filter hides is left out and said.
+#[test]
+fn y_with_marks_copies_each_marked_row_shown_a_line_each() {
+    let mut app = app();
+    mark(&mut app, &[2, 4, 5]);
+    select(&mut app, 3);
+    assert!(app.update(key('y'), NOW).is_empty());
+    let copied = app.take_clipboard().unwrap_or_default();
+    let rows: Vec<&str> = copied
+        .lines()
+        .map(|l| l.split(" · ").nth(1).unwrap())
+        .collect();
+    assert_eq!(rows, ["erin", "dave", "bob"], "the table's order: {copied}");
+    assert!(
+        copied
+            .lines()
+            .nth(2)
+            .unwrap()
+            .starts_with("connection 2 · bob · ADCB (dapi-sandbox) · connectionID "),
+        "{copied}"
+    );
+    assert_eq!(
+        last_text(&app),
+        "copied the ids of 3 marked rows to the terminal's clipboard (OSC 52), a line each"
+    );
+    assert_eq!(marks(&app), [2, 4, 5], "the marks stay");
+
+    filter_by(&mut app, "erin");
+    app.update(key('y'), NOW);
+    assert_eq!(
+        app.take_clipboard().as_deref().map(|t| t.lines().count()),
+        Some(1)
+    );
+    assert_eq!(
+        last_text(&app),
+        "copied the ids of 1 marked row to the terminal's clipboard (OSC 52), a line each; \
+         left out 2 hidden by the filter (Esc clears it)"
+    );
+    filter_by(&mut app, "nobody at all");
+    app.update(key('y'), NOW);
+    assert_eq!(app.take_clipboard(), None);
+    assert_eq!(
+        last_text(&app),
+        "copy_ids: no marked row shown, 3 hidden by the filter (Esc clears it)"
+    );
+}
+
+/// A terminal drops an OSC 52 copy past its limit whole, so `y` over
+/// thousands of marked rows copies as many as fit in 64 KiB and says how
+/// many it left, rather than hand over a copy that would paste nothing.
+#[test]
+fn y_over_more_marked_rows_than_a_terminal_takes_copies_what_fits_and_says_so() {
+    let mut app = app();
+    let conns: Vec<_> = (1..=2000)
+        .map(|i| dapi_active(i, &format!("user{i:04}")))
+        .collect();
+    let users = users_for(&conns);
+    app.update(
+        Msg::Worker(bankdeck::worker::Event::Loaded {
+            id: bankdeck::worker::RequestId(0),
+            connections: conns,
+            users,
+            audit_mark: 0,
+        }),
+        NOW,
+    );
+    app.update(key('g'), NOW);
+    app.update(key(' '), NOW);
+    app.update(key('G'), NOW);
+    app.update(ctrl_space(), NOW);
+    assert_eq!(app.marked().len(), 2000);
+    app.update(key('y'), NOW);
+    let copied = app.take_clipboard().unwrap();
+    assert!(copied.len() <= 64 * 1024, "{}", copied.len());
+    let lines = copied.lines().count();
+    assert!((200..2000).contains(&lines), "{lines}");
+    assert!(copied.lines().all(|l| l.starts_with("connection ")));
+    assert_eq!(
+        last_text(&app),
+        format!(
+            "copied the ids of {lines} marked rows to the terminal's clipboard (OSC 52), a line \
+             each; not the last {}: a terminal drops a longer copy whole (filter them to copy \
+             them)",
+            2000 - lines
+        )
+    );
+}

@@ -87,7 +87,7 @@ const DETAIL_KEYS: [(Action, &str); 15] = [
 
 /// While rows are marked, what acts on them, with their count said in the
 /// table's title; a key none of them takes is left out.
-const MARKED_KEYS: [(Action, &str); 11] = [
+const MARKED_KEYS: [(Action, &str); 12] = [
     (Action::Exchange, "exchange marked"),
     (Action::Refresh, "refresh marked"),
     (Action::Logout, "logout marked"),
@@ -95,6 +95,7 @@ const MARKED_KEYS: [(Action, &str); 11] = [
     (Action::Back, "clear marks"),
     (Action::Mark, "mark"),
     (Action::MarkRange, "mark to here"),
+    (Action::CopyIds, "copy marked ids"),
     (Action::Down, "down"),
     (Action::Filter, "filter"),
     (Action::Help, "help"),

@@ -1,7 +1,7 @@
 //! What each keymap [`Action`] does in the normal mode: one line each,
 //! handing off to the module that owns the concern.
 
-use crate::domain::UnixTime;
+use crate::domain::{Connection, UnixTime};
 use crate::worker::Command;
 
 use super::super::action::Action;
@@ -73,12 +73,26 @@ pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> 
 
 /// `y`: the row's ids on one line, named as the detail pane names them,
 /// for a ticket or the provider's console; the mouse selects no text while
-/// the dashboard holds it. Ids only, never a token.
+/// the dashboard holds it. Ids only, never a token. While rows are
+/// marked, theirs, a line each.
 fn copy_ids(app: &mut App, now: UnixTime) -> Vec<Command> {
+    if !app.marks.is_empty() {
+        return marks::copy_ids(app, now);
+    }
     let Some(c) = app.selected() else {
         app.note(now, Level::Warn, "copy_ids: no connection selected");
         return Vec::new();
     };
+    let text = ids_line(c);
+    let said = format!("copied to the terminal's clipboard (OSC 52): {text}");
+    app.clipboard = Some(text);
+    app.note(now, Level::Info, said);
+    Vec::new()
+}
+
+/// "connection 2 · bob · ADCB (dapi) · connectionID …": what `y` copies of
+/// a row.
+pub(super) fn ids_line(c: &Connection) -> String {
     let mut text = format!(
         "connection {} · {} · {} ({})",
         c.id, c.user, c.label, c.provider
@@ -88,11 +102,7 @@ fn copy_ids(app: &mut App, now: UnixTime) -> Vec<Command> {
     }
     // The ids are the provider's words: an escape or a line break in one
     // would run in whatever the clipboard is pasted into, unseen here.
-    let text = crate::domain::text::visible(&text);
-    let said = format!("copied to the terminal's clipboard (OSC 52): {text}");
-    app.clipboard = Some(text);
-    app.note(now, Level::Info, said);
-    Vec::new()
+    crate::domain::text::visible(&text)
 }
 
 fn refuse_readonly(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> {

@@ -17,7 +17,7 @@ use super::super::app::App;
 use super::super::forms::{DelinkDialog, Ends, Mode};
 use super::super::line_edit::LineEdit;
 use super::ops::{self, Rule};
-use super::{nav, rules};
+use super::{actions, nav, rules};
 
 /// The keys that act on the marked rows, the operation each sends, and the
 /// rule each row must pass: one table for the key and for the dialog's
@@ -211,6 +211,57 @@ fn sort_out(
         }
     }
     (go, refused)
+}
+
+/// The most text `y` hands the terminal for the marked rows: OSC 52 sends
+/// it base64'd in one escape sequence, and terminals drop one past their
+/// limit without a word (hterm's is 100 000 bytes, and tmux's buffer
+/// limits are of that order), so a long copy would paste nothing at all.
+const COPY_BYTES: usize = 64 * 1024;
+
+/// `y` while rows are marked: the ids of the marked rows shown, a line
+/// each in the table's order, as many as [`COPY_BYTES`] holds. The marks
+/// stay: nothing was done to the rows.
+pub(super) fn copy_ids(app: &mut App, now: UnixTime) -> Vec<Command> {
+    let shown = shown(app);
+    let hidden = app.marks.len().saturating_sub(shown.len());
+    if shown.is_empty() {
+        let why = format!(
+            "copy_ids: no marked row shown, {hidden} {}",
+            ops::hidden_by(app)
+        );
+        app.note(now, Level::Warn, why);
+        return Vec::new();
+    }
+    let mut text = String::new();
+    let mut copied = 0;
+    for c in shown.iter().filter_map(|&id| app.connection(id)) {
+        let line = actions::ids_line(c);
+        if text.len() + line.len() + 1 > COPY_BYTES {
+            break;
+        }
+        if copied > 0 {
+            text.push('\n');
+        }
+        text.push_str(&line);
+        copied += 1;
+    }
+    let mut said = format!(
+        "copied the ids of {} to the terminal's clipboard (OSC 52), a line each",
+        counted(copied, "marked row", "marked rows")
+    );
+    if copied < shown.len() {
+        said.push_str(&format!(
+            "; not the last {}: a terminal drops a longer copy whole (filter them to copy them)",
+            shown.len() - copied
+        ));
+    }
+    if hidden > 0 {
+        said.push_str(&format!("; left out {hidden} {}", ops::hidden_by(app)));
+    }
+    app.clipboard = Some(text);
+    app.note(now, Level::Info, said);
+    Vec::new()
 }
 
 fn unmark(app: &mut App, sent: &[ConnectionId]) {
