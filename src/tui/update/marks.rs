@@ -17,17 +17,7 @@ use super::super::app::App;
 use super::super::forms::{DelinkDialog, Ends, Mode};
 use super::super::line_edit::LineEdit;
 use super::ops::{self, Rule};
-use super::{actions, nav, rules};
-
-/// The keys that act on the marked rows, the operation each sends, and the
-/// rule each row must pass: one table for the key and for the dialog's
-/// confirm, which checks every row again by its operation.
-const ACTS: [(Action, OpKind, Rule); 4] = [
-    (Action::Exchange, OpKind::Exchange, rules::exchange),
-    (Action::Refresh, OpKind::Refresh, rules::refresh),
-    (Action::Logout, OpKind::Logout, rules::logout),
-    (Action::Delink, OpKind::Delink, rules::delink),
-];
+use super::{actions, nav};
 
 /// How many refused rows the activity line names before it counts the rest.
 const NAMED: usize = 2;
@@ -110,7 +100,7 @@ pub(super) fn act_for(app: &mut App, now: UnixTime, action: Action) -> Option<Ve
     if app.marks.is_empty() {
         return None;
     }
-    let &(_, op, rule) = ACTS.iter().find(|(a, ..)| *a == action)?;
+    let (op, rule) = ops::row_op(action)?;
     Some(act(app, now, op, rule))
 }
 
@@ -180,7 +170,7 @@ pub(super) fn confirmed(
     op: OpKind,
     rows: &[ConnectionId],
 ) -> Vec<Command> {
-    let Some(&(.., rule)) = ACTS.iter().find(|(_, o, _)| *o == op) else {
+    let Some(rule) = ops::rule_of(op) else {
         return Vec::new();
     };
     let (go, refused) = sort_out(app, now, rule, rows);

@@ -21,15 +21,41 @@ use super::{marks, rules};
 
 pub(super) type Rule = fn(&Connection, &ConnState, UnixTime) -> Result<(), String>;
 
+/// The keys that start an operation on a row (the selected one, or the
+/// marked ones), the operation each sends, and the rule a row must pass:
+/// one table for the key, the key bar's offer, and the marks' dialog,
+/// which checks every row again by its operation.
+const ROW_OPS: [(Action, OpKind, Rule); 4] = [
+    (Action::Exchange, OpKind::Exchange, rules::exchange),
+    (Action::Refresh, OpKind::Refresh, rules::refresh),
+    (Action::Logout, OpKind::Logout, rules::logout),
+    (Action::Delink, OpKind::Delink, rules::delink),
+];
+
+/// The operation `action` starts on a row, and its rule.
+pub(super) fn row_op(action: Action) -> Option<(OpKind, Rule)> {
+    let &(_, op, rule) = ROW_OPS.iter().find(|(a, ..)| *a == action)?;
+    Some((op, rule))
+}
+
+/// The rule a row must pass for `op`.
+pub(super) fn rule_of(op: OpKind) -> Option<Rule> {
+    let &(.., rule) = ROW_OPS.iter().find(|(_, o, _)| *o == op)?;
+    Some(rule)
+}
+
 pub(super) fn run(app: &mut App, action: Action, now: UnixTime) -> Vec<Command> {
     if let Some(cmds) = marks::act_for(app, now, action) {
         return cmds;
     }
+    if let Some((op, rule)) = row_op(action) {
+        return match op {
+            // Ends for good: asked first.
+            OpKind::Logout | OpKind::Delink => ask(app, now, op, rule),
+            _ => single(app, now, op, rule),
+        };
+    }
     match action {
-        Action::Exchange => single(app, now, OpKind::Exchange, rules::exchange),
-        Action::Refresh => single(app, now, OpKind::Refresh, rules::refresh),
-        Action::Logout => ask(app, now, OpKind::Logout, rules::logout),
-        Action::Delink => ask(app, now, OpKind::Delink, rules::delink),
         Action::Login => login_again(app, now),
         Action::RefreshAll => refresh_all(app, now),
         Action::Add => open_add(app, now),
@@ -54,10 +80,6 @@ impl App {
             Action::Delink | Action::ToggleDetail | Action::Add if self.users_view.is_some() => {
                 return Some(super::users::selected(self).is_some());
             }
-            Action::Exchange => rules::exchange,
-            Action::Refresh => rules::refresh,
-            Action::Logout => rules::logout,
-            Action::Delink => rules::delink,
             Action::Login => rules::login,
             Action::CancelOp => {
                 let rowless_login = self.pending.values().any(InFlight::rowless_login);
@@ -101,7 +123,7 @@ impl App {
             Action::Back if !self.marks.is_empty() => {
                 return Some(self.filter.is_empty() && self.user_scope.is_none());
             }
-            _ => return None,
+            _ => row_op(action)?.1,
         };
         if !self.marks.is_empty() && action != Action::Login {
             return Some(marks::any_takes(self, now, rule));
