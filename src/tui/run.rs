@@ -198,13 +198,13 @@ fn detach_stdio() {
 }
 
 /// SIGTERM (`kill`) and SIGHUP (the terminal window closed) end the
-/// dashboard as `q` does, SIGTERM with a signal's exit status. SIGTSTP (`kill -TSTP`) suspends it as Ctrl-Z
-/// does, the terminal given back first; SIGCONT after a stop it could not
-/// see (`kill -STOP`) takes the terminal again and repaints. By default they would kill the process on the
-/// spot: the terminal left in raw mode on the alternate screen, and the
-/// demo's throw-away folder left behind. Results already reported are in
-/// the store; an operation still running loses only its answer, and its
-/// lease runs out.
+/// dashboard as `q` does, SIGTERM with a signal's exit status. SIGTSTP
+/// (`kill -TSTP`) suspends it as Ctrl-Z does, the terminal given back
+/// first; SIGCONT after a stop it could not see (`kill -STOP`) takes the
+/// terminal again and repaints. By default they would kill the process on
+/// the spot: the terminal left in raw mode on the alternate screen, and the
+/// demo's throw-away folder left behind. Leaving then waits for the
+/// requests already sent, as after `q` (`cli::screen::finish_sent`).
 struct Stop {
     term: tokio::signal::unix::Signal,
     hup: tokio::signal::unix::Signal,

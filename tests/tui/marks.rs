@@ -402,8 +402,8 @@ fn y_over_more_marked_rows_than_a_terminal_takes_copies_what_fits_and_says_so() 
         last_text(&app),
         format!(
             "copied the ids of {lines} marked rows to the terminal's clipboard (OSC 52), a line \
-             each; not the last {}: a terminal drops a longer copy whole (filter them to copy \
-             them)",
+             each; not the last {}: a terminal drops a longer copy whole (copy them with a \
+             narrower filter)",
             2000 - lines
         )
     );

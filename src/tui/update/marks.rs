@@ -210,7 +210,8 @@ fn sort_out(
 const COPY_BYTES: usize = 64 * 1024;
 
 /// `y` while rows are marked: the ids of the marked rows shown, a line
-/// each in the table's order, as many as [`COPY_BYTES`] holds. The marks
+/// each in the table's order, as many as [`COPY_BYTES`] holds (the first
+/// whatever its length: there is no shorter way to copy it). The marks
 /// stay: nothing was done to the rows.
 pub(super) fn copy_ids(app: &mut App, now: UnixTime) -> Vec<Command> {
     let shown = shown(app);
@@ -227,7 +228,7 @@ pub(super) fn copy_ids(app: &mut App, now: UnixTime) -> Vec<Command> {
     let mut copied = 0;
     for c in shown.iter().filter_map(|&id| app.connection(id)) {
         let line = actions::ids_line(c);
-        if text.len() + line.len() + 1 > COPY_BYTES {
+        if copied > 0 && text.len() + line.len() + 1 > COPY_BYTES {
             break;
         }
         if copied > 0 {
@@ -242,7 +243,7 @@ pub(super) fn copy_ids(app: &mut App, now: UnixTime) -> Vec<Command> {
     );
     if copied < shown.len() {
         said.push_str(&format!(
-            "; not the last {}: a terminal drops a longer copy whole (filter them to copy them)",
+            "; not the last {}: a terminal drops a longer copy whole (copy them with a narrower filter)",
             shown.len() - copied
         ));
     }
