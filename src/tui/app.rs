@@ -33,6 +33,9 @@ pub(crate) struct InFlight {
     pub what: String,
     /// A bulk refresh ends with its last progress, not its first result.
     pub bulk: bool,
+    /// One of many sent at once by one key (marked rows, a user's
+    /// disconnect): its lines fold into one that counts the rows.
+    pub together: bool,
 }
 
 impl InFlight {

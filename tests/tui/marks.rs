@@ -408,3 +408,71 @@ fn y_over_more_marked_rows_than_a_terminal_takes_copies_what_fits_and_says_so() 
         )
     );
 }
+
+/// The rows a key sends for one by one (marked rows' `l`, `e`, `D`) say
+/// so in one line each for their start and their outcome, each counting
+/// the rows, as the scheduler's do: fifty marked rows pushed a hundred
+/// lines through the pane. A failure keeps its own line.
+#[test]
+fn marked_rows_sent_one_by_one_fold_their_lines() {
+    use bankdeck::domain::{ErrorKind, OpError};
+    use bankdeck::worker::Event;
+    let mut app = app();
+    mark(&mut app, &[3, 4, 11]);
+    app.update(key('l'), NOW);
+    type_text(&mut app, "3");
+    let cmds = app.update(code(KeyCode::Enter), NOW);
+    let said_now = said(&app);
+    let sent_lines: Vec<&String> = said_now.iter().filter(|l| l.contains(": sent")).collect();
+    assert_eq!(sent_lines.len(), 1, "{said_now:#?}");
+    assert!(
+        sent_lines[0].starts_with("logout ×3: sent · latest app / "),
+        "{said_now:#?}"
+    );
+    let mut logged_out = sample_connections();
+    logged_out.retain(|c| [3, 4].contains(&c.id.0));
+    for cmd in cmds {
+        let Command::Logout { id, conn } = cmd else {
+            panic!("{cmd:?}")
+        };
+        let event = match logged_out.iter().find(|c| c.id == conn) {
+            Some(c) => {
+                let mut c = c.clone();
+                c.flags.logged_out_at = Some(NOW);
+                Event::Succeeded {
+                    id,
+                    op: OpKind::Logout,
+                    conn: Box::new(c),
+                    message: "logged out".into(),
+                }
+            }
+            None => Event::Failed {
+                id,
+                op: OpKind::Logout,
+                conn_id: Some(conn),
+                conn: None,
+                error: OpError::new(ErrorKind::Network, "the provider did not answer"),
+                next_try: None,
+            },
+        };
+        app.update(Msg::Worker(event), NOW);
+    }
+    let said = said(&app);
+    let tail: Vec<&str> = said
+        .iter()
+        .rev()
+        .take(2)
+        .rev()
+        .map(String::as_str)
+        .collect();
+    assert!(
+        tail[0].starts_with("logout ×2: logged out · latest "),
+        "{said:#?}"
+    );
+    assert!(
+        tail[1].starts_with("logout app / ")
+            && tail[1].ends_with(" failed: the provider did not answer"),
+        "{said:#?}"
+    );
+    assert_eq!(app.in_flight(), 0);
+}

@@ -21,7 +21,13 @@ pub(super) fn confirm_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<C
     app.dirty = true;
     match mode {
         Mode::ConfirmLogout { conn, .. } if yes => {
-            vec![ops::send_on(app, now, OpKind::Logout, conn)]
+            vec![ops::send_on(
+                app,
+                now,
+                OpKind::Logout,
+                conn,
+                ops::Sent::Alone,
+            )]
         }
         Mode::ConfirmLogout { what, .. } => {
             app.note(now, Level::Info, format!("logout {what}: cancelled"));

@@ -204,8 +204,8 @@ fn succeeded(
 ) -> Vec<Command> {
     let (conn_id, what) = (conn.id, conn.name());
     // Whether this screen asked for it (`None`: the scheduler did), and
-    // whether as one of a bulk.
-    let asked = app.pending.get(&id).map(|entry| entry.bulk);
+    // whether as one of a bulk, or of many sent together.
+    let asked = app.pending.get(&id).map(|e| (e.bulk, e.together));
     // `L` on a row whose login another account answered: a new row, and
     // the old one still waits for its own user.
     let other_account = (op == OpKind::Login)
@@ -225,8 +225,15 @@ fn succeeded(
         false => message,
     };
     match asked {
-        Some(true) => {}
-        Some(false) => app.note(now, Level::Ok, format!("{op} {what}: {outcome}")),
+        Some((true, _)) => {}
+        Some((_, true)) => app.note_about(
+            now,
+            Level::Ok,
+            &op.to_string(),
+            &what,
+            &format!(": {outcome}"),
+        ),
+        Some(_) => app.note(now, Level::Ok, format!("{op} {what}: {outcome}")),
         // As its start said: nobody on this screen asked for it.
         None => {
             let tail = format!(": {outcome} (scheduled)");
@@ -276,8 +283,9 @@ fn failed(app: &mut App, id: RequestId, op: OpKind, f: Failure, now: UnixTime) -
         .or_else(|| app.pending.get(&id).map(|p| p.what.clone()))
         .unwrap_or_default();
     let scheduled = id.is_scheduled();
-    // One of many that nobody waits on by name: its line may fold.
-    let unasked = scheduled || app.pending.get(&id).is_some_and(|p| p.bulk);
+    // One of many (a bulk's, the scheduler's, or sent together by one
+    // key), that nobody waits on by name: its line may fold.
+    let unasked = scheduled || app.pending.get(&id).is_some_and(|p| p.bulk || p.together);
     if let (true, Some(c)) = (scheduled, conn_id) {
         match next_try {
             Some(next) => app.retries.insert(c, next),

@@ -86,7 +86,7 @@ fn submit_add(app: &mut App, now: UnixTime) -> Vec<Command> {
                     .unwrap_or(&provider)
                     .to_owned();
                 let what = format!("{user} / {label}");
-                let id = ops::track(app, now, OpKind::Link, Vec::new(), what, false);
+                let id = ops::track(app, now, OpKind::Link, Vec::new(), what, ops::Sent::Alone);
                 Command::LinkDapi {
                     id,
                     provider,
@@ -100,7 +100,7 @@ fn submit_add(app: &mut App, now: UnixTime) -> Vec<Command> {
         },
         _ => {
             let what = format!("{user} at {provider}");
-            let id = ops::track(app, now, OpKind::Login, Vec::new(), what, false);
+            let id = ops::track(app, now, OpKind::Login, Vec::new(), what, ops::Sent::Alone);
             Command::Login {
                 id,
                 provider,
@@ -168,7 +168,14 @@ fn submit_creds(app: &mut App, now: UnixTime) -> Vec<Command> {
         .cloned()
         .unwrap_or_default();
     let what = format!("{user} at {provider}");
-    let id = ops::track(app, now, OpKind::ClientCredentials, Vec::new(), what, false);
+    let id = ops::track(
+        app,
+        now,
+        OpKind::ClientCredentials,
+        Vec::new(),
+        what,
+        ops::Sent::Alone,
+    );
     app.mode = Mode::Normal;
     vec![Command::ClientCredentials { id, provider, user }]
 }

@@ -124,14 +124,14 @@ fn act(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> {
         OpKind::Refresh => {
             unmark(app, &go);
             let what = counted(go.len(), "marked row", "marked rows");
-            let id = ops::track(app, now, op, go.clone(), what, true);
+            let id = ops::track(app, now, op, go.clone(), what, ops::Sent::Bulk);
             vec![Command::RefreshMany { id, conns: go }]
         }
         OpKind::Logout | OpKind::Delink => ask(app, now, op, go),
         _ => {
             unmark(app, &go);
             (go.into_iter())
-                .map(|conn| ops::send_on(app, now, op, conn))
+                .map(|conn| ops::send_on(app, now, op, conn, ops::Sent::Together))
                 .collect()
         }
     }
@@ -179,7 +179,7 @@ pub(super) fn confirmed(
     }
     unmark(app, &go);
     (go.into_iter())
-        .map(|conn| ops::send_on(app, now, op, conn))
+        .map(|conn| ops::send_on(app, now, op, conn, ops::Sent::Together))
         .collect()
 }
 

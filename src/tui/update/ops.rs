@@ -183,16 +183,35 @@ fn single(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> 
     let Some(conn) = checked(app, now, op, rule) else {
         return Vec::new();
     };
-    vec![send_on(app, now, op, conn)]
+    vec![send_on(app, now, op, conn, Sent::Alone)]
+}
+
+/// How a command was sent, for its lines in the activity pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sent {
+    /// By itself: a line each for its start and its outcome.
+    Alone,
+    /// One command for many rows (`R`): a progress line, and failures.
+    Bulk,
+    /// One of many commands a key sent at once, a row each: their lines
+    /// fold ("logout ×5: sent · latest …"), so that fifty marked rows do
+    /// not push a hundred lines through the pane.
+    Together,
 }
 
 /// Sends a one-connection operation and marks its row busy.
-pub(super) fn send_on(app: &mut App, now: UnixTime, op: OpKind, conn: ConnectionId) -> Command {
+pub(super) fn send_on(
+    app: &mut App,
+    now: UnixTime,
+    op: OpKind,
+    conn: ConnectionId,
+    sent: Sent,
+) -> Command {
     let what = app
         .connection(conn)
         .map(Connection::name)
         .unwrap_or_default();
-    let id = track(app, now, op, vec![conn], what, false);
+    let id = track(app, now, op, vec![conn], what, sent);
     match op {
         OpKind::Exchange => Command::Exchange { id, conn },
         OpKind::Logout => Command::Logout { id, conn },
@@ -208,7 +227,7 @@ pub(super) fn track(
     op: OpKind,
     conns: Vec<ConnectionId>,
     what: String,
-    bulk: bool,
+    sent: Sent,
 ) -> RequestId {
     let id = app.next_request();
     for c in &conns {
@@ -233,12 +252,24 @@ pub(super) fn track(
         OpKind::Delink if conns.iter().all(unissued) => "closing (nothing is sent to Dapi)",
         _ => "sent",
     };
-    app.note(now, Level::Info, format!("{op} {what}: {begun}"));
+    match sent {
+        Sent::Together => {
+            app.note_about(
+                now,
+                Level::Info,
+                &op.to_string(),
+                &what,
+                &format!(": {begun}"),
+            );
+        }
+        _ => app.note(now, Level::Info, format!("{op} {what}: {begun}")),
+    }
     let entry = InFlight {
         op,
         conns,
         what,
-        bulk,
+        bulk: sent == Sent::Bulk,
+        together: sent == Sent::Together,
     };
     app.pending.insert(id, entry);
     id
@@ -278,7 +309,7 @@ fn login_again(app: &mut App, now: UnixTime) -> Vec<Command> {
     };
     let (provider, user) = (c.provider.clone(), c.user.clone());
     let what = format!("{user} at {provider}");
-    let id = track(app, now, OpKind::Login, vec![conn], what, false);
+    let id = track(app, now, OpKind::Login, vec![conn], what, Sent::Alone);
     vec![Command::Login {
         id,
         provider,
@@ -291,12 +322,16 @@ fn login_again(app: &mut App, now: UnixTime) -> Vec<Command> {
 /// pending Dapi code's delink exchanges it first: the worker's rule).
 pub(super) fn end(app: &mut App, now: UnixTime, plan: Vec<(ConnectionId, Ending)>) -> Vec<Command> {
     let mut cmds = Vec::new();
+    let sent = match plan.len() {
+        1 => Sent::Alone,
+        _ => Sent::Together,
+    };
     for (conn, asked) in plan {
         // As the row stands now: it may have been delinked or logged out
         // elsewhere while the name was typed.
         let ending = app.connection(conn).map_or(asked, |c| Ending::of(c, now));
         match (ending.op(), ending, asked.op()) {
-            (Some(op), _, _) => cmds.push(send_on(app, now, op, conn)),
+            (Some(op), _, _) => cmds.push(send_on(app, now, op, conn, sent)),
             // Said, or the dialog closed on nothing at all.
             (None, Ending::Nothing(why), Some(op)) => {
                 let what = app
@@ -426,7 +461,7 @@ fn refresh_all(app: &mut App, now: UnixTime) -> Vec<Command> {
         "{} expiring or expired",
         counted(conns.len(), "row", "rows")
     );
-    let id = track(app, now, OpKind::Refresh, conns.clone(), what, true);
+    let id = track(app, now, OpKind::Refresh, conns.clone(), what, Sent::Bulk);
     vec![Command::RefreshMany { id, conns }]
 }
 
