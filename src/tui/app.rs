@@ -31,14 +31,31 @@ pub(crate) struct InFlight {
     pub conns: Vec<ConnectionId>,
     /// `refresh alice / Emirates NBD`, for the activity pane.
     pub what: String,
-    /// A bulk refresh ends with its last progress, not its first result.
-    pub bulk: bool,
-    /// One of many sent at once by one key (marked rows, a user's
-    /// disconnect): its lines fold into one that counts the rows.
-    pub together: bool,
+    /// How it was sent: a bulk refresh ends with its last progress, not
+    /// its first result, and its lines and those of one sent together with
+    /// others fold.
+    pub sent: Sent,
+}
+
+/// How a command was sent, for its lines in the activity pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// By itself: a line each for its start and its outcome.
+    Alone,
+    /// One command for many rows (`R`): a progress line, and failures.
+    Bulk,
+    /// One of many commands a key sent at once, a row each (marked rows, a
+    /// user's disconnect): their lines fold ("logout ×5: sent · latest
+    /// …"), so that fifty marked rows do not push a hundred lines through
+    /// the pane.
+    Together,
 }
 
 impl InFlight {
+    pub(crate) fn bulk(&self) -> bool {
+        self.sent == Sent::Bulk
+    }
+
     /// A login for a user with no row yet (the add form's): no row shows
     /// it busy, so `x` on any idle row is what stops it.
     pub(crate) fn rowless_login(&self) -> bool {

@@ -11,7 +11,7 @@ use crate::domain::{OpKind, UnixTime};
 use crate::worker::Command;
 
 use super::super::activity::Level;
-use super::super::app::App;
+use super::super::app::{App, Sent};
 use super::super::forms::{Ends, Mode};
 use super::{marks, ops};
 
@@ -21,13 +21,7 @@ pub(super) fn confirm_key(app: &mut App, key: &KeyEvent, now: UnixTime) -> Vec<C
     app.dirty = true;
     match mode {
         Mode::ConfirmLogout { conn, .. } if yes => {
-            vec![ops::send_on(
-                app,
-                now,
-                OpKind::Logout,
-                conn,
-                ops::Sent::Alone,
-            )]
+            vec![ops::send_on(app, now, OpKind::Logout, conn, Sent::Alone)]
         }
         Mode::ConfirmLogout { what, .. } => {
             app.note(now, Level::Info, format!("logout {what}: cancelled"));

@@ -9,7 +9,7 @@ use crate::domain::{Connection, ConnectionId, OpError, OpKind, ProviderWait, Uni
 use crate::worker::{Command, Event, NextTry, RequestId};
 
 use super::super::activity::Level;
-use super::super::app::{App, Progress};
+use super::super::app::{App, Progress, Sent};
 use super::super::forms::Mode;
 use super::super::msg::SendFailure;
 use super::{data, detail, users, watch};
@@ -205,7 +205,7 @@ fn succeeded(
     let (conn_id, what) = (conn.id, conn.name());
     // Whether this screen asked for it (`None`: the scheduler did), and
     // whether as one of a bulk, or of many sent together.
-    let asked = app.pending.get(&id).map(|e| (e.bulk, e.together));
+    let asked = app.pending.get(&id).map(|e| e.sent);
     // `L` on a row whose login another account answered: a new row, and
     // the old one still waits for its own user.
     let other_account = (op == OpKind::Login)
@@ -225,15 +225,15 @@ fn succeeded(
         false => message,
     };
     match asked {
-        Some((true, _)) => {}
-        Some((_, true)) => app.note_about(
+        Some(Sent::Bulk) => {}
+        Some(Sent::Together) => app.note_about(
             now,
             Level::Ok,
             &op.to_string(),
             &what,
             &format!(": {outcome}"),
         ),
-        Some(_) => app.note(now, Level::Ok, format!("{op} {what}: {outcome}")),
+        Some(Sent::Alone) => app.note(now, Level::Ok, format!("{op} {what}: {outcome}")),
         // As its start said: nobody on this screen asked for it.
         None => {
             let tail = format!(": {outcome} (scheduled)");
@@ -285,7 +285,7 @@ fn failed(app: &mut App, id: RequestId, op: OpKind, f: Failure, now: UnixTime) -
     let scheduled = id.is_scheduled();
     // One of many (a bulk's, the scheduler's, or sent together by one
     // key), that nobody waits on by name: its line may fold.
-    let unasked = scheduled || app.pending.get(&id).is_some_and(|p| p.bulk || p.together);
+    let unasked = scheduled || app.pending.get(&id).is_some_and(|p| p.sent != Sent::Alone);
     if let (true, Some(c)) = (scheduled, conn_id) {
         match next_try {
             Some(next) => app.retries.insert(c, next),
@@ -351,7 +351,7 @@ fn finish(app: &mut App, id: RequestId, conn: Option<ConnectionId>) {
     if let Some(c) = conn {
         entry.conns.retain(|x| *x != c);
     }
-    if !entry.bulk || entry.conns.is_empty() {
+    if !entry.bulk() || entry.conns.is_empty() {
         // A login names no row until it has one, and it may be another's
         // than the row it was started from: every row it held is free.
         if let Some(done) = app.pending.remove(&id) {

@@ -9,7 +9,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 use crate::domain::{Connection, OpKind, ProviderKind, UnixTime, User};
 use crate::worker::Command;
 
-use super::super::app::App;
+use super::super::app::{App, Sent};
 use super::super::forms::{AddField, AddForm, CredsField, Mode};
 use super::{data, ops, users};
 
@@ -86,7 +86,7 @@ fn submit_add(app: &mut App, now: UnixTime) -> Vec<Command> {
                     .unwrap_or(&provider)
                     .to_owned();
                 let what = format!("{user} / {label}");
-                let id = ops::track(app, now, OpKind::Link, Vec::new(), what, ops::Sent::Alone);
+                let id = ops::track(app, now, OpKind::Link, Vec::new(), what, Sent::Alone);
                 Command::LinkDapi {
                     id,
                     provider,
@@ -100,7 +100,7 @@ fn submit_add(app: &mut App, now: UnixTime) -> Vec<Command> {
         },
         _ => {
             let what = format!("{user} at {provider}");
-            let id = ops::track(app, now, OpKind::Login, Vec::new(), what, ops::Sent::Alone);
+            let id = ops::track(app, now, OpKind::Login, Vec::new(), what, Sent::Alone);
             Command::Login {
                 id,
                 provider,
@@ -174,7 +174,7 @@ fn submit_creds(app: &mut App, now: UnixTime) -> Vec<Command> {
         OpKind::ClientCredentials,
         Vec::new(),
         what,
-        ops::Sent::Alone,
+        Sent::Alone,
     );
     app.mode = Mode::Normal;
     vec![Command::ClientCredentials { id, provider, user }]

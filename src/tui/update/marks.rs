@@ -13,7 +13,7 @@ use crate::worker::Command;
 
 use super::super::action::Action;
 use super::super::activity::Level;
-use super::super::app::App;
+use super::super::app::{App, Sent};
 use super::super::forms::{DelinkDialog, Ends, Mode};
 use super::super::line_edit::LineEdit;
 use super::ops::{self, Rule};
@@ -124,14 +124,14 @@ fn act(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> {
         OpKind::Refresh => {
             unmark(app, &go);
             let what = counted(go.len(), "marked row", "marked rows");
-            let id = ops::track(app, now, op, go.clone(), what, ops::Sent::Bulk);
+            let id = ops::track(app, now, op, go.clone(), what, Sent::Bulk);
             vec![Command::RefreshMany { id, conns: go }]
         }
         OpKind::Logout | OpKind::Delink => ask(app, now, op, go),
         _ => {
             unmark(app, &go);
             (go.into_iter())
-                .map(|conn| ops::send_on(app, now, op, conn, ops::Sent::Together))
+                .map(|conn| ops::send_on(app, now, op, conn, Sent::Together))
                 .collect()
         }
     }
@@ -179,7 +179,7 @@ pub(super) fn confirmed(
     }
     unmark(app, &go);
     (go.into_iter())
-        .map(|conn| ops::send_on(app, now, op, conn, ops::Sent::Together))
+        .map(|conn| ops::send_on(app, now, op, conn, Sent::Together))
         .collect()
 }
 

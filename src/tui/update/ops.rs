@@ -14,7 +14,7 @@ use crate::worker::{Command, RequestId, not_configured};
 
 use super::super::action::Action;
 use super::super::activity::Level;
-use super::super::app::{App, InFlight};
+use super::super::app::{App, InFlight, Sent};
 use super::super::forms::{AddForm, CredsField, CredsForm, DelinkDialog, Ends, Mode};
 use super::super::line_edit::LineEdit;
 use super::{marks, rules};
@@ -186,19 +186,6 @@ fn single(app: &mut App, now: UnixTime, op: OpKind, rule: Rule) -> Vec<Command> 
     vec![send_on(app, now, op, conn, Sent::Alone)]
 }
 
-/// How a command was sent, for its lines in the activity pane.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Sent {
-    /// By itself: a line each for its start and its outcome.
-    Alone,
-    /// One command for many rows (`R`): a progress line, and failures.
-    Bulk,
-    /// One of many commands a key sent at once, a row each: their lines
-    /// fold ("logout ×5: sent · latest …"), so that fifty marked rows do
-    /// not push a hundred lines through the pane.
-    Together,
-}
-
 /// Sends a one-connection operation and marks its row busy.
 pub(super) fn send_on(
     app: &mut App,
@@ -268,8 +255,7 @@ pub(super) fn track(
         op,
         conns,
         what,
-        bulk: sent == Sent::Bulk,
-        together: sent == Sent::Together,
+        sent,
     };
     app.pending.insert(id, entry);
     id
@@ -594,13 +580,13 @@ fn cancel(app: &mut App, now: UnixTime) -> Vec<Command> {
     // A row of a bulk is one of its many: what stops is the whole bulk,
     // which the operator reads here rather than finds out.
     let what = match (app.pending.get(&id), app.bulk) {
-        (Some(f), Some(p)) if f.bulk && p.id == id => format!(
+        (Some(f), Some(p)) if f.bulk() && p.id == id => format!(
             "cancel: stopping the refresh of {} this row is part of ({} left; those already \
              sent are left to their answers)",
             counted(p.total, "row", "rows"),
             p.total - p.done
         ),
-        (Some(f), _) if f.bulk => {
+        (Some(f), _) if f.bulk() => {
             "cancel: stopping the bulk refresh this row is part of (those already sent are left \
              to their answers)"
                 .to_owned()

@@ -17,7 +17,7 @@ use crate::store::Changes;
 use crate::worker::{Command, NextTry, RequestId};
 
 use super::super::activity::Level;
-use super::super::app::{App, Told};
+use super::super::app::{App, InFlight, Told};
 use super::{data, detail, users};
 
 /// Ask every this many ticks (seconds).
@@ -31,7 +31,7 @@ pub(super) fn loaded(app: &mut App, audit_mark: i64) {
 /// The tick's ask, when one is due and none is running.
 pub(super) fn ask(app: &mut App) -> Option<Command> {
     let after = app.watch.seen?;
-    let bulk = app.pending.values().any(|p| p.bulk);
+    let bulk = app.pending.values().any(InFlight::bulk);
     let idle = app.watch.in_flight.is_none() && !bulk && app.reload.is_none();
     if !idle || !app.ticks.is_multiple_of(EVERY_TICKS) {
         return None;
