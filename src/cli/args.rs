@@ -334,9 +334,10 @@ pub enum LinkCmd {
 
 #[derive(Debug, Args)]
 pub struct Target {
-    /// The connection's id (as `status` shows it).
-    #[arg(value_parser = connection_id)]
-    pub connection: i64,
+    /// The connection's id (as `status` shows it); several are done one
+    /// after another, each said on its own line.
+    #[arg(required = true, value_name = "CONNECTION", value_parser = connection_id)]
+    pub connections: Vec<i64>,
     /// Skip the confirmation (required for logout and delink when not on a terminal).
     #[arg(long)]
     pub yes: bool,
@@ -344,9 +345,10 @@ pub struct Target {
 
 #[derive(Debug, Args)]
 pub struct RefreshArgs {
-    /// The connection's id (as `status` shows it).
-    #[arg(conflicts_with = "due", value_parser = connection_id)]
-    pub connection: Option<i64>,
+    /// The connection's id (as `status` shows it); several are refreshed
+    /// one after another, each said on its own line.
+    #[arg(conflicts_with = "due", value_name = "CONNECTION", value_parser = connection_id)]
+    pub connections: Vec<i64>,
     /// Instead of one connection, every one expiring within the window or
     /// expired and refreshable (what the dashboard's `R` takes), as many at
     /// once as each provider allows. Exit 1 when any failed.
@@ -356,7 +358,7 @@ pub struct RefreshArgs {
     #[arg(
         long,
         value_name = "DURATION",
-        conflicts_with = "connection",
+        conflicts_with = "connections",
         allow_hyphen_values = true
     )]
     pub within: Option<String>,

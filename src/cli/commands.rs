@@ -596,22 +596,111 @@ pub async fn operate(
     target: Target,
     readonly: bool,
 ) -> Result<ExitCode> {
-    let id = ConnectionId(target.connection);
+    let mut ids: Vec<ConnectionId> = Vec::new();
+    for id in target.connections.into_iter().map(ConnectionId) {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    if let [id] = ids[..] {
+        return operate_one(ctx, op, id, target.yes, readonly).await;
+    }
+    operate_many(ctx, op, &ids, target.yes, readonly).await
+}
+
+async fn operate_one(
+    ctx: &Context,
+    op: OpKind,
+    id: ConnectionId,
+    yes: bool,
+    readonly: bool,
+) -> Result<ExitCode> {
     let conn = stored(ctx, id)?;
-    if matches!(op, OpKind::Logout | OpKind::Delink) && !target.yes {
+    if matches!(op, OpKind::Logout | OpKind::Delink) && !yes {
         confirm(op, &conn)?;
     }
     let worker = ctx.worker(readonly)?;
-    // The worker's delink of a pending code exchanges it first.
-    let done = match Ending::of(&conn, worker.now()) {
-        Ending::ExchangeThenDelink if op == OpKind::Delink => "exchanged, then delinked".into(),
-        _ => format!("{op} done"),
-    };
+    let done = done_as(op, &conn, worker.now());
     let run = worker.operate(op, id);
     let Some(conn) = to_the_end(&worker, run, |e| eyre!("{op} failed: {e}")).await? else {
         return Ok(super::interrupt::stopped());
     };
     print_conn(&done, &conn, worker.now(), ctx.config.warn_secs())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the line of a connection `op` was done on begins with.
+fn done_as(op: OpKind, conn: &Connection, now: UnixTime) -> String {
+    // The worker's delink of a pending code exchanges it first.
+    match Ending::of(conn, now) {
+        Ending::ExchangeThenDelink if op == OpKind::Delink => "exchanged, then delinked".into(),
+        _ => format!("{op} done"),
+    }
+}
+
+/// `refresh 4 7 9` (or exchange, logout, delink): each connection in turn,
+/// a line each, as `users disconnect` goes: a failure does not stop the
+/// rest, and makes the exit 1. Every id is looked up first, so a mistyped
+/// one does nothing at all; a signal stops what is not sent yet.
+async fn operate_many(
+    ctx: &Context,
+    op: OpKind,
+    ids: &[ConnectionId],
+    yes: bool,
+    readonly: bool,
+) -> Result<ExitCode> {
+    let conns = (ids.iter())
+        .map(|&id| stored(ctx, id))
+        .collect::<Result<Vec<_>>>()?;
+    // Said once, as for one id, not once a row.
+    if readonly {
+        bail!("{op} failed: read-only mode: nothing may be changed");
+    }
+    if matches!(op, OpKind::Logout | OpKind::Delink) && !yes {
+        let names: Vec<String> = conns.iter().map(named).collect();
+        let count = conns.len().to_string();
+        let what = format!("{op} {count} connections: {}", names.join(", "));
+        confirm_typed(&what, &count, "the number of connections")?;
+    }
+    let worker = ctx.worker(readonly)?;
+    let mut failed = 0;
+    for conn in conns {
+        let done = done_as(op, &conn, worker.now());
+        let run = worker.operate(op, conn.id);
+        let interrupted = match finish_through_interrupt(&worker, run).await? {
+            (Ok(now), interrupted) => {
+                print_conn(&done, &now, worker.now(), ctx.config.warn_secs())?;
+                interrupted
+            }
+            (Err(e), _) if e.kind == ErrorKind::Cancelled => {
+                tell!("{e}");
+                true
+            }
+            // Ended meanwhile by another process: what this run was for.
+            (Err(e), interrupted)
+                if e.kind == ErrorKind::Ended && matches!(op, OpKind::Logout | OpKind::Delink) =>
+            {
+                say!("{}: ended meanwhile ({e})", named(&conn))?;
+                interrupted
+            }
+            (Err(e), interrupted) => {
+                failed += 1;
+                say!("{}: {op} failed: {e}", named(&conn))?;
+                interrupted
+            }
+        };
+        if interrupted {
+            return Ok(super::interrupt::stopped());
+        }
+    }
+    if failed > 0 {
+        say!(
+            "{} of {} failed: `bankdeck status` shows where each stands",
+            failed,
+            ids.len()
+        )?;
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -978,14 +1067,20 @@ fn confirm(op: OpKind, conn: &Connection) -> Result<()> {
 /// Asks on the terminal to type `user` before `what` is done: a change for
 /// good needs the name, not a reflex `y`.
 fn confirm_user(what: &str, user: &str) -> Result<()> {
+    confirm_typed(what, user, "the user's name")
+}
+
+/// Asks on the terminal to type `answer` (which the prompt calls `asked`)
+/// before `what` is done.
+fn confirm_typed(what: &str, answer: &str, asked: &str) -> Result<()> {
     if !std::io::stdin().is_terminal() {
         bail!("{what} needs --yes when standard input is not a terminal");
     }
-    tell!(partial: "{what}? Type the user's name to confirm: ");
+    tell!(partial: "{what}? Type {asked} to confirm: ");
     std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
-    if answer.trim() != user {
+    let mut typed = String::new();
+    std::io::stdin().read_line(&mut typed)?;
+    if typed.trim() != answer {
         bail!("not confirmed: nothing was changed");
     }
     Ok(())

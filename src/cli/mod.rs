@@ -246,10 +246,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             )
             .await
         }
-        Cmd::Refresh(args) => match args.connection {
-            Some(connection) if !args.due => {
+        Cmd::Refresh(args) => match args.connections {
+            connections if !connections.is_empty() && !args.due => {
                 let t = args::Target {
-                    connection,
+                    connections,
                     yes: args.yes,
                 };
                 commands::operate(

@@ -1221,6 +1221,80 @@ fn an_app_token_without_revocation_is_ended_here_and_says_so() {
     assert!(out.contains("connection 2"), "{out}");
 }
 
+/// Several ids to `refresh`, `logout` (and `exchange`, `delink`) are done
+/// one after another, a line each: a ticket's connections in one command.
+/// An id that names nothing stops the command before anything is done; a
+/// failure does not stop the rest, and makes the exit 1. A logout of
+/// several wants their count typed, or `--yes`. It took one id.
+#[test]
+fn several_ids_are_done_one_after_another_a_line_each() {
+    let dir = super::common::private_dir();
+    let (_sandbox, _base, config) = sandbox_with_config(dir.path());
+    three_app_tokens(dir.path(), &config);
+    let refreshes = |dir: &Path| {
+        let (_, audit, _) = said(dir, &config, &["audit", "--op", "refresh", "--json"]);
+        serde_json::from_str::<Vec<serde_json::Value>>(&audit)
+            .unwrap()
+            .len()
+    };
+
+    let (code, out, err) = said(dir.path(), &config, &["refresh", "1", "2", "99"]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.contains("no connection 99"), "{err}");
+    assert_eq!(refreshes(dir.path()), 0, "nothing done for a mistyped id");
+    let (code, out, err) = said(dir.path(), &config, &["--readonly", "refresh", "1", "2"]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.contains("read-only")).count(),
+        1,
+        "once: {err}"
+    );
+
+    let (code, out, err) = said(dir.path(), &config, &["refresh", "3", "1", "3"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "once each, in the order given: {out}");
+    assert!(
+        lines[0].starts_with("refresh done: connection 3 · cron / bank"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("refresh done: connection 1 · app / bank"),
+        "{out}"
+    );
+    assert_eq!(refreshes(dir.path()), 2);
+
+    let (code, out, err) = said(dir.path(), &config, &["logout", "1", "2"]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        err.contains("logout 2 connections: 1 app / bank, 2 batch / bank needs --yes"),
+        "{err}"
+    );
+    let (code, out, err) = said(dir.path(), &config, &["logout", "1", "2", "--yes"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(
+        out.lines()
+            .all(|l| l.starts_with("logout done: connection ")),
+        "{out}"
+    );
+
+    // 1 is logged out now: its refresh fails, and 3's still goes.
+    let (code, out, err) = said(dir.path(), &config, &["refresh", "1", "3"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[0].starts_with("1 app / bank: refresh failed: ") && lines[0].contains("logged out"),
+        "{out}"
+    );
+    assert!(lines[1].starts_with("refresh done: connection 3"), "{out}");
+    assert_eq!(
+        lines[2],
+        "1 of 2 failed: `bankdeck status` shows where each stands"
+    );
+}
+
 /// App tokens at `bank` for three users: app, batch and cron.
 fn three_app_tokens(dir: &Path, config: &Path) {
     for user in ["app", "batch", "cron"] {
