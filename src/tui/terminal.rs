@@ -9,7 +9,7 @@
 //! its message is kept and shown in the activity pane, and printed after
 //! the terminal is restored if the screen ends first. No message is lost.
 
-use std::io::{self, Stdout, stdout};
+use std::io::{self, BufWriter, Stdout, stdout};
 use std::sync::{Mutex, Once};
 use std::thread::{self, ThreadId};
 
@@ -24,7 +24,14 @@ use crossterm::terminal::{
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
-pub(crate) type Term = Terminal<CrosstermBackend<Stdout>>;
+/// Buffered so that a frame goes to the terminal in one write, flushed at
+/// the end of each draw: `Stdout` alone writes every 1 KiB, and a terminal
+/// (tmux, a slow link) could show a frame half drawn, its top new and its
+/// bottom old, besides the dozens of writes a whole frame took.
+pub(crate) type Term = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
+
+/// Enough for a whole frame of a large, styled screen.
+const FRAME_BYTES: usize = 256 * 1024;
 
 /// The thread drawing the screen, while a screen is up.
 static SCREEN: Mutex<Option<ThreadId>> = Mutex::new(None);
@@ -49,7 +56,10 @@ impl Drop for TerminalGuard {
 
 pub(crate) fn enter() -> io::Result<TerminalGuard> {
     install_panic_hook();
-    let entered = take_over().and_then(|()| Terminal::new(CrosstermBackend::new(stdout())));
+    let entered = take_over().and_then(|()| {
+        let out = BufWriter::with_capacity(FRAME_BYTES, stdout());
+        Terminal::new(CrosstermBackend::new(out))
+    });
     match entered {
         Ok(terminal) => {
             set_screen(Some(thread::current().id()));
