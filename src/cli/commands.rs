@@ -664,12 +664,12 @@ async fn operate_many(
     }
     let worker = ctx.worker(readonly)?;
     let mut failed = 0;
-    for conn in conns {
-        let done = done_as(op, &conn, worker.now());
+    for (at, conn) in conns.iter().enumerate() {
+        let done = done_as(op, conn, worker.now());
         let run = worker.operate(op, conn.id);
         let interrupted = match finish_through_interrupt(&worker, run).await? {
-            (Ok(now), interrupted) => {
-                print_conn(&done, &now, worker.now(), ctx.config.warn_secs())?;
+            (Ok(after), interrupted) => {
+                print_conn(&done, &after, worker.now(), ctx.config.warn_secs())?;
                 interrupted
             }
             (Err(e), _) if e.kind == ErrorKind::Cancelled => {
@@ -680,16 +680,20 @@ async fn operate_many(
             (Err(e), interrupted)
                 if e.kind == ErrorKind::Ended && matches!(op, OpKind::Logout | OpKind::Delink) =>
             {
-                say!("{}: ended meanwhile ({e})", named(&conn))?;
+                say!("{}: ended meanwhile ({e})", named(conn))?;
                 interrupted
             }
             (Err(e), interrupted) => {
                 failed += 1;
-                say!("{}: {op} failed: {e}", named(&conn))?;
+                say!("{}: {op} failed: {e}", named(conn))?;
                 interrupted
             }
         };
         if interrupted {
+            let rest: Vec<String> = conns[at + 1..].iter().map(|c| c.id.to_string()).collect();
+            if !rest.is_empty() {
+                tell!("{op}: not sent, stopped first: {}", rest.join(", "));
+            }
             return Ok(super::interrupt::stopped());
         }
     }

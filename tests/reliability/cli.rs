@@ -1229,7 +1229,7 @@ fn an_app_token_without_revocation_is_ended_here_and_says_so() {
 #[test]
 fn several_ids_are_done_one_after_another_a_line_each() {
     let dir = super::common::private_dir();
-    let (_sandbox, _base, config) = sandbox_with_config(dir.path());
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
     three_app_tokens(dir.path(), &config);
     let refreshes = |dir: &Path| {
         let (_, audit, _) = said(dir, &config, &["audit", "--op", "refresh", "--json"]);
@@ -1293,6 +1293,28 @@ fn several_ids_are_done_one_after_another_a_line_each() {
         lines[2],
         "1 of 2 failed: `bankdeck status` shows where each stands"
     );
+
+    // SIGTERM while the first is out: it is answered and written, the
+    // rest is not sent, and says which.
+    let (_, token, _) = said(dir.path(), &config, &["token", "bank", "--user", "later"]);
+    let later = named_id(&token);
+    let before = refreshes(dir.path());
+    hold(&base, "oauth2.token", 3000, 1);
+    let out = interrupted(dir.path(), &config, &["refresh", "3", &later], "TERM");
+    let (said_out, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(130), "{said_out}{err}");
+    assert!(
+        said_out.starts_with("refresh done: connection 3"),
+        "{said_out}"
+    );
+    assert!(
+        err.contains(&format!("refresh: not sent, stopped first: {later}")),
+        "{err}"
+    );
+    assert_eq!(refreshes(dir.path()), before + 1, "the second was not sent");
 }
 
 /// App tokens at `bank` for three users: app, batch and cron.
