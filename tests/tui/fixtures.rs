@@ -378,6 +378,20 @@ pub fn expired_connect_payload() -> String {
     CONNECT_PAYLOAD.replace("eyJleHAiOjE3MDAwMDAzMDB9", "eyJleHAiOjE2OTk5OTk0MDB9")
 }
 
+/// `conns` and their users, as the store's answer to load `id`.
+pub fn load(app: &mut App, id: RequestId, conns: Vec<Connection>) {
+    let users = users_for(&conns);
+    app.update(
+        Msg::Worker(Event::Loaded {
+            id,
+            connections: conns,
+            users,
+            audit_mark: 0,
+        }),
+        NOW,
+    );
+}
+
 /// The sample screen where alice holds three connections: her pending code
 /// (1), carol's active OIDC (3) and heidi's delinked link (8), made hers.
 pub fn alice_holding_three() -> App {

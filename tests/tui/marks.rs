@@ -300,16 +300,7 @@ fn marks_follow_their_rows_through_a_reload() {
     let mut conns = sample_connections();
     conns.reverse();
     conns.retain(|c| c.id != ConnectionId(2));
-    let users = users_for(&conns);
-    app.update(
-        Msg::Worker(bankdeck::worker::Event::Loaded {
-            id,
-            connections: conns,
-            users,
-            audit_mark: 0,
-        }),
-        NOW,
-    );
+    load(&mut app, id, conns);
     assert_eq!(marks(&app), [4, 5]);
     let screen = text_at(&mut app, 120, 40, NOW);
     assert!(screen.contains("· 2 marked"), "{screen}");
@@ -377,16 +368,7 @@ fn y_over_more_marked_rows_than_a_terminal_takes_copies_what_fits_and_says_so() 
     let conns: Vec<_> = (1..=2000)
         .map(|i| dapi_active(i, &format!("user{i:04}")))
         .collect();
-    let users = users_for(&conns);
-    app.update(
-        Msg::Worker(bankdeck::worker::Event::Loaded {
-            id: bankdeck::worker::RequestId(0),
-            connections: conns,
-            users,
-            audit_mark: 0,
-        }),
-        NOW,
-    );
+    load(&mut app, bankdeck::worker::RequestId(0), conns);
     app.update(key('g'), NOW);
     app.update(key(' '), NOW);
     app.update(key('G'), NOW);

@@ -447,15 +447,7 @@ fn a_row_without_secrets_offers_none_to_reveal() {
 
 /// `app` holding `c` alone, as a reload would leave it.
 fn load_only(app: &mut App, c: Connection) {
-    app.update(
-        Msg::Worker(Event::Loaded {
-            id: RequestId(0),
-            users: users_for(std::slice::from_ref(&c)),
-            audit_mark: 0,
-            connections: vec![c],
-        }),
-        NOW,
-    );
+    load(app, RequestId(0), vec![c]);
 }
 
 /// An exchanged Dapi token's session is its `tokenID`: the pane says it
@@ -1728,15 +1720,7 @@ fn long_and_wide_names_are_cut_with_a_mark_and_keep_the_columns_in_line() {
     conns[1].user = "山田太郎".into();
     conns[1].label = "みずほ銀行 本店営業部 法人口座".into();
     let mut app = app();
-    app.update(
-        Msg::Worker(Event::Loaded {
-            id: RequestId(0),
-            users: users_for(&conns),
-            connections: conns,
-            audit_mark: 0,
-        }),
-        NOW,
-    );
+    load(&mut app, RequestId(0), conns);
     // A cell a char: a wide char's second cell reads as a space here.
     let text = text_at(&mut app, 160, 40, NOW);
     let long = text.lines().find(|l| l.contains("an.operator")).unwrap();
