@@ -325,6 +325,41 @@ fn u_shows_users_and_enter_shows_that_users_connections_alone() {
     assert!(!app.users_view_open());
 }
 
+/// Esc in the table takes away the narrowing last added, and the key bar
+/// says which before it is pressed: the filter, then the user picked;
+/// with nothing to clear it is not offered.
+#[test]
+fn the_key_bar_offers_esc_as_what_it_would_clear() {
+    let mut app = app();
+    let bar = |app: &App| key_bar(app, 200, 40);
+    assert!(!bar(&app).contains("esc"), "{}", bar(&app));
+    filter_by(&mut app, "erin");
+    assert!(
+        bar(&app).contains("/ filter · esc clear filter ·"),
+        "{}",
+        bar(&app)
+    );
+    app.update(code(KeyCode::Esc), NOW);
+    assert!(!bar(&app).contains("esc"), "{}", bar(&app));
+
+    app.update(key('u'), NOW);
+    assert!(
+        bar(&app).contains("esc back"),
+        "the users view's own: {}",
+        bar(&app)
+    );
+    app.update(code(KeyCode::Enter), NOW);
+    assert!(app.user_scope().is_some());
+    assert!(bar(&app).contains("esc all users"), "{}", bar(&app));
+    filter_by(&mut app, "a");
+    assert!(bar(&app).contains("esc clear filter"), "{}", bar(&app));
+    app.update(code(KeyCode::Esc), NOW);
+    assert!(bar(&app).contains("esc all users"), "{}", bar(&app));
+    app.update(code(KeyCode::Esc), NOW);
+    assert_eq!(app.user_scope(), None);
+    assert!(!bar(&app).contains("esc"), "{}", bar(&app));
+}
+
 /// `/` in the users view narrows it by name or email, any case (`!` first:
 /// those that do not hold it), without touching the table's own filter;
 /// Esc clears it before closing the view.

@@ -109,12 +109,24 @@ fn a_marked_row_the_filter_hides_is_left_out_and_said() {
         "{said:#?}"
     );
     assert_eq!(marks(&app), [4]);
+    let bar = |app: &mut bankdeck::tui::App| {
+        let screen = text_at(app, 160, 40, NOW);
+        screen.lines().last().unwrap_or_default().to_owned()
+    };
+    let said = bar(&mut app);
+    assert!(
+        said.contains("esc clear filter") && !said.contains("clear marks"),
+        "Esc is offered as what it does first: {said}"
+    );
     app.update(code(KeyCode::Esc), NOW);
     assert_eq!(app.filter(), "");
     assert_eq!(marks(&app), [4], "the first Esc clears the filter");
+    let said = bar(&mut app);
+    assert!(said.contains("esc clear marks"), "{said}");
     app.update(code(KeyCode::Esc), NOW);
     assert!(app.marked().is_empty());
     assert_eq!(last_text(&app), "marks cleared: 1 row");
+    assert!(!bar(&mut app).contains("esc"));
 }
 
 /// `l` with rows marked asks once for all of them, wanting their count

@@ -17,8 +17,9 @@ use crate::domain::UnixTime;
 
 /// The row's own keys come first after moving, so a narrow screen keeps
 /// them over the general ones; those the selected row does not take are
-/// left out (see [`App::offers`]).
-const TABLE_KEYS: [(Action, &str); 16] = [
+/// left out (see [`App::offers`]). Esc is offered as what it clears, the
+/// filter first: a narrowed table says how to widen it.
+const TABLE_KEYS: [(Action, &str); 17] = [
     (Action::Down, "down"),
     (Action::Up, "up"),
     (Action::CancelOp, "cancel"),
@@ -29,6 +30,7 @@ const TABLE_KEYS: [(Action, &str); 16] = [
     (Action::Logout, "logout"),
     (Action::Delink, "delink"),
     (Action::Filter, "filter"),
+    (Action::Back, CLEARS),
     (Action::CycleSort, "sort"),
     (Action::ToggleDetail, "detail"),
     (Action::RefreshAll, "refresh all"),
@@ -92,7 +94,7 @@ const MARKED_KEYS: [(Action, &str); 12] = [
     (Action::Refresh, "refresh marked"),
     (Action::Logout, "logout marked"),
     (Action::Delink, "delink marked"),
-    (Action::Back, "clear marks"),
+    (Action::Back, CLEARS),
     (Action::Mark, "mark"),
     (Action::MarkRange, "mark to here"),
     (Action::CopyIds, "copy marked ids"),
@@ -101,6 +103,10 @@ const MARKED_KEYS: [(Action, &str); 12] = [
     (Action::Help, "help"),
     (Action::Quit, "quit"),
 ];
+
+/// Esc's entry in the table, said as what it would clear now
+/// ([`App::esc_clears`]): a filter hiding marked rows goes before them.
+const CLEARS: &str = "clear";
 
 /// `a` adds for the selected user (the form opens with the name filled in).
 const USERS_KEYS: [(Action, &str); 7] = [
@@ -139,6 +145,10 @@ fn from_keymap(
         .filter(|(action, _)| app.offers(*action, now) != Some(false))
         .filter_map(|&(action, label)| {
             let key = app.keymap.first_key(action)?;
+            let label = match app.esc_clears() {
+                Some(clears) if action == Action::Back && label == CLEARS => clears.label(),
+                _ => label,
+            };
             Some((action, key.to_string(), label))
         })
         .collect();

@@ -155,32 +155,71 @@ fn suspend(app: &mut App, now: UnixTime) -> Vec<Command> {
 /// Esc peels one layer: the users view, then the filter, then the user
 /// picked, then the marks, then the detail. The marks come after the
 /// filter, so that "Esc clears it" said of a filter holds with rows marked.
+/// What Esc takes away from the table, one at a time, the narrowing last
+/// added first: the filter, then the user picked, then the marks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Clears {
+    Filter,
+    User,
+    Marks,
+}
+
+impl Clears {
+    /// As the key bar offers it.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Clears::Filter => "clear filter",
+            Clears::User => "all users",
+            Clears::Marks => "clear marks",
+        }
+    }
+}
+
+impl App {
+    /// What Esc would clear in the table now; `None` in the users view,
+    /// which Esc leaves, and where nothing narrows the table.
+    pub(crate) fn esc_clears(&self) -> Option<Clears> {
+        if self.users_view.is_some() {
+            None
+        } else if !self.filter.is_empty() {
+            Some(Clears::Filter)
+        } else if self.user_scope.is_some() {
+            Some(Clears::User)
+        } else if !self.marks.is_empty() {
+            Some(Clears::Marks)
+        } else {
+            None
+        }
+    }
+}
+
 fn back(app: &mut App, now: UnixTime) -> Vec<Command> {
     if app.users_view.is_some() {
         users::back(app);
         return Vec::new();
     }
-    if !app.filter.is_empty() {
-        app.filter.clear();
-        return data::reindex(app, now);
+    match app.esc_clears() {
+        Some(Clears::Filter) => {
+            app.filter.clear();
+            data::reindex(app, now)
+        }
+        Some(Clears::User) => {
+            app.user_scope = None;
+            data::reindex(app, now)
+        }
+        Some(Clears::Marks) => {
+            let text = format!(
+                "marks cleared: {}",
+                crate::domain::text::counted(app.marks.len(), "row", "rows")
+            );
+            app.marks.clear();
+            app.mark_anchor = None;
+            app.note(now, Level::Info, text);
+            Vec::new()
+        }
+        None if app.detail.open => detail::toggle(app, now),
+        None => Vec::new(),
     }
-    if app.user_scope.take().is_some() {
-        return data::reindex(app, now);
-    }
-    if !app.marks.is_empty() {
-        let text = format!(
-            "marks cleared: {}",
-            crate::domain::text::counted(app.marks.len(), "row", "rows")
-        );
-        app.marks.clear();
-        app.mark_anchor = None;
-        app.note(now, Level::Info, text);
-        return Vec::new();
-    }
-    if app.detail.open {
-        return detail::toggle(app, now);
-    }
-    Vec::new()
 }
 
 fn cycle_sort(app: &mut App, now: UnixTime) -> Vec<Command> {

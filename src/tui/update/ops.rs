@@ -119,9 +119,10 @@ impl App {
                 let room = super::super::layout::on_screen(self).detail.is_some();
                 return Some(selected.is_some() && !none_held && room);
             }
-            // Esc clears the marks once no filter or user is left to clear.
-            Action::Back if !self.marks.is_empty() => {
-                return Some(self.filter.is_empty() && self.user_scope.is_none());
+            // In the table, Esc is offered as what it clears; with nothing
+            // to clear it does nothing there.
+            Action::Back if self.users_view.is_none() && matches!(self.mode, Mode::Normal) => {
+                return Some(self.esc_clears().is_some());
             }
             _ => row_op(action)?.1,
         };
