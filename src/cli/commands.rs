@@ -663,49 +663,97 @@ async fn operate_many(
         confirm_typed(&what, &count, "the number of connections")?;
     }
     let worker = ctx.worker(readonly)?;
+    let ops: Vec<(OpKind, &Connection)> = conns.iter().map(|c| (op, c)).collect();
+    let outcomes = in_turn(
+        &worker,
+        &ops,
+        &op.to_string(),
+        |conn, op, outcome, began| match outcome {
+            InTurn::Done(after) => print_conn(
+                &done_as(op, conn, began),
+                &after,
+                worker.now(),
+                ctx.config.warn_secs(),
+            ),
+            InTurn::EndedMeanwhile(e) => Ok(say!("{}: ended meanwhile ({e})", named(conn))?),
+            InTurn::Failed(e) => Ok(say!("{}: {op} failed: {e}", named(conn))?),
+        },
+    )
+    .await?;
+    match outcomes {
+        None => Ok(super::interrupt::stopped()),
+        Some(0) => Ok(ExitCode::SUCCESS),
+        Some(failed) => {
+            say!(
+                "{} of {} failed: `bankdeck status` shows where each stands",
+                failed,
+                ids.len()
+            )?;
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// How one of several operations run in turn came out.
+enum InTurn {
+    Done(Box<Connection>),
+    /// Logged out or delinked meanwhile by another process: what the
+    /// logout or delink was for, so not a failure.
+    EndedMeanwhile(OpError),
+    Failed(OpError),
+}
+
+/// Runs `ops` one at a time, each through Ctrl-C and SIGTERM as one
+/// operation is, and hands each outcome to `each` with the time it began.
+/// A failure does not stop the rest. A signal lets the operation out be
+/// answered, written and told, sends no more, and names under `what` the
+/// connections not sent. How many failed, or `None` when a signal stopped
+/// the run.
+async fn in_turn(
+    worker: &Worker,
+    ops: &[(OpKind, &Connection)],
+    what: &str,
+    mut each: impl FnMut(&Connection, OpKind, InTurn, UnixTime) -> Result<()>,
+) -> Result<Option<usize>> {
     let mut failed = 0;
-    for (at, conn) in conns.iter().enumerate() {
-        let done = done_as(op, conn, worker.now());
+    for (at, &(op, conn)) in ops.iter().enumerate() {
+        let began = worker.now();
         let run = worker.operate(op, conn.id);
-        let interrupted = match finish_through_interrupt(&worker, run).await? {
-            (Ok(after), interrupted) => {
-                print_conn(&done, &after, worker.now(), ctx.config.warn_secs())?;
+        let (result, interrupted) = finish_through_interrupt(worker, run).await?;
+        let stopped = match result {
+            Ok(after) => {
+                each(conn, op, InTurn::Done(Box::new(after)), began)?;
                 interrupted
             }
-            (Err(e), _) if e.kind == ErrorKind::Cancelled => {
+            // Stopped before it was sent: the signal's doing, said as it is.
+            Err(e) if e.kind == ErrorKind::Cancelled => {
                 tell!("{e}");
                 true
             }
-            // Ended meanwhile by another process: what this run was for.
-            (Err(e), interrupted)
+            Err(e)
                 if e.kind == ErrorKind::Ended && matches!(op, OpKind::Logout | OpKind::Delink) =>
             {
-                say!("{}: ended meanwhile ({e})", named(conn))?;
+                each(conn, op, InTurn::EndedMeanwhile(e), began)?;
                 interrupted
             }
-            (Err(e), interrupted) => {
+            Err(e) => {
                 failed += 1;
-                say!("{}: {op} failed: {e}", named(conn))?;
+                each(conn, op, InTurn::Failed(e), began)?;
                 interrupted
             }
         };
-        if interrupted {
-            let rest: Vec<String> = conns[at + 1..].iter().map(|c| c.id.to_string()).collect();
+        if stopped {
+            let rest: Vec<String> = ops[at + 1..]
+                .iter()
+                .map(|(_, c)| c.id.to_string())
+                .collect();
             if !rest.is_empty() {
-                tell!("{op}: not sent, stopped first: {}", rest.join(", "));
+                tell!("{what}: not sent, stopped first: {}", rest.join(", "));
             }
-            return Ok(super::interrupt::stopped());
+            return Ok(None);
         }
     }
-    if failed > 0 {
-        say!(
-            "{} of {} failed: `bankdeck status` shows where each stands",
-            failed,
-            ids.len()
-        )?;
-        return Ok(ExitCode::from(1));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(Some(failed))
 }
 
 /// `users disconnect`: each of the user's connections ended as
@@ -758,41 +806,38 @@ async fn disconnect(ctx: &Context, name: &str, yes: bool, readonly: bool) -> Res
             name,
         )?;
     }
-    let worker = ctx.worker(readonly)?;
-    let mut failed = 0;
-    for (c, e) in plan {
-        let Some(op) = e.op() else {
-            if let Ending::Nothing(why) = e {
-                say!("  {}: {}", named(&c), why.describe())?;
-            }
-            continue;
-        };
-        let run = worker.operate(op, c.id);
-        match finish_through_interrupt(&worker, run).await? {
-            (Ok(conn), _) => {
-                // "logged out (access valid 04:59)": the state says what a
-                // logout leaves behind, an access token that still works.
-                let state = ConnState::derive(&conn, worker.now(), ctx.config.warn_secs());
-                let state = state.describe(worker.now());
-                let done = match state.starts_with(e.done()) {
-                    true => state.as_str(),
-                    false => e.done(),
-                };
-                say!("  {}: {done}", named(&c))?;
-            }
-            // Ended meanwhile by another process: what this run was for.
-            (Err(err), _) if err.kind == ErrorKind::Ended => {
-                say!("  {}: ended meanwhile ({err})", named(&c))?;
-            }
-            (Err(err), interrupted) => {
-                failed += 1;
-                say!("  {}: {op} failed: {err}", named(&c))?;
-                if interrupted {
-                    return Ok(super::interrupt::stopped());
-                }
-            }
+    // The rows left as they are first, then those ended, in turn.
+    for (c, e) in &plan {
+        if let Ending::Nothing(why) = e {
+            say!("  {}: {}", named(c), why.describe())?;
         }
     }
+    let ops: Vec<(OpKind, &Connection)> = (plan.iter())
+        .filter_map(|(c, e)| Some((e.op()?, c)))
+        .collect();
+    let endings: HashMap<ConnectionId, &Ending> = plan.iter().map(|(c, e)| (c.id, e)).collect();
+    let worker = ctx.worker(readonly)?;
+    let what = format!("disconnect {name}");
+    let outcomes = in_turn(&worker, &ops, &what, |c, op, outcome, _| match outcome {
+        InTurn::Done(conn) => {
+            let done = endings[&c.id].done();
+            // "logged out (access valid 04:59)": the state says what a
+            // logout leaves behind, an access token that still works.
+            let state = ConnState::derive(&conn, worker.now(), ctx.config.warn_secs());
+            let state = state.describe(worker.now());
+            let done = match state.starts_with(done) {
+                true => state.as_str(),
+                false => done,
+            };
+            Ok(say!("  {}: {done}", named(c))?)
+        }
+        InTurn::EndedMeanwhile(err) => Ok(say!("  {}: ended meanwhile ({err})", named(c))?),
+        InTurn::Failed(err) => Ok(say!("  {}: {op} failed: {err}", named(c))?),
+    })
+    .await?;
+    let Some(failed) = outcomes else {
+        return Ok(super::interrupt::stopped());
+    };
     if failed > 0 {
         say!(
             "{} not ended: `bankdeck status {}` shows where each stands; run it again once fixed",

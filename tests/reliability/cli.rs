@@ -1317,6 +1317,56 @@ fn several_ids_are_done_one_after_another_a_line_each() {
     assert_eq!(refreshes(dir.path()), before + 1, "the second was not sent");
 }
 
+/// `users disconnect` stopped by SIGTERM while a delink is out: that one
+/// is answered and written, the rest is not sent and is named, and the
+/// exit is 130. It went on to the rest, counted each as failed ("not
+/// sent") and exited 1, as for a provider's refusal.
+#[test]
+fn a_disconnect_stopped_by_a_signal_names_what_it_did_not_send() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let id = link_dapi(dir.path(), &config, &base, "lena");
+        let (code, out, err) = said(dir.path(), &config, &["exchange", &id]);
+        assert_eq!(code, Some(0), "{out}{err}");
+        ids.push(id);
+    }
+    hold(&base, "dapi.delink", 3000, 1);
+    let out = interrupted(
+        dir.path(),
+        &config,
+        &["users", "disconnect", "lena", "--yes"],
+        "TERM",
+    );
+    let (said_out, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(130), "{said_out}{err}");
+    assert_eq!(
+        said_out,
+        format!("  {} lena / dapi: delinked\n", ids[0]),
+        "the first, answered and written; nothing said failed"
+    );
+    assert!(
+        err.contains(&format!(
+            "disconnect lena: not sent, stopped first: {}",
+            ids[1]
+        )),
+        "{err}"
+    );
+    let (_, json, _) = said(dir.path(), &config, &["status", "--json", "lena"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    let state = |id: &str| {
+        let id: i64 = id.parse().unwrap();
+        let row = rows.iter().find(|r| r["id"] == id).unwrap();
+        row["state"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(state(&ids[0]), "delinked");
+    assert_eq!(state(&ids[1]), "active", "the second was not sent");
+}
+
 /// App tokens at `bank` for three users: app, batch and cron.
 fn three_app_tokens(dir: &Path, config: &Path) {
     for user in ["app", "batch", "cron"] {
