@@ -152,11 +152,8 @@ fn suspend(app: &mut App, now: UnixTime) -> Vec<Command> {
     Vec::new()
 }
 
-/// Esc peels one layer: the users view, then the filter, then the user
-/// picked, then the marks, then the detail. The marks come after the
-/// filter, so that "Esc clears it" said of a filter holds with rows marked.
-/// What Esc takes away from the table, one at a time, the narrowing last
-/// added first: the filter, then the user picked, then the marks.
+/// What Esc takes away from the table, one at a time and in this order:
+/// the filter, then the user picked, then the marks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Clears {
     Filter,
@@ -193,6 +190,9 @@ impl App {
     }
 }
 
+/// Esc peels one layer: the users view, then the filter, then the user
+/// picked, then the marks, then the detail. The marks come after the
+/// filter, so that "Esc clears it" said of a filter holds with rows marked.
 fn back(app: &mut App, now: UnixTime) -> Vec<Command> {
     if app.users_view.is_some() {
         users::back(app);
