@@ -605,25 +605,73 @@ fn what_a_script_writes_meanwhile_shows_on_the_open_dashboard() {
     });
 }
 
-/// Quitting with a refresh out waits for its answer and writes it, however
-/// long the provider takes, and says so once the screen is gone.
-#[test]
-fn quitting_with_a_request_out_waits_for_it() {
-    let s = Session::start("--demo; echo EXIT=$?; sleep 30", 140, 40);
-    let scr = s.wait("the demo's table", |scr| scr.contains("mei.chen"));
-    // The header names the demo's folder, whose config names its sandbox.
+/// The demo's folder and its sandbox's address, from the header of `scr`,
+/// which names the demo's data folder, whose config names the sandbox.
+fn demo_of(scr: &str) -> (PathBuf, String) {
     let data = scr
         .split_whitespace()
         .find(|w| w.starts_with("/tmp/") && w.contains("bankdeck-demo-"))
         .expect("the header names the demo's data folder");
-    let config = std::path::Path::new(data).with_file_name("config.toml");
-    let config = std::fs::read_to_string(config).unwrap();
+    let folder = std::path::Path::new(data).parent().unwrap().to_owned();
+    let config = std::fs::read_to_string(folder.join("config.toml")).unwrap();
     let base = config
         .lines()
         .find_map(|l| l.strip_prefix("issuer = \""))
         .and_then(|i| i.split("/realms/").next())
         .expect("the demo's config names the sandbox")
         .to_owned();
+    (folder, base)
+}
+
+/// A refresh a script runs in another process shows on the open
+/// dashboard while it is out: the row's spinner, and whose it is, gone once
+/// it is written.
+#[test]
+fn a_row_a_script_is_refreshing_shows_busy_on_the_open_dashboard() {
+    let state = common::private_dir();
+    let s = Session::start("--demo", 140, 40);
+    let scr = s.wait("the demo's table", |scr| scr.contains("jonas.berg"));
+    let (folder, base) = demo_of(&scr);
+    let envs = [
+        ("BANKDECK_CONFIG", folder.join("config.toml")),
+        ("BANKDECK_DATA_DIR", folder.join("data")),
+        ("BANKDECK_KEY_FILE", folder.join("key")),
+        ("XDG_STATE_HOME", state.path().to_owned()),
+    ];
+    let json = script(&envs, &["status", "--json", "jonas.berg"], "");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    let id = rows[0]["id"].to_string();
+    common::post_json(
+        &base,
+        "/sandbox/faults",
+        r#"{"faults":["oauth2.token:latency=5000,count=1"]}"#,
+    );
+    let refresh = Command::new(BIN)
+        .args(["refresh", &id])
+        .envs(envs.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let busy = format!("busy: process {}", refresh.id());
+    s.wait("jonas.berg busy in the script's process", |scr| {
+        Session::row(scr, "jonas.berg").contains(&busy)
+    });
+    let out = refresh.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    s.wait("jonas.berg refreshed, no longer busy", |scr| {
+        let row = Session::row(scr, "jonas.berg");
+        row.contains("refresh ✓") && !row.contains("busy")
+    });
+}
+
+/// Quitting with a refresh out waits for its answer and writes it, however
+/// long the provider takes, and says so once the screen is gone.
+#[test]
+fn quitting_with_a_request_out_waits_for_it() {
+    let s = Session::start("--demo; echo EXIT=$?; sleep 30", 140, 40);
+    let scr = s.wait("the demo's table", |scr| scr.contains("mei.chen"));
+    let (_, base) = demo_of(&scr);
     common::post_json(
         &base,
         "/sandbox/faults",

@@ -197,6 +197,18 @@ pub struct Changes {
     /// Whether a user was removed among these lines, so that `users` holds
     /// every user the store keeps, and those it does not are gone.
     pub users_complete: bool,
+    /// The leases held at the time of the read, in id order: the rows some
+    /// process works on. Not audited, so read whole on every call.
+    pub leases: Vec<Lease>,
+}
+
+/// A connection's lease as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub conn: ConnectionId,
+    /// Who holds it (`store::holder`'s `host|pid/start|nonce|actor`).
+    pub holder: String,
+    pub until: UnixTime,
 }
 
 /// What one lease asked of [`Store::lease_and_read_many`] came to.

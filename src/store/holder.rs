@@ -73,6 +73,33 @@ pub fn process(holder: &str) -> Option<String> {
     }
 }
 
+/// The holder as a screen names it (`process 4242 of amira`), from its
+/// name alone: nothing is asked of the system, so a screen may call it
+/// while drawing. A name of another form is "another process".
+pub fn described(holder: &str) -> String {
+    // Another process's words, drawn on a screen.
+    let actor = (holder.splitn(4, '|').nth(3))
+        .filter(|a| !a.is_empty())
+        .map(crate::domain::text::visible);
+    match actor {
+        Some(actor) if pid_of(holder).is_some() => format!("{} of {actor}", briefly(holder)),
+        _ => briefly(holder),
+    }
+}
+
+/// [`described`] without the actor (`process 4242`), where room is short.
+pub fn briefly(holder: &str) -> String {
+    pid_of(holder).map_or_else(
+        || "another process".to_owned(),
+        |pid| format!("process {pid}"),
+    )
+}
+
+fn pid_of(holder: &str) -> Option<u32> {
+    let id = holder.split('|').nth(1)?;
+    id.split_once('/').map_or(id, |(pid, _)| pid).parse().ok()
+}
+
 fn runs(pid: i32, start: Option<u64>) -> bool {
     if u32::try_from(pid).ok() == Some(std::process::id()) {
         return true;
@@ -105,6 +132,15 @@ pub(crate) fn hostname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_holder_is_described_by_its_process_and_actor() {
+        assert_eq!(described("h|4242/99|00ab|amira"), "process 4242 of amira");
+        assert_eq!(described("h|4242|00ab|"), "process 4242");
+        assert_eq!(described("garbage"), "another process");
+        assert_eq!(briefly("h|4242/99|00ab|amira"), "process 4242");
+        assert!(described(&holder_name("me")).ends_with(" of me"));
+    }
 
     #[test]
     fn our_own_and_foreign_hosts_are_never_dead() {

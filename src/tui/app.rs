@@ -119,6 +119,9 @@ pub(crate) struct Watch {
     /// changes, while it is the last line: a cron job's run of minutes is
     /// one line counting on, not a line every two seconds.
     pub told: Option<Told>,
+    /// The rows other processes hold leases on, as of the last ask: a cron
+    /// job or a script at work on them.
+    pub elsewhere: HashMap<ConnectionId, crate::store::Lease>,
 }
 
 /// Other processes' changes, counted since `since` on the activity line of
@@ -401,6 +404,17 @@ impl App {
 
     pub fn is_busy(&self, conn: ConnectionId) -> bool {
         self.busy.contains_key(&conn)
+    }
+
+    /// The lease another process holds on `conn` at `now`, as the last ask
+    /// found it: that process is at work on the row. Never one of ours,
+    /// which `busy` shows.
+    pub fn busy_elsewhere(
+        &self,
+        conn: ConnectionId,
+        now: UnixTime,
+    ) -> Option<&crate::store::Lease> {
+        (self.watch.elsewhere.get(&conn)).filter(|l| l.until > now && !self.is_busy(conn))
     }
 
     pub fn progress(&self) -> Option<Progress> {

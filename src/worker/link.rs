@@ -639,10 +639,20 @@ impl Worker {
         // As what other processes wrote comes in, so do the waits they
         // heard: a screen learns of a cron run's 429 within a second or two.
         self.heed_stored_waits().await;
-        let changes = self
+        let mut changes = self
             .db(move |s| s.changes_since(after, users_after, CHANGES_AT_ONCE))
             .await
             .map_err(|e| e.message);
+        // Ours the screen knows from its own commands; a dead process's
+        // lease is broken by the next operation that wants the row.
+        if let Ok(changes) = &mut changes {
+            let now = self.now();
+            changes.leases.retain(|l| {
+                l.holder != self.inner.holder
+                    && !crate::store::holder::is_dead_local(&l.holder)
+                    && (l.until > now || crate::store::holder::runs_here(&l.holder))
+            });
+        }
         self.emit(Event::Changed { id, changes }).await;
     }
 }

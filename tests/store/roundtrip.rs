@@ -4,7 +4,7 @@ use bankdeck::domain::{
     AccessExpiry, ConnectionId, Flags, Grant, Lifetimes, OpKind, ProviderKind, RemoteIds, Scopes,
     Secret, Secrets, UnixTime, UserId,
 };
-use bankdeck::store::{ConnectionUpdate, NewConnection, SecretChange, Store, StoreError};
+use bankdeck::store::{ConnectionUpdate, Lease, NewConnection, SecretChange, Store, StoreError};
 
 use crate::common::{Env, NOW, audit, full_connection, secrets, seeded};
 
@@ -614,6 +614,31 @@ fn a_user_without_connections_is_removed_and_one_with_them_is_kept() {
     assert_eq!(seen.users, every);
     let quiet = store.changes_since(seen.last, typo.id, 100).unwrap();
     assert!(!quiet.users_complete && quiet.users.is_empty());
+}
+
+/// Every lease held comes with each ask for changes, whether or not a line
+/// was written since: leases are not audited, and the screen shows the
+/// rows another process is at work on.
+#[test]
+fn changes_carry_the_leases_held_at_the_time() {
+    let env = Env::new();
+    let (store, id) = seeded(&env, "lh");
+    let other = env.open();
+    let mark = store.audit_mark().unwrap();
+    let leases = |store: &dyn Store| store.changes_since(mark, UserId(0), 100).unwrap().leases;
+    assert!(leases(&store).is_empty());
+    let (cron, until) = ("host|4242/7|00ab|cron", NOW.plus_secs(30));
+    assert!(takes(&other, id, cron, until, NOW).unwrap());
+    let held = [Lease {
+        conn: id,
+        holder: cron.to_owned(),
+        until,
+    }];
+    assert_eq!(leases(&store), held);
+    let after = store.audit_mark().unwrap();
+    assert_eq!(after, mark, "a lease writes no audit line");
+    other.release_lease(id, cron).unwrap();
+    assert!(leases(&store).is_empty());
 }
 
 #[test]

@@ -2,12 +2,12 @@
 //! an answer changes and says.
 
 use bankdeck::domain::{ConnectionId, Flags, OpKind, User, UserId};
-use bankdeck::store::Changes;
+use bankdeck::store::{Changes, Lease};
 use bankdeck::tui::{App, Level, Msg, SendFailure};
 use bankdeck::worker::{Command, Event, NextTry, RequestId};
 
 use super::fixtures::*;
-use super::screens::{auto_line, open_detail, scheduled_failure};
+use super::screens::{auto_line, open_detail, scheduled_failure, text_at};
 
 /// A screen as the real binary starts one: empty, then a load whose newest
 /// audit line was `mark`.
@@ -127,6 +127,7 @@ fn other_processes_changes_count_on_one_line_while_it_is_the_last() {
                     connections: vec![row],
                     users: vec![],
                     users_complete: false,
+                    leases: Vec::new(),
                 }),
             }),
             at,
@@ -187,6 +188,7 @@ fn rows_another_process_wrote_are_merged_and_said_once() {
             connections: vec![bob, frank, zoe],
             users: vec![zoe_user],
             users_complete: false,
+            leases: Vec::new(),
         },
     );
     assert_eq!(
@@ -218,6 +220,7 @@ fn rows_another_process_wrote_are_merged_and_said_once() {
             connections: vec![again],
             users: vec![],
             users_complete: false,
+            leases: Vec::new(),
         },
     );
     assert_eq!(app.activity().len(), before + 1);
@@ -258,6 +261,7 @@ fn a_row_of_ours_still_running_is_merged_but_not_called_anothers() {
             connections: vec![dave],
             users: vec![],
             users_complete: false,
+            leases: Vec::new(),
         },
     );
     assert_eq!(app.connection(ConnectionId(4)).unwrap().version, 2);
@@ -393,6 +397,7 @@ fn a_row_renewed_elsewhere_lets_its_back_off_go_on_the_detail_pane() {
             connections: vec![row.clone()],
             users: vec![],
             users_complete: false,
+            leases: Vec::new(),
         };
         answer(app, ask, changes);
     };
@@ -405,4 +410,71 @@ fn a_row_renewed_elsewhere_lets_its_back_off_go_on_the_detail_pane() {
     written(&mut app, &theirs);
     let said = auto_line(&mut app);
     assert!(said.starts_with("refresh at "), "{said}");
+}
+
+/// A lease another process holds (a cron job at work on the row) shows as
+/// the row's spinner, and in words whose it is: in the last-op column and
+/// on the detail pane. It goes with the next answer that lacks it, or once
+/// its term is over; a row of ours at work shows as ours alone.
+#[test]
+fn a_row_another_process_works_on_shows_busy_and_whose() {
+    let mut app = loaded(40);
+    let held = |conn: i64| Lease {
+        conn: ConnectionId(conn),
+        holder: "host|4242/7|00ab|cron".into(),
+        until: NOW.plus_secs(30),
+    };
+    select(&mut app, 9);
+    assert!(
+        !app.update(key('r'), NOW).is_empty(),
+        "ivan's refresh, ours"
+    );
+    let [(id, ..)] = ticks(&mut app, 2)[..] else {
+        panic!("an ask")
+    };
+    let changes = Changes {
+        last: 40,
+        leases: vec![held(6), held(9)],
+        ..Changes::default()
+    };
+    answer(&mut app, id, changes);
+    let screen = text_at(&mut app, 140, 40, NOW);
+    let frank = screen.lines().find(|l| l.contains("frank")).unwrap();
+    assert!(frank.contains("busy: process 4242 "), "{frank}");
+    assert!(!frank.starts_with("│  "), "the spinner: {frank}");
+    let ivan = screen.lines().find(|l| l.contains("ivan")).unwrap();
+    assert!(!ivan.contains("busy:"), "ours, not another's: {ivan}");
+    assert!(
+        app.busy_elsewhere(ConnectionId(6), NOW.plus_secs(29))
+            .is_some()
+    );
+    assert!(
+        app.busy_elsewhere(ConnectionId(6), NOW.plus_secs(30))
+            .is_none(),
+        "past its term"
+    );
+
+    open_detail(&mut app, 6, None);
+    let screen = text_at(&mut app, 140, 50, NOW);
+    let until = NOW.plus_secs(30).clock();
+    assert!(
+        screen.contains(&format!(
+            "busy    process 4242 of cron, its lease until {until}"
+        )),
+        "{screen}"
+    );
+
+    let [(id, ..)] = ticks(&mut app, 2)[..] else {
+        panic!("the next ask")
+    };
+    answer(
+        &mut app,
+        id,
+        Changes {
+            last: 40,
+            ..Changes::default()
+        },
+    );
+    let screen = text_at(&mut app, 140, 50, NOW);
+    assert!(!screen.contains("busy"), "released: {screen}");
 }

@@ -16,8 +16,10 @@ use super::keys;
 use super::rows;
 use super::sql_error::{corrupt, sql};
 use super::writes::SECRETS_TABLE;
-use crate::domain::{AuditEntry, Connection, ConnectionId, OpKind, Secret, Secrets, User, UserId};
-use crate::store::{AuditQuery, Changes, ConnectionHead, SecretSet, StoreError};
+use crate::domain::{
+    AuditEntry, Connection, ConnectionId, OpKind, Secret, Secrets, UnixTime, User, UserId,
+};
+use crate::store::{AuditQuery, Changes, ConnectionHead, Lease, SecretSet, StoreError};
 
 /// Below this many rows one thread lists them as fast as two.
 const SPLIT_FROM: i64 = 20_000;
@@ -448,9 +450,11 @@ pub(crate) fn changes_since(
             users_complete |= line.get::<_, bool>(2).map_err(sql(db))?;
         }
     }
+    let leases = leases(db_conn, db)?;
     if last == after {
         return Ok(Changes {
             last,
+            leases,
             ..Changes::default()
         });
     }
@@ -472,7 +476,29 @@ pub(crate) fn changes_since(
         connections,
         users,
         users_complete,
+        leases,
     })
+}
+
+/// Every lease held, through the index of leased rows (`connections_leased`),
+/// not through every connection.
+pub(crate) const LEASES: &str = "SELECT id, lease_holder, lease_until FROM connections \
+     WHERE lease_holder IS NOT NULL ORDER BY id";
+
+fn leases(db_conn: &Db, db: &Path) -> Result<Vec<Lease>, StoreError> {
+    db_conn
+        .prepare_cached(LEASES)
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                Ok(Lease {
+                    conn: ConnectionId(r.get(0)?),
+                    holder: r.get(1)?,
+                    until: UnixTime(r.get::<_, Option<i64>>(2)?.unwrap_or(0)),
+                })
+            })?
+            .collect()
+        })
+        .map_err(sql(db))
 }
 
 /// Newest first by id, which is the order lines were written in; a line's

@@ -188,6 +188,19 @@ fn facts(app: &App, c: &Connection, width: u16, now: UnixTime, theme: Theme) -> 
             c.grant.as_str()
         ),
     ));
+    if let Some(lease) = app.busy_elsewhere(c.id, now) {
+        let who = crate::store::holder::described(&lease.holder);
+        let until = lease.until.clock_from(now);
+        let text = format!("{who}, its lease until {until}");
+        let lead = Span::raw(format!("{:<LABEL$}", "busy"));
+        out.extend(hanging(
+            lead,
+            LABEL,
+            room,
+            &text,
+            ratatui::style::Style::default(),
+        ));
+    }
     out.extend(automatic(app, c, &state, now, theme));
     out.extend(remote_lines(&remote, usize::from(width)));
     if let Some(e) = &c.flags.last_error {

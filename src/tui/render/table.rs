@@ -235,7 +235,7 @@ fn cells(
     let state = ConnState::derive(c, now, app.warn_secs);
     cols.iter()
         .map(|&(col, _, width)| match col {
-            Col::Mark => Line::from(mark(app, c, selected)),
+            Col::Mark => Line::from(mark(app, c, selected, now)),
             Col::User => Line::from(cut(&c.user, usize::from(width))),
             Col::Label => Line::from(cut(&c.label, usize::from(width))),
             Col::Provider => Line::from(cut(&c.provider, usize::from(width))),
@@ -249,24 +249,38 @@ fn cells(
             }
             Col::Left => Line::from(state.time_left(now)),
             Col::Scopes => Line::from(c.scopes.short_within(usize::from(width))),
-            Col::LastOp => last_op(c, now, width, theme),
+            Col::LastOp => match app.busy_elsewhere(c.id, now) {
+                Some(lease) => elsewhere(lease, width, theme),
+                None => last_op(c, now, width, theme),
+            },
         })
         .collect()
 }
 
 /// `›` on the selection (readable without the reverse style), a spinner
-/// while an operation runs on the row, else `*` where it is marked (as
-/// mutt tags): a row is unmarked when an operation is sent for it, so the
-/// two meet only while the scheduler or another process works on a
-/// marked row, and the title still counts it.
-fn mark(app: &App, c: &Connection, selected: bool) -> String {
+/// while an operation runs on the row, here or in another process, else
+/// `*` where it is marked (as mutt tags): a row is unmarked when an
+/// operation is sent for it, so the two meet only while the scheduler or
+/// another process works on a marked row, and the title still counts it.
+fn mark(app: &App, c: &Connection, selected: bool, now: UnixTime) -> String {
     let sel = if selected { "›" } else { " " };
-    let spin = match (app.busy.contains_key(&c.id), app.is_marked(c.id)) {
+    let busy = app.busy.contains_key(&c.id) || app.busy_elsewhere(c.id, now).is_some();
+    let spin = match (busy, app.is_marked(c.id)) {
         (true, _) => SPINNER[(app.ticks % SPINNER.len() as u64) as usize],
         (false, true) => "*",
         (false, false) => " ",
     };
     format!("{sel}{spin}")
+}
+
+/// `busy: process 4242`: in words, as the spinner beside it is not, whose
+/// work it is (the detail pane names its user too).
+fn elsewhere(lease: &crate::store::Lease, width: u16, theme: Theme) -> Line<'static> {
+    let who = crate::store::holder::briefly(&lease.holder);
+    Line::styled(
+        cut_owned(format!("busy: {who}"), usize::from(width)),
+        theme.dim(),
+    )
 }
 
 const LAST_OP_WIDTH: u16 = 20;

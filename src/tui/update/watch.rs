@@ -12,8 +12,8 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::domain::text::counted;
-use crate::domain::{UnixTime, User, UserId};
-use crate::store::Changes;
+use crate::domain::{ConnectionId, UnixTime, User, UserId};
+use crate::store::{Changes, Lease};
 use crate::worker::{Command, NextTry, RequestId};
 
 use super::super::activity::Level;
@@ -68,6 +68,12 @@ pub(super) fn changed(
     };
     app.watch.failing = false;
     app.watch.seen = app.watch.seen.max(Some(changes.last));
+    let elsewhere: std::collections::HashMap<ConnectionId, Lease> =
+        (changes.leases.into_iter()).map(|l| (l.conn, l)).collect();
+    if elsewhere != app.watch.elsewhere {
+        app.watch.elsewhere = elsewhere;
+        app.dirty = true;
+    }
     let (mut added, mut changed, mut cmds) = (0, 0, Vec::new());
     let selected = app.selected_id();
     for conn in changes.connections {
