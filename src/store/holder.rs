@@ -68,7 +68,7 @@ pub fn runs_here(holder: &str) -> bool {
 /// is one of this host's.
 pub fn process(holder: &str) -> Option<String> {
     match parse(holder) {
-        Holder::Local { pid, .. } => Some(format!("process {pid}")),
+        Holder::Local { .. } => Some(briefly(holder)),
         Holder::Unknown => None,
     }
 }

@@ -140,7 +140,8 @@ const USERS_BY_NAME_NOCASE: &str =
 /// the rows another process works on; without this index that read went
 /// through every connection. It holds only the rows leased at the moment.
 /// An older bankdeck keeps it up to date without knowing of it.
-const LEASED: &str = "CREATE INDEX IF NOT EXISTS connections_leased ON connections(id) WHERE lease_holder IS NOT NULL";
+const LEASED: &str = "CREATE INDEX IF NOT EXISTS connections_leased ON connections(id) \
+     WHERE lease_holder IS NOT NULL";
 
 fn has_index(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
     conn.query_row(
