@@ -653,7 +653,7 @@ fn a_row_a_script_is_refreshing_shows_busy_on_the_open_dashboard() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let busy = format!("busy: process {}", refresh.id());
+    let busy = format!("busy: pid {}", refresh.id());
     s.wait("jonas.berg busy in the script's process", |scr| {
         Session::row(scr, "jonas.berg").contains(&busy)
     });

@@ -95,7 +95,8 @@ pub fn briefly(holder: &str) -> String {
     )
 }
 
-fn pid_of(holder: &str) -> Option<u32> {
+/// The holder's process id, when its name has one.
+pub fn pid_of(holder: &str) -> Option<u32> {
     let id = holder.split('|').nth(1)?;
     id.split_once('/').map_or(id, |(pid, _)| pid).parse().ok()
 }

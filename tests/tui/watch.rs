@@ -440,7 +440,7 @@ fn a_row_another_process_works_on_shows_busy_and_whose() {
     answer(&mut app, id, changes);
     let screen = text_at(&mut app, 140, 40, NOW);
     let frank = screen.lines().find(|l| l.contains("frank")).unwrap();
-    assert!(frank.contains("busy: process 4242 "), "{frank}");
+    assert!(frank.contains("busy: pid 4242 "), "{frank}");
     assert!(!frank.starts_with("│  "), "the spinner: {frank}");
     let ivan = screen.lines().find(|l| l.contains("ivan")).unwrap();
     assert!(!ivan.contains("busy:"), "ours, not another's: {ivan}");

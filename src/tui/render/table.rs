@@ -273,14 +273,15 @@ fn mark(app: &App, c: &Connection, selected: bool, now: UnixTime) -> String {
     format!("{sel}{spin}")
 }
 
-/// `busy: process 4242`: in words, as the spinner beside it is not, whose
-/// work it is (the detail pane names its user too).
+/// `busy: pid 4242`: in words, as the spinner beside it is not, whose work
+/// it is, short enough for a seven-digit id in the column's 20 characters
+/// (the detail pane names its user too).
 fn elsewhere(lease: &crate::store::Lease, width: u16, theme: Theme) -> Line<'static> {
-    let who = crate::store::holder::briefly(&lease.holder);
-    Line::styled(
-        cut_owned(format!("busy: {who}"), usize::from(width)),
-        theme.dim(),
-    )
+    let text = match crate::store::holder::pid_of(&lease.holder) {
+        Some(pid) => format!("busy: pid {pid}"),
+        None => "busy elsewhere".to_owned(),
+    };
+    Line::styled(cut_owned(text, usize::from(width)), theme.dim())
 }
 
 const LAST_OP_WIDTH: u16 = 20;
