@@ -485,4 +485,22 @@ impl App {
         self.activity.push_about(now, level, head, row, tail);
         self.dirty = true;
     }
+
+    /// "{op} {row}{tail}" for an operation this screen sent: folded as
+    /// [`App::note_about`] folds when it went with others sent together,
+    /// a line of its own otherwise.
+    pub(crate) fn note_sent(
+        &mut self,
+        sent: Sent,
+        now: UnixTime,
+        level: Level,
+        op: OpKind,
+        row: &str,
+        tail: &str,
+    ) {
+        match sent {
+            Sent::Together => self.note_about(now, level, &op.to_string(), row, tail),
+            Sent::Alone | Sent::Bulk => self.note(now, level, format!("{op} {row}{tail}")),
+        }
+    }
 }

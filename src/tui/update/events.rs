@@ -226,14 +226,7 @@ fn succeeded(
     };
     match asked {
         Some(Sent::Bulk) => {}
-        Some(Sent::Together) => app.note_about(
-            now,
-            Level::Ok,
-            &op.to_string(),
-            &what,
-            &format!(": {outcome}"),
-        ),
-        Some(Sent::Alone) => app.note(now, Level::Ok, format!("{op} {what}: {outcome}")),
+        Some(sent) => app.note_sent(sent, now, Level::Ok, op, &what, &format!(": {outcome}")),
         // As its start said: nobody on this screen asked for it.
         None => {
             let tail = format!(": {outcome} (scheduled)");

@@ -240,18 +240,7 @@ pub(super) fn track(
         OpKind::Delink if conns.iter().all(unissued) => "closing (nothing is sent to Dapi)",
         _ => "sent",
     };
-    match sent {
-        Sent::Together => {
-            app.note_about(
-                now,
-                Level::Info,
-                &op.to_string(),
-                &what,
-                &format!(": {begun}"),
-            );
-        }
-        _ => app.note(now, Level::Info, format!("{op} {what}: {begun}")),
-    }
+    app.note_sent(sent, now, Level::Info, op, &what, &format!(": {begun}"));
     let entry = InFlight {
         op,
         conns,
