@@ -478,3 +478,47 @@ fn a_row_another_process_works_on_shows_busy_and_whose() {
     let screen = text_at(&mut app, 140, 50, NOW);
     assert!(!screen.contains("busy"), "released: {screen}");
 }
+
+/// `r` on a row another process is at work on says whom the refresh
+/// waits for, not "sent": the worker sends nothing until that lease goes,
+/// and the other's answer may leave nothing to send. A row nobody else
+/// holds says "sent" as before.
+#[test]
+fn an_operation_on_a_row_another_process_holds_says_it_waits_for_it() {
+    let mut app = loaded(40);
+    let [(id, ..)] = ticks(&mut app, 2)[..] else {
+        panic!("an ask")
+    };
+    let lease = Lease {
+        conn: ConnectionId(5),
+        holder: "host|4242/7|00ab|cron".into(),
+        until: NOW.plus_secs(30),
+    };
+    let changes = Changes {
+        last: 40,
+        leases: vec![lease],
+        ..Changes::default()
+    };
+    answer(&mut app, id, changes);
+
+    select(&mut app, 5);
+    let cmds = app.update(key('r'), NOW);
+    assert!(
+        matches!(cmds[..], [Command::Refresh { .. }]),
+        "still sent to the worker, which waits: {cmds:?}"
+    );
+    let said = &app.last_activity().unwrap().text;
+    assert!(
+        said.ends_with(": waiting for process 4242 of cron, at work on it"),
+        "{said}"
+    );
+    assert!(
+        app.busy_elsewhere(ConnectionId(5), NOW).is_none(),
+        "ours now"
+    );
+
+    select(&mut app, 4);
+    app.update(key('r'), NOW);
+    let said = &app.last_activity().unwrap().text;
+    assert!(said.ends_with(": sent"), "{said}");
+}

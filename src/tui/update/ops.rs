@@ -217,6 +217,16 @@ pub(super) fn track(
     what: String,
     sent: Sent,
 ) -> RequestId {
+    // Asked before the row is ours: the worker waits for another
+    // process's lease before it sends anything, and may send nothing at
+    // all when that process's answer already did the work.
+    let elsewhere = match conns.as_slice() {
+        [c] => app.busy_elsewhere(*c, now).map(|l| {
+            let who = crate::store::holder::described(&l.holder);
+            format!("waiting for {who}, at work on it")
+        }),
+        _ => None,
+    };
     let id = app.next_request();
     for c in &conns {
         app.busy.insert(*c, id);
@@ -232,12 +242,15 @@ pub(super) fn track(
         app.connection(*c)
             .is_some_and(|c| Ending::sends_nothing(c, now))
     };
-    let begun = match op {
-        OpKind::Login => "waiting for the browser",
+    let begun = match (op, elsewhere.as_deref()) {
+        (OpKind::Login, _) => "waiting for the browser",
+        (_, Some(waiting)) => waiting,
         // A link stores the payload and asks no provider anything.
-        OpKind::Link => "storing",
-        OpKind::Delink if conns.iter().any(pending) => "sent (its pending code is exchanged first)",
-        OpKind::Delink if conns.iter().all(unissued) => "closing (nothing is sent to Dapi)",
+        (OpKind::Link, _) => "storing",
+        (OpKind::Delink, _) if conns.iter().any(pending) => {
+            "sent (its pending code is exchanged first)"
+        }
+        (OpKind::Delink, _) if conns.iter().all(unissued) => "closing (nothing is sent to Dapi)",
         _ => "sent",
     };
     app.note_sent(sent, now, Level::Info, op, &what, &format!(": {begun}"));
