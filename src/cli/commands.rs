@@ -1229,17 +1229,19 @@ pub fn status(
             tell!("{}", wait_line(w, now));
         }
     }
+    let at_work = at_work(ctx, now)?;
     if json {
         let rows = super::output::StatusRows {
             conns: &kept.conns,
             now,
             warn_secs: warn,
+            at_work: &at_work,
         };
         super::output::out_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
     let rows: Vec<super::output::TableRow> = (kept.conns.into_iter())
-        .map(|c| super::output::TableRow::new(c, now, warn))
+        .map(|c| super::output::TableRow::new(c, now, warn).at_work(&at_work))
         .collect();
     if !rows.is_empty() {
         // No header over nothing: what is missing was said on stderr, as
@@ -1247,6 +1249,16 @@ pub fn status(
         super::output::out_stream(|out| table(&rows, out))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The rows another process is at work on at `now`: a cron job's refresh,
+/// a script's delink, each holding its row's lease until it answers.
+fn at_work(ctx: &Context, now: UnixTime) -> Result<super::output::AtWork> {
+    let leases = ctx.store.leases().map_err(|e| eyre!("{e}"))?;
+    Ok((leases.into_iter())
+        .filter(|l| l.at_work(now))
+        .map(|l| (l.conn, l))
+        .collect())
 }
 
 /// Reads `--within` before anything is opened, so a typo is the error shown.
@@ -1323,6 +1335,7 @@ pub fn check(
                 found: &found,
                 now,
                 warn_secs: warn,
+                at_work: &at_work(ctx, now)?,
             },
             renewers: (renewers.records())
                 .map(|r| super::output::RenewerRow::new(r, now))

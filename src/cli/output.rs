@@ -10,7 +10,11 @@ pub use crate::domain::text::{cut, fit};
 use serde::Serialize;
 
 use crate::domain::printable::Printable;
-use crate::domain::{ConnState, Connection, OpKind, Renewal, UnixTime};
+use crate::domain::{ConnState, Connection, ConnectionId, OpKind, Renewal, UnixTime};
+use crate::store::Lease;
+
+/// The rows some other process is at work on, by id (`Lease::at_work`).
+pub type AtWork = std::collections::HashMap<ConnectionId, Lease>;
 
 /// The exit status of a command whose reader went away: what a shell
 /// reports for a tool that SIGPIPE ended (128 + 13).
@@ -102,11 +106,13 @@ pub struct StatusRows<'a> {
     pub conns: &'a [&'a Connection],
     pub now: UnixTime,
     pub warn_secs: i64,
+    pub at_work: &'a AtWork,
 }
 
 impl Serialize for StatusRows<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let rows = (self.conns.iter()).map(|c| StatusRow::new(c, self.now, self.warn_secs));
+        let rows = (self.conns.iter())
+            .map(|c| StatusRow::new(c, self.now, self.warn_secs).at_work(self.at_work));
         serializer.collect_seq(rows)
     }
 }
@@ -151,6 +157,30 @@ pub struct StatusRow<'a> {
     pub provider_user_id: Option<&'a str>,
     pub token_id: Option<&'a str>,
     pub session: Option<&'a str>,
+    /// Another process at work on the row now (a cron job's refresh), as
+    /// its lease says; `null` when none is.
+    pub busy: Option<BusyRow>,
+}
+
+/// `{"by": "process 4242 of cron", "pid": 4242, "until": "2026-…Z"}`: who
+/// holds the row's lease, and its term (a process of this host that still
+/// runs may pass it: its answer's write is on its way).
+#[derive(Debug, Serialize)]
+pub struct BusyRow {
+    pub by: String,
+    /// `null` for a holder of another host.
+    pub pid: Option<u32>,
+    pub until: String,
+}
+
+impl BusyRow {
+    pub fn new(lease: &Lease) -> Self {
+        Self {
+            by: crate::store::holder::described(&lease.holder),
+            pid: crate::store::holder::pid_of(&lease.holder),
+            until: lease.until.rfc3339(),
+        }
+    }
 }
 
 /// `check --json`: whether anything needs action within the window, and
@@ -252,12 +282,13 @@ pub struct CheckRows<'a> {
     pub found: &'a [(&'a Connection, super::check::Reason)],
     pub now: UnixTime,
     pub warn_secs: i64,
+    pub at_work: &'a AtWork,
 }
 
 impl Serialize for CheckRows<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let rows = (self.found.iter()).map(|(c, reason)| CheckRow {
-            row: StatusRow::new(c, self.now, self.warn_secs),
+            row: StatusRow::new(c, self.now, self.warn_secs).at_work(self.at_work),
             need: reason.need,
             reason: &reason.text,
         });
@@ -314,7 +345,14 @@ impl<'a> StatusRow<'a> {
             provider_user_id: c.remote.user_id.as_deref(),
             token_id: c.remote.token_id.as_deref(),
             session: c.remote.session.as_deref(),
+            busy: None,
         }
+    }
+
+    /// The row with who is at work on it, when another process is.
+    pub fn at_work(self, at_work: &AtWork) -> Self {
+        let busy = at_work.get(&ConnectionId(self.id)).map(BusyRow::new);
+        Self { busy, ..self }
     }
 }
 
@@ -336,6 +374,16 @@ impl<'a> TableRow<'a> {
             state: state.describe(now),
             time_left: state.time_left(now),
         }
+    }
+
+    /// The row with `· busy: pid 4242` after its state, as the screen's
+    /// last-op column says it, when another process is at work on it.
+    pub fn at_work(mut self, at_work: &AtWork) -> Self {
+        if let Some(lease) = at_work.get(&self.conn.id) {
+            let busy = crate::store::holder::busy(&lease.holder);
+            self.state.push_str(&format!(" · {busy}"));
+        }
+        self
     }
 }
 

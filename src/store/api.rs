@@ -211,6 +211,17 @@ pub struct Lease {
     pub until: UnixTime,
 }
 
+impl Lease {
+    /// Whether its holder is at work on the row at `now`: a process of this
+    /// host that still runs (past its term too: a late write is still
+    /// coming), or one of another host within its term. A dead process's
+    /// lease is not, whatever its term: the next operation breaks it.
+    pub fn at_work(&self, now: UnixTime) -> bool {
+        !super::holder::is_dead_local(&self.holder)
+            && (self.until > now || super::holder::runs_here(&self.holder))
+    }
+}
+
 /// What one lease asked of [`Store::lease_and_read_many`] came to.
 pub type Leased = Result<Option<(Connection, Secrets)>, StoreError>;
 
@@ -443,6 +454,9 @@ pub trait Store: Send + Sync {
     /// Releases the lease if `holder` holds it; also how a lease left by a
     /// process that died is broken.
     fn release_lease(&self, id: ConnectionId, holder: &str) -> Result<(), StoreError>;
+    /// Every lease held, by id, whatever its holder and term: the rows some
+    /// process is (or was, when it died) at work on.
+    fn leases(&self) -> Result<Vec<Lease>, StoreError>;
     /// The current lease holder and until when, if any.
     fn lease_holder(&self, id: ConnectionId) -> Result<Option<(String, UnixTime)>, StoreError>;
 

@@ -95,6 +95,16 @@ pub fn briefly(holder: &str) -> String {
     )
 }
 
+/// A row's holder where a column is short, as the screen's last-op column
+/// and the status table say it: `busy: pid 4242` (seven digits still fit
+/// twenty cells), or `busy elsewhere`.
+pub fn busy(holder: &str) -> String {
+    pid_of(holder).map_or_else(
+        || "busy elsewhere".to_owned(),
+        |pid| format!("busy: pid {pid}"),
+    )
+}
+
 /// The holder's process id, when its name has one.
 pub fn pid_of(holder: &str) -> Option<u32> {
     let id = holder.split('|').nth(1)?;

@@ -198,6 +198,9 @@ impl<H: Intercept> Store for Intercepted<H> {
     fn release_lease(&self, id: ConnectionId, h: &str) -> Result<(), StoreError> {
         self.inner.release_lease(id, h)
     }
+    fn leases(&self) -> Result<Vec<super::Lease>, StoreError> {
+        self.inner.leases()
+    }
     fn lease_holder(&self, id: ConnectionId) -> Result<Option<(String, UnixTime)>, StoreError> {
         self.inner.lease_holder(id)
     }

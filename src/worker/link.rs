@@ -647,11 +647,7 @@ impl Worker {
         // lease is broken by the next operation that wants the row.
         if let Ok(changes) = &mut changes {
             let now = self.now();
-            changes.leases.retain(|l| {
-                l.holder != self.inner.holder
-                    && !crate::store::holder::is_dead_local(&l.holder)
-                    && (l.until > now || crate::store::holder::runs_here(&l.holder))
-            });
+            (changes.leases).retain(|l| l.holder != self.inner.holder && l.at_work(now));
         }
         self.emit(Event::Changed { id, changes }).await;
     }

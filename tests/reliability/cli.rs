@@ -3355,3 +3355,51 @@ fn completions_offer_no_hidden_command_or_flag() {
         }
     }
 }
+
+/// A row another process is at work on (a script's delink held at the
+/// provider) shows as `busy` in `status --json`, with that process's id,
+/// and after its state in `status`; once it has answered, it is not.
+#[test]
+fn status_names_the_process_at_work_on_a_row() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
+    let id = link_dapi(dir.path(), &config, &base, "lena");
+    let (code, out, err) = said(dir.path(), &config, &["exchange", &id]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    hold(&base, "dapi.delink", 3000, 1);
+    let delink = command(dir.path(), &config, &["delink", &id, "--yes"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = delink.id();
+    let row = |json: &str| -> serde_json::Value {
+        let rows: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
+        let id: i64 = id.parse().unwrap();
+        rows.into_iter().find(|r| r["id"] == id).unwrap()
+    };
+    let began = std::time::Instant::now();
+    let busy = loop {
+        let (_, json, _) = said(dir.path(), &config, &["status", "--json", "lena"]);
+        let busy = row(&json)["busy"].clone();
+        if !busy.is_null() || began.elapsed() > std::time::Duration::from_secs(20) {
+            break busy;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(busy["pid"], pid, "{busy}");
+    let by = busy["by"].as_str().unwrap();
+    assert!(by.starts_with(&format!("process {pid}")), "{busy}");
+    assert!(busy["until"].as_str().unwrap().ends_with('Z'), "{busy}");
+    let (_, table, _) = said(dir.path(), &config, &["status", "lena"]);
+    assert!(table.contains(&format!(" · busy: pid {pid}")), "{table}");
+
+    let out = delink.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let (_, json, _) = said(dir.path(), &config, &["status", "--json", "lena"]);
+    let row = row(&json);
+    assert!(row["busy"].is_null(), "answered: {row}");
+    assert_eq!(row["state"], "delinked");
+    let (_, table, _) = said(dir.path(), &config, &["status", "lena"]);
+    assert!(!table.contains("busy"), "{table}");
+}

@@ -40,8 +40,8 @@ use crypto::FieldCipher;
 use sql_error::sql;
 
 use super::{
-    ArchivePlan, AuditDraft, AuditQuery, Changes, ConnectionHead, ConnectionUpdate, LeaseRequest,
-    Leased, NewConnection, SecretSet, Settlement, Store, StoreError,
+    ArchivePlan, AuditDraft, AuditQuery, Changes, ConnectionHead, ConnectionUpdate, Lease,
+    LeaseRequest, Leased, NewConnection, SecretSet, Settlement, Store, StoreError,
 };
 use crate::domain::{
     AuditEntry, Connection, ConnectionId, Flags, ProviderWait, Renewal, Secrets, UnixTime, User,
@@ -513,6 +513,10 @@ impl Store for SqliteStore {
     fn heads(&self, ids: &[ConnectionId]) -> Vec<Result<Option<ConnectionHead>, StoreError>> {
         let answers = self.read(|c, db| Ok(ids.iter().map(|&id| reads::head(c, db, id)).collect()));
         group::per_item(ids.len(), answers)
+    }
+
+    fn leases(&self) -> Result<Vec<Lease>, StoreError> {
+        self.read(reads::leases)
     }
 
     fn lease_holder(&self, id: ConnectionId) -> Result<Option<(String, UnixTime)>, StoreError> {

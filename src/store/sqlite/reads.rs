@@ -485,7 +485,7 @@ pub(crate) fn changes_since(
 pub(crate) const LEASES: &str = "SELECT id, lease_holder, lease_until FROM connections \
      WHERE lease_holder IS NOT NULL ORDER BY id";
 
-fn leases(db_conn: &Db, db: &Path) -> Result<Vec<Lease>, StoreError> {
+pub(crate) fn leases(db_conn: &Db, db: &Path) -> Result<Vec<Lease>, StoreError> {
     db_conn
         .prepare_cached(LEASES)
         .and_then(|mut s| {

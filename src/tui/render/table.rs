@@ -277,10 +277,7 @@ fn mark(app: &App, c: &Connection, selected: bool, now: UnixTime) -> String {
 /// it is, short enough for a seven-digit id in the column's 20 characters
 /// (the detail pane names its user too).
 fn elsewhere(lease: &crate::store::Lease, width: u16, theme: Theme) -> Line<'static> {
-    let text = match crate::store::holder::pid_of(&lease.holder) {
-        Some(pid) => format!("busy: pid {pid}"),
-        None => "busy elsewhere".to_owned(),
-    };
+    let text = crate::store::holder::busy(&lease.holder);
     Line::styled(cut_owned(text, usize::from(width)), theme.dim())
 }
 
