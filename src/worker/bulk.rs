@@ -17,7 +17,7 @@
 //! awaits only what is quick: an event into the front end's queue, and reads,
 //! which SQLite's WAL lets through while another process writes.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -70,9 +70,6 @@ impl Worker {
         let mut told = false;
         let mut waits = Waits::default();
         let mut refusals = Refusals::default();
-        // The rows of providers given up, kept in case their wait is
-        // lifted (or over) while the bulk still runs.
-        let mut parked: HashMap<Key, Vec<ConnectionId>> = HashMap::new();
         let progress = |done, failed, stopped| Event::Progress {
             id,
             done,
@@ -87,16 +84,12 @@ impl Worker {
             // as each refresh is about to send.
             self.heed_stored_waits_unless_read().await;
             let now = self.now();
-            let free: Vec<Key> = (parked.keys())
+            let free: Vec<Key> = (waits.given_up())
                 .filter(|k| self.asked_wait_of(k, now).is_none())
                 .cloned()
                 .collect();
             for key in free {
-                let conns = parked.remove(&key).unwrap_or_default();
-                if conns.is_empty() {
-                    continue;
-                }
-                let message = waits.taken_back(&key, conns.len());
+                let (conns, message) = waits.taken_back(&key);
                 for conn in conns {
                     windows.queue(key.clone(), |k| self.window_limit(k), conn);
                 }
@@ -117,10 +110,9 @@ impl Worker {
                 }
                 let chunk: Vec<_> = unread.drain(..RESOLVE_CHUNK.min(unread.len())).collect();
                 for (conn, key) in self.providers_of(chunk).await {
-                    if waits.gave_up.contains(&key) {
-                        parked.entry(key).or_default().push(conn);
-                    } else {
-                        windows.queue(key, |k| self.window_limit(k), conn);
+                    match waits.parked(&key) {
+                        Some(rows) => rows.push(conn),
+                        None => windows.queue(key, |k| self.window_limit(k), conn),
                     }
                 }
             }
@@ -133,9 +125,8 @@ impl Worker {
                 .collect();
             for (key, asked) in asked {
                 if let Some(message) = waits.asked(&key, now, asked) {
-                    if waits.gave_up.contains(&key) {
-                        let queued = windows.take_queue(&key);
-                        parked.entry(key).or_default().extend(queued);
+                    if let Some(rows) = waits.parked(&key) {
+                        rows.extend(windows.take_queue(&key));
                     }
                     self.emit(Event::Notice { message }).await;
                 }
@@ -165,7 +156,7 @@ impl Worker {
                 // A given-up provider's wait may be lifted (here, or by
                 // another process) or end while only stalled requests run:
                 // looked at again each second, not only at their answers.
-                () = tokio::time::sleep(PARKED_LOOK), if going && !parked.is_empty() => continue,
+                () = tokio::time::sleep(PARKED_LOOK), if going && waits.gave_any_up() => continue,
                 // Ctrl-C during a pause: nothing more will be sent, so
                 // nothing is left to wait for.
                 () = self.until_stopping(), if resume.is_some() => continue,
@@ -181,9 +172,8 @@ impl Worker {
             let asked = key.as_deref().and_then(|p| self.asked_wait_why(p, now));
             let notice = waits.heed(&key, &result, now, asked);
             if let Some(message) = notice {
-                if waits.gave_up.contains(&key) {
-                    let queued = windows.take_queue(&key);
-                    parked.entry(key.clone()).or_default().extend(queued);
+                if let Some(rows) = waits.parked(&key) {
+                    rows.extend(windows.take_queue(&key));
                 }
                 self.emit(Event::Notice { message }).await;
             }
@@ -193,7 +183,7 @@ impl Worker {
             // it each time fails it.
             if let Err(e) = &result
                 && e.kind == ErrorKind::RateLimited
-                && !waits.gave_up.contains(&key)
+                && waits.parked(&key).is_none()
                 && refusals.another(conn)
             {
                 let error = e.clone();
@@ -213,10 +203,9 @@ impl Worker {
             // Not sent for the wait: its turn comes again after it, or
             // once the wait is lifted if the bulk has given its provider up.
             if matches!(&result, Err(e) if e.kind == ErrorKind::Held) {
-                if waits.gave_up.contains(&key) {
-                    parked.entry(key).or_default().push(conn);
-                } else {
-                    windows.put_back(key, conn);
+                match waits.parked(&key) {
+                    Some(rows) => rows.push(conn),
+                    None => windows.put_back(key, conn),
                 }
                 continue;
             }
@@ -343,10 +332,26 @@ impl Refusals {
 struct Waits {
     /// The end of the wait last told of, per provider: each is told once.
     told: HashMap<String, UnixTime>,
-    gave_up: HashSet<Key>,
+    /// The providers given up, each with its rows not sent: kept in case
+    /// its wait is lifted (or over) while the bulk still runs.
+    gave_up: HashMap<Key, Vec<ConnectionId>>,
 }
 
 impl Waits {
+    /// The rows set aside for `key`'s provider, if the bulk gave it up:
+    /// where its rows go instead of its queue.
+    fn parked(&mut self, key: &Key) -> Option<&mut Vec<ConnectionId>> {
+        self.gave_up.get_mut(key)
+    }
+
+    fn given_up(&self) -> impl Iterator<Item = &Key> {
+        self.gave_up.keys()
+    }
+
+    fn gave_any_up(&self) -> bool {
+        !self.gave_up.is_empty()
+    }
+
     /// What the operator hears of a refresh's result, given the wait its
     /// provider has asked for (`asked`, if still ahead): the wait, or the
     /// bulk giving the provider up, once each; the provider answering again
@@ -378,13 +383,13 @@ impl Waits {
     fn asked(&mut self, key: &Key, now: UnixTime, asked: ProviderWait) -> Option<String> {
         let provider = key.as_deref()?;
         let ProviderWait { until, why, .. } = asked;
-        if self.gave_up.contains(key) || self.told.get(provider).is_some_and(|&t| t > now) {
+        if self.gave_up.contains_key(key) || self.told.get(provider).is_some_and(|&t| t > now) {
             return None;
         }
         self.told.insert(provider.to_owned(), until);
         let secs = now.secs_until(until);
         if secs > PATIENCE_SECS {
-            self.gave_up.insert(key.clone());
+            self.gave_up.insert(key.clone(), Vec::new());
             tracing::warn!(
                 provider,
                 wait_secs = secs,
@@ -402,18 +407,23 @@ impl Waits {
         ))
     }
 
-    /// What the operator hears when `key`'s provider, given up, takes
-    /// requests again while the bulk runs (its wait lifted, or over), and
-    /// its `rows` go on.
-    fn taken_back(&mut self, key: &Key, rows: usize) -> Option<String> {
-        self.gave_up.remove(key);
-        let provider = key.as_deref()?;
+    /// `key`'s provider, given up, takes requests again while the bulk
+    /// runs (its wait lifted, or over): its rows set aside, to go on, and
+    /// what the operator hears of them, if there are any.
+    fn taken_back(&mut self, key: &Key) -> (Vec<ConnectionId>, Option<String>) {
+        let rows = self.gave_up.remove(key).unwrap_or_default();
+        let Some(provider) = key.as_deref() else {
+            return (rows, None);
+        };
         self.told.remove(provider);
-        Some(format!(
-            "{provider} takes requests again (its wait was lifted, or is over): this bulk's {} \
-             of it go on",
-            crate::domain::text::counted(rows, "refresh", "refreshes")
-        ))
+        let message = (!rows.is_empty()).then(|| {
+            format!(
+                "{provider} takes requests again (its wait was lifted, or is over): this bulk's {} \
+                 of it go on",
+                crate::domain::text::counted(rows.len(), "refresh", "refreshes")
+            )
+        });
+        (rows, message)
     }
 }
 
