@@ -179,11 +179,11 @@ impl Worker {
             }
             // Refused for the wait its provider asked for: nothing was
             // spent, so its turn comes again after the wait, as a row's
-            // that was not sent does. A few times: a provider that refuses
+            // that was not sent does (set aside with them, if the wait is
+            // longer than the bulk's). A few times: a provider that refuses
             // it each time fails it.
             if let Err(e) = &result
                 && e.kind == ErrorKind::RateLimited
-                && waits.parked(&key).is_none()
                 && refusals.another(conn)
             {
                 let error = e.clone();
@@ -197,7 +197,10 @@ impl Worker {
                     next_try: Some(NextTry::After(at)),
                 })
                 .await;
-                windows.put_back(key, conn);
+                match waits.parked(&key) {
+                    Some(rows) => rows.push(conn),
+                    None => windows.put_back(key, conn),
+                }
                 continue;
             }
             // Not sent for the wait: its turn comes again after it, or

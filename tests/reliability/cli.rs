@@ -1489,9 +1489,10 @@ fn refresh_due_sends_a_row_refused_for_a_short_wait_again_after_it() {
 
 /// A provider that answers `refresh --due` with 429 and asks for an hour
 /// is sent nothing more by the run: the rows not sent are counted and the
-/// run exits 1, since their tokens are left to lapse. It used to send
-/// every due row anyway, each one more request the provider had asked not
-/// to get.
+/// run exits 1, since their tokens are left to lapse; the refused row is
+/// one of them, its refusal told (nothing was spent on it; it was counted
+/// as failed). It used to send every due row anyway, each one more request
+/// the provider had asked not to get.
 ///
 /// The wait holds every later process too, not only the one that heard
 /// it: the next cron run, a hand `refresh N` and a script's `token` send
@@ -1507,7 +1508,12 @@ fn refresh_due_sends_nothing_more_to_a_provider_that_asks_for_an_hour() {
     assert_eq!(code, Some(1), "{out}{err}");
     assert_eq!(
         out.lines().last(),
-        Some("refreshed 0 of 3 due within 2h, 1 failed, 2 not sent"),
+        Some("refreshed 0 of 3 due within 2h, 3 not sent"),
+        "{out}"
+    );
+    assert!(
+        out.starts_with("  1 app / bank: refused for now: ")
+            && out.contains("it asks to wait 3600s; tried again after "),
         "{out}"
     );
     assert!(
