@@ -621,6 +621,7 @@ async fn operate_one(
     }
     let worker = ctx.worker(readonly)?;
     let done = done_as(op, &conn, worker.now());
+    say_if_at_work(ctx, op, &conn, worker.now());
     let run = worker.operate(op, id);
     let Some(conn) = to_the_end(&worker, run, |e| eyre!("{op} failed: {e}")).await? else {
         return Ok(super::interrupt::stopped());
@@ -665,6 +666,7 @@ async fn operate_many(
     let worker = ctx.worker(readonly)?;
     let ops: Vec<(OpKind, &Connection)> = conns.iter().map(|c| (op, c)).collect();
     let outcomes = in_turn(
+        ctx,
         &worker,
         &ops,
         &op.to_string(),
@@ -710,6 +712,7 @@ enum InTurn {
 /// connections not sent. How many failed, or `None` when a signal stopped
 /// the run.
 async fn in_turn(
+    ctx: &Context,
     worker: &Worker,
     ops: &[(OpKind, &Connection)],
     what: &str,
@@ -718,6 +721,7 @@ async fn in_turn(
     let mut failed = 0;
     for (at, &(op, conn)) in ops.iter().enumerate() {
         let began = worker.now();
+        say_if_at_work(ctx, op, conn, began);
         let run = worker.operate(op, conn.id);
         let (result, interrupted) = finish_through_interrupt(worker, run).await?;
         let stopped = match result {
@@ -754,6 +758,29 @@ async fn in_turn(
         }
     }
     Ok(Some(failed))
+}
+
+/// Says on stderr that `op` on `conn` waits for another process at work on
+/// it (a cron job's refresh holding its lease), which may take up to that
+/// lease's term: without a word, the command seemed to hang. The worker
+/// may then send nothing, that process's answer having done the work.
+fn say_if_at_work(ctx: &Context, op: OpKind, conn: &Connection, now: UnixTime) {
+    let Ok(Some((holder, until))) = ctx.store.lease_holder(conn.id) else {
+        return;
+    };
+    let lease = crate::store::Lease {
+        conn: conn.id,
+        holder,
+        until,
+    };
+    if lease.at_work(now) {
+        tell!(
+            "{op} {}: waiting for {}, at work on it (its lease until {})",
+            named(conn),
+            crate::store::holder::described(&lease.holder),
+            until.clock_from(now)
+        );
+    }
 }
 
 /// `users disconnect`: each of the user's connections ended as
@@ -818,22 +845,28 @@ async fn disconnect(ctx: &Context, name: &str, yes: bool, readonly: bool) -> Res
     let endings: HashMap<ConnectionId, &Ending> = plan.iter().map(|(c, e)| (c.id, e)).collect();
     let worker = ctx.worker(readonly)?;
     let what = format!("disconnect {name}");
-    let outcomes = in_turn(&worker, &ops, &what, |c, op, outcome, _| match outcome {
-        InTurn::Done(conn) => {
-            let done = endings[&c.id].done();
-            // "logged out (access valid 04:59)": the state says what a
-            // logout leaves behind, an access token that still works.
-            let state = ConnState::derive(&conn, worker.now(), ctx.config.warn_secs());
-            let state = state.describe(worker.now());
-            let done = match state.starts_with(done) {
-                true => state.as_str(),
-                false => done,
-            };
-            Ok(say!("  {}: {done}", named(c))?)
-        }
-        InTurn::EndedMeanwhile(err) => Ok(say!("  {}: ended meanwhile ({err})", named(c))?),
-        InTurn::Failed(err) => Ok(say!("  {}: {op} failed: {err}", named(c))?),
-    })
+    let outcomes = in_turn(
+        ctx,
+        &worker,
+        &ops,
+        &what,
+        |c, op, outcome, _| match outcome {
+            InTurn::Done(conn) => {
+                let done = endings[&c.id].done();
+                // "logged out (access valid 04:59)": the state says what a
+                // logout leaves behind, an access token that still works.
+                let state = ConnState::derive(&conn, worker.now(), ctx.config.warn_secs());
+                let state = state.describe(worker.now());
+                let done = match state.starts_with(done) {
+                    true => state.as_str(),
+                    false => done,
+                };
+                Ok(say!("  {}: {done}", named(c))?)
+            }
+            InTurn::EndedMeanwhile(err) => Ok(say!("  {}: ended meanwhile ({err})", named(c))?),
+            InTurn::Failed(err) => Ok(say!("  {}: {op} failed: {err}", named(c))?),
+        },
+    )
     .await?;
     let Some(failed) = outcomes else {
         return Ok(super::interrupt::stopped());

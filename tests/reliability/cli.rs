@@ -3364,7 +3364,9 @@ fn completions_offer_no_hidden_command_or_flag() {
 
 /// A row another process is at work on (a script's delink held at the
 /// provider) shows as `busy` in `status --json`, with that process's id,
-/// and after its state in `status`; once it has answered, it is not.
+/// and after its state in `status`; once it has answered, it is not. A
+/// second delink meanwhile says whom it waits for, where it used to wait
+/// without a word.
 #[test]
 fn status_names_the_process_at_work_on_a_row() {
     let dir = super::common::private_dir();
@@ -3399,6 +3401,14 @@ fn status_names_the_process_at_work_on_a_row() {
     assert!(busy["until"].as_str().unwrap().ends_with('Z'), "{busy}");
     let (_, table, _) = said(dir.path(), &config, &["status", "lena"]);
     assert!(table.contains(&format!(" · busy: pid {pid}")), "{table}");
+    let (_, _, err) = said(dir.path(), &config, &["delink", &id, "--yes"]);
+    let waiting = format!("delink {id} lena / ");
+    assert!(
+        err.starts_with(&waiting)
+            && err.contains(&format!(": waiting for process {pid} of "))
+            && err.contains(", at work on it (its lease until "),
+        "{err}"
+    );
 
     let out = delink.wait_with_output().unwrap();
     assert!(out.status.success(), "{out:?}");
