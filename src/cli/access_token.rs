@@ -72,6 +72,7 @@ pub async fn access_token(
     let mut renewed = None;
     if let Some(op) = needs(&conn, UnixTime::now(), min_secs, warn)? {
         let worker = ctx.worker(false)?;
+        super::commands::say_if_at_work(ctx, op, &conn, worker.now());
         let run = worker.operate(op, id);
         let fresh =
             match super::commands::to_the_end(&worker, run, |e| eyre!("{op} failed: {e}")).await {

@@ -764,7 +764,7 @@ async fn in_turn(
 /// it (a cron job's refresh holding its lease), which may take up to that
 /// lease's term: without a word, the command seemed to hang. The worker
 /// may then send nothing, that process's answer having done the work.
-fn say_if_at_work(ctx: &Context, op: OpKind, conn: &Connection, now: UnixTime) {
+pub(super) fn say_if_at_work(ctx: &Context, op: OpKind, conn: &Connection, now: UnixTime) {
     let Ok(Some((holder, until))) = ctx.store.lease_holder(conn.id) else {
         return;
     };

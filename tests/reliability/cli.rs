@@ -2875,8 +2875,8 @@ fn check_counts_on_a_renewer_only_while_it_runs() {
 
 /// Two scripts at once on a pending Dapi code: `exchange` sends it, and
 /// `access-token`, started while that exchange is out, hands out the token
-/// it brought rather than fail on the code it spent. Dapi sees one
-/// exchange.
+/// it brought rather than fail on the code it spent, and says whom it
+/// waited for. Dapi sees one exchange.
 #[test]
 fn access_token_during_another_process_exchange_hands_out_its_token() {
     let dir = super::common::private_dir();
@@ -2888,9 +2888,14 @@ fn access_token_during_another_process_exchange_hands_out_its_token() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    let pid = exchange.id();
+    assert_eq!(busy_with(dir.path(), &config, &dapi)["pid"], pid);
     let (code, token, err) = said(dir.path(), &config, &["access-token", &dapi]);
     assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains(&format!(": waiting for process {pid} of ")),
+        "{err}"
+    );
     let exchanged = exchange.wait_with_output().unwrap();
     assert!(exchanged.status.success(), "{exchanged:?}");
     let out = Command::new("curl")
@@ -3386,15 +3391,7 @@ fn status_names_the_process_at_work_on_a_row() {
         let id: i64 = id.parse().unwrap();
         rows.into_iter().find(|r| r["id"] == id).unwrap()
     };
-    let began = std::time::Instant::now();
-    let busy = loop {
-        let (_, json, _) = said(dir.path(), &config, &["status", "--json", "lena"]);
-        let busy = row(&json)["busy"].clone();
-        if !busy.is_null() || began.elapsed() > std::time::Duration::from_secs(20) {
-            break busy;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let busy = busy_with(dir.path(), &config, &id);
     assert_eq!(busy["pid"], pid, "{busy}");
     let by = busy["by"].as_str().unwrap();
     assert!(by.starts_with(&format!("process {pid}")), "{busy}");
@@ -3418,4 +3415,20 @@ fn status_names_the_process_at_work_on_a_row() {
     assert_eq!(row["state"], "delinked");
     let (_, table, _) = said(dir.path(), &config, &["status", "lena"]);
     assert!(!table.contains("busy"), "{table}");
+}
+
+/// Row `id`'s `busy` in `status --json`, once some process holds its lease
+/// (`null` if none has within 20 s).
+fn busy_with(dir: &Path, config: &Path, id: &str) -> serde_json::Value {
+    let id: i64 = id.parse().unwrap();
+    let began = std::time::Instant::now();
+    loop {
+        let (_, json, _) = said(dir, config, &["status", "--json"]);
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+        let busy = rows.iter().find(|r| r["id"] == id).unwrap()["busy"].clone();
+        if !busy.is_null() || began.elapsed() > std::time::Duration::from_secs(20) {
+            return busy;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
