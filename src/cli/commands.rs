@@ -783,6 +783,36 @@ pub(super) fn say_if_at_work(ctx: &Context, op: OpKind, conn: &Connection, now: 
     }
 }
 
+/// Says on stderr how many of `ids` another process is at work on, and
+/// which: each waits for that process's answer, up to its lease's term,
+/// which a run over rows a second cron job is refreshing spends in silence
+/// otherwise.
+fn say_held_elsewhere(ctx: &Context, ids: &[ConnectionId], now: UnixTime) -> Result<()> {
+    let at_work = at_work(ctx, now)?;
+    let mut holders: Vec<String> = (ids.iter())
+        .filter_map(|id| at_work.get(id))
+        .map(|l| crate::store::holder::described(&l.holder))
+        .collect();
+    let held = holders.len();
+    if held == 0 {
+        return Ok(());
+    }
+    holders.sort();
+    holders.dedup();
+    let is = if holders.len() == 1 { "is" } else { "are" };
+    let answers = if held == 1 {
+        "that answer"
+    } else {
+        "those answers"
+    };
+    tell!(
+        "{} {is} at work on {}: this run waits for {answers} first",
+        holders.join(", "),
+        counted(held, "due connection", "due connections"),
+    );
+    Ok(())
+}
+
 /// `users disconnect`: each of the user's connections ended as
 /// [`Ending`] says, one at a time (a user has a handful), a line each. A
 /// failure does not stop the rest; it makes the exit 1.
@@ -981,6 +1011,9 @@ pub async fn refresh_due(
     let names: HashMap<ConnectionId, String> =
         (pick.due.iter()).map(|c| (c.id, named(c))).collect();
     let total = ids.len();
+    if !quiet {
+        say_held_elsewhere(ctx, &ids, now)?;
+    }
     let mut handle = ctx.spawn_worker(WorkerOptions::default())?;
     let worker = handle.worker.clone();
     let mut tally = Tally::default();

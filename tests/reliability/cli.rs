@@ -3432,3 +3432,33 @@ fn busy_with(dir: &Path, config: &Path, id: &str) -> serde_json::Value {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// `refresh --due` over a row a script is refreshing says so before it
+/// waits for that answer, and counts the row among those refreshed.
+#[test]
+fn refresh_due_says_which_rows_another_process_is_at_work_on() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = three_app_tokens_one_at_a_time(dir.path());
+    hold(&base, "oauth2.token", 2000, 1);
+    let script = command(dir.path(), &config, &["refresh", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = script.id();
+    assert_eq!(busy_with(dir.path(), &config, "1")["pid"], pid);
+    let (code, out, err) = said(dir.path(), &config, &["refresh", "--due", "--within", "2h"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        err.starts_with(&format!("process {pid} of "))
+            && err
+                .contains(" is at work on 1 due connection: this run waits for that answer first"),
+        "{err}"
+    );
+    assert_eq!(
+        out.lines().last(),
+        Some("refreshed 3 of 3 due within 2h"),
+        "{out}"
+    );
+    assert!(script.wait_with_output().unwrap().status.success());
+}
