@@ -3434,7 +3434,8 @@ fn busy_with(dir: &Path, config: &Path, id: &str) -> serde_json::Value {
 }
 
 /// `refresh --due` over a row a script is refreshing says so before it
-/// waits for that answer, and counts the row among those refreshed.
+/// waits for that answer, and counts the row among those refreshed;
+/// `check --json` names the script on that row alone.
 #[test]
 fn refresh_due_says_which_rows_another_process_is_at_work_on() {
     let dir = super::common::private_dir();
@@ -3447,6 +3448,17 @@ fn refresh_due_says_which_rows_another_process_is_at_work_on() {
         .unwrap();
     let pid = script.id();
     assert_eq!(busy_with(dir.path(), &config, "1")["pid"], pid);
+    let (_, json, _) = said(dir.path(), &config, &["check", "--json", "--within", "2h"]);
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let rows = report["needs_action"].as_array().unwrap();
+    let busy: Vec<_> = rows.iter().map(|r| (&r["id"], &r["busy"]["pid"])).collect();
+    assert_eq!(busy.len(), 3, "{json}");
+    assert!(busy.contains(&(&1.into(), &pid.into())), "{json}");
+    assert_eq!(
+        busy.iter().filter(|(_, p)| p.is_null()).count(),
+        2,
+        "{json}"
+    );
     let (code, out, err) = said(dir.path(), &config, &["refresh", "--due", "--within", "2h"]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(
