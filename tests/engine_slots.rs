@@ -13,7 +13,7 @@ use bankdeck::domain::{Connection, ConnectionId, ErrorKind, Grant, OpKind, UnixT
 use bankdeck::sandbox::{SandboxOptions, parse_fault};
 use bankdeck::store::intercept::{Intercept, Intercepted};
 use bankdeck::store::{Settlement, Store, StoreError};
-use bankdeck::worker::{Command, Event, RequestId, WorkerOptions};
+use bankdeck::worker::{Command, Event, NextTry, RequestId, WorkerOptions};
 use common::Env;
 
 /// The real store, except that outcome writes wait while `held` is set.
@@ -485,6 +485,9 @@ struct Heard {
     failed: Vec<ErrorKind>,
     /// Refused for a wait and put back: the bulk tries them again.
     again: Vec<ConnectionId>,
+    /// Refused for a wait longer than the bulk's: set aside with their
+    /// provider's other rows.
+    aside: Vec<ConnectionId>,
     notices: Vec<String>,
     stopped: usize,
 }
@@ -501,6 +504,11 @@ impl Heard {
             let last = until(&event);
             match event {
                 Event::Succeeded { conn, .. } => self.refreshed.push(conn.id),
+                Event::Failed {
+                    conn_id: Some(c),
+                    next_try: Some(NextTry::SetAside(_)),
+                    ..
+                } => self.aside.push(c),
                 Event::Failed {
                     conn_id: Some(c),
                     next_try: Some(_),
@@ -603,7 +611,7 @@ async fn a_bulk_takes_back_a_provider_whose_wait_is_lifted_while_it_runs() {
     heard.take(&mut h.events, last_progress(4)).await;
     assert!(heard.failed.is_empty(), "{heard:?}");
     assert_eq!(
-        heard.again.len(),
+        heard.aside.len(),
         1,
         "the refused row, set aside: {heard:?}"
     );
@@ -746,7 +754,11 @@ async fn a_bulk_leaves_a_provider_that_asks_for_an_hour_and_ends() {
     let mut heard = Heard::default();
     heard.take(&mut h.events, last_progress(4)).await;
     assert!(heard.failed.is_empty(), "{heard:?}");
-    assert_eq!(heard.again.len(), 1, "the refusal, told: {heard:?}");
+    assert_eq!(heard.aside.len(), 1, "the refusal, told: {heard:?}");
+    assert!(
+        heard.again.is_empty(),
+        "not tried again by this bulk: {heard:?}"
+    );
     assert_eq!(heard.refreshed, [other], "the other provider's row");
     assert_eq!(heard.stopped, 3, "{heard:?}");
     assert!(

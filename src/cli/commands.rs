@@ -1128,19 +1128,22 @@ impl Tally {
         match event {
             Event::Succeeded { .. } => self.refreshed += 1,
             Event::Failed { error, .. } if error.kind == ErrorKind::Cancelled => {}
-            // Refused for its provider's wait: the run sends it again after.
+            // Refused for its provider's wait: the run sends it again after,
+            // or sets it aside with the provider's rows, counted as not sent.
             Event::Failed {
                 conn_id: Some(c),
                 error,
-                next_try: Some(NextTry::After(at)),
+                next_try: Some(next @ (NextTry::After(at) | NextTry::SetAside(at))),
                 ..
             } => {
                 let at = at.clock_from(UnixTime::now());
-                say!(
-                    "  {}: refused for now: {}; tried again after {at}",
-                    name(c),
-                    error.message
-                )?;
+                let then = match next {
+                    NextTry::SetAside(_) => {
+                        format!("left for a run after {at}, or for this one if the wait is lifted")
+                    }
+                    _ => format!("tried again after {at}"),
+                };
+                say!("  {}: refused for now: {}; {then}", name(c), error.message)?;
             }
             Event::Failed {
                 conn_id: Some(c),

@@ -188,13 +188,17 @@ impl Worker {
             {
                 let error = e.clone();
                 let at = self.asked_wait_of(&key, now).unwrap_or(now);
+                let next_try = match waits.parked(&key) {
+                    Some(_) => NextTry::SetAside(at),
+                    None => NextTry::After(at),
+                };
                 self.emit(Event::Failed {
                     id,
                     op: OpKind::Refresh,
                     conn_id: Some(conn),
                     conn: self.reread(conn).await.map(Box::new),
                     error,
-                    next_try: Some(NextTry::After(at)),
+                    next_try: Some(next_try),
                 })
                 .await;
                 match waits.parked(&key) {

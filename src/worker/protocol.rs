@@ -156,6 +156,11 @@ pub enum NextTry {
     /// Not before this instant: its back-off, or what the server asked for
     /// (a paused provider can make it later still).
     After(UnixTime),
+    /// A bulk's row refused for a wait longer than the bulk waits: set
+    /// aside with its provider's other rows, sent by this bulk only if the
+    /// wait is lifted (or over) while it runs, else by a later run after
+    /// this instant.
+    SetAside(UnixTime),
     /// Not while this process runs: the failure was the configuration's,
     /// which cannot change under it.
     AfterRestart,

@@ -1513,7 +1513,8 @@ fn refresh_due_sends_nothing_more_to_a_provider_that_asks_for_an_hour() {
     );
     assert!(
         out.starts_with("  1 app / bank: refused for now: ")
-            && out.contains("it asks to wait 3600s; tried again after "),
+            && out.contains("it asks to wait 3600s; left for a run after ")
+            && out.contains(", or for this one if the wait is lifted\n"),
         "{out}"
     );
     assert!(

@@ -360,30 +360,45 @@ fn a_bulk_result_stops_only_its_own_rows_spinner() {
 }
 
 /// A bulk's row refused for its provider's wait goes again after it: the
-/// row stays busy, the bulk runs on, and the line says when.
+/// row stays busy, the bulk runs on, and the line says when. One refused
+/// for longer than the bulk waits is set aside with its provider's rows:
+/// its line says it is left for a later run unless the wait is lifted.
 #[test]
 fn a_bulk_row_refused_for_a_wait_stays_busy_and_says_when_it_goes_again() {
-    let mut app = app();
-    let Command::RefreshMany { id, .. } = one(app.update(key('R'), NOW)) else {
-        panic!()
-    };
-    assert!(app.is_busy(ConnectionId(4)));
-    let at = NOW.plus_secs(30);
-    let error = OpError::new(ErrorKind::RateLimited, "429: it asks to wait 30s");
-    app.update(refresh_failed(id, 4, error, Some(NextTry::After(at))), NOW);
-    assert!(app.is_busy(ConnectionId(4)), "still the bulk's");
-    assert_eq!(app.in_flight(), 1);
-    let line = last_text(&app);
-    assert!(
-        line.contains("dave")
-            && line.contains(" refused for now: ")
-            && !line.contains("failed")
-            && line.ends_with(&format!(
-                "429: it asks to wait 30s (this bulk tries it again after {})",
-                at.clock()
-            )),
-        "{line}"
-    );
+    for secs in [30, 3600] {
+        let mut app = app();
+        let Command::RefreshMany { id, .. } = one(app.update(key('R'), NOW)) else {
+            panic!()
+        };
+        assert!(app.is_busy(ConnectionId(4)));
+        let at = NOW.plus_secs(secs);
+        let (next_try, tail) = match secs {
+            30 => (
+                NextTry::After(at),
+                format!("(this bulk tries it again after {})", at.clock()),
+            ),
+            _ => (
+                NextTry::SetAside(at),
+                format!(
+                    "(left for a run after {}, or for this bulk if the wait is lifted)",
+                    at.clock()
+                ),
+            ),
+        };
+        let asks = format!("429: it asks to wait {secs}s");
+        let error = OpError::new(ErrorKind::RateLimited, asks.clone());
+        app.update(refresh_failed(id, 4, error, Some(next_try)), NOW);
+        assert!(app.is_busy(ConnectionId(4)), "still the bulk's");
+        assert_eq!(app.in_flight(), 1);
+        let line = last_text(&app);
+        assert!(
+            line.contains("dave")
+                && line.contains(" refused for now: ")
+                && !line.contains("failed")
+                && line.ends_with(&format!("{asks} {tail}")),
+            "{line}"
+        );
+    }
 }
 
 #[test]

@@ -300,9 +300,13 @@ fn failed(app: &mut App, id: RequestId, op: OpKind, f: Failure, now: UnixTime) -
         (false, Some(NextTry::After(at))) => {
             format!(" (this bulk tries it again after {})", at.clock_from(now))
         }
+        (false, Some(NextTry::SetAside(at))) => format!(
+            " (left for a run after {}, or for this bulk if the wait is lifted)",
+            at.clock_from(now)
+        ),
         (false, _) => String::new(),
         (true, None) => " (scheduled)".into(),
-        (true, Some(NextTry::After(at))) => {
+        (true, Some(NextTry::After(at) | NextTry::SetAside(at))) => {
             format!(" (scheduled; tried again after {})", at.clock())
         }
         (true, Some(NextTry::AfterRestart)) => {
