@@ -786,16 +786,22 @@ pub(super) fn say_if_at_work(ctx: &Context, op: OpKind, conn: &Connection, now: 
 /// Says on stderr how many of `ids` another process is at work on, and
 /// which: each waits for that process's answer, up to its lease's term,
 /// which a run over rows a second cron job is refreshing spends in silence
-/// otherwise.
-fn say_held_elsewhere(ctx: &Context, ids: &[ConnectionId], now: UnixTime) -> Result<()> {
-    let at_work = at_work(ctx, now)?;
+/// otherwise. A store that cannot say only loses the line: the run goes on.
+fn say_held_elsewhere(ctx: &Context, ids: &[ConnectionId], now: UnixTime) {
+    let at_work = match at_work(ctx, now) {
+        Ok(at_work) => at_work,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read which rows other processes hold");
+            return;
+        }
+    };
     let mut holders: Vec<String> = (ids.iter())
         .filter_map(|id| at_work.get(id))
         .map(|l| crate::store::holder::described(&l.holder))
         .collect();
     let held = holders.len();
     if held == 0 {
-        return Ok(());
+        return;
     }
     holders.sort();
     holders.dedup();
@@ -810,7 +816,6 @@ fn say_held_elsewhere(ctx: &Context, ids: &[ConnectionId], now: UnixTime) -> Res
         holders.join(", "),
         counted(held, "due connection", "due connections"),
     );
-    Ok(())
 }
 
 /// `users disconnect`: each of the user's connections ended as
@@ -1012,7 +1017,7 @@ pub async fn refresh_due(
         (pick.due.iter()).map(|c| (c.id, named(c))).collect();
     let total = ids.len();
     if !quiet {
-        say_held_elsewhere(ctx, &ids, now)?;
+        say_held_elsewhere(ctx, &ids, now);
     }
     let mut handle = ctx.spawn_worker(WorkerOptions::default())?;
     let worker = handle.worker.clone();
