@@ -621,7 +621,9 @@ async fn operate_one(
     }
     let worker = ctx.worker(readonly)?;
     let done = done_as(op, &conn, worker.now());
-    say_if_at_work(ctx, op, &conn, worker.now());
+    if !readonly {
+        say_if_at_work(ctx, op, &conn, worker.now());
+    }
     let run = worker.operate(op, id);
     let Some(conn) = to_the_end(&worker, run, |e| eyre!("{op} failed: {e}")).await? else {
         return Ok(super::interrupt::stopped());

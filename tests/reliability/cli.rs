@@ -3372,7 +3372,7 @@ fn completions_offer_no_hidden_command_or_flag() {
 /// provider) shows as `busy` in `status --json`, with that process's id,
 /// and after its state in `status`; once it has answered, it is not. A
 /// second delink meanwhile says whom it waits for, where it used to wait
-/// without a word.
+/// without a word; a `--readonly` one is refused without waiting.
 #[test]
 fn status_names_the_process_at_work_on_a_row() {
     let dir = super::common::private_dir();
@@ -3399,6 +3399,9 @@ fn status_names_the_process_at_work_on_a_row() {
     assert!(busy["until"].as_str().unwrap().ends_with('Z'), "{busy}");
     let (_, table, _) = said(dir.path(), &config, &["status", "lena"]);
     assert!(table.contains(&format!(" · busy: pid {pid}")), "{table}");
+    let (code, _, err) = said(dir.path(), &config, &["--readonly", "delink", &id, "--yes"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(!err.contains("waiting"), "refused, not waiting: {err}");
     let (_, _, err) = said(dir.path(), &config, &["delink", &id, "--yes"]);
     let waiting = format!("delink {id} lena / ");
     assert!(
