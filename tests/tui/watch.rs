@@ -522,3 +522,49 @@ fn an_operation_on_a_row_another_process_holds_says_it_waits_for_it() {
     let said = &app.last_activity().unwrap().text;
     assert!(said.ends_with(": sent"), "{said}");
 }
+
+/// `R` over rows another process is at work on says how many wait for it
+/// first, in the line that says the bulk was sent.
+#[test]
+fn a_bulk_over_rows_another_process_holds_says_how_many_wait_for_it() {
+    for (held, said) in [
+        (
+            vec![5],
+            "sent; 1 row waits first for another process at work on it",
+        ),
+        (
+            vec![5, 9],
+            "sent; 2 rows wait first for another process at work on them",
+        ),
+        (vec![], "sent"),
+    ] {
+        let mut app = loaded(40);
+        let [(id, ..)] = ticks(&mut app, 2)[..] else {
+            panic!("an ask")
+        };
+        let leases = (held.iter())
+            .map(|&conn| Lease {
+                conn: ConnectionId(conn),
+                holder: "host|4242/7|00ab|cron".into(),
+                until: NOW.plus_secs(30),
+            })
+            .collect();
+        let changes = Changes {
+            last: 40,
+            leases,
+            ..Changes::default()
+        };
+        answer(&mut app, id, changes);
+        let cmds = app.update(key('R'), NOW);
+        assert!(
+            matches!(&cmds[..], [Command::RefreshMany { conns, .. }] if conns.len() == 3),
+            "{cmds:?}"
+        );
+        let line = &app.last_activity().unwrap().text;
+        assert_eq!(
+            line,
+            &format!("refresh 3 rows expiring or expired: {said}"),
+            "{held:?}"
+        );
+    }
+}

@@ -225,7 +225,20 @@ pub(super) fn track(
             let who = crate::store::holder::described(&l.holder);
             format!("waiting for {who}, at work on it")
         }),
-        _ => None,
+        many => {
+            let held = (many.iter())
+                .filter(|c| app.busy_elsewhere(**c, now).is_some())
+                .count();
+            let (waits, them) = if held == 1 {
+                ("waits", "it")
+            } else {
+                ("wait", "them")
+            };
+            (held > 0).then(|| {
+                let rows = counted(held, "row", "rows");
+                format!("sent; {rows} {waits} first for another process at work on {them}")
+            })
+        }
     };
     let id = app.next_request();
     for c in &conns {
