@@ -2883,7 +2883,7 @@ fn access_token_during_another_process_exchange_hands_out_its_token() {
     let dir = super::common::private_dir();
     let (_sandbox, base, config) = sandbox_with_config(dir.path());
     let dapi = link_dapi(dir.path(), &config, &base, "omar");
-    hold(&base, "dapi.exchange", 1500, 1);
+    hold(&base, "dapi.exchange", 3000, 1);
     let exchange = command(dir.path(), &config, &["exchange", &dapi])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -3380,7 +3380,8 @@ fn status_names_the_process_at_work_on_a_row() {
     let id = link_dapi(dir.path(), &config, &base, "lena");
     let (code, out, err) = said(dir.path(), &config, &["exchange", &id]);
     assert_eq!(code, Some(0), "{out}{err}");
-    hold(&base, "dapi.delink", 3000, 1);
+    // Held past the commands run meanwhile, however loaded the machine.
+    hold(&base, "dapi.delink", 5000, 1);
     let delink = command(dir.path(), &config, &["delink", &id, "--yes"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -3444,7 +3445,8 @@ fn busy_with(dir: &Path, config: &Path, id: &str) -> serde_json::Value {
 fn refresh_due_says_which_rows_another_process_is_at_work_on() {
     let dir = super::common::private_dir();
     let (_sandbox, base, config) = three_app_tokens_one_at_a_time(dir.path());
-    hold(&base, "oauth2.token", 2000, 1);
+    // Held past the commands run meanwhile, however loaded the machine.
+    hold(&base, "oauth2.token", 4000, 1);
     let script = command(dir.path(), &config, &["refresh", "1"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
