@@ -217,8 +217,7 @@ impl Lease {
     /// coming), or one of another host within its term. A dead process's
     /// lease is not, whatever its term: the next operation breaks it.
     pub fn at_work(&self, now: UnixTime) -> bool {
-        !super::holder::is_dead_local(&self.holder)
-            && (self.until > now || super::holder::runs_here(&self.holder))
+        super::holder::at_work(&self.holder, self.until, now)
     }
 }
 

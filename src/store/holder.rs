@@ -64,6 +64,17 @@ pub fn runs_here(holder: &str) -> bool {
     }
 }
 
+/// Whether `holder`, its lease running `until`, is at work on its row at
+/// `now`: a process of this host while it runs, whatever the term; one of
+/// another host or an unknown form within the term alone. One look at the
+/// process, not one to ask whether it died and another whether it runs.
+pub fn at_work(holder: &str, until: crate::domain::UnixTime, now: crate::domain::UnixTime) -> bool {
+    match parse(holder) {
+        Holder::Local { pid, start } => runs(pid, start),
+        Holder::Unknown => until > now,
+    }
+}
+
 /// The holder's process as an operator finds it (`process 4242`), when it
 /// is one of this host's.
 pub fn process(holder: &str) -> Option<String> {
@@ -158,6 +169,22 @@ mod tests {
         assert!(!is_dead_local(&holder_name("me")));
         assert!(!is_dead_local("other-host|1|0|x"));
         assert!(!is_dead_local("garbage"));
+    }
+
+    #[test]
+    fn a_holder_is_at_work_while_its_process_runs_or_a_foreign_one_within_its_term() {
+        use crate::domain::UnixTime;
+        let (now, later, earlier) = (UnixTime(1000), UnixTime(1030), UnixTime(970));
+        let ours = holder_name("me");
+        assert!(at_work(&ours, earlier, now), "running, past its term");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        let dead = format!("{}|{pid}|0|x", hostname());
+        assert!(!at_work(&dead, later, now), "dead, within its term");
+        assert!(at_work("other-host|1|0|x", later, now));
+        assert!(!at_work("other-host|1|0|x", earlier, now));
+        assert!(!at_work("garbage", now, now));
     }
 
     #[test]
