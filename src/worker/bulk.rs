@@ -201,19 +201,13 @@ impl Worker {
                     next_try: Some(next_try),
                 })
                 .await;
-                match waits.parked(&key) {
-                    Some(rows) => rows.push(conn),
-                    None => windows.put_back(key, conn),
-                }
+                waits.put_back(&mut windows, key, conn);
                 continue;
             }
             // Not sent for the wait: its turn comes again after it, or
             // once the wait is lifted if the bulk has given its provider up.
             if matches!(&result, Err(e) if e.kind == ErrorKind::Held) {
-                match waits.parked(&key) {
-                    Some(rows) => rows.push(conn),
-                    None => windows.put_back(key, conn),
-                }
+                waits.put_back(&mut windows, key, conn);
                 continue;
             }
             done += 1;
@@ -349,6 +343,16 @@ impl Waits {
     /// where its rows go instead of its queue.
     fn parked(&mut self, key: &Key) -> Option<&mut Vec<ConnectionId>> {
         self.gave_up.get_mut(key)
+    }
+
+    /// A row not sent for its provider's wait takes its turn again: in its
+    /// queue, after the wait, or set aside with the rows of a provider
+    /// given up.
+    fn put_back(&mut self, windows: &mut Windows<Key, ConnectionId>, key: Key, conn: ConnectionId) {
+        match self.parked(&key) {
+            Some(rows) => rows.push(conn),
+            None => windows.put_back(key, conn),
+        }
     }
 
     fn given_up(&self) -> impl Iterator<Item = &Key> {
