@@ -777,9 +777,9 @@ pub(super) fn say_if_at_work(ctx: &Context, op: OpKind, conn: &Connection, now: 
     };
     if lease.at_work(now) {
         tell!(
-            "{op} {}: waiting for {}, at work on it (its lease until {})",
+            "{op} {}: {} (its lease until {})",
             named(conn),
-            crate::store::holder::described(&lease.holder),
+            crate::store::holder::waiting_for(&lease.holder),
             until.clock_from(now)
         );
     }

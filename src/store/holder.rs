@@ -98,6 +98,12 @@ pub fn described(holder: &str) -> String {
     }
 }
 
+/// What an operation on a row `holder` holds does first, as the screen and
+/// the commands say it: `waiting for process 4242 of cron, at work on it`.
+pub fn waiting_for(holder: &str) -> String {
+    format!("waiting for {}, at work on it", described(holder))
+}
+
 /// [`described`] without the actor (`process 4242`), where room is short.
 pub fn briefly(holder: &str) -> String {
     pid_of(holder).map_or_else(

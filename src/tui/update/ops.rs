@@ -221,10 +221,7 @@ pub(super) fn track(
     // process's lease before it sends anything, and may send nothing at
     // all when that process's answer already did the work.
     let elsewhere = match conns.as_slice() {
-        [c] => app.busy_elsewhere(*c, now).map(|l| {
-            let who = crate::store::holder::described(&l.holder);
-            format!("waiting for {who}, at work on it")
-        }),
+        [c] => (app.busy_elsewhere(*c, now)).map(|l| crate::store::holder::waiting_for(&l.holder)),
         many => {
             let held = (many.iter())
                 .filter(|c| app.busy_elsewhere(**c, now).is_some())
