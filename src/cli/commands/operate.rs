@@ -1,0 +1,354 @@
+//! One operation on connections the operator names: `exchange`, `refresh`,
+//! `logout` and `delink` of one id or several, and `users disconnect`. Several
+//! run in turn, a line each, and a failure does not stop the rest; what cannot
+//! be undone asks for the user's name first.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use color_eyre::eyre::{Result, bail, eyre};
+
+use super::{named, print_conn, stored, to_the_end};
+use crate::cli::args::Target;
+use crate::cli::context::Context;
+use crate::cli::interrupt::finish_through_interrupt;
+use crate::domain::text::counted;
+use crate::domain::{
+    ConnState, Connection, ConnectionId, Ending, ErrorKind, OpError, OpKind, UnixTime,
+};
+use crate::worker::Worker;
+
+pub async fn operate(
+    ctx: &Context,
+    op: OpKind,
+    target: Target,
+    readonly: bool,
+) -> Result<ExitCode> {
+    let mut ids: Vec<ConnectionId> = Vec::new();
+    for id in target.connections.into_iter().map(ConnectionId) {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    if let [id] = ids[..] {
+        return operate_one(ctx, op, id, target.yes, readonly).await;
+    }
+    operate_many(ctx, op, &ids, target.yes, readonly).await
+}
+
+async fn operate_one(
+    ctx: &Context,
+    op: OpKind,
+    id: ConnectionId,
+    yes: bool,
+    readonly: bool,
+) -> Result<ExitCode> {
+    let conn = stored(ctx, id)?;
+    if matches!(op, OpKind::Logout | OpKind::Delink) && !yes {
+        confirm(op, &conn)?;
+    }
+    let worker = ctx.worker(readonly)?;
+    let done = done_as(op, &conn, worker.now());
+    if !readonly {
+        say_if_at_work(ctx, op, &conn, worker.now());
+    }
+    let run = worker.operate(op, id);
+    let Some(conn) = to_the_end(&worker, run, |e| eyre!("{op} failed: {e}")).await? else {
+        return Ok(crate::cli::interrupt::stopped());
+    };
+    print_conn(&done, &conn, worker.now(), ctx.config.warn_secs())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the line of a connection `op` was done on begins with.
+fn done_as(op: OpKind, conn: &Connection, now: UnixTime) -> String {
+    // The worker's delink of a pending code exchanges it first.
+    match Ending::of(conn, now) {
+        Ending::ExchangeThenDelink if op == OpKind::Delink => "exchanged, then delinked".into(),
+        _ => format!("{op} done"),
+    }
+}
+
+/// `refresh 4 7 9` (or exchange, logout, delink): each connection in turn,
+/// a line each, as `users disconnect` goes: a failure does not stop the
+/// rest, and makes the exit 1. Every id is looked up first, so a mistyped
+/// one does nothing at all; a signal stops what is not sent yet.
+async fn operate_many(
+    ctx: &Context,
+    op: OpKind,
+    ids: &[ConnectionId],
+    yes: bool,
+    readonly: bool,
+) -> Result<ExitCode> {
+    let conns = (ids.iter())
+        .map(|&id| stored(ctx, id))
+        .collect::<Result<Vec<_>>>()?;
+    // Said once, as for one id, not once a row.
+    if readonly {
+        bail!("{op} failed: read-only mode: nothing may be changed");
+    }
+    if matches!(op, OpKind::Logout | OpKind::Delink) && !yes {
+        let names: Vec<String> = conns.iter().map(named).collect();
+        let count = conns.len().to_string();
+        let what = format!("{op} {count} connections: {}", names.join(", "));
+        confirm_typed(&what, &count, "the number of connections")?;
+    }
+    let worker = ctx.worker(readonly)?;
+    let ops: Vec<(OpKind, &Connection)> = conns.iter().map(|c| (op, c)).collect();
+    let outcomes = in_turn(
+        ctx,
+        &worker,
+        &ops,
+        &op.to_string(),
+        |conn, op, outcome, began| match outcome {
+            InTurn::Done(after) => print_conn(
+                &done_as(op, conn, began),
+                &after,
+                worker.now(),
+                ctx.config.warn_secs(),
+            ),
+            InTurn::EndedMeanwhile(e) => Ok(say!("{}: ended meanwhile ({e})", named(conn))?),
+            InTurn::Failed(e) => Ok(say!("{}: {op} failed: {e}", named(conn))?),
+        },
+    )
+    .await?;
+    match outcomes {
+        None => Ok(crate::cli::interrupt::stopped()),
+        Some(0) => Ok(ExitCode::SUCCESS),
+        Some(failed) => {
+            say!(
+                "{} of {} failed: `bankdeck status` shows where each stands",
+                failed,
+                ids.len()
+            )?;
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// How one of several operations run in turn came out.
+enum InTurn {
+    Done(Box<Connection>),
+    /// Logged out or delinked meanwhile by another process: what the
+    /// logout or delink was for, so not a failure.
+    EndedMeanwhile(OpError),
+    Failed(OpError),
+}
+
+/// Runs `ops` one at a time, each through Ctrl-C and SIGTERM as one
+/// operation is, and hands each outcome to `each` with the time it began.
+/// A failure does not stop the rest. A signal lets the operation out be
+/// answered, written and told, sends no more, and names under `what` the
+/// connections not sent. How many failed, or `None` when a signal stopped
+/// the run.
+async fn in_turn(
+    ctx: &Context,
+    worker: &Worker,
+    ops: &[(OpKind, &Connection)],
+    what: &str,
+    mut each: impl FnMut(&Connection, OpKind, InTurn, UnixTime) -> Result<()>,
+) -> Result<Option<usize>> {
+    let mut failed = 0;
+    for (at, &(op, conn)) in ops.iter().enumerate() {
+        let began = worker.now();
+        say_if_at_work(ctx, op, conn, began);
+        let run = worker.operate(op, conn.id);
+        let (result, interrupted) = finish_through_interrupt(worker, run).await?;
+        let stopped = match result {
+            Ok(after) => {
+                each(conn, op, InTurn::Done(Box::new(after)), began)?;
+                interrupted
+            }
+            // Stopped before it was sent: the signal's doing, said as it is.
+            Err(e) if e.kind == ErrorKind::Cancelled => {
+                tell!("{e}");
+                true
+            }
+            Err(e)
+                if e.kind == ErrorKind::Ended && matches!(op, OpKind::Logout | OpKind::Delink) =>
+            {
+                each(conn, op, InTurn::EndedMeanwhile(e), began)?;
+                interrupted
+            }
+            Err(e) => {
+                failed += 1;
+                each(conn, op, InTurn::Failed(e), began)?;
+                interrupted
+            }
+        };
+        if stopped {
+            let rest: Vec<String> = ops[at + 1..]
+                .iter()
+                .map(|(_, c)| c.id.to_string())
+                .collect();
+            if !rest.is_empty() {
+                tell!("{what}: not sent, stopped first: {}", rest.join(", "));
+            }
+            return Ok(None);
+        }
+    }
+    Ok(Some(failed))
+}
+
+/// Says on stderr that `op` on `conn` waits for another process at work on
+/// it (a cron job's refresh holding its lease), which may take up to that
+/// lease's term: without a word, the command seemed to hang. The worker
+/// may then send nothing, that process's answer having done the work.
+pub(in crate::cli) fn say_if_at_work(ctx: &Context, op: OpKind, conn: &Connection, now: UnixTime) {
+    let Ok(Some((holder, until))) = ctx.store.lease_holder(conn.id) else {
+        return;
+    };
+    let lease = crate::store::Lease {
+        conn: conn.id,
+        holder,
+        until,
+    };
+    if lease.at_work(now) {
+        tell!(
+            "{op} {}: {} (its lease until {})",
+            named(conn),
+            crate::store::holder::waiting_for(&lease.holder),
+            until.clock_from(now)
+        );
+    }
+}
+
+/// `users disconnect`: each of the user's connections ended as
+/// [`Ending`] says, one at a time (a user has a handful), a line each. A
+/// failure does not stop the rest; it makes the exit 1.
+pub(super) async fn disconnect(
+    ctx: &Context,
+    name: &str,
+    yes: bool,
+    readonly: bool,
+) -> Result<ExitCode> {
+    if readonly {
+        bail!("read-only mode: nothing was ended");
+    }
+    // As `users remove` answers: a name in another case is a typo.
+    let user = match ctx.store.user_any_case(name).map_err(|e| eyre!("{e}"))? {
+        Some(user) if user.name == name => user,
+        Some(held) => bail!("no user named {name:?}: did you mean {:?}?", held.name),
+        None => bail!("no user named {name:?}: `bankdeck users list` shows who exists"),
+    };
+    let conns = ctx
+        .store
+        .user_connections(user.id)
+        .map_err(|e| eyre!("{e}"))?;
+    let now = UnixTime::now();
+    let plan: Vec<(Connection, Ending)> = conns
+        .into_iter()
+        .map(|c| {
+            let ending = Ending::of(&c, now);
+            (c, ending)
+        })
+        .collect();
+    let ending = plan
+        .iter()
+        .filter(|(_, e)| !matches!(e, Ending::Nothing(_)))
+        .count();
+    if ending == 0 {
+        say!(
+            "{name} holds {}, none to end",
+            counted(plan.len(), "connection", "connections")
+        )?;
+        for (c, e) in &plan {
+            if let Ending::Nothing(why) = e {
+                say!("  {}: {}", named(c), why.describe())?;
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !yes {
+        confirm_user(
+            &format!(
+                "disconnect {name}: end {}",
+                counted(ending, "connection", "connections")
+            ),
+            name,
+        )?;
+    }
+    // The rows left as they are first, then those ended, in turn.
+    for (c, e) in &plan {
+        if let Ending::Nothing(why) = e {
+            say!("  {}: {}", named(c), why.describe())?;
+        }
+    }
+    let ops: Vec<(OpKind, &Connection)> = (plan.iter())
+        .filter_map(|(c, e)| Some((e.op()?, c)))
+        .collect();
+    let endings: HashMap<ConnectionId, &Ending> = plan.iter().map(|(c, e)| (c.id, e)).collect();
+    let worker = ctx.worker(readonly)?;
+    let what = format!("disconnect {name}");
+    let outcomes = in_turn(
+        ctx,
+        &worker,
+        &ops,
+        &what,
+        |c, op, outcome, _| match outcome {
+            InTurn::Done(conn) => {
+                let done = endings[&c.id].done();
+                // "logged out (access valid 04:59)": the state says what a
+                // logout leaves behind, an access token that still works.
+                let state = ConnState::derive(&conn, worker.now(), ctx.config.warn_secs());
+                let state = state.describe(worker.now());
+                let done = match state.starts_with(done) {
+                    true => state.as_str(),
+                    false => done,
+                };
+                Ok(say!("  {}: {done}", named(c))?)
+            }
+            InTurn::EndedMeanwhile(err) => Ok(say!("  {}: ended meanwhile ({err})", named(c))?),
+            InTurn::Failed(err) => Ok(say!("  {}: {op} failed: {err}", named(c))?),
+        },
+    )
+    .await?;
+    let Some(failed) = outcomes else {
+        return Ok(crate::cli::interrupt::stopped());
+    };
+    if failed > 0 {
+        say!(
+            "{} not ended: `bankdeck status {}` shows where each stands; run it again once fixed",
+            counted(failed, "connection", "connections"),
+            crate::cli::output::shell_word(name)
+        )?;
+        return Ok(ExitCode::from(1));
+    }
+    say!("{name}: every connection ended")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Logout and delink cannot be undone: on a terminal the operator types the
+/// user's name; elsewhere `--yes` is required, so a script never does it by accident.
+fn confirm(op: OpKind, conn: &Connection) -> Result<()> {
+    confirm_user(
+        &format!(
+            "{op} connection {} of {} ({})",
+            conn.id, conn.user, conn.label
+        ),
+        &conn.user,
+    )
+}
+
+/// Asks on the terminal to type `user` before `what` is done: a change for
+/// good needs the name, not a reflex `y`.
+fn confirm_user(what: &str, user: &str) -> Result<()> {
+    confirm_typed(what, user, "the user's name")
+}
+
+/// Asks on the terminal to type `answer` (which the prompt calls `asked`)
+/// before `what` is done.
+fn confirm_typed(what: &str, answer: &str, asked: &str) -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        bail!("{what} needs --yes when standard input is not a terminal");
+    }
+    tell!(partial: "{what}? Type {asked} to confirm: ");
+    std::io::stderr().flush()?;
+    let mut typed = String::new();
+    std::io::stdin().read_line(&mut typed)?;
+    if typed.trim() != answer {
+        bail!("not confirmed: nothing was changed");
+    }
+    Ok(())
+}
