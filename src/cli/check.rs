@@ -316,107 +316,138 @@ fn why(
             ),
         )),
         StateKind::Active | StateKind::Expiring => {
-            let l = &c.lifetimes;
-            if let Some(r) =
-                (l.refresh_expires_at).filter(|r| l.has_refresh && !l.refresh_slides && soon(*r))
-            {
-                return Some((
-                    Need::ConsentEnding,
-                    format!(
-                        "consent (refresh token) ends in {}: the user must log in again before \
-                         then: {}",
-                        format_left(now.secs_until(r)),
-                        login(c)
-                    ),
-                ));
-            }
-            // A refresh token that lapses unused is the renewer's to keep,
-            // as the access token is: each refresh moves its end on.
-            let access = state.deadline().filter(|t| soon(*t));
-            let lapses = state.refresh_lapses_unused(c, now, within_secs);
-            let (what, exp) = match (access, lapses) {
-                (Some(a), Some(r)) if r < a => ("refresh token lapses unused", r),
-                (None, Some(r)) => ("refresh token lapses unused", r),
-                (Some(a), _) => ("access token expires", a),
-                (None, None) => return None,
-            };
-            let left = format_left(now.secs_until(exp));
-            if !renewable && c.kind == ProviderKind::Dapi {
-                return Some((
-                    Need::Login,
-                    format!("access token expires in {left} and {DAPI_RELINK}"),
-                ));
-            }
-            if !renewable {
-                return Some((
-                    Need::Login,
-                    format!(
-                        "access token expires in {left} and cannot be renewed \
-                         (no refresh token): the user must log in again: {}",
-                        login(c)
-                    ),
-                ));
-            }
-            // A renewer that runs is trusted to renew, unless its last try
-            // on this row failed: a cron `refresh --due` tries again only
-            // at its next run, which may come after the token is gone.
-            if let Some(error) = &c.flags.last_error {
-                return Some((
-                    Need::Failed,
-                    format!(
-                        "{what} in {left} and its last operation failed ({error}): {}",
-                        renewers.refresh(c, now)
-                    ),
-                ));
-            }
-            let why = match renewers.of(c, now) {
-                // A renewer that runs sends nothing until the wait ends:
-                // a token that lapses first lapses unrenewed.
-                Renewed::Yes => match renewers.wait_of(&c.provider) {
-                    Some(w) if w.until >= exp => {
-                        return Some((
-                            Need::Refresh,
-                            format!(
-                                "{what} in {left}, before {} (no process sends {} anything \
-                                 until then): `bankdeck refresh {}` after it",
-                                wait_words(w, now),
-                                c.provider,
-                                c.id
-                            ),
-                        ));
-                    }
-                    _ => return None,
-                },
-                Renewed::Paused => format!(
-                    "the dashboard's scheduler has paused {}, which stopped answering",
-                    c.provider
-                ),
-                Renewed::Stopped(r @ Renewal::Scheduler { ended: true, .. }) => format!(
-                    "{} stopped {} ago, when its dashboard quit",
-                    who(r),
-                    format_ago(r.at().secs_until(now))
-                ),
-                Renewed::Stopped(r) => format!(
-                    "{} last ran {} ago",
-                    who(r),
-                    format_ago(r.at().secs_until(now))
-                ),
-                Renewed::Never if auto => format!(
-                    "auto_refresh is on, but no running dashboard's scheduler refreshes {}",
-                    c.provider
-                ),
-                Renewed::Never => format!("{} has no auto_refresh", c.provider),
-            };
-            Some((
-                Need::Refresh,
-                format!(
-                    "{what} in {left} and will not be renewed automatically ({why}): {}",
-                    renewers.refresh(c, now)
-                ),
-            ))
+            running_out(c, &state, renewers, now, within_secs, auto)
         }
         StateKind::LoggedOut | StateKind::Delinked => None,
     }
+}
+
+/// A token with time left: why it needs action within `within_secs`, if
+/// it does. A consent (refresh token) that ends soon needs a new login; an
+/// access token or a refresh token lapsing unused needs a renewal, which
+/// only a renewer still running is trusted to make.
+fn running_out(
+    c: &Connection,
+    state: &ConnState,
+    renewers: &Renewers,
+    now: UnixTime,
+    within_secs: i64,
+    auto: bool,
+) -> Option<(Need, String)> {
+    let soon = |t: UnixTime| now.secs_until(t) <= within_secs;
+    let renewable = c.renewable();
+    let l = &c.lifetimes;
+    if let Some(r) =
+        (l.refresh_expires_at).filter(|r| l.has_refresh && !l.refresh_slides && soon(*r))
+    {
+        return Some((
+            Need::ConsentEnding,
+            format!(
+                "consent (refresh token) ends in {}: the user must log in again before \
+                 then: {}",
+                format_left(now.secs_until(r)),
+                login(c)
+            ),
+        ));
+    }
+    // A refresh token that lapses unused is the renewer's to keep,
+    // as the access token is: each refresh moves its end on.
+    let access = state.deadline().filter(|t| soon(*t));
+    let lapses = state.refresh_lapses_unused(c, now, within_secs);
+    let (what, exp) = match (access, lapses) {
+        (Some(a), Some(r)) if r < a => ("refresh token lapses unused", r),
+        (None, Some(r)) => ("refresh token lapses unused", r),
+        (Some(a), _) => ("access token expires", a),
+        (None, None) => return None,
+    };
+    let left = format_left(now.secs_until(exp));
+    if !renewable && c.kind == ProviderKind::Dapi {
+        return Some((
+            Need::Login,
+            format!("access token expires in {left} and {DAPI_RELINK}"),
+        ));
+    }
+    if !renewable {
+        return Some((
+            Need::Login,
+            format!(
+                "access token expires in {left} and cannot be renewed \
+                 (no refresh token): the user must log in again: {}",
+                login(c)
+            ),
+        ));
+    }
+    // A renewer that runs is trusted to renew, unless its last try
+    // on this row failed: a cron `refresh --due` tries again only
+    // at its next run, which may come after the token is gone.
+    if let Some(error) = &c.flags.last_error {
+        return Some((
+            Need::Failed,
+            format!(
+                "{what} in {left} and its last operation failed ({error}): {}",
+                renewers.refresh(c, now)
+            ),
+        ));
+    }
+    unrenewed(c, renewers, now, auto, what, exp)
+}
+
+/// Why a renewable token running out by `exp` (`what` says which) will not
+/// be renewed by whatever renews it, if it will not.
+fn unrenewed(
+    c: &Connection,
+    renewers: &Renewers,
+    now: UnixTime,
+    auto: bool,
+    what: &str,
+    exp: UnixTime,
+) -> Option<(Need, String)> {
+    let left = format_left(now.secs_until(exp));
+    let why = match renewers.of(c, now) {
+        // A renewer that runs sends nothing until the wait ends:
+        // a token that lapses first lapses unrenewed.
+        Renewed::Yes => match renewers.wait_of(&c.provider) {
+            Some(w) if w.until >= exp => {
+                return Some((
+                    Need::Refresh,
+                    format!(
+                        "{what} in {left}, before {} (no process sends {} anything \
+                         until then): `bankdeck refresh {}` after it",
+                        wait_words(w, now),
+                        c.provider,
+                        c.id
+                    ),
+                ));
+            }
+            _ => return None,
+        },
+        Renewed::Paused => format!(
+            "the dashboard's scheduler has paused {}, which stopped answering",
+            c.provider
+        ),
+        Renewed::Stopped(r @ Renewal::Scheduler { ended: true, .. }) => format!(
+            "{} stopped {} ago, when its dashboard quit",
+            who(r),
+            format_ago(r.at().secs_until(now))
+        ),
+        Renewed::Stopped(r) => format!(
+            "{} last ran {} ago",
+            who(r),
+            format_ago(r.at().secs_until(now))
+        ),
+        Renewed::Never if auto => format!(
+            "auto_refresh is on, but no running dashboard's scheduler refreshes {}",
+            c.provider
+        ),
+        Renewed::Never => format!("{} has no auto_refresh", c.provider),
+    };
+    Some((
+        Need::Refresh,
+        format!(
+            "{what} in {left} and will not be renewed automatically ({why}): {}",
+            renewers.refresh(c, now)
+        ),
+    ))
 }
 
 /// The command that renews `c`'s consent, to paste as it is. It names the
