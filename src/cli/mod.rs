@@ -183,17 +183,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             failed,
             op,
         } => {
-            let since = (since.as_deref())
-                .map(|s| commands::duration("since", s, "1h"))
-                .transpose()?;
-            let query = crate::store::AuditQuery {
-                connection: connection.map(crate::domain::ConnectionId),
-                among: None,
-                since: since.map(|d| crate::domain::UnixTime::now().minus(d)),
-                failed_only: failed,
-                op,
-                limit: usize::try_from(limit).unwrap_or(usize::MAX),
-            };
+            let query = audit_query(connection, since.as_deref(), failed, op, limit)?;
             let ctx = Context::open(&global, Access::Read)?;
             commands::audit(&ctx, json, query, matching.as_deref())
         }
@@ -237,47 +227,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             })?;
             commands::token(&ctx, &provider, &user, ro).await
         }
-        Cmd::Exchange(t) => {
-            commands::operate(
-                &Context::open(&global, Access::Write)?,
-                OpKind::Exchange,
-                t,
-                ro,
-            )
-            .await
-        }
-        Cmd::Refresh(args) => match args.connections {
-            connections if !connections.is_empty() && !args.due => {
-                let t = args::Target {
-                    connections,
-                    yes: args.yes,
-                };
-                commands::operate(
-                    &Context::open(&global, Access::Write)?,
-                    OpKind::Refresh,
-                    t,
-                    ro,
-                )
-                .await
-            }
-            _ => {
-                if !args.due {
-                    match args.within {
-                        Some(_) => bail!(
-                            "--within is the window of --due: write `refresh --due --within 10m`"
-                        ),
-                        None => bail!(
-                            "which connection? Name one (`refresh 12`, ids as `status` lists \
-                             them), or refresh every one due with `refresh --due`"
-                        ),
-                    }
-                }
-                let within = commands::parse_within(args.within.as_deref())?;
-                let ctx = Context::open(&global, Access::Write)?;
-                let matching = args.matching.as_deref();
-                commands::refresh_due(&ctx, within, matching, args.quiet, ro).await
-            }
-        },
+        Cmd::Exchange(t) => operate(&global, OpKind::Exchange, t, ro).await,
+        Cmd::Refresh(args) => refresh(&global, args, ro).await,
         Cmd::AccessToken {
             connection,
             min_valid,
@@ -293,23 +244,69 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let print = access_token::Printed { json, reveal };
             access_token::access_token(&ctx, id, min_valid, print, ro).await
         }
-        Cmd::Logout(t) => {
-            commands::operate(
-                &Context::open(&global, Access::Write)?,
-                OpKind::Logout,
-                t,
-                ro,
-            )
-            .await
+        Cmd::Logout(t) => operate(&global, OpKind::Logout, t, ro).await,
+        Cmd::Delink(t) => operate(&global, OpKind::Delink, t, ro).await,
+    }
+}
+
+/// What `audit`'s flags ask of the log, `--since` read before the store is
+/// opened, so a typo is the error shown.
+fn audit_query(
+    connection: Option<i64>,
+    since: Option<&str>,
+    failed: bool,
+    op: Option<OpKind>,
+    limit: u64,
+) -> Result<crate::store::AuditQuery> {
+    let since = (since.map(|s| commands::duration("since", s, "1h"))).transpose()?;
+    Ok(crate::store::AuditQuery {
+        connection: connection.map(ConnectionId),
+        among: None,
+        since: since.map(|d| crate::domain::UnixTime::now().minus(d)),
+        failed_only: failed,
+        op,
+        limit: usize::try_from(limit).unwrap_or(usize::MAX),
+    })
+}
+
+/// `exchange`, `refresh`, `logout` or `delink` of the connections named.
+async fn operate(
+    global: &args::Global,
+    op: OpKind,
+    target: args::Target,
+    readonly: bool,
+) -> Result<ExitCode> {
+    let ctx = Context::open(global, Access::Write)?;
+    commands::operate(&ctx, op, target, readonly).await
+}
+
+/// `refresh`: of the connections named, or of every one due (`--due`);
+/// naming neither is told how to name one.
+async fn refresh(global: &args::Global, args: args::RefreshArgs, ro: bool) -> Result<ExitCode> {
+    match args.connections {
+        connections if !connections.is_empty() && !args.due => {
+            let t = args::Target {
+                connections,
+                yes: args.yes,
+            };
+            operate(global, OpKind::Refresh, t, ro).await
         }
-        Cmd::Delink(t) => {
-            commands::operate(
-                &Context::open(&global, Access::Write)?,
-                OpKind::Delink,
-                t,
-                ro,
-            )
-            .await
+        _ => {
+            if !args.due {
+                match args.within {
+                    Some(_) => {
+                        bail!("--within is the window of --due: write `refresh --due --within 10m`")
+                    }
+                    None => bail!(
+                        "which connection? Name one (`refresh 12`, ids as `status` lists \
+                         them), or refresh every one due with `refresh --due`"
+                    ),
+                }
+            }
+            let within = commands::parse_within(args.within.as_deref())?;
+            let ctx = Context::open(global, Access::Write)?;
+            let matching = args.matching.as_deref();
+            commands::refresh_due(&ctx, within, matching, args.quiet, ro).await
         }
     }
 }
