@@ -83,20 +83,7 @@ impl Worker {
             // What another process heard counts before a launch, not only
             // as each refresh is about to send.
             self.heed_stored_waits_unless_read().await;
-            let now = self.now();
-            let free: Vec<Key> = (waits.given_up())
-                .filter(|k| self.asked_wait_of(k, now).is_none())
-                .cloned()
-                .collect();
-            for key in free {
-                let (conns, message) = waits.taken_back(&key);
-                for conn in conns {
-                    windows.queue(key.clone(), |k| self.window_limit(k), conn);
-                }
-                if let Some(message) = message {
-                    self.emit(Event::Notice { message }).await;
-                }
-            }
+            self.take_back_freed(&mut waits, &mut windows).await;
             while !self.stopping() && !halt.halt().is_stopped() {
                 let now = self.now();
                 // A provider that asked to be sent nothing starts nothing.
@@ -116,21 +103,8 @@ impl Worker {
                     }
                 }
             }
-            // A wait heard before any of its refreshes ran (by another
-            // process, or an earlier run) is told, and weighed, as one heard
-            // from them is.
+            self.heed_waits_asked_before(&mut waits, &mut windows).await;
             let now = self.now();
-            let asked: Vec<(Key, ProviderWait)> = (windows.queued_keys())
-                .filter_map(|k| Some((k.clone(), self.asked_wait_why(k.as_deref()?, now)?)))
-                .collect();
-            for (key, asked) in asked {
-                if let Some(message) = waits.asked(&key, now, asked) {
-                    if let Some(rows) = waits.parked(&key) {
-                        rows.extend(windows.take_queue(&key));
-                    }
-                    self.emit(Event::Notice { message }).await;
-                }
-            }
             // A provider that asked for a pause holds its queue until then.
             let going = !self.stopping() && !halt.halt().is_stopped();
             let resume = (windows.queued_keys())
@@ -233,6 +207,48 @@ impl Worker {
         }
         if done < total {
             self.emit(progress(done, failed, total - done)).await;
+        }
+    }
+
+    /// Takes back the rows of every provider the bulk gave up whose wait has
+    /// since ended or been lifted (here, or by another process): they go on
+    /// in this bulk, and the operator hears so.
+    async fn take_back_freed(&self, waits: &mut Waits, windows: &mut Windows<Key, ConnectionId>) {
+        let now = self.now();
+        let free: Vec<Key> = (waits.given_up())
+            .filter(|k| self.asked_wait_of(k, now).is_none())
+            .cloned()
+            .collect();
+        for key in free {
+            let (conns, message) = waits.taken_back(&key);
+            for conn in conns {
+                windows.queue(key.clone(), |k| self.window_limit(k), conn);
+            }
+            if let Some(message) = message {
+                self.emit(Event::Notice { message }).await;
+            }
+        }
+    }
+
+    /// A wait heard before any of a provider's queued refreshes ran (by
+    /// another process, or an earlier run) is told, and weighed, as one
+    /// heard from them is: a long one sets the queue aside.
+    async fn heed_waits_asked_before(
+        &self,
+        waits: &mut Waits,
+        windows: &mut Windows<Key, ConnectionId>,
+    ) {
+        let now = self.now();
+        let asked: Vec<(Key, ProviderWait)> = (windows.queued_keys())
+            .filter_map(|k| Some((k.clone(), self.asked_wait_why(k.as_deref()?, now)?)))
+            .collect();
+        for (key, asked) in asked {
+            if let Some(message) = waits.asked(&key, now, asked) {
+                if let Some(rows) = waits.parked(&key) {
+                    rows.extend(windows.take_queue(&key));
+                }
+                self.emit(Event::Notice { message }).await;
+            }
         }
     }
 
