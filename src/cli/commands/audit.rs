@@ -8,7 +8,7 @@ use color_eyre::eyre::{Result, eyre};
 
 use super::{kept, stored};
 use crate::cli::context::Context;
-use crate::cli::output::fit;
+use crate::cli::output::{self, fit};
 use crate::domain::text::columns;
 use crate::domain::{AuditEntry, ConnectionId, UnixTime};
 
@@ -32,7 +32,7 @@ pub fn audit(
         if let Some(none) = kept.none {
             tell!("{none}");
             if json {
-                crate::cli::output::out_json(&[] as &[AuditEntry])?;
+                output::out_json(&[] as &[AuditEntry])?;
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -58,7 +58,7 @@ pub fn audit(
     }
     if json {
         // The same objects as the archive's lines: `status --json` has the names.
-        crate::cli::output::out_json(&entries)?;
+        output::out_json(&entries)?;
         return Ok(ExitCode::SUCCESS);
     }
     let names = whose(ctx, &entries);

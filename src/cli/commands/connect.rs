@@ -12,6 +12,7 @@ use super::operate::disconnect;
 use super::{print_conn, stored, to_the_end};
 use crate::cli::args::{LinkCmd, UsersCmd};
 use crate::cli::context::Context;
+use crate::cli::{interrupt, output};
 use crate::config::{Config, Family};
 use crate::domain::filter::FilterTerms;
 use crate::domain::{
@@ -51,10 +52,10 @@ pub async fn users(ctx: &Context, cmd: UsersCmd, readonly: bool) -> Result<ExitC
                 }
             }
             if json {
-                crate::cli::output::out_json(&users)?;
+                output::out_json(&users)?;
             } else if !users.is_empty() {
-                crate::cli::output::out_stream(|out| {
-                    crate::cli::output::text_table(
+                output::out_stream(|out| {
+                    output::text_table(
                         out,
                         &users,
                         |u| u.id.0,
@@ -292,7 +293,7 @@ pub async fn login(
     let conn = to_the_end(&handle.worker, login, |e| eyre!("{e}")).await;
     printer.abort();
     let Some(conn) = conn? else {
-        return Ok(crate::cli::interrupt::stopped());
+        return Ok(interrupt::stopped());
     };
     say_user_added(new_user, &conn)?;
     if let Some(id) = renew.filter(|id| *id != conn.id) {
@@ -318,7 +319,7 @@ pub async fn token(ctx: &Context, provider: &str, user: &str, readonly: bool) ->
     let worker = ctx.worker(readonly)?;
     let grant = worker.client_credentials(RequestId(1), provider, user);
     let Some(conn) = to_the_end(&worker, grant, |e| eyre!("{e}")).await? else {
-        return Ok(crate::cli::interrupt::stopped());
+        return Ok(interrupt::stopped());
     };
     say_user_added(new_user, &conn)?;
     // An app token already held is renewed in place (see the worker).

@@ -1,5 +1,9 @@
 //! The subcommands that run without a screen. Each prints what happened in
 //! words (never a secret) and returns the process exit code.
+//!
+//! One file per family of commands; this one keeps what several of them
+//! share: a row read by its id, one operation run through a signal, a
+//! row's line, and the `/` filter a command takes.
 
 use color_eyre::eyre::{Result, bail, eyre};
 

@@ -12,7 +12,7 @@ use color_eyre::eyre::{Result, bail, eyre};
 use super::{named, print_conn, stored, to_the_end};
 use crate::cli::args::Target;
 use crate::cli::context::Context;
-use crate::cli::interrupt::finish_through_interrupt;
+use crate::cli::interrupt::{self, finish_through_interrupt};
 use crate::domain::text::counted;
 use crate::domain::{
     ConnState, Connection, ConnectionId, Ending, ErrorKind, OpError, OpKind, UnixTime,
@@ -55,7 +55,7 @@ async fn operate_one(
     }
     let run = worker.operate(op, id);
     let Some(conn) = to_the_end(&worker, run, |e| eyre!("{op} failed: {e}")).await? else {
-        return Ok(crate::cli::interrupt::stopped());
+        return Ok(interrupt::stopped());
     };
     print_conn(&done, &conn, worker.now(), ctx.config.warn_secs())?;
     Ok(ExitCode::SUCCESS)
@@ -114,7 +114,7 @@ async fn operate_many(
     )
     .await?;
     match outcomes {
-        None => Ok(crate::cli::interrupt::stopped()),
+        None => Ok(interrupt::stopped()),
         Some(0) => Ok(ExitCode::SUCCESS),
         Some(failed) => {
             say!(
@@ -305,7 +305,7 @@ pub(super) async fn disconnect(
     )
     .await?;
     let Some(failed) = outcomes else {
-        return Ok(crate::cli::interrupt::stopped());
+        return Ok(interrupt::stopped());
     };
     if failed > 0 {
         say!(

@@ -7,7 +7,7 @@ use color_eyre::eyre::{Result, eyre};
 
 use super::{at_work, kept, named};
 use crate::cli::context::Context;
-use crate::cli::output::table;
+use crate::cli::output::{self, table};
 use crate::domain::text::counted;
 use crate::domain::{Connection, UnixTime};
 use crate::tui::SortKey;
@@ -41,22 +41,22 @@ pub fn status(
     }
     let at_work = at_work(ctx, now)?;
     if json {
-        let rows = crate::cli::output::StatusRows {
+        let rows = output::StatusRows {
             conns: &kept.conns,
             now,
             warn_secs: warn,
             at_work: &at_work,
         };
-        crate::cli::output::out_json(&rows)?;
+        output::out_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<crate::cli::output::TableRow> = (kept.conns.into_iter())
-        .map(|c| crate::cli::output::TableRow::new(c, now, warn).at_work(&at_work))
+    let rows: Vec<output::TableRow> = (kept.conns.into_iter())
+        .map(|c| output::TableRow::new(c, now, warn).at_work(&at_work))
         .collect();
     if !rows.is_empty() {
         // No header over nothing: what is missing was said on stderr, as
         // `users list` does.
-        crate::cli::output::out_stream(|out| table(&rows, out))?;
+        output::out_stream(|out| table(&rows, out))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -91,24 +91,24 @@ pub fn check(
     let counts = crate::cli::check::counts(found.iter().map(|(_, r)| r.need));
     if json {
         let warn = ctx.config.warn_secs();
-        let report = crate::cli::output::CheckReport {
+        let report = output::CheckReport {
             ok: found.is_empty(),
             within_secs: secs,
             counts,
-            needs_action: crate::cli::output::CheckRows {
+            needs_action: output::CheckRows {
                 found: &found,
                 now,
                 warn_secs: warn,
                 at_work: &at_work(ctx, now)?,
             },
             renewers: (renewers.records())
-                .map(|r| crate::cli::output::RenewerRow::new(r, now))
+                .map(|r| output::RenewerRow::new(r, now))
                 .collect(),
             waits: (renewers.waits().iter())
-                .map(|w| crate::cli::output::WaitRow::new(w, now))
+                .map(|w| output::WaitRow::new(w, now))
                 .collect(),
         };
-        crate::cli::output::out_json(&report)?;
+        output::out_json(&report)?;
         return Ok(code);
     }
     if found.is_empty() {
@@ -129,7 +129,7 @@ pub fn check(
     let tally = format!(": {}", crate::cli::check::tally(&counts));
     // Written as one stream: at scale most rows need action, and a flushed
     // write a line was 65 000 system calls.
-    crate::cli::output::out_stream(|out| {
+    output::out_stream(|out| {
         writeln!(
             out,
             "ACTION: {}{matching} {} action within {}{tally}",
