@@ -389,20 +389,19 @@ fn running_out(
             ),
         ));
     }
-    unrenewed(c, renewers, now, auto, what, exp)
+    unrenewed(c, renewers, now, auto, what, (exp, &left))
 }
 
-/// Why a renewable token running out by `exp` (`what` says which) will not
-/// be renewed by whatever renews it, if it will not.
+/// Why a renewable token running out at `exp` (`left` from now; `what` says
+/// which token) will not be renewed by whatever renews it, if it will not.
 fn unrenewed(
     c: &Connection,
     renewers: &Renewers,
     now: UnixTime,
     auto: bool,
     what: &str,
-    exp: UnixTime,
+    (exp, left): (UnixTime, &str),
 ) -> Option<(Need, String)> {
-    let left = format_left(now.secs_until(exp));
     let why = match renewers.of(c, now) {
         // A renewer that runs sends nothing until the wait ends:
         // a token that lapses first lapses unrenewed.
