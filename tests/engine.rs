@@ -8,7 +8,7 @@ use bankdeck::domain::{
 };
 use bankdeck::providers::{GrantExpiry, TokenGrant};
 use bankdeck::sandbox::{FaultKind, FaultRule, SandboxOptions, parse_fault};
-use bankdeck::worker::{RequestId, WorkerOptions};
+use bankdeck::worker::{DoneBy, RequestId, WorkerOptions};
 use common::Env;
 
 fn state(env: &Env, id: bankdeck::domain::ConnectionId) -> ConnState {
@@ -200,9 +200,10 @@ async fn delink_of_a_pending_code_exchanges_it_first() {
 async fn a_delink_whose_code_another_process_exchanged_meanwhile_goes_ahead() {
     let env = five_minute_codes().await;
     let c = env.dapi("omar").await;
-    behind_their_exchange(&env, &c, OpKind::Delink)
+    let got = behind_their_exchange(&env, &c, OpKind::Delink)
         .await
         .unwrap();
+    assert_eq!(got.by, DoneBy::This, "the delink was ours");
     assert_eq!(state(&env, c.id).kind(), StateKind::Delinked);
     assert_eq!(env.sandbox.request_count("dapi.exchange"), 1, "theirs only");
     assert_eq!(env.sandbox.request_count("dapi.delink"), 1);
@@ -219,7 +220,8 @@ async fn an_exchange_another_process_did_while_we_waited_is_ours() {
     let got = behind_their_exchange(&env, &c, OpKind::Exchange)
         .await
         .unwrap();
-    assert_eq!(got.version, env.conn(c.id).version);
+    assert_eq!(got.by, DoneBy::Another, "said to be theirs, not ours");
+    assert_eq!(got.conn.version, env.conn(c.id).version);
     assert_eq!(state(&env, c.id).kind(), StateKind::Active);
     assert_eq!(env.sandbox.request_count("dapi.exchange"), 1, "theirs only");
 }
@@ -230,7 +232,7 @@ async fn behind_their_exchange(
     env: &Env,
     c: &bankdeck::domain::Connection,
     op: OpKind,
-) -> Result<bankdeck::domain::Connection, bankdeck::domain::OpError> {
+) -> Result<bankdeck::worker::Done, bankdeck::domain::OpError> {
     use bankdeck::domain::{AccessExpiry, Lifetimes, Secret};
     use bankdeck::store::{AuditDraft, ConnectionUpdate, SecretChange};
     // Another host: never taken for a dead process of ours and broken.
@@ -242,7 +244,7 @@ async fn behind_their_exchange(
         .unwrap();
     let ours = {
         let (w, id) = (env.worker.clone(), c.id);
-        tokio::spawn(async move { w.operate(op, id).await })
+        tokio::spawn(async move { w.operate_done(op, id).await })
     };
     tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     assert!(!ours.is_finished(), "ours waits for the lease");
@@ -1006,7 +1008,7 @@ async fn refresh_behind_another_process(
     ok: bool,
     their_token: Option<&str>,
 ) -> (
-    Result<bankdeck::domain::Connection, bankdeck::domain::OpError>,
+    Result<bankdeck::worker::Done, bankdeck::domain::OpError>,
     u64,
 ) {
     use bankdeck::domain::Secret;
@@ -1022,7 +1024,7 @@ async fn refresh_behind_another_process(
     let posts = env.sandbox.request_count("oidc.token");
     let ours = {
         let w = env.worker.clone();
-        tokio::spawn(async move { w.operate(OpKind::Refresh, id).await })
+        tokio::spawn(async move { w.operate_done(OpKind::Refresh, id).await })
     };
     // Ours finds the lease held and polls for it.
     tokio::time::sleep(std::time::Duration::from_millis(250)).await;
@@ -1053,7 +1055,8 @@ async fn a_refresh_another_process_did_while_we_waited_is_ours_without_a_post() 
     let (result, posts) = refresh_behind_another_process(&env, c.id, true, Some("theirs")).await;
     let got = result.unwrap();
     assert_eq!(posts, 0, "the provider saw no second refresh");
-    assert_eq!(got.version, env.conn(c.id).version);
+    assert_eq!(got.by, DoneBy::Another, "said to be theirs, not ours");
+    assert_eq!(got.conn.version, env.conn(c.id).version);
     assert_eq!(env.secrets(c.id).refresh_token.unwrap().expose(), "theirs");
 }
 
@@ -1065,7 +1068,8 @@ async fn a_refresh_another_process_failed_while_we_waited_is_still_sent() {
     let (result, posts) = refresh_behind_another_process(&env, c.id, false, None).await;
     let got = result.unwrap();
     assert_eq!(posts, 1, "their failure did not stand for our refresh");
-    assert!(got.last_op.unwrap().ok, "ours succeeded");
+    assert_eq!(got.by, DoneBy::This, "ours");
+    assert!(got.conn.last_op.unwrap().ok, "ours succeeded");
     assert_ne!(env.secrets(c.id).refresh_token, before, "rotated by ours");
 }
 

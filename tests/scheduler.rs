@@ -132,6 +132,8 @@ struct Setup {
     started: Arc<AtomicUsize>,
     /// `ProviderPaused` messages so far.
     notices: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Each `Succeeded` event's connection and message so far.
+    succeeded: Arc<std::sync::Mutex<Vec<(ConnectionId, String)>>>,
 }
 
 fn setup() -> Setup {
@@ -161,6 +163,8 @@ fn setup_config(extra: &str) -> Setup {
     let counted = started.clone();
     let notices = Arc::new(std::sync::Mutex::new(Vec::new()));
     let heard = notices.clone();
+    let succeeded = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let done = succeeded.clone();
     tokio::spawn(async move {
         while let Some(event) = rx.recv().await {
             match event {
@@ -169,6 +173,9 @@ fn setup_config(extra: &str) -> Setup {
                 }
                 bankdeck::worker::Event::ProviderPaused { message, .. } => {
                     heard.lock().unwrap().push(message);
+                }
+                bankdeck::worker::Event::Succeeded { conn, message, .. } => {
+                    done.lock().unwrap().push((conn.id, message));
                 }
                 _ => {}
             }
@@ -186,6 +193,7 @@ fn setup_config(extra: &str) -> Setup {
         store,
         started,
         notices,
+        succeeded,
     }
 }
 
@@ -477,7 +485,8 @@ async fn a_backlog_goes_out_a_provider_s_room_at_a_time_as_operations_end() {
 
 /// A row renewed by another process (a second dashboard's scheduler, a
 /// cron job) after this scheduler planned it and before its turn came is
-/// not refreshed again: under its lease it is read as not due any more.
+/// not refreshed again: under its lease it is read as not due any more,
+/// and its line says it was renewed since, not by this refresh.
 /// Two dashboards on one store refreshed every token twice.
 #[tokio::test(start_paused = true)]
 async fn a_row_renewed_elsewhere_before_its_turn_is_not_refreshed_again() {
@@ -529,6 +538,14 @@ async fn a_row_renewed_elsewhere_before_its_turn_is_not_refreshed_again() {
     );
     let kept = s.store.secrets(waiting).unwrap().refresh_token.unwrap();
     assert_eq!(kept.expose(), "theirs");
+    let said = s.succeeded.lock().unwrap().clone();
+    assert_eq!(said.len(), 3, "{said:?}");
+    for (conn, message) in said {
+        let earlier = message.starts_with(
+            "renewed since it was planned, so nothing was sent; access token valid for ",
+        );
+        assert_eq!(earlier, conn == waiting, "{conn}: {message}");
+    }
 }
 
 /// The next failure the worker reports (of request `id`, if given): its

@@ -22,7 +22,50 @@ use tokio::sync::watch;
 
 use crate::domain::{Connection, ConnectionId, OpError, OpKind};
 
-pub type OpResult = Result<Connection, OpError>;
+pub type OpResult = Result<Done, OpError>;
+
+/// An operation's success: the connection as it now stands, and who did
+/// the work, so that nobody is told this call did what another did (the
+/// audit log then has the other's line, not one of ours).
+#[derive(Debug, Clone)]
+pub struct Done {
+    pub conn: Connection,
+    pub by: DoneBy,
+}
+
+/// Who did an operation's work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DoneBy {
+    /// This call: its request went to the provider, or it needed none.
+    This,
+    /// Another process (a cron job's refresh, a second screen's exchange),
+    /// while this call waited for the row's lease; nothing was sent.
+    Another,
+    /// Whoever renewed the row after the scheduler planned its refresh
+    /// (another process, or an operator's refresh in this one): by its
+    /// turn nothing was due, and nothing was sent.
+    Earlier,
+}
+
+impl Done {
+    /// This call's own work.
+    pub fn ours(conn: Connection) -> Done {
+        Done {
+            conn,
+            by: DoneBy::This,
+        }
+    }
+
+    /// How a front end says who did the work, when it was not this call:
+    /// "done by another process meanwhile".
+    pub fn by_whom(&self) -> Option<&'static str> {
+        match self.by {
+            DoneBy::This => None,
+            DoneBy::Another => Some("done by another process meanwhile"),
+            DoneBy::Earlier => Some("renewed since it was planned, so nothing was sent"),
+        }
+    }
+}
 
 /// A running operation as the map holds it: what joiners wait on.
 struct Running {
@@ -213,7 +256,7 @@ mod tests {
                         async move {
                             calls.fetch_add(1, Ordering::SeqCst);
                             gate.notified().await;
-                            Ok(conn())
+                            Ok(Done::ours(conn()))
                         }
                         .boxed()
                     })
@@ -245,7 +288,7 @@ mod tests {
                 async move {
                     g1.notified().await;
                     lock(&o1).push("refresh");
-                    Ok(conn())
+                    Ok(Done::ours(conn()))
                 }
                 .boxed()
             })
@@ -259,7 +302,7 @@ mod tests {
             f2.run(ConnectionId(1), OpKind::Logout, move || {
                 async move {
                     lock(&o2).push("logout");
-                    Ok(conn())
+                    Ok(Done::ours(conn()))
                 }
                 .boxed()
             })
@@ -288,7 +331,7 @@ mod tests {
                     .run(ConnectionId(1), OpKind::Refresh, move || async move {
                         calls.fetch_add(1, Ordering::SeqCst);
                         gate.notified().await;
-                        Ok(conn())
+                        Ok(Done::ours(conn()))
                     })
                     .await
             })

@@ -4,7 +4,7 @@
 use super::halt::Registered;
 use super::keep::AtStake;
 use super::tokens::access_expiry;
-use super::{Command, Detail, Event, RequestId, Worker};
+use super::{Command, Detail, Done, Event, RequestId, Worker};
 use crate::domain::{
     Claims, ConnectPayload, Connection, ConnectionId, ErrorKind, Grant, Lifetimes, OpError, OpKind,
     ProviderKind, RemoteIds, Secrets, User, UserId,
@@ -61,7 +61,7 @@ impl Worker {
             _ => return,
         };
         let event = match result {
-            Ok(c) => Event::succeeded(id, op, c, self.now()),
+            Ok(c) => Event::succeeded(id, op, Done::ours(c), self.now()),
             Err(error) => Event::Failed {
                 id,
                 op,

@@ -33,6 +33,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::AbortHandle;
 
 pub use clock::Clock;
+pub use flight::{Done, DoneBy};
 pub use link::APP_USER;
 pub use protocol::*;
 

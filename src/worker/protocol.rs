@@ -5,6 +5,7 @@
 //! their whole payload (the new connection, the error with the provider's
 //! message), so a front end never has to read the store to show a result.
 
+use super::Done;
 use crate::domain::{
     AuditEntry, Claims, ConnectPayload, Connection, ConnectionId, OpError, OpKind, ProviderWait,
     Secrets, UnixTime, User, UserId, outcome,
@@ -274,12 +275,57 @@ pub enum Event {
 impl Event {
     /// A success, worded from what it left ("access token valid for 59:59"):
     /// the screen's line already names the operation and the connection.
-    pub(crate) fn succeeded(id: RequestId, op: OpKind, conn: Connection, now: UnixTime) -> Event {
+    pub(crate) fn succeeded(id: RequestId, op: OpKind, done: Done, now: UnixTime) -> Event {
+        let left = outcome(op, &done.conn, now);
+        let message = match done.by_whom() {
+            Some(who) => format!("{who}; {left}"),
+            None => left,
+        };
+        let conn = done.conn;
         Event::Succeeded {
             id,
             op,
-            message: outcome(op, &conn, now),
+            message,
             conn: Box::new(conn),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::worker::DoneBy;
+
+    /// A success this call did not do says who did, ahead of what it left,
+    /// so the screen's "✓ refresh" line claims nothing of this process's.
+    #[test]
+    fn a_success_says_who_did_the_work_when_it_was_not_this_call() {
+        let conn: Connection = serde_json::from_value(serde_json::json!({
+            "id": 1, "user_id": 1, "user": "u", "provider": "p", "kind": "oidc",
+            "grant": "authorization_code", "label": "", "remote": {},
+            "lifetimes": {"access": {"at": 3_600}},
+            "scopes": {"granted": [], "denied": [], "products": []},
+            "flags": {}, "last_op": null, "created_at": 0, "version": 1
+        }))
+        .unwrap();
+        let said = |by| {
+            let done = Done {
+                conn: conn.clone(),
+                by,
+            };
+            match Event::succeeded(RequestId(1), OpKind::Refresh, done, UnixTime(0)) {
+                Event::Succeeded { message, .. } => message,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(said(DoneBy::This), "access token valid for 1h 00m");
+        assert_eq!(
+            said(DoneBy::Another),
+            "done by another process meanwhile; access token valid for 1h 00m"
+        );
+        assert_eq!(
+            said(DoneBy::Earlier),
+            "renewed since it was planned, so nothing was sent; access token valid for 1h 00m"
+        );
     }
 }

@@ -2880,36 +2880,84 @@ fn check_counts_on_a_renewer_only_while_it_runs() {
 /// waited for. Dapi sees one exchange.
 #[test]
 fn access_token_during_another_process_exchange_hands_out_its_token() {
+    let behind = behind_a_held_exchange("access-token");
+    assert_eq!(
+        behind.tokens[0]["fingerprint"].as_str(),
+        Some(bankdeck::sandbox::fingerprint(behind.out.trim()).as_str())
+    );
+}
+
+/// Two scripts' `exchange` of one pending Dapi code: the second, started
+/// while the first's is out, waits for it and says the other process did
+/// the exchange, not itself (the audit log has no line of the second's).
+/// Dapi sees one exchange.
+#[test]
+fn an_exchange_another_process_did_meanwhile_says_so() {
+    let behind = behind_a_held_exchange("exchange");
+    let id = &behind.id;
+    let theirs = format!("exchange done by another process meanwhile: connection {id} · omar");
+    assert!(behind.out.starts_with(&theirs), "{}", behind.out);
+    let first = String::from_utf8_lossy(&behind.first.stdout);
+    let ours = format!("exchange done: connection {id} · omar");
+    assert!(first.starts_with(&ours), "{first}");
+    let audit = ["audit", "--json", "--op", "exchange"];
+    let (_, audit, _) = said(behind.dir.path(), &behind.config, &audit);
+    let lines: Vec<serde_json::Value> = serde_json::from_str(&audit).unwrap();
+    assert_eq!(lines.len(), 1, "the first's line alone: {audit}");
+}
+
+/// What [`behind_a_held_exchange`] leaves to look at.
+struct Behind {
+    dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    /// The pending code's connection.
+    id: String,
+    /// The second command's stdout.
+    out: String,
+    /// The first process, the exchange, once it ended.
+    first: std::process::Output,
+    /// The tokens Dapi issued: one, or the test has failed.
+    tokens: Vec<serde_json::Value>,
+}
+
+/// Runs `second` on a pending Dapi code while another process's
+/// `exchange` of it is held at Dapi, and checks that it succeeds, says
+/// whom it waited for, and that Dapi saw one exchange.
+fn behind_a_held_exchange(second: &str) -> Behind {
     let dir = super::common::private_dir();
     let (_sandbox, base, config) = sandbox_with_config(dir.path());
-    let dapi = link_dapi(dir.path(), &config, &base, "omar");
+    let id = link_dapi(dir.path(), &config, &base, "omar");
     hold(&base, "dapi.exchange", 3000, 1);
-    let exchange = command(dir.path(), &config, &["exchange", &dapi])
+    let first = command(dir.path(), &config, &["exchange", &id])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = exchange.id();
-    assert_eq!(busy_with(dir.path(), &config, &dapi)["pid"], pid);
-    let (code, token, err) = said(dir.path(), &config, &["access-token", &dapi]);
+    let pid = first.id();
+    assert_eq!(busy_with(dir.path(), &config, &id)["pid"], pid);
+    let (code, out, err) = said(dir.path(), &config, &[second, &id]);
     assert_eq!(code, Some(0), "{err}");
     assert!(
         err.contains(&format!(": waiting for process {pid} of ")),
         "{err}"
     );
-    let exchanged = exchange.wait_with_output().unwrap();
-    assert!(exchanged.status.success(), "{exchanged:?}");
-    let out = Command::new("curl")
+    let first = first.wait_with_output().unwrap();
+    assert!(first.status.success(), "{first:?}");
+    let state = Command::new("curl")
         .args(["-sf", &format!("{base}/sandbox/state")])
         .output()
         .unwrap();
-    let state: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let tokens = state["dapi"]["tokens"].as_array().unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&state.stdout).unwrap();
+    let tokens = state["dapi"]["tokens"].as_array().unwrap().clone();
     assert_eq!(tokens.len(), 1, "one exchange: {state}");
-    assert_eq!(
-        tokens[0]["fingerprint"].as_str(),
-        Some(bankdeck::sandbox::fingerprint(token.trim()).as_str())
-    );
+    Behind {
+        dir,
+        config,
+        id,
+        out,
+        first,
+        tokens,
+    }
 }
 
 /// `access-token` hands a script the token the provider issued, good for

@@ -49,11 +49,11 @@ pub(super) fn stored(ctx: &Context, id: ConnectionId) -> Result<Connection> {
 /// it sent is waited for and written. `None` when the signal stopped it
 /// before anything was sent, the operator told so; `failed` words any
 /// other failure.
-pub(super) async fn to_the_end(
+pub(super) async fn to_the_end<T>(
     worker: &Worker,
-    op: impl std::future::Future<Output = Result<Connection, OpError>>,
+    op: impl std::future::Future<Output = Result<T, OpError>>,
     failed: impl FnOnce(OpError) -> color_eyre::eyre::Report,
-) -> Result<Option<Connection>> {
+) -> Result<Option<T>> {
     match finish_through_interrupt(worker, op).await? {
         (Ok(conn), _) => Ok(Some(conn)),
         (Err(e), true) if e.kind == ErrorKind::Cancelled => {

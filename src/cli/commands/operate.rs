@@ -17,7 +17,7 @@ use crate::domain::text::counted;
 use crate::domain::{
     ConnState, Connection, ConnectionId, Ending, ErrorKind, OpError, OpKind, UnixTime,
 };
-use crate::worker::Worker;
+use crate::worker::{Done, Worker};
 
 pub async fn operate(
     ctx: &Context,
@@ -49,24 +49,29 @@ async fn operate_one(
         confirm(op, &conn)?;
     }
     let worker = ctx.worker(readonly)?;
-    let done = done_as(op, &conn, worker.now());
+    let began = worker.now();
     if !readonly {
-        say_if_at_work(ctx, op, &conn, worker.now());
+        say_if_at_work(ctx, op, &conn, began);
     }
-    let run = worker.operate(op, id);
-    let Some(conn) = to_the_end(&worker, run, |e| eyre!("{op} failed: {e}")).await? else {
+    let run = worker.operate_done(op, id);
+    let Some(after) = to_the_end(&worker, run, |e| eyre!("{op} failed: {e}")).await? else {
         return Ok(interrupt::stopped());
     };
-    print_conn(&done, &conn, worker.now(), ctx.config.warn_secs())?;
+    let line = done_as(op, &conn, &after, began);
+    print_conn(&line, &after.conn, worker.now(), ctx.config.warn_secs())?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// What the line of a connection `op` was done on begins with.
-fn done_as(op: OpKind, conn: &Connection, now: UnixTime) -> String {
+/// What the line of a connection `op` was done on begins with: `conn` as
+/// it was read at `began`, `after` as the operation left it.
+fn done_as(op: OpKind, conn: &Connection, after: &Done, began: UnixTime) -> String {
     // The worker's delink of a pending code exchanges it first.
-    match Ending::of(conn, now) {
+    match Ending::of(conn, began) {
         Ending::ExchangeThenDelink if op == OpKind::Delink => "exchanged, then delinked".into(),
-        _ => format!("{op} done"),
+        _ => match after.by_whom() {
+            Some(who) => format!("{op} {who}"),
+            None => format!("{op} done"),
+        },
     }
 }
 
@@ -103,8 +108,8 @@ async fn operate_many(
         &op.to_string(),
         |conn, op, outcome, began| match outcome {
             InTurn::Done(after) => print_conn(
-                &done_as(op, conn, began),
-                &after,
+                &done_as(op, conn, &after, began),
+                &after.conn,
                 worker.now(),
                 ctx.config.warn_secs(),
             ),
@@ -129,7 +134,7 @@ async fn operate_many(
 
 /// How one of several operations run in turn came out.
 enum InTurn {
-    Done(Box<Connection>),
+    Done(Box<Done>),
     /// Logged out or delinked meanwhile by another process: what the
     /// logout or delink was for, so not a failure.
     EndedMeanwhile(OpError),
@@ -153,7 +158,7 @@ async fn in_turn(
     for (at, &(op, conn)) in ops.iter().enumerate() {
         let began = worker.now();
         say_if_at_work(ctx, op, conn, began);
-        let run = worker.operate(op, conn.id);
+        let run = worker.operate_done(op, conn.id);
         let (result, interrupted) = finish_through_interrupt(worker, run).await?;
         let stopped = match result {
             Ok(after) => {
@@ -287,11 +292,11 @@ pub(super) async fn disconnect(
         &ops,
         &what,
         |c, op, outcome, _| match outcome {
-            InTurn::Done(conn) => {
+            InTurn::Done(after) => {
                 let done = endings[&c.id].done();
                 // "logged out (access valid 04:59)": the state says what a
                 // logout leaves behind, an access token that still works.
-                let state = ConnState::derive(&conn, worker.now(), ctx.config.warn_secs());
+                let state = ConnState::derive(&after.conn, worker.now(), ctx.config.warn_secs());
                 let state = state.describe(worker.now());
                 let done = match state.starts_with(done) {
                     true => state.as_str(),

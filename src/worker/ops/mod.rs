@@ -13,7 +13,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::keep::AtStake;
 use super::tokens::{failure_update, relogin_update};
-use super::{Command, Event, RequestId, Slot, Worker, lease, lock};
+use super::{Command, Done, DoneBy, Event, RequestId, Slot, Worker, lease, lock};
 use crate::domain::{
     Connection, ConnectionId, Ending, ErrorKind, OpError, OpKind, ProviderKind, Secrets,
 };
@@ -61,9 +61,9 @@ impl Worker {
             conn: Some(conn),
         })
         .await;
-        let run = self.operate(op, conn);
+        let run = self.operate_done(op, conn);
         let event = match self.unless_cancelled(id, op, conn, run).await {
-            Ok(c) => Event::succeeded(id, op, c, self.now()),
+            Ok(done) => Event::succeeded(id, op, done, self.now()),
             Err(error) => Event::Failed {
                 id,
                 op,
@@ -78,6 +78,12 @@ impl Worker {
 
     /// Runs one operation on one connection, joining a running one of the same kind.
     pub async fn operate(&self, op: OpKind, conn: ConnectionId) -> Result<Connection, OpError> {
+        self.operate_done(op, conn).await.map(|done| done.conn)
+    }
+
+    /// [`Worker::operate`], saying too whether another process did the
+    /// work while this one waited, for a front end to tell the operator.
+    pub async fn operate_done(&self, op: OpKind, conn: ConnectionId) -> Result<Done, OpError> {
         self.operate_on(op, conn, None, Asked::ByOperator).await
     }
 
@@ -89,7 +95,7 @@ impl Worker {
         conn: ConnectionId,
         provider: Option<String>,
         asked: Asked,
-    ) -> Result<Connection, OpError> {
+    ) -> Result<Done, OpError> {
         self.refuse_if_readonly()?;
         let provider = match op {
             OpKind::Delink => self.exchange_if_pending(conn, provider).await?,
@@ -154,7 +160,7 @@ impl Worker {
         id: ConnectionId,
         provider: Option<String>,
         asked: Asked,
-    ) -> Result<Connection, OpError> {
+    ) -> Result<Done, OpError> {
         let provider = match provider {
             Some(provider) => provider,
             None => {
@@ -184,7 +190,7 @@ impl Worker {
         slot: Option<&Slot>,
         ahead: Option<OwnedSemaphorePermit>,
         asked: Asked,
-    ) -> Result<Connection, OpError> {
+    ) -> Result<Done, OpError> {
         let term = slot.map_or(lease::LEASE_TERM, |s| {
             lease::lease_term(s.config.common.timeout)
         });
@@ -214,13 +220,19 @@ impl Worker {
         // as sent.
         let result = match (self.begin_sending(op), held) {
             (Err(stopped), _) => Err(stopped),
-            (Ok(_sending), _) if theirs => Ok(current),
+            (Ok(_sending), _) if theirs => Ok(Done {
+                conn: current,
+                by: DoneBy::Another,
+            }),
             // Renewed since it was planned, by another process's scheduler
             // (a second dashboard on the store) or a cron job: nothing is due.
             (Ok(_sending), _)
                 if asked == Asked::BySchedule && !due_now(&current, slot, self.now()) =>
             {
-                Ok(current)
+                Ok(Done {
+                    conn: current,
+                    by: DoneBy::Earlier,
+                })
             }
             // The provider's next answer would wait with them, and a refresh
             // token it rotated would be lost with them if the store never
@@ -236,7 +248,9 @@ impl Worker {
             (Ok(_sending), Some(held)) => Err(held),
             (Ok(sending), None) => {
                 let _out = sending.on(id, op);
-                self.perform(op, current, secrets, &turn).await
+                self.perform(op, current, secrets, &turn)
+                    .await
+                    .map(Done::ours)
             }
         };
         self.release_unless_settled(id, &turn).await;
@@ -278,9 +292,13 @@ impl Worker {
                 self.save(&current, update, op, message, &turn).await
             };
             self.release_unless_settled(id, &turn).await;
-            result
+            result.map(Done::ours)
         };
-        self.inner.flights.run(id, op, run).await
+        self.inner
+            .flights
+            .run(id, op, run)
+            .await
+            .map(|done| done.conn)
     }
 
     async fn perform(
