@@ -1,6 +1,7 @@
 //! `config check`: the providers a config resolves to, each secret set or
 //! missing, and whether the store beside it can be read and serves them.
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use color_eyre::eyre::Result;
@@ -15,7 +16,84 @@ pub fn config_check(
     _cmd: &ConfigCmd,
     data_dir: Option<&std::path::Path>,
 ) -> Result<ExitCode> {
-    use std::os::unix::fs::PermissionsExt;
+    say_source(cfg)?;
+    say!(
+        "warn_within: {}",
+        humantime::format_duration(cfg.warn_within)
+    )?;
+    let mut found = Findings::default();
+    config_open_to_others(cfg, &mut found)?;
+    for p in cfg.providers.values() {
+        provider(p, &mut found)?;
+    }
+    let store = store_beyond_config(cfg, data_dir)?;
+    keys(cfg, &mut found)?;
+    found.verdict(store)
+}
+
+/// What the check found to be done, counted as it goes.
+#[derive(Default)]
+struct Findings {
+    /// Secrets a provider names that are not set.
+    missing: usize,
+    /// Providers no command could build a client for.
+    unusable: usize,
+    /// Files open to other users: counted once each, though two providers
+    /// may name one file.
+    exposed: BTreeSet<String>,
+    /// `[keys]` overrides the screen would report and go on without.
+    keys: usize,
+}
+
+impl Findings {
+    /// "OK" and 0 when nothing needs doing, "ACTION" and 1 when something
+    /// does, as `check` does, so that a deployment script can stop on a
+    /// secret not yet in place. `store`: as `store_beyond_config` found it.
+    fn verdict(self, store: Option<usize>) -> Result<ExitCode> {
+        let mut action = Vec::new();
+        if self.unusable > 0 {
+            action.push(counted(
+                self.unusable,
+                "provider that cannot be used",
+                "providers that cannot be used",
+            ));
+        }
+        if self.missing > 0 {
+            let secrets = counted(self.missing, "secret", "secrets");
+            action.push(format!("{secrets} missing"));
+        }
+        if self.keys > 0 {
+            action.push(counted(self.keys, "[keys] problem", "[keys] problems"));
+        }
+        match store {
+            // Every command would stop at it, as `status` does: a deployment
+            // gated on this check must not go on.
+            None => action.push("the store cannot be read".to_owned()),
+            Some(0) => {}
+            Some(orphans) => action.push(format!(
+                "{} of providers not in the configuration",
+                counted(orphans, "connection", "connections")
+            )),
+        }
+        if !self.exposed.is_empty() {
+            let n = self.exposed.len();
+            action.push(counted(
+                n,
+                "file open to other users",
+                "files open to other users",
+            ));
+        }
+        if action.is_empty() {
+            say!("OK: nothing missing")?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        say!("ACTION: {}", action.join(", "))?;
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// Which config file was read, or where none was found.
+fn say_source(cfg: &Config) -> Result<()> {
     match &cfg.source {
         Some(p) => say!("config: {}", p.display())?,
         // Only the default place can be missing: a named file that is not
@@ -31,50 +109,55 @@ pub fn config_check(
             }
         },
     }
-    say!(
-        "warn_within: {}",
-        humantime::format_duration(cfg.warn_within)
-    )?;
-    let mut missing = 0;
-    // Counted once each, though two providers may name one file.
-    let mut exposed = std::collections::BTreeSet::new();
-    // Whoever can write it chooses where the client secret is sent.
+    Ok(())
+}
+
+/// Whoever can write the config chooses where the client secret is sent.
+fn config_open_to_others(cfg: &Config, found: &mut Findings) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     if let Some(p) = &cfg.source
         && let Ok(meta) = std::fs::metadata(p)
         && meta.permissions().mode() & 0o022 != 0
     {
-        exposed.insert(p.display().to_string());
+        found.exposed.insert(p.display().to_string());
         let mode = meta.permissions().mode() & 0o777;
         say!("  warning: the config is writable by other users (mode {mode:04o}): chmod go-w it")?;
     }
-    let mut unusable = 0;
-    for p in cfg.providers.values() {
-        say!("provider {} ({})", p.name, p.kind())?;
-        for (key, url) in endpoints(&p.family) {
-            say!("  {key:<15} {url}")?;
-        }
-        // What every command and the dashboard do first with it: a
-        // `ca_file` that is missing or holds no certificate stops them all.
-        if let Err(e) = crate::providers::build(p) {
-            unusable += 1;
-            say!("  error: {}", e.message)?;
-        }
-        for (key, r) in p.secret_refs() {
-            let state = if r.is_set() { "[set]" } else { "[missing]" };
-            missing += usize::from(!r.is_set());
-            say!("  {key:<15} {r} {state}")?;
-            if let Some(exposure) = r.exposure() {
-                say!("  warning: {key} file {exposure}")?;
-                exposed.insert(r.to_string());
-            }
-        }
-        for line in settings(p) {
-            say!("  {line}")?;
+    Ok(())
+}
+
+/// A provider as resolved: its endpoints, whether a client can be built,
+/// each secret set or missing, and its settings.
+fn provider(p: &crate::config::ProviderConfig, found: &mut Findings) -> Result<()> {
+    say!("provider {} ({})", p.name, p.kind())?;
+    for (key, url) in endpoints(&p.family) {
+        say!("  {key:<15} {url}")?;
+    }
+    // What every command and the dashboard do first with it: a
+    // `ca_file` that is missing or holds no certificate stops them all.
+    if let Err(e) = crate::providers::build(p) {
+        found.unusable += 1;
+        say!("  error: {}", e.message)?;
+    }
+    for (key, r) in p.secret_refs() {
+        let state = if r.is_set() { "[set]" } else { "[missing]" };
+        found.missing += usize::from(!r.is_set());
+        say!("  {key:<15} {r} {state}")?;
+        if let Some(exposure) = r.exposure() {
+            say!("  warning: {key} file {exposure}")?;
+            found.exposed.insert(r.to_string());
         }
     }
-    let store = store_beyond_config(cfg, data_dir)?;
-    // The screen reports these in its activity pane and goes on without
-    // them; a check of the file should not be the one place that is silent.
+    for line in settings(p) {
+        say!("  {line}")?;
+    }
+    Ok(())
+}
+
+/// The `[keys]` overrides and their problems. The screen reports these in
+/// its activity pane and goes on without them; a check of the file should
+/// not be the one place that is silent.
+fn keys(cfg: &Config, found: &mut Findings) -> Result<()> {
     let (_, problems) = crate::tui::Keymap::with_overrides(&cfg.keys);
     if !cfg.keys.is_empty() {
         say!("keys: {}", counted(cfg.keys.len(), "override", "overrides"))?;
@@ -82,46 +165,8 @@ pub fn config_check(
             say!("  warning: {p}")?;
         }
     }
-    // As `check` does: 0 when nothing needs doing, 1 when something does,
-    // so that a deployment script can stop on a secret not yet in place.
-    let mut action = Vec::new();
-    if unusable > 0 {
-        action.push(counted(
-            unusable,
-            "provider that cannot be used",
-            "providers that cannot be used",
-        ));
-    }
-    if missing > 0 {
-        action.push(format!("{} missing", counted(missing, "secret", "secrets")));
-    }
-    if !problems.is_empty() {
-        action.push(counted(problems.len(), "[keys] problem", "[keys] problems"));
-    }
-    match store {
-        // Every command would stop at it, as `status` does: a deployment
-        // gated on this check must not go on.
-        None => action.push("the store cannot be read".to_owned()),
-        Some(0) => {}
-        Some(orphans) => action.push(format!(
-            "{} of providers not in the configuration",
-            counted(orphans, "connection", "connections")
-        )),
-    }
-    if !exposed.is_empty() {
-        let n = exposed.len();
-        action.push(counted(
-            n,
-            "file open to other users",
-            "files open to other users",
-        ));
-    }
-    if action.is_empty() {
-        say!("OK: nothing missing")?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    say!("ACTION: {}", action.join(", "))?;
-    Ok(ExitCode::from(1))
+    found.keys = problems.len();
+    Ok(())
 }
 
 /// Says which store this config serves, and how many of its live rows
