@@ -231,12 +231,7 @@ pub(super) async fn disconnect(
     if readonly {
         bail!("read-only mode: nothing was ended");
     }
-    // As `users remove` answers: a name in another case is a typo.
-    let user = match ctx.store.user_any_case(name).map_err(|e| eyre!("{e}"))? {
-        Some(user) if user.name == name => user,
-        Some(held) => bail!("no user named {name:?}: did you mean {:?}?", held.name),
-        None => bail!("no user named {name:?}: `bankdeck users list` shows who exists"),
-    };
+    let user = user_named(ctx, name)?;
     let conns = ctx
         .store
         .user_connections(user.id)
@@ -258,12 +253,7 @@ pub(super) async fn disconnect(
             "{name} holds {}, none to end",
             counted(plan.len(), "connection", "connections")
         )?;
-        for (c, e) in &plan {
-            if let Ending::Nothing(why) = e {
-                say!("  {}: {}", named(c), why.describe())?;
-            }
-        }
-        return Ok(ExitCode::SUCCESS);
+        return say_left_alone(&plan).map(|()| ExitCode::SUCCESS);
     }
     if !yes {
         confirm_user(
@@ -275,11 +265,7 @@ pub(super) async fn disconnect(
         )?;
     }
     // The rows left as they are first, then those ended, in turn.
-    for (c, e) in &plan {
-        if let Ending::Nothing(why) = e {
-            say!("  {}: {}", named(c), why.describe())?;
-        }
-    }
+    say_left_alone(&plan)?;
     let ops: Vec<(OpKind, &Connection)> = (plan.iter())
         .filter_map(|(c, e)| Some((e.op()?, c)))
         .collect();
@@ -293,15 +279,7 @@ pub(super) async fn disconnect(
         &what,
         |c, op, outcome, _| match outcome {
             InTurn::Done(after) => {
-                let done = endings[&c.id].done();
-                // "logged out (access valid 04:59)": the state says what a
-                // logout leaves behind, an access token that still works.
-                let state = ConnState::derive(&after.conn, worker.now(), ctx.config.warn_secs());
-                let state = state.describe(worker.now());
-                let done = match state.starts_with(done) {
-                    true => state.as_str(),
-                    false => done,
-                };
+                let done = ended(endings[&c.id], &after.conn, &worker, ctx);
                 Ok(say!("  {}: {done}", named(c))?)
             }
             InTurn::EndedMeanwhile(err) => Ok(say!("  {}: ended meanwhile ({err})", named(c))?),
@@ -322,6 +300,40 @@ pub(super) async fn disconnect(
     }
     say!("{name}: every connection ended")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The user named `name` exactly. As `users remove` answers: a name in
+/// another case is a typo.
+fn user_named(ctx: &Context, name: &str) -> Result<crate::domain::User> {
+    match ctx.store.user_any_case(name).map_err(|e| eyre!("{e}"))? {
+        Some(user) if user.name == name => Ok(user),
+        Some(held) => bail!("no user named {name:?}: did you mean {:?}?", held.name),
+        None => bail!("no user named {name:?}: `bankdeck users list` shows who exists"),
+    }
+}
+
+/// A line for each of the user's connections a disconnect leaves as it is,
+/// and why.
+fn say_left_alone(plan: &[(Connection, Ending)]) -> Result<()> {
+    for (c, e) in plan {
+        if let Ending::Nothing(why) = e {
+            say!("  {}: {}", named(c), why.describe())?;
+        }
+    }
+    Ok(())
+}
+
+/// What a disconnect says of a connection `ending` ended, `after` as it
+/// now stands: "logged out (access valid 04:59)", the state saying what a
+/// logout leaves behind, an access token that still works.
+fn ended(ending: &Ending, after: &Connection, worker: &Worker, ctx: &Context) -> String {
+    let done = ending.done();
+    let state = ConnState::derive(after, worker.now(), ctx.config.warn_secs());
+    let state = state.describe(worker.now());
+    match state.starts_with(done) {
+        true => state,
+        false => done.to_owned(),
+    }
 }
 
 /// Logout and delink cannot be undone: on a terminal the operator types the
