@@ -67,57 +67,33 @@ pub async fn access_token(
         );
     }
     let min_secs = i64::try_from(min_valid.as_secs()).unwrap_or(i64::MAX);
-    let warn = ctx.config.warn_secs();
-    let mut conn = super::commands::stored(ctx, id)?;
-    let mut renewed = None;
-    if let Some(op) = needs(&conn, UnixTime::now(), min_secs, warn)? {
-        let worker = ctx.worker(false)?;
-        super::commands::say_if_at_work(ctx, op, &conn, worker.now());
-        let run = worker.operate(op, id);
-        let fresh =
-            match super::commands::to_the_end(&worker, run, |e| eyre!("{op} failed: {e}")).await {
-                Ok(Some(fresh)) => fresh,
-                Ok(None) => return Ok(super::interrupt::stopped()),
-                // Another process may have done it since the row was read (a
-                // second script, the dashboard's scheduler): the code it
-                // exchanged is spent, and its token is as good as ours.
-                Err(e) => {
-                    let now_is = super::commands::stored(ctx, id)?;
-                    match needs(&now_is, UnixTime::now(), min_secs, warn) {
-                        Ok(None) => now_is,
-                        _ => return Err(e),
-                    }
-                }
-            };
-        conn = fresh;
-        renewed = Some(op);
-    }
+    let conn = super::commands::stored(ctx, id)?;
+    let Some((conn, renewed)) = good_for(ctx, conn, min_secs).await? else {
+        return Ok(super::interrupt::stopped());
+    };
     let now = UnixTime::now();
     let expires_at = conn.lifetimes.access.and_then(AccessExpiry::at);
     let left = expires_at.map(|t| now.secs_until(t));
-    if let (Some(op), Some(left)) = (renewed, left)
+    if let (Some(renewed), Some(left)) = (renewed, left)
         && left < min_secs
     {
         tell!(
-            "the provider's new token lasts {}, less than --min-valid {}: each call will {op} again",
+            "the provider's new token lasts {}, less than --min-valid {}: each call will {} again",
             format_left(left),
-            humantime::format_duration(min_valid)
+            humantime::format_duration(min_valid),
+            renewed.op
         );
     }
     let secrets = ctx.store.secrets(id).map_err(|e| eyre!("{e}"))?;
     let Some(token) = secrets.access_token else {
-        let state = ConnState::derive(&conn, now, warn).describe(now);
+        let state = ConnState::derive(&conn, now, ctx.config.warn_secs()).describe(now);
         bail!("connection {id} holds no access token ({state})");
     };
     let lasts = match left {
         Some(left) => format!("valid {}", format_left(left)),
         None => "permanent".into(),
     };
-    let renewed = match renewed {
-        Some(OpKind::Exchange) => ", its code exchanged first",
-        Some(_) => ", refreshed first",
-        None => "",
-    };
+    let renewed = renewed.map_or(String::new(), Renewed::said);
     let line = AuditDraft {
         at: now,
         actor: crate::worker::os_user(),
@@ -141,6 +117,71 @@ pub async fn access_token(
         super::output::out_bytes(b"\n")?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How a token was made good for `--min-valid` before it was handed out.
+#[derive(Debug, Clone, Copy)]
+struct Renewed {
+    op: OpKind,
+    /// By another process (a second script, the dashboard's scheduler)
+    /// while this one waited for it, or before this one's turn came.
+    elsewhere: bool,
+}
+
+impl Renewed {
+    /// The audit line's words for it: ", refreshed first".
+    fn said(self) -> String {
+        let done = match self.op {
+            OpKind::Exchange => ", its code exchanged first",
+            _ => ", refreshed first",
+        };
+        match self.elsewhere {
+            true => format!("{done} by another process"),
+            false => done.to_owned(),
+        }
+    }
+}
+
+/// `conn` as it stands once its token is good for `min_secs`: exchanged or
+/// refreshed first when it must be, and how. `None` when a signal stopped
+/// that before anything was sent.
+async fn good_for(
+    ctx: &Context,
+    conn: Connection,
+    min_secs: i64,
+) -> Result<Option<(Connection, Option<Renewed>)>> {
+    let warn = ctx.config.warn_secs();
+    let Some(op) = needs(&conn, UnixTime::now(), min_secs, warn)? else {
+        return Ok(Some((conn, None)));
+    };
+    let id = conn.id;
+    let worker = ctx.worker(false)?;
+    super::commands::say_if_at_work(ctx, op, &conn, worker.now());
+    let run = worker.operate_done(op, id);
+    let failed = |e| eyre!("{op} failed: {e}");
+    match super::commands::to_the_end(&worker, run, failed).await {
+        Ok(Some(done)) => {
+            let elsewhere = done.by_whom().is_some();
+            Ok(Some((done.conn, Some(Renewed { op, elsewhere }))))
+        }
+        Ok(None) => Ok(None),
+        // Another process may have done it since the row was read (a
+        // second script, the dashboard's scheduler): the code it
+        // exchanged is spent, and its token is as good as ours.
+        Err(e) => {
+            let now_is = super::commands::stored(ctx, id)?;
+            match needs(&now_is, UnixTime::now(), min_secs, warn) {
+                Ok(None) => {
+                    let renewed = Renewed {
+                        op,
+                        elsewhere: true,
+                    };
+                    Ok(Some((now_is, Some(renewed))))
+                }
+                _ => Err(e),
+            }
+        }
+    }
 }
 
 /// What must run before `c`'s token is good for `min_secs`: an exchange, a

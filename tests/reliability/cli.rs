@@ -2877,7 +2877,8 @@ fn check_counts_on_a_renewer_only_while_it_runs() {
 /// Two scripts at once on a pending Dapi code: `exchange` sends it, and
 /// `access-token`, started while that exchange is out, hands out the token
 /// it brought rather than fail on the code it spent, and says whom it
-/// waited for. Dapi sees one exchange.
+/// waited for. Dapi sees one exchange, and the audit line of the token
+/// handed out says who exchanged the code.
 #[test]
 fn access_token_during_another_process_exchange_hands_out_its_token() {
     let behind = behind_a_held_exchange("access-token");
@@ -2885,6 +2886,10 @@ fn access_token_during_another_process_exchange_hands_out_its_token() {
         behind.tokens[0]["fingerprint"].as_str(),
         Some(bankdeck::sandbox::fingerprint(behind.out.trim()).as_str())
     );
+    let audit = ["audit", "--op", "reveal"];
+    let (_, audit, _) = said(behind.dir.path(), &behind.config, &audit);
+    let handed = "access token handed out (permanent, its code exchanged first by another process)";
+    assert!(audit.contains(handed), "{audit}");
 }
 
 /// Two scripts' `exchange` of one pending Dapi code: the second, started
