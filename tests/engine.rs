@@ -835,7 +835,7 @@ async fn two_processes_filing_one_grant_at_once_file_one_row() {
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(env.sandbox.request_count("oauth2.token"), 2, "both asked");
-    assert_eq!(a.id, b.id);
+    assert_eq!(a.conn.id, b.conn.id);
     assert_eq!(env.store.connections().unwrap().len(), 1);
 
     env.sandbox.set_faults(vec![slow("oidc.token")]);
@@ -1011,6 +1011,29 @@ async fn refresh_behind_another_process(
     Result<bankdeck::worker::Done, bankdeck::domain::OpError>,
     u64,
 ) {
+    let ours =
+        move |w: bankdeck::worker::Worker| async move { w.operate_done(OpKind::Refresh, id).await };
+    behind_another_process(env, id, ok, their_token, "oidc.token", ours).await
+}
+
+/// [`refresh_behind_another_process`], ours being whatever `ours` starts,
+/// and the POSTs counted at `route`.
+async fn behind_another_process<F>(
+    env: &Env,
+    id: bankdeck::domain::ConnectionId,
+    ok: bool,
+    their_token: Option<&str>,
+    route: &str,
+    ours: impl FnOnce(bankdeck::worker::Worker) -> F,
+) -> (
+    Result<bankdeck::worker::Done, bankdeck::domain::OpError>,
+    u64,
+)
+where
+    F: std::future::Future<Output = Result<bankdeck::worker::Done, bankdeck::domain::OpError>>
+        + Send
+        + 'static,
+{
     use bankdeck::domain::Secret;
     use bankdeck::store::{AuditDraft, ConnectionUpdate, SecretChange};
     // Another host: never taken for a dead process of ours and broken.
@@ -1021,11 +1044,8 @@ async fn refresh_behind_another_process(
         .lease_and_read(id, holder, now.plus_secs(30), now)
         .unwrap()
         .unwrap();
-    let posts = env.sandbox.request_count("oidc.token");
-    let ours = {
-        let w = env.worker.clone();
-        tokio::spawn(async move { w.operate_done(OpKind::Refresh, id).await })
-    };
+    let posts = env.sandbox.request_count(route);
+    let ours = tokio::spawn(ours(env.worker.clone()));
     // Ours finds the lease held and polls for it.
     tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     assert!(!ours.is_finished(), "ours waits for the lease");
@@ -1045,7 +1065,25 @@ async fn refresh_behind_another_process(
         .apply_and_release(base, update, audit, holder)
         .unwrap();
     let result = ours.await.unwrap();
-    (result, env.sandbox.request_count("oidc.token") - posts)
+    (result, env.sandbox.request_count(route) - posts)
+}
+
+/// An app token asked for again (`bankdeck token bank`) while another
+/// process renews the one held: theirs is the answer, said to be theirs,
+/// and the bank sees no second grant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_token_another_process_renewed_while_we_waited_says_so() {
+    let env = Env::start().await;
+    let held = env.app_token("app").await;
+    let ours = |w: bankdeck::worker::Worker| async move {
+        w.client_credentials(RequestId(1), "bank", "app").await
+    };
+    let (result, posts) =
+        behind_another_process(&env, held.id, true, None, "oauth2.token", ours).await;
+    let got = result.unwrap();
+    assert_eq!(posts, 0, "the bank saw no second grant");
+    assert_eq!(got.by, DoneBy::Another, "said to be theirs, not ours");
+    assert_eq!(got.conn.id, held.id);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1392,7 +1430,8 @@ async fn a_new_users_first_connection_announces_the_user() {
         .worker
         .client_credentials(RequestId(7), "bank", "reports")
         .await
-        .unwrap();
+        .unwrap()
+        .conn;
     let users = announced(&mut env);
     assert_eq!(users.len(), 1, "{users:?}");
     assert_eq!(users[0].0, RequestId(7));

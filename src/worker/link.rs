@@ -40,7 +40,9 @@ impl Worker {
                 ..
             } => (
                 OpKind::Link,
-                self.link_dapi(id, &provider, &user, &label, payload).await,
+                self.link_dapi(id, &provider, &user, &label, payload)
+                    .await
+                    .map(Done::ours),
             ),
             Command::Login {
                 provider,
@@ -49,7 +51,9 @@ impl Worker {
                 ..
             } => (
                 OpKind::Login,
-                self.login_renewing(id, &provider, &user, renewing).await,
+                self.login_renewing(id, &provider, &user, renewing)
+                    .await
+                    .map(Done::ours),
             ),
             Command::ClientCredentials { provider, user, .. } => (
                 OpKind::ClientCredentials,
@@ -61,7 +65,7 @@ impl Worker {
             _ => return,
         };
         let event = match result {
-            Ok(c) => Event::succeeded(id, op, Done::ours(c), self.now()),
+            Ok(done) => Event::succeeded(id, op, done, self.now()),
             Err(error) => Event::Failed {
                 id,
                 op,
@@ -318,7 +322,7 @@ impl Worker {
         id: RequestId,
         provider: &str,
         user: &str,
-    ) -> Result<Connection, OpError> {
+    ) -> Result<Done, OpError> {
         self.refuse_if_readonly()?;
         let slot = self.slot(provider)?;
         if slot.config.kind() == ProviderKind::Dapi {
@@ -338,7 +342,7 @@ impl Worker {
             None => None,
         };
         if let Some(held) = held {
-            return self.operate(OpKind::Refresh, held).await;
+            return self.operate_done(OpKind::Refresh, held).await;
         }
         let (grant, _sending) = {
             // Through the look-ahead like every operation, so no request
@@ -368,6 +372,7 @@ impl Worker {
             None,
         )
         .await
+        .map(Done::ours)
     }
 
     /// `e`, a provider's answer to a login or grant, counted as a refresh's

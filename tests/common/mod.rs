@@ -165,6 +165,7 @@ impl Env {
             .client_credentials(bankdeck::worker::RequestId(1), "bank", user)
             .await
             .unwrap()
+            .conn
     }
 
     pub async fn login(&self, provider: &str, user: &str) -> Connection {

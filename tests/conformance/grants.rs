@@ -56,7 +56,8 @@ async fn client_credentials_token_is_filed_and_active_at_the_provider() {
         .worker
         .client_credentials(RequestId(1), "basic", APP_USER)
         .await
-        .expect("client credentials grant");
+        .expect("client credentials grant")
+        .conn;
     assert_eq!(conn.grant, Grant::ClientCredentials);
     assert_eq!(conn.user, APP_USER);
     assert_eq!(rig.kind(conn.id), StateKind::Active);

@@ -2911,6 +2911,36 @@ fn an_exchange_another_process_did_meanwhile_says_so() {
     assert_eq!(lines.len(), 1, "the first's line alone: {audit}");
 }
 
+/// `token bank` asked for while another process renews the app token
+/// held: it waits for that renewal and says the other process did it.
+#[test]
+fn an_app_token_another_process_renewed_meanwhile_says_so() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
+    let (code, out, err) = said(dir.path(), &config, &["token", "bank"]);
+    assert_eq!(code, Some(0), "{err}");
+    let id = out.split("connection ").nth(1).unwrap();
+    let id = id.split(' ').next().unwrap().to_owned();
+    hold(&base, "oauth2.token", 3000, 1);
+    let first = command(dir.path(), &config, &["token", "bank"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_eq!(busy_with(dir.path(), &config, &id)["pid"], first.id());
+    let (code, out, err) = said(dir.path(), &config, &["token", "bank"]);
+    assert_eq!(code, Some(0), "{err}");
+    let theirs =
+        format!("token renewed, done by another process meanwhile: connection {id} · app / bank");
+    assert!(out.starts_with(&theirs), "{out}");
+    let first = first.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        out.starts_with(&format!("token renewed: connection {id} ")),
+        "{out}"
+    );
+}
+
 /// What [`behind_a_held_exchange`] leaves to look at.
 struct Behind {
     dir: tempfile::TempDir,

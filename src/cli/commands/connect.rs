@@ -318,15 +318,17 @@ pub async fn token(ctx: &Context, provider: &str, user: &str, readonly: bool) ->
     let new_user = is_new_user(ctx, user)?;
     let worker = ctx.worker(readonly)?;
     let grant = worker.client_credentials(RequestId(1), provider, user);
-    let Some(conn) = to_the_end(&worker, grant, |e| eyre!("{e}")).await? else {
+    let Some(done) = to_the_end(&worker, grant, |e| eyre!("{e}")).await? else {
         return Ok(interrupt::stopped());
     };
-    say_user_added(new_user, &conn)?;
+    let conn = &done.conn;
+    say_user_added(new_user, conn)?;
     // An app token already held is renewed in place (see the worker).
-    let what = match conn.last_op.as_ref().map(|l| l.op) {
-        Some(OpKind::Refresh) => "token renewed",
-        _ => "token issued",
+    let what = match (conn.last_op.as_ref().map(|l| l.op), done.by_whom()) {
+        (Some(OpKind::Refresh), Some(who)) => format!("token renewed, {who}"),
+        (Some(OpKind::Refresh), None) => "token renewed".to_owned(),
+        _ => "token issued".to_owned(),
     };
-    print_conn(what, &conn, worker.now(), ctx.config.warn_secs())?;
+    print_conn(&what, conn, worker.now(), ctx.config.warn_secs())?;
     Ok(ExitCode::SUCCESS)
 }
