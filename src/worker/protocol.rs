@@ -281,12 +281,11 @@ impl Event {
             Some(who) => format!("{who}; {left}"),
             None => left,
         };
-        let conn = done.conn;
         Event::Succeeded {
             id,
             op,
             message,
-            conn: Box::new(conn),
+            conn: Box::new(done.conn),
         }
     }
 }

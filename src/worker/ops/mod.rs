@@ -209,9 +209,9 @@ impl Worker {
             ..Turn::default()
         };
         // Another process refreshed, or exchanged the code, while we waited
-        // for its lease: its result is ours, and the provider sees no second
-        // POST (a second exchange would find the code spent). Had it failed,
-        // ours still goes.
+        // for its lease: its result stands for ours (and is said to be
+        // theirs), and the provider sees no second POST (a second exchange
+        // would find the code spent). Had it failed, ours still goes.
         let theirs = matches!(op, OpKind::Refresh | OpKind::Exchange)
             && seen.is_some_and(|v| v != current.version)
             && current.last_op.as_ref().is_some_and(|l| l.op == op && l.ok);
