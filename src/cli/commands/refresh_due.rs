@@ -50,10 +50,9 @@ pub async fn refresh_due(
     // What `check` weighs: this run, and so the cron job that starts it,
     // renews what expires within the window. Recorded once the run has
     // done its work, as of when it chose what was due.
-    let providers = ctx.config.providers.keys().cloned().collect();
     let ran = Renewal::RefreshDue {
         at: now,
-        providers,
+        providers: ctx.config.providers.keys().cloned().collect(),
         within_secs: secs,
         matching: filter.and_then(FilterTerms::parse).map(|t| t.to_string()),
     };
@@ -84,30 +83,7 @@ pub async fn refresh_due(
     if !quiet {
         say_held_elsewhere(ctx, &ids, now);
     }
-    let mut handle = ctx.spawn_worker(WorkerOptions::default())?;
-    let worker = handle.worker.clone();
-    let mut tally = Tally::default();
-    let bulk = async {
-        let run = worker.execute(Command::RefreshMany {
-            id: RequestId(1),
-            conns: ids,
-        });
-        tokio::pin!(run);
-        loop {
-            tokio::select! {
-                biased;
-                Some(event) = handle.events.recv() => tally.take(event, &names)?,
-                () = &mut run => break,
-            }
-        }
-        // What the bulk said last is still queued.
-        while let Ok(event) = handle.events.try_recv() {
-            tally.take(event, &names)?;
-        }
-        Ok::<_, color_eyre::Report>(())
-    };
-    let (ran, stopped) = finish_through_interrupt(&worker, bulk).await?;
-    ran?;
+    let (tally, stopped) = bulk(ctx, ids, &names).await?;
     let Tally {
         refreshed,
         failed,
@@ -115,14 +91,14 @@ pub async fn refresh_due(
         ref reasons,
     } = tally;
     let mut counts = format!("refreshed {refreshed} of {total}{matching} due within {window}");
-    if failed > 0 {
-        counts.push_str(&format!(", {failed} failed"));
-    }
-    if ended > 0 {
-        counts.push_str(&format!(", {ended} ended meanwhile"));
-    }
-    if skipped > 0 {
-        counts.push_str(&format!(", {skipped} left out"));
+    for (n, what) in [
+        (failed, "failed"),
+        (ended, "ended meanwhile"),
+        (skipped, "left out"),
+    ] {
+        if n > 0 {
+            counts.push_str(&format!(", {n} {what}"));
+        }
     }
     let unsent = total - refreshed - failed - ended;
     if stopped {
@@ -142,6 +118,40 @@ pub async fn refresh_due(
     say!("{counts}")?;
     say_reasons(reasons)?;
     Ok(outcome(failed + unsent))
+}
+
+/// Refreshes `ids` as one bulk, through Ctrl-C and SIGTERM, saying each
+/// failure as it is heard: what was heard, and whether a signal stopped it.
+async fn bulk(
+    ctx: &Context,
+    ids: Vec<ConnectionId>,
+    names: &HashMap<ConnectionId, String>,
+) -> Result<(Tally, bool)> {
+    let mut handle = ctx.spawn_worker(WorkerOptions::default())?;
+    let worker = handle.worker.clone();
+    let mut tally = Tally::default();
+    let bulk = async {
+        let run = worker.execute(Command::RefreshMany {
+            id: RequestId(1),
+            conns: ids,
+        });
+        tokio::pin!(run);
+        loop {
+            tokio::select! {
+                biased;
+                Some(event) = handle.events.recv() => tally.take(event, names)?,
+                () = &mut run => break,
+            }
+        }
+        // What the bulk said last is still queued.
+        while let Ok(event) = handle.events.try_recv() {
+            tally.take(event, names)?;
+        }
+        Ok::<_, color_eyre::Report>(())
+    };
+    let (ran, stopped) = finish_through_interrupt(&worker, bulk).await?;
+    ran?;
+    Ok((tally, stopped))
 }
 
 /// Says on stderr how many of `ids` another process is at work on, and
