@@ -5,7 +5,7 @@
 //! their whole payload (the new connection, the error with the provider's
 //! message), so a front end never has to read the store to show a result.
 
-use super::Done;
+use super::{Done, DoneBy};
 use crate::domain::{
     AuditEntry, Claims, ConnectPayload, Connection, ConnectionId, OpError, OpKind, ProviderWait,
     Secrets, UnixTime, User, UserId, outcome,
@@ -181,6 +181,9 @@ pub enum Event {
         op: OpKind,
         conn: Box<Connection>,
         message: String,
+        /// Who did the work: another process's, waited for, is counted
+        /// apart by a front end that counts.
+        by: DoneBy,
     },
     Failed {
         id: RequestId,
@@ -286,6 +289,7 @@ impl Event {
             op,
             message,
             conn: Box::new(done.conn),
+            by: done.by,
         }
     }
 }
@@ -293,7 +297,6 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::worker::DoneBy;
 
     /// A success this call did not do says who did, ahead of what it left,
     /// so the screen's "✓ refresh" line claims nothing of this process's.

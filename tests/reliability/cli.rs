@@ -3522,8 +3522,8 @@ fn busy_with(dir: &Path, config: &Path, id: &str) -> serde_json::Value {
 }
 
 /// `refresh --due` over a row a script is refreshing says so before it
-/// waits for that answer, and counts the row among those refreshed;
-/// `check --json` names the script on that row alone.
+/// waits for that answer, and counts the row among those refreshed, by
+/// that script; `check --json` names the script on that row alone.
 #[test]
 fn refresh_due_says_which_rows_another_process_is_at_work_on() {
     let dir = super::common::private_dir();
@@ -3558,7 +3558,7 @@ fn refresh_due_says_which_rows_another_process_is_at_work_on() {
     );
     assert_eq!(
         out.lines().last(),
-        Some("refreshed 3 of 3 due within 2h"),
+        Some("refreshed 3 of 3 due within 2h, 1 of them by another process meanwhile"),
         "{out}"
     );
     assert!(script.wait_with_output().unwrap().status.success());

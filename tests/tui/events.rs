@@ -43,6 +43,7 @@ fn succeeded_replaces_the_row_stops_the_spinner_and_says_so() {
     });
     let cmds = app.update(
         worker(Event::Succeeded {
+            by: bankdeck::worker::DoneBy::This,
             id,
             op: OpKind::Exchange,
             conn: Box::new(done),
@@ -83,6 +84,7 @@ fn a_filter_by_a_provider_id_finds_the_row_the_id_came_to() {
     done.remote.token_id = Some("16ae93ee-c29c-4173-87e7-21454ba1ae61".into());
     app.update(
         worker(Event::Succeeded {
+            by: bankdeck::worker::DoneBy::This,
             id,
             op: OpKind::Exchange,
             conn: Box::new(done.clone()),
@@ -108,6 +110,7 @@ fn success_of_the_selected_row_reloads_its_open_detail() {
     let done = dapi_active(1, "alice");
     let cmds = app.update(
         worker(Event::Succeeded {
+            by: bankdeck::worker::DoneBy::This,
             id,
             op: OpKind::Exchange,
             conn: Box::new(done),
@@ -339,6 +342,7 @@ fn a_bulk_result_stops_only_its_own_rows_spinner() {
     let erin = sample_connections()[4].clone();
     app.update(
         worker(Event::Succeeded {
+            by: bankdeck::worker::DoneBy::This,
             id,
             op: OpKind::Refresh,
             conn: Box::new(erin),
@@ -421,6 +425,7 @@ fn a_scheduled_operation_shows_as_busy_and_in_the_activity() {
     let carol = sample_connections()[2].clone();
     app.update(
         worker(Event::Succeeded {
+            by: bankdeck::worker::DoneBy::This,
             id: foreign,
             op: OpKind::Refresh,
             conn: Box::new(carol),
@@ -495,6 +500,7 @@ fn the_schedulers_alike_results_fold_into_one_counted_line() {
         let message = message.clone();
         app.update(
             worker(Event::Succeeded {
+                by: bankdeck::worker::DoneBy::This,
                 id,
                 op,
                 conn,
@@ -691,6 +697,7 @@ fn results_within_one_second_resort_once_on_the_next_tick() {
     }
     let succeeded = |c| {
         worker(Event::Succeeded {
+            by: bankdeck::worker::DoneBy::This,
             id: RequestId(700),
             op: OpKind::Refresh,
             conn: Box::new(c),
@@ -720,6 +727,7 @@ fn a_new_connection_shows_at_once() {
     let zoe = dapi_pending(42, "zoe");
     app.update(
         worker(Event::Succeeded {
+            by: bankdeck::worker::DoneBy::This,
             id: RequestId(800),
             op: OpKind::Link,
             conn: Box::new(zoe),

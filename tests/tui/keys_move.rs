@@ -290,6 +290,7 @@ fn u_shows_users_and_enter_shows_that_users_connections_alone() {
         c.label = "FAB".into();
         app.update(
             Msg::Worker(bankdeck::worker::Event::Succeeded {
+                by: bankdeck::worker::DoneBy::This,
                 id: bankdeck::worker::RequestId(9_000 + id as u64),
                 op: bankdeck::domain::OpKind::Link,
                 conn: Box::new(c),

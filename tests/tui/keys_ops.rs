@@ -233,6 +233,7 @@ fn a_disconnect_follows_the_rows_as_they_stand_when_confirmed() {
     let scheduled = bankdeck::worker::RequestId(bankdeck::worker::RequestId::SCHEDULED_FROM);
     app.update(
         Msg::Worker(bankdeck::worker::Event::Succeeded {
+            by: bankdeck::worker::DoneBy::This,
             id: scheduled,
             op: bankdeck::domain::OpKind::Logout,
             conn: Box::new(logged_out),
@@ -322,6 +323,7 @@ fn a_delink_confirmed_after_another_ended_the_row_says_why_nothing_went() {
     bob.flags.delinked_at = Some(NOW);
     app.update(
         Msg::Worker(bankdeck::worker::Event::Succeeded {
+            by: bankdeck::worker::DoneBy::This,
             id: bankdeck::worker::RequestId(9_000),
             op: bankdeck::domain::OpKind::Delink,
             conn: Box::new(bob),
@@ -558,6 +560,7 @@ fn a_adds_dapi_from_a_pasted_payload() {
     // The new row is selected, so `e` exchanges its code next.
     app.update(
         Msg::Worker(bankdeck::worker::Event::Succeeded {
+            by: bankdeck::worker::DoneBy::This,
             id,
             op: bankdeck::domain::OpKind::Link,
             conn: Box::new(dapi_pending(42, "zoe q")),
@@ -650,6 +653,7 @@ fn shift_l_logs_the_row_s_user_in_again_where_only_consent_helps() {
     frank.version += 1;
     app.update(
         Msg::Worker(bankdeck::worker::Event::Succeeded {
+            by: bankdeck::worker::DoneBy::This,
             id,
             op: bankdeck::domain::OpKind::Login,
             conn: Box::new(frank),
@@ -667,6 +671,7 @@ fn shift_l_logs_the_row_s_user_in_again_where_only_consent_helps() {
     other.kind = ProviderKind::Oidc;
     app.update(
         Msg::Worker(bankdeck::worker::Event::Succeeded {
+            by: bankdeck::worker::DoneBy::This,
             id,
             op: bankdeck::domain::OpKind::Login,
             conn: Box::new(other),

@@ -434,6 +434,7 @@ fn marked_rows_sent_one_by_one_fold_their_lines() {
                 let mut c = c.clone();
                 c.flags.logged_out_at = Some(NOW);
                 Event::Succeeded {
+                    by: bankdeck::worker::DoneBy::This,
                     id,
                     op: OpKind::Logout,
                     conn: Box::new(c),

@@ -68,6 +68,7 @@ fn with_activity(app: &mut App) {
     );
     let carol = sample_connections()[2].clone();
     let ok = Event::Succeeded {
+        by: bankdeck::worker::DoneBy::This,
         id: RequestId(900),
         op: OpKind::Refresh,
         conn: Box::new(carol),
@@ -326,6 +327,7 @@ fn the_detail_pane_says_when_the_scheduler_works_on_the_row() {
     // A success, the operator's or the scheduler's, ends the back-off.
     app.update(
         Msg::Worker(Event::Succeeded {
+            by: bankdeck::worker::DoneBy::This,
             id: RequestId(RequestId::SCHEDULED_FROM + 1),
             op: OpKind::Refresh,
             conn: Box::new(sample_connections()[2].clone()),

@@ -13,7 +13,7 @@ use crate::cli::interrupt::finish_through_interrupt;
 use crate::domain::filter::FilterTerms;
 use crate::domain::text::counted;
 use crate::domain::{ConnectionId, DueForRefresh, ErrorKind, Renewal, UnixTime};
-use crate::worker::{Command, Event, NextTry, RequestId, WorkerOptions};
+use crate::worker::{Command, DoneBy, Event, NextTry, RequestId, WorkerOptions};
 
 /// Every connection due for a refresh within `within` (the config's warning
 /// window by default), through the worker's bulk refresh, as the screen's
@@ -86,12 +86,14 @@ pub async fn refresh_due(
     let (tally, stopped) = bulk(ctx, ids, &names).await?;
     let Tally {
         refreshed,
+        elsewhere,
         failed,
         ended,
         ref reasons,
     } = tally;
     let mut counts = format!("refreshed {refreshed} of {total}{matching} due within {window}");
     for (n, what) in [
+        (elsewhere, "of them by another process meanwhile"),
         (failed, "failed"),
         (ended, "ended meanwhile"),
         (skipped, "left out"),
@@ -193,6 +195,9 @@ fn say_held_elsewhere(ctx: &Context, ids: &[ConnectionId], now: UnixTime) {
 #[derive(Default)]
 struct Tally {
     refreshed: usize,
+    /// Of those refreshed, how many another process did while this run
+    /// waited for its lease: nothing of this run's was sent for them.
+    elsewhere: usize,
     failed: usize,
     /// Logged out or delinked meanwhile, by another process: not failures.
     ended: usize,
@@ -230,7 +235,10 @@ impl Tally {
     fn take(&mut self, event: Event, names: &HashMap<ConnectionId, String>) -> Result<()> {
         let name = |c: ConnectionId| names.get(&c).map_or_else(|| c.to_string(), Clone::clone);
         match event {
-            Event::Succeeded { .. } => self.refreshed += 1,
+            Event::Succeeded { by, .. } => {
+                self.refreshed += 1;
+                self.elsewhere += usize::from(by != DoneBy::This);
+            }
             Event::Failed { error, .. } if error.kind == ErrorKind::Cancelled => {}
             // Refused for its provider's wait: the run sends it again after,
             // or sets it aside with the provider's rows, counted as not sent.

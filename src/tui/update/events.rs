@@ -22,6 +22,7 @@ pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Comman
             op,
             conn,
             message,
+            ..
         } => succeeded(app, id, op, *conn, &message, now),
         Event::Failed {
             id,
