@@ -279,7 +279,8 @@ pub(super) async fn disconnect(
         &what,
         |c, op, outcome, _| match outcome {
             InTurn::Done(after) => {
-                let done = ended(endings[&c.id], &after.conn, &worker, ctx);
+                let (now, warn) = (worker.now(), ctx.config.warn_secs());
+                let done = ended(endings[&c.id], &after.conn, now, warn);
                 Ok(say!("  {}: {done}", named(c))?)
             }
             InTurn::EndedMeanwhile(err) => Ok(say!("  {}: ended meanwhile ({err})", named(c))?),
@@ -326,10 +327,9 @@ fn say_left_alone(plan: &[(Connection, Ending)]) -> Result<()> {
 /// What a disconnect says of a connection `ending` ended, `after` as it
 /// now stands: "logged out (access valid 04:59)", the state saying what a
 /// logout leaves behind, an access token that still works.
-fn ended(ending: &Ending, after: &Connection, worker: &Worker, ctx: &Context) -> String {
+fn ended(ending: &Ending, after: &Connection, now: UnixTime, warn: i64) -> String {
     let done = ending.done();
-    let state = ConnState::derive(after, worker.now(), ctx.config.warn_secs());
-    let state = state.describe(worker.now());
+    let state = ConnState::derive(after, now, warn).describe(now);
     match state.starts_with(done) {
         true => state,
         false => done.to_owned(),
