@@ -70,6 +70,9 @@ pub struct Progress {
     pub done: usize,
     pub total: usize,
     pub failed: usize,
+    /// Of those done, how many another process had done while this one
+    /// waited for the row's lease: nothing was sent for them.
+    pub elsewhere: usize,
 }
 
 #[derive(Debug, Clone, Default)]

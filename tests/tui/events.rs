@@ -333,6 +333,62 @@ fn a_finished_bulk_says_so_on_the_last_line_not_above_its_results() {
     assert_eq!(summaries, 1, "moved, not copied");
 }
 
+/// A row another process refreshed while the bulk waited for its lease
+/// is counted as refreshed, and the bulk's line says how many were: a
+/// bulk's successes get no line each to say it.
+#[test]
+fn a_bulk_counts_the_rows_another_process_refreshed_meanwhile() {
+    let mut app = app();
+    let Command::RefreshMany { id, .. } = one(app.update(key('R'), NOW)) else {
+        panic!()
+    };
+    let progress = |done| {
+        worker(Event::Progress {
+            id,
+            done,
+            total: 2,
+            failed: 0,
+            stopped: 0,
+        })
+    };
+    let succeeded = |id, row: usize, by| {
+        worker(Event::Succeeded {
+            by,
+            id,
+            op: OpKind::Refresh,
+            conn: Box::new(sample_connections()[row].clone()),
+            message: "refreshed".into(),
+        })
+    };
+    app.update(progress(0), NOW);
+    app.update(succeeded(id, 4, bankdeck::worker::DoneBy::Another), NOW);
+    // Another request's result (the scheduler's) is not the bulk's.
+    app.update(
+        succeeded(
+            RequestId(RequestId::SCHEDULED_FROM + 3),
+            2,
+            bankdeck::worker::DoneBy::Another,
+        ),
+        NOW,
+    );
+    app.update(progress(1), NOW);
+    // The bulk's one line is rewritten in place, above the scheduler's.
+    let bulk_line = |app: &bankdeck::tui::App| {
+        let mut lines = app.activity().filter(|l| l.text.contains(" of 2"));
+        lines.next().map(|l| l.text.clone())
+    };
+    assert_eq!(
+        bulk_line(&app).as_deref(),
+        Some("refreshing 1 of 2, 1 of them by another process meanwhile")
+    );
+    app.update(succeeded(id, 3, bankdeck::worker::DoneBy::This), NOW);
+    app.update(progress(2), NOW);
+    assert_eq!(
+        last_text(&app),
+        "refreshed 2 of 2, 1 of them by another process meanwhile"
+    );
+}
+
 #[test]
 fn a_bulk_result_stops_only_its_own_rows_spinner() {
     let mut app = app();

@@ -6,7 +6,7 @@
 
 use crate::domain::text::counted;
 use crate::domain::{Connection, ConnectionId, OpError, OpKind, ProviderWait, UnixTime, User};
-use crate::worker::{Command, Event, NextTry, RequestId};
+use crate::worker::{Command, DoneBy, Event, NextTry, RequestId};
 
 use super::super::activity::Level;
 use super::super::app::{App, Progress, Sent};
@@ -22,8 +22,11 @@ pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Comman
             op,
             conn,
             message,
-            ..
-        } => succeeded(app, id, op, *conn, &message, now),
+            by,
+        } => {
+            count_elsewhere(app, id, by);
+            succeeded(app, id, op, *conn, &message, now)
+        }
         Event::Failed {
             id,
             op,
@@ -53,6 +56,7 @@ pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Comman
                 done,
                 total,
                 failed,
+                elsewhere: 0,
             },
             stopped,
             now,
@@ -362,13 +366,32 @@ fn finish(app: &mut App, id: RequestId, conn: Option<ConnectionId>) {
     }
 }
 
+/// A bulk's row another process refreshed while the bulk waited for its
+/// lease: counted in the bulk's line, which is all a bulk's successes get.
+fn count_elsewhere(app: &mut App, id: RequestId, by: DoneBy) {
+    if by == DoneBy::This {
+        return;
+    }
+    if let Some(bulk) = app.bulk.as_mut().filter(|b| b.id == id) {
+        bulk.elsewhere += 1;
+    }
+}
+
 /// A bulk's progress; `stopped` (not refreshed) is set in the last one of a
 /// bulk that ended early, which ends it here too: its rows stop being busy.
-fn progress(app: &mut App, p: Progress, stopped: usize, now: UnixTime) -> Vec<Command> {
-    let failed = match p.failed {
-        0 => String::new(),
-        n => format!(", {n} failed"),
-    };
+/// The worker does not count what another process did: the screen does, as
+/// the successes come in, and carries it from one progress to the next.
+fn progress(app: &mut App, mut p: Progress, stopped: usize, now: UnixTime) -> Vec<Command> {
+    p.elsewhere = (app.bulk.filter(|b| b.id == p.id)).map_or(0, |b| b.elsewhere);
+    let mut tail = String::new();
+    for (n, what) in [
+        (p.elsewhere, "of them by another process meanwhile"),
+        (p.failed, "failed"),
+    ] {
+        if n > 0 {
+            tail.push_str(&format!(", {n} {what}"));
+        }
+    }
     let complete = p.done + stopped >= p.total;
     let (verb, level) = match (complete, p.failed + stopped) {
         (false, _) => ("refreshing", Level::Info),
@@ -381,7 +404,7 @@ fn progress(app: &mut App, p: Progress, stopped: usize, now: UnixTime) -> Vec<Co
         true => p.done.saturating_sub(p.failed),
         false => p.done,
     };
-    let mut text = format!("{verb} {count} of {}{failed}", p.total);
+    let mut text = format!("{verb} {count} of {}{tail}", p.total);
     if stopped > 0 {
         text = format!("stopped: {text}, {stopped} not refreshed");
     }
