@@ -1863,6 +1863,57 @@ fn refresh_due_takes_every_due_connection_and_names_each_failure_and_reason() {
     );
 }
 
+/// `refresh --due`'s count keeps apart what was not a refresh that failed:
+/// a due row whose provider the config does not name is left out (exit 1:
+/// its token lapses), and a row another process logged out while this run
+/// waited for its lease ended meanwhile (exit 0: nothing is left to lapse).
+#[test]
+fn refresh_due_counts_rows_left_out_and_ended_meanwhile_apart() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
+    let lena = logged_in(dir.path(), &config);
+    three_app_tokens(dir.path(), &config);
+    let due = ["refresh", "--due", "--within", "2h"];
+
+    // The same config without Everifin's table, beside it for its secrets.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let without: Vec<&str> = (text.split("\n[providers."))
+        .filter(|table| !table.starts_with("everifin]"))
+        .collect();
+    let no_everifin = config.with_file_name("no-everifin.toml");
+    std::fs::write(&no_everifin, without.join("\n[providers.")).unwrap();
+    let (code, out, err) = said(dir.path(), &no_everifin, &due);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        err.contains("1 due connection left out: their providers are not in the configuration"),
+        "{err}"
+    );
+    assert_eq!(out, "refreshed 3 of 3 due within 2h, 1 left out\n", "{err}");
+
+    hold(&base, "oidc.logout", 4000, 1);
+    let logout = command(dir.path(), &config, &["logout", &lena, "--yes"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_eq!(busy_with(dir.path(), &config, &lena)["pid"], logout.id());
+    let (code, out, err) = said(dir.path(), &config, &due);
+    assert!(logout.wait_with_output().unwrap().status.success());
+    assert_eq!(code, Some(0), "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "  {lena} lena / everifin: not refreshed, ended meanwhile"
+        )),
+        "{out}"
+    );
+    assert_eq!(
+        lines[1],
+        "refreshed 3 of 4 due within 2h, 1 ended meanwhile"
+    );
+}
+
 /// The binary run with `args`, sent `signal` 1.5 s in (`INT` as Ctrl-C on a
 /// terminal does, `TERM` as `timeout` does; its request, which the sandbox
 /// holds 4 s, is out by then), and waited for.
