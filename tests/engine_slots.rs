@@ -225,6 +225,45 @@ async fn a_bulk_refresh_reports_a_connection_that_is_gone_and_ends() {
     assert_eq!((refreshed, failed), (vec![live], vec![gone]));
 }
 
+/// A bulk whose last row waits (here on a slow answer; as well on another
+/// process's lease) reports the rows already done while it waits, not only
+/// once that row is in: the throttle holds a count back 100 ms at most.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_reports_what_is_done_while_its_last_row_waits() {
+    let env = Env::start().await;
+    let mut conns = Vec::new();
+    for user in ["amira", "bob", "carol"] {
+        conns.push(env.login("bank", user).await.id);
+    }
+    // Whichever row's request comes first is held; the others answer at once.
+    env.sandbox.set_faults(vec![
+        parse_fault("oauth2.token:latency=3000,count=1").unwrap(),
+    ]);
+    let mut h = env.spawn_worker(WorkerOptions::default());
+    h.commands
+        .send(Command::RefreshMany {
+            id: RequestId(1),
+            conns,
+        })
+        .await
+        .unwrap();
+    let mut reported = Vec::new();
+    loop {
+        if let Event::Progress { done, .. } =
+            next_event(&mut h.events, Duration::from_secs(10)).await
+        {
+            reported.push(done);
+            if done == 3 {
+                break;
+            }
+        }
+    }
+    assert!(
+        reported.contains(&2),
+        "the two rows answered at once are reported before the held one: {reported:?}"
+    );
+}
+
 /// A result's words say what the operation left, not which operation it was
 /// (the screen's line names that): a refresh, a bulk's refresh and a logout.
 #[tokio::test]

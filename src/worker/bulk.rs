@@ -78,7 +78,7 @@ impl Worker {
             stopped,
         };
         self.emit(progress(done, failed, 0)).await;
-        let mut last_progress = std::time::Instant::now();
+        let mut reported = Reported::new();
         loop {
             // What another process heard counts before a launch, not only
             // as each refresh is about to send.
@@ -127,6 +127,13 @@ impl Worker {
                     continue;
                 }
                 () = sleep_until_some(resume), if resume.is_some() => continue,
+                // Counts held back by the throttle below, while the rows
+                // left wait (for another process's lease, a slow provider).
+                () = sleep_until_some(reported.held_back(done, failed)) => {
+                    reported.now(done, failed);
+                    self.emit(progress(done, failed, 0)).await;
+                    continue;
+                }
                 // A given-up provider's wait may be lifted (here, or by
                 // another process) or end while only stalled requests run:
                 // looked at again each second, not only at their answers.
@@ -200,8 +207,8 @@ impl Worker {
                 }
             };
             self.emit(event).await;
-            if done == total || last_progress.elapsed() >= PROGRESS_EVERY {
-                last_progress = std::time::Instant::now();
+            if done == total || reported.at.elapsed() >= PROGRESS_EVERY {
+                reported.now(done, failed);
                 self.emit(progress(done, failed, 0)).await;
             }
         }
@@ -461,3 +468,33 @@ const PARKED_LOOK: std::time::Duration = super::wait::STORED_WAITS_FRESH;
 
 /// How often a bulk refresh reports its progress while it runs.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// What a bulk last reported of its counts, and when: at most one progress
+/// every [`PROGRESS_EVERY`], and none held back longer. Four rows done in a
+/// few milliseconds and a fifth waiting six seconds for another process
+/// read "0 of 5" all that while, when only results sent progress.
+struct Reported {
+    at: tokio::time::Instant,
+    /// Done and failed, as last reported.
+    shown: (usize, usize),
+}
+
+impl Reported {
+    /// The bulk's first progress, of nothing done, has just been sent.
+    fn new() -> Reported {
+        Reported {
+            at: tokio::time::Instant::now(),
+            shown: (0, 0),
+        }
+    }
+
+    /// When counts not yet reported are due: `None` when none are.
+    fn held_back(&self, done: usize, failed: usize) -> Option<tokio::time::Instant> {
+        (self.shown != (done, failed)).then_some(self.at + PROGRESS_EVERY)
+    }
+
+    fn now(&mut self, done: usize, failed: usize) {
+        self.at = tokio::time::Instant::now();
+        self.shown = (done, failed);
+    }
+}
