@@ -162,17 +162,10 @@ async fn a_bulk_refresh_keeps_a_window_per_provider_and_a_stalled_one_holds_up_o
     }
     env.sandbox
         .set_faults(vec![parse_fault("oidc.token:stall").unwrap()]);
-    let mut h = env.spawn_worker(WorkerOptions::default());
     // The stalled provider's connections first: a window for the whole bulk
     // would fill with them and never reach the bank's.
     let conns = stalled.iter().chain(&working).copied().collect();
-    h.commands
-        .send(Command::RefreshMany {
-            id: RequestId(1),
-            conns,
-        })
-        .await
-        .unwrap();
+    let mut h = bulk_of(&env, conns).await;
     let mut refreshed = Vec::new();
     while refreshed.len() < working.len() {
         match next_event(&mut h.events, Duration::from_secs(10)).await {
@@ -197,14 +190,7 @@ async fn a_bulk_refresh_reports_a_connection_that_is_gone_and_ends() {
     let env = Env::start().await;
     let live = env.login("bank", "amira").await.id;
     let gone = ConnectionId(live.0 + 1000);
-    let mut h = env.spawn_worker(WorkerOptions::default());
-    h.commands
-        .send(Command::RefreshMany {
-            id: RequestId(1),
-            conns: vec![gone, live],
-        })
-        .await
-        .unwrap();
+    let mut h = bulk_of(&env, vec![gone, live]).await;
     let (mut refreshed, mut failed) = (Vec::new(), Vec::new());
     loop {
         match next_event(&mut h.events, Duration::from_secs(10)).await {
@@ -239,14 +225,7 @@ async fn a_bulk_reports_what_is_done_while_its_last_row_waits() {
     env.sandbox.set_faults(vec![
         parse_fault("oauth2.token:latency=3000,count=1").unwrap(),
     ]);
-    let mut h = env.spawn_worker(WorkerOptions::default());
-    h.commands
-        .send(Command::RefreshMany {
-            id: RequestId(1),
-            conns,
-        })
-        .await
-        .unwrap();
+    let mut h = bulk_of(&env, conns).await;
     let mut reported = Vec::new();
     loop {
         if let Event::Progress { done, .. } =
@@ -387,6 +366,19 @@ async fn token_requests_reach(env: &Env, total: u64, within: Duration, why: &str
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// A worker of `env`'s, sent one bulk refresh of `conns` as request 1.
+async fn bulk_of(env: &Env, conns: Vec<ConnectionId>) -> bankdeck::worker::WorkerHandle {
+    let h = env.spawn_worker(WorkerOptions::default());
+    h.commands
+        .send(Command::RefreshMany {
+            id: RequestId(1),
+            conns,
+        })
+        .await
+        .unwrap();
+    h
 }
 
 async fn next_event(events: &mut tokio::sync::mpsc::Receiver<Event>, within: Duration) -> Event {
