@@ -17,7 +17,7 @@
 //! awaits only what is quick: an event into the front end's queue, and reads,
 //! which SQLite's WAL lets through while another process writes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -60,160 +60,165 @@ impl Worker {
     /// it has ended.
     pub(crate) async fn refresh_many(&self, id: RequestId, conns: Vec<ConnectionId>) {
         let halt = Registered::new(self, id);
-        let total = conns.len();
-        let (mut done, mut failed) = (0, 0);
-        let mut unread: VecDeque<ConnectionId> = conns.into();
-        let mut windows = Windows::<Key, ConnectionId>::default();
+        let mut run = Run::new(id, conns);
         let mut running = FuturesUnordered::new();
-        // What runs, and whether a cancel has been answered for it.
-        let mut in_flight = std::collections::HashSet::new();
+        // Whether a cancel has been answered for what runs.
         let mut told = false;
-        let mut waits = Waits::default();
-        let mut refusals = Refusals::default();
-        let progress = |done, failed, stopped| Event::Progress {
-            id,
-            done,
-            total,
-            failed,
-            stopped,
-        };
-        self.emit(progress(done, failed, 0)).await;
-        let mut reported = Reported::new();
+        let stop = halt.halt();
+        self.emit(run.report()).await;
         loop {
-            // What another process heard counts before a launch, not only
-            // as each refresh is about to send.
-            self.heed_stored_waits_unless_read().await;
-            self.take_back_freed(&mut waits, &mut windows).await;
-            while !self.stopping() && !halt.halt().is_stopped() {
-                let now = self.now();
-                // A provider that asked to be sent nothing starts nothing.
-                let cap = |k: &Key| self.asked_wait_of(k, now).map(|_| 0);
-                for (conn, key) in windows.launch(cap) {
-                    in_flight.insert(conn);
-                    running.push(self.clone().refresh_one(id, conn, key, halt.halt().clone()));
-                }
-                if unread.is_empty() || !windows.wants_more() {
-                    break;
-                }
-                let chunk: Vec<_> = unread.drain(..RESOLVE_CHUNK.min(unread.len())).collect();
-                for (conn, key) in self.providers_of(chunk).await {
-                    match waits.parked(&key) {
-                        Some(rows) => rows.push(conn),
-                        None => windows.queue(key, |k| self.window_limit(k), conn),
-                    }
-                }
-            }
-            self.heed_waits_asked_before(&mut waits, &mut windows).await;
+            // Moved in as `&mut`: a shared one held across the await would
+            // need the set of futures to be `Sync`.
+            let queue = &mut running;
+            self.fill(&mut run, stop, move |conn, key| {
+                queue.push(self.clone().refresh_one(id, conn, key, stop.clone()));
+            })
+            .await;
+            self.heed_waits_asked_before(&mut run.waits, &mut run.windows)
+                .await;
             let now = self.now();
             // A provider that asked for a pause holds its queue until then.
-            let going = !self.stopping() && !halt.halt().is_stopped();
-            let resume = (windows.queued_keys())
+            let going = !self.stopping() && !stop.is_stopped();
+            let resume = (run.windows.queued_keys())
                 .filter_map(|k| self.asked_wait_of(k, now))
                 .min()
                 .filter(|_| going)
                 .map(|at| instant_at(now, at));
             if running.is_empty() && resume.is_none() {
                 // A wait that ended since the launch above: start its queue.
-                if going && windows.has_queued() {
+                if going && run.windows.has_queued() {
                     continue;
                 }
                 break;
             }
-            let next = tokio::select! {
+            let (conn, key, result) = tokio::select! {
                 Some(next) = running.next(), if !running.is_empty() => next,
-                () = halt.halt().stopped(), if !told => {
+                () = stop.stopped(), if !told => {
                     told = true;
-                    self.tell_sent_left(&in_flight).await;
+                    self.tell_sent_left(&run.in_flight).await;
                     continue;
                 }
                 () = sleep_until_some(resume), if resume.is_some() => continue,
-                // Counts held back by the throttle below, while the rows
-                // left wait (for another process's lease, a slow provider).
-                () = sleep_until_some(reported.held_back(done, failed)) => {
-                    reported.now(done, failed);
-                    self.emit(progress(done, failed, 0)).await;
+                // Counts held back by the throttle, while the rows left
+                // wait (for another process's lease, a slow provider).
+                () = sleep_until_some(run.held_back()) => {
+                    self.emit(run.report()).await;
                     continue;
                 }
                 // A given-up provider's wait may be lifted (here, or by
                 // another process) or end while only stalled requests run:
                 // looked at again each second, not only at their answers.
-                () = tokio::time::sleep(PARKED_LOOK), if going && waits.gave_any_up() => continue,
+                () = tokio::time::sleep(PARKED_LOOK), if going && run.waits.gave_any_up() => continue,
                 // Ctrl-C during a pause: nothing more will be sent, so
                 // nothing is left to wait for.
                 () = self.until_stopping(), if resume.is_some() => continue,
             };
-            let (conn, key, result) = next;
-            in_flight.remove(&conn);
-            windows.ended(&key);
-            let Some(result) = result else {
-                // Dropped by the cancel: counted as not refreshed at the end.
-                continue;
-            };
-            let now = self.now();
-            let asked = key.as_deref().and_then(|p| self.asked_wait_why(p, now));
-            let notice = waits.heed(&key, &result, now, asked);
-            if let Some(message) = notice {
-                if let Some(rows) = waits.parked(&key) {
-                    rows.extend(windows.take_queue(&key));
-                }
-                self.emit(Event::Notice { message }).await;
+            run.in_flight.remove(&conn);
+            run.windows.ended(&key);
+            // `None`: dropped by the cancel, counted as not refreshed at the end.
+            if let Some(result) = result {
+                self.bulk_result(&mut run, conn, key, result).await;
             }
-            // Refused for the wait its provider asked for: nothing was
-            // spent, so its turn comes again after the wait, as a row's
-            // that was not sent does (set aside with them, if the wait is
-            // longer than the bulk's). A few times: a provider that refuses
-            // it each time fails it.
-            if let Err(e) = &result
-                && e.kind == ErrorKind::RateLimited
-                && refusals.another(conn)
-            {
-                let error = e.clone();
-                let at = self.asked_wait_of(&key, now).unwrap_or(now);
-                let next_try = match waits.parked(&key) {
-                    Some(_) => NextTry::SetAside(at),
-                    None => NextTry::After(at),
-                };
-                self.emit(Event::Failed {
+        }
+        if run.done < run.total {
+            self.emit(run.progress(run.total - run.done)).await;
+        }
+    }
+
+    /// Starts (through `launch`) what the windows let start, reading more
+    /// rows' providers as the queues run short.
+    async fn fill(&self, run: &mut Run, halt: &Halt, mut launch: impl FnMut(ConnectionId, Key)) {
+        // What another process heard counts before a launch, not only as
+        // each refresh is about to send.
+        self.heed_stored_waits_unless_read().await;
+        self.take_back_freed(&mut run.waits, &mut run.windows).await;
+        while !self.stopping() && !halt.is_stopped() {
+            let now = self.now();
+            // A provider that asked to be sent nothing starts nothing.
+            let cap = |k: &Key| self.asked_wait_of(k, now).map(|_| 0);
+            for (conn, key) in run.windows.launch(cap) {
+                run.in_flight.insert(conn);
+                launch(conn, key);
+            }
+            if run.unread.is_empty() || !run.windows.wants_more() {
+                break;
+            }
+            let chunk = RESOLVE_CHUNK.min(run.unread.len());
+            let chunk: Vec<_> = run.unread.drain(..chunk).collect();
+            for (conn, key) in self.providers_of(chunk).await {
+                match run.waits.parked(&key) {
+                    Some(rows) => rows.push(conn),
+                    None => run.windows.queue(key, |k| self.window_limit(k), conn),
+                }
+            }
+        }
+    }
+
+    /// One refresh's result: a wait its provider asked for weighed, the row
+    /// put back for another turn if it was refused for that wait or held
+    /// back by it, else counted and reported.
+    async fn bulk_result(&self, run: &mut Run, conn: ConnectionId, key: Key, result: OpResult) {
+        let id = run.id;
+        let now = self.now();
+        let asked = key.as_deref().and_then(|p| self.asked_wait_why(p, now));
+        let notice = run.waits.heed(&key, &result, now, asked);
+        if let Some(message) = notice {
+            if let Some(rows) = run.waits.parked(&key) {
+                rows.extend(run.windows.take_queue(&key));
+            }
+            self.emit(Event::Notice { message }).await;
+        }
+        // Refused for the wait its provider asked for: nothing was spent,
+        // so its turn comes again after the wait, as a row's that was not
+        // sent does (set aside with them, if the wait is longer than the
+        // bulk's). A few times: a provider that refuses it each time fails
+        // it.
+        if let Err(e) = &result
+            && e.kind == ErrorKind::RateLimited
+            && run.refusals.another(conn)
+        {
+            let error = e.clone();
+            let at = self.asked_wait_of(&key, now).unwrap_or(now);
+            let next_try = match run.waits.parked(&key) {
+                Some(_) => NextTry::SetAside(at),
+                None => NextTry::After(at),
+            };
+            self.emit(Event::Failed {
+                id,
+                op: OpKind::Refresh,
+                conn_id: Some(conn),
+                conn: self.reread(conn).await.map(Box::new),
+                error,
+                next_try: Some(next_try),
+            })
+            .await;
+            run.waits.put_back(&mut run.windows, key, conn);
+            return;
+        }
+        // Not sent for the wait: its turn comes again after it, or once the
+        // wait is lifted if the bulk has given its provider up.
+        if matches!(&result, Err(e) if e.kind == ErrorKind::Held) {
+            run.waits.put_back(&mut run.windows, key, conn);
+            return;
+        }
+        run.done += 1;
+        let event = match result {
+            Ok(c) => Event::succeeded(id, OpKind::Refresh, c, self.now()),
+            Err(error) => {
+                run.failed += 1;
+                Event::Failed {
                     id,
                     op: OpKind::Refresh,
                     conn_id: Some(conn),
                     conn: self.reread(conn).await.map(Box::new),
                     error,
-                    next_try: Some(next_try),
-                })
-                .await;
-                waits.put_back(&mut windows, key, conn);
-                continue;
-            }
-            // Not sent for the wait: its turn comes again after it, or
-            // once the wait is lifted if the bulk has given its provider up.
-            if matches!(&result, Err(e) if e.kind == ErrorKind::Held) {
-                waits.put_back(&mut windows, key, conn);
-                continue;
-            }
-            done += 1;
-            let event = match result {
-                Ok(c) => Event::succeeded(id, OpKind::Refresh, c, self.now()),
-                Err(error) => {
-                    failed += 1;
-                    Event::Failed {
-                        id,
-                        op: OpKind::Refresh,
-                        conn_id: Some(conn),
-                        conn: self.reread(conn).await.map(Box::new),
-                        error,
-                        next_try: None,
-                    }
+                    next_try: None,
                 }
-            };
-            self.emit(event).await;
-            if done == total || reported.at.elapsed() >= PROGRESS_EVERY {
-                reported.now(done, failed);
-                self.emit(progress(done, failed, 0)).await;
             }
-        }
-        if done < total {
-            self.emit(progress(done, failed, total - done)).await;
+        };
+        self.emit(event).await;
+        if run.done == run.total || run.reported.0.elapsed() >= PROGRESS_EVERY {
+            self.emit(run.report()).await;
         }
     }
 
@@ -262,7 +267,7 @@ impl Worker {
     /// At a bulk's first cancel: the refreshes already sent are left to
     /// their answers, as a single operation's is, and the operator hears so
     /// once for all of them.
-    async fn tell_sent_left(&self, in_flight: &std::collections::HashSet<ConnectionId>) {
+    async fn tell_sent_left(&self, in_flight: &HashSet<ConnectionId>) {
         let sent = in_flight.iter().filter(|c| self.is_out(**c)).count();
         if sent == 0 {
             return;
@@ -469,32 +474,63 @@ const PARKED_LOOK: std::time::Duration = super::wait::STORED_WAITS_FRESH;
 /// How often a bulk refresh reports its progress while it runs.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// What a bulk last reported of its counts, and when: at most one progress
-/// every [`PROGRESS_EVERY`], and none held back longer. Four rows done in a
-/// few milliseconds and a fifth waiting six seconds for another process
-/// read "0 of 5" all that while, when only results sent progress.
-struct Reported {
-    at: tokio::time::Instant,
-    /// Done and failed, as last reported.
-    shown: (usize, usize),
+/// A bulk refresh as it goes: its rows not yet read, its windows and what
+/// runs in them, the waits its providers asked for, and its counts.
+struct Run {
+    id: RequestId,
+    total: usize,
+    done: usize,
+    failed: usize,
+    unread: VecDeque<ConnectionId>,
+    windows: Windows<Key, ConnectionId>,
+    /// What runs, for the operator's cancel.
+    in_flight: HashSet<ConnectionId>,
+    waits: Waits,
+    refusals: Refusals,
+    /// When progress was last reported, and the counts it had (done,
+    /// failed): at most one progress every [`PROGRESS_EVERY`], and none
+    /// held back longer. Four rows done in a few milliseconds and a fifth
+    /// waiting six seconds for another process read "0 of 5" all that
+    /// while, when only results sent progress.
+    reported: (tokio::time::Instant, (usize, usize)),
 }
 
-impl Reported {
-    /// The bulk's first progress, of nothing done, has just been sent.
-    fn new() -> Reported {
-        Reported {
-            at: tokio::time::Instant::now(),
-            shown: (0, 0),
+impl Run {
+    fn new(id: RequestId, conns: Vec<ConnectionId>) -> Run {
+        Run {
+            id,
+            total: conns.len(),
+            done: 0,
+            failed: 0,
+            unread: conns.into(),
+            windows: Windows::default(),
+            in_flight: HashSet::new(),
+            waits: Waits::default(),
+            refusals: Refusals::default(),
+            reported: (tokio::time::Instant::now(), (0, 0)),
         }
     }
 
-    /// When counts not yet reported are due: `None` when none are.
-    fn held_back(&self, done: usize, failed: usize) -> Option<tokio::time::Instant> {
-        (self.shown != (done, failed)).then_some(self.at + PROGRESS_EVERY)
+    /// Its progress; `stopped` is set when it ends early.
+    fn progress(&self, stopped: usize) -> Event {
+        Event::Progress {
+            id: self.id,
+            done: self.done,
+            total: self.total,
+            failed: self.failed,
+            stopped,
+        }
     }
 
-    fn now(&mut self, done: usize, failed: usize) {
-        self.at = tokio::time::Instant::now();
-        self.shown = (done, failed);
+    /// Its progress, counted as reported now.
+    fn report(&mut self) -> Event {
+        self.reported = (tokio::time::Instant::now(), (self.done, self.failed));
+        self.progress(0)
+    }
+
+    /// When counts not yet reported are due: `None` when none are.
+    fn held_back(&self) -> Option<tokio::time::Instant> {
+        let (at, shown) = self.reported;
+        (shown != (self.done, self.failed)).then_some(at + PROGRESS_EVERY)
     }
 }
