@@ -73,6 +73,9 @@ pub struct Progress {
     /// Of those done, how many another process had done while this one
     /// waited for the row's lease: nothing was sent for them.
     pub elsewhere: usize,
+    /// Of those failed, how many another process had logged out or
+    /// delinked meanwhile: not failures, as `refresh --due` counts them.
+    pub ended: usize,
 }
 
 #[derive(Debug, Clone, Default)]

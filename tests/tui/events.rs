@@ -155,6 +155,110 @@ fn failed_shows_the_providers_message_and_the_changed_row() {
     );
 }
 
+/// A row another process logged out while this screen's operation waited
+/// for its lease: a logout finds what it was for done, which is not a
+/// failure; a refresh asked of that row is one, as the command line says.
+#[test]
+fn a_logout_another_process_ended_first_is_not_a_failure_a_refresh_is() {
+    let mut app = app();
+    select(&mut app, 3);
+    app.update(key('l'), NOW);
+    let Command::Logout { id, .. } = one(app.update(key('y'), NOW)) else {
+        panic!()
+    };
+    let ended = |op| {
+        worker(Event::Failed {
+            id,
+            op,
+            conn_id: Some(ConnectionId(3)),
+            conn: None,
+            error: OpError::new(ErrorKind::Ended, "cannot log out: already logged out"),
+            next_try: None,
+        })
+    };
+    app.update(ended(OpKind::Logout), NOW);
+    let line = app.last_activity().unwrap();
+    assert_eq!(
+        (line.level, line.text.as_str()),
+        (
+            Level::Info,
+            "logout carol / Keycloak demo: ended meanwhile (cannot log out: already logged out)"
+        )
+    );
+    assert_eq!(app.in_flight(), 0);
+
+    let Command::Refresh { id, .. } = one(app.update(key('r'), NOW)) else {
+        panic!()
+    };
+    let error = OpError::new(ErrorKind::Ended, "cannot refresh: already logged out");
+    app.update(refresh_failed(id, 3, error, None), NOW);
+    let line = app.last_activity().unwrap();
+    assert_eq!(
+        (line.level, line.text.as_str()),
+        (
+            Level::Error,
+            "refresh carol / Keycloak demo failed: cannot refresh: already logged out"
+        )
+    );
+}
+
+/// A bulk's row another process logged out meanwhile is counted apart from
+/// its failures, as `refresh --due` counts it, and does not make the bulk's
+/// line a warning.
+#[test]
+fn a_bulk_counts_rows_ended_meanwhile_apart_from_failures() {
+    let mut app = app();
+    let (id, progress) = bulk_of_two(&mut app);
+    let error = OpError::new(ErrorKind::Ended, "cannot refresh: already logged out");
+    app.update(refresh_failed(id, 4, error, None), NOW);
+    let line = app.last_activity().unwrap();
+    assert_eq!(line.level, Level::Info);
+    assert!(
+        line.text
+            .ends_with(": ended meanwhile (cannot refresh: already logged out)"),
+        "{}",
+        line.text
+    );
+    app.update(progress(1, 1), NOW);
+    app.update(progress(2, 1), NOW);
+    let line = app.last_activity().unwrap();
+    assert_eq!(
+        (line.level, line.text.as_str()),
+        (Level::Ok, "refreshed 1 of 2, 1 ended meanwhile")
+    );
+
+    // Beside a real failure, each is counted for what it is.
+    let (id, progress) = bulk_of_two(&mut app);
+    let error = OpError::new(ErrorKind::Ended, "cannot refresh: already logged out");
+    app.update(refresh_failed(id, 4, error, None), NOW);
+    app.update(rejected(id, 5), NOW);
+    app.update(progress(2, 2), NOW);
+    let line = app.last_activity().unwrap();
+    assert_eq!(
+        (line.level, line.text.as_str()),
+        (Level::Warn, "refreshed 0 of 2, 1 failed, 1 ended meanwhile")
+    );
+}
+
+/// `R` pressed over two due rows, and its first progress in: its id, and
+/// its progress of `done` and `failed` of those two.
+fn bulk_of_two(app: &mut bankdeck::tui::App) -> (RequestId, impl Fn(usize, usize) -> Msg + use<>) {
+    let Command::RefreshMany { id, .. } = one(app.update(key('R'), NOW)) else {
+        panic!()
+    };
+    let progress = move |done, failed| {
+        worker(Event::Progress {
+            id,
+            done,
+            total: 2,
+            failed,
+            stopped: 0,
+        })
+    };
+    app.update(progress(0, 0), NOW);
+    (id, progress)
+}
+
 #[test]
 fn failed_without_a_connection_names_the_request_and_says_the_wait_once() {
     let mut app = app();

@@ -5,11 +5,13 @@
 //! applied: the connection it carries is the truth as stored.
 
 use crate::domain::text::counted;
-use crate::domain::{Connection, ConnectionId, OpError, OpKind, ProviderWait, UnixTime, User};
+use crate::domain::{
+    Connection, ConnectionId, ErrorKind, OpError, OpKind, ProviderWait, UnixTime, User,
+};
 use crate::worker::{Command, DoneBy, Event, NextTry, RequestId};
 
 use super::super::activity::Level;
-use super::super::app::{App, Progress, Sent};
+use super::super::app::{App, InFlight, Progress, Sent};
 use super::super::forms::Mode;
 use super::super::msg::SendFailure;
 use super::{data, detail, users, watch};
@@ -24,7 +26,9 @@ pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Comman
             message,
             by,
         } => {
-            count_elsewhere(app, id, by);
+            if by != DoneBy::This {
+                in_bulk(app, id, |b| b.elsewhere += 1);
+            }
             succeeded(app, id, op, *conn, &message, now)
         }
         Event::Failed {
@@ -35,6 +39,9 @@ pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Comman
             error,
             next_try,
         } => {
+            if error.kind == ErrorKind::Ended {
+                in_bulk(app, id, |b| b.ended += 1);
+            }
             let failure = Failure {
                 conn_id,
                 conn: conn.map(|c| *c),
@@ -57,6 +64,7 @@ pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Comman
                 total,
                 failed,
                 elsewhere: 0,
+                ended: 0,
             },
             stopped,
             now,
@@ -284,6 +292,13 @@ fn failed(app: &mut App, id: RequestId, op: OpKind, f: Failure, now: UnixTime) -
     // One of many (a bulk's, the scheduler's, or sent together by one
     // key), that nobody waits on by name: its line may fold.
     let unasked = scheduled || app.pending.get(&id).is_some_and(|p| p.sent != Sent::Alone);
+    // Logged out or delinked by another process while this waited for the
+    // row's lease: what a logout or delink was for, and left a bulk's or
+    // the scheduler's refresh nothing to do. Not a failure, as the command
+    // line says it; a refresh asked of the row itself is one.
+    let unattended = scheduled || app.pending.get(&id).is_some_and(InFlight::bulk);
+    let ended_meanwhile = error.kind == ErrorKind::Ended
+        && (matches!(op, OpKind::Logout | OpKind::Delink) || unattended);
     if let (true, Some(c)) = (scheduled, conn_id) {
         match next_try {
             Some(next) => app.retries.insert(c, next),
@@ -320,11 +335,12 @@ fn failed(app: &mut App, id: RequestId, op: OpKind, f: Failure, now: UnixTime) -
                 .into()
         }
     };
-    let (ended, level) = match again {
-        true => ("refused for now", Level::Warn),
-        false => ("failed", Level::Error),
+    let message = &error.message;
+    let (tail, level) = match (again, ended_meanwhile) {
+        (true, _) => (format!(" refused for now: {message}{after}"), Level::Warn),
+        (false, true) => (format!(": ended meanwhile ({message}){after}"), Level::Info),
+        (false, false) => (format!(" failed: {message}{after}"), Level::Error),
     };
-    let tail = format!(" {ended}: {}{after}", error.message);
     match unasked {
         true => app.note_about(now, level, &op.to_string(), &what, &tail),
         false => app.note(now, level, format!("{op} {what}{tail}")),
@@ -366,34 +382,37 @@ fn finish(app: &mut App, id: RequestId, conn: Option<ConnectionId>) {
     }
 }
 
-/// A bulk's row another process refreshed while the bulk waited for its
-/// lease: counted in the bulk's line, which is all a bulk's successes get.
-fn count_elsewhere(app: &mut App, id: RequestId, by: DoneBy) {
-    if by == DoneBy::This {
-        return;
-    }
+/// Counts a result in the bulk `id` is, if it is the bulk's: a row another
+/// process refreshed or ended while the bulk waited for its lease, which
+/// the bulk's line counts apart.
+fn in_bulk(app: &mut App, id: RequestId, count: impl FnOnce(&mut Progress)) {
     if let Some(bulk) = app.bulk.as_mut().filter(|b| b.id == id) {
-        bulk.elsewhere += 1;
+        count(bulk);
     }
 }
 
 /// A bulk's progress; `stopped` (not refreshed) is set in the last one of a
 /// bulk that ended early, which ends it here too: its rows stop being busy.
 /// The worker does not count what another process did: the screen does, as
-/// the successes come in, and carries it from one progress to the next.
+/// the results come in, and carries it from one progress to the next.
 fn progress(app: &mut App, mut p: Progress, stopped: usize, now: UnixTime) -> Vec<Command> {
-    p.elsewhere = (app.bulk.filter(|b| b.id == p.id)).map_or(0, |b| b.elsewhere);
+    if let Some(before) = app.bulk.filter(|b| b.id == p.id) {
+        (p.elsewhere, p.ended) = (before.elsewhere, before.ended);
+    }
+    // The worker counts a row ended meanwhile as failed.
+    let failed = p.failed.saturating_sub(p.ended);
     let mut tail = String::new();
     for (n, what) in [
         (p.elsewhere, "of them by another process meanwhile"),
-        (p.failed, "failed"),
+        (failed, "failed"),
+        (p.ended, "ended meanwhile"),
     ] {
         if n > 0 {
             tail.push_str(&format!(", {n} {what}"));
         }
     }
     let complete = p.done + stopped >= p.total;
-    let (verb, level) = match (complete, p.failed + stopped) {
+    let (verb, level) = match (complete, failed + stopped) {
         (false, _) => ("refreshing", Level::Info),
         (true, 0) => ("refreshed", Level::Ok),
         (true, _) => ("refreshed", Level::Warn),
