@@ -200,6 +200,19 @@ fn a_logout_another_process_ended_first_is_not_a_failure_a_refresh_is() {
             "refresh carol / Keycloak demo failed: cannot refresh: already logged out"
         )
     );
+    // The scheduler's, which nobody asked of the row, had nothing left to do.
+    let scheduled = RequestId(RequestId::SCHEDULED_FROM + 3);
+    let error = OpError::new(ErrorKind::Ended, "cannot refresh: already logged out");
+    app.update(refresh_failed(scheduled, 3, error, None), NOW);
+    let line = app.last_activity().unwrap();
+    assert_eq!(
+        (line.level, line.text.as_str()),
+        (
+            Level::Info,
+            "refresh carol / Keycloak demo: ended meanwhile (cannot refresh: already logged out) \
+             (scheduled)"
+        )
+    );
 }
 
 /// A bulk's row another process logged out meanwhile is counted apart from
