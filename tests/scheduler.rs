@@ -134,7 +134,12 @@ struct Setup {
     notices: Arc<std::sync::Mutex<Vec<String>>>,
     /// Each `Succeeded` event's connection and message so far.
     succeeded: Arc<std::sync::Mutex<Vec<(ConnectionId, String)>>>,
+    /// Each `Failed` event's connection and error so far.
+    failed: Arc<std::sync::Mutex<Vec<Failure>>>,
 }
+
+/// A `Failed` event's connection and error.
+type Failure = (Option<ConnectionId>, OpError);
 
 fn setup() -> Setup {
     setup_with(true)
@@ -165,6 +170,8 @@ fn setup_config(extra: &str) -> Setup {
     let heard = notices.clone();
     let succeeded = Arc::new(std::sync::Mutex::new(Vec::new()));
     let done = succeeded.clone();
+    let failed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let not_done = failed.clone();
     tokio::spawn(async move {
         while let Some(event) = rx.recv().await {
             match event {
@@ -176,6 +183,9 @@ fn setup_config(extra: &str) -> Setup {
                 }
                 bankdeck::worker::Event::Succeeded { conn, message, .. } => {
                     done.lock().unwrap().push((conn.id, message));
+                }
+                bankdeck::worker::Event::Failed { conn_id, error, .. } => {
+                    not_done.lock().unwrap().push((conn_id, error));
                 }
                 _ => {}
             }
@@ -194,6 +204,7 @@ fn setup_config(extra: &str) -> Setup {
         started,
         notices,
         succeeded,
+        failed,
     }
 }
 
@@ -490,47 +501,15 @@ async fn a_backlog_goes_out_a_provider_s_room_at_a_time_as_operations_end() {
 /// Two dashboards on one store refreshed every token twice.
 #[tokio::test(start_paused = true)]
 async fn a_row_renewed_elsewhere_before_its_turn_is_not_refreshed_again() {
-    let s = setup_config("auto_refresh = true\nmax_in_flight = 1\n");
-    let ids: Vec<ConnectionId> = ["lena", "omar", "ivan"]
-        .iter()
-        .map(|u| add(&*s.store, u, Flags::default()))
-        .collect();
-    s.fake.held.store(true, Ordering::SeqCst);
-    let _sched = scheduler::spawn(s.worker.clone());
-    settle().await;
-    tokio::time::advance(Duration::from_secs(280)).await;
-    settle().await;
-    assert_eq!(
-        s.started.load(Ordering::SeqCst),
-        2,
-        "one in flight, one waiting"
-    );
-    // The one not launched yet is renewed by another process meanwhile.
-    let waiting = *ids
-        .iter()
-        .find(|id| s.store.lease_holder(**id).unwrap().is_none())
-        .expect("one row is not launched yet");
-    let before = s.store.connection(waiting).unwrap().unwrap();
-    let renewed = bankdeck::store::ConnectionUpdate {
+    let (s, waiting) = changed_before_its_turn(|before| bankdeck::store::ConnectionUpdate {
         lifetimes: Some(Lifetimes {
             access: Some(AccessExpiry::At(T0.plus_secs(900))),
             ..before.lifetimes.clone()
         }),
         refresh_token: bankdeck::store::SecretChange::Set(Secret::new("theirs")),
         ..Default::default()
-    };
-    let audit = AuditDraft {
-        at: T0.plus_secs(280),
-        actor: "other".into(),
-        op: OpKind::Refresh,
-        ok: true,
-        message: "their refresh".into(),
-    };
-    (s.store.apply(waiting, before.version, renewed, audit)).unwrap();
-    s.fake.held.store(false, Ordering::SeqCst);
-    s.fake.gate.notify_waiters();
-    settle().await;
-    assert_eq!(s.started.load(Ordering::SeqCst), 3, "its turn came");
+    })
+    .await;
     assert_eq!(
         s.fake.refreshes.load(Ordering::SeqCst),
         2,
@@ -546,6 +525,71 @@ async fn a_row_renewed_elsewhere_before_its_turn_is_not_refreshed_again() {
         );
         assert_eq!(earlier, conn == waiting, "{conn}: {message}");
     }
+}
+
+/// A row logged out by another process after this scheduler planned it
+/// was not renewed, though nothing is due on it any more: its refresh ends
+/// as ended, not as renewed since it was planned.
+#[tokio::test(start_paused = true)]
+async fn a_row_logged_out_elsewhere_before_its_turn_is_not_said_renewed() {
+    let (s, waiting) = changed_before_its_turn(|before| bankdeck::store::ConnectionUpdate {
+        flags: Some(Flags {
+            logged_out_at: Some(T0.plus_secs(280)),
+            ..before.flags.clone()
+        }),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 2, "nothing sent");
+    let said = s.succeeded.lock().unwrap().clone();
+    assert!(said.iter().all(|(c, _)| *c != waiting), "{said:?}");
+    let failed = s.failed.lock().unwrap().clone();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].0, Some(waiting));
+    assert_eq!(failed[0].1.kind, ErrorKind::Ended, "{:?}", failed[0].1);
+}
+
+/// Three rows planned with room for one at a time; the one not launched
+/// yet is changed by another process (`change` of it, written as theirs),
+/// and then the turns go on: that row, once all three turns have come.
+async fn changed_before_its_turn(
+    change: impl FnOnce(&Connection) -> bankdeck::store::ConnectionUpdate,
+) -> (Setup, ConnectionId) {
+    let s = setup_config("auto_refresh = true\nmax_in_flight = 1\n");
+    let ids: Vec<ConnectionId> = ["lena", "omar", "ivan"]
+        .iter()
+        .map(|u| add(&*s.store, u, Flags::default()))
+        .collect();
+    s.fake.held.store(true, Ordering::SeqCst);
+    let _sched = scheduler::spawn(s.worker.clone());
+    settle().await;
+    tokio::time::advance(Duration::from_secs(280)).await;
+    settle().await;
+    assert_eq!(
+        s.started.load(Ordering::SeqCst),
+        2,
+        "one in flight, one waiting"
+    );
+    let waiting = *ids
+        .iter()
+        .find(|id| s.store.lease_holder(**id).unwrap().is_none())
+        .expect("one row is not launched yet");
+    let before = s.store.connection(waiting).unwrap().unwrap();
+    let audit = AuditDraft {
+        at: T0.plus_secs(280),
+        actor: "other".into(),
+        op: OpKind::Refresh,
+        ok: true,
+        message: "their change".into(),
+    };
+    (s.store
+        .apply(waiting, before.version, change(&before), audit))
+    .unwrap();
+    s.fake.held.store(false, Ordering::SeqCst);
+    s.fake.gate.notify_waiters();
+    settle().await;
+    assert_eq!(s.started.load(Ordering::SeqCst), 3, "its turn came");
+    (s, waiting)
 }
 
 /// The next failure the worker reports (of request `id`, if given): its

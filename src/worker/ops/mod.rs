@@ -226,8 +226,12 @@ impl Worker {
             }),
             // Renewed since it was planned, by another process's scheduler
             // (a second dashboard on the store) or a cron job: nothing is due.
+            // Nor is anything for a row logged out or delinked meanwhile,
+            // which was not renewed: its operation ends as ended.
             (Ok(_sending), _)
-                if asked == Asked::BySchedule && !due_now(&current, slot, self.now()) =>
+                if asked == Asked::BySchedule
+                    && !ended(&current)
+                    && !due_now(&current, slot, self.now()) =>
             {
                 Ok(Done {
                     conn: current,
@@ -489,6 +493,11 @@ fn applies(conn: &Connection, kind: ProviderKind, why: &str) -> Result<(), OpErr
     } else {
         Err(OpError::not_allowed(why))
     }
+}
+
+/// Logged out or delinked: no operation but a new login renews it.
+fn ended(conn: &Connection) -> bool {
+    conn.flags.logged_out_at.is_some() || conn.flags.delinked_at.is_some()
 }
 
 fn live(conn: &Connection, op: &str) -> Result<(), OpError> {
