@@ -382,9 +382,9 @@ fn finish(app: &mut App, id: RequestId, conn: Option<ConnectionId>) {
     }
 }
 
-/// Counts a result in the bulk `id` is, if it is the bulk's: a row another
-/// process refreshed or ended while the bulk waited for its lease, which
-/// the bulk's line counts apart.
+/// Counts a result of request `id` in the running bulk's progress, if `id`
+/// is that bulk: a row another process refreshed or ended while the bulk
+/// waited for its lease, which the bulk's line counts apart.
 fn in_bulk(app: &mut App, id: RequestId, count: impl FnOnce(&mut Progress)) {
     if let Some(bulk) = app.bulk.as_mut().filter(|b| b.id == id) {
         count(bulk);
