@@ -226,8 +226,8 @@ impl Worker {
             }),
             // Renewed since it was planned, by another process's scheduler
             // (a second dashboard on the store) or a cron job: nothing is due.
-            // Nor is anything for a row logged out or delinked meanwhile,
-            // which was not renewed: its operation ends as ended.
+            // A row logged out or delinked meanwhile was not renewed: it
+            // goes on, to fail as ended (`ErrorKind::Ended`) before sending.
             (Ok(_sending), _)
                 if asked == Asked::BySchedule
                     && !ended(&current)
