@@ -422,19 +422,7 @@ fn a_bulk_that_stopped_early_says_so_and_frees_its_rows() {
 #[test]
 fn a_finished_bulk_says_so_on_the_last_line_not_above_its_results() {
     let mut app = app();
-    let Command::RefreshMany { id, .. } = one(app.update(key('R'), NOW)) else {
-        panic!()
-    };
-    let progress = |done| {
-        worker(Event::Progress {
-            id,
-            done,
-            total: 2,
-            failed: 0,
-            stopped: 0,
-        })
-    };
-    app.update(progress(0), NOW);
+    let (_, progress) = bulk_of_two(&mut app);
     for row in ["first row refreshed", "second row refreshed"] {
         app.update(
             worker(Event::Notice {
@@ -444,7 +432,7 @@ fn a_finished_bulk_says_so_on_the_last_line_not_above_its_results() {
         );
     }
     assert_eq!(last_text(&app), "second row refreshed");
-    app.update(progress(2), NOW);
+    app.update(progress(2, 0), NOW);
     assert_eq!(last_text(&app), "refreshed 2 of 2");
     let summaries = app.activity().filter(|l| l.text.contains(" of 2")).count();
     assert_eq!(summaries, 1, "moved, not copied");
@@ -456,18 +444,7 @@ fn a_finished_bulk_says_so_on_the_last_line_not_above_its_results() {
 #[test]
 fn a_bulk_counts_the_rows_another_process_refreshed_meanwhile() {
     let mut app = app();
-    let Command::RefreshMany { id, .. } = one(app.update(key('R'), NOW)) else {
-        panic!()
-    };
-    let progress = |done| {
-        worker(Event::Progress {
-            id,
-            done,
-            total: 2,
-            failed: 0,
-            stopped: 0,
-        })
-    };
+    let (id, progress) = bulk_of_two(&mut app);
     let succeeded = |id, row: usize, by| {
         worker(Event::Succeeded {
             by,
@@ -477,7 +454,6 @@ fn a_bulk_counts_the_rows_another_process_refreshed_meanwhile() {
             message: "refreshed".into(),
         })
     };
-    app.update(progress(0), NOW);
     app.update(succeeded(id, 4, bankdeck::worker::DoneBy::Another), NOW);
     // Another request's result (the scheduler's) is not the bulk's.
     app.update(
@@ -488,7 +464,7 @@ fn a_bulk_counts_the_rows_another_process_refreshed_meanwhile() {
         ),
         NOW,
     );
-    app.update(progress(1), NOW);
+    app.update(progress(1, 0), NOW);
     // The bulk's one line is rewritten in place, above the scheduler's.
     let bulk_line = |app: &bankdeck::tui::App| {
         let mut lines = app.activity().filter(|l| l.text.contains(" of 2"));
@@ -499,7 +475,7 @@ fn a_bulk_counts_the_rows_another_process_refreshed_meanwhile() {
         Some("refreshing 1 of 2, 1 of them by another process meanwhile")
     );
     app.update(succeeded(id, 3, bankdeck::worker::DoneBy::This), NOW);
-    app.update(progress(2), NOW);
+    app.update(progress(2, 0), NOW);
     assert_eq!(
         last_text(&app),
         "refreshed 2 of 2, 1 of them by another process meanwhile"
