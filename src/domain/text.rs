@@ -13,6 +13,18 @@ pub fn counted<N: std::fmt::Display + PartialEq + From<u8>>(n: N, one: &str, man
     }
 }
 
+/// The counts of `parts` that are not zero, each after a comma, as a
+/// summary's tail: ", 1 failed, 2 ended meanwhile"; empty when all are.
+pub fn nonzero_counts(parts: &[(usize, &str)]) -> String {
+    let mut tail = String::new();
+    for (n, what) in parts {
+        if *n > 0 {
+            tail.push_str(&format!(", {n} {what}"));
+        }
+    }
+    tail
+}
+
 /// Whether `c` changes how the text around it reads without being seen
 /// itself, or is seen as blank: a bidirectional override or isolate, a
 /// zero-width space or joiner, a soft hyphen, a byte-order mark, a
@@ -116,6 +128,13 @@ mod counted_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nonzero_counts_leaves_out_the_zeros_and_keeps_the_order() {
+        let parts = [(1, "failed"), (0, "left out"), (2, "ended meanwhile")];
+        assert_eq!(nonzero_counts(&parts), ", 1 failed, 2 ended meanwhile");
+        assert_eq!(nonzero_counts(&[(0, "failed")]), "");
+    }
 
     #[test]
     fn visible_drops_control_and_invisible_characters_only() {

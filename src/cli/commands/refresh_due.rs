@@ -11,7 +11,7 @@ use super::{at_work, kept, named};
 use crate::cli::context::Context;
 use crate::cli::interrupt::finish_through_interrupt;
 use crate::domain::filter::FilterTerms;
-use crate::domain::text::counted;
+use crate::domain::text::{counted, nonzero_counts};
 use crate::domain::{ConnectionId, DueForRefresh, ErrorKind, Renewal, UnixTime};
 use crate::worker::{Command, DoneBy, Event, NextTry, RequestId, WorkerOptions};
 
@@ -91,17 +91,14 @@ pub async fn refresh_due(
         ended,
         ref reasons,
     } = tally;
-    let mut counts = format!("refreshed {refreshed} of {total}{matching} due within {window}");
-    for (n, what) in [
+    let tail = nonzero_counts(&[
         (elsewhere, "of them by another process meanwhile"),
         (failed, "failed"),
         (ended, "ended meanwhile"),
         (skipped, "left out"),
-    ] {
-        if n > 0 {
-            counts.push_str(&format!(", {n} {what}"));
-        }
-    }
+    ]);
+    let mut counts =
+        format!("refreshed {refreshed} of {total}{matching} due within {window}{tail}");
     let unsent = total - refreshed - failed - ended;
     if stopped {
         say!("stopped: {counts}, {unsent} not sent")?;
@@ -111,9 +108,7 @@ pub async fn refresh_due(
     note_ran();
     // Left unsent by a provider that asked for a longer wait than the run
     // gives it (its notice said so): due tokens left to lapse, as failures are.
-    if unsent > 0 {
-        counts.push_str(&format!(", {unsent} not sent"));
-    }
+    counts.push_str(&nonzero_counts(&[(unsent, "not sent")]));
     if quiet && failed + skipped + unsent == 0 {
         return Ok(ExitCode::SUCCESS);
     }

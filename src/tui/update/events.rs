@@ -4,7 +4,7 @@
 //! A result for a request the screen did not send (the scheduler's) is still
 //! applied: the connection it carries is the truth as stored.
 
-use crate::domain::text::counted;
+use crate::domain::text::{counted, nonzero_counts};
 use crate::domain::{
     Connection, ConnectionId, ErrorKind, OpError, OpKind, ProviderWait, UnixTime, User,
 };
@@ -401,16 +401,11 @@ fn progress(app: &mut App, mut p: Progress, stopped: usize, now: UnixTime) -> Ve
     }
     // The worker counts a row ended meanwhile as failed.
     let failed = p.failed.saturating_sub(p.ended);
-    let mut tail = String::new();
-    for (n, what) in [
+    let tail = nonzero_counts(&[
         (p.elsewhere, "of them by another process meanwhile"),
         (failed, "failed"),
         (p.ended, "ended meanwhile"),
-    ] {
-        if n > 0 {
-            tail.push_str(&format!(", {n} {what}"));
-        }
-    }
+    ]);
     let complete = p.done + stopped >= p.total;
     let (verb, level) = match (complete, failed + stopped) {
         (false, _) => ("refreshing", Level::Info),
