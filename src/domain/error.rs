@@ -95,6 +95,16 @@ impl OpError {
         matches!(self.kind, ErrorKind::Lost | ErrorKind::Timeout)
     }
 
+    /// Whether this failure of `op` is the row logged out or delinked by
+    /// another process meanwhile, which is no failure when `op` was to end
+    /// the row, or when it was not asked of this row alone (a bulk's or the
+    /// scheduler's refresh): nothing was left for it to do. A refresh asked
+    /// of the row itself fails: its token can no longer be renewed.
+    pub fn ended_meanwhile(&self, op: super::OpKind, asked_of_the_row: bool) -> bool {
+        self.kind == ErrorKind::Ended
+            && (matches!(op, super::OpKind::Logout | super::OpKind::Delink) || !asked_of_the_row)
+    }
+
     pub fn not_allowed(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::NotAllowed, message)
     }

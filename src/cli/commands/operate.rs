@@ -170,9 +170,7 @@ async fn in_turn(
                 tell!("{e}");
                 true
             }
-            Err(e)
-                if e.kind == ErrorKind::Ended && matches!(op, OpKind::Logout | OpKind::Delink) =>
-            {
+            Err(e) if e.ended_meanwhile(op, true) => {
                 each(conn, op, InTurn::EndedMeanwhile(e), began)?;
                 interrupted
             }

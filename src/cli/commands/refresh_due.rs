@@ -12,7 +12,7 @@ use crate::cli::context::Context;
 use crate::cli::interrupt::finish_through_interrupt;
 use crate::domain::filter::FilterTerms;
 use crate::domain::text::{counted, nonzero_counts};
-use crate::domain::{ConnectionId, DueForRefresh, ErrorKind, Renewal, UnixTime};
+use crate::domain::{ConnectionId, DueForRefresh, ErrorKind, OpKind, Renewal, UnixTime};
 use crate::worker::{Command, DoneBy, Event, NextTry, RequestId, WorkerOptions};
 
 /// Every connection due for a refresh within `within` (the config's warning
@@ -259,7 +259,7 @@ impl Tally {
             } => {
                 let name = name(c);
                 // Logged out or delinked by another process meanwhile.
-                if error.kind == ErrorKind::Ended {
+                if error.ended_meanwhile(OpKind::Refresh, false) {
                     self.ended += 1;
                     say!(
                         "  {name}: not refreshed, ended meanwhile: {}",

@@ -5,9 +5,7 @@
 //! applied: the connection it carries is the truth as stored.
 
 use crate::domain::text::{counted, nonzero_counts};
-use crate::domain::{
-    Connection, ConnectionId, ErrorKind, OpError, OpKind, ProviderWait, UnixTime, User,
-};
+use crate::domain::{Connection, ConnectionId, OpError, OpKind, ProviderWait, UnixTime, User};
 use crate::worker::{Command, DoneBy, Event, NextTry, RequestId};
 
 use super::super::activity::Level;
@@ -39,7 +37,7 @@ pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Comman
             error,
             next_try,
         } => {
-            if error.kind == ErrorKind::Ended {
+            if error.ended_meanwhile(op, false) {
                 in_bulk(app, id, |b| b.ended += 1);
             }
             let failure = Failure {
@@ -292,13 +290,9 @@ fn failed(app: &mut App, id: RequestId, op: OpKind, f: Failure, now: UnixTime) -
     // One of many (a bulk's, the scheduler's, or sent together by one
     // key), that nobody waits on by name: its line may fold.
     let unasked = scheduled || app.pending.get(&id).is_some_and(|p| p.sent != Sent::Alone);
-    // Logged out or delinked by another process while this waited for the
-    // row's lease: what a logout or delink was for, and left a bulk's or
-    // the scheduler's refresh nothing to do. Not a failure, as the command
-    // line says it; a refresh asked of the row itself is one.
+    // Not a failure, as the command line says it.
     let unattended = scheduled || app.pending.get(&id).is_some_and(InFlight::bulk);
-    let ended_meanwhile = error.kind == ErrorKind::Ended
-        && (matches!(op, OpKind::Logout | OpKind::Delink) || unattended);
+    let ended_meanwhile = error.ended_meanwhile(op, !unattended);
     if let (true, Some(c)) = (scheduled, conn_id) {
         match next_try {
             Some(next) => app.retries.insert(c, next),
