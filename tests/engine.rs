@@ -1098,6 +1098,28 @@ async fn a_refresh_another_process_did_while_we_waited_is_ours_without_a_post() 
     assert_eq!(env.secrets(c.id).refresh_token.unwrap().expose(), "theirs");
 }
 
+/// An operation that finds another process's lease says so as it begins to
+/// wait, once however long it polls: a screen whose watch has not seen the
+/// lease yet says whom the row waits for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_waiting_for_another_process_says_whom_once() {
+    let mut env = Env::start().await;
+    let c = env.login("everifin", "lena").await;
+    while env.events.try_recv().is_ok() {}
+    let (result, _) = refresh_behind_another_process(&env, c.id, true, Some("theirs")).await;
+    result.unwrap();
+    let mut held = Vec::new();
+    while let Ok(event) = env.events.try_recv() {
+        if let bankdeck::worker::Event::HeldElsewhere { op, lease } = event {
+            held.push((op, lease.conn, lease.holder));
+        }
+    }
+    assert_eq!(
+        held,
+        [(OpKind::Refresh, c.id, "elsewhere|1|0|other".to_owned())]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_another_process_failed_while_we_waited_is_still_sent() {
     let env = Env::start().await;

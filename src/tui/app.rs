@@ -35,6 +35,9 @@ pub(crate) struct InFlight {
     /// its first result, and its lines and those of one sent together with
     /// others fold.
     pub sent: Sent,
+    /// Its lines have said whom it waits for (another process at work on
+    /// its row, or on some of a bulk's): said once.
+    pub told_whom: bool,
 }
 
 /// How a command was sent, for its lines in the activity pane.

@@ -9,9 +9,10 @@
 
 use std::time::Duration;
 
+use super::Event;
 use super::Worker;
-use crate::domain::{Connection, ConnectionId, ErrorKind, OpError, Secrets};
-use crate::store::{LeaseRequest, SecretSet};
+use crate::domain::{Connection, ConnectionId, ErrorKind, OpError, OpKind, Secrets};
+use crate::store::{Lease, LeaseRequest, SecretSet};
 
 /// How long a lease lasts at least, and how long we wait for another process's.
 pub const LEASE_TERM: Duration = Duration::from_secs(30);
@@ -44,6 +45,7 @@ impl Worker {
     /// wait, so the usual lease costs one store call.
     pub(crate) async fn take_lease(
         &self,
+        op: OpKind,
         id: ConnectionId,
         term: Duration,
         wants: SecretSet,
@@ -62,14 +64,12 @@ impl Worker {
             if let Some((conn, secrets)) = self.inner.leases.call(request).await? {
                 return Ok((conn, secrets, seen));
             }
-            if self.break_dead_lease(id).await? {
+            let Some(lease) = self.live_lease(id).await? else {
                 continue;
-            }
+            };
             if started.elapsed() > LEASE_TERM {
                 // Named, so that one stopped or hung can be found.
-                let holder = self.db(move |s| s.lease_holder(id)).await.ok().flatten();
-                let which = (holder.as_ref())
-                    .and_then(|(h, _)| crate::store::holder::process(h))
+                let which = crate::store::holder::process(&lease.holder)
                     .map_or(String::new(), |p| format!(" ({p})"));
                 return Err(OpError::new(
                     ErrorKind::NotAllowed,
@@ -82,24 +82,34 @@ impl Worker {
             if seen.is_none() {
                 let head = self.inner.heads.call(id).await?;
                 seen = Some(head.map_or(0, |h| h.version));
+                // Said once: a screen that has not yet seen the lease
+                // (it looks every other second) says whom the row waits for.
+                self.emit(Event::HeldElsewhere { op, lease }).await;
             }
             tokio::time::sleep(LEASE_POLL).await;
         }
     }
 
-    async fn break_dead_lease(&self, id: ConnectionId) -> Result<bool, OpError> {
-        let Some((holder, _)) = self.db(move |s| s.lease_holder(id)).await? else {
-            return Ok(false);
+    /// The lease that kept us from `id`, if a live process still holds it:
+    /// `None` once it is free to try again (given back meanwhile, or the
+    /// lease of a process that died, broken here).
+    async fn live_lease(&self, id: ConnectionId) -> Result<Option<Lease>, OpError> {
+        let Some((holder, until)) = self.db(move |s| s.lease_holder(id)).await? else {
+            return Ok(None);
         };
         if !is_dead_local(&holder) {
-            return Ok(false);
+            return Ok(Some(Lease {
+                conn: id,
+                holder,
+                until,
+            }));
         }
         tracing::info!(
             connection = id.0,
             "breaking the lease of a bankdeck process that died"
         );
         self.db(move |s| s.release_lease(id, &holder)).await?;
-        Ok(true)
+        Ok(None)
     }
 }
 

@@ -197,6 +197,13 @@ pub enum Event {
         /// still work on: when it tries again.
         next_try: Option<NextTry>,
     },
+    /// An `op` found another live process's lease on `lease.conn`, and
+    /// waits for it before anything is sent (once per operation, as it
+    /// begins to wait): that process is at work on the row.
+    HeldElsewhere {
+        op: OpKind,
+        lease: crate::store::Lease,
+    },
     /// Bulk progress: `done` of `total` finished, `failed` of them failed.
     /// `stopped` is set only in a bulk's last progress when it ends early
     /// (cancelled, or the worker stopping): how many were not refreshed,

@@ -1,7 +1,7 @@
 //! Other processes' writes reach the screen: the asks on the tick, and what
 //! an answer changes and says.
 
-use bankdeck::domain::{ConnectionId, Flags, OpKind, User, UserId};
+use bankdeck::domain::{ConnectionId, ErrorKind, Flags, OpError, OpKind, User, UserId};
 use bankdeck::store::{Changes, Lease};
 use bankdeck::tui::{App, Level, Msg, SendFailure};
 use bankdeck::worker::{Command, Event, NextTry, RequestId};
@@ -486,20 +486,7 @@ fn a_row_another_process_works_on_shows_busy_and_whose() {
 #[test]
 fn an_operation_on_a_row_another_process_holds_says_it_waits_for_it() {
     let mut app = loaded(40);
-    let [(id, ..)] = ticks(&mut app, 2)[..] else {
-        panic!("an ask")
-    };
-    let lease = Lease {
-        conn: ConnectionId(5),
-        holder: "host|4242/7|00ab|cron".into(),
-        until: NOW.plus_secs(30),
-    };
-    let changes = Changes {
-        last: 40,
-        leases: vec![lease],
-        ..Changes::default()
-    };
-    answer(&mut app, id, changes);
+    watch_sees(&mut app, &[5]);
 
     select(&mut app, 5);
     let cmds = app.update(key('r'), NOW);
@@ -539,22 +526,7 @@ fn a_bulk_over_rows_another_process_holds_says_how_many_wait_for_it() {
         (vec![], "sent"),
     ] {
         let mut app = loaded(40);
-        let [(id, ..)] = ticks(&mut app, 2)[..] else {
-            panic!("an ask")
-        };
-        let leases = (held.iter())
-            .map(|&conn| Lease {
-                conn: ConnectionId(conn),
-                holder: "host|4242/7|00ab|cron".into(),
-                until: NOW.plus_secs(30),
-            })
-            .collect();
-        let changes = Changes {
-            last: 40,
-            leases,
-            ..Changes::default()
-        };
-        answer(&mut app, id, changes);
+        watch_sees(&mut app, &held);
         let cmds = app.update(key('R'), NOW);
         assert!(
             matches!(&cmds[..], [Command::RefreshMany { conns, .. }] if conns.len() == 3),
@@ -567,4 +539,104 @@ fn a_bulk_over_rows_another_process_holds_says_how_many_wait_for_it() {
             "{held:?}"
         );
     }
+}
+
+/// A lease another process took since the watch last looked: the worker
+/// says when an operation of ours finds it, and the screen says whom the
+/// row waits for, once, where the line that sent it said "sent". One that
+/// already said so says nothing more; a bulk's rows say it each, folded
+/// into one line; the scheduler's, as its start is said.
+#[test]
+fn an_operation_that_finds_a_lease_the_watch_had_not_seen_says_whom_it_waits_for() {
+    let held = |op, conn| {
+        Msg::Worker(Event::HeldElsewhere {
+            op,
+            lease: cron_lease(conn),
+        })
+    };
+    let waits = ": waiting for process 4242 of cron, at work on it";
+    let mut app = loaded(40);
+    select(&mut app, 5);
+    let Command::Refresh { id, .. } = one(app.update(key('r'), NOW)) else {
+        panic!()
+    };
+    let sent = app.last_activity().unwrap().text.clone();
+    assert!(sent.ends_with(": sent"), "{sent}");
+    app.update(held(OpKind::Refresh, 5), NOW);
+    let said = app.last_activity().unwrap().text.clone();
+    assert_eq!(said, sent.replace(": sent", waits));
+    let lines = app.activity().len();
+    app.update(held(OpKind::Refresh, 5), NOW);
+    assert_eq!(app.activity().len(), lines, "said once");
+    // Cancelled while it waits: the row is the other process's at once.
+    let cancelled = Event::Failed {
+        id,
+        op: OpKind::Refresh,
+        conn_id: Some(ConnectionId(5)),
+        conn: None,
+        error: OpError::new(ErrorKind::Cancelled, "cancelled"),
+        next_try: None,
+    };
+    app.update(Msg::Worker(cancelled), NOW);
+    assert!(app.busy_elsewhere(ConnectionId(5), NOW).is_some());
+
+    // Its "sent" line said so already: nothing more.
+    let mut app = loaded(40);
+    watch_sees(&mut app, &[5]);
+    select(&mut app, 5);
+    app.update(key('r'), NOW);
+    let lines = app.activity().len();
+    app.update(held(OpKind::Refresh, 5), NOW);
+    assert_eq!(app.activity().len(), lines, "said when it was sent");
+
+    // A bulk's rows, each named, on one line.
+    let mut app = loaded(40);
+    let Command::RefreshMany { conns, .. } = one(app.update(key('R'), NOW)) else {
+        panic!()
+    };
+    for conn in &conns {
+        app.update(held(OpKind::Refresh, conn.0), NOW);
+    }
+    let said = &app.last_activity().unwrap().text;
+    assert!(
+        said.starts_with(&format!("refresh ×{}{waits}", conns.len())),
+        "{said}"
+    );
+
+    // The scheduler's.
+    let mut app = loaded(40);
+    let scheduled = RequestId(RequestId::SCHEDULED_FROM + 1);
+    app.update(
+        Msg::Worker(Event::Started {
+            id: scheduled,
+            op: OpKind::Refresh,
+            conn: Some(ConnectionId(5)),
+        }),
+        NOW,
+    );
+    app.update(held(OpKind::Refresh, 5), NOW);
+    let said = &app.last_activity().unwrap().text;
+    assert!(said.ends_with(&format!("{waits} (scheduled)")), "{said}");
+}
+
+/// The lease a cron job (process 4242) holds on `conn` for 30 s.
+fn cron_lease(conn: i64) -> Lease {
+    Lease {
+        conn: ConnectionId(conn),
+        holder: "host|4242/7|00ab|cron".into(),
+        until: NOW.plus_secs(30),
+    }
+}
+
+/// The screen's watch asks, and finds the cron job at work on `held`.
+fn watch_sees(app: &mut App, held: &[i64]) {
+    let [(id, ..)] = ticks(app, 2)[..] else {
+        panic!("an ask")
+    };
+    let changes = Changes {
+        last: 40,
+        leases: held.iter().map(|&c| cron_lease(c)).collect(),
+        ..Changes::default()
+    };
+    answer(app, id, changes);
 }

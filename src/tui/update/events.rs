@@ -6,6 +6,7 @@
 
 use crate::domain::text::{counted, nonzero_counts};
 use crate::domain::{Connection, ConnectionId, OpError, OpKind, ProviderWait, UnixTime, User};
+use crate::store::Lease;
 use crate::worker::{Command, DoneBy, Event, NextTry, RequestId};
 
 use super::super::activity::Level;
@@ -48,6 +49,7 @@ pub(super) fn on_event(app: &mut App, event: Event, now: UnixTime) -> Vec<Comman
             };
             failed(app, id, op, failure, now)
         }
+        Event::HeldElsewhere { op, lease } => held_elsewhere(app, op, lease, now),
         Event::Progress {
             id,
             done,
@@ -201,6 +203,43 @@ fn started(
             .unwrap_or_default();
         let op = op.to_string();
         app.note_about(now, Level::Info, &op, &what, ": started (scheduled)");
+    }
+    Vec::new()
+}
+
+/// An `op` on `lease.conn` waits for another process at work on the
+/// row before it sends anything. The line that sent it said so only if
+/// the screen's watch, which looks every other second, had seen the lease
+/// already: this one says it otherwise, once per operation (a bulk's rows
+/// each, folded), the scheduler's too, as its start is said.
+fn held_elsewhere(app: &mut App, op: OpKind, lease: Lease, now: UnixTime) -> Vec<Command> {
+    let Some(&id) = app.busy.get(&lease.conn) else {
+        return Vec::new();
+    };
+    let tail = format!(": {}", crate::store::holder::waiting_for(&lease.holder));
+    let row = (app.connection(lease.conn))
+        .map(Connection::name)
+        .unwrap_or_default();
+    let conn = lease.conn;
+    // Known now, not at the next look: shown if ours is cancelled first.
+    app.watch.elsewhere.insert(conn, lease);
+    match app.pending.get_mut(&id) {
+        None if id.is_scheduled() => {
+            let tail = format!("{tail} (scheduled)");
+            app.note_about(now, Level::Info, &op.to_string(), &row, &tail);
+        }
+        None => {}
+        Some(entry) if entry.told_whom => {}
+        // Named as asked (a delink's first step may be an exchange).
+        Some(entry) if entry.bulk() => {
+            let op = entry.op.to_string();
+            app.note_about(now, Level::Info, &op, &row, &tail);
+        }
+        Some(entry) => {
+            entry.told_whom = true;
+            let (sent, op, what) = (entry.sent, entry.op, entry.what.clone());
+            app.note_sent(sent, now, Level::Info, op, &what, &tail);
+        }
     }
     Vec::new()
 }

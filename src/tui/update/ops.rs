@@ -269,6 +269,7 @@ pub(super) fn track(
         conns,
         what,
         sent,
+        told_whom: elsewhere.is_some(),
     };
     app.pending.insert(id, entry);
     id

@@ -194,7 +194,7 @@ impl Worker {
         let term = slot.map_or(lease::LEASE_TERM, |s| {
             lease::lease_term(s.config.common.timeout)
         });
-        let (current, secrets, seen) = self.take_lease(id, term, wanted(op)).await?;
+        let (current, secrets, seen) = self.take_lease(op, id, term, wanted(op)).await?;
         let permit = match slot {
             Some(slot) => slot.permits.clone().acquire_owned().await.ok(),
             None => None,
@@ -284,7 +284,7 @@ impl Worker {
     ) -> Result<Connection, OpError> {
         let run = || async move {
             let (current, _, _) = self
-                .take_lease(id, lease::LEASE_TERM, SecretSet::NONE)
+                .take_lease(op, id, lease::LEASE_TERM, SecretSet::NONE)
                 .await?;
             let turn = Turn::default();
             let result = if current.flags.delinked_at.is_some() {
