@@ -495,6 +495,32 @@ fn an_oversized_paste_is_refused_and_the_payload_kept() {
     );
 }
 
+/// The payload field is never shown as typed: a chord there added its
+/// letter unseen and spoiled the payload pasted. Ctrl-U and Ctrl-W clear
+/// it, as Backspace does; any other chord leaves it as it was.
+#[test]
+fn a_chord_in_the_payload_field_adds_no_letter() {
+    let mut app = app();
+    app.update(key('a'), NOW);
+    app.update(Msg::Paste(CONNECT_PAYLOAD.into()), NOW);
+    assert_eq!(add_form(&app).focus, bankdeck::tui::AddField::Payload);
+    for chord in [ctrl('a'), ctrl('e'), ctrl('k')] {
+        app.update(chord, NOW);
+        assert!(
+            add_form(&app).payload == CONNECT_PAYLOAD,
+            "a chord was typed"
+        );
+    }
+    for clear in ['u', 'w'] {
+        app.update(Msg::Paste(CONNECT_PAYLOAD.into()), NOW);
+        app.update(ctrl(clear), NOW);
+        assert!(
+            add_form(&app).payload.is_empty(),
+            "ctrl-{clear} cleared nothing"
+        );
+    }
+}
+
 #[test]
 fn a_payload_whose_code_has_expired_is_refused_in_the_form() {
     // The code's `exp` is ten minutes before NOW.

@@ -4,7 +4,7 @@
 //! The Connect payload is checked with the domain's parser as it is pasted
 //! and again on Enter; its error shows in the form, nothing is sent.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::domain::{Connection, OpKind, ProviderKind, UnixTime, User};
 use crate::worker::Command;
@@ -47,12 +47,19 @@ fn edit_add(form: &mut AddForm, key: &KeyEvent) {
         }
         AddField::User => _ = form.user.handle_key(key),
         AddField::Label => _ = form.label.handle_key(key),
-        AddField::Payload => match key.code {
-            // The payload is never shown as typed, so it is edited whole.
-            KeyCode::Backspace | KeyCode::Delete => form.payload.clear(),
-            KeyCode::Char(c) => form.payload.push(c),
-            _ => {}
-        },
+        AddField::Payload => {
+            let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+            match key.code {
+                // The payload is never shown as typed, so it is edited
+                // whole: what deletes a part elsewhere clears it.
+                KeyCode::Backspace | KeyCode::Delete => form.payload.clear(),
+                KeyCode::Char('u' | 'w') if ctrl => form.payload.clear(),
+                // No text: a letter added unseen spoiled a pasted payload.
+                KeyCode::Char(_) if ctrl => {}
+                KeyCode::Char(c) => form.payload.push(c),
+                _ => {}
+            }
+        }
     }
     form.error = None;
 }
