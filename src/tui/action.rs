@@ -136,7 +136,8 @@ impl Action {
     /// every name starting with it shares, if it is longer than what was
     /// typed; else, for the one name a later word of which starts with it,
     /// that word where the line takes it for the name (`:so` → `sort`, as
-    /// `:sort user` is written), or the name.
+    /// `:sort user` is written), or the name. Never one whole name while
+    /// the hint offers others: `:s` Tab made `:suspend`, beside `cycle_sort`.
     pub fn complete(typed: &str) -> Option<String> {
         let all = Action::completions(typed);
         let start = as_name(typed);
@@ -149,6 +150,9 @@ impl Action {
             return Some(word.unwrap_or(only.name()).to_owned());
         }
         let (first, rest) = found.split_first()?;
+        if rest.is_empty() && all.len() > 1 {
+            return None;
+        }
         let shared = rest.iter().fold(first.name(), |shared, a| {
             let len = shared
                 .bytes()
@@ -372,6 +376,13 @@ mod tests {
             "refresh is whole"
         );
         assert_eq!(Action::complete("zzz"), None);
+        // One name starts with it, and another's later word does.
+        assert_eq!(
+            Action::completions("s"),
+            [Action::CycleSort, Action::Suspend]
+        );
+        assert_eq!(Action::complete("s"), None);
+        assert_eq!(Action::complete("u"), None);
         assert_eq!(
             Action::completions("refresh"),
             [Action::Refresh, Action::RefreshAll]
