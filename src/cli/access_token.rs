@@ -18,10 +18,11 @@ use color_eyre::Result;
 use color_eyre::eyre::{bail, eyre};
 
 use super::context::Context;
+use super::output::shell_word;
 use crate::domain::state::refreshable;
 use crate::domain::time::format_left;
 use crate::domain::{
-    AccessExpiry, ConnState, Connection, ConnectionId, OpKind, StateKind, UnixTime,
+    AccessExpiry, ConnState, Connection, ConnectionId, Grant, OpKind, StateKind, UnixTime,
 };
 use crate::store::AuditDraft;
 
@@ -191,6 +192,13 @@ fn needs(c: &Connection, now: UnixTime, min_secs: i64, warn: i64) -> Result<Opti
     let id = c.id;
     match state.kind() {
         StateKind::Delinked => bail!("connection {id} is delinked: it holds no token"),
+        // An app token's grant is asked again, by no user.
+        StateKind::LoggedOut if c.grant == Grant::ClientCredentials => bail!(
+            "connection {id} was logged out, so its token is not handed out: \
+             `bankdeck token {} --user {}` asks for a new one",
+            shell_word(&c.provider),
+            shell_word(&c.user)
+        ),
         StateKind::LoggedOut => bail!(
             "connection {id} was logged out, so its token is not handed out: \
              the user must log in again: {}",
@@ -289,6 +297,17 @@ mod tests {
         );
         gone.flags.delinked_at = Some(NOW);
         assert!(needs_now(&gone, 60).unwrap_err().contains("is delinked"));
+        // An app token logged out: its grant asked again, not a user's login
+        // (which `login --renew` refuses for it).
+        let mut app = oidc(300);
+        app.grant = Grant::ClientCredentials;
+        app.lifetimes.has_refresh = false;
+        app.flags.logged_out_at = Some(NOW);
+        assert_eq!(
+            needs_now(&app, 60).unwrap_err(),
+            "connection 7 was logged out, so its token is not handed out: \
+             `bankdeck token ev --user amira` asks for a new one"
+        );
         let mut ended = oidc(30);
         ended.flags.reauth_required = true;
         assert_eq!(

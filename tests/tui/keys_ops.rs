@@ -726,6 +726,25 @@ fn shift_l_logs_the_row_s_user_in_again_where_only_consent_helps() {
     }
 }
 
+/// A logged-out app token is asked for anew with `c`, which files the new
+/// one on its row: `r` and `L` each pointed to the other, and both refuse.
+#[test]
+fn a_logged_out_app_token_points_to_c() {
+    let mut opts = options();
+    let (conns, _) = opts.initial.as_mut().unwrap();
+    let row = conns.iter_mut().find(|c| c.id == ConnectionId(11)).unwrap();
+    row.flags.logged_out_at = Some(NOW.plus_secs(-60));
+    let mut app = app_with(&opts);
+    select(&mut app, 11);
+    for (k, says) in [
+        ('r', ": c asks for a new app token"),
+        ('L', "an app token needs no user: c asks for a new one"),
+    ] {
+        assert!(app.update(key(k), NOW).is_empty(), "{k}");
+        assert!(last_text(&app).ends_with(says), "{k}: {}", last_text(&app));
+    }
+}
+
 /// The add form's browser login for "zoe", a user with no row yet.
 fn login_from_the_add_form() -> (bankdeck::tui::App, bankdeck::worker::RequestId) {
     let mut app = app();

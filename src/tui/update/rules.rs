@@ -41,6 +41,12 @@ pub(super) fn refresh(c: &Connection, state: &ConnState, now: UnixTime) -> Resul
         _ => {}
     }
     match state {
+        // Its revoked token is not renewed; the grant asked again files a
+        // new one on the row, and no user takes part.
+        ConnState::LoggedOut { .. } if c.grant == Grant::ClientCredentials => Err(format!(
+            "{}: c asks for a new app token",
+            state.describe(now)
+        )),
         ConnState::Delinked | ConnState::ReauthRequired | ConnState::LoggedOut { .. } => Err(
             format!("{}: the user must log in again", state.describe(now)),
         ),
@@ -78,7 +84,11 @@ pub(super) fn login(c: &Connection, state: &ConnState, now: UnixTime) -> Result<
         );
     }
     if c.grant == Grant::ClientCredentials {
-        return Err("an app token needs no user: r asks for it again".into());
+        return Err(match state {
+            ConnState::LoggedOut { .. } => "an app token needs no user: c asks for a new one",
+            _ => "an app token needs no user: r asks for it again",
+        }
+        .into());
     }
     match state {
         ConnState::ReauthRequired | ConnState::LoggedOut { .. } => Ok(()),
