@@ -1251,4 +1251,13 @@ fn r_on_a_delinked_dapi_row_says_delinked() {
         "{}",
         last_text(&app)
     );
+    // One expired before it was: an exchange would be refused too.
+    select(&mut app, 10);
+    assert!(app.update(key('r'), NOW).is_empty());
+    assert!(
+        last_text(&app)
+            .ends_with("the access code expired 5m ago, before it was exchanged: link again"),
+        "{}",
+        last_text(&app)
+    );
 }

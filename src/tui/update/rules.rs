@@ -35,6 +35,13 @@ pub(super) fn refresh(c: &Connection, state: &ConnState, now: UnixTime) -> Resul
         (ProviderKind::Dapi, ConnState::CodePending { .. }) => {
             return Err("a Dapi access code is exchanged, not refreshed: exchange it".into());
         }
+        // Exchanging it, as the line above says, would be refused too.
+        (ProviderKind::Dapi, ConnState::CodeExpired { since }) => {
+            return Err(format!(
+                "the access code expired {} ago, before it was exchanged: link again",
+                format_ago(since.secs_until(now))
+            ));
+        }
         (ProviderKind::Dapi, _) => {
             return Err("Dapi tokens are permanent: there is nothing to refresh".into());
         }

@@ -4,7 +4,10 @@
 //! token meanwhile.
 
 use super::{Turn, live, unanswered};
-use crate::domain::{Connection, ErrorKind, Flags, Grant, OpError, OpKind, ProviderKind, Secrets};
+use crate::domain::{
+    ConnState, Connection, ErrorKind, Flags, Grant, OpError, OpKind, ProviderKind, Secrets,
+    StateKind, UnixTime,
+};
 use crate::providers::{RefreshFailed, TokenGrant};
 use crate::store::{ConnectionUpdate, SecretChange};
 use crate::worker::Worker;
@@ -18,7 +21,7 @@ impl Worker {
         secrets: Secrets,
         turn: &Turn,
     ) -> Result<Connection, OpError> {
-        refreshable(&conn)?;
+        refreshable(&conn, self.now())?;
         let slot = self.slot(&conn.provider)?;
         let now = self.now();
         let result = if conn.grant == Grant::ClientCredentials {
@@ -176,8 +179,17 @@ impl Worker {
 
 /// The scheduler and the operator both come through here; it refuses what
 /// can never work, so nothing loops against a provider.
-fn refreshable(conn: &Connection) -> Result<(), OpError> {
+fn refreshable(conn: &Connection, now: UnixTime) -> Result<(), OpError> {
     let code_pending = conn.lifetimes.access.is_none() && conn.lifetimes.code_expires_at.is_some();
+    // Not sent to `exchange`, which would refuse it as well.
+    if conn.kind == ProviderKind::Dapi
+        && code_pending
+        && ConnState::derive(conn, now, 0).kind() == StateKind::CodeExpired
+    {
+        return Err(OpError::not_allowed(
+            "the access code expired before it was exchanged: link the user again",
+        ));
+    }
     if conn.kind == ProviderKind::Dapi && code_pending {
         return Err(OpError::not_allowed(format!(
             "a Dapi access code is exchanged, not refreshed: `bankdeck exchange {}` (its token \
@@ -216,5 +228,30 @@ fn same_account(conn: &Connection, grant: TokenGrant) -> Result<TokenGrant, Refr
             rotated: grant.refresh_token,
         }),
         _ => Ok(grant),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Dapi code is exchanged, not refreshed; one that expired first is
+    /// linked again, since an exchange would be refused as well.
+    #[test]
+    fn a_dapi_code_says_what_it_needs_instead_of_a_refresh() {
+        let now = UnixTime(1_700_000_000);
+        let mut code = Connection::sample(3, "dapi", ProviderKind::Dapi, Grant::DapiConnect);
+        code.lifetimes.code_expires_at = Some(now.plus_secs(60));
+        let said = |c: &Connection| refreshable(c, now).unwrap_err().message;
+        assert!(
+            said(&code).contains("`bankdeck exchange 3`"),
+            "{}",
+            said(&code)
+        );
+        code.lifetimes.code_expires_at = Some(now.plus_secs(-60));
+        assert_eq!(
+            said(&code),
+            "the access code expired before it was exchanged: link the user again"
+        );
     }
 }
