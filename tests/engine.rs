@@ -315,6 +315,39 @@ async fn delink_closes_a_code_that_never_became_a_token_without_a_call() {
     assert_eq!(env.sandbox.request_count("dapi.delink"), 0);
 }
 
+/// A delink after an exchange whose answer was lost: Dapi may hold the
+/// token that answer carried, which no delink from here can end. The row
+/// is closed all the same, but the delink fails and says so: it said "no
+/// token was ever issued", and `users disconnect` "every connection ended".
+#[tokio::test]
+async fn delink_after_a_lost_exchange_says_dapi_may_still_hold_a_token() {
+    let env = Env::start().await;
+    let c = env.dapi("amira").await;
+    env.sandbox
+        .set_faults(vec![fault("dapi.exchange", FaultKind::Lose)]);
+    let lost = env.op(OpKind::Exchange, c.id).await.unwrap_err();
+    assert!(
+        lost.message.contains("may have spent the access code"),
+        "{}",
+        lost.message
+    );
+    // Dapi knows the code as spent now: the next exchange is refused.
+    env.op(OpKind::Exchange, c.id).await.unwrap_err();
+    let e = env.op(OpKind::Delink, c.id).await.unwrap_err();
+    assert!(
+        e.message.contains("maybe not ended at Dapi")
+            && e.message
+                .contains(c.remote.connection_id.as_deref().unwrap()),
+        "{}",
+        e.message
+    );
+    assert_eq!(state(&env, c.id).kind(), StateKind::Delinked);
+    assert_eq!(env.secrets(c.id).all().count(), 0);
+    let newest = &env.store.audit(Some(c.id), 1).unwrap()[0];
+    assert_eq!((newest.op, newest.ok), (OpKind::Delink, false));
+    assert_eq!(env.sandbox.request_count("dapi.delink"), 0);
+}
+
 #[tokio::test]
 async fn oidc_refresh_rotates_and_the_store_holds_the_newest() {
     let env = Env::start().await;

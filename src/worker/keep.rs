@@ -48,6 +48,19 @@ pub(crate) enum AtStake<'a> {
 pub(super) const REFRESH_TOKEN_MAY_BE_SPENT: &str = "the provider may have spent the refresh token the store still holds: \
      if the next refresh is rejected, the user must consent again";
 
+/// What an exchange whose answer was lost may have cost: Dapi may have
+/// turned the code into a token that is in that answer alone.
+pub(super) const CODE_MAY_BE_SPENT: &str = "the provider may have spent the access code: if the \
+     next exchange is refused, the user must link again";
+/// The same of an exchange whose answer came and could not be written.
+const CODE_SPENT: &str = "the access code is spent: the user must link again";
+
+/// Whether an exchange's failure, as its audit line says it, may have left
+/// Dapi a token that never reached the store (and so no delink can end).
+pub(super) fn exchange_may_have_acted(message: &str) -> bool {
+    message.contains(CODE_MAY_BE_SPENT) || message.contains(CODE_SPENT)
+}
+
 impl AtStake<'_> {
     /// What it costs when the provider's answer is never written.
     fn cost(self) -> &'static str {
@@ -82,7 +95,7 @@ impl AtStake<'_> {
 pub(super) fn cost_of(op: OpKind) -> &'static str {
     match op {
         OpKind::Refresh => REFRESH_TOKEN_MAY_BE_SPENT,
-        OpKind::Exchange => "the access code is spent: the user must link again",
+        OpKind::Exchange => CODE_SPENT,
         OpKind::Logout => "the provider has logged it out, but the store still shows it in",
         OpKind::Delink => "the provider has delinked it, but the store still shows it linked",
         OpKind::ClientCredentials => "ask for the token again",

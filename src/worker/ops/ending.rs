@@ -173,9 +173,46 @@ impl Worker {
                  ended with the token the code becomes)",
             ));
         }
+        if let Some(id) = self.exchange_lost(&conn).await? {
+            // Closed all the same: nothing here can end that token, and a
+            // row kept open would fail every delink after. A failure, so
+            // that neither `users disconnect` nor the screen says it ended.
+            let message = format!(
+                "closed here without a call, but maybe not ended at Dapi: an exchange of its code \
+                 got no answer bankdeck could keep (audit line {id}), so Dapi may hold a token \
+                 for connectionID {} that bankdeck never had and cannot delink: end that link \
+                 at Dapi; secrets erased",
+                conn.remote
+                    .connection_id
+                    .as_deref()
+                    .unwrap_or("(none held)")
+            );
+            let audit = self.audit(OpKind::Delink, false, message.clone());
+            self.settle(&conn, self.delinked(), audit, turn, None)
+                .await?;
+            return Err(OpError::new(ErrorKind::Provider, message));
+        }
         let message = "closed without a call to Dapi: no token was ever issued; secrets erased";
         self.save(&conn, self.delinked(), OpKind::Delink, message, turn)
             .await
+    }
+
+    /// The audit line of an exchange of `conn`'s code that may have been
+    /// carried out at Dapi though its token never reached the store (its
+    /// answer lost, or not written), if there is one. Lines an archive
+    /// has moved out of the log are not read.
+    async fn exchange_lost(&self, conn: &Connection) -> Result<Option<i64>, OpError> {
+        let query = crate::store::AuditQuery {
+            connection: Some(conn.id),
+            failed_only: true,
+            op: Some(OpKind::Exchange),
+            limit: 1_000,
+            ..Default::default()
+        };
+        let lines = self.db(move |s| s.audit_query(&query)).await?;
+        Ok((lines.iter())
+            .find(|l| crate::worker::keep::exchange_may_have_acted(&l.message))
+            .map(|l| l.id))
     }
 
     /// The final state of a delinked connection: every secret erased.

@@ -56,10 +56,7 @@ impl Worker {
             }
             Err(e) if e.kind == ErrorKind::CodeInvalid => self.code_dead(conn, e, turn).await,
             Err(e) => {
-                let e = unanswered(
-                    e,
-                    "the provider may have spent the access code: if the next exchange is refused, the user must link again",
-                );
+                let e = unanswered(e, crate::worker::keep::CODE_MAY_BE_SPENT);
                 self.fail(&conn, OpKind::Exchange, e, turn).await
             }
         }
