@@ -1335,6 +1335,64 @@ async fn a_login_renewing_a_row_asks_for_its_account() {
     plain.abort();
 }
 
+/// A login or app token's grant that fails at the provider is in the audit
+/// log as every operation's outcome is: on the row a login was to renew,
+/// and for a new user, with no row yet, a line that names user and
+/// provider. A lost answer says what it may have issued.
+#[tokio::test]
+async fn failed_logins_and_grants_are_audited() {
+    let mut env = Env::start().await;
+    let lena = env.login("everifin", "lena").await;
+    env.op(OpKind::Logout, lena.id).await.unwrap();
+    env.sandbox
+        .set_faults(vec![fault("oidc.token", FaultKind::Status(500))]);
+    let worker = env.worker.clone();
+    let renew = tokio::spawn(async move {
+        (worker.login_renewing(RequestId(8), "everifin", "lena", Some(lena.id))).await
+    });
+    let url = login_url(&mut env, RequestId(8)).await;
+    tokio::spawn(async move { reqwest::get(url).await });
+    let e = renew.await.unwrap().unwrap_err();
+    let line = &env.store.audit(Some(lena.id), 1).unwrap()[0];
+    assert_eq!((line.op, line.ok), (OpKind::Login, false));
+    assert_eq!(
+        line.message,
+        format!("login at everifin for lena: {}", e.message)
+    );
+
+    env.sandbox
+        .set_faults(vec![fault("oidc.token", FaultKind::Lose)]);
+    let worker = env.worker.clone();
+    let login = tokio::spawn(async move { worker.login(RequestId(9), "everifin", "zed").await });
+    let url = login_url(&mut env, RequestId(9)).await;
+    tokio::spawn(async move { reqwest::get(url).await });
+    login.await.unwrap().unwrap_err();
+    let line = &env.store.audit(None, 1).unwrap()[0];
+    assert_eq!(
+        (line.op, line.ok, line.connection),
+        (OpKind::Login, false, None)
+    );
+    assert!(
+        line.message.starts_with("login at everifin for zed: ")
+            && line
+                .message
+                .contains("may have issued tokens in the lost answer"),
+        "{}",
+        line.message
+    );
+
+    env.sandbox
+        .set_faults(vec![fault("oauth2.token", FaultKind::Status(500))]);
+    let e = env
+        .worker
+        .client_credentials(RequestId(10), "bank", "app")
+        .await
+        .unwrap_err();
+    let line = &env.store.audit(None, 1).unwrap()[0];
+    assert_eq!((line.op, line.ok), (OpKind::ClientCredentials, false));
+    assert!(line.message.ends_with(&e.message), "{}", line.message);
+}
+
 /// The code a login brought back is being redeemed when stopping comes:
 /// the provider is issuing tokens that exist nowhere else, so the
 /// redemption counts as sent, is waited for, and is written.

@@ -28,6 +28,16 @@ fn user_name(name: &str) -> Result<&str, OpError> {
 /// [`Store::insert_connection_for`]: crate::store::Store::insert_connection_for
 const NAMED_USER: UserId = UserId(0);
 
+/// A login or app token's grant as asked, for its failure's audit line.
+#[derive(Clone, Copy)]
+struct Asked<'a> {
+    op: OpKind,
+    provider: &'a str,
+    user: &'a str,
+    /// The row it was to renew, if any.
+    renewing: Option<ConnectionId>,
+}
+
 impl Worker {
     pub(crate) async fn execute_new(&self, cmd: Command) {
         let id = cmd.id();
@@ -263,6 +273,12 @@ impl Worker {
                 None => None,
             },
         };
+        let asked = Asked {
+            op: OpKind::Login,
+            provider,
+            user,
+            renewing,
+        };
         let events = self.inner.events.clone();
         let on_url = move |url: &str| {
             // try_send: the URL is also printed by the CLI; a full queue must not block the login.
@@ -276,7 +292,7 @@ impl Worker {
         let callback = tokio::select! {
             back = browser_callback(slot.client.as_ref(), opts, on_url) => match back {
                 Ok(back) => back,
-                Err(e) => return Err(self.heard(slot, e).await),
+                Err(e) => return Err(self.heard(slot, asked, e).await),
             },
             () = self.until_stopping() => return Err(OpError::new(
                 ErrorKind::Cancelled,
@@ -303,7 +319,7 @@ impl Worker {
         // consented, and the code would lapse while we waited.
         let grant = match callback.redeem(slot.client.as_ref()).await {
             Ok(grant) => grant,
-            Err(e) => return Err(self.heard(slot, e).await),
+            Err(e) => return Err(self.heard(slot, asked, e).await),
         };
         self.file_grant(
             id,
@@ -358,7 +374,15 @@ impl Worker {
             let sending = self.begin_sending(OpKind::ClientCredentials)?;
             let grant = match slot.client.client_credentials().await {
                 Ok(grant) => grant,
-                Err(e) => return Err(self.heard(slot, e).await),
+                Err(e) => {
+                    let asked = Asked {
+                        op: OpKind::ClientCredentials,
+                        provider,
+                        user,
+                        renewing: None,
+                    };
+                    return Err(self.heard(slot, asked, e).await);
+                }
             };
             (grant, sending)
         };
@@ -375,11 +399,39 @@ impl Worker {
         .map(Done::ours)
     }
 
-    /// `e`, a provider's answer to a login or grant, counted as a refresh's
-    /// is: a 429 or 503 holds every request to that provider, the
-    /// scheduler's too, for the time it asked.
-    async fn heard(&self, slot: &super::Slot, e: OpError) -> OpError {
+    /// `e`, a provider's answer to a login or grant (or the browser's),
+    /// counted as a refresh's is: a 429 or 503 holds every request to that
+    /// provider, the scheduler's too, for the time it asked. Written to the
+    /// audit log as every outcome is, on the row it was to renew; a new
+    /// user's has no row, so its line names the user and provider.
+    async fn heard(&self, slot: &super::Slot, asked: Asked<'_>, e: OpError) -> OpError {
         self.hear_wait(slot, &e).await;
+        let Asked {
+            op,
+            provider,
+            user,
+            renewing,
+        } = asked;
+        let cost = match op {
+            OpKind::ClientCredentials => {
+                "the provider may have issued a token in the lost answer, which bankdeck never \
+                 held: ask for it again"
+            }
+            _ => {
+                "the provider may have issued tokens in the lost answer, which bankdeck never \
+                 held: log in again"
+            }
+        };
+        let e = super::ops::unanswered(e, cost);
+        let line = self.audit(
+            op,
+            false,
+            format!("{op} at {provider} for {user}: {}", e.message),
+        );
+        if let Err(why) = self.db(move |s| s.append_audit(renewing, line)).await {
+            // The failure is still the operator's to hear, by its report.
+            tracing::warn!(%op, error = %why, "a failed {op}'s audit line was not written");
+        }
         e
     }
 

@@ -519,7 +519,7 @@ fn live(conn: &Connection, op: &str) -> Result<(), OpError> {
 /// A failure whose request may have reached the provider, told with what
 /// that may have cost (`cost`), so a rejection on the next try is no
 /// surprise. The operator hears of it now, when the tokens are still held.
-fn unanswered(mut e: OpError, cost: &str) -> OpError {
+pub(super) fn unanswered(mut e: OpError, cost: &str) -> OpError {
     if e.may_have_acted() {
         e.message = format!("{}; {cost}", e.message);
     }
