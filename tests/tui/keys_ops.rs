@@ -883,6 +883,52 @@ fn c_asks_for_a_client_credentials_token() {
     assert_eq!((provider.as_str(), user.as_str()), ("bank-oauth", "app"));
 }
 
+/// While a provider's asked wait holds, a new app token or a browser login
+/// for it is refused in its form, which stays open: the worker would hold
+/// it unsent, and the pane said "sent" (or "waiting for the browser") and
+/// then "not sent".
+#[test]
+fn a_form_for_a_provider_that_asked_for_a_wait_says_so_and_sends_nothing() {
+    let mut app = app();
+    let until = NOW.plus_secs(600);
+    let wait = bankdeck::domain::ProviderWait::asked("keycloak", NOW, until, "429".into());
+    app.update(
+        Msg::Worker(bankdeck::worker::Event::ProviderWaiting {
+            wait,
+            elsewhere: false,
+        }),
+        NOW,
+    );
+    let lines = app.activity().len();
+    let says = format!(
+        "keycloak asked to be sent nothing until {} (W on one of its rows lifts it)",
+        until.clock()
+    );
+    app.update(key('c'), NOW);
+    assert!(app.update(code(KeyCode::Enter), NOW).is_empty());
+    let Mode::ClientCreds(form) = app.mode() else {
+        panic!("{:?}", app.mode())
+    };
+    assert_eq!(form.error.as_deref(), Some(says.as_str()));
+    app.update(code(KeyCode::Esc), NOW);
+    // The add form's browser login at keycloak.
+    app.update(key('a'), NOW);
+    app.update(code(KeyCode::Right), NOW);
+    app.update(code(KeyCode::Tab), NOW);
+    type_text(&mut app, "zoe");
+    assert!(app.update(code(KeyCode::Enter), NOW).is_empty());
+    assert_eq!(add_form(&app).error.as_deref(), Some(says.as_str()));
+    assert_eq!(app.activity().len(), lines, "nothing said sent");
+    // Another provider's goes.
+    app.update(code(KeyCode::Esc), NOW);
+    app.update(key('c'), NOW);
+    app.update(code(KeyCode::Right), NOW);
+    assert!(matches!(
+        one(app.update(code(KeyCode::Enter), NOW)),
+        Command::ClientCredentials { .. }
+    ));
+}
+
 /// What Enter refused is said until the field is mended, typed or pasted:
 /// it stayed beside a value that was already good.
 #[test]

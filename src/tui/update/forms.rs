@@ -106,6 +106,9 @@ fn submit_add(app: &mut App, now: UnixTime) -> Vec<Command> {
             None => return form_error(form, "paste the Connect success payload".into()),
         },
         _ => {
+            if let Some(why) = ops::held_by_wait(app, &provider, now) {
+                return refused_for_wait(app, why);
+            }
             let what = format!("{user} at {provider}");
             let id = ops::track(app, now, OpKind::Login, Vec::new(), what, Sent::Alone);
             Command::Login {
@@ -118,6 +121,21 @@ fn submit_add(app: &mut App, now: UnixTime) -> Vec<Command> {
     };
     app.mode = Mode::Normal;
     vec![command]
+}
+
+/// The form stays open, saying the wait: nothing was sent, and a "sent"
+/// line followed by "not sent" said otherwise.
+fn refused_for_wait(app: &mut App, why: String) -> Vec<Command> {
+    let lift = app
+        .keymap
+        .describe_keys(crate::tui::action::Action::LiftWait);
+    let said = Some(format!("{why} ({lift} on one of its rows lifts it)"));
+    match &mut app.mode {
+        Mode::Add(form) => form.error = said,
+        Mode::ClientCreds(form) => form.error = said,
+        _ => {}
+    }
+    Vec::new()
 }
 
 fn form_error(form: &mut AddForm, message: String) -> Vec<Command> {
@@ -174,6 +192,9 @@ fn submit_creds(app: &mut App, now: UnixTime) -> Vec<Command> {
         .get(form.provider)
         .cloned()
         .unwrap_or_default();
+    if let Some(why) = ops::held_by_wait(app, &provider, now) {
+        return refused_for_wait(app, why);
+    }
     let what = format!("{user} at {provider}");
     let id = ops::track(
         app,

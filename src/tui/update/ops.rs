@@ -151,14 +151,25 @@ pub(super) fn refusal(app: &App, c: &Connection, now: UnixTime, rule: Rule) -> O
         // The worker would hold it unsent; said here, the key bar offers
         // the lift instead, and no "sent" line comes before "not sent". A
         // close that asks the provider nothing goes through.
-        Ok(()) if app.waiting(&c.provider, now) && !Ending::sends_nothing(c, now) => Some(format!(
-            "{} asked to be sent nothing until {} ({} lifts the wait)",
-            c.provider,
-            app.waits[&c.provider].clock_from(now),
-            app.keymap.describe_keys(Action::LiftWait)
-        )),
+        Ok(()) if !Ending::sends_nothing(c, now) => {
+            (held_by_wait(app, &c.provider, now)).map(|why| {
+                let lift = app.keymap.describe_keys(Action::LiftWait);
+                format!("{why} ({lift} lifts the wait)")
+            })
+        }
         Ok(()) => None,
     }
+}
+
+/// The wait `provider` asked for, while it holds: the worker would keep
+/// anything asked of it unsent, so it is said before a "sent" line.
+pub(super) fn held_by_wait(app: &App, provider: &str, now: UnixTime) -> Option<String> {
+    app.waiting(provider, now).then(|| {
+        format!(
+            "{provider} asked to be sent nothing until {}",
+            app.waits[provider].clock_from(now)
+        )
+    })
 }
 
 /// The selected connection, if an operation may start on it.
