@@ -2467,6 +2467,30 @@ fn sigterm_during_refresh_due_finishes_what_was_sent_and_sends_no_more() {
     assert_eq!(refreshes, 1, "{lines}");
 }
 
+/// A SIGTERM while every due row's request is already out stops nothing:
+/// each is answered and written, and the run ends as any other, exit 0,
+/// where it said "stopped" and exited 130 with nothing left undone.
+#[test]
+fn sigterm_after_every_due_request_is_out_stops_nothing() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
+    three_app_tokens(dir.path(), &config);
+    hold(&base, "oauth2.token", 4000, 3);
+    let out = interrupted(
+        dir.path(),
+        &config,
+        &["refresh", "--due", "--within", "2h"],
+        "TERM",
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        (out.status.code(), said.as_ref()),
+        (Some(0), "refreshed 3 of 3 due within 2h\n"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A line of `audit` or `check` says whose connection it was (`user /
 /// label`), as `status` names it, and `status` shows the label the filter
 /// reads.

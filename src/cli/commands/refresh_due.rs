@@ -100,7 +100,9 @@ pub async fn refresh_due(
     let mut counts =
         format!("refreshed {refreshed} of {total}{matching} due within {window}{tail}");
     let unsent = total - refreshed - failed - ended;
-    if stopped {
+    // A signal that came while the last answers were awaited stopped
+    // nothing: every row was done, and the run ends as any other.
+    if stopped && unsent > 0 {
         say!("stopped: {counts}, {unsent} not sent")?;
         say_reasons(reasons)?;
         return Ok(crate::cli::interrupt::stopped());
