@@ -2428,23 +2428,28 @@ fn a_refresh_outlasts_another_process_holding_the_store() {
     assert!(again.status.success(), "{again:?}");
 }
 
+/// `refresh --due` over three app tokens whose requests the sandbox holds
+/// 4 s, sent one at a time or all at once, and SIGTERM 1.5 s in; the
+/// config is returned for what the caller reads after.
+fn refresh_due_terminated(dir: &Path, one_at_a_time: bool) -> (Output, std::path::PathBuf) {
+    let (_sandbox, base, config) = sandbox_with_config(dir);
+    if one_at_a_time {
+        bank_one_at_a_time(&config);
+    }
+    three_app_tokens(dir, &config);
+    hold(&base, "oauth2.token", 4000, 3);
+    let args = ["refresh", "--due", "--within", "2h"];
+    (interrupted(dir, &config, &args, "TERM"), config)
+}
+
 /// A SIGTERM (`timeout` under cron) during `refresh --due` lets the request
 /// out finish and sends no more, as Ctrl-C does; the count says how many
 /// were not sent, and the exit code is 130.
 #[test]
 fn sigterm_during_refresh_due_finishes_what_was_sent_and_sends_no_more() {
     let dir = super::common::private_dir();
-    let (_sandbox, base, config) = sandbox_with_config(dir.path());
     // One request at a time, so that the others are still waiting.
-    bank_one_at_a_time(&config);
-    three_app_tokens(dir.path(), &config);
-    hold(&base, "oauth2.token", 4000, 3);
-    let out = interrupted(
-        dir.path(),
-        &config,
-        &["refresh", "--due", "--within", "2h"],
-        "TERM",
-    );
+    let (out, config) = refresh_due_terminated(dir.path(), true);
     let said = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -2473,15 +2478,7 @@ fn sigterm_during_refresh_due_finishes_what_was_sent_and_sends_no_more() {
 #[test]
 fn sigterm_after_every_due_request_is_out_stops_nothing() {
     let dir = super::common::private_dir();
-    let (_sandbox, base, config) = sandbox_with_config(dir.path());
-    three_app_tokens(dir.path(), &config);
-    hold(&base, "oauth2.token", 4000, 3);
-    let out = interrupted(
-        dir.path(),
-        &config,
-        &["refresh", "--due", "--within", "2h"],
-        "TERM",
-    );
+    let (out, _) = refresh_due_terminated(dir.path(), false);
     let said = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         (out.status.code(), said.as_ref()),
