@@ -5,8 +5,7 @@
 
 use super::{Turn, live, unanswered};
 use crate::domain::{
-    ConnState, Connection, ErrorKind, Flags, Grant, OpError, OpKind, ProviderKind, Secrets,
-    StateKind, UnixTime,
+    Connection, ErrorKind, Flags, Grant, OpError, OpKind, ProviderKind, Secrets, UnixTime,
 };
 use crate::providers::{RefreshFailed, TokenGrant};
 use crate::store::{ConnectionUpdate, SecretChange};
@@ -180,27 +179,22 @@ impl Worker {
 /// The scheduler and the operator both come through here; it refuses what
 /// can never work, so nothing loops against a provider.
 fn refreshable(conn: &Connection, now: UnixTime) -> Result<(), OpError> {
-    let code_pending = conn.lifetimes.access.is_none() && conn.lifetimes.code_expires_at.is_some();
-    // Not sent to `exchange`, which would refuse it as well.
-    if conn.kind == ProviderKind::Dapi
-        && code_pending
-        && ConnState::derive(conn, now, 0).kind() == StateKind::CodeExpired
-    {
-        return Err(OpError::not_allowed(
-            "the access code expired before it was exchanged: link the user again",
-        ));
-    }
-    if conn.kind == ProviderKind::Dapi && code_pending {
-        return Err(OpError::not_allowed(format!(
-            "a Dapi access code is exchanged, not refreshed: `bankdeck exchange {}` (its token \
-             is then permanent)",
-            conn.id
-        )));
-    }
     if conn.kind == ProviderKind::Dapi {
-        return Err(OpError::not_allowed(
-            "Dapi tokens are permanent: nothing to refresh",
-        ));
+        let code = (conn.lifetimes.access.is_none())
+            .then_some(conn.lifetimes.code_expires_at)
+            .flatten();
+        return Err(OpError::not_allowed(match code {
+            // Not sent to `exchange`, which would refuse it as well.
+            Some(t) if now >= t => {
+                "the access code expired before it was exchanged: link the user again".into()
+            }
+            Some(_) => format!(
+                "a Dapi access code is exchanged, not refreshed: `bankdeck exchange {}` (its \
+                 token is then permanent)",
+                conn.id
+            ),
+            None => "Dapi tokens are permanent: nothing to refresh".into(),
+        }));
     }
     live(conn, "refresh")?;
     if conn.flags.reauth_required {
@@ -253,5 +247,7 @@ mod tests {
             said(&code),
             "the access code expired before it was exchanged: link the user again"
         );
+        code.lifetimes.access = Some(crate::domain::AccessExpiry::Permanent);
+        assert_eq!(said(&code), "Dapi tokens are permanent: nothing to refresh");
     }
 }
