@@ -13,6 +13,12 @@ fn worker(e: Event) -> Msg {
     Msg::Worker(e)
 }
 
+/// The activity pane's last line: its level and its text.
+fn last_line(app: &bankdeck::tui::App) -> (Level, &str) {
+    let line = app.last_activity().unwrap();
+    (line.level, line.text.as_str())
+}
+
 fn exchange_alice(app: &mut bankdeck::tui::App) -> RequestId {
     select(app, 1);
     match one(app.update(key('e'), NOW)) {
@@ -25,14 +31,7 @@ fn exchange_alice(app: &mut bankdeck::tui::App) -> RequestId {
 fn succeeded_replaces_the_row_stops_the_spinner_and_says_so() {
     let mut app = app();
     let id = exchange_alice(&mut app);
-    app.update(
-        worker(Event::Started {
-            id,
-            op: OpKind::Exchange,
-            conn: Some(ConnectionId(1)),
-        }),
-        NOW,
-    );
+    app.update(started(id, OpKind::Exchange, 1), NOW);
     assert!(app.is_busy(ConnectionId(1)));
     let mut done = dapi_pending(1, "alice");
     done.lifetimes.access = Some(AccessExpiry::Permanent);
@@ -177,9 +176,8 @@ fn a_logout_another_process_ended_first_is_not_a_failure_a_refresh_is() {
         })
     };
     app.update(ended(OpKind::Logout), NOW);
-    let line = app.last_activity().unwrap();
     assert_eq!(
-        (line.level, line.text.as_str()),
+        last_line(&app),
         (
             Level::Info,
             "logout carol / Keycloak demo: ended meanwhile (cannot log out: already logged out)"
@@ -192,9 +190,8 @@ fn a_logout_another_process_ended_first_is_not_a_failure_a_refresh_is() {
     };
     let error = OpError::new(ErrorKind::Ended, "cannot refresh: already logged out");
     app.update(refresh_failed(id, 3, error, None), NOW);
-    let line = app.last_activity().unwrap();
     assert_eq!(
-        (line.level, line.text.as_str()),
+        last_line(&app),
         (
             Level::Error,
             "refresh carol / Keycloak demo failed: cannot refresh: already logged out"
@@ -204,9 +201,8 @@ fn a_logout_another_process_ended_first_is_not_a_failure_a_refresh_is() {
     let scheduled = RequestId(RequestId::SCHEDULED_FROM + 3);
     let error = OpError::new(ErrorKind::Ended, "cannot refresh: already logged out");
     app.update(refresh_failed(scheduled, 3, error, None), NOW);
-    let line = app.last_activity().unwrap();
     assert_eq!(
-        (line.level, line.text.as_str()),
+        last_line(&app),
         (
             Level::Info,
             "refresh carol / Keycloak demo: ended meanwhile (cannot refresh: already logged out) \
@@ -234,9 +230,8 @@ fn a_bulk_counts_rows_ended_meanwhile_apart_from_failures() {
     );
     app.update(progress(1, 1), NOW);
     app.update(progress(2, 1), NOW);
-    let line = app.last_activity().unwrap();
     assert_eq!(
-        (line.level, line.text.as_str()),
+        last_line(&app),
         (Level::Ok, "refreshed 1 of 2, 1 ended meanwhile")
     );
 
@@ -246,9 +241,8 @@ fn a_bulk_counts_rows_ended_meanwhile_apart_from_failures() {
     app.update(refresh_failed(id, 4, error, None), NOW);
     app.update(rejected(id, 5), NOW);
     app.update(progress(2, 2), NOW);
-    let line = app.last_activity().unwrap();
     assert_eq!(
-        (line.level, line.text.as_str()),
+        last_line(&app),
         (Level::Warn, "refreshed 0 of 2, 1 failed, 1 ended meanwhile")
     );
 }
@@ -558,14 +552,7 @@ fn a_bulk_row_refused_for_a_wait_stays_busy_and_says_when_it_goes_again() {
 fn a_scheduled_operation_shows_as_busy_and_in_the_activity() {
     let mut app = app();
     let foreign = RequestId(9_000);
-    app.update(
-        worker(Event::Started {
-            id: foreign,
-            op: OpKind::Refresh,
-            conn: Some(ConnectionId(3)),
-        }),
-        NOW,
-    );
+    app.update(started(foreign, OpKind::Refresh, 3), NOW);
     assert!(app.is_busy(ConnectionId(3)));
     assert_eq!(
         last_text(&app),

@@ -235,6 +235,15 @@ pub fn code(code: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
+/// The worker's word that `op` (request `id`) has begun on `conn`.
+pub fn started(id: RequestId, op: OpKind, conn: i64) -> Msg {
+    Msg::Worker(Event::Started {
+        id,
+        op,
+        conn: Some(ConnectionId(conn)),
+    })
+}
+
 pub fn ctrl(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
 }

@@ -224,11 +224,7 @@ fn a_marked_row_busy_by_the_time_the_count_is_typed_is_left_out() {
     app.update(key('l'), NOW);
     // The scheduler starts a refresh of dave's meanwhile.
     app.update(
-        Msg::Worker(bankdeck::worker::Event::Started {
-            id: bankdeck::worker::RequestId(999),
-            op: OpKind::Refresh,
-            conn: Some(ConnectionId(4)),
-        }),
+        started(bankdeck::worker::RequestId(999), OpKind::Refresh, 4),
         NOW,
     );
     type_text(&mut app, "2");

@@ -238,14 +238,7 @@ fn a_row_of_ours_still_running_is_merged_but_not_called_anothers() {
     let Command::Refresh { id: ours, .. } = one(app.update(key('r'), NOW)) else {
         panic!()
     };
-    app.update(
-        Msg::Worker(Event::Started {
-            id: ours,
-            op: OpKind::Refresh,
-            conn: Some(ConnectionId(4)),
-        }),
-        NOW,
-    );
+    app.update(started(ours, OpKind::Refresh, 4), NOW);
     let [(id, ..)] = ticks(&mut app, 2)[..] else {
         panic!()
     };
@@ -606,14 +599,7 @@ fn an_operation_that_finds_a_lease_the_watch_had_not_seen_says_whom_it_waits_for
     // The scheduler's.
     let mut app = loaded(40);
     let scheduled = RequestId(RequestId::SCHEDULED_FROM + 1);
-    app.update(
-        Msg::Worker(Event::Started {
-            id: scheduled,
-            op: OpKind::Refresh,
-            conn: Some(ConnectionId(5)),
-        }),
-        NOW,
-    );
+    app.update(started(scheduled, OpKind::Refresh, 5), NOW);
     app.update(held(OpKind::Refresh, 5), NOW);
     let said = &app.last_activity().unwrap().text;
     assert!(said.ends_with(&format!("{waits} (scheduled)")), "{said}");
