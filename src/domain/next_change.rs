@@ -15,12 +15,16 @@ use super::time::UnixTime;
 /// may differ from its value at `now`; `None` when it never will.
 pub fn next_change(c: &Connection, now: UnixTime, warn_secs: i64) -> Option<UnixTime> {
     let f = &c.flags;
-    // These win over every expiry in `derive`, and no clock moves them.
-    if f.delinked_at.is_some() || f.reauth_required {
+    // This wins over every expiry in `derive`, and no clock moves it.
+    if f.delinked_at.is_some() {
         return None;
     }
     let l = &c.lifetimes;
     let access = l.access.and_then(AccessExpiry::at);
+    // These two read only whether the access token is still valid.
+    if f.reauth_required || f.logged_out_at.is_some() {
+        return access.filter(|t| *t > now);
+    }
     // Every instant `derive` compares `now` with: the code's expiry, the
     // token's expiry, the start of its warning window, and the refresh
     // token's expiry (which decides "refreshable").

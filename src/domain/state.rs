@@ -100,7 +100,14 @@ pub enum ConnState {
         since: UnixTime,
         refreshable: bool,
     },
-    ReauthRequired,
+    /// The provider refused the refresh token. `access_until`: when the
+    /// access token it left expires, as the time-left column counts it
+    /// (`access-token` still hands it out). Not called valid, as a logged
+    /// out row's is: a provider that saw a rotated refresh token replayed
+    /// revokes the whole grant, its access tokens too.
+    ReauthRequired {
+        access_until: Option<UnixTime>,
+    },
     /// The refresh token is revoked; the access token may still work until
     /// `access_until` (Keycloak and RFC 7009 leave it alive).
     LoggedOut {
@@ -202,16 +209,21 @@ impl ConnState {
         if f.delinked_at.is_some() {
             return ConnState::Delinked;
         }
+        // Neither flag ends the access token already issued.
+        let access_until = || {
+            (c.lifetimes.access)
+                .and_then(AccessExpiry::at)
+                .filter(|t| *t > now)
+        };
         if f.reauth_required {
-            return ConnState::ReauthRequired;
+            return ConnState::ReauthRequired {
+                access_until: access_until(),
+            };
         }
         if f.logged_out_at.is_some() {
-            let access_until = c
-                .lifetimes
-                .access
-                .and_then(AccessExpiry::at)
-                .filter(|t| *t > now);
-            return ConnState::LoggedOut { access_until };
+            return ConnState::LoggedOut {
+                access_until: access_until(),
+            };
         }
         match c.lifetimes.access {
             Some(AccessExpiry::Permanent) => ConnState::Active { expires_at: None },
@@ -242,7 +254,7 @@ impl ConnState {
             ConnState::Active { .. } => StateKind::Active,
             ConnState::Expiring { .. } => StateKind::Expiring,
             ConnState::Expired { .. } => StateKind::Expired,
-            ConnState::ReauthRequired => StateKind::ReauthRequired,
+            ConnState::ReauthRequired { .. } => StateKind::ReauthRequired,
             ConnState::LoggedOut { .. } => StateKind::LoggedOut,
             ConnState::Delinked => StateKind::Delinked,
             ConnState::Failed { .. } => StateKind::Failed,
@@ -256,7 +268,9 @@ impl ConnState {
                 Some(*expires_at)
             }
             ConnState::Active { expires_at } => *expires_at,
-            ConnState::LoggedOut { access_until } => *access_until,
+            ConnState::LoggedOut { access_until } | ConnState::ReauthRequired { access_until } => {
+                *access_until
+            }
             ConnState::CodeExpired { since } | ConnState::Expired { since, .. } => Some(*since),
             _ => None,
         }
@@ -271,9 +285,7 @@ impl ConnState {
             | ConnState::Failed {
                 since: Some(since), ..
             } => format!("expired {} ago", format_ago(since.secs_until(now))),
-            ConnState::ReauthRequired | ConnState::Delinked | ConnState::Failed { .. } => {
-                "—".into()
-            }
+            ConnState::Delinked | ConnState::Failed { .. } => "—".into(),
             s => match s.deadline() {
                 Some(t) => format_left(now.secs_until(t)),
                 None => "—".into(),
@@ -299,7 +311,7 @@ impl ConnState {
             ConnState::Expired {
                 refreshable: false, ..
             } => "expired".into(),
-            ConnState::ReauthRequired => "re-consent required".into(),
+            ConnState::ReauthRequired { .. } => "re-consent required".into(),
             ConnState::LoggedOut {
                 access_until: Some(t),
             } => {

@@ -138,7 +138,22 @@ fn flags_outrank_tokens_in_order() {
         ConnState::LoggedOut { access_until: None }
     );
     c.flags.reauth_required = true;
-    assert_eq!(ConnState::derive(&c, NOW, WARN), ConnState::ReauthRequired);
+    // The time left counts to the access token's expiry, which
+    // `access-token` hands out until then; the words claim no more, as a
+    // replayed refresh token revokes the grant's access tokens too.
+    let s = ConnState::derive(&c, NOW, WARN);
+    assert_eq!(
+        s,
+        ConnState::ReauthRequired {
+            access_until: Some(NOW.plus_secs(100))
+        }
+    );
+    assert_eq!(s.describe(NOW), "re-consent required");
+    assert_eq!(s.time_left(NOW), "01:40");
+    let later = ConnState::derive(&c, NOW.plus_secs(100), WARN);
+    assert_eq!(later, ConnState::ReauthRequired { access_until: None });
+    assert_eq!(later.describe(NOW.plus_secs(100)), "re-consent required");
+    assert_eq!(later.time_left(NOW.plus_secs(100)), "—");
     c.flags.delinked_at = Some(NOW);
     assert_eq!(ConnState::derive(&c, NOW, WARN), ConnState::Delinked);
 }

@@ -253,7 +253,10 @@ fn shared_words_read_the_same_for_every_row_and_instant() {
                 since: at(d),
                 refreshable: false,
             },
-            ConnState::ReauthRequired,
+            ConnState::ReauthRequired { access_until: None },
+            ConnState::ReauthRequired {
+                access_until: Some(at(d)),
+            },
             ConnState::LoggedOut { access_until: None },
             ConnState::Delinked,
         ]);

@@ -221,6 +221,9 @@ mod tests {
         );
         bank.flags.reauth_required = true;
         let line = conn_line("refresh failed", &bank, now, 120);
+        assert!(line.ends_with("· re-consent required (05:00)"), "{line}");
+        bank.lifetimes.access = Some(AccessExpiry::At(now.plus_secs(-1)));
+        let line = conn_line("refresh failed", &bank, now, 120);
         assert!(line.ends_with("· re-consent required"), "{line}");
     }
 }

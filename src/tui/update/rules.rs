@@ -54,9 +54,12 @@ pub(super) fn refresh(c: &Connection, state: &ConnState, now: UnixTime) -> Resul
             "{}: c asks for a new app token",
             state.describe(now)
         )),
-        ConnState::Delinked | ConnState::ReauthRequired | ConnState::LoggedOut { .. } => Err(
-            format!("{}: the user must log in again", state.describe(now)),
-        ),
+        ConnState::Delinked | ConnState::ReauthRequired { .. } | ConnState::LoggedOut { .. } => {
+            Err(format!(
+                "{}: the user must log in again",
+                state.describe(now)
+            ))
+        }
         _ if c.grant == Grant::AuthorizationCode && !c.lifetimes.has_refresh => {
             Err("no refresh token held: the user must log in again".into())
         }
@@ -98,7 +101,7 @@ pub(super) fn login(c: &Connection, state: &ConnState, now: UnixTime) -> Result<
         .into());
     }
     match state {
-        ConnState::ReauthRequired | ConnState::LoggedOut { .. } => Ok(()),
+        ConnState::ReauthRequired { .. } | ConnState::LoggedOut { .. } => Ok(()),
         _ if !c.lifetimes.has_refresh => Ok(()),
         s => Err(format!(
             "the connection is {}, and its refresh token renews it (r)",
