@@ -666,7 +666,8 @@ fn a_row_a_script_is_refreshing_shows_busy_on_the_open_dashboard() {
 }
 
 /// Quitting with a refresh out waits for its answer and writes it, however
-/// long the provider takes, and says so once the screen is gone.
+/// long the provider takes, and says so once the screen is gone, and then
+/// how it ended.
 #[test]
 fn quitting_with_a_request_out_waits_for_it() {
     let s = Session::start("--demo; echo EXIT=$?; sleep 30", 140, 40);
@@ -688,6 +689,11 @@ fn quitting_with_a_request_out_waits_for_it() {
     let scr = s.wait("the exit", |scr| scr.contains("EXIT="));
     assert!(
         scr.contains("waiting for 1 request already sent to be answered and written"),
+        "{scr}"
+    );
+    let said = scr.lines().find(|l| l.contains("✓ refresh mei.chen"));
+    assert!(
+        said.is_some_and(|l| l.contains(": access token valid for")),
         "{scr}"
     );
     assert!(scr.contains("EXIT=0"), "{scr}");

@@ -108,19 +108,27 @@ async fn run_screen(
         schedules,
         initial: None,
     };
-    let result = tui::run(run, handle.commands, handle.events).await;
+    let (result, mut after) = tui::run(run, handle.commands, handle.events).await;
     if let Some(s) = scheduler {
         s.abort();
         scheduler::note_ended(&worker).await;
     }
-    finish_sent(&worker).await;
+    finish_sent(&worker, &mut after).await;
     result.map_err(|e| eyre!("{e}"))
 }
 
 /// However the screen ended (`q`, SIGTERM, the window closed), nothing more
 /// is sent, and what was sent is waited for, up to a minute, so that leaving
 /// does not drop a token a provider has just rotated; Ctrl-C abandons it.
-async fn finish_sent(worker: &Worker) {
+/// How each ended is then said as the screen's activity pane would have.
+async fn finish_sent(worker: &Worker, after: &mut tui::Afterwards) {
+    after.reading(wait_for_sent(worker)).await;
+    for line in after.lines() {
+        tell!("bankdeck: {line}");
+    }
+}
+
+async fn wait_for_sent(worker: &Worker) {
     worker.stop_sending();
     let out = worker.sending();
     if out == 0 {

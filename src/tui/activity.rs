@@ -62,6 +62,9 @@ pub struct ActivityLine {
     pub progress_of: Option<RequestId>,
     /// Set on a line about one row that others' alike fold into.
     fold: Option<Fold>,
+    /// [`Activity::writes`] when the line was last written (added, folded
+    /// into, or its progress rewritten).
+    written: u64,
 }
 
 /// A foldable line's text as "{head} {row}{tail}", kept apart so that the
@@ -82,6 +85,9 @@ pub struct Activity {
     /// wraps to more rows than the pane has (a login's URL in a short
     /// pane): without it, the end of such a line could never be read.
     within: usize,
+    /// Lines written so far: what was written after an instant (the
+    /// screen closing, with requests still out) is told apart by it.
+    writes: u64,
 }
 
 impl Activity {
@@ -92,6 +98,7 @@ impl Activity {
             text: text.into(),
             progress_of: None,
             fold: None,
+            written: 0,
         });
     }
 
@@ -120,6 +127,8 @@ impl Activity {
             // The line keeps its first time, so that times run down the
             // pane in order; the latest is in its text.
             fold.count += 1;
+            self.writes += 1;
+            line.written = self.writes;
             line.text = format!(
                 "{head} ×{}{tail} · latest {row} at {}",
                 fold.count,
@@ -137,6 +146,7 @@ impl Activity {
                 tail: tail.to_owned(),
                 count: 1,
             }),
+            written: 0,
         });
     }
 
@@ -152,12 +162,14 @@ impl Activity {
         text: String,
         finished: bool,
     ) {
+        self.writes += 1;
         let line = ActivityLine {
             at,
             level,
             text,
             progress_of: Some(id),
             fold: None,
+            written: self.writes,
         };
         let old = self.lines.iter().rposition(|l| l.progress_of == Some(id));
         match old {
@@ -179,6 +191,18 @@ impl Activity {
 
     pub fn last(&self) -> Option<&ActivityLine> {
         self.lines.back()
+    }
+
+    /// How many lines have been written so far, for [`since`](Self::since).
+    pub fn writes(&self) -> u64 {
+        self.writes
+    }
+
+    /// The lines written after [`writes`](Self::writes) returned `mark`, as
+    /// they now read, oldest first: a line folded into or rewritten since
+    /// is there once, as it ends.
+    pub fn since(&self, mark: u64) -> impl Iterator<Item = &ActivityLine> {
+        self.lines.iter().filter(move |l| l.written > mark)
     }
 
     /// How many lines lie below a pane of `rows` lines.
@@ -240,7 +264,9 @@ impl Activity {
         self.lines.len().saturating_sub(rows)
     }
 
-    fn add(&mut self, line: ActivityLine) {
+    fn add(&mut self, mut line: ActivityLine) {
+        self.writes += 1;
+        line.written = self.writes;
         if self.lines.len() == KEEP {
             self.lines.pop_front();
         }
@@ -306,6 +332,50 @@ mod tests {
 
     fn texts(a: &Activity) -> Vec<&str> {
         a.lines().map(|l| l.text.as_str()).collect()
+    }
+
+    /// What the screen closing left to say: each line written after the
+    /// mark once, as it ends, and nothing written before it.
+    #[test]
+    fn the_lines_written_since_a_mark_are_each_there_once_as_they_end() {
+        let mut a = log(3);
+        let at = UnixTime(0);
+        a.progress(
+            at,
+            RequestId(1),
+            Level::Info,
+            "refreshing 1 of 9".into(),
+            false,
+        );
+        a.push_about(at, Level::Error, "refresh", "a", " failed: x");
+        let mark = a.writes();
+        let since =
+            |a: &Activity| -> Vec<String> { a.since(mark).map(|l| l.text.clone()).collect() };
+        assert!(since(&a).is_empty());
+        a.push_about(at, Level::Error, "refresh", "b", " failed: x");
+        a.push(at, Level::Ok, "refresh c: done");
+        a.progress(
+            at,
+            RequestId(1),
+            Level::Info,
+            "refreshing 5 of 9".into(),
+            false,
+        );
+        a.progress(at, RequestId(1), Level::Ok, "refreshed 9 of 9".into(), true);
+        assert_eq!(
+            since(&a),
+            [
+                "refresh ×2 failed: x · latest b at 00:00:00",
+                "refresh c: done",
+                "refreshed 9 of 9",
+            ]
+        );
+        // Past what the pane keeps, the newest are still there.
+        let mark = a.writes();
+        for i in 0..KEEP + 1 {
+            a.push(at, Level::Info, format!("more {i}"));
+        }
+        assert_eq!(a.since(mark).count(), KEEP);
     }
 
     const REJECTED: &str = " failed: the refresh token was rejected (scheduled)";

@@ -35,6 +35,6 @@ pub use layout::{MIN_HEIGHT, MIN_WIDTH};
 pub use line_edit::LineEdit;
 pub use msg::{Msg, SendFailure};
 pub use render::render;
-pub use run::{Ended, RunOptions, Sources, TICK, run};
+pub use run::{Afterwards, Ended, RunOptions, Sources, TICK, run};
 pub use view::SortKey;
 pub use view::{ID_NEEDLE_MIN, filtered};

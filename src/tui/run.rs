@@ -68,21 +68,89 @@ pub enum Ended {
     Stopped,
 }
 
+/// What the screen leaves once it closes: the worker's events still to come
+/// for what was sent, and the screen's own reading of them, so that the
+/// requests still out when it closed end in the same words on the terminal.
+pub struct Afterwards {
+    app: App,
+    events: Receiver<Event>,
+    /// The activity's writes when the screen closed.
+    mark: u64,
+}
+
+impl Afterwards {
+    /// Runs `until` to its end, reading the worker's events meanwhile as the
+    /// screen would have.
+    pub async fn reading<F: std::future::Future>(&mut self, until: F) -> F::Output {
+        tokio::pin!(until);
+        let mut open = true;
+        loop {
+            tokio::select! {
+                out = &mut until => {
+                    // What came with the last answer is read too.
+                    while let Ok(event) = self.events.try_recv() {
+                        self.read(event);
+                    }
+                    return out;
+                }
+                event = self.events.recv(), if open => match event {
+                    Some(event) => self.read(event),
+                    None => open = false,
+                },
+            }
+        }
+    }
+
+    fn read(&mut self, event: Event) {
+        // Nothing is sent any more: the commands it asks for (a detail to
+        // load again) are dropped.
+        let _ = self.app.update(Msg::Worker(event), UnixTime::now());
+    }
+
+    /// The activity lines written since the screen closed, as the pane
+    /// would show them: "✓ refresh mei.chen / everifin: access token …".
+    pub fn lines(&self) -> Vec<String> {
+        (self.app.activity.since(self.mark))
+            .map(|l| format!("{} {}", l.level.mark(), l.text))
+            .collect()
+    }
+}
+
+/// Runs the screen until it is quit or stopped; however it ended, the
+/// [`Afterwards`] reads what the requests it sent still bring.
 pub async fn run(
     opts: RunOptions,
     cmd_tx: Sender<Command>,
     events: Receiver<Event>,
-) -> color_eyre::Result<Ended> {
+) -> (color_eyre::Result<Ended>, Afterwards) {
     let mut app = App::new(&opts, UnixTime::now());
-    let mut guard = terminal::enter()?;
-    let size = guard.terminal.size()?;
+    let (ended, events) = on_screen(&mut app, events, &cmd_tx).await;
+    let mark = app.activity.writes();
+    let after = Afterwards { app, events, mark };
+    (ended, after)
+}
+
+/// The screen's whole life, the worker's events handed back at its end.
+async fn on_screen(
+    app: &mut App,
+    events: Receiver<Event>,
+    cmd_tx: &Sender<Command>,
+) -> (color_eyre::Result<Ended>, Receiver<Event>) {
+    let entered = (|| -> color_eyre::Result<_> {
+        let guard = terminal::enter()?;
+        let size = guard.terminal.size()?;
+        Ok((guard, size, Stop::new()?))
+    })();
+    let (mut guard, size, mut stop) = match entered {
+        Ok(entered) => entered,
+        Err(e) => return (Err(e), events),
+    };
     app.update(Msg::Resize(size.width, size.height), UnixTime::now());
     let start = app.start();
-    send_all(&mut app, &cmd_tx, start);
+    send_all(app, cmd_tx, start);
     let input = HangupAware::on_stdin(EventStream::new());
     let mut sources = Sources::new(input, events);
-    let mut stop = Stop::new()?;
-    let ended = drive(&mut app, &mut guard, &mut sources, &mut stop, &cmd_tx).await;
+    let ended = drive(app, &mut guard, &mut sources, &mut stop, cmd_tx).await;
     // A hung-up terminal answers every read and write with EIO; closing a
     // window sends SIGHUP too, and whichever comes first ends the loop.
     let gone = match &ended {
@@ -97,11 +165,12 @@ pub async fn run(
         detach_stdio();
     }
     drop(guard);
-    match ended {
+    let ended = match ended {
         Err(e) if !gone => Err(e.into()),
         Ok(Ending::Signal(Signal::Terminate)) => Ok(Ended::Stopped),
         _ => Ok(Ended::Quit),
-    }
+    };
+    (ended, sources.events)
 }
 
 /// Why the loop ended.
