@@ -485,8 +485,6 @@ fn own_store(dir: &std::path::Path) -> Vec<(&'static str, PathBuf)> {
     ]
 }
 
-/// The binary run to its end beside the dashboard, as a script would; what
-/// it printed.
 /// A store of its own in `dir` with `connections` generated over five
 /// users, and its rows as `status --json` gives them.
 fn generated(
@@ -500,6 +498,8 @@ fn generated(
     (envs, rows)
 }
 
+/// The binary run to its end beside the dashboard, as a script would; what
+/// it printed.
 fn script(envs: &[(&str, PathBuf)], args: &[&str], stdin: &str) -> String {
     use std::io::Write;
     let mut child = Command::new(BIN)
@@ -726,6 +726,21 @@ fn access_token_prints_on_a_terminal_only_when_revealed() {
     assert!(scr.contains("EXIT=0"), "{scr}");
     let audit = script(&envs, &["audit", "--op", "reveal"], "");
     assert_eq!(audit.lines().count(), 1, "{audit}");
+}
+
+/// A payload pasted on a terminal would stand on the screen and in its
+/// scrollback, access code and user secret included: `--payload -` takes a
+/// pipe or a file, and points a terminal to the add form, which hides it.
+#[test]
+fn link_refuses_to_read_its_payload_from_a_terminal() {
+    let dir = common::private_dir();
+    let envs = own_store(dir.path());
+    let args = "link dapi --user paste --payload -; echo EXIT=$?; sleep 30";
+    let s = Session::start_with(&envs, args, 120, 12);
+    let scr = s.wait("its end", |scr| scr.contains("EXIT="));
+    assert!(scr.contains("which is a terminal here"), "{scr}");
+    assert!(scr.contains("EXIT=2"), "{scr}");
+    assert!(!dir.path().join("data").exists(), "nothing was made");
 }
 
 /// `y` puts the selected row's ids, named as the detail pane names them,

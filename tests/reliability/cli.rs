@@ -2740,7 +2740,7 @@ fn a_refused_first_command_makes_no_store() {
     let payload = dir.path().join("payload.json");
     std::fs::write(&payload, "{}").unwrap();
     let payload = payload.to_str().unwrap();
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["users", "add", " "], "a user name must be 1 to 200"),
         (
             &["users", "add", "amira", "--email", "amira"],
@@ -2772,6 +2772,10 @@ fn a_refused_first_command_makes_no_store() {
         (
             &["link", "dapi", "--user", "amira", "--payload", payload],
             "missing 'accessCode'",
+        ),
+        (
+            &["link", "dapi", "--user", "amira", "--payload", "-"],
+            "standard input is empty: a Connect payload is",
         ),
     ];
     for (args, why) in cases {

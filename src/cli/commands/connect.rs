@@ -3,7 +3,7 @@
 //! client credentials). Each is checked against the config before the store
 //! is opened, so a typo never makes one.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 use color_eyre::eyre::{Result, bail, eyre};
@@ -205,6 +205,13 @@ fn read_payload(source: &str) -> Result<String> {
     let past = u64::try_from(most).unwrap_or(u64::MAX).saturating_add(1);
     let mut bytes = Vec::new();
     let (named, read) = match source {
+        // A terminal echoes what is pasted: the access code and user secret
+        // would stand on the screen and in its scrollback.
+        "-" if std::io::stdin().is_terminal() => bail!(
+            "--payload - reads standard input, which is a terminal here, where a pasted payload \
+             would show its access code and user secret: pipe it in (`… | bankdeck link dapi \
+             --payload -`), name a file, or paste it into the dashboard's add form, which hides it"
+        ),
         "-" => (
             "standard input".to_owned(),
             (std::io::stdin().take(past)).read_to_end(&mut bytes),
@@ -226,6 +233,9 @@ fn read_payload(source: &str) -> Result<String> {
                 onSuccess hands over";
     if bytes.len() > most {
         bail!("{named} holds more than {} KiB: {what}", most / 1024);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        bail!("{named} is empty: {what}");
     }
     String::from_utf8(bytes).map_err(|_| eyre!("{named} is not UTF-8 text: {what}"))
 }
