@@ -319,32 +319,40 @@ async fn delink_closes_a_code_that_never_became_a_token_without_a_call() {
 /// token that answer carried, which no delink from here can end. The row
 /// is closed all the same, but the delink fails and says so: it said "no
 /// token was ever issued", and `users disconnect` "every connection ended".
+/// The same when the delink's own exchange of the code, still pending
+/// after the lost answer, is the one Dapi refuses: it said "link again"
+/// and left the row open, and only a second delink closed it.
 #[tokio::test]
 async fn delink_after_a_lost_exchange_says_dapi_may_still_hold_a_token() {
     let env = Env::start().await;
-    let c = env.dapi("amira").await;
-    env.sandbox
-        .set_faults(vec![fault("dapi.exchange", FaultKind::Lose)]);
-    let lost = env.op(OpKind::Exchange, c.id).await.unwrap_err();
-    assert!(
-        lost.message.contains("may have spent the access code"),
-        "{}",
-        lost.message
-    );
-    // Dapi knows the code as spent now: the next exchange is refused.
-    env.op(OpKind::Exchange, c.id).await.unwrap_err();
-    let e = env.op(OpKind::Delink, c.id).await.unwrap_err();
-    assert!(
-        e.message.contains("maybe not ended at Dapi")
-            && e.message
-                .contains(c.remote.connection_id.as_deref().unwrap()),
-        "{}",
-        e.message
-    );
-    assert_eq!(state(&env, c.id).kind(), StateKind::Delinked);
-    assert_eq!(env.secrets(c.id).all().count(), 0);
-    let newest = &env.store.audit(Some(c.id), 1).unwrap()[0];
-    assert_eq!((newest.op, newest.ok), (OpKind::Delink, false));
+    for refused_by in [OpKind::Exchange, OpKind::Delink] {
+        let c = env.dapi("amira").await;
+        env.sandbox
+            .set_faults(vec![fault("dapi.exchange", FaultKind::Lose)]);
+        let lost = env.op(OpKind::Exchange, c.id).await.unwrap_err();
+        assert!(
+            lost.message.contains("may have spent the access code"),
+            "{}",
+            lost.message
+        );
+        // Dapi knows the code as spent now: the next exchange is refused.
+        if refused_by == OpKind::Exchange {
+            env.op(OpKind::Exchange, c.id).await.unwrap_err();
+        }
+        let e = env.op(OpKind::Delink, c.id).await.unwrap_err();
+        assert!(
+            e.message.contains("maybe not ended at Dapi")
+                && e.message
+                    .contains(c.remote.connection_id.as_deref().unwrap()),
+            "{refused_by}: {}",
+            e.message
+        );
+        assert_eq!(state(&env, c.id).kind(), StateKind::Delinked);
+        assert_eq!(env.secrets(c.id).all().count(), 0);
+        let newest = &env.store.audit(Some(c.id), 1).unwrap()[0];
+        assert_eq!((newest.op, newest.ok), (OpKind::Delink, false));
+    }
+    assert_eq!(env.sandbox.request_count("dapi.exchange"), 4);
     assert_eq!(env.sandbox.request_count("dapi.delink"), 0);
 }
 

@@ -397,7 +397,7 @@ fn the_delink_dialog_says_when_nothing_is_sent() {
     app.update(key('D'), NOW);
     let text = text_at(&mut app, 120, 40, NOW);
     assert!(
-        text.contains("Dapi issued no token: nothing is sent; secrets are erased."),
+        text.contains("No token is held here: nothing is sent; secrets are erased."),
         "{text}"
     );
     app.update(code(KeyCode::Esc), NOW);

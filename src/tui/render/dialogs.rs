@@ -102,7 +102,7 @@ pub(super) fn delink(frame: &mut Frame, area: Rect, d: &DelinkDialog, theme: The
                         .to_owned()
                 }
                 (_, true) => {
-                    "Dapi issued no token: nothing is sent; secrets are erased.".to_owned()
+                    "No token is held here: nothing is sent; secrets are erased.".to_owned()
                 }
                 _ => "The provider forgets the link and bankdeck erases its secrets.".to_owned(),
             },

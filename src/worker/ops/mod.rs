@@ -140,9 +140,12 @@ impl Worker {
             return Ok(provider);
         }
         // Exchanged meanwhile by another (the scheduler's auto_exchange, a
-        // second screen): the delink goes ahead with that token.
+        // second screen): the delink goes ahead with that token. A code
+        // that is no longer pending (Dapi refused it, or it expired) can
+        // never become one: the delink goes ahead and closes the row, and
+        // says whether an earlier exchange may have left Dapi a token.
         let now_is = self.db(move |s| s.connection(id)).await?;
-        if now_is.is_some_and(|c| c.lifetimes.access.is_some()) {
+        if now_is.is_some_and(|c| Ending::of(&c, self.now()) != Ending::ExchangeThenDelink) {
             return Ok(provider);
         }
         Err(OpError {
