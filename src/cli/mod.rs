@@ -25,8 +25,8 @@ use crate::store::Access;
 use args::{Cli, Cmd};
 use context::Context;
 
-/// The process entry point. Errors print as one clear message and exit 2
-/// (1 is reserved for `check` finding something).
+/// The process entry point. Errors print as one clear message and exit 2;
+/// 1 is kept for an operation that failed and for `check` finding something.
 pub fn main() -> ExitCode {
     cap_malloc_arenas();
     install_hooks();

@@ -1214,7 +1214,7 @@ fn an_app_token_without_revocation_is_ended_here_and_says_so() {
     );
     assert!(audit.contains("no revocation_url"), "{audit}");
     let (code, out, err) = said(dir.path(), &config, &["refresh", "1"]);
-    assert_eq!(code, Some(2), "{out}{err}");
+    assert_eq!(code, Some(1), "{out}{err}");
     assert!(err.contains("already logged out"), "{err}");
     let (code, out, err) = said(dir.path(), &config, &["token", "bank"]);
     assert_eq!(code, Some(0), "{out}{err}");
@@ -2309,7 +2309,7 @@ fn delink_of_a_pending_code_exchanges_it_first() {
     let id = link_dapi(dir.path(), &config, &base, "omar");
     // Refreshed, a pending code says what it needs instead.
     let (code, _, err) = said(dir.path(), &config, &["refresh", &id]);
-    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(code, Some(1), "{err}");
     let needs = format!("exchanged, not refreshed: `bankdeck exchange {id}`");
     assert!(err.contains(&needs), "{err}");
     let delink = || bankdeck(dir.path(), &config, &["delink", &id, "--yes"]);
@@ -2320,7 +2320,7 @@ fn delink_of_a_pending_code_exchanges_it_first() {
     );
     let out = delink();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains("the pending code's exchange failed, so nothing was delinked"),
         "{err}"
@@ -3268,6 +3268,50 @@ fn a_bank_row_needing_consent_is_renewed_in_place_or_logged_out() {
     assert_eq!(run(&["check", "bob"]).0, Some(0), "nothing left to do");
 }
 
+/// A `logout` that finds the row ended says so and exits 0, for one id as
+/// for several: "ended meanwhile" when another process ended it while this
+/// one waited (it said "logout failed", exit 2, for one id), and "already
+/// logged out" when it already was (it said "ended meanwhile" of several).
+#[test]
+fn a_logout_of_a_row_already_ended_is_not_a_failure() {
+    let dir = super::common::private_dir();
+    let (_sandbox, base, config) = sandbox_with_config(dir.path());
+    let id = logged_in(dir.path(), &config);
+    let told = the_second_of_two_at_once(dir.path(), &config, &base, &["logout", &id, "--yes"]);
+    assert!(
+        told.starts_with("logout: ended meanwhile (")
+            && told.contains(&format!(
+                "): connection {id} · lena / everifin · everifin · logged out"
+            )),
+        "{told}"
+    );
+
+    let (code, out, err) = said(dir.path(), &config, &["logout", &id, "--yes"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.starts_with(&format!("logout: already logged out: connection {id} ")),
+        "{out}"
+    );
+    let (code, _, err) = said(dir.path(), &config, &["token", "bank"]);
+    assert_eq!(code, Some(0), "{err}");
+    let app = "2";
+    assert_eq!(
+        said(dir.path(), &config, &["logout", app, "--yes"]).0,
+        Some(0)
+    );
+    let (code, out, err) = said(dir.path(), &config, &["logout", &id, app, "--yes"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains(&format!("{id} lena / everifin: already logged out\n")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{app} app / bank: already logged out\n")),
+        "{out}"
+    );
+    assert!(!out.contains("meanwhile"), "{out}");
+}
+
 /// Two `users disconnect` of one user at once: the second waits for the
 /// first's logout and finds the row ended. That is what it was run for,
 /// not a failure: it says so and exits 0.
@@ -3276,36 +3320,36 @@ fn a_disconnect_that_another_ends_first_is_not_a_failure() {
     let dir = super::common::private_dir();
     let (_sandbox, base, config) = sandbox_with_config(dir.path());
     let id = logged_in(dir.path(), &config);
-    hold(&base, "oidc.logout", 1500, 1);
-    let disconnect = || {
-        command(
-            dir.path(),
-            &config,
-            &["users", "disconnect", "lena", "--yes"],
-        )
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
-    };
-    let first = disconnect();
-    std::thread::sleep(std::time::Duration::from_millis(400));
-    let second = disconnect().wait_with_output().unwrap();
-    let first = first.wait_with_output().unwrap();
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
-    let said = text(&second.stdout);
-    assert_eq!(
-        second.status.code(),
-        Some(0),
-        "{said}{}",
-        text(&second.stderr)
-    );
+    let args = ["users", "disconnect", "lena", "--yes"];
+    let said = the_second_of_two_at_once(dir.path(), &config, &base, &args);
     assert!(
         said.contains(&format!("{id} lena / everifin: ended meanwhile")),
         "{said}"
     );
     assert!(!said.contains("failed"), "{said}");
+}
+
+/// `args` run twice at once, the second 0.4 s after the first, while the
+/// sandbox holds the first's logout: both exit 0, and what the second said.
+fn the_second_of_two_at_once(dir: &Path, config: &Path, base: &str, args: &[&str]) -> String {
+    hold(base, "oidc.logout", 1500, 1);
+    let run = || {
+        command(dir, config, args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = run();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let second = run().wait_with_output().unwrap();
+    let first = first.wait_with_output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let said = text(&second.stdout);
+    let err = text(&second.stderr);
+    assert_eq!(second.status.code(), Some(0), "{said}{err}");
+    said
 }
 
 /// An OpenID login goes by the account the provider names: one started

@@ -9,13 +9,14 @@ use std::process::ExitCode;
 
 use color_eyre::eyre::{Result, bail, eyre};
 
-use super::{named, print_conn, stored, to_the_end};
+use super::{named, print_conn, stored};
 use crate::cli::args::Target;
 use crate::cli::context::Context;
 use crate::cli::interrupt::{self, finish_through_interrupt};
 use crate::domain::text::counted;
 use crate::domain::{
-    ConnState, Connection, ConnectionId, Ending, ErrorKind, OpError, OpKind, UnixTime,
+    ConnState, Connection, ConnectionId, Ending, ErrorKind, OpError, OpKind, StateKind, UnixTime,
+    Untouched,
 };
 use crate::worker::{Done, Worker};
 
@@ -31,35 +32,64 @@ pub async fn operate(
             ids.push(id);
         }
     }
-    if let [id] = ids[..] {
-        return operate_one(ctx, op, id, target.yes, readonly).await;
+    // Every id is looked up first, so a mistyped one does nothing at all.
+    let conns = (ids.iter())
+        .map(|&id| stored(ctx, id))
+        .collect::<Result<Vec<_>>>()?;
+    // Said once, not once a row, and as the store or config would be: no
+    // operation was tried.
+    if readonly {
+        bail!("{op} failed: read-only mode: nothing may be changed");
     }
-    operate_many(ctx, op, &ids, target.yes, readonly).await
+    match <[Connection; 1]>::try_from(conns) {
+        Ok([conn]) => operate_one(ctx, op, conn, target.yes).await,
+        Err(conns) => operate_many(ctx, op, conns, target.yes).await,
+    }
 }
 
-async fn operate_one(
-    ctx: &Context,
-    op: OpKind,
-    id: ConnectionId,
-    yes: bool,
-    readonly: bool,
-) -> Result<ExitCode> {
-    let conn = stored(ctx, id)?;
+async fn operate_one(ctx: &Context, op: OpKind, conn: Connection, yes: bool) -> Result<ExitCode> {
+    let id = conn.id;
     if matches!(op, OpKind::Logout | OpKind::Delink) && !yes {
         confirm(op, &conn)?;
     }
-    let worker = ctx.worker(readonly)?;
+    let worker = ctx.worker(false)?;
     let began = worker.now();
-    if !readonly {
-        say_if_at_work(ctx, op, &conn, began);
-    }
+    say_if_at_work(ctx, op, &conn, began);
     let run = worker.operate_done(op, id);
-    let Some(after) = to_the_end(&worker, run, |e| eyre!("{op} failed: {e}")).await? else {
-        return Ok(interrupt::stopped());
+    let warn = ctx.config.warn_secs();
+    // As one of several in turn would end, in the same words and status.
+    let after = match finish_through_interrupt(&worker, run).await? {
+        (Ok(after), _) => after,
+        (Err(e), true) if e.kind == ErrorKind::Cancelled => {
+            tell!("{e}");
+            return Ok(interrupt::stopped());
+        }
+        (Err(e), _) if e.ended_meanwhile(op, true) => {
+            let now = stored(ctx, id)?;
+            let line = format!("{op}: {}", ended_before(&conn, began, &e));
+            print_conn(&line, &now, worker.now(), warn)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        (Err(e), _) => {
+            tell!("bankdeck: {op} failed: {e}");
+            return Ok(ExitCode::from(1));
+        }
     };
     let line = done_as(op, &conn, &after, began);
-    print_conn(&line, &after.conn, worker.now(), ctx.config.warn_secs())?;
+    print_conn(&line, &after.conn, worker.now(), warn)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a logout or delink found done says: "already logged out" when
+/// `conn`, as read at `began`, already was; else "ended meanwhile (…)" by
+/// another process while this one waited for it.
+fn ended_before(conn: &Connection, began: UnixTime, e: &OpError) -> String {
+    let was = match ConnState::derive(conn, began, 0).kind() {
+        StateKind::LoggedOut => Untouched::LoggedOut,
+        StateKind::Delinked => Untouched::Delinked,
+        _ => return format!("ended meanwhile ({e})"),
+    };
+    was.describe().to_owned()
 }
 
 /// What the line of a connection `op` was done on begins with: `conn` as
@@ -77,29 +107,20 @@ fn done_as(op: OpKind, conn: &Connection, after: &Done, began: UnixTime) -> Stri
 
 /// `refresh 4 7 9` (or exchange, logout, delink): each connection in turn,
 /// a line each, as `users disconnect` goes: a failure does not stop the
-/// rest, and makes the exit 1. Every id is looked up first, so a mistyped
-/// one does nothing at all; a signal stops what is not sent yet.
+/// rest, and makes the exit 1. A signal stops what is not sent yet.
 async fn operate_many(
     ctx: &Context,
     op: OpKind,
-    ids: &[ConnectionId],
+    conns: Vec<Connection>,
     yes: bool,
-    readonly: bool,
 ) -> Result<ExitCode> {
-    let conns = (ids.iter())
-        .map(|&id| stored(ctx, id))
-        .collect::<Result<Vec<_>>>()?;
-    // Said once, as for one id, not once a row.
-    if readonly {
-        bail!("{op} failed: read-only mode: nothing may be changed");
-    }
     if matches!(op, OpKind::Logout | OpKind::Delink) && !yes {
         let names: Vec<String> = conns.iter().map(named).collect();
         let count = conns.len().to_string();
         let what = format!("{op} {count} connections: {}", names.join(", "));
         confirm_typed(&what, &count, "the number of connections")?;
     }
-    let worker = ctx.worker(readonly)?;
+    let worker = ctx.worker(false)?;
     let ops: Vec<(OpKind, &Connection)> = conns.iter().map(|c| (op, c)).collect();
     let outcomes = in_turn(
         ctx,
@@ -113,7 +134,9 @@ async fn operate_many(
                 worker.now(),
                 ctx.config.warn_secs(),
             ),
-            InTurn::EndedMeanwhile(e) => Ok(say!("{}: ended meanwhile ({e})", named(conn))?),
+            InTurn::EndedMeanwhile(e) => {
+                Ok(say!("{}: {}", named(conn), ended_before(conn, began, &e))?)
+            }
             InTurn::Failed(e) => Ok(say!("{}: {op} failed: {e}", named(conn))?),
         },
     )
@@ -125,7 +148,7 @@ async fn operate_many(
             say!(
                 "{} of {} failed: `bankdeck status` shows where each stands",
                 failed,
-                ids.len()
+                conns.len()
             )?;
             Ok(ExitCode::from(1))
         }
