@@ -679,30 +679,74 @@ async fn without_a_screen_read_the_first_round_starts_after_a_few_seconds() {
     assert_eq!(s.fake.refreshes.load(Ordering::SeqCst), 1);
 }
 
+/// `n` due rows of a provider that refuses every connection, and its
+/// scheduler 280 s on: five failures have paused it.
+async fn failing_for_280s(n: usize) -> (Setup, Vec<ConnectionId>, tokio::task::JoinHandle<()>) {
+    let s = setup_config("auto_refresh = true\nmax_in_flight = 2\n");
+    let ids: Vec<_> = (0..n)
+        .map(|i| add(&*s.store, &format!("user-{i}"), Flags::default()))
+        .collect();
+    s.fake.fail.store(true, Ordering::SeqCst);
+    let sched = scheduler::spawn(s.worker.clone());
+    settle().await;
+    tokio::time::advance(Duration::from_secs(280)).await;
+    settle().await;
+    (s, ids, sched)
+}
+
+/// The providers the scheduler's record says it has paused, for `check`.
+fn scheduler_paused(s: &Setup) -> Vec<String> {
+    match s.store.renewals().unwrap().as_slice() {
+        [Renewal::Scheduler { paused, .. }] => paused.clone(),
+        other => panic!("one scheduler record expected, found {other:?}"),
+    }
+}
+
+/// An operator's own refresh that the paused provider answers ends the
+/// pause at once, as the probe's answer would: the screen said "paused",
+/// and `check` that nothing renewed its tokens, until a token came due for
+/// a probe, minutes on.
+#[tokio::test(start_paused = true)]
+async fn an_operators_answer_ends_a_providers_pause() {
+    let (s, ids, _sched) = failing_for_280s(8).await;
+    let paused = || scheduler_paused(&s);
+    assert_eq!(paused(), vec!["ev".to_owned()]);
+    // Recorded at once, though nothing was queued behind the pause.
+    let sent = s.fake.refreshes.load(Ordering::SeqCst);
+    // Well within the pause, which no probe ends before 30 s.
+    tokio::time::advance(Duration::from_secs(5)).await;
+    s.fake.fail.store(false, Ordering::SeqCst);
+    s.worker
+        .operate(OpKind::Refresh, ids[0])
+        .await
+        .expect("the operator's refresh");
+    settle().await;
+    let notices = s.notices.lock().unwrap().clone();
+    assert!(
+        notices.last().unwrap().contains("ev answers again"),
+        "{notices:?}"
+    );
+    assert_eq!(paused(), Vec::<String>::new());
+    assert_eq!(
+        s.fake.refreshes.load(Ordering::SeqCst),
+        sent + 1,
+        "no probe: the failed rows wait out their own back-off"
+    );
+}
+
 /// A provider that stops answering: after five failures in a row its
 /// automatic work pauses (the other 35 due tokens are not sent a request
 /// each), then one goes out alone; once that one succeeds, the rest follow.
 #[tokio::test(start_paused = true)]
 async fn a_provider_that_stops_answering_is_paused_then_probed() {
-    let s = setup_config("auto_refresh = true\nmax_in_flight = 2\n");
-    let ids: Vec<_> = (0..40)
-        .map(|i| add(&*s.store, &format!("user-{i}"), Flags::default()))
-        .collect();
-    s.fake.fail.store(true, Ordering::SeqCst);
-    let _sched = scheduler::spawn(s.worker.clone());
-    settle().await;
-    tokio::time::advance(Duration::from_secs(280)).await;
-    settle().await;
+    let (s, ids, _sched) = failing_for_280s(40).await;
     let sent = s.fake.refreshes.load(Ordering::SeqCst);
     assert!(
         (5..=8).contains(&sent),
         "five to trip it, and at most the three then waiting their turn: {sent}"
     );
     // Recorded at once, for `check` in another process.
-    let paused = || match s.store.renewals().unwrap().as_slice() {
-        [Renewal::Scheduler { paused, .. }] => paused.clone(),
-        other => panic!("one scheduler record expected, found {other:?}"),
-    };
+    let paused = || scheduler_paused(&s);
     assert_eq!(paused(), vec!["ev".to_owned()]);
     {
         let notices = s.notices.lock().unwrap();

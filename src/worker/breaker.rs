@@ -13,7 +13,10 @@
 //! [`wait`](super::wait).)
 //!
 //! Only the scheduler consults this: an operator's own `r` or `R` always
-//! gets its try. Pure bookkeeping, so its rules are tested directly.
+//! gets its try, and an answer it gets ends the pause as the probe's would
+//! (it said "paused", and `check` that nothing renewed the provider's
+//! tokens, until a token came due for a probe). Pure bookkeeping, so its
+//! rules are tested directly.
 
 use std::collections::HashMap;
 
@@ -41,6 +44,29 @@ struct Breaker {
     /// Pauses in a row, for the doubling.
     trips: u32,
     paused_until: Option<UnixTime>,
+    /// The provider's answers to any operation of this process (its slot's
+    /// count) when it paused: one more since is an answer.
+    answers_at_pause: u64,
+}
+
+/// Whether `result` says the provider answers: `Some(true)` when it did
+/// (with a token, or a verdict on the connection), `Some(false)` when it
+/// did not (refused, timed out, 429, 5xx), `None` when nothing was learned
+/// (a local failure, or nothing sent).
+pub(crate) fn answers(result: Result<(), &OpError>) -> Option<bool> {
+    let Err(error) = result else {
+        return Some(true);
+    };
+    match error.kind {
+        kind if kind.is_transient() => Some(false),
+        ErrorKind::Store
+        | ErrorKind::Held
+        | ErrorKind::Cancelled
+        | ErrorKind::Internal
+        | ErrorKind::NotAllowed
+        | ErrorKind::Ended => None,
+        _ => Some(true),
+    }
 }
 
 /// What a result changed, for the operator to hear of.
@@ -80,6 +106,14 @@ impl Breakers {
             .is_some_and(|b| b.paused_until.is_some())
     }
 
+    /// Every provider whose automatic work is [`paused`](Self::paused).
+    pub(crate) fn paused_providers(&self) -> Vec<String> {
+        (self.0.iter())
+            .filter(|(_, b)| b.paused_until.is_some())
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
     /// The earliest instant after `now` at which a paused provider may send
     /// its probe.
     pub(crate) fn next_resume(&self, now: UnixTime) -> Option<UnixTime> {
@@ -98,26 +132,14 @@ impl Breakers {
         provider: &str,
         result: Result<(), &OpError>,
         now: UnixTime,
+        answers_now: u64,
         pause_until: impl FnOnce(u32, &OpError) -> UnixTime,
     ) -> Change {
-        let error = match result {
-            Ok(()) => return self.answered(provider),
-            Err(e) => e,
+        let error = match (answers(result), result) {
+            (Some(false), Err(e)) => e,
+            (Some(_), _) => return self.answered(provider),
+            (None, _) => return Change::None,
         };
-        match error.kind {
-            kind if kind.is_transient() => {}
-            // Local, or never sent: nothing learned about the provider.
-            ErrorKind::Store
-            | ErrorKind::Held
-            | ErrorKind::Cancelled
-            | ErrorKind::Internal
-            | ErrorKind::NotAllowed
-            | ErrorKind::Ended => {
-                return Change::None;
-            }
-            // The provider answered, with a verdict on this connection.
-            _ => return self.answered(provider),
-        }
         let b = self.0.entry(provider.to_owned()).or_default();
         b.streak = b.streak.saturating_add(1);
         let paused = b.paused_until.is_some_and(|until| now < until);
@@ -129,9 +151,21 @@ impl Breakers {
         b.trips = b.trips.saturating_add(1);
         let until = pause_until(b.trips, error);
         b.paused_until = Some(until);
+        b.answers_at_pause = answers_now;
         Change::Paused {
             until,
             failures: b.streak,
+        }
+    }
+
+    /// Ends `provider`'s pause if it answered one of this process's other
+    /// operations (an operator's) since: `answers_now` is its slot's count.
+    pub(crate) fn heard(&mut self, provider: &str, answers_now: u64) -> Change {
+        match self.0.get(provider) {
+            Some(b) if b.paused_until.is_some() && answers_now > b.answers_at_pause => {
+                self.answered(provider)
+            }
+            _ => Change::None,
         }
     }
 
@@ -174,7 +208,7 @@ mod tests {
     }
 
     fn record(b: &mut Breakers, result: Result<(), &OpError>, now: UnixTime) -> Change {
-        b.record("bank", result, now, |trips, error| {
+        b.record("bank", result, now, 0, |trips, error| {
             super::super::scheduler::retry_at(now, trips, error)
         })
     }

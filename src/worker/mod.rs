@@ -128,6 +128,9 @@ pub(crate) struct Slot {
     pub ahead: Arc<Semaphore>,
     /// Until when the provider asked to be sent nothing.
     pub asked_wait: wait::AskedWait,
+    /// How many operations it has answered (see [`breaker::answers`]), for
+    /// the scheduler to end a pause on an operator's answer.
+    pub answers: std::sync::atomic::AtomicU64,
 }
 
 pub(crate) struct Inner {
@@ -156,6 +159,9 @@ pub(crate) struct Inner {
     /// written, and a wake-up each time one ends (see [`Worker::wait_for_sent`]).
     pub sent: std::sync::atomic::AtomicUsize,
     pub settled: tokio::sync::Notify,
+    /// Woken when a provider answers an operation: a scheduler whose
+    /// provider is paused then ends the pause.
+    pub provider_answered: tokio::sync::Notify,
     /// Providers' answers waiting for the store to take them (see
     /// [`Worker::keep_writing`]): the operator is told when the first
     /// starts waiting, not once for each of a bulk's.
@@ -238,6 +244,7 @@ impl Worker {
                     client: p.client,
                     config: p.config,
                     asked_wait: wait::AskedWait::default(),
+                    answers: Default::default(),
                 };
                 (slot.config.name.clone(), slot)
             })
@@ -278,6 +285,7 @@ impl Worker {
                 stopping: halt::Halt::default(),
                 sent: std::sync::atomic::AtomicUsize::new(0),
                 settled: tokio::sync::Notify::new(),
+                provider_answered: tokio::sync::Notify::new(),
                 unwritten: std::sync::atomic::AtomicUsize::new(0),
                 answered: Mutex::default(),
                 out: Mutex::default(),
@@ -541,6 +549,13 @@ impl Worker {
     pub(crate) fn asked_wait(&self, provider: &str, now: UnixTime) -> Option<UnixTime> {
         let slot = self.inner.providers.get(provider)?;
         slot.asked_wait.until(now)
+    }
+
+    /// How many operations `provider` has answered in this process.
+    pub(crate) fn answers(&self, provider: &str) -> u64 {
+        (self.inner.providers.get(provider)).map_or(0, |slot| {
+            slot.answers.load(std::sync::atomic::Ordering::SeqCst)
+        })
     }
 
     /// [`asked_wait`](Self::asked_wait), and the words of the answer that asked.

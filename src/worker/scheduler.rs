@@ -439,6 +439,7 @@ impl Scheduler {
             // it runs each time an operation ends. A paused provider has none.
             self.worker.heed_stored_waits_unless_read().await;
             let now = self.worker.now();
+            self.heard_meanwhile(now).await;
             // A provider that asked to be sent nothing starts nothing either.
             let asked = |p: &str| self.worker.asked_wait(p, now);
             let (start, resume) = {
@@ -459,12 +460,42 @@ impl Scheduler {
             // 100 000 connections for each.
             let queued = super::lock(&self.windows).has_queued();
             let resume = resume.map(|at| instant_at(now, at));
+            let paused = !super::lock(&self.breakers).paused_providers().is_empty();
             tokio::select! {
                 () = tokio::time::sleep_until(next_read) => {}
-                () = self.ended.notified(), if queued => {}
+                // Each end, queued work or not: one that paused its
+                // provider is recorded at once, for `check`.
+                () = self.ended.notified() => {}
                 () = sleep_until_some(resume), if queued && resume.is_some() => {}
+                () = self.worker.inner.provider_answered.notified(), if paused => {}
             }
         }
+    }
+
+    /// Ends the pause of each provider that answered another operation of
+    /// this process meanwhile (an operator's `r`), and says so.
+    async fn heard_meanwhile(&mut self, now: UnixTime) {
+        let resumed: Vec<(String, Change)> = {
+            let mut breakers = super::lock(&self.breakers);
+            (breakers.paused_providers())
+                .into_iter()
+                .map(|p| {
+                    let change = breakers.heard(&p, self.worker.answers(&p));
+                    (p, change)
+                })
+                .filter(|(_, change)| *change != Change::None)
+                .collect()
+        };
+        if resumed.is_empty() {
+            return;
+        }
+        for (provider, change) in resumed {
+            if let Some(notice) = breaker_notice(&provider, &change, None, now) {
+                self.worker.emit(notice).await;
+            }
+        }
+        // Recorded at once, as a pause is, for `check` in another process.
+        self.beat();
     }
 
     /// A pass's due work replaces what was queued; what runs still counts.
@@ -551,10 +582,12 @@ impl Scheduler {
             );
             let result = worker.unless_cancelled(id, op, conn, run).await;
             let now = worker.now();
+            let answers = worker.answers(&name);
             let change = super::lock(&breakers).record(
                 &name,
                 result.as_ref().map(drop),
                 now,
+                answers,
                 |trips, error| retry_at(now, trips, error),
             );
             let event = match result {
@@ -581,7 +614,11 @@ impl Scheduler {
                 }
             };
             super::lock(&busy).remove(&conn);
-            if let Some(notice) = breaker_notice(&name, &change, &event, now) {
+            let failed = match &event {
+                Event::Failed { error, .. } => Some(error),
+                _ => None,
+            };
+            if let Some(notice) = breaker_notice(&name, &change, failed, now) {
                 worker.emit(notice).await;
             }
             worker.emit(event).await;
@@ -591,13 +628,18 @@ impl Scheduler {
 
 /// What the operator hears when a provider's automatic work pauses or
 /// resumes (the activity pane, and the log).
-fn breaker_notice(provider: &str, change: &Change, event: &Event, now: UnixTime) -> Option<Event> {
+fn breaker_notice(
+    provider: &str,
+    change: &Change,
+    failed: Option<&OpError>,
+    now: UnixTime,
+) -> Option<Event> {
     let (message, until) = match change {
         Change::None => return None,
         Change::Paused { until, failures } => {
-            let why = match event {
-                Event::Failed { error, .. } => format!(" (last: {error})"),
-                _ => String::new(),
+            let why = match failed {
+                Some(error) => format!(" (last: {error})"),
+                None => String::new(),
             };
             let secs = now.secs_until(*until).max(0);
             let wait = pause_words(secs);

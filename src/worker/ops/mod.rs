@@ -13,7 +13,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::keep::AtStake;
 use super::tokens::{failure_update, relogin_update};
-use super::{Command, Done, DoneBy, Event, RequestId, Slot, Worker, lease, lock};
+use super::{Command, Done, DoneBy, Event, RequestId, Slot, Worker, breaker, lease, lock};
 use crate::domain::{
     Connection, ConnectionId, Ending, ErrorKind, OpError, OpKind, ProviderKind, Secrets,
 };
@@ -255,9 +255,14 @@ impl Worker {
             (Ok(_sending), Some(held)) => Err(held),
             (Ok(sending), None) => {
                 let _out = sending.on(id, op);
-                self.perform(op, current, secrets, &turn)
-                    .await
-                    .map(Done::ours)
+                let done = self.perform(op, current, secrets, &turn).await;
+                if let Some(slot) = slot
+                    && breaker::answers(done.as_ref().map(drop)) == Some(true)
+                {
+                    slot.answers.fetch_add(1, Ordering::SeqCst);
+                    self.inner.provider_answered.notify_one();
+                }
+                done.map(Done::ours)
             }
         };
         self.release_unless_settled(id, &turn).await;
