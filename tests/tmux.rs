@@ -670,23 +670,7 @@ fn a_row_a_script_is_refreshing_shows_busy_on_the_open_dashboard() {
 /// how it ended.
 #[test]
 fn quitting_with_a_request_out_waits_for_it() {
-    let s = Session::start("--demo; echo EXIT=$?; sleep 30", 140, 40);
-    let scr = s.wait("the demo's table", |scr| scr.contains("mei.chen"));
-    let (_, base) = demo_of(&scr);
-    common::post_json(
-        &base,
-        "/sandbox/faults",
-        r#"{"faults":["oidc.token:latency=3000,count=1"]}"#,
-    );
-    select(&s, "mei.chen");
-    s.keys(&["r"]);
-    // Long enough for its lease, far shorter than the 3 s the sandbox holds
-    // the request: it is out when the dialog is answered.
-    std::thread::sleep(Duration::from_millis(500));
-    s.keys(&["q"]);
-    s.wait("the quit dialog", |scr| scr.contains("quit anyway?"));
-    s.keys(&["y"]);
-    let scr = s.wait("the exit", |scr| scr.contains("EXIT="));
+    let (_s, scr) = quit_with_a_request_out(3000, &[]);
     assert!(
         scr.contains("waiting for 1 request already sent to be answered and written"),
         "{scr}"
@@ -697,6 +681,42 @@ fn quitting_with_a_request_out_waits_for_it() {
         "{scr}"
     );
     assert!(scr.contains("EXIT=0"), "{scr}");
+}
+
+/// Ctrl-C while the dashboard waits, once quit, for a request it sent
+/// abandons it, and exits 130 as a command a signal stopped does.
+#[test]
+fn ctrl_c_after_quitting_abandons_the_request_out() {
+    let (_s, scr) = quit_with_a_request_out(20_000, &["C-c"]);
+    assert!(scr.contains("bankdeck: abandoned"), "{scr}");
+    assert!(scr.contains("EXIT=130"), "{scr}");
+}
+
+/// The demo, mei.chen's refresh sent to a provider that holds it `ms`,
+/// the dashboard quit meanwhile, and `then` pressed once it waits for the
+/// answer: the terminal once the process has exited.
+fn quit_with_a_request_out(ms: u32, then: &[&str]) -> (Session, String) {
+    let s = Session::start("--demo; echo EXIT=$?; sleep 30", 140, 40);
+    let scr = s.wait("the demo's table", |scr| scr.contains("mei.chen"));
+    let (_, base) = demo_of(&scr);
+    let faults = format!(r#"{{"faults":["oidc.token:latency={ms},count=1"]}}"#);
+    common::post_json(&base, "/sandbox/faults", &faults);
+    select(&s, "mei.chen");
+    s.keys(&["r"]);
+    // Long enough for its lease, far shorter than the sandbox holds the
+    // request: it is out when the dialog is answered.
+    std::thread::sleep(Duration::from_millis(500));
+    s.keys(&["q"]);
+    s.wait("the quit dialog", |scr| scr.contains("quit anyway?"));
+    s.keys(&["y"]);
+    if !then.is_empty() {
+        s.wait("the wait", |scr| {
+            scr.contains("already sent to be answered")
+        });
+        s.keys(then);
+    }
+    let scr = s.wait("the exit", |scr| scr.contains("EXIT="));
+    (s, scr)
 }
 
 /// A terminal is the screen, where tokens show only when revealed:

@@ -21,6 +21,23 @@ pub(crate) fn stopped() -> std::process::ExitCode {
     std::process::ExitCode::from(130)
 }
 
+/// What a command says when a second signal abandoned the requests it had
+/// out; it exits as one a signal stopped ([`stopped`]), not as an error of
+/// its configuration or store (2).
+#[derive(Debug)]
+pub(crate) struct Abandoned;
+
+impl std::fmt::Display for Abandoned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "abandoned with requests in flight: a token that a provider rotated in its answer \
+             is lost; `bankdeck status` shows where each connection stands",
+        )
+    }
+}
+
+impl std::error::Error for Abandoned {}
+
 /// The signals that stop a command: each is heard the same way.
 struct Signals {
     term: tokio::signal::unix::Signal,
@@ -70,17 +87,11 @@ pub(crate) async fn finish_through_interrupt<T>(
     } else {
         tell!("{name}: nothing more is sent");
     }
-    let abandoned = || {
-        eyre!(
-            "abandoned with requests in flight: a token that a provider rotated in its answer \
-             is lost; `bankdeck status` shows where each connection stands"
-        )
-    };
     tokio::select! {
         out = &mut op => Ok((out, true)),
         _ = signals.next() => {
             worker.record_abandoned().await;
-            Err(abandoned())
+            Err(Abandoned.into())
         }
     }
 }

@@ -45,7 +45,10 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             tell!("bankdeck: {e:#}");
-            ExitCode::from(2)
+            match e.downcast_ref::<interrupt::Abandoned>() {
+                Some(_) => interrupt::stopped(),
+                None => ExitCode::from(2),
+            }
         }
     };
     output::ending(code)

@@ -113,26 +113,32 @@ async fn run_screen(
         s.abort();
         scheduler::note_ended(&worker).await;
     }
-    finish_sent(&worker, &mut after).await;
-    result.map_err(|e| eyre!("{e}"))
+    let abandoned = finish_sent(&worker, &mut after).await;
+    match result {
+        // As a command whose requests a second Ctrl-C abandoned ends.
+        Ok(_) if abandoned => Ok(tui::Ended::Stopped),
+        result => result.map_err(|e| eyre!("{e}")),
+    }
 }
 
 /// However the screen ended (`q`, SIGTERM, the window closed), nothing more
 /// is sent, and what was sent is waited for, up to a minute, so that leaving
 /// does not drop a token a provider has just rotated; Ctrl-C abandons it.
 /// How each ended is then said as the screen's activity pane would have.
-async fn finish_sent(worker: &Worker, after: &mut tui::Afterwards) {
-    after.reading(wait_for_sent(worker)).await;
+/// Whether Ctrl-C abandoned them.
+async fn finish_sent(worker: &Worker, after: &mut tui::Afterwards) -> bool {
+    let abandoned = after.reading(wait_for_sent(worker)).await;
     for line in after.lines() {
         tell!("bankdeck: {line}");
     }
+    abandoned
 }
 
-async fn wait_for_sent(worker: &Worker) {
+async fn wait_for_sent(worker: &Worker) -> bool {
     worker.stop_sending();
     let out = worker.sending();
     if out == 0 {
-        return;
+        return false;
     }
     tell!(
         "bankdeck: waiting for {} already sent to be answered and written (Ctrl-C abandons them)",
@@ -163,10 +169,12 @@ async fn wait_for_sent(worker: &Worker) {
                     counted(left, "request", "requests")
                 );
             }
+            false
         }
         _ = tokio::signal::ctrl_c() => {
             worker.record_abandoned().await;
             tell!("bankdeck: abandoned");
+            true
         }
     }
 }
