@@ -149,7 +149,7 @@ pub fn parse_layers(path: Option<&Path>, text: &str) -> Result<Config, ConfigErr
     let warn_within = match &user.warn_within {
         // Zero is never used: the check's error ends the read below.
         Some(v) => cx
-            .keep(cx.duration(v, "warn_within"))
+            .keep(cx.window(v, "warn_within"))
             .unwrap_or(Duration::ZERO),
         None => Cx {
             file: "(embedded defaults)",

@@ -14,6 +14,11 @@ use url::Url;
 use super::secret_ref::SecretRef;
 use crate::domain::ProviderKind;
 
+/// The longest window `warn_within` or `--within` takes: one past every
+/// token's life takes them all, and a `refresh --due` records it as its
+/// own, which `check` trusts for as long.
+pub const LONGEST_WINDOW: Duration = Duration::from_secs(366 * 24 * 3600);
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The file the user's layer came from, if any (shown by `config check`).

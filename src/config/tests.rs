@@ -139,6 +139,12 @@ fn unknown_kind_missing_key_bad_duration_and_foreign_key() {
     let e = parse("warn_within = 0\n").unwrap_err();
     assert_eq!(e.key, "warn_within");
 
+    // As `--within` refuses it: every token would be due at every run.
+    let e = parse("warn_within = \"100y\"\n").unwrap_err();
+    assert_eq!(e.key, "warn_within");
+    assert!(e.message.starts_with("longer than a year"), "{}", e.message);
+    assert!(parse("warn_within = \"366d\"\n").is_ok());
+
     // A number in quotes: the fix is said, not only the examples.
     let e = parse("warn_within = \"90\"\n").unwrap_err();
     assert_eq!(

@@ -171,17 +171,13 @@ pub fn parse_within(within: Option<&str>) -> Result<Option<std::time::Duration>>
         return Ok(None);
     };
     let window = duration("within", text, "10m")?;
-    // A window past every token's life takes them all, and a `refresh
-    // --due` records it as its own, which `check` trusts for as long.
-    if window > LONGEST_WINDOW {
+    if window > crate::config::LONGEST_WINDOW {
         bail!(
             "--within '{text}' is longer than a year: write the window tokens are renewed in, e.g. 10m"
         );
     }
     Ok(Some(window))
 }
-
-const LONGEST_WINDOW: std::time::Duration = std::time::Duration::from_secs(366 * 24 * 3600);
 
 /// A duration flag's value, or what to write instead.
 pub fn duration(flag: &str, text: &str, example: &str) -> Result<std::time::Duration> {
