@@ -42,9 +42,13 @@ pub(crate) fn map(db: &Path, e: rusqlite::Error) -> StoreError {
             "{} is busy: another bankdeck process holds its write lock; try again",
             db.display()
         )),
+        // The folder's permissions as much as the file's: SQLite writes
+        // its `-wal` and `-shm` files beside it.
         ErrorCode::ReadOnly => StoreError::Refused(format!(
-            "{} cannot be written ({detail}); check its permissions, or drop --readonly",
-            db.display()
+            "{} cannot be written ({detail}): check that this user may write both the file \
+             and its folder {}, where its -wal and -shm files go; --readonly only reads it",
+            db.display(),
+            db.parent().unwrap_or(Path::new(".")).display()
         )),
         ErrorCode::ConstraintViolation => StoreError::Invalid(detail),
         ErrorCode::DiskFull => StoreError::Io(format!(
@@ -72,6 +76,23 @@ mod tests {
 
     fn failure(code: std::ffi::c_int, msg: &str) -> rusqlite::Error {
         rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(msg.into()))
+    }
+
+    /// A folder the user cannot write fails as a file would: it said "drop
+    /// --readonly" to a command run without it.
+    #[test]
+    fn a_store_that_cannot_be_written_names_its_folder() {
+        let db = Path::new("/data/bankdeck.db");
+        let e = failure(
+            rusqlite::ffi::SQLITE_READONLY,
+            "attempt to write a readonly database",
+        );
+        let said = map(db, e).to_string();
+        assert!(
+            said.contains("both the file and its folder /data,"),
+            "{said}"
+        );
+        assert!(!said.contains("drop --readonly"), "{said}");
     }
 
     #[test]
