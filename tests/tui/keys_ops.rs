@@ -1245,12 +1245,14 @@ fn y_copies_no_control_or_invisible_character_of_a_providers_id() {
 /// While the users view lists users, the table's selection is hidden
 /// behind it: a row's key does nothing there but say so. It used to act
 /// on that hidden row (`r` refreshed carol with alice's user on screen).
+/// The table's sort too: `s` changed it out of sight.
 #[test]
 fn row_keys_do_nothing_behind_the_users_view() {
     let mut app = app();
     select(&mut app, 3);
     app.update(key('u'), NOW);
-    for c in ['r', 'R', 'v', 'y', 'l', 'L', 'e', 'x'] {
+    let sort = app.sort();
+    for c in ['r', 'R', 'v', 'y', 'l', 'L', 'e', 'x', 's'] {
         assert!(app.update(key(c), NOW).is_empty(), "{c} sent something");
         assert_eq!(app.take_clipboard(), None, "{c}");
         let line = app.last_activity().unwrap();
@@ -1262,6 +1264,7 @@ fn row_keys_do_nothing_behind_the_users_view() {
         );
         assert_eq!(line.level, Level::Warn);
     }
+    assert_eq!(app.sort(), sort);
     // Esc, and the same key acts on the row again.
     app.update(code(KeyCode::Esc), NOW);
     assert!(matches!(

@@ -226,7 +226,14 @@ fn cycle_sort(app: &mut App, now: UnixTime) -> Vec<Command> {
     sort_by(app, app.sort.next(), now)
 }
 
+/// The table's sort, which the users view hides: there it changed out of
+/// sight, and the table came back in another order.
 pub(super) fn sort_by(app: &mut App, key: SortKey, now: UnixTime) -> Vec<Command> {
+    if app.users_view.is_some() {
+        let why = format!("sort: {}", users::HIDES_THE_TABLE);
+        app.note(now, Level::Warn, why);
+        return Vec::new();
+    }
     app.sort = key;
     data::reindex(app, now)
 }
