@@ -187,6 +187,12 @@ fn a_limit_that_cuts_the_answer_says_so() {
         );
         assert_eq!(text(&all.stderr), "", "all 5 shown");
     }
+    let one = bankdeck(dir.path(), &config, &["audit", "--limit", "1"]);
+    let err = text(&one.stderr);
+    assert!(
+        err.contains("the newest line is shown and more match"),
+        "{err}"
+    );
     let json = bankdeck(dir.path(), &config, &["audit", "--limit", "3", "--json"]);
     let lines: Vec<AuditEntry> = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(messages(&lines), ["e", "d", "c"]);

@@ -47,7 +47,11 @@ pub fn audit(
     let mut entries = ctx.store.audit_query(query).map_err(|e| eyre!("{e}"))?;
     if entries.len() > limit {
         entries.truncate(limit);
-        tell!("the newest {limit} lines are shown and more match: --limit N shows more");
+        let shown = match limit {
+            1 => "the newest line is".to_owned(),
+            n => format!("the newest {n} lines are"),
+        };
+        tell!("{shown} shown and more match: --limit N shows more");
     }
     // A mistyped id is not a connection without history: say which it is.
     if let (Some(id), true) = (query.connection, entries.is_empty()) {
