@@ -106,6 +106,11 @@ impl Breakers {
             .is_some_and(|b| b.paused_until.is_some())
     }
 
+    /// Whether any provider's automatic work is [`paused`](Self::paused).
+    pub(crate) fn any_paused(&self) -> bool {
+        self.0.values().any(|b| b.paused_until.is_some())
+    }
+
     /// Every provider whose automatic work is [`paused`](Self::paused).
     pub(crate) fn paused_providers(&self) -> Vec<String> {
         (self.0.iter())

@@ -460,7 +460,7 @@ impl Scheduler {
             // 100 000 connections for each.
             let queued = super::lock(&self.windows).has_queued();
             let resume = resume.map(|at| instant_at(now, at));
-            let paused = !super::lock(&self.breakers).paused_providers().is_empty();
+            let paused = super::lock(&self.breakers).any_paused();
             tokio::select! {
                 () = tokio::time::sleep_until(next_read) => {}
                 // Each end, queued work or not: one that paused its
