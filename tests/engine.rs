@@ -10,6 +10,7 @@ use bankdeck::providers::{GrantExpiry, TokenGrant};
 use bankdeck::sandbox::{FaultKind, FaultRule, SandboxOptions, parse_fault};
 use bankdeck::worker::{DoneBy, RequestId, WorkerOptions};
 use common::Env;
+use std::time::Duration;
 
 fn state(env: &Env, id: bankdeck::domain::ConnectionId) -> ConnState {
     ConnState::derive(&env.conn(id), UnixTime::now(), env.config.warn_secs())
@@ -1208,6 +1209,66 @@ async fn stopping_waits_for_the_refresh_already_sent_and_sends_no_other() {
     // Written by the time the wait ends, not only when its task is joined.
     assert_ne!(env.secrets(out.id).refresh_token, before.refresh_token);
     first.await.unwrap().unwrap();
+}
+
+/// An operation's outcome is written a moment before it is told on the
+/// events, so a front end that says, once closed, how each request it sent
+/// ended waits until every command has told its own (`wait_for_told`), not
+/// only until nothing is out (`wait_for_sent`). Here the front end's queue
+/// is full, so the refresh's outcome waits to be told until it is read.
+#[tokio::test]
+async fn a_written_outcome_is_waited_for_until_it_is_told() {
+    use bankdeck::worker::{Command, EVENT_QUEUE, Event};
+    let env = Env::start().await;
+    let lena = env.login("everifin", "lena").await;
+    let mut handle = env.spawn_worker(WorkerOptions::default());
+    env.sandbox.set_faults(vec![fault(
+        "oidc.token",
+        FaultKind::Latency(std::time::Duration::from_millis(800)),
+    )]);
+    let refresh = RequestId(1);
+    let send = |cmd| handle.commands.send(cmd);
+    send(Command::Refresh {
+        id: refresh,
+        conn: lena.id,
+    })
+    .await
+    .unwrap();
+    until_sent(&handle.worker).await;
+    for i in 0..EVENT_QUEUE + 8 {
+        let id = RequestId(10 + i as u64);
+        send(Command::LoadDetail { id, conn: lena.id })
+            .await
+            .unwrap();
+    }
+    handle.worker.stop_sending();
+    let worker = handle.worker.clone();
+    assert_eq!(worker.wait_for_sent(Duration::from_secs(10)).await, 0);
+    assert!(
+        !worker.wait_for_told(Duration::from_millis(300)).await,
+        "a command whose outcome is not on the events yet is still telling"
+    );
+    let told = tokio::spawn(async move { worker.wait_for_told(Duration::from_secs(10)).await });
+    tokio::pin!(told);
+    let mut heard = Vec::new();
+    loop {
+        tokio::select! {
+            all = &mut told => {
+                assert!(all.unwrap(), "every command told its outcome once read");
+                break;
+            }
+            Some(event) = handle.events.recv() => heard.push(event),
+        }
+    }
+    while let Ok(event) = handle.events.try_recv() {
+        heard.push(event);
+    }
+    assert!(
+        heard
+            .iter()
+            .any(|e| matches!(e, Event::Succeeded { id, .. } if *id == refresh)),
+        "the refresh's outcome was told by the end of the wait"
+    );
 }
 
 /// Waits (up to 10 s) until the worker has a request out.

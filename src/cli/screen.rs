@@ -127,12 +127,25 @@ async fn run_screen(
 /// How each ended is then said as the screen's activity pane would have.
 /// Whether Ctrl-C abandoned them.
 async fn finish_sent(worker: &Worker, after: &mut tui::Afterwards) -> bool {
-    let abandoned = after.reading(wait_for_sent(worker)).await;
+    let told = async {
+        let abandoned = wait_for_sent(worker).await;
+        // The outcome of the last one written is told just after; it is
+        // read here before the lines are said. Nothing left out lingers.
+        if !abandoned && worker.sending() == 0 {
+            worker.wait_for_told(TOLD_WITHIN).await;
+        }
+        abandoned
+    };
+    let abandoned = after.reading(told).await;
     for line in after.lines() {
         tell!("bankdeck: {line}");
     }
     abandoned
 }
+
+/// How long the commands still running once nothing is out have to end
+/// (each stops itself: nothing more is sent).
+const TOLD_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn wait_for_sent(worker: &Worker) -> bool {
     worker.stop_sending();

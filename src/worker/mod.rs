@@ -159,6 +159,9 @@ pub(crate) struct Inner {
     /// written, and a wake-up each time one ends (see [`Worker::wait_for_sent`]).
     pub sent: std::sync::atomic::AtomicUsize,
     pub settled: tokio::sync::Notify,
+    /// Commands whose task has not ended (see [`Worker::wait_for_told`]);
+    /// each end wakes `settled` too.
+    pub telling: std::sync::atomic::AtomicUsize,
     /// Woken when a provider answers an operation: a scheduler whose
     /// provider is paused then ends the pause.
     pub provider_answered: tokio::sync::Notify,
@@ -211,6 +214,29 @@ impl Drop for Sending<'_> {
         }
         inner.sent.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         inner.settled.notify_waiters();
+    }
+}
+
+/// A command's task, from its dispatch until it has ended, its outcome
+/// told (see [`Worker::wait_for_told`]); dropped with the task if it is
+/// aborted.
+struct Telling(Arc<Inner>);
+
+impl Telling {
+    fn new(inner: &Arc<Inner>) -> Self {
+        inner
+            .telling
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Telling(inner.clone())
+    }
+}
+
+impl Drop for Telling {
+    fn drop(&mut self) {
+        self.0
+            .telling
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.settled.notify_waiters();
     }
 }
 
@@ -285,6 +311,7 @@ impl Worker {
                 stopping: halt::Halt::default(),
                 sent: std::sync::atomic::AtomicUsize::new(0),
                 settled: tokio::sync::Notify::new(),
+                telling: std::sync::atomic::AtomicUsize::new(0),
                 provider_answered: tokio::sync::Notify::new(),
                 unwritten: std::sync::atomic::AtomicUsize::new(0),
                 answered: Mutex::default(),
@@ -352,7 +379,7 @@ impl Worker {
     }
 
     /// Waits until `done` holds, looked at again each time an operation
-    /// sent ends, or `limit` passed.
+    /// sent or a command's task ends, or `limit` passed.
     async fn wait_as_sent_end(&self, limit: std::time::Duration, done: impl Fn() -> bool) {
         let wait = async {
             loop {
@@ -429,6 +456,17 @@ impl Worker {
         self.wait_for_sent(std::time::Duration::from_secs(1)).await
     }
 
+    /// After [`Worker::wait_for_sent`] found nothing out: waits, up to
+    /// `limit`, until every command's task has ended; whether they all had.
+    /// An operation stops counting as sent once its outcome is written, and
+    /// says so on the events a moment later: a front end that reads them
+    /// to say how each ended waits for this, reading meanwhile.
+    pub async fn wait_for_told(&self, limit: std::time::Duration) -> bool {
+        let told = || self.inner.telling.load(std::sync::atomic::Ordering::SeqCst) == 0;
+        self.wait_as_sent_end(limit, told).await;
+        told()
+    }
+
     /// Counts operation `op` as sent, unless [`Worker::stop_sending`] came
     /// first: the one check both sides agree on, counted before it is made
     /// so that `wait_for_sent` cannot miss an operation that passed it.
@@ -472,7 +510,9 @@ impl Worker {
             lock(&self.inner.halts).entry(id).or_default();
         }
         let this = self.clone();
+        let telling = Telling::new(&self.inner);
         let task = tokio::spawn(async move {
+            let _telling = telling;
             let run = std::panic::AssertUnwindSafe(this.execute(cmd)).catch_unwind();
             if run.await.is_err() {
                 tracing::error!(request = id.0, "background task panicked");
