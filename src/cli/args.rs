@@ -91,7 +91,7 @@ pub enum Cmd {
         user: String,
     },
     /// Exchange a Dapi access code for its permanent token.
-    Exchange(Target),
+    Exchange(ExchangeArgs),
     /// Refresh a connection's access token, or with --due every one that
     /// is due (for cron).
     Refresh(RefreshArgs),
@@ -185,7 +185,7 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
         /// Only this connection.
-        #[arg(long, value_name = "ID")]
+        #[arg(long, value_name = "ID", value_parser = connection_id)]
         connection: Option<i64>,
         /// Only the lines of the connections whose user, label, provider,
         /// kind or state holds this text, in any case (the rows `status TEXT`
@@ -344,6 +344,18 @@ pub struct Target {
 }
 
 #[derive(Debug, Args)]
+pub struct ExchangeArgs {
+    /// The connection's id (as `status` shows it); several are exchanged
+    /// one after another, each said on its own line.
+    #[arg(required = true, value_name = "CONNECTION", value_parser = connection_id)]
+    pub connections: Vec<i64>,
+    /// Accepted for scripts that pass it to every operation; an exchange
+    /// asks nothing.
+    #[arg(long, hide = true)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct RefreshArgs {
     /// The connection's id (as `status` shows it); several are refreshed
     /// one after another, each said on its own line.
@@ -416,16 +428,41 @@ mod tests {
     /// `[env: NAME=]` when unset, which reads as set to nothing.
     #[test]
     fn help_names_the_data_dir_variable_once_and_not_as_set_to_nothing() {
+        let help = help_of("status");
+        assert!(!help.contains("[env:"), "{help}");
+        assert_eq!(help.matches("BANKDECK_DATA_DIR").count(), 1, "{help}");
+    }
+
+    fn help_of(sub: &str) -> String {
         // Built first, so the global options reach the subcommand's help.
         let mut cli = Cli::command();
         cli.build();
-        let help = cli
-            .find_subcommand_mut("status")
-            .expect("status")
+        (cli.find_subcommand_mut(sub).expect(sub))
             .render_long_help()
+            .to_string()
+    }
+
+    /// An exchange asks nothing, so its help does not offer to skip the
+    /// question; a script that passes `--yes` to every operation still runs.
+    #[test]
+    fn only_the_operations_that_ask_offer_yes() {
+        assert!(!help_of("exchange").contains("--yes"));
+        assert!(!help_of("refresh").contains("--yes"));
+        assert!(help_of("logout").contains("--yes"));
+        assert!(help_of("delink").contains("--yes"));
+        for args in [["exchange", "1", "--yes"], ["refresh", "1", "--yes"]] {
+            assert!(Cli::try_parse_from(["bankdeck"].iter().chain(&args)).is_ok());
+        }
+    }
+
+    /// Every flag that takes a connection's id says what one is.
+    #[test]
+    fn a_connection_flag_that_is_no_id_says_where_ids_are() {
+        let err = Cli::try_parse_from(["bankdeck", "audit", "--connection", "abc"])
+            .unwrap_err()
             .to_string();
-        assert!(!help.contains("[env:"), "{help}");
-        assert_eq!(help.matches("BANKDECK_DATA_DIR").count(), 1, "{help}");
+        assert!(err.contains("not a connection id"), "{err}");
+        assert!(err.contains("ID column of `bankdeck status`"), "{err}");
     }
 }
 

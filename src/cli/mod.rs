@@ -230,7 +230,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             })?;
             commands::token(&ctx, &provider, &user, ro).await
         }
-        Cmd::Exchange(t) => operate(&global, OpKind::Exchange, t, ro).await,
+        Cmd::Exchange(args) => {
+            let t = args::Target {
+                connections: args.connections,
+                yes: args.yes,
+            };
+            operate(&global, OpKind::Exchange, t, ro).await
+        }
         Cmd::Refresh(args) => refresh(&global, args, ro).await,
         Cmd::AccessToken {
             connection,
