@@ -203,7 +203,7 @@ pub enum Cmd {
         failed: bool,
         /// Only this operation's lines, by the name the log gives it, e.g.
         /// delink or refresh (a name it does not know is refused with the names it knows).
-        #[arg(long, value_name = "OP", value_parser = operation)]
+        #[arg(long, value_name = "OP", value_parser = operation(), hide_possible_values = true)]
         op: Option<OpKind>,
     },
     /// Show the waits providers asked for (a 429 or 503 with Retry-After)
@@ -412,10 +412,11 @@ impl From<StatusSort> for crate::tui::SortKey {
 }
 
 /// `--op`: an operation by the name the audit log gives it.
-fn operation(name: &str) -> Result<OpKind, String> {
-    OpKind::parse(name).ok_or_else(|| {
-        let names: Vec<String> = OpKind::KNOWN.iter().map(|k| k.to_string()).collect();
-        format!("no operation {name:?}: one of {}", names.join(", "))
+/// The log's names of operations, offered to shell completion as they are.
+fn operation() -> impl clap::builder::TypedValueParser<Value = OpKind> {
+    use clap::builder::{PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(OpKind::KNOWN.iter().map(|k| k.as_str())).try_map(|name: String| {
+        OpKind::parse(&name).ok_or_else(|| format!("no operation {name:?}"))
     })
 }
 

@@ -150,7 +150,8 @@ fn audit_op_reads_one_operations_lines_and_a_wrong_name_lists_them() {
     assert_eq!(wrong.status.code(), Some(2));
     let said = text(&wrong.stderr);
     assert!(
-        said.contains("no operation \"refesh\": one of link, exchange, refresh,")
+        said.contains("invalid value 'refesh' for '--op <OP>'")
+            && said.contains("[possible values: link, exchange, refresh,")
             && said.contains("archive_audit"),
         "{said}"
     );
