@@ -205,14 +205,38 @@ fn parse_raw(file: &str, text: &str) -> Result<RawFile, ConfigError> {
         let line = e.span().map(|s| line_of(text, s.start));
         // Only toml's own message, never its snippet of the source line: that
         // line may hold a secret written where it does not belong.
+        let (key, message) = unknown_key(e.message())
+            .unwrap_or_else(|| ("(syntax)".into(), e.message().to_string()));
         ConfigError {
             file: file.to_string(),
             line,
-            key: "(syntax)".into(),
-            message: e.message().to_string(),
+            key,
+            message,
             more: Vec::new(),
         }
     })
+}
+
+/// serde's "unknown field `timout`, expected one of `kind`, `timeout`, …"
+/// as the key it names and what to write instead: the key most like it
+/// (a typo), or else the keys its table takes.
+fn unknown_key(message: &str) -> Option<(String, String)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (key, expected) = rest.split_once('`')?;
+    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let nearest = (known.iter())
+        .map(|k| (strsim::damerau_levenshtein(key, k), *k))
+        .min()
+        .filter(|(distance, _)| *distance <= 2.max(key.len() / 4));
+    let message = match nearest {
+        Some((_, k)) => format!("not a key bankdeck knows: did you mean `{k}`?"),
+        None if known.is_empty() => "not a key bankdeck knows: this table takes none".into(),
+        None => format!(
+            "not a key bankdeck knows; this table takes {}",
+            known.join(", ")
+        ),
+    };
+    Some((key.to_string(), message))
 }
 
 fn overlay(base: &RawProvider, top: &RawProvider) -> RawProvider {

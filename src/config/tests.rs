@@ -30,6 +30,30 @@ fn example_loads_with_every_kind() {
     ));
 }
 
+/// A key bankdeck does not know is named as the key it is, with the one
+/// meant when it is a typo, and otherwise what its table takes.
+#[test]
+fn an_unknown_key_is_named_with_what_was_meant() {
+    let err = |text: &str| parse(text).unwrap_err().to_string();
+    assert_eq!(
+        err("warn_withn = \"5m\"\n"),
+        "test.toml:1: warn_withn: not a key bankdeck knows: did you mean `warn_within`?"
+    );
+    let provider = "[providers.x]\nkind = \"dapi\"\nbase_ur = \"http://127.0.0.1:1\"\n";
+    assert_eq!(
+        err(provider),
+        "test.toml:3: base_ur: not a key bankdeck knows: did you mean `base_url`?"
+    );
+    let far = err("colour = \"red\"\n");
+    assert!(
+        far.starts_with("test.toml:1: colour: not a key bankdeck knows; this table takes ")
+            && far.contains("warn_within, keys, defaults, providers"),
+        "{far}"
+    );
+    let syntax = err("warn_within = \n");
+    assert!(syntax.starts_with("test.toml:1: (syntax): "), "{syntax}");
+}
+
 #[test]
 fn defaults_apply_when_the_file_is_empty() {
     let cfg = parse("").unwrap();
