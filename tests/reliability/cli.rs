@@ -2280,13 +2280,26 @@ fn users_disconnect_ends_every_connection_of_a_user_who_leaves() {
 /// A Connect payload minted by the sandbox at `base`, linked for `user`
 /// through the real binary; the new connection's id.
 fn link_dapi(dir: &Path, config: &Path, base: &str, user: &str) -> String {
+    link_dapi_as(dir, config, base, user, |_| ())
+}
+
+/// [`link_dapi`] of the payload as `change` leaves it.
+fn link_dapi_as(
+    dir: &Path,
+    config: &Path,
+    base: &str,
+    user: &str,
+    change: impl FnOnce(&mut serde_json::Value),
+) -> String {
     let minted = Command::new("curl")
         .args(["-sf", "-XPOST", &format!("{base}/sandbox/connect")])
         .output()
         .unwrap();
     assert!(minted.status.success());
+    let mut payload: serde_json::Value = serde_json::from_slice(&minted.stdout).unwrap();
+    change(&mut payload);
     let file = dir.join("payload.json");
-    std::fs::write(&file, minted.stdout).unwrap();
+    std::fs::write(&file, payload.to_string()).unwrap();
     let args = [
         "link",
         "dapi",
@@ -2335,6 +2348,27 @@ fn delink_of_a_pending_code_exchanges_it_first() {
     );
     assert!(said.trim_end().ends_with("delinked"), "{said}");
     assert_eq!(said.lines().count(), 1, "{said}");
+
+    // A code Dapi never issued is refused: nothing was exchanged, and the
+    // row is closed without a call, alone or as its user is disconnected.
+    let never_issued = |p: &mut serde_json::Value| p["accessCode"] = "never-issued-by-dapi".into();
+    for (user, args) in [
+        ("zoe", &["delink", "{id}", "--yes"][..]),
+        ("max", &["users", "disconnect", "max", "--yes"]),
+    ] {
+        let id = link_dapi_as(dir.path(), &config, &base, user, never_issued);
+        let args: Vec<&str> = (args.iter())
+            .map(|a| if *a == "{id}" { id.as_str() } else { a })
+            .collect();
+        let (code, out, err) = self::said(dir.path(), &config, &args);
+        assert_eq!(code, Some(0), "{out}{err}");
+        assert!(
+            out.contains("code not exchanged (Dapi refused the access code")
+                && out.contains("), so closed without a call to Dapi"),
+            "{out}"
+        );
+        assert!(!out.contains("exchanged, then"), "{out}");
+    }
 }
 
 /// A sandbox and its config, `lena`'s rotating `everifin` connection (its

@@ -75,7 +75,7 @@ async fn operate_one(ctx: &Context, op: OpKind, conn: Connection, yes: bool) -> 
             return Ok(ExitCode::from(1));
         }
     };
-    let line = done_as(op, &conn, &after, began);
+    let line = done_as(ctx, op, &conn, &after, began);
     print_conn(&line, &after.conn, worker.now(), warn)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -94,14 +94,37 @@ fn ended_before(conn: &Connection, began: UnixTime, e: &OpError) -> String {
 
 /// What the line of a connection `op` was done on begins with: `conn` as
 /// it was read at `began`, `after` as the operation left it.
-fn done_as(op: OpKind, conn: &Connection, after: &Done, began: UnixTime) -> String {
-    // The worker's delink of a pending code exchanges it first.
+fn done_as(ctx: &Context, op: OpKind, conn: &Connection, after: &Done, began: UnixTime) -> String {
     match Ending::of(conn, began) {
-        Ending::ExchangeThenDelink if op == OpKind::Delink => "exchanged, then delinked".into(),
+        Ending::ExchangeThenDelink if op == OpKind::Delink => pending_delinked(ctx, conn, began),
         _ => match after.by_whom() {
             Some(who) => format!("{op} {who}"),
             None => format!("{op} done"),
         },
+    }
+}
+
+/// What the delink of `conn`, its code pending at `began`, did. The worker
+/// exchanges such a code first; when Dapi refused it, the row was closed
+/// without a call (Dapi issued nothing to end), as the exchange's own line
+/// in the log says.
+fn pending_delinked(ctx: &Context, conn: &Connection, began: UnixTime) -> String {
+    let query = crate::store::AuditQuery {
+        connection: Some(conn.id),
+        since: Some(began),
+        op: Some(OpKind::Exchange),
+        limit: 1,
+        ..Default::default()
+    };
+    let refused = (ctx.store.audit_query(&query).ok())
+        .and_then(|lines| lines.into_iter().next())
+        .filter(|line| !line.ok);
+    match refused {
+        Some(line) => format!(
+            "code not exchanged ({}), so closed without a call to Dapi",
+            line.message
+        ),
+        None => Ending::ExchangeThenDelink.done().to_owned(),
     }
 }
 
@@ -129,7 +152,7 @@ async fn operate_many(
         &op.to_string(),
         |conn, op, outcome, began| match outcome {
             InTurn::Done(after) => print_conn(
-                &done_as(op, conn, &after, began),
+                &done_as(ctx, op, conn, &after, began),
                 &after.conn,
                 worker.now(),
                 ctx.config.warn_secs(),
@@ -298,10 +321,13 @@ pub(super) async fn disconnect(
         &worker,
         &ops,
         &what,
-        |c, op, outcome, _| match outcome {
+        |c, op, outcome, began| match outcome {
             InTurn::Done(after) => {
                 let (now, warn) = (worker.now(), ctx.config.warn_secs());
-                let done = ended(endings[&c.id], &after.conn, now, warn);
+                let done = match endings[&c.id] {
+                    Ending::ExchangeThenDelink => pending_delinked(ctx, c, began),
+                    ending => ended(ending, &after.conn, now, warn),
+                };
                 Ok(say!("  {}: {done}", named(c))?)
             }
             InTurn::EndedMeanwhile(err) => Ok(say!("  {}: ended meanwhile ({err})", named(c))?),
