@@ -251,7 +251,7 @@ fn why(
         .provider(&c.provider)
         .is_some_and(|p| p.common.auto_refresh);
     let renewable = c.renewable();
-    let soon = |t: UnixTime| now.secs_until(t) <= within_secs;
+    let soon = soon(c, renewers, now, within_secs);
     let consent_ended = (c.lifetimes.refresh_expires_at)
         .filter(|r| c.lifetimes.has_refresh && *r <= now)
         .filter(|_| {
@@ -322,6 +322,19 @@ fn why(
     }
 }
 
+/// Whether a moment of `c`'s comes within `within_secs`, or before its
+/// provider's asked wait ends: until then no process sends it anything,
+/// so what runs out first runs out unrenewed, however far off it is.
+fn soon(
+    c: &Connection,
+    renewers: &Renewers,
+    now: UnixTime,
+    within_secs: i64,
+) -> impl Fn(UnixTime) -> bool {
+    let held = renewers.wait_of(&c.provider).map(|w| w.until);
+    move |t| now.secs_until(t) <= within_secs || held.is_some_and(|until| t <= until)
+}
+
 /// A token with time left: why it needs action within `within_secs`, if
 /// it does. A consent (refresh token) that ends soon needs a new login; an
 /// access token or a refresh token lapsing unused needs a renewal, which
@@ -334,7 +347,7 @@ fn running_out(
     within_secs: i64,
     auto: bool,
 ) -> Option<(Need, String)> {
-    let soon = |t: UnixTime| now.secs_until(t) <= within_secs;
+    let soon = soon(c, renewers, now, within_secs);
     let renewable = c.renewable();
     let l = &c.lifetimes;
     if let Some(r) =
@@ -581,12 +594,20 @@ mod tests {
             ..wait(900)
         };
         assert_eq!(reason(&c, &cfg(), &running(vec![over]), NOW, 600), None);
-        let r = reason(&c, &cfg(), &running(vec![wait(300)]), NOW, 600).unwrap();
-        assert_eq!(r.need, Need::Refresh);
+        // However narrow the window asked for: the token lapses first.
+        for within in [600, 60] {
+            let r = reason(&c, &cfg(), &running(vec![wait(300)]), NOW, within).unwrap();
+            assert_eq!(r.need, Need::Refresh);
+            assert_eq!(
+                r.text,
+                "access token expires in 03:20, before ev's asked wait is over, in 05:00 (no \
+                 process sends ev anything until then): `bankdeck refresh 1` after it"
+            );
+        }
         assert_eq!(
-            r.text,
-            "access token expires in 03:20, before ev's asked wait is over, in 05:00 (no \
-             process sends ev anything until then): `bankdeck refresh 1` after it"
+            reason(&c, &cfg(), &running(vec![wait(100)]), NOW, 60),
+            None,
+            "renewed after the wait, before it lapses"
         );
         assert_eq!(
             reason(&c, &cfg(), &running(vec![wait(-1)]), NOW, 600),
