@@ -390,10 +390,12 @@ async fn next_event(events: &mut tokio::sync::mpsc::Receiver<Event>, within: Dur
 
 /// Cancelling a bulk whose provider stalls: none more starts, the
 /// refreshes out are left to their answers (which may hold rotated tokens)
-/// and the operator hears so once; cancelled again, they are dropped, and
-/// its last progress says how many were not refreshed, so that the screen
-/// stops showing its rows as busy. The rows can be refreshed again right
-/// after.
+/// and the operator hears so once; cancelled again, they are dropped, each
+/// row's failure says so (the provider may have spent its refresh token,
+/// and the row now says that: a change not heard of reads, on the screen,
+/// as another process's), and its last progress says how many were not
+/// refreshed, so that the screen stops showing its rows as busy. The rows
+/// can be refreshed again right after.
 #[tokio::test]
 async fn a_cancelled_bulk_drops_what_hangs_starts_no_more_and_says_so() {
     let env = Env::start().await;
@@ -429,6 +431,7 @@ async fn a_cancelled_bulk_drops_what_hangs_starts_no_more_and_says_so() {
         }
     }
     h.commands.send(Command::Cancel { id: bulk }).await.unwrap();
+    let mut abandoned = Vec::new();
     let last = loop {
         match next_event(&mut h.events, Duration::from_secs(10)).await {
             Event::Progress {
@@ -438,12 +441,24 @@ async fn a_cancelled_bulk_drops_what_hangs_starts_no_more_and_says_so() {
                 failed,
                 stopped,
             } if id == bulk && stopped > 0 => break (done, total, failed, stopped),
-            Event::Succeeded { .. } | Event::Failed { .. } => {
-                panic!("a dropped refresh reports nothing of its own")
+            Event::Failed {
+                id,
+                conn_id: Some(c),
+                conn: Some(row),
+                error,
+                ..
+            } if id == bulk && error.message.starts_with("refresh abandoned") => {
+                assert_eq!(row.flags.last_error.as_deref(), Some(&*error.message));
+                abandoned.push(c);
+            }
+            other @ (Event::Succeeded { .. } | Event::Failed { .. }) => {
+                panic!("a dropped refresh says it was abandoned: {other:?}")
             }
             _ => {}
         }
     };
+    abandoned.sort();
+    assert_eq!(abandoned, conns, "each row's failure told");
     assert_eq!(last, (0, 3, 0, 3));
     assert!(conns.iter().all(|&c| !h.worker.is_busy(c)));
 

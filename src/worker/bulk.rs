@@ -26,7 +26,7 @@ use futures::stream::FuturesUnordered;
 use super::breaker::pause_words;
 use super::clock::{instant_at, sleep_until_some};
 use super::flight::OpResult;
-use super::halt::{Halt, Registered};
+use super::halt::{Dropped, Halt, Registered};
 use super::scheduler::launch_limit;
 use super::window::Windows;
 use super::{Event, NextTry, RequestId, Worker};
@@ -115,9 +115,24 @@ impl Worker {
             };
             run.in_flight.remove(&conn);
             run.windows.ended(&key);
-            // `None`: dropped by the cancel, counted as not refreshed at the end.
-            if let Some(result) = result {
-                self.bulk_result(&mut run, conn, key, result).await;
+            // Dropped by the cancel, each is counted as not refreshed at the
+            // end. One dropped with its request out says so on its own: its
+            // row now does (the provider may have spent its refresh token),
+            // and a change not heard of would read as another process's.
+            match result {
+                Ok(result) => self.bulk_result(&mut run, conn, key, result).await,
+                Err(Dropped::Unsent) => {}
+                Err(Dropped::Sent) => {
+                    self.emit(Event::Failed {
+                        id,
+                        op: OpKind::Refresh,
+                        conn_id: Some(conn),
+                        conn: self.reread(conn).await.map(Box::new),
+                        error: Dropped::abandoned(OpKind::Refresh),
+                        next_try: None,
+                    })
+                    .await;
+                }
             }
         }
         if run.done < run.total {
@@ -282,15 +297,15 @@ impl Worker {
         self.emit(Event::Notice { message }).await;
     }
 
-    /// One refresh of a bulk; a panic in it fails only it. `None` when the
-    /// bulk's cancel dropped it.
+    /// One refresh of a bulk; a panic in it fails only it. How the bulk's
+    /// cancel dropped it, if it did.
     async fn refresh_one(
         self,
         id: RequestId,
         conn: ConnectionId,
         key: Key,
         halt: Arc<Halt>,
-    ) -> (ConnectionId, Key, Option<OpResult>) {
+    ) -> (ConnectionId, Key, Result<OpResult, Dropped>) {
         let op = OpKind::Refresh;
         let run = super::contained(
             id,

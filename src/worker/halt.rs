@@ -30,11 +30,18 @@ enum Told {
 }
 
 /// How a cancelled operation ended without its result.
-enum Dropped {
+pub(crate) enum Dropped {
     /// Before its request went out: nothing changed.
     Unsent,
     /// After, at a second cancel: what the provider did is not known.
     Sent,
+}
+
+impl Dropped {
+    /// The failure of an operation dropped with its request out.
+    pub(crate) fn abandoned(op: OpKind) -> OpError {
+        OpError::new(ErrorKind::Cancelled, super::abandoned(op))
+    }
 }
 
 /// A stop signal: how many times it was given, and a wake-up for what
@@ -118,24 +125,21 @@ impl Worker {
                 ErrorKind::Cancelled,
                 format!("{op} cancelled"),
             )),
-            Err(Dropped::Sent) => Err(OpError::new(ErrorKind::Cancelled, super::abandoned(op))),
+            Err(Dropped::Sent) => Err(Dropped::abandoned(op)),
         }
     }
 
     /// [`Worker::unless_cancelled`] on a `halt` the caller holds (a bulk's,
-    /// shared by its refreshes, which says how far it got): `None` when
-    /// `run` was dropped.
+    /// shared by its refreshes, which says how far it got): how `run` was
+    /// dropped, if it was.
     pub(crate) async fn unless_halted<T>(
         &self,
         halt: &Halt,
         op: OpKind,
         conn: ConnectionId,
         run: impl Future<Output = T>,
-    ) -> Option<T> {
-        (self
-            .unless_halted_telling(halt, op, conn, run, Told::Bulk)
-            .await)
-            .ok()
+    ) -> Result<T, Dropped> {
+        (self.unless_halted_telling(halt, op, conn, run, Told::Bulk)).await
     }
 
     async fn unless_halted_telling<T>(
