@@ -155,7 +155,7 @@ fn l_with_marks_asks_for_the_count_then_logs_each_out() {
         "{screen}"
     );
     assert!(
-        screen.contains("2 logged out (refresh token revoked), 1 app token revoked"),
+        screen.contains("It will log out 2 (refresh token revoked), revoke 1 app token"),
         "{screen}"
     );
     assert!(

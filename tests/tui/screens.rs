@@ -669,7 +669,7 @@ fn the_disconnect_dialog_says_what_ends_and_how() {
     for said in [
         "┌ disconnect ",
         "Disconnect alice: end 2 connections. This is final.",
-        "1 pending code exchanged, then delinked, 1 logged out",
+        "It will exchange 1 pending code, then delink it, log out 1",
         "Type the user's name (alice) and press Enter:",
     ] {
         assert!(text.contains(said), "{said:?} in {text}");

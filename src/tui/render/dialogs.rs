@@ -163,28 +163,35 @@ pub(super) fn delink(frame: &mut Frame, area: Rect, d: &DelinkDialog, theme: The
     );
 }
 
-/// "1 delinked (Dapi), 1 pending code exchanged, then delinked, 1 logged
-/// out (refresh token revoked)": what a user's disconnect does to each of
-/// their connections.
+/// "It will delink 1 (Dapi), exchange 1 pending code, then delink it, log
+/// out 1 (refresh token revoked).": what ending each of `plan`'s
+/// connections does, said before it is done.
 fn ending_words(plan: &[(ConnectionId, Ending)]) -> String {
     let n = |e: Ending| plan.iter().filter(|(_, x)| *x == e).count();
-    [
-        (n(Ending::Delink), "delinked (Dapi)"),
-        (
-            n(Ending::ExchangeThenDelink),
-            "pending code exchanged, then delinked",
-        ),
-        (n(Ending::Logout), "logged out (refresh token revoked)"),
-        (
-            n(Ending::Nothing(Untouched::AppToken)),
-            "app token revoked where the provider can",
-        ),
-    ]
-    .iter()
-    .filter(|(k, _)| *k > 0)
-    .map(|(k, what)| format!("{k} {what}"))
-    .collect::<Vec<_>>()
-    .join(", ")
+    let pending = |k: usize| match k {
+        1 => "exchange 1 pending code, then delink it".to_owned(),
+        k => format!("exchange {k} pending codes, then delink them"),
+    };
+    // How many of a kind, and its words for that many.
+    type Said = (usize, fn(usize) -> String);
+    let said: [Said; 4] = [
+        (n(Ending::Delink), |k| format!("delink {k} (Dapi)")),
+        (n(Ending::ExchangeThenDelink), pending),
+        (n(Ending::Logout), |k| {
+            format!("log out {k} (refresh token revoked)")
+        }),
+        (n(Ending::Nothing(Untouched::AppToken)), |k| {
+            format!(
+                "revoke {} where the provider can",
+                counted(k, "app token", "app tokens")
+            )
+        }),
+    ];
+    let parts: Vec<String> = (said.into_iter())
+        .filter(|(k, _)| *k > 0)
+        .map(|(k, words)| words(k))
+        .collect();
+    format!("It will {}.", parts.join(", "))
 }
 
 pub(super) fn login_url(frame: &mut Frame, area: Rect, url: &str, theme: Theme) {
