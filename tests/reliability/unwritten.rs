@@ -360,8 +360,8 @@ async fn a_cancel_leaves_an_answer_that_waits_for_the_store_to_be_written() {
 
 /// A bulk is cancelled twice (the second abandons what is sent) while one
 /// of its refreshes hangs at the provider and another's answer waits for
-/// the store. The hanging one is dropped; the answered one is left to
-/// finish and its rotated token is written.
+/// the store. The hanging one is dropped, and says so; the answered one is
+/// left to finish and its rotated token is written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_bulk_leaves_an_answer_that_waits_for_the_store_to_be_written() {
     use bankdeck::worker::{Command, RequestId};
@@ -395,11 +395,16 @@ async fn a_cancelled_bulk_leaves_an_answer_that_waits_for_the_store_to_be_writte
         hooks.hooks.left.store(0, Ordering::SeqCst);
     });
 
-    let mut refreshed = Vec::new();
+    let (mut refreshed, mut abandoned) = (Vec::new(), Vec::new());
     let last = loop {
         let event = next_event(&mut screen.events, Duration::from_secs(20), |_| true).await;
         match event {
             Event::Succeeded { conn, .. } => refreshed.push(conn.id),
+            Event::Failed {
+                conn_id: Some(c),
+                error,
+                ..
+            } if error.message.starts_with("refresh abandoned") => abandoned.push(c),
             Event::Failed { conn_id, error, .. } => panic!("{conn_id:?}: {error}"),
             Event::Progress {
                 done,
@@ -412,6 +417,8 @@ async fn a_cancelled_bulk_leaves_an_answer_that_waits_for_the_store_to_be_writte
     };
     assert_eq!(last, (1, 0, 1));
     assert_eq!(refreshed, vec![answered]);
+    let hung = conns.iter().find(|&&c| c != answered).copied();
+    assert_eq!(abandoned, Vec::from_iter(hung));
     // The provider rotated its refresh token: this works only if the new
     // one was written.
     env.sandbox.set_faults(Vec::new());
