@@ -179,6 +179,8 @@ impl Worker {
 /// The scheduler and the operator both come through here; it refuses what
 /// can never work, so nothing loops against a provider.
 fn refreshable(conn: &Connection, now: UnixTime) -> Result<(), OpError> {
+    // Ended first: a delinked Dapi row was told its tokens are permanent.
+    live(conn, "refresh")?;
     if conn.kind == ProviderKind::Dapi {
         let code = (conn.lifetimes.access.is_none())
             .then_some(conn.lifetimes.code_expires_at)
@@ -196,7 +198,6 @@ fn refreshable(conn: &Connection, now: UnixTime) -> Result<(), OpError> {
             None => "Dapi tokens are permanent: nothing to refresh".into(),
         }));
     }
-    live(conn, "refresh")?;
     if conn.flags.reauth_required {
         return Err(OpError::not_allowed(
             "re-consent required: the user must log in again",
@@ -230,7 +231,8 @@ mod tests {
     use super::*;
 
     /// A Dapi code is exchanged, not refreshed; one that expired first is
-    /// linked again, since an exchange would be refused as well.
+    /// linked again, since an exchange would be refused as well. A
+    /// delinked row says so, not that its tokens are permanent.
     #[test]
     fn a_dapi_code_says_what_it_needs_instead_of_a_refresh() {
         let now = UnixTime(1_700_000_000);
@@ -249,5 +251,7 @@ mod tests {
         );
         code.lifetimes.access = Some(crate::domain::AccessExpiry::Permanent);
         assert_eq!(said(&code), "Dapi tokens are permanent: nothing to refresh");
+        code.flags.delinked_at = Some(now);
+        assert_eq!(said(&code), "cannot refresh: the connection is delinked");
     }
 }
