@@ -899,6 +899,39 @@ async fn two_processes_filing_one_grant_at_once_file_one_row() {
     );
 }
 
+/// A logout or delink whose answer was lost may have been done at the
+/// provider: its failure says so, and that doing it again is safe; done
+/// again, it ends the row.
+#[tokio::test]
+async fn an_ending_whose_answer_was_lost_says_ending_it_again_is_safe() {
+    let env = Env::start().await;
+    let oidc = env.login("everifin", "lena").await;
+    let dapi = env.dapi("omar").await;
+    env.op(OpKind::Exchange, dapi.id).await.unwrap();
+    for (conn, op, route, again) in [
+        (
+            oidc.id,
+            OpKind::Logout,
+            "oidc.logout",
+            "logging out again is safe",
+        ),
+        (
+            dapi.id,
+            OpKind::Delink,
+            "dapi.delink",
+            "delinking again is safe",
+        ),
+    ] {
+        env.sandbox.set_faults(vec![fault(route, FaultKind::Lose)]);
+        let e = env.op(op, conn).await.unwrap_err();
+        assert!(e.message.contains(again), "{op}: {e}");
+        env.sandbox.set_faults(vec![]);
+        env.op(op, conn).await.unwrap();
+    }
+    assert_eq!(state(&env, oidc.id).kind(), StateKind::LoggedOut);
+    assert_eq!(state(&env, dapi.id), ConnState::Delinked);
+}
+
 #[tokio::test]
 async fn server_errors_keep_every_token() {
     let env = Env::start().await;

@@ -2,12 +2,13 @@
 //! revocation) and Dapi's delink, and a row closed without a call when no
 //! token was ever issued.
 
-use super::{Turn, applies, live};
+use super::{Turn, applies, live, unanswered};
 use crate::domain::{
     Connection, ErrorKind, Flags, Grant, Lifetimes, OpError, OpKind, ProviderKind, Secrets,
 };
 use crate::store::{ConnectionUpdate, SecretChange};
 use crate::worker::Worker;
+use crate::worker::keep::{DELINK_MAY_BE_DONE, LOGOUT_MAY_BE_DONE};
 
 impl Worker {
     pub(super) async fn logout(
@@ -63,7 +64,10 @@ impl Worker {
                 )
                 .await
             }
-            Err(e) => self.fail(&conn, OpKind::Logout, e, turn).await,
+            Err(e) => {
+                let e = unanswered(e, LOGOUT_MAY_BE_DONE);
+                self.fail(&conn, OpKind::Logout, e, turn).await
+            }
         }
     }
 
@@ -101,7 +105,10 @@ impl Worker {
                     e.message
                 ),
             ),
-            Err(e) => return self.fail(&conn, OpKind::Logout, e, turn).await,
+            Err(e) => {
+                let e = unanswered(e, LOGOUT_MAY_BE_DONE);
+                return self.fail(&conn, OpKind::Logout, e, turn).await;
+            }
         };
         let update = ConnectionUpdate {
             lifetimes: Some(lifetimes),
@@ -152,7 +159,10 @@ impl Worker {
                 self.save(&conn, self.delinked(), OpKind::Delink, message, turn)
                     .await
             }
-            Err(e) => self.fail(&conn, OpKind::Delink, e, turn).await,
+            Err(e) => {
+                let e = unanswered(e, DELINK_MAY_BE_DONE);
+                self.fail(&conn, OpKind::Delink, e, turn).await
+            }
         }
     }
 
