@@ -92,20 +92,25 @@ fn a_store_open_to_others_is_refused_with_the_chmod_that_fixes_it() {
     env.open().check_integrity().unwrap();
 }
 
+/// A link in place of the store or its key, or a folder, is refused by
+/// the name of the file it stands for: a path alone does not say which.
 #[test]
 fn a_symlinked_store_or_key_file_is_refused() {
     let env = Env::new();
     drop(seeded(&env, "sl").0);
-    for path in [env.db(), env.key()] {
+    for (path, what) in [(env.db(), "the store"), (env.key(), "the key file")] {
         let real = path.with_extension("real");
         fs::rename(&path, &real).unwrap();
         symlink(&real, &path).unwrap();
         let msg = open_err(env.opts());
-        assert!(
-            msg.contains("symbolic link") && msg.contains(&path.display().to_string()),
-            "{msg}"
-        );
+        let named = format!("{what} {} is a symbolic link", path.display());
+        assert!(msg.contains(&named), "{msg}");
         fs::remove_file(&path).unwrap();
+        fs::create_dir(&path).unwrap();
+        let msg = open_err(env.opts());
+        let named = format!("{what} {} is not a regular file", path.display());
+        assert!(msg.contains(&named), "{msg}");
+        fs::remove_dir(&path).unwrap();
         fs::rename(&real, &path).unwrap();
     }
     env.open().check_integrity().unwrap();

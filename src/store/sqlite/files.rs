@@ -81,9 +81,11 @@ fn check_dir(dir: &Path, meta: &Metadata) -> Result<(), StoreError> {
 }
 
 /// Checks a store or key file if it exists; `Ok(None)` when it does not.
+/// `what` names it ("the key file"): the path alone may not say which of
+/// bankdeck's files the operator pointed at.
 ///
 /// Uses `symlink_metadata` so that a link is seen as a link, not as its target.
-pub(crate) fn check_private_file(path: &Path) -> Result<Option<Metadata>, StoreError> {
+pub(crate) fn check_private_file(what: &str, path: &Path) -> Result<Option<Metadata>, StoreError> {
     let meta = match fs::symlink_metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
@@ -91,15 +93,15 @@ pub(crate) fn check_private_file(path: &Path) -> Result<Option<Metadata>, StoreE
     };
     if meta.file_type().is_symlink() {
         return Err(StoreError::Refused(format!(
-            "{} is a symbolic link; bankdeck does not follow links for its store and key files. \
-             Replace the link with the file itself (mv the target to {})",
+            "{what} {} is a symbolic link; bankdeck does not follow links for its store and key \
+             files. Replace the link with the file itself (mv the target to {})",
             path.display(),
             path.display()
         )));
     }
     if !meta.is_file() {
         return Err(StoreError::Refused(format!(
-            "{} is not a regular file; move it aside",
+            "{what} {} is not a regular file; move it aside",
             path.display()
         )));
     }

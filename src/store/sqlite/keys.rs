@@ -164,7 +164,7 @@ fn damaged_meta(db: &Path, key: &str) -> StoreError {
 /// Reads the 32-byte key file, creating it (0600, `O_EXCL`) only for a new store:
 /// inventing a key for a store that already holds data could only lock it.
 fn load_key_file(path: &Path, create: bool) -> Result<KeyBytes, StoreError> {
-    let mut found = check_private_file(path)?;
+    let mut found = check_private_file("the key file", path)?;
     // An empty one is a key file whose creation was cut short (killed, or
     // the disk full before its bytes): it sealed nothing, so a new store
     // makes it again rather than refuse it for ever.
@@ -198,7 +198,9 @@ fn create_key_file(path: &Path) -> Result<(), StoreError> {
     let key = random_bytes::<KEY_LEN>();
     match create_private_file(path, key.as_slice()) {
         // Another bankdeck created it first; the caller reads theirs.
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => check_private_file(path).map(drop),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            check_private_file("the key file", path).map(drop)
+        }
         other => other.map_err(|e| io_error("create the key file", path, &e)),
     }
 }

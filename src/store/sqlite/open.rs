@@ -92,7 +92,7 @@ pub(crate) fn reopen(
     db: &Path,
     cipher: &FieldCipher,
 ) -> Result<(Connection, Connection), StoreError> {
-    check_private_file(db)?;
+    check_private_file("the store", db)?;
     let conn = connect(db, false)?;
     super::keys::verify(&conn, cipher, db)?;
     set_wal(&conn, db)?;
@@ -136,7 +136,7 @@ fn prepare_files(opts: &OpenOptions, db: &Path) -> Result<(), StoreError> {
         OnDisk::Missing => {}
     }
     if let KeySource::File(key) = &opts.key {
-        check_private_file(key)?;
+        check_private_file("the key file", key)?;
     }
     if on_disk == OnDisk::Missing {
         create_empty(db)?;
@@ -147,9 +147,9 @@ fn prepare_files(opts: &OpenOptions, db: &Path) -> Result<(), StoreError> {
 /// Checks the file and its side files, and that it looks like SQLite at all.
 fn inspect(db: &Path) -> Result<OnDisk, StoreError> {
     for suffix in ["-wal", "-shm"] {
-        check_private_file(&side_file(db, suffix))?;
+        check_private_file("the store's side file", &side_file(db, suffix))?;
     }
-    let Some(meta) = check_private_file(db)? else {
+    let Some(meta) = check_private_file("the store", db)? else {
         return Ok(OnDisk::Missing);
     };
     if meta.len() == 0 {
