@@ -35,7 +35,8 @@ pub fn status(
             tracing::warn!(error = %e, "could not read the providers' asked waits");
             Vec::new()
         });
-        for w in waits.iter().filter(|w| w.holds(now)) {
+        let held = held_by(filter, &kept.conns);
+        for w in waits.iter().filter(|w| w.holds(now) && held(w)) {
             tell!("{}", wait_line(w, now));
         }
     }
@@ -76,6 +77,8 @@ pub fn check(
         kept(&conns, filter, None, now, ctx.config.warn_secs()).or_refuse("nothing was checked")?;
     let records = ctx.store.renewals().map_err(|e| eyre!("{e}"))?;
     let waits = ctx.store.waits().map_err(|e| eyre!("{e}"))?;
+    let held = held_by(filter, &kept);
+    let waits = waits.into_iter().filter(|w| held(w)).collect();
     let renewers = crate::cli::check::Renewers::new(records, &conns, now, ctx.config.warn_secs())
         .with_waits(waits, now);
     let found: Vec<(&Connection, crate::cli::check::Reason)> = kept
@@ -148,6 +151,17 @@ pub fn check(
     Ok(code)
 }
 
+/// Whether a provider's asked wait bears on the rows a `filter` kept:
+/// `check dapi` is not told of the bank's. Without one, every wait does.
+fn held_by(
+    filter: Option<&str>,
+    kept: &[&Connection],
+) -> impl Fn(&crate::domain::ProviderWait) -> bool + use<> {
+    let providers: Option<std::collections::HashSet<String>> =
+        filter.map(|_| kept.iter().map(|c| c.provider.clone()).collect());
+    move |w| providers.as_ref().is_none_or(|p| p.contains(&w.provider))
+}
+
 /// A line for each provider's asked wait that holds: why a due token is
 /// not renewed until it ends, whatever runs.
 fn wait_lines(renewers: &crate::cli::check::Renewers, now: UnixTime) -> Vec<String> {
@@ -164,4 +178,22 @@ pub(in crate::cli) fn wait_line(w: &crate::domain::ProviderWait, now: UnixTime) 
         crate::domain::time::format_left(now.secs_until(w.until)),
         w.why
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Grant, ProviderKind, ProviderWait};
+
+    /// `check dapi` and `status dapi` say the waits of the rows they show,
+    /// not the bank's; unfiltered, every wait.
+    #[test]
+    fn a_filter_hears_only_the_waits_of_its_rows_providers() {
+        let conn = Connection::sample(1, "dapi", ProviderKind::Dapi, Grant::DapiConnect);
+        let wait = |p: &str| ProviderWait::asked(p, UnixTime(0), UnixTime(100), "429".into());
+        let held = held_by(Some("dapi"), &[&conn]);
+        assert!(held(&wait("dapi")));
+        assert!(!held(&wait("bank")));
+        assert!(held_by(None, &[&conn])(&wait("bank")));
+    }
 }
