@@ -50,9 +50,6 @@ impl Cx<'_> {
         })
     }
 
-    /// A duration with its unit. A bare number is refused, quoted or not:
-    /// taken as seconds, `warn_within = 5` meant as minutes would pass
-    /// unnoticed.
     /// A [`duration`](Self::duration) that is a window tokens are renewed
     /// in: no longer than [`LONGEST_WINDOW`](super::super::LONGEST_WINDOW),
     /// as `--within` takes.
@@ -68,6 +65,9 @@ impl Cx<'_> {
         Ok(d)
     }
 
+    /// A duration with its unit. A bare number is refused, quoted or not:
+    /// taken as seconds, `warn_within = 5` meant as minutes would pass
+    /// unnoticed.
     pub(super) fn duration(&self, v: &Spanned<toml::Value>, key: &str) -> Res<Duration> {
         let no_unit = |shown: String, n: u64| {
             let message = format!("{shown} has no unit: give one, e.g. \"{n}m\" or \"{n}s\"");

@@ -48,8 +48,6 @@ pub(crate) enum AtStake<'a> {
 pub(super) const REFRESH_TOKEN_MAY_BE_SPENT: &str = "the provider may have spent the refresh token the store still holds: \
      if the next refresh is rejected, the user must consent again";
 
-/// What an exchange whose answer was lost may have cost: Dapi may have
-/// turned the code into a token that is in that answer alone.
 /// What a logout whose answer was lost says: a second one finishes it,
 /// since a provider takes a refresh token it has already ended as ended.
 pub(super) const LOGOUT_MAY_BE_DONE: &str =
@@ -58,6 +56,8 @@ pub(super) const LOGOUT_MAY_BE_DONE: &str =
 /// for a token it no longer knows, and the row is then closed.
 pub(super) const DELINK_MAY_BE_DONE: &str =
     "Dapi may have delinked it: delinking again is safe, and closes it here";
+/// What an exchange whose answer was lost may have cost: Dapi may have
+/// turned the code into a token that is in that answer alone.
 pub(super) const CODE_MAY_BE_SPENT: &str = "the provider may have spent the access code: if the \
      next exchange is refused, the user must link again";
 /// The same of an exchange whose answer came and could not be written.
