@@ -123,15 +123,9 @@ impl Worker {
                 Ok(result) => self.bulk_result(&mut run, conn, key, result).await,
                 Err(Dropped::Unsent) => {}
                 Err(Dropped::Sent) => {
-                    self.emit(Event::Failed {
-                        id,
-                        op: OpKind::Refresh,
-                        conn_id: Some(conn),
-                        conn: self.reread(conn).await.map(Box::new),
-                        error: Dropped::abandoned(OpKind::Refresh),
-                        next_try: None,
-                    })
-                    .await;
+                    let error = Dropped::abandoned(OpKind::Refresh);
+                    self.emit(self.row_failed(id, conn, error, None).await)
+                        .await;
                 }
             }
         }
@@ -169,6 +163,25 @@ impl Worker {
         }
     }
 
+    /// The failure of bulk `id`'s refresh of `conn`, with the row as it now
+    /// stands.
+    async fn row_failed(
+        &self,
+        id: RequestId,
+        conn: ConnectionId,
+        error: crate::domain::OpError,
+        next_try: Option<NextTry>,
+    ) -> Event {
+        Event::Failed {
+            id,
+            op: OpKind::Refresh,
+            conn_id: Some(conn),
+            conn: self.reread(conn).await.map(Box::new),
+            error,
+            next_try,
+        }
+    }
+
     /// One refresh's result: a wait its provider asked for weighed, the row
     /// put back for another turn if it was refused for that wait or held
     /// back by it, else counted and reported.
@@ -198,15 +211,8 @@ impl Worker {
                 Some(_) => NextTry::SetAside(at),
                 None => NextTry::After(at),
             };
-            self.emit(Event::Failed {
-                id,
-                op: OpKind::Refresh,
-                conn_id: Some(conn),
-                conn: self.reread(conn).await.map(Box::new),
-                error,
-                next_try: Some(next_try),
-            })
-            .await;
+            self.emit(self.row_failed(id, conn, error, Some(next_try)).await)
+                .await;
             run.waits.put_back(&mut run.windows, key, conn);
             return;
         }
@@ -221,14 +227,7 @@ impl Worker {
             Ok(c) => Event::succeeded(id, OpKind::Refresh, c, self.now()),
             Err(error) => {
                 run.failed += 1;
-                Event::Failed {
-                    id,
-                    op: OpKind::Refresh,
-                    conn_id: Some(conn),
-                    conn: self.reread(conn).await.map(Box::new),
-                    error,
-                    next_try: None,
-                }
+                self.row_failed(id, conn, error, None).await
             }
         };
         self.emit(event).await;
